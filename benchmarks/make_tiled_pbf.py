@@ -1,0 +1,408 @@
+"""Build a large benchmark PBF by tiling a real OSM extract over mainland France.
+
+Each tile is a copy of the source extract. Its coordinates are shifted to one
+cell of a grid spread evenly over a rectangle that lies wholly inside mainland
+France, and its ids (nodes, ways, relations and every reference) are increased
+by ``tile * ID_STEP`` where ID_STEP is the first power of ten above the largest
+source id. The output holds the nodes of all tiles, then their ways, then their
+relations, so it is sorted by type then id and referentially as whole as the
+source (dangling relation members of an extract stay dangling, once per tile).
+
+Speed: the source PBF blocks are parsed once into templates in which only the
+varints that differ between tiles are left open (object ids and the first
+element of each delta-coded id, ref or coordinate array). Rendering a tile
+fills them in; zlib compression (level 6, like osmium) runs in a thread pool,
+as zlib releases the GIL.
+
+With many tiles the grid cells become smaller than one tile's extent, so tiles
+overlap in space; their ids never do.
+
+Usage: python benchmarks/make_tiled_pbf.py --size-mb 50 -o /tmp/bench.osm.pbf
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import struct
+import time
+import zlib
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import NamedTuple
+
+import osmium
+
+DEFAULT_SOURCE = (
+    Path(__file__).resolve().parents[2] / "shared/data/osm/big/valhalla-bench-munchen-2020.osm.pbf"
+)
+
+# Tiles are placed inside this rectangle (lon/lat, degrees). It avoids the
+# coasts, Switzerland, Italy, Germany and Belgium, so every shifted point lies
+# in a real French commune.
+FRANCE_AREA = (-0.5, 43.6, 5.9, 49.0)
+
+ZLIB_LEVEL = 6
+SORT_FEATURE = b"Sort.Type_then_ID"
+WRITING_PROGRAM = b"osmcams make_tiled_pbf"
+
+# How a changing field is stored, and which shift applies to it.
+VARINT, ZIGZAG, PACKED = range(3)
+ID, LAT, LON = range(3)
+
+Schema = dict[int, "tuple[int, int] | Schema"]
+
+NODE: Schema = {1: (ZIGZAG, ID), 8: (ZIGZAG, LAT), 9: (ZIGZAG, LON)}
+DENSE_NODES: Schema = {1: (PACKED, ID), 8: (PACKED, LAT), 9: (PACKED, LON)}
+WAY: Schema = {1: (VARINT, ID), 8: (PACKED, ID), 9: (PACKED, LAT), 10: (PACKED, LON)}
+RELATION: Schema = {1: (VARINT, ID), 9: (PACKED, ID)}
+PRIMITIVE_GROUP: Schema = {1: NODE, 2: DENSE_NODES, 3: WAY, 4: RELATION}
+GROUP_TYPE = {1: 0, 2: 0, 3: 1, 4: 2}  # group field -> node, way, relation
+
+
+class Scalar(NamedTuple):
+    """A varint field whose value is shifted per tile."""
+
+    key: bytes
+    zigzag: bool
+    axis: int
+    value: int
+
+
+class Packed(NamedTuple):
+    """A packed delta-coded sint64 field: only its first element shifts."""
+
+    key: bytes
+    axis: int
+    first: int
+    rest: bytes
+
+
+class Nested(NamedTuple):
+    """A length-delimited sub-message holding changing fields."""
+
+    key: bytes
+    items: list
+
+
+class BlockTemplate(NamedTuple):
+    """One output block: a source block with a single primitive group."""
+
+    kind: int  # 0 nodes, 1 ways, 2 relations
+    granularity: int
+    items: list
+
+
+class Source(NamedTuple):
+    """What the tiler needs to know about the source file."""
+
+    size: int
+    counts: dict[str, int]
+    max_id: int
+    bbox: tuple[int, int, int, int]  # min x, min y, max x, max y in 1e-7 degrees
+    header: list[tuple[int, bytes]]  # (field number, encoded field)
+    blocks: list[BlockTemplate]
+
+
+def encode_varint(value: int) -> bytes:
+    """Encode a non-negative int as a protobuf varint."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def zigzag(value: int) -> int:
+    """Map a signed int to its protobuf sint64 encoding."""
+    return (value << 1) ^ (value >> 63)
+
+
+def unzigzag(value: int) -> int:
+    """Inverse of zigzag()."""
+    return (value >> 1) ^ -(value & 1)
+
+
+def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """Decode the varint at pos; return it and the position after it."""
+    result = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def iter_fields(buf: bytes) -> Iterator[tuple[int, int, int | bytes, bytes]]:
+    """Yield (field number, wire type, value, raw field bytes) of a message."""
+    pos = 0
+    while pos < len(buf):
+        start = pos
+        key, pos = read_varint(buf, pos)
+        wire = key & 7
+        if wire == 0:
+            value, pos = read_varint(buf, pos)
+        elif wire == 2:
+            length, pos = read_varint(buf, pos)
+            value, pos = buf[pos : pos + length], pos + length
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            value, pos = buf[pos : pos + size], pos + size
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        yield key >> 3, wire, value, buf[start:pos]
+
+
+def make_template(buf: bytes, schema: Schema) -> list:
+    """Split a message into static byte runs and the fields named in schema."""
+    items: list = []
+    static = bytearray()
+    for number, wire, value, raw in iter_fields(buf):
+        spec = schema.get(number)
+        key = raw[: len(encode_varint(number << 3 | wire))]
+        if spec is None or (wire == 2 and not value):
+            static += raw
+            continue
+        if static:
+            items.append(bytes(static))
+            static.clear()
+        if isinstance(spec, dict):
+            items.append(Nested(key, make_template(value, spec)))
+        elif spec[0] == PACKED:
+            if wire != 2:
+                raise ValueError(f"field {number} is not packed")
+            first, pos = read_varint(value, 0)
+            items.append(Packed(key, spec[1], unzigzag(first), value[pos:]))
+        else:
+            if wire != 0:
+                raise ValueError(f"field {number} is not a varint")
+            zz = spec[0] == ZIGZAG
+            items.append(Scalar(key, zz, spec[1], unzigzag(value) if zz else value))
+    if static:
+        items.append(bytes(static))
+    return items
+
+
+def render(items: list, shifts: tuple[int, int, int]) -> bytes:
+    """Serialise a template with the given (id, lat, lon) shifts."""
+    parts = []
+    for item in items:
+        if type(item) is bytes:
+            parts.append(item)
+        elif type(item) is Nested:
+            body = render(item.items, shifts)
+            parts += (item.key, encode_varint(len(body)), body)
+        elif type(item) is Packed:
+            first = encode_varint(zigzag(item.first + shifts[item.axis]))
+            length = encode_varint(len(first) + len(item.rest))
+            parts += (item.key, length, first, item.rest)
+        else:
+            value = item.value + shifts[item.axis]
+            parts += (item.key, encode_varint(zigzag(value) if item.zigzag else value))
+    return b"".join(parts)
+
+
+def iter_blobs(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """Yield (blob type, uncompressed content) for each block of a PBF file."""
+    pos = 0
+    while pos < len(data):
+        (size,) = struct.unpack_from(">I", data, pos)
+        pos += 4
+        header = {n: v for n, _, v, _ in iter_fields(data[pos : pos + size])}
+        pos += size
+        blob = {n: v for n, _, v, _ in iter_fields(data[pos : pos + header[3]])}
+        pos += header[3]
+        if 1 in blob:
+            yield header[1], blob[1]
+        elif 3 in blob:
+            yield header[1], zlib.decompress(blob[3])
+        else:
+            raise ValueError("only raw and zlib PBF blobs are supported")
+
+
+def split_block(block: bytes) -> list[BlockTemplate]:
+    """Make one template per primitive group of a PrimitiveBlock."""
+    fields = list(iter_fields(block))
+    granularity = next((v for n, _, v, _ in fields if n == 17), 100)
+    templates = []
+    for index, (number, _, group, _) in enumerate(fields):
+        if number != 2:
+            continue
+        kinds = {GROUP_TYPE.get(n) for n, _, _, _ in iter_fields(group)}
+        if len(kinds) != 1 or None in kinds:
+            raise ValueError("unsupported primitive group (changesets or mixed types)")
+        items: list = []
+        for other, (n, _, _, raw) in enumerate(fields):
+            if n != 2:
+                items.append(raw)
+            elif other == index:
+                items.append(Nested(raw[:1], make_template(group, PRIMITIVE_GROUP)))
+        templates.append(BlockTemplate(kinds.pop(), granularity, items))
+    return templates
+
+
+def scan_source(path: Path) -> tuple[dict[str, int], int, tuple[int, int, int, int]]:
+    """Count objects, find the largest id and the node bbox; check the order."""
+    counts = {"nodes": 0, "ways": 0, "relations": 0, "surveillance": 0}
+    names = {"n": "nodes", "w": "ways", "r": "relations"}
+    last = (-1, 0)
+    max_id = 0
+    xs: list[int] = []
+    ys: list[int] = []
+    for obj in osmium.FileProcessor(str(path)):
+        kind = obj.type_str()
+        key = ("nwr".index(kind), obj.id)
+        if obj.id <= 0 or key <= last:
+            raise ValueError("source must be sorted by type then id, with positive ids")
+        last = key
+        max_id = max(max_id, obj.id)
+        counts[names[kind]] += 1
+        counts["surveillance"] += obj.tags.get("man_made") == "surveillance"
+        if kind == "n":
+            xs.append(obj.location.x)
+            ys.append(obj.location.y)
+    if not xs:
+        raise ValueError("source has no nodes")
+    return counts, max_id, (min(xs), min(ys), max(xs), max(ys))
+
+
+def load_source(path: Path) -> Source:
+    """Read the source once into block templates and summary facts."""
+    counts, max_id, bbox = scan_source(path)
+    data = path.read_bytes()
+    header: list[tuple[int, bytes]] = []
+    blocks: list[BlockTemplate] = []
+    for kind, content in iter_blobs(data):
+        if kind == b"OSMHeader":
+            header = [(n, raw) for n, _, _, raw in iter_fields(content)]
+        elif kind == b"OSMData":
+            blocks += split_block(content)
+    blocks.sort(key=lambda block: block.kind)  # stable: keeps order within a type
+    return Source(len(data), counts, max_id, bbox, header, blocks)
+
+
+def tile_origins(tiles: int, width: int, height: int, seed: int) -> list[tuple[int, int]]:
+    """Lower-left corners (1e-7 degrees) of tiles of the given extent.
+
+    The grid is spread evenly over FRANCE_AREA, filled row by row from the
+    south-west; each origin is jittered inside its cell by a seeded RNG.
+    """
+    west, south, east, north = (round(v * 1e7) for v in FRANCE_AREA)
+    free_x, free_y = east - west - width, north - south - height
+    if free_x <= 0 or free_y <= 0:
+        raise ValueError("source extent does not fit into the France area")
+    cols = math.ceil(math.sqrt(tiles * free_x / free_y))
+    rows = math.ceil(tiles / cols)
+    cell_x, cell_y = free_x / cols, free_y / rows
+    rng = random.Random(seed)
+    return [
+        (
+            west + int((tile % cols + rng.random()) * cell_x),
+            south + int((tile // cols + rng.random()) * cell_y),
+        )
+        for tile in range(tiles)
+    ]
+
+
+def header_block(source: Source, bbox: tuple[int, int, int, int]) -> bytes:
+    """The output HeaderBlock: the source's, with a new bbox, sort flag and program."""
+    min_x, min_y, max_x, max_y = (v * 100 for v in bbox)  # nanodegrees
+    box = b"".join(
+        bytes([n << 3]) + encode_varint(zigzag(v))
+        for n, v in ((1, min_x), (2, max_x), (3, max_y), (4, min_y))
+    )
+    fields = [
+        (n, raw)
+        for n, raw in source.header
+        if n not in (1, 16) and not (n == 5 and SORT_FEATURE in raw)
+    ]
+    fields += [
+        (1, b"\x0a" + encode_varint(len(box)) + box),
+        (5, b"\x2a" + encode_varint(len(SORT_FEATURE)) + SORT_FEATURE),
+        (16, b"\x82\x01" + encode_varint(len(WRITING_PROGRAM)) + WRITING_PROGRAM),
+    ]
+    fields.sort(key=lambda field: field[0])
+    return b"".join(raw for _, raw in fields)
+
+
+def file_block(kind: bytes, content: bytes) -> bytes:
+    """Compress content into a PBF fileblock (BlobHeader length, BlobHeader, Blob)."""
+    data = zlib.compress(content, ZLIB_LEVEL)
+    blob = b"\x10" + encode_varint(len(content)) + b"\x1a" + encode_varint(len(data)) + data
+    head = b"\x0a" + encode_varint(len(kind)) + kind + b"\x18" + encode_varint(len(blob))
+    return struct.pack(">I", len(head)) + head + blob
+
+
+def render_blocks(source: Source, origins: list[tuple[int, int]], id_step: int) -> Iterator[bytes]:
+    """Yield the raw output blocks: all tiles' nodes, then ways, then relations."""
+    min_x, min_y = source.bbox[:2]
+    for kind in range(3):
+        blocks = [block for block in source.blocks if block.kind == kind]
+        for tile, (x, y) in enumerate(origins):
+            for block in blocks:
+                lat, lat_rest = divmod((y - min_y) * 100, block.granularity)
+                lon, lon_rest = divmod((x - min_x) * 100, block.granularity)
+                if lat_rest or lon_rest:
+                    raise ValueError("shift is not a multiple of the block granularity")
+                yield render(block.items, (tile * id_step, lat, lon))
+
+
+def build(source: Path, target_mb: float, output: Path, seed: int = 1) -> dict[str, int]:
+    """Write a tiled PBF of about target_mb MB (10**6 bytes) to output.
+
+    Returns the tile count, the output size in bytes and the object counts the
+    output holds: nodes, ways, relations and man_made=surveillance objects.
+    """
+    src = load_source(source)
+    tiles = max(1, math.ceil(target_mb * 1e6 / src.size))
+    min_x, min_y, max_x, max_y = src.bbox
+    origins = tile_origins(tiles, max_x - min_x, max_y - min_y, seed)
+    bbox = (
+        min(x for x, _ in origins),
+        min(y for _, y in origins),
+        max(x for x, _ in origins) + max_x - min_x,
+        max(y for _, y in origins) + max_y - min_y,
+    )
+    id_step = 10 ** len(str(src.max_id))
+    workers = len(os.sched_getaffinity(0))
+    with ThreadPoolExecutor(workers) as pool, output.open("wb") as out:
+        out.write(file_block(b"OSMHeader", header_block(src, bbox)))
+        pending: deque = deque()
+        for content in render_blocks(src, origins, id_step):
+            pending.append(pool.submit(file_block, b"OSMData", content))
+            if len(pending) > 4 * workers:
+                out.write(pending.popleft().result())
+        while pending:
+            out.write(pending.popleft().result())
+    result = {"tiles": tiles, "bytes": output.stat().st_size}
+    result.update({name: tiles * count for name, count in src.counts.items()})
+    return result
+
+
+def main() -> None:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=float, required=True, help="target size, MB")
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument("--seed", type=int, default=1, help="jitter of tile positions")
+    args = parser.parse_args()
+    if args.size_mb <= 0:
+        parser.error("--size-mb must be positive")
+    start = time.perf_counter()
+    result = build(args.source, args.size_mb, args.output, args.seed)
+    seconds = time.perf_counter() - start
+    print(f"wrote {args.output}: {result['bytes'] / 1e6:.1f} MB in {seconds:.1f} s")
+    for name, value in result.items():
+        print(f"  {name}: {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""Allow ``python -m osmcams``."""
+
+from osmcams.cli import run
+
+run()

@@ -1,0 +1,263 @@
+"""osmcams: measure video surveillance mapped in OpenStreetMap, per commune.
+
+Exit codes: 0 success, 1 internal error, 2 usage error, 3 commune not found or
+ambiguous, 4 bad or incomplete input data, 5 network or service failure,
+6 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from osmcams import __version__
+from osmcams.errors import ExitCode, OsmcamsError, UsageError
+
+TABLE_FORMATS = ("table", "csv", "json", "markdown")
+CAMERA_FORMATS = ("geojson", "geojsonseq", "gpkg", "csv")
+stderr = Console(stderr=True)
+
+
+def _progress(quiet: bool):
+    """A rich progress bar on stderr, as a context manager yielding the callback."""
+    from contextlib import nullcontext
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if quiet:
+        return nullcontext(None)
+    bar = Progress(
+        TextColumn("{task.description:<12}"), BarColumn(), DownloadColumn(),
+        TimeElapsedColumn(), console=stderr, transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(label: str, done: int, total: int) -> None:
+        if label not in tasks:
+            tasks[label] = bar.add_task(label, total=total)
+        bar.update(tasks[label], completed=done, total=total)
+
+    class _Bar:
+        def __enter__(self):
+            bar.__enter__()
+            return update
+
+        def __exit__(self, *exc):
+            return bar.__exit__(*exc)
+
+    return _Bar()
+
+
+def source_options(f: Callable) -> Callable:
+    """Where the cameras, boundaries and population come from."""
+    options = [
+        click.option("--commune", "communes", multiple=True, metavar="NAME_OR_INSEE",
+                     help="Commune name or INSEE code; repeat for several."),
+        click.option("--department", metavar="CODE", help="Restrict to a department (06, 2A, 974)."),
+        click.option("--all", "every", is_flag=True, help="Every commune that has a boundary."),
+        click.option("--pbf", type=click.Path(path_type=Path), help="OSM extract (.osm.pbf)."),
+        click.option("--boundaries", multiple=True, type=click.Path(path_type=Path),
+                     help="Boundary file or directory (GeoJSON, GPKG, Shapefile, GeoParquet)."),
+        click.option("--code-field", help="Field holding the commune code."),
+        click.option("--name-field", help="Field holding the commune name."),
+        click.option("--population", type=click.Path(path_type=Path),
+                     help="Population table: COG JSON or INSEE CSV."),
+        click.option("--admin-level", type=click.IntRange(1, 12), default=8, show_default=True,
+                     help="admin_level of boundaries read from the PBF."),
+        click.option("--threads", type=click.IntRange(0), default=None,
+                     help="Threads decoding PBF (default: every core)."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _request(kw: dict[str, Any]):
+    from osmcams.pipeline import Request
+
+    return Request(
+        communes=tuple(kw.pop("communes")), department=kw.pop("department"),
+        every=kw.pop("every"), pbf=kw.pop("pbf"), boundaries=tuple(kw.pop("boundaries")),
+        population=kw.pop("population"), admin_level=kw.pop("admin_level"),
+        code_field=kw.pop("code_field"), name_field=kw.pop("name_field"),
+    )
+
+
+def _report(kw: dict[str, Any]):
+    from osmcams.pipeline import count_from_pbf
+    from osmcams.settings import Settings
+
+    settings = Settings.from_env(threads=kw.pop("threads"))
+    request = _request(kw)
+    with _progress(kw.pop("quiet")) as progress:
+        report = count_from_pbf(request, settings, progress)
+    for warning in report.warnings:
+        stderr.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    return report
+
+
+def _rich_table(report) -> Table:
+    meta = report.meta
+    table = Table(
+        title=f"Cameras mapped in OpenStreetMap ({meta['data_timestamp'] or 'date unknown'})",
+        caption=(
+            f"{meta['source']} · population: {meta['population_source'] or 'none'} "
+            f"({meta['population_year'] or 'year unknown'})"
+        ),
+    )
+    for name, justify in (
+        ("INSEE", "left"), ("Commune", "left"), ("Population", "right"), ("km²", "right"),
+        ("Cameras", "right"), ("per km²", "right"), ("per 10k inh.", "right"),
+        ("inh. per camera", "right"), ("By type", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+
+    def show(value: Any) -> str:
+        return "–" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
+
+    for r in report.rows:
+        table.add_row(
+            r["insee"], r["name"], show(r["population"]), show(r["area_km2"]),
+            show(r["cameras"]), show(r["cameras_per_km2"]), show(r["cameras_per_10k"]),
+            show(r["inhabitants_per_camera"]),
+            ", ".join(f"{k} {v}" for k, v in r["by_type"].items()) or "–",
+        )
+    return table
+
+
+def _emit(text: str, output: Path | None, overwrite: bool) -> None:
+    from osmcams.writers import atomic_open
+
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    with atomic_open(output, overwrite) as out:
+        out.write(text)
+
+
+def handle_errors(f: Callable) -> Callable:
+    """Turn osmcams errors into one line on stderr and their exit code."""
+
+    @wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except OsmcamsError as e:
+            stderr.print(f"[red]osmcams: error:[/] {e}", highlight=False, soft_wrap=True)
+            sys.exit(e.exit_code)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="osmcams")
+def cli() -> None:
+    """Measure video surveillance mapped in OpenStreetMap, per commune.
+
+    \b
+    Exit codes: 0 OK, 1 internal error, 2 usage error, 3 commune not found or
+    ambiguous, 4 bad or incomplete input data, 5 network failure, 6 locked.
+    """
+
+
+@cli.command()
+@source_options
+@click.option("-f", "--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table",
+              show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@handle_errors
+def count(fmt: str, output: Path | None, overwrite: bool, **kw: Any) -> None:
+    """Count cameras per commune, with densities.
+
+    \b
+    Example:
+      osmcams count --commune Beausoleil --pbf monaco.osm.pbf \\
+          --boundaries communes/ --population communes.json
+    """
+    from osmcams.writers import render_text, write_report
+
+    report = _report(kw)
+    if fmt == "table":
+        console = Console(record=True, width=160) if output else Console()
+        console.print(_rich_table(report))
+        if output:
+            _emit(console.export_text(), output, overwrite)
+        return
+    _emit(render_text(lambda out: write_report(report, fmt, out)), output, overwrite)
+
+
+@cli.command()
+@source_options
+@click.option("-f", "--format", "fmt", type=click.Choice(CAMERA_FORMATS), default="geojson",
+              show_default=True, help="Output format.")
+@click.option("--sequence", is_flag=True, help="GeoJSON text sequence (RFC 8142); same as -f geojsonseq.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="One output file.")
+@click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="One file per commune, named <insee>-<slug>.<ext>.")
+@click.option("--with-boundary", is_flag=True, help="Add the commune outline.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@handle_errors
+def export(
+    fmt: str, sequence: bool, output: Path | None, output_dir: Path | None,
+    with_boundary: bool, overwrite: bool, **kw: Any,
+) -> None:
+    """Write the cameras of communes as GeoJSON, GeoPackage or CSV.
+
+    \b
+    Example:
+      osmcams export --commune Beausoleil --pbf monaco.osm.pbf \\
+          --boundaries communes/ --output-dir maps/ --with-boundary
+    """
+    from osmcams.writers import commune_path, write_cameras
+
+    if sequence:
+        if fmt not in ("geojson", "geojsonseq"):
+            raise UsageError("--sequence goes with GeoJSON only")
+        fmt = "geojsonseq"
+    if (output is None) == (output_dir is None):
+        raise UsageError("give exactly one of --output and --output-dir")
+    report = _report(kw)
+    if output is not None and len(report.rows) != 1:
+        raise UsageError(f"{len(report.rows)} communes selected: use --output-dir")
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    for row in report.rows:
+        code, name = row["insee"], row["name"]
+        target = output or commune_path(output_dir, code, name, fmt)  # type: ignore[arg-type]
+        boundary = (
+            {"code": code, "name": name, "geometry": report.boundaries[code]}
+            if with_boundary
+            else None
+        )
+        write_cameras(report.cameras[code], target, fmt, boundary, overwrite)
+        stderr.print(f"{target}: {len(report.cameras[code])} cameras", highlight=False)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (for tests and embedding)."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="osmcams",
+                 standalone_mode=False)
+    except click.ClickException as e:
+        e.show()
+        return ExitCode.USAGE
+    except click.exceptions.Abort:
+        stderr.print("osmcams: aborted")
+        return ExitCode.INTERNAL
+    except SystemExit as e:
+        return int(e.code or 0)
+    return ExitCode.OK
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

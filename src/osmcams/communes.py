@@ -1,0 +1,310 @@
+"""Commune boundaries (from files or an OSM extract), populations, and name lookup."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, UsageError
+
+BOUNDARY_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".geojsonl")
+# (code field, name field) pairs, tried in order.
+KNOWN_FIELDS = (
+    ("code", "nom"),
+    ("INSEE_COM", "NOM"),
+    ("INSEE_COM", "NOM_COM"),
+    ("insee", "nom"),
+    ("ref:INSEE", "name"),
+    ("ref", "name"),
+)
+COLUMNS = ["insee", "name", "department", "population", "geometry"]
+
+
+@dataclass
+class Communes:
+    """Boundaries with population, and where each came from."""
+
+    frame: Any  # GeoDataFrame with COLUMNS, in EPSG:4326
+    source: str
+    population_source: str | None = None
+    population_year: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    # Communes that exist in the source but have no usable boundary: name -> reason.
+    unusable: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Population:
+    """Population per commune code, with its source and year."""
+
+    values: dict[str, int]
+    source: str
+    year: str | None
+
+
+def department_of(code: str | None) -> str | None:
+    """The department of a French INSEE commune code ("97411" -> "974")."""
+    if not code or not re.fullmatch(r"[0-9][0-9AB][0-9]{3}", code):
+        return None
+    return code[:3] if code.startswith("97") else code[:2]
+
+
+def _boundary_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in BOUNDARY_SUFFIXES)
+            if not found:
+                raise DataError(f"{path}: no boundary files ({', '.join(BOUNDARY_SUFFIXES)})")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise DataError(f"{path}: no such file or directory")
+    return files
+
+
+def _pick_fields(columns: Sequence[str], code_field: str | None, name_field: str | None, where: Path):
+    for code, name in KNOWN_FIELDS:
+        if (code_field or code) in columns and (name_field or name) in columns:
+            return code_field or code, name_field or name
+    raise DataError(
+        f"{where}: cannot find the code and name fields among {', '.join(columns)}; "
+        "name them with --code-field and --name-field"
+    )
+
+
+def _read_boundary_file(path: Path, code_field: str | None, name_field: str | None):
+    import pyogrio
+
+    try:
+        frame = pyogrio.read_dataframe(path)
+    except Exception as e:  # pyogrio raises several unrelated types for bad files
+        raise DataError(f"{path}: cannot read boundaries: {e}") from e
+    if frame.empty or frame.geometry.isna().all():
+        raise DataError(f"{path}: no features with a geometry")
+    code, name = _pick_fields(list(frame.columns), code_field, name_field, path)
+    if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
+        frame = frame.to_crs("EPSG:4326")
+    if frame.geometry.name != "geometry":
+        frame = frame.rename_geometry("geometry")
+    frame = frame.assign(insee=frame[code].astype(str), name=frame[name].astype(str))
+    frame = frame[~frame.geometry.isna()]
+    polygons = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+    if not polygons.any():
+        raise DataError(f"{path}: no polygon among its features")
+    return frame.loc[polygons, ["insee", "name", "geometry"]]
+
+
+def read_population(path: str | os.PathLike[str]) -> Population:
+    """Population per commune from a COG JSON list or an INSEE CSV table."""
+    path = Path(path)
+    year_match = re.search(r"(19|20)\d{2}", str(path))
+    year = year_match.group(0) if year_match else None
+    try:
+        if path.suffix.lower() == ".json":
+            rows = json.loads(path.read_text(encoding="utf-8"))
+            values = {
+                str(r["code"]): int(r["population"])
+                for r in rows
+                if r.get("type", "commune-actuelle") == "commune-actuelle"
+                and r.get("population") is not None
+            }
+            return Population(values, f"{path.name} (Etalab COG)", year)
+        return _read_population_csv(path, year)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(f"{path}: cannot read population table: {e}") from e
+
+
+def _read_population_csv(path: Path, year: str | None) -> Population:
+    import csv
+
+    text = path.read_text(encoding="utf-8-sig")
+    dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    reader = csv.DictReader(text.splitlines(), dialect=dialect)
+    columns = reader.fieldnames or []
+    code = next((c for c in columns if c.upper() in ("CODGEO", "COM", "CODE", "INSEE", "DEPCOM")), None)
+    pop = next(
+        (c for c in columns if re.fullmatch(r"(PMUN|PTOT|POPULATION|P\d\d_POP)\d*", c.upper())), None
+    )
+    if not code or not pop:
+        raise ValueError(f"no code and population columns among {', '.join(columns)}")
+    column_year = re.fullmatch(r"P(\d\d)_POP", pop.upper()) or re.fullmatch(r"PMUN(\d\d)", pop.upper())
+    if column_year:
+        year = "20" + column_year.group(1)
+    values = {}
+    for row in reader:
+        raw = (row.get(pop) or "").replace(" ", "").replace("\u202f", "")
+        if raw:
+            values[row[code]] = round(float(raw.replace(",", ".")))
+    return Population(values, f"{path.name} (INSEE)", year)
+
+
+def _with_population(communes: Communes, population: Population) -> Communes:
+    frame = communes.frame
+    frame["population"] = frame["insee"].map(population.values).astype("Int64")
+    communes.population_source = population.source
+    communes.population_year = population.year
+    return communes
+
+
+def load_communes(
+    paths: Iterable[str | os.PathLike[str]],
+    population: str | os.PathLike[str] | None = None,
+    code_field: str | None = None,
+    name_field: str | None = None,
+) -> Communes:
+    """Communes from boundary files or directories, with population from a table."""
+    import geopandas
+    import pandas
+
+    files = _boundary_files(paths)
+    frames = [_read_boundary_file(f, code_field, name_field) for f in files]
+    frame = geopandas.GeoDataFrame(pandas.concat(frames, ignore_index=True), crs="EPSG:4326")
+    frame["department"] = frame["insee"].map(department_of)
+    frame["population"] = pandas.array([None] * len(frame), dtype="Int64")
+    source = str(files[0]) if len(files) == 1 else f"{files[0].parent} ({len(files)} files)"
+    communes = Communes(frame[COLUMNS], source)
+    if population is not None:
+        _with_population(communes, read_population(population))
+    return communes
+
+
+def _tag_population(tags: dict[str, str]) -> int | None:
+    raw = re.sub(r"[\s\u202f.,]", "", tags.get("population", ""))
+    return int(raw) if raw.isdigit() else None
+
+
+def communes_from_boundaries(boundaries, source: str, admin_level: int) -> Communes:
+    """Communes from admin boundary relations read from an OSM file."""
+    import geopandas
+
+    rows, unusable, years = [], {}, set()
+    for b in boundaries:
+        tags = b.tags
+        code = tags.get("ref:INSEE") or tags.get("ref") or f"r{b.relation_id}"
+        name = tags.get("name", code)
+        if b.geometry is None:
+            unusable[name] = f"relation {b.relation_id} ({code}): {b.problem}"
+            continue
+        rows.append({
+            "insee": code,
+            "name": name,
+            "department": department_of(tags.get("ref:INSEE")),
+            "population": _tag_population(tags),
+            "geometry": b.geometry,
+        })
+        if tags.get("population:date"):
+            years.add(tags["population:date"][:4])
+    frame = geopandas.GeoDataFrame(rows, columns=COLUMNS, geometry="geometry", crs="EPSG:4326")
+    frame["population"] = frame["population"].astype("Int64")
+    warnings = [
+        f"boundary of {name} is incomplete, left out: {reason}"
+        for name, reason in unusable.items()
+    ]
+    communes = Communes(
+        frame,
+        f"{source} (admin_level={admin_level} relations)",
+        population_source="OSM population tag",
+        population_year="–".join(sorted({min(years), max(years)})) if years else None,
+        warnings=warnings,
+        unusable=unusable,
+    )
+    return communes
+
+
+def apply_population(communes: Communes, path: str | os.PathLike[str]) -> Communes:
+    """Replace the populations of `communes` with those of a table."""
+    return _with_population(communes, read_population(path))
+
+
+def normalise(name: str) -> str:
+    """Lower case, no accents, no punctuation: "Saint-Étienne" -> "saint etienne"."""
+    text = unicodedata.normalize("NFKD", name)
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = re.sub(r"[\s\-'’`.]+", " ", text).strip()
+    return re.sub(r"^(st|ste)\b", lambda m: "saint" if m.group(1) == "st" else "sainte", text)
+
+
+def match(
+    query: str, candidates: Sequence[tuple[str, str, str | None]], department: str | None = None
+) -> str:
+    """The code of the one candidate (code, name, department) that `query` names.
+
+    `query` is a code or a name, compared without case or accents. Raises
+    CommuneNotFound with the closest names, or AmbiguousCommune with the homonyms.
+    """
+    query = query.strip()
+    if not query:
+        raise UsageError("an empty commune name")
+    pool = [c for c in candidates if department is None or c[2] == department]
+    by_code = [c for c in pool if c[0] == query.upper()]
+    if by_code:
+        return by_code[0][0]
+    wanted = normalise(query)
+    found = [c for c in pool if normalise(c[1]) == wanted]
+    where = f" in department {department}" if department else ""
+    if len(found) == 1:
+        return found[0][0]
+    if len(found) > 1:
+        listing = ", ".join(f"{n} ({code}, department {d or '?'})" for code, n, d in found)
+        raise AmbiguousCommune(
+            f"{query!r} names {len(found)} communes{where}: {listing}; "
+            "give the INSEE code or --department"
+        )
+    names = {normalise(c[1]): c for c in pool}
+    close = difflib.get_close_matches(wanted, list(names), n=5, cutoff=0.75)
+    hint = (
+        "; did you mean " + ", ".join(f"{names[n][1]} ({names[n][0]})" for n in close) + "?"
+        if close
+        else ""
+    )
+    raise CommuneNotFound(f"no commune {query!r}{where}{hint}")
+
+
+def select(
+    communes: Communes,
+    queries: Sequence[str] = (),
+    department: str | None = None,
+    every: bool = False,
+) -> list[str]:
+    """Codes of the communes asked for: by name or code, a whole department, or all."""
+    frame = communes.frame
+    if every:
+        return list(frame["insee"])
+    if not queries:
+        if department is None:
+            raise UsageError("name a commune with --commune, a --department, or use --all")
+        codes = list(frame.loc[frame["department"] == department, "insee"])
+        if not codes:
+            raise CommuneNotFound(f"no commune of department {department} in {communes.source}")
+        return codes
+    candidates = list(zip(frame["insee"], frame["name"], frame["department"]))
+    codes = []
+    for query in queries:
+        try:
+            code = match(query, candidates, department)
+        except CommuneNotFound:
+            _refuse_unusable(communes, query)
+            raise
+        if code not in codes:
+            codes.append(code)
+    return codes
+
+
+def _refuse_unusable(communes: Communes, query: str) -> None:
+    wanted = normalise(query)
+    for name, reason in communes.unusable.items():
+        if normalise(name) == wanted or f"({query.strip()})" in reason:
+            raise DataError(
+                f"cannot count {name}: its boundary is incomplete in {communes.source}, {reason}; "
+                "use a complete extract or --boundaries"
+            )

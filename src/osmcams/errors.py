@@ -1,0 +1,59 @@
+"""Errors raised by osmcams, each carrying the exit code the CLI returns."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes, documented in the README."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    COMMUNE = 3
+    DATA = 4
+    NETWORK = 5
+    LOCKED = 6
+
+
+class OsmcamsError(Exception):
+    """Base class: a failure the user can act on, reported as one line."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+
+class UsageError(OsmcamsError, ValueError):
+    """Options that contradict each other or make no sense."""
+
+    exit_code = ExitCode.USAGE
+
+
+class CommuneNotFound(OsmcamsError, LookupError):
+    """No commune matches the name or code; suggestions are in the message."""
+
+    exit_code = ExitCode.COMMUNE
+
+
+class AmbiguousCommune(OsmcamsError, LookupError):
+    """Several communes share the name; the candidates are in the message."""
+
+    exit_code = ExitCode.COMMUNE
+
+
+class DataError(OsmcamsError, ValueError):
+    """Input data that is corrupt, truncated, empty or incomplete."""
+
+    exit_code = ExitCode.DATA
+
+
+class NetworkError(OsmcamsError, ConnectionError):
+    """A service failed after retries, timed out, or answered garbage."""
+
+    exit_code = ExitCode.NETWORK
+
+
+class LockedError(OsmcamsError, RuntimeError):
+    """Another run holds the lock."""
+
+    exit_code = ExitCode.LOCKED

@@ -1,0 +1,169 @@
+"""Cameras into communes (point in polygon), and the density table.
+
+A camera that lies exactly on a border shared by several communes is given to the
+one with the lowest code, so every camera is counted once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cache
+from typing import Any
+
+from osmcams.communes import Communes
+from osmcams.models import Camera
+from osmcams.pbf import Extract
+
+ROW_KEYS = (
+    "insee", "name", "department", "population", "area_km2", "cameras",
+    "cameras_per_km2", "cameras_per_10k", "inhabitants_per_camera", "by_type", "by_scope",
+)
+
+
+@dataclass
+class Report:
+    """The density rows, where they come from, and what to be wary of."""
+
+    meta: dict[str, Any]
+    rows: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+    cameras: dict[str, list[Camera]] = field(default_factory=dict)
+    boundaries: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: meta, communes, warnings."""
+        return {"meta": self.meta, "communes": self.rows, "warnings": self.warnings}
+
+
+@cache
+def _geod() -> Any:
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84")
+
+
+def geodesic_km2(geometry: Any) -> float:
+    """Area on the WGS84 ellipsoid, in km²."""
+    area, _ = _geod().geometry_area_perimeter(geometry)
+    return abs(area) / 1e6
+
+
+def assign(cameras: list[Camera], communes: Communes) -> list[str | None]:
+    """The code of the commune holding each camera, or None outside every commune."""
+    import numpy
+    import shapely
+
+    if not cameras:
+        return []
+    points = shapely.points(
+        numpy.fromiter((c.lon for c in cameras), float, len(cameras)),
+        numpy.fromiter((c.lat for c in cameras), float, len(cameras)),
+    )
+    frame = communes.frame
+    tree = shapely.STRtree(frame.geometry.values)
+    point_idx, poly_idx = tree.query(points, predicate="intersects")
+    codes = frame["insee"].to_numpy()
+    result: list[str | None] = [None] * len(cameras)
+    for p, c in zip(point_idx.tolist(), poly_idx.tolist()):
+        code = codes[c]
+        if result[p] is None or code < result[p]:
+            result[p] = code
+    return result
+
+
+def _ratio(value: float | None, per: float | None, digits: int) -> float | None:
+    if value is None or not per:
+        return None
+    return round(value / per, digits)
+
+
+def _row(commune: Any, cameras: list[Camera]) -> dict[str, Any]:
+    area = geodesic_km2(commune.geometry)
+    import pandas
+
+    population = None if pandas.isna(commune.population) else int(commune.population)
+    count = len(cameras)
+    return {
+        "insee": commune.insee,
+        "name": commune.name,
+        "department": commune.department,
+        "population": population,
+        "area_km2": round(area, 3),
+        "cameras": count,
+        "cameras_per_km2": _ratio(count, area, 4),
+        "cameras_per_10k": _ratio(count * 10_000, population, 3),
+        "inhabitants_per_camera": _ratio(population, count, 1) if count else None,
+        "by_type": dict(Counter(c.surveillance_type or "unknown" for c in cameras).most_common()),
+        "by_scope": dict(Counter(c.surveillance or "unknown" for c in cameras).most_common()),
+    }
+
+
+def _coverage_warnings(extract: Extract, communes: Any) -> list[str]:
+    from shapely.geometry import box
+
+    if extract.bbox is None:
+        return [
+            f"{extract.source} declares no bounding box: cannot check that it covers "
+            "the whole of each commune"
+        ]
+    area = box(*extract.bbox)
+    warnings = []
+    for commune in communes.itertuples():
+        if not area.contains(commune.geometry):
+            share = commune.geometry.intersection(area).area / commune.geometry.area
+            warnings.append(
+                f"{commune.name} ({commune.insee}) reaches beyond the extract's bounding box "
+                f"({share:.0%} of it is covered): its count is incomplete"
+            )
+    return warnings
+
+
+def count(
+    extract: Extract, communes: Communes, codes: list[str], rank: bool = False
+) -> Report:
+    """The density table for the communes with `codes`, from the cameras of `extract`.
+
+    Rows keep the order of `codes`, or are ranked by cameras and density when `rank`.
+    """
+    from osmcams import __version__
+
+    owners = assign(extract.cameras, communes)
+    by_commune: dict[str, list[Camera]] = {code: [] for code in codes}
+    for camera, code in zip(extract.cameras, owners):
+        if code in by_commune:
+            by_commune[code].append(camera)
+    frame = communes.frame.set_index("insee", drop=False)
+    chosen = frame.loc[codes]
+    rows = [_row(c, by_commune[c.insee]) for c in chosen.itertuples()]
+    if rank:
+        rows.sort(key=lambda r: (-r["cameras"], -(r["cameras_per_km2"] or 0), r["insee"]))
+    outside = sum(code is None for code in owners)
+    # Communes left out of the source matter only when the rows claim to cover them all.
+    left_out = communes.warnings if rank else []
+    warnings = [*extract.warnings, *left_out, *_coverage_warnings(extract, chosen)]
+    if outside:
+        warnings.append(f"{outside} of {len(owners)} cameras lie outside every loaded commune")
+    no_population = [f"{r['name']} ({r['insee']})" for r in rows if r["population"] is None]
+    if no_population:
+        source = communes.population_source or "no population source"
+        warnings.append(
+            f"{len(no_population)} communes have no population in {source} "
+            f"(codes merged or unknown): {', '.join(no_population)}"
+        )
+    meta = {
+        "source": extract.source,
+        "data_timestamp": extract.timestamp,
+        "timestamp_source": extract.timestamp_source,
+        "boundaries": communes.source,
+        "population_source": communes.population_source,
+        "population_year": communes.population_year,
+        "cameras_total": len(owners),
+        "cameras_outside": outside,
+        "border_rule": "a camera on a shared border counts for the commune with the lowest code",
+        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "osmcams_version": __version__,
+    }
+    boundaries = dict(zip(chosen["insee"], chosen.geometry))
+    return Report(meta, rows, warnings, by_commune, boundaries)

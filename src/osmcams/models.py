@@ -1,0 +1,128 @@
+"""Camera records and the normalisation of their tags."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+COMPASS = {
+    name: i * 22.5
+    for i, name in enumerate(
+        ["N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW"]
+    )
+}
+DIRECTION_KEYS = ("camera:direction", "direction", "surveillance:direction")
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_RANGE = re.compile(rf"^({_NUMBER}|[NSEW]{{1,3}})\s*-\s*({_NUMBER}|[NSEW]{{1,3}})$")
+
+# Field order of a camera record, as written to CSV and GeoJSON properties.
+CAMERA_FIELDS = (
+    "osm_type", "osm_id", "lon", "lat", "surveillance", "surveillance_type",
+    "camera_type", "camera_mount", "zone", "operator", "direction", "timestamp", "tags",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Camera:
+    """One surveillance object; ways and relations sit at their bounding-box centre."""
+
+    osm_type: str
+    osm_id: int
+    lon: float
+    lat: float
+    surveillance: str | None = None
+    surveillance_type: str | None = None
+    camera_type: str | None = None
+    camera_mount: str | None = None
+    zone: str | None = None
+    operator: str | None = None
+    direction: float | None = None
+    timestamp: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """Stable identity across runs, such as ``node/123``."""
+        return f"{self.osm_type}/{self.osm_id}"
+
+    def properties(self) -> dict[str, object]:
+        """The record without its position, for GeoJSON properties."""
+        data = asdict(self)
+        del data["lon"], data["lat"]
+        return data
+
+
+def _angle(token: str) -> float | None:
+    token = token.strip().upper().rstrip("°")
+    if token in COMPASS:
+        return COMPASS[token]
+    try:
+        return float(token) % 360.0
+    except ValueError:
+        return None
+
+
+def parse_direction(value: str | None) -> float | None:
+    """Degrees clockwise from north for `value`, or None when it cannot be read.
+
+    Accepts numbers, compass points ("NE"), ranges ("45-135", "SW-NW": their middle,
+    clockwise) and lists ("90;270": the first).
+    """
+    if value is None:
+        return None
+    value = value.split(";")[0].strip()
+    if not value:
+        return None
+    match = _RANGE.match(value.upper())
+    if match and not value.startswith("-"):
+        start, end = _angle(match.group(1)), _angle(match.group(2))
+        if start is None or end is None:
+            return None
+        span = (end - start) % 360.0
+        return (start + span / 2.0) % 360.0
+    return _angle(value)
+
+
+def direction_tag(tags: dict[str, str]) -> str | None:
+    """The raw direction value, by order of precedence of its keys."""
+    for key in DIRECTION_KEYS:
+        if tags.get(key):
+            return tags[key]
+    return None
+
+
+def iso_timestamp(value: datetime | None) -> str | None:
+    """ISO 8601 UTC text, or None for a missing timestamp (the Unix epoch in PBF)."""
+    if value is None or value.timestamp() <= 0:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_camera(
+    osm_type: str,
+    osm_id: int,
+    lon: float,
+    lat: float,
+    tags: dict[str, str],
+    timestamp: str | None = None,
+) -> tuple[Camera, bool]:
+    """A normalised camera, and whether its direction tag was present but unreadable."""
+    raw = direction_tag(tags)
+    direction = parse_direction(raw)
+    camera = Camera(
+        osm_type=osm_type,
+        osm_id=osm_id,
+        lon=lon,
+        lat=lat,
+        surveillance=tags.get("surveillance"),
+        surveillance_type=tags.get("surveillance:type"),
+        camera_type=tags.get("camera:type"),
+        camera_mount=tags.get("camera:mount"),
+        zone=tags.get("surveillance:zone"),
+        operator=tags.get("operator"),
+        direction=direction,
+        timestamp=timestamp,
+        tags=dict(tags),
+    )
+    return camera, raw is not None and direction is None

@@ -1,0 +1,321 @@
+"""Read cameras and admin boundaries from an OSM file with pyosmium.
+
+Filters run in C++: only matching objects reach Python. A file is read in at most
+three passes: tagged objects; then only the member ways that relations need; then
+only the nodes that those ways and the camera ways need. No location index of
+the whole file is ever built.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from osmcams.errors import DataError
+from osmcams.models import Camera, iso_timestamp, make_camera
+
+# progress(label, bytes_read, bytes_total)
+Progress = Callable[[str, int, int], None]
+CAMERA_TAG = ("man_made", "surveillance")
+BOUNDARY_TAG = ("boundary", "administrative")
+
+
+@dataclass
+class Extract:
+    """Cameras read from one source, with the date of its data."""
+
+    cameras: list[Camera]
+    source: str
+    timestamp: str | None
+    timestamp_source: str
+    bbox: tuple[float, float, float, float] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Boundary:
+    """An admin boundary relation, with its geometry or the reason it has none."""
+
+    relation_id: int
+    tags: dict[str, str]
+    geometry: Any = None
+    problem: str | None = None
+
+
+@dataclass
+class _Relation:
+    osm_id: int
+    tags: dict[str, str]
+    timestamp: str | None
+    nodes: list[int]
+    ways: list[tuple[int, str]]
+
+
+@dataclass
+class _Scan:
+    nodes: list[tuple[int, float, float, dict[str, str], str | None]] = field(default_factory=list)
+    ways: dict[int, tuple[dict[str, str], str | None, list[int]]] = field(default_factory=dict)
+    relations: list[_Relation] = field(default_factory=list)
+    boundaries: list[_Relation] = field(default_factory=list)
+    way_refs: dict[int, list[int]] = field(default_factory=dict)
+    locations: dict[int, tuple[float, float]] = field(default_factory=dict)
+    newest: str | None = None
+
+
+def _file_position(path: Path) -> Callable[[], int] | None:
+    """A function giving how far libosmium has read `path`, where Linux tells it."""
+    target = os.path.realpath(path)
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") != target:
+                continue
+        except OSError:
+            continue
+
+        def position(fd: str = fd) -> int:
+            try:
+                with open(f"/proc/self/fdinfo/{fd}") as info:
+                    return int(info.readline().split()[1])
+            except (OSError, ValueError, IndexError):
+                return 0
+
+        return position
+    return None
+
+
+def _objects(
+    path: Path,
+    entities: Any,
+    filters: Iterable[Any],
+    threads: int,
+    label: str,
+    progress: Progress | None,
+) -> Iterator[Any]:
+    """Objects of `path` that pass `filters`, reporting progress as bytes read."""
+    import osmium
+
+    size = path.stat().st_size
+    processor = osmium.FileProcessor(
+        str(path), entities, thread_pool=osmium.io.ThreadPool(threads, 0)
+    )
+    for f in filters:
+        processor.with_filter(f)
+    position = None
+    tick = 0
+    try:
+        for obj in processor:
+            yield obj
+            tick += 1
+            if progress and tick % 256 == 0:
+                position = position or _file_position(path)
+                if position:
+                    progress(label, min(position(), size), size)
+    except RuntimeError as e:
+        raise DataError(f"{path}: cannot read OSM data: {e}") from e
+    if progress:
+        progress(label, size, size)
+
+
+def _header(path: Path, threads: int) -> tuple[Any, str | None, str]:
+    import osmium
+
+    try:
+        reader = osmium.io.Reader(str(path), osmium.osm.NOTHING, osmium.io.ThreadPool(threads, 0))
+        header = reader.header()
+        reader.close()
+    except RuntimeError as e:
+        raise DataError(f"{path}: not a readable OSM file: {e}") from e
+    for key in ("osmosis_replication_timestamp", "timestamp"):
+        value = header.get(key)
+        if value:
+            return header, value, f"file header ({key})"
+    return header, None, "newest object"
+
+
+def _bbox(header: Any) -> tuple[float, float, float, float] | None:
+    box = header.box()
+    if not box.valid():
+        return None
+    bl, tr = box.bottom_left, box.top_right
+    return (bl.lon, bl.lat, tr.lon, tr.lat)
+
+
+def _first_pass(
+    path: Path, admin_level: int | None, threads: int, progress: Progress | None
+) -> _Scan:
+    import osmium
+
+    scan = _Scan()
+    tags_wanted = [CAMERA_TAG] + ([BOUNDARY_TAG] if admin_level is not None else [])
+    level = str(admin_level)
+    filters = [osmium.filter.TagFilter(*tags_wanted)]
+    for obj in _objects(path, osmium.osm.ALL, filters, threads, "Scanning", progress):
+        tags = dict(obj.tags)
+        stamp = iso_timestamp(obj.timestamp)
+        if stamp and (scan.newest is None or stamp > scan.newest):
+            scan.newest = stamp
+        camera = tags.get("man_made") == "surveillance"
+        if obj.is_node():
+            if camera and obj.location.valid():
+                scan.nodes.append((obj.id, obj.location.lon, obj.location.lat, tags, stamp))
+        elif obj.is_way():
+            if camera:
+                scan.ways[obj.id] = (tags, stamp, [n.ref for n in obj.nodes])
+        else:
+            members = [(m.type, m.ref, m.role) for m in obj.members]
+            relation = _Relation(
+                obj.id,
+                tags,
+                stamp,
+                [ref for kind, ref, _ in members if kind == "n"],
+                [(ref, role) for kind, ref, role in members if kind == "w"],
+            )
+            if camera:
+                scan.relations.append(relation)
+            if tags.get("boundary") == "administrative" and tags.get("admin_level") == level:
+                scan.boundaries.append(relation)
+    return scan
+
+
+def _fetch_references(path: Path, scan: _Scan, threads: int, progress: Progress | None) -> None:
+    """Read the member ways and then the nodes that the first pass left unresolved."""
+    import osmium
+
+    way_ids = {ref for rel in scan.relations + scan.boundaries for ref, _ in rel.ways}
+    way_ids -= scan.ways.keys()
+    scan.way_refs = {way_id: refs for way_id, (_, _, refs) in scan.ways.items()}
+    if way_ids:
+        for way in _objects(
+            path, osmium.osm.WAY, [osmium.filter.IdFilter(way_ids)], threads, "Member ways",
+            progress,
+        ):
+            scan.way_refs[way.id] = [n.ref for n in way.nodes]
+    node_ids = {ref for refs in scan.way_refs.values() for ref in refs}
+    node_ids.update(ref for rel in scan.relations for ref in rel.nodes)
+    if node_ids:
+        for node in _objects(
+            path, osmium.osm.NODE, [osmium.filter.IdFilter(node_ids)], threads, "Way nodes",
+            progress,
+        ):
+            if node.location.valid():
+                scan.locations[node.id] = (node.location.lon, node.location.lat)
+
+
+def _centre(points: list[tuple[float, float]]) -> tuple[float, float]:
+    lons = [p[0] for p in points]
+    lats = [p[1] for p in points]
+    return (min(lons) + max(lons)) / 2.0, (min(lats) + max(lats)) / 2.0
+
+
+def _cameras(scan: _Scan) -> tuple[list[Camera], list[str]]:
+    cameras: list[Camera] = []
+    warnings: list[str] = []
+    bad_direction = 0
+    partial: list[str] = []
+    unplaced: list[str] = []
+
+    def add(kind: str, osm_id: int, lon: float, lat: float, tags: dict, stamp: str | None):
+        nonlocal bad_direction
+        camera, bad = make_camera(kind, osm_id, lon, lat, tags, stamp)
+        cameras.append(camera)
+        bad_direction += bad
+
+    def place(kind: str, osm_id: int, refs: Iterable[int], tags: dict, stamp: str | None):
+        refs = list(refs)
+        points = [scan.locations[r] for r in refs if r in scan.locations]
+        if not points:
+            unplaced.append(f"{kind}/{osm_id}")
+            return
+        if len(points) < len(refs):
+            partial.append(f"{kind}/{osm_id}")
+        add(kind, osm_id, *_centre(points), tags, stamp)
+
+    for osm_id, lon, lat, tags, stamp in scan.nodes:
+        add("node", osm_id, lon, lat, tags, stamp)
+    for osm_id, (tags, stamp, refs) in scan.ways.items():
+        place("way", osm_id, refs, tags, stamp)
+    for rel in scan.relations:
+        refs = rel.nodes + [n for ref, _ in rel.ways for n in scan.way_refs.get(ref, [])]
+        place("relation", rel.osm_id, refs, rel.tags, rel.timestamp)
+
+    if bad_direction:
+        warnings.append(f"{bad_direction} cameras have a direction that cannot be read; set to null")
+    if partial:
+        warnings.append(
+            f"{len(partial)} camera ways or relations have nodes missing from the extract; "
+            f"placed at the centre of what is present: {', '.join(partial)}"
+        )
+    if unplaced:
+        warnings.append(
+            f"{len(unplaced)} camera ways or relations have no node in the extract and are "
+            f"left out: {', '.join(unplaced)}"
+        )
+    return cameras, warnings
+
+
+def _boundaries(scan: _Scan) -> list[Boundary]:
+    from osmcams.geometry import build_rings, rings_to_multipolygon
+
+    result = []
+    for rel in scan.boundaries:
+        boundary = Boundary(rel.osm_id, rel.tags)
+        label = f"relation {rel.osm_id} ({rel.tags.get('name', 'unnamed')})"
+        missing_ways = [ref for ref, _ in rel.ways if ref not in scan.way_refs]
+        lines = [
+            [scan.locations.get(n) for n in scan.way_refs[ref]]
+            for ref, _ in rel.ways
+            if ref in scan.way_refs
+        ]
+        missing_nodes = sum(p is None for line in lines for p in line)
+        if not rel.ways:
+            boundary.problem = "it has no member ways"
+        elif missing_ways or missing_nodes:
+            boundary.problem = (
+                f"{len(missing_ways)} of {len(rel.ways)} member ways and {missing_nodes} "
+                "nodes are missing from the extract"
+            )
+        else:
+            try:
+                boundary.geometry = rings_to_multipolygon(build_rings(lines, label))
+            except DataError as e:
+                boundary.problem = str(e)
+        result.append(boundary)
+    return result
+
+
+def scan_file(
+    path: str | os.PathLike[str],
+    admin_level: int | None = None,
+    threads: int = 0,
+    progress: Progress | None = None,
+) -> tuple[Extract, list[Boundary]]:
+    """Cameras and, when `admin_level` is given, admin boundaries of one OSM file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    threads = threads or os.cpu_count() or 1
+    header, stamp, stamp_source = _header(path, threads)
+    scan = _first_pass(path, admin_level, threads, progress)
+    _fetch_references(path, scan, threads, progress)
+    cameras, warnings = _cameras(scan)
+    if stamp is None:
+        stamp = scan.newest
+        if stamp is None:
+            stamp_source = "unknown"
+            warnings.append(f"{path.name} carries no date: the age of its data is unknown")
+    extract = Extract(cameras, str(path), stamp, stamp_source, _bbox(header), warnings)
+    return extract, _boundaries(scan)
+
+
+def read_cameras(
+    path: str | os.PathLike[str], threads: int = 0, progress: Progress | None = None
+) -> Extract:
+    """Every man_made=surveillance node, way and relation of an OSM file."""
+    return scan_file(path, None, threads, progress)[0]

@@ -1,0 +1,59 @@
+"""From a request to a report: pick the sources, read them, count."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from osmcams.errors import UsageError
+from osmcams.join import Report
+from osmcams.pbf import Progress
+from osmcams.settings import Settings
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to count and where to read it."""
+
+    communes: tuple[str, ...] = ()
+    department: str | None = None
+    every: bool = False
+    pbf: Path | None = None
+    boundaries: tuple[Path, ...] = ()
+    population: Path | None = None
+    admin_level: int = 8
+    code_field: str | None = None
+    name_field: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.every and self.communes:
+            raise UsageError("--all and --commune exclude each other")
+        if not (self.every or self.communes or self.department):
+            raise UsageError("name a commune with --commune, a --department, or use --all")
+
+
+def count_from_pbf(
+    request: Request, settings: Settings, progress: Progress | None = None
+) -> Report:
+    """Count cameras of an OSM file in communes from files or from the file itself."""
+    from osmcams.communes import apply_population, communes_from_boundaries, load_communes, select
+    from osmcams.join import count
+    from osmcams.pbf import scan_file
+
+    if request.pbf is None:
+        raise UsageError("--pbf is required")
+    if request.boundaries:
+        communes = load_communes(
+            request.boundaries, request.population, request.code_field, request.name_field
+        )
+        extract, _ = scan_file(request.pbf, None, settings.threads, progress)
+    else:
+        extract, found = scan_file(request.pbf, request.admin_level, settings.threads, progress)
+        communes = communes_from_boundaries(
+            found, os.path.basename(request.pbf), request.admin_level
+        )
+        if request.population:
+            apply_population(communes, request.population)
+    codes = select(communes, request.communes, request.department, request.every)
+    return count(extract, communes, codes, rank=request.every or not request.communes)

@@ -1,0 +1,217 @@
+"""Output: density tables (CSV, JSON, Markdown) and cameras (GeoJSON, GPKG, CSV).
+
+Every file is written atomically: a temporary file in the target directory,
+then a rename, so a crash never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from osmcams.errors import UsageError
+from osmcams.join import ROW_KEYS, Report
+from osmcams.models import CAMERA_FIELDS, Camera
+
+TABLE_FORMATS = ("table", "csv", "json", "markdown")
+CAMERA_FORMATS = ("geojson", "geojsonseq", "gpkg", "csv")
+SUFFIX = {"geojson": ".geojson", "geojsonseq": ".geojsons", "gpkg": ".gpkg", "csv": ".csv"}
+RS = "\x1e"
+
+
+@contextmanager
+def atomic_path(target: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
+    """A temporary path beside `target` that replaces it only if the block succeeds."""
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise UsageError(f"{target} exists; add --overwrite to replace it")
+    if not target.parent.is_dir():
+        raise UsageError(f"{target.parent} is not a directory")
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    temp = Path(name)
+    try:
+        yield temp
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_open(target: str | os.PathLike[str], overwrite: bool = False) -> Iterator[IO[str]]:
+    """A text file that appears at `target` only once it is complete."""
+    with atomic_path(target, overwrite) as temp, open(temp, "w", encoding="utf-8", newline="") as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return "" if value is None else value
+
+
+def rows_csv(rows: list[dict[str, Any]], keys: tuple[str, ...], out: IO[str]) -> None:
+    """Rows as CSV with a header, nested values as JSON."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(keys)
+    for row in rows:
+        writer.writerow([_cell(row.get(k)) for k in keys])
+
+
+def _markdown_cell(value: Any) -> str:
+    if isinstance(value, dict):
+        value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "–"
+    return "–" if value is None else str(value).replace("|", "\\|")
+
+
+def report_markdown(report: Report, out: IO[str]) -> None:
+    """The table in Markdown, with its sources and warnings beneath."""
+    out.write("| " + " | ".join(ROW_KEYS) + " |\n")
+    out.write("|" + "|".join("---:" if k not in ("insee", "name") else "---" for k in ROW_KEYS) + "|\n")
+    for row in report.rows:
+        out.write("| " + " | ".join(_markdown_cell(row[k]) for k in ROW_KEYS) + " |\n")
+    meta = report.meta
+    out.write(
+        f"\nSource: {meta['source']}, data of {meta['data_timestamp'] or 'unknown date'}. "
+        f"Boundaries: {meta['boundaries']}. Population: {meta['population_source'] or 'none'}"
+        f" ({meta['population_year'] or 'year unknown'}). osmcams {meta['osmcams_version']}.\n"
+    )
+    for warning in report.warnings:
+        out.write(f"\n> **Warning:** {warning}\n")
+
+
+def write_report(report: Report, fmt: str, out: IO[str]) -> None:
+    """The report as csv, json or markdown."""
+    if fmt == "csv":
+        rows_csv(report.rows, ROW_KEYS, out)
+    elif fmt == "json":
+        json.dump(report.as_dict(), out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    elif fmt == "markdown":
+        report_markdown(report, out)
+    else:
+        raise UsageError(f"unknown table format {fmt!r}")
+
+
+def _round(value: float) -> float:
+    return round(value, 7)
+
+
+def camera_feature(camera: Camera) -> dict[str, Any]:
+    """An RFC 7946 point feature, with the camera's record as properties."""
+    return {
+        "type": "Feature",
+        "id": camera.key,
+        "geometry": {"type": "Point", "coordinates": [_round(camera.lon), _round(camera.lat)]},
+        "properties": camera.properties(),
+    }
+
+
+def boundary_feature(code: str, name: str, geometry: Any) -> dict[str, Any]:
+    """The commune outline as a feature, rings wound as RFC 7946 asks."""
+    import shapely
+
+    oriented = shapely.orient_polygons(shapely.set_precision(geometry, 1e-7))
+    return {
+        "type": "Feature",
+        "id": f"commune/{code}",
+        "geometry": shapely.geometry.mapping(oriented),
+        "properties": {"kind": "boundary", "insee": code, "name": name},
+    }
+
+
+def write_geojson(features: list[dict[str, Any]], out: IO[str], sequence: bool = False) -> None:
+    """A FeatureCollection, or an RFC 8142 text sequence (one feature per line)."""
+    if sequence:
+        for feature in features:
+            out.write(RS + json.dumps(feature, ensure_ascii=False) + "\n")
+        return
+    out.write('{"type": "FeatureCollection", "features": [')
+    for i, feature in enumerate(features):
+        out.write(("," if i else "") + "\n" + json.dumps(feature, ensure_ascii=False))
+    out.write("\n]}\n")
+
+
+def _camera_frame(cameras: list[Camera]):
+    import geopandas
+    import shapely
+
+    records = [
+        {k: (json.dumps(v, ensure_ascii=False) if k == "tags" else v)
+         for k, v in ((k, getattr(c, k)) for k in CAMERA_FIELDS)}
+        for c in cameras
+    ]
+    geometry = shapely.points([[c.lon, c.lat] for c in cameras]) if cameras else []
+    return geopandas.GeoDataFrame(
+        records, columns=list(CAMERA_FIELDS), geometry=geometry, crs="EPSG:4326"
+    )
+
+
+def write_cameras(
+    cameras: list[Camera],
+    target: str | os.PathLike[str],
+    fmt: str,
+    boundary: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> None:
+    """Cameras to `target` in `fmt`; `boundary` (code, name, geometry) adds the outline."""
+    if fmt not in CAMERA_FORMATS:
+        raise UsageError(f"unknown camera format {fmt!r}")
+    if fmt == "gpkg":
+        import geopandas
+
+        with atomic_path(target, overwrite) as temp:
+            temp.unlink()
+            _camera_frame(cameras).to_file(temp, layer="cameras", driver="GPKG")
+            if boundary:
+                outline = geopandas.GeoDataFrame(
+                    [{"insee": boundary["code"], "name": boundary["name"]}],
+                    geometry=[boundary["geometry"]], crs="EPSG:4326",
+                )
+                outline.to_file(temp, layer="boundary", driver="GPKG")
+        return
+    with atomic_open(target, overwrite) as out:
+        if fmt == "csv":
+            rows_csv([_csv_record(c) for c in cameras], CAMERA_FIELDS, out)
+            return
+        features = [boundary_feature(**boundary)] if boundary else []
+        features += [camera_feature(c) for c in cameras]
+        write_geojson(features, out, sequence=fmt == "geojsonseq")
+
+
+def _csv_record(camera: Camera) -> dict[str, Any]:
+    return {k: getattr(camera, k) for k in CAMERA_FIELDS}
+
+
+def slug(name: str) -> str:
+    """A file-name-safe ASCII slug: "Saint-Étienne" -> "saint-etienne"."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "commune"
+
+
+def commune_path(directory: str | os.PathLike[str], code: str, name: str, fmt: str) -> Path:
+    """`<code>-<slug>.<ext>` inside `directory`; never anywhere else."""
+    directory = Path(directory).resolve()
+    path = (directory / f"{slug(code)}-{slug(name)}{SUFFIX[fmt]}").resolve()
+    if path.parent != directory:
+        raise UsageError(f"refusing to write outside {directory}: {path}")
+    return path
+
+
+def render_text(write: Any) -> str:
+    """What `write(out)` writes, as a string."""
+    buffer = io.StringIO()
+    write(buffer)
+    return buffer.getvalue()
