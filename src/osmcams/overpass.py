@@ -1,0 +1,242 @@
+"""Overpass API: queries from ``queries/``, the slot wait, runtime errors, answers → records.
+
+Every value put into a query is an escaped Overpass QL string literal (or an integer),
+so no name can change the structure of a query. Before a query that is not already
+cached, ``/api/status`` is read and the client waits for a free slot. A 200 answer
+whose ``remark`` reports a runtime error (timeout, out of memory) is a failure, never
+a partial count, and is not cached.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, NetworkError, UsageError
+from osmcams.http import MAX_WAIT, Http, host
+from osmcams.models import Camera, make_camera
+from osmcams.pbf import Boundary, Extract
+
+QUERIES = Path(__file__).parent / "queries"
+AREA_OFFSET = 3_600_000_000  # Overpass area id of a relation: this plus the relation id
+INSEE_CODE = re.compile(r"[0-9][0-9AB][0-9]{3}")
+RELATION_REF = re.compile(r"(?:r|relation[/:]?)\s*(\d+)", re.IGNORECASE)
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "'": "\\'", "\n": "\\n", "\t": "\\t"}
+TIMESTAMP_SOURCE = "Overpass osm3s.timestamp_osm_base"
+
+
+@dataclass(frozen=True)
+class Target:
+    """How one commune is selected in OSM: by INSEE code, relation id, or name and level."""
+
+    kind: str  # "insee", "relation" or "name"
+    value: str | int
+    admin_level: int = 8
+
+    def __str__(self) -> str:
+        if self.kind == "relation":
+            return f"relation {self.value}"
+        label = "ref:INSEE" if self.kind == "insee" else "name"
+        return f"admin_level={self.admin_level} boundary with {label}={self.value}"
+
+
+def target(text: str, admin_level: int = 8) -> Target:
+    """Read a commune given on the command line: "44109", "r7444" / "relation/7444", or a name."""
+    text = text.strip()
+    if not text:
+        raise UsageError("an empty commune name")
+    if INSEE_CODE.fullmatch(text.upper()):
+        return Target("insee", text.upper(), admin_level)
+    relation = RELATION_REF.fullmatch(text)
+    if relation:
+        return Target("relation", int(relation.group(1)), admin_level)
+    return Target("name", text, admin_level)
+
+
+def quote(value: str) -> str:
+    """An Overpass QL string literal holding `value`, escaped so that it cannot end early."""
+    bad = [c for c in value if (ord(c) < 0x20 or ord(c) == 0x7F) and c not in _ESCAPES]
+    if bad:
+        raise UsageError(f"control character {bad[0]!r} in {value!r}")
+    return '"' + "".join(_ESCAPES.get(c, c) for c in value) + '"'
+
+
+def render(name: str, **values: str | int) -> str:
+    """The query in ``queries/<name>.overpassql`` with its values: strings quoted, ints as is."""
+    template = Template((QUERIES / f"{name}.overpassql").read_text(encoding="utf-8"))
+    literals = {k: quote(v) if isinstance(v, str) else str(int(v)) for k, v in values.items()}
+    return template.substitute(literals)
+
+
+def status_url(interpreter: str) -> str | None:
+    """The ``/api/status`` page beside an ``/api/interpreter`` URL, if it has that shape."""
+    base, _, tail = interpreter.rstrip("/").rpartition("/")
+    return f"{base}/status" if tail == "interpreter" else None
+
+
+def slot_wait(status: str) -> float | None:
+    """Seconds to wait for a slot according to a status page; None when one is free now."""
+    if re.search(r"^Rate limit: 0\s*$", status, re.MULTILINE):
+        return None
+    free = re.search(r"^(\d+) slots? available now", status, re.MULTILINE)
+    if free and int(free.group(1)) > 0:
+        return None
+    waits = [int(s) for s in re.findall(r"Slot available after: \S+, in (-?\d+) seconds?", status)]
+    if not waits and not free:
+        return None  # not a status page we understand: do not block on it
+    return float(max(0, min(waits))) if waits else 0.0
+
+
+def wait_for_slot(http: Http) -> None:
+    """Wait until the Overpass server has a free slot for us, checking a bounded number of times."""
+    settings = http.settings
+    url = status_url(settings.overpass_url)
+    if url is None:
+        return
+    pad = min(1.0, settings.min_retry_wait)
+    for _ in range(settings.max_tries):
+        try:
+            wait = slot_wait(http.get_text(url))
+        except NetworkError:
+            return  # no status page (a private instance): nothing to wait for
+        if wait is None:
+            return
+        time.sleep(min(wait + pad, MAX_WAIT))
+    raise NetworkError(
+        f"{host(url)} had no free slot after {settings.max_tries} checks of its status; try later"
+    )
+
+
+def check_answer(answer: Any) -> None:
+    """Reject what is not a complete Overpass answer (raises NetworkError)."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("elements"), list):
+        raise NetworkError("the Overpass answer has no 'elements' list")
+    remark = answer.get("remark")
+    if remark and "error" in str(remark).lower():
+        raise NetworkError(f"Overpass stopped the query, nothing was counted: {remark}")
+
+
+def run(http: Http, name: str, **values: str | int) -> dict[str, Any]:
+    """Run the query file `name` with `values`, after waiting for a slot unless cached."""
+    settings = http.settings
+    data = {"data": render(name, timeout=settings.overpass_timeout, **values)}
+    if not settings.offline and not http.is_cached("POST", settings.overpass_url, data=data):
+        wait_for_slot(http)
+    return http.post_json(settings.overpass_url, data, check=check_answer)
+
+
+def _selection(t: Target) -> dict[str, str | int]:
+    if t.kind == "relation":
+        return {"relation_id": int(t.value)}
+    return {t.kind: str(t.value), "admin_level": str(t.admin_level)}
+
+
+def fetch_boundaries(http: Http, targets: Iterable[Target]) -> list[Boundary]:
+    """The boundary relation of each target, assembled into a (multi)polygon.
+
+    Raises CommuneNotFound when OSM has no such boundary, AmbiguousCommune when a name
+    selects several, and DataError when the outline does not close.
+    """
+    boundaries = []
+    for t in targets:
+        answer = run(http, f"boundary_by_{t.kind}", **_selection(t))
+        relations = [e for e in answer["elements"] if e.get("type") == "relation"]
+        if not relations:
+            raise CommuneNotFound(f"OpenStreetMap has no {t}")
+        if len(relations) > 1:
+            listing = ", ".join(
+                f"{r.get('tags', {}).get('name', '?')} (r{r['id']}"
+                f"{', ref:INSEE ' + r['tags']['ref:INSEE'] if 'ref:INSEE' in r.get('tags', {}) else ''})"
+                for r in relations
+            )
+            raise AmbiguousCommune(
+                f"{len(relations)} relations match the {t}: {listing}; give one as r<id>"
+            )
+        boundaries.append(boundary(relations[0]))
+    return boundaries
+
+
+def boundary(relation: dict[str, Any]) -> Boundary:
+    """A Boundary from a relation printed with ``out geom``; an open ring is a DataError."""
+    from osmcams.geometry import build_rings, rings_to_multipolygon
+
+    tags = relation.get("tags", {})
+    label = f"relation {relation['id']} ({tags.get('name', 'unnamed')})"
+    ways = [
+        m for m in relation.get("members", [])
+        if m.get("type") == "way" and m.get("role", "") in ("outer", "inner", "")
+    ]
+    missing = sum(not m.get("geometry") for m in ways)
+    if not ways or missing:
+        raise DataError(f"{label}: {missing} of {len(ways)} member ways have no geometry")
+    lines = [[(p["lon"], p["lat"]) for p in m["geometry"]] for m in ways]
+    return Boundary(relation["id"], tags, rings_to_multipolygon(build_rings(lines, label)))
+
+
+def fetch_cameras(
+    http: Http,
+    targets: Sequence[Target],
+    bbox: tuple[float, float, float, float] | None = None,
+) -> Extract:
+    """The man_made=surveillance objects inside each target's area, as one Extract.
+
+    Targets select areas by INSEE code or relation id (resolve names with
+    fetch_boundaries first). `bbox` is the extent the targets cover, for the join's
+    coverage check.
+    """
+    cameras: dict[str, Camera] = {}
+    stamps: list[str] = []
+    warnings: list[str] = []
+    bad_direction = 0
+    for t in targets:
+        if t.kind == "relation":
+            answer = run(http, "cameras_by_relation", area_id=AREA_OFFSET + int(t.value))
+        elif t.kind == "insee":
+            answer = run(http, "cameras_by_insee", **_selection(t))
+        else:
+            raise UsageError(f"select cameras by INSEE code or relation, not by name ({t.value})")
+        areas = [e for e in answer["elements"] if e.get("type") == "area"]
+        if not areas:
+            raise DataError(f"OpenStreetMap has no area for the {t}: cannot select its cameras")
+        if len(areas) > 1:
+            warnings.append(f"{len(areas)} OSM areas match the {t}; their cameras are merged")
+        stamp = answer.get("osm3s", {}).get("timestamp_osm_base")
+        if stamp:
+            stamps.append(stamp)
+        for element in answer["elements"]:
+            made = element_camera(element)
+            if made is not None:
+                camera, bad = made
+                bad_direction += bad and camera.key not in cameras
+                cameras[camera.key] = camera
+    if bad_direction:
+        warnings.append(f"{bad_direction} cameras have a direction that cannot be read; set to null")
+    source = f"Overpass API ({host(http.settings.overpass_url)})"
+    return Extract(
+        list(cameras.values()),
+        source,
+        min(stamps) if stamps else None,
+        TIMESTAMP_SOURCE if stamps else "unknown",
+        bbox,
+        warnings,
+    )
+
+
+def element_camera(element: dict[str, Any]) -> tuple[Camera, bool] | None:
+    """A camera from an Overpass element (nodes at their position, others at their centre)."""
+    kind = element.get("type")
+    if kind == "node" and "lat" in element:
+        lon, lat = element["lon"], element["lat"]
+    elif kind in ("way", "relation") and "center" in element:
+        lon, lat = element["center"]["lon"], element["center"]["lat"]
+    else:
+        return None
+    return make_camera(
+        kind, int(element["id"]), float(lon), float(lat),
+        element.get("tags", {}), element.get("timestamp"),
+    )
