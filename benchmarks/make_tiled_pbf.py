@@ -108,14 +108,30 @@ class Source(NamedTuple):
     blocks: list[BlockTemplate]
 
 
-def encode_varint(value: int) -> bytes:
-    """Encode a non-negative int as a protobuf varint."""
+def _slow_varint(value: int) -> bytes:
     out = bytearray()
     while value > 0x7F:
         out.append(value & 0x7F | 0x80)
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+# Varints of all 14-bit values, and of the same as non-final 2-byte groups.
+SHORT_VARINTS = [_slow_varint(value) for value in range(1 << 14)]
+GROUP_VARINTS = [bytes((v & 0x7F | 0x80, v >> 7 | 0x80)) for v in range(1 << 14)]
+
+
+def encode_varint(value: int) -> bytes:
+    """Encode a non-negative int as a protobuf varint."""
+    if value < 1 << 14:
+        return SHORT_VARINTS[value]
+    parts = []
+    while value >= 1 << 14:
+        parts.append(GROUP_VARINTS[value & 0x3FFF])
+        value >>= 14
+    parts.append(SHORT_VARINTS[value])
+    return b"".join(parts)
 
 
 def zigzag(value: int) -> int:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,3 +38,192 @@ def communes_06(shared_data: Path) -> Path:
 def cog_population(shared_data: Path) -> Path:
     """Etalab COG 2026 communes with population."""
     return shared_data / "population/cog-2026/communes.json"
+
+
+# --- Network fixtures (issue 3): local fake services and settings pointing at them ----------
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> tuple[str, int]:
+    """pytest-httpserver listens on 127.0.0.1 only."""
+    return ("127.0.0.1", 0)
+
+
+@pytest.fixture
+def net_settings(httpserver, tmp_path: Path):
+    """Settings whose every endpoint is the local test server, with fast retries."""
+    from osmcams.settings import Settings
+
+    return Settings(
+        overpass_url=httpserver.url_for("/api/interpreter"),
+        geo_api_url=httpserver.url_for("/geo"),
+        download_url=httpserver.url_for("/geofabrik"),
+        osmfr_url=httpserver.url_for("/extracts"),
+        cache_dir=tmp_path / "cache",
+        min_retry_wait=0.01,
+        max_tries=3,
+        connect_timeout=2.0,
+        read_timeout=2.0,
+    )
+
+
+@pytest.fixture
+def net_env(net_settings, monkeypatch):
+    """The same settings through the environment, for CLI tests."""
+    for name, var in {
+        "overpass_url": "OSMCAMS_OVERPASS_URL", "geo_api_url": "OSMCAMS_GEO_API_URL",
+        "download_url": "OSMCAMS_DOWNLOAD_URL", "osmfr_url": "OSMCAMS_OSMFR_URL",
+        "cache_dir": "OSMCAMS_CACHE_DIR", "min_retry_wait": "OSMCAMS_MIN_RETRY_WAIT",
+        "max_tries": "OSMCAMS_MAX_TRIES", "read_timeout": "OSMCAMS_READ_TIMEOUT",
+    }.items():
+        monkeypatch.setenv(var, str(getattr(net_settings, name)))
+    return net_settings
+
+
+@pytest.fixture
+def geo_api(httpserver, shared_data: Path):
+    """geo.api.gouv.fr at /geo, serving the real communes of a few departments."""
+    from fake_services import GeoApi
+
+    api = GeoApi(shared_data, ("06", "11", "30", "44", "75", "93", "974"))
+    httpserver.expect_request("/geo/communes").respond_with_handler(api)
+    return api
+
+
+# --- Real extracts, scanned once per session -------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def osm_dir(shared_data: Path) -> Path:
+    """`../shared/data/osm`, the real OpenStreetMap extracts."""
+    return shared_data / "osm"
+
+
+@pytest.fixture(scope="session")
+def ign_dir(shared_data: Path) -> Path:
+    """The 101 IGN 2018 commune files, one per department."""
+    return shared_data / "communes/ign-2018-simplified/departements"
+
+
+@pytest.fixture(scope="session")
+def monaco_2025(osm_dir: Path) -> Path:
+    """Monaco 2025: 16 cameras, French border communes with incomplete boundaries."""
+    return osm_dir / "monaco-2025-02-07.osm.pbf"
+
+
+@pytest.fixture(scope="session")
+def riviera(osm_dir: Path) -> Path:
+    """The Riviera 2016 extract, whose Beausoleil, Cap-d'Ail, La Turbie and Monaco are complete."""
+    return osm_dir / "big/osrm-monaco-fr-riviera-2016.osm.pbf"
+
+
+@pytest.fixture(scope="session")
+def monaco_scan(monaco_2025: Path):
+    """Cameras and admin_level=8 boundaries of Monaco 2025."""
+    from osmcams.pbf import scan_file
+
+    return scan_file(monaco_2025, admin_level=8, threads=1)
+
+
+@pytest.fixture(scope="session")
+def riviera_scan(riviera: Path):
+    """Cameras (none) and admin_level=8 boundaries of the Riviera 2016 extract."""
+    from osmcams.pbf import scan_file
+
+    return scan_file(riviera, admin_level=8, threads=1)
+
+
+# --- osmium-tool: the independent reader that expected numbers come from ---------------
+
+
+@dataclass(frozen=True)
+class OplObject:
+    """One object of osmium-tool's OPL output."""
+
+    kind: str  # "n", "w" or "r"
+    osm_id: int
+    tags: dict[str, str]
+    lon: float | None = None
+    lat: float | None = None
+    refs: tuple[str, ...] = ()
+    timestamp: str | None = None
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"%([0-9a-fA-F]+)%", lambda m: chr(int(m.group(1), 16)), text)
+
+
+def parse_opl(text: str) -> list[OplObject]:
+    """OPL lines as objects (tags unescaped, node refs and members as their raw ids)."""
+    objects = []
+    for line in text.splitlines():
+        fields = {f[0]: f[1:] for f in line.split(" ")[1:] if f}
+        tags = dict(
+            tuple(_unescape(part) for part in pair.split("=", 1))
+            for pair in fields.get("T", "").split(",")
+            if pair
+        )
+        refs = tuple(r.split("@")[0] for r in (fields.get("N") or fields.get("M") or "").split(",") if r)
+        objects.append(OplObject(
+            kind=line[0],
+            osm_id=int(line.split(" ")[0][1:]),
+            tags=tags,
+            lon=float(fields["x"]) if fields.get("x") else None,
+            lat=float(fields["y"]) if fields.get("y") else None,
+            refs=refs,
+            timestamp=fields.get("t"),
+        ))
+    return objects
+
+
+def run_osmium(*args: str | os.PathLike[str]) -> str:
+    """osmium-tool's standard output."""
+    osmium = shutil.which("osmium")
+    if osmium is None:
+        pytest.fail("osmium-tool is not installed (apt-get install osmium-tool)")
+    done = subprocess.run([osmium, *map(str, args)], capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def osmium_opl() -> Callable[..., list[OplObject]]:
+    """Run an osmium-tool command (without -f/-o) and parse its OPL output."""
+
+    def run(*args: str | os.PathLike[str]) -> list[OplObject]:
+        return parse_opl(run_osmium(*args, "-f", "opl", "-o", "-"))
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def osm_cameras(osmium_opl: Callable[..., list[OplObject]]) -> Callable[[Path], list[OplObject]]:
+    """The man_made=surveillance objects of a file, as osmium tags-filter finds them."""
+
+    def cameras(path: Path) -> list[OplObject]:
+        return osmium_opl("tags-filter", "-R", path, "man_made=surveillance")
+
+    return cameras
+
+
+@pytest.fixture(scope="session")
+def ign_shapes() -> Callable[[Path], dict[str, Any]]:
+    """IGN communes of a GeoJSON file as {code: shapely geometry}, read with json alone."""
+    from shapely.geometry import shape
+
+    def read(path: Path) -> dict[str, Any]:
+        features = json.loads(path.read_text(encoding="utf-8"))["features"]
+        return {f["properties"]["code"]: shape(f["geometry"]) for f in features}
+
+    return read
+
+
+@pytest.fixture
+def write_text(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write a small synthetic file (OPL, GeoJSON, CSV) into tmp_path and return its path."""
+
+    def write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write

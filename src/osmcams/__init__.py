@@ -5,26 +5,24 @@ The library API, usable from a notebook::
     import osmcams
     extract = osmcams.read_cameras("monaco.osm.pbf")
     communes = osmcams.load_communes(["communes-06.geojson"], population="communes.json")
-    report = osmcams.count(extract, communes, ["Beausoleil"])
+    codes = osmcams.select_communes(communes, ["Beausoleil"])
+    report = osmcams.count(extract, communes, codes)
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+__version__ = "0.1.0"
 
-try:
-    __version__ = version("osmcams")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0"
-
+# Public name -> (module, attribute), imported on first use.
 _LAZY = {
-    "read_cameras": "osmcams.pbf",
-    "read_boundaries": "osmcams.pbf",
-    "load_communes": "osmcams.communes",
-    "select_communes": "osmcams.communes",
-    "count": "osmcams.join",
-    "Camera": "osmcams.models",
-    "Settings": "osmcams.settings",
+    "read_cameras": ("osmcams.pbf", "read_cameras"),
+    "scan_file": ("osmcams.pbf", "scan_file"),
+    "load_communes": ("osmcams.communes", "load_communes"),
+    "communes_from_boundaries": ("osmcams.communes", "communes_from_boundaries"),
+    "select_communes": ("osmcams.communes", "select"),
+    "count": ("osmcams.join", "count"),
+    "Camera": ("osmcams.models", "Camera"),
+    "Settings": ("osmcams.settings", "Settings"),
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -32,9 +30,9 @@ __all__ = ["__version__", *_LAZY]
 
 def __getattr__(name: str):
     """Import the heavy parts of the API only when they are used."""
-    module = _LAZY.get(name)
-    if module is None:
+    if name not in _LAZY:
         raise AttributeError(f"module 'osmcams' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(module), name)
+    module, attribute = _LAZY[name]
+    return getattr(importlib.import_module(module), attribute)

@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from functools import wraps
+from functools import cache, wraps
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from osmcams import __version__
 from osmcams.errors import ExitCode, OsmcamsError, UsageError
 
 TABLE_FORMATS = ("table", "csv", "json", "markdown")
 CAMERA_FORMATS = ("geojson", "geojsonseq", "gpkg", "csv")
-stderr = Console(stderr=True)
+
+
+@cache
+def stderr() -> Any:
+    """The rich console on stderr, made on first use so --help stays fast."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def _progress(quiet: bool):
@@ -35,7 +40,7 @@ def _progress(quiet: bool):
         return nullcontext(None)
     bar = Progress(
         TextColumn("{task.description:<12}"), BarColumn(), DownloadColumn(),
-        TimeElapsedColumn(), console=stderr, transient=True,
+        TimeElapsedColumn(), console=stderr(), transient=True,
     )
     tasks: dict[str, Any] = {}
 
@@ -100,11 +105,13 @@ def _report(kw: dict[str, Any]):
     with _progress(kw.pop("quiet")) as progress:
         report = count_from_pbf(request, settings, progress)
     for warning in report.warnings:
-        stderr.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        stderr().print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     return report
 
 
-def _rich_table(report) -> Table:
+def _rich_table(report) -> Any:
+    from rich.table import Table
+
     meta = report.meta
     table = Table(
         title=f"Cameras mapped in OpenStreetMap ({meta['data_timestamp'] or 'date unknown'})",
@@ -151,7 +158,7 @@ def handle_errors(f: Callable) -> Callable:
         try:
             return f(*args, **kwargs)
         except OsmcamsError as e:
-            stderr.print(f"[red]osmcams: error:[/] {e}", highlight=False, soft_wrap=True)
+            stderr().print(f"[red]osmcams: error:[/] {e}", highlight=False, soft_wrap=True)
             sys.exit(e.exit_code)
 
     return wrapper
@@ -187,6 +194,8 @@ def count(fmt: str, output: Path | None, overwrite: bool, **kw: Any) -> None:
 
     report = _report(kw)
     if fmt == "table":
+        from rich.console import Console
+
         console = Console(record=True, width=160) if output else Console()
         console.print(_rich_table(report))
         if output:
@@ -239,7 +248,7 @@ def export(
             else None
         )
         write_cameras(report.cameras[code], target, fmt, boundary, overwrite)
-        stderr.print(f"{target}: {len(report.cameras[code])} cameras", highlight=False)
+        stderr().print(f"{target}: {len(report.cameras[code])} cameras", highlight=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -251,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         e.show()
         return ExitCode.USAGE
     except click.exceptions.Abort:
-        stderr.print("osmcams: aborted")
+        stderr().print("osmcams: aborted")
         return ExitCode.INTERNAL
     except SystemExit as e:
         return int(e.code or 0)

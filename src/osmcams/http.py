@@ -34,8 +34,11 @@ RETRY_STATUSES = (429, 502, 503, 504)
 MAX_WAIT = 600.0  # never sleep longer than this between two tries, whatever the server says
 CHUNK = 1 << 16
 
-Progress = Callable[[int, "int | None"], None]
-"""Called with (bytes done, bytes expected or None) while a download runs."""
+Check = Callable[[Any], None]
+"""Called with a decoded JSON answer; raises an OsmcamsError to reject it."""
+
+Progress = Callable[[str, int, "int | None"], None]
+"""Called with (label, bytes done, bytes expected or None) while a download runs."""
 
 _LOCK = threading.Lock()
 
@@ -56,16 +59,20 @@ class Http:
     # Public API -------------------------------------------------------------------
 
     def get_json(
-        self, url: str, params: dict[str, str] | None = None, check: Callable[[Any], None] | None = None
+        self, url: str, params: dict[str, str] | None = None, check: Check | None = None
     ) -> Any:
         """The JSON answer to a GET, from the cache when fresh. `check` may reject it."""
-        return self._json("GET", url, check, params=params)
+        return self._cached_request("GET", url, check, False, params=params)
 
     def post_json(
-        self, url: str, data: dict[str, str], check: Callable[[Any], None] | None = None
+        self, url: str, data: dict[str, str], check: Check | None = None
     ) -> Any:
         """The JSON answer to a form POST, from the cache when fresh. `check` may reject it."""
-        return self._json("POST", url, check, data=data)
+        return self._cached_request("POST", url, check, False, data=data)
+
+    def get_page(self, url: str) -> str:
+        """A text page (such as a directory listing), from the cache when fresh."""
+        return self._cached_request("GET", url, None, True)
 
     def is_cached(self, method: str, url: str, **kwargs: Any) -> bool:
         """Whether a usable answer to this request is in the cache (never true with refresh)."""
@@ -124,7 +131,7 @@ class Http:
                         out.write(chunk)
                         done += len(chunk)
                         if progress:
-                            progress(done, total)
+                            progress("download", done, total)
 
     # Sessions ---------------------------------------------------------------------
 
@@ -172,7 +179,9 @@ class Http:
         if self.settings.offline:
             raise NetworkError(f"offline: cannot fetch {url} (only cached answers are used)")
 
-    def _json(self, method: str, url: str, check: Callable[[Any], None] | None, **kwargs: Any) -> Any:
+    def _cached_request(
+        self, method: str, url: str, check: Check | None, text: bool, **kwargs: Any
+    ) -> Any:
         session = self.cached_session
         with _LOCK, _translate(url, self.settings):
             response = session.request(
@@ -183,14 +192,14 @@ class Http:
                 force_refresh=self.settings.refresh,
                 **kwargs,
             )
-            if self.settings.offline and not getattr(response, "from_cache", False):
+            if self.settings.offline and response.status_code == 504:  # requests-cache: a miss
                 raise NetworkError(
                     f"offline: no cached answer from {host(url)} for this request; "
                     "run once without --offline"
                 )
             _raise_for_status(response, self.settings)
             try:
-                data = response.json()
+                data = response.text if text else response.json()
                 if check:
                     check(data)
             except (ValueError, OsmcamsError) as e:

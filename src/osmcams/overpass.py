@@ -17,6 +17,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from osmcams.communes import department_of
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, NetworkError, UsageError
 from osmcams.http import MAX_WAIT, Http, host
 from osmcams.models import Camera, make_camera
@@ -24,7 +25,6 @@ from osmcams.pbf import Boundary, Extract
 
 QUERIES = Path(__file__).parent / "queries"
 AREA_OFFSET = 3_600_000_000  # Overpass area id of a relation: this plus the relation id
-INSEE_CODE = re.compile(r"[0-9][0-9AB][0-9]{3}")
 RELATION_REF = re.compile(r"(?:r|relation[/:]?)\s*(\d+)", re.IGNORECASE)
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "'": "\\'", "\n": "\\n", "\t": "\\t"}
 TIMESTAMP_SOURCE = "Overpass osm3s.timestamp_osm_base"
@@ -50,7 +50,7 @@ def target(text: str, admin_level: int = 8) -> Target:
     text = text.strip()
     if not text:
         raise UsageError("an empty commune name")
-    if INSEE_CODE.fullmatch(text.upper()):
+    if department_of(text.upper()):
         return Target("insee", text.upper(), admin_level)
     relation = RELATION_REF.fullmatch(text)
     if relation:
@@ -66,9 +66,9 @@ def quote(value: str) -> str:
     return '"' + "".join(_ESCAPES.get(c, c) for c in value) + '"'
 
 
-def render(name: str, **values: str | int) -> str:
-    """The query in ``queries/<name>.overpassql`` with its values: strings quoted, ints as is."""
-    template = Template((QUERIES / f"{name}.overpassql").read_text(encoding="utf-8"))
+def render(query: str, /, **values: str | int) -> str:
+    """The query in ``queries/<query>.overpassql`` with its values: strings quoted, ints as is."""
+    template = Template((QUERIES / f"{query}.overpassql").read_text(encoding="utf-8"))
     literals = {k: quote(v) if isinstance(v, str) else str(int(v)) for k, v in values.items()}
     return template.substitute(literals)
 
@@ -121,10 +121,10 @@ def check_answer(answer: Any) -> None:
         raise NetworkError(f"Overpass stopped the query, nothing was counted: {remark}")
 
 
-def run(http: Http, name: str, **values: str | int) -> dict[str, Any]:
-    """Run the query file `name` with `values`, after waiting for a slot unless cached."""
+def run(http: Http, query: str, /, **values: str | int) -> dict[str, Any]:
+    """Run the query file `query` with `values`, after waiting for a slot unless cached."""
     settings = http.settings
-    data = {"data": render(name, timeout=settings.overpass_timeout, **values)}
+    data = {"data": render(query, timeout=settings.overpass_timeout, **values)}
     if not settings.offline and not http.is_cached("POST", settings.overpass_url, data=data):
         wait_for_slot(http)
     return http.post_json(settings.overpass_url, data, check=check_answer)
@@ -149,16 +149,18 @@ def fetch_boundaries(http: Http, targets: Iterable[Target]) -> list[Boundary]:
         if not relations:
             raise CommuneNotFound(f"OpenStreetMap has no {t}")
         if len(relations) > 1:
-            listing = ", ".join(
-                f"{r.get('tags', {}).get('name', '?')} (r{r['id']}"
-                f"{', ref:INSEE ' + r['tags']['ref:INSEE'] if 'ref:INSEE' in r.get('tags', {}) else ''})"
-                for r in relations
-            )
+            listing = ", ".join(_describe(r) for r in relations)
             raise AmbiguousCommune(
                 f"{len(relations)} relations match the {t}: {listing}; give one as r<id>"
             )
         boundaries.append(boundary(relations[0]))
     return boundaries
+
+
+def _describe(relation: dict[str, Any]) -> str:
+    tags = relation.get("tags", {})
+    code = f", ref:INSEE {tags['ref:INSEE']}" if "ref:INSEE" in tags else ""
+    return f"{tags.get('name', '?')} (r{relation['id']}{code})"
 
 
 def boundary(relation: dict[str, Any]) -> Boundary:
@@ -215,7 +217,9 @@ def fetch_cameras(
                 bad_direction += bad and camera.key not in cameras
                 cameras[camera.key] = camera
     if bad_direction:
-        warnings.append(f"{bad_direction} cameras have a direction that cannot be read; set to null")
+        warnings.append(
+            f"{bad_direction} cameras have a direction that cannot be read; set to null"
+        )
     source = f"Overpass API ({host(http.settings.overpass_url)})"
     return Extract(
         list(cameras.values()),

@@ -3,7 +3,8 @@
 Filters run in C++: only matching objects reach Python. A file is read in at most
 three passes: tagged objects; then only the member ways that relations need; then
 only the nodes that those ways and the camera ways need. No location index of
-the whole file is ever built.
+the whole file is ever built. A file whose header carries no date takes one more
+pass, over every object, for the newest timestamp.
 """
 
 from __future__ import annotations
@@ -62,7 +63,6 @@ class _Scan:
     boundaries: list[_Relation] = field(default_factory=list)
     way_refs: dict[int, list[int]] = field(default_factory=dict)
     locations: dict[int, tuple[float, float]] = field(default_factory=dict)
-    newest: str | None = None
 
 
 def _file_position(path: Path) -> Callable[[], int] | None:
@@ -159,8 +159,6 @@ def _first_pass(
     for obj in _objects(path, osmium.osm.ALL, filters, threads, "Scanning", progress):
         tags = dict(obj.tags)
         stamp = iso_timestamp(obj.timestamp)
-        if stamp and (scan.newest is None or stamp > scan.newest):
-            scan.newest = stamp
         camera = tags.get("man_made") == "surveillance"
         if obj.is_node():
             if camera and obj.location.valid():
@@ -290,6 +288,20 @@ def _boundaries(scan: _Scan) -> list[Boundary]:
     return result
 
 
+def _newest_object(path: Path, threads: int, progress: Progress | None) -> str | None:
+    """The newest timestamp of any object in `path` (a full pass, for files without a date)."""
+    import osmium
+
+    newest = None
+    for obj in _objects(path, osmium.osm.ALL, [], threads, "Dating", progress):
+        stamp = obj.timestamp
+        if newest is None or stamp > newest:
+            newest = stamp
+    if newest is None:
+        raise DataError(f"{path}: holds no OSM object (an empty or truncated file)")
+    return iso_timestamp(newest)
+
+
 def scan_file(
     path: str | os.PathLike[str],
     admin_level: int | None = None,
@@ -306,7 +318,7 @@ def scan_file(
     _fetch_references(path, scan, threads, progress)
     cameras, warnings = _cameras(scan)
     if stamp is None:
-        stamp = scan.newest
+        stamp = _newest_object(path, threads, progress)
         if stamp is None:
             stamp_source = "unknown"
             warnings.append(f"{path.name} carries no date: the age of its data is unknown")

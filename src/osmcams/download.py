@@ -1,0 +1,253 @@
+"""Extract catalogues (Geofabrik, openstreetmap.fr) and resumable, verified downloads.
+
+A download goes to ``<name>.part`` beside its target and resumes from there with an
+HTTP Range. It becomes the target (``os.replace``) only once its MD5 matches the
+published ``.md5``; a mismatch deletes it. A sidecar ``<name>.json`` keeps the ETag
+and Last-Modified of the download, so an unchanged extract is not fetched again.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlparse
+
+from osmcams.communes import normalise
+from osmcams.errors import DataError, NetworkError, UsageError
+from osmcams.http import Http, Progress
+
+PBF_SUFFIX = "-latest.osm.pbf"
+OSMFR_ROOT = "europe/france/"
+SPARE_BYTES = 64 << 20  # keep this much disk free beyond the download itself
+
+
+@dataclass(frozen=True)
+class Region:
+    """One downloadable extract of a catalogue."""
+
+    id: str
+    name: str
+    url: str
+    catalogue: str  # "geofabrik" or "osmfr"
+    parent: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The name that selects this region unambiguously, such as ``osmfr:loire_atlantique``."""
+        return f"{self.catalogue}:{self.id}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a download would fetch, learnt from a HEAD request before it starts."""
+
+    region: Region
+    target: Path
+    size: int | None
+    validator: dict[str, str]  # ETag and Last-Modified, as the server sent them
+    up_to_date: bool
+
+
+def geofabrik_regions(http: Http) -> list[Region]:
+    """The regions of Geofabrik's ``index-v1.json`` that have a PBF extract."""
+    url = http.settings.download_url.rstrip("/") + "/index-v1.json"
+    index = http.get_json(url, check=_check_index)
+    regions = []
+    for feature in index["features"]:
+        props = feature.get("properties") or {}
+        pbf = (props.get("urls") or {}).get("pbf")
+        if props.get("id") and pbf:
+            regions.append(
+                Region(props["id"], props.get("name", props["id"]), pbf, "geofabrik",
+                       props.get("parent"))
+            )
+    return regions
+
+
+def _check_index(index: Any) -> None:
+    if not isinstance(index, dict) or not isinstance(index.get("features"), list):
+        raise NetworkError("the Geofabrik index is not a GeoJSON FeatureCollection")
+
+
+class _Links(HTMLParser):
+    """The href targets of an Apache-style directory listing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href")
+        if tag == "a" and href and not href.startswith(("?", "/", "..")) and "://" not in href:
+            self.links.append(href)
+
+
+def _listing(http: Http, url: str) -> list[str]:
+    parser = _Links()
+    parser.feed(http.get_page(url))
+    return parser.links
+
+
+def osmfr_regions(http: Http) -> list[Region]:
+    """French regions (``europe/france/``) and their departments on openstreetmap.fr."""
+    root = http.settings.osmfr_url.rstrip("/") + "/" + OSMFR_ROOT
+    regions = []
+
+    def scan(url: str, parent: str | None) -> list[str]:
+        subdirs = []
+        for link in _listing(http, url):
+            if link.endswith("/"):
+                subdirs.append(link)
+            elif link.endswith(PBF_SUFFIX):
+                name = link[: -len(PBF_SUFFIX)]
+                regions.append(
+                    Region(name, name.replace("_", " ").title(), urljoin(url, link), "osmfr", parent)
+                )
+        return subdirs
+
+    for subdir in scan(root, "france"):
+        scan(urljoin(root, subdir), subdir.rstrip("/"))
+    return regions
+
+
+def find_region(http: Http, name: str) -> Region:
+    """The region that `name` selects: an id, a name, or ``catalogue:id``.
+
+    Geofabrik is searched first, then openstreetmap.fr (which has the departments).
+    An unknown name is an error that suggests the closest names.
+    """
+    catalogue, _, wanted = name.rpartition(":")
+    loaders = {"geofabrik": geofabrik_regions, "osmfr": osmfr_regions}
+    if catalogue and catalogue not in loaders:
+        raise UsageError(f"unknown catalogue {catalogue!r}: use geofabrik: or osmfr:")
+    key = normalise(wanted.replace("_", " "))
+    seen: list[Region] = []
+    for label, load in loaders.items():
+        if catalogue and label != catalogue:
+            continue
+        regions = load(http)
+        seen.extend(regions)
+        found = [r for r in regions if key in (normalise(r.id.replace("_", " ")), normalise(r.name))]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            listing = ", ".join(f"{r.key} ({r.parent or 'top'})" for r in found)
+            raise UsageError(f"{name!r} names several regions: {listing}")
+    names = {normalise(r.id.replace("_", " ")): r for r in seen}
+    close = difflib.get_close_matches(key, list(names), n=5, cutoff=0.6)
+    hint = "; did you mean " + ", ".join(names[c].key for c in close) + "?" if close else ""
+    raise UsageError(f"no region {name!r} in the extract catalogues{hint}")
+
+
+def _sidecar(target: Path) -> Path:
+    return target.with_name(target.name + ".json")
+
+
+def _validator(headers: dict[str, str]) -> dict[str, str]:
+    return {k: headers[k] for k in ("ETag", "Last-Modified") if headers.get(k)}
+
+
+def plan(http: Http, region: Region, directory: Path) -> Plan:
+    """Look at the extract (HEAD) and at what is on disk, before downloading anything."""
+    headers = http.head(region.url)
+    target = directory / Path(urlparse(region.url).path).name
+    length = headers.get("Content-Length", "")
+    validator = _validator(headers)
+    up_to_date = False
+    if target.is_file() and validator and _sidecar(target).is_file():
+        try:
+            stored = json.loads(_sidecar(target).read_text(encoding="utf-8"))
+        except ValueError:
+            stored = {}
+        up_to_date = stored.get("url") == region.url and stored.get("validator") == validator
+    return Plan(region, target, int(length) if length.isdigit() else None, validator, up_to_date)
+
+
+def fetch(http: Http, plan: Plan, progress: Progress | None = None) -> Path:
+    """Download, verify and install the extract of `plan`; the target path when done."""
+    if plan.up_to_date:
+        return plan.target
+    directory = plan.target.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    part = plan.target.with_name(plan.target.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    if plan.size is not None:
+        free = shutil.disk_usage(directory).free
+        if free < plan.size - have + SPARE_BYTES:
+            raise DataError(
+                f"not enough disk space in {directory}: {_mb(plan.size - have)} needed, "
+                f"{_mb(free)} free"
+            )
+    if_range = plan.validator.get("ETag") or plan.validator.get("Last-Modified")
+    http.download(plan.region.url, part, if_range, progress)
+    expected = _published_md5(http, plan.region.url)
+    actual = file_md5(part)
+    if actual != expected:
+        part.unlink(missing_ok=True)
+        raise DataError(
+            f"{part.name}: MD5 {actual} does not match the published {expected}; "
+            "the download was deleted"
+        )
+    os.replace(part, plan.target)
+    _write_sidecar(plan, expected)
+    return plan.target
+
+
+def _published_md5(http: Http, url: str) -> str:
+    text = http.get_text(url + ".md5")
+    match = re.match(r"\s*([0-9a-fA-F]{32})\b", text)
+    if not match:
+        raise NetworkError(f"{url}.md5 holds no MD5 sum")
+    return match.group(1).lower()
+
+
+def file_md5(path: Path) -> str:
+    """The MD5 hex digest of a file, read in blocks."""
+    digest = hashlib.md5()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_sidecar(plan: Plan, md5: str) -> None:
+    sidecar = _sidecar(plan.target)
+    temp = sidecar.with_name(sidecar.name + ".tmp")
+    record = {"url": plan.region.url, "validator": plan.validator, "md5": md5}
+    try:
+        temp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        os.replace(temp, sidecar)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
+
+
+def describe(plan: Plan) -> str:
+    """One line saying what will be downloaded, for the user to read before it starts."""
+    size = _mb(plan.size) if plan.size is not None else "unknown size"
+    state = "up to date, not downloaded again" if plan.up_to_date else size
+    return f"{plan.region.name} ({plan.region.key}): {plan.region.url} [{state}] -> {plan.target}"
+
+
+def extract_for(
+    http: Http, name: str, directory: Path, progress: Progress | None = None
+) -> Path:
+    """The local extract of region `name`, downloaded or refreshed when needed."""
+    region = find_region(http, name)
+    if http.settings.offline:
+        target = directory / Path(urlparse(region.url).path).name
+        if not target.is_file():
+            raise NetworkError(f"offline: {target} has not been downloaded yet")
+        return target
+    return fetch(http, plan(http, region, directory), progress)

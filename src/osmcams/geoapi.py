@@ -1,0 +1,108 @@
+"""geo.api.gouv.fr: French communes by name or code, with their official contour and population.
+
+Names are matched like the file path (osmcams.communes.match): without case or
+accents, homonyms listed with their INSEE codes, unknown names answered with the
+closest names the API knows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from osmcams.communes import COLUMNS, Communes, department_of, match
+from osmcams.errors import CommuneNotFound, DataError, NetworkError
+from osmcams.http import Http, host
+
+LOOKUP_FIELDS = "nom,code,codeDepartement,population"
+CONTOUR_FIELDS = "nom,code,population,surface,contour,codeDepartement"
+POPULATION_SOURCE = "geo.api.gouv.fr (INSEE legal population)"
+# The API serves the latest legal population without saying which census year it is.
+POPULATION_YEAR = "latest (year not stated by geo.api.gouv.fr)"
+SEARCH_LIMIT = 50
+
+
+def _communes(http: Http, params: dict[str, str]) -> list[dict[str, Any]]:
+    url = http.settings.geo_api_url.rstrip("/") + "/communes"
+    return http.get_json(url, params, check=_check_list)
+
+
+def _check_list(answer: Any) -> None:
+    if not isinstance(answer, list) or not all(isinstance(a, dict) for a in answer):
+        raise NetworkError("geo.api.gouv.fr sent something else than a list of communes")
+
+
+def _check_collection(answer: Any) -> None:
+    if not isinstance(answer, dict) or not isinstance(answer.get("features"), list):
+        raise NetworkError("geo.api.gouv.fr sent something else than a GeoJSON FeatureCollection")
+
+
+def resolve(http: Http, query: str, department: str | None = None) -> str:
+    """The INSEE code of the commune that `query` (a name or a code) names."""
+    query = query.strip()
+    params = {"fields": LOOKUP_FIELDS}
+    if department:
+        params["codeDepartement"] = department
+    if department_of(query.upper()):
+        found = _communes(http, {**params, "code": query.upper()})
+        if not found:
+            where = f" in department {department}" if department else ""
+            raise CommuneNotFound(f"no commune with INSEE code {query}{where} on geo.api.gouv.fr")
+        return str(found[0]["code"])
+    found = _communes(
+        http, {**params, "nom": query, "boost": "population", "limit": str(SEARCH_LIMIT)}
+    )
+    candidates = [(str(c["code"]), str(c["nom"]), c.get("codeDepartement")) for c in found]
+    return match(query, candidates, department)
+
+
+def load(http: Http, codes: Sequence[str]) -> Communes:
+    """The official contour, population and department of each commune, as Communes."""
+    features = []
+    for code in codes:
+        found = _features(http, {"code": code})
+        if not found:
+            raise CommuneNotFound(f"no commune with INSEE code {code} on geo.api.gouv.fr")
+        features.append(found[0])
+    return _to_communes(http, features)
+
+
+def load_department(http: Http, department: str) -> Communes:
+    """Every commune of a department, in one request."""
+    features = _features(http, {"codeDepartement": department})
+    if not features:
+        raise CommuneNotFound(f"no department {department} on geo.api.gouv.fr")
+    return _to_communes(http, features)
+
+
+def _features(http: Http, params: dict[str, str]) -> list[dict[str, Any]]:
+    url = http.settings.geo_api_url.rstrip("/") + "/communes"
+    params = {**params, "fields": CONTOUR_FIELDS, "format": "geojson", "geometry": "contour"}
+    return http.get_json(url, params, check=_check_collection)["features"]
+
+
+def _to_communes(http: Http, features: list[dict[str, Any]]) -> Communes:
+    import geopandas
+    from shapely.geometry import shape
+
+    rows = []
+    for feature in features:
+        props, geometry = feature.get("properties") or {}, feature.get("geometry")
+        code = str(props.get("code"))
+        if not geometry:
+            raise DataError(f"geo.api.gouv.fr has no contour for {props.get('nom')} ({code})")
+        rows.append({
+            "insee": code,
+            "name": props.get("nom", code),
+            "department": props.get("codeDepartement"),
+            "population": props.get("population"),
+            "geometry": shape(geometry),
+        })
+    frame = geopandas.GeoDataFrame(rows, columns=COLUMNS, geometry="geometry", crs="EPSG:4326")
+    frame["population"] = frame["population"].astype("Int64")
+    return Communes(
+        frame,
+        f"geo.api.gouv.fr ({host(http.settings.geo_api_url)}) contours",
+        population_source=POPULATION_SOURCE,
+        population_year=POPULATION_YEAR,
+    )
