@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cache
 from typing import Any
 
 from osmcams.communes import Communes
@@ -37,17 +36,24 @@ class Report:
         return {"meta": self.meta, "communes": self.rows, "warnings": self.warnings}
 
 
-@cache
-def _geod() -> Any:
+def areas_km2(geometries: Any) -> Any:
+    """Geodesic areas on the WGS84 ellipsoid, in km², of (multi)polygons in lon/lat."""
+    import numpy
+    import shapely
     from pyproj import Geod
 
-    return Geod(ellps="WGS84")
-
-
-def geodesic_km2(geometry: Any) -> float:
-    """Area on the WGS84 ellipsoid, in km²."""
-    area, _ = _geod().geometry_area_perimeter(geometry)
-    return abs(area) / 1e6
+    geod = Geod(ellps="WGS84")
+    polygons, owner = shapely.get_parts(numpy.asarray(geometries), return_index=True)
+    rings, polygon = shapely.get_rings(polygons, return_index=True)
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    ends = numpy.cumsum(numpy.bincount(ring, minlength=len(rings)))[:-1]
+    ring_areas = numpy.array([
+        abs(geod.polygon_area_perimeter(lons, lats)[0])
+        for lons, lats in zip(numpy.split(coords[:, 0], ends), numpy.split(coords[:, 1], ends))
+    ])
+    exterior = numpy.r_[True, polygon[1:] != polygon[:-1]]
+    signed = numpy.where(exterior, ring_areas, -ring_areas)
+    return numpy.bincount(owner[polygon], weights=signed, minlength=len(geometries)) / 1e6
 
 
 def assign(cameras: list[Camera], communes: Communes) -> list[str | None]:
@@ -79,8 +85,7 @@ def _ratio(value: float | None, per: float | None, digits: int) -> float | None:
     return round(value / per, digits)
 
 
-def _row(commune: Any, cameras: list[Camera]) -> dict[str, Any]:
-    area = geodesic_km2(commune.geometry)
+def _row(commune: Any, area: float, cameras: list[Camera]) -> dict[str, Any]:
     import pandas
 
     population = None if pandas.isna(commune.population) else int(commune.population)
@@ -136,7 +141,11 @@ def count(
             by_commune[code].append(camera)
     frame = communes.frame.set_index("insee", drop=False)
     chosen = frame.loc[codes]
-    rows = [_row(c, by_commune[c.insee]) for c in chosen.itertuples()]
+    areas = areas_km2(chosen.geometry.values)
+    rows = [
+        _row(c, area, by_commune[c.insee])
+        for c, area in zip(chosen.itertuples(), areas.tolist())
+    ]
     if rank:
         rows.sort(key=lambda r: (-r["cameras"], -(r["cameras_per_km2"] or 0), r["insee"]))
     outside = sum(code is None for code in owners)
