@@ -198,10 +198,27 @@ def _fetch_references(path: Path, scan: _Scan, threads: int, progress: Progress 
     node_ids = {ref for refs in scan.way_refs.values() for ref in refs}
     node_ids.update(ref for rel in scan.relations for ref in rel.nodes)
     if node_ids:
-        for node in _objects(
-            path, osmium.osm.NODE, [osmium.filter.IdFilter(node_ids)], threads, "Way nodes",
-            progress,
-        ):
+        _read_locations(path, node_ids, scan, threads, progress)
+
+
+def _read_locations(
+    path: Path, node_ids: set[int], scan: _Scan, threads: int, progress: Progress | None
+) -> None:
+    """Locations of `node_ids`, decoding only the node blocks that can hold them."""
+    import tempfile
+
+    import osmium
+
+    from osmcams import blocks
+
+    with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
+        subset = Path(tmp) / "nodes.osm.pbf"
+        try:
+            blocks.write_subset(path, node_ids, subset)
+        except (blocks.Unindexable, OSError):
+            subset = path  # read every node block instead
+        wanted = [osmium.filter.IdFilter(node_ids)]
+        for node in _objects(subset, osmium.osm.NODE, wanted, threads, "Way nodes", progress):
             if node.location.valid():
                 scan.locations[node.id] = (node.location.lon, node.location.lat)
 

@@ -1,0 +1,190 @@
+"""The block structure of a PBF file, to read only the node blocks a pass needs.
+
+A PBF file is a sequence of blobs, each a zlib-compressed block of one kind of
+object, nodes first and in id order. Inflating only the head of each node block
+gives its first id, hence the id range of every block, at a small fraction of
+the cost of decoding the file. The blocks that hold wanted ids are then copied,
+verbatim, into a smaller PBF for libosmium to read.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import struct
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+# Protocol buffer field numbers (osmformat.proto, fileformat.proto).
+BLOB_RAW, BLOB_RAW_SIZE, BLOB_ZLIB = 1, 2, 3
+GROUP_NODES, GROUP_DENSE = 1, 2
+
+
+class Unindexable(Exception):
+    """The file uses a feature this index does not read (compression, layout)."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """One file block: where it lies, and the first node id it holds (None: not nodes)."""
+
+    offset: int
+    length: int
+    first_node: int | None
+
+
+def _varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data):
+            raise Unindexable("truncated varint")
+        byte = data[pos]
+        result |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(data: bytes | memoryview) -> Iterator[tuple[int, int | memoryview]]:
+    """(field number, value) of a protobuf message: ints for varints, bytes for the rest."""
+    data = memoryview(data)
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, kind = key >> 3, key & 7
+        if kind == 0:
+            value, pos = _varint(data, pos)
+            yield number, value
+        elif kind == 2:
+            size, pos = _varint(data, pos)
+            yield number, data[pos : pos + size]
+            pos += size
+        elif kind == 1:
+            pos += 8
+        elif kind == 5:
+            pos += 4
+        else:
+            raise Unindexable(f"unknown wire type {kind}")
+
+
+def _zigzag(value: int) -> int:
+    return (value >> 1) ^ -(value & 1)
+
+
+def _inflate_head(f: BinaryIO, size: int) -> bytes:
+    """Enough of the start of the block at the file position to read its first group.
+
+    Reads and inflates the compressed data only as far as needed.
+    """
+    end = f.tell() + size
+    start = f.read(min(size, 32))
+    pos = 0
+    inflater = None
+    while pos < len(start):
+        key, pos = _varint(start, pos)
+        if key & 7 == 0:
+            _, pos = _varint(start, pos)
+            continue
+        if key & 7 != 2 or key >> 3 not in (BLOB_RAW, BLOB_ZLIB):
+            raise Unindexable("a blob compressed other than with zlib")
+        _, pos = _varint(start, pos)
+        inflater = zlib.decompressobj() if key >> 3 == BLOB_ZLIB else None
+        break
+    f.seek(end - size + pos)
+
+    def more(wanted: int, have: bytes) -> bytes:
+        if inflater is None:
+            return have + f.read(max(0, min(wanted - len(have), end - f.tell())))
+        while len(have) < wanted and not inflater.eof:
+            pending = inflater.unconsumed_tail or f.read(min(4096, end - f.tell()))
+            if not pending:
+                break
+            have += inflater.decompress(pending, wanted - len(have))
+        return have
+
+    head = more(64, b"")
+    # A PrimitiveBlock starts with its string table (field 1): skip it, then read on.
+    if head[:1] == b"\x0a":
+        table, after = _varint(head, 1)
+        head = more(after + table + 256, head)
+    f.seek(end)
+    return head
+
+
+def _first_node(head: bytes) -> int | None:
+    """The first node id of a PrimitiveBlock head, or None for a block of ways or relations."""
+    try:
+        for number, value in _fields(head):
+            if number != 2:  # primitivegroup
+                continue
+            for kind, content in _fields(value):  # type: ignore[arg-type]
+                if kind == GROUP_DENSE:
+                    ids = dict(_fields(content))[1]  # type: ignore[arg-type]
+                    return _zigzag(_varint(ids, 0)[0])  # type: ignore[arg-type]
+                if kind == GROUP_NODES:
+                    return _zigzag(dict(_fields(content))[1])  # type: ignore[arg-type]
+                return None
+    except (Unindexable, KeyError, IndexError):
+        # The head was cut inside the group: the group is bigger than we inflated.
+        pass
+    raise Unindexable("cannot read the first id of a block")
+
+
+def _blocks(f: BinaryIO) -> Iterator[tuple[int, int, str, int]]:
+    """(offset, length, type, blob size) of each block, the file left at the blob."""
+    while True:
+        offset = f.tell()
+        prefix = f.read(4)
+        if not prefix:
+            return
+        if len(prefix) < 4:
+            raise Unindexable("truncated block header")
+        (size,) = struct.unpack(">I", prefix)
+        header = dict(_fields(f.read(size)))
+        kind = bytes(header.get(1, b"")).decode("ascii", "replace")  # type: ignore[arg-type]
+        data_size = header.get(3)
+        if not isinstance(data_size, int):
+            raise Unindexable("block header without a size")
+        yield offset, 4 + size + data_size, kind, data_size
+        f.seek(offset + 4 + size + data_size)
+
+
+def index(path: str | os.PathLike[str]) -> tuple[Block, list[Block]]:
+    """The header block and the node blocks of a PBF file, in file order."""
+    header: Block | None = None
+    nodes: list[Block] = []
+    with open(path, "rb") as f:
+        for offset, length, kind, blob_size in _blocks(f):
+            if kind == "OSMHeader":
+                header = Block(offset, length, None)
+                continue
+            first = _first_node(_inflate_head(f, blob_size))
+            if first is None:
+                break  # ways and relations follow the nodes
+            if nodes and first <= (nodes[-1].first_node or 0):
+                raise Unindexable("node blocks are not sorted by id")
+            nodes.append(Block(offset, length, first))
+    if header is None:
+        raise Unindexable("no header block")
+    return header, nodes
+
+
+def write_subset(
+    path: str | os.PathLike[str], wanted: Iterable[int], target: Path
+) -> tuple[int, int]:
+    """Copy to `target` the header and the node blocks that may hold `wanted` ids.
+
+    Returns (blocks copied, node blocks in the file).
+    """
+    header, nodes = index(path)
+    starts = [b.first_node for b in nodes]
+    chosen = sorted({bisect.bisect_right(starts, i) - 1 for i in wanted} - {-1})
+    with open(path, "rb") as src, open(target, "wb") as out:
+        for block in [header] + [nodes[i] for i in chosen]:
+            src.seek(block.offset)
+            out.write(src.read(block.length))
+    return len(chosen), len(nodes)
