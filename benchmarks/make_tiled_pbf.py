@@ -3,7 +3,7 @@
 Each tile is a copy of the source extract. Its coordinates are shifted to one
 cell of a grid spread evenly over a rectangle that lies wholly inside mainland
 France, and its ids (nodes, ways, relations and every reference) are increased
-by ``tile * ID_STEP`` where ID_STEP is the first power of ten above the largest
+by ``tile * step``, where step is the first power of ten above the largest
 source id. The output holds the nodes of all tiles, then their ways, then their
 relations, so it is sorted by type then id and referentially as whole as the
 source (dangling relation members of an extract stay dangling, once per tile).
@@ -68,7 +68,7 @@ class Scalar(NamedTuple):
     """A varint field whose value is shifted per tile."""
 
     key: bytes
-    zigzag: bool
+    signed: bool  # sint64 (zigzag) rather than int64
     axis: int
     value: int
 
@@ -108,17 +108,8 @@ class Source(NamedTuple):
     blocks: list[BlockTemplate]
 
 
-def _slow_varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 # Varints of all 14-bit values, and of the same as non-final 2-byte groups.
-SHORT_VARINTS = [_slow_varint(value) for value in range(1 << 14)]
+SHORT_VARINTS = [bytes((v,) if v < 0x80 else (v & 0x7F | 0x80, v >> 7)) for v in range(1 << 14)]
 GROUP_VARINTS = [bytes((v & 0x7F | 0x80, v >> 7 | 0x80)) for v in range(1 << 14)]
 
 
@@ -208,20 +199,30 @@ def make_template(buf: bytes, schema: Schema) -> list:
 
 def render(items: list, shifts: tuple[int, int, int]) -> bytes:
     """Serialise a template with the given (id, lat, lon) shifts."""
-    parts = []
+    parts: list[bytes] = []
+    add = parts.append
     for item in items:
-        if type(item) is bytes:
-            parts.append(item)
-        elif type(item) is Nested:
-            body = render(item.items, shifts)
-            parts += (item.key, encode_varint(len(body)), body)
-        elif type(item) is Packed:
-            first = encode_varint(zigzag(item.first + shifts[item.axis]))
-            length = encode_varint(len(first) + len(item.rest))
-            parts += (item.key, length, first, item.rest)
+        kind = type(item)
+        if kind is bytes:
+            add(item)
+        elif kind is Nested:
+            key, nested = item
+            body = render(nested, shifts)
+            add(key)
+            add(encode_varint(len(body)))
+            add(body)
+        elif kind is Packed:
+            key, axis, first, rest = item
+            head = encode_varint(zigzag(first + shifts[axis]))
+            add(key)
+            add(encode_varint(len(head) + len(rest)))
+            add(head)
+            add(rest)
         else:
-            value = item.value + shifts[item.axis]
-            parts += (item.key, encode_varint(zigzag(value) if item.zigzag else value))
+            key, signed, axis, value = item
+            value += shifts[axis]
+            add(key)
+            add(encode_varint(zigzag(value) if signed else value))
     return b"".join(parts)
 
 
@@ -335,9 +336,7 @@ def header_block(source: Source, bbox: tuple[int, int, int, int]) -> bytes:
         for n, v in ((1, min_x), (2, max_x), (3, max_y), (4, min_y))
     )
     fields = [
-        (n, raw)
-        for n, raw in source.header
-        if n not in (1, 16) and not (n == 5 and SORT_FEATURE in raw)
+        (n, raw) for n, raw in source.header if n not in (1, 16) and not (n == 5 and SORT_FEATURE in raw)
     ]
     fields += [
         (1, b"\x0a" + encode_varint(len(box)) + box),
@@ -370,13 +369,14 @@ def render_blocks(source: Source, origins: list[tuple[int, int]], id_step: int) 
                 yield render(block.items, (tile * id_step, lat, lon))
 
 
-def build(source: Path, target_mb: float, output: Path, seed: int = 1) -> dict[str, int]:
+def build(source: Path | str, target_mb: float, output: Path | str, seed: int = 1) -> dict[str, int]:
     """Write a tiled PBF of about target_mb MB (10**6 bytes) to output.
 
     Returns the tile count, the output size in bytes and the object counts the
     output holds: nodes, ways, relations and man_made=surveillance objects.
     """
-    src = load_source(source)
+    output = Path(output)
+    src = load_source(Path(source))
     tiles = max(1, math.ceil(target_mb * 1e6 / src.size))
     min_x, min_y, max_x, max_y = src.bbox
     origins = tile_origins(tiles, max_x - min_x, max_y - min_y, seed)
@@ -387,7 +387,7 @@ def build(source: Path, target_mb: float, output: Path, seed: int = 1) -> dict[s
         max(y for _, y in origins) + max_y - min_y,
     )
     id_step = 10 ** len(str(src.max_id))
-    workers = len(os.sched_getaffinity(0))
+    workers = os.cpu_count() or 1
     with ThreadPoolExecutor(workers) as pool, output.open("wb") as out:
         out.write(file_block(b"OSMHeader", header_block(src, bbox)))
         pending: deque = deque()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -26,6 +27,17 @@ def shared_data() -> Path:
             pytest.fail(reason + "; OSMCAMS_REQUIRE_REAL_DATA=1 requires it")
         pytest.skip(reason)
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Point every endpoint at a closed local port, so no test can reach the internet."""
+    for var in ("OSMCAMS_OVERPASS_URL", "OSMCAMS_GEO_API_URL", "OSMCAMS_DOWNLOAD_URL",
+                "OSMCAMS_OSMFR_URL"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9/")
+    monkeypatch.setenv("OSMCAMS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("OSMCAMS_MAX_TRIES", "1")
+    monkeypatch.setenv("OSMCAMS_CONNECT_TIMEOUT", "1")
 
 
 @pytest.fixture(scope="session")
@@ -227,3 +239,68 @@ def write_text(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
+
+
+# --- Broken extracts, cut from a real one -------------------------------------------------
+
+BROKEN_VARIANTS = ("first-half", "noise-in-the-middle", "header-only", "empty", "text")
+
+
+def _header_length(data: bytes) -> int:
+    """Bytes up to the end of the first PBF blob (the header), read from its BlobHeader."""
+    size = int.from_bytes(data[:4], "big")
+    blob_header = data[4 : 4 + size]
+    index = blob_header.index(b"\x18")  # field 3, varint: datasize
+    datasize, shift = 0, 0
+    for byte in blob_header[index + 1 :]:
+        datasize |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            break
+    return 4 + size + datasize
+
+
+def _broken_copies(source: Path, tmp_path: Path) -> dict[str, Path]:
+    data = source.read_bytes()
+    middle = bytearray(data)
+    noise = random.Random(2).randbytes(4096)
+    middle[len(data) // 2 : len(data) // 2 + len(noise)] = noise
+    variants = dict(zip(BROKEN_VARIANTS, (
+        data[: len(data) // 2],
+        bytes(middle),
+        data[: _header_length(data)],
+        b"",
+        b"this is not an OSM file\n",
+    )))
+    paths = {}
+    for name, content in variants.items():
+        paths[name] = tmp_path / f"{name}.osm.pbf"
+        paths[name].write_bytes(content)
+    return paths
+
+
+@pytest.fixture
+def broken_pbfs(osm_dir: Path, tmp_path: Path) -> dict[str, Path]:
+    """Copies of the Helsinki extract cut or damaged in several ways."""
+    return _broken_copies(osm_dir / "helsinki-2019.osm.pbf", tmp_path)
+
+
+@pytest.fixture(scope="session")
+def osmium_polygons(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path, int], dict[int, Any]]:
+    """Admin boundary relations that `osmium export` builds as polygons: {relation id: geometry}."""
+    from shapely.geometry import shape
+
+    def export(path: Path, admin_level: int) -> dict[int, Any]:
+        filtered = tmp_path_factory.mktemp("osmium") / "boundaries.osm.pbf"
+        run_osmium("tags-filter", path, "r/boundary=administrative", "-o", filtered)
+        text = run_osmium("export", filtered, "--geometry-types=polygon", "-f", "geojsonseq",
+                          "-a", "type,id", "-o", "-")
+        features = [json.loads(line.strip("\x1e")) for line in text.splitlines() if line.strip("\x1e")]
+        return {
+            int(f["properties"]["@id"]): shape(f["geometry"])
+            for f in features
+            if f["properties"]["@type"] == "relation"
+            and f["properties"].get("admin_level") == str(admin_level)
+        }
+
+    return export

@@ -49,7 +49,8 @@ def status_page(slots_free: int, wait_seconds: int = 0) -> str:
     if slots_free:
         lines.append(f"{slots_free} slots available now.")
     else:
-        lines += [f"Slot available after: 2025-02-07T10:00:{wait_seconds:02d}Z, in {wait_seconds} seconds."] * 2
+        when = f"2025-02-07T10:00:{wait_seconds:02d}Z"
+        lines += [f"Slot available after: {when}, in {wait_seconds} seconds."] * 2
     lines.append("Currently running queries (pid, space limit, time limit, start time):")
     return "\n".join(lines) + "\n"
 
@@ -87,12 +88,11 @@ def boundary_element(path: Path, insee: str) -> dict[str, Any]:
     """The admin relation with `insee` in a real extract, as printed by ``out geom``."""
     import osmium
 
-    relation = next(
-        r for r in osmium.FileProcessor(str(path), osmium.osm.RELATION)
+    relation_id, tags, members = next(
+        (r.id, dict(r.tags), [(m.type, m.ref, m.role) for m in r.members])
+        for r in osmium.FileProcessor(str(path), osmium.osm.RELATION)
         if r.tags.get("ref:INSEE") == insee and r.tags.get("boundary") == "administrative"
     )
-    members = [(m.type, m.ref, m.role) for m in relation.members]
-    tags = dict(relation.tags)
     wanted = {ref for kind, ref, _ in members if kind == "w"}
     lines = {
         w.id: [{"lat": n.location.lat, "lon": n.location.lon} for n in w.nodes]
@@ -100,7 +100,7 @@ def boundary_element(path: Path, insee: str) -> dict[str, Any]:
         if w.is_way() and w.id in wanted
     }
     return {
-        "type": "relation", "id": relation.id,
+        "type": "relation", "id": relation_id,
         "members": [
             {"type": "way", "ref": ref, "role": role, "geometry": lines[ref]}
             for kind, ref, role in members if kind == "w"

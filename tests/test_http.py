@@ -102,7 +102,7 @@ def test_offline_serves_expired_answers(httpserver, net_settings):
 
 def test_unreachable_server(net_settings):
     settings = replace(net_settings, geo_api_url="http://127.0.0.1:9", max_tries=2)
-    with pytest.raises(NetworkError, match="cannot reach 127.0.0.1:9 after 2 tries"):
+    with pytest.raises(NetworkError, match=r"cannot reach 127\.0\.0\.1:9 after 2 tries"):
         Http(settings).get_json("http://127.0.0.1:9/communes")
 
 

@@ -174,17 +174,26 @@ def index(path: str | os.PathLike[str]) -> tuple[Block, list[Block]]:
 
 
 def write_subset(
-    path: str | os.PathLike[str], wanted: Iterable[int], target: Path
-) -> tuple[int, int]:
+    path: str | os.PathLike[str],
+    layout: tuple[Block, list[Block]],
+    wanted: Iterable[int],
+    target: Path,
+) -> int:
     """Copy to `target` the header and the node blocks that may hold `wanted` ids.
 
-    Returns (blocks copied, node blocks in the file).
+    `layout` is what `index(path)` returned. Returns the number of blocks copied.
     """
-    header, nodes = index(path)
+    header, nodes = layout
     starts = [b.first_node for b in nodes]
     chosen = sorted({bisect.bisect_right(starts, i) - 1 for i in wanted} - {-1})
     with open(path, "rb") as src, open(target, "wb") as out:
         for block in [header] + [nodes[i] for i in chosen]:
             src.seek(block.offset)
             out.write(src.read(block.length))
-    return len(chosen), len(nodes)
+    return len(chosen)
+
+
+def has_data(path: str | os.PathLike[str]) -> bool:
+    """Whether a PBF file holds any block of objects (False for a header alone)."""
+    with open(path, "rb") as f:
+        return any(kind == "OSMData" for _, _, kind, _ in _blocks(f))

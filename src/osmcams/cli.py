@@ -78,11 +78,40 @@ def source_options(f: Callable) -> Callable:
                      help="admin_level of boundaries read from the PBF."),
         click.option("--threads", type=click.IntRange(0), default=None,
                      help="Threads decoding PBF (default: every core)."),
+        click.option("--region", metavar="REGION",
+                     help="Download (or reuse) this region's extract and count from it."),
+        click.option("--boundary-source", type=click.Choice(["geoapi", "osm"]), default="geoapi",
+                     show_default=True,
+                     help="Without --pbf/--region: official contours or the OSM relation."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
+    ]
+    f = network_options(f)
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def network_options(f: Callable) -> Callable:
+    """Endpoints and cache of the network sources (flags override OSMCAMS_* variables)."""
+    options = [
+        click.option("--overpass-url", help="Overpass interpreter URL [env OSMCAMS_OVERPASS_URL]."),
+        click.option("--geo-api-url", help="geo.api.gouv.fr base URL [env OSMCAMS_GEO_API_URL]."),
+        click.option("--download-url", help="Geofabrik base URL [env OSMCAMS_DOWNLOAD_URL]."),
+        click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
+                     help="HTTP cache and extracts [env OSMCAMS_CACHE_DIR]."),
+        click.option("--offline", is_flag=True, help="Use only cached answers; fail on a miss."),
+        click.option("--refresh", is_flag=True, help="Ignore cached answers and fetch again."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def _settings(kw: dict[str, Any], **extra: Any):
+    from osmcams.settings import Settings
+
+    names = ("overpass_url", "geo_api_url", "download_url", "cache_dir", "offline", "refresh")
+    return Settings.from_env(**{name: kw.pop(name) for name in names}, **extra)
 
 
 def _request(kw: dict[str, Any]):
@@ -97,13 +126,19 @@ def _request(kw: dict[str, Any]):
 
 
 def _report(kw: dict[str, Any]):
+    from osmcams.online import count_from_region, count_online
     from osmcams.pipeline import count_from_pbf
-    from osmcams.settings import Settings
 
-    settings = Settings.from_env(threads=kw.pop("threads"))
+    settings = _settings(kw, threads=kw.pop("threads"))
+    region, boundary_source = kw.pop("region"), kw.pop("boundary_source")
     request = _request(kw)
     with _progress(kw.pop("quiet")) as progress:
-        report = count_from_pbf(request, settings, progress)
+        if region:
+            report = count_from_region(request, settings, region, progress=progress)
+        elif request.pbf:
+            report = count_from_pbf(request, settings, progress)
+        else:
+            report = count_online(request, settings, boundary_source)
     for warning in report.warnings:
         stderr().print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     return report
@@ -248,7 +283,37 @@ def export(
             else None
         )
         write_cameras(report.cameras[code], target, fmt, boundary, overwrite)
-        stderr().print(f"{target}: {len(report.cameras[code])} cameras", highlight=False)
+        stderr().print(f"{target}: {len(report.cameras[code])} cameras", highlight=False, soft_wrap=True)
+
+
+@cli.command()
+@click.argument("region")
+@click.option("--dest", type=click.Path(path_type=Path, file_okay=False),
+              help="Directory for extracts (default: <cache-dir>/extracts).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@network_options
+@handle_errors
+def download(region: str, dest: Path | None, quiet: bool, **kw: Any) -> None:
+    """Download a region's OSM extract, resumably, verified against its .md5.
+
+    REGION is a Geofabrik id or name, or an openstreetmap.fr region or department
+    (prefix geofabrik: or osmfr: to choose). An unchanged extract is not fetched again.
+
+    \b
+    Example:
+      osmcams download alpes_maritimes --dest extracts/
+    """
+    from osmcams import download as catalogue
+    from osmcams.http import Http
+    from osmcams.online import extract_dir
+
+    settings = _settings(kw)
+    http = Http(settings)
+    plan = catalogue.plan(http, catalogue.find_region(http, region), dest or extract_dir(settings))
+    stderr().print(catalogue.describe(plan), highlight=False, soft_wrap=True)
+    with _progress(quiet) as progress:
+        path = catalogue.fetch(http, plan, progress)
+    click.echo(str(path))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -80,8 +80,10 @@ class Http:
             return False
         import requests
 
+        cache = self.cached_session.cache
         request = requests.Request(method, url, **kwargs).prepare()
-        return bool(self.cached_session.cache.contains(request=request))
+        cached = cache.get_response(cache.create_key(request))
+        return cached is not None and not cached.is_expired
 
     def get_text(self, url: str) -> str:
         """A live (uncached) text page, such as a status page."""

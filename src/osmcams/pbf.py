@@ -3,8 +3,7 @@
 Filters run in C++: only matching objects reach Python. A file is read in at most
 three passes: tagged objects; then only the member ways that relations need; then
 only the nodes that those ways and the camera ways need. No location index of
-the whole file is ever built. A file whose header carries no date takes one more
-pass, over every object, for the newest timestamp.
+the whole file is ever built.
 """
 
 from __future__ import annotations
@@ -22,6 +21,8 @@ from osmcams.models import Camera, iso_timestamp, make_camera
 Progress = Callable[[str, int, int], None]
 CAMERA_TAG = ("man_made", "surveillance")
 BOUNDARY_TAG = ("boundary", "administrative")
+ID_RANGE_BITS = 25
+RANGES_PER_PASS = 16
 
 
 @dataclass
@@ -63,6 +64,7 @@ class _Scan:
     boundaries: list[_Relation] = field(default_factory=list)
     way_refs: dict[int, list[int]] = field(default_factory=dict)
     locations: dict[int, tuple[float, float]] = field(default_factory=dict)
+    newest: str | None = None
 
 
 def _file_position(path: Path) -> Callable[[], int] | None:
@@ -136,7 +138,7 @@ def _header(path: Path, threads: int) -> tuple[Any, str | None, str]:
         value = header.get(key)
         if value:
             return header, value, f"file header ({key})"
-    return header, None, "newest object"
+    return header, None, "newest camera or boundary"
 
 
 def _bbox(header: Any) -> tuple[float, float, float, float] | None:
@@ -159,6 +161,8 @@ def _first_pass(
     for obj in _objects(path, osmium.osm.ALL, filters, threads, "Scanning", progress):
         tags = dict(obj.tags)
         stamp = iso_timestamp(obj.timestamp)
+        if stamp and (scan.newest is None or stamp > scan.newest):
+            scan.newest = stamp
         camera = tags.get("man_made") == "surveillance"
         if obj.is_node():
             if camera and obj.location.valid():
@@ -201,6 +205,19 @@ def _fetch_references(path: Path, scan: _Scan, threads: int, progress: Progress 
         _read_locations(path, node_ids, scan, threads, progress)
 
 
+def _batches(ids: set[int]) -> Iterator[set[int]]:
+    """`ids` in batches of nearby ids, so that each IdFilter stays small in memory.
+
+    libosmium's id set takes 4 MB for every 2**25 id range that holds an id.
+    """
+    ranges: dict[int, set[int]] = {}
+    for i in ids:
+        ranges.setdefault(i >> ID_RANGE_BITS, set()).add(i)
+    keys = sorted(ranges)
+    for start in range(0, len(keys), RANGES_PER_PASS):
+        yield set().union(*(ranges[k] for k in keys[start : start + RANGES_PER_PASS]))
+
+
 def _read_locations(
     path: Path, node_ids: set[int], scan: _Scan, threads: int, progress: Progress | None
 ) -> None:
@@ -211,16 +228,20 @@ def _read_locations(
 
     from osmcams import blocks
 
+    try:
+        layout = blocks.index(path)
+    except (blocks.Unindexable, OSError):
+        layout = None  # not a PBF we can index: read every node block instead
     with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
-        subset = Path(tmp) / "nodes.osm.pbf"
-        try:
-            blocks.write_subset(path, node_ids, subset)
-        except (blocks.Unindexable, OSError):
-            subset = path  # read every node block instead
-        wanted = [osmium.filter.IdFilter(node_ids)]
-        for node in _objects(subset, osmium.osm.NODE, wanted, threads, "Way nodes", progress):
-            if node.location.valid():
-                scan.locations[node.id] = (node.location.lon, node.location.lat)
+        for batch in _batches(node_ids):
+            source = path
+            if layout is not None:
+                source = Path(tmp) / "nodes.osm.pbf"
+                blocks.write_subset(path, layout, batch, source)
+            wanted = [osmium.filter.IdFilter(batch)]
+            for node in _objects(source, osmium.osm.NODE, wanted, threads, "Way nodes", progress):
+                if node.location.valid():
+                    scan.locations[node.id] = (node.location.lon, node.location.lat)
 
 
 def _centre(points: list[tuple[float, float]]) -> tuple[float, float]:
@@ -305,18 +326,15 @@ def _boundaries(scan: _Scan) -> list[Boundary]:
     return result
 
 
-def _newest_object(path: Path, threads: int, progress: Progress | None) -> str | None:
-    """The newest timestamp of any object in `path` (a full pass, for files without a date)."""
-    import osmium
+def _refuse_empty(path: Path) -> None:
+    from osmcams import blocks
 
-    newest = None
-    for obj in _objects(path, osmium.osm.ALL, [], threads, "Dating", progress):
-        stamp = obj.timestamp
-        if newest is None or stamp > newest:
-            newest = stamp
-    if newest is None:
-        raise DataError(f"{path}: holds no OSM object (an empty or truncated file)")
-    return iso_timestamp(newest)
+    try:
+        empty = not blocks.has_data(path)
+    except blocks.Unindexable:
+        return  # not a PBF, or a damaged one: libosmium says what is wrong
+    if empty:
+        raise DataError(f"{path}: holds no OSM data (an empty or cut-short file)")
 
 
 def scan_file(
@@ -331,14 +349,20 @@ def scan_file(
         raise DataError(f"{path}: no such file")
     threads = threads or os.cpu_count() or 1
     header, stamp, stamp_source = _header(path, threads)
+    _refuse_empty(path)
     scan = _first_pass(path, admin_level, threads, progress)
     _fetch_references(path, scan, threads, progress)
     cameras, warnings = _cameras(scan)
     if stamp is None:
-        stamp = _newest_object(path, threads, progress)
+        stamp = scan.newest
         if stamp is None:
             stamp_source = "unknown"
             warnings.append(f"{path.name} carries no date: the age of its data is unknown")
+        else:
+            warnings.append(
+                f"{path.name} has no date in its header: its data date {stamp} is that of its "
+                "newest camera or boundary, so the data may be newer"
+            )
     extract = Extract(cameras, str(path), stamp, stamp_source, _bbox(header), warnings)
     return extract, _boundaries(scan)
 

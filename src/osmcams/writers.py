@@ -36,7 +36,8 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = False) -> Iter
         raise UsageError(f"{target} exists; add --overwrite to replace it")
     if not target.parent.is_dir():
         raise UsageError(f"{target.parent} is not a directory")
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # The temporary file keeps the target's extension: GDAL frowns on a GeoPackage without it.
+    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
     os.close(fd)
     temp = Path(name)
     try:

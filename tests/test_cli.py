@@ -1,0 +1,250 @@
+"""The command line: help, exit codes, one-line errors, outputs, on real data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+from conftest import BROKEN_VARIANTS
+
+from osmcams.cli import cli, main
+from osmcams.errors import ExitCode
+
+HEAVY = ("geopandas", "osmium", "pyproj", "requests", "shapely", "pandas", "pyogrio", "rich")
+INCOMPLETE = ("Beausoleil", "Cap-d'Ail", "La Turbie", "Roquebrune-Cap-Martin")
+
+
+def invoke(*args: str | Path) -> Result:
+    """Run osmcams with `args` (progress bars off) and return the result."""
+    return CliRunner(env={"COLUMNS": "200"}).invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def assert_one_line_error(result: Result, code: ExitCode, text: str) -> None:
+    """The exit code, and one clean `osmcams: error:` line naming `text` (after any warnings)."""
+    assert result.exit_code == code, result.output
+    *warnings, last = result.stderr.splitlines()
+    assert all(line.startswith("warning: ") for line in warnings), result.stderr
+    assert last.startswith("osmcams: error: ")
+    assert text in last
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+@pytest.fixture(scope="module")
+def ign_06(communes_06: Path, cog_population: Path) -> tuple[str, ...]:
+    """Options for IGN 06 boundaries with the COG population."""
+    return ("--boundaries", str(communes_06), "--population", str(cog_population), "-q")
+
+
+# --- Help and imports -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_has_help_with_an_example(name: str) -> None:
+    command = cli.commands[name]
+    assert command.help, f"{name} has no help text"
+    result = invoke(name, "--help")
+    assert result.exit_code == 0
+    assert "Example:" in result.output
+    assert f"osmcams {name} " in result.output
+
+
+def test_group_help_lists_exit_codes() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    assert "Exit codes: 0 OK, 1 internal error, 2 usage error, 3 commune not found" in result.output
+
+
+def test_help_imports_nothing_heavy() -> None:
+    timing = subprocess.run([sys.executable, "-X", "importtime", "-c", "import osmcams.cli"],
+                            capture_output=True, text=True, check=True).stderr
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in timing.splitlines()[1:]}
+    assert "click" in imported
+    assert imported.isdisjoint(HEAVY), imported & set(HEAVY)
+    code = ("import sys; from osmcams.cli import main; code = main(['count', '--help']); "
+            f"print(code, *sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "0"  # the exit code, and no heavy module after it
+
+
+def test_version() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.output.startswith("osmcams, version ")
+
+
+# --- Usage errors (exit 2) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["count", "--all", "--commune", "Nice"], "--all and --commune exclude each other"),
+    (["count"], "name a commune with --commune, a --department, or use --all"),
+    (["export", "--commune", "Nice", "--pbf", "x.pbf", "-o", "a.geojson", "--output-dir", "d"],
+     "give exactly one of --output and --output-dir"),
+    (["export", "--commune", "Nice", "--pbf", "x.pbf"], "give exactly one of --output and --output-dir"),
+    (["export", "--commune", "Nice", "--pbf", "x.pbf", "-f", "csv", "--sequence", "-o", "a"],
+     "--sequence goes with GeoJSON only"),
+])
+def test_contradictory_options_are_usage_errors(args: list[str], message: str) -> None:
+    assert_one_line_error(invoke(*args), ExitCode.USAGE, message)
+
+
+@pytest.mark.parametrize("args", [["count", "--format", "xml"], ["count", "--admin-level", "99"],
+                                  ["nosuchcommand"], ["count", "--bogus"]])
+def test_click_usage_errors_exit_2(args: list[str]) -> None:
+    assert main(args) == ExitCode.USAGE
+    assert invoke(*args).exit_code == ExitCode.USAGE
+
+
+# --- Counting from the PBF's own boundaries ---------------------------------------------
+
+
+def test_an_incomplete_boundary_is_one_line_and_exit_4(monaco_2025: Path) -> None:
+    result = invoke("count", "--commune", "Beausoleil", "--pbf", monaco_2025, "-q")
+    assert_one_line_error(result, ExitCode.DATA, "cannot count Beausoleil: its boundary is incomplete")
+
+
+def test_all_lists_the_communes_left_out(monaco_2025: Path) -> None:
+    result = invoke("count", "--all", "--pbf", monaco_2025, "-q", "-f", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert [(r["name"], r["cameras"]) for r in data["communes"]] == [("Monaco", 13)]
+    for name in INCOMPLETE:
+        assert any(w.startswith(f"boundary of {name} is incomplete, left out") for w in data["warnings"])
+        assert f"warning: boundary of {name} is incomplete" in result.stderr
+
+
+def test_saint_barthelemy_zero_cameras(osm_dir: Path) -> None:
+    pbf = osm_dir / "saint-barthelemy/saint_barthelemy.osm.pbf"
+    result = invoke("count", "--commune", "saint-barthelemy", "--pbf", pbf, "--admin-level", "3", "-q",
+                    "-f", "csv")
+    assert result.exit_code == 0, result.output
+    _, row = result.stdout.splitlines()
+    assert row.startswith("97-7,Saint-Barthélemy,,9035,")
+    assert row.endswith(",0,0.0,0.0,,{},{}")
+
+
+# --- Counting with IGN boundaries ---------------------------------------------------------
+
+
+def test_count_json_with_ign_boundaries(
+    monaco_2025: Path, ign_06: tuple[str, ...], cog_population: Path
+) -> None:
+    result = invoke("count", "--commune", "BEAUSOLEIL", "--commune", "cap d'ail", "--pbf", monaco_2025,
+                    *ign_06, "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    cog = {r["code"]: r.get("population") for r in json.loads(cog_population.read_text())}
+    assert [(r["insee"], r["cameras"], r["population"]) for r in data["communes"]] == [
+        ("06012", 1, cog["06012"]), ("06032", 1, cog["06032"])
+    ]
+    assert data["meta"]["data_timestamp"] == "2025-02-07T01:02:45Z"
+    assert data["meta"]["population_year"] == "2026"
+
+
+def test_count_csv_to_a_file_and_overwrite(
+    monaco_2025: Path, ign_06: tuple[str, ...], tmp_path: Path
+) -> None:
+    out = tmp_path / "b.csv"
+    args = ("count", "--commune", "06012", "--pbf", monaco_2025, *ign_06, "-f", "csv", "-o", out)
+    assert invoke(*args).exit_code == 0
+    header, row = out.read_text().splitlines()
+    assert header == ("insee,name,department,population,area_km2,cameras,cameras_per_km2,cameras_per_10k,"
+                      "inhabitants_per_camera,by_type,by_scope")
+    assert row.startswith("06012,Beausoleil,06,")
+    assert_one_line_error(invoke(*args), ExitCode.USAGE, "exists; add --overwrite to replace it")
+    assert invoke(*args, "--overwrite").exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.csv"]
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown"])
+def test_table_formats(monaco_2025: Path, ign_06: tuple[str, ...], fmt: str) -> None:
+    result = invoke("count", "--commune", "Beausoleil", "--pbf", monaco_2025, *ign_06, "-f", fmt)
+    assert result.exit_code == 0
+    assert "Beausoleil" in result.stdout
+    assert "06012" in result.stdout
+
+
+def test_homonyms_and_unknown_names_exit_3(monaco_2025: Path, ign_dir: Path) -> None:
+    files = ("--boundaries", ign_dir / "communes-93-seine-saint-denis.geojson",
+             "--boundaries", ign_dir / "communes-974-la-reunion.geojson", "-q")
+    result = invoke("count", "--commune", "Saint-Denis", "--pbf", monaco_2025, *files)
+    assert_one_line_error(result, ExitCode.COMMUNE,
+                          "Saint-Denis (93066, department 93), Saint-Denis (97411, department 974)")
+    result = invoke("count", "--commune", "Saint-Denis", "--department", "974", "--pbf", monaco_2025, *files,
+                    "-f", "csv")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[1].startswith("97411,Saint-Denis,974,")
+    result = invoke("count", "--commune", "Saint-Deni", "--pbf", monaco_2025, *files)
+    assert_one_line_error(result, ExitCode.COMMUNE, "did you mean Saint-Denis (9")
+
+
+# --- Broken inputs (exit 4) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", BROKEN_VARIANTS)
+def test_broken_pbf_exit_4_and_no_output(
+    broken_pbfs: dict[str, Path], ign_06: tuple[str, ...], tmp_path: Path, variant: str
+) -> None:
+    out = tmp_path / "out" / "r.json"
+    out.parent.mkdir()
+    result = invoke("count", "--commune", "Beausoleil", "--pbf", broken_pbfs[variant], *ign_06,
+                    "-f", "json", "-o", out)
+    assert_one_line_error(result, ExitCode.DATA, broken_pbfs[variant].name)
+    assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('{"type": "FeatureCollection", "features": []}', "no features"),
+    ("{not json", "cannot read boundaries"),
+    ('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"code": "1", '
+     '"nom": "P"}, "geometry": {"type": "Point", "coordinates": [1, 2]}}]}', "no polygon"),
+])
+def test_broken_boundaries_exit_4(monaco_2025: Path, write_text, content: str, message: str) -> None:
+    path = write_text("b.geojson", content)
+    result = invoke("count", "--all", "--pbf", monaco_2025, "--boundaries", path, "-q")
+    assert_one_line_error(result, ExitCode.DATA, message)
+
+
+def test_boundary_directory_without_files_exit_4(monaco_2025: Path, tmp_path: Path) -> None:
+    result = invoke("count", "--all", "--pbf", monaco_2025, "--boundaries", tmp_path, "-q")
+    assert_one_line_error(result, ExitCode.DATA, "no boundary files")
+
+
+# --- Export --------------------------------------------------------------------------------
+
+
+def test_export_one_file_per_commune(monaco_2025: Path, ign_06: tuple[str, ...], tmp_path: Path) -> None:
+    out = tmp_path / "maps"
+    args = ("export", "--commune", "Beausoleil", "--commune", "Cap-d'Ail", "--pbf", monaco_2025, *ign_06,
+            "--output-dir", out, "--with-boundary")
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["06012-beausoleil.geojson", "06032-cap-d-ail.geojson"]
+    data = json.loads((out / "06032-cap-d-ail.geojson").read_text())
+    kinds = [f["geometry"]["type"] for f in data["features"]]
+    assert kinds == ["Polygon", "Point"]
+    assert f"{out / '06012-beausoleil.geojson'}: 1 cameras" in result.stderr
+    assert invoke(*args).exit_code == ExitCode.USAGE  # the files exist
+    assert invoke(*args, "--overwrite").exit_code == 0
+
+
+def test_export_single_output_needs_one_commune(monaco_2025: Path, ign_06, tmp_path: Path) -> None:
+    result = invoke("export", "--commune", "06012", "--commune", "06032", "--pbf", monaco_2025, *ign_06,
+                    "-o", tmp_path / "x.geojson")
+    assert_one_line_error(result, ExitCode.USAGE, "2 communes selected: use --output-dir")
+    result = invoke("export", "--commune", "06012", "--pbf", monaco_2025, *ign_06, "-f", "geojsonseq",
+                    "-o", tmp_path / "x.geojsons")
+    assert result.exit_code == 0
+    assert (tmp_path / "x.geojsons").read_text().startswith("\x1e{")
+
+
+def test_main_returns_exit_codes(monaco_2025: Path) -> None:
+    assert main(["count", "--commune", "Beausoleil", "--pbf", str(monaco_2025), "-q"]) == ExitCode.DATA
+    assert main(["--help"]) == ExitCode.OK
+    assert isinstance(cli, click.Group)

@@ -1,0 +1,225 @@
+"""Boundaries from files and from the PBF, populations, and the name lookup."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from osmcams.communes import (
+    Communes,
+    communes_from_boundaries,
+    department_of,
+    load_communes,
+    match,
+    normalise,
+    read_population,
+    select,
+)
+from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, ExitCode, UsageError
+
+TWO_SQUARES = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"INSEE_COM": "99001", "NOM": "Ouest", "ref:INSEE": "x", "label": "W"},
+            "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]},
+        },
+        {
+            "type": "Feature",
+            "properties": {"INSEE_COM": "99002", "NOM": "Est", "ref:INSEE": "y", "label": "E"},
+            "geometry": {"type": "Polygon", "coordinates": [[[1, 0], [2, 0], [2, 1], [1, 1], [1, 0]]]},
+        },
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def all_communes(ign_dir: Path, cog_population: Path) -> Communes:
+    """All 101 IGN files with the COG 2026 population: loaded once."""
+    return load_communes([ign_dir], population=cog_population)
+
+
+@pytest.fixture(scope="module")
+def homonym_files(ign_dir: Path) -> list[Path]:
+    """Seine-Saint-Denis and La Réunion, which both have a Saint-Denis."""
+    return [ign_dir / "communes-93-seine-saint-denis.geojson", ign_dir / "communes-974-la-reunion.geojson"]
+
+
+def _features(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8"))["features"]
+
+
+# --- From files ----------------------------------------------------------------------------
+
+
+def test_department_06_with_population(communes_06: Path, cog_population: Path) -> None:
+    communes = load_communes([communes_06], population=cog_population)
+    features = _features(communes_06)
+    cog = {r["code"]: r.get("population") for r in json.loads(cog_population.read_text())
+           if r["type"] == "commune-actuelle"}
+    frame = communes.frame.set_index("insee")
+    assert len(frame) == len(features) == 163
+    assert list(communes.frame.columns) == ["insee", "name", "department", "population", "geometry"]
+    assert set(frame["department"]) == {"06"}
+    assert communes.population_source == "communes.json (Etalab COG)"
+    assert communes.population_year == "2026"
+    for code in ("06012", "06032", "06088"):
+        assert frame.loc[code, "population"] == cog[code]
+    assert frame.loc["06012", "name"] == "Beausoleil"
+    assert str(frame.crs) == "EPSG:4326"
+
+
+def test_all_ign_files_keep_every_commune_and_report_merged_codes(
+    all_communes: Communes, ign_dir: Path, cog_population: Path
+) -> None:
+    ign_codes = {f["properties"]["code"] for path in ign_dir.glob("*.geojson") for f in _features(path)}
+    current = {r["code"] for r in json.loads(cog_population.read_text()) if r["type"] == "commune-actuelle"}
+    frame = all_communes.frame
+    assert len(frame) == len(ign_codes) == 35357
+    missing = set(frame.loc[frame["population"].isna(), "insee"])
+    assert missing == ign_codes - current
+    assert len(missing) == 493
+    assert frame.loc[frame["insee"] == "75056", "population"].item() > 2_000_000
+
+
+def test_detected_and_named_fields(write_text: Callable[[str, str], Path]) -> None:
+    path = write_text("squares.geojson", json.dumps(TWO_SQUARES))
+    assert list(load_communes([path]).frame["name"]) == ["Ouest", "Est"]
+    named = load_communes([path], code_field="label", name_field="ref:INSEE").frame
+    assert list(zip(named["insee"], named["name"])) == [("W", "x"), ("E", "y")]
+    assert named["population"].isna().all()
+    with pytest.raises(DataError, match="--code-field"):
+        load_communes([path], code_field="nope")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.geojson", '{"type": "FeatureCollection", "features": []}', "no features"),
+        ("broken.geojson", '{"type": "FeatureCollection", "features": [', "cannot read boundaries"),
+        ("points.geojson", json.dumps({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"code": "1", "nom": "P"},
+             "geometry": {"type": "Point", "coordinates": [1, 2]}}]}), "no polygon"),
+        ("nofields.geojson", json.dumps({"type": "FeatureCollection", "features": [
+            {**TWO_SQUARES["features"][0], "properties": {"id": 1}}]}), "cannot find the code and name"),
+    ],
+)
+def test_unusable_boundary_files(write_text, name: str, content: str, message: str) -> None:
+    with pytest.raises(DataError, match=message) as caught:
+        load_communes([write_text(name, content)])
+    assert caught.value.exit_code == ExitCode.DATA
+
+
+def test_a_directory_without_boundary_files(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("nothing here")
+    with pytest.raises(DataError, match="no boundary files"):
+        load_communes([tmp_path])
+    with pytest.raises(DataError, match="no such file or directory"):
+        load_communes([tmp_path / "missing"])
+
+
+def test_insee_csv_population(write_text) -> None:
+    path = write_text("pop.csv", "CODGEO;LIBGEO;P21_POP\n06012;Beausoleil;13 702\n06032;Cap-d'Ail;4 661,0\n")
+    population = read_population(path)
+    assert population.values == {"06012": 13702, "06032": 4661}
+    assert population.year == "2021"
+    assert population.source == "pop.csv (INSEE)"
+    with pytest.raises(DataError, match="no code and population columns"):
+        read_population(write_text("bad.csv", "a;b\n1;2\n"))
+
+
+@pytest.mark.parametrize(("code", "department"), [
+    ("06012", "06"), ("2A004", "2A"), ("97411", "974"), ("97-7", None), ("r123", None), (None, None),
+])
+def test_department_of(code: str | None, department: str | None) -> None:
+    assert department_of(code) == department
+
+
+# --- From the PBF ------------------------------------------------------------------------
+
+
+def test_incomplete_boundaries_are_left_out_with_a_warning(monaco_scan) -> None:
+    _, boundaries = monaco_scan
+    communes = communes_from_boundaries(boundaries, "monaco-2025-02-07.osm.pbf", 8)
+    assert list(communes.frame["name"]) == ["Monaco"]
+    for name in ("Beausoleil", "Cap-d'Ail", "La Turbie", "Roquebrune-Cap-Martin"):
+        assert name in communes.unusable
+        assert any(w.startswith(f"boundary of {name} is incomplete, left out") for w in communes.warnings)
+    with pytest.raises(DataError, match="cannot count Beausoleil: its boundary is incomplete") as caught:
+        select(communes, ["beausoleil"])
+    assert caught.value.exit_code == ExitCode.DATA
+    with pytest.raises(DataError, match="Cap-d'Ail"):
+        select(communes, ["06032"])
+
+
+def test_riviera_communes_carry_codes_and_osm_population(riviera_scan) -> None:
+    _, boundaries = riviera_scan
+    communes = communes_from_boundaries(boundaries, "riviera.osm.pbf", 8)
+    frame = communes.frame.set_index("name")
+    assert frame.loc["Beausoleil", "insee"] == "06012"
+    assert frame.loc["Beausoleil", "department"] == "06"
+    assert frame.loc["Monaco", "insee"] == "r2220322"  # no ref:INSEE, so the relation id
+    tagged = {b.tags["name"]: int(b.tags["population"]) for b in boundaries
+              if b.geometry is not None and "population" in b.tags}
+    assert {n: frame.loc[n, "population"] for n in tagged} == tagged
+    assert communes.population_source == "OSM population tag"
+
+
+# --- Name lookup ----------------------------------------------------------------------------
+
+CANDIDATES = [("06012", "Beausoleil", "06"), ("06032", "Cap-d'Ail", "06"), ("30189", "Nîmes", "30"),
+              ("42218", "Saint-Étienne", "42")]
+
+
+@pytest.mark.parametrize(("query", "code"), [
+    ("BEAUSOLEIL", "06012"), ("cap d'ail", "06032"), ("Cap-d’Ail", "06032"), ("nimes", "30189"),
+    ("NÎMES", "30189"), ("st etienne", "42218"), ("06032", "06032"), (" 30189 ", "30189"),
+])
+def test_names_match_without_case_or_accents(query: str, code: str) -> None:
+    assert match(query, CANDIDATES) == code
+
+
+def test_normalise() -> None:
+    assert normalise("Saint-Étienne") == "saint etienne"
+    assert normalise("Ste-Maxime") == "sainte maxime"
+    assert normalise("L'Haÿ-les-Roses") == "l hay les roses"
+
+
+def test_homonyms_list_candidates_unless_the_department_settles_it(homonym_files: list[Path]) -> None:
+    communes = load_communes(homonym_files)
+    with pytest.raises(AmbiguousCommune) as caught:
+        select(communes, ["saint-denis"])
+    assert str(caught.value) == (
+        "'saint-denis' names 2 communes: Saint-Denis (93066, department 93), "
+        "Saint-Denis (97411, department 974); give the INSEE code or --department"
+    )
+    assert caught.value.exit_code == ExitCode.COMMUNE
+    assert select(communes, ["Saint-Denis"], department="974") == ["97411"]
+    assert select(communes, ["97411", "93066", "97411"]) == ["97411", "93066"]
+
+
+def test_unknown_names_suggest_the_closest(homonym_files: list[Path]) -> None:
+    communes = load_communes(homonym_files)
+    suggestion = r"no commune 'Saint-Deniss'; did you mean Saint-Denis \(9"
+    with pytest.raises(CommuneNotFound, match=suggestion) as e:
+        select(communes, ["Saint-Deniss"])
+    assert e.value.exit_code == ExitCode.COMMUNE
+    with pytest.raises(CommuneNotFound, match=r"no commune 'Saint-Denis' in department 06$"):
+        select(communes, ["Saint-Denis"], department="06")
+
+
+def test_selection_by_department_and_all(homonym_files: list[Path]) -> None:
+    communes = load_communes(homonym_files)
+    expected_974 = [f["properties"]["code"] for f in _features(homonym_files[1])]
+    assert sorted(select(communes, department="974")) == sorted(expected_974)
+    assert len(select(communes, every=True)) == len(communes.frame)
+    with pytest.raises(CommuneNotFound):
+        select(communes, department="06")
+    with pytest.raises(UsageError):
+        select(communes)
+    with pytest.raises(UsageError):
+        match("  ", CANDIDATES)

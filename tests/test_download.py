@@ -1,0 +1,147 @@
+"""Extract catalogues and downloads against a local server serving a real PBF."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+import pytest
+from fake_services import RangeFile, apache_listing
+
+from osmcams import download
+from osmcams.errors import DataError, NetworkError, UsageError
+from osmcams.http import Http
+
+MONACO = "osm/monaco-2021-04-21.osm.pbf"
+
+
+@pytest.fixture
+def extracts(tmp_path):
+    return tmp_path / "extracts"
+
+
+@pytest.fixture(scope="module")
+def pbf(shared_data) -> bytes:
+    return (shared_data / MONACO).read_bytes()
+
+
+def geofabrik_index(httpserver) -> dict:
+    def feature(id_: str, name: str, parent: str | None, path: str) -> dict:
+        urls = {"pbf": httpserver.url_for(f"/geofabrik/{path}-latest.osm.pbf"),
+                "updates": httpserver.url_for(f"/geofabrik/{path}-updates")}
+        props = {"id": id_, "name": name, "urls": urls, **({"parent": parent} if parent else {})}
+        return {"type": "Feature", "properties": props,
+                "geometry": {"type": "MultiPolygon", "coordinates": []}}
+
+    return {"type": "FeatureCollection", "features": [
+        feature("europe", "Europe", None, "europe"),
+        feature("france", "France", "europe", "europe/france"),
+        feature("pays-de-la-loire", "Pays de la Loire", "france", "europe/france/pays-de-la-loire"),
+        feature("monaco", "Monaco", "europe", "europe/monaco"),
+    ]}
+
+
+@pytest.fixture
+def catalogues(httpserver, pbf):
+    """Geofabrik's index and openstreetmap.fr's listings; Monaco served with Range support."""
+    httpserver.expect_request("/geofabrik/index-v1.json").respond_with_json(geofabrik_index(httpserver))
+    httpserver.expect_request("/extracts/europe/france/").respond_with_data(
+        apache_listing("/extracts/europe/france", ["provence_alpes_cote_d_azur/",
+                                                   "provence_alpes_cote_d_azur-latest.osm.pbf"]),
+        content_type="text/html")
+    httpserver.expect_request("/extracts/europe/france/provence_alpes_cote_d_azur/").respond_with_data(
+        apache_listing("/extracts/europe/france/provence_alpes_cote_d_azur",
+                       ["alpes_maritimes-latest.osm.pbf", "alpes_maritimes.state.txt"]),
+        content_type="text/html")
+    served = RangeFile(pbf)
+    httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf").respond_with_handler(served)
+    md5 = hashlib.md5(pbf).hexdigest()
+    httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf.md5").respond_with_data(
+        f"{md5}  monaco-latest.osm.pbf\n")
+    return served
+
+
+def test_geofabrik_catalogue(net_settings, catalogues):
+    regions = {r.id: r for r in download.geofabrik_regions(Http(net_settings))}
+    assert regions["monaco"].parent == "europe"
+    assert regions["monaco"].url.endswith("/geofabrik/europe/monaco-latest.osm.pbf")
+
+
+def test_osmfr_catalogue_has_departments(net_settings, catalogues):
+    regions = {r.id: r for r in download.osmfr_regions(Http(net_settings))}
+    assert set(regions) == {"provence_alpes_cote_d_azur", "alpes_maritimes"}
+    assert regions["alpes_maritimes"].parent == "provence_alpes_cote_d_azur"
+    assert regions["alpes_maritimes"].url.endswith(
+        "/extracts/europe/france/provence_alpes_cote_d_azur/alpes_maritimes-latest.osm.pbf"
+    )
+
+
+def test_find_region_by_name_id_or_catalogue(net_settings, catalogues):
+    http = Http(net_settings)
+    assert download.find_region(http, "pays de la loire").id == "pays-de-la-loire"
+    assert download.find_region(http, "Alpes-Maritimes").key == "osmfr:alpes_maritimes"
+    assert download.find_region(http, "osmfr:alpes_maritimes").catalogue == "osmfr"
+
+
+def test_unknown_region_suggests(net_settings, catalogues):
+    with pytest.raises(UsageError, match=r"no region 'monacco'.*did you mean geofabrik:monaco"):
+        download.find_region(Http(net_settings), "monacco")
+
+
+def test_download_verifies_and_skips_when_unchanged(net_settings, catalogues, pbf, extracts):
+    http = Http(net_settings)
+    seen: list[tuple[int, int | None]] = []
+    plan = download.plan(http, download.find_region(http, "monaco"), extracts)
+    assert plan.size == len(pbf) and not plan.up_to_date
+    assert f"{len(pbf) / 1e6:,.1f} MB" in download.describe(plan)
+    path = download.fetch(http, plan, lambda label, done, total: seen.append((done, total)))
+    assert path == extracts / "monaco-latest.osm.pbf" and path.read_bytes() == pbf
+    assert seen[-1] == (len(pbf), len(pbf))
+    names = sorted(p.name for p in extracts.iterdir())
+    assert names == ["monaco-latest.osm.pbf", "monaco-latest.osm.pbf.json"]
+    again = download.plan(http, download.find_region(http, "monaco"), extracts)
+    assert again.up_to_date and download.fetch(http, again) == path
+    assert len(catalogues.ranges) == 1  # the file was fetched once
+
+
+def test_interrupted_download_resumes(net_settings, catalogues, pbf, extracts):
+    catalogues.cut_first_at = 300_000
+    http = Http(net_settings)
+    with pytest.raises(NetworkError, match=r"cut short|cannot reach"):
+        download.extract_for(http, "monaco", extracts)
+    part = extracts / "monaco-latest.osm.pbf.part"
+    kept = part.stat().st_size
+    assert 0 < kept <= 300_000 and not (extracts / "monaco-latest.osm.pbf").exists()
+    path = download.extract_for(http, "monaco", extracts)
+    assert path.read_bytes() == pbf and not part.exists()
+    assert catalogues.ranges == [None, f"bytes={kept}-"]
+
+
+def test_md5_mismatch_deletes_the_download(net_settings, catalogues, httpserver, extracts):
+    httpserver.clear_all_handlers()
+    catalogues.data = catalogues.data[:-1] + b"\x00"  # one corrupted byte
+    httpserver.expect_request("/geofabrik/index-v1.json").respond_with_json(geofabrik_index(httpserver))
+    httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf").respond_with_handler(catalogues)
+    httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf.md5").respond_with_data(
+        "0" * 32 + "  monaco-latest.osm.pbf\n")
+    with pytest.raises(DataError, match=r"does not match the published 0{32}; the download was deleted"):
+        download.extract_for(Http(net_settings), "monaco", extracts)
+    assert list(extracts.iterdir()) == []
+
+
+def test_not_enough_disk_space(net_settings, catalogues, extracts):
+    http = Http(net_settings)
+    plan = download.plan(http, download.find_region(http, "monaco"), extracts)
+    huge = replace(plan, size=1 << 60)
+    with pytest.raises(DataError, match="not enough disk space"):
+        download.fetch(http, huge)
+
+
+def test_offline_reuses_a_downloaded_extract(net_settings, catalogues, extracts, httpserver):
+    path = download.extract_for(Http(net_settings), "monaco", extracts)
+    httpserver.clear_log()
+    offline = Http(replace(net_settings, offline=True))
+    assert download.extract_for(offline, "monaco", extracts) == path
+    assert httpserver.log == []
+    with pytest.raises(NetworkError, match="has not been downloaded yet"):
+        download.extract_for(offline, "monaco", extracts / "elsewhere")

@@ -1,0 +1,176 @@
+"""Cameras into communes, checked with plain shapely loops over independently read data."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy
+import pytest
+import shapely
+from pyproj import CRS, Transformer
+
+from osmcams.communes import Communes, communes_from_boundaries, load_communes, select
+from osmcams.join import ROW_KEYS, Report, areas_km2, assign, count
+from osmcams.models import Camera
+from osmcams.pbf import Extract, read_cameras, scan_file
+
+BORDER_COMMUNES = {"06012": "Beausoleil", "06032": "Cap-d'Ail"}
+
+
+def _inside(points: list[tuple[float, float]], shapes: dict[str, Any]) -> dict[str, int]:
+    """How many points each shape contains or touches (a plain loop, no index)."""
+    return {code: sum(shape.intersects(shapely.Point(p)) for p in points) for code, shape in shapes.items()}
+
+
+def _laea_km2(geometry: Any) -> float:
+    """Area in an equal-area projection centred on the shape."""
+    centre = geometry.centroid
+    laea = CRS.from_proj4(f"+proj=laea +lat_0={centre.y} +lon_0={centre.x} +ellps=WGS84")
+    project = Transformer.from_crs("EPSG:4326", laea, always_xy=True).transform
+    return shapely.transform(geometry, lambda xy: numpy.column_stack(project(*xy.T))).area / 1e6
+
+
+@pytest.fixture(scope="module")
+def communes_06_cog(communes_06: Path, cog_population: Path) -> Communes:
+    """IGN Alpes-Maritimes with the COG 2026 population."""
+    return load_communes([communes_06], population=cog_population)
+
+
+@pytest.fixture(scope="module")
+def monaco_report(monaco_scan, communes_06_cog: Communes) -> Report:
+    """Monaco 2025 cameras in Beausoleil and Cap-d'Ail (IGN boundaries)."""
+    extract, _ = monaco_scan
+    return count(extract, communes_06_cog, list(BORDER_COMMUNES))
+
+
+@pytest.fixture(scope="module")
+def monaco_points(monaco_2025: Path, osm_cameras) -> list[tuple[float, float]]:
+    """The positions of the Monaco 2025 cameras, as osmium-tool reads them."""
+    return [(o.lon, o.lat) for o in osm_cameras(monaco_2025)]
+
+
+def test_monaco_cameras_in_the_french_border_communes(
+    monaco_report: Report, monaco_points, communes_06: Path, ign_shapes
+) -> None:
+    shapes = ign_shapes(communes_06)
+    expected = _inside(monaco_points, {code: shapes[code] for code in BORDER_COMMUNES})
+    assert expected == {"06012": 1, "06032": 1}
+    assert {r["insee"]: r["cameras"] for r in monaco_report.rows} == expected
+    assert [r["name"] for r in monaco_report.rows] == list(BORDER_COMMUNES.values())
+    in_06 = sum(any(s.intersects(shapely.Point(p)) for s in shapes.values()) for p in monaco_points)
+    assert monaco_report.meta["cameras_outside"] == len(monaco_points) - in_06 == 14
+    assert f"14 of {len(monaco_points)} cameras lie outside every loaded commune" in monaco_report.warnings
+
+
+def test_rows_and_densities(monaco_report: Report, cog_population: Path) -> None:
+    cog = {r["code"]: r.get("population") for r in json.loads(cog_population.read_text())}
+    for row in monaco_report.rows:
+        assert tuple(row) == ROW_KEYS
+        assert row["population"] == cog[row["insee"]]
+        assert row["department"] == "06"
+        assert row["cameras_per_km2"] == pytest.approx(row["cameras"] / row["area_km2"], rel=1e-3)
+        assert row["cameras_per_10k"] == round(row["cameras"] * 10_000 / row["population"], 3)
+        assert row["inhabitants_per_camera"] == round(row["population"] / row["cameras"], 1)
+        assert sum(row["by_type"].values()) == sum(row["by_scope"].values()) == row["cameras"]
+    beausoleil = monaco_report.rows[0]
+    assert beausoleil["by_type"] == {"camera": 1}
+    assert beausoleil["by_scope"] == {"unknown": 1}  # its camera has no surveillance=* tag
+    meta = monaco_report.meta
+    assert meta["data_timestamp"] == "2025-02-07T01:02:45Z"
+    assert meta["population_source"] == "communes.json (Etalab COG)"
+    assert meta["population_year"] == "2026"
+
+
+def test_boundaries_of_one_extract_and_cameras_of_another(
+    riviera: Path, riviera_scan, monaco_scan, monaco_points, osmium_polygons
+) -> None:
+    """Complete boundaries from the Riviera 2016 file, cameras from Monaco 2025."""
+    _, boundaries = riviera_scan
+    communes = communes_from_boundaries(boundaries, riviera.name, 8)
+    codes = select(communes, every=True)
+    report = count(monaco_scan[0], communes, codes, rank=True)
+    by_relation = {b.relation_id: b.tags.get("ref:INSEE", f"r{b.relation_id}") for b in boundaries}
+    expected = _inside(monaco_points, {by_relation[r]: g for r, g in osmium_polygons(riviera, 8).items()})
+    assert {r["insee"]: r["cameras"] for r in report.rows} == expected
+    # OSM's 2016 Cap-d'Ail holds a camera that the simplified IGN outline gives to Monaco.
+    assert expected == {"r2220322": 13, "06012": 1, "06032": 2, "06150": 0}
+    assert [r["insee"] for r in report.rows] == ["r2220322", "06032", "06012", "06150"]  # ranked
+    assert report.meta["cameras_outside"] == 0
+    # Ranking every commune names those left out of the table.
+    for name in ("Menton", "Èze", "Roquebrune-Cap-Martin"):
+        assert any(w.startswith(f"boundary of {name} is incomplete") for w in report.warnings)
+
+
+def test_geodesic_area_matches_an_equal_area_projection(riviera_scan, communes_06: Path, ign_shapes) -> None:
+    shapes = {str(b.relation_id): b.geometry for b in riviera_scan[1] if b.geometry is not None}
+    shapes.update({code: g for code, g in ign_shapes(communes_06).items() if code in ("06012", "06088")})
+    ours = dict(zip(shapes, areas_km2(list(shapes.values()))))
+    for name, geometry in shapes.items():
+        assert ours[name] == pytest.approx(_laea_km2(geometry), rel=0.005), name
+
+
+def test_a_camera_on_a_shared_border_counts_once_for_the_lowest_code(write_text) -> None:
+    squares = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": code, "nom": name},
+         "geometry": {"type": "Polygon", "coordinates": [[[x, 0], [x + 1, 0], [x + 1, 1], [x, 1], [x, 0]]]}}
+        for code, name, x in (("99002", "Est", 1), ("99001", "Ouest", 0))
+    ]}
+    communes = load_communes([write_text("squares.geojson", json.dumps(squares))])
+    cameras = [Camera("node", i, lon, lat) for i, (lon, lat) in
+               enumerate([(1.0, 0.5), (1.0, 1.0), (0.5, 0.5), (1.5, 0.5), (3.0, 3.0)])]
+    assert assign(cameras, communes) == ["99001", "99001", "99001", "99002", None]
+    extract = Extract(cameras, "synthetic", None, "unknown", (0.0, 0.0, 3.0, 3.0))
+    report = count(extract, communes, ["99001", "99002"])
+    assert [r["cameras"] for r in report.rows] == [3, 1]
+    assert report.meta["cameras_outside"] == 1
+    assert "lowest code" in report.meta["border_rule"]
+
+
+def test_saint_barthelemy_has_no_camera_and_no_error(osm_dir: Path) -> None:
+    path = osm_dir / "saint-barthelemy/saint_barthelemy.osm.pbf"
+    extract, boundaries = scan_file(path, admin_level=3, threads=1)
+    communes = communes_from_boundaries(boundaries, path.name, 3)
+    report = count(extract, communes, select(communes, ["Saint-Barthélemy"]))
+    (row,) = report.rows
+    assert row == {
+        "insee": "97-7", "name": "Saint-Barthélemy", "department": None, "population": 9035,
+        "area_km2": row["area_km2"], "cameras": 0, "cameras_per_km2": 0.0, "cameras_per_10k": 0.0,
+        "inhabitants_per_camera": None, "by_type": {}, "by_scope": {},
+    }
+    # The relation's outline takes in the territorial waters: 1,814 km², not the island's 21 km².
+    assert row["area_km2"] == pytest.approx(_laea_km2(communes.frame.geometry.iloc[0]), rel=0.005)
+    assert not any("Saint-Barthélemy" in w for w in report.warnings)
+
+
+def _police_cameras(path: Path) -> list[tuple[float, float]]:
+    with path.open(encoding="utf-8") as f:
+        return [(float(r["lon"]), float(r["lat"])) for r in csv.DictReader(f, delimiter=";")]
+
+
+def _opl_nodes(points: list[tuple[float, float]]) -> str:
+    return "".join(
+        f"n{i} v1 t2019-02-01T00:00:00Z Tman_made=surveillance,surveillance=public,"
+        f"surveillance:type=camera,operator=Préfecture%20%de%20%Police x{lon} y{lat}\n"
+        for i, (lon, lat) in enumerate(points, 1)
+    )
+
+
+def test_paris_police_register_falls_in_paris(
+    shared_data: Path, ign_dir: Path, ign_shapes: Callable[[Path], dict[str, Any]], write_text
+) -> None:
+    points = _police_cameras(shared_data / "official/paris-police-2019/data.csv")
+    paris_file = ign_dir / "communes-75-paris.geojson"
+    expected = _inside(points, ign_shapes(paris_file))
+    assert len(points) == 707
+    extract = read_cameras(write_text("police.opl", _opl_nodes(points)), threads=1)
+    communes = load_communes([paris_file])
+    report = count(extract, communes, ["75056"])
+    # Two crossings at the city edge (Porte de Saint-Cloud, rue des Frères Flavien) lie a few
+    # metres outside the simplified IGN outline.
+    assert report.rows[0]["cameras"] == expected["75056"] == 705
+    assert report.meta["cameras_outside"] == 707 - 705
+    assert report.rows[0]["by_scope"] == {"public": 705}

@@ -1,0 +1,194 @@
+"""Tables and camera files: shapes, formats, file names and atomic writes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pyogrio
+import pytest
+import shapely
+from shapely.geometry import shape
+
+from osmcams.communes import load_communes
+from osmcams.errors import UsageError
+from osmcams.join import ROW_KEYS, Report, count
+from osmcams.models import CAMERA_FIELDS
+from osmcams.writers import (
+    RS,
+    atomic_open,
+    atomic_path,
+    commune_path,
+    render_text,
+    slug,
+    write_cameras,
+    write_report,
+)
+
+CSV_HEADER = (
+    "insee,name,department,population,area_km2,cameras,cameras_per_km2,cameras_per_10k,"
+    "inhabitants_per_camera,by_type,by_scope"
+)
+
+
+@pytest.fixture(scope="module")
+def report(monaco_scan, communes_06: Path, cog_population: Path) -> Report:
+    """Monaco 2025 cameras in Beausoleil and Cap-d'Ail, with IGN boundaries and COG population."""
+    communes = load_communes([communes_06], population=cog_population)
+    return count(monaco_scan[0], communes, ["06012", "06032"])
+
+
+@pytest.fixture
+def beausoleil(report: Report) -> dict:
+    """Arguments of write_cameras for Beausoleil, with its outline."""
+    return {
+        "cameras": report.cameras["06012"],
+        "boundary": {"code": "06012", "name": "Beausoleil", "geometry": report.boundaries["06012"]},
+    }
+
+
+def _no_temp_files(directory: Path) -> bool:
+    return not [p for p in directory.iterdir() if ".tmp" in p.name]
+
+
+def test_json_shape(report: Report) -> None:
+    data = json.loads(render_text(lambda out: write_report(report, "json", out)))
+    assert list(data) == ["meta", "communes", "warnings"]
+    meta = data["meta"]
+    assert meta["source"].endswith("monaco-2025-02-07.osm.pbf")
+    assert meta["data_timestamp"] == "2025-02-07T01:02:45Z"
+    assert meta["population_source"] == "communes.json (Etalab COG)"
+    assert meta["population_year"] == "2026"
+    assert meta["osmcams_version"]
+    assert [tuple(row) for row in data["communes"]] == [ROW_KEYS, ROW_KEYS]
+    assert [row["insee"] for row in data["communes"]] == ["06012", "06032"]
+    assert all(isinstance(w, str) for w in data["warnings"])
+
+
+def test_csv_header_and_rows(report: Report) -> None:
+    text = render_text(lambda out: write_report(report, "csv", out))
+    lines = text.splitlines()
+    assert lines[0] == CSV_HEADER
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["insee"] for r in rows] == ["06012", "06032"]
+    assert json.loads(rows[0]["by_type"]) == report.rows[0]["by_type"]
+    assert rows[0]["cameras"] == "1"
+
+
+def test_markdown(report: Report) -> None:
+    text = render_text(lambda out: write_report(report, "markdown", out))
+    lines = text.splitlines()
+    assert lines[0] == "| " + " | ".join(ROW_KEYS) + " |"
+    assert lines[2].startswith("| 06012 | Beausoleil | 06 |")
+    assert "Population: communes.json (Etalab COG) (2026)" in text
+    assert text.count("> **Warning:**") == len(report.warnings)
+
+
+def test_geojson_is_rfc_7946(beausoleil: dict, tmp_path: Path) -> None:
+    target = tmp_path / "b.geojson"
+    write_cameras(beausoleil["cameras"], target, "geojson", beausoleil["boundary"])
+    data = json.loads(target.read_text())
+    assert data["type"] == "FeatureCollection"
+    assert "crs" not in data
+    outline, *points = data["features"]
+    assert outline["properties"] == {"kind": "boundary", "insee": "06012", "name": "Beausoleil"}
+    for polygon in shapely.get_parts(shape(outline["geometry"])):
+        assert polygon.exterior.is_ccw
+        assert all(not ring.is_ccw for ring in polygon.interiors)
+    assert shape(outline["geometry"]).symmetric_difference(beausoleil["boundary"]["geometry"]).area < 1e-12
+    (camera,) = beausoleil["cameras"]
+    assert points == [{
+        "type": "Feature",
+        "id": camera.key,
+        "geometry": {"type": "Point", "coordinates": [camera.lon, camera.lat]},  # lon first
+        "properties": json.loads(json.dumps(camera.properties())),
+    }]
+    assert _no_temp_files(tmp_path)
+
+
+def test_geojson_sequence(report: Report, tmp_path: Path) -> None:
+    cameras = report.cameras["06012"] + report.cameras["06032"]
+    target = tmp_path / "c.geojsons"
+    write_cameras(cameras, target, "geojsonseq")
+    lines = target.read_text().split("\n")
+    assert lines[-1] == ""
+    assert all(line.startswith(RS) for line in lines[:-1])
+    assert [json.loads(line[1:])["id"] for line in lines[:-1]] == [c.key for c in cameras]
+
+
+def test_gpkg_and_csv(beausoleil: dict, report: Report, tmp_path: Path) -> None:
+    cameras = report.cameras["06012"] + report.cameras["06032"]
+    write_cameras(cameras, tmp_path / "c.gpkg", "gpkg", beausoleil["boundary"])
+    layers = {name for name, _ in pyogrio.list_layers(tmp_path / "c.gpkg")}
+    assert layers == {"cameras", "boundary"}
+    frame = pyogrio.read_dataframe(tmp_path / "c.gpkg", layer="cameras")
+    assert len(frame) == 2
+    assert list(frame["osm_id"]) == [c.osm_id for c in cameras]
+    write_cameras(cameras, tmp_path / "c.csv", "csv")
+    rows = list(csv.DictReader((tmp_path / "c.csv").open()))
+    assert tuple(rows[0]) == CAMERA_FIELDS
+    assert [float(r["lon"]) for r in rows] == [c.lon for c in cameras]
+    assert _no_temp_files(tmp_path)
+
+
+def test_empty_camera_files(tmp_path: Path) -> None:
+    write_cameras([], tmp_path / "none.geojson", "geojson")
+    empty = {"type": "FeatureCollection", "features": []}
+    assert json.loads((tmp_path / "none.geojson").read_text()) == empty
+    write_cameras([], tmp_path / "none.gpkg", "gpkg")
+    assert len(pyogrio.read_dataframe(tmp_path / "none.gpkg")) == 0
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("Beausoleil", "06012-beausoleil.geojson"),
+    ("Cap-d'Ail", "06012-cap-d-ail.geojson"),
+    ("Saint-Étienne", "06012-saint-etienne.geojson"),
+    ("../../etc/passwd", "06012-etc-passwd.geojson"),
+    ("a/b", "06012-a-b.geojson"),
+    ("/", "06012-commune.geojson"),
+    ("..", "06012-commune.geojson"),
+    ("Ὀδυσσεύς", "06012-commune.geojson"),
+])
+def test_commune_paths_stay_in_the_directory(tmp_path: Path, name: str, expected: str) -> None:
+    path = commune_path(tmp_path, "06012", name, "geojson")
+    assert path == tmp_path.resolve() / expected
+    assert commune_path(tmp_path, "../x", name, "csv").parent == tmp_path.resolve()
+
+
+def test_slug_is_short_ascii() -> None:
+    assert slug("L'Haÿ-les-Roses") == "l-hay-les-roses"
+    assert len(slug("x" * 500)) == 80
+
+
+def test_refuses_to_overwrite(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    target.write_text("old")
+    with pytest.raises(UsageError, match="exists; add --overwrite"):
+        write_cameras([], target, "csv")
+    assert target.read_text() == "old"
+    write_cameras([], target, "csv", overwrite=True)
+    assert target.read_text().splitlines() == [",".join(CAMERA_FIELDS)]
+    with pytest.raises(UsageError, match="is not a directory"):
+        write_cameras([], tmp_path / "missing" / "out.csv", "csv")
+    with pytest.raises(UsageError, match="unknown camera format"):
+        write_cameras([], tmp_path / "x.kml", "kml")
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_open(target, overwrite=True) as out:
+        out.write("half")
+        raise RuntimeError("crash")
+    assert target.read_text() == "old"
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "new.gpkg"):
+        raise RuntimeError("crash")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_written_files_are_readable_by_others(tmp_path: Path) -> None:
+    with atomic_open(tmp_path / "t.txt") as out:
+        out.write("x")
+    assert (tmp_path / "t.txt").stat().st_mode & 0o777 == 0o644
