@@ -120,14 +120,20 @@ def test_data_date_from_the_replication_header(monaco_2025: Path) -> None:
     assert extract.timestamp_source == "file header (osmosis_replication_timestamp)"
 
 
-def test_data_date_from_the_newest_object(osm_dir: Path) -> None:
+def test_data_date_from_the_newest_camera(osm_dir: Path, osm_cameras) -> None:
     path = osm_dir / EXTRACTS["helsinki"]
     info = _fileinfo(path)
     assert "osmosis_replication_timestamp" not in info["header"]["option"]
     extract = _read(path)
-    # The newest object of the whole file, not only of its cameras (2018-12-31).
-    assert extract.timestamp == info["data"]["timestamp"]["last"] == "2019-04-21T09:50:14Z"
-    assert extract.timestamp_source == "newest object"
+    newest_camera = max(o.timestamp for o in osm_cameras(path))
+    assert extract.timestamp == newest_camera == "2018-12-31T21:26:55Z"
+    assert extract.timestamp_source == "newest camera or boundary"
+    # The file's newest object is months younger, and the warning says the data may be newer.
+    assert info["data"]["timestamp"]["last"] == "2019-04-21T09:50:14Z"
+    assert extract.warnings == [
+        "helsinki-2019.osm.pbf has no date in its header: its data date 2018-12-31T21:26:55Z is that "
+        "of its newest camera or boundary, so the data may be newer"
+    ]
     assert extract.bbox == pytest.approx(tuple(info["header"]["boxes"][0]))
 
 
@@ -166,8 +172,10 @@ def test_synthetic_ways_relations_and_warnings(write_text) -> None:
         "1 camera ways or relations have nodes missing from the extract; "
         "placed at the centre of what is present: way/21",
         "1 camera ways or relations have no node in the extract and are left out: way/22",
+        "cams.opl has no date in its header: its data date 2021-06-01T00:00:00Z is that of its "
+        "newest camera or boundary, so the data may be newer",
     ]
-    assert extract.timestamp == "2022-03-04T05:06:07Z"  # newest object, not newest camera
+    assert extract.timestamp == "2021-06-01T00:00:00Z"  # n2, not the untagged n13 of 2022
 
 
 def test_synthetic_boundary_assembly(write_text) -> None:
