@@ -6,19 +6,19 @@
 #   15 3 * * * /opt/osmcams/examples/osmcams-refresh.sh >>/var/log/osmcams.log 2>&1
 set -euo pipefail
 
-REGION=${REGION:-provence-alpes-cote-d-azur}
+REGION=${REGION:-osmfr:alpes_maritimes}
+DEPARTMENT=${DEPARTMENT:-06}
 COMMUNES=${COMMUNES:-/srv/osmcams/communes}          # IGN commune boundaries
 POPULATION=${POPULATION:-/srv/osmcams/communes.json} # Etalab COG population
 DATA=${DATA:-/srv/osmcams/data}
 OUT=${OUT:-/var/www/cameras}
 
 mkdir -p "$DATA" "$OUT"
-osmcams download "$REGION" --output-dir "$DATA" --quiet
-pbf=$(ls -t "$DATA"/*.osm.pbf | head -n 1)
+pbf=$(osmcams download "$REGION" --dest "$DATA" --quiet)
 
-osmcams count --department 06 --pbf "$pbf" --boundaries "$COMMUNES" \
+osmcams count --department "$DEPARTMENT" --pbf "$pbf" --boundaries "$COMMUNES" \
     --population "$POPULATION" --format csv --output "$OUT/communes.csv" --overwrite --quiet
-osmcams count --department 06 --pbf "$pbf" --boundaries "$COMMUNES" \
+osmcams count --department "$DEPARTMENT" --pbf "$pbf" --boundaries "$COMMUNES" \
     --population "$POPULATION" --format json --output "$OUT/communes.json" --overwrite --quiet
-osmcams export --department 06 --pbf "$pbf" --boundaries "$COMMUNES" \
+osmcams export --department "$DEPARTMENT" --pbf "$pbf" --boundaries "$COMMUNES" \
     --output-dir "$OUT/geojson" --with-boundary --overwrite --quiet

@@ -1,0 +1,279 @@
+"""Time osmcams against one osmium-tool pass over the same PBF, in the same run.
+
+Every task runs in a child process; its wall time and peak RSS come from
+os.wait4. The floor is `osmium tags-filter -R` with OSMIUM_POOL_THREADS set to
+every core: one decode of the file. Ratios are against that floor.
+
+Usage:
+  python benchmarks/run.py --size-mb 500            # build a tiled PBF, then time
+  python benchmarks/run.py --pbf FILE --json out.json
+  python benchmarks/run.py --smoke                  # ~8 MB, correctness only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import make_tiled_pbf
+
+DATA = Path(__file__).resolve().parents[2] / "shared/data"
+BOUNDARIES = DATA / "communes/ign-2018-simplified/departements"
+POPULATION = DATA / "population/cog-2026/communes.json"
+CAMERA_FILTER = "nwr/man_made=surveillance"
+NOTHING_FILTER = "nwr/osmcams_benchmark=matches_nothing"
+LAZY_MODULES = ("geopandas", "osmium", "pyproj", "pandas", "shapely", "requests")
+SMOKE_MB = 8.0
+HELP_REPEATS = 5
+
+# Child that extracts the cameras and prints one id per line (n123, w45, r6).
+EXTRACT = (
+    "import sys\n"
+    "from osmcams.pbf import read_cameras\n"
+    "extract = read_cameras(sys.argv[1], int(sys.argv[2]))\n"
+    "sys.stdout.write(''.join(f'{c.osm_type[0]}{c.osm_id}\\n' for c in extract.cameras))\n"
+)
+
+
+@dataclass
+class Timing:
+    """One task: its wall time, peak RSS and what it found."""
+
+    task: str
+    wall_s: float
+    rss_mb: float
+    found: int | None = None
+
+
+def measure(task: str, command: Sequence[str | os.PathLike[str]], env: dict[str, str] | None = None
+            ) -> tuple[Timing, str]:
+    """Run `command` to the end: its timing and its standard output."""
+    with tempfile.TemporaryFile("w+") as out:
+        start = time.perf_counter()
+        child = subprocess.Popen(
+            [str(c) for c in command], stdout=out, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **(env or {})},
+        )
+        stderr = child.stderr.read()  # type: ignore[union-attr]
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode:
+            raise RuntimeError(f"{task} failed ({child.returncode}): {stderr[-2000:]}")
+        out.seek(0)
+        return Timing(task, wall, usage.ru_maxrss / 1024), out.read()
+
+
+def osmium_objects(pbf: Path) -> dict[str, int]:
+    """Nodes, ways and relations of a file, as `osmium fileinfo -e` counts them."""
+    done = subprocess.run(["osmium", "fileinfo", "-e", "-j", str(pbf)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)["data"]["count"]
+
+
+def osmium_ids(pbf: Path) -> set[str]:
+    """The ids (n123, w45, r6) of the objects of a file, from osmium's OPL."""
+    done = subprocess.run(["osmium", "cat", str(pbf), "-f", "opl", "-o", "-"],
+                          capture_output=True, text=True, check=True)
+    return {line.split(" ", 1)[0] for line in done.stdout.splitlines()}
+
+
+def floor(pbf: Path, out: Path, threads: int, expression: str = CAMERA_FILTER) -> Timing:
+    """One osmium tags-filter pass over `pbf` on `threads` threads, into `out`."""
+    timing, _ = measure(
+        f"osmium tags-filter ({threads} thr)" + ("" if expression == CAMERA_FILTER else ", no match"),
+        ["osmium", "tags-filter", "-R", pbf, expression, "-o", out, "-O"],
+        {"OSMIUM_POOL_THREADS": str(threads)},
+    )
+    return timing
+
+
+def extract(pbf: Path, threads: int) -> tuple[Timing, set[str]]:
+    """osmcams.pbf.read_cameras in a child; threads=0 is the default (every core)."""
+    label = "osmcams extraction " + (f"({threads} thr)" if threads else "(default)")
+    timing, out = measure(label, [sys.executable, "-c", EXTRACT, pbf, str(threads)])
+    ids = set(out.split())
+    timing.found = len(ids)
+    return timing, ids
+
+
+def count_all(pbf: Path, out: Path, label: str, *options: str | os.PathLike[str]
+              ) -> tuple[Timing, dict]:
+    """`osmcams count --all` written as JSON to `out`, and its JSON."""
+    osmcams = shutil.which("osmcams") or "osmcams"
+    timing, _ = measure(label, [osmcams, "count", "--all", "--pbf", pbf, *options,
+                                "-f", "json", "-o", out, "--overwrite", "-q"])
+    report = json.loads(out.read_text())
+    timing.found = report["meta"]["cameras_total"]
+    return timing, report
+
+
+def count_ign(pbf: Path, out: Path) -> tuple[Timing, dict]:
+    """count --all against the 35,357 IGN communes with the COG population."""
+    return count_all(pbf, out, "count --all (IGN communes)",
+                     "--boundaries", BOUNDARIES, "--population", POPULATION)
+
+
+def best_wall(command: Sequence[str]) -> float:
+    """The best wall time of HELP_REPEATS runs of `command`."""
+    return min(measure(" ".join(command), command)[0].wall_s for _ in range(HELP_REPEATS))
+
+
+def help_times() -> dict[str, float]:
+    """Best-of-5 wall times of --help and of an empty interpreter."""
+    osmcams = shutil.which("osmcams") or "osmcams"
+    return {
+        "python -c pass": best_wall([sys.executable, "-c", "pass"]),
+        "osmcams --help": best_wall([osmcams, "--help"]),
+        "osmcams count --help": best_wall([osmcams, "count", "--help"]),
+    }
+
+
+def lazy_imports() -> list[str]:
+    """Heavy modules imported by `osmcams count --help` (should be none)."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "osmcams", "count", "--help"],
+                          capture_output=True, text=True, check=True)
+    imported = set(re.findall(r"^import time:.*\|\s*(\S+)$", done.stderr, re.MULTILINE))
+    return sorted(m for m in imported if m.split(".")[0] in LAZY_MODULES)
+
+
+def check(timing: Timing, expected: int, what: str) -> None:
+    """Fail loudly when a task found other than `expected` objects."""
+    if timing.found != expected:
+        raise AssertionError(f"{what}: {timing.task} found {timing.found}, osmium {expected}")
+
+
+def smoke(source: Path, workdir: Path, with_count: bool = True) -> dict[str, int]:
+    """Build a small tiled PBF and check osmcams against osmium; no timing is judged."""
+    pbf = workdir / "smoke.osm.pbf"
+    make_tiled_pbf.build(source, SMOKE_MB, pbf)
+    matched = workdir / "osmium.osm.pbf"
+    floor(pbf, matched, os.cpu_count() or 1)
+    expected = osmium_ids(matched)
+    _, ids = extract(pbf, 0)
+    if ids != expected:
+        raise AssertionError(f"camera ids differ: {len(ids - expected)} only in osmcams, "
+                             f"{len(expected - ids)} only in osmium")
+    result = {"cameras": len(ids), "ways": sum(i[0] == "w" for i in ids)}
+    if with_count:
+        _, report = count_ign(pbf, workdir / "count.json")
+        counted = sum(row["cameras"] for row in report["communes"])
+        if counted + report["meta"]["cameras_outside"] != len(ids):
+            raise AssertionError(f"count --all: {counted} in communes + "
+                                 f"{report['meta']['cameras_outside']} outside != {len(ids)}")
+        result["in_communes"] = counted
+    return result
+
+
+def benchmark(pbf: Path, objects: int, workdir: Path, admin_level: int) -> dict:
+    """Time every task on `pbf`, checking counts against osmium as it goes."""
+    cores = os.cpu_count() or 1
+    matched = workdir / "osmium.osm.pbf"
+    timings = [floor(pbf, matched, cores)]
+    expected = sum(osmium_objects(matched).values())
+    timings.append(floor(pbf, workdir / "nothing.osm.pbf", cores, NOTHING_FILTER))
+    timings.append(floor(pbf, matched, 1))
+    for threads in (0, 1, 2):
+        timings.append(extract(pbf, threads)[0])
+        check(timings[-1], expected, "extraction")
+    timings.append(count_ign(pbf, workdir / "ign.json")[0])
+    check(timings[-1], expected, "count --all")
+    level_label = f"count --all (PBF admin_level={admin_level})"
+    timing, report = count_all(pbf, workdir / "admin.json", level_label,
+                               "--admin-level", str(admin_level))
+    timing.task += f", {len(report['communes'])} boundaries"
+    timings.append(timing)
+    return {
+        "pbf": str(pbf),
+        "bytes": pbf.stat().st_size,
+        "objects": objects,
+        "cameras": expected,
+        "cores": cores,
+        "cpu": cpu_model(),
+        "timings": [asdict(t) for t in timings],
+        "help_s": help_times(),
+        "heavy_imports_on_help": lazy_imports(),
+    }
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo, where Linux gives it."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    found = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    return found.group(1) if found else "unknown"
+
+
+def show(results: dict) -> None:
+    """Print the results as a table, with throughput and the ratio to the floor."""
+    from rich.console import Console
+    from rich.table import Table
+
+    size_mb, objects = results["bytes"] / 1e6, results["objects"]
+    base = results["timings"][0]["wall_s"]
+    table = Table(title=f"{results['pbf']}: {size_mb:,.0f} MB, {objects:,} objects, "
+                        f"{results['cameras']:,} cameras; {results['cores']} cores, {results['cpu']}")
+    for name in ("task", "wall s", "peak RSS MB", "× floor", "MB/s", "objects/s", "found"):
+        table.add_column(name, justify="left" if name == "task" else "right")
+    for t in results["timings"]:
+        wall = t["wall_s"]
+        table.add_row(t["task"], f"{wall:.2f}", f"{t['rss_mb']:,.0f}", f"{wall / base:.2f}",
+                      f"{size_mb / wall:,.0f}", f"{objects / wall:,.0f}",
+                      "" if t["found"] is None else f"{t['found']:,}")
+    Console().print(table)
+    baseline = results["help_s"]["python -c pass"]
+    for name, wall in results["help_s"].items():
+        extra = "" if name.startswith("python") else f" ({wall - baseline:.3f} s over python -c pass)"
+        print(f"{name}: best of {HELP_REPEATS} {wall:.3f} s{extra}")
+    heavy = results["heavy_imports_on_help"]
+    print("heavy modules imported by `osmcams count --help`: " + (", ".join(heavy) or "none"))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--size-mb", type=float, help="build a tiled PBF of this size, MB")
+    what.add_argument("--pbf", type=Path, help="time this PBF instead")
+    what.add_argument("--smoke", action="store_true", help="~8 MB, check correctness only")
+    parser.add_argument("--source", type=Path, default=make_tiled_pbf.DEFAULT_SOURCE,
+                        help="extract to tile (default: München 2020)")
+    parser.add_argument("--admin-level", type=int, default=10,
+                        help="admin_level of boundaries read from the PBF (München has only "
+                             "10 complete, no 8)")
+    parser.add_argument("--workdir", type=Path, help="where to build files (default: a temp dir)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="osmcams-bench-", dir=args.workdir) as tmp:
+        workdir = Path(tmp)
+        if args.smoke:
+            results = smoke(args.source, workdir)
+            print(f"smoke: osmcams and osmium agree: {results}")
+        else:
+            if args.pbf:
+                pbf, objects = args.pbf, sum(osmium_objects(args.pbf).values())
+            else:
+                pbf = workdir / "tiled.osm.pbf"
+                built = make_tiled_pbf.build(args.source, args.size_mb, pbf)
+                objects = built["nodes"] + built["ways"] + built["relations"]
+            results = benchmark(pbf, objects, workdir, args.admin_level)
+            show(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
