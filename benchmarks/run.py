@@ -154,7 +154,7 @@ def check(timing: Timing, expected: int, what: str) -> None:
         raise AssertionError(f"{what}: {timing.task} found {timing.found}, osmium {expected}")
 
 
-def smoke(source: Path, workdir: Path, with_count: bool = True) -> dict[str, int]:
+def smoke(source: Path, workdir: Path) -> dict[str, int]:
     """Build a small tiled PBF and check osmcams against osmium; no timing is judged."""
     pbf = workdir / "smoke.osm.pbf"
     make_tiled_pbf.build(source, SMOKE_MB, pbf)
@@ -165,15 +165,12 @@ def smoke(source: Path, workdir: Path, with_count: bool = True) -> dict[str, int
     if ids != expected:
         raise AssertionError(f"camera ids differ: {len(ids - expected)} only in osmcams, "
                              f"{len(expected - ids)} only in osmium")
-    result = {"cameras": len(ids), "ways": sum(i[0] == "w" for i in ids)}
-    if with_count:
-        _, report = count_ign(pbf, workdir / "count.json")
-        counted = sum(row["cameras"] for row in report["communes"])
-        if counted + report["meta"]["cameras_outside"] != len(ids):
-            raise AssertionError(f"count --all: {counted} in communes + "
-                                 f"{report['meta']['cameras_outside']} outside != {len(ids)}")
-        result["in_communes"] = counted
-    return result
+    _, report = count_ign(pbf, workdir / "count.json")
+    counted = sum(row["cameras"] for row in report["communes"])
+    if counted + report["meta"]["cameras_outside"] != len(ids):
+        raise AssertionError(f"count --all: {counted} in communes + "
+                             f"{report['meta']['cameras_outside']} outside != {len(ids)}")
+    return {"cameras": len(ids), "ways": sum(i[0] == "w" for i in ids), "in_communes": counted}
 
 
 def benchmark(pbf: Path, objects: int, workdir: Path, admin_level: int) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from osmcams.communes import Communes, communes_from_boundaries, load_communes, select
-from osmcams.join import ROW_KEYS, Report, areas_km2, assign, count
+from osmcams.join import ROW_KEYS, STALE_AFTER_DAYS, Report, areas_km2, assign, count, data_age_days
 from osmcams.models import Camera
 from osmcams.pbf import Extract, read_cameras, scan_file
 
@@ -174,3 +175,17 @@ def test_paris_police_register_falls_in_paris(
     assert report.rows[0]["cameras"] == expected["75056"] == 705
     assert report.meta["cameras_outside"] == 707 - 705
     assert report.rows[0]["by_scope"] == {"public": 705}
+
+
+def test_old_data_is_called_stale(monaco_report: Report) -> None:
+    age = monaco_report.meta["data_age_days"]
+    assert age == data_age_days("2025-02-07T01:02:45Z") and age > STALE_AFTER_DAYS
+    assert (
+        f"the OSM data is {age} days old (2025-02-07T01:02:45Z): cameras mapped since are missing"
+        in monaco_report.warnings
+    )
+
+
+def test_fresh_data_is_not_called_stale() -> None:
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert data_age_days(now) == 0

@@ -21,6 +21,17 @@ ROW_KEYS = (
 )
 
 
+STALE_AFTER_DAYS = 30
+
+
+def data_age_days(timestamp: str | None) -> int | None:
+    """Whole days between an ISO 8601 UTC timestamp and now."""
+    if not timestamp:
+        return None
+    then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    return (datetime.now(timezone.utc) - then).days
+
+
 @dataclass
 class Report:
     """The density rows, where they come from, and what to be wary of."""
@@ -152,6 +163,11 @@ def count(
     # Communes left out of the source matter only when the rows claim to cover them all.
     left_out = communes.warnings if rank else []
     warnings = [*extract.warnings, *left_out, *_coverage_warnings(extract, chosen)]
+    age = data_age_days(extract.timestamp)
+    if age is not None and age > STALE_AFTER_DAYS:
+        warnings.append(
+            f"the OSM data is {age} days old ({extract.timestamp}): cameras mapped since are missing"
+        )
     if outside:
         warnings.append(f"{outside} of {len(owners)} cameras lie outside every loaded commune")
     no_population = [f"{r['name']} ({r['insee']})" for r in rows if r["population"] is None]
@@ -165,6 +181,7 @@ def count(
         "source": extract.source,
         "data_timestamp": extract.timestamp,
         "timestamp_source": extract.timestamp_source,
+        "data_age_days": age,
         "boundaries": communes.source,
         "population_source": communes.population_source,
         "population_year": communes.population_year,
