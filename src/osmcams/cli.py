@@ -145,22 +145,25 @@ def _report(kw: dict[str, Any]):
 
 
 def _rich_table(report) -> Any:
+    from rich import box
     from rich.table import Table
 
     meta = report.meta
     table = Table(
-        title=f"Cameras mapped in OpenStreetMap ({meta['data_timestamp'] or 'date unknown'})",
+        title=f"Cameras mapped in OpenStreetMap, data of {meta['data_timestamp'] or 'unknown date'}",
         caption=(
-            f"{meta['source']} · population: {meta['population_source'] or 'none'} "
+            f"{meta['source']}; population: {meta['population_source'] or 'none'} "
             f"({meta['population_year'] or 'year unknown'})"
         ),
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
     )
-    for name, justify in (
-        ("INSEE", "left"), ("Commune", "left"), ("Population", "right"), ("km²", "right"),
-        ("Cameras", "right"), ("per km²", "right"), ("per 10k inh.", "right"),
-        ("inh. per camera", "right"), ("By type", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("INSEE", no_wrap=True)
+    table.add_column("Commune", min_width=10, overflow="fold")
+    for name in ("Pop.", "km²", "Cams", "/km²", "/10k", "inh/cam"):
+        table.add_column(name, justify="right")
+    table.add_column("Types", min_width=8, overflow="fold")
 
     def show(value: Any) -> str:
         return "–" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
