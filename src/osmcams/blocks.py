@@ -184,7 +184,7 @@ def write_subset(
     `layout` is what `index(path)` returned. Returns the number of blocks copied.
     """
     header, nodes = layout
-    starts = [b.first_node for b in nodes]
+    starts = [b.first_node or 0 for b in nodes]
     chosen = sorted({bisect.bisect_right(starts, i) - 1 for i in wanted} - {-1})
     with open(path, "rb") as src, open(target, "wb") as out:
         for block in [header] + [nodes[i] for i in chosen]:

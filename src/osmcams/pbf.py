@@ -304,12 +304,8 @@ def _boundaries(scan: _Scan) -> list[Boundary]:
         boundary = Boundary(rel.osm_id, rel.tags)
         label = f"relation {rel.osm_id} ({rel.tags.get('name', 'unnamed')})"
         missing_ways = [ref for ref, _ in rel.ways if ref not in scan.way_refs]
-        lines = [
-            [scan.locations.get(n) for n in scan.way_refs[ref]]
-            for ref, _ in rel.ways
-            if ref in scan.way_refs
-        ]
-        missing_nodes = sum(p is None for line in lines for p in line)
+        refs = [scan.way_refs[ref] for ref, _ in rel.ways if ref in scan.way_refs]
+        missing_nodes = sum(n not in scan.locations for line in refs for n in line)
         if not rel.ways:
             boundary.problem = "it has no member ways"
         elif missing_ways or missing_nodes:
@@ -319,6 +315,7 @@ def _boundaries(scan: _Scan) -> list[Boundary]:
             )
         else:
             try:
+                lines = [[scan.locations[n] for n in line] for line in refs]
                 boundary.geometry = rings_to_multipolygon(build_rings(lines, label))
             except DataError as e:
                 boundary.problem = str(e)

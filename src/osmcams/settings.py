@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from osmcams.errors import UsageError
@@ -78,20 +80,20 @@ class Settings:
         return self.threads or os.cpu_count() or 1
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from defaults, then `env` (default os.environ), then overrides.
 
         Overrides that are None are ignored, so CLI flags can be passed as they come.
         """
-        env = os.environ if env is None else env
+        source = os.environ if env is None else env
         types = {f.name: f.type for f in fields(cls)}
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}
         for name, var in ENV.items():
-            if env.get(var):
-                values[name] = _convert(types[name], env[var], var)
+            if source.get(var):
+                values[name] = _convert(types[name], source[var], var)
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "cache_dir" in values:
-            values["cache_dir"] = Path(values["cache_dir"])  # type: ignore[arg-type]
+            values["cache_dir"] = Path(values["cache_dir"])
         return replace(cls(), **values) if values else cls()
 
 
