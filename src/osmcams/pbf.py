@@ -9,12 +9,14 @@ the whole file is ever built.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from osmcams.errors import DataError
+from osmcams.geometry import Point
 from osmcams.models import Camera, iso_timestamp, make_camera
 
 # progress(label, bytes_read, bytes_total)
@@ -56,6 +58,40 @@ class _Relation:
     ways: list[tuple[int, str]]
 
 
+class Locations:
+    """Node locations in compact arrays (24 bytes a node), looked up by id."""
+
+    def __init__(self) -> None:
+        self._ids = array("q")
+        self._coords = array("d")
+        self._index: Any = None
+
+    def add(self, osm_id: int, lon: float, lat: float) -> None:
+        """Record one node; call before the first lookup."""
+        self._ids.append(osm_id)
+        self._coords.extend((lon, lat))
+
+    def lookup(self, refs: Sequence[int]) -> list[tuple[float, float] | None]:
+        """The (lon, lat) of each id in `refs`, None for ids that were not recorded."""
+        import numpy
+
+        if self._index is None:
+            ids = numpy.frombuffer(self._ids, dtype=numpy.int64)
+            order = numpy.argsort(ids, kind="stable")
+            coords = numpy.frombuffer(self._coords, dtype=numpy.float64).reshape(-1, 2)
+            self._index = (ids[order], coords[order])
+        ids, coords = self._index
+        if not len(ids):
+            return [None] * len(refs)
+        wanted = numpy.asarray(refs, dtype=numpy.int64)
+        at = numpy.minimum(numpy.searchsorted(ids, wanted), len(ids) - 1)
+        found = ids[at] == wanted
+        return [
+            (lon, lat) if ok else None
+            for ok, (lon, lat) in zip(found.tolist(), coords[at].tolist())
+        ]
+
+
 @dataclass
 class _Scan:
     nodes: list[tuple[int, float, float, dict[str, str], str | None]] = field(default_factory=list)
@@ -63,7 +99,7 @@ class _Scan:
     relations: list[_Relation] = field(default_factory=list)
     boundaries: list[_Relation] = field(default_factory=list)
     way_refs: dict[int, list[int]] = field(default_factory=dict)
-    locations: dict[int, tuple[float, float]] = field(default_factory=dict)
+    locations: Locations = field(default_factory=lambda: Locations())
     newest: str | None = None
 
 
@@ -241,7 +277,7 @@ def _read_locations(
             wanted = [osmium.filter.IdFilter(batch)]
             for node in _objects(source, osmium.osm.NODE, wanted, threads, "Way nodes", progress):
                 if node.location.valid():
-                    scan.locations[node.id] = (node.location.lon, node.location.lat)
+                    scan.locations.add(node.id, node.location.lon, node.location.lat)
 
 
 def _centre(points: list[tuple[float, float]]) -> tuple[float, float]:
@@ -265,7 +301,7 @@ def _cameras(scan: _Scan) -> tuple[list[Camera], list[str]]:
 
     def place(kind: str, osm_id: int, refs: Iterable[int], tags: dict, stamp: str | None):
         refs = list(refs)
-        points = [scan.locations[r] for r in refs if r in scan.locations]
+        points = [p for p in scan.locations.lookup(refs) if p is not None]
         if not points:
             unplaced.append(f"{kind}/{osm_id}")
             return
@@ -304,8 +340,10 @@ def _boundaries(scan: _Scan) -> list[Boundary]:
         boundary = Boundary(rel.osm_id, rel.tags)
         label = f"relation {rel.osm_id} ({rel.tags.get('name', 'unnamed')})"
         missing_ways = [ref for ref, _ in rel.ways if ref not in scan.way_refs]
-        refs = [scan.way_refs[ref] for ref, _ in rel.ways if ref in scan.way_refs]
-        missing_nodes = sum(n not in scan.locations for line in refs for n in line)
+        lines = [
+            scan.locations.lookup(scan.way_refs[ref]) for ref, _ in rel.ways if ref in scan.way_refs
+        ]
+        missing_nodes = sum(p is None for line in lines for p in line)
         if not rel.ways:
             boundary.problem = "it has no member ways"
         elif missing_ways or missing_nodes:
@@ -315,8 +353,8 @@ def _boundaries(scan: _Scan) -> list[Boundary]:
             )
         else:
             try:
-                lines = [[scan.locations[n] for n in line] for line in refs]
-                boundary.geometry = rings_to_multipolygon(build_rings(lines, label))
+                rings = build_rings(cast(list[list[Point]], lines), label)
+                boundary.geometry = rings_to_multipolygon(rings)
             except DataError as e:
                 boundary.problem = str(e)
         result.append(boundary)
