@@ -1,10 +1,10 @@
-"""The block structure of a PBF file, to read only the node blocks a pass needs.
+"""The block structure of a PBF file, to read only the blocks a pass needs.
 
 A PBF file is a sequence of blobs, each a zlib-compressed block of one kind of
-object, nodes first and in id order. Inflating only the head of each node block
-gives its first id, hence the id range of every block, at a small fraction of
-the cost of decoding the file. The blocks that hold wanted ids are then copied,
-verbatim, into a smaller PBF for libosmium to read.
+object: nodes, then ways, then relations, each in id order. Inflating only the
+head of each block gives its kind and first id, hence the id range of every
+block, at a small fraction of the cost of decoding the file. The blocks that
+hold wanted ids are then copied, verbatim, into a smaller PBF for libosmium.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import BinaryIO
 
 # Protocol buffer field numbers (osmformat.proto, fileformat.proto).
 BLOB_RAW, BLOB_RAW_SIZE, BLOB_ZLIB = 1, 2, 3
-GROUP_NODES, GROUP_DENSE = 1, 2
+GROUP_NODES, GROUP_DENSE, GROUP_WAYS, GROUP_RELATIONS = 1, 2, 3, 4
+KIND = {GROUP_NODES: "node", GROUP_DENSE: "node", GROUP_WAYS: "way", GROUP_RELATIONS: "relation"}
 
 
 class Unindexable(Exception):
@@ -29,11 +30,19 @@ class Unindexable(Exception):
 
 @dataclass(frozen=True)
 class Block:
-    """One file block: where it lies, and the first node id it holds (None: not nodes)."""
+    """One file block: where it lies, and the first id it holds."""
 
     offset: int
     length: int
-    first_node: int | None
+    first_id: int = 0
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The header block, then the node blocks and the way blocks, in file order."""
+
+    header: Block
+    blocks: dict[str, list[Block]]
 
 
 def _varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
@@ -115,22 +124,23 @@ def _inflate_head(f: BinaryIO, size: int) -> bytes:
     return head
 
 
-def _first_node(head: bytes) -> int | None:
-    """The first node id of a PrimitiveBlock head, or None for a block of ways or relations."""
+def _first_object(head: bytes) -> tuple[str, int]:
+    """The kind ("node", "way", "relation") and first id of a PrimitiveBlock head."""
     try:
         for number, value in _fields(head):
             if number != 2:  # primitivegroup
                 continue
-            for kind, content in _fields(value):  # type: ignore[arg-type]
-                if kind == GROUP_DENSE:
-                    ids = dict(_fields(content))[1]  # type: ignore[arg-type]
-                    return _zigzag(_varint(ids, 0)[0])  # type: ignore[arg-type]
-                if kind == GROUP_NODES:
-                    return _zigzag(dict(_fields(content))[1])  # type: ignore[arg-type]
-                return None
+            for group, content in _fields(value):  # type: ignore[arg-type]
+                first = dict(_fields(content))[1]  # type: ignore[arg-type]
+                if group == GROUP_DENSE:
+                    return "node", _zigzag(_varint(first, 0)[0])  # type: ignore[arg-type]
+                if group == GROUP_NODES:
+                    return "node", _zigzag(first)  # type: ignore[arg-type]
+                if group in (GROUP_WAYS, GROUP_RELATIONS):
+                    return KIND[group], first  # type: ignore[return-value]
+                break
     except (Unindexable, KeyError, IndexError):
-        # The head was cut inside the group: the group is bigger than we inflated.
-        pass
+        pass  # the head was cut inside the group: it is bigger than we inflated
     raise Unindexable("cannot read the first id of a block")
 
 
@@ -153,41 +163,44 @@ def _blocks(f: BinaryIO) -> Iterator[tuple[int, int, str, int]]:
         f.seek(offset + 4 + size + data_size)
 
 
-def index(path: str | os.PathLike[str]) -> tuple[Block, list[Block]]:
-    """The header block and the node blocks of a PBF file, in file order."""
+def index(path: str | os.PathLike[str]) -> Layout:
+    """Where the header, node and way blocks of a PBF file lie, and their first ids."""
     header: Block | None = None
-    nodes: list[Block] = []
+    found: dict[str, list[Block]] = {"node": [], "way": []}
     with open(path, "rb") as f:
         for offset, length, kind, blob_size in _blocks(f):
             if kind == "OSMHeader":
-                header = Block(offset, length, None)
+                header = Block(offset, length)
                 continue
-            first = _first_node(_inflate_head(f, blob_size))
-            if first is None:
-                break  # ways and relations follow the nodes
-            if nodes and first <= (nodes[-1].first_node or 0):
-                raise Unindexable("node blocks are not sorted by id")
-            nodes.append(Block(offset, length, first))
+            kind, first = _first_object(_inflate_head(f, blob_size))
+            if kind not in found:
+                break  # relations come last
+            previous = found[kind]
+            if previous and first <= previous[-1].first_id:
+                raise Unindexable(f"{kind} blocks are not sorted by id")
+            previous.append(Block(offset, length, first))
     if header is None:
         raise Unindexable("no header block")
-    return header, nodes
+    if found["node"]:
+        # The last node block may end with the first ways: it is a candidate for any
+        # way id lower than the first id of the first block that starts with ways.
+        last = found["node"][-1]
+        found["way"].insert(0, Block(last.offset, last.length, -1))
+    return Layout(header, found)
 
 
 def write_subset(
-    path: str | os.PathLike[str],
-    layout: tuple[Block, list[Block]],
-    wanted: Iterable[int],
-    target: Path,
+    path: str | os.PathLike[str], layout: Layout, kind: str, wanted: Iterable[int], target: Path
 ) -> int:
-    """Copy to `target` the header and the node blocks that may hold `wanted` ids.
+    """Copy to `target` the header and the `kind` blocks that may hold `wanted` ids.
 
-    `layout` is what `index(path)` returned. Returns the number of blocks copied.
+    Returns the number of blocks copied.
     """
-    header, nodes = layout
-    starts = [b.first_node or 0 for b in nodes]
+    blocks = layout.blocks[kind]
+    starts = [b.first_id for b in blocks]
     chosen = sorted({bisect.bisect_right(starts, i) - 1 for i in wanted} - {-1})
     with open(path, "rb") as src, open(target, "wb") as out:
-        for block in [header] + [nodes[i] for i in chosen]:
+        for block in [layout.header] + [blocks[i] for i in chosen]:
             src.seek(block.offset)
             out.write(src.read(block.length))
     return len(chosen)

@@ -224,21 +224,28 @@ def _first_pass(
 
 def _fetch_references(path: Path, scan: _Scan, threads: int, progress: Progress | None) -> None:
     """Read the member ways and then the nodes that the first pass left unresolved."""
-    import osmium
-
     way_ids = {ref for rel in scan.relations + scan.boundaries for ref, _ in rel.ways}
     way_ids -= scan.ways.keys()
     scan.way_refs = {way_id: refs for way_id, (_, _, refs) in scan.ways.items()}
-    if way_ids:
-        for way in _objects(
-            path, osmium.osm.WAY, [osmium.filter.IdFilter(way_ids)], threads, "Member ways",
-            progress,
-        ):
-            scan.way_refs[way.id] = [n.ref for n in way.nodes]
-    node_ids = {ref for refs in scan.way_refs.values() for ref in refs}
-    node_ids.update(ref for rel in scan.relations for ref in rel.nodes)
-    if node_ids:
-        _read_locations(path, node_ids, scan, threads, progress)
+    node_ids = {ref for rel in scan.relations for ref in rel.nodes}
+    if not (way_ids or scan.ways or node_ids):
+        return
+    layout = _layout(path)
+    for way in _objects_by_id(path, layout, "way", way_ids, threads, progress):
+        scan.way_refs[way.id] = [n.ref for n in way.nodes]
+    node_ids.update(ref for refs in scan.way_refs.values() for ref in refs)
+    for node in _objects_by_id(path, layout, "node", node_ids, threads, progress):
+        if node.location.valid():
+            scan.locations.add(node.id, node.location.lon, node.location.lat)
+
+
+def _layout(path: Path) -> Any:
+    from osmcams import blocks
+
+    try:
+        return blocks.index(path)
+    except (blocks.Unindexable, OSError):
+        return None  # not a PBF we can index: passes read every block of their kind
 
 
 def _batches(ids: set[int]) -> Iterator[set[int]]:
@@ -254,30 +261,27 @@ def _batches(ids: set[int]) -> Iterator[set[int]]:
         yield set().union(*(ranges[k] for k in keys[start : start + RANGES_PER_PASS]))
 
 
-def _read_locations(
-    path: Path, node_ids: set[int], scan: _Scan, threads: int, progress: Progress | None
-) -> None:
-    """Locations of `node_ids`, decoding only the node blocks that can hold them."""
+def _objects_by_id(
+    path: Path, layout: Any, kind: str, ids: set[int], threads: int, progress: Progress | None
+) -> Iterator[Any]:
+    """The `kind` objects with `ids`, decoding only the blocks that can hold them."""
     import tempfile
 
     import osmium
 
     from osmcams import blocks
 
-    try:
-        layout = blocks.index(path)
-    except (blocks.Unindexable, OSError):
-        layout = None  # not a PBF we can index: read every node block instead
+    entities = osmium.osm.NODE if kind == "node" else osmium.osm.WAY
+    label = "Way nodes" if kind == "node" else "Member ways"
     with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
-        for batch in _batches(node_ids):
+        for batch in _batches(ids):
             source = path
             if layout is not None:
-                source = Path(tmp) / "nodes.osm.pbf"
-                blocks.write_subset(path, layout, batch, source)
-            wanted = [osmium.filter.IdFilter(batch)]
-            for node in _objects(source, osmium.osm.NODE, wanted, threads, "Way nodes", progress):
-                if node.location.valid():
-                    scan.locations.add(node.id, node.location.lon, node.location.lat)
+                source = Path(tmp) / f"{kind}s.osm.pbf"
+                blocks.write_subset(path, layout, kind, batch, source)
+            yield from _objects(
+                source, entities, [osmium.filter.IdFilter(batch)], threads, label, progress
+            )
 
 
 def _centre(points: list[tuple[float, float]]) -> tuple[float, float]:
