@@ -29,8 +29,10 @@ def test_nightly_refresh_script(net_env, catalogues, communes_06, cog_population
         assert done.returncode == 0, done.stderr
     with open(out / "communes.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 163  # the communes of the Alpes-Maritimes in IGN 2018
+    # The Monaco extract's box reaches 4 of the 163 communes of the Alpes-Maritimes.
+    assert {r["insee"] for r in rows} == {"06012", "06032", "06104", "06150"}
     report = json.loads((out / "communes.json").read_text(encoding="utf-8"))
     assert report["meta"]["data_timestamp"] == "2021-04-21T20:21:46Z"
-    assert len(list((out / "geojson").glob("06*.geojson"))) == 163
+    assert "159 communes lie wholly outside" in " ".join(report["warnings"])
+    assert len(list((out / "geojson").glob("06*.geojson"))) == 4
     assert not list(out.rglob("*.tmp*"))

@@ -15,6 +15,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from osmcams.communes import Communes, communes_from_boundaries, load_communes, select
+from osmcams.errors import DataError
 from osmcams.join import ROW_KEYS, STALE_AFTER_DAYS, Report, areas_km2, assign, count, data_age_days
 from osmcams.models import Camera
 from osmcams.pbf import Extract, read_cameras, scan_file
@@ -189,3 +190,19 @@ def test_old_data_is_called_stale(monaco_report: Report) -> None:
 def test_fresh_data_is_not_called_stale() -> None:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert data_age_days(now) == 0
+
+
+def test_coverage_of_an_extract_with_a_bounding_box(osm_dir: Path, communes_06_cog: Communes) -> None:
+    extract = read_cameras(osm_dir / "monaco-2021-04-21.osm.pbf")
+    west, south, east, north = extract.bbox
+    box = shapely.box(west, south, east, north)
+    touched = {
+        code for code, geom in zip(communes_06_cog.frame["insee"], communes_06_cog.frame.geometry)
+        if geom.intersection(box).area > 0
+    }
+    report = count(extract, communes_06_cog, select(communes_06_cog, department="06"), rank=True)
+    assert {r["insee"] for r in report.rows} == touched == {"06012", "06032", "06104", "06150"}
+    assert f"{163 - len(touched)} communes lie wholly outside" in " ".join(report.warnings)
+    assert "Beausoleil (06012), 67% covered" in " ".join(report.warnings)
+    with pytest.raises(DataError, match=r"^Nice \(06088\): wholly outside the extract's bounding box"):
+        count(extract, communes_06_cog, ["06088"])

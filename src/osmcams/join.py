@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from osmcams.communes import Communes
+from osmcams.errors import DataError
 from osmcams.models import Camera
 from osmcams.pbf import Extract
 
@@ -116,24 +117,43 @@ def _row(commune: Any, area: float, cameras: list[Camera]) -> dict[str, Any]:
     }
 
 
-def _coverage_warnings(extract: Extract, communes: Any) -> list[str]:
-    from shapely.geometry import box
+def _coverage(extract: Extract, chosen: Any, rank: bool) -> tuple[Any, list[str]]:
+    """The communes the extract can speak for, and warnings about those it only partly covers.
+
+    A commune wholly outside the extract's bounding box is left out of a ranking, and
+    is an error when asked for by name: a zero there would be a number without data.
+    """
+    import shapely
 
     if extract.bbox is None:
-        return [
+        return chosen, [
             f"{extract.source} declares no bounding box: cannot check that it covers "
             "the whole of each commune"
         ]
-    area = box(*extract.bbox)
+    bbox = shapely.box(*extract.bbox)
+    geometries = chosen.geometry.values
+    beyond = ~shapely.contains(bbox, geometries)
+    if not beyond.any():
+        return chosen, []
+    cut = shapely.make_valid(geometries[beyond])
+    shares = areas_km2(shapely.intersection(cut, bbox)) / areas_km2(cut)
+    names = [f"{n} ({c})" for n, c in zip(chosen["name"][beyond], chosen["insee"][beyond])]
+    outside = [name for name, share in zip(names, shares) if share == 0]
+    where = f"the extract's bounding box {tuple(round(v, 5) for v in extract.bbox)}"
+    if outside and not rank:
+        raise DataError(f"{', '.join(outside)}: wholly outside {where}, nothing there can be counted")
     warnings = []
-    for commune in communes.itertuples():
-        if not area.contains(commune.geometry):
-            share = commune.geometry.intersection(area).area / commune.geometry.area
-            warnings.append(
-                f"{commune.name} ({commune.insee}) reaches beyond the extract's bounding box "
-                f"({share:.0%} of it is covered): its count is incomplete"
-            )
-    return warnings
+    partial = [f"{name}, {share:.0%} covered" for name, share in zip(names, shares) if share > 0]
+    if partial:
+        warnings.append(
+            f"{len(partial)} communes reach beyond {where}, so their counts are incomplete: "
+            + "; ".join(partial)
+        )
+    if outside:
+        warnings.append(f"{len(outside)} communes lie wholly outside {where} and are left out")
+    keep = ~beyond.copy()
+    keep[beyond] = shares > 0
+    return chosen[keep], warnings
 
 
 def count(
@@ -151,7 +171,7 @@ def count(
         if code in by_commune:
             by_commune[code].append(camera)
     frame = communes.frame.set_index("insee", drop=False)
-    chosen = frame.loc[codes]
+    chosen, coverage = _coverage(extract, frame.loc[codes], rank)
     areas = areas_km2(chosen.geometry.values)
     rows = [
         _row(c, area, by_commune[c.insee])
@@ -162,7 +182,7 @@ def count(
     outside = sum(code is None for code in owners)
     # Communes left out of the source matter only when the rows claim to cover them all.
     left_out = communes.warnings if rank else []
-    warnings = [*extract.warnings, *left_out, *_coverage_warnings(extract, chosen)]
+    warnings = [*extract.warnings, *left_out, *coverage]
     age = data_age_days(extract.timestamp)
     if age is not None and age > STALE_AFTER_DAYS:
         warnings.append(
