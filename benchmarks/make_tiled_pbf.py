@@ -2,11 +2,19 @@
 
 Each tile is a copy of the source extract. Its coordinates are shifted to one
 cell of a grid spread evenly over a rectangle that lies wholly inside mainland
-France, and its ids (nodes, ways, relations and every reference) are increased
-by ``tile * step``, where step is the first power of ten above the largest
-source id. The output holds the nodes of all tiles, then their ways, then their
-relations, so it is sorted by type then id and referentially as whole as the
-source (dangling relation members of an extract stay dangling, once per tile).
+France. Its ids (of nodes, ways, relations and every reference) are renumbered
+1, 2, 3... per type in source order (ids referenced but missing from the
+extract follow), then increased by ``tile * step``, where step is the first
+power of ten above the largest new id. The output holds the nodes of all
+tiles, then their ways, then their relations, so it is sorted by type then id
+and referentially as whole as the source (dangling relation members of an
+extract stay dangling, once per tile).
+
+Renumbering keeps the id range as dense as in real data. With ``--keep-ids``
+the source ids are kept and only offset (step above the largest source id,
+10**10 for the default source): tools that index by id with bitsets or arrays
+(osmium check-refs -r, tags-filter with references) then need tens of GB for a
+50 MB file.
 
 Speed: the source PBF blocks are parsed once into templates in which only the
 varints that differ between tiles are left open (object ids and the first
@@ -50,16 +58,18 @@ ZLIB_LEVEL = 6
 SORT_FEATURE = b"Sort.Type_then_ID"
 WRITING_PROGRAM = b"osmcams make_tiled_pbf"
 
-# How a changing field is stored, and which shift applies to it.
+# How a changing field is stored, and what it holds. Member ids take their
+# type from the relation's types field; its values are the first three axes.
 VARINT, ZIGZAG, PACKED = range(3)
-ID, LAT, LON = range(3)
+NODE_ID, WAY_ID, RELATION_ID, MEMBER_ID, LAT, LON = range(6)
+MEMBER_TYPES_FIELD = 10
 
 Schema = dict[int, "tuple[int, int] | Schema"]
 
-NODE: Schema = {1: (ZIGZAG, ID), 8: (ZIGZAG, LAT), 9: (ZIGZAG, LON)}
-DENSE_NODES: Schema = {1: (PACKED, ID), 8: (PACKED, LAT), 9: (PACKED, LON)}
-WAY: Schema = {1: (VARINT, ID), 8: (PACKED, ID), 9: (PACKED, LAT), 10: (PACKED, LON)}
-RELATION: Schema = {1: (VARINT, ID), 9: (PACKED, ID)}
+NODE: Schema = {1: (ZIGZAG, NODE_ID), 8: (ZIGZAG, LAT), 9: (ZIGZAG, LON)}
+DENSE_NODES: Schema = {1: (PACKED, NODE_ID), 8: (PACKED, LAT), 9: (PACKED, LON)}
+WAY: Schema = {1: (VARINT, WAY_ID), 8: (PACKED, NODE_ID), 9: (PACKED, LAT), 10: (PACKED, LON)}
+RELATION: Schema = {1: (VARINT, RELATION_ID), 9: (PACKED, MEMBER_ID)}
 PRIMITIVE_GROUP: Schema = {1: NODE, 2: DENSE_NODES, 3: WAY, 4: RELATION}
 GROUP_TYPE = {1: 0, 2: 0, 3: 1, 4: 2}  # group field -> node, way, relation
 
@@ -100,9 +110,8 @@ class BlockTemplate(NamedTuple):
 class Source(NamedTuple):
     """What the tiler needs to know about the source file."""
 
-    size: int
     counts: dict[str, int]
-    max_id: int
+    id_step: int
     bbox: tuple[int, int, int, int]  # min x, min y, max x, max y in 1e-7 degrees
     header: list[tuple[int, bytes]]  # (field number, encoded field)
     blocks: list[BlockTemplate]
@@ -167,8 +176,32 @@ def iter_fields(buf: bytes) -> Iterator[tuple[int, int, int | bytes, bytes]]:
         yield key >> 3, wire, value, buf[start:pos]
 
 
-def make_template(buf: bytes, schema: Schema) -> list:
-    """Split a message into static byte runs and the fields named in schema."""
+def decode_packed(buf: bytes) -> list[int]:
+    """Decode a packed repeated varint field."""
+    values = []
+    pos = 0
+    while pos < len(buf):
+        value, pos = read_varint(buf, pos)
+        values.append(value)
+    return values
+
+
+def renumber_packed(buf: bytes, types: list[int], ids: list[dict[int, int]]) -> tuple[int, bytes]:
+    """Map a packed delta-coded id array; return its first id and the other deltas."""
+    old = new = 0
+    deltas = []
+    for delta, kind in zip(decode_packed(buf), types):
+        old += unzigzag(delta)
+        deltas.append(ids[kind][old] - new)
+        new = ids[kind][old]
+    return deltas[0], b"".join(encode_varint(zigzag(delta)) for delta in deltas[1:])
+
+
+def make_template(buf: bytes, schema: Schema, ids: list[dict[int, int]]) -> list:
+    """Split a message into static byte runs and the fields named in schema.
+
+    Id fields are renumbered through ids (one old -> new table per type).
+    """
     items: list = []
     static = bytearray()
     for number, wire, value, raw in iter_fields(buf):
@@ -181,24 +214,31 @@ def make_template(buf: bytes, schema: Schema) -> list:
             items.append(bytes(static))
             static.clear()
         if isinstance(spec, dict):
-            items.append(Nested(key, make_template(value, spec)))
-        elif spec[0] == PACKED:
-            if wire != 2:
-                raise ValueError(f"field {number} is not packed")
+            items.append(Nested(key, make_template(value, spec, ids)))
+            continue
+        kind, axis = spec
+        if kind == PACKED and wire == 2 and axis in (LAT, LON):
             first, pos = read_varint(value, 0)
-            items.append(Packed(key, spec[1], unzigzag(first), value[pos:]))
+            items.append(Packed(key, axis, unzigzag(first), value[pos:]))
+        elif kind == PACKED and wire == 2:
+            types = [axis] * len(value)
+            if axis == MEMBER_ID:
+                fields = (v for n, _, v, _ in iter_fields(buf) if n == MEMBER_TYPES_FIELD)
+                types = decode_packed(next(fields, b""))
+            items.append(Packed(key, axis, *renumber_packed(value, types, ids)))
+        elif kind != PACKED and wire == 0:
+            signed = kind == ZIGZAG
+            value = unzigzag(value) if signed else value
+            items.append(Scalar(key, signed, axis, ids[axis][value] if axis < LAT else value))
         else:
-            if wire != 0:
-                raise ValueError(f"field {number} is not a varint")
-            zz = spec[0] == ZIGZAG
-            items.append(Scalar(key, zz, spec[1], unzigzag(value) if zz else value))
+            raise ValueError(f"field {number} has an unexpected wire type {wire}")
     if static:
         items.append(bytes(static))
     return items
 
 
-def render(items: list, shifts: tuple[int, int, int]) -> bytes:
-    """Serialise a template with the given (id, lat, lon) shifts."""
+def render(items: list, shifts: tuple[int, ...]) -> bytes:
+    """Serialise a template, adding shifts[axis] to each changing field."""
     parts: list[bytes] = []
     add = parts.append
     for item in items:
@@ -244,7 +284,7 @@ def iter_blobs(data: bytes) -> Iterator[tuple[bytes, bytes]]:
             raise ValueError("only raw and zlib PBF blobs are supported")
 
 
-def split_block(block: bytes) -> list[BlockTemplate]:
+def split_block(block: bytes, ids: list[dict[int, int]]) -> list[BlockTemplate]:
     """Make one template per primitive group of a PrimitiveBlock."""
     fields = list(iter_fields(block))
     granularity = next((v for n, _, v, _ in fields if n == 17), 100)
@@ -260,17 +300,24 @@ def split_block(block: bytes) -> list[BlockTemplate]:
             if n != 2:
                 items.append(raw)
             elif other == index:
-                items.append(Nested(raw[:1], make_template(group, PRIMITIVE_GROUP)))
+                items.append(Nested(raw[:1], make_template(group, PRIMITIVE_GROUP, ids)))
         templates.append(BlockTemplate(kinds.pop(), granularity, items))
     return templates
 
 
-def scan_source(path: Path) -> tuple[dict[str, int], int, tuple[int, int, int, int]]:
-    """Count objects, find the largest id and the node bbox; check the order."""
+def scan_source(
+    path: Path, compact_ids: bool
+) -> tuple[dict[str, int], list[dict[int, int]], tuple[int, int, int, int]]:
+    """Count objects, make the id tables and find the node bbox; check the order.
+
+    The id tables map each id present or referenced to itself, or with
+    compact_ids to 1, 2, 3... (present ids in order, then missing ones).
+    """
     counts = {"nodes": 0, "ways": 0, "relations": 0, "surveillance": 0}
     names = {"n": "nodes", "w": "ways", "r": "relations"}
+    present: list[list[int]] = [[], [], []]
+    referenced: list[set[int]] = [set(), set(), set()]
     last = (-1, 0)
-    max_id = 0
     xs: list[int] = []
     ys: list[int] = []
     for obj in osmium.FileProcessor(str(path)):
@@ -279,30 +326,39 @@ def scan_source(path: Path) -> tuple[dict[str, int], int, tuple[int, int, int, i
         if obj.id <= 0 or key <= last:
             raise ValueError("source must be sorted by type then id, with positive ids")
         last = key
-        max_id = max(max_id, obj.id)
+        present[key[0]].append(obj.id)
         counts[names[kind]] += 1
         counts["surveillance"] += obj.tags.get("man_made") == "surveillance"
         if kind == "n":
             xs.append(obj.location.x)
             ys.append(obj.location.y)
+        elif kind == "w":
+            referenced[0].update(node.ref for node in obj.nodes)
+        else:
+            for member in obj.members:
+                referenced["nwr".index(member.type)].add(member.ref)
     if not xs:
         raise ValueError("source has no nodes")
-    return counts, max_id, (min(xs), min(ys), max(xs), max(ys))
+    tables = []
+    for ids, refs in zip(present, referenced):
+        ids += sorted(refs.difference(ids))
+        tables.append({old: new + 1 if compact_ids else old for new, old in enumerate(ids)})
+    return counts, tables, (min(xs), min(ys), max(xs), max(ys))
 
 
-def load_source(path: Path) -> Source:
+def load_source(path: Path, compact_ids: bool = True) -> Source:
     """Read the source once into block templates and summary facts."""
-    counts, max_id, bbox = scan_source(path)
-    data = path.read_bytes()
+    counts, ids, bbox = scan_source(path, compact_ids)
+    id_step = 10 ** len(str(max(max(table.values(), default=0) for table in ids)))
     header: list[tuple[int, bytes]] = []
     blocks: list[BlockTemplate] = []
-    for kind, content in iter_blobs(data):
+    for kind, content in iter_blobs(path.read_bytes()):
         if kind == b"OSMHeader":
             header = [(n, raw) for n, _, _, raw in iter_fields(content)]
         elif kind == b"OSMData":
-            blocks += split_block(content)
+            blocks += split_block(content, ids)
     blocks.sort(key=lambda block: block.kind)  # stable: keeps order within a type
-    return Source(len(data), counts, max_id, bbox, header, blocks)
+    return Source(counts, id_step, bbox, header, blocks)
 
 
 def tile_origins(tiles: int, width: int, height: int, seed: int) -> list[tuple[int, int]]:
@@ -355,29 +411,42 @@ def file_block(kind: bytes, content: bytes) -> bytes:
     return struct.pack(">I", len(head)) + head + blob
 
 
-def render_blocks(source: Source, origins: list[tuple[int, int]], id_step: int) -> Iterator[bytes]:
+def render_tile(source: Source, block: BlockTemplate, tile: int, origin: tuple[int, int]) -> bytes:
+    """Render one block of the tile with the given number and lower-left corner."""
+    lat, lat_rest = divmod((origin[1] - source.bbox[1]) * 100, block.granularity)
+    lon, lon_rest = divmod((origin[0] - source.bbox[0]) * 100, block.granularity)
+    if lat_rest or lon_rest:
+        raise ValueError("shift is not a multiple of the block granularity")
+    step = tile * source.id_step
+    return render(block.items, (step, step, step, step, lat, lon))
+
+
+def render_blocks(source: Source, origins: list[tuple[int, int]]) -> Iterator[bytes]:
     """Yield the raw output blocks: all tiles' nodes, then ways, then relations."""
-    min_x, min_y = source.bbox[:2]
     for kind in range(3):
         blocks = [block for block in source.blocks if block.kind == kind]
-        for tile, (x, y) in enumerate(origins):
+        for tile, origin in enumerate(origins):
             for block in blocks:
-                lat, lat_rest = divmod((y - min_y) * 100, block.granularity)
-                lon, lon_rest = divmod((x - min_x) * 100, block.granularity)
-                if lat_rest or lon_rest:
-                    raise ValueError("shift is not a multiple of the block granularity")
-                yield render(block.items, (tile * id_step, lat, lon))
+                yield render_tile(source, block, tile, origin)
 
 
-def build(source: Path | str, target_mb: float, output: Path | str, seed: int = 1) -> dict[str, int]:
+def build(
+    source: Path | str,
+    target_mb: float,
+    output: Path | str,
+    seed: int = 1,
+    compact_ids: bool = True,
+) -> dict[str, int]:
     """Write a tiled PBF of about target_mb MB (10**6 bytes) to output.
 
     Returns the tile count, the output size in bytes and the object counts the
     output holds: nodes, ways, relations and man_made=surveillance objects.
     """
     output = Path(output)
-    src = load_source(Path(source))
-    tiles = max(1, math.ceil(target_mb * 1e6 / src.size))
+    src = load_source(Path(source), compact_ids)
+    sample = (render_tile(src, block, 1, src.bbox[:2]) for block in src.blocks)
+    tile_size = sum(len(file_block(b"OSMData", content)) for content in sample)
+    tiles = max(1, math.ceil(target_mb * 1e6 / tile_size))
     min_x, min_y, max_x, max_y = src.bbox
     origins = tile_origins(tiles, max_x - min_x, max_y - min_y, seed)
     bbox = (
@@ -386,12 +455,11 @@ def build(source: Path | str, target_mb: float, output: Path | str, seed: int = 
         max(x for x, _ in origins) + max_x - min_x,
         max(y for _, y in origins) + max_y - min_y,
     )
-    id_step = 10 ** len(str(src.max_id))
     workers = os.cpu_count() or 1
     with ThreadPoolExecutor(workers) as pool, output.open("wb") as out:
         out.write(file_block(b"OSMHeader", header_block(src, bbox)))
         pending: deque = deque()
-        for content in render_blocks(src, origins, id_step):
+        for content in render_blocks(src, origins):
             pending.append(pool.submit(file_block, b"OSMData", content))
             if len(pending) > 4 * workers:
                 out.write(pending.popleft().result())
@@ -409,11 +477,14 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
     parser.add_argument("--seed", type=int, default=1, help="jitter of tile positions")
+    parser.add_argument(
+        "--keep-ids", action="store_true", help="offset the source ids instead of renumbering"
+    )
     args = parser.parse_args()
     if args.size_mb <= 0:
         parser.error("--size-mb must be positive")
     start = time.perf_counter()
-    result = build(args.source, args.size_mb, args.output, args.seed)
+    result = build(args.source, args.size_mb, args.output, args.seed, not args.keep_ids)
     seconds = time.perf_counter() - start
     print(f"wrote {args.output}: {result['bytes'] / 1e6:.1f} MB in {seconds:.1f} s")
     for name, value in result.items():

@@ -173,7 +173,7 @@ def smoke(source: Path, workdir: Path) -> dict[str, int]:
     return {"cameras": len(ids), "ways": sum(i[0] == "w" for i in ids), "in_communes": counted}
 
 
-def benchmark(pbf: Path, objects: int, workdir: Path, admin_level: int) -> dict:
+def benchmark(pbf: Path, objects: int, workdir: Path, admin_level: int | None) -> dict:
     """Time every task on `pbf`, checking counts against osmium as it goes."""
     cores = os.cpu_count() or 1
     matched = workdir / "osmium.osm.pbf"
@@ -186,11 +186,12 @@ def benchmark(pbf: Path, objects: int, workdir: Path, admin_level: int) -> dict:
         check(timings[-1], expected, "extraction")
     timings.append(count_ign(pbf, workdir / "ign.json")[0])
     check(timings[-1], expected, "count --all")
-    level_label = f"count --all (PBF admin_level={admin_level})"
-    timing, report = count_all(pbf, workdir / "admin.json", level_label,
-                               "--admin-level", str(admin_level))
-    timing.task += f", {len(report['communes'])} boundaries"
-    timings.append(timing)
+    if admin_level is not None:
+        timing, report = count_all(pbf, workdir / "admin.json",
+                                   f"count --all (PBF admin_level={admin_level})",
+                                   "--admin-level", str(admin_level))
+        timing.task += f", {len(report['communes'])} boundaries"
+        timings.append(timing)
     return {
         "pbf": str(pbf),
         "bytes": pbf.stat().st_size,
@@ -230,7 +231,7 @@ def show(results: dict) -> None:
         table.add_row(t["task"], f"{wall:.2f}", f"{t['rss_mb']:,.0f}", f"{wall / base:.2f}",
                       f"{size_mb / wall:,.0f}", f"{objects / wall:,.0f}",
                       "" if t["found"] is None else f"{t['found']:,}")
-    Console().print(table)
+    Console(width=200).print(table)
     baseline = results["help_s"]["python -c pass"]
     for name, wall in results["help_s"].items():
         extra = "" if name.startswith("python") else f" ({wall - baseline:.3f} s over python -c pass)"
@@ -251,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--admin-level", type=int, default=10,
                         help="admin_level of boundaries read from the PBF (München has only "
                              "10 complete, no 8)")
+    parser.add_argument("--no-pbf-boundaries", action="store_true",
+                        help="skip count --all with boundaries from the PBF")
     parser.add_argument("--workdir", type=Path, help="where to build files (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
@@ -266,7 +269,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 pbf = workdir / "tiled.osm.pbf"
                 built = make_tiled_pbf.build(args.source, args.size_mb, pbf)
                 objects = built["nodes"] + built["ways"] + built["relations"]
-            results = benchmark(pbf, objects, workdir, args.admin_level)
+            level = None if args.no_pbf_boundaries else args.admin_level
+            results = benchmark(pbf, objects, workdir, level)
             show(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
