@@ -23,7 +23,7 @@ CAMERA_FIELDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Camera:
     """One surveillance object; ways and relations sit at their bounding-box centre."""
 
@@ -94,9 +94,9 @@ def direction_tag(tags: dict[str, str]) -> str | None:
 
 def iso_timestamp(value: datetime | None) -> str | None:
     """ISO 8601 UTC text, or None for a missing timestamp (the Unix epoch in PBF)."""
-    if value is None or value.timestamp() <= 0:
+    if value is None or value.year < 1971:
         return None
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def make_camera(

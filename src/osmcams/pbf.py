@@ -191,22 +191,33 @@ def _first_pass(
     import osmium
 
     scan = _Scan()
-    tags_wanted = [CAMERA_TAG] + ([BOUNDARY_TAG] if admin_level is not None else [])
+    wanted = [CAMERA_TAG] + ([BOUNDARY_TAG] if admin_level is not None else [])
     level = str(admin_level)
-    filters = [osmium.filter.TagFilter(*tags_wanted)]
+    filters = [
+        # The key test is the cheapest, so it goes first.
+        osmium.filter.KeyFilter(*(key for key, _ in wanted)),
+        osmium.filter.TagFilter(*wanted),
+        # Boundary nodes and ways are read later, by id, only when a relation needs them.
+        osmium.filter.TagFilter(CAMERA_TAG).enable_for(osmium.osm.NODE | osmium.osm.WAY),
+        # Builds the tag dict of each node in C++ (ways and relations get none).
+        osmium.filter.GeoInterfaceFilter(drop_invalid_geometries=False),
+    ]
+    newest = None
     for obj in _objects(path, osmium.osm.ALL, filters, threads, "Scanning", progress):
-        tags = dict(obj.tags)
         stamp = iso_timestamp(obj.timestamp)
-        if stamp and (scan.newest is None or stamp > scan.newest):
-            scan.newest = stamp
+        if stamp and (newest is None or stamp > newest):
+            newest = stamp
+        feature = getattr(obj, "__geo_interface__", None)
+        if feature is not None:  # a camera node
+            if feature["geometry"]:
+                lon, lat = feature["geometry"]["coordinates"]
+                scan.nodes.append((obj.id, lon, lat, feature["properties"], stamp))
+            continue
+        tags = dict(obj.tags)
         camera = tags.get("man_made") == "surveillance"
-        if obj.is_node():
-            if camera and obj.location.valid():
-                scan.nodes.append((obj.id, obj.location.lon, obj.location.lat, tags, stamp))
-        elif obj.is_way():
-            if camera:
-                scan.ways[obj.id] = (tags, stamp, [n.ref for n in obj.nodes])
-        else:
+        if obj.is_way():
+            scan.ways[obj.id] = (tags, stamp, [n.ref for n in obj.nodes])
+        elif obj.is_relation():
             members = [(m.type, m.ref, m.role) for m in obj.members]
             relation = _Relation(
                 obj.id,
@@ -219,6 +230,7 @@ def _first_pass(
                 scan.relations.append(relation)
             if tags.get("boundary") == "administrative" and tags.get("admin_level") == level:
                 scan.boundaries.append(relation)
+    scan.newest = newest
     return scan
 
 
