@@ -193,12 +193,13 @@ def _first_pass(
     scan = _Scan()
     wanted = [CAMERA_TAG] + ([BOUNDARY_TAG] if admin_level is not None else [])
     level = str(admin_level)
+    # Boundary nodes and ways are read later, by id, only when a relation needs them.
+    cameras_only = osmium.filter.TagFilter(CAMERA_TAG)
+    cameras_only.enable_for(osmium.osm.NODE | osmium.osm.WAY)
     filters = [
-        # The key test is the cheapest, so it goes first.
-        osmium.filter.KeyFilter(*(key for key, _ in wanted)),
+        osmium.filter.KeyFilter(*(key for key, _ in wanted)),  # the cheapest test first
         osmium.filter.TagFilter(*wanted),
-        # Boundary nodes and ways are read later, by id, only when a relation needs them.
-        osmium.filter.TagFilter(CAMERA_TAG).enable_for(osmium.osm.NODE | osmium.osm.WAY),
+        cameras_only,
         # Builds the tag dict of each node in C++ (ways and relations get none).
         osmium.filter.GeoInterfaceFilter(drop_invalid_geometries=False),
     ]
