@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from osmcams.communes import (
+    COLUMNS,
     Communes,
     communes_from_boundaries,
     department_of,
@@ -19,6 +20,7 @@ from osmcams.communes import (
     select,
 )
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, ExitCode, UsageError
+from osmcams.geometry import areas_km2
 
 TWO_SQUARES = {
     "type": "FeatureCollection",
@@ -223,3 +225,26 @@ def test_selection_by_department_and_all(homonym_files: list[Path]) -> None:
         select(communes)
     with pytest.raises(UsageError):
         match("  ", CANDIDATES)
+
+
+def test_the_boundary_cache_gives_back_what_the_files_hold(
+    communes_06: Path, cog_population: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "communes-06.geojson"
+    source.write_bytes(communes_06.read_bytes())
+    cache = tmp_path / "cache"
+    fresh = load_communes([source], population=cog_population)
+    first = load_communes([source], population=cog_population, cache_dir=cache)
+    (stored,) = (cache / "boundaries").iterdir()
+    second = load_communes([source], population=cog_population, cache_dir=cache)
+    for loaded in (first, second):
+        assert loaded.frame[COLUMNS].drop(columns="geometry").equals(fresh.frame.drop(columns="geometry"))
+        assert all(a.equals(b) for a, b in zip(loaded.frame.geometry, fresh.frame.geometry))
+    assert second.frame["area_km2"].tolist() == pytest.approx(areas_km2(fresh.frame.geometry.values).tolist())
+
+    stored.write_bytes(b"not a cache")  # a damaged cache is rebuilt, never trusted
+    assert load_communes([source], cache_dir=cache).frame["insee"].tolist() == fresh.frame["insee"].tolist()
+    assert stored.read_bytes() != b"not a cache"
+
+    source.write_text(json.dumps({"type": "FeatureCollection", "features": _features(communes_06)[:3]}))
+    assert len(load_communes([source], cache_dir=cache).frame) == 3  # a changed file is read again

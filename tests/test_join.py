@@ -16,7 +16,8 @@ from pyproj import CRS, Transformer
 
 from osmcams.communes import Communes, communes_from_boundaries, load_communes, select
 from osmcams.errors import DataError
-from osmcams.join import ROW_KEYS, STALE_AFTER_DAYS, Report, areas_km2, assign, count, data_age_days
+from osmcams.geometry import areas_km2
+from osmcams.join import ROW_KEYS, STALE_AFTER_DAYS, Report, assign, count, data_age_days
 from osmcams.models import Camera
 from osmcams.pbf import Extract, read_cameras, scan_file
 

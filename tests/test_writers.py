@@ -14,12 +14,11 @@ from shapely.geometry import shape
 
 from osmcams.communes import load_communes
 from osmcams.errors import UsageError
+from osmcams.files import atomic_open, atomic_path
 from osmcams.join import ROW_KEYS, Report, count
 from osmcams.models import CAMERA_FIELDS
 from osmcams.writers import (
     RS,
-    atomic_open,
-    atomic_path,
     commune_path,
     render_text,
     slug,

@@ -179,7 +179,7 @@ def _rich_table(report) -> Any:
 
 
 def _emit(text: str, output: Path | None, overwrite: bool) -> None:
-    from osmcams.writers import atomic_open
+    from osmcams.files import atomic_open
 
     if output is None:
         click.echo(text, nl=False)

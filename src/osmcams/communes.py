@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
 import re
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ KNOWN_FIELDS = (
     ("ref", "name"),
 )
 COLUMNS = ["insee", "name", "department", "population", "geometry"]
+CACHE_FORMAT = 1
 
 
 @dataclass
@@ -161,21 +164,99 @@ def load_communes(
     population: str | os.PathLike[str] | None = None,
     code_field: str | None = None,
     name_field: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    refresh: bool = False,
 ) -> Communes:
-    """Communes from boundary files or directories, with population from a table."""
+    """Communes from boundary files or directories, with population from a table.
+
+    With `cache_dir`, the parsed boundaries and their geodesic areas are kept there,
+    keyed by the files' paths, sizes and modification times, so that the next run
+    reads them at once; `refresh` rebuilds them.
+    """
+    files = _boundary_files(paths)
+    source = str(files[0]) if len(files) == 1 else f"{files[0].parent} ({len(files)} files)"
+    cached = _cache_path(Path(cache_dir), files, code_field, name_field) if cache_dir else None
+    frame = None if cached is None or refresh else _read_cache(cached)
+    if frame is None:
+        frame = _read_boundaries(files, code_field, name_field)
+        if cached is not None:
+            _write_cache(frame, cached)
+    communes = Communes(frame, source)
+    if population is not None:
+        _with_population(communes, read_population(population))
+    return communes
+
+
+def _read_boundaries(files: list[Path], code_field: str | None, name_field: str | None) -> Any:
     import geopandas
     import pandas
 
-    files = _boundary_files(paths)
     frames = [_read_boundary_file(f, code_field, name_field) for f in files]
     frame = geopandas.GeoDataFrame(pandas.concat(frames, ignore_index=True), crs="EPSG:4326")
     frame["department"] = frame["insee"].map(department_of)
     frame["population"] = pandas.array([None] * len(frame), dtype="Int64")
-    source = str(files[0]) if len(files) == 1 else f"{files[0].parent} ({len(files)} files)"
-    communes = Communes(frame[COLUMNS], source)
-    if population is not None:
-        _with_population(communes, read_population(population))
-    return communes
+    return frame[COLUMNS]
+
+
+def _cache_path(
+    cache_dir: Path, files: list[Path], code_field: str | None, name_field: str | None
+) -> Path:
+    stamps = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    key = json.dumps([CACHE_FORMAT, stamps, code_field, name_field])
+    return cache_dir / "boundaries" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.npz"
+
+
+def _write_cache(frame: Any, path: Path) -> None:
+    """Boundaries, codes and geodesic areas as plain arrays (WKB for the shapes)."""
+    import numpy
+    import shapely
+
+    from osmcams.files import atomic_path
+    from osmcams.geometry import areas_km2
+
+    frame["area_km2"] = areas_km2(frame.geometry.values)
+    shapes = shapely.to_wkb(frame.geometry.values)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, overwrite=True) as temp:
+        numpy.savez(
+            temp,
+            insee=frame["insee"].to_numpy(str),
+            name=frame["name"].to_numpy(str),
+            department=frame["department"].fillna("").to_numpy(str),
+            area_km2=frame["area_km2"].to_numpy(float),
+            sizes=numpy.fromiter((len(b) for b in shapes), numpy.int64, len(shapes)),
+            shapes=numpy.frombuffer(b"".join(shapes), numpy.uint8),
+        )
+
+
+def _read_cache(path: Path) -> Any:
+    """The frame `_write_cache` stored, or None when there is none or it is unreadable."""
+    import geopandas
+    import numpy
+    import pandas
+    import shapely
+
+    try:
+        with numpy.load(path, allow_pickle=False) as data:
+            ends = numpy.cumsum(data["sizes"])
+            blob = data["shapes"].tobytes()
+            shapes = shapely.from_wkb(
+                [blob[end - size : end] for end, size in zip(ends.tolist(), data["sizes"].tolist())]
+            )
+            frame = geopandas.GeoDataFrame(
+                {
+                    "insee": data["insee"].astype(object),
+                    "name": data["name"].astype(object),
+                    "department": pandas.Series(data["department"].astype(object)).replace("", None),
+                    "population": pandas.array([None] * len(shapes), dtype="Int64"),
+                    "area_km2": data["area_km2"],
+                },
+                geometry=shapes,
+                crs="EPSG:4326",
+            )
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, shapely.errors.GEOSException):
+        return None
+    return frame[[*COLUMNS, "area_km2"]]
 
 
 def _tag_population(tags: dict[str, str]) -> int | None:

@@ -1,8 +1,9 @@
-"""Rings from way geometries, and multipolygons from rings (even-odd rule)."""
+"""Rings from way geometries, multipolygons from rings (even-odd rule), geodesic areas."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from osmcams.errors import DataError
 
@@ -66,3 +67,23 @@ def rings_to_multipolygon(rings: Sequence[Sequence[Point]]):
         for p in g.geoms
     ]
     return MultiPolygon(parts)
+
+
+def areas_km2(geometries: Any) -> Any:
+    """Geodesic areas on the WGS84 ellipsoid, in km², of (multi)polygons in lon/lat."""
+    import numpy
+    import shapely
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    polygons, owner = shapely.get_parts(numpy.asarray(geometries), return_index=True)
+    rings, polygon = shapely.get_rings(polygons, return_index=True)
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    ends = numpy.cumsum(numpy.bincount(ring, minlength=len(rings)))[:-1]
+    ring_areas = numpy.array([
+        abs(geod.polygon_area_perimeter(lons, lats)[0])
+        for lons, lats in zip(numpy.split(coords[:, 0], ends), numpy.split(coords[:, 1], ends))
+    ])
+    exterior = numpy.r_[True, polygon[1:] != polygon[:-1]]
+    signed = numpy.where(exterior, ring_areas, -ring_areas)
+    return numpy.bincount(owner[polygon], weights=signed, minlength=len(geometries)) / 1e6

@@ -13,6 +13,7 @@ from typing import Any
 
 from osmcams.communes import Communes
 from osmcams.errors import DataError
+from osmcams.geometry import areas_km2
 from osmcams.models import Camera
 from osmcams.pbf import Extract
 
@@ -46,26 +47,6 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         """The JSON form: meta, communes, warnings."""
         return {"meta": self.meta, "communes": self.rows, "warnings": self.warnings}
-
-
-def areas_km2(geometries: Any) -> Any:
-    """Geodesic areas on the WGS84 ellipsoid, in km², of (multi)polygons in lon/lat."""
-    import numpy
-    import shapely
-    from pyproj import Geod
-
-    geod = Geod(ellps="WGS84")
-    polygons, owner = shapely.get_parts(numpy.asarray(geometries), return_index=True)
-    rings, polygon = shapely.get_rings(polygons, return_index=True)
-    coords, ring = shapely.get_coordinates(rings, return_index=True)
-    ends = numpy.cumsum(numpy.bincount(ring, minlength=len(rings)))[:-1]
-    ring_areas = numpy.array([
-        abs(geod.polygon_area_perimeter(lons, lats)[0])
-        for lons, lats in zip(numpy.split(coords[:, 0], ends), numpy.split(coords[:, 1], ends))
-    ])
-    exterior = numpy.r_[True, polygon[1:] != polygon[:-1]]
-    signed = numpy.where(exterior, ring_areas, -ring_areas)
-    return numpy.bincount(owner[polygon], weights=signed, minlength=len(geometries)) / 1e6
 
 
 def assign(cameras: list[Camera], communes: Communes) -> list[str | None]:
@@ -172,7 +153,8 @@ def count(
             by_commune[code].append(camera)
     frame = communes.frame.set_index("insee", drop=False)
     chosen, coverage = _coverage(extract, frame.loc[codes], rank)
-    areas = areas_km2(chosen.geometry.values)
+    cached = "area_km2" in chosen
+    areas = chosen["area_km2"].to_numpy() if cached else areas_km2(chosen.geometry.values)
     rows = [
         _row(c, area, by_commune[c.insee])
         for c, area in zip(chosen.itertuples(), areas.tolist())

@@ -45,7 +45,8 @@ def count_from_pbf(
         raise UsageError("--pbf is required")
     if request.boundaries:
         communes = load_communes(
-            request.boundaries, request.population, request.code_field, request.name_field
+            request.boundaries, request.population, request.code_field, request.name_field,
+            cache_dir=settings.cache_dir, refresh=settings.refresh,
         )
         extract, _ = scan_file(request.pbf, None, settings.threads, progress)
     else:

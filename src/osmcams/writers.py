@@ -1,7 +1,7 @@
 """Output: density tables (CSV, JSON, Markdown) and cameras (GeoJSON, GPKG, CSV).
 
-Every file is written atomically: a temporary file in the target directory,
-then a rename, so a crash never leaves half a file behind.
+Every file is written atomically (see files.py), so a crash never leaves half a
+file behind.
 """
 
 from __future__ import annotations
@@ -11,14 +11,12 @@ import io
 import json
 import os
 import re
-import tempfile
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from osmcams.errors import UsageError
+from osmcams.files import atomic_open, atomic_path
 from osmcams.join import ROW_KEYS, Report
 from osmcams.models import CAMERA_FIELDS, Camera
 
@@ -26,35 +24,6 @@ TABLE_FORMATS = ("table", "csv", "json", "markdown")
 CAMERA_FORMATS = ("geojson", "geojsonseq", "gpkg", "csv")
 SUFFIX = {"geojson": ".geojson", "geojsonseq": ".geojsons", "gpkg": ".gpkg", "csv": ".csv"}
 RS = "\x1e"
-
-
-@contextmanager
-def atomic_path(target: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
-    """A temporary path beside `target` that replaces it only if the block succeeds."""
-    target = Path(target)
-    if target.exists() and not overwrite:
-        raise UsageError(f"{target} exists; add --overwrite to replace it")
-    if not target.parent.is_dir():
-        raise UsageError(f"{target.parent} is not a directory")
-    # The temporary file keeps the target's extension: GDAL frowns on a GeoPackage without it.
-    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
-    os.close(fd)
-    temp = Path(name)
-    try:
-        yield temp
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-@contextmanager
-def atomic_open(target: str | os.PathLike[str], overwrite: bool = False) -> Iterator[IO[str]]:
-    """A text file that appears at `target` only once it is complete."""
-    with atomic_path(target, overwrite) as temp, open(temp, "w", encoding="utf-8", newline="") as f:
-        yield f
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _cell(value: Any) -> Any:

@@ -1,0 +1,41 @@
+"""Atomic file writes: a temporary file beside the target, renamed into place on success."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from osmcams.errors import UsageError
+
+
+@contextmanager
+def atomic_path(target: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
+    """A temporary path beside `target` that replaces it only if the block succeeds."""
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise UsageError(f"{target} exists; add --overwrite to replace it")
+    if not target.parent.is_dir():
+        raise UsageError(f"{target.parent} is not a directory")
+    # The temporary file keeps the target's extension: GDAL frowns on a GeoPackage without it.
+    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    os.close(fd)
+    temp = Path(name)
+    try:
+        yield temp
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_open(target: str | os.PathLike[str], overwrite: bool = False) -> Iterator[IO[str]]:
+    """A text file that appears at `target` only once it is complete."""
+    with atomic_path(target, overwrite) as temp, open(temp, "w", encoding="utf-8", newline="") as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
