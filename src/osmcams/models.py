@@ -110,19 +110,10 @@ def make_camera(
     """A normalised camera, and whether its direction tag was present but unreadable."""
     raw = direction_tag(tags)
     direction = parse_direction(raw)
-    camera = Camera(
-        osm_type=osm_type,
-        osm_id=osm_id,
-        lon=lon,
-        lat=lat,
-        surveillance=tags.get("surveillance"),
-        surveillance_type=tags.get("surveillance:type"),
-        camera_type=tags.get("camera:type"),
-        camera_mount=tags.get("camera:mount"),
-        zone=tags.get("surveillance:zone"),
-        operator=tags.get("operator"),
-        direction=direction,
-        timestamp=timestamp,
-        tags=dict(tags),
+    get = tags.get
+    camera = Camera(  # positional: this runs once per camera of a country
+        osm_type, osm_id, lon, lat, get("surveillance"), get("surveillance:type"),
+        get("camera:type"), get("camera:mount"), get("surveillance:zone"), get("operator"),
+        direction, timestamp, dict(tags),
     )
     return camera, raw is not None and direction is None

@@ -94,7 +94,8 @@ class Locations:
 
 @dataclass
 class _Scan:
-    nodes: list[tuple[int, float, float, dict[str, str], str | None]] = field(default_factory=list)
+    cameras: list[Camera] = field(default_factory=list)  # the nodes, made in the first pass
+    bad_directions: int = 0
     ways: dict[int, tuple[dict[str, str], str | None, list[int]]] = field(default_factory=dict)
     relations: list[_Relation] = field(default_factory=list)
     boundaries: list[_Relation] = field(default_factory=list)
@@ -212,10 +213,11 @@ def _first_pass(
         if feature is not None:  # a camera node
             if feature["geometry"]:
                 lon, lat = feature["geometry"]["coordinates"]
-                scan.nodes.append((obj.id, lon, lat, feature["properties"], stamp))
+                camera, bad = make_camera("node", obj.id, lon, lat, feature["properties"], stamp)
+                scan.cameras.append(camera)
+                scan.bad_directions += bad
             continue
         tags = dict(obj.tags)
-        camera = tags.get("man_made") == "surveillance"
         if obj.is_way():
             scan.ways[obj.id] = (tags, stamp, [n.ref for n in obj.nodes])
         elif obj.is_relation():
@@ -227,7 +229,7 @@ def _first_pass(
                 [ref for kind, ref, _ in members if kind == "n"],
                 [(ref, role) for kind, ref, role in members if kind == "w"],
             )
-            if camera:
+            if tags.get("man_made") == "surveillance":
                 scan.relations.append(relation)
             if tags.get("boundary") == "administrative" and tags.get("admin_level") == level:
                 scan.boundaries.append(relation)
@@ -304,19 +306,15 @@ def _centre(points: list[tuple[float, float]]) -> tuple[float, float]:
 
 
 def _cameras(scan: _Scan) -> tuple[list[Camera], list[str]]:
-    cameras: list[Camera] = []
+    """The camera nodes, then the ways and relations placed at their centres."""
+    cameras = scan.cameras
     warnings: list[str] = []
-    bad_direction = 0
+    bad_direction = scan.bad_directions
     partial: list[str] = []
     unplaced: list[str] = []
 
-    def add(kind: str, osm_id: int, lon: float, lat: float, tags: dict, stamp: str | None):
-        nonlocal bad_direction
-        camera, bad = make_camera(kind, osm_id, lon, lat, tags, stamp)
-        cameras.append(camera)
-        bad_direction += bad
-
     def place(kind: str, osm_id: int, refs: Iterable[int], tags: dict, stamp: str | None):
+        nonlocal bad_direction
         refs = list(refs)
         points = [p for p in scan.locations.lookup(refs) if p is not None]
         if not points:
@@ -324,10 +322,10 @@ def _cameras(scan: _Scan) -> tuple[list[Camera], list[str]]:
             return
         if len(points) < len(refs):
             partial.append(f"{kind}/{osm_id}")
-        add(kind, osm_id, *_centre(points), tags, stamp)
+        camera, bad = make_camera(kind, osm_id, *_centre(points), tags, stamp)
+        cameras.append(camera)
+        bad_direction += bad
 
-    for osm_id, lon, lat, tags, stamp in scan.nodes:
-        add("node", osm_id, lon, lat, tags, stamp)
     for osm_id, (tags, stamp, refs) in scan.ways.items():
         place("way", osm_id, refs, tags, stamp)
     for rel in scan.relations:
