@@ -26,6 +26,11 @@ ROW_KEYS = (
 STALE_AFTER_DAYS = 30
 
 
+def _communes(n: int, verb: str, plural_verb: str) -> str:
+    """ "1 commune lies", "2 communes lie"."""
+    return f"1 commune {verb}" if n == 1 else f"{n:,} communes {plural_verb}"
+
+
 def data_age_days(timestamp: str | None) -> int | None:
     """Whole days between an ISO 8601 UTC timestamp and now."""
     if not timestamp:
@@ -116,8 +121,13 @@ def _coverage(extract: Extract, chosen: Any, rank: bool) -> tuple[Any, list[str]
     beyond = ~shapely.contains(bbox, geometries)
     if not beyond.any():
         return chosen, []
-    cut = shapely.make_valid(geometries[beyond])
-    shares = areas_km2(shapely.intersection(cut, bbox)) / areas_km2(cut)
+    cut = geometries[beyond]
+    try:
+        inside = shapely.intersection(cut, bbox)
+    except shapely.errors.GEOSException:  # an invalid outline: repair it, then cut
+        inside = shapely.intersection(shapely.make_valid(cut), bbox)
+    whole = chosen["area_km2"][beyond].to_numpy() if "area_km2" in chosen else areas_km2(cut)
+    shares = areas_km2(inside) / whole
     names = [f"{n} ({c})" for n, c in zip(chosen["name"][beyond], chosen["insee"][beyond])]
     outside = [name for name, share in zip(names, shares) if share == 0]
     where = f"the extract's bounding box {tuple(round(v, 5) for v in extract.bbox)}"
@@ -127,11 +137,14 @@ def _coverage(extract: Extract, chosen: Any, rank: bool) -> tuple[Any, list[str]
     partial = [f"{name}, {share:.0%} covered" for name, share in zip(names, shares) if share > 0]
     if partial:
         warnings.append(
-            f"{len(partial)} communes reach beyond {where}, so their counts are incomplete: "
+            f"{_communes(len(partial), 'reaches', 'reach')} beyond {where}, so "
+            f"{'its count is' if len(partial) == 1 else 'their counts are'} incomplete: "
             + "; ".join(partial)
         )
     if outside:
-        warnings.append(f"{len(outside)} communes lie wholly outside {where} and are left out")
+        warnings.append(
+            f"{_communes(len(outside), 'lies', 'lie')} wholly outside {where}, left out"
+        )
     keep = ~beyond.copy()
     keep[beyond] = shares > 0
     return chosen[keep], warnings
@@ -174,10 +187,11 @@ def count(
         warnings.append(f"{outside} of {len(owners)} cameras lie outside every loaded commune")
     no_population = [f"{r['name']} ({r['insee']})" for r in rows if r["population"] is None]
     if no_population:
-        source = communes.population_source or "no population source"
+        source = communes.population_source
+        why = f"not in {source} (codes merged or unknown)" if source else "give --population"
         warnings.append(
-            f"{len(no_population)} communes have no population in {source} "
-            f"(codes merged or unknown): {', '.join(no_population)}"
+            f"{_communes(len(no_population), 'has', 'have')} no population, {why}: "
+            + ", ".join(no_population)
         )
     meta = {
         "source": extract.source,

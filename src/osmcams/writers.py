@@ -62,13 +62,22 @@ def report_markdown(report: Report, out: IO[str]) -> None:
         out.write(f"\n> **Warning:** {warning}\n")
 
 
+def report_json(report: Report, out: IO[str]) -> None:
+    """The report as one JSON object, with one line per commune."""
+    def dump(value: Any, indent: int | None = None) -> str:
+        return json.dumps(value, ensure_ascii=False, indent=indent)
+
+    out.write('{"meta": ' + dump(report.meta, 2).replace("\n", "\n ") + ",\n")
+    out.write(' "communes": [' + ",".join("\n  " + dump(row) for row in report.rows) + "\n ],\n")
+    out.write(' "warnings": ' + dump(report.warnings, 2).replace("\n", "\n ") + "}\n")
+
+
 def write_report(report: Report, fmt: str, out: IO[str]) -> None:
     """The report as csv, json or markdown."""
     if fmt == "csv":
         rows_csv(report.rows, ROW_KEYS, out)
     elif fmt == "json":
-        json.dump(report.as_dict(), out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        report_json(report, out)
     elif fmt == "markdown":
         report_markdown(report, out)
     else:
