@@ -176,3 +176,15 @@ def test_unknown_region_exits_2(net_env, httpserver):
 def test_bad_endpoint_is_a_usage_error(net_env):
     result = run("count", "--commune", "Nantes", "--overpass-url", "ftp://example.org/api")
     assert result.exit_code == 2 and "http or https" in result.stderr
+
+
+def test_export_paris_without_pbf(paris, shared_data, tmp_path):
+    target = tmp_path / "paris.geojson"
+    result = run("export", "--commune", "Paris", "--output", str(target), "--with-boundary")
+    assert result.exit_code == 0, result.output
+    features = json.loads(target.read_text("utf-8"))["features"]
+    boundary, cameras = features[0], features[1:]
+    assert boundary["properties"] == {"kind": "boundary", "insee": "75056", "name": "Paris"}
+    contour = ign_contour(shared_data, "75", "75056")
+    assert len(cameras) == inside([(e["lon"], e["lat"]) for e in paris], contour)
+    assert all(f["id"].startswith("node/") and f["properties"]["osm_type"] == "node" for f in cameras)
