@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+import pyogrio
 import pytest
 from click.testing import CliRunner, Result
 from conftest import BROKEN_VARIANTS
@@ -248,3 +249,23 @@ def test_main_returns_exit_codes(monaco_2025: Path) -> None:
     assert main(["count", "--commune", "Beausoleil", "--pbf", str(monaco_2025), "-q"]) == ExitCode.DATA
     assert main(["--help"]) == ExitCode.OK
     assert isinstance(cli, click.Group)
+
+
+@pytest.mark.parametrize(("name", "first"), [
+    ("t.csv", "insee,name,"), ("t.json", '{"meta": {'), ("t.md", "| insee | name |"),
+])
+def test_count_format_follows_the_output_suffix(
+    monaco_2025: Path, ign_06: tuple[str, ...], tmp_path: Path, name: str, first: str
+) -> None:
+    out = tmp_path / name
+    assert invoke("count", "--commune", "06012", "--pbf", monaco_2025, *ign_06, "-o", out).exit_code == 0
+    assert out.read_text().startswith(first)
+
+
+def test_export_format_follows_the_output_suffix(
+    monaco_2025: Path, ign_06: tuple[str, ...], tmp_path: Path
+) -> None:
+    out = tmp_path / "b.gpkg"
+    assert invoke("export", "--commune", "06012", "--pbf", monaco_2025, *ign_06, "-o", out).exit_code == 0
+    assert pyogrio.list_layers(out)[0][0] == "cameras"
+    assert len(pyogrio.read_dataframe(out)) == 1

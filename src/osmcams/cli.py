@@ -17,9 +17,13 @@ import click
 
 from osmcams import __version__
 from osmcams.errors import ExitCode, OsmcamsError, UsageError
-
-TABLE_FORMATS = ("table", "csv", "json", "markdown")
-CAMERA_FORMATS = ("geojson", "geojsonseq", "gpkg", "csv")
+from osmcams.formats import (
+    CAMERA_FORMATS,
+    CAMERA_SUFFIXES,
+    TABLE_FORMATS,
+    TABLE_SUFFIXES,
+    format_for,
+)
 
 
 @cache
@@ -215,12 +219,12 @@ def cli() -> None:
 
 @cli.command()
 @source_options
-@click.option("-f", "--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table",
-              show_default=True, help="Output format.")
+@click.option("-f", "--format", "fmt", type=click.Choice(TABLE_FORMATS),
+              help="Output format [default: from the --output suffix, else table].")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @handle_errors
-def count(fmt: str, output: Path | None, overwrite: bool, **kw: Any) -> None:
+def count(fmt: str | None, output: Path | None, overwrite: bool, **kw: Any) -> None:
     """Count cameras per commune, with densities.
 
     \b
@@ -230,6 +234,7 @@ def count(fmt: str, output: Path | None, overwrite: bool, **kw: Any) -> None:
     """
     from osmcams.writers import render_text, write_report
 
+    fmt = fmt or format_for(output, TABLE_SUFFIXES, "table")
     report = _report(kw)
     if fmt == "table":
         from rich.console import Console
@@ -244,8 +249,8 @@ def count(fmt: str, output: Path | None, overwrite: bool, **kw: Any) -> None:
 
 @cli.command()
 @source_options
-@click.option("-f", "--format", "fmt", type=click.Choice(CAMERA_FORMATS), default="geojson",
-              show_default=True, help="Output format.")
+@click.option("-f", "--format", "fmt", type=click.Choice(CAMERA_FORMATS),
+              help="Output format [default: from the --output suffix, else geojson].")
 @click.option("--sequence", is_flag=True, help="GeoJSON text sequence (RFC 8142); same as -f geojsonseq.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="One output file.")
 @click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False),
@@ -254,7 +259,7 @@ def count(fmt: str, output: Path | None, overwrite: bool, **kw: Any) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @handle_errors
 def export(
-    fmt: str, sequence: bool, output: Path | None, output_dir: Path | None,
+    fmt: str | None, sequence: bool, output: Path | None, output_dir: Path | None,
     with_boundary: bool, overwrite: bool, **kw: Any,
 ) -> None:
     """Write the cameras of communes as GeoJSON, GeoPackage or CSV.
@@ -266,6 +271,7 @@ def export(
     """
     from osmcams.writers import commune_path, write_cameras
 
+    fmt = fmt or format_for(output, CAMERA_SUFFIXES, "geojsonseq" if sequence else "geojson")
     if sequence:
         if fmt not in ("geojson", "geojsonseq"):
             raise UsageError("--sequence goes with GeoJSON only")

@@ -17,12 +17,10 @@ from typing import IO, Any
 
 from osmcams.errors import UsageError
 from osmcams.files import atomic_open, atomic_path
+from osmcams.formats import CAMERA_FORMATS, SUFFIX
 from osmcams.join import ROW_KEYS, Report
 from osmcams.models import CAMERA_FIELDS, Camera
 
-TABLE_FORMATS = ("table", "csv", "json", "markdown")
-CAMERA_FORMATS = ("geojson", "geojsonseq", "gpkg", "csv")
-SUFFIX = {"geojson": ".geojson", "geojsonseq": ".geojsons", "gpkg": ".gpkg", "csv": ".csv"}
 RS = "\x1e"
 
 

@@ -1,0 +1,22 @@
+"""Output formats, and the file suffixes that name them (cheap to import, for the CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TABLE_FORMATS = ("table", "csv", "json", "markdown")
+CAMERA_FORMATS = ("geojson", "geojsonseq", "gpkg", "csv")
+TABLE_SUFFIXES = {".csv": "csv", ".json": "json", ".md": "markdown", ".txt": "table"}
+CAMERA_SUFFIXES = {
+    ".geojson": "geojson", ".json": "geojson", ".geojsons": "geojsonseq",
+    ".geojsonl": "geojsonseq", ".geojsonseq": "geojsonseq", ".gpkg": "gpkg", ".csv": "csv",
+}
+# The suffix each camera format gets in --output-dir.
+SUFFIX = {"geojson": ".geojson", "geojsonseq": ".geojsons", "gpkg": ".gpkg", "csv": ".csv"}
+
+
+def format_for(output: Path | None, suffixes: dict[str, str], default: str) -> str:
+    """The format that `output`'s suffix names, else `default`."""
+    if output is None:
+        return default
+    return suffixes.get(output.suffix.lower(), default)
