@@ -34,16 +34,36 @@ def stderr() -> Any:
     return Console(stderr=True)
 
 
+# Progress labels that count items (files) rather than bytes.
+COUNTED = {"Boundaries"}
+
+
 def _progress(quiet: bool):
     """A rich progress bar on stderr, as a context manager yielding the callback."""
     from contextlib import nullcontext
 
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     if quiet:
         return nullcontext(None)
+
+    class Amount(ProgressColumn):
+        """Bytes for scans and downloads, a count for files."""
+
+        def render(self, task: Any) -> Any:
+            counted = task.description.strip() in COUNTED
+            return (MofNCompleteColumn() if counted else DownloadColumn()).render(task)
+
     bar = Progress(
-        TextColumn("{task.description:<12}"), BarColumn(), DownloadColumn(),
+        TextColumn("{task.description:<12}"), BarColumn(), Amount(),
         TimeElapsedColumn(), console=stderr(), transient=True,
     )
     tasks: dict[str, Any] = {}

@@ -9,7 +9,7 @@ import os
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,19 +166,20 @@ def load_communes(
     name_field: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     refresh: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Communes:
     """Communes from boundary files or directories, with population from a table.
 
     With `cache_dir`, the parsed boundaries and their geodesic areas are kept there,
     keyed by the files' paths, sizes and modification times, so that the next run
-    reads them at once; `refresh` rebuilds them.
+    reads them at once; `refresh` rebuilds them. `progress` is told of each file read.
     """
     files = _boundary_files(paths)
     source = str(files[0]) if len(files) == 1 else f"{files[0].parent} ({len(files)} files)"
     cached = _cache_path(Path(cache_dir), files, code_field, name_field) if cache_dir else None
     frame = None if cached is None or refresh else _read_cache(cached)
     if frame is None:
-        frame = _read_boundaries(files, code_field, name_field)
+        frame = _read_boundaries(files, code_field, name_field, progress)
         if cached is not None:
             _write_cache(frame, cached)
     communes = Communes(frame, source)
@@ -187,11 +188,20 @@ def load_communes(
     return communes
 
 
-def _read_boundaries(files: list[Path], code_field: str | None, name_field: str | None) -> Any:
+def _read_boundaries(
+    files: list[Path],
+    code_field: str | None,
+    name_field: str | None,
+    progress: Callable[[str, int, int], None] | None,
+) -> Any:
     import geopandas
     import pandas
 
-    frames = [_read_boundary_file(f, code_field, name_field) for f in files]
+    frames = []
+    for done, path in enumerate(files, 1):
+        frames.append(_read_boundary_file(path, code_field, name_field))
+        if progress:
+            progress("Boundaries", done, len(files))
     frame = geopandas.GeoDataFrame(pandas.concat(frames, ignore_index=True), crs="EPSG:4326")
     frame["department"] = frame["insee"].map(department_of)
     frame["population"] = pandas.array([None] * len(frame), dtype="Int64")

@@ -46,7 +46,7 @@ def count_from_pbf(
     if request.boundaries:
         communes = load_communes(
             request.boundaries, request.population, request.code_field, request.name_field,
-            cache_dir=settings.cache_dir, refresh=settings.refresh,
+            cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
         )
         extract, _ = scan_file(request.pbf, None, settings.threads, progress)
     else:
