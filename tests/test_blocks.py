@@ -9,6 +9,7 @@ import pytest
 from conftest import run_osmium
 
 from osmcams import blocks
+from osmcams.pbf import scan_file
 
 FILES = (
     "helsinki-2019.osm.pbf",
@@ -44,8 +45,7 @@ def test_a_subset_holds_every_wanted_object(osm_dir: Path, tmp_path: Path, name:
     every = _ids(path, kind)
     wanted = random.Random(7).sample(every, min(40, len(every)))
     subset = tmp_path / "subset.osm.pbf"
-    copied = blocks.write_subset(path, blocks.index(path), kind, wanted, subset)
-    assert copied >= 1
+    blocks.write_subset(path, blocks.index(path), kind, wanted, subset)
     assert set(wanted) <= set(_ids(subset, kind))
     assert subset.stat().st_size <= path.stat().st_size
 
@@ -64,3 +64,20 @@ def test_garbage_is_not_indexable(tmp_path: Path) -> None:
     junk.write_bytes(b"\x00\x00\x00\x05hello, not a PBF")
     with pytest.raises(blocks.Unindexable):
         blocks.index(junk)
+
+
+def test_an_unsorted_file_is_not_indexable(osm_dir: Path, tmp_path: Path) -> None:
+    joined = tmp_path / "joined.osm.pbf"  # two files one after the other: ways before nodes
+    run_osmium("cat", osm_dir / "helsinki-2019.osm.pbf", osm_dir / "monaco-2025-02-07.osm.pbf",
+               "-o", joined)
+    with pytest.raises(blocks.Unindexable, match="not sorted"):
+        blocks.index(joined)
+
+
+def test_an_unsorted_file_is_still_counted_right(osm_dir: Path, tmp_path: Path) -> None:
+    joined = tmp_path / "joined.osm.pbf"
+    run_osmium("cat", osm_dir / "monaco-2025-02-07.osm.pbf", osm_dir / "helsinki-2019.osm.pbf",
+               "-o", joined)
+    extract, found = scan_file(joined, admin_level=8)
+    assert len(extract.cameras) == 16 + 221
+    assert [b.geometry is not None for b in found if b.tags.get("name") == "Monaco"] == [True]

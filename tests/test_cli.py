@@ -83,7 +83,10 @@ def test_version() -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["count", "--all", "--commune", "Nice"], "--all and --commune exclude each other"),
+    (["count", "--all", "--commune", "Nice"], "--all excludes --commune and --department"),
+    (["count", "--all", "--department", "06"], "--all excludes --commune and --department"),
+    (["count", "--commune", "Nice", "--boundaries", "."],
+     "--boundaries, --code-field and --name-field go with --pbf or --region"),
     (["count"], "name a commune with --commune, a --department, or use --all"),
     (["export", "--commune", "Nice", "--pbf", "x.pbf", "-o", "a.geojson", "--output-dir", "d"],
      "give exactly one of --output and --output-dir"),
@@ -269,3 +272,24 @@ def test_export_format_follows_the_output_suffix(
     assert invoke("export", "--commune", "06012", "--pbf", monaco_2025, *ign_06, "-o", out).exit_code == 0
     assert pyogrio.list_layers(out)[0][0] == "cameras"
     assert len(pyogrio.read_dataframe(out)) == 1
+
+
+def test_a_table_written_to_a_file_is_not_printed(
+    monaco_2025: Path, ign_06: tuple[str, ...], tmp_path: Path
+) -> None:
+    out = tmp_path / "t.txt"
+    result = invoke("count", "--commune", "06012", "--pbf", monaco_2025, *ign_06, "-o", out)
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "Beausoleil" in out.read_text()
+
+
+def test_export_to_a_directory_is_all_or_nothing(
+    monaco_2025: Path, ign_06: tuple[str, ...], tmp_path: Path
+) -> None:
+    (tmp_path / "06032-cap-d-ail.geojson").write_text("kept")
+    args = ("export", "--commune", "06012", "--commune", "06032", "--pbf", monaco_2025, *ign_06,
+            "--output-dir", tmp_path)
+    assert_one_line_error(invoke(*args), ExitCode.USAGE, "06032-cap-d-ail.geojson exists")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["06032-cap-d-ail.geojson"]
+    assert invoke(*args, "--overwrite").exit_code == 0
+    assert len(list(tmp_path.glob("*.geojson"))) == 2

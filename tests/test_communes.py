@@ -248,3 +248,17 @@ def test_the_boundary_cache_gives_back_what_the_files_hold(
 
     source.write_text(json.dumps({"type": "FeatureCollection", "features": _features(communes_06)[:3]}))
     assert len(load_communes([source], cache_dir=cache).frame) == 3  # a changed file is read again
+
+
+def test_a_commune_in_several_features_or_files_is_one_row(write_text) -> None:
+    square = "[[[{0},0],[{1},0],[{1},1],[{0},1],[{0},0]]]"
+    features = [
+        {"type": "Feature", "properties": {"code": "99001", "nom": "Split"},
+         "geometry": {"type": "Polygon", "coordinates": json.loads(square.format(a, a + 1))}}
+        for a in (0, 2)
+    ]
+    path = write_text("split.geojson", json.dumps({"type": "FeatureCollection", "features": features}))
+    communes = load_communes([path, path.parent, path])
+    assert communes.frame["insee"].tolist() == ["99001"]
+    assert communes.frame.geometry.iloc[0].area == pytest.approx(2.0)
+    assert select(communes, ["Split"]) == ["99001"]

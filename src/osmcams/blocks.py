@@ -167,14 +167,19 @@ def index(path: str | os.PathLike[str]) -> Layout:
     """Where the header, node and way blocks of a PBF file lie, and their first ids."""
     header: Block | None = None
     found: dict[str, list[Block]] = {"node": [], "way": []}
+    order = ("node", "way", "relation")
+    last_kind = "node"
     with open(path, "rb") as f:
         for offset, length, kind, blob_size in _blocks(f):
             if kind == "OSMHeader":
                 header = Block(offset, length)
                 continue
             kind, first = _first_object(_inflate_head(f, blob_size))
-            if kind not in found:
-                break  # relations come last
+            if order.index(kind) < order.index(last_kind):
+                raise Unindexable(f"a {kind} block after a {last_kind} block: the file is not sorted")
+            last_kind = kind
+            if kind == "relation":
+                continue
             previous = found[kind]
             if previous and first <= previous[-1].first_id:
                 raise Unindexable(f"{kind} blocks are not sorted by id")
@@ -191,11 +196,8 @@ def index(path: str | os.PathLike[str]) -> Layout:
 
 def write_subset(
     path: str | os.PathLike[str], layout: Layout, kind: str, wanted: Iterable[int], target: Path
-) -> int:
-    """Copy to `target` the header and the `kind` blocks that may hold `wanted` ids.
-
-    Returns the number of blocks copied.
-    """
+) -> None:
+    """Copy to `target` the header and the `kind` blocks that may hold `wanted` ids."""
     blocks = layout.blocks[kind]
     starts = [b.first_id for b in blocks]
     chosen = sorted({bisect.bisect_right(starts, i) - 1 for i in wanted} - {-1})
@@ -203,7 +205,6 @@ def write_subset(
         for block in [layout.header] + [blocks[i] for i in chosen]:
             src.seek(block.offset)
             out.write(src.read(block.length))
-    return len(chosen)
 
 
 def has_data(path: str | os.PathLike[str]) -> bool:

@@ -52,7 +52,7 @@ def _progress(quiet: bool):
         TimeElapsedColumn,
     )
 
-    if quiet:
+    if quiet or not stderr().is_terminal:  # no bars in logs and pipes
         return nullcontext(None)
 
     class Amount(ProgressColumn):
@@ -252,17 +252,24 @@ def count(fmt: str | None, output: Path | None, overwrite: bool, **kw: Any) -> N
       osmcams count --commune Beausoleil --pbf monaco.osm.pbf \\
           --boundaries communes/ --population communes.json
     """
+    from osmcams.files import check_target
     from osmcams.writers import render_text, write_report
 
     fmt = fmt or format_for(output, TABLE_SUFFIXES, "table")
+    if output:
+        check_target(output, overwrite)  # before the work, not after
     report = _report(kw)
     if fmt == "table":
+        import io
+
         from rich.console import Console
 
-        console = Console(record=True, width=160) if output else Console()
-        console.print(_rich_table(report))
-        if output:
-            _emit(console.export_text(), output, overwrite)
+        if output is None:
+            Console().print(_rich_table(report))
+            return
+        text = io.StringIO()
+        Console(file=text, width=160).print(_rich_table(report))
+        _emit(text.getvalue(), output, overwrite)
         return
     _emit(render_text(lambda out: write_report(report, fmt, out)), output, overwrite)
 
@@ -289,6 +296,7 @@ def export(
       osmcams export --commune Beausoleil --pbf monaco.osm.pbf \\
           --boundaries communes/ --output-dir maps/ --with-boundary
     """
+    from osmcams.files import check_target
     from osmcams.writers import commune_path, write_cameras
 
     fmt = fmt or format_for(output, CAMERA_SUFFIXES, "geojsonseq" if sequence else "geojson")
@@ -298,21 +306,30 @@ def export(
         fmt = "geojsonseq"
     if (output is None) == (output_dir is None):
         raise UsageError("give exactly one of --output and --output-dir")
+    if output is not None:
+        check_target(output, overwrite)  # before the work, not after
     report = _report(kw)
     if output is not None and len(report.rows) != 1:
         raise UsageError(f"{len(report.rows)} communes selected: use --output-dir")
     if output_dir is not None:
         output_dir.mkdir(parents=True, exist_ok=True)
+    targets = {
+        row["insee"]: output or commune_path(output_dir, row["insee"], row["name"], fmt)  # type: ignore[arg-type]
+        for row in report.rows
+    }
+    for target in targets.values():  # all or nothing: refuse before the first file is written
+        check_target(target, overwrite)
     for row in report.rows:
         code, name = row["insee"], row["name"]
-        target = output or commune_path(output_dir, code, name, fmt)  # type: ignore[arg-type]
         boundary = (
             {"code": code, "name": name, "geometry": report.boundaries[code]}
             if with_boundary
             else None
         )
-        write_cameras(report.cameras[code], target, fmt, boundary, overwrite)
-        stderr().print(f"{target}: {len(report.cameras[code])} cameras", highlight=False, soft_wrap=True)
+        write_cameras(report.cameras[code], targets[code], fmt, boundary, overwrite)
+        stderr().print(
+            f"{targets[code]}: {len(report.cameras[code])} cameras", highlight=False, soft_wrap=True
+        )
 
 
 @cli.command()

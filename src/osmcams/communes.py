@@ -72,7 +72,16 @@ def _boundary_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
             files.append(path)
         else:
             raise DataError(f"{path}: no such file or directory")
-    return files
+    unique = {f.resolve(): f for f in files}  # a file named twice, or with its directory
+    return list(unique.values())
+
+
+def _one_row_per_code(frame: Any) -> Any:
+    """Merge the features that share a code (a commune stored in several parts)."""
+    if not frame["insee"].duplicated().any():
+        return frame
+    merged = frame.dissolve(by="insee", aggfunc="first", as_index=False, sort=False)
+    return merged[frame.columns]
 
 
 def _pick_fields(columns: Sequence[str], code_field: str | None, name_field: str | None, where: Path):
@@ -205,7 +214,7 @@ def _read_boundaries(
     frame = geopandas.GeoDataFrame(pandas.concat(frames, ignore_index=True), crs="EPSG:4326")
     frame["department"] = frame["insee"].map(department_of)
     frame["population"] = pandas.array([None] * len(frame), dtype="Int64")
-    return frame[COLUMNS]
+    return _one_row_per_code(frame[COLUMNS])
 
 
 def _cache_path(
@@ -297,6 +306,7 @@ def communes_from_boundaries(boundaries, source: str, admin_level: int) -> Commu
             years.add(tags["population:date"][:4])
     frame = geopandas.GeoDataFrame(rows, columns=COLUMNS, geometry="geometry", crs="EPSG:4326")
     frame["population"] = frame["population"].astype("Int64")
+    frame = _one_row_per_code(frame)
     warnings = [
         f"boundary of {name} is incomplete, left out: {reason}"
         for name, reason in unusable.items()

@@ -12,21 +12,34 @@ from typing import IO
 from osmcams.errors import UsageError
 
 
-@contextmanager
-def atomic_path(target: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
-    """A temporary path beside `target` that replaces it only if the block succeeds."""
+def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """`target` as a Path, refused when it exists (unless `overwrite`) or has no directory."""
     target = Path(target)
     if target.exists() and not overwrite:
         raise UsageError(f"{target} exists; add --overwrite to replace it")
     if not target.parent.is_dir():
         raise UsageError(f"{target.parent} is not a directory")
+    return target
+
+
+@contextmanager
+def atomic_path(target: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
+    """A temporary path beside `target` that replaces it only if the block succeeds."""
+    target = check_target(target, overwrite)
     # The temporary file keeps the target's extension: GDAL frowns on a GeoPackage without it.
-    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    try:
+        fd, name = tempfile.mkstemp(
+            prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
+        )
+    except OSError as e:
+        raise UsageError(f"cannot write in {target.parent}: {e.strerror}") from e
     os.close(fd)
     temp = Path(name)
     try:
         yield temp
-        os.chmod(temp, 0o644)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)  # as an ordinary new file would be
         os.replace(temp, target)
     finally:
         temp.unlink(missing_ok=True)

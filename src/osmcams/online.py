@@ -29,6 +29,8 @@ def count_online(request: Request, settings: Settings, boundary_source: str = "g
 
     if request.every:
         raise UsageError("--all needs --pbf or --region: Overpass is queried commune by commune")
+    if request.boundaries or request.code_field or request.name_field:
+        raise UsageError("--boundaries, --code-field and --name-field go with --pbf or --region")
     if boundary_source not in BOUNDARY_SOURCES:
         raise UsageError(f"--boundary-source must be one of {', '.join(BOUNDARY_SOURCES)}")
     http = Http(settings)

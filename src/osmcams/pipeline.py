@@ -27,8 +27,8 @@ class Request:
     name_field: str | None = None
 
     def __post_init__(self) -> None:
-        if self.every and self.communes:
-            raise UsageError("--all and --commune exclude each other")
+        if self.every and (self.communes or self.department):
+            raise UsageError("--all excludes --commune and --department")
         if not (self.every or self.communes or self.department):
             raise UsageError("name a commune with --commune, a --department, or use --all")
 
