@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import difflib
 import hashlib
 import json
@@ -84,12 +86,19 @@ def _one_row_per_code(frame: Any) -> Any:
     return merged[frame.columns]
 
 
+def _listing(names: Sequence[str], most: int = 10) -> str:
+    """A short list of names for a one-line message."""
+    shown = [name if len(name) <= 40 else name[:39] + "…" for name in names[:most]]
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(shown) + more
+
+
 def _pick_fields(columns: Sequence[str], code_field: str | None, name_field: str | None, where: Path):
     for code, name in KNOWN_FIELDS:
         if (code_field or code) in columns and (name_field or name) in columns:
             return code_field or code, name_field or name
     raise DataError(
-        f"{where}: cannot find the code and name fields among {', '.join(columns)}; "
+        f"{where}: cannot find the code and name fields among {_listing(columns)}; "
         "name them with --code-field and --name-field"
     )
 
@@ -132,13 +141,11 @@ def read_population(path: str | os.PathLike[str]) -> Population:
             }
             return Population(values, f"{path.name} (Etalab COG)", year)
         return _read_population_csv(path, year)
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, csv.Error) as e:
         raise DataError(f"{path}: cannot read population table: {e}") from e
 
 
 def _read_population_csv(path: Path, year: str | None) -> Population:
-    import csv
-
     text = path.read_text(encoding="utf-8-sig")
     dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     reader = csv.DictReader(text.splitlines(), dialect=dialect)
@@ -148,7 +155,7 @@ def _read_population_csv(path: Path, year: str | None) -> Population:
         (c for c in columns if re.fullmatch(r"(PMUN|PTOT|POPULATION|P\d\d_POP)\d*", c.upper())), None
     )
     if not code or not pop:
-        raise ValueError(f"no code and population columns among {', '.join(columns)}")
+        raise ValueError(f"no code and population columns among {_listing(columns)}")
     column_year = re.fullmatch(r"P(\d\d)_POP", pop.upper()) or re.fullmatch(r"PMUN(\d\d)", pop.upper())
     if column_year:
         year = "20" + column_year.group(1)
@@ -190,7 +197,8 @@ def load_communes(
     if frame is None:
         frame = _read_boundaries(files, code_field, name_field, progress)
         if cached is not None:
-            _write_cache(frame, cached)
+            with contextlib.suppress(OSError, UsageError):  # no cache: slower, same counts
+                _write_cache(frame, cached)
     communes = Communes(frame, source)
     if population is not None:
         _with_population(communes, read_population(population))

@@ -33,9 +33,12 @@ def _communes(n: int, verb: str, plural_verb: str) -> str:
 
 def data_age_days(timestamp: str | None) -> int | None:
     """Whole days between an ISO 8601 UTC timestamp and now."""
-    if not timestamp:
-        return None
-    then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    try:
+        then = datetime.fromisoformat((timestamp or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None  # no date, or one we cannot read: no age claimed
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=timezone.utc)
     return (datetime.now(timezone.utc) - then).days
 
 
