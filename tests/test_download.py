@@ -9,7 +9,8 @@ import pytest
 from fake_services import RangeFile, apache_listing
 
 from osmcams import download
-from osmcams.errors import DataError, NetworkError, UsageError
+from osmcams.errors import DataError, LockedError, NetworkError, UsageError
+from osmcams.files import exclusive_lock
 from osmcams.http import Http
 
 MONACO = "osm/monaco-2021-04-21.osm.pbf"
@@ -98,7 +99,7 @@ def test_download_verifies_and_skips_when_unchanged(net_settings, catalogues, pb
     assert path == extracts / "monaco-latest.osm.pbf" and path.read_bytes() == pbf
     assert seen[-1] == (len(pbf), len(pbf))
     names = sorted(p.name for p in extracts.iterdir())
-    assert names == ["monaco-latest.osm.pbf", "monaco-latest.osm.pbf.json"]
+    assert names == [".monaco-latest.osm.pbf.lock", "monaco-latest.osm.pbf", "monaco-latest.osm.pbf.json"]
     again = download.plan(http, download.find_region(http, "monaco"), extracts)
     assert again.up_to_date and download.fetch(http, again) == path
     assert len(catalogues.ranges) == 1  # the file was fetched once
@@ -126,7 +127,7 @@ def test_md5_mismatch_deletes_the_download(net_settings, catalogues, httpserver,
         "0" * 32 + "  monaco-latest.osm.pbf\n")
     with pytest.raises(DataError, match=r"does not match the published 0{32}; the download was deleted"):
         download.extract_for(Http(net_settings), "monaco", extracts)
-    assert list(extracts.iterdir()) == []
+    assert [p.name for p in extracts.iterdir()] == [".monaco-latest.osm.pbf.lock"]
 
 
 def test_not_enough_disk_space(net_settings, catalogues, extracts):
@@ -145,3 +146,14 @@ def test_offline_reuses_a_downloaded_extract(net_settings, catalogues, extracts,
     assert httpserver.log == []
     with pytest.raises(NetworkError, match="has not been downloaded yet"):
         download.extract_for(offline, "monaco", extracts / "elsewhere")
+
+
+def test_a_second_download_of_the_same_extract_is_refused(net_settings, catalogues, extracts):
+    http = Http(net_settings)
+    plan = download.plan(http, download.find_region(http, "monaco"), extracts)
+    extracts.mkdir(parents=True)
+    with exclusive_lock(plan.target, "testing"), pytest.raises(LockedError) as e:
+        download.fetch(http, plan)
+    assert e.value.exit_code == 6 and "another osmcams run is downloading" in str(e.value)
+    assert not plan.target.exists()
+    assert download.fetch(http, plan).read_bytes()  # free again once released

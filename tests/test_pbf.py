@@ -195,7 +195,7 @@ r3 v1 Tboundary=administrative,admin_level=6,name=Autre Mw1@outer,w2@outer
     assert boundaries[0].geometry.area == pytest.approx(1.0)
     assert boundaries[0].problem is None
     assert boundaries[1].geometry is None
-    assert boundaries[1].problem == "1 of 2 member ways and 0 nodes are missing from the extract"
+    assert boundaries[1].problem == "1 of 2 member ways missing from the extract"
 
 
 # --- Boundaries from the real extracts ---------------------------------------------------

@@ -370,9 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as e:
         e.show()
         return ExitCode.USAGE
-    except click.exceptions.Abort:
-        stderr().print("osmcams: aborted")
-        return ExitCode.INTERNAL
+    except click.exceptions.Abort:  # Ctrl-C: the shell's own code for an interrupt
+        stderr().print("osmcams: interrupted")
+        return 130
     except SystemExit as e:
         return int(e.code or 0)
     return ExitCode.OK

@@ -11,12 +11,13 @@ import os
 import re
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, UsageError
+from osmcams.models import Progress
 
 BOUNDARY_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".geojsonl")
 # (code field, name field) pairs, tried in order.
@@ -30,6 +31,7 @@ KNOWN_FIELDS = (
 )
 COLUMNS = ["insee", "name", "department", "population", "geometry"]
 CACHE_FORMAT = 1
+NOTHING_SELECTED = "name a commune with --commune, a --department, or use --all"
 
 
 @dataclass
@@ -182,7 +184,7 @@ def load_communes(
     name_field: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     refresh: bool = False,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Communes:
     """Communes from boundary files or directories, with population from a table.
 
@@ -200,16 +202,14 @@ def load_communes(
             with contextlib.suppress(OSError, UsageError):  # no cache: slower, same counts
                 _write_cache(frame, cached)
     communes = Communes(frame, source)
-    if population is not None:
-        _with_population(communes, read_population(population))
-    return communes
+    return communes if population is None else apply_population(communes, population)
 
 
 def _read_boundaries(
     files: list[Path],
     code_field: str | None,
     name_field: str | None,
-    progress: Callable[[str, int, int], None] | None,
+    progress: Progress | None,
 ) -> Any:
     import geopandas
     import pandas
@@ -391,7 +391,7 @@ def select(
         return list(frame["insee"])
     if not queries:
         if department is None:
-            raise UsageError("name a commune with --commune, a --department, or use --all")
+            raise UsageError(NOTHING_SELECTED)
         codes = list(frame.loc[frame["department"] == department, "insee"])
         if not codes:
             raise CommuneNotFound(f"no commune of department {department} in {communes.source}")

@@ -22,7 +22,9 @@ from urllib.parse import urljoin, urlparse
 
 from osmcams.communes import normalise
 from osmcams.errors import DataError, NetworkError, UsageError
-from osmcams.http import Http, Progress
+from osmcams.files import exclusive_lock
+from osmcams.http import Http
+from osmcams.models import Progress
 
 PBF_SUFFIX = "-latest.osm.pbf"
 OSMFR_ROOT = "europe/france/"
@@ -177,6 +179,11 @@ def fetch(http: Http, plan: Plan, progress: Progress | None = None) -> Path:
         return plan.target
     directory = plan.target.parent
     directory.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(plan.target, f"downloading {plan.target.name}"):
+        return _fetch(http, plan, directory, progress)
+
+
+def _fetch(http: Http, plan: Plan, directory: Path, progress: Progress | None) -> Path:
     part = plan.target.with_name(plan.target.name + ".part")
     have = part.stat().st_size if part.exists() else 0
     if plan.size is not None:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from osmcams.errors import UsageError
+from osmcams.errors import LockedError, UsageError
 
 
 def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Path:
@@ -52,3 +52,23 @@ def atomic_open(target: str | os.PathLike[str], overwrite: bool = False) -> Iter
         yield f
         f.flush()
         os.fsync(f.fileno())
+
+
+@contextmanager
+def exclusive_lock(target: Path, what: str) -> Iterator[None]:
+    """Hold `.<target>.lock` while the block runs; LockedError if another run holds it.
+
+    The lock file stays: removing it would let a third run lock a file no one else sees.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    lock = target.with_name(f".{target.name}.lock")
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            raise LockedError(f"another osmcams run is {what} ({lock} is locked)") from e
+        yield

@@ -22,9 +22,12 @@ POPULATION_YEAR = "latest (year not stated by geo.api.gouv.fr)"
 SEARCH_LIMIT = 50
 
 
+def _url(http: Http) -> str:
+    return http.settings.geo_api_url.rstrip("/") + "/communes"
+
+
 def _communes(http: Http, params: dict[str, str]) -> list[dict[str, Any]]:
-    url = http.settings.geo_api_url.rstrip("/") + "/communes"
-    return http.get_json(url, params, check=_check_list)
+    return http.get_json(_url(http), params, check=_check_list)
 
 
 def _check_list(answer: Any) -> None:
@@ -76,9 +79,8 @@ def load_department(http: Http, department: str) -> Communes:
 
 
 def _features(http: Http, params: dict[str, str]) -> list[dict[str, Any]]:
-    url = http.settings.geo_api_url.rstrip("/") + "/communes"
     params = {**params, "fields": CONTOUR_FIELDS, "format": "geojson", "geometry": "contour"}
-    return http.get_json(url, params, check=_check_collection)["features"]
+    return http.get_json(_url(http), params, check=_check_collection)["features"]
 
 
 def _to_communes(http: Http, features: list[dict[str, Any]]) -> Communes:

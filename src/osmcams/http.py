@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from osmcams.errors import NetworkError, OsmcamsError
+from osmcams.models import Progress
 from osmcams.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ CHUNK = 1 << 16
 Check = Callable[[Any], None]
 """Called with a decoded JSON answer; raises an OsmcamsError to reject it."""
 
-Progress = Callable[[str, int, "int | None"], None]
-"""Called with (label, bytes done, bytes expected or None) while a download runs."""
 
 _LOCK = threading.Lock()
 

@@ -52,10 +52,6 @@ class Report:
     cameras: dict[str, list[Camera]] = field(default_factory=dict)
     boundaries: dict[str, Any] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON form: meta, communes, warnings."""
-        return {"meta": self.meta, "communes": self.rows, "warnings": self.warnings}
-
 
 def assign(cameras: list[Camera], communes: Communes) -> list[str | None]:
     """The code of the commune holding each camera, or None outside every commune."""

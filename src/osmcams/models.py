@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -15,6 +16,9 @@ COMPASS = {
 DIRECTION_KEYS = ("camera:direction", "direction", "surveillance:direction")
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _RANGE = re.compile(rf"^({_NUMBER}|[NSEW]{{1,3}})\s*-\s*({_NUMBER}|[NSEW]{{1,3}})$")
+
+# Told of progress: (label, done, total); total is None when unknown. Bytes, or files.
+Progress = Callable[[str, int, "int | None"], None]
 
 # Field order of a camera record, as written to CSV and GeoJSON properties.
 CAMERA_FIELDS = (
@@ -97,6 +101,13 @@ def iso_timestamp(value: datetime | None) -> str | None:
     if value is None or value.year < 1971:
         return None
     return value.isoformat().replace("+00:00", "Z")
+
+
+def direction_warning(unreadable: int) -> list[str]:
+    """The warning for cameras whose direction tag could not be read, if any."""
+    if not unreadable:
+        return []
+    return [f"{unreadable} cameras have a direction that cannot be read; set to null"]
 
 
 def make_camera(

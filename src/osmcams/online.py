@@ -7,8 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from osmcams.errors import UsageError
-from osmcams.http import Http, Progress
+from osmcams.http import Http
 from osmcams.join import Report
+from osmcams.models import Progress
 from osmcams.pipeline import Request, count_from_pbf
 from osmcams.settings import Settings
 
@@ -74,7 +75,6 @@ def count_from_region(
     request: Request,
     settings: Settings,
     region: str,
-    directory: Path | None = None,
     progress: Progress | None = None,
 ) -> Report:
     """Download (or reuse) the extract of `region`, then count from it like ``--pbf``."""
@@ -82,7 +82,7 @@ def count_from_region(
 
     if request.pbf is not None:
         raise UsageError("--region and --pbf exclude each other")
-    path = extract_for(Http(settings), region, directory or extract_dir(settings), progress)
+    path = extract_for(Http(settings), region, extract_dir(settings), progress)
     return count_from_pbf(replace(request, pbf=path), settings, progress)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from osmcams.communes import department_of
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, NetworkError, UsageError
 from osmcams.http import MAX_WAIT, Http, host
-from osmcams.models import Camera, make_camera
+from osmcams.models import Camera, direction_warning, make_camera
 from osmcams.pbf import Boundary, Extract
 
 QUERIES = Path(__file__).parent / "queries"
@@ -216,10 +216,7 @@ def fetch_cameras(
                 camera, bad = made
                 bad_direction += bad and camera.key not in cameras
                 cameras[camera.key] = camera
-    if bad_direction:
-        warnings.append(
-            f"{bad_direction} cameras have a direction that cannot be read; set to null"
-        )
+    warnings += direction_warning(bad_direction)
     source = f"Overpass API ({host(http.settings.overpass_url)})"
     return Extract(
         list(cameras.values()),

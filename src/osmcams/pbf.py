@@ -17,10 +17,8 @@ from typing import Any, cast
 
 from osmcams.errors import DataError
 from osmcams.geometry import Point
-from osmcams.models import Camera, iso_timestamp, make_camera
+from osmcams.models import Camera, Progress, direction_warning, iso_timestamp, make_camera
 
-# progress(label, bytes_read, bytes_total)
-Progress = Callable[[str, int, int], None]
 CAMERA_TAG = ("man_made", "surveillance")
 BOUNDARY_TAG = ("boundary", "administrative")
 ID_RANGE_BITS = 25
@@ -332,8 +330,7 @@ def _cameras(scan: _Scan) -> tuple[list[Camera], list[str]]:
         refs = rel.nodes + [n for ref, _ in rel.ways for n in scan.way_refs.get(ref, [])]
         place("relation", rel.osm_id, refs, rel.tags, rel.timestamp)
 
-    if bad_direction:
-        warnings.append(f"{bad_direction} cameras have a direction that cannot be read; set to null")
+    warnings += direction_warning(bad_direction)
     if partial:
         warnings.append(
             f"{len(partial)} camera ways or relations have nodes missing from the extract; "
@@ -362,10 +359,9 @@ def _boundaries(scan: _Scan) -> list[Boundary]:
         if not rel.ways:
             boundary.problem = "it has no member ways"
         elif missing_ways or missing_nodes:
-            boundary.problem = (
-                f"{len(missing_ways)} of {len(rel.ways)} member ways and {missing_nodes} "
-                "nodes are missing from the extract"
-            )
+            missing = [f"{len(missing_ways)} of {len(rel.ways)} member ways"] if missing_ways else []
+            missing += [f"{missing_nodes} nodes of its ways"] if missing_nodes else []
+            boundary.problem = " and ".join(missing) + " missing from the extract"
         else:
             try:
                 rings = build_rings(cast(list[list[Point]], lines), label)

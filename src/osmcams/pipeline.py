@@ -6,9 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from osmcams.communes import NOTHING_SELECTED
 from osmcams.errors import UsageError
 from osmcams.join import Report
-from osmcams.pbf import Progress
+from osmcams.models import Progress
 from osmcams.settings import Settings
 
 
@@ -30,7 +31,7 @@ class Request:
         if self.every and (self.communes or self.department):
             raise UsageError("--all excludes --commune and --department")
         if not (self.every or self.communes or self.department):
-            raise UsageError("name a commune with --commune, a --department, or use --all")
+            raise UsageError(NOTHING_SELECTED)
 
 
 def count_from_pbf(

@@ -74,11 +74,6 @@ class Settings:
         if self.threads < 0:
             raise UsageError("threads must be 0 (all cores) or more")
 
-    @property
-    def pool_threads(self) -> int:
-        """Threads for decoding PBF files: the setting, else every core."""
-        return self.threads or os.cpu_count() or 1
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from defaults, then `env` (default os.environ), then overrides.
