@@ -13,6 +13,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -281,11 +282,16 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="skip count --all with boundaries from the PBF")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of the main tasks, the best kept (default 3)")
-    parser.add_argument("--workdir", type=Path, help="where to build files (default: a temp dir)")
+    parser.add_argument("--workdir", type=Path,
+                        help="where to build and keep files (default: a temp dir, removed)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="osmcams-bench-", dir=args.workdir) as tmp:
-        workdir = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.workdir:
+            workdir = args.workdir
+            workdir.mkdir(parents=True, exist_ok=True)
+        else:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="osmcams-bench-")))
         if args.smoke:
             results = smoke(args.source, workdir)
             print(f"smoke: osmcams and osmium agree: {results}")
