@@ -21,6 +21,7 @@ from osmcams.communes import (
 )
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, ExitCode, UsageError
 from osmcams.geometry import areas_km2
+from osmcams.pbf import scan_file
 
 TWO_SQUARES = {
     "type": "FeatureCollection",
@@ -262,3 +263,10 @@ def test_a_commune_in_several_features_or_files_is_one_row(write_text) -> None:
     assert communes.frame["insee"].tolist() == ["99001"]
     assert communes.frame.geometry.iloc[0].area == pytest.approx(2.0)
     assert select(communes, ["Split"]) == ["99001"]
+
+
+def test_an_extract_without_any_complete_boundary_is_an_error(osm_dir: Path) -> None:
+    _, found = scan_file(osm_dir / "big/valhalla-bench-munchen-2020.osm.pbf", admin_level=8)
+    communes = communes_from_boundaries(found, "munchen", 8)
+    with pytest.raises(DataError, match=r"^no usable commune boundary in munchen \(admin_level=8"):
+        select(communes, every=True)

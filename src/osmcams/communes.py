@@ -387,6 +387,9 @@ def select(
 ) -> list[str]:
     """Codes of the communes asked for: by name or code, a whole department, or all."""
     frame = communes.frame
+    if frame.empty:
+        left_out = f" ({len(communes.unusable)} incomplete, left out)" if communes.unusable else ""
+        raise DataError(f"no usable commune boundary in {communes.source}{left_out}")
     if every:
         return list(frame["insee"])
     if not queries:
