@@ -293,3 +293,12 @@ def test_export_to_a_directory_is_all_or_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["06032-cap-d-ail.geojson"]
     assert invoke(*args, "--overwrite").exit_code == 0
     assert len(list(tmp_path.glob("*.geojson"))) == 2
+
+
+def test_top_rows_and_the_table_limit(monaco_2025: Path, ign_06: tuple[str, ...]) -> None:
+    args = ("count", "--department", "06", "--pbf", monaco_2025, *ign_06)
+    csv_rows = invoke(*args, "--top", "2", "-f", "csv").stdout.splitlines()
+    assert [line.split(",")[0] for line in csv_rows] == ["insee", "06032", "06012"]  # 1 camera each
+    table = invoke(*args).stdout
+    assert "the first 100 of 163 rows" in " ".join(table.split())
+    assert "the first" not in invoke(*args, "--top", "5").stdout

@@ -34,6 +34,8 @@ def stderr() -> Any:
     return Console(stderr=True)
 
 
+# Rows a rich table shows by default: rendering tens of thousands takes minutes.
+TABLE_ROWS = 100
 # Progress labels that count items (files) rather than bytes.
 COUNTED = {"Boundaries"}
 
@@ -168,16 +170,23 @@ def _report(kw: dict[str, Any]):
     return report
 
 
-def _rich_table(report) -> Any:
+def _rich_table(report, limit: int) -> Any:
     from rich import box
     from rich.table import Table
 
     meta = report.meta
+    rows = report.rows[:limit]
+    cut = (
+        f"\nthe first {len(rows):,} of {len(report.rows):,} rows; "
+        "--top N, or --format csv, json or markdown for them all"
+        if len(rows) < len(report.rows)
+        else ""
+    )
     table = Table(
         title=f"Cameras mapped in OpenStreetMap, data of {meta['data_timestamp'] or 'unknown date'}",
         caption=(
             f"{meta['source']}; population: {meta['population_source'] or 'none'} "
-            f"({meta['population_year'] or 'year unknown'})"
+            f"({meta['population_year'] or 'year unknown'}){cut}"
         ),
         box=box.SIMPLE_HEAD,
         pad_edge=False,
@@ -192,7 +201,7 @@ def _rich_table(report) -> Any:
     def show(value: Any) -> str:
         return "–" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
 
-    for r in report.rows:
+    for r in rows:
         table.add_row(
             r["insee"], r["name"], show(r["population"]), show(r["area_km2"]),
             show(r["cameras"]), show(r["cameras_per_km2"]), show(r["cameras_per_10k"]),
@@ -243,8 +252,12 @@ def cli() -> None:
               help="Output format [default: from the --output suffix, else table].")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--top", type=click.IntRange(1),
+              help=f"Only the first N rows [the table shows {TABLE_ROWS} unless told].")
 @handle_errors
-def count(fmt: str | None, output: Path | None, overwrite: bool, **kw: Any) -> None:
+def count(
+    fmt: str | None, output: Path | None, overwrite: bool, top: int | None, **kw: Any
+) -> None:
     """Count cameras per commune, with densities.
 
     \b
@@ -259,16 +272,19 @@ def count(fmt: str | None, output: Path | None, overwrite: bool, **kw: Any) -> N
     if output:
         check_target(output, overwrite)  # before the work, not after
     report = _report(kw)
+    if top:
+        report.rows = report.rows[:top]
     if fmt == "table":
         import io
 
         from rich.console import Console
 
+        table = _rich_table(report, top or TABLE_ROWS)
         if output is None:
-            Console().print(_rich_table(report))
+            Console().print(table)
             return
         text = io.StringIO()
-        Console(file=text, width=160).print(_rich_table(report))
+        Console(file=text, width=160).print(table)
         _emit(text.getvalue(), output, overwrite)
         return
     _emit(render_text(lambda out: write_report(report, fmt, out)), output, overwrite)
