@@ -51,7 +51,7 @@ def test_every_command_has_help_with_an_example(name: str) -> None:
     assert command.help, f"{name} has no help text"
     result = invoke(name, "--help")
     assert result.exit_code == 0
-    assert "Example:" in result.output
+    assert "Example:" in result.output or "Examples:" in result.output
     assert f"osmcams {name} " in result.output
 
 

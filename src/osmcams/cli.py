@@ -260,10 +260,14 @@ def count(
 ) -> None:
     """Count cameras per commune, with densities.
 
+    Without --pbf or --region, live data: Overpass and geo.api.gouv.fr.
+
     \b
-    Example:
+    Examples:
+      osmcams count --commune Nantes
       osmcams count --commune Beausoleil --pbf monaco.osm.pbf \\
           --boundaries communes/ --population communes.json
+      osmcams count --all --pbf france.osm.pbf --boundaries communes/ -o ranking.csv
     """
     from osmcams.files import check_target
     from osmcams.writers import render_text, write_report
