@@ -270,3 +270,14 @@ def test_an_extract_without_any_complete_boundary_is_an_error(osm_dir: Path) -> 
     communes = communes_from_boundaries(found, "munchen", 8)
     with pytest.raises(DataError, match=r"^no usable commune boundary in munchen \(admin_level=8"):
         select(communes, every=True)
+
+
+def test_geoparquet_boundaries(communes_06: Path, tmp_path: Path) -> None:
+    import geopandas
+
+    parquet = tmp_path / "communes-06.parquet"
+    geopandas.read_file(communes_06).to_parquet(parquet)
+    from_parquet = load_communes([parquet])
+    from_geojson = load_communes([communes_06])
+    assert from_parquet.frame["insee"].tolist() == from_geojson.frame["insee"].tolist()
+    assert from_parquet.frame.geometry.geom_equals(from_geojson.frame.geometry).all()

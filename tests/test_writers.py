@@ -16,7 +16,7 @@ from osmcams.communes import load_communes
 from osmcams.errors import UsageError
 from osmcams.files import atomic_open, atomic_path
 from osmcams.join import ROW_KEYS, Report, count
-from osmcams.models import CAMERA_FIELDS
+from osmcams.models import CAMERA_FIELDS, make_camera
 from osmcams.writers import (
     RS,
     commune_path,
@@ -191,3 +191,16 @@ def test_written_files_are_readable_by_others(tmp_path: Path) -> None:
     with atomic_open(tmp_path / "t.txt") as out:
         out.write("x")
     assert (tmp_path / "t.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_geoparquet_cameras(tmp_path: Path) -> None:
+    import geopandas
+
+    cameras = [make_camera("node", 1, 7.42, 43.73, {"man_made": "surveillance", "direction": "NE"})[0],
+               make_camera("way", 2, 7.43, 43.74, {"man_made": "surveillance"})[0]]
+    write_cameras(cameras, tmp_path / "c.parquet", "parquet")
+    frame = geopandas.read_parquet(tmp_path / "c.parquet")
+    assert list(frame["osm_id"]) == [1, 2] and list(frame["direction"].fillna(-1)) == [45.0, -1]
+    assert [(p.x, p.y) for p in frame.geometry] == [(7.42, 43.73), (7.43, 43.74)]
+    assert frame.crs.to_epsg() == 4326
+    assert json.loads(frame["tags"][0]) == {"man_made": "surveillance", "direction": "NE"}

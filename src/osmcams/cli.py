@@ -309,7 +309,7 @@ def export(
     fmt: str | None, sequence: bool, output: Path | None, output_dir: Path | None,
     with_boundary: bool, overwrite: bool, **kw: Any,
 ) -> None:
-    """Write the cameras of communes as GeoJSON, GeoPackage or CSV.
+    """Write the cameras of communes as GeoJSON, GeoPackage, GeoParquet or CSV.
 
     \b
     Example:
@@ -326,6 +326,8 @@ def export(
         fmt = "geojsonseq"
     if (output is None) == (output_dir is None):
         raise UsageError("give exactly one of --output and --output-dir")
+    if with_boundary and fmt in ("csv", "parquet"):
+        raise UsageError(f"--with-boundary goes with GeoJSON or GeoPackage, not {fmt}")
     if output is not None:
         check_target(output, overwrite)  # before the work, not after
     report = _report(kw)

@@ -106,11 +106,15 @@ def _pick_fields(columns: Sequence[str], code_field: str | None, name_field: str
 
 
 def _read_boundary_file(path: Path, code_field: str | None, name_field: str | None):
+    import geopandas
     import pyogrio
 
     try:
-        frame = pyogrio.read_dataframe(path)
-    except Exception as e:  # pyogrio raises several unrelated types for bad files
+        if path.suffix.lower() == ".parquet":  # GeoParquet: pyarrow, GDAL often lacks it
+            frame = geopandas.read_parquet(path)
+        else:
+            frame = pyogrio.read_dataframe(path)
+    except Exception as e:  # the readers raise several unrelated types for bad files
         raise DataError(f"{path}: cannot read boundaries: {e}") from e
     if frame.empty or frame.geometry.isna().all():
         raise DataError(f"{path}: no features with a geometry")

@@ -5,14 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 TABLE_FORMATS = ("table", "csv", "json", "markdown")
-CAMERA_FORMATS = ("geojson", "geojsonseq", "gpkg", "csv")
+CAMERA_FORMATS = ("geojson", "geojsonseq", "gpkg", "parquet", "csv")
 TABLE_SUFFIXES = {".csv": "csv", ".json": "json", ".md": "markdown", ".txt": "table"}
 CAMERA_SUFFIXES = {
     ".geojson": "geojson", ".json": "geojson", ".geojsons": "geojsonseq",
-    ".geojsonl": "geojsonseq", ".geojsonseq": "geojsonseq", ".gpkg": "gpkg", ".csv": "csv",
+    ".geojsonl": "geojsonseq", ".geojsonseq": "geojsonseq", ".gpkg": "gpkg",
+    ".parquet": "parquet", ".csv": "csv",
 }
 # The suffix each camera format gets in --output-dir.
-SUFFIX = {"geojson": ".geojson", "geojsonseq": ".geojsons", "gpkg": ".gpkg", "csv": ".csv"}
+SUFFIX = {
+    "geojson": ".geojson", "geojsonseq": ".geojsons", "gpkg": ".gpkg", "parquet": ".parquet",
+    "csv": ".csv",
+}
 
 
 def format_for(output: Path | None, suffixes: dict[str, str], default: str) -> str:

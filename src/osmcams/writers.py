@@ -159,6 +159,10 @@ def write_cameras(
                 )
                 outline.to_file(temp, layer="boundary", driver="GPKG")
         return
+    if fmt == "parquet":  # GeoParquet, for DuckDB, Sedona and pandas; the outline is left out
+        with atomic_path(target, overwrite) as temp:
+            _camera_frame(cameras).to_parquet(temp)
+        return
     with atomic_open(target, overwrite) as out:
         if fmt == "csv":
             rows_csv([_csv_record(c) for c in cameras], CAMERA_FIELDS, out)
