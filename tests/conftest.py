@@ -41,9 +41,9 @@ def no_internet(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture(scope="session")
-def communes_06(shared_data: Path) -> Path:
+def communes_06(ign_dir: Path) -> Path:
     """IGN 2018 communes of the Alpes-Maritimes."""
-    return shared_data / "communes/ign-2018-simplified/departements/communes-06-alpes-maritimes.geojson"
+    return ign_dir / "communes-06-alpes-maritimes.geojson"
 
 
 @pytest.fixture(scope="session")
