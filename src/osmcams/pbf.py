@@ -98,7 +98,7 @@ class _Scan:
     relations: list[_Relation] = field(default_factory=list)
     boundaries: list[_Relation] = field(default_factory=list)
     way_refs: dict[int, list[int]] = field(default_factory=dict)
-    locations: Locations = field(default_factory=lambda: Locations())
+    locations: Locations = field(default_factory=Locations)
     newest: str | None = None
 
 
@@ -131,7 +131,7 @@ def _objects(
     path: Path,
     entities: Any,
     filters: Iterable[Any],
-    threads: int,
+    pool: Any,
     label: str,
     progress: Progress | None,
 ) -> Iterator[Any]:
@@ -140,7 +140,7 @@ def _objects(
 
     size = path.stat().st_size
     processor = osmium.FileProcessor(
-        str(path), entities, thread_pool=osmium.io.ThreadPool(threads, 0)
+        str(path), entities, thread_pool=pool
     )
     for f in filters:
         processor.with_filter(f)
@@ -160,11 +160,11 @@ def _objects(
         progress(label, size, size)
 
 
-def _header(path: Path, threads: int) -> tuple[Any, str | None, str]:
+def _header(path: Path, pool: Any) -> tuple[Any, str | None, str]:
     import osmium
 
     try:
-        reader = osmium.io.Reader(str(path), osmium.osm.NOTHING, osmium.io.ThreadPool(threads, 0))
+        reader = osmium.io.Reader(str(path), osmium.osm.NOTHING, pool)
         header = reader.header()
         reader.close()
     except RuntimeError as e:
@@ -185,7 +185,7 @@ def _bbox(header: Any) -> tuple[float, float, float, float] | None:
 
 
 def _first_pass(
-    path: Path, admin_level: int | None, threads: int, progress: Progress | None
+    path: Path, admin_level: int | None, pool: Any, progress: Progress | None
 ) -> _Scan:
     import osmium
 
@@ -203,7 +203,7 @@ def _first_pass(
         osmium.filter.GeoInterfaceFilter(drop_invalid_geometries=False),
     ]
     newest = None
-    for obj in _objects(path, osmium.osm.ALL, filters, threads, "Scanning", progress):
+    for obj in _objects(path, osmium.osm.ALL, filters, pool, "Scanning", progress):
         stamp = iso_timestamp(obj.timestamp)
         if stamp and (newest is None or stamp > newest):
             newest = stamp
@@ -235,7 +235,7 @@ def _first_pass(
     return scan
 
 
-def _fetch_references(path: Path, scan: _Scan, threads: int, progress: Progress | None) -> None:
+def _fetch_references(path: Path, scan: _Scan, pool: Any, progress: Progress | None) -> None:
     """Read the member ways and then the nodes that the first pass left unresolved."""
     way_ids = {ref for rel in scan.relations + scan.boundaries for ref, _ in rel.ways}
     way_ids -= scan.ways.keys()
@@ -244,10 +244,10 @@ def _fetch_references(path: Path, scan: _Scan, threads: int, progress: Progress 
     if not (way_ids or scan.ways or node_ids):
         return
     layout = _layout(path)
-    for way in _objects_by_id(path, layout, "way", way_ids, threads, progress):
+    for way in _objects_by_id(path, layout, "way", way_ids, pool, progress):
         scan.way_refs[way.id] = [n.ref for n in way.nodes]
     node_ids.update(ref for refs in scan.way_refs.values() for ref in refs)
-    for node in _objects_by_id(path, layout, "node", node_ids, threads, progress):
+    for node in _objects_by_id(path, layout, "node", node_ids, pool, progress):
         if node.location.valid():
             scan.locations.add(node.id, node.location.lon, node.location.lat)
 
@@ -275,7 +275,7 @@ def _batches(ids: set[int]) -> Iterator[set[int]]:
 
 
 def _objects_by_id(
-    path: Path, layout: Any, kind: str, ids: set[int], threads: int, progress: Progress | None
+    path: Path, layout: Any, kind: str, ids: set[int], pool: Any, progress: Progress | None
 ) -> Iterator[Any]:
     """The `kind` objects with `ids`, decoding only the blocks that can hold them."""
     import tempfile
@@ -293,7 +293,7 @@ def _objects_by_id(
                 source = Path(tmp) / f"{kind}s.osm.pbf"
                 blocks.write_subset(path, layout, kind, batch, source)
             yield from _objects(
-                source, entities, [osmium.filter.IdFilter(batch)], threads, label, progress
+                source, entities, [osmium.filter.IdFilter(batch)], pool, label, progress
             )
 
 
@@ -393,11 +393,14 @@ def scan_file(
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    threads = threads or os.cpu_count() or 1
-    header, stamp, stamp_source = _header(path, threads)
+    import osmium
+
+    # One pool of decoding threads for every pass: every core unless told otherwise.
+    pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
+    header, stamp, stamp_source = _header(path, pool)
     _refuse_empty(path)
-    scan = _first_pass(path, admin_level, threads, progress)
-    _fetch_references(path, scan, threads, progress)
+    scan = _first_pass(path, admin_level, pool, progress)
+    _fetch_references(path, scan, pool, progress)
     cameras, warnings = _cameras(scan)
     if stamp is None:
         stamp = scan.newest
