@@ -173,14 +173,6 @@ def _read_population_csv(path: Path, year: str | None) -> Population:
     return Population(values, f"{path.name} (INSEE)", year)
 
 
-def _with_population(communes: Communes, population: Population) -> Communes:
-    frame = communes.frame
-    frame["population"] = frame["insee"].map(population.values).astype("Int64")
-    communes.population_source = population.source
-    communes.population_year = population.year
-    return communes
-
-
 def load_communes(
     paths: Iterable[str | os.PathLike[str]],
     population: str | os.PathLike[str] | None = None,
@@ -336,7 +328,12 @@ def communes_from_boundaries(boundaries, source: str, admin_level: int) -> Commu
 
 def apply_population(communes: Communes, path: str | os.PathLike[str]) -> Communes:
     """Replace the populations of `communes` with those of a table."""
-    return _with_population(communes, read_population(path))
+    population = read_population(path)
+    frame = communes.frame
+    frame["population"] = frame["insee"].map(population.values).astype("Int64")
+    communes.population_source = population.source
+    communes.population_year = population.year
+    return communes
 
 
 def normalise(name: str) -> str:

@@ -125,11 +125,7 @@ def _camera_frame(cameras: list[Camera]):
     import geopandas
     import shapely
 
-    records = [
-        {k: (json.dumps(v, ensure_ascii=False) if k == "tags" else v)
-         for k, v in ((k, getattr(c, k)) for k in CAMERA_FIELDS)}
-        for c in cameras
-    ]
+    records = [{**_record(c), "tags": json.dumps(c.tags, ensure_ascii=False)} for c in cameras]
     geometry = shapely.points([[c.lon, c.lat] for c in cameras]) if cameras else []
     return geopandas.GeoDataFrame(
         records, columns=list(CAMERA_FIELDS), geometry=geometry, crs="EPSG:4326"
@@ -165,14 +161,15 @@ def write_cameras(
         return
     with atomic_open(target, overwrite) as out:
         if fmt == "csv":
-            rows_csv([_csv_record(c) for c in cameras], CAMERA_FIELDS, out)
+            rows_csv([_record(c) for c in cameras], CAMERA_FIELDS, out)
             return
         features = [boundary_feature(**boundary)] if boundary else []
         features += [camera_feature(c) for c in cameras]
         write_geojson(features, out, sequence=fmt == "geojsonseq")
 
 
-def _csv_record(camera: Camera) -> dict[str, Any]:
+def _record(camera: Camera) -> dict[str, Any]:
+    """The camera's fields, in CAMERA_FIELDS order."""
     return {k: getattr(camera, k) for k in CAMERA_FIELDS}
 
 
