@@ -41,7 +41,7 @@ HELP_REPEATS = 5
 # Child that extracts the cameras and prints one id per line (n123, w45, r6).
 EXTRACT = (
     "import sys\n"
-    "from osmcams.pbf import read_cameras\n"
+    "from osmcams.sources.pbf import read_cameras\n"
     "extract = read_cameras(sys.argv[1], int(sys.argv[2]))\n"
     "sys.stdout.write(''.join(f'{c.osm_type[0]}{c.osm_id}\\n' for c in extract.cameras))\n"
 )
@@ -101,7 +101,7 @@ def floor(pbf: Path, out: Path, threads: int, expression: str = CAMERA_FILTER) -
 
 
 def extract(pbf: Path, threads: int) -> tuple[Timing, set[str]]:
-    """osmcams.pbf.read_cameras in a child; threads=0 is the default (every core)."""
+    """osmcams.sources.pbf.read_cameras in a child; threads=0 is the default (every core)."""
     label = "osmcams extraction " + (f"({threads} thr)" if threads else "(default)")
     timing, out = measure(label, [sys.executable, "-c", EXTRACT, pbf, str(threads)])
     ids = set(out.split())

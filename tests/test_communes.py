@@ -21,7 +21,7 @@ from osmcams.communes import (
 )
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, ExitCode, UsageError
 from osmcams.geometry import areas_km2
-from osmcams.pbf import scan_file
+from osmcams.sources.pbf import scan_file
 
 TWO_SQUARES = {
     "type": "FeatureCollection",

@@ -8,10 +8,10 @@ from dataclasses import replace
 import pytest
 from fake_services import RangeFile, apache_listing
 
-from osmcams import download
 from osmcams.errors import DataError, LockedError, NetworkError, UsageError
 from osmcams.files import exclusive_lock
-from osmcams.http import Http
+from osmcams.sources import download
+from osmcams.sources.http import Http
 
 MONACO = "osm/monaco-2021-04-21.osm.pbf"
 

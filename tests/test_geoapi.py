@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from osmcams import geoapi
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, NetworkError
-from osmcams.http import Http
+from osmcams.sources import geoapi
+from osmcams.sources.http import Http
 
 
 def cog(shared_data, code: str) -> dict:

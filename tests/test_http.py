@@ -10,7 +10,7 @@ from werkzeug import Response
 
 from osmcams import __version__
 from osmcams.errors import ExitCode, NetworkError
-from osmcams.http import Http
+from osmcams.sources.http import Http
 
 
 def test_user_agent_names_osmcams_version_and_url(httpserver, net_settings):

@@ -19,7 +19,7 @@ from osmcams.errors import DataError
 from osmcams.geometry import areas_km2
 from osmcams.join import ROW_KEYS, STALE_AFTER_DAYS, Report, assign, count, data_age_days
 from osmcams.models import Camera
-from osmcams.pbf import Extract, read_cameras, scan_file
+from osmcams.sources.pbf import Extract, read_cameras, scan_file
 
 BORDER_COMMUNES = {"06012": "Beausoleil", "06032": "Cap-d'Ail"}
 

@@ -130,7 +130,7 @@ def test_osm_boundary_source(net_env, httpserver, shared_data):
     report = json.loads(result.stdout)
     (row,) = report["communes"]
     assert row["name"] == "Beausoleil"
-    from osmcams.overpass import boundary
+    from osmcams.sources.overpass import boundary
 
     expected = inside([(c["lon"], c["lat"]) for c in cameras], boundary(relation).geometry)
     assert row["cameras"] == expected

@@ -20,8 +20,8 @@ from fake_services import (
 from werkzeug import Request, Response
 
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, NetworkError, UsageError
-from osmcams.http import Http
-from osmcams.overpass import (
+from osmcams.sources.http import Http
+from osmcams.sources.overpass import (
     QUERIES,
     Target,
     element_camera,

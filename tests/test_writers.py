@@ -17,7 +17,7 @@ from osmcams.errors import UsageError
 from osmcams.files import atomic_open, atomic_path
 from osmcams.join import ROW_KEYS, Report, count
 from osmcams.models import CAMERA_FIELDS, make_camera
-from osmcams.writers import (
+from osmcams.outputs.writers import (
     RS,
     commune_path,
     render_text,

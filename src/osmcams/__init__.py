@@ -15,8 +15,8 @@ __version__ = "0.1.0"
 
 # Public name -> (module, attribute), imported on first use.
 _LAZY = {
-    "read_cameras": ("osmcams.pbf", "read_cameras"),
-    "scan_file": ("osmcams.pbf", "scan_file"),
+    "read_cameras": ("osmcams.sources.pbf", "read_cameras"),
+    "scan_file": ("osmcams.sources.pbf", "scan_file"),
     "load_communes": ("osmcams.communes", "load_communes"),
     "communes_from_boundaries": ("osmcams.communes", "communes_from_boundaries"),
     "select_communes": ("osmcams.communes", "select"),

@@ -15,7 +15,7 @@ from osmcams.communes import Communes
 from osmcams.errors import DataError
 from osmcams.geometry import areas_km2
 from osmcams.models import Camera
-from osmcams.pbf import Extract
+from osmcams.sources.pbf import Extract
 
 ROW_KEYS = (
     "insee", "name", "department", "population", "area_km2", "cameras",

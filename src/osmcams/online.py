@@ -7,11 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from osmcams.errors import UsageError
-from osmcams.http import Http
 from osmcams.join import Report
 from osmcams.models import Progress
 from osmcams.pipeline import Request, count_from_pbf
 from osmcams.settings import Settings
+from osmcams.sources.http import Http
 
 BOUNDARY_SOURCES = ("geoapi", "osm")
 DEPARTMENT_LEVEL = 6
@@ -26,7 +26,7 @@ def count_online(request: Request, settings: Settings, boundary_source: str = "g
     """
     from osmcams.communes import apply_population, communes_from_boundaries
     from osmcams.join import count
-    from osmcams.overpass import Target, fetch_boundaries, fetch_cameras, target
+    from osmcams.sources.overpass import Target, fetch_boundaries, fetch_cameras, target
 
     if request.every:
         raise UsageError("--all needs --pbf or --region: Overpass is queried commune by commune")
@@ -59,7 +59,7 @@ def count_online(request: Request, settings: Settings, boundary_source: str = "g
 
 
 def _official_communes(http: Http, request: Request):
-    from osmcams import geoapi
+    from osmcams.sources import geoapi
 
     if request.communes:
         codes: list[str] = []
@@ -78,7 +78,7 @@ def count_from_region(
     progress: Progress | None = None,
 ) -> Report:
     """Download (or reuse) the extract of `region`, then count from it like ``--pbf``."""
-    from osmcams.download import extract_for
+    from osmcams.sources.download import extract_for
 
     if request.pbf is not None:
         raise UsageError("--region and --pbf exclude each other")

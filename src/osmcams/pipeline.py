@@ -40,7 +40,7 @@ def count_from_pbf(
     """Count cameras of an OSM file in communes from files or from the file itself."""
     from osmcams.communes import apply_population, communes_from_boundaries, load_communes, select
     from osmcams.join import count
-    from osmcams.pbf import scan_file
+    from osmcams.sources.pbf import scan_file
 
     if request.pbf is None:
         raise UsageError("--pbf is required")

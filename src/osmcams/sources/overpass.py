@@ -19,9 +19,9 @@ from typing import Any
 
 from osmcams.communes import department_of
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, NetworkError, UsageError
-from osmcams.http import MAX_WAIT, Http, host
 from osmcams.models import Camera, direction_warning, make_camera
-from osmcams.pbf import Boundary, Extract
+from osmcams.sources.http import MAX_WAIT, Http, host
+from osmcams.sources.pbf import Boundary, Extract
 
 QUERIES = Path(__file__).parent / "queries"
 AREA_OFFSET = 3_600_000_000  # Overpass area id of a relation: this plus the relation id

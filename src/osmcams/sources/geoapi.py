@@ -12,7 +12,7 @@ from typing import Any
 
 from osmcams.communes import COLUMNS, Communes, department_of, match
 from osmcams.errors import CommuneNotFound, DataError, NetworkError
-from osmcams.http import Http, host
+from osmcams.sources.http import Http, host
 
 LOOKUP_FIELDS = "nom,code,codeDepartement,population"
 CONTOUR_FIELDS = "nom,code,population,surface,contour,codeDepartement"

@@ -253,7 +253,7 @@ def _fetch_references(path: Path, scan: _Scan, pool: Any, progress: Progress | N
 
 
 def _layout(path: Path) -> Any:
-    from osmcams import blocks
+    from osmcams.sources import blocks
 
     try:
         return blocks.index(path)
@@ -282,7 +282,7 @@ def _objects_by_id(
 
     import osmium
 
-    from osmcams import blocks
+    from osmcams.sources import blocks
 
     entities = osmium.osm.NODE if kind == "node" else osmium.osm.WAY
     label = "Way nodes" if kind == "node" else "Member ways"
@@ -373,7 +373,7 @@ def _boundaries(scan: _Scan) -> list[Boundary]:
 
 
 def _refuse_empty(path: Path) -> None:
-    from osmcams import blocks
+    from osmcams.sources import blocks
 
     try:
         empty = not blocks.has_data(path)

@@ -17,9 +17,9 @@ from typing import IO, Any
 
 from osmcams.errors import UsageError
 from osmcams.files import atomic_open, atomic_path
-from osmcams.formats import CAMERA_FORMATS, SUFFIX
 from osmcams.join import ROW_KEYS, Report
 from osmcams.models import CAMERA_FIELDS, Camera
+from osmcams.outputs.formats import CAMERA_FORMATS, SUFFIX
 
 RS = "\x1e"
 

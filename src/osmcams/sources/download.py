@@ -23,8 +23,8 @@ from urllib.parse import urljoin, urlparse
 from osmcams.communes import normalise
 from osmcams.errors import DataError, NetworkError, UsageError
 from osmcams.files import exclusive_lock
-from osmcams.http import Http
 from osmcams.models import Progress
+from osmcams.sources.http import Http
 
 PBF_SUFFIX = "-latest.osm.pbf"
 OSMFR_ROOT = "europe/france/"

@@ -1,0 +1,170 @@
+"""count and export: cameras per commune, as tables and as camera files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from osmcams.cli.options import report_from, source_options
+from osmcams.cli.render import TABLE_ROWS, emit, handle_errors, stderr
+from osmcams.errors import UsageError
+from osmcams.outputs.formats import (
+    CAMERA_FORMATS,
+    CAMERA_SUFFIXES,
+    TABLE_FORMATS,
+    TABLE_SUFFIXES,
+    format_for,
+)
+
+
+def rich_table(report, limit: int) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    meta = report.meta
+    rows = report.rows[:limit]
+    cut = (
+        f"\nthe first {len(rows):,} of {len(report.rows):,} rows; "
+        "--top N, or --format csv, json or markdown for them all"
+        if len(rows) < len(report.rows)
+        else ""
+    )
+    table = Table(
+        title=f"Cameras mapped in OpenStreetMap, data of {meta['data_timestamp'] or 'unknown date'}",
+        caption=(
+            f"{meta['source']}; population: {meta['population_source'] or 'none'} "
+            f"({meta['population_year'] or 'year unknown'}){cut}"
+        ),
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("INSEE", no_wrap=True)
+    table.add_column("Commune", min_width=10, overflow="fold")
+    for name in ("Pop.", "km²", "Cams", "/km²", "/10k", "inh/cam"):
+        table.add_column(name, justify="right")
+    table.add_column("Types", min_width=8, overflow="fold")
+
+    def show(value: Any) -> str:
+        return "–" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
+
+    for r in rows:
+        table.add_row(
+            r["insee"], r["name"], show(r["population"]), show(r["area_km2"]),
+            show(r["cameras"]), show(r["cameras_per_km2"]), show(r["cameras_per_10k"]),
+            show(r["inhabitants_per_camera"]),
+            ", ".join(f"{k} {v}" for k, v in r["by_type"].items()) or "–",
+        )
+    return table
+
+
+@click.command()
+@source_options
+@click.option("-f", "--format", "fmt", type=click.Choice(TABLE_FORMATS),
+              help="Output format [default: from the --output suffix, else table].")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--top", type=click.IntRange(1),
+              help=f"Only the first N rows [the table shows {TABLE_ROWS} unless told].")
+@handle_errors
+def count(
+    fmt: str | None, output: Path | None, overwrite: bool, top: int | None, **kw: Any
+) -> None:
+    """Count cameras per commune, with densities.
+
+    Without --pbf or --region, live data: Overpass and geo.api.gouv.fr.
+
+    \b
+    Examples:
+      osmcams count --commune Nantes
+      osmcams count --commune Beausoleil --pbf monaco.osm.pbf \\
+          --boundaries communes/ --population communes.json
+      osmcams count --all --pbf france.osm.pbf --boundaries communes/ -o ranking.csv
+    """
+    from osmcams.files import check_target
+    from osmcams.outputs.writers import render_text, write_report
+
+    fmt = fmt or format_for(output, TABLE_SUFFIXES, "table")
+    if output:
+        check_target(output, overwrite)  # before the work, not after
+    report = report_from(kw)
+    if top:
+        report.rows = report.rows[:top]
+    if fmt == "table":
+        import io
+
+        from rich.console import Console
+
+        table = rich_table(report, top or TABLE_ROWS)
+        if output is None:
+            Console().print(table)
+            return
+        text = io.StringIO()
+        Console(file=text, width=160).print(table)
+        emit(text.getvalue(), output, overwrite)
+        return
+    emit(render_text(lambda out: write_report(report, fmt, out)), output, overwrite)
+
+
+@click.command()
+@source_options
+@click.option("-f", "--format", "fmt", type=click.Choice(CAMERA_FORMATS),
+              help="Output format [default: from the --output suffix, else geojson].")
+@click.option("--sequence", is_flag=True, help="GeoJSON text sequence (RFC 8142); same as -f geojsonseq.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="One output file.")
+@click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="One file per commune, named <insee>-<slug>.<ext>.")
+@click.option("--with-boundary", is_flag=True, help="Add the commune outline.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@handle_errors
+def export(
+    fmt: str | None, sequence: bool, output: Path | None, output_dir: Path | None,
+    with_boundary: bool, overwrite: bool, **kw: Any,
+) -> None:
+    """Write the cameras of communes as GeoJSON, GeoPackage, GeoParquet or CSV.
+
+    \b
+    Example:
+      osmcams export --commune Beausoleil --pbf monaco.osm.pbf \\
+          --boundaries communes/ --output-dir maps/ --with-boundary
+    """
+    from osmcams.files import check_target
+    from osmcams.outputs.writers import commune_path, write_cameras
+
+    fmt = fmt or format_for(output, CAMERA_SUFFIXES, "geojsonseq" if sequence else "geojson")
+    if sequence:
+        if fmt not in ("geojson", "geojsonseq"):
+            raise UsageError("--sequence goes with GeoJSON only")
+        fmt = "geojsonseq"
+    if (output is None) == (output_dir is None):
+        raise UsageError("give exactly one of --output and --output-dir")
+    if with_boundary and fmt in ("csv", "parquet"):
+        raise UsageError(f"--with-boundary goes with GeoJSON or GeoPackage, not {fmt}")
+    if output is not None:
+        check_target(output, overwrite)  # before the work, not after
+    report = report_from(kw)
+    if output is not None and len(report.rows) != 1:
+        raise UsageError(f"{len(report.rows)} communes selected: use --output-dir")
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    targets = {
+        row["insee"]: output or commune_path(output_dir, row["insee"], row["name"], fmt)  # type: ignore[arg-type]
+        for row in report.rows
+    }
+    for target in targets.values():  # all or nothing: refuse before the first file is written
+        check_target(target, overwrite)
+    for row in report.rows:
+        code, name = row["insee"], row["name"]
+        boundary = (
+            {"code": code, "name": name, "geometry": report.boundaries[code]}
+            if with_boundary
+            else None
+        )
+        write_cameras(report.cameras[code], targets[code], fmt, boundary, overwrite)
+        stderr().print(
+            f"{targets[code]}: {len(report.cameras[code])} cameras", highlight=False, soft_wrap=True
+        )
+
+

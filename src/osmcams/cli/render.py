@@ -1,0 +1,99 @@
+"""What the CLI shows: the stderr console, progress bars, the error boundary and outputs."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import cache, wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from osmcams.errors import OsmcamsError
+
+
+@cache
+def stderr() -> Any:
+    """The rich console on stderr, made on first use so --help stays fast."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+# Rows a rich table shows by default: rendering tens of thousands takes minutes.
+TABLE_ROWS = 100
+# Progress labels that count items (files) rather than bytes.
+COUNTED = {"Boundaries"}
+
+
+def progress_bar(quiet: bool):
+    """A rich progress bar on stderr, as a context manager yielding the callback."""
+    from contextlib import nullcontext
+
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    if quiet or not stderr().is_terminal:  # no bars in logs and pipes
+        return nullcontext(None)
+
+    class Amount(ProgressColumn):
+        """Bytes for scans and downloads, a count for files."""
+
+        def render(self, task: Any) -> Any:
+            counted = task.description.strip() in COUNTED
+            return (MofNCompleteColumn() if counted else DownloadColumn()).render(task)
+
+    bar = Progress(
+        TextColumn("{task.description:<12}"), BarColumn(), Amount(),
+        TimeElapsedColumn(), console=stderr(), transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(label: str, done: int, total: int) -> None:
+        if label not in tasks:
+            tasks[label] = bar.add_task(label, total=total)
+        bar.update(tasks[label], completed=done, total=total)
+
+    class _Bar:
+        def __enter__(self):
+            bar.__enter__()
+            return update
+
+        def __exit__(self, *exc):
+            return bar.__exit__(*exc)
+
+    return _Bar()
+
+
+def emit(text: str, output: Path | None, overwrite: bool) -> None:
+    from osmcams.files import atomic_open
+
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    with atomic_open(output, overwrite) as out:
+        out.write(text)
+
+
+def handle_errors(f: Callable) -> Callable:
+    """Turn osmcams errors into one line on stderr and their exit code."""
+
+    @wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except OsmcamsError as e:
+            stderr().print(f"[red]osmcams: error:[/] {e}", highlight=False, soft_wrap=True)
+            sys.exit(e.exit_code)
+
+    return wrapper
+
+
