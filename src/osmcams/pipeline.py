@@ -30,7 +30,7 @@ class Request:
 
     def __post_init__(self) -> None:
         if self.every and (self.communes or self.department or self.region):
-            raise UsageError("--all excludes --commune, --department and --region")
+            raise UsageError("--all excludes --commune and --department (and --region CODE)")
         if not (self.every or self.communes or self.department or self.region):
             raise UsageError(NOTHING_SELECTED)
 
