@@ -20,6 +20,7 @@ LAYERS = [
     ["analysis.match"],
     ["online"],
     ["pipeline"],
+    ["outputs.umap"],
     ["outputs.writers"],
     ["outputs.formats", "outputs.fov"],
     ["join"],
