@@ -61,6 +61,22 @@ def host(url: str) -> str:
     return urlparse(url).netloc.rpartition("@")[2] or public_url(url)
 
 
+def unexpected(service: str, detail: str) -> NetworkError:
+    """The error for an answer that is valid JSON but not of the shape the service promises."""
+    return NetworkError(f"the service answered something unexpected: {service} {detail}")
+
+
+def is_point(value: Any) -> bool:
+    """Whether `value` is a {"lat": …, "lon": …} object with finite coordinates in range."""
+    if not isinstance(value, dict):
+        return False
+    lat, lon = value.get("lat"), value.get("lon")
+    return all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= limit
+        for v, limit in ((lat, 90), (lon, 180))
+    )
+
+
 class _Again(Exception):
     """A failure that another try may cure: 429, 5xx, a connect timeout."""
 
