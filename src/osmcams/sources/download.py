@@ -192,8 +192,8 @@ def _validator(headers: dict[str, str]) -> dict[str, str]:
 
 def plan(http: Http, region: Region, directory: Path) -> Plan:
     """Look at the extract (HEAD) and at what is on disk, before downloading anything."""
-    headers = http.head(region.url)
     target = directory / file_name(region)
+    headers = http.head(region.url)
     length = headers.get("Content-Length", "")
     validator = _validator(headers)
     up_to_date = False
