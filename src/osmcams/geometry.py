@@ -84,6 +84,7 @@ _R_AUTHALIC = WGS84_A * math.sqrt((1 - _E2) * _Q_POLE / 2)
 CHORD_ERROR = 2e-10  # m² per m³ of edge, over twice e²/(12a) = 8.8e-11
 CHORD_BOUND = 4e-7
 GEODESIC_SPAN = 0.5
+AREA_BATCH = 4096
 
 
 def _sin_authalic(lat: Any) -> Any:
@@ -121,13 +122,21 @@ def areas_km2(geometries: Any) -> Any:
     """Areas on the WGS84 ellipsoid, in km², of (multi)polygons in lon/lat.
 
     Each geometry is projected in Lambert azimuthal equal-area about the centre of
-    its bounding box, all at once; the few whose straight edges could stray from
-    the geodesic area by more than CHORD_BOUND get pyproj.Geod's geodesic area.
+    its bounding box, AREA_BATCH geometries at a time (to bound memory); the few
+    whose straight edges could stray from the geodesic area by more than
+    CHORD_BOUND get pyproj.Geod's geodesic area.
     """
+    import numpy
+
+    geometries = numpy.asarray(geometries, dtype=object)
+    batches = [_areas_m2(geometries[i : i + AREA_BATCH]) for i in range(0, len(geometries), AREA_BATCH)]
+    return numpy.concatenate(batches) / 1e6 if batches else numpy.zeros(0)
+
+
+def _areas_m2(geometries: Any) -> Any:
     import numpy
     import shapely
 
-    geometries = numpy.asarray(geometries, dtype=object)
     polygons, owner = shapely.get_parts(geometries, return_index=True)
     rings, polygon = shapely.get_rings(polygons, return_index=True)
     coords, ring = shapely.get_coordinates(rings, return_index=True)
@@ -160,4 +169,4 @@ def areas_km2(geometries: Any) -> Any:
             lon, lat = coords[starts[r] : starts[r + 1]].T
             ring_areas[r] = abs(geod.polygon_area_perimeter(lon, lat)[0])
         areas = total()
-    return areas / 1e6
+    return areas
