@@ -14,15 +14,16 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "osmcams"
 # From the top (the CLI) down to the errors every layer may raise.
 LAYERS = [
     ["cli"],
-    ["cli.count", "cli.download"],
+    ["cli.count", "cli.download", "cli.timeline"],
     ["cli.options"],
     ["cli.render"],
-    ["online"],
+    ["online", "analysis.timeline"],
     ["pipeline"],
     ["outputs.writers"],
     ["outputs.formats"],
     ["join"],
     ["sources.overpass", "sources.geoapi", "sources.download"],
+    ["sources.osh"],
     ["sources.pbf"],
     ["sources.blocks", "sources.http"],
     ["communes"],
@@ -30,9 +31,9 @@ LAYERS = [
     ["files", "settings", "models"],
     ["errors"],
 ]
-PACKAGES = {"sources", "outputs"}  # their __init__ holds only a docstring
+PACKAGES = {"sources", "outputs", "analysis"}  # their __init__ holds only a docstring
 ONLY = {"click": {"cli"}, "rich": {"cli"}, "requests": {"sources.http"}, "urllib3": {"sources.http"},
-        "requests_cache": {"sources.http"}, "osmium": {"sources.pbf"}}
+        "requests_cache": {"sources.http"}, "osmium": {"sources.pbf", "sources.osh"}}
 
 
 def _module(path: Path) -> str:

@@ -16,6 +16,7 @@ from osmcams import __version__
 from osmcams.cli.count import count, export
 from osmcams.cli.download import download
 from osmcams.cli.render import stderr
+from osmcams.cli.timeline import timeline
 from osmcams.errors import ExitCode
 
 
@@ -30,7 +31,7 @@ def cli() -> None:
     """
 
 
-for command in (count, export, download):
+for command in (count, export, download, timeline):
     cli.add_command(command)
 
 

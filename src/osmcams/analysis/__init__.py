@@ -1,0 +1,1 @@
+"""Analyses built on counts: cameras through time."""
