@@ -20,6 +20,7 @@ from osmcams.files import atomic_open, atomic_path
 from osmcams.join import ROW_KEYS, Report
 from osmcams.models import CAMERA_FIELDS, Camera
 from osmcams.outputs.formats import CAMERA_FORMATS, SUFFIX
+from osmcams.outputs.fov import View, view_feature
 
 RS = "\x1e"
 
@@ -138,10 +139,14 @@ def write_cameras(
     fmt: str,
     boundary: dict[str, Any] | None = None,
     overwrite: bool = False,
+    views: list[View] | None = None,
 ) -> None:
-    """Cameras to `target` in `fmt`; `boundary` (code, name, geometry) adds the outline."""
+    """Cameras to `target` in `fmt`; `boundary` (code, name, geometry) adds the outline,
+    `views` the fields of view (GeoJSON and GeoPackage only)."""
     if fmt not in CAMERA_FORMATS:
         raise UsageError(f"unknown camera format {fmt!r}")
+    if views is not None and fmt not in ("geojson", "geojsonseq", "gpkg"):
+        raise UsageError(f"fields of view go with GeoJSON or GeoPackage, not {fmt}")
     if fmt == "gpkg":
         import geopandas
 
@@ -154,6 +159,11 @@ def write_cameras(
                     geometry=[boundary["geometry"]], crs="EPSG:4326",
                 )
                 outline.to_file(temp, layer="boundary", driver="GPKG")
+            if views:
+                geopandas.GeoDataFrame(
+                    [v.properties() for v in views], geometry=[v.polygon for v in views],
+                    crs="EPSG:4326",
+                ).to_file(temp, layer="fields_of_view", driver="GPKG")
         return
     if fmt == "parquet":  # GeoParquet, for DuckDB, Sedona and pandas; the outline is left out
         with atomic_path(target, overwrite) as temp:
@@ -165,6 +175,7 @@ def write_cameras(
             return
         features = [boundary_feature(**boundary)] if boundary else []
         features += [camera_feature(c) for c in cameras]
+        features += [view_feature(v) for v in views or []]
         write_geojson(features, out, sequence=fmt == "geojsonseq")
 
 
