@@ -14,10 +14,11 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "osmcams"
 # From the top (the CLI) down to the errors every layer may raise.
 LAYERS = [
     ["cli"],
-    ["cli.count", "cli.download", "cli.timeline"],
+    ["cli.count", "cli.download", "cli.evidence", "cli.timeline"],
     ["cli.options"],
     ["cli.render"],
-    ["online", "analysis.timeline"],
+    ["analysis.match", "analysis.timeline"],
+    ["online"],
     ["pipeline"],
     ["outputs.umap"],
     ["outputs.writers"],

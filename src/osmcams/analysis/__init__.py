@@ -1,1 +1,1 @@
-"""Analyses built on counts: cameras through time."""
+"""Analyses over counts and cameras: timelines, comparisons, matchings, quality."""
