@@ -219,16 +219,15 @@ def build(
     for track, track_states in zip(tracks, states):
         counts.add(track, track_states, index)
     counts.finish()
+    populations = chosen["population"].astype(object).where(chosen["population"].notna(), None)
     rows = [
-        _row(commune, counts, k, first.get(commune.insee))
-        for k, commune in enumerate(chosen.itertuples())
+        _row(code, name, department, population, counts, k, first.get(code))
+        for k, (code, name, department, population) in enumerate(zip(
+            codes, chosen["name"], chosen["department"], populations))
     ]
     if rank:
         rows.sort(key=lambda r: (-r["cameras"][-1], r["insee"]))
-    no_population = [f"{r['name']} ({r['insee']})" for r in rows if r["population"] is None]
-    warnings = [*history.warnings, *coverage]
-    if no_population:
-        warnings.append(f"no population for {', '.join(no_population)}: per_10k is null")
+    warnings = [*history.warnings, *coverage, *_population_warning(rows, communes)]
     meta = {
         "source": history.source,
         "data_timestamp": history.timestamp,
@@ -258,17 +257,30 @@ def build(
     return Timeline(meta, [iso(d) for d in dates], rows, warnings)
 
 
-def _row(commune: Any, counts: _Counts, k: int, first: int | None) -> dict[str, Any]:
-    import pandas
+def _population_warning(rows: list[dict[str, Any]], communes: Any) -> list[str]:
+    from osmcams.communes import _listing
 
+    missing = [f"{r['name']} ({r['insee']})" for r in rows if r["population"] is None]
+    if not missing:
+        return []
+    source = communes.population_source
+    why = f"not in {source} (codes merged or unknown)" if source else "give --population"
+    return [f"{len(missing):,} communes have no population, {why}, so no per_10k: "
+            + _listing(missing)]
+
+
+def _row(
+    code: str, name: str, department: str | None, population: int | None, counts: _Counts,
+    k: int, first: int | None,
+) -> dict[str, Any]:
     from osmcams.sources.osh import iso
 
-    population = None if pandas.isna(commune.population) else int(commune.population)
+    population = None if population is None else int(population)
     cameras = counts.cameras[k]
     return {
-        "insee": commune.insee,
-        "name": commune.name,
-        "department": commune.department,
+        "insee": code,
+        "name": name,
+        "department": department,
         "population": population,
         "cameras": cameras,
         "added": [None, *counts.added[k][1:]],
