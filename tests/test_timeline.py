@@ -277,3 +277,27 @@ def test_saint_barthelemy_real_diff(osm_dir: Path, tmp_path: Path, write_text) -
     assert code == ExitCode.OK
     result = json.loads(out.read_text(encoding="utf-8"))
     assert result["communes"][0]["cameras"] == expected == [0, 0, 1]
+
+
+def test_versions_that_straddle_two_blocks_are_all_read(tmp_path: Path) -> None:
+    """osmium writes 8,000 objects a block: the versions of node 7991 begin in one, end in the next."""
+    from osmcams.sources.osh import iso, read_history
+
+    lines = [f"n{i} v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x1.0 y1.0" for i in range(1, 7991)]
+    lines += [  # a camera in its first version only; then moved and untagged, 19 times
+        f"n7991 v{v} dV c1 t2020-02-01T{v:02d}:00:00Z i1 ut "
+        f"T{'man_made=surveillance' if v == 1 else ''} x{1 + v / 1000} y1.0"
+        for v in range(1, 21)
+    ]
+    opl = tmp_path / "straddle.osh.opl"
+    opl.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    target = tmp_path / "straddle.osh.pbf"
+    run_osmium("cat", opl, "-o", target)
+    from osmcams.sources import blocks
+
+    assert [b.first_id for b in blocks.index(target).blocks["node"]] == [1, 7991]
+
+    (track,) = read_history(target, threads=1).tracks
+    assert track.key == "node/7991"
+    assert [iso(s) for s in track.starts] == ["2020-02-01T01:00:00Z", "2020-02-01T02:00:00Z"]
+    assert track.positions == [(1.001, 1.0), None]
