@@ -14,15 +14,18 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "osmcams"
 # From the top (the CLI) down to the errors every layer may raise.
 LAYERS = [
     ["cli"],
-    ["cli.count", "cli.download"],
+    ["cli.count", "cli.download", "cli.refresh"],
     ["cli.options"],
     ["cli.render"],
+    ["refresh"],
+    ["config"],
     ["online"],
     ["pipeline"],
+    ["outputs.sets"],
     ["outputs.writers"],
     ["outputs.formats"],
-    ["join"],
-    ["sources.overpass", "sources.geoapi", "sources.download"],
+    ["join", "mirror", "history"],
+    ["sources.overpass", "sources.geoapi", "sources.download", "sources.replication"],
     ["sources.pbf"],
     ["sources.blocks", "sources.http"],
     ["communes"],
@@ -32,7 +35,7 @@ LAYERS = [
 ]
 PACKAGES = {"sources", "outputs"}  # their __init__ holds only a docstring
 ONLY = {"click": {"cli"}, "rich": {"cli"}, "requests": {"sources.http"}, "urllib3": {"sources.http"},
-        "requests_cache": {"sources.http"}, "osmium": {"sources.pbf"}}
+        "requests_cache": {"sources.http"}, "osmium": {"sources.pbf", "sources.replication"}}
 
 
 def _module(path: Path) -> str:

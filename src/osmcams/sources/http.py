@@ -255,7 +255,9 @@ def _raise_for_status(response: requests.Response, settings: Settings) -> None:
         return
     tries = f" after {settings.max_tries} tries" if status in RETRY_STATUSES else ""
     reason = f" {response.reason}" if response.reason else ""
-    raise NetworkError(f"{host(response.url)} answered {status}{reason}{tries}")
+    error = NetworkError(f"{host(response.url)} answered {status}{reason}{tries}")
+    error.status = status
+    raise error
 
 
 @contextmanager
