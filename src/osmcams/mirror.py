@@ -74,8 +74,8 @@ class Mirror:
                        [row for row in scan.locations.items() if row[0] in nodes])
         self._place([key for key, *_ in rows])
 
-    def apply(self, batch: Batch) -> int:
-        """Apply merged diffs; the number of camera objects they touched."""
+    def apply(self, batch: Batch) -> set[str]:
+        """Apply merged diffs; the keys of the camera objects they touched."""
         db = self.db
         db.executemany("INSERT OR REPLACE INTO kept_locations VALUES (?, ?, ?)",
                        [(i, *(p or (None, None))) for i, p in batch.nodes.items()])
@@ -94,7 +94,7 @@ class Mirror:
             for k, v in batch.cameras.items() if not k.startswith("node/")
         ])
         self._place(touched | {k for k in batch.cameras if not k.startswith("node/")})
-        return len(removed) + len(batch.cameras) + len(touched)
+        return touched | set(removed) | set(batch.cameras)
 
     def _has(self, key: str) -> bool:
         return self.db.execute("SELECT 1 FROM kept_objects WHERE key = ?", (key,)).fetchone() is not None

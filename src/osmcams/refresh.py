@@ -95,6 +95,8 @@ class Refresh:
         self.mirror = Mirror(self.store.db, config.pbf, settings.threads)
         self.started = now()
         self.diffs = 0
+        self.touched: set[str] | None = set()  # camera keys changed by diffs; None: all
+        self.start_sequence: int | None = None
         self._selection: tuple[Any, list[str]] | None = None
 
     def run(self) -> Outcome:
@@ -112,10 +114,11 @@ class Refresh:
         from osmcams.sources.replication import DiffsGone
 
         mirror = self.mirror
-        if self.config.boundaries:
-            self._communes()  # a commune that does not exist stops the run before any work
         fresh = not self.config.pbf.is_file() or mirror.get("base") != _identity(self.config.pbf)
+        self.start_sequence = mirror.get("sequence")
         if fresh:
+            if self.config.boundaries:
+                self._communes()  # a commune that does not exist stops the run before any work
             self._read_extract(download=not self.config.pbf.is_file())
         try:
             applied = self._catch_up()
@@ -128,6 +131,7 @@ class Refresh:
                 ) from e
             self.log(f"{e}; downloading {self.config.region} afresh")
             self._read_extract(download=True)
+            self.touched = None
             try:
                 applied = self._catch_up()
             except DiffsGone as again:
@@ -214,7 +218,9 @@ class Refresh:
                     path = server.fetch_diff(current + done + len(paths) + 1, Path(tmp))
                     paths.append(path)
                     size += path.stat().st_size
-                mirror.apply(read_diffs(paths))
+                touched = mirror.apply(read_diffs(paths))
+                if self.touched is not None:
+                    self.touched |= touched
                 for path in paths:
                     path.unlink()
                 done += len(paths)
@@ -261,6 +267,20 @@ class Refresh:
             self._selection = communes, select(communes, config.names, config.department, config.every)
         return self._selection
 
+    def _dirty(self, report: Report) -> set[str] | None:
+        """Communes whose cameras the diffs touched (where they were and are); None: all."""
+        if self.touched is None or self._published() != self.start_sequence:
+            return None  # a new extract, or a set that is not the stored one: all of it
+        keys = sorted(self.touched)
+        dirty = {code for code, cameras in report.cameras.items()
+                 if any(c.key in self.touched for c in cameras)}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            dirty |= {code for (code,) in self.store.db.execute(
+                f"SELECT insee FROM cameras WHERE present = 1 AND key IN ({','.join('?' * len(chunk))})",
+                chunk)}
+        return dirty
+
     def _published(self) -> int | None:
         """The replication sequence of the published set, None when there is none."""
         import json
@@ -280,11 +300,12 @@ class Refresh:
         for warning in report.warnings:
             self.log(f"warning: {warning}")
         sequence, stamp = mirror.get("sequence"), mirror.get("timestamp")
+        dirty = self._dirty(report) if record else None
         changes: list[Change] = []
         if record:
             run = Run(stamp, sequence, report.meta["source"], self.started, now(), self.diffs)
             changes = self.store.record_run(run, report.rows, report.cameras)
-        write_set(report, self.config.output_dir)
+        write_set(report, self.config.output_dir, dirty)
         text = summary(stamp, changes) if record else f"outputs restored: data of {_short(stamp)}"
         return Outcome(text, sequence, changes, wrote=True)
 

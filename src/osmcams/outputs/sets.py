@@ -23,12 +23,20 @@ def set_names(report: Report) -> dict[str, str]:
     return names
 
 
-def write_set(report: Report, directory: Path) -> None:
-    """Publish the set of `report` in `directory`; commune files no longer in it go."""
+def write_set(report: Report, directory: Path, dirty: set[str] | None = None) -> None:
+    """Publish the set of `report` in `directory`; commune files no longer in it go.
+
+    With `dirty`, the files of other communes are rewritten only when missing: the
+    caller knows that their cameras did not change.
+    """
     from osmcams.files import publish
 
     names = set_names(report)
     kept = set(names.values())
+    if dirty is not None:
+        names = {label: name for label, name in names.items()
+                 if label in dirty or label in ("table", "json", "cameras")
+                 or not (directory / name).is_file()}
     folder = directory / COMMUNES_DIR
     stale = [
         f"{COMMUNES_DIR}/{p.name}" for p in (folder.glob("*.geojson") if folder.is_dir() else [])
@@ -41,8 +49,9 @@ def write_set(report: Report, directory: Path) -> None:
         features = []
         for row in report.rows:
             commune = [camera_feature(c) for c in report.cameras[row["insee"]]]
-            with open(paths[row["insee"]], "w", encoding="utf-8") as out:
-                write_geojson(commune, out)
+            if row["insee"] in paths:
+                with open(paths[row["insee"]], "w", encoding="utf-8") as out:
+                    write_geojson(commune, out)
             for feature in commune:
                 feature["properties"]["insee"] = row["insee"]
             features += commune
