@@ -165,11 +165,17 @@ class Store:
     # Writing (inside a transaction) -------------------------------------------------
 
     def record_run(
-        self, run: Run, rows: list[dict[str, Any]], cameras: dict[str, list[Camera]]
+        self,
+        run: Run,
+        rows: list[dict[str, Any]],
+        cameras: dict[str, list[Camera]],
+        touched: set[str] | None = None,
     ) -> list[Change]:
         """Add a run with its counts, update the cameras, and return what changed.
 
-        `rows` are the density rows of the run; `cameras` the cameras of each commune.
+        `rows` are the density rows of the run; `cameras` the cameras of each commune;
+        `touched` the keys of the only cameras that may have changed (None: any). A
+        commune's count is stored when it differs from its last stored one.
         """
         from osmcams import __version__
 
@@ -180,18 +186,45 @@ class Store:
             (run.data_timestamp, run.sequence, run.source, __version__, run.started, run.ended,
              run.diffs),
         ).lastrowid
+        last = {insee: rest for insee, *rest in db.execute(
+            "SELECT insee, name, cameras, population, cameras_per_km2, cameras_per_10k, max(run)"
+            " FROM counts GROUP BY insee")}
+        counts = [(r["insee"], r["name"], r["cameras"], r["population"], r["cameras_per_km2"],
+                   r["cameras_per_10k"]) for r in rows]
+        db.executemany("INSERT INTO counts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       [(run_id, *c) for c in counts if last.get(c[0], [])[:5] != list(c[1:])])
+        now = {c.key: (c, code) for code, group in cameras.items() for c in group
+               if touched is None or c.key in touched}
+        changes = self._changes(now, touched)
         db.executemany(
-            "INSERT INTO counts VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(run_id, r["insee"], r["name"], r["cameras"], r["population"],
-              r["cameras_per_km2"], r["cameras_per_10k"]) for r in rows],
+            "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(run_id, c.key, c.change, c.insee, c.lon, c.lat, json.dumps(c.tags, sort_keys=True))
+             for c in changes],
         )
-        now = {c.key: (c, code) for code, group in cameras.items() for c in group}
-        before = {
-            key: ((lon, lat), json.loads(tags), insee)
-            for key, lon, lat, tags, insee in db.execute(
-                "SELECT key, lon, lat, tags, insee FROM cameras WHERE present = 1"
-            )
-        }
+        db.executemany("UPDATE cameras SET present = 0 WHERE key = ?",
+                       [(c.key,) for c in changes if c.change == "removed"])
+        db.execute("UPDATE cameras SET last_seen = ? WHERE present = 1", (run.data_timestamp,))
+        db.executemany(
+            "INSERT INTO cameras VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+            "last_seen = excluded.last_seen, present = 1, lon = excluded.lon, lat = excluded.lat,"
+            " tags = excluded.tags, insee = excluded.insee",
+            [(key, run.data_timestamp, run.data_timestamp, c.lon, c.lat,
+              json.dumps(c.tags, sort_keys=True), code) for key, (c, code) in now.items()],
+        )
+        return changes
+
+    def _changes(self, now: dict[str, tuple[Camera, str]], touched: set[str] | None) -> list[Change]:
+        """What differs between the present cameras stored and `now` (among `touched`)."""
+        query = "SELECT key, lon, lat, tags, insee FROM cameras WHERE present = 1"
+        rows: list[Any] = []
+        if touched is None:
+            rows = self.db.execute(query).fetchall()
+        else:
+            keys = sorted(touched)
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                rows += self.db.execute(f"{query} AND key IN ({','.join('?' * len(chunk))})", chunk)
+        before = {key: ((lon, lat), json.loads(tags), insee) for key, lon, lat, tags, insee in rows}
         changes = [Change(key, "removed", insee, *place, tags)
                    for key, (place, tags, insee) in before.items() if key not in now]
         for key, (camera, code) in now.items():
@@ -204,20 +237,6 @@ class Store:
                 changes.append(Change(key, "moved", code, *place, camera.tags))
             if old_tags != camera.tags:
                 changes.append(Change(key, "retagged", code, *place, camera.tags))
-        db.executemany(
-            "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(run_id, c.key, c.change, c.insee, c.lon, c.lat, json.dumps(c.tags, sort_keys=True))
-             for c in changes],
-        )
-        db.executemany("UPDATE cameras SET present = 0 WHERE key = ?",
-                       [(c.key,) for c in changes if c.change == "removed"])
-        db.executemany(
-            "INSERT INTO cameras VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-            "last_seen = excluded.last_seen, present = 1, lon = excluded.lon, lat = excluded.lat,"
-            " tags = excluded.tags, insee = excluded.insee",
-            [(key, run.data_timestamp, run.data_timestamp, c.lon, c.lat,
-              json.dumps(c.tags, sort_keys=True), code) for key, (c, code) in now.items()],
-        )
         return changes
 
     # Reading ------------------------------------------------------------------------
@@ -248,12 +267,17 @@ class Store:
         return dict(self.db.execute("SELECT insee, name FROM counts ORDER BY run"))
 
     def counts(self, insee: str) -> list[dict[str, Any]]:
-        """The commune's count at each run, oldest first."""
+        """The commune's count at each run since its first, oldest first.
+
+        A run stores a commune's count only when it changed: each run shows the latest
+        count stored up to it.
+        """
         cursor = self.db.execute(
             "SELECT r.data_timestamp, r.sequence, c.cameras, c.population, c.cameras_per_km2,"
-            " c.cameras_per_10k, r.ended AS run_ended FROM counts c JOIN runs r ON r.id = c.run"
-            " WHERE c.insee = ? ORDER BY r.id",
-            (insee,),
+            " c.cameras_per_10k, r.ended AS run_ended FROM runs r JOIN counts c"
+            " ON c.insee = ? AND c.run = (SELECT max(run) FROM counts WHERE insee = ? AND run <= r.id)"
+            " ORDER BY r.id",
+            (insee, insee),
         )
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor]

@@ -120,6 +120,7 @@ class Refresh:
             if self.config.boundaries:
                 self._communes()  # a commune that does not exist stops the run before any work
             self._read_extract(download=not self.config.pbf.is_file())
+            self.touched = None
         try:
             applied = self._catch_up()
         except (DiffsGone, StaleError) as e:
@@ -304,7 +305,7 @@ class Refresh:
         changes: list[Change] = []
         if record:
             run = Run(stamp, sequence, report.meta["source"], self.started, now(), self.diffs)
-            changes = self.store.record_run(run, report.rows, report.cameras)
+            changes = self.store.record_run(run, report.rows, report.cameras, self.touched)
         write_set(report, self.config.output_dir, dirty)
         text = summary(stamp, changes) if record else f"outputs restored: data of {_short(stamp)}"
         return Outcome(text, sequence, changes, wrote=True)
