@@ -205,6 +205,16 @@ def test_diffs_give_what_osmium_apply_changes_gives(
     assert {f["properties"]["data_timestamp"] for f in features} == {"2025-02-07T04:00:00Z"}
     assert {f["properties"]["commune"] for f in features} == {"Beausoleil", "Cap-d'Ail"}
 
+    assert main(["history", "--config", str(config), "--commune", "06012"]) == 0
+    assert "▁█▃" in capsys.readouterr().out  # 1, 4, 2 cameras
+    assert main(["changes", "--config", str(config), "--since", "2025-02-07", "--commune",
+                 "Beausoleil", "-f", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "data_timestamp,change,key,insee,commune,lon,lat"
+    # The first run added Beausoleil's camera; the next two changed 7 things there.
+    assert len(lines) == 1 + 1 + sum(k not in ("node/6482706094", f"way/{WAY_C}") for _, k, _ in changes)
+    assert main(["changes", "--config", str(config), "--since", "yesterday"]) == 2
+
 
 @pytest.fixture
 def saint_barthelemy(osm_dir: Path, tmp_path: Path, replication: Server) -> Path:
@@ -342,3 +352,19 @@ def test_relative_paths_are_relative_to_the_configuration(tmp_path):
     assert loaded.boundaries == (tmp_path / "etc" / "communes",)
     assert loaded.history == tmp_path / "www" / "history.sqlite"
     assert os.path.isabs(loaded.output_dir)
+
+
+def test_the_history_schema_migrates_forward_and_refuses_a_newer_one(tmp_path):
+    from osmcams.errors import DataError
+    from osmcams.history import SCHEMA_VERSION, Store
+
+    path = tmp_path / "history.sqlite"
+    sqlite3.connect(path).close()  # an empty database: version 0
+    store = Store(path)
+    assert store.db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"runs", "counts", "cameras", "changes"} <= tables
+    store.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    store.close()
+    with pytest.raises(DataError, match="newer than this osmcams knows"):
+        Store(path)

@@ -33,7 +33,7 @@ from osmcams.settings import Settings
 
 Log = Callable[[str], None]
 BATCH_DIFFS = 60  # diffs merged and applied at once: memory stays bounded when catching up
-BATCH_BYTES = 64 << 20
+BATCH_BYTES = 16 << 20
 
 
 @dataclass
