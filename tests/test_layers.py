@@ -14,16 +14,16 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "osmcams"
 # From the top (the CLI) down to the errors every layer may raise.
 LAYERS = [
     ["cli"],
-    ["cli.count", "cli.download", "cli.refresh"],
+    ["cli.count", "cli.download", "cli.evidence", "cli.refresh"],
     ["cli.options"],
     ["cli.render"],
-    ["refresh"],
+    ["refresh", "analysis.match"],
     ["config"],
     ["online"],
     ["pipeline"],
-    ["outputs.sets"],
+    ["outputs.umap", "outputs.sets"],
     ["outputs.writers"],
-    ["outputs.formats"],
+    ["outputs.formats", "outputs.fov"],
     ["join", "mirror", "history"],
     ["sources.overpass", "sources.geoapi", "sources.download", "sources.replication"],
     ["sources.pbf"],
@@ -33,7 +33,7 @@ LAYERS = [
     ["files", "settings", "models"],
     ["errors"],
 ]
-PACKAGES = {"sources", "outputs"}  # their __init__ holds only a docstring
+PACKAGES = {"sources", "outputs", "analysis"}  # their __init__ holds only a docstring
 ONLY = {"click": {"cli"}, "rich": {"cli"}, "requests": {"sources.http"}, "urllib3": {"sources.http"},
         "requests_cache": {"sources.http"}, "osmium": {"sources.pbf", "sources.replication"}}
 
