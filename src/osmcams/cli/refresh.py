@@ -36,8 +36,9 @@ def refresh(config_path: Path, threads: int | None, quiet: bool) -> None:
     running, 7 the server no longer has the diffs needed (set [source] region).
 
     \b
-    Example (crontab, every hour):
-      17 * * * * osmcams refresh --config /etc/osmcams/osmcams.toml --quiet
+    Example:
+      osmcams refresh --config /etc/osmcams/osmcams.toml --quiet
+    (a crontab line: 17 * * * * osmcams refresh --config … --quiet)
     """
     from osmcams.config import load_config
     from osmcams.refresh import now
