@@ -301,6 +301,10 @@ class Refresh:
         for warning in report.warnings:
             self.log(f"warning: {warning}")
         sequence, stamp = mirror.get("sequence"), mirror.get("timestamp")
+        codes = sorted(row["insee"] for row in report.rows)
+        if mirror.get("codes") != codes:  # other communes, or other boundaries: all of it
+            self.touched = None
+            mirror.put("codes", codes)
         dirty = self._dirty(report) if record else None
         changes: list[Change] = []
         if record:
