@@ -130,8 +130,8 @@ def export(
       osmcams export --commune Beausoleil --pbf monaco.osm.pbf \\
           --boundaries communes/ --output-dir maps/ --with-boundary
     """
-    from osmcams.files import check_target
-    from osmcams.outputs.writers import commune_path, write_cameras
+    from osmcams.files import check_target, publish
+    from osmcams.outputs.writers import commune_file, write_cameras
 
     fmt = fmt or format_for(output, CAMERA_SUFFIXES, "geojsonseq" if sequence else "geojson")
     if sequence:
@@ -147,24 +147,31 @@ def export(
     report = report_from(kw)
     if output is not None and len(report.rows) != 1:
         raise UsageError(f"{len(report.rows)} communes selected: use --output-dir")
-    if output_dir is not None:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    targets = {
-        row["insee"]: output or commune_path(output_dir, row["insee"], row["name"], fmt)  # type: ignore[arg-type]
-        for row in report.rows
-    }
-    for target in targets.values():  # all or nothing: refuse before the first file is written
-        check_target(target, overwrite)
-    for row in report.rows:
+
+    def write(row: dict[str, Any], target: Path, replace: bool) -> None:
         code, name = row["insee"], row["name"]
         boundary = (
             {"code": code, "name": name, "geometry": report.boundaries[code]}
             if with_boundary
             else None
         )
-        write_cameras(report.cameras[code], targets[code], fmt, boundary, overwrite)
+        write_cameras(report.cameras[code], target, fmt, boundary, replace)
+
+    if output is not None:
+        write(report.rows[0], output, overwrite)
+        targets = {report.rows[0]["insee"]: output}
+    else:
+        # All or nothing: names checked (collisions, existing files) before the first write.
+        labels = {row["insee"]: f"{row['name']} ({row['insee']})" for row in report.rows}
+        names = {
+            labels[row["insee"]]: commune_file(row["insee"], row["name"], fmt) for row in report.rows
+        }
+        with publish(output_dir, names, overwrite) as staged:  # type: ignore[arg-type]
+            for row in report.rows:
+                write(row, staged[labels[row["insee"]]], True)
+        targets = {code: output_dir / names[label] for code, label in labels.items()}  # type: ignore[operator]
+    for row in report.rows:
+        code = row["insee"]
         stderr().print(
             f"{targets[code]}: {len(report.cameras[code])} cameras", highlight=False, soft_wrap=True
         )
-
-
