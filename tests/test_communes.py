@@ -17,6 +17,7 @@ from osmcams.communes import (
     match,
     normalise,
     read_population,
+    region_departments,
     select,
 )
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, ExitCode, UsageError
@@ -281,3 +282,12 @@ def test_geoparquet_boundaries(communes_06: Path, tmp_path: Path) -> None:
     from_geojson = load_communes([communes_06])
     assert from_parquet.frame["insee"].tolist() == from_geojson.frame["insee"].tolist()
     assert from_parquet.frame.geometry.geom_equals(from_geojson.frame.geometry).all()
+
+
+def test_region_departments_follow_the_cog(shared_data: Path) -> None:
+    cog = json.loads((shared_data / "population/cog-2026/departements.json").read_text(encoding="utf-8"))
+    regions = {d["region"] for d in cog}
+    for region in regions:
+        assert region_departments(region) == sorted(d["code"] for d in cog if d["region"] == region)
+    assert region_departments("93") == ["04", "05", "06", "13", "83", "84"]
+    assert region_departments("99") is None

@@ -28,8 +28,11 @@ def count_online(request: Request, settings: Settings, boundary_source: str = "g
     from osmcams.join import count
     from osmcams.sources.overpass import Target, fetch_boundaries, fetch_cameras, target
 
-    if request.every:
-        raise UsageError("--all needs --pbf or --region: Overpass is queried commune by commune")
+    if request.every or request.region:
+        raise UsageError(
+            "--all and --region CODE need a PBF (--pbf, or --region NAME to download one): "
+            "Overpass is queried commune by commune"
+        )
     if request.boundaries or request.code_field or request.name_field:
         raise UsageError("--boundaries, --code-field and --name-field go with --pbf or --region")
     if boundary_source not in BOUNDARY_SOURCES:

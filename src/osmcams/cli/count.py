@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from osmcams.cli.options import report_from, source_options
+from osmcams.cli.options import apply_ranking, ranking_options, report_from, source_options
 from osmcams.cli.render import TABLE_ROWS, emit, handle_errors, stderr
 from osmcams.errors import UsageError
 from osmcams.outputs.formats import (
@@ -68,9 +68,11 @@ def rich_table(report, limit: int) -> Any:
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--top", type=click.IntRange(1),
               help=f"Only the first N rows [the table shows {TABLE_ROWS} unless told].")
+@ranking_options
 @handle_errors
 def count(
-    fmt: str | None, output: Path | None, overwrite: bool, top: int | None, **kw: Any
+    fmt: str | None, output: Path | None, overwrite: bool, top: int | None,
+    sort_by: str | None, min_population: int | None, **kw: Any,
 ) -> None:
     """Count cameras per commune, with densities.
 
@@ -82,6 +84,8 @@ def count(
       osmcams count --commune Beausoleil --pbf monaco.osm.pbf \\
           --boundaries communes/ --population communes.json
       osmcams count --all --pbf france.osm.pbf --boundaries communes/ -o ranking.csv
+      osmcams count --region 93 --pbf paca.osm.pbf --boundaries communes/ \\
+          --population communes.json --sort-by per_10k --min-population 5000
     """
     from osmcams.files import check_target
     from osmcams.outputs.writers import render_text, write_report
@@ -90,6 +94,7 @@ def count(
     if output:
         check_target(output, overwrite)  # before the work, not after
     report = report_from(kw)
+    apply_ranking(report, sort_by, min_population)
     if top:
         report.rows = report.rows[:top]
     if fmt == "table":
