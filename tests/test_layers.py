@@ -20,7 +20,7 @@ LAYERS = [
     ["online"],
     ["pipeline"],
     ["outputs.writers"],
-    ["outputs.formats"],
+    ["outputs.formats", "outputs.fov"],
     ["join"],
     ["sources.overpass", "sources.geoapi", "sources.download"],
     ["sources.pbf"],

@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from osmcams.cli.options import apply_ranking, ranking_options, report_from, source_options
+from osmcams.cli.options import (
+    apply_ranking,
+    fov_from,
+    fov_options,
+    ranking_options,
+    report_from,
+    show_warnings,
+    source_options,
+)
 from osmcams.cli.render import TABLE_ROWS, emit, handle_errors, stderr
 from osmcams.errors import UsageError
 from osmcams.outputs.formats import (
@@ -123,6 +131,7 @@ def count(
               help="One file per commune, named <insee>-<slug>.<ext>.")
 @click.option("--with-boundary", is_flag=True, help="Add the commune outline.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@fov_options
 @handle_errors
 def export(
     fmt: str | None, sequence: bool, output: Path | None, output_dir: Path | None,
@@ -131,12 +140,17 @@ def export(
     """Write the cameras of communes as GeoJSON, GeoPackage, GeoParquet or CSV.
 
     \b
-    Example:
+    Examples:
       osmcams export --commune Beausoleil --pbf monaco.osm.pbf \\
           --boundaries communes/ --output-dir maps/ --with-boundary
+      osmcams export --commune Beausoleil --pbf monaco.osm.pbf \\
+          --boundaries communes/ -o beausoleil.gpkg --fov --fov-range 40
     """
     from osmcams.files import check_target, publish
+    from osmcams.outputs.fov import fields_of_view
     from osmcams.outputs.writers import commune_file, write_cameras
+
+    fov = fov_from(kw)
 
     fmt = fmt or format_for(output, CAMERA_SUFFIXES, "geojsonseq" if sequence else "geojson")
     if sequence:
@@ -145,22 +159,28 @@ def export(
         fmt = "geojsonseq"
     if (output is None) == (output_dir is None):
         raise UsageError("give exactly one of --output and --output-dir")
-    if with_boundary and fmt in ("csv", "parquet"):
-        raise UsageError(f"--with-boundary goes with GeoJSON or GeoPackage, not {fmt}")
+    for flag, wanted in (("--with-boundary", with_boundary), ("--fov", fov)):
+        if wanted and fmt in ("csv", "parquet"):
+            raise UsageError(f"{flag} goes with GeoJSON or GeoPackage, not {fmt}")
     if output is not None:
         check_target(output, overwrite)  # before the work, not after
     report = report_from(kw)
     if output is not None and len(report.rows) != 1:
         raise UsageError(f"{len(report.rows)} communes selected: use --output-dir")
+    blind: list[str] = []
+    views: dict[str, Any] = {}
 
     def write(row: dict[str, Any], target: Path, replace: bool) -> None:
         code, name = row["insee"], row["name"]
+        if fov:
+            views[code], missing = fields_of_view(report.cameras[code], fov)
+            blind.extend(f"{name}: {w}" for w in missing)
         boundary = (
             {"code": code, "name": name, "geometry": report.boundaries[code]}
             if with_boundary
             else None
         )
-        write_cameras(report.cameras[code], target, fmt, boundary, replace)
+        write_cameras(report.cameras[code], target, fmt, boundary, replace, views.get(code))
 
     if output is not None:
         write(report.rows[0], output, overwrite)
@@ -178,5 +198,8 @@ def export(
     for row in report.rows:
         code = row["insee"]
         stderr().print(
-            f"{targets[code]}: {len(report.cameras[code])} cameras", highlight=False, soft_wrap=True
+            f"{targets[code]}: {len(report.cameras[code])} cameras"
+            + (f", {len(views[code])} fields of view" if code in views else ""),
+            highlight=False, soft_wrap=True,
         )
+    show_warnings(blind)

@@ -44,6 +44,30 @@ def source_options(f: Callable) -> Callable:
     return f
 
 
+def fov_options(f: Callable) -> Callable:
+    """Fields of view: whether to draw them, and their default width and reach."""
+    options = [
+        click.option("--fov", is_flag=True,
+                     help="Add each camera's field of view (cone, or disc for domes)."),
+        click.option("--fov-angle", type=click.FloatRange(0, 360, min_open=True), default=60.0,
+                     show_default=True, help="Width of a cone, in degrees."),
+        click.option("--fov-range", type=click.FloatRange(0, min_open=True), default=30.0,
+                     show_default=True, help="Reach of a view in metres, unless height and "
+                     "camera:angle tell where it meets the ground."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def fov_from(kw: dict[str, Any]):
+    """The field-of-view settings, or None without --fov."""
+    from osmcams.outputs.fov import FovSettings
+
+    angle, reach = kw.pop("fov_angle"), kw.pop("fov_range")
+    return FovSettings(angle, reach) if kw.pop("fov") else None
+
+
 def network_options(f: Callable) -> Callable:
     """Endpoints and cache of the network sources (flags override OSMCAMS_* variables)."""
     options = [

@@ -20,6 +20,7 @@ from osmcams.files import atomic_open, atomic_path
 from osmcams.join import ROW_KEYS, Report
 from osmcams.models import CAMERA_FIELDS, Camera
 from osmcams.outputs.formats import CAMERA_FORMATS, SUFFIX
+from osmcams.outputs.fov import View, view_feature
 
 RS = "\x1e"
 
@@ -138,10 +139,14 @@ def write_cameras(
     fmt: str,
     boundary: dict[str, Any] | None = None,
     overwrite: bool = False,
+    views: list[View] | None = None,
 ) -> None:
-    """Cameras to `target` in `fmt`; `boundary` (code, name, geometry) adds the outline."""
+    """Cameras to `target` in `fmt`; `boundary` (code, name, geometry) adds the outline,
+    `views` the fields of view (GeoJSON and GeoPackage only)."""
     if fmt not in CAMERA_FORMATS:
         raise UsageError(f"unknown camera format {fmt!r}")
+    if views is not None and fmt not in ("geojson", "geojsonseq", "gpkg"):
+        raise UsageError(f"fields of view go with GeoJSON or GeoPackage, not {fmt}")
     if fmt == "gpkg":
         import geopandas
 
@@ -152,6 +157,11 @@ def write_cameras(
                 layers.append(("boundary", geopandas.GeoDataFrame(
                     [{"insee": boundary["code"], "name": boundary["name"]}],
                     geometry=[boundary["geometry"]], crs="EPSG:4326",
+                )))
+            if views:
+                layers.append(("fields_of_view", geopandas.GeoDataFrame(
+                    [v.properties() for v in views], geometry=[v.polygon for v in views],
+                    crs="EPSG:4326",
                 )))
             for layer, frame in layers:
                 gdal_write(frame, temp, target, layer=layer, driver="GPKG")
@@ -166,6 +176,7 @@ def write_cameras(
             return
         features = [boundary_feature(**boundary)] if boundary else []
         features += [camera_feature(c) for c in cameras]
+        features += [view_feature(v) for v in views or []]
         write_geojson(features, out, sequence=fmt == "geojsonseq")
 
 
