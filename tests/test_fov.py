@@ -127,4 +127,4 @@ def test_export_fov_on_a_real_extract(monaco_2025: Path, osm_cameras, tmp_path: 
     assert len(pyogrio.read_dataframe(gpkg, layer="fields_of_view")) == len(seeing)
     csv = runner.invoke(cli, [*args, "-o", str(tmp_path / "m.csv")])
     assert csv.exit_code == ExitCode.USAGE
-    assert "--fov goes with GeoJSON or GeoPackage, not csv" in csv.output
+    assert "--fov goes with GeoJSON, GeoPackage or uMap, not csv" in csv.output

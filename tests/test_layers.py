@@ -19,6 +19,7 @@ LAYERS = [
     ["cli.render"],
     ["online"],
     ["pipeline"],
+    ["outputs.umap"],
     ["outputs.writers"],
     ["outputs.formats", "outputs.fov"],
     ["join"],

@@ -137,7 +137,7 @@ def export(
     fmt: str | None, sequence: bool, output: Path | None, output_dir: Path | None,
     with_boundary: bool, overwrite: bool, **kw: Any,
 ) -> None:
-    """Write the cameras of communes as GeoJSON, GeoPackage, GeoParquet or CSV.
+    """Write the cameras of communes as GeoJSON, GeoPackage, GeoParquet, CSV or a uMap map.
 
     \b
     Examples:
@@ -145,9 +145,11 @@ def export(
           --boundaries communes/ --output-dir maps/ --with-boundary
       osmcams export --commune Beausoleil --pbf monaco.osm.pbf \\
           --boundaries communes/ -o beausoleil.gpkg --fov --fov-range 40
+      osmcams export --commune Monaco --pbf monaco.osm.pbf -o monaco.umap --fov
     """
     from osmcams.files import check_target, publish
     from osmcams.outputs.fov import fields_of_view
+    from osmcams.outputs.umap import write_umap
     from osmcams.outputs.writers import commune_file, write_cameras
 
     fov = fov_from(kw)
@@ -161,7 +163,7 @@ def export(
         raise UsageError("give exactly one of --output and --output-dir")
     for flag, wanted in (("--with-boundary", with_boundary), ("--fov", fov)):
         if wanted and fmt in ("csv", "parquet"):
-            raise UsageError(f"{flag} goes with GeoJSON or GeoPackage, not {fmt}")
+            raise UsageError(f"{flag} goes with GeoJSON, GeoPackage or uMap, not {fmt}")
     if output is not None:
         check_target(output, overwrite)  # before the work, not after
     report = report_from(kw)
@@ -180,7 +182,10 @@ def export(
             if with_boundary
             else None
         )
-        write_cameras(report.cameras[code], target, fmt, boundary, replace, views.get(code))
+        if fmt == "umap":  # a whole map: the commune, its cameras, their views
+            write_umap(report, [code], target, views.get(code), replace)
+        else:
+            write_cameras(report.cameras[code], target, fmt, boundary, replace, views.get(code))
 
     if output is not None:
         write(report.rows[0], output, overwrite)

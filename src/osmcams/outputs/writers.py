@@ -110,6 +110,29 @@ def boundary_feature(code: str, name: str, geometry: Any) -> dict[str, Any]:
     }
 
 
+def flat_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A density row with nested counts spread into keys: by_type {"camera": 3} -> by_type:camera."""
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}:{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def commune_features(report: Report) -> list[dict[str, Any]]:
+    """Each commune of the report as a polygon with its row as flat properties."""
+    features = []
+    for row in report.rows:
+        if row["insee"] not in report.boundaries:
+            continue
+        feature = boundary_feature(row["insee"], row["name"], report.boundaries[row["insee"]])
+        feature["properties"] = flat_row(row)
+        features.append(feature)
+    return features
+
+
 def write_geojson(features: list[dict[str, Any]], out: IO[str], sequence: bool = False) -> None:
     """A FeatureCollection, or an RFC 8142 text sequence (one feature per line)."""
     if sequence:
@@ -143,7 +166,7 @@ def write_cameras(
 ) -> None:
     """Cameras to `target` in `fmt`; `boundary` (code, name, geometry) adds the outline,
     `views` the fields of view (GeoJSON and GeoPackage only)."""
-    if fmt not in CAMERA_FORMATS:
+    if fmt not in CAMERA_FORMATS or fmt == "umap":  # uMap maps need the report: outputs.umap
         raise UsageError(f"unknown camera format {fmt!r}")
     if views is not None and fmt not in ("geojson", "geojsonseq", "gpkg"):
         raise UsageError(f"fields of view go with GeoJSON or GeoPackage, not {fmt}")
