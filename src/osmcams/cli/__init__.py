@@ -16,7 +16,7 @@ import click
 from osmcams import __version__
 from osmcams.cli.count import count, export
 from osmcams.cli.download import download
-from osmcams.cli.evidence import match
+from osmcams.cli.evidence import compare, match, quality
 from osmcams.cli.refresh import changes, history, refresh
 from osmcams.cli.render import stderr
 from osmcams.errors import ExitCode
@@ -34,7 +34,7 @@ def cli() -> None:
     """
 
 
-for command in (count, export, download, match, refresh, history, changes):
+for command in (count, export, download, compare, match, quality, refresh, history, changes):
     cli.add_command(command)
 
 

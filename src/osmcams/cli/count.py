@@ -16,7 +16,7 @@ from osmcams.cli.options import (
     show_warnings,
     source_options,
 )
-from osmcams.cli.render import TABLE_ROWS, emit, handle_errors, stderr
+from osmcams.cli.render import TABLE_ROWS, cell, emit, handle_errors, print_rich, stderr
 from osmcams.errors import UsageError
 from osmcams.outputs.formats import (
     CAMERA_FORMATS,
@@ -55,14 +55,11 @@ def rich_table(report, limit: int) -> Any:
         table.add_column(name, justify="right")
     table.add_column("Types", min_width=8, overflow="fold")
 
-    def show(value: Any) -> str:
-        return "–" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
-
     for r in rows:
         table.add_row(
-            r["insee"], r["name"], show(r["population"]), show(r["area_km2"]),
-            show(r["cameras"]), show(r["cameras_per_km2"]), show(r["cameras_per_10k"]),
-            show(r["inhabitants_per_camera"]),
+            r["insee"], r["name"], cell(r["population"]), cell(r["area_km2"]),
+            cell(r["cameras"]), cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]),
+            cell(r["inhabitants_per_camera"]),
             ", ".join(f"{k} {v}" for k, v in r["by_type"].items()) or "–",
         )
     return table
@@ -106,17 +103,7 @@ def count(
     if top:
         report.rows = report.rows[:top]
     if fmt == "table":
-        import io
-
-        from rich.console import Console
-
-        table = rich_table(report, top or TABLE_ROWS)
-        if output is None:
-            Console().print(table)
-            return
-        text = io.StringIO()
-        Console(file=text, width=160).print(table)
-        emit(text.getvalue(), output, overwrite)
+        print_rich(rich_table(report, top or TABLE_ROWS), output, overwrite)
         return
     emit(render_text(lambda out: write_report(report, fmt, out)), output, overwrite)
 
@@ -147,10 +134,10 @@ def export(
           --boundaries communes/ -o beausoleil.gpkg --fov --fov-range 40
       osmcams export --commune Monaco --pbf monaco.osm.pbf -o monaco.umap --fov
     """
-    from osmcams.files import check_target
+    from osmcams.files import check_target, publish
     from osmcams.outputs.fov import fields_of_view
     from osmcams.outputs.umap import write_umap
-    from osmcams.outputs.writers import commune_path, write_cameras
+    from osmcams.outputs.writers import commune_file, write_cameras
 
     fov = fov_from(kw)
 
@@ -169,35 +156,42 @@ def export(
     report = report_from(kw)
     if output is not None and len(report.rows) != 1:
         raise UsageError(f"{len(report.rows)} communes selected: use --output-dir")
-    if output_dir is not None:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    targets = {
-        row["insee"]: output or commune_path(output_dir, row["insee"], row["name"], fmt)  # type: ignore[arg-type]
-        for row in report.rows
-    }
-    for target in targets.values():  # all or nothing: refuse before the first file is written
-        check_target(target, overwrite)
     blind: list[str] = []
-    for row in report.rows:
+    views: dict[str, Any] = {}
+
+    def write(row: dict[str, Any], target: Path, replace: bool) -> None:
         code, name = row["insee"], row["name"]
-        views = None
         if fov:
-            views, missing = fields_of_view(report.cameras[code], fov)
-            blind += [f"{name}: {w}" for w in missing]
+            views[code], missing = fields_of_view(report.cameras[code], fov)
+            blind.extend(f"{name}: {w}" for w in missing)
         boundary = (
             {"code": code, "name": name, "geometry": report.boundaries[code]}
             if with_boundary
             else None
         )
         if fmt == "umap":  # a whole map: the commune, its cameras, their views
-            write_umap(report, [code], targets[code], views, overwrite)
+            write_umap(report, [code], target, views.get(code), replace)
         else:
-            write_cameras(report.cameras[code], targets[code], fmt, boundary, overwrite, views)
+            write_cameras(report.cameras[code], target, fmt, boundary, replace, views.get(code))
+
+    if output is not None:
+        write(report.rows[0], output, overwrite)
+        targets = {report.rows[0]["insee"]: output}
+    else:
+        # All or nothing: names checked (collisions, existing files) before the first write.
+        labels = {row["insee"]: f"{row['name']} ({row['insee']})" for row in report.rows}
+        names = {
+            labels[row["insee"]]: commune_file(row["insee"], row["name"], fmt) for row in report.rows
+        }
+        with publish(output_dir, names, overwrite) as staged:  # type: ignore[arg-type]
+            for row in report.rows:
+                write(row, staged[labels[row["insee"]]], True)
+        targets = {code: output_dir / names[label] for code, label in labels.items()}  # type: ignore[operator]
+    for row in report.rows:
+        code = row["insee"]
         stderr().print(
             f"{targets[code]}: {len(report.cameras[code])} cameras"
-            + (f", {len(views)} fields of view" if views is not None else ""),
+            + (f", {len(views[code])} fields of view" if code in views else ""),
             highlight=False, soft_wrap=True,
         )
     show_warnings(blind)
-
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from osmcams.join import Report
-from osmcams.outputs.writers import camera_feature, slug, write_geojson, write_report
+from osmcams.outputs.writers import camera_feature, commune_file, write_geojson, write_report
 
 COMMUNES_DIR = "communes"
 
@@ -19,7 +19,7 @@ def set_names(report: Report) -> dict[str, str]:
     """Label -> path relative to the output directory, for every file of the set."""
     names = {"table": "communes.csv", "json": "communes.json", "cameras": "cameras.geojson"}
     for row in report.rows:
-        names[row["insee"]] = f"{COMMUNES_DIR}/{slug(row['insee'])}-{slug(row['name'])}.geojson"
+        names[row["insee"]] = f"{COMMUNES_DIR}/{commune_file(row['insee'], row['name'], 'geojson')}"
     return names
 
 

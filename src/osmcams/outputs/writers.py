@@ -15,7 +15,7 @@ import unicodedata
 from pathlib import Path
 from typing import IO, Any
 
-from osmcams.errors import UsageError
+from osmcams.errors import OutputError, UsageError
 from osmcams.files import atomic_open, atomic_path
 from osmcams.join import ROW_KEYS, Report
 from osmcams.models import CAMERA_FIELDS, Camera
@@ -26,7 +26,7 @@ RS = "\x1e"
 
 
 def _cell(value: Any) -> Any:
-    if isinstance(value, dict):
+    if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return "" if value is None else value
 
@@ -42,15 +42,26 @@ def rows_csv(rows: list[dict[str, Any]], keys: tuple[str, ...], out: IO[str]) ->
 def _markdown_cell(value: Any) -> str:
     if isinstance(value, dict):
         value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "–"
+    elif isinstance(value, list):
+        value = "; ".join(map(str, value)) or "–"
     return "–" if value is None else str(value).replace("|", "\\|")
 
 
-def report_markdown(report: Report, out: IO[str]) -> None:
-    """The table in Markdown, with its sources and warnings beneath."""
-    out.write("| " + " | ".join(ROW_KEYS) + " |\n")
-    out.write("|" + "|".join("---:" if k not in ("insee", "name") else "---" for k in ROW_KEYS) + "|\n")
-    for row in report.rows:
-        out.write("| " + " | ".join(_markdown_cell(row[k]) for k in ROW_KEYS) + " |\n")
+def markdown_table(rows: list[dict[str, Any]], keys: tuple[str, ...], out: IO[str]) -> None:
+    """Rows as a Markdown table, numbers aligned right."""
+    out.write("| " + " | ".join(keys) + " |\n")
+    out.write("|" + "|".join("---:" if k not in ("insee", "name") else "---" for k in keys) + "|\n")
+    for row in rows:
+        out.write("| " + " | ".join(_markdown_cell(row.get(k)) for k in keys) + " |\n")
+
+
+def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KEYS) -> None:
+    """The table in Markdown, with any further tables, then the sources and warnings."""
+    markdown_table(report.rows, keys, out)
+    for name, rows in report.extra.items():
+        if rows:
+            out.write(f"\n**{name.capitalize()}**\n\n")
+            markdown_table(rows, tuple(rows[0]), out)
     meta = report.meta
     out.write(
         f"\nSource: {meta['source']}, data of {meta['data_timestamp'] or 'unknown date'}. "
@@ -68,17 +79,19 @@ def report_json(report: Report, out: IO[str]) -> None:
 
     out.write('{"meta": ' + dump(report.meta, 2).replace("\n", "\n ") + ",\n")
     out.write(' "communes": [' + ",".join("\n  " + dump(row) for row in report.rows) + "\n ],\n")
+    for name, rows in report.extra.items():
+        out.write(f' "{name}": [' + ",".join("\n  " + dump(row) for row in rows) + "\n ],\n")
     out.write(' "warnings": ' + dump(report.warnings, 2).replace("\n", "\n ") + "}\n")
 
 
-def write_report(report: Report, fmt: str, out: IO[str]) -> None:
-    """The report as csv, json or markdown."""
+def write_report(report: Report, fmt: str, out: IO[str], keys: tuple[str, ...] = ROW_KEYS) -> None:
+    """The report as csv, json or markdown; `keys` are the columns of CSV and Markdown."""
     if fmt == "csv":
-        rows_csv(report.rows, ROW_KEYS, out)
+        rows_csv(report.rows, keys, out)
     elif fmt == "json":
         report_json(report, out)
     elif fmt == "markdown":
-        report_markdown(report, out)
+        report_markdown(report, out, keys)
     else:
         raise UsageError(f"unknown table format {fmt!r}")
 
@@ -175,18 +188,19 @@ def write_cameras(
 
         with atomic_path(target, overwrite) as temp:
             temp.unlink()
-            _camera_frame(cameras).to_file(temp, layer="cameras", driver="GPKG")
+            layers = [("cameras", _camera_frame(cameras))]
             if boundary:
-                outline = geopandas.GeoDataFrame(
+                layers.append(("boundary", geopandas.GeoDataFrame(
                     [{"insee": boundary["code"], "name": boundary["name"]}],
                     geometry=[boundary["geometry"]], crs="EPSG:4326",
-                )
-                outline.to_file(temp, layer="boundary", driver="GPKG")
+                )))
             if views:
-                geopandas.GeoDataFrame(
+                layers.append(("fields_of_view", geopandas.GeoDataFrame(
                     [v.properties() for v in views], geometry=[v.polygon for v in views],
                     crs="EPSG:4326",
-                ).to_file(temp, layer="fields_of_view", driver="GPKG")
+                )))
+            for layer, frame in layers:
+                gdal_write(frame, temp, target, layer=layer, driver="GPKG")
         return
     if fmt == "parquet":  # GeoParquet, for DuckDB, Sedona and pandas; the outline is left out
         with atomic_path(target, overwrite) as temp:
@@ -202,6 +216,16 @@ def write_cameras(
         write_geojson(features, out, sequence=fmt == "geojsonseq")
 
 
+def gdal_write(frame: Any, temp: Path, target: Path | str | os.PathLike[str], **options: Any) -> None:
+    """`frame.to_file(temp, **options)`; a GDAL failure (a full disk) is one OutputError line."""
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    try:
+        frame.to_file(temp, **options)
+    except (DataLayerError, DataSourceError) as e:
+        raise OutputError(f"cannot write {target}: {str(e).splitlines()[0][:120]}…") from e
+
+
 def _record(camera: Camera) -> dict[str, Any]:
     """The camera's fields, in CAMERA_FIELDS order."""
     return {k: getattr(camera, k) for k in CAMERA_FIELDS}
@@ -213,13 +237,9 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "commune"
 
 
-def commune_path(directory: str | os.PathLike[str], code: str, name: str, fmt: str) -> Path:
-    """`<code>-<slug>.<ext>` inside `directory`; never anywhere else."""
-    directory = Path(directory).resolve()
-    path = (directory / f"{slug(code)}-{slug(name)}{SUFFIX[fmt]}").resolve()
-    if path.parent != directory:
-        raise UsageError(f"refusing to write outside {directory}: {path}")
-    return path
+def commune_file(code: str, name: str, fmt: str) -> str:
+    """`<code>-<slug>.<ext>`: a plain file name, whatever the code and the name hold."""
+    return f"{slug(code)}-{slug(name)}{SUFFIX[fmt]}"
 
 
 def render_text(write: Any) -> str:
