@@ -14,10 +14,10 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "osmcams"
 # From the top (the CLI) down to the errors every layer may raise.
 LAYERS = [
     ["cli"],
-    ["cli.count", "cli.download", "cli.evidence", "cli.refresh"],
+    ["cli.count", "cli.download", "cli.evidence", "cli.timeline", "cli.refresh"],
     ["cli.options"],
     ["cli.render"],
-    ["refresh", "analysis.compare", "analysis.quality"],
+    ["refresh", "analysis.compare", "analysis.quality", "analysis.timeline"],
     ["config", "analysis.match"],
     ["online"],
     ["pipeline"],
@@ -26,6 +26,7 @@ LAYERS = [
     ["outputs.formats", "outputs.fov"],
     ["join", "mirror", "history"],
     ["sources.overpass", "sources.geoapi", "sources.download", "sources.replication"],
+    ["sources.osh"],
     ["sources.pbf"],
     ["sources.blocks", "sources.http"],
     ["communes"],
@@ -35,7 +36,8 @@ LAYERS = [
 ]
 PACKAGES = {"sources", "outputs", "analysis"}  # their __init__ holds only a docstring
 ONLY = {"click": {"cli"}, "rich": {"cli"}, "requests": {"sources.http"}, "urllib3": {"sources.http"},
-        "requests_cache": {"sources.http"}, "osmium": {"sources.pbf", "sources.replication"}}
+        "requests_cache": {"sources.http"},
+        "osmium": {"sources.pbf", "sources.osh", "sources.replication"}}
 
 
 def _module(path: Path) -> str:

@@ -19,6 +19,7 @@ from osmcams.cli.download import download
 from osmcams.cli.evidence import compare, match, quality
 from osmcams.cli.refresh import changes, history, refresh
 from osmcams.cli.render import stderr
+from osmcams.cli.timeline import timeline
 from osmcams.errors import ExitCode
 
 
@@ -34,7 +35,8 @@ def cli() -> None:
     """
 
 
-for command in (count, export, download, compare, match, quality, refresh, history, changes):
+for command in (count, export, download, compare, match, quality, timeline, refresh, history,
+                changes):
     cli.add_command(command)
 
 
