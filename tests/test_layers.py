@@ -14,12 +14,12 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "osmcams"
 # From the top (the CLI) down to the errors every layer may raise.
 LAYERS = [
     ["cli"],
-    ["cli.count", "cli.download"],
+    ["cli.count", "cli.download", "cli.maps"],
     ["cli.options"],
     ["cli.render"],
     ["online"],
     ["pipeline"],
-    ["outputs.umap"],
+    ["outputs.maps", "outputs.umap"],
     ["outputs.writers"],
     ["outputs.formats", "outputs.fov"],
     ["join"],
