@@ -15,6 +15,7 @@ import click
 from osmcams import __version__
 from osmcams.cli.count import count, export
 from osmcams.cli.download import download
+from osmcams.cli.evidence import match
 from osmcams.cli.maps import map_command
 from osmcams.cli.render import stderr
 from osmcams.errors import ExitCode
@@ -31,7 +32,7 @@ def cli() -> None:
     """
 
 
-for command in (count, export, download, map_command):
+for command in (count, export, download, match, map_command):
     cli.add_command(command)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from osmcams.cli.render import progress_bar, stderr
+from osmcams.cli.render import progress_bar, status_of, stderr
 
 
 def source_options(f: Callable) -> Callable:
@@ -116,11 +116,13 @@ def report_from(kw: dict[str, Any]):
         region = None  # a code selects communes; only a name downloads an extract
     with progress_bar(kw.pop("quiet")) as progress:
         if region:
-            report = count_from_region(request, settings, region, progress=progress)
+            report = count_from_region(
+                request, settings, region, progress=progress, status=status_of(progress)
+            )
         elif request.pbf:
             report = count_from_pbf(request, settings, progress)
         else:
-            report = count_online(request, settings, boundary_source)
+            report = count_online(request, settings, boundary_source, status_of(progress))
     show_warnings(report.warnings)
     return report
 
