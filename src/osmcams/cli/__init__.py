@@ -18,6 +18,7 @@ from osmcams.cli.download import download
 from osmcams.cli.evidence import compare, match, quality
 from osmcams.cli.maps import map_command
 from osmcams.cli.render import stderr
+from osmcams.cli.timeline import timeline
 from osmcams.errors import ExitCode
 
 
@@ -32,8 +33,9 @@ def cli() -> None:
     """
 
 
-for command in (count, export, download, compare, match, quality, map_command):
+for command in (count, export, download, compare, match, quality, timeline):
     cli.add_command(command)
+cli.add_command(map_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
