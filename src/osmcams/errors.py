@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     DATA = 4
     NETWORK = 5
     LOCKED = 6
+    STALE = 7
 
 
 class OsmcamsError(Exception):
@@ -25,6 +26,12 @@ class OsmcamsError(Exception):
 
 class UsageError(OsmcamsError, ValueError):
     """Options that contradict each other or make no sense."""
+
+    exit_code = ExitCode.USAGE
+
+
+class OutputError(OsmcamsError, OSError):
+    """An output that cannot be written: a read-only place, a full disk, a name taken twice."""
 
     exit_code = ExitCode.USAGE
 
@@ -51,9 +58,16 @@ class NetworkError(OsmcamsError, ConnectionError):
     """A service failed after retries, timed out, or answered garbage."""
 
     exit_code = ExitCode.NETWORK
+    status: int | None = None  # the HTTP status, when the server answered with an error
 
 
 class LockedError(OsmcamsError, RuntimeError):
     """Another run holds the lock."""
 
     exit_code = ExitCode.LOCKED
+
+
+class StaleError(OsmcamsError, RuntimeError):
+    """The data cannot be brought up to date from where it is; the message says what to do."""
+
+    exit_code = ExitCode.STALE
