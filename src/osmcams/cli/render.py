@@ -24,7 +24,7 @@ def stderr() -> Any:
 # Rows a rich table shows by default: rendering tens of thousands takes minutes.
 TABLE_ROWS = 100
 # Progress labels that count items (files) rather than bytes.
-COUNTED = {"Boundaries"}
+COUNTED = {"Boundaries", "Diffs"}
 
 
 def progress_bar(quiet: bool):
@@ -136,7 +136,9 @@ def handle_errors(f: Callable) -> Callable:
         try:
             return f(*args, **kwargs)
         except OsmcamsError as e:
-            stderr().print(f"[red]osmcams: error:[/] {e}", highlight=False, soft_wrap=True)
+            from rich.markup import escape
+
+            stderr().print(f"[red]osmcams: error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             sys.exit(e.exit_code)
 
     return wrapper
