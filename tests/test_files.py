@@ -216,7 +216,7 @@ def limited_file_size() -> None:
     ["export", "--department", "06", "--output-dir", "out", "--with-boundary"],
     ["export", "--commune", "06012", "-o", "x.gpkg", "--with-boundary"],
     ["export", "--commune", "06012", "-o", "x.parquet"],
-    ["count", "--department", "06", "-o", "x.csv"],
+    ["count", "--department", "06", "-o", "x.json"],
 ])
 def test_a_full_disk_is_one_line_and_leaves_nothing(
     shared_data: Path, tmp_path: Path, args: list[str]
