@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from osmcams.communes import NOTHING_SELECTED
+from osmcams.communes import NOTHING_SELECTED, Communes
 from osmcams.errors import UsageError
 from osmcams.join import Report
 from osmcams.models import Progress
 from osmcams.settings import Settings
+from osmcams.sources.pbf import Extract
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,38 @@ class Request:
             raise UsageError(NOTHING_SELECTED)
 
 
+class _LoadFailed(Exception):
+    """Stops a scan whose boundaries could not be loaded."""
+
+
+def _load_while_scanning(
+    load: Callable[[], Communes], pbf: Path, threads: int, progress: Progress | None
+) -> tuple[Communes, Extract]:
+    """`load()` in a thread while `pbf` is scanned: libosmium, GDAL and numpy release the GIL.
+
+    A failing load stops the scan at its next progress tick, and its error is raised.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from osmcams.sources.pbf import scan_file
+
+    with ThreadPoolExecutor(1, thread_name_prefix="osmcams-boundaries") as pool:
+        loading = pool.submit(load)
+
+        def tick(label: str, done: int, total: int | None) -> None:
+            if loading.done() and loading.exception() is not None:
+                raise _LoadFailed
+            if progress:
+                progress(label, done, total)
+
+        try:
+            extract, _ = scan_file(pbf, None, threads, tick)
+        except _LoadFailed:
+            loading.result()  # raises the load's own error
+            raise
+        return loading.result(), extract
+
+
 def count_from_pbf(
     request: Request, settings: Settings, progress: Progress | None = None
 ) -> Report:
@@ -46,11 +80,13 @@ def count_from_pbf(
     if request.pbf is None:
         raise UsageError("--pbf is required")
     if request.boundaries:
-        communes = load_communes(
-            request.boundaries, request.population, request.code_field, request.name_field,
-            cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
-        )
-        extract, _ = scan_file(request.pbf, None, settings.threads, progress)
+        def load() -> Communes:
+            return load_communes(
+                request.boundaries, request.population, request.code_field, request.name_field,
+                cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
+            )
+
+        communes, extract = _load_while_scanning(load, request.pbf, settings.threads, progress)
     else:
         extract, found = scan_file(request.pbf, request.admin_level, settings.threads, progress)
         communes = communes_from_boundaries(
