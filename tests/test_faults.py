@@ -150,6 +150,14 @@ CASES: list[Case] = [
          lambda e: ["count", "--commune", "Nowhere-sur-Mer", "--pbf", e.monaco, "--boundaries", e.ign_06,
                     "-q"],
          ExitCode.COMMUNE, "Nowhere-sur-Mer"),
+    # issue 7 §1: a commune where the extract has no data has no count
+    Case("commune outside the data",
+         lambda e: ["count", "--commune", "Nice", "--pbf", e.monaco, "--boundaries", e.ign_06, "-q"],
+         ExitCode.DATA, "Nice (06088): outside the data of"),
+    Case("export of a commune outside the data",
+         lambda e: ["export", "--commune", "Nice", "--pbf", e.monaco, "--boundaries", e.ign_06, "-q",
+                    "-o", e.tmp / "nice.geojson"],
+         ExitCode.DATA, "Nice (06088): outside the data of"),
     # issue 8 §3: names that slug alike are refused before anything is written
     Case("codes that slug alike",
          lambda e: ["export", "--all", "--pbf", e.monaco, "--boundaries",
