@@ -57,3 +57,8 @@ class LockedError(OsmcamsError, RuntimeError):
     """Another run holds the lock."""
 
     exit_code = ExitCode.LOCKED
+
+
+def quoted(text: str) -> str:
+    """`text` quoted for a one-line message: newlines and bidi controls escaped, as repr does."""
+    return repr(text)

@@ -15,6 +15,8 @@ from osmcams.errors import LockedError, UsageError
 def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """`target` as a Path, refused when it exists (unless `overwrite`) or has no directory."""
     target = Path(target)
+    if target.is_dir():
+        raise UsageError(f"{target} is a directory; give a file name")
     if target.exists() and not overwrite:
         raise UsageError(f"{target} exists; add --overwrite to replace it")
     if not target.parent.is_dir():

@@ -52,7 +52,7 @@ def count_online(request: Request, settings: Settings, boundary_source: str = "g
         else:
             targets = [Target("insee", str(request.department), DEPARTMENT_LEVEL)]
     if request.population:
-        apply_population(communes, request.population)
+        apply_population(communes, request.population, request.population_year)
     bounds = communes.frame.total_bounds
     extract = fetch_cameras(http, targets, (bounds[0], bounds[1], bounds[2], bounds[3]))
     return count(extract, communes, list(communes.frame["insee"]), rank=not request.communes)

@@ -25,6 +25,8 @@ def source_options(f: Callable) -> Callable:
         click.option("--name-field", help="Field holding the commune name."),
         click.option("--population", type=click.Path(path_type=Path),
                      help="Population table: COG JSON or INSEE CSV."),
+        click.option("--population-year", metavar="YEAR",
+                     help="Census year of --population when neither its data nor its name says."),
         click.option("--admin-level", type=click.IntRange(1, 12), default=8, show_default=True,
                      help="admin_level of boundaries read from the PBF."),
         click.option("--threads", type=click.IntRange(0), default=None,
@@ -71,7 +73,8 @@ def request_from(kw: dict[str, Any]):
     return Request(
         communes=tuple(kw.pop("communes")), department=kw.pop("department"),
         every=kw.pop("every"), pbf=kw.pop("pbf"), boundaries=tuple(kw.pop("boundaries")),
-        population=kw.pop("population"), admin_level=kw.pop("admin_level"),
+        population=kw.pop("population"), population_year=kw.pop("population_year"),
+        admin_level=kw.pop("admin_level"),
         code_field=kw.pop("code_field"), name_field=kw.pop("name_field"),
     )
 
@@ -90,8 +93,10 @@ def report_from(kw: dict[str, Any]):
             report = count_from_pbf(request, settings, progress)
         else:
             report = count_online(request, settings, boundary_source)
+    from rich.markup import escape
+
     for warning in report.warnings:
-        stderr().print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        stderr().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     return report
 
 

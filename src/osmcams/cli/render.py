@@ -91,7 +91,9 @@ def handle_errors(f: Callable) -> Callable:
         try:
             return f(*args, **kwargs)
         except OsmcamsError as e:
-            stderr().print(f"[red]osmcams: error:[/] {e}", highlight=False, soft_wrap=True)
+            from rich.markup import escape
+
+            stderr().print(f"[red]osmcams: error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             sys.exit(e.exit_code)
 
     return wrapper
