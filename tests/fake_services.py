@@ -220,3 +220,57 @@ class RangeFile:
         if self.cut_first_at is not None:
             body, self.cut_first_at = body[: self.cut_first_at], None
         return Response(iter([body]), status=status, headers=headers, direct_passthrough=True)
+
+
+class Trickle:
+    """A raw HTTP server on 127.0.0.1 that sends `head` at once, then `drip` one byte at a
+    time every `pause` seconds; it stops after `limit` seconds, whatever the client does."""
+
+    def __init__(self, head: bytes, drip: bytes = b"", pause: float = 0.3, limit: float = 8.0):
+        import socket
+
+        self.head, self.drip, self.pause, self.limit = head, drip, pause, limit
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(limit)
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+
+    def __enter__(self) -> Trickle:
+        import threading
+
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.server.close()
+        self.thread.join(self.limit)
+
+    def _serve(self) -> None:
+        import threading
+
+        timer = threading.Timer(self.limit, self.stop.set)
+        timer.daemon = True
+        timer.start()
+        try:
+            client, _ = self.server.accept()
+        except OSError:
+            return
+        with client:
+            try:
+                client.recv(65536)
+                client.sendall(self.head)
+                for byte in self.drip:
+                    if self.stop.wait(self.pause):
+                        return
+                    client.sendall(bytes([byte]))
+                self.stop.wait()  # then silence, until the test ends
+            except OSError:
+                return
+
+
+def http_head(length: int, content_type: str = "application/json") -> bytes:
+    """The status line and headers of a 200 answer of `length` bytes."""
+    return (f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n"
+            "Connection: close\r\n\r\n").encode()

@@ -323,3 +323,47 @@ def test_boundaries_from_another_osm_file(
     assert any(w.startswith("boundary of 'Menton' (06083, relation") for w in data["warnings"])
     result = invoke("count", "--commune", "Menton", "--pbf", monaco_2025, "--boundaries", riviera, "-q")
     assert_one_line_error(result, ExitCode.DATA, "cannot count 'Menton' (06083): its boundary is incomplete")
+
+
+# --- Rankings -----------------------------------------------------------------------------
+
+
+def test_region_ranking_per_inhabitant(
+    monaco_2025: Path, ign_06: tuple[str, ...], communes_06: Path, cog_population: Path,
+    osm_cameras, ign_shapes,
+) -> None:
+    from shapely.geometry import Point
+
+    shapes = ign_shapes(communes_06)
+    cog = json.loads(cog_population.read_text(encoding="utf-8"))
+    population = {c["code"]: c.get("population", 0) for c in cog if c["type"] == "commune-actuelle"}
+    cameras = dict.fromkeys(shapes, 0)
+    for camera in osm_cameras(monaco_2025):
+        for code, shape in shapes.items():
+            if shape.covers(Point(camera.lon, camera.lat)):
+                cameras[code] += 1
+                break
+    kept = [code for code in shapes if population.get(code, 0) >= 5000]
+    expected = sorted(kept, key=lambda c: (-cameras[c] * 10_000 / population[c], -cameras[c], c))
+    result = invoke("count", "--region", "93", "--pbf", monaco_2025, *ign_06, "--sort-by", "per_10k",
+                    "--min-population", "5000", "-f", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["communes"]
+    assert [r["insee"] for r in rows] == expected
+    assert rows[0]["insee"] == "06012" and rows[0]["cameras"] == 1
+    left_out = len(shapes) - len(kept)
+    assert f"{left_out} communes are below 5,000 inhabitants" in result.stderr
+
+
+def test_ranking_by_density_keeps_unknown_values_last(monaco_2025: Path, communes_06: Path) -> None:
+    result = invoke("count", "--department", "06", "--pbf", monaco_2025, "--boundaries", communes_06,
+                    "--sort-by", "per_10k", "-q", "-f", "csv")  # no population: every per_10k unknown
+    assert result.exit_code == 0, result.output
+    codes = [line.split(",")[0] for line in result.stdout.splitlines()[1:]]
+    assert codes[0] in ("06012", "06032") and codes[1] in ("06012", "06032")
+    assert codes[2:] == sorted(codes[2:])
+
+
+def test_a_region_without_communes_in_the_boundaries(monaco_2025: Path, ign_06: tuple[str, ...]) -> None:
+    result = invoke("count", "--region", "11", "--pbf", monaco_2025, *ign_06)
+    assert_one_line_error(result, ExitCode.COMMUNE, "no commune of region 11")

@@ -17,6 +17,7 @@ from osmcams.communes import (
     match,
     normalise,
     read_population,
+    region_departments,
     select,
 )
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, ExitCode, UsageError
@@ -388,3 +389,12 @@ r1 v1 T{tags},source:population=INSEE%20%2014 Mw1@outer
     assert communes.population_source == "OSM population tag (INSEE 2014)"
     assert communes.population_year == "2014"
     assert communes.frame["population"].tolist() == [120]
+
+
+def test_region_departments_follow_the_cog(shared_data: Path) -> None:
+    cog = json.loads((shared_data / "population/cog-2026/departements.json").read_text(encoding="utf-8"))
+    regions = {d["region"] for d in cog}
+    for region in regions:
+        assert region_departments(region) == sorted(d["code"] for d in cog if d["region"] == region)
+    assert region_departments("93") == ["04", "05", "06", "13", "83", "84"]
+    assert region_departments("99") is None

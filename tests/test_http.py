@@ -6,10 +6,11 @@ import time
 from dataclasses import replace
 
 import pytest
+from fake_services import Trickle, http_head
 from werkzeug import Response
 
 from osmcams import __version__
-from osmcams.errors import ExitCode, NetworkError
+from osmcams.errors import ExitCode, NetworkError, UsageError
 from osmcams.sources.http import Http
 
 
@@ -100,10 +101,15 @@ def test_offline_serves_expired_answers(httpserver, net_settings):
     assert Http(replace(net_settings, offline=True)).get_json(url) == {"n": 1}
 
 
-def test_unreachable_server(net_settings):
-    settings = replace(net_settings, geo_api_url="http://127.0.0.1:9", max_tries=2)
-    with pytest.raises(NetworkError, match=r"cannot reach 127\.0\.0\.1:9 after 2 tries"):
-        Http(settings).get_json("http://127.0.0.1:9/communes")
+@pytest.mark.parametrize("url, why", [
+    ("http://127.0.0.1:9/communes", "the connection was refused"),
+    ("http://osmcams-test.invalid/communes", "its name does not resolve"),
+])
+def test_unreachable_server_fails_at_once_and_suggests_files(net_settings, url, why):
+    with pytest.raises(NetworkError) as e:
+        Http(replace(net_settings, max_tries=5, min_retry_wait=30)).get_json(url)
+    assert why in str(e.value) and "--pbf" in str(e.value) and "--offline" in str(e.value)
+    assert "tries" not in str(e.value)
 
 
 def test_errors_are_not_cached(httpserver, net_settings):
@@ -113,3 +119,89 @@ def test_errors_are_not_cached(httpserver, net_settings):
     with pytest.raises(NetworkError, match="answered 404"):
         http.get_json(httpserver.url_for("/geo/x"))
     assert http.get_json(httpserver.url_for("/geo/x")) == [1]
+
+
+def test_500_is_tried_again(httpserver, net_settings):
+    httpserver.expect_ordered_request("/geo/x").respond_with_data("oops", status=500)
+    httpserver.expect_ordered_request("/geo/x").respond_with_json([1])
+    assert Http(net_settings).get_json(httpserver.url_for("/geo/x")) == [1]
+
+
+def test_a_trickling_server_meets_the_deadline(net_settings):
+    body = b'{"elements": []}' + b" " * 100
+    with Trickle(http_head(len(body)), body, pause=0.2) as server:
+        settings = replace(net_settings, read_timeout=1.0, deadline=1.5)
+        with pytest.raises(NetworkError, match=r"did not send its whole answer within 1\.5 s"):
+            Http(settings).get_json(server.url + "/geo/x")
+
+
+def test_a_stall_in_the_middle_of_the_body_says_so(net_settings):
+    server = Trickle(http_head(1000) + b'{"elements": [', pause=0.0)
+    with server, pytest.raises(NetworkError) as e:
+        Http(replace(net_settings, read_timeout=0.5)).get_json(server.url + "/geo/x")
+    assert "stopped sending in the middle of its answer" in str(e.value)
+    assert "cannot reach" not in str(e.value)
+
+
+def test_an_answer_over_the_limit_is_refused(httpserver, net_settings):
+    chunk = b"[" + b"1," * 50_000
+
+    def big(request):
+        return Response(iter([chunk] * 30 + [b"1]"]), content_type="application/json")
+
+    httpserver.expect_request("/api/x").respond_with_handler(big)
+    with pytest.raises(NetworkError, match="larger than 1 MB, the limit set by OSMCAMS_MAX_ANSWER_MB"):
+        Http(replace(net_settings, max_answer_mb=1)).get_json(httpserver.url_for("/api/x"))
+
+
+def test_redirects_that_change_the_method_or_the_host_are_refused(httpserver, net_settings):
+    other_host = httpserver.url_for("/api/y").replace("127.0.0.1", "localhost")
+    httpserver.expect_request("/api/post302").respond_with_data(
+        "", status=302, headers={"Location": "/api/y"})
+    httpserver.expect_request("/api/away").respond_with_data(
+        "", status=307, headers={"Location": other_host})
+    httpserver.expect_request("/api/same").respond_with_data(
+        "", status=307, headers={"Location": "/api/y"})
+    httpserver.expect_request("/api/y").respond_with_json({"elements": []})
+    http = Http(net_settings)
+    with pytest.raises(NetworkError, match=r"\(302\), which would turn the POST into a GET: refused"):
+        http.post_json(httpserver.url_for("/api/post302"), {"data": "q"})
+    with pytest.raises(NetworkError, match=r"to http://localhost:\d+/api/y \(307\), which leaves"):
+        http.post_json(httpserver.url_for("/api/away"), {"data": "q"})
+    assert http.post_json(httpserver.url_for("/api/same"), {"data": "q"}) == {"elements": []}
+
+
+def test_a_damaged_cache_is_moved_aside(httpserver, net_settings):
+    net_settings.cache_dir.mkdir()
+    (net_settings.cache_dir / "http.sqlite").write_bytes(b"this is not a database" * 100)
+    httpserver.expect_request("/geo/x").respond_with_json([1])
+    http = Http(net_settings)
+    assert http.get_json(httpserver.url_for("/geo/x")) == [1]
+    assert "was damaged: moved aside" in http.warnings[0]
+    assert len(list(net_settings.cache_dir.glob("http.sqlite.damaged-*"))) == 1
+    assert Http(replace(net_settings, offline=True)).get_json(httpserver.url_for("/geo/x")) == [1]
+
+
+def test_a_cache_dir_that_is_a_file_is_a_usage_error(httpserver, net_settings, tmp_path):
+    settings = replace(net_settings, cache_dir=tmp_path / "file")
+    settings.cache_dir.write_text("x")
+    with pytest.raises(UsageError, match="is a file, not a directory"):
+        Http(settings).get_json(httpserver.url_for("/geo/x"))
+
+
+def test_credentials_never_appear_in_messages(httpserver, net_settings):
+    httpserver.expect_request("/geo/x").respond_with_data("no", status=403)
+    url = httpserver.url_for("/geo/x").replace("http://", "http://user:secret@")
+    with pytest.raises(NetworkError) as e:
+        Http(net_settings).get_json(url)
+    assert "secret" not in str(e.value) and "answered 403" in str(e.value)
+
+
+def test_status_is_told_what_the_run_waits_for(httpserver, net_settings):
+    httpserver.expect_ordered_request("/geo/x").respond_with_data("busy", status=503)
+    httpserver.expect_ordered_request("/geo/x").respond_with_json([1])
+    told: list[str | None] = []
+    Http(net_settings, status=told.append).get_json(httpserver.url_for("/geo/x"))
+    host = httpserver.url_for("/").split("//")[1].rstrip("/")
+    assert told == [f"waiting for {host}", f"{host} answered 503 SERVICE UNAVAILABLE; trying again in 0 s",
+                    f"waiting for {host} (try 2 of 3)", None]

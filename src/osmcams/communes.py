@@ -81,6 +81,19 @@ def department_of(code: str | None) -> str | None:
     return code[:3] if code.startswith("97") else code[:2]
 
 
+def region_departments(code: str) -> list[str] | None:
+    """The departments of the COG region `code` ("93" -> 04, 05, 06, 13, 83, 84), or None."""
+    from importlib.resources import files
+
+    regions = json.loads(files("osmcams").joinpath("data/regions.json").read_text(encoding="utf-8"))
+    return next((r["departments"] for r in regions if r["code"] == code), None)
+
+
+def is_region_code(value: str | None) -> bool:
+    """Whether `value` is written like a COG region code (two or three digits)."""
+    return bool(value and re.fullmatch(r"[0-9]{2,3}", value.strip()))
+
+
 def _boundary_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     files: list[Path] = []
     for raw in paths:
@@ -679,8 +692,9 @@ def select(
     queries: Sequence[str] = (),
     department: str | None = None,
     every: bool = False,
+    region: str | None = None,
 ) -> list[str]:
-    """Codes of the communes asked for: by name or code, a whole department, or all."""
+    """Codes of the communes asked for: by name or code, a department, a region, or all."""
     frame = communes.frame
     department = department_code(department) if department else None
     if frame.empty:
@@ -688,10 +702,13 @@ def select(
         raise DataError(f"no usable commune boundary in {communes.source}{left_out}")
     if every:
         return list(frame["insee"])
+    if region is not None:
+        frame = _region_frame(communes, region)
     if not queries:
-        if department is None:
+        if department is None and region is None:
             raise UsageError(NOTHING_SELECTED)
-        codes = list(frame.loc[frame["department"] == department, "insee"])
+        codes = list(frame["insee"] if department is None else
+                     frame.loc[frame["department"] == department, "insee"])
         if not codes:
             raise CommuneNotFound(f"no commune of department {department} in {communes.source}")
         return codes
@@ -706,6 +723,18 @@ def select(
         if code not in codes:
             codes.append(code)
     return codes
+
+
+def _region_frame(communes: Communes, region: str) -> Any:
+    """The communes of `communes` that lie in the departments of COG region `region`."""
+    departments = region_departments(region.strip())
+    if departments is None:
+        raise CommuneNotFound(f"no region {region!r} in the COG (codes such as 11, 76, 93)")
+    frame = communes.frame
+    chosen = frame[frame["department"].isin(departments)]
+    if chosen.empty:
+        raise CommuneNotFound(f"no commune of region {region} in {communes.source}")
+    return chosen
 
 
 def _refuse_unusable(communes: Communes, query: str, department: str | None) -> None:

@@ -209,3 +209,32 @@ def count(
     }
     boundaries = dict(zip(chosen["insee"], chosen.geometry))
     return Report(meta, rows, warnings, by_commune, boundaries)
+
+
+SORT_KEYS = {"cameras": "cameras", "per_km2": "cameras_per_km2", "per_10k": "cameras_per_10k"}
+
+
+def ranked(
+    rows: list[dict[str, Any]], sort_by: str = "cameras", min_population: int | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows ranked by `sort_by` (highest first, unknown values last), ties by cameras then code.
+
+    With `min_population`, communes below it, or of unknown population, are left out;
+    the warnings say how many.
+    """
+    warnings = []
+    if min_population is not None:
+        kept = [r for r in rows if (r["population"] or 0) >= min_population]
+        if len(kept) < len(rows):
+            warnings.append(
+                f"{_communes(len(rows) - len(kept), 'is', 'are')} below {min_population:,} "
+                "inhabitants, or of unknown population, left out of the ranking"
+            )
+        rows = kept
+    key = SORT_KEYS[sort_by]
+
+    def order(row: dict[str, Any]) -> tuple[bool, float, float, str]:
+        value, cameras = row.get(key), row.get("cameras")
+        return (value is None, -(value or 0), -(cameras or 0), row["insee"])
+
+    return sorted(rows, key=order), warnings

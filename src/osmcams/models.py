@@ -56,6 +56,28 @@ class Camera:
         del data["lon"], data["lat"]
         return data
 
+    def flat_properties(self) -> dict[str, object]:
+        """Properties uMap and QGIS show as they are: `@id`, `name`, `description`, then
+        every tag as a top-level key (their table popups skip nested objects)."""
+        kind = (self.surveillance_type or "surveillance").replace("_", " ")
+        words = [w for w in (self.camera_type, self.surveillance) if w]
+        about = [
+            f"looks {self.direction:g}°" if self.direction is not None else "direction unknown",
+            *(f"{label} {value}" for label, value in (
+                ("operator:", self.operator), ("mounted on", self.camera_mount),
+                ("watches", self.zone)) if value),
+        ]
+        if self.tags.get("description"):
+            about.append(self.tags["description"])
+        return {
+            "@id": self.key,
+            "name": self.tags.get("name") or ", ".join([kind.capitalize(), *words]),
+            "description": "; ".join(about),
+            "@direction": self.direction,
+            "@timestamp": self.timestamp,
+            **{k: v for k, v in self.tags.items() if k not in ("name", "description")},
+        }
+
 
 def _angle(token: str) -> float | None:
     token = token.strip().upper().rstrip("°")

@@ -28,13 +28,14 @@ class Request:
     admin_level: int = 8
     code_field: str | None = None
     name_field: str | None = None
+    region: str | None = None  # a COG region code: its communes only
 
     def __post_init__(self) -> None:
         if self.department is not None:
             object.__setattr__(self, "department", department_code(self.department))
-        if self.every and (self.communes or self.department):
-            raise UsageError("--all excludes --commune and --department")
-        if not (self.every or self.communes or self.department):
+        if self.every and (self.communes or self.department or self.region):
+            raise UsageError("--all excludes --commune and --department (and --region CODE)")
+        if not (self.every or self.communes or self.department or self.region):
             raise UsageError(NOTHING_SELECTED)
         if self.population_year is not None and not re.fullmatch(r"(19|20)\d\d", self.population_year):
             raise UsageError(f"--population-year {self.population_year!r} is not a year such as 2021")
@@ -80,5 +81,5 @@ def count_from_pbf(
         )
         if request.population:
             apply_population(communes, request.population, request.population_year)
-    codes = select(communes, request.communes, request.department, request.every)
+    codes = select(communes, request.communes, request.department, request.every, request.region)
     return count(extract, communes, codes, rank=request.every or not request.communes)

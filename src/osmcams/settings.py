@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -25,7 +27,17 @@ ENV = {
     "max_tries": "OSMCAMS_MAX_TRIES",
     "connect_timeout": "OSMCAMS_CONNECT_TIMEOUT",
     "read_timeout": "OSMCAMS_READ_TIMEOUT",
+    "deadline": "OSMCAMS_DEADLINE",
+    "max_answer_mb": "OSMCAMS_MAX_ANSWER_MB",
     "threads": "OSMCAMS_THREADS",
+}
+# Command-line flags of the settings that have one, to name them in errors.
+FLAGS = {
+    "overpass_url": "--overpass-url",
+    "geo_api_url": "--geo-api-url",
+    "download_url": "--download-url",
+    "cache_dir": "--cache-dir",
+    "threads": "--threads",
 }
 
 URL_FIELDS = ("overpass_url", "geo_api_url", "download_url", "osmfr_url")
@@ -57,6 +69,8 @@ class Settings:
     max_tries: int = 5
     connect_timeout: float = 10.0
     read_timeout: float = 300.0
+    deadline: float = 900.0  # seconds for one whole request, however the server trickles
+    max_answer_mb: int = 200  # larger service answers are refused
     overpass_timeout: int = 180
     threads: int = 0
     offline: bool = False
@@ -65,14 +79,17 @@ class Settings:
 
     def __post_init__(self) -> None:
         for name in URL_FIELDS:
-            url = getattr(self, name)
-            parsed = urlparse(url)
-            if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                raise UsageError(f"{name.replace('_', '-')} must be an http or https URL: {url!r}")
+            _check_url(name, getattr(self, name))
+        for name in ("connect_timeout", "read_timeout", "deadline"):
+            _check_number(name, getattr(self, name), "a number of seconds above 0", strict=True)
+        _check_number("min_retry_wait", self.min_retry_wait, "a number of seconds, 0 or more")
+        _check_number("max_tries", self.max_tries, "a whole number of tries, 1 or more", 1)
+        _check_number("max_answer_mb", self.max_answer_mb, "a whole number of MB, 1 or more", 1)
+        _check_number("cache_ttl", self.cache_ttl, "a whole number of seconds, 0 or more")
+        _check_number("overpass_timeout", self.overpass_timeout, "a whole number of seconds", 1)
+        _check_number("threads", self.threads, "0 (every core) or more")
         if self.offline and self.refresh:
             raise UsageError("--offline and --refresh contradict each other")
-        if self.threads < 0:
-            raise UsageError("threads must be 0 (all cores) or more")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -102,3 +119,32 @@ def _convert(kind: object, raw: str, var: str) -> object:
     except ValueError as e:
         raise UsageError(f"{var} must be a number, not {raw!r}") from e
     return raw
+
+
+def label(name: str) -> str:
+    """How a user sets the setting `name`: its flag and its environment variable."""
+    names = [n for n in (FLAGS.get(name), ENV.get(name)) if n]
+    return " / ".join(names) or name.replace("_", " ")
+
+
+def _check_number(name: str, value: object, what: str, low: float = 0, strict: bool = False) -> None:
+    """Refuse NaN, infinities, booleans and values below `low` (or equal to it, if `strict`)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (number and math.isfinite(value) and (value > low if strict else value >= low)):  # type: ignore[arg-type,operator]
+        raise UsageError(f"{label(name)} must be {what}, not {value!r}")
+
+
+def _check_url(name: str, url: str) -> None:
+    """An http(s) URL with a host and, if any, a port in range."""
+    try:
+        parsed = urlparse(url)
+        parsed.port  # noqa: B018 - raises ValueError when out of range
+    except ValueError as e:
+        raise UsageError(f"{label(name)} is not a valid URL ({e}): {public_url(url)!r}") from e
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise UsageError(f"{label(name)} must be an http or https URL: {public_url(url)!r}")
+
+
+def public_url(url: str) -> str:
+    """`url` without the user name and password it may carry, for messages and metadata."""
+    return re.sub(r"(?<=//)[^/?#@]*@", "", url, count=1)

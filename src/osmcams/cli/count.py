@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from osmcams.cli.options import report_from, source_options
+from osmcams.cli.options import (
+    apply_ranking,
+    fov_from,
+    fov_options,
+    ranking_options,
+    report_from,
+    show_warnings,
+    source_options,
+)
 from osmcams.cli.render import TABLE_ROWS, emit, handle_errors, stderr
 from osmcams.errors import UsageError
 from osmcams.outputs.formats import (
@@ -68,9 +76,11 @@ def rich_table(report, limit: int) -> Any:
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--top", type=click.IntRange(1),
               help=f"Only the first N rows [the table shows {TABLE_ROWS} unless told].")
+@ranking_options
 @handle_errors
 def count(
-    fmt: str | None, output: Path | None, overwrite: bool, top: int | None, **kw: Any
+    fmt: str | None, output: Path | None, overwrite: bool, top: int | None,
+    sort_by: str | None, min_population: int | None, **kw: Any,
 ) -> None:
     """Count cameras per commune, with densities.
 
@@ -82,6 +92,8 @@ def count(
       osmcams count --commune Beausoleil --pbf monaco.osm.pbf \\
           --boundaries communes/ --population communes.json
       osmcams count --all --pbf france.osm.pbf --boundaries communes/ -o ranking.csv
+      osmcams count --region 93 --pbf paca.osm.pbf --boundaries communes/ \\
+          --population communes.json --sort-by per_10k --min-population 5000
     """
     from osmcams.files import check_target
     from osmcams.outputs.writers import render_text, write_report
@@ -90,6 +102,7 @@ def count(
     if output:
         check_target(output, overwrite)  # before the work, not after
     report = report_from(kw)
+    apply_ranking(report, sort_by, min_population)
     if top:
         report.rows = report.rows[:top]
     if fmt == "table":
@@ -118,20 +131,28 @@ def count(
               help="One file per commune, named <insee>-<slug>.<ext>.")
 @click.option("--with-boundary", is_flag=True, help="Add the commune outline.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@fov_options
 @handle_errors
 def export(
     fmt: str | None, sequence: bool, output: Path | None, output_dir: Path | None,
     with_boundary: bool, overwrite: bool, **kw: Any,
 ) -> None:
-    """Write the cameras of communes as GeoJSON, GeoPackage, GeoParquet or CSV.
+    """Write the cameras of communes as GeoJSON, GeoPackage, GeoParquet, CSV or a uMap map.
 
     \b
-    Example:
+    Examples:
       osmcams export --commune Beausoleil --pbf monaco.osm.pbf \\
           --boundaries communes/ --output-dir maps/ --with-boundary
+      osmcams export --commune Beausoleil --pbf monaco.osm.pbf \\
+          --boundaries communes/ -o beausoleil.gpkg --fov --fov-range 40
+      osmcams export --commune Monaco --pbf monaco.osm.pbf -o monaco.umap --fov
     """
     from osmcams.files import check_target
+    from osmcams.outputs.fov import fields_of_view
+    from osmcams.outputs.umap import write_umap
     from osmcams.outputs.writers import commune_path, write_cameras
+
+    fov = fov_from(kw)
 
     fmt = fmt or format_for(output, CAMERA_SUFFIXES, "geojsonseq" if sequence else "geojson")
     if sequence:
@@ -140,8 +161,9 @@ def export(
         fmt = "geojsonseq"
     if (output is None) == (output_dir is None):
         raise UsageError("give exactly one of --output and --output-dir")
-    if with_boundary and fmt in ("csv", "parquet"):
-        raise UsageError(f"--with-boundary goes with GeoJSON or GeoPackage, not {fmt}")
+    for flag, wanted in (("--with-boundary", with_boundary), ("--fov", fov)):
+        if wanted and fmt in ("csv", "parquet"):
+            raise UsageError(f"{flag} goes with GeoJSON, GeoPackage or uMap, not {fmt}")
     if output is not None:
         check_target(output, overwrite)  # before the work, not after
     report = report_from(kw)
@@ -155,16 +177,27 @@ def export(
     }
     for target in targets.values():  # all or nothing: refuse before the first file is written
         check_target(target, overwrite)
+    blind: list[str] = []
     for row in report.rows:
         code, name = row["insee"], row["name"]
+        views = None
+        if fov:
+            views, missing = fields_of_view(report.cameras[code], fov)
+            blind += [f"{name}: {w}" for w in missing]
         boundary = (
             {"code": code, "name": name, "geometry": report.boundaries[code]}
             if with_boundary
             else None
         )
-        write_cameras(report.cameras[code], targets[code], fmt, boundary, overwrite)
+        if fmt == "umap":  # a whole map: the commune, its cameras, their views
+            write_umap(report, [code], targets[code], views, overwrite)
+        else:
+            write_cameras(report.cameras[code], targets[code], fmt, boundary, overwrite, views)
         stderr().print(
-            f"{targets[code]}: {len(report.cameras[code])} cameras", highlight=False, soft_wrap=True
+            f"{targets[code]}: {len(report.cameras[code])} cameras"
+            + (f", {len(views)} fields of view" if views is not None else ""),
+            highlight=False, soft_wrap=True,
         )
+    show_warnings(blind)
 
 

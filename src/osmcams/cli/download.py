@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from osmcams.cli.options import network_options, settings_from
-from osmcams.cli.render import handle_errors, progress_bar, stderr
+from osmcams.cli.options import network_options, settings_from, show_warnings
+from osmcams.cli.render import handle_errors, progress_bar, status_of, stderr
 
 
 @click.command()
@@ -33,11 +33,16 @@ def download(region: str, dest: Path | None, quiet: bool, **kw: Any) -> None:
     from osmcams.sources.http import Http
 
     settings = settings_from(kw)
-    http = Http(settings)
-    plan = catalogue.plan(http, catalogue.find_region(http, region), dest or extract_dir(settings))
-    stderr().print(catalogue.describe(plan), highlight=False, soft_wrap=True)
     with progress_bar(quiet) as progress:
-        path = catalogue.fetch(http, plan, progress)
+        http = Http(settings, status_of(progress))
+        try:
+            plan = catalogue.plan(
+                http, catalogue.find_region(http, region), dest or extract_dir(settings)
+            )
+            stderr().print(catalogue.describe(plan), highlight=False, soft_wrap=True)
+            path = catalogue.fetch(http, plan, progress)
+        finally:
+            show_warnings(http.warnings)
     click.echo(str(path))
 
 

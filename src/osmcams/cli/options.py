@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from osmcams.cli.render import progress_bar, stderr
+from osmcams.cli.render import progress_bar, status_of, stderr
 
 
 def source_options(f: Callable) -> Callable:
@@ -32,7 +32,9 @@ def source_options(f: Callable) -> Callable:
         click.option("--threads", type=click.IntRange(0), default=None,
                      help="Threads decoding PBF (default: every core)."),
         click.option("--region", metavar="REGION",
-                     help="Download (or reuse) this region's extract and count from it."),
+                     help="A COG region code (11, 76, 93): its communes only. "
+                          "A region name (alpes-maritimes): download (or reuse) its extract "
+                          "and count from it."),
         click.option("--boundary-source", type=click.Choice(["geoapi", "osm"]), default="geoapi",
                      show_default=True,
                      help="Without --pbf/--region: official contours or the OSM relation."),
@@ -42,6 +44,30 @@ def source_options(f: Callable) -> Callable:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def fov_options(f: Callable) -> Callable:
+    """Fields of view: whether to draw them, and their default width and reach."""
+    options = [
+        click.option("--fov", is_flag=True,
+                     help="Add each camera's field of view (cone, or disc for domes)."),
+        click.option("--fov-angle", type=click.FloatRange(0, 360, min_open=True), default=60.0,
+                     show_default=True, help="Width of a cone, in degrees."),
+        click.option("--fov-range", type=click.FloatRange(0, min_open=True), default=30.0,
+                     show_default=True, help="Reach of a view in metres, unless height and "
+                     "camera:angle tell where it meets the ground."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def fov_from(kw: dict[str, Any]):
+    """The field-of-view settings, or None without --fov."""
+    from osmcams.outputs.fov import FovSettings
+
+    angle, reach = kw.pop("fov_angle"), kw.pop("fov_range")
+    return FovSettings(angle, reach) if kw.pop("fov") else None
 
 
 def network_options(f: Callable) -> Callable:
@@ -67,10 +93,11 @@ def settings_from(kw: dict[str, Any], **extra: Any):
     return Settings.from_env(**{name: kw.pop(name) for name in names}, **extra)
 
 
-def request_from(kw: dict[str, Any]):
+def request_from(kw: dict[str, Any], region: str | None = None):
     from osmcams.pipeline import Request
 
     return Request(
+        region=region,
         communes=tuple(kw.pop("communes")), department=kw.pop("department"),
         every=kw.pop("every"), pbf=kw.pop("pbf"), boundaries=tuple(kw.pop("boundaries")),
         population=kw.pop("population"), population_year=kw.pop("population_year"),
@@ -84,19 +111,59 @@ def report_from(kw: dict[str, Any]):
     from osmcams.pipeline import count_from_pbf
 
     settings = settings_from(kw, threads=kw.pop("threads"))
+    from osmcams.communes import is_region_code
+
     region, boundary_source = kw.pop("region"), kw.pop("boundary_source")
-    request = request_from(kw)
+    request = request_from(kw, region if is_region_code(region) else None)
+    if request.region:
+        region = None  # a code selects communes; only a name downloads an extract
     with progress_bar(kw.pop("quiet")) as progress:
         if region:
-            report = count_from_region(request, settings, region, progress=progress)
+            report = count_from_region(
+                request, settings, region, progress=progress, status=status_of(progress)
+            )
         elif request.pbf:
             report = count_from_pbf(request, settings, progress)
         else:
-            report = count_online(request, settings, boundary_source)
+            report = count_online(request, settings, boundary_source, status_of(progress))
+    show_warnings(report.warnings)
+    return report
+
+
+def show_warnings(warnings: list[str]) -> None:
+    """Each warning as a line on stderr (rich markup in names shown as it is)."""
     from rich.markup import escape
 
-    for warning in report.warnings:
+    for warning in warnings:
         stderr().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
-    return report
+
+
+def ranking_options(f: Callable) -> Callable:
+    """How a ranking is ordered and which communes it keeps."""
+    options = [
+        click.option("--sort-by", type=click.Choice(["cameras", "per_km2", "per_10k"]),
+                     help="Rank by cameras, cameras per km² or per 10,000 inhabitants "
+                          "[default: cameras for a ranking, else the order asked]."),
+        click.option("--min-population", type=click.IntRange(0), metavar="N",
+                     help="Leave out communes of fewer than N inhabitants (or unknown)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def apply_ranking(report: Any, sort_by: str | None, min_population: int | None) -> None:
+    """Re-rank the rows of `report` as asked, warning about the communes left out."""
+    from osmcams.join import ranked
+
+    if sort_by is None and min_population is None:
+        return
+    rows, warnings = ranked(report.rows, sort_by or "cameras", min_population)
+    if sort_by is None:  # keep the order the rows came in
+        order = {id(row): i for i, row in enumerate(report.rows)}
+        rows.sort(key=lambda row: order[id(row)])
+    report.rows = rows
+    report.warnings.extend(warnings)
+    show_warnings(warnings)
 
 

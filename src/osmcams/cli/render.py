@@ -28,7 +28,11 @@ COUNTED = {"Boundaries"}
 
 
 def progress_bar(quiet: bool):
-    """A rich progress bar on stderr, as a context manager yielding the callback."""
+    """A rich progress bar on stderr, as a context manager yielding the callback.
+
+    The callback's `status` method shows (or, given None, removes) a line saying
+    what the run waits for, such as a network service; see `status_of`.
+    """
     from contextlib import nullcontext
 
     from rich.progress import (
@@ -48,6 +52,8 @@ def progress_bar(quiet: bool):
         """Bytes for scans and downloads, a count for files."""
 
         def render(self, task: Any) -> Any:
+            if task.fields.get("waiting"):
+                return ""
             counted = task.description.strip() in COUNTED
             return (MofNCompleteColumn() if counted else DownloadColumn()).render(task)
 
@@ -57,20 +63,33 @@ def progress_bar(quiet: bool):
     )
     tasks: dict[str, Any] = {}
 
-    def update(label: str, done: int, total: int) -> None:
-        if label not in tasks:
-            tasks[label] = bar.add_task(label, total=total)
-        bar.update(tasks[label], completed=done, total=total)
+    class Update:
+        def __call__(self, label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done, total=total)
+
+        def status(self, text: str | None) -> None:
+            waiting = tasks.pop(" waiting", None)
+            if waiting is not None:
+                bar.remove_task(waiting)
+            if text:
+                tasks[" waiting"] = bar.add_task(text, total=None, waiting=True)
 
     class _Bar:
         def __enter__(self):
             bar.__enter__()
-            return update
+            return Update()
 
         def __exit__(self, *exc):
             return bar.__exit__(*exc)
 
     return _Bar()
+
+
+def status_of(progress: Any) -> Callable[[str | None], None] | None:
+    """The status callback of what progress_bar yielded (None when nothing is shown)."""
+    return getattr(progress, "status", None)
 
 
 def emit(text: str, output: Path | None, overwrite: bool) -> None:

@@ -5,17 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 TABLE_FORMATS = ("table", "csv", "json", "markdown")
-CAMERA_FORMATS = ("geojson", "geojsonseq", "gpkg", "parquet", "csv")
+CAMERA_FORMATS = ("geojson", "geojsonseq", "gpkg", "parquet", "csv", "umap")
 TABLE_SUFFIXES = {".csv": "csv", ".json": "json", ".md": "markdown", ".txt": "table"}
 CAMERA_SUFFIXES = {
     ".geojson": "geojson", ".json": "geojson", ".geojsons": "geojsonseq",
     ".geojsonl": "geojsonseq", ".geojsonseq": "geojsonseq", ".gpkg": "gpkg",
-    ".parquet": "parquet", ".csv": "csv",
+    ".parquet": "parquet", ".csv": "csv", ".umap": "umap",
 }
 # The suffix each camera format gets in --output-dir.
 SUFFIX = {
     "geojson": ".geojson", "geojsonseq": ".geojsons", "gpkg": ".gpkg", "parquet": ".parquet",
-    "csv": ".csv",
+    "csv": ".csv", "umap": ".umap",
 }
 
 

@@ -20,6 +20,7 @@ from osmcams.files import atomic_open, atomic_path
 from osmcams.join import ROW_KEYS, Report
 from osmcams.models import CAMERA_FIELDS, Camera
 from osmcams.outputs.formats import CAMERA_FORMATS, SUFFIX
+from osmcams.outputs.fov import View, view_feature
 
 RS = "\x1e"
 
@@ -109,6 +110,29 @@ def boundary_feature(code: str, name: str, geometry: Any) -> dict[str, Any]:
     }
 
 
+def flat_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A density row with nested counts spread into keys: by_type {"camera": 3} -> by_type:camera."""
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}:{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def commune_features(report: Report) -> list[dict[str, Any]]:
+    """Each commune of the report as a polygon with its row as flat properties."""
+    features = []
+    for row in report.rows:
+        if row["insee"] not in report.boundaries:
+            continue
+        feature = boundary_feature(row["insee"], row["name"], report.boundaries[row["insee"]])
+        feature["properties"] = flat_row(row)
+        features.append(feature)
+    return features
+
+
 def write_geojson(features: list[dict[str, Any]], out: IO[str], sequence: bool = False) -> None:
     """A FeatureCollection, or an RFC 8142 text sequence (one feature per line)."""
     if sequence:
@@ -138,10 +162,14 @@ def write_cameras(
     fmt: str,
     boundary: dict[str, Any] | None = None,
     overwrite: bool = False,
+    views: list[View] | None = None,
 ) -> None:
-    """Cameras to `target` in `fmt`; `boundary` (code, name, geometry) adds the outline."""
-    if fmt not in CAMERA_FORMATS:
+    """Cameras to `target` in `fmt`; `boundary` (code, name, geometry) adds the outline,
+    `views` the fields of view (GeoJSON and GeoPackage only)."""
+    if fmt not in CAMERA_FORMATS or fmt == "umap":  # uMap maps need the report: outputs.umap
         raise UsageError(f"unknown camera format {fmt!r}")
+    if views is not None and fmt not in ("geojson", "geojsonseq", "gpkg"):
+        raise UsageError(f"fields of view go with GeoJSON or GeoPackage, not {fmt}")
     if fmt == "gpkg":
         import geopandas
 
@@ -154,6 +182,11 @@ def write_cameras(
                     geometry=[boundary["geometry"]], crs="EPSG:4326",
                 )
                 outline.to_file(temp, layer="boundary", driver="GPKG")
+            if views:
+                geopandas.GeoDataFrame(
+                    [v.properties() for v in views], geometry=[v.polygon for v in views],
+                    crs="EPSG:4326",
+                ).to_file(temp, layer="fields_of_view", driver="GPKG")
         return
     if fmt == "parquet":  # GeoParquet, for DuckDB, Sedona and pandas; the outline is left out
         with atomic_path(target, overwrite) as temp:
@@ -165,6 +198,7 @@ def write_cameras(
             return
         features = [boundary_feature(**boundary)] if boundary else []
         features += [camera_feature(c) for c in cameras]
+        features += [view_feature(v) for v in views or []]
         write_geojson(features, out, sequence=fmt == "geojsonseq")
 
 

@@ -9,6 +9,7 @@ and Last-Modified of the download, so an unchanged extract is not fetched again.
 from __future__ import annotations
 
 import difflib
+import errno
 import hashlib
 import json
 import os
@@ -18,15 +19,17 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlparse
+from urllib.parse import unquote, urljoin, urlparse
 
 from osmcams.communes import normalise
-from osmcams.errors import DataError, NetworkError, UsageError
+from osmcams.errors import DataError, NetworkError, OsmcamsError, UsageError
 from osmcams.files import exclusive_lock
 from osmcams.models import Progress
-from osmcams.sources.http import Http
+from osmcams.settings import public_url
+from osmcams.sources.http import Http, unexpected
 
 PBF_SUFFIX = "-latest.osm.pbf"
+CATALOGUES = {"geofabrik": "Geofabrik", "osmfr": "openstreetmap.fr"}
 OSMFR_ROOT = "europe/france/"
 SPARE_BYTES = 64 << 20  # keep this much disk free beyond the download itself
 
@@ -88,7 +91,7 @@ class _Links(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         href = dict(attrs).get("href")
-        if tag == "a" and href and not href.startswith(("?", "/", "..")) and "://" not in href:
+        if tag == "a" and href and _plain_name(href.removesuffix("/")):
             self.links.append(href)
 
 
@@ -124,7 +127,10 @@ def find_region(http: Http, name: str) -> Region:
     """The region that `name` selects: an id, a name, or ``catalogue:id``.
 
     Geofabrik is searched first, then openstreetmap.fr (which has the departments).
-    An unknown name is an error that suggests the closest names.
+    An unknown name is an error that suggests the closest names. When a catalogue
+    cannot be reached, the others still answer: a name close to one they hold is a
+    usage error that says which catalogue was not searched; otherwise the network
+    error stands, since the region may be in the catalogue that failed.
     """
     catalogue, _, wanted = name.rpartition(":")
     loaders = {"geofabrik": geofabrik_regions, "osmfr": osmfr_regions}
@@ -132,10 +138,15 @@ def find_region(http: Http, name: str) -> Region:
         raise UsageError(f"unknown catalogue {catalogue!r}: use geofabrik: or osmfr:")
     key = normalise(wanted.replace("_", " "))
     seen: list[Region] = []
+    failed: dict[str, NetworkError] = {}
     for label, load in loaders.items():
         if catalogue and label != catalogue:
             continue
-        regions = load(http)
+        try:
+            regions = load(http)
+        except NetworkError as e:
+            failed[label] = e
+            continue
         seen.extend(regions)
         found = [r for r in regions if key in (normalise(r.id.replace("_", " ")), normalise(r.name))]
         if len(found) == 1:
@@ -145,8 +156,30 @@ def find_region(http: Http, name: str) -> Region:
             raise UsageError(f"{name!r} names several regions: {listing}")
     names = {normalise(r.id.replace("_", " ")): r for r in seen}
     close = difflib.get_close_matches(key, list(names), n=5, cutoff=0.6)
+    if failed and not close:
+        raise next(iter(failed.values()))
     hint = "; did you mean " + ", ".join(names[c].key for c in close) + "?" if close else ""
-    raise UsageError(f"no region {name!r} in the extract catalogues{hint}")
+    searched = [CATALOGUES[c] for c in loaders if c not in failed and c in (catalogue or c)]
+    unsearched = "".join(f" ({CATALOGUES[c]} was not searched: {e})" for c, e in failed.items())
+    raise UsageError(f"no region {name!r} in {' or '.join(searched)}{hint}{unsearched}")
+
+
+def file_name(region: Region) -> str:
+    """The file name of the region's extract, refused unless a plain ``.osm.pbf`` name."""
+    name = unquote(urlparse(region.url).path).rpartition("/")[2]
+    if not _plain_name(name) or not name.endswith(".osm.pbf"):
+        raise unexpected(
+            f"the {CATALOGUES[region.catalogue]} catalogue",
+            f"names a file that osmcams will not write, {name!r}, for {region.key}",
+        )
+    return name
+
+
+def _plain_name(name: str) -> bool:
+    """Whether `name` is a file name that stays in its directory (no path, no dot-name)."""
+    return bool(name) and not name.startswith((".", "?", "-")) and not any(
+        c in "/\\:" or ord(c) < 0x20 for c in name
+    )
 
 
 def _sidecar(target: Path) -> Path:
@@ -159,8 +192,8 @@ def _validator(headers: dict[str, str]) -> dict[str, str]:
 
 def plan(http: Http, region: Region, directory: Path) -> Plan:
     """Look at the extract (HEAD) and at what is on disk, before downloading anything."""
+    target = directory / file_name(region)
     headers = http.head(region.url)
-    target = directory / Path(urlparse(region.url).path).name
     length = headers.get("Content-Length", "")
     validator = _validator(headers)
     up_to_date = False
@@ -178,23 +211,34 @@ def fetch(http: Http, plan: Plan, progress: Progress | None = None) -> Path:
     if plan.up_to_date:
         return plan.target
     directory = plan.target.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(plan.target, f"downloading {plan.target.name}"):
-        return _fetch(http, plan, directory, progress)
-
-
-def _fetch(http: Http, plan: Plan, directory: Path, progress: Progress | None) -> Path:
     part = plan.target.with_name(plan.target.name + ".part")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with exclusive_lock(plan.target, f"downloading {plan.target.name}"):
+            return _fetch(http, plan, part, progress)
+    except OsmcamsError:
+        raise
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            part.unlink(missing_ok=True)  # a part that fills the disk is no use for a resume
+            raise DataError(
+                f"the disk holding {directory} is full: {part.name} was deleted"
+            ) from e
+        raise UsageError(f"cannot write in {directory}: {e.strerror}") from e
+
+
+def _fetch(http: Http, plan: Plan, part: Path, progress: Progress | None) -> Path:
     have = part.stat().st_size if part.exists() else 0
     if plan.size is not None:
+        directory = plan.target.parent
         free = shutil.disk_usage(directory).free
         if free < plan.size - have + SPARE_BYTES:
             raise DataError(
-                f"not enough disk space in {directory}: {_mb(plan.size - have)} needed, "
-                f"{_mb(free)} free"
+                f"not enough disk space in {directory}: {_mb(plan.size - have)} needed "
+                f"plus {_mb(SPARE_BYTES)} kept spare, {_mb(free)} free"
             )
     if_range = plan.validator.get("ETag") or plan.validator.get("Last-Modified")
-    http.download(plan.region.url, part, if_range, progress)
+    http.download(plan.region.url, part, if_range, progress, plan.size)
     expected = _published_md5(http, plan.region.url)
     actual = file_md5(part)
     if actual != expected:
@@ -244,7 +288,10 @@ def describe(plan: Plan) -> str:
     """One line saying what will be downloaded, for the user to read before it starts."""
     size = _mb(plan.size) if plan.size is not None else "unknown size"
     state = "up to date, not downloaded again" if plan.up_to_date else size
-    return f"{plan.region.name} ({plan.region.key}): {plan.region.url} [{state}] -> {plan.target}"
+    return (
+        f"{plan.region.name} ({plan.region.key}): {public_url(plan.region.url)} [{state}] "
+        f"-> {plan.target}"
+    )
 
 
 def extract_for(
@@ -253,7 +300,7 @@ def extract_for(
     """The local extract of region `name`, downloaded or refreshed when needed."""
     region = find_region(http, name)
     if http.settings.offline:
-        target = directory / Path(urlparse(region.url).path).name
+        target = directory / file_name(region)
         if not target.is_file():
             raise NetworkError(f"offline: {target} has not been downloaded yet")
         return target

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from osmcams.communes import COLUMNS, Communes, department_of, match
-from osmcams.errors import CommuneNotFound, DataError, NetworkError
-from osmcams.sources.http import Http, host
+from osmcams.errors import CommuneNotFound, DataError
+from osmcams.sources.http import Http, host, unexpected
 
 LOOKUP_FIELDS = "nom,code,codeDepartement,population"
 CONTOUR_FIELDS = "nom,code,population,surface,contour,codeDepartement"
@@ -20,6 +20,8 @@ POPULATION_SOURCE = "geo.api.gouv.fr (INSEE legal population)"
 # The API serves the latest legal population without saying which census year it is.
 POPULATION_YEAR = "latest (year not stated by geo.api.gouv.fr)"
 SEARCH_LIMIT = 50
+SERVICE = "geo.api.gouv.fr"
+CONTOUR_TYPES = ("Polygon", "MultiPolygon")
 
 
 def _url(http: Http) -> str:
@@ -31,13 +33,53 @@ def _communes(http: Http, params: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def _check_list(answer: Any) -> None:
-    if not isinstance(answer, list) or not all(isinstance(a, dict) for a in answer):
-        raise NetworkError("geo.api.gouv.fr sent something else than a list of communes")
+    if not isinstance(answer, list):
+        raise unexpected(SERVICE, "sent something else than a list of communes")
+    for item in answer:
+        _check_commune(item)
 
 
 def _check_collection(answer: Any) -> None:
     if not isinstance(answer, dict) or not isinstance(answer.get("features"), list):
-        raise NetworkError("geo.api.gouv.fr sent something else than a GeoJSON FeatureCollection")
+        raise unexpected(SERVICE, "sent something else than a GeoJSON FeatureCollection")
+    for feature in answer["features"]:
+        if not isinstance(feature, dict):
+            raise unexpected(SERVICE, "sent a feature that is not an object")
+        _check_contour(feature.get("geometry"), _check_commune(feature.get("properties")))
+
+
+def _check_commune(item: Any) -> str:
+    """The INSEE code of one commune of an answer, checked with its other fields."""
+    if not isinstance(item, dict):
+        raise unexpected(SERVICE, "sent a commune that is not an object")
+    code = item.get("code")
+    if not isinstance(code, str) or not department_of(code):
+        raise unexpected(SERVICE, f"sent a commune without a valid INSEE code ({code!r})")
+    for name in ("nom", "codeDepartement"):
+        if not isinstance(item.get(name, ""), (str, type(None))):
+            raise unexpected(SERVICE, f"sent a '{name}' for {code} that is not text")
+    population = item.get("population")
+    if population is not None and (
+        not isinstance(population, int) or isinstance(population, bool) or population < 0
+    ):
+        raise unexpected(
+            SERVICE, f"sent a population for {code} that is not a whole number: {population!r}"
+        )
+    return code
+
+
+def _check_contour(geometry: Any, code: str) -> None:
+    from shapely.geometry import shape
+
+    kind = geometry.get("type") if isinstance(geometry, dict) else type(geometry).__name__
+    if kind not in CONTOUR_TYPES:
+        raise unexpected(SERVICE, f"sent a contour for {code} that is a {kind}, not a polygon")
+    try:
+        polygon = shape(geometry)
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
+        raise unexpected(SERVICE, f"sent a contour for {code} that is not well formed") from e
+    if polygon.is_empty:
+        raise unexpected(SERVICE, f"sent an empty contour for {code}")
 
 
 def resolve(http: Http, query: str, department: str | None = None) -> str:

@@ -1,59 +1,103 @@
-"""The one HTTP layer: session, User-Agent, timeouts, retries and the disk cache.
+"""The one HTTP layer: session, User-Agent, timeouts, deadline, retries, redirects, cache.
 
 It knows nothing about OpenStreetMap. Library choices:
 
-- requests sends the requests and streams downloads;
-- urllib3's ``Retry`` (mounted on the session) retries 429, 502, 503 and 504 with
-  exponential back-off, honours ``Retry-After`` and waits at least
-  ``settings.min_retry_wait`` after a 429;
-- requests-cache keeps answers in SQLite under ``settings.cache_dir``, keyed by a hash
-  of the prepared request (method, URL, body), for ``settings.cache_ttl`` seconds.
-  Only 200 answers are stored, and an answer that its caller rejects (invalid JSON,
-  an Overpass runtime error) is removed again.
+- requests sends the requests and streams every answer; osmcams reads the bodies
+  itself, so that it can bound them in size (``settings.max_answer_mb``) and in time
+  (``settings.deadline`` for one whole try, however slowly the server trickles);
+- tries are counted here: 429, 5xx and connect timeouts are tried again, up to
+  ``settings.max_tries``, with exponential back-off and ``Retry-After`` honoured
+  (at least ``settings.min_retry_wait`` after a 429). A name that does not resolve,
+  a refused connection or a read timeout fail at once;
+- redirects are followed by hand, and only when they keep the method and the host;
+- requests-cache's SQLite store keeps answers under ``settings.cache_dir``, keyed by
+  a hash of the prepared request (method, URL, body), for ``settings.cache_ttl``
+  seconds. Only answers that their caller accepts are stored. A damaged store is
+  moved aside with a warning, and a new one started.
 
 Only this module imports requests. One request runs at a time, in the whole process.
 """
 
 from __future__ import annotations
 
+import email.utils
+import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urljoin, urlparse
 
-from osmcams.errors import NetworkError, OsmcamsError
+from osmcams.errors import NetworkError, OsmcamsError, UsageError
 from osmcams.models import Progress
-from osmcams.settings import Settings
+from osmcams.settings import Settings, label, public_url
 
 if TYPE_CHECKING:
     import requests
 
-RETRY_STATUSES = (429, 502, 503, 504)
+RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_WAIT = 600.0  # never sleep longer than this between two tries, whatever the server says
+MAX_REDIRECTS = 5
 CHUNK = 1 << 16
+MIN_RATE = 50_000  # bytes/s a download may not fall below on average, beyond the deadline
+NO_NETWORK_HINT = "; count from a file with --pbf, or from cached answers with --offline"
 
 Check = Callable[[Any], None]
 """Called with a decoded JSON answer; raises an OsmcamsError to reject it."""
-
+Status = Callable[[str | None], None]
+"""Told what the run waits for (a line to show), then None when the wait is over."""
+T = TypeVar("T")
+Reader = Callable[["requests.Response", threading.Event], T]
 
 _LOCK = threading.Lock()
 
 
 def host(url: str) -> str:
-    """The host part of `url`, to name a service in messages."""
-    return urlparse(url).netloc or url
+    """The host (and port) of `url`, without credentials, to name a service in messages."""
+    return urlparse(url).netloc.rpartition("@")[2] or public_url(url)
+
+
+def unexpected(service: str, detail: str) -> NetworkError:
+    """The error for an answer that is valid JSON but not of the shape the service promises."""
+    return NetworkError(f"the service answered something unexpected: {service} {detail}")
+
+
+def is_point(value: Any) -> bool:
+    """Whether `value` is a {"lat": …, "lon": …} object with finite coordinates in range."""
+    if not isinstance(value, dict):
+        return False
+    lat, lon = value.get("lat"), value.get("lon")
+    return all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= limit
+        for v, limit in ((lat, 90), (lon, 180))
+    )
+
+
+class _Again(Exception):
+    """A failure that another try may cure: 429, 5xx, a connect timeout."""
+
+    def __init__(self, message: str, status: int = 0, wait: float | None = None) -> None:
+        super().__init__(message)
+        self.status, self.wait = status, wait
 
 
 class Http:
-    """HTTP access with the project's etiquette: one instance per run, built from settings."""
+    """HTTP access with the project's etiquette: one instance per run, built from settings.
 
-    def __init__(self, settings: Settings) -> None:
+    `status` is told what the run is waiting for. Warnings about the cache collect in
+    `warnings`, for the caller to report.
+    """
+
+    def __init__(self, settings: Settings, status: Status | None = None) -> None:
         self.settings = settings
-        self._cached: Any = None
-        self._plain: requests.Session | None = None
+        self.status = status
+        self.warnings: list[str] = []
+        self._store: Any = None
+        self._session: requests.Session | None = None
 
     # Public API -------------------------------------------------------------------
 
@@ -77,203 +121,403 @@ class Http:
         """Whether a usable answer to this request is in the cache (never true with refresh)."""
         if self.settings.refresh:
             return False
-        import requests
-
-        cache = self.cached_session.cache
-        request = requests.Request(method, url, **kwargs).prepare()
-        cached = cache.get_response(cache.create_key(request))
+        cached = self._lookup(self._key(method, url, **kwargs))
         return cached is not None and not cached.is_expired
 
     def get_text(self, url: str) -> str:
         """A live (uncached) text page, such as a status page."""
         self._refuse_offline(url)
-        with _LOCK, _translate(url, self.settings):
-            response = self.plain_session.get(url, timeout=self._timeouts)
-            _raise_for_status(response, self.settings)
-            return response.text
+        response, body = self._fetch("GET", url, self._body_reader(url))
+        return _text(response, body)
 
     def head(self, url: str) -> dict[str, str]:
         """The headers of `url` (live), such as Content-Length, ETag and Last-Modified."""
         self._refuse_offline(url)
-        with _LOCK, _translate(url, self.settings):
-            response = self.plain_session.head(url, timeout=self._timeouts, allow_redirects=True)
-            _raise_for_status(response, self.settings)
+
+        def read(response: requests.Response, cancel: threading.Event) -> dict[str, str]:
+            response.close()
             return dict(response.headers)
 
+        return self._fetch("HEAD", url, read)
+
     def download(
-        self, url: str, part: Path, if_range: str | None = None, progress: Progress | None = None
+        self,
+        url: str,
+        part: Path,
+        if_range: str | None = None,
+        progress: Progress | None = None,
+        size: int | None = None,
     ) -> None:
         """Stream `url` into `part`, resuming from its current size with an HTTP Range.
 
         `if_range` (an ETag or Last-Modified value) makes the server send the whole file
         again when it changed since the part was started. Whatever arrived before a
-        failure stays in `part`, ready for the next resume.
+        failure stays in `part`, ready for the next resume. The deadline grows with the
+        expected `size`, at MIN_RATE.
         """
         self._refuse_offline(url)
         offset = part.stat().st_size if part.exists() else 0
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         if offset and if_range:
             headers["If-Range"] = if_range
-        with _LOCK, _translate(url, self.settings):
-            response = self.plain_session.get(
-                url, headers=headers, stream=True, timeout=self._timeouts
-            )
+
+        def read(response: requests.Response, cancel: threading.Event) -> None:
             with response:
                 if response.status_code == 416:  # the part already holds the whole file
                     return
-                _raise_for_status(response, self.settings)
-                if response.status_code != 206:
-                    offset = 0
+                start = offset if response.status_code == 206 else 0
                 length = response.headers.get("Content-Length")
-                total = offset + int(length) if length and length.isdigit() else None
-                done = offset
-                with part.open("ab" if offset else "wb") as out:
-                    for chunk in response.iter_content(CHUNK):
+                total = start + int(length) if length and length.isdigit() else None
+                done = start
+                with part.open("ab" if start else "wb") as out:
+                    for chunk in _chunks(response, cancel):
                         out.write(chunk)
                         done += len(chunk)
                         if progress:
                             progress("download", done, total)
 
-    # Sessions ---------------------------------------------------------------------
+        deadline = self.settings.deadline + (size or 0) / MIN_RATE
+        self._fetch("GET", url, read, deadline, headers=headers, accept=(416,))
 
-    @property
-    def cached_session(self) -> Any:
-        """A requests-cache session for API answers (created on first use)."""
-        if self._cached is None:
-            from requests_cache import CachedSession
+    def notify(self, text: str | None) -> None:
+        """Tell the status callback what the run waits for (None: nothing any more)."""
+        if self.status:
+            self.status(text)
 
-            self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
-            self._cached = CachedSession(
-                cache_name=str(self.settings.cache_dir / "http"),
-                backend="sqlite",
-                expire_after=self.settings.cache_ttl,
-                allowable_methods=("GET", "POST"),
-                allowable_codes=(200,),
-                stale_if_error=self.settings.offline,  # offline, an old answer beats none
+    # Tries, deadline and redirects -------------------------------------------------
+
+    def _fetch(
+        self, method: str, url: str, read: Reader[T], deadline: float | None = None,
+        accept: tuple[int, ...] = (), **kwargs: Any,
+    ) -> T:
+        """Send a request, try again what may recover, and `read` the answer of each try
+        within the deadline."""
+        tries = self.settings.max_tries
+        name = host(url)
+        with _LOCK:
+            try:
+                for attempt in range(1, tries + 1):
+                    self.notify(f"waiting for {name}" + (
+                        f" (try {attempt} of {tries})" if attempt > 1 else ""))
+                    try:
+                        return self._within(
+                            url, deadline or self.settings.deadline,
+                            lambda cancel: self._try(method, url, read, cancel, accept, **kwargs),
+                        )
+                    except _Again as again:
+                        if attempt == tries:
+                            after = f" after {tries} tries" if tries > 1 else ""
+                            raise NetworkError(f"{again}{after}") from None
+                        wait = self._wait(again, attempt)
+                        self.notify(f"{again}; trying again in {wait:.0f} s")
+                        time.sleep(wait)
+            finally:
+                self.notify(None)
+        raise AssertionError("unreachable")
+
+    def _wait(self, again: _Again, attempt: int) -> float:
+        backoff = min(2.0, self.settings.min_retry_wait) * 2 ** (attempt - 1)
+        wait = again.wait if again.wait is not None else backoff
+        if again.status == 429:
+            wait = max(wait, self.settings.min_retry_wait)
+        return min(wait, MAX_WAIT)
+
+    def _within(self, url: str, seconds: float, work: Callable[[threading.Event], T]) -> T:
+        """Run one try in a worker thread, and give up on it after `seconds`."""
+        cancel = threading.Event()
+        done = threading.Event()
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["value"] = work(cancel)
+            except BaseException as e:  # handed over to the waiting thread
+                outcome["error"] = e
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name="osmcams-http", daemon=True).start()
+        try:
+            finished = done.wait(seconds)
+        finally:
+            if not done.is_set():
+                cancel.set()  # the worker stops at its next chunk
+                self._session = None  # never share a session with an abandoned worker
+        if not finished:
+            raise NetworkError(
+                f"{host(url)} did not send its whole answer within {seconds:g} s "
+                f"(the deadline of a request, {label('deadline')})"
             )
-            self._setup(self._cached)
-        return self._cached
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
 
-    @property
-    def plain_session(self) -> requests.Session:
-        """An uncached session for status pages, HEAD requests and downloads."""
-        if self._plain is None:
-            import requests
+    def _try(
+        self, method: str, url: str, read: Reader[T], cancel: threading.Event,
+        accept: tuple[int, ...], **kwargs: Any,
+    ) -> T:
+        with _translate(url, self.settings):
+            return read(self._open(method, url, accept, **kwargs), cancel)
 
-            self._plain = self._setup(requests.Session())
-        return self._plain
+    def _open(
+        self, method: str, url: str, accept: tuple[int, ...], **kwargs: Any
+    ) -> requests.Response:
+        """Send the request and follow the redirects that keep its method and host."""
+        session = self._session or self._new_session()
+        timeouts = (self.settings.connect_timeout, self.settings.read_timeout)
+        target = url
+        for _ in range(MAX_REDIRECTS + 1):
+            response = session.request(
+                method, target, stream=True, allow_redirects=False, timeout=timeouts, **kwargs
+            )
+            if not response.is_redirect:
+                break
+            response.close()
+            target = urljoin(response.url, response.headers["location"])
+            _check_redirect(method, url, target, response.status_code)
+        else:
+            raise NetworkError(f"{host(url)} redirected more than {MAX_REDIRECTS} times: refused")
+        status = response.status_code
+        if status < 400 or status in accept:
+            return response
+        response.close()
+        reason = f" {response.reason}" if response.reason else ""
+        message = f"{host(url)} answered {status}{reason}"
+        if status in RETRY_STATUSES:
+            raise _Again(message, status, _retry_after(response.headers.get("Retry-After")))
+        raise NetworkError(message)
 
-    def _setup(self, session: requests.Session) -> requests.Session:
-        from requests.adapters import HTTPAdapter
+    def _new_session(self) -> requests.Session:
+        import requests
 
+        session = requests.Session()
         session.headers["User-Agent"] = self.settings.user_agent
-        adapter = HTTPAdapter(max_retries=make_retry(self.settings))
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
+        self._session = session
         return session
 
-    @property
-    def _timeouts(self) -> tuple[float, float]:
-        return (self.settings.connect_timeout, self.settings.read_timeout)
+    def _body_reader(self, url: str) -> Reader[tuple[requests.Response, bytes]]:
+        """A reader that keeps the body in memory, refusing it beyond max_answer_mb."""
+        limit = self.settings.max_answer_mb * 1_000_000
 
-    def _refuse_offline(self, url: str) -> None:
-        if self.settings.offline:
-            raise NetworkError(f"offline: cannot fetch {url} (only cached answers are used)")
+        def too_big() -> NetworkError:
+            return NetworkError(
+                f"the answer from {host(url)} is larger than {self.settings.max_answer_mb} MB, "
+                f"the limit set by {label('max_answer_mb')}: refused"
+            )
+
+        def read(
+            response: requests.Response, cancel: threading.Event
+        ) -> tuple[requests.Response, bytes]:
+            with response:
+                length = response.headers.get("Content-Length", "")
+                if length.isdigit() and int(length) > limit:
+                    raise too_big()
+                body = bytearray()
+                for chunk in _chunks(response, cancel):
+                    body += chunk
+                    if len(body) > limit:
+                        raise too_big()
+                return response, bytes(body)
+
+        return read
+
+    # The cache --------------------------------------------------------------------
 
     def _cached_request(
         self, method: str, url: str, check: Check | None, text: bool, **kwargs: Any
     ) -> Any:
-        session = self.cached_session
-        with _LOCK, _translate(url, self.settings):
-            response = session.request(
-                method,
-                url,
-                timeout=self._timeouts,
-                only_if_cached=self.settings.offline,
-                force_refresh=self.settings.refresh,
-                **kwargs,
-            )
-            if self.settings.offline and response.status_code == 504:  # requests-cache: a miss
-                raise NetworkError(
-                    f"offline: no cached answer from {host(url)} for this request; "
-                    "run once without --offline"
-                )
-            _raise_for_status(response, self.settings)
+        key = self._key(method, url, **kwargs)
+        cached = None if self.settings.refresh else self._lookup(key)
+        if cached is not None and (self.settings.offline or not cached.is_expired):
             try:
-                data = response.text if text else response.json()
-                if check:
-                    check(data)
-            except (ValueError, OsmcamsError) as e:
-                key = getattr(response, "cache_key", None)
-                if key:
-                    session.cache.delete(key)
-                if isinstance(e, OsmcamsError):
-                    raise
-                raise NetworkError(
-                    f"{host(url)} sent an answer that is not valid JSON (cut short?)"
-                ) from e
-            return data
+                return _decode(url, cached, cached.content, text, check)
+            except OsmcamsError:
+                self._guard(lambda store: store.delete(key))
+                raise
+        if self.settings.offline:
+            raise NetworkError(
+                f"offline: no cached answer from {host(url)} for this request; "
+                "run once without --offline"
+            )
+        response, body = self._fetch(method, url, self._body_reader(url), **kwargs)
+        data = _decode(url, response, body, text, check)
+        if self.settings.cache_ttl > 0:
+            self._save(key, response, body)
+        return data
+
+    def _key(self, method: str, url: str, **kwargs: Any) -> str:
+        import requests
+
+        request = requests.Request(method, url, **kwargs).prepare()
+        return self._guard(lambda store: store.create_key(request)) or ""
+
+    def _lookup(self, key: str) -> Any:
+        return self._guard(lambda store: store.get_response(key)) if key else None
+
+    def _save(self, key: str, response: requests.Response, body: bytes) -> None:
+        from requests_cache.policy.expiration import get_expiration_datetime
+
+        response._content = body
+        response._content_consumed = True
+        expires = get_expiration_datetime(self.settings.cache_ttl)
+        self._guard(lambda store: store.save_response(response, key, expires))
+
+    def _guard(self, operation: Callable[[Any], T]) -> T | None:
+        """Run `operation` on the store; a store that fails is left for the rest of the run."""
+        store = self._open_store()
+        if store is None:
+            return None
+        try:
+            return operation(store)
+        except sqlite3.Error as e:
+            self.warnings.append(f"the HTTP cache failed ({e}); going on without it")
+            self._store = False
+            return None
+
+    def _open_store(self) -> Any:
+        if self._store is False:
+            return None
+        if self._store is None:
+            from requests_cache.backends.sqlite import SQLiteCache
+
+            path = cache_directory(self.settings) / "http.sqlite"
+            if _damaged(path):
+                stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+                aside = path.with_name(f"{path.name}.damaged-{stamp}")
+                os.replace(path, aside)
+                self.warnings.append(
+                    f"the HTTP cache {path} was damaged: moved aside to {aside.name}, "
+                    "and a new one started"
+                )
+            self._store = SQLiteCache(path)
+        return self._store
+
+    def _refuse_offline(self, url: str) -> None:
+        if self.settings.offline:
+            raise NetworkError(
+                f"offline: cannot fetch {public_url(url)} (only cached answers are used)"
+            )
 
 
-def make_retry(settings: Settings) -> Any:
-    """The urllib3 retry policy: bounded tries, exponential back-off, Retry-After honoured."""
-    from urllib3.util.retry import Retry
-
-    class _Retry(Retry):
-        """Retry that waits at least `min_wait` after a 429 and at most MAX_WAIT."""
-
-        min_wait = settings.min_retry_wait
-
-        def sleep_for_retry(self, response: Any) -> bool:
-            wait = self.get_retry_after(response) or 0.0
-            if response.status == 429:
-                wait = max(wait, self.min_wait)
-            if wait <= 0:
-                return False
-            time.sleep(min(wait, MAX_WAIT))
-            return True
-
-    retries = max(settings.max_tries - 1, 0)
-    return _Retry(
-        total=retries,
-        connect=retries,
-        read=False,  # a slow answer is not sent again: it would only load the server more
-        status=retries,
-        other=0,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=None,  # Overpass queries are POSTs, and safe to repeat
-        backoff_factor=min(2.0, settings.min_retry_wait),
-        backoff_max=MAX_WAIT,
-        raise_on_status=False,
-        respect_retry_after_header=True,
-    )
+def cache_directory(settings: Settings) -> Path:
+    """The cache directory, created if needed; a UsageError when it cannot be used."""
+    directory = settings.cache_dir
+    where = f"the cache directory {directory} ({label('cache_dir')})"
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{where} is a file, not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create {where}: {e.strerror}") from e
+    if not os.access(directory, os.R_OK if settings.offline else os.R_OK | os.W_OK | os.X_OK):
+        raise UsageError(f"{where} is not writable; choose another one")
+    return directory
 
 
-def _raise_for_status(response: requests.Response, settings: Settings) -> None:
-    status = response.status_code
-    if status < 400:
-        return
-    tries = f" after {settings.max_tries} tries" if status in RETRY_STATUSES else ""
-    reason = f" {response.reason}" if response.reason else ""
-    raise NetworkError(f"{host(response.url)} answered {status}{reason}{tries}")
+def _damaged(path: Path) -> bool:
+    """Whether the SQLite file at `path` exists but cannot be read as a database."""
+    if not path.is_file():
+        return False
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            return db.execute("PRAGMA quick_check").fetchone()[0] != "ok"
+    except sqlite3.DatabaseError:
+        return True
+
+
+def _decode(url: str, response: Any, body: bytes, text: bool, check: Check | None) -> Any:
+    """The answer as text or JSON, which `check` may reject."""
+    import json
+
+    if text:
+        return _text(response, body)
+    try:
+        data = json.loads(body)
+    except ValueError as e:
+        raise NetworkError(
+            f"{host(url)} sent an answer that is not valid JSON (cut short?)"
+        ) from e
+    if check:
+        check(data)
+    return data
+
+
+def _text(response: Any, body: bytes) -> str:
+    return body.decode(response.encoding or "utf-8", errors="replace")
+
+
+def _chunks(response: requests.Response, cancel: threading.Event) -> Iterator[bytes]:
+    for chunk in response.iter_content(CHUNK):
+        if cancel.is_set():
+            raise NetworkError("abandoned at the deadline")
+        yield chunk
+
+
+def _check_redirect(method: str, url: str, target: str, status: int) -> None:
+    """Refuse a redirect that would change the method or leave the configured host."""
+    changes_method = status in (301, 302, 303) and method not in ("GET", "HEAD")
+    leaves = urlparse(target).hostname != urlparse(url).hostname
+    if changes_method or leaves:
+        why = f"would turn the {method} into a GET" if changes_method else f"leaves {host(url)}"
+        raise NetworkError(
+            f"{host(url)} redirected the request to {public_url(target)} ({status}), "
+            f"which {why}: refused"
+        )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait according to a Retry-After header (seconds or an HTTP date)."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 @contextmanager
 def _translate(url: str, settings: Settings) -> Iterator[None]:
-    """Turn requests' exceptions into one-line NetworkErrors."""
+    """Turn requests' exceptions into one-line errors; the recoverable ones into _Again."""
     import requests
+    from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
 
     name = host(url)
     try:
         yield
-    except requests.Timeout as e:
-        raise NetworkError(
-            f"{name} did not answer within {settings.connect_timeout:g} s (connect) "
-            f"or {settings.read_timeout:g} s (read)"
+    except requests.ConnectTimeout as e:
+        raise _Again(
+            f"{name} did not accept a connection within {settings.connect_timeout:g} s"
         ) from e
+    except requests.ReadTimeout as e:
+        raise NetworkError(f"{name} did not answer within {settings.read_timeout:g} s") from e
     except requests.exceptions.ChunkedEncodingError as e:
         raise NetworkError(f"the answer from {name} was cut short") from e
     except requests.ConnectionError as e:
-        raise NetworkError(f"cannot reach {name} after {settings.max_tries} tries") from e
+        reason = _reason(e)
+        if isinstance(reason, ReadTimeoutError):
+            raise NetworkError(
+                f"{name} stopped sending in the middle of its answer "
+                f"(nothing for {settings.read_timeout:g} s)"
+            ) from e
+        if isinstance(reason, (NameResolutionError, NewConnectionError)):
+            raise _refused(name, reason) from e
+        raise NetworkError(f"the connection to {name} broke before it answered") from e
     except requests.RequestException as e:
         raise NetworkError(f"request to {name} failed: {e.__class__.__name__}") from e
+
+
+def _reason(error: Exception) -> object:
+    """The urllib3 exception behind a requests exception."""
+    inner = error.args[0] if error.args else None
+    return getattr(inner, "reason", inner)
+
+
+def _refused(name: str, reason: object) -> NetworkError:
+    from urllib3.exceptions import NameResolutionError
+
+    why = "its name does not resolve" if isinstance(reason, NameResolutionError) else (
+        "the connection was refused")
+    return NetworkError(f"cannot reach {name}: {why}{NO_NETWORK_HINT}")

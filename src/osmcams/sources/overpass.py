@@ -20,7 +20,7 @@ from typing import Any
 from osmcams.communes import department_of
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, NetworkError, UsageError
 from osmcams.models import Camera, direction_warning, make_camera
-from osmcams.sources.http import MAX_WAIT, Http, host
+from osmcams.sources.http import MAX_WAIT, Http, host, is_point, unexpected
 from osmcams.sources.pbf import Boundary, Extract
 
 QUERIES = Path(__file__).parent / "queries"
@@ -28,6 +28,7 @@ AREA_OFFSET = 3_600_000_000  # Overpass area id of a relation: this plus the rel
 RELATION_REF = re.compile(r"(?:r|relation[/:]?)\s*(\d+)", re.IGNORECASE)
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "'": "\\'", "\n": "\\n", "\t": "\\t"}
 TIMESTAMP_SOURCE = "Overpass osm3s.timestamp_osm_base"
+ELEMENT_TYPES = ("node", "way", "relation", "area")
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,47 @@ def wait_for_slot(http: Http) -> None:
 
 
 def check_answer(answer: Any) -> None:
-    """Reject what is not a complete Overpass answer (raises NetworkError)."""
+    """Reject what is not a complete, well-formed Overpass answer (raises NetworkError)."""
     if not isinstance(answer, dict) or not isinstance(answer.get("elements"), list):
-        raise NetworkError("the Overpass answer has no 'elements' list")
+        raise unexpected("Overpass", "sent no 'elements' list")
     remark = answer.get("remark")
     if remark and "error" in str(remark).lower():
         raise NetworkError(f"Overpass stopped the query, nothing was counted: {remark}")
+    osm3s = answer.get("osm3s", {})
+    if not isinstance(osm3s, dict) or not isinstance(osm3s.get("timestamp_osm_base", ""), str):
+        raise unexpected("Overpass", "sent an 'osm3s' header that is not well formed")
+    for number, element in enumerate(answer["elements"], 1):
+        problem = _element_problem(element)
+        if problem:
+            raise unexpected("Overpass", f"element {number}: {problem}")
+
+
+def _element_problem(element: Any) -> str | None:
+    """What is wrong with one element of an answer, or None."""
+    if not isinstance(element, dict):
+        return f"is {type(element).__name__}, not an object"
+    kind, osm_id = element.get("type"), element.get("id")
+    if kind not in ELEMENT_TYPES or not isinstance(osm_id, int) or isinstance(osm_id, bool):
+        return "has no valid type and id"
+    tags = element.get("tags", {})
+    if not isinstance(tags, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+    ):
+        return f"{kind}/{osm_id} has tags that are not text"
+    if not isinstance(element.get("timestamp", ""), str):
+        return f"{kind}/{osm_id} has a timestamp that is not text"
+    if kind == "node" and not is_point(element):
+        return f"node/{osm_id} has no valid 'lat' and 'lon'"
+    if "center" in element and not is_point(element["center"]):
+        return f"{kind}/{osm_id} has no valid centre"
+    members = element.get("members", [])
+    if not isinstance(members, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("geometry", []), list)
+        and all(is_point(p) for p in m.get("geometry", []))
+        for m in members
+    ):
+        return f"{kind}/{osm_id} has members that are not well formed"
+    return None
 
 
 def run(http: Http, query: str, /, **values: str | int) -> dict[str, Any]:

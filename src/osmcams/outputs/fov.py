@@ -1,0 +1,130 @@
+"""Fields of view: the ground each camera sees, as polygons computed in metres.
+
+A camera with a direction sees a cone (apex at the camera, `angle` degrees wide,
+`range` metres long); a dome or panning camera turns, so it sees a disc. The
+tag `camera:angle` is the tilt below the horizontal: with `height`, the range is
+where the centre of the view meets the ground. Points are placed on the WGS84
+ellipsoid with pyproj.Geod, never by adding degrees.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from osmcams.models import Camera
+
+TURNING = frozenset({"dome", "panning"})
+# surveillance:type values that are cameras (guards and the rest have no view to draw).
+CAMERA_TYPES = frozenset({"camera", "alpr"})
+STEP_DEG = 2.0  # one arc point every 2°: the polygon holds > 99.9 % of the true area
+MIN_RANGE_M = 1.0
+_METRES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:m)?\s*$")
+
+
+@dataclass(frozen=True)
+class FovSettings:
+    """Width of a cone in degrees, and its reach in metres when tags do not tell."""
+
+    angle: float = 60.0
+    range: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.angle <= 360 or not self.range > 0:
+            raise ValueError("the angle must be in ]0, 360] and the range above 0")
+
+
+@dataclass(frozen=True)
+class View:
+    """One camera's field of view: `kind` is "cone" or "disc"."""
+
+    camera: Camera
+    kind: str
+    range_m: float
+    polygon: Any  # shapely Polygon, lon/lat, exterior ring counter-clockwise
+
+    def properties(self) -> dict[str, object]:
+        """The camera's flat properties, and how its view was drawn."""
+        return {
+            **self.camera.flat_properties(),
+            "fov": self.kind,
+            "fov_range_m": round(self.range_m, 1),
+        }
+
+
+def _metres(value: str | None) -> float | None:
+    match = _METRES.match(value or "")
+    return float(match.group(1)) if match else None
+
+
+def view_range(tags: dict[str, str], default: float) -> float:
+    """Metres to where the view meets the ground (`height` / tan(`camera:angle`)), else `default`."""
+    height, tilt = _metres(tags.get("height")), _metres(tags.get("camera:angle"))
+    if not height or tilt is None or not 0 < tilt <= 90:
+        return default
+    return max(height / math.tan(math.radians(tilt)), MIN_RANGE_M)
+
+
+def is_camera(camera: Camera) -> bool:
+    """Whether the object is a camera (not a guard or another kind of surveillance)."""
+    return (camera.surveillance_type or "camera").lower() in CAMERA_TYPES
+
+
+def _ring(geod: Any, lon: float, lat: float, start: float, width: float, reach: float) -> list:
+    """Points of an arc from azimuth `start` sweeping `width` degrees anticlockwise."""
+    steps = max(2, math.ceil(width / STEP_DEG))
+    azimuths = [start - width * i / steps for i in range(steps + 1)]
+    lons, lats, _ = geod.fwd([lon] * len(azimuths), [lat] * len(azimuths), azimuths,
+                             [reach] * len(azimuths))
+    return list(zip(lons, lats))
+
+
+def field_of_view(camera: Camera, settings: FovSettings, geod: Any = None) -> View | None:
+    """The camera's view, or None when it has none to draw (no direction, not a camera)."""
+    import pyproj
+    import shapely
+
+    if not is_camera(camera):
+        return None
+    geod = geod or pyproj.Geod(ellps="WGS84")
+    reach = view_range(camera.tags, settings.range)
+    if (camera.camera_type or "").lower() in TURNING or settings.angle >= 360:
+        arc = _ring(geod, camera.lon, camera.lat, 360.0, 360.0, reach)
+        return View(camera, "disc", reach, shapely.Polygon(arc[:-1]))
+    if camera.direction is None:
+        return None
+    half = settings.angle / 2
+    arc = _ring(geod, camera.lon, camera.lat, camera.direction + half, settings.angle, reach)
+    apex = (camera.lon, camera.lat)
+    return View(camera, "cone", reach, shapely.Polygon([apex, *arc, apex]))
+
+
+def fields_of_view(cameras: list[Camera], settings: FovSettings) -> tuple[list[View], list[str]]:
+    """The views of `cameras`, and a warning counting the fixed cameras without a direction."""
+    import pyproj
+
+    geod = pyproj.Geod(ellps="WGS84")
+    views, blind = [], 0
+    for camera in cameras:
+        view = field_of_view(camera, settings, geod)
+        if view is not None:
+            views.append(view)
+        elif is_camera(camera):
+            blind += 1
+    warnings = [
+        f"{blind} of {len(cameras)} cameras are fixed and have no direction: no field of view drawn"
+    ] if blind else []
+    return views, warnings
+
+
+def view_feature(view: View) -> dict[str, Any]:
+    """An RFC 7946 polygon feature carrying the camera's properties."""
+    coordinates = [[round(x, 7), round(y, 7)] for x, y in view.polygon.exterior.coords]
+    return {
+        "type": "Feature",
+        "id": f"{view.camera.key}/fov",
+        "geometry": {"type": "Polygon", "coordinates": [coordinates]},
+        "properties": view.properties(),
+    }

@@ -1,0 +1,130 @@
+"""Fields of view: cones and discs in metres, checked with pyproj.Geod and osmium-tool."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pyogrio
+import pyproj
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from osmcams.cli import cli
+from osmcams.errors import ExitCode
+from osmcams.models import make_camera
+from osmcams.outputs.fov import FovSettings, field_of_view, fields_of_view, view_range
+
+GEOD = pyproj.Geod(ellps="WGS84")
+
+
+def camera(lon: float = 7.42, lat: float = 43.73, **tags: str):
+    tags = {"man_made": "surveillance", "surveillance:type": "camera", **tags}
+    return make_camera("node", 1, lon, lat, {k.replace("__", ":"): v for k, v in tags.items()})[0]
+
+
+def geodesic_area(polygon) -> float:
+    lons, lats = polygon.exterior.coords.xy
+    area, _ = GEOD.polygon_area_perimeter(lons, lats)
+    return area
+
+
+@pytest.mark.parametrize("lat", [0.0, 43.73, 60.17, 78.2])
+@pytest.mark.parametrize("direction", ["0", "NE", "200", "359.5"])
+def test_a_cone_covers_a_sixth_of_the_disc(lat: float, direction: str) -> None:
+    view = field_of_view(camera(lat=lat, direction=direction), FovSettings())
+    assert view is not None and view.kind == "cone"
+    area = geodesic_area(view.polygon)
+    assert area == pytest.approx(math.pi * 30**2 * 60 / 360, rel=0.01)
+    assert area > 0  # pyproj gives a positive area to counter-clockwise rings (RFC 7946)
+    apex = view.polygon.exterior.coords[0]
+    assert apex == (7.42, lat)
+    # The middle of the arc lies 30 m from the apex, in the camera's direction.
+    arc = view.polygon.exterior.coords[1:-1]
+    middle = arc[len(arc) // 2]
+    azimuth, _, distance = GEOD.inv(apex[0], apex[1], middle[0], middle[1])
+    assert distance == pytest.approx(30, abs=0.01)
+    expected = view.camera.direction
+    assert (azimuth - expected + 180) % 360 - 180 == pytest.approx(0, abs=0.01)
+
+
+def test_width_and_range_options() -> None:
+    view = field_of_view(camera(direction="90"), FovSettings(angle=90, range=50))
+    assert view is not None
+    assert geodesic_area(view.polygon) == pytest.approx(math.pi * 50**2 / 4, rel=0.01)
+
+
+@pytest.mark.parametrize("kind", ["dome", "panning"])
+def test_turning_cameras_see_a_disc(kind: str) -> None:
+    view = field_of_view(camera(camera__type=kind, direction="90"), FovSettings(range=40))
+    assert view is not None and view.kind == "disc"
+    assert geodesic_area(view.polygon) == pytest.approx(math.pi * 40**2, rel=0.01)
+    assert view.polygon.contains(shapely.Point(7.42, 43.73))
+
+
+def test_tilt_and_height_set_the_range() -> None:
+    """camera:angle is the tilt below the horizon: 8 m up at 30° meets the ground 13.86 m out."""
+    tags = {"height": "8", "camera:angle": "30"}
+    assert view_range(tags, 30) == pytest.approx(8 / math.tan(math.radians(30)))
+    view = field_of_view(camera(direction="0", height="8 m", camera__angle="30"), FovSettings())
+    assert view is not None
+    far = max(GEOD.inv(7.42, 43.73, x, y)[2] for x, y in view.polygon.exterior.coords)
+    assert far == pytest.approx(8 / math.tan(math.radians(30)), abs=0.01)
+    # Without a height, or with a tilt that never meets the ground, the default stands.
+    assert view_range({"camera:angle": "30"}, 30) == 30
+    assert view_range({"height": "8", "camera:angle": "0"}, 30) == 30
+    assert view_range({"height": "8", "camera:angle": "-10"}, 30) == 30
+    assert view_range({"height": "tall", "camera:angle": "30"}, 30) == 30
+
+
+def test_fixed_cameras_without_direction_are_counted() -> None:
+    cameras = [
+        camera(direction="45-135"),  # a range: its middle, 90°
+        camera(),  # fixed by default, no direction
+        camera(camera__type="fixed", direction="up"),  # unreadable
+        camera(surveillance__type="guard"),  # not a camera: nothing to draw, nothing to say
+    ]
+    views, warnings = fields_of_view(cameras, FovSettings())
+    assert [v.camera.direction for v in views] == [90.0]
+    assert warnings == ["2 of 4 cameras are fixed and have no direction: no field of view drawn"]
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError):
+        FovSettings(angle=0)
+    with pytest.raises(ValueError):
+        FovSettings(range=-1)
+
+
+def test_export_fov_on_a_real_extract(monaco_2025: Path, osm_cameras, tmp_path: Path) -> None:
+    """Monaco 2025: one view per camera that osmium shows with a direction or a turning head."""
+    runner = CliRunner()
+    out = tmp_path / "monaco.geojson"
+    args = ["export", "--commune", "Monaco", "--pbf", str(monaco_2025), "-q", "--fov"]
+    result = runner.invoke(cli, [*args, "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    features = json.loads(out.read_text())["features"]
+    points = {f["id"]: f for f in features if f["geometry"]["type"] == "Point"}
+    views = [f for f in features if f["geometry"]["type"] == "Polygon"]
+    truth = {f"node/{o.osm_id}": o.tags for o in osm_cameras(monaco_2025) if f"node/{o.osm_id}" in points}
+    seeing = {key for key, tags in truth.items()
+              if tags.get("camera:type") in ("dome", "panning") or "direction" in tags}
+    assert {f["id"].removesuffix("/fov") for f in views} == seeing
+    blind = len(truth) - len(seeing)
+    assert blind == 0 or f"{blind} of {len(truth)} cameras are fixed" in result.stderr
+    for view in views:
+        props = view["properties"]
+        assert not any(isinstance(v, (dict, list)) for v in props.values())
+        assert props["@id"] == view["id"].removesuffix("/fov")
+        assert props["fov"] == ("disc" if truth[props["@id"]].get("camera:type") in ("dome", "panning")
+                                else "cone")
+        assert shapely.is_ccw(shapely.LinearRing(view["geometry"]["coordinates"][0]))
+    gpkg = tmp_path / "monaco.gpkg"
+    assert runner.invoke(cli, [*args, "-o", str(gpkg)]).exit_code == 0
+    assert [name for name, _ in pyogrio.list_layers(gpkg)] == ["cameras", "fields_of_view"]
+    assert len(pyogrio.read_dataframe(gpkg, layer="fields_of_view")) == len(seeing)
+    csv = runner.invoke(cli, [*args, "-o", str(tmp_path / "m.csv")])
+    assert csv.exit_code == ExitCode.USAGE
+    assert "--fov goes with GeoJSON, GeoPackage or uMap, not csv" in csv.output
