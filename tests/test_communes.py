@@ -351,7 +351,7 @@ def test_population_year_from_the_data_or_the_file_name_only(
     else:
         target.write_text("CODGEO;PMUN\n06012;13702\n")
     assert read_population(target, flag).year == year
-    columns = tmp_path / "2019" / "base.csv"
+    columns = tmp_path / "base.csv"
     columns.write_text("CODGEO;P21_POP\n06012;13702\n")
     assert read_population(columns, "2018").year == "2021"  # the data says so
 
@@ -360,7 +360,10 @@ def test_incomplete_relations_are_keyed_by_relation_id(write_text) -> None:
     opl = """\
 n1 v1 x0 y0
 n2 v1 x1 y0
+n3 v1 x1 y1
 w1 v1 Nn1,n2
+w2 v1 Nn1,n2,n3,n1
+r4 v1 Tboundary=administrative,admin_level=8,name=Carré,ref:INSEE=99001 Mw2@outer
 r1 v1 Tboundary=administrative,admin_level=8,name=Sainte-Marie,ref:INSEE=97418 Mw1@outer,w8@outer
 r2 v1 Tboundary=administrative,admin_level=8,name=Sainte-Marie,ref:INSEE=97209 Mw1@outer,w9@outer
 r3 v1 Tboundary=administrative,admin_level=8,name=Sainte-Marie,ref:INSEE=97418 Mw1@outer,w7@outer

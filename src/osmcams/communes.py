@@ -266,34 +266,35 @@ def _year_in(text: str) -> str | None:
     return found.group(0) if found else None
 
 
-def _count(raw: object, where: str) -> int:
-    """A population as an int, or DataError: only non-negative finite numbers pass.
+def _entry(
+    raw_code: object, raw_value: object, where: Callable[[int], str], at: int
+) -> tuple[str, int]:
+    """A (code, population) row of a table, or DataError naming `where(at)` and the code.
 
-    Text may group digits with spaces and use a decimal comma; decimals (INSEE's
-    weighted estimates) are rounded.
+    Only non-negative finite numbers pass. Text may group digits with spaces and use a
+    decimal comma; decimals (INSEE's weighted estimates) are rounded.
     """
-    value: float | None = None
-    if isinstance(raw, str):
-        text = re.sub(r"[\s\u202f\u00a0]", "", raw).replace(",", ".")
-        if re.fullmatch(r"\d{1,12}(\.\d+)?", text):
-            value = float(text)
-    elif isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw):
-        value = float(raw)
-    if value is None or not 0 <= value <= MAX_POPULATION:
-        raise DataError(f"{where}: population {raw!r} is not a non-negative whole number")
-    return round(value)
-
-
-def _code(raw: object, where: str) -> str:
-    code = str(raw).strip() if isinstance(raw, (str, int)) and not isinstance(raw, bool) else ""
+    usable = isinstance(raw_code, (str, int)) and not isinstance(raw_code, bool)
+    code = str(raw_code).strip() if usable else ""
     if not code:
-        raise DataError(f"{where}: no commune code")
+        raise DataError(f"{where(at)}: no commune code")
     if re.fullmatch(r"\d{4}", code):
         raise DataError(
-            f"{where}: code {code!r} lost its leading zero (0{code}?): "
+            f"{where(at)}: code {code!r} lost its leading zero (0{code}?): "
             "a spreadsheet read it as a number; keep INSEE codes as text"
         )
-    return code
+    value: float | None = None
+    if isinstance(raw_value, str):
+        text = re.sub(r"[\s\u202f\u00a0]", "", raw_value).replace(",", ".")
+        if re.fullmatch(r"\d{1,12}(\.\d+)?", text):
+            value = float(text)
+    elif isinstance(raw_value, (int, float)) and not isinstance(raw_value, bool):
+        value = float(raw_value)
+    if value is None or not 0 <= value <= MAX_POPULATION:  # NaN fails this test too
+        raise DataError(
+            f"{where(at)}, code {code}: population {raw_value!r} is not a non-negative whole number"
+        )
+    return code, round(value)
 
 
 def read_population(path: str | os.PathLike[str], year: str | None = None) -> Population:
@@ -335,15 +336,16 @@ def _population_json(path: Path, text: str) -> Population:
     values: dict[str, int] = {}
     names: dict[str, str] = {}
     lines: dict[str, int] = {}
+    def where(index: int) -> str:  # the line is looked for only when there is an error
+        return f"{path}, line {_json_line(text, index)}"
+
     for number, row in enumerate(rows):
-        where = f"{path}, line {_json_line(text, number)}"
         if not isinstance(row, dict):
-            raise DataError(f"{where}: not a commune record")
+            raise DataError(f"{where(number)}: not a commune record")
         if row.get("type", "commune-actuelle") != "commune-actuelle" or row.get("population") is None:
             continue
-        code = _code(row.get("code"), where)
-        value = _count(row["population"], f"{where}, code {code}")
-        _add(values, lines, code, value, number, lambda i: f"{path}, line {_json_line(text, i)}")
+        code, value = _entry(row.get("code"), row["population"], where, number)
+        _add(values, lines, code, value, number, where)
         if isinstance(row.get("nom"), str):
             names[code] = row["nom"]
     return Population(values, f"{path.name} (Etalab COG)", None, names)
@@ -397,14 +399,16 @@ def _population_csv(path: Path, text: str) -> Population:
     values: dict[str, int] = {}
     names: dict[str, str] = {}
     lines: dict[str, int] = {}
+
+    def where(line: int) -> str:
+        return f"{path}, line {line}"
+
     for row in reader:
         line = reader.line_num
         if not (row.get(pop) or "").strip():
             continue
-        where = f"{path}, line {line}"
-        key = _code(row.get(code), where)
-        _add(values, lines, key, _count(row[pop], f"{where}, code {key}"), line,
-             lambda n: f"{path}, line {n}")
+        key, value = _entry(row.get(code), row[pop], where, line)
+        _add(values, lines, key, value, line, where)
         if label and row.get(label):
             names[key] = row[label]
     return Population(values, f"{path.name} (INSEE)", year, names)
