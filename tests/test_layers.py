@@ -14,9 +14,10 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "osmcams"
 # From the top (the CLI) down to the errors every layer may raise.
 LAYERS = [
     ["cli"],
-    ["cli.count", "cli.download"],
+    ["cli.count", "cli.download", "cli.evidence"],
     ["cli.options"],
     ["cli.render"],
+    ["analysis.match"],
     ["online"],
     ["pipeline"],
     ["outputs.umap"],
@@ -31,7 +32,7 @@ LAYERS = [
     ["files", "settings", "models"],
     ["errors"],
 ]
-PACKAGES = {"sources", "outputs"}  # their __init__ holds only a docstring
+PACKAGES = {"sources", "outputs", "analysis"}  # their __init__ holds only a docstring
 ONLY = {"click": {"cli"}, "rich": {"cli"}, "requests": {"sources.http"}, "urllib3": {"sources.http"},
         "requests_cache": {"sources.http"}, "osmium": {"sources.pbf"}}
 

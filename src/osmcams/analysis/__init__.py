@@ -1,0 +1,1 @@
+"""Analyses over counts and cameras: timelines, comparisons, matchings, quality."""

@@ -1,0 +1,225 @@
+"""match: the Paris police register against OSM cameras built from it, checked by brute force."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy
+import pyogrio
+import pytest
+from click.testing import CliRunner, Result
+from conftest import run_osmium
+from pyproj import Geod, Transformer
+from scipy.optimize import linear_sum_assignment
+from shapely.geometry import Point
+
+from osmcams.cli import cli
+from osmcams.errors import ExitCode
+
+GEOD = Geod(ellps="WGS84")
+DROPPED_EVERY = 9  # every 9th official camera is missing from OSM
+EXTRA = 25  # OSM cameras that are not in the register
+
+
+def invoke(*args: str | Path) -> Result:
+    return CliRunner(env={"COLUMNS": "200"}).invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def register(shared_data: Path) -> Path:
+    return shared_data / "official/paris-police-2019/data.csv"
+
+
+@pytest.fixture(scope="module")
+def official_points(register: Path) -> list[tuple[float, float]]:
+    with register.open(encoding="utf-8") as f:
+        return [(float(r["lon"]), float(r["lat"])) for r in csv.DictReader(f, delimiter=";")]
+
+
+@pytest.fixture(scope="module")
+def osm_points(official_points: list[tuple[float, float]]) -> dict[int, tuple[float, float]]:
+    """OSM node id -> position: the register shifted by up to 12 m, some rows dropped, some added."""
+    rng = random.Random(11)
+    points = {}
+    for i, (lon, lat) in enumerate(official_points):
+        if i % DROPPED_EVERY == 0:
+            continue
+        lon2, lat2, _ = GEOD.fwd(lon, lat, rng.uniform(0, 360), rng.uniform(0, 12))
+        points[1000 + i] = (lon2, lat2)
+    lons, lats = numpy.array(official_points).T
+    added = 0
+    while added < EXTRA:  # far from every official camera
+        lon, lat = rng.uniform(2.26, 2.41), rng.uniform(48.82, 48.90)
+        _, _, d = GEOD.inv(numpy.full(len(lons), lon), numpy.full(len(lats), lat), lons, lats)
+        if d.min() > 100:
+            points[900_000 + added] = (lon, lat)
+            added += 1
+    return points
+
+
+@pytest.fixture(scope="module")
+def cameras_geojson(osm_points: dict[int, tuple[float, float]], tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("match") / "cameras.geojson"
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+         "properties": {"@id": f"node/{node}", "man_made": "surveillance", "surveillance": "public"}}
+        for node, (lon, lat) in osm_points.items()
+    ]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    return path
+
+
+def brute_force(
+    official: list[tuple[float, float]], osm: dict[int, tuple[float, float]], limit: float = 30.0
+) -> tuple[set[tuple[tuple[float, float], str]], float]:
+    """The optimal pairs from a dense assignment over every (official, OSM) couple.
+
+    A pair within `limit` is worth far more than any distance saved, so the most
+    cameras are paired first, then the total distance is the least.
+    """
+    ids = list(osm)
+    a = numpy.repeat(numpy.array(official), len(ids), axis=0)
+    b = numpy.tile(numpy.array([osm[i] for i in ids]), (len(official), 1))
+    _, _, d = GEOD.inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    d = d.reshape(len(official), len(ids))
+    cost = numpy.where(d <= limit, d - 1e6, 0.0)
+    rows, cols = linear_sum_assignment(cost)
+    pairs = {(official[r], f"node/{ids[c]}") for r, c in zip(rows, cols) if d[r, c] <= limit}
+    total = sum(d[r, c] for r, c in zip(rows, cols) if d[r, c] <= limit)
+    return pairs, float(total)
+
+
+def read_features(path: Path) -> list[dict[str, Any]]:
+    return json.loads(path.read_text(encoding="utf-8"))["features"]
+
+
+def test_paris_register_matches_the_brute_force_optimum(
+    register: Path, cameras_geojson: Path, official_points, osm_points, tmp_path: Path
+) -> None:
+    result = invoke("match", "--official", register, "--cameras", cameras_geojson,
+                    "--output-dir", tmp_path, "--format", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    expected, total = brute_force(official_points, osm_points)
+    assert summary["matched"] == len(expected)
+    assert summary["official_only"] == len(official_points) - len(expected)
+    assert summary["osm_only"] == len(osm_points) - len(expected)
+    assert summary["official_total"] == len(official_points) == 707
+    matched = read_features(tmp_path / "matched.geojson")
+    pairs = {(tuple(f["geometry"]["coordinates"]), f["properties"]["@id"]) for f in matched}
+    rounded = {((round(lon, 7), round(lat, 7)), key) for (lon, lat), key in expected}
+    assert pairs == rounded
+    lengths = sorted(f["properties"]["distance_m"] for f in matched)
+    assert sum(lengths) == pytest.approx(total, abs=0.01 * len(matched))
+    assert summary["median_distance_m"] == pytest.approx(numpy.median(lengths), abs=0.01)
+    # Every dropped row is official-only; every added camera is OSM-only.
+    assert len(read_features(tmp_path / "official-only.geojson")) == summary["official_only"]
+    osm_only = {f["properties"]["@id"] for f in read_features(tmp_path / "osm-only.geojson")}
+    assert {f"node/{900_000 + k}" for k in range(EXTRA)} <= osm_only
+    first = matched[0]["properties"]
+    assert {"Numéro", "Implantation", "@id", "distance_m", "osm:man_made", "name", "description"} <= (
+        set(first)
+    )
+
+
+def test_optimal_not_greedy_in_a_dense_street(write_text) -> None:
+    """Greedy nearest-first pairs B with a and leaves A alone; the optimum pairs both."""
+    lon, lat = 2.35, 48.86
+    east = [GEOD.fwd(lon, lat, 90, metres)[:2] for metres in (0, 20, 12, 35)]
+    (a_lon, a_lat), (b_lon, b_lat), *osm = east
+    official = write_text("official.csv", f"id;lon;lat\nA;{a_lon};{a_lat}\nB;{b_lon};{b_lat}\n")
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": list(p)},
+                 "properties": {"@id": f"node/{n}"}} for n, p in zip((1, 2), osm)]
+    cameras = write_text("osm.geojson", json.dumps({"type": "FeatureCollection", "features": features}))
+    expected, _ = brute_force([(a_lon, a_lat), (b_lon, b_lat)], dict(zip((1, 2), osm)))
+    assert len(expected) == 2
+    result = invoke("match", "--official", official, "--cameras", cameras, "-f", "json")
+    assert json.loads(result.stdout)["matched"] == 2
+
+
+def test_lambert93_register_is_reprojected(
+    register: Path, cameras_geojson: Path, official_points, tmp_path: Path
+) -> None:
+    to_l93 = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
+    l93 = tmp_path / "l93.csv"
+    with l93.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["num", "X", "Y"])
+        for i, (lon, lat) in enumerate(official_points):
+            writer.writerow([i, *to_l93.transform(lon, lat)])
+    plain = json.loads(invoke("match", "--official", register, "--cameras", cameras_geojson,
+                              "-f", "json").stdout)
+    result = invoke("match", "--official", l93, "--crs", "EPSG:2154", "--cameras", cameras_geojson,
+                    "-f", "json")
+    assert result.exit_code == 0, result.output
+    reprojected = json.loads(result.stdout)
+    for key in ("matched", "official_only", "osm_only"):
+        assert reprojected[key] == plain[key]
+    refused = invoke("match", "--official", l93, "--cameras", cameras_geojson)
+    assert refused.exit_code == ExitCode.DATA
+    assert "try --crs EPSG:2154" in refused.stderr
+    import geopandas
+    import shapely
+
+    frame = geopandas.GeoDataFrame(
+        {"num": range(len(official_points))},
+        geometry=shapely.points(numpy.array(official_points)), crs="EPSG:4326",
+    ).to_crs("EPSG:2154")
+    gpkg = tmp_path / "register.gpkg"
+    frame.to_file(gpkg, driver="GPKG")
+    from_gpkg = json.loads(invoke("match", "--official", gpkg, "--cameras", cameras_geojson,
+                                  "-f", "json").stdout)
+    assert from_gpkg["matched"] == plain["matched"]
+
+
+def test_osm_side_from_a_pbf_and_geopackage_layers(
+    register: Path, official_points, osm_points, ign_dir: Path, ign_shapes, tmp_path: Path
+) -> None:
+    opl = tmp_path / "cameras.opl"
+    opl.write_text("".join(
+        f"n{node} v1 dV c1 t2019-02-01T00:00:00Z i1 utest Tman_made=surveillance,surveillance=public "
+        f"x{lon:.7f} y{lat:.7f}\n"
+        for node, (lon, lat) in sorted(osm_points.items())
+    ), encoding="utf-8")
+    pbf = tmp_path / "cameras.osm.pbf"
+    run_osmium("cat", opl, "-o", pbf)
+    out = tmp_path / "match.gpkg"
+    boundaries = ign_dir / "communes-75-paris.geojson"
+    result = invoke("match", "--official", register, "--commune", "Paris", "--pbf", pbf,
+                    "--boundaries", boundaries, "-q", "-o", out, "-f", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    # Only the cameras inside Paris's (simplified) outline take part, on both sides.
+    paris = ign_shapes(boundaries)["75056"]
+    official_in = [p for p in official_points if paris.covers(Point(p))]
+    osm_in = {node: p for node, p in osm_points.items() if paris.covers(Point(p))}
+    expected, _ = brute_force(official_in, osm_in)
+    assert (summary["matched"], summary["official_only"], summary["osm_only"]) == (
+        len(expected), len(official_in) - len(expected), len(osm_in) - len(expected)
+    )
+    assert summary["data_timestamp"] == "2019-02-01T00:00:00Z"
+    if len(official_in) < len(official_points):
+        assert f"{len(official_points) - len(official_in)} of 707 official cameras lie outside Paris" in (
+            " ".join(summary["warnings"])
+        )
+    layers = dict(pyogrio.list_layers(out))
+    assert set(layers) == {"matched", "official_only", "osm_only"}
+    assert pyogrio.read_info(out, layer="matched")["features"] == summary["matched"]
+    assert pyogrio.read_info(out, layer="official_only")["features"] == summary["official_only"]
+    assert pyogrio.read_info(out, layer="osm_only")["features"] == summary["osm_only"]
+
+
+def test_bad_registers_are_one_line(write_text, cameras_geojson: Path) -> None:
+    no_coords = write_text("bad.csv", "a;b\n1;2\n")
+    result = invoke("match", "--official", no_coords, "--cameras", cameras_geojson)
+    assert result.exit_code == ExitCode.DATA
+    assert "--lon-field and --lat-field" in result.stderr
+    named = write_text("named.csv", "E,N\n2.35,48.86\n")
+    result = invoke("match", "--official", named, "--lon-field", "E", "--lat-field", "N",
+                    "--cameras", cameras_geojson, "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["official_total"] == 1
