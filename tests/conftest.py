@@ -304,3 +304,26 @@ def osmium_polygons(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path,
         }
 
     return export
+
+
+@pytest.fixture(scope="session")
+def camera_pbf(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Write camera nodes {id: (lon, lat, tags)} as a PBF whose header declares `bounds`."""
+    from xml.sax.saxutils import quoteattr
+
+    def write(nodes: dict[int, tuple[float, float, dict[str, str]]],
+              bounds: tuple[float, float, float, float], timestamp: str = "2025-03-01T00:00:00Z") -> Path:
+        w, s, e, n = bounds
+        lines = ['<osm version="0.6" generator="test">',
+                 f'<bounds minlon="{w}" minlat="{s}" maxlon="{e}" maxlat="{n}"/>']
+        for node, (lon, lat, tags) in sorted(nodes.items()):
+            lines.append(f'<node id="{node}" version="1" timestamp="{timestamp}" lon="{lon:.7f}" '
+                         f'lat="{lat:.7f}">')
+            lines += [f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items()]
+            lines.append("</node>")
+        folder = tmp_path_factory.mktemp("pbf")
+        (folder / "cameras.osm").write_text("\n".join([*lines, "</osm>"]) + "\n", encoding="utf-8")
+        run_osmium("cat", folder / "cameras.osm", "-o", folder / "cameras.osm.pbf")
+        return folder / "cameras.osm.pbf"
+
+    return write

@@ -157,3 +157,42 @@ def test_a_second_download_of_the_same_extract_is_refused(net_settings, catalogu
     assert e.value.exit_code == 6 and "another osmcams run is downloading" in str(e.value)
     assert not plan.target.exists()
     assert download.fetch(http, plan).read_bytes()  # free again once released
+
+
+def test_a_full_disk_leaves_no_part(net_settings, catalogues, extracts):
+    http = Http(net_settings)
+    plan = download.plan(http, download.find_region(http, "monaco"), extracts)
+    extracts.mkdir(parents=True)
+    part = extracts / "monaco-latest.osm.pbf.part"
+    part.symlink_to("/dev/full")  # every write fails with ENOSPC, as on a full disk
+    with pytest.raises(DataError, match=r"is full: monaco-latest\.osm\.pbf\.part was deleted"):
+        download.fetch(http, plan)
+    assert not part.exists() and not part.is_symlink() and not plan.target.exists()
+
+
+def test_names_from_the_catalogue_are_checked(net_settings):
+    for url in ("http://h/europe/..", "http://h/europe/%2e%2e", "http://h/", "http://h/x/.hidden.osm.pbf",
+                "http://h/x/a%2Fb.osm.pbf", "http://h/x/notes.txt"):
+        region = download.Region("x", "X", url, "geofabrik")
+        with pytest.raises(NetworkError, match="names a file that osmcams will not write"):
+            download.file_name(region)
+    assert download.file_name(download.Region("m", "M", "http://h/e/monaco-latest.osm.pbf",
+                                              "osmfr")) == "monaco-latest.osm.pbf"
+
+
+def test_a_listing_link_that_leaves_its_directory_is_ignored():
+    parser = download._Links()
+    parser.feed(apache_listing("/x", ["a/", "b-latest.osm.pbf", "c/../", "../d-latest.osm.pbf",
+                                      "/e-latest.osm.pbf", "http://f/g-latest.osm.pbf"]))
+    assert parser.links == ["a/", "b-latest.osm.pbf"]
+
+
+def test_a_misspelt_region_is_named_when_a_catalogue_is_down(net_settings, httpserver):
+    httpserver.expect_request("/geofabrik/index-v1.json").respond_with_json(geofabrik_index(httpserver))
+    httpserver.expect_request("/extracts/europe/france/").respond_with_data("down", status=404)
+    http = Http(net_settings)
+    with pytest.raises(UsageError, match=r"did you mean geofabrik:monaco\? \(openstreetmap.fr was not "
+                                         r"searched: .* answered 404"):
+        download.find_region(http, "monacco")
+    with pytest.raises(NetworkError, match="answered 404"):
+        download.find_region(http, "saturn")  # nothing close: it may be in the catalogue that failed

@@ -17,6 +17,7 @@ LAYERS = [
     ["cli.count", "cli.download", "cli.evidence"],
     ["cli.options"],
     ["cli.render"],
+    ["analysis.compare", "analysis.quality"],
     ["analysis.match"],
     ["online"],
     ["pipeline"],

@@ -12,7 +12,6 @@ import numpy
 import pyogrio
 import pytest
 from click.testing import CliRunner, Result
-from conftest import run_osmium
 from pyproj import Geod, Transformer
 from scipy.optimize import linear_sum_assignment
 from shapely.geometry import Point
@@ -177,16 +176,11 @@ def test_lambert93_register_is_reprojected(
 
 
 def test_osm_side_from_a_pbf_and_geopackage_layers(
-    register: Path, official_points, osm_points, ign_dir: Path, ign_shapes, tmp_path: Path
+    register: Path, official_points, osm_points, ign_dir: Path, ign_shapes, camera_pbf, tmp_path: Path
 ) -> None:
-    opl = tmp_path / "cameras.opl"
-    opl.write_text("".join(
-        f"n{node} v1 dV c1 t2019-02-01T00:00:00Z i1 utest Tman_made=surveillance,surveillance=public "
-        f"x{lon:.7f} y{lat:.7f}\n"
-        for node, (lon, lat) in sorted(osm_points.items())
-    ), encoding="utf-8")
-    pbf = tmp_path / "cameras.osm.pbf"
-    run_osmium("cat", opl, "-o", pbf)
+    tags = {"man_made": "surveillance", "surveillance": "public"}
+    nodes = {node: (lon, lat, tags) for node, (lon, lat) in osm_points.items()}
+    pbf = camera_pbf(nodes, (2.2, 48.8, 2.5, 48.95), "2019-02-01T00:00:00Z")
     out = tmp_path / "match.gpkg"
     boundaries = ign_dir / "communes-75-paris.geojson"
     result = invoke("match", "--official", register, "--commune", "Paris", "--pbf", pbf,
@@ -223,3 +217,31 @@ def test_bad_registers_are_one_line(write_text, cameras_geojson: Path) -> None:
                     "--cameras", cameras_geojson, "-f", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["official_total"] == 1
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".geojsons", ".gpkg", ".parquet", ".csv"])
+def test_cameras_from_every_export_format(
+    suffix: str, monaco_2025: Path, osm_cameras, write_text, tmp_path: Path
+) -> None:
+    """Monaco's cameras exported by osmcams, against a register made of their own positions."""
+    cameras = osm_cameras(monaco_2025)
+    square = [[[7.3, 43.6], [7.6, 43.6], [7.6, 43.9], [7.3, 43.9], [7.3, 43.6]]]
+    boundary = write_text("zone.geojson", json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "X0001", "nom": "Zone"},
+         "geometry": {"type": "Polygon", "coordinates": square}}]}))
+    exported = tmp_path / f"cameras{suffix}"
+    with_boundary = ("--with-boundary",) if suffix in (".geojson", ".gpkg") else ()
+    result = invoke("export", "--commune", "X0001", "--pbf", monaco_2025, "--boundaries", boundary, "-q",
+                    "-o", exported, *with_boundary)
+    assert result.exit_code == 0, result.output
+    register = write_text("register.csv", "ref;lon;lat\n" + "".join(
+        f"{c.osm_id};{c.lon};{c.lat}\n" for c in cameras))
+    out = tmp_path / "out"
+    result = invoke("match", "--official", register, "--cameras", exported, "-f", "json", "--output-dir", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["matched"] == len(cameras) == 16
+    for feature in read_features(out / "matched.geojson"):
+        properties = feature["properties"]
+        assert properties["@id"] == f"node/{properties['ref']}"
+        assert properties["distance_m"] < 0.01
+        assert properties["osm:man_made"] == "surveillance"

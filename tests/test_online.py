@@ -188,3 +188,19 @@ def test_export_paris_without_pbf(paris, shared_data, tmp_path):
     contour = ign_contour(shared_data, "75", "75056")
     assert len(cameras) == inside([(e["lon"], e["lat"]) for e in paris], contour)
     assert all(f["id"].startswith("node/") and f["properties"]["osm_type"] == "node" for f in cameras)
+
+
+def test_credentials_never_reach_the_outputs(net_env, httpserver, shared_data, monkeypatch):
+    relation = boundary_element(shared_data / "osm/big/osrm-monaco-fr-riviera-2016.osm.pbf", "06012")
+    area = 3_600_000_000 + relation["id"]
+    serve_overpass(httpserver, {
+        '"ref:INSEE"="06012"': overpass_answer([relation]),
+        f"area(id:{area})": overpass_answer([{"type": "area", "id": area}]),
+    })
+    secret = net_env.overpass_url.replace("http://", "http://user:secret@")
+    monkeypatch.setenv("OSMCAMS_OVERPASS_URL", secret)
+    result = run("count", "--commune", "06012", "--boundary-source", "osm", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    meta = json.loads(result.stdout)["meta"]
+    assert "secret" not in result.output and "user" not in json.dumps(meta)
+    assert meta["source"].startswith("Overpass API (127.0.0.1:")

@@ -153,8 +153,11 @@ def test_waits_for_a_slot_then_queries(httpserver, net_settings, paris):
     httpserver.expect_ordered_request("/api/status").respond_with_data(status_page(0, 0))
     httpserver.expect_ordered_request("/api/status").respond_with_data(status_page(1))
     serve(httpserver, {"75056": paris})
-    assert len(fetch_cameras(Http(net_settings), [target("75056")]).cameras) == 707
+    told: list[str | None] = []
+    assert len(fetch_cameras(Http(net_settings, told.append), [target("75056")]).cameras) == 707
     assert [r.path for r, _ in httpserver.log] == ["/api/status", "/api/status", "/api/interpreter"]
+    host = httpserver.url_for("/").split("//")[1].rstrip("/")
+    assert f"waiting 0 s for a free slot on {host}" in told and told[-1] is None
 
 
 def test_status_parsing():

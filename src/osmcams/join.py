@@ -51,6 +51,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     cameras: dict[str, list[Camera]] = field(default_factory=dict)
     boundaries: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # further tables, by name
 
 
 def assign(cameras: list[Camera], communes: Communes) -> list[str | None]:

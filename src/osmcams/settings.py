@@ -70,7 +70,7 @@ class Settings:
     connect_timeout: float = 10.0
     read_timeout: float = 300.0
     deadline: float = 900.0  # seconds for one whole request, however the server trickles
-    max_answer_mb: int = 200  # larger service answers are refused
+    max_answer_mb: int = 100  # larger service answers are refused
     overpass_timeout: int = 180
     threads: int = 0
     offline: bool = False

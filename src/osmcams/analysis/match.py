@@ -175,13 +175,16 @@ def _read_vector(path: Path, crs: str | None) -> Points:
 
 
 def _read_frame(path: Path) -> Any:
+    """The file's features; of several layers, `cameras` (an osmcams export) or the first."""
     import geopandas
     import pyogrio
 
     try:
         if path.suffix.lower() == ".parquet":
             return geopandas.read_parquet(path)
-        return pyogrio.read_dataframe(path)
+        names = [str(name) for name, _ in pyogrio.list_layers(path)]
+        layer = "cameras" if "cameras" in names else names[0]
+        return pyogrio.read_dataframe(path, layer=layer)
     except Exception as e:  # the readers raise several unrelated types for bad files
         raise DataError(f"{path}: cannot read: {e}") from e
 

@@ -15,7 +15,7 @@ import click
 from osmcams import __version__
 from osmcams.cli.count import count, export
 from osmcams.cli.download import download
-from osmcams.cli.evidence import match
+from osmcams.cli.evidence import compare, match, quality
 from osmcams.cli.render import stderr
 from osmcams.errors import ExitCode
 
@@ -31,7 +31,7 @@ def cli() -> None:
     """
 
 
-for command in (count, export, download, match):
+for command in (count, export, download, compare, match, quality):
     cli.add_command(command)
 
 

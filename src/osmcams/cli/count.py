@@ -16,7 +16,7 @@ from osmcams.cli.options import (
     show_warnings,
     source_options,
 )
-from osmcams.cli.render import TABLE_ROWS, emit, handle_errors, stderr
+from osmcams.cli.render import TABLE_ROWS, cell, emit, handle_errors, print_rich, stderr
 from osmcams.errors import UsageError
 from osmcams.outputs.formats import (
     CAMERA_FORMATS,
@@ -55,14 +55,11 @@ def rich_table(report, limit: int) -> Any:
         table.add_column(name, justify="right")
     table.add_column("Types", min_width=8, overflow="fold")
 
-    def show(value: Any) -> str:
-        return "–" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
-
     for r in rows:
         table.add_row(
-            r["insee"], r["name"], show(r["population"]), show(r["area_km2"]),
-            show(r["cameras"]), show(r["cameras_per_km2"]), show(r["cameras_per_10k"]),
-            show(r["inhabitants_per_camera"]),
+            r["insee"], r["name"], cell(r["population"]), cell(r["area_km2"]),
+            cell(r["cameras"]), cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]),
+            cell(r["inhabitants_per_camera"]),
             ", ".join(f"{k} {v}" for k, v in r["by_type"].items()) or "–",
         )
     return table
@@ -106,17 +103,7 @@ def count(
     if top:
         report.rows = report.rows[:top]
     if fmt == "table":
-        import io
-
-        from rich.console import Console
-
-        table = rich_table(report, top or TABLE_ROWS)
-        if output is None:
-            Console().print(table)
-            return
-        text = io.StringIO()
-        Console(file=text, width=160).print(table)
-        emit(text.getvalue(), output, overwrite)
+        print_rich(rich_table(report, top or TABLE_ROWS), output, overwrite)
         return
     emit(render_text(lambda out: write_report(report, fmt, out)), output, overwrite)
 

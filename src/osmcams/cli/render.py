@@ -102,6 +102,27 @@ def emit(text: str, output: Path | None, overwrite: bool) -> None:
         out.write(text)
 
 
+def print_rich(renderable: Any, output: Path | None, overwrite: bool) -> None:
+    """A rich table to the terminal or, as plain text 160 columns wide, to `output`."""
+    import io
+
+    from rich.console import Console
+
+    if output is None:
+        Console().print(renderable)
+        return
+    text = io.StringIO()
+    Console(file=text, width=160).print(renderable)
+    emit(text.getvalue(), output, overwrite)
+
+
+def cell(value: Any) -> str:
+    """A value as a table cell: "–" for none, thousands separators, lists joined."""
+    if isinstance(value, list):
+        return "; ".join(map(str, value)) or "–"
+    return "–" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def handle_errors(f: Callable) -> Callable:
     """Turn osmcams errors into one line on stderr and their exit code."""
 

@@ -26,7 +26,7 @@ RS = "\x1e"
 
 
 def _cell(value: Any) -> Any:
-    if isinstance(value, dict):
+    if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return "" if value is None else value
 
@@ -42,15 +42,26 @@ def rows_csv(rows: list[dict[str, Any]], keys: tuple[str, ...], out: IO[str]) ->
 def _markdown_cell(value: Any) -> str:
     if isinstance(value, dict):
         value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "–"
+    elif isinstance(value, list):
+        value = "; ".join(map(str, value)) or "–"
     return "–" if value is None else str(value).replace("|", "\\|")
 
 
-def report_markdown(report: Report, out: IO[str]) -> None:
-    """The table in Markdown, with its sources and warnings beneath."""
-    out.write("| " + " | ".join(ROW_KEYS) + " |\n")
-    out.write("|" + "|".join("---:" if k not in ("insee", "name") else "---" for k in ROW_KEYS) + "|\n")
-    for row in report.rows:
-        out.write("| " + " | ".join(_markdown_cell(row[k]) for k in ROW_KEYS) + " |\n")
+def markdown_table(rows: list[dict[str, Any]], keys: tuple[str, ...], out: IO[str]) -> None:
+    """Rows as a Markdown table, numbers aligned right."""
+    out.write("| " + " | ".join(keys) + " |\n")
+    out.write("|" + "|".join("---:" if k not in ("insee", "name") else "---" for k in keys) + "|\n")
+    for row in rows:
+        out.write("| " + " | ".join(_markdown_cell(row.get(k)) for k in keys) + " |\n")
+
+
+def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KEYS) -> None:
+    """The table in Markdown, with any further tables, then the sources and warnings."""
+    markdown_table(report.rows, keys, out)
+    for name, rows in report.extra.items():
+        if rows:
+            out.write(f"\n**{name.capitalize()}**\n\n")
+            markdown_table(rows, tuple(rows[0]), out)
     meta = report.meta
     out.write(
         f"\nSource: {meta['source']}, data of {meta['data_timestamp'] or 'unknown date'}. "
@@ -68,17 +79,19 @@ def report_json(report: Report, out: IO[str]) -> None:
 
     out.write('{"meta": ' + dump(report.meta, 2).replace("\n", "\n ") + ",\n")
     out.write(' "communes": [' + ",".join("\n  " + dump(row) for row in report.rows) + "\n ],\n")
+    for name, rows in report.extra.items():
+        out.write(f' "{name}": [' + ",".join("\n  " + dump(row) for row in rows) + "\n ],\n")
     out.write(' "warnings": ' + dump(report.warnings, 2).replace("\n", "\n ") + "}\n")
 
 
-def write_report(report: Report, fmt: str, out: IO[str]) -> None:
-    """The report as csv, json or markdown."""
+def write_report(report: Report, fmt: str, out: IO[str], keys: tuple[str, ...] = ROW_KEYS) -> None:
+    """The report as csv, json or markdown; `keys` are the columns of CSV and Markdown."""
     if fmt == "csv":
-        rows_csv(report.rows, ROW_KEYS, out)
+        rows_csv(report.rows, keys, out)
     elif fmt == "json":
         report_json(report, out)
     elif fmt == "markdown":
-        report_markdown(report, out)
+        report_markdown(report, out, keys)
     else:
         raise UsageError(f"unknown table format {fmt!r}")
 

@@ -166,7 +166,7 @@ def find_region(http: Http, name: str) -> Region:
 
 def file_name(region: Region) -> str:
     """The file name of the region's extract, refused unless a plain ``.osm.pbf`` name."""
-    name = unquote(urlparse(region.url).path).rpartition("/")[2]
+    name = unquote(urlparse(region.url).path.rpartition("/")[2])
     if not _plain_name(name) or not name.endswith(".osm.pbf"):
         raise unexpected(
             f"the {CATALOGUES[region.catalogue]} catalogue",

@@ -48,6 +48,8 @@ NO_NETWORK_HINT = "; count from a file with --pbf, or from cached answers with -
 
 Check = Callable[[Any], None]
 """Called with a decoded JSON answer; raises an OsmcamsError to reject it."""
+Parse = Callable[[bytes, "str | None"], Any]
+"""Turns a body (and its declared encoding) into a result; an OsmcamsError rejects it."""
 Status = Callable[[str | None], None]
 """Told what the run waits for (a line to show), then None when the wait is over."""
 T = TypeVar("T")
@@ -105,17 +107,24 @@ class Http:
         self, url: str, params: dict[str, str] | None = None, check: Check | None = None
     ) -> Any:
         """The JSON answer to a GET, from the cache when fresh. `check` may reject it."""
-        return self._cached_request("GET", url, check, False, params=params)
+        return self._cached_request("GET", url, json_parser(url, check), params=params)
 
     def post_json(
         self, url: str, data: dict[str, str], check: Check | None = None
     ) -> Any:
         """The JSON answer to a form POST, from the cache when fresh. `check` may reject it."""
-        return self._cached_request("POST", url, check, False, data=data)
+        return self.post(url, data, json_parser(url, check))
+
+    def post(self, url: str, data: dict[str, str], parse: Parse) -> Any:
+        """A form POST's answer as `parse` reads it, from the cache when fresh.
+
+        `parse` gets the raw body, so that it can read a large answer as a stream.
+        """
+        return self._cached_request("POST", url, parse, data=data)
 
     def get_page(self, url: str) -> str:
         """A text page (such as a directory listing), from the cache when fresh."""
-        return self._cached_request("GET", url, None, True)
+        return self._cached_request("GET", url, _text)
 
     def is_cached(self, method: str, url: str, **kwargs: Any) -> bool:
         """Whether a usable answer to this request is in the cache (never true with refresh)."""
@@ -128,7 +137,7 @@ class Http:
         """A live (uncached) text page, such as a status page."""
         self._refuse_offline(url)
         response, body = self._fetch("GET", url, self._body_reader(url))
-        return _text(response, body)
+        return _text(body, response.encoding)
 
     def head(self, url: str) -> dict[str, str]:
         """The headers of `url` (live), such as Content-Length, ETag and Last-Modified."""
@@ -323,14 +332,12 @@ class Http:
 
     # The cache --------------------------------------------------------------------
 
-    def _cached_request(
-        self, method: str, url: str, check: Check | None, text: bool, **kwargs: Any
-    ) -> Any:
+    def _cached_request(self, method: str, url: str, parse: Parse, **kwargs: Any) -> Any:
         key = self._key(method, url, **kwargs)
         cached = None if self.settings.refresh else self._lookup(key)
         if cached is not None and (self.settings.offline or not cached.is_expired):
             try:
-                return _decode(url, cached, cached.content, text, check)
+                return parse(cached.content, cached.encoding)
             except OsmcamsError:
                 self._guard(lambda store: store.delete(key))
                 raise
@@ -340,7 +347,7 @@ class Http:
                 "run once without --offline"
             )
         response, body = self._fetch(method, url, self._body_reader(url), **kwargs)
-        data = _decode(url, response, body, text, check)
+        data = parse(body, response.encoding)
         if self.settings.cache_ttl > 0:
             self._save(key, response, body)
         return data
@@ -425,25 +432,30 @@ def _damaged(path: Path) -> bool:
         return True
 
 
-def _decode(url: str, response: Any, body: bytes, text: bool, check: Check | None) -> Any:
-    """The answer as text or JSON, which `check` may reject."""
-    import json
+def json_parser(url: str, check: Check | None = None) -> Parse:
+    """A Parse that decodes JSON, which `check` may then reject."""
 
-    if text:
-        return _text(response, body)
-    try:
-        data = json.loads(body)
-    except ValueError as e:
-        raise NetworkError(
-            f"{host(url)} sent an answer that is not valid JSON (cut short?)"
-        ) from e
-    if check:
-        check(data)
-    return data
+    def parse(body: bytes, encoding: str | None) -> Any:
+        import json
+
+        try:
+            data = json.loads(body)
+        except ValueError as e:
+            raise not_json(url) from e
+        if check:
+            check(data)
+        return data
+
+    return parse
 
 
-def _text(response: Any, body: bytes) -> str:
-    return body.decode(response.encoding or "utf-8", errors="replace")
+def not_json(url: str) -> NetworkError:
+    """The error for an answer that is not JSON at all."""
+    return NetworkError(f"{host(url)} sent an answer that is not valid JSON (cut short?)")
+
+
+def _text(body: bytes, encoding: str | None) -> str:
+    return body.decode(encoding or "utf-8", errors="replace")
 
 
 def _chunks(response: requests.Response, cancel: threading.Event) -> Iterator[bytes]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -20,7 +20,15 @@ from typing import Any
 from osmcams.communes import department_of
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, NetworkError, UsageError
 from osmcams.models import Camera, direction_warning, make_camera
-from osmcams.sources.http import MAX_WAIT, Http, host, is_point, unexpected
+from osmcams.sources.http import (
+    MAX_WAIT,
+    Http,
+    Parse,
+    host,
+    is_point,
+    json_parser,
+    unexpected,
+)
 from osmcams.sources.pbf import Boundary, Extract
 
 QUERIES = Path(__file__).parent / "queries"
@@ -107,7 +115,10 @@ def wait_for_slot(http: Http) -> None:
             return  # no status page (a private instance): nothing to wait for
         if wait is None:
             return
-        time.sleep(min(wait + pad, MAX_WAIT))
+        pause = min(wait + pad, MAX_WAIT)
+        http.notify(f"waiting {pause:.0f} s for a free slot on {host(url)}")
+        time.sleep(pause)
+        http.notify(None)
     raise NetworkError(
         f"{host(url)} had no free slot after {settings.max_tries} checks of its status; try later"
     )
@@ -117,16 +128,66 @@ def check_answer(answer: Any) -> None:
     """Reject what is not a complete, well-formed Overpass answer (raises NetworkError)."""
     if not isinstance(answer, dict) or not isinstance(answer.get("elements"), list):
         raise unexpected("Overpass", "sent no 'elements' list")
-    remark = answer.get("remark")
+    osm3s = answer.get("osm3s", {})
+    _check_head(answer.get("remark"), osm3s.get("timestamp_osm_base") if isinstance(
+        osm3s, dict) else osm3s)
+    for number, element in enumerate(answer["elements"], 1):
+        _check_element(number, element)
+
+
+def _check_head(remark: Any, stamp: Any) -> None:
+    """A remark that reports a runtime error fails the query; a stamp must be text."""
     if remark and "error" in str(remark).lower():
         raise NetworkError(f"Overpass stopped the query, nothing was counted: {remark}")
-    osm3s = answer.get("osm3s", {})
-    if not isinstance(osm3s, dict) or not isinstance(osm3s.get("timestamp_osm_base", ""), str):
+    if stamp is not None and not isinstance(stamp, str):
         raise unexpected("Overpass", "sent an 'osm3s' header that is not well formed")
-    for number, element in enumerate(answer["elements"], 1):
-        problem = _element_problem(element)
-        if problem:
-            raise unexpected("Overpass", f"element {number}: {problem}")
+
+
+def _check_element(number: int, element: Any) -> None:
+    problem = _element_problem(element)
+    if problem:
+        raise unexpected("Overpass", f"element {number}: {problem}")
+
+
+@dataclass(frozen=True)
+class CameraAnswer:
+    """What a camera query answered: how many areas matched, the data date, the cameras
+    (each with whether its direction was unreadable)."""
+
+    areas: int
+    stamp: str | None
+    cameras: list[tuple[Camera, bool]]
+
+
+def read_cameras(body: bytes, encoding: str | None = None) -> CameraAnswer:
+    """Stream-parse a camera answer: each element is checked and made a camera as it
+    comes, so that a large answer is never held whole as Python objects."""
+    import ijson
+
+    head: dict[str, Any] = {}
+
+    def events() -> Iterator[tuple[str, str, Any]]:
+        for prefix, event, value in ijson.parse(body, use_float=True):
+            if prefix in ("remark", "osm3s.timestamp_osm_base") or (
+                prefix == "elements" and event == "start_array"
+            ):
+                head[prefix] = value
+            yield prefix, event, value
+
+    areas, cameras = 0, []
+    try:
+        for number, element in enumerate(ijson.items(events(), "elements.item"), 1):
+            _check_element(number, element)
+            areas += element["type"] == "area"
+            made = element_camera(element)
+            if made is not None:
+                cameras.append(made)
+    except (ijson.JSONError, UnicodeDecodeError) as e:
+        raise NetworkError("Overpass sent an answer that is not valid JSON (cut short?)") from e
+    if "elements" not in head:
+        raise unexpected("Overpass", "sent no 'elements' list")
+    _check_head(head.get("remark"), head.get("osm3s.timestamp_osm_base"))
+    return CameraAnswer(areas, head.get("osm3s.timestamp_osm_base"), cameras)
 
 
 def _element_problem(element: Any) -> str | None:
@@ -157,13 +218,17 @@ def _element_problem(element: Any) -> str | None:
     return None
 
 
-def run(http: Http, query: str, /, **values: str | int) -> dict[str, Any]:
-    """Run the query file `query` with `values`, after waiting for a slot unless cached."""
+def run(http: Http, query: str, parse: Parse | None = None, /, **values: str | int) -> Any:
+    """Run the query file `query` with `values`, after waiting for a slot unless cached.
+
+    The answer is read by `parse`, else decoded as JSON and checked."""
     settings = http.settings
     data = {"data": render(query, timeout=settings.overpass_timeout, **values)}
     if not settings.offline and not http.is_cached("POST", settings.overpass_url, data=data):
         wait_for_slot(http)
-    return http.post_json(settings.overpass_url, data, check=check_answer)
+    return http.post(
+        settings.overpass_url, data, parse or json_parser(settings.overpass_url, check_answer)
+    )
 
 
 def _selection(t: Target) -> dict[str, str | int]:
@@ -233,25 +298,21 @@ def fetch_cameras(
     bad_direction = 0
     for t in targets:
         if t.kind == "relation":
-            answer = run(http, "cameras_by_relation", area_id=AREA_OFFSET + int(t.value))
+            answer = run(http, "cameras_by_relation", read_cameras,
+                         area_id=AREA_OFFSET + int(t.value))
         elif t.kind == "insee":
-            answer = run(http, "cameras_by_insee", **_selection(t))
+            answer = run(http, "cameras_by_insee", read_cameras, **_selection(t))
         else:
             raise UsageError(f"select cameras by INSEE code or relation, not by name ({t.value})")
-        areas = [e for e in answer["elements"] if e.get("type") == "area"]
-        if not areas:
+        if not answer.areas:
             raise DataError(f"OpenStreetMap has no area for the {t}: cannot select its cameras")
-        if len(areas) > 1:
-            warnings.append(f"{len(areas)} OSM areas match the {t}; their cameras are merged")
-        stamp = answer.get("osm3s", {}).get("timestamp_osm_base")
-        if stamp:
-            stamps.append(stamp)
-        for element in answer["elements"]:
-            made = element_camera(element)
-            if made is not None:
-                camera, bad = made
-                bad_direction += bad and camera.key not in cameras
-                cameras[camera.key] = camera
+        if answer.areas > 1:
+            warnings.append(f"{answer.areas} OSM areas match the {t}; their cameras are merged")
+        if answer.stamp:
+            stamps.append(answer.stamp)
+        for camera, bad in answer.cameras:
+            bad_direction += bad and camera.key not in cameras
+            cameras[camera.key] = camera
     warnings += direction_warning(bad_direction)
     source = f"Overpass API ({host(http.settings.overpass_url)})"
     return Extract(

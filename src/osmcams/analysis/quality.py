@@ -1,0 +1,152 @@
+"""What the mappers still have to do: missing tags, odd values, notes and near-duplicates.
+
+The documented values are those of the OpenStreetMap wiki pages for
+man_made=surveillance and its keys (surveillance, surveillance:type,
+surveillance:zone, camera:type, camera:mount).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from osmcams.analysis.match import Points, candidates
+from osmcams.join import Report
+from osmcams.models import Camera, direction_tag, parse_direction
+
+CHECKED = ("surveillance", "surveillance:type", "camera:type", "camera:mount", "camera:direction",
+           "surveillance:zone", "operator")
+DOCUMENTED = {
+    "surveillance": {"public", "outdoor", "indoor"},
+    "surveillance:type": {"camera", "ALPR", "guard", "gunshot_detector"},
+    "surveillance:zone": {"town", "parking", "traffic", "shop", "bank", "building", "entrance",
+                          "nesting_site"},
+    "camera:type": {"fixed", "panning", "dome"},
+    "camera:mount": {"wall", "pole", "ceiling", "street_lamp"},
+}
+NOT_CAMERAS = {"guard", "gunshot_detector"}  # surveillance types without camera:* tags
+TURNING = {"panning", "dome"}  # camera types without one direction
+PLAIN = {
+    "surveillance": "no surveillance (public, outdoor or indoor)",
+    "surveillance:type": "no surveillance:type",
+    "camera:type": "no camera:type",
+    "camera:mount": "no mount",
+    "camera:direction": "no direction",
+    "surveillance:zone": "no zone",
+    "operator": "no operator",
+}
+NOTE_KEYS = ("fixme", "FIXME", "note")
+
+
+def expected_tags(tags: dict[str, str]) -> list[str]:
+    """The checked tags that apply to a camera with `tags`.
+
+    camera:type and camera:mount apply to cameras (any surveillance:type but guard and
+    gunshot_detector), camera:direction to those that do not turn (not panning or dome).
+    """
+    wanted = ["surveillance", "surveillance:type", "surveillance:zone", "operator"]
+    if tags.get("surveillance:type") not in NOT_CAMERAS:
+        wanted += ["camera:type", "camera:mount"]
+        if tags.get("camera:type") not in TURNING:
+            wanted.append("camera:direction")
+    return [key for key in CHECKED if key in wanted]
+
+
+def missing_tags(tags: dict[str, str]) -> list[str]:
+    """The applicable checked tags that `tags` lacks (any direction key gives a direction)."""
+    def present(key: str) -> bool:
+        if key == "camera:direction":
+            return direction_tag(tags) is not None
+        return bool(tags.get(key, "").strip())
+
+    return [key for key in expected_tags(tags) if not present(key)]
+
+
+def odd_values(tags: dict[str, str]) -> dict[str, str]:
+    """Tags whose value is not a documented one, or a direction that cannot be read."""
+    odd = {key: tags[key] for key, values in DOCUMENTED.items() if key in tags and tags[key] not in values}
+    raw = direction_tag(tags)
+    if raw is not None and parse_direction(raw) is None:
+        odd["camera:direction"] = raw
+    return odd
+
+
+def notes(tags: dict[str, str]) -> list[str]:
+    """fixme and note texts."""
+    return [f"{key}: {tags[key]}" for key in NOTE_KEYS if tags.get(key)]
+
+
+def near_duplicates(cameras: list[Camera], distance: float) -> list[tuple[int, int, float]]:
+    """Pairs (i < j, metres) of cameras closer than `distance` metres, from a k-d tree."""
+    points = Points([c.lon for c in cameras], [c.lat for c in cameras], [{}] * len(cameras), "")
+    rows, cols, metres = candidates(points, points, distance)
+    return [(i, j, d) for i, j, d in zip(rows.tolist(), cols.tolist(), metres.tolist())
+            if i < j and d < distance]
+
+
+def commune_quality(cameras: list[Camera], distance: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The commune's counts, and the to-do features (one per camera to complete)."""
+    missing: Counter[str] = Counter()
+    odd: dict[str, Counter[str]] = {}
+    with_notes = 0
+    close: dict[int, list[str]] = {}
+    pairs = near_duplicates(cameras, distance)
+    for i, j, d in pairs:
+        close.setdefault(i, []).append(f"{d:.1f} m from {cameras[j].key}")
+        close.setdefault(j, []).append(f"{d:.1f} m from {cameras[i].key}")
+    features = []
+    for index, camera in enumerate(cameras):
+        lacks, strange, texts = missing_tags(camera.tags), odd_values(camera.tags), notes(camera.tags)
+        missing.update(lacks)
+        for key, value in strange.items():
+            odd.setdefault(key, Counter())[value] += 1
+        with_notes += bool(texts)
+        todo = [PLAIN[key] for key in lacks]
+        todo += [f"odd {key}={value}" for key, value in strange.items()]
+        todo += texts + [f"near duplicate, {text}" for text in close.get(index, [])]
+        if todo:
+            features.append(_todo_feature(camera, todo))
+    counts = {
+        "missing": {key: missing[key] for key in CHECKED},
+        "fixme": with_notes,
+        "odd_values": {key: dict(values.most_common()) for key, values in odd.items()},
+        "near_duplicates": len(pairs),
+        "to_complete": len(features),
+    }
+    return counts, features
+
+
+def _todo_feature(camera: Camera, todo: list[str]) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [round(camera.lon, 7), round(camera.lat, 7)]},
+        "properties": {
+            **camera.tags,
+            "name": f"{camera.tags.get('name') or 'camera'} to complete ({camera.key})",
+            "description": "; ".join(todo),
+            "@id": camera.key,
+            "osm_url": f"https://www.openstreetmap.org/{camera.key}",
+        },
+    }
+
+
+def quality(report: Report, distance: float = 3.0) -> tuple[Report, dict[str, list[dict[str, Any]]]]:
+    """Rows per commune (insee, name, cameras, missing, fixme, odd_values, near_duplicates),
+    and the to-do features of each commune with data.
+
+    A commune the data does not cover keeps cameras null, with the reason.
+    """
+    rows, todo = [], {}
+    for row in report.rows:
+        base = {"insee": row["insee"], "name": row["name"], "cameras": row.get("cameras")}
+        if row.get("cameras") is None:
+            rows.append({**base, "missing": None, "fixme": None, "odd_values": None,
+                         "near_duplicates": None, "to_complete": None,
+                         "reason": row.get("reason") or "the OSM data does not cover this commune"})
+            continue
+        counts, features = commune_quality(report.cameras[row["insee"]], distance)
+        rows.append({**base, **counts, "reason": None})
+        todo[row["insee"]] = features
+    meta = {**report.meta, "duplicate_distance_m": distance,
+            "documented_values": {key: sorted(values) for key, values in DOCUMENTED.items()}}
+    return Report(meta, rows, list(report.warnings), report.cameras, report.boundaries), todo

@@ -1,0 +1,142 @@
+"""quality on real extracts, against an independent loop over osmium-tool's OPL output."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from pyproj import Geod
+
+from osmcams.cli import cli
+
+KEYS = ("surveillance", "surveillance:type", "camera:type", "camera:mount", "camera:direction",
+        "surveillance:zone", "operator")
+# The values the OSM wiki documents for man_made=surveillance, written out again here.
+WIKI = {
+    "surveillance": ("public", "outdoor", "indoor"),
+    "surveillance:type": ("camera", "guard", "ALPR", "gunshot_detector"),
+    "surveillance:zone": ("town", "parking", "traffic", "shop", "bank", "building", "entrance",
+                          "nesting_site"),
+    "camera:type": ("fixed", "panning", "dome"),
+    "camera:mount": ("wall", "pole", "ceiling", "street_lamp"),
+}
+ANGLE = r"(\d+(\.\d+)?|[NSEW]{1,3})"
+
+
+def invoke(*args: str | Path) -> Result:
+    return CliRunner(env={"COLUMNS": "200"}).invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def readable_direction(value: str) -> bool:
+    first = value.split(";")[0].strip().upper()
+    return re.fullmatch(rf"{ANGLE}(\s*-\s*{ANGLE})?", first) is not None
+
+
+def expected(cameras: list[Any]) -> dict[str, Any]:
+    """The row quality should give, from the OPL tags alone."""
+    missing = Counter()
+    odd: dict[str, Counter] = {}
+    notes = 0
+    for camera in cameras:
+        tags = camera.tags
+        is_camera = tags.get("surveillance:type") not in ("guard", "gunshot_detector")
+        direction = next((tags[k] for k in ("camera:direction", "direction", "surveillance:direction")
+                          if tags.get(k)), None)
+        for key in KEYS:
+            if key in ("camera:type", "camera:mount") and not is_camera:
+                continue
+            if key == "camera:direction":
+                if is_camera and tags.get("camera:type") not in ("dome", "panning") and not direction:
+                    missing[key] += 1
+            elif not tags.get(key):
+                missing[key] += 1
+        for key, values in WIKI.items():
+            if key in tags and tags[key] not in values:
+                odd.setdefault(key, Counter())[tags[key]] += 1
+        if direction and not readable_direction(direction):
+            odd.setdefault("camera:direction", Counter())[direction] += 1
+        notes += any(tags.get(k) for k in ("fixme", "FIXME", "note"))
+    geod = Geod(ellps="WGS84")
+    close = sum(
+        geod.inv(a.lon, a.lat, b.lon, b.lat)[2] < 3.0 for a, b in itertools.combinations(cameras, 2)
+    )
+    return {
+        "cameras": len(cameras),
+        "missing": {key: missing[key] for key in KEYS},
+        "fixme": notes,
+        "odd_values": {key: dict(values) for key, values in odd.items()},
+        "near_duplicates": close,
+    }
+
+
+def box_around(cameras: list[Any], write_text, name: str) -> Path:
+    """A GeoJSON commune covering every camera with a margin."""
+    lons, lats = [c.lon for c in cameras], [c.lat for c in cameras]
+    w, s, e, n = min(lons) - 0.01, min(lats) - 0.01, max(lons) + 0.01, max(lats) + 0.01
+    feature = {"type": "Feature", "properties": {"code": "X0001", "nom": name},
+               "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}}
+    return write_text(f"{name}.geojson", json.dumps({"type": "FeatureCollection", "features": [feature]}))
+
+
+@pytest.mark.parametrize("extract", ["helsinki-2019.osm.pbf", "big/valhalla-bench-munchen-2020.osm.pbf",
+                                     "monaco-2025-02-07.osm.pbf"])
+def test_quality_agrees_with_a_loop_over_osmium(
+    extract: str, osm_dir: Path, osm_cameras, write_text, tmp_path: Path
+) -> None:
+    pbf = osm_dir / extract
+    cameras = osm_cameras(pbf)
+    assert cameras and all(c.kind == "n" for c in cameras)
+    boundary = box_around(cameras, write_text, "Zone")
+    todo = tmp_path / "todo"
+    result = invoke("quality", "--commune", "X0001", "--pbf", pbf, "--boundaries", boundary,
+                    "-q", "-f", "json", "--output-dir", todo)
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)["communes"][0]
+    want = expected(cameras)
+    assert {key: row[key] for key in want} == want
+    features = json.loads((todo / "x0001-zone.geojson").read_text(encoding="utf-8"))["features"]
+    assert len(features) == row["to_complete"]
+    for feature in features:
+        properties = feature["properties"]
+        assert properties["@id"].startswith("node/")
+        assert properties["osm_url"] == f"https://www.openstreetmap.org/{properties['@id']}"
+        assert properties["description"] and properties["name"]
+
+
+def test_plain_words_on_a_synthetic_camera(tmp_path: Path, write_text) -> None:
+    from conftest import run_osmium
+
+    opl = write_text("c.opl", "\n".join([
+        "n1 v1 dV c1 t2024-01-01T00:00:00Z i1 uu Tman_made=surveillance,surveillance:type=ALPR;camera,"
+        "fixme=check x2.35 y48.86",
+        "n2 v1 dV c1 t2024-01-01T00:00:00Z i1 uu Tman_made=surveillance,surveillance=public,"
+        "surveillance:type=camera,camera:type=dome,camera:mount=pole,surveillance:zone=town,"
+        "operator=Ville x2.3500100 y48.86",
+        "n3 v1 dV c1 t2024-01-01T00:00:00Z i1 uu Tman_made=surveillance,surveillance:type=guard,"
+        "surveillance=public,surveillance:zone=town,operator=X x2.36 y48.87",
+    ]) + "\n")
+    pbf = tmp_path / "c.osm.pbf"
+    run_osmium("cat", opl, "-o", pbf)
+    boundary = box_around([type("P", (), {"lon": 2.35, "lat": 48.86})(),
+                           type("P", (), {"lon": 2.36, "lat": 48.87})()], write_text, "Ville")
+    todo = tmp_path / "todo"
+    result = invoke("quality", "--commune", "Ville", "--pbf", pbf, "--boundaries", boundary, "-q",
+                    "-f", "json", "--output-dir", todo)
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)["communes"][0]
+    assert row["odd_values"] == {"surveillance:type": {"ALPR;camera": 1}}
+    assert row["near_duplicates"] == 1  # n1 and n2 lie 0.7 m apart
+    features = {f["properties"]["@id"]: f["properties"]
+                for f in json.loads((todo / "x0001-ville.geojson").read_text(encoding="utf-8"))["features"]}
+    assert set(features) == {"node/1", "node/2"}  # the guard lacks nothing
+    assert features["node/1"]["description"] == (
+        "no surveillance (public, outdoor or indoor); no camera:type; no mount; no direction; no zone; "
+        "no operator; odd surveillance:type=ALPR;camera; fixme: check; near duplicate, 0.7 m from node/2"
+    )
+    assert features["node/2"]["description"] == "near duplicate, 0.7 m from node/1"
