@@ -8,6 +8,7 @@ Usage:
   python benchmarks/run.py --size-mb 500            # build a tiled PBF, then time
   python benchmarks/run.py --pbf FILE --json out.json
   python benchmarks/run.py --smoke                  # ~8 MB, correctness only
+  python benchmarks/run.py --size-mb 100 --timeline  # timeline on two history files
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import make_history
 import make_tiled_pbf
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data"
@@ -44,6 +46,14 @@ EXTRACT = (
     "from osmcams.sources.pbf import read_cameras\n"
     "extract = read_cameras(sys.argv[1], int(sys.argv[2]))\n"
     "sys.stdout.write(''.join(f'{c.osm_type[0]}{c.osm_id}\\n' for c in extract.cameras))\n"
+)
+
+# Child that reads a history file and prints how many cameras its last version holds.
+TIMELINE = (
+    "import sys\n"
+    "from osmcams.sources.osh import read_history\n"
+    "history = read_history(sys.argv[1], int(sys.argv[2]))\n"
+    "print(sum(track.positions[-1] is not None for track in history.tracks))\n"
 )
 
 
@@ -231,6 +241,60 @@ def benchmark(pbf: Path, objects: int, workdir: Path, admin_level: int | None,
     }
 
 
+def latest_cameras(history: Path, workdir: Path) -> int:
+    """Cameras in the last snapshot of a history file: osmium time-filter, then tags-filter."""
+    snapshot = workdir / "latest.osm.pbf"
+    subprocess.run(["osmium", "time-filter", str(history), "-o", str(snapshot), "-O"],
+                   capture_output=True, check=True)
+    matched = workdir / "latest-cameras.osm.pbf"
+    floor(snapshot, matched, os.cpu_count() or 1)
+    return sum(osmium_objects(matched).values())
+
+
+def timeline_read(history: Path) -> Timing:
+    """osmcams.sources.osh.read_history in a child, on every core."""
+    timing, out = measure("osmcams timeline reading", [sys.executable, "-c", TIMELINE, history, "0"])
+    timing.found = int(out)
+    return timing
+
+
+def timeline_all(history: Path, out: Path, cache: Path) -> Timing:
+    """`osmcams timeline --all` against the IGN communes, yearly, as JSON."""
+    osmcams = shutil.which("osmcams") or "osmcams"
+    timing, _ = measure("timeline --all (IGN communes, yearly)",
+                        [osmcams, "timeline", "--all", "--pbf", history, "--boundaries", BOUNDARIES,
+                         "--population", POPULATION, "-f", "json", "-o", out, "--overwrite", "-q"],
+                        {"OSMCAMS_CACHE_DIR": str(cache)})
+    timing.found = json.loads(out.read_text())["meta"]["cameras_at_last_date"]
+    return timing
+
+
+def timeline_case(pbf: Path, workdir: Path, repeat: int = 1) -> list[dict]:
+    """The timeline on `pbf` read as history and on `pbf` with diffs applied, against osmium."""
+    cores = os.cpu_count() or 1
+    files = {
+        "snapshot as history": make_history.as_history(pbf, workdir / "as-history.osh.pbf"),
+        "apply-changes -H": make_history.with_diffs(pbf, workdir / "with-diffs.osh.pbf"),
+    }
+    results = []
+    for name, history in files.items():
+        expected = latest_cameras(history, workdir)
+        rounds: dict[str, list[Timing]] = {}
+        for _ in range(repeat):
+            for timing in (floor(history, workdir / "osmium.osh.pbf", cores), timeline_read(history),
+                           timeline_all(history, workdir / "timeline.json", workdir / "cache")):
+                rounds.setdefault(timing.task, []).append(timing)
+        timings = [best(runs) for runs in rounds.values()]
+        for timing in timings[1:]:
+            check(timing, expected, name)
+        results.append({
+            "pbf": f"{history} ({name})", "bytes": history.stat().st_size,
+            "objects": sum(osmium_objects(history).values()), "cameras": expected, "cores": cores,
+            "cpu": cpu_model(), "timings": [asdict(t) for t in timings],
+        })
+    return results
+
+
 def cpu_model() -> str:
     """The CPU model name from /proc/cpuinfo, where Linux gives it."""
     try:
@@ -258,6 +322,8 @@ def show(results: dict) -> None:
                       f"{size_mb / wall:,.0f}", f"{objects / wall:,.0f}",
                       "" if t["found"] is None else f"{t['found']:,}")
     Console(width=200).print(table)
+    if "help_s" not in results:
+        return
     baseline = results["help_s"]["python -c pass"]
     for name, wall in results["help_s"].items():
         extra = "" if name.startswith("python") else f" ({wall - baseline:.3f} s over python -c pass)"
@@ -285,6 +351,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path,
                         help="where to build and keep files (default: a temp dir, removed)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--timeline", action="store_true",
+                        help="time `timeline` on the file read as history and with diffs applied")
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
         if args.workdir:
@@ -302,9 +370,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                 pbf = workdir / "tiled.osm.pbf"
                 built = make_tiled_pbf.build(args.source, args.size_mb, pbf)
                 objects = built["nodes"] + built["ways"] + built["relations"]
-            level = None if args.no_pbf_boundaries else args.admin_level
-            results = benchmark(pbf, objects, workdir, level, args.repeat)
-            show(results)
+            if args.timeline:
+                results = timeline_case(pbf, workdir, args.repeat)
+                for result in results:
+                    show(result)
+            else:
+                level = None if args.no_pbf_boundaries else args.admin_level
+                results = benchmark(pbf, objects, workdir, level, args.repeat)
+                show(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

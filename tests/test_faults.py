@@ -41,6 +41,16 @@ class Env:
     def monaco(self) -> Path:
         return self.data / "osm/monaco-2025-02-07.osm.pbf"
 
+    def squares(self, *codes_and_names: tuple[str, str]) -> Path:
+        """A boundary file of 0.03° squares side by side over Monaco, one per (code, name)."""
+        features = [
+            {"type": "Feature", "properties": {"code": code, "nom": name}, "geometry": {
+                "type": "Polygon", "coordinates": [[[x, 43.72], [x + 0.03, 43.72], [x + 0.03, 43.75],
+                                                    [x, 43.75], [x, 43.72]]]}}
+            for x, (code, name) in zip((7.37, 7.40, 7.43, 7.46), codes_and_names)
+        ]
+        return self.write("squares.geojson", json.dumps({"type": "FeatureCollection", "features": features}))
+
     def write(self, name: str, text: str) -> Path:
         path = self.tmp / name
         path.write_text(text, encoding="utf-8")
@@ -336,6 +346,25 @@ CASES: list[Case] = [
     Case("INSEE code without its leading zero",
          lambda e: e.count("--commune", "6012"), ExitCode.COMMUNE,
          "06012 (Beausoleil) without its leading zero"),
+    # issue 8 §3: names that slug alike are refused before anything is written
+    Case("codes that slug alike",
+         lambda e: ["export", "--all", "--pbf", e.monaco, "--boundaries",
+                    e.squares(("X4", "Twin"), ("Ｘ４", "Twin")), "--output-dir", e.tmp / "out", "-q"],
+         ExitCode.USAGE, "would both be written to x4-twin.geojson"),
+    Case("codes . and ..",
+         lambda e: ["export", "--all", "--pbf", e.monaco, "--boundaries",
+                    e.squares((".", "Dot"), ("..", "Dot")), "--output-dir", e.tmp / "out", "-q",
+                    "--overwrite"],
+         ExitCode.USAGE, "would both be written to commune-dot.geojson"),
+    # issue 8 §2: a destination the system refuses (/sys takes no new directory, even for root)
+    Case("read-only --output-dir",
+         lambda e: ["export", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.ign_06,
+                    "--output-dir", "/sys/osmcams-test/out", "-q"],
+         ExitCode.USAGE, "cannot write /sys/osmcams-test/out"),
+    Case("read-only -o",
+         lambda e: ["count", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.ign_06,
+                    "-o", "/sys/osmcams-test.csv", "-q"],
+         ExitCode.USAGE, "cannot write /sys/osmcams-test.csv"),
     # --- Network and services (issue 8 §1-4, issue 7 §7) ----------------------------------
     *[Case(f"{var} {value}", lambda e: e.count_nice(), ExitCode.USAGE, var, env={var: value})
       for var, values in (("OSMCAMS_READ_TIMEOUT", ("0", "-1", "nan", "inf")),

@@ -14,10 +14,10 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "osmcams"
 # From the top (the CLI) down to the errors every layer may raise.
 LAYERS = [
     ["cli"],
-    ["cli.count", "cli.download", "cli.evidence"],
+    ["cli.count", "cli.download", "cli.evidence", "cli.timeline"],
     ["cli.options"],
     ["cli.render"],
-    ["analysis.compare", "analysis.quality"],
+    ["analysis.compare", "analysis.quality", "analysis.timeline"],
     ["analysis.match"],
     ["online"],
     ["pipeline"],
@@ -26,6 +26,7 @@ LAYERS = [
     ["outputs.formats", "outputs.fov"],
     ["join"],
     ["sources.overpass", "sources.geoapi", "sources.download"],
+    ["sources.osh"],
     ["sources.pbf"],
     ["sources.blocks", "sources.http"],
     ["communes"],
@@ -35,7 +36,7 @@ LAYERS = [
 ]
 PACKAGES = {"sources", "outputs", "analysis"}  # their __init__ holds only a docstring
 ONLY = {"click": {"cli"}, "rich": {"cli"}, "requests": {"sources.http"}, "urllib3": {"sources.http"},
-        "requests_cache": {"sources.http"}, "osmium": {"sources.pbf"}}
+        "requests_cache": {"sources.http"}, "osmium": {"sources.pbf", "sources.osh"}}
 
 
 def _module(path: Path) -> str:

@@ -204,3 +204,22 @@ def test_credentials_never_reach_the_outputs(net_env, httpserver, shared_data, m
     meta = json.loads(result.stdout)["meta"]
     assert "secret" not in result.output and "user" not in json.dumps(meta)
     assert meta["source"].startswith("Overpass API (127.0.0.1:")
+
+
+def test_the_status_line_shows_what_the_run_waits_for(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from osmcams.cli import render
+
+    screen = io.StringIO()
+    monkeypatch.setattr(render, "stderr", lambda: Console(file=screen, force_terminal=True, width=100))
+    with render.progress_bar(quiet=False) as progress:
+        status = render.status_of(progress)
+        status("waiting for overpass-api.de")
+        status(None)
+        status("waiting 30 s for a free slot on overpass-api.de")
+    assert "waiting for overpass-api.de" in screen.getvalue()
+    assert "waiting 30 s for a free slot" in screen.getvalue()
+    assert render.status_of(None) is None  # quiet or not a terminal: no status

@@ -29,6 +29,12 @@ class UsageError(OsmcamsError, ValueError):
     exit_code = ExitCode.USAGE
 
 
+class OutputError(OsmcamsError, OSError):
+    """An output that cannot be written: a read-only place, a full disk, a name taken twice."""
+
+    exit_code = ExitCode.USAGE
+
+
 class CommuneNotFound(OsmcamsError, LookupError):
     """No commune matches the name or code; suggestions are in the message."""
 

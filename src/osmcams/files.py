@@ -1,15 +1,35 @@
-"""Atomic file writes: a temporary file beside the target, renamed into place on success."""
+"""Atomic outputs: one file, or a set of files published all or nothing; locks.
+
+Every temporary file or directory is named `.osmcams-tmp-<pid>-…`, so that a later
+run recognises what a killed run left behind (`clean_leftovers`): it removes the
+leftovers, and finishes publishing a set whose publication had begun.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import secrets
+import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path, PurePosixPath
 from typing import IO
 
-from osmcams.errors import LockedError, UsageError
+from osmcams.errors import LockedError, OutputError, UsageError
+
+TEMP_PREFIX = ".osmcams-tmp-"
+_TEMP = re.compile(r"^\.osmcams-tmp-(\d+)-")
+# In a staging directory, the list of its moves; its presence means "publish this set".
+COMMIT = ".osmcams-commit.json"
+
+
+def cannot_write(path: str | os.PathLike[str], error: OSError) -> OutputError:
+    """The one-line error for an output that the system refused (full disk, read-only…)."""
+    return OutputError(f"cannot write {path}: {error.strerror or error}")
 
 
 def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Path:
@@ -24,17 +44,63 @@ def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Pat
     return target
 
 
+def _temp_prefix(hint: str) -> str:
+    return f"{TEMP_PREFIX}{os.getpid()}-{hint}"
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix" or pid == os.getpid():
+        return True  # cannot tell safely: never touch it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process
+    return True
+
+
+def clean_leftovers(directory: str | os.PathLike[str]) -> None:
+    """Remove what killed osmcams runs left in `directory`, and finish their committed sets.
+
+    Only entries named `.osmcams-tmp-<pid>-…` whose process is gone are touched.
+    """
+    directory = Path(directory)
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        found = _TEMP.match(entry.name)
+        if not found or _alive(int(found.group(1))):
+            continue
+        path = Path(entry.path)
+        try:
+            if not entry.is_dir(follow_symlinks=False):
+                path.unlink()  # a temporary file, a GeoPackage -journal among them
+            elif (path / COMMIT).is_file():
+                _finish(path, directory)
+            else:
+                shutil.rmtree(path)
+        except OSError:
+            pass  # a place we may not write: the leftover stays, harmless and named as ours
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
-    """A temporary path beside `target` that replaces it only if the block succeeds."""
+    """A temporary path beside `target` that replaces it only if the block succeeds.
+
+    An OSError in the block (a full disk, a read-only place) is one OutputError line.
+    """
     target = check_target(target, overwrite)
+    clean_leftovers(target.parent)
     # The temporary file keeps the target's extension: GDAL frowns on a GeoPackage without it.
     try:
         fd, name = tempfile.mkstemp(
-            prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
+            prefix=_temp_prefix(f"{target.stem}."), suffix=f".tmp{target.suffix}", dir=target.parent
         )
     except OSError as e:
-        raise UsageError(f"cannot write in {target.parent}: {e.strerror}") from e
+        raise cannot_write(target, e) from e
     os.close(fd)
     temp = Path(name)
     try:
@@ -43,8 +109,13 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = False) -> Iter
         os.umask(umask)
         os.chmod(temp, 0o666 & ~umask)  # as an ordinary new file would be
         os.replace(temp, target)
+    except OutputError:
+        raise
+    except OSError as e:
+        raise cannot_write(target, e) from e
     finally:
         temp.unlink(missing_ok=True)
+        Path(f"{temp}-journal").unlink(missing_ok=True)  # SQLite's, when GDAL was cut short
 
 
 @contextmanager
@@ -54,6 +125,128 @@ def atomic_open(target: str | os.PathLike[str], overwrite: bool = False) -> Iter
         yield f
         f.flush()
         os.fsync(f.fileno())
+
+
+def _name_key(name: str) -> str:
+    """What two names share when a file system may take them for one file."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def check_set(
+    directory: str | os.PathLike[str], names: Mapping[str, str], overwrite: bool = False
+) -> None:
+    """Refuse a set whose names are not plain relative paths, collide, or exist (unless `overwrite`).
+
+    `names` maps a label for messages ("Nice (06088)") to a path relative to `directory`.
+    Two names that differ only by case or Unicode form collide: some file systems fold them.
+    """
+    seen: dict[str, str] = {}
+    for label, name in names.items():
+        parts = PurePosixPath(name).parts
+        if (
+            not parts or name.startswith("/") or "\\" in name
+            or any(p in (".", "..") or p.startswith(".osmcams-") for p in parts)
+        ):
+            raise UsageError(f"{label}: {name!r} is not a file name inside {directory}")
+        key = _name_key(name)
+        if key in seen:
+            raise UsageError(f"{seen[key]} and {label} would both be written to {name}")
+        seen[key] = label
+    if overwrite:
+        return
+    for name in names.values():
+        path = Path(directory) / name
+        if path.exists() or path.is_symlink():
+            raise UsageError(f"{path} exists; add --overwrite to replace it")
+
+
+@contextmanager
+def publish(
+    directory: str | os.PathLike[str],
+    names: Mapping[str, str],
+    overwrite: bool = False,
+    remove: Iterable[str] = (),
+) -> Iterator[dict[str, Path]]:
+    """Publish a set of files in `directory`, all or nothing.
+
+    `names` maps a label for messages ("Nice (06088)") to a path relative to
+    `directory` ("06088-nice.geojson", or "communes/06088-nice.geojson"). The names
+    are checked first (`check_set`: collisions, existing files without `overwrite`).
+    The block gets, for each label, a path in a staging directory
+    `<directory>/.osmcams-tmp-<pid>-<random>/` and must write every file there.
+
+    When the block succeeds, a commit list is written into the staging directory,
+    then each file replaces its namesake in `directory` and the paths in `remove`
+    are deleted. A file identical to the one in place is not rewritten. When the
+    block fails, `directory` is left as it was. A run killed at any moment leaves
+    the old set, the new set, or a staging directory that the next `publish`,
+    `atomic_path` or `clean_leftovers` on `directory` completes (committed) or
+    removes (not committed) before anything else. A full disk or a read-only
+    place is one OutputError line; a missing directory is created.
+
+        with publish(out, {"Nice (06088)": "06088-nice.geojson"}, overwrite=True) as paths:
+            write(paths["Nice (06088)"])
+    """
+    directory = Path(directory)
+    check_set(directory, {**names, **{f"{name} (to remove)": name for name in remove}}, True)
+    created = not directory.exists()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise cannot_write(directory, e) from e
+    clean_leftovers(directory)
+    check_set(directory, names, overwrite)
+    staging = directory / _temp_prefix(secrets.token_hex(4))
+    paths = {label: staging / name for label, name in names.items()}
+    try:
+        staging.mkdir()
+        for path in paths.values():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        yield paths
+        moves = [name for name in names.values() if _changed(staging / name, directory / name)]
+        manifest = staging / f"{COMMIT}.part"
+        manifest.write_text(json.dumps({"move": moves, "remove": list(remove)}), encoding="utf-8")
+        os.replace(manifest, staging / COMMIT)  # the set is decided: from here, roll forward
+    except BaseException as e:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created:
+            with suppress(OSError):
+                directory.rmdir()
+        if isinstance(e, OutputError):  # name the file as published, not as staged
+            raise OutputError(str(e).replace(f"{staging}{os.sep}", f"{directory}{os.sep}")) from e
+        if isinstance(e, OSError):
+            raise cannot_write(directory, e) from e
+        raise
+    try:
+        _finish(staging, directory)
+    except OSError as e:  # the commit list stays: the next run finishes the set
+        raise cannot_write(directory, e) from e
+
+
+def _changed(new: Path, old: Path) -> bool:
+    """Whether `new` differs from `old`; when it does not, the staged copy is dropped."""
+    import filecmp
+
+    if not new.is_file():
+        raise ValueError(f"publish: {new.name} was not written")
+    if old.is_file() and not old.is_symlink() and filecmp.cmp(new, old, shallow=False):
+        new.unlink()
+        return False
+    return True
+
+
+def _finish(staging: Path, directory: Path) -> None:
+    """Carry out the commit list of `staging`; safe to repeat after a kill."""
+    manifest = json.loads((staging / COMMIT).read_text(encoding="utf-8"))
+    for name in manifest["move"]:
+        source = staging / name
+        if source.exists():  # else moved already, by a run killed later on
+            (directory / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, directory / name)
+    for name in manifest["remove"]:
+        (directory / name).unlink(missing_ok=True)
+    (staging / COMMIT).unlink()
+    shutil.rmtree(staging)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from osmcams.cli.count import count, export
 from osmcams.cli.download import download
 from osmcams.cli.evidence import compare, match, quality
 from osmcams.cli.render import stderr
+from osmcams.cli.timeline import timeline
 from osmcams.errors import ExitCode
 
 
@@ -31,7 +32,7 @@ def cli() -> None:
     """
 
 
-for command in (count, export, download, compare, match, quality):
+for command in (count, export, download, compare, match, quality, timeline):
     cli.add_command(command)
 
 

@@ -134,10 +134,10 @@ def export(
           --boundaries communes/ -o beausoleil.gpkg --fov --fov-range 40
       osmcams export --commune Monaco --pbf monaco.osm.pbf -o monaco.umap --fov
     """
-    from osmcams.files import check_target
+    from osmcams.files import check_target, publish
     from osmcams.outputs.fov import fields_of_view
     from osmcams.outputs.umap import write_umap
-    from osmcams.outputs.writers import commune_path, write_cameras
+    from osmcams.outputs.writers import commune_file, write_cameras
 
     fov = fov_from(kw)
 
@@ -156,35 +156,42 @@ def export(
     report = report_from(kw)
     if output is not None and len(report.rows) != 1:
         raise UsageError(f"{len(report.rows)} communes selected: use --output-dir")
-    if output_dir is not None:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    targets = {
-        row["insee"]: output or commune_path(output_dir, row["insee"], row["name"], fmt)  # type: ignore[arg-type]
-        for row in report.rows
-    }
-    for target in targets.values():  # all or nothing: refuse before the first file is written
-        check_target(target, overwrite)
     blind: list[str] = []
-    for row in report.rows:
+    views: dict[str, Any] = {}
+
+    def write(row: dict[str, Any], target: Path, replace: bool) -> None:
         code, name = row["insee"], row["name"]
-        views = None
         if fov:
-            views, missing = fields_of_view(report.cameras[code], fov)
-            blind += [f"{name}: {w}" for w in missing]
+            views[code], missing = fields_of_view(report.cameras[code], fov)
+            blind.extend(f"{name}: {w}" for w in missing)
         boundary = (
             {"code": code, "name": name, "geometry": report.boundaries[code]}
             if with_boundary
             else None
         )
         if fmt == "umap":  # a whole map: the commune, its cameras, their views
-            write_umap(report, [code], targets[code], views, overwrite)
+            write_umap(report, [code], target, views.get(code), replace)
         else:
-            write_cameras(report.cameras[code], targets[code], fmt, boundary, overwrite, views)
+            write_cameras(report.cameras[code], target, fmt, boundary, replace, views.get(code))
+
+    if output is not None:
+        write(report.rows[0], output, overwrite)
+        targets = {report.rows[0]["insee"]: output}
+    else:
+        # All or nothing: names checked (collisions, existing files) before the first write.
+        labels = {row["insee"]: f"{row['name']} ({row['insee']})" for row in report.rows}
+        names = {
+            labels[row["insee"]]: commune_file(row["insee"], row["name"], fmt) for row in report.rows
+        }
+        with publish(output_dir, names, overwrite) as staged:  # type: ignore[arg-type]
+            for row in report.rows:
+                write(row, staged[labels[row["insee"]]], True)
+        targets = {code: output_dir / names[label] for code, label in labels.items()}  # type: ignore[operator]
+    for row in report.rows:
+        code = row["insee"]
         stderr().print(
             f"{targets[code]}: {len(report.cameras[code])} cameras"
-            + (f", {len(views)} fields of view" if views is not None else ""),
+            + (f", {len(views[code])} fields of view" if code in views else ""),
             highlight=False, soft_wrap=True,
         )
     show_warnings(blind)
-
-

@@ -242,23 +242,22 @@ def quality(
           --boundaries communes/ --output-dir todo/
     """
     from osmcams.analysis.quality import quality as commune_quality
-    from osmcams.files import atomic_open, check_target
-    from osmcams.outputs.writers import commune_path, render_text, report_json, write_geojson
+    from osmcams.files import check_target, publish
+    from osmcams.outputs.writers import commune_file, render_text, report_json, write_geojson
 
     fmt = fmt or format_for(output, {".json": "json", ".txt": "table"}, "table")
     if output:
         check_target(output, overwrite)
     report, todo = commune_quality(report_from(kw), duplicate_distance)
-    if output_dir:
-        output_dir.mkdir(parents=True, exist_ok=True)
+    if output_dir:  # all or nothing: names checked before the first file is written
         names = {row["insee"]: row["name"] for row in report.rows}
-        targets = {code: commune_path(output_dir, code, names[code], "geojson") for code in todo}
-        for target in targets.values():  # all or nothing: refuse before the first file is written
-            check_target(target, overwrite)
+        files = {code: commune_file(code, names[code], "geojson") for code in todo}
+        with publish(output_dir, files, overwrite) as staged:
+            for code, features in todo.items():
+                with open(staged[code], "w", encoding="utf-8") as out:
+                    write_geojson(features, out)
         for code, features in todo.items():
-            with atomic_open(targets[code], overwrite) as out:
-                write_geojson(features, out)
-            stderr().print(f"{targets[code]}: {len(features)} cameras to complete",
+            stderr().print(f"{output_dir / files[code]}: {len(features)} cameras to complete",
                            highlight=False, soft_wrap=True)
     if fmt == "json":
         emit(render_text(lambda out: report_json(report, out)), output, overwrite)

@@ -11,14 +11,13 @@ import click
 from osmcams.cli.render import progress_bar, status_of, stderr
 
 
-def source_options(f: Callable) -> Callable:
-    """Where the cameras, boundaries and population come from."""
+def commune_options(f: Callable) -> Callable:
+    """Which communes, and the files their boundaries and population come from."""
     options = [
         click.option("--commune", "communes", multiple=True, metavar="NAME_OR_INSEE",
                      help="Commune name or INSEE code; repeat for several."),
         click.option("--department", metavar="CODE", help="Restrict to a department (06, 2A, 974)."),
         click.option("--all", "every", is_flag=True, help="Every commune that has a boundary."),
-        click.option("--pbf", type=click.Path(path_type=Path), help="OSM extract (.osm.pbf)."),
         click.option("--boundaries", multiple=True, type=click.Path(path_type=Path),
                      help="Boundary file or directory (GeoJSON, GPKG, Shapefile, GeoParquet)."),
         click.option("--code-field", help="Field holding the commune code."),
@@ -27,6 +26,17 @@ def source_options(f: Callable) -> Callable:
                      help="Population table: COG JSON or INSEE CSV."),
         click.option("--population-year", metavar="YEAR",
                      help="Census year of --population when neither its data nor its name says."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def source_options(f: Callable) -> Callable:
+    """Where the cameras, boundaries and population come from."""
+    options = [
+        commune_options,
+        click.option("--pbf", type=click.Path(path_type=Path), help="OSM extract (.osm.pbf)."),
         click.option("--admin-level", type=click.IntRange(1, 12), default=8, show_default=True,
                      help="admin_level of boundaries read from the PBF."),
         click.option("--threads", type=click.IntRange(0), default=None,

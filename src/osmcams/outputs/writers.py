@@ -15,7 +15,7 @@ import unicodedata
 from pathlib import Path
 from typing import IO, Any
 
-from osmcams.errors import UsageError
+from osmcams.errors import OutputError, UsageError
 from osmcams.files import atomic_open, atomic_path
 from osmcams.join import ROW_KEYS, Report
 from osmcams.models import CAMERA_FIELDS, Camera
@@ -188,18 +188,19 @@ def write_cameras(
 
         with atomic_path(target, overwrite) as temp:
             temp.unlink()
-            _camera_frame(cameras).to_file(temp, layer="cameras", driver="GPKG")
+            layers = [("cameras", _camera_frame(cameras))]
             if boundary:
-                outline = geopandas.GeoDataFrame(
+                layers.append(("boundary", geopandas.GeoDataFrame(
                     [{"insee": boundary["code"], "name": boundary["name"]}],
                     geometry=[boundary["geometry"]], crs="EPSG:4326",
-                )
-                outline.to_file(temp, layer="boundary", driver="GPKG")
+                )))
             if views:
-                geopandas.GeoDataFrame(
+                layers.append(("fields_of_view", geopandas.GeoDataFrame(
                     [v.properties() for v in views], geometry=[v.polygon for v in views],
                     crs="EPSG:4326",
-                ).to_file(temp, layer="fields_of_view", driver="GPKG")
+                )))
+            for layer, frame in layers:
+                gdal_write(frame, temp, target, layer=layer, driver="GPKG")
         return
     if fmt == "parquet":  # GeoParquet, for DuckDB, Sedona and pandas; the outline is left out
         with atomic_path(target, overwrite) as temp:
@@ -215,6 +216,16 @@ def write_cameras(
         write_geojson(features, out, sequence=fmt == "geojsonseq")
 
 
+def gdal_write(frame: Any, temp: Path, target: Path | str | os.PathLike[str], **options: Any) -> None:
+    """`frame.to_file(temp, **options)`; a GDAL failure (a full disk) is one OutputError line."""
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    try:
+        frame.to_file(temp, **options)
+    except (DataLayerError, DataSourceError) as e:
+        raise OutputError(f"cannot write {target}: {str(e).splitlines()[0][:120]}…") from e
+
+
 def _record(camera: Camera) -> dict[str, Any]:
     """The camera's fields, in CAMERA_FIELDS order."""
     return {k: getattr(camera, k) for k in CAMERA_FIELDS}
@@ -226,13 +237,9 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "commune"
 
 
-def commune_path(directory: str | os.PathLike[str], code: str, name: str, fmt: str) -> Path:
-    """`<code>-<slug>.<ext>` inside `directory`; never anywhere else."""
-    directory = Path(directory).resolve()
-    path = (directory / f"{slug(code)}-{slug(name)}{SUFFIX[fmt]}").resolve()
-    if path.parent != directory:
-        raise UsageError(f"refusing to write outside {directory}: {path}")
-    return path
+def commune_file(code: str, name: str, fmt: str) -> str:
+    """`<code>-<slug>.<ext>`: a plain file name, whatever the code and the name hold."""
+    return f"{slug(code)}-{slug(name)}{SUFFIX[fmt]}"
 
 
 def render_text(write: Any) -> str:

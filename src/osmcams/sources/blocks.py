@@ -218,12 +218,20 @@ def index(path: str | os.PathLike[str]) -> Layout:
 def write_subset(
     path: str | os.PathLike[str], layout: Layout, kind: str, wanted: Iterable[int], target: Path
 ) -> None:
-    """Copy to `target` the header and the `kind` blocks that may hold `wanted` ids."""
+    """Copy to `target` the header and the `kind` blocks that may hold `wanted` ids.
+
+    In a history file the versions of one id may straddle blocks: a block that starts
+    with a wanted id brings the block before it too.
+    """
     blocks = layout.blocks[kind]
     starts = [b.first_id for b in blocks]
-    chosen = sorted({bisect.bisect_right(starts, i) - 1 for i in wanted} - {-1})
+    chosen = {
+        j
+        for i in wanted
+        for j in range(max(bisect.bisect_left(starts, i) - 1, 0), bisect.bisect_right(starts, i))
+    }
     with open(path, "rb") as src, open(target, "wb") as out:
-        for block in [layout.header] + [blocks[i] for i in chosen]:
+        for block in [layout.header] + [blocks[i] for i in sorted(chosen)]:
             src.seek(block.offset)
             out.write(src.read(block.length))
 

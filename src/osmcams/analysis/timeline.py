@@ -1,0 +1,317 @@
+"""Cameras per commune through time, from an OSM history file.
+
+The count at an instant is the number of objects whose version valid then carries
+man_made=surveillance and is not deleted, placed where they were then. The dates
+are the instants that start each period from `since` to `until`, and `until`
+itself. Boundaries are today's, applied to every date.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from osmcams.errors import UsageError
+
+EVERY = ("year", "quarter", "month", "week", "day", "hour")
+MAX_DATES = 100_000
+CSV_KEYS = ("insee", "name", "date", "cameras", "added", "removed")
+OUTSIDE = ""  # a camera present but in no loaded commune
+DATE_FORMATS = "2016, 2016-05, 2016-05-01 or 2016-05-01T12:00Z"
+
+
+def parse_date(text: str) -> datetime:
+    """A UTC instant from a year, a month, a day or an ISO 8601 time (UTC unless told)."""
+    value = text.strip()
+    short = re.fullmatch(r"(\d{4})(?:-(\d{2}))?", value)
+    try:
+        if short:
+            return datetime(int(short[1]), int(short[2] or 1), 1, tzinfo=timezone.utc)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise UsageError(f"cannot read the date {text!r}: write {DATE_FORMATS}") from e
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _floor(moment: datetime, every: str) -> datetime:
+    """The start of the period of `moment`."""
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if every == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    if every == "day":
+        return day
+    if every == "week":
+        return day - timedelta(days=day.weekday())
+    month = {"month": moment.month, "quarter": 3 * ((moment.month - 1) // 3) + 1}.get(every, 1)
+    return day.replace(month=month, day=1)
+
+
+def _next(start: datetime, every: str) -> datetime:
+    """The start of the period after the one starting at `start`."""
+    step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+    if every in step:
+        return start + step[every]
+    months = start.year * 12 + start.month - 1 + {"year": 12, "quarter": 3, "month": 1}[every]
+    return start.replace(year=months // 12, month=months % 12 + 1)
+
+
+def instants(since: datetime, until: datetime, every: str) -> list[datetime]:
+    """`since`, the starts of the periods after it and before `until`, then `until`."""
+    if since > until:
+        raise UsageError(f"--since {since:%Y-%m-%dT%H:%M:%SZ} is after --until "
+                         f"{until:%Y-%m-%dT%H:%M:%SZ}")
+    dates = [since]
+    start = _next(_floor(since, every), every)
+    while start < until:
+        dates.append(start)
+        if len(dates) > MAX_DATES:
+            raise UsageError(f"more than {MAX_DATES:,} dates: choose a longer --every "
+                             "or a shorter span with --since and --until")
+        start = _next(start, every)
+    if until > dates[-1]:
+        dates.append(until)
+    return dates
+
+
+@dataclass
+class Timeline:
+    """Counts per commune at each date, where they come from, and what to be wary of."""
+
+    meta: dict[str, Any]
+    dates: list[str]
+    rows: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON document: meta, dates, communes, warnings."""
+        return {"meta": self.meta, "dates": self.dates, "communes": self.rows,
+                "warnings": self.warnings}
+
+    def long_rows(self) -> Iterator[dict[str, Any]]:
+        """One row per commune and date (CSV_KEYS), for pivoting."""
+        for row in self.rows:
+            for i, date in enumerate(self.dates):
+                yield {"insee": row["insee"], "name": row["name"], "date": date,
+                       "cameras": row["cameras"][i], "added": row["added"][i],
+                       "removed": row["removed"][i]}
+
+
+def _states(tracks: list[Any], communes: Any) -> list[list[str | None]]:
+    """For each track, the commune code of each of its segments (None: no camera then)."""
+    from osmcams.join import assign
+    from osmcams.models import Camera
+
+    where = [(t, j) for t, track in enumerate(tracks)
+             for j, position in enumerate(track.positions) if position is not None]
+    points = [Camera("", 0, *tracks[t].positions[j]) for t, j in where]
+    states: list[list[str | None]] = [[None] * len(track.positions) for track in tracks]
+    for (t, j), code in zip(where, assign(points, communes)):
+        states[t][j] = OUTSIDE if code is None else code
+    return states
+
+
+def _state(track: Any, states: list[str | None], instant: int) -> str | None:
+    i = bisect.bisect_right(track.starts, instant) - 1
+    return states[i] if i >= 0 else None
+
+
+@dataclass
+class _Counts:
+    dates: list[int]
+    codes: list[str]
+    cameras: list[list[int]] = field(default_factory=list)
+    added: list[list[int]] = field(default_factory=list)
+    removed: list[list[int]] = field(default_factory=list)
+    present: int = 0
+    outside: int = 0
+
+    def __post_init__(self) -> None:
+        size = len(self.dates)
+        self.cameras, self.added, self.removed = (
+            [[0] * size for _ in self.codes] for _ in range(3)
+        )
+
+    def add(self, track: Any, states: list[str | None], index: dict[str, int]) -> None:
+        """One camera's contribution: where it was at the first date, then its moves."""
+        dates = self.dates
+        first = index.get(_state(track, states, dates[0]))  # type: ignore[arg-type]
+        if first is not None:
+            self.cameras[first][0] += 1
+        last = _state(track, states, dates[-1])
+        self.present += last is not None
+        self.outside += last == OUTSIDE
+        periods = {bisect.bisect_left(dates, start) for start in track.starts}
+        for i in sorted(p for p in periods if 0 < p < len(dates)):
+            before, after = _state(track, states, dates[i - 1]), _state(track, states, dates[i])
+            if before != after:
+                if before in index:
+                    self.removed[index[before]][i] += 1  # type: ignore[index]
+                if after in index:
+                    self.added[index[after]][i] += 1  # type: ignore[index]
+
+    def finish(self) -> None:
+        """Running totals from the first date's counts and each period's changes."""
+        for cameras, added, removed in zip(self.cameras, self.added, self.removed):
+            for i in range(1, len(cameras)):
+                cameras[i] = cameras[i - 1] + added[i] - removed[i]
+
+
+def _first_seen(tracks: list[Any], states: list[list[str | None]]) -> dict[str, int]:
+    """The instant each commune first held a camera."""
+    first: dict[str, int] = {}
+    for track, codes in zip(tracks, states):
+        for start, code in zip(track.starts, codes):
+            if code and start < first.get(code, start + 1):
+                first[code] = start
+    return first
+
+
+def _span(
+    since: str | None, until: str | None, every: str, first: int | None, data_date: str | None
+) -> tuple[datetime, datetime]:
+    end = parse_date(data_date) if data_date else None
+    stop = parse_date(until) if until else end
+    if stop is None:
+        raise UsageError("the file carries no date: give --until")
+    if end is not None and stop > end:
+        raise UsageError(f"--until {until} is after the data date {data_date}: "
+                         "nothing is known after it")
+    if since:
+        return parse_date(since), stop
+    if first is None:
+        return _floor(stop, "year"), stop
+    return _floor(datetime.fromtimestamp(first, timezone.utc), "year"), stop
+
+
+def build(
+    history: Any,
+    communes: Any,
+    codes: list[str],
+    every: str = "year",
+    since: str | None = None,
+    until: str | None = None,
+    rank: bool = False,
+) -> Timeline:
+    """The timeline of the communes with `codes`, from the tracks of `history`."""
+    from osmcams import __version__
+    from osmcams.join import _coverage, data_age_days
+    from osmcams.sources.osh import iso
+    from osmcams.sources.pbf import Extract
+
+    frame = communes.frame.set_index("insee", drop=False)
+    dated = Extract([], history.source, history.timestamp, history.timestamp_source, history.bbox)
+    chosen, coverage = _coverage(dated, frame.loc[codes], rank)
+    codes = list(chosen["insee"])
+    index = {code: k for k, code in enumerate(codes)}
+    tracks = history.tracks
+    states = _states(tracks, communes)
+    first = _first_seen(tracks, states)
+    start, stop = _span(since, until, every, min((first[c] for c in codes if c in first), default=None),
+                        history.timestamp)
+    dates = [int(d.timestamp()) for d in instants(start, stop, every)]
+    counts = _Counts(dates, codes)
+    for track, track_states in zip(tracks, states):
+        counts.add(track, track_states, index)
+    counts.finish()
+    populations = chosen["population"].astype(object).where(chosen["population"].notna(), None)
+    rows = [
+        _row(code, name, department, population, counts, k, first.get(code))
+        for k, (code, name, department, population) in enumerate(zip(
+            codes, chosen["name"], chosen["department"], populations))
+    ]
+    if rank:
+        rows.sort(key=lambda r: (-r["cameras"][-1], r["insee"]))
+    warnings = [*history.warnings, *coverage, *_population_warning(rows, communes)]
+    meta = {
+        "source": history.source,
+        "data_timestamp": history.timestamp,
+        "timestamp_source": history.timestamp_source,
+        "data_age_days": data_age_days(history.timestamp),
+        "every": every,
+        "since": iso(dates[0]),
+        "until": iso(dates[-1]),
+        "counted": "objects whose version valid at the date carries man_made=surveillance and "
+                   "is not deleted, as `osmium time-filter FILE DATE` holds them; ways and "
+                   "relations at the centre of the bounding box of their nodes as they were then",
+        "added_removed": "per period ending at the date: cameras there at the date but not at "
+                         "the one before, and the reverse (a camera that moves between communes "
+                         "leaves one and joins the other); null at the first date",
+        "boundaries": communes.source,
+        "boundaries_date": "today's boundaries, as in the files, applied to every date: "
+                           "a commune merged since is not split back into its parts",
+        "population_source": communes.population_source,
+        "population_year": communes.population_year,
+        "per_10k": "cameras at the last date per 10,000 inhabitants",
+        "cameras_at_last_date": counts.present,
+        "cameras_outside_at_last_date": counts.outside,
+        "border_rule": "a camera on a shared border counts for the commune with the lowest code",
+        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "osmcams_version": __version__,
+    }
+    return Timeline(meta, [iso(d) for d in dates], rows, warnings)
+
+
+def _population_warning(rows: list[dict[str, Any]], communes: Any) -> list[str]:
+    from osmcams.communes import _listing
+
+    missing = [f"{r['name']} ({r['insee']})" for r in rows if r["population"] is None]
+    if not missing:
+        return []
+    source = communes.population_source
+    why = f"not in {source} (codes merged or unknown)" if source else "give --population"
+    return [f"{len(missing):,} communes have no population, {why}, so no per_10k: "
+            + _listing(missing)]
+
+
+def _row(
+    code: str, name: str, department: str | None, population: int | None, counts: _Counts,
+    k: int, first: int | None,
+) -> dict[str, Any]:
+    from osmcams.sources.osh import iso
+
+    population = None if population is None else int(population)
+    cameras = counts.cameras[k]
+    return {
+        "insee": code,
+        "name": name,
+        "department": department,
+        "population": population,
+        "cameras": cameras,
+        "added": [None, *counts.added[k][1:]],
+        "removed": [None, *counts.removed[k][1:]],
+        "per_10k": round(cameras[-1] * 10_000 / population, 3) if population else None,
+        "first_camera": None if first is None else iso(first),
+    }
+
+
+def timeline_from_pbf(
+    request: Any,
+    settings: Any,
+    every: str = "year",
+    since: str | None = None,
+    until: str | None = None,
+    progress: Any = None,
+) -> Timeline:
+    """The timeline of a history file's cameras in communes from boundary files."""
+    from osmcams.communes import load_communes, select
+    from osmcams.sources.osh import read_history
+
+    if request.pbf is None:
+        raise UsageError("--pbf is required: a history file (.osh.pbf)")
+    if not request.boundaries:
+        raise UsageError("timeline needs --boundaries: today's commune boundaries, from files")
+    communes = load_communes(
+        request.boundaries, request.population, request.code_field, request.name_field,
+        cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
+        population_year=request.population_year,
+    )
+    codes = select(communes, request.communes, request.department, request.every)
+    history = read_history(request.pbf, settings.threads, progress)
+    return build(history, communes, codes, every, since, until,
+                 rank=request.every or not request.communes)

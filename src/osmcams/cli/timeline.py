@@ -1,0 +1,152 @@
+"""timeline: cameras per commune through time, from an OSM history file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from osmcams.cli.options import commune_options, show_warnings
+from osmcams.cli.render import TABLE_ROWS, emit, handle_errors, progress_bar
+
+TIMELINE_FORMATS = ("table", "csv", "json")
+TIMELINE_SUFFIXES = {".csv": "csv", ".json": "json", ".txt": "table"}
+PERIODS = ("year", "quarter", "month", "week", "day", "hour")
+BARS = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 40
+
+
+def sparkline(values: list[int], width: int = SPARK_WIDTH) -> str:
+    """Bars for `values`, the last one always shown, at most `width` of them."""
+    if len(values) > width:
+        step = (len(values) - 1) / (width - 1)
+        values = [values[round(i * step)] for i in range(width)]
+    top = max(values, default=0)
+    if not top:
+        return BARS[0] * len(values)
+    return "".join(BARS[round(v * (len(BARS) - 1) / top)] for v in values)
+
+
+def rich_table(timeline: Any, limit: int) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    meta, dates = timeline.meta, timeline.dates
+    rows = timeline.rows[:limit]
+    cut = (f"\nthe first {len(rows):,} of {len(timeline.rows):,} communes; "
+           "--format csv or json for them all" if len(rows) < len(timeline.rows) else "")
+    table = Table(
+        title=f"Cameras mapped in OpenStreetMap, every {meta['every']}, "
+              f"{dates[0][:10]} to {dates[-1]}",
+        caption=f"{meta['source']}; boundaries as they are today{cut}",
+        box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+    )
+    table.add_column("INSEE", no_wrap=True)
+    table.add_column("Commune", min_width=10, overflow="fold")
+    table.add_column(dates[0][:10], justify="right")
+    table.add_column("", no_wrap=True)
+    table.add_column(dates[-1][:10], justify="right")
+    for name in ("+", "−", "/10k", "First"):
+        table.add_column(name, justify="right")
+    for r in rows:
+        table.add_row(
+            r["insee"], r["name"], f"{r['cameras'][0]:,}", sparkline(r["cameras"]),
+            f"{r['cameras'][-1]:,}", f"{sum(r['added'][1:]):,}", f"{sum(r['removed'][1:]):,}",
+            "–" if r["per_10k"] is None else str(r["per_10k"]),
+            (r["first_camera"] or "–")[:10],
+        )
+    return table
+
+
+def timeline_json(timeline: Any) -> str:
+    """The JSON document, one line per commune; NaN is refused."""
+    import json
+
+    def dump(value: Any, indent: int | None = None) -> str:
+        return json.dumps(value, ensure_ascii=False, indent=indent, allow_nan=False)
+
+    return (
+        '{"meta": ' + dump(timeline.meta, 2).replace("\n", "\n ") + ",\n"
+        + ' "dates": ' + dump(timeline.dates) + ",\n"
+        + ' "communes": [' + ",".join("\n  " + dump(r) for r in timeline.rows) + "\n ],\n"
+        + ' "warnings": ' + dump(timeline.warnings, 2).replace("\n", "\n ") + "}\n"
+    )
+
+
+@click.command()
+@click.option("--pbf", type=click.Path(path_type=Path), required=True,
+              help="OSM full-history file (.osh.pbf).")
+@commune_options
+@click.option("--every", "period", type=click.Choice(PERIODS), default="year", show_default=True,
+              help="One date at the start of each period.")
+@click.option("--since", metavar="DATE",
+              help="First date: 2016, 2016-05, 2016-05-01, 2016-05-01T12:00Z "
+                   "[default: January 1st of the year of the first camera].")
+@click.option("--until", metavar="DATE", help="Last date [default: the file's data date].")
+@click.option("-f", "--format", "fmt", type=click.Choice(TIMELINE_FORMATS),
+              help="Output format [default: from the --output suffix, else table].")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--threads", type=click.IntRange(0), default=None,
+              help="Threads decoding PBF (default: every core).")
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Cache of parsed boundaries [env OSMCAMS_CACHE_DIR].")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@handle_errors
+def timeline(
+    pbf: Path, period: str, since: str | None, until: str | None, fmt: str | None,
+    output: Path | None, overwrite: bool, threads: int | None, cache_dir: Path | None,
+    quiet: bool, **kw: Any,
+) -> None:
+    """Cameras per commune through time, from OSM's full history.
+
+    The count at a date is what a snapshot of OSM then held (osmium time-filter):
+    each version counts from its timestamp until the next. Boundaries are today's.
+
+    \b
+    Examples:
+      osmcams timeline --pbf alpes-maritimes.osh.pbf --boundaries communes/ \\
+          --commune Nice --commune Cannes
+      osmcams timeline --pbf france.osh.pbf --boundaries communes/ --population communes.json \\
+          --department 44 --every quarter --since 2014 -o nantes-area.csv
+    """
+    from osmcams.analysis.timeline import timeline_from_pbf
+    from osmcams.files import check_target
+    from osmcams.outputs.formats import format_for
+    from osmcams.outputs.writers import render_text, rows_csv
+    from osmcams.pipeline import Request
+    from osmcams.settings import Settings
+
+    fmt = fmt or format_for(output, TIMELINE_SUFFIXES, "table")
+    if output:
+        check_target(output, overwrite)
+    request = Request(
+        communes=tuple(kw.pop("communes")), department=kw.pop("department"),
+        every=kw.pop("every"), pbf=pbf, boundaries=tuple(kw.pop("boundaries")),
+        population=kw.pop("population"), population_year=kw.pop("population_year"),
+        code_field=kw.pop("code_field"), name_field=kw.pop("name_field"),
+    )
+    settings = Settings.from_env(threads=threads, cache_dir=cache_dir)
+    with progress_bar(quiet) as progress:
+        result = timeline_from_pbf(request, settings, period, since, until, progress)
+    show_warnings(result.warnings)
+    if fmt == "json":
+        text = timeline_json(result)
+    elif fmt == "csv":
+        from osmcams.analysis.timeline import CSV_KEYS
+
+        text = render_text(lambda out: rows_csv(list(result.long_rows()), CSV_KEYS, out))
+    else:
+        import io
+
+        from rich.console import Console
+
+        table = rich_table(result, TABLE_ROWS)
+        if output is None:
+            Console().print(table)
+            return
+        buffer = io.StringIO()
+        Console(file=buffer, width=160).print(table)
+        text = buffer.getvalue()
+    emit(text, output, overwrite)

@@ -1,0 +1,276 @@
+"""Read every version of the cameras of an OSM history file (.osh.pbf) with pyosmium.
+
+A version is valid from its timestamp, inclusive, to the next version's, exclusive;
+a deleted version ends the object. Filters run in C++, in passes: the ids of the
+objects that ever carried man_made=surveillance; then every version of those
+objects, of the member ways of camera relations, and of the nodes that any version
+of those ways refers to. No other object reaches Python.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from osmcams.errors import DataError
+from osmcams.models import Progress
+from osmcams.sources.pbf import (
+    CAMERA_TAG,
+    _bbox,
+    _centre,
+    _header,
+    _layout,
+    _objects,
+    _objects_by_id,
+    _refuse_empty,
+)
+
+HISTORY_SOURCES = (
+    "a full-history file (.osh.pbf): Geofabrik's extracts for OSM users "
+    "(osm-internal.download.geofabrik.de), the planet's full history "
+    "(planet.openstreetmap.org/pbf/full-history/), or `osmium extract --with-history` on either"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One version of an object: when it starts, and what it is from then on."""
+
+    start: int  # seconds since the Unix epoch, UTC
+    visible: bool
+    camera: bool  # carries man_made=surveillance
+    location: tuple[float, float] | None = None  # nodes
+    refs: tuple[int, ...] = ()  # ways: node ids; relations: node members
+    ways: tuple[int, ...] = ()  # relations: way members
+
+
+@dataclass
+class Track:
+    """Where one camera was: position (or None, not a camera) from each change on."""
+
+    key: str  # node/123
+    starts: list[int]
+    positions: list[tuple[float, float] | None]
+
+    def at(self, instant: int) -> tuple[float, float] | None:
+        """The position at `instant` (seconds), None when it was no camera then."""
+        i = bisect.bisect_right(self.starts, instant) - 1
+        return self.positions[i] if i >= 0 else None
+
+
+@dataclass
+class History:
+    """The camera tracks of a history file, with the date of its data."""
+
+    tracks: list[Track]
+    source: str
+    timestamp: str | None
+    timestamp_source: str
+    bbox: tuple[float, float, float, float] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def seconds(moment: datetime) -> int:
+    """Whole seconds since the Unix epoch."""
+    return int(moment.timestamp())
+
+
+def iso(instant: int) -> str:
+    """ISO 8601 UTC text of an instant in seconds."""
+    return datetime.fromtimestamp(instant, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Versions(dict):
+    """Object id -> its versions in order."""
+
+    def add(self, obj: Any, **shape: Any) -> None:
+        visible = obj.visible
+        camera = visible and obj.tags.get(CAMERA_TAG[0]) == CAMERA_TAG[1]
+        self.setdefault(obj.id, []).append(
+            Version(seconds(obj.timestamp), visible, camera, **(shape if visible else {}))
+        )
+
+    def at(self, osm_id: int, instant: int) -> Version | None:
+        """The version valid at `instant`, None before the first or when unknown."""
+        versions = self.get(osm_id, ())
+        found = None
+        for version in versions:  # few versions each: a scan beats bisect's key building
+            if version.start > instant:
+                break
+            found = version
+        return found
+
+
+@dataclass
+class _Scan:
+    ids: dict[str, set[int]]
+    nodes: _Versions = field(default_factory=_Versions)
+    ways: _Versions = field(default_factory=_Versions)
+    relations: _Versions = field(default_factory=_Versions)
+
+
+def _camera_ids(path: Path, pool: Any, progress: Progress | None) -> dict[str, set[int]]:
+    import osmium
+
+    ids: dict[str, set[int]] = {"n": set(), "w": set(), "r": set()}
+    filters = [osmium.filter.KeyFilter(CAMERA_TAG[0]), osmium.filter.TagFilter(CAMERA_TAG)]
+    for obj in _objects(path, osmium.osm.ALL, filters, pool, "Scanning", progress):
+        ids[obj.type_str()].add(obj.id)
+    return ids
+
+
+def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None) -> None:
+    """Every version of the cameras, of the member ways of camera relations, and of their nodes."""
+    import osmium
+
+    layout = _layout(path)
+    if scan.ids["r"]:  # relation blocks are not indexed: one pass over the file's relations
+        relations = osmium.filter.IdFilter(scan.ids["r"])
+        for rel in _objects(path, osmium.osm.RELATION, [relations], pool, "Relations", progress):
+            members = [(m.type, m.ref) for m in rel.members]
+            scan.relations.add(
+                rel,
+                refs=tuple(ref for kind, ref in members if kind == "n"),
+                ways=tuple(ref for kind, ref in members if kind == "w"),
+            )
+    way_ids = scan.ids["w"] | {
+        ref for versions in scan.relations.values() for v in versions for ref in v.ways
+    }
+    for way in _objects_by_id(path, layout, "way", way_ids, pool, progress):
+        scan.ways.add(way, refs=tuple(n.ref for n in way.nodes))
+    node_ids = scan.ids["n"] | {
+        ref
+        for table in (scan.ways, scan.relations)
+        for versions in table.values()
+        for v in versions
+        for ref in v.refs
+    }
+    for node in _objects_by_id(path, layout, "node", node_ids, pool, progress):
+        location = node.location
+        scan.nodes.add(node, location=(location.lon, location.lat) if location.valid() else None)
+
+
+def _points(scan: _Scan, refs: Iterable[int], instant: int) -> list[tuple[float, float]]:
+    points = []
+    for ref in refs:
+        node = scan.nodes.at(ref, instant)
+        if node is not None and node.visible and node.location is not None:
+            points.append(node.location)
+    return points
+
+
+def _way_points(scan: _Scan, way_id: int, instant: int) -> list[tuple[float, float]]:
+    way = scan.ways.at(way_id, instant)
+    if way is None or not way.visible:
+        return []
+    return _points(scan, way.refs, instant)
+
+
+def _starts(scan: _Scan, kind: str, osm_id: int) -> set[int]:
+    """The instants at which the object, or anything it is placed by, changed."""
+    table = {"n": scan.nodes, "w": scan.ways, "r": scan.relations}[kind]
+    versions = table.get(osm_id, [])
+    starts = {v.start for v in versions}
+    if kind == "n":
+        return starts
+    ways = {ref for v in versions for ref in v.ways}
+    nodes = {ref for v in versions for ref in v.refs}
+    nodes |= {ref for w in ways for v in scan.ways.get(w, []) for ref in v.refs}
+    starts |= {v.start for w in ways for v in scan.ways.get(w, [])}
+    starts |= {v.start for n in nodes for v in scan.nodes.get(n, [])}
+    return starts
+
+
+def _position(scan: _Scan, kind: str, osm_id: int, instant: int) -> tuple[float, float] | None:
+    """Where the object was at `instant`: a node's location, else the bbox centre of its nodes."""
+    table = {"n": scan.nodes, "w": scan.ways, "r": scan.relations}[kind]
+    version = table.at(osm_id, instant)
+    if version is None or not version.camera:
+        return None
+    if kind == "n":
+        return version.location
+    points = _points(scan, version.refs, instant)
+    for way_id in version.ways:
+        points += _way_points(scan, way_id, instant)
+    return _centre(points) if points else None
+
+
+def _tracks(scan: _Scan) -> tuple[list[Track], list[str]]:
+    names = {"n": "node", "w": "way", "r": "relation"}
+    tracks, unplaced = [], set()
+    for kind in ("n", "w", "r"):
+        table = {"n": scan.nodes, "w": scan.ways, "r": scan.relations}[kind]
+        for osm_id in sorted(scan.ids[kind]):
+            key = f"{names[kind]}/{osm_id}"
+            track = Track(key, [], [])
+            for start in sorted(_starts(scan, kind, osm_id)):
+                position = _position(scan, kind, osm_id, start)
+                version = table.at(osm_id, start)
+                if position is None and version is not None and version.camera:
+                    unplaced.add(key)
+                if not track.positions or track.positions[-1] != position:
+                    track.starts.append(start)
+                    track.positions.append(position)
+            tracks.append(track)
+    warnings = []
+    if unplaced:
+        warnings.append(
+            f"{len(unplaced)} camera ways or relations had, for a time, no node in the file; "
+            f"not counted then: {', '.join(sorted(unplaced))}"
+        )
+    return tracks, warnings
+
+
+def _data_date(
+    path: Path, stamp: str | None, stamp_source: str, scan: _Scan
+) -> tuple[str | None, str, list[str]]:
+    """The data date: the header's, unless versions read are newer (or it has none)."""
+    newest = max(
+        (v.start for table in (scan.nodes, scan.ways, scan.relations)
+         for versions in table.values() for v in versions),
+        default=None,
+    )
+    newest_iso = None if newest is None else iso(newest)
+    if stamp is not None and (newest_iso is None or newest_iso <= stamp):
+        return stamp, stamp_source, []
+    if newest_iso is None:
+        return None, "unknown", [f"{path.name} carries no date: the age of its data is unknown"]
+    why = f"its header says {stamp}, older than" if stamp else "it has no date in its header:"
+    return newest_iso, "newest version read", [
+        f"{path.name}: {why} the newest version read, {newest_iso}, taken as the data date; "
+        "the data may be newer"
+    ]
+
+
+def read_history(
+    path: str | os.PathLike[str], threads: int = 0, progress: Progress | None = None
+) -> History:
+    """The tracks of every object that ever carried man_made=surveillance in a history file.
+
+    A file whose header says it holds one version of each object is refused: it
+    cannot tell when a camera appeared.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    import osmium
+
+    pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
+    header, stamp, stamp_source = _header(path, pool)
+    if not header.has_multiple_object_versions:
+        raise DataError(
+            f"{path}: a snapshot, not a history file (its header says so), so it cannot tell "
+            f"when cameras appeared; use {HISTORY_SOURCES}"
+        )
+    _refuse_empty(path)
+    scan = _Scan(_camera_ids(path, pool, progress))
+    _read_versions(path, scan, pool, progress)
+    tracks, warnings = _tracks(scan)
+    timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
+    return History(tracks, str(path), timestamp, timestamp_source, _bbox(header), dated + warnings)
+

@@ -1,0 +1,303 @@
+"""Cameras through time from history files built with `osmium apply-changes -H` on real extracts.
+
+Expected counts come from `osmium time-filter FILE DATE` at each date, read as OPL,
+ways placed at the centre of their nodes' bounding box and put in the IGN communes
+with shapely: never from osmcams.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import parse_opl, run_osmium
+from shapely.geometry import Point
+
+from osmcams.cli import main
+from osmcams.errors import ExitCode
+
+COMMUNES = ("06012", "06032", "06104", "06150")  # Beausoleil, Cap-d'Ail, Roquebrune, La Turbie
+HEADER_DATE = "2025-09-01T00:00:00Z"  # after the last change
+
+
+def _node(osm_id: int, version: int, when: str, lon: float, lat: float, camera: bool = True,
+          **tags: str) -> str:
+    tags = {"man_made": "surveillance", **tags} if camera else tags
+    body = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+    return (f'<node id="{osm_id}" version="{version}" timestamp="{when}" uid="1" user="t" '
+            f'changeset="{version}" lat="{lat}" lon="{lon}">{body}</node>')
+
+
+def _way(osm_id: int, version: int, when: str, refs: list[int], camera: bool = True) -> str:
+    nds = "".join(f'<nd ref="{r}"/>' for r in refs)
+    tag = '<tag k="man_made" v="surveillance"/>' if camera else ""
+    return (f'<way id="{osm_id}" version="{version}" timestamp="{when}" uid="1" user="t" '
+            f'changeset="{version}">{nds}{tag}</way>')
+
+
+def _change(**blocks: list[str]) -> str:
+    parts = "".join(f"<{kind}>{''.join(items)}</{kind}>" for kind, items in blocks.items())
+    return f'<osmChange version="0.6" generator="osmcams tests">{parts}</osmChange>'
+
+
+SQUARE = [(7.4238, 43.7478), (7.4242, 43.7478), (7.4242, 43.7482), (7.4238, 43.7482)]
+WAY_NODES = [90000000010, 90000000011, 90000000012, 90000000013]
+DIFFS = [
+    _change(create=[  # a camera in Beausoleil, a camera way there, an untagged node in Cap-d'Ail
+        _node(90000000001, 1, "2024-06-15T10:00:00Z", 7.4232, 43.7473),
+        *(_node(n, 1, "2024-06-15T10:30:00Z", *p, camera=False) for n, p in zip(WAY_NODES, SQUARE)),
+        _node(90000000002, 1, "2024-06-15T11:00:00Z", 7.4027, 43.7257, camera=False),
+        _way(90000000100, 1, "2024-06-15T10:30:00Z", [*WAY_NODES, WAY_NODES[0]]),
+    ]),
+    _change(modify=[
+        _node(90000000001, 2, "2025-03-03T09:00:00Z", 7.4027, 43.7250),  # moved to Cap-d'Ail
+        _node(90000000002, 2, "2025-03-03T09:15:00Z", 7.4027, 43.7257),  # tagged
+        # A node of the camera way moves to La Turbie: the way's centre follows it.
+        _node(WAY_NODES[0], 2, "2025-03-03T10:00:00Z", 7.3968, 43.7456, camera=False),
+        _node(10147090782, 2, "2025-03-03T11:00:00Z", 7.4185443, 43.7388758,  # retagged
+              **{"surveillance:type": "ALPR"}),
+        _node(6482706094, 2, "2025-03-03T12:00:00Z", 7.4103494, 43.730977,  # untagged
+              camera=False, highway="street_lamp"),
+    ]),
+    _change(
+        create=[_node(90000000003, 1, "2025-06-01T01:00:00Z", 7.4170, 43.7314)],  # in Monaco
+        modify=[_node(6482706094, 3, "2025-06-01T04:00:00Z", 7.4240, 43.7470)],  # back, moved
+        delete=[
+            '<node id="90000000001" version="3" timestamp="2025-06-01T02:00:00Z" uid="1" '
+            'user="t" changeset="3"/>',
+            '<way id="90000000100" version="2" timestamp="2025-06-01T03:00:00Z" uid="1" '
+            'user="t" changeset="3"/>',
+        ],
+    ),
+]
+
+
+@pytest.fixture(scope="session")
+def history(monaco_2025: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Monaco 2025 and three diffs that create, move, retag, untag and delete cameras."""
+    folder = tmp_path_factory.mktemp("history")
+    diffs = []
+    for i, text in enumerate(DIFFS):
+        diffs.append(folder / f"{i}.osc")
+        diffs[-1].write_text(text, encoding="utf-8")
+    target = folder / "monaco.osh.pbf"
+    run_osmium("apply-changes", "-H", monaco_2025, *diffs, "-o", target,
+               f"--output-header=osmosis_replication_timestamp={HEADER_DATE}")
+    return target
+
+
+@pytest.fixture(scope="session")
+def shapes(ign_dir: Path, ign_shapes: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+    return ign_shapes(ign_dir / "communes-06-alpes-maritimes.geojson")
+
+
+def _cameras_only(path: Path) -> Path:
+    """Every version of the objects that were ever cameras and of their ways' nodes.
+
+    Cut with `osmium getid --with-history`, so that time-filter reads a small file.
+    """
+    target = path.with_name(f"{path.stem}-cameras.osh.pbf")
+    if not target.exists():
+        tagged = parse_opl(run_osmium("tags-filter", "-R", path, "man_made=surveillance",
+                                      "-f", "opl", "-o", "-"))
+        ids = {f"{o.kind}{o.osm_id}" for o in tagged}
+        ids |= {ref for o in tagged if o.kind == "w" for ref in o.refs}  # n123
+        listing = path.with_name(f"{path.stem}-ids.txt")
+        listing.write_text("\n".join(sorted(ids)) + "\n", encoding="utf-8")
+        run_osmium("getid", "--with-history", path, "-i", listing, "-o", target)
+    return target
+
+
+def _snapshot(path: Path, date: str, shapes: dict[str, Any]) -> dict[str, set[str]]:
+    """{code: camera keys} of what `osmium time-filter` holds at `date`."""
+    objects = parse_opl(run_osmium("time-filter", _cameras_only(path), date, "-f", "opl", "-o", "-"))
+    nodes = {o.osm_id: (o.lon, o.lat) for o in objects if o.kind == "n"}
+    found: dict[str, set[str]] = {code: set() for code in shapes}
+    for obj in objects:
+        if obj.tags.get("man_made") != "surveillance":
+            continue
+        if obj.kind == "n":
+            where = (obj.lon, obj.lat)
+        else:
+            points = [nodes[int(r[1:])] for r in obj.refs if int(r[1:]) in nodes]  # n123
+            lons, lats = [p[0] for p in points], [p[1] for p in points]
+            where = ((min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2)
+        inside = sorted(code for code, shape in shapes.items() if shape.intersects(Point(where)))
+        if inside:
+            found[inside[0]].add(f"{obj.kind}{obj.osm_id}")
+    return found
+
+
+def _run(*args: str | Path) -> tuple[int, str]:
+    import contextlib
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["timeline", *map(str, args)])
+    return code, out.getvalue()
+
+
+def _timeline(history: Path, ign_dir: Path, tmp_path: Path, *args: str) -> dict[str, Any]:
+    target = tmp_path / "timeline.json"
+    options = [a for code in COMMUNES for a in ("--commune", code)]
+    code, _ = _run("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                   *options, *args, "-o", target, "-q")
+    assert code == ExitCode.OK
+    return json.loads(target.read_text(encoding="utf-8"))
+
+
+def _check(result: dict[str, Any], history: Path, shapes: dict[str, Any]) -> None:
+    """Counts, added and removed at each date, against osmium time-filter."""
+    snapshots = [_snapshot(history, date, shapes) for date in result["dates"]]
+    rows = {row["insee"]: row for row in result["communes"]}
+    assert list(rows) == list(COMMUNES)
+    for code, row in rows.items():
+        assert row["cameras"] == [len(s[code]) for s in snapshots], code
+        assert row["added"] == [None] + [
+            len(now[code] - before[code]) for before, now in pairwise(snapshots)
+        ], code
+        assert row["removed"] == [None] + [
+            len(before[code] - now[code]) for before, now in pairwise(snapshots)
+        ], code
+
+
+def test_every_year_from_the_first_camera_to_the_data_date(
+    history: Path, ign_dir: Path, shapes: dict[str, Any], tmp_path: Path
+) -> None:
+    result = _timeline(history, ign_dir, tmp_path)
+    # The first camera of these communes was mapped in May 2019: the first date is before it.
+    assert result["dates"] == [f"{y}-01-01T00:00:00Z" for y in range(2019, 2026)] + [HEADER_DATE]
+    assert result["meta"]["data_timestamp"] == HEADER_DATE
+    assert "today" in result["meta"]["boundaries_date"]
+    _check(result, history, shapes)
+    rows = {row["insee"]: row for row in result["communes"]}
+    assert rows["06032"]["cameras"][0] == 0
+    assert rows["06012"]["first_camera"] == "2022-11-01T11:44:14Z"
+
+
+def test_every_month_with_moves_retags_and_deletions(
+    history: Path, ign_dir: Path, shapes: dict[str, Any], tmp_path: Path
+) -> None:
+    result = _timeline(history, ign_dir, tmp_path, "--every", "month", "--since", "2024-05")
+    assert result["dates"][:2] == ["2024-05-01T00:00:00Z", "2024-06-01T00:00:00Z"]
+    assert len(result["dates"]) == 17  # 2024-05 to 2025-08, then the data date, a month's start
+    assert result["dates"][-1] == HEADER_DATE
+    _check(result, history, shapes)
+    turbie = {row["insee"]: row for row in result["communes"]}["06150"]
+    assert max(turbie["cameras"]) == 1  # the camera way, while its moved node pulled it there
+
+
+def test_every_hour_across_a_day_of_changes(
+    history: Path, ign_dir: Path, shapes: dict[str, Any], tmp_path: Path
+) -> None:
+    result = _timeline(history, ign_dir, tmp_path, "--every", "hour",
+                       "--since", "2025-05-31T23:00Z", "--until", "2025-06-01T05:30:00Z")
+    assert result["dates"][0] == "2025-05-31T23:00:00Z"
+    assert result["dates"][-2:] == ["2025-06-01T05:00:00Z", "2025-06-01T05:30:00Z"]
+    _check(result, history, shapes)
+
+
+def test_at_the_instant_of_a_change_the_new_version_counts(
+    history: Path, ign_dir: Path, shapes: dict[str, Any], tmp_path: Path
+) -> None:
+    result = _timeline(history, ign_dir, tmp_path, "--every", "day",
+                       "--since", "2025-03-03T08:59:59Z", "--until", "2025-03-03T09:00:00Z")
+    assert result["dates"] == ["2025-03-03T08:59:59Z", "2025-03-03T09:00:00Z"]
+    _check(result, history, shapes)
+
+
+def test_csv_is_a_long_table(history: Path, ign_dir: Path, tmp_path: Path) -> None:
+    code, text = _run("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                      "--commune", "Beausoleil", "--since", "2024", "-f", "csv", "-q")
+    assert code == ExitCode.OK
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == ["insee", "name", "date", "cameras", "added", "removed"]
+    assert [r["date"] for r in rows] == ["2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z", HEADER_DATE]
+    assert rows[0]["added"] == "" and rows[1]["added"] != ""
+
+
+def test_the_table_has_a_sparkline(history: Path, ign_dir: Path) -> None:
+    code, text = _run("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                      "--commune", "Beausoleil", "--commune", "Cap-d'Ail", "-q")
+    assert code == ExitCode.OK
+    assert "Beausoleil" in text and "▁" in text and "█" in text
+
+
+def test_a_snapshot_is_refused_with_where_to_get_history(monaco_2025: Path, ign_dir: Path, capsys) -> None:
+    code, text = _run("--pbf", monaco_2025, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                      "--commune", "Beausoleil")
+    assert code == ExitCode.DATA
+    message = capsys.readouterr().err
+    assert "not a history file" in message and "osmium extract --with-history" in message
+    assert text == ""
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--until", "2026-01-01"], "after the data date"),
+    (["--since", "2025-05", "--until", "2025-01"], "is after --until"),
+    (["--since", "last spring"], "cannot read the date"),
+    (["--every", "hour", "--since", "2000"], "dates"),
+])
+def test_impossible_spans_are_usage_errors(
+    history: Path, ign_dir: Path, args: list[str], message: str, capsys
+) -> None:
+    code, _ = _run("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                   "--commune", "Beausoleil", *args, "-q")
+    assert code == ExitCode.USAGE
+    assert message in capsys.readouterr().err
+
+
+def test_saint_barthelemy_real_diff(osm_dir: Path, tmp_path: Path, write_text) -> None:
+    """A real replication diff, then a camera mapped a month later: 0, then 1, never null."""
+    folder = osm_dir / "saint-barthelemy"
+    camera = write_text("camera.osc", _change(create=[
+        _node(90000000001, 1, "2014-02-10T12:00:00Z", -62.8500, 17.8970)]))
+    target = tmp_path / "sb.osh.pbf"
+    run_osmium("apply-changes", "-H", folder / "saint_barthelemy.osm.pbf",
+               folder / "saint_barthelemy.osc.gz", camera, "-o", target,
+               "--output-header=osmosis_replication_timestamp=2014-03-01T00:00:00Z")
+    island = write_text("sb.geojson", json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"code": "97701", "nom": "Saint-Barthélemy"},
+        "geometry": {"type": "Polygon", "coordinates": [[[-62.96, 17.86], [-62.77, 17.86],
+                                                          [-62.77, 17.97], [-62.96, 17.97],
+                                                          [-62.96, 17.86]]]}}]}))
+    expected = []
+    for date in ("2014-01-01T00:00:00Z", "2014-02-01T00:00:00Z", "2014-03-01T00:00:00Z"):
+        objects = parse_opl(run_osmium("time-filter", target, date, "-f", "opl", "-o", "-"))
+        expected.append(sum(o.tags.get("man_made") == "surveillance" for o in objects))
+    out = tmp_path / "sb.json"
+    code, _ = _run("--pbf", target, "--boundaries", island, "--all", "--every", "month",
+                   "--since", "2014-01", "-o", out, "-q")
+    assert code == ExitCode.OK
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["communes"][0]["cameras"] == expected == [0, 0, 1]
+
+
+def test_versions_that_straddle_two_blocks_are_all_read(tmp_path: Path) -> None:
+    """osmium writes 8,000 objects a block: the versions of node 7991 begin in one, end in the next."""
+    from osmcams.sources.osh import iso, read_history
+
+    lines = [f"n{i} v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x1.0 y1.0" for i in range(1, 7991)]
+    lines += [  # a camera in its first version only; then moved and untagged, 19 times
+        f"n7991 v{v} dV c1 t2020-02-01T{v:02d}:00:00Z i1 ut "
+        f"T{'man_made=surveillance' if v == 1 else ''} x{1 + v / 1000} y1.0"
+        for v in range(1, 21)
+    ]
+    opl = tmp_path / "straddle.osh.opl"
+    opl.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    target = tmp_path / "straddle.osh.pbf"
+    run_osmium("cat", opl, "-o", target)
+    from osmcams.sources import blocks
+
+    assert [b.first_id for b in blocks.index(target).blocks["node"]] == [1, 7991]
+
+    (track,) = read_history(target, threads=1).tracks
+    assert track.key == "node/7991"
+    assert [iso(s) for s in track.starts] == ["2020-02-01T01:00:00Z", "2020-02-01T02:00:00Z"]
+    assert track.positions == [(1.001, 1.0), None]
