@@ -1,38 +1,160 @@
-"""The cron example runs as written, against local copies of the services."""
+"""The examples run as written: the sample configuration, the crontab line, the systemd
+service and the old script's wrapper, against a local download and replication server."""
 
 from __future__ import annotations
 
+import configparser
 import csv
+import hashlib
 import json
 import os
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 
-from test_download import catalogues, extracts, pbf  # noqa: F401  (fixtures)
+import pytest
+from conftest import run_osmium
+from fake_replication import STAMP, Server, osc, read_objects
+from fake_services import RangeFile
+from test_download import geofabrik_index
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "osmcams-refresh.sh"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SEQUENCE = 6462849  # Monaco 2025's
+FRENCH = {"06012", "06032", "06104", "06150"}  # the communes of the 06 that the extract reaches
 
 
-def test_nightly_refresh_script(net_env, catalogues, communes_06, cog_population, tmp_path):  # noqa: F811
-    out = tmp_path / "www"
-    env = {
-        **os.environ,
-        "REGION": "geofabrik:monaco",
-        "DEPARTMENT": "06",
-        "COMMUNES": str(communes_06),
-        "POPULATION": str(cog_population),
-        "DATA": str(tmp_path / "data"),
-        "OUT": str(out),
-    }
-    for _ in range(2):  # the second night finds the extract unchanged and rewrites the outputs
-        done = subprocess.run(["bash", str(EXAMPLE)], env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-    with open(out / "communes.csv", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    # The Monaco extract's box reaches 4 of the 163 communes of the Alpes-Maritimes.
-    assert {r["insee"] for r in rows} == {"06012", "06032", "06104", "06150"}
-    report = json.loads((out / "communes.json").read_text(encoding="utf-8"))
-    assert report["meta"]["data_timestamp"] == "2021-04-21T20:21:46Z"
-    assert "159 communes lie wholly outside" in " ".join(report["warnings"])
-    assert len(list((out / "geojson").glob("06*.geojson"))) == 4
-    assert not list(out.rglob("*.tmp*"))
+def _with_header(source: Path, target: Path, url: str, sequence: int, stamp: str) -> bytes:
+    run_osmium("cat", source, "-o", target, "--overwrite",
+               f"--output-header=osmosis_replication_base_url={url}",
+               f"--output-header=osmosis_replication_sequence_number={sequence}",
+               f"--output-header=osmosis_replication_timestamp={stamp}")
+    return target.read_bytes()
+
+
+@pytest.fixture
+def site(httpserver, monaco_2025, communes_06, cog_population, tmp_path, net_env):
+    """Geofabrik serving Monaco 2025 (with a header naming the local replication server),
+    and the sample configuration pointed at it and at temporary directories."""
+    replication = Server(httpserver, tmp_path / "replication")
+    replication.set_latest(SEQUENCE, "2025-02-07T01:02:45Z")
+    data = _with_header(monaco_2025, tmp_path / "served.osm.pbf", replication.url, SEQUENCE,
+                        "2025-02-07T01:02:45Z")
+    served = RangeFile(data)
+    httpserver.expect_request("/geofabrik/index-v1.json").respond_with_json(geofabrik_index(httpserver))
+    httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf").respond_with_handler(served)
+
+    def md5(request):
+        from werkzeug import Response
+
+        return Response(f"{hashlib.md5(served.data).hexdigest()}  monaco-latest.osm.pbf\n")
+
+    httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf.md5").respond_with_handler(md5)
+    text = (EXAMPLES / "osmcams.toml").read_text(encoding="utf-8")
+    for old, new in {
+        "/var/lib/osmcams/alpes-maritimes.osm.pbf": str(tmp_path / "data" / "monaco.osm.pbf"),
+        "osmfr:alpes_maritimes": "geofabrik:monaco",
+        "/srv/osmcams/communes/communes-06-alpes-maritimes.geojson": str(communes_06),
+        "/srv/osmcams/communes.json": str(cog_population),
+        "/var/www/cameras": str(tmp_path / "www"),
+        "/var/lib/osmcams/history.sqlite": str(tmp_path / "lib" / "history.sqlite"),
+    }.items():
+        assert old in text
+        text = text.replace(old, new)
+    # Monaco 2025 declares no bounding box: name the communes it reaches, not all of the 06.
+    text = text.replace('department = "06"', f"names = {json.dumps(sorted(FRENCH))}")
+    config = tmp_path / "osmcams.toml"
+    config.write_text(text, encoding="utf-8")
+    (tmp_path / "lib").mkdir()
+    return config, replication, served
+
+
+def _command(line: str, config: Path) -> list[str]:
+    """An example's command, with its config and with this checkout's osmcams."""
+    words = shlex.split(line.replace("/etc/osmcams/osmcams.toml", str(config)))
+    assert words[0].endswith("osmcams")
+    return [sys.executable, "-m", "osmcams", *words[1:]]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+
+def test_crontab_service_and_wrapper(site, monaco_2025, tmp_path):
+    config, replication, _ = site
+    cron = [line for line in (EXAMPLES / "crontab").read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    assert len(cron) == 1
+    fields = cron[0].split(None, 5)
+    assert fields[:5] == ["17", "*", "*", "*", "*"]
+
+    # The first run downloads the extract (region) and prints nothing: --quiet.
+    done = subprocess.run(_command(fields[5], config), env=_env(), capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    www = tmp_path / "www"
+    with open(www / "communes.csv", encoding="utf-8") as f:
+        assert {r["insee"] for r in csv.DictReader(f)} == FRENCH
+    assert len(list((www / "communes").glob("06*.geojson"))) == 4
+    assert (tmp_path / "lib" / "history.sqlite").is_file()
+
+    # The systemd service applies the next diff and logs it, with a summary line.
+    service = configparser.ConfigParser(interpolation=None, strict=False)
+    service.read(EXAMPLES / "osmcams-refresh.service")
+    assert service["Service"]["Type"] == "oneshot"
+    timer = configparser.ConfigParser(interpolation=None)
+    timer.read(EXAMPLES / "osmcams-refresh.timer")
+    assert timer["Timer"]["OnCalendar"] == "hourly"
+    node = read_objects(monaco_2025, "node", {10147090782})[10147090782]  # Beausoleil's camera
+    node.version += 1
+    node.tags.pop("man_made")
+    replication.publish(SEQUENCE + 1, osc(modify=[node]), STAMP.format(2, 0))
+    done = subprocess.run(_command(service["Service"]["ExecStart"], config), env=_env(),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].endswith("data of 2025-02-07T02:00Z: +0 −1 cameras in 1 commune")
+    assert all(line[:4] == "2026" or line[:2] == "20" for line in lines)  # timestamps
+
+    # The old script is a thin wrapper now: nothing new, nothing printed.
+    path = f"{_shim(tmp_path)}{os.pathsep}{os.environ['PATH']}"
+    done = subprocess.run(["bash", str(EXAMPLES / "osmcams-refresh.sh")], capture_output=True,
+                          text=True, env={**_env(), "OSMCAMS_CONFIG": str(config), "PATH": path})
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def _shim(tmp_path: Path) -> Path:
+    """A directory with an `osmcams` that runs this checkout, for PATH."""
+    (tmp_path / "bin").mkdir()
+    shim = tmp_path / "bin" / "osmcams"
+    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m osmcams "$@"\n')
+    shim.chmod(0o755)
+    return tmp_path / "bin"
+
+
+def test_diffs_gone_with_a_region_downloads_afresh(site, monaco_2025, tmp_path, capsys):
+    from osmcams.cli import main
+
+    config, replication, served = site
+    assert main(["refresh", "--config", str(config), "--quiet"]) == 0
+    node = read_objects(monaco_2025, "node", {10147090782})[10147090782]
+    node.version += 1
+    node.tags.pop("man_made")
+    diffs = [osc(modify=[node]), osc(), osc()]
+    for i, text in enumerate(diffs, 1):
+        replication.publish(SEQUENCE + i, text, STAMP.format(2 + i, 0))
+    replication.remove(SEQUENCE + 1)  # purged: the stored sequence cannot be caught up
+    # The catalogue now has an extract at sequence + 2, as osmium apply-changes makes it.
+    (tmp_path / "d.osc").write_text(diffs[0])
+    merged = tmp_path / "merged.osm.pbf"
+    run_osmium("apply-changes", monaco_2025, tmp_path / "d.osc", "-o", merged)
+    served.data = _with_header(merged, tmp_path / "new.osm.pbf", replication.url, SEQUENCE + 2,
+                               STAMP.format(4, 0))
+    served.etag = '"new"'
+    capsys.readouterr()
+    assert main(["refresh", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert f"no longer has sequence {SEQUENCE + 1}" in err and "downloading geofabrik:monaco afresh" in err
+    assert "data of 2025-02-07T05:00Z: +0 −1 cameras in 1 commune" in err
+    report = json.loads((tmp_path / "www" / "communes.json").read_text(encoding="utf-8"))
+    assert report["meta"]["replication_sequence"] == SEQUENCE + 3
+    assert {r["insee"]: r["cameras"] for r in report["communes"]}["06012"] == 0

@@ -14,18 +14,18 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "osmcams"
 # From the top (the CLI) down to the errors every layer may raise.
 LAYERS = [
     ["cli"],
-    ["cli.count", "cli.download", "cli.evidence", "cli.timeline"],
+    ["cli.count", "cli.download", "cli.evidence", "cli.timeline", "cli.refresh"],
     ["cli.options"],
     ["cli.render"],
-    ["analysis.compare", "analysis.quality", "analysis.timeline"],
-    ["analysis.match"],
+    ["refresh", "analysis.compare", "analysis.quality", "analysis.timeline"],
+    ["config", "analysis.match"],
     ["online"],
     ["pipeline"],
-    ["outputs.umap"],
+    ["outputs.umap", "outputs.sets"],
     ["outputs.writers"],
     ["outputs.formats", "outputs.fov"],
-    ["join"],
-    ["sources.overpass", "sources.geoapi", "sources.download"],
+    ["join", "mirror", "history"],
+    ["sources.overpass", "sources.geoapi", "sources.download", "sources.replication"],
     ["sources.osh"],
     ["sources.pbf"],
     ["sources.blocks", "sources.http"],
@@ -36,7 +36,8 @@ LAYERS = [
 ]
 PACKAGES = {"sources", "outputs", "analysis"}  # their __init__ holds only a docstring
 ONLY = {"click": {"cli"}, "rich": {"cli"}, "requests": {"sources.http"}, "urllib3": {"sources.http"},
-        "requests_cache": {"sources.http"}, "osmium": {"sources.pbf", "sources.osh"}}
+        "requests_cache": {"sources.http"},
+        "osmium": {"sources.pbf", "sources.osh", "sources.replication"}}
 
 
 def _module(path: Path) -> str:

@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     DATA = 4
     NETWORK = 5
     LOCKED = 6
+    STALE = 7
 
 
 class OsmcamsError(Exception):
@@ -57,12 +58,19 @@ class NetworkError(OsmcamsError, ConnectionError):
     """A service failed after retries, timed out, or answered garbage."""
 
     exit_code = ExitCode.NETWORK
+    status: int | None = None  # the HTTP status, when the server answered with an error
 
 
 class LockedError(OsmcamsError, RuntimeError):
     """Another run holds the lock."""
 
     exit_code = ExitCode.LOCKED
+
+
+class StaleError(OsmcamsError, RuntimeError):
+    """The data cannot be brought up to date from where it is; the message says what to do."""
+
+    exit_code = ExitCode.STALE
 
 
 def quoted(text: str) -> str:

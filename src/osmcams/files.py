@@ -254,6 +254,8 @@ def exclusive_lock(target: Path, what: str) -> Iterator[None]:
     """Hold `.<target>.lock` while the block runs; LockedError if another run holds it.
 
     The lock file stays: removing it would let a third run lock a file no one else sees.
+    It holds the pid and start time of the run that holds it, for the message. The
+    kernel drops the lock when its process ends, killed or not: a dead run never blocks.
     """
     try:
         import fcntl
@@ -261,9 +263,17 @@ def exclusive_lock(target: Path, what: str) -> Iterator[None]:
         yield
         return
     lock = target.with_name(f".{target.name}.lock")
-    with open(lock, "a") as handle:
+    with open(lock, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:
-            raise LockedError(f"another osmcams run is {what} ({lock} is locked)") from e
+            handle.seek(0)
+            holder = handle.read().split()
+            who = f"pid {holder[0]}, started {holder[1]}" if len(holder) == 2 else "another process"
+            raise LockedError(f"another osmcams run is {what} ({who}; {lock} is locked)") from e
+        from datetime import datetime, timezone
+
+        handle.truncate(0)
+        handle.write(f"{os.getpid()} {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}\n")
+        handle.flush()
         yield

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 
 COMPASS = {
@@ -52,8 +52,8 @@ class Camera:
 
     def properties(self) -> dict[str, object]:
         """The record without its position, for GeoJSON properties."""
-        data = asdict(self)
-        del data["lon"], data["lat"]
+        data = {name: getattr(self, name) for name in CAMERA_FIELDS if name not in ("lon", "lat")}
+        data["tags"] = dict(self.tags)
         return data
 
     def flat_properties(self) -> dict[str, object]:

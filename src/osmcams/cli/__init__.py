@@ -2,7 +2,8 @@
 
 Exit codes: 0 success, 1 internal error, 2 usage error, 3 commune not found or
 ambiguous, 4 bad or incomplete input data, 5 network or service failure,
-6 another run holds the lock.
+6 another run holds the lock, 7 the data cannot be
+brought up to date (replication diffs gone).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from osmcams import __version__
 from osmcams.cli.count import count, export
 from osmcams.cli.download import download
 from osmcams.cli.evidence import compare, match, quality
+from osmcams.cli.refresh import changes, history, refresh
 from osmcams.cli.render import stderr
 from osmcams.cli.timeline import timeline
 from osmcams.errors import ExitCode
@@ -28,11 +30,13 @@ def cli() -> None:
 
     \b
     Exit codes: 0 OK, 1 internal error, 2 usage error, 3 commune not found or
-    ambiguous, 4 bad or incomplete input data, 5 network failure, 6 locked.
+    ambiguous, 4 bad or incomplete input data, 5 network failure, 6 locked,
+    7 stale (replication diffs gone).
     """
 
 
-for command in (count, export, download, compare, match, quality, timeline):
+for command in (count, export, download, compare, match, quality, timeline, refresh, history,
+                changes):
     cli.add_command(command)
 
 

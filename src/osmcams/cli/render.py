@@ -24,7 +24,7 @@ def stderr() -> Any:
 # Rows a rich table shows by default: rendering tens of thousands takes minutes.
 TABLE_ROWS = 100
 # Progress labels that count items (files) rather than bytes.
-COUNTED = {"Boundaries"}
+COUNTED = {"Boundaries", "Diffs"}
 
 
 def progress_bar(quiet: bool):

@@ -294,7 +294,9 @@ class Http:
         message = f"{host(url)} answered {status}{reason}"
         if status in RETRY_STATUSES:
             raise _Again(message, status, _retry_after(response.headers.get("Retry-After")))
-        raise NetworkError(message)
+        error = NetworkError(message)
+        error.status = status
+        raise error
 
     def _new_session(self) -> requests.Session:
         import requests

@@ -22,12 +22,12 @@ from osmcams.models import Progress
 from osmcams.sources.pbf import (
     CAMERA_TAG,
     _bbox,
-    _centre,
     _header,
     _layout,
     _objects,
     _objects_by_id,
     _refuse_empty,
+    centre,
 )
 
 HISTORY_SOURCES = (
@@ -197,7 +197,7 @@ def _position(scan: _Scan, kind: str, osm_id: int, instant: int) -> tuple[float,
     points = _points(scan, version.refs, instant)
     for way_id in version.ways:
         points += _way_points(scan, way_id, instant)
-    return _centre(points) if points else None
+    return centre(points) if points else None
 
 
 def _tracks(scan: _Scan) -> tuple[list[Track], list[str]]:

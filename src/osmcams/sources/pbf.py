@@ -48,7 +48,9 @@ class Boundary:
 
 
 @dataclass
-class _Relation:
+class Relation:
+    """A relation as read: its tags, and its node and way members."""
+
     osm_id: int
     tags: dict[str, str]
     timestamp: str | None
@@ -89,14 +91,22 @@ class Locations:
             for ok, (lon, lat) in zip(found.tolist(), coords[at].tolist())
         ]
 
+    def items(self) -> Iterator[tuple[int, float, float]]:
+        """Every recorded (id, lon, lat)."""
+        coords = iter(self._coords)
+        for osm_id in self._ids:
+            yield osm_id, next(coords), next(coords)
+
 
 @dataclass
-class _Scan:
+class Scan:
+    """What the passes over a file found: camera nodes, ways and relations with their members."""
+
     cameras: list[Camera] = field(default_factory=list)  # the nodes, made in the first pass
     bad_directions: int = 0
     ways: dict[int, tuple[dict[str, str], str | None, list[int]]] = field(default_factory=dict)
-    relations: list[_Relation] = field(default_factory=list)
-    boundaries: list[_Relation] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+    boundaries: list[Relation] = field(default_factory=list)
     way_refs: dict[int, list[int]] = field(default_factory=dict)
     locations: Locations = field(default_factory=Locations)
     newest: str | None = None
@@ -186,10 +196,10 @@ def _bbox(header: Any) -> tuple[float, float, float, float] | None:
 
 def _first_pass(
     path: Path, admin_level: int | None, pool: Any, progress: Progress | None
-) -> _Scan:
+) -> Scan:
     import osmium
 
-    scan = _Scan()
+    scan = Scan()
     wanted = [CAMERA_TAG] + ([BOUNDARY_TAG] if admin_level is not None else [])
     level = str(admin_level)
     # Boundary nodes and ways are read later, by id, only when a relation needs them.
@@ -220,7 +230,7 @@ def _first_pass(
             scan.ways[obj.id] = (tags, stamp, [n.ref for n in obj.nodes])
         elif obj.is_relation():
             members = [(m.type, m.ref, m.role) for m in obj.members]
-            relation = _Relation(
+            relation = Relation(
                 obj.id,
                 tags,
                 stamp,
@@ -235,7 +245,7 @@ def _first_pass(
     return scan
 
 
-def _fetch_references(path: Path, scan: _Scan, pool: Any, progress: Progress | None) -> None:
+def _fetch_references(path: Path, scan: Scan, pool: Any, progress: Progress | None) -> None:
     """Read the member ways and then the nodes that the first pass left unresolved."""
     way_ids = {ref for rel in scan.relations + scan.boundaries for ref, _ in rel.ways}
     way_ids -= scan.ways.keys()
@@ -297,13 +307,14 @@ def _objects_by_id(
             )
 
 
-def _centre(points: list[tuple[float, float]]) -> tuple[float, float]:
+def centre(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """The centre of the bounding box of `points`, where ways and relations are placed."""
     lons = [p[0] for p in points]
     lats = [p[1] for p in points]
     return (min(lons) + max(lons)) / 2.0, (min(lats) + max(lats)) / 2.0
 
 
-def _cameras(scan: _Scan) -> tuple[list[Camera], list[str]]:
+def _cameras(scan: Scan) -> tuple[list[Camera], list[str]]:
     """The camera nodes, then the ways and relations placed at their centres."""
     cameras = scan.cameras
     warnings: list[str] = []
@@ -320,7 +331,7 @@ def _cameras(scan: _Scan) -> tuple[list[Camera], list[str]]:
             return
         if len(points) < len(refs):
             partial.append(f"{kind}/{osm_id}")
-        camera, bad = make_camera(kind, osm_id, *_centre(points), tags, stamp)
+        camera, bad = make_camera(kind, osm_id, *centre(points), tags, stamp)
         cameras.append(camera)
         bad_direction += bad
 
@@ -330,7 +341,13 @@ def _cameras(scan: _Scan) -> tuple[list[Camera], list[str]]:
         refs = rel.nodes + [n for ref, _ in rel.ways for n in scan.way_refs.get(ref, [])]
         place("relation", rel.osm_id, refs, rel.tags, rel.timestamp)
 
-    warnings += direction_warning(bad_direction)
+    warnings += direction_warning(bad_direction) + placement_warnings(partial, unplaced)
+    return cameras, warnings
+
+
+def placement_warnings(partial: list[str], unplaced: list[str]) -> list[str]:
+    """Warnings for camera ways and relations with some or all of their nodes missing."""
+    warnings = []
     if partial:
         warnings.append(
             f"{len(partial)} camera ways or relations have nodes missing from the extract; "
@@ -341,10 +358,10 @@ def _cameras(scan: _Scan) -> tuple[list[Camera], list[str]]:
             f"{len(unplaced)} camera ways or relations have no node in the extract and are "
             f"left out: {', '.join(unplaced)}"
         )
-    return cameras, warnings
+    return warnings
 
 
-def _boundaries(scan: _Scan) -> list[Boundary]:
+def _boundaries(scan: Scan) -> list[Boundary]:
     from osmcams.geometry import build_rings, rings_to_multipolygon
 
     result = []
@@ -393,6 +410,17 @@ def scan_file(
     progress: Progress | None = None,
 ) -> tuple[Extract, list[Boundary]]:
     """Cameras and, when `admin_level` is given, admin boundaries of one OSM file."""
+    extract, boundaries, _ = scan_members(path, admin_level, threads, progress)
+    return extract, boundaries
+
+
+def scan_members(
+    path: str | os.PathLike[str],
+    admin_level: int | None = None,
+    threads: int = 0,
+    progress: Progress | None = None,
+) -> tuple[Extract, list[Boundary], Scan]:
+    """As `scan_file`, with the members of the camera ways and relations, and their nodes."""
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{path}: a directory, not an OSM file")
@@ -418,7 +446,31 @@ def scan_file(
                 "newest camera or boundary, so the data may be newer"
             )
     extract = Extract(cameras, str(path), stamp, stamp_source, _bbox(header), warnings)
-    return extract, _boundaries(scan)
+    return extract, _boundaries(scan), scan
+
+
+def read_by_id(
+    path: str | os.PathLike[str], kind: str, ids: set[int], threads: int = 0
+) -> dict[int, Any]:
+    """Node locations (lon, lat) or way node lists of the `kind` objects with `ids`.
+
+    Only the blocks that can hold them are decoded, when the file can be indexed.
+    """
+    import osmium
+
+    path = Path(path)
+    if not ids:
+        return {}
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
+    found: dict[int, Any] = {}
+    for obj in _objects_by_id(path, _layout(path), kind, ids, pool, None):
+        if kind == "way":
+            found[obj.id] = [n.ref for n in obj.nodes]
+        elif obj.location.valid():
+            found[obj.id] = (obj.location.lon, obj.location.lat)
+    return found
 
 
 def read_cameras(

@@ -1,0 +1,194 @@
+"""refresh, history and changes: scheduled updates from replication diffs, and their record."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from osmcams.cli.render import handle_errors, progress_bar, stderr
+from osmcams.errors import UsageError
+
+SPARKS = "▁▂▃▄▅▆▇█"
+config_option = click.option(
+    "--config", "config_path", required=True, metavar="FILE",
+    type=click.Path(path_type=Path, dir_okay=False), help="The refresh configuration (TOML).",
+)
+
+
+@click.command()
+@config_option
+@click.option("--threads", type=click.IntRange(0), default=None,
+              help="Threads decoding PBF (default: every core).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")
+@handle_errors
+def refresh(config_path: Path, threads: int | None, quiet: bool) -> None:
+    """Bring the published counts up to date with the OSM replication diffs.
+
+    The first run reads the extract; later runs apply only the diffs published since,
+    then write communes.csv, communes.json, cameras.geojson and communes/*.geojson into
+    [output] dir, all or nothing, and record the run in the history database. A run
+    finding nothing new writes nothing. Exit codes: 0 done or nothing new, 2 bad
+    configuration, 4 bad data, 5 server unreachable or corrupt diff, 6 another refresh is
+    running, 7 the server no longer has the diffs needed (set [source] region).
+
+    \b
+    Example:
+      osmcams refresh --config /etc/osmcams/osmcams.toml --quiet
+    (a crontab line: 17 * * * * osmcams refresh --config … --quiet)
+    """
+    from osmcams.config import load_config
+    from osmcams.refresh import now
+    from osmcams.refresh import refresh as run_refresh
+    from osmcams.settings import Settings
+
+    config = load_config(config_path)
+    settings = Settings.from_env(threads=threads)
+
+    def log(message: str) -> None:
+        if not quiet:
+            stderr().print(f"{now()} {message}", highlight=False, soft_wrap=True, markup=False)
+
+    with progress_bar(quiet) as progress:
+        outcome = run_refresh(config, settings, log, progress)
+    log(outcome.summary)
+
+
+def _store(config_path: Path):
+    from osmcams.config import load_config
+    from osmcams.history import Store
+
+    config = load_config(config_path)
+    if not config.history.is_file():
+        raise UsageError(f"no history at {config.history} yet: run osmcams refresh --config {config_path}")
+    return Store(config.history)
+
+
+def sparkline(values: list[int]) -> str:
+    """One block character per value, from ▁ (the least) to █ (the most)."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1
+    return "".join(SPARKS[(v - low) * (len(SPARKS) - 1) // span] for v in values)
+
+
+@click.command()
+@config_option
+@click.option("--commune", required=True, metavar="NAME_OR_INSEE", help="The commune.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="Output format.")
+@handle_errors
+def history(config_path: Path, commune: str, fmt: str) -> None:
+    """Camera counts of a commune over the refresh runs, oldest first.
+
+    \b
+    Example:
+      osmcams history --config osmcams.toml --commune Nice --format json
+    """
+    store = _store(config_path)
+    try:
+        insee, name = store.commune(commune)
+        runs = store.counts(insee)
+    finally:
+        store.close()
+    if fmt == "json":
+        data = {"commune": {"insee": insee, "name": name}, "runs": runs}
+        click.echo(json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False))
+    elif fmt == "csv":
+        from osmcams.outputs.writers import render_text, rows_csv
+
+        keys = tuple(runs[0]) if runs else ("data_timestamp", "sequence", "cameras")
+        click.echo(render_text(lambda out: rows_csv(runs, keys, out)), nl=False)
+    else:
+        _history_table(insee, name, runs)
+
+
+def _history_table(insee: str, name: str, runs: list[dict[str, Any]]) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    counts = [r["cameras"] for r in runs]
+    table = Table(title=f"{name} ({insee}): cameras over time  {sparkline(counts)}",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("Data of", "Sequence", "Cameras", "/km²", "/10k"):
+        table.add_column(column, justify="left" if column == "Data of" else "right")
+    for r in runs:
+        table.add_row(*("–" if v is None else str(v) for v in (
+            r["data_timestamp"], r["sequence"], r["cameras"], r["cameras_per_km2"],
+            r["cameras_per_10k"])))
+    Console().print(table)
+
+
+def _since(value: str) -> str:
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise UsageError(f"--since must be a date such as 2026-11-01, not {value!r}") from e
+    if stamp.tzinfo is not None:
+        from datetime import timezone
+
+        stamp = stamp.astimezone(timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@click.command()
+@config_option
+@click.option("--since", required=True, metavar="DATE", help="Changes in data from this date on (UTC).")
+@click.option("--commune", metavar="NAME_OR_INSEE", help="Only this commune.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "geojson"]),
+              default="table", show_default=True, help="Output format.")
+@handle_errors
+def changes(config_path: Path, since: str, commune: str | None, fmt: str) -> None:
+    """Cameras added, removed, moved or retagged by the refresh runs since a date.
+
+    \b
+    Example:
+      osmcams changes --config osmcams.toml --since 2026-11-01 --format geojson > new.geojson
+    """
+    start = _since(since)
+    store = _store(config_path)
+    try:
+        insee = store.commune(commune)[0] if commune else None
+        rows = store.changes(start, insee)
+        names = store.names()
+    finally:
+        store.close()
+    for row in rows:
+        row["commune"] = names.get(row["insee"])
+    if fmt == "geojson":
+        from osmcams.outputs.writers import write_geojson
+
+        features = [{
+            "type": "Feature",
+            "id": row["key"],
+            "geometry": {"type": "Point", "coordinates": [round(row["lon"], 7), round(row["lat"], 7)]},
+            "properties": {
+                "@id": row["key"], "change": row["change"], "insee": row["insee"],
+                "commune": row["commune"], "data_timestamp": row["data_timestamp"],
+                "name": f"{row['change']} {row['key']}",
+                "description": ", ".join(f"{k}={v}" for k, v in row["tags"].items()),
+            },
+        } for row in rows]
+        write_geojson(features, click.get_text_stream("stdout"))
+        return
+    keys = ("data_timestamp", "change", "key", "insee", "commune", "lon", "lat")
+    if fmt == "csv":
+        from osmcams.outputs.writers import render_text, rows_csv
+
+        click.echo(render_text(lambda out: rows_csv(rows, keys, out)), nl=False)
+        return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Camera changes since {start}", box=box.SIMPLE_HEAD, pad_edge=False)
+    for key in keys:
+        table.add_column(key)
+    for row in rows:
+        table.add_row(*("–" if row[k] is None else str(row[k]) for k in keys))
+    Console().print(table)

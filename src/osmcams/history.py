@@ -1,0 +1,300 @@
+"""The history store: one SQLite file holding every run, count, camera and change.
+
+Tables (schema version in ``PRAGMA user_version``, migrated forward on open):
+
+- ``runs``: one row per run that changed the data: its data timestamp, replication
+  sequence, source, osmcams version, start and end time;
+- ``counts``: cameras per commune, per run;
+- ``cameras``: every camera ever seen in the selected communes, with its first-seen and
+  last-seen data timestamps and its latest position, tags and commune (``present`` is 0
+  once it is gone);
+- ``changes``: what each run added, removed, moved or retagged;
+- ``kept_*``: what refresh keeps to apply replication diffs (see mirror.py).
+
+A run is one transaction (`Store.transaction`): a killed run leaves no trace.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from osmcams.errors import DataError, UsageError
+from osmcams.models import Camera
+
+CHANGES = ("added", "removed", "moved", "retagged")
+MOVED_DEGREES = 1e-7  # closer than this (about 1 cm) is the same place
+
+# MIGRATIONS[i] takes the schema from version i to i + 1.
+MIGRATIONS = [
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        data_timestamp TEXT,
+        sequence INTEGER,
+        source TEXT NOT NULL,
+        osmcams_version TEXT NOT NULL,
+        started TEXT NOT NULL,
+        ended TEXT NOT NULL,
+        diffs INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE counts (
+        run INTEGER NOT NULL REFERENCES runs(id),
+        insee TEXT NOT NULL,
+        name TEXT NOT NULL,
+        cameras INTEGER NOT NULL,
+        population INTEGER,
+        cameras_per_km2 REAL,
+        cameras_per_10k REAL,
+        PRIMARY KEY (run, insee)
+    );
+    CREATE TABLE cameras (
+        key TEXT PRIMARY KEY,
+        first_seen TEXT,
+        last_seen TEXT,
+        present INTEGER NOT NULL,
+        lon REAL NOT NULL,
+        lat REAL NOT NULL,
+        tags TEXT NOT NULL,
+        insee TEXT
+    );
+    CREATE TABLE changes (
+        run INTEGER NOT NULL REFERENCES runs(id),
+        key TEXT NOT NULL,
+        change TEXT NOT NULL CHECK (change IN ('added', 'removed', 'moved', 'retagged')),
+        insee TEXT,
+        lon REAL NOT NULL,
+        lat REAL NOT NULL,
+        tags TEXT NOT NULL
+    );
+    CREATE INDEX changes_run ON changes(run);
+    CREATE TABLE kept_state (name TEXT PRIMARY KEY, value);
+    CREATE TABLE kept_objects (
+        key TEXT PRIMARY KEY,
+        tags TEXT NOT NULL,
+        timestamp TEXT,
+        nodes TEXT NOT NULL,
+        ways TEXT NOT NULL,
+        lon REAL,
+        lat REAL,
+        partial INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE kept_locations (id INTEGER PRIMARY KEY, lon REAL, lat REAL);
+    CREATE TABLE kept_ways (id INTEGER PRIMARY KEY, refs TEXT);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a run read, and when."""
+
+    data_timestamp: str | None
+    sequence: int | None
+    source: str
+    started: str
+    ended: str
+    diffs: int = 0
+
+
+@dataclass(frozen=True)
+class Change:
+    """One camera added, removed, moved or retagged by a run."""
+
+    key: str
+    change: str
+    insee: str | None
+    lon: float
+    lat: float
+    tags: dict[str, str]
+
+
+def _same_place(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return abs(a[0] - b[0]) < MOVED_DEGREES and abs(a[1] - b[1]) < MOVED_DEGREES
+
+
+class Store:
+    """The history database at `path`, created or migrated on open."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise UsageError(f"{self.path.parent} is not a directory (history path {self.path})")
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            raise DataError(f"{self.path}: not a usable osmcams history database: {e}") from e
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise DataError(
+                f"{self.path}: history schema {version} is newer than this osmcams knows "
+                f"({SCHEMA_VERSION}); upgrade osmcams"
+            )
+        for target in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                for statement in MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {target + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # Writing (inside a transaction) -------------------------------------------------
+
+    def record_run(
+        self,
+        run: Run,
+        rows: list[dict[str, Any]],
+        cameras: dict[str, list[Camera]],
+        touched: set[str] | None = None,
+    ) -> list[Change]:
+        """Add a run with its counts, update the cameras, and return what changed.
+
+        `rows` are the density rows of the run; `cameras` the cameras of each commune;
+        `touched` the keys of the only cameras that may have changed (None: any). A
+        commune's count is stored when it differs from its last stored one.
+        """
+        from osmcams import __version__
+
+        db = self.db
+        run_id = db.execute(
+            "INSERT INTO runs (data_timestamp, sequence, source, osmcams_version, started, ended,"
+            " diffs) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run.data_timestamp, run.sequence, run.source, __version__, run.started, run.ended,
+             run.diffs),
+        ).lastrowid
+        last = {insee: rest for insee, *rest in db.execute(
+            "SELECT insee, name, cameras, population, cameras_per_km2, cameras_per_10k, max(run)"
+            " FROM counts GROUP BY insee")}
+        counts = [(r["insee"], r["name"], r["cameras"], r["population"], r["cameras_per_km2"],
+                   r["cameras_per_10k"]) for r in rows]
+        db.executemany("INSERT INTO counts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       [(run_id, *c) for c in counts if last.get(c[0], [])[:5] != list(c[1:])])
+        now = {c.key: (c, code) for code, group in cameras.items() for c in group
+               if touched is None or c.key in touched}
+        changes = self._changes(now, touched)
+        db.executemany(
+            "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(run_id, c.key, c.change, c.insee, c.lon, c.lat, json.dumps(c.tags, sort_keys=True))
+             for c in changes],
+        )
+        db.executemany("UPDATE cameras SET present = 0 WHERE key = ?",
+                       [(c.key,) for c in changes if c.change == "removed"])
+        db.execute("UPDATE cameras SET last_seen = ? WHERE present = 1", (run.data_timestamp,))
+        db.executemany(
+            "INSERT INTO cameras VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+            "last_seen = excluded.last_seen, present = 1, lon = excluded.lon, lat = excluded.lat,"
+            " tags = excluded.tags, insee = excluded.insee",
+            [(key, run.data_timestamp, run.data_timestamp, c.lon, c.lat,
+              json.dumps(c.tags, sort_keys=True), code) for key, (c, code) in now.items()],
+        )
+        return changes
+
+    def _changes(self, now: dict[str, tuple[Camera, str]], touched: set[str] | None) -> list[Change]:
+        """What differs between the present cameras stored and `now` (among `touched`)."""
+        query = "SELECT key, lon, lat, tags, insee FROM cameras WHERE present = 1"
+        rows: list[Any] = []
+        if touched is None:
+            rows = self.db.execute(query).fetchall()
+        else:
+            keys = sorted(touched)
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                rows += self.db.execute(f"{query} AND key IN ({','.join('?' * len(chunk))})", chunk)
+        before = {key: ((lon, lat), json.loads(tags), insee) for key, lon, lat, tags, insee in rows}
+        changes = [Change(key, "removed", insee, *place, tags)
+                   for key, (place, tags, insee) in before.items() if key not in now]
+        for key, (camera, code) in now.items():
+            place = (camera.lon, camera.lat)
+            if key not in before:
+                changes.append(Change(key, "added", code, *place, camera.tags))
+                continue
+            old_place, old_tags, old_code = before[key]
+            if not _same_place(old_place, place) or old_code != code:
+                changes.append(Change(key, "moved", code, *place, camera.tags))
+            if old_tags != camera.tags:
+                changes.append(Change(key, "retagged", code, *place, camera.tags))
+        return changes
+
+    # Reading ------------------------------------------------------------------------
+
+    def last_run(self) -> dict[str, Any] | None:
+        """The latest run, as a dict of its columns, or None before the first."""
+        cursor = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1")
+        row = cursor.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cursor.description], row))
+
+    def commune(self, query: str) -> tuple[str, str]:
+        """The (insee, name) of the counted commune named or coded `query`."""
+        from osmcams.communes import normalise
+
+        known = dict(self.db.execute("SELECT insee, name FROM counts GROUP BY insee"))
+        if query in known:
+            return query, known[query]
+        found = [(code, name) for code, name in known.items() if normalise(name) == normalise(query)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            listed = ", ".join(f"{name} ({code})" for code, name in found)
+            raise UsageError(f"{query!r} is ambiguous in {self.path}: {listed}; give the INSEE code")
+        raise UsageError(f"{query!r} has no counts in {self.path}")
+
+    def names(self) -> dict[str, str]:
+        """The name of each counted commune, by INSEE code (the latest name)."""
+        return dict(self.db.execute("SELECT insee, name FROM counts ORDER BY run"))
+
+    def counts(self, insee: str) -> list[dict[str, Any]]:
+        """The commune's count at each run since its first, oldest first.
+
+        A run stores a commune's count only when it changed: each run shows the latest
+        count stored up to it.
+        """
+        cursor = self.db.execute(
+            "SELECT r.data_timestamp, r.sequence, c.cameras, c.population, c.cameras_per_km2,"
+            " c.cameras_per_10k, r.ended AS run_ended FROM runs r JOIN counts c"
+            " ON c.insee = ? AND c.run = (SELECT max(run) FROM counts WHERE insee = ? AND run <= r.id)"
+            " ORDER BY r.id",
+            (insee, insee),
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor]
+
+    def changes(self, since: str, insee: str | None = None) -> list[dict[str, Any]]:
+        """Changes of runs whose data is from `since` (ISO 8601) on, oldest first."""
+        query = (
+            "SELECT r.data_timestamp, ch.change, ch.key, ch.insee, ch.lon, ch.lat, ch.tags"
+            " FROM changes ch JOIN runs r ON r.id = ch.run WHERE r.data_timestamp >= ?"
+        )
+        params: list[Any] = [since]
+        if insee is not None:
+            query += " AND ch.insee = ?"
+            params.append(insee)
+        cursor = self.db.execute(query + " ORDER BY r.id, ch.rowid", params)
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, row)) for row in cursor]
+        for row in rows:
+            row["tags"] = json.loads(row["tags"])
+        return rows

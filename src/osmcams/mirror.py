@@ -1,0 +1,208 @@
+"""The cameras of an extract, kept current with replication diffs, in the history store.
+
+The extract itself is never rewritten. The store keeps (tables ``kept_*``):
+
+- every camera object: tags, timestamp, and its node members (ways and relations) or
+  its location (nodes), with the position last computed;
+- the node lists of camera ways and of the member ways of camera relations, and the
+  locations of their nodes;
+- every node location and way node list that a diff brought since the extract was read.
+
+So a node that is known there is known as it is now, and a node that is not is as the
+extract has it: when a way or relation becomes a camera while its nodes are not in the
+diff, they are read from the extract, decoding only the blocks that hold them. The
+store grows with the diffs applied, never with the extract.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from osmcams.models import direction_warning, make_camera
+from osmcams.sources.pbf import Extract, Scan, centre, placement_warnings, read_by_id
+from osmcams.sources.replication import Batch
+
+
+class Mirror:
+    """The kept cameras in `db` (a history store's connection); `base` is the extract."""
+
+    def __init__(self, db: sqlite3.Connection, base: Path, threads: int = 0) -> None:
+        self.db = db
+        self.base = base
+        self.threads = threads
+
+    # Small named values (replication state, base file identity) ----------------------
+
+    def get(self, name: str) -> Any:
+        """A value stored with `put`, or None."""
+        row = self.db.execute("SELECT value FROM kept_state WHERE name = ?", (name,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def put(self, name: str, value: Any) -> None:
+        """Store a JSON value under `name`."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO kept_state VALUES (?, ?)", (name, json.dumps(value))
+        )
+
+    # Filling and updating ------------------------------------------------------------
+
+    def fill(self, extract: Extract, scan: Scan) -> None:
+        """Replace what is kept with the cameras of a fresh scan of the extract."""
+        db = self.db
+        for table in ("kept_objects", "kept_locations", "kept_ways"):
+            db.execute(f"DELETE FROM {table}")
+        db.executemany(
+            "INSERT INTO kept_objects VALUES (?, ?, ?, '[]', '[]', ?, ?, 0)",
+            [(c.key, json.dumps(c.tags), c.timestamp, c.lon, c.lat)
+             for c in extract.cameras if c.osm_type == "node"],
+        )
+        rows: list[tuple[str, dict, str | None, list[int], list[int]]] = [
+            (f"way/{i}", tags, stamp, refs, []) for i, (tags, stamp, refs) in scan.ways.items()]
+        rows += [(f"relation/{r.osm_id}", r.tags, r.timestamp, r.nodes, [w for w, _ in r.ways])
+                 for r in scan.relations]
+        self._upsert(rows)
+        ways = set(scan.ways) | {w for r in scan.relations for w, _ in r.ways}
+        kept = {w: scan.way_refs[w] for w in ways if w in scan.way_refs}
+        db.executemany("INSERT INTO kept_ways VALUES (?, ?)",
+                       [(w, json.dumps(refs)) for w, refs in kept.items()])
+        nodes = {n for refs in kept.values() for n in refs} | {n for r in scan.relations for n in r.nodes}
+        db.executemany("INSERT INTO kept_locations VALUES (?, ?, ?)",
+                       [row for row in scan.locations.items() if row[0] in nodes])
+        self._place([key for key, *_ in rows])
+
+    def apply(self, batch: Batch) -> set[str]:
+        """Apply merged diffs; the keys of the camera objects they touched."""
+        db = self.db
+        db.executemany("INSERT OR REPLACE INTO kept_locations VALUES (?, ?, ?)",
+                       [(i, *(p or (None, None))) for i, p in batch.nodes.items()])
+        db.executemany("INSERT OR REPLACE INTO kept_ways VALUES (?, ?)",
+                       [(i, None if r is None else json.dumps(r)) for i, r in batch.ways.items()])
+        removed = [key for key in batch.others if self._has(key)]
+        db.executemany("DELETE FROM kept_objects WHERE key = ?", [(k,) for k in removed])
+        nodes = [(k, v) for k, v in batch.cameras.items() if k.startswith("node/")]
+        db.executemany(
+            "INSERT OR REPLACE INTO kept_objects VALUES (?, ?, ?, '[]', '[]', ?, ?, 0)",
+            [(k, json.dumps(v["tags"]), v["timestamp"], *v["location"]) for k, v in nodes],
+        )
+        touched = self._touched(batch)
+        self._upsert([
+            (k, v["tags"], v["timestamp"], v.get("refs") or v.get("nodes") or [], v.get("ways", []))
+            for k, v in batch.cameras.items() if not k.startswith("node/")
+        ])
+        self._place(touched | {k for k in batch.cameras if not k.startswith("node/")})
+        return touched | set(removed) | set(batch.cameras)
+
+    def _has(self, key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM kept_objects WHERE key = ?", (key,)).fetchone() is not None
+
+    def _upsert(self, rows: Iterable[tuple[str, dict, str | None, list[int], list[int]]]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO kept_objects VALUES (?, ?, ?, ?, ?, NULL, NULL, 0)",
+            [(k, json.dumps(t), s, json.dumps(n), json.dumps(w)) for k, t, s, n, w in rows],
+        )
+
+    def _touched(self, batch: Batch) -> set[str]:
+        """Camera ways and relations not in the diffs whose member ways or nodes are."""
+        touched = set()
+        members = self.db.execute(
+            "SELECT key, nodes, ways FROM kept_objects WHERE key NOT LIKE 'node/%'"
+        ).fetchall()
+        way_refs = self._way_refs({w for _, _, ways in members for w in json.loads(ways)})
+        for key, nodes, ways in members:
+            member_ways = json.loads(ways)
+            refs = json.loads(nodes) + [n for w in member_ways for n in way_refs.get(w) or []]
+            if any(w in batch.ways for w in member_ways) or any(n in batch.nodes for n in refs):
+                touched.add(key)
+        return touched
+
+    def _way_refs(self, ways: set[int]) -> dict[int, list[int] | None]:
+        """Node lists of `ways`, as kept or else as the extract has them (None: deleted)."""
+        found = self._lookup("kept_ways", "refs", ways)
+        refs = {w: None if r[0] is None else json.loads(r[0]) for w, r in found.items()}
+        missing = ways - refs.keys()
+        if missing:
+            read = read_by_id(self.base, "way", missing, self.threads)
+            self.db.executemany(
+                "INSERT INTO kept_ways VALUES (?, ?)",
+                [(w, None if w not in read else json.dumps(read[w])) for w in missing],
+            )
+            refs.update({w: read.get(w) for w in missing})
+        return refs
+
+    def _locations(self, nodes: set[int]) -> dict[int, tuple[float, float] | None]:
+        """Locations of `nodes`, as kept or else as the extract has them (None: absent)."""
+        found = self._lookup("kept_locations", "lon, lat", nodes)
+        places = {n: None if r[0] is None else (r[0], r[1]) for n, r in found.items()}
+        missing = nodes - places.keys()
+        if missing:
+            read = read_by_id(self.base, "node", missing, self.threads)
+            self.db.executemany(
+                "INSERT INTO kept_locations VALUES (?, ?, ?)",
+                [(n, *(read.get(n) or (None, None))) for n in missing],
+            )
+            places.update({n: read.get(n) for n in missing})
+        return places
+
+    def _lookup(self, table: str, columns: str, ids: set[int]) -> dict[int, tuple]:
+        found = {}
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT id, {columns} FROM {table} WHERE id IN ({marks})", chunk
+            ):
+                found[row[0]] = row[1:]
+        return found
+
+    def _place(self, keys: Iterable[str]) -> None:
+        """Compute the centre of camera ways and relations from their nodes' locations."""
+        rows = []
+        for start in range(0, len(keys := sorted(keys)), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self.db.execute(
+                f"SELECT key, nodes, ways FROM kept_objects WHERE key IN ({marks})", chunk
+            ).fetchall()
+        objects = [(key, json.loads(nodes), json.loads(ways)) for key, nodes, ways in rows]
+        way_refs = self._way_refs({w for _, _, ways in objects for w in ways})
+        refs = {
+            key: nodes + [n for w in ways for n in way_refs.get(w) or []]
+            for key, nodes, ways in objects
+        }
+        places = self._locations({n for nodes in refs.values() for n in nodes})
+        updates = []
+        for key, nodes in refs.items():
+            points = [p for p in (places.get(n) for n in nodes) if p is not None]
+            where = centre(points) if points else (None, None)
+            updates.append((*where, int(0 < len(points) < len(nodes)), key))
+        self.db.executemany(
+            "UPDATE kept_objects SET lon = ?, lat = ?, partial = ? WHERE key = ?", updates
+        )
+
+    # Reading -------------------------------------------------------------------------
+
+    def extract(self, source: str, timestamp: str | None, timestamp_source: str,
+                bbox: tuple[float, float, float, float] | None) -> Extract:
+        """The kept cameras as an Extract, as a fresh read of the updated extract gives them."""
+        cameras, bad, partial, unplaced = [], 0, [], []
+        for key, tags, stamp, lon, lat, part in self.db.execute(
+            "SELECT key, tags, timestamp, lon, lat, partial FROM kept_objects"
+        ):
+            if lon is None:
+                unplaced.append(key)
+                continue
+            kind, osm_id = key.split("/")
+            camera, unreadable = make_camera(kind, int(osm_id), lon, lat, json.loads(tags), stamp)
+            cameras.append(camera)
+            bad += unreadable
+            if part:
+                partial.append(key)
+        order = {"node": 0, "way": 1, "relation": 2}
+        cameras.sort(key=lambda c: (order[c.osm_type], c.osm_id))
+        warnings = direction_warning(bad) + placement_warnings(sorted(partial), sorted(unplaced))
+        return Extract(cameras, source, timestamp, timestamp_source, bbox, warnings)

@@ -1,0 +1,337 @@
+"""Keep published counts current from OSM replication diffs, and remember every change.
+
+A refresh, under a lock beside the history database:
+
+1. finishes or removes what a killed run left in the output directory;
+2. reads the extract once, when it is new to the store (the first run, or a new file);
+3. fetches the server's state, then the diffs since the stored sequence, in batches,
+   and applies them to the kept cameras (mirror.py), not to the extract;
+4. counts, writes the outputs into a staging directory and publishes them as a set;
+5. records the run, its counts and its changes, and commits: one transaction.
+
+Nothing new: nothing is written. Diffs the server no longer has, or a sequence that
+goes backwards: with a region, the extract is downloaded afresh; without, StaleError.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from osmcams.config import Config
+from osmcams.errors import DataError, StaleError
+from osmcams.history import CHANGES, Change, Run, Store
+from osmcams.join import Report
+from osmcams.models import Progress
+from osmcams.settings import Settings
+
+Log = Callable[[str], None]
+BATCH_DIFFS = 60  # diffs merged and applied at once: memory stays bounded when catching up
+BATCH_BYTES = 16 << 20
+
+
+@dataclass
+class Outcome:
+    """What a refresh did, for its summary line."""
+
+    summary: str
+    sequence: int | None
+    changes: list[Change] = field(default_factory=list)
+    wrote: bool = False
+
+
+def now() -> str:
+    """The current UTC time, to the second."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _short(stamp: str | None) -> str:
+    return (stamp or "unknown date")[:16] + ("Z" if stamp and len(stamp) > 16 else "")
+
+
+def summary(data_timestamp: str | None, changes: list[Change]) -> str:
+    """``data of 2026-11-23T02:00Z: +3 −1 cameras in 2 communes`` (and moves, retags)."""
+    kinds = {kind: sum(c.change == kind for c in changes) for kind in CHANGES}
+    communes = {c.insee for c in changes if c.insee}
+    text = f"data of {_short(data_timestamp)}: +{kinds['added']} −{kinds['removed']} cameras"
+    extra = [f"{kinds[k]} {k}" for k in ("moved", "retagged") if kinds[k]]
+    text += f" ({', '.join(extra)})" if extra else ""
+    return text + f" in {len(communes)} commune{'s' * (len(communes) != 1)}"
+
+
+@contextmanager
+def _run_lock(config: Config) -> Iterator[None]:
+    from osmcams.files import exclusive_lock
+
+    config.history.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(config.history, f"refreshing {config.path}"):
+        yield
+
+
+def _identity(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+class Refresh:
+    """One refresh run of `config`."""
+
+    def __init__(self, config: Config, settings: Settings, log: Log, progress: Progress | None):
+        from osmcams.mirror import Mirror
+        from osmcams.sources.http import Http
+
+        self.config = config
+        self.settings = settings
+        self.log = log
+        self.progress = progress
+        self.http = Http(settings)
+        self.store = Store(config.history)
+        self.mirror = Mirror(self.store.db, config.pbf, settings.threads)
+        self.started = now()
+        self.diffs = 0
+        self.touched: set[str] | None = set()  # camera keys changed by diffs; None: all
+        self.start_sequence: int | None = None
+        self._selection: tuple[Any, list[str]] | None = None
+
+    def run(self) -> Outcome:
+        from osmcams.files import clean_leftovers
+
+        clean_leftovers(self.config.output_dir)
+        try:
+            with self.store.transaction():
+                return self._run()
+        finally:
+            self.store.close()
+
+    def _run(self) -> Outcome:
+        from osmcams.errors import NetworkError
+        from osmcams.sources.replication import DiffsGone
+
+        mirror = self.mirror
+        fresh = not self.config.pbf.is_file() or mirror.get("base") != _identity(self.config.pbf)
+        self.start_sequence = mirror.get("sequence")
+        if fresh:
+            if self.config.boundaries:
+                self._communes()  # a commune that does not exist stops the run before any work
+            self._read_extract(download=not self.config.pbf.is_file())
+            self.touched = None
+        try:
+            applied = self._catch_up()
+        except (DiffsGone, StaleError) as e:
+            if not self.config.region:
+                raise StaleError(
+                    f"{e}: the stored data (sequence {mirror.get('sequence')}) cannot be brought "
+                    f"up to date. Download a newer extract to {self.config.pbf}, or set "
+                    f"[source] region in {self.config.path} to let refresh do it, and run again"
+                ) from e
+            self.log(f"{e}; downloading {self.config.region} afresh")
+            self._read_extract(download=True)
+            self.touched = None
+            try:
+                applied = self._catch_up()
+            except DiffsGone as again:
+                raise NetworkError(f"{again} even after downloading a new extract") from again
+        if not (fresh or applied) and self._published() == mirror.get("sequence"):
+            stamp = mirror.get("timestamp")
+            return Outcome(f"nothing new: data of {_short(stamp)} (sequence "
+                           f"{mirror.get('sequence')}) is the newest", mirror.get("sequence"))
+        return self._publish(record=bool(fresh or applied))
+
+    # Reading the extract ------------------------------------------------------------
+
+    def _read_extract(self, download: bool) -> None:
+        from osmcams.sources.pbf import scan_members
+        from osmcams.sources.replication import ReplicationState
+
+        config = self.config
+        if download:
+            self._download()
+        state = ReplicationState.from_header(config.pbf)
+        if state is None:
+            raise DataError(
+                f"{config.pbf}: its header has no replication sequence and timestamp "
+                "(osmosis_replication_*); use an extract from openstreetmap.fr or Geofabrik, or "
+                "add them with osmium cat --output-header"
+            )
+        self.log(f"reading {config.pbf} (sequence {state.sequence}, data of {_short(state.timestamp)})")
+        level = None if config.boundaries else config.admin_level
+        extract, boundaries, scan = scan_members(config.pbf, level, self.settings.threads, self.progress)
+        mirror = self.mirror
+        mirror.fill(extract, scan)
+        mirror.put("base", _identity(config.pbf))
+        mirror.put("bbox", extract.bbox)
+        mirror.put("sequence", state.sequence)
+        mirror.put("timestamp", state.timestamp)
+        mirror.put("url", state.url)
+        if not config.boundaries:
+            mirror.put("boundaries", [_boundary_record(b) for b in boundaries])
+
+    def _download(self) -> None:
+        from osmcams.sources.download import extract_for
+
+        config = self.config
+        if not config.region:
+            raise DataError(f"{config.pbf}: no such file (set [source] region to download it)")
+        config.pbf.parent.mkdir(parents=True, exist_ok=True)
+        self.log(f"downloading {config.region}")
+        path = extract_for(self.http, config.region, config.pbf.parent, self.progress)
+        if path != config.pbf:
+            os.replace(path, config.pbf)
+
+    # Diffs --------------------------------------------------------------------------
+
+    def _catch_up(self) -> int:
+        """Apply the diffs from the stored sequence to the server's newest; how many."""
+        from osmcams.sources.replication import Server, read_diffs
+
+        mirror = self.mirror
+        url = self.config.replication_url or mirror.get("url")
+        if not url:
+            raise DataError(
+                f"{self.config.pbf} names no replication server; set [source] replication_url "
+                f"in {self.config.path}"
+            )
+        server = Server(self.http, url)
+        current = mirror.get("sequence")
+        latest = server.latest()
+        if latest.sequence < current:
+            raise StaleError(
+                f"{server.url} is at sequence {latest.sequence}, before the stored {current} "
+                "(the sequence went backwards)"
+            )
+        total = latest.sequence - current
+        if not total:
+            return 0
+        self.log(f"{total} diff{'s' * (total != 1)} to apply from {server.url} "
+                 f"(sequence {current + 1} to {latest.sequence})")
+        done = 0
+        with tempfile.TemporaryDirectory(prefix="osmcams-diffs-") as tmp:
+            while done < total:
+                paths: list[Path] = []
+                size = 0
+                while done + len(paths) < total and len(paths) < BATCH_DIFFS and size < BATCH_BYTES:
+                    path = server.fetch_diff(current + done + len(paths) + 1, Path(tmp))
+                    paths.append(path)
+                    size += path.stat().st_size
+                touched = mirror.apply(read_diffs(paths))
+                if self.touched is not None:
+                    self.touched |= touched
+                for path in paths:
+                    path.unlink()
+                done += len(paths)
+                if self.progress:
+                    self.progress("Diffs", done, total)
+        mirror.put("sequence", latest.sequence)
+        mirror.put("timestamp", latest.timestamp)
+        self.diffs += total
+        return total
+
+    # Counting and publishing --------------------------------------------------------
+
+    def _report(self) -> Report:
+        from osmcams.join import count
+
+        config, mirror = self.config, self.mirror
+        sequence, stamp = mirror.get("sequence"), mirror.get("timestamp")
+        bbox = mirror.get("bbox")
+        extract = self.mirror.extract(
+            f"{config.pbf.name} + replication diffs to sequence {sequence}", stamp,
+            f"replication state (sequence {sequence})", tuple(bbox) if bbox else None,
+        )
+        communes, codes = self._communes()
+        report = count(extract, communes, codes, rank=config.every or not config.names)
+        report.meta["replication_sequence"] = sequence
+        return report
+
+    def _communes(self) -> tuple[Any, list[str]]:
+        """The communes (from files, or as the extract had them) and the codes selected."""
+        from osmcams.communes import apply_population, communes_from_boundaries, load_communes, select
+
+        config = self.config
+        if self._selection is None:
+            if config.boundaries:
+                communes = load_communes(
+                    config.boundaries, config.population, config.code_field, config.name_field,
+                    cache_dir=self.settings.cache_dir, progress=self.progress,
+                )
+            else:
+                boundaries = [_boundary(r) for r in self.mirror.get("boundaries") or []]
+                communes = communes_from_boundaries(boundaries, config.pbf.name, config.admin_level)
+                if config.population:
+                    apply_population(communes, config.population)
+            self._selection = communes, select(communes, config.names, config.department, config.every)
+        return self._selection
+
+    def _dirty(self, report: Report) -> set[str] | None:
+        """Communes whose cameras the diffs touched (where they were and are); None: all."""
+        if self.touched is None or self._published() != self.start_sequence:
+            return None  # a new extract, or a set that is not the stored one: all of it
+        keys = sorted(self.touched)
+        dirty = {code for code, cameras in report.cameras.items()
+                 if any(c.key in self.touched for c in cameras)}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            dirty |= {code for (code,) in self.store.db.execute(
+                f"SELECT insee FROM cameras WHERE present = 1 AND key IN ({','.join('?' * len(chunk))})",
+                chunk)}
+        return dirty
+
+    def _published(self) -> int | None:
+        """The replication sequence of the published set, None when there is none."""
+        import json
+
+        try:
+            with open(self.config.output_dir / "communes.json", encoding="utf-8") as f:
+                return json.load(f)["meta"].get("replication_sequence")
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _publish(self, record: bool) -> Outcome:
+        """Count, publish the set, and record the run when it brought new data."""
+        from osmcams.outputs.sets import write_set
+
+        mirror = self.mirror
+        report = self._report()
+        for warning in report.warnings:
+            self.log(f"warning: {warning}")
+        sequence, stamp = mirror.get("sequence"), mirror.get("timestamp")
+        codes = sorted(row["insee"] for row in report.rows)
+        if mirror.get("codes") != codes:  # other communes, or other boundaries: all of it
+            self.touched = None
+            mirror.put("codes", codes)
+        dirty = self._dirty(report) if record else None
+        changes: list[Change] = []
+        if record:
+            run = Run(stamp, sequence, report.meta["source"], self.started, now(), self.diffs)
+            changes = self.store.record_run(run, report.rows, report.cameras, self.touched)
+        write_set(report, self.config.output_dir, dirty)
+        text = summary(stamp, changes) if record else f"outputs restored: data of {_short(stamp)}"
+        return Outcome(text, sequence, changes, wrote=True)
+
+
+def _boundary_record(boundary: Any) -> list[Any]:
+    import shapely
+
+    shape = None if boundary.geometry is None else shapely.to_wkb(boundary.geometry, hex=True)
+    return [boundary.relation_id, boundary.tags, shape, boundary.problem]
+
+
+def _boundary(record: list[Any]) -> Any:
+    import shapely
+
+    from osmcams.sources.pbf import Boundary
+
+    relation_id, tags, shape, problem = record
+    return Boundary(relation_id, tags, None if shape is None else shapely.from_wkb(shape), problem)
+
+
+def refresh(config: Config, settings: Settings, log: Log, progress: Progress | None = None) -> Outcome:
+    """Run one refresh of `config`, under its lock."""
+    with _run_lock(config):
+        return Refresh(config, settings, log, progress).run()

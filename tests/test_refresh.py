@@ -1,0 +1,370 @@
+"""refresh, history and changes, on real extracts, against a local replication server.
+
+Expected values come from `osmium apply-changes` and a fresh count of its result,
+never from the refresh code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import run_osmium
+from fake_replication import STAMP, Obj, Server, osc, read_objects
+
+from osmcams.cli import main
+
+MONACO_SEQUENCE = 6462849
+FRENCH = ["Beausoleil", "06032", "06150", "06104"]  # Beausoleil, Cap-d'Ail, La Turbie, Roquebrune
+WAY_A = 4230098  # a road wholly in Beausoleil: becomes a camera, loses it later
+WAY_B = 24672706  # a road in Beausoleil: member of a camera relation
+WAY_C = 4226610  # a road in Cap-d'Ail: becomes a camera
+NEW_NODE = 20_000_000_001
+NEW_RELATION = 30_000_000_001
+
+
+@pytest.fixture
+def replication(httpserver, tmp_path: Path) -> Server:
+    return Server(httpserver, tmp_path / "server")
+
+
+def write_config(tmp_path: Path, pbf: Path, url: str | None, **communes: object) -> Path:
+    lines = ["[source]", f'pbf = "{pbf}"']
+    if url:
+        lines.append(f'replication_url = "{url}"')
+    lines.append("[communes]")
+    for key, value in communes.items():
+        lines.append(f"{key} = {json.dumps(value)}")
+    lines += ["[output]", 'dir = "www"']
+    path = tmp_path / "osmcams.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run(config: Path, *extra: str) -> int:
+    return main(["refresh", "--config", str(config), *extra])
+
+
+def fresh_count(pbf: Path, settings, **request):
+    """The count of a file, as `osmcams count` makes it."""
+    from osmcams.pipeline import Request, count_from_pbf
+
+    return count_from_pbf(Request(pbf=pbf, **request), settings)
+
+
+def apply_changes(base: Path, diffs: list[Path], target: Path) -> Path:
+    run_osmium("apply-changes", base, *diffs, "-o", target, "--overwrite")
+    return target
+
+
+def published(out: Path) -> tuple[dict, dict[str, tuple[float, float]]]:
+    report = json.loads((out / "communes.json").read_text(encoding="utf-8"))
+    cameras = json.loads((out / "cameras.geojson").read_text(encoding="utf-8"))["features"]
+    return report, {f["id"]: tuple(f["geometry"]["coordinates"]) for f in cameras}
+
+
+def assert_same(out: Path, expected) -> None:
+    """The published set says what a fresh count of the merged extract says."""
+    report, positions = published(out)
+    assert {r["insee"]: (r["cameras"], r["by_type"], r["by_scope"]) for r in report["communes"]} == {
+        r["insee"]: (r["cameras"], r["by_type"], r["by_scope"]) for r in expected.rows
+    }
+    want = {c.key: (round(c.lon, 7), round(c.lat, 7)) for group in expected.cameras.values() for c in group}
+    assert positions == want
+    for key in ("cameras_total", "cameras_outside"):
+        assert report["meta"][key] == expected.meta[key]
+    for row in report["communes"]:
+        files = list((out / "communes").glob(f"{row['insee']}-*.geojson"))
+        assert len(files) == 1
+        features = json.loads(files[0].read_text(encoding="utf-8"))["features"]
+        assert {f["id"]: tuple(f["geometry"]["coordinates"]) for f in features} == {
+            c.key: (round(c.lon, 7), round(c.lat, 7)) for c in expected.cameras[row["insee"]]
+        }
+
+
+def monaco_diffs(base: Path, inside) -> list[str]:
+    """Three diffs over Monaco 2025 that cover every hard case of the issue."""
+    nodes = read_objects(base, "node", {6482706094, 10147090782, 6459866647, 6471920429})
+    ways = read_objects(base, "way", {WAY_A, WAY_B, WAY_C})
+    moved, retagged = nodes[6482706094], nodes[10147090782]
+    moved.version += 1
+    moved.lat += 0.0001
+    retagged.version += 1
+    retagged.tags["camera:type"] = "dome"
+    untagged = nodes[6459866647]
+    untagged.version += 1
+    untagged.tags = {"note": "was a camera"}
+    deleted = nodes[6471920429]
+    deleted.version += 1
+    lon, lat = inside("06012")
+    created = Obj("node", NEW_NODE, 1, {"man_made": "surveillance", "surveillance:type": "camera"}, lon, lat)
+    way_a = ways[WAY_A]
+    way_a.version += 1
+    way_a.tags.update({"man_made": "surveillance", "surveillance:type": "camera"})
+    relation = Obj("relation", NEW_RELATION, 1, {"type": "site", "man_made": "surveillance"},
+                   members=[("w", WAY_B, "")])
+    first = osc(create=[created, relation], modify=[moved, retagged, untagged, way_a],
+                delete=[deleted])
+
+    # 2: a node of camera way A moves, the way does not; relation's member way B shrinks;
+    # the created camera loses its tags.
+    node_of_a = read_objects(base, "node", {way_a.refs[0]})[way_a.refs[0]]
+    node_of_a.version += 1
+    node_of_a.lat += 0.0005
+    way_b = ways[WAY_B]
+    way_b.version += 1
+    way_b.refs = way_b.refs[:-3]
+    gone = Obj("node", NEW_NODE, 2, {}, lon, lat)
+    second = osc(modify=[node_of_a, way_b, gone])
+
+    # 3: way A is no camera any more, way C becomes one; a node of way B moves.
+    way_a.version += 1
+    del way_a.tags["man_made"]
+    way_c = ways[WAY_C]
+    way_c.version += 1
+    way_c.tags["man_made"] = "surveillance"
+    node_of_b = read_objects(base, "node", {way_b.refs[1]})[way_b.refs[1]]
+    node_of_b.version += 1
+    node_of_b.lon += 0.001
+    third = osc(modify=[way_a, way_c, node_of_b])
+    return [first, second, third]
+
+
+@pytest.fixture
+def inside(communes_06, ign_shapes):
+    shapes = ign_shapes(communes_06)
+
+    def point(code: str) -> tuple[float, float]:
+        p = shapes[code].representative_point()
+        return p.x, p.y
+
+    return point
+
+
+def test_diffs_give_what_osmium_apply_changes_gives(
+    replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys
+):
+    config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
+                          population=str(cog_population), names=FRENCH)
+    out = tmp_path / "www"
+    diffs = monaco_diffs(monaco_2025, inside)
+    files = []
+    for i, text in enumerate(diffs, 1):
+        files.append(tmp_path / f"d{i}.osc")
+        files[-1].write_text(text)
+    request = {"communes": tuple(FRENCH), "boundaries": (communes_06,), "population": cog_population}
+
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config) == 0  # the first run reads the extract
+    assert_same(out, fresh_count(monaco_2025, net_env, **request))
+    assert "+2 −0 cameras in 2 communes" in capsys.readouterr().err
+
+    replication.publish(MONACO_SEQUENCE + 1, diffs[0], STAMP.format(2, 0))
+    assert run(config) == 0
+    merged = apply_changes(monaco_2025, files[:1], tmp_path / "m1.osm.pbf")
+    assert_same(out, fresh_count(merged, net_env, **request))
+    err = capsys.readouterr().err
+    assert "data of 2025-02-07T02:00Z: +3 −0 cameras (1 moved, 1 retagged) in 2 communes" in err
+
+    replication.publish(MONACO_SEQUENCE + 2, diffs[1], STAMP.format(3, 0))
+    replication.publish(MONACO_SEQUENCE + 3, diffs[2], STAMP.format(4, 0))
+    assert run(config) == 0  # two diffs in one run
+    merged = apply_changes(monaco_2025, files, tmp_path / "m3.osm.pbf")
+    assert_same(out, fresh_count(merged, net_env, **request))
+
+    with sqlite3.connect(out / "history.sqlite") as db:
+        runs = db.execute("SELECT sequence, data_timestamp, diffs FROM runs ORDER BY id").fetchall()
+        assert runs == [(MONACO_SEQUENCE, "2025-02-07T01:02:45Z", 0),
+                        (MONACO_SEQUENCE + 1, "2025-02-07T02:00:00Z", 1),
+                        (MONACO_SEQUENCE + 3, "2025-02-07T04:00:00Z", 2)]
+        changes = set(db.execute("SELECT run, key, change FROM changes WHERE run > 1"))
+    assert changes == {
+        (2, f"node/{NEW_NODE}", "added"), (2, f"way/{WAY_A}", "added"),
+        (2, f"relation/{NEW_RELATION}", "added"), (2, "node/6482706094", "moved"),
+        (2, "node/10147090782", "retagged"),
+        (3, f"node/{NEW_NODE}", "removed"), (3, f"way/{WAY_A}", "removed"),
+        (3, f"way/{WAY_C}", "added"), (3, f"relation/{NEW_RELATION}", "moved"),
+    }
+    capsys.readouterr()
+
+    assert main(["history", "--config", str(config), "--commune", "Beausoleil", "-f", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["commune"] == {"insee": "06012", "name": "Beausoleil"}
+    assert [r["cameras"] for r in data["runs"]] == [1, 4, 2]
+    assert [r["sequence"] for r in data["runs"]] == [MONACO_SEQUENCE + i for i in (0, 1, 3)]
+
+    assert main(["changes", "--config", str(config), "--since", "2025-02-07T03:00Z",
+                 "-f", "geojson"]) == 0
+    features = json.loads(capsys.readouterr().out)["features"]
+    assert {(f["properties"]["@id"], f["properties"]["change"]) for f in features} == {
+        (k, c) for run_id, k, c in changes if run_id == 3
+    }
+    assert {f["properties"]["data_timestamp"] for f in features} == {"2025-02-07T04:00:00Z"}
+    assert {f["properties"]["commune"] for f in features} == {"Beausoleil", "Cap-d'Ail"}
+
+    assert main(["history", "--config", str(config), "--commune", "06012"]) == 0
+    assert "▁█▃" in capsys.readouterr().out  # 1, 4, 2 cameras
+    assert main(["changes", "--config", str(config), "--since", "2025-02-07", "--commune",
+                 "Beausoleil", "-f", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "data_timestamp,change,key,insee,commune,lon,lat"
+    # The first run added Beausoleil's camera; the next two changed 7 things there.
+    assert len(lines) == 1 + 1 + sum(k not in ("node/6482706094", f"way/{WAY_C}") for _, k, _ in changes)
+    assert main(["changes", "--config", str(config), "--since", "yesterday"]) == 2
+
+
+@pytest.fixture
+def saint_barthelemy(osm_dir: Path, tmp_path: Path, replication: Server) -> Path:
+    """The real Saint-Barthélemy extract with a replication header naming the local server,
+    one sequence before its real diff, which the server has with its real state.txt."""
+    source = osm_dir / "saint-barthelemy"
+    state = (source / "saint_barthelemy.state.txt").read_text()
+    sequence = int(state.split("sequenceNumber=")[1].split()[0])
+    pbf = tmp_path / "sbh.osm.pbf"
+    run_osmium(
+        "cat", source / "saint_barthelemy.osm.pbf", "-o", pbf,
+        f"--output-header=osmosis_replication_base_url={replication.url}",
+        f"--output-header=osmosis_replication_sequence_number={sequence - 1}",
+        "--output-header=osmosis_replication_timestamp=2014-01-15T19:05:08Z",
+    )
+    replication.publish(sequence, (source / "saint_barthelemy.osc.gz").read_bytes(), "2015-03-25T19:05:08Z")
+    (replication.root / "state.txt").write_text(state)  # the real one
+    return pbf
+
+
+def test_the_real_saint_barthelemy_diff(saint_barthelemy, osm_dir, tmp_path, net_env, capsys):
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    assert run(config) == 0
+    real = osm_dir / "saint-barthelemy" / "saint_barthelemy.osc.gz"
+    merged = apply_changes(saint_barthelemy, [real], tmp_path / "merged.osm.pbf")
+    expected = fresh_count(merged, net_env, every=True, admin_level=3)
+    assert_same(tmp_path / "www", expected)
+    report, _ = published(tmp_path / "www")
+    assert report["meta"]["data_timestamp"] == "2015-03-25T19:05:08Z"
+    assert "data of 2015-03-25T19:05Z: +0 −0 cameras in 0 communes" in capsys.readouterr().err
+
+    # Nothing new: exit 0, one line, nothing rewritten; and nothing at all with --quiet.
+    def stamps() -> dict[Path, int]:  # the lock file names the last run: it is no output
+        return {p: p.stat().st_mtime_ns for p in (tmp_path / "www").rglob("*") if p.suffix != ".lock"}
+
+    before = stamps()
+    assert run(config) == 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "nothing new" in lines[0]
+    assert run(config, "--quiet") == 0
+    assert capsys.readouterr() == ("", "")
+    assert stamps() == before
+
+
+def _snapshot(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and p.suffix != ".lock"}
+
+
+def test_gaps_backwards_unreachable_and_corrupt_change_nothing(
+    saint_barthelemy, replication, tmp_path, capsys
+):
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    assert run(config, "--quiet") == 0
+    out = tmp_path / "www"
+    before = _snapshot(out)
+    capsys.readouterr()
+    sequence = 1588
+
+    # A gap: the server is at +3, but +1 is gone.
+    replication.publish(sequence + 2, osc(), "2015-03-25T21:00:00Z")
+    replication.publish(sequence + 3, osc(), "2015-03-25T22:00:00Z")
+    assert run(config) == 7
+    err = capsys.readouterr().err
+    assert "no longer has sequence 1589" in err and "[source] region" in err
+    assert _snapshot(out) == before
+
+    # Backwards: the server went back in time.
+    replication.set_latest(sequence - 5, "2015-03-25T10:00:00Z")
+    assert run(config) == 7
+    assert "went backwards" in capsys.readouterr().err
+    assert _snapshot(out) == before
+
+    # A corrupt diff: exit 5.
+    replication.publish(sequence + 1, b"\x1f\x8b\x08not gzip at all", "2015-03-25T20:00:00Z", latest=False)
+    replication.set_latest(sequence + 3, "2015-03-25T22:00:00Z")
+    assert run(config) == 5
+    assert "corrupt" in capsys.readouterr().err
+    assert _snapshot(out) == before
+
+    # Unreachable: exit 5.
+    text = config.read_text() + ""
+    config.write_text(text.replace("[communes]", '[communes]').replace(
+        "[source]", '[source]\nreplication_url = "http://127.0.0.1:9/replication/"'))
+    assert run(config) == 5
+    assert "cannot reach 127.0.0.1:9" in capsys.readouterr().err
+    assert _snapshot(out) == before
+
+
+def test_a_second_run_is_refused_while_one_holds_the_lock(saint_barthelemy, tmp_path, capsys):
+    import fcntl
+
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    (tmp_path / "www").mkdir()
+    lock = tmp_path / "www" / ".history.sqlite.lock"
+    with open(lock, "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("4242 2026-11-23T02:00:00Z\n")
+        held.flush()
+        assert run(config) == 6
+    err = capsys.readouterr().err
+    assert "pid 4242" in err and "2026-11-23T02:00:00Z" in err
+    assert run(config, "--quiet") == 0  # released: the next run goes ahead
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[source]\npbf = "x.pbf"\n[output]\ndri = "www"\n', "unknown key [output] dri"),
+    ('[source]\npbf = 3\n[output]\ndir = "www"\n', "[source] pbf must be a path"),
+    ('[output]\ndir = "www"\n[communes]\nall = true\n', "[source] pbf is required"),
+    ('[source]\npbf = "x"\n[output]\ndir = "w"\n[communes]\nadmin_level = 40\nall = true\n',
+     "[communes] admin_level must be a whole number from 1 to 12"),
+    ('[source]\npbf = "x"\n[output]\ndir = "w"\n', "[communes] name a commune"),
+    ('[source]\npbf = "x"\n[output]\ndir = "w"\n[communes]\nall = true\nnames = ["Nice"]\n',
+     "all = true excludes"),
+    ("[source\n", "not valid TOML"),
+])
+def test_a_bad_configuration_names_the_key_and_the_file(tmp_path, capsys, text, message):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    assert run(config) == 2
+    err = capsys.readouterr().err
+    assert message in err and "bad.toml" in err
+    assert not (tmp_path / "w").exists() and not (tmp_path / "www").exists()
+
+
+def test_relative_paths_are_relative_to_the_configuration(tmp_path):
+    from osmcams.config import load_config
+
+    (tmp_path / "etc").mkdir()
+    config = tmp_path / "etc" / "osmcams.toml"
+    config.write_text('[source]\npbf = "data/x.pbf"\n[communes]\nall = true\n'
+                      'boundaries = "communes"\n[output]\ndir = "../www"\n')
+    loaded = load_config(config)
+    assert loaded.pbf == tmp_path / "etc" / "data" / "x.pbf"
+    assert loaded.boundaries == (tmp_path / "etc" / "communes",)
+    assert loaded.history == tmp_path / "www" / "history.sqlite"
+    assert os.path.isabs(loaded.output_dir)
+
+
+def test_the_history_schema_migrates_forward_and_refuses_a_newer_one(tmp_path):
+    from osmcams.errors import DataError
+    from osmcams.history import SCHEMA_VERSION, Store
+
+    path = tmp_path / "history.sqlite"
+    sqlite3.connect(path).close()  # an empty database: version 0
+    store = Store(path)
+    assert store.db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"runs", "counts", "cameras", "changes"} <= tables
+    store.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    store.close()
+    with pytest.raises(DataError, match="newer than this osmcams knows"):
+        Store(path)
