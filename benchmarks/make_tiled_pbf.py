@@ -23,9 +23,15 @@ fills them in; zlib compression (level 6, like osmium) runs in a thread pool,
 as zlib releases the GIL.
 
 With many tiles the grid cells become smaller than one tile's extent, so tiles
-overlap in space; their ids never do.
+overlap in space; their ids never do. With ``--spread DX,DY`` the tiles sit
+instead on a regular grid DX by DY degrees apart over the bounding box of
+mainland France, the cells nearest its centre first (1,200 München tiles
+0.32 by 0.29 degrees apart cover it; the tiles in the sea or abroad then hold
+cameras outside every commune, as a France extract does). Beyond the cells
+of the box, tiles start again from the centre, on top of the first ones.
 
 Usage: python benchmarks/make_tiled_pbf.py --size-mb 50 -o /tmp/bench.osm.pbf
+       python benchmarks/make_tiled_pbf.py --size-mb 991 --spread 0.32,0.29 -o FILE
 """
 
 from __future__ import annotations
@@ -53,6 +59,9 @@ DEFAULT_SOURCE = (
 # coasts, Switzerland, Italy, Germany and Belgium, so every shifted point lies
 # in a real French commune.
 FRANCE_AREA = (-0.5, 43.6, 5.9, 49.0)
+# The bounding box of mainland France and its centre, for --spread.
+MAINLAND_BOX = (-5.2, 42.3, 8.3, 51.1)
+MAINLAND_CENTRE = (2.5, 46.6)
 
 ZLIB_LEVEL = 6
 SORT_FEATURE = b"Sort.Type_then_ID"
@@ -384,6 +393,30 @@ def tile_origins(tiles: int, width: int, height: int, seed: int) -> list[tuple[i
     ]
 
 
+def spread_origins(
+    tiles: int, width: int, height: int, spacing: tuple[float, float]
+) -> list[tuple[int, int]]:
+    """Lower-left corners (1e-7 degrees) of tiles on a grid `spacing` degrees apart.
+
+    The grid covers MAINLAND_BOX; the cells whose tile centre lies nearest
+    MAINLAND_CENTRE come first, and the list starts over when tiles outnumber them.
+    """
+    west, south, east, north = (round(v * 1e7) for v in MAINLAND_BOX)
+    step_x, step_y = (round(v * 1e7) for v in spacing)
+    if step_x <= 0 or step_y <= 0:
+        raise ValueError("the spacing must be positive")
+    centre_x, centre_y = (v * 1e7 for v in MAINLAND_CENTRE)
+    squeeze = math.cos(math.radians(MAINLAND_CENTRE[1]))  # a degree of longitude is shorter
+    cells = [
+        (x, y)
+        for x in range(west, max(west, east - width) + 1, step_x)
+        for y in range(south, max(south, north - height) + 1, step_y)
+    ]
+    cells.sort(key=lambda c: math.hypot((c[0] + width / 2 - centre_x) * squeeze,
+                                        c[1] + height / 2 - centre_y))
+    return [cells[tile % len(cells)] for tile in range(tiles)]
+
+
 def header_block(source: Source, bbox: tuple[int, int, int, int]) -> bytes:
     """The output HeaderBlock: the source's, with a new bbox, sort flag and program."""
     min_x, min_y, max_x, max_y = (v * 100 for v in bbox)  # nanodegrees
@@ -436,8 +469,12 @@ def build(
     output: Path | str,
     seed: int = 1,
     compact_ids: bool = True,
+    spread: tuple[float, float] | None = None,
 ) -> dict[str, int]:
     """Write a tiled PBF of about target_mb MB (10**6 bytes) to output.
+
+    With `spread` (degrees of longitude, latitude) the tiles sit on a grid that
+    far apart over mainland France (`spread_origins`), else in FRANCE_AREA.
 
     Returns the tile count, the output size in bytes and the object counts the
     output holds: nodes, ways, relations and man_made=surveillance objects.
@@ -448,7 +485,10 @@ def build(
     tile_size = sum(len(file_block(b"OSMData", content)) for content in sample)
     tiles = max(1, math.ceil(target_mb * 1e6 / tile_size))
     min_x, min_y, max_x, max_y = src.bbox
-    origins = tile_origins(tiles, max_x - min_x, max_y - min_y, seed)
+    if spread:
+        origins = spread_origins(tiles, max_x - min_x, max_y - min_y, spread)
+    else:
+        origins = tile_origins(tiles, max_x - min_x, max_y - min_y, seed)
     bbox = (
         min(x for x, _ in origins),
         min(y for _, y in origins),
@@ -470,6 +510,17 @@ def build(
     return result
 
 
+def spacing(text: str) -> tuple[float, float]:
+    """Parse "DX,DY" (degrees of longitude and latitude) for --spread."""
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not DX,DY in degrees") from None
+    if x <= 0 or y <= 0:
+        raise argparse.ArgumentTypeError("the spacing must be positive")
+    return x, y
+
+
 def main() -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -480,11 +531,14 @@ def main() -> None:
     parser.add_argument(
         "--keep-ids", action="store_true", help="offset the source ids instead of renumbering"
     )
+    parser.add_argument("--spread", type=spacing, metavar="DX,DY",
+                        help="tiles on a grid this many degrees apart over mainland France")
     args = parser.parse_args()
     if args.size_mb <= 0:
         parser.error("--size-mb must be positive")
     start = time.perf_counter()
-    result = build(args.source, args.size_mb, args.output, args.seed, not args.keep_ids)
+    result = build(args.source, args.size_mb, args.output, args.seed, not args.keep_ids,
+                   args.spread)
     seconds = time.perf_counter() - start
     print(f"wrote {args.output}: {result['bytes'] / 1e6:.1f} MB in {seconds:.1f} s")
     for name, value in result.items():

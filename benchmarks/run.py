@@ -6,6 +6,7 @@ every core: one decode of the file. Ratios are against that floor.
 
 Usage:
   python benchmarks/run.py --size-mb 500            # build a tiled PBF, then time
+  python benchmarks/run.py --size-mb 991 --spread 0.32,0.29   # over all mainland France
   python benchmarks/run.py --pbf FILE --json out.json
   python benchmarks/run.py --smoke                  # ~8 MB, correctness only
   python benchmarks/run.py --size-mb 100 --timeline  # timeline on two history files
@@ -38,6 +39,8 @@ CAMERA_FILTER = "nwr/man_made=surveillance"
 NOTHING_FILTER = "nwr/osmcams_benchmark=matches_nothing"
 LAZY_MODULES = ("geopandas", "osmium", "pyproj", "pandas", "shapely", "requests")
 SMOKE_MB = 8.0
+# The package's own entry point: needs no `osmcams` script on PATH.
+OSMCAMS = (sys.executable, "-m", "osmcams")
 HELP_REPEATS = 5
 
 # Child that extracts the cameras and prints one id per line (n123, w45, r6).
@@ -59,12 +62,13 @@ TIMELINE = (
 
 @dataclass
 class Timing:
-    """One task: its wall time, peak RSS and what it found."""
+    """One task: its wall and CPU (user + system) time, peak RSS and what it found."""
 
     task: str
     wall_s: float
     rss_mb: float
     found: int | None = None
+    cpu_s: float = 0.0
 
 
 def measure(task: str, command: Sequence[str | os.PathLike[str]], env: dict[str, str] | None = None
@@ -83,7 +87,8 @@ def measure(task: str, command: Sequence[str | os.PathLike[str]], env: dict[str,
         if child.returncode:
             raise RuntimeError(f"{task} failed ({child.returncode}): {stderr[-2000:]}")
         out.seek(0)
-        return Timing(task, wall, usage.ru_maxrss / 1024), out.read()
+        cpu = usage.ru_utime + usage.ru_stime
+        return Timing(task, wall, usage.ru_maxrss / 1024, cpu_s=cpu), out.read()
 
 
 def osmium_objects(pbf: Path) -> dict[str, int]:
@@ -122,8 +127,7 @@ def extract(pbf: Path, threads: int) -> tuple[Timing, set[str]]:
 def count_all(pbf: Path, out: Path, label: str, *options: str | os.PathLike[str],
               cache: Path | None = None) -> tuple[Timing, dict]:
     """`osmcams count --all` written as JSON to `out`, and its JSON."""
-    osmcams = shutil.which("osmcams") or "osmcams"
-    timing, _ = measure(label, [osmcams, "count", "--all", "--pbf", pbf, *options,
+    timing, _ = measure(label, [*OSMCAMS, "count", "--all", "--pbf", pbf, *options,
                                 "-f", "json", "-o", out, "--overwrite", "-q"],
                         {"OSMCAMS_CACHE_DIR": str(cache)} if cache else None)
     report = json.loads(out.read_text())
@@ -153,11 +157,10 @@ def best_wall(command: Sequence[str]) -> float:
 
 def help_times() -> dict[str, float]:
     """Best-of-5 wall times of --help and of an empty interpreter."""
-    osmcams = shutil.which("osmcams") or "osmcams"
     return {
         "python -c pass": best_wall([sys.executable, "-c", "pass"]),
-        "osmcams --help": best_wall([osmcams, "--help"]),
-        "osmcams count --help": best_wall([osmcams, "count", "--help"]),
+        "python -m osmcams --help": best_wall([*OSMCAMS, "--help"]),
+        "python -m osmcams count --help": best_wall([*OSMCAMS, "count", "--help"]),
     }
 
 
@@ -195,39 +198,48 @@ def smoke(source: Path, workdir: Path) -> dict[str, int]:
 
 
 def benchmark(pbf: Path, objects: int, workdir: Path, admin_level: int | None,
-              repeat: int = 1) -> dict:
+              repeat: int = 1, main_only: bool = False) -> dict:
     """Time every task on `pbf`, checking counts against osmium as it goes.
 
-    The main tasks run `repeat` times, interleaved, and keep their best time.
+    The main tasks run `repeat` times, interleaved, and keep their best time;
+    each round's first `count` starts from an empty cache, its second reuses it.
+    `main_only` leaves out the rows at 1 and 2 threads and the PBF boundaries.
     """
     cores = os.cpu_count() or 1
     matched = workdir / "osmium.osm.pbf"
-    cache = workdir / "cache"
-    cold = count_ign(pbf, workdir / "ign.json", cache, ", cold cache")[0]
+    load = [os.getloadavg()[0]]
     rounds: dict[str, list[Timing]] = {}
-    for _ in range(repeat):
+    for round_ in range(repeat):
+        cache = workdir / f"cache-{round_}"
+        shutil.rmtree(cache, ignore_errors=True)
         for timing in (
             floor(pbf, matched, cores),
             extract(pbf, 0)[0],
-            count_ign(pbf, workdir / "ign.json", cache)[0],
+            count_ign(pbf, workdir / "ign.json", cache, ", empty cache")[0],
+            count_ign(pbf, workdir / "ign.json", cache, ", warm cache")[0],
         ):
             rounds.setdefault(timing.task, []).append(timing)
     main = [best(runs) for runs in rounds.values()]
     expected = sum(osmium_objects(matched).values())
-    for timing in (*main[1:], cold):
+    for timing in main[1:]:
         check(timing, expected, timing.task)
-    timings = [main[0], floor(pbf, workdir / "nothing.osm.pbf", cores, NOTHING_FILTER),
-               floor(pbf, matched, 1), main[1]]
-    for threads in (1, 2):
-        timings.append(extract(pbf, threads)[0])
-        check(timings[-1], expected, "extraction")
-    timings += [cold, main[2]]
-    if admin_level is not None:
+    timings = [main[0]]
+    if not main_only:
+        timings += [floor(pbf, workdir / "nothing.osm.pbf", cores, NOTHING_FILTER),
+                    floor(pbf, matched, 1)]
+    timings.append(main[1])
+    if not main_only:
+        for threads in (1, 2):
+            timings.append(extract(pbf, threads)[0])
+            check(timings[-1], expected, "extraction")
+    timings += main[2:]
+    if admin_level is not None and not main_only:
         timing, report = count_all(pbf, workdir / "admin.json",
                                    f"count --all (PBF admin_level={admin_level})",
                                    "--admin-level", str(admin_level))
         timing.task += f", {len(report['communes'])} boundaries"
         timings.append(timing)
+    load.append(os.getloadavg()[0])
     return {
         "pbf": str(pbf),
         "bytes": pbf.stat().st_size,
@@ -235,6 +247,7 @@ def benchmark(pbf: Path, objects: int, workdir: Path, admin_level: int | None,
         "cameras": expected,
         "cores": cores,
         "cpu": cpu_model(),
+        "load_before_after": load,
         "timings": [asdict(t) for t in timings],
         "help_s": help_times(),
         "heavy_imports_on_help": lazy_imports(),
@@ -314,14 +327,20 @@ def show(results: dict) -> None:
     base = results["timings"][0]["wall_s"]
     table = Table(title=f"{results['pbf']}: {size_mb:,.0f} MB, {objects:,} objects, "
                         f"{results['cameras']:,} cameras; {results['cores']} cores, {results['cpu']}")
-    for name in ("task", "wall s", "peak RSS MB", "× floor", "MB/s", "objects/s", "found"):
+    cpu_base = results["timings"][0]["cpu_s"]
+    for name in ("task", "wall s", "peak RSS MB", "× floor", "CPU s", "CPU × floor", "MB/s",
+                 "objects/s", "found"):
         table.add_column(name, justify="left" if name == "task" else "right")
     for t in results["timings"]:
         wall = t["wall_s"]
         table.add_row(t["task"], f"{wall:.2f}", f"{t['rss_mb']:,.0f}", f"{wall / base:.2f}",
+                      f"{t['cpu_s']:.2f}", f"{t['cpu_s'] / cpu_base:.2f}",
                       f"{size_mb / wall:,.0f}", f"{objects / wall:,.0f}",
                       "" if t["found"] is None else f"{t['found']:,}")
     Console(width=200).print(table)
+    if "load_before_after" in results:
+        before, after = results["load_before_after"]
+        print(f"1-minute load average: {before:.2f} before, {after:.2f} after")
     if "help_s" not in results:
         return
     baseline = results["help_s"]["python -c pass"]
@@ -341,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     what.add_argument("--smoke", action="store_true", help="~8 MB, check correctness only")
     parser.add_argument("--source", type=Path, default=make_tiled_pbf.DEFAULT_SOURCE,
                         help="extract to tile (default: München 2020)")
+    parser.add_argument("--spread", type=make_tiled_pbf.spacing, metavar="DX,DY",
+                        help="with --size-mb: tiles this many degrees apart over mainland France")
     parser.add_argument("--admin-level", type=int, default=10,
                         help="admin_level of boundaries read from the PBF (München has only "
                              "10 complete, no 8)")
@@ -348,6 +369,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="skip count --all with boundaries from the PBF")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of the main tasks, the best kept (default 3)")
+    parser.add_argument("--main-only", action="store_true",
+                        help="only the floor, the extraction and count (no 1/2-thread rows)")
     parser.add_argument("--workdir", type=Path,
                         help="where to build and keep files (default: a temp dir, removed)")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -368,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 pbf, objects = args.pbf, sum(osmium_objects(args.pbf).values())
             else:
                 pbf = workdir / "tiled.osm.pbf"
-                built = make_tiled_pbf.build(args.source, args.size_mb, pbf)
+                built = make_tiled_pbf.build(args.source, args.size_mb, pbf, spread=args.spread)
                 objects = built["nodes"] + built["ways"] + built["relations"]
             if args.timeline:
                 results = timeline_case(pbf, workdir, args.repeat)
@@ -376,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     show(result)
             else:
                 level = None if args.no_pbf_boundaries else args.admin_level
-                results = benchmark(pbf, objects, workdir, level, args.repeat)
+                results = benchmark(pbf, objects, workdir, level, args.repeat, args.main_only)
                 show(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

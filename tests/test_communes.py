@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -401,3 +402,24 @@ def test_region_departments_follow_the_cog(shared_data: Path) -> None:
         assert region_departments(region) == sorted(d["code"] for d in cog if d["region"] == region)
     assert region_departments("93") == ["04", "05", "06", "13", "83", "84"]
     assert region_departments("99") is None
+
+
+def test_the_one_invalid_ign_outline_is_repaired_and_named(ign_dir: Path) -> None:
+    """IGN 2018 holds one self-intersecting commune, Condé-en-Normandie (14174)."""
+    import shapely
+    from pyproj import Geod
+    from shapely.geometry import shape
+
+    path = next(ign_dir.glob("communes-14-*.geojson"))
+    (feature,) = [f for f in _features(path) if f["properties"]["code"] == "14174"]
+    drawn = shape(feature["geometry"])
+    assert not drawn.is_valid
+    expected = abs(Geod(ellps="WGS84").geometry_area_perimeter(shapely.make_valid(drawn))[0]) / 1e6
+    communes = load_communes([path])
+    assert list(communes.repairs) == ["14174"]
+    assert "'Condé-en-Normandie' (14174) is invalid (Ring Self-intersection" in communes.repairs["14174"]
+    stated = re.search(r"([\d.,]+) km² once valid", communes.repairs["14174"])
+    assert stated and float(stated.group(1).replace(",", "")) == pytest.approx(expected, abs=1e-3)
+    repaired = communes.frame.set_index("insee").loc["14174", "geometry"]
+    assert repaired.is_valid
+    assert areas_km2([repaired])[0] == pytest.approx(expected, rel=1e-6)

@@ -11,7 +11,7 @@ import shapely
 from click.testing import CliRunner, Result
 from shapely.geometry import Point
 
-from osmcams.analysis.compare import end_of, read_reported
+from osmcams.analysis.compare import end_of, partial, read_reported
 from osmcams.cli import cli
 from osmcams.errors import ExitCode
 
@@ -141,3 +141,10 @@ def test_end_of_a_reported_date() -> None:
     assert str(end_of("2019")) == "2019-12-31"
     assert str(end_of("2024-02")) == "2024-02-29"
     assert str(end_of("2022-05-03")) == "2022-05-03"
+
+
+def test_a_partly_covered_count_is_flagged() -> None:
+    assert partial({"cameras": 3, "coverage": 0.4}) == [
+        "the OSM data covers 40% of the commune: the mapped count is incomplete"]
+    assert partial({"cameras": 3, "coverage": 1.0}) == partial({"cameras": 3}) == []
+    assert partial({"cameras": None, "coverage": 0.0}) == []  # no count: the reason says why

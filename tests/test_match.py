@@ -245,3 +245,20 @@ def test_cameras_from_every_export_format(
         assert properties["@id"] == f"node/{properties['ref']}"
         assert properties["distance_m"] < 0.01
         assert properties["osm:man_made"] == "surveillance"
+
+
+def test_output_dir_is_refused_before_the_work_unless_overwrite(write_text, tmp_path: Path) -> None:
+    official = write_text("official.csv", "id,lon,lat\nA,2.35,48.86\n")
+    cameras = write_text("osm.geojson", json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [2.35001, 48.86]},
+         "properties": {"@id": "node/7"}}]}))
+    out = tmp_path / "out"
+    args = ("match", "--official", official, "--cameras", cameras, "--output-dir", out, "-f", "json")
+    assert invoke(*args).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["matched.geojson", "official-only.geojson",
+                                                     "osm-only.geojson"]
+    again = invoke(*args)
+    assert again.exit_code == ExitCode.USAGE and "--overwrite" in again.stderr
+    assert again.stdout == ""
+    assert invoke(*args, "--overwrite").exit_code == 0
+    assert len(read_features(out / "matched.geojson")) == 1

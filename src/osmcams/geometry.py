@@ -1,7 +1,8 @@
-"""Rings from way geometries, multipolygons from rings (even-odd rule), geodesic areas."""
+"""Rings from way geometries, multipolygons from rings (even-odd rule), ellipsoidal areas."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,24 +70,106 @@ def rings_to_multipolygon(rings: Sequence[Sequence[Point]]):
     return MultiPolygon(parts)
 
 
+# WGS84, and the constants of its Lambert azimuthal equal-area projection.
+WGS84_A = 6378137.0
+WGS84_F = 1 / 298.257223563
+_E2 = WGS84_F * (2 - WGS84_F)
+_E = _E2**0.5
+_Q_POLE = 1 / (1 - _E2) - math.log((1 - _E) / (1 + _E)) / (2 * _E)  # q(90°) / (1 - e²)
+_R_AUTHALIC = WGS84_A * math.sqrt((1 - _E2) * _Q_POLE / 2)
+# Straight edges in the projection stray from the geodesics by about
+# e²/a · L³/12 m² per edge of length L (the authalic latitude bends them):
+# geometries whose edges could add up to more than CHORD_BOUND of their area,
+# or wider than GEODESIC_SPAN degrees, get the geodesic area instead.
+CHORD_ERROR = 2e-10  # m² per m³ of edge, over twice e²/(12a) = 8.8e-11
+CHORD_BOUND = 4e-7
+GEODESIC_SPAN = 0.5
+AREA_BATCH = 4096
+
+
+def _sin_authalic(lat: Any) -> Any:
+    """The sine of the authalic latitude of WGS84 latitudes (degrees), after Snyder."""
+    import numpy
+
+    sin_lat = numpy.sin(numpy.radians(lat))
+    es = _E * sin_lat
+    q = sin_lat / (1 - es * es) - numpy.log((1 - es) / (1 + es)) / (2 * _E)
+    return q / _Q_POLE
+
+
+def _equal_area_xy(lon: Any, lat: Any, lon0: Any, lat0: Any, owner: Any) -> tuple[Any, Any]:
+    """Lambert azimuthal equal-area (WGS84, metres) of points about their owner's centre.
+
+    Point i is projected about centre owner[i] of (lon0, lat0). Area is kept exactly.
+    """
+    import numpy
+
+    sin0 = _sin_authalic(lat0)
+    cos0 = numpy.sqrt(1 - sin0 * sin0)
+    sin_phi0 = numpy.sin(numpy.radians(lat0))
+    d = numpy.cos(numpy.radians(lat0)) / numpy.sqrt(1 - _E2 * sin_phi0 * sin_phi0)
+    d *= WGS84_A / (_R_AUTHALIC * cos0)
+    sin0, cos0, d = sin0[owner], cos0[owner], d[owner]
+    sin_b = _sin_authalic(lat)
+    cos_b = numpy.sqrt(1 - sin_b * sin_b)
+    dlon = numpy.radians(lon - lon0[owner])
+    cos_l = numpy.cos(dlon)
+    k = _R_AUTHALIC * numpy.sqrt(2 / (1 + sin0 * sin_b + cos0 * cos_b * cos_l))
+    return k * d * cos_b * numpy.sin(dlon), k / d * (cos0 * sin_b - sin0 * cos_b * cos_l)
+
+
 def areas_km2(geometries: Any) -> Any:
-    """Geodesic areas on the WGS84 ellipsoid, in km², of (multi)polygons in lon/lat."""
+    """Areas on the WGS84 ellipsoid, in km², of (multi)polygons in lon/lat.
+
+    Each geometry is projected in Lambert azimuthal equal-area about the centre of
+    its bounding box, AREA_BATCH geometries at a time (to bound memory); the few
+    whose straight edges could stray from the geodesic area by more than
+    CHORD_BOUND get pyproj.Geod's geodesic area.
+    """
+    import numpy
+
+    geometries = numpy.asarray(geometries, dtype=object)
+    batches = [_areas_m2(geometries[i : i + AREA_BATCH]) for i in range(0, len(geometries), AREA_BATCH)]
+    return numpy.concatenate(batches) / 1e6 if batches else numpy.zeros(0)
+
+
+def _areas_m2(geometries: Any) -> Any:
     import numpy
     import shapely
-    from pyproj import Geod
 
-    geod = Geod(ellps="WGS84")
-    polygons, owner = shapely.get_parts(numpy.asarray(geometries), return_index=True)
+    polygons, owner = shapely.get_parts(geometries, return_index=True)
     rings, polygon = shapely.get_rings(polygons, return_index=True)
     coords, ring = shapely.get_coordinates(rings, return_index=True)
-    ends = numpy.cumsum(numpy.bincount(ring, minlength=len(rings)))[:-1]
-    ring_areas = numpy.array([
-        abs(geod.polygon_area_perimeter(lons, lats)[0])
-        for lons, lats in zip(numpy.split(coords[:, 0], ends), numpy.split(coords[:, 1], ends))
-    ])
-    exterior = numpy.r_[True, polygon[1:] != polygon[:-1]]
-    signed = numpy.where(exterior, ring_areas, -ring_areas)
-    return numpy.bincount(owner[polygon], weights=signed, minlength=len(geometries)) / 1e6
+    by_ring = owner[polygon]
+    bounds = shapely.bounds(geometries)
+    centre = (bounds[:, :2] + bounds[:, 2:]) / 2
+    vertex_owner = by_ring[ring]
+    x, y = _equal_area_xy(coords[:, 0], coords[:, 1], centre[:, 0], centre[:, 1], vertex_owner)
+    same_ring = ring[1:] == ring[:-1]
+    cross = numpy.where(same_ring, x[:-1] * y[1:] - x[1:] * y[:-1], 0.0)
+    cubes = numpy.where(same_ring, numpy.hypot(x[1:] - x[:-1], y[1:] - y[:-1]) ** 3, 0.0)
+    ring_areas = numpy.abs(numpy.bincount(ring[1:], weights=cross, minlength=len(rings))) / 2
+    hole = numpy.r_[False, polygon[1:] == polygon[:-1]]
+    count = len(geometries)
+
+    def total() -> Any:
+        signed = numpy.where(hole, -ring_areas, ring_areas)
+        return numpy.bincount(by_ring, weights=signed, minlength=count)
+
+    areas = total()
+    edges = numpy.bincount(vertex_owner[1:], weights=cubes, minlength=count)
+    span = numpy.fmax(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
+    loose = (span > GEODESIC_SPAN) | (CHORD_ERROR * edges > CHORD_BOUND * areas)
+    if loose.any():
+        from pyproj import Geod
+
+        geod = Geod(ellps="WGS84")
+        starts = numpy.searchsorted(ring, numpy.arange(len(rings) + 1))
+        for r in numpy.flatnonzero(loose[by_ring]).tolist():
+            lon, lat = coords[starts[r] : starts[r + 1]].T
+            ring_areas[r] = abs(geod.polygon_area_perimeter(lon, lat)[0])
+        areas = total()
+    return areas
 
 
 def out_of_range(geometries: Any) -> Any:

@@ -7,6 +7,7 @@ one with the lowest code, so every camera is counted once.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -98,9 +99,14 @@ def _row(commune: Any, area: float, cameras: list[Camera]) -> dict[str, Any]:
         "cameras_per_km2": _ratio(count, area, 4),
         "cameras_per_10k": _ratio(count * 10_000, population, 3),
         "inhabitants_per_camera": _ratio(population, count, 1) if count else None,
-        "by_type": dict(Counter(c.surveillance_type or "unknown" for c in cameras).most_common()),
-        "by_scope": dict(Counter(c.surveillance or "unknown" for c in cameras).most_common()),
+        "by_type": _tally(c.surveillance_type for c in cameras) if count else {},
+        "by_scope": _tally(c.surveillance for c in cameras) if count else {},
     }
+
+
+def _tally(values: Iterable[str | None]) -> dict[str, int]:
+    """How many of each value, most common first; None counts as "unknown"."""
+    return dict(Counter(v or "unknown" for v in values).most_common())
 
 
 def _coverage(extract: Extract, chosen: Any, rank: bool) -> tuple[Any, list[str]]:

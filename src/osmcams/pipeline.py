@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from osmcams.communes import NOTHING_SELECTED, department_code
+from osmcams.communes import NOTHING_SELECTED, Communes, department_code
 from osmcams.errors import UsageError
 from osmcams.join import Report
 from osmcams.models import Progress
 from osmcams.settings import Settings
+from osmcams.sources.pbf import Extract
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,38 @@ def is_osm_file(path: Path) -> bool:
     return path.name.lower().endswith(OSM_SUFFIXES)
 
 
+class _LoadFailed(Exception):
+    """Stops a scan whose boundaries could not be loaded."""
+
+
+def _load_while_scanning(
+    load: Callable[[], Communes], pbf: Path, threads: int, progress: Progress | None
+) -> tuple[Communes, Extract]:
+    """`load()` in a thread while `pbf` is scanned: libosmium, GDAL and numpy release the GIL.
+
+    A failing load stops the scan at its next progress tick, and its error is raised.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from osmcams.sources.pbf import scan_file
+
+    with ThreadPoolExecutor(1, thread_name_prefix="osmcams-boundaries") as pool:
+        loading = pool.submit(load)
+
+        def tick(label: str, done: int, total: int | None) -> None:
+            if loading.done() and loading.exception() is not None:
+                raise _LoadFailed
+            if progress:
+                progress(label, done, total)
+
+        try:
+            extract, _ = scan_file(pbf, None, threads, tick)
+        except _LoadFailed:
+            loading.result()  # raises the load's own error
+            raise
+        return loading.result(), extract
+
+
 def count_from_pbf(
     request: Request, settings: Settings, progress: Progress | None = None
 ) -> Report:
@@ -63,12 +97,14 @@ def count_from_pbf(
     if osm and len(request.boundaries) > 1:
         raise UsageError(f"--boundaries {osm[0]} is an OSM file: give it alone")
     if request.boundaries and not osm:
-        communes = load_communes(
-            request.boundaries, request.population, request.code_field, request.name_field,
-            cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
-            population_year=request.population_year,
-        )
-        extract, _ = scan_file(request.pbf, None, settings.threads, progress)
+        def load() -> Communes:
+            return load_communes(
+                request.boundaries, request.population, request.code_field, request.name_field,
+                cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
+                population_year=request.population_year,
+            )
+
+        communes, extract = _load_while_scanning(load, request.pbf, settings.threads, progress)
     else:
         # Admin relations of the extract itself, or of another OSM file given as --boundaries.
         extract, found = scan_file(

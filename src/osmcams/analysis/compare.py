@@ -138,6 +138,14 @@ def flags(figure: dict[str, Any], data_timestamp: str | None) -> list[str]:
     return found
 
 
+def partial(row: dict[str, Any]) -> list[str]:
+    """A flag for a count from data that covers only part of the commune."""
+    coverage = row.get("coverage")
+    if row.get("cameras") is None or coverage is None or coverage >= 1:
+        return []
+    return [f"the OSM data covers {coverage:.0%} of the commune: the mapped count is incomplete"]
+
+
 def _date(timestamp: str | None) -> date | None:
     if data_age_days(timestamp) is None:
         return None
@@ -199,7 +207,7 @@ def _row(
         "status": figure["status"] if figure else None,
         "reported_source": figure["source"] if figure else None,
         "completeness": completeness,
-        "flags": flags(figure, timestamp) if figure else [],
+        "flags": (flags(figure, timestamp) if figure else []) + partial(row),
         "reason": reason if figure else reason or "no reported figure",
     }
 
@@ -209,9 +217,10 @@ def _department_row(
 ) -> dict[str, Any]:
     codes = [c for c in selected if department_of(c) == code]
     counted = [r for r in report.rows if r["insee"] in codes and r.get("cameras") is not None]
-    whole = len(counted) == len(codes)
+    whole = len(counted) == len(codes) and not any(partial(r) for r in counted)
     reason = None if whole else (
-        f"{len(codes) - len(counted)} of {len(codes)} communes are not covered by the OSM data"
+        f"{len(codes) - len(counted) + sum(bool(partial(r)) for r in counted)} of {len(codes)} "
+        "communes are not wholly covered by the OSM data"
     )
     mapped = sum(r["cameras"] for r in counted) if whole else None
     equipped = sum(r["cameras"] > 0 for r in counted) if whole else None

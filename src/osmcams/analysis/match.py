@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.errors import DataError, UsageError
-from osmcams.files import atomic_open, atomic_path
+from osmcams.files import atomic_path
 from osmcams.outputs.writers import write_geojson
 
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "x_wgs84", "coord_x", "xlong")
@@ -377,15 +377,10 @@ def layers(official: Points, osm: Points, matching: Matching) -> dict[str, list[
     return dict(zip(LAYERS, (matched, official_only, osm_only)))
 
 
-def output_paths(directory: Path) -> dict[str, Path]:
-    """Where --output-dir puts each layer."""
-    return {name: directory / f"{name}.geojson" for name in LAYERS}
-
-
-def write_layers(features: dict[str, list[dict[str, Any]]], paths: dict[str, Path], overwrite: bool) -> None:
-    """Each layer to its GeoJSON file."""
+def write_layers(features: dict[str, list[dict[str, Any]]], paths: dict[str, Path]) -> None:
+    """Each layer to its GeoJSON file (paths in a staging directory: see files.publish)."""
     for name, path in paths.items():
-        with atomic_open(path, overwrite) as out:
+        with open(path, "w", encoding="utf-8") as out:
             write_geojson(features[name], out)
 
 

@@ -67,14 +67,13 @@ def match(
           --format json
     """
     from osmcams.analysis import match as matching
-    from osmcams.files import check_target
+    from osmcams.files import check_set, check_target, publish
 
     if output is not None and output.suffix.lower() != ".gpkg":
         raise UsageError("-o takes a GeoPackage (.gpkg); use --output-dir for GeoJSON files")
-    targets = matching.output_paths(output_dir) if output_dir else {}
-    if output_dir and output_dir.is_dir():
-        for target in targets.values():
-            check_target(target, overwrite)  # before the work, not after
+    names = {name: f"{name}.geojson" for name in matching.LAYERS}
+    if output_dir:
+        check_set(output_dir, names, overwrite)  # before the work, not after
     if output:
         check_target(output, overwrite)
     register = matching.read_register(official, lon_field, lat_field, crs)
@@ -91,9 +90,9 @@ def match(
     summary = matching.summary(register, osm, result, max_distance)
     if output_dir or output:
         features = matching.layers(register, osm, result)
-        if output_dir:
-            output_dir.mkdir(parents=True, exist_ok=True)
-            matching.write_layers(features, targets, overwrite)
+        if output_dir:  # the three files all or nothing
+            with publish(output_dir, names, overwrite) as staged:
+                matching.write_layers(features, staged)
         if output:
             matching.write_geopackage(features, output, overwrite)
     if fmt == "json":
@@ -101,7 +100,8 @@ def match(
                               ensure_ascii=False, allow_nan=False, indent=1))
     else:
         print_rich(key_values("Official register against OpenStreetMap", summary), None, False)
-    for target in [*targets.values(), *([output] if output else [])]:
+    written = [output_dir / name for name in names.values()] if output_dir else []
+    for target in [*written, *([output] if output else [])]:
         stderr().print(f"wrote {target}", highlight=False, soft_wrap=True)
 
 

@@ -78,9 +78,10 @@ def report_json(report: Report, out: IO[str]) -> None:
         return json.dumps(value, ensure_ascii=False, indent=indent)
 
     out.write('{"meta": ' + dump(report.meta, 2).replace("\n", "\n ") + ",\n")
-    out.write(' "communes": [' + ",".join("\n  " + dump(row) for row in report.rows) + "\n ],\n")
+    row = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for every row
+    out.write(' "communes": [' + ",".join("\n  " + row(r) for r in report.rows) + "\n ],\n")
     for name, rows in report.extra.items():
-        out.write(f' "{name}": [' + ",".join("\n  " + dump(row) for row in rows) + "\n ],\n")
+        out.write(f' "{name}": [' + ",".join("\n  " + row(r) for r in rows) + "\n ],\n")
     out.write(' "warnings": ' + dump(report.warnings, 2).replace("\n", "\n ") + "}\n")
 
 
