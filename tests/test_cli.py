@@ -16,7 +16,8 @@ from conftest import BROKEN_VARIANTS
 from osmcams.cli import cli, main
 from osmcams.errors import ExitCode
 
-HEAVY = ("geopandas", "osmium", "pyproj", "requests", "shapely", "pandas", "pyogrio", "rich")
+HEAVY = ("geopandas", "osmium", "pyproj", "requests", "shapely", "pandas", "pyogrio", "rich",
+         "matplotlib", "mapclassify")
 INCOMPLETE = ("Beausoleil", "Cap-d'Ail", "La Turbie", "Roquebrune-Cap-Martin")
 
 

@@ -17,6 +17,7 @@ from osmcams import __version__
 from osmcams.cli.count import count, export
 from osmcams.cli.download import download
 from osmcams.cli.evidence import compare, match, quality
+from osmcams.cli.maps import map_command
 from osmcams.cli.refresh import changes, history, refresh
 from osmcams.cli.render import stderr
 from osmcams.cli.timeline import timeline
@@ -38,6 +39,7 @@ def cli() -> None:
 for command in (count, export, download, compare, match, quality, timeline, refresh, history,
                 changes):
     cli.add_command(command)
+cli.add_command(map_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

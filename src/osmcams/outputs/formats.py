@@ -24,3 +24,8 @@ def format_for(output: Path | None, suffixes: dict[str, str], default: str) -> s
     if output is None:
         return default
     return suffixes.get(output.suffix.lower(), default)
+
+# osmcams map: what the colours measure, how classes are broken, and the kind each suffix names.
+MAP_MEASURES = ("per_km2", "per_10k")
+MAP_SCHEMES = ("quantiles", "fisher_jenks")
+MAP_SUFFIXES = {".png": "static", ".svg": "static", ".pdf": "static", ".html": "html"}

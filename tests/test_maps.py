@@ -1,0 +1,141 @@
+"""osmcams map: PNG colours and size, and the HTML page loaded in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import mapclassify
+import numpy
+import pytest
+import shapely
+from click.testing import CliRunner
+from PIL import Image
+
+from osmcams.cli import cli
+from osmcams.join import Report
+from osmcams.models import make_camera
+from osmcams.outputs.maps import NO_DATA, TYPE_COLOURS, classify, draw_static
+
+pytestmark = pytest.mark.filterwarnings("ignore:Numba not installed")
+CHROMIUM = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--virtual-time-budget=5000")
+
+
+def run_map(*args: str | Path) -> str:
+    result = CliRunner().invoke(cli, ["map", "-q", *map(str, args)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stderr
+
+
+def colours(path: Path) -> dict[str, int]:
+    """Pixel counts by colour, as #rrggbb."""
+    image = Image.open(path).convert("RGB")
+    return {f"#{r:02x}{g:02x}{b:02x}": n for n, (r, g, b) in image.getcolors(1 << 24)}
+
+
+def chromium(*args: str) -> subprocess.CompletedProcess:
+    binary = shutil.which("chromium")
+    if binary is None:
+        pytest.fail("chromium is not installed (apt-get install chromium)")
+    return subprocess.run([binary, *CHROMIUM, *args], capture_output=True, text=True, timeout=120,
+                          check=True)
+
+
+def test_breaks_are_mapclassify_breaks() -> None:
+    values = [0.0, 0.1, 0.5, 2.0, 3.5, 8.0, 20.0, None, 1.0, 4.0]
+    known = [v for v in values if v is not None]
+    quantiles = classify(values, "quantiles", 5)
+    assert quantiles.bins == tuple(mapclassify.Quantiles(numpy.array(known), k=5).bins)
+    jenks = classify(values, "fisher_jenks", 3)
+    assert jenks.bins == tuple(mapclassify.FisherJenks(numpy.array(known), k=3).bins)
+    assert quantiles.colour(None) == NO_DATA
+    assert NO_DATA not in quantiles.colours
+    assert quantiles.colour(0.0) == quantiles.colours[0]
+    assert quantiles.colour(20.0) == quantiles.colours[-1]
+    assert classify([None, None]).colour(None) == NO_DATA
+
+
+def test_no_data_is_not_the_lowest_class(tmp_path: Path) -> None:
+    """Three equal squares: 0 cameras, no data, 5 cameras per km². The no-data square is grey."""
+    squares = {code: shapely.box(7.0 + i * 0.01, 43.7, 7.009 + i * 0.01, 43.709)
+               for i, code in enumerate(("A", "B", "C"))}
+    rows = [
+        {"insee": "A", "name": "Zero", "department": None, "cameras": 0, "cameras_per_km2": 0.0},
+        {"insee": "B", "name": "Unknown", "department": None, "cameras": None, "cameras_per_km2": None},
+        {"insee": "C", "name": "Five", "department": None, "cameras": 5, "cameras_per_km2": 5.0},
+    ]
+    camera = make_camera("node", 1, 7.025, 43.705, {"surveillance:type": "camera"})[0]
+    meta = {"data_timestamp": "2025-02-07T01:02:45Z", "boundaries": "test squares", "osmcams_version": "0"}
+    report = Report(meta, rows, cameras={"C": [camera]}, boundaries=squares)
+    out = tmp_path / "squares.png"
+    draw_static(report, out)
+    counts = colours(out)
+    lowest, highest = classify([0.0, 5.0]).colours
+    hatched = counts.get(NO_DATA, 0) + counts.get("#969696", 0)
+    assert counts[lowest] > 10_000 and counts[highest] > 10_000
+    assert hatched > 0.5 * counts[lowest]  # the no-data square is grey, hatched
+    assert counts[lowest] < 1.5 * counts[highest]  # and not painted as a second zero
+    assert counts.get(TYPE_COLOURS["camera"], 0) > 20
+
+
+@pytest.fixture(scope="module")
+def department_png(monaco_2025: Path, communes_06: Path, cog_population: Path,
+                   tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("maps") / "06.png"
+    run_map("--department", "06", "--pbf", monaco_2025, "--boundaries", communes_06,
+            "--population", cog_population, "--by", "per_10k", "-o", out)
+    return out
+
+
+def test_static_map_of_a_department(department_png: Path) -> None:
+    """Monaco 2025 over the IGN communes of the Alpes-Maritimes, per 10,000 inhabitants."""
+    image = Image.open(department_png)
+    assert image.format == "PNG"
+    assert image.width == 1600 and 900 <= image.height <= 1600
+    counts = colours(department_png)
+    assert counts.get("#ffffff", 0) > 0.2 * image.width * image.height  # margins and legend
+    assert counts.get(TYPE_COLOURS["camera"], 0) > 20  # the two French cameras, in their colour
+    shades = [c for c in counts if c not in ("#ffffff", "#000000") and counts[c] > 40]
+    assert len(shades) >= 3  # the lowest class over most communes, the top one, and more
+    assert image.info.get("Copyright") == "© OpenStreetMap contributors, ODbL"
+
+
+@pytest.mark.parametrize("suffix", [".svg", ".pdf"])
+def test_vector_maps(monaco_2025: Path, tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"monaco{suffix}"
+    run_map("--commune", "Monaco", "--pbf", monaco_2025, "--scheme", "fisher_jenks", "-o", out)
+    head = out.read_bytes()[:200]
+    assert head.startswith(b"%PDF") if suffix == ".pdf" else b"<svg" in out.read_bytes()[:2000]
+    text = out.read_bytes()
+    assert b"OpenStreetMap contributors" in text or suffix == ".pdf"  # PDF text is compressed
+
+
+def test_map_refuses_unknown_suffixes(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["map", "--commune", "Monaco", "--pbf", "x.pbf", "-o",
+                                      str(tmp_path / "m.jpg")])
+    assert result.exit_code == 2
+    assert "the suffix must be one of .png, .svg, .pdf, .html" in result.stderr
+
+
+def test_html_map_in_chromium(monaco_2025: Path, osm_cameras, osmium_polygons, tmp_path: Path) -> None:
+    """Opened from disk with no network: one marker per camera that osmium finds in Monaco."""
+    monaco = osmium_polygons(monaco_2025, 8)[2220322]
+    expected = [o for o in osm_cameras(monaco_2025) if monaco.intersects(shapely.Point(o.lon, o.lat))]
+    page = tmp_path / "monaco.html"
+    run_map("--commune", "Monaco", "--pbf", monaco_2025, "--fov", "-o", page)
+    text = page.read_text(encoding="utf-8")
+    assert not re.search(r"<(script|link)[^>]+(src|href)=", text)  # everything inline
+    assert "unpkg" not in text and "cdnjs" not in text and "jsdelivr" not in text
+    dom = chromium("--dump-dom", page.as_uri() + "?cluster=0").stdout
+    markers = re.findall(r'class="leaflet-marker-icon osmcams-camera', dom)
+    assert len(markers) == len(expected) == 13
+    assert dom.count('class="leaflet-interactive"') >= 1 + 13  # the commune and the 13 views
+    assert "5.44" in dom and "OpenStreetMap contributors" in dom  # the legend and the credit
+    shot = tmp_path / "monaco-screenshot.png"
+    chromium("--window-size=1400,900", f"--screenshot={shot}", page.as_uri())
+    counts = colours(shot)
+    assert Image.open(shot).size == (1400, 900)
+    assert counts.get(TYPE_COLOURS["camera"], 0) > 50  # markers drawn (single or clustered)
