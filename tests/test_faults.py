@@ -346,6 +346,14 @@ CASES: list[Case] = [
     Case("INSEE code without its leading zero",
          lambda e: e.count("--commune", "6012"), ExitCode.COMMUNE,
          "06012 (Beausoleil) without its leading zero"),
+    # issue 7 §1: a commune where the extract has no data has no count
+    Case("commune outside the data",
+         lambda e: ["count", "--commune", "Nice", "--pbf", e.monaco, "--boundaries", e.ign_06, "-q"],
+         ExitCode.DATA, "Nice (06088): outside the data of"),
+    Case("export of a commune outside the data",
+         lambda e: ["export", "--commune", "Nice", "--pbf", e.monaco, "--boundaries", e.ign_06, "-q",
+                    "-o", e.tmp / "nice.geojson"],
+         ExitCode.DATA, "Nice (06088): outside the data of"),
     # issue 8 §3: names that slug alike are refused before anything is written
     Case("codes that slug alike",
          lambda e: ["export", "--all", "--pbf", e.monaco, "--boundaries",

@@ -301,3 +301,35 @@ def test_versions_that_straddle_two_blocks_are_all_read(tmp_path: Path) -> None:
     assert track.key == "node/7991"
     assert [iso(s) for s in track.starts] == ["2020-02-01T01:00:00Z", "2020-02-01T02:00:00Z"]
     assert track.positions == [(1.001, 1.0), None]
+
+
+def test_a_camera_relation_follows_the_nodes_of_its_member_ways(tmp_path: Path) -> None:
+    """A relation sits at the centre of its member ways' nodes as they were, until deleted."""
+    from osmcams.sources.osh import iso, read_history
+
+    opl = tmp_path / "relation.osh.opl"
+    opl.write_text("\n".join([
+        "n1 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x1.0 y1.0",
+        "n1 v2 dV c2 t2021-01-01T00:00:00Z i1 ut T x3.0 y1.0",
+        "n2 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x2.0 y2.0",
+        "w10 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T Nn1,n2",
+        "r20 v1 dV c3 t2020-06-01T00:00:00Z i1 ut Tman_made=surveillance Mw10@",
+        "r20 v2 dD c4 t2022-01-01T00:00:00Z i1 ut T M",
+    ]) + "\n", encoding="utf-8")
+    target = tmp_path / "relation.osh.pbf"
+    run_osmium("cat", opl, "-o", target)
+
+    (track,) = read_history(target, threads=1).tracks
+    assert track.key == "relation/20"
+    expected = []
+    for start in track.starts:  # what osmium time-filter holds at each change
+        objects = parse_opl(run_osmium("time-filter", target, iso(start), "-f", "opl", "-o", "-"))
+        nodes = {o.osm_id: (o.lon, o.lat) for o in objects if o.kind == "n"}
+        ways = {o.osm_id: o.refs for o in objects if o.kind == "w"}
+        points = [nodes[int(n[1:])] for o in objects if o.kind == "r"
+                  for w in o.refs for n in ways[int(w[1:])]]
+        lons, lats = [p[0] for p in points], [p[1] for p in points]
+        expected.append(((min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2) if points else None)
+    assert [iso(s) for s in track.starts] == [
+        "2020-01-01T00:00:00Z", "2020-06-01T00:00:00Z", "2021-01-01T00:00:00Z", "2022-01-01T00:00:00Z"]
+    assert track.positions == expected == [None, (1.5, 1.5), (2.5, 1.5), None]

@@ -27,8 +27,8 @@ from osmcams.outputs.writers import (
 )
 
 CSV_HEADER = (
-    "insee,name,department,population,area_km2,cameras,cameras_per_km2,cameras_per_10k,"
-    "inhabitants_per_camera,by_type,by_scope"
+    "insee,name,department,population,area_km2,coverage,cameras,cameras_per_km2,cameras_per_10k,"
+    "inhabitants_per_camera,by_type,by_scope,note"
 )
 
 

@@ -19,9 +19,12 @@ from osmcams.models import Camera
 from osmcams.sources.pbf import Extract
 
 ROW_KEYS = (
-    "insee", "name", "department", "population", "area_km2", "cameras",
-    "cameras_per_km2", "cameras_per_10k", "inhabitants_per_camera", "by_type", "by_scope",
+    "insee", "name", "department", "population", "area_km2", "coverage", "cameras",
+    "cameras_per_km2", "cameras_per_10k", "inhabitants_per_camera", "by_type", "by_scope", "note",
 )
+# A commune under this share of its area inside the data has no count; under FULL, a partial one.
+NO_DATA, FULL = 0.02, 0.995
+
 
 
 STALE_AFTER_DAYS = 30
@@ -88,19 +91,25 @@ def _row(commune: Any, area: float, cameras: list[Camera]) -> dict[str, Any]:
     import pandas
 
     population = None if pandas.isna(commune.population) else int(commune.population)
+    coverage = None if pandas.isna(commune.coverage) else float(commune.coverage)
     count = len(cameras)
     return {
         "insee": commune.insee,
         "name": commune.name,
-        "department": commune.department,
+        "department": None if pandas.isna(commune.department) else commune.department,
         "population": population,
         "area_km2": round(area, 3),
+        "coverage": coverage,
         "cameras": count,
         "cameras_per_km2": _ratio(count, area, 4),
         "cameras_per_10k": _ratio(count * 10_000, population, 3),
-        "inhabitants_per_camera": _ratio(population, count, 1) if count else None,
+        "inhabitants_per_camera": round(population / count) if count and population else None,
         "by_type": _tally(c.surveillance_type for c in cameras) if count else {},
         "by_scope": _tally(c.surveillance for c in cameras) if count else {},
+        "note": (
+            "coverage unknown" if coverage is None
+            else None if coverage >= 1 else f"partial data: {coverage:.0%} of the area, count incomplete"
+        ),
     }
 
 
@@ -109,51 +118,69 @@ def _tally(values: Iterable[str | None]) -> dict[str, int]:
     return dict(Counter(v or "unknown" for v in values).most_common())
 
 
-def _coverage(extract: Extract, chosen: Any, rank: bool) -> tuple[Any, list[str]]:
-    """The communes the extract can speak for, and warnings about those it only partly covers.
-
-    A commune wholly outside the extract's bounding box is left out of a ranking, and
-    is an error when asked for by name: a zero there would be a number without data.
-    """
+def _data_region(extract: Extract) -> tuple[Any, str]:
+    """Where the extract has data, and how that is known; (None, "") when it is not."""
     import shapely
 
-    if extract.bbox is None:
-        return chosen, [
-            f"{extract.source} declares no bounding box: cannot check that it covers "
-            "the whole of each commune"
+    box = shapely.box(*extract.bbox) if extract.bbox else None
+    sampled = extract.data_area
+    if box is not None and sampled is not None:
+        return shapely.intersection(box, sampled), "its bounding box and its sampled nodes"
+    if box is not None:
+        return box, f"its bounding box {tuple(round(v, 5) for v in extract.bbox)}"  # type: ignore[union-attr]
+    return sampled, "its sampled nodes" if sampled is not None else ""
+
+
+def _coverage(extract: Extract, chosen: Any, rank: bool) -> tuple[Any, list[str]]:
+    """The communes the extract has data for, with a `coverage` column, and warnings.
+
+    `coverage` is the share of a commune's area inside the extract's data. A commune
+    (almost) wholly outside is left out of a ranking, and is an error when asked for
+    by name: a zero there would be a number without data. A partly covered one keeps
+    its count, flagged.
+    """
+    import numpy
+    import shapely
+
+    region, how = _data_region(extract)
+    if region is None:
+        return chosen.assign(coverage=None), [
+            f"{extract.source} declares no bounding box and its nodes cannot be sampled: "
+            "cannot check that it covers the whole of each commune"
         ]
-    bbox = shapely.box(*extract.bbox)
+    shapely.prepare(region)
     geometries = chosen.geometry.values
-    beyond = ~shapely.contains(bbox, geometries)
-    if not beyond.any():
-        return chosen, []
-    cut = geometries[beyond]
-    try:
-        inside = shapely.intersection(cut, bbox)
-    except shapely.errors.GEOSException:  # an invalid outline: repair it, then cut
-        inside = shapely.intersection(shapely.make_valid(cut), bbox)
-    whole = chosen["area_km2"][beyond].to_numpy() if "area_km2" in chosen else areas_km2(cut)
-    shares = areas_km2(inside) / whole
-    names = [f"{n} ({c})" for n, c in zip(chosen["name"][beyond], chosen["insee"][beyond])]
-    outside = [name for name, share in zip(names, shares) if share == 0]
-    where = f"the extract's bounding box {tuple(round(v, 5) for v in extract.bbox)}"
+    beyond = ~shapely.contains(region, geometries)
+    shares = numpy.ones(len(geometries))
+    if beyond.any():
+        cut = geometries[beyond]
+        try:
+            inside = shapely.intersection(cut, region)
+        except shapely.errors.GEOSException:  # an invalid outline: repair it, then cut
+            inside = shapely.intersection(shapely.make_valid(cut), region)
+        whole = chosen["area_km2"][beyond].to_numpy() if "area_km2" in chosen else areas_km2(cut)
+        shares[beyond] = areas_km2(inside) / whole
+    shares = numpy.where(shares >= FULL, 1.0, numpy.round(shares, 3))
+    chosen = chosen.assign(coverage=shares)
+    names = [f"{n} ({c})" for n, c in zip(chosen["name"], chosen["insee"])]
+    where = f"the data of {extract.source} (known from {how})"
+    outside = [name for name, share in zip(names, shares) if share < NO_DATA]
     if outside and not rank:
-        raise DataError(f"{', '.join(outside)}: wholly outside {where}, nothing there can be counted")
+        raise DataError(f"{', '.join(outside)}: outside {where}, nothing there can be counted")
     warnings = []
-    partial = [f"{name}, {share:.0%} covered" for name, share in zip(names, shares) if share > 0]
+    partial = [
+        f"{name} {share:.0%}" for name, share in zip(names, shares) if NO_DATA <= share < 1
+    ]
     if partial:
         warnings.append(
-            f"{_communes(len(partial), 'reaches', 'reach')} beyond {where}, so "
+            f"{_communes(len(partial), 'is', 'are')} only partly inside {where}, so "
             f"{'its count is' if len(partial) == 1 else 'their counts are'} incomplete: "
-            + "; ".join(partial)
+            + ", ".join(partial)
         )
     if outside:
-        warnings.append(
-            f"{_communes(len(outside), 'lies', 'lie')} wholly outside {where}, left out"
-        )
-    keep = ~beyond.copy()
-    keep[beyond] = shares > 0
-    return chosen[keep], warnings
+        warnings.append(f"{_communes(len(outside), 'lies', 'lie')} outside {where}, left out: "
+                        + ", ".join(outside))
+    return chosen[shares >= NO_DATA], warnings
 
 
 def count(

@@ -16,7 +16,7 @@ from osmcams.cli.options import (
     show_warnings,
     source_options,
 )
-from osmcams.cli.render import TABLE_ROWS, cell, emit, handle_errors, print_rich, stderr
+from osmcams.cli.render import TABLE_ROWS, cameras_text, cell, emit, handle_errors, print_rich, stderr
 from osmcams.errors import UsageError
 from osmcams.outputs.formats import (
     CAMERA_FORMATS,
@@ -51,14 +51,15 @@ def rich_table(report, limit: int) -> Any:
     )
     table.add_column("INSEE", no_wrap=True)
     table.add_column("Commune", min_width=10, overflow="fold")
-    for name in ("Pop.", "km²", "Cams", "/km²", "/10k", "inh/cam"):
+    for name in ("Pop.", "km²", "Cover", "Cams", "/km²", "/10k", "inh/cam"):
         table.add_column(name, justify="right")
     table.add_column("Types", min_width=8, overflow="fold")
 
     for r in rows:
         table.add_row(
             r["insee"], r["name"], cell(r["population"]), cell(r["area_km2"]),
-            cell(r["cameras"]), cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]),
+            "?" if r.get("coverage") is None else f"{r['coverage']:.0%}", cell(r["cameras"]),
+            cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]),
             cell(r["inhabitants_per_camera"]),
             ", ".join(f"{k} {v}" for k, v in r["by_type"].items()) or "–",
         )
@@ -103,7 +104,8 @@ def count(
     if top:
         report.rows = report.rows[:top]
     if fmt == "table":
-        print_rich(rich_table(report, top or TABLE_ROWS), output, overwrite)
+        # A file takes every row; a terminal the first TABLE_ROWS.
+        print_rich(rich_table(report, top or (len(report.rows) if output else TABLE_ROWS)), output, overwrite)
         return
     emit(render_text(lambda out: write_report(report, fmt, out)), output, overwrite)
 
@@ -190,7 +192,7 @@ def export(
     for row in report.rows:
         code = row["insee"]
         stderr().print(
-            f"{targets[code]}: {len(report.cameras[code])} cameras"
+            f"{targets[code]}: {cameras_text(len(report.cameras[code]))}"
             + (f", {len(views[code])} fields of view" if code in views else ""),
             highlight=False, soft_wrap=True,
         )

@@ -140,12 +140,28 @@ def report_from(kw: dict[str, Any]):
     return report
 
 
+NAMED = 5  # items a warning on the terminal names before it counts the rest
+
+
+def brief(warning: str) -> str:
+    """A warning listing many items, cut to the first NAMED and the count of the rest."""
+    head, colon, tail = warning.partition(": ")
+    items = tail.split(", ")
+    if not colon or len(items) <= NAMED + 1:
+        return warning
+    return (f"{head}: {', '.join(items[:NAMED])} and {len(items) - NAMED:,} more "
+            "(--format json lists them all)")
+
+
 def show_warnings(warnings: list[str]) -> None:
-    """Each warning as a line on stderr (rich markup in names shown as it is)."""
+    """Each warning as a line on stderr, long lists cut short (the JSON output has them all).
+
+    Rich markup in names is shown as it is.
+    """
     from rich.markup import escape
 
     for warning in warnings:
-        stderr().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+        stderr().print(f"[yellow]warning:[/] {escape(brief(warning))}", highlight=False, soft_wrap=True)
 
 
 def ranking_options(f: Callable) -> Callable:

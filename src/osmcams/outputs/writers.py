@@ -27,7 +27,7 @@ RS = "\x1e"
 
 def _cell(value: Any) -> Any:
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=False)
     return "" if value is None else value
 
 
@@ -75,7 +75,7 @@ def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KE
 def report_json(report: Report, out: IO[str]) -> None:
     """The report as one JSON object, with one line per commune."""
     def dump(value: Any, indent: int | None = None) -> str:
-        return json.dumps(value, ensure_ascii=False, indent=indent)
+        return json.dumps(value, ensure_ascii=False, indent=indent, allow_nan=False)
 
     out.write('{"meta": ' + dump(report.meta, 2).replace("\n", "\n ") + ",\n")
     row = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for every row
@@ -151,11 +151,11 @@ def write_geojson(features: list[dict[str, Any]], out: IO[str], sequence: bool =
     """A FeatureCollection, or an RFC 8142 text sequence (one feature per line)."""
     if sequence:
         for feature in features:
-            out.write(RS + json.dumps(feature, ensure_ascii=False) + "\n")
+            out.write(RS + json.dumps(feature, ensure_ascii=False, allow_nan=False) + "\n")
         return
     out.write('{"type": "FeatureCollection", "features": [')
     for i, feature in enumerate(features):
-        out.write(("," if i else "") + "\n" + json.dumps(feature, ensure_ascii=False))
+        out.write(("," if i else "") + "\n" + json.dumps(feature, ensure_ascii=False, allow_nan=False))
     out.write("\n]}\n")
 
 
@@ -163,7 +163,9 @@ def _camera_frame(cameras: list[Camera]):
     import geopandas
     import shapely
 
-    records = [{**_record(c), "tags": json.dumps(c.tags, ensure_ascii=False)} for c in cameras]
+    records = [
+        {**_record(c), "tags": json.dumps(c.tags, ensure_ascii=False, allow_nan=False)} for c in cameras
+    ]
     geometry = shapely.points([[c.lon, c.lat] for c in cameras]) if cameras else []
     return geopandas.GeoDataFrame(
         records, columns=list(CAMERA_FIELDS), geometry=geometry, crs="EPSG:4326"

@@ -35,6 +35,7 @@ class Extract:
     timestamp_source: str
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
+    data_area: Any = None  # where a file has data, from its sampled nodes (blocks.data_area)
 
 
 @dataclass
@@ -446,6 +447,9 @@ def scan_members(
                 "newest camera or boundary, so the data may be newer"
             )
     extract = Extract(cameras, str(path), stamp, stamp_source, _bbox(header), warnings)
+    from osmcams.sources.blocks import data_area
+
+    extract.data_area = data_area(path)
     return extract, _boundaries(scan), scan
 
 
