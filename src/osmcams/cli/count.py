@@ -23,7 +23,7 @@ from osmcams.outputs.formats import (
     CAMERA_SUFFIXES,
     TABLE_FORMATS,
     TABLE_SUFFIXES,
-    format_for,
+    agreed_format,
 )
 
 
@@ -96,7 +96,7 @@ def count(
     from osmcams.files import check_target
     from osmcams.outputs.writers import render_text, write_report
 
-    fmt = fmt or format_for(output, TABLE_SUFFIXES, "table")
+    fmt = agreed_format(output, fmt, TABLE_SUFFIXES, "table")
     if output:
         check_target(output, overwrite)  # before the work, not after
     report = report_from(kw)
@@ -143,7 +143,7 @@ def export(
 
     fov = fov_from(kw)
 
-    fmt = fmt or format_for(output, CAMERA_SUFFIXES, "geojsonseq" if sequence else "geojson")
+    fmt = agreed_format(output, fmt, CAMERA_SUFFIXES, "geojsonseq" if sequence else "geojson")
     if sequence:
         if fmt not in ("geojson", "geojsonseq"):
             raise UsageError("--sequence goes with GeoJSON only")

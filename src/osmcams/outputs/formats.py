@@ -25,6 +25,34 @@ def format_for(output: Path | None, suffixes: dict[str, str], default: str) -> s
         return default
     return suffixes.get(output.suffix.lower(), default)
 
+
+# Formats a suffix may name in place of one another (a GeoJSON file read as a sequence).
+KIN = {"geojson": "geojson", "geojsonseq": "geojson"}
+
+
+def agreed_format(
+    output: Path | None, fmt: str | None, suffixes: dict[str, str], default: str
+) -> str:
+    """`--format`, else what the output's suffix names, else `default`.
+
+    A suffix that osmcams cannot write, or that names another format than `fmt`, is
+    a usage error: a file's name must not lie about its content.
+    """
+    from osmcams.errors import UsageError
+
+    suffix = output.suffix.lower() if output is not None else ""
+    if not suffix:
+        return fmt or default
+    named = suffixes.get(suffix)
+    if named is None:
+        raise UsageError(
+            f"osmcams cannot write {output.name}: give it one of the suffixes "  # type: ignore[union-attr]
+            + ", ".join(sorted(suffixes))
+        )
+    if fmt and KIN.get(fmt, fmt) != KIN.get(named, named):
+        raise UsageError(f"{output.name} names {named}, not --format {fmt}")  # type: ignore[union-attr]
+    return fmt or named
+
 # osmcams map: what the colours measure, how classes are broken, and the kind each suffix names.
 MAP_MEASURES = ("per_km2", "per_10k")
 MAP_SCHEMES = ("quantiles", "fisher_jenks")
