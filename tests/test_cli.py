@@ -112,7 +112,7 @@ def test_click_usage_errors_exit_2(args: list[str]) -> None:
 
 def test_an_incomplete_boundary_is_one_line_and_exit_4(monaco_2025: Path) -> None:
     result = invoke("count", "--commune", "Beausoleil", "--pbf", monaco_2025, "-q")
-    assert_one_line_error(result, ExitCode.DATA, "cannot count Beausoleil: its boundary is incomplete")
+    assert_one_line_error(result, ExitCode.DATA, "cannot count 'Beausoleil' (06012): its boundary is")
 
 
 def test_all_lists_the_communes_left_out(monaco_2025: Path) -> None:
@@ -121,8 +121,8 @@ def test_all_lists_the_communes_left_out(monaco_2025: Path) -> None:
     data = json.loads(result.stdout)
     assert [(r["name"], r["cameras"]) for r in data["communes"]] == [("Monaco", 13)]
     for name in INCOMPLETE:
-        assert any(w.startswith(f"boundary of {name} is incomplete, left out") for w in data["warnings"])
-        assert f"warning: boundary of {name} is incomplete" in result.stderr
+        assert any(w.startswith(f"boundary of {name!r} (") for w in data["warnings"])
+        assert f"warning: boundary of {name!r} (" in result.stderr
 
 
 def test_saint_barthelemy_zero_cameras(osm_dir: Path) -> None:
@@ -142,7 +142,7 @@ def test_count_json_with_ign_boundaries(
     monaco_2025: Path, ign_06: tuple[str, ...], cog_population: Path
 ) -> None:
     result = invoke("count", "--commune", "BEAUSOLEIL", "--commune", "cap d'ail", "--pbf", monaco_2025,
-                    *ign_06, "-f", "json")
+                    *ign_06, "--population-year", "2026", "-f", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     cog = {r["code"]: r.get("population") for r in json.loads(cog_population.read_text())}
@@ -299,6 +299,27 @@ def test_top_rows_and_the_table_limit(
     assert invoke(*args, "-o", tmp_path / "t.txt").exit_code == 0  # a file takes every row
     text = (tmp_path / "t.txt").read_text()
     assert "the first" not in text and "06150" in text and "936.0" not in text
+
+
+def test_boundaries_from_another_osm_file(
+    monaco_2025: Path, riviera: Path, osm_cameras, osmium_polygons
+) -> None:
+    """Issue 7 §8: cameras of Monaco 2025 in the whole communes of the Riviera 2016 file."""
+    import shapely
+
+    result = invoke("count", "--all", "--pbf", monaco_2025, "--boundaries", riviera, "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    points = [shapely.Point(o.lon, o.lat) for o in osm_cameras(monaco_2025)]
+    polygons = osmium_polygons(riviera, 8).values()
+    expected = [n for n in (sum(g.intersects(p) for p in points) for g in polygons) if n]
+    counted = {r["name"]: r["cameras"] for r in data["communes"] if r["cameras"]}
+    assert sorted(counted.values()) == sorted(expected) == [1, 2, 13]
+    assert counted == {"Monaco": 13, "Cap-d'Ail": 2, "Beausoleil": 1}
+    assert data["meta"]["boundaries"] == f"{riviera.name} (admin_level=8 relations)"
+    assert any(w.startswith("boundary of 'Menton' (06083, relation") for w in data["warnings"])
+    result = invoke("count", "--commune", "Menton", "--pbf", monaco_2025, "--boundaries", riviera, "-q")
+    assert_one_line_error(result, ExitCode.DATA, "cannot count 'Menton' (06083): its boundary is incomplete")
 
 
 # --- Rankings -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def test_department_06_with_population(communes_06: Path, cog_population: Path) 
     assert list(communes.frame.columns) == ["insee", "name", "department", "population", "geometry"]
     assert set(frame["department"]) == {"06"}
     assert communes.population_source == "communes.json (Etalab COG)"
-    assert communes.population_year == "2026"
+    assert communes.population_year is None  # "communes.json" says no year
     for code in ("06012", "06032", "06088"):
         assert frame.loc[code, "population"] == cog[code]
     assert frame.loc["06012", "name"] == "Beausoleil"
@@ -151,9 +152,9 @@ def test_incomplete_boundaries_are_left_out_with_a_warning(monaco_scan) -> None:
     communes = communes_from_boundaries(boundaries, "monaco-2025-02-07.osm.pbf", 8)
     assert list(communes.frame["name"]) == ["Monaco"]
     for name in ("Beausoleil", "Cap-d'Ail", "La Turbie", "Roquebrune-Cap-Martin"):
-        assert name in communes.unusable
-        assert any(w.startswith(f"boundary of {name} is incomplete, left out") for w in communes.warnings)
-    with pytest.raises(DataError, match="cannot count Beausoleil: its boundary is incomplete") as caught:
+        assert name in [u.name for u in communes.unusable]
+        assert any(w.startswith(f"boundary of {name!r} (") for w in communes.warnings)
+    with pytest.raises(DataError, match=r"cannot count 'Beausoleil' \(06012\): its boundary") as caught:
         select(communes, ["beausoleil"])
     assert caught.value.exit_code == ExitCode.DATA
     with pytest.raises(DataError, match="Cap-d'Ail"):
@@ -188,6 +189,7 @@ def test_names_match_without_case_or_accents(query: str, code: str) -> None:
 
 
 def test_normalise() -> None:
+    assert normalise("Œuf-en-Ternois") == normalise("oeuf en ternois") == "oeuf en ternois"
     assert normalise("Saint-Étienne") == "saint etienne"
     assert normalise("Ste-Maxime") == "sainte maxime"
     assert normalise("L'Haÿ-les-Roses") == "l hay les roses"
@@ -284,6 +286,115 @@ def test_geoparquet_boundaries(communes_06: Path, tmp_path: Path) -> None:
     assert from_parquet.frame.geometry.geom_equals(from_geojson.frame.geometry).all()
 
 
+# --- Names as people write them (issue 7 §2), on the real IGN and COG files ---------------
+
+ARTICLES = {"La Rochelle": "17300", "Le Mans": "72181", "Le Havre": "76351", "La Turbie": "06150",
+            "oeuf en ternois": "62633", "L'Abergement-Clémenciat": "01001"}
+
+
+@pytest.fixture(scope="module")
+def article_files(ign_dir: Path) -> list[Path]:
+    return [next(ign_dir.glob(f"communes-{d}-*.geojson")) for d in ("01", "06", "17", "62", "70", "72", "76")]
+
+
+def _cog_codes(cog_population: Path, name: str) -> list[str]:
+    """Codes of the current communes that the COG names `name` exactly, read with json alone."""
+    rows = json.loads(cog_population.read_text(encoding="utf-8"))
+    return [r["code"] for r in rows if r["type"] == "commune-actuelle" and r["nom"] == name]
+
+
+@pytest.mark.parametrize("with_cog", [True, False], ids=["cog", "ign-only"])
+def test_names_with_their_article(
+    article_files: list[Path], cog_population: Path, with_cog: bool
+) -> None:
+    communes = load_communes(article_files, population=cog_population if with_cog else None)
+    frame = communes.frame.set_index("insee")
+    assert frame.loc["17300", "name"] == ("La Rochelle" if with_cog else "Rochelle")  # IGN drops it
+    # There are two La Rochelle, in Charente-Maritime and in Haute-Saône: both are named.
+    assert sorted(_cog_codes(cog_population, "La Rochelle")) == ["17300", "70450"]
+    with pytest.raises(AmbiguousCommune, match=r"17300.*70450"):
+        select(communes, ["La Rochelle"])
+    for name, code in ARTICLES.items():
+        department = code[:2]
+        assert select(communes, [name], department=department) == [code], name
+        assert select(communes, [name.upper()], department=department.lstrip("0")) == [code], name
+    assert select(communes, ["Le Mans"]) == _cog_codes(cog_population, "Le Mans")
+
+
+def test_a_department_without_its_leading_zero(communes_06: Path) -> None:
+    communes = load_communes([communes_06])
+    codes = [f["properties"]["code"] for f in _features(communes_06)]
+    assert sorted(select(communes, department="6")) == sorted(codes)
+
+
+def test_a_code_that_lost_its_leading_zero_is_named(communes_06: Path) -> None:
+    communes = load_communes([communes_06])
+    with pytest.raises(CommuneNotFound, match=r"looks like 06012 \(Beausoleil\) without its leading zero"):
+        select(communes, ["6012"])
+
+
+# --- Metadata (issue 7 §3) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "flag", "year"), [
+    ("projet-2019/cog-2026/communes.json", None, None),
+    ("projet-2019/cog-2026/communes.json", "2023", "2023"),
+    ("projet-2019/communes-2021.json", "2023", "2021"),
+    ("2019/pop.csv", None, None),
+])
+def test_population_year_from_the_data_or_the_file_name_only(
+    tmp_path: Path, path: str, flag: str | None, year: str | None
+) -> None:
+    target = tmp_path / path
+    target.parent.mkdir(parents=True)
+    if target.suffix == ".json":
+        target.write_text('[{"code": "06012", "type": "commune-actuelle", "population": 13702}]')
+    else:
+        target.write_text("CODGEO;PMUN\n06012;13702\n")
+    assert read_population(target, flag).year == year
+    columns = tmp_path / "base.csv"
+    columns.write_text("CODGEO;P21_POP\n06012;13702\n")
+    assert read_population(columns, "2018").year == "2021"  # the data says so
+
+
+def test_incomplete_relations_are_keyed_by_relation_id(write_text) -> None:
+    opl = """\
+n1 v1 x0 y0
+n2 v1 x1 y0
+n3 v1 x1 y1
+w1 v1 Nn1,n2
+w2 v1 Nn1,n2,n3,n1
+r4 v1 Tboundary=administrative,admin_level=8,name=Carré,ref:INSEE=99001 Mw2@outer
+r1 v1 Tboundary=administrative,admin_level=8,name=Sainte-Marie,ref:INSEE=97418 Mw1@outer,w8@outer
+r2 v1 Tboundary=administrative,admin_level=8,name=Sainte-Marie,ref:INSEE=97209 Mw1@outer,w9@outer
+r3 v1 Tboundary=administrative,admin_level=8,name=Sainte-Marie,ref:INSEE=97418 Mw1@outer,w7@outer
+"""
+    _, boundaries = scan_file(write_text("homonyms.opl", opl), admin_level=8, threads=1)
+    communes = communes_from_boundaries(boundaries, "homonyms.opl", 8)
+    assert [(u.code, u.name) for u in communes.unusable] == [
+        ("97418", "Sainte-Marie"), ("97209", "Sainte-Marie"), ("97418", "Sainte-Marie")]
+    assert len(communes.warnings) == 3
+    assert all(f"relation {i}" in w for i, w in zip((1, 2, 3), communes.warnings))
+    with pytest.raises(DataError, match="relation 2"):
+        select(communes, ["97209"])
+
+
+def test_population_from_osm_carries_its_source(write_text) -> None:
+    tags = "boundary=administrative,admin_level=8,name=Carré,ref:INSEE=99001,population=120"
+    opl = f"""\
+n1 v1 x0 y0
+n2 v1 x1 y0
+n3 v1 x1 y1
+w1 v1 Nn1,n2,n3,n1
+r1 v1 T{tags},source:population=INSEE%20%2014 Mw1@outer
+"""
+    _, boundaries = scan_file(write_text("pop.opl", opl), admin_level=8, threads=1)
+    communes = communes_from_boundaries(boundaries, "pop.opl", 8)
+    assert communes.population_source == "OSM population tag (INSEE 2014)"
+    assert communes.population_year == "2014"
+    assert communes.frame["population"].tolist() == [120]
+
+
 def test_region_departments_follow_the_cog(shared_data: Path) -> None:
     cog = json.loads((shared_data / "population/cog-2026/departements.json").read_text(encoding="utf-8"))
     regions = {d["region"] for d in cog}
@@ -291,3 +402,24 @@ def test_region_departments_follow_the_cog(shared_data: Path) -> None:
         assert region_departments(region) == sorted(d["code"] for d in cog if d["region"] == region)
     assert region_departments("93") == ["04", "05", "06", "13", "83", "84"]
     assert region_departments("99") is None
+
+
+def test_the_one_invalid_ign_outline_is_repaired_and_named(ign_dir: Path) -> None:
+    """IGN 2018 holds one self-intersecting commune, Condé-en-Normandie (14174)."""
+    import shapely
+    from pyproj import Geod
+    from shapely.geometry import shape
+
+    path = next(ign_dir.glob("communes-14-*.geojson"))
+    (feature,) = [f for f in _features(path) if f["properties"]["code"] == "14174"]
+    drawn = shape(feature["geometry"])
+    assert not drawn.is_valid
+    expected = abs(Geod(ellps="WGS84").geometry_area_perimeter(shapely.make_valid(drawn))[0]) / 1e6
+    communes = load_communes([path])
+    assert list(communes.repairs) == ["14174"]
+    assert "'Condé-en-Normandie' (14174) is invalid (Ring Self-intersection" in communes.repairs["14174"]
+    stated = re.search(r"([\d.,]+) km² once valid", communes.repairs["14174"])
+    assert stated and float(stated.group(1).replace(",", "")) == pytest.approx(expected, abs=1e-3)
+    repaired = communes.frame.set_index("insee").loc["14174", "geometry"]
+    assert repaired.is_valid
+    assert areas_km2([repaired])[0] == pytest.approx(expected, rel=1e-6)

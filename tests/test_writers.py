@@ -59,7 +59,7 @@ def test_json_shape(report: Report) -> None:
     assert meta["source"].endswith("monaco-2025-02-07.osm.pbf")
     assert meta["data_timestamp"] == "2025-02-07T01:02:45Z"
     assert meta["population_source"] == "communes.json (Etalab COG)"
-    assert meta["population_year"] == "2026"
+    assert meta["population_year"] is None
     assert meta["osmcams_version"]
     assert [tuple(row) for row in data["communes"]] == [ROW_KEYS, ROW_KEYS]
     assert [row["insee"] for row in data["communes"]] == ["06012", "06032"]
@@ -81,7 +81,7 @@ def test_markdown(report: Report) -> None:
     lines = text.splitlines()
     assert lines[0] == "| " + " | ".join(ROW_KEYS) + " |"
     assert lines[2].startswith("| 06012 | Beausoleil | 06 |")
-    assert "Population: communes.json (Etalab COG) (2026)" in text
+    assert "Population: communes.json (Etalab COG) (year unknown)" in text
     assert text.count("> **Warning:**") == len(report.warnings)
 
 

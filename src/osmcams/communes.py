@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import difflib
 import hashlib
 import json
+import math
 import os
 import re
 import unicodedata
+import warnings
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, UsageError
+from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, UsageError, quoted
 from osmcams.models import Progress
 
 BOUNDARY_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".geojsonl")
@@ -30,8 +33,17 @@ KNOWN_FIELDS = (
     ("ref", "name"),
 )
 COLUMNS = ["insee", "name", "department", "population", "geometry"]
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 NOTHING_SELECTED = "name a commune with --commune, a --department, or use --all"
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """A commune that the source names but gives no usable outline for, and why."""
+
+    code: str | None
+    name: str
+    reason: str  # a whole clause: "its boundary is incomplete in …"
 
 
 @dataclass
@@ -42,18 +54,24 @@ class Communes:
     source: str
     population_source: str | None = None
     population_year: str | None = None
+    # About communes left out: shown with rankings.
     warnings: list[str] = field(default_factory=list)
-    # Communes that exist in the source but have no usable boundary: name -> reason.
-    unusable: dict[str, str] = field(default_factory=dict)
+    unusable: list[Unusable] = field(default_factory=list)
+    # Per code, about an outline that had to be repaired: shown wherever the commune is counted.
+    repairs: dict[str, str] = field(default_factory=dict)
+
+
+MAX_POPULATION = 100_000_000
 
 
 @dataclass(frozen=True)
 class Population:
-    """Population per commune code, with its source and year."""
+    """Population per commune code, with its source and year, and the official names."""
 
     values: dict[str, int]
     source: str
     year: str | None
+    names: dict[str, str] = field(default_factory=dict)
 
 
 def department_of(code: str | None) -> str | None:
@@ -118,72 +136,282 @@ def _pick_fields(columns: Sequence[str], code_field: str | None, name_field: str
     )
 
 
-def _read_boundary_file(path: Path, code_field: str | None, name_field: str | None):
+def _read_boundary_file(
+    path: Path, code_field: str | None, name_field: str | None
+) -> tuple[Any, list[str], list[Unusable], dict[str, str]]:
+    """The usable features of one file, the warnings, the communes left out, the repairs."""
     import geopandas
     import pyogrio
 
-    try:
-        if path.suffix.lower() == ".parquet":  # GeoParquet: pyarrow, GDAL often lacks it
-            frame = geopandas.read_parquet(path)
-        else:
-            frame = pyogrio.read_dataframe(path)
-    except Exception as e:  # the readers raise several unrelated types for bad files
-        raise DataError(f"{path}: cannot read boundaries: {e}") from e
+    with warnings.catch_warnings(record=True) as caught:  # GDAL's remarks become our warnings
+        warnings.simplefilter("always")
+        try:
+            if path.suffix.lower() == ".parquet":  # GeoParquet: pyarrow, GDAL often lacks it
+                frame = geopandas.read_parquet(path)
+            else:
+                frame = pyogrio.read_dataframe(path)
+        except Exception as e:  # the readers raise several unrelated types for bad files
+            raise DataError(f"{path}: cannot read boundaries: {_reason(e)}") from e
+    notes = [f"{path.name}: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
     if frame.empty or frame.geometry.isna().all():
         raise DataError(f"{path}: no features with a geometry")
     code, name = _pick_fields(list(frame.columns), code_field, name_field, path)
-    if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
-        frame = frame.to_crs("EPSG:4326")
     if frame.geometry.name != "geometry":
         frame = frame.rename_geometry("geometry")
-    frame = frame.assign(insee=frame[code].astype(str), name=frame[name].astype(str))
-    frame = frame[~frame.geometry.isna()]
-    polygons = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
-    if not polygons.any():
+    frame = _to_wgs84(frame, path, notes)
+    frame = frame.assign(insee=frame[code].map(_text), name=frame[name].map(_text))
+    frame["name"] = frame["name"].fillna(frame["insee"])
+    frame, unusable = _polygons_with_codes(frame, path, code, notes)
+    _refuse_out_of_range(frame, path)
+    return (frame, notes, unusable, _repair(frame, path))
+
+
+def _reason(error: Exception) -> str:
+    """An exception as words, without the raw "[Errno 2]" or the bytes of the file."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+def _text(value: Any) -> str | None:
+    """A field value as text; None for a missing one (null, NaN, blank)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _to_wgs84(frame: Any, path: Path, notes: list[str]) -> Any:
+    """`frame` in EPSG:4326; a file without a CRS is taken as lon/lat only when it fits."""
+    if frame.crs is None:
+        west, south, east, north = frame.total_bounds
+        if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+            raise DataError(
+                f"{path}: has no coordinate reference system (no .prj?) and its coordinates "
+                f"are not longitudes and latitudes; add the CRS (a .prj beside a Shapefile)"
+            )
+        notes.append(f"{path.name} has no coordinate reference system: its coordinates are "
+                     "taken as WGS84 longitudes and latitudes")
+        return frame.set_crs("EPSG:4326")
+    if not frame.crs.equals("EPSG:4326"):
+        return frame.to_crs("EPSG:4326")
+    return frame
+
+
+def _polygons_with_codes(
+    frame: Any, path: Path, code: str, notes: list[str]
+) -> tuple[Any, list[Unusable]]:
+    """The features with a code and a polygon; the others named in `notes` and `unusable`."""
+    no_code = frame["insee"].isna()
+    kinds = frame.geometry.geom_type
+    polygon = kinds.isin(["Polygon", "MultiPolygon"]) & ~frame.geometry.is_empty
+    if no_code.any():
+        named = [quoted(n) for n in frame.loc[no_code, "name"].dropna()]
+        notes.append(
+            f"{path.name}: {no_code.sum()} features without a {code!r} value left out"
+            + (f": {_listing(named)}" if named else "")
+        )
+    bad = ~polygon
+    unusable = [
+        Unusable(c, n or c or "?", f"its feature in {path.name} has "
+                 f"{'no geometry' if not k else 'a ' + k + ' geometry'}, not a polygon; fix the file")
+        for c, n, k in zip(frame.loc[bad, "insee"], frame.loc[bad, "name"], kinds[bad].fillna(""))
+    ]
+    if unusable:
+        notes.append(
+            f"{path.name}: {len(unusable)} features without a polygon left out: "
+            + _listing([f"{quoted(u.name)} ({u.code})" for u in unusable])
+        )
+    keep = polygon & ~no_code
+    if not keep.any():
         raise DataError(f"{path}: no polygon among its features")
-    return frame.loc[polygons, ["insee", "name", "geometry"]]
+    return frame.loc[keep, ["insee", "name", "geometry"]], unusable
 
 
-def read_population(path: str | os.PathLike[str]) -> Population:
-    """Population per commune from a COG JSON list or an INSEE CSV table."""
+def _refuse_out_of_range(frame: Any, path: Path) -> None:
+    from osmcams.geometry import out_of_range
+
+    beyond = out_of_range(frame.geometry.values)
+    if beyond.any():
+        named = [f"{quoted(n)} ({c})" for n, c in zip(frame.loc[beyond, "name"], frame.loc[beyond, "insee"])]
+        raise DataError(
+            f"{path}: coordinates beyond longitude ±180 or latitude ±90 in the outline of "
+            f"{_listing(named)}"
+        )
+
+
+def _repair(frame: Any, path: Path) -> dict[str, str]:
+    """Make invalid outlines valid in place; per code, the warning that says so."""
+    from osmcams.geometry import repair
+
+    fixed, index, reasons, before, after = repair(frame.geometry.values)
+    if not len(index):
+        return {}
+    column = frame.columns.get_loc("geometry")
+    frame.iloc[index, column] = fixed
+    return {
+        code: (
+            f"{path.name}: the outline of {quoted(name)} ({code}) is invalid ({reason}) and was "
+            f"repaired: {was:,.3f} km² as drawn, {now:,.3f} km² once valid"
+        )
+        for code, name, reason, was, now in zip(
+            frame["insee"].iloc[index], frame["name"].iloc[index], reasons, before, after
+        )
+    }
+
+
+def _year_in(text: str) -> str | None:
+    found = re.search(r"(?<!\d)(19|20)\d{2}(?!\d)", text)
+    return found.group(0) if found else None
+
+
+def _entry(
+    raw_code: object, raw_value: object, where: Callable[[int], str], at: int
+) -> tuple[str, int]:
+    """A (code, population) row of a table, or DataError naming `where(at)` and the code.
+
+    Only non-negative finite numbers pass. Text may group digits with spaces and use a
+    decimal comma; decimals (INSEE's weighted estimates) are rounded.
+    """
+    usable = isinstance(raw_code, (str, int)) and not isinstance(raw_code, bool)
+    code = str(raw_code).strip() if usable else ""
+    if not code:
+        raise DataError(f"{where(at)}: no commune code")
+    if re.fullmatch(r"\d{4}", code):
+        raise DataError(
+            f"{where(at)}: code {code!r} lost its leading zero (0{code}?): "
+            "a spreadsheet read it as a number; keep INSEE codes as text"
+        )
+    value: float | None = None
+    if isinstance(raw_value, str):
+        text = re.sub(r"[\s\u202f\u00a0]", "", raw_value).replace(",", ".")
+        if re.fullmatch(r"\d{1,12}(\.\d+)?", text):
+            value = float(text)
+    elif isinstance(raw_value, (int, float)) and not isinstance(raw_value, bool):
+        value = float(raw_value)
+    if value is None or not 0 <= value <= MAX_POPULATION:  # NaN fails this test too
+        raise DataError(
+            f"{where(at)}, code {code}: population {raw_value!r} is not a non-negative whole number"
+        )
+    return code, round(value)
+
+
+def read_population(path: str | os.PathLike[str], year: str | None = None) -> Population:
+    """Population per commune from a COG JSON list or an INSEE CSV table.
+
+    The year comes from the data where it says so (a `P21_POP` column), else from
+    the file's name, else `year`, else it is unknown. Raises DataError naming the
+    file, the line and the code of any value that is not a population.
+    """
     path = Path(path)
-    year_match = re.search(r"(19|20)\d{2}", str(path))
-    year = year_match.group(0) if year_match else None
     try:
-        if path.suffix.lower() == ".json":
-            rows = json.loads(path.read_text(encoding="utf-8"))
-            values = {
-                str(r["code"]): int(r["population"])
-                for r in rows
-                if r.get("type", "commune-actuelle") == "commune-actuelle"
-                and r.get("population") is not None
-            }
-            return Population(values, f"{path.name} (Etalab COG)", year)
-        return _read_population_csv(path, year)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, csv.Error) as e:
-        raise DataError(f"{path}: cannot read population table: {e}") from e
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a population table (not UTF-8 text)") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read population table: {_reason(e)}") from e
+    if text.lstrip()[:1] in ("[", "{"):
+        population = _population_json(path, text)
+    else:
+        population = _population_csv(path, text)
+    if not population.values:
+        raise DataError(f"{path}: no population in the table")
+    found = population.year or _year_in(path.name) or year
+    return dataclasses.replace(population, year=found)
 
 
-def _read_population_csv(path: Path, year: str | None) -> Population:
-    text = path.read_text(encoding="utf-8-sig")
-    dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+def _population_json(path: Path, text: str) -> Population:
+    try:
+        rows = json.loads(text)
+    except ValueError as e:
+        raise DataError(f"{path}: not valid JSON ({e})") from e
+    if isinstance(rows, dict) and "features" in rows:
+        raise DataError(
+            f"{path}: a GeoJSON, not a population table; boundaries go to --boundaries, "
+            "--population takes the COG communes.json or an INSEE CSV"
+        )
+    if not isinstance(rows, list):
+        raise DataError(f"{path}: not a population table (a JSON list of communes)")
+    values: dict[str, int] = {}
+    names: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    def where(index: int) -> str:  # the line is looked for only when there is an error
+        return f"{path}, line {_json_line(text, index)}"
+
+    for number, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise DataError(f"{where(number)}: not a commune record")
+        if row.get("type", "commune-actuelle") != "commune-actuelle" or row.get("population") is None:
+            continue
+        code, value = _entry(row.get("code"), row["population"], where, number)
+        _add(values, lines, code, value, number, where)
+        if isinstance(row.get("nom"), str):
+            names[code] = row["nom"]
+    return Population(values, f"{path.name} (Etalab COG)", None, names)
+
+
+def _json_line(text: str, index: int) -> int:
+    """The line on which record `index` of the JSON list `text` starts."""
+    decoder = json.JSONDecoder()
+    pos = text.index("[") + 1
+    for _ in range(index + 1):
+        while text[pos] in " \t\r\n,":
+            pos += 1
+        start = pos
+        _, pos = decoder.raw_decode(text, pos)
+    return text.count("\n", 0, start) + 1
+
+
+def _add(
+    values: dict[str, int], lines: dict[str, int], code: str, value: int, line: int,
+    where: Callable[[int], str],
+) -> None:
+    """Record one value; a code seen before must have the same value."""
+    if code in values and values[code] != value:
+        raise DataError(
+            f"{where(line)}: code {code} appears twice with different populations "
+            f"({values[code]} at {where(lines[code])}, {value} here)"
+        )
+    values[code] = value
+    lines.setdefault(code, line)
+
+
+def _population_csv(path: Path, text: str) -> Population:
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        raise DataError(f"{path}: not a population table (no columns separated by , ; or tab)") from None
     reader = csv.DictReader(text.splitlines(), dialect=dialect)
     columns = reader.fieldnames or []
     code = next((c for c in columns if c.upper() in ("CODGEO", "COM", "CODE", "INSEE", "DEPCOM")), None)
     pop = next(
         (c for c in columns if re.fullmatch(r"(PMUN|PTOT|POPULATION|P\d\d_POP)\d*", c.upper())), None
     )
+    label = next((c for c in columns if c.upper() in ("LIBGEO", "NOM", "LIBELLE", "NCC")), None)
     if not code or not pop:
-        raise ValueError(f"no code and population columns among {_listing(columns)}")
+        raise DataError(
+            f"{path}: no code and population columns among {_listing(columns)} "
+            "(expected CODGEO or COM, and PMUN, PTOT or P21_POP)"
+        )
     column_year = re.fullmatch(r"P(\d\d)_POP", pop.upper()) or re.fullmatch(r"PMUN(\d\d)", pop.upper())
-    if column_year:
-        year = "20" + column_year.group(1)
-    values = {}
+    year = "20" + column_year.group(1) if column_year else None
+    values: dict[str, int] = {}
+    names: dict[str, str] = {}
+    lines: dict[str, int] = {}
+
+    def where(line: int) -> str:
+        return f"{path}, line {line}"
+
     for row in reader:
-        raw = (row.get(pop) or "").replace(" ", "").replace("\u202f", "")
-        if raw:
-            values[row[code]] = round(float(raw.replace(",", ".")))
-    return Population(values, f"{path.name} (INSEE)", year)
+        line = reader.line_num
+        if not (row.get(pop) or "").strip():
+            continue
+        key, value = _entry(row.get(code), row[pop], where, line)
+        _add(values, lines, key, value, line, where)
+        if label and row.get(label):
+            names[key] = row[label]
+    return Population(values, f"{path.name} (INSEE)", year, names)
 
 
 def load_communes(
@@ -194,6 +422,7 @@ def load_communes(
     cache_dir: str | os.PathLike[str] | None = None,
     refresh: bool = False,
     progress: Progress | None = None,
+    population_year: str | None = None,
 ) -> Communes:
     """Communes from boundary files or directories, with population from a table.
 
@@ -204,34 +433,40 @@ def load_communes(
     files = _boundary_files(paths)
     source = str(files[0]) if len(files) == 1 else f"{files[0].parent} ({len(files)} files)"
     cached = _cache_path(Path(cache_dir), files, code_field, name_field) if cache_dir else None
-    frame = None if cached is None or refresh else _read_cache(cached)
-    if frame is None:
-        frame = _read_boundaries(files, code_field, name_field, progress)
+    communes = None if cached is None or refresh else _read_cache(cached, source)
+    if communes is None:
+        communes = _read_boundaries(files, source, code_field, name_field, progress)
         if cached is not None:
             with contextlib.suppress(OSError, UsageError):  # no cache: slower, same counts
-                _write_cache(frame, cached)
-    communes = Communes(frame, source)
-    return communes if population is None else apply_population(communes, population)
+                _write_cache(communes, cached)
+    return communes if population is None else apply_population(communes, population, population_year)
 
 
 def _read_boundaries(
     files: list[Path],
+    source: str,
     code_field: str | None,
     name_field: str | None,
     progress: Progress | None,
-) -> Any:
+) -> Communes:
     import geopandas
     import pandas
 
-    frames = []
+    frames, notes, unusable, repairs = [], [], [], {}
     for done, path in enumerate(files, 1):
-        frames.append(_read_boundary_file(path, code_field, name_field))
+        frame, file_notes, file_unusable, file_repairs = _read_boundary_file(path, code_field, name_field)
+        frames.append(frame)
+        notes += file_notes
+        unusable += file_unusable
+        repairs.update(file_repairs)
         if progress:
             progress("Boundaries", done, len(files))
     frame = geopandas.GeoDataFrame(pandas.concat(frames, ignore_index=True), crs="EPSG:4326")
     frame["department"] = frame["insee"].map(department_of)
     frame["population"] = pandas.array([None] * len(frame), dtype="Int64")
-    return _one_row_per_code(frame[COLUMNS])
+    return Communes(
+        _one_row_per_code(frame[COLUMNS]), source, warnings=notes, unusable=unusable, repairs=repairs
+    )
 
 
 def _cache_path(
@@ -242,16 +477,22 @@ def _cache_path(
     return cache_dir / "boundaries" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.npz"
 
 
-def _write_cache(frame: Any, path: Path) -> None:
-    """Boundaries, codes and geodesic areas as plain arrays (WKB for the shapes)."""
+def _write_cache(communes: Communes, path: Path) -> None:
+    """Boundaries, codes and geodesic areas as plain arrays (WKB for the shapes), and the notes."""
     import numpy
     import shapely
 
     from osmcams.files import atomic_path
     from osmcams.geometry import areas_km2
 
+    frame = communes.frame
     frame["area_km2"] = areas_km2(frame.geometry.values)
     shapes = shapely.to_wkb(frame.geometry.values)
+    notes = {
+        "warnings": communes.warnings,
+        "unusable": [dataclasses.astuple(u) for u in communes.unusable],
+        "repairs": communes.repairs,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path, overwrite=True) as temp:
         numpy.savez(
@@ -262,11 +503,12 @@ def _write_cache(frame: Any, path: Path) -> None:
             area_km2=frame["area_km2"].to_numpy(float),
             sizes=numpy.fromiter((len(b) for b in shapes), numpy.int64, len(shapes)),
             shapes=numpy.frombuffer(b"".join(shapes), numpy.uint8),
+            notes=numpy.array(json.dumps(notes)),
         )
 
 
-def _read_cache(path: Path) -> Any:
-    """The frame `_write_cache` stored, or None when there is none or it is unreadable."""
+def _read_cache(path: Path, source: str) -> Communes | None:
+    """The communes `_write_cache` stored, or None when there is none or it is unreadable."""
     import geopandas
     import numpy
     import pandas
@@ -290,9 +532,14 @@ def _read_cache(path: Path) -> Any:
                 geometry=shapes,
                 crs="EPSG:4326",
             )
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, shapely.errors.GEOSException):
+            notes = json.loads(str(data["notes"]))
+            unusable = [Unusable(*u) for u in notes["unusable"]]
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, shapely.errors.GEOSException):
         return None
-    return frame[[*COLUMNS, "area_km2"]]
+    return Communes(
+        frame[[*COLUMNS, "area_km2"]], source, warnings=notes["warnings"], unusable=unusable,
+        repairs=notes["repairs"],
+    )
 
 
 def _tag_population(tags: dict[str, str]) -> int | None:
@@ -301,16 +548,28 @@ def _tag_population(tags: dict[str, str]) -> int | None:
 
 
 def communes_from_boundaries(boundaries, source: str, admin_level: int) -> Communes:
-    """Communes from admin boundary relations read from an OSM file."""
+    """Communes from admin boundary relations read from an OSM file.
+
+    The population comes from the `population` tag; its source and year from
+    `source:population` ("INSEE 2014") and `population:date`.
+    """
     import geopandas
 
-    rows, unusable, years = [], {}, set()
+    rows, unusable, notes, years, sources = [], [], [], set(), set()
+    where = f"{source} (admin_level={admin_level} relations)"
     for b in boundaries:
         tags = b.tags
         code = tags.get("ref:INSEE") or tags.get("ref") or f"r{b.relation_id}"
         name = tags.get("name", code)
         if b.geometry is None:
-            unusable[name] = f"relation {b.relation_id} ({code}): {b.problem}"
+            unusable.append(Unusable(code, name, (
+                f"its boundary is incomplete in {source} (relation {b.relation_id}: {b.problem}); "
+                "use a complete extract or --boundaries"
+            )))
+            notes.append(
+                f"boundary of {quoted(name)} ({code}, relation {b.relation_id}) is incomplete, "
+                f"left out: {b.problem}"
+            )
             continue
         rows.append({
             "insee": code,
@@ -319,42 +578,70 @@ def communes_from_boundaries(boundaries, source: str, admin_level: int) -> Commu
             "population": _tag_population(tags),
             "geometry": b.geometry,
         })
-        if tags.get("population:date"):
-            years.add(tags["population:date"][:4])
+        if tags.get("population") and tags.get("source:population"):
+            sources.add(tags["source:population"])
+        year = _year_in(tags.get("population:date", "")) or _year_in(tags.get("source:population", ""))
+        if year and tags.get("population"):
+            years.add(year)
     frame = geopandas.GeoDataFrame(rows, columns=COLUMNS, geometry="geometry", crs="EPSG:4326")
     frame["population"] = frame["population"].astype("Int64")
     frame = _one_row_per_code(frame)
-    warnings = [
-        f"boundary of {name} is incomplete, left out: {reason}"
-        for name, reason in unusable.items()
-    ]
-    communes = Communes(
+    cited = f" ({', '.join(sorted(sources))})" if sources else ""
+    return Communes(
         frame,
-        f"{source} (admin_level={admin_level} relations)",
-        population_source="OSM population tag",
+        where,
+        population_source=f"OSM population tag{cited}",
         population_year="–".join(sorted({min(years), max(years)})) if years else None,
-        warnings=warnings,
+        warnings=notes,
         unusable=unusable,
     )
-    return communes
 
 
-def apply_population(communes: Communes, path: str | os.PathLike[str]) -> Communes:
-    """Replace the populations of `communes` with those of a table."""
-    population = read_population(path)
+def apply_population(
+    communes: Communes, path: str | os.PathLike[str], year: str | None = None
+) -> Communes:
+    """Replace the populations of `communes` with those of a table, and the names with its own.
+
+    The table's names are the official ones (IGN's simplified files drop the articles:
+    "Rochelle" for La Rochelle). Raises DataError when no code of the table matches.
+    """
+    population = read_population(path, year)
     frame = communes.frame
+    if len(frame) and not frame["insee"].isin(population.values.keys()).any():
+        sample = ", ".join(sorted(population.values)[:3])
+        raise DataError(
+            f"{path}: no code of the table matches a commune of {communes.source} "
+            f"(the table has codes such as {sample})"
+        )
     frame["population"] = frame["insee"].map(population.values).astype("Int64")
+    if population.names:
+        frame["name"] = frame["insee"].map(population.names).fillna(frame["name"])
     communes.population_source = population.source
     communes.population_year = population.year
     return communes
 
 
+LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae"})
+ARTICLE = re.compile(r"^(le|la|les|l) ")
+
+
 def normalise(name: str) -> str:
-    """Lower case, no accents, no punctuation: "Saint-Étienne" -> "saint etienne"."""
-    text = unicodedata.normalize("NFKD", name)
+    """Lower case, no accents, no ligatures, no punctuation: "Œuf-en-Ternois" -> "oeuf en ternois"."""
+    text = unicodedata.normalize("NFKD", name.translate(LIGATURES))
     text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
     text = re.sub(r"[\s\-'’`.]+", " ", text).strip()
     return re.sub(r"^(st|ste)\b", lambda m: "saint" if m.group(1) == "st" else "sainte", text)
+
+
+def bare(name: str) -> str:
+    """`normalise` without a leading article: "La Rochelle" and IGN's "Rochelle" -> "rochelle"."""
+    return ARTICLE.sub("", normalise(name))
+
+
+def department_code(text: str) -> str:
+    """A department as INSEE writes it: "6" -> "06", "2a" -> "2A"."""
+    text = text.strip().upper()
+    return text.zfill(2) if text.isdigit() and len(text) == 1 else text
 
 
 def match(
@@ -362,25 +649,36 @@ def match(
 ) -> str:
     """The code of the one candidate (code, name, department) that `query` names.
 
-    `query` is a code or a name, compared without case or accents. Raises
-    CommuneNotFound with the closest names, or AmbiguousCommune with the homonyms.
+    `query` is a code or a name, compared without case, accents or ligatures, and
+    with or without its article (Le, La, Les, L'). Raises CommuneNotFound with the
+    closest names, or AmbiguousCommune with the homonyms.
     """
     query = query.strip()
     if not query:
         raise UsageError("an empty commune name")
+    department = department_code(department) if department else None
     pool = [c for c in candidates if department is None or c[2] == department]
     by_code = [c for c in pool if c[0] == query.upper()]
     if by_code:
         return by_code[0][0]
+    where = f" in department {department}" if department else ""
+    if re.fullmatch(r"\d{4}", query):
+        padded = [c for c in pool if c[0] == "0" + query]
+        if padded:
+            raise CommuneNotFound(
+                f"no commune {query!r}{where}: INSEE codes have 5 characters, and {query} looks "
+                f"like 0{query} ({padded[0][1]}) without its leading zero, as a spreadsheet writes it"
+            )
     wanted = normalise(query)
     found = [c for c in pool if normalise(c[1]) == wanted]
-    where = f" in department {department}" if department else ""
+    if not found:
+        found = [c for c in pool if bare(c[1]) == bare(query)]
     if len(found) == 1:
         return found[0][0]
     if len(found) > 1:
         listing = ", ".join(f"{n} ({code}, department {d or '?'})" for code, n, d in found)
         raise AmbiguousCommune(
-            f"{query!r} names {len(found)} communes{where}: {listing}; "
+            f"{quoted(query)} names {len(found)} communes{where}: {listing}; "
             "give the INSEE code or --department"
         )
     names = {normalise(c[1]): c for c in pool}
@@ -390,7 +688,7 @@ def match(
         if close
         else ""
     )
-    raise CommuneNotFound(f"no commune {query!r}{where}{hint}")
+    raise CommuneNotFound(f"no commune {quoted(query)}{where}{hint}")
 
 
 def select(
@@ -402,6 +700,7 @@ def select(
 ) -> list[str]:
     """Codes of the communes asked for: by name or code, a department, a region, or all."""
     frame = communes.frame
+    department = department_code(department) if department else None
     if frame.empty:
         left_out = f" ({len(communes.unusable)} incomplete, left out)" if communes.unusable else ""
         raise DataError(f"no usable commune boundary in {communes.source}{left_out}")
@@ -423,7 +722,7 @@ def select(
         try:
             code = match(query, candidates, department)
         except CommuneNotFound:
-            _refuse_unusable(communes, query)
+            _refuse_unusable(communes, query, department)
             raise
         if code not in codes:
             codes.append(code)
@@ -442,11 +741,11 @@ def _region_frame(communes: Communes, region: str) -> Any:
     return chosen
 
 
-def _refuse_unusable(communes: Communes, query: str) -> None:
+def _refuse_unusable(communes: Communes, query: str, department: str | None) -> None:
+    """DataError for a commune the source names but has no usable outline for."""
     wanted = normalise(query)
-    for name, reason in communes.unusable.items():
-        if normalise(name) == wanted or f"({query.strip()})" in reason:
-            raise DataError(
-                f"cannot count {name}: its boundary is incomplete in {communes.source}, {reason}; "
-                "use a complete extract or --boundaries"
-            )
+    for u in communes.unusable:
+        if department is not None and u.code and department_of(u.code) not in (None, department):
+            continue
+        if u.code == query.strip().upper() or normalise(u.name) == wanted:
+            raise DataError(f"cannot count {quoted(u.name)} ({u.code}): {u.reason}")

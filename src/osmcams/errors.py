@@ -71,3 +71,8 @@ class StaleError(OsmcamsError, RuntimeError):
     """The data cannot be brought up to date from where it is; the message says what to do."""
 
     exit_code = ExitCode.STALE
+
+
+def quoted(text: str) -> str:
+    """`text` quoted for a one-line message: newlines and bidi controls escaped, as repr does."""
+    return repr(text)

@@ -170,3 +170,35 @@ def _areas_m2(geometries: Any) -> Any:
             ring_areas[r] = abs(geod.polygon_area_perimeter(lon, lat)[0])
         areas = total()
     return areas
+
+
+def out_of_range(geometries: Any) -> Any:
+    """Which geometries have a coordinate beyond longitude ±180 or latitude ±90."""
+    import numpy
+    import shapely
+
+    west, south, east, north = shapely.bounds(numpy.asarray(geometries)).T
+    return (west < -180) | (east > 180) | (south < -90) | (north > 90)
+
+
+def repair(geometries: Any) -> tuple[Any, Any, list[str], Any, Any]:
+    """Valid versions of the invalid (multi)polygons among `geometries`.
+
+    Returns the repaired shapes (only their polygons kept), their positions, why each
+    was invalid, and the areas in km² before and after.
+    """
+    import numpy
+    import shapely
+    from shapely.geometry import MultiPolygon
+
+    geometries = numpy.asarray(geometries)
+    index = numpy.flatnonzero(~shapely.is_valid(geometries))
+    broken = geometries[index]
+    reasons = [str(r) for r in shapely.is_valid_reason(broken)]
+    fixed = []
+    for shape in shapely.make_valid(broken):
+        parts = [p for p in shapely.get_parts(shape) if p.geom_type in ("Polygon", "MultiPolygon")]
+        union = shapely.union_all(parts) if parts else MultiPolygon()
+        fixed.append(union)
+    repaired = numpy.array(fixed, dtype=object)
+    return repaired, index, reasons, areas_km2(broken), areas_km2(repaired)

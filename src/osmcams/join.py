@@ -210,7 +210,8 @@ def count(
     outside = sum(code is None for code in owners)
     # Communes left out of the source matter only when the rows claim to cover them all.
     left_out = communes.warnings if rank else []
-    warnings = [*extract.warnings, *left_out, *coverage]
+    repaired = [communes.repairs[code] for code in codes if code in communes.repairs]
+    warnings = [*extract.warnings, *left_out, *repaired, *coverage]
     age = data_age_days(extract.timestamp)
     if age is not None and age > STALE_AFTER_DAYS:
         warnings.append(

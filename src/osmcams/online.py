@@ -61,7 +61,7 @@ def count_online(
         else:
             targets = [Target("insee", str(request.department), DEPARTMENT_LEVEL)]
     if request.population:
-        apply_population(communes, request.population)
+        apply_population(communes, request.population, request.population_year)
     bounds = communes.frame.total_bounds
     extract = fetch_cameras(http, targets, (bounds[0], bounds[1], bounds[2], bounds[3]))
     report = count(extract, communes, list(communes.frame["insee"]), rank=not request.communes)

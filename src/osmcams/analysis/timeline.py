@@ -309,6 +309,7 @@ def timeline_from_pbf(
     communes = load_communes(
         request.boundaries, request.population, request.code_field, request.name_field,
         cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
+        population_year=request.population_year,
     )
     codes = select(communes, request.communes, request.department, request.every)
     history = read_history(request.pbf, settings.threads, progress)

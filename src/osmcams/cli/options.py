@@ -24,6 +24,8 @@ def commune_options(f: Callable) -> Callable:
         click.option("--name-field", help="Field holding the commune name."),
         click.option("--population", type=click.Path(path_type=Path),
                      help="Population table: COG JSON or INSEE CSV."),
+        click.option("--population-year", metavar="YEAR",
+                     help="Census year of --population when neither its data nor its name says."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -108,7 +110,8 @@ def request_from(kw: dict[str, Any], region: str | None = None):
         region=region,
         communes=tuple(kw.pop("communes")), department=kw.pop("department"),
         every=kw.pop("every"), pbf=kw.pop("pbf"), boundaries=tuple(kw.pop("boundaries")),
-        population=kw.pop("population"), admin_level=kw.pop("admin_level"),
+        population=kw.pop("population"), population_year=kw.pop("population_year"),
+        admin_level=kw.pop("admin_level"),
         code_field=kw.pop("code_field"), name_field=kw.pop("name_field"),
     )
 
@@ -151,9 +154,14 @@ def brief(warning: str) -> str:
 
 
 def show_warnings(warnings: list[str]) -> None:
-    """Each warning as a line on stderr, long lists cut short (the JSON output has them all)."""
+    """Each warning as a line on stderr, long lists cut short (the JSON output has them all).
+
+    Rich markup in names is shown as it is.
+    """
+    from rich.markup import escape
+
     for warning in warnings:
-        stderr().print(f"[yellow]warning:[/] {brief(warning)}", highlight=False, soft_wrap=True)
+        stderr().print(f"[yellow]warning:[/] {escape(brief(warning))}", highlight=False, soft_wrap=True)
 
 
 def ranking_options(f: Callable) -> Callable:

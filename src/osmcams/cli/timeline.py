@@ -124,8 +124,8 @@ def timeline(
     request = Request(
         communes=tuple(kw.pop("communes")), department=kw.pop("department"),
         every=kw.pop("every"), pbf=pbf, boundaries=tuple(kw.pop("boundaries")),
-        population=kw.pop("population"), code_field=kw.pop("code_field"),
-        name_field=kw.pop("name_field"),
+        population=kw.pop("population"), population_year=kw.pop("population_year"),
+        code_field=kw.pop("code_field"), name_field=kw.pop("name_field"),
     )
     settings = Settings.from_env(threads=threads, cache_dir=cache_dir)
     with progress_bar(quiet) as progress:

@@ -28,6 +28,10 @@ class Unindexable(Exception):
     """The file uses a feature this index does not read (compression, layout)."""
 
 
+class Truncated(Unindexable):
+    """The file ends inside a block: cut short."""
+
+
 @dataclass(frozen=True)
 class Block:
     """One file block: where it lies, and the first id it holds."""
@@ -145,22 +149,39 @@ def _first_object(head: bytes) -> tuple[str, int]:
 
 
 def _blocks(f: BinaryIO) -> Iterator[tuple[int, int, str, int]]:
-    """(offset, length, type, blob size) of each block, the file left at the blob."""
+    """(offset, length, type, blob size) of each block, the file left at the blob.
+
+    Raises Truncated when the file ends inside a block, its length prefix included.
+    A file cut exactly between two blocks cannot be told apart: PBF has no end marker.
+    """
+    size_of_file = os.fstat(f.fileno()).st_size
+    cut: type[Unindexable] = Unindexable  # until the first block shows that this is a PBF
     while True:
         offset = f.tell()
         prefix = f.read(4)
         if not prefix:
             return
         if len(prefix) < 4:
-            raise Unindexable("truncated block header")
+            raise cut(f"it ends {len(prefix)} byte(s) into the length of a block, at byte {offset:,}")
         (size,) = struct.unpack(">I", prefix)
-        header = dict(_fields(f.read(size)))
+        raw = f.read(size)
+        if len(raw) < size:
+            raise cut(f"it ends inside the header of the block at byte {offset:,}")
+        header = dict(_fields(raw))
         kind = bytes(header.get(1, b"")).decode("ascii", "replace")  # type: ignore[arg-type]
         data_size = header.get(3)
         if not isinstance(data_size, int):
             raise Unindexable("block header without a size")
+        end = offset + 4 + size + data_size
+        if cut is Unindexable and kind != "OSMHeader":
+            raise Unindexable("not a PBF file: it does not start with a header block")
+        if end > size_of_file:
+            raise cut(
+                f"the block at byte {offset:,} needs {end - size_of_file:,} bytes more than the file holds"
+            )
+        cut = Truncated
         yield offset, 4 + size + data_size, kind, data_size
-        f.seek(offset + 4 + size + data_size)
+        f.seek(end)
 
 
 def index(path: str | os.PathLike[str]) -> Layout:
@@ -216,9 +237,13 @@ def write_subset(
 
 
 def has_data(path: str | os.PathLike[str]) -> bool:
-    """Whether a PBF file holds any block of objects (False for a header alone)."""
+    """Whether a PBF file holds any block of objects (False for a header alone).
+
+    Walks the framing of the whole file: raises Truncated when it is cut inside a block.
+    """
     with open(path, "rb") as f:
-        return any(kind == "OSMData" for _, _, kind, _ in _blocks(f))
+        kinds = [kind for _, _, kind, _ in _blocks(f)]
+    return "OSMData" in kinds
 
 
 # --- Where the file has data: a grid of node locations sampled from the node blocks ------

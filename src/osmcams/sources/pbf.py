@@ -391,10 +391,13 @@ def _boundaries(scan: Scan) -> list[Boundary]:
 
 
 def _refuse_empty(path: Path) -> None:
+    """DataError for a PBF with no data block, or one cut short inside a block."""
     from osmcams.sources import blocks
 
     try:
         empty = not blocks.has_data(path)
+    except blocks.Truncated as e:
+        raise DataError(f"{path}: cut short, {e}; download it again") from e
     except blocks.Unindexable:
         return  # not a PBF, or a damaged one: libosmium says what is wrong
     if empty:
@@ -420,6 +423,8 @@ def scan_members(
 ) -> tuple[Extract, list[Boundary], Scan]:
     """As `scan_file`, with the members of the camera ways and relations, and their nodes."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: a directory, not an OSM file")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     import osmium
