@@ -239,16 +239,6 @@ def test_export_one_file_per_commune(monaco_2025: Path, ign_06: tuple[str, ...],
     assert invoke(*args, "--overwrite").exit_code == 0
 
 
-def test_export_single_output_needs_one_commune(monaco_2025: Path, ign_06, tmp_path: Path) -> None:
-    result = invoke("export", "--commune", "06012", "--commune", "06032", "--pbf", monaco_2025, *ign_06,
-                    "-o", tmp_path / "x.geojson")
-    assert_one_line_error(result, ExitCode.USAGE, "2 communes selected: use --output-dir")
-    result = invoke("export", "--commune", "06012", "--pbf", monaco_2025, *ign_06, "-f", "geojsonseq",
-                    "-o", tmp_path / "x.geojsons")
-    assert result.exit_code == 0
-    assert (tmp_path / "x.geojsons").read_text().startswith("\x1e{")
-
-
 def test_main_returns_exit_codes(monaco_2025: Path) -> None:
     assert main(["count", "--commune", "Beausoleil", "--pbf", str(monaco_2025), "-q"]) == ExitCode.DATA
     assert main(["--help"]) == ExitCode.OK

@@ -187,7 +187,8 @@ def test_export_paris_without_pbf(paris, shared_data, tmp_path):
     assert boundary["properties"] == {"kind": "boundary", "insee": "75056", "name": "Paris"}
     contour = ign_contour(shared_data, "75", "75056")
     assert len(cameras) == inside([(e["lon"], e["lat"]) for e in paris], contour)
-    assert all(f["id"].startswith("node/") and f["properties"]["osm_type"] == "node" for f in cameras)
+    assert all(f["id"].startswith("node/") and f["properties"]["@id"] == f["id"] for f in cameras)
+    assert {f["properties"]["insee"] for f in cameras} == {"75056"}
 
 
 def test_credentials_never_reach_the_outputs(net_env, httpserver, shared_data, monkeypatch):

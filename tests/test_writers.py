@@ -16,7 +16,7 @@ from osmcams.communes import load_communes
 from osmcams.errors import UsageError
 from osmcams.files import atomic_open, atomic_path
 from osmcams.join import ROW_KEYS, Report, count
-from osmcams.models import CAMERA_FIELDS, make_camera
+from osmcams.models import make_camera
 from osmcams.outputs.writers import (
     RS,
     commune_file,
@@ -44,7 +44,7 @@ def beausoleil(report: Report) -> dict:
     """Arguments of write_cameras for Beausoleil, with its outline."""
     return {
         "cameras": report.cameras["06012"],
-        "boundary": {"code": "06012", "name": "Beausoleil", "geometry": report.boundaries["06012"]},
+        "boundaries": [{"code": "06012", "name": "Beausoleil", "geometry": report.boundaries["06012"]}],
     }
 
 
@@ -87,7 +87,7 @@ def test_markdown(report: Report) -> None:
 
 def test_geojson_is_rfc_7946(beausoleil: dict, tmp_path: Path) -> None:
     target = tmp_path / "b.geojson"
-    write_cameras(beausoleil["cameras"], target, "geojson", beausoleil["boundary"])
+    write_cameras(beausoleil["cameras"], target, "geojson", beausoleil["boundaries"])
     data = json.loads(target.read_text())
     assert data["type"] == "FeatureCollection"
     assert "crs" not in data
@@ -96,13 +96,14 @@ def test_geojson_is_rfc_7946(beausoleil: dict, tmp_path: Path) -> None:
     for polygon in shapely.get_parts(shape(outline["geometry"])):
         assert polygon.exterior.is_ccw
         assert all(not ring.is_ccw for ring in polygon.interiors)
-    assert shape(outline["geometry"]).symmetric_difference(beausoleil["boundary"]["geometry"]).area < 1e-12
+    outline_shape = beausoleil["boundaries"][0]["geometry"]
+    assert shape(outline["geometry"]).symmetric_difference(outline_shape).area < 1e-12
     (camera,) = beausoleil["cameras"]
     assert points == [{
         "type": "Feature",
         "id": camera.key,
         "geometry": {"type": "Point", "coordinates": [camera.lon, camera.lat]},  # lon first
-        "properties": json.loads(json.dumps(camera.properties())),
+        "properties": json.loads(json.dumps(camera.flat_properties())),
     }]
     assert _no_temp_files(tmp_path)
 
@@ -119,15 +120,15 @@ def test_geojson_sequence(report: Report, tmp_path: Path) -> None:
 
 def test_gpkg_and_csv(beausoleil: dict, report: Report, tmp_path: Path) -> None:
     cameras = report.cameras["06012"] + report.cameras["06032"]
-    write_cameras(cameras, tmp_path / "c.gpkg", "gpkg", beausoleil["boundary"])
+    write_cameras(cameras, tmp_path / "c.gpkg", "gpkg", beausoleil["boundaries"])
     layers = {name for name, _ in pyogrio.list_layers(tmp_path / "c.gpkg")}
     assert layers == {"cameras", "boundary"}
     frame = pyogrio.read_dataframe(tmp_path / "c.gpkg", layer="cameras")
     assert len(frame) == 2
-    assert list(frame["osm_id"]) == [c.osm_id for c in cameras]
+    assert list(frame["@id"]) == [c.key for c in cameras]
     write_cameras(cameras, tmp_path / "c.csv", "csv")
     rows = list(csv.DictReader((tmp_path / "c.csv").open()))
-    assert tuple(rows[0]) == CAMERA_FIELDS
+    assert tuple(rows[0])[:5] == ("lon", "lat", "@id", "name", "description")
     assert [float(r["lon"]) for r in rows] == [c.lon for c in cameras]
     assert _no_temp_files(tmp_path)
 
@@ -167,7 +168,7 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
         write_cameras([], target, "csv")
     assert target.read_text() == "old"
     write_cameras([], target, "csv", overwrite=True)
-    assert target.read_text().splitlines() == [",".join(CAMERA_FIELDS)]
+    assert target.read_text().splitlines() == ["lon,lat,@id"]
     with pytest.raises(UsageError, match="is not a directory"):
         write_cameras([], tmp_path / "missing" / "out.csv", "csv")
     with pytest.raises(UsageError, match="unknown camera format"):
@@ -199,7 +200,8 @@ def test_geoparquet_cameras(tmp_path: Path) -> None:
                make_camera("way", 2, 7.43, 43.74, {"man_made": "surveillance"})[0]]
     write_cameras(cameras, tmp_path / "c.parquet", "parquet")
     frame = geopandas.read_parquet(tmp_path / "c.parquet")
-    assert list(frame["osm_id"]) == [1, 2] and list(frame["direction"].fillna(-1)) == [45.0, -1]
+    assert list(frame["@id"]) == ["node/1", "way/2"]
+    assert list(frame["@direction"].fillna(-1)) == [45.0, -1]
     assert [(p.x, p.y) for p in frame.geometry] == [(7.42, 43.73), (7.43, 43.74)]
     assert frame.crs.to_epsg() == 4326
-    assert json.loads(frame["tags"][0]) == {"man_made": "surveillance", "direction": "NE"}
+    assert list(frame["direction"].fillna("")) == ["NE", ""] and "tags" not in frame

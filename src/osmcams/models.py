@@ -56,9 +56,10 @@ class Camera:
         data["tags"] = dict(self.tags)
         return data
 
-    def flat_properties(self) -> dict[str, object]:
-        """Properties uMap and QGIS show as they are: `@id`, `name`, `description`, then
-        every tag as a top-level key (their table popups skip nested objects)."""
+    def flat_properties(self, insee: str | None = None, commune: str | None = None) -> dict[str, object]:
+        """Properties uMap and QGIS show as they are: `@id`, `name`, `description`, the
+        commune (`insee`, `commune`) when given, then every tag as a top-level key (their
+        table popups skip nested objects)."""
         kind = (self.surveillance_type or "surveillance").replace("_", " ")
         words = [w for w in (self.camera_type, self.surveillance) if w]
         about = [
@@ -73,9 +74,10 @@ class Camera:
             "@id": self.key,
             "name": self.tags.get("name") or ", ".join([kind.capitalize(), *words]),
             "description": "; ".join(about),
+            **({"insee": insee, "commune": commune} if insee is not None else {}),
             "@direction": self.direction,
             "@timestamp": self.timestamp,
-            **{k: v for k, v in self.tags.items() if k not in ("name", "description")},
+            **{k: v for k, v in self.tags.items() if k not in ("name", "description", "insee", "commune")},
         }
 
 

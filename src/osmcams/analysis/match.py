@@ -28,7 +28,8 @@ LAT_NAMES = ("lat", "latitude", "y", "y_wgs84", "coord_y", "ylat")
 LAYERS = ("matched", "official-only", "osm-only")
 # Fields of an osmcams camera record that are not OSM tags.
 RECORD_FIELDS = {"osm_type", "osm_id", "surveillance_type", "camera_type", "camera_mount", "zone",
-                 "direction", "timestamp", "tags", "@id", "id", "kind"}
+                 "direction", "timestamp", "tags", "@id", "id", "kind", "lon", "lat",
+                 "insee", "commune", "@direction", "@timestamp"}
 
 
 @dataclass

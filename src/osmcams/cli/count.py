@@ -156,29 +156,30 @@ def export(
     if output is not None:
         check_target(output, overwrite)  # before the work, not after
     report = report_from(kw)
-    if output is not None and len(report.rows) != 1:
-        raise UsageError(f"{len(report.rows)} communes selected: use --output-dir")
     blind: list[str] = []
     views: dict[str, Any] = {}
 
-    def write(row: dict[str, Any], target: Path, replace: bool) -> None:
-        code, name = row["insee"], row["name"]
+    def write(rows: list[dict[str, Any]], target: Path, replace: bool) -> None:
+        codes = [row["insee"] for row in rows]
         if fov:
-            views[code], missing = fields_of_view(report.cameras[code], fov)
-            blind.extend(f"{name}: {w}" for w in missing)
-        boundary = (
-            {"code": code, "name": name, "geometry": report.boundaries[code]}
-            if with_boundary
-            else None
-        )
-        if fmt == "umap":  # a whole map: the commune, its cameras, their views
-            write_umap(report, [code], target, views.get(code), replace)
-        else:
-            write_cameras(report.cameras[code], target, fmt, boundary, replace, views.get(code))
+            for row in rows:
+                views[row["insee"]], missing = fields_of_view(report.cameras[row["insee"]], fov)
+                blind.extend(f"{row['name']}: {w}" for w in missing)
+        shown = [v for code in codes for v in views[code]] if fov else None
+        if fmt == "umap":  # a whole map: the communes, their cameras, their views
+            write_umap(report, codes, target, shown, replace)
+            return
+        boundaries = [
+            {"code": row["insee"], "name": row["name"], "geometry": report.boundaries[row["insee"]]}
+            for row in rows
+        ] if with_boundary else None
+        cameras = [c for code in codes for c in report.cameras[code]]
+        communes = [(row["insee"], row["name"]) for row in rows for _ in report.cameras[row["insee"]]]
+        write_cameras(cameras, target, fmt, boundaries, replace, shown, communes)
 
-    if output is not None:
-        write(report.rows[0], output, overwrite)
-        targets = {report.rows[0]["insee"]: output}
+    if output is not None:  # one file for every commune, each camera with its own
+        write(report.rows, output, overwrite)
+        targets = {row["insee"]: output for row in report.rows}
     else:
         # All or nothing: names checked (collisions, existing files) before the first write.
         labels = {row["insee"]: f"{row['name']} ({row['insee']})" for row in report.rows}
@@ -187,12 +188,14 @@ def export(
         }
         with publish(output_dir, names, overwrite) as staged:  # type: ignore[arg-type]
             for row in report.rows:
-                write(row, staged[labels[row["insee"]]], True)
+                write([row], staged[labels[row["insee"]]], True)
         targets = {code: output_dir / names[label] for code, label in labels.items()}  # type: ignore[operator]
+    shared = output is not None and len(report.rows) > 1
     for row in report.rows:
         code = row["insee"]
         stderr().print(
             f"{targets[code]}: {cameras_text(len(report.cameras[code]))}"
+            + (f" in {row['name']} ({code})" if shared else "")
             + (f", {len(views[code])} fields of view" if code in views else ""),
             highlight=False, soft_wrap=True,
         )

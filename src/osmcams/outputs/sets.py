@@ -48,12 +48,10 @@ def write_set(report: Report, directory: Path, dirty: set[str] | None = None) ->
                 write_report(report, fmt, out)
         features = []
         for row in report.rows:
-            commune = [camera_feature(c) for c in report.cameras[row["insee"]]]
+            commune = [camera_feature(c, row["insee"], row["name"]) for c in report.cameras[row["insee"]]]
             if row["insee"] in paths:
                 with open(paths[row["insee"]], "w", encoding="utf-8") as out:
                     write_geojson(commune, out)
-            for feature in commune:
-                feature["properties"]["insee"] = row["insee"]
             features += commune
         with open(paths["cameras"], "w", encoding="utf-8") as out:
             write_geojson(features, out)

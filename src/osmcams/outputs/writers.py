@@ -18,7 +18,7 @@ from typing import IO, Any
 from osmcams.errors import OutputError, UsageError
 from osmcams.files import atomic_open, atomic_path
 from osmcams.join import ROW_KEYS, Report
-from osmcams.models import CAMERA_FIELDS, Camera
+from osmcams.models import Camera
 from osmcams.outputs.formats import CAMERA_FORMATS, SUFFIX
 from osmcams.outputs.fov import View, view_feature
 
@@ -101,13 +101,13 @@ def _round(value: float) -> float:
     return round(value, 7)
 
 
-def camera_feature(camera: Camera) -> dict[str, Any]:
-    """An RFC 7946 point feature, with the camera's record as properties."""
+def camera_feature(camera: Camera, insee: str | None = None, commune: str | None = None) -> dict[str, Any]:
+    """An RFC 7946 point feature with flat properties (Camera.flat_properties)."""
     return {
         "type": "Feature",
         "id": camera.key,
         "geometry": {"type": "Point", "coordinates": [_round(camera.lon), _round(camera.lat)]},
-        "properties": camera.properties(),
+        "properties": camera.flat_properties(insee, commune),
     }
 
 
@@ -159,16 +159,22 @@ def write_geojson(features: list[dict[str, Any]], out: IO[str], sequence: bool =
     out.write("\n]}\n")
 
 
-def _camera_frame(cameras: list[Camera]):
+def _columns(records: list[dict[str, Any]]) -> list[str]:
+    """Every key of `records`, in first-seen order; keys equal but for case are kept once."""
+    seen: dict[str, str] = {}
+    for record in records:
+        for key in record:
+            seen.setdefault(key.lower(), key)
+    return list(seen.values())
+
+
+def _camera_frame(records: list[dict[str, Any]], cameras: list[Camera]):
     import geopandas
     import shapely
 
-    records = [
-        {**_record(c), "tags": json.dumps(c.tags, ensure_ascii=False, allow_nan=False)} for c in cameras
-    ]
     geometry = shapely.points([[c.lon, c.lat] for c in cameras]) if cameras else []
     return geopandas.GeoDataFrame(
-        records, columns=list(CAMERA_FIELDS), geometry=geometry, crs="EPSG:4326"
+        records, columns=_columns(records) or ["@id"], geometry=geometry, crs="EPSG:4326"
     )
 
 
@@ -176,26 +182,34 @@ def write_cameras(
     cameras: list[Camera],
     target: str | os.PathLike[str],
     fmt: str,
-    boundary: dict[str, Any] | None = None,
+    boundaries: list[dict[str, Any]] | None = None,
     overwrite: bool = False,
     views: list[View] | None = None,
+    communes: list[tuple[str, str]] | None = None,
 ) -> None:
-    """Cameras to `target` in `fmt`; `boundary` (code, name, geometry) adds the outline,
+    """Cameras to `target` in `fmt`, with flat properties; `communes` gives each camera's
+    (insee, name) in the same order, `boundaries` (code, name, geometry) add the outlines,
     `views` the fields of view (GeoJSON and GeoPackage only)."""
     if fmt not in CAMERA_FORMATS or fmt == "umap":  # uMap maps need the report: outputs.umap
         raise UsageError(f"unknown camera format {fmt!r}")
     if views is not None and fmt not in ("geojson", "geojsonseq", "gpkg"):
         raise UsageError(f"fields of view go with GeoJSON or GeoPackage, not {fmt}")
+    places: list[tuple[str | None, str | None]] = (
+        list(communes) if communes is not None else [(None, None)] * len(cameras)
+    )
+    if len(places) != len(cameras):
+        raise ValueError("one commune per camera")
+    records = [] if "geojson" in fmt else [c.flat_properties(*p) for c, p in zip(cameras, places)]
     if fmt == "gpkg":
         import geopandas
 
         with atomic_path(target, overwrite) as temp:
             temp.unlink()
-            layers = [("cameras", _camera_frame(cameras))]
-            if boundary:
+            layers = [("cameras", _camera_frame(records, cameras))]
+            if boundaries:
                 layers.append(("boundary", geopandas.GeoDataFrame(
-                    [{"insee": boundary["code"], "name": boundary["name"]}],
-                    geometry=[boundary["geometry"]], crs="EPSG:4326",
+                    [{"insee": b["code"], "name": b["name"]} for b in boundaries],
+                    geometry=[b["geometry"] for b in boundaries], crs="EPSG:4326",
                 )))
             if views:
                 layers.append(("fields_of_view", geopandas.GeoDataFrame(
@@ -207,14 +221,15 @@ def write_cameras(
         return
     if fmt == "parquet":  # GeoParquet, for DuckDB, Sedona and pandas; the outline is left out
         with atomic_path(target, overwrite) as temp:
-            _camera_frame(cameras).to_parquet(temp)
+            _camera_frame(records, cameras).to_parquet(temp)
         return
     with atomic_open(target, overwrite) as out:
         if fmt == "csv":
-            rows_csv([_record(c) for c in cameras], CAMERA_FIELDS, out)
+            rows = [{"lon": c.lon, "lat": c.lat, **r} for c, r in zip(cameras, records)]
+            rows_csv(rows, tuple(_columns(rows) or ["lon", "lat", "@id"]), out)
             return
-        features = [boundary_feature(**boundary)] if boundary else []
-        features += [camera_feature(c) for c in cameras]
+        features = [boundary_feature(**b) for b in boundaries or []]
+        features += [camera_feature(c, *place) for c, place in zip(cameras, places)]
         features += [view_feature(v) for v in views or []]
         write_geojson(features, out, sequence=fmt == "geojsonseq")
 
@@ -227,11 +242,6 @@ def gdal_write(frame: Any, temp: Path, target: Path | str | os.PathLike[str], **
         frame.to_file(temp, **options)
     except (DataLayerError, DataSourceError) as e:
         raise OutputError(f"cannot write {target}: {str(e).splitlines()[0][:120]}…") from e
-
-
-def _record(camera: Camera) -> dict[str, Any]:
-    """The camera's fields, in CAMERA_FIELDS order."""
-    return {k: getattr(camera, k) for k in CAMERA_FIELDS}
 
 
 def slug(name: str) -> str:

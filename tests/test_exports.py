@@ -1,0 +1,76 @@
+"""`export` files as uMap and QGIS take them: flat properties, one file for several communes."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pyogrio
+import pytest
+from click.testing import CliRunner
+from shapely.geometry import Point
+
+from osmcams.cli import cli
+
+
+def _export(*args: object) -> None:
+    result = CliRunner().invoke(cli, ["export", *map(str, args)])
+    assert result.exit_code == 0, result.output
+
+
+def _read(path: Path) -> list[dict]:
+    """Each camera's properties, read back with json, csv or pyogrio."""
+    if path.suffix == ".geojson":
+        features = json.loads(path.read_text())["features"]
+        return [f["properties"] for f in features if f["geometry"]["type"] == "Point"]
+    if path.suffix == ".csv":
+        return list(csv.DictReader(path.open(encoding="utf-8")))
+    import geopandas
+
+    frame = pyogrio.read_dataframe(path, layer="cameras") if path.suffix == ".gpkg" else (
+        geopandas.read_parquet(path))
+    return [{k: v for k, v in row.items() if k != "geometry" and v == v and v is not None}
+            for row in frame.to_dict("records")]
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".csv", ".parquet"])
+def test_beausoleil_cameras_have_flat_true_properties(
+    suffix: str, monaco_2025: Path, communes_06: Path, osm_cameras, tmp_path: Path
+) -> None:
+    """Monaco 2025 + IGN 06: the tags osmium-tool reads, as top-level keys, with the commune."""
+    out = tmp_path / f"b{suffix}"
+    _export("--commune", "Beausoleil", "--pbf", monaco_2025, "--boundaries", communes_06, "-q", "-o", out)
+    expected = {f"{'node' if o.kind == 'n' else 'way'}/{o.osm_id}": o.tags for o in osm_cameras(monaco_2025)}
+    cameras = _read(out)
+    assert len(cameras) == 1
+    for properties in cameras:
+        assert not [k for k, v in properties.items() if isinstance(v, (dict, list))]
+        assert "tags" not in properties
+        assert properties["insee"] == "06012" and properties["commune"] == "Beausoleil"
+        tags = expected[properties["@id"]]
+        assert tags == {"man_made": "surveillance", "surveillance:type": "camera"}  # all osmium sees
+        assert properties["name"] == "Camera"
+        assert properties["description"] == "direction unknown"
+        for key, value in tags.items():
+            assert properties[key] == value, key
+
+
+def test_one_file_for_several_communes(
+    monaco_2025: Path, communes_06: Path, ign_shapes, tmp_path: Path
+) -> None:
+    """Beausoleil and Cap-d'Ail in one GeoPackage: each camera in the commune whose outline holds it."""
+    out = tmp_path / "two.gpkg"
+    _export("--commune", "06012", "--commune", "06032", "--pbf", monaco_2025, "--boundaries", communes_06,
+            "-q", "-o", out, "--with-boundary")
+    shapes = ign_shapes(communes_06)
+    cameras = pyogrio.read_dataframe(out, layer="cameras")
+    assert sorted(cameras["insee"]) == ["06012", "06032"]
+    for point, code in zip(cameras.geometry, cameras["insee"]):
+        assert [c for c in ("06012", "06032") if shapes[c].covers(Point(point.x, point.y))] == [code]
+    dome = cameras[cameras["insee"] == "06032"].iloc[0]  # camera:type=dome, camera:mount=pole
+    assert (dome["name"], dome["commune"]) == ("Camera, dome, outdoor", "Cap-d'Ail")
+    assert dome["camera:mount"] == "pole"
+    assert "mounted on pole" in dome["description"]
+    boundary = pyogrio.read_dataframe(out, layer="boundary")
+    assert sorted(boundary["insee"]) == ["06012", "06032"]
