@@ -10,8 +10,10 @@ from pathlib import Path
 import pyogrio
 import pytest
 import shapely
+from click.testing import CliRunner
 from shapely.geometry import shape
 
+from osmcams.cli import cli
 from osmcams.communes import load_communes
 from osmcams.errors import UsageError
 from osmcams.files import atomic_open, atomic_path
@@ -205,3 +207,36 @@ def test_geoparquet_cameras(tmp_path: Path) -> None:
     assert [(p.x, p.y) for p in frame.geometry] == [(7.42, 43.73), (7.43, 43.74)]
     assert frame.crs.to_epsg() == 4326
     assert list(frame["direction"].fillna("")) == ["NE", ""] and "tags" not in frame
+
+
+def test_count_writes_the_communes_as_a_density_layer(
+    monaco_2025: Path, communes_06: Path, cog_population: Path, osm_cameras, ign_shapes, tmp_path: Path
+) -> None:
+    """`count -o x.geojson|.gpkg`: polygons with their rows, checked against osmium and shapely."""
+    geojson, gpkg = tmp_path / "communes.geojson", tmp_path / "communes.gpkg"
+    for target in (geojson, gpkg):
+        result = CliRunner().invoke(cli, [
+            "count", "--department", "06", "--pbf", str(monaco_2025), "--boundaries", str(communes_06),
+            "--population", str(cog_population), "-q", "-o", str(target),
+        ])
+        assert result.exit_code == 0, result.output
+    shapes = ign_shapes(communes_06)
+    cameras = [shapely.Point(o.lon, o.lat) for o in osm_cameras(monaco_2025) if o.kind == "n"]
+    features = json.loads(geojson.read_text(encoding="utf-8"))["features"]
+    assert features
+    for feature in features:
+        properties, outline = feature["properties"], shape(feature["geometry"])
+        expected = shapes[properties["insee"]]
+        assert all(not isinstance(v, (dict, list)) for v in properties.values())
+        assert abs(outline.area - expected.area) <= 1e-6 * expected.area
+        assert properties["cameras"] == sum(expected.covers(c) for c in cameras)
+    assert sum(f["properties"]["cameras"] for f in features) == 2  # Beausoleil and Cap-d'Ail
+    frame = pyogrio.read_dataframe(gpkg, layer="communes")
+    assert sorted(frame["insee"]) == sorted(f["properties"]["insee"] for f in features)
+
+
+def test_count_draws_communes_only_into_a_file(monaco_2025: Path, communes_06: Path) -> None:
+    result = CliRunner().invoke(cli, ["count", "--commune", "06012", "--pbf", str(monaco_2025),
+                                      "--boundaries", str(communes_06), "-q", "-f", "gpkg"])
+    assert result.exit_code == 2
+    assert "give it --output FILE" in result.stderr

@@ -21,8 +21,9 @@ from osmcams.errors import UsageError
 from osmcams.outputs.formats import (
     CAMERA_FORMATS,
     CAMERA_SUFFIXES,
-    TABLE_FORMATS,
-    TABLE_SUFFIXES,
+    COMMUNE_LAYERS,
+    COUNT_FORMATS,
+    COUNT_SUFFIXES,
     agreed_format,
 )
 
@@ -68,7 +69,7 @@ def rich_table(report, limit: int) -> Any:
 
 @click.command()
 @source_options
-@click.option("-f", "--format", "fmt", type=click.Choice(TABLE_FORMATS),
+@click.option("-f", "--format", "fmt", type=click.Choice(COUNT_FORMATS),
               help="Output format [default: from the --output suffix, else table].")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
@@ -94,15 +95,20 @@ def count(
           --population communes.json --sort-by per_10k --min-population 5000
     """
     from osmcams.files import check_target
-    from osmcams.outputs.writers import render_text, write_report
+    from osmcams.outputs.writers import render_text, write_communes, write_report
 
-    fmt = agreed_format(output, fmt, TABLE_SUFFIXES, "table")
+    fmt = agreed_format(output, fmt, COUNT_SUFFIXES, "table")
     if output:
         check_target(output, overwrite)  # before the work, not after
     report = report_from(kw)
     apply_ranking(report, sort_by, min_population)
     if top:
         report.rows = report.rows[:top]
+    if fmt in COMMUNE_LAYERS:
+        if output is None:
+            raise UsageError(f"--format {fmt} draws the communes: give it --output FILE")
+        write_communes(report, output, fmt, overwrite)
+        return
     if fmt == "table":
         # A file takes every row; a terminal the first TABLE_ROWS.
         print_rich(rich_table(report, top or (len(report.rows) if output else TABLE_ROWS)), output, overwrite)

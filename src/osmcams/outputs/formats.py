@@ -7,6 +7,10 @@ from pathlib import Path
 TABLE_FORMATS = ("table", "csv", "json", "markdown")
 CAMERA_FORMATS = ("geojson", "geojsonseq", "gpkg", "parquet", "csv", "umap")
 TABLE_SUFFIXES = {".csv": "csv", ".json": "json", ".md": "markdown", ".txt": "table"}
+# count also draws the communes as polygons with their rows (a choropleth layer).
+COMMUNE_LAYERS = ("geojson", "gpkg")
+COUNT_FORMATS = (*TABLE_FORMATS, *COMMUNE_LAYERS)
+COUNT_SUFFIXES = {**TABLE_SUFFIXES, ".geojson": "geojson", ".gpkg": "gpkg"}
 CAMERA_SUFFIXES = {
     ".geojson": "geojson", ".json": "geojson", ".geojsons": "geojsonseq",
     ".geojsonl": "geojsonseq", ".geojsonseq": "geojsonseq", ".gpkg": "gpkg",

@@ -234,6 +234,28 @@ def write_cameras(
         write_geojson(features, out, sequence=fmt == "geojsonseq")
 
 
+def write_communes(report: Report, target: str | os.PathLike[str], fmt: str, overwrite: bool = False) -> None:
+    """The communes as polygons with their rows as flat properties: a density layer for
+    uMap or QGIS, as GeoJSON or as the `communes` layer of a GeoPackage."""
+    features = commune_features(report)
+    if fmt == "geojson":
+        with atomic_open(target, overwrite) as out:
+            write_geojson(features, out)
+        return
+    if fmt != "gpkg":
+        raise UsageError(f"communes are written as GeoJSON or GeoPackage, not {fmt}")
+    import geopandas
+    from shapely.geometry import shape
+
+    frame = geopandas.GeoDataFrame(
+        [f["properties"] for f in features], geometry=[shape(f["geometry"]) for f in features],
+        crs="EPSG:4326",
+    )
+    with atomic_path(target, overwrite) as temp:
+        temp.unlink()
+        gdal_write(frame, temp, target, layer="communes", driver="GPKG")
+
+
 def gdal_write(frame: Any, temp: Path, target: Path | str | os.PathLike[str], **options: Any) -> None:
     """`frame.to_file(temp, **options)`; a GDAL failure (a full disk) is one OutputError line."""
     from pyogrio.errors import DataLayerError, DataSourceError
