@@ -28,7 +28,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -37,7 +36,7 @@ from xml.sax.saxutils import quoteattr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_tiled_pbf
-from run import BOUNDARIES, POPULATION, count_ign, measure
+from run import BOUNDARIES, POPULATION, count_ign, measure, work_directory
 
 SEQUENCE = 1_000
 START = "2026-01-01T00:00:00Z"
@@ -212,11 +211,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
-        if args.workdir:
-            workdir = args.workdir
-            workdir.mkdir(parents=True, exist_ok=True)
-        else:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="osmcams-bench-")))
+        workdir = work_directory(stack, args.workdir)
         pbf = args.pbf
         if pbf is None:
             pbf = workdir / "tiled.osm.pbf"

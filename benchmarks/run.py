@@ -351,6 +351,14 @@ def show(results: dict) -> None:
     print("heavy modules imported by `osmcams count --help`: " + (", ".join(heavy) or "none"))
 
 
+def work_directory(stack: contextlib.ExitStack, path: Path | None) -> Path:
+    """``path``, made if needed, or a temporary directory removed when ``stack`` closes."""
+    if path is None:
+        return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="osmcams-bench-")))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -378,11 +386,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="time `timeline` on the file read as history and with diffs applied")
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
-        if args.workdir:
-            workdir = args.workdir
-            workdir.mkdir(parents=True, exist_ok=True)
-        else:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="osmcams-bench-")))
+        workdir = work_directory(stack, args.workdir)
         if args.smoke:
             results = smoke(args.source, workdir)
             print(f"smoke: osmcams and osmium agree: {results}")

@@ -26,7 +26,7 @@ from osmcams.cli import main
 from osmcams.files import clean_leftovers
 
 KILLS = 32
-BUDGET = 45.0  # seconds for the kills, whatever the machine: the test stays bounded
+BUDGET = 300.0  # seconds at most for the kills: bounded, yet long enough on a loaded machine
 SEQUENCE = 1588  # the real diff's
 
 
@@ -118,7 +118,7 @@ def test_random_kills_leave_whole_files_and_a_sound_history(
     while kills < KILLS and time.monotonic() < deadline:
         publish()
         pid = _start(config)
-        time.sleep(rng.uniform(0.0, 1.2) * duration)
+        time.sleep(rng.uniform(0.0, 0.9) * duration)
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         kills += os.waitstatus_to_exitcode(status) == -signal.SIGKILL
