@@ -74,3 +74,34 @@ def test_one_file_for_several_communes(
     assert "mounted on pole" in dome["description"]
     boundary = pyogrio.read_dataframe(out, layer="boundary")
     assert sorted(boundary["insee"]) == ["06012", "06032"]
+
+
+@pytest.mark.parametrize("suffix", [".shp", ".fgb", ".kml"])
+def test_gdal_formats_hold_every_camera(
+    suffix: str, monaco_2025: Path, osm_cameras, write_text, tmp_path: Path
+) -> None:
+    """Monaco's cameras in a square zone, written through GDAL and read back with pyogrio."""
+    square = [[[7.3, 43.6], [7.6, 43.6], [7.6, 43.9], [7.3, 43.9], [7.3, 43.6]]]
+    zone = write_text("zone.geojson", json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "X0001", "nom": "Zone"},
+         "geometry": {"type": "Polygon", "coordinates": square}}]}))
+    out = tmp_path / f"cameras{suffix}"
+    _export("--commune", "X0001", "--pbf", monaco_2025, "--boundaries", zone, "-q", "-o", out)
+    frame = pyogrio.read_dataframe(out)
+    expected = osm_cameras(monaco_2025)
+    assert len(frame) == len(expected) == 16
+    assert sorted((round(p.x, 6), round(p.y, 6)) for p in frame.geometry) == sorted(
+        (round(c.lon, 6), round(c.lat, 6)) for c in expected)
+    if suffix != ".shp":  # a Shapefile shortens field names to 10 characters
+        names = frame["Name" if suffix == ".kml" else "name"]  # KML's own Name
+        assert "Camera, fixed, outdoor" in set(names) and set(frame["insee"]) == {"X0001"}
+        assert set(frame["@id"]) == {f"node/{c.osm_id}" for c in expected}
+    assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+    if suffix == ".shp":
+        assert all(out.with_suffix(s).is_file() for s in (".shx", ".dbf", ".prj"))
+        refused = CliRunner().invoke(cli, ["export", "--commune", "X0001", "--pbf", str(monaco_2025),
+                                           "--boundaries", str(zone), "-q", "-f", "shp",
+                                           "--output-dir", str(tmp_path / "d")])
+        assert refused.exit_code == 2 and "several files" in refused.output
+    assert CliRunner().invoke(cli, ["export", "--commune", "X0001", "--pbf", str(monaco_2025), "-q",
+                                    "--boundaries", str(zone), "-o", str(out)]).exit_code == 2

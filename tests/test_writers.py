@@ -174,7 +174,7 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="is not a directory"):
         write_cameras([], tmp_path / "missing" / "out.csv", "csv")
     with pytest.raises(UsageError, match="unknown camera format"):
-        write_cameras([], tmp_path / "x.kml", "kml")
+        write_cameras([], tmp_path / "x.dxf", "dxf")
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path: Path) -> None:

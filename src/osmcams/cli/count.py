@@ -132,7 +132,8 @@ def export(
     fmt: str | None, sequence: bool, output: Path | None, output_dir: Path | None,
     with_boundary: bool, overwrite: bool, **kw: Any,
 ) -> None:
-    """Write the cameras of communes as GeoJSON, GeoPackage, GeoParquet, CSV or a uMap map.
+    """Write the cameras of communes as GeoJSON, GeoPackage, GeoParquet, CSV, Shapefile,
+    FlatGeobuf, KML or a uMap map.
 
     \b
     Examples:
@@ -157,8 +158,10 @@ def export(
     if (output is None) == (output_dir is None):
         raise UsageError("give exactly one of --output and --output-dir")
     for flag, wanted in (("--with-boundary", with_boundary), ("--fov", fov)):
-        if wanted and fmt in ("csv", "parquet"):
+        if wanted and fmt not in ("geojson", "geojsonseq", "gpkg", "umap"):
             raise UsageError(f"{flag} goes with GeoJSON, GeoPackage or uMap, not {fmt}")
+    if fmt == "shp" and output_dir is not None:
+        raise UsageError("a Shapefile is several files: give -o FILE.shp, or another format")
     if output is not None:
         check_target(output, overwrite)  # before the work, not after
     report = report_from(kw)

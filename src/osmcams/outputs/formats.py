@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 TABLE_FORMATS = ("table", "csv", "json", "markdown")
-CAMERA_FORMATS = ("geojson", "geojsonseq", "gpkg", "parquet", "csv", "umap")
+CAMERA_FORMATS = ("geojson", "geojsonseq", "gpkg", "parquet", "csv", "umap", "shp", "fgb", "kml")
+# Written through GDAL (pyogrio) as one layer of points: the driver of each.
+GDAL_DRIVERS = {"shp": "ESRI Shapefile", "fgb": "FlatGeobuf", "kml": "KML"}
 TABLE_SUFFIXES = {".csv": "csv", ".json": "json", ".md": "markdown", ".txt": "table"}
 # count also draws the communes as polygons with their rows (a choropleth layer).
 COMMUNE_LAYERS = ("geojson", "gpkg")
@@ -14,12 +16,13 @@ COUNT_SUFFIXES = {**TABLE_SUFFIXES, ".geojson": "geojson", ".gpkg": "gpkg"}
 CAMERA_SUFFIXES = {
     ".geojson": "geojson", ".json": "geojson", ".geojsons": "geojsonseq",
     ".geojsonl": "geojsonseq", ".geojsonseq": "geojsonseq", ".gpkg": "gpkg",
-    ".parquet": "parquet", ".csv": "csv", ".umap": "umap",
+    ".parquet": "parquet", ".csv": "csv", ".umap": "umap", ".shp": "shp", ".fgb": "fgb",
+    ".kml": "kml",
 }
 # The suffix each camera format gets in --output-dir.
 SUFFIX = {
     "geojson": ".geojson", "geojsonseq": ".geojsons", "gpkg": ".gpkg", "parquet": ".parquet",
-    "csv": ".csv", "umap": ".umap",
+    "csv": ".csv", "umap": ".umap", "shp": ".shp", "fgb": ".fgb", "kml": ".kml",
 }
 
 

@@ -19,7 +19,7 @@ from osmcams.errors import OutputError, UsageError
 from osmcams.files import atomic_open, atomic_path
 from osmcams.join import ROW_KEYS, Report
 from osmcams.models import Camera
-from osmcams.outputs.formats import CAMERA_FORMATS, SUFFIX
+from osmcams.outputs.formats import CAMERA_FORMATS, GDAL_DRIVERS, SUFFIX
 from osmcams.outputs.fov import View, view_feature
 
 RS = "\x1e"
@@ -159,6 +159,10 @@ def write_geojson(features: list[dict[str, Any]], out: IO[str], sequence: bool =
     out.write("\n]}\n")
 
 
+# The files GDAL writes beside a .shp.
+SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
+
+
 def _columns(records: list[dict[str, Any]]) -> list[str]:
     """Every key of `records`, in first-seen order; keys equal but for case are kept once."""
     seen: dict[str, str] = {}
@@ -219,6 +223,20 @@ def write_cameras(
             for layer, frame in layers:
                 gdal_write(frame, temp, target, layer=layer, driver="GPKG")
         return
+    if fmt in GDAL_DRIVERS:
+        sidecars = [Path(target).with_suffix(s) for s in SHAPEFILE_PARTS] if fmt == "shp" else []
+        if not overwrite and [p for p in sidecars if p.exists()]:
+            raise UsageError(f"{sidecars[0]} exists; add --overwrite to replace it")
+        with atomic_path(target, overwrite) as temp:
+            temp.unlink()
+            named = {} if fmt == "shp" else {"layer": "cameras"}  # not the temporary name
+            gdal_write(_camera_frame(records, cameras), temp, target, driver=GDAL_DRIVERS[fmt],
+                       geometry_type="Point", **named)
+            if fmt == "shp":  # the sidecar files go with the .shp, each renamed into place
+                for part in temp.parent.glob(f"{temp.stem}.*"):
+                    if part != temp:
+                        os.replace(part, Path(target).with_suffix(part.suffix))
+        return
     if fmt == "parquet":  # GeoParquet, for DuckDB, Sedona and pandas; the outline is left out
         with atomic_path(target, overwrite) as temp:
             _camera_frame(records, cameras).to_parquet(temp)
@@ -258,10 +276,14 @@ def write_communes(report: Report, target: str | os.PathLike[str], fmt: str, ove
 
 def gdal_write(frame: Any, temp: Path, target: Path | str | os.PathLike[str], **options: Any) -> None:
     """`frame.to_file(temp, **options)`; a GDAL failure (a full disk) is one OutputError line."""
+    import warnings
+
     from pyogrio.errors import DataLayerError, DataSourceError
 
     try:
-        frame.to_file(temp, **options)
+        with warnings.catch_warnings():  # a Shapefile's shortened field names: said in the README
+            warnings.simplefilter("ignore")
+            frame.to_file(temp, **options)
     except (DataLayerError, DataSourceError) as e:
         raise OutputError(f"cannot write {target}: {str(e).splitlines()[0][:120]}…") from e
 
