@@ -139,3 +139,11 @@ def test_html_map_in_chromium(monaco_2025: Path, osm_cameras, osmium_polygons, t
     counts = colours(shot)
     assert Image.open(shot).size == (1400, 900)
     assert counts.get(TYPE_COLOURS["camera"], 0) > 50  # markers drawn (single or clustered)
+
+
+def test_partly_covered_communes_are_marked_not_shown_as_plain_counts() -> None:
+    from osmcams.outputs.maps import _partial
+
+    assert _partial({"cameras": 0, "coverage": 0.1}) == 0.1  # dotted, "10% covered"
+    assert _partial({"cameras": 3, "coverage": 1.0}) is None
+    assert _partial({"cameras": None, "coverage": None}) is None  # no data: hatched grey instead

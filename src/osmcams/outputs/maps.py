@@ -25,6 +25,7 @@ MEASURES = {
 SCHEMES = ("quantiles", "fisher_jenks")
 STATIC_SUFFIXES = (".png", ".svg", ".pdf")
 NO_DATA = "#d9d9d9"
+PARTIAL = "#525252"  # the dots over a commune counted on part of its area
 VIEW_FILL, VIEW_EDGE = "#41b6c4", "#1d6d75"  # cyan: it stands out on the yellow-red classes
 PALETTE = "YlOrRd"
 TYPE_COLOURS = {"camera": "#08519c", "ALPR": "#6a3d9a", "guard": "#1b7837", "unknown": "#404040"}
@@ -121,7 +122,8 @@ def _frames(report: Report, measure: str, views: list[View] | None):
     rows = [r for r in report.rows if r["insee"] in report.boundaries]
     communes = geopandas.GeoDataFrame(
         {"name": [r["name"] for r in rows],
-         "value": [r.get(key) if r.get("cameras") is not None else None for r in rows]},
+         "value": [r.get(key) if r.get("cameras") is not None else None for r in rows],
+         "partial": [_partial(r) for r in rows]},
         geometry=[report.boundaries[r["insee"]] for r in rows], crs="EPSG:4326",
     )
     crs = communes.estimate_utm_crs()
@@ -135,6 +137,14 @@ def _frames(report: Report, measure: str, views: list[View] | None):
         geometry=[v.polygon for v in views or []], crs="EPSG:4326"
     )
     return communes.to_crs(crs), points.to_crs(crs), cones.to_crs(crs)
+
+
+def _partial(row: dict[str, Any]) -> float | None:
+    """The covered share of a commune counted on partial data, else None."""
+    coverage = row.get("coverage")
+    if row.get("cameras") is None or coverage is None or coverage >= 1:
+        return None
+    return float(coverage)
 
 
 def draw_static(
@@ -166,6 +176,9 @@ def draw_static(
     if not all(known):
         communes[[not k for k in known]].plot(ax=ax, facecolor=NO_DATA, edgecolor="#969696",
                                               hatch="///", linewidth=0.8)
+    partial = [v is not None and v == v for v in communes["partial"].tolist()]
+    if any(partial):  # counted on part of the commune only: the count is a floor
+        communes[partial].plot(ax=ax, facecolor="none", edgecolor=PARTIAL, hatch="..", linewidth=0.8)
     communes.boundary.plot(ax=ax, color="#737373", linewidth=0.5)
     if len(cones):
         cones.plot(ax=ax, facecolor=VIEW_FILL, edgecolor=VIEW_EDGE, alpha=0.55, linewidth=0.6, zorder=2)
@@ -176,7 +189,9 @@ def draw_static(
                                             edgecolor="white", linewidth=0.4, zorder=3)
     if len(communes) <= 30:
         halo = [patheffects.withStroke(linewidth=3, foreground="white")]
-        for name, spot in zip(communes["name"], communes.representative_point()):
+        for name, share, spot in zip(communes["name"], communes["partial"], communes.representative_point()):
+            if share is not None and share == share:
+                name = f"{name}\n{share:.0%} covered"
             ax.annotate(name, (spot.x, spot.y), ha="center", fontsize=11, color="#252525",
                         path_effects=halo, zorder=4)
     lowest = min([v for v in values if v is not None], default=0.0)
@@ -184,6 +199,9 @@ def draw_static(
               for c, label in zip(classes.colours, classes.labels(min(lowest, 0.0)))]
     if not all(known):
         shades.append(Patch(facecolor=NO_DATA, edgecolor="#969696", hatch="///", label="no data"))
+    if any(partial):
+        shades.append(Patch(facecolor="white", edgecolor=PARTIAL, hatch="..",
+                            label="partly in the data: count incomplete"))
     first = fig.legend(handles=shades, title=units.capitalize(), loc="upper left", alignment="left",
                        bbox_to_anchor=(0.72, 0.88), fontsize=13, title_fontsize=14, frameon=False)
     dots: list[Any] = [Line2D([], [], marker="o", linestyle="", color=c, markersize=9,
