@@ -304,6 +304,32 @@ def _node_locations(f: BinaryIO, block: Block) -> list[Any]:
     return found
 
 
+def _node_blocks(path: str | os.PathLike[str]) -> list[Block]:
+    """The node blocks of a sorted PBF, found by walking the framing and inflating the
+    heads of a few blocks only (a binary search for the first block without nodes)."""
+    with open(path, "rb") as f:
+        data = [(offset, length, size) for offset, length, kind, size in _blocks(f) if kind == "OSMData"]
+
+        def holds_nodes(i: int) -> bool:
+            offset, _, size = data[i]
+            f.seek(offset)
+            (header_size,) = struct.unpack(">I", f.read(4))
+            f.seek(offset + 4 + header_size)
+            try:
+                return _first_object(_inflate_head(f, size))[0] == "node"
+            except Unindexable:
+                return False
+
+        low, high = 0, len(data)  # blocks before `low` hold nodes; from `high` on, none
+        while low < high:
+            middle = (low + high) // 2
+            if holds_nodes(middle):
+                low = middle + 1
+            else:
+                high = middle
+    return [Block(offset, length) for offset, length, _ in data[:low]]
+
+
 def sample_nodes(path: str | os.PathLike[str], layout: Layout | None = None) -> Any:
     """Node locations of up to SAMPLED_BLOCKS node blocks spread through the file, as (lon, lat).
 
@@ -311,12 +337,14 @@ def sample_nodes(path: str | os.PathLike[str], layout: Layout | None = None) -> 
     """
     import numpy
 
-    layout = layout or index(path)
-    nodes = layout.blocks["node"]
+    nodes = layout.blocks["node"] if layout else _node_blocks(path)
     count = min(len(nodes), max(8, len(nodes) // 4), SAMPLED_BLOCKS)
     chosen = [nodes[i * len(nodes) // count] for i in range(count)] if count else []
     with open(path, "rb") as f:
-        found = [array for block in chosen for array in _node_locations(f, block)]
+        arrays = [_node_locations(f, block) for block in chosen]
+    if layout is None and not all(arrays):  # a block without nodes among them: not sorted
+        raise Unindexable("the node blocks are not all at the start of the file")
+    found = [array for block_arrays in arrays for array in block_arrays]
     return numpy.concatenate(found) if found else numpy.empty((0, 2))
 
 
