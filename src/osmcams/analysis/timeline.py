@@ -205,8 +205,9 @@ def build(
     from osmcams.sources.pbf import Extract
 
     frame = communes.frame.set_index("insee", drop=False)
-    dated = Extract([], history.source, history.timestamp, history.timestamp_source, history.bbox)
-    chosen, coverage = _coverage(dated, frame.loc[codes], rank)
+    dated = Extract([], history.source, history.timestamp, history.timestamp_source, history.bbox,
+                    data_area=history.data_area)
+    chosen, partial = _coverage(dated, frame.loc[codes], rank)
     codes = list(chosen["insee"])
     index = {code: k for k, code in enumerate(codes)}
     tracks = history.tracks
@@ -221,13 +222,13 @@ def build(
     counts.finish()
     populations = chosen["population"].astype(object).where(chosen["population"].notna(), None)
     rows = [
-        _row(code, name, department, population, counts, k, first.get(code))
-        for k, (code, name, department, population) in enumerate(zip(
-            codes, chosen["name"], chosen["department"], populations))
+        _row(code, name, department, population, coverage, counts, k, first.get(code))
+        for k, (code, name, department, population, coverage) in enumerate(zip(
+            codes, chosen["name"], chosen["department"], populations, chosen["coverage"]))
     ]
     if rank:
         rows.sort(key=lambda r: (-r["cameras"][-1], r["insee"]))
-    warnings = [*history.warnings, *coverage, *_population_warning(rows, communes)]
+    warnings = [*history.warnings, *partial, *_population_warning(rows, communes)]
     meta = {
         "source": history.source,
         "data_timestamp": history.timestamp,
@@ -248,6 +249,9 @@ def build(
         "population_source": communes.population_source,
         "population_year": communes.population_year,
         "per_10k": "cameras at the last date per 10,000 inhabitants",
+        "coverage": "share of the commune's area inside the file's data (its header's bounding "
+                    "box and its sampled nodes): below 1, the counts are incomplete; null: "
+                    "unknown; communes with no data are left out, with a warning",
         "cameras_at_last_date": counts.present,
         "cameras_outside_at_last_date": counts.outside,
         "border_rule": "a camera on a shared border counts for the commune with the lowest code",
@@ -270,8 +274,8 @@ def _population_warning(rows: list[dict[str, Any]], communes: Any) -> list[str]:
 
 
 def _row(
-    code: str, name: str, department: str | None, population: int | None, counts: _Counts,
-    k: int, first: int | None,
+    code: str, name: str, department: str | None, population: int | None, coverage: float | None,
+    counts: _Counts, k: int, first: int | None,
 ) -> dict[str, Any]:
     from osmcams.sources.osh import iso
 
@@ -282,6 +286,7 @@ def _row(
         "name": name,
         "department": department,
         "population": population,
+        "coverage": None if coverage is None else float(coverage),
         "cameras": cameras,
         "added": [None, *counts.added[k][1:]],
         "removed": [None, *counts.removed[k][1:]],

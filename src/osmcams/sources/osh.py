@@ -73,6 +73,7 @@ class History:
     timestamp_source: str
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
+    data_area: Any = None  # where the file has data, from its sampled nodes (blocks.data_area)
 
 
 def seconds(moment: datetime) -> int:
@@ -272,5 +273,8 @@ def read_history(
     _read_versions(path, scan, pool, progress)
     tracks, warnings = _tracks(scan)
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
-    return History(tracks, str(path), timestamp, timestamp_source, _bbox(header), dated + warnings)
+    from osmcams.sources.blocks import data_area
+
+    return History(tracks, str(path), timestamp, timestamp_source, _bbox(header), dated + warnings,
+                   data_area(path))
 
