@@ -183,6 +183,13 @@ def _coverage(extract: Extract, chosen: Any, rank: bool) -> tuple[Any, list[str]
     return chosen[shares >= NO_DATA], warnings
 
 
+def density_rows(chosen: Any, by_commune: dict[str, list[Camera]]) -> list[dict[str, Any]]:
+    """One row (ROW_KEYS) per commune of `chosen`, with its coverage, from its cameras."""
+    cached = "area_km2" in chosen
+    areas = chosen["area_km2"].to_numpy() if cached else areas_km2(chosen.geometry.values)
+    return [_row(c, area, by_commune[c.insee]) for c, area in zip(chosen.itertuples(), areas.tolist())]
+
+
 def count(
     extract: Extract, communes: Communes, codes: list[str], rank: bool = False
 ) -> Report:
@@ -199,12 +206,7 @@ def count(
             by_commune[code].append(camera)
     frame = communes.frame.set_index("insee", drop=False)
     chosen, coverage = _coverage(extract, frame.loc[codes], rank)
-    cached = "area_km2" in chosen
-    areas = chosen["area_km2"].to_numpy() if cached else areas_km2(chosen.geometry.values)
-    rows = [
-        _row(c, area, by_commune[c.insee])
-        for c, area in zip(chosen.itertuples(), areas.tolist())
-    ]
+    rows = density_rows(chosen, by_commune)
     if rank:
         rows.sort(key=lambda r: (-r["cameras"], -(r["cameras_per_km2"] or 0), r["insee"]))
     outside = sum(code is None for code in owners)

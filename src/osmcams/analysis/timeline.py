@@ -197,8 +197,12 @@ def build(
     since: str | None = None,
     until: str | None = None,
     rank: bool = False,
+    boundaries_date: str | None = None,
 ) -> Timeline:
-    """The timeline of the communes with `codes`, from the tracks of `history`."""
+    """The timeline of the communes with `codes`, from the tracks of `history`.
+
+    `boundaries_date`: when the boundaries are as they were (None: today's, from files).
+    """
     from osmcams import __version__
     from osmcams.join import _coverage, data_age_days
     from osmcams.sources.osh import iso
@@ -244,8 +248,10 @@ def build(
                          "the one before, and the reverse (a camera that moves between communes "
                          "leaves one and joins the other); null at the first date",
         "boundaries": communes.source,
-        "boundaries_date": "today's boundaries, as in the files, applied to every date: "
-                           "a commune merged since is not split back into its parts",
+        "boundaries_date": (f"as they were at {boundaries_date}" if boundaries_date
+                            else "today's, as in the files")
+                           + ", applied to every date: a commune merged since is not split back "
+                             "into its parts",
         "population_source": communes.population_source,
         "population_year": communes.population_year,
         "per_10k": "cameras at the last date per 10,000 inhabitants",
@@ -304,19 +310,24 @@ def timeline_from_pbf(
     progress: Any = None,
 ) -> Timeline:
     """The timeline of a history file's cameras in communes from boundary files."""
-    from osmcams.communes import load_communes, select
-    from osmcams.sources.osh import read_history
+    from osmcams.communes import apply_population, communes_from_boundaries, load_communes, select
+    from osmcams.sources.osh import read_boundaries, read_history
 
     if request.pbf is None:
         raise UsageError("--pbf is required: a history file (.osh.pbf)")
-    if not request.boundaries:
-        raise UsageError("timeline needs --boundaries: today's commune boundaries, from files")
-    communes = load_communes(
-        request.boundaries, request.population, request.code_field, request.name_field,
-        cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
-        population_year=request.population_year,
-    )
-    codes = select(communes, request.communes, request.department, request.every)
     history = read_history(request.pbf, settings.threads, progress)
+    if request.boundaries:
+        communes = load_communes(
+            request.boundaries, request.population, request.code_field, request.name_field,
+            cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
+            population_year=request.population_year,
+        )
+    else:  # the admin relations of the history file, as they are at its end
+        found = read_boundaries(request.pbf, request.admin_level, settings.threads, progress)
+        communes = communes_from_boundaries(found, request.pbf.name, request.admin_level)
+        if request.population:
+            apply_population(communes, request.population, request.population_year)
+    codes = select(communes, request.communes, request.department, request.every)
     return build(history, communes, codes, every, since, until,
-                 rank=request.every or not request.communes)
+                 rank=request.every or not request.communes,
+                 boundaries_date=None if request.boundaries else history.timestamp)
