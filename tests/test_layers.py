@@ -27,7 +27,7 @@ LAYERS = [
     ["outputs.umap", "outputs.sets"],
     ["outputs.writers"],
     ["outputs.formats", "outputs.fov"],
-    ["join", "mirror", "history"],
+    ["join", "mirror", "history", "kept"],
     ["sources.overpass", "sources.geoapi", "sources.download", "sources.replication"],
     ["sources.osh"],
     ["sources.pbf"],

@@ -368,3 +368,77 @@ def test_the_history_schema_migrates_forward_and_refuses_a_newer_one(tmp_path):
     store.close()
     with pytest.raises(DataError, match="newer than this osmcams knows"):
         Store(path)
+
+
+def _set_files(out: Path) -> dict[str, object]:
+    """Every file of a published set: communes.json parsed, without its generation time."""
+    files: dict[str, object] = {}
+    for path in sorted(out.rglob("*")):
+        name = str(path.relative_to(out))
+        if not path.is_file() or path.suffix in (".lock", ".sqlite"):
+            continue
+        files[name] = path.read_bytes()
+        if name == "communes.json":
+            report = json.loads(path.read_text(encoding="utf-8"))
+            del report["meta"]["generated"]
+            files[name] = report
+    return files
+
+
+def _rebuilt(tmp_path: Path, config: Path, name: str) -> dict[str, object]:
+    """The set a whole recount of the same kept data writes: the history copied, an empty
+    output directory."""
+    import shutil
+
+    target = tmp_path / name
+    target.mkdir()
+    shutil.copy(tmp_path / "www" / "history.sqlite", target / "history.sqlite")
+    copy = tmp_path / f"{name}.toml"
+    copy.write_text(config.read_text().replace('dir = "www"', f'dir = "{name}"'))
+    assert run(copy, "--quiet") == 0
+    return _set_files(target)
+
+
+def test_patched_sets_equal_a_whole_recount_after_each_diff(
+    replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys
+):
+    """Ranked (department = "06"): each run patches the set; it equals, file for file, the
+    set that a whole recount writes, and what a fresh count of the merged extract says."""
+    config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
+                          population=str(cog_population), department="06")
+    out = tmp_path / "www"
+    request = {"department": "06", "boundaries": (communes_06,), "population": cog_population}
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config, "--quiet") == 0
+    first = {r["insee"]: r["cameras"] for r in published(out)[0]["communes"]}
+    assert first["06150"] == 0  # La Turbie: no camera yet
+
+    camera = {"man_made": "surveillance", "surveillance:type": "camera"}
+    here = Obj("node", NEW_NODE + 1, 1, camera, *inside("06150"))
+    there = Obj("node", NEW_NODE + 1, 2, camera, *inside("06032"))
+    diffs = monaco_diffs(monaco_2025, inside)
+    diffs.insert(2, osc(create=[here]))
+    diffs.append(osc(modify=[there]))  # La Turbie's one camera goes to Cap-d'Ail
+    files = []
+    untouched = out / "communes" / next(p.name for p in (out / "communes").glob("06104-*"))
+    stamp = untouched.stat().st_mtime_ns
+    for i, text in enumerate(diffs, 1):
+        files.append(tmp_path / f"d{i}.osc")
+        files[-1].write_text(text)
+        replication.publish(MONACO_SEQUENCE + i, text, STAMP.format(1 + i, 0))
+        assert run(config) == 0
+        err = capsys.readouterr().err
+        assert "communes: counting these again" in err and "whole set" not in err  # patched
+        expected = fresh_count(apply_changes(monaco_2025, files, tmp_path / f"m{i}.osm.pbf"),
+                               net_env, **request)
+        assert_same(out, expected)
+        assert [r["insee"] for r in published(out)[0]["communes"]] == [r["insee"] for r in expected.rows]
+        assert _set_files(out) == _rebuilt(tmp_path, config, f"whole{i}")
+    counts = [{r["insee"]: r["cameras"] for r in fresh_count(
+        apply_changes(monaco_2025, files[:i], tmp_path / "m.osm.pbf"), net_env, **request).rows}
+        for i in (3, 5)]
+    assert (counts[0]["06150"], counts[1]["06150"]) == (1, 0)
+    assert untouched.stat().st_mtime_ns == stamp  # Roquebrune's file: never rewritten
+    capsys.readouterr()
+    assert main(["history", "--config", str(config), "--commune", "06150", "-f", "json"]) == 0
+    assert [r["cameras"] for r in json.loads(capsys.readouterr().out)["runs"]] == [0, 0, 0, 1, 1, 0]

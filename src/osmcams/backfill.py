@@ -70,8 +70,7 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
               progress: Progress | None) -> str:
     from osmcams.analysis.timeline import _first_seen, _span, _states, instants
     from osmcams.communes import select
-    from osmcams.geometry import areas_km2
-    from osmcams.join import _coverage, density_rows
+    from osmcams.join import _coverage, commune_areas, density_rows
     from osmcams.refresh import now
     from osmcams.sources.osh import iso, read_history, seconds
     from osmcams.sources.pbf import Extract
@@ -86,8 +85,7 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
                                  rank=config.every or not config.names)
     for warning in history.warnings + coverage:
         log(f"warning: {warning}")
-    if "area_km2" not in chosen:
-        chosen = chosen.assign(area_km2=areas_km2(chosen.geometry.values))
+    areas = commune_areas(chosen)
     selected = set(chosen["insee"])
     tracks = history.tracks
     states = _states(tracks, communes)
@@ -111,7 +109,7 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
             by_commune[code].append(camera)
         changes = diff(before, present)
         steps.append((Run(iso(date), None, str(path), started, now()),
-                      density_rows(chosen, by_commune), changes))
+                      density_rows(chosen, areas, by_commune), changes))
         before = {key: ((c.lon, c.lat), c.tags, code) for key, (c, code) in present.items()}
     rows = cameras.rows(dates[-1])
     with store.transaction():

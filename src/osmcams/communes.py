@@ -94,7 +94,8 @@ def is_region_code(value: str | None) -> bool:
     return bool(value and re.fullmatch(r"[0-9]{2,3}", value.strip()))
 
 
-def _boundary_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+def boundary_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The boundary files named, or found in the directories named."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -430,7 +431,7 @@ def load_communes(
     keyed by the files' paths, sizes and modification times, so that the next run
     reads them at once; `refresh` rebuilds them. `progress` is told of each file read.
     """
-    files = _boundary_files(paths)
+    files = boundary_files(paths)
     source = str(files[0]) if len(files) == 1 else f"{files[0].parent} ({len(files)} files)"
     cached = _cache_path(Path(cache_dir), files, code_field, name_field) if cache_dir else None
     communes = None if cached is None or refresh else _read_cache(cached, source)

@@ -7,9 +7,11 @@ Tables (schema version in ``PRAGMA user_version``, migrated forward on open):
 - ``counts``: cameras per commune, per run;
 - ``cameras``: every camera ever seen in the selected communes, with its first-seen and
   last-seen data timestamps and its latest position, tags and commune (``present`` is 0
-  once it is gone);
+  once it is gone; while it is present, ``last_seen`` is NULL: it is the latest run's,
+  as the view ``cameras_seen`` shows, so that a run writes only the cameras it touched);
 - ``changes``: what each run added, removed, moved or retagged;
-- ``kept_*``: what refresh keeps to apply replication diffs (see mirror.py).
+- ``kept_*``: what refresh keeps to apply replication diffs (see mirror.py) and to
+  publish only what they change (refresh.py).
 
 A run is one transaction (`Store.transaction`): a killed run leaves no trace.
 """
@@ -86,6 +88,34 @@ MIGRATIONS = [
     );
     CREATE TABLE kept_locations (id INTEGER PRIMARY KEY, lon REAL, lat REAL);
     CREATE TABLE kept_ways (id INTEGER PRIMARY KEY, refs TEXT);
+    """,
+    # 2: what an incremental run needs (each camera's commune, the communes, the rows);
+    # a present camera's last_seen is the latest run's data timestamp (view cameras_seen).
+    """
+    ALTER TABLE kept_objects ADD COLUMN insee TEXT;
+    ALTER TABLE kept_objects ADD COLUMN bad_direction INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX kept_objects_insee ON kept_objects(insee);
+    CREATE TABLE kept_communes (id INTEGER PRIMARY KEY, insee TEXT NOT NULL, shape BLOB NOT NULL);
+    CREATE VIRTUAL TABLE kept_boxes USING rtree(id, min_lon, max_lon, min_lat, max_lat);
+    CREATE TABLE kept_rows (
+        insee TEXT PRIMARY KEY,
+        position INTEGER NOT NULL,
+        published INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        department TEXT,
+        population INTEGER,
+        area REAL NOT NULL,
+        coverage REAL,
+        cameras INTEGER NOT NULL,
+        cameras_per_km2 REAL,
+        json TEXT NOT NULL,
+        csv TEXT NOT NULL
+    );
+    CREATE INDEX counts_insee ON counts(insee, run);
+    UPDATE cameras SET last_seen = NULL WHERE present = 1;
+    CREATE VIEW cameras_seen AS SELECT key, first_seen,
+        coalesce(last_seen, (SELECT data_timestamp FROM runs ORDER BY id DESC LIMIT 1)) AS last_seen,
+        present, lon, lat, tags, insee FROM cameras;
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -191,26 +221,26 @@ class Store:
     ) -> list[Change]:
         """Add a run with its counts, update the cameras, and return what changed.
 
-        `rows` are the density rows of the run; `cameras` the cameras of each commune;
-        `touched` the keys of the only cameras that may have changed (None: any). A
-        commune's count is stored when it differs from its last stored one.
+        `rows` are density rows of the run (of every commune, or of those whose cameras
+        may have changed); `cameras` the cameras of each of their communes; `touched` the
+        keys of the only cameras that may have changed (None: any). A commune's count is
+        stored when it differs from its last stored one.
         """
         from osmcams import __version__
 
         db = self.db
+        previous = db.execute("SELECT data_timestamp FROM runs ORDER BY id DESC LIMIT 1").fetchone()
         run_id = db.execute(
             "INSERT INTO runs (data_timestamp, sequence, source, osmcams_version, started, ended,"
             " diffs) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (run.data_timestamp, run.sequence, run.source, __version__, run.started, run.ended,
              run.diffs),
         ).lastrowid
-        last = {insee: rest for insee, *rest in db.execute(
-            "SELECT insee, name, cameras, population, cameras_per_km2, cameras_per_10k, max(run)"
-            " FROM counts GROUP BY insee")}
         counts = [(r["insee"], r["name"], r["cameras"], r["population"], r["cameras_per_km2"],
                    r["cameras_per_10k"]) for r in rows]
+        last = self._last_counts([c[0] for c in counts])
         db.executemany("INSERT INTO counts VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       [(run_id, *c) for c in counts if last.get(c[0], [])[:5] != list(c[1:])])
+                       [(run_id, *c) for c in counts if last.get(c[0]) != c[1:]])
         now = {c.key: (c, code) for code, group in cameras.items() for c in group
                if touched is None or c.key in touched}
         changes = self._changes(now, touched)
@@ -219,29 +249,46 @@ class Store:
             [(run_id, c.key, c.change, c.insee, c.lon, c.lat, json.dumps(c.tags, sort_keys=True))
              for c in changes],
         )
-        db.executemany("UPDATE cameras SET present = 0 WHERE key = ?",
-                       [(c.key,) for c in changes if c.change == "removed"])
-        db.execute("UPDATE cameras SET last_seen = ? WHERE present = 1", (run.data_timestamp,))
+        db.executemany("UPDATE cameras SET present = 0, last_seen = ? WHERE key = ?",
+                       [(previous and previous[0], c.key) for c in changes if c.change == "removed"])
         db.executemany(
-            "INSERT INTO cameras VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-            "last_seen = excluded.last_seen, present = 1, lon = excluded.lon, lat = excluded.lat,"
+            "INSERT INTO cameras VALUES (?, ?, NULL, 1, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+            "last_seen = NULL, present = 1, lon = excluded.lon, lat = excluded.lat,"
             " tags = excluded.tags, insee = excluded.insee",
-            [(key, run.data_timestamp, run.data_timestamp, c.lon, c.lat,
-              json.dumps(c.tags, sort_keys=True), code) for key, (c, code) in now.items()],
+            [(key, run.data_timestamp, c.lon, c.lat, json.dumps(c.tags, sort_keys=True), code)
+             for key, (c, code) in now.items()],
         )
         return changes
 
+    def _last_counts(self, codes: list[str]) -> dict[str, tuple]:
+        """The last stored (name, cameras, population, per km², per 10k) of each commune."""
+        last = {}
+        for start in range(0, len(codes), 500):
+            chunk = codes[start : start + 500]
+            last.update({insee: tuple(rest) for insee, *rest in self.db.execute(
+                "SELECT insee, name, cameras, population, cameras_per_km2, cameras_per_10k"
+                " FROM counts c WHERE insee IN (" + ",".join("?" * len(chunk)) + ")"
+                " AND run = (SELECT max(run) FROM counts WHERE insee = c.insee)", chunk)})
+        return last
+
+    def communes_of(self, keys: set[str]) -> dict[str, str | None]:
+        """The commune of each present camera among `keys`."""
+        return dict(self._present(keys, "SELECT key, insee FROM cameras WHERE present = 1"))
+
+    def _present(self, keys: set[str] | None, query: str) -> list[Any]:
+        """The rows of `query` (on present cameras), for the cameras `keys` (None: all)."""
+        if keys is None:
+            return self.db.execute(query).fetchall()
+        rows: list[Any] = []
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            rows += self.db.execute(f"{query} AND key IN ({','.join('?' * len(chunk))})", chunk)
+        return rows
+
     def _changes(self, now: dict[str, tuple[Camera, str]], touched: set[str] | None) -> list[Change]:
         """What differs between the present cameras stored and `now` (among `touched`)."""
-        query = "SELECT key, lon, lat, tags, insee FROM cameras WHERE present = 1"
-        rows: list[Any] = []
-        if touched is None:
-            rows = self.db.execute(query).fetchall()
-        else:
-            keys = sorted(touched)
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                rows += self.db.execute(f"{query} AND key IN ({','.join('?' * len(chunk))})", chunk)
+        rows = self._present(touched, "SELECT key, lon, lat, tags, insee FROM cameras WHERE present = 1")
         before = {key: ((lon, lat), json.loads(tags), insee) for key, lon, lat, tags, insee in rows}
         return diff(before, now)
 

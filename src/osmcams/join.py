@@ -25,8 +25,6 @@ ROW_KEYS = (
 # A commune under this share of its area inside the data has no count; under FULL, a partial one.
 NO_DATA, FULL = 0.02, 0.995
 
-
-
 STALE_AFTER_DAYS = 30
 
 
@@ -56,6 +54,8 @@ class Report:
     cameras: dict[str, list[Camera]] = field(default_factory=dict)
     boundaries: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # further tables, by name
+    areas: dict[str, float] = field(default_factory=dict)  # km² of each row's commune, unrounded
+    notes: list[str] = field(default_factory=list)  # the warnings about the communes themselves
 
 
 def assign(cameras: list[Camera], communes: Communes) -> list[str | None]:
@@ -87,16 +87,16 @@ def _ratio(value: float | None, per: float | None, digits: int) -> float | None:
     return round(value / per, digits)
 
 
-def _row(commune: Any, area: float, cameras: list[Camera]) -> dict[str, Any]:
-    import pandas
-
-    population = None if pandas.isna(commune.population) else int(commune.population)
-    coverage = None if pandas.isna(commune.coverage) else float(commune.coverage)
+def row_of(
+    insee: str, name: str, department: str | None, population: int | None, area: float,
+    coverage: float | None, cameras: list[Camera],
+) -> dict[str, Any]:
+    """The density row of a commune holding `cameras` (`area` in km², unrounded)."""
     count = len(cameras)
     return {
-        "insee": commune.insee,
-        "name": commune.name,
-        "department": None if pandas.isna(commune.department) else commune.department,
+        "insee": insee,
+        "name": name,
+        "department": department,
         "population": population,
         "area_km2": round(area, 3),
         "coverage": coverage,
@@ -111,6 +111,11 @@ def _row(commune: Any, area: float, cameras: list[Camera]) -> dict[str, Any]:
             else None if coverage >= 1 else f"partial data: {coverage:.0%} of the area, count incomplete"
         ),
     }
+
+
+def rank_order(row: dict[str, Any]) -> tuple[int, float, str]:
+    """The order of a ranking: most cameras first, then densest, then by code."""
+    return -row["cameras"], -(row["cameras_per_km2"] or 0), row["insee"]
 
 
 def _tally(values: Iterable[str | None]) -> dict[str, int]:
@@ -183,44 +188,72 @@ def _coverage(extract: Extract, chosen: Any, rank: bool) -> tuple[Any, list[str]
     return chosen[shares >= NO_DATA], warnings
 
 
-def density_rows(chosen: Any, by_commune: dict[str, list[Camera]]) -> list[dict[str, Any]]:
-    """One row (ROW_KEYS) per commune of `chosen`, with its coverage, from its cameras."""
+def commune_areas(chosen: Any) -> Any:
+    """The area in km² of each commune of `chosen` (cached with the boundaries, or computed)."""
     cached = "area_km2" in chosen
-    areas = chosen["area_km2"].to_numpy() if cached else areas_km2(chosen.geometry.values)
-    return [_row(c, area, by_commune[c.insee]) for c, area in zip(chosen.itertuples(), areas.tolist())]
+    return chosen["area_km2"].to_numpy() if cached else areas_km2(chosen.geometry.values)
+
+
+def density_rows(chosen: Any, areas: Any, by_commune: dict[str, list[Camera]]) -> list[dict[str, Any]]:
+    """One row (ROW_KEYS) per commune of `chosen`, with its coverage, from its cameras."""
+    import pandas
+
+    return [
+        row_of(c.insee, c.name, None if pandas.isna(c.department) else c.department,
+               None if pandas.isna(c.population) else int(c.population), area,
+               None if pandas.isna(c.coverage) else float(c.coverage), by_commune[c.insee])
+        for c, area in zip(chosen.itertuples(), areas.tolist())
+    ]
 
 
 def count(
-    extract: Extract, communes: Communes, codes: list[str], rank: bool = False
+    extract: Extract, communes: Communes, codes: list[str], rank: bool = False,
+    owners: list[str | None] | None = None,
 ) -> Report:
     """The density table for the communes with `codes`, from the cameras of `extract`.
 
     Rows keep the order of `codes`, or are ranked by cameras and density when `rank`.
+    `owners` are the `assign` of the cameras, when known already.
     """
-    from osmcams import __version__
-
-    owners = assign(extract.cameras, communes)
+    owners = assign(extract.cameras, communes) if owners is None else owners
     by_commune: dict[str, list[Camera]] = {code: [] for code in codes}
     for camera, code in zip(extract.cameras, owners):
         if code in by_commune:
             by_commune[code].append(camera)
     frame = communes.frame.set_index("insee", drop=False)
     chosen, coverage = _coverage(extract, frame.loc[codes], rank)
-    rows = density_rows(chosen, by_commune)
+    areas = commune_areas(chosen)
+    rows = density_rows(chosen, areas, by_commune)
     if rank:
-        rows.sort(key=lambda r: (-r["cameras"], -(r["cameras_per_km2"] or 0), r["insee"]))
-    outside = sum(code is None for code in owners)
+        rows.sort(key=rank_order)
     # Communes left out of the source matter only when the rows claim to cover them all.
     left_out = communes.warnings if rank else []
     repaired = [communes.repairs[code] for code in codes if code in communes.repairs]
-    warnings = [*extract.warnings, *left_out, *repaired, *coverage]
+    notes = [*left_out, *repaired, *coverage]
+    meta, warnings = finish(
+        extract, communes, rows, notes, len(owners), sum(code is None for code in owners)
+    )
+    boundaries = dict(zip(chosen["insee"], chosen.geometry))
+    return Report(meta, rows, warnings, by_commune, boundaries,
+                  areas=dict(zip(chosen["insee"], areas.tolist())), notes=notes)
+
+
+def finish(
+    extract: Extract, communes: Communes, rows: list[dict[str, Any]], fixed: list[str],
+    total: int, outside: int,
+) -> tuple[dict[str, Any], list[str]]:
+    """The meta and the warnings of a report: `fixed` are those about the communes and
+    their coverage; `extract` gives its own (its cameras are not read here)."""
+    from osmcams import __version__
+
+    warnings = [*extract.warnings, *fixed]
     age = data_age_days(extract.timestamp)
     if age is not None and age > STALE_AFTER_DAYS:
         warnings.append(
             f"the OSM data is {age} days old ({extract.timestamp}): cameras mapped since are missing"
         )
     if outside:
-        warnings.append(f"{outside} of {len(owners)} cameras lie outside every loaded commune")
+        warnings.append(f"{outside} of {total} cameras lie outside every loaded commune")
     no_population = [f"{r['name']} ({r['insee']})" for r in rows if r["population"] is None]
     if no_population:
         source = communes.population_source
@@ -237,14 +270,13 @@ def count(
         "boundaries": communes.source,
         "population_source": communes.population_source,
         "population_year": communes.population_year,
-        "cameras_total": len(owners),
+        "cameras_total": total,
         "cameras_outside": outside,
         "border_rule": "a camera on a shared border counts for the commune with the lowest code",
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "osmcams_version": __version__,
     }
-    boundaries = dict(zip(chosen["insee"], chosen.geometry))
-    return Report(meta, rows, warnings, by_commune, boundaries)
+    return meta, warnings
 
 
 SORT_KEYS = {"cameras": "cameras", "per_km2": "cameras_per_km2", "per_10k": "cameras_per_10k"}

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from osmcams.models import direction_warning, make_camera
+from osmcams.models import Camera, direction_warning, make_camera, unreadable_direction
 from osmcams.sources.pbf import Extract, Scan, centre, placement_warnings, read_by_id
 from osmcams.sources.replication import Batch
+
+# The columns a diff sets; a camera's commune is set afterwards (set_communes).
+OBJECTS = "INTO kept_objects (key, tags, timestamp, nodes, ways, lon, lat, partial) VALUES"
 
 
 class Mirror:
@@ -56,7 +59,7 @@ class Mirror:
         for table in ("kept_objects", "kept_locations", "kept_ways"):
             db.execute(f"DELETE FROM {table}")
         db.executemany(
-            "INSERT INTO kept_objects VALUES (?, ?, ?, '[]', '[]', ?, ?, 0)",
+            f"INSERT {OBJECTS} (?, ?, ?, '[]', '[]', ?, ?, 0)",
             [(c.key, json.dumps(c.tags), c.timestamp, c.lon, c.lat)
              for c in extract.cameras if c.osm_type == "node"],
         )
@@ -85,7 +88,7 @@ class Mirror:
         db.executemany("DELETE FROM kept_objects WHERE key = ?", [(k,) for k in removed])
         nodes = [(k, v) for k, v in batch.cameras.items() if k.startswith("node/")]
         db.executemany(
-            "INSERT OR REPLACE INTO kept_objects VALUES (?, ?, ?, '[]', '[]', ?, ?, 0)",
+            f"INSERT OR REPLACE {OBJECTS} (?, ?, ?, '[]', '[]', ?, ?, 0)",
             [(k, json.dumps(v["tags"]), v["timestamp"], *v["location"]) for k, v in nodes],
         )
         touched = self._touched(batch)
@@ -101,7 +104,7 @@ class Mirror:
 
     def _upsert(self, rows: Iterable[tuple[str, dict, str | None, list[int], list[int]]]) -> None:
         self.db.executemany(
-            "INSERT OR REPLACE INTO kept_objects VALUES (?, ?, ?, ?, ?, NULL, NULL, 0)",
+            f"INSERT OR REPLACE {OBJECTS} (?, ?, ?, ?, ?, NULL, NULL, 0)",
             [(k, json.dumps(t), s, json.dumps(n), json.dumps(w)) for k, t, s, n, w in rows],
         )
 
@@ -189,20 +192,64 @@ class Mirror:
     def extract(self, source: str, timestamp: str | None, timestamp_source: str,
                 bbox: tuple[float, float, float, float] | None) -> Extract:
         """The kept cameras as an Extract, as a fresh read of the updated extract gives them."""
-        cameras, bad, partial, unplaced = [], 0, [], []
-        for key, tags, stamp, lon, lat, part in self.db.execute(
-            "SELECT key, tags, timestamp, lon, lat, partial FROM kept_objects"
-        ):
-            if lon is None:
-                unplaced.append(key)
-                continue
-            kind, osm_id = key.split("/")
-            camera, unreadable = make_camera(kind, int(osm_id), lon, lat, json.loads(tags), stamp)
-            cameras.append(camera)
-            bad += unreadable
-            if part:
-                partial.append(key)
+        cameras = [camera for camera, _ in self._cameras("")]
         order = {"node": 0, "way": 1, "relation": 2}
         cameras.sort(key=lambda c: (order[c.osm_type], c.osm_id))
-        warnings = direction_warning(bad) + placement_warnings(sorted(partial), sorted(unplaced))
-        return Extract(cameras, source, timestamp, timestamp_source, bbox, warnings)
+        bad = sum(map(unreadable_direction, cameras))
+        return Extract(cameras, source, timestamp, timestamp_source, bbox, self.warnings(bad))
+
+    def warnings(self, bad: int | None = None) -> list[str]:
+        """What a read of the updated extract warns about its cameras; `bad`: how many
+        have a direction that cannot be read (default: as `set_communes` kept it)."""
+        if bad is None:
+            (bad,) = self.db.execute("SELECT count(*) FROM kept_objects"
+                                     " WHERE lon IS NOT NULL AND bad_direction").fetchone()
+        partial = [k for (k,) in self.db.execute(
+            "SELECT key FROM kept_objects WHERE partial AND lon IS NOT NULL ORDER BY key")]
+        unplaced = [k for (k,) in self.db.execute(
+            "SELECT key FROM kept_objects WHERE lon IS NULL ORDER BY key")]
+        return direction_warning(bad) + placement_warnings(partial, unplaced)
+
+    def totals(self) -> tuple[int, int]:
+        """The cameras placed, and those of them outside every commune (see `set_communes`)."""
+        return self.db.execute(
+            "SELECT count(*), count(*) - count(insee) FROM kept_objects WHERE lon IS NOT NULL"
+        ).fetchone()
+
+    def cameras(self, keys: Iterable[str]) -> list[Camera]:
+        """The placed cameras among `keys`."""
+        found = []
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            found += [c for c, _ in self._cameras(f"AND key IN ({','.join('?' * len(chunk))})", chunk)]
+        return found
+
+    def cameras_in(self, codes: Iterable[str]) -> dict[str, list[Camera]]:
+        """The cameras of each commune of `codes`, in the order of an extract."""
+        order = {"node": 0, "way": 1, "relation": 2}
+        found: dict[str, list[Camera]] = {code: [] for code in codes}
+        ordered = sorted(found)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            for camera, code in self._cameras(f"AND insee IN ({','.join('?' * len(chunk))})", chunk):
+                found[code or ""].append(camera)
+        for cameras in found.values():
+            cameras.sort(key=lambda c: (order[c.osm_type], c.osm_id))
+        return found
+
+    def _cameras(self, where: str, params: Iterable[Any] = ()) -> Iterator[tuple[Camera, str | None]]:
+        for key, tags, stamp, lon, lat, code in self.db.execute(
+            "SELECT key, tags, timestamp, lon, lat, insee FROM kept_objects"
+            f" WHERE lon IS NOT NULL {where}", tuple(params),
+        ):
+            kind, osm_id = key.split("/")
+            yield make_camera(kind, int(osm_id), lon, lat, json.loads(tags), stamp)[0], code
+
+    def set_communes(self, cameras: list[Camera], codes: list[str | None]) -> None:
+        """Keep the commune of each camera (None: outside every commune), and whether its
+        direction could not be read."""
+        self.db.executemany(
+            "UPDATE kept_objects SET insee = ?, bad_direction = ? WHERE key = ?",
+            [(code, unreadable_direction(c), c.key) for c, code in zip(cameras, codes)],
+        )

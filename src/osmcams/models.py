@@ -134,6 +134,11 @@ def direction_warning(unreadable: int) -> list[str]:
     return [f"{unreadable} cameras have a direction that cannot be read; set to null"]
 
 
+def unreadable_direction(camera: Camera) -> bool:
+    """Whether the camera has a direction tag that could not be read."""
+    return camera.direction is None and direction_tag(camera.tags) is not None
+
+
 def make_camera(
     osm_type: str,
     osm_id: int,

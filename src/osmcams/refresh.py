@@ -27,13 +27,13 @@ from typing import Any
 from osmcams.config import Config
 from osmcams.errors import DataError, StaleError
 from osmcams.history import CHANGES, Change, Run, Store
-from osmcams.join import Report
 from osmcams.models import Progress
 from osmcams.settings import Settings
 
 Log = Callable[[str], None]
 BATCH_DIFFS = 60  # diffs merged and applied at once: memory stays bounded when catching up
 BATCH_BYTES = 16 << 20
+SOURCE = "\x00"  # where the source, named with its sequence, goes in the kept notes
 
 
 @dataclass
@@ -146,6 +146,8 @@ class Refresh:
     # Reading the extract ------------------------------------------------------------
 
     def _read_extract(self, download: bool) -> None:
+        import shapely
+
         from osmcams.sources.pbf import scan_members
         from osmcams.sources.replication import ReplicationState
 
@@ -169,6 +171,8 @@ class Refresh:
         mirror.put("sequence", state.sequence)
         mirror.put("timestamp", state.timestamp)
         mirror.put("url", state.url)
+        area = extract.data_area
+        mirror.put("area", None if area is None else shapely.to_wkb(area, hex=True))
         if not config.boundaries:
             mirror.put("boundaries", [_boundary_record(b) for b in boundaries])
 
@@ -234,20 +238,29 @@ class Refresh:
 
     # Counting and publishing --------------------------------------------------------
 
-    def _report(self) -> Report:
-        from osmcams.join import count
+    def _publish(self, record: bool) -> Outcome:
+        """Publish the set, and record the run when it brought new data.
 
-        config, mirror = self.config, self.mirror
-        sequence, stamp = mirror.get("sequence"), mirror.get("timestamp")
-        bbox = mirror.get("bbox")
-        extract = self.mirror.extract(
-            f"{config.pbf.name} + replication diffs to sequence {sequence}", stamp,
-            f"replication state (sequence {sequence})", tuple(bbox) if bbox else None,
-        )
-        communes, codes = self._communes()
-        report = count(extract, communes, codes, rank=config.every or not config.names)
-        report.meta["replication_sequence"] = sequence
-        return report
+        When the set in place is the stored one and the communes did not change, only
+        the communes whose cameras the diffs touched are counted and written again (a
+        patch); else every commune is.
+        """
+        from osmcams.outputs.sets import StaleSet
+
+        mirror = self.mirror
+        key = self._communes_key()
+        changes: list[Change] | None = None
+        if (record and self.touched is not None and mirror.get("communes") == key
+                and self._published() == self.start_sequence):
+            try:
+                changes = self._patch()
+            except StaleSet as e:
+                self.log(f"{e}: writing the whole set again")
+        if changes is None:
+            changes = self._rebuild(record, key)
+        stamp = mirror.get("timestamp")
+        text = summary(stamp, changes) if record else f"outputs restored: data of {_short(stamp)}"
+        return Outcome(text, mirror.get("sequence"), changes, wrote=True)
 
     def _communes(self) -> tuple[Any, list[str]]:
         """The communes (from files, or as the extract had them) and the codes selected."""
@@ -268,20 +281,6 @@ class Refresh:
             self._selection = communes, select(communes, config.names, config.department, config.every)
         return self._selection
 
-    def _dirty(self, report: Report) -> set[str] | None:
-        """Communes whose cameras the diffs touched (where they were and are); None: all."""
-        if self.touched is None or self._published() != self.start_sequence:
-            return None  # a new extract, or a set that is not the stored one: all of it
-        keys = sorted(self.touched)
-        dirty = {code for code, cameras in report.cameras.items()
-                 if any(c.key in self.touched for c in cameras)}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            dirty |= {code for (code,) in self.store.db.execute(
-                f"SELECT insee FROM cameras WHERE present = 1 AND key IN ({','.join('?' * len(chunk))})",
-                chunk)}
-        return dirty
-
     def _published(self) -> int | None:
         """The replication sequence of the published set, None when there is none."""
         import json
@@ -292,27 +291,141 @@ class Refresh:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def _publish(self, record: bool) -> Outcome:
-        """Count, publish the set, and record the run when it brought new data."""
-        from osmcams.outputs.sets import write_set
+    def _extract_names(self) -> tuple[str, str]:
+        """The source and the timestamp source that the outputs name."""
+        sequence = self.mirror.get("sequence")
+        return (f"{self.config.pbf.name} + replication diffs to sequence {sequence}",
+                f"replication state (sequence {sequence})")
 
+    def _communes_key(self) -> str:
+        """What the kept communes and rows depend on: when it changes, all is counted again."""
+        import json
+
+        from osmcams import __version__
+        from osmcams.communes import boundary_files
+
+        config = self.config
+        files = boundary_files(config.boundaries) if config.boundaries else []
+        population = config.population
+        return json.dumps([
+            __version__, [[str(f), *_identity(f)] for f in files],
+            str(population), _identity(population) if population and population.is_file() else None,
+            config.names, config.department, config.every, config.admin_level, config.code_field,
+            config.name_field, self.mirror.get("base"),
+        ])
+
+    def _run_record(self) -> Run:
         mirror = self.mirror
-        report = self._report()
+        return Run(mirror.get("timestamp"), mirror.get("sequence"), self._extract_names()[0],
+                   self.started, now(), self.diffs)
+
+    def _rebuild(self, record: bool, key: str) -> list[Change]:
+        """Count every commune from every kept camera, and write the whole set."""
+        import shapely
+
+        from osmcams.join import assign, count
+        from osmcams.kept import Kept, KeptRow
+        from osmcams.outputs.sets import SetRow, write_set
+        from osmcams.outputs.writers import camera_feature, feature_line, row_lines
+
+        config, mirror = self.config, self.mirror
+        bbox, area = mirror.get("bbox"), mirror.get("area")
+        extract = mirror.extract(self._extract_names()[0], mirror.get("timestamp"),
+                                 self._extract_names()[1], tuple(bbox) if bbox else None)
+        extract.data_area = None if area is None else shapely.from_wkb(area)
+        communes, codes = self._communes()
+        owners = assign(extract.cameras, communes)
+        rank = config.every or not config.names
+        report = count(extract, communes, codes, rank=rank, owners=owners)
+        report.meta["replication_sequence"] = mirror.get("sequence")
         for warning in report.warnings:
             self.log(f"warning: {warning}")
-        sequence, stamp = mirror.get("sequence"), mirror.get("timestamp")
-        codes = sorted(row["insee"] for row in report.rows)
-        if mirror.get("codes") != codes:  # other communes, or other boundaries: all of it
-            self.touched = None
-            mirror.put("codes", codes)
-        dirty = self._dirty(report) if record else None
-        changes: list[Change] = []
-        if record:
-            run = Run(stamp, sequence, report.meta["source"], self.started, now(), self.diffs)
-            changes = self.store.record_run(run, report.rows, report.cameras, self.touched)
-        write_set(report, self.config.output_dir, dirty)
-        text = summary(stamp, changes) if record else f"outputs restored: data of {_short(stamp)}"
-        return Outcome(text, sequence, changes, wrote=True)
+        kept = Kept(self.store.db)
+        mirror.set_communes(extract.cameras, owners)
+        if mirror.get("communes") != key:
+            kept.store_communes(communes.frame["insee"], communes.frame.geometry.values)
+        lines = [row_lines(r) for r in report.rows]
+        position = {code: i for i, code in enumerate(codes)}
+        kept.store_rows([
+            KeptRow(r["insee"], position[r["insee"]], i, r["name"], r["department"],
+                    r["population"], report.areas[r["insee"]], r["coverage"], r["cameras"],
+                    r["cameras_per_km2"], *line)
+            for i, (r, line) in enumerate(zip(report.rows, lines))
+        ])
+        mirror.put("communes", key)
+        mirror.put("report", {
+            "notes": [n.replace(extract.source, SOURCE) for n in report.notes], "rank": rank,
+            "boundaries": communes.source,
+            "population_source": communes.population_source,
+            "population_year": communes.population_year,
+        })
+        cameras = {r["insee"]: report.cameras[r["insee"]] for r in report.rows}
+        changes = (self.store.record_run(self._run_record(), report.rows, cameras, self.touched)
+                   if record else [])
+        features = {code: [feature_line(camera_feature(c, code, r["name"])) for c in cameras[code]]
+                    for code, r in zip(cameras, report.rows)}
+        write_set(config.output_dir, report.meta, report.warnings,
+                  [SetRow(r["insee"], r["name"], *line) for r, line in zip(report.rows, lines)],
+                  features)
+        return changes
+
+    def _patch(self) -> list[Change]:
+        """Count again only the communes whose cameras the diffs touched, and write their
+        files; the others' rows and features are kept."""
+        from osmcams.communes import Communes
+        from osmcams.join import finish, rank_order, row_of
+        from osmcams.kept import Kept
+        from osmcams.outputs.sets import SetRow, write_set
+        from osmcams.outputs.writers import camera_feature, feature_line, row_lines
+        from osmcams.sources.pbf import Extract
+
+        mirror, kept = self.mirror, Kept(self.store.db)
+        touched = self.touched or set()
+        moved = mirror.cameras(touched)
+        owners = kept.owners(moved)
+        mirror.set_communes(moved, owners)
+        rows = kept.rows()
+        before = [(r.insee, r.cameras) for r in rows]  # the blocks of cameras.geojson in place
+        by_code = {r.insee: r for r in rows}
+        dirty = {code for code in (*self.store.communes_of(touched).values(), *owners)
+                 if code in by_code}
+        self.log(f"{len(touched)} cameras touched, in {len(dirty)} of the {len(rows)} communes: "
+                 "counting these again")
+        cameras = mirror.cameras_in(dirty)
+        fresh = {}
+        for code in dirty:
+            r = by_code[code]
+            fresh[code] = row_of(code, r.name, r.department, r.population, r.area, r.coverage,
+                                 cameras[code])
+            r.json, r.csv = row_lines(fresh[code])
+            r.cameras, r.cameras_per_km2 = fresh[code]["cameras"], fresh[code]["cameras_per_km2"]
+        state = mirror.get("report")
+        if state["rank"]:
+            order = sorted(rows, key=lambda r: rank_order(
+                {"cameras": r.cameras, "cameras_per_km2": r.cameras_per_km2, "insee": r.insee}))
+        else:
+            order = sorted(rows, key=lambda r: r.position)
+        source, timestamp_source = self._extract_names()
+        bbox = mirror.get("bbox")
+        extract = Extract([], source, mirror.get("timestamp"), timestamp_source,
+                          tuple(bbox) if bbox else None, mirror.warnings())
+        communes = Communes(None, state["boundaries"], state["population_source"],
+                            state["population_year"])
+        notes = [n.replace(SOURCE, source) for n in state["notes"]]
+        named = [{"insee": r.insee, "name": r.name, "population": r.population} for r in order]
+        meta, warnings = finish(extract, communes, named, notes, *mirror.totals())
+        meta["replication_sequence"] = mirror.get("sequence")
+        for warning in warnings:
+            self.log(f"warning: {warning}")
+        write_set(self.config.output_dir, meta, warnings,
+                  [SetRow(r.insee, r.name, r.json, r.csv) for r in order],
+                  {code: [feature_line(camera_feature(c, code, by_code[code].name))
+                          for c in cameras[code]] for code in dirty},
+                  before)
+        changes = self.store.record_run(self._run_record(), list(fresh.values()), cameras, touched)
+        kept.update_rows([by_code[code] for code in dirty])
+        kept.reorder({r.insee: i for i, r in enumerate(order) if r.published != i})
+        return changes
 
 
 def _boundary_record(boundary: Any) -> list[Any]:

@@ -1,57 +1,131 @@
 """The published set of a refresh, written and replaced all or nothing.
 
 - ``communes.csv`` and ``communes.json``: the density table, as ``count`` writes them;
-- ``cameras.geojson``: every camera of the selected communes, with its ``insee``;
-- ``communes/<insee>-<slug>.geojson``: one file per commune, as ``export --output-dir``.
+- ``cameras.geojson``: every camera of the selected communes, with its ``insee``, one
+  feature a line, commune after commune in the order of the table;
+- ``communes/<insee>-<slug>.geojson``: one per commune, as ``export --output-dir``.
+
+A patch rewrites the files of the communes given, and takes the features of the others
+from the cameras.geojson in place, streamed: they did not change.
 """
 
 from __future__ import annotations
 
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from osmcams.join import Report
-from osmcams.outputs.writers import camera_feature, commune_file, write_geojson, write_report
+from osmcams.join import ROW_KEYS
+from osmcams.outputs.writers import (
+    FEATURES_END,
+    FEATURES_START,
+    commune_file,
+    json_document,
+    rows_csv,
+    write_feature_lines,
+)
 
 COMMUNES_DIR = "communes"
+FIXED = {"table": "communes.csv", "json": "communes.json", "cameras": "cameras.geojson"}
 
 
-def set_names(report: Report) -> dict[str, str]:
-    """Label -> path relative to the output directory, for every file of the set."""
-    names = {"table": "communes.csv", "json": "communes.json", "cameras": "cameras.geojson"}
-    for row in report.rows:
-        names[row["insee"]] = f"{COMMUNES_DIR}/{commune_file(row['insee'], row['name'], 'geojson')}"
-    return names
+class StaleSet(ValueError):
+    """The published cameras.geojson is not the one a patch expects."""
 
 
-def write_set(report: Report, directory: Path, dirty: set[str] | None = None) -> None:
-    """Publish the set of `report` in `directory`; commune files no longer in it go.
+@dataclass
+class SetRow:
+    """A row of the set: its commune, and its lines in communes.json and communes.csv."""
 
-    With `dirty`, the files of other communes are rewritten only when missing: the
-    caller knows that their cameras did not change.
+    insee: str
+    name: str
+    json: str
+    csv: str
+
+
+def commune_path(insee: str, name: str) -> str:
+    """Where a commune's file goes, relative to the output directory."""
+    return f"{COMMUNES_DIR}/{commune_file(insee, name, 'geojson')}"
+
+
+def write_set(
+    directory: Path,
+    meta: dict[str, Any],
+    warnings: list[str],
+    rows: list[SetRow],
+    features: dict[str, list[str]],
+    before: list[tuple[str, int]] | None = None,
+) -> None:
+    """Publish the set of `rows` in `directory`.
+
+    `features` are the feature lines of the communes whose files are written. Without
+    `before`, that is every commune, and the commune files no longer in the set go.
+    With `before` (each commune of the published cameras.geojson and its number of
+    features, in its order), the other communes' features are copied from it; StaleSet
+    when it does not hold them.
     """
     from osmcams.files import publish
 
-    names = set_names(report)
-    kept = set(names.values())
-    if dirty is not None:
-        names = {label: name for label, name in names.items()
-                 if label in dirty or label in ("table", "json", "cameras")
-                 or not (directory / name).is_file()}
+    names = dict(FIXED)
+    names.update({r.insee: commune_path(r.insee, r.name) for r in rows if r.insee in features})
+    stale: list[str] = []
     folder = directory / COMMUNES_DIR
-    stale = [
-        f"{COMMUNES_DIR}/{p.name}" for p in (folder.glob("*.geojson") if folder.is_dir() else [])
-        if f"{COMMUNES_DIR}/{p.name}" not in kept
-    ]
+    if before is None and folder.is_dir():
+        kept = set(names.values())
+        stale = [f"{COMMUNES_DIR}/{p.name}" for p in folder.glob("*.geojson")
+                 if f"{COMMUNES_DIR}/{p.name}" not in kept]
     with publish(directory, names, overwrite=True, remove=stale) as paths:
-        for label, fmt in (("table", "csv"), ("json", "json")):
-            with open(paths[label], "w", encoding="utf-8", newline="") as out:
-                write_report(report, fmt, out)
-        features = []
-        for row in report.rows:
-            commune = [camera_feature(c, row["insee"], row["name"]) for c in report.cameras[row["insee"]]]
-            if row["insee"] in paths:
-                with open(paths[row["insee"]], "w", encoding="utf-8") as out:
-                    write_geojson(commune, out)
-            features += commune
+        header = io.StringIO()
+        rows_csv([], ROW_KEYS, header)
+        with open(paths["table"], "w", encoding="utf-8", newline="") as out:
+            out.write(header.getvalue() + "".join(r.csv for r in rows))
+        with open(paths["json"], "w", encoding="utf-8") as out:
+            json_document(meta, [r.json for r in rows], warnings, out)
+        for row in rows:
+            if row.insee in features:
+                with open(paths[row.insee], "w", encoding="utf-8") as out:
+                    write_feature_lines(features[row.insee], out)
         with open(paths["cameras"], "w", encoding="utf-8") as out:
-            write_geojson(features, out)
+            if before is None:
+                write_feature_lines((line for r in rows for line in features[r.insee]), out)
+            else:
+                with open(directory / FIXED["cameras"], encoding="utf-8") as old:
+                    write_feature_lines(_patched(old, rows, features, before), out)
+
+
+def _patched(
+    old: io.TextIOBase, rows: list[SetRow], features: dict[str, list[str]],
+    before: list[tuple[str, int]],
+) -> Iterator[str]:
+    """The feature lines of `rows`: those of `features`, else as `old` has them.
+
+    The communes not in `features` are in the same order in `old` as in `rows` (their
+    ranks did not change relative to one another): one pass reads them all.
+    """
+    if old.readline() != FEATURES_START + "\n":
+        raise StaleSet("cameras.geojson does not start as osmcams writes it")
+    blocks = iter(before)
+    for row in rows:
+        if row.insee in features:
+            yield from features[row.insee]
+            continue
+        for code, count in blocks:
+            lines = [old.readline() for _ in range(count)]
+            if code == row.insee:
+                break
+        else:
+            raise StaleSet(f"cameras.geojson lacks the cameras of {row.insee}")
+        mark = f'"insee": {json.dumps(row.insee, ensure_ascii=False)}'
+        for line in lines:
+            line = line.rstrip("\n").rstrip(",")
+            if not line.endswith("}") or mark not in line:
+                raise StaleSet(f"cameras.geojson does not hold the cameras of {row.insee} as kept")
+            yield line
+    for _, count in blocks:
+        for _ in range(count):
+            old.readline()
+    if old.read() != FEATURES_END.lstrip("\n"):  # the last line: its newline was read
+        raise StaleSet("cameras.geojson does not end where its kept communes do")

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -72,17 +73,36 @@ def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KE
         out.write(f"\n> **Warning:** {warning}\n")
 
 
+def _dump(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=indent, allow_nan=False)
+
+
+_ROW = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for every row
+
+
 def report_json(report: Report, out: IO[str]) -> None:
     """The report as one JSON object, with one line per commune."""
-    def dump(value: Any, indent: int | None = None) -> str:
-        return json.dumps(value, ensure_ascii=False, indent=indent, allow_nan=False)
+    extra = {name: [_ROW(r) for r in rows] for name, rows in report.extra.items()}
+    json_document(report.meta, [_ROW(r) for r in report.rows], report.warnings, out, extra)
 
-    out.write('{"meta": ' + dump(report.meta, 2).replace("\n", "\n ") + ",\n")
-    row = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for every row
-    out.write(' "communes": [' + ",".join("\n  " + row(r) for r in report.rows) + "\n ],\n")
-    for name, rows in report.extra.items():
-        out.write(f' "{name}": [' + ",".join("\n  " + row(r) for r in rows) + "\n ],\n")
-    out.write(' "warnings": ' + dump(report.warnings, 2).replace("\n", "\n ") + "}\n")
+
+def json_document(
+    meta: dict[str, Any], rows: list[str], warnings: list[str], out: IO[str],
+    extra: dict[str, list[str]] | None = None,
+) -> None:
+    """`report_json` from rows encoded already (`row_lines`)."""
+    out.write('{"meta": ' + _dump(meta, 2).replace("\n", "\n ") + ",\n")
+    out.write(' "communes": [' + ",".join("\n  " + r for r in rows) + "\n ],\n")
+    for name, lines in (extra or {}).items():
+        out.write(f' "{name}": [' + ",".join("\n  " + r for r in lines) + "\n ],\n")
+    out.write(' "warnings": ' + _dump(warnings, 2).replace("\n", "\n ") + "}\n")
+
+
+def row_lines(row: dict[str, Any], keys: tuple[str, ...] = ROW_KEYS) -> tuple[str, str]:
+    """A density row as its line in the JSON document and its line of CSV."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([_cell(row.get(k)) for k in keys])
+    return _ROW(row), buffer.getvalue()
 
 
 def write_report(report: Report, fmt: str, out: IO[str], keys: tuple[str, ...] = ROW_KEYS) -> None:
@@ -151,12 +171,26 @@ def write_geojson(features: list[dict[str, Any]], out: IO[str], sequence: bool =
     """A FeatureCollection, or an RFC 8142 text sequence (one feature per line)."""
     if sequence:
         for feature in features:
-            out.write(RS + json.dumps(feature, ensure_ascii=False, allow_nan=False) + "\n")
+            out.write(RS + feature_line(feature) + "\n")
         return
-    out.write('{"type": "FeatureCollection", "features": [')
-    for i, feature in enumerate(features):
-        out.write(("," if i else "") + "\n" + json.dumps(feature, ensure_ascii=False, allow_nan=False))
-    out.write("\n]}\n")
+    write_feature_lines(map(feature_line, features), out)
+
+
+def feature_line(feature: dict[str, Any]) -> str:
+    """A feature as the one line it takes in the GeoJSON osmcams writes."""
+    return json.dumps(feature, ensure_ascii=False, allow_nan=False)
+
+
+FEATURES_START = '{"type": "FeatureCollection", "features": ['
+FEATURES_END = "\n]}\n"
+
+
+def write_feature_lines(lines: Iterable[str], out: IO[str]) -> None:
+    """A FeatureCollection of features given as their lines (`feature_line`), one a line."""
+    out.write(FEATURES_START)
+    for i, line in enumerate(lines):
+        out.write(("," if i else "") + "\n" + line)
+    out.write(FEATURES_END)
 
 
 # The files GDAL writes beside a .shp.

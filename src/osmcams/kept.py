@@ -1,0 +1,107 @@
+"""What refresh keeps of its published set, so that a run changes only what its diffs touched.
+
+In the history store:
+
+- ``kept_communes`` and ``kept_boxes`` (an SQLite R*Tree of their bounding boxes): the
+  outline of every loaded commune, so that a camera a diff created or moved is placed
+  in its commune without loading the communes again;
+- ``kept_rows``: each published density row, with what recomputing it needs (area,
+  coverage, population), its place in the published order, and its JSON and CSV lines.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from osmcams.models import Camera
+
+MARGIN = 1e-4  # degrees around a point when asking the R*Tree (it stores 32-bit floats)
+
+
+@dataclass
+class KeptRow:
+    """A published row as kept: enough to recompute it, rank it, and write it again."""
+
+    insee: str
+    position: int  # in the selection's order (the order of an unranked table)
+    published: int  # in the published files
+    name: str
+    department: str | None
+    population: int | None
+    area: float  # km², unrounded
+    coverage: float | None
+    cameras: int
+    cameras_per_km2: float | None
+    json: str
+    csv: str
+
+
+class Kept:
+    """The kept communes and rows in `db` (a history store's connection)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self._shapes: dict[int, Any] = {}
+
+    def store_communes(self, codes: Iterable[str], shapes: Iterable[Any]) -> None:
+        """Replace the kept communes with these outlines (EPSG:4326)."""
+        import shapely
+
+        shapes = list(shapes)
+        self.db.execute("DELETE FROM kept_communes")
+        self.db.execute("DELETE FROM kept_boxes")
+        self.db.executemany("INSERT INTO kept_communes VALUES (?, ?, ?)", [
+            (i, code, shapely.to_wkb(shape)) for i, (code, shape) in enumerate(zip(codes, shapes))])
+        bounds = shapely.bounds(shapes).tolist() if shapes else []
+        self.db.executemany("INSERT INTO kept_boxes VALUES (?, ?, ?, ?, ?)", [
+            (i, x0, x1, y0, y1) for i, (x0, y0, x1, y1) in enumerate(bounds)])
+        self._shapes = {}
+
+    def owners(self, cameras: list[Camera]) -> list[str | None]:
+        """The code of the kept commune holding each camera, as `join.assign` gives it:
+        on a border, the lowest code; None outside every commune."""
+        import shapely
+
+        found: list[str | None] = []
+        for camera in cameras:
+            point = shapely.Point(camera.lon, camera.lat)
+            codes = [code for i, code in self.db.execute(
+                "SELECT c.id, c.insee FROM kept_boxes b JOIN kept_communes c ON c.id = b.id"
+                " WHERE b.min_lon <= ? AND b.max_lon >= ? AND b.min_lat <= ? AND b.max_lat >= ?",
+                (camera.lon + MARGIN, camera.lon - MARGIN, camera.lat + MARGIN, camera.lat - MARGIN),
+            ) if shapely.intersects(self._shape(i), point)]
+            found.append(min(codes) if codes else None)
+        return found
+
+    def _shape(self, i: int) -> Any:
+        import shapely
+
+        if i not in self._shapes:
+            (blob,) = self.db.execute("SELECT shape FROM kept_communes WHERE id = ?", (i,)).fetchone()
+            self._shapes[i] = shapely.from_wkb(blob)
+        return self._shapes[i]
+
+    def store_rows(self, rows: list[KeptRow]) -> None:
+        """Replace the kept rows."""
+        self.db.execute("DELETE FROM kept_rows")
+        self.update_rows(rows)
+
+    def update_rows(self, rows: list[KeptRow]) -> None:
+        """Keep these rows in place of their namesakes."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO kept_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(r.insee, r.position, r.published, r.name, r.department, r.population, r.area,
+              r.coverage, r.cameras, r.cameras_per_km2, r.json, r.csv) for r in rows],
+        )
+
+    def reorder(self, published: dict[str, int]) -> None:
+        """Keep the new published place of the rows whose place changed."""
+        self.db.executemany("UPDATE kept_rows SET published = ? WHERE insee = ?",
+                            [(place, code) for code, place in published.items()])
+
+    def rows(self) -> list[KeptRow]:
+        """The kept rows, in their published order."""
+        return [KeptRow(*r) for r in self.db.execute("SELECT * FROM kept_rows ORDER BY published")]
