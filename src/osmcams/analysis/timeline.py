@@ -315,19 +315,56 @@ def timeline_from_pbf(
 
     if request.pbf is None:
         raise UsageError("--pbf is required: a history file (.osh.pbf)")
-    history = read_history(request.pbf, settings.threads, progress)
-    if request.boundaries:
-        communes = load_communes(
-            request.boundaries, request.population, request.code_field, request.name_field,
-            cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
-            population_year=request.population_year,
-        )
-    else:  # the admin relations of the history file, as they are at its end
-        found = read_boundaries(request.pbf, request.admin_level, settings.threads, progress)
-        communes = communes_from_boundaries(found, request.pbf.name, request.admin_level)
+    pbf = request.pbf
+
+    def load() -> tuple[Any, Any]:
+        """The communes from files (when given), and where the file has data."""
+        from osmcams.sources.blocks import data_area
+
+        communes = None
+        if request.boundaries:
+            communes = load_communes(
+                request.boundaries, request.population, request.code_field, request.name_field,
+                cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
+                population_year=request.population_year,
+            )
+        return communes, data_area(pbf)
+
+    history, (communes, area) = _while_reading(
+        load, lambda tick: read_history(pbf, settings.threads, tick), progress)
+    history.data_area = area
+    if communes is None:  # the admin relations of the history file, as they are at its end
+        found = read_boundaries(pbf, request.admin_level, settings.threads, progress)
+        communes = communes_from_boundaries(found, pbf.name, request.admin_level)
         if request.population:
             apply_population(communes, request.population, request.population_year)
     codes = select(communes, request.communes, request.department, request.every)
     return build(history, communes, codes, every, since, until,
                  rank=request.every or not request.communes,
                  boundaries_date=None if request.boundaries else history.timestamp)
+
+
+class _LoadFailed(Exception):
+    """Stops a reading whose other half failed."""
+
+
+def _while_reading(load: Any, read: Any, progress: Any) -> tuple[Any, Any]:
+    """`read(tick)` with `load()` in a thread: libosmium, GDAL and numpy release the GIL.
+    A failing load stops the reading at its next tick, and its own error is raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="osmcams-communes") as pool:
+        loading = pool.submit(load)
+
+        def tick(label: str, done: int, total: int | None) -> None:
+            if loading.done() and loading.exception() is not None:
+                raise _LoadFailed
+            if progress:
+                progress(label, done, total)
+
+        try:  # ticks cost a little: only when progress is shown
+            result = read(tick if progress else None)
+        except _LoadFailed:
+            loading.result()
+            raise
+        return result, loading.result()

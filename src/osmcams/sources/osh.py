@@ -91,12 +91,16 @@ def iso(instant: int) -> str:
 
 
 class _Versions(dict):
-    """Object id -> its versions in order."""
+    """Object id -> its versions in order; with `tags`, the tags of camera versions too."""
+
+    def __init__(self, tags: bool = False) -> None:
+        super().__init__()
+        self.tags = tags
 
     def add(self, obj: Any, **shape: Any) -> None:
         visible = obj.visible
         camera = visible and obj.tags.get(CAMERA_TAG[0]) == CAMERA_TAG[1]
-        if camera:
+        if camera and self.tags:
             shape["tags"] = tuple((tag.k, tag.v) for tag in obj.tags)
         self.setdefault(obj.id, []).append(
             Version(seconds(obj.timestamp), visible, camera, **(shape if visible else {}))
@@ -116,9 +120,14 @@ class _Versions(dict):
 @dataclass
 class _Scan:
     ids: dict[str, set[int]]
+    tags: bool = False
     nodes: _Versions = field(default_factory=_Versions)
     ways: _Versions = field(default_factory=_Versions)
     relations: _Versions = field(default_factory=_Versions)
+
+    def __post_init__(self) -> None:
+        self.ways, self.relations = _Versions(self.tags), _Versions(self.tags)
+        self.nodes = _Versions(self.tags)
 
 
 def _camera_ids(path: Path, pool: Any, progress: Progress | None) -> dict[str, set[int]]:
@@ -257,12 +266,15 @@ def _data_date(
 
 
 def read_history(
-    path: str | os.PathLike[str], threads: int = 0, progress: Progress | None = None
+    path: str | os.PathLike[str], threads: int = 0, progress: Progress | None = None,
+    tags: bool = False,
 ) -> History:
-    """The tracks of every object that ever carried man_made=surveillance in a history file.
+    """The tracks of every object that ever carried man_made=surveillance in a history file;
+    with `tags`, a track also changes when the tags do, and says what they were.
 
     A file whose header says it holds one version of each object is refused: it
-    cannot tell when a camera appeared.
+    cannot tell when a camera appeared. The data area is left to the caller
+    (`blocks.data_area`), to be found while other work goes on.
     """
     path = Path(path)
     if not path.is_file():
@@ -277,14 +289,11 @@ def read_history(
             f"when cameras appeared; use {HISTORY_SOURCES}"
         )
     _refuse_empty(path)
-    scan = _Scan(_camera_ids(path, pool, progress))
+    scan = _Scan(_camera_ids(path, pool, progress), tags)
     _read_versions(path, scan, pool, progress)
     tracks, warnings = _tracks(scan)
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
-    from osmcams.sources.blocks import data_area
-
-    return History(tracks, str(path), timestamp, timestamp_source, _bbox(header), dated + warnings,
-                   data_area(path))
+    return History(tracks, str(path), timestamp, timestamp_source, _bbox(header), dated + warnings)
 
 
 
