@@ -156,15 +156,16 @@ def _coverage(extract: Extract, chosen: Any, rank: bool) -> tuple[Any, list[str]
     shapely.prepare(region)
     geometries = chosen.geometry.values
     beyond = ~shapely.contains(region, geometries)
-    shares = numpy.ones(len(geometries))
-    if beyond.any():
-        cut = geometries[beyond]
+    shares = numpy.where(beyond, 0.0, 1.0)
+    across = beyond & shapely.intersects(region, geometries)  # only these need cutting
+    if across.any():
+        cut = geometries[across]
         try:
             inside = shapely.intersection(cut, region)
         except shapely.errors.GEOSException:  # an invalid outline: repair it, then cut
             inside = shapely.intersection(shapely.make_valid(cut), region)
-        whole = chosen["area_km2"][beyond].to_numpy() if "area_km2" in chosen else areas_km2(cut)
-        shares[beyond] = areas_km2(inside) / whole
+        whole = chosen["area_km2"][across].to_numpy() if "area_km2" in chosen else areas_km2(cut)
+        shares[across] = areas_km2(inside) / whole
     shares = numpy.where(shares >= FULL, 1.0, numpy.round(shares, 3))
     chosen = chosen.assign(coverage=shares)
     names = [f"{n} ({c})" for n, c in zip(chosen["name"], chosen["insee"])]

@@ -9,6 +9,7 @@ the whole file is ever built.
 from __future__ import annotations
 
 import os
+import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ CAMERA_TAG = ("man_made", "surveillance")
 BOUNDARY_TAG = ("boundary", "administrative")
 ID_RANGE_BITS = 25
 RANGES_PER_PASS = 16
+PROGRESS_EVERY = 0.1  # seconds between two reports of how far a pass has read
 
 
 @dataclass
@@ -157,11 +159,13 @@ def _objects(
         processor.with_filter(f)
     position = None
     tick = 0
+    next_report = 0.0
     try:
         for obj in processor:
             yield obj
             tick += 1
-            if progress and tick % 256 == 0:
+            if progress and tick % 256 == 0 and time.monotonic() >= next_report:
+                next_report = time.monotonic() + PROGRESS_EVERY
                 position = position or _file_position(path)
                 if position:
                     progress(label, min(position(), size), size)
