@@ -136,13 +136,16 @@ def _data_region(extract: Extract) -> tuple[Any, str]:
     return sampled, "its sampled nodes" if sampled is not None else ""
 
 
-def _coverage(extract: Extract, chosen: Any, rank: bool) -> tuple[Any, list[str]]:
+def _coverage(
+    extract: Extract, chosen: Any, rank: bool, holding: set[str] | frozenset[str] = frozenset()
+) -> tuple[Any, list[str]]:
     """The communes the extract has data for, with a `coverage` column, and warnings.
 
     `coverage` is the share of a commune's area inside the extract's data. A commune
     (almost) wholly outside is left out of a ranking, and is an error when asked for
     by name: a zero there would be a number without data. A partly covered one keeps
-    its count, flagged.
+    its count, flagged, and so does one `holding` cameras of the extract, however
+    little of it the sampling found: the extract has data there.
     """
     import numpy
     import shapely
@@ -170,12 +173,13 @@ def _coverage(extract: Extract, chosen: Any, rank: bool) -> tuple[Any, list[str]
     chosen = chosen.assign(coverage=shares)
     names = [f"{n} ({c})" for n, c in zip(chosen["name"], chosen["insee"])]
     where = f"the data of {extract.source} (known from {how})"
-    outside = [name for name, share in zip(names, shares) if share < NO_DATA]
+    kept = (shares >= NO_DATA) | chosen["insee"].isin(holding).to_numpy()
+    outside = [name for name, keep in zip(names, kept) if not keep]
     if outside and not rank:
         raise DataError(f"{', '.join(outside)}: outside {where}, nothing there can be counted")
     warnings = []
     partial = [
-        f"{name} {share:.0%}" for name, share in zip(names, shares) if NO_DATA <= share < 1
+        f"{name} {share:.0%}" for name, share, keep in zip(names, shares, kept) if keep and share < 1
     ]
     if partial:
         warnings.append(
@@ -186,7 +190,7 @@ def _coverage(extract: Extract, chosen: Any, rank: bool) -> tuple[Any, list[str]
     if outside:
         warnings.append(f"{_communes(len(outside), 'lies', 'lie')} outside {where}, left out: "
                         + ", ".join(outside))
-    return chosen[shares >= NO_DATA], warnings
+    return chosen[kept], warnings
 
 
 def count(
@@ -206,7 +210,8 @@ def count(
         if code in by_commune:
             by_commune[code].append(camera)
     frame = communes.frame.set_index("insee", drop=False)
-    chosen, coverage = _coverage(extract, frame.loc[codes], rank)
+    holding = {code for code, cameras in by_commune.items() if cameras}
+    chosen, coverage = _coverage(extract, frame.loc[codes], rank, holding)
     cached = "area_km2" in chosen
     areas = chosen["area_km2"].to_numpy() if cached else areas_km2(chosen.geometry.values)
     rows = [

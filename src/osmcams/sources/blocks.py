@@ -270,6 +270,7 @@ def has_data(path: str | os.PathLike[str]) -> bool:
 
 # --- Where the file has data: a grid of node locations sampled from the node blocks ------
 
+MAX_CELLS = 2048  # a side of the grid of data_area, so that far evidence cannot blow it up
 SAMPLED_BLOCKS = 128  # at most; a quarter of the node blocks when there are fewer than 512
 
 
@@ -368,39 +369,57 @@ def sample_nodes(path: str | os.PathLike[str], layout: Layout | None = None) -> 
     return numpy.concatenate(found) if found else numpy.empty((0, 2))
 
 
-def data_area(path: str | os.PathLike[str]) -> Any:
-    """Where the file has data: a (multi)polygon from a grid of sampled node locations.
+def sampled_nodes(path: str | os.PathLike[str]) -> Any:
+    """`sample_nodes`, or None when the file cannot be sampled this way."""
+    try:
+        return sample_nodes(path)
+    except (Unindexable, OSError, zlib.error, KeyError, IndexError):
+        return None
+
+
+def data_area(path: str | os.PathLike[str], evidence: Any = None) -> Any:
+    """Where the file has data; `evidence`: (lon, lat) of objects read from it (its cameras)."""
+    return area_of(sampled_nodes(path), evidence)
+
+
+def area_of(points: Any, evidence: Any = None) -> Any:
+    """Where a file has data: a (multi)polygon from a grid of its sampled node locations.
 
     Cells holding sampled nodes (and a neighbour that does) are closed over one-cell
     gaps, opened to drop the thin lines that ways reaching past a cut leave, and small
     holes are filled. Gaps of more than 16 cells stay out: too little data is said,
-    never too much. None when the file cannot be read this way (or has no nodes).
+    never too much. A cell holding a point of `evidence` has data, however alone:
+    an object read from the file is where the file has data (files made of pieces,
+    whose node ids do not mix, are sampled in only some of their pieces); the grid
+    grows to hold it, up to MAX_CELLS a side. None when there are too few samples.
     """
     import numpy
     import shapely
     from scipy import ndimage
 
-    try:
-        points = sample_nodes(path)
-    except (Unindexable, OSError, zlib.error, KeyError, IndexError):
-        return None
-    if len(points) < 16:
+    if points is None or len(points) < 16:
         return None
     low = numpy.quantile(points, 0.0005, axis=0)  # far outliers: nodes of cut relations
     high = numpy.quantile(points, 0.9995, axis=0)
+    evidence = numpy.empty((0, 2)) if evidence is None else numpy.asarray(evidence, float).reshape(-1, 2)
     cells = int(numpy.clip(numpy.sqrt(len(points) / 8), 16, 256))
     size = float(max(high - low)) / cells or 1e-4
+    if len(evidence):  # the grid grows to take the evidence in, its cells do not
+        wide = numpy.minimum(low, evidence.min(axis=0)), numpy.maximum(high, evidence.max(axis=0))
+        if max(wide[1] - wide[0]) <= MAX_CELLS * size:
+            low, high = wide
     low, high = low - 2 * size, high + 2 * size
     nx, ny = numpy.ceil((high - low) / size).astype(int)
-    counts, _, _ = numpy.histogram2d(
-        points[:, 0], points[:, 1], bins=(nx, ny),
-        range=((low[0], low[0] + nx * size), (low[1], low[1] + ny * size)),
-    )
+    bounds = ((low[0], low[0] + nx * size), (low[1], low[1] + ny * size))
+    counts, _, _ = numpy.histogram2d(points[:, 0], points[:, 1], bins=(nx, ny), range=bounds)
     full = counts > 0
     square = numpy.ones((3, 3), bool)
     full &= ndimage.convolve(full.astype(int), square.astype(int), mode="constant") > 1
     full = ndimage.binary_closing(full, square, border_value=0)
     full = ndimage.binary_opening(full, square, border_value=0)
+    if len(evidence):
+        seen, _, _ = numpy.histogram2d(evidence[:, 0], evidence[:, 1], bins=(nx, ny), range=bounds)
+        full |= seen > 0
     holes, _ = ndimage.label(ndimage.binary_fill_holes(full) & ~full)
     full |= (numpy.bincount(holes.ravel()) <= 16)[holes] & (holes > 0)
     ix, iy = numpy.nonzero(full)

@@ -37,7 +37,7 @@ class Extract:
     timestamp_source: str
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
-    data_area: Any = None  # where a file has data, from its sampled nodes (blocks.data_area)
+    data_area: Any = None  # where a file has data, from its sampled nodes (blocks.area_of)
 
 
 @dataclass
@@ -431,14 +431,21 @@ def scan_members(
         raise DataError(f"{path}: a directory, not an OSM file")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    from concurrent.futures import ThreadPoolExecutor
+
     import osmium
+
+    from osmcams.sources.blocks import area_of, sampled_nodes
 
     # One pool of decoding threads for every pass: every core unless told otherwise.
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
     header, stamp, stamp_source = _header(path, pool)
     _refuse_empty(path)
-    scan = _first_pass(path, admin_level, pool, progress)
-    _fetch_references(path, scan, pool, progress)
+    with ThreadPoolExecutor(1, thread_name_prefix="osmcams-sampling") as background:
+        sampling = background.submit(sampled_nodes, path)  # inflating blocks frees the GIL
+        scan = _first_pass(path, admin_level, pool, progress)
+        _fetch_references(path, scan, pool, progress)
+        samples = sampling.result()
     cameras, warnings = _cameras(scan)
     if stamp is None:
         stamp = scan.newest
@@ -450,10 +457,10 @@ def scan_members(
                 f"{path.name} has no date in its header: its data date {stamp} is that of its "
                 "newest camera or boundary, so the data may be newer"
             )
-    extract = Extract(cameras, str(path), stamp, stamp_source, _bbox(header), warnings)
-    from osmcams.sources.blocks import data_area
-
-    extract.data_area = data_area(path)
+    evidence = [(camera.lon, camera.lat) for camera in cameras]
+    extract = Extract(
+        cameras, str(path), stamp, stamp_source, _bbox(header), warnings, area_of(samples, evidence)
+    )
     return extract, _boundaries(scan), scan
 
 
