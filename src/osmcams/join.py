@@ -193,6 +193,24 @@ def _coverage(
     return chosen[kept], warnings
 
 
+def commune_areas(chosen: Any) -> Any:
+    """The area in km² of each commune of `chosen` (cached with the boundaries, or computed)."""
+    cached = "area_km2" in chosen
+    return chosen["area_km2"].to_numpy() if cached else areas_km2(chosen.geometry.values)
+
+
+def density_rows(chosen: Any, areas: Any, by_commune: dict[str, list[Camera]]) -> list[dict[str, Any]]:
+    """One row (ROW_KEYS) per commune of `chosen`, with its coverage, from its cameras."""
+    import pandas
+
+    return [
+        row_of(c.insee, c.name, None if pandas.isna(c.department) else c.department,
+               None if pandas.isna(c.population) else int(c.population), area,
+               None if pandas.isna(c.coverage) else float(c.coverage), by_commune[c.insee])
+        for c, area in zip(chosen.itertuples(), areas.tolist())
+    ]
+
+
 def count(
     extract: Extract, communes: Communes, codes: list[str], rank: bool = False,
     owners: list[str | None] | None = None,
@@ -202,8 +220,6 @@ def count(
     Rows keep the order of `codes`, or are ranked by cameras and density when `rank`.
     `owners` are the `assign` of the cameras, when known already.
     """
-    import pandas
-
     owners = assign(extract.cameras, communes) if owners is None else owners
     by_commune: dict[str, list[Camera]] = {code: [] for code in codes}
     for camera, code in zip(extract.cameras, owners):
@@ -212,14 +228,8 @@ def count(
     frame = communes.frame.set_index("insee", drop=False)
     holding = {code for code, cameras in by_commune.items() if cameras}
     chosen, coverage = _coverage(extract, frame.loc[codes], rank, holding)
-    cached = "area_km2" in chosen
-    areas = chosen["area_km2"].to_numpy() if cached else areas_km2(chosen.geometry.values)
-    rows = [
-        row_of(c.insee, c.name, None if pandas.isna(c.department) else c.department,
-               None if pandas.isna(c.population) else int(c.population), area,
-               None if pandas.isna(c.coverage) else float(c.coverage), by_commune[c.insee])
-        for c, area in zip(chosen.itertuples(), areas.tolist())
-    ]
+    areas = commune_areas(chosen)
+    rows = density_rows(chosen, areas, by_commune)
     if rank:
         rows.sort(key=rank_order)
     # Communes left out of the source matter only when the rows claim to cover them all.

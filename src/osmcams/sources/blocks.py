@@ -366,7 +366,9 @@ def sample_nodes(path: str | os.PathLike[str], layout: Layout | None = None) -> 
     if layout is None and not all(arrays):  # a block without nodes among them: not sorted
         raise Unindexable("the node blocks are not all at the start of the file")
     found = [array for block_arrays in arrays for array in block_arrays]
-    return numpy.concatenate(found) if found else numpy.empty((0, 2))
+    points = numpy.concatenate(found) if found else numpy.empty((0, 2))
+    # Deleted versions in a history file have no location: libosmium writes 214.75°.
+    return points[(numpy.abs(points[:, 0]) <= 180) & (numpy.abs(points[:, 1]) <= 90)]
 
 
 def sampled_nodes(path: str | os.PathLike[str]) -> Any:
