@@ -79,7 +79,7 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
     from osmcams.sources.blocks import data_area
 
     history = read_history(path, settings.threads, progress, tags=True)
-    history.data_area = data_area(path)
+    history.data_area = data_area(path, history.positions())
     communes = _communes(config, store, path, settings, progress)
     codes = select(communes, config.names, config.department, config.every)
     dated = Extract([], history.source, history.timestamp, history.timestamp_source, history.bbox,

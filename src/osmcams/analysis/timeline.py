@@ -311,6 +311,7 @@ def timeline_from_pbf(
 ) -> Timeline:
     """The timeline of a history file's cameras in communes from boundary files."""
     from osmcams.communes import apply_population, communes_from_boundaries, load_communes, select
+    from osmcams.sources.blocks import area_of
     from osmcams.sources.osh import read_boundaries, read_history
 
     if request.pbf is None:
@@ -318,8 +319,8 @@ def timeline_from_pbf(
     pbf = request.pbf
 
     def load() -> tuple[Any, Any]:
-        """The communes from files (when given), and where the file has data."""
-        from osmcams.sources.blocks import data_area
+        """The communes from files (when given), and nodes sampled from the file."""
+        from osmcams.sources.blocks import sampled_nodes
 
         communes = None
         if request.boundaries:
@@ -328,11 +329,11 @@ def timeline_from_pbf(
                 cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
                 population_year=request.population_year,
             )
-        return communes, data_area(pbf)
+        return communes, sampled_nodes(pbf)
 
-    history, (communes, area) = _while_reading(
+    history, (communes, samples) = _while_reading(
         load, lambda tick: read_history(pbf, settings.threads, tick), progress)
-    history.data_area = area
+    history.data_area = area_of(samples, history.positions())
     if communes is None:  # the admin relations of the history file, as they are at its end
         found = read_boundaries(pbf, request.admin_level, settings.threads, progress)
         communes = communes_from_boundaries(found, pbf.name, request.admin_level)

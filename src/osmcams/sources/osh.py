@@ -77,7 +77,11 @@ class History:
     timestamp_source: str
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
-    data_area: Any = None  # where the file has data, from its sampled nodes (blocks.data_area)
+    data_area: Any = None  # where the file has data (blocks.area_of), set by the caller
+
+    def positions(self) -> list[tuple[float, float]]:
+        """Every place a camera was: where the file has data, whatever its nodes sampled say."""
+        return [p for track in self.tracks for p in track.positions if p is not None]
 
 
 def seconds(moment: datetime) -> int:
