@@ -211,12 +211,13 @@ def build(
     frame = communes.frame.set_index("insee", drop=False)
     dated = Extract([], history.source, history.timestamp, history.timestamp_source, history.bbox,
                     data_area=history.data_area)
-    chosen, partial = _coverage(dated, frame.loc[codes], rank)
-    codes = list(chosen["insee"])
-    index = {code: k for k, code in enumerate(codes)}
     tracks = history.tracks
     states = _states(tracks, communes)
     first = _first_seen(tracks, states)
+    # A commune that held a camera at any date has data, whatever the sampling says.
+    chosen, partial = _coverage(dated, frame.loc[codes], rank, holding=set(first))
+    codes = list(chosen["insee"])
+    index = {code: k for k, code in enumerate(codes)}
     start, stop = _span(since, until, every, min((first[c] for c in codes if c in first), default=None),
                         history.timestamp)
     dates = [int(d.timestamp()) for d in instants(start, stop, every)]
