@@ -27,7 +27,7 @@ from typing import Any
 from osmcams.config import Config
 from osmcams.errors import DataError, StaleError
 from osmcams.history import CHANGES, Change, Run, Store
-from osmcams.models import Progress
+from osmcams.models import Camera, Progress
 from osmcams.settings import Settings
 
 Log = Callable[[str], None]
@@ -341,16 +341,19 @@ class Refresh:
         for warning in report.warnings:
             self.log(f"warning: {warning}")
         kept = Kept(self.store.db)
-        mirror.set_communes(extract.cameras, owners)
+        names = {r["insee"]: r["name"] for r in report.rows}
+        lines = {c.key: feature_line(camera_feature(c, code, names[code]))
+                 for code in names for c in report.cameras[code]}
+        mirror.set_communes(extract.cameras, owners, (lines.get(c.key) for c in extract.cameras))
         if mirror.get("communes") != key:
             kept.store_communes(communes.frame["insee"], communes.frame.geometry.values)
-        lines = [row_lines(r) for r in report.rows]
+        texts = [row_lines(r) for r in report.rows]
         position = {code: i for i, code in enumerate(codes)}
         kept.store_rows([
             KeptRow(r["insee"], position[r["insee"]], i, r["name"], r["department"],
                     r["population"], report.areas[r["insee"]], r["coverage"], r["cameras"],
-                    r["cameras_per_km2"], *line)
-            for i, (r, line) in enumerate(zip(report.rows, lines))
+                    r["cameras_per_km2"], *text)
+            for i, (r, text) in enumerate(zip(report.rows, texts))
         ])
         mirror.put("communes", key)
         mirror.put("report", {
@@ -359,14 +362,12 @@ class Refresh:
             "population_source": communes.population_source,
             "population_year": communes.population_year,
         })
-        cameras = {r["insee"]: report.cameras[r["insee"]] for r in report.rows}
+        cameras = {code: report.cameras[code] for code in names}
         changes = (self.store.record_run(self._run_record(), report.rows, cameras, self.touched)
                    if record else [])
-        features = {code: [feature_line(camera_feature(c, code, r["name"])) for c in cameras[code]]
-                    for code, r in zip(cameras, report.rows)}
         write_set(config.output_dir, report.meta, report.warnings,
-                  [SetRow(r["insee"], r["name"], *line) for r, line in zip(report.rows, lines)],
-                  features)
+                  [SetRow(r["insee"], r["name"], *text) for r, text in zip(report.rows, texts)],
+                  {code: [lines[c.key] for c in group] for code, group in cameras.items()})
         return changes
 
     def _patch(self) -> list[Change]:
@@ -383,20 +384,22 @@ class Refresh:
         touched = self.touched or set()
         moved = mirror.cameras(touched)
         owners = kept.owners(moved)
-        mirror.set_communes(moved, owners)
         rows = kept.rows()
         before = [(r.insee, r.cameras) for r in rows]  # the blocks of cameras.geojson in place
         by_code = {r.insee: r for r in rows}
+        mirror.set_communes(moved, owners, (
+            feature_line(camera_feature(c, code, by_code[code].name)) if code in by_code else None
+            for c, code in zip(moved, owners)))
         dirty = {code for code in (*self.store.communes_of(touched).values(), *owners)
                  if code in by_code}
         self.log(f"{len(touched)} cameras touched, in {len(dirty)} of the {len(rows)} communes: "
                  "counting these again")
-        cameras = mirror.cameras_in(dirty)
+        kept_features = mirror.features_in(dirty)
         fresh = {}
         for code in dirty:
             r = by_code[code]
             fresh[code] = row_of(code, r.name, r.department, r.population, r.area, r.coverage,
-                                 cameras[code])
+                                 [(kind, scope) for kind, scope, _ in kept_features[code]])
             r.json, r.csv = row_lines(fresh[code])
             r.cameras, r.cameras_per_km2 = fresh[code]["cameras"], fresh[code]["cameras_per_km2"]
         state = mirror.get("report")
@@ -419,10 +422,12 @@ class Refresh:
             self.log(f"warning: {warning}")
         write_set(self.config.output_dir, meta, warnings,
                   [SetRow(r.insee, r.name, r.json, r.csv) for r in order],
-                  {code: [feature_line(camera_feature(c, code, by_code[code].name))
-                          for c in cameras[code]] for code in dirty},
-                  before)
-        changes = self.store.record_run(self._run_record(), list(fresh.values()), cameras, touched)
+                  {code: [line for *_, line in kept_features[code]] for code in dirty}, before)
+        now: dict[str, list[Camera]] = {code: [] for code in dirty}
+        for camera, owner in zip(moved, owners):
+            if owner in now:
+                now[owner].append(camera)
+        changes = self.store.record_run(self._run_record(), list(fresh.values()), now, touched)
         kept.update_rows([by_code[code] for code in dirty])
         kept.reorder({r.insee: i for i, r in enumerate(order) if r.published != i})
         return changes
