@@ -414,7 +414,7 @@ def test_patched_sets_equal_a_whole_recount_after_each_diff(
     assert first["06150"] == 0  # La Turbie: no camera yet
 
     camera = {"man_made": "surveillance", "surveillance:type": "camera"}
-    here = Obj("node", NEW_NODE + 1, 1, camera, *inside("06150"))
+    here = Obj("node", NEW_NODE + 1, 1, {**camera, "direction": "skywards"}, *inside("06150"))
     there = Obj("node", NEW_NODE + 1, 2, camera, *inside("06032"))
     diffs = monaco_diffs(monaco_2025, inside)
     diffs.insert(2, osc(create=[here]))
@@ -434,6 +434,8 @@ def test_patched_sets_equal_a_whole_recount_after_each_diff(
         assert_same(out, expected)
         assert [r["insee"] for r in published(out)[0]["communes"]] == [r["insee"] for r in expected.rows]
         assert _set_files(out) == _rebuilt(tmp_path, config, f"whole{i}")
+        unreadable = "1 cameras have a direction that cannot be read; set to null"
+        assert (unreadable in published(out)[0]["warnings"]) == (i in (3, 4))
     counts = [{r["insee"]: r["cameras"] for r in fresh_count(
         apply_changes(monaco_2025, files[:i], tmp_path / "m.osm.pbf"), net_env, **request).rows}
         for i in (3, 5)]

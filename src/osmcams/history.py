@@ -123,6 +123,8 @@ MIGRATIONS = [
     ALTER TABLE kept_objects ADD COLUMN surveillance_type TEXT;
     ALTER TABLE kept_objects ADD COLUMN surveillance TEXT;
     DELETE FROM kept_state WHERE name = 'communes';
+    CREATE INDEX kept_objects_partial ON kept_objects(key) WHERE partial;
+    CREATE INDEX kept_objects_unplaced ON kept_objects(key) WHERE lon IS NULL;
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -217,23 +217,23 @@ class Mirror:
         bad = sum(map(unreadable_direction, cameras))
         return Extract(cameras, source, timestamp, timestamp_source, bbox, self.warnings(bad))
 
-    def warnings(self, bad: int | None = None) -> list[str]:
-        """What a read of the updated extract warns about its cameras; `bad`: how many
-        have a direction that cannot be read (default: as `set_communes` kept it)."""
-        if bad is None:
-            (bad,) = self.db.execute("SELECT count(*) FROM kept_objects"
-                                     " WHERE lon IS NOT NULL AND bad_direction").fetchone()
+    def warnings(self, bad: int) -> list[str]:
+        """What a read of the updated extract warns about its cameras, `bad` of which have
+        a direction that cannot be read."""
         partial = [k for (k,) in self.db.execute(
             "SELECT key FROM kept_objects WHERE partial AND lon IS NOT NULL ORDER BY key")]
         unplaced = [k for (k,) in self.db.execute(
             "SELECT key FROM kept_objects WHERE lon IS NULL ORDER BY key")]
         return direction_warning(bad) + placement_warnings(partial, unplaced)
 
-    def totals(self) -> tuple[int, int]:
-        """The cameras placed, and those of them outside every commune (see `set_communes`)."""
-        return self.db.execute(
-            "SELECT count(*), count(*) - count(insee) FROM kept_objects WHERE lon IS NOT NULL"
+    def totals(self) -> tuple[int, int, int]:
+        """The cameras placed, those of them outside every commune, and those whose
+        direction cannot be read (as `set_communes` kept them)."""
+        total, outside, bad = self.db.execute(
+            "SELECT count(lon), count(lon) - count(insee), total(bad_direction)"
+            " FROM kept_objects WHERE lon IS NOT NULL"
         ).fetchone()
+        return total, outside, int(bad)
 
     def cameras(self, keys: Iterable[str]) -> list[Camera]:
         """The placed cameras among `keys`."""

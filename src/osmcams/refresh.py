@@ -410,13 +410,14 @@ class Refresh:
             order = sorted(rows, key=lambda r: r.position)
         source, timestamp_source = self._extract_names()
         bbox = mirror.get("bbox")
+        total, outside, bad = mirror.totals()
         extract = Extract([], source, mirror.get("timestamp"), timestamp_source,
-                          tuple(bbox) if bbox else None, mirror.warnings())
+                          tuple(bbox) if bbox else None, mirror.warnings(bad))
         communes = Communes(None, state["boundaries"], state["population_source"],
                             state["population_year"])
         notes = [n.replace(SOURCE, source) for n in state["notes"]]
         named = [{"insee": r.insee, "name": r.name, "population": r.population} for r in order]
-        meta, warnings = finish(extract, communes, named, notes, *mirror.totals())
+        meta, warnings = finish(extract, communes, named, notes, total, outside)
         meta["replication_sequence"] = mirror.get("sequence")
         for warning in warnings:
             self.log(f"warning: {warning}")
