@@ -25,9 +25,15 @@ def _osmium(*args: str | Path) -> str:
     return done.stdout
 
 
+def _fresh(target: Path, source: Path) -> bool:
+    """`target` was made from `source` already (it exists and is newer)."""
+    return target.is_file() and target.stat().st_mtime > source.stat().st_mtime
+
+
 def as_history(pbf: Path, target: Path) -> Path:
-    """`pbf` with a header that declares a history file."""
-    _osmium("cat", pbf, "-o", target, "-O")
+    """`pbf` with a header that declares a history file (kept when already made)."""
+    if not _fresh(target, pbf):
+        _osmium("cat", pbf, "-o", target, "-O")
     return target
 
 
@@ -57,7 +63,10 @@ def _write(path: Path, sections: dict[str, list[str]]) -> Path:
 
 
 def with_diffs(pbf: Path, target: Path, seed: int = 1) -> Path:
-    """`pbf` with three diffs of camera changes and scattered node moves, as a history file."""
+    """`pbf` with three diffs of camera changes and scattered node moves, as a history file
+    (kept when already made)."""
+    if _fresh(target, pbf):
+        return target
     info = json.loads(_osmium("fileinfo", "-e", "-j", pbf))["data"]
     west, south, east, north = info["bbox"]
     start = datetime.fromisoformat(info["timestamp"]["last"].replace("Z", "+00:00"))

@@ -178,6 +178,16 @@ def check(timing: Timing, expected: int, what: str) -> None:
         raise AssertionError(f"{what}: {timing.task} found {timing.found}, osmium {expected}")
 
 
+def in_communes(report: dict, total: int) -> int:
+    """The cameras counted in communes; fails unless with those outside every commune they
+    make osmium's `total` (a commune left out of the rows would lose its cameras)."""
+    counted = sum(row["cameras"] for row in report["communes"])
+    outside = report["meta"]["cameras_outside"]
+    if counted + outside != total:
+        raise AssertionError(f"count --all: {counted} in communes + {outside} outside != {total}")
+    return counted
+
+
 def smoke(source: Path, workdir: Path) -> dict[str, int]:
     """Build a small tiled PBF and check osmcams against osmium; no timing is judged."""
     pbf = workdir / "smoke.osm.pbf"
@@ -190,10 +200,7 @@ def smoke(source: Path, workdir: Path) -> dict[str, int]:
         raise AssertionError(f"camera ids differ: {len(ids - expected)} only in osmcams, "
                              f"{len(expected - ids)} only in osmium")
     _, report = count_ign(pbf, workdir / "count.json", workdir / "cache")
-    counted = sum(row["cameras"] for row in report["communes"])
-    if counted + report["meta"]["cameras_outside"] != len(ids):
-        raise AssertionError(f"count --all: {counted} in communes + "
-                             f"{report['meta']['cameras_outside']} outside != {len(ids)}")
+    counted = in_communes(report, len(ids))
     return {"cameras": len(ids), "ways": sum(i[0] == "w" for i in ids), "in_communes": counted}
 
 
@@ -223,6 +230,8 @@ def benchmark(pbf: Path, objects: int, workdir: Path, admin_level: int | None,
     expected = sum(osmium_objects(matched).values())
     for timing in main[1:]:
         check(timing, expected, timing.task)
+    report = json.loads((workdir / "ign.json").read_text())
+    in_communes(report, expected)
     timings = [main[0]]
     if not main_only:
         timings += [floor(pbf, workdir / "nothing.osm.pbf", cores, NOTHING_FILTER),

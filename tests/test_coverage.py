@@ -102,3 +102,50 @@ def test_json_without_a_department_is_strict_json(monaco_2025: Path, tmp_path: P
     assert result.exit_code == 0, result.output
     (row,) = strict_json(result.stdout)["communes"]
     assert row["coverage"] == 1
+
+
+def test_a_file_of_pieces_counts_the_pieces_it_did_not_sample(
+    shared_data: Path, ign_dir: Path, ign_shapes, osm_cameras, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tiles whose node ids do not mix: the sampling (cut to one block here) sees one tile,
+    the cameras of the others still show where the file has data, and are all counted."""
+    import importlib.util
+    import sys
+
+    import pyogrio
+
+    from osmcams.sources import blocks
+
+    spec = importlib.util.spec_from_file_location(
+        "make_tiled_pbf", Path(__file__).resolve().parents[1] / "benchmarks" / "make_tiled_pbf.py"
+    )
+    assert spec is not None and spec.loader is not None
+    tiling = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, tiling)
+    spec.loader.exec_module(tiling)
+    pbf = tmp_path / "pieces.osm.pbf"
+    built = tiling.build(shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf", 3, pbf,
+                         spread=(0.6, 0.5))
+    assert built["tiles"] >= 3
+    monkeypatch.setattr(blocks, "SAMPLED_BLOCKS", 1)
+
+    cameras = shapely.points([(o.lon, o.lat) for o in osm_cameras(pbf)])
+    west, south, east, north = shapely.total_bounds(cameras)
+    files = [f for f in sorted(ign_dir.glob("*.geojson"))
+             if shapely.intersects(shapely.box(*pyogrio.read_info(f)["total_bounds"]),
+                                   shapely.box(west, south, east, north))]
+    shapes = {code: shape for f in files for code, shape in ign_shapes(f).items()}
+    expected = {code: int(shapely.contains(shape, cameras).sum()) for code, shape in shapes.items()}
+    expected = {code: n for code, n in expected.items() if n}
+    assert len(expected) >= 3
+
+    boundaries = tmp_path / "communes"
+    boundaries.mkdir()
+    for f in files:
+        (boundaries / f.name).symlink_to(f)
+    result = invoke("count", "--all", "--pbf", pbf, "--boundaries", boundaries, "-f", "json", "-q")
+    assert result.exit_code == 0, result.output
+    rows = {r["insee"]: r for r in strict_json(result.stdout)["communes"]}
+    assert {code: rows[code]["cameras"] for code in expected if code in rows} == expected
+    assert all(0 < rows[code]["coverage"] <= 1 for code in expected)

@@ -18,6 +18,7 @@ LAYERS = [
     ["cli.maps"],
     ["cli.options"],
     ["cli.render"],
+    ["backfill"],
     ["refresh", "analysis.compare", "analysis.quality", "analysis.timeline"],
     ["config", "analysis.match"],
     ["online"],

@@ -333,3 +333,70 @@ def test_a_camera_relation_follows_the_nodes_of_its_member_ways(tmp_path: Path) 
     assert [iso(s) for s in track.starts] == [
         "2020-01-01T00:00:00Z", "2020-06-01T00:00:00Z", "2021-01-01T00:00:00Z", "2022-01-01T00:00:00Z"]
     assert track.positions == expected == [None, (1.5, 1.5), (2.5, 1.5), None]
+
+
+CUT = (7.40, 43.72, 7.445, 43.765)  # all of Beausoleil, parts of its three neighbours; not Nice
+
+
+@pytest.fixture(scope="session")
+def cut_histories(history: Path) -> dict[str, Path]:
+    """The history fixture cut by `osmium extract --with-history`, with and without the box in
+    its header. History cuts keep whole ways: some nodes lie beyond the box."""
+    cuts = {}
+    for name, extra in (("no header bbox", []), ("header bbox", ["--set-bounds"])):
+        cuts[name] = history.with_name(f"cut-{len(extra)}.osh.pbf")
+        run_osmium("extract", "--with-history", *extra, "-b", ",".join(map(str, CUT)), history,
+                   "-o", cuts[name])
+    return cuts
+
+
+@pytest.mark.parametrize("header", ["no header bbox", "header bbox"])
+def test_a_history_cut_by_osmium_extract_gives_coverage(
+    cut_histories: dict[str, Path], header: str, ign_dir: Path, shapes: dict[str, Any],
+    tmp_path: Path, capsys,
+) -> None:
+    """Coverage from the header's box and the file's sampled nodes (deleted versions among
+    them), against the share of each commune inside the cut box (shapely); no count where
+    there is no data."""
+    from shapely.geometry import box
+
+    cut_history = cut_histories[header]
+    assert bool(json.loads(run_osmium("fileinfo", "-j", cut_history))["header"]["boxes"]) == (
+        header == "header bbox")
+    target = tmp_path / "cut.json"
+    code, _ = _run("--pbf", cut_history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                   "--department", "06", "-o", target, "-q")
+    assert code == ExitCode.OK
+    result = json.loads(target.read_text(encoding="utf-8"))
+    rows = {row["insee"]: row for row in result["communes"]}
+    cut = box(*CUT)
+    shares = {code: shape.intersection(cut).area / shape.area for code, shape in shapes.items()}
+    assert "06088" not in rows  # Nice: no data, no count
+    assert any("outside" in w and "Nice (06088)" in w for w in result["warnings"])
+    assert rows["06012"]["coverage"] == 1.0
+    for code in ("06032", "06104", "06150"):
+        share, coverage = shares[code], rows[code]["coverage"]
+        assert 0 < coverage < 1 and share < 0.9
+        if header == "header bbox":  # the box, less what the Monaco extract never held
+            assert coverage <= share + 0.01
+        else:  # the nodes of whole ways beyond the box count as data: more than the box
+            assert share - 0.01 <= coverage
+    assert any("partly inside" in w for w in result["warnings"])
+
+    code, _ = _run("--pbf", cut_history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                   "--commune", "Nice", "-q")
+    assert code == ExitCode.DATA
+    assert "Nice (06088): outside" in capsys.readouterr().err
+
+
+def test_deleted_versions_do_not_spoil_the_sampled_area(tmp_path: Path) -> None:
+    """A deleted node has no location; libosmium writes it at 214.75°: it is no sample."""
+    from osmcams.sources.blocks import sample_nodes
+
+    opl = tmp_path / "deleted.osh.opl"
+    opl.write_text("n1 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x1.0 y1.0\n"
+                   "n1 v2 dD c2 t2021-01-01T00:00:00Z i1 ut T x y\n"
+                   "n2 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x2.0 y2.0\n", encoding="utf-8")
+    target = tmp_path / "deleted.osh.pbf"
+    run_osmium("cat", opl, "-o", target)
+    assert sample_nodes(target).tolist() == [[1.0, 1.0], [2.0, 2.0]]

@@ -158,6 +158,24 @@ def _same_place(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return abs(a[0] - b[0]) < MOVED_DEGREES and abs(a[1] - b[1]) < MOVED_DEGREES
 
 
+def diff(before: dict[str, tuple[tuple[float, float], dict[str, str], str | None]],
+         now: dict[str, tuple[Camera, str]]) -> list[Change]:
+    """The changes from the cameras `before` (place, tags, commune) to those `now`."""
+    changes = [Change(key, "removed", insee, *place, tags)
+               for key, (place, tags, insee) in before.items() if key not in now]
+    for key, (camera, code) in now.items():
+        place = (camera.lon, camera.lat)
+        if key not in before:
+            changes.append(Change(key, "added", code, *place, camera.tags))
+            continue
+        old_place, old_tags, old_code = before[key]
+        if not _same_place(old_place, place) or old_code != code:
+            changes.append(Change(key, "moved", code, *place, camera.tags))
+        if old_tags != camera.tags:
+            changes.append(Change(key, "retagged", code, *place, camera.tags))
+    return changes
+
+
 class Store:
     """The history database at `path`, created or migrated on open."""
 
@@ -281,19 +299,58 @@ class Store:
         """What differs between the present cameras stored and `now` (among `touched`)."""
         rows = self._present(touched, "SELECT key, lon, lat, tags, insee FROM cameras WHERE present = 1")
         before = {key: ((lon, lat), json.loads(tags), insee) for key, lon, lat, tags, insee in rows}
-        changes = [Change(key, "removed", insee, *place, tags)
-                   for key, (place, tags, insee) in before.items() if key not in now]
-        for key, (camera, code) in now.items():
-            place = (camera.lon, camera.lat)
-            if key not in before:
-                changes.append(Change(key, "added", code, *place, camera.tags))
-                continue
-            old_place, old_tags, old_code = before[key]
-            if not _same_place(old_place, place) or old_code != code:
-                changes.append(Change(key, "moved", code, *place, camera.tags))
-            if old_tags != camera.tags:
-                changes.append(Change(key, "retagged", code, *place, camera.tags))
-        return changes
+        return diff(before, now)
+
+    def first_refresh(self) -> str | None:
+        """The data date of the first refresh run (one with a replication sequence), if any."""
+        row = self.db.execute(
+            "SELECT data_timestamp FROM runs WHERE sequence IS NOT NULL ORDER BY id LIMIT 1"
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def backfill(self, steps: list[tuple[Run, list[dict[str, Any]], list[Change]]],
+                 cameras: list[tuple[Any, ...]]) -> None:
+        """Replace the backfill runs with `steps` (run, density rows, changes), before the
+        first refresh run.
+
+        Backfill runs are the runs with no replication sequence. `cameras` are rows of the
+        cameras table (key, first_seen, last_seen, present, lon, lat, tags, insee). With no
+        refresh run, they replace the table; else the refresh runs' cameras keep their
+        state and get the earlier first_seen, and cameras gone before them are added.
+        """
+        from osmcams import __version__
+
+        db = self.db
+        for table in ("changes", "counts"):
+            db.execute(f"DELETE FROM {table} WHERE run IN (SELECT id FROM runs WHERE sequence IS NULL)")
+        db.execute("DELETE FROM runs WHERE sequence IS NULL")
+        refreshed = self.first_refresh() is not None
+        (first,) = db.execute("SELECT min(id) FROM runs").fetchone()
+        run_id = (len(steps) + 1 if first is None else first) - len(steps)
+        last: dict[str, list[Any]] = {}
+        for run, rows, changes in steps:
+            db.execute("INSERT INTO runs VALUES (?, ?, NULL, ?, ?, ?, ?, 0)",
+                       (run_id, run.data_timestamp, run.source, __version__, run.started, run.ended))
+            counts = [[r["insee"], r["name"], r["cameras"], r["population"], r["cameras_per_km2"],
+                       r["cameras_per_10k"]] for r in rows]
+            db.executemany("INSERT INTO counts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [(run_id, *c) for c in counts if last.get(c[0]) != c])
+            last.update((c[0], c) for c in counts)
+            db.executemany(
+                "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, c.key, c.change, c.insee, c.lon, c.lat, json.dumps(c.tags, sort_keys=True))
+                 for c in changes],
+            )
+            run_id += 1
+        if not refreshed:
+            db.execute("DELETE FROM cameras")
+        else:  # the refresh runs say which cameras are there now
+            cameras = [(*c[:3], 0, *c[4:]) for c in cameras]
+        db.executemany(
+            "INSERT INTO cameras VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+            "first_seen = coalesce(min(first_seen, excluded.first_seen), excluded.first_seen)",
+            cameras,
+        )
 
     # Reading ------------------------------------------------------------------------
 

@@ -137,13 +137,16 @@ def _data_region(extract: Extract) -> tuple[Any, str]:
     return sampled, "its sampled nodes" if sampled is not None else ""
 
 
-def _coverage(extract: Extract, chosen: Any, rank: bool) -> tuple[Any, list[str]]:
+def _coverage(
+    extract: Extract, chosen: Any, rank: bool, holding: set[str] | frozenset[str] = frozenset()
+) -> tuple[Any, list[str]]:
     """The communes the extract has data for, with a `coverage` column, and warnings.
 
     `coverage` is the share of a commune's area inside the extract's data. A commune
     (almost) wholly outside is left out of a ranking, and is an error when asked for
     by name: a zero there would be a number without data. A partly covered one keeps
-    its count, flagged.
+    its count, flagged, and so does one `holding` cameras of the extract, however
+    little of it the sampling found: the extract has data there.
     """
     import numpy
     import shapely
@@ -157,25 +160,27 @@ def _coverage(extract: Extract, chosen: Any, rank: bool) -> tuple[Any, list[str]
     shapely.prepare(region)
     geometries = chosen.geometry.values
     beyond = ~shapely.contains(region, geometries)
-    shares = numpy.ones(len(geometries))
-    if beyond.any():
-        cut = geometries[beyond]
+    shares = numpy.where(beyond, 0.0, 1.0)
+    across = beyond & shapely.intersects(region, geometries)  # only these need cutting
+    if across.any():
+        cut = geometries[across]
         try:
             inside = shapely.intersection(cut, region)
         except shapely.errors.GEOSException:  # an invalid outline: repair it, then cut
             inside = shapely.intersection(shapely.make_valid(cut), region)
-        whole = chosen["area_km2"][beyond].to_numpy() if "area_km2" in chosen else areas_km2(cut)
-        shares[beyond] = areas_km2(inside) / whole
+        whole = chosen["area_km2"][across].to_numpy() if "area_km2" in chosen else areas_km2(cut)
+        shares[across] = areas_km2(inside) / whole
     shares = numpy.where(shares >= FULL, 1.0, numpy.round(shares, 3))
     chosen = chosen.assign(coverage=shares)
     names = [f"{n} ({c})" for n, c in zip(chosen["name"], chosen["insee"])]
     where = f"the data of {extract.source} (known from {how})"
-    outside = [name for name, share in zip(names, shares) if share < NO_DATA]
+    kept = (shares >= NO_DATA) | chosen["insee"].isin(holding).to_numpy()
+    outside = [name for name, keep in zip(names, kept) if not keep]
     if outside and not rank:
         raise DataError(f"{', '.join(outside)}: outside {where}, nothing there can be counted")
     warnings = []
     partial = [
-        f"{name} {share:.0%}" for name, share in zip(names, shares) if NO_DATA <= share < 1
+        f"{name} {share:.0%}" for name, share, keep in zip(names, shares, kept) if keep and share < 1
     ]
     if partial:
         warnings.append(
@@ -186,7 +191,26 @@ def _coverage(extract: Extract, chosen: Any, rank: bool) -> tuple[Any, list[str]
     if outside:
         warnings.append(f"{_communes(len(outside), 'lies', 'lie')} outside {where}, left out: "
                         + ", ".join(outside))
-    return chosen[shares >= NO_DATA], warnings
+    return chosen[kept], warnings
+
+
+def commune_areas(chosen: Any) -> Any:
+    """The area in km² of each commune of `chosen` (cached with the boundaries, or computed)."""
+    cached = "area_km2" in chosen
+    return chosen["area_km2"].to_numpy() if cached else areas_km2(chosen.geometry.values)
+
+
+def density_rows(chosen: Any, areas: Any, by_commune: dict[str, list[Camera]]) -> list[dict[str, Any]]:
+    """One row (ROW_KEYS) per commune of `chosen`, with its coverage, from its cameras."""
+    import pandas
+
+    return [
+        row_of(c.insee, c.name, None if pandas.isna(c.department) else c.department,
+               None if pandas.isna(c.population) else int(c.population), area,
+               None if pandas.isna(c.coverage) else float(c.coverage),
+               [(k.surveillance_type, k.surveillance) for k in by_commune[c.insee]])
+        for c, area in zip(chosen.itertuples(), areas.tolist())
+    ]
 
 
 def count(
@@ -198,24 +222,16 @@ def count(
     Rows keep the order of `codes`, or are ranked by cameras and density when `rank`.
     `owners` are the `assign` of the cameras, when known already.
     """
-    import pandas
-
     owners = assign(extract.cameras, communes) if owners is None else owners
     by_commune: dict[str, list[Camera]] = {code: [] for code in codes}
     for camera, code in zip(extract.cameras, owners):
         if code in by_commune:
             by_commune[code].append(camera)
     frame = communes.frame.set_index("insee", drop=False)
-    chosen, coverage = _coverage(extract, frame.loc[codes], rank)
-    cached = "area_km2" in chosen
-    areas = chosen["area_km2"].to_numpy() if cached else areas_km2(chosen.geometry.values)
-    rows = [
-        row_of(c.insee, c.name, None if pandas.isna(c.department) else c.department,
-               None if pandas.isna(c.population) else int(c.population), area,
-               None if pandas.isna(c.coverage) else float(c.coverage),
-               [(k.surveillance_type, k.surveillance) for k in by_commune[c.insee]])
-        for c, area in zip(chosen.itertuples(), areas.tolist())
-    ]
+    holding = {code for code, cameras in by_commune.items() if cameras}
+    chosen, coverage = _coverage(extract, frame.loc[codes], rank, holding)
+    areas = commune_areas(chosen)
+    rows = density_rows(chosen, areas, by_commune)
     if rank:
         rows.sort(key=rank_order)
     # Communes left out of the source matter only when the rows claim to cover them all.

@@ -235,6 +235,26 @@ class Mirror:
         ).fetchone()
         return total, outside, int(bad)
 
+    def keep_samples(self, samples: Any) -> None:
+        """Keep the node locations sampled from the extract (`blocks.sampled_nodes`)."""
+        import numpy
+
+        value = None if samples is None else numpy.asarray(samples, "<f8").tobytes()
+        self.db.execute("INSERT OR REPLACE INTO kept_state VALUES ('samples', ?)", (value,))
+
+    def data_area(self) -> Any:
+        """Where the updated extract has data, as `scan_members` finds it: from the sampled
+        nodes, and the kept cameras as evidence (`blocks.area_of`)."""
+        import numpy
+
+        from osmcams.sources.blocks import area_of
+
+        row = self.db.execute("SELECT value FROM kept_state WHERE name = 'samples'").fetchone()
+        if row is None or row[0] is None:
+            return None
+        places = self.db.execute("SELECT lon, lat FROM kept_objects WHERE lon IS NOT NULL").fetchall()
+        return area_of(numpy.frombuffer(row[0], "<f8").reshape(-1, 2), places)
+
     def cameras(self, keys: Iterable[str]) -> list[Camera]:
         """The placed cameras among `keys`."""
         found = []

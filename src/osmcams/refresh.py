@@ -36,6 +36,10 @@ BATCH_BYTES = 16 << 20
 SOURCE = "\x00"  # where the source, named with its sequence, goes in the kept notes
 
 
+class Whole(Exception):
+    """A patch would not give what counting every commune gives."""
+
+
 @dataclass
 class Outcome:
     """What a refresh did, for its summary line."""
@@ -146,8 +150,8 @@ class Refresh:
     # Reading the extract ------------------------------------------------------------
 
     def _read_extract(self, download: bool) -> None:
-        import shapely
 
+        from osmcams.sources.blocks import sampled_nodes
         from osmcams.sources.pbf import scan_members
         from osmcams.sources.replication import ReplicationState
 
@@ -171,8 +175,7 @@ class Refresh:
         mirror.put("sequence", state.sequence)
         mirror.put("timestamp", state.timestamp)
         mirror.put("url", state.url)
-        area = extract.data_area
-        mirror.put("area", None if area is None else shapely.to_wkb(area, hex=True))
+        mirror.keep_samples(sampled_nodes(config.pbf))
         if not config.boundaries:
             mirror.put("boundaries", [_boundary_record(b) for b in boundaries])
 
@@ -254,8 +257,8 @@ class Refresh:
                 and self._published() == self.start_sequence):
             try:
                 changes = self._patch()
-            except StaleSet as e:
-                self.log(f"{e}: writing the whole set again")
+            except (StaleSet, Whole) as e:
+                self.log(f"{e}: counting every commune and writing the whole set again")
         if changes is None:
             changes = self._rebuild(record, key)
         stamp = mirror.get("timestamp")
@@ -321,7 +324,6 @@ class Refresh:
 
     def _rebuild(self, record: bool, key: str) -> list[Change]:
         """Count every commune from every kept camera, and write the whole set."""
-        import shapely
 
         from osmcams.join import assign, count
         from osmcams.kept import Kept, KeptRow
@@ -329,10 +331,11 @@ class Refresh:
         from osmcams.outputs.writers import camera_feature, feature_line, row_lines
 
         config, mirror = self.config, self.mirror
-        bbox, area = mirror.get("bbox"), mirror.get("area")
+        bbox = mirror.get("bbox")
         extract = mirror.extract(self._extract_names()[0], mirror.get("timestamp"),
                                  self._extract_names()[1], tuple(bbox) if bbox else None)
-        extract.data_area = None if area is None else shapely.from_wkb(area)
+        extract.data_area = mirror.data_area()
+        mirror.put("area", _wkb(extract.data_area))
         communes, codes = self._communes()
         owners = assign(extract.cameras, communes)
         rank = config.every or not config.names
@@ -356,6 +359,7 @@ class Refresh:
             for i, (r, text) in enumerate(zip(report.rows, texts))
         ])
         mirror.put("communes", key)
+        mirror.put("selected", codes)
         mirror.put("report", {
             "notes": [n.replace(extract.source, SOURCE) for n in report.notes], "rank": rank,
             "boundaries": communes.source,
@@ -374,7 +378,7 @@ class Refresh:
         """Count again only the communes whose cameras the diffs touched, and write their
         files; the others' rows and features are kept."""
         from osmcams.communes import Communes
-        from osmcams.join import finish, rank_order, row_of
+        from osmcams.join import NO_DATA, finish, rank_order, row_of
         from osmcams.kept import Kept
         from osmcams.outputs.sets import SetRow, write_set
         from osmcams.outputs.writers import camera_feature, feature_line, row_lines
@@ -392,6 +396,10 @@ class Refresh:
             for c, code in zip(moved, owners)))
         dirty = {code for code in (*self.store.communes_of(touched).values(), *owners)
                  if code in by_code}
+        selected = set(mirror.get("selected"))
+        entering = sorted({code for code in owners if code and code in selected and code not in by_code})
+        if entering:  # a commune outside the data now holds a camera: it gets a row
+            raise Whole(f"{', '.join(entering)} now hold cameras")
         self.log(f"{len(touched)} cameras touched, in {len(dirty)} of the {len(rows)} communes: "
                  "counting these again")
         kept_features = mirror.features_in(dirty)
@@ -402,6 +410,10 @@ class Refresh:
                                  [(kind, scope) for kind, scope, _ in kept_features[code]])
             r.json, r.csv = row_lines(fresh[code])
             r.cameras, r.cameras_per_km2 = fresh[code]["cameras"], fresh[code]["cameras_per_km2"]
+            if not r.cameras and r.coverage is not None and r.coverage < NO_DATA:
+                raise Whole(f"{code}, outside the data, no longer holds a camera")  # its row goes
+        if _wkb(mirror.data_area()) != mirror.get("area"):  # the cameras widen or narrow it
+            raise Whole("the area the data covers changed")
         state = mirror.get("report")
         if state["rank"]:
             order = sorted(rows, key=lambda r: rank_order(
@@ -432,6 +444,12 @@ class Refresh:
         kept.update_rows([by_code[code] for code in dirty])
         kept.reorder({r.insee: i for i, r in enumerate(order) if r.published != i})
         return changes
+
+
+def _wkb(shape: Any) -> str | None:
+    import shapely
+
+    return None if shape is None else shapely.to_wkb(shape, hex=True)
 
 
 def _boundary_record(boundary: Any) -> list[Any]:

@@ -197,16 +197,21 @@ def build(
     since: str | None = None,
     until: str | None = None,
     rank: bool = False,
+    boundaries_date: str | None = None,
 ) -> Timeline:
-    """The timeline of the communes with `codes`, from the tracks of `history`."""
+    """The timeline of the communes with `codes`, from the tracks of `history`.
+
+    `boundaries_date`: when the boundaries are as they were (None: today's, from files).
+    """
     from osmcams import __version__
     from osmcams.join import _coverage, data_age_days
     from osmcams.sources.osh import iso
     from osmcams.sources.pbf import Extract
 
     frame = communes.frame.set_index("insee", drop=False)
-    dated = Extract([], history.source, history.timestamp, history.timestamp_source, history.bbox)
-    chosen, coverage = _coverage(dated, frame.loc[codes], rank)
+    dated = Extract([], history.source, history.timestamp, history.timestamp_source, history.bbox,
+                    data_area=history.data_area)
+    chosen, partial = _coverage(dated, frame.loc[codes], rank)
     codes = list(chosen["insee"])
     index = {code: k for k, code in enumerate(codes)}
     tracks = history.tracks
@@ -221,13 +226,13 @@ def build(
     counts.finish()
     populations = chosen["population"].astype(object).where(chosen["population"].notna(), None)
     rows = [
-        _row(code, name, department, population, counts, k, first.get(code))
-        for k, (code, name, department, population) in enumerate(zip(
-            codes, chosen["name"], chosen["department"], populations))
+        _row(code, name, department, population, coverage, counts, k, first.get(code))
+        for k, (code, name, department, population, coverage) in enumerate(zip(
+            codes, chosen["name"], chosen["department"], populations, chosen["coverage"]))
     ]
     if rank:
         rows.sort(key=lambda r: (-r["cameras"][-1], r["insee"]))
-    warnings = [*history.warnings, *coverage, *_population_warning(rows, communes)]
+    warnings = [*history.warnings, *partial, *_population_warning(rows, communes)]
     meta = {
         "source": history.source,
         "data_timestamp": history.timestamp,
@@ -243,11 +248,16 @@ def build(
                          "the one before, and the reverse (a camera that moves between communes "
                          "leaves one and joins the other); null at the first date",
         "boundaries": communes.source,
-        "boundaries_date": "today's boundaries, as in the files, applied to every date: "
-                           "a commune merged since is not split back into its parts",
+        "boundaries_date": (f"as they were at {boundaries_date}" if boundaries_date
+                            else "today's, as in the files")
+                           + ", applied to every date: a commune merged since is not split back "
+                             "into its parts",
         "population_source": communes.population_source,
         "population_year": communes.population_year,
         "per_10k": "cameras at the last date per 10,000 inhabitants",
+        "coverage": "share of the commune's area inside the file's data (its header's bounding "
+                    "box and its sampled nodes): below 1, the counts are incomplete; null: "
+                    "unknown; communes with no data are left out, with a warning",
         "cameras_at_last_date": counts.present,
         "cameras_outside_at_last_date": counts.outside,
         "border_rule": "a camera on a shared border counts for the commune with the lowest code",
@@ -270,8 +280,8 @@ def _population_warning(rows: list[dict[str, Any]], communes: Any) -> list[str]:
 
 
 def _row(
-    code: str, name: str, department: str | None, population: int | None, counts: _Counts,
-    k: int, first: int | None,
+    code: str, name: str, department: str | None, population: int | None, coverage: float | None,
+    counts: _Counts, k: int, first: int | None,
 ) -> dict[str, Any]:
     from osmcams.sources.osh import iso
 
@@ -282,6 +292,7 @@ def _row(
         "name": name,
         "department": department,
         "population": population,
+        "coverage": None if coverage is None else float(coverage),
         "cameras": cameras,
         "added": [None, *counts.added[k][1:]],
         "removed": [None, *counts.removed[k][1:]],
@@ -299,19 +310,24 @@ def timeline_from_pbf(
     progress: Any = None,
 ) -> Timeline:
     """The timeline of a history file's cameras in communes from boundary files."""
-    from osmcams.communes import load_communes, select
-    from osmcams.sources.osh import read_history
+    from osmcams.communes import apply_population, communes_from_boundaries, load_communes, select
+    from osmcams.sources.osh import read_boundaries, read_history
 
     if request.pbf is None:
         raise UsageError("--pbf is required: a history file (.osh.pbf)")
-    if not request.boundaries:
-        raise UsageError("timeline needs --boundaries: today's commune boundaries, from files")
-    communes = load_communes(
-        request.boundaries, request.population, request.code_field, request.name_field,
-        cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
-        population_year=request.population_year,
-    )
-    codes = select(communes, request.communes, request.department, request.every)
     history = read_history(request.pbf, settings.threads, progress)
+    if request.boundaries:
+        communes = load_communes(
+            request.boundaries, request.population, request.code_field, request.name_field,
+            cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
+            population_year=request.population_year,
+        )
+    else:  # the admin relations of the history file, as they are at its end
+        found = read_boundaries(request.pbf, request.admin_level, settings.threads, progress)
+        communes = communes_from_boundaries(found, request.pbf.name, request.admin_level)
+        if request.population:
+            apply_population(communes, request.population, request.population_year)
+    codes = select(communes, request.communes, request.department, request.every)
     return build(history, communes, codes, every, since, until,
-                 rank=request.every or not request.communes)
+                 rank=request.every or not request.communes,
+                 boundaries_date=None if request.boundaries else history.timestamp)

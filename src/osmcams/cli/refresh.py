@@ -13,6 +13,7 @@ from osmcams.cli.render import handle_errors, progress_bar, stderr
 from osmcams.errors import UsageError
 
 SPARKS = "▁▂▃▄▅▆▇█"
+PERIODS = ("year", "quarter", "month", "week", "day")
 config_option = click.option(
     "--config", "config_path", required=True, metavar="FILE",
     type=click.Path(path_type=Path, dir_okay=False), help="The refresh configuration (TOML).",
@@ -24,8 +25,15 @@ config_option = click.option(
 @click.option("--threads", type=click.IntRange(0), default=None,
               help="Threads decoding PBF (default: every core).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")
+@click.option("--backfill", type=click.Path(path_type=Path, dir_okay=False), metavar="HISTORY",
+              help="Instead of a refresh: seed the history from an OSM full-history file "
+                   "(.osh.pbf), with runs from the first camera's year up to its data date, or "
+                   "up to the first refresh run. Run again to replace them.")
+@click.option("--every", type=click.Choice(PERIODS), default=None,
+              help="With --backfill: one run at the start of each period [default: month].")
 @handle_errors
-def refresh(config_path: Path, threads: int | None, quiet: bool) -> None:
+def refresh(config_path: Path, threads: int | None, quiet: bool, backfill: Path | None,
+            every: str | None) -> None:
     """Bring the published counts up to date with the OSM replication diffs.
 
     The first run reads the extract; later runs apply only the diffs published since,
@@ -36,9 +44,10 @@ def refresh(config_path: Path, threads: int | None, quiet: bool) -> None:
     running, 7 the server no longer has the diffs needed (set [source] region).
 
     \b
-    Example:
+    Examples:
       osmcams refresh --config /etc/osmcams/osmcams.toml --quiet
     (a crontab line: 17 * * * * osmcams refresh --config … --quiet)
+      osmcams refresh --config osmcams.toml --backfill alpes-maritimes.osh.pbf --every quarter
     """
     from osmcams.config import load_config
     from osmcams.refresh import now
@@ -52,6 +61,14 @@ def refresh(config_path: Path, threads: int | None, quiet: bool) -> None:
         if not quiet:
             stderr().print(f"{now()} {message}", highlight=False, soft_wrap=True, markup=False)
 
+    if backfill is not None:
+        from osmcams.backfill import backfill as run_backfill
+
+        with progress_bar(quiet) as progress:
+            log(run_backfill(config, settings, backfill, every or "month", log, progress))
+        return
+    if every is not None:
+        raise UsageError("--every goes with --backfill")
     with progress_bar(quiet) as progress:
         outcome = run_refresh(config, settings, log, progress)
     log(outcome.summary)

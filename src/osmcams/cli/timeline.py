@@ -39,7 +39,7 @@ def rich_table(timeline: Any, limit: int) -> Any:
     table = Table(
         title=f"Cameras mapped in OpenStreetMap, every {meta['every']}, "
               f"{dates[0][:10]} to {dates[-1]}",
-        caption=f"{meta['source']}; boundaries as they are today{cut}",
+        caption=f"{meta['source']}; boundaries {meta['boundaries_date'].split(',')[0]}{cut}",
         box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
     )
     table.add_column("INSEE", no_wrap=True)
@@ -88,6 +88,9 @@ def timeline_json(timeline: Any) -> str:
               help="Output format [default: from the --output suffix, else table].")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--admin-level", type=click.IntRange(1, 12), default=8, show_default=True,
+              help="Without --boundaries: admin_level of the boundaries read from the file, "
+                   "as they are at its data date.")
 @click.option("--threads", type=click.IntRange(0), default=None,
               help="Threads decoding PBF (default: every core).")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
@@ -126,6 +129,7 @@ def timeline(
         every=kw.pop("every"), pbf=pbf, boundaries=tuple(kw.pop("boundaries")),
         population=kw.pop("population"), population_year=kw.pop("population_year"),
         code_field=kw.pop("code_field"), name_field=kw.pop("name_field"),
+        admin_level=kw.pop("admin_level"),
     )
     settings = Settings.from_env(threads=threads, cache_dir=cache_dir)
     with progress_bar(quiet) as progress:

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 # Protocol buffer field numbers (osmformat.proto, fileformat.proto).
 BLOB_RAW, BLOB_RAW_SIZE, BLOB_ZLIB = 1, 2, 3
+MAX_HEADER = 64 * 1024  # the PBF format's limit on a block header
 GROUP_NODES, GROUP_DENSE, GROUP_WAYS, GROUP_RELATIONS = 1, 2, 3, 4
 KIND = {GROUP_NODES: "node", GROUP_DENSE: "node", GROUP_WAYS: "way", GROUP_RELATIONS: "relation"}
 
@@ -148,23 +149,28 @@ def _first_object(head: bytes) -> tuple[str, int]:
     raise Unindexable("cannot read the first id of a block")
 
 
-def _blocks(f: BinaryIO) -> Iterator[tuple[int, int, str, int]]:
-    """(offset, length, type, blob size) of each block, the file left at the blob.
+Frame = tuple[int, int, str, int]  # offset, length (prefix included), type, blob size
+_FRAMINGS: dict[tuple[str, int, int], list[Frame]] = {}
+
+
+def _walk(fd: int) -> list[Frame]:
+    """(offset, length, type, blob size) of each block, read with one pread per block.
 
     Raises Truncated when the file ends inside a block, its length prefix included.
     A file cut exactly between two blocks cannot be told apart: PBF has no end marker.
     """
-    size_of_file = os.fstat(f.fileno()).st_size
+    size_of_file = os.fstat(fd).st_size
     cut: type[Unindexable] = Unindexable  # until the first block shows that this is a PBF
-    while True:
-        offset = f.tell()
-        prefix = f.read(4)
-        if not prefix:
-            return
-        if len(prefix) < 4:
-            raise cut(f"it ends {len(prefix)} byte(s) into the length of a block, at byte {offset:,}")
-        (size,) = struct.unpack(">I", prefix)
-        raw = f.read(size)
+    frames: list[Frame] = []
+    offset = 0
+    while offset < size_of_file:
+        head = os.pread(fd, 64, offset)
+        if len(head) < 4:
+            raise cut(f"it ends {len(head)} byte(s) into the length of a block, at byte {offset:,}")
+        (size,) = struct.unpack(">I", head[:4])
+        if size > MAX_HEADER:
+            raise Unindexable(f"a block header of {size:,} bytes at byte {offset:,}: not a PBF block")
+        raw = head[4 : 4 + size] if len(head) >= 4 + size else os.pread(fd, size, offset + 4)
         if len(raw) < size:
             raise cut(f"it ends inside the header of the block at byte {offset:,}")
         header = dict(_fields(raw))
@@ -180,8 +186,25 @@ def _blocks(f: BinaryIO) -> Iterator[tuple[int, int, str, int]]:
                 f"the block at byte {offset:,} needs {end - size_of_file:,} bytes more than the file holds"
             )
         cut = Truncated
-        yield offset, 4 + size + data_size, kind, data_size
-        f.seek(end)
+        frames.append((offset, 4 + size + data_size, kind, data_size))
+        offset = end
+    return frames
+
+
+def framing(path: str | os.PathLike[str]) -> list[Frame]:
+    """The blocks of a PBF file, walked once per version of the file and then remembered."""
+    stat = os.stat(path)
+    key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _FRAMINGS:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            frames = _walk(fd)
+        finally:
+            os.close(fd)
+        if len(_FRAMINGS) >= 8:
+            _FRAMINGS.clear()
+        _FRAMINGS[key] = frames
+    return _FRAMINGS[key]
 
 
 def index(path: str | os.PathLike[str]) -> Layout:
@@ -191,10 +214,11 @@ def index(path: str | os.PathLike[str]) -> Layout:
     order = ("node", "way", "relation")
     last_kind = "node"
     with open(path, "rb") as f:
-        for offset, length, kind, blob_size in _blocks(f):
+        for offset, length, kind, blob_size in framing(path):
             if kind == "OSMHeader":
                 header = Block(offset, length)
                 continue
+            f.seek(offset + length - blob_size)
             kind, first = _first_object(_inflate_head(f, blob_size))
             if order.index(kind) < order.index(last_kind):
                 raise Unindexable(f"a {kind} block after a {last_kind} block: the file is not sorted")
@@ -241,13 +265,12 @@ def has_data(path: str | os.PathLike[str]) -> bool:
 
     Walks the framing of the whole file: raises Truncated when it is cut inside a block.
     """
-    with open(path, "rb") as f:
-        kinds = [kind for _, _, kind, _ in _blocks(f)]
-    return "OSMData" in kinds
+    return any(kind == "OSMData" for _, _, kind, _ in framing(path))
 
 
 # --- Where the file has data: a grid of node locations sampled from the node blocks ------
 
+MAX_CELLS = 2048  # a side of the grid of data_area, so that far evidence cannot blow it up
 SAMPLED_BLOCKS = 128  # at most; a quarter of the node blocks when there are fewer than 512
 
 
@@ -307,14 +330,12 @@ def _node_locations(f: BinaryIO, block: Block) -> list[Any]:
 def _node_blocks(path: str | os.PathLike[str]) -> list[Block]:
     """The node blocks of a sorted PBF, found by walking the framing and inflating the
     heads of a few blocks only (a binary search for the first block without nodes)."""
+    data = [(offset, length, size) for offset, length, kind, size in framing(path) if kind == "OSMData"]
     with open(path, "rb") as f:
-        data = [(offset, length, size) for offset, length, kind, size in _blocks(f) if kind == "OSMData"]
 
         def holds_nodes(i: int) -> bool:
-            offset, _, size = data[i]
-            f.seek(offset)
-            (header_size,) = struct.unpack(">I", f.read(4))
-            f.seek(offset + 4 + header_size)
+            offset, length, size = data[i]
+            f.seek(offset + length - size)
             try:
                 return _first_object(_inflate_head(f, size))[0] == "node"
             except Unindexable:
@@ -345,42 +366,62 @@ def sample_nodes(path: str | os.PathLike[str], layout: Layout | None = None) -> 
     if layout is None and not all(arrays):  # a block without nodes among them: not sorted
         raise Unindexable("the node blocks are not all at the start of the file")
     found = [array for block_arrays in arrays for array in block_arrays]
-    return numpy.concatenate(found) if found else numpy.empty((0, 2))
+    points = numpy.concatenate(found) if found else numpy.empty((0, 2))
+    # Deleted versions in a history file have no location: libosmium writes 214.75°.
+    return points[(numpy.abs(points[:, 0]) <= 180) & (numpy.abs(points[:, 1]) <= 90)]
 
 
-def data_area(path: str | os.PathLike[str]) -> Any:
-    """Where the file has data: a (multi)polygon from a grid of sampled node locations.
+def sampled_nodes(path: str | os.PathLike[str]) -> Any:
+    """`sample_nodes`, or None when the file cannot be sampled this way."""
+    try:
+        return sample_nodes(path)
+    except (Unindexable, OSError, zlib.error, KeyError, IndexError):
+        return None
+
+
+def data_area(path: str | os.PathLike[str], evidence: Any = None) -> Any:
+    """Where the file has data; `evidence`: (lon, lat) of objects read from it (its cameras)."""
+    return area_of(sampled_nodes(path), evidence)
+
+
+def area_of(points: Any, evidence: Any = None) -> Any:
+    """Where a file has data: a (multi)polygon from a grid of its sampled node locations.
 
     Cells holding sampled nodes (and a neighbour that does) are closed over one-cell
     gaps, opened to drop the thin lines that ways reaching past a cut leave, and small
     holes are filled. Gaps of more than 16 cells stay out: too little data is said,
-    never too much. None when the file cannot be read this way (or has no nodes).
+    never too much. A cell holding a point of `evidence` has data, however alone:
+    an object read from the file is where the file has data (files made of pieces,
+    whose node ids do not mix, are sampled in only some of their pieces); the grid
+    grows to hold it, up to MAX_CELLS a side. None when there are too few samples.
     """
     import numpy
     import shapely
     from scipy import ndimage
 
-    try:
-        points = sample_nodes(path)
-    except (Unindexable, OSError, zlib.error, KeyError, IndexError):
-        return None
-    if len(points) < 16:
+    if points is None or len(points) < 16:
         return None
     low = numpy.quantile(points, 0.0005, axis=0)  # far outliers: nodes of cut relations
     high = numpy.quantile(points, 0.9995, axis=0)
+    evidence = numpy.empty((0, 2)) if evidence is None else numpy.asarray(evidence, float).reshape(-1, 2)
     cells = int(numpy.clip(numpy.sqrt(len(points) / 8), 16, 256))
     size = float(max(high - low)) / cells or 1e-4
+    if len(evidence):  # the grid grows to take the evidence in, its cells do not
+        wide = numpy.minimum(low, evidence.min(axis=0)), numpy.maximum(high, evidence.max(axis=0))
+        if max(wide[1] - wide[0]) <= MAX_CELLS * size:
+            low, high = wide
     low, high = low - 2 * size, high + 2 * size
     nx, ny = numpy.ceil((high - low) / size).astype(int)
-    counts, _, _ = numpy.histogram2d(
-        points[:, 0], points[:, 1], bins=(nx, ny),
-        range=((low[0], low[0] + nx * size), (low[1], low[1] + ny * size)),
-    )
+    bounds = ((low[0], low[0] + nx * size), (low[1], low[1] + ny * size))
+    counts, _, _ = numpy.histogram2d(points[:, 0], points[:, 1], bins=(nx, ny), range=bounds)
     full = counts > 0
     square = numpy.ones((3, 3), bool)
     full &= ndimage.convolve(full.astype(int), square.astype(int), mode="constant") > 1
     full = ndimage.binary_closing(full, square, border_value=0)
     full = ndimage.binary_opening(full, square, border_value=0)
+    if len(evidence):
+        seen, _, _ = numpy.histogram2d(evidence[:, 0], evidence[:, 1], bins=(nx, ny), range=bounds)
+        full |= seen > 0
     holes, _ = ndimage.label(ndimage.binary_fill_holes(full) & ~full)
     full |= (numpy.bincount(holes.ravel()) <= 16)[holes] & (holes > 0)
     ix, iy = numpy.nonzero(full)

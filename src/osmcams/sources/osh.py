@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +20,9 @@ from typing import Any
 from osmcams.errors import DataError
 from osmcams.models import Progress
 from osmcams.sources.pbf import (
+    BOUNDARY_TAG,
     CAMERA_TAG,
+    Boundary,
     _bbox,
     _header,
     _layout,
@@ -47,15 +49,17 @@ class Version:
     location: tuple[float, float] | None = None  # nodes
     refs: tuple[int, ...] = ()  # ways: node ids; relations: node members
     ways: tuple[int, ...] = ()  # relations: way members
+    tags: tuple[tuple[str, str], ...] = ()  # cameras only
 
 
 @dataclass
 class Track:
-    """Where one camera was: position (or None, not a camera) from each change on."""
+    """Where one camera was: position (or None, not a camera) and tags from each change on."""
 
     key: str  # node/123
     starts: list[int]
     positions: list[tuple[float, float] | None]
+    tags: list[dict[str, str]] = field(default_factory=list)  # {} while not a camera
 
     def at(self, instant: int) -> tuple[float, float] | None:
         """The position at `instant` (seconds), None when it was no camera then."""
@@ -73,6 +77,7 @@ class History:
     timestamp_source: str
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
+    data_area: Any = None  # where the file has data, from its sampled nodes (blocks.data_area)
 
 
 def seconds(moment: datetime) -> int:
@@ -91,6 +96,8 @@ class _Versions(dict):
     def add(self, obj: Any, **shape: Any) -> None:
         visible = obj.visible
         camera = visible and obj.tags.get(CAMERA_TAG[0]) == CAMERA_TAG[1]
+        if camera:
+            shape["tags"] = tuple((tag.k, tag.v) for tag in obj.tags)
         self.setdefault(obj.id, []).append(
             Version(seconds(obj.timestamp), visible, camera, **(shape if visible else {}))
         )
@@ -213,9 +220,11 @@ def _tracks(scan: _Scan) -> tuple[list[Track], list[str]]:
                 version = table.at(osm_id, start)
                 if position is None and version is not None and version.camera:
                     unplaced.add(key)
-                if not track.positions or track.positions[-1] != position:
+                tags = dict(version.tags) if position is not None and version else {}
+                if not track.positions or (track.positions[-1], track.tags[-1]) != (position, tags):
                     track.starts.append(start)
                     track.positions.append(position)
+                    track.tags.append(tags)
             tracks.append(track)
     warnings = []
     if unplaced:
@@ -272,5 +281,64 @@ def read_history(
     _read_versions(path, scan, pool, progress)
     tracks, warnings = _tracks(scan)
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
-    return History(tracks, str(path), timestamp, timestamp_source, _bbox(header), dated + warnings)
+    from osmcams.sources.blocks import data_area
 
+    evidence = [p for track in tracks for p in track.positions if p is not None]
+    return History(tracks, str(path), timestamp, timestamp_source, _bbox(header), dated + warnings,
+                   data_area(path, evidence))
+
+
+
+def _latest(versions: Iterable[tuple[int, bool, Any]]) -> Iterator[tuple[int, Any]]:
+    """(id, what) of the last version of each object, unless deleted, from (id, visible,
+    what) of every version in order."""
+    last: tuple[int, bool, Any] | None = None
+    for version in versions:
+        if last is not None and last[0] != version[0] and last[1]:
+            yield last[0], last[2]
+        last = version
+    if last is not None and last[1]:
+        yield last[0], last[2]
+
+
+def read_boundaries(
+    path: str | os.PathLike[str], admin_level: int, threads: int = 0,
+    progress: Progress | None = None,
+) -> list[Boundary]:
+    """The admin boundaries of `admin_level` of a history file as they are at its end: the
+    last version of each relation, of its member ways and of their nodes."""
+    import osmium
+
+    from osmcams.sources.pbf import Relation, Scan, _boundaries
+
+    path = Path(path)
+    pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
+    filters = [osmium.filter.KeyFilter(BOUNDARY_TAG[0]), osmium.filter.TagFilter(BOUNDARY_TAG)]
+    ids = {rel.id for rel in _objects(path, osmium.osm.RELATION, filters, pool, "Boundaries",
+                                      progress)}
+    if not ids:
+        return []
+    scan = Scan()
+    relations = _objects(path, osmium.osm.RELATION, [osmium.filter.IdFilter(ids)], pool,
+                         "Boundaries", progress)
+    level = str(admin_level)
+    for osm_id, (tags, members) in _latest(
+        (r.id, r.visible, (dict(r.tags), [(m.type, m.ref, m.role) for m in r.members]))
+        for r in relations
+    ):
+        if tags.get(BOUNDARY_TAG[0]) == BOUNDARY_TAG[1] and tags.get("admin_level") == level:
+            scan.boundaries.append(Relation(
+                osm_id, tags, None, [ref for kind, ref, _ in members if kind == "n"],
+                [(ref, role) for kind, ref, role in members if kind == "w"]))
+    layout = _layout(path)
+    way_ids = {ref for rel in scan.boundaries for ref, _ in rel.ways}
+    ways = _objects_by_id(path, layout, "way", way_ids, pool, progress)
+    scan.way_refs = dict(_latest((w.id, w.visible, [n.ref for n in w.nodes]) for w in ways))
+    node_ids = {ref for refs in scan.way_refs.values() for ref in refs}
+    nodes = _objects_by_id(path, layout, "node", node_ids, pool, progress)
+    for osm_id, location in _latest(
+        (n.id, ok, (n.location.lon, n.location.lat) if ok else None)
+        for n in nodes for ok in (n.visible and n.location.valid(),)
+    ):
+        scan.locations.add(osm_id, *location)
+    return _boundaries(scan)

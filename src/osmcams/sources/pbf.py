@@ -9,6 +9,7 @@ the whole file is ever built.
 from __future__ import annotations
 
 import os
+import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ CAMERA_TAG = ("man_made", "surveillance")
 BOUNDARY_TAG = ("boundary", "administrative")
 ID_RANGE_BITS = 25
 RANGES_PER_PASS = 16
+PROGRESS_EVERY = 0.1  # seconds between two reports of how far a pass has read
 
 
 @dataclass
@@ -35,7 +37,7 @@ class Extract:
     timestamp_source: str
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
-    data_area: Any = None  # where a file has data, from its sampled nodes (blocks.data_area)
+    data_area: Any = None  # where a file has data, from its sampled nodes (blocks.area_of)
 
 
 @dataclass
@@ -157,11 +159,13 @@ def _objects(
         processor.with_filter(f)
     position = None
     tick = 0
+    next_report = 0.0
     try:
         for obj in processor:
             yield obj
             tick += 1
-            if progress and tick % 256 == 0:
+            if progress and tick % 256 == 0 and time.monotonic() >= next_report:
+                next_report = time.monotonic() + PROGRESS_EVERY
                 position = position or _file_position(path)
                 if position:
                     progress(label, min(position(), size), size)
@@ -427,14 +431,21 @@ def scan_members(
         raise DataError(f"{path}: a directory, not an OSM file")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    from concurrent.futures import ThreadPoolExecutor
+
     import osmium
+
+    from osmcams.sources.blocks import area_of, sampled_nodes
 
     # One pool of decoding threads for every pass: every core unless told otherwise.
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
     header, stamp, stamp_source = _header(path, pool)
     _refuse_empty(path)
-    scan = _first_pass(path, admin_level, pool, progress)
-    _fetch_references(path, scan, pool, progress)
+    with ThreadPoolExecutor(1, thread_name_prefix="osmcams-sampling") as background:
+        sampling = background.submit(sampled_nodes, path)  # inflating blocks frees the GIL
+        scan = _first_pass(path, admin_level, pool, progress)
+        _fetch_references(path, scan, pool, progress)
+        samples = sampling.result()
     cameras, warnings = _cameras(scan)
     if stamp is None:
         stamp = scan.newest
@@ -446,10 +457,10 @@ def scan_members(
                 f"{path.name} has no date in its header: its data date {stamp} is that of its "
                 "newest camera or boundary, so the data may be newer"
             )
-    extract = Extract(cameras, str(path), stamp, stamp_source, _bbox(header), warnings)
-    from osmcams.sources.blocks import data_area
-
-    extract.data_area = data_area(path)
+    evidence = [(camera.lon, camera.lat) for camera in cameras]
+    extract = Extract(
+        cameras, str(path), stamp, stamp_source, _bbox(header), warnings, area_of(samples, evidence)
+    )
     return extract, _boundaries(scan), scan
 
 

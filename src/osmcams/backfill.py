@@ -1,0 +1,168 @@
+"""Seed the refresh history from an OSM history file: `refresh --backfill`.
+
+The backfill runs are dated at the start of each period (`every`) from January 1st of
+the year of the first camera in the selected communes to the file's data date, as the
+timeline's dates are; when refresh runs exist, only the dates before the first of them
+are kept, and the runs are placed before it. A backfill run has no replication sequence,
+and the history file is its source. A second backfill replaces the first. Each camera
+gets its first and last appearance, to the second. The configuration's communes and
+boundaries are used as they are. All of it is one transaction.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from osmcams.config import Config
+from osmcams.errors import UsageError
+from osmcams.history import Run, Store, diff
+from osmcams.models import Camera, Progress
+from osmcams.settings import Settings
+
+Log = Callable[[str], None]
+
+
+def backfill(
+    config: Config, settings: Settings, path: str | Path, every: str, log: Log,
+    progress: Progress | None = None,
+) -> str:
+    """Backfill the history of `config` from the history file at `path`; a summary line."""
+    from osmcams.refresh import _run_lock
+
+    with _run_lock(config):
+        store = Store(config.history)
+        try:
+            return _backfill(store, config, settings, Path(path), every, log, progress)
+        finally:
+            store.close()
+
+
+def _communes(config: Config, store: Store, history_path: Path, settings: Settings,
+              progress: Progress | None) -> Any:
+    """The configuration's communes: from its files, else as the refresh runs read them from
+    the extract, else from the history file at its data date."""
+    from osmcams.communes import apply_population, communes_from_boundaries, load_communes
+    from osmcams.mirror import Mirror
+    from osmcams.refresh import _boundary
+
+    if config.boundaries:
+        return load_communes(config.boundaries, config.population, config.code_field,
+                             config.name_field, cache_dir=settings.cache_dir, progress=progress)
+    stored = Mirror(store.db, config.pbf, settings.threads).get("boundaries")
+    if stored is None:
+        from osmcams.sources.osh import read_boundaries
+
+        boundaries, source = read_boundaries(history_path, config.admin_level, settings.threads,
+                                             progress), history_path.name
+    else:
+        boundaries, source = [_boundary(r) for r in stored], config.pbf.name
+    communes = communes_from_boundaries(boundaries, source, config.admin_level)
+    if config.population:
+        apply_population(communes, config.population)
+    return communes
+
+
+def _backfill(store: Store, config: Config, settings: Settings, path: Path, every: str, log: Log,
+              progress: Progress | None) -> str:
+    from osmcams.analysis.timeline import _first_seen, _span, _states, instants
+    from osmcams.communes import select
+    from osmcams.join import _coverage, commune_areas, density_rows
+    from osmcams.refresh import now
+    from osmcams.sources.osh import iso, read_history, seconds
+    from osmcams.sources.pbf import Extract
+
+    started = now()
+    history = read_history(path, settings.threads, progress)
+    communes = _communes(config, store, path, settings, progress)
+    codes = select(communes, config.names, config.department, config.every)
+    dated = Extract([], history.source, history.timestamp, history.timestamp_source, history.bbox,
+                    data_area=history.data_area)
+    chosen, coverage = _coverage(dated, communes.frame.set_index("insee", drop=False).loc[codes],
+                                 rank=config.every or not config.names)
+    for warning in history.warnings + coverage:
+        log(f"warning: {warning}")
+    areas = commune_areas(chosen)
+    selected = set(chosen["insee"])
+    tracks = history.tracks
+    states = _states(tracks, communes)
+    first = _first_seen(tracks, states)
+    start, stop = _span(None, None, every, min((first[c] for c in selected if c in first),
+                                               default=None), history.timestamp)
+    dates = [seconds(d) for d in instants(start, stop, every)]
+    limit = store.first_refresh()
+    if limit is not None:
+        dates = [d for d in dates if iso(d) < limit]
+    if not dates:
+        raise UsageError(f"{path.name}: its data starts after the first refresh run ({limit}): "
+                         "nothing to backfill")
+    cameras = _Cameras(tracks, states, selected)
+    steps = []
+    before: dict[str, Any] = {}
+    for date in dates:
+        present = cameras.at(date)
+        by_commune: dict[str, list[Camera]] = {code: [] for code in selected}
+        for camera, code in present.values():
+            by_commune[code].append(camera)
+        changes = diff(before, present)
+        steps.append((Run(iso(date), None, str(path), started, now()),
+                      density_rows(chosen, areas, by_commune), changes))
+        before = {key: ((c.lon, c.lat), c.tags, code) for key, (c, code) in present.items()}
+    rows = cameras.rows(dates[-1])
+    with store.transaction():
+        store.backfill(steps, rows)
+    changed = sum(len(changes) for *_, changes in steps)
+    where = f"before the first refresh run ({limit})" if limit else "to its data date"
+    return (f"backfilled {len(steps)} runs from {path.name}, every {every}, {iso(dates[0])} to "
+            f"{iso(dates[-1])} ({where}): {len(rows):,} cameras seen in {len(selected):,} "
+            f"communes, {changed:,} changes")
+
+
+class _Cameras:
+    """The cameras of the tracks in the selected communes, at any instant."""
+
+    def __init__(self, tracks: list[Any], states: list[list[str | None]], selected: set[str]):
+        self.tracks, self.states, self.selected = tracks, states, selected
+        self._made: dict[tuple[int, int], Camera] = {}
+
+    def _camera(self, t: int, i: int) -> Camera:
+        from osmcams.models import make_camera
+
+        if (t, i) not in self._made:
+            track = self.tracks[t]
+            kind, osm_id = track.key.split("/")
+            lon, lat = track.positions[i]
+            self._made[t, i] = make_camera(kind, int(osm_id), lon, lat, track.tags[i])[0]
+        return self._made[t, i]
+
+    def at(self, instant: int) -> dict[str, tuple[Camera, str]]:
+        """{key: (camera, commune code)} of the cameras in the selected communes at `instant`."""
+        found = {}
+        for t, (track, codes) in enumerate(zip(self.tracks, self.states)):
+            i = bisect.bisect_right(track.starts, instant) - 1
+            code = codes[i] if i >= 0 else None
+            if code is not None and code in self.selected:
+                found[track.key] = (self._camera(t, i), code)
+        return found
+
+    def rows(self, last: int) -> list[tuple[Any, ...]]:
+        """Rows of the cameras table for the cameras seen up to `last`: first and last seen
+        (the last second it was there, or `last`), whether there at `last`, and where."""
+        from osmcams.sources.osh import iso
+
+        rows = []
+        for t, (track, codes) in enumerate(zip(self.tracks, self.states)):
+            seen = [i for i, (start, code) in enumerate(zip(track.starts, codes))
+                    if start <= last and code in self.selected]
+            if not seen:
+                continue
+            i = seen[-1]
+            there = i + 1 == len(track.starts) or track.starts[i + 1] > last
+            until = last if there else track.starts[i + 1] - 1
+            camera = self._camera(t, i)
+            rows.append((track.key, iso(track.starts[seen[0]]), iso(until), int(there), camera.lon,
+                         camera.lat, json.dumps(camera.tags, sort_keys=True), codes[i]))
+        return rows

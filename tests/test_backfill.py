@@ -1,0 +1,293 @@
+"""refresh --backfill, and boundaries read from history files, on real extracts.
+
+Expected values come from `osmium time-filter` on the history file at each instant,
+with cameras put in the IGN communes by shapely, and from `osmium export` of the
+boundaries of a time-filtered snapshot: never from osmcams.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import parse_opl, run_osmium
+from fake_replication import Server, osc
+from shapely.geometry import Point
+from test_timeline import COMMUNES, HEADER_DATE, _cameras_only, history, shapes  # noqa: F401
+
+from osmcams.cli import main
+from osmcams.errors import ExitCode
+
+MONACO_SEQUENCE = 6462849
+MONACO_DATE = "2025-02-07T01:02:45Z"
+KEYS = {"n": "node", "w": "way", "r": "relation"}
+
+
+def _config(tmp_path: Path, ign_dir: Path, pbf: Path, url: str | None = None, **communes: Any) -> Path:
+    communes = communes or {"boundaries": [str(ign_dir / "communes-06-alpes-maritimes.geojson")],
+                            "names": list(COMMUNES)}
+    lines = ["[source]", f'pbf = "{pbf}"'] + ([f'replication_url = "{url}"'] if url else [])
+    lines += ["[communes]"] + [f"{k} = {json.dumps(v)}" for k, v in communes.items()]
+    path = tmp_path / "osmcams.toml"
+    path.write_text("\n".join([*lines, "[output]", 'dir = "www"']) + "\n", encoding="utf-8")
+    return path
+
+
+def _cli(*args: str | Path) -> tuple[int, str]:
+    import contextlib
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main([*map(str, args)])
+    return code, out.getvalue()
+
+
+def _state(path: Path, instant: str, communes: dict[str, Any]) -> dict[str, tuple]:
+    """{key: (commune, (lon, lat), tags)} of the cameras in COMMUNES that `osmium time-filter`
+    holds at `instant`."""
+    objects = parse_opl(run_osmium("time-filter", _cameras_only(path), instant, "-f", "opl", "-o", "-"))
+    nodes = {o.osm_id: (o.lon, o.lat) for o in objects if o.kind == "n"}
+    found = {}
+    for obj in objects:
+        if obj.tags.get("man_made") != "surveillance":
+            continue
+        if obj.kind == "n":
+            where = (obj.lon, obj.lat)
+        else:
+            points = [nodes[int(r[1:])] for r in obj.refs if int(r[1:]) in nodes]
+            lons, lats = [p[0] for p in points], [p[1] for p in points]
+            where = ((min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2)
+        inside = sorted(code for code in COMMUNES if communes[code].intersects(Point(where)))
+        if inside:
+            found[f"{KEYS[obj.kind]}/{obj.osm_id}"] = (inside[0], where, obj.tags)
+    return found
+
+
+def _expected_changes(states: list[dict[str, tuple]], dates: list[str]) -> set[tuple[str, str, str]]:
+    """(date, key, change) between consecutive states, the first date adding all it holds."""
+    expected = {(dates[0], key, "added") for key in states[0]}
+    for date, (before, now) in zip(dates[1:], pairwise(states)):
+        expected |= {(date, key, "removed") for key in before.keys() - now.keys()}
+        expected |= {(date, key, "added") for key in now.keys() - before.keys()}
+        for key in before.keys() & now.keys():
+            (code0, (x0, y0), tags0), (code1, (x1, y1), tags1) = before[key], now[key]
+            if code0 != code1 or abs(x0 - x1) >= 1e-7 or abs(y0 - y1) >= 1e-7:
+                expected.add((date, key, "moved"))
+            if tags0 != tags1:
+                expected.add((date, key, "retagged"))
+    return expected
+
+
+def _appearances(path: Path, until: str, communes: dict[str, Any]) -> dict[str, tuple]:
+    """{key: (first seen, last seen, there at `until`)} to the second, from time-filter at
+    every instant a version starts: the last second there, or `until`."""
+    from datetime import datetime, timedelta
+
+    instants = sorted({o.timestamp for o in parse_opl(run_osmium(
+        "cat", _cameras_only(path), "-f", "opl", "-o", "-")) if o.timestamp <= until} | {until})
+    seen = [(instant, _state(path, instant, communes)) for instant in instants]
+    found = {}
+    for key in {key for _, state in seen for key in state}:
+        there = [i for i, (_, state) in enumerate(seen) if key in state]
+        if there[-1] == len(seen) - 1:
+            found[key] = (seen[there[0]][0], until, 1)
+        else:
+            gone = datetime.fromisoformat(seen[there[-1] + 1][0].replace("Z", "+00:00"))
+            found[key] = (seen[there[0]][0], f"{gone - timedelta(seconds=1):%Y-%m-%dT%H:%M:%SZ}", 0)
+    return found
+
+
+def _months(first: int, last: str) -> list[str]:
+    year, month = map(int, last[:7].split("-"))
+    return [f"{y}-{m:02d}-01T00:00:00Z" for y in range(first, year + 1) for m in range(1, 13)
+            if (y, m) <= (year, month)]
+
+
+def _tables(db_path: Path) -> dict[str, list]:
+    with sqlite3.connect(db_path) as db:
+        return {
+            "runs": db.execute("SELECT id, data_timestamp, sequence, source FROM runs ORDER BY id")
+            .fetchall(),
+            "counts": db.execute("SELECT * FROM counts ORDER BY run, insee").fetchall(),
+            "changes": db.execute("SELECT * FROM changes ORDER BY run, key, change").fetchall(),
+            "cameras": db.execute("SELECT * FROM cameras ORDER BY key").fetchall(),
+        }
+
+
+def test_backfill_seeds_counts_changes_and_cameras(
+    history: Path, ign_dir: Path, shapes: dict[str, Any], monaco_2025: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    config = _config(tmp_path, ign_dir, monaco_2025)
+    assert _cli("refresh", "--config", config, "--backfill", history, "--every", "month", "-q")[0] == 0
+
+    # The first camera of these communes was mapped in 2019: one run a month from then on.
+    dates = _months(2019, HEADER_DATE)
+    database = tmp_path / "www" / "history.sqlite"
+    tables = _tables(database)
+    assert [(d, s, src) for _, d, s, src in tables["runs"]] == [(d, None, str(history)) for d in dates]
+    states = [_state(history, date, shapes) for date in dates]
+
+    for code in COMMUNES:
+        status, text = _cli("history", "--config", config, "--commune", code, "-f", "json")
+        assert status == 0
+        runs = json.loads(text)["runs"]
+        assert [r["data_timestamp"] for r in runs] == dates
+        assert [r["cameras"] for r in runs] == [sum(v[0] == code for v in s.values()) for s in states]
+
+    status, text = _cli("changes", "--config", config, "--since", "2019-01-01", "-f", "csv")
+    assert status == 0
+    got = {(r["data_timestamp"], r["key"], r["change"]) for r in csv.DictReader(io.StringIO(text))}
+    assert got == _expected_changes(states, dates)
+    assert any(change == "moved" for _, _, change in got) and any(c == "retagged" for *_, c in got)
+
+    cameras = {key: (first, last, present) for key, first, last, present, *_ in tables["cameras"]}
+    assert cameras == _appearances(history, HEADER_DATE, shapes)
+
+    # A second backfill replaces the first: the same runs, counts, changes and cameras.
+    assert _cli("refresh", "--config", config, "--backfill", history, "--every", "month", "-q")[0] == 0
+    assert _tables(database) == tables
+
+
+def test_backfill_goes_before_the_refresh_runs_and_leaves_them_alone(
+    history: Path, ign_dir: Path, shapes: dict[str, Any], monaco_2025: Path, tmp_path: Path,  # noqa: F811
+    httpserver, net_env,
+) -> None:
+    replication = Server(httpserver, tmp_path / "server")
+    replication.set_latest(MONACO_SEQUENCE, MONACO_DATE)
+    config = _config(tmp_path, ign_dir, monaco_2025, replication.url)
+    assert _cli("refresh", "--config", config, "-q")[0] == 0
+    database = tmp_path / "www" / "history.sqlite"
+    before = _tables(database)
+
+    assert _cli("refresh", "--config", config, "--backfill", history, "--every", "year", "-q")[0] == 0
+    after = _tables(database)
+    dates = [f"{y}-01-01T00:00:00Z" for y in range(2019, 2026)]  # before the refresh run
+    assert [(d, s) for _, d, s, _ in after["runs"]] == [(d, None) for d in dates] + [
+        (MONACO_DATE, MONACO_SEQUENCE)]
+    assert after["runs"][-1] == before["runs"][0]
+    assert [c for c in after["counts"] if c[0] == before["runs"][0][0]] == before["counts"]
+    old = {c[0]: c for c in before["cameras"]}
+    seen = _appearances(history, dates[-1], shapes)
+    assert {c[0] for c in after["cameras"]} == set(old) | set(seen)
+    for key, first, *rest in after["cameras"]:
+        if key in old:  # the refresh run's cameras: as they were, seen earlier or not
+            assert list(rest) == list(old[key][2:])
+            assert first == min(old[key][1], seen.get(key, [old[key][1]])[0])
+        else:  # gone before the refresh run
+            assert (first, *rest[:2]) == (seen[key][0], seen[key][1], 0)
+    _, text = _cli("history", "--config", config, "--commune", "06012", "-f", "json")
+    runs = json.loads(text)["runs"]
+    assert [r["data_timestamp"] for r in runs] == [*dates, MONACO_DATE]
+    assert [r["cameras"] for r in runs[:-1]] == [
+        sum(v[0] == "06012" for v in _state(history, d, shapes).values()) for d in dates]
+    assert runs[-1]["cameras"] == 1
+
+    assert _cli("refresh", "--config", config, "--backfill", history, "--every", "year", "-q")[0] == 0
+    assert _tables(database) == after
+
+    # The next refresh run comes after every backfill run.
+    replication.publish(MONACO_SEQUENCE + 1, osc(), "2025-02-07T02:00:00Z")
+    assert _cli("refresh", "--config", config, "-q")[0] == 0
+    _, text = _cli("history", "--config", config, "--commune", "06012", "-f", "json")
+    assert [r["sequence"] for r in json.loads(text)["runs"]][-2:] == [MONACO_SEQUENCE, MONACO_SEQUENCE + 1]
+
+
+def test_backfill_refuses_a_snapshot(monaco_2025: Path, ign_dir: Path, tmp_path: Path, capsys) -> None:
+    config = _config(tmp_path, ign_dir, monaco_2025)
+    assert _cli("refresh", "--config", config, "--backfill", monaco_2025, "-q")[0] == ExitCode.DATA
+    assert "not a history file" in capsys.readouterr().err
+    assert _tables(tmp_path / "www" / "history.sqlite")["runs"] == []
+
+
+def test_every_needs_backfill(monaco_2025: Path, ign_dir: Path, tmp_path: Path, capsys) -> None:
+    config = _config(tmp_path, ign_dir, monaco_2025)
+    assert _cli("refresh", "--config", config, "--every", "year")[0] == ExitCode.USAGE
+    assert "--every goes with --backfill" in capsys.readouterr().err
+
+
+# Boundaries of a history file as they are at its end ----------------------------------
+
+BOUNDARY_HISTORY = """\
+n1 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x0 y0
+n1 v2 dV c2 t2022-01-01T00:00:00Z i1 ut T x-0.2 y-0.1
+n2 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x1 y0
+n3 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x1 y1
+n3 v2 dD c2 t2021-01-01T00:00:00Z i1 ut T x y
+n4 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x0 y1
+n5 v1 dV c2 t2021-01-01T00:00:00Z i1 ut T x1.5 y1.5
+n6 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x3 y0
+n7 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x4 y0
+n8 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x4 y1
+n9 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x3 y1
+n20 v1 dV c1 t2020-06-01T00:00:00Z i1 ut Tman_made=surveillance x0.5 y0.5
+n21 v1 dV c1 t2020-06-01T00:00:00Z i1 ut Tman_made=surveillance x3.5 y0.5
+n21 v2 dV c3 t2023-06-01T00:00:00Z i1 ut Tman_made=surveillance x1.2 y1.0
+w1 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T Nn1,n2,n3,n4,n1
+w1 v2 dV c2 t2021-01-01T00:00:00Z i1 ut T Nn1,n2,n5,n4,n1
+w2 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T Nn6,n7,n8,n9,n6
+"""
+ADMIN = "Ttype=boundary,boundary=administrative,admin_level={level},ref:INSEE=0000{id} Mw{way}@"
+BOUNDARY_HISTORY += "".join(  # deleted; no longer level 8; level 8 since 2021
+    f"r{id} v{v} d{'V' if level else 'D'} c{v} t{when}T00:00:00Z i1 ut "
+    + (ADMIN.format(level=level, id=id, way=way) if level else "T M") + "\n"
+    for id, v, when, level, way in [
+        (1, 1, "2020-01-01", 8, 1), (2, 1, "2020-01-01", 8, 2), (2, 2, "2021-01-01", None, 0),
+        (3, 1, "2020-01-01", 8, 2), (3, 2, "2021-01-01", 9, 2), (4, 1, "2020-01-01", 9, 2),
+        (4, 2, "2021-01-01", 8, 2),
+    ]
+)
+
+
+@pytest.fixture
+def boundary_history(tmp_path: Path) -> Path:
+    """Boundaries that move, lose a node, are deleted, change level, over four years."""
+    opl = tmp_path / "boundaries.osh.opl"
+    opl.write_text(BOUNDARY_HISTORY, encoding="utf-8")
+    target = tmp_path / "boundaries.osh.pbf"
+    run_osmium("cat", opl, "-o", target, "--output-header=osmosis_replication_timestamp=2024-01-01T00:00:00Z")
+    return target
+
+
+def test_boundaries_of_a_history_file_are_those_of_its_end(
+    boundary_history: Path, osmium_polygons, tmp_path: Path
+) -> None:
+    from osmcams.sources.osh import read_boundaries
+
+    snapshot = tmp_path / "end.osm.pbf"
+    run_osmium("time-filter", boundary_history, "-o", snapshot)
+    expected = osmium_polygons(snapshot, 8)
+    found = {b.relation_id: b for b in read_boundaries(boundary_history, 8, threads=1)}
+    assert set(found) == set(expected) == {1, 4}
+    for relation_id, shape in expected.items():
+        assert found[relation_id].problem is None
+        assert found[relation_id].geometry.symmetric_difference(shape).area < 1e-12
+
+
+def test_timeline_without_boundaries_reads_them_from_the_file(
+    boundary_history: Path, osmium_polygons, tmp_path: Path
+) -> None:
+    """Camera 21 sat in Quatre, then moved into Un: each counted in the communes of the end."""
+    target = tmp_path / "t.json"
+    status, _ = _cli("timeline", "--pbf", boundary_history, "--all", "--since", "2020", "-o", target, "-q")
+    assert status == 0
+    result = json.loads(target.read_text(encoding="utf-8"))
+    assert "2024-01-01T00:00:00Z" in result["meta"]["boundaries_date"]
+    assert result["dates"] == [f"{y}-01-01T00:00:00Z" for y in range(2020, 2025)]
+    end = tmp_path / "end.osm.pbf"
+    run_osmium("time-filter", boundary_history, "-o", end)
+    polygons = {f"0000{i}": shape for i, shape in osmium_polygons(end, 8).items()}
+    rows = {row["insee"]: row["cameras"] for row in result["communes"]}
+    assert set(rows) == set(polygons) == {"00001", "00004"}
+    for k, date in enumerate(result["dates"]):
+        cameras = [o for o in parse_opl(run_osmium("time-filter", boundary_history, date, "-f", "opl",
+                                                   "-o", "-"))
+                   if o.tags.get("man_made") == "surveillance"]
+        for code, shape in polygons.items():
+            assert rows[code][k] == sum(shape.contains(Point(o.lon, o.lat)) for o in cameras), (code, date)
+    assert rows["00004"] != [0] * 5 and rows["00001"][-1] == 2
