@@ -137,6 +137,46 @@ def _data_region(extract: Extract) -> tuple[Any, str]:
     return sampled, "its sampled nodes" if sampled is not None else ""
 
 
+PIECE_VERTICES = 256  # the data region is cut into pieces of at most this many vertices
+
+
+def _pieces(region: Any) -> list[Any]:
+    """`region` cut into disjoint polygons of few vertices, by halving the large ones."""
+    import shapely
+
+    pieces, todo = [], list(shapely.get_parts(region))
+    while todo:
+        part = todo.pop()
+        if shapely.get_num_coordinates(part) <= PIECE_VERTICES:
+            pieces.append(part)
+            continue
+        xmin, ymin, xmax, ymax = part.bounds
+        if xmax - xmin >= ymax - ymin:
+            mid = (xmin + xmax) / 2
+            halves = [(xmin, ymin, mid, ymax), (mid, ymin, xmax, ymax)]
+        else:
+            mid = (ymin + ymax) / 2
+            halves = [(xmin, ymin, xmax, mid), (xmin, mid, xmax, ymax)]
+        for box in halves:
+            half = shapely.intersection(part, shapely.box(*box))
+            todo += [p for p in shapely.get_parts(half) if p.geom_type == "Polygon" and not p.is_empty]
+    return pieces
+
+
+def _inside_km2(geometries: Any, region: Any) -> Any:
+    """The area in km² of each geometry inside `region`: each is cut only by the few small
+    pieces of the region near it, not by the whole (a region of many cells is slow to cut)."""
+    import numpy
+    import shapely
+
+    pieces = numpy.array(_pieces(region), dtype=object)
+    if not len(pieces):
+        return numpy.zeros(len(geometries))
+    which, piece = shapely.STRtree(pieces).query(geometries, predicate="intersects")
+    cuts = shapely.intersection(geometries[which], pieces[piece])
+    return numpy.bincount(which, weights=areas_km2(cuts), minlength=len(geometries))
+
+
 def _coverage(
     extract: Extract, chosen: Any, rank: bool, holding: set[str] | frozenset[str] = frozenset()
 ) -> tuple[Any, list[str]]:
@@ -165,11 +205,11 @@ def _coverage(
     if across.any():
         cut = geometries[across]
         try:
-            inside = shapely.intersection(cut, region)
+            inside = _inside_km2(cut, region)
         except shapely.errors.GEOSException:  # an invalid outline: repair it, then cut
-            inside = shapely.intersection(shapely.make_valid(cut), region)
+            inside = _inside_km2(shapely.make_valid(cut), region)
         whole = chosen["area_km2"][across].to_numpy() if "area_km2" in chosen else areas_km2(cut)
-        shares[across] = areas_km2(inside) / whole
+        shares[across] = inside / whole
     shares = numpy.where(shares >= FULL, 1.0, numpy.round(shares, 3))
     chosen = chosen.assign(coverage=shares)
     names = [f"{n} ({c})" for n, c in zip(chosen["name"], chosen["insee"])]
