@@ -89,10 +89,11 @@ def _ratio(value: float | None, per: float | None, digits: int) -> float | None:
 
 def row_of(
     insee: str, name: str, department: str | None, population: int | None, area: float,
-    coverage: float | None, cameras: list[Camera],
+    coverage: float | None, kinds: list[tuple[str | None, str | None]],
 ) -> dict[str, Any]:
-    """The density row of a commune holding `cameras` (`area` in km², unrounded)."""
-    count = len(cameras)
+    """The density row of a commune holding cameras of `kinds` (the surveillance:type and
+    surveillance tags of each, in the order of the extract); `area` in km², unrounded."""
+    count = len(kinds)
     return {
         "insee": insee,
         "name": name,
@@ -104,8 +105,8 @@ def row_of(
         "cameras_per_km2": _ratio(count, area, 4),
         "cameras_per_10k": _ratio(count * 10_000, population, 3),
         "inhabitants_per_camera": round(population / count) if count and population else None,
-        "by_type": _tally(c.surveillance_type for c in cameras) if count else {},
-        "by_scope": _tally(c.surveillance for c in cameras) if count else {},
+        "by_type": _tally(kind for kind, _ in kinds) if count else {},
+        "by_scope": _tally(scope for _, scope in kinds) if count else {},
         "note": (
             "coverage unknown" if coverage is None
             else None if coverage >= 1 else f"partial data: {coverage:.0%} of the area, count incomplete"
@@ -246,7 +247,8 @@ def density_rows(chosen: Any, areas: Any, by_commune: dict[str, list[Camera]]) -
     return [
         row_of(c.insee, c.name, None if pandas.isna(c.department) else c.department,
                None if pandas.isna(c.population) else int(c.population), area,
-               None if pandas.isna(c.coverage) else float(c.coverage), by_commune[c.insee])
+               None if pandas.isna(c.coverage) else float(c.coverage),
+               [(k.surveillance_type, k.surveillance) for k in by_commune[c.insee]])
         for c, area in zip(chosen.itertuples(), areas.tolist())
     ]
 
