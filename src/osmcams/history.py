@@ -126,6 +126,12 @@ MIGRATIONS = [
     CREATE INDEX kept_objects_partial ON kept_objects(key) WHERE partial;
     CREATE INDEX kept_objects_unplaced ON kept_objects(key) WHERE lon IS NULL;
     """,
+    # 4: the cameras by place, to tell cheaply whether the area the data covers changed.
+    """
+    CREATE INDEX kept_objects_lon ON kept_objects(lon, lat);
+    CREATE INDEX kept_objects_lat ON kept_objects(lat);
+    DELETE FROM kept_state WHERE name = 'communes';
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

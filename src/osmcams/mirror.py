@@ -39,6 +39,7 @@ class Mirror:
         self.db = db
         self.base = base
         self.threads = threads
+        self.old_places: dict[str, tuple[float, float] | None] = {}  # before this run's diffs
 
     # Small named values (replication state, base file identity) ----------------------
 
@@ -89,19 +90,30 @@ class Mirror:
         db.executemany("INSERT OR REPLACE INTO kept_ways VALUES (?, ?)",
                        [(i, None if r is None else json.dumps(r)) for i, r in batch.ways.items()])
         removed = [key for key in batch.others if self._has(key)]
+        touched = self._touched(batch)
+        self._remember(touched | set(removed) | set(batch.cameras))
         db.executemany("DELETE FROM kept_objects WHERE key = ?", [(k,) for k in removed])
         nodes = [(k, v) for k, v in batch.cameras.items() if k.startswith("node/")]
         db.executemany(
             f"INSERT OR REPLACE {OBJECTS} (?, ?, ?, '[]', '[]', ?, ?, 0)",
             [(k, json.dumps(v["tags"]), v["timestamp"], *v["location"]) for k, v in nodes],
         )
-        touched = self._touched(batch)
         self._upsert([
             (k, v["tags"], v["timestamp"], v.get("refs") or v.get("nodes") or [], v.get("ways", []))
             for k, v in batch.cameras.items() if not k.startswith("node/")
         ])
         self._place(touched | {k for k in batch.cameras if not k.startswith("node/")})
         return touched | set(removed) | set(batch.cameras)
+
+    def _remember(self, keys: set[str]) -> None:
+        """Keep where the cameras `keys` were before this run (None: not placed)."""
+        new = sorted(keys - self.old_places.keys())
+        self.old_places.update(dict.fromkeys(new))
+        for start in range(0, len(new), 500):
+            chunk = new[start : start + 500]
+            self.old_places.update({key: (lon, lat) for key, lon, lat in self.db.execute(
+                f"SELECT key, lon, lat FROM kept_objects WHERE lon IS NOT NULL"
+                f" AND key IN ({','.join('?' * len(chunk))})", chunk)})
 
     def _has(self, key: str) -> bool:
         return self.db.execute("SELECT 1 FROM kept_objects WHERE key = ?", (key,)).fetchone() is not None
@@ -242,18 +254,31 @@ class Mirror:
         value = None if samples is None else numpy.asarray(samples, "<f8").tobytes()
         self.db.execute("INSERT OR REPLACE INTO kept_state VALUES ('samples', ?)", (value,))
 
-    def data_area(self) -> Any:
+    def data_area(self) -> tuple[Any, Any]:
         """Where the updated extract has data, as `scan_members` finds it: from the sampled
-        nodes, and the kept cameras as evidence (`blocks.area_of`)."""
+        nodes, and the kept cameras as evidence (`blocks.area_of`); and its grid
+        (`blocks.grid_of`). (None, None) when there are no samples."""
         import numpy
 
-        from osmcams.sources.blocks import area_of
+        from osmcams.sources.blocks import area_of, grid_of
 
         row = self.db.execute("SELECT value FROM kept_state WHERE name = 'samples'").fetchone()
         if row is None or row[0] is None:
-            return None
+            return None, None
         places = self.db.execute("SELECT lon, lat FROM kept_objects WHERE lon IS NOT NULL").fetchall()
-        return area_of(numpy.frombuffer(row[0], "<f8").reshape(-1, 2), places)
+        samples = numpy.frombuffer(row[0], "<f8").reshape(-1, 2)
+        return area_of(samples, places), grid_of(samples, places)
+
+    def extent(self) -> list[float | None]:
+        """The lowest and highest longitude and latitude of the placed cameras."""
+        return [self.db.execute(f"SELECT {f}({c}) FROM kept_objects").fetchone()[0]
+                for f, c in (("min", "lon"), ("min", "lat"), ("max", "lon"), ("max", "lat"))]
+
+    def holds_camera(self, west: float, south: float, east: float, north: float) -> bool:
+        """Whether a placed camera lies strictly inside the box."""
+        return self.db.execute(
+            "SELECT 1 FROM kept_objects WHERE lon > ? AND lon < ? AND lat > ? AND lat < ? LIMIT 1",
+            (west, east, south, north)).fetchone() is not None
 
     def cameras(self, keys: Iterable[str]) -> list[Camera]:
         """The placed cameras among `keys`."""
