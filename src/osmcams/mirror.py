@@ -254,25 +254,33 @@ class Mirror:
         value = None if samples is None else numpy.asarray(samples, "<f8").tobytes()
         self.db.execute("INSERT OR REPLACE INTO kept_state VALUES ('samples', ?)", (value,))
 
-    def data_area(self) -> tuple[Any, Any]:
+    def data_area(self) -> Any:
         """Where the updated extract has data, as `scan_members` finds it: from the sampled
-        nodes, and the kept cameras as evidence (`blocks.area_of`); and its grid
-        (`blocks.grid_of`). (None, None) when there are no samples."""
+        nodes, and the kept cameras as evidence (`blocks.area_of`); None without samples."""
+        from osmcams.sources.blocks import area_of
+
+        samples = self._samples()
+        if samples is None:
+            return None
+        places = self.db.execute("SELECT lon, lat FROM kept_objects WHERE lon IS NOT NULL").fetchall()
+        return area_of(samples, places)
+
+    def grid(self) -> list[Any] | None:
+        """The grid of `data_area` (`blocks.grid_of`), which depends on the cameras only
+        through their extent: read from the indexes, not from every camera."""
+        from osmcams.sources.blocks import grid_of
+
+        samples = self._samples()
+        corners = [self.db.execute(f"SELECT {f}({c}) FROM kept_objects").fetchone()[0]
+                   for f in ("min", "max") for c in ("lon", "lat")]
+        grid = grid_of(samples, None if None in corners else [corners[:2], corners[2:]])
+        return None if grid is None else [[float(v) for v in grid[0]], *grid[1:]]
+
+    def _samples(self) -> Any:
         import numpy
 
-        from osmcams.sources.blocks import area_of, grid_of
-
         row = self.db.execute("SELECT value FROM kept_state WHERE name = 'samples'").fetchone()
-        if row is None or row[0] is None:
-            return None, None
-        places = self.db.execute("SELECT lon, lat FROM kept_objects WHERE lon IS NOT NULL").fetchall()
-        samples = numpy.frombuffer(row[0], "<f8").reshape(-1, 2)
-        return area_of(samples, places), grid_of(samples, places)
-
-    def extent(self) -> list[float | None]:
-        """The lowest and highest longitude and latitude of the placed cameras."""
-        return [self.db.execute(f"SELECT {f}({c}) FROM kept_objects").fetchone()[0]
-                for f, c in (("min", "lon"), ("min", "lat"), ("max", "lon"), ("max", "lat"))]
+        return None if row is None or row[0] is None else numpy.frombuffer(row[0], "<f8").reshape(-1, 2)
 
     def holds_camera(self, west: float, south: float, east: float, north: float) -> bool:
         """Whether a placed camera lies strictly inside the box."""

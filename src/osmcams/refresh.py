@@ -367,36 +367,32 @@ class Refresh:
             "population_year": communes.population_year,
         })
         cameras = {code: report.cameras[code] for code in names}
-        changes = (self.store.record_run(self._run_record(), report.rows, cameras, self.touched)
-                   if record else [])
         write_set(config.output_dir, report.meta, report.warnings,
                   [SetRow(r["insee"], r["name"], *text) for r, text in zip(report.rows, texts)],
                   {code: [lines[c.key] for c in group] for code, group in cameras.items()})
-        return changes
+        del lines, texts  # a first run holds every camera's feature: not while recording
+        return (self.store.record_run(self._run_record(), report.rows, cameras, self.touched)
+                if record else [])
 
     def _keep_area(self) -> Any:
-        """Where the updated extract has data (`Mirror.data_area`), kept with its grid and
-        the extent of the cameras, which it depends on."""
-        area, grid = self.mirror.data_area()
-        self.mirror.put("area", {
-            "wkb": _wkb(area), "extent": self.mirror.extent(),
-            "grid": None if grid is None else [[float(v) for v in grid[0]], *grid[1:]],
-        })
+        """Where the updated extract has data (`Mirror.data_area`), kept with its grid."""
+        area = self.mirror.data_area()
+        self.mirror.put("area", {"wkb": _wkb(area), "grid": self.mirror.grid()})
         return area
 
     def _area_changed(self, cameras: list[Camera]) -> bool:
         """Whether the diffs changed where the extract has data, `cameras` being where the
         touched cameras are now. `blocks.area_of` depends on the cameras through the
-        extent of the grid and the cells that hold one: unchanged when the extent is, every
-        camera is now inside the area, and every cell a camera left holds another; else
-        the area is computed again and compared."""
+        grid, and the cells that hold one: unchanged when the grid is, every camera is
+        now inside the area, and every cell a camera left holds another; else the area
+        is computed again and compared."""
         import shapely
 
         mirror, kept = self.mirror, self.mirror.get("area")
         if kept["grid"] is None:  # no samples: no area, whatever the cameras
             return False
         area = None if kept["wkb"] is None else shapely.from_wkb(kept["wkb"])
-        if (area is not None and mirror.extent() == kept["extent"]
+        if (area is not None and mirror.grid() == kept["grid"]
                 and all(shapely.contains_xy(area, c.lon, c.lat) for c in cameras)
                 and all(_cell_holds(mirror, p, kept["grid"]) for p in mirror.old_places.values()
                         if p is not None)):
