@@ -282,9 +282,9 @@ def timeline_read(history: Path) -> Timing:
 
 def timeline_all(history: Path, out: Path, cache: Path) -> Timing:
     """`osmcams timeline --all` against the IGN communes, yearly, as JSON."""
-    osmcams = shutil.which("osmcams") or "osmcams"
     timing, _ = measure("timeline --all (IGN communes, yearly)",
-                        [osmcams, "timeline", "--all", "--pbf", history, "--boundaries", BOUNDARIES,
+                        [sys.executable, "-m", "osmcams", "timeline", "--all", "--pbf", history,
+                         "--boundaries", BOUNDARIES,
                          "--population", POPULATION, "-f", "json", "-o", out, "--overwrite", "-q"],
                         {"OSMCAMS_CACHE_DIR": str(cache)})
     timing.found = json.loads(out.read_text())["meta"]["cameras_at_last_date"]
@@ -298,21 +298,26 @@ def timeline_case(pbf: Path, workdir: Path, repeat: int = 1) -> list[dict]:
         "snapshot as history": make_history.as_history(pbf, workdir / "as-history.osh.pbf"),
         "apply-changes -H": make_history.with_diffs(pbf, workdir / "with-diffs.osh.pbf"),
     }
+    warm = ("import sys; from osmcams.communes import load_communes; "
+            "load_communes([sys.argv[1]], sys.argv[2], cache_dir=sys.argv[3])")
+    measure("boundary cache", [sys.executable, "-c", warm, BOUNDARIES, POPULATION, workdir / "cache"])
     results = []
     for name, history in files.items():
         expected = latest_cameras(history, workdir)
+        load = [os.getloadavg()[0]]
         rounds: dict[str, list[Timing]] = {}
         for _ in range(repeat):
             for timing in (floor(history, workdir / "osmium.osh.pbf", cores), timeline_read(history),
                            timeline_all(history, workdir / "timeline.json", workdir / "cache")):
                 rounds.setdefault(timing.task, []).append(timing)
         timings = [best(runs) for runs in rounds.values()]
+        load.append(os.getloadavg()[0])
         for timing in timings[1:]:
             check(timing, expected, name)
         results.append({
             "pbf": f"{history} ({name})", "bytes": history.stat().st_size,
             "objects": sum(osmium_objects(history).values()), "cameras": expected, "cores": cores,
-            "cpu": cpu_model(), "timings": [asdict(t) for t in timings],
+            "cpu": cpu_model(), "load_before_after": load, "timings": [asdict(t) for t in timings],
         })
     return results
 
@@ -401,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"smoke: osmcams and osmium agree: {results}")
         else:
             if args.pbf:
-                pbf, objects = args.pbf, sum(osmium_objects(args.pbf).values())
+                pbf, objects = args.pbf, 0 if args.timeline else sum(osmium_objects(args.pbf).values())
             else:
                 pbf = workdir / "tiled.osm.pbf"
                 built = make_tiled_pbf.build(args.source, args.size_mb, pbf, spread=args.spread)

@@ -149,3 +149,22 @@ def test_a_file_of_pieces_counts_the_pieces_it_did_not_sample(
     rows = {r["insee"]: r for r in strict_json(result.stdout)["communes"]}
     assert {code: rows[code]["cameras"] for code in expected if code in rows} == expected
     assert all(0 < rows[code]["coverage"] <= 1 for code in expected)
+
+
+def test_cutting_by_small_pieces_gives_the_areas_of_a_whole_cut(communes_06, ign_shapes) -> None:
+    """A speckled region of 2,000 cells (as random nodes make): the areas inside it are those
+    of shapely's intersection with the whole region (each piece projected about its own centre:
+    within a millionth)."""
+    import numpy
+    import shapely
+
+    from osmcams.geometry import areas_km2
+    from osmcams.join import _inside_km2
+
+    rng = numpy.random.default_rng(1)
+    x, y = rng.uniform(6.6, 7.6, 2000), rng.uniform(43.5, 44.3, 2000)
+    region = shapely.coverage_union_all(shapely.box(x, y, x + 0.02, y + 0.02))
+    region = shapely.union_all(shapely.get_parts(region))
+    communes = numpy.array(list(ign_shapes(communes_06).values()), dtype=object)
+    expected = areas_km2(shapely.intersection(communes, region))
+    assert numpy.allclose(_inside_km2(communes, region), expected, rtol=1e-5, atol=1e-9)

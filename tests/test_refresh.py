@@ -414,11 +414,14 @@ def test_patched_sets_equal_a_whole_recount_after_each_diff(
     assert first["06150"] == 0  # La Turbie: no camera yet
 
     camera = {"man_made": "surveillance", "surveillance:type": "camera"}
-    here = Obj("node", NEW_NODE + 1, 1, camera, *inside("06150"))
+    here = Obj("node", NEW_NODE + 1, 1, {**camera, "direction": "skywards"}, *inside("06150"))
     there = Obj("node", NEW_NODE + 1, 2, camera, *inside("06032"))
     diffs = monaco_diffs(monaco_2025, inside)
     diffs.insert(2, osc(create=[here]))
     diffs.append(osc(modify=[there]))  # La Turbie's one camera goes to Cap-d'Ail
+    nice = Obj("node", NEW_NODE + 2, 1, camera, *inside("06088"))
+    diffs.append(osc(create=[nice]))  # Nice, outside the data: its row appears
+    diffs.append(osc(delete=[Obj("node", NEW_NODE + 2, 2, {}, *inside("06088"))]))  # and goes
     files = []
     untouched = out / "communes" / next(p.name for p in (out / "communes").glob("06104-*"))
     stamp = untouched.stat().st_mtime_ns
@@ -428,12 +431,18 @@ def test_patched_sets_equal_a_whole_recount_after_each_diff(
         replication.publish(MONACO_SEQUENCE + i, text, STAMP.format(1 + i, 0))
         assert run(config) == 0
         err = capsys.readouterr().err
-        assert "communes: counting these again" in err and "whole set" not in err  # patched
+        patched = "communes: counting these again" in err and "whole set" not in err
+        assert patched == (i < 6)  # Nice's row comes and goes: every commune counted again
+        assert ("whole set" in err) == (i >= 6)
+        assert ("06088 now hold cameras" in err) == (i == 6)
         expected = fresh_count(apply_changes(monaco_2025, files, tmp_path / f"m{i}.osm.pbf"),
                                net_env, **request)
         assert_same(out, expected)
         assert [r["insee"] for r in published(out)[0]["communes"]] == [r["insee"] for r in expected.rows]
         assert _set_files(out) == _rebuilt(tmp_path, config, f"whole{i}")
+        unreadable = "1 cameras have a direction that cannot be read; set to null"
+        assert (unreadable in published(out)[0]["warnings"]) == (i in (3, 4))
+        assert ("06088" in {r["insee"] for r in published(out)[0]["communes"]}) == (i == 6)
     counts = [{r["insee"]: r["cameras"] for r in fresh_count(
         apply_changes(monaco_2025, files[:i], tmp_path / "m.osm.pbf"), net_env, **request).rows}
         for i in (3, 5)]
@@ -441,4 +450,4 @@ def test_patched_sets_equal_a_whole_recount_after_each_diff(
     assert untouched.stat().st_mtime_ns == stamp  # Roquebrune's file: never rewritten
     capsys.readouterr()
     assert main(["history", "--config", str(config), "--commune", "06150", "-f", "json"]) == 0
-    assert [r["cameras"] for r in json.loads(capsys.readouterr().out)["runs"]] == [0, 0, 0, 1, 1, 0]
+    assert [r["cameras"] for r in json.loads(capsys.readouterr().out)["runs"]] == [0, 0, 0, 1, 1, 0, 0, 0]

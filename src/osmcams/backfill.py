@@ -76,20 +76,23 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
     from osmcams.sources.pbf import Extract
 
     started = now()
-    history = read_history(path, settings.threads, progress)
+    from osmcams.sources.blocks import data_area
+
+    history = read_history(path, settings.threads, progress, tags=True)
+    history.data_area = data_area(path, history.positions())
     communes = _communes(config, store, path, settings, progress)
     codes = select(communes, config.names, config.department, config.every)
     dated = Extract([], history.source, history.timestamp, history.timestamp_source, history.bbox,
                     data_area=history.data_area)
+    tracks = history.tracks
+    states = _states(tracks, communes)
+    first = _first_seen(tracks, states)
     chosen, coverage = _coverage(dated, communes.frame.set_index("insee", drop=False).loc[codes],
-                                 rank=config.every or not config.names)
+                                 rank=config.every or not config.names, holding=set(first))
     for warning in history.warnings + coverage:
         log(f"warning: {warning}")
     areas = commune_areas(chosen)
     selected = set(chosen["insee"])
-    tracks = history.tracks
-    states = _states(tracks, communes)
-    first = _first_seen(tracks, states)
     start, stop = _span(None, None, every, min((first[c] for c in selected if c in first),
                                                default=None), history.timestamp)
     dates = [seconds(d) for d in instants(start, stop, every)]

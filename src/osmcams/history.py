@@ -117,6 +117,15 @@ MIGRATIONS = [
         coalesce(last_seen, (SELECT data_timestamp FROM runs ORDER BY id DESC LIMIT 1)) AS last_seen,
         present, lon, lat, tags, insee FROM cameras;
     """,
+    # 3: each camera's feature line and the tags its commune's row tallies, kept.
+    """
+    ALTER TABLE kept_objects ADD COLUMN feature TEXT;
+    ALTER TABLE kept_objects ADD COLUMN surveillance_type TEXT;
+    ALTER TABLE kept_objects ADD COLUMN surveillance TEXT;
+    DELETE FROM kept_state WHERE name = 'communes';
+    CREATE INDEX kept_objects_partial ON kept_objects(key) WHERE partial;
+    CREATE INDEX kept_objects_unplaced ON kept_objects(key) WHERE lon IS NULL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -89,10 +89,11 @@ def _ratio(value: float | None, per: float | None, digits: int) -> float | None:
 
 def row_of(
     insee: str, name: str, department: str | None, population: int | None, area: float,
-    coverage: float | None, cameras: list[Camera],
+    coverage: float | None, kinds: list[tuple[str | None, str | None]],
 ) -> dict[str, Any]:
-    """The density row of a commune holding `cameras` (`area` in km², unrounded)."""
-    count = len(cameras)
+    """The density row of a commune holding cameras of `kinds` (the surveillance:type and
+    surveillance tags of each, in the order of the extract); `area` in km², unrounded."""
+    count = len(kinds)
     return {
         "insee": insee,
         "name": name,
@@ -104,8 +105,8 @@ def row_of(
         "cameras_per_km2": _ratio(count, area, 4),
         "cameras_per_10k": _ratio(count * 10_000, population, 3),
         "inhabitants_per_camera": round(population / count) if count and population else None,
-        "by_type": _tally(c.surveillance_type for c in cameras) if count else {},
-        "by_scope": _tally(c.surveillance for c in cameras) if count else {},
+        "by_type": _tally(kind for kind, _ in kinds) if count else {},
+        "by_scope": _tally(scope for _, scope in kinds) if count else {},
         "note": (
             "coverage unknown" if coverage is None
             else None if coverage >= 1 else f"partial data: {coverage:.0%} of the area, count incomplete"
@@ -136,6 +137,46 @@ def _data_region(extract: Extract) -> tuple[Any, str]:
     return sampled, "its sampled nodes" if sampled is not None else ""
 
 
+PIECE_VERTICES = 256  # the data region is cut into pieces of at most this many vertices
+
+
+def _pieces(region: Any) -> list[Any]:
+    """`region` cut into disjoint polygons of few vertices, by halving the large ones."""
+    import shapely
+
+    pieces, todo = [], list(shapely.get_parts(region))
+    while todo:
+        part = todo.pop()
+        if shapely.get_num_coordinates(part) <= PIECE_VERTICES:
+            pieces.append(part)
+            continue
+        xmin, ymin, xmax, ymax = part.bounds
+        if xmax - xmin >= ymax - ymin:
+            mid = (xmin + xmax) / 2
+            halves = [(xmin, ymin, mid, ymax), (mid, ymin, xmax, ymax)]
+        else:
+            mid = (ymin + ymax) / 2
+            halves = [(xmin, ymin, xmax, mid), (xmin, mid, xmax, ymax)]
+        for box in halves:
+            half = shapely.intersection(part, shapely.box(*box))
+            todo += [p for p in shapely.get_parts(half) if p.geom_type == "Polygon" and not p.is_empty]
+    return pieces
+
+
+def _inside_km2(geometries: Any, region: Any) -> Any:
+    """The area in km² of each geometry inside `region`: each is cut only by the few small
+    pieces of the region near it, not by the whole (a region of many cells is slow to cut)."""
+    import numpy
+    import shapely
+
+    pieces = numpy.array(_pieces(region), dtype=object)
+    if not len(pieces):
+        return numpy.zeros(len(geometries))
+    which, piece = shapely.STRtree(pieces).query(geometries, predicate="intersects")
+    cuts = shapely.intersection(geometries[which], pieces[piece])
+    return numpy.bincount(which, weights=areas_km2(cuts), minlength=len(geometries))
+
+
 def _coverage(
     extract: Extract, chosen: Any, rank: bool, holding: set[str] | frozenset[str] = frozenset()
 ) -> tuple[Any, list[str]]:
@@ -164,11 +205,11 @@ def _coverage(
     if across.any():
         cut = geometries[across]
         try:
-            inside = shapely.intersection(cut, region)
+            inside = _inside_km2(cut, region)
         except shapely.errors.GEOSException:  # an invalid outline: repair it, then cut
-            inside = shapely.intersection(shapely.make_valid(cut), region)
+            inside = _inside_km2(shapely.make_valid(cut), region)
         whole = chosen["area_km2"][across].to_numpy() if "area_km2" in chosen else areas_km2(cut)
-        shares[across] = areas_km2(inside) / whole
+        shares[across] = inside / whole
     shares = numpy.where(shares >= FULL, 1.0, numpy.round(shares, 3))
     chosen = chosen.assign(coverage=shares)
     names = [f"{n} ({c})" for n, c in zip(chosen["name"], chosen["insee"])]
@@ -206,7 +247,8 @@ def density_rows(chosen: Any, areas: Any, by_commune: dict[str, list[Camera]]) -
     return [
         row_of(c.insee, c.name, None if pandas.isna(c.department) else c.department,
                None if pandas.isna(c.population) else int(c.population), area,
-               None if pandas.isna(c.coverage) else float(c.coverage), by_commune[c.insee])
+               None if pandas.isna(c.coverage) else float(c.coverage),
+               [(k.surveillance_type, k.surveillance) for k in by_commune[c.insee]])
         for c, area in zip(chosen.itertuples(), areas.tolist())
     ]
 

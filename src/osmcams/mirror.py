@@ -19,10 +19,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
 from osmcams.models import Camera, direction_warning, make_camera, unreadable_direction
+from osmcams.sources.blocks import Block, Layout, Unindexable, index
 from osmcams.sources.pbf import Extract, Scan, centre, placement_warnings, read_by_id
 from osmcams.sources.replication import Batch
 
@@ -58,6 +60,8 @@ class Mirror:
         db = self.db
         for table in ("kept_objects", "kept_locations", "kept_ways"):
             db.execute(f"DELETE FROM {table}")
+        db.execute("DELETE FROM kept_state WHERE name = 'layout'")
+        self._layout()  # while the file is in the page cache
         db.executemany(
             f"INSERT {OBJECTS} (?, ?, ?, '[]', '[]', ?, ?, 0)",
             [(c.key, json.dumps(c.tags), c.timestamp, c.lon, c.lat)
@@ -128,7 +132,7 @@ class Mirror:
         refs = {w: None if r[0] is None else json.loads(r[0]) for w, r in found.items()}
         missing = ways - refs.keys()
         if missing:
-            read = read_by_id(self.base, "way", missing, self.threads)
+            read = read_by_id(self.base, "way", missing, self.threads, self._layout())
             self.db.executemany(
                 "INSERT INTO kept_ways VALUES (?, ?)",
                 [(w, None if w not in read else json.dumps(read[w])) for w in missing],
@@ -142,13 +146,28 @@ class Mirror:
         places = {n: None if r[0] is None else (r[0], r[1]) for n, r in found.items()}
         missing = nodes - places.keys()
         if missing:
-            read = read_by_id(self.base, "node", missing, self.threads)
+            read = read_by_id(self.base, "node", missing, self.threads, self._layout())
             self.db.executemany(
                 "INSERT INTO kept_locations VALUES (?, ?, ?)",
                 [(n, *(read.get(n) or (None, None))) for n in missing],
             )
             places.update({n: read.get(n) for n in missing})
         return places
+
+    def _layout(self) -> Layout | None:
+        """Where the blocks of the extract lie: indexed once (reading every block header
+        of a large file takes seconds), then kept."""
+        kept = self.get("layout")
+        if kept is None:
+            try:
+                layout = index(self.base)
+            except (Unindexable, OSError):
+                return None
+            kept = {"header": astuple(layout.header),
+                    **{kind: [astuple(b) for b in blocks] for kind, blocks in layout.blocks.items()}}
+            self.put("layout", kept)
+        header = Block(*kept.pop("header"))
+        return Layout(header, {kind: [Block(*b) for b in blocks] for kind, blocks in kept.items()})
 
     def _lookup(self, table: str, columns: str, ids: set[int]) -> dict[int, tuple]:
         found = {}
@@ -198,23 +217,43 @@ class Mirror:
         bad = sum(map(unreadable_direction, cameras))
         return Extract(cameras, source, timestamp, timestamp_source, bbox, self.warnings(bad))
 
-    def warnings(self, bad: int | None = None) -> list[str]:
-        """What a read of the updated extract warns about its cameras; `bad`: how many
-        have a direction that cannot be read (default: as `set_communes` kept it)."""
-        if bad is None:
-            (bad,) = self.db.execute("SELECT count(*) FROM kept_objects"
-                                     " WHERE lon IS NOT NULL AND bad_direction").fetchone()
+    def warnings(self, bad: int) -> list[str]:
+        """What a read of the updated extract warns about its cameras, `bad` of which have
+        a direction that cannot be read."""
         partial = [k for (k,) in self.db.execute(
             "SELECT key FROM kept_objects WHERE partial AND lon IS NOT NULL ORDER BY key")]
         unplaced = [k for (k,) in self.db.execute(
             "SELECT key FROM kept_objects WHERE lon IS NULL ORDER BY key")]
         return direction_warning(bad) + placement_warnings(partial, unplaced)
 
-    def totals(self) -> tuple[int, int]:
-        """The cameras placed, and those of them outside every commune (see `set_communes`)."""
-        return self.db.execute(
-            "SELECT count(*), count(*) - count(insee) FROM kept_objects WHERE lon IS NOT NULL"
+    def totals(self) -> tuple[int, int, int]:
+        """The cameras placed, those of them outside every commune, and those whose
+        direction cannot be read (as `set_communes` kept them)."""
+        total, outside, bad = self.db.execute(
+            "SELECT count(lon), count(lon) - count(insee), total(bad_direction)"
+            " FROM kept_objects WHERE lon IS NOT NULL"
         ).fetchone()
+        return total, outside, int(bad)
+
+    def keep_samples(self, samples: Any) -> None:
+        """Keep the node locations sampled from the extract (`blocks.sampled_nodes`)."""
+        import numpy
+
+        value = None if samples is None else numpy.asarray(samples, "<f8").tobytes()
+        self.db.execute("INSERT OR REPLACE INTO kept_state VALUES ('samples', ?)", (value,))
+
+    def data_area(self) -> Any:
+        """Where the updated extract has data, as `scan_members` finds it: from the sampled
+        nodes, and the kept cameras as evidence (`blocks.area_of`)."""
+        import numpy
+
+        from osmcams.sources.blocks import area_of
+
+        row = self.db.execute("SELECT value FROM kept_state WHERE name = 'samples'").fetchone()
+        if row is None or row[0] is None:
+            return None
+        places = self.db.execute("SELECT lon, lat FROM kept_objects WHERE lon IS NOT NULL").fetchall()
+        return area_of(numpy.frombuffer(row[0], "<f8").reshape(-1, 2), places)
 
     def cameras(self, keys: Iterable[str]) -> list[Camera]:
         """The placed cameras among `keys`."""
@@ -225,18 +264,22 @@ class Mirror:
             found += [c for c, _ in self._cameras(f"AND key IN ({','.join('?' * len(chunk))})", chunk)]
         return found
 
-    def cameras_in(self, codes: Iterable[str]) -> dict[str, list[Camera]]:
-        """The cameras of each commune of `codes`, in the order of an extract."""
+    def features_in(self, codes: Iterable[str]) -> dict[str, list[tuple[str | None, str | None, str]]]:
+        """The surveillance:type, surveillance and feature line (`set_communes`) of each
+        camera of each commune of `codes`, in the order of an extract."""
         order = {"node": 0, "way": 1, "relation": 2}
-        found: dict[str, list[Camera]] = {code: [] for code in codes}
+        found: dict[str, list[tuple[tuple[int, int], tuple[str | None, str | None, str]]]] = {
+            code: [] for code in codes}
         ordered = sorted(found)
         for start in range(0, len(ordered), 500):
             chunk = ordered[start : start + 500]
-            for camera, code in self._cameras(f"AND insee IN ({','.join('?' * len(chunk))})", chunk):
-                found[code or ""].append(camera)
-        for cameras in found.values():
-            cameras.sort(key=lambda c: (order[c.osm_type], c.osm_id))
-        return found
+            for key, code, *kept in self.db.execute(
+                "SELECT key, insee, surveillance_type, surveillance, feature FROM kept_objects"
+                f" WHERE lon IS NOT NULL AND insee IN ({','.join('?' * len(chunk))})", chunk,
+            ):
+                kind, osm_id = key.split("/")
+                found[code].append(((order[kind], int(osm_id)), tuple(kept)))
+        return {code: [kept for _, kept in sorted(rows)] for code, rows in found.items()}
 
     def _cameras(self, where: str, params: Iterable[Any] = ()) -> Iterator[tuple[Camera, str | None]]:
         for key, tags, stamp, lon, lat, code in self.db.execute(
@@ -246,10 +289,14 @@ class Mirror:
             kind, osm_id = key.split("/")
             yield make_camera(kind, int(osm_id), lon, lat, json.loads(tags), stamp)[0], code
 
-    def set_communes(self, cameras: list[Camera], codes: list[str | None]) -> None:
-        """Keep the commune of each camera (None: outside every commune), and whether its
-        direction could not be read."""
+    def set_communes(self, cameras: list[Camera], codes: list[str | None],
+                     features: Iterable[str | None]) -> None:
+        """Keep the commune of each camera (None: outside every commune), its feature line
+        in the outputs (None: in no published commune), the tags its commune's row
+        tallies, and whether its direction could not be read."""
         self.db.executemany(
-            "UPDATE kept_objects SET insee = ?, bad_direction = ? WHERE key = ?",
-            [(code, unreadable_direction(c), c.key) for c, code in zip(cameras, codes)],
+            "UPDATE kept_objects SET insee = ?, bad_direction = ?, surveillance_type = ?,"
+            " surveillance = ?, feature = ? WHERE key = ?",
+            ((code, unreadable_direction(c), c.surveillance_type, c.surveillance, feature, c.key)
+             for c, code, feature in zip(cameras, codes, features)),
         )

@@ -27,13 +27,17 @@ from typing import Any
 from osmcams.config import Config
 from osmcams.errors import DataError, StaleError
 from osmcams.history import CHANGES, Change, Run, Store
-from osmcams.models import Progress
+from osmcams.models import Camera, Progress
 from osmcams.settings import Settings
 
 Log = Callable[[str], None]
 BATCH_DIFFS = 60  # diffs merged and applied at once: memory stays bounded when catching up
 BATCH_BYTES = 16 << 20
 SOURCE = "\x00"  # where the source, named with its sequence, goes in the kept notes
+
+
+class Whole(Exception):
+    """A patch would not give what counting every commune gives."""
 
 
 @dataclass
@@ -146,8 +150,8 @@ class Refresh:
     # Reading the extract ------------------------------------------------------------
 
     def _read_extract(self, download: bool) -> None:
-        import shapely
 
+        from osmcams.sources.blocks import sampled_nodes
         from osmcams.sources.pbf import scan_members
         from osmcams.sources.replication import ReplicationState
 
@@ -171,8 +175,7 @@ class Refresh:
         mirror.put("sequence", state.sequence)
         mirror.put("timestamp", state.timestamp)
         mirror.put("url", state.url)
-        area = extract.data_area
-        mirror.put("area", None if area is None else shapely.to_wkb(area, hex=True))
+        mirror.keep_samples(sampled_nodes(config.pbf))
         if not config.boundaries:
             mirror.put("boundaries", [_boundary_record(b) for b in boundaries])
 
@@ -254,8 +257,8 @@ class Refresh:
                 and self._published() == self.start_sequence):
             try:
                 changes = self._patch()
-            except StaleSet as e:
-                self.log(f"{e}: writing the whole set again")
+            except (StaleSet, Whole) as e:
+                self.log(f"{e}: counting every commune and writing the whole set again")
         if changes is None:
             changes = self._rebuild(record, key)
         stamp = mirror.get("timestamp")
@@ -321,7 +324,6 @@ class Refresh:
 
     def _rebuild(self, record: bool, key: str) -> list[Change]:
         """Count every commune from every kept camera, and write the whole set."""
-        import shapely
 
         from osmcams.join import assign, count
         from osmcams.kept import Kept, KeptRow
@@ -329,10 +331,11 @@ class Refresh:
         from osmcams.outputs.writers import camera_feature, feature_line, row_lines
 
         config, mirror = self.config, self.mirror
-        bbox, area = mirror.get("bbox"), mirror.get("area")
+        bbox = mirror.get("bbox")
         extract = mirror.extract(self._extract_names()[0], mirror.get("timestamp"),
                                  self._extract_names()[1], tuple(bbox) if bbox else None)
-        extract.data_area = None if area is None else shapely.from_wkb(area)
+        extract.data_area = mirror.data_area()
+        mirror.put("area", _wkb(extract.data_area))
         communes, codes = self._communes()
         owners = assign(extract.cameras, communes)
         rank = config.every or not config.names
@@ -341,39 +344,41 @@ class Refresh:
         for warning in report.warnings:
             self.log(f"warning: {warning}")
         kept = Kept(self.store.db)
-        mirror.set_communes(extract.cameras, owners)
+        names = {r["insee"]: r["name"] for r in report.rows}
+        lines = {c.key: feature_line(camera_feature(c, code, names[code]))
+                 for code in names for c in report.cameras[code]}
+        mirror.set_communes(extract.cameras, owners, (lines.get(c.key) for c in extract.cameras))
         if mirror.get("communes") != key:
             kept.store_communes(communes.frame["insee"], communes.frame.geometry.values)
-        lines = [row_lines(r) for r in report.rows]
+        texts = [row_lines(r) for r in report.rows]
         position = {code: i for i, code in enumerate(codes)}
         kept.store_rows([
             KeptRow(r["insee"], position[r["insee"]], i, r["name"], r["department"],
                     r["population"], report.areas[r["insee"]], r["coverage"], r["cameras"],
-                    r["cameras_per_km2"], *line)
-            for i, (r, line) in enumerate(zip(report.rows, lines))
+                    r["cameras_per_km2"], *text)
+            for i, (r, text) in enumerate(zip(report.rows, texts))
         ])
         mirror.put("communes", key)
+        mirror.put("selected", codes)
         mirror.put("report", {
             "notes": [n.replace(extract.source, SOURCE) for n in report.notes], "rank": rank,
             "boundaries": communes.source,
             "population_source": communes.population_source,
             "population_year": communes.population_year,
         })
-        cameras = {r["insee"]: report.cameras[r["insee"]] for r in report.rows}
+        cameras = {code: report.cameras[code] for code in names}
         changes = (self.store.record_run(self._run_record(), report.rows, cameras, self.touched)
                    if record else [])
-        features = {code: [feature_line(camera_feature(c, code, r["name"])) for c in cameras[code]]
-                    for code, r in zip(cameras, report.rows)}
         write_set(config.output_dir, report.meta, report.warnings,
-                  [SetRow(r["insee"], r["name"], *line) for r, line in zip(report.rows, lines)],
-                  features)
+                  [SetRow(r["insee"], r["name"], *text) for r, text in zip(report.rows, texts)],
+                  {code: [lines[c.key] for c in group] for code, group in cameras.items()})
         return changes
 
     def _patch(self) -> list[Change]:
         """Count again only the communes whose cameras the diffs touched, and write their
         files; the others' rows and features are kept."""
         from osmcams.communes import Communes
-        from osmcams.join import finish, rank_order, row_of
+        from osmcams.join import NO_DATA, finish, rank_order, row_of
         from osmcams.kept import Kept
         from osmcams.outputs.sets import SetRow, write_set
         from osmcams.outputs.writers import camera_feature, feature_line, row_lines
@@ -383,22 +388,32 @@ class Refresh:
         touched = self.touched or set()
         moved = mirror.cameras(touched)
         owners = kept.owners(moved)
-        mirror.set_communes(moved, owners)
         rows = kept.rows()
         before = [(r.insee, r.cameras) for r in rows]  # the blocks of cameras.geojson in place
         by_code = {r.insee: r for r in rows}
+        mirror.set_communes(moved, owners, (
+            feature_line(camera_feature(c, code, by_code[code].name)) if code in by_code else None
+            for c, code in zip(moved, owners)))
         dirty = {code for code in (*self.store.communes_of(touched).values(), *owners)
                  if code in by_code}
+        selected = set(mirror.get("selected"))
+        entering = sorted({code for code in owners if code and code in selected and code not in by_code})
+        if entering:  # a commune outside the data now holds a camera: it gets a row
+            raise Whole(f"{', '.join(entering)} now hold cameras")
         self.log(f"{len(touched)} cameras touched, in {len(dirty)} of the {len(rows)} communes: "
                  "counting these again")
-        cameras = mirror.cameras_in(dirty)
+        kept_features = mirror.features_in(dirty)
         fresh = {}
         for code in dirty:
             r = by_code[code]
             fresh[code] = row_of(code, r.name, r.department, r.population, r.area, r.coverage,
-                                 cameras[code])
+                                 [(kind, scope) for kind, scope, _ in kept_features[code]])
             r.json, r.csv = row_lines(fresh[code])
             r.cameras, r.cameras_per_km2 = fresh[code]["cameras"], fresh[code]["cameras_per_km2"]
+            if not r.cameras and r.coverage is not None and r.coverage < NO_DATA:
+                raise Whole(f"{code}, outside the data, no longer holds a camera")  # its row goes
+        if _wkb(mirror.data_area()) != mirror.get("area"):  # the cameras widen or narrow it
+            raise Whole("the area the data covers changed")
         state = mirror.get("report")
         if state["rank"]:
             order = sorted(rows, key=lambda r: rank_order(
@@ -407,25 +422,34 @@ class Refresh:
             order = sorted(rows, key=lambda r: r.position)
         source, timestamp_source = self._extract_names()
         bbox = mirror.get("bbox")
+        total, outside, bad = mirror.totals()
         extract = Extract([], source, mirror.get("timestamp"), timestamp_source,
-                          tuple(bbox) if bbox else None, mirror.warnings())
+                          tuple(bbox) if bbox else None, mirror.warnings(bad))
         communes = Communes(None, state["boundaries"], state["population_source"],
                             state["population_year"])
         notes = [n.replace(SOURCE, source) for n in state["notes"]]
         named = [{"insee": r.insee, "name": r.name, "population": r.population} for r in order]
-        meta, warnings = finish(extract, communes, named, notes, *mirror.totals())
+        meta, warnings = finish(extract, communes, named, notes, total, outside)
         meta["replication_sequence"] = mirror.get("sequence")
         for warning in warnings:
             self.log(f"warning: {warning}")
         write_set(self.config.output_dir, meta, warnings,
                   [SetRow(r.insee, r.name, r.json, r.csv) for r in order],
-                  {code: [feature_line(camera_feature(c, code, by_code[code].name))
-                          for c in cameras[code]] for code in dirty},
-                  before)
-        changes = self.store.record_run(self._run_record(), list(fresh.values()), cameras, touched)
+                  {code: [line for *_, line in kept_features[code]] for code in dirty}, before)
+        now: dict[str, list[Camera]] = {code: [] for code in dirty}
+        for camera, owner in zip(moved, owners):
+            if owner in now:
+                now[owner].append(camera)
+        changes = self.store.record_run(self._run_record(), list(fresh.values()), now, touched)
         kept.update_rows([by_code[code] for code in dirty])
         kept.reorder({r.insee: i for i, r in enumerate(order) if r.published != i})
         return changes
+
+
+def _wkb(shape: Any) -> str | None:
+    import shapely
+
+    return None if shape is None else shapely.to_wkb(shape, hex=True)
 
 
 def _boundary_record(boundary: Any) -> list[Any]:

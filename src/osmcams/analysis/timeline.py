@@ -211,12 +211,13 @@ def build(
     frame = communes.frame.set_index("insee", drop=False)
     dated = Extract([], history.source, history.timestamp, history.timestamp_source, history.bbox,
                     data_area=history.data_area)
-    chosen, partial = _coverage(dated, frame.loc[codes], rank)
-    codes = list(chosen["insee"])
-    index = {code: k for k, code in enumerate(codes)}
     tracks = history.tracks
     states = _states(tracks, communes)
     first = _first_seen(tracks, states)
+    # A commune that held a camera at any date has data, whatever the sampling says.
+    chosen, partial = _coverage(dated, frame.loc[codes], rank, holding=set(first))
+    codes = list(chosen["insee"])
+    index = {code: k for k, code in enumerate(codes)}
     start, stop = _span(since, until, every, min((first[c] for c in codes if c in first), default=None),
                         history.timestamp)
     dates = [int(d.timestamp()) for d in instants(start, stop, every)]
@@ -311,23 +312,61 @@ def timeline_from_pbf(
 ) -> Timeline:
     """The timeline of a history file's cameras in communes from boundary files."""
     from osmcams.communes import apply_population, communes_from_boundaries, load_communes, select
+    from osmcams.sources.blocks import area_of
     from osmcams.sources.osh import read_boundaries, read_history
 
     if request.pbf is None:
         raise UsageError("--pbf is required: a history file (.osh.pbf)")
-    history = read_history(request.pbf, settings.threads, progress)
-    if request.boundaries:
-        communes = load_communes(
-            request.boundaries, request.population, request.code_field, request.name_field,
-            cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
-            population_year=request.population_year,
-        )
-    else:  # the admin relations of the history file, as they are at its end
-        found = read_boundaries(request.pbf, request.admin_level, settings.threads, progress)
-        communes = communes_from_boundaries(found, request.pbf.name, request.admin_level)
+    pbf = request.pbf
+
+    def load() -> tuple[Any, Any]:
+        """The communes from files (when given), and nodes sampled from the file."""
+        from osmcams.sources.blocks import sampled_nodes
+
+        communes = None
+        if request.boundaries:
+            communes = load_communes(
+                request.boundaries, request.population, request.code_field, request.name_field,
+                cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
+                population_year=request.population_year,
+            )
+        return communes, sampled_nodes(pbf)
+
+    history, (communes, samples) = _while_reading(
+        load, lambda tick: read_history(pbf, settings.threads, tick), progress)
+    history.data_area = area_of(samples, history.positions())
+    if communes is None:  # the admin relations of the history file, as they are at its end
+        found = read_boundaries(pbf, request.admin_level, settings.threads, progress)
+        communes = communes_from_boundaries(found, pbf.name, request.admin_level)
         if request.population:
             apply_population(communes, request.population, request.population_year)
     codes = select(communes, request.communes, request.department, request.every)
     return build(history, communes, codes, every, since, until,
                  rank=request.every or not request.communes,
                  boundaries_date=None if request.boundaries else history.timestamp)
+
+
+class _LoadFailed(Exception):
+    """Stops a reading whose other half failed."""
+
+
+def _while_reading(load: Any, read: Any, progress: Any) -> tuple[Any, Any]:
+    """`read(tick)` with `load()` in a thread: libosmium, GDAL and numpy release the GIL.
+    A failing load stops the reading at its next tick, and its own error is raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="osmcams-communes") as pool:
+        loading = pool.submit(load)
+
+        def tick(label: str, done: int, total: int | None) -> None:
+            if loading.done() and loading.exception() is not None:
+                raise _LoadFailed
+            if progress:
+                progress(label, done, total)
+
+        try:  # ticks cost a little: only when progress is shown
+            result = read(tick if progress else None)
+        except _LoadFailed:
+            loading.result()
+            raise
+        return result, loading.result()

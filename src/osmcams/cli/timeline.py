@@ -113,6 +113,7 @@ def timeline(
           --commune Nice --commune Cannes
       osmcams timeline --pbf france.osh.pbf --boundaries communes/ --population communes.json \\
           --department 44 --every quarter --since 2014 -o nantes-area.csv
+      osmcams timeline --pbf guyane.osh.pbf --all --every month   # the file's own boundaries
     """
     from osmcams.analysis.timeline import timeline_from_pbf
     from osmcams.files import check_target

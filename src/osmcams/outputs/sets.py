@@ -15,6 +15,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from osmcams.outputs.writers import (
     commune_file,
     json_document,
     rows_csv,
+    write_feature_blocks,
     write_feature_lines,
 )
 
@@ -90,17 +92,18 @@ def write_set(
                     write_feature_lines(features[row.insee], out)
         with open(paths["cameras"], "w", encoding="utf-8") as out:
             if before is None:
-                write_feature_lines((line for r in rows for line in features[r.insee]), out)
+                write_feature_blocks((",\n".join(features[r.insee]) for r in rows), out)
             else:
                 with open(directory / FIXED["cameras"], encoding="utf-8") as old:
-                    write_feature_lines(_patched(old, rows, features, before), out)
+                    write_feature_blocks(_patched(old, rows, features, before), out)
 
 
 def _patched(
     old: io.TextIOBase, rows: list[SetRow], features: dict[str, list[str]],
     before: list[tuple[str, int]],
 ) -> Iterator[str]:
-    """The feature lines of `rows`: those of `features`, else as `old` has them.
+    """The features of `rows`, a block per commune: those of `features`, else as `old`
+    has them.
 
     The communes not in `features` are in the same order in `old` as in `rows` (their
     ranks did not change relative to one another): one pass reads them all.
@@ -110,22 +113,22 @@ def _patched(
     blocks = iter(before)
     for row in rows:
         if row.insee in features:
-            yield from features[row.insee]
+            yield ",\n".join(features[row.insee])
             continue
         for code, count in blocks:
-            lines = [old.readline() for _ in range(count)]
+            block = "".join(islice(old, count))  # its lines end with ",\n", the file's last "\n"
             if code == row.insee:
                 break
         else:
             raise StaleSet(f"cameras.geojson lacks the cameras of {row.insee}")
+        block = block.rstrip("\n").rstrip(",")
         mark = f'"insee": {json.dumps(row.insee, ensure_ascii=False)}'
-        for line in lines:
-            line = line.rstrip("\n").rstrip(",")
-            if not line.endswith("}") or mark not in line:
-                raise StaleSet(f"cameras.geojson does not hold the cameras of {row.insee} as kept")
-            yield line
+        if block.count(mark) != count or block.count("\n") != max(count - 1, 0) or (
+                count and not block.endswith("}")):
+            raise StaleSet(f"cameras.geojson does not hold the cameras of {row.insee} as kept")
+        yield block
     for _, count in blocks:
-        for _ in range(count):
-            old.readline()
+        for _ in islice(old, count):
+            pass
     if old.read() != FEATURES_END.lstrip("\n"):  # the last line: its newline was read
         raise StaleSet("cameras.geojson does not end where its kept communes do")

@@ -187,9 +187,18 @@ FEATURES_END = "\n]}\n"
 
 def write_feature_lines(lines: Iterable[str], out: IO[str]) -> None:
     """A FeatureCollection of features given as their lines (`feature_line`), one a line."""
+    write_feature_blocks([",\n".join(lines)], out)
+
+
+def write_feature_blocks(blocks: Iterable[str], out: IO[str]) -> None:
+    """A FeatureCollection of features given in blocks of lines, each block the lines
+    of some features joined by ",\n" (empty for none)."""
     out.write(FEATURES_START)
-    for i, line in enumerate(lines):
-        out.write(("," if i else "") + "\n" + line)
+    separator = "\n"
+    for block in blocks:
+        if block:
+            out.write(separator + block)
+            separator = ",\n"
     out.write(FEATURES_END)
 
 

@@ -77,7 +77,11 @@ class History:
     timestamp_source: str
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
-    data_area: Any = None  # where the file has data, from its sampled nodes (blocks.data_area)
+    data_area: Any = None  # where the file has data (blocks.area_of), set by the caller
+
+    def positions(self) -> list[tuple[float, float]]:
+        """Every place a camera was: where the file has data, whatever its nodes sampled say."""
+        return [p for track in self.tracks for p in track.positions if p is not None]
 
 
 def seconds(moment: datetime) -> int:
@@ -91,12 +95,16 @@ def iso(instant: int) -> str:
 
 
 class _Versions(dict):
-    """Object id -> its versions in order."""
+    """Object id -> its versions in order; with `tags`, the tags of camera versions too."""
+
+    def __init__(self, tags: bool = False) -> None:
+        super().__init__()
+        self.tags = tags
 
     def add(self, obj: Any, **shape: Any) -> None:
         visible = obj.visible
         camera = visible and obj.tags.get(CAMERA_TAG[0]) == CAMERA_TAG[1]
-        if camera:
+        if camera and self.tags:
             shape["tags"] = tuple((tag.k, tag.v) for tag in obj.tags)
         self.setdefault(obj.id, []).append(
             Version(seconds(obj.timestamp), visible, camera, **(shape if visible else {}))
@@ -116,9 +124,14 @@ class _Versions(dict):
 @dataclass
 class _Scan:
     ids: dict[str, set[int]]
+    tags: bool = False
     nodes: _Versions = field(default_factory=_Versions)
     ways: _Versions = field(default_factory=_Versions)
     relations: _Versions = field(default_factory=_Versions)
+
+    def __post_init__(self) -> None:
+        self.ways, self.relations = _Versions(self.tags), _Versions(self.tags)
+        self.nodes = _Versions(self.tags)
 
 
 def _camera_ids(path: Path, pool: Any, progress: Progress | None) -> dict[str, set[int]]:
@@ -257,12 +270,15 @@ def _data_date(
 
 
 def read_history(
-    path: str | os.PathLike[str], threads: int = 0, progress: Progress | None = None
+    path: str | os.PathLike[str], threads: int = 0, progress: Progress | None = None,
+    tags: bool = False,
 ) -> History:
-    """The tracks of every object that ever carried man_made=surveillance in a history file.
+    """The tracks of every object that ever carried man_made=surveillance in a history file;
+    with `tags`, a track also changes when the tags do, and says what they were.
 
     A file whose header says it holds one version of each object is refused: it
-    cannot tell when a camera appeared.
+    cannot tell when a camera appeared. The data area is left to the caller
+    (`blocks.data_area`), to be found while other work goes on.
     """
     path = Path(path)
     if not path.is_file():
@@ -277,15 +293,11 @@ def read_history(
             f"when cameras appeared; use {HISTORY_SOURCES}"
         )
     _refuse_empty(path)
-    scan = _Scan(_camera_ids(path, pool, progress))
+    scan = _Scan(_camera_ids(path, pool, progress), tags)
     _read_versions(path, scan, pool, progress)
     tracks, warnings = _tracks(scan)
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
-    from osmcams.sources.blocks import data_area
-
-    evidence = [p for track in tracks for p in track.positions if p is not None]
-    return History(tracks, str(path), timestamp, timestamp_source, _bbox(header), dated + warnings,
-                   data_area(path, evidence))
+    return History(tracks, str(path), timestamp, timestamp_source, _bbox(header), dated + warnings)
 
 
 

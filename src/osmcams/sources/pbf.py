@@ -465,11 +465,12 @@ def scan_members(
 
 
 def read_by_id(
-    path: str | os.PathLike[str], kind: str, ids: set[int], threads: int = 0
+    path: str | os.PathLike[str], kind: str, ids: set[int], threads: int = 0, layout: Any = None
 ) -> dict[int, Any]:
     """Node locations (lon, lat) or way node lists of the `kind` objects with `ids`.
 
-    Only the blocks that can hold them are decoded, when the file can be indexed.
+    Only the blocks that can hold them are decoded, when the file can be indexed
+    (`layout`: its `blocks.index`, when known).
     """
     import osmium
 
@@ -480,7 +481,7 @@ def read_by_id(
         raise DataError(f"{path}: no such file")
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
     found: dict[int, Any] = {}
-    for obj in _objects_by_id(path, _layout(path), kind, ids, pool, None):
+    for obj in _objects_by_id(path, layout or _layout(path), kind, ids, pool, None):
         if kind == "way":
             found[obj.id] = [n.ref for n in obj.nodes]
         elif obj.location.valid():
