@@ -180,9 +180,16 @@ def benchmark(pbf: Path, workdir: Path, minutely: int) -> dict:
             server.publish(SEQUENCE + 2 + k, _osc(moved, new), f"2026-01-01T01:{k % 60:02d}:00Z")
         catch_up, _ = measure(f"refresh, catching up {minutely} minutely diffs", refresh, env)
         nothing, _ = measure("refresh, nothing new", refresh, env)
+        table = json.loads((out / "communes.json").read_text(encoding="utf-8"))
     finally:
         server.close()
     return {
+        "published": {
+            "communes": len(table["communes"]),
+            "cameras": sum(r["cameras"] for r in table["communes"]),
+            "cameras_total": table["meta"]["cameras_total"],
+            "cameras_geojson_mb": round((out / "cameras.geojson").stat().st_size / 1e6, 1),
+        },
         "pbf": str(pbf),
         "pbf_mb": round(pbf.stat().st_size / 1e6, 1),
         "timings": [asdict(t) for t in (count, first, hourly, catch_up, nothing)],
@@ -194,6 +201,9 @@ def benchmark(pbf: Path, workdir: Path, minutely: int) -> dict:
 
 def show(results: dict) -> None:
     print(f"{results['pbf']} ({results['pbf_mb']} MB)")
+    size = results["published"]
+    print(f"  published: {size['cameras']:,} of {size['cameras_total']:,} cameras in "
+          f"{size['communes']:,} communes; cameras.geojson {size['cameras_geojson_mb']} MB")
     for t in results["timings"]:
         print(f"  {t['task']:<48} {t['wall_s']:8.2f} s  {t['rss_mb']:8.1f} MB")
     print(f"  hourly refresh / count: {results['hourly_over_count']:.3f} (goal: at most 0.1)")

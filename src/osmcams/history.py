@@ -126,6 +126,12 @@ MIGRATIONS = [
     CREATE INDEX kept_objects_partial ON kept_objects(key) WHERE partial;
     CREATE INDEX kept_objects_unplaced ON kept_objects(key) WHERE lon IS NULL;
     """,
+    # 4: the cameras by place, to tell cheaply whether the area the data covers changed.
+    """
+    CREATE INDEX kept_objects_lon ON kept_objects(lon, lat);
+    CREATE INDEX kept_objects_lat ON kept_objects(lat);
+    DELETE FROM kept_state WHERE name = 'communes';
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -253,10 +259,10 @@ class Store:
         now = {c.key: (c, code) for code, group in cameras.items() for c in group
                if touched is None or c.key in touched}
         changes = self._changes(now, touched)
-        db.executemany(
+        db.executemany(  # generators, not lists: a first run writes every camera
             "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(run_id, c.key, c.change, c.insee, c.lon, c.lat, json.dumps(c.tags, sort_keys=True))
-             for c in changes],
+            ((run_id, c.key, c.change, c.insee, c.lon, c.lat, json.dumps(c.tags, sort_keys=True))
+             for c in changes),
         )
         db.executemany("UPDATE cameras SET present = 0, last_seen = ? WHERE key = ?",
                        [(previous and previous[0], c.key) for c in changes if c.change == "removed"])
@@ -264,8 +270,8 @@ class Store:
             "INSERT INTO cameras VALUES (?, ?, NULL, 1, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
             "last_seen = NULL, present = 1, lon = excluded.lon, lat = excluded.lat,"
             " tags = excluded.tags, insee = excluded.insee",
-            [(key, run.data_timestamp, c.lon, c.lat, json.dumps(c.tags, sort_keys=True), code)
-             for key, (c, code) in now.items()],
+            ((key, run.data_timestamp, c.lon, c.lat, json.dumps(c.tags, sort_keys=True), code)
+             for key, (c, code) in now.items()),
         )
         return changes
 

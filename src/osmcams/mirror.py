@@ -39,6 +39,7 @@ class Mirror:
         self.db = db
         self.base = base
         self.threads = threads
+        self.old_places: dict[str, tuple[float, float] | None] = {}  # before this run's diffs
 
     # Small named values (replication state, base file identity) ----------------------
 
@@ -89,19 +90,30 @@ class Mirror:
         db.executemany("INSERT OR REPLACE INTO kept_ways VALUES (?, ?)",
                        [(i, None if r is None else json.dumps(r)) for i, r in batch.ways.items()])
         removed = [key for key in batch.others if self._has(key)]
+        touched = self._touched(batch)
+        self._remember(touched | set(removed) | set(batch.cameras))
         db.executemany("DELETE FROM kept_objects WHERE key = ?", [(k,) for k in removed])
         nodes = [(k, v) for k, v in batch.cameras.items() if k.startswith("node/")]
         db.executemany(
             f"INSERT OR REPLACE {OBJECTS} (?, ?, ?, '[]', '[]', ?, ?, 0)",
             [(k, json.dumps(v["tags"]), v["timestamp"], *v["location"]) for k, v in nodes],
         )
-        touched = self._touched(batch)
         self._upsert([
             (k, v["tags"], v["timestamp"], v.get("refs") or v.get("nodes") or [], v.get("ways", []))
             for k, v in batch.cameras.items() if not k.startswith("node/")
         ])
         self._place(touched | {k for k in batch.cameras if not k.startswith("node/")})
         return touched | set(removed) | set(batch.cameras)
+
+    def _remember(self, keys: set[str]) -> None:
+        """Keep where the cameras `keys` were before this run (None: not placed)."""
+        new = sorted(keys - self.old_places.keys())
+        self.old_places.update(dict.fromkeys(new))
+        for start in range(0, len(new), 500):
+            chunk = new[start : start + 500]
+            self.old_places.update({key: (lon, lat) for key, lon, lat in self.db.execute(
+                f"SELECT key, lon, lat FROM kept_objects WHERE lon IS NOT NULL"
+                f" AND key IN ({','.join('?' * len(chunk))})", chunk)})
 
     def _has(self, key: str) -> bool:
         return self.db.execute("SELECT 1 FROM kept_objects WHERE key = ?", (key,)).fetchone() is not None
@@ -244,16 +256,37 @@ class Mirror:
 
     def data_area(self) -> Any:
         """Where the updated extract has data, as `scan_members` finds it: from the sampled
-        nodes, and the kept cameras as evidence (`blocks.area_of`)."""
-        import numpy
-
+        nodes, and the kept cameras as evidence (`blocks.area_of`); None without samples."""
         from osmcams.sources.blocks import area_of
 
-        row = self.db.execute("SELECT value FROM kept_state WHERE name = 'samples'").fetchone()
-        if row is None or row[0] is None:
+        samples = self._samples()
+        if samples is None:
             return None
         places = self.db.execute("SELECT lon, lat FROM kept_objects WHERE lon IS NOT NULL").fetchall()
-        return area_of(numpy.frombuffer(row[0], "<f8").reshape(-1, 2), places)
+        return area_of(samples, places)
+
+    def grid(self) -> list[Any] | None:
+        """The grid of `data_area` (`blocks.grid_of`), which depends on the cameras only
+        through their extent: read from the indexes, not from every camera."""
+        from osmcams.sources.blocks import grid_of
+
+        samples = self._samples()
+        corners = [self.db.execute(f"SELECT {f}({c}) FROM kept_objects").fetchone()[0]
+                   for f in ("min", "max") for c in ("lon", "lat")]
+        grid = grid_of(samples, None if None in corners else [corners[:2], corners[2:]])
+        return None if grid is None else [[float(v) for v in grid[0]], *grid[1:]]
+
+    def _samples(self) -> Any:
+        import numpy
+
+        row = self.db.execute("SELECT value FROM kept_state WHERE name = 'samples'").fetchone()
+        return None if row is None or row[0] is None else numpy.frombuffer(row[0], "<f8").reshape(-1, 2)
+
+    def holds_camera(self, west: float, south: float, east: float, north: float) -> bool:
+        """Whether a placed camera lies strictly inside the box."""
+        return self.db.execute(
+            "SELECT 1 FROM kept_objects WHERE lon > ? AND lon < ? AND lat > ? AND lat < ? LIMIT 1",
+            (west, east, south, north)).fetchone() is not None
 
     def cameras(self, keys: Iterable[str]) -> list[Camera]:
         """The placed cameras among `keys`."""

@@ -33,6 +33,7 @@ from osmcams.settings import Settings
 Log = Callable[[str], None]
 BATCH_DIFFS = 60  # diffs merged and applied at once: memory stays bounded when catching up
 BATCH_BYTES = 16 << 20
+EDGE = 1e-6  # of a cell: a place nearer its edge than this may be binned on either side
 SOURCE = "\x00"  # where the source, named with its sequence, goes in the kept notes
 
 
@@ -334,8 +335,7 @@ class Refresh:
         bbox = mirror.get("bbox")
         extract = mirror.extract(self._extract_names()[0], mirror.get("timestamp"),
                                  self._extract_names()[1], tuple(bbox) if bbox else None)
-        extract.data_area = mirror.data_area()
-        mirror.put("area", _wkb(extract.data_area))
+        extract.data_area = self._keep_area()
         communes, codes = self._communes()
         owners = assign(extract.cameras, communes)
         rank = config.every or not config.names
@@ -367,12 +367,37 @@ class Refresh:
             "population_year": communes.population_year,
         })
         cameras = {code: report.cameras[code] for code in names}
-        changes = (self.store.record_run(self._run_record(), report.rows, cameras, self.touched)
-                   if record else [])
         write_set(config.output_dir, report.meta, report.warnings,
                   [SetRow(r["insee"], r["name"], *text) for r, text in zip(report.rows, texts)],
                   {code: [lines[c.key] for c in group] for code, group in cameras.items()})
-        return changes
+        del lines, texts  # a first run holds every camera's feature: not while recording
+        return (self.store.record_run(self._run_record(), report.rows, cameras, self.touched)
+                if record else [])
+
+    def _keep_area(self) -> Any:
+        """Where the updated extract has data (`Mirror.data_area`), kept with its grid."""
+        area = self.mirror.data_area()
+        self.mirror.put("area", {"wkb": _wkb(area), "grid": self.mirror.grid()})
+        return area
+
+    def _area_changed(self, cameras: list[Camera]) -> bool:
+        """Whether the diffs changed where the extract has data, `cameras` being where the
+        touched cameras are now. `blocks.area_of` depends on the cameras through the
+        grid, and the cells that hold one: unchanged when the grid is, every camera is
+        now inside the area, and every cell a camera left holds another; else the area
+        is computed again and compared."""
+        import shapely
+
+        mirror, kept = self.mirror, self.mirror.get("area")
+        if kept["grid"] is None:  # no samples: no area, whatever the cameras
+            return False
+        area = None if kept["wkb"] is None else shapely.from_wkb(kept["wkb"])
+        if (area is not None and mirror.grid() == kept["grid"]
+                and all(shapely.contains_xy(area, c.lon, c.lat) for c in cameras)
+                and all(_cell_holds(mirror, p, kept["grid"]) for p in mirror.old_places.values()
+                        if p is not None)):
+            return False
+        return _wkb(self._keep_area()) != kept["wkb"]
 
     def _patch(self) -> list[Change]:
         """Count again only the communes whose cameras the diffs touched, and write their
@@ -412,7 +437,7 @@ class Refresh:
             r.cameras, r.cameras_per_km2 = fresh[code]["cameras"], fresh[code]["cameras_per_km2"]
             if not r.cameras and r.coverage is not None and r.coverage < NO_DATA:
                 raise Whole(f"{code}, outside the data, no longer holds a camera")  # its row goes
-        if _wkb(mirror.data_area()) != mirror.get("area"):  # the cameras widen or narrow it
+        if self._area_changed(moved):  # the cameras widen or narrow it
             raise Whole("the area the data covers changed")
         state = mirror.get("report")
         if state["rank"]:
@@ -444,6 +469,20 @@ class Refresh:
         kept.update_rows([by_code[code] for code in dirty])
         kept.reorder({r.insee: i for i, r in enumerate(order) if r.published != i})
         return changes
+
+
+def _cell_holds(mirror: Any, place: tuple[float, float], grid: list[Any]) -> bool:
+    """Whether the cell of `grid` (`blocks.grid_of`) that holds `place` holds a placed
+    camera; False when `place` is too near an edge to tell its cell."""
+    import math
+
+    (west, south), size, columns, rows = grid
+    x, y = (place[0] - west) / size, (place[1] - south) / size
+    i, j = math.floor(x), math.floor(y)
+    if min(x - i, i + 1 - x, y - j, j + 1 - y) < EDGE or not (0 <= i < columns and 0 <= j < rows):
+        return False
+    return mirror.holds_camera(west + (i + EDGE) * size, south + (j + EDGE) * size,
+                               west + (i + 1 - EDGE) * size, south + (j + 1 - EDGE) * size)
 
 
 def _wkb(shape: Any) -> str | None:

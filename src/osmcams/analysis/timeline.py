@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from osmcams.errors import UsageError
 
@@ -102,14 +102,18 @@ class Timeline:
                        "removed": row["removed"][i]}
 
 
+class _Point(NamedTuple):
+    lon: float
+    lat: float
+
+
 def _states(tracks: list[Any], communes: Any) -> list[list[str | None]]:
     """For each track, the commune code of each of its segments (None: no camera then)."""
     from osmcams.join import assign
-    from osmcams.models import Camera
 
     where = [(t, j) for t, track in enumerate(tracks)
              for j, position in enumerate(track.positions) if position is not None]
-    points = [Camera("", 0, *tracks[t].positions[j]) for t, j in where]
+    points: Any = [_Point(*tracks[t].positions[j]) for t, j in where]
     states: list[list[str | None]] = [[None] * len(track.positions) for track in tracks]
     for (t, j), code in zip(where, assign(points, communes)):
         states[t][j] = OUTSIDE if code is None else code

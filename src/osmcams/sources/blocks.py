@@ -384,6 +384,33 @@ def data_area(path: str | os.PathLike[str], evidence: Any = None) -> Any:
     return area_of(sampled_nodes(path), evidence)
 
 
+def _evidence(evidence: Any) -> Any:
+    import numpy
+
+    return numpy.empty((0, 2)) if evidence is None else numpy.asarray(evidence, float).reshape(-1, 2)
+
+
+def grid_of(points: Any, evidence: Any = None) -> tuple[Any, float, int, int] | None:
+    """The grid of `area_of`: its lower corner (lon, lat), its cell size and its cells
+    along each axis; None when there are too few samples."""
+    import numpy
+
+    if points is None or len(points) < 16:
+        return None
+    low = numpy.quantile(points, 0.0005, axis=0)  # far outliers: nodes of cut relations
+    high = numpy.quantile(points, 0.9995, axis=0)
+    evidence = _evidence(evidence)
+    cells = int(numpy.clip(numpy.sqrt(len(points) / 8), 16, 256))
+    size = float(max(high - low)) / cells or 1e-4
+    if len(evidence):  # the grid grows to take the evidence in, its cells do not
+        wide = numpy.minimum(low, evidence.min(axis=0)), numpy.maximum(high, evidence.max(axis=0))
+        if max(wide[1] - wide[0]) <= MAX_CELLS * size:
+            low, high = wide
+    low, high = low - 2 * size, high + 2 * size
+    nx, ny = numpy.ceil((high - low) / size).astype(int)
+    return low, size, int(nx), int(ny)
+
+
 def area_of(points: Any, evidence: Any = None) -> Any:
     """Where a file has data: a (multi)polygon from a grid of its sampled node locations.
 
@@ -399,19 +426,11 @@ def area_of(points: Any, evidence: Any = None) -> Any:
     import shapely
     from scipy import ndimage
 
-    if points is None or len(points) < 16:
+    grid = grid_of(points, evidence)
+    if grid is None:
         return None
-    low = numpy.quantile(points, 0.0005, axis=0)  # far outliers: nodes of cut relations
-    high = numpy.quantile(points, 0.9995, axis=0)
-    evidence = numpy.empty((0, 2)) if evidence is None else numpy.asarray(evidence, float).reshape(-1, 2)
-    cells = int(numpy.clip(numpy.sqrt(len(points) / 8), 16, 256))
-    size = float(max(high - low)) / cells or 1e-4
-    if len(evidence):  # the grid grows to take the evidence in, its cells do not
-        wide = numpy.minimum(low, evidence.min(axis=0)), numpy.maximum(high, evidence.max(axis=0))
-        if max(wide[1] - wide[0]) <= MAX_CELLS * size:
-            low, high = wide
-    low, high = low - 2 * size, high + 2 * size
-    nx, ny = numpy.ceil((high - low) / size).astype(int)
+    low, size, nx, ny = grid
+    evidence = _evidence(evidence)
     bounds = ((low[0], low[0] + nx * size), (low[1], low[1] + ny * size))
     counts, _, _ = numpy.histogram2d(points[:, 0], points[:, 1], bins=(nx, ny), range=bounds)
     full = counts > 0

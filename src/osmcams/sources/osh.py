@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from osmcams.errors import DataError
 from osmcams.models import Progress
@@ -39,8 +39,7 @@ HISTORY_SOURCES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Version:
+class Version(NamedTuple):
     """One version of an object: when it starts, and what it is from then on."""
 
     start: int  # seconds since the Unix epoch, UTC
@@ -228,12 +227,18 @@ def _tracks(scan: _Scan) -> tuple[list[Track], list[str]]:
         for osm_id in sorted(scan.ids[kind]):
             key = f"{names[kind]}/{osm_id}"
             track = Track(key, [], [])
-            for start in sorted(_starts(scan, kind, osm_id)):
-                position = _position(scan, kind, osm_id, start)
-                version = table.at(osm_id, start)
+            if kind == "n":  # a node is where its version puts it
+                segments: Any = ((v.start, v, v.location if v.camera else None)
+                                 for v in table.get(osm_id, ()))
+            else:
+                segments = ((start, table.at(osm_id, start), _position(scan, kind, osm_id, start))
+                            for start in sorted(_starts(scan, kind, osm_id)))
+            for start, version, position in segments:
                 if position is None and version is not None and version.camera:
                     unplaced.add(key)
                 tags = dict(version.tags) if position is not None and version else {}
+                if track.starts and track.starts[-1] == start:  # versions of one instant: the last
+                    del track.starts[-1], track.positions[-1], track.tags[-1]
                 if not track.positions or (track.positions[-1], track.tags[-1]) != (position, tags):
                     track.starts.append(start)
                     track.positions.append(position)
