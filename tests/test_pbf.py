@@ -239,3 +239,40 @@ def test_broken_files_raise_data_error(broken_pbfs: dict[str, Path], variant: st
 def test_missing_file_is_a_data_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no such file"):
         read_cameras(tmp_path / "nowhere.osm.pbf")
+
+
+# --- The first pass split between two processes ----------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["graphhopper-rnv-rhein-neckar-2016.osm.pbf",
+                                  "osrm-monaco-fr-riviera-2016.osm.pbf"])
+def test_a_split_first_pass_finds_what_one_pass_finds(
+    osm_dir: Path, osm_cameras, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Camera nodes, ways and boundaries, in file order, as one pass and osmium find them."""
+    from osmcams.sources import pbf
+
+    path = osm_dir / "big" / name
+    whole, boundaries, _ = pbf.scan_members(path, 8, threads=2)
+    monkeypatch.setattr(pbf, "SPLIT_BYTES", 0)
+    halves = pbf._halves(path)
+    assert halves is not None and halves[0][0] == halves[1][0]  # each part starts with the header
+    split, split_boundaries, _ = pbf.scan_members(path, 8, threads=2)
+    assert split.cameras == whole.cameras
+    assert [(b.relation_id, b.problem) for b in split_boundaries] == [
+        (b.relation_id, b.problem) for b in boundaries]
+    assert split.timestamp == whole.timestamp and split.warnings == whole.warnings
+    assert sorted(c.key for c in split.cameras) == sorted(
+        f"{'node' if o.kind == 'n' else 'way' if o.kind == 'w' else 'relation'}/{o.osm_id}"
+        for o in osm_cameras(path))
+
+
+def test_a_split_first_pass_reports_a_damaged_second_half(
+    broken_pbfs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from osmcams.sources import pbf
+
+    monkeypatch.setattr(pbf, "SPLIT_BYTES", 0)
+    path = broken_pbfs["noise-in-the-middle"]
+    with pytest.raises(DataError, match=path.name):
+        pbf.scan_file(path, admin_level=8, threads=2)

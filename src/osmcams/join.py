@@ -70,8 +70,8 @@ def assign(cameras: list[Camera], communes: Communes) -> list[str | None]:
         numpy.fromiter((c.lat for c in cameras), float, len(cameras)),
     )
     frame = communes.frame
-    tree = shapely.STRtree(frame.geometry.values)
-    point_idx, poly_idx = tree.query(points, predicate="intersects")
+    # The communes query a tree of the points: each outline is prepared once, then tested fast.
+    poly_idx, point_idx = shapely.STRtree(points).query(frame.geometry.values, predicate="intersects")
     codes = frame["insee"].to_numpy()
     result: list[str | None] = [None] * len(cameras)
     for p, c in zip(point_idx.tolist(), poly_idx.tolist()):
