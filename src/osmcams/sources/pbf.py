@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from osmcams.errors import DataError, ExitCode
+from osmcams.errors import DataError
 from osmcams.geometry import Point
 from osmcams.models import Camera, Progress, direction_warning, iso_timestamp, make_camera
 
@@ -290,7 +290,7 @@ def _split_pass(path: Path, admin_level: int | None, threads: int, pool: Any,
     import pickle
     import subprocess
 
-    halves = _halves(path) if threads >= 2 and os.path.isdir("/dev/fd") else None
+    halves = _halves(path) if threads >= 2 else None
     if halves is None:
         return None
     numbers = [str(n) for span in halves[1] for n in span]
@@ -305,10 +305,9 @@ def _split_pass(path: Path, admin_level: int | None, threads: int, pool: Any,
         if child.poll() is None:
             child.kill()
             child.wait()
-    if child.returncode == ExitCode.DATA:
-        raise DataError(err.decode("utf-8", "replace").strip().splitlines()[-1])
     if child.returncode:
-        return None  # the child could not run here: one pass reads the whole file
+        lines = err.decode("utf-8", "replace").strip().splitlines() or [f"exit {child.returncode}"]
+        raise DataError(lines[-1])
     other: Scan = pickle.loads(out)
     scan.cameras += other.cameras
     scan.bad_directions += other.bad_directions
