@@ -30,7 +30,6 @@ LAYERS = [
     ["join", "mirror", "history", "kept"],
     ["sources.overpass", "sources.geoapi", "sources.download", "sources.replication"],
     ["sources.osh"],
-    ["sources.scanpart"],
     ["sources.pbf"],
     ["sources.blocks", "sources.http"],
     ["communes"],
@@ -41,7 +40,7 @@ LAYERS = [
 PACKAGES = {"sources", "outputs", "analysis"}  # their __init__ holds only a docstring
 ONLY = {"click": {"cli"}, "rich": {"cli"}, "requests": {"sources.http"}, "urllib3": {"sources.http"},
         "requests_cache": {"sources.http"},
-        "osmium": {"sources.pbf", "sources.osh", "sources.replication", "sources.scanpart"}}
+        "osmium": {"sources.pbf", "sources.osh", "sources.replication"}}
 
 
 def _module(path: Path) -> str:

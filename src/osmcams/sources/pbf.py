@@ -8,7 +8,6 @@ the whole file is ever built.
 
 from __future__ import annotations
 
-import bisect
 import os
 import time
 from array import array
@@ -26,7 +25,6 @@ BOUNDARY_TAG = ("boundary", "administrative")
 ID_RANGE_BITS = 25
 RANGES_PER_PASS = 16
 PROGRESS_EVERY = 0.1  # seconds between two reports of how far a pass has read
-SPLIT_BYTES = 256 << 20  # from this size, two processes share the first pass
 
 
 @dataclass
@@ -117,24 +115,23 @@ class Scan:
     newest: str | None = None
 
 
-def _file_position(path: Path, pid: int | str = "self") -> Callable[[], int] | None:
-    """A function giving how far a process (libosmium here) has read `path`, where Linux
-    tells it."""
+def _file_position(path: Path) -> Callable[[], int] | None:
+    """A function giving how far libosmium has read `path`, where Linux tells it."""
     target = os.path.realpath(path)
     try:
-        fds = os.listdir(f"/proc/{pid}/fd")
+        fds = os.listdir("/proc/self/fd")
     except OSError:
         return None
     for fd in fds:
         try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}") != target:
+            if os.readlink(f"/proc/self/fd/{fd}") != target:
                 continue
         except OSError:
             continue
 
         def position(fd: str = fd) -> int:
             try:
-                with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+                with open(f"/proc/self/fdinfo/{fd}") as info:
                     return int(info.readline().split()[1])
             except (OSError, ValueError, IndexError):
                 return 0
@@ -150,18 +147,17 @@ def _objects(
     pool: Any,
     label: str,
     progress: Progress | None,
-    stream: Stream | None = None,
 ) -> Iterator[Any]:
-    """Objects of `path` (or of a `stream` of its blocks) that pass `filters`, reporting
-    progress as bytes read."""
+    """Objects of `path` that pass `filters`, reporting progress as bytes read."""
     import osmium
 
     size = path.stat().st_size
-    source = osmium.io.File(stream.name, "pbf") if stream else str(path)
-    processor = osmium.FileProcessor(source, entities, thread_pool=pool)
+    processor = osmium.FileProcessor(
+        str(path), entities, thread_pool=pool
+    )
     for f in filters:
         processor.with_filter(f)
-    position = stream.position if stream else None
+    position = None
     tick = 0
     next_report = 0.0
     try:
@@ -203,124 +199,8 @@ def _bbox(header: Any) -> tuple[float, float, float, float] | None:
     return (bl.lon, bl.lat, tr.lon, tr.lat)
 
 
-class Stream:
-    """Byte ranges of a PBF file (its header block, then some data blocks), written into a
-    pipe by a child process, for libosmium to read as a PBF file of its own.
-
-    The feeding runs in a process, not a thread: libosmium waits for data holding the GIL.
-    """
-
-    def __init__(self, path: Path, ranges: list[tuple[int, int]]) -> None:
-        import subprocess
-
-        numbers = [str(n) for span in ranges for n in span]
-        self.feeder = subprocess.Popen(
-            [*_child_command(), "feed", str(path), *numbers], stdout=subprocess.PIPE,
-            env=_child_env(),
-        )
-        assert self.feeder.stdout is not None
-        self.name = f"/dev/fd/{self.feeder.stdout.fileno()}"
-        self.share = sum(length for _, length in ranges) / max(1, path.stat().st_size)
-        self.start = ranges[-1][0]
-        self._where = _file_position(path, self.feeder.pid)
-
-    def position(self) -> int:
-        """How far through the whole file the pass has come, as if it read all of it."""
-        self._where = self._where or _file_position(Path(self.name), self.feeder.pid)
-        fed = max(0, self._where() - self.start) if self._where else 0
-        return int(fed / self.share) if self.share else 0
-
-    def close(self) -> None:
-        if self.feeder.poll() is None:
-            self.feeder.kill()
-        assert self.feeder.stdout is not None
-        self.feeder.stdout.close()
-        self.feeder.wait()
-
-
-def _child_command() -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", "osmcams.sources.scanpart"]
-
-
-def _child_env() -> dict[str, str]:
-    """The environment of a child process, finding this very osmcams package first."""
-    import osmcams
-
-    here = str(Path(osmcams.__file__).resolve().parents[1])
-    path = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": here + (os.pathsep + path if path else "")}
-
-
-def _halves(path: Path) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
-    """(offset, length) of the header block and of the first half of the data blocks, by
-    bytes, then of the header and the second half; None when one pass should read it all."""
-    from osmcams.sources import blocks
-
-    if path.stat().st_size < SPLIT_BYTES:
-        return None
-    try:
-        frames = blocks.framing(path)
-    except (blocks.Unindexable, OSError):
-        return None
-    header = [(offset, length) for offset, length, kind, _ in frames[:1] if kind == "OSMHeader"]
-    data = [offset for offset, _, kind, _ in frames if kind == "OSMData"]
-    if not header or len(data) < 2 or len(data) != len(frames) - 1:
-        return None
-    end = frames[-1][0] + frames[-1][1]
-    middle = data[min(max(1, bisect.bisect_left(data, (data[0] + end) / 2)), len(data) - 1)]
-    return [*header, (data[0], middle - data[0])], [*header, (middle, end - middle)]
-
-
-def _scan_part(path: Path, ranges: list[tuple[int, int]], admin_level: int | None, pool: Any,
-               progress: Progress | None) -> Scan:
-    """The first pass over some byte ranges of `path` (its header block, then data blocks)."""
-    stream = Stream(path, ranges)
-    try:
-        return _first_pass(path, admin_level, pool, progress, stream)
-    finally:
-        stream.close()
-
-
-def _split_pass(path: Path, admin_level: int | None, threads: int, pool: Any,
-                progress: Progress | None) -> Scan | None:
-    """The first pass, its second half read by a child process while this one reads the
-    first: one Python thread cannot keep up with libosmium's decoding. None: not split."""
-    import pickle
-    import subprocess
-
-    halves = _halves(path) if threads >= 2 else None
-    if halves is None:
-        return None
-    numbers = [str(n) for span in halves[1] for n in span]
-    child = subprocess.Popen(
-        [*_child_command(), "scan", str(path), str(admin_level), str(threads // 2), *numbers],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(),
-    )
-    try:
-        scan = _scan_part(path, halves[0], admin_level, pool, progress)
-        out, err = child.communicate()
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    if child.returncode:
-        lines = err.decode("utf-8", "replace").strip().splitlines() or [f"exit {child.returncode}"]
-        raise DataError(lines[-1])
-    other: Scan = pickle.loads(out)
-    scan.cameras += other.cameras
-    scan.bad_directions += other.bad_directions
-    scan.ways.update(other.ways)
-    scan.relations += other.relations
-    scan.boundaries += other.boundaries
-    scan.newest = max(filter(None, (scan.newest, other.newest)), default=None)
-    return scan
-
-
 def _first_pass(
-    path: Path, admin_level: int | None, pool: Any, progress: Progress | None,
-    stream: Stream | None = None,
+    path: Path, admin_level: int | None, pool: Any, progress: Progress | None
 ) -> Scan:
     import osmium
 
@@ -338,7 +218,7 @@ def _first_pass(
         osmium.filter.GeoInterfaceFilter(drop_invalid_geometries=False),
     ]
     newest = None
-    for obj in _objects(path, osmium.osm.ALL, filters, pool, "Scanning", progress, stream):
+    for obj in _objects(path, osmium.osm.ALL, filters, pool, "Scanning", progress):
         stamp = iso_timestamp(obj.timestamp)
         if stamp and (newest is None or stamp > newest):
             newest = stamp
@@ -563,10 +443,7 @@ def scan_members(
     _refuse_empty(path)
     with ThreadPoolExecutor(1, thread_name_prefix="osmcams-sampling") as background:
         sampling = background.submit(sampled_nodes, path)  # inflating blocks frees the GIL
-        cores = threads or os.cpu_count() or 1
-        scan = _split_pass(path, admin_level, cores, pool, progress) or _first_pass(
-            path, admin_level, pool, progress
-        )
+        scan = _first_pass(path, admin_level, pool, progress)
         _fetch_references(path, scan, pool, progress)
         samples = sampling.result()
     cameras, warnings = _cameras(scan)
