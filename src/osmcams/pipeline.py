@@ -7,13 +7,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from osmcams.communes import NOTHING_SELECTED, Communes, department_code
 from osmcams.errors import UsageError
 from osmcams.join import Report
 from osmcams.models import Progress
 from osmcams.settings import Settings
-from osmcams.sources.pbf import Extract
 
 
 @dataclass(frozen=True)
@@ -52,21 +52,18 @@ def is_osm_file(path: Path) -> bool:
 
 
 class _LoadFailed(Exception):
-    """Stops a scan whose boundaries could not be loaded."""
+    """Stops a reading whose load in the other thread failed."""
 
 
-def _load_while_scanning(
-    load: Callable[[], Communes], pbf: Path, threads: int, progress: Progress | None
-) -> tuple[Communes, Extract]:
-    """`load()` in a thread while `pbf` is scanned: libosmium, GDAL and numpy release the GIL.
-
-    A failing load stops the scan at its next progress tick, and its error is raised.
-    """
+def while_loading(
+    load: Callable[[], Any], read: Callable[[Progress], Any], progress: Progress | None
+) -> tuple[Any, Any]:
+    """`read(tick)`, with `load()` in a thread meanwhile (libosmium, GDAL and numpy release
+    the GIL); both results. A failing load stops the reading at its next tick, and its own
+    error is raised."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from osmcams.sources.pbf import scan_file
-
-    with ThreadPoolExecutor(1, thread_name_prefix="osmcams-boundaries") as pool:
+    with ThreadPoolExecutor(1, thread_name_prefix="osmcams-loading") as pool:
         loading = pool.submit(load)
 
         def tick(label: str, done: int, total: int | None) -> None:
@@ -76,11 +73,11 @@ def _load_while_scanning(
                 progress(label, done, total)
 
         try:
-            extract, _ = scan_file(pbf, None, threads, tick)
+            result = read(tick)
         except _LoadFailed:
             loading.result()  # raises the load's own error
             raise
-        return loading.result(), extract
+        return result, loading.result()
 
 
 def count_from_pbf(
@@ -104,7 +101,10 @@ def count_from_pbf(
                 population_year=request.population_year,
             )
 
-        communes, extract = _load_while_scanning(load, request.pbf, settings.threads, progress)
+        pbf = request.pbf
+        extract, communes = while_loading(
+            load, lambda tick: scan_file(pbf, None, settings.threads, tick)[0], progress
+        )
     else:
         # Admin relations of the extract itself, or of another OSM file given as --boundaries.
         extract, found = scan_file(

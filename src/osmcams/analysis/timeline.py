@@ -316,6 +316,7 @@ def timeline_from_pbf(
 ) -> Timeline:
     """The timeline of a history file's cameras in communes from boundary files."""
     from osmcams.communes import apply_population, communes_from_boundaries, load_communes, select
+    from osmcams.pipeline import while_loading
     from osmcams.sources.blocks import area_of
     from osmcams.sources.osh import read_boundaries, read_history
 
@@ -336,7 +337,7 @@ def timeline_from_pbf(
             )
         return communes, sampled_nodes(pbf)
 
-    history, (communes, samples) = _while_reading(
+    history, (communes, samples) = while_loading(
         load, lambda tick: read_history(pbf, settings.threads, tick), progress)
     history.data_area = area_of(samples, history.positions())
     if communes is None:  # the admin relations of the history file, as they are at its end
@@ -348,29 +349,3 @@ def timeline_from_pbf(
     return build(history, communes, codes, every, since, until,
                  rank=request.every or not request.communes,
                  boundaries_date=None if request.boundaries else history.timestamp)
-
-
-class _LoadFailed(Exception):
-    """Stops a reading whose other half failed."""
-
-
-def _while_reading(load: Any, read: Any, progress: Any) -> tuple[Any, Any]:
-    """`read(tick)` with `load()` in a thread: libosmium, GDAL and numpy release the GIL.
-    A failing load stops the reading at its next tick, and its own error is raised."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1, thread_name_prefix="osmcams-communes") as pool:
-        loading = pool.submit(load)
-
-        def tick(label: str, done: int, total: int | None) -> None:
-            if loading.done() and loading.exception() is not None:
-                raise _LoadFailed
-            if progress:
-                progress(label, done, total)
-
-        try:  # ticks cost a little: only when progress is shown
-            result = read(tick if progress else None)
-        except _LoadFailed:
-            loading.result()
-            raise
-        return result, loading.result()
