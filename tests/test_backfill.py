@@ -19,7 +19,7 @@ import pytest
 from conftest import parse_opl, run_osmium
 from fake_replication import Server, osc
 from shapely.geometry import Point
-from test_timeline import COMMUNES, HEADER_DATE, _cameras_only, history, shapes  # noqa: F401
+from test_timeline import COMMUNES, HEADER_DATE, _cameras_only, history, placed, shapes  # noqa: F401
 
 from osmcams.cli import main
 from osmcams.errors import ExitCode
@@ -51,22 +51,9 @@ def _cli(*args: str | Path) -> tuple[int, str]:
 def _state(path: Path, instant: str, communes: dict[str, Any]) -> dict[str, tuple]:
     """{key: (commune, (lon, lat), tags)} of the cameras in COMMUNES that `osmium time-filter`
     holds at `instant`."""
-    objects = parse_opl(run_osmium("time-filter", _cameras_only(path), instant, "-f", "opl", "-o", "-"))
-    nodes = {o.osm_id: (o.lon, o.lat) for o in objects if o.kind == "n"}
-    found = {}
-    for obj in objects:
-        if obj.tags.get("man_made") != "surveillance":
-            continue
-        if obj.kind == "n":
-            where = (obj.lon, obj.lat)
-        else:
-            points = [nodes[int(r[1:])] for r in obj.refs if int(r[1:]) in nodes]
-            lons, lats = [p[0] for p in points], [p[1] for p in points]
-            where = ((min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2)
-        inside = sorted(code for code in COMMUNES if communes[code].intersects(Point(where)))
-        if inside:
-            found[f"{KEYS[obj.kind]}/{obj.osm_id}"] = (inside[0], where, obj.tags)
-    return found
+    chosen = {code: communes[code] for code in COMMUNES}
+    return {f"{KEYS[obj.kind]}/{obj.osm_id}": (code, where, obj.tags)
+            for obj, where, code in placed(path, instant, chosen)}
 
 
 def _expected_changes(states: list[dict[str, tuple]], dates: list[str]) -> set[tuple[str, str, str]]:

@@ -114,11 +114,12 @@ def _cameras_only(path: Path) -> Path:
     return target
 
 
-def _snapshot(path: Path, date: str, shapes: dict[str, Any]) -> dict[str, set[str]]:
-    """{code: camera keys} of what `osmium time-filter` holds at `date`."""
+def placed(path: Path, date: str, shapes: dict[str, Any]) -> list[tuple[Any, tuple, str]]:
+    """(object, where, code) of each camera that `osmium time-filter` holds at `date`, in
+    the commune of `shapes` with the lowest code; ways at the centre of their nodes' box."""
     objects = parse_opl(run_osmium("time-filter", _cameras_only(path), date, "-f", "opl", "-o", "-"))
     nodes = {o.osm_id: (o.lon, o.lat) for o in objects if o.kind == "n"}
-    found: dict[str, set[str]] = {code: set() for code in shapes}
+    found = []
     for obj in objects:
         if obj.tags.get("man_made") != "surveillance":
             continue
@@ -130,7 +131,15 @@ def _snapshot(path: Path, date: str, shapes: dict[str, Any]) -> dict[str, set[st
             where = ((min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2)
         inside = sorted(code for code, shape in shapes.items() if shape.intersects(Point(where)))
         if inside:
-            found[inside[0]].add(f"{obj.kind}{obj.osm_id}")
+            found.append((obj, where, inside[0]))
+    return found
+
+
+def _snapshot(path: Path, date: str, shapes: dict[str, Any]) -> dict[str, set[str]]:
+    """{code: camera keys} of what `osmium time-filter` holds at `date`."""
+    found: dict[str, set[str]] = {code: set() for code in shapes}
+    for obj, _, code in placed(path, date, shapes):
+        found[code].add(f"{obj.kind}{obj.osm_id}")
     return found
 
 
