@@ -31,6 +31,7 @@ LAYERS = [
     ["sources.overpass", "sources.geoapi", "sources.download", "sources.replication"],
     ["sources.osh"],
     ["sources.pbf"],
+    ["sources.sieve"],
     ["sources.blocks", "sources.http"],
     ["communes"],
     ["geometry"],
@@ -40,7 +41,8 @@ LAYERS = [
 PACKAGES = {"sources", "outputs", "analysis"}  # their __init__ holds only a docstring
 ONLY = {"click": {"cli"}, "rich": {"cli"}, "requests": {"sources.http"}, "urllib3": {"sources.http"},
         "requests_cache": {"sources.http"},
-        "osmium": {"sources.pbf", "sources.osh", "sources.replication"}}
+        "osmium": {"sources.pbf", "sources.osh", "sources.replication"},
+        "google": {"sources.sieve"}, "isal": {"sources.blocks"}}
 
 
 def _module(path: Path) -> str:

@@ -147,8 +147,12 @@ def _objects(
     pool: Any,
     label: str,
     progress: Progress | None,
+    name: Path | None = None,
 ) -> Iterator[Any]:
-    """Objects of `path` that pass `filters`, reporting progress as bytes read."""
+    """Objects of `path` that pass `filters`, reporting progress as bytes read.
+
+    Errors name `name`, the user's file, when `path` holds blocks copied from it.
+    """
     import osmium
 
     size = path.stat().st_size
@@ -170,7 +174,7 @@ def _objects(
                 if position:
                     progress(label, min(position(), size), size)
     except RuntimeError as e:
-        raise DataError(f"{path}: cannot read OSM data: {e}") from e
+        raise DataError(f"{name or path}: cannot read OSM data: {e}") from e
     if progress:
         progress(label, size, size)
 
@@ -200,11 +204,46 @@ def _bbox(header: Any) -> tuple[float, float, float, float] | None:
 
 
 def _first_pass(
-    path: Path, admin_level: int | None, pool: Any, progress: Progress | None
+    path: Path, admin_level: int | None, pool: Any, progress: Progress | None, workers: int,
+    history: bool,
 ) -> Scan:
-    import osmium
+    """Cameras, camera ways and relations, and boundary relations if `admin_level` is given.
+
+    A PBF snapshot is sifted (`sieve`): libosmium reads only the blocks that may hold
+    camera ways or relations, or boundaries. Any other file is read whole by libosmium.
+    """
+    import tempfile
+
+    from osmcams.sources import blocks, sieve
 
     scan = Scan()
+    try:
+        sifted = None if history else sieve.sift(path, admin_level is not None, workers, progress)
+    except (blocks.Unindexable, OSError):
+        sifted = None
+    if sifted is None:
+        _read_tagged(path, admin_level, pool, progress, "Scanning", scan)
+        return scan
+    scan.cameras, scan.bad_directions = sifted.cameras, sifted.bad_directions
+    if sifted.others:
+        with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
+            source = Path(tmp) / "tagged.osm.pbf"
+            framing = blocks.framing(path)
+            blocks.copy(path, [blocks.Block(*framing[0][:2])] + [
+                blocks.Block(offset, length) for offset, length, _, _ in sifted.others
+            ], source)
+            _read_tagged(source, admin_level, pool, progress, "Ways and relations", scan, path)
+    stamps = [stamp for stamp in (scan.newest, sifted.newest) if stamp]
+    scan.newest = max(stamps, default=None)
+    return scan
+
+
+def _read_tagged(path: Path, admin_level: int | None, pool: Any, progress: Progress | None,
+                 label: str, scan: Scan, name: Path | None = None) -> None:
+    """Add to `scan` the cameras and boundary relations of `path`, read by libosmium
+    (blocks of `name`, when given)."""
+    import osmium
+
     wanted = [CAMERA_TAG] + ([BOUNDARY_TAG] if admin_level is not None else [])
     level = str(admin_level)
     # Boundary nodes and ways are read later, by id, only when a relation needs them.
@@ -218,7 +257,7 @@ def _first_pass(
         osmium.filter.GeoInterfaceFilter(drop_invalid_geometries=False),
     ]
     newest = None
-    for obj in _objects(path, osmium.osm.ALL, filters, pool, "Scanning", progress):
+    for obj in _objects(path, osmium.osm.ALL, filters, pool, label, progress, name):
         stamp = iso_timestamp(obj.timestamp)
         if stamp and (newest is None or stamp > newest):
             newest = stamp
@@ -247,7 +286,6 @@ def _first_pass(
             if tags.get("boundary") == "administrative" and tags.get("admin_level") == level:
                 scan.boundaries.append(relation)
     scan.newest = newest
-    return scan
 
 
 def _fetch_references(path: Path, scan: Scan, pool: Any, progress: Progress | None) -> None:
@@ -308,7 +346,7 @@ def _objects_by_id(
                 source = Path(tmp) / f"{kind}s.osm.pbf"
                 blocks.write_subset(path, layout, kind, batch, source)
             yield from _objects(
-                source, entities, [osmium.filter.IdFilter(batch)], pool, label, progress
+                source, entities, [osmium.filter.IdFilter(batch)], pool, label, progress, path
             )
 
 
@@ -443,7 +481,8 @@ def scan_members(
     _refuse_empty(path)
     with ThreadPoolExecutor(1, thread_name_prefix="osmcams-sampling") as background:
         sampling = background.submit(sampled_nodes, path)  # inflating blocks frees the GIL
-        scan = _first_pass(path, admin_level, pool, progress)
+        history = bool(header.has_multiple_object_versions)
+        scan = _first_pass(path, admin_level, pool, progress, threads, history)
         _fetch_references(path, scan, pool, progress)
         samples = sampling.result()
     cameras, warnings = _cameras(scan)

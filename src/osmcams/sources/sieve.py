@@ -1,0 +1,311 @@
+"""Camera nodes read straight from the dense node blocks of a PBF; the rest left to libosmium.
+
+Every data block is inflated. A block whose string table lacks the wanted
+strings cannot hold a wanted object and is dropped unread. The others are parsed
+by protobuf's C parser with a schema that keeps only tags and dense node
+positions: the ways of a group merge into one pair of key and value arrays, so
+numpy finds the man_made=surveillance pairs of a whole block at once. Camera
+nodes of dense blocks are made here; a block with a camera way or relation (or a
+boundary relation, when boundaries are wanted) is left to libosmium's filters.
+
+Large files are sifted by worker processes, one per core: the work is mostly
+Python and numpy, which threads would serialise.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from osmcams.models import Camera, Progress, make_camera
+from osmcams.sources import blocks
+
+CAMERA_STRINGS = (b"man_made", b"surveillance")
+BOUNDARY_STRINGS = (b"boundary", b"administrative")
+NANODEGREES_PER_UNIT = 100  # libosmium keeps coordinates in units of 1e-7 degree
+CHUNK = 32  # blocks a worker sifts between two reports
+IN_PROCESS_BYTES = 64 << 20  # smaller files are sifted without worker processes
+
+# The parts of OSM's osmformat.proto that the sieve reads, with their field numbers
+# there. Node, Way and Relation groups are read as one Tagged message each: protobuf
+# merges repeated occurrences of a singular message field, concatenating their arrays.
+MESSAGES = """
+name: "osmcams_sieve.proto" package: "osmcams"
+message_type { name: "StringTable"
+  field { name: "s" number: 1 label: LABEL_REPEATED type: TYPE_BYTES } }
+message_type { name: "DenseInfo"
+  field { name: "timestamp" number: 2 label: LABEL_REPEATED type: TYPE_SINT64 } }
+message_type { name: "DenseNodes"
+  field { name: "id" number: 1 label: LABEL_REPEATED type: TYPE_SINT64 }
+  field { name: "denseinfo" number: 5 label: LABEL_OPTIONAL type: TYPE_MESSAGE
+          type_name: ".osmcams.DenseInfo" }
+  field { name: "lat" number: 8 label: LABEL_REPEATED type: TYPE_SINT64 }
+  field { name: "lon" number: 9 label: LABEL_REPEATED type: TYPE_SINT64 }
+  field { name: "keys_vals" number: 10 label: LABEL_REPEATED type: TYPE_INT32 } }
+message_type { name: "Tagged"
+  field { name: "keys" number: 2 label: LABEL_REPEATED type: TYPE_UINT32 }
+  field { name: "vals" number: 3 label: LABEL_REPEATED type: TYPE_UINT32 } }
+message_type { name: "PrimitiveGroup"
+  field { name: "nodes" number: 1 label: LABEL_OPTIONAL type: TYPE_MESSAGE
+          type_name: ".osmcams.Tagged" }
+  field { name: "dense" number: 2 label: LABEL_OPTIONAL type: TYPE_MESSAGE
+          type_name: ".osmcams.DenseNodes" }
+  field { name: "ways" number: 3 label: LABEL_OPTIONAL type: TYPE_MESSAGE
+          type_name: ".osmcams.Tagged" }
+  field { name: "relations" number: 4 label: LABEL_OPTIONAL type: TYPE_MESSAGE
+          type_name: ".osmcams.Tagged" } }
+message_type { name: "PrimitiveBlock"
+  field { name: "stringtable" number: 1 label: LABEL_OPTIONAL type: TYPE_MESSAGE
+          type_name: ".osmcams.StringTable" }
+  field { name: "primitivegroup" number: 2 label: LABEL_REPEATED type: TYPE_MESSAGE
+          type_name: ".osmcams.PrimitiveGroup" }
+  field { name: "granularity" number: 17 label: LABEL_OPTIONAL type: TYPE_INT32
+          default_value: "100" }
+  field { name: "date_granularity" number: 18 label: LABEL_OPTIONAL type: TYPE_INT32
+          default_value: "1000" }
+  field { name: "lat_offset" number: 19 label: LABEL_OPTIONAL type: TYPE_INT64 }
+  field { name: "lon_offset" number: 20 label: LABEL_OPTIONAL type: TYPE_INT64 } }
+"""
+
+Found = tuple[int, float, float, dict[str, str], str | None]  # a camera node, as sifted
+
+
+@dataclass
+class Sifted:
+    """The camera nodes of the dense blocks, and the blocks left to libosmium."""
+
+    cameras: list[Camera] = field(default_factory=list)
+    bad_directions: int = 0
+    newest: str | None = None
+    others: list[blocks.Frame] = field(default_factory=list)
+
+
+@functools.cache
+def _block_message() -> Any:
+    """The class of a PrimitiveBlock as MESSAGES reads it."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
+
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(text_format.Parse(MESSAGES, descriptor_pb2.FileDescriptorProto()))
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("osmcams.PrimitiveBlock"))
+
+
+def _entry(text: bytes) -> bytes:
+    """How `text` is written as an entry of a string table (field 1, a one-byte length)."""
+    return b"\x0a" + bytes([len(text)]) + text
+
+
+def _index(strings: list[bytes], text: bytes) -> int:
+    """The index of `text` in a string table; 0 (the empty string) when absent."""
+    try:
+        return strings.index(text)
+    except ValueError:
+        return 0
+
+
+def _has_pair(tagged: Any, key: int, value: int) -> bool:
+    """Whether any object of a merged group carries the tag (key, value), by index.
+
+    Raises ValueError when the keys and values do not pair up.
+    """
+    import numpy
+
+    if not key or not value:
+        return False
+    keys = numpy.array(tagged.keys, numpy.int64)
+    values = numpy.array(tagged.vals, numpy.int64)
+    if len(keys) != len(values):
+        raise ValueError("keys and values of different lengths")
+    return bool(numpy.any((keys == key) & (values == value)))
+
+
+def _degrees(raw: Any, granularity: int, offset: int) -> Any:
+    """Packed coordinates as libosmium reads them: nanodegrees truncated to 1e-7, as floats."""
+    import numpy
+
+    nano = raw * granularity + offset
+    return numpy.sign(nano) * (numpy.abs(nano) // NANODEGREES_PER_UNIT) / 1e7
+
+
+def _stamps(raw: Any, date_granularity: int) -> list[str | None]:
+    """ISO 8601 UTC text of packed timestamps; None for the epoch (no date)."""
+    import numpy
+
+    seconds = raw * date_granularity // 1000
+    text = numpy.datetime_as_string(seconds.astype("datetime64[s]"), unit="s")
+    return [f"{t}Z" if s >= 31536000 else None for t, s in zip(text.tolist(), seconds.tolist())]
+
+
+def _dense_cameras(block: Any, dense: Any, strings: list[bytes], key: int, value: int
+                   ) -> list[Found]:
+    """The camera nodes of one DenseNodes message."""
+    import numpy
+
+    pairs = numpy.array(dense.keys_vals, numpy.int64)
+    ends = numpy.flatnonzero(pairs == 0)  # each node's tags end with a 0
+    starts = numpy.concatenate(([0], ends[:-1] + 1))
+    node = numpy.repeat(numpy.arange(len(ends)), ends - starts + 1)
+    keys = (numpy.arange(len(node)) - starts[node]) % 2 == 0
+    hit = (pairs[:-1] == key) & (pairs[1:] == value) & keys[:-1]
+    nodes = numpy.unique(node[:-1][hit])
+    if not len(nodes):
+        return []
+
+    def at(values: Any) -> Any:  # delta-coded values, at the camera nodes
+        return numpy.cumsum(numpy.array(values, numpy.int64))[nodes]
+
+    lat = _degrees(at(dense.lat), block.granularity, block.lat_offset)
+    lon = _degrees(at(dense.lon), block.granularity, block.lon_offset)
+    stamps: list[str | None] = [None] * len(nodes)
+    if dense.denseinfo.timestamp:
+        stamps = _stamps(at(dense.denseinfo.timestamp), block.date_granularity)
+    text: dict[int, str] = {}  # the strings of the block, decoded once each
+
+    def decoded(i: int) -> str:
+        if i not in text:
+            text[i] = strings[i].decode("utf-8", "replace")
+        return text[i]
+
+    found: list[Found] = []
+    for n, osm_id, x, y, stamp in zip(nodes.tolist(), at(dense.id).tolist(), lon.tolist(),
+                                      lat.tolist(), stamps):
+        if abs(x) > 180 or abs(y) > 90:
+            continue  # an invalid location: libosmium gives such a node no geometry
+        tagged = pairs[starts[n] : ends[n]].tolist()
+        tags = {decoded(k): decoded(v) for k, v in zip(tagged[::2], tagged[1::2])}
+        found.append((osm_id, x, y, tags, stamp))
+    return found
+
+
+def sift_block(data: bytes, boundaries: bool) -> list[Found] | None:
+    """The camera nodes of one inflated block; None when libosmium must read it."""
+    wanted = [CAMERA_STRINGS] + ([BOUNDARY_STRINGS] if boundaries else [])
+    if not any(all(_entry(text) in data for text in pair) for pair in wanted):
+        return []
+    block = _block_message().FromString(data)
+    strings = list(block.stringtable.s)
+    if not strings or strings[0]:
+        return None  # entry 0 must be the empty string, which ends each dense node's tags
+    camera, boundary = ([_index(strings, text) for text in pair]
+                        for pair in (CAMERA_STRINGS, BOUNDARY_STRINGS))
+    found: list[Found] = []
+    for group in block.primitivegroup:
+        checks = [(group.nodes, camera), (group.ways, camera), (group.relations, camera)]
+        if boundaries:
+            checks.append((group.relations, boundary))
+        try:
+            if any(_has_pair(tagged, *pair) for tagged, pair in checks):
+                return None
+        except ValueError:
+            return None
+        if all(camera) and group.HasField("dense"):
+            found += _dense_cameras(block, group.dense, strings, *camera)
+    return found
+
+
+def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], boundaries: bool
+                 ) -> list[list[Found] | None]:
+    """`sift_block` of each frame; None also for a blob compressed otherwise than with zlib,
+    or damaged."""
+    from google.protobuf.message import DecodeError
+
+    results: list[list[Found] | None] = []
+    for offset, length, _, size in frames:
+        f.seek(offset + length - size)
+        try:
+            results.append(sift_block(blocks.inflate(f.read(size)), boundaries))
+        except (blocks.Unindexable, DecodeError):
+            results.append(None)  # libosmium reads it, and says what is wrong with it
+    return results
+
+
+def serve() -> None:
+    """A worker process: reads (path, frames, boundaries, chunk, first, step) on standard
+    input, then writes the results of every `step`-th chunk of frames from the `first`."""
+    path, frames, boundaries, chunk, first, step = pickle.load(sys.stdin.buffer)
+    out = sys.stdout.buffer
+    try:
+        with open(path, "rb") as f:
+            for start in range(first * chunk, len(frames), step * chunk):
+                pickle.dump(_sift_frames(f, frames[start : start + chunk], boundaries), out,
+                            protocol=5)
+                out.flush()
+    except (BrokenPipeError, OSError):
+        pass  # the reader stopped, or the file went away: it has its own error to give
+
+
+def _in_workers(path: Path, frames: list[blocks.Frame], boundaries: bool, workers: int
+                ) -> Iterator[list[list[Found] | None]]:
+    """The results of each chunk of frames, in order, sifted by `workers` processes."""
+    import osmcams
+
+    env = dict(os.environ)
+    root = str(Path(osmcams.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    command = [sys.executable, "-c", "from osmcams.sources.sieve import serve; serve()"]
+    children = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+                for _ in range(workers)]
+    try:
+        for i, child in enumerate(children):
+            assert child.stdin and child.stdout
+            pickle.dump((str(path), frames, boundaries, CHUNK, i, workers), child.stdin)
+            child.stdin.close()
+        for chunk in range((len(frames) + CHUNK - 1) // CHUNK):
+            try:
+                yield pickle.load(children[chunk % workers].stdout)  # type: ignore[arg-type]
+            except (EOFError, pickle.UnpicklingError) as e:
+                raise blocks.Unindexable("a sieve worker stopped") from e
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+            if child.stdout:
+                child.stdout.close()
+
+
+def _in_process(path: Path, frames: list[blocks.Frame], boundaries: bool
+                ) -> Iterator[list[list[Found] | None]]:
+    with open(path, "rb") as f:
+        for start in range(0, len(frames), CHUNK):
+            yield _sift_frames(f, frames[start : start + CHUNK], boundaries)
+
+
+def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
+         progress: Progress | None = None) -> Sifted:
+    """The camera nodes of a PBF's dense blocks, and the blocks that libosmium must read:
+    those that hold camera ways or relations (and boundary relations, if `boundaries`).
+
+    Raises blocks.Unindexable when the file is not a PBF this can walk.
+    """
+    path = Path(path)
+    frames = [frame for frame in blocks.framing(path) if frame[2] == "OSMData"]
+    total = path.stat().st_size
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and total >= IN_PROCESS_BYTES:
+        chunks = _in_workers(path, frames, boundaries, workers)
+    else:
+        chunks = _in_process(path, frames, boundaries)
+    sifted = Sifted()
+    newest = ""
+    for start, results in zip(range(0, len(frames), CHUNK), chunks):
+        for frame, found in zip(frames[start : start + CHUNK], results):
+            if found is None:
+                sifted.others.append(frame)
+                continue
+            for osm_id, lon, lat, tags, stamp in found:
+                camera, unreadable = make_camera("node", osm_id, lon, lat, tags, stamp)
+                sifted.cameras.append(camera)
+                sifted.bad_directions += unreadable
+                newest = max(newest, stamp or "")
+        if progress:
+            end = frames[min(start + CHUNK, len(frames)) - 1]
+            progress("Scanning", end[0] + end[1], total)
+    sifted.newest = newest or None
+    return sifted

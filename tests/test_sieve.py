@@ -1,0 +1,120 @@
+"""The sieve reads camera nodes from PBF blocks itself: checked against osmium-tool on real
+extracts, in worker processes, and on every block layout osmium-tool can write."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import OplObject, run_osmium
+
+from osmcams.models import Camera
+from osmcams.sources import sieve
+from osmcams.sources.pbf import read_cameras, scan_file
+
+REAL = [
+    "big/valhalla-bench-munchen-2020.osm.pbf",  # 209 camera nodes
+    "big/graphhopper-rnv-rhein-neckar-2016.osm.pbf",  # camera ways, read by libosmium
+    "helsinki-2019.osm.pbf",
+]
+
+# Camera nodes among look-alikes: the strings in other places, another key, reversed,
+# a camera with many tags and a long value, one without metadata, far south and west.
+TRICKY = """\
+n1 t2015-01-02T03:04:05Z Tman_made=surveillance,camera:direction=90 x2.3522219 y48.856614
+n2 t2015-01-02T03:04:05Z Tsurveillance=man_made x2.35 y48.85
+n3 t2016-01-02T03:04:05Z Tman_made=tower,surveillance=yes x2.36 y48.86
+n4 t2017-01-02T03:04:05Z Tname=surveillance,note=man_made x2.37 y48.87
+n5 t2018-06-30T23:59:59Z Tsurveillance=public,man_made=surveillance,note={long},direction=up \
+x-61.234567 y-17.5
+n6 t2019-01-01T00:00:00Z Tman_made=surveillance x-0.0000001 y0.0000001
+n7 t2019-01-01T00:00:00Z T x2.38 y48.88
+n8 t2019-01-01T00:00:00Z Tman_made=surveillance,name=Caméra%20%du%20%pont x179.9999999 y-89.9999999
+w10 t2020-02-02T02:02:02Z Tman_made=surveillance Nn2,n3,n4
+w11 t2020-02-02T02:02:02Z Tsurveillance=yes,man_made=mast Nn3,n4
+r20 t2021-03-03T03:03:03Z Tman_made=surveillance,type=site Mn7@,w11@
+r21 t2021-03-03T03:03:03Z Tboundary=administrative,admin_level=8,type=boundary Mw11@outer
+""".replace("{long}", "x" * 300)
+
+LAYOUTS = {
+    "dense": "pbf",
+    "plain nodes": "pbf,pbf_dense_nodes=false",
+    "uncompressed": "pbf,pbf_compression=none",
+    "no metadata": "pbf,add_metadata=false",
+}
+
+
+def _same(cameras: list[Camera], expected: list[OplObject]) -> None:
+    """The cameras are osmium's, kind by kind; nodes with the same place, tags and date."""
+    assert sorted((c.osm_type[0], c.osm_id) for c in cameras) == sorted(
+        (o.kind, o.osm_id) for o in expected)
+    ours = {c.osm_id: c for c in cameras if c.osm_type == "node"}
+    for obj in (o for o in expected if o.kind == "n"):
+        camera = ours[obj.osm_id]
+        assert (camera.lon, camera.lat) == (obj.lon, obj.lat)
+        assert camera.tags == obj.tags
+        assert camera.timestamp == (obj.timestamp or None)  # OPL writes no date as "t"
+
+
+@pytest.fixture(scope="module")
+def tricky_opl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sieve") / "tricky.opl"
+    path.write_text(TRICKY, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_every_block_layout_gives_osmiums_cameras(
+    tricky_opl: Path, tmp_path: Path, layout: str, osm_cameras: Callable[[Path], list[OplObject]]
+) -> None:
+    pbf = tmp_path / "tricky.osm.pbf"
+    run_osmium("cat", tricky_opl, "-f", LAYOUTS[layout], "-o", pbf)
+    expected = osm_cameras(pbf)
+    assert {(o.kind, o.osm_id) for o in expected} == {
+        ("n", 1), ("n", 5), ("n", 6), ("n", 8), ("w", 10), ("r", 20)}
+    extract = read_cameras(pbf)
+    _same(extract.cameras, expected)
+    assert "1 cameras have a direction that cannot be read; set to null" in extract.warnings
+
+
+def test_only_blocks_with_camera_ways_or_relations_are_left_to_libosmium(
+    tricky_opl: Path, tmp_path: Path
+) -> None:
+    pbf = tmp_path / "tricky.osm.pbf"
+    run_osmium("cat", tricky_opl, "-o", pbf)
+    frames = [f for f in sieve.blocks.framing(pbf) if f[2] == "OSMData"]
+    assert len(frames) == 3  # osmium-tool writes one block per kind here
+    sifted = sieve.sift(pbf, boundaries=False)
+    assert [c.osm_id for c in sifted.cameras] == [1, 5, 6, 8]
+    assert sifted.others == frames[1:]  # way 10 and relation 20
+    # Without camera ways and relations, and boundaries asked for: the relation block only.
+    plain = tmp_path / "plain.osm.pbf"
+    run_osmium("tags-filter", "-R", pbf, "n/man_made", "r/boundary", "-o", plain)
+    frames = [f for f in sieve.blocks.framing(plain) if f[2] == "OSMData"]
+    assert sieve.sift(plain, boundaries=False).others == []
+    assert sieve.sift(plain, boundaries=True).others == frames[-1:]
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_worker_processes_read_what_osmium_reads(
+    osm_dir: Path, name: str, monkeypatch: pytest.MonkeyPatch,
+    osm_cameras: Callable[[Path], list[OplObject]],
+) -> None:
+    monkeypatch.setattr(sieve, "IN_PROCESS_BYTES", 0)
+    monkeypatch.setattr(sieve, "CHUNK", 1)  # blocks dealt out one by one, in turn
+    path = osm_dir / name
+    _same(read_cameras(path, threads=2).cameras, osm_cameras(path))
+
+
+def test_boundaries_are_left_to_libosmium_with_their_blocks(
+    riviera: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every admin_level=8 relation osmium finds is read, whatever the sieve decides."""
+    expected = {int(line.split()[0][1:]) for line in run_osmium(
+        "tags-filter", "-R", riviera, "r/admin_level=8", "-f", "opl", "-o", "-").splitlines()
+        if "boundary=administrative" in line}
+    monkeypatch.setattr(sieve, "IN_PROCESS_BYTES", 0)
+    _, boundaries = scan_file(riviera, admin_level=8, threads=2)
+    assert {b.relation_id for b in boundaries} == expected
+    assert len(expected) > 5
