@@ -34,7 +34,7 @@ LAYERS = [
     ["sources.sieve"],
     ["sources.blocks", "sources.http"],
     ["communes"],
-    ["geometry"],
+    ["geometry", "geojson"],
     ["files", "settings", "models"],
     ["errors"],
 ]

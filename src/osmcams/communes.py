@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, UsageError, quoted
+from osmcams.geojson import read_plain_geojson
 from osmcams.models import Progress, gc_paused
 
 BOUNDARY_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".geojsonl")
@@ -157,6 +158,9 @@ def _read_features(path: Path) -> tuple[dict[str, list[Any]], Any, Any]:
         geometry = frame.geometry.name
         columns = {c: frame[c].tolist() for c in frame.columns if c != geometry}
         return columns, numpy.asarray(frame.geometry.values, dtype=object), frame.crs
+    plain = read_plain_geojson(path) if path.suffix.lower() in (".geojson", ".json") else None
+    if plain is not None:
+        return plain
     import pyogrio.raw
     import shapely
 
