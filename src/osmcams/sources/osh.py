@@ -10,6 +10,7 @@ of those ways refers to. No other object reaches Python.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from osmcams.sources.pbf import (
     _objects_by_id,
     _refuse_empty,
     centre,
+    copied,
 )
 
 HISTORY_SOURCES = (
@@ -133,13 +135,31 @@ class _Scan:
         self.nodes = _Versions(self.tags)
 
 
-def _camera_ids(path: Path, pool: Any, progress: Progress | None) -> dict[str, set[int]]:
+def _camera_ids(path: Path, pool: Any, workers: int, progress: Progress | None
+                ) -> dict[str, set[int]]:
+    """The ids of the objects of which any version carries man_made=surveillance.
+
+    The sieve finds the nodes in the dense blocks; libosmium reads the other blocks
+    that may hold cameras, or the whole file when it is not a PBF the sieve can walk.
+    """
     import osmium
 
+    from osmcams.sources import blocks, sieve
+
     ids: dict[str, set[int]] = {"n": set(), "w": set(), "r": set()}
+    try:
+        sifted = sieve.sift(path, False, workers, progress)
+    except (blocks.Unindexable, OSError):
+        sifted = None
     filters = [osmium.filter.KeyFilter(CAMERA_TAG[0]), osmium.filter.TagFilter(CAMERA_TAG)]
-    for obj in _objects(path, osmium.osm.ALL, filters, pool, "Scanning", progress):
-        ids[obj.type_str()].add(obj.id)
+    with contextlib.ExitStack() as stack:
+        source = path
+        if sifted is not None:
+            ids["n"] = {camera.osm_id for camera in sifted.cameras}
+            source = stack.enter_context(copied(path, sifted.others))
+        for obj in _objects(source, osmium.osm.ALL, filters, pool, "Ways and relations", progress,
+                            path):
+            ids[obj.type_str()].add(obj.id)
     return ids
 
 
@@ -298,7 +318,7 @@ def read_history(
             f"when cameras appeared; use {HISTORY_SOURCES}"
         )
     _refuse_empty(path)
-    scan = _Scan(_camera_ids(path, pool, progress), tags)
+    scan = _Scan(_camera_ids(path, pool, threads, progress), tags)
     _read_versions(path, scan, pool, progress)
     tracks, warnings = _tracks(scan)
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)

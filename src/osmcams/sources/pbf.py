@@ -8,6 +8,7 @@ the whole file is ever built.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from array import array
@@ -212,8 +213,6 @@ def _first_pass(
     A PBF snapshot is sifted (`sieve`): libosmium reads only the blocks that may hold
     camera ways or relations, or boundaries. Any other file is read whole by libosmium.
     """
-    import tempfile
-
     from osmcams.sources import blocks, sieve
 
     scan = Scan()
@@ -226,16 +225,26 @@ def _first_pass(
         return scan
     scan.cameras, scan.bad_directions = sifted.cameras, sifted.bad_directions
     if sifted.others:
-        with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
-            source = Path(tmp) / "tagged.osm.pbf"
-            framing = blocks.framing(path)
-            blocks.copy(path, [blocks.Block(*framing[0][:2])] + [
-                blocks.Block(offset, length) for offset, length, _, _ in sifted.others
-            ], source)
+        with copied(path, sifted.others) as source:
             _read_tagged(source, admin_level, pool, progress, "Ways and relations", scan, path)
     stamps = [stamp for stamp in (scan.newest, sifted.newest) if stamp]
     scan.newest = max(stamps, default=None)
     return scan
+
+
+@contextlib.contextmanager
+def copied(path: Path, frames: list[tuple[int, int, str, int]]) -> Iterator[Path]:
+    """A PBF of the header of `path` and of its blocks `frames`, removed afterwards."""
+    import tempfile
+
+    from osmcams.sources import blocks
+
+    header = blocks.framing(path)[0]
+    with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
+        target = Path(tmp) / "blocks.osm.pbf"
+        chosen = [header, *frames]
+        blocks.copy(path, [blocks.Block(offset, length) for offset, length, _, _ in chosen], target)
+        yield target
 
 
 def _read_tagged(path: Path, admin_level: int | None, pool: Any, progress: Progress | None,
