@@ -33,6 +33,7 @@ from osmcams.sources.pbf import (
     centre,
     copied,
 )
+from osmcams.sources.sieve import NodeVersion
 
 HISTORY_SOURCES = (
     "a full-history file (.osh.pbf): Geofabrik's extracts for OSM users "
@@ -111,6 +112,14 @@ class _Versions(dict):
             Version(seconds(obj.timestamp), visible, camera, **(shape if visible else {}))
         )
 
+    def add_sifted(self, versions: Iterable[NodeVersion]) -> None:
+        """Node versions as the sieve reads them, in file order."""
+        for osm_id, start, visible, tagged, location, tags in versions:
+            camera = visible and tagged
+            self.setdefault(osm_id, []).append(
+                Version(start, visible, camera, location, tags=tags if camera and self.tags else ())
+            )
+
     def at(self, osm_id: int, instant: int) -> Version | None:
         """The version valid at `instant`, None before the first or when unknown."""
         versions = self.get(osm_id, ())
@@ -136,31 +145,34 @@ class _Scan:
 
 
 def _camera_ids(path: Path, pool: Any, workers: int, progress: Progress | None
-                ) -> dict[str, set[int]]:
-    """The ids of the objects of which any version carries man_made=surveillance.
+                ) -> tuple[dict[str, set[int]], list[NodeVersion]]:
+    """The ids of the objects of which any version carries man_made=surveillance, and
+    every version of those of them that the sieve read.
 
-    The sieve finds the nodes in the dense blocks; libosmium reads the other blocks
-    that may hold cameras, or the whole file when it is not a PBF the sieve can walk.
+    The sieve reads the nodes of the dense blocks; libosmium the other blocks that may
+    hold cameras, or the whole file when it is not a PBF the sieve can walk.
     """
     import osmium
 
     from osmcams.sources import blocks, sieve
 
     ids: dict[str, set[int]] = {"n": set(), "w": set(), "r": set()}
+    versions: list[NodeVersion] = []
     try:
-        sifted = sieve.sift(path, False, workers, progress)
+        sifted = sieve.sift(path, False, workers, progress, history=True)
     except (blocks.Unindexable, OSError):
         sifted = None
     filters = [osmium.filter.KeyFilter(CAMERA_TAG[0]), osmium.filter.TagFilter(CAMERA_TAG)]
     with contextlib.ExitStack() as stack:
         source = path
         if sifted is not None:
-            ids["n"] = {camera.osm_id for camera in sifted.cameras}
+            ids["n"] = {version[0] for version in sifted.versions if version[3]}
+            versions = [version for version in sifted.versions if version[0] in ids["n"]]
             source = stack.enter_context(copied(path, sifted.others))
         for obj in _objects(source, osmium.osm.ALL, filters, pool, "Ways and relations", progress,
                             path):
             ids[obj.type_str()].add(obj.id)
-    return ids
+    return ids, versions
 
 
 def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None) -> None:
@@ -189,6 +201,7 @@ def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None
         for v in versions
         for ref in v.refs
     }
+    node_ids -= scan.nodes.keys()  # every version of these was read by the sieve
     for node in _objects_by_id(path, layout, "node", node_ids, pool, progress):
         location = node.location
         scan.nodes.add(node, location=(location.lon, location.lat) if location.valid() else None)
@@ -318,7 +331,9 @@ def read_history(
             f"when cameras appeared; use {HISTORY_SOURCES}"
         )
     _refuse_empty(path)
-    scan = _Scan(_camera_ids(path, pool, threads, progress), tags)
+    ids, versions = _camera_ids(path, pool, threads, progress)
+    scan = _Scan(ids, tags)
+    scan.nodes.add_sifted(versions)
     _read_versions(path, scan, pool, progress)
     tracks, warnings = _tracks(scan)
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
