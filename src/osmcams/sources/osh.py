@@ -26,7 +26,6 @@ from osmcams.sources.pbf import (
     Boundary,
     _bbox,
     _header,
-    _layout,
     _objects,
     _objects_by_id,
     _refuse_empty,
@@ -179,7 +178,6 @@ def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None
     """Every version of the cameras, of the member ways of camera relations, and of their nodes."""
     import osmium
 
-    layout = _layout(path)
     if scan.ids["r"]:  # relation blocks are not indexed: one pass over the file's relations
         relations = osmium.filter.IdFilter(scan.ids["r"])
         for rel in _objects(path, osmium.osm.RELATION, [relations], pool, "Relations", progress):
@@ -192,7 +190,7 @@ def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None
     way_ids = scan.ids["w"] | {
         ref for versions in scan.relations.values() for v in versions for ref in v.ways
     }
-    for way in _objects_by_id(path, layout, "way", way_ids, pool, progress):
+    for way in _objects_by_id(path, "way", way_ids, pool, progress):
         scan.ways.add(way, refs=tuple(n.ref for n in way.nodes))
     node_ids = scan.ids["n"] | {
         ref
@@ -202,7 +200,7 @@ def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None
         for ref in v.refs
     }
     node_ids -= scan.nodes.keys()  # every version of these was read by the sieve
-    for node in _objects_by_id(path, layout, "node", node_ids, pool, progress):
+    for node in _objects_by_id(path, "node", node_ids, pool, progress):
         location = node.location
         scan.nodes.add(node, location=(location.lon, location.lat) if location.valid() else None)
 
@@ -382,12 +380,11 @@ def read_boundaries(
             scan.boundaries.append(Relation(
                 osm_id, tags, None, [ref for kind, ref, _ in members if kind == "n"],
                 [(ref, role) for kind, ref, role in members if kind == "w"]))
-    layout = _layout(path)
     way_ids = {ref for rel in scan.boundaries for ref, _ in rel.ways}
-    ways = _objects_by_id(path, layout, "way", way_ids, pool, progress)
+    ways = _objects_by_id(path, "way", way_ids, pool, progress)
     scan.way_refs = dict(_latest((w.id, w.visible, [n.ref for n in w.nodes]) for w in ways))
     node_ids = {ref for refs in scan.way_refs.values() for ref in refs}
-    nodes = _objects_by_id(path, layout, "node", node_ids, pool, progress)
+    nodes = _objects_by_id(path, "node", node_ids, pool, progress)
     for osm_id, location in _latest(
         (n.id, ok, (n.location.lon, n.location.lat) if ok else None)
         for n in nodes for ok in (n.visible and n.location.valid(),)

@@ -305,11 +305,10 @@ def _fetch_references(path: Path, scan: Scan, pool: Any, progress: Progress | No
     node_ids = {ref for rel in scan.relations for ref in rel.nodes}
     if not (way_ids or scan.ways or node_ids):
         return
-    layout = _layout(path)
-    for way in _objects_by_id(path, layout, "way", way_ids, pool, progress):
+    for way in _objects_by_id(path, "way", way_ids, pool, progress):
         scan.way_refs[way.id] = [n.ref for n in way.nodes]
     node_ids.update(ref for refs in scan.way_refs.values() for ref in refs)
-    for node in _objects_by_id(path, layout, "node", node_ids, pool, progress):
+    for node in _objects_by_id(path, "node", node_ids, pool, progress):
         if node.location.valid():
             scan.locations.add(node.id, node.location.lon, node.location.lat)
 
@@ -337,15 +336,19 @@ def _batches(ids: set[int]) -> Iterator[set[int]]:
 
 
 def _objects_by_id(
-    path: Path, layout: Any, kind: str, ids: set[int], pool: Any, progress: Progress | None
+    path: Path, kind: str, ids: set[int], pool: Any, progress: Progress | None, layout: Any = None
 ) -> Iterator[Any]:
-    """The `kind` objects with `ids`, decoding only the blocks that can hold them."""
+    """The `kind` objects with `ids`, decoding only the blocks that can hold them
+    (`layout`: the file's `blocks.index`, found when not given)."""
     import tempfile
 
     import osmium
 
     from osmcams.sources import blocks
 
+    if not ids:
+        return
+    layout = layout or _layout(path)
     entities = osmium.osm.NODE if kind == "node" else osmium.osm.WAY
     label = "Way nodes" if kind == "node" else "Member ways"
     with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
@@ -529,7 +532,7 @@ def read_by_id(
         raise DataError(f"{path}: no such file")
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
     found: dict[int, Any] = {}
-    for obj in _objects_by_id(path, layout or _layout(path), kind, ids, pool, None):
+    for obj in _objects_by_id(path, kind, ids, pool, None, layout):
         if kind == "way":
             found[obj.id] = [n.ref for n in obj.nodes]
         elif obj.location.valid():
