@@ -154,7 +154,7 @@ def test_a_file_of_pieces_counts_the_pieces_it_did_not_sample(
 def test_cutting_by_small_pieces_gives_the_areas_of_a_whole_cut(communes_06, ign_shapes) -> None:
     """A speckled region of 2,000 cells (as random nodes make): the areas inside it are those
     of shapely's intersection with the whole region (each piece projected about its own centre:
-    within a millionth)."""
+    within a millionth), and the communes that meet it are those that intersect it."""
     import numpy
     import shapely
 
@@ -166,5 +166,7 @@ def test_cutting_by_small_pieces_gives_the_areas_of_a_whole_cut(communes_06, ign
     region = shapely.coverage_union_all(shapely.box(x, y, x + 0.02, y + 0.02))
     region = shapely.union_all(shapely.get_parts(region))
     communes = numpy.array(list(ign_shapes(communes_06).values()), dtype=object)
-    expected = areas_km2(shapely.intersection(communes, region))
-    assert numpy.allclose(_inside_km2(communes, region), expected, rtol=1e-5, atol=1e-9)
+    cuts = shapely.intersection(communes, region)
+    inside, meets = _inside_km2(communes, region)
+    assert numpy.allclose(inside, areas_km2(cuts), rtol=1e-5, atol=1e-9)
+    assert meets.tolist() == shapely.intersects(communes, region).tolist()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, UsageError, quoted
-from osmcams.models import Progress
+from osmcams.models import Progress, gc_paused
 
 BOUNDARY_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".geojsonl")
 # (code field, name field) pairs, tried in order.
@@ -137,34 +137,56 @@ def _pick_fields(columns: Sequence[str], code_field: str | None, name_field: str
     )
 
 
+@dataclass
+class _Features:
+    """The usable features of one boundary file, as plain arrays."""
+
+    codes: list[str]
+    names: list[str]
+    geometries: Any  # numpy array of shapely (multi)polygons, in lon/lat
+
+
+def _read_features(path: Path) -> tuple[dict[str, list[Any]], Any, Any]:
+    """The attribute columns, the geometries (None where missing) and the CRS of a file."""
+    import numpy
+
+    if path.suffix.lower() == ".parquet":  # GeoParquet: pyarrow, GDAL often lacks it
+        import geopandas
+
+        frame = geopandas.read_parquet(path)
+        geometry = frame.geometry.name
+        columns = {c: frame[c].tolist() for c in frame.columns if c != geometry}
+        return columns, numpy.asarray(frame.geometry.values, dtype=object), frame.crs
+    import pyogrio.raw
+    import shapely
+
+    meta, _, wkb, fields = pyogrio.raw.read(path, datetime_as_string=True)
+    columns = {c: values.tolist() for c, values in zip(meta["fields"].tolist(), fields)}
+    if wkb is None:
+        return columns, numpy.full(len(next(iter(fields), [])), None, dtype=object), meta["crs"]
+    return columns, shapely.from_wkb(wkb), meta["crs"]
+
+
 def _read_boundary_file(
     path: Path, code_field: str | None, name_field: str | None
-) -> tuple[Any, list[str], list[Unusable], dict[str, str]]:
+) -> tuple[_Features, list[str], list[Unusable], dict[str, str]]:
     """The usable features of one file, the warnings, the communes left out, the repairs."""
-    import geopandas
-    import pyogrio
-
     with warnings.catch_warnings(record=True) as caught:  # GDAL's remarks become our warnings
         warnings.simplefilter("always")
         try:
-            if path.suffix.lower() == ".parquet":  # GeoParquet: pyarrow, GDAL often lacks it
-                frame = geopandas.read_parquet(path)
-            else:
-                frame = pyogrio.read_dataframe(path)
+            columns, geometries, crs = _read_features(path)
         except Exception as e:  # the readers raise several unrelated types for bad files
             raise DataError(f"{path}: cannot read boundaries: {_reason(e)}") from e
     notes = [f"{path.name}: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
-    if frame.empty or frame.geometry.isna().all():
+    if not len(geometries) or all(g is None for g in geometries):
         raise DataError(f"{path}: no features with a geometry")
-    code, name = _pick_fields(list(frame.columns), code_field, name_field, path)
-    if frame.geometry.name != "geometry":
-        frame = frame.rename_geometry("geometry")
-    frame = _to_wgs84(frame, path, notes)
-    frame = frame.assign(insee=frame[code].map(_text), name=frame[name].map(_text))
-    frame["name"] = frame["name"].fillna(frame["insee"])
-    frame, unusable = _polygons_with_codes(frame, path, code, notes)
-    _refuse_out_of_range(frame, path)
-    return (frame, notes, unusable, _repair(frame, path))
+    code, name = _pick_fields(list(columns), code_field, name_field, path)
+    geometries = _to_wgs84(geometries, crs, path, notes)
+    codes = [_text(v) for v in columns[code]]
+    names = [n if n is not None else c for n, c in zip(map(_text, columns[name]), codes)]
+    features, unusable = _polygons_with_codes(codes, names, geometries, path, code, notes)
+    _refuse_out_of_range(features, path)
+    return features, notes, unusable, _repair(features, path)
 
 
 def _reason(error: Exception) -> str:
@@ -183,10 +205,12 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _to_wgs84(frame: Any, path: Path, notes: list[str]) -> Any:
-    """`frame` in EPSG:4326; a file without a CRS is taken as lon/lat only when it fits."""
-    if frame.crs is None:
-        west, south, east, north = frame.total_bounds
+def _to_wgs84(geometries: Any, crs: Any, path: Path, notes: list[str]) -> Any:
+    """`geometries` in EPSG:4326; a file without a CRS is taken as lon/lat only when it fits."""
+    import shapely
+
+    if crs is None:
+        west, south, east, north = shapely.total_bounds(geometries)
         if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
             raise DataError(
                 f"{path}: has no coordinate reference system (no .prj?) and its coordinates "
@@ -194,71 +218,73 @@ def _to_wgs84(frame: Any, path: Path, notes: list[str]) -> Any:
             )
         notes.append(f"{path.name} has no coordinate reference system: its coordinates are "
                      "taken as WGS84 longitudes and latitudes")
-        return frame.set_crs("EPSG:4326")
-    if not frame.crs.equals("EPSG:4326"):
-        return frame.to_crs("EPSG:4326")
-    return frame
+        return geometries
+    if crs == "EPSG:4326":  # as GDAL names it: no need to build a pyproj CRS
+        return geometries
+    import geopandas
+
+    shapes = geopandas.GeoSeries(geometries, crs=crs)
+    return geometries if shapes.crs.equals("EPSG:4326") else shapes.to_crs("EPSG:4326").to_numpy()
 
 
 def _polygons_with_codes(
-    frame: Any, path: Path, code: str, notes: list[str]
-) -> tuple[Any, list[Unusable]]:
+    codes: list[str | None], names: list[str | None], geometries: Any, path: Path, code: str,
+    notes: list[str],
+) -> tuple[_Features, list[Unusable]]:
     """The features with a code and a polygon; the others named in `notes` and `unusable`."""
-    no_code = frame["insee"].isna()
-    kinds = frame.geometry.geom_type
-    polygon = kinds.isin(["Polygon", "MultiPolygon"]) & ~frame.geometry.is_empty
+    import numpy
+    import shapely
+
+    no_code = numpy.array([c is None for c in codes], dtype=bool)
+    polygon = numpy.isin(shapely.get_type_id(geometries), (3, 6)) & ~shapely.is_empty(geometries)
     if no_code.any():
-        named = [quoted(n) for n in frame.loc[no_code, "name"].dropna()]
+        named = [quoted(n) for n, missing in zip(names, no_code) if missing and n is not None]
         notes.append(
             f"{path.name}: {no_code.sum()} features without a {code!r} value left out"
             + (f": {_listing(named)}" if named else "")
         )
-    bad = ~polygon
     unusable = [
-        Unusable(c, n or c or "?", f"its feature in {path.name} has "
-                 f"{'no geometry' if not k else 'a ' + k + ' geometry'}, not a polygon; fix the file")
-        for c, n, k in zip(frame.loc[bad, "insee"], frame.loc[bad, "name"], kinds[bad].fillna(""))
+        Unusable(codes[i], names[i] or codes[i] or "?", f"its feature in {path.name} has "
+                 f"{'no geometry' if g is None else 'a ' + g.geom_type + ' geometry'}, not a polygon; "
+                 "fix the file")
+        for i, g in zip(numpy.flatnonzero(~polygon).tolist(), geometries[~polygon])
     ]
     if unusable:
         notes.append(
             f"{path.name}: {len(unusable)} features without a polygon left out: "
             + _listing([f"{quoted(u.name)} ({u.code})" for u in unusable])
         )
-    keep = polygon & ~no_code
-    if not keep.any():
+    keep = numpy.flatnonzero(polygon & ~no_code)
+    if not len(keep):
         raise DataError(f"{path}: no polygon among its features")
-    return frame.loc[keep, ["insee", "name", "geometry"]], unusable
+    kept = keep.tolist()
+    return _Features([codes[i] for i in kept], [names[i] for i in kept], geometries[keep]), unusable  # type: ignore[misc]
 
 
-def _refuse_out_of_range(frame: Any, path: Path) -> None:
+def _refuse_out_of_range(features: _Features, path: Path) -> None:
     from osmcams.geometry import out_of_range
 
-    beyond = out_of_range(frame.geometry.values)
-    if beyond.any():
-        named = [f"{quoted(n)} ({c})" for n, c in zip(frame.loc[beyond, "name"], frame.loc[beyond, "insee"])]
+    beyond = out_of_range(features.geometries).nonzero()[0].tolist()
+    if beyond:
+        named = [f"{quoted(features.names[i])} ({features.codes[i]})" for i in beyond]
         raise DataError(
             f"{path}: coordinates beyond longitude ±180 or latitude ±90 in the outline of "
             f"{_listing(named)}"
         )
 
 
-def _repair(frame: Any, path: Path) -> dict[str, str]:
+def _repair(features: _Features, path: Path) -> dict[str, str]:
     """Make invalid outlines valid in place; per code, the warning that says so."""
     from osmcams.geometry import repair
 
-    fixed, index, reasons, before, after = repair(frame.geometry.values)
-    if not len(index):
-        return {}
-    column = frame.columns.get_loc("geometry")
-    frame.iloc[index, column] = fixed
+    fixed, index, reasons, before, after = repair(features.geometries)
+    features.geometries[index] = fixed
     return {
-        code: (
-            f"{path.name}: the outline of {quoted(name)} ({code}) is invalid ({reason}) and was "
-            f"repaired: {was:,.3f} km² as drawn, {now:,.3f} km² once valid"
+        features.codes[i]: (
+            f"{path.name}: the outline of {quoted(features.names[i])} ({features.codes[i]}) is invalid "
+            f"({reason}) and was repaired: {was:,.3f} km² as drawn, {now:,.3f} km² once valid"
         )
-        for code, name, reason, was, now in zip(
-            frame["insee"].iloc[index], frame["name"].iloc[index], reasons, before, after
-        )
+        for i, reason, was, now in zip(index.tolist(), reasons, before, after)
     }
 
 
@@ -324,7 +350,8 @@ def read_population(path: str | os.PathLike[str], year: str | None = None) -> Po
 
 def _population_json(path: Path, text: str) -> Population:
     try:
-        rows = json.loads(text)
+        with gc_paused():  # tens of thousands of records
+            rows = json.loads(text)
     except ValueError as e:
         raise DataError(f"{path}: not valid JSON ({e})") from e
     if isinstance(rows, dict) and "features" in rows:
@@ -451,20 +478,29 @@ def _read_boundaries(
     progress: Progress | None,
 ) -> Communes:
     import geopandas
+    import numpy
     import pandas
 
-    frames, notes, unusable, repairs = [], [], [], {}
+    parts, notes, unusable, repairs = [], [], [], {}
     for done, path in enumerate(files, 1):
-        frame, file_notes, file_unusable, file_repairs = _read_boundary_file(path, code_field, name_field)
-        frames.append(frame)
+        features, file_notes, file_unusable, file_repairs = _read_boundary_file(path, code_field, name_field)
+        parts.append(features)
         notes += file_notes
         unusable += file_unusable
         repairs.update(file_repairs)
         if progress:
             progress("Boundaries", done, len(files))
-    frame = geopandas.GeoDataFrame(pandas.concat(frames, ignore_index=True), crs="EPSG:4326")
-    frame["department"] = frame["insee"].map(department_of)
-    frame["population"] = pandas.array([None] * len(frame), dtype="Int64")
+    codes = [code for part in parts for code in part.codes]
+    frame = geopandas.GeoDataFrame(
+        {
+            "insee": codes,
+            "name": [name for part in parts for name in part.names],
+            "department": [department_of(code) for code in codes],
+            "population": pandas.array([None] * len(codes), dtype="Int64"),
+        },
+        geometry=numpy.concatenate([part.geometries for part in parts]),
+        crs="EPSG:4326",
+    )
     return Communes(
         _one_row_per_code(frame[COLUMNS]), source, warnings=notes, unusable=unusable, repairs=repairs
     )
@@ -606,17 +642,21 @@ def apply_population(
     The table's names are the official ones (IGN's simplified files drop the articles:
     "Rochelle" for La Rochelle). Raises DataError when no code of the table matches.
     """
+    import pandas
+
     population = read_population(path, year)
     frame = communes.frame
-    if len(frame) and not frame["insee"].isin(population.values.keys()).any():
+    codes = frame["insee"].tolist()
+    if codes and not any(code in population.values for code in codes):
         sample = ", ".join(sorted(population.values)[:3])
         raise DataError(
             f"{path}: no code of the table matches a commune of {communes.source} "
             f"(the table has codes such as {sample})"
         )
-    frame["population"] = frame["insee"].map(population.values).astype("Int64")
+    frame["population"] = pandas.array([population.values.get(code) for code in codes], dtype="Int64")
     if population.names:
-        frame["name"] = frame["insee"].map(population.names).fillna(frame["name"])
+        names = population.names
+        frame["name"] = [names.get(code, name) for code, name in zip(codes, frame["name"].tolist())]
     communes.population_source = population.source
     communes.population_year = population.year
     return communes

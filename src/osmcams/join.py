@@ -15,7 +15,7 @@ from typing import Any
 from osmcams.communes import Communes
 from osmcams.errors import DataError
 from osmcams.geometry import areas_km2
-from osmcams.models import Camera
+from osmcams.models import Camera, gc_paused
 from osmcams.sources.pbf import Extract
 
 ROW_KEYS = (
@@ -65,20 +65,22 @@ def assign(cameras: list[Camera], communes: Communes) -> list[str | None]:
 
     if not cameras:
         return []
-    points = shapely.points(
-        numpy.fromiter((c.lon for c in cameras), float, len(cameras)),
-        numpy.fromiter((c.lat for c in cameras), float, len(cameras)),
-    )
+    with gc_paused():  # one geometry per camera
+        points = shapely.points(
+            numpy.fromiter((c.lon for c in cameras), float, len(cameras)),
+            numpy.fromiter((c.lat for c in cameras), float, len(cameras)),
+        )
     frame = communes.frame
     # The communes query a tree of the points: each outline is prepared once, then tested fast.
     poly_idx, point_idx = shapely.STRtree(points).query(frame.geometry.values, predicate="intersects")
-    codes = frame["insee"].to_numpy()
-    result: list[str | None] = [None] * len(cameras)
-    for p, c in zip(point_idx.tolist(), poly_idx.tolist()):
-        code = codes[c]
-        if result[p] is None or code < result[p]:
-            result[p] = code
-    return result
+    codes = frame["insee"].to_numpy(object)
+    order = numpy.argsort(codes)
+    rank = numpy.empty(len(codes), numpy.int64)
+    rank[order] = numpy.arange(len(codes))
+    best = numpy.full(len(cameras), len(codes))  # one past the last code: no commune
+    numpy.minimum.at(best, point_idx, rank[poly_idx])
+    named = numpy.concatenate([codes[order], numpy.array([None], dtype=object)])
+    return named[best].tolist()  # type: ignore[no-any-return]
 
 
 def _ratio(value: float | None, per: float | None, digits: int) -> float | None:
@@ -163,18 +165,21 @@ def _pieces(region: Any) -> list[Any]:
     return pieces
 
 
-def _inside_km2(geometries: Any, region: Any) -> Any:
-    """The area in km² of each geometry inside `region`: each is cut only by the few small
-    pieces of the region near it, not by the whole (a region of many cells is slow to cut)."""
+def _inside_km2(geometries: Any, region: Any) -> tuple[Any, Any]:
+    """The area in km² of each geometry inside `region`, and which geometries meet it: each
+    is cut only by the few small pieces of the region near it, not by the whole (a region of
+    many cells is slow to cut, and most communes are far from its edge)."""
     import numpy
     import shapely
 
     pieces = numpy.array(_pieces(region), dtype=object)
     if not len(pieces):
-        return numpy.zeros(len(geometries))
+        return numpy.zeros(len(geometries)), numpy.zeros(len(geometries), bool)
     which, piece = shapely.STRtree(pieces).query(geometries, predicate="intersects")
     cuts = shapely.intersection(geometries[which], pieces[piece])
-    return numpy.bincount(which, weights=areas_km2(cuts), minlength=len(geometries))
+    meets = numpy.zeros(len(geometries), bool)
+    meets[which] = True
+    return numpy.bincount(which, weights=areas_km2(cuts), minlength=len(geometries)), meets
 
 
 def _coverage(
@@ -199,17 +204,18 @@ def _coverage(
         ]
     shapely.prepare(region)
     geometries = chosen.geometry.values
-    beyond = ~shapely.contains(region, geometries)
-    shares = numpy.where(beyond, 0.0, 1.0)
-    across = beyond & shapely.intersects(region, geometries)  # only these need cutting
-    if across.any():
-        cut = geometries[across]
+    beyond = numpy.flatnonzero(~shapely.contains(region, geometries))
+    shares = numpy.ones(len(geometries))
+    shares[beyond] = 0.0
+    if len(beyond):  # only those that cross the edge of the region need cutting
+        cut = geometries[beyond]
         try:
-            inside = _inside_km2(cut, region)
+            inside, meets = _inside_km2(cut, region)
         except shapely.errors.GEOSException:  # an invalid outline: repair it, then cut
-            inside = _inside_km2(shapely.make_valid(cut), region)
-        whole = chosen["area_km2"][across].to_numpy() if "area_km2" in chosen else areas_km2(cut)
-        shares[across] = inside / whole
+            inside, meets = _inside_km2(shapely.make_valid(cut), region)
+        across = beyond[meets]
+        whole = chosen["area_km2"].to_numpy()[across] if "area_km2" in chosen else areas_km2(cut[meets])
+        shares[across] = inside[meets] / whole
     shares = numpy.where(shares >= FULL, 1.0, numpy.round(shares, 3))
     chosen = chosen.assign(coverage=shares)
     names = [f"{n} ({c})" for n, c in zip(chosen["name"], chosen["insee"])]
@@ -240,16 +246,20 @@ def commune_areas(chosen: Any) -> Any:
     return chosen["area_km2"].to_numpy() if cached else areas_km2(chosen.geometry.values)
 
 
+def _column(frame: Any, name: str) -> list[Any]:
+    """The values of a column, None where missing."""
+    column = frame[name].astype(object)
+    return column.where(column.notna(), None).tolist()  # type: ignore[no-any-return]
+
+
 def density_rows(chosen: Any, areas: Any, by_commune: dict[str, list[Camera]]) -> list[dict[str, Any]]:
     """One row (ROW_KEYS) per commune of `chosen`, with its coverage, from its cameras."""
-    import pandas
-
+    columns = (_column(chosen, name) for name in ("insee", "name", "department", "population", "coverage"))
     return [
-        row_of(c.insee, c.name, None if pandas.isna(c.department) else c.department,
-               None if pandas.isna(c.population) else int(c.population), area,
-               None if pandas.isna(c.coverage) else float(c.coverage),
-               [(k.surveillance_type, k.surveillance) for k in by_commune[c.insee]])
-        for c, area in zip(chosen.itertuples(), areas.tolist())
+        row_of(insee, name, department, None if population is None else int(population), area,
+               None if coverage is None else float(coverage),
+               [(k.surveillance_type, k.surveillance) for k in by_commune[insee]])
+        for insee, name, department, population, coverage, area in zip(*columns, areas.tolist())
     ]
 
 

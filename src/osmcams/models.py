@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +21,21 @@ _RANGE = re.compile(rf"^({_NUMBER}|[NSEW]{{1,3}})\s*-\s*({_NUMBER}|[NSEW]{{1,3}}
 
 # Told of progress: (label, done, total); total is None when unknown. Bytes, or files.
 Progress = Callable[[str, int, "int | None"], None]
+
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection meanwhile: building many objects at once (shapely
+    geometries, parsed JSON) would otherwise set off collections of the whole heap."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:  # the thread that paused it resumes it
+            gc.enable()
+
 
 # Field order of a camera record, as written to CSV and GeoJSON properties.
 CAMERA_FIELDS = (
