@@ -21,6 +21,7 @@ from shapely.geometry import Point
 
 from osmcams.cli import main
 from osmcams.errors import ExitCode
+from osmcams.sources import sieve
 
 COMMUNES = ("06012", "06032", "06104", "06150")  # Beausoleil, Cap-d'Ail, Roquebrune, La Turbie
 HEADER_DATE = "2025-09-01T00:00:00Z"  # after the last change
@@ -190,9 +191,14 @@ def test_every_year_from_the_first_camera_to_the_data_date(
     assert rows["06012"]["first_camera"] == "2022-11-01T11:44:14Z"
 
 
+@pytest.mark.parametrize("sifted_in", ["this process", "worker processes"])
 def test_every_month_with_moves_retags_and_deletions(
-    history: Path, ign_dir: Path, shapes: dict[str, Any], tmp_path: Path
+    history: Path, ign_dir: Path, shapes: dict[str, Any], tmp_path: Path, sifted_in: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if sifted_in == "worker processes":
+        monkeypatch.setattr(sieve, "IN_PROCESS_BYTES", 0)
+        monkeypatch.setattr(sieve, "CHUNK", 1)
     result = _timeline(history, ign_dir, tmp_path, "--every", "month", "--since", "2024-05")
     assert result["dates"][:2] == ["2024-05-01T00:00:00Z", "2024-06-01T00:00:00Z"]
     assert len(result["dates"]) == 17  # 2024-05 to 2025-08, then the data date, a month's start

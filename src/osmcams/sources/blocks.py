@@ -13,7 +13,7 @@ import bisect
 import os
 import struct
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -151,6 +151,7 @@ def _first_object(head: bytes) -> tuple[str, int]:
 
 Frame = tuple[int, int, str, int]  # offset, length (prefix included), type, blob size
 _FRAMINGS: dict[tuple[str, int, int], list[Frame]] = {}
+_INDEXES: dict[tuple[str, int, int], Layout | Unindexable] = {}
 
 
 def _walk(fd: int) -> list[Frame]:
@@ -191,24 +192,48 @@ def _walk(fd: int) -> list[Frame]:
     return frames
 
 
-def framing(path: str | os.PathLike[str]) -> list[Frame]:
-    """The blocks of a PBF file, walked once per version of the file and then remembered."""
+def _remembered(cache: dict[tuple[str, int, int], Any], path: str | os.PathLike[str],
+                compute: Callable[[], Any]) -> Any:
+    """`compute()` for `path`, once per version of the file (its size and mtime)."""
     stat = os.stat(path)
     key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _FRAMINGS:
+    if key not in cache:
+        if len(cache) >= 8:
+            cache.clear()
+        cache[key] = compute()
+    return cache[key]
+
+
+def framing(path: str | os.PathLike[str]) -> list[Frame]:
+    """The blocks of a PBF file, walked once per version of the file and then remembered."""
+
+    def walk() -> list[Frame]:
         fd = os.open(path, os.O_RDONLY)
         try:
-            frames = _walk(fd)
+            return _walk(fd)
         finally:
             os.close(fd)
-        if len(_FRAMINGS) >= 8:
-            _FRAMINGS.clear()
-        _FRAMINGS[key] = frames
-    return _FRAMINGS[key]
+
+    return _remembered(_FRAMINGS, path, walk)  # type: ignore[no-any-return]
 
 
 def index(path: str | os.PathLike[str]) -> Layout:
-    """Where the header, node and way blocks of a PBF file lie, and their first ids."""
+    """Where the header, node and way blocks of a PBF file lie, and their first ids
+    (found once per version of the file, then remembered)."""
+    found = _remembered(_INDEXES, path, lambda: _indexed(path))
+    if isinstance(found, Unindexable):
+        raise found
+    return found  # type: ignore[no-any-return]
+
+
+def _indexed(path: str | os.PathLike[str]) -> Layout | Unindexable:
+    try:
+        return _index_of(path)
+    except Unindexable as e:
+        return e
+
+
+def _index_of(path: str | os.PathLike[str]) -> Layout:
     header: Block | None = None
     found: dict[str, list[Block]] = {"node": [], "way": []}
     order = ("node", "way", "relation")

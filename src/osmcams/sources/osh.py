@@ -10,6 +10,7 @@ of those ways refers to. No other object reaches Python.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,12 +26,13 @@ from osmcams.sources.pbf import (
     Boundary,
     _bbox,
     _header,
-    _layout,
     _objects,
     _objects_by_id,
     _refuse_empty,
     centre,
+    copied,
 )
+from osmcams.sources.sieve import NodeVersion
 
 HISTORY_SOURCES = (
     "a full-history file (.osh.pbf): Geofabrik's extracts for OSM users "
@@ -109,6 +111,14 @@ class _Versions(dict):
             Version(seconds(obj.timestamp), visible, camera, **(shape if visible else {}))
         )
 
+    def add_sifted(self, versions: Iterable[NodeVersion]) -> None:
+        """Node versions as the sieve reads them, in file order."""
+        for osm_id, start, visible, tagged, location, tags in versions:
+            camera = visible and tagged
+            self.setdefault(osm_id, []).append(
+                Version(start, visible, camera, location, tags=tags if camera and self.tags else ())
+            )
+
     def at(self, osm_id: int, instant: int) -> Version | None:
         """The version valid at `instant`, None before the first or when unknown."""
         versions = self.get(osm_id, ())
@@ -133,21 +143,41 @@ class _Scan:
         self.nodes = _Versions(self.tags)
 
 
-def _camera_ids(path: Path, pool: Any, progress: Progress | None) -> dict[str, set[int]]:
+def _camera_ids(path: Path, pool: Any, workers: int, progress: Progress | None
+                ) -> tuple[dict[str, set[int]], list[NodeVersion]]:
+    """The ids of the objects of which any version carries man_made=surveillance, and
+    every version of those of them that the sieve read.
+
+    The sieve reads the nodes of the dense blocks; libosmium the other blocks that may
+    hold cameras, or the whole file when it is not a PBF the sieve can walk.
+    """
     import osmium
 
+    from osmcams.sources import blocks, sieve
+
     ids: dict[str, set[int]] = {"n": set(), "w": set(), "r": set()}
+    versions: list[NodeVersion] = []
+    try:
+        sifted = sieve.sift(path, False, workers, progress, history=True)
+    except (blocks.Unindexable, OSError):
+        sifted = None
     filters = [osmium.filter.KeyFilter(CAMERA_TAG[0]), osmium.filter.TagFilter(CAMERA_TAG)]
-    for obj in _objects(path, osmium.osm.ALL, filters, pool, "Scanning", progress):
-        ids[obj.type_str()].add(obj.id)
-    return ids
+    with contextlib.ExitStack() as stack:
+        source = path
+        if sifted is not None:
+            ids["n"] = {version[0] for version in sifted.versions if version[3]}
+            versions = [version for version in sifted.versions if version[0] in ids["n"]]
+            source = stack.enter_context(copied(path, sifted.others))
+        for obj in _objects(source, osmium.osm.ALL, filters, pool, "Ways and relations", progress,
+                            path):
+            ids[obj.type_str()].add(obj.id)
+    return ids, versions
 
 
 def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None) -> None:
     """Every version of the cameras, of the member ways of camera relations, and of their nodes."""
     import osmium
 
-    layout = _layout(path)
     if scan.ids["r"]:  # relation blocks are not indexed: one pass over the file's relations
         relations = osmium.filter.IdFilter(scan.ids["r"])
         for rel in _objects(path, osmium.osm.RELATION, [relations], pool, "Relations", progress):
@@ -160,7 +190,7 @@ def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None
     way_ids = scan.ids["w"] | {
         ref for versions in scan.relations.values() for v in versions for ref in v.ways
     }
-    for way in _objects_by_id(path, layout, "way", way_ids, pool, progress):
+    for way in _objects_by_id(path, "way", way_ids, pool, progress):
         scan.ways.add(way, refs=tuple(n.ref for n in way.nodes))
     node_ids = scan.ids["n"] | {
         ref
@@ -169,7 +199,8 @@ def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None
         for v in versions
         for ref in v.refs
     }
-    for node in _objects_by_id(path, layout, "node", node_ids, pool, progress):
+    node_ids -= scan.nodes.keys()  # every version of these was read by the sieve
+    for node in _objects_by_id(path, "node", node_ids, pool, progress):
         location = node.location
         scan.nodes.add(node, location=(location.lon, location.lat) if location.valid() else None)
 
@@ -298,7 +329,9 @@ def read_history(
             f"when cameras appeared; use {HISTORY_SOURCES}"
         )
     _refuse_empty(path)
-    scan = _Scan(_camera_ids(path, pool, progress), tags)
+    ids, versions = _camera_ids(path, pool, threads, progress)
+    scan = _Scan(ids, tags)
+    scan.nodes.add_sifted(versions)
     _read_versions(path, scan, pool, progress)
     tracks, warnings = _tracks(scan)
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
@@ -347,12 +380,11 @@ def read_boundaries(
             scan.boundaries.append(Relation(
                 osm_id, tags, None, [ref for kind, ref, _ in members if kind == "n"],
                 [(ref, role) for kind, ref, role in members if kind == "w"]))
-    layout = _layout(path)
     way_ids = {ref for rel in scan.boundaries for ref, _ in rel.ways}
-    ways = _objects_by_id(path, layout, "way", way_ids, pool, progress)
+    ways = _objects_by_id(path, "way", way_ids, pool, progress)
     scan.way_refs = dict(_latest((w.id, w.visible, [n.ref for n in w.nodes]) for w in ways))
     node_ids = {ref for refs in scan.way_refs.values() for ref in refs}
-    nodes = _objects_by_id(path, layout, "node", node_ids, pool, progress)
+    nodes = _objects_by_id(path, "node", node_ids, pool, progress)
     for osm_id, location in _latest(
         (n.id, ok, (n.location.lon, n.location.lat) if ok else None)
         for n in nodes for ok in (n.visible and n.location.valid(),)

@@ -8,6 +8,7 @@ the whole file is ever built.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from array import array
@@ -212,8 +213,6 @@ def _first_pass(
     A PBF snapshot is sifted (`sieve`): libosmium reads only the blocks that may hold
     camera ways or relations, or boundaries. Any other file is read whole by libosmium.
     """
-    import tempfile
-
     from osmcams.sources import blocks, sieve
 
     scan = Scan()
@@ -226,16 +225,26 @@ def _first_pass(
         return scan
     scan.cameras, scan.bad_directions = sifted.cameras, sifted.bad_directions
     if sifted.others:
-        with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
-            source = Path(tmp) / "tagged.osm.pbf"
-            framing = blocks.framing(path)
-            blocks.copy(path, [blocks.Block(*framing[0][:2])] + [
-                blocks.Block(offset, length) for offset, length, _, _ in sifted.others
-            ], source)
+        with copied(path, sifted.others) as source:
             _read_tagged(source, admin_level, pool, progress, "Ways and relations", scan, path)
     stamps = [stamp for stamp in (scan.newest, sifted.newest) if stamp]
     scan.newest = max(stamps, default=None)
     return scan
+
+
+@contextlib.contextmanager
+def copied(path: Path, frames: list[tuple[int, int, str, int]]) -> Iterator[Path]:
+    """A PBF of the header of `path` and of its blocks `frames`, removed afterwards."""
+    import tempfile
+
+    from osmcams.sources import blocks
+
+    header = blocks.framing(path)[0]
+    with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
+        target = Path(tmp) / "blocks.osm.pbf"
+        chosen = [header, *frames]
+        blocks.copy(path, [blocks.Block(offset, length) for offset, length, _, _ in chosen], target)
+        yield target
 
 
 def _read_tagged(path: Path, admin_level: int | None, pool: Any, progress: Progress | None,
@@ -296,11 +305,10 @@ def _fetch_references(path: Path, scan: Scan, pool: Any, progress: Progress | No
     node_ids = {ref for rel in scan.relations for ref in rel.nodes}
     if not (way_ids or scan.ways or node_ids):
         return
-    layout = _layout(path)
-    for way in _objects_by_id(path, layout, "way", way_ids, pool, progress):
+    for way in _objects_by_id(path, "way", way_ids, pool, progress):
         scan.way_refs[way.id] = [n.ref for n in way.nodes]
     node_ids.update(ref for refs in scan.way_refs.values() for ref in refs)
-    for node in _objects_by_id(path, layout, "node", node_ids, pool, progress):
+    for node in _objects_by_id(path, "node", node_ids, pool, progress):
         if node.location.valid():
             scan.locations.add(node.id, node.location.lon, node.location.lat)
 
@@ -328,15 +336,19 @@ def _batches(ids: set[int]) -> Iterator[set[int]]:
 
 
 def _objects_by_id(
-    path: Path, layout: Any, kind: str, ids: set[int], pool: Any, progress: Progress | None
+    path: Path, kind: str, ids: set[int], pool: Any, progress: Progress | None, layout: Any = None
 ) -> Iterator[Any]:
-    """The `kind` objects with `ids`, decoding only the blocks that can hold them."""
+    """The `kind` objects with `ids`, decoding only the blocks that can hold them
+    (`layout`: the file's `blocks.index`, found when not given)."""
     import tempfile
 
     import osmium
 
     from osmcams.sources import blocks
 
+    if not ids:
+        return
+    layout = layout or _layout(path)
     entities = osmium.osm.NODE if kind == "node" else osmium.osm.WAY
     label = "Way nodes" if kind == "node" else "Member ways"
     with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
@@ -520,7 +532,7 @@ def read_by_id(
         raise DataError(f"{path}: no such file")
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
     found: dict[int, Any] = {}
-    for obj in _objects_by_id(path, layout or _layout(path), kind, ids, pool, None):
+    for obj in _objects_by_id(path, kind, ids, pool, None, layout):
         if kind == "way":
             found[obj.id] = [n.ref for n in obj.nodes]
         elif obj.location.valid():

@@ -41,7 +41,8 @@ name: "osmcams_sieve.proto" package: "osmcams"
 message_type { name: "StringTable"
   field { name: "s" number: 1 label: LABEL_REPEATED type: TYPE_BYTES } }
 message_type { name: "DenseInfo"
-  field { name: "timestamp" number: 2 label: LABEL_REPEATED type: TYPE_SINT64 } }
+  field { name: "timestamp" number: 2 label: LABEL_REPEATED type: TYPE_SINT64 }
+  field { name: "visible" number: 6 label: LABEL_REPEATED type: TYPE_BOOL } }
 message_type { name: "DenseNodes"
   field { name: "id" number: 1 label: LABEL_REPEATED type: TYPE_SINT64 }
   field { name: "denseinfo" number: 5 label: LABEL_OPTIONAL type: TYPE_MESSAGE
@@ -75,6 +76,9 @@ message_type { name: "PrimitiveBlock"
 """
 
 Found = tuple[int, float, float, dict[str, str], str | None]  # a camera node, as sifted
+# A version of a node of a history file: id, start (seconds), visible, whether it carries
+# man_made=surveillance, its location unless deleted, and then its tags.
+NodeVersion = tuple[int, int, bool, bool, tuple[float, float] | None, tuple[tuple[str, str], ...]]
 
 
 @dataclass
@@ -83,6 +87,10 @@ class Sifted:
 
     cameras: list[Camera] = field(default_factory=list)
     bad_directions: int = 0
+    # History files: every version of the nodes that carry the tag in some version, in
+    # file order, and of the first and last node of each dense block (whose versions may
+    # go on in the next block or come from the one before).
+    versions: list[NodeVersion] = field(default_factory=list)
     newest: str | None = None
     others: list[blocks.Frame] = field(default_factory=list)
 
@@ -134,60 +142,113 @@ def _degrees(raw: Any, granularity: int, offset: int) -> Any:
     return numpy.sign(nano) * (numpy.abs(nano) // NANODEGREES_PER_UNIT) / 1e7
 
 
-def _stamps(raw: Any, date_granularity: int) -> list[str | None]:
-    """ISO 8601 UTC text of packed timestamps; None for the epoch (no date)."""
+def _stamps(seconds: Any) -> list[str | None]:
+    """ISO 8601 UTC text of timestamps in seconds; None for the epoch (no date)."""
     import numpy
 
-    seconds = raw * date_granularity // 1000
     text = numpy.datetime_as_string(seconds.astype("datetime64[s]"), unit="s")
     return [f"{t}Z" if s >= 31536000 else None for t, s in zip(text.tolist(), seconds.tolist())]
 
 
-def _dense_cameras(block: Any, dense: Any, strings: list[bytes], key: int, value: int
-                   ) -> list[Found]:
-    """The camera nodes of one DenseNodes message."""
-    import numpy
+class _Tagged:
+    """The nodes of one DenseNodes message that carry the tag (key, value), by position."""
 
-    pairs = numpy.array(dense.keys_vals, numpy.int64)
-    ends = numpy.flatnonzero(pairs == 0)  # each node's tags end with a 0
-    starts = numpy.concatenate(([0], ends[:-1] + 1))
-    node = numpy.repeat(numpy.arange(len(ends)), ends - starts + 1)
-    keys = (numpy.arange(len(node)) - starts[node]) % 2 == 0
-    hit = (pairs[:-1] == key) & (pairs[1:] == value) & keys[:-1]
-    nodes = numpy.unique(node[:-1][hit])
+    def __init__(self, block: Any, dense: Any, strings: list[bytes], key: int, value: int):
+        import numpy
+
+        self.block, self.dense, self.strings = block, dense, strings
+        self.pairs = numpy.array(dense.keys_vals, numpy.int64)
+        self.ends = numpy.flatnonzero(self.pairs == 0)  # each node's tags end with a 0
+        self.starts = numpy.concatenate(([0], self.ends[:-1] + 1))
+        node = numpy.repeat(numpy.arange(len(self.ends)), self.ends - self.starts + 1)
+        keys = (numpy.arange(len(node)) - self.starts[node]) % 2 == 0
+        hit = (self.pairs[:-1] == key) & (self.pairs[1:] == value) & keys[:-1]
+        self.nodes = numpy.unique(node[:-1][hit & bool(key and value)])
+        self._text: dict[int, str] = {}
+
+    @staticmethod
+    def at(values: Any, positions: Any) -> Any:
+        """Delta-coded values, at `positions`."""
+        import numpy
+
+        return numpy.cumsum(numpy.array(values, numpy.int64))[positions]
+
+    def locations(self, positions: Any) -> tuple[list[float], list[float]]:
+        """The longitudes and latitudes of the nodes at `positions`."""
+        block = self.block
+        lat = _degrees(self.at(self.dense.lat, positions), block.granularity, block.lat_offset)
+        lon = _degrees(self.at(self.dense.lon, positions), block.granularity, block.lon_offset)
+        return lon.tolist(), lat.tolist()
+
+    def seconds(self, positions: Any) -> Any:
+        """The timestamps of the nodes at `positions`, in seconds (0 without metadata)."""
+        import numpy
+
+        stamps = self.dense.denseinfo.timestamp
+        if not stamps:
+            return numpy.zeros(len(positions), numpy.int64)
+        return self.at(stamps, positions) * self.block.date_granularity // 1000
+
+    def tags(self, n: int) -> list[tuple[str, str]]:
+        """The tags of the node at position `n`, in order."""
+        tagged = self.pairs[self.starts[n] : self.ends[n]].tolist()
+        return [(self._decoded(k), self._decoded(v)) for k, v in zip(tagged[::2], tagged[1::2])]
+
+    def _decoded(self, i: int) -> str:
+        if i not in self._text:
+            self._text[i] = self.strings[i].decode("utf-8", "replace")
+        return self._text[i]
+
+
+def _dense_cameras(tagged: _Tagged) -> list[Found]:
+    """The camera nodes of one DenseNodes message."""
+    nodes = tagged.nodes
     if not len(nodes):
         return []
-
-    def at(values: Any) -> Any:  # delta-coded values, at the camera nodes
-        return numpy.cumsum(numpy.array(values, numpy.int64))[nodes]
-
-    lat = _degrees(at(dense.lat), block.granularity, block.lat_offset)
-    lon = _degrees(at(dense.lon), block.granularity, block.lon_offset)
-    stamps: list[str | None] = [None] * len(nodes)
-    if dense.denseinfo.timestamp:
-        stamps = _stamps(at(dense.denseinfo.timestamp), block.date_granularity)
-    text: dict[int, str] = {}  # the strings of the block, decoded once each
-
-    def decoded(i: int) -> str:
-        if i not in text:
-            text[i] = strings[i].decode("utf-8", "replace")
-        return text[i]
-
+    lon, lat = tagged.locations(nodes)
+    stamps = _stamps(tagged.seconds(nodes))
     found: list[Found] = []
-    for n, osm_id, x, y, stamp in zip(nodes.tolist(), at(dense.id).tolist(), lon.tolist(),
-                                      lat.tolist(), stamps):
+    for n, osm_id, x, y, stamp in zip(nodes.tolist(), tagged.at(tagged.dense.id, nodes).tolist(),
+                                      lon, lat, stamps):
         if abs(x) > 180 or abs(y) > 90:
             continue  # an invalid location: libosmium gives such a node no geometry
-        tagged = pairs[starts[n] : ends[n]].tolist()
-        tags = {decoded(k): decoded(v) for k, v in zip(tagged[::2], tagged[1::2])}
-        found.append((osm_id, x, y, tags, stamp))
+        found.append((osm_id, x, y, dict(tagged.tags(n)), stamp))
     return found
 
 
-def sift_block(data: bytes, boundaries: bool) -> list[Found] | None:
-    """The camera nodes of one inflated block; None when libosmium must read it."""
+def _dense_versions(tagged: _Tagged) -> list[NodeVersion]:
+    """Every version of the nodes of a history block that carry the tag in some version,
+    and of its first and last node."""
+    import numpy
+
+    ids = numpy.cumsum(numpy.array(tagged.dense.id, numpy.int64))
+    if not len(ids):
+        return []
+    wanted = numpy.concatenate((ids[tagged.nodes], ids[:1], ids[-1:]))
+    chosen = numpy.flatnonzero(numpy.isin(ids, wanted))
+    visible = numpy.ones(len(chosen), bool)
+    if tagged.dense.denseinfo.visible:
+        visible = numpy.array(tagged.dense.denseinfo.visible, bool)[chosen]
+    lon, lat = tagged.locations(chosen)
+    carries = numpy.isin(chosen, tagged.nodes).tolist()
+    found: list[NodeVersion] = []
+    for n, osm_id, start, shown, camera, x, y in zip(
+        chosen.tolist(), ids[chosen].tolist(), tagged.seconds(chosen).tolist(), visible.tolist(),
+        carries, lon, lat,
+    ):
+        where = (x, y) if shown and abs(x) <= 180 and abs(y) <= 90 else None
+        found.append((osm_id, start, shown, camera, where, tuple(tagged.tags(n)) if camera else ()))
+    return found
+
+
+def sift_block(data: bytes, boundaries: bool, history: bool = False
+               ) -> list[Found] | list[NodeVersion] | None:
+    """The camera nodes of one inflated block (with `history`, the node versions of
+    `Sifted.versions`); None when libosmium must read it."""
     wanted = [CAMERA_STRINGS] + ([BOUNDARY_STRINGS] if boundaries else [])
-    if not any(all(_entry(text) in data for text in pair) for pair in wanted):
+    if not any(all(_entry(text) in data for text in pair) for pair in wanted) and not (
+        history and any(kind == blocks.GROUP_DENSE for kind, _ in blocks.primitive(data).groups)
+    ):
         return []
     block = _block_message().FromString(data)
     strings = list(block.stringtable.s)
@@ -195,7 +256,7 @@ def sift_block(data: bytes, boundaries: bool) -> list[Found] | None:
         return None  # entry 0 must be the empty string, which ends each dense node's tags
     camera, boundary = ([_index(strings, text) for text in pair]
                         for pair in (CAMERA_STRINGS, BOUNDARY_STRINGS))
-    found: list[Found] = []
+    found: list[Any] = []
     for group in block.primitivegroup:
         checks = [(group.nodes, camera), (group.ways, camera), (group.relations, camera)]
         if boundaries:
@@ -205,44 +266,46 @@ def sift_block(data: bytes, boundaries: bool) -> list[Found] | None:
                 return None
         except ValueError:
             return None
-        if all(camera) and group.HasField("dense"):
-            found += _dense_cameras(block, group.dense, strings, *camera)
+        if group.HasField("dense"):
+            tagged = _Tagged(block, group.dense, strings, *camera)
+            found += _dense_versions(tagged) if history else _dense_cameras(tagged)
     return found
 
 
-def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], boundaries: bool
-                 ) -> list[list[Found] | None]:
+def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], boundaries: bool, history: bool
+                 ) -> list[Any]:
     """`sift_block` of each frame; None also for a blob compressed otherwise than with zlib,
     or damaged."""
     from google.protobuf.message import DecodeError
 
-    results: list[list[Found] | None] = []
+    results: list[Any] = []
     for offset, length, _, size in frames:
         f.seek(offset + length - size)
         try:
-            results.append(sift_block(blocks.inflate(f.read(size)), boundaries))
+            results.append(sift_block(blocks.inflate(f.read(size)), boundaries, history))
         except (blocks.Unindexable, DecodeError):
             results.append(None)  # libosmium reads it, and says what is wrong with it
     return results
 
 
 def serve() -> None:
-    """A worker process: reads (path, frames, boundaries, chunk, first, step) on standard
-    input, then writes the results of every `step`-th chunk of frames from the `first`."""
-    path, frames, boundaries, chunk, first, step = pickle.load(sys.stdin.buffer)
+    """A worker process: reads (path, frames, boundaries, history, chunk, first, step) on
+    standard input, then writes the results of every `step`-th chunk of frames from the
+    `first`."""
+    path, frames, boundaries, history, chunk, first, step = pickle.load(sys.stdin.buffer)
     out = sys.stdout.buffer
     try:
         with open(path, "rb") as f:
             for start in range(first * chunk, len(frames), step * chunk):
-                pickle.dump(_sift_frames(f, frames[start : start + chunk], boundaries), out,
-                            protocol=5)
+                found = _sift_frames(f, frames[start : start + chunk], boundaries, history)
+                pickle.dump(found, out, protocol=5)
                 out.flush()
     except (BrokenPipeError, OSError):
         pass  # the reader stopped, or the file went away: it has its own error to give
 
 
-def _in_workers(path: Path, frames: list[blocks.Frame], boundaries: bool, workers: int
-                ) -> Iterator[list[list[Found] | None]]:
+def _in_workers(path: Path, frames: list[blocks.Frame], boundaries: bool, history: bool,
+                workers: int) -> Iterator[list[Any]]:
     """The results of each chunk of frames, in order, sifted by `workers` processes."""
     import osmcams
 
@@ -255,7 +318,8 @@ def _in_workers(path: Path, frames: list[blocks.Frame], boundaries: bool, worker
     try:
         for i, child in enumerate(children):
             assert child.stdin and child.stdout
-            pickle.dump((str(path), frames, boundaries, CHUNK, i, workers), child.stdin)
+            job = (str(path), frames, boundaries, history, CHUNK, i, workers)
+            pickle.dump(job, child.stdin)
             child.stdin.close()
         for chunk in range((len(frames) + CHUNK - 1) // CHUNK):
             try:
@@ -270,17 +334,18 @@ def _in_workers(path: Path, frames: list[blocks.Frame], boundaries: bool, worker
                 child.stdout.close()
 
 
-def _in_process(path: Path, frames: list[blocks.Frame], boundaries: bool
-                ) -> Iterator[list[list[Found] | None]]:
+def _in_process(path: Path, frames: list[blocks.Frame], boundaries: bool, history: bool
+                ) -> Iterator[list[Any]]:
     with open(path, "rb") as f:
         for start in range(0, len(frames), CHUNK):
-            yield _sift_frames(f, frames[start : start + CHUNK], boundaries)
+            yield _sift_frames(f, frames[start : start + CHUNK], boundaries, history)
 
 
 def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
-         progress: Progress | None = None) -> Sifted:
-    """The camera nodes of a PBF's dense blocks, and the blocks that libosmium must read:
-    those that hold camera ways or relations (and boundary relations, if `boundaries`).
+         progress: Progress | None = None, history: bool = False) -> Sifted:
+    """The camera nodes of a PBF's dense blocks (for a history file, with `history`, the
+    node versions of `Sifted.versions`), and the blocks that libosmium must read: those
+    that hold camera ways or relations (and boundary relations, if `boundaries`).
 
     Raises blocks.Unindexable when the file is not a PBF this can walk.
     """
@@ -289,21 +354,23 @@ def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
     total = path.stat().st_size
     workers = workers or os.cpu_count() or 1
     if workers > 1 and total >= IN_PROCESS_BYTES:
-        chunks = _in_workers(path, frames, boundaries, workers)
+        chunks = _in_workers(path, frames, boundaries, history, workers)
     else:
-        chunks = _in_process(path, frames, boundaries)
+        chunks = _in_process(path, frames, boundaries, history)
     sifted = Sifted()
     newest = ""
     for start, results in zip(range(0, len(frames), CHUNK), chunks):
         for frame, found in zip(frames[start : start + CHUNK], results):
             if found is None:
                 sifted.others.append(frame)
-                continue
-            for osm_id, lon, lat, tags, stamp in found:
-                camera, unreadable = make_camera("node", osm_id, lon, lat, tags, stamp)
-                sifted.cameras.append(camera)
-                sifted.bad_directions += unreadable
-                newest = max(newest, stamp or "")
+            elif history:
+                sifted.versions += found
+            else:
+                for osm_id, lon, lat, tags, stamp in found:
+                    camera, unreadable = make_camera("node", osm_id, lon, lat, tags, stamp)
+                    sifted.cameras.append(camera)
+                    sifted.bad_directions += unreadable
+                    newest = max(newest, stamp or "")
         if progress:
             end = frames[min(start + CHUNK, len(frames)) - 1]
             progress("Scanning", end[0] + end[1], total)
