@@ -352,10 +352,10 @@ def read_population(path: str | os.PathLike[str], year: str | None = None) -> Po
     return dataclasses.replace(population, year=found)
 
 
+@gc_paused()  # tens of thousands of records, made and dropped meanwhile
 def _population_json(path: Path, text: str) -> Population:
     try:
-        with gc_paused():  # tens of thousands of records
-            rows = json.loads(text)
+        rows = json.loads(text)
     except ValueError as e:
         raise DataError(f"{path}: not valid JSON ({e})") from e
     if isinstance(rows, dict) and "features" in rows:
@@ -750,7 +750,7 @@ def select(
         left_out = f" ({len(communes.unusable)} incomplete, left out)" if communes.unusable else ""
         raise DataError(f"no usable commune boundary in {communes.source}{left_out}")
     if every:
-        return list(frame["insee"])
+        return frame["insee"].tolist()  # type: ignore[no-any-return]
     if region is not None:
         frame = _region_frame(communes, region)
     if not queries:

@@ -17,14 +17,14 @@ FEATURE_KEYS = {"type", "geometry", "properties", "bbox"}
 GEOMETRY_KEYS = {"type", "coordinates", "bbox"}
 
 
+@gc_paused()  # hundreds of thousands of coordinate lists, made and dropped meanwhile
 def read_plain_geojson(path: Path) -> tuple[dict[str, list[Any]], Any, str] | None:
     """The columns (properties, None where absent, in order of appearance), the geometries
     (None where null) and the CRS of a plain GeoJSON file; None when it is not plain."""
     import orjson
 
     try:
-        with gc_paused():  # hundreds of thousands of coordinate lists
-            data = orjson.loads(path.read_bytes())
+        data = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return None
     if not isinstance(data, dict) or data.keys() - COLLECTION_KEYS or data.get("type") != "FeatureCollection":

@@ -58,6 +58,7 @@ class Report:
     notes: list[str] = field(default_factory=list)  # the warnings about the communes themselves
 
 
+@gc_paused()  # one point per camera, made and dropped meanwhile
 def assign(cameras: list[Camera], communes: Communes) -> list[str | None]:
     """The code of the commune holding each camera, or None outside every commune."""
     import numpy
@@ -65,11 +66,10 @@ def assign(cameras: list[Camera], communes: Communes) -> list[str | None]:
 
     if not cameras:
         return []
-    with gc_paused():  # one geometry per camera
-        points = shapely.points(
-            numpy.fromiter((c.lon for c in cameras), float, len(cameras)),
-            numpy.fromiter((c.lat for c in cameras), float, len(cameras)),
-        )
+    points = shapely.points(
+        numpy.fromiter((c.lon for c in cameras), float, len(cameras)),
+        numpy.fromiter((c.lat for c in cameras), float, len(cameras)),
+    )
     frame = communes.frame
     # The communes query a tree of the points: each outline is prepared once, then tested fast.
     poly_idx, point_idx = shapely.STRtree(points).query(frame.geometry.values, predicate="intersects")
@@ -218,7 +218,7 @@ def _coverage(
         shares[across] = inside[meets] / whole
     shares = numpy.where(shares >= FULL, 1.0, numpy.round(shares, 3))
     chosen = chosen.assign(coverage=shares)
-    names = [f"{n} ({c})" for n, c in zip(chosen["name"], chosen["insee"])]
+    names = [f"{n} ({c})" for n, c in zip(chosen["name"].tolist(), chosen["insee"].tolist())]
     where = f"the data of {extract.source} (known from {how})"
     kept = (shares >= NO_DATA) | chosen["insee"].isin(holding).to_numpy()
     outside = [name for name, keep in zip(names, kept) if not keep]
