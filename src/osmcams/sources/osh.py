@@ -332,6 +332,7 @@ def read_history(
     ids, versions = _camera_ids(path, pool, threads, progress)
     scan = _Scan(ids, tags)
     scan.nodes.add_sifted(versions)
+    versions.clear()  # hundreds of thousands of tuples, now in `scan`
     _read_versions(path, scan, pool, progress)
     tracks, warnings = _tracks(scan)
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)

@@ -292,16 +292,16 @@ def serve() -> None:
     """A worker process: reads (path, frames, boundaries, history, chunk, first, step) on
     standard input, then writes the results of every `step`-th chunk of frames from the
     `first`."""
-    path, frames, boundaries, history, chunk, first, step = pickle.load(sys.stdin.buffer)
     out = sys.stdout.buffer
     try:
+        path, frames, boundaries, history, chunk, first, step = pickle.load(sys.stdin.buffer)
         with open(path, "rb") as f:
             for start in range(first * chunk, len(frames), step * chunk):
                 found = _sift_frames(f, frames[start : start + chunk], boundaries, history)
                 pickle.dump(found, out, protocol=5)
                 out.flush()
-    except (BrokenPipeError, OSError):
-        pass  # the reader stopped, or the file went away: it has its own error to give
+    except (OSError, EOFError, KeyboardInterrupt):
+        pass  # the reader stopped or was interrupted, or the file went away: it says so
 
 
 def _in_workers(path: Path, frames: list[blocks.Frame], boundaries: bool, history: bool,
@@ -353,7 +353,7 @@ def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
     frames = [frame for frame in blocks.framing(path) if frame[2] == "OSMData"]
     total = path.stat().st_size
     workers = workers or os.cpu_count() or 1
-    if workers > 1 and total >= IN_PROCESS_BYTES:
+    if workers > 1 and total >= IN_PROCESS_BYTES and sys.executable:
         chunks = _in_workers(path, frames, boundaries, history, workers)
     else:
         chunks = _in_process(path, frames, boundaries, history)
