@@ -15,6 +15,7 @@ Python and numpy, which threads would serialise.
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import pickle
 import subprocess
@@ -24,14 +25,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from osmcams.models import Camera, Progress, make_camera
+from osmcams.models import Camera, Progress, gc_paused, make_camera
 from osmcams.sources import blocks
 
 CAMERA_STRINGS = (b"man_made", b"surveillance")
 BOUNDARY_STRINGS = (b"boundary", b"administrative")
 NANODEGREES_PER_UNIT = 100  # libosmium keeps coordinates in units of 1e-7 degree
 CHUNK = 32  # blocks a worker sifts between two reports
+DATED = 365 * 86400  # 1971-01-01: earlier timestamps are PBF's "no date" (as in iso_timestamp)
 IN_PROCESS_BYTES = 64 << 20  # smaller files are sifted without worker processes
+# Workers yield to their parent, whose thread loading the boundaries meanwhile is the
+# longer path when both share the cores: it starts the join as soon as the scan ends.
+WORKER_NICENESS = 10
 
 # The parts of OSM's osmformat.proto that the sieve reads, with their field numbers
 # there. Node, Way and Relation groups are read as one Tagged message each: protobuf
@@ -147,7 +152,7 @@ def _stamps(seconds: Any) -> list[str | None]:
     import numpy
 
     text = numpy.datetime_as_string(seconds.astype("datetime64[s]"), unit="s")
-    return [f"{t}Z" if s >= 31536000 else None for t, s in zip(text.tolist(), seconds.tolist())]
+    return [f"{t}Z" if s >= DATED else None for t, s in zip(text.tolist(), seconds.tolist())]
 
 
 class _Tagged:
@@ -293,6 +298,9 @@ def serve() -> None:
     standard input, then writes the results of every `step`-th chunk of frames from the
     `first`."""
     out = sys.stdout.buffer
+    gc.disable()  # a short life, and no reference cycles to collect
+    if hasattr(os, "nice"):
+        os.nice(WORKER_NICENESS)
     try:
         path, frames, boundaries, history, chunk, first, step = pickle.load(sys.stdin.buffer)
         with open(path, "rb") as f:
@@ -359,20 +367,21 @@ def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
         chunks = _in_process(path, frames, boundaries, history)
     sifted = Sifted()
     newest = ""
-    for start, results in zip(range(0, len(frames), CHUNK), chunks):
-        for frame, found in zip(frames[start : start + CHUNK], results):
-            if found is None:
-                sifted.others.append(frame)
-            elif history:
-                sifted.versions += found
-            else:
-                for osm_id, lon, lat, tags, stamp in found:
-                    camera, unreadable = make_camera("node", osm_id, lon, lat, tags, stamp)
-                    sifted.cameras.append(camera)
-                    sifted.bad_directions += unreadable
-                    newest = max(newest, stamp or "")
-        if progress:
-            end = frames[min(start + CHUNK, len(frames)) - 1]
-            progress("Scanning", end[0] + end[1], total)
+    with gc_paused():  # hundreds of thousands of cameras, made at once
+        for start, results in zip(range(0, len(frames), CHUNK), chunks):
+            for frame, found in zip(frames[start : start + CHUNK], results):
+                if found is None:
+                    sifted.others.append(frame)
+                elif history:
+                    sifted.versions += found
+                else:
+                    for osm_id, lon, lat, tags, stamp in found:
+                        camera, unreadable = make_camera("node", osm_id, lon, lat, tags, stamp)
+                        sifted.cameras.append(camera)
+                        sifted.bad_directions += unreadable
+                        newest = max(newest, stamp or "")
+            if progress:
+                end = frames[min(start + CHUNK, len(frames)) - 1]
+                progress("Scanning", end[0] + end[1], total)
     sifted.newest = newest or None
     return sifted
