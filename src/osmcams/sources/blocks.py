@@ -50,7 +50,7 @@ class Layout:
     blocks: dict[str, list[Block]]
 
 
-def varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
+def _varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= len(data):
@@ -63,18 +63,18 @@ def varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def fields(data: bytes | memoryview) -> Iterator[tuple[int, int | memoryview]]:
+def _fields(data: bytes | memoryview) -> Iterator[tuple[int, int | memoryview]]:
     """(field number, value) of a protobuf message: ints for varints, bytes for the rest."""
     data = memoryview(data)
     pos = 0
     while pos < len(data):
-        key, pos = varint(data, pos)
+        key, pos = _varint(data, pos)
         number, kind = key >> 3, key & 7
         if kind == 0:
-            value, pos = varint(data, pos)
+            value, pos = _varint(data, pos)
             yield number, value
         elif kind == 2:
-            size, pos = varint(data, pos)
+            size, pos = _varint(data, pos)
             yield number, data[pos : pos + size]
             pos += size
         elif kind == 1:
@@ -99,13 +99,13 @@ def _inflate_head(f: BinaryIO, size: int) -> bytes:
     pos = 0
     inflater = None
     while pos < len(start):
-        key, pos = varint(start, pos)
+        key, pos = _varint(start, pos)
         if key & 7 == 0:
-            _, pos = varint(start, pos)
+            _, pos = _varint(start, pos)
             continue
         if key & 7 != 2 or key >> 3 not in (BLOB_RAW, BLOB_ZLIB):
             raise Unindexable("a blob compressed other than with zlib")
-        _, pos = varint(start, pos)
+        _, pos = _varint(start, pos)
         inflater = zlib.decompressobj() if key >> 3 == BLOB_ZLIB else None
         break
     f.seek(end - size + pos)
@@ -123,7 +123,7 @@ def _inflate_head(f: BinaryIO, size: int) -> bytes:
     head = more(64, b"")
     # A PrimitiveBlock starts with its string table (field 1): skip it, then read on.
     if head[:1] == b"\x0a":
-        table, after = varint(head, 1)
+        table, after = _varint(head, 1)
         head = more(after + table + 256, head)
     f.seek(end)
     return head
@@ -132,13 +132,13 @@ def _inflate_head(f: BinaryIO, size: int) -> bytes:
 def _first_object(head: bytes) -> tuple[str, int]:
     """The kind ("node", "way", "relation") and first id of a PrimitiveBlock head."""
     try:
-        for number, value in fields(head):
+        for number, value in _fields(head):
             if number != 2:  # primitivegroup
                 continue
-            for group, content in fields(value):  # type: ignore[arg-type]
-                first = dict(fields(content))[1]  # type: ignore[arg-type]
+            for group, content in _fields(value):  # type: ignore[arg-type]
+                first = dict(_fields(content))[1]  # type: ignore[arg-type]
                 if group == GROUP_DENSE:
-                    return "node", _zigzag(varint(first, 0)[0])  # type: ignore[arg-type]
+                    return "node", _zigzag(_varint(first, 0)[0])  # type: ignore[arg-type]
                 if group == GROUP_NODES:
                     return "node", _zigzag(first)  # type: ignore[arg-type]
                 if group in (GROUP_WAYS, GROUP_RELATIONS):
@@ -174,7 +174,7 @@ def _walk(fd: int) -> list[Frame]:
         raw = head[4 : 4 + size] if len(head) >= 4 + size else os.pread(fd, size, offset + 4)
         if len(raw) < size:
             raise cut(f"it ends inside the header of the block at byte {offset:,}")
-        header = dict(fields(raw))
+        header = dict(_fields(raw))
         kind = bytes(header.get(1, b"")).decode("ascii", "replace")  # type: ignore[arg-type]
         data_size = header.get(3)
         if not isinstance(data_size, int):
@@ -304,27 +304,18 @@ MAX_CELLS = 2048  # a side of the grid of data_area, so that far evidence cannot
 SAMPLED_BLOCKS = 128  # at most; a quarter of the node blocks when there are fewer than 512
 
 
-def packed_varints(data: bytes | memoryview) -> Any:
-    """The values of a packed repeated varint field (uint32, int32 ≥ 0, uint64), as uint64."""
+def _packed_sint64(data: bytes | memoryview) -> Any:
+    """The values of a packed repeated sint64 field, as a numpy array."""
     import numpy
 
     raw = numpy.frombuffer(data, dtype=numpy.uint8)
     ends = numpy.flatnonzero(raw < 0x80)
     if not len(ends):
-        return numpy.empty(0, numpy.uint64)
-    if len(ends) == len(raw):  # every value in one byte
-        return raw.astype(numpy.uint64)
+        return numpy.empty(0, numpy.int64)
     raw = raw[: ends[-1] + 1]
     starts = numpy.concatenate(([0], ends[:-1] + 1))
     shift = 7 * (numpy.arange(len(raw)) - numpy.repeat(starts, ends - starts + 1))
-    return numpy.add.reduceat((raw & 0x7F).astype(numpy.uint64) << shift.astype(numpy.uint64), starts)
-
-
-def packed_sint64(data: bytes | memoryview) -> Any:
-    """The values of a packed repeated sint64 (zigzag) field, as int64."""
-    import numpy
-
-    values = packed_varints(data)
+    values = numpy.add.reduceat((raw & 0x7F).astype(numpy.uint64) << shift.astype(numpy.uint64), starts)
     return (values >> numpy.uint64(1)).astype(numpy.int64) ^ -(values & numpy.uint64(1)).astype(
         numpy.int64
     )
@@ -335,7 +326,7 @@ def inflate(blob: bytes | memoryview) -> bytes:
     is compressed otherwise, or damaged."""
     from isal import isal_zlib  # inflates in half the time of zlib
 
-    parts: dict[int, Any] = dict(fields(blob))
+    parts: dict[int, Any] = dict(_fields(blob))
     if BLOB_ZLIB in parts:
         try:
             return isal_zlib.decompress(parts[BLOB_ZLIB])
@@ -365,11 +356,11 @@ class Primitive:
 def primitive(data: bytes | memoryview) -> Primitive:
     """The parts of an inflated PrimitiveBlock."""
     block = Primitive(memoryview(b""), [])
-    for number, value in fields(data):
+    for number, value in _fields(data):
         if number == 1:
             block.table = value  # type: ignore[assignment]
         elif number == 2:
-            block.groups.append(next(fields(value), (0, b"")))  # type: ignore[arg-type]
+            block.groups.append(next(_fields(value), (0, b"")))  # type: ignore[arg-type]
         elif number in SETTINGS:
             setattr(block, SETTINGS[number], value)
     return block
@@ -387,9 +378,9 @@ def _node_locations(f: BinaryIO, block: Block) -> list[Any]:
     for kind, content in parts.groups:
         if kind != GROUP_DENSE:
             continue
-        dense: dict[int, Any] = {n: v for n, v in fields(content) if n in (8, 9)}
-        lat = numpy.cumsum(packed_sint64(dense.get(8, b"")))
-        lon = numpy.cumsum(packed_sint64(dense.get(9, b"")))
+        dense: dict[int, Any] = {n: v for n, v in _fields(content) if n in (8, 9)}
+        lat = numpy.cumsum(_packed_sint64(dense.get(8, b"")))
+        lon = numpy.cumsum(_packed_sint64(dense.get(9, b"")))
         found.append(numpy.column_stack((
             (lon * parts.granularity + parts.lon_offset) * 1e-9,
             (lat * parts.granularity + parts.lat_offset) * 1e-9,

@@ -10,7 +10,6 @@ of those ways refers to. No other object reaches Python.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from osmcams.sources.pbf import (
     _objects_by_id,
     _refuse_empty,
     centre,
-    copied,
+    left_to_libosmium,
 )
 from osmcams.sources.sieve import NodeVersion
 
@@ -153,24 +152,20 @@ def _camera_ids(path: Path, pool: Any, workers: int, progress: Progress | None
     """
     import osmium
 
-    from osmcams.sources import blocks, sieve
+    from osmcams.sources import sieve
 
     ids: dict[str, set[int]] = {"n": set(), "w": set(), "r": set()}
     versions: list[NodeVersion] = []
-    try:
-        sifted = sieve.sift(path, False, workers, progress, history=True)
-    except (blocks.Unindexable, OSError):
-        sifted = None
+    sifted = sieve.sift(path, False, workers, progress, history=True)
+    if sifted is not None:
+        ids["n"] = {version[0] for version in sifted.versions if version[3]}
+        versions = [version for version in sifted.versions if version[0] in ids["n"]]
+    label = "Scanning" if sifted is None else "Ways and relations"
     filters = [osmium.filter.KeyFilter(CAMERA_TAG[0]), osmium.filter.TagFilter(CAMERA_TAG)]
-    with contextlib.ExitStack() as stack:
-        source = path
-        if sifted is not None:
-            ids["n"] = {version[0] for version in sifted.versions if version[3]}
-            versions = [version for version in sifted.versions if version[0] in ids["n"]]
-            source = stack.enter_context(copied(path, sifted.others))
-        for obj in _objects(source, osmium.osm.ALL, filters, pool, "Ways and relations", progress,
-                            path):
-            ids[obj.type_str()].add(obj.id)
+    with left_to_libosmium(path, sifted) as source:
+        if source is not None:
+            for obj in _objects(source, osmium.osm.ALL, filters, pool, label, progress, path):
+                ids[obj.type_str()].add(obj.id)
     return ids, versions
 
 

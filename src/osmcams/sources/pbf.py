@@ -15,11 +15,14 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from osmcams.errors import DataError
 from osmcams.geometry import Point
 from osmcams.models import Camera, Progress, direction_warning, iso_timestamp, make_camera
+
+if TYPE_CHECKING:
+    from osmcams.sources.sieve import Sifted
 
 CAMERA_TAG = ("man_made", "surveillance")
 BOUNDARY_TAG = ("boundary", "administrative")
@@ -213,36 +216,37 @@ def _first_pass(
     A PBF snapshot is sifted (`sieve`): libosmium reads only the blocks that may hold
     camera ways or relations, or boundaries. Any other file is read whole by libosmium.
     """
-    from osmcams.sources import blocks, sieve
+    from osmcams.sources import sieve
 
     scan = Scan()
-    try:
-        sifted = None if history else sieve.sift(path, admin_level is not None, workers, progress)
-    except (blocks.Unindexable, OSError):
-        sifted = None
-    if sifted is None:
-        _read_tagged(path, admin_level, pool, progress, "Scanning", scan)
-        return scan
-    scan.cameras, scan.bad_directions = sifted.cameras, sifted.bad_directions
-    if sifted.others:
-        with copied(path, sifted.others) as source:
-            _read_tagged(source, admin_level, pool, progress, "Ways and relations", scan, path)
-    stamps = [stamp for stamp in (scan.newest, sifted.newest) if stamp]
-    scan.newest = max(stamps, default=None)
+    sifted = None if history else sieve.sift(path, admin_level is not None, workers, progress)
+    if sifted is not None:
+        scan.cameras, scan.bad_directions = sifted.cameras, sifted.bad_directions
+    label = "Scanning" if sifted is None else "Ways and relations"
+    with left_to_libosmium(path, sifted) as source:
+        if source is not None:
+            _read_tagged(source, admin_level, pool, progress, label, scan, path)
+    if sifted is not None:
+        scan.newest = max(filter(None, (scan.newest, sifted.newest)), default=None)
     return scan
 
 
 @contextlib.contextmanager
-def copied(path: Path, frames: list[tuple[int, int, str, int]]) -> Iterator[Path]:
-    """A PBF of the header of `path` and of its blocks `frames`, removed afterwards."""
+def left_to_libosmium(path: Path, sifted: Sifted | None) -> Iterator[Path | None]:
+    """What libosmium must read after `sieve.sift`: all of `path` when it was not sifted
+    (`sifted` None), a copy of the blocks the sieve left (removed afterwards), or None
+    when it left none."""
     import tempfile
 
     from osmcams.sources import blocks
 
+    if sifted is None or not sifted.others:
+        yield None if sifted else path
+        return
     header = blocks.framing(path)[0]
     with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
         target = Path(tmp) / "blocks.osm.pbf"
-        chosen = [header, *frames]
+        chosen = [header, *sifted.others]
         blocks.copy(path, [blocks.Block(offset, length) for offset, length, _, _ in chosen], target)
         yield target
 

@@ -350,14 +350,22 @@ def _in_process(path: Path, frames: list[blocks.Frame], boundaries: bool, histor
 
 
 def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
-         progress: Progress | None = None, history: bool = False) -> Sifted:
+         progress: Progress | None = None, history: bool = False) -> Sifted | None:
     """The camera nodes of a PBF's dense blocks (for a history file, with `history`, the
     node versions of `Sifted.versions`), and the blocks that libosmium must read: those
     that hold camera ways or relations (and boundary relations, if `boundaries`).
 
-    Raises blocks.Unindexable when the file is not a PBF this can walk.
+    None when the file is not a PBF this can walk, or a worker stopped: libosmium then
+    reads all of it.
     """
-    path = Path(path)
+    try:
+        return _sift(Path(path), boundaries, workers, progress, history)
+    except (blocks.Unindexable, OSError):
+        return None
+
+
+def _sift(path: Path, boundaries: bool, workers: int, progress: Progress | None, history: bool
+          ) -> Sifted:
     frames = [frame for frame in blocks.framing(path) if frame[2] == "OSMData"]
     total = path.stat().st_size
     workers = workers or os.cpu_count() or 1
