@@ -16,6 +16,7 @@ from itertools import chain
 from typing import Any
 
 from osmcams.errors import UsageError
+from osmcams.models import gc_paused
 
 EVERY = ("year", "quarter", "month", "week", "day", "hour")
 MAX_DATES = 100_000
@@ -211,6 +212,7 @@ def _span(
     return _floor(datetime.fromtimestamp(first, timezone.utc), "year"), stop
 
 
+@gc_paused()  # a list per track and per commune row, made at once among the tracks
 def build(
     history: Any,
     communes: Any,
