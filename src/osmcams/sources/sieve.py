@@ -196,13 +196,13 @@ class _Tagged:
         import numpy
 
         self.block, self.dense, self.strings = block, dense, strings
-        self.pairs = numpy.array(dense.keys_vals, numpy.int64)
-        self.ends = numpy.flatnonzero(self.pairs == 0)  # each node's tags end with a 0
+        self.pairs = pairs = numpy.array(dense.keys_vals, numpy.int64)
+        self.ends = numpy.flatnonzero(pairs == 0)  # each node's tags end with a 0
         self.starts = numpy.concatenate(([0], self.ends[:-1] + 1))
-        node = numpy.repeat(numpy.arange(len(self.ends)), self.ends - self.starts + 1)
-        keys = (numpy.arange(len(node)) - self.starts[node]) % 2 == 0
-        hit = (self.pairs[:-1] == key) & (self.pairs[1:] == value) & keys[:-1]
-        self.nodes = numpy.unique(node[:-1][hit & bool(key and value)])
+        hits = numpy.flatnonzero((pairs[:-1] == key) & (pairs[1:] == value)) if key and value else ()
+        hits = hits[hits < self.ends[-1]] if len(hits) else numpy.empty(0, numpy.int64)
+        node = numpy.searchsorted(self.ends, hits)  # the node whose tags hold each hit
+        self.nodes = numpy.unique(node[(hits - self.starts[node]) % 2 == 0])  # a key, then its value
         self._text: dict[int, str] = {}
 
     @staticmethod
