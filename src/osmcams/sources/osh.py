@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from osmcams.errors import DataError
-from osmcams.models import Progress
+from osmcams.models import Progress, gc_paused
 from osmcams.sources.pbf import (
     BOUNDARY_TAG,
     CAMERA_TAG,
@@ -388,7 +388,8 @@ def read_history(
     ids, sifted = _camera_ids(path, pool, threads, tags, progress)
     scan = _Scan(ids, tags, sifted=sifted)
     _read_versions(path, scan, pool, progress)
-    tracks, warnings = _tracks(scan)
+    with gc_paused():  # hundreds of thousands of tracks, made at once
+        tracks, warnings = _tracks(scan)
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
     return History(tracks, str(path), timestamp, timestamp_source, _bbox(header), dated + warnings)
 
