@@ -415,3 +415,48 @@ def test_deleted_versions_do_not_spoil_the_sampled_area(tmp_path: Path) -> None:
     target = tmp_path / "deleted.osh.pbf"
     run_osmium("cat", opl, "-o", target)
     assert sample_nodes(target).tolist() == [[1.0, 1.0], [2.0, 2.0]]
+
+
+
+@pytest.mark.parametrize("changes", ["all", "some"])
+def test_counts_match_a_loop_over_each_track_at_each_date(
+    history: Path, ign_dir: Path, shapes: dict[str, Any], changes: str
+) -> None:
+    """The counts of every commune of the department against each track's state at each
+    date (`Track.at`, placed with shapely). The dates: years, and the instants of all the
+    changes and the seconds before them; or of a third of them, up to before the last
+    change, so that versions pass unseen between two dates or after the last."""
+    from osmcams.analysis.timeline import OUTSIDE, _count, _segments
+    from osmcams.communes import load_communes
+    from osmcams.sources.osh import read_history
+
+    tracks = read_history(history, tags=True).tracks  # a retag is a version in the same place
+    communes = load_communes([ign_dir / "communes-06-alpes-maritimes.geojson"])
+    starts = sorted({start for track in tracks for start in track.starts})
+    years = set(range(1_200_000_000, 1_800_000_000, 31_536_000))
+    if changes == "all":
+        dates = sorted(years | set(starts) | {s - 1 for s in starts})
+    else:
+        dates = [d for d in sorted(years | set(starts[::3])) if d < starts[-1]]
+    # La Turbie and most others left uncounted: a camera moving there leaves the counts.
+    codes = sorted({*COMMUNES[:3], *sorted(shapes)[::5]}, reverse=True)
+
+    def where(position: tuple[float, float] | None) -> str | None:
+        if position is None:
+            return None
+        inside = [code for code, shape in sorted(shapes.items()) if shape.intersects(Point(position))]
+        return inside[0] if inside else OUTSIDE
+
+    states = [{track.key: where(track.at(date)) for track in tracks} for date in dates]
+    column = communes.frame["insee"].map({code: k for k, code in enumerate(codes)})
+    counts = _count(_segments(tracks, communes), dates, column.fillna(-1).to_numpy(int))
+    moves = list(pairwise(states))
+    for k, code in enumerate(codes):
+        assert counts.cameras[k].tolist() == [list(s.values()).count(code) for s in states], code
+        assert counts.added[k, 1:].tolist() == [
+            sum(b[key] != code == a[key] for key in a) for b, a in moves], code
+        assert counts.removed[k, 1:].tolist() == [
+            sum(b[key] == code != a[key] for key in a) for b, a in moves], code
+    assert counts.present == sum(s is not None for s in states[-1].values())
+    assert counts.outside == list(states[-1].values()).count(OUTSIDE)
+    assert counts.cameras[:, -1].sum() > 0 and counts.added.sum() > 0 and counts.removed.sum() > 0

@@ -68,7 +68,7 @@ def _communes(config: Config, store: Store, history_path: Path, settings: Settin
 
 def _backfill(store: Store, config: Config, settings: Settings, path: Path, every: str, log: Log,
               progress: Progress | None) -> str:
-    from osmcams.analysis.timeline import _first_seen, _span, _states, instants
+    from osmcams.analysis.timeline import _segments, _span, instants
     from osmcams.communes import select
     from osmcams.join import _coverage, commune_areas, density_rows
     from osmcams.refresh import now
@@ -85,8 +85,8 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
     dated = Extract([], history.source, history.timestamp, history.timestamp_source, history.bbox,
                     data_area=history.data_area)
     tracks = history.tracks
-    states = _states(tracks, communes)
-    first = _first_seen(tracks, states)
+    segments = _segments(tracks, communes)
+    states, first = segments.codes(communes), segments.first_seen(communes)
     chosen, coverage = _coverage(dated, communes.frame.set_index("insee", drop=False).loc[codes],
                                  rank=config.every or not config.names, holding=set(first))
     for warning in history.warnings + coverage:

@@ -58,29 +58,35 @@ class Report:
     notes: list[str] = field(default_factory=list)  # the warnings about the communes themselves
 
 
-@gc_paused()  # one point per camera, made and dropped meanwhile
 def assign(cameras: list[Camera], communes: Communes) -> list[str | None]:
     """The code of the commune holding each camera, or None outside every commune."""
     import numpy
-    import shapely
 
     if not cameras:
         return []
-    points = shapely.points(
-        numpy.fromiter((c.lon for c in cameras), float, len(cameras)),
-        numpy.fromiter((c.lat for c in cameras), float, len(cameras)),
-    )
+    rows = owners(numpy.fromiter((c.lon for c in cameras), float, len(cameras)),
+                  numpy.fromiter((c.lat for c in cameras), float, len(cameras)), communes)
+    codes = numpy.append(communes.frame["insee"].to_numpy(object), [None])
+    return codes[rows].tolist()  # type: ignore[no-any-return]
+
+
+@gc_paused()  # one point per camera, made and dropped meanwhile
+def owners(lon: Any, lat: Any, communes: Communes) -> Any:
+    """The row in `communes.frame` of the commune holding each point of the arrays `lon`,
+    `lat`, or -1 outside every commune."""
+    import numpy
+    import shapely
+
+    points = shapely.points(lon, lat)
     frame = communes.frame
     # The communes query a tree of the points: each outline is prepared once, then tested fast.
     poly_idx, point_idx = shapely.STRtree(points).query(frame.geometry.values, predicate="intersects")
-    codes = frame["insee"].to_numpy(object)
-    order = numpy.argsort(codes)
-    rank = numpy.empty(len(codes), numpy.int64)
-    rank[order] = numpy.arange(len(codes))
-    best = numpy.full(len(cameras), len(codes))  # one past the last code: no commune
+    order = numpy.argsort(frame["insee"].to_numpy(object))
+    rank = numpy.empty(len(order), numpy.int64)
+    rank[order] = numpy.arange(len(order))
+    best = numpy.full(len(points), len(order))  # one past the last code: no commune
     numpy.minimum.at(best, point_idx, rank[poly_idx])
-    named = numpy.concatenate([codes[order], numpy.array([None], dtype=object)])
-    return named[best].tolist()  # type: ignore[no-any-return]
+    return numpy.append(order, -1)[best]
 
 
 def _ratio(value: float | None, per: float | None, digits: int) -> float | None:

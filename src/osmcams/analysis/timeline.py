@@ -8,12 +8,12 @@ itself. Boundaries are today's, applied to every date.
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, NamedTuple
+from itertools import chain
+from typing import Any
 
 from osmcams.errors import UsageError
 
@@ -102,78 +102,96 @@ class Timeline:
                        "removed": row["removed"][i]}
 
 
-class _Point(NamedTuple):
-    lon: float
-    lat: float
+NOT_CAMERA, OUT = -2, -1  # the states of a segment that is no camera, or in no commune
 
 
-def _states(tracks: list[Any], communes: Any) -> list[list[str | None]]:
-    """For each track, the commune code of each of its segments (None: no camera then)."""
-    from osmcams.join import assign
+@dataclass
+class _Segments:
+    """Every version of every track, flat: its track, its start (seconds), and its state:
+    the row in the communes' frame holding it, OUT, or NOT_CAMERA."""
 
-    where = [(t, j) for t, track in enumerate(tracks)
-             for j, position in enumerate(track.positions) if position is not None]
-    points: Any = [_Point(*tracks[t].positions[j]) for t, j in where]
-    states: list[list[str | None]] = [[None] * len(track.positions) for track in tracks]
-    for (t, j), code in zip(where, assign(points, communes)):
-        states[t][j] = OUTSIDE if code is None else code
-    return states
+    track: Any
+    starts: Any
+    states: Any
+
+    def codes(self, communes: Any) -> list[list[str | None]]:
+        """For each track, the commune code of each of its segments (OUTSIDE, None)."""
+        import numpy
+
+        names = numpy.append(communes.frame["insee"].to_numpy(object), [None, OUTSIDE])
+        flat = names[self.states].tolist()  # NOT_CAMERA and OUT index the last two
+        ends = numpy.flatnonzero(numpy.diff(self.track)) + 1
+        return [flat[a:b] for a, b in zip([0, *ends.tolist()], [*ends.tolist(), len(flat)])]
+
+    def first_seen(self, communes: Any) -> dict[str, int]:
+        """The instant each commune first held a camera."""
+        import numpy
+
+        held = self.states >= 0
+        first = numpy.full(len(communes.frame), numpy.iinfo(numpy.int64).max)
+        numpy.minimum.at(first, self.states[held], self.starts[held])
+        rows = numpy.flatnonzero(first < numpy.iinfo(numpy.int64).max)
+        return dict(zip(communes.frame["insee"].to_numpy(object)[rows].tolist(), first[rows].tolist()))
 
 
-def _state(track: Any, states: list[str | None], instant: int) -> str | None:
-    i = bisect.bisect_right(track.starts, instant) - 1
-    return states[i] if i >= 0 else None
+def _segments(tracks: list[Any], communes: Any) -> _Segments:
+    """The segments of `tracks`, placed in `communes`."""
+    import numpy
+
+    from osmcams.join import owners
+
+    sizes = numpy.fromiter((len(track.starts) for track in tracks), numpy.int64, len(tracks))
+    total = int(sizes.sum())
+    starts = numpy.fromiter(chain.from_iterable(track.starts for track in tracks), numpy.int64, total)
+    positions = [p for track in tracks for p in track.positions]
+    camera = numpy.fromiter((p is not None for p in positions), bool, total)
+    lon, lat = numpy.fromiter(chain.from_iterable(filter(None, positions)), float).reshape(-1, 2).T
+    states = numpy.full(total, NOT_CAMERA)
+    states[camera] = owners(lon, lat, communes)
+    return _Segments(numpy.repeat(numpy.arange(len(tracks)), sizes), starts, states)
 
 
 @dataclass
 class _Counts:
-    dates: list[int]
-    codes: list[str]
-    cameras: list[list[int]] = field(default_factory=list)
-    added: list[list[int]] = field(default_factory=list)
-    removed: list[list[int]] = field(default_factory=list)
-    present: int = 0
-    outside: int = 0
+    """Cameras in each chosen commune (rows) at each date (columns), those added and removed
+    in the period ending at each date, and cameras present and outside at the last date."""
 
-    def __post_init__(self) -> None:
-        size = len(self.dates)
-        self.cameras, self.added, self.removed = (
-            [[0] * size for _ in self.codes] for _ in range(3)
-        )
-
-    def add(self, track: Any, states: list[str | None], index: dict[str, int]) -> None:
-        """One camera's contribution: where it was at the first date, then its moves."""
-        dates = self.dates
-        first = index.get(_state(track, states, dates[0]))  # type: ignore[arg-type]
-        if first is not None:
-            self.cameras[first][0] += 1
-        last = _state(track, states, dates[-1])
-        self.present += last is not None
-        self.outside += last == OUTSIDE
-        periods = {bisect.bisect_left(dates, start) for start in track.starts}
-        for i in sorted(p for p in periods if 0 < p < len(dates)):
-            before, after = _state(track, states, dates[i - 1]), _state(track, states, dates[i])
-            if before != after:
-                if before in index:
-                    self.removed[index[before]][i] += 1  # type: ignore[index]
-                if after in index:
-                    self.added[index[after]][i] += 1  # type: ignore[index]
-
-    def finish(self) -> None:
-        """Running totals from the first date's counts and each period's changes."""
-        for cameras, added, removed in zip(self.cameras, self.added, self.removed):
-            for i in range(1, len(cameras)):
-                cameras[i] = cameras[i - 1] + added[i] - removed[i]
+    cameras: Any
+    added: Any
+    removed: Any
+    present: int
+    outside: int
 
 
-def _first_seen(tracks: list[Any], states: list[list[str | None]]) -> dict[str, int]:
-    """The instant each commune first held a camera."""
-    first: dict[str, int] = {}
-    for track, codes in zip(tracks, states):
-        for start, code in zip(track.starts, codes):
-            if code and start < first.get(code, start + 1):
-                first[code] = start
-    return first
+def _count(segments: _Segments, dates: list[int], column: Any) -> _Counts:
+    """The counts at `dates` of the chosen communes, `column` being the row of the counts of
+    each commune of the frame (-1: not chosen). A segment is the state of its track at the
+    dates from its start, inclusive, to the next segment's, exclusive; one whose span holds
+    no date is never seen, and the state of a track changes only where a seen one starts."""
+    import numpy
+
+    size, chosen = len(dates), int(column.max(initial=-1)) + 1
+    begin = numpy.searchsorted(dates, segments.starts, "left")
+    last = numpy.append(segments.track[1:] != segments.track[:-1], True)
+    end = numpy.where(last, size, numpy.append(begin[1:], size))
+    seen = begin < end
+    track, states, begin = segments.track[seen], segments.states[seen], begin[seen]
+    where = numpy.where(states >= 0, column[states.clip(0)], -1)
+    follows = numpy.append(False, track[1:] == track[:-1])
+    before = numpy.where(follows, numpy.append(-1, where[:-1]), -1)
+    moved = (begin > 0) & (before != where)
+
+    def tally(rows: Any, at: Any) -> Any:
+        kept = rows >= 0
+        cells = numpy.bincount(rows[kept] * size + at[kept], minlength=chosen * size)
+        return cells.reshape(chosen, size)
+
+    added, removed = tally(where[moved], begin[moved]), tally(before[moved], begin[moved])
+    start = begin == 0
+    cameras = tally(where[start], begin[start]) + added - removed
+    at_last = states[numpy.append(track[1:] != track[:-1], True)]
+    return _Counts(cameras.cumsum(axis=1), added, removed,
+                   int((at_last != NOT_CAMERA).sum()), int((at_last == OUT).sum()))
 
 
 def _span(
@@ -207,6 +225,8 @@ def build(
 
     `boundaries_date`: when the boundaries are as they were (None: today's, from files).
     """
+    import numpy
+
     from osmcams import __version__
     from osmcams.join import _coverage, data_age_days
     from osmcams.sources.osh import iso
@@ -215,9 +235,8 @@ def build(
     frame = communes.frame.set_index("insee", drop=False)
     dated = Extract([], history.source, history.timestamp, history.timestamp_source, history.bbox,
                     data_area=history.data_area)
-    tracks = history.tracks
-    states = _states(tracks, communes)
-    first = _first_seen(tracks, states)
+    segments = _segments(history.tracks, communes)
+    first = segments.first_seen(communes)
     # A commune that held a camera at any date has data, whatever the sampling says.
     chosen, partial = _coverage(dated, frame.loc[codes], rank, holding=set(first))
     codes = list(chosen["insee"])
@@ -225,10 +244,8 @@ def build(
     start, stop = _span(since, until, every, min((first[c] for c in codes if c in first), default=None),
                         history.timestamp)
     dates = [int(d.timestamp()) for d in instants(start, stop, every)]
-    counts = _Counts(dates, codes)
-    for track, track_states in zip(tracks, states):
-        counts.add(track, track_states, index)
-    counts.finish()
+    column = communes.frame["insee"].map(index).fillna(-1).to_numpy(numpy.int64)
+    counts = _count(segments, dates, column)
     populations = chosen["population"].astype(object).where(chosen["population"].notna(), None)
     rows = [
         _row(code, name, department, population, coverage, counts, k, first.get(code))
@@ -291,7 +308,7 @@ def _row(
     from osmcams.sources.osh import iso
 
     population = None if population is None else int(population)
-    cameras = counts.cameras[k]
+    cameras = counts.cameras[k].tolist()
     return {
         "insee": code,
         "name": name,
@@ -299,8 +316,8 @@ def _row(
         "population": population,
         "coverage": None if coverage is None else float(coverage),
         "cameras": cameras,
-        "added": [None, *counts.added[k][1:]],
-        "removed": [None, *counts.removed[k][1:]],
+        "added": [None, *counts.added[k, 1:].tolist()],
+        "removed": [None, *counts.removed[k, 1:].tolist()],
         "per_10k": round(cameras[-1] * 10_000 / population, 3) if population else None,
         "first_camera": None if first is None else iso(first),
     }
