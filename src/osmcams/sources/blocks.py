@@ -433,7 +433,13 @@ def sample_nodes(path: str | os.PathLike[str], layout: Layout | None = None) -> 
 
 
 def sampled_nodes(path: str | os.PathLike[str]) -> Any:
-    """`sample_nodes`, or None when the file cannot be sampled this way."""
+    """`sample_nodes`, or None when the file cannot be sampled this way.
+
+    Callers sample while the file is read; `area_of` comes next, so its import of
+    scipy.ndimage (half a second) is done here, meanwhile.
+    """
+    import scipy.ndimage  # noqa: F401
+
     try:
         return sample_nodes(path)
     except (Unindexable, OSError, zlib.error, KeyError, IndexError):

@@ -80,9 +80,13 @@ class History:
     warnings: list[str] = field(default_factory=list)
     data_area: Any = None  # where the file has data (blocks.area_of), set by the caller
 
-    def positions(self) -> list[tuple[float, float]]:
-        """Every place a camera was: where the file has data, whatever its nodes sampled say."""
-        return [p for track in self.tracks for p in track.positions if p is not None]
+    def positions(self) -> Any:
+        """Every place a camera was, as (lon, lat) rows: where the file has data, whatever
+        its nodes sampled say."""
+        import numpy
+
+        places = (p for track in self.tracks for p in track.positions if p is not None)
+        return numpy.fromiter(itertools.chain.from_iterable(places), float).reshape(-1, 2)
 
 
 def seconds(moment: datetime) -> int:
