@@ -320,18 +320,20 @@ def sift_block(data: bytes, wanted: Wanted) -> list[Found] | list[NodeVersions] 
     return found
 
 
-def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted) -> list[Any]:
-    """`sift_block` of each frame; None also for a blob compressed otherwise than with zlib,
-    or damaged."""
+def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted
+                 ) -> list[tuple[Any, tuple[str, int] | None]]:
+    """`sift_block` of each frame (None also for a blob compressed otherwise than with
+    zlib, or damaged), and the kind and first id of its block (`blocks.first_object`)."""
     from google.protobuf.message import DecodeError
 
-    results: list[Any] = []
+    results: list[tuple[Any, tuple[str, int] | None]] = []
     for offset, length, _, size in frames:
         f.seek(offset + length - size)
         try:
-            results.append(sift_block(blocks.inflate(f.read(size)), wanted))
+            data = blocks.inflate(f.read(size))
+            results.append((sift_block(data, wanted), blocks.first_object(data)))
         except (blocks.Unindexable, DecodeError):
-            results.append(None)  # libosmium reads it, and says what is wrong with it
+            results.append((None, None))  # libosmium reads it, and says what is wrong with it
     return results
 
 
@@ -418,10 +420,12 @@ def _sift(path: Path, wanted: Wanted, workers: int, progress: Progress | None) -
         chunks = _in_process(path, frames, wanted)
     sifted = Sifted()
     versions: list[NodeVersions] = []
+    firsts: list[tuple[str, int] | None] = []
     newest = ""
     with gc_paused():  # hundreds of thousands of cameras, made at once
         for start, results in zip(range(0, len(frames), CHUNK), chunks):
-            for frame, found in zip(frames[start : start + CHUNK], results):
+            for frame, (found, first) in zip(frames[start : start + CHUNK], results):
+                firsts.append(first)
                 if found is None:
                     sifted.others.append(frame)
                 elif wanted.history:
@@ -436,6 +440,7 @@ def _sift(path: Path, wanted: Wanted, workers: int, progress: Progress | None) -
                 end = frames[min(start + CHUNK, len(frames)) - 1]
                 progress("Scanning", end[0] + end[1], total)
     sifted.newest = newest or None
+    blocks.remember_index(path, firsts)  # for the passes that read objects by id
     if wanted.history:
         sifted.versions = NodeVersions.joined(versions, wanted.tags)
     return sifted
