@@ -118,3 +118,24 @@ def test_boundaries_are_left_to_libosmium_with_their_blocks(
     _, boundaries = scan_file(riviera, admin_level=8, threads=2)
     assert {b.relation_id for b in boundaries} == expected
     assert len(expected) > 5
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_the_sieve_leaves_the_block_index_behind(
+    osm_dir: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index the sieve leaves is the one read from the heads of the blocks (which
+    test_blocks checks against osmium-tool), and passes that read by id need no other."""
+    path = osm_dir / name
+    monkeypatch.setattr(sieve.blocks, "_INDEXES", {})
+    expected = sieve.blocks.index(path)
+    monkeypatch.setattr(sieve.blocks, "_INDEXES", {})
+    monkeypatch.setattr(sieve, "IN_PROCESS_BYTES", 0)
+    assert sieve.sift(path, boundaries=False, workers=2) is not None
+
+    def read_again(path: Path) -> None:
+        pytest.fail("the index was read again")
+
+    monkeypatch.setattr(sieve.blocks, "_heads", read_again)
+    assert sieve.blocks.index(path) == expected
+    assert len(expected.blocks["node"]) > 1

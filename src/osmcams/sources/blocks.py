@@ -192,11 +192,16 @@ def _walk(fd: int) -> list[Frame]:
     return frames
 
 
+def _key(path: str | os.PathLike[str]) -> tuple[str, int, int]:
+    """A file and its version (its size and mtime)."""
+    stat = os.stat(path)
+    return os.path.realpath(path), stat.st_size, stat.st_mtime_ns
+
+
 def _remembered(cache: dict[tuple[str, int, int], Any], path: str | os.PathLike[str],
                 compute: Callable[[], Any]) -> Any:
     """`compute()` for `path`, once per version of the file (its size and mtime)."""
-    stat = os.stat(path)
-    key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+    key = _key(path)
     if key not in cache:
         if len(cache) >= 8:
             cache.clear()
@@ -220,40 +225,66 @@ def framing(path: str | os.PathLike[str]) -> list[Frame]:
 def index(path: str | os.PathLike[str]) -> Layout:
     """Where the header, node and way blocks of a PBF file lie, and their first ids
     (found once per version of the file, then remembered)."""
-    found = _remembered(_INDEXES, path, lambda: _indexed(path))
+    found = _remembered(_INDEXES, path, lambda: _indexed(path, _heads(path)))
     if isinstance(found, Unindexable):
         raise found
     return found  # type: ignore[no-any-return]
 
 
-def _indexed(path: str | os.PathLike[str]) -> Layout | Unindexable:
+def remember_index(path: str | os.PathLike[str], firsts: list[tuple[str, int] | None]) -> None:
+    """Keep the index of `path` from the kind and first id of each of its data blocks
+    (None: unreadable), as read by a caller that inflated them all: `index` then need
+    not read them again."""
+    _remembered(_INDEXES, path, lambda: _indexed(path, iter(firsts)))
+
+
+def first_object(data: bytes) -> tuple[str, int] | None:
+    """The kind and first id of an inflated PrimitiveBlock; None when it cannot be read."""
     try:
-        return _index_of(path)
+        return _first_object(data)
+    except Unindexable:
+        return None
+
+
+def _heads(path: str | os.PathLike[str]) -> Iterator[tuple[str, int] | None]:
+    """The kind and first id of each data block, read from as little of it as can be."""
+    with open(path, "rb") as f:
+        for offset, length, kind, blob_size in framing(path):
+            if kind != "OSMHeader":
+                f.seek(offset + length - blob_size)
+                yield _first_object(_inflate_head(f, blob_size))
+
+
+def _indexed(path: str | os.PathLike[str], firsts: Iterator[tuple[str, int] | None]
+             ) -> Layout | Unindexable:
+    try:
+        return _index_of(path, firsts)
     except Unindexable as e:
         return e
 
 
-def _index_of(path: str | os.PathLike[str]) -> Layout:
+def _index_of(path: str | os.PathLike[str], firsts: Iterator[tuple[str, int] | None]) -> Layout:
     header: Block | None = None
     found: dict[str, list[Block]] = {"node": [], "way": []}
     order = ("node", "way", "relation")
     last_kind = "node"
-    with open(path, "rb") as f:
-        for offset, length, kind, blob_size in framing(path):
-            if kind == "OSMHeader":
-                header = Block(offset, length)
-                continue
-            f.seek(offset + length - blob_size)
-            kind, first = _first_object(_inflate_head(f, blob_size))
-            if order.index(kind) < order.index(last_kind):
-                raise Unindexable(f"a {kind} block after a {last_kind} block: the file is not sorted")
-            last_kind = kind
-            if kind == "relation":
-                continue
-            previous = found[kind]
-            if previous and first <= previous[-1].first_id:
-                raise Unindexable(f"{kind} blocks are not sorted by id")
-            previous.append(Block(offset, length, first))
+    for offset, length, kind, _ in framing(path):
+        if kind == "OSMHeader":
+            header = Block(offset, length)
+            continue
+        head = next(firsts)
+        if head is None:
+            raise Unindexable("cannot read the first id of a block")
+        kind, first = head
+        if order.index(kind) < order.index(last_kind):
+            raise Unindexable(f"a {kind} block after a {last_kind} block: the file is not sorted")
+        last_kind = kind
+        if kind == "relation":
+            continue
+        previous = found[kind]
+        if previous and first <= previous[-1].first_id:
+            raise Unindexable(f"{kind} blocks are not sorted by id")
+        previous.append(Block(offset, length, first))
     if header is None:
         raise Unindexable("no header block")
     if found["node"]:
@@ -433,7 +464,13 @@ def sample_nodes(path: str | os.PathLike[str], layout: Layout | None = None) -> 
 
 
 def sampled_nodes(path: str | os.PathLike[str]) -> Any:
-    """`sample_nodes`, or None when the file cannot be sampled this way."""
+    """`sample_nodes`, or None when the file cannot be sampled this way.
+
+    Callers sample while the file is read; `area_of` comes next, so its import of
+    scipy.ndimage (half a second) is done here, meanwhile.
+    """
+    import scipy.ndimage  # noqa: F401
+
     try:
         return sample_nodes(path)
     except (Unindexable, OSError, zlib.error, KeyError, IndexError):

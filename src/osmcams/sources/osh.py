@@ -10,6 +10,7 @@ of those ways refers to. No other object reaches Python.
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from osmcams.errors import DataError
-from osmcams.models import Progress
+from osmcams.models import Progress, gc_paused
 from osmcams.sources.pbf import (
     BOUNDARY_TAG,
     CAMERA_TAG,
@@ -31,7 +32,7 @@ from osmcams.sources.pbf import (
     centre,
     left_to_libosmium,
 )
-from osmcams.sources.sieve import NodeVersion
+from osmcams.sources.sieve import COLUMNS, NodeVersions, Tags
 
 HISTORY_SOURCES = (
     "a full-history file (.osh.pbf): Geofabrik's extracts for OSM users "
@@ -79,9 +80,13 @@ class History:
     warnings: list[str] = field(default_factory=list)
     data_area: Any = None  # where the file has data (blocks.area_of), set by the caller
 
-    def positions(self) -> list[tuple[float, float]]:
-        """Every place a camera was: where the file has data, whatever its nodes sampled say."""
-        return [p for track in self.tracks for p in track.positions if p is not None]
+    def positions(self) -> Any:
+        """Every place a camera was, as (lon, lat) rows: where the file has data, whatever
+        its nodes sampled say."""
+        import numpy
+
+        places = (p for track in self.tracks for p in track.positions if p is not None)
+        return numpy.fromiter(itertools.chain.from_iterable(places), float).reshape(-1, 2)
 
 
 def seconds(moment: datetime) -> int:
@@ -110,12 +115,16 @@ class _Versions(dict):
             Version(seconds(obj.timestamp), visible, camera, **(shape if visible else {}))
         )
 
-    def add_sifted(self, versions: Iterable[NodeVersion]) -> None:
+    def add_sifted(self, versions: NodeVersions) -> None:
         """Node versions as the sieve reads them, in file order."""
-        for osm_id, start, visible, tagged, location, tags in versions:
+        tags = versions.tags or [()] * len(versions)
+        for osm_id, start, visible, tagged, lon, lat, kept in zip(
+            *(getattr(versions, name).tolist() for name in COLUMNS), tags
+        ):
             camera = visible and tagged
+            location = None if lon != lon else (lon, lat)  # NaN: deleted or invalid
             self.setdefault(osm_id, []).append(
-                Version(start, visible, camera, location, tags=tags if camera and self.tags else ())
+                Version(start, visible, camera, location, tags=kept if camera and self.tags else ())
             )
 
     def at(self, osm_id: int, instant: int) -> Version | None:
@@ -136,41 +145,46 @@ class _Scan:
     nodes: _Versions = field(default_factory=_Versions)
     ways: _Versions = field(default_factory=_Versions)
     relations: _Versions = field(default_factory=_Versions)
+    sifted: NodeVersions | None = None  # every version of the camera nodes the sieve read
 
     def __post_init__(self) -> None:
         self.ways, self.relations = _Versions(self.tags), _Versions(self.tags)
         self.nodes = _Versions(self.tags)
 
 
-def _camera_ids(path: Path, pool: Any, workers: int, progress: Progress | None
-                ) -> tuple[dict[str, set[int]], list[NodeVersion]]:
+def _camera_ids(path: Path, pool: Any, workers: int, tags: bool, progress: Progress | None
+                ) -> tuple[dict[str, set[int]], NodeVersions | None]:
     """The ids of the objects of which any version carries man_made=surveillance, and
-    every version of those of them that the sieve read.
+    every version of the nodes among them that the sieve read (and libosmium did not).
 
     The sieve reads the nodes of the dense blocks; libosmium the other blocks that may
     hold cameras, or the whole file when it is not a PBF the sieve can walk.
     """
+    import numpy
     import osmium
 
     from osmcams.sources import sieve
 
     ids: dict[str, set[int]] = {"n": set(), "w": set(), "r": set()}
-    versions: list[NodeVersion] = []
-    sifted = sieve.sift(path, False, workers, progress, history=True)
-    if sifted is not None:
-        ids["n"] = {version[0] for version in sifted.versions if version[3]}
-        versions = [version for version in sifted.versions if version[0] in ids["n"]]
+    sifted = sieve.sift(path, False, workers, progress, history=True, tags=tags)
     label = "Scanning" if sifted is None else "Ways and relations"
     filters = [osmium.filter.KeyFilter(CAMERA_TAG[0]), osmium.filter.TagFilter(CAMERA_TAG)]
     with left_to_libosmium(path, sifted) as source:
         if source is not None:
             for obj in _objects(source, osmium.osm.ALL, filters, pool, label, progress, path):
                 ids[obj.type_str()].add(obj.id)
-    return ids, versions
+    if sifted is None or sifted.versions is None:
+        return ids, None
+    versions = sifted.versions
+    # A node libosmium found too has versions in its blocks: it reads them all, by id.
+    cameras = numpy.setdiff1d(versions.ids[versions.tagged], numpy.fromiter(ids["n"], numpy.int64))
+    ids["n"].update(cameras.tolist())
+    return ids, versions.take(numpy.flatnonzero(numpy.isin(versions.ids, cameras)))
 
 
 def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None) -> None:
     """Every version of the cameras, of the member ways of camera relations, and of their nodes."""
+    import numpy
     import osmium
 
     if scan.ids["r"]:  # relation blocks are not indexed: one pass over the file's relations
@@ -187,14 +201,20 @@ def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None
     }
     for way in _objects_by_id(path, "way", way_ids, pool, progress):
         scan.ways.add(way, refs=tuple(n.ref for n in way.nodes))
-    node_ids = scan.ids["n"] | {
+    refs = {
         ref
         for table in (scan.ways, scan.relations)
         for versions in table.values()
         for v in versions
         for ref in v.refs
     }
-    node_ids -= scan.nodes.keys()  # every version of these was read by the sieve
+    node_ids = scan.ids["n"] | refs
+    if scan.sifted is not None:  # every version of these was read by the sieve
+        sifted = scan.sifted
+        read = set(sifted.ids.tolist())
+        scan.nodes.add_sifted(sifted.take(numpy.flatnonzero(numpy.isin(
+            sifted.ids, numpy.fromiter(refs & read, numpy.int64)))))
+        node_ids -= read
     for node in _objects_by_id(path, "node", node_ids, pool, progress):
         location = node.location
         scan.nodes.add(node, location=(location.lon, location.lat) if location.valid() else None)
@@ -245,12 +265,55 @@ def _position(scan: _Scan, kind: str, osm_id: int, instant: int) -> tuple[float,
     return centre(points) if points else None
 
 
+def _sifted_tracks(versions: NodeVersions) -> tuple[dict[int, Track], set[str]]:
+    """The tracks of the camera nodes the sieve read, as `_tracks` makes them, all at once;
+    and the keys of those that were, for a time, a camera without a valid location."""
+    import numpy
+
+    order = numpy.argsort(versions.ids, kind="stable")
+    ids, starts = versions.ids[order], versions.starts[order]
+    camera = versions.visible[order] & versions.tagged[order]
+    lon, lat = versions.lon[order], versions.lat[order]
+    placed = camera & ~numpy.isnan(lon)
+    unplaced = {f"node/{i}" for i in numpy.unique(ids[camera & ~placed]).tolist()}
+    tags = [versions.tags[i] for i in order.tolist()] if versions.tags is not None else None
+    texts: dict[Tags, int] = {}
+    tag_keys = numpy.array([texts.setdefault(t, len(texts)) for t in tags] if tags else
+                           numpy.zeros(len(ids), numpy.int64))
+    # Of versions of one instant, the last; then only those that change what the node is.
+    last = numpy.ones(len(ids), bool)
+    last[:-1] = (ids[1:] != ids[:-1]) | (starts[1:] != starts[:-1])
+    kept = numpy.flatnonzero(last)
+    ids, starts, placed, lon, lat, tag_keys = (
+        column[kept] for column in (ids, starts, placed, lon, lat, tag_keys))
+    same = numpy.zeros(len(ids), bool)
+    same[1:] = (ids[1:] == ids[:-1]) & (placed[1:] == placed[:-1]) & (~placed[1:] | (
+        (lon[1:] == lon[:-1]) & (lat[1:] == lat[:-1]) & (tag_keys[1:] == tag_keys[:-1])))
+    changes = numpy.flatnonzero(~same)
+    ids, starts, placed = ids[changes], starts[changes], placed[changes]
+    positions = [(x, y) if here else None for x, y, here in
+                 zip(lon[changes].tolist(), lat[changes].tolist(), placed.tolist())]
+    described = ([dict(tags[i]) if here else {} for i, here in zip(kept[changes].tolist(), placed.tolist())]
+                 if tags else [{} for _ in positions])
+    bounds = [0, *(numpy.flatnonzero(ids[1:] != ids[:-1]) + 1).tolist(), len(ids)]
+    start_list, id_list = starts.tolist(), ids.tolist()
+    tracks = {
+        id_list[a]: Track(f"node/{id_list[a]}", start_list[a:b], positions[a:b], described[a:b])
+        for a, b in itertools.pairwise(bounds) if b > a
+    }
+    return tracks, unplaced
+
+
 def _tracks(scan: _Scan) -> tuple[list[Track], list[str]]:
     names = {"n": "node", "w": "way", "r": "relation"}
-    tracks, unplaced = [], set()
+    tracks: list[Track] = []
+    sifted, unplaced = _sifted_tracks(scan.sifted) if scan.sifted is not None else ({}, set())
     for kind in ("n", "w", "r"):
         table = {"n": scan.nodes, "w": scan.ways, "r": scan.relations}[kind]
         for osm_id in sorted(scan.ids[kind]):
+            if kind == "n" and osm_id in sifted:
+                tracks.append(sifted[osm_id])
+                continue
             key = f"{names[kind]}/{osm_id}"
             track = Track(key, [], [])
             if kind == "n":  # a node is where its version puts it
@@ -288,6 +351,8 @@ def _data_date(
          for versions in table.values() for v in versions),
         default=None,
     )
+    if scan.sifted is not None and len(scan.sifted):
+        newest = max(newest or 0, int(scan.sifted.starts.max()))
     newest_iso = None if newest is None else iso(newest)
     if stamp is not None and (newest_iso is None or newest_iso <= stamp):
         return stamp, stamp_source, []
@@ -324,12 +389,11 @@ def read_history(
             f"when cameras appeared; use {HISTORY_SOURCES}"
         )
     _refuse_empty(path)
-    ids, versions = _camera_ids(path, pool, threads, progress)
-    scan = _Scan(ids, tags)
-    scan.nodes.add_sifted(versions)
-    versions.clear()  # hundreds of thousands of tuples, now in `scan`
+    ids, sifted = _camera_ids(path, pool, threads, tags, progress)
+    scan = _Scan(ids, tags, sifted=sifted)
     _read_versions(path, scan, pool, progress)
-    tracks, warnings = _tracks(scan)
+    with gc_paused():  # hundreds of thousands of tracks, made at once
+        tracks, warnings = _tracks(scan)
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
     return History(tracks, str(path), timestamp, timestamp_source, _bbox(header), dated + warnings)
 

@@ -81,9 +81,43 @@ message_type { name: "PrimitiveBlock"
 """
 
 Found = tuple[int, float, float, dict[str, str], str | None]  # a camera node, as sifted
-# A version of a node of a history file: id, start (seconds), visible, whether it carries
-# man_made=surveillance, its location unless deleted, and then its tags.
-NodeVersion = tuple[int, int, bool, bool, tuple[float, float] | None, tuple[tuple[str, str], ...]]
+Tags = tuple[tuple[str, str], ...]
+
+
+@dataclass
+class NodeVersions:
+    """Versions of the nodes of a history file, as columns in file order: id, start
+    (seconds), visible, whether it carries man_made=surveillance, location (NaN when
+    deleted or invalid), and, when asked for, the tags of those that carry it (else ())."""
+
+    ids: Any
+    starts: Any
+    visible: Any
+    tagged: Any
+    lon: Any
+    lat: Any
+    tags: list[Tags] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, chosen: Any) -> NodeVersions:
+        """The versions at the positions `chosen`, in that order."""
+        tags = None if self.tags is None else [self.tags[i] for i in chosen.tolist()]
+        return NodeVersions(self.ids[chosen], self.starts[chosen], self.visible[chosen],
+                            self.tagged[chosen], self.lon[chosen], self.lat[chosen], tags)
+
+    @classmethod
+    def joined(cls, parts: list[NodeVersions], tags: bool) -> NodeVersions:
+        """The versions of `parts`, one after the other."""
+        import numpy
+
+        columns = {name: numpy.concatenate([getattr(p, name) for p in parts] or [numpy.empty(0, kind)])
+                   for name, kind in zip(COLUMNS, (numpy.int64, numpy.int64, bool, bool, float, float))}
+        return cls(**columns, tags=[t for p in parts for t in p.tags or ()] if tags else None)
+
+
+COLUMNS = ("ids", "starts", "visible", "tagged", "lon", "lat")
 
 
 @dataclass
@@ -95,7 +129,7 @@ class Sifted:
     # History files: every version of the nodes that carry the tag in some version, in
     # file order, and of the first and last node of each dense block (whose versions may
     # go on in the next block or come from the one before).
-    versions: list[NodeVersion] = field(default_factory=list)
+    versions: NodeVersions | None = None
     newest: str | None = None
     others: list[blocks.Frame] = field(default_factory=list)
 
@@ -162,13 +196,13 @@ class _Tagged:
         import numpy
 
         self.block, self.dense, self.strings = block, dense, strings
-        self.pairs = numpy.array(dense.keys_vals, numpy.int64)
-        self.ends = numpy.flatnonzero(self.pairs == 0)  # each node's tags end with a 0
+        self.pairs = pairs = numpy.array(dense.keys_vals, numpy.int64)
+        self.ends = numpy.flatnonzero(pairs == 0)  # each node's tags end with a 0
         self.starts = numpy.concatenate(([0], self.ends[:-1] + 1))
-        node = numpy.repeat(numpy.arange(len(self.ends)), self.ends - self.starts + 1)
-        keys = (numpy.arange(len(node)) - self.starts[node]) % 2 == 0
-        hit = (self.pairs[:-1] == key) & (self.pairs[1:] == value) & keys[:-1]
-        self.nodes = numpy.unique(node[:-1][hit & bool(key and value)])
+        hits = numpy.flatnonzero((pairs[:-1] == key) & (pairs[1:] == value)) if key and value else ()
+        hits = hits[hits < self.ends[-1]] if len(hits) else numpy.empty(0, numpy.int64)
+        node = numpy.searchsorted(self.ends, hits)  # the node whose tags hold each hit
+        self.nodes = numpy.unique(node[(hits - self.starts[node]) % 2 == 0])  # a key, then its value
         self._text: dict[int, str] = {}
 
     @staticmethod
@@ -178,12 +212,12 @@ class _Tagged:
 
         return numpy.cumsum(numpy.array(values, numpy.int64))[positions]
 
-    def locations(self, positions: Any) -> tuple[list[float], list[float]]:
-        """The longitudes and latitudes of the nodes at `positions`."""
+    def locations(self, positions: Any) -> tuple[Any, Any]:
+        """The longitudes and latitudes of the nodes at `positions`, as arrays."""
         block = self.block
         lat = _degrees(self.at(self.dense.lat, positions), block.granularity, block.lat_offset)
         lon = _degrees(self.at(self.dense.lon, positions), block.granularity, block.lon_offset)
-        return lon.tolist(), lat.tolist()
+        return lon, lat
 
     def seconds(self, positions: Any) -> Any:
         """The timestamps of the nodes at `positions`, in seconds (0 without metadata)."""
@@ -214,45 +248,51 @@ def _dense_cameras(tagged: _Tagged) -> list[Found]:
     stamps = _stamps(tagged.seconds(nodes))
     found: list[Found] = []
     for n, osm_id, x, y, stamp in zip(nodes.tolist(), tagged.at(tagged.dense.id, nodes).tolist(),
-                                      lon, lat, stamps):
+                                      lon.tolist(), lat.tolist(), stamps):
         if abs(x) > 180 or abs(y) > 90:
             continue  # an invalid location: libosmium gives such a node no geometry
         found.append((osm_id, x, y, dict(tagged.tags(n)), stamp))
     return found
 
 
-def _dense_versions(tagged: _Tagged) -> list[NodeVersion]:
+def _dense_versions(tagged: _Tagged, tags: bool) -> NodeVersions:
     """Every version of the nodes of a history block that carry the tag in some version,
-    and of its first and last node."""
+    and of its first and last node; with `tags`, the tags of those that carry it."""
     import numpy
 
     ids = numpy.cumsum(numpy.array(tagged.dense.id, numpy.int64))
-    if not len(ids):
-        return []
     wanted = numpy.concatenate((ids[tagged.nodes], ids[:1], ids[-1:]))
     chosen = numpy.flatnonzero(numpy.isin(ids, wanted))
     visible = numpy.ones(len(chosen), bool)
     if tagged.dense.denseinfo.visible:
         visible = numpy.array(tagged.dense.denseinfo.visible, bool)[chosen]
     lon, lat = tagged.locations(chosen)
-    carries = numpy.isin(chosen, tagged.nodes).tolist()
-    found: list[NodeVersion] = []
-    for n, osm_id, start, shown, camera, x, y in zip(
-        chosen.tolist(), ids[chosen].tolist(), tagged.seconds(chosen).tolist(), visible.tolist(),
-        carries, lon, lat,
-    ):
-        where = (x, y) if shown and abs(x) <= 180 and abs(y) <= 90 else None
-        found.append((osm_id, start, shown, camera, where, tuple(tagged.tags(n)) if camera else ()))
-    return found
+    invalid = ~visible | (numpy.abs(lon) > 180) | (numpy.abs(lat) > 90)
+    lon[invalid] = lat[invalid] = numpy.nan
+    carries = numpy.isin(chosen, tagged.nodes)
+    found = None
+    if tags:
+        found = [tuple(tagged.tags(n)) if camera else ()
+                 for n, camera in zip(chosen.tolist(), carries.tolist())]
+    return NodeVersions(ids[chosen], tagged.seconds(chosen), visible, carries, lon, lat, found)
 
 
-def sift_block(data: bytes, boundaries: bool, history: bool = False
-               ) -> list[Found] | list[NodeVersion] | None:
-    """The camera nodes of one inflated block (with `history`, the node versions of
-    `Sifted.versions`); None when libosmium must read it."""
-    wanted = [CAMERA_STRINGS] + ([BOUNDARY_STRINGS] if boundaries else [])
-    if not any(all(_entry(text) in data for text in pair) for pair in wanted) and not (
-        history and any(kind == blocks.GROUP_DENSE for kind, _ in blocks.primitive(data).groups)
+@dataclass(frozen=True)
+class Wanted:
+    """What a sift reads: boundary relations are left to libosmium too (`boundaries`);
+    node versions of a history file (`history`), with their tags (`tags`)."""
+
+    boundaries: bool = False
+    history: bool = False
+    tags: bool = False
+
+
+def sift_block(data: bytes, wanted: Wanted) -> list[Found] | list[NodeVersions] | None:
+    """The camera nodes of one inflated block (or its node versions, see `Wanted`); None
+    when libosmium must read it."""
+    pairs = [CAMERA_STRINGS] + ([BOUNDARY_STRINGS] if wanted.boundaries else [])
+    if not any(all(_entry(text) in data for text in pair) for pair in pairs) and not (
+        wanted.history and any(kind == blocks.GROUP_DENSE for kind, _ in blocks.primitive(data).groups)
     ):
         return []
     block = _block_message().FromString(data)
@@ -264,7 +304,7 @@ def sift_block(data: bytes, boundaries: bool, history: bool = False
     found: list[Any] = []
     for group in block.primitivegroup:
         checks = [(group.nodes, camera), (group.ways, camera), (group.relations, camera)]
-        if boundaries:
+        if wanted.boundaries:
             checks.append((group.relations, boundary))
         try:
             if any(_has_pair(tagged, *pair) for tagged, pair in checks):
@@ -273,28 +313,32 @@ def sift_block(data: bytes, boundaries: bool, history: bool = False
             return None
         if group.HasField("dense"):
             tagged = _Tagged(block, group.dense, strings, *camera)
-            found += _dense_versions(tagged) if history else _dense_cameras(tagged)
+            if wanted.history:
+                found.append(_dense_versions(tagged, wanted.tags))
+            else:
+                found += _dense_cameras(tagged)
     return found
 
 
-def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], boundaries: bool, history: bool
-                 ) -> list[Any]:
-    """`sift_block` of each frame; None also for a blob compressed otherwise than with zlib,
-    or damaged."""
+def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted
+                 ) -> list[tuple[Any, tuple[str, int] | None]]:
+    """`sift_block` of each frame (None also for a blob compressed otherwise than with
+    zlib, or damaged), and the kind and first id of its block (`blocks.first_object`)."""
     from google.protobuf.message import DecodeError
 
-    results: list[Any] = []
+    results: list[tuple[Any, tuple[str, int] | None]] = []
     for offset, length, _, size in frames:
         f.seek(offset + length - size)
         try:
-            results.append(sift_block(blocks.inflate(f.read(size)), boundaries, history))
+            data = blocks.inflate(f.read(size))
+            results.append((sift_block(data, wanted), blocks.first_object(data)))
         except (blocks.Unindexable, DecodeError):
-            results.append(None)  # libosmium reads it, and says what is wrong with it
+            results.append((None, None))  # libosmium reads it, and says what is wrong with it
     return results
 
 
 def serve() -> None:
-    """A worker process: reads (path, frames, boundaries, history, chunk, first, step) on
+    """A worker process: reads (path, frames, wanted, chunk, first, step) on
     standard input, then writes the results of every `step`-th chunk of frames from the
     `first`."""
     out = sys.stdout.buffer
@@ -302,18 +346,18 @@ def serve() -> None:
     if hasattr(os, "nice"):
         os.nice(WORKER_NICENESS)
     try:
-        path, frames, boundaries, history, chunk, first, step = pickle.load(sys.stdin.buffer)
+        path, frames, wanted, chunk, first, step = pickle.load(sys.stdin.buffer)
         with open(path, "rb") as f:
             for start in range(first * chunk, len(frames), step * chunk):
-                found = _sift_frames(f, frames[start : start + chunk], boundaries, history)
+                found = _sift_frames(f, frames[start : start + chunk], wanted)
                 pickle.dump(found, out, protocol=5)
                 out.flush()
     except (OSError, EOFError, KeyboardInterrupt):
         pass  # the reader stopped or was interrupted, or the file went away: it says so
 
 
-def _in_workers(path: Path, frames: list[blocks.Frame], boundaries: bool, history: bool,
-                workers: int) -> Iterator[list[Any]]:
+def _in_workers(path: Path, frames: list[blocks.Frame], wanted: Wanted, workers: int
+                ) -> Iterator[list[Any]]:
     """The results of each chunk of frames, in order, sifted by `workers` processes."""
     import osmcams
 
@@ -326,7 +370,7 @@ def _in_workers(path: Path, frames: list[blocks.Frame], boundaries: bool, histor
     try:
         for i, child in enumerate(children):
             assert child.stdin and child.stdout
-            job = (str(path), frames, boundaries, history, CHUNK, i, workers)
+            job = (str(path), frames, wanted, CHUNK, i, workers)
             pickle.dump(job, child.stdin)
             child.stdin.close()
         for chunk in range((len(frames) + CHUNK - 1) // CHUNK):
@@ -342,46 +386,50 @@ def _in_workers(path: Path, frames: list[blocks.Frame], boundaries: bool, histor
                 child.stdout.close()
 
 
-def _in_process(path: Path, frames: list[blocks.Frame], boundaries: bool, history: bool
+def _in_process(path: Path, frames: list[blocks.Frame], wanted: Wanted
                 ) -> Iterator[list[Any]]:
     with open(path, "rb") as f:
         for start in range(0, len(frames), CHUNK):
-            yield _sift_frames(f, frames[start : start + CHUNK], boundaries, history)
+            yield _sift_frames(f, frames[start : start + CHUNK], wanted)
 
 
 def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
-         progress: Progress | None = None, history: bool = False) -> Sifted | None:
+         progress: Progress | None = None, history: bool = False, tags: bool = False
+         ) -> Sifted | None:
     """The camera nodes of a PBF's dense blocks (for a history file, with `history`, the
-    node versions of `Sifted.versions`), and the blocks that libosmium must read: those
-    that hold camera ways or relations (and boundary relations, if `boundaries`).
+    node versions of `Sifted.versions`, with their tags if `tags`), and the blocks that
+    libosmium must read: those that hold camera ways or relations (and boundary
+    relations, if `boundaries`).
 
     None when the file is not a PBF this can walk, or a worker stopped: libosmium then
     reads all of it.
     """
     try:
-        return _sift(Path(path), boundaries, workers, progress, history)
+        return _sift(Path(path), Wanted(boundaries, history, tags), workers, progress)
     except (blocks.Unindexable, OSError):
         return None
 
 
-def _sift(path: Path, boundaries: bool, workers: int, progress: Progress | None, history: bool
-          ) -> Sifted:
+def _sift(path: Path, wanted: Wanted, workers: int, progress: Progress | None) -> Sifted:
     frames = [frame for frame in blocks.framing(path) if frame[2] == "OSMData"]
     total = path.stat().st_size
     workers = workers or os.cpu_count() or 1
     if workers > 1 and total >= IN_PROCESS_BYTES and sys.executable:
-        chunks = _in_workers(path, frames, boundaries, history, workers)
+        chunks = _in_workers(path, frames, wanted, workers)
     else:
-        chunks = _in_process(path, frames, boundaries, history)
+        chunks = _in_process(path, frames, wanted)
     sifted = Sifted()
+    versions: list[NodeVersions] = []
+    firsts: list[tuple[str, int] | None] = []
     newest = ""
     with gc_paused():  # hundreds of thousands of cameras, made at once
         for start, results in zip(range(0, len(frames), CHUNK), chunks):
-            for frame, found in zip(frames[start : start + CHUNK], results):
+            for frame, (found, first) in zip(frames[start : start + CHUNK], results):
+                firsts.append(first)
                 if found is None:
                     sifted.others.append(frame)
-                elif history:
-                    sifted.versions += found
+                elif wanted.history:
+                    versions += found
                 else:
                     for osm_id, lon, lat, tags, stamp in found:
                         camera, unreadable = make_camera("node", osm_id, lon, lat, tags, stamp)
@@ -392,4 +440,7 @@ def _sift(path: Path, boundaries: bool, workers: int, progress: Progress | None,
                 end = frames[min(start + CHUNK, len(frames)) - 1]
                 progress("Scanning", end[0] + end[1], total)
     sifted.newest = newest or None
+    blocks.remember_index(path, firsts)  # for the passes that read objects by id
+    if wanted.history:
+        sifted.versions = NodeVersions.joined(versions, wanted.tags)
     return sifted
