@@ -154,7 +154,9 @@ def test_a_file_of_pieces_counts_the_pieces_it_did_not_sample(
 def test_cutting_by_small_pieces_gives_the_areas_of_a_whole_cut(communes_06, ign_shapes) -> None:
     """A speckled region of 2,000 cells (as random nodes make): the areas inside it are those
     of shapely's intersection with the whole region (each piece projected about its own centre:
-    within a millionth), and the communes that meet it are those that intersect it."""
+    within a millionth), and the communes that meet it are those that intersect it. With a
+    block of land added, the communes wholly inside are those the region contains, whether
+    they lie in one piece of it or across several."""
     import numpy
     import shapely
 
@@ -167,6 +169,12 @@ def test_cutting_by_small_pieces_gives_the_areas_of_a_whole_cut(communes_06, ign
     region = shapely.union_all(shapely.get_parts(region))
     communes = numpy.array(list(ign_shapes(communes_06).values()), dtype=object)
     cuts = shapely.intersection(communes, region)
-    inside, meets = _inside_km2(communes, region)
+    inside, meets, within = _inside_km2(communes, region)
+    assert not within.any()
     assert numpy.allclose(inside, areas_km2(cuts), rtol=1e-5, atol=1e-9)
     assert meets.tolist() == shapely.intersects(communes, region).tolist()
+
+    region = shapely.union(region, shapely.box(6.95, 43.6, 7.45, 43.9))
+    within = _inside_km2(communes, region)[2]
+    assert within.tolist() == shapely.contains(region, communes).tolist()
+    assert within.sum() > 50

@@ -172,11 +172,12 @@ def _pieces(region: Any) -> list[Any]:
     return pieces
 
 
-def _inside_km2(geometries: Any, region: Any) -> tuple[Any, Any]:
-    """The area in km² of each geometry inside `region`, and which geometries meet it: each
-    is cut only by the few small pieces of the region near it, not by the whole (a region of
-    many cells is slow to cut, and most communes are far from its edge). The cuts are shared
-    among threads, each cutting and measuring CUTS pieces at a time (GEOS lets go of the GIL)."""
+def _inside_km2(geometries: Any, region: Any) -> tuple[Any, Any, Any]:
+    """Which geometries lie wholly inside `region`; of the others, the area in km² inside it,
+    and which meet it. Each is tested and cut only by the few small pieces of the region near
+    it, not by the whole (a region of many cells is slow to cut, and most communes are far
+    from its edge). The cuts are shared among threads, each cutting and measuring CUTS pieces
+    at a time (GEOS lets go of the GIL)."""
     import os
     from concurrent.futures import ThreadPoolExecutor
 
@@ -184,10 +185,14 @@ def _inside_km2(geometries: Any, region: Any) -> tuple[Any, Any]:
     import shapely
 
     geometries = numpy.asarray(geometries)
+    none = numpy.zeros(len(geometries), bool)
     pieces = numpy.array(_pieces(region), dtype=object)
     if not len(pieces):
-        return numpy.zeros(len(geometries)), numpy.zeros(len(geometries), bool)
+        return numpy.zeros(len(geometries)), none, none
     which, piece = shapely.STRtree(pieces).query(geometries, predicate="intersects")
+    within = _within(geometries, region, pieces, which, piece)
+    crossing = ~within[which]
+    which, piece = which[crossing], piece[crossing]
 
     def cut(start: int) -> Any:
         pairs = slice(start, start + CUTS)
@@ -195,9 +200,27 @@ def _inside_km2(geometries: Any, region: Any) -> tuple[Any, Any]:
 
     with ThreadPoolExecutor(os.cpu_count()) as pool:
         areas = numpy.concatenate([numpy.zeros(0), *pool.map(cut, range(0, len(which), CUTS))])
-    meets = numpy.zeros(len(geometries), bool)
+    meets = none.copy()
     meets[which] = True
-    return numpy.bincount(which, weights=areas, minlength=len(geometries)), meets
+    return numpy.bincount(which, weights=areas, minlength=len(geometries)), meets, within
+
+
+def _within(geometries: Any, region: Any, pieces: Any, which: Any, piece: Any) -> Any:
+    """Which geometries lie wholly inside `region`, knowing the pieces each meets (`which`,
+    `piece`, by geometry): one that meets a single piece is inside the region if inside it."""
+    import numpy
+    import shapely
+
+    met = numpy.bincount(which, minlength=len(geometries))
+    within = numpy.zeros(len(geometries), bool)
+    one = numpy.flatnonzero(met == 1)
+    only = numpy.empty(len(geometries), numpy.int64)
+    only[which] = piece  # the piece of those that meet one
+    within[one] = shapely.contains(pieces[only[one]], geometries[one])
+    many = numpy.flatnonzero(met > 1)
+    shapely.prepare(region)
+    within[many] = shapely.contains(region, geometries[many])
+    return within
 
 
 def _coverage(
@@ -220,20 +243,15 @@ def _coverage(
             f"{extract.source} declares no bounding box and its nodes cannot be sampled: "
             "cannot check that it covers the whole of each commune"
         ]
-    shapely.prepare(region)
     geometries = chosen.geometry.values
-    beyond = numpy.flatnonzero(~shapely.contains(region, geometries))
-    shares = numpy.ones(len(geometries))
-    shares[beyond] = 0.0
-    if len(beyond):  # only those that cross the edge of the region need cutting
-        cut = geometries[beyond]
-        try:
-            inside, meets = _inside_km2(cut, region)
-        except shapely.errors.GEOSException:  # an invalid outline: repair it, then cut
-            inside, meets = _inside_km2(shapely.make_valid(cut), region)
-        across = beyond[meets]
-        whole = chosen["area_km2"].to_numpy()[across] if "area_km2" in chosen else areas_km2(cut[meets])
-        shares[across] = inside[meets] / whole
+    try:
+        inside, meets, within = _inside_km2(geometries, region)
+    except shapely.errors.GEOSException:  # an invalid outline: repair it, then cut
+        inside, meets, within = _inside_km2(shapely.make_valid(geometries), region)
+    shares = within.astype(float)
+    across = numpy.flatnonzero(meets)  # only those that cross the edge of the region are cut
+    whole = chosen["area_km2"].to_numpy()[across] if "area_km2" in chosen else areas_km2(geometries[across])
+    shares[across] = inside[across] / whole
     shares = numpy.where(shares >= FULL, 1.0, numpy.round(shares, 3))
     chosen = chosen.assign(coverage=shares)
     names = [f"{n} ({c})" for n, c in zip(chosen["name"].tolist(), chosen["insee"].tolist())]
