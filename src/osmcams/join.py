@@ -223,26 +223,15 @@ def _within(geometries: Any, region: Any, pieces: Any, which: Any, piece: Any) -
     return within
 
 
-def _coverage(
-    extract: Extract, chosen: Any, rank: bool, holding: set[str] | frozenset[str] = frozenset()
-) -> tuple[Any, list[str]]:
-    """The communes the extract has data for, with a `coverage` column, and warnings.
-
-    `coverage` is the share of a commune's area inside the extract's data. A commune
-    (almost) wholly outside is left out of a ranking, and is an error when asked for
-    by name: a zero there would be a number without data. A partly covered one keeps
-    its count, flagged, and so does one `holding` cameras of the extract, however
-    little of it the sampling found: the extract has data there.
-    """
+def coverage_of(extract: Extract, chosen: Any) -> tuple[Any, str]:
+    """The share of the area of each commune of `chosen` inside the extract's data (1 from
+    FULL on, else to 3 decimals), and how that data is known; (None, "") when it is not."""
     import numpy
     import shapely
 
     region, how = _data_region(extract)
     if region is None:
-        return chosen.assign(coverage=None), [
-            f"{extract.source} declares no bounding box and its nodes cannot be sampled: "
-            "cannot check that it covers the whole of each commune"
-        ]
+        return None, ""
     geometries = chosen.geometry.values
     try:
         inside, meets, within = _inside_km2(geometries, region)
@@ -252,7 +241,28 @@ def _coverage(
     across = numpy.flatnonzero(meets)  # only those that cross the edge of the region are cut
     whole = chosen["area_km2"].to_numpy()[across] if "area_km2" in chosen else areas_km2(geometries[across])
     shares[across] = inside[across] / whole
-    shares = numpy.where(shares >= FULL, 1.0, numpy.round(shares, 3))
+    return numpy.where(shares >= FULL, 1.0, numpy.round(shares, 3)), how
+
+
+def _coverage(
+    extract: Extract, chosen: Any, rank: bool, holding: set[str] | frozenset[str] = frozenset(),
+    known: tuple[Any, str] | None = None,
+) -> tuple[Any, list[str]]:
+    """The communes the extract has data for, with a `coverage` column, and warnings.
+
+    `coverage` is the share of a commune's area inside the extract's data. A commune
+    (almost) wholly outside is left out of a ranking, and is an error when asked for
+    by name: a zero there would be a number without data. A partly covered one keeps
+    its count, flagged, and so does one `holding` cameras of the extract, however
+    little of it the sampling found: the extract has data there. `known` is the
+    `coverage_of` the communes, when known already.
+    """
+    shares, how = known or coverage_of(extract, chosen)
+    if shares is None:
+        return chosen.assign(coverage=None), [
+            f"{extract.source} declares no bounding box and its nodes cannot be sampled: "
+            "cannot check that it covers the whole of each commune"
+        ]
     chosen = chosen.assign(coverage=shares)
     names = [f"{n} ({c})" for n, c in zip(chosen["name"].tolist(), chosen["insee"].tolist())]
     where = f"the data of {extract.source} (known from {how})"
