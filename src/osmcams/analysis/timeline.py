@@ -109,11 +109,13 @@ NOT_CAMERA, OUT = -2, -1  # the states of a segment that is no camera, or in no 
 @dataclass
 class _Segments:
     """Every version of every track, flat: its track, its start (seconds), and its state:
-    the row in the communes' frame holding it, OUT, or NOT_CAMERA."""
+    the row in the communes' frame holding it, OUT, or NOT_CAMERA; `ends`: where the
+    segments of each track end."""
 
     track: Any
     starts: Any
     states: Any
+    ends: Any
 
     def codes(self, communes: Any) -> list[list[str | None]]:
         """For each track, the commune code of each of its segments (OUTSIDE, None)."""
@@ -121,8 +123,8 @@ class _Segments:
 
         names = numpy.append(communes.frame["insee"].to_numpy(object), [None, OUTSIDE])
         flat = names[self.states].tolist()  # NOT_CAMERA and OUT index the last two
-        ends = numpy.flatnonzero(numpy.diff(self.track)) + 1
-        return [flat[a:b] for a, b in zip([0, *ends.tolist()], [*ends.tolist(), len(flat)])]
+        ends = self.ends.tolist()
+        return [flat[a:b] for a, b in zip([0, *ends], ends)]
 
     def first_seen(self, communes: Any) -> dict[str, int]:
         """The instant each commune first held a camera."""
@@ -149,7 +151,7 @@ def _segments(tracks: list[Any], communes: Any) -> _Segments:
     lon, lat = numpy.fromiter(chain.from_iterable(filter(None, positions)), float).reshape(-1, 2).T
     states = numpy.full(total, NOT_CAMERA)
     states[camera] = owners(lon, lat, communes)
-    return _Segments(numpy.repeat(numpy.arange(len(tracks)), sizes), starts, states)
+    return _Segments(numpy.repeat(numpy.arange(len(tracks)), sizes), starts, states, sizes.cumsum())
 
 
 @dataclass
@@ -173,13 +175,12 @@ def _count(segments: _Segments, dates: list[int], column: Any) -> _Counts:
 
     size, chosen = len(dates), int(column.max(initial=-1)) + 1
     begin = numpy.searchsorted(dates, segments.starts, "left")
-    last = numpy.append(segments.track[1:] != segments.track[:-1], True)
-    end = numpy.where(last, size, numpy.append(begin[1:], size))
+    end = numpy.where(_last(segments.track), size, numpy.append(begin[1:], size))
     seen = begin < end
     track, states, begin = segments.track[seen], segments.states[seen], begin[seen]
     where = numpy.where(states >= 0, column[states.clip(0)], -1)
-    follows = numpy.append(False, track[1:] == track[:-1])
-    before = numpy.where(follows, numpy.append(-1, where[:-1]), -1)
+    follows = numpy.diff(track, prepend=-1) == 0  # the one before is of the same track
+    before = numpy.where(follows, numpy.roll(where, 1), -1)
     moved = (begin > 0) & (before != where)
 
     def tally(rows: Any, at: Any) -> Any:
@@ -190,9 +191,16 @@ def _count(segments: _Segments, dates: list[int], column: Any) -> _Counts:
     added, removed = tally(where[moved], begin[moved]), tally(before[moved], begin[moved])
     start = begin == 0
     cameras = tally(where[start], begin[start]) + added - removed
-    at_last = states[numpy.append(track[1:] != track[:-1], True)]
+    at_last = states[_last(track)]
     return _Counts(cameras.cumsum(axis=1), added, removed,
                    int((at_last != NOT_CAMERA).sum()), int((at_last == OUT).sum()))
+
+
+def _last(track: Any) -> Any:
+    """Which segments are the last of their track, by the track of each."""
+    import numpy
+
+    return numpy.diff(track, append=-1) != 0
 
 
 def _span(
