@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -60,6 +59,23 @@ TIMELINE = (
 )
 
 
+# Runs a command and writes [wall s, CPU s, peak RSS kB, exit code] to the descriptor it is
+# given. Linux counts the RSS of the process that forks in its child's peak (all of it after
+# a vfork, as subprocess does), so commands are started from this small process rather than
+# from the benchmark, which holds hundreds of MB once it has built a file.
+LAUNCH = (
+    "import json, os, sys, time\n"
+    "start = time.perf_counter()\n"
+    "pid = os.fork()\n"
+    "if not pid:\n"
+    "    os.execvp(sys.argv[2], sys.argv[2:])\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "done = [time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss,\n"
+    "        os.waitstatus_to_exitcode(status)]\n"
+    "os.write(int(sys.argv[1]), json.dumps(done).encode())\n"
+)
+
+
 @dataclass
 class Timing:
     """One task: its wall and CPU (user + system) time, peak RSS and what it found."""
@@ -73,24 +89,21 @@ class Timing:
 
 def measure(task: str, command: Sequence[str | os.PathLike[str]], env: dict[str, str] | None = None
             ) -> tuple[Timing, str]:
-    """Run `command` to the end: its timing and its standard output."""
-    with tempfile.TemporaryFile("w+") as out:
-        start = time.perf_counter()
-        # preexec_fn makes Python fork rather than vfork: after vfork, Linux counts the
-        # parent's own peak RSS (hundreds of MB once it has built a file) in the child's.
+    """Run `command` to the end, through LAUNCH: its timing and its standard output."""
+    report, writer = os.pipe()
+    with tempfile.TemporaryFile("w+") as out, open(report, "rb") as reader:
         child = subprocess.Popen(
-            [str(c) for c in command], stdout=out, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, **(env or {})}, preexec_fn=lambda: None,
+            [sys.executable, "-c", LAUNCH, str(writer), *map(str, command)], stdout=out,
+            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, pass_fds=(writer,),
         )
+        os.close(writer)
         stderr = child.stderr.read()  # type: ignore[union-attr]
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode:
-            raise RuntimeError(f"{task} failed ({child.returncode}): {stderr[-2000:]}")
+        child.wait()
+        wall, cpu, rss_kb, code = json.loads(reader.read() or b"[0, 0, 0, -1]")
+        if code or child.returncode:
+            raise RuntimeError(f"{task} failed ({code}): {stderr[-2000:]}")
         out.seek(0)
-        cpu = usage.ru_utime + usage.ru_stime
-        return Timing(task, wall, usage.ru_maxrss / 1024, cpu_s=cpu), out.read()
+        return Timing(task, wall, rss_kb / 1024, cpu_s=cpu), out.read()
 
 
 def osmium_objects(pbf: Path) -> dict[str, int]:
