@@ -240,3 +240,53 @@ def test_count_draws_communes_only_into_a_file(monaco_2025: Path, communes_06: P
                                       "--boundaries", str(communes_06), "-q", "-f", "gpkg"])
     assert result.exit_code == 2
     assert "give it --output FILE" in result.stderr
+
+
+def _set_features(report: Report) -> dict[str, list[str]]:
+    """Each commune's camera features as the lines of cameras.geojson, with an accented name
+    (its bytes and characters differ), and Èze with none."""
+    from osmcams.outputs.writers import feature_line
+
+    names = {"06012": "Beausoleil é", "06032": "Cap-d'Ail", "06059": "Èze"}
+    return {code: [feature_line({
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [c.lon, c.lat]},
+        "properties": {"@id": f"{c.osm_type}/{c.osm_id}", "name": names[code], "insee": code}})
+        for c in report.cameras.get(code, [])] for code in names}
+
+
+def test_a_patched_set_copies_the_kept_communes_as_they_were(report: Report, tmp_path: Path) -> None:
+    """The communes not given are copied from the cameras.geojson in place; a file that is
+    not the one expected (a line gone, one more, another commune, a cut end) is StaleSet."""
+    from osmcams.outputs.sets import SetRow, StaleSet, write_set
+
+    features = _set_features(report)
+    rows = [SetRow(code, code, "{}", f"{code}\n") for code in features]
+    assert [len(features[c]) for c in features] == [len(report.cameras["06012"]),
+                                                    len(report.cameras["06032"]), 0]
+    write_set(tmp_path, {}, [], rows, features)
+    before = [(code, len(lines)) for code, lines in features.items()]
+    path = tmp_path / "cameras.geojson"
+    published = path.read_bytes()
+
+    moved = {"06032": features["06032"][1:]}  # Cap-d'Ail loses its first camera
+    write_set(tmp_path, {}, [], rows, moved, before)
+    expected = [json.loads(line) for code in features for line in moved.get(code, features[code])]
+    assert json.loads(path.read_text(encoding="utf-8"))["features"] == expected
+    write_set(tmp_path, {}, [], rows, {}, [(code, len(moved.get(code, features[code])))
+                                            for code in features])
+    assert json.loads(path.read_text(encoding="utf-8"))["features"] == expected
+
+    lines = published.split(b"\n")
+    broken = {
+        "a line gone": b"\n".join(lines[:2] + lines[3:]),
+        "a line more": b"\n".join(lines[:2] + [lines[2]] + lines[2:]),
+        "another commune": published.replace(b'"insee": "06012"', b'"insee": "06013"', 1),
+        "cut": published[:-4],
+        "more after": published + b"\n",
+        "not osmcams": b'{"type": "FeatureCollection", "features": []}\n',
+    }
+    for name, text in broken.items():
+        path.write_bytes(text)
+        with pytest.raises(StaleSet):
+            write_set(tmp_path, {}, [], rows, {"06059": []}, before)
+        assert path.read_bytes() == text, name

@@ -5,8 +5,8 @@
   feature a line, commune after commune in the order of the table;
 - ``communes/<insee>-<slug>.geojson``: one per commune, as ``export --output-dir``.
 
-A patch rewrites the files of the communes given, and takes the features of the others
-from the cameras.geojson in place, streamed: they did not change.
+A patch rewrites the files of the communes given, and copies the features of the others,
+as bytes, from the cameras.geojson in place: they did not change.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from osmcams.outputs.writers import (
 
 COMMUNES_DIR = "communes"
 FIXED = {"table": "communes.csv", "json": "communes.json", "cameras": "cameras.geojson"}
+SCAN = 1 << 23  # bytes of cameras.geojson searched for newlines at once
 
 
 class StaleSet(ValueError):
@@ -90,45 +90,57 @@ def write_set(
             if row.insee in features:
                 with open(paths[row.insee], "w", encoding="utf-8") as out:
                     write_feature_lines(features[row.insee], out)
-        with open(paths["cameras"], "w", encoding="utf-8") as out:
+        with open(paths["cameras"], "wb") as out:
             if before is None:
-                write_feature_blocks((",\n".join(features[r.insee]) for r in rows), out)
+                write_feature_blocks((",\n".join(features[r.insee]).encode() for r in rows), out)
             else:
-                with open(directory / FIXED["cameras"], encoding="utf-8") as old:
-                    write_feature_blocks(_patched(old, rows, features, before), out)
+                old = (directory / FIXED["cameras"]).read_bytes()
+                write_feature_blocks(_patched(old, rows, features, before), out)
 
 
 def _patched(
-    old: io.TextIOBase, rows: list[SetRow], features: dict[str, list[str]],
-    before: list[tuple[str, int]],
-) -> Iterator[str]:
+    old: bytes, rows: list[SetRow], features: dict[str, list[str]], before: list[tuple[str, int]],
+) -> Iterator[bytes | memoryview]:
     """The features of `rows`, a block per commune: those of `features`, else as `old`
-    has them.
+    (the published cameras.geojson) has them.
 
     The communes not in `features` are in the same order in `old` as in `rows` (their
-    ranks did not change relative to one another): one pass reads them all.
+    ranks did not change relative to one another): their lines are found in one pass.
     """
-    if old.readline() != FEATURES_START + "\n":
+    import numpy
+
+    if not old.startswith(FEATURES_START.encode() + b"\n"):
         raise StaleSet("cameras.geojson does not start as osmcams writes it")
+    # Line k of `old` ends at ends[k] (after its newline); line 0 is the first line, features
+    # start at line 1 and end with ",\n" (the last with "\n"), and the line "]}" closes.
+    text = numpy.frombuffer(old, numpy.uint8)
+    ends = numpy.concatenate([numpy.zeros(0, numpy.int64), *(
+        numpy.flatnonzero(text[at:at + SCAN] == ord("\n")) + at + 1
+        for at in range(0, len(text), SCAN))])
+    view = memoryview(old)
+    line = 1
     blocks = iter(before)
     for row in rows:
         if row.insee in features:
-            yield ",\n".join(features[row.insee])
+            yield ",\n".join(features[row.insee]).encode()
             continue
         for code, count in blocks:
-            block = "".join(islice(old, count))  # its lines end with ",\n", the file's last "\n"
+            first, line = line, line + count
             if code == row.insee:
                 break
         else:
             raise StaleSet(f"cameras.geojson lacks the cameras of {row.insee}")
-        block = block.rstrip("\n").rstrip(",")
-        mark = f'"insee": {json.dumps(row.insee, ensure_ascii=False)}'
-        if block.count(mark) != count or block.count("\n") != max(count - 1, 0) or (
-                count and not block.endswith("}")):
+        if not count:
+            continue
+        if line >= len(ends):
+            raise StaleSet("cameras.geojson ends before its kept communes do")
+        start, end = int(ends[first - 1]), int(ends[line - 1]) - 1  # without the last newline
+        if old[end - 1] == ord(","):  # the file's last feature has none
+            end -= 1
+        mark = f'"insee": {json.dumps(row.insee, ensure_ascii=False)}'.encode()
+        if old.count(mark, start, end) != count or old[end - 1] != ord("}"):
             raise StaleSet(f"cameras.geojson does not hold the cameras of {row.insee} as kept")
-        yield block
-    for _, count in blocks:
-        for _ in islice(old, count):
-            pass
-    if old.read() != FEATURES_END.lstrip("\n"):  # the last line: its newline was read
+        yield view[start:end]
+    line += sum(count for _, count in blocks)
+    if line != len(ends) - 1 or old[ends[line - 1]:] != FEATURES_END.lstrip("\n").encode():
         raise StaleSet("cameras.geojson does not end where its kept communes do")

@@ -187,19 +187,21 @@ FEATURES_END = "\n]}\n"
 
 def write_feature_lines(lines: Iterable[str], out: IO[str]) -> None:
     """A FeatureCollection of features given as their lines (`feature_line`), one a line."""
-    write_feature_blocks([",\n".join(lines)], out)
+    body = ",\n".join(lines)
+    out.write(FEATURES_START + ("\n" + body if body else "") + FEATURES_END)
 
 
-def write_feature_blocks(blocks: Iterable[str], out: IO[str]) -> None:
-    """A FeatureCollection of features given in blocks of lines, each block the lines
-    of some features joined by ",\n" (empty for none)."""
-    out.write(FEATURES_START)
-    separator = "\n"
+def write_feature_blocks(blocks: Iterable[bytes | memoryview], out: IO[bytes]) -> None:
+    """A FeatureCollection, in UTF-8, of features given in blocks of lines, each block the
+    lines of some features joined by ",\n" (empty for none), as `write_feature_lines`."""
+    out.write(FEATURES_START.encode())
+    separator = b"\n"
     for block in blocks:
         if block:
-            out.write(separator + block)
-            separator = ",\n"
-    out.write(FEATURES_END)
+            out.write(separator)
+            out.write(block)
+            separator = b",\n"
+    out.write(FEATURES_END.encode())
 
 
 # The files GDAL writes beside a .shp.
