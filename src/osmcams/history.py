@@ -132,6 +132,10 @@ MIGRATIONS = [
     CREATE INDEX kept_objects_lat ON kept_objects(lat);
     DELETE FROM kept_state WHERE name = 'communes';
     """,
+    # 5: the cameras whose direction cannot be read, counted without reading every row.
+    """
+    CREATE INDEX kept_objects_bad ON kept_objects(lon) WHERE bad_direction;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -128,7 +128,7 @@ class Mirror:
         """Camera ways and relations not in the diffs whose member ways or nodes are."""
         touched = set()
         members = self.db.execute(
-            "SELECT key, nodes, ways FROM kept_objects WHERE key NOT LIKE 'node/%'"
+            "SELECT key, nodes, ways FROM kept_objects WHERE key < 'node/' OR key >= 'node0'"
         ).fetchall()
         way_refs = self._way_refs({w for _, _, ways in members for w in json.loads(ways)})
         for key, nodes, ways in members:
@@ -241,11 +241,13 @@ class Mirror:
     def totals(self) -> tuple[int, int, int]:
         """The cameras placed, those of them outside every commune, and those whose
         direction cannot be read (as `set_communes` kept them)."""
-        total, outside, bad = self.db.execute(
-            "SELECT count(lon), count(lon) - count(insee), total(bad_direction)"
-            " FROM kept_objects WHERE lon IS NOT NULL"
+        count = "(SELECT count(*) FROM kept_objects WHERE {})".format  # each from an index
+        total, inside, bad = self.db.execute(
+            f"SELECT {count('lon IS NOT NULL')}, {count('insee IS NOT NULL')}"
+            f" - {count('insee IS NOT NULL AND lon IS NULL')},"
+            f" {count('bad_direction AND lon IS NOT NULL')}"
         ).fetchone()
-        return total, outside, int(bad)
+        return total, total - inside, bad
 
     def keep_samples(self, samples: Any) -> None:
         """Keep the node locations sampled from the extract (`blocks.sampled_nodes`)."""
