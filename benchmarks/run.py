@@ -89,7 +89,9 @@ class Timing:
 
 def measure(task: str, command: Sequence[str | os.PathLike[str]], env: dict[str, str] | None = None
             ) -> tuple[Timing, str]:
-    """Run `command` to the end, through LAUNCH: its timing and its standard output."""
+    """Run `command` to the end, through LAUNCH: its timing and its standard output. The
+    files that earlier tasks wrote are on disk first, so that it does not wait for them."""
+    os.sync()
     report, writer = os.pipe()
     with tempfile.TemporaryFile("w+") as out, open(report, "rb") as reader:
         child = subprocess.Popen(
