@@ -279,7 +279,7 @@ def test_a_patched_set_copies_the_kept_communes_as_they_were(report: Report, tmp
     lines = published.split(b"\n")
     broken = {
         "a line gone": b"\n".join(lines[:2] + lines[3:]),
-        "a line more": b"\n".join(lines[:2] + [lines[2]] + lines[2:]),
+        "a line more": b"\n".join([*lines[:2], lines[2], *lines[2:]]),
         "another commune": published.replace(b'"insee": "06012"', b'"insee": "06013"', 1),
         "cut": published[:-4],
         "more after": published + b"\n",
