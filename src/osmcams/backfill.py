@@ -70,10 +70,9 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
               progress: Progress | None) -> str:
     from osmcams.analysis.timeline import _segments, _span, instants
     from osmcams.communes import select
-    from osmcams.join import _coverage, commune_areas, density_rows
+    from osmcams.join import commune_areas, covered, density_rows
     from osmcams.refresh import now
     from osmcams.sources.osh import iso, read_history, seconds
-    from osmcams.sources.pbf import Extract
 
     started = now()
     from osmcams.sources.blocks import data_area
@@ -82,12 +81,10 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
     history.data_area = data_area(path, history.positions())
     communes = _communes(config, store, path, settings, progress)
     codes = select(communes, config.names, config.department, config.every)
-    dated = Extract([], history.source, history.timestamp, history.timestamp_source, history.bbox,
-                    data_area=history.data_area)
     tracks = history.tracks
     segments = _segments(tracks, communes)
     states, first = segments.codes(communes), segments.first_seen(communes)
-    chosen, coverage = _coverage(dated, communes.frame.set_index("insee", drop=False).loc[codes],
+    chosen, coverage = covered(history.dated(), communes.frame.set_index("insee", drop=False).loc[codes],
                                  rank=config.every or not config.names, holding=set(first))
     for warning in history.warnings + coverage:
         log(f"warning: {warning}")

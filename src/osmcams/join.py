@@ -244,7 +244,7 @@ def coverage_of(extract: Extract, chosen: Any) -> tuple[Any, str]:
     return numpy.where(shares >= FULL, 1.0, numpy.round(shares, 3)), how
 
 
-def _coverage(
+def covered(
     extract: Extract, chosen: Any, rank: bool, holding: set[str] | frozenset[str] = frozenset(),
     known: tuple[Any, str] | None = None,
 ) -> tuple[Any, list[str]]:
@@ -325,7 +325,7 @@ def count(
             by_commune[code].append(camera)
     frame = communes.frame.set_index("insee", drop=False)
     holding = {code for code, cameras in by_commune.items() if cameras}
-    chosen, coverage = _coverage(extract, frame.loc[codes], rank, holding)
+    chosen, coverage = covered(extract, frame.loc[codes], rank, holding)
     areas = commune_areas(chosen)
     rows = density_rows(chosen, areas, by_commune)
     if rank:

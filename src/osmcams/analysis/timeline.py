@@ -240,20 +240,18 @@ def build(
     import numpy
 
     from osmcams import __version__
-    from osmcams.join import _coverage, coverage_of, data_age_days
+    from osmcams.join import coverage_of, covered, data_age_days
     from osmcams.sources.osh import iso
-    from osmcams.sources.pbf import Extract
 
     frame = communes.frame.set_index("insee", drop=False)
-    dated = Extract([], history.source, history.timestamp, history.timestamp_source, history.bbox,
-                    data_area=history.data_area)
+    dated = history.dated()
     asked = frame.loc[codes]
     with ThreadPoolExecutor(1) as background:  # the coverage, mostly in GEOS, out of the GIL
         known = background.submit(coverage_of, dated, asked)
         segments = _segments(history.tracks, communes)
         first = segments.first_seen(communes)
         # A commune that held a camera at any date has data, whatever the sampling says.
-        chosen, partial = _coverage(dated, asked, rank, set(first), known.result())
+        chosen, partial = covered(dated, asked, rank, set(first), known.result())
     codes = list(chosen["insee"])
     index = {code: k for k, code in enumerate(codes)}
     start, stop = _span(since, until, every, min((first[c] for c in codes if c in first), default=None),

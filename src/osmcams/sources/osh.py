@@ -24,6 +24,7 @@ from osmcams.sources.pbf import (
     BOUNDARY_TAG,
     CAMERA_TAG,
     Boundary,
+    Extract,
     _bbox,
     _header,
     _objects,
@@ -87,6 +88,11 @@ class History:
 
         places = (p for track in self.tracks for p in track.positions if p is not None)
         return numpy.fromiter(itertools.chain.from_iterable(places), float).reshape(-1, 2)
+
+    def dated(self) -> Extract:
+        """The file's source, date and data area with no camera: what coverage asks of it."""
+        return Extract([], self.source, self.timestamp, self.timestamp_source, self.bbox,
+                       data_area=self.data_area)
 
 
 def seconds(moment: datetime) -> int:
