@@ -256,7 +256,8 @@ def _set_features(report: Report) -> dict[str, list[str]]:
 
 def test_a_patched_set_copies_the_kept_communes_as_they_were(report: Report, tmp_path: Path) -> None:
     """The communes not given are copied from the cameras.geojson in place; a file that is
-    not the one expected (a line gone, one more, another commune, a cut end) is StaleSet."""
+    not the one expected (a line gone or added, another commune, a cut or longer end, not
+    osmcams's) is StaleSet."""
     from osmcams.outputs.sets import SetRow, StaleSet, write_set
 
     features = _set_features(report)

@@ -127,7 +127,7 @@ class Mirror:
     def _touched(self, batch: Batch) -> set[str]:
         """Camera ways and relations not in the diffs whose member ways or nodes are."""
         touched = set()
-        members = self.db.execute(
+        members = self.db.execute(  # every key but node/…: two ranges of the primary key
             "SELECT key, nodes, ways FROM kept_objects WHERE key < 'node/' OR key >= 'node0'"
         ).fetchall()
         way_refs = self._way_refs({w for _, _, ways in members for w in json.loads(ways)})
@@ -241,11 +241,11 @@ class Mirror:
     def totals(self) -> tuple[int, int, int]:
         """The cameras placed, those of them outside every commune, and those whose
         direction cannot be read (as `set_communes` kept them)."""
-        count = "(SELECT count(*) FROM kept_objects WHERE {})".format  # each from an index
-        total, inside, bad = self.db.execute(
-            f"SELECT {count('lon IS NOT NULL')}, {count('insee IS NOT NULL')}"
-            f" - {count('insee IS NOT NULL AND lon IS NULL')},"
-            f" {count('bad_direction AND lon IS NOT NULL')}"
+        total, inside, bad = self.db.execute(  # each count from an index, not every row
+            "SELECT (SELECT count(*) FROM kept_objects WHERE lon IS NOT NULL),"
+            " (SELECT count(*) FROM kept_objects WHERE insee IS NOT NULL)"
+            " - (SELECT count(*) FROM kept_objects WHERE insee IS NOT NULL AND lon IS NULL),"
+            " (SELECT count(*) FROM kept_objects WHERE bad_direction AND lon IS NOT NULL)"
         ).fetchone()
         return total, total - inside, bad
 

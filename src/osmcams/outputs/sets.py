@@ -114,9 +114,8 @@ def _patched(
     # Line k of `old` ends at ends[k] (after its newline); line 0 is the first line, features
     # start at line 1 and end with ",\n" (the last with "\n"), and the line "]}" closes.
     text = numpy.frombuffer(old, numpy.uint8)
-    ends = numpy.concatenate([numpy.zeros(0, numpy.int64), *(
-        numpy.flatnonzero(text[at:at + SCAN] == ord("\n")) + at + 1
-        for at in range(0, len(text), SCAN))])
+    ends = numpy.concatenate([numpy.flatnonzero(text[at:at + SCAN] == ord("\n")) + at + 1
+                              for at in range(0, len(text), SCAN)])
     view = memoryview(old)
     line = 1
     blocks = iter(before)
