@@ -244,7 +244,7 @@ def boundary_history(tmp_path: Path) -> Path:
 def test_boundaries_of_a_history_file_are_those_of_its_end(
     boundary_history: Path, osmium_polygons, tmp_path: Path
 ) -> None:
-    from osmcams.sources.osh import read_boundaries
+    from osmcams.sources.osm.osh import read_boundaries
 
     snapshot = tmp_path / "end.osm.pbf"
     run_osmium("time-filter", boundary_history, "-o", snapshot)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from osmcams.communes import (
+from osmcams.communes.boundaries import (
     COLUMNS,
     Communes,
     communes_from_boundaries,
@@ -22,8 +22,8 @@ from osmcams.communes import (
     select,
 )
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, ExitCode, UsageError
-from osmcams.geometry import areas_km2
-from osmcams.sources.pbf import scan_file
+from osmcams.geo.areas import areas_km2
+from osmcams.sources.osm.pbf import scan_file
 
 TWO_SQUARES = {
     "type": "FeatureCollection",

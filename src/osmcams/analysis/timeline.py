@@ -241,7 +241,7 @@ def build(
 
     from osmcams import __version__
     from osmcams.join import coverage_of, covered, data_age_days
-    from osmcams.sources.osh import iso
+    from osmcams.sources.osm.osh import iso
 
     frame = communes.frame.set_index("insee", drop=False)
     dated = history.dated()
@@ -303,7 +303,7 @@ def build(
 
 
 def _population_warning(rows: list[dict[str, Any]], communes: Any) -> list[str]:
-    from osmcams.communes import _listing
+    from osmcams.communes.boundaries import _listing
 
     missing = [f"{r['name']} ({r['insee']})" for r in rows if r["population"] is None]
     if not missing:
@@ -318,7 +318,7 @@ def _row(
     code: str, name: str, department: str | None, population: int | None, coverage: float | None,
     counts: _Counts, k: int, first: int | None,
 ) -> dict[str, Any]:
-    from osmcams.sources.osh import iso
+    from osmcams.sources.osm.osh import iso
 
     population = None if population is None else int(population)
     cameras = counts.cameras[k].tolist()
@@ -345,10 +345,10 @@ def timeline_from_pbf(
     progress: Any = None,
 ) -> Timeline:
     """The timeline of a history file's cameras in communes from boundary files."""
-    from osmcams.communes import apply_population, communes_from_boundaries, load_communes, select
-    from osmcams.pipeline import while_loading
-    from osmcams.sources.blocks import area_of
-    from osmcams.sources.osh import read_boundaries, read_history
+    from osmcams.communes.boundaries import apply_population, communes_from_boundaries, load_communes, select
+    from osmcams.counting import while_loading
+    from osmcams.sources.osm.blocks import area_of
+    from osmcams.sources.osm.osh import read_boundaries, read_history
 
     if request.pbf is None:
         raise UsageError("--pbf is required: a history file (.osh.pbf)")
@@ -356,7 +356,7 @@ def timeline_from_pbf(
 
     def load() -> tuple[Any, Any]:
         """The communes from files (when given), and nodes sampled from the file."""
-        from osmcams.sources.blocks import sampled_nodes
+        from osmcams.sources.osm.blocks import sampled_nodes
 
         communes = None
         if request.boundaries:

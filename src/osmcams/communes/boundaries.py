@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from osmcams.communes.geojson import read_plain_geojson
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, UsageError, quoted
-from osmcams.geojson import read_plain_geojson
 from osmcams.models import Progress, gc_paused
 
 BOUNDARY_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".geojsonl")
@@ -266,7 +266,7 @@ def _polygons_with_codes(
 
 
 def _refuse_out_of_range(features: _Features, path: Path) -> None:
-    from osmcams.geometry import out_of_range
+    from osmcams.geo.areas import out_of_range
 
     beyond = out_of_range(features.geometries).nonzero()[0].tolist()
     if beyond:
@@ -279,7 +279,7 @@ def _refuse_out_of_range(features: _Features, path: Path) -> None:
 
 def _repair(features: _Features, path: Path) -> dict[str, str]:
     """Make invalid outlines valid in place; per code, the warning that says so."""
-    from osmcams.geometry import repair
+    from osmcams.geo.areas import repair
 
     fixed, index, reasons, before, after = repair(features.geometries)
     features.geometries[index] = fixed
@@ -524,7 +524,7 @@ def _write_cache(communes: Communes, path: Path) -> None:
     import shapely
 
     from osmcams.files import atomic_path
-    from osmcams.geometry import areas_km2
+    from osmcams.geo.areas import areas_km2
 
     frame = communes.frame
     frame["area_km2"] = areas_km2(frame.geometry.values)

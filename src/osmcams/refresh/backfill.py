@@ -17,11 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from osmcams.config import Config
 from osmcams.errors import UsageError
-from osmcams.history import Run, Store, diff
 from osmcams.models import Camera, Progress
+from osmcams.refresh.config import Config
 from osmcams.settings import Settings
+from osmcams.store.history import Run, Store, diff
 
 Log = Callable[[str], None]
 
@@ -31,7 +31,7 @@ def backfill(
     progress: Progress | None = None,
 ) -> str:
     """Backfill the history of `config` from the history file at `path`; a summary line."""
-    from osmcams.refresh import _run_lock
+    from osmcams.refresh.run import _run_lock
 
     with _run_lock(config):
         store = Store(config.history)
@@ -45,16 +45,16 @@ def _communes(config: Config, store: Store, history_path: Path, settings: Settin
               progress: Progress | None) -> Any:
     """The configuration's communes: from its files, else as the refresh runs read them from
     the extract, else from the history file at its data date."""
-    from osmcams.communes import apply_population, communes_from_boundaries, load_communes
-    from osmcams.mirror import Mirror
-    from osmcams.refresh import _boundary
+    from osmcams.communes.boundaries import apply_population, communes_from_boundaries, load_communes
+    from osmcams.refresh.mirror import Mirror
+    from osmcams.refresh.run import _boundary
 
     if config.boundaries:
         return load_communes(config.boundaries, config.population, config.code_field,
                              config.name_field, cache_dir=settings.cache_dir, progress=progress)
     stored = Mirror(store.db, config.pbf, settings.threads).get("boundaries")
     if stored is None:
-        from osmcams.sources.osh import read_boundaries
+        from osmcams.sources.osm.osh import read_boundaries
 
         boundaries, source = read_boundaries(history_path, config.admin_level, settings.threads,
                                              progress), history_path.name
@@ -69,13 +69,13 @@ def _communes(config: Config, store: Store, history_path: Path, settings: Settin
 def _backfill(store: Store, config: Config, settings: Settings, path: Path, every: str, log: Log,
               progress: Progress | None) -> str:
     from osmcams.analysis.timeline import _segments, _span, instants
-    from osmcams.communes import select
+    from osmcams.communes.boundaries import select
     from osmcams.join import commune_areas, covered, density_rows
-    from osmcams.refresh import now
-    from osmcams.sources.osh import iso, read_history, seconds
+    from osmcams.refresh.run import now
+    from osmcams.sources.osm.osh import iso, read_history, seconds
 
     started = now()
-    from osmcams.sources.blocks import data_area
+    from osmcams.sources.osm.blocks import data_area
 
     history = read_history(path, settings.threads, progress, tags=True)
     history.data_area = data_area(path, history.positions())
@@ -151,7 +151,7 @@ class _Cameras:
     def rows(self, last: int) -> list[tuple[Any, ...]]:
         """Rows of the cameras table for the cameras seen up to `last`: first and last seen
         (the last second it was there, or `last`), whether there at `last`, and where."""
-        from osmcams.sources.osh import iso
+        from osmcams.sources.osm.osh import iso
 
         rows = []
         for t, (track, codes) in enumerate(zip(self.tracks, self.states)):

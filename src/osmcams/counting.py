@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from osmcams.communes import NOTHING_SELECTED, Communes, department_code
+from osmcams.communes.boundaries import NOTHING_SELECTED, Communes, department_code
 from osmcams.errors import UsageError
 from osmcams.join import Report
 from osmcams.models import Progress
@@ -84,9 +84,9 @@ def count_from_pbf(
     request: Request, settings: Settings, progress: Progress | None = None
 ) -> Report:
     """Count cameras of an OSM file in communes from files or from the file itself."""
-    from osmcams.communes import apply_population, communes_from_boundaries, load_communes, select
+    from osmcams.communes.boundaries import apply_population, communes_from_boundaries, load_communes, select
     from osmcams.join import count
-    from osmcams.sources.pbf import scan_file
+    from osmcams.sources.osm.pbf import scan_file
 
     if request.pbf is None:
         raise UsageError("--pbf is required")

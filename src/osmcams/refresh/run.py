@@ -24,11 +24,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from osmcams.config import Config
 from osmcams.errors import DataError, StaleError
-from osmcams.history import CHANGES, Change, Run, Store
 from osmcams.models import Camera, Progress
+from osmcams.refresh.config import Config
 from osmcams.settings import Settings
+from osmcams.store.history import CHANGES, Change, Run, Store
 
 Log = Callable[[str], None]
 BATCH_DIFFS = 60  # diffs merged and applied at once: memory stays bounded when catching up
@@ -88,7 +88,7 @@ class Refresh:
     """One refresh run of `config`."""
 
     def __init__(self, config: Config, settings: Settings, log: Log, progress: Progress | None):
-        from osmcams.mirror import Mirror
+        from osmcams.refresh.mirror import Mirror
         from osmcams.sources.http import Http
 
         self.config = config
@@ -152,8 +152,8 @@ class Refresh:
 
     def _read_extract(self, download: bool) -> None:
 
-        from osmcams.sources.blocks import sampled_nodes
-        from osmcams.sources.pbf import scan_members
+        from osmcams.sources.osm.blocks import sampled_nodes
+        from osmcams.sources.osm.pbf import scan_members
         from osmcams.sources.replication import ReplicationState
 
         config = self.config
@@ -268,7 +268,12 @@ class Refresh:
 
     def _communes(self) -> tuple[Any, list[str]]:
         """The communes (from files, or as the extract had them) and the codes selected."""
-        from osmcams.communes import apply_population, communes_from_boundaries, load_communes, select
+        from osmcams.communes.boundaries import (
+            apply_population,
+            communes_from_boundaries,
+            load_communes,
+            select,
+        )
 
         config = self.config
         if self._selection is None:
@@ -306,7 +311,7 @@ class Refresh:
         import json
 
         from osmcams import __version__
-        from osmcams.communes import boundary_files
+        from osmcams.communes.boundaries import boundary_files
 
         config = self.config
         files = boundary_files(config.boundaries) if config.boundaries else []
@@ -327,9 +332,9 @@ class Refresh:
         """Count every commune from every kept camera, and write the whole set."""
 
         from osmcams.join import assign, count
-        from osmcams.kept import Kept, KeptRow
         from osmcams.outputs.sets import SetRow, write_set
         from osmcams.outputs.writers import camera_feature, feature_line, row_lines
+        from osmcams.store.kept import Kept, KeptRow
 
         config, mirror = self.config, self.mirror
         bbox = mirror.get("bbox")
@@ -402,12 +407,12 @@ class Refresh:
     def _patch(self) -> list[Change]:
         """Count again only the communes whose cameras the diffs touched, and write their
         files; the others' rows and features are kept."""
-        from osmcams.communes import Communes
+        from osmcams.communes.boundaries import Communes
         from osmcams.join import NO_DATA, finish, rank_order, row_of
-        from osmcams.kept import Kept
         from osmcams.outputs.sets import SetRow, write_set
         from osmcams.outputs.writers import camera_feature, feature_line, row_lines
-        from osmcams.sources.pbf import Extract
+        from osmcams.sources.osm.pbf import Extract
+        from osmcams.store.kept import Kept
 
         mirror, kept = self.mirror, Kept(self.store.db)
         touched = self.touched or set()
@@ -501,7 +506,7 @@ def _boundary_record(boundary: Any) -> list[Any]:
 def _boundary(record: list[Any]) -> Any:
     import shapely
 
-    from osmcams.sources.pbf import Boundary
+    from osmcams.sources.osm.pbf import Boundary
 
     relation_id, tags, shape, problem = record
     return Boundary(relation_id, tags, None if shape is None else shapely.from_wkb(shape), problem)

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from osmcams.errors import DataError
-from osmcams.geometry import Point
+from osmcams.geo.areas import Point
 from osmcams.models import Camera, Progress, direction_warning, iso_timestamp, make_camera
 
 if TYPE_CHECKING:
-    from osmcams.sources.sieve import Sifted
+    from osmcams.sources.osm.sieve import Sifted
 
 CAMERA_TAG = ("man_made", "surveillance")
 BOUNDARY_TAG = ("boundary", "administrative")
@@ -216,7 +216,7 @@ def _first_pass(
     A PBF snapshot is sifted (`sieve`): libosmium reads only the blocks that may hold
     camera ways or relations, or boundaries. Any other file is read whole by libosmium.
     """
-    from osmcams.sources import sieve
+    from osmcams.sources.osm import sieve
 
     scan = Scan()
     sifted = None if history else sieve.sift(path, admin_level is not None, workers, progress)
@@ -238,7 +238,7 @@ def left_to_libosmium(path: Path, sifted: Sifted | None) -> Iterator[Path | None
     when it left none."""
     import tempfile
 
-    from osmcams.sources import blocks
+    from osmcams.sources.osm import blocks
 
     if sifted is None or not sifted.others:
         yield None if sifted else path
@@ -318,7 +318,7 @@ def _fetch_references(path: Path, scan: Scan, pool: Any, progress: Progress | No
 
 
 def _layout(path: Path) -> Any:
-    from osmcams.sources import blocks
+    from osmcams.sources.osm import blocks
 
     try:
         return blocks.index(path)
@@ -348,7 +348,7 @@ def _objects_by_id(
 
     import osmium
 
-    from osmcams.sources import blocks
+    from osmcams.sources.osm import blocks
 
     if not ids:
         return
@@ -421,7 +421,7 @@ def placement_warnings(partial: list[str], unplaced: list[str]) -> list[str]:
 
 
 def _boundaries(scan: Scan) -> list[Boundary]:
-    from osmcams.geometry import build_rings, rings_to_multipolygon
+    from osmcams.geo.areas import build_rings, rings_to_multipolygon
 
     result = []
     for rel in scan.boundaries:
@@ -450,7 +450,7 @@ def _boundaries(scan: Scan) -> list[Boundary]:
 
 def _refuse_empty(path: Path) -> None:
     """DataError for a PBF with no data block, or one cut short inside a block."""
-    from osmcams.sources import blocks
+    from osmcams.sources.osm import blocks
 
     try:
         empty = not blocks.has_data(path)
@@ -489,7 +489,7 @@ def scan_members(
 
     import osmium
 
-    from osmcams.sources.blocks import area_of, sampled_nodes
+    from osmcams.sources.osm.blocks import area_of, sampled_nodes
 
     # One pool of decoding threads for every pass: every core unless told otherwise.
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)

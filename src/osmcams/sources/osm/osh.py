@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from osmcams.errors import DataError
 from osmcams.models import Progress, gc_paused
-from osmcams.sources.pbf import (
+from osmcams.sources.osm.pbf import (
     BOUNDARY_TAG,
     CAMERA_TAG,
     Boundary,
@@ -33,7 +33,7 @@ from osmcams.sources.pbf import (
     centre,
     left_to_libosmium,
 )
-from osmcams.sources.sieve import COLUMNS, NodeVersions, Tags
+from osmcams.sources.osm.sieve import COLUMNS, NodeVersions, Tags
 
 HISTORY_SOURCES = (
     "a full-history file (.osh.pbf): Geofabrik's extracts for OSM users "
@@ -169,7 +169,7 @@ def _camera_ids(path: Path, pool: Any, workers: int, tags: bool, progress: Progr
     import numpy
     import osmium
 
-    from osmcams.sources import sieve
+    from osmcams.sources.osm import sieve
 
     ids: dict[str, set[int]] = {"n": set(), "w": set(), "r": set()}
     sifted = sieve.sift(path, False, workers, progress, history=True, tags=tags)
@@ -425,7 +425,7 @@ def read_boundaries(
     last version of each relation, of its member ways and of their nodes."""
     import osmium
 
-    from osmcams.sources.pbf import Relation, Scan, _boundaries
+    from osmcams.sources.osm.pbf import Relation, Scan, _boundaries
 
     path = Path(path)
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)

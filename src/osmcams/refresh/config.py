@@ -63,7 +63,7 @@ class Config:
 
     def request(self) -> Any:
         """The communes and sources as a counting request."""
-        from osmcams.pipeline import Request
+        from osmcams.counting import Request
 
         try:
             return Request(
