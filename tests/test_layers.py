@@ -33,8 +33,10 @@ LAYERS = [
     ["sources.osm.pbf"],
     ["sources.osm.sieve"],
     ["sources.osm.blocks", "sources.http"],
-    ["communes.boundaries"],
-    ["geo.areas", "communes.geojson"],
+    ["communes.boundaries", "communes.from_osm", "communes.names"],
+    ["communes.cache", "communes.population"],
+    ["communes.model"],
+    ["geo.areas", "geo.rings", "communes.geojson"],
     ["files", "settings", "models"],
     ["errors"],
 ]

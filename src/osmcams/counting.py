@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from osmcams.communes.boundaries import NOTHING_SELECTED, Communes, department_code
+from osmcams.communes.model import NOTHING_SELECTED, Communes
+from osmcams.communes.names import department_code
 from osmcams.errors import UsageError
 from osmcams.join import Report
 from osmcams.models import Progress
@@ -84,7 +85,10 @@ def count_from_pbf(
     request: Request, settings: Settings, progress: Progress | None = None
 ) -> Report:
     """Count cameras of an OSM file in communes from files or from the file itself."""
-    from osmcams.communes.boundaries import apply_population, communes_from_boundaries, load_communes, select
+    from osmcams.communes.boundaries import load_communes
+    from osmcams.communes.from_osm import communes_from_boundaries
+    from osmcams.communes.names import select
+    from osmcams.communes.population import apply_population
     from osmcams.join import count
     from osmcams.sources.osm.pbf import scan_file
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from osmcams.communes.boundaries import Communes
+from osmcams.communes.model import Communes
 from osmcams.errors import DataError
 from osmcams.geo.areas import areas_km2
 from osmcams.models import Camera, gc_paused

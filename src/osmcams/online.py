@@ -30,7 +30,8 @@ def count_online(
     camera outside the final boundary is not counted, and is reported. `status` is
     told what the run waits for.
     """
-    from osmcams.communes.boundaries import apply_population, communes_from_boundaries
+    from osmcams.communes.from_osm import communes_from_boundaries
+    from osmcams.communes.population import apply_population
     from osmcams.join import count
     from osmcams.sources.overpass import Target, fetch_boundaries, fetch_cameras, target
 

@@ -303,7 +303,7 @@ def build(
 
 
 def _population_warning(rows: list[dict[str, Any]], communes: Any) -> list[str]:
-    from osmcams.communes.boundaries import _listing
+    from osmcams.communes.model import short_list
 
     missing = [f"{r['name']} ({r['insee']})" for r in rows if r["population"] is None]
     if not missing:
@@ -311,7 +311,7 @@ def _population_warning(rows: list[dict[str, Any]], communes: Any) -> list[str]:
     source = communes.population_source
     why = f"not in {source} (codes merged or unknown)" if source else "give --population"
     return [f"{len(missing):,} communes have no population, {why}, so no per_10k: "
-            + _listing(missing)]
+            + short_list(missing)]
 
 
 def _row(
@@ -345,7 +345,10 @@ def timeline_from_pbf(
     progress: Any = None,
 ) -> Timeline:
     """The timeline of a history file's cameras in communes from boundary files."""
-    from osmcams.communes.boundaries import apply_population, communes_from_boundaries, load_communes, select
+    from osmcams.communes.boundaries import load_communes
+    from osmcams.communes.from_osm import communes_from_boundaries
+    from osmcams.communes.names import select
+    from osmcams.communes.population import apply_population
     from osmcams.counting import while_loading
     from osmcams.sources.osm.blocks import area_of
     from osmcams.sources.osm.osh import read_boundaries, read_history

@@ -121,7 +121,7 @@ def report_from(kw: dict[str, Any]):
     from osmcams.online import count_from_region, count_online
 
     settings = settings_from(kw, threads=kw.pop("threads"))
-    from osmcams.communes.boundaries import is_region_code
+    from osmcams.communes.names import is_region_code
 
     region, boundary_source = kw.pop("region"), kw.pop("boundary_source")
     request = request_from(kw, region if is_region_code(region) else None)

@@ -45,7 +45,9 @@ def _communes(config: Config, store: Store, history_path: Path, settings: Settin
               progress: Progress | None) -> Any:
     """The configuration's communes: from its files, else as the refresh runs read them from
     the extract, else from the history file at its data date."""
-    from osmcams.communes.boundaries import apply_population, communes_from_boundaries, load_communes
+    from osmcams.communes.boundaries import load_communes
+    from osmcams.communes.from_osm import communes_from_boundaries
+    from osmcams.communes.population import apply_population
     from osmcams.refresh.mirror import Mirror
     from osmcams.refresh.run import _boundary
 
@@ -69,7 +71,7 @@ def _communes(config: Config, store: Store, history_path: Path, settings: Settin
 def _backfill(store: Store, config: Config, settings: Settings, path: Path, every: str, log: Log,
               progress: Progress | None) -> str:
     from osmcams.analysis.timeline import _segments, _span, instants
-    from osmcams.communes.boundaries import select
+    from osmcams.communes.names import select
     from osmcams.join import commune_areas, covered, density_rows
     from osmcams.refresh.run import now
     from osmcams.sources.osm.osh import iso, read_history, seconds

@@ -268,12 +268,10 @@ class Refresh:
 
     def _communes(self) -> tuple[Any, list[str]]:
         """The communes (from files, or as the extract had them) and the codes selected."""
-        from osmcams.communes.boundaries import (
-            apply_population,
-            communes_from_boundaries,
-            load_communes,
-            select,
-        )
+        from osmcams.communes.boundaries import load_communes
+        from osmcams.communes.from_osm import communes_from_boundaries
+        from osmcams.communes.names import select
+        from osmcams.communes.population import apply_population
 
         config = self.config
         if self._selection is None:
@@ -407,7 +405,7 @@ class Refresh:
     def _patch(self) -> list[Change]:
         """Count again only the communes whose cameras the diffs touched, and write their
         files; the others' rows and features are kept."""
-        from osmcams.communes.boundaries import Communes
+        from osmcams.communes.model import Communes
         from osmcams.join import NO_DATA, finish, rank_order, row_of
         from osmcams.outputs.sets import SetRow, write_set
         from osmcams.outputs.writers import camera_feature, feature_line, row_lines

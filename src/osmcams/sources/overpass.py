@@ -17,7 +17,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from osmcams.communes.boundaries import department_of
+from osmcams.communes.model import department_of
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, NetworkError, UsageError
 from osmcams.models import Camera, direction_warning, make_camera
 from osmcams.sources.http import (
@@ -266,7 +266,7 @@ def _describe(relation: dict[str, Any]) -> str:
 
 def boundary(relation: dict[str, Any]) -> Boundary:
     """A Boundary from a relation printed with ``out geom``; an open ring is a DataError."""
-    from osmcams.geo.areas import build_rings, rings_to_multipolygon
+    from osmcams.geo.rings import build_rings, rings_to_multipolygon
 
     tags = relation.get("tags", {})
     label = f"relation {relation['id']} ({tags.get('name', 'unnamed')})"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from osmcams.errors import DataError
-from osmcams.geo.areas import Point
+from osmcams.geo.rings import Point
 from osmcams.models import Camera, Progress, direction_warning, iso_timestamp, make_camera
 
 if TYPE_CHECKING:
@@ -421,7 +421,7 @@ def placement_warnings(partial: list[str], unplaced: list[str]) -> list[str]:
 
 
 def _boundaries(scan: Scan) -> list[Boundary]:
-    from osmcams.geo.areas import build_rings, rings_to_multipolygon
+    from osmcams.geo.rings import build_rings, rings_to_multipolygon
 
     result = []
     for rel in scan.boundaries:
