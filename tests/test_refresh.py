@@ -349,7 +349,7 @@ def test_relative_paths_are_relative_to_the_configuration(tmp_path):
                       'boundaries = "communes"\n[output]\ndir = "../www"\n')
     loaded = load_config(config)
     assert loaded.pbf == tmp_path / "etc" / "data" / "x.pbf"
-    assert loaded.boundaries == (tmp_path / "etc" / "communes",)
+    assert loaded.request.boundaries == (tmp_path / "etc" / "communes",)
     assert loaded.history == tmp_path / "www" / "history.sqlite"
     assert os.path.isabs(loaded.output_dir)
 

@@ -345,11 +345,7 @@ def timeline_from_pbf(
     progress: Any = None,
 ) -> Timeline:
     """The timeline of a history file's cameras in communes from boundary files."""
-    from osmcams.communes.boundaries import load_communes
-    from osmcams.communes.from_osm import communes_from_boundaries
-    from osmcams.communes.names import select
-    from osmcams.communes.population import apply_population
-    from osmcams.counting import while_loading
+    from osmcams.counting import communes_for, selected, while_loading
     from osmcams.sources.osm.blocks import area_of
     from osmcams.sources.osm.osh import read_boundaries, read_history
 
@@ -361,13 +357,7 @@ def timeline_from_pbf(
         """The communes from files (when given), and nodes sampled from the file."""
         from osmcams.sources.osm.blocks import sampled_nodes
 
-        communes = None
-        if request.boundaries:
-            communes = load_communes(
-                request.boundaries, request.population, request.code_field, request.name_field,
-                cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
-                population_year=request.population_year,
-            )
+        communes = communes_for(request, settings, progress=progress) if request.boundary_files else None
         return communes, sampled_nodes(pbf)
 
     history, (communes, samples) = while_loading(
@@ -375,10 +365,8 @@ def timeline_from_pbf(
     history.data_area = area_of(samples, history.positions())
     if communes is None:  # the admin relations of the history file, as they are at its end
         found = read_boundaries(pbf, request.admin_level, settings.threads, progress)
-        communes = communes_from_boundaries(found, pbf.name, request.admin_level)
-        if request.population:
-            apply_population(communes, request.population, request.population_year)
-    codes = select(communes, request.communes, request.department, request.every)
+        communes = communes_for(request, settings, found, pbf.name, progress)
+    codes = selected(request, communes)
     return build(history, communes, codes, every, since, until,
                  rank=request.every or not request.communes,
                  boundaries_date=None if request.boundaries else history.timestamp)

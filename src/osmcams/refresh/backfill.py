@@ -45,33 +45,28 @@ def _communes(config: Config, store: Store, history_path: Path, settings: Settin
               progress: Progress | None) -> Any:
     """The configuration's communes: from its files, else as the refresh runs read them from
     the extract, else from the history file at its data date."""
-    from osmcams.communes.boundaries import load_communes
-    from osmcams.communes.from_osm import communes_from_boundaries
-    from osmcams.communes.population import apply_population
+    from osmcams.counting import communes_for
     from osmcams.refresh.mirror import Mirror
     from osmcams.refresh.run import _boundary
 
-    if config.boundaries:
-        return load_communes(config.boundaries, config.population, config.code_field,
-                             config.name_field, cache_dir=settings.cache_dir, progress=progress)
+    request = config.request
+    if request.boundaries:
+        return communes_for(request, settings, progress=progress)
     stored = Mirror(store.db, config.pbf, settings.threads).get("boundaries")
     if stored is None:
         from osmcams.sources.osm.osh import read_boundaries
 
-        boundaries, source = read_boundaries(history_path, config.admin_level, settings.threads,
+        boundaries, source = read_boundaries(history_path, request.admin_level, settings.threads,
                                              progress), history_path.name
     else:
         boundaries, source = [_boundary(r) for r in stored], config.pbf.name
-    communes = communes_from_boundaries(boundaries, source, config.admin_level)
-    if config.population:
-        apply_population(communes, config.population)
-    return communes
+    return communes_for(request, settings, boundaries, source, progress)
 
 
 def _backfill(store: Store, config: Config, settings: Settings, path: Path, every: str, log: Log,
               progress: Progress | None) -> str:
     from osmcams.analysis.timeline import _segments, _span, instants
-    from osmcams.communes.names import select
+    from osmcams.counting import selected as selection
     from osmcams.join import commune_areas, covered, density_rows
     from osmcams.refresh.run import now
     from osmcams.sources.osm.osh import iso, read_history, seconds
@@ -82,12 +77,12 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
     history = read_history(path, settings.threads, progress, tags=True)
     history.data_area = data_area(path, history.positions())
     communes = _communes(config, store, path, settings, progress)
-    codes = select(communes, config.names, config.department, config.every)
+    codes = selection(config.request, communes)
     tracks = history.tracks
     segments = _segments(tracks, communes)
     states, first = segments.codes(communes), segments.first_seen(communes)
     chosen, coverage = covered(history.dated(), communes.frame.set_index("insee", drop=False).loc[codes],
-                                 rank=config.every or not config.names, holding=set(first))
+                                 rank=config.request.every or not config.request.communes, holding=set(first))
     for warning in history.warnings + coverage:
         log(f"warning: {warning}")
     areas = commune_areas(chosen)

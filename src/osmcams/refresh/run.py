@@ -122,7 +122,7 @@ class Refresh:
         fresh = not self.config.pbf.is_file() or mirror.get("base") != _identity(self.config.pbf)
         self.start_sequence = mirror.get("sequence")
         if fresh:
-            if self.config.boundaries:
+            if self.config.request.boundaries:
                 self._communes()  # a commune that does not exist stops the run before any work
             self._read_extract(download=not self.config.pbf.is_file())
             self.touched = None
@@ -167,7 +167,7 @@ class Refresh:
                 "add them with osmium cat --output-header"
             )
         self.log(f"reading {config.pbf} (sequence {state.sequence}, data of {_short(state.timestamp)})")
-        level = None if config.boundaries else config.admin_level
+        level = None if config.request.boundaries else config.request.admin_level
         extract, boundaries, scan = scan_members(config.pbf, level, self.settings.threads, self.progress)
         mirror = self.mirror
         mirror.fill(extract, scan)
@@ -177,7 +177,7 @@ class Refresh:
         mirror.put("timestamp", state.timestamp)
         mirror.put("url", state.url)
         mirror.keep_samples(sampled_nodes(config.pbf))
-        if not config.boundaries:
+        if not config.request.boundaries:
             mirror.put("boundaries", [_boundary_record(b) for b in boundaries])
 
     def _download(self) -> None:
@@ -268,24 +268,14 @@ class Refresh:
 
     def _communes(self) -> tuple[Any, list[str]]:
         """The communes (from files, or as the extract had them) and the codes selected."""
-        from osmcams.communes.boundaries import load_communes
-        from osmcams.communes.from_osm import communes_from_boundaries
-        from osmcams.communes.names import select
-        from osmcams.communes.population import apply_population
+        from osmcams.counting import communes_for, selected
 
-        config = self.config
+        request = self.config.request
         if self._selection is None:
-            if config.boundaries:
-                communes = load_communes(
-                    config.boundaries, config.population, config.code_field, config.name_field,
-                    cache_dir=self.settings.cache_dir, progress=self.progress,
-                )
-            else:
-                boundaries = [_boundary(r) for r in self.mirror.get("boundaries") or []]
-                communes = communes_from_boundaries(boundaries, config.pbf.name, config.admin_level)
-                if config.population:
-                    apply_population(communes, config.population)
-            self._selection = communes, select(communes, config.names, config.department, config.every)
+            stored = [] if request.boundaries else self.mirror.get("boundaries") or []
+            relations = [_boundary(r) for r in stored]
+            communes = communes_for(request, self.settings, relations, self.config.pbf.name, self.progress)
+            self._selection = communes, selected(request, communes)
         return self._selection
 
     def _published(self) -> int | None:
@@ -311,14 +301,14 @@ class Refresh:
         from osmcams import __version__
         from osmcams.communes.boundaries import boundary_files
 
-        config = self.config
-        files = boundary_files(config.boundaries) if config.boundaries else []
-        population = config.population
+        request = self.config.request
+        files = boundary_files(request.boundaries) if request.boundaries else []
+        population = request.population
         return json.dumps([
             __version__, [[str(f), *_identity(f)] for f in files],
             str(population), _identity(population) if population and population.is_file() else None,
-            config.names, config.department, config.every, config.admin_level, config.code_field,
-            config.name_field, self.mirror.get("base"),
+            request.communes, request.department, request.every, request.admin_level, request.code_field,
+            request.name_field, request.population_year, self.mirror.get("base"),
         ])
 
     def _run_record(self) -> Run:
@@ -341,7 +331,7 @@ class Refresh:
         extract.data_area = self._keep_area()
         communes, codes = self._communes()
         owners = assign(extract.cameras, communes)
-        rank = config.every or not config.names
+        rank = config.request.every or not config.request.communes
         report = count(extract, communes, codes, rank=rank, owners=owners)
         report.meta["replication_sequence"] = mirror.get("sequence")
         for warning in report.warnings:
