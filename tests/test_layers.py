@@ -113,3 +113,31 @@ def test_third_party_libraries_stay_in_their_module() -> None:
         if name in ONLY and not any(module == m or module.startswith(m + ".") for m in ONLY[name])
     ]
     assert strays == []
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    """A name that another module needs is public: `from osmcams.x import _y` is a seam without a name."""
+    private = [
+        (module, f"{node.module}.{alias.name}")
+        for module, path in _modules().items()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("osmcams")
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+    assert private == []
+
+
+def test_folders_import_only_from_folders_below() -> None:
+    """The packages are floors: counting and the store below the refresh, the CLI on top."""
+    floors = [["cli"], ["refresh"], ["analysis", "online", "counting"], ["outputs"], ["join", "store"],
+              ["sources"], ["communes", "geo"], ["files", "settings", "models", "errors"]]
+    rank = {name: i for i, floor in enumerate(floors) for name in floor}
+    assert set(rank) >= {m.split(".")[0] for m in _modules()} - {""}
+    upward = sorted(
+        (module, target)
+        for module, path in _modules().items() if module
+        for target in _imports(path)
+        if rank[target.split(".")[0]] < rank[module.split(".")[0]]
+    )
+    assert upward == []

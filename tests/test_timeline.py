@@ -426,7 +426,7 @@ def test_counts_match_a_loop_over_each_track_at_each_date(
     date (`Track.at`, placed with shapely). The dates: years, and the instants of all the
     changes and the seconds before them; or of a third of them, up to before the last
     change, so that versions pass unseen between two dates or after the last."""
-    from osmcams.analysis.timeline import OUTSIDE, _count, _segments
+    from osmcams.analysis.timeline import OUTSIDE, _count, segments_of
     from osmcams.communes.boundaries import load_communes
     from osmcams.sources.osm.osh import read_history
 
@@ -449,7 +449,7 @@ def test_counts_match_a_loop_over_each_track_at_each_date(
 
     states = [{track.key: where(track.at(date)) for track in tracks} for date in dates]
     column = communes.frame["insee"].map({code: k for k, code in enumerate(codes)})
-    counts = _count(_segments(tracks, communes), dates, column.fillna(-1).to_numpy(int))
+    counts = _count(segments_of(tracks, communes), dates, column.fillna(-1).to_numpy(int))
     moves = list(pairwise(states))
     for k, code in enumerate(codes):
         assert counts.cameras[k].tolist() == [list(s.values()).count(code) for s in states], code

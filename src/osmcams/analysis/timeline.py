@@ -107,7 +107,7 @@ NOT_CAMERA, OUT = -2, -1  # the states of a segment that is no camera, or in no 
 
 
 @dataclass
-class _Segments:
+class Segments:
     """Every version of every track, flat: its track, its start (seconds), and its state:
     the row in the communes' frame holding it, OUT, or NOT_CAMERA; `ends`: where the
     segments of each track end."""
@@ -137,7 +137,7 @@ class _Segments:
         return dict(zip(communes.frame["insee"].to_numpy(object)[rows].tolist(), first[rows].tolist()))
 
 
-def _segments(tracks: list[Any], communes: Any) -> _Segments:
+def segments_of(tracks: list[Any], communes: Any) -> Segments:
     """The segments of `tracks`, placed in `communes`."""
     import numpy
 
@@ -151,7 +151,7 @@ def _segments(tracks: list[Any], communes: Any) -> _Segments:
     lon, lat = numpy.fromiter(chain.from_iterable(filter(None, positions)), float).reshape(-1, 2).T
     states = numpy.full(total, NOT_CAMERA)
     states[camera] = owners(lon, lat, communes)
-    return _Segments(numpy.repeat(numpy.arange(len(tracks)), sizes), starts, states, sizes.cumsum())
+    return Segments(numpy.repeat(numpy.arange(len(tracks)), sizes), starts, states, sizes.cumsum())
 
 
 @dataclass
@@ -166,7 +166,7 @@ class _Counts:
     outside: int
 
 
-def _count(segments: _Segments, dates: list[int], column: Any) -> _Counts:
+def _count(segments: Segments, dates: list[int], column: Any) -> _Counts:
     """The counts at `dates` of the chosen communes, `column` being the row of the counts of
     each commune of the frame (-1: not chosen). A segment is the state of its track at the
     dates from its start, inclusive, to the next segment's, exclusive; one whose span holds
@@ -203,7 +203,7 @@ def _last(track: Any) -> Any:
     return numpy.diff(track, append=-1) != 0
 
 
-def _span(
+def date_span(
     since: str | None, until: str | None, every: str, first: int | None, data_date: str | None
 ) -> tuple[datetime, datetime]:
     end = parse_date(data_date) if data_date else None
@@ -248,13 +248,13 @@ def build(
     asked = frame.loc[codes]
     with ThreadPoolExecutor(1) as background:  # the coverage, mostly in GEOS, out of the GIL
         known = background.submit(coverage_of, dated, asked)
-        segments = _segments(history.tracks, communes)
+        segments = segments_of(history.tracks, communes)
         first = segments.first_seen(communes)
         # A commune that held a camera at any date has data, whatever the sampling says.
         chosen, partial = covered(dated, asked, rank, set(first), known.result())
     codes = list(chosen["insee"])
     index = {code: k for k, code in enumerate(codes)}
-    start, stop = _span(since, until, every, min((first[c] for c in codes if c in first), default=None),
+    start, stop = date_span(since, until, every, min((first[c] for c in codes if c in first), default=None),
                         history.timestamp)
     dates = [int(d.timestamp()) for d in instants(start, stop, every)]
     column = communes.frame["insee"].map(index).fillna(-1).to_numpy(numpy.int64)

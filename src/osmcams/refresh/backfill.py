@@ -31,9 +31,9 @@ def backfill(
     progress: Progress | None = None,
 ) -> str:
     """Backfill the history of `config` from the history file at `path`; a summary line."""
-    from osmcams.refresh.run import _run_lock
+    from osmcams.refresh.run import run_lock
 
-    with _run_lock(config):
+    with run_lock(config):
         store = Store(config.history)
         try:
             return _backfill(store, config, settings, Path(path), every, log, progress)
@@ -47,7 +47,7 @@ def _communes(config: Config, store: Store, history_path: Path, settings: Settin
     the extract, else from the history file at its data date."""
     from osmcams.counting import communes_for
     from osmcams.refresh.mirror import Mirror
-    from osmcams.refresh.run import _boundary
+    from osmcams.refresh.run import boundary_from_record
 
     request = config.request
     if request.boundaries:
@@ -59,13 +59,13 @@ def _communes(config: Config, store: Store, history_path: Path, settings: Settin
         boundaries, source = read_boundaries(history_path, request.admin_level, settings.threads,
                                              progress), history_path.name
     else:
-        boundaries, source = [_boundary(r) for r in stored], config.pbf.name
+        boundaries, source = [boundary_from_record(r) for r in stored], config.pbf.name
     return communes_for(request, settings, boundaries, source, progress)
 
 
 def _backfill(store: Store, config: Config, settings: Settings, path: Path, every: str, log: Log,
               progress: Progress | None) -> str:
-    from osmcams.analysis.timeline import _segments, _span, instants
+    from osmcams.analysis.timeline import date_span, instants, segments_of
     from osmcams.counting import selected as selection
     from osmcams.join import commune_areas, covered, density_rows
     from osmcams.refresh.run import now
@@ -79,7 +79,7 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
     communes = _communes(config, store, path, settings, progress)
     codes = selection(config.request, communes)
     tracks = history.tracks
-    segments = _segments(tracks, communes)
+    segments = segments_of(tracks, communes)
     states, first = segments.codes(communes), segments.first_seen(communes)
     chosen, coverage = covered(history.dated(), communes.frame.set_index("insee", drop=False).loc[codes],
                                  rank=config.request.every or not config.request.communes, holding=set(first))
@@ -87,7 +87,7 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
         log(f"warning: {warning}")
     areas = commune_areas(chosen)
     selected = set(chosen["insee"])
-    start, stop = _span(None, None, every, min((first[c] for c in selected if c in first),
+    start, stop = date_span(None, None, every, min((first[c] for c in selected if c in first),
                                                default=None), history.timestamp)
     dates = [seconds(d) for d in instants(start, stop, every)]
     limit = store.first_refresh()

@@ -71,7 +71,7 @@ def summary(data_timestamp: str | None, changes: list[Change]) -> str:
 
 
 @contextmanager
-def _run_lock(config: Config) -> Iterator[None]:
+def run_lock(config: Config) -> Iterator[None]:
     from osmcams.files import exclusive_lock
 
     config.history.parent.mkdir(parents=True, exist_ok=True)
@@ -273,7 +273,7 @@ class Refresh:
         request = self.config.request
         if self._selection is None:
             stored = [] if request.boundaries else self.mirror.get("boundaries") or []
-            relations = [_boundary(r) for r in stored]
+            relations = [boundary_from_record(r) for r in stored]
             communes = communes_for(request, self.settings, relations, self.config.pbf.name, self.progress)
             self._selection = communes, selected(request, communes)
         return self._selection
@@ -491,7 +491,7 @@ def _boundary_record(boundary: Any) -> list[Any]:
     return [boundary.relation_id, boundary.tags, shape, boundary.problem]
 
 
-def _boundary(record: list[Any]) -> Any:
+def boundary_from_record(record: list[Any]) -> Any:
     import shapely
 
     from osmcams.sources.osm.pbf import Boundary
@@ -502,5 +502,5 @@ def _boundary(record: list[Any]) -> Any:
 
 def refresh(config: Config, settings: Settings, log: Log, progress: Progress | None = None) -> Outcome:
     """Run one refresh of `config`, under its lock."""
-    with _run_lock(config):
+    with run_lock(config):
         return Refresh(config, settings, log, progress).run()
