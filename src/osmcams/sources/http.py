@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlparse
@@ -364,12 +364,17 @@ class Http:
         return self._guard(lambda store: store.get_response(key)) if key else None
 
     def _save(self, key: str, response: requests.Response, body: bytes) -> None:
-        from requests_cache.policy.expiration import get_expiration_datetime
+        """Keep `body` (read, and bounded, by the project's own reader) as requests-cache's record."""
+        from requests_cache import CachedRequest, CachedResponse
 
-        response._content = body
-        response._content_consumed = True
-        expires = get_expiration_datetime(self.settings.cache_ttl)
-        self._guard(lambda store: store.save_response(response, key, expires))
+        expires = datetime.now(timezone.utc) + timedelta(seconds=self.settings.cache_ttl)
+        cached = CachedResponse(
+            content=body, encoding=response.encoding,  # type: ignore[arg-type]  # None is its default
+            headers=response.headers,
+            status_code=response.status_code, reason=response.reason, url=response.url,
+            request=CachedRequest.from_request(response.request), expires=expires,
+        )
+        self._guard(lambda store: store.save_response(cached, key, expires))
 
     def _guard(self, operation: Callable[[Any], T]) -> T | None:
         """Run `operation` on the store; a store that fails is left for the rest of the run."""
