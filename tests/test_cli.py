@@ -369,3 +369,18 @@ def test_ranking_by_density_keeps_unknown_values_last(monaco_2025: Path, commune
 def test_a_region_without_communes_in_the_boundaries(monaco_2025: Path, ign_06: tuple[str, ...]) -> None:
     result = invoke("count", "--region", "11", "--pbf", monaco_2025, *ign_06)
     assert_one_line_error(result, ExitCode.COMMUNE, "no commune of region 11")
+
+
+def test_verbose_logs_the_decisions_on_stderr(monaco_2025: Path, communes_06: Path) -> None:
+    import subprocess
+    import sys
+
+    args = ["count", "--commune", "Beausoleil", "--pbf", str(monaco_2025), "--boundaries", str(communes_06),
+            "-q", "-f", "json"]
+    quiet = subprocess.run([sys.executable, "-m", "osmcams", *args], capture_output=True, text=True)
+    loud = subprocess.run([sys.executable, "-m", "osmcams", "-v", *args], capture_output=True, text=True)
+    assert quiet.returncode == loud.returncode == 0
+    assert json.loads(quiet.stdout)["communes"] == json.loads(loud.stdout)["communes"]
+    assert "osmcams.counting: communes from" not in quiet.stderr
+    assert "osmcams.counting: communes from" in loud.stderr
+    assert "osmcams.sources.osm.sieve:" in loud.stderr and "camera nodes sifted" in loud.stderr

@@ -21,6 +21,7 @@ Only this module imports requests. One request runs at a time, in the whole proc
 from __future__ import annotations
 
 import email.utils
+import logging
 import os
 import sqlite3
 import threading
@@ -35,6 +36,8 @@ from urllib.parse import urljoin, urlparse
 from osmcams.errors import NetworkError, OsmcamsError, UsageError
 from osmcams.models import Progress
 from osmcams.settings import Settings, label, public_url
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import requests
@@ -337,6 +340,7 @@ class Http:
     def _cached_request(self, method: str, url: str, parse: Parse, **kwargs: Any) -> Any:
         key = self._key(method, url, **kwargs)
         cached = None if self.settings.refresh else self._lookup(key)
+        log.debug("%s %s: %s", method, public_url(url), "cached" if cached is not None else "not cached")
         if cached is not None and (self.settings.offline or not cached.is_expired):
             try:
                 return parse(cached.content, cached.encoding)
