@@ -370,6 +370,39 @@ def test_the_history_schema_migrates_forward_and_refuses_a_newer_one(tmp_path):
         Store(path)
 
 
+def test_migration_6_splits_a_stored_move_between_communes(tmp_path):
+    """A history of schema 5 whose "moved" rows hide a change of commune: after opening,
+    the move is "moved out" of the one, where it was, and "moved in" to the other."""
+    from osmcams.history import MIGRATIONS, Store
+
+    path = tmp_path / "history.sqlite"
+    with sqlite3.connect(path) as db:
+        for version, script in enumerate(MIGRATIONS[:5], 1):
+            db.executescript(script + f";PRAGMA user_version = {version}")
+        db.executemany("INSERT INTO runs VALUES (?, ?, ?, 'x', '0', 's', 'e', 0)",
+                       [(1, "2025-01-01T00:00:00Z", 1), (2, "2025-01-02T00:00:00Z", 2),
+                        (3, "2025-01-03T00:00:00Z", 3)])
+        db.executemany("INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?)", [
+            (1, "node/1", "added", "06032", 7.41, 43.73, '{"a": "1"}'),
+            (1, "node/2", "added", "06012", 7.42, 43.74, "{}"),
+            (2, "node/1", "moved", "06150", 7.39, 43.74, '{"a": "1"}'),  # to another commune
+            (2, "node/1", "retagged", "06150", 7.39, 43.74, '{"a": "2"}'),
+            (3, "node/2", "moved", "06012", 7.43, 43.74, "{}"),  # within its commune
+        ])
+    store = Store(path)
+    rows = store.db.execute("SELECT run, key, change, insee, lon, lat, tags FROM changes"
+                            " ORDER BY run, rowid").fetchall()
+    store.close()
+    assert rows == [
+        (1, "node/1", "added", "06032", 7.41, 43.73, '{"a": "1"}'),
+        (1, "node/2", "added", "06012", 7.42, 43.74, "{}"),
+        (2, "node/1", "moved out", "06032", 7.41, 43.73, '{"a": "1"}'),
+        (2, "node/1", "moved in", "06150", 7.39, 43.74, '{"a": "1"}'),
+        (2, "node/1", "retagged", "06150", 7.39, 43.74, '{"a": "2"}'),
+        (3, "node/2", "moved", "06012", 7.43, 43.74, "{}"),
+    ]
+
+
 def _set_files(out: Path) -> dict[str, object]:
     """Every file of a published set: communes.json parsed, without its generation time."""
     files: dict[str, object] = {}

@@ -63,6 +63,7 @@ def _short(stamp: str | None) -> str:
 def summary(data_timestamp: str | None, changes: list[Change]) -> str:
     """``data of 2026-11-23T02:00Z: +3 −1 cameras in 2 communes`` (and moves, retags)."""
     kinds = {kind: sum(c.change == kind for c in changes) for kind in CHANGES}
+    kinds["moved"] += kinds["moved in"]  # a move between communes is one move
     communes = {c.insee for c in changes if c.insee}
     text = f"data of {_short(data_timestamp)}: +{kinds['added']} −{kinds['removed']} cameras"
     extra = [f"{kinds[k]} {k}" for k in ("moved", "retagged") if kinds[k]]
