@@ -29,7 +29,7 @@ from osmcams.outputs.writers import (
 )
 
 CSV_HEADER = (
-    "insee,name,department,population,area_km2,coverage,cameras,cameras_per_km2,cameras_per_10k,"
+    "insee,name,department,population,area_km2,coverage,partial,cameras,cameras_per_km2,cameras_per_10k,"
     "inhabitants_per_camera,by_type,by_scope,note"
 )
 
@@ -217,7 +217,7 @@ def test_count_writes_the_communes_as_a_density_layer(
     for target in (geojson, gpkg):
         result = CliRunner().invoke(cli, [
             "count", "--department", "06", "--pbf", str(monaco_2025), "--boundaries", str(communes_06),
-            "--population", str(cog_population), "-q", "-o", str(target),
+            "--population", str(cog_population), "-q", "-o", str(target), "--include-partial",
         ])
         assert result.exit_code == 0, result.output
     shapes = ign_shapes(communes_06)

@@ -166,6 +166,10 @@ MIGRATIONS = [
     ALTER TABLE changes_6 RENAME TO changes;
     CREATE INDEX changes_run ON changes(run);
     """,
+    # 7: rows say whether a commune is partly covered: the kept rows are written again.
+    """
+    DELETE FROM kept_state WHERE name = 'communes';
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -366,6 +366,7 @@ class Refresh:
             "boundaries": communes.source,
             "population_source": communes.population_source,
             "population_year": communes.population_year,
+            "coverage_method": report.meta["coverage_method"],
         })
         cameras = {code: report.cameras[code] for code in names}
         write_set(config.output_dir, report.meta, report.warnings,
@@ -456,6 +457,7 @@ class Refresh:
         notes = [n.replace(SOURCE, source) for n in state["notes"]]
         named = [{"insee": r.insee, "name": r.name, "population": r.population} for r in order]
         meta, warnings = finish(extract, communes, named, notes, total, outside)
+        meta["coverage_method"] = state["coverage_method"]
         meta["replication_sequence"] = mirror.get("sequence")
         for warning in warnings:
             self.log(f"warning: {warning}")

@@ -40,11 +40,16 @@ def rich_table(report, limit: int) -> Any:
         if len(rows) < len(report.rows)
         else ""
     )
+    partial = (
+        f"\n≥ a commune only partly inside the data: its count is a lower bound, its densities "
+        f"are null under {meta['min_coverage']:.0%} coverage"
+        if any(r.get("partial") for r in rows) else ""
+    )
     table = Table(
         title=f"Cameras mapped in OpenStreetMap, data of {meta['data_timestamp'] or 'unknown date'}",
         caption=(
             f"{meta['source']}; population: {meta['population_source'] or 'none'} "
-            f"({meta['population_year'] or 'year unknown'}){cut}"
+            f"({meta['population_year'] or 'year unknown'}){partial}{cut}"
         ),
         box=box.SIMPLE_HEAD,
         pad_edge=False,
@@ -59,7 +64,8 @@ def rich_table(report, limit: int) -> Any:
     for r in rows:
         table.add_row(
             r["insee"], r["name"], cell(r["population"]), cell(r["area_km2"]),
-            "?" if r.get("coverage") is None else f"{r['coverage']:.0%}", cell(r["cameras"]),
+            "?" if r.get("coverage") is None else f"{r['coverage']:.0%}",
+            ("≥" if r.get("partial") else "") + cell(r["cameras"]),
             cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]),
             cell(r["inhabitants_per_camera"]),
             ", ".join(f"{k} {v}" for k, v in r["by_type"].items()) or "–",
@@ -79,11 +85,17 @@ def rich_table(report, limit: int) -> Any:
 @handle_errors
 def count(
     fmt: str | None, output: Path | None, overwrite: bool, top: int | None,
-    sort_by: str | None, min_population: int | None, **kw: Any,
+    sort_by: str | None, min_population: int | None, include_partial: bool, min_coverage: float,
+    **kw: Any,
 ) -> None:
     """Count cameras per commune, with densities.
 
     Without --pbf or --region, live data: Overpass and geo.api.gouv.fr.
+
+    A commune only partly inside the data is marked partial: its count is a lower
+    bound (≥ in tables), its densities are null under --min-coverage, and a ranking
+    (--all, --department, a region code, --sort-by, --min-population, --top) leaves it
+    out unless --include-partial.
 
     \b
     Examples:
@@ -100,8 +112,9 @@ def count(
     fmt = agreed_format(output, fmt, COUNT_SUFFIXES, "table")
     if output:
         check_target(output, overwrite)  # before the work, not after
+    ranking = top is not None or not kw["communes"]
     report = report_from(kw)
-    apply_ranking(report, sort_by, min_population)
+    apply_ranking(report, sort_by, min_population, include_partial, min_coverage, ranking)
     if top:
         report.rows = report.rows[:top]
     if fmt in COMMUNE_LAYERS:

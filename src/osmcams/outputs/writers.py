@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from osmcams.errors import OutputError, UsageError
 from osmcams.files import atomic_open, atomic_path
-from osmcams.join import ROW_KEYS, Report
+from osmcams.join import MIN_COVERAGE, ROW_KEYS, Report
 from osmcams.models import Camera
 from osmcams.outputs.formats import CAMERA_FORMATS, GDAL_DRIVERS, SUFFIX
 from osmcams.outputs.fov import View, view_feature
@@ -57,8 +57,18 @@ def markdown_table(rows: list[dict[str, Any]], keys: tuple[str, ...], out: IO[st
 
 
 def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KEYS) -> None:
-    """The table in Markdown, with any further tables, then the sources and warnings."""
-    markdown_table(report.rows, keys, out)
+    """The table in Markdown, with any further tables, then the sources and warnings.
+
+    The count of a commune only partly inside the data is shown as a lower bound, "≥3"."""
+    partial = [r for r in report.rows if r.get("partial")]
+    markdown_table([{**r, "cameras": f"≥{r['cameras']}"} if r.get("partial") else r
+                    for r in report.rows], keys, out)
+    if partial:
+        out.write(
+            f"\n≥: only partly inside the data ({len(partial)} of {len(report.rows)} communes): "
+            "the count is a lower bound; densities are null under "
+            f"{report.meta.get('min_coverage', MIN_COVERAGE):.0%} coverage.\n"
+        )
     for name, rows in report.extra.items():
         if rows:
             out.write(f"\n**{name.capitalize()}**\n\n")
