@@ -107,11 +107,19 @@ def count(
           --population communes.json --sort-by per_10k --min-population 5000
     """
     from osmcams.files import check_target
-    from osmcams.outputs.writers import render_text, write_communes, write_report
+    from osmcams.outputs.writers import (
+        meta_sidecar,
+        render_text,
+        write_communes,
+        write_csv_report,
+        write_report,
+    )
 
     fmt = agreed_format(output, fmt, COUNT_SUFFIXES, "table")
     if output:
         check_target(output, overwrite)  # before the work, not after
+        if fmt == "csv":
+            check_target(meta_sidecar(output), overwrite)
     ranking = top is not None or not kw["communes"]
     report = report_from(kw)
     apply_ranking(report, sort_by, min_population, include_partial, min_coverage, ranking)
@@ -125,6 +133,9 @@ def count(
     if fmt == "table":
         # A file takes every row; a terminal the first TABLE_ROWS.
         print_rich(rich_table(report, top or (len(report.rows) if output else TABLE_ROWS)), output, overwrite)
+        return
+    if fmt == "csv" and output is not None:  # with NAME.meta.json: where its numbers come from
+        write_csv_report(report, output, overwrite)
         return
     emit(render_text(lambda out: write_report(report, fmt, out)), output, overwrite)
 

@@ -177,13 +177,17 @@ def commune_features(report: Report) -> list[dict[str, Any]]:
     return features
 
 
-def write_geojson(features: list[dict[str, Any]], out: IO[str], sequence: bool = False) -> None:
-    """A FeatureCollection, or an RFC 8142 text sequence (one feature per line)."""
+def write_geojson(
+    features: list[dict[str, Any]], out: IO[str], sequence: bool = False,
+    about: dict[str, Any] | None = None,
+) -> None:
+    """A FeatureCollection, or an RFC 8142 text sequence (one feature per line); `about`
+    ({"meta": …, "warnings": …}) goes into the collection as foreign members (RFC 7946 §6.1)."""
     if sequence:
         for feature in features:
             out.write(RS + feature_line(feature) + "\n")
         return
-    write_feature_lines(map(feature_line, features), out)
+    write_feature_lines(map(feature_line, features), out, about)
 
 
 def feature_line(feature: dict[str, Any]) -> str:
@@ -195,10 +199,46 @@ FEATURES_START = '{"type": "FeatureCollection", "features": ['
 FEATURES_END = "\n]}\n"
 
 
-def write_feature_lines(lines: Iterable[str], out: IO[str]) -> None:
-    """A FeatureCollection of features given as their lines (`feature_line`), one a line."""
+def write_feature_lines(lines: Iterable[str], out: IO[str], about: dict[str, Any] | None = None) -> None:
+    """A FeatureCollection of features given as their lines (`feature_line`), one a line;
+    the members of `about` come before the features."""
     body = ",\n".join(lines)
-    out.write(FEATURES_START + ("\n" + body if body else "") + FEATURES_END)
+    start = FEATURES_START
+    if about:
+        members = "".join(f"{_dump(k)}: {_dump(v)}, " for k, v in about.items())
+        start = start.replace('"features"', members + '"features"', 1)
+    out.write(start + ("\n" + body if body else "") + FEATURES_END)
+
+
+def provenance(report: Report) -> dict[str, Any]:
+    """Where the numbers of a report come from, and what to be wary of: what a file of it
+    carries beside its rows."""
+    return {"meta": report.meta, "warnings": report.warnings}
+
+
+def gdal_metadata(about: dict[str, Any]) -> dict[str, str]:
+    """`about` as GDAL metadata items (a GeoPackage's gpkg_metadata): the meta's keys, and
+    the warnings, each a string (JSON for what is not one)."""
+    items = {**about["meta"], "warnings": about["warnings"]}
+    return {k: v if isinstance(v, str) else _dump(v) for k, v in items.items()}
+
+
+def meta_sidecar(target: str | os.PathLike[str]) -> Path:
+    """The file beside a CSV that says where its numbers come from: NAME.meta.json."""
+    return Path(target).with_suffix(".meta.json")
+
+
+def write_csv_report(report: Report, target: str | os.PathLike[str], overwrite: bool = False) -> None:
+    """The rows as CSV at `target` and their meta and warnings as NAME.meta.json beside it,
+    published together (both or neither)."""
+    from osmcams.files import publish
+
+    target, sidecar = Path(target), meta_sidecar(target)
+    with publish(target.parent, {"table": target.name, "meta": sidecar.name}, overwrite) as paths:
+        with open(paths["table"], "w", encoding="utf-8", newline="") as out:
+            rows_csv(report.rows, ROW_KEYS, out)
+        with open(paths["meta"], "w", encoding="utf-8") as out:
+            out.write(_dump({**provenance(report), "csv": target.name}, 1) + "\n")
 
 
 def write_feature_blocks(blocks: Iterable[bytes | memoryview], out: IO[bytes]) -> None:
@@ -313,7 +353,7 @@ def write_communes(report: Report, target: str | os.PathLike[str], fmt: str, ove
     features = commune_features(report)
     if fmt == "geojson":
         with atomic_open(target, overwrite) as out:
-            write_geojson(features, out)
+            write_geojson(features, out, about=provenance(report))
         return
     if fmt != "gpkg":
         raise UsageError(f"communes are written as GeoJSON or GeoPackage, not {fmt}")
@@ -326,7 +366,8 @@ def write_communes(report: Report, target: str | os.PathLike[str], fmt: str, ove
     )
     with atomic_path(target, overwrite) as temp:
         temp.unlink()
-        gdal_write(frame, temp, target, layer="communes", driver="GPKG")
+        gdal_write(frame, temp, target, layer="communes", driver="GPKG",
+                   dataset_metadata=gdal_metadata(provenance(report)))
 
 
 def gdal_write(frame: Any, temp: Path, target: Path | str | os.PathLike[str], **options: Any) -> None:
