@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import run_osmium
 from fake_replication import STAMP, Obj, Server, osc, read_objects
+from test_backfill import _replayed
 
 from osmcams.cli import main
 
@@ -484,3 +485,14 @@ def test_patched_sets_equal_a_whole_recount_after_each_diff(
     capsys.readouterr()
     assert main(["history", "--config", str(config), "--commune", "06150", "-f", "json"]) == 0
     assert [r["cameras"] for r in json.loads(capsys.readouterr().out)["runs"]] == [0, 0, 0, 1, 1, 0, 0, 0]
+    # The move from La Turbie to Cap-d'Ail is a change of both; each commune's changes add
+    # up to its history at every run.
+    assert main(["changes", "--config", str(config), "--since", "2025-02-07T06:00Z", "-f", "csv"]) == 0
+    moves = [line.split(",")[:4] for line in capsys.readouterr().out.splitlines()[1:]]
+    key, stamp = f"node/{NEW_NODE + 1}", STAMP.format(6, 0)
+    assert [m for m in moves if m[0] == stamp] == [  # it also lost its unreadable direction
+        [stamp, "moved out", key, "06150"], [stamp, "moved in", key, "06032"],
+        [stamp, "retagged", key, "06032"]]
+    for code in ("06012", "06032", "06104", "06150", "06088"):
+        counts, summed = _replayed(config, code)
+        assert counts == summed, code

@@ -319,6 +319,7 @@ class Store:
                if touched is None or c.key in touched}
         changes = self._changes(now, touched)
         self._insert_changes(run_id, changes)
+        self._count_left(run_id, changes, {c[0] for c in counts})
         db.executemany("UPDATE cameras SET present = 0, last_seen = ? WHERE key = ?",
                        [(previous and previous[0], c.key) for c in changes if c.change == "removed"])
         db.executemany(
@@ -329,6 +330,20 @@ class Store:
              for key, (c, code) in now.items()),
         )
         return changes
+
+    def _count_left(self, run_id: int | None, changes: list[Change], counted: set[str]) -> None:
+        """The counts of the communes that lost cameras but have no row in the run (left
+        out of a ranking for want of data there now): their last count and the changes,
+        without densities, so that their history agrees with their changes."""
+        step = {"added": 1, "moved in": 1, "removed": -1, "moved out": -1}
+        net: dict[str, int] = {}
+        for c in changes:
+            if c.insee is not None and c.insee not in counted and c.change in step:
+                net[c.insee] = net.get(c.insee, 0) + step[c.change]
+        last = self._last_counts(sorted(net))
+        self.db.executemany("INSERT INTO counts VALUES (?, ?, ?, ?, ?, NULL, NULL)", [
+            (run_id, insee, last[insee][0], max(last[insee][1] + delta, 0), last[insee][2])
+            for insee, delta in net.items() if insee in last and delta])
 
     def _insert_changes(self, run_id: int | None, changes: Iterable[Change]) -> None:
         self.db.executemany(  # a generator, not a list: a first run writes every camera
