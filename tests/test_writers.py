@@ -350,3 +350,11 @@ def test_count_files_say_where_their_numbers_come_from(
     assert not target.exists()
     assert CliRunner().invoke(cli, [*args, str(target), "--overwrite"]).exit_code == 0
     assert target.exists()
+
+    # export: the camera files of GeoJSON and GeoPackage say it too.
+    args[0] = "export"
+    for name in ("e.geojson", "e.gpkg"):
+        assert CliRunner().invoke(cli, [*args, str(tmp_path / name)]).exit_code == 0
+    check(json.loads((tmp_path / "e.geojson").read_text(encoding="utf-8"))["meta"])
+    items = pyogrio.read_info(tmp_path / "e.gpkg", layer="cameras")["dataset_metadata"]
+    assert items["data_timestamp"] == stamp

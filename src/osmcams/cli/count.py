@@ -170,7 +170,7 @@ def export(
     from osmcams.files import check_target, publish
     from osmcams.outputs.fov import fields_of_view
     from osmcams.outputs.umap import write_umap
-    from osmcams.outputs.writers import commune_file, write_cameras
+    from osmcams.outputs.writers import commune_file, provenance, write_cameras
 
     fov = fov_from(kw)
 
@@ -208,7 +208,7 @@ def export(
         ] if with_boundary else None
         cameras = [c for code in codes for c in report.cameras[code]]
         communes = [(row["insee"], row["name"]) for row in rows for _ in report.cameras[row["insee"]]]
-        write_cameras(cameras, target, fmt, boundaries, replace, shown, communes)
+        write_cameras(cameras, target, fmt, boundaries, replace, shown, communes, provenance(report))
 
     if output is not None:  # one file for every commune, each camera with its own
         write(report.rows, output, overwrite)

@@ -285,10 +285,12 @@ def write_cameras(
     overwrite: bool = False,
     views: list[View] | None = None,
     communes: list[tuple[str, str]] | None = None,
+    about: dict[str, Any] | None = None,
 ) -> None:
     """Cameras to `target` in `fmt`, with flat properties; `communes` gives each camera's
     (insee, name) in the same order, `boundaries` (code, name, geometry) add the outlines,
-    `views` the fields of view (GeoJSON and GeoPackage only)."""
+    `views` the fields of view (GeoJSON and GeoPackage only), `about` where they come
+    from (`provenance`: in a GeoJSON FeatureCollection and a GeoPackage)."""
     if fmt not in CAMERA_FORMATS or fmt == "umap":  # uMap maps need the report: outputs.umap
         raise UsageError(f"unknown camera format {fmt!r}")
     if views is not None and fmt not in ("geojson", "geojsonseq", "gpkg"):
@@ -315,8 +317,9 @@ def write_cameras(
                     [v.properties() for v in views], geometry=[v.polygon for v in views],
                     crs="EPSG:4326",
                 )))
-            for layer, frame in layers:
-                gdal_write(frame, temp, target, layer=layer, driver="GPKG")
+            metadata = {"dataset_metadata": gdal_metadata(about)} if about else {}
+            for i, (layer, frame) in enumerate(layers):
+                gdal_write(frame, temp, target, layer=layer, driver="GPKG", **(metadata if not i else {}))
         return
     if fmt in GDAL_DRIVERS:
         sidecars = [Path(target).with_suffix(s) for s in SHAPEFILE_PARTS] if fmt == "shp" else []
@@ -344,7 +347,7 @@ def write_cameras(
         features = [boundary_feature(**b) for b in boundaries or []]
         features += [camera_feature(c, *place) for c, place in zip(cameras, places)]
         features += [view_feature(v) for v in views or []]
-        write_geojson(features, out, sequence=fmt == "geojsonseq")
+        write_geojson(features, out, sequence=fmt == "geojsonseq", about=about)
 
 
 def write_communes(report: Report, target: str | os.PathLike[str], fmt: str, overwrite: bool = False) -> None:
