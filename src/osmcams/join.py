@@ -100,13 +100,12 @@ def _ratio(value: float | None, per: float | None, digits: int) -> float | None:
 def row_of(
     insee: str, name: str, department: str | None, population: int | None, area: float,
     coverage: float | None, kinds: list[tuple[str | None, str | None]],
-    min_coverage: float = MIN_COVERAGE,
 ) -> dict[str, Any]:
     """The density row of a commune holding cameras of `kinds` (the surveillance:type and
     surveillance tags of each, in the order of the extract); `area` in km², unrounded.
 
     A commune partly inside the data is `partial`: its count is a lower bound, and its
-    densities are null under `min_coverage`."""
+    densities are null under MIN_COVERAGE."""
     count = len(kinds)
     row = {
         "insee": insee,
@@ -124,7 +123,7 @@ def row_of(
             else None if coverage >= 1 else f"partial data: {coverage:.0%} of the area, count incomplete"
         ),
     }
-    set_densities(row, area, min_coverage)
+    set_densities(row, area)
     return {key: row[key] for key in ROW_KEYS}
 
 
