@@ -496,3 +496,28 @@ def test_patched_sets_equal_a_whole_recount_after_each_diff(
     for code in ("06012", "06032", "06104", "06150", "06088"):
         counts, summed = _replayed(config, code)
         assert counts == summed, code
+
+
+def test_a_history_of_schema_6_counts_every_commune_again(
+    replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys
+):
+    """Rows kept before `partial` existed are not patched: migration 7 makes the next run
+    count every commune, and its rows say which communes are partial."""
+    config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
+                          population=str(cog_population), names=FRENCH)
+    out = tmp_path / "www"
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config, "--quiet") == 0
+    with sqlite3.connect(out / "history.sqlite") as db:  # as an older osmcams left it
+        db.execute("UPDATE kept_rows SET json = replace(json, '\"partial\": false, ', '')")
+        db.execute("PRAGMA user_version = 6")
+    camera = {"man_made": "surveillance", "surveillance:type": "camera"}
+    replication.publish(MONACO_SEQUENCE + 1, osc(create=[Obj("node", NEW_NODE, 1, camera,
+                                                            *inside("06012"))]), STAMP.format(2, 0))
+    capsys.readouterr()
+    assert run(config) == 0
+    assert "counting these again" not in capsys.readouterr().err
+    rows = {r["insee"]: r for r in published(out)[0]["communes"]}
+    assert rows["06012"]["cameras"] == 2 and rows["06012"]["partial"] is False
+    assert all(r["partial"] == (r["coverage"] < 1) for r in rows.values())
+    assert _set_files(out) == _rebuilt(tmp_path, config, "whole")
