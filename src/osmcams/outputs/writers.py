@@ -234,11 +234,15 @@ def write_csv_report(report: Report, target: str | os.PathLike[str], overwrite: 
     from osmcams.files import publish
 
     target, sidecar = Path(target), meta_sidecar(target)
-    with publish(target.parent, {"table": target.name, "meta": sidecar.name}, overwrite) as paths:
-        with open(paths["table"], "w", encoding="utf-8", newline="") as out:
-            rows_csv(report.rows, ROW_KEYS, out)
-        with open(paths["meta"], "w", encoding="utf-8") as out:
-            out.write(_dump({**provenance(report), "csv": target.name}, 1) + "\n")
+    try:
+        with publish(target.parent, {"table": target.name, "meta": sidecar.name}, overwrite) as paths:
+            with open(paths["table"], "w", encoding="utf-8", newline="") as out:
+                rows_csv(report.rows, ROW_KEYS, out)
+            with open(paths["meta"], "w", encoding="utf-8") as out:
+                out.write(_dump({**provenance(report), "csv": target.name}, 1) + "\n")
+    except OutputError as e:  # name the file asked for, not the directory of the set
+        text = str(e).replace(f"cannot write {target.parent}:", f"cannot write {target}:", 1)
+        raise OutputError(text) from e
 
 
 def write_feature_blocks(blocks: Iterable[bytes | memoryview], out: IO[bytes]) -> None:
