@@ -230,9 +230,9 @@ def state_diff(before: State, now: State) -> list[Change]:
     return changes
 
 
-def replay(changes: Iterable[Change], state: State | None = None) -> State:
-    """The cameras after `changes`, in order, from `state` (none)."""
-    state = {} if state is None else state
+def replay(changes: Iterable[Change]) -> State:
+    """The cameras after `changes`, in order, from none."""
+    state: State = {}
     for c in changes:
         if c.change in ("removed", "moved out"):
             state.pop(c.key, None)
