@@ -62,7 +62,8 @@ def fov_options(f: Callable) -> Callable:
         click.option("--fov", is_flag=True,
                      help="Add each camera's field of view (cone, or disc for domes)."),
         click.option("--fov-angle", type=click.FloatRange(0, 360, min_open=True), default=60.0,
-                     show_default=True, help="Width of a cone, in degrees."),
+                     show_default=True, help="Width of a cone, in degrees (and of the view of "
+                     "a camera looking straight down, camera:angle=90)."),
         click.option("--fov-range", type=click.FloatRange(0, min_open=True), default=30.0,
                      show_default=True, help="Reach of a view in metres, unless height and "
                      "camera:angle tell where it meets the ground."),
