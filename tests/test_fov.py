@@ -79,6 +79,22 @@ def test_tilt_and_height_set_the_range() -> None:
     assert view_range({"height": "tall", "camera:angle": "30"}, 30) == 30
 
 
+def test_a_camera_looking_straight_down_sees_the_ground_around_its_foot() -> None:
+    """camera:angle=90 with height 8 m: a disc of 8·tan(30°) = 4.62 m around the camera, not
+    a cone of a made-up length; a steep tilt keeps its short range, with no floor."""
+    view = field_of_view(camera(direction="0", height="8", camera__angle="90"), FovSettings())
+    assert view is not None and view.kind == "disc"
+    radius = 8 * math.tan(math.radians(30))
+    assert view.range_m == pytest.approx(radius)
+    assert geodesic_area(view.polygon) == pytest.approx(math.pi * radius**2, rel=0.01)
+    assert view.polygon.contains(shapely.Point(7.42, 43.73))
+    assert view_range({"height": "8", "camera:angle": "89"}, 30) == pytest.approx(
+        8 / math.tan(math.radians(89)))  # 0.14 m: short, as the tags say
+    assert view_range({"height": "8", "camera:angle": "90"}, 30) == 30  # no place: see the disc
+    wide = field_of_view(camera(height="8", camera__angle="90"), FovSettings(angle=200, range=12))
+    assert wide is not None and wide.range_m == 12  # a lens of 180° or more: the default reach
+
+
 def test_fixed_cameras_without_direction_are_counted() -> None:
     cameras = [
         camera(direction="45-135"),  # a range: its middle, 90°

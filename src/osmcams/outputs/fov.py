@@ -3,8 +3,9 @@
 A camera with a direction sees a cone (apex at the camera, `angle` degrees wide,
 `range` metres long); a dome or panning camera turns, so it sees a disc. The
 tag `camera:angle` is the tilt below the horizontal: with `height`, the range is
-where the centre of the view meets the ground. Points are placed on the WGS84
-ellipsoid with pyproj.Geod, never by adding degrees.
+where the centre of the view meets the ground; a camera looking straight down
+(90°) sees a disc around its foot, height × tan(angle / 2) wide. Points are placed
+on the WGS84 ellipsoid with pyproj.Geod, never by adding degrees.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ TURNING = frozenset({"dome", "panning"})
 # surveillance:type values that are cameras (guards and the rest have no view to draw).
 CAMERA_TYPES = frozenset({"camera", "alpr"})
 STEP_DEG = 2.0  # one arc point every 2°: the polygon holds > 99.9 % of the true area
-MIN_RANGE_M = 1.0
 _METRES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:m)?\s*$")
 
 
@@ -60,11 +60,21 @@ def _metres(value: str | None) -> float | None:
 
 
 def view_range(tags: dict[str, str], default: float) -> float:
-    """Metres to where the view meets the ground (`height` / tan(`camera:angle`)), else `default`."""
+    """Metres to where the view meets the ground (`height` / tan(`camera:angle`)), else `default`
+    (a tilt of 90°, straight down, has no such place: see `_below`)."""
     height, tilt = _metres(tags.get("height")), _metres(tags.get("camera:angle"))
-    if not height or tilt is None or not 0 < tilt <= 90:
+    if not height or tilt is None or not 0 < tilt < 90:
         return default
-    return max(height / math.tan(math.radians(tilt)), MIN_RANGE_M)
+    return height / math.tan(math.radians(tilt))
+
+
+def _below(tags: dict[str, str], settings: FovSettings) -> float | None:
+    """The radius of the ground a camera looking straight down (`camera:angle` 90, with a
+    `height`) sees around its foot: height × tan(angle / 2); None for the others."""
+    height, tilt = _metres(tags.get("height")), _metres(tags.get("camera:angle"))
+    if not height or tilt != 90:
+        return None
+    return height * math.tan(math.radians(settings.angle / 2)) if settings.angle < 180 else settings.range
 
 
 def is_camera(camera: Camera) -> bool:
@@ -89,8 +99,9 @@ def field_of_view(camera: Camera, settings: FovSettings, geod: Any = None) -> Vi
     if not is_camera(camera):
         return None
     geod = geod or pyproj.Geod(ellps="WGS84")
-    reach = view_range(camera.tags, settings.range)
-    if (camera.camera_type or "").lower() in TURNING or settings.angle >= 360:
+    below = _below(camera.tags, settings)
+    reach = view_range(camera.tags, settings.range) if below is None else below
+    if below is not None or (camera.camera_type or "").lower() in TURNING or settings.angle >= 360:
         arc = _ring(geod, camera.lon, camera.lat, 360.0, 360.0, reach)
         return View(camera, "disc", reach, shapely.Polygon(arc[:-1]))
     if camera.direction is None:
