@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import calendar
 import csv
+import io
 import json
+import re
+from datetime import date
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -24,10 +29,38 @@ def invoke(*args: str | Path) -> Result:
     return CliRunner(env={"COLUMNS": "200"}).invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
+SERIES_COLUMNS = ["insee", "name", "department", "reported_cameras", "qualifier", "scope", "status",
+                  "as_of", "source", "published"]
+
+
 @pytest.fixture(scope="module")
-def reported_rows(shared_data: Path) -> dict[str, dict[str, str]]:
-    with (shared_data / "reported/reported_counts.csv").open(encoding="utf-8") as f:
-        return {row["insee"]: row for row in csv.DictReader(f)}
+def series_rows(shared_data: Path) -> list[dict[str, str]]:
+    with (shared_data / "reported/reported_series.csv").open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def shipped_rows(name: str) -> list[dict[str, str]]:
+    text = files("osmcams.analysis").joinpath(f"data/{name}").read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def span(as_of: str) -> tuple[date, date]:
+    """The first and last day of a date as precise as its source, by the calendar."""
+    parts = [int(p) for p in as_of.split("-")]
+    if len(parts) == 3:
+        return date(*parts), date(*parts)
+    if len(parts) == 2:
+        return date(parts[0], parts[1], 1), date(parts[0], parts[1], calendar.monthrange(*parts)[1])
+    return date(parts[0], 1, 1), date(parts[0], 12, 31)
+
+
+def nearest(rows: list[dict[str, str]], day: date) -> dict[str, str]:
+    """The row whose period is the fewest days from `day`; the later one of two as near."""
+    def key(row: dict[str, str]) -> tuple[int, int]:
+        first, last = span(row["as_of"])
+        return (0 if first <= day <= last else min(abs((first - day).days), abs((day - last).days)),
+                -last.toordinal())
+    return min((r for r in rows if r["as_of"]), key=key)
 
 
 @pytest.fixture(scope="module")
@@ -50,33 +83,57 @@ def gard_pbf(gard: Path, ign_shapes, camera_pbf) -> Path:
     return camera_pbf(nodes, (w - 0.1, s - 0.1, e + 0.1, n + 0.1), DATE)
 
 
-def test_shipped_figures_are_the_shared_ones(reported_rows: dict[str, dict[str, str]]) -> None:
-    shipped = read_reported()
-    assert set(shipped.communes) == set(reported_rows)
-    for code, row in reported_rows.items():
-        assert shipped.communes[code]["reported_cameras"] == int(row["reported_cameras"])
-        assert shipped.communes[code]["as_of"] == row["as_of"]
-    assert set(shipped.departments) == {"12", "09", "46", "48", "11", "30", "65"}
+def test_the_shipped_series_is_the_shared_one_row_by_row(series_rows: list[dict[str, str]]) -> None:
+    shipped = shipped_rows("reported_series.csv")
+    assert len(shipped) == len(series_rows) == 47
+    for mine, theirs in zip(shipped, series_rows):
+        assert list(mine) == SERIES_COLUMNS
+        assert mine == theirs
+    read = read_reported()
+    assert sum(map(len, read.communes.values())) == 47 and len(read.communes) == 30
+    for figures in read.communes.values():
+        for figure in figures:
+            assert not re.search(r"\d{3}_[0-9a-f]{16}\.txt", figure["source"])  # an outlet, not a seed file
+    assert [f["reported_cameras"] for f in read.communes["06088"]] == [2510, 2600, 3200, 3800, 3000, 4000, 4113]
+    assert [f["reported_cameras"] for f in read.communes["56165"]] == [21]  # Ploërmel is not 0
+    assert "77034" not in read.communes  # Blandy's 46 was derived, never reported
+    paris = {f["reported_cameras"]: f for f in read.communes["75056"]}
+    assert not paris[33479]["commune_scope"] and paris[4055]["commune_scope"]
 
 
-def test_department_of_the_gard(gard_pbf: Path, gard: Path, reported_rows, cog_population: Path) -> None:
+def test_the_department_figures_name_their_outlet() -> None:
+    for row in shipped_rows("reported_departments.csv"):
+        assert row["source"].startswith("L'Empaillé") and ".txt" not in row["source"]
+
+
+def test_department_of_the_gard(
+    gard_pbf: Path, gard: Path, series_rows: list[dict[str, str]], cog_population: Path
+) -> None:
     result = invoke("compare", "--department", "30", "--pbf", gard_pbf, "--boundaries", gard,
                     "--population", cog_population, "-q", "-f", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     rows = {r["insee"]: r for r in data["communes"]}
-    assert set(rows) == {code for code, r in reported_rows.items() if r["department"] == "30"}
+    gard_rows = [r for r in series_rows if r["department"] == "30"]
+    assert set(rows) == {r["insee"] for r in gard_rows}
     for code, row in rows.items():
+        figure = nearest([r for r in gard_rows if r["insee"] == code], date(2025, 3, 1))
         mapped = PLACED.get(code, 0)
-        reported = int(reported_rows[code]["reported_cameras"])
+        reported = int(figure["reported_cameras"])
         assert row["cameras"] == mapped
         assert row["reported_cameras"] == reported
-        assert row["as_of"] == reported_rows[code]["as_of"]
-        assert row["status"] == reported_rows[code]["status"]
-        assert row["reported_source"] == reported_rows[code]["source"]
+        assert (row["as_of"], row["published"]) == (figure["as_of"], figure["published"])
+        assert (row["status"], row["qualifier"]) == (figure["status"], figure["qualifier"])
+        assert row["reported_source"] == figure["source"]
         assert row["completeness"] == round(mapped / reported, 3)
-        assert any("more than 2 years before the OSM data" in f for f in row["flags"])  # 2022-05 vs 2025-03
+        assert row["completeness_qualifier"] == figure["qualifier"]  # exact or about here
+        assert len(row["series"]) == sum(r["insee"] == code for r in gard_rows)
         assert {"population", "cameras_per_km2", "by_type"} <= set(row)
+    nimes = rows["30189"]
+    assert (nimes["reported_cameras"], nimes["as_of"], nimes["reported_source"]) == (1300, "2023-11", "Le Monde")
+    assert [p["reported_cameras"] for p in nimes["series"]] == [411, 1300]
+    assert all(p["mapped_then"] is None and p["reason"] == "no history of the OSM data" for p in nimes["series"])
+    assert any("more than 2 years before the OSM data" in f for f in rows["30007"]["flags"])  # 2019-09
     department = data["departments"][0]
     assert department["department"] == "30"
     assert department["communes_with_mapped_cameras"] == len(PLACED)
@@ -96,7 +153,8 @@ def test_no_data_is_null_with_a_reason_never_zero(communes_06: Path, camera_pbf)
     nice = {r["insee"]: r for r in data["communes"]}["06088"]
     assert nice["cameras"] is None and nice["completeness"] is None
     assert nice["reason"]
-    assert nice["reported_cameras"] == 3800
+    assert (nice["reported_cameras"], nice["as_of"]) == (4113, "2023-04")  # the closest to 2025-03
+    assert nice["reported_source"] == "20 Minutes"
 
 
 def test_planned_figures_and_any_csv_of_the_same_shape(
@@ -110,6 +168,7 @@ def test_planned_figures_and_any_csv_of_the_same_shape(
     rows = {r["insee"]: r for r in json.loads(result.stdout)["communes"]}
     assert rows["30189"]["completeness"] == 0.5
     assert rows["30189"]["flags"] == ["planned: a target, not cameras in place"]
+    assert rows["30189"]["qualifier"] == "exact" and rows["30189"]["scope"] is None
     assert rows["30334"]["reported_cameras"] is None  # named, without a figure: a row all the same
     assert rows["30334"]["reason"] == "no reported figure"
 
@@ -118,11 +177,13 @@ def test_planned_figures_and_any_csv_of_the_same_shape(
 def test_every_count_format(gard_pbf: Path, gard: Path, fmt: str) -> None:
     result = invoke("compare", "--department", "30", "--pbf", gard_pbf, "--boundaries", gard, "-q", "-f", fmt)
     assert result.exit_code == 0, result.output
-    assert "Nîmes" in result.stdout and "411" in result.stdout
+    assert "Nîmes" in result.stdout and "Le Monde" in result.stdout  # the figure and its outlet
+    assert ("~1,300" if fmt == "table" else "1300") in result.stdout
     if fmt == "csv":
         header = result.stdout.splitlines()[0].split(",")
-        assert header[:2] == ["insee", "name"] and header[-7:-2] == [
-            "reported_cameras", "as_of", "status", "reported_source", "completeness"]
+        assert header[:2] == ["insee", "name"] and header[-11:] == [
+            "reported_cameras", "qualifier", "scope", "status", "as_of", "published", "reported_source",
+            "completeness", "completeness_qualifier", "flags", "reason"]
     if fmt != "csv":
         assert "Gard" in result.stdout  # the department summary
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from osmcams.cli.options import report_from, show_warnings, source_options
-from osmcams.cli.render import cell, emit, handle_errors, print_rich, stderr
+from osmcams.cli.render import cell, emit, handle_errors, print_rich, progress_bar, stderr
 from osmcams.errors import UsageError
 from osmcams.outputs.formats import TABLE_FORMATS, TABLE_SUFFIXES, format_for
 
@@ -105,8 +105,27 @@ def match(
         stderr().print(f"wrote {target}", highlight=False, soft_wrap=True)
 
 
+QUALIFIED = {"exact": "", "about": "~", "at_least": "≥", "at_most": "≤"}
+
+
+def reported_cell(figure: dict[str, Any]) -> str | None:
+    """A reported figure with its qualifier: 4,113, ~4,000, ≥3,000."""
+    if figure["reported_cameras"] is None:
+        return None
+    return f"{QUALIFIED[figure['qualifier']]}{figure['reported_cameras']:,}"
+
+
+def ratio_cell(row: dict[str, Any]) -> str | None:
+    """A completeness with its qualifier: 42%, ~42%, ≤42%."""
+    if row["completeness"] is None:
+        return None
+    share = row["completeness"]
+    digits = 0 if share >= 0.1 else 1  # 0.2%, not 0%
+    return f"{QUALIFIED[row['completeness_qualifier']]}{share:.{digits}%}"
+
+
 def compare_table(report: Any) -> Any:
-    """The communes, then the departments, as rich tables."""
+    """The communes, the figures through time (with a history), then the departments."""
     from rich import box
     from rich.console import Group
     from rich.table import Table
@@ -114,32 +133,69 @@ def compare_table(report: Any) -> Any:
     meta = report.meta
     communes = Table(
         title=f"Mapped in OpenStreetMap (data of {meta['data_timestamp'] or 'unknown date'}) "
-              "against reported figures",
+              "against the reported figure closest to that date",
         caption=f"{meta['source']}; reported: {', '.join(meta['reported_sources'])}",
         box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
     )
-    for name in ("INSEE", "Commune", "Mapped", "Reported", "As of", "Status", "Complete", "Notes"):
-        communes.add_column(name, justify="right" if name in ("Mapped", "Reported", "Complete") else "left",
+    right = ("Mapped", "Reported", "Complete", "Mapped then")
+    for name in ("INSEE", "Commune", "Mapped", "Reported", "As of", "Source", "Complete", "Notes"):
+        communes.add_column(name, justify="right" if name in right else "left",
                             overflow="fold", no_wrap=name in ("INSEE", "As of"),
-                            min_width=16 if name == "Notes" else None)
+                            min_width=16 if name in ("Notes", "Source") else None)
     for r in report.rows:
-        complete = f"{r['completeness']:.0%}" if r["completeness"] is not None else None
-        communes.add_row(r["insee"], r["name"], cell(r["cameras"]), cell(r["reported_cameras"]),
-                         cell(r["as_of"]), cell(r["status"]), cell(complete),
+        communes.add_row(r["insee"], r["name"], cell(r["cameras"]), cell(reported_cell(r)),
+                         cell(r["as_of"]), cell(r["reported_source"]), cell(ratio_cell(r)),
                          cell([*r["flags"], *([r["reason"]] if r["reason"] else [])]))
-    departments = Table(title="Departments", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for name in ("Dept", "Name", "Communes", "With cameras mapped", "reported", "Mapped", "Reported range",
-                 "As of", "Notes"):
-        departments.add_column(name, overflow="fold")
-    for d in report.extra.get("departments", []):
-        low, high = d["reported_cameras_min"], d["reported_cameras_max"]
-        span = None if low is None else str(low) if low == high else f"{low}–{high}"
-        departments.add_row(
-            d["department"], d["name"], cell(d["communes"]), cell(d["communes_with_mapped_cameras"]),
-            cell(d["communes_with_cameras_reported"]), cell(d["mapped_cameras"]), cell(span),
-            d["as_of"], cell([*d["flags"], *([d["reason"]] if d["reason"] else [])]),
-        )
-    return Group(communes, departments) if report.extra.get("departments") else communes
+    tables = [communes]
+    if "over_time" in report.extra:
+        history = Table(title="Every reported figure beside the cameras mapped at its date",
+                        box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        for name in ("Commune", "Reported", "As of", "Status", "Scope", "Source", "Mapped then",
+                     "Complete", "Notes"):
+            history.add_column(name, justify="right" if name in right else "left", overflow="fold")
+        for p in report.extra["over_time"]:
+            history.add_row(p["name"], cell(reported_cell(p)), cell(p["as_of"]), p["status"],
+                            cell(p["scope"]), p["reported_source"], cell(p["mapped_then"]),
+                            cell(ratio_cell(p)), cell(p["reason"]))
+        tables.append(history)
+    if report.extra.get("departments"):
+        departments = Table(title="Departments", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        for name in ("Dept", "Name", "Communes", "With cameras mapped", "reported", "Mapped",
+                     "Reported range", "As of", "Source", "Notes"):
+            departments.add_column(name, overflow="fold")
+        for d in report.extra["departments"]:
+            low, high = d["reported_cameras_min"], d["reported_cameras_max"]
+            span = None if low is None else str(low) if low == high else f"{low}–{high}"
+            departments.add_row(
+                d["department"], d["name"], cell(d["communes"]), cell(d["communes_with_mapped_cameras"]),
+                cell(d["communes_with_cameras_reported"]), cell(d["mapped_cameras"]), cell(span),
+                d["as_of"], d["reported_source"],
+                cell([*d["flags"], *([d["reason"]] if d["reason"] else [])]),
+            )
+        tables.append(departments)
+    return Group(*tables) if len(tables) > 1 else communes
+
+
+def mapped_then(pbf: Path | None, counted: Any, figures: Any, threads: int | None, quiet: bool) -> Any:
+    """With a history file, the cameras of each counted commune at each of its figures' dates."""
+    from osmcams.analysis.compare import moment_of
+    from osmcams.analysis.timeline import cameras_at, parse_date
+    from osmcams.sources.osh import is_history, read_history
+
+    if pbf is None or not is_history(pbf):
+        return None
+    with progress_bar(quiet) as progress:
+        history = read_history(pbf, threads or 0, progress)
+    end = parse_date(history.timestamp) if history.timestamp else None
+    dated = {code: [f["as_of"] for f in figures.communes.get(code, []) if f["as_of"]]
+             for code in counted.boundaries}
+    moments = sorted({int(moment_of(as_of).timestamp()) for days in dated.values() for as_of in days
+                      if end is None or moment_of(as_of) <= end})
+    counts = cameras_at(history, counted.boundaries, moments)
+    at = {moment: k for k, moment in enumerate(moments)}
+    return {code: {as_of: counts[code][at[stamp]] for as_of in days
+                   if (stamp := int(moment_of(as_of).timestamp())) in at}
+            for code, days in dated.items()}
 
 
 @click.command()
@@ -179,7 +235,10 @@ def compare(
         check_target(output, overwrite)
     figures = read_reported(reported)
     named = bool(kw["communes"])
-    report = compare_counts(report_from(kw), figures, named)
+    pbf, threads, quiet = kw["pbf"], kw["threads"], kw["quiet"]
+    counted = report_from(kw)
+    then = mapped_then(pbf, counted, figures, threads, quiet)
+    report = compare_counts(counted, figures, named, then)
     if fmt == "table":
         print_rich(compare_table(report), output, overwrite)
         return

@@ -371,6 +371,20 @@ def _data_date(
     ]
 
 
+def is_history(path: str | os.PathLike[str]) -> bool:
+    """Whether the file's header says it holds several versions of each object."""
+    import osmium
+
+    try:
+        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+    except RuntimeError:
+        return False  # not an OSM file: its reader says why
+    try:
+        return bool(reader.header().has_multiple_object_versions)
+    finally:
+        reader.close()
+
+
 def read_history(
     path: str | os.PathLike[str], threads: int = 0, progress: Progress | None = None,
     tags: bool = False,
