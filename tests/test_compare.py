@@ -18,7 +18,7 @@ from shapely.geometry import Point
 
 from osmcams.analysis.compare import end_of, partial, read_reported
 from osmcams.cli import cli
-from osmcams.errors import ExitCode
+from osmcams.errors import DataError, ExitCode
 
 # Cameras placed in communes of the Gard (30): Nîmes 3, Alès 2, Bagnols-sur-Cèze 0.
 PLACED = {"30189": 3, "30007": 2}
@@ -94,7 +94,8 @@ def test_the_shipped_series_is_the_shared_one_row_by_row(series_rows: list[dict[
     for figures in read.communes.values():
         for figure in figures:
             assert not re.search(r"\d{3}_[0-9a-f]{16}\.txt", figure["source"])  # an outlet, not a seed file
-    assert [f["reported_cameras"] for f in read.communes["06088"]] == [2510, 2600, 3200, 3800, 3000, 4000, 4113]
+    nice = [f["reported_cameras"] for f in read.communes["06088"]]
+    assert nice == [2510, 2600, 3200, 3800, 3000, 4000, 4113]
     assert [f["reported_cameras"] for f in read.communes["56165"]] == [21]  # Ploërmel is not 0
     assert "77034" not in read.communes  # Blandy's 46 was derived, never reported
     paris = {f["reported_cameras"]: f for f in read.communes["75056"]}
@@ -130,9 +131,11 @@ def test_department_of_the_gard(
         assert len(row["series"]) == sum(r["insee"] == code for r in gard_rows)
         assert {"population", "cameras_per_km2", "by_type"} <= set(row)
     nimes = rows["30189"]
-    assert (nimes["reported_cameras"], nimes["as_of"], nimes["reported_source"]) == (1300, "2023-11", "Le Monde")
+    assert (nimes["reported_cameras"], nimes["as_of"]) == (1300, "2023-11")
+    assert nimes["reported_source"] == "Le Monde"
     assert [p["reported_cameras"] for p in nimes["series"]] == [411, 1300]
-    assert all(p["mapped_then"] is None and p["reason"] == "no history of the OSM data" for p in nimes["series"])
+    for point in nimes["series"]:
+        assert point["mapped_then"] is None and point["reason"] == "no history of the OSM data"
     assert any("more than 2 years before the OSM data" in f for f in rows["30007"]["flags"])  # 2019-09
     department = data["departments"][0]
     assert department["department"] == "30"
@@ -209,3 +212,89 @@ def test_a_partly_covered_count_is_flagged() -> None:
         "the OSM data covers 40% of the commune: the mapped count is incomplete"]
     assert partial({"cameras": 3, "coverage": 1.0}) == partial({"cameras": 3}) == []
     assert partial({"cameras": None, "coverage": 0.0}) == []  # no count: the reason says why
+
+
+SERIES_HEADER = ",".join(SERIES_COLUMNS) + "\n"
+
+
+def test_every_qualifier_and_scope(gard_pbf: Path, gard: Path, write_text) -> None:
+    """Nîmes 3 mapped, Alès 2, Bagnols-sur-Cèze 0, data of 2025-03-01."""
+    mine = write_text("series.csv", SERIES_HEADER + (
+        "30189,Nîmes,30,6,about,municipal network,installed,2024-11,Midi Libre,2024-11-20\n"
+        "30189,Nîmes,30,60,exact,Nîmes Métropole network,installed,2025-02,Objectif Gard,2025-02-10\n"
+        "30189,Nîmes,30,5,exact,municipal network,installed,2019,La Gazette,2019-06\n"
+        "30007,Alès,30,4,at_least,municipal network,installed,2025,Alès city site,\n"
+        "30007,Alès,30,8,exact,municipal network,planned,2027-12,Alès city site,2024-01\n"
+        '30028,Bagnols-sur-Cèze,30,9,exact,"Gard urban area, all operators",installed,2025-03-01,'
+        "Comparitech,\n"
+        "30028,Bagnols-sur-Cèze,30,0,exact,municipal network,annulled,2023,Objectif Gard,2023-05\n"))
+    result = invoke("compare", "--department", "30", "--pbf", gard_pbf, "--boundaries", gard,
+                    "--reported", mine, "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    rows = {r["insee"]: r for r in json.loads(result.stdout)["communes"]}
+    nimes, ales, bagnols = rows["30189"], rows["30007"], rows["30028"]
+    # Nîmes: the metropolis' 60 of 2025-02 is the closest: shown, flagged, no ratio.
+    assert (nimes["reported_cameras"], nimes["as_of"]) == (60, "2025-02")
+    assert nimes["reported_source"] == "Objectif Gard"
+    assert nimes["completeness"] is None and "scope: Nîmes Métropole network" in nimes["flags"]
+    assert nimes["reason"] == "the figure's scope is not the commune: no ratio"
+    assert [p["reported_cameras"] for p in nimes["series"]] == [5, 6, 60]
+    # Alès: at least 4 in 2025 (the data date falls within it) gives at most 2/4.
+    assert (ales["reported_cameras"], ales["qualifier"]) == (4, "at_least")
+    assert (ales["completeness"], ales["completeness_qualifier"]) == (0.5, "at_most")
+    assert [p["status"] for p in ales["series"]] == ["installed", "planned"]
+    # Bagnols: the urban area's figure of the data date, never a ratio.
+    assert bagnols["reported_cameras"] == 9 and bagnols["completeness"] is None
+    result = invoke("compare", "--department", "30", "--pbf", gard_pbf, "--boundaries", gard,
+                    "--reported", mine, "-q", "-f", "table")
+    assert "~6" not in result.stdout and "≥4" in result.stdout and "≤50%" in result.stdout
+    assert "Alès city site" in result.stdout and "Comparitech" in result.stdout
+
+
+def test_an_about_figure_gives_an_about_ratio(gard_pbf: Path, gard: Path, write_text) -> None:
+    mine = write_text("about.csv", SERIES_HEADER +
+                      "30189,Nîmes,30,6,about,municipal network,installed,2025-01,Midi Libre,2025-01-20\n")
+    result = invoke("compare", "--commune", "Nîmes", "--pbf", gard_pbf, "--boundaries", gard,
+                    "--reported", mine, "-q", "-f", "json")
+    row = json.loads(result.stdout)["communes"][0]
+    assert (row["completeness"], row["completeness_qualifier"]) == (0.5, "about")
+    table = invoke("compare", "--commune", "Nîmes", "--pbf", gard_pbf, "--boundaries", gard,
+                   "--reported", mine, "-q").stdout
+    assert "~6" in table and "~50%" in table and "Midi Libre" in table
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("30189,Nîmes,30,-5,exact,municipal network,installed,2022,x,2022",
+     "reported_cameras must be a whole number of 0 or more, not '-5'"),
+    ("30189,Nîmes,30,12,exact,municipal network,installed,2099-01,x,",
+     "as_of 2099-01 is in the future"),
+    ("30189,Nîmes,30,12,exact,municipal network,planned,2099-01,x,2099-02",
+     "published 2099-02 is in the future"),
+    ("30189,Nîmes,30,12,exact,municipal network,installed,2022-02-30,x,",
+     "as_of '2022-02-30' is not a date"),
+    ("30189,Nîmes,30,12,exact,municipal network,installed,2022-13,x,",
+     "as_of '2022-13' is not a date"),
+    ("30189,Nîmes,30,12,roughly,municipal network,installed,2022,x,",
+     "qualifier must be exact, about or at_least, not 'roughly'"),
+    ("30189,Nîmes,30,12,exact,municipal network,removed,2022,x,",
+     "status must be installed, planned or annulled, not 'removed'"),
+    ("30189,Nîmes,12,12,exact,municipal network,installed,2022,x,",
+     "department 12 is not that of the commune 30189"),
+    ("3018,Nîmes,30,12,exact,municipal network,installed,2022,x,", "'3018' is not an INSEE commune code"),
+    ("30189,Nîmes,30,12,exact,municipal network,installed,2022,,", "needs the commune's name and its source"),
+    ("30189,Nîmes,30,12,exact,municipal network,installed,2022", "as many fields as the header"),
+])
+def test_impossible_rows_are_refused(write_text, gard_pbf: Path, gard: Path, line: str, message: str) -> None:
+    bad = write_text("bad.csv", SERIES_HEADER + "30007,Alès,30,4,exact,municipal network,installed,2020,x,\n"
+                     + line + "\n")
+    result = invoke("compare", "--commune", "Nîmes", "--pbf", gard_pbf, "--boundaries", gard,
+                    "--reported", bad)
+    assert result.exit_code == ExitCode.DATA
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert "bad.csv, line 3: " in result.stderr and message in result.stderr
+
+
+def test_a_figure_given_twice_is_refused(write_text) -> None:
+    row = "30007,Alès,30,4,exact,municipal network,installed,2020,x,\n"
+    with pytest.raises(DataError, match=r"twice.csv, line 3: the same figure as line 2"):
+        read_reported((write_text("twice.csv", SERIES_HEADER + row + row),))
