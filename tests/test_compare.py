@@ -10,11 +10,15 @@ import re
 from datetime import date
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import pytest
 import shapely
 from click.testing import CliRunner, Result
 from shapely.geometry import Point
+from test_timeline import _snapshot
+from test_timeline import history as osh  # noqa: F401 (its history file, a fixture)
+from test_timeline import shapes as shapes_06  # noqa: F401 (the IGN communes of the 06, a fixture)
 
 from osmcams.analysis.compare import end_of, partial, read_reported
 from osmcams.cli import cli
@@ -298,3 +302,49 @@ def test_a_figure_given_twice_is_refused(write_text) -> None:
     row = "30007,Alès,30,4,exact,municipal network,installed,2020,x,\n"
     with pytest.raises(DataError, match=r"twice.csv, line 3: the same figure as line 2"):
         read_reported((write_text("twice.csv", SERIES_HEADER + row + row),))
+
+
+def test_completeness_over_time_from_a_history_file(
+    osh: Path, communes_06: Path, shapes_06: dict[str, Any], write_text  # noqa: F811
+) -> None:
+    """Each dated figure beside what `osmium time-filter` holds at the end of its period."""
+    mine = write_text("riviera.csv", SERIES_HEADER + (
+        "06012,Beausoleil,06,10,exact,municipal network,installed,2019,Nice-Matin,2019-05\n"
+        "06012,Beausoleil,06,2,about,municipal network,installed,2024-07,Nice-Matin,2024-07-02\n"
+        "06012,Beausoleil,06,5,at_least,municipal network,installed,2025-04,Monaco-Matin,2025-04-30\n"
+        "06012,Beausoleil,06,30,exact,municipal network,planned,2025-12,city council,2025-06-01\n"
+        "06032,Cap-d'Ail,06,4,exact,municipal network,installed,2025-03-03,city site,2025-03-03\n"
+        "06032,Cap-d'Ail,06,90,exact,Monaco urban area,installed,2025-06,Comparitech,\n"))
+    target = write_text("out.json", "")
+    result = invoke("compare", "--pbf", osh, "--boundaries", communes_06, "--commune", "Beausoleil",
+                    "--commune", "Cap-d'Ail", "--reported", mine, "-q", "-f", "json", "-o", target,
+                    "--overwrite")
+    assert result.exit_code == 0, result.output
+    data = json.loads(target.read_text(encoding="utf-8"))
+    moments = {"2019": "2020-01-01T00:00:00Z", "2024-07": "2024-08-01T00:00:00Z",
+               "2025-04": "2025-05-01T00:00:00Z", "2025-03-03": "2025-03-04T00:00:00Z",
+               "2025-06": "2025-07-01T00:00:00Z"}
+    points = data["over_time"]
+    assert [(p["insee"], p["as_of"]) for p in points] == [
+        ("06012", "2019"), ("06012", "2024-07"), ("06012", "2025-04"), ("06012", "2025-12"),
+        ("06032", "2025-03-03"), ("06032", "2025-06")]
+    for point in points:
+        if point["as_of"] == "2025-12":  # after the data of 2025-09-01
+            assert point["mapped_then"] is None and point["reason"] == "after the data date"
+            continue
+        assert point["moment"] == moments[point["as_of"]]
+        held = _snapshot(osh, point["moment"], shapes_06)[point["insee"]]
+        assert point["mapped_then"] == len(held), point
+        if point["scope"] == "Monaco urban area":
+            assert point["completeness"] is None
+        else:
+            assert point["completeness"] == round(len(held) / point["reported_cameras"], 3)
+            assert point["completeness_qualifier"] == {"exact": "exact", "about": "about",
+                                                       "at_least": "at_most"}[point["qualifier"]]
+    rows = {r["insee"]: r for r in data["communes"]}
+    assert rows["06012"]["series"] == points[:4]
+    assert {p["mapped_then"] for p in points[:3]} != {points[0]["mapped_then"]}  # the map moved
+    table = invoke("compare", "--pbf", osh, "--boundaries", communes_06, "--commune", "Beausoleil",
+                   "--reported", mine, "-q").stdout
+    assert "Every reported figure beside the cameras mapped at its date" in table
+    assert "Monaco-Matin" in table and "≥5" in table

@@ -224,16 +224,19 @@ def _distance(figure: dict[str, Any], data_date: date) -> int:
 
 
 def closest(figures: list[dict[str, Any]], data_timestamp: str | None) -> dict[str, Any]:
-    """The figure nearest the data date (without one, the latest). Of figures as near,
-    the one of the commune's own scope, installed, described last. Undated ones come last."""
+    """The figure nearest the data date (without one, the latest), a plan for a date after
+    it only when there is nothing else. Of figures as near, the one of the commune's own
+    scope, installed, described last. Undated ones come last."""
     data_date = _date(data_timestamp)
     dated = [f for f in figures if f["as_of"]]
     if not dated:
         return figures[-1]
 
-    def rank(f: dict[str, Any]) -> tuple[int, bool, bool, int]:
+    def rank(f: dict[str, Any]) -> tuple[bool, int, bool, bool, int]:
+        later = data_date is not None and start_of(f["as_of"]) > data_date
         far = _distance(f, data_date) if data_date else 0
-        return far, not f["commune_scope"], f["status"] != "installed", -end_of(f["as_of"]).toordinal()
+        return (later and f["status"] == "planned", far, not f["commune_scope"], f["status"] != "installed",
+                -end_of(f["as_of"]).toordinal())
 
     return min(dated, key=rank)
 
