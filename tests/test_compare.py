@@ -21,8 +21,10 @@ from test_timeline import history as osh  # noqa: F401 (its history file, a fixt
 from test_timeline import shapes as shapes_06  # noqa: F401 (the IGN communes of the 06, a fixture)
 
 from osmcams.analysis.compare import end_of, partial, read_reported
+from osmcams.analysis.dated import figures_over_time
 from osmcams.cli import cli
 from osmcams.errors import DataError, ExitCode
+from osmcams.sources.osh import read_history
 
 # Cameras placed in communes of the Gard (30): Nîmes 3, Alès 2, Bagnols-sur-Cèze 0.
 PLACED = {"30189": 3, "30007": 2}
@@ -348,3 +350,7 @@ def test_completeness_over_time_from_a_history_file(
                    "--reported", mine, "-q").stdout
     assert "Every reported figure beside the cameras mapped at its date" in table
     assert "Monaco-Matin" in table and "≥5" in table
+    # The same points from the plain function the timeline chart calls.
+    chart = figures_over_time(read_history(osh), {c: shapes_06[c] for c in ("06012", "06032")},
+                              read_reported((mine,)))
+    assert chart == points

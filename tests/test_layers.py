@@ -18,7 +18,7 @@ LAYERS = [
     ["cli.maps"],
     ["cli.options"],
     ["cli.render"],
-    ["backfill"],
+    ["backfill", "analysis.dated"],
     ["refresh", "analysis.compare", "analysis.quality", "analysis.timeline"],
     ["config", "analysis.match"],
     ["online"],

@@ -178,24 +178,14 @@ def compare_table(report: Any) -> Any:
 
 def mapped_then(pbf: Path | None, counted: Any, figures: Any, threads: int | None, quiet: bool) -> Any:
     """With a history file, the cameras of each counted commune at each of its figures' dates."""
-    from osmcams.analysis.compare import moment_of
-    from osmcams.analysis.timeline import cameras_at, parse_date
+    from osmcams.analysis import dated
     from osmcams.sources.osh import is_history, read_history
 
     if pbf is None or not is_history(pbf):
         return None
     with progress_bar(quiet) as progress:
         history = read_history(pbf, threads or 0, progress)
-    end = parse_date(history.timestamp) if history.timestamp else None
-    dated = {code: [f["as_of"] for f in figures.communes.get(code, []) if f["as_of"]]
-             for code in counted.boundaries}
-    moments = sorted({int(moment_of(as_of).timestamp()) for days in dated.values() for as_of in days
-                      if end is None or moment_of(as_of) <= end})
-    counts = cameras_at(history, counted.boundaries, moments)
-    at = {moment: k for k, moment in enumerate(moments)}
-    return {code: {as_of: counts[code][at[stamp]] for as_of in days
-                   if (stamp := int(moment_of(as_of).timestamp())) in at}
-            for code, days in dated.items()}
+    return dated.mapped_then(history, counted.boundaries, figures)
 
 
 @click.command()
