@@ -39,7 +39,11 @@ def key_values(title: str, values: dict[str, Any]) -> Any:
 @click.option("--cameras", type=click.Path(path_type=Path, dir_okay=False),
               help="OSM cameras from a file (an osmcams export, or any GeoJSON of points).")
 @click.option("--max-distance", type=click.FloatRange(0, min_open=True), default=30.0, show_default=True,
-              help="Metres within which an official and an OSM camera may pair.")
+              help="Metres within which an OSM camera belongs to a site, or pairs with an official camera.")
+@click.option("--register-unit", type=click.Choice(["site", "camera"]), default="site", show_default=True,
+              help="What a register row is: a site holding any number of cameras, or one camera.")
+@click.option("--count-field", help="With sites: the column holding each site's number of cameras "
+                                    "[default: nombre, nb_cameras, cameras, count... when present].")
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Summary format.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
@@ -50,13 +54,16 @@ def key_values(title: str, values: dict[str, Any]) -> Any:
 @handle_errors
 def match(
     official: Path, lon_field: str | None, lat_field: str | None, crs: str | None,
-    cameras: Path | None, max_distance: float, fmt: str, output: Path | None,
-    output_dir: Path | None, overwrite: bool, **kw: Any,
+    cameras: Path | None, max_distance: float, register_unit: str, count_field: str | None, fmt: str,
+    output: Path | None, output_dir: Path | None, overwrite: bool, **kw: Any,
 ) -> None:
-    """Match an official camera register with OSM cameras, one to one.
+    """Match an official register of camera sites, or of cameras, with OSM cameras.
 
-    The pairs are the most official cameras that can each get an OSM camera
-    within --max-distance, at the least total distance (an optimal assignment).
+    Sites (the default: a register row is a place that may hold several cameras):
+    every OSM camera within --max-distance of a site is one of its cameras. With a
+    count per site, the OSM cameras at each site are set against it. Cameras: one
+    to one, the most official cameras that can each get an OSM camera within
+    --max-distance, at the least total distance (an optimal assignment).
 
     \b
     Examples:
@@ -64,7 +71,7 @@ def match(
           --boundaries communes/ --output-dir paris-match/
       osmcams match --official register.gpkg --cameras cameras.geojson -o match.gpkg
       osmcams match --official cameras-l93.csv --crs EPSG:2154 --cameras cameras.geojson \\
-          --format json
+          --register-unit camera --format json
     """
     from osmcams.analysis import match as matching
     from osmcams.files import check_set, check_target, publish
@@ -86,10 +93,19 @@ def match(
         report = report_from(kw)
         osm, register = matching.from_report(report, register)
     show_warnings(register.warnings + osm.warnings)
-    result = matching.match(register, osm, max_distance)
-    summary = matching.summary(register, osm, result, max_distance)
+    if register_unit == "site":
+        column = matching.count_column(register, count_field)
+        counts = matching.site_counts(register, column) if column else None
+        sites = matching.by_site(register, osm, max_distance)
+        summary = matching.site_summary(register, osm, sites, max_distance, counts, column)
+    else:
+        if count_field:
+            raise UsageError("--count-field goes with --register-unit site")
+        result = matching.match(register, osm, max_distance)
+        summary = {"register_unit": "camera", **matching.summary(register, osm, result, max_distance)}
     if output_dir or output:
-        features = matching.layers(register, osm, result)
+        features = (matching.site_layers(register, osm, sites, counts) if register_unit == "site"
+                    else matching.layers(register, osm, result))
         if output_dir:  # the three files all or nothing
             with publish(output_dir, names, overwrite) as staged:
                 matching.write_layers(features, staged)
@@ -99,7 +115,8 @@ def match(
         click.echo(json.dumps({**summary, "warnings": register.warnings + osm.warnings},
                               ensure_ascii=False, allow_nan=False, indent=1))
     else:
-        print_rich(key_values("Official register against OpenStreetMap", summary), None, False)
+        print_rich(key_values(f"Official register of {register_unit}s against OpenStreetMap", summary),
+                   None, False)
     written = [output_dir / name for name in names.values()] if output_dir else []
     for target in [*written, *([output] if output else [])]:
         stderr().print(f"wrote {target}", highlight=False, soft_wrap=True)
