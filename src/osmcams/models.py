@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ COMPASS = {
 }
 DIRECTION_KEYS = ("camera:direction", "direction", "surveillance:direction")
 _NUMBER = r"-?\d+(?:\.\d+)?"
-_RANGE = re.compile(rf"^({_NUMBER}|[NSEW]{{1,3}})\s*-\s*({_NUMBER}|[NSEW]{{1,3}})$")
+_RANGE = re.compile(rf"^({_NUMBER}|[NSEW]{{1,3}})\s*°?\s*-\s*({_NUMBER}|[NSEW]{{1,3}})\s*°?$")
 
 # Told of progress: (label, done, total); total is None when unknown. Bytes, or files.
 Progress = Callable[[str, int, "int | None"], None]
@@ -99,34 +100,54 @@ class Camera:
 
 
 def _angle(token: str) -> float | None:
-    token = token.strip().upper().rstrip("°")
+    token = token.strip().upper().rstrip("°").strip()
     if token in COMPASS:
         return COMPASS[token]
     try:
-        return float(token) % 360.0
+        value = float(token)
     except ValueError:
         return None
+    return value % 360.0 if math.isfinite(value) else None
+
+
+def parse_directions(value: str | None) -> list[tuple[float, float]] | None:
+    """Each direction of `value` as (from, width): degrees clockwise from north where it
+    starts, and how far it sweeps clockwise; None when a part cannot be read.
+
+    A bearing ("90", "NE", "-45") has width 0; a range ("90-270", "SW-NW") sweeps from its
+    first bearing to its second, clockwise ("0-360": all around); a list ("90;270") gives
+    one direction per part.
+    """
+    if value is None or not value.strip():
+        return None
+    found = []
+    for part in value.split(";"):  # an empty part (";90", "90;") is a slip: unreadable
+        part = part.strip()
+        match = _RANGE.match(part.upper())
+        if match:
+            start, end = _angle(match.group(1)), _angle(match.group(2))
+            if start is None or end is None:
+                return None
+            width = (end - start) % 360.0
+            if width == 0 and match.group(1) != match.group(2):
+                width = 360.0  # 0-360: all around
+            found.append((start, width))
+            continue
+        bearing = _angle(part)
+        if bearing is None:
+            return None
+        found.append((bearing, 0.0))
+    return found
 
 
 def parse_direction(value: str | None) -> float | None:
-    """Degrees clockwise from north for `value`, or None when it cannot be read.
-
-    Accepts numbers, compass points ("NE"), ranges ("45-135", "SW-NW": their middle,
-    clockwise) and lists ("90;270": the first).
-    """
-    if value is None:
+    """Degrees clockwise from north for `value`, or None when it cannot be read: the first
+    of a list ("90;270"), the middle of a range ("45-135": 90, clockwise). See parse_directions."""
+    directions = parse_directions(value)
+    if not directions:
         return None
-    value = value.split(";")[0].strip()
-    if not value:
-        return None
-    match = _RANGE.match(value.upper())
-    if match and not value.startswith("-"):
-        start, end = _angle(match.group(1)), _angle(match.group(2))
-        if start is None or end is None:
-            return None
-        span = (end - start) % 360.0
-        return (start + span / 2.0) % 360.0
-    return _angle(value)
+    start, width = directions[0]
+    return (start + width / 2.0) % 360.0
 
 
 def direction_tag(tags: dict[str, str]) -> str | None:
