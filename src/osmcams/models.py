@@ -150,12 +150,18 @@ def parse_direction(value: str | None) -> float | None:
     return (start + width / 2.0) % 360.0
 
 
-def direction_tag(tags: dict[str, str]) -> str | None:
-    """The raw direction value, by order of precedence of its keys."""
+def direction_source(tags: dict[str, str]) -> tuple[str, str] | None:
+    """The direction key and its raw value, by order of precedence of DIRECTION_KEYS."""
     for key in DIRECTION_KEYS:
         if tags.get(key):
-            return tags[key]
+            return key, tags[key]
     return None
+
+
+def direction_tag(tags: dict[str, str]) -> str | None:
+    """The raw direction value, by order of precedence of its keys."""
+    found = direction_source(tags)
+    return found[1] if found else None
 
 
 def iso_timestamp(value: datetime | None) -> str | None:

@@ -256,6 +256,8 @@ def compare(
 def quality_table(report: Any) -> Any:
     """Counts per commune: cameras, what they lack, notes, odd values, near-duplicates."""
     from rich import box
+    from rich.console import Group
+    from rich.markup import escape
     from rich.table import Table
 
     from osmcams.analysis.quality import CHECKED
@@ -278,7 +280,16 @@ def quality_table(report: Any) -> Any:
         table.add_row(r["insee"], r["name"], str(r["cameras"]), str(r["to_complete"]),
                       *(str(r["missing"][key]) for key in CHECKED),
                       str(r["fixme"]), str(odd), str(r["near_duplicates"]))
-    return table
+    unreadable = [(r["name"], bad) for r in report.rows for bad in r["unreadable_directions"] or []]
+    if not unreadable:
+        return table
+    directions = Table(title="Directions osmcams cannot read", box=box.SIMPLE_HEAD, pad_edge=False,
+                       collapse_padding=True)
+    for name in ("Commune", "Camera", "Key", "Value"):
+        directions.add_column(name, overflow="fold")
+    for name, bad in unreadable:
+        directions.add_row(escape(name), bad["@id"], escape(bad["key"]), escape(bad["value"]))
+    return Group(table, directions)
 
 
 @click.command()
