@@ -354,3 +354,36 @@ def test_completeness_over_time_from_a_history_file(
     chart = figures_over_time(read_history(osh), {c: shapes_06[c] for c in ("06012", "06032")},
                               read_reported((mine,)))
     assert chart == points
+
+
+def test_completeness_over_time_from_the_refresh_store(
+    gard_pbf: Path, gard: Path, write_text, tmp_path: Path
+) -> None:
+    """Nîmes counted 1, 2 then 3 cameras by three runs: each figure meets the last run before it."""
+    from osmcams.history import Run, Store
+
+    store = Store(tmp_path / "history.sqlite")
+    runs = (("2023-01-01T00:00:00Z", 1), ("2024-06-01T00:00:00Z", 2), ("2025-03-01T00:00:00Z", 3))
+    for stamp, cameras in runs:
+        row = {"insee": "30189", "name": "Nîmes", "cameras": cameras, "population": None,
+               "cameras_per_km2": None, "cameras_per_10k": None}
+        with store.transaction():
+            store.record_run(Run(stamp, None, "test", stamp, stamp), [row], {})
+    store.close()
+    mine = write_text("nimes.csv", SERIES_HEADER + (
+        "30189,Nîmes,30,4,exact,municipal network,installed,2019,La Gazette,2019-06\n"
+        "30189,Nîmes,30,4,exact,municipal network,installed,2023-06,Midi Libre,2023-07-01\n"
+        "30189,Nîmes,30,8,about,municipal network,installed,2024-11,Midi Libre,2024-12-01\n"
+        "30189,Nîmes,30,6,at_least,municipal network,installed,2025-02,Objectif Gard,2025-02-10\n"))
+    result = invoke("compare", "--commune", "Nîmes", "--pbf", gard_pbf, "--boundaries", gard,
+                    "--reported", mine, "--store", tmp_path / "history.sqlite", "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    points = json.loads(result.stdout)["over_time"]
+    found = [(p["as_of"], p["mapped_then"], p["completeness"], p["completeness_qualifier"]) for p in points]
+    assert found == [
+        ("2019", None, None, None), ("2023-06", 1, 0.25, "exact"), ("2024-11", 2, 0.25, "about"),
+        ("2025-02", 3, 0.5, "at_most")]  # 2025-02 ends at 2025-03-01T00:00Z, the third run's date
+    assert points[0]["reason"] == "before the first count in the store (2023-01-01T00:00:00Z)"
+    missing = invoke("compare", "--commune", "Nîmes", "--pbf", gard_pbf, "--boundaries", gard,
+                     "--store", tmp_path / "none.sqlite", "-q")
+    assert missing.exit_code == ExitCode.USAGE and "no such history store" in missing.stderr

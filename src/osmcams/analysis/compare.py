@@ -287,7 +287,8 @@ def _date(timestamp: str | None) -> date | None:
     return date.fromisoformat(str(timestamp)[:10])
 
 
-Then = dict[str, dict[str, "int | None"]]  # commune -> as_of -> cameras mapped at its moment
+# commune -> as_of -> the cameras mapped at its moment, or why they are not known
+Then = dict[str, dict[str, "int | str"]]
 
 
 def compare(report: Report, reported: Reported, named: bool, then: Then | None = None) -> Report:
@@ -333,12 +334,14 @@ def series_point(
 ) -> dict[str, Any]:
     """One dated figure beside the cameras mapped at its moment, when a history tells."""
     moment = None if figure["as_of"] is None else moment_of(figure["as_of"])
-    mapped = None if then is None or moment is None else then.get(code, {}).get(figure["as_of"])
+    known = None if then is None or moment is None else then.get(code, {}).get(figure["as_of"])
+    mapped = known if isinstance(known, int) else None
     completeness, qualifier, reason = ratio(mapped, figure)
     if mapped is None:
         stamp = _instant(data_timestamp)
         reason = ("no history of the OSM data" if then is None
                   else "the figure is not dated" if moment is None
+                  else known if isinstance(known, str)
                   else "after the data date" if stamp is not None and moment > stamp
                   else "the OSM data does not cover this commune")
     return {

@@ -1,12 +1,14 @@
-"""Reported figures through time: each dated figure beside the cameras a history held then.
+"""Reported figures through time: each dated figure beside the cameras mapped then.
 
 For the timeline chart and for `compare`: a figure describing 2019-01 is set against the
-map as it was at the end of that period (`compare.moment_of`), counted as `timeline`
-counts (`timeline.cameras_at`).
+map as it was at the end of that period (`compare.moment_of`): from a history file,
+counted as `timeline` counts (`timeline.cameras_at`); or from the refresh's store, the
+count of its last run with data from no later than that.
 """
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 from osmcams.analysis.compare import Reported, Then, moment_of, series_point
@@ -24,8 +26,29 @@ def mapped_then(history: Any, boundaries: dict[str, Any], reported: Reported) ->
     moments = sorted(set(stamps.values()))
     counts = cameras_at(history, boundaries, moments)
     at = {moment: k for k, moment in enumerate(moments)}
-    return {code: {as_of: counts[code][at[stamps[as_of]]] for as_of in days if as_of in stamps}
+    return {code: {as_of: counts[code][at[stamps[as_of]]] if as_of in stamps else "after the data date"
+                   for as_of in days}
             for code, days in dated.items()}
+
+
+def mapped_then_from_runs(runs: dict[str, list[tuple[str, int]]], reported: Reported) -> Then:
+    """The same from counts per commune at dated runs (data timestamp, cameras), oldest first:
+    at each figure's moment, the count of the last run with data from no later than it;
+    before the first run or after the last one, the reason there is none."""
+    then: Then = {}
+    for code, counts in runs.items():
+        dates = [parse_date(stamp) for stamp, _ in counts]
+        then[code] = {}
+        for figure in reported.communes.get(code, []):
+            if not figure["as_of"] or not counts:
+                continue
+            moment = moment_of(figure["as_of"])
+            before = bisect.bisect_right(dates, moment)
+            then[code][figure["as_of"]] = (
+                counts[before - 1][1] if before and moment <= dates[-1]
+                else f"before the first count in the store ({counts[0][0]})" if not before
+                else f"after the last count in the store ({counts[-1][0]})")
+    return then
 
 
 def figures_over_time(

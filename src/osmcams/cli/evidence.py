@@ -193,11 +193,27 @@ def compare_table(report: Any) -> Any:
     return Group(*tables) if len(tables) > 1 else communes
 
 
-def mapped_then(pbf: Path | None, counted: Any, figures: Any, threads: int | None, quiet: bool) -> Any:
-    """With a history file, the cameras of each counted commune at each of its figures' dates."""
+def mapped_then(
+    pbf: Path | None, store: Path | None, counted: Any, figures: Any, threads: int | None, quiet: bool
+) -> Any:
+    """With a history file or store, the cameras of each counted commune at each of its
+    figures' dates."""
     from osmcams.analysis import dated
     from osmcams.sources.osh import is_history, read_history
 
+    if store is not None:
+        from osmcams.history import Store
+
+        if not store.is_file():
+            raise UsageError(f"{store}: no such history store")
+        history_store = Store(store)
+        try:
+            runs = {code: [(run["data_timestamp"], run["cameras"]) for run in history_store.counts(code)
+                           if run["data_timestamp"]]
+                    for code in counted.boundaries}
+        finally:
+            history_store.close()
+        return dated.mapped_then_from_runs(runs, figures)
     if pbf is None or not is_history(pbf):
         return None
     with progress_bar(quiet) as progress:
@@ -210,19 +226,27 @@ def mapped_then(pbf: Path | None, counted: Any, figures: Any, threads: int | Non
 @click.option("--reported", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Reported figures (CSV shaped like the shipped tables); repeat for several. "
                    "[default: the figures shipped with osmcams]")
+@click.option("--store", type=click.Path(path_type=Path, dir_okay=False),
+              help="The refresh's history store: each figure beside the count of its last run "
+                   "before the figure's date. (A history file as --pbf does the same.)")
 @click.option("-f", "--format", "fmt", type=click.Choice(TABLE_FORMATS),
               help="Output format [default: from the --output suffix, else table].")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @handle_errors
 def compare(
-    reported: tuple[Path, ...], fmt: str | None, output: Path | None, overwrite: bool, **kw: Any
+    reported: tuple[Path, ...], store: Path | None, fmt: str | None, output: Path | None, overwrite: bool,
+    **kw: Any,
 ) -> None:
     """Put mapped counts beside the camera counts reported by towns and the press.
 
-    Completeness is mapped ÷ reported. A figure that is planned, or older than the
-    OSM data by more than two years, is flagged. Departments with reported figures
-    are summarised when whole departments are counted.
+    Each commune's figure closest to the data date, with its outlet and date.
+    Completeness is mapped ÷ reported: about for an approximate figure, at most
+    for a minimum, none for a figure of a wider area than the commune (flagged).
+    A planned figure, or one older than the OSM data by more than two years, is
+    flagged. With a history file as --pbf, or --store, every figure is set beside
+    the cameras mapped at its date. Departments with reported figures are
+    summarised when whole departments are counted.
 
     \b
     Examples:
@@ -230,6 +254,7 @@ def compare(
       osmcams compare --commune Nice --commune Nantes
       osmcams compare --all --pbf france.osm.pbf --boundaries communes/ \\
           --reported my-figures.csv -o compare.csv
+      osmcams compare --commune Nice --pbf alpes-maritimes.osh.pbf --boundaries communes/
     """
     from osmcams.analysis.compare import COMPARE_KEYS, read_reported
     from osmcams.analysis.compare import compare as compare_counts
@@ -244,7 +269,7 @@ def compare(
     named = bool(kw["communes"])
     pbf, threads, quiet = kw["pbf"], kw["threads"], kw["quiet"]
     counted = report_from(kw)
-    then = mapped_then(pbf, counted, figures, threads, quiet)
+    then = mapped_then(pbf, store, counted, figures, threads, quiet)
     report = compare_counts(counted, figures, named, then)
     if fmt == "table":
         print_rich(compare_table(report), output, overwrite)
