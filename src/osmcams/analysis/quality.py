@@ -12,7 +12,7 @@ from typing import Any
 
 from osmcams.analysis.match import Points, candidates
 from osmcams.join import Report
-from osmcams.models import Camera, direction_source, direction_tag, parse_directions
+from osmcams.models import Camera, direction_source, direction_tag, parse_directions, unreadable_direction
 
 CHECKED = ("surveillance", "surveillance:type", "camera:type", "camera:mount", "camera:direction",
            "surveillance:zone", "operator")
@@ -71,10 +71,10 @@ def odd_values(tags: dict[str, str]) -> dict[str, str]:
     return odd
 
 
-def unreadable_direction(camera: Camera) -> dict[str, str] | None:
+def direction_to_fix(camera: Camera) -> dict[str, str] | None:
     """The camera, its direction key and the value osmcams cannot read, if so."""
     found = direction_source(camera.tags)
-    if found is None or parse_directions(found[1]) is not None:
+    if found is None or not unreadable_direction(camera):
         return None
     return {"@id": camera.key, "key": found[0], "value": found[1]}
 
@@ -109,7 +109,7 @@ def commune_quality(cameras: list[Camera], distance: float) -> tuple[dict[str, A
         for key, value in strange.items():
             odd.setdefault(key, Counter())[value] += 1
         with_notes += bool(texts)
-        bad = unreadable_direction(camera)
+        bad = direction_to_fix(camera)
         todo = [PLAIN[key] for key in lacks]
         todo += [f"odd {key}={value}" for key, value in strange.items() if key != "camera:direction"]
         if bad:
