@@ -205,6 +205,12 @@ def test_osm_side_from_a_pbf_and_geopackage_layers(
         assert f"{len(official_points) - len(official_in)} of 707 official cameras lie outside Paris" in (
             " ".join(summary["warnings"])
         )
+    sites = json.loads(invoke("match", "--official", register, "--commune", "Paris", "--pbf", pbf,
+                              "--boundaries", boundaries, "-q", "-f", "json").stdout)
+    near = near_sites(official_in, osm_in)
+    assert (sites["sites_total"], sites["osm_total"]) == (len(official_in), len(osm_in))
+    assert sites["sites_with_osm_cameras"] == int(near.any(axis=1).sum())
+    assert sites["osm_cameras_at_no_site"] == int((~near.any(axis=0)).sum())
     layers = dict(pyogrio.list_layers(out))
     assert set(layers) == {"matched", "official_only", "osm_only"}
     assert pyogrio.read_info(out, layer="matched")["features"] == summary["matched"]
