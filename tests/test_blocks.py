@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import run_osmium
 
-from osmcams.sources import blocks
-from osmcams.sources.pbf import scan_file
+from osmcams.sources.osm import blocks
+from osmcams.sources.osm.pbf import scan_file
 
 FILES = (
     "helsinki-2019.osm.pbf",

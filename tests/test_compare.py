@@ -24,7 +24,7 @@ from osmcams.analysis.compare import end_of, partial, read_reported
 from osmcams.analysis.dated import figures_over_time
 from osmcams.cli import cli
 from osmcams.errors import DataError, ExitCode
-from osmcams.sources.osh import read_history
+from osmcams.sources.osm.osh import read_history
 
 # Cameras placed in communes of the Gard (30): Nîmes 3, Alès 2, Bagnols-sur-Cèze 0.
 PLACED = {"30189": 3, "30007": 2}
@@ -360,7 +360,7 @@ def test_completeness_over_time_from_the_refresh_store(
     gard_pbf: Path, gard: Path, write_text, tmp_path: Path
 ) -> None:
     """Nîmes counted 1, 2 then 3 cameras by three runs: each figure meets the last run before it."""
-    from osmcams.history import Run, Store
+    from osmcams.store.history import Run, Store
 
     store = Store(tmp_path / "history.sqlite")
     runs = (("2023-01-01T00:00:00Z", 1), ("2024-06-01T00:00:00Z", 2), ("2025-03-01T00:00:00Z", 3))

@@ -199,10 +199,10 @@ def mapped_then(
     """With a history file or store, the cameras of each counted commune at each of its
     figures' dates."""
     from osmcams.analysis import dated
-    from osmcams.sources.osh import is_history, read_history
+    from osmcams.sources.osm.osh import is_history, read_history
 
     if store is not None:
-        from osmcams.history import Store
+        from osmcams.store.history import Store
 
         if not store.is_file():
             raise UsageError(f"{store}: no such history store")

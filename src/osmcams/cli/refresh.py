@@ -49,9 +49,9 @@ def refresh(config_path: Path, threads: int | None, quiet: bool, backfill: Path 
     (a crontab line: 17 * * * * osmcams refresh --config … --quiet)
       osmcams refresh --config osmcams.toml --backfill alpes-maritimes.osh.pbf --every quarter
     """
-    from osmcams.config import load_config
-    from osmcams.refresh import now
-    from osmcams.refresh import refresh as run_refresh
+    from osmcams.refresh.config import load_config
+    from osmcams.refresh.run import now
+    from osmcams.refresh.run import refresh as run_refresh
     from osmcams.settings import Settings
 
     config = load_config(config_path)
@@ -62,7 +62,7 @@ def refresh(config_path: Path, threads: int | None, quiet: bool, backfill: Path 
             stderr().print(f"{now()} {message}", highlight=False, soft_wrap=True, markup=False)
 
     if backfill is not None:
-        from osmcams.backfill import backfill as run_backfill
+        from osmcams.refresh.backfill import backfill as run_backfill
 
         with progress_bar(quiet) as progress:
             log(run_backfill(config, settings, backfill, every or "month", log, progress))
@@ -75,8 +75,8 @@ def refresh(config_path: Path, threads: int | None, quiet: bool, backfill: Path 
 
 
 def _store(config_path: Path):
-    from osmcams.config import load_config
-    from osmcams.history import Store
+    from osmcams.refresh.config import load_config
+    from osmcams.store.history import Store
 
     config = load_config(config_path)
     if not config.history.is_file():

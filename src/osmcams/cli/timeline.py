@@ -116,10 +116,10 @@ def timeline(
       osmcams timeline --pbf guyane.osh.pbf --all --every month   # the file's own boundaries
     """
     from osmcams.analysis.timeline import timeline_from_pbf
+    from osmcams.counting import Request
     from osmcams.files import check_target
     from osmcams.outputs.formats import format_for
     from osmcams.outputs.writers import render_text, rows_csv
-    from osmcams.pipeline import Request
     from osmcams.settings import Settings
 
     fmt = fmt or format_for(output, TIMELINE_SUFFIXES, "table")

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.models import Camera, direction_warning, make_camera, unreadable_direction
-from osmcams.sources.blocks import Block, Layout, Unindexable, index
-from osmcams.sources.pbf import Extract, Scan, centre, placement_warnings, read_by_id
+from osmcams.sources.osm.blocks import Block, Layout, Unindexable, index
+from osmcams.sources.osm.pbf import Extract, Scan, centre, placement_warnings, read_by_id
 from osmcams.sources.replication import Batch
 
 # The columns a diff sets; a camera's commune is set afterwards (set_communes).
@@ -259,7 +259,7 @@ class Mirror:
     def data_area(self) -> Any:
         """Where the updated extract has data, as `scan_members` finds it: from the sampled
         nodes, and the kept cameras as evidence (`blocks.area_of`); None without samples."""
-        from osmcams.sources.blocks import area_of
+        from osmcams.sources.osm.blocks import area_of
 
         samples = self._samples()
         if samples is None:
@@ -270,7 +270,7 @@ class Mirror:
     def grid(self) -> list[Any] | None:
         """The grid of `data_area` (`blocks.grid_of`), which depends on the cameras only
         through their extent: read from the indexes, not from every camera."""
-        from osmcams.sources.blocks import grid_of
+        from osmcams.sources.osm.blocks import grid_of
 
         samples = self._samples()
         corners = [self.db.execute(f"SELECT {f}({c}) FROM kept_objects").fetchone()[0]

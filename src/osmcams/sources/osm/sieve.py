@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from osmcams.models import Camera, Progress, gc_paused, make_camera
-from osmcams.sources import blocks
+from osmcams.sources.osm import blocks
 
 CAMERA_STRINGS = (b"man_made", b"surveillance")
 BOUNDARY_STRINGS = (b"boundary", b"administrative")
@@ -364,7 +364,7 @@ def _in_workers(path: Path, frames: list[blocks.Frame], wanted: Wanted, workers:
     env = dict(os.environ)
     root = str(Path(osmcams.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    command = [sys.executable, "-c", "from osmcams.sources.sieve import serve; serve()"]
+    command = [sys.executable, "-c", "from osmcams.sources.osm.sieve import serve; serve()"]
     children = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
                 for _ in range(workers)]
     try:

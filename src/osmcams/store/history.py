@@ -372,7 +372,7 @@ class Store:
 
     def commune(self, query: str) -> tuple[str, str]:
         """The (insee, name) of the counted commune named or coded `query`."""
-        from osmcams.communes import normalise
+        from osmcams.communes.names import normalise
 
         known = dict(self.db.execute("SELECT insee, name FROM counts GROUP BY insee"))
         if query in known:
