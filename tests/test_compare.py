@@ -20,7 +20,7 @@ from test_timeline import _snapshot
 from test_timeline import history as osh  # noqa: F401 (its history file, a fixture)
 from test_timeline import shapes as shapes_06  # noqa: F401 (the IGN communes of the 06, a fixture)
 
-from osmcams.analysis.compare import end_of, partial, read_reported
+from osmcams.analysis.compare import commune_scope, end_of, partial, read_reported
 from osmcams.analysis.dated import figures_over_time
 from osmcams.cli import cli
 from osmcams.errors import DataError, ExitCode
@@ -387,3 +387,15 @@ def test_completeness_over_time_from_the_refresh_store(
     missing = invoke("compare", "--commune", "Nîmes", "--pbf", gard_pbf, "--boundaries", gard,
                      "--store", tmp_path / "none.sqlite", "-q")
     assert missing.exit_code == ExitCode.USAGE and "no such history store" in missing.stderr
+
+
+@pytest.mark.parametrize(("scope", "own"), [
+    ("municipal network", True), ("Préfecture de police network (on 1,475 sites)", True),
+    ("national police network", True), ("cameras linked to the urban supervision centre", True),
+    ("municipal network, besides 350 TaM transit cameras connected to the same centre", True),
+    ("", True), ("Paris urban area, all operators (Comparitech ranking)", False),
+    ("Nîmes Métropole network", False), ("metropolis", False), ("Communauté d'agglomération", False),
+    ("intercommunal network", False), ("department of the Gard", False), ("aire urbaine de Lyon", False),
+])
+def test_which_scopes_are_the_communes(scope: str, own: bool) -> None:
+    assert commune_scope(scope) is own

@@ -1,8 +1,12 @@
 """Mapped counts beside the figures that towns and the press report.
 
-The reported figures that ship with osmcams (``data/``) are facts from French press
-articles, each with its source and date. A commune the OSM data does not cover gets
-no mapped count and no completeness (null, with the reason), never 0.
+The reported figures that ship with osmcams (``data/reported_series.csv``) are dated
+facts from French press articles and official pages, several per commune where there
+were several: each with its outlet, the date it describes and the date published, its
+scope, status and qualifier. A count is set against the figure closest to its data
+date; a figure of an area wider than the commune never gives a ratio. A commune the
+OSM data does not cover gets no mapped count and no completeness (null, with the
+reason), never 0.
 """
 
 from __future__ import annotations
@@ -33,10 +37,11 @@ QUALIFIERS = ("exact", "about", "at_least")
 # A ratio mapped ÷ reported inherits the figure's qualifier: a minimum gives a maximum.
 RATIO_QUALIFIER = {"exact": "exact", "about": "about", "at_least": "at_most"}
 STATUSES = ("installed", "planned", "annulled")
-# Words of a scope wider than the commune (an urban area, a metropolis, a department...).
+# Words of a scope wider than the commune (an urban area, a metropolis, a department...);
+# a network (municipal, national police, a police department's) is counted in the commune.
 WIDER = re.compile(
-    r"urban area|aire urbaine|unit[ée] urbaine|metropol|m[ée]tropol|agglom|intercommun|communaut[ée]|"
-    r"epci|department|d[ée]partement|region|r[ée]gion|county|country|nation", re.IGNORECASE)
+    r"urban area|aire urbaine|unit[ée] urbaine|m[ée]tropol|agglom|intercommun|communaut[ée]|"
+    r"\bepci\b|(?<!police )department|d[ée]partement|\bregion|r[ée]gion", re.IGNORECASE)
 OUTDATED_YEARS = 2
 SHIPPED = ("reported_series.csv", "reported_departments.csv")
 
