@@ -399,3 +399,12 @@ def test_completeness_over_time_from_the_refresh_store(
 ])
 def test_which_scopes_are_the_communes(scope: str, own: bool) -> None:
     assert commune_scope(scope) is own
+
+
+def test_department_ranges_and_empty_tables(write_text) -> None:
+    header = "department,name,communes_total_stated,communes_with_cameras,reported_cameras_min," \
+             "reported_cameras_max,as_of,source\n"
+    with pytest.raises(DataError, match=r"dep.csv, line 2: reported_cameras_min 650 is above .* 450"):
+        read_reported((write_text("dep.csv", header + "11,Aude,433,73,650,450,2022-05,L'Empaillé\n"),))
+    empty = read_reported((write_text("empty.csv", SERIES_HEADER),))
+    assert empty.communes == {} and empty.sources[0].endswith("empty.csv")

@@ -80,8 +80,10 @@ def read_reported(
 
 
 def _add_table(reported: Reported, text: str, source: str, today: date) -> None:
-    rows = list(csv.DictReader(io.StringIO(text)))
-    columns = set(rows[0]) if rows else set()
+    reader = csv.DictReader(io.StringIO(text))
+    columns = {name.strip() for name in reader.fieldnames or []}
+    reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
+    rows = list(reader)
     if set(SERIES_COLUMNS) <= columns or set(COMMUNE_COLUMNS) <= columns:
         parse = _series if set(SERIES_COLUMNS) <= columns else _commune
         seen: dict[tuple[Any, ...], int] = {}
@@ -117,7 +119,7 @@ def _count(value: str | None, what: str, required: bool = True) -> int | None:
     text = (value or "").strip()
     if not text and not required:
         return None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ValueError(f"{what} must be a whole number of 0 or more, not {value!r}")
     return int(text)
 
@@ -191,12 +193,15 @@ def commune_scope(scope: str | None) -> bool:
 
 
 def _department(row: dict[str, str], today: date) -> dict[str, Any]:
+    low = _count(row["reported_cameras_min"], "reported_cameras_min", False)
+    high = _count(row["reported_cameras_max"], "reported_cameras_max", False)
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"reported_cameras_min {low} is above reported_cameras_max {high}")
     return {
         "department": row["department"].strip().upper(), "name": row["name"].strip(),
         "communes_total_stated": _count(row["communes_total_stated"], "communes_total_stated", False),
         "communes_with_cameras": _count(row["communes_with_cameras"], "communes_with_cameras", False),
-        "reported_cameras_min": _count(row["reported_cameras_min"], "reported_cameras_min", False),
-        "reported_cameras_max": _count(row["reported_cameras_max"], "reported_cameras_max", False),
+        "reported_cameras_min": low, "reported_cameras_max": high,
         "as_of": _date_text(row["as_of"], "as_of", today, required=True), "source": row["source"].strip(),
         "note": (row.get("note") or "").strip() or None,
     }
