@@ -40,7 +40,10 @@ def mapped_then_from_runs(runs: dict[str, list[tuple[str, int]]], reported: Repo
         dates = [parse_date(stamp) for stamp, _ in counts]
         then[code] = {}
         for figure in reported.communes.get(code, []):
-            if not figure["as_of"] or not counts:
+            if not figure["as_of"]:
+                continue
+            if not counts:
+                then[code][figure["as_of"]] = "no count of this commune in the store"
                 continue
             moment = moment_of(figure["as_of"])
             before = bisect.bisect_right(dates, moment)
