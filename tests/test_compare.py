@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import shapely
 from click.testing import CliRunner, Result
+from conftest import parse_opl, run_osmium
 from shapely.geometry import Point
 from test_timeline import _snapshot
 from test_timeline import history as osh  # noqa: F401 (its history file, a fixture)
@@ -345,6 +346,12 @@ def test_completeness_over_time_from_a_history_file(
                                                        "at_least": "at_most"}[point["qualifier"]]
     rows = {r["insee"]: r for r in data["communes"]}
     assert rows["06012"]["series"] == points[:4]
+    # The count itself is the file's last state (osmium time-filter at its data date), not
+    # every version it holds.
+    now = _snapshot(osh, data["meta"]["data_timestamp"], shapes_06)
+    assert {code: row["cameras"] for code, row in rows.items()} == {c: len(now[c]) for c in rows}
+    held = parse_opl(run_osmium("time-filter", osh, data["meta"]["data_timestamp"], "-f", "opl", "-o", "-"))
+    assert data["meta"]["cameras_total"] == sum(o.tags.get("man_made") == "surveillance" for o in held)
     assert {p["mapped_then"] for p in points[:3]} != {points[0]["mapped_then"]}  # the map moved
     table = invoke("compare", "--pbf", osh, "--boundaries", communes_06, "--commune", "Beausoleil",
                    "--reported", mine, "-q").stdout
