@@ -74,6 +74,16 @@ class Camera:
         data["tags"] = dict(self.tags)
         return data
 
+    def _looks(self) -> str:
+        """Where the camera looks, in words: "looks 90°", or the range or list as tagged."""
+        if self.direction is None:
+            return "direction unknown"
+        raw = direction_tag(self.tags)
+        several = parse_directions(raw)
+        if several and (len(several) > 1 or several[0][1]):
+            return f"looks {raw}"
+        return f"looks {self.direction:g}°"
+
     def flat_properties(self, insee: str | None = None, commune: str | None = None) -> dict[str, object]:
         """Properties uMap and QGIS show as they are: `@id`, `name`, `description`, the
         commune (`insee`, `commune`) when given, then every tag as a top-level key (their
@@ -81,7 +91,7 @@ class Camera:
         kind = (self.surveillance_type or "surveillance").replace("_", " ")
         words = [w for w in (self.camera_type, self.surveillance) if w]
         about = [
-            f"looks {self.direction:g}°" if self.direction is not None else "direction unknown",
+            self._looks(),
             *(f"{label} {value}" for label, value in (
                 ("operator:", self.operator), ("mounted on", self.camera_mount),
                 ("watches", self.zone)) if value),
