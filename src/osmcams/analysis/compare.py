@@ -369,9 +369,10 @@ def _instant(timestamp: str | None) -> datetime | None:
 
 
 def _figure_keys(figure: dict[str, Any] | None) -> dict[str, Any]:
+    """The FIGURE_KEYS of a figure (its `source` as `reported_source`), all null without one."""
     if figure is None:
         return dict.fromkeys(FIGURE_KEYS)
-    return {**{key: figure.get(key) for key in FIGURE_KEYS[:-1]}, "reported_source": figure["source"]}
+    return {key: figure["source"] if key == "reported_source" else figure[key] for key in FIGURE_KEYS}
 
 
 def _row(
