@@ -377,12 +377,12 @@ def is_history(path: str | os.PathLike[str]) -> bool:
 
     try:
         reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+        try:
+            return bool(reader.header().has_multiple_object_versions)
+        finally:
+            reader.close()
     except RuntimeError:
-        return False  # not an OSM file: its reader says why
-    try:
-        return bool(reader.header().has_multiple_object_versions)
-    finally:
-        reader.close()
+        return False  # not a readable OSM file: the snapshot reader says why
 
 
 def read_history(
