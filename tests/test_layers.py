@@ -28,6 +28,7 @@ LAYERS = [
     ["outputs.writers"],
     ["outputs.formats", "outputs.fov"],
     ["join", "refresh.mirror", "store.history", "store.kept"],
+    ["store.sql"],
     ["sources.overpass", "sources.geoapi", "sources.download", "sources.replication"],
     ["sources.osm.osh"],
     ["sources.osm.pbf"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -18,6 +19,8 @@ from osmcams.settings import Settings
 
 if TYPE_CHECKING:
     from osmcams.sources.osm.pbf import Boundary, Extract
+
+log = logging.getLogger(__name__)
 
 # How the command line names each part of a selection; the refresh configuration names them
 # its own way (refresh/config.py).
@@ -124,11 +127,14 @@ def communes_for(
     from osmcams.communes.population import apply_population
 
     if request.boundary_files:
+        log.info("communes from %s, population from %s", ", ".join(map(str, request.boundaries)),
+                 request.population or "none")
         return load_communes(
             request.boundaries, request.population, request.code_field, request.name_field,
             cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
             population_year=request.population_year,
         )
+    log.info("communes from the admin_level=%d relations of %s", request.admin_level, source)
     communes = communes_from_boundaries(relations, source, request.admin_level)
     if request.population:
         apply_population(communes, request.population, request.population_year)

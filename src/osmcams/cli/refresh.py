@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -191,7 +192,7 @@ def changes(config_path: Path, since: str, commune: str | None, fmt: str) -> Non
                 "description": ", ".join(f"{k}={v}" for k, v in row["tags"].items()),
             },
         } for row in rows]
-        write_geojson(features, click.get_text_stream("stdout"))
+        write_geojson(features, sys.stdout)
         return
     keys = ("data_timestamp", "change", "key", "insee", "commune", "lon", "lat")
     if fmt == "csv":

@@ -17,6 +17,7 @@ from osmcams.communes.model import (
     COLUMNS,
     Communes,
     Unusable,
+    commune_frame,
     department_of,
     error_reason,
     one_row_per_code,
@@ -249,9 +250,7 @@ def _read_boundaries(
     name_field: str | None,
     progress: Progress | None,
 ) -> Communes:
-    import geopandas
     import numpy
-    import pandas
 
     parts, notes, unusable, repairs = [], [], [], {}
     for done, path in enumerate(files, 1):
@@ -263,15 +262,9 @@ def _read_boundaries(
         if progress:
             progress("Boundaries", done, len(files))
     codes = [code for part in parts for code in part.codes]
-    frame = geopandas.GeoDataFrame(
-        {
-            "insee": codes,
-            "name": [name for part in parts for name in part.names],
-            "department": [department_of(code) for code in codes],
-            "population": pandas.array([None] * len(codes), dtype="Int64"),
-        },
-        geometry=numpy.concatenate([part.geometries for part in parts]),
-        crs="EPSG:4326",
+    frame = commune_frame(
+        codes, [name for part in parts for name in part.names], [department_of(code) for code in codes],
+        [None] * len(codes), numpy.concatenate([part.geometries for part in parts]),
     )
     return Communes(
         one_row_per_code(frame[COLUMNS]), source, warnings=notes, unusable=unusable, repairs=repairs

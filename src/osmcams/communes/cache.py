@@ -8,7 +8,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from osmcams.communes.model import COLUMNS, Communes, Unusable
+from osmcams.communes.model import COLUMNS, Communes, Unusable, commune_frame
 
 CACHE_FORMAT = 2
 
@@ -53,9 +53,7 @@ def write_cache(communes: Communes, path: Path) -> None:
 
 def read_cache(path: Path, source: str) -> Communes | None:
     """The communes `write_cache` stored, or None when there is none or it is unreadable."""
-    import geopandas
     import numpy
-    import pandas
     import shapely
 
     try:
@@ -65,16 +63,10 @@ def read_cache(path: Path, source: str) -> Communes | None:
             shapes = shapely.from_wkb(
                 [blob[end - size : end] for end, size in zip(ends.tolist(), data["sizes"].tolist())]
             )
-            frame = geopandas.GeoDataFrame(
-                {
-                    "insee": data["insee"].astype(object),
-                    "name": data["name"].astype(object),
-                    "department": pandas.Series(data["department"].astype(object)).replace("", None),
-                    "population": pandas.array([None] * len(shapes), dtype="Int64"),
-                    "area_km2": data["area_km2"],
-                },
-                geometry=shapes,
-                crs="EPSG:4326",
+            frame = commune_frame(
+                data["insee"].tolist(), data["name"].tolist(),
+                [d or None for d in data["department"].tolist()],  # written as "" (numpy has no None)
+                [None] * len(shapes), shapes, area_km2=data["area_km2"],
             )
             notes = json.loads(str(data["notes"]))
             unusable = [Unusable(*u) for u in notes["unusable"]]

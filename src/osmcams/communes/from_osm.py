@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from osmcams.communes.model import COLUMNS, Communes, Unusable, department_of, one_row_per_code
+from osmcams.communes.model import COLUMNS, Communes, Unusable, commune_frame, department_of, one_row_per_code
 from osmcams.communes.population import year_in
 from osmcams.errors import quoted
 
@@ -20,7 +20,6 @@ def communes_from_boundaries(boundaries, source: str, admin_level: int) -> Commu
     The population comes from the `population` tag; its source and year from
     `source:population` ("INSEE 2014") and `population:date`.
     """
-    import geopandas
 
     rows, unusable, notes, years, sources = [], [], [], set(), set()
     where = f"{source} (admin_level={admin_level} relations)"
@@ -50,8 +49,7 @@ def communes_from_boundaries(boundaries, source: str, admin_level: int) -> Commu
         year = year_in(tags.get("population:date", "")) or year_in(tags.get("source:population", ""))
         if year and tags.get("population"):
             years.add(year)
-    frame = geopandas.GeoDataFrame(rows, columns=COLUMNS, geometry="geometry", crs="EPSG:4326")
-    frame["population"] = frame["population"].astype("Int64")
+    frame = commune_frame(*([row[key] for row in rows] for key in COLUMNS))
     frame = one_row_per_code(frame)
     cited = f" ({', '.join(sorted(sources))})" if sources else ""
     return Communes(

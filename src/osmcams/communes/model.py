@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,3 +79,21 @@ def error_reason(error: Exception) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     return text if len(text) <= 160 else text[:159] + "…"
 
+
+
+def commune_frame(
+    insee: Iterable[Any], name: Iterable[Any], department: Iterable[Any], population: Iterable[Any],
+    geometry: Any, **extra: Any,
+) -> Any:
+    """The frame of `Communes`, its column types set by this schema rather than by its values:
+    text is str or None (pandas would read a missing text as NaN, which no JSON can hold),
+    population nullable integers, geometry in EPSG:4326."""
+    import geopandas
+    import pandas
+
+    def text(values: Iterable[Any]) -> Any:
+        return pandas.Series([v if isinstance(v, str) else None for v in values], dtype=object)
+
+    columns = {"insee": text(insee), "name": text(name), "department": text(department),
+               "population": pandas.array(list(population), dtype="Int64"), **extra}
+    return geopandas.GeoDataFrame(columns, geometry=geometry, crs="EPSG:4326")
