@@ -44,6 +44,19 @@ class Request:
             raise UsageError(f"--population-year {self.population_year!r} is not a year such as 2021")
 
 
+DEMO_DIR = "data/demo"
+DEMO_PBF = "monaco-2025-02-07.osm.pbf"  # openstreetmap.fr's Monaco extract, ODbL
+DEMO_BOUNDARIES = "communes-ign-2018.geojson"  # the 5 French communes it reaches, IGN, Licence Ouverte
+
+
+def demo_data() -> tuple[Path, Path]:
+    """The extract and the commune boundaries that ship with osmcams (see data/demo/README.md)."""
+    from importlib.resources import files
+
+    folder = Path(str(files("osmcams").joinpath(DEMO_DIR)))
+    return folder / DEMO_PBF, folder / DEMO_BOUNDARIES
+
+
 OSM_SUFFIXES = (".pbf", ".osm", ".opl", ".osm.bz2", ".osm.gz", ".o5m")
 
 
@@ -88,7 +101,7 @@ def count_from_pbf(
     from osmcams.communes.boundaries import load_communes
     from osmcams.communes.from_osm import communes_from_boundaries
     from osmcams.communes.names import select
-    from osmcams.communes.population import apply_population
+    from osmcams.communes.population import apply_official_population, apply_population
     from osmcams.join import count
     from osmcams.sources.osm.pbf import scan_file
 
@@ -121,5 +134,7 @@ def count_from_pbf(
         )
         if request.population:
             apply_population(communes, request.population, request.population_year)
+    if request.population is None:  # French communes: the official population, not OSM's tags
+        apply_official_population(communes)
     codes = select(communes, request.communes, request.department, request.every, request.region)
     return count(extract, communes, codes, rank=request.every or not request.communes)

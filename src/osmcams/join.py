@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from osmcams.communes.model import Communes
+from osmcams.communes.model import Communes, short_list
 from osmcams.errors import DataError
 from osmcams.geo.areas import areas_km2
 from osmcams.models import Camera, gc_paused
@@ -270,6 +270,11 @@ def covered(
     outside = [name for name, keep in zip(names, kept) if not keep]
     if outside and not rank:
         raise DataError(f"{', '.join(outside)}: outside {where}, nothing there can be counted")
+    if outside and not kept.any():  # an empty table would read as "no cameras"
+        raise DataError(
+            f"none of the {len(outside):,} selected communes is covered by {where}: "
+            + short_list(outside, 5)
+        )
     warnings = []
     partial = [
         f"{name} {share:.0%}" for name, share, keep in zip(names, shares, kept) if keep and share < 1

@@ -37,6 +37,10 @@ def source_options(f: Callable) -> Callable:
     options = [
         commune_options,
         click.option("--pbf", type=click.Path(path_type=Path), help="OSM extract (.osm.pbf)."),
+        click.option("--demo", is_flag=True,
+                     help="The real data that ships with osmcams, offline: the Monaco extract of "
+                          "2025-02-07 and the French communes it reaches (every one of them "
+                          "unless --commune says)."),
         click.option("--admin-level", type=click.IntRange(1, 12), default=8, show_default=True,
                      help="admin_level of boundaries read from the PBF."),
         click.option("--threads", type=click.IntRange(0), default=None,
@@ -123,6 +127,9 @@ def report_from(kw: dict[str, Any]):
     settings = settings_from(kw, threads=kw.pop("threads"))
     from osmcams.communes.names import is_region_code
 
+    if kw.pop("demo"):
+        _use_demo(kw)
+
     region, boundary_source = kw.pop("region"), kw.pop("boundary_source")
     request = request_from(kw, region if is_region_code(region) else None)
     if request.region:
@@ -138,6 +145,30 @@ def report_from(kw: dict[str, Any]):
             report = count_online(request, settings, boundary_source, status_of(progress))
     show_warnings(report.warnings)
     return report
+
+
+DEMO_NOTE = (
+    "demo: the openstreetmap.fr extract of Monaco of 2025-02-07 (© OpenStreetMap contributors, "
+    "ODbL) and the IGN outlines of the 5 French communes it reaches (Licence Ouverte); "
+    "Monaco is not a French commune, so its cameras lie outside every commune"
+)
+
+
+def _use_demo(kw: dict[str, Any]) -> None:
+    """Point the options at the demo data; refuse the options that name other data."""
+    from osmcams.counting import demo_data
+    from osmcams.errors import UsageError
+
+    for name in ("pbf", "region", "population"):
+        if kw[name]:
+            raise UsageError(f"--demo brings its own data: drop --{name}")
+    if kw["boundaries"]:
+        raise UsageError("--demo brings its own data: drop --boundaries")
+    kw["pbf"], boundaries = demo_data()
+    stderr().print(DEMO_NOTE, highlight=False, soft_wrap=True)
+    kw["boundaries"] = (boundaries,)
+    if not (kw["communes"] or kw["department"]):
+        kw["every"] = True
 
 
 NAMED = 5  # items a warning on the terminal names before it counts the rest
