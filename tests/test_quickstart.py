@@ -132,3 +132,83 @@ def test_a_selection_the_data_does_not_cover_is_an_error(selection: list[str], s
     code = main(["count", "--pbf", str(DEMO / "monaco-2025-02-07.osm.pbf"), "-q", "--boundaries",
                  str(shared_data / "communes/ign-2018-simplified/departements"), *selection])
     assert code == 4
+
+
+# --- Official communes for counts on an extract: geo.api.gouv.fr, kept per department -------
+
+
+def _count_json(capsys, *args: str) -> tuple[int, dict | None, str]:
+    from osmcams.cli import main
+
+    code = main(["count", "--pbf", str(DEMO / "monaco-2025-02-07.osm.pbf"), "-q", "-f", "json", *args])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if code == 0 else None), err
+
+
+def _brute_force(shared_data: Path, codes: set[str]) -> dict[str, int]:
+    """Surveillance nodes of the extract in the IGN outlines the fake geo.api serves."""
+    ign = json.loads((shared_data / "communes/ign-2018-simplified/departements/"
+                      "communes-06-alpes-maritimes.geojson").read_text(encoding="utf-8"))
+    shapes = {f["properties"]["code"]: shape(f["geometry"]) for f in ign["features"]
+              if f["properties"]["code"] in codes}
+    points = [Point(n.location.lon, n.location.lat) for n in osmium.FileProcessor(
+        str(DEMO / "monaco-2025-02-07.osm.pbf"), osmium.osm.NODE) if n.tags.get("man_made") == "surveillance"]
+    return {code: sum(outline.covers(p) for p in points) for code, outline in shapes.items()}
+
+
+def test_an_extract_is_counted_in_the_official_communes_kept_for_offline_runs(
+    capsys, geo_api, httpserver, shared_data
+):
+    """Beausoleil's relation is incomplete in the extract: the official outline counts it.
+    The department is fetched once; the next run, offline, uses what was kept."""
+    url = httpserver.url_for("/geo")
+    code, report, err = _count_json(capsys, "--commune", "Beausoleil", "--geo-api-url", url)
+    assert code == 0, err
+    (row,) = report["communes"]
+    assert (row["insee"], row["cameras"]) == ("06012", _brute_force(shared_data, {"06012"})["06012"])
+    assert row["population"] == geo_api.communes["06012"]["population"]
+    assert report["meta"]["boundaries"].startswith("geo.api.gouv.fr contours of department 06")
+    asked = len(httpserver.log)
+    assert [r.args["codeDepartement"] for r, _ in httpserver.log] == ["06"]
+    again, second, err = _count_json(capsys, "--commune", "Beausoleil", "--offline",
+                                     "--geo-api-url", "http://127.0.0.1:9/")
+    assert again == 0, err
+    assert second["communes"] == report["communes"] and len(httpserver.log) == asked
+
+
+def test_download_communes_fills_the_cache_ahead_of_an_offline_run(
+    capsys, geo_api, httpserver, shared_data, tmp_path
+):
+    from osmcams.cli import main
+
+    cache = tmp_path / "kept"
+    url = httpserver.url_for("/geo")
+    assert main(["download", "communes", "--department", "6", "--geo-api-url", url,
+                 "--cache-dir", str(cache), "-q"]) == 0
+    err = capsys.readouterr().err
+    official = {c for c, v in geo_api.communes.items() if v["codeDepartement"] == "06"}
+    assert f"department 06: {len(official)} communes kept" in err
+    kept = json.loads((cache / "communes/geoapi-06.geojson").read_text(encoding="utf-8"))
+    assert {f["properties"]["code"] for f in kept["features"]} == official
+    code, report, err = _count_json(capsys, "--department", "06", "--offline", "--cache-dir", str(cache))
+    assert code == 0, err
+    counted = {row["insee"]: row["cameras"] for row in report["communes"]}
+    expected = _brute_force(shared_data, set(counted))
+    assert counted == expected and sum(expected.values()) == 2
+
+
+def test_without_kept_communes_or_network_the_extracts_relations_are_used_and_said(capsys):
+    code, _, err = _count_json(capsys, "--commune", "Beausoleil")  # geo.api: a closed port
+    assert code == 4
+    assert "its boundary is incomplete in monaco-2025-02-07.osm.pbf" in err
+    assert "the official communes of department 06 are not kept and cannot be fetched" in err
+    assert "'osmcams download communes --department 06' keeps them" in err
+
+
+def test_download_communes_takes_departments_or_all(capsys):
+    from osmcams.cli import main
+
+    assert main(["download", "communes"]) == 2
+    assert "give --department CODE (repeatable) or --all" in capsys.readouterr().err
+    assert main(["download", "alpes_maritimes", "--department", "06"]) == 2
+    assert "--department and --all go with 'osmcams download communes'" in capsys.readouterr().err

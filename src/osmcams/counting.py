@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,68 @@ def while_loading(
         return result, loading.result()
 
 
+COMMUNE_LEVEL = 8
+
+
+def official_communes(
+    relations: Communes, request: Request, settings: Settings, progress: Progress | None = None
+) -> Communes:
+    """The official outlines (geo.api.gouv.fr, kept per department) of the departments that
+    the extract's relations and the selection name, in place of the extract's relations.
+
+    Departments not kept yet are fetched once, unless offline. When one cannot be had, the
+    relations stay, and a warning says so and how to keep the outlines ahead of time.
+    """
+    from datetime import datetime, timezone
+
+    from osmcams.communes.boundaries import load_communes
+    from osmcams.communes.model import department_of
+    from osmcams.communes.names import region_departments
+    from osmcams.errors import CommuneNotFound, DataError, NetworkError
+    from osmcams.settings import public_url
+    from osmcams.sources import geoapi
+    from osmcams.sources.http import Http
+
+    named = [*relations.frame["insee"].tolist(), *(u.code for u in relations.unusable)]
+    departments = {d for d in map(department_of, named) if d}
+    departments.update(filter(None, [request.department]))
+    departments.update((region_departments(request.region) or []) if request.region else [])
+    if not departments:  # not French communes: the extract's relations are all there is
+        return relations
+    wanted = sorted(departments)
+    files = [geoapi.department_file(settings.cache_dir, d) for d in wanted]
+    missing = [d for d, path in zip(wanted, files) if not path.is_file()]
+    reason = "offline"
+    if missing and not settings.offline:
+        http = Http(settings)
+        try:
+            for done, department in enumerate(missing, 1):
+                geoapi.keep_department(http, department)
+                if progress:
+                    progress("Official communes", done, len(missing))
+            missing = []
+        except (NetworkError, CommuneNotFound, DataError) as e:
+            reason = str(e)
+    if missing:
+        why = (
+            f"the official communes of department {', '.join(missing)} are not kept and cannot be "
+            f"fetched from {public_url(settings.geo_api_url)} ({reason})"
+        )
+        keep = f"'osmcams download communes --department {missing[0]}' keeps them for offline runs"
+        relations.warnings.insert(0, f"{why}: the extract's own admin_level={COMMUNE_LEVEL} "
+                                     f"relations are used instead; {keep}")
+        relations.unusable = [replace(u, reason=f"{u.reason}; {why}, and {keep}")
+                              for u in relations.unusable]
+        return relations
+    communes = load_communes(files, cache_dir=settings.cache_dir, refresh=settings.refresh)
+    fetched = min(datetime.fromtimestamp(p.stat().st_mtime, timezone.utc) for p in files)
+    communes.source = (
+        f"geo.api.gouv.fr contours of department {', '.join(wanted)}, "
+        f"kept since {fetched:%Y-%m-%d}"
+    )
+    return communes
+
+
 def count_from_pbf(
     request: Request, settings: Settings, progress: Progress | None = None
 ) -> Report:
@@ -132,6 +194,8 @@ def count_from_pbf(
         communes = communes_from_boundaries(
             found, os.path.basename(osm[0] if osm else request.pbf), request.admin_level
         )
+        if not osm and request.admin_level == COMMUNE_LEVEL:
+            communes = official_communes(communes, request, settings, progress)
         if request.population:
             apply_population(communes, request.population, request.population_year)
     if request.population is None:  # French communes: the official population, not OSM's tags

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from osmcams.errors import OsmcamsError
+from osmcams.errors import NetworkError, OsmcamsError
 
 
 @cache
@@ -24,7 +24,7 @@ def stderr() -> Any:
 # Rows a rich table shows by default: rendering tens of thousands takes minutes.
 TABLE_ROWS = 100
 # Progress labels that count items (files) rather than bytes.
-COUNTED = {"Boundaries", "Diffs"}
+COUNTED = {"Boundaries", "Diffs", "Official communes"}
 
 
 def progress_bar(quiet: bool):
@@ -138,9 +138,24 @@ def handle_errors(f: Callable) -> Callable:
         except OsmcamsError as e:
             from rich.markup import escape
 
-            stderr().print(f"[red]osmcams: error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+            hint = _offline_hint() if isinstance(e, NetworkError) and e.unreachable else ""
+            stderr().print(f"[red]osmcams: error:[/] {escape(str(e) + hint)}", highlight=False,
+                           soft_wrap=True)
             sys.exit(e.exit_code)
 
     return wrapper
+
+
+def _offline_hint() -> str:
+    """How the command that was run can do without the network, by the options it has."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    options = {name for p in context.command.params for name in p.opts} if context else set()
+    if {"--pbf", "--offline"} <= options:
+        return "; count from a file with --pbf, or from cached answers with --offline"
+    if "--offline" in options:
+        return "; use the cached answers with --offline"
+    return ""
 
 

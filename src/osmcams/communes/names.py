@@ -13,12 +13,20 @@ from osmcams.communes.model import NOTHING_SELECTED, Communes, department_of
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, UsageError, quoted
 
 
-def region_departments(code: str) -> list[str] | None:
-    """The departments of the COG region `code` ("93" -> 04, 05, 06, 13, 83, 84), or None."""
+def _regions() -> list[dict]:
     from importlib.resources import files
 
-    regions = json.loads(files("osmcams").joinpath("data/regions.json").read_text(encoding="utf-8"))
-    return next((r["departments"] for r in regions if r["code"] == code), None)
+    return json.loads(files("osmcams").joinpath("data/regions.json").read_text(encoding="utf-8"))
+
+
+def region_departments(code: str) -> list[str] | None:
+    """The departments of the COG region `code` ("93" -> 04, 05, 06, 13, 83, 84), or None."""
+    return next((r["departments"] for r in _regions() if r["code"] == code), None)
+
+
+def every_department() -> list[str]:
+    """The codes of the 101 departments of the COG regions, in order."""
+    return sorted(d for r in _regions() for d in r["departments"])
 
 
 def is_region_code(value: str | None) -> bool:

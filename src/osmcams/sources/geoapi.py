@@ -8,6 +8,8 @@ closest names the API knows.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from osmcams.communes.model import COLUMNS, Communes, department_of
@@ -181,3 +183,39 @@ def _to_communes(http: Http, features: list[dict[str, Any]]) -> Communes:
         frame, source, population_source=POPULATION_SOURCE, population_year=POPULATION_YEAR,
         repairs=repairs,
     )
+
+
+# Official outlines kept per department, for runs on an extract (--pbf) and offline runs.
+# They are kept until `osmcams download communes` fetches them again: communes change once
+# a year, on 1 January.
+LASTING = "communes"
+
+
+def department_file(cache_dir: Path, department: str) -> Path:
+    """Where the official communes of `department` are kept (a GeoJSON as geo.api sends it)."""
+    return cache_dir / LASTING / f"geoapi-{department}.geojson"
+
+
+def keep_department(http: Http, department: str) -> tuple[Path, int]:
+    """Fetch the communes of a department and keep them; the file and the number of communes.
+
+    The answer is checked (codes, department, coordinates) before it is kept; outlines
+    that need repair are kept as sent and repaired, with a warning, when read.
+    """
+    import json
+
+    from osmcams.files import atomic_open
+
+    features = department_features(http, department)
+    _to_communes(http, features)  # refuses what a boundary file may not hold
+    kept = {
+        "type": "FeatureCollection",
+        "source": f"{_url(http)}?codeDepartement={department}",
+        "fetched": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "features": features,
+    }
+    target = department_file(http.settings.cache_dir, department)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(target, overwrite=True) as out:
+        json.dump(kept, out, ensure_ascii=False, separators=(",", ":"))
+    return target, len(features)

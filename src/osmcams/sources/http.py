@@ -44,7 +44,6 @@ MAX_WAIT = 600.0  # never sleep longer than this between two tries, whatever the
 MAX_REDIRECTS = 5
 CHUNK = 1 << 16
 MIN_RATE = 50_000  # bytes/s a download may not fall below on average, beyond the deadline
-NO_NETWORK_HINT = "; count from a file with --pbf, or from cached answers with --offline"
 
 Check = Callable[[Any], None]
 """Called with a decoded JSON answer; raises an OsmcamsError to reject it."""
@@ -534,4 +533,6 @@ def _refused(name: str, reason: object) -> NetworkError:
 
     why = "its name does not resolve" if isinstance(reason, NameResolutionError) else (
         "the connection was refused")
-    return NetworkError(f"cannot reach {name}: {why}{NO_NETWORK_HINT}")
+    error = NetworkError(f"cannot reach {name}: {why}")
+    error.unreachable = True
+    return error
