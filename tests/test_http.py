@@ -105,11 +105,25 @@ def test_offline_serves_expired_answers(httpserver, net_settings):
     ("http://127.0.0.1:9/communes", "the connection was refused"),
     ("http://osmcams-test.invalid/communes", "its name does not resolve"),
 ])
-def test_unreachable_server_fails_at_once_and_suggests_files(net_settings, url, why):
+def test_unreachable_server_fails_at_once_and_says_so(net_settings, url, why):
+    """The command that was run says how to do without (its own options: see below)."""
     with pytest.raises(NetworkError) as e:
         Http(replace(net_settings, max_tries=5, min_retry_wait=30)).get_json(url)
-    assert why in str(e.value) and "--pbf" in str(e.value) and "--offline" in str(e.value)
-    assert "tries" not in str(e.value)
+    assert why in str(e.value) and e.value.unreachable
+    assert "tries" not in str(e.value) and "--pbf" not in str(e.value)
+
+
+@pytest.mark.parametrize("command, hint", [
+    (["count", "--commune", "Nice", "-q"],
+     "; count from a file with --pbf, or from cached answers with --offline"),
+    (["download", "communes", "--department", "06", "-q"], "; use the cached answers with --offline"),
+])
+def test_without_network_each_command_suggests_its_own_options(capsys, command, hint):
+    from osmcams.cli import main
+
+    assert main(command) == 5
+    err = capsys.readouterr().err
+    assert "the connection was refused" in err and err.rstrip().endswith(hint)
 
 
 def test_errors_are_not_cached(httpserver, net_settings):

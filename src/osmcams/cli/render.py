@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache, wraps
 from pathlib import Path
 from typing import Any
@@ -159,3 +159,55 @@ def _offline_hint() -> str:
     return ""
 
 
+
+
+class Fitted:
+    """A rich table that never cuts a number, a code, a date or an id.
+
+    `columns` are (header, kind): "text" wraps at word boundaries (names, notes); "left"
+    and "right" are values, never wrapped nor cut, aligned so. When the width given to the
+    table is too narrow, the columns named in `drop` are left out, least useful first,
+    and the caption says which.
+    """
+
+    def __init__(self, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]],
+                 drop: Sequence[str] = (), caption: str | None = None, **table: Any) -> None:
+        self.columns, self.rows, self.drop = list(columns), [list(r) for r in rows], list(drop)
+        self.caption, self.table = caption, table
+
+    def build(self, hidden: Sequence[str] = ()) -> Any:
+        from rich import box
+        from rich.cells import cell_len
+        from rich.table import Table
+
+        note = (f"left out for want of width: {', '.join(hidden)} "
+                "(widen the terminal, or --format or -o for every column)") if hidden else None
+        caption = "\n".join(filter(None, [self.caption, note])) or None
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, caption=caption,
+                      **self.table)
+        shown = [i for i, (header, _) in enumerate(self.columns) if header not in hidden]
+        for i in shown:
+            header, kind = self.columns[i]
+            if kind == "text":
+                table.add_column(header, overflow="fold")
+                continue
+            words = [cell_len(word) for word in header.split()]
+            width = max([*(cell_len(row[i]) for row in self.rows if i < len(row)), *words])
+            table.add_column(header, justify="right" if kind == "right" else "left", width=width,
+                             overflow="fold")
+        for row in self.rows:
+            table.add_row(*(row[i] for i in shown if i < len(row)))
+        return table
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.measure import Measurement
+
+        hidden: list[str] = []
+        table = self.build()
+        unbounded = options.update_width(1_000_000)  # the true minimum, not one clamped to the width
+        for header in self.drop:
+            if Measurement.get(console, unbounded, table).minimum <= options.max_width:
+                break
+            hidden.append(header)
+            table = self.build(hidden)
+        yield table
