@@ -145,7 +145,8 @@ def inside(communes_06, ign_shapes):
 
 
 def test_diffs_give_what_osmium_apply_changes_gives(
-    replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys
+    replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys,
+    monkeypatch,
 ):
     config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
                           population=str(cog_population), names=FRENCH)
@@ -214,6 +215,22 @@ def test_diffs_give_what_osmium_apply_changes_gives(
     # The first run added Beausoleil's camera; the next two changed 7 things there.
     assert len(lines) == 1 + 1 + sum(k not in ("node/6482706094", f"way/{WAY_C}") for _, k, _ in changes)
     assert main(["changes", "--config", str(config), "--since", "yesterday"]) == 2
+    capsys.readouterr()
+
+    # The tables at 80, 100 and 160 columns: dates, ids, numbers whole (issue 25).
+    from test_tables import assert_uncut
+
+    since = ["changes", "--config", str(config), "--since", "2025-02-07T03:00Z"]
+    for width in (80, 100, 160):
+        monkeypatch.setenv("COLUMNS", str(width))
+        assert main(["history", "--config", str(config), "--commune", "06012"]) == 0
+        stamps = [r["data_timestamp"] for r in data["runs"]]
+        assert_uncut(capsys.readouterr().out, width,
+                     [*stamps, *(str(r["cameras"]) for r in data["runs"])], ["Beausoleil"])
+        assert main(since) == 0
+        assert_uncut(capsys.readouterr().out, width,
+                     ["2025-02-07T04:00:00Z", *(k for run_id, k, _ in changes if run_id == 3)],
+                     ["Cap-d'Ail"])
 
 
 @pytest.fixture

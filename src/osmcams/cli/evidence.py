@@ -107,39 +107,42 @@ def match(
 
 def compare_table(report: Any) -> Any:
     """The communes, then the departments, as rich tables."""
-    from rich import box
     from rich.console import Group
-    from rich.table import Table
+
+    from osmcams.cli.render import Fitted
 
     meta = report.meta
-    communes = Table(
-        title=f"Mapped in OpenStreetMap (data of {meta['data_timestamp'] or 'unknown date'}) "
-              "against reported figures",
-        caption=f"{meta['source']}; reported: {', '.join(meta['reported_sources'])}",
-        box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
-    )
-    for name in ("INSEE", "Commune", "Mapped", "Reported", "As of", "Status", "Complete", "Notes"):
-        communes.add_column(name, justify="right" if name in ("Mapped", "Reported", "Complete") else "left",
-                            overflow="fold", no_wrap=name in ("INSEE", "As of"),
-                            min_width=16 if name == "Notes" else None)
+    communes = []
     for r in report.rows:
         complete = f"{r['completeness']:.0%}" if r["completeness"] is not None else None
-        communes.add_row(r["insee"], r["name"], cell(r["cameras"]), cell(r["reported_cameras"]),
+        communes.append([r["insee"], r["name"], cell(r["cameras"]), cell(r["reported_cameras"]),
                          cell(r["as_of"]), cell(r["status"]), cell(complete),
-                         cell([*r["flags"], *([r["reason"]] if r["reason"] else [])]))
-    departments = Table(title="Departments", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for name in ("Dept", "Name", "Communes", "With cameras mapped", "reported", "Mapped", "Reported range",
-                 "As of", "Notes"):
-        departments.add_column(name, overflow="fold")
+                         cell([*r["flags"], *([r["reason"]] if r["reason"] else [])])])
+    departments = []
     for d in report.extra.get("departments", []):
         low, high = d["reported_cameras_min"], d["reported_cameras_max"]
         span = None if low is None else str(low) if low == high else f"{low}–{high}"
-        departments.add_row(
+        departments.append([
             d["department"], d["name"], cell(d["communes"]), cell(d["communes_with_mapped_cameras"]),
             cell(d["communes_with_cameras_reported"]), cell(d["mapped_cameras"]), cell(span),
-            d["as_of"], cell([*d["flags"], *([d["reason"]] if d["reason"] else [])]),
-        )
-    return Group(communes, departments) if report.extra.get("departments") else communes
+            cell(d["as_of"]), cell([*d["flags"], *([d["reason"]] if d["reason"] else [])]),
+        ])
+    tables = [Fitted(
+        [("INSEE", "left"), ("Commune", "text"), ("Mapped", "right"), ("Reported", "right"),
+         ("As of", "left"), ("Status", "text"), ("Complete", "right"), ("Notes", "text")],
+        communes, ["Status", "Complete"],
+        title=f"Mapped in OpenStreetMap (data of {meta['data_timestamp'] or 'unknown date'}) "
+              "against reported figures",
+        caption=f"{meta['source']}; reported: {', '.join(meta['reported_sources'])}",
+    )]
+    if departments:
+        tables.append(Fitted(
+            [("Dept", "left"), ("Name", "text"), ("Communes", "right"),
+             ("With cameras mapped", "right"), ("reported", "right"), ("Mapped", "right"),
+             ("Reported range", "right"), ("As of", "left"), ("Notes", "text")],
+            departments, ["Communes", "reported", "With cameras mapped"], title="Departments",
+        ))
+    return Group(*tables)
 
 
 @click.command()
@@ -189,30 +192,32 @@ def compare(
 
 def quality_table(report: Any) -> Any:
     """Counts per commune: cameras, what they lack, notes, odd values, near-duplicates."""
-    from rich import box
-    from rich.table import Table
-
     from osmcams.analysis.quality import CHECKED
+    from osmcams.cli.render import Fitted
 
     meta = report.meta
-    table = Table(
-        title=f"What mappers still have to do, data of {meta['data_timestamp'] or 'unknown date'}",
-        caption=f"{meta['source']}; numbers are cameras lacking each tag",
-        box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
-    )
-    short = [key.split(":")[-1] for key in CHECKED]
-    for name in ("INSEE", "Commune", "Cams", "To do", *short, "fixme", "odd", "dupl."):
-        table.add_column(name, justify="left" if name in ("INSEE", "Commune") else "right", overflow="fold",
-                         no_wrap=name != "Commune", min_width=10 if name == "Commune" else None)
+    # Each checked key by its own name, less the "surveillance:" every reader knows.
+    keys = [key.removeprefix("surveillance:") for key in CHECKED]
+    rows = []
     for r in report.rows:
-        if r["cameras"] is None:
-            table.add_row(r["insee"], r["name"], "–", r["reason"])
+        if r["cameras"] is None:  # no data: the reason, where the numbers would be
+            rows.append([r["insee"], r["name"], "–", "–", *("" for _ in CHECKED), "", "", "",
+                         r["reason"]])
             continue
         odd = sum(sum(values.values()) for values in r["odd_values"].values())
-        table.add_row(r["insee"], r["name"], str(r["cameras"]), str(r["to_complete"]),
-                      *(str(r["missing"][key]) for key in CHECKED),
-                      str(r["fixme"]), str(odd), str(r["near_duplicates"]))
-    return table
+        rows.append([r["insee"], r["name"], str(r["cameras"]), str(r["to_complete"]),
+                     *(str(r["missing"][key]) for key in CHECKED),
+                     str(r["fixme"]), str(odd), str(r["near_duplicates"]), ""])
+    return Fitted(
+        [("INSEE", "left"), ("Commune", "text"), ("Cams", "right"), ("To do", "right"),
+         *((key, "right") for key in keys), ("fixme", "right"), ("odd", "right"),
+         ("dupl.", "right"), ("Note", "text")],
+        rows,
+        ["Note", "fixme", "odd", "zone", "operator", "camera:direction", "camera:mount", "dupl.",
+         "camera:type", "surveillance", "type"],
+        title=f"What mappers still have to do, data of {meta['data_timestamp'] or 'unknown date'}",
+        caption=f"{meta['source']}; numbers are cameras lacking each tag",
+    )
 
 
 @click.command()

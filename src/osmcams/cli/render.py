@@ -161,6 +161,9 @@ def _offline_hint() -> str:
 
 
 
+SHORT = 10  # a column header up to this wide is never wrapped
+
+
 class Fitted:
     """A rich table that never cuts a number, a code, a date or an id.
 
@@ -185,14 +188,16 @@ class Fitted:
         caption = "\n".join(filter(None, [self.caption, note])) or None
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, caption=caption,
                       **self.table)
-        shown = [i for i, (header, _) in enumerate(self.columns) if header not in hidden]
+        shown = [i for i, (header, _) in enumerate(self.columns) if header not in hidden
+                 and any(i < len(row) and row[i] for row in self.rows)]  # not a column of blanks
         for i in shown:
             header, kind = self.columns[i]
             if kind == "text":
                 table.add_column(header, overflow="fold")
                 continue
-            words = [cell_len(word) for word in header.split()]
-            width = max([*(cell_len(row[i]) for row in self.rows if i < len(row)), *words])
+            # A short header whole ("To do"), a long one wrapped at its words.
+            heading = [cell_len(header)] if cell_len(header) <= SHORT else map(cell_len, header.split())
+            width = max([*(cell_len(row[i]) for row in self.rows if i < len(row)), *heading])
             table.add_column(header, justify="right" if kind == "right" else "left", width=width,
                              overflow="fold")
         for row in self.rows:
