@@ -217,6 +217,15 @@ def test_diffs_give_what_osmium_apply_changes_gives(
     assert main(["changes", "--config", str(config), "--since", "yesterday"]) == 2
     capsys.readouterr()
 
+    # Names resolved as count resolves them: suggestions, exit 3 (issue 25).
+    assert main(["history", "--config", str(config), "--commune", "Beausoliel"]) == 3
+    assert "did you mean Beausoleil (06012)?" in capsys.readouterr().err
+    assert main(["changes", "--config", str(config), "--since", "2025-02-07", "--commune",
+                 "beausoliel"]) == 3
+    assert "did you mean Beausoleil (06012)?" in capsys.readouterr().err
+    assert main(["history", "--config", str(config), "--commune", "Nice"]) == 3
+    assert "Nice (06088) is outside the data of these refreshes" in capsys.readouterr().err
+
     # The tables at 80, 100 and 160 columns: dates, ids, numbers whole (issue 25).
     from test_tables import assert_uncut
 

@@ -97,3 +97,14 @@ def test_a_table_too_wide_for_any_dropping_still_shows_every_value_whole() -> No
     Console(file=out, width=40).print(table)
     assert_uncut(out.getvalue(), 40, ["06104", "12,037"], ["Roquebrune-Cap-Martin"])
     assert _left_out(out.getvalue()) == ["Types"]
+
+
+def test_compare_of_named_communes_gives_the_uncovered_one_a_row(capsys, communes_06):
+    """`compare --commune Nice --commune Beausoleil` on the Monaco extract: Nice, outside
+    the data, has a row with its reason; Beausoleil its count."""
+    assert main(["compare", "--pbf", str(DEMO_PBF), "--boundaries", str(communes_06), "-q",
+                 "--commune", "Nice", "--commune", "Beausoleil", "-f", "json"]) == 0
+    rows = {r["insee"]: r for r in json.loads(capsys.readouterr().out)["communes"]}
+    assert rows["06088"]["cameras"] is None
+    assert rows["06088"]["reason"] == "the OSM data does not cover this commune"
+    assert rows["06012"]["cameras"] == 1

@@ -251,8 +251,9 @@ def covered(
     """The communes the extract has data for, with a `coverage` column, and warnings.
 
     `coverage` is the share of a commune's area inside the extract's data. A commune
-    (almost) wholly outside is left out of a ranking, and is an error when asked for
-    by name: a zero there would be a number without data. A partly covered one keeps
+    (almost) wholly outside is left out, with a warning, of a ranking and of several
+    communes named; alone, or when none is covered, it is an error: a zero there would
+    be a number without data. A partly covered one keeps
     its count, flagged, and so does one `holding` cameras of the extract, however
     little of it the sampling found: the extract has data there. `known` is the
     `coverage_of` the communes, when known already.
@@ -268,7 +269,7 @@ def covered(
     where = f"the data of {extract.source} (known from {how})"
     kept = (shares >= NO_DATA) | chosen["insee"].isin(holding).to_numpy()
     outside = [name for name, keep in zip(names, kept) if not keep]
-    if outside and not rank:
+    if outside and not rank and len(outside) == len(names):  # of several named, the others count
         raise DataError(f"{', '.join(outside)}: outside {where}, nothing there can be counted")
     if outside and not kept.any():  # an empty table would read as "no cameras"
         raise DataError(

@@ -60,13 +60,15 @@ def department_code(text: str) -> str:
 
 
 def match(
-    query: str, candidates: Sequence[tuple[str, str, str | None]], department: str | None = None
+    query: str, candidates: Sequence[tuple[str, str, str | None]], department: str | None = None,
+    settle: str = "give the INSEE code or --department", among: str = "",
 ) -> str:
     """The code of the one candidate (code, name, department) that `query` names.
 
     `query` is a code or a name, compared without case, accents or ligatures, and
     with or without its article (Le, La, Les, L'). Raises CommuneNotFound with the
-    closest names, or AmbiguousCommune with the homonyms.
+    closest names (`among` says among what), or AmbiguousCommune with the homonyms and
+    how to `settle` it.
     """
     query = query.strip()
     if not query:
@@ -76,7 +78,7 @@ def match(
     by_code = [c for c in pool if c[0] == query.upper()]
     if by_code:
         return by_code[0][0]
-    where = f" in department {department}" if department else ""
+    where = (f" in department {department}" if department else "") + among
     if re.fullmatch(r"\d{4}", query):
         padded = [c for c in pool if c[0] == "0" + query]
         if padded:
@@ -93,8 +95,7 @@ def match(
     if len(found) > 1:
         listing = ", ".join(f"{n} ({code}, department {d or '?'})" for code, n, d in found)
         raise AmbiguousCommune(
-            f"{quoted(query)} names {len(found)} communes{where}: {listing}; "
-            "give the INSEE code or --department"
+            f"{quoted(query)} names {len(found)} communes{where}: {listing}; {settle}"
         )
     names = {normalise(c[1]): c for c in pool}
     close = difflib.get_close_matches(wanted, list(names), n=5, cutoff=0.75)
