@@ -219,3 +219,13 @@ def test_status_is_told_what_the_run_waits_for(httpserver, net_settings):
     host = httpserver.url_for("/").split("//")[1].rstrip("/")
     assert told == [f"waiting for {host}", f"{host} answered 503 SERVICE UNAVAILABLE; trying again in 0 s",
                     f"waiting for {host} (try 2 of 3)", None]
+
+
+def test_an_http_error_names_the_url_without_its_credentials(httpserver, net_settings):
+    httpserver.expect_request("/geo/communes").respond_with_data("nope", status=404)
+    url = httpserver.url_for("/geo/communes")
+    secret = url.replace("://", "://bob:Hunter2Secret@")
+    with pytest.raises(NetworkError) as e:
+        Http(net_settings).get_json(secret, {"code": "06012"})
+    assert str(e.value) == f"{url}?code=06012 answered 404 NOT FOUND"
+    assert "Hunter2" not in str(e.value)

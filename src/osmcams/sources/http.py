@@ -56,6 +56,8 @@ Reader = Callable[["requests.Response", threading.Event], T]
 
 _LOCK = threading.Lock()
 
+MAX_SHOWN = 300  # characters of a URL shown in a message
+
 
 def host(url: str) -> str:
     """The host (and port) of `url`, without credentials, to name a service in messages."""
@@ -293,7 +295,9 @@ class Http:
         message = f"{host(url)} answered {status}{reason}"
         if status in RETRY_STATUSES:
             raise _Again(message, status, _retry_after(response.headers.get("Retry-After")))
-        error = NetworkError(message)
+        asked = public_url(response.url or target)  # which URL, without its credentials
+        error = NetworkError(f"{asked if len(asked) <= MAX_SHOWN else asked[:MAX_SHOWN] + '…'} "
+                             f"answered {status}{reason}")
         error.status = status
         raise error
 
