@@ -435,9 +435,13 @@ def test_patched_sets_equal_a_whole_recount_after_each_diff(
     out = tmp_path / "www"
     request = {"department": "06", "boundaries": (communes_06,), "population": cog_population}
     replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
-    assert run(config, "--quiet") == 0
+    assert run(config) == 0
     first = {r["insee"]: r["cameras"] for r in published(out)[0]["communes"]}
     assert first["06150"] == 0  # La Turbie: no camera yet
+    # The 158 communes outside the data: 5 named in the log, as count names them; all published.
+    (left_out,) = [line for line in capsys.readouterr().err.splitlines() if "left out: " in line]
+    assert left_out.endswith(" and 153 more (the published communes.json lists them all)")
+    assert any(w.count("(06") == 158 for w in published(out)[0]["warnings"])
 
     camera = {"man_made": "surveillance", "surveillance:type": "camera"}
     here = Obj("node", NEW_NODE + 1, 1, {**camera, "direction": "skywards"}, *inside("06150"))

@@ -174,14 +174,14 @@ def _use_demo(kw: dict[str, Any]) -> None:
 NAMED = 5  # items a warning on the terminal names before it counts the rest
 
 
-def brief(warning: str) -> str:
-    """A warning listing many items, cut to the first NAMED and the count of the rest."""
+def brief(warning: str, whole: str = "--format json lists them all") -> str:
+    """A warning listing many items, cut to the first NAMED and the count of the rest;
+    `whole` says where they are all."""
     head, colon, tail = warning.partition(": ")
     items = tail.split(", ")
     if not colon or len(items) <= NAMED + 1:
         return warning
-    return (f"{head}: {', '.join(items[:NAMED])} and {len(items) - NAMED:,} more "
-            "(--format json lists them all)")
+    return f"{head}: {', '.join(items[:NAMED])} and {len(items) - NAMED:,} more ({whole})"
 
 
 def show_warnings(warnings: list[str]) -> None:

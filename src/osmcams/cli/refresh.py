@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from osmcams.cli.options import brief
 from osmcams.cli.render import handle_errors, progress_bar, stderr
 from osmcams.errors import UsageError
 
@@ -58,8 +59,12 @@ def refresh(config_path: Path, threads: int | None, quiet: bool, backfill: Path 
     settings = Settings.from_env(threads=threads)
 
     def log(message: str) -> None:
-        if not quiet:
-            stderr().print(f"{now()} {message}", highlight=False, soft_wrap=True, markup=False)
+        if quiet:
+            return
+        head, warned, text = message.partition("warning: ")
+        if warned and not head:  # long lists cut, as count cuts them
+            message = warned + brief(text, "the published communes.json lists them all")
+        stderr().print(f"{now()} {message}", highlight=False, soft_wrap=True, markup=False)
 
     if backfill is not None:
         from osmcams.refresh.backfill import backfill as run_backfill
