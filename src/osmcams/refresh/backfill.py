@@ -47,13 +47,14 @@ def _communes(config: Config, store: Store, history_path: Path, settings: Settin
     the extract, else from the history file at its data date."""
     from osmcams.communes.boundaries import load_communes
     from osmcams.communes.from_osm import communes_from_boundaries
-    from osmcams.communes.population import apply_population
+    from osmcams.communes.population import apply_official_population, apply_population
     from osmcams.refresh.mirror import Mirror
     from osmcams.refresh.run import _boundary
 
     if config.boundaries:
-        return load_communes(config.boundaries, config.population, config.code_field,
-                             config.name_field, cache_dir=settings.cache_dir, progress=progress)
+        communes = load_communes(config.boundaries, config.population, config.code_field,
+                                 config.name_field, cache_dir=settings.cache_dir, progress=progress)
+        return communes if config.population else apply_official_population(communes)
     stored = Mirror(store.db, config.pbf, settings.threads).get("boundaries")
     if stored is None:
         from osmcams.sources.osm.osh import read_boundaries
@@ -64,8 +65,8 @@ def _communes(config: Config, store: Store, history_path: Path, settings: Settin
         boundaries, source = [_boundary(r) for r in stored], config.pbf.name
     communes = communes_from_boundaries(boundaries, source, config.admin_level)
     if config.population:
-        apply_population(communes, config.population)
-    return communes
+        return apply_population(communes, config.population)
+    return apply_official_population(communes)
 
 
 def _backfill(store: Store, config: Config, settings: Settings, path: Path, every: str, log: Log,

@@ -271,7 +271,7 @@ class Refresh:
         from osmcams.communes.boundaries import load_communes
         from osmcams.communes.from_osm import communes_from_boundaries
         from osmcams.communes.names import select
-        from osmcams.communes.population import apply_population
+        from osmcams.communes.population import apply_official_population, apply_population
 
         config = self.config
         if self._selection is None:
@@ -285,6 +285,8 @@ class Refresh:
                 communes = communes_from_boundaries(boundaries, config.pbf.name, config.admin_level)
                 if config.population:
                     apply_population(communes, config.population)
+            if not config.population:  # French communes: the shipped COG population, as count
+                apply_official_population(communes)
             self._selection = communes, select(communes, config.names, config.department, config.every)
         return self._selection
 
