@@ -89,6 +89,10 @@ def test_the_demo_takes_a_commune_by_name_and_refuses_other_data(tmp_path: Path)
                            capture_output=True, text=True, timeout=120)
     assert mixed.returncode == 2
     assert "--demo brings its own data: drop --pbf" in mixed.stderr
+    elsewhere = subprocess.run([*run, "--region", "11"], cwd=tmp_path, env=env,
+                               capture_output=True, text=True, timeout=120)
+    assert elsewhere.returncode == 3  # Île-de-France: none of its communes ships with the demo
+    assert "no commune of region 11 in" in elsewhere.stderr
 
 
 def test_the_shipped_data_is_declared_as_package_data() -> None:

@@ -156,18 +156,19 @@ DEMO_NOTE = (
 
 def _use_demo(kw: dict[str, Any]) -> None:
     """Point the options at the demo data; refuse the options that name other data."""
+    from osmcams.communes.names import is_region_code
     from osmcams.counting import demo_data
     from osmcams.errors import UsageError
 
-    for name in ("pbf", "region", "population"):
+    for name in ("pbf", "boundaries", "population"):
         if kw[name]:
             raise UsageError(f"--demo brings its own data: drop --{name}")
-    if kw["boundaries"]:
-        raise UsageError("--demo brings its own data: drop --boundaries")
+    if kw["region"] and not is_region_code(kw["region"]):  # a region name names an extract
+        raise UsageError("--demo brings its own data: drop --region, or give a region code")
     kw["pbf"], boundaries = demo_data()
     stderr().print(DEMO_NOTE, highlight=False, soft_wrap=True)
     kw["boundaries"] = (boundaries,)
-    if not (kw["communes"] or kw["department"]):
+    if not (kw["communes"] or kw["department"] or kw["region"]):
         kw["every"] = True
 
 
