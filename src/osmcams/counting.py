@@ -129,11 +129,11 @@ def official_communes(
     if missing and not settings.offline:
         http = Http(settings)
         try:
-            for done, department in enumerate(missing, 1):
+            for done, department in enumerate(list(missing), 1):
                 geoapi.keep_department(http, department)
+                missing.remove(department)
                 if progress:
-                    progress("Official communes", done, len(missing))
-            missing = []
+                    progress("Official communes", done, done + len(missing))
         except (NetworkError, CommuneNotFound, DataError) as e:
             reason = str(e)
     if missing:

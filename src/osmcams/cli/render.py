@@ -159,8 +159,6 @@ def _offline_hint() -> str:
     return ""
 
 
-
-
 SHORT = 10  # a column header up to this wide is never wrapped
 
 
