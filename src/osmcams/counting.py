@@ -127,7 +127,7 @@ def official_communes(
     missing = [d for d, path in zip(wanted, files) if not path.is_file()]
     reason = "offline"
     if missing and not settings.offline:
-        http = Http(settings)
+        http = Http(settings, getattr(progress, "status", None))  # a wait shows on the terminal
         try:
             for done, department in enumerate(list(missing), 1):
                 geoapi.keep_department(http, department)
