@@ -237,8 +237,8 @@ GEO_BOWTIE = {"type": "Polygon", "coordinates": [[[7.20, 43.68], [7.28, 43.74], 
                                                   [7.20, 43.74], [7.20, 43.68]]]}
 
 
-def _far_vertex(geometry: dict[str, Any]) -> dict[str, Any]:
-    """`geometry` with its second vertex moved to longitude 500."""
+def _far_contour(geometry: dict[str, Any]) -> dict[str, Any]:
+    """A geo.api contour with its second vertex moved to longitude 500."""
     changed = copy.deepcopy(geometry)
     polygon = changed["coordinates"] if changed["type"] == "Polygon" else changed["coordinates"][0]
     polygon[0][1] = [500.0, polygon[0][1][1]]
@@ -465,7 +465,7 @@ CASES: list[Case] = [
          ExitCode.NETWORK, "contour for 06088 that is a Point, not a polygon"),
     # Issue 21 §8: geo.api.gouv.fr contours get the checks of a boundary file.
     Case("geo.api contour with a vertex at longitude 500",
-         lambda e: e.count_nice(geo=lambda a: _geo_features(a, geometry=_far_vertex)),
+         lambda e: e.count_nice(geo=lambda a: _geo_features(a, geometry=_far_contour)),
          ExitCode.DATA, "beyond longitude ±180 or latitude ±90 in the outline of 'Nice' (06088)"),
     Case("geo.api bowtie contour repaired with a warning",
          lambda e: e.count_nice(geo=lambda a: _geo_features(a, geometry=lambda g: GEO_BOWTIE)),
