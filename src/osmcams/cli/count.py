@@ -27,10 +27,15 @@ from osmcams.outputs.formats import (
     agreed_format,
 )
 
+# The count table's columns, and the order in which a narrow terminal leaves them out.
+COUNT_COLUMNS = (("INSEE", "left"), ("Commune", "text"), ("Pop.", "right"), ("km²", "right"),
+                 ("Cover", "right"), ("Cams", "right"), ("/km²", "right"), ("/10k", "right"),
+                 ("inh/cam", "right"), ("Types", "text"))
+COUNT_DROPPED = ("Types", "inh/cam", "km²", "Pop.", "/10k", "/km²")
+
 
 def rich_table(report, limit: int) -> Any:
-    from rich import box
-    from rich.table import Table
+    from osmcams.cli.render import Fitted
 
     meta = report.meta
     rows = report.rows[:limit]
@@ -45,32 +50,20 @@ def rich_table(report, limit: int) -> Any:
         f"are null under {meta['min_coverage']:.0%} coverage"
         if any(r.get("partial") for r in rows) else ""
     )
-    table = Table(
+    return Fitted(
+        COUNT_COLUMNS,
+        [[r["insee"], r["name"], cell(r["population"]), cell(r["area_km2"]),
+          "?" if r.get("coverage") is None else f"{r['coverage']:.0%}",
+          ("≥" if r.get("partial") else "") + cell(r["cameras"]),
+          cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]), cell(r["inhabitants_per_camera"]),
+          ", ".join(f"{k} {v}" for k, v in r["by_type"].items()) or "–"] for r in rows],
+        COUNT_DROPPED,
         title=f"Cameras mapped in OpenStreetMap, data of {meta['data_timestamp'] or 'unknown date'}",
         caption=(
             f"{meta['source']}; population: {meta['population_source'] or 'none'} "
             f"({meta['population_year'] or 'year unknown'}){partial}{cut}"
         ),
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
     )
-    table.add_column("INSEE", no_wrap=True)
-    table.add_column("Commune", min_width=10, overflow="fold")
-    for name in ("Pop.", "km²", "Cover", "Cams", "/km²", "/10k", "inh/cam"):
-        table.add_column(name, justify="right")
-    table.add_column("Types", min_width=8, overflow="fold")
-
-    for r in rows:
-        table.add_row(
-            r["insee"], r["name"], cell(r["population"]), cell(r["area_km2"]),
-            "?" if r.get("coverage") is None else f"{r['coverage']:.0%}",
-            ("≥" if r.get("partial") else "") + cell(r["cameras"]),
-            cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]),
-            cell(r["inhabitants_per_camera"]),
-            ", ".join(f"{k} {v}" for k, v in r["by_type"].items()) or "–",
-        )
-    return table
 
 
 @click.command()
