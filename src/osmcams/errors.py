@@ -59,6 +59,7 @@ class NetworkError(OsmcamsError, ConnectionError):
 
     exit_code = ExitCode.NETWORK
     status: int | None = None  # the HTTP status, when the server answered with an error
+    detail: bytes = b""  # the start of the body of that error answer
 
 
 class LockedError(OsmcamsError, RuntimeError):
