@@ -100,26 +100,30 @@ class Ohsome:
                     "replicationSequenceNumber": 123456}}
 
     def count(self, request: Request) -> Any:
-        from shapely.geometry import Point, shape
+        """Objects whose geometry meets each polygon: a way that crosses a border counts for
+        both sides, as ohsome counts (osmcams asks for nodes only)."""
+        from shapely.geometry import shape
 
         form = request.form
-        assert form["filter"] == "man_made=surveillance and type:node", form["filter"]
+        assert form["filter"].startswith("man_made=surveillance and "), form["filter"]
+        kinds = {kind[0] for kind in ("node", "way", "relation") if f"type:{kind}" in form["filter"]}
         polygons = [(str(f.get("id", f.get("properties", {}).get("id"))), shape(f["geometry"]))
                     for f in json.loads(form["bpolys"])["features"]]
         dates = [_stamp(t) for t in form["time"].split(",")]
         results: dict[str, list[dict[str, Any]]] = {code: [] for code, _ in polygons}
         for date in dates:
             state = self.snapshot(date)
-            points = [Point(state.nodes[i]) for kind, i in state.cameras if kind == "n"]
+            shapes = [g for kind, i in state.cameras if kind in kinds
+                      for g in [self._geometry(state, kind, i)] if g is not None]
             for code, polygon in polygons:
-                value = sum(polygon.intersects(p) for p in points)
+                value = sum(polygon.intersects(g) for g in shapes)
                 results[code].append({"timestamp": date, "value": float(value)})
         return {"attribution": ATTRIBUTION, "apiVersion": API_VERSION,
                 "groupByResult": [{"groupByObject": code, "result": result}
                                   for code, result in results.items()]}
 
     def bbox(self, request: Request) -> Any:
-        from shapely.geometry import MultiPoint, box
+        from shapely.geometry import box
 
         form = request.form
         assert form["filter"] == "man_made=surveillance and (type:way or type:relation)"
@@ -129,13 +133,8 @@ class Ohsome:
         for date in (_stamp(t) for t in form["time"].split(",")):
             state = self.snapshot(date)
             for kind, osm_id in state.cameras:
-                if kind == "n":
-                    continue
-                points = self._points(state, kind, osm_id)
-                if not points:
-                    continue
-                shape = MultiPoint(points)
-                if not shape.envelope.intersects(area) or not _meets(points, kind, state, osm_id, area):
+                shape = None if kind == "n" else self._geometry(state, kind, osm_id)
+                if shape is None or not shape.intersects(area):
                     continue
                 west, south, east, north = shape.bounds
                 ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
@@ -145,17 +144,25 @@ class Ohsome:
         return {"attribution": ATTRIBUTION, "apiVersion": API_VERSION,
                 "type": "FeatureCollection", "features": features}
 
-    def _points(self, state: Snapshot, kind: str, osm_id: int) -> list[tuple[float, float]]:
-        """The positions of the nodes of a way, or of a relation's node and way members."""
+    @staticmethod
+    def _geometry(state: Snapshot, kind: str, osm_id: int) -> Any:
+        """A node's point, a way's line, a relation's member nodes and lines; None if empty."""
+        from shapely.geometry import GeometryCollection, LineString, MultiPoint, Point
+
+        def line(way: int) -> Any:
+            points = [state.nodes[n] for n in state.ways.get(way, []) if n in state.nodes]
+            return LineString(points) if len(points) > 1 else MultiPoint(points)
+
+        if kind == "n":
+            return Point(state.nodes[osm_id]) if osm_id in state.nodes else None
         if kind == "w":
-            return [state.nodes[n] for n in state.ways.get(osm_id, []) if n in state.nodes]
-        points = []
-        for member_kind, ref in state.relations.get(osm_id, []):
-            if member_kind == "n" and ref in state.nodes:
-                points.append(state.nodes[ref])
-            elif member_kind == "w":
-                points += [state.nodes[n] for n in state.ways.get(ref, []) if n in state.nodes]
-        return points
+            shape = line(osm_id)
+        else:
+            shape = GeometryCollection(
+                [Point(state.nodes[ref]) for k, ref in state.relations.get(osm_id, [])
+                 if k == "n" and ref in state.nodes]
+                + [line(ref) for k, ref in state.relations.get(osm_id, []) if k == "w"])
+        return None if shape.is_empty else shape
 
     def snapshot(self, date: str) -> Snapshot:
         """What `osmium time-filter` holds at `date`, of the cameras and what they are made of."""
@@ -193,12 +200,3 @@ class Ohsome:
                        "-o", self._cut)
         return self._cut
 
-
-def _meets(points: list[tuple[float, float]], kind: str, state: Snapshot, osm_id: int,
-           area: Any) -> bool:
-    """Whether the geometry of a way (its line) or a relation (its members) meets `area`."""
-    from shapely.geometry import LineString, MultiPoint
-
-    if kind == "w" and len(points) >= 2:
-        return bool(LineString(points).intersects(area))
-    return bool(MultiPoint(points).intersects(area))

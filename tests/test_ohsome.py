@@ -252,3 +252,39 @@ def test_department_06_monthly_since_2010_costs_a_few_requests(
     sent = sum(size for _, size in ohsome.log)
     print(f"department 06 monthly since 2010: {len(ohsome.log)} requests, {sent:,} bytes sent")
     assert len(ohsome.log) <= 9
+
+
+def test_ohsome_own_count_of_ways_differs_so_osmcams_asks_per_type(
+    ohsome: Ohsome, history: Path, ign_dir: Path, ign_shapes, tmp_path: Path,  # noqa: F811
+) -> None:
+    """ohsome's count of every type counts a way in each commune its line touches; the file
+    path, at the centre of its box. On the test history, the camera way stretched from
+    Beausoleil to La Turbie by its moved node is the whole difference."""
+    import requests
+    from shapely.geometry import mapping
+
+    from osmcams.sources.ohsome import time_list
+
+    local = _timeline(history, ign_dir, tmp_path, "--every", "month", "--since", "2024-05")
+    polygons = ign_shapes(ign_dir / "communes-06-alpes-maritimes.geojson")
+    bpolys = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": c, "properties": {}, "geometry": mapping(polygons[c])}
+        for c in COMMUNES]}
+    answer = requests.post(_count_url(), data={
+        "bpolys": json.dumps(bpolys), "time": time_list(local["dates"]), "format": "json",
+        "filter": "man_made=surveillance and (type:node or type:way or type:relation)"},
+        timeout=30).json()
+    own = {g["groupByObject"]: [int(r["value"]) for r in g["result"]] for g in answer["groupByResult"]}
+    differ = {(code, date): own[code][i] - row["cameras"][i]
+              for code, row in _by_code(local).items()
+              for i, date in enumerate(local["dates"]) if own[code][i] != row["cameras"][i]}
+    cells = len(COMMUNES) * len(local["dates"])
+    print(f"ohsome's own count differs in {len(differ)} of {cells} commune-months: {differ}")
+    assert set(differ.values()) == {1}  # one more, never fewer: the way, counted twice
+    assert {code for code, _ in differ} == {"06012"}  # where its line still reaches
+
+
+def _count_url() -> str:
+    import os
+
+    return os.environ["OSMCAMS_OHSOME_URL"] + "/elements/count/groupBy/boundary"
