@@ -78,7 +78,8 @@ def metadata(http: Http) -> Extent:
 
 
 def prepared(geometry: Any) -> Any:
-    """A polygon ohsome accepts: made valid, its polygons only, simplified within TOLERANCE."""
+    """A polygon ohsome accepts: made valid, its polygons only, simplified within TOLERANCE,
+    rounded to DIGITS decimals (and made valid again if rounding broke it)."""
     import shapely
 
     def polygonal(shape: Any) -> Any:
@@ -87,22 +88,17 @@ def prepared(geometry: Any) -> Any:
         return shapely.union_all(parts) if parts else shapely.Polygon()
 
     shape = polygonal(geometry).simplify(TOLERANCE, preserve_topology=True)
+    shape = shapely.transform(shape, lambda xy: xy.round(DIGITS))
     return shape if shape.is_valid else polygonal(shape)
 
 
-def _rounded(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_rounded(v) for v in value]
-    return round(value, DIGITS) if isinstance(value, float) else value
-
-
 def _feature(code: str, shape: Any) -> str:
-    from shapely.geometry import mapping
+    """A GeoJSON Feature with the id ohsome names its counts by (shortest decimals)."""
+    import shapely
 
-    geometry = mapping(shape)
-    geometry = {"type": geometry["type"], "coordinates": _rounded(geometry["coordinates"])}
-    return json.dumps({"type": "Feature", "id": code, "properties": {"id": code},
-                       "geometry": geometry}, separators=(",", ":"))
+    label = json.dumps(code)
+    return (f'{{"type":"Feature","id":{label},"properties":{{"id":{label}}},'
+            f'"geometry":{shapely.to_geojson(shape)}}}')
 
 
 def _km2(shape: Any) -> float:
