@@ -13,7 +13,7 @@ Two questions per batch of communes make a camera what the file-based timeline c
   way at the centre of its nodes' box (ohsome's own count would count a way in every
   commune its geometry touches).
 
-A batch that ohsome refuses (400, 500) or that times out (413 with its timeout
+A batch that ohsome refuses (400, 404, 500) or that times out (413 with its timeout
 message, 504) is split in two and asked again; a commune refused on its own is
 reported, never counted as 0. 429, 502 and 503 are tried again by the HTTP layer,
 after its back-off.
@@ -36,7 +36,9 @@ SERVICE = "ohsome"
 NODE_FILTER = "man_made=surveillance and type:node"
 SHAPE_FILTER = "man_made=surveillance and (type:way or type:relation)"
 RETRY = (429, 502, 503)  # tried again by the HTTP layer, after its back-off
-SPLIT = (400, 413, 500, 504)  # a refused polygon or a timeout: the batch is split and asked again
+# A refused polygon (400; 404: outside ohsome's data; 500: self-intersecting) or a timeout
+# (413 with ohsome's timeout message, 504): the batch is split in two and asked again.
+SPLIT = (400, 404, 413, 500, 504)
 # Batches: well under ohsome's time limit (a few minutes), whose cost grows with the area
 # and the data it holds. The area is estimated on the sphere, which is enough to batch.
 BATCH_COMMUNES = 60
