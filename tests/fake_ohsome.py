@@ -12,6 +12,7 @@ polygon, a way or relation in /elements/bbox when its geometry meets the box.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -182,20 +183,21 @@ class Ohsome:
     def cut(self) -> Path:
         """Every version of the objects that were ever cameras and of what they are made of."""
         if self._cut is None:
+            folder = Path(tempfile.mkdtemp(prefix="fake-ohsome-"))  # the history may be read-only
             tagged = parse_opl(run_osmium("tags-filter", "-R", self.history, "man_made=surveillance",
                                           "-f", "opl", "-o", "-"))
             ids = {f"{o.kind}{o.osm_id}" for o in tagged}
             ids |= {ref for o in tagged for ref in o.refs}  # n123, w45 (relation members)
             members = [i for i in ids if i.startswith("w")]
             if members:
-                listing = self.history.with_name(f"{self.history.stem}-ways.txt")
+                listing = folder / "ways.txt"
                 listing.write_text("\n".join(members) + "\n", encoding="utf-8")
                 ways = parse_opl(run_osmium("getid", "--with-history", self.history, "-i", listing,
                                             "-f", "opl", "-o", "-"))
                 ids |= {ref for o in ways for ref in o.refs}
-            listing = self.history.with_name(f"{self.history.stem}-ohsome-ids.txt")
+            listing = folder / "ids.txt"
             listing.write_text("\n".join(sorted(ids)) + "\n", encoding="utf-8")
-            self._cut = self.history.with_name(f"{self.history.stem}-ohsome.osh.pbf")
+            self._cut = folder / "cut.osh.pbf"
             run_osmium("getid", "--with-history", "--overwrite", self.history, "-i", listing,
                        "-o", self._cut)
         return self._cut
