@@ -318,3 +318,43 @@ def test_saint_barthelemy_real_diff(ohsome: Ohsome, osm_dir: Path, tmp_path: Pat
     assert code == ExitCode.OK
     result = json.loads(out.read_text(encoding="utf-8"))
     assert result["communes"][0]["cameras"] == expected == [0, 0, 1]
+
+
+def test_backfill_from_ohsome_gives_the_counts_per_date(
+    ohsome: Ohsome, history: Path, ign_dir: Path, shapes: dict[str, Any],  # noqa: F811
+    monaco_2025: Path, tmp_path: Path,
+) -> None:
+    """`refresh --backfill ohsome`: one run a month, counts as osmium time-filter says, the
+    runs' source naming ohsome, no cameras and no changes (ohsome says how many, not which)."""
+    import sqlite3
+
+    from test_backfill import _cli, _config
+
+    config = _config(tmp_path, ign_dir, monaco_2025)
+    code, _ = _cli("refresh", "--config", config, "--backfill", "ohsome", "--every", "month", "-q")
+    assert code == ExitCode.OK
+    with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:
+        runs = db.execute("SELECT data_timestamp, sequence, source FROM runs ORDER BY id").fetchall()
+        assert db.execute("SELECT count(*) FROM changes").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM cameras").fetchone() == (0,)
+    dates = [date for date, _, _ in runs]
+    assert dates[-1] == HEADER_DATE and all(d.endswith("-01T00:00:00Z") for d in dates)
+    assert {(sequence, source.split(" (")[0]) for _, sequence, source in runs} == {(None, "ohsome API")}
+    snapshots = [_snapshot(history, date, shapes) for date in dates]
+    assert not any(snapshots[0][c] for c in COMMUNES)  # the last month before the first camera
+    for commune in COMMUNES:
+        status, text = _cli("history", "--config", config, "--commune", commune, "-f", "json")
+        assert status == 0
+        got = json.loads(text)["runs"]
+        assert [r["data_timestamp"] for r in got] == dates
+        assert [r["cameras"] for r in got] == [len(s[commune]) for s in snapshots], commune
+
+
+def test_backfill_from_ohsome_needs_boundaries(ohsome: Ohsome, monaco_2025: Path, tmp_path: Path,
+                                               capsys) -> None:
+    from test_backfill import _cli, _config
+
+    config = _config(tmp_path, Path("."), monaco_2025, names=["Beausoleil"])
+    code, _ = _cli("refresh", "--config", config, "--backfill", "ohsome")
+    assert code == ExitCode.USAGE
+    assert "--backfill ohsome needs the communes' boundaries" in capsys.readouterr().err

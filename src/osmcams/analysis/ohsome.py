@@ -7,6 +7,7 @@ were, not which, so `added`, `removed` and `first_camera` are null.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -34,11 +35,39 @@ def timeline_from_ohsome(
     status: Status | None = None,
 ) -> Timeline:
     """The timeline of the communes of `request` from ohsome's history of OSM."""
-    from osmcams.sources import ohsome
     from osmcams.sources.http import Http
 
     http = Http(settings, status)
     communes, codes = _communes(http, request, settings, progress)
+    found = series(http, communes, codes, every, since, until, progress)
+    frame, dates = found.frame, found.dates
+    rows = [_row(frame, code, found.counts.get(code), len(dates)) for code in codes]
+    if request.every or not request.communes:
+        rows.sort(key=lambda r: (r["cameras"][-1] is None, -(r["cameras"][-1] or 0), r["insee"]))
+    warnings = [*found.warnings, *_population_warning(rows, communes)]
+    return Timeline(_meta(http, communes, found.extent, every, dates), dates, rows, warnings)
+
+
+@dataclass
+class Series:
+    """Cameras per commune (`frame`, indexed by code) at each date, from ohsome; the communes
+    it refused are not in `counts`, and are named in `warnings`."""
+
+    extent: Any
+    frame: Any
+    dates: list[str]
+    counts: dict[str, list[int]]
+    warnings: list[str]
+
+
+def series(
+    http: Any, communes: Any, codes: list[str], every: str, since: str | None = None,
+    until: str | None = None, progress: Progress | None = None,
+) -> Series:
+    """The counts of the communes with `codes` at the dates of `every` from `since` (default:
+    the last date before the first camera) to `until` (default: ohsome's data date)."""
+    from osmcams.sources import ohsome
+
     extent = ohsome.metadata(http)
     start = since or _first_year(extent.start)
     if since and parse_date(since) < parse_date(extent.start):
@@ -56,14 +85,10 @@ def timeline_from_ohsome(
         first = min((i for row in counts.values() for i, v in enumerate(row) if v), default=0)
         keep = max(0, first - 1)
         dates, counts = dates[keep:], {c: row[keep:] for c, row in counts.items()}
-    rows = [_row(frame, code, counts.get(code), len(dates)) for code in codes]
-    if request.every or not request.communes:
-        rows.sort(key=lambda r: (r["cameras"][-1] is None, -(r["cameras"][-1] or 0), r["insee"]))
     warnings = [*http.warnings, *_lag(extent.end)]
     warnings += [f"ohsome could not count {_label(frame, c)}, its cameras are null: {why}"
                  for c, why in answers.refused.items()]
-    warnings += _population_warning(rows, communes)
-    return Timeline(_meta(http, communes, extent, every, dates), dates, rows, warnings)
+    return Series(extent, frame, dates, counts, warnings)
 
 
 def _first_year(start: str) -> str:
