@@ -358,3 +358,20 @@ def test_backfill_from_ohsome_needs_boundaries(ohsome: Ohsome, monaco_2025: Path
     code, _ = _cli("refresh", "--config", config, "--backfill", "ohsome")
     assert code == ExitCode.USAGE
     assert "--backfill ohsome needs the communes' boundaries" in capsys.readouterr().err
+
+
+def test_the_flag_wins_over_the_environment(
+    ohsome: Ohsome, ign_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    url = os.environ["OSMCAMS_OHSOME_URL"]
+    monkeypatch.setenv("OSMCAMS_OHSOME_URL", "http://127.0.0.1:9/v1")
+    result = _ohsome_timeline(ign_dir, tmp_path, "--since", "2025", "--ohsome-url", url)
+    assert result["meta"]["source"].startswith("ohsome API (127.0.0.1:")
+
+
+def test_since_before_ohsome_data_is_refused(ohsome: Ohsome, ign_dir: Path, tmp_path: Path,
+                                             capsys) -> None:
+    _ohsome_timeline(ign_dir, tmp_path, "--since", "2005", code=ExitCode.USAGE)
+    assert "before the start of ohsome's data (2007-10-08" in capsys.readouterr().err
