@@ -154,6 +154,10 @@ def test_a_batch_that_times_out_is_split(
     assert [r["cameras"] for r in online["communes"]] == [r["cameras"] for r in local["communes"]]
     counts = [path for path, _ in ohsome.log if path.endswith("/boundary")]
     assert len(counts) == 1 + 2 + 4  # four communes, then two halves, then one by one
+    asked = len(ohsome.log)
+    again = _ohsome_timeline(ign_dir, tmp_path, "--since", "2024")
+    assert again["communes"] == online["communes"]
+    assert len(ohsome.log) == asked  # the parts' answers are cached: the whole is not asked again
 
 
 def test_429_waits_then_goes_on(ohsome: Ohsome, ign_dir: Path, tmp_path: Path) -> None:

@@ -33,6 +33,8 @@ from osmcams.models import Progress
 from osmcams.sources.http import Http, host, unexpected
 
 SERVICE = "ohsome"
+COUNT = "/elements/count/groupBy/boundary"
+BOXES = "/elements/bbox"
 NODE_FILTER = "man_made=surveillance and type:node"
 SHAPE_FILTER = "man_made=surveillance and (type:way or type:relation)"
 RETRY = (429, 502, 503)  # tried again by the HTTP layer, after its back-off
@@ -171,10 +173,21 @@ def _answered(
     http: Http, batch: list[str], shapes: dict[str, Any], dates: Sequence[str], answers: Answers,
 ) -> Iterator[list[str]]:
     """Ask for `batch`, split in halves while ohsome refuses it or times out; yields each part
-    answered or refused."""
+    answered or refused. A batch split in a run before is not asked again whole: its parts'
+    answers are in the cache."""
+    half = len(batch) // 2
+    parts = (batch[:half], batch[half:])
     try:
-        nodes = _count_nodes(http, batch, shapes, dates)
-        centres = _shape_centres(http, batch, shapes, dates)
+        if len(batch) > 1 and not _cached(http, batch, shapes, dates) and all(
+                _known(http, part, shapes, dates) for part in parts):
+            for part in parts:
+                yield from _answered(http, part, shapes, dates, answers)
+            return
+        nodes = _post(http, COUNT, _count_form(batch, shapes, dates),
+                      lambda a: _check_counts(a, batch, dates))
+        index = {_instant(d): i for i, d in enumerate(dates)}
+        boxes = _post(http, BOXES, _box_form(batch, shapes, dates),
+                      lambda a: _check_features(a, index))
     except NetworkError as e:
         if e.status not in SPLIT:
             raise
@@ -182,13 +195,27 @@ def _answered(
             answers.refused[batch[0]] = _reason(e)
             yield batch
             return
-        half = len(batch) // 2
-        yield from _answered(http, batch[:half], shapes, dates, answers)
-        yield from _answered(http, batch[half:], shapes, dates, answers)
+        for part in parts:
+            yield from _answered(http, part, shapes, dates, answers)
         return
-    answers.nodes.update(nodes)
-    answers.shapes.append((batch, centres))
+    answers.nodes.update(
+        (str(g["groupByObject"]), [int(r["value"]) for r in _by_date(g["result"], dates)])
+        for g in nodes["groupByResult"])
+    answers.shapes.append((batch, _centres(boxes, index)))
     yield batch
+
+
+def _cached(http: Http, batch: list[str], shapes: dict[str, Any], dates: Sequence[str]) -> bool:
+    """Whether both answers for `batch` are in the cache."""
+    return all(http.is_cached("POST", _url(http, path), data=form) for path, form in (
+        (COUNT, _count_form(batch, shapes, dates)), (BOXES, _box_form(batch, shapes, dates))))
+
+
+def _known(http: Http, batch: list[str], shapes: dict[str, Any], dates: Sequence[str]) -> bool:
+    """Whether the answers for `batch`, or for the parts it was split into, are cached."""
+    half = len(batch) // 2
+    return _cached(http, batch, shapes, dates) or (len(batch) > 1 and all(
+        _known(http, part, shapes, dates) for part in (batch[:half], batch[half:])))
 
 
 def _reason(error: NetworkError) -> str:
@@ -213,29 +240,25 @@ def _post(http: Http, path: str, data: dict[str, str], check: Callable[[Any], No
     return http.post(url, data, json_parser(url, check), retry=RETRY)
 
 
-def _count_nodes(
-    http: Http, batch: list[str], shapes: dict[str, Any], dates: Sequence[str]
-) -> dict[str, list[int]]:
+def _count_form(batch: list[str], shapes: dict[str, Any], dates: Sequence[str]) -> dict[str, str]:
+    """The nodes of the communes of `batch`, counted in each polygon at every date."""
     bpolys = ('{"type":"FeatureCollection","features":['
               + ",".join(_feature(c, shapes[c]) for c in batch) + "]}")
-    data = {"bpolys": bpolys, "time": time_list(dates), "filter": NODE_FILTER, "format": "json"}
-    answer = _post(http, "/elements/count/groupBy/boundary", data,
-                   lambda a: _check_counts(a, batch, dates))
-    return {str(g["groupByObject"]): [int(r["value"]) for r in _by_date(g["result"], dates)]
-            for g in answer["groupByResult"]}
+    return {"bpolys": bpolys, "time": time_list(dates), "filter": NODE_FILTER, "format": "json"}
 
 
-def _shape_centres(
-    http: Http, batch: list[str], shapes: dict[str, Any], dates: Sequence[str]
-) -> list[tuple[str, int, float, float]]:
+def _box_form(batch: list[str], shapes: dict[str, Any], dates: Sequence[str]) -> dict[str, str]:
+    """The boxes of the ways and relations that meet the batch's box, unclipped, at every date."""
     import shapely
 
-    west, south, east, north = shapely.union_all([shapes[c] for c in batch]).bounds
+    west, south, east, north = shapely.total_bounds([shapes[c] for c in batch])
     box = ",".join(f"{v:.7f}" for v in (west - MARGIN, south - MARGIN, east + MARGIN, north + MARGIN))
-    data = {"bboxes": box, "time": time_list(dates), "filter": SHAPE_FILTER,
+    return {"bboxes": box, "time": time_list(dates), "filter": SHAPE_FILTER,
             "clipGeometry": "false"}
-    index = {_instant(d): i for i, d in enumerate(dates)}
-    answer = _post(http, "/elements/bbox", data, lambda a: _check_features(a, index))
+
+
+def _centres(answer: Any, index: dict[int | None, int]) -> list[tuple[str, int, float, float]]:
+    """(osm id, date index, lon, lat) of the centre of each box of an /elements/bbox answer."""
     centres = []
     for feature in answer["features"]:
         props = feature["properties"]
