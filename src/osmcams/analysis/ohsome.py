@@ -77,7 +77,7 @@ def series(
     frame = communes.frame.set_index("insee", drop=False).loc[codes]
     shapes = {code: ohsome.prepared(g) for code, g in zip(codes, frame.geometry.values)}
     answers = ohsome.ask(http, shapes, dates, progress)
-    counts = _counts(answers, communes, len(dates))
+    counts = _counts(answers, communes)
     if len(answers.refused) == len(codes):
         raise NetworkError("ohsome counted none of the communes asked: " + "; ".join(
             f"{_label(frame, c)} {why}" for c, why in answers.refused.items()))
@@ -131,7 +131,7 @@ def _communes(http: Any, request: Any, settings: Any, progress: Progress | None)
     return communes, list(communes.frame["insee"])
 
 
-def _counts(answers: Any, communes: Any, size: int) -> dict[str, list[int]]:
+def _counts(answers: Any, communes: Any) -> dict[str, list[int]]:
     """Cameras per commune and date: ohsome's node counts plus the ways and relations whose
     box's centre lies in the commune (lowest code on a shared border), asked by its batch."""
     import numpy
@@ -139,19 +139,17 @@ def _counts(answers: Any, communes: Any, size: int) -> dict[str, list[int]]:
     from osmcams.join import owners
 
     counts = {code: list(row) for code, row in answers.nodes.items()}
-    names = communes.frame["insee"].to_numpy(object)
-    for batch, centres in answers.shapes:
-        unique = {(osm_id, at): (lon, lat) for osm_id, at, lon, lat in centres}
-        if not unique:
-            continue
-        lon, lat = numpy.array(list(unique.values()), float).T
-        rows = owners(lon, lat, communes)
-        asked = set(batch)
-        for (_, at), row in zip(unique, rows.tolist()):
+    found = {(k, osm_id, at): (lon, lat) for k, (_, centres) in enumerate(answers.shapes)
+             for osm_id, at, lon, lat in centres}
+    if found:  # placed at once: one pass of the communes over every centre
+        lon, lat = numpy.array(list(found.values()), float).T
+        names = communes.frame["insee"].to_numpy(object)
+        asked = [set(batch) for batch, _ in answers.shapes]
+        for (k, _, at), row in zip(found, owners(lon, lat, communes).tolist()):
             code = names[row] if row >= 0 else None
-            if code in asked:
+            if code in asked[k]:
                 counts[code][at] += 1
-    return {code: row[:size] for code, row in counts.items()}
+    return counts
 
 
 def _row(frame: Any, code: str, cameras: list[int] | None, size: int) -> dict[str, Any]:
