@@ -26,6 +26,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from osmcams.errors import NetworkError
@@ -270,6 +271,11 @@ def _centres(answer: Any, index: dict[int | None, int]) -> list[tuple[str, int, 
 
 def _instant(text: Any) -> int | None:
     """Seconds since the epoch of an ISO timestamp (UTC unless told), or None."""
+    return _seconds(text) if isinstance(text, str) else None
+
+
+@lru_cache(maxsize=100_000)  # an answer repeats its dates for every commune
+def _seconds(text: str) -> int | None:
     from datetime import datetime, timezone
 
     try:
