@@ -23,7 +23,9 @@ from osmcams.errors import ExitCode
 
 
 @pytest.fixture
-def ohsome(httpserver, net_env, history: Path) -> Ohsome:  # noqa: F811
+def ohsome(httpserver, net_env, history: Path, monkeypatch: pytest.MonkeyPatch) -> Ohsome:  # noqa: F811
+    """The stand-in, given time: it runs osmium time-filter once for each date it is asked."""
+    monkeypatch.setenv("OSMCAMS_READ_TIMEOUT", "120")
     stand_in = Ohsome(history, end=HEADER_DATE)
     stand_in.register(httpserver)
     return stand_in
