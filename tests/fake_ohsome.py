@@ -26,6 +26,7 @@ ATTRIBUTION = {"url": "https://ohsome.org/copyrights",
                "text": "© OpenStreetMap contributors"}
 API_VERSION = "1.10.4"
 START = "2007-10-08T00:00:00Z"
+MAX_TIMEOUT = 600.0
 TIMEOUT_MESSAGE = ("The given query is too large in respect to the given timeout. Please use a "
                    "smaller region and/or coarser time period.")
 
@@ -86,6 +87,10 @@ class Ohsome:
                 answer = self.before(request)
                 if answer is not None:
                     return answer
+            timeout = request.form.get("timeout")
+            if timeout is not None and float(timeout) > MAX_TIMEOUT:
+                return error(400, f"The given timeout is too long. It has to be shorter than "
+                                  f"{MAX_TIMEOUT} seconds", request.path)
             body = handler(request)
             if self.after:
                 body = self.after(request, body)
@@ -93,7 +98,7 @@ class Ohsome:
         return serve
 
     def metadata(self, request: Request) -> Any:
-        return {"attribution": ATTRIBUTION, "apiVersion": API_VERSION, "timeout": 600.0,
+        return {"attribution": ATTRIBUTION, "apiVersion": API_VERSION, "timeout": MAX_TIMEOUT,
                 "extractRegion": {"spatialExtent": {"type": "Polygon", "coordinates": [[
                     [-180.0, -90.0], [180.0, -90.0], [180.0, 90.0], [-180.0, 90.0],
                     [-180.0, -90.0]]]},

@@ -381,3 +381,24 @@ def test_since_before_ohsome_data_is_refused(ohsome: Ohsome, ign_dir: Path, tmp_
                                              capsys) -> None:
     _ohsome_timeline(ign_dir, tmp_path, "--since", "2005", code=ExitCode.USAGE)
     assert "before the start of ohsome's data (2007-10-08" in capsys.readouterr().err
+
+
+def test_ohsome_is_asked_to_stop_before_osmcams_gives_up(
+    ohsome: Ohsome, ign_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The `timeout` sent is 80 % of the read timeout, within ohsome's own limit from
+    /metadata, so that ohsome answers its timeout message (and the batch is split) first."""
+    sent: list[str] = []
+
+    def before(request: Request) -> Response | None:
+        if request.method == "POST":
+            sent.append(request.form["timeout"])
+        return None
+
+    ohsome.before = before
+    _ohsome_timeline(ign_dir, tmp_path, "--since", "2025")
+    assert set(sent) == {"96"}  # the fixture's read timeout, 120 s
+    monkeypatch.setenv("OSMCAMS_READ_TIMEOUT", "1000")
+    sent.clear()
+    _ohsome_timeline(ign_dir, tmp_path, "--since", "2025")
+    assert set(sent) == {"600"}  # ohsome's limit

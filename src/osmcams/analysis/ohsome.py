@@ -76,7 +76,7 @@ def series(
     dates = [d.strftime("%Y-%m-%dT%H:%M:%SZ") for d in instants(begin, stop, every)]
     frame = communes.frame.set_index("insee", drop=False).loc[codes]
     shapes = {code: ohsome.prepared(g) for code, g in zip(codes, frame.geometry.values)}
-    answers = ohsome.ask(http, shapes, dates, progress)
+    answers = ohsome.ask(http, shapes, ohsome.Query.of(dates, http.settings, extent), progress)
     counts = _counts(answers, communes)
     if len(answers.refused) == len(codes):
         raise NetworkError("ohsome counted none of the communes asked: " + "; ".join(

@@ -52,16 +52,18 @@ MARGIN = 0.001  # degrees added around a batch's box for its ways and relations
 # (1 cm); on the test data this changes no count (tests/test_ohsome.py).
 TOLERANCE = 1e-5
 DIGITS = 7
+SERVICE_SHARE = 0.8  # of osmcams's read timeout, for ohsome's processing of a request
 KM2_PER_SQUARE_DEGREE = (math.pi * 6371.0088 / 180) ** 2
 OSM_ID = re.compile(r"(way|relation)/\d+")
 
 
 @dataclass(frozen=True)
 class Extent:
-    """The span of ohsome's data, from its /metadata."""
+    """The span of ohsome's data, and its longest processing time (seconds), from /metadata."""
 
     start: str
     end: str
+    timeout: float | None = None
 
 
 def metadata(http: Http) -> Extent:
@@ -76,10 +78,32 @@ def metadata(http: Http) -> Extent:
         ):
             raise unexpected(SERVICE, "/metadata gives no temporal extent: its data date is "
                                       "unknown, so nothing is counted")
+        timeout = answer.get("timeout")
+        if timeout is not None and not (
+                isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0):
+            raise unexpected(SERVICE, f"/metadata gives a timeout that is not a number of "
+                                      f"seconds: {timeout!r}")
 
     answer = http.get_json(_url(http, "/metadata"), check=check)
     extent = answer["extractRegion"]["temporalExtent"]
-    return Extent(extent["fromTimestamp"], extent["toTimestamp"])
+    return Extent(extent["fromTimestamp"], extent["toTimestamp"], answer.get("timeout"))
+
+
+@dataclass(frozen=True)
+class Query:
+    """The dates asked at, and the processing time ohsome may take for one request: within
+    osmcams's own read timeout and deadline, so that ohsome stops first, with its timeout
+    answer, and the batch is split; within ohsome's own limit, which it would refuse."""
+
+    dates: tuple[str, ...]
+    timeout: int
+
+    @classmethod
+    def of(cls, dates: Sequence[str], settings: Any, extent: Extent) -> Query:
+        seconds = SERVICE_SHARE * min(settings.read_timeout, settings.deadline)
+        if extent.timeout is not None:
+            seconds = min(seconds, extent.timeout)
+        return cls(tuple(dates), max(1, int(seconds)))
 
 
 def prepared(geometry: Any) -> Any:
@@ -151,10 +175,10 @@ class Answers:
 def ask(
     http: Http,
     shapes: dict[str, Any],
-    dates: Sequence[str],
+    query: Query,
     progress: Progress | None = None,
 ) -> Answers:
-    """The counts of every commune of `shapes` (prepared polygons) at `dates` (ISO, Z)."""
+    """The counts of every commune of `shapes` (prepared polygons) at the dates of `query`."""
     answers = Answers()
     todo = batches({c: s for c, s in shapes.items() if not s.is_empty})
     answers.refused.update({c: "its polygon is empty once made valid"
@@ -163,7 +187,7 @@ def ask(
     if progress:
         progress("ohsome", 0, total)
     for batch in todo:
-        for part in _answered(http, batch, shapes, dates, answers):
+        for part in _answered(http, batch, shapes, query, answers):
             done += len(part)
             if progress:
                 progress("ohsome", done, total)
@@ -171,7 +195,7 @@ def ask(
 
 
 def _answered(
-    http: Http, batch: list[str], shapes: dict[str, Any], dates: Sequence[str], answers: Answers,
+    http: Http, batch: list[str], shapes: dict[str, Any], query: Query, answers: Answers,
 ) -> Iterator[list[str]]:
     """Ask for `batch`, split in halves while ohsome refuses it or times out; yields each part
     answered or refused. A batch split in a run before is not asked again whole: its parts'
@@ -179,15 +203,15 @@ def _answered(
     half = len(batch) // 2
     parts = (batch[:half], batch[half:])
     try:
-        if len(batch) > 1 and not _cached(http, batch, shapes, dates) and all(
-                _known(http, part, shapes, dates) for part in parts):
+        if len(batch) > 1 and not _cached(http, batch, shapes, query) and all(
+                _known(http, part, shapes, query) for part in parts):
             for part in parts:
-                yield from _answered(http, part, shapes, dates, answers)
+                yield from _answered(http, part, shapes, query, answers)
             return
-        nodes = _post(http, COUNT, _count_form(batch, shapes, dates),
-                      lambda a: _check_counts(a, batch, dates))
-        index = {_instant(d): i for i, d in enumerate(dates)}
-        boxes = _post(http, BOXES, _box_form(batch, shapes, dates),
+        nodes = _post(http, COUNT, _count_form(batch, shapes, query),
+                      lambda a: _check_counts(a, batch, query.dates))
+        index = {_instant(d): i for i, d in enumerate(query.dates)}
+        boxes = _post(http, BOXES, _box_form(batch, shapes, query),
                       lambda a: _check_features(a, index))
     except NetworkError as e:
         if e.status not in SPLIT:
@@ -197,26 +221,26 @@ def _answered(
             yield batch
             return
         for part in parts:
-            yield from _answered(http, part, shapes, dates, answers)
+            yield from _answered(http, part, shapes, query, answers)
         return
     answers.nodes.update(
-        (str(g["groupByObject"]), [int(r["value"]) for r in _by_date(g["result"], dates)])
+        (str(g["groupByObject"]), [int(r["value"]) for r in _by_date(g["result"], query.dates)])
         for g in nodes["groupByResult"])
     answers.shapes.append((batch, _centres(boxes, index)))
     yield batch
 
 
-def _cached(http: Http, batch: list[str], shapes: dict[str, Any], dates: Sequence[str]) -> bool:
+def _cached(http: Http, batch: list[str], shapes: dict[str, Any], query: Query) -> bool:
     """Whether both answers for `batch` are in the cache."""
     return all(http.is_cached("POST", _url(http, path), data=form) for path, form in (
-        (COUNT, _count_form(batch, shapes, dates)), (BOXES, _box_form(batch, shapes, dates))))
+        (COUNT, _count_form(batch, shapes, query)), (BOXES, _box_form(batch, shapes, query))))
 
 
-def _known(http: Http, batch: list[str], shapes: dict[str, Any], dates: Sequence[str]) -> bool:
+def _known(http: Http, batch: list[str], shapes: dict[str, Any], query: Query) -> bool:
     """Whether the answers for `batch`, or for the parts it was split into, are cached."""
     half = len(batch) // 2
-    return _cached(http, batch, shapes, dates) or (len(batch) > 1 and all(
-        _known(http, part, shapes, dates) for part in (batch[:half], batch[half:])))
+    return _cached(http, batch, shapes, query) or (len(batch) > 1 and all(
+        _known(http, part, shapes, query) for part in (batch[:half], batch[half:])))
 
 
 def _reason(error: NetworkError) -> str:
@@ -241,21 +265,22 @@ def _post(http: Http, path: str, data: dict[str, str], check: Callable[[Any], No
     return http.post(url, data, json_parser(url, check), retry=RETRY)
 
 
-def _count_form(batch: list[str], shapes: dict[str, Any], dates: Sequence[str]) -> dict[str, str]:
+def _count_form(batch: list[str], shapes: dict[str, Any], query: Query) -> dict[str, str]:
     """The nodes of the communes of `batch`, counted in each polygon at every date."""
     bpolys = ('{"type":"FeatureCollection","features":['
               + ",".join(_feature(c, shapes[c]) for c in batch) + "]}")
-    return {"bpolys": bpolys, "time": time_list(dates), "filter": NODE_FILTER, "format": "json"}
+    return {"bpolys": bpolys, "time": time_list(query.dates), "filter": NODE_FILTER,
+            "format": "json", "timeout": str(query.timeout)}
 
 
-def _box_form(batch: list[str], shapes: dict[str, Any], dates: Sequence[str]) -> dict[str, str]:
+def _box_form(batch: list[str], shapes: dict[str, Any], query: Query) -> dict[str, str]:
     """The boxes of the ways and relations that meet the batch's box, unclipped, at every date."""
     import shapely
 
     west, south, east, north = shapely.total_bounds([shapes[c] for c in batch])
     box = ",".join(f"{v:.7f}" for v in (west - MARGIN, south - MARGIN, east + MARGIN, north + MARGIN))
-    return {"bboxes": box, "time": time_list(dates), "filter": SHAPE_FILTER,
-            "clipGeometry": "false"}
+    return {"bboxes": box, "time": time_list(query.dates), "filter": SHAPE_FILTER,
+            "clipGeometry": "false", "timeout": str(query.timeout)}
 
 
 def _centres(answer: Any, index: dict[int | None, int]) -> list[tuple[str, int, float, float]]:
