@@ -402,3 +402,41 @@ def test_ohsome_is_asked_to_stop_before_osmcams_gives_up(
     sent.clear()
     _ohsome_timeline(ign_dir, tmp_path, "--since", "2025")
     assert set(sent) == {"600"}  # ohsome's limit
+
+
+def test_a_camera_relation_is_placed_as_the_file_places_it(
+    ohsome: Ohsome, monaco_2025: Path, ign_dir: Path, tmp_path: Path, write_text,
+) -> None:
+    """A relation tagged man_made=surveillance, with node and way members spread over two
+    communes, and a member node moved later: both paths put it at the centre of its members'
+    box at each date."""
+    from conftest import run_osmium
+    from test_timeline import _change, _node, _way
+
+    nodes = {90000000201: (7.4190, 43.7420), 90000000202: (7.4200, 43.7430),
+             90000000203: (7.4020, 43.7260), 90000000204: (7.4030, 43.7270)}
+    relation = ('<relation id="90000000300" version="1" timestamp="2024-03-01T12:00:00Z" uid="1" '
+                'user="t" changeset="1"><member type="node" ref="90000000201" role=""/>'
+                '<member type="way" ref="90000000250" role=""/>'
+                '<tag k="man_made" v="surveillance"/><tag k="type" v="site"/></relation>')
+    created = write_text("r.osc", _change(create=[
+        *(_node(n, 1, "2024-03-01T12:00:00Z", *p, camera=False) for n, p in nodes.items()),
+        _way(90000000250, 1, "2024-03-01T12:00:00Z", [90000000203, 90000000204], camera=False),
+        relation]))
+    moved = write_text("m.osc", _change(modify=[  # the node member goes far east: the centre follows
+        _node(90000000201, 2, "2024-09-01T12:00:00Z", 7.4400, 43.7700, camera=False)]))
+    target = tmp_path / "relation.osh.pbf"
+    run_osmium("apply-changes", "-H", monaco_2025, created, moved, "-o", target,
+               "--output-header=osmosis_replication_timestamp=2025-01-01T00:00:00Z")
+    ohsome.history, ohsome.end = target, "2025-01-01T00:00:00Z"
+    args = ("--every", "month", "--since", "2024-01")
+    online = _ohsome_timeline(ign_dir, tmp_path, *args)
+    local = _timeline(target, ign_dir, tmp_path, *args)
+    assert online["dates"] == local["dates"]
+    for code, row in _by_code(online).items():
+        assert row["cameras"] == _by_code(local)[code]["cameras"], code
+    # Its members' box spans Beausoleil and Cap-d'Ail, and its centre falls in La Turbie;
+    # once its node member moved, the centre is in Beausoleil.
+    assert _by_code(online)["06150"]["cameras"] == [0, 0, 0] + [1] * 6 + [0] * 4
+    beausoleil = _by_code(online)["06012"]["cameras"]
+    assert beausoleil[9] == beausoleil[8] + 1
