@@ -33,7 +33,7 @@ def shared_data() -> Path:
 def no_internet(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Point every endpoint at a closed local port, so no test can reach the internet."""
     for var in ("OSMCAMS_OVERPASS_URL", "OSMCAMS_GEO_API_URL", "OSMCAMS_DOWNLOAD_URL",
-                "OSMCAMS_OSMFR_URL"):
+                "OSMCAMS_OSMFR_URL", "OSMCAMS_OHSOME_URL"):
         monkeypatch.setenv(var, "http://127.0.0.1:9/")
     monkeypatch.setenv("OSMCAMS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("OSMCAMS_MAX_TRIES", "1")
@@ -71,6 +71,7 @@ def net_settings(httpserver, tmp_path: Path):
         geo_api_url=httpserver.url_for("/geo"),
         download_url=httpserver.url_for("/geofabrik"),
         osmfr_url=httpserver.url_for("/extracts"),
+        ohsome_url=httpserver.url_for("/ohsome/v1"),
         cache_dir=tmp_path / "cache",
         min_retry_wait=0.01,
         max_tries=3,
@@ -85,6 +86,7 @@ def net_env(net_settings, monkeypatch):
     for name, var in {
         "overpass_url": "OSMCAMS_OVERPASS_URL", "geo_api_url": "OSMCAMS_GEO_API_URL",
         "download_url": "OSMCAMS_DOWNLOAD_URL", "osmfr_url": "OSMCAMS_OSMFR_URL",
+        "ohsome_url": "OSMCAMS_OHSOME_URL",
         "cache_dir": "OSMCAMS_CACHE_DIR", "min_retry_wait": "OSMCAMS_MIN_RETRY_WAIT",
         "max_tries": "OSMCAMS_MAX_TRIES", "read_timeout": "OSMCAMS_READ_TIMEOUT",
     }.items():
