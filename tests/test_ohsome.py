@@ -131,7 +131,7 @@ def test_a_refused_commune_is_named_and_null(
     assert rows["06150"]["coverage"] is None
     assert all(None not in rows[c]["cameras"] for c in COMMUNES if c != "06150")
     err = capsys.readouterr().err
-    assert "ohsome could not count Turbie (06150)" in err and str(status) in err
+    assert "ohsome could not count La Turbie (06150)" in err and str(status) in err
 
 
 def test_every_commune_refused_is_an_error(ohsome: Ohsome, ign_dir: Path, tmp_path: Path, capsys) -> None:
