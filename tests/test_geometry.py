@@ -229,3 +229,38 @@ def test_shapely_polygonize_agrees_on_every_real_admin_boundary(osm_dir: Path, r
     print(tally)
     assert tally["complete: identical area"] > 60 and tally["overpass: identical area"] == 1
     assert tally["complete: open ring, another loose end named"] > 0
+
+
+def test_our_rings_are_osmiums_on_every_real_admin_boundary(osm_dir: Path, tmp_path: Path) -> None:
+    """Every complete admin relation of every extract: our area is `osmium export`'s, and the
+    relations we refuse as open are those libosmium makes no polygon of."""
+    import json
+
+    from conftest import run_osmium
+    from shapely.geometry import shape
+
+    assembled = refused = 0
+    for name in EXTRACTS:
+        filtered = tmp_path / "boundaries.osm.pbf"
+        run_osmium("tags-filter", "-O", osm_dir / name, "r/boundary=administrative", "-o", filtered)
+        text = run_osmium("export", filtered, "--geometry-types=polygon", "-f", "geojsonseq",
+                          "-a", "type,id", "-o", "-")
+        features = [json.loads(line.strip("\x1e")) for line in text.splitlines() if line.strip("\x1e")]
+        expected = {
+            int(f["properties"]["@id"]): shape(f["geometry"])
+            for f in features if f["properties"]["@type"] == "relation"
+        }
+        for label, complete, lines in _admin_relations(osm_dir / name):
+            relation_id = int(label.split()[1])
+            if not complete:
+                continue
+            ours, error = _ours(lines, label)
+            if error is not None:
+                assert relation_id not in expected, (name, label, error)
+                refused += 1
+                continue
+            difference = ours.symmetric_difference(expected[relation_id]).area
+            assert difference < 1e-9 * expected[relation_id].area, (name, label)
+            assembled += 1
+    print(f"{assembled} relations as osmium makes them, {refused} refused by both")
+    assert assembled > 60 and refused > 0

@@ -9,8 +9,10 @@ extracts in ../shared/data/osm and on the Overpass tests' Beausoleil (195 relati
 - but shapely names no loose end, so it must pick one of an open ring's loose ends: it names
   another than the walk below in 6 of the 17 complete open rings (56 of 132 in all), which
   would change the warnings that users see;
-- and it is slower: Liechtenstein's 15 complete relations (14,564 points) take 62 ms against
-  31 ms, the Riviera's 27 take 15 ms against 11 (benchmarks/rings.py, median of 21 runs).
+- and it is slower: Liechtenstein's 15 complete relations (14,564 points) take 62-64 ms
+  against 31-36 ms, the Riviera's 27 take 15-17 ms against 11-12 (benchmarks/rings.py,
+  median of 21 runs).
+Our areas are `osmium export`'s for all 62, and libosmium refuses the same 17 (tested).
 `build_area` of `polygonize_full`'s faces, rather than of the lines, is wrong for enclaves
 (Schaan and Planken in Liechtenstein, 2e-5 deg²).
 """
