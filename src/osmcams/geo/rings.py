@@ -6,9 +6,9 @@ extracts in ../shared/data/osm and on the Overpass tests' Beausoleil (195 relati
 - shapely (`node` then `build_area` of the lines) gives the same area for all 62 complete
   relations that close, and for Beausoleil; it refuses the same relations as open (17
   complete, 114 with member ways missing, 1 Overpass);
-- but shapely names no loose end, so it must pick one of an open ring's loose ends: it names
-  another than the walk below in 6 of the 17 complete open rings (56 of 132 in all), which
-  would change the warnings that users see;
+- but shapely gives an open outline back as dangles, not as the place where the walk stops, so
+  a shapely version must pick one of the loose ends: it names another than the walk below in
+  6 of the 17 complete open rings (56 of 132 in all), which would change the warnings users see;
 - and it is slower: Liechtenstein's 15 complete relations (14,564 points) take 62-64 ms
   against 31-36 ms, the Riviera's 27 take 15-17 ms against 11-12 (benchmarks/rings.py,
   median of 21 runs).
