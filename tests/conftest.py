@@ -371,6 +371,8 @@ SLOW = {
     "test_geoapi.py::test_whole_department",
     "test_geojson.py::test_every_ign_file_reads_as_gdal_reads_it",
     "test_geometry.py::test_areas_within_1e_6_of_geodesic_on_every_ign_commune",
+    "test_geometry.py::test_our_rings_are_osmiums_on_every_real_admin_boundary",
+    "test_geometry.py::test_shapely_polygonize_agrees_on_every_real_admin_boundary",
     "test_layers.py::test_no_module_imports_another_modules_private_names",
     "test_maps.py::test_html_map_in_chromium",
     "test_maps.py::test_no_data_is_not_the_lowest_class",
