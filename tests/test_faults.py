@@ -8,6 +8,8 @@ hold. A new fault is one new row in ``CASES``.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,6 +192,23 @@ class Env:
     def file(self) -> Path:
         return self.write("a-file", "not a directory")
 
+    def fifo(self) -> Path:
+        """A FIFO read by a thread of its own into `self.read` (bytes)."""
+        import threading
+
+        path = self.tmp / "fifo"
+        os.mkfifo(path)
+        self.read = b""
+
+        def drain() -> None:
+            with open(path, "rb") as f:
+                self.read = f.read()
+
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+        self.closers.append(lambda: reader.join(5))
+        return path
+
 
 BORDER = ("06012", "06032", "06104", "06150")
 
@@ -242,6 +261,7 @@ class Case:
     words: str  # in the last stderr line (the error), or in a warning when code is OK
     env: dict[str, str] = field(default_factory=dict)  # environment of the run
     absent: str = ""  # words that must appear nowhere in the output
+    holds: Callable[[Env], bool] = lambda e: True  # what must hold once the run has ended
 
 
 CASES: list[Case] = [
@@ -386,6 +406,25 @@ CASES: list[Case] = [
          lambda e: ["export", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.ign_06,
                     "--output-dir", "/sys/osmcams-test/out", "-q"],
          ExitCode.USAGE, "cannot write /sys/osmcams-test/out"),
+    # issue 21 §1: a device or a FIFO is written into or refused, never replaced
+    Case("-o /dev/full --overwrite",
+         lambda e: [*e.count("--commune", "06012"), "-f", "csv", "-o", "/dev/full", "--overwrite"],
+         ExitCode.USAGE, "cannot write /dev/full: No space left on device",
+         holds=lambda e: stat.S_ISCHR(os.stat("/dev/full").st_mode)),
+    Case("-o a FIFO --overwrite",
+         lambda e: [*e.count("--commune", "06012"), "-f", "csv", "-o", e.fifo(), "--overwrite"],
+         ExitCode.OK, "lie outside every loaded commune",
+         holds=lambda e: stat.S_ISFIFO(os.stat(e.tmp / "fifo").st_mode)
+         and e.read.startswith(b"insee,name,")),
+    Case("-o /dev/null without --overwrite",
+         lambda e: [*e.count("--commune", "06012"), "-f", "csv", "-o", "/dev/null"],
+         ExitCode.OK, "lie outside every loaded commune",
+         holds=lambda e: stat.S_ISCHR(os.stat("/dev/null").st_mode)),
+    Case("-o a FIFO in an --output-dir set",
+         lambda e: ["export", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.ign_06, "-q",
+                    "--output-dir", _fifo_at(e.tmp / "out" / "06012-beausoleil.geojson"),
+                    "--overwrite"],
+         ExitCode.USAGE, "06012-beausoleil.geojson is not a regular file"),
     Case("read-only -o",
          lambda e: ["count", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.ign_06,
                     "-o", "/sys/osmcams-test.csv", "-q"],
@@ -514,6 +553,13 @@ def _huge(request: Any) -> Any:
                     content_type="application/json")
 
 
+def _fifo_at(path: Path) -> Path:
+    """A FIFO at `path`, which no one reads: its directory."""
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    return path.parent
+
+
 def _full_disk(directory: Path) -> Path:
     """A destination whose download part is a link to /dev/full: every write fails, ENOSPC."""
     directory.mkdir()
@@ -532,6 +578,7 @@ def test_fault(case: Case, shared_data: Path, tmp_path: Path, httpserver) -> Non
             close()
     assert result.exit_code == case.code, result.output
     assert "Traceback" not in result.output
+    assert case.holds(env)
     assert not case.absent or case.absent not in result.output
     lines = result.stderr.splitlines()
     if case.code == ExitCode.OK:

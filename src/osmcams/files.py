@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
@@ -32,11 +33,30 @@ def cannot_write(path: str | os.PathLike[str], error: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {error.strerror or error}")
 
 
-def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Path:
-    """`target` as a Path, refused when it exists (unless `overwrite`) or has no directory."""
-    target = Path(target)
-    if target.is_dir():
+def _streamed(target: Path) -> bool:
+    """Whether `target` is a character device or a FIFO (/dev/stdout, a pipe): written into,
+    never replaced. Any other existing target that is not a regular file is refused."""
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        return False
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return True
+    if stat.S_ISDIR(mode):
         raise UsageError(f"{target} is a directory; give a file name")
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"{target} is not a regular file; osmcams will not replace it")
+    return False
+
+
+def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """`target` as a Path, refused when it exists (unless `overwrite`) or has no directory.
+
+    A character device or a FIFO is accepted as it is: the output is streamed into it.
+    """
+    target = Path(target)
+    if _streamed(target):
+        return target
     if target.exists() and not overwrite:
         raise UsageError(f"{target} exists; add --overwrite to replace it")
     if not target.parent.is_dir():
@@ -91,8 +111,11 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = False) -> Iter
     """A temporary path beside `target` that replaces it only if the block succeeds.
 
     An OSError in the block (a full disk, a read-only place) is one OutputError line.
+    A character device or a FIFO (/dev/stdout, a pipe) is not replaced: the file made in
+    the block is copied into it.
     """
     target = check_target(target, overwrite)
+    streamed = _streamed(target)
     clean_leftovers(target.parent)
     # The temporary file keeps the target's extension: GDAL frowns on a GeoPackage without it.
     try:
@@ -105,6 +128,10 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = False) -> Iter
     temp = Path(name)
     try:
         yield temp
+        if streamed:
+            with open(temp, "rb") as source, open(os.open(target, os.O_WRONLY), "wb") as sink:
+                shutil.copyfileobj(source, sink)
+            return
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temp, 0o666 & ~umask)  # as an ordinary new file would be
@@ -152,6 +179,9 @@ def check_set(
         if key in seen:
             raise UsageError(f"{seen[key]} and {label} would both be written to {name}")
         seen[key] = label
+        path = Path(directory) / name
+        if not path.is_symlink() and path.exists() and not path.is_file():
+            raise UsageError(f"{path} is not a regular file; osmcams will not replace it")
     if overwrite:
         return
     for name in names.values():
