@@ -112,6 +112,46 @@ class Env:
     def monaco_2021(self) -> Path:
         return self.data / "osm/monaco-2021-04-21.osm.pbf"
 
+    def frames(self) -> list[bytes]:
+        """The blocks of Monaco 2021, each with its length prefix and header, in order."""
+        data = self.monaco_2021.read_bytes()
+        found, at = [], 0
+        while at < len(data):
+            size = int.from_bytes(data[at : at + 4], "big")
+            header = data[at + 4 : at + 4 + size]
+            blob, shift, pos = 0, 0, header.index(b"\x18") + 1  # field 3, the blob's size
+            while True:
+                blob |= (header[pos] & 0x7F) << shift
+                shift += 7
+                pos += 1
+                if header[pos - 1] < 0x80:
+                    break
+            found.append(data[at : at + 4 + size + blob])
+            at += 4 + size + blob
+        return found
+
+    def pbf(self, name: str, *frames: bytes) -> Path:
+        path = self.tmp / name
+        path.write_bytes(b"".join(frames))
+        return path
+
+    def edited_pbf(self, block: int, edit: Callable[[bytes], bytes]) -> Path:
+        """Monaco 2021 with its `block`-th block (0: the header) passed through `edit`."""
+        frames = self.frames()
+        frames[block] = edit(frames[block])
+        return self.pbf("edited.osm.pbf", *frames)
+
+    def bomb(self, raw_size: int | None) -> Path:
+        """Monaco's header block, then one OSMData blob of 300 MB of zeros deflated (0.3 MB),
+        stating `raw_size` (or nothing)."""
+        import zlib
+
+        deflater = zlib.compressobj(9)
+        chunk = bytes(1 << 20)
+        packed = b"".join(deflater.compress(chunk) for _ in range(300)) + deflater.flush()
+        blob = (_field(2, raw_size) if raw_size is not None else b"") + _field(3, packed)
+        return self.pbf("bomb.osm.pbf", self.frames()[0], _frame(b"OSMData", blob))
+
     def count(self, *args: str | Path, boundaries: Path | None = None) -> list[str | Path]:
         """`count` on Monaco 2025 with the border communes, quietly."""
         return ["count", *args, "--pbf", self.monaco, "--boundaries", boundaries or self.border(), "-q"]
@@ -275,6 +315,29 @@ CASES: list[Case] = [
            ExitCode.DATA, "cut short") for n in (1, 2, 3)],
     Case("pbf cut inside a block header",
          lambda e: ["count", "--all", "--pbf", e.cut_pbf(9), "-q"], ExitCode.DATA, "cut short"),
+    # issue 21 §2: decompression bombs, refused at once
+    *[Case(f"pbf bomb stating {stated} bytes",
+           lambda e, stated=stated: ["count", "--all", "--pbf", e.bomb(stated), "-q"],
+           ExitCode.DATA, f"bomb.osm.pbf: damaged, the block at byte {words}")
+      for stated, words in ((300 << 20, "170 inflates beyond the 32 MiB the format allows"),
+                            (1000, "170 inflates beyond the 1,000 bytes it states"),
+                            (None, "170 inflates beyond the 32 MiB the format allows"))],
+    # issue 21 §5, §6: framing that would leave blocks unread, a damaged block type
+    Case("pbf block header of length 0",
+         lambda e: ["count", "--all", "--pbf", e.edited_pbf(2, lambda b: bytes(4) + b[4:]), "-q"],
+         ExitCode.DATA, "edited.osm.pbf: damaged, a block header of length 0 at byte 71,206, "),
+    Case("pbf block type damaged",
+         lambda e: ["count", "--all", "--pbf", e.edited_pbf(2, lambda b: b.replace(b"OSMData", b"OSMDbta")),
+                    "-q"],
+         ExitCode.DATA, "a block of type 'OSMDbta' at byte 71,206, where OSMData must be"),
+    Case("pbf header block type damaged",
+         lambda e: ["count", "--all", "--pbf",
+                    e.edited_pbf(0, lambda b: b.replace(b"OSMHeader", b"OSMHeadex")), "-q"],
+         ExitCode.DATA, "blob does not have expected type"),
+    Case("pbf block stating a 40 MiB blob",
+         lambda e: ["count", "--all", "--pbf", e.edited_pbf(2, lambda b: _frame(b"OSMData", bytes(40 << 20))),
+                    "-q"],
+         ExitCode.DATA, "a block of 41,943,040 bytes at byte 71,206, beyond the 32 MiB the format allows"),
     Case("bowtie commune repaired with a warning",
          lambda e: e.count("--commune", "Beausoleil", boundaries=e.border(_bowtie)),
          ExitCode.OK, "outline of 'Beausoleil' (06012) is invalid"),
@@ -551,6 +614,28 @@ def _huge(request: Any) -> Any:
                                        for i in range(60_000)]))
     return Response((text[i:i + 65536] for i in range(0, len(text), 65536)),
                     content_type="application/json")
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((value & 0x7F) | (0x80 if value > 0x7F else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def _field(number: int, value: int | bytes) -> bytes:
+    """A protobuf field: a varint for an int, length-delimited for bytes."""
+    if isinstance(value, int):
+        return _varint(number << 3) + _varint(value)
+    return _varint(number << 3 | 2) + _varint(len(value)) + value
+
+
+def _frame(kind: bytes, blob: bytes) -> bytes:
+    """A PBF block: its length prefix, its BlobHeader (type, datasize), then `blob`."""
+    header = _field(1, kind) + _field(3, len(blob))
+    return len(header).to_bytes(4, "big") + header + blob
 
 
 def _fifo_at(path: Path) -> Path:

@@ -456,6 +456,8 @@ def _refuse_empty(path: Path) -> None:
         empty = not blocks.has_data(path)
     except blocks.Truncated as e:
         raise DataError(f"{path}: cut short, {e}; download it again") from e
+    except blocks.Corrupt as e:
+        raise DataError(f"{path}: damaged, {e}; download it again") from e
     except blocks.Unindexable:
         return  # not a PBF, or a damaged one: libosmium says what is wrong
     if empty:

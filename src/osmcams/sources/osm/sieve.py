@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from osmcams.errors import DataError
 from osmcams.models import Camera, Progress, gc_paused, make_camera
 from osmcams.sources.osm import blocks
 
@@ -323,15 +324,18 @@ def sift_block(data: bytes, wanted: Wanted) -> list[Found] | list[NodeVersions] 
 def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted
                  ) -> list[tuple[Any, tuple[str, int] | None]]:
     """`sift_block` of each frame (None also for a blob compressed otherwise than with
-    zlib, or damaged), and the kind and first id of its block (`blocks.first_object`)."""
+    zlib, or damaged; the `blocks.Corrupt` error for one that breaks the format), and the
+    kind and first id of its block (`blocks.first_object`)."""
     from google.protobuf.message import DecodeError
 
     results: list[tuple[Any, tuple[str, int] | None]] = []
     for offset, length, _, size in frames:
         f.seek(offset + length - size)
         try:
-            data = blocks.inflate(f.read(size))
+            data = blocks.inflate(f.read(size), offset)
             results.append((sift_block(data, wanted), blocks.first_object(data)))
+        except blocks.Corrupt as e:
+            results.append((e, None))  # pickled back from a worker: raised by `_sift`
         except (blocks.Unindexable, DecodeError):
             results.append((None, None))  # libosmium reads it, and says what is wrong with it
     return results
@@ -402,10 +406,12 @@ def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
     relations, if `boundaries`).
 
     None when the file is not a PBF this can walk, or a worker stopped: libosmium then
-    reads all of it.
+    reads all of it. DataError when a block breaks the format (`blocks.Corrupt`).
     """
     try:
         return _sift(Path(path), Wanted(boundaries, history, tags), workers, progress)
+    except blocks.Corrupt as e:
+        raise DataError(f"{path}: damaged, {e}") from e
     except (blocks.Unindexable, OSError):
         return None
 
@@ -426,6 +432,8 @@ def _sift(path: Path, wanted: Wanted, workers: int, progress: Progress | None) -
         for start, results in zip(range(0, len(frames), CHUNK), chunks):
             for frame, (found, first) in zip(frames[start : start + CHUNK], results):
                 firsts.append(first)
+                if isinstance(found, blocks.Corrupt):
+                    raise found
                 if found is None:
                     sifted.others.append(frame)
                 elif wanted.history:
