@@ -184,7 +184,8 @@ class Env:
             answer = api(request)
             if geo is None:
                 return answer
-            return Response(json.dumps(geo(json.loads(answer.get_data()))),
+            body = geo(json.loads(answer.get_data()))
+            return Response(body if isinstance(body, str) else json.dumps(body),
                             content_type="application/json")
 
         server.expect_request("/geo/communes").respond_with_handler(geo_api)
@@ -228,6 +229,15 @@ class Env:
         cache.mkdir()
         (cache / "http.sqlite").write_bytes(b"overwritten " * 1000)
         return cache
+
+    def config(self, extra: str = "", output: str = "www", encoding: str = "utf-8") -> Path:
+        """A refresh configuration of Saint-Barthélemy (its own boundaries), `extra` appended."""
+        path = self.tmp / "osmcams.toml"
+        pbf = self.data / "osm/saint-barthelemy/saint_barthelemy.osm.pbf"
+        text = (f'[source]\npbf = "{pbf}"\n[communes]\nall = true\nadmin_level = 3\n'
+                f'[output]\ndir = "{output}"\n{extra}')
+        path.write_bytes(text.encode(encoding))
+        return path
 
     def file(self) -> Path:
         return self.write("a-file", "not a directory")
@@ -392,6 +402,9 @@ CASES: list[Case] = [
          lambda e: [*e.count("--commune", "Beausoleil"), "--population",
                     e.write("p.json", '[{"insee": "06012", "population": 13702}]')],
          ExitCode.DATA, "line 1: no commune code"),
+    Case("population nested 100,000 deep",
+         lambda e: [*e.count("--commune", "Beausoleil"), "--population", e.write("p.json", DEEP)],
+         ExitCode.DATA, "p.json: not valid JSON (nested hundreds of levels deep)"),
     Case("population table empty",
          lambda e: [*e.count("--commune", "Beausoleil"), "--population", e.write("p.json", "[]")],
          ExitCode.DATA, "no population in the table"),
@@ -492,6 +505,16 @@ CASES: list[Case] = [
          lambda e: ["count", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.ign_06,
                     "-o", "/sys/osmcams-test.csv", "-q"],
          ExitCode.USAGE, "cannot write /sys/osmcams-test.csv"),
+    # issue 21 §3, §10: refresh configurations
+    Case("config nested 50,000 deep",
+         lambda e: ["refresh", "--config", e.config("[history]\npath = " + "[" * 50_000 + "]" * 50_000)],
+         ExitCode.USAGE, "osmcams.toml: not valid TOML: nested hundreds of levels deep"),
+    Case("config in Latin-1",
+         lambda e: ["refresh", "--config", e.config("# données à jour\n", encoding="latin-1")],
+         ExitCode.USAGE, "osmcams.toml: not UTF-8 text"),
+    Case("config in UTF-16",
+         lambda e: ["refresh", "--config", e.config(encoding="utf-16")],
+         ExitCode.USAGE, "osmcams.toml: not UTF-8 text"),
     # --- Network and services (issue 8 §1-4, issue 7 §7) ----------------------------------
     *[Case(f"{var} {value}", lambda e: e.count_nice(), ExitCode.USAGE, var, env={var: value})
       for var, values in (("OSMCAMS_READ_TIMEOUT", ("0", "-1", "nan", "inf")),
@@ -539,6 +562,11 @@ CASES: list[Case] = [
              {**f, "geometry": {"type": "Point", "coordinates": [7.2, 43.7]}} for f in a["features"]]}
              if isinstance(a, dict) else a),
          ExitCode.NETWORK, "contour for 06088 that is a Point, not a polygon"),
+    # issue 21 §3: JSON nested 100,000 deep, refused at once in little memory
+    Case("Overpass tag value nested 100,000 deep", lambda e: e.count_nice(overpass=_deep_overpass),
+         ExitCode.NETWORK, "Overpass sent an answer nested hundreds of levels deep: refused"),
+    Case("geo.api answer nested 100,000 deep", lambda e: e.count_nice(geo=lambda a: DEEP),
+         ExitCode.NETWORK, "sent an answer nested hundreds of levels deep: refused"),
     Case("connection refused", lambda e: ["count", "--commune", "Nice", "-q"],
          ExitCode.NETWORK, "the connection was refused; count from a file with --pbf, or from "
                            "cached answers with --offline"),
@@ -636,6 +664,16 @@ def _frame(kind: bytes, blob: bytes) -> bytes:
     """A PBF block: its length prefix, its BlobHeader (type, datasize), then `blob`."""
     header = _field(1, kind) + _field(3, len(blob))
     return len(header).to_bytes(4, "big") + header + blob
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # JSON nested 100,000 levels deep
+
+
+def _deep_overpass(request: Any) -> Any:
+    """An Overpass answer with a tag value nested 100,000 lists deep."""
+    return _plain('{"version": 0.6, "osm3s": {"timestamp_osm_base": "2026-01-01T00:00:00Z"}, '
+                  '"elements": [{"type": "area", "id": 3600170100}, {"type": "node", "id": 1, '
+                  f'"lat": 43.7, "lon": 7.2, "tags": {{"man_made": {DEEP}}}}}]}}', 200)
 
 
 def _fifo_at(path: Path) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from osmcams.communes.model import MAX_POPULATION, Communes, Population, error_reason, short_list
 from osmcams.errors import DataError
-from osmcams.models import gc_paused
+from osmcams.models import gc_paused, parse_nested
 
 
 def year_in(text: str) -> str | None:
@@ -78,7 +78,7 @@ def read_population(path: str | os.PathLike[str], year: str | None = None) -> Po
 @gc_paused()  # tens of thousands of records, made and dropped meanwhile
 def _population_json(path: Path, text: str) -> Population:
     try:
-        rows = json.loads(text)
+        rows = parse_nested(json.loads, text)
     except ValueError as e:
         raise DataError(f"{path}: not valid JSON ({e})") from e
     if isinstance(rows, dict) and "features" in rows:

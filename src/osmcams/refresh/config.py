@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.errors import UsageError
+from osmcams.models import TooDeep, parse_nested
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -109,10 +110,12 @@ def load_config(path: str | Path) -> Config:
     path = Path(path).absolute()
     try:
         with open(path, "rb") as f:
-            data = tomllib.load(f)
+            data = parse_nested(tomllib.load, f)
     except OSError as e:
         raise UsageError(f"{path}: cannot read the configuration: {e.strerror or e}") from e
-    except tomllib.TOMLDecodeError as e:
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}: not UTF-8 text, as TOML must be (byte {e.start:,})") from e
+    except (tomllib.TOMLDecodeError, TooDeep) as e:
         raise UsageError(f"{path}: not valid TOML: {e}") from e
     _check(path, data)
     source, communes = data["source"], data.get("communes", {})

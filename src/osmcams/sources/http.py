@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlparse
 
 from osmcams.errors import NetworkError, OsmcamsError, UsageError
-from osmcams.models import Progress
+from osmcams.models import Progress, TooDeep, parse_nested
 from osmcams.settings import Settings, label, public_url
 
 if TYPE_CHECKING:
@@ -441,7 +441,9 @@ def json_parser(url: str, check: Check | None = None) -> Parse:
         import json
 
         try:
-            data = json.loads(body)
+            data = parse_nested(json.loads, body)
+        except TooDeep as e:
+            raise NetworkError(f"{host(url)} sent an answer {e}: refused") from e
         except ValueError as e:
             raise not_json(url) from e
         if check:

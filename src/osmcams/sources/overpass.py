@@ -19,7 +19,7 @@ from typing import Any
 
 from osmcams.communes.model import department_of
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, NetworkError, UsageError
-from osmcams.models import Camera, direction_warning, make_camera
+from osmcams.models import MAX_NESTING, Camera, TooDeep, direction_warning, make_camera
 from osmcams.sources.http import (
     MAX_WAIT,
     Http,
@@ -159,15 +159,26 @@ class CameraAnswer:
     cameras: list[tuple[Camera, bool]]
 
 
+# ijson makes the events of a whole chunk at once, and each event's prefix grows with the
+# depth: small chunks let the depth check stop a deeply nested answer within a few ms.
+PARSE_CHUNK = 8192
+
+
 def read_cameras(body: bytes, encoding: str | None = None) -> CameraAnswer:
     """Stream-parse a camera answer: each element is checked and made a camera as it
     comes, so that a large answer is never held whole as Python objects."""
     import ijson
 
     head: dict[str, Any] = {}
+    depth = 0
 
     def events() -> Iterator[tuple[str, str, Any]]:
-        for prefix, event, value in ijson.parse(body, use_float=True):
+        nonlocal depth
+        for prefix, event, value in ijson.parse(body, use_float=True, buf_size=PARSE_CHUNK):
+            depth += event in ("start_map", "start_array")
+            depth -= event in ("end_map", "end_array")
+            if depth > MAX_NESTING:  # each event's prefix grows with the depth
+                raise NetworkError(f"Overpass sent an answer {TooDeep()}: refused")
             if prefix in ("remark", "osm3s.timestamp_osm_base") or (
                 prefix == "elements" and event == "start_array"
             ):
