@@ -230,14 +230,34 @@ class Env:
         (cache / "http.sqlite").write_bytes(b"overwritten " * 1000)
         return cache
 
-    def config(self, extra: str = "", output: str = "www", encoding: str = "utf-8") -> Path:
-        """A refresh configuration of Saint-Barthélemy (its own boundaries), `extra` appended."""
+    def config(self, extra: str = "", output: str = "www", encoding: str = "utf-8",
+               pbf: Path | None = None, source: str = "") -> Path:
+        """A refresh configuration of Saint-Barthélemy (its own boundaries), `extra` appended,
+        `source` lines added to [source]."""
         path = self.tmp / "osmcams.toml"
-        pbf = self.data / "osm/saint-barthelemy/saint_barthelemy.osm.pbf"
-        text = (f'[source]\npbf = "{pbf}"\n[communes]\nall = true\nadmin_level = 3\n'
+        pbf = pbf or self.data / "osm/saint-barthelemy/saint_barthelemy.osm.pbf"
+        text = (f'[source]\npbf = "{pbf}"\n{source}[communes]\nall = true\nadmin_level = 3\n'
                 f'[output]\ndir = "{output}"\n{extra}')
         path.write_bytes(text.encode(encoding))
         return path
+
+    def replicated(self, url_edit: Callable[[str], str] = lambda u: u, source: str = "") -> Path:
+        """A refresh configuration of Saint-Barthélemy, one sequence behind a local
+        replication server (its URL passed through `url_edit`) that lacks the next diff."""
+        from conftest import run_osmium
+        from fake_replication import Server
+
+        server = Server(self.httpserver, self.tmp / "server")
+        folder = self.data / "osm/saint-barthelemy"
+        state = (folder / "saint_barthelemy.state.txt").read_text()
+        sequence = int(state.split("sequenceNumber=")[1].split()[0])
+        pbf = self.tmp / "sbh.osm.pbf"
+        run_osmium("cat", folder / "saint_barthelemy.osm.pbf", "-o", pbf,
+                   f"--output-header=osmosis_replication_base_url={url_edit(server.url)}",
+                   f"--output-header=osmosis_replication_sequence_number={sequence - 1}",
+                   "--output-header=osmosis_replication_timestamp=2014-01-15T19:05:08Z")
+        (server.root / "state.txt").write_text(state)  # sequence, whose diff is missing
+        return self.config(pbf=pbf, source=source)
 
     def file(self) -> Path:
         return self.write("a-file", "not a directory")
@@ -515,6 +535,19 @@ CASES: list[Case] = [
     Case("config in UTF-16",
          lambda e: ["refresh", "--config", e.config(encoding="utf-16")],
          ExitCode.USAGE, "osmcams.toml: not UTF-8 text"),
+    # issue 21 §4: no password in any line
+    Case("replication password in the extract's header",
+         lambda e: ["refresh", "--config", e.replicated(lambda u: u.replace("//", "//bob:Hunter2Secret@"))],
+         ExitCode.STALE, "no longer has sequence 1588 (http://127.0.0.1", absent="Hunter2Secret"),
+    Case("replication password in the configuration",
+         lambda e: ["refresh", "--config", e.replicated(source=f'replication_url = "http://bob:'
+                    f'Hunter2Secret@{e.httpserver.host}:{e.httpserver.port}/replication/"\n')],
+         ExitCode.STALE, "no longer has sequence 1588", absent="Hunter2Secret"),
+    Case("replication URL that cannot be a URL",
+         lambda e: ["refresh", "--config", e.replicated(source='replication_url = '
+                    '"http://bob:Hunter2Secret@[::1/x"\n')],
+         ExitCode.USAGE, "[source] replication_url must be an http(s) URL, not 'http://[::1/x'",
+         absent="Hunter2Secret"),
     # --- Network and services (issue 8 §1-4, issue 7 §7) ----------------------------------
     *[Case(f"{var} {value}", lambda e: e.count_nice(), ExitCode.USAGE, var, env={var: value})
       for var, values in (("OSMCAMS_READ_TIMEOUT", ("0", "-1", "nan", "inf")),

@@ -14,6 +14,7 @@ from typing import Any
 
 from osmcams.errors import UsageError
 from osmcams.models import TooDeep, parse_nested
+from osmcams.settings import check_url, public_url
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -97,7 +98,11 @@ def _check(path: Path, data: dict[str, Any]) -> None:
             if key == "admin_level" and ok:
                 ok = 1 <= value <= 12
             if key == "replication_url" and ok:
-                ok = value.startswith(("http://", "https://"))
+                value = public_url(value)  # as shown: without its password
+                try:
+                    check_url(key, value)
+                except UsageError:
+                    ok = False
             if not ok:
                 raise UsageError(f"{path}: [{section}] {key} must be {what}, not {value!r}")
     for section, key in REQUIRED:

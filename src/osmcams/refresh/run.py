@@ -27,7 +27,7 @@ from typing import Any
 from osmcams.errors import DataError, StaleError
 from osmcams.models import Camera, Progress
 from osmcams.refresh.config import Config
-from osmcams.settings import Settings
+from osmcams.settings import Settings, public_url
 from osmcams.store.history import CHANGES, Change, Run, Store
 
 Log = Callable[[str], None]
@@ -210,13 +210,13 @@ class Refresh:
         latest = server.latest()
         if latest.sequence < current:
             raise StaleError(
-                f"{server.url} is at sequence {latest.sequence}, before the stored {current} "
+                f"{public_url(server.url)} is at sequence {latest.sequence}, before the stored {current} "
                 "(the sequence went backwards)"
             )
         total = latest.sequence - current
         if not total:
             return 0
-        self.log(f"{total} diff{'s' * (total != 1)} to apply from {server.url} "
+        self.log(f"{total} diff{'s' * (total != 1)} to apply from {public_url(server.url)} "
                  f"(sequence {current + 1} to {latest.sequence})")
         done = 0
         with tempfile.TemporaryDirectory(prefix="osmcams-diffs-") as tmp:

@@ -256,7 +256,7 @@ def _published_md5(http: Http, url: str) -> str:
     text = http.get_text(url + ".md5")
     match = re.match(r"\s*([0-9a-fA-F]{32})\b", text)
     if not match:
-        raise NetworkError(f"{url}.md5 holds no MD5 sum")
+        raise NetworkError(f"{public_url(url)}.md5 holds no MD5 sum")
     return match.group(1).lower()
 
 
