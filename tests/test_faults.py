@@ -112,9 +112,9 @@ class Env:
     def monaco_2021(self) -> Path:
         return self.data / "osm/monaco-2021-04-21.osm.pbf"
 
-    def frames(self) -> list[bytes]:
-        """The blocks of Monaco 2021, each with its length prefix and header, in order."""
-        data = self.monaco_2021.read_bytes()
+    def frames(self, path: Path | None = None) -> list[bytes]:
+        """The blocks of `path` (Monaco 2021), each with its length prefix and header, in order."""
+        data = (path or self.monaco_2021).read_bytes()
         found, at = [], 0
         while at < len(data):
             size = int.from_bytes(data[at : at + 4], "big")
@@ -141,6 +141,14 @@ class Env:
         frames[block] = edit(frames[block])
         return self.pbf("edited.osm.pbf", *frames)
 
+    def rewritten(self, *options: str) -> Path:
+        """Monaco 2025 (no bounding box) as `osmium cat -f pbf,OPTIONS` writes it."""
+        from conftest import run_osmium
+
+        target = self.tmp / "rewritten.osm.pbf"
+        run_osmium("cat", self.monaco, "-o", target, "-f", ",".join(["pbf", *options]))
+        return target
+
     def bomb(self, raw_size: int | None) -> Path:
         """Monaco's header block, then one OSMData blob of 300 MB of zeros deflated (0.3 MB),
         stating `raw_size` (or nothing)."""
@@ -152,9 +160,11 @@ class Env:
         blob = (_field(2, raw_size) if raw_size is not None else b"") + _field(3, packed)
         return self.pbf("bomb.osm.pbf", self.frames()[0], _frame(b"OSMData", blob))
 
-    def count(self, *args: str | Path, boundaries: Path | None = None) -> list[str | Path]:
-        """`count` on Monaco 2025 with the border communes, quietly."""
-        return ["count", *args, "--pbf", self.monaco, "--boundaries", boundaries or self.border(), "-q"]
+    def count(self, *args: str | Path, boundaries: Path | None = None, pbf: Path | None = None
+              ) -> list[str | Path]:
+        """`count` on Monaco 2025 (or `pbf`) with the border communes, quietly."""
+        return ["count", *args, "--pbf", pbf or self.monaco, "--boundaries", boundaries or self.border(),
+                "-q"]
 
     # Local services (network faults) -------------------------------------------------
 
@@ -368,6 +378,18 @@ CASES: list[Case] = [
          lambda e: ["count", "--all", "--pbf", e.edited_pbf(2, lambda b: _frame(b"OSMData", bytes(40 << 20))),
                     "-q"],
          ExitCode.DATA, "a block of 41,943,040 bytes at byte 71,206, beyond the 32 MiB the format allows"),
+    # issue 21 §5: files whose nodes cannot be sampled say why
+    Case("pbf in LZ4 blocks",
+         lambda e: e.count("--department", "06", pbf=e.rewritten("pbf_compression=lz4")),
+         ExitCode.OK, "rewritten.osm.pbf: where it has data is unknown, as its nodes cannot be "
+                      "sampled: a blob compressed other than with zlib"),
+    Case("pbf without dense nodes",
+         lambda e: e.count("--department", "06", pbf=e.rewritten("pbf_dense_nodes=false")),
+         ExitCode.OK, "its nodes are not stored as dense nodes (pbf_dense_nodes=false)"),
+    Case("pbf with relations, ways, then nodes",
+         lambda e: e.count("--department", "06",
+                           pbf=e.pbf("reversed.osm.pbf", *_reversed(e.frames(e.monaco)))),
+         ExitCode.OK, "its first block holds relations, not nodes: it is not sorted (osmium sort)"),
     Case("bowtie commune repaired with a warning",
          lambda e: e.count("--commune", "Beausoleil", boundaries=e.border(_bowtie)),
          ExitCode.OK, "outline of 'Beausoleil' (06012) is invalid"),
@@ -707,6 +729,11 @@ def _deep_overpass(request: Any) -> Any:
     return _plain('{"version": 0.6, "osm3s": {"timestamp_osm_base": "2026-01-01T00:00:00Z"}, '
                   '"elements": [{"type": "area", "id": 3600170100}, {"type": "node", "id": 1, '
                   f'"lat": 43.7, "lon": 7.2, "tags": {{"man_made": {DEEP}}}}}]}}', 200)
+
+
+def _reversed(frames: list[bytes]) -> list[bytes]:
+    """The header block, then the data blocks in reverse order."""
+    return [frames[0], *frames[:0:-1]]
 
 
 def _fifo_at(path: Path) -> Path:

@@ -504,6 +504,27 @@ def sampled_nodes(path: str | os.PathLike[str]) -> Any:
         return None
 
 
+def unsampled(path: str | os.PathLike[str]) -> str:
+    """Why `sample_nodes` finds too few nodes in `path`: words for a warning."""
+    try:
+        data = [frame for frame in framing(path) if frame[2] == "OSMData"]
+        if not data:
+            return "it holds no data block"
+        offset, length, _, size = data[0]
+        with open(path, "rb") as f:
+            f.seek(offset + length - size)
+            kind = _first_object(_inflate_head(f, size))[0]
+            if kind != "node":
+                return f"its first block holds {kind}s, not nodes: it is not sorted (osmium sort)"
+            f.seek(offset + length - size)
+            groups = primitive(inflate(f.read(size), offset)).groups
+        if all(group != GROUP_DENSE for group, _ in groups):
+            return "its nodes are not stored as dense nodes (pbf_dense_nodes=false)"
+    except (Unindexable, OSError) as e:
+        return str(e)  # a blob compressed other than with zlib (LZ4, zstd)…
+    return "it holds too few nodes"
+
+
 def data_area(path: str | os.PathLike[str], evidence: Any = None) -> Any:
     """Where the file has data; `evidence`: (lon, lat) of objects read from it (its cameras)."""
     return area_of(sampled_nodes(path), evidence)

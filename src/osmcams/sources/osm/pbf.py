@@ -491,7 +491,7 @@ def scan_members(
 
     import osmium
 
-    from osmcams.sources.osm.blocks import area_of, sampled_nodes
+    from osmcams.sources.osm.blocks import area_of, sampled_nodes, unsampled
 
     # One pool of decoding threads for every pass: every core unless told otherwise.
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
@@ -515,9 +515,11 @@ def scan_members(
                 "newest camera or boundary, so the data may be newer"
             )
     evidence = [(camera.lon, camera.lat) for camera in cameras]
-    extract = Extract(
-        cameras, str(path), stamp, stamp_source, _bbox(header), warnings, area_of(samples, evidence)
-    )
+    area = area_of(samples, evidence)
+    if area is None and _bbox(header) is None:
+        warnings.append(f"{path.name}: where it has data is unknown, as its nodes cannot be "
+                        f"sampled: {unsampled(path)}")
+    extract = Extract(cameras, str(path), stamp, stamp_source, _bbox(header), warnings, area)
     return extract, _boundaries(scan), scan
 
 
