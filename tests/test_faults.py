@@ -141,13 +141,33 @@ class Env:
         frames[block] = edit(frames[block])
         return self.pbf("edited.osm.pbf", *frames)
 
-    def rewritten(self, *options: str) -> Path:
-        """Monaco 2025 (no bounding box) as `osmium cat -f pbf,OPTIONS` writes it."""
+    def rewritten(self, *options: str, times: int = 1) -> Path:
+        """Monaco 2025 (no bounding box), `times` over, as `osmium cat -f pbf,OPTIONS` writes it."""
         from conftest import run_osmium
 
         target = self.tmp / "rewritten.osm.pbf"
-        run_osmium("cat", self.monaco, "-o", target, "-f", ",".join(["pbf", *options]))
+        run_osmium("cat", *[self.monaco] * times, "-o", target, "-f", ",".join(["pbf", *options]))
         return target
+
+    def osmium_cat(self, name: str, *sources: Path) -> Path:
+        """`osmium cat SOURCES -o NAME`: the suffix of NAME sets the history flag."""
+        from conftest import run_osmium
+
+        run_osmium("cat", *sources, "-o", self.tmp / name)
+        return self.tmp / name
+
+    def versions(self, name: str) -> Path:
+        """Three camera nodes in Beausoleil, in several versions: node 1 deleted, node 2
+        retagged, node 3 unchanged (today: 2 cameras), written by osmium to `name`."""
+        opl = self.write("versions.opl", "\n".join([
+            "n1 v1 dV c1 t2020-01-01T00:00:00Z i1 ua Tman_made=surveillance x7.42 y43.74",
+            "n1 v2 dD c2 t2021-01-01T00:00:00Z i1 ua T x y",
+            "n2 v1 dV c1 t2020-01-01T00:00:00Z i1 ua Tman_made=surveillance x7.421 y43.741",
+            "n2 v2 dV c3 t2022-01-01T00:00:00Z i1 ua Tman_made=surveillance,surveillance:type=camera "
+            "x7.421 y43.741",
+            "n3 v1 dV c1 t2020-01-01T00:00:00Z i1 ua Tman_made=surveillance x7.422 y43.742",
+        ]) + "\n")
+        return self.osmium_cat(name, opl)
 
     def bomb(self, raw_size: int | None) -> Path:
         """Monaco's header block, then one OSMData blob of 300 MB of zeros deflated (0.3 MB),
@@ -358,7 +378,7 @@ CASES: list[Case] = [
     # issue 21 §2: decompression bombs, refused at once
     *[Case(f"pbf bomb stating {stated} bytes",
            lambda e, stated=stated: ["count", "--all", "--pbf", e.bomb(stated), "-q"],
-           ExitCode.DATA, f"bomb.osm.pbf: damaged, the block at byte {words}")
+           ExitCode.DATA, f"bomb.osm.pbf: the block at byte {words}")
       for stated, words in ((300 << 20, "170 inflates beyond the 32 MiB the format allows"),
                             (1000, "170 inflates beyond the 1,000 bytes it states"),
                             (None, "170 inflates beyond the 32 MiB the format allows"))],
@@ -378,6 +398,24 @@ CASES: list[Case] = [
          lambda e: ["count", "--all", "--pbf", e.edited_pbf(2, lambda b: _frame(b"OSMData", bytes(40 << 20))),
                     "-q"],
          ExitCode.DATA, "a block of 41,943,040 bytes at byte 71,206, beyond the 32 MiB the format allows"),
+    # issue 21 §7, §14: histories and duplicates given to count
+    Case("full-history file given to count",
+         lambda e: e.count("--commune", "06012", pbf=e.versions("v.osh.pbf")),
+         ExitCode.DATA, "v.osh.pbf: a full-history file (its header says so)"),
+    Case("history without its flag given to count",
+         lambda e: e.count("--commune", "06012", pbf=e.versions("v.osm.pbf")),
+         ExitCode.DATA, "v.osm.pbf: node/1 follows node/1 in the block at byte 73: the file holds "
+                        "several versions of a node"),
+    Case("same extract twice, joined by osmium cat",
+         lambda e: e.count("--commune", "06012", pbf=e.osmium_cat("twice.osm.pbf", e.monaco, e.monaco)),
+         ExitCode.DATA, "twice.osm.pbf: 16 cameras appear more than once (node/6459866647, "),
+    Case("same extract twice, in LZ4 blocks (read by libosmium)",
+         lambda e: e.count("--commune", "06012", pbf=e.rewritten("pbf_compression=lz4", times=2)),
+         ExitCode.DATA, "16 cameras appear more than once"),
+    Case("history timeline with a damaged block type",
+         lambda e: ["timeline", "--pbf", e.pbf("edited.osh.pbf", *_damaged_type(
+             e.frames(e.osmium_cat("m.osh.pbf", e.monaco_2021)))), "--all", "--boundaries", e.ign_06, "-q"],
+         ExitCode.DATA, "a block of type 'OSMDbta' at byte 71,284, where OSMData must be"),
     # issue 21 §5: files whose nodes cannot be sampled say why
     Case("pbf in LZ4 blocks",
          lambda e: e.count("--department", "06", pbf=e.rewritten("pbf_compression=lz4")),
@@ -729,6 +767,11 @@ def _deep_overpass(request: Any) -> Any:
     return _plain('{"version": 0.6, "osm3s": {"timestamp_osm_base": "2026-01-01T00:00:00Z"}, '
                   '"elements": [{"type": "area", "id": 3600170100}, {"type": "node", "id": 1, '
                   f'"lat": 43.7, "lon": 7.2, "tags": {{"man_made": {DEEP}}}}}]}}', 200)
+
+
+def _damaged_type(frames: list[bytes]) -> list[bytes]:
+    """The third block's type OSMData changed to OSMDbta."""
+    return [*frames[:2], frames[2].replace(b"OSMData", b"OSMDbta"), *frames[3:]]
 
 
 def _reversed(frames: list[bytes]) -> list[bytes]:

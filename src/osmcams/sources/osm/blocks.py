@@ -504,10 +504,14 @@ def sampled_nodes(path: str | os.PathLike[str]) -> Any:
         return None
 
 
-def unsampled(path: str | os.PathLike[str]) -> str:
-    """Why `sample_nodes` finds too few nodes in `path`: words for a warning."""
+def unsampled(path: str | os.PathLike[str]) -> str | None:
+    """Why `sample_nodes` finds too few nodes in the PBF `path`: words for a warning; None
+    when `path` is not a PBF file (OSM XML, OPL), which is never sampled."""
     try:
         data = [frame for frame in framing(path) if frame[2] == "OSMData"]
+    except (Unindexable, OSError):
+        return None
+    try:
         if not data:
             return "it holds no data block"
         offset, length, _, size = data[0]

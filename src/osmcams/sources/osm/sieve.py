@@ -288,9 +288,12 @@ class Wanted:
     tags: bool = False
 
 
-def sift_block(data: bytes, wanted: Wanted) -> list[Found] | list[NodeVersions] | None:
-    """The camera nodes of one inflated block (or its node versions, see `Wanted`); None
-    when libosmium must read it."""
+def sift_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | list[NodeVersions] | None:
+    """The camera nodes of one inflated block (the block at byte `offset`), or its node
+    versions (see `Wanted`); None when libosmium must read it. A snapshot's block whose
+    node ids do not increase is `blocks.Corrupt`: versions of a history, or not sorted."""
+    import numpy
+
     pairs = [CAMERA_STRINGS] + ([BOUNDARY_STRINGS] if wanted.boundaries else [])
     if not any(all(_entry(text) in data for text in pair) for pair in pairs) and not (
         wanted.history and any(kind == blocks.GROUP_DENSE for kind, _ in blocks.primitive(data).groups)
@@ -316,8 +319,16 @@ def sift_block(data: bytes, wanted: Wanted) -> list[Found] | list[NodeVersions] 
             tagged = _Tagged(block, group.dense, strings, *camera)
             if wanted.history:
                 found.append(_dense_versions(tagged, wanted.tags))
-            else:
-                found += _dense_cameras(tagged)
+                continue
+            ids = tagged.at(group.dense.id, slice(None))
+            back = numpy.flatnonzero(ids[1:] <= ids[:-1])
+            if len(back):
+                raise blocks.Corrupt(
+                    f"node/{ids[back[0] + 1]} follows node/{ids[back[0]]} in the block at byte "
+                    f"{offset:,}: the file holds several versions of a node (a history file, "
+                    "whatever its header says) or is not sorted by id"
+                )
+            found += _dense_cameras(tagged)
     return found
 
 
@@ -333,7 +344,7 @@ def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted
         f.seek(offset + length - size)
         try:
             data = blocks.inflate(f.read(size), offset)
-            results.append((sift_block(data, wanted), blocks.first_object(data)))
+            results.append((sift_block(data, wanted, offset), blocks.first_object(data)))
         except blocks.Corrupt as e:
             results.append((e, None))  # pickled back from a worker: raised by `_sift`
         except (blocks.Unindexable, DecodeError):
@@ -411,7 +422,7 @@ def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
     try:
         return _sift(Path(path), Wanted(boundaries, history, tags), workers, progress)
     except blocks.Corrupt as e:
-        raise DataError(f"{path}: damaged, {e}") from e
+        raise DataError(f"{path}: {e}") from e
     except (blocks.Unindexable, OSError):
         return None
 
