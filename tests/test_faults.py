@@ -271,9 +271,11 @@ class Env:
         path.write_bytes(text.encode(encoding))
         return path
 
-    def replicated(self, url_edit: Callable[[str], str] = lambda u: u, source: str = "") -> Path:
+    def replicated(self, url_edit: Callable[[str], str] = lambda u: u, source: str = "",
+                   diff: bool = False) -> Path:
         """A refresh configuration of Saint-Barthélemy, one sequence behind a local
-        replication server (its URL passed through `url_edit`) that lacks the next diff."""
+        replication server (its URL passed through `url_edit`, kept as `self.server`) that
+        has the next diff, the real one, only if `diff`."""
         from conftest import run_osmium
         from fake_replication import Server
 
@@ -286,7 +288,11 @@ class Env:
                    f"--output-header=osmosis_replication_base_url={url_edit(server.url)}",
                    f"--output-header=osmosis_replication_sequence_number={sequence - 1}",
                    "--output-header=osmosis_replication_timestamp=2014-01-15T19:05:08Z")
-        (server.root / "state.txt").write_text(state)  # sequence, whose diff is missing
+        if diff:
+            real = (folder / "saint_barthelemy.osc.gz").read_bytes()
+            server.publish(sequence, real, "2015-03-25T19:05:08Z")
+        (server.root / "state.txt").write_text(state)  # the real one
+        self.server = server
         return self.config(pbf=pbf, source=source)
 
     def file(self) -> Path:
@@ -608,6 +614,21 @@ CASES: list[Case] = [
                     '"http://bob:Hunter2Secret@[::1/x"\n')],
          ExitCode.USAGE, "[source] replication_url must be an http(s) URL, not 'http://[::1/x'",
          absent="Hunter2Secret"),
+    Case("config whose output dir is the config itself",
+         lambda e: ["refresh", "--config", e.config(output="osmcams.toml")],
+         ExitCode.USAGE, "osmcams.toml: [output] dir ", absent="Traceback"),
+    Case("config whose output dir is /dev/null",
+         lambda e: ["refresh", "--config", e.config(output="/dev/null")],
+         ExitCode.USAGE, "[output] dir /dev/null is not a directory"),
+    Case("config whose output dir is under /proc",
+         lambda e: ["refresh", "--config", e.config(output="/proc/self/osmcams")],
+         ExitCode.USAGE, "cannot write /proc/self/osmcams"),
+    Case("config whose history is under /proc",
+         lambda e: ["refresh", "--config", e.config('[history]\npath = "/proc/osmcams.sqlite"\n')],
+         ExitCode.USAGE, "cannot write /proc/.osmcams.sqlite.lock"),
+    Case("config whose output dir is 5,000 characters long",
+         lambda e: ["refresh", "--config", e.config(output="/".join(["d" * 199] * 25))],
+         ExitCode.USAGE, "osmcams.toml: [output] dir cannot be used: File name too long"),
     # --- Network and services (issue 8 §1-4, issue 7 §7) ----------------------------------
     *[Case(f"{var} {value}", lambda e: e.count_nice(), ExitCode.USAGE, var, env={var: value})
       for var, values in (("OSMCAMS_READ_TIMEOUT", ("0", "-1", "nan", "inf")),
@@ -812,3 +833,50 @@ def test_fault(case: Case, shared_data: Path, tmp_path: Path, httpserver) -> Non
     else:
         assert lines and lines[-1].startswith(("osmcams: error: ", "Error: ")), result.stderr
         assert case.words in lines[-1], result.stderr
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*"))
+            if p.is_file() and not p.name.endswith(".lock")}
+
+
+@pytest.mark.parametrize("limit", [8192, 65536])  # full before the set is published, or after
+def test_refresh_on_a_full_disk_is_one_line_and_changes_nothing(
+    shared_data: Path, tmp_path: Path, httpserver, limit: int
+) -> None:
+    """Issue 21 §9: no file may grow past `limit` bytes (RLIMIT_FSIZE, as a full disk): exit 2
+    in one line; the history as it was, the published set the old one or the one the next
+    run publishes; and the next run goes ahead."""
+    import resource
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+
+    from fake_replication import Obj, osc
+
+    env = Env(tmp_path, shared_data, httpserver)
+    config = env.replicated(diff=True)
+    assert CliRunner().invoke(cli, ["refresh", "--config", str(config), "-q"]).exit_code == 0
+    camera = Obj("node", 20_000_000_001, 1, {"man_made": "surveillance"}, -62.85, 17.90)
+    env.server.publish(1589, osc(create=[camera]), "2015-03-25T20:00:00Z")
+    www = tmp_path / "www"
+    before = _files(www)
+
+    def full() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    done = subprocess.run([sys.executable, "-m", "osmcams", "refresh", "--config", str(config), "-q"],
+                          capture_output=True, text=True, preexec_fn=full, timeout=120)
+    assert done.returncode == ExitCode.USAGE, done.stderr
+    assert done.stderr.startswith("osmcams: error: cannot write ") and done.stderr.count("\n") == 1
+    failed = _files(www)
+    assert failed["history.sqlite"] == before["history.sqlite"]
+    with sqlite3.connect(www / "history.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert CliRunner().invoke(cli, ["refresh", "--config", str(config), "-q"]).exit_code == 0
+    after = _files(www)
+    assert after != before and after["history.sqlite"] != before["history.sqlite"]
+    assert {name: data for name, data in failed.items() if name != "history.sqlite"} in (
+        {name: data for name, data in state.items() if name != "history.sqlite"} for state in (before, after))

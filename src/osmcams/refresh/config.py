@@ -7,6 +7,7 @@ file (exit 2).
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,4 +149,14 @@ def load_config(path: str | Path) -> Config:
         name_field=communes.get("name_field"),
     )
     config.request()  # the commune selection makes sense
+    for what, place, kind in (("[output] dir", config.output_dir, "a directory"),
+                              ("the history", config.history, "a file")):
+        try:
+            found = os.stat(place).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as e:  # a name too long, a parent that is a file…
+            raise UsageError(f"{path}: {what} cannot be used: {e.strerror}") from e
+        if not (stat.S_ISDIR(found) if kind == "a directory" else stat.S_ISREG(found)):
+            raise UsageError(f"{path}: {what} {place} is not {kind}")
     return config

@@ -70,6 +70,11 @@ def summary(data_timestamp: str | None, changes: list[Change]) -> str:
     return text + f" in {len(communes)} commune{'s' * (len(communes) != 1)}"
 
 
+# What SQLite says when the place of the history refuses writes: the run is rolled back.
+SQLITE_CANNOT_WRITE = ("database or disk is full", "disk I/O error", "unable to open database file",
+                       "attempt to write a readonly database")
+
+
 @contextmanager
 def _run_lock(config: Config) -> Iterator[None]:
     from osmcams.files import exclusive_lock
@@ -511,6 +516,21 @@ def _boundary(record: list[Any]) -> Any:
 
 
 def refresh(config: Config, settings: Settings, log: Log, progress: Progress | None = None) -> Outcome:
-    """Run one refresh of `config`, under its lock."""
-    with _run_lock(config):
-        return Refresh(config, settings, log, progress).run()
+    """Run one refresh of `config`, under its lock. A place that cannot be written (a full
+    disk, a read-only or virtual file system, a name too long) is one OutputError line."""
+    import sqlite3
+
+    from osmcams.errors import OsmcamsError, OutputError
+    from osmcams.files import cannot_write
+
+    try:
+        with _run_lock(config):
+            return Refresh(config, settings, log, progress).run()
+    except OsmcamsError:
+        raise
+    except OSError as e:
+        raise cannot_write(e.filename or config.output_dir, e) from e
+    except sqlite3.OperationalError as e:
+        if str(e) not in SQLITE_CANNOT_WRITE:
+            raise
+        raise OutputError(f"cannot write {config.history}: {e}") from e
