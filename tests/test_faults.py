@@ -880,3 +880,34 @@ def test_refresh_on_a_full_disk_is_one_line_and_changes_nothing(
     assert after != before and after["history.sqlite"] != before["history.sqlite"]
     assert {name: data for name, data in failed.items() if name != "history.sqlite"} in (
         {name: data for name, data in state.items() if name != "history.sqlite"} for state in (before, after))
+
+
+def test_a_changed_selection_is_published_at_once(shared_data: Path, tmp_path: Path, httpserver) -> None:
+    """Issue 21 §11: with no new diff, changed names, then changed boundaries, rewrite the set."""
+    from conftest import run_osmium
+    from fake_replication import Server, state_text
+
+    env = Env(tmp_path, shared_data, httpserver)
+    server = Server(httpserver, tmp_path / "server")
+    pbf = tmp_path / "monaco.osm.pbf"
+    run_osmium("cat", env.monaco, "-o", pbf, f"--output-header=osmosis_replication_base_url={server.url}")
+    (server.root / "state.txt").write_text(state_text(6462849, "2025-02-07T01:02:45Z"))  # its own
+    boundaries = env.border()
+
+    def published(names: list[str]) -> list[str]:
+        config = env.config(pbf=pbf, output="www").read_text().replace(
+            "all = true\nadmin_level = 3\n", f"names = {json.dumps(names)}\nboundaries = \"{boundaries}\"\n")
+        (tmp_path / "osmcams.toml").write_text(config)
+        result = CliRunner().invoke(cli, ["refresh", "--config", str(tmp_path / "osmcams.toml")])
+        assert result.exit_code == 0, result.output
+        report = json.loads((tmp_path / "www" / "communes.json").read_text(encoding="utf-8"))
+        return [row["insee"] for row in report["communes"]]
+
+    assert published(["06012"]) == ["06012"]
+    assert published(["06012", "06032"]) == ["06012", "06032"]
+    assert published(["06012", "06032"]) == ["06012", "06032"]  # nothing new
+    env.border(lambda features: features["06012"]["properties"].update(nom="Beausoleil-Neuf"))
+    report = json.loads((tmp_path / "www" / "communes.json").read_text(encoding="utf-8"))
+    assert published(["06012", "06032"]) == ["06012", "06032"]
+    renamed = json.loads((tmp_path / "www" / "communes.json").read_text(encoding="utf-8"))
+    assert renamed["communes"][0]["name"] == "Beausoleil-Neuf" != report["communes"][0]["name"]

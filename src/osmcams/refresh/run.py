@@ -147,10 +147,14 @@ class Refresh:
                 applied = self._catch_up()
             except DiffsGone as again:
                 raise NetworkError(f"{again} even after downloading a new extract") from again
-        if not (fresh or applied) and self._published() == mirror.get("sequence"):
+        same = mirror.get("communes") == self._communes_key()
+        if not (fresh or applied) and self._published() == mirror.get("sequence") and same:
             stamp = mirror.get("timestamp")
             return Outcome(f"nothing new: data of {_short(stamp)} (sequence "
                            f"{mirror.get('sequence')}) is the newest", mirror.get("sequence"))
+        if not same and not fresh:
+            self.log(f"the communes of {self.config.path} or their files changed: "
+                     "counting every commune again")
         return self._publish(record=bool(fresh or applied))
 
     # Reading the extract ------------------------------------------------------------
