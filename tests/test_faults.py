@@ -198,11 +198,11 @@ class Env:
 
     def services(self, elements: list[Any] | None = None, answer: Any = None,
                  overpass: Callable | None = None, geo: Callable | None = None,
-                 overpass_url: str | None = None) -> list[str]:
+                 overpass_url: str | None = None, status: str | None = None) -> list[str]:
         """geo.api.gouv.fr with the real communes of 06 and Overpass at /api: their URLs as flags.
 
         Overpass answers Nice's area and `elements`, or `answer`, or calls `overpass`;
-        `geo` may rewrite geo.api.gouv.fr's JSON answers.
+        `geo` may rewrite geo.api.gouv.fr's JSON answers; `status` is Overpass's status page.
         """
         from fake_services import GeoApi, overpass_answer, status_page
         from werkzeug import Response
@@ -219,7 +219,7 @@ class Env:
                             content_type="application/json")
 
         server.expect_request("/geo/communes").respond_with_handler(geo_api)
-        server.expect_request("/api/status").respond_with_data(status_page(2))
+        server.expect_request("/api/status").respond_with_data(status or status_page(2))
         interpreter = server.expect_request("/api/interpreter", method="POST")
         if overpass is not None:
             interpreter.respond_with_handler(overpass)
@@ -701,6 +701,21 @@ CASES: list[Case] = [
     Case("answer over the size limit", lambda e: e.count_nice(overpass=_huge),
          ExitCode.NETWORK, "larger than 1 MB, the limit set by OSMCAMS_MAX_ANSWER_MB",
          env={"OSMCAMS_MAX_ANSWER_MB": "1"}),
+    # issue 21 §12: waits count against the deadline
+    Case("Retry-After: 100000",
+         lambda e: e.count_nice(overpass=lambda r: _plain("busy", 429, **{"Retry-After": "100000"})),
+         ExitCode.NETWORK, "answered 429 TOO MANY REQUESTS; it asks to wait 100,000 s, more than the "
+                           "900 s left before the deadline (OSMCAMS_DEADLINE); try later",
+         env={"OSMCAMS_MAX_TRIES": "3"}),
+    Case("Retry-After beyond a short deadline",
+         lambda e: e.count_nice(overpass=lambda r: _plain("busy", 503, **{"Retry-After": "5"})),
+         ExitCode.NETWORK, "answered 503 SERVICE UNAVAILABLE; it asks to wait 5 s, more than the 3 s left",
+         env={"OSMCAMS_MAX_TRIES": "3", "OSMCAMS_DEADLINE": "3"}),
+    Case("status page: a slot in 100000 seconds",
+         lambda e: e.count_nice(status=_status_in(100_000)),
+         ExitCode.NETWORK, "has no free slot: its status page asks to wait 100,001 s, more than the "
+                           "900 s left before the deadline",
+         env={"OSMCAMS_MAX_TRIES": "3"}),
     Case("302 on the Overpass POST",
          lambda e: e.count_nice(overpass=lambda r: _plain("", 302, Location="/api/interpreter")),
          ExitCode.NETWORK, "which would turn the POST into a GET: refused"),
@@ -745,6 +760,13 @@ def _plain(text: str, status: int, **headers: str) -> Any:
     from werkzeug import Response
 
     return Response(text, status=status, headers=headers)
+
+
+def _status_in(seconds: int) -> str:
+    """An Overpass status page whose next slot is `seconds` away."""
+    from fake_services import status_page
+
+    return status_page(0, 0).replace(", in 0 seconds", f", in {seconds} seconds")
 
 
 def _huge(request: Any) -> Any:

@@ -63,6 +63,17 @@ def host(url: str) -> str:
     return urlparse(url).netloc.rpartition("@")[2] or public_url(url)
 
 
+def check_wait(wait: float, end: float, who: str) -> None:
+    """NetworkError when waiting `wait` seconds would pass `end` (a time.monotonic() value,
+    the deadline): `who` ("… asks") names who asked for the wait."""
+    left = end - time.monotonic()
+    if wait >= left:
+        raise NetworkError(
+            f"{who} to wait {wait:,.0f} s, more than the {max(left, 0):,.0f} s left before the "
+            f"deadline ({label('deadline')}); try later"
+        )
+
+
 def unexpected(service: str, detail: str) -> NetworkError:
     """The error for an answer that is valid JSON but not of the shape the service promises."""
     return NetworkError(f"the service answered something unexpected: {service} {detail}")
@@ -199,10 +210,12 @@ class Http:
         self, method: str, url: str, read: Reader[T], deadline: float | None = None,
         accept: tuple[int, ...] = (), **kwargs: Any,
     ) -> T:
-        """Send a request, try again what may recover, and `read` the answer of each try
-        within the deadline."""
+        """Send a request, try again what may recover, and `read` the answer of each try:
+        the tries and the waits between them all within the deadline."""
         tries = self.settings.max_tries
         name = host(url)
+        budget = deadline or self.settings.deadline
+        end = time.monotonic() + budget
         with _LOCK:
             try:
                 for attempt in range(1, tries + 1):
@@ -210,7 +223,7 @@ class Http:
                         f" (try {attempt} of {tries})" if attempt > 1 else ""))
                     try:
                         return self._within(
-                            url, deadline or self.settings.deadline,
+                            url, budget if attempt == 1 else end - time.monotonic(),
                             lambda cancel: self._try(method, url, read, cancel, accept, **kwargs),
                         )
                     except _Again as again:
@@ -218,6 +231,7 @@ class Http:
                             after = f" after {tries} tries" if tries > 1 else ""
                             raise NetworkError(f"{again}{after}") from None
                         wait = self._wait(again, attempt)
+                        check_wait(max(again.wait or 0, wait), end, f"{again}; it asks")
                         self.notify(f"{again}; trying again in {wait:.0f} s")
                         time.sleep(wait)
             finally:

@@ -24,6 +24,7 @@ from osmcams.sources.http import (
     MAX_WAIT,
     Http,
     Parse,
+    check_wait,
     host,
     is_point,
     json_parser,
@@ -108,6 +109,7 @@ def wait_for_slot(http: Http) -> None:
     if url is None:
         return
     pad = min(1.0, settings.min_retry_wait)
+    end = time.monotonic() + settings.deadline  # the waits for a slot, all within the deadline
     for _ in range(settings.max_tries):
         try:
             wait = slot_wait(http.get_text(url))
@@ -115,6 +117,7 @@ def wait_for_slot(http: Http) -> None:
             return  # no status page (a private instance): nothing to wait for
         if wait is None:
             return
+        check_wait(wait + pad, end, f"{host(url)} has no free slot: its status page asks")
         pause = min(wait + pad, MAX_WAIT)
         http.notify(f"waiting {pause:.0f} s for a free slot on {host(url)}")
         time.sleep(pause)
