@@ -295,6 +295,26 @@ class Env:
         self.server = server
         return self.config(pbf=pbf, source=source)
 
+    @property
+    def register(self) -> Path:
+        return self.data / "official/paris-police-2019/data.csv"
+
+    def register_swapped(self) -> Path:
+        """The Paris register with its lon and lat columns named the other way round."""
+        lines = self.register.read_text(encoding="utf-8").splitlines()
+        lines[0] = lines[0].replace(";lon;lat", ";lat;lon")
+        return self.write("swapped.csv", "\n".join(lines) + "\n")
+
+    def register_points(self) -> Path:
+        """The Paris register's sites as a GeoJSON of points: an OSM side that matches it."""
+        import csv
+
+        with self.register.open(encoding="utf-8") as f:
+            rows = list(csv.DictReader(f, delimiter=";"))
+        features = [{"type": "Feature", "properties": {"@id": f"node/{i + 1}"}, "geometry": {
+            "type": "Point", "coordinates": [float(r["lon"]), float(r["lat"])]}} for i, r in enumerate(rows)]
+        return self.write("paris.geojson", json.dumps({"type": "FeatureCollection", "features": features}))
+
     def file(self) -> Path:
         return self.write("a-file", "not a directory")
 
@@ -629,6 +649,31 @@ CASES: list[Case] = [
     Case("config whose output dir is 5,000 characters long",
          lambda e: ["refresh", "--config", e.config(output="/".join(["d" * 199] * 25))],
          ExitCode.USAGE, "osmcams.toml: [output] dir cannot be used: File name too long"),
+    # issue 21 §13: a register that is not where the cameras are; distances that are no number
+    Case("register with swapped longitude and latitude",
+         lambda e: ["match", "--official", e.register_swapped(), "--cameras", e.register_points()],
+         ExitCode.DATA, "swapped.csv: none of its 707 cameras lies in the area of "),
+    Case("register with swapped longitude and latitude, named",
+         lambda e: ["match", "--official", e.register_swapped(), "--cameras", e.register_points()],
+         ExitCode.DATA, "its longitudes and latitudes are swapped: name them with --lon-field and "
+                        "--lat-field?"),
+    Case("register in lon/lat given --crs EPSG:2154",
+         lambda e: ["match", "--official", e.register, "--crs", "EPSG:2154",
+                    "--cameras", e.register_points()],
+         ExitCode.DATA, "a wrong --crs, or a register of another place?"),
+    Case("register of Paris against cameras of Beausoleil",
+         lambda e: ["match", "--official", e.register, "--commune", "06012", "--pbf", e.monaco,
+                    "--boundaries", e.ign_06, "-q"],
+         ExitCode.DATA, "data.csv: none of its 707 cameras lies in Beausoleil (they lie around "
+                        "longitude 2.3"),
+    *[Case(f"match --max-distance {value}",
+           lambda e, value=value: ["match", "--official", e.register, "--cameras", e.register_points(),
+                                   "--max-distance", value],
+           ExitCode.USAGE, f"'{value}' is not a finite number") for value in ("nan", "inf")],
+    Case("quality --duplicate-distance nan",
+         lambda e: ["quality", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.ign_06,
+                    "--duplicate-distance", "nan"],
+         ExitCode.USAGE, "'nan' is not a finite number"),
     # --- Network and services (issue 8 §1-4, issue 7 §7) ----------------------------------
     *[Case(f"{var} {value}", lambda e: e.count_nice(), ExitCode.USAGE, var, env={var: value})
       for var, values in (("OSMCAMS_READ_TIMEOUT", ("0", "-1", "nan", "inf")),
