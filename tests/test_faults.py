@@ -272,10 +272,10 @@ class Env:
         return path
 
     def replicated(self, url_edit: Callable[[str], str] = lambda u: u, source: str = "",
-                   diff: bool = False) -> Path:
+                   diff: bool = False, then: Callable[[Any], object] = lambda server: None) -> Path:
         """A refresh configuration of Saint-Barthélemy, one sequence behind a local
         replication server (its URL passed through `url_edit`, kept as `self.server`) that
-        has the next diff, the real one, only if `diff`."""
+        has the next diff, the real one, only if `diff`; `then` may publish others."""
         from conftest import run_osmium
         from fake_replication import Server
 
@@ -293,6 +293,7 @@ class Env:
             server.publish(sequence, real, "2015-03-25T19:05:08Z")
         (server.root / "state.txt").write_text(state)  # the real one
         self.server = server
+        then(server)
         return self.config(pbf=pbf, source=source)
 
     @property
@@ -674,6 +675,20 @@ CASES: list[Case] = [
          lambda e: ["quality", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.ign_06,
                     "--duplicate-distance", "nan"],
          ExitCode.USAGE, "'nan' is not a finite number"),
+    # issue 21, low: replication states and diffs that cannot be believed
+    Case("replication state dated 2999",
+         lambda e: ["refresh", "--config", e.replicated(then=_state("2999-01-01T00:00:00Z"))],
+         ExitCode.NETWORK, "says sequence 1588 holds data of 2999-01-01T00:00:00Z, in the future: refused"),
+    Case("replication state dated before the extract",
+         lambda e: ["refresh", "--config", e.replicated(then=_state("2013-01-01T00:00:00Z"))],
+         ExitCode.NETWORK, "holds data of 2013-01-01T00:00:00Z, before the stored data of "
+                           "2014-01-15T19:05:08Z"),
+    Case("diff node at latitude 200",
+         lambda e: ["refresh", "--config", e.replicated(then=lambda s: s.publish(
+             1588, _osc(("node", 20_000_000_001, 1, {"man_made": "surveillance"}, -62.85, 200.0)),
+             "2015-03-25T19:05:08Z"))],
+         ExitCode.NETWORK, "a corrupt replication diff: node/20000000001 lies at longitude -62.85, "
+                           "latitude 200"),
     # --- Network and services (issue 8 §1-4, issue 7 §7) ----------------------------------
     *[Case(f"{var} {value}", lambda e: e.count_nice(), ExitCode.USAGE, var, env={var: value})
       for var, values in (("OSMCAMS_READ_TIMEOUT", ("0", "-1", "nan", "inf")),
@@ -805,6 +820,18 @@ def _plain(text: str, status: int, **headers: str) -> Any:
     from werkzeug import Response
 
     return Response(text, status=status, headers=headers)
+
+
+def _osc(*created: tuple[Any, ...]) -> str:
+    """An osmChange creating the objects `created` (fake_replication.Obj's fields)."""
+    from fake_replication import Obj, osc
+
+    return osc(create=[Obj(*fields) for fields in created])
+
+
+def _state(stamp: str) -> Callable[[Any], object]:
+    """Publish an empty diff of sequence 1588 dated `stamp` on a fake_replication.Server."""
+    return lambda server: server.publish(1588, _osc(), stamp)
 
 
 def _status_in(seconds: int) -> str:

@@ -56,6 +56,19 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _check_date(stamp: str, stored: str | None, what: str) -> None:
+    """NetworkError when a replication state's date `stamp` is before the `stored` data's,
+    or in the future: a server that cannot be believed."""
+    from datetime import timedelta
+
+    from osmcams.errors import NetworkError
+
+    if stored and stamp < stored:
+        raise NetworkError(f"{what}, before the stored data of {stored}: refused")
+    if stamp > (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"):
+        raise NetworkError(f"{what}, in the future: refused")
+
+
 def _short(stamp: str | None) -> str:
     return (stamp or "unknown date")[:16] + ("Z" if stamp and len(stamp) > 16 else "")
 
@@ -225,6 +238,8 @@ class Refresh:
         total = latest.sequence - current
         if not total:
             return 0
+        _check_date(latest.timestamp, mirror.get("timestamp"), f"{public_url(server.url)} says "
+                    f"sequence {latest.sequence} holds data of {latest.timestamp}")
         self.log(f"{total} diff{'s' * (total != 1)} to apply from {public_url(server.url)} "
                  f"(sequence {current + 1} to {latest.sequence})")
         done = 0

@@ -152,7 +152,11 @@ def read_diffs(paths: Iterable[Path]) -> Batch:
         batch.cameras[name] = data
 
     def node(n: Any) -> None:
-        location = None if n.deleted or not n.location.valid() else (n.location.lon, n.location.lat)
+        if not n.deleted and not n.location.valid():
+            where = n.location.lon_without_check(), n.location.lat_without_check()
+            raise NetworkError(f"a corrupt replication diff: node/{n.id} lies at longitude "
+                               f"{where[0]:g}, latitude {where[1]:g}")
+        location = None if n.deleted else (n.location.lon, n.location.lat)
         batch.nodes[n.id] = location
         if location is None:
             batch.others.add(f"node/{n.id}")
