@@ -718,6 +718,20 @@ CASES: list[Case] = [
     Case("Overpass way centre missing its lat",
          lambda e: e.count_nice(elements=[{"type": "way", "id": 1, "center": {"lon": 7.2}}]),
          ExitCode.NETWORK, "way/1 has no valid centre"),
+    # issue 21, low: Overpass answers taken as they are
+    Case("Overpass data date 'yesterday'",
+         lambda e: e.count_nice(answer={**_answer([]), "osm3s": {"timestamp_osm_base": "yesterday"}}),
+         ExitCode.NETWORK, "Overpass sent a data date that is not a date: 'yesterday'"),
+    Case("Overpass element without man_made",
+         lambda e: e.count_nice(elements=[{"type": "node", "id": 1, "lat": 43.7, "lon": 7.2,
+                                           "tags": {"highway": "traffic_signals"}}]),
+         ExitCode.NETWORK, "element 2: node/1 is not tagged man_made=surveillance"),
+    Case("Overpass way without centre",
+         lambda e: e.count_nice(elements=[{"type": "way", "id": 1, "tags": {"man_made": "surveillance"}}]),
+         ExitCode.NETWORK, "element 2: way/1 has no centre (out center)"),
+    Case("Overpass remark without the word error",
+         lambda e: e.count_nice(answer={**_answer([]), "remark": "runtime remark: Timeout after 180 s"}),
+         ExitCode.NETWORK, "Overpass stopped the query, nothing was counted: runtime remark: Timeout"),
     Case("Overpass elements 1 2 3", lambda e: e.count_nice(answer={"elements": [1, 2, 3]}),
          ExitCode.NETWORK, "element 1: is int, not an object"),
     Case("Overpass elements not a list", lambda e: e.count_nice(answer={"elements": {"a": 1}}),
@@ -820,6 +834,13 @@ def _plain(text: str, status: int, **headers: str) -> Any:
     from werkzeug import Response
 
     return Response(text, status=status, headers=headers)
+
+
+def _answer(elements: list[Any]) -> dict[str, Any]:
+    """An Overpass answer holding Nice's area, then `elements`."""
+    from fake_services import overpass_answer
+
+    return overpass_answer([{"type": "area", "id": 3_600_170_100}, *elements])
 
 
 def _osc(*created: tuple[Any, ...]) -> str:

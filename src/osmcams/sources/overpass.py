@@ -37,6 +37,7 @@ AREA_OFFSET = 3_600_000_000  # Overpass area id of a relation: this plus the rel
 RELATION_REF = re.compile(r"(?:r|relation[/:]?)\s*(\d+)", re.IGNORECASE)
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "'": "\\'", "\n": "\\n", "\t": "\\t"}
 TIMESTAMP_SOURCE = "Overpass osm3s.timestamp_osm_base"
+OVERPASS_DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 ELEMENT_TYPES = ("node", "way", "relation", "area")
 
 
@@ -139,11 +140,12 @@ def check_answer(answer: Any) -> None:
 
 
 def _check_head(remark: Any, stamp: Any) -> None:
-    """A remark that reports a runtime error fails the query; a stamp must be text."""
-    if remark and "error" in str(remark).lower():
+    """A remark (a runtime error, a timeout) fails the query: the answer may be cut short.
+    A stamp must be a date as Overpass writes it."""
+    if remark:
         raise NetworkError(f"Overpass stopped the query, nothing was counted: {remark}")
-    if stamp is not None and not isinstance(stamp, str):
-        raise unexpected("Overpass", "sent an 'osm3s' header that is not well formed")
+    if stamp is not None and not (isinstance(stamp, str) and OVERPASS_DATE.fullmatch(stamp)):
+        raise unexpected("Overpass", f"sent a data date that is not a date: {stamp!r}")
 
 
 def _check_element(number: int, element: Any) -> None:
@@ -192,7 +194,10 @@ def read_cameras(body: bytes, encoding: str | None = None) -> CameraAnswer:
     try:
         for number, element in enumerate(ijson.items(events(), "elements.item"), 1):
             _check_element(number, element)
-            areas += element["type"] == "area"
+            if element["type"] == "area":
+                areas += 1
+                continue
+            _check_camera(number, element)
             made = element_camera(element)
             if made is not None:
                 cameras.append(made)
@@ -337,6 +342,15 @@ def fetch_cameras(
         bbox,
         warnings,
     )
+
+
+def _check_camera(number: int, element: dict[str, Any]) -> None:
+    """An element of a camera answer must be a camera with a place (checked elements)."""
+    name = f"{element['type']}/{element['id']}"
+    if element.get("tags", {}).get("man_made") != "surveillance":
+        raise unexpected("Overpass", f"element {number}: {name} is not tagged man_made=surveillance")
+    if element["type"] != "node" and "center" not in element:
+        raise unexpected("Overpass", f"element {number}: {name} has no centre (out center)")
 
 
 def element_camera(element: dict[str, Any]) -> tuple[Camera, bool] | None:
