@@ -372,6 +372,18 @@ def _no_code(features: dict[str, dict[str, Any]]) -> None:
     del features["06104"]["properties"]["code"]
 
 
+def _numeric_code(features: dict[str, dict[str, Any]]) -> None:
+    features["06012"]["properties"]["code"] = 6012
+
+
+def _second_version(features: dict[str, dict[str, Any]]) -> None:
+    """A second Beausoleil, a square over the middle of the first."""
+    west, south, east, north = 7.418, 43.735, 7.436, 43.750
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    features["06012 again"] = {"type": "Feature", "properties": {"code": "06012", "nom": "Beausoleil"},
+                               "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+
 def _cog(population: str, code: str = "06012") -> str:
     """A COG table of one commune, its population written as the JSON text `population`."""
     record = f'"code": "{code}", "nom": "Beausoleil", "type": "commune-actuelle"'
@@ -532,6 +544,15 @@ CASES: list[Case] = [
     Case("boundary features without a code",
          lambda e: e.count("--department", "06", boundaries=e.border(_no_code)),
          ExitCode.OK, "1 features without a 'code' value left out: 'Roquebrune-Cap-Martin'"),
+    # issue 21, low: boundary codes
+    Case("boundary code stored as the number 6012",
+         lambda e: e.count("--department", "06", boundaries=e.border(_numeric_code)),
+         ExitCode.OK, "border.geojson: 1 codes are numbers that lost their leading zero, restored: "
+                      "6012 → 06012"),
+    Case("boundary code twice with overlapping outlines",
+         lambda e: e.count("--department", "06", boundaries=e.border(_second_version)),
+         ExitCode.OK, "1 codes name several features whose outlines overlap (two versions of a "
+                      "commune?), merged into one: 'Beausoleil' (06012)"),
     Case("GDAL's remarks as warnings",
          lambda e: e.count("--department", "06", boundaries=e.two_layers()),
          ExitCode.OK, "border.gpkg: More than one layer found"),

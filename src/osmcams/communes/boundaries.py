@@ -116,11 +116,29 @@ def _read_boundary_file(
         raise DataError(f"{path}: no features with a geometry")
     code, name = _pick_fields(list(columns), code_field, name_field, path)
     geometries = _to_wgs84(geometries, crs, path, notes)
-    codes = [_text(v) for v in columns[code]]
+    codes = _codes(columns[code], path, notes)
     names = [n if n is not None else c for n, c in zip(map(_text, columns[name]), codes)]
     features, unusable = _polygons_with_codes(codes, names, geometries, path, code, notes)
     _refuse_out_of_range(features, path)
     return features, notes, unusable, _repair(features, path)
+
+
+def _codes(values: Any, path: Path, notes: list[str]) -> list[str | None]:
+    """The codes of a field as text. Codes stored as numbers lose the leading zero of the
+    departments 01 to 09: a code of 4 digits gets it back, with a note."""
+    codes, restored = [], []
+    for value in values:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        code = _text(value)
+        if code is not None and len(code) == 4 and code.isascii() and code.isdigit():
+            restored.append(f"{code} → 0{code}")
+            code = f"0{code}"
+        codes.append(code)
+    if restored:
+        notes.append(f"{path.name}: {len(restored)} codes are numbers that lost their leading "
+                     f"zero, restored: {short_list(restored)}")
+    return codes
 
 
 def _text(value: Any) -> str | None:
@@ -273,7 +291,27 @@ def _read_boundaries(
         geometry=numpy.concatenate([part.geometries for part in parts]),
         crs="EPSG:4326",
     )
+    twins = _overlapping_twins(frame)
+    if twins:
+        notes.append(f"{len(twins)} codes name several features whose outlines overlap (two "
+                     f"versions of a commune?), merged into one: {short_list(twins)}")
     return Communes(
         one_row_per_code(frame[COLUMNS]), source, warnings=notes, unusable=unusable, repairs=repairs
     )
+
+
+def _overlapping_twins(frame: Any) -> list[str]:
+    """The communes whose code names several features that overlap: not the parts of one
+    commune (islands, enclaves), which `one_row_per_code` merges rightly."""
+    import shapely
+
+    found = []
+    twins = frame[frame["insee"].duplicated(keep=False)]
+    for code, group in twins.groupby("insee", sort=False):
+        shapes = shapely.make_valid(group.geometry.values)
+        areas = shapely.area(shapes)
+        shared = areas.sum() - shapely.area(shapely.union_all(shapes))
+        if len(set(shapely.to_wkb(shapes))) > 1 and shared > 0.01 * areas.min():
+            found.append(f"{quoted(group['name'].iloc[0])} ({code})")
+    return found
 
