@@ -1047,3 +1047,29 @@ def test_a_changed_selection_is_published_at_once(shared_data: Path, tmp_path: P
     assert published(["06012", "06032"]) == ["06012", "06032"]
     renamed = json.loads((tmp_path / "www" / "communes.json").read_text(encoding="utf-8"))
     assert renamed["communes"][0]["name"] == "Beausoleil-Neuf" != report["communes"][0]["name"]
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5])
+def test_ctrl_c_ends_a_count_within_2_s(shared_data: Path, tmp_path: Path, delay: float) -> None:
+    """Issue 21, low: Ctrl-C early in `count --all` with an empty cache (boundaries and
+    samples loading in other threads) is exit 130 within 2 s, without a traceback."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = Env(tmp_path, shared_data, None)
+    command = [sys.executable, "-m", "osmcams", "count", "--all", "--pbf", str(env.monaco),
+               "--boundaries", str(env.ign_06.parent), "-q"]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "OSMCAMS_CACHE_DIR": str(tmp_path / "cache")})
+    time.sleep(delay)
+    child.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    try:
+        code = child.wait(10)
+    finally:
+        child.kill()
+    assert time.monotonic() - sent < 2.0
+    assert code == 130
+    assert "Traceback" not in child.stderr.read()  # type: ignore[union-attr]
