@@ -553,6 +553,10 @@ CASES: list[Case] = [
          lambda e: e.count("--department", "06", boundaries=e.border(_second_version)),
          ExitCode.OK, "1 codes name several features whose outlines overlap (two versions of a "
                       "commune?), merged into one: 'Beausoleil' (06012)"),
+    Case("boundary feature without a code asked for by name",
+         lambda e: e.count("--commune", "Roquebrune-Cap-Martin", boundaries=e.border(_no_code)),
+         ExitCode.DATA, "cannot count 'Roquebrune-Cap-Martin': its feature in border.geojson has no "
+                        "'code' value"),
     Case("GDAL's remarks as warnings",
          lambda e: e.count("--department", "06", boundaries=e.two_layers()),
          ExitCode.OK, "border.gpkg: More than one layer found"),

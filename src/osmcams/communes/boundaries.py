@@ -198,6 +198,11 @@ def _polygons_with_codes(
             f"{path.name}: {len(unusable)} features without a polygon left out: "
             + short_list([f"{quoted(u.name)} ({u.code})" for u in unusable])
         )
+    unusable += [  # asked for by name, they are named as left out, not as unknown
+        Unusable(None, n, f"its feature in {path.name} has no {code!r} value; fix the file, or "
+                 "name the field of the codes with --code-field")
+        for n, missing in zip(names, no_code) if missing and n is not None
+    ]
     keep = numpy.flatnonzero(polygon & ~no_code)
     if not len(keep):
         raise DataError(f"{path}: no polygon among its features")

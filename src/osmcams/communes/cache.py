@@ -10,7 +10,7 @@ from pathlib import Path
 
 from osmcams.communes.model import COLUMNS, Communes, Unusable
 
-CACHE_FORMAT = 3  # 3: codes of 4 digits get back their leading zero
+CACHE_FORMAT = 3  # 3: codes of 4 digits get back their leading zero; features without a code
 
 
 def cache_path(
