@@ -103,24 +103,26 @@ def _read_features(path: Path) -> tuple[dict[str, list[Any]], Any, Any]:
 
 def _read_boundary_file(
     path: Path, code_field: str | None, name_field: str | None
-) -> tuple[_Features, list[str], list[Unusable], dict[str, str]]:
-    """The usable features of one file, the warnings, the communes left out, the repairs."""
+) -> tuple[_Features, list[str], list[str], list[Unusable], dict[str, str]]:
+    """The usable features of one file, the notes about the file, the warnings about the
+    communes left out, those communes, the repairs."""
     with warnings.catch_warnings(record=True) as caught:  # GDAL's remarks become our warnings
         warnings.simplefilter("always")
         try:
             columns, geometries, crs = _read_features(path)
         except Exception as e:  # the readers raise several unrelated types for bad files
             raise DataError(f"{path}: cannot read boundaries: {error_reason(e)}") from e
-    notes = [f"{path.name}: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
+    about = [f"{path.name}: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
     if not len(geometries) or all(g is None for g in geometries):
         raise DataError(f"{path}: no features with a geometry")
     code, name = _pick_fields(list(columns), code_field, name_field, path)
-    geometries = _to_wgs84(geometries, crs, path, notes)
-    codes = _codes(columns[code], path, notes)
+    geometries = _to_wgs84(geometries, crs, path, about)
+    codes = _codes(columns[code], path, about)
     names = [n if n is not None else c for n, c in zip(map(_text, columns[name]), codes)]
+    notes: list[str] = []
     features, unusable = _polygons_with_codes(codes, names, geometries, path, code, notes)
     _refuse_out_of_range(features, path)
-    return features, notes, unusable, _repair(features, path)
+    return features, about, notes, unusable, _repair(features, path)
 
 
 def _codes(values: Any, path: Path, notes: list[str]) -> list[str | None]:
@@ -276,10 +278,12 @@ def _read_boundaries(
     import numpy
     import pandas
 
-    parts, notes, unusable, repairs = [], [], [], {}
+    parts, about, notes, unusable, repairs = [], [], [], [], {}
     for done, path in enumerate(files, 1):
-        features, file_notes, file_unusable, file_repairs = _read_boundary_file(path, code_field, name_field)
+        features, file_about, file_notes, file_unusable, file_repairs = _read_boundary_file(
+            path, code_field, name_field)
         parts.append(features)
+        about += file_about
         notes += file_notes
         unusable += file_unusable
         repairs.update(file_repairs)
@@ -298,10 +302,11 @@ def _read_boundaries(
     )
     twins = _overlapping_twins(frame)
     if twins:
-        notes.append(f"{len(twins)} codes name several features whose outlines overlap (two "
+        about.append(f"{len(twins)} codes name several features whose outlines overlap (two "
                      f"versions of a commune?), merged into one: {short_list(twins)}")
     return Communes(
-        one_row_per_code(frame[COLUMNS]), source, warnings=notes, unusable=unusable, repairs=repairs
+        one_row_per_code(frame[COLUMNS]), source, warnings=notes, notes=about, unusable=unusable,
+        repairs=repairs,
     )
 
 
