@@ -49,6 +49,16 @@ def _streamed(target: Path) -> bool:
     return False
 
 
+def read_limited(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of the input `path`, read up to `limit`: ValueError when it holds more
+    (a device such as /dev/zero never ends). OSError when it cannot be read."""
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit >> 20} MB")
+    return data
+
+
 def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """`target` as a Path, refused when it exists (unless `overwrite`) or has no directory.
 

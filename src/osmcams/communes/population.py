@@ -12,7 +12,10 @@ from pathlib import Path
 
 from osmcams.communes.model import MAX_POPULATION, Communes, Population, error_reason, short_list
 from osmcams.errors import DataError
+from osmcams.files import read_limited
 from osmcams.models import gc_paused, parse_nested
+
+MAX_TABLE_BYTES = 128 << 20  # the COG's communes.json is 9 MB, INSEE's widest tables some 50
 
 
 def year_in(text: str) -> str | None:
@@ -60,11 +63,13 @@ def read_population(path: str | os.PathLike[str], year: str | None = None) -> Po
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_limited(path, MAX_TABLE_BYTES).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a population table (not UTF-8 text)") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read population table: {error_reason(e)}") from e
+    except ValueError as e:  # read_limited's
+        raise DataError(f"{path}: {e}: not a population table") from e
     if text.lstrip()[:1] in ("[", "{"):
         population = _population_json(path, text)
     else:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.errors import UsageError
+from osmcams.files import read_limited
 from osmcams.models import TooDeep, parse_nested
 from osmcams.settings import check_url, public_url
 
@@ -43,6 +44,7 @@ KEYS: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
     "history": {"path": (str, "a path")},
 }
 REQUIRED = (("source", "pbf"), ("output", "dir"))
+MAX_CONFIG_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -115,14 +117,15 @@ def load_config(path: str | Path) -> Config:
     """Read and check the TOML file at `path`."""
     path = Path(path).absolute()
     try:
-        with open(path, "rb") as f:
-            data = parse_nested(tomllib.load, f)
+        data = parse_nested(tomllib.loads, read_limited(path, MAX_CONFIG_BYTES).decode("utf-8"))
     except OSError as e:
         raise UsageError(f"{path}: cannot read the configuration: {e.strerror or e}") from e
     except UnicodeDecodeError as e:
         raise UsageError(f"{path}: not UTF-8 text, as TOML must be (byte {e.start:,})") from e
     except (tomllib.TOMLDecodeError, TooDeep) as e:
         raise UsageError(f"{path}: not valid TOML: {e}") from e
+    except ValueError as e:  # read_limited's
+        raise UsageError(f"{path}: {e}: not a configuration") from e
     _check(path, data)
     source, communes = data["source"], data.get("communes", {})
     output = data["output"]
