@@ -135,6 +135,13 @@ class Env:
         path.write_bytes(b"".join(frames))
         return path
 
+    def garbage_block(self, raw: bytes) -> Path:
+        """Monaco's header block, then one OSMData blob stating its true size, `raw` deflated."""
+        import zlib
+
+        blob = _field(2, len(raw)) + _field(3, zlib.compress(raw, 9))
+        return self.pbf("garbage.osm.pbf", self.frames()[0], _frame(b"OSMData", blob))
+
     def edited_pbf(self, block: int, edit: Callable[[bytes], bytes]) -> Path:
         """Monaco 2021 with its `block`-th block (0: the header) passed through `edit`."""
         frames = self.frames()
@@ -421,6 +428,15 @@ CASES: list[Case] = [
       for stated, words in ((300 << 20, "170 inflates beyond the 32 MiB the format allows"),
                             (1000, "170 inflates beyond the 1,000 bytes it states"),
                             (None, "170 inflates beyond the 32 MiB the format allows"))],
+    Case("pbf block of 32 MiB of zeros",
+         lambda e: e.count("--commune", "06012", pbf=e.garbage_block(bytes(32 << 20))),
+         ExitCode.DATA, "garbage.osm.pbf: the block at byte 170 is not a block of OSM objects"),
+    Case("pbf block of 16 Mi tiny fields",
+         lambda e: e.count("--commune", "06012", pbf=e.garbage_block(b"\x08\x00" * (16 << 20))),
+         ExitCode.DATA, "more than 10,000 parts in one block: not a PrimitiveBlock"),
+    Case("pbf block without objects",
+         lambda e: e.count("--commune", "06012", pbf=e.garbage_block(_field(1, _field(1, b"")))),
+         ExitCode.DATA, "the block at byte 170 holds no OSM objects"),
     # issue 21 §5, §6: framing that would leave blocks unread, a damaged block type
     Case("pbf block header of length 0",
          lambda e: ["count", "--all", "--pbf", e.edited_pbf(2, lambda b: bytes(4) + b[4:]), "-q"],

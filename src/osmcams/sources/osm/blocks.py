@@ -76,6 +76,8 @@ def _fields(data: bytes | memoryview) -> Iterator[tuple[int, int | memoryview]]:
     while pos < len(data):
         key, pos = _varint(data, pos)
         number, kind = key >> 3, key & 7
+        if not number:
+            raise Unindexable("field number 0: not a protocol buffer")
         if kind == 0:
             value, pos = _varint(data, pos)
             yield number, value
@@ -117,6 +119,7 @@ def _inflate_head(f: BinaryIO, size: int) -> bytes:
     f.seek(end - size + pos)
 
     def more(wanted: int, have: bytes) -> bytes:
+        wanted = min(wanted, MAX_BLOB)  # a string table may claim any length
         if inflater is None:
             return have + f.read(max(0, min(wanted - len(have), end - f.tell())))
         while len(have) < wanted and not inflater.eof:
@@ -138,7 +141,9 @@ def _inflate_head(f: BinaryIO, size: int) -> bytes:
 def _first_object(head: bytes) -> tuple[str, int]:
     """The kind ("node", "way", "relation") and first id of a PrimitiveBlock head."""
     try:
-        for number, value in _fields(head):
+        for count, (number, value) in enumerate(_fields(head)):
+            if count > MAX_PARTS:
+                break  # not a PrimitiveBlock
             if number != 2:  # primitivegroup
                 continue
             for group, content in _fields(value):  # type: ignore[arg-type]
@@ -395,6 +400,7 @@ def inflate(blob: bytes | memoryview, offset: int) -> bytes:
     raise Unindexable("a blob compressed other than with zlib")
 
 
+MAX_PARTS = 10_000  # a PrimitiveBlock holds a string table, a few groups and its settings
 SETTINGS = {17: "granularity", 18: "date_granularity", 19: "lat_offset", 20: "lon_offset"}
 
 
@@ -414,7 +420,9 @@ class Primitive:
 def primitive(data: bytes | memoryview) -> Primitive:
     """The parts of an inflated PrimitiveBlock."""
     block = Primitive(memoryview(b""), [])
-    for number, value in _fields(data):
+    for count, (number, value) in enumerate(_fields(data)):
+        if count > MAX_PARTS:
+            raise Unindexable(f"more than {MAX_PARTS:,} parts in one block: not a PrimitiveBlock")
         if number == 1:
             block.table = value  # type: ignore[assignment]
         elif number == 2:

@@ -344,12 +344,26 @@ def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted
         f.seek(offset + length - size)
         try:
             data = blocks.inflate(f.read(size), offset)
-            results.append((sift_block(data, wanted, offset), blocks.first_object(data)))
+            first = blocks.first_object(data)
+            if first is None:  # not a block this reads: refused when it holds nothing at all
+                _refuse_empty_block(data, offset)
+            results.append((None if first is None else sift_block(data, wanted, offset), first))
         except blocks.Corrupt as e:
             results.append((e, None))  # pickled back from a worker: raised by `_sift`
         except (blocks.Unindexable, DecodeError):
             results.append((None, None))  # libosmium reads it, and says what is wrong with it
     return results
+
+
+def _refuse_empty_block(data: bytes, offset: int) -> None:
+    """`blocks.Corrupt` for a data block that is no PrimitiveBlock, or one without a
+    group of objects: libosmium would read nothing from it, and say nothing."""
+    try:
+        groups = blocks.primitive(data).groups
+    except blocks.Unindexable as e:
+        raise blocks.Corrupt(f"the block at byte {offset:,} is not a block of OSM objects ({e})") from e
+    if not groups:
+        raise blocks.Corrupt(f"the block at byte {offset:,} holds no OSM objects")
 
 
 def serve() -> None:
