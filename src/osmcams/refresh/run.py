@@ -90,11 +90,26 @@ SQLITE_CANNOT_WRITE = ("database or disk is full", "disk I/O error", "unable to 
 
 @contextmanager
 def _run_lock(config: Config) -> Iterator[None]:
-    from osmcams.files import exclusive_lock
+    """Hold the lock of `config`'s history while the block runs. A place that cannot be
+    written (a full disk, a read-only or virtual file system, a name too long) is one
+    OutputError line; SQLite has rolled the history back."""
+    import sqlite3
 
-    config.history.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(config.history, f"refreshing {config.path}"):
-        yield
+    from osmcams.errors import OsmcamsError, OutputError
+    from osmcams.files import cannot_write, exclusive_lock
+
+    try:
+        config.history.parent.mkdir(parents=True, exist_ok=True)
+        with exclusive_lock(config.history, f"refreshing {config.path}"):
+            yield
+    except OsmcamsError:
+        raise
+    except OSError as e:
+        raise cannot_write(e.filename or config.output_dir, e) from e
+    except sqlite3.OperationalError as e:
+        if str(e) not in SQLITE_CANNOT_WRITE:
+            raise
+        raise OutputError(f"cannot write {config.history}: {e}") from e
 
 
 def _identity(path: Path) -> list[int]:
@@ -535,21 +550,6 @@ def _boundary(record: list[Any]) -> Any:
 
 
 def refresh(config: Config, settings: Settings, log: Log, progress: Progress | None = None) -> Outcome:
-    """Run one refresh of `config`, under its lock. A place that cannot be written (a full
-    disk, a read-only or virtual file system, a name too long) is one OutputError line."""
-    import sqlite3
-
-    from osmcams.errors import OsmcamsError, OutputError
-    from osmcams.files import cannot_write
-
-    try:
-        with _run_lock(config):
-            return Refresh(config, settings, log, progress).run()
-    except OsmcamsError:
-        raise
-    except OSError as e:
-        raise cannot_write(e.filename or config.output_dir, e) from e
-    except sqlite3.OperationalError as e:
-        if str(e) not in SQLITE_CANNOT_WRITE:
-            raise
-        raise OutputError(f"cannot write {config.history}: {e}") from e
+    """Run one refresh of `config`, under its lock."""
+    with _run_lock(config):
+        return Refresh(config, settings, log, progress).run()
