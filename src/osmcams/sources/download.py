@@ -210,6 +210,8 @@ def fetch(http: Http, plan: Plan, progress: Progress | None = None) -> Path:
     """Download, verify and install the extract of `plan`; the target path when done."""
     if plan.up_to_date:
         return plan.target
+    if plan.target.exists() and not plan.target.is_file():  # a FIFO, a device: never replaced
+        raise UsageError(f"{plan.target} is not a regular file; osmcams will not replace it")
     directory = plan.target.parent
     part = plan.target.with_name(plan.target.name + ".part")
     try:
