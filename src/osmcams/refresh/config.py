@@ -153,7 +153,8 @@ def load_config(path: str | Path) -> Config:
     )
     config.request()  # the commune selection makes sense
     for what, place, kind in (("[output] dir", config.output_dir, "a directory"),
-                              ("the history", config.history, "a file")):
+                              ("the history", config.history, "a file"),
+                              ("[source] pbf", config.pbf, "a file")):
         try:
             found = os.stat(place).st_mode
         except FileNotFoundError:
