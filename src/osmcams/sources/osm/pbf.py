@@ -499,7 +499,8 @@ def scan_members(
     if path.is_dir():
         raise DataError(f"{path}: a directory, not an OSM file")
     if not path.is_file():
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{path}: " + ("not a regular file: osmcams reads OSM files from disk"
+                                       if path.exists() else "no such file"))
     from concurrent.futures import ThreadPoolExecutor
 
     import osmium
