@@ -9,6 +9,7 @@ nearest-first matching does worse in dense streets.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -21,6 +22,7 @@ from typing import Any
 
 from osmcams.errors import DataError, UsageError
 from osmcams.files import atomic_path
+from osmcams.models import parse_nested
 from osmcams.outputs.writers import write_geojson
 
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "x_wgs84", "coord_x", "xlong")
@@ -266,7 +268,8 @@ def near_cameras(osm: Points) -> Any:
 def _osm_properties(properties: dict[str, Any], index: int) -> dict[str, Any]:
     tags = properties.get("tags")
     if isinstance(tags, str) and tags.startswith("{"):
-        tags = json.loads(tags)
+        with contextlib.suppress(ValueError):  # not JSON after all, or too deep: a text
+            tags = parse_nested(json.loads, tags)
     if not isinstance(tags, dict):
         tags = {k: v for k, v in properties.items() if k not in RECORD_FIELDS}
     key = properties.get("@id") or properties.get("id")

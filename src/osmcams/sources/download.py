@@ -24,7 +24,7 @@ from urllib.parse import unquote, urljoin, urlparse
 from osmcams.communes.names import normalise
 from osmcams.errors import DataError, NetworkError, OsmcamsError, UsageError
 from osmcams.files import exclusive_lock
-from osmcams.models import Progress
+from osmcams.models import Progress, parse_nested
 from osmcams.settings import public_url
 from osmcams.sources.http import Http, unexpected
 
@@ -199,8 +199,10 @@ def plan(http: Http, region: Region, directory: Path) -> Plan:
     up_to_date = False
     if target.is_file() and validator and _sidecar(target).is_file():
         try:
-            stored = json.loads(_sidecar(target).read_text(encoding="utf-8"))
+            stored = parse_nested(json.loads, _sidecar(target).read_text(encoding="utf-8"))
         except ValueError:
+            stored = {}
+        if not isinstance(stored, dict):
             stored = {}
         up_to_date = stored.get("url") == region.url and stored.get("validator") == validator
     return Plan(region, target, int(length) if length.isdigit() else None, validator, up_to_date)
