@@ -345,6 +345,7 @@ class Env:
 
 
 BORDER = ("06012", "06032", "06104", "06150")
+DEEP = "[" * 100_000 + "]" * 100_000  # JSON nested 100,000 levels deep
 
 
 def _ring(features: dict[str, dict[str, Any]], code: str) -> list[list[float]]:
@@ -638,6 +639,17 @@ CASES: list[Case] = [
                     e.squares((".", "Dot"), ("..", "Dot")), "--output-dir", e.tmp / "out", "-q",
                     "--overwrite"],
          ExitCode.USAGE, "would both be written to commune-dot.geojson"),
+    # issue 21 §1: a forged commit list in an output directory moves nothing out of it
+    *[Case(f"forged commit list {name}",
+           lambda e, manifest=manifest: [
+               *e.count("--commune", "06012"), "-f", "csv", "-o",
+               _forged_commit(e.tmp / "out", manifest) / "c.csv"],
+           ExitCode.OK, "lie outside every loaded commune",
+           holds=lambda e: not (e.tmp / "escape.txt").exists()
+           and (e.tmp / "out" / "escape.txt").read_text() == "stays")
+      for name, manifest in (("naming ../escape.txt", '{"move": ["../escape.txt"], "remove": []}'),
+                             ("that is not JSON", "{not json"),
+                             ("nested 100,000 deep", DEEP))],
     # issue 8 §2: a destination the system refuses (/sys takes no new directory, even for root)
     Case("read-only --output-dir",
          lambda e: ["export", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.ign_06,
@@ -958,9 +970,6 @@ def _frame(kind: bytes, blob: bytes) -> bytes:
     return len(header).to_bytes(4, "big") + header + blob
 
 
-DEEP = "[" * 100_000 + "]" * 100_000  # JSON nested 100,000 levels deep
-
-
 def _deep_overpass(request: Any) -> Any:
     """An Overpass answer with a tag value nested 100,000 lists deep."""
     return _plain('{"version": 0.6, "osm3s": {"timestamp_osm_base": "2026-01-01T00:00:00Z"}, '
@@ -976,6 +985,16 @@ def _damaged_type(frames: list[bytes]) -> list[bytes]:
 def _reversed(frames: list[bytes]) -> list[bytes]:
     """The header block, then the data blocks in reverse order."""
     return [frames[0], *frames[:0:-1]]
+
+
+def _forged_commit(out: Path, manifest: str) -> Path:
+    """`out` holding the staging directory of a dead run whose commit list is `manifest`,
+    beside a file `escape.txt` that a list naming `../escape.txt` would move out."""
+    staging = out / ".osmcams-tmp-4194303-forged"
+    staging.mkdir(parents=True)
+    (staging / ".osmcams-commit.json").write_text(manifest, encoding="utf-8")
+    (out / "escape.txt").write_text("stays", encoding="utf-8")
+    return out
 
 
 def _fifo_at(path: Path) -> Path:

@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
 
 from osmcams.errors import LockedError, OutputError, UsageError
 
@@ -112,8 +112,8 @@ def clean_leftovers(directory: str | os.PathLike[str]) -> None:
                 _finish(path, directory)
             else:
                 shutil.rmtree(path)
-        except OSError:
-            pass  # a place we may not write: the leftover stays, harmless and named as ours
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            pass  # a place we may not write, or a commit list not ours: it stays, harmless
 
 
 @contextmanager
@@ -164,6 +164,13 @@ def atomic_open(target: str | os.PathLike[str], overwrite: bool = False) -> Iter
         os.fsync(f.fileno())
 
 
+def _inside(name: Any) -> bool:
+    """Whether `name` is a plain relative path, which stays inside its directory."""
+    parts = PurePosixPath(name).parts if isinstance(name, str) else ()
+    return bool(parts) and not name.startswith("/") and "\\" not in name and not any(
+        p in (".", "..") or p.startswith(".osmcams-") for p in parts)
+
+
 def _name_key(name: str) -> str:
     """What two names share when a file system may take them for one file."""
     return unicodedata.normalize("NFKC", name).casefold()
@@ -179,11 +186,7 @@ def check_set(
     """
     seen: dict[str, str] = {}
     for label, name in names.items():
-        parts = PurePosixPath(name).parts
-        if (
-            not parts or name.startswith("/") or "\\" in name
-            or any(p in (".", "..") or p.startswith(".osmcams-") for p in parts)
-        ):
+        if not _inside(name):
             raise UsageError(f"{label}: {name!r} is not a file name inside {directory}")
         key = _name_key(name)
         if key in seen:
@@ -278,6 +281,8 @@ def _changed(new: Path, old: Path) -> bool:
 def _finish(staging: Path, directory: Path) -> None:
     """Carry out the commit list of `staging`; safe to repeat after a kill."""
     manifest = json.loads((staging / COMMIT).read_text(encoding="utf-8"))
+    if not all(_inside(name) for name in [*manifest["move"], *manifest["remove"]]):
+        raise ValueError(f"{staging / COMMIT} names a file outside {directory}")
     for name in manifest["move"]:
         source = staging / name
         if source.exists():  # else moved already, by a run killed later on
