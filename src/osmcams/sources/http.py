@@ -4,7 +4,8 @@ It knows nothing about OpenStreetMap. Library choices:
 
 - requests sends the requests and streams every answer; osmcams reads the bodies
   itself, so that it can bound them in size (``settings.max_answer_mb``) and in time
-  (``settings.deadline`` for one whole try, however slowly the server trickles);
+  (``settings.deadline`` for one whole request, its tries and the waits between them
+  included, however slowly the server trickles);
 - tries are counted here: 429, 5xx and connect timeouts are tried again, up to
   ``settings.max_tries``, with exponential back-off and ``Retry-After`` honoured
   (at least ``settings.min_retry_wait`` after a 429). A name that does not resolve,
