@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,9 +113,86 @@ class Env:
     def monaco_2021(self) -> Path:
         return self.data / "osm/monaco-2021-04-21.osm.pbf"
 
-    def count(self, *args: str | Path, boundaries: Path | None = None) -> list[str | Path]:
-        """`count` on Monaco 2025 with the border communes, quietly."""
-        return ["count", *args, "--pbf", self.monaco, "--boundaries", boundaries or self.border(), "-q"]
+    def frames(self, path: Path | None = None) -> list[bytes]:
+        """The blocks of `path` (Monaco 2021), each with its length prefix and header, in order."""
+        data = (path or self.monaco_2021).read_bytes()
+        found, at = [], 0
+        while at < len(data):
+            size = int.from_bytes(data[at : at + 4], "big")
+            header = data[at + 4 : at + 4 + size]
+            blob, shift, pos = 0, 0, header.index(b"\x18") + 1  # field 3, the blob's size
+            while True:
+                blob |= (header[pos] & 0x7F) << shift
+                shift += 7
+                pos += 1
+                if header[pos - 1] < 0x80:
+                    break
+            found.append(data[at : at + 4 + size + blob])
+            at += 4 + size + blob
+        return found
+
+    def pbf(self, name: str, *frames: bytes) -> Path:
+        path = self.tmp / name
+        path.write_bytes(b"".join(frames))
+        return path
+
+    def garbage_block(self, raw: bytes) -> Path:
+        """Monaco's header block, then one OSMData blob stating its true size, `raw` deflated."""
+        import zlib
+
+        blob = _field(2, len(raw)) + _field(3, zlib.compress(raw, 9))
+        return self.pbf("garbage.osm.pbf", self.frames()[0], _frame(b"OSMData", blob))
+
+    def edited_pbf(self, block: int, edit: Callable[[bytes], bytes]) -> Path:
+        """Monaco 2021 with its `block`-th block (0: the header) passed through `edit`."""
+        frames = self.frames()
+        frames[block] = edit(frames[block])
+        return self.pbf("edited.osm.pbf", *frames)
+
+    def rewritten(self, *options: str, times: int = 1) -> Path:
+        """Monaco 2025 (no bounding box), `times` over, as `osmium cat -f pbf,OPTIONS` writes it."""
+        from conftest import run_osmium
+
+        target = self.tmp / "rewritten.osm.pbf"
+        run_osmium("cat", *[self.monaco] * times, "-o", target, "-f", ",".join(["pbf", *options]))
+        return target
+
+    def osmium_cat(self, name: str, *sources: Path) -> Path:
+        """`osmium cat SOURCES -o NAME`: the suffix of NAME sets the history flag."""
+        from conftest import run_osmium
+
+        run_osmium("cat", *sources, "-o", self.tmp / name)
+        return self.tmp / name
+
+    def versions(self, name: str) -> Path:
+        """Three camera nodes in Beausoleil, in several versions: node 1 deleted, node 2
+        retagged, node 3 unchanged (today: 2 cameras), written by osmium to `name`."""
+        opl = self.write("versions.opl", "\n".join([
+            "n1 v1 dV c1 t2020-01-01T00:00:00Z i1 ua Tman_made=surveillance x7.42 y43.74",
+            "n1 v2 dD c2 t2021-01-01T00:00:00Z i1 ua T x y",
+            "n2 v1 dV c1 t2020-01-01T00:00:00Z i1 ua Tman_made=surveillance x7.421 y43.741",
+            "n2 v2 dV c3 t2022-01-01T00:00:00Z i1 ua Tman_made=surveillance,surveillance:type=camera "
+            "x7.421 y43.741",
+            "n3 v1 dV c1 t2020-01-01T00:00:00Z i1 ua Tman_made=surveillance x7.422 y43.742",
+        ]) + "\n")
+        return self.osmium_cat(name, opl)
+
+    def bomb(self, raw_size: int | None) -> Path:
+        """Monaco's header block, then one OSMData blob of 300 MB of zeros deflated (0.3 MB),
+        stating `raw_size` (or nothing)."""
+        import zlib
+
+        deflater = zlib.compressobj(9)
+        chunk = bytes(1 << 20)
+        packed = b"".join(deflater.compress(chunk) for _ in range(300)) + deflater.flush()
+        blob = (_field(2, raw_size) if raw_size is not None else b"") + _field(3, packed)
+        return self.pbf("bomb.osm.pbf", self.frames()[0], _frame(b"OSMData", blob))
+
+    def count(self, *args: str | Path, boundaries: Path | None = None, pbf: Path | None = None
+              ) -> list[str | Path]:
+        """`count` on Monaco 2025 (or `pbf`) with the border communes, quietly."""
+        return ["count", *args, "--pbf", pbf or self.monaco, "--boundaries", boundaries or self.border(),
+                "-q"]
 
     # Local services (network faults) -------------------------------------------------
 
@@ -127,11 +206,11 @@ class Env:
 
     def services(self, elements: list[Any] | None = None, answer: Any = None,
                  overpass: Callable | None = None, geo: Callable | None = None,
-                 overpass_url: str | None = None) -> list[str]:
+                 overpass_url: str | None = None, status: str | None = None) -> list[str]:
         """geo.api.gouv.fr with the real communes of 06 and Overpass at /api: their URLs as flags.
 
         Overpass answers Nice's area and `elements`, or `answer`, or calls `overpass`;
-        `geo` may rewrite geo.api.gouv.fr's JSON answers.
+        `geo` may rewrite geo.api.gouv.fr's JSON answers; `status` is Overpass's status page.
         """
         from fake_services import GeoApi, overpass_answer, status_page
         from werkzeug import Response
@@ -143,11 +222,12 @@ class Env:
             answer = api(request)
             if geo is None:
                 return answer
-            return Response(json.dumps(geo(json.loads(answer.get_data()))),
+            body = geo(json.loads(answer.get_data()))
+            return Response(body if isinstance(body, str) else json.dumps(body),
                             content_type="application/json")
 
         server.expect_request("/geo/communes").respond_with_handler(geo_api)
-        server.expect_request("/api/status").respond_with_data(status_page(2))
+        server.expect_request("/api/status").respond_with_data(status or status_page(2))
         interpreter = server.expect_request("/api/interpreter", method="POST")
         if overpass is not None:
             interpreter.respond_with_handler(overpass)
@@ -188,11 +268,85 @@ class Env:
         (cache / "http.sqlite").write_bytes(b"overwritten " * 1000)
         return cache
 
+    def config(self, extra: str = "", output: str = "www", encoding: str = "utf-8",
+               pbf: Path | None = None, source: str = "") -> Path:
+        """A refresh configuration of Saint-Barthélemy (its own boundaries), `extra` appended,
+        `source` lines added to [source]."""
+        path = self.tmp / "osmcams.toml"
+        pbf = pbf or self.data / "osm/saint-barthelemy/saint_barthelemy.osm.pbf"
+        text = (f'[source]\npbf = "{pbf}"\n{source}[communes]\nall = true\nadmin_level = 3\n'
+                f'[output]\ndir = "{output}"\n{extra}')
+        path.write_bytes(text.encode(encoding))
+        return path
+
+    def replicated(self, url_edit: Callable[[str], str] = lambda u: u, source: str = "",
+                   diff: bool = False, then: Callable[[Any], object] = lambda server: None) -> Path:
+        """A refresh configuration of Saint-Barthélemy, one sequence behind a local
+        replication server (its URL passed through `url_edit`, kept as `self.server`) that
+        has the next diff, the real one, only if `diff`; `then` may publish others."""
+        from conftest import run_osmium
+        from fake_replication import Server
+
+        server = Server(self.httpserver, self.tmp / "server")
+        folder = self.data / "osm/saint-barthelemy"
+        state = (folder / "saint_barthelemy.state.txt").read_text()
+        sequence = int(state.split("sequenceNumber=")[1].split()[0])
+        pbf = self.tmp / "sbh.osm.pbf"
+        run_osmium("cat", folder / "saint_barthelemy.osm.pbf", "-o", pbf,
+                   f"--output-header=osmosis_replication_base_url={url_edit(server.url)}",
+                   f"--output-header=osmosis_replication_sequence_number={sequence - 1}",
+                   "--output-header=osmosis_replication_timestamp=2014-01-15T19:05:08Z")
+        if diff:
+            real = (folder / "saint_barthelemy.osc.gz").read_bytes()
+            server.publish(sequence, real, "2015-03-25T19:05:08Z")
+        (server.root / "state.txt").write_text(state)  # the real one
+        self.server = server
+        then(server)
+        return self.config(pbf=pbf, source=source)
+
+    @property
+    def register(self) -> Path:
+        return self.data / "official/paris-police-2019/data.csv"
+
+    def register_swapped(self) -> Path:
+        """The Paris register with its lon and lat columns named the other way round."""
+        lines = self.register.read_text(encoding="utf-8").splitlines()
+        lines[0] = lines[0].replace(";lon;lat", ";lat;lon")
+        return self.write("swapped.csv", "\n".join(lines) + "\n")
+
+    def register_points(self) -> Path:
+        """The Paris register's sites as a GeoJSON of points: an OSM side that matches it."""
+        import csv
+
+        with self.register.open(encoding="utf-8") as f:
+            rows = list(csv.DictReader(f, delimiter=";"))
+        features = [{"type": "Feature", "properties": {"@id": f"node/{i + 1}"}, "geometry": {
+            "type": "Point", "coordinates": [float(r["lon"]), float(r["lat"])]}} for i, r in enumerate(rows)]
+        return self.write("paris.geojson", json.dumps({"type": "FeatureCollection", "features": features}))
+
     def file(self) -> Path:
         return self.write("a-file", "not a directory")
 
+    def fifo(self) -> Path:
+        """A FIFO read by a thread of its own into `self.read` (bytes)."""
+        import threading
+
+        path = self.tmp / "fifo"
+        os.mkfifo(path)
+        self.read = b""
+
+        def drain() -> None:
+            with open(path, "rb") as f:
+                self.read = f.read()
+
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+        self.closers.append(lambda: reader.join(5))
+        return path
+
 
 BORDER = ("06012", "06032", "06104", "06150")
+DEEP = "[" * 100_000 + "]" * 100_000  # JSON nested 100,000 levels deep
 
 
 def _ring(features: dict[str, dict[str, Any]], code: str) -> list[list[float]]:
@@ -225,6 +379,18 @@ def _point(features: dict[str, dict[str, Any]]) -> None:
 
 def _no_code(features: dict[str, dict[str, Any]]) -> None:
     del features["06104"]["properties"]["code"]
+
+
+def _numeric_code(features: dict[str, dict[str, Any]]) -> None:
+    features["06012"]["properties"]["code"] = 6012
+
+
+def _second_version(features: dict[str, dict[str, Any]]) -> None:
+    """A second Beausoleil, a square over the middle of the first."""
+    west, south, east, north = 7.418, 43.735, 7.436, 43.750
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    features["06012 again"] = {"type": "Feature", "properties": {"code": "06012", "nom": "Beausoleil"},
+                               "geometry": {"type": "Polygon", "coordinates": [ring]}}
 
 
 def _cog(population: str, code: str = "06012") -> str:
@@ -268,6 +434,7 @@ class Case:
     words: str  # in the last stderr line (the error), or in a warning when code is OK
     env: dict[str, str] = field(default_factory=dict)  # environment of the run
     absent: str = ""  # words that must appear nowhere in the output
+    holds: Callable[[Env], bool] = lambda e: True  # what must hold once the run has ended
 
 
 CASES: list[Case] = [
@@ -281,6 +448,72 @@ CASES: list[Case] = [
            ExitCode.DATA, "cut short") for n in (1, 2, 3)],
     Case("pbf cut inside a block header",
          lambda e: ["count", "--all", "--pbf", e.cut_pbf(9), "-q"], ExitCode.DATA, "cut short"),
+    # issue 21 §2: decompression bombs, refused at once
+    *[Case(f"pbf bomb stating {stated} bytes",
+           lambda e, stated=stated: ["count", "--all", "--pbf", e.bomb(stated), "-q"],
+           ExitCode.DATA, f"bomb.osm.pbf: the block at byte {words}")
+      for stated, words in ((300 << 20, "170 inflates beyond the 32 MiB the format allows"),
+                            (1000, "170 inflates beyond the 1,000 bytes it states"),
+                            (None, "170 inflates beyond the 32 MiB the format allows"))],
+    Case("pbf block of 32 MiB of zeros",
+         lambda e: e.count("--commune", "06012", pbf=e.garbage_block(bytes(32 << 20))),
+         ExitCode.DATA, "garbage.osm.pbf: the block at byte 170 is not a block of OSM objects"),
+    Case("pbf block of 16 Mi tiny fields",
+         lambda e: e.count("--commune", "06012", pbf=e.garbage_block(b"\x08\x00" * (16 << 20))),
+         ExitCode.DATA, "more than 10,000 parts in one block: not a PrimitiveBlock"),
+    Case("pbf block without objects",
+         lambda e: e.count("--commune", "06012", pbf=e.garbage_block(_field(1, _field(1, b"")))),
+         ExitCode.DATA, "the block at byte 170 holds no OSM objects"),
+    # issue 21 §5, §6: framing that would leave blocks unread, a damaged block type
+    Case("pbf block header of length 0",
+         lambda e: ["count", "--all", "--pbf", e.edited_pbf(2, lambda b: bytes(4) + b[4:]), "-q"],
+         ExitCode.DATA, "edited.osm.pbf: damaged, a block header of length 0 at byte 71,206, "),
+    Case("pbf block type damaged",
+         lambda e: ["count", "--all", "--pbf", e.edited_pbf(2, lambda b: b.replace(b"OSMData", b"OSMDbta")),
+                    "-q"],
+         ExitCode.DATA, "a block of type 'OSMDbta' at byte 71,206, where OSMData must be"),
+    Case("pbf header block type damaged",
+         lambda e: ["count", "--all", "--pbf",
+                    e.edited_pbf(0, lambda b: b.replace(b"OSMHeader", b"OSMHeadex")), "-q"],
+         ExitCode.DATA, "blob does not have expected type"),
+    Case("pbf block header of 70,000 bytes",
+         lambda e: ["count", "--all", "--pbf", e.edited_pbf(2, lambda b: (70_000).to_bytes(4, "big") + b[4:]),
+                    "-q"],
+         ExitCode.DATA, "damaged, a block header of 70,000 bytes at byte 71,206: not a PBF block"),
+    Case("pbf block stating a 40 MiB blob",
+         lambda e: ["count", "--all", "--pbf", e.edited_pbf(2, lambda b: _frame(b"OSMData", bytes(40 << 20))),
+                    "-q"],
+         ExitCode.DATA, "a block of 41,943,040 bytes at byte 71,206, beyond the 32 MiB the format allows"),
+    # issue 21 §7, §14: histories and duplicates given to count
+    Case("full-history file given to count",
+         lambda e: e.count("--commune", "06012", pbf=e.versions("v.osh.pbf")),
+         ExitCode.DATA, "v.osh.pbf: a full-history file (its header says so)"),
+    Case("history without its flag given to count",
+         lambda e: e.count("--commune", "06012", pbf=e.versions("v.osm.pbf")),
+         ExitCode.DATA, "v.osm.pbf: node/1 follows node/1 in the block at byte 73: the file holds "
+                        "several versions of a node"),
+    Case("same extract twice, joined by osmium cat",
+         lambda e: e.count("--commune", "06012", pbf=e.osmium_cat("twice.osm.pbf", e.monaco, e.monaco)),
+         ExitCode.DATA, "twice.osm.pbf: 16 cameras appear more than once (node/6459866647, "),
+    Case("same extract twice, in LZ4 blocks (read by libosmium)",
+         lambda e: e.count("--commune", "06012", pbf=e.rewritten("pbf_compression=lz4", times=2)),
+         ExitCode.DATA, "16 cameras appear more than once"),
+    Case("history timeline with a damaged block type",
+         lambda e: ["timeline", "--pbf", e.pbf("edited.osh.pbf", *_damaged_type(
+             e.frames(e.osmium_cat("m.osh.pbf", e.monaco_2021)))), "--all", "--boundaries", e.ign_06, "-q"],
+         ExitCode.DATA, "a block of type 'OSMDbta' at byte 71,284, where OSMData must be"),
+    # issue 21 §5: files whose nodes cannot be sampled say why
+    Case("pbf in LZ4 blocks",
+         lambda e: e.count("--department", "06", pbf=e.rewritten("pbf_compression=lz4")),
+         ExitCode.OK, "rewritten.osm.pbf: where it has data is unknown, as its nodes cannot be "
+                      "sampled: a blob compressed other than with zlib"),
+    Case("pbf without dense nodes",
+         lambda e: e.count("--department", "06", pbf=e.rewritten("pbf_dense_nodes=false")),
+         ExitCode.OK, "its nodes are not stored as dense nodes (pbf_dense_nodes=false)"),
+    Case("pbf with relations, ways, then nodes",
+         lambda e: e.count("--department", "06",
+                           pbf=e.pbf("reversed.osm.pbf", *_reversed(e.frames(e.monaco)))),
+         ExitCode.OK, "its first block holds relations, not nodes: it is not sorted (osmium sort)"),
     Case("bowtie commune repaired with a warning",
          lambda e: e.count("--commune", "Beausoleil", boundaries=e.border(_bowtie)),
          ExitCode.OK, "outline of 'Beausoleil' (06012) is invalid"),
@@ -302,6 +535,9 @@ CASES: list[Case] = [
     Case("shapefile without .prj in lon/lat",
          lambda e: e.count("--department", "06", boundaries=e.shapefile("EPSG:4326")),
          ExitCode.OK, "taken as WGS84"),
+    Case("shapefile without .prj in lon/lat, a commune asked for by name",
+         lambda e: e.count("--commune", "Beausoleil", boundaries=e.shapefile("EPSG:4326")),
+         ExitCode.OK, "border.shp has no coordinate reference system: its coordinates are taken as WGS84"),
     Case("shapefile without .prj in Lambert-93",
          lambda e: e.count("--department", "06", boundaries=e.shapefile("EPSG:2154")),
          ExitCode.DATA, "add the CRS"),
@@ -335,6 +571,12 @@ CASES: list[Case] = [
          lambda e: [*e.count("--commune", "Beausoleil"), "--population",
                     e.write("p.json", '[{"insee": "06012", "population": 13702}]')],
          ExitCode.DATA, "line 1: no commune code"),
+    Case("population nested 100,000 deep",
+         lambda e: [*e.count("--commune", "Beausoleil"), "--population", e.write("p.json", DEEP)],
+         ExitCode.DATA, "p.json: not valid JSON (nested hundreds of levels deep)"),
+    Case("population /dev/zero",
+         lambda e: [*e.count("--commune", "Beausoleil"), "--population", "/dev/zero"],
+         ExitCode.DATA, "/dev/zero: larger than 128 MB: not a population table"),
     Case("population table empty",
          lambda e: [*e.count("--commune", "Beausoleil"), "--population", e.write("p.json", "[]")],
          ExitCode.DATA, "no population in the table"),
@@ -355,11 +597,27 @@ CASES: list[Case] = [
     Case("boundary features without a code",
          lambda e: e.count("--department", "06", boundaries=e.border(_no_code)),
          ExitCode.OK, "1 features without a 'code' value left out: 'Roquebrune-Cap-Martin'"),
+    # issue 21, low: boundary codes
+    Case("boundary code stored as the number 6012",
+         lambda e: e.count("--department", "06", boundaries=e.border(_numeric_code)),
+         ExitCode.OK, "border.geojson: 1 codes are numbers that lost their leading zero, restored: "
+                      "6012 → 06012"),
+    Case("boundary code twice with overlapping outlines",
+         lambda e: e.count("--department", "06", boundaries=e.border(_second_version)),
+         ExitCode.OK, "1 codes name several features whose outlines overlap (two versions of a "
+                      "commune?), merged into one: 'Beausoleil' (06012)"),
+    Case("boundary feature without a code asked for by name",
+         lambda e: e.count("--commune", "Roquebrune-Cap-Martin", boundaries=e.border(_no_code)),
+         ExitCode.DATA, "cannot count 'Roquebrune-Cap-Martin': its feature in border.geojson has no "
+                        "'code' value"),
     Case("GDAL's remarks as warnings",
          lambda e: e.count("--department", "06", boundaries=e.two_layers()),
          ExitCode.OK, "border.gpkg: More than one layer found"),
     Case("output is a directory",
          lambda e: [*e.count("--commune", "Beausoleil"), "-o", e.tmp], ExitCode.USAGE, "is a directory"),
+    Case("pbf is /dev/zero",
+         lambda e: ["count", "--all", "--pbf", "/dev/zero", "-q"], ExitCode.DATA,
+         "/dev/zero: not a regular file: osmcams reads OSM files from disk"),
     Case("pbf is a directory",
          lambda e: ["count", "--all", "--pbf", e.tmp, "-q"], ExitCode.DATA, "a directory, not an OSM file"),
     Case("population file missing",
@@ -407,15 +665,127 @@ CASES: list[Case] = [
                     e.squares((".", "Dot"), ("..", "Dot")), "--output-dir", e.tmp / "out", "-q",
                     "--overwrite"],
          ExitCode.USAGE, "would both be written to commune-dot.geojson"),
+    # issue 21 §1: a forged commit list in an output directory moves nothing out of it
+    *[Case(f"forged commit list {name}",
+           lambda e, manifest=manifest: [
+               *e.count("--commune", "06012"), "-f", "csv", "-o",
+               _forged_commit(e.tmp / "out", manifest) / "c.csv"],
+           ExitCode.OK, "lie outside every loaded commune",
+           holds=lambda e: not (e.tmp / "escape.txt").exists()
+           and (e.tmp / "out" / "escape.txt").read_text() == "stays")
+      for name, manifest in (("naming ../escape.txt", '{"move": ["../escape.txt"], "remove": []}'),
+                             ("that is not JSON", "{not json"),
+                             ("nested 100,000 deep", DEEP))],
     # issue 8 §2: a destination the system refuses (/sys takes no new directory, even for root)
     Case("read-only --output-dir",
          lambda e: ["export", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.ign_06,
                     "--output-dir", "/sys/osmcams-test/out", "-q"],
          ExitCode.USAGE, "cannot write /sys/osmcams-test/out"),
+    # issue 21 §1: a device or a FIFO is written into or refused, never replaced
+    Case("-o /dev/full --overwrite",
+         lambda e: [*e.count("--commune", "06012"), "-f", "csv", "-o", "/dev/full", "--overwrite"],
+         ExitCode.USAGE, "cannot write /dev/full: No space left on device",
+         holds=lambda e: stat.S_ISCHR(os.stat("/dev/full").st_mode)),
+    Case("-o a FIFO --overwrite",
+         lambda e: [*e.count("--commune", "06012"), "-f", "csv", "-o", e.fifo(), "--overwrite"],
+         ExitCode.OK, "lie outside every loaded commune",
+         holds=lambda e: stat.S_ISFIFO(os.stat(e.tmp / "fifo").st_mode)
+         and e.read.startswith(b"insee,name,")),
+    Case("-o /dev/null without --overwrite",
+         lambda e: [*e.count("--commune", "06012"), "-f", "csv", "-o", "/dev/null"],
+         ExitCode.OK, "lie outside every loaded commune",
+         holds=lambda e: stat.S_ISCHR(os.stat("/dev/null").st_mode)),
+    Case("-o a FIFO in an --output-dir set",
+         lambda e: ["export", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.ign_06, "-q",
+                    "--output-dir", _fifo_at(e.tmp / "out" / "06012-beausoleil.geojson"),
+                    "--overwrite"],
+         ExitCode.USAGE, "06012-beausoleil.geojson is not a regular file"),
     Case("read-only -o",
          lambda e: ["count", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.ign_06,
                     "-o", "/sys/osmcams-test.csv", "-q"],
          ExitCode.USAGE, "cannot write /sys/osmcams-test.csv"),
+    # issue 21 §3, §10: refresh configurations
+    Case("config nested 50,000 deep",
+         lambda e: ["refresh", "--config", e.config("[history]\npath = " + "[" * 50_000 + "]" * 50_000)],
+         ExitCode.USAGE, "osmcams.toml: not valid TOML: nested hundreds of levels deep"),
+    Case("config /dev/zero", lambda e: ["refresh", "--config", "/dev/zero"],
+         ExitCode.USAGE, "/dev/zero: larger than 1 MB: not a configuration"),
+    Case("config in Latin-1",
+         lambda e: ["refresh", "--config", e.config("# données à jour\n", encoding="latin-1")],
+         ExitCode.USAGE, "osmcams.toml: not UTF-8 text"),
+    Case("config in UTF-16",
+         lambda e: ["refresh", "--config", e.config(encoding="utf-16")],
+         ExitCode.USAGE, "osmcams.toml: not UTF-8 text"),
+    # issue 21 §4: no password in any line
+    Case("replication password in the extract's header",
+         lambda e: ["refresh", "--config", e.replicated(lambda u: u.replace("//", "//bob:Hunter2Secret@"))],
+         ExitCode.STALE, "no longer has sequence 1588 (http://127.0.0.1", absent="Hunter2Secret"),
+    Case("replication password in the configuration",
+         lambda e: ["refresh", "--config", e.replicated(source=f'replication_url = "http://bob:'
+                    f'Hunter2Secret@{e.httpserver.host}:{e.httpserver.port}/replication/"\n')],
+         ExitCode.STALE, "no longer has sequence 1588", absent="Hunter2Secret"),
+    Case("replication URL that cannot be a URL",
+         lambda e: ["refresh", "--config", e.replicated(source='replication_url = '
+                    '"http://bob:Hunter2Secret@[::1/x"\n')],
+         ExitCode.USAGE, "[source] replication_url must be an http(s) URL, not 'http://[::1/x'",
+         absent="Hunter2Secret"),
+    Case("config whose output dir is the config itself",
+         lambda e: ["refresh", "--config", e.config(output="osmcams.toml")],
+         ExitCode.USAGE, "osmcams.toml: [output] dir ", absent="Traceback"),
+    Case("config whose pbf is /dev/zero",
+         lambda e: ["refresh", "--config", e.config(pbf=Path("/dev/zero"))],
+         ExitCode.USAGE, "osmcams.toml: [source] pbf /dev/zero is not a file"),
+    Case("config whose output dir is /dev/null",
+         lambda e: ["refresh", "--config", e.config(output="/dev/null")],
+         ExitCode.USAGE, "[output] dir /dev/null is not a directory"),
+    Case("config whose output dir is under /proc",
+         lambda e: ["refresh", "--config", e.config(output="/proc/self/osmcams")],
+         ExitCode.USAGE, "cannot write /proc/self/osmcams"),
+    Case("config whose history is under /proc",
+         lambda e: ["refresh", "--config", e.config('[history]\npath = "/proc/osmcams.sqlite"\n')],
+         ExitCode.USAGE, "cannot write /proc/.osmcams.sqlite.lock"),
+    Case("config whose output dir is 5,000 characters long",
+         lambda e: ["refresh", "--config", e.config(output="/".join(["d" * 199] * 25))],
+         ExitCode.USAGE, "osmcams.toml: [output] dir cannot be used: File name too long"),
+    # issue 21 §13: a register that is not where the cameras are; distances that are no number
+    Case("register with swapped longitude and latitude",
+         lambda e: ["match", "--official", e.register_swapped(), "--cameras", e.register_points()],
+         ExitCode.DATA, "swapped.csv: none of its 707 cameras lies in the area of "),
+    Case("register with swapped longitude and latitude, named",
+         lambda e: ["match", "--official", e.register_swapped(), "--cameras", e.register_points()],
+         ExitCode.DATA, "its longitudes and latitudes are swapped: name them with --lon-field and "
+                        "--lat-field?"),
+    Case("register in lon/lat given --crs EPSG:2154",
+         lambda e: ["match", "--official", e.register, "--crs", "EPSG:2154",
+                    "--cameras", e.register_points()],
+         ExitCode.DATA, "a wrong --crs, or a register of another place?"),
+    Case("register of Paris against cameras of Beausoleil",
+         lambda e: ["match", "--official", e.register, "--commune", "06012", "--pbf", e.monaco,
+                    "--boundaries", e.ign_06, "-q"],
+         ExitCode.DATA, "data.csv: none of its 707 cameras lies in Beausoleil (they lie around "
+                        "longitude 2.3"),
+    *[Case(f"match --max-distance {value}",
+           lambda e, value=value: ["match", "--official", e.register, "--cameras", e.register_points(),
+                                   "--max-distance", value],
+           ExitCode.USAGE, f"'{value}' is not a finite number") for value in ("nan", "inf")],
+    Case("quality --duplicate-distance nan",
+         lambda e: ["quality", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.ign_06,
+                    "--duplicate-distance", "nan"],
+         ExitCode.USAGE, "'nan' is not a finite number"),
+    # issue 21, low: replication states and diffs that cannot be believed
+    Case("replication state dated 2999",
+         lambda e: ["refresh", "--config", e.replicated(then=_state("2999-01-01T00:00:00Z"))],
+         ExitCode.NETWORK, "says sequence 1588 holds data of 2999-01-01T00:00:00Z, in the future: refused"),
+    Case("replication state dated before the extract",
+         lambda e: ["refresh", "--config", e.replicated(then=_state("2013-01-01T00:00:00Z"))],
+         ExitCode.NETWORK, "holds data of 2013-01-01T00:00:00Z, before the stored data of "
+                           "2014-01-15T19:05:08Z"),
+    Case("diff node at latitude 200",
+         lambda e: ["refresh", "--config", e.replicated(then=lambda s: s.publish(
+             1588, _osc(("node", 20_000_000_001, 1, {"man_made": "surveillance"}, -62.85, 200.0)),
+             "2015-03-25T19:05:08Z"))],
+         ExitCode.NETWORK, "a corrupt replication diff: node/20000000001 lies at longitude -62.85, "
+                           "latitude 200"),
     # --- Network and services (issue 8 §1-4, issue 7 §7) ----------------------------------
     *[Case(f"{var} {value}", lambda e: e.count_nice(), ExitCode.USAGE, var, env={var: value})
       for var, values in (("OSMCAMS_READ_TIMEOUT", ("0", "-1", "nan", "inf")),
@@ -445,6 +815,20 @@ CASES: list[Case] = [
     Case("Overpass way centre missing its lat",
          lambda e: e.count_nice(elements=[{"type": "way", "id": 1, "center": {"lon": 7.2}}]),
          ExitCode.NETWORK, "way/1 has no valid centre"),
+    # issue 21, low: Overpass answers taken as they are
+    Case("Overpass data date 'yesterday'",
+         lambda e: e.count_nice(answer={**_answer([]), "osm3s": {"timestamp_osm_base": "yesterday"}}),
+         ExitCode.NETWORK, "Overpass sent a data date that is not a date: 'yesterday'"),
+    Case("Overpass element without man_made",
+         lambda e: e.count_nice(elements=[{"type": "node", "id": 1, "lat": 43.7, "lon": 7.2,
+                                           "tags": {"highway": "traffic_signals"}}]),
+         ExitCode.NETWORK, "element 2: node/1 is not tagged man_made=surveillance"),
+    Case("Overpass way without centre",
+         lambda e: e.count_nice(elements=[{"type": "way", "id": 1, "tags": {"man_made": "surveillance"}}]),
+         ExitCode.NETWORK, "element 2: way/1 has no centre (out center)"),
+    Case("Overpass remark without the word error",
+         lambda e: e.count_nice(answer={**_answer([]), "remark": "runtime remark: Timeout after 180 s"}),
+         ExitCode.NETWORK, "Overpass stopped the query, nothing was counted: runtime remark: Timeout"),
     Case("Overpass elements 1 2 3", lambda e: e.count_nice(answer={"elements": [1, 2, 3]}),
          ExitCode.NETWORK, "element 1: is int, not an object"),
     Case("Overpass elements not a list", lambda e: e.count_nice(answer={"elements": {"a": 1}}),
@@ -473,6 +857,11 @@ CASES: list[Case] = [
     Case("geo.api contour of another commune than asked",
          lambda e: e.count_nice(geo=lambda a: _geo_features(a, code="06012")),
          ExitCode.NETWORK, "answered with commune 06012 when asked for 06088"),
+    # issue 21 §3: JSON nested 100,000 deep, refused at once in little memory
+    Case("Overpass tag value nested 100,000 deep", lambda e: e.count_nice(overpass=_deep_overpass),
+         ExitCode.NETWORK, "Overpass sent an answer nested hundreds of levels deep: refused"),
+    Case("geo.api answer nested 100,000 deep", lambda e: e.count_nice(geo=lambda a: DEEP),
+         ExitCode.NETWORK, "sent an answer nested hundreds of levels deep: refused"),
     Case("connection refused", lambda e: ["count", "--commune", "Nice", "-q"],
          ExitCode.NETWORK, "the connection was refused; count from a file with --pbf, or from "
                            "cached answers with --offline"),
@@ -493,6 +882,21 @@ CASES: list[Case] = [
     Case("answer over the size limit", lambda e: e.count_nice(overpass=_huge),
          ExitCode.NETWORK, "larger than 1 MB, the limit set by OSMCAMS_MAX_ANSWER_MB",
          env={"OSMCAMS_MAX_ANSWER_MB": "1"}),
+    # issue 21 §12: waits count against the deadline
+    Case("Retry-After: 100000",
+         lambda e: e.count_nice(overpass=lambda r: _plain("busy", 429, **{"Retry-After": "100000"})),
+         ExitCode.NETWORK, "answered 429 TOO MANY REQUESTS; it asks to wait 100,000 s, more than the "
+                           "900 s left before the deadline (OSMCAMS_DEADLINE); try later",
+         env={"OSMCAMS_MAX_TRIES": "3"}),
+    Case("Retry-After beyond a short deadline",
+         lambda e: e.count_nice(overpass=lambda r: _plain("busy", 503, **{"Retry-After": "5"})),
+         ExitCode.NETWORK, "answered 503 SERVICE UNAVAILABLE; it asks to wait 5 s, more than the 3 s left",
+         env={"OSMCAMS_MAX_TRIES": "3", "OSMCAMS_DEADLINE": "3"}),
+    Case("status page: a slot in 100000 seconds",
+         lambda e: e.count_nice(status=_status_in(100_000)),
+         ExitCode.NETWORK, "has no free slot: its status page asks to wait 100,001 s, more than the "
+                           "900 s left before the deadline",
+         env={"OSMCAMS_MAX_TRIES": "3"}),
     Case("302 on the Overpass POST",
          lambda e: e.count_nice(overpass=lambda r: _plain("", 302, Location="/api/interpreter")),
          ExitCode.NETWORK, "which would turn the POST into a GET: refused"),
@@ -518,6 +922,10 @@ CASES: list[Case] = [
     Case("download onto a full disk",
          lambda e: ["download", "monaco", *e.catalogue(), "--dest", _full_disk(e.tmp / "x")],
          ExitCode.DATA, "is full: monaco-latest.osm.pbf.part was deleted"),
+    Case("download onto a FIFO",
+         lambda e: ["download", "monaco", *e.catalogue(), "--dest",
+                    _fifo_at(e.tmp / "x" / "monaco-latest.osm.pbf")],
+         ExitCode.USAGE, "monaco-latest.osm.pbf is not a regular file; osmcams will not replace it"),
     Case("download into a directory that cannot be made",
          lambda e: ["download", "monaco", *e.catalogue(), "--dest", e.file() / "x"],
          ExitCode.USAGE, "cannot write in"),
@@ -539,6 +947,32 @@ def _plain(text: str, status: int, **headers: str) -> Any:
     return Response(text, status=status, headers=headers)
 
 
+def _answer(elements: list[Any]) -> dict[str, Any]:
+    """An Overpass answer holding Nice's area, then `elements`."""
+    from fake_services import overpass_answer
+
+    return overpass_answer([{"type": "area", "id": 3_600_170_100}, *elements])
+
+
+def _osc(*created: tuple[Any, ...]) -> str:
+    """An osmChange creating the objects `created` (fake_replication.Obj's fields)."""
+    from fake_replication import Obj, osc
+
+    return osc(create=[Obj(*fields) for fields in created])
+
+
+def _state(stamp: str) -> Callable[[Any], object]:
+    """Publish an empty diff of sequence 1588 dated `stamp` on a fake_replication.Server."""
+    return lambda server: server.publish(1588, _osc(), stamp)
+
+
+def _status_in(seconds: int) -> str:
+    """An Overpass status page whose next slot is `seconds` away."""
+    from fake_services import status_page
+
+    return status_page(0, 0).replace(", in 0 seconds", f", in {seconds} seconds")
+
+
 def _huge(request: Any) -> Any:
     """A 3 MB Overpass answer, sent in chunks with no Content-Length."""
     from fake_services import overpass_answer
@@ -548,6 +982,62 @@ def _huge(request: Any) -> Any:
                                        for i in range(60_000)]))
     return Response((text[i:i + 65536] for i in range(0, len(text), 65536)),
                     content_type="application/json")
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((value & 0x7F) | (0x80 if value > 0x7F else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def _field(number: int, value: int | bytes) -> bytes:
+    """A protobuf field: a varint for an int, length-delimited for bytes."""
+    if isinstance(value, int):
+        return _varint(number << 3) + _varint(value)
+    return _varint(number << 3 | 2) + _varint(len(value)) + value
+
+
+def _frame(kind: bytes, blob: bytes) -> bytes:
+    """A PBF block: its length prefix, its BlobHeader (type, datasize), then `blob`."""
+    header = _field(1, kind) + _field(3, len(blob))
+    return len(header).to_bytes(4, "big") + header + blob
+
+
+def _deep_overpass(request: Any) -> Any:
+    """An Overpass answer with a tag value nested 100,000 lists deep."""
+    return _plain('{"version": 0.6, "osm3s": {"timestamp_osm_base": "2026-01-01T00:00:00Z"}, '
+                  '"elements": [{"type": "area", "id": 3600170100}, {"type": "node", "id": 1, '
+                  f'"lat": 43.7, "lon": 7.2, "tags": {{"man_made": {DEEP}}}}}]}}', 200)
+
+
+def _damaged_type(frames: list[bytes]) -> list[bytes]:
+    """The third block's type OSMData changed to OSMDbta."""
+    return [*frames[:2], frames[2].replace(b"OSMData", b"OSMDbta"), *frames[3:]]
+
+
+def _reversed(frames: list[bytes]) -> list[bytes]:
+    """The header block, then the data blocks in reverse order."""
+    return [frames[0], *frames[:0:-1]]
+
+
+def _forged_commit(out: Path, manifest: str) -> Path:
+    """`out` holding the staging directory of a dead run whose commit list is `manifest`,
+    beside a file `escape.txt` that a list naming `../escape.txt` would move out."""
+    staging = out / ".osmcams-tmp-4194303-forged"
+    staging.mkdir(parents=True)
+    (staging / ".osmcams-commit.json").write_text(manifest, encoding="utf-8")
+    (out / "escape.txt").write_text("stays", encoding="utf-8")
+    return out
+
+
+def _fifo_at(path: Path) -> Path:
+    """A FIFO at `path`, which no one reads: its directory."""
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    return path.parent
 
 
 def _full_disk(directory: Path) -> Path:
@@ -568,6 +1058,7 @@ def test_fault(case: Case, shared_data: Path, tmp_path: Path, httpserver) -> Non
             close()
     assert result.exit_code == case.code, result.output
     assert "Traceback" not in result.output
+    assert case.holds(env)
     assert not case.absent or case.absent not in result.output
     lines = result.stderr.splitlines()
     if case.code == ExitCode.OK:
@@ -575,3 +1066,114 @@ def test_fault(case: Case, shared_data: Path, tmp_path: Path, httpserver) -> Non
     else:
         assert lines and lines[-1].startswith(("osmcams: error: ", "Error: ")), result.stderr
         assert case.words in lines[-1], result.stderr
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*"))
+            if p.is_file() and not p.name.endswith(".lock")}
+
+
+@pytest.mark.parametrize("limit", [8192, 65536])  # full before the set is published, or after
+def test_refresh_on_a_full_disk_is_one_line_and_changes_nothing(
+    shared_data: Path, tmp_path: Path, httpserver, limit: int
+) -> None:
+    """Issue 21 §9: no file may grow past `limit` bytes (RLIMIT_FSIZE, as a full disk): exit 2
+    in one line; the history as it was, the published set the old one or the one the next
+    run publishes; and the next run goes ahead."""
+    import resource
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+
+    from fake_replication import Obj, osc
+
+    env = Env(tmp_path, shared_data, httpserver)
+    config = env.replicated(diff=True)
+    assert CliRunner().invoke(cli, ["refresh", "--config", str(config), "-q"]).exit_code == 0
+    camera = Obj("node", 20_000_000_001, 1, {"man_made": "surveillance"}, -62.85, 17.90)
+    env.server.publish(1589, osc(create=[camera]), "2015-03-25T20:00:00Z")
+    www = tmp_path / "www"
+    before = _files(www)
+
+    def full() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    done = subprocess.run([sys.executable, "-m", "osmcams", "refresh", "--config", str(config), "-q"],
+                          capture_output=True, text=True, preexec_fn=full, timeout=120)
+    assert done.returncode == ExitCode.USAGE, done.stderr
+    assert done.stderr.startswith("osmcams: error: cannot write ") and done.stderr.count("\n") == 1
+    failed = _files(www)
+    assert failed["history.sqlite"] == before["history.sqlite"]
+    with sqlite3.connect(www / "history.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert CliRunner().invoke(cli, ["refresh", "--config", str(config), "-q"]).exit_code == 0
+    after = _files(www)
+    assert after != before and after["history.sqlite"] != before["history.sqlite"]
+    assert _published(failed) in (_published(before), _published(after))
+
+
+def _published(files: dict[str, bytes]) -> tuple[set[tuple[str, tuple[float, ...]]], set[bytes]]:
+    """What a published set says, whatever the order of its lines: its cameras (id and
+    place) and the lines of communes.csv."""
+    features = json.loads(files["cameras.geojson"])["features"]
+    return ({(f["id"], tuple(f["geometry"]["coordinates"])) for f in features},
+            set(files["communes.csv"].splitlines()))
+
+
+def test_a_changed_selection_is_published_at_once(shared_data: Path, tmp_path: Path, httpserver) -> None:
+    """Issue 21 §11: with no new diff, changed names, then changed boundaries, rewrite the set."""
+    from conftest import run_osmium
+    from fake_replication import Server, state_text
+
+    env = Env(tmp_path, shared_data, httpserver)
+    server = Server(httpserver, tmp_path / "server")
+    pbf = tmp_path / "monaco.osm.pbf"
+    run_osmium("cat", env.monaco, "-o", pbf, f"--output-header=osmosis_replication_base_url={server.url}")
+    (server.root / "state.txt").write_text(state_text(6462849, "2025-02-07T01:02:45Z"))  # its own
+    boundaries = env.border()
+
+    def published(names: list[str]) -> list[str]:
+        config = env.config(pbf=pbf, output="www").read_text().replace(
+            "all = true\nadmin_level = 3\n", f"names = {json.dumps(names)}\nboundaries = \"{boundaries}\"\n")
+        (tmp_path / "osmcams.toml").write_text(config)
+        result = CliRunner().invoke(cli, ["refresh", "--config", str(tmp_path / "osmcams.toml")])
+        assert result.exit_code == 0, result.output
+        report = json.loads((tmp_path / "www" / "communes.json").read_text(encoding="utf-8"))
+        return [row["insee"] for row in report["communes"]]
+
+    assert published(["06012"]) == ["06012"]
+    assert published(["06012", "06032"]) == ["06012", "06032"]
+    assert published(["06012", "06032"]) == ["06012", "06032"]  # nothing new
+    env.border(lambda features: features["06012"]["properties"].update(nom="Beausoleil-Neuf"))
+    report = json.loads((tmp_path / "www" / "communes.json").read_text(encoding="utf-8"))
+    assert published(["06012", "06032"]) == ["06012", "06032"]
+    renamed = json.loads((tmp_path / "www" / "communes.json").read_text(encoding="utf-8"))
+    assert renamed["communes"][0]["name"] == "Beausoleil-Neuf" != report["communes"][0]["name"]
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5])
+def test_ctrl_c_ends_a_count_within_2_s(shared_data: Path, tmp_path: Path, delay: float) -> None:
+    """Issue 21, low: Ctrl-C early in `count --all` with an empty cache (boundaries and
+    samples loading in other threads) is exit 130 within 2 s, without a traceback."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = Env(tmp_path, shared_data, None)
+    command = [sys.executable, "-m", "osmcams", "count", "--all", "--pbf", str(env.monaco),
+               "--boundaries", str(env.ign_06.parent), "-q"]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "OSMCAMS_CACHE_DIR": str(tmp_path / "cache")})
+    time.sleep(delay)
+    child.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    try:
+        code = child.wait(10)
+    finally:
+        child.kill()
+    assert time.monotonic() - sent < 2.0
+    assert code == 130
+    assert "Traceback" not in child.stderr.read()  # type: ignore[union-attr]

@@ -79,9 +79,10 @@ def test_anything_else_is_left_to_gdal(content: str, write_text: Callable[[str, 
 
 
 def test_a_file_left_to_gdal_still_loads(write_text: Callable[[str, str], Path]) -> None:
-    """Numeric codes: GDAL reads the file, as before."""
+    """Numeric codes: GDAL reads the file, as before; a code of 4 digits gets back its
+    leading zero (issue 21)."""
     path = write_text("numbers.geojson", _collection(
         _feature({"type": "Polygon", "coordinates": SQUARE}, code=6001, nom="A")))
     frame = load_communes([path]).frame
-    assert frame["insee"].tolist() == ["6001"]
+    assert frame["insee"].tolist() == ["06001"]
     assert shapely.equals(frame.geometry.values[0], shapely.Polygon(SQUARE[0]))

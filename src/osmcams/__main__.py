@@ -1,5 +1,12 @@
 """Allow ``python -m osmcams``."""
 
-from osmcams.cli import run
+import os
+import signal
+
+# A Ctrl-C while the CLI loads ends the process at once, without a traceback; `run` then
+# installs the handler of a run.
+signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
+
+from osmcams.cli import run  # noqa: E402
 
 run()

@@ -12,12 +12,13 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
 
 from osmcams.errors import LockedError, OutputError, UsageError
 
@@ -32,11 +33,40 @@ def cannot_write(path: str | os.PathLike[str], error: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {error.strerror or error}")
 
 
-def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Path:
-    """`target` as a Path, refused when it exists (unless `overwrite`) or has no directory."""
-    target = Path(target)
-    if target.is_dir():
+def _streamed(target: Path) -> bool:
+    """Whether `target` is a character device or a FIFO (/dev/stdout, a pipe): written into,
+    never replaced. Any other existing target that is not a regular file is refused."""
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        return False
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return True
+    if stat.S_ISDIR(mode):
         raise UsageError(f"{target} is a directory; give a file name")
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"{target} is not a regular file; osmcams will not replace it")
+    return False
+
+
+def read_limited(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of the input `path`, read up to `limit`: ValueError when it holds more
+    (a device such as /dev/zero never ends). OSError when it cannot be read."""
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit >> 20} MB")
+    return data
+
+
+def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """`target` as a Path, refused when it exists (unless `overwrite`) or has no directory.
+
+    A character device or a FIFO is accepted as it is: the output is streamed into it.
+    """
+    target = Path(target)
+    if _streamed(target):
+        return target
     if target.exists() and not overwrite:
         raise UsageError(f"{target} exists; add --overwrite to replace it")
     if not target.parent.is_dir():
@@ -82,8 +112,8 @@ def clean_leftovers(directory: str | os.PathLike[str]) -> None:
                 _finish(path, directory)
             else:
                 shutil.rmtree(path)
-        except OSError:
-            pass  # a place we may not write: the leftover stays, harmless and named as ours
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            pass  # a place we may not write, or a commit list not ours: it stays, harmless
 
 
 @contextmanager
@@ -91,8 +121,11 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = False) -> Iter
     """A temporary path beside `target` that replaces it only if the block succeeds.
 
     An OSError in the block (a full disk, a read-only place) is one OutputError line.
+    A character device or a FIFO (/dev/stdout, a pipe) is not replaced: the file made in
+    the block is copied into it.
     """
     target = check_target(target, overwrite)
+    streamed = _streamed(target)
     clean_leftovers(target.parent)
     # The temporary file keeps the target's extension: GDAL frowns on a GeoPackage without it.
     try:
@@ -105,6 +138,10 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = False) -> Iter
     temp = Path(name)
     try:
         yield temp
+        if streamed:
+            with open(temp, "rb") as source, open(os.open(target, os.O_WRONLY), "wb") as sink:
+                shutil.copyfileobj(source, sink)
+            return
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temp, 0o666 & ~umask)  # as an ordinary new file would be
@@ -127,6 +164,13 @@ def atomic_open(target: str | os.PathLike[str], overwrite: bool = False) -> Iter
         os.fsync(f.fileno())
 
 
+def _inside(name: Any) -> bool:
+    """Whether `name` is a plain relative path, which stays inside its directory."""
+    parts = PurePosixPath(name).parts if isinstance(name, str) else ()
+    return bool(parts) and not name.startswith("/") and "\\" not in name and not any(
+        p in (".", "..") or p.startswith(".osmcams-") for p in parts)
+
+
 def _name_key(name: str) -> str:
     """What two names share when a file system may take them for one file."""
     return unicodedata.normalize("NFKC", name).casefold()
@@ -142,16 +186,15 @@ def check_set(
     """
     seen: dict[str, str] = {}
     for label, name in names.items():
-        parts = PurePosixPath(name).parts
-        if (
-            not parts or name.startswith("/") or "\\" in name
-            or any(p in (".", "..") or p.startswith(".osmcams-") for p in parts)
-        ):
+        if not _inside(name):
             raise UsageError(f"{label}: {name!r} is not a file name inside {directory}")
         key = _name_key(name)
         if key in seen:
             raise UsageError(f"{seen[key]} and {label} would both be written to {name}")
         seen[key] = label
+        path = Path(directory) / name
+        if not path.is_symlink() and path.exists() and not path.is_file():
+            raise UsageError(f"{path} is not a regular file; osmcams will not replace it")
     if overwrite:
         return
     for name in names.values():
@@ -238,6 +281,8 @@ def _changed(new: Path, old: Path) -> bool:
 def _finish(staging: Path, directory: Path) -> None:
     """Carry out the commit list of `staging`; safe to repeat after a kill."""
     manifest = json.loads((staging / COMMIT).read_text(encoding="utf-8"))
+    if not all(_inside(name) for name in [*manifest["move"], *manifest["remove"]]):
+        raise ValueError(f"{staging / COMMIT} names a file outside {directory}")
     for name in manifest["move"]:
         source = staging / name
         if source.exists():  # else moved already, by a run killed later on

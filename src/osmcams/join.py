@@ -357,7 +357,7 @@ def count(
     # Communes left out of the source matter only when the rows claim to cover them all.
     left_out = communes.warnings if rank else []
     repaired = [communes.repairs[code] for code in codes if code in communes.repairs]
-    notes = [*left_out, *repaired, *coverage]
+    notes = [*communes.notes, *left_out, *repaired, *coverage]
     meta, warnings = finish(
         extract, communes, rows, notes, len(owners), sum(code is None for code in owners), known[1]
     )

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 COMPASS = {
     name: i * 22.5
@@ -36,6 +37,25 @@ def gc_paused() -> Iterator[None]:
     finally:
         if paused:  # the thread that paused it resumes it
             gc.enable()
+
+
+MAX_NESTING = 500  # levels of JSON that a streaming parse reads; real answers nest under 10
+
+
+class TooDeep(ValueError):
+    """JSON or TOML nested deeper than osmcams reads (hundreds of levels)."""
+
+    def __init__(self) -> None:
+        super().__init__("nested hundreds of levels deep")
+
+
+def parse_nested(parse: Callable[[Any], Any], text: Any) -> Any:
+    """`parse(text)` (json.loads, tomllib.loads), TooDeep when `text` nests deeper than
+    Python's recursion allows: the parsers stop there, at once and in little memory."""
+    try:
+        return parse(text)
+    except RecursionError:
+        raise TooDeep() from None
 
 
 # Field order of a camera record, as written to CSV and GeoJSON properties.

@@ -82,7 +82,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         for name in URL_FIELDS:
-            _check_url(name, getattr(self, name))
+            check_url(name, getattr(self, name))
         for name in ("connect_timeout", "read_timeout", "deadline"):
             _check_number(name, getattr(self, name), "a number of seconds above 0", strict=True)
         _check_number("min_retry_wait", self.min_retry_wait, "a number of seconds, 0 or more")
@@ -137,7 +137,7 @@ def _check_number(name: str, value: object, what: str, low: float = 0, strict: b
         raise UsageError(f"{label(name)} must be {what}, not {value!r}")
 
 
-def _check_url(name: str, url: str) -> None:
+def check_url(name: str, url: str) -> None:
     """An http(s) URL with a host and, if any, a port in range."""
     try:
         parsed = urlparse(url)

@@ -13,6 +13,7 @@ nearest-first matching does worse in dense streets.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -25,6 +26,7 @@ from typing import Any
 
 from osmcams.errors import DataError, UsageError
 from osmcams.files import atomic_path
+from osmcams.models import parse_nested
 from osmcams.outputs.writers import write_geojson
 
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "x_wgs84", "coord_x", "xlong")
@@ -227,6 +229,7 @@ def from_report(report: Any, register: Points) -> tuple[Points, Points]:
         report.meta["source"], timestamp=report.meta.get("data_timestamp"),
     )
     area = shapely.union_all([report.boundaries[row["insee"]] for row in rows])
+    check_place(register, area, ", ".join(row["name"] for row in rows))
     inside = shapely.contains_xy(area, numpy.asarray(register.lons), numpy.asarray(register.lats))
     kept = numpy.flatnonzero(inside).tolist()
     if len(kept) < len(register):
@@ -241,10 +244,40 @@ def from_report(report: Any, register: Points) -> tuple[Points, Points]:
     return osm, cut
 
 
+PLACE_MARGIN = 0.05  # degrees (about 5 km) around the OSM cameras where a register may lie
+
+
+def check_place(register: Points, where: Any, what: str) -> None:
+    """DataError when no camera of `register` lies in `where` (a shapely geometry, the
+    place `what`): its longitudes and latitudes swapped, a wrong --crs, another place."""
+    import numpy
+    import shapely
+
+    lons, lats = numpy.asarray(register.lons), numpy.asarray(register.lats)
+    if not len(lons) or where.is_empty or shapely.contains_xy(where, lons, lats).any():
+        return
+    if shapely.contains_xy(where, lats, lons).any():
+        why = "its longitudes and latitudes are swapped: name them with --lon-field and --lat-field"
+    else:
+        why = "a wrong --crs, or a register of another place"
+    raise DataError(
+        f"{register.source}: none of its {len(lons)} cameras lies in {what} (they lie around "
+        f"longitude {numpy.median(lons):.4f}, latitude {numpy.median(lats):.4f}): {why}?"
+    )
+
+
+def near_cameras(osm: Points) -> Any:
+    """Where a register matched with the cameras `osm` should lie: around them."""
+    import shapely
+
+    return shapely.multipoints(list(zip(osm.lons, osm.lats))).envelope.buffer(PLACE_MARGIN)
+
+
 def _osm_properties(properties: dict[str, Any], index: int) -> dict[str, Any]:
     tags = properties.get("tags")
     if isinstance(tags, str) and tags.startswith("{"):
-        tags = json.loads(tags)
+        with contextlib.suppress(ValueError):  # not JSON after all, or too deep: a text
+            tags = parse_nested(json.loads, tags)
     if not isinstance(tags, dict):
         tags = {k: v for k, v in properties.items() if k not in RECORD_FIELDS}
     key = properties.get("@id") or properties.get("id")

@@ -8,8 +8,12 @@ brought up to date (replication diffs gone).
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -64,6 +68,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     return ExitCode.OK
 
 
+INTERRUPT_GRACE = 1.5  # seconds a run has to end after Ctrl-C before it is ended at once
+
+
+def _on_interrupt(signum: int, frame: Any) -> None:
+    """Ctrl-C: KeyboardInterrupt in the main thread, and an end within INTERRUPT_GRACE
+    seconds however the other threads are stuck (a second Ctrl-C ends it at once).
+    What is cut short is safe: outputs are atomic, SQLite rolls back its journal."""
+    def end() -> None:  # no import, no lock: the other threads may hold them
+        os.write(2, b"osmcams: interrupted\n")
+        os._exit(130)
+
+    if getattr(_on_interrupt, "pending", False):
+        end()
+    _on_interrupt.pending = True  # type: ignore[attr-defined]
+    timer = threading.Timer(INTERRUPT_GRACE, end)
+    timer.daemon = True  # it must not hold the process itself
+    timer.start()
+    signal.default_int_handler(signum, frame)
+
+
 def run() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    signal.signal(signal.SIGINT, _on_interrupt)
+    code = main()
+    if code == 130:  # the threads that were loading or sampling need not be waited for
+        _end(code)
+    sys.exit(code)
+
+
+def _end(code: int) -> None:
+    """End the process now, whatever its other threads are doing."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from osmcams.cli.options import report_from, show_warnings, source_options
+from osmcams.cli.options import Finite, report_from, show_warnings, source_options
 from osmcams.cli.render import cell, emit, handle_errors, print_rich, progress_bar, stderr
 from osmcams.errors import UsageError
 from osmcams.outputs.formats import TABLE_FORMATS, TABLE_SUFFIXES, format_for
@@ -38,7 +38,7 @@ def key_values(title: str, values: dict[str, Any]) -> Any:
 @click.option("--crs", help="Coordinate system of a CSV register's columns (EPSG:2154).")
 @click.option("--cameras", type=click.Path(path_type=Path, dir_okay=False),
               help="OSM cameras from a file (an osmcams export, or any GeoJSON of points).")
-@click.option("--max-distance", type=click.FloatRange(0, min_open=True), default=30.0, show_default=True,
+@click.option("--max-distance", type=Finite(0, min_open=True), default=30.0, show_default=True,
               help="Metres within which an OSM camera belongs to a site, or pairs with an official camera.")
 @click.option("--register-unit", type=click.Choice(["site", "camera"]), default="site", show_default=True,
               help="What a register row is: a site holding any number of cameras, or one camera.")
@@ -89,6 +89,8 @@ def match(
         if chosen:
             raise UsageError(f"--cameras excludes --{chosen[0].replace('every', 'all')}")
         osm = matching.read_cameras(cameras)
+        if len(osm):
+            matching.check_place(register, matching.near_cameras(osm), f"the area of {cameras}")
     else:
         report = report_from(kw)
         osm, register = matching.from_report(report, register)
@@ -317,7 +319,7 @@ def quality_table(report: Any) -> Any:
 
 @click.command()
 @source_options
-@click.option("--duplicate-distance", type=click.FloatRange(0, min_open=True), default=3.0,
+@click.option("--duplicate-distance", type=Finite(0, min_open=True), default=3.0,
               show_default=True, help="Metres under which two cameras are near-duplicates.")
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]),
               help="Output format [default: from the --output suffix, else table].")

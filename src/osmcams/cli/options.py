@@ -11,6 +11,18 @@ import click
 from osmcams.cli.render import progress_bar, status_of, stderr
 
 
+class Finite(click.FloatRange):
+    """A FloatRange that refuses nan and inf, which pass its bounds."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 def commune_options(f: Callable) -> Callable:
     """Which communes, and the files their boundaries and population come from."""
     options = [
@@ -65,10 +77,10 @@ def fov_options(f: Callable) -> Callable:
     options = [
         click.option("--fov", is_flag=True,
                      help="Add each camera's field of view (cone, or disc for domes)."),
-        click.option("--fov-angle", type=click.FloatRange(0, 360, min_open=True), default=60.0,
+        click.option("--fov-angle", type=Finite(0, 360, min_open=True), default=60.0,
                      show_default=True, help="Width of a cone, in degrees (and of the view of "
                      "a camera looking straight down, camera:angle=90)."),
-        click.option("--fov-range", type=click.FloatRange(0, min_open=True), default=30.0,
+        click.option("--fov-range", type=Finite(0, min_open=True), default=30.0,
                      show_default=True, help="Reach of a view in metres, unless height and "
                      "camera:angle tell where it meets the ground."),
     ]

@@ -104,23 +104,43 @@ def _read_features(path: Path) -> tuple[dict[str, list[Any]], Any, Any]:
 
 def _read_boundary_file(
     path: Path, code_field: str | None, name_field: str | None
-) -> tuple[Outlines, list[str], list[Unusable], dict[str, str]]:
-    """The usable features of one file, the warnings, the communes left out, the repairs."""
+) -> tuple[Outlines, list[str], list[str], list[Unusable], dict[str, str]]:
+    """The usable features of one file, the notes about the file, the warnings about the
+    communes left out, those communes, the repairs."""
     with warnings.catch_warnings(record=True) as caught:  # GDAL's remarks become our warnings
         warnings.simplefilter("always")
         try:
             columns, geometries, crs = _read_features(path)
         except Exception as e:  # the readers raise several unrelated types for bad files
             raise DataError(f"{path}: cannot read boundaries: {error_reason(e)}") from e
-    notes = [f"{path.name}: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
+    about = [f"{path.name}: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
     if not len(geometries) or all(g is None for g in geometries):
         raise DataError(f"{path}: no features with a geometry")
     code, name = _pick_fields(list(columns), code_field, name_field, path)
-    geometries = _to_wgs84(geometries, crs, path, notes)
-    codes = [_text(v) for v in columns[code]]
+    geometries = _to_wgs84(geometries, crs, path, about)
+    codes = _codes(columns[code], path, about)
     names = [n if n is not None else c for n, c in zip(map(_text, columns[name]), codes)]
+    notes: list[str] = []
     features, unusable = _polygons_with_codes(codes, names, geometries, path, code, notes)
-    return features, notes, unusable, check_outlines(features, str(path), path.name)
+    return features, about, notes, unusable, check_outlines(features, str(path), path.name)
+
+
+def _codes(values: Any, path: Path, notes: list[str]) -> list[str | None]:
+    """The codes of a field as text. Codes stored as numbers lose the leading zero of the
+    departments 01 to 09: a code of 4 digits gets it back, with a note."""
+    codes, restored = [], []
+    for value in values:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        code = _text(value)
+        if code is not None and len(code) == 4 and code.isascii() and code.isdigit():
+            restored.append(f"{code} → 0{code}")
+            code = f"0{code}"
+        codes.append(code)
+    if restored:
+        notes.append(f"{path.name}: {len(restored)} codes are numbers that lost their leading "
+                     f"zero, restored: {short_list(restored)}")
+    return codes
 
 
 def _text(value: Any) -> str | None:
@@ -180,6 +200,11 @@ def _polygons_with_codes(
             f"{path.name}: {len(unusable)} features without a polygon left out: "
             + short_list([f"{quoted(u.name)} ({u.code})" for u in unusable])
         )
+    unusable += [  # asked for by name, they are named as left out, not as unknown
+        Unusable(None, n, f"its feature in {path.name} has no {code!r} value; fix the file, or "
+                 "name the field of the codes with --code-field")
+        for n, missing in zip(names, no_code) if missing and n is not None
+    ]
     keep = numpy.flatnonzero(polygon & ~no_code)
     if not len(keep):
         raise DataError(f"{path}: no polygon among its features")
@@ -249,10 +274,12 @@ def _read_boundaries(
 ) -> Communes:
     import numpy
 
-    parts, notes, unusable, repairs = [], [], [], {}
+    parts, about, notes, unusable, repairs = [], [], [], [], {}
     for done, path in enumerate(files, 1):
-        features, file_notes, file_unusable, file_repairs = _read_boundary_file(path, code_field, name_field)
+        features, file_about, file_notes, file_unusable, file_repairs = _read_boundary_file(
+            path, code_field, name_field)
         parts.append(features)
+        about += file_about
         notes += file_notes
         unusable += file_unusable
         repairs.update(file_repairs)
@@ -263,7 +290,28 @@ def _read_boundaries(
         codes, [name for part in parts for name in part.names], [department_of(code) for code in codes],
         [None] * len(codes), numpy.concatenate([part.geometries for part in parts]),
     )
+    twins = _overlapping_twins(frame)
+    if twins:
+        about.append(f"{len(twins)} codes name several features whose outlines overlap (two "
+                     f"versions of a commune?), merged into one: {short_list(twins)}")
     return Communes(
-        one_row_per_code(frame[COLUMNS]), source, warnings=notes, unusable=unusable, repairs=repairs
+        one_row_per_code(frame[COLUMNS]), source, warnings=notes, notes=about, unusable=unusable,
+        repairs=repairs,
     )
+
+
+def _overlapping_twins(frame: Any) -> list[str]:
+    """The communes whose code names several features that overlap: not the parts of one
+    commune (islands, enclaves), which `one_row_per_code` merges rightly."""
+    import shapely
+
+    found = []
+    twins = frame[frame["insee"].duplicated(keep=False)]
+    for code, group in twins.groupby("insee", sort=False):
+        shapes = shapely.make_valid(group.geometry.values)
+        areas = shapely.area(shapes)
+        shared = areas.sum() - shapely.area(shapely.union_all(shapes))
+        if len(set(shapely.to_wkb(shapes))) > 1 and shared > 0.01 * areas.min():
+            found.append(f"{quoted(group['name'].iloc[0])} ({code})")
+    return found
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from osmcams.communes.model import COLUMNS, Communes, Unusable, commune_frame
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 3: codes of 4 digits get back their leading zero; features without a code
 
 
 def cache_path(
@@ -34,6 +34,7 @@ def write_cache(communes: Communes, path: Path) -> None:
     shapes = shapely.to_wkb(frame.geometry.values)
     notes = {
         "warnings": communes.warnings,
+        "notes": communes.notes,
         "unusable": [dataclasses.astuple(u) for u in communes.unusable],
         "repairs": communes.repairs,
     }
@@ -73,7 +74,7 @@ def read_cache(path: Path, source: str) -> Communes | None:
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, shapely.errors.GEOSException):
         return None
     return Communes(
-        frame[[*COLUMNS, "area_km2"]], source, warnings=notes["warnings"], unusable=unusable,
-        repairs=notes["repairs"],
+        frame[[*COLUMNS, "area_km2"]], source, warnings=notes["warnings"], notes=notes["notes"],
+        unusable=unusable, repairs=notes["repairs"],
     )
 

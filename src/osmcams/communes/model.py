@@ -32,6 +32,8 @@ class Communes:
     population_year: str | None = None
     # About communes left out: shown with rankings.
     warnings: list[str] = field(default_factory=list)
+    # About the files (an assumed CRS, codes restored, GDAL's remarks): shown with any count.
+    notes: list[str] = field(default_factory=list)
     unusable: list[Unusable] = field(default_factory=list)
     # Per code, about an outline that had to be repaired: shown wherever the commune is counted.
     repairs: dict[str, str] = field(default_factory=dict)

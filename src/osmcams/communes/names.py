@@ -164,5 +164,6 @@ def _refuse_unusable(communes: Communes, query: str, department: str | None) -> 
         if department is not None and u.code and department_of(u.code) not in (None, department):
             continue
         if u.code == query.strip().upper() or normalise(u.name) == wanted:
-            raise DataError(f"cannot count {quoted(u.name)} ({u.code}): {u.reason}")
+            code = f" ({u.code})" if u.code else ""
+            raise DataError(f"cannot count {quoted(u.name)}{code}: {u.reason}")
 

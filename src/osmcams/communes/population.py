@@ -12,7 +12,10 @@ from pathlib import Path
 
 from osmcams.communes.model import MAX_POPULATION, Communes, Population, error_reason, short_list
 from osmcams.errors import DataError
-from osmcams.models import gc_paused
+from osmcams.files import read_limited
+from osmcams.models import gc_paused, parse_nested
+
+MAX_TABLE_BYTES = 128 << 20  # the COG's communes.json is 9 MB, INSEE's widest tables some 50
 
 
 def year_in(text: str) -> str | None:
@@ -61,10 +64,14 @@ def read_population(path: str | os.PathLike[str], year: str | None = None) -> Po
     path = Path(path)
     try:
         text = _read_text(path)
+    except DataError:
+        raise
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a population table (not UTF-8 text)") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read population table: {error_reason(e)}") from e
+    except ValueError as e:  # read_limited's
+        raise DataError(f"{path}: {e}: not a population table") from e
     if text.lstrip()[:1] in ("[", "{"):
         population = _population_json(path, text)
     else:
@@ -75,7 +82,6 @@ def read_population(path: str | os.PathLike[str], year: str | None = None) -> Po
     return dataclasses.replace(population, year=found)
 
 
-MAX_TABLE_BYTES = 200 * 2**20  # the COG JSON is 9 MB; a gzip inflating past this is refused
 
 
 def _read_text(path: Path) -> str:
@@ -84,7 +90,7 @@ def _read_text(path: Path) -> str:
     import zlib
 
     if not path.name.lower().endswith(".gz"):
-        return path.read_text(encoding="utf-8-sig")
+        return read_limited(path, MAX_TABLE_BYTES).decode("utf-8-sig")
     try:
         with gzip.open(path, "rb") as stream:
             data = stream.read(MAX_TABLE_BYTES + 1)
@@ -122,7 +128,7 @@ def apply_official_population(communes: Communes) -> Communes:
 @gc_paused()  # tens of thousands of records, made and dropped meanwhile
 def _population_json(path: Path, text: str) -> Population:
     try:
-        rows = json.loads(text)
+        rows = parse_nested(json.loads, text)
     except ValueError as e:
         raise DataError(f"{path}: not valid JSON ({e})") from e
     if isinstance(rows, dict) and "features" in rows:

@@ -7,6 +7,7 @@ file (exit 2).
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,9 @@ from typing import Any
 
 from osmcams.counting import Request, check_selection
 from osmcams.errors import UsageError
+from osmcams.files import read_limited
+from osmcams.models import TooDeep, parse_nested
+from osmcams.settings import check_url, public_url
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,6 +46,7 @@ KEYS: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
     "history": {"path": (str, "a path")},
 }
 REQUIRED = (("source", "pbf"), ("output", "dir"))
+MAX_CONFIG_BYTES = 1 << 20
 
 
 # How [communes] names each part of a selection (the command line's are in counting.py).
@@ -86,7 +91,11 @@ def _check(path: Path, data: dict[str, Any]) -> None:
             if key == "admin_level" and ok:
                 ok = 1 <= value <= 12
             if key == "replication_url" and ok:
-                ok = value.startswith(("http://", "https://"))
+                value = public_url(value)  # as shown: without its password
+                try:
+                    check_url(key, value)
+                except UsageError:
+                    ok = False
             if not ok:
                 raise UsageError(f"{path}: [{section}] {key} must be {what}, not {value!r}")
     for section, key in REQUIRED:
@@ -98,12 +107,15 @@ def load_config(path: str | Path) -> Config:
     """Read and check the TOML file at `path`."""
     path = Path(path).absolute()
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
+        data = parse_nested(tomllib.loads, read_limited(path, MAX_CONFIG_BYTES).decode("utf-8"))
     except OSError as e:
         raise UsageError(f"{path}: cannot read the configuration: {e.strerror or e}") from e
-    except tomllib.TOMLDecodeError as e:
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}: not UTF-8 text, as TOML must be (byte {e.start:,})") from e
+    except (tomllib.TOMLDecodeError, TooDeep) as e:
         raise UsageError(f"{path}: not valid TOML: {e}") from e
+    except ValueError as e:  # read_limited's
+        raise UsageError(f"{path}: {e}: not a configuration") from e
     _check(path, data)
     source, communes = data["source"], data.get("communes", {})
     output = data["output"]
@@ -128,7 +140,7 @@ def load_config(path: str | Path) -> Config:
     )
     if request.boundaries and not request.boundary_files:
         raise UsageError(f"{path}: [communes] boundaries must be GIS files, not OSM files")
-    return Config(
+    config = Config(
         path=path,
         output_dir=output_dir,
         history=local(data.get("history", {}).get("path", str(output_dir / "history.sqlite"))),
@@ -136,3 +148,15 @@ def load_config(path: str | Path) -> Config:
         region=source.get("region"),
         replication_url=source.get("replication_url"),
     )
+    for what, place, kind in (("[output] dir", config.output_dir, "a directory"),
+                              ("the history", config.history, "a file"),
+                              ("[source] pbf", config.pbf, "a file")):
+        try:
+            found = os.stat(place).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as e:  # a name too long, a parent that is a file…
+            raise UsageError(f"{path}: {what} cannot be used: {e.strerror}") from e
+        if not (stat.S_ISDIR(found) if kind == "a directory" else stat.S_ISREG(found)):
+            raise UsageError(f"{path}: {what} {place} is not {kind}")
+    return config

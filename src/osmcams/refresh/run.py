@@ -27,7 +27,7 @@ from typing import Any
 from osmcams.errors import DataError, StaleError
 from osmcams.models import Camera, Progress
 from osmcams.refresh.config import Config
-from osmcams.settings import Settings
+from osmcams.settings import Settings, public_url
 from osmcams.store.history import CHANGES, Change, Run, Store
 
 Log = Callable[[str], None]
@@ -56,6 +56,19 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _check_date(stamp: str, stored: str | None, what: str) -> None:
+    """NetworkError when a replication state's date `stamp` is before the `stored` data's,
+    or in the future: a server that cannot be believed."""
+    from datetime import timedelta
+
+    from osmcams.errors import NetworkError
+
+    if stored and stamp < stored:
+        raise NetworkError(f"{what}, before the stored data of {stored}: refused")
+    if stamp > (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"):
+        raise NetworkError(f"{what}, in the future: refused")
+
+
 def _short(stamp: str | None) -> str:
     return (stamp or "unknown date")[:16] + ("Z" if stamp and len(stamp) > 16 else "")
 
@@ -71,13 +84,33 @@ def summary(data_timestamp: str | None, changes: list[Change]) -> str:
     return text + f" in {len(communes)} commune{'s' * (len(communes) != 1)}"
 
 
+# What SQLite says when the place of the history refuses writes: the run is rolled back.
+SQLITE_CANNOT_WRITE = ("database or disk is full", "disk I/O error", "unable to open database file",
+                       "attempt to write a readonly database")
+
+
 @contextmanager
 def run_lock(config: Config) -> Iterator[None]:
-    from osmcams.files import exclusive_lock
+    """Hold the lock of `config`'s history while the block runs. A place that cannot be
+    written (a full disk, a read-only or virtual file system, a name too long) is one
+    OutputError line; SQLite has rolled the history back."""
+    import sqlite3
 
-    config.history.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(config.history, f"refreshing {config.path}"):
-        yield
+    from osmcams.errors import OsmcamsError, OutputError
+    from osmcams.files import cannot_write, exclusive_lock
+
+    try:
+        config.history.parent.mkdir(parents=True, exist_ok=True)
+        with exclusive_lock(config.history, f"refreshing {config.path}"):
+            yield
+    except OsmcamsError:
+        raise
+    except OSError as e:
+        raise cannot_write(e.filename or config.output_dir, e) from e
+    except sqlite3.OperationalError as e:
+        if str(e) not in SQLITE_CANNOT_WRITE:
+            raise
+        raise OutputError(f"cannot write {config.history}: {e}") from e
 
 
 def _identity(path: Path) -> list[int]:
@@ -143,10 +176,14 @@ class Refresh:
                 applied = self._catch_up()
             except DiffsGone as again:
                 raise NetworkError(f"{again} even after downloading a new extract") from again
-        if not (fresh or applied) and self._published() == mirror.get("sequence"):
+        same = mirror.get("communes") == self._communes_key()
+        if not (fresh or applied) and self._published() == mirror.get("sequence") and same:
             stamp = mirror.get("timestamp")
             return Outcome(f"nothing new: data of {_short(stamp)} (sequence "
                            f"{mirror.get('sequence')}) is the newest", mirror.get("sequence"))
+        if not same and not fresh:
+            self.log(f"the communes of {self.config.path} or their files changed: "
+                     "counting every commune again")
         return self._publish(record=bool(fresh or applied))
 
     # Reading the extract ------------------------------------------------------------
@@ -211,13 +248,15 @@ class Refresh:
         latest = server.latest()
         if latest.sequence < current:
             raise StaleError(
-                f"{server.url} is at sequence {latest.sequence}, before the stored {current} "
+                f"{public_url(server.url)} is at sequence {latest.sequence}, before the stored {current} "
                 "(the sequence went backwards)"
             )
         total = latest.sequence - current
         if not total:
             return 0
-        self.log(f"{total} diff{'s' * (total != 1)} to apply from {server.url} "
+        _check_date(latest.timestamp, mirror.get("timestamp"), f"{public_url(server.url)} says "
+                    f"sequence {latest.sequence} holds data of {latest.timestamp}")
+        self.log(f"{total} diff{'s' * (total != 1)} to apply from {public_url(server.url)} "
                  f"(sequence {current + 1} to {latest.sequence})")
         done = 0
         with tempfile.TemporaryDirectory(prefix="osmcams-diffs-") as tmp:

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urljoin, urlparse
 from osmcams.communes.names import normalise
 from osmcams.errors import DataError, NetworkError, OsmcamsError, UsageError
 from osmcams.files import exclusive_lock
-from osmcams.models import Progress
+from osmcams.models import Progress, parse_nested
 from osmcams.settings import public_url
 from osmcams.sources.http import Http, unexpected
 
@@ -199,8 +199,10 @@ def plan(http: Http, region: Region, directory: Path) -> Plan:
     up_to_date = False
     if target.is_file() and validator and _sidecar(target).is_file():
         try:
-            stored = json.loads(_sidecar(target).read_text(encoding="utf-8"))
+            stored = parse_nested(json.loads, _sidecar(target).read_text(encoding="utf-8"))
         except ValueError:
+            stored = {}
+        if not isinstance(stored, dict):
             stored = {}
         up_to_date = stored.get("url") == region.url and stored.get("validator") == validator
     return Plan(region, target, int(length) if length.isdigit() else None, validator, up_to_date)
@@ -210,6 +212,8 @@ def fetch(http: Http, plan: Plan, progress: Progress | None = None) -> Path:
     """Download, verify and install the extract of `plan`; the target path when done."""
     if plan.up_to_date:
         return plan.target
+    if plan.target.exists() and not plan.target.is_file():  # a FIFO, a device: never replaced
+        raise UsageError(f"{plan.target} is not a regular file; osmcams will not replace it")
     directory = plan.target.parent
     part = plan.target.with_name(plan.target.name + ".part")
     try:
@@ -256,7 +260,7 @@ def _published_md5(http: Http, url: str) -> str:
     text = http.get_text(url + ".md5")
     match = re.match(r"\s*([0-9a-fA-F]{32})\b", text)
     if not match:
-        raise NetworkError(f"{url}.md5 holds no MD5 sum")
+        raise NetworkError(f"{public_url(url)}.md5 holds no MD5 sum")
     return match.group(1).lower()
 
 

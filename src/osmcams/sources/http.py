@@ -4,7 +4,8 @@ It knows nothing about OpenStreetMap. Library choices:
 
 - requests sends the requests and streams every answer; osmcams reads the bodies
   itself, so that it can bound them in size (``settings.max_answer_mb``) and in time
-  (``settings.deadline`` for one whole try, however slowly the server trickles);
+  (``settings.deadline`` for one whole request, its tries and the waits between them
+  included, however slowly the server trickles);
 - tries are counted here: 429, 5xx and connect timeouts are tried again, up to
   ``settings.max_tries``, with exponential back-off and ``Retry-After`` honoured
   (at least ``settings.min_retry_wait`` after a 429). A name that does not resolve,
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlparse
 
 from osmcams.errors import NetworkError, OsmcamsError, UsageError
-from osmcams.models import Progress
+from osmcams.models import Progress, TooDeep, parse_nested
 from osmcams.settings import Settings, label, public_url
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,17 @@ MAX_SHOWN = 300  # characters of a URL shown in a message
 def host(url: str) -> str:
     """The host (and port) of `url`, without credentials, to name a service in messages."""
     return urlparse(url).netloc.rpartition("@")[2] or public_url(url)
+
+
+def check_wait(wait: float, end: float, who: str) -> None:
+    """NetworkError when waiting `wait` seconds would pass `end` (a time.monotonic() value,
+    the deadline): `who` ("… asks") names who asked for the wait."""
+    left = end - time.monotonic()
+    if wait >= left:
+        raise NetworkError(
+            f"{who} to wait {wait:,.0f} s, more than the {max(left, 0):,.0f} s left before the "
+            f"deadline ({label('deadline')}); try later"
+        )
 
 
 def unexpected(service: str, detail: str) -> NetworkError:
@@ -210,10 +222,12 @@ class Http:
         self, method: str, url: str, read: Reader[T], deadline: float | None = None,
         accept: tuple[int, ...] = (), retry: tuple[int, ...] = RETRY_STATUSES, **kwargs: Any,
     ) -> T:
-        """Send a request, try again what may recover, and `read` the answer of each try
-        within the deadline."""
+        """Send a request, try again what may recover, and `read` the answer of each try:
+        the tries and the waits between them all within the deadline."""
         tries = self.settings.max_tries
         name = host(url)
+        budget = deadline or self.settings.deadline
+        end = time.monotonic() + budget
         with _LOCK:
             try:
                 for attempt in range(1, tries + 1):
@@ -221,7 +235,7 @@ class Http:
                         f" (try {attempt} of {tries})" if attempt > 1 else ""))
                     try:
                         return self._within(
-                            url, deadline or self.settings.deadline,
+                            url, budget if attempt == 1 else end - time.monotonic(),
                             lambda cancel: self._try(
                                 method, url, read, cancel, accept, retry, **kwargs),
                         )
@@ -232,6 +246,7 @@ class Http:
                             error.status = again.status or None
                             raise error from None
                         wait = self._wait(again, attempt)
+                        check_wait(max(again.wait or 0, wait), end, f"{again}; it asks")
                         self.notify(f"{again}; trying again in {wait:.0f} s")
                         time.sleep(wait)
             finally:
@@ -468,7 +483,9 @@ def json_parser(url: str, check: Check | None = None) -> Parse:
         import json
 
         try:
-            data = json.loads(body)
+            data = parse_nested(json.loads, body)
+        except TooDeep as e:
+            raise NetworkError(f"{host(url)} sent an answer {e}: refused") from e
         except ValueError as e:
             raise not_json(url) from e
         if check:

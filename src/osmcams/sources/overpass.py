@@ -19,11 +19,12 @@ from typing import Any
 
 from osmcams.communes.model import department_of
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, NetworkError, UsageError
-from osmcams.models import Camera, direction_warning, make_camera
+from osmcams.models import MAX_NESTING, Camera, TooDeep, direction_warning, make_camera
 from osmcams.sources.http import (
     MAX_WAIT,
     Http,
     Parse,
+    check_wait,
     host,
     is_point,
     json_parser,
@@ -36,6 +37,7 @@ AREA_OFFSET = 3_600_000_000  # Overpass area id of a relation: this plus the rel
 RELATION_REF = re.compile(r"(?:r|relation[/:]?)\s*(\d+)", re.IGNORECASE)
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "'": "\\'", "\n": "\\n", "\t": "\\t"}
 TIMESTAMP_SOURCE = "Overpass osm3s.timestamp_osm_base"
+OVERPASS_DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 ELEMENT_TYPES = ("node", "way", "relation", "area")
 
 
@@ -108,6 +110,7 @@ def wait_for_slot(http: Http) -> None:
     if url is None:
         return
     pad = min(1.0, settings.min_retry_wait)
+    end = time.monotonic() + settings.deadline  # the waits for a slot, all within the deadline
     for _ in range(settings.max_tries):
         try:
             wait = slot_wait(http.get_text(url))
@@ -115,6 +118,7 @@ def wait_for_slot(http: Http) -> None:
             return  # no status page (a private instance): nothing to wait for
         if wait is None:
             return
+        check_wait(wait + pad, end, f"{host(url)} has no free slot: its status page asks")
         pause = min(wait + pad, MAX_WAIT)
         http.notify(f"waiting {pause:.0f} s for a free slot on {host(url)}")
         time.sleep(pause)
@@ -136,11 +140,12 @@ def check_answer(answer: Any) -> None:
 
 
 def _check_head(remark: Any, stamp: Any) -> None:
-    """A remark that reports a runtime error fails the query; a stamp must be text."""
-    if remark and "error" in str(remark).lower():
+    """A remark (a runtime error, a timeout) fails the query: the answer may be cut short.
+    A stamp must be a date as Overpass writes it."""
+    if remark:
         raise NetworkError(f"Overpass stopped the query, nothing was counted: {remark}")
-    if stamp is not None and not isinstance(stamp, str):
-        raise unexpected("Overpass", "sent an 'osm3s' header that is not well formed")
+    if stamp is not None and not (isinstance(stamp, str) and OVERPASS_DATE.fullmatch(stamp)):
+        raise unexpected("Overpass", f"sent a data date that is not a date: {stamp!r}")
 
 
 def _check_element(number: int, element: Any) -> None:
@@ -159,15 +164,26 @@ class CameraAnswer:
     cameras: list[tuple[Camera, bool]]
 
 
+# ijson makes the events of a whole chunk at once, and each event's prefix grows with the
+# depth: small chunks let the depth check stop a deeply nested answer within a few ms.
+PARSE_CHUNK = 8192
+
+
 def read_cameras(body: bytes, encoding: str | None = None) -> CameraAnswer:
     """Stream-parse a camera answer: each element is checked and made a camera as it
     comes, so that a large answer is never held whole as Python objects."""
     import ijson
 
     head: dict[str, Any] = {}
+    depth = 0
 
     def events() -> Iterator[tuple[str, str, Any]]:
-        for prefix, event, value in ijson.parse(body, use_float=True):
+        nonlocal depth
+        for prefix, event, value in ijson.parse(body, use_float=True, buf_size=PARSE_CHUNK):
+            depth += event in ("start_map", "start_array")
+            depth -= event in ("end_map", "end_array")
+            if depth > MAX_NESTING:  # each event's prefix grows with the depth
+                raise NetworkError(f"Overpass sent an answer {TooDeep()}: refused")
             if prefix in ("remark", "osm3s.timestamp_osm_base") or (
                 prefix == "elements" and event == "start_array"
             ):
@@ -178,7 +194,10 @@ def read_cameras(body: bytes, encoding: str | None = None) -> CameraAnswer:
     try:
         for number, element in enumerate(ijson.items(events(), "elements.item"), 1):
             _check_element(number, element)
-            areas += element["type"] == "area"
+            if element["type"] == "area":
+                areas += 1
+                continue
+            _check_camera(number, element)
             made = element_camera(element)
             if made is not None:
                 cameras.append(made)
@@ -323,6 +342,15 @@ def fetch_cameras(
         bbox,
         warnings,
     )
+
+
+def _check_camera(number: int, element: dict[str, Any]) -> None:
+    """An element of a camera answer must be a camera with a place (checked elements)."""
+    name = f"{element['type']}/{element['id']}"
+    if element.get("tags", {}).get("man_made") != "surveillance":
+        raise unexpected("Overpass", f"element {number}: {name} is not tagged man_made=surveillance")
+    if element["type"] != "node" and "center" not in element:
+        raise unexpected("Overpass", f"element {number}: {name} has no centre (out center)")
 
 
 def element_camera(element: dict[str, Any]) -> tuple[Camera, bool] | None:

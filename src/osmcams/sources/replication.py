@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.errors import DataError, NetworkError
+from osmcams.settings import public_url
 from osmcams.sources.http import Http, host
 from osmcams.sources.osm.pbf import CAMERA_TAG
 
@@ -79,7 +80,7 @@ class Server:
 
     def __init__(self, http: Http, url: str) -> None:
         if not re.match(r"^https?://", url):
-            raise DataError(f"replication URL must be http or https: {url!r}")
+            raise DataError(f"replication URL must be http or https: {public_url(url)!r}")
         self.http = http
         self.url = url.rstrip("/") + "/"
 
@@ -105,7 +106,9 @@ class Server:
             return get(url)
         except NetworkError as e:
             if e.status in (404, 410):
-                raise DiffsGone(f"{host(self.url)} no longer has sequence {sequence} ({url})") from e
+                raise DiffsGone(
+                    f"{host(self.url)} no longer has sequence {sequence} ({public_url(url)})"
+                ) from e
             raise
 
 
@@ -149,7 +152,11 @@ def read_diffs(paths: Iterable[Path]) -> Batch:
         batch.cameras[name] = data
 
     def node(n: Any) -> None:
-        location = None if n.deleted or not n.location.valid() else (n.location.lon, n.location.lat)
+        if not n.deleted and not n.location.valid():
+            where = n.location.lon_without_check(), n.location.lat_without_check()
+            raise NetworkError(f"a corrupt replication diff: node/{n.id} lies at longitude "
+                               f"{where[0]:g}, latitude {where[1]:g}")
+        location = None if n.deleted else (n.location.lon, n.location.lat)
         batch.nodes[n.id] = location
         if location is None:
             batch.others.add(f"node/{n.id}")

@@ -284,7 +284,8 @@ class Store:
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite ends it itself on a full disk
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 

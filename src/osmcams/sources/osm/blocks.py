@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 # Protocol buffer field numbers (osmformat.proto, fileformat.proto).
 BLOB_RAW, BLOB_RAW_SIZE, BLOB_ZLIB = 1, 2, 3
 MAX_HEADER = 64 * 1024  # the PBF format's limit on a block header
+MAX_BLOB = 32 << 20  # its limit on a blob, compressed or inflated (as libosmium enforces it)
 GROUP_NODES, GROUP_DENSE, GROUP_WAYS, GROUP_RELATIONS = 1, 2, 3, 4
 KIND = {GROUP_NODES: "node", GROUP_DENSE: "node", GROUP_WAYS: "way", GROUP_RELATIONS: "relation"}
 
@@ -31,6 +32,11 @@ class Unindexable(Exception):
 
 class Truncated(Unindexable):
     """The file ends inside a block: cut short."""
+
+
+class Corrupt(Unindexable):
+    """The file is a PBF that is damaged: a block that breaks the format (its message
+    names the byte offset), which must be refused rather than read around."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ def _fields(data: bytes | memoryview) -> Iterator[tuple[int, int | memoryview]]:
     while pos < len(data):
         key, pos = _varint(data, pos)
         number, kind = key >> 3, key & 7
+        if not number:
+            raise Unindexable("field number 0: not a protocol buffer")
         if kind == 0:
             value, pos = _varint(data, pos)
             yield number, value
@@ -111,6 +119,7 @@ def _inflate_head(f: BinaryIO, size: int) -> bytes:
     f.seek(end - size + pos)
 
     def more(wanted: int, have: bytes) -> bytes:
+        wanted = min(wanted, MAX_BLOB)  # a string table may claim any length
         if inflater is None:
             return have + f.read(max(0, min(wanted - len(have), end - f.tell())))
         while len(have) < wanted and not inflater.eof:
@@ -132,7 +141,9 @@ def _inflate_head(f: BinaryIO, size: int) -> bytes:
 def _first_object(head: bytes) -> tuple[str, int]:
     """The kind ("node", "way", "relation") and first id of a PrimitiveBlock head."""
     try:
-        for number, value in _fields(head):
+        for count, (number, value) in enumerate(_fields(head)):
+            if count > MAX_PARTS:
+                break  # not a PrimitiveBlock
             if number != 2:  # primitivegroup
                 continue
             for group, content in _fields(value):  # type: ignore[arg-type]
@@ -162,6 +173,7 @@ def _walk(fd: int) -> list[Frame]:
     """
     size_of_file = os.fstat(fd).st_size
     cut: type[Unindexable] = Unindexable  # until the first block shows that this is a PBF
+    bad: type[Unindexable] = Unindexable  # likewise
     frames: list[Frame] = []
     offset = 0
     while offset < size_of_file:
@@ -170,23 +182,34 @@ def _walk(fd: int) -> list[Frame]:
             raise cut(f"it ends {len(head)} byte(s) into the length of a block, at byte {offset:,}")
         (size,) = struct.unpack(">I", head[:4])
         if size > MAX_HEADER:
-            raise Unindexable(f"a block header of {size:,} bytes at byte {offset:,}: not a PBF block")
+            raise bad(f"a block header of {size:,} bytes at byte {offset:,}: not a PBF block")
+        if size == 0:  # libosmium takes it for the end of the file, and skips the rest
+            raise Corrupt(f"a block header of length 0 at byte {offset:,}, "
+                          f"{size_of_file - offset - 4:,} bytes before the end of the file")
         raw = head[4 : 4 + size] if len(head) >= 4 + size else os.pread(fd, size, offset + 4)
         if len(raw) < size:
             raise cut(f"it ends inside the header of the block at byte {offset:,}")
-        header = dict(_fields(raw))
+        try:
+            header = dict(_fields(raw))
+        except Unindexable as e:
+            raise bad(f"a damaged block header at byte {offset:,}: {e}") from e
         kind = bytes(header.get(1, b"")).decode("ascii", "replace")  # type: ignore[arg-type]
         data_size = header.get(3)
         if not isinstance(data_size, int):
-            raise Unindexable("block header without a size")
+            raise bad(f"a block header without a size at byte {offset:,}")
         end = offset + 4 + size + data_size
         if cut is Unindexable and kind != "OSMHeader":
             raise Unindexable("not a PBF file: it does not start with a header block")
+        if cut is Truncated and kind != "OSMData":
+            raise Corrupt(f"a block of type {kind!r} at byte {offset:,}, where OSMData must be")
+        if data_size > MAX_BLOB:
+            raise bad(f"a block of {data_size:,} bytes at byte {offset:,}, "
+                      f"beyond the {MAX_BLOB >> 20} MiB the format allows")
         if end > size_of_file:
             raise cut(
                 f"the block at byte {offset:,} needs {end - size_of_file:,} bytes more than the file holds"
             )
-        cut = Truncated
+        cut, bad = Truncated, Corrupt
         frames.append((offset, 4 + size + data_size, kind, data_size))
         offset = end
     return frames
@@ -352,22 +375,32 @@ def _packed_sint64(data: bytes | memoryview) -> Any:
     )
 
 
-def inflate(blob: bytes | memoryview) -> bytes:
-    """The content of a Blob message: raw, or inflated from zlib; Unindexable when the blob
-    is compressed otherwise, or damaged."""
+def inflate(blob: bytes | memoryview, offset: int) -> bytes:
+    """The content of a Blob message (that of the block at byte `offset`): raw, or
+    inflated from zlib; Unindexable when the blob is compressed otherwise, or damaged;
+    Corrupt when it inflates beyond its stated `raw_size` or the format's MAX_BLOB."""
     from isal import isal_zlib  # inflates in half the time of zlib
 
     parts: dict[int, Any] = dict(_fields(blob))
     if BLOB_ZLIB in parts:
+        stated = parts.get(BLOB_RAW_SIZE)
+        limit = min(stated, MAX_BLOB) if isinstance(stated, int) else MAX_BLOB
+        inflater = isal_zlib.decompressobj()
         try:
-            return isal_zlib.decompress(parts[BLOB_ZLIB])
+            data = inflater.decompress(parts[BLOB_ZLIB], limit + 1)
         except isal_zlib.error as e:  # type: ignore[misc]
             raise Unindexable(f"a damaged block: {e}") from e
+        if len(data) > limit:
+            raise Corrupt(f"the block at byte {offset:,} inflates beyond "
+                          + (f"the {stated:,} bytes it states" if limit == stated
+                             else f"the {MAX_BLOB >> 20} MiB the format allows"))
+        return data
     if BLOB_RAW in parts:
         return bytes(parts[BLOB_RAW])
     raise Unindexable("a blob compressed other than with zlib")
 
 
+MAX_PARTS = 10_000  # a PrimitiveBlock holds a string table, a few groups and its settings
 SETTINGS = {17: "granularity", 18: "date_granularity", 19: "lat_offset", 20: "lon_offset"}
 
 
@@ -387,7 +420,9 @@ class Primitive:
 def primitive(data: bytes | memoryview) -> Primitive:
     """The parts of an inflated PrimitiveBlock."""
     block = Primitive(memoryview(b""), [])
-    for number, value in _fields(data):
+    for count, (number, value) in enumerate(_fields(data)):
+        if count > MAX_PARTS:
+            raise Unindexable(f"more than {MAX_PARTS:,} parts in one block: not a PrimitiveBlock")
         if number == 1:
             block.table = value  # type: ignore[assignment]
         elif number == 2:
@@ -404,7 +439,7 @@ def _node_locations(f: BinaryIO, block: Block) -> list[Any]:
     f.seek(block.offset)
     (size,) = struct.unpack(">I", f.read(4))
     f.seek(block.offset + 4 + size)
-    parts = primitive(inflate(f.read(block.length - 4 - size)))
+    parts = primitive(inflate(f.read(block.length - 4 - size), block.offset))
     found = []
     for kind, content in parts.groups:
         if kind != GROUP_DENSE:
@@ -475,6 +510,31 @@ def sampled_nodes(path: str | os.PathLike[str]) -> Any:
         return sample_nodes(path)
     except (Unindexable, OSError, zlib.error, KeyError, IndexError):
         return None
+
+
+def unsampled(path: str | os.PathLike[str]) -> str | None:
+    """Why `sample_nodes` finds too few nodes in the PBF `path`: words for a warning; None
+    when `path` is not a PBF file (OSM XML, OPL), which is never sampled."""
+    try:
+        data = [frame for frame in framing(path) if frame[2] == "OSMData"]
+    except (Unindexable, OSError):
+        return None
+    try:
+        if not data:
+            return "it holds no data block"
+        offset, length, _, size = data[0]
+        with open(path, "rb") as f:
+            f.seek(offset + length - size)
+            kind = _first_object(_inflate_head(f, size))[0]
+            if kind != "node":
+                return f"its first block holds {kind}s, not nodes: it is not sorted (osmium sort)"
+            f.seek(offset + length - size)
+            groups = primitive(inflate(f.read(size), offset)).groups
+        if all(group != GROUP_DENSE for group, _ in groups):
+            return "its nodes are not stored as dense nodes (pbf_dense_nodes=false)"
+    except (Unindexable, OSError) as e:
+        return str(e)  # a blob compressed other than with zlib (LZ4, zstd)…
+    return "it holds too few nodes"
 
 
 def data_area(path: str | os.PathLike[str], evidence: Any = None) -> Any:

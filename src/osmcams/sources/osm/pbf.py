@@ -208,8 +208,7 @@ def header_bbox(header: Any) -> tuple[float, float, float, float] | None:
 
 
 def _first_pass(
-    path: Path, admin_level: int | None, pool: Any, progress: Progress | None, workers: int,
-    history: bool,
+    path: Path, admin_level: int | None, pool: Any, progress: Progress | None, workers: int
 ) -> Scan:
     """Cameras, camera ways and relations, and boundary relations if `admin_level` is given.
 
@@ -219,7 +218,7 @@ def _first_pass(
     from osmcams.sources.osm import sieve
 
     scan = Scan()
-    sifted = None if history else sieve.sift(path, admin_level is not None, workers, progress)
+    sifted = sieve.sift(path, admin_level is not None, workers, progress)
     if sifted is not None:
         scan.cameras, scan.bad_directions = sifted.cameras, sifted.bad_directions
     label = "Scanning" if sifted is None else "Ways and relations"
@@ -448,6 +447,20 @@ def boundaries_of(scan: Scan) -> list[Boundary]:
     return result
 
 
+def _refuse_twice(path: Path, cameras: list[Camera]) -> None:
+    """DataError for a file that holds a camera twice, as a snapshot never does."""
+    from collections import Counter
+
+    twice = [key for key, n in Counter(c.key for c in cameras).items() if n > 1]
+    if twice:
+        raise DataError(
+            f"{path}: {len(twice)} cameras appear more than once ({', '.join(twice[:3])}"
+            f"{', …' if len(twice) > 3 else ''}): the file holds several versions of them (a "
+            "history file, whatever its header says: `osmium time-filter` makes a snapshot) or "
+            "files joined with `osmium cat` (`osmium merge` joins them once each)"
+        )
+
+
 def refuse_empty(path: Path) -> None:
     """DataError for a PBF with no data block, or one cut short inside a block."""
     from osmcams.sources.osm import blocks
@@ -456,6 +469,8 @@ def refuse_empty(path: Path) -> None:
         empty = not blocks.has_data(path)
     except blocks.Truncated as e:
         raise DataError(f"{path}: cut short, {e}; download it again") from e
+    except blocks.Corrupt as e:
+        raise DataError(f"{path}: damaged, {e}; download it again") from e
     except blocks.Unindexable:
         return  # not a PBF, or a damaged one: libosmium says what is wrong
     if empty:
@@ -484,24 +499,31 @@ def scan_members(
     if path.is_dir():
         raise DataError(f"{path}: a directory, not an OSM file")
     if not path.is_file():
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{path}: " + ("not a regular file: osmcams reads OSM files from disk"
+                                       if path.exists() else "no such file"))
     from concurrent.futures import ThreadPoolExecutor
 
     import osmium
 
-    from osmcams.sources.osm.blocks import area_of, sampled_nodes
+    from osmcams.sources.osm.blocks import area_of, sampled_nodes, unsampled
 
     # One pool of decoding threads for every pass: every core unless told otherwise.
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
     header, stamp, stamp_source = read_header(path, pool)
+    if header.has_multiple_object_versions:
+        raise DataError(
+            f"{path}: a full-history file (its header says so), whose old and deleted versions "
+            "would be counted; count its cameras through time with `osmcams timeline`, or today's "
+            "with a snapshot (`osmium time-filter FILE -o snapshot.osm.pbf`)"
+        )
     refuse_empty(path)
     with ThreadPoolExecutor(1, thread_name_prefix="osmcams-sampling") as background:
         sampling = background.submit(sampled_nodes, path)  # inflating blocks frees the GIL
-        history = bool(header.has_multiple_object_versions)
-        scan = _first_pass(path, admin_level, pool, progress, threads, history)
+        scan = _first_pass(path, admin_level, pool, progress, threads)
         _fetch_references(path, scan, pool, progress)
         samples = sampling.result()
     cameras, warnings = _cameras(scan)
+    _refuse_twice(path, cameras)
     if stamp is None:
         stamp = scan.newest
         if stamp is None:
@@ -513,9 +535,12 @@ def scan_members(
                 "newest camera or boundary, so the data may be newer"
             )
     evidence = [(camera.lon, camera.lat) for camera in cameras]
-    extract = Extract(
-        cameras, str(path), stamp, stamp_source, header_bbox(header), warnings, area_of(samples, evidence)
-    )
+    area = area_of(samples, evidence)
+    why = unsampled(path) if area is None and header_bbox(header) is None else None
+    if why:
+        warnings.append(f"{path.name}: where it has data is unknown, as its nodes cannot be "
+                        f"sampled: {why}")
+    extract = Extract(cameras, str(path), stamp, stamp_source, header_bbox(header), warnings, area)
     return extract, boundaries_of(scan), scan
 
 

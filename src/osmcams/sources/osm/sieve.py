@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from osmcams.errors import DataError
 from osmcams.models import Camera, Progress, gc_paused, make_camera
 from osmcams.sources.osm import blocks
 
@@ -290,9 +291,12 @@ class Wanted:
     tags: bool = False
 
 
-def sift_block(data: bytes, wanted: Wanted) -> list[Found] | list[NodeVersions] | None:
-    """The camera nodes of one inflated block (or its node versions, see `Wanted`); None
-    when libosmium must read it."""
+def sift_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | list[NodeVersions] | None:
+    """The camera nodes of one inflated block (the block at byte `offset`), or its node
+    versions (see `Wanted`); None when libosmium must read it. A snapshot's block whose
+    node ids do not increase is `blocks.Corrupt`: versions of a history, or not sorted."""
+    import numpy
+
     pairs = [CAMERA_STRINGS] + ([BOUNDARY_STRINGS] if wanted.boundaries else [])
     if not any(all(_entry(text) in data for text in pair) for pair in pairs) and not (
         wanted.history and any(kind == blocks.GROUP_DENSE for kind, _ in blocks.primitive(data).groups)
@@ -318,26 +322,51 @@ def sift_block(data: bytes, wanted: Wanted) -> list[Found] | list[NodeVersions] 
             tagged = _Tagged(block, group.dense, strings, *camera)
             if wanted.history:
                 found.append(_dense_versions(tagged, wanted.tags))
-            else:
-                found += _dense_cameras(tagged)
+                continue
+            ids = tagged.at(group.dense.id, slice(None))
+            back = numpy.flatnonzero(ids[1:] <= ids[:-1])
+            if len(back):
+                raise blocks.Corrupt(
+                    f"node/{ids[back[0] + 1]} follows node/{ids[back[0]]} in the block at byte "
+                    f"{offset:,}: the file holds several versions of a node (a history file, "
+                    "whatever its header says) or is not sorted by id"
+                )
+            found += _dense_cameras(tagged)
     return found
 
 
 def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted
                  ) -> list[tuple[Any, tuple[str, int] | None]]:
     """`sift_block` of each frame (None also for a blob compressed otherwise than with
-    zlib, or damaged), and the kind and first id of its block (`blocks.first_object`)."""
+    zlib, or damaged; the `blocks.Corrupt` error for one that breaks the format), and the
+    kind and first id of its block (`blocks.first_object`)."""
     from google.protobuf.message import DecodeError
 
     results: list[tuple[Any, tuple[str, int] | None]] = []
     for offset, length, _, size in frames:
         f.seek(offset + length - size)
         try:
-            data = blocks.inflate(f.read(size))
-            results.append((sift_block(data, wanted), blocks.first_object(data)))
+            data = blocks.inflate(f.read(size), offset)
+            first = blocks.first_object(data)
+            if first is None:  # not a block this reads: refused when it holds nothing at all
+                _refuse_empty_block(data, offset)
+            results.append((None if first is None else sift_block(data, wanted, offset), first))
+        except blocks.Corrupt as e:
+            results.append((e, None))  # pickled back from a worker: raised by `_sift`
         except (blocks.Unindexable, DecodeError):
             results.append((None, None))  # libosmium reads it, and says what is wrong with it
     return results
+
+
+def _refuse_empty_block(data: bytes, offset: int) -> None:
+    """`blocks.Corrupt` for a data block that is no PrimitiveBlock, or one without a
+    group of objects: libosmium would read nothing from it, and say nothing."""
+    try:
+        groups = blocks.primitive(data).groups
+    except blocks.Unindexable as e:
+        raise blocks.Corrupt(f"the block at byte {offset:,} is not a block of OSM objects ({e})") from e
+    if not groups:
+        raise blocks.Corrupt(f"the block at byte {offset:,} holds no OSM objects")
 
 
 def serve() -> None:
@@ -405,10 +434,12 @@ def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
     relations, if `boundaries`).
 
     None when the file is not a PBF this can walk, or a worker stopped: libosmium then
-    reads all of it.
+    reads all of it. DataError when a block breaks the format (`blocks.Corrupt`).
     """
     try:
         sifted = _sift(Path(path), Wanted(boundaries, history, tags), workers, progress)
+    except blocks.Corrupt as e:
+        raise DataError(f"{path}: {e}") from e
     except (blocks.Unindexable, OSError) as e:
         log.info("%s: read whole by libosmium (%s)", path, e)
         return None
@@ -433,6 +464,8 @@ def _sift(path: Path, wanted: Wanted, workers: int, progress: Progress | None) -
         for start, results in zip(range(0, len(frames), CHUNK), chunks):
             for frame, (found, first) in zip(frames[start : start + CHUNK], results):
                 firsts.append(first)
+                if isinstance(found, blocks.Corrupt):
+                    raise found
                 if found is None:
                     sifted.others.append(frame)
                 elif wanted.history:
