@@ -240,7 +240,10 @@ def read_file(
     if not is_history(path):
         return scan_file(path, admin_level, threads, progress)
     found = [] if admin_level is None else read_boundaries(path, admin_level, threads, progress)
-    return snapshot(path, threads, progress), found
+    extract = snapshot(path, threads, progress)
+    extract.warnings.insert(0, f"{path.name} is a full-history file: counted as it is at its data "
+                               "date, the latest version of each object (deleted ones left out)")
+    return extract, found
 
 
 def count_from_pbf(

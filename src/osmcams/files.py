@@ -33,7 +33,7 @@ def cannot_write(path: str | os.PathLike[str], error: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {error.strerror or error}")
 
 
-def _streamed(target: Path) -> bool:
+def streamed_target(target: Path) -> bool:
     """Whether `target` is a character device or a FIFO (/dev/stdout, a pipe): written into,
     never replaced. Any other existing target that is not a regular file is refused."""
     try:
@@ -65,7 +65,7 @@ def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Pat
     A character device or a FIFO is accepted as it is: the output is streamed into it.
     """
     target = Path(target)
-    if _streamed(target):
+    if streamed_target(target):
         return target
     if target.exists() and not overwrite:
         raise UsageError(f"{target} exists; add --overwrite to replace it")
@@ -125,7 +125,7 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = False) -> Iter
     the block is copied into it.
     """
     target = check_target(target, overwrite)
-    streamed = _streamed(target)
+    streamed = streamed_target(target)
     clean_leftovers(target.parent)
     # The temporary file keeps the target's extension: GDAL frowns on a GeoPackage without it.
     try:

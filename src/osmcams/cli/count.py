@@ -100,7 +100,7 @@ def count(
       osmcams count --region 93 --pbf paca.osm.pbf --boundaries communes/ \\
           --population communes.json --sort-by per_10k --min-population 5000
     """
-    from osmcams.files import check_target
+    from osmcams.files import check_target, streamed_target
     from osmcams.outputs.writers import (
         meta_sidecar,
         render_text,
@@ -112,7 +112,7 @@ def count(
     fmt = agreed_format(output, fmt, COUNT_SUFFIXES, "table")
     if output:
         check_target(output, overwrite)  # before the work, not after
-        if fmt == "csv":
+        if fmt == "csv" and not streamed_target(output):
             check_target(meta_sidecar(output), overwrite)
     ranking = top is not None or not names_communes(kw)
     report = report_from(kw)

@@ -231,9 +231,13 @@ def meta_sidecar(target: str | os.PathLike[str]) -> Path:
 def write_csv_report(report: Report, target: str | os.PathLike[str], overwrite: bool = False) -> None:
     """The rows as CSV at `target` and their meta and warnings as NAME.meta.json beside it,
     published together (both or neither)."""
-    from osmcams.files import publish
+    from osmcams.files import atomic_path, publish, streamed_target
 
     target, sidecar = Path(target), meta_sidecar(target)
+    if streamed_target(target):  # /dev/stdout, a pipe: nothing can stand beside it
+        with atomic_path(target, overwrite) as path, open(path, "w", encoding="utf-8", newline="") as out:
+            rows_csv(report.rows, ROW_KEYS, out)
+        return
     try:
         with publish(target.parent, {"table": target.name, "meta": sidecar.name}, overwrite) as paths:
             with open(paths["table"], "w", encoding="utf-8", newline="") as out:
