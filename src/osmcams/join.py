@@ -137,6 +137,9 @@ def _data_region(extract: Extract) -> tuple[Any, str]:
     import shapely
 
     box = shapely.box(*extract.bbox) if extract.bbox else None
+    if extract.extent is not None:  # the box is an upper bound of the extent, never more
+        extent = extract.extent if box is None else shapely.intersection(extract.extent, box)
+        return extent, f"its extent {extract.extent_source}"
     sampled = extract.data_area
     if box is not None and sampled is not None:
         return shapely.intersection(box, sampled), "its bounding box and its sampled nodes"
@@ -342,6 +345,15 @@ def count(
                   areas=dict(zip(chosen["insee"], areas.tolist())), notes=notes)
 
 
+def coverage_method(extract: Extract) -> str:
+    """How the coverage of the rows is known: the extract's extent, or an estimate."""
+    if extract.extent is not None:
+        return f"extent: {extract.extent_source}"
+    if extract.bbox is None and extract.data_area is None:
+        return "unknown"
+    return "estimated from the data"
+
+
 def finish(
     extract: Extract, communes: Communes, rows: list[dict[str, Any]], fixed: list[str],
     total: int, outside: int,
@@ -374,6 +386,7 @@ def finish(
         "boundaries": communes.source,
         "population_source": communes.population_source,
         "population_year": communes.population_year,
+        "coverage_from": coverage_method(extract),
         "cameras_total": total,
         "cameras_outside": outside,
         "border_rule": "a camera on a shared border counts for the commune with the lowest code",

@@ -31,6 +31,7 @@ class Request:
     code_field: str | None = None
     name_field: str | None = None
     region: str | None = None  # a COG region code: its communes only
+    extent: Path | None = None  # the polygon the extract was cut with (sources.extent)
 
     def __post_init__(self) -> None:
         if self.department is not None:
@@ -103,12 +104,14 @@ def count_from_pbf(
 
         pbf = request.pbf
         extract, communes = while_loading(
-            load, lambda tick: scan_file(pbf, None, settings.threads, tick)[0], progress
+            load, lambda tick: scan_file(pbf, None, settings.threads, tick, request.extent)[0],
+            progress,
         )
     else:
         # Admin relations of the extract itself, or of another OSM file given as --boundaries.
         extract, found = scan_file(
-            request.pbf, None if osm else request.admin_level, settings.threads, progress
+            request.pbf, None if osm else request.admin_level, settings.threads, progress,
+            request.extent,
         )
         if osm:
             _, found = scan_file(osm[0], request.admin_level, settings.threads, progress)

@@ -32,11 +32,18 @@ def commune_options(f: Callable) -> Callable:
     return f
 
 
+extent_option = click.option(
+    "--extent", type=click.Path(path_type=Path), metavar="FILE",
+    help="The polygon the extract was cut with (.poly or GeoJSON), for its coverage "
+         "[default: NAME.poly beside NAME.osm.pbf, when there is one].")
+
+
 def source_options(f: Callable) -> Callable:
     """Where the cameras, boundaries and population come from."""
     options = [
         commune_options,
         click.option("--pbf", type=click.Path(path_type=Path), help="OSM extract (.osm.pbf)."),
+        extent_option,
         click.option("--admin-level", type=click.IntRange(1, 12), default=8, show_default=True,
                      help="admin_level of boundaries read from the PBF."),
         click.option("--threads", type=click.IntRange(0), default=None,
@@ -112,7 +119,7 @@ def request_from(kw: dict[str, Any], region: str | None = None):
         every=kw.pop("every"), pbf=kw.pop("pbf"), boundaries=tuple(kw.pop("boundaries")),
         population=kw.pop("population"), population_year=kw.pop("population_year"),
         admin_level=kw.pop("admin_level"),
-        code_field=kw.pop("code_field"), name_field=kw.pop("name_field"),
+        code_field=kw.pop("code_field"), name_field=kw.pop("name_field"), extent=kw.pop("extent"),
     )
 
 

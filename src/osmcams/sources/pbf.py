@@ -42,6 +42,8 @@ class Extract:
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
     data_area: Any = None  # where a file has data, from its sampled nodes (blocks.area_of)
+    extent: Any = None  # the polygon it was cut with, when known (sources.extent)
+    extent_source: str | None = None  # the file of that polygon
 
 
 @dataclass
@@ -467,9 +469,11 @@ def scan_file(
     admin_level: int | None = None,
     threads: int = 0,
     progress: Progress | None = None,
+    extent: str | os.PathLike[str] | None = None,
 ) -> tuple[Extract, list[Boundary]]:
-    """Cameras and, when `admin_level` is given, admin boundaries of one OSM file."""
-    extract, boundaries, _ = scan_members(path, admin_level, threads, progress)
+    """Cameras and, when `admin_level` is given, admin boundaries of one OSM file; its
+    extent from the file `extent`, else from the `.poly` beside it, when there is one."""
+    extract, boundaries, _ = scan_members(path, admin_level, threads, progress, extent)
     return extract, boundaries
 
 
@@ -478,13 +482,17 @@ def scan_members(
     admin_level: int | None = None,
     threads: int = 0,
     progress: Progress | None = None,
+    extent: str | os.PathLike[str] | None = None,
 ) -> tuple[Extract, list[Boundary], Scan]:
     """As `scan_file`, with the members of the camera ways and relations, and their nodes."""
+    from osmcams.sources.extent import extent_of
+
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{path}: a directory, not an OSM file")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    polygon, polygon_source = extent_of(path, extent)
     from concurrent.futures import ThreadPoolExecutor
 
     import osmium
@@ -496,11 +504,12 @@ def scan_members(
     header, stamp, stamp_source = _header(path, pool)
     _refuse_empty(path)
     with ThreadPoolExecutor(1, thread_name_prefix="osmcams-sampling") as background:
-        sampling = background.submit(sampled_nodes, path)  # inflating blocks frees the GIL
+        # Inflating blocks frees the GIL; a known extent needs no sampling.
+        sampling = background.submit(sampled_nodes, path) if polygon is None else None
         history = bool(header.has_multiple_object_versions)
         scan = _first_pass(path, admin_level, pool, progress, threads, history)
         _fetch_references(path, scan, pool, progress)
-        samples = sampling.result()
+        samples = sampling.result() if sampling else None
     cameras, warnings = _cameras(scan)
     if stamp is None:
         stamp = scan.newest
@@ -514,7 +523,8 @@ def scan_members(
             )
     evidence = [(camera.lon, camera.lat) for camera in cameras]
     extract = Extract(
-        cameras, str(path), stamp, stamp_source, _bbox(header), warnings, area_of(samples, evidence)
+        cameras, str(path), stamp, stamp_source, _bbox(header), warnings, area_of(samples, evidence),
+        polygon, polygon_source,
     )
     return extract, _boundaries(scan), scan
 
