@@ -178,3 +178,115 @@ def test_cutting_by_small_pieces_gives_the_areas_of_a_whole_cut(communes_06, ign
     within = _inside_km2(communes, region)[2]
     assert within.tolist() == shapely.contains(region, communes).tolist()
     assert within.sum() > 50
+
+
+# --- The extent the extract was cut with -------------------------------------------------
+
+# A polygon of our own with a hole, across Monaco and the French communes around it.
+CUT = [(7.36, 43.72), (7.44, 43.715), (7.47, 43.74), (7.43, 43.765), (7.38, 43.76), (7.36, 43.72)]
+HOLE = [(7.40, 43.735), (7.41, 43.735), (7.41, 43.745), (7.40, 43.745), (7.40, 43.735)]
+
+
+def poly_text(outer, hole) -> str:
+    lines = ["riviera cut", "1", *(f"   {x:.6E}   {y:.6E}" for x, y in outer), "END",
+             "!2", *(f"   {x} {y}" for x, y in hole), "END", "END"]
+    return "\n".join(lines) + "\n"
+
+
+def cut(source: Path, target: Path, strategy: str, polygon=None, box=None) -> Path:
+    """`osmium extract` of `source` with `polygon` (a GeoJSON file) or `box`."""
+    where = ["-p", polygon] if polygon else ["-b", ",".join(map(str, box))]
+    run_osmium("extract", *where, "-s", strategy, "--set-bounds", source, "-o", target, "-O")
+    return target
+
+
+def printed(share: float) -> float:
+    """A coverage as printed: 1 from 99.5 % on."""
+    return 1.0 if share >= 0.995 else share
+
+
+def true_shares(shapes: dict, area) -> dict[str, float]:
+    """The share of each commune inside `area`, with shapely and pyproj."""
+    return {code: km2(shape.intersection(area)) / km2(shape) for code, shape in shapes.items()}
+
+
+@pytest.mark.parametrize("strategy", ["simple", "complete_ways", "smart"])
+def test_the_poly_beside_an_extract_gives_the_true_share(
+    riviera: Path, communes_06: Path, ign_shapes, tmp_path: Path, strategy: str
+) -> None:
+    area = shapely.Polygon(CUT, [HOLE])
+    geojson = tmp_path / "cut.geojson"
+    geojson.write_text(json.dumps({"type": "Feature", "properties": {},
+                                   "geometry": shapely.geometry.mapping(area)}))
+    pbf = cut(riviera, tmp_path / "riviera-cut.osm.pbf", strategy, polygon=geojson)
+    (tmp_path / "riviera-cut.poly").write_text(poly_text(CUT, HOLE))
+    result = invoke("count", "--department", "06", "--pbf", pbf, "--boundaries", communes_06,
+                    "-f", "json", "-q")
+    assert result.exit_code == 0, result.output
+    data = strict_json(result.stdout)
+    assert data["meta"]["coverage_from"] == f"extent: {tmp_path / 'riviera-cut.poly'}"
+    rows = {r["insee"]: r for r in data["communes"]}
+    truth = true_shares(ign_shapes(communes_06), area)
+    assert {code for code, share in truth.items() if share >= 0.02} == set(rows)
+    for code, row in rows.items():
+        assert row["coverage"] == pytest.approx(printed(truth[code]), abs=0.01), code
+    assert not {code for code, share in truth.items() if share == 0} & set(rows)
+
+
+def test_extent_given_as_geojson_and_box_as_an_upper_bound(
+    riviera: Path, communes_06: Path, ign_shapes, tmp_path: Path
+) -> None:
+    """--extent FILE wins over the .poly beside; the header box still bounds it."""
+    box = (7.40, 43.72, 7.45, 43.76)
+    pbf = cut(riviera, tmp_path / "box.osm.pbf", "complete_ways", box=box)
+    (tmp_path / "box.poly").write_text(poly_text(CUT, HOLE))  # wrong on purpose: --extent wins
+    wide = tmp_path / "wide.geojson"  # wider than the cut: the header box bounds it
+    wide.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {},
+        "geometry": shapely.geometry.mapping(shapely.box(7.3, 43.6, 7.6, 43.9))}]}))
+    result = invoke("count", "--commune", "Beausoleil", "--commune", "Cap-d'Ail", "--commune",
+                    "Turbie", "--pbf", pbf, "--boundaries", communes_06, "--extent", wide,
+                    "-f", "json", "-q")
+    assert result.exit_code == 0, result.output
+    data = strict_json(result.stdout)
+    assert data["meta"]["coverage_from"] == f"extent: {wide}"
+    truth = true_shares(ign_shapes(communes_06), shapely.box(*box))
+    for row in data["communes"]:
+        assert row["coverage"] == pytest.approx(printed(truth[row["insee"]]), abs=0.01)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty, not a .poly file"),
+    ("x\n1\n 7 43\n 8 43\n 8 44\nEND\n", "ends without the final END"),
+    ("x\n1\n 7 43\n 8 43\nEND\nEND\n", "has 2 points, a ring needs 3"),
+    ("x\n1\n 7 43\n 8 north\n 8 44\nEND\nEND\n", "line 4: '8 north' is not 'lon lat'"),
+    ("x\n1\n 7 43\n 8 43\n 8 94\nEND\nEND\n", "line 5: 8.0 94.0 is not a longitude and latitude"),
+    ("x\n1\n 7 43\n 8 43\n 8 44\nEND\nEND\nmore\n", "line 8: text after the final END"),
+    ("x\n!1\n 7 43\n 8 43\n 8 44\nEND\nEND\n", "no polygon, only holes"),
+    ("x\n1\n 7 43\n 8 43\n 8 44\n", "section '1' (line 2) ends without END"),
+])
+def test_a_bad_poly_is_one_line_and_exit_4(
+    monaco_2025: Path, communes_06: Path, tmp_path: Path, text: str, message: str
+) -> None:
+    poly = tmp_path / "bad.poly"
+    poly.write_text(text)
+    result = invoke("count", "--commune", "Beausoleil", "--pbf", monaco_2025, "--boundaries",
+                    communes_06, "--extent", poly, "-q")
+    assert result.exit_code == ExitCode.DATA, result.output
+    assert result.stderr.strip().splitlines()[-1].endswith(message), result.stderr
+
+
+def test_a_bad_geojson_extent_is_one_line_and_exit_4(monaco_2025: Path, communes_06: Path,
+                                                      tmp_path: Path) -> None:
+    for text, message in [("{", "not JSON"),
+                          ('{"type": "Point", "coordinates": [7, 43]}', "a Point where the extent"),
+                          ('{"type": "FeatureCollection", "features": []}', "no polygon")]:
+        path = tmp_path / "bad.geojson"
+        path.write_text(text)
+        result = invoke("count", "--commune", "Beausoleil", "--pbf", monaco_2025, "--boundaries",
+                        communes_06, "--extent", path, "-q")
+        assert result.exit_code == ExitCode.DATA, result.output
+        assert message in result.stderr.strip().splitlines()[-1]
+    result = invoke("count", "--commune", "Beausoleil", "--pbf", monaco_2025, "--boundaries",
+                    communes_06, "--extent", tmp_path / "absent.poly", "-q")
+    assert result.exit_code == ExitCode.DATA and "no such file" in result.stderr
