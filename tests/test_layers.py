@@ -32,7 +32,7 @@ LAYERS = [
     ["sources.osh"],
     ["sources.pbf"],
     ["sources.sieve"],
-    ["sources.blocks", "sources.http", "sources.extent"],
+    ["sources.blocks", "sources.http", "sources.extent", "sources.footprint"],
     ["communes"],
     ["geometry", "geojson"],
     ["files", "settings", "models"],

@@ -142,10 +142,10 @@ def _data_region(extract: Extract) -> tuple[Any, str]:
         return extent, f"its extent {extract.extent_source}"
     sampled = extract.data_area
     if box is not None and sampled is not None:
-        return shapely.intersection(box, sampled), "its bounding box and its sampled nodes"
+        return shapely.intersection(box, sampled), f"its bounding box and {extract.data_area_from}"
     if box is not None:
         return box, f"its bounding box {tuple(round(v, 5) for v in extract.bbox)}"  # type: ignore[union-attr]
-    return sampled, "its sampled nodes" if sampled is not None else ""
+    return sampled, extract.data_area_from if sampled is not None else ""
 
 
 PIECE_VERTICES = 256  # the data region is cut into pieces of at most this many vertices

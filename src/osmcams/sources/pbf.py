@@ -42,6 +42,7 @@ class Extract:
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
     data_area: Any = None  # where a file has data, from its sampled nodes (blocks.area_of)
+    data_area_from: str = "its sampled nodes"  # what `data_area` was estimated from
     extent: Any = None  # the polygon it was cut with, when known (sources.extent)
     extent_source: str | None = None  # the file of that polygon
 
@@ -119,6 +120,7 @@ class Scan:
     way_refs: dict[int, list[int]] = field(default_factory=dict)
     locations: Locations = field(default_factory=Locations)
     newest: str | None = None
+    referenced: Any = None  # of the candidates of the first pass, those ways refer to
 
 
 def _file_position(path: Path) -> Callable[[], int] | None:
@@ -211,9 +213,10 @@ def _bbox(header: Any) -> tuple[float, float, float, float] | None:
 
 def _first_pass(
     path: Path, admin_level: int | None, pool: Any, progress: Progress | None, workers: int,
-    history: bool,
+    history: bool, candidates: Any = None,
 ) -> Scan:
-    """Cameras, camera ways and relations, and boundary relations if `admin_level` is given.
+    """Cameras, camera ways and relations, and boundary relations if `admin_level` is given;
+    which of the node ids `candidates` ways refer to, when the sieve read every block.
 
     A PBF snapshot is sifted (`sieve`): libosmium reads only the blocks that may hold
     camera ways or relations, or boundaries. Any other file is read whole by libosmium.
@@ -221,9 +224,11 @@ def _first_pass(
     from osmcams.sources import sieve
 
     scan = Scan()
-    sifted = None if history else sieve.sift(path, admin_level is not None, workers, progress)
+    sifted = None if history else sieve.sift(path, admin_level is not None, workers, progress,
+                                              candidates=candidates)
     if sifted is not None:
         scan.cameras, scan.bad_directions = sifted.cameras, sifted.bad_directions
+        scan.referenced = sifted.referenced
     label = "Scanning" if sifted is None else "Ways and relations"
     with left_to_libosmium(path, sifted) as source:
         if source is not None:
@@ -495,21 +500,23 @@ def scan_members(
     polygon, polygon_source = extent_of(path, extent)
     from concurrent.futures import ThreadPoolExecutor
 
+    import numpy
     import osmium
 
-    from osmcams.sources.blocks import area_of, sampled_nodes
+    from osmcams.sources.blocks import sampled
 
     # One pool of decoding threads for every pass: every core unless told otherwise.
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
     header, stamp, stamp_source = _header(path, pool)
     _refuse_empty(path)
-    with ThreadPoolExecutor(1, thread_name_prefix="osmcams-sampling") as background:
-        # Inflating blocks frees the GIL; a known extent needs no sampling.
-        sampling = background.submit(sampled_nodes, path) if polygon is None else None
-        history = bool(header.has_multiple_object_versions)
-        scan = _first_pass(path, admin_level, pool, progress, threads, history)
+    history = bool(header.has_multiple_object_versions)
+    # A known extent needs no estimate; else the first pass tells which sampled nodes stand alone.
+    samples = sampled(path) if polygon is None else None
+    with ThreadPoolExecutor(1, thread_name_prefix="osmcams-imports") as background:
+        background.submit(_estimate_imports)  # meanwhile, as the passes free the GIL
+        scan = _first_pass(path, admin_level, pool, progress, threads, history,
+                           None if samples is None else numpy.unique(samples.tagged_ids))
         _fetch_references(path, scan, pool, progress)
-        samples = sampling.result() if sampling else None
     cameras, warnings = _cameras(scan)
     if stamp is None:
         stamp = scan.newest
@@ -521,12 +528,38 @@ def scan_members(
                 f"{path.name} has no date in its header: its data date {stamp} is that of its "
                 "newest camera or boundary, so the data may be newer"
             )
-    evidence = [(camera.lon, camera.lat) for camera in cameras]
-    extract = Extract(
-        cameras, str(path), stamp, stamp_source, _bbox(header), warnings, area_of(samples, evidence),
-        polygon, polygon_source,
-    )
+    area, area_from = _estimate(samples, scan.referenced, cameras)
+    extract = Extract(cameras, str(path), stamp, stamp_source, _bbox(header), warnings, area,
+                      area_from, polygon, polygon_source)
     return extract, _boundaries(scan), scan
+
+
+def _estimate_imports() -> None:
+    """Import what `_estimate` needs (half a second)."""
+    import scipy.ndimage
+    import scipy.spatial  # noqa: F401
+
+
+def _estimate(samples: Any, referenced: Any, cameras: list[Camera]) -> tuple[Any, str]:
+    """Where the file has data (`Extract.data_area`) and what says so: its sampled standalone
+    nodes (`footprint`), tagged ones that no way refers to, and its cameras; failing
+    those, its sampled nodes, all of them (`blocks.area_of`), which ways that cross the
+    cut of an extract make too large."""
+    import numpy
+
+    from osmcams.sources.blocks import area_of
+    from osmcams.sources.footprint import footprint
+
+    if samples is None:
+        return None, ""
+    cameras_at = numpy.array([(c.lon, c.lat) for c in cameras], float).reshape(-1, 2)
+    if referenced is not None:
+        alone = samples.tagged_points[~numpy.isin(samples.tagged_ids, referenced)]
+        area = footprint(numpy.concatenate((alone, cameras_at)), samples.fraction)
+        if area is not None:
+            return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
+                          "node blocks, and its cameras")
+    return area_of(samples.points, cameras_at), "its sampled nodes, all of them"
 
 
 def read_by_id(
