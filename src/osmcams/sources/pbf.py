@@ -29,6 +29,7 @@ BOUNDARY_TAG = ("boundary", "administrative")
 ID_RANGE_BITS = 25
 RANGES_PER_PASS = 16
 PROGRESS_EVERY = 0.1  # seconds between two reports of how far a pass has read
+FEWEST_STANDALONE = 100  # sampled standalone nodes for an estimate of where data lies
 
 
 @dataclass
@@ -543,8 +544,8 @@ def _estimate_imports() -> None:
 def _estimate(samples: Any, referenced: Any, cameras: list[Camera]) -> tuple[Any, str]:
     """Where the file has data (`Extract.data_area`) and what says so: its sampled standalone
     nodes (`footprint`), tagged ones that no way refers to, and its cameras; failing
-    those, its sampled nodes, all of them (`blocks.area_of`), which ways that cross the
-    cut of an extract make too large."""
+    FEWEST_STANDALONE of them, its sampled nodes, all of them (`blocks.area_of`), which
+    ways that cross the cut of an extract make too large."""
     import numpy
 
     from osmcams.sources.blocks import area_of
@@ -553,13 +554,16 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]) -> tuple[Any
     if samples is None:
         return None, ""
     cameras_at = numpy.array([(c.lon, c.lat) for c in cameras], float).reshape(-1, 2)
-    if referenced is not None:
-        alone = samples.tagged_points[~numpy.isin(samples.tagged_ids, referenced)]
-        area = footprint(numpy.concatenate((alone, cameras_at)), samples.fraction)
-        if area is not None:
-            return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
-                          "node blocks, and its cameras")
-    return area_of(samples.points, cameras_at), "its sampled nodes, all of them"
+    if referenced is None:
+        return area_of(samples.points, cameras_at), "its sampled nodes, all of them"
+    alone = samples.tagged_points[~numpy.isin(samples.tagged_ids, referenced)]
+    area = footprint(numpy.concatenate((alone, cameras_at)), samples.fraction)
+    if len(alone) >= FEWEST_STANDALONE and area is not None:
+        return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
+                      "node blocks, and its cameras")
+    return area_of(samples.points, cameras_at), (
+        f"all its sampled nodes, having too few standalone nodes ({len(alone)}), so that ways "
+        "crossing its cut may make it too large")
 
 
 def read_by_id(
