@@ -176,7 +176,9 @@ class Refresh:
         mirror.put("sequence", state.sequence)
         mirror.put("timestamp", state.timestamp)
         mirror.put("url", state.url)
-        mirror.keep_samples(sampled_nodes(config.pbf))
+        mirror.keep_samples(sampled_nodes(config.pbf), extract.standalone)
+        mirror.put("extent", None if extract.extent is None else
+                   {"wkb": _wkb(extract.extent), "source": extract.extent_source})
         if not config.boundaries:
             mirror.put("boundaries", [_boundary_record(b) for b in boundaries])
 
@@ -325,6 +327,7 @@ class Refresh:
 
     def _rebuild(self, record: bool, key: str) -> list[Change]:
         """Count every commune from every kept camera, and write the whole set."""
+        import shapely
 
         from osmcams.join import assign, count
         from osmcams.kept import Kept, KeptRow
@@ -336,6 +339,9 @@ class Refresh:
         extract = mirror.extract(self._extract_names()[0], mirror.get("timestamp"),
                                  self._extract_names()[1], tuple(bbox) if bbox else None)
         extract.data_area = self._keep_area()
+        extent = mirror.get("extent")  # the polygon the extract was cut with, when known
+        if extent:
+            extract.extent, extract.extent_source = shapely.from_wkb(extent["wkb"]), extent["source"]
         communes, codes = self._communes()
         owners = assign(extract.cameras, communes)
         rank = config.every or not config.names
@@ -365,6 +371,7 @@ class Refresh:
             "boundaries": communes.source,
             "population_source": communes.population_source,
             "population_year": communes.population_year,
+            "coverage_from": report.meta["coverage_from"],
         })
         cameras = {code: report.cameras[code] for code in names}
         write_set(config.output_dir, report.meta, report.warnings,
@@ -389,6 +396,8 @@ class Refresh:
         import shapely
 
         mirror, kept = self.mirror, self.mirror.get("area")
+        if mirror.estimated_from_standalone():  # the cameras are among its points
+            return bool(cameras or mirror.old_places) and _wkb(self._keep_area()) != kept["wkb"]
         if kept["grid"] is None:  # no samples: no area, whatever the cameras
             return False
         area = None if kept["wkb"] is None else shapely.from_wkb(kept["wkb"])
@@ -455,6 +464,7 @@ class Refresh:
         notes = [n.replace(SOURCE, source) for n in state["notes"]]
         named = [{"insee": r.insee, "name": r.name, "population": r.population} for r in order]
         meta, warnings = finish(extract, communes, named, notes, total, outside)
+        meta["coverage_from"] = state.get("coverage_from")  # as the whole count found it
         meta["replication_sequence"] = mirror.get("sequence")
         for warning in warnings:
             self.log(f"warning: {warning}")

@@ -44,6 +44,9 @@ class Extract:
     warnings: list[str] = field(default_factory=list)
     data_area: Any = None  # where a file has data, from its sampled nodes (blocks.area_of)
     data_area_from: str = "its sampled nodes"  # what `data_area` was estimated from
+    # (lon, lat) of the standalone nodes that `data_area` was estimated from (with the
+    # cameras), and the share of node blocks they were sampled from; None otherwise.
+    standalone: tuple[Any, float] | None = None
     extent: Any = None  # the polygon it was cut with, when known (sources.extent)
     extent_source: str | None = None  # the file of that polygon
 
@@ -529,9 +532,9 @@ def scan_members(
                 f"{path.name} has no date in its header: its data date {stamp} is that of its "
                 "newest camera or boundary, so the data may be newer"
             )
-    area, area_from = _estimate(samples, scan.referenced, cameras)
+    area, area_from, standalone = _estimate(samples, scan.referenced, cameras)
     extract = Extract(cameras, str(path), stamp, stamp_source, _bbox(header), warnings, area,
-                      area_from, polygon, polygon_source)
+                      area_from, standalone, polygon, polygon_source)
     return extract, _boundaries(scan), scan
 
 
@@ -541,29 +544,30 @@ def _estimate_imports() -> None:
     import scipy.spatial  # noqa: F401
 
 
-def _estimate(samples: Any, referenced: Any, cameras: list[Camera]) -> tuple[Any, str]:
+def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
+              ) -> tuple[Any, str, tuple[Any, float] | None]:
     """Where the file has data (`Extract.data_area`) and what says so: its sampled standalone
     nodes (`footprint`), tagged ones that no way refers to, and its cameras; failing
     FEWEST_STANDALONE of them, its sampled nodes, all of them (`blocks.area_of`), which
-    ways that cross the cut of an extract make too large."""
+    ways that cross the cut of an extract make too large; and `Extract.standalone`."""
     import numpy
 
     from osmcams.sources.blocks import area_of
     from osmcams.sources.footprint import footprint
 
     if samples is None:
-        return None, ""
+        return None, "", None
     cameras_at = numpy.array([(c.lon, c.lat) for c in cameras], float).reshape(-1, 2)
     if referenced is None:
-        return area_of(samples.points, cameras_at), "its sampled nodes, all of them"
+        return area_of(samples.points, cameras_at), "its sampled nodes, all of them", None
     alone = samples.tagged_points[~numpy.isin(samples.tagged_ids, referenced)]
     area = footprint(numpy.concatenate((alone, cameras_at)), samples.fraction)
     if len(alone) >= FEWEST_STANDALONE and area is not None:
         return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
-                      "node blocks, and its cameras")
+                      "node blocks, and its cameras"), (alone, samples.fraction)
     return area_of(samples.points, cameras_at), (
         f"all its sampled nodes, having too few standalone nodes ({len(alone)}), so that ways "
-        "crossing its cut may make it too large")
+        "crossing its cut may make it too large"), None
 
 
 def read_by_id(
