@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy
 import pytest
 import shapely
 from click.testing import CliRunner
@@ -311,3 +312,81 @@ def test_a_bad_geojson_extent_is_one_line_and_exit_4(monaco_2025: Path, communes
     result = invoke("count", "--commune", "Beausoleil", "--pbf", monaco_2025, "--boundaries",
                     communes_06, "--extent", tmp_path / "absent.poly", "-q")
     assert result.exit_code == ExitCode.DATA and "no such file" in result.stderr
+
+
+# --- The estimate, against cuts whose truth is known ---------------------------------------
+
+# Extracts, the polygon of our own cut from each (lon, lat) inside where it is complete,
+# and the side in degrees of the squares that stand for communes there.
+SOURCES = {
+    "riviera": ("osm/big/osrm-monaco-fr-riviera-2016.osm.pbf",  # its header box
+                [(7.37, 43.725), (7.45, 43.717), (7.47, 43.745), (7.42, 43.765), (7.38, 43.755)],
+                0.01),
+    "andorra": ("osm/big/valhalla-docker-andorra-2021.osm.pbf",  # the country
+                [(1.50, 42.47), (1.62, 42.47), (1.68, 42.55), (1.60, 42.62), (1.52, 42.58)], 0.01),
+    "liechtenstein": ("osm/big/valhalla-docker-liechtenstein-2021.osm.pbf",  # the country
+                      [(9.51, 47.07), (9.56, 47.07), (9.58, 47.15), (9.54, 47.22), (9.51, 47.17)],
+                      0.01),
+    "munchen": ("osm/big/valhalla-bench-munchen-2020.osm.pbf",  # its centre, 2 by 1.7 km
+                [(11.567, 48.132), (11.580, 48.131), (11.586, 48.138), (11.578, 48.144),
+                 (11.568, 48.141)], 0.002),
+}
+
+
+def squares(bounds, side: float) -> dict[str, object]:
+    """Squares of `side` degrees over `bounds`, as communes: {code: polygon}."""
+    west, south, east, north = bounds
+    found = {}
+    for i, x in enumerate(numpy.arange(west, east, side)):
+        for j, y in enumerate(numpy.arange(south, north, side)):
+            found[f"S{i:02d}{j:02d}"] = shapely.box(x, y, x + side, y + side)
+    return found
+
+
+def squares_file(shapes: dict[str, object], path: Path) -> Path:
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": code, "nom": code},
+         "geometry": shapely.geometry.mapping(shape)} for code, shape in shapes.items()]}))
+    return path
+
+
+@pytest.mark.parametrize("strategy", ["simple", "complete_ways", "smart"])
+@pytest.mark.parametrize("source", list(SOURCES))
+@pytest.mark.parametrize("by", ["polygon", "box"])
+def test_the_estimate_errs_toward_no_data(
+    shared_data: Path, tmp_path: Path, source: str, strategy: str, by: str
+) -> None:
+    """Cuts of our own, made by osmium-tool, without their extent: no commune (here squares)
+    gets more than its true share (shapely and pyproj), none outside the cut a count; those
+    inside, with many standalone nodes, are counted. Where the data is dense (München) the
+    shares are close to the truth; where it is sparse (mountains, forests, 2016 data) the
+    estimate says less."""
+    name, ring, side = SOURCES[source]
+    area = shapely.Polygon(ring)
+    if by == "box":
+        area = shapely.box(*area.bounds).buffer(-side, join_style="mitre")
+    geojson = tmp_path / "cut.geojson"
+    geojson.write_text(json.dumps({"type": "Feature", "properties": {},
+                                   "geometry": shapely.geometry.mapping(area)}))
+    pbf = tmp_path / "cut.osm.pbf"
+    run_osmium("extract", "-p", geojson, "-s", strategy, shared_data / name, "-o", pbf, "-O")
+    shapes = squares(shapely.buffer(area, 3 * side).bounds, side)
+    result = invoke("count", "--all", "--pbf", pbf, "--boundaries",
+                    squares_file(shapes, tmp_path / "squares.geojson"), "-f", "json", "-q")
+    assert result.exit_code == 0, result.output
+    data = strict_json(result.stdout)
+    assert data["meta"]["coverage_from"] == "estimated from the data"
+    rows = {r["insee"]: r for r in data["communes"]}
+    truth = true_shares(shapes, area)
+    for code, row in rows.items():
+        assert row["coverage"] <= printed(truth[code]) + 0.02 or row["cameras"], code
+    assert not [code for code, row in rows.items() if truth[code] == 0 and not row["cameras"]]
+    tree = shapely.STRtree(standalone_nodes(pbf))
+    alone = {code: len(tree.query(shape, predicate="contains")) for code, shape in shapes.items()}
+    dense = [code for code, share in truth.items() if share == 1 and alone[code] >= 20]
+    assert dense and set(dense) <= set(rows)
+    assert numpy.median([rows[code]["coverage"] for code in dense]) >= 0.85
+    if source == "munchen":
+        errors = [abs(truth[code] - (rows[code]["coverage"] if code in rows else 0))
+                  for code in shapes if truth[code] > 0]
+        assert sum(errors) / len(errors) <= 0.05

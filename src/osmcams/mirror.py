@@ -261,20 +261,20 @@ class Mirror:
 
     def data_area(self) -> Any:
         """Where the updated extract has data, as `scan_members` finds it: from its standalone
-        nodes and the kept cameras (`footprint`), or else from the sampled nodes with the
-        kept cameras as evidence (`blocks.area_of`); None without samples."""
-        import numpy
-
+        nodes (`footprint`; the cameras the diffs bring are not among them), or else from
+        the sampled nodes with the kept cameras as evidence (`blocks.area_of`); None
+        without samples."""
         from osmcams.sources.blocks import area_of
         from osmcams.sources.footprint import footprint
 
-        places = self.db.execute("SELECT lon, lat FROM kept_objects WHERE lon IS NOT NULL").fetchall()
         standalone = self._points("standalone")
         if standalone is not None:
-            cameras = numpy.array(places, float).reshape(-1, 2)
-            return footprint(numpy.concatenate((standalone, cameras)), self.get("fraction"))
+            return footprint(standalone, self.get("fraction"))
         samples = self._points("samples")
-        return None if samples is None else area_of(samples, places)
+        if samples is None:
+            return None
+        places = self.db.execute("SELECT lon, lat FROM kept_objects WHERE lon IS NOT NULL").fetchall()
+        return area_of(samples, places)
 
     def estimated_from_standalone(self) -> bool:
         """Whether `data_area` is the footprint of standalone nodes (not a grid)."""

@@ -396,8 +396,8 @@ class Refresh:
         import shapely
 
         mirror, kept = self.mirror, self.mirror.get("area")
-        if mirror.estimated_from_standalone():  # the cameras are among its points
-            return bool(cameras or mirror.old_places) and _wkb(self._keep_area()) != kept["wkb"]
+        if mirror.estimated_from_standalone():  # the cameras do not change it
+            return False
         if kept["grid"] is None:  # no samples: no area, whatever the cameras
             return False
         area = None if kept["wkb"] is None else shapely.from_wkb(kept["wkb"])

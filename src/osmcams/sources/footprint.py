@@ -17,7 +17,7 @@ NEIGHBOUR = 4  # the spacing of nodes around a node: the distance to its 4th nea
 REACH = 16  # a triangle is kept when its longest edge is at most REACH spacings…
 LONGEST_M = 1500.0  # … and at most this many metres (more in a sparse sample)
 METRES_PER_DEGREE = 111_195.0
-THIN_M = 50.0  # nodes are taken to this many metres: one of those closer together
+THIN_M = 50.0  # one node of each square of this side in metres: fewer to triangulate
 
 
 def footprint(points: Any, fraction: float = 1.0) -> Any:
@@ -33,7 +33,8 @@ def footprint(points: Any, fraction: float = 1.0) -> Any:
         return None
     # Metres in a plane tangent at the middle latitude: enough to compare lengths.
     scale = numpy.array([numpy.cos(numpy.radians(points[:, 1].mean())), 1.0]) * METRES_PER_DEGREE
-    plane = numpy.unique(numpy.round(points * scale / THIN_M), axis=0) * THIN_M
+    plane = points * scale
+    plane = plane[numpy.unique(numpy.floor(plane / THIN_M), axis=0, return_index=True)[1]]
     if len(plane) < 3:
         return None
     try:

@@ -547,7 +547,8 @@ def _estimate_imports() -> None:
 def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
               ) -> tuple[Any, str, tuple[Any, float] | None]:
     """Where the file has data (`Extract.data_area`) and what says so: its sampled standalone
-    nodes (`footprint`), tagged ones that no way refers to, and its cameras; failing
+    nodes (`footprint`), tagged ones that no way refers to, and its camera nodes that
+    were not sampled; failing
     FEWEST_STANDALONE of them, its sampled nodes, all of them (`blocks.area_of`), which
     ways that cross the cut of an extract make too large; and `Extract.standalone`."""
     import numpy
@@ -561,7 +562,12 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
     if referenced is None:
         return area_of(samples.points, cameras_at), "its sampled nodes, all of them", None
     alone = samples.tagged_points[~numpy.isin(samples.tagged_ids, referenced)]
-    area = footprint(numpy.concatenate((alone, cameras_at)), samples.fraction)
+    # The camera nodes sampled are among those, if they stand alone; the others may lie
+    # in pieces of a file that the sampling missed (tiles whose ids do not mix).
+    unsampled = numpy.array([c.osm_type == "node" for c in cameras], bool)
+    unsampled[unsampled] = ~numpy.isin([c.osm_id for c in cameras if c.osm_type == "node"],
+                                       samples.tagged_ids)
+    area = footprint(numpy.concatenate((alone, cameras_at[unsampled])), samples.fraction)
     if len(alone) >= FEWEST_STANDALONE and area is not None:
         return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
                       "node blocks, and its cameras"), (alone, samples.fraction)
