@@ -200,15 +200,30 @@ def way_refs(data: bytes) -> Any:
     return numpy.concatenate(found)
 
 
-def referenced(data: bytes, candidates: Any) -> Any:
-    """Which of the node ids `candidates` (sorted) the ways of an inflated block refer to."""
+CANDIDATE_GAP = 10_000  # ids further apart than this start a new range of candidates
+
+
+def candidate_ranges(candidates: Any) -> tuple[Any, Any]:
+    """The first and last ids of the runs of sorted `candidates` (those of a sampled block)."""
     import numpy
 
-    if not any(kind == blocks.GROUP_WAYS for kind, _ in blocks.primitive(data).groups):
+    breaks = numpy.flatnonzero(numpy.diff(candidates) > CANDIDATE_GAP)
+    return (numpy.concatenate((candidates[:1], candidates[breaks + 1])),
+            numpy.concatenate((candidates[breaks], candidates[-1:])))
+
+
+def referenced(data: bytes, candidates: Any, ranges: tuple[Any, Any] | None = None) -> Any:
+    """Which of the node ids `candidates` (sorted; `ranges`: their `candidate_ranges`) the
+    ways of an inflated block refer to."""
+    import numpy
+
+    if not len(candidates) or not any(kind == blocks.GROUP_WAYS
+                                      for kind, _ in blocks.primitive(data).groups):
         return numpy.empty(0, numpy.int64)
     refs = way_refs(data)
-    if not len(refs) or not len(candidates):
-        return numpy.empty(0, numpy.int64)
+    first, last = ranges or candidate_ranges(candidates)
+    run = numpy.maximum(numpy.searchsorted(first, refs, "right") - 1, 0)
+    refs = refs[(refs >= first[run]) & (refs <= last[run])]  # few: a quick look at the runs first
     at = numpy.minimum(numpy.searchsorted(candidates, refs), len(candidates) - 1)
     return numpy.unique(refs[candidates[at] == refs])
 
@@ -356,6 +371,7 @@ class Wanted:
     history: bool = False
     tags: bool = False
     candidates: Any = field(default=None, compare=False)  # node ids: which do ways refer to?
+    ranges: Any = field(default=None, compare=False)  # their `candidate_ranges`
 
 
 def sift_block(data: bytes, wanted: Wanted) -> list[Found] | list[NodeVersions] | None:
@@ -403,7 +419,8 @@ def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted
         f.seek(offset + length - size)
         try:
             data = blocks.inflate(f.read(size))
-            refs = None if wanted.candidates is None else referenced(data, wanted.candidates)
+            refs = (None if wanted.candidates is None
+                    else referenced(data, wanted.candidates, wanted.ranges))
             results.append((sift_block(data, wanted), blocks.first_object(data), refs))
         except (blocks.Unindexable, DecodeError):
             results.append((None, None, None))  # libosmium reads it, and says what is wrong
@@ -479,7 +496,9 @@ def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
     reads all of it.
     """
     try:
-        return _sift(Path(path), Wanted(boundaries, history, tags, candidates), workers, progress)
+        ranges = None if candidates is None or not len(candidates) else candidate_ranges(candidates)
+        return _sift(Path(path), Wanted(boundaries, history, tags, candidates, ranges), workers,
+                     progress)
     except (blocks.Unindexable, OSError):
         return None
 
