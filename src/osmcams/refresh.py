@@ -177,6 +177,7 @@ class Refresh:
         mirror.put("timestamp", state.timestamp)
         mirror.put("url", state.url)
         mirror.keep_samples(sampled_nodes(config.pbf), extract.standalone)
+        mirror.put("area_from", extract.data_area_from)
         mirror.put("extent", None if extract.extent is None else
                    {"wkb": _wkb(extract.extent), "source": extract.extent_source})
         if not config.boundaries:
@@ -339,6 +340,7 @@ class Refresh:
         extract = mirror.extract(self._extract_names()[0], mirror.get("timestamp"),
                                  self._extract_names()[1], tuple(bbox) if bbox else None)
         extract.data_area = self._keep_area()
+        extract.data_area_from = mirror.get("area_from") or extract.data_area_from
         extent = mirror.get("extent")  # the polygon the extract was cut with, when known
         if extent:
             extract.extent, extract.extent_source = shapely.from_wkb(extent["wkb"]), extent["source"]
