@@ -331,6 +331,25 @@ def camera_pbf(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     return write
 
 
+@pytest.fixture
+def monaco_cut(monaco_2025, riviera, osmium_polygons, tmp_path) -> tuple[Path, Path]:
+    """Monaco 2025 with the polygon it was cut with beside it, as openstreetmap.fr has it:
+    Monaco's boundary (Riviera 2016) 0.005° wider, which gives the French communes the
+    shares that an audit of the file found (Beausoleil 0.51, Cap-d'Ail 0.24, La Turbie
+    0.03, Roquebrune 0.05)."""
+    import shapely
+
+    folder = tmp_path / "extract"
+    folder.mkdir()
+    pbf = folder / "monaco.osm.pbf"
+    pbf.symlink_to(monaco_2025)
+    lines = ["monaco"]
+    for i, part in enumerate(shapely.get_parts(osmium_polygons(riviera, 8)[2220322].buffer(0.005)), 1):
+        lines += [str(i), *(f"  {x} {y}" for x, y in part.exterior.coords), "END"]
+    (folder / "monaco.poly").write_text("\n".join([*lines, "END"]) + "\n")
+    return pbf, folder / "monaco.poly"
+
+
 # --- Markers: `pytest -m "not slow"` is the developers' quick loop --------------------------
 
 # Tests that took over 0.2 s on a quiet 2-core machine (`pytest --durations=0`, 2026-12-06).

@@ -144,12 +144,12 @@ def test_backfill_seeds_counts_changes_and_cameras(
 
 
 def test_backfill_goes_before_the_refresh_runs_and_leaves_them_alone(
-    history: Path, ign_dir: Path, shapes: dict[str, Any], monaco_2025: Path, tmp_path: Path,  # noqa: F811
-    httpserver, net_env,
+    history: Path, ign_dir: Path, shapes: dict[str, Any], monaco_cut: tuple[Path, Path],  # noqa: F811
+    tmp_path: Path, httpserver, net_env,
 ) -> None:
     replication = Server(httpserver, tmp_path / "server")
     replication.set_latest(MONACO_SEQUENCE, MONACO_DATE)
-    config = _config(tmp_path, ign_dir, monaco_2025, replication.url)
+    config = _config(tmp_path, ign_dir, monaco_cut[0], replication.url)  # La Turbie 3 % inside
     assert _cli("refresh", "--config", config, "-q")[0] == 0
     database = tmp_path / "www" / "history.sqlite"
     before = _tables(database)

@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy
 import pytest
 import shapely
 from click.testing import CliRunner
@@ -30,11 +31,13 @@ def strict_json(text: str):
     return json.loads(text, parse_constant=refuse)
 
 
-@pytest.fixture(scope="module")
-def monaco_nodes(monaco_2025: Path):
-    """Every node location of the Monaco 2025 extract, read by osmium-tool."""
-    text = run_osmium("cat", monaco_2025, "-t", "node", "-f", "opl", "-o", "-")
-    return shapely.points([(float(x), float(y)) for x, y in re.findall(r" x(\S+) y(\S+)", text)])
+def standalone_nodes(pbf: Path):
+    """The tagged nodes of a file that no way refers to, read by osmium-tool, as points."""
+    text = run_osmium("cat", pbf, "-t", "node", "-t", "way", "-f", "opl", "-o", "-")
+    referred = {ref for refs in re.findall(r"^w\S+ .* N(\S*)$", text, re.M)
+                for ref in refs.split(",") if ref}
+    found = re.findall(r"^n(\d+) .* T(\S+) x(\S+) y(\S+)$", text, re.M)
+    return shapely.points([(float(x), float(y)) for i, _, x, y in found if f"n{i}" not in referred])
 
 
 def km2(geometry) -> float:
@@ -42,10 +45,12 @@ def km2(geometry) -> float:
 
 
 def test_no_count_where_the_extract_has_no_data(
-    monaco_2025: Path, communes_06: Path, ign_dir: Path, cog_population: Path, ign_shapes, monaco_nodes
+    monaco_2025: Path, communes_06: Path, ign_dir: Path, cog_population: Path, ign_shapes
 ) -> None:
+    """The openstreetmap.fr Monaco extract keeps whole the ways that cross its cut: their
+    nodes far into France are no evidence of data, its standalone nodes are."""
     common = ("--pbf", monaco_2025, "--boundaries", communes_06, "--population", cog_population, "-q")
-    for name in ("Nice", "Menton"):  # no node of the file lies there
+    for name in ("Nice", "Menton", "Peille"):  # no standalone node of the file lies there
         result = invoke("count", "--commune", name, *common)
         assert result.exit_code == ExitCode.DATA, result.output
         assert "outside the data of" in result.stderr.splitlines()[-1]
@@ -55,41 +60,58 @@ def test_no_count_where_the_extract_has_no_data(
     result = invoke("count", "--department", "06", *common, "-f", "json", "--include-partial")
     assert result.exit_code == 0, result.output
     data = strict_json(result.stdout)
+    assert data["meta"]["coverage_from"] == "estimated from the data"
     rows = {r["insee"]: r for r in data["communes"]}
     shapes = ign_shapes(communes_06)
-    tree = shapely.STRtree(monaco_nodes)
-    nodes = {code: len(tree.query(shape, predicate="contains")) for code, shape in shapes.items()}
-    # Every commune with a real share of the file's nodes is counted, none without any.
-    assert {code for code, n in nodes.items() if n >= 1000} <= set(rows)
-    assert not {code for code, n in nodes.items() if n == 0} & set(rows)
-    assert 0 < len(rows) < 20  # not 163 rows of zeros
+    tree = shapely.STRtree(standalone_nodes(monaco_2025))
+    alone = {code: len(tree.query(shape, predicate="contains")) for code, shape in shapes.items()}
+    # Every commune with many standalone nodes is counted, none without any (or a camera).
+    assert {code for code, n in alone.items() if n >= 100} <= set(rows)
+    assert not {code for code, n in alone.items() if n == 0} & set(rows)
     for row in rows.values():
-        assert 0.02 <= row["coverage"] <= 1
+        assert 0.02 <= row["coverage"] <= 1 or row["cameras"]
         assert (row["note"] is None) == (row["coverage"] == 1)
-    assert rows["06012"]["coverage"] == 1 and rows["06012"]["cameras"] == 1  # Beausoleil
+    # The audit's true shares (node density against a complete extract; standalone nodes):
+    # never more, a little less at most.
+    for code, low, high in [("06012", 0.25, 0.52), ("06032", 0.05, 0.25), ("06150", 0, 0.07),
+                            ("06104", 0, 0.07)]:
+        assert low <= (rows[code]["coverage"] if code in rows else 0) <= high, code
+    assert rows["06012"]["cameras"] == 1 and rows["06032"]["cameras"] == 1  # their cameras
     left_out = next(w for w in data["warnings"] if "left out" in w)
     assert f"{163 - len(rows)} communes lie outside the data" in left_out
-    assert "Nice (06088)" in left_out  # the JSON lists them all …
+    assert "Nice (06088)" in left_out and "Peille (06091)" in left_out  # the JSON lists them all …
     stderr = next(line for line in result.stderr.splitlines() if "left out" in line)
     assert "more (--format json lists them all)" in stderr and len(stderr) < 400  # … the terminal a few
 
 
-def test_the_header_box_gives_menton_its_share(
-    shared_data: Path, communes_06: Path, ign_shapes
+def test_the_header_box_is_an_upper_bound(
+    shared_data: Path, communes_06: Path, ign_shapes, tmp_path: Path
 ) -> None:
+    """The Riviera 2016 bounding-box extract: its header box is its cut. Without its
+    extent, no commune gets more than its share of the box, nor much less where the
+    data is dense."""
     pbf = shared_data / "osm/big/osrm-monaco-fr-riviera-2016.osm.pbf"
-    menton = ign_shapes(communes_06)["06083"]
+    shapes = ign_shapes(communes_06)
     box = shapely.box(7.349, 43.71, 7.491, 43.77)  # its header, as `osmium fileinfo` shows it
-    expected = km2(menton.intersection(box)) / km2(menton)
-    assert 0.02 < expected < 0.04
-    result = invoke("count", "--commune", "Menton", "--pbf", pbf, "--boundaries", communes_06,
-                    "-f", "csv", "-q")
+    truth = true_shares(shapes, box)
+    assert 0.02 < truth["06083"] < 0.04  # Menton
+    result = invoke("count", "--department", "06", "--pbf", pbf, "--boundaries", communes_06,
+                    "-f", "json", "-q")
     assert result.exit_code == 0, result.output
-    header, row = result.stdout.splitlines()
+    rows = {r["insee"]: r for r in strict_json(result.stdout)["communes"]}
+    assert set(rows) <= {code for code, share in truth.items() if share >= 0.02}
+    for code, row in rows.items():
+        assert row["coverage"] <= printed(truth[code]) + 0.01, code
+    for code in ("06012", "06032", "06150", "06059"):  # Beausoleil, Cap-d'Ail, La Turbie, Èze
+        assert rows[code]["coverage"] >= printed(truth[code]) - 0.35, code
+    extent = tmp_path / "box.geojson"  # its cut, when told
+    extent.write_text(json.dumps(shapely.geometry.mapping(box)))
+    with_extent = invoke("count", "--commune", "Menton", "--pbf", pbf, "--boundaries", communes_06,
+                         "--extent", extent, "-f", "csv", "-q")
+    header, row = with_extent.stdout.splitlines()
     values = dict(zip(header.split(","), row.split(",")))
-    assert float(values["coverage"]) == pytest.approx(expected, abs=0.01)
+    assert float(values["coverage"]) == pytest.approx(truth["06083"], abs=0.01)
     assert values["cameras"] == "0" and "partial data" in values["note"]
-    assert "only partly inside" in result.stderr
 
 
 def test_json_without_a_department_is_strict_json(monaco_2025: Path, tmp_path: Path) -> None:
@@ -101,7 +123,7 @@ def test_json_without_a_department_is_strict_json(monaco_2025: Path, tmp_path: P
     result = invoke("count", "--all", "--pbf", monaco_2025, "--boundaries", path, "-f", "json", "-q")
     assert result.exit_code == 0, result.output
     (row,) = strict_json(result.stdout)["communes"]
-    assert row["coverage"] == 1
+    assert 0.8 <= row["coverage"] <= 1  # a little of it in the sea, where no node lies
 
 
 def test_a_file_of_pieces_counts_the_pieces_it_did_not_sample(
@@ -179,3 +201,193 @@ def test_cutting_by_small_pieces_gives_the_areas_of_a_whole_cut(communes_06, ign
     within = _inside_km2(communes, region)[2]
     assert within.tolist() == shapely.contains(region, communes).tolist()
     assert within.sum() > 50
+
+
+# --- The extent the extract was cut with -------------------------------------------------
+
+# A polygon of our own with a hole, across Monaco and the French communes around it.
+CUT = [(7.36, 43.72), (7.44, 43.715), (7.47, 43.74), (7.43, 43.765), (7.38, 43.76), (7.36, 43.72)]
+HOLE = [(7.40, 43.735), (7.41, 43.735), (7.41, 43.745), (7.40, 43.745), (7.40, 43.735)]
+
+
+def poly_text(outer, hole) -> str:
+    lines = ["riviera cut", "1", *(f"   {x:.6E}   {y:.6E}" for x, y in outer), "END",
+             "!2", *(f"   {x} {y}" for x, y in hole), "END", "END"]
+    return "\n".join(lines) + "\n"
+
+
+def cut(source: Path, target: Path, strategy: str, polygon=None, box=None) -> Path:
+    """`osmium extract` of `source` with `polygon` (a GeoJSON file) or `box`."""
+    where = ["-p", polygon] if polygon else ["-b", ",".join(map(str, box))]
+    run_osmium("extract", *where, "-s", strategy, "--set-bounds", source, "-o", target, "-O")
+    return target
+
+
+def printed(share: float) -> float:
+    """A coverage as printed: 1 from 99.5 % on."""
+    return 1.0 if share >= 0.995 else share
+
+
+def true_shares(shapes: dict, area) -> dict[str, float]:
+    """The share of each commune inside `area`, with shapely and pyproj."""
+    return {code: km2(shape.intersection(area)) / km2(shape) for code, shape in shapes.items()}
+
+
+@pytest.mark.parametrize("strategy", ["simple", "complete_ways", "smart"])
+def test_the_poly_beside_an_extract_gives_the_true_share(
+    riviera: Path, communes_06: Path, ign_shapes, tmp_path: Path, strategy: str
+) -> None:
+    area = shapely.Polygon(CUT, [HOLE])
+    geojson = tmp_path / "cut.geojson"
+    geojson.write_text(json.dumps({"type": "Feature", "properties": {},
+                                   "geometry": shapely.geometry.mapping(area)}))
+    pbf = cut(riviera, tmp_path / "riviera-cut.osm.pbf", strategy, polygon=geojson)
+    (tmp_path / "riviera-cut.poly").write_text(poly_text(CUT, HOLE))
+    result = invoke("count", "--department", "06", "--pbf", pbf, "--boundaries", communes_06,
+                    "-f", "json", "-q")
+    assert result.exit_code == 0, result.output
+    data = strict_json(result.stdout)
+    assert data["meta"]["coverage_from"] == f"extent: {tmp_path / 'riviera-cut.poly'}"
+    rows = {r["insee"]: r for r in data["communes"]}
+    truth = true_shares(ign_shapes(communes_06), area)
+    assert {code for code, share in truth.items() if share >= 0.02} == set(rows)
+    for code, row in rows.items():
+        assert row["coverage"] == pytest.approx(printed(truth[code]), abs=0.01), code
+    assert not {code for code, share in truth.items() if share == 0} & set(rows)
+
+
+def test_extent_given_as_geojson_and_box_as_an_upper_bound(
+    riviera: Path, communes_06: Path, ign_shapes, tmp_path: Path
+) -> None:
+    """--extent FILE wins over the .poly beside; the header box still bounds it."""
+    box = (7.40, 43.72, 7.45, 43.76)
+    pbf = cut(riviera, tmp_path / "box.osm.pbf", "complete_ways", box=box)
+    (tmp_path / "box.poly").write_text(poly_text(CUT, HOLE))  # wrong on purpose: --extent wins
+    wide = tmp_path / "wide.geojson"  # wider than the cut: the header box bounds it
+    wide.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {},
+        "geometry": shapely.geometry.mapping(shapely.box(7.3, 43.6, 7.6, 43.9))}]}))
+    result = invoke("count", "--commune", "Beausoleil", "--commune", "Cap-d'Ail", "--commune",
+                    "Turbie", "--pbf", pbf, "--boundaries", communes_06, "--extent", wide,
+                    "-f", "json", "-q")
+    assert result.exit_code == 0, result.output
+    data = strict_json(result.stdout)
+    assert data["meta"]["coverage_from"] == f"extent: {wide}"
+    truth = true_shares(ign_shapes(communes_06), shapely.box(*box))
+    for row in data["communes"]:
+        assert row["coverage"] == pytest.approx(printed(truth[row["insee"]]), abs=0.01)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty, not a .poly file"),
+    ("x\n1\n 7 43\n 8 43\n 8 44\nEND\n", "ends without the final END"),
+    ("x\n1\n 7 43\n 8 43\nEND\nEND\n", "has 2 points, a ring needs 3"),
+    ("x\n1\n 7 43\n 8 north\n 8 44\nEND\nEND\n", "line 4: '8 north' is not 'lon lat'"),
+    ("x\n1\n 7 43\n 8 43\n 8 94\nEND\nEND\n", "line 5: 8.0 94.0 is not a longitude and latitude"),
+    ("x\n1\n 7 43\n 8 43\n 8 44\nEND\nEND\nmore\n", "line 8: text after the final END"),
+    ("x\n!1\n 7 43\n 8 43\n 8 44\nEND\nEND\n", "no polygon, only holes"),
+    ("x\n1\n 7 43\n 8 43\n 8 44\n", "section '1' (line 2) ends without END"),
+])
+def test_a_bad_poly_is_one_line_and_exit_4(
+    monaco_2025: Path, communes_06: Path, tmp_path: Path, text: str, message: str
+) -> None:
+    poly = tmp_path / "bad.poly"
+    poly.write_text(text)
+    result = invoke("count", "--commune", "Beausoleil", "--pbf", monaco_2025, "--boundaries",
+                    communes_06, "--extent", poly, "-q")
+    assert result.exit_code == ExitCode.DATA, result.output
+    assert result.stderr.strip().splitlines()[-1].endswith(message), result.stderr
+
+
+def test_a_bad_geojson_extent_is_one_line_and_exit_4(monaco_2025: Path, communes_06: Path,
+                                                      tmp_path: Path) -> None:
+    for text, message in [("{", "not JSON"),
+                          ('{"type": "Point", "coordinates": [7, 43]}', "a Point where the extent"),
+                          ('{"type": "FeatureCollection", "features": []}', "no polygon")]:
+        path = tmp_path / "bad.geojson"
+        path.write_text(text)
+        result = invoke("count", "--commune", "Beausoleil", "--pbf", monaco_2025, "--boundaries",
+                        communes_06, "--extent", path, "-q")
+        assert result.exit_code == ExitCode.DATA, result.output
+        assert message in result.stderr.strip().splitlines()[-1]
+    result = invoke("count", "--commune", "Beausoleil", "--pbf", monaco_2025, "--boundaries",
+                    communes_06, "--extent", tmp_path / "absent.poly", "-q")
+    assert result.exit_code == ExitCode.DATA and "no such file" in result.stderr
+
+
+# --- The estimate, against cuts whose truth is known ---------------------------------------
+
+# Extracts, the polygon of our own cut from each (lon, lat) inside where it is complete,
+# and the side in degrees of the squares that stand for communes there.
+SOURCES = {
+    "riviera": ("osm/big/osrm-monaco-fr-riviera-2016.osm.pbf",  # its header box
+                [(7.37, 43.725), (7.45, 43.717), (7.47, 43.745), (7.42, 43.765), (7.38, 43.755)],
+                0.01),
+    "andorra": ("osm/big/valhalla-docker-andorra-2021.osm.pbf",  # the country
+                [(1.50, 42.47), (1.62, 42.47), (1.68, 42.55), (1.60, 42.62), (1.52, 42.58)], 0.01),
+    "liechtenstein": ("osm/big/valhalla-docker-liechtenstein-2021.osm.pbf",  # the country
+                      [(9.51, 47.07), (9.56, 47.07), (9.58, 47.15), (9.54, 47.22), (9.51, 47.17)],
+                      0.01),
+    "munchen": ("osm/big/valhalla-bench-munchen-2020.osm.pbf",  # its centre, 2 by 1.7 km
+                [(11.567, 48.132), (11.580, 48.131), (11.586, 48.138), (11.578, 48.144),
+                 (11.568, 48.141)], 0.002),
+}
+
+
+def squares(bounds, side: float) -> dict[str, object]:
+    """Squares of `side` degrees over `bounds`, as communes: {code: polygon}."""
+    west, south, east, north = bounds
+    found = {}
+    for i, x in enumerate(numpy.arange(west, east, side)):
+        for j, y in enumerate(numpy.arange(south, north, side)):
+            found[f"S{i:02d}{j:02d}"] = shapely.box(x, y, x + side, y + side)
+    return found
+
+
+def squares_file(shapes: dict[str, object], path: Path) -> Path:
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": code, "nom": code},
+         "geometry": shapely.geometry.mapping(shape)} for code, shape in shapes.items()]}))
+    return path
+
+
+@pytest.mark.parametrize("strategy", ["simple", "complete_ways", "smart"])
+@pytest.mark.parametrize("source", list(SOURCES))
+@pytest.mark.parametrize("by", ["polygon", "box"])
+def test_the_estimate_errs_toward_no_data(
+    shared_data: Path, tmp_path: Path, source: str, strategy: str, by: str
+) -> None:
+    """Cuts of our own, made by osmium-tool, without their extent: no commune (here squares)
+    gets more than its true share (shapely and pyproj), none outside the cut a count; those
+    inside, with many standalone nodes, are counted. Where the data is dense (München) the
+    shares are close to the truth; where it is sparse (mountains, forests, 2016 data) the
+    estimate says less."""
+    name, ring, side = SOURCES[source]
+    area = shapely.Polygon(ring)
+    if by == "box":
+        area = shapely.box(*area.bounds).buffer(-side, join_style="mitre")
+    geojson = tmp_path / "cut.geojson"
+    geojson.write_text(json.dumps({"type": "Feature", "properties": {},
+                                   "geometry": shapely.geometry.mapping(area)}))
+    pbf = tmp_path / "cut.osm.pbf"
+    run_osmium("extract", "-p", geojson, "-s", strategy, shared_data / name, "-o", pbf, "-O")
+    shapes = squares(shapely.buffer(area, 3 * side).bounds, side)
+    result = invoke("count", "--all", "--pbf", pbf, "--boundaries",
+                    squares_file(shapes, tmp_path / "squares.geojson"), "-f", "json", "-q")
+    assert result.exit_code == 0, result.output
+    data = strict_json(result.stdout)
+    assert data["meta"]["coverage_from"] == "estimated from the data"
+    rows = {r["insee"]: r for r in data["communes"]}
+    truth = true_shares(shapes, area)
+    for code, row in rows.items():
+        assert row["coverage"] <= printed(truth[code]) + 0.02 or row["cameras"], code
+    assert not [code for code, row in rows.items() if truth[code] == 0 and not row["cameras"]]
+    tree = shapely.STRtree(standalone_nodes(pbf))
+    alone = {code: len(tree.query(shape, predicate="contains")) for code, shape in shapes.items()}
+    dense = [code for code, share in truth.items() if share == 1 and alone[code] >= 20]
+    assert dense and set(dense) <= set(rows)
+    assert numpy.median([rows[code]["coverage"] for code in dense]) >= 0.85
+    if source == "munchen":
+        errors = [abs(truth[code] - (rows[code]["coverage"] if code in rows else 0))
+                  for code in shapes if truth[code] > 0]
+        assert sum(errors) / len(errors) <= 0.05

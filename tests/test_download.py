@@ -196,3 +196,46 @@ def test_a_misspelt_region_is_named_when_a_catalogue_is_down(net_settings, https
         download.find_region(http, "monacco")
     with pytest.raises(NetworkError, match="answered 404"):
         download.find_region(http, "saturn")  # nothing close: it may be in the catalogue that failed
+
+
+MONACO_POLY = """monaco
+1
+   7.4090 43.7240
+   7.4400 43.7240
+   7.4400 43.7520
+   7.4090 43.7520
+   7.4090 43.7240
+END
+END
+"""
+
+
+def test_download_keeps_the_poly_beside_the_extract(net_settings, catalogues, extracts, httpserver):
+    httpserver.expect_request("/geofabrik/europe/monaco.poly").respond_with_data(MONACO_POLY)
+    http = Http(net_settings)
+    path = download.extract_for(http, "monaco", extracts)
+    poly = extracts / "monaco-latest.poly"
+    assert poly.read_text() == MONACO_POLY and not http.warnings
+    from osmcams.sources.extent import extent_of
+
+    polygon, source = extent_of(path)
+    assert source == str(poly) and polygon.bounds == (7.409, 43.724, 7.44, 43.752)
+
+
+def test_a_missing_or_bad_poly_is_a_warning(net_settings, catalogues, extracts, httpserver):
+    http = Http(net_settings)
+    path = download.extract_for(http, "monaco", extracts)  # no .poly served: a 404
+    assert path.is_file() and not (extracts / "monaco-latest.poly").exists()
+    (warning,) = http.warnings
+    assert "no extent for monaco-latest.osm.pbf" in warning and "estimated from its data" in warning
+    httpserver.expect_request("/geofabrik/europe/monaco.poly").respond_with_data("monaco\n1\n 7 43\n")
+    http = Http(net_settings)
+    assert download.extract_for(http, "monaco", extracts) == path  # up to date: only the poly tried
+    assert "ends without END" in http.warnings[0] and not (extracts / "monaco-latest.poly").exists()
+
+
+def test_poly_urls():
+    assert download.poly_url("https://d.geofabrik.de/europe/monaco-latest.osm.pbf") == (
+        "https://d.geofabrik.de/europe/monaco.poly")
+    assert download.poly_url("http://h/extracts/europe/france/alpes_maritimes.osm.pbf") == (
+        "http://h/extracts/europe/france/alpes_maritimes.poly")

@@ -45,12 +45,12 @@ class Env:
         return self.data / "osm/monaco-2025-02-07.osm.pbf"
 
     def squares(self, *codes_and_names: tuple[str, str]) -> Path:
-        """A boundary file of 0.03° squares side by side over Monaco, one per (code, name)."""
+        """A boundary file of 0.01° squares side by side over Monaco, one per (code, name)."""
         features = [
             {"type": "Feature", "properties": {"code": code, "nom": name}, "geometry": {
-                "type": "Polygon", "coordinates": [[[x, 43.72], [x + 0.03, 43.72], [x + 0.03, 43.75],
-                                                    [x, 43.75], [x, 43.72]]]}}
-            for x, (code, name) in zip((7.37, 7.40, 7.43, 7.46), codes_and_names)
+                "type": "Polygon", "coordinates": [[[x, 43.73], [x + 0.01, 43.73], [x + 0.01, 43.74],
+                                                    [x, 43.74], [x, 43.73]]]}}
+            for x, (code, name) in zip((7.41, 7.42, 7.43), codes_and_names)
         ]
         return self.write("squares.geojson", json.dumps({"type": "FeatureCollection", "features": features}))
 

@@ -204,11 +204,11 @@ def test_a_killed_export_leaves_whole_files_of_one_run(shared_data: Path, tmp_pa
 
 
 def limited_file_size() -> None:
-    """In the child: files stop growing at 2,000 bytes, as on a full disk (EFBIG, not a signal)."""
+    """In the child: files stop growing at 1,000 bytes, as on a full disk (EFBIG, not a signal)."""
     import resource
 
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
 
 
 @pytest.mark.parametrize("args", [

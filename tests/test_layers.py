@@ -35,11 +35,11 @@ LAYERS = [
     ["sources.osm.osh"],
     ["sources.osm.pbf"],
     ["sources.osm.sieve"],
-    ["sources.osm.blocks", "sources.http"],
+    ["sources.osm.blocks", "sources.http", "sources.extent"],
     ["communes.boundaries", "communes.from_osm", "communes.names"],
     ["communes.cache", "communes.population"],
     ["communes.model"],
-    ["geo.areas", "geo.rings", "communes.geojson"],
+    ["geo.areas", "geo.rings", "geo.footprint", "communes.geojson"],
     ["files", "settings", "models"],
     ["errors"],
 ]

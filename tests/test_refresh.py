@@ -146,10 +146,10 @@ def inside(communes_06, ign_shapes):
 
 
 def test_diffs_give_what_osmium_apply_changes_gives(
-    replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys,
-    monkeypatch,
+    replication, monaco_2025, monaco_cut, communes_06, cog_population, inside, tmp_path, net_env,
+    capsys, monkeypatch,
 ):
-    config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
+    config = write_config(tmp_path, monaco_cut[0], replication.url, boundaries=[str(communes_06)],
                           population=str(cog_population), names=FRENCH)
     out = tmp_path / "www"
     diffs = monaco_diffs(monaco_2025, inside)
@@ -157,7 +157,8 @@ def test_diffs_give_what_osmium_apply_changes_gives(
     for i, text in enumerate(diffs, 1):
         files.append(tmp_path / f"d{i}.osc")
         files[-1].write_text(text)
-    request = {"communes": tuple(FRENCH), "boundaries": (communes_06,), "population": cog_population}
+    request = {"communes": tuple(FRENCH), "boundaries": (communes_06,), "population": cog_population,
+               "extent": monaco_cut[1]}
 
     replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
     assert run(config) == 0  # the first run reads the extract
@@ -460,14 +461,16 @@ def _rebuilt(tmp_path: Path, config: Path, name: str) -> dict[str, object]:
 
 
 def test_patched_sets_equal_a_whole_recount_after_each_diff(
-    replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys
+    replication, monaco_2025, monaco_cut, communes_06, cog_population, inside, tmp_path, net_env,
+    capsys,
 ):
     """Ranked (department = "06"): each run patches the set; it equals, file for file, the
     set that a whole recount writes, and what a fresh count of the merged extract says."""
-    config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
+    config = write_config(tmp_path, monaco_cut[0], replication.url, boundaries=[str(communes_06)],
                           population=str(cog_population), department="06")
     out = tmp_path / "www"
-    request = {"department": "06", "boundaries": (communes_06,), "population": cog_population}
+    request = {"department": "06", "boundaries": (communes_06,), "population": cog_population,
+               "extent": monaco_cut[1]}
     replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
     assert run(config) == 0
     first = {r["insee"]: r["cameras"] for r in published(out)[0]["communes"]}

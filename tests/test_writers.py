@@ -312,7 +312,7 @@ def test_count_files_say_where_their_numbers_come_from(
         assert meta["data_timestamp"] == stamp
         assert meta["source"] == str(monaco_2025)
         assert meta["population_source"] == "communes.json (Etalab COG)"
-        assert meta["coverage_method"].startswith("share of each commune's area inside the data")
+        assert meta["coverage_from"] == "estimated from the data"  # no .poly beside it
         assert meta["min_coverage"] == 0.95 and meta["osmcams_version"]
 
     target = tmp_path / "c.geojson"

@@ -58,6 +58,7 @@ class Request:
     code_field: str | None = None
     name_field: str | None = None
     region: str | None = None  # a COG region code: its communes only
+    extent: Path | None = None  # the polygon the extract was cut with (sources.extent)
 
     def __post_init__(self) -> None:
         if self.department is not None:
@@ -230,15 +231,17 @@ def selected(request: Request, communes: Communes) -> list[str]:
 
 
 def read_file(
-    path: Path, admin_level: int | None, threads: int, progress: Progress | None = None
+    path: Path, admin_level: int | None, threads: int, progress: Progress | None = None,
+    extent: Path | None = None,
 ) -> tuple[Extract, list[Boundary]]:
     """Cameras and, with `admin_level`, admin boundaries of an OSM file: of a history file
-    (several versions of each object), as they are at its data date."""
+    (several versions of each object), as they are at its data date. `extent`: the polygon
+    the file was cut with, when it is not `NAME.poly` beside it."""
     from osmcams.sources.osm.osh import is_history, read_boundaries, snapshot
     from osmcams.sources.osm.pbf import scan_file
 
     if not is_history(path):
-        return scan_file(path, admin_level, threads, progress)
+        return scan_file(path, admin_level, threads, progress, extent)
     found = [] if admin_level is None else read_boundaries(path, admin_level, threads, progress)
     extract = snapshot(path, threads, progress)
     extract.warnings.insert(0, f"{path.name} is a full-history file: counted as it is at its data "
@@ -258,11 +261,12 @@ def count_from_pbf(
     if request.boundary_files:
         extract, communes = while_loading(
             lambda: communes_for(request, settings, progress=progress),
-            lambda tick: read_file(pbf, None, settings.threads, tick)[0], progress,
+            lambda tick: read_file(pbf, None, settings.threads, tick, request.extent)[0], progress,
         )
     else:
         # Admin relations of the extract itself, or of another OSM file given as --boundaries.
-        extract, found = read_file(pbf, None if osm else request.admin_level, settings.threads, progress)
+        extract, found = read_file(pbf, None if osm else request.admin_level, settings.threads, progress,
+                                   request.extent)
         if osm:
             _, found = read_file(osm, request.admin_level, settings.threads, progress)
         communes = communes_for(request, settings, found, os.path.basename(osm or pbf), progress,

@@ -154,12 +154,15 @@ def _data_region(extract: Extract) -> tuple[Any, str]:
     import shapely
 
     box = shapely.box(*extract.bbox) if extract.bbox else None
+    if extract.extent is not None:  # the box is an upper bound of the extent, never more
+        extent = extract.extent if box is None else shapely.intersection(extract.extent, box)
+        return extent, f"its extent {extract.extent_source}"
     sampled = extract.data_area
     if box is not None and sampled is not None:
-        return shapely.intersection(box, sampled), "its bounding box and its sampled nodes"
+        return shapely.intersection(box, sampled), f"its bounding box and {extract.data_area_from}"
     if box is not None:
         return box, f"its bounding box {tuple(round(v, 5) for v in extract.bbox)}"  # type: ignore[union-attr]
-    return sampled, "its sampled nodes" if sampled is not None else ""
+    return sampled, extract.data_area_from if sampled is not None else ""
 
 
 PIECE_VERTICES = 256  # the data region is cut into pieces of at most this many vertices
@@ -359,20 +362,28 @@ def count(
     repaired = [communes.repairs[code] for code in codes if code in communes.repairs]
     notes = [*communes.notes, *left_out, *repaired, *coverage]
     meta, warnings = finish(
-        extract, communes, rows, notes, len(owners), sum(code is None for code in owners), known[1]
+        extract, communes, rows, notes, len(owners), sum(code is None for code in owners)
     )
     boundaries = dict(zip(chosen["insee"], chosen.geometry))
     return Report(meta, rows, warnings, by_commune, boundaries,
                   areas=dict(zip(chosen["insee"], areas.tolist())), notes=notes)
 
 
+def coverage_method(extract: Extract) -> str:
+    """How the coverage of the rows is known: the extract's extent, or an estimate."""
+    if extract.extent is not None:
+        return f"extent: {extract.extent_source}"
+    if extract.bbox is None and extract.data_area is None:
+        return "unknown"
+    return "estimated from the data"
+
+
 def finish(
     extract: Extract, communes: Communes, rows: list[dict[str, Any]], fixed: list[str],
-    total: int, outside: int, coverage_known: str = "",
+    total: int, outside: int,
 ) -> tuple[dict[str, Any], list[str]]:
     """The meta and the warnings of a report: `fixed` are those about the communes and
-    their coverage; `extract` gives its own (its cameras are not read here);
-    `coverage_known` says how the data's extent is known (`coverage_of`)."""
+    their coverage; `extract` gives its own (its cameras are not read here)."""
     from osmcams import __version__
 
     warnings = [*extract.warnings, *fixed]
@@ -399,13 +410,10 @@ def finish(
         "boundaries": communes.source,
         "population_source": communes.population_source,
         "population_year": communes.population_year,
+        "coverage_from": coverage_method(extract),
         "cameras_total": total,
         "cameras_outside": outside,
         "border_rule": "a camera on a shared border counts for the commune with the lowest code",
-        "coverage_method": (
-            f"share of each commune's area inside the data, known from {coverage_known}"
-            if coverage_known else "unknown: the data's extent cannot be told"
-        ),
         "min_coverage": MIN_COVERAGE,
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "osmcams_version": __version__,

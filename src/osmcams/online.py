@@ -40,8 +40,10 @@ def count_online(
             "--all and --region CODE need a PBF (--pbf, or --region NAME to download one): "
             "Overpass is queried commune by commune"
         )
-    if request.boundaries or request.code_field or request.name_field:
-        raise UsageError("--boundaries, --code-field and --name-field go with --pbf or --region")
+    if request.boundaries or request.code_field or request.name_field or request.extent:
+        raise UsageError(
+            "--boundaries, --code-field, --name-field and --extent go with --pbf or --region"
+        )
     if boundary_source not in BOUNDARY_SOURCES:
         raise UsageError(f"--boundary-source must be one of {', '.join(BOUNDARY_SOURCES)}")
     http = Http(settings, status)

@@ -44,6 +44,12 @@ def commune_options(f: Callable) -> Callable:
     return f
 
 
+extent_option = click.option(
+    "--extent", type=click.Path(path_type=Path), metavar="FILE",
+    help="The polygon the extract was cut with (.poly or GeoJSON), for its coverage "
+         "[default: NAME.poly beside NAME.osm.pbf, when there is one].")
+
+
 def source_options(f: Callable) -> Callable:
     """Where the cameras, boundaries and population come from."""
     options = [
@@ -53,6 +59,7 @@ def source_options(f: Callable) -> Callable:
                      help="The real data that ships with osmcams, offline: the Monaco extract of "
                           "2025-02-07 and the French communes it reaches (every one of them "
                           "unless --commune says)."),
+        extent_option,
         click.option("--admin-level", type=click.IntRange(1, 12), default=8, show_default=True,
                      help="admin_level of boundaries read from the PBF."),
         click.option("--threads", type=click.IntRange(0), default=None,
@@ -129,7 +136,7 @@ def request_from(kw: dict[str, Any], region: str | None = None):
         every=kw.pop("every"), pbf=kw.pop("pbf"), boundaries=tuple(kw.pop("boundaries")),
         population=kw.pop("population"), population_year=kw.pop("population_year"),
         admin_level=kw.pop("admin_level"),
-        code_field=kw.pop("code_field"), name_field=kw.pop("name_field"),
+        code_field=kw.pop("code_field"), name_field=kw.pop("name_field"), extent=kw.pop("extent"),
     )
 
 

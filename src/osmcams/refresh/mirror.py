@@ -234,39 +234,52 @@ class Mirror:
         ).fetchone()
         return total, total - inside, bad
 
-    def keep_samples(self, samples: Any) -> None:
-        """Keep the node locations sampled from the extract (`blocks.sampled_nodes`)."""
+    def keep_samples(self, samples: Any, standalone: tuple[Any, float] | None = None) -> None:
+        """Keep the node locations sampled from the extract (`blocks.sampled_nodes`), and
+        the standalone ones that its area was estimated from (`Extract.standalone`)."""
         import numpy
 
-        value = None if samples is None else numpy.asarray(samples, "<f8").tobytes()
-        self.db.execute("INSERT OR REPLACE INTO kept_state VALUES ('samples', ?)", (value,))
+        for name, points in (("samples", samples), ("standalone", standalone and standalone[0])):
+            value = None if points is None else numpy.asarray(points, "<f8").tobytes()
+            self.db.execute("INSERT OR REPLACE INTO kept_state VALUES (?, ?)", (name, value))
+        self.put("fraction", standalone and standalone[1])
 
     def data_area(self) -> Any:
-        """Where the updated extract has data, as `scan_members` finds it: from the sampled
-        nodes, and the kept cameras as evidence (`blocks.area_of`); None without samples."""
+        """Where the updated extract has data, as `scan_members` finds it: from its standalone
+        nodes (`footprint`; the cameras the diffs bring are not among them), or else from
+        the sampled nodes with the kept cameras as evidence (`blocks.area_of`); None
+        without samples."""
+        from osmcams.geo.footprint import footprint
         from osmcams.sources.osm.blocks import area_of
 
-        samples = self._samples()
+        standalone = self._points("standalone")
+        if standalone is not None:
+            return footprint(standalone, self.get("fraction"))
+        samples = self._points("samples")
         if samples is None:
             return None
         places = self.db.execute("SELECT lon, lat FROM kept_objects WHERE lon IS NOT NULL").fetchall()
         return area_of(samples, places)
+
+    def estimated_from_standalone(self) -> bool:
+        """Whether `data_area` is the footprint of standalone nodes (not a grid)."""
+        return self._points("standalone") is not None
 
     def grid(self) -> list[Any] | None:
         """The grid of `data_area` (`blocks.grid_of`), which depends on the cameras only
         through their extent: read from the indexes, not from every camera."""
         from osmcams.sources.osm.blocks import grid_of
 
-        samples = self._samples()
+        samples = self._points("samples")
         corners = [self.db.execute(f"SELECT {f}({c}) FROM kept_objects").fetchone()[0]
                    for f in ("min", "max") for c in ("lon", "lat")]
         grid = grid_of(samples, None if None in corners else [corners[:2], corners[2:]])
         return None if grid is None else [[float(v) for v in grid[0]], *grid[1:]]
 
-    def _samples(self) -> Any:
+    def _points(self, name: str) -> Any:
         import numpy
 
-        row = self.db.execute("SELECT value FROM kept_state WHERE name = 'samples'").fetchone()
+        row = self.db.execute("SELECT value FROM kept_state WHERE name = ?", (name,)).fetchone()
         return None if row is None or row[0] is None else numpy.frombuffer(row[0], "<f8").reshape(-1, 2)
 
     def holds_camera(self, west: float, south: float, east: float, north: float) -> bool:

@@ -214,7 +214,10 @@ class Refresh:
         mirror.put("sequence", state.sequence)
         mirror.put("timestamp", state.timestamp)
         mirror.put("url", state.url)
-        mirror.keep_samples(sampled_nodes(config.pbf))
+        mirror.keep_samples(sampled_nodes(config.pbf), extract.standalone)
+        mirror.put("area_from", extract.data_area_from)
+        mirror.put("extent", None if extract.extent is None else
+                   {"wkb": _wkb(extract.extent), "source": extract.extent_source})
         if not config.request.boundaries:
             mirror.put("boundaries", [_boundary_record(b) for b in boundaries])
 
@@ -358,6 +361,7 @@ class Refresh:
 
     def _rebuild(self, record: bool, key: str) -> list[Change]:
         """Count every commune from every kept camera, and write the whole set."""
+        import shapely
 
         from osmcams.join import assign, count
         from osmcams.outputs.sets import SetRow, write_set
@@ -369,6 +373,10 @@ class Refresh:
         extract = mirror.extract(self._extract_names()[0], mirror.get("timestamp"),
                                  self._extract_names()[1], tuple(bbox) if bbox else None)
         extract.data_area = self._keep_area()
+        extract.data_area_from = mirror.get("area_from") or extract.data_area_from
+        extent = mirror.get("extent")  # the polygon the extract was cut with, when known
+        if extent:
+            extract.extent, extract.extent_source = shapely.from_wkb(extent["wkb"]), extent["source"]
         communes, codes = self._communes()
         owners = assign(extract.cameras, communes)
         rank = config.request.every or not config.request.communes
@@ -398,7 +406,7 @@ class Refresh:
             "boundaries": communes.source,
             "population_source": communes.population_source,
             "population_year": communes.population_year,
-            "coverage_method": report.meta["coverage_method"],
+            "coverage_from": report.meta["coverage_from"],
         })
         cameras = {code: report.cameras[code] for code in names}
         write_set(config.output_dir, report.meta, report.warnings,
@@ -423,6 +431,8 @@ class Refresh:
         import shapely
 
         mirror, kept = self.mirror, self.mirror.get("area")
+        if mirror.estimated_from_standalone():  # the cameras do not change it
+            return False
         if kept["grid"] is None:  # no samples: no area, whatever the cameras
             return False
         area = None if kept["wkb"] is None else shapely.from_wkb(kept["wkb"])
@@ -489,7 +499,7 @@ class Refresh:
         notes = [n.replace(SOURCE, source) for n in state["notes"]]
         named = [{"insee": r.insee, "name": r.name, "population": r.population} for r in order]
         meta, warnings = finish(extract, communes, named, notes, total, outside)
-        meta["coverage_method"] = state["coverage_method"]
+        meta["coverage_from"] = state.get("coverage_from")  # as the whole count found it
         meta["replication_sequence"] = mirror.get("sequence")
         for warning in warnings:
             self.log(f"warning: {warning}")

@@ -4,6 +4,7 @@ A download goes to ``<name>.part`` beside its target and resumes from there with
 HTTP Range. It becomes the target (``os.replace``) only once its MD5 matches the
 published ``.md5``; a mismatch deletes it. A sidecar ``<name>.json`` keeps the ETag
 and Last-Modified of the download, so an unchanged extract is not fetched again.
+The provider's ``<name>.poly``, the polygon the extract was cut with, is kept beside it.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlparse
 
 from osmcams.communes.names import normalise
-from osmcams.errors import DataError, NetworkError, OsmcamsError, UsageError
+from osmcams.errors import DataError, NetworkError, OsmcamsError, OutputError, UsageError
 from osmcams.files import exclusive_lock
 from osmcams.models import Progress, parse_nested
 from osmcams.settings import public_url
+from osmcams.sources.extent import parse_poly, poly_beside
 from osmcams.sources.http import Http, unexpected
 
 PBF_SUFFIX = "-latest.osm.pbf"
@@ -209,8 +211,11 @@ def plan(http: Http, region: Region, directory: Path) -> Plan:
 
 
 def fetch(http: Http, plan: Plan, progress: Progress | None = None) -> Path:
-    """Download, verify and install the extract of `plan`; the target path when done."""
+    """Download, verify and install the extract of `plan`, and the polygon it was cut
+    with beside it; the target path when done."""
     if plan.up_to_date:
+        if not poly_beside(plan.target).is_file():
+            fetch_poly(http, plan)
         return plan.target
     if plan.target.exists() and not plan.target.is_file():  # a FIFO, a device: never replaced
         raise UsageError(f"{plan.target} is not a regular file; osmcams will not replace it")
@@ -253,7 +258,36 @@ def _fetch(http: Http, plan: Plan, part: Path, progress: Progress | None) -> Pat
         )
     os.replace(part, plan.target)
     _write_sidecar(plan, expected)
+    fetch_poly(http, plan)
     return plan.target
+
+
+def poly_url(url: str) -> str:
+    """Where a provider serves the `.poly` of the extract at `url`: NAME.poly beside
+    NAME-latest.osm.pbf (Geofabrik, openstreetmap.fr) or NAME.osm.pbf."""
+    for suffix in (PBF_SUFFIX, ".osm.pbf"):
+        if url.endswith(suffix):
+            return url[: -len(suffix)] + ".poly"
+    return url + ".poly"
+
+
+def fetch_poly(http: Http, plan: Plan) -> None:
+    """Keep the provider's `.poly` of the extract beside it (`extent.poly_beside`), checked
+    to be one; a warning, and no file, when it cannot be had."""
+    from osmcams.files import atomic_open
+
+    url = poly_url(plan.region.url)
+    target = poly_beside(plan.target)
+    try:
+        text = http.get_text(url)
+        parse_poly(text, public_url(url))
+        with atomic_open(target, overwrite=True) as out:
+            out.write(text)
+    except (NetworkError, DataError, OutputError) as e:
+        target.unlink(missing_ok=True)  # an old polygon does not describe the new extract
+        http.warnings.append(
+            f"no extent for {plan.target.name} ({e}): coverage will be estimated from its data"
+        )
 
 
 def _published_md5(http: Http, url: str) -> str:

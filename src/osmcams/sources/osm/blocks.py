@@ -355,21 +355,28 @@ def has_data(path: str | os.PathLike[str]) -> bool:
 # --- Where the file has data: a grid of node locations sampled from the node blocks ------
 
 MAX_CELLS = 2048  # a side of the grid of data_area, so that far evidence cannot blow it up
-SAMPLED_BLOCKS = 128  # at most; a quarter of the node blocks when there are fewer than 512
+SAMPLED_BLOCKS = 128  # at most: all of them in a smaller file
+
+
+def _packed_varints(data: bytes | memoryview) -> Any:
+    """The values of a packed repeated varint field, as a numpy array of uint64."""
+    import numpy
+
+    raw = numpy.frombuffer(data, dtype=numpy.uint8)
+    ends = numpy.flatnonzero(raw < 0x80)
+    if not len(ends):
+        return numpy.empty(0, numpy.uint64)
+    raw = raw[: ends[-1] + 1]
+    starts = numpy.concatenate(([0], ends[:-1] + 1))
+    shift = 7 * (numpy.arange(len(raw)) - numpy.repeat(starts, ends - starts + 1))
+    return numpy.add.reduceat((raw & 0x7F).astype(numpy.uint64) << shift.astype(numpy.uint64), starts)
 
 
 def _packed_sint64(data: bytes | memoryview) -> Any:
     """The values of a packed repeated sint64 field, as a numpy array."""
     import numpy
 
-    raw = numpy.frombuffer(data, dtype=numpy.uint8)
-    ends = numpy.flatnonzero(raw < 0x80)
-    if not len(ends):
-        return numpy.empty(0, numpy.int64)
-    raw = raw[: ends[-1] + 1]
-    starts = numpy.concatenate(([0], ends[:-1] + 1))
-    shift = 7 * (numpy.arange(len(raw)) - numpy.repeat(starts, ends - starts + 1))
-    values = numpy.add.reduceat((raw & 0x7F).astype(numpy.uint64) << shift.astype(numpy.uint64), starts)
+    values = _packed_varints(data)
     return (values >> numpy.uint64(1)).astype(numpy.int64) ^ -(values & numpy.uint64(1)).astype(
         numpy.int64
     )
@@ -432,8 +439,20 @@ def primitive(data: bytes | memoryview) -> Primitive:
     return block
 
 
-def _node_locations(f: BinaryIO, block: Block) -> list[Any]:
-    """(lon, lat) arrays of the dense nodes of one block."""
+@dataclass
+class Samples:
+    """The nodes of the sampled node blocks: every location (`points`, (lon, lat)); the
+    ids and locations of those with tags (`tagged_ids`, `tagged_points`); and the share
+    of the node blocks sampled (`fraction`)."""
+
+    points: Any
+    tagged_ids: Any
+    tagged_points: Any
+    fraction: float
+
+
+def _node_samples(f: BinaryIO, block: Block) -> list[tuple[Any, Any, Any]]:
+    """The ids, (lon, lat) and whether tagged, of the dense nodes of one block, by group."""
     import numpy
 
     f.seek(block.offset)
@@ -444,13 +463,19 @@ def _node_locations(f: BinaryIO, block: Block) -> list[Any]:
     for kind, content in parts.groups:
         if kind != GROUP_DENSE:
             continue
-        dense: dict[int, Any] = {n: v for n, v in _fields(content) if n in (8, 9)}
+        dense: dict[int, Any] = {n: v for n, v in _fields(content) if n in (1, 8, 9, 10)}
+        ids = numpy.cumsum(_packed_sint64(dense.get(1, b"")))
         lat = numpy.cumsum(_packed_sint64(dense.get(8, b"")))
         lon = numpy.cumsum(_packed_sint64(dense.get(9, b"")))
-        found.append(numpy.column_stack((
+        points = numpy.column_stack((
             (lon * parts.granularity + parts.lon_offset) * 1e-9,
             (lat * parts.granularity + parts.lat_offset) * 1e-9,
-        )))
+        ))
+        tagged = numpy.zeros(len(ids), bool)
+        if 10 in dense:  # each node's key and value indices, then 0
+            ends = numpy.flatnonzero(_packed_varints(dense[10]) == 0)
+            tagged = numpy.diff(ends, prepend=-1) > 1
+        found.append((ids, points, tagged))
     return found
 
 
@@ -478,24 +503,41 @@ def _node_blocks(path: str | os.PathLike[str]) -> list[Block]:
     return [Block(offset, length) for offset, length, _ in data[:low]]
 
 
-def sample_nodes(path: str | os.PathLike[str], layout: Layout | None = None) -> Any:
-    """Node locations of up to SAMPLED_BLOCKS node blocks spread through the file, as (lon, lat).
+def sample(path: str | os.PathLike[str], layout: Layout | None = None) -> Samples:
+    """The nodes of up to SAMPLED_BLOCKS node blocks spread through the file.
 
     Nodes are stored by id, not by place, so every block samples the whole extract.
     """
     import numpy
 
     nodes = layout.blocks["node"] if layout else _node_blocks(path)
-    count = min(len(nodes), max(8, len(nodes) // 4), SAMPLED_BLOCKS)
+    count = min(len(nodes), SAMPLED_BLOCKS)
     chosen = [nodes[i * len(nodes) // count] for i in range(count)] if count else []
     with open(path, "rb") as f:
-        arrays = [_node_locations(f, block) for block in chosen]
+        arrays = [_node_samples(f, block) for block in chosen]
     if layout is None and not all(arrays):  # a block without nodes among them: not sorted
         raise Unindexable("the node blocks are not all at the start of the file")
-    found = [array for block_arrays in arrays for array in block_arrays]
-    points = numpy.concatenate(found) if found else numpy.empty((0, 2))
+    found = [group for block_groups in arrays for group in block_groups]
+    ids = numpy.concatenate([g[0] for g in found] or [numpy.empty(0, numpy.int64)])
+    points = numpy.concatenate([g[1] for g in found] or [numpy.empty((0, 2))])
+    tagged = numpy.concatenate([g[2] for g in found] or [numpy.empty(0, bool)])
     # Deleted versions in a history file have no location: libosmium writes 214.75°.
-    return points[(numpy.abs(points[:, 0]) <= 180) & (numpy.abs(points[:, 1]) <= 90)]
+    valid = (numpy.abs(points[:, 0]) <= 180) & (numpy.abs(points[:, 1]) <= 90)
+    tagged &= valid
+    return Samples(points[valid], ids[tagged], points[tagged], count / len(nodes) if nodes else 1.0)
+
+
+def sample_nodes(path: str | os.PathLike[str], layout: Layout | None = None) -> Any:
+    """The locations of the nodes of `sample`, as (lon, lat)."""
+    return sample(path, layout).points
+
+
+def sampled(path: str | os.PathLike[str]) -> Samples | None:
+    """`sample`, or None when the file cannot be sampled this way."""
+    try:
+        return sample(path)
+    except (Unindexable, OSError, zlib.error, KeyError, IndexError):
+        return None
 
 
 def sampled_nodes(path: str | os.PathLike[str]) -> Any:
@@ -506,10 +548,8 @@ def sampled_nodes(path: str | os.PathLike[str]) -> Any:
     """
     import scipy.ndimage  # noqa: F401
 
-    try:
-        return sample_nodes(path)
-    except (Unindexable, OSError, zlib.error, KeyError, IndexError):
-        return None
+    found = sampled(path)
+    return None if found is None else found.points
 
 
 def unsampled(path: str | os.PathLike[str]) -> str | None:

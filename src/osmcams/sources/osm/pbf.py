@@ -29,6 +29,7 @@ BOUNDARY_TAG = ("boundary", "administrative")
 ID_RANGE_BITS = 25
 RANGES_PER_PASS = 16
 PROGRESS_EVERY = 0.1  # seconds between two reports of how far a pass has read
+FEWEST_STANDALONE = 100  # sampled standalone nodes for an estimate of where data lies
 
 
 @dataclass
@@ -42,6 +43,12 @@ class Extract:
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
     data_area: Any = None  # where a file has data, from its sampled nodes (blocks.area_of)
+    data_area_from: str = "its sampled nodes"  # what `data_area` was estimated from
+    # (lon, lat) of the standalone nodes that `data_area` was estimated from (with the
+    # cameras), and the share of node blocks they were sampled from; None otherwise.
+    standalone: tuple[Any, float] | None = None
+    extent: Any = None  # the polygon it was cut with, when known (sources.extent)
+    extent_source: str | None = None  # the file of that polygon
 
 
 @dataclass
@@ -117,6 +124,7 @@ class Scan:
     way_refs: dict[int, list[int]] = field(default_factory=dict)
     locations: Locations = field(default_factory=Locations)
     newest: str | None = None
+    referenced: Any = None  # of the candidates of the first pass, those ways refer to
 
 
 def _file_position(path: Path) -> Callable[[], int] | None:
@@ -208,9 +216,11 @@ def header_bbox(header: Any) -> tuple[float, float, float, float] | None:
 
 
 def _first_pass(
-    path: Path, admin_level: int | None, pool: Any, progress: Progress | None, workers: int
+    path: Path, admin_level: int | None, pool: Any, progress: Progress | None, workers: int,
+    candidates: Any = None,
 ) -> Scan:
-    """Cameras, camera ways and relations, and boundary relations if `admin_level` is given.
+    """Cameras, camera ways and relations, and boundary relations if `admin_level` is given;
+    which of the node ids `candidates` ways refer to, when the sieve read every block.
 
     A PBF snapshot is sifted (`sieve`): libosmium reads only the blocks that may hold
     camera ways or relations, or boundaries. Any other file is read whole by libosmium.
@@ -218,9 +228,10 @@ def _first_pass(
     from osmcams.sources.osm import sieve
 
     scan = Scan()
-    sifted = sieve.sift(path, admin_level is not None, workers, progress)
+    sifted = sieve.sift(path, admin_level is not None, workers, progress, candidates=candidates)
     if sifted is not None:
         scan.cameras, scan.bad_directions = sifted.cameras, sifted.bad_directions
+        scan.referenced = sifted.referenced
     label = "Scanning" if sifted is None else "Ways and relations"
     with left_to_libosmium(path, sifted) as source:
         if source is not None:
@@ -482,9 +493,11 @@ def scan_file(
     admin_level: int | None = None,
     threads: int = 0,
     progress: Progress | None = None,
+    extent: str | os.PathLike[str] | None = None,
 ) -> tuple[Extract, list[Boundary]]:
-    """Cameras and, when `admin_level` is given, admin boundaries of one OSM file."""
-    extract, boundaries, _ = scan_members(path, admin_level, threads, progress)
+    """Cameras and, when `admin_level` is given, admin boundaries of one OSM file; its
+    extent from the file `extent`, else from the `.poly` beside it, when there is one."""
+    extract, boundaries, _ = scan_members(path, admin_level, threads, progress, extent)
     return extract, boundaries
 
 
@@ -493,19 +506,24 @@ def scan_members(
     admin_level: int | None = None,
     threads: int = 0,
     progress: Progress | None = None,
+    extent: str | os.PathLike[str] | None = None,
 ) -> tuple[Extract, list[Boundary], Scan]:
     """As `scan_file`, with the members of the camera ways and relations, and their nodes."""
+    from osmcams.sources.extent import extent_of
+
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{path}: a directory, not an OSM file")
     if not path.is_file():
         raise DataError(f"{path}: " + ("not a regular file: osmcams reads OSM files from disk"
                                        if path.exists() else "no such file"))
+    polygon, polygon_source = extent_of(path, extent)
     from concurrent.futures import ThreadPoolExecutor
 
+    import numpy
     import osmium
 
-    from osmcams.sources.osm.blocks import area_of, sampled_nodes, unsampled
+    from osmcams.sources.osm.blocks import sampled, unsampled
 
     # One pool of decoding threads for every pass: every core unless told otherwise.
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
@@ -517,11 +535,13 @@ def scan_members(
             "with a snapshot (`osmium time-filter FILE -o snapshot.osm.pbf`)"
         )
     refuse_empty(path)
-    with ThreadPoolExecutor(1, thread_name_prefix="osmcams-sampling") as background:
-        sampling = background.submit(sampled_nodes, path)  # inflating blocks frees the GIL
-        scan = _first_pass(path, admin_level, pool, progress, threads)
+    # A known extent needs no estimate; else the first pass tells which sampled nodes stand alone.
+    samples = sampled(path) if polygon is None else None
+    with ThreadPoolExecutor(1, thread_name_prefix="osmcams-imports") as background:
+        background.submit(_estimate_imports)  # meanwhile, as the passes free the GIL
+        scan = _first_pass(path, admin_level, pool, progress, threads,
+                           None if samples is None else numpy.unique(samples.tagged_ids))
         _fetch_references(path, scan, pool, progress)
-        samples = sampling.result()
     cameras, warnings = _cameras(scan)
     _refuse_twice(path, cameras)
     if stamp is None:
@@ -534,14 +554,53 @@ def scan_members(
                 f"{path.name} has no date in its header: its data date {stamp} is that of its "
                 "newest camera or boundary, so the data may be newer"
             )
-    evidence = [(camera.lon, camera.lat) for camera in cameras]
-    area = area_of(samples, evidence)
-    why = unsampled(path) if area is None and header_bbox(header) is None else None
+    area, area_from, standalone = _estimate(samples, scan.referenced, cameras)
+    unknown = area is None and polygon is None and header_bbox(header) is None
+    why = unsampled(path) if unknown else None
     if why:
         warnings.append(f"{path.name}: where it has data is unknown, as its nodes cannot be "
                         f"sampled: {why}")
-    extract = Extract(cameras, str(path), stamp, stamp_source, header_bbox(header), warnings, area)
+    extract = Extract(cameras, str(path), stamp, stamp_source, header_bbox(header), warnings, area,
+                      area_from, standalone, polygon, polygon_source)
     return extract, boundaries_of(scan), scan
+
+
+def _estimate_imports() -> None:
+    """Import what `_estimate` needs (half a second)."""
+    import scipy.ndimage
+    import scipy.spatial  # noqa: F401
+
+
+def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
+              ) -> tuple[Any, str, tuple[Any, float] | None]:
+    """Where the file has data (`Extract.data_area`) and what says so: its sampled standalone
+    nodes (`footprint`), tagged ones that no way refers to, and its camera nodes that
+    were not sampled; failing
+    FEWEST_STANDALONE of them, its sampled nodes, all of them (`blocks.area_of`), which
+    ways that cross the cut of an extract make too large; and `Extract.standalone`."""
+    import numpy
+
+    from osmcams.geo.footprint import footprint
+    from osmcams.sources.osm.blocks import area_of
+
+    if samples is None:
+        return None, "", None
+    cameras_at = numpy.array([(c.lon, c.lat) for c in cameras], float).reshape(-1, 2)
+    if referenced is None:
+        return area_of(samples.points, cameras_at), "its sampled nodes, all of them", None
+    alone = samples.tagged_points[~numpy.isin(samples.tagged_ids, referenced)]
+    # The camera nodes sampled are among those, if they stand alone; the others may lie
+    # in pieces of a file that the sampling missed (tiles whose ids do not mix).
+    unsampled = numpy.array([c.osm_type == "node" for c in cameras], bool)
+    unsampled[unsampled] = ~numpy.isin([c.osm_id for c in cameras if c.osm_type == "node"],
+                                       samples.tagged_ids)
+    area = footprint(numpy.concatenate((alone, cameras_at[unsampled])), samples.fraction)
+    if len(alone) >= FEWEST_STANDALONE and area is not None:
+        return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
+                      "node blocks, and its cameras"), (alone, samples.fraction)
+    return area_of(samples.points, cameras_at), (
+        f"all its sampled nodes, having too few standalone nodes ({len(alone)}), so that ways "
+        "crossing its cut may make it too large"), None
 
 
 def read_by_id(

@@ -84,6 +84,22 @@ message_type { name: "PrimitiveBlock"
   field { name: "lon_offset" number: 20 label: LABEL_OPTIONAL type: TYPE_INT64 } }
 """
 
+# The node ids of ways: each way's `refs` as bytes (a packed sint64 field), so that the
+# ways of a group keep apart; then all of them at once, wrapped in one packed field.
+REFS_MESSAGES = """
+name: "osmcams_refs.proto" package: "osmcams_refs"
+message_type { name: "Way"
+  field { name: "refs" number: 8 label: LABEL_REPEATED type: TYPE_BYTES } }
+message_type { name: "PrimitiveGroup"
+  field { name: "ways" number: 3 label: LABEL_OPTIONAL type: TYPE_MESSAGE
+          type_name: ".osmcams_refs.Way" } }
+message_type { name: "PrimitiveBlock"
+  field { name: "primitivegroup" number: 2 label: LABEL_REPEATED type: TYPE_MESSAGE
+          type_name: ".osmcams_refs.PrimitiveGroup" } }
+message_type { name: "Packed"
+  field { name: "values" number: 1 label: LABEL_REPEATED type: TYPE_SINT64 } }
+"""
+
 Found = tuple[int, float, float, dict[str, str], str | None]  # a camera node, as sifted
 Tags = tuple[tuple[str, str], ...]
 
@@ -136,16 +152,84 @@ class Sifted:
     versions: NodeVersions | None = None
     newest: str | None = None
     others: list[blocks.Frame] = field(default_factory=list)
+    # Of the `Wanted.candidates`, those that ways refer to; None when not asked, or when a
+    # block could not be read (some refer to it may be unknown).
+    referenced: Any = None
 
 
 @functools.cache
-def _block_message() -> Any:
-    """The class of a PrimitiveBlock as MESSAGES reads it."""
+def _messages(schema: str, *names: str) -> list[Any]:
+    """The classes of the messages `names` of `schema`."""
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
 
     pool = descriptor_pool.DescriptorPool()
-    pool.Add(text_format.Parse(MESSAGES, descriptor_pb2.FileDescriptorProto()))
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("osmcams.PrimitiveBlock"))
+    pool.Add(text_format.Parse(schema, descriptor_pb2.FileDescriptorProto()))
+    return [message_factory.GetMessageClass(pool.FindMessageTypeByName(n)) for n in names]
+
+
+def _block_message() -> Any:
+    """The class of a PrimitiveBlock as MESSAGES reads it."""
+    return _messages(MESSAGES, "osmcams.PrimitiveBlock")[0]
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def way_refs(data: bytes) -> Any:
+    """The node ids that the ways of an inflated block refer to, as one array."""
+    import numpy
+
+    block, packed = _messages(REFS_MESSAGES, "osmcams_refs.PrimitiveBlock", "osmcams_refs.Packed")
+    found = [numpy.empty(0, numpy.int64)]
+    for group in block.FromString(data).primitivegroup:
+        parts = list(group.ways.refs)
+        if not parts:
+            continue
+        joined = b"".join(parts)
+        deltas = numpy.array(packed.FromString(b"\x0a" + _varint(len(joined)) + joined).values,
+                             numpy.int64)
+        # Each way's ids are delta-coded from 0: a running sum that starts again at each
+        # way, made by taking from the first delta of each way the sum of the way before.
+        ends = numpy.cumsum(numpy.fromiter(map(len, parts), numpy.int64, len(parts)))
+        starts = numpy.cumsum(numpy.frombuffer(joined, numpy.uint8) < 0x80)[ends[:-1] - 1]
+        before = numpy.concatenate(([0], numpy.cumsum(deltas)))[starts]  # each way's start
+        deltas[starts] -= numpy.diff(before, prepend=0)
+        found.append(numpy.cumsum(deltas))
+    return numpy.concatenate(found)
+
+
+CANDIDATE_GAP = 10_000  # ids further apart than this start a new range of candidates
+
+
+def candidate_ranges(candidates: Any) -> tuple[Any, Any]:
+    """The first and last ids of the runs of sorted `candidates` (those of a sampled block)."""
+    import numpy
+
+    breaks = numpy.flatnonzero(numpy.diff(candidates) > CANDIDATE_GAP)
+    return (numpy.concatenate((candidates[:1], candidates[breaks + 1])),
+            numpy.concatenate((candidates[breaks], candidates[-1:])))
+
+
+def referenced(data: bytes, candidates: Any, ranges: tuple[Any, Any] | None = None) -> Any:
+    """Which of the node ids `candidates` (sorted; `ranges`: their `candidate_ranges`) the
+    ways of an inflated block refer to."""
+    import numpy
+
+    if not len(candidates) or not any(kind == blocks.GROUP_WAYS
+                                      for kind, _ in blocks.primitive(data).groups):
+        return numpy.empty(0, numpy.int64)
+    refs = way_refs(data)
+    first, last = ranges or candidate_ranges(candidates)
+    run = numpy.maximum(numpy.searchsorted(first, refs, "right") - 1, 0)
+    refs = refs[(refs >= first[run]) & (refs <= last[run])]  # few: a quick look at the runs first
+    at = numpy.minimum(numpy.searchsorted(candidates, refs), len(candidates) - 1)
+    return numpy.unique(refs[candidates[at] == refs])
 
 
 def _entry(text: bytes) -> bytes:
@@ -284,11 +368,14 @@ def _dense_versions(tagged: _Tagged, tags: bool) -> NodeVersions:
 @dataclass(frozen=True)
 class Wanted:
     """What a sift reads: boundary relations are left to libosmium too (`boundaries`);
-    node versions of a history file (`history`), with their tags (`tags`)."""
+    node versions of a history file (`history`), with their tags (`tags`); which of the
+    sorted node ids `candidates` ways refer to."""
 
     boundaries: bool = False
     history: bool = False
     tags: bool = False
+    candidates: Any = field(default=None, compare=False)  # node ids: which do ways refer to?
+    ranges: Any = field(default=None, compare=False)  # their `candidate_ranges`
 
 
 def sift_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | list[NodeVersions] | None:
@@ -336,13 +423,14 @@ def sift_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | li
 
 
 def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted
-                 ) -> list[tuple[Any, tuple[str, int] | None]]:
+                 ) -> list[tuple[Any, tuple[str, int] | None, Any]]:
     """`sift_block` of each frame (None also for a blob compressed otherwise than with
-    zlib, or damaged; the `blocks.Corrupt` error for one that breaks the format), and the
-    kind and first id of its block (`blocks.first_object`)."""
+    zlib, or damaged; the `blocks.Corrupt` error for one that breaks the format), the kind
+    and first id of its block (`blocks.first_object`), and the `referenced` of
+    `wanted.candidates` (None when not asked for, or unreadable)."""
     from google.protobuf.message import DecodeError
 
-    results: list[tuple[Any, tuple[str, int] | None]] = []
+    results: list[tuple[Any, tuple[str, int] | None, Any]] = []
     for offset, length, _, size in frames:
         f.seek(offset + length - size)
         try:
@@ -350,11 +438,13 @@ def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted
             first = blocks.first_object(data)
             if first is None:  # not a block this reads: refused when it holds nothing at all
                 _refuse_empty_block(data, offset)
-            results.append((None if first is None else sift_block(data, wanted, offset), first))
+            refs = (None if wanted.candidates is None
+                    else referenced(data, wanted.candidates, wanted.ranges))
+            results.append((None if first is None else sift_block(data, wanted, offset), first, refs))
         except blocks.Corrupt as e:
-            results.append((e, None))  # pickled back from a worker: raised by `_sift`
+            results.append((e, None, None))  # pickled back from a worker: raised by `_sift`
         except (blocks.Unindexable, DecodeError):
-            results.append((None, None))  # libosmium reads it, and says what is wrong with it
+            results.append((None, None, None))  # libosmium reads it, and says what is wrong
     return results
 
 
@@ -426,18 +516,21 @@ def _in_process(path: Path, frames: list[blocks.Frame], wanted: Wanted
 
 
 def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
-         progress: Progress | None = None, history: bool = False, tags: bool = False
-         ) -> Sifted | None:
+         progress: Progress | None = None, history: bool = False, tags: bool = False,
+         candidates: Any = None) -> Sifted | None:
     """The camera nodes of a PBF's dense blocks (for a history file, with `history`, the
     node versions of `Sifted.versions`, with their tags if `tags`), and the blocks that
     libosmium must read: those that hold camera ways or relations (and boundary
-    relations, if `boundaries`).
+    relations, if `boundaries`); and which of the sorted node ids `candidates` ways refer
+    to (`Sifted.referenced`).
 
     None when the file is not a PBF this can walk, or a worker stopped: libosmium then
     reads all of it. DataError when a block breaks the format (`blocks.Corrupt`).
     """
     try:
-        sifted = _sift(Path(path), Wanted(boundaries, history, tags), workers, progress)
+        ranges = None if candidates is None or not len(candidates) else candidate_ranges(candidates)
+        sifted = _sift(Path(path), Wanted(boundaries, history, tags, candidates, ranges), workers,
+                       progress)
     except blocks.Corrupt as e:
         raise DataError(f"{path}: {e}") from e
     except (blocks.Unindexable, OSError) as e:
@@ -460,12 +553,17 @@ def _sift(path: Path, wanted: Wanted, workers: int, progress: Progress | None) -
     versions: list[NodeVersions] = []
     firsts: list[tuple[str, int] | None] = []
     newest = ""
+    referred: list[Any] | None = None if wanted.candidates is None else []
     with gc_paused():  # hundreds of thousands of cameras, made at once
         for start, results in zip(range(0, len(frames), CHUNK), chunks):
-            for frame, (found, first) in zip(frames[start : start + CHUNK], results):
+            for frame, (found, first, refs) in zip(frames[start : start + CHUNK], results):
                 firsts.append(first)
                 if isinstance(found, blocks.Corrupt):
                     raise found
+                if refs is None:
+                    referred = None  # an unreadable block: what its ways refer to is unknown
+                elif referred is not None:
+                    referred.append(refs)
                 if found is None:
                     sifted.others.append(frame)
                 elif wanted.history:
@@ -480,6 +578,10 @@ def _sift(path: Path, wanted: Wanted, workers: int, progress: Progress | None) -
                 end = frames[min(start + CHUNK, len(frames)) - 1]
                 progress("Scanning", end[0] + end[1], total)
     sifted.newest = newest or None
+    if referred is not None:
+        import numpy
+
+        sifted.referenced = numpy.unique(numpy.concatenate(referred or [numpy.empty(0, numpy.int64)]))
     blocks.remember_index(path, firsts)  # for the passes that read objects by id
     if wanted.history:
         sifted.versions = NodeVersions.joined(versions, wanted.tags)
