@@ -39,7 +39,7 @@ def _records(communes) -> list[dict]:
 
 
 def test_the_boundary_cache_gives_back_none_text_and_leading_zeros(tmp_path: Path) -> None:
-    grid = _grid(tmp_path / "grid.geojson", ["g01", "06032", "0001", "x"])
+    grid = _grid(tmp_path / "grid.geojson", ["g01", "06032", "00012", "x"])
     first = load_communes([grid], cache_dir=tmp_path / "cache")
     assert (tmp_path / "cache" / "boundaries").is_dir()
     again = load_communes([grid], cache_dir=tmp_path / "cache")
@@ -48,7 +48,7 @@ def test_the_boundary_cache_gives_back_none_text_and_leading_zeros(tmp_path: Pat
         assert isinstance(record["insee"], str) and isinstance(record["name"], str)
     departments = dict(zip(again.frame["insee"], again.frame["department"]))
     assert departments["g01"] is None and departments["06032"] == "06"
-    assert list(again.frame["insee"]) == ["g01", "06032", "0001", "x"]
+    assert list(again.frame["insee"]) == ["g01", "06032", "00012", "x"]
     areas = list(again.frame["area_km2"])
     assert all(isinstance(a, float) and math.isfinite(a) for a in areas)
 

@@ -120,7 +120,8 @@ def test_all_lists_the_communes_left_out(monaco_2025: Path, osm_cameras, osmium_
 
     monaco = osmium_polygons(monaco_2025, 8)[2220322]  # the one admin_level 8 polygon osmium builds
     inside = [o for o in osm_cameras(monaco_2025) if monaco.intersects(shapely.Point(o.lon, o.lat))]
-    result = invoke("count", "--all", "--pbf", monaco_2025, "-q", "-f", "json")
+    # Monaco's outline takes in the sea, where no node lies: it is partly covered.
+    result = invoke("count", "--all", "--pbf", monaco_2025, "-q", "-f", "json", "--include-partial")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert [(r["name"], r["cameras"]) for r in data["communes"]] == [("Monaco", len(inside))]
@@ -296,9 +297,10 @@ def test_top_rows_and_the_table_limit(
 ) -> None:
     args = ("count", "--department", "06", "--pbf", monaco_2025, *ign_06, "--include-partial")
     csv_rows = invoke(*args, "--top", "2", "-f", "csv").stdout.splitlines()
-    assert [line.split(",")[0] for line in csv_rows] == ["insee", "06032", "06012"]  # 1 camera each
+    # 1 camera each, both partly covered (so no density): the lower code first
+    assert [line.split(",")[0] for line in csv_rows] == ["insee", "06012", "06032"]
     csv_rows = invoke(*args[:-1], "--top", "2", "-f", "csv").stdout.splitlines()
-    assert [line.split(",")[0] for line in csv_rows] == ["insee", "06012"]  # Cap-d'Ail is partial
+    assert [line.split(",")[0] for line in csv_rows] == ["insee"]  # both partial: left out
     monkeypatch.setattr(sys.modules["osmcams.cli.count"], "TABLE_ROWS", 2)
     table = invoke(*args).stdout
     assert re.search(r"the first 2 of \d rows", " ".join(table.split()))
@@ -365,7 +367,7 @@ def test_region_ranking_per_inhabitant(
     # Without --include-partial, the partly covered ones (Roquebrune-Cap-Martin) are left out.
     result = invoke(*args)
     rows = json.loads(result.stdout)["communes"]
-    assert rows and not any(r["partial"] for r in rows) and "06104" not in {r["insee"] for r in rows}
+    assert not any(r["partial"] for r in rows) and "06104" not in {r["insee"] for r in rows}
     assert re.search(r"\d communes are only partly inside the data, .*left out of the ranking "
                      r"\(--include-partial keeps them\): .*Roquebrune-Cap-Martin \(06104\)",
                      " ".join(result.stderr.split()))
@@ -422,8 +424,11 @@ def test_partly_covered_communes_are_lower_bounds_in_every_format(
     args = ("count", "--commune", "06012", "--commune", "06032", "--commune", "06104",
             "--commune", "06150", "--pbf", monaco_2025, *ign_06)
     for threshold in ("0.95", "0.2", "0"):
-        rows = json.loads(invoke(*args, "--min-coverage", threshold, "-f", "json").stdout)["communes"]
-        assert len(rows) == 4
+        result = invoke(*args, "--min-coverage", threshold, "-f", "json")
+        rows = json.loads(result.stdout)["communes"]
+        # La Turbie, barely reached by the extract, has no count: named, it is left out and said.
+        assert {r["insee"] for r in rows} == {"06012", "06032", "06104"}
+        assert "La Turbie (06150)" in result.stderr
         for row in rows:
             assert row["partial"] == (row["coverage"] < 1)
             if row["coverage"] < float(threshold):
