@@ -95,7 +95,8 @@ def test_the_header_box_is_an_upper_bound(
     box = shapely.box(7.349, 43.71, 7.491, 43.77)  # its header, as `osmium fileinfo` shows it
     truth = true_shares(shapes, box)
     assert 0.02 < truth["06083"] < 0.04  # Menton
-    result = invoke("count", "--include-partial", "--department", "06", "--pbf", pbf, "--boundaries", communes_06,
+    result = invoke("count", "--department", "06", "--pbf", pbf, "--boundaries", communes_06,
+                    "--include-partial",
                     "-f", "json", "-q")
     assert result.exit_code == 0, result.output
     rows = {r["insee"]: r for r in strict_json(result.stdout)["communes"]}
@@ -120,7 +121,8 @@ def test_json_without_a_department_is_strict_json(monaco_2025: Path, tmp_path: P
                                             [7.41, 43.73]]]}}
     path = tmp_path / "square.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": [square]}))
-    result = invoke("count", "--include-partial", "--all", "--pbf", monaco_2025, "--boundaries", path, "-f", "json", "-q")
+    result = invoke("count", "--all", "--pbf", monaco_2025, "--boundaries", path, "-f", "json",
+                    "-q", "--include-partial")
     assert result.exit_code == 0, result.output
     (row,) = strict_json(result.stdout)["communes"]
     assert 0.8 <= row["coverage"] <= 1  # a little of it in the sea, where no node lies
@@ -166,7 +168,7 @@ def test_a_file_of_pieces_counts_the_pieces_it_did_not_sample(
     boundaries.mkdir()
     for f in files:
         (boundaries / f.name).symlink_to(f)
-    result = invoke("count", "--include-partial", "--all", "--pbf", pbf, "--boundaries", boundaries, "-f", "json", "-q",
+    result = invoke("count", "--all", "--pbf", pbf, "--boundaries", boundaries, "-f", "json", "-q",
                     "--include-partial")
     assert result.exit_code == 0, result.output
     rows = {r["insee"]: r for r in strict_json(result.stdout)["communes"]}
@@ -243,7 +245,8 @@ def test_the_poly_beside_an_extract_gives_the_true_share(
                                    "geometry": shapely.geometry.mapping(area)}))
     pbf = cut(riviera, tmp_path / "riviera-cut.osm.pbf", strategy, polygon=geojson)
     (tmp_path / "riviera-cut.poly").write_text(poly_text(CUT, HOLE))
-    result = invoke("count", "--include-partial", "--department", "06", "--pbf", pbf, "--boundaries", communes_06,
+    result = invoke("count", "--department", "06", "--pbf", pbf, "--boundaries", communes_06,
+                    "--include-partial",
                     "-f", "json", "-q")
     assert result.exit_code == 0, result.output
     data = strict_json(result.stdout)
