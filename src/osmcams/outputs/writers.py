@@ -13,6 +13,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -197,17 +198,22 @@ def feature_line(feature: dict[str, Any]) -> str:
 
 FEATURES_START = '{"type": "FeatureCollection", "features": ['
 FEATURES_END = "\n]}\n"
+LINES_AT_ONCE = 4096
 
 
 def write_feature_lines(lines: Iterable[str], out: IO[str], about: dict[str, Any] | None = None) -> None:
     """A FeatureCollection of features given as their lines (`feature_line`), one a line;
     the members of `about` come before the features."""
-    body = ",\n".join(lines)
     start = FEATURES_START
     if about:
         members = "".join(f"{_dump(k)}: {_dump(v)}, " for k, v in about.items())
         start = start.replace('"features"', members + '"features"', 1)
-    out.write(start + ("\n" + body if body else "") + FEATURES_END)
+    out.write(start)
+    separator, rest = "\n", iter(lines)
+    while chunk := list(islice(rest, LINES_AT_ONCE)):  # lines may stream from a database
+        out.write(separator + ",\n".join(chunk))
+        separator = ",\n"
+    out.write(FEATURES_END)
 
 
 def provenance(report: Report) -> dict[str, Any]:
@@ -243,19 +249,6 @@ def write_csv_report(report: Report, target: str | os.PathLike[str], overwrite: 
     except OutputError as e:  # name the file asked for, not the directory of the set
         text = str(e).replace(f"cannot write {target.parent}:", f"cannot write {target}:", 1)
         raise OutputError(text) from e
-
-
-def write_feature_blocks(blocks: Iterable[bytes | memoryview], out: IO[bytes]) -> None:
-    """A FeatureCollection, in UTF-8, of features given in blocks of lines, each block the
-    lines of some features joined by ",\n" (empty for none), as `write_feature_lines`."""
-    out.write(FEATURES_START.encode())
-    separator = b"\n"
-    for block in blocks:
-        if block:
-            out.write(separator)
-            out.write(block)
-            separator = b",\n"
-    out.write(FEATURES_END.encode())
 
 
 # The files GDAL writes beside a .shp.
