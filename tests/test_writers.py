@@ -267,7 +267,7 @@ def test_a_patched_set_keeps_the_other_communes_files(report: Report, tmp_path: 
     assert [len(features[c]) for c in features] == [len(report.cameras["06012"]),
                                                     len(report.cameras["06032"]), 0]
     every = [line for lines in features.values() for line in lines]
-    written = write_set(tmp_path, {}, [], rows, features, iter(every))
+    written = write_set(tmp_path, {}, [], rows, features, (line.encode() for line in every))
     files = {"communes.csv", "communes.json", "cameras.geojson",
              *(commune_path(code, code) for code in features)}
     assert set(written) == files
@@ -278,7 +278,7 @@ def test_a_patched_set_keeps_the_other_communes_files(report: Report, tmp_path: 
 
     moved = {"06032": features["06032"][1:]}  # Cap-d'Ail loses its first camera
     lines = [*features["06012"], *moved["06032"]]
-    written = write_set(tmp_path, {}, [], rows, moved, iter(lines), whole=False)
+    written = write_set(tmp_path, {}, [], rows, moved, (line.encode() for line in lines), whole=False)
     assert set(written) == {*files} - {commune_path(code, code) for code in ("06012", "06059")}
     for name, (size, mtime) in written.items():
         stat = os.stat(tmp_path / name)
@@ -290,17 +290,22 @@ def test_a_patched_set_keeps_the_other_communes_files(report: Report, tmp_path: 
 
 
 @pytest.mark.parametrize("count", [0, 1, 4096, 4097, 10_000])
-def test_feature_lines_streamed_in_chunks_are_one_collection(count: int) -> None:
-    """Lines from a generator, across the chunks they are written in: one feature a line,
-    each but the last ending with a comma, as a FeatureCollection with nothing between."""
-    from osmcams.outputs.writers import write_feature_lines
+def test_feature_lines_streamed_as_bytes_are_one_collection(count: int) -> None:
+    """UTF-8 lines from a generator, across the chunks they are written in: one feature a
+    line, each but the last ending with a comma, as `write_feature_lines` writes them."""
+    from osmcams.outputs.writers import write_feature_bytes, write_feature_lines
 
-    lines = [json.dumps({"type": "Feature", "properties": {"i": i}, "geometry": None}) for i in range(count)]
-    out = io.StringIO()
-    write_feature_lines(iter(lines), out)
+    lines = [json.dumps({"type": "Feature", "properties": {"name": f"Èze {i}"}, "geometry": None},
+                        ensure_ascii=False) for i in range(count)]
+    out = io.BytesIO()
+    write_feature_bytes((line.encode() for line in lines), out)
     body = "".join(f"\n{line}," for line in lines)[:-1]
-    assert out.getvalue() == '{"type": "FeatureCollection", "features": [' + body + "\n]}\n"
-    assert [f["properties"]["i"] for f in json.loads(out.getvalue())["features"]] == list(range(count))
+    assert out.getvalue().decode() == '{"type": "FeatureCollection", "features": [' + body + "\n]}\n"
+    text = io.StringIO()
+    write_feature_lines(lines, text)
+    assert out.getvalue() == text.getvalue().encode()
+    features = json.loads(out.getvalue())["features"]
+    assert [f["properties"]["name"] for f in features] == [f"Èze {i}" for i in range(count)]
 
 
 def test_count_files_say_where_their_numbers_come_from(

@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.join import ROW_KEYS
-from osmcams.outputs.writers import commune_file, json_document, rows_csv, write_feature_lines
+from osmcams.outputs.writers import (
+    commune_file,
+    json_document,
+    rows_csv,
+    write_feature_bytes,
+    write_feature_lines,
+)
 
 COMMUNES_DIR = "communes"
 FIXED = {"table": "communes.csv", "json": "communes.json", "cameras": "cameras.geojson"}
@@ -61,15 +67,15 @@ def write_set(
     warnings: list[str],
     rows: list[SetRow],
     features: dict[str, list[str]],
-    cameras: Iterable[str],
+    cameras: Iterable[bytes],
     whole: bool = True,
 ) -> dict[str, Identity]:
     """Publish the set of `rows` in `directory`; the identity of each file written.
 
     `features` are the feature lines of the communes whose files are written: with
     `whole`, every commune, and the commune files no longer in the set go; else the
-    other communes' files stay as they are. `cameras` are the lines of cameras.geojson:
-    the features of every commune of `rows`, in their order.
+    other communes' files stay as they are. `cameras` are the lines of cameras.geojson,
+    in UTF-8: the features of every commune of `rows`, in their order.
     """
     from osmcams.files import publish
 
@@ -92,6 +98,6 @@ def write_set(
             if row.insee in features:
                 with open(paths[row.insee], "w", encoding="utf-8") as out:
                     write_feature_lines(features[row.insee], out)
-        with open(paths["cameras"], "w", encoding="utf-8") as out:
-            write_feature_lines(cameras, out)
+        with open(paths["cameras"], "wb") as out:
+            write_feature_bytes(cameras, out)
     return identities(directory, names.values())

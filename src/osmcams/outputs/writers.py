@@ -198,22 +198,18 @@ def feature_line(feature: dict[str, Any]) -> str:
 
 FEATURES_START = '{"type": "FeatureCollection", "features": ['
 FEATURES_END = "\n]}\n"
-LINES_AT_ONCE = 4096
+LINES_AT_ONCE = 4096  # lines joined and written at once
 
 
 def write_feature_lines(lines: Iterable[str], out: IO[str], about: dict[str, Any] | None = None) -> None:
     """A FeatureCollection of features given as their lines (`feature_line`), one a line;
     the members of `about` come before the features."""
+    body = ",\n".join(lines)
     start = FEATURES_START
     if about:
         members = "".join(f"{_dump(k)}: {_dump(v)}, " for k, v in about.items())
         start = start.replace('"features"', members + '"features"', 1)
-    out.write(start)
-    separator, rest = "\n", iter(lines)
-    while chunk := list(islice(rest, LINES_AT_ONCE)):  # lines may stream from a database
-        out.write(separator + ",\n".join(chunk))
-        separator = ",\n"
-    out.write(FEATURES_END)
+    out.write(start + ("\n" + body if body else "") + FEATURES_END)
 
 
 def provenance(report: Report) -> dict[str, Any]:
@@ -249,6 +245,17 @@ def write_csv_report(report: Report, target: str | os.PathLike[str], overwrite: 
     except OutputError as e:  # name the file asked for, not the directory of the set
         text = str(e).replace(f"cannot write {target.parent}:", f"cannot write {target}:", 1)
         raise OutputError(text) from e
+
+
+def write_feature_bytes(lines: Iterable[bytes], out: IO[bytes]) -> None:
+    """A FeatureCollection, in UTF-8, of features given as their lines in UTF-8, as
+    `write_feature_lines` writes it; the lines may stream from a database."""
+    out.write(FEATURES_START.encode())
+    separator, rest = b"\n", iter(lines)
+    while chunk := list(islice(rest, LINES_AT_ONCE)):
+        out.write(separator + b",\n".join(chunk))
+        separator = b",\n"
+    out.write(FEATURES_END.encode())
 
 
 # The files GDAL writes beside a .shp.

@@ -176,12 +176,14 @@ MIGRATIONS = [
     """),
     # With the sequence of the set (kept_state "published"), what a run knows of the set in
     # place without reading it back; a store without them gets the whole set written again.
+    # The rows by their published order: cameras.geojson is written in it (Kept.features).
     Migration("the published set's files, each with its size and time as the store wrote it", """
     CREATE TABLE IF NOT EXISTS kept_files (
         name TEXT PRIMARY KEY,
         size INTEGER NOT NULL,
         mtime_ns INTEGER NOT NULL
     );
+    CREATE INDEX IF NOT EXISTS kept_rows_published ON kept_rows(published);
     """),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

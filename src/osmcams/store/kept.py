@@ -112,12 +112,14 @@ class Kept:
         """The kept rows, in their published order."""
         return [KeptRow(*r) for r in self.db.execute("SELECT * FROM kept_rows ORDER BY published")]
 
-    def features(self) -> Iterator[str]:
-        """The feature line of every placed camera of the kept rows' communes: commune
-        after commune in their published order, each commune's in the order of an extract."""
+    def features(self) -> Iterator[bytes]:
+        """The feature line, in UTF-8, of every placed camera of the kept rows' communes:
+        commune after commune in their published order, each commune's in the order of an
+        extract. The rows come first (CROSS JOIN), by the index of their order: only each
+        commune's cameras are sorted, not 90 MB of lines."""
         for (line,) in self.db.execute(
-            "SELECT o.feature FROM kept_rows r JOIN kept_objects o ON o.insee = r.insee"
-            f" WHERE o.lon IS NOT NULL ORDER BY r.published, {extract_order('o.key')}"
+            "SELECT CAST(o.feature AS BLOB) FROM kept_rows r CROSS JOIN kept_objects o"
+            f" ON o.insee = r.insee WHERE o.lon IS NOT NULL ORDER BY r.published, {extract_order('o.key')}"
         ):
             yield line
 
