@@ -52,9 +52,10 @@ def commune_path(insee: str, name: str) -> str:
 def identities(directory: Path, names: Iterable[str]) -> dict[str, Identity]:
     """The identity of each file `names` (relative to `directory`) that is there."""
     found = {}
-    for name in names:
+    folder = str(directory)
+    for name in names:  # a set has thousands: paths as strings, not Path objects
         try:
-            stat = os.stat(directory / name)
+            stat = os.stat(os.path.join(folder, name))
         except OSError:
             continue
         found[name] = (stat.st_size, stat.st_mtime_ns)

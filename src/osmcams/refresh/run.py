@@ -287,9 +287,10 @@ class Refresh:
         from osmcams.outputs.sets import identities
         from osmcams.store.kept import Kept
 
+        if sequence is None or self.mirror.get("published") != sequence:
+            return False
         files = Kept(self.store.db).files()
-        return (sequence is not None and self.mirror.get("published") == sequence and bool(files)
-                and identities(self.config.output_dir, files) == files)
+        return bool(files) and identities(self.config.output_dir, files) == files
 
     def _write_set(self, meta: dict[str, Any], warnings: list[str], rows: list[SetRow],
                    features: dict[str, list[str]], whole: bool) -> None:
