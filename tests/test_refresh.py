@@ -146,7 +146,8 @@ def inside(communes_06, ign_shapes):
 
 
 def test_diffs_give_what_osmium_apply_changes_gives(
-    replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys
+    replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys,
+    monkeypatch,
 ):
     config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
                           population=str(cog_population), names=FRENCH)
@@ -215,6 +216,31 @@ def test_diffs_give_what_osmium_apply_changes_gives(
     # The first run added Beausoleil's camera; the next two changed 7 things there.
     assert len(lines) == 1 + 1 + sum(k not in ("node/6482706094", f"way/{WAY_C}") for _, k, _ in changes)
     assert main(["changes", "--config", str(config), "--since", "yesterday"]) == 2
+    capsys.readouterr()
+
+    # Names resolved as count resolves them: suggestions, exit 3 (issue 25).
+    assert main(["history", "--config", str(config), "--commune", "Beausoliel"]) == 3
+    assert "did you mean Beausoleil (06012)?" in capsys.readouterr().err
+    assert main(["changes", "--config", str(config), "--since", "2025-02-07", "--commune",
+                 "beausoliel"]) == 3
+    assert "did you mean Beausoleil (06012)?" in capsys.readouterr().err
+    assert main(["history", "--config", str(config), "--commune", "Nice"]) == 3
+    assert "Nice (06088) is outside the data of these refreshes" in capsys.readouterr().err
+
+    # The tables at 80, 100 and 160 columns: dates, ids, numbers whole (issue 25).
+    from test_tables import assert_uncut
+
+    since = ["changes", "--config", str(config), "--since", "2025-02-07T03:00Z"]
+    for width in (80, 100, 160):
+        monkeypatch.setenv("COLUMNS", str(width))
+        assert main(["history", "--config", str(config), "--commune", "06012"]) == 0
+        stamps = [r["data_timestamp"] for r in data["runs"]]
+        assert_uncut(capsys.readouterr().out, width,
+                     [*stamps, *(str(r["cameras"]) for r in data["runs"])], ["Beausoleil"])
+        assert main(since) == 0
+        assert_uncut(capsys.readouterr().out, width,
+                     ["2025-02-07T04:00:00Z", *(k for run_id, k, _ in changes if run_id == 3)],
+                     ["Cap-d'Ail"])
 
 
 @pytest.fixture
@@ -443,9 +469,13 @@ def test_patched_sets_equal_a_whole_recount_after_each_diff(
     out = tmp_path / "www"
     request = {"department": "06", "boundaries": (communes_06,), "population": cog_population}
     replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
-    assert run(config, "--quiet") == 0
+    assert run(config) == 0
     first = {r["insee"]: r["cameras"] for r in published(out)[0]["communes"]}
     assert first["06150"] == 0  # La Turbie: no camera yet
+    # The 158 communes outside the data: 5 named in the log, as count names them; all published.
+    (left_out,) = [line for line in capsys.readouterr().err.splitlines() if "left out: " in line]
+    assert left_out.endswith(" and 153 more (the published communes.json lists them all)")
+    assert any(w.count("(06") == 158 for w in published(out)[0]["warnings"])
 
     camera = {"man_made": "surveillance", "surveillance:type": "camera"}
     here = Obj("node", NEW_NODE + 1, 1, {**camera, "direction": "skywards"}, *inside("06150"))

@@ -8,8 +8,10 @@ with shapely: never from osmcams.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import tempfile
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -103,13 +105,17 @@ def _cameras_only(path: Path) -> Path:
 
     Cut with `osmium getid --with-history`, so that time-filter reads a small file.
     """
-    target = path.with_name(f"{path.stem}-cameras.osh.pbf")
+    # Kept beside the tests' other files, never beside the real data in ../shared.
+    key = hashlib.sha1(f"{path.resolve()} {path.stat().st_mtime_ns}".encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / "osmcams-tests" / key
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{path.stem}-cameras.osh.pbf"
     if not target.exists():
         tagged = parse_opl(run_osmium("tags-filter", "-R", path, "man_made=surveillance",
                                       "-f", "opl", "-o", "-"))
         ids = {f"{o.kind}{o.osm_id}" for o in tagged}
         ids |= {ref for o in tagged if o.kind == "w" for ref in o.refs}  # n123
-        listing = path.with_name(f"{path.stem}-ids.txt")
+        listing = folder / f"{path.stem}-ids.txt"
         listing.write_text("\n".join(sorted(ids)) + "\n", encoding="utf-8")
         run_osmium("getid", "--with-history", path, "-i", listing, "-o", target)
     return target
@@ -237,11 +243,22 @@ def test_csv_is_a_long_table(history: Path, ign_dir: Path, tmp_path: Path) -> No
     assert rows[0]["added"] == "" and rows[1]["added"] != ""
 
 
-def test_the_table_has_a_sparkline(history: Path, ign_dir: Path) -> None:
-    code, text = _run("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
-                      "--commune", "Beausoleil", "--commune", "Cap-d'Ail", "-q")
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_the_table_has_a_sparkline(history: Path, ign_dir: Path, monkeypatch, width: int) -> None:
+    """At 160 columns; narrower, dates and counts stay whole and the trend may go first."""
+    from test_tables import assert_uncut
+
+    monkeypatch.setenv("COLUMNS", str(width))
+    args = ["--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+            "--commune", "Beausoleil", "--commune", "Cap-d'Ail", "-q"]
+    code, text = _run(*args)
     assert code == ExitCode.OK
-    assert "Beausoleil" in text and "▁" in text and "█" in text
+    if width == 160:
+        assert "▁" in text and "█" in text
+    code, data = _run(*args, "-f", "json")
+    rows = json.loads(data)["communes"]
+    assert_uncut(text, width, [f"{c:,}" for r in rows for c in (r["cameras"][0], r["cameras"][-1])],
+                 [r["name"] for r in rows])
 
 
 def test_a_snapshot_is_refused_with_where_to_get_history(monaco_2025: Path, ign_dir: Path, capsys) -> None:

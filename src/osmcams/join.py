@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from osmcams.communes.model import Communes
+from osmcams.communes.model import Communes, short_list
 from osmcams.errors import DataError
 from osmcams.geo.areas import areas_km2
 from osmcams.models import Camera, gc_paused
@@ -268,8 +268,9 @@ def covered(
     """The communes the extract has data for, with a `coverage` column, and warnings.
 
     `coverage` is the share of a commune's area inside the extract's data. A commune
-    (almost) wholly outside is left out of a ranking, and is an error when asked for
-    by name: a zero there would be a number without data. A partly covered one keeps
+    (almost) wholly outside is left out, with a warning, of a ranking and of several
+    communes named; alone, or when none is covered, it is an error: a zero there would
+    be a number without data. A partly covered one keeps
     its count, flagged, and so does one `holding` cameras of the extract, however
     little of it the sampling found: the extract has data there. `known` is the
     `coverage_of` the communes, when known already.
@@ -285,8 +286,13 @@ def covered(
     where = f"the data of {extract.source} (known from {how})"
     kept = (shares >= NO_DATA) | chosen["insee"].isin(holding).to_numpy()
     outside = [name for name, keep in zip(names, kept) if not keep]
-    if outside and not rank:
+    if outside and not rank and len(outside) == len(names):  # of several named, the others count
         raise DataError(f"{', '.join(outside)}: outside {where}, nothing there can be counted")
+    if outside and not kept.any():  # an empty table would read as "no cameras"
+        raise DataError(
+            f"none of the {len(outside):,} selected communes is covered by {where}: "
+            + short_list(outside, 5)
+        )
     warnings = []
     partial = [
         f"{name} {share:.0%}" for name, share, keep in zip(names, shares, kept) if keep and share < 1

@@ -11,6 +11,7 @@ from osmcams.cli.options import (
     apply_ranking,
     fov_from,
     fov_options,
+    names_communes,
     ranking_options,
     report_from,
     show_warnings,
@@ -27,10 +28,15 @@ from osmcams.outputs.formats import (
     agreed_format,
 )
 
+# The count table's columns, and the order in which a narrow terminal leaves them out.
+COUNT_COLUMNS = (("INSEE", "left"), ("Commune", "text"), ("Pop.", "right"), ("km²", "right"),
+                 ("Cover", "right"), ("Cams", "right"), ("/km²", "right"), ("/10k", "right"),
+                 ("inh/cam", "right"), ("Types", "text"))
+COUNT_DROPPED = ("Types", "inh/cam", "km²", "Pop.", "/10k", "/km²")
+
 
 def rich_table(report, limit: int) -> Any:
-    from rich import box
-    from rich.table import Table
+    from osmcams.cli.render import Fitted
 
     meta = report.meta
     rows = report.rows[:limit]
@@ -45,32 +51,20 @@ def rich_table(report, limit: int) -> Any:
         f"are null under {meta['min_coverage']:.0%} coverage"
         if any(r.get("partial") for r in rows) else ""
     )
-    table = Table(
+    return Fitted(
+        COUNT_COLUMNS,
+        [[r["insee"], r["name"], cell(r["population"]), cell(r["area_km2"]),
+          "?" if r.get("coverage") is None else f"{r['coverage']:.0%}",
+          ("≥" if r.get("partial") else "") + cell(r["cameras"]),
+          cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]), cell(r["inhabitants_per_camera"]),
+          ", ".join(f"{k} {v}" for k, v in r["by_type"].items()) or "–"] for r in rows],
+        COUNT_DROPPED,
         title=f"Cameras mapped in OpenStreetMap, data of {meta['data_timestamp'] or 'unknown date'}",
         caption=(
             f"{meta['source']}; population: {meta['population_source'] or 'none'} "
             f"({meta['population_year'] or 'year unknown'}){partial}{cut}"
         ),
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
     )
-    table.add_column("INSEE", no_wrap=True)
-    table.add_column("Commune", min_width=10, overflow="fold")
-    for name in ("Pop.", "km²", "Cover", "Cams", "/km²", "/10k", "inh/cam"):
-        table.add_column(name, justify="right")
-    table.add_column("Types", min_width=8, overflow="fold")
-
-    for r in rows:
-        table.add_row(
-            r["insee"], r["name"], cell(r["population"]), cell(r["area_km2"]),
-            "?" if r.get("coverage") is None else f"{r['coverage']:.0%}",
-            ("≥" if r.get("partial") else "") + cell(r["cameras"]),
-            cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]),
-            cell(r["inhabitants_per_camera"]),
-            ", ".join(f"{k} {v}" for k, v in r["by_type"].items()) or "–",
-        )
-    return table
 
 
 @click.command()
@@ -120,7 +114,7 @@ def count(
         check_target(output, overwrite)  # before the work, not after
         if fmt == "csv":
             check_target(meta_sidecar(output), overwrite)
-    ranking = top is not None or not kw["communes"]
+    ranking = top is not None or not names_communes(kw)
     report = report_from(kw)
     apply_ranking(report, sort_by, min_population, include_partial, min_coverage, ranking)
     if top:

@@ -143,55 +143,52 @@ def ratio_cell(row: dict[str, Any]) -> str | None:
 
 def compare_table(report: Any) -> Any:
     """The communes, the figures through time (with a history), then the departments."""
-    from rich import box
     from rich.console import Group
-    from rich.table import Table
+
+    from osmcams.cli.render import Fitted
 
     meta = report.meta
-    communes = Table(
+    notes = [("Notes", "text")]
+    communes = [[r["insee"], r["name"], cell(r["cameras"]), cell(reported_cell(r)), cell(r["as_of"]),
+                 cell(r["reported_source"]), cell(ratio_cell(r)),
+                 cell([*r["flags"], *([r["reason"]] if r["reason"] else [])])] for r in report.rows]
+    tables = [Fitted(
+        [("INSEE", "left"), ("Commune", "text"), ("Mapped", "right"), ("Reported", "right"),
+         ("As of", "left"), ("Source", "text"), ("Complete", "right"), *notes],
+        communes, ["Source", "Complete"],
         title=f"Mapped in OpenStreetMap (data of {meta['data_timestamp'] or 'unknown date'}) "
               "against the reported figure closest to that date",
         caption=f"{meta['source']}; reported: {', '.join(meta['reported_sources'])}",
-        box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
-    )
-    right = ("Mapped", "Reported", "Complete", "Mapped then")
-    for name in ("INSEE", "Commune", "Mapped", "Reported", "As of", "Source", "Complete", "Notes"):
-        communes.add_column(name, justify="right" if name in right else "left",
-                            overflow="fold", no_wrap=name in ("INSEE", "As of"),
-                            min_width=16 if name in ("Notes", "Source") else None)
-    for r in report.rows:
-        communes.add_row(r["insee"], r["name"], cell(r["cameras"]), cell(reported_cell(r)),
-                         cell(r["as_of"]), cell(r["reported_source"]), cell(ratio_cell(r)),
-                         cell([*r["flags"], *([r["reason"]] if r["reason"] else [])]))
-    tables = [communes]
+    )]
     if "over_time" in report.extra:
-        history = Table(title="Every reported figure beside the cameras mapped at its date",
-                        box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-        for name in ("Commune", "Reported", "As of", "Status", "Scope", "Source", "Mapped then",
-                     "Complete", "Notes"):
-            history.add_column(name, justify="right" if name in right else "left", overflow="fold")
-        for p in report.extra["over_time"]:
-            history.add_row(p["name"], cell(reported_cell(p)), cell(p["as_of"]), p["status"],
-                            cell(p["scope"]), p["reported_source"], cell(p["mapped_then"]),
-                            cell(ratio_cell(p)), cell(p["reason"]))
-        tables.append(history)
-    if report.extra.get("departments"):
-        departments = Table(title="Departments", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-        for name in ("Dept", "Name", "Communes", "With cameras mapped", "reported", "Mapped",
-                     "Reported range", "As of", "Source", "Notes"):
-            departments.add_column(name, overflow="fold")
-        for d in report.extra["departments"]:
-            low, high = d["reported_cameras_min"], d["reported_cameras_max"]
-            span = None if low is None else str(low) if low == high else f"{low}–{high}"
-            departments.add_row(
-                d["department"], d["name"], cell(d["communes"]), cell(d["communes_with_mapped_cameras"]),
-                cell(d["communes_with_cameras_reported"]), cell(d["mapped_cameras"]), cell(span),
-                d["as_of"], d["reported_source"],
-                cell([*d["flags"], *([d["reason"]] if d["reason"] else [])]),
-            )
-        tables.append(departments)
-    return Group(*tables) if len(tables) > 1 else communes
-
+        points = [[p["name"], cell(reported_cell(p)), cell(p["as_of"]), p["status"], cell(p["scope"]),
+                   p["reported_source"], cell(p["mapped_then"]), cell(ratio_cell(p)), cell(p["reason"])]
+                  for p in report.extra["over_time"]]
+        tables.append(Fitted(
+            [("Commune", "text"), ("Reported", "right"), ("As of", "left"), ("Status", "left"),
+             ("Scope", "text"), ("Source", "text"), ("Mapped then", "right"), ("Complete", "right"),
+             *notes],
+            points, ["Scope", "Source", "Status"],
+            title="Every reported figure beside the cameras mapped at its date",
+        ))
+    departments = []
+    for d in report.extra.get("departments") or []:
+        low, high = d["reported_cameras_min"], d["reported_cameras_max"]
+        span = None if low is None else str(low) if low == high else f"{low}–{high}"
+        departments.append([
+            d["department"], d["name"], cell(d["communes"]), cell(d["communes_with_mapped_cameras"]),
+            cell(d["communes_with_cameras_reported"]), cell(d["mapped_cameras"]), cell(span),
+            cell(d["as_of"]), cell(d["reported_source"]),
+            cell([*d["flags"], *([d["reason"]] if d["reason"] else [])]),
+        ])
+    if departments:
+        tables.append(Fitted(
+            [("Dept", "left"), ("Name", "text"), ("Communes", "right"),
+             ("With cameras mapped", "right"), ("reported", "right"), ("Mapped", "right"),
+             ("Reported range", "right"), ("As of", "left"), ("Source", "text"), *notes],
+            departments, ["Communes", "reported", "With cameras mapped", "Source"], title="Departments",
+        ))
+    return Group(*tables)
 
 def mapped_then(
     pbf: Path | None, store: Path | None, counted: Any, figures: Any, threads: int | None, quiet: bool
@@ -280,40 +277,41 @@ def compare(
 
 def quality_table(report: Any) -> Any:
     """Counts per commune: cameras, what they lack, notes, odd values, near-duplicates."""
-    from rich import box
     from rich.console import Group
     from rich.markup import escape
-    from rich.table import Table
 
     from osmcams.analysis.quality import CHECKED
+    from osmcams.cli.render import Fitted
 
     meta = report.meta
-    table = Table(
-        title=f"What mappers still have to do, data of {meta['data_timestamp'] or 'unknown date'}",
-        caption=f"{meta['source']}; numbers are cameras lacking each tag",
-        box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
-    )
-    short = [key.split(":")[-1] for key in CHECKED]
-    for name in ("INSEE", "Commune", "Cams", "To do", *short, "fixme", "odd", "dupl."):
-        table.add_column(name, justify="left" if name in ("INSEE", "Commune") else "right", overflow="fold",
-                         no_wrap=name != "Commune", min_width=10 if name == "Commune" else None)
+    # Each checked key by its own name, less the "surveillance:" every reader knows.
+    keys = [key.removeprefix("surveillance:") for key in CHECKED]
+    rows = []
     for r in report.rows:
-        if r["cameras"] is None:
-            table.add_row(r["insee"], r["name"], "–", r["reason"])
+        if r["cameras"] is None:  # no data: the reason, where the numbers would be
+            rows.append([r["insee"], r["name"], "–", "–", *("" for _ in CHECKED), "", "", "",
+                         r["reason"]])
             continue
         odd = sum(sum(values.values()) for values in r["odd_values"].values())
-        table.add_row(r["insee"], r["name"], str(r["cameras"]), str(r["to_complete"]),
-                      *(str(r["missing"][key]) for key in CHECKED),
-                      str(r["fixme"]), str(odd), str(r["near_duplicates"]))
-    unreadable = [(r["name"], bad) for r in report.rows for bad in r["unreadable_directions"] or []]
+        rows.append([r["insee"], r["name"], str(r["cameras"]), str(r["to_complete"]),
+                     *(str(r["missing"][key]) for key in CHECKED),
+                     str(r["fixme"]), str(odd), str(r["near_duplicates"]), ""])
+    table = Fitted(
+        [("INSEE", "left"), ("Commune", "text"), ("Cams", "right"), ("To do", "right"),
+         *((key, "right") for key in keys), ("fixme", "right"), ("odd", "right"),
+         ("dupl.", "right"), ("Note", "text")],
+        rows,
+        ["Note", "fixme", "odd", "zone", "operator", "camera:direction", "camera:mount", "dupl.",
+         "camera:type", "surveillance", "type"],
+        title=f"What mappers still have to do, data of {meta['data_timestamp'] or 'unknown date'}",
+        caption=f"{meta['source']}; numbers are cameras lacking each tag",
+    )
+    unreadable = [[escape(r["name"]), bad["@id"], escape(bad["key"]), escape(bad["value"])]
+                  for r in report.rows for bad in r["unreadable_directions"] or []]
     if not unreadable:
         return table
-    directions = Table(title="Directions osmcams cannot read", box=box.SIMPLE_HEAD, pad_edge=False,
-                       collapse_padding=True)
-    for name in ("Commune", "Camera", "Key", "Value"):
-        directions.add_column(name, overflow="fold")
-    for name, bad in unreadable:
-        directions.add_row(escape(name), bad["@id"], escape(bad["key"]), escape(bad["value"]))
+    directions = Fitted([("Commune", "text"), ("Camera", "left"), ("Key", "left"), ("Value", "text")],
+                        unreadable, title="Directions osmcams cannot read")
     return Group(table, directions)
 
 

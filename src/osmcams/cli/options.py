@@ -37,6 +37,10 @@ def source_options(f: Callable) -> Callable:
     options = [
         commune_options,
         click.option("--pbf", type=click.Path(path_type=Path), help="OSM extract (.osm.pbf)."),
+        click.option("--demo", is_flag=True,
+                     help="The real data that ships with osmcams, offline: the Monaco extract of "
+                          "2025-02-07 and the French communes it reaches (every one of them "
+                          "unless --commune says)."),
         click.option("--admin-level", type=click.IntRange(1, 12), default=8, show_default=True,
                      help="admin_level of boundaries read from the PBF."),
         click.option("--threads", type=click.IntRange(0), default=None,
@@ -124,6 +128,9 @@ def report_from(kw: dict[str, Any]):
     settings = settings_from(kw, threads=kw.pop("threads"))
     from osmcams.communes.names import is_region_code
 
+    if kw.pop("demo"):
+        _use_demo(kw)
+
     region, boundary_source = kw.pop("region"), kw.pop("boundary_source")
     request = request_from(kw, region if is_region_code(region) else None)
     if request.region:
@@ -141,17 +148,51 @@ def report_from(kw: dict[str, Any]):
     return report
 
 
+DEMO_NOTE = (
+    "demo: the openstreetmap.fr extract of Monaco of 2025-02-07 (© OpenStreetMap contributors, "
+    "ODbL) and the IGN outlines of the 5 French communes it reaches (Licence Ouverte); "
+    "Monaco is not a French commune, so its cameras lie outside every commune"
+)
+
+
+def names_communes(kw: dict[str, Any]) -> bool:
+    """Whether the command names its communes: --commune, or --demo alone (its five)."""
+    return bool(kw["communes"]) or (kw["demo"] and not (kw["department"] or kw["region"]))
+
+
+def _use_demo(kw: dict[str, Any]) -> None:
+    """Point the options at the demo data; refuse the options that name other data."""
+    from osmcams.communes.names import is_region_code
+    from osmcams.counting import demo_data
+    from osmcams.errors import UsageError
+
+    for name in ("pbf", "boundaries", "population"):
+        if kw[name]:
+            raise UsageError(f"--demo brings its own data: drop --{name}")
+    if kw["region"] and not is_region_code(kw["region"]):  # a region name names an extract
+        raise UsageError("--demo brings its own data: drop --region, or give a region code")
+    kw["pbf"], boundaries = demo_data()
+    stderr().print(DEMO_NOTE, highlight=False, soft_wrap=True)
+    kw["boundaries"] = (boundaries,)
+    if not (kw["communes"] or kw["department"] or kw["region"]):
+        # Each of its communes by name, not a ranking: the partly covered ones are the lesson.
+        import json
+
+        features = json.loads(boundaries.read_text(encoding="utf-8"))["features"]
+        kw["communes"] = tuple(f["properties"]["code"] for f in features)
+
+
 NAMED = 5  # items a warning on the terminal names before it counts the rest
 
 
-def brief(warning: str) -> str:
-    """A warning listing many items, cut to the first NAMED and the count of the rest."""
+def brief(warning: str, whole: str = "--format json lists them all") -> str:
+    """A warning listing many items, cut to the first NAMED and the count of the rest;
+    `whole` says where they are all."""
     head, colon, tail = warning.partition(": ")
     items = tail.split(", ")
     if not colon or len(items) <= NAMED + 1:
         return warning
-    return (f"{head}: {', '.join(items[:NAMED])} and {len(items) - NAMED:,} more "
-            "(--format json lists them all)")
+    return f"{head}: {', '.join(items[:NAMED])} and {len(items) - NAMED:,} more ({whole})"
 
 
 def show_warnings(warnings: list[str]) -> None:

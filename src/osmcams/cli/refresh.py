@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from osmcams.cli.options import brief
 from osmcams.cli.render import handle_errors, progress_bar, stderr
 from osmcams.errors import UsageError
 
@@ -29,7 +30,8 @@ config_option = click.option(
 @click.option("--backfill", type=click.Path(path_type=Path, dir_okay=False), metavar="HISTORY",
               help="Instead of a refresh: seed the history from an OSM full-history file "
                    "(.osh.pbf), with runs from the first camera's year up to its data date, or "
-                   "up to the first refresh run. Run again to replace them.")
+                   "up to the first refresh run. Run again to replace them. `ohsome`: the "
+                   "counts per date from the ohsome API instead [env OSMCAMS_OHSOME_URL].")
 @click.option("--every", type=click.Choice(PERIODS), default=None,
               help="With --backfill: one run at the start of each period [default: month].")
 @handle_errors
@@ -49,6 +51,7 @@ def refresh(config_path: Path, threads: int | None, quiet: bool, backfill: Path 
       osmcams refresh --config /etc/osmcams/osmcams.toml --quiet
     (a crontab line: 17 * * * * osmcams refresh --config … --quiet)
       osmcams refresh --config osmcams.toml --backfill alpes-maritimes.osh.pbf --every quarter
+      osmcams refresh --config osmcams.toml --backfill ohsome
     """
     from osmcams.refresh.config import load_config
     from osmcams.refresh.run import now
@@ -59,8 +62,12 @@ def refresh(config_path: Path, threads: int | None, quiet: bool, backfill: Path 
     settings = Settings.from_env(threads=threads)
 
     def log(message: str) -> None:
-        if not quiet:
-            stderr().print(f"{now()} {message}", highlight=False, soft_wrap=True, markup=False)
+        if quiet:
+            return
+        head, warned, text = message.partition("warning: ")
+        if warned and not head:  # long lists cut, as count cuts them
+            message = warned + brief(text, "the published communes.json lists them all")
+        stderr().print(f"{now()} {message}", highlight=False, soft_wrap=True, markup=False)
 
     if backfill is not None:
         from osmcams.refresh.backfill import backfill as run_backfill
@@ -126,20 +133,19 @@ def history(config_path: Path, commune: str, fmt: str) -> None:
 
 
 def _history_table(insee: str, name: str, runs: list[dict[str, Any]]) -> None:
-    from rich import box
     from rich.console import Console
-    from rich.table import Table
+
+    from osmcams.cli.render import Fitted
 
     counts = [r["cameras"] for r in runs]
-    table = Table(title=f"{name} ({insee}): cameras over time  {sparkline(counts)}",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("Data of", "Sequence", "Cameras", "/km²", "/10k"):
-        table.add_column(column, justify="left" if column == "Data of" else "right")
-    for r in runs:
-        table.add_row(*("–" if v is None else str(v) for v in (
-            r["data_timestamp"], r["sequence"], r["cameras"], r["cameras_per_km2"],
-            r["cameras_per_10k"])))
-    Console().print(table)
+    rows = [["–" if v is None else str(v) for v in (
+        r["data_timestamp"], r["sequence"], r["cameras"], r["cameras_per_km2"], r["cameras_per_10k"])]
+        for r in runs]
+    Console().print(Fitted(
+        [("Data of", "left"), ("Sequence", "right"), ("Cameras", "right"), ("/km²", "right"),
+         ("/10k", "right")], rows, ["Sequence", "/10k", "/km²"],
+        title=f"{name} ({insee}): cameras over time  {sparkline(counts)}",
+    ))
 
 
 def _since(value: str) -> str:
@@ -202,13 +208,12 @@ def changes(config_path: Path, since: str, commune: str | None, fmt: str) -> Non
 
         click.echo(render_text(lambda out: rows_csv(rows, keys, out)), nl=False)
         return
-    from rich import box
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=f"Camera changes since {start}", box=box.SIMPLE_HEAD, pad_edge=False)
-    for key in keys:
-        table.add_column(key)
-    for row in rows:
-        table.add_row(*("–" if row[k] is None else str(row[k]) for k in keys))
-    Console().print(table)
+    from osmcams.cli.render import Fitted
+
+    Console().print(Fitted(
+        [(key, "text" if key == "commune" else "left") for key in keys],
+        [["–" if row[k] is None else str(row[k]) for k in keys] for row in rows],
+        ["lat", "lon", "insee", "commune"], title=f"Camera changes since {start}",
+    ))

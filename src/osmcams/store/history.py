@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from osmcams.errors import DataError, UsageError
+from osmcams.errors import CommuneNotFound, DataError, OsmcamsError, UsageError
 from osmcams.models import Camera
 from osmcams.store.sql import rows_in
 
@@ -466,18 +466,20 @@ class Store:
 
     def commune(self, query: str) -> tuple[str, str]:
         """The (insee, name) of the counted commune named or coded `query`."""
-        from osmcams.communes.names import normalise
+        """Names match as in `count`: homonyms listed with their codes, unknown names answered
+        with the closest counted names; a French commune without counts here is named so.
+        """
+        from osmcams.communes.model import department_of
+        from osmcams.communes.names import match
 
         known = dict(self.db.execute("SELECT insee, name FROM counts GROUP BY insee"))
-        if query in known:
-            return query, known[query]
-        found = [(code, name) for code, name in known.items() if normalise(name) == normalise(query)]
-        if len(found) == 1:
-            return found[0]
-        if found:
-            listed = ", ".join(f"{name} ({code})" for code, name in found)
-            raise UsageError(f"{query!r} is ambiguous in {self.path}: {listed}; give the INSEE code")
-        raise UsageError(f"{query!r} has no counts in {self.path}")
+        candidates = [(code, name, department_of(code)) for code, name in known.items()]
+        try:
+            code = match(query, candidates, settle="give the INSEE code",
+                         among=f" among the communes counted in {self.path}")
+        except CommuneNotFound as e:
+            raise CommuneNotFound(f"{e}{_elsewhere(query)}") from None
+        return code, known[code]
 
     def names(self) -> dict[str, str]:
         """The name of each counted commune, by INSEE code (the latest name)."""
@@ -515,3 +517,18 @@ class Store:
         for row in rows:
             row["tags"] = json.loads(row["tags"])
         return rows
+
+
+def _elsewhere(query: str) -> str:
+    """Where a commune without counts in a history is, when it is a French commune."""
+    from osmcams.communes.model import department_of
+    from osmcams.communes.names import match
+    from osmcams.communes.population import official_table, read_population
+
+    names = read_population(official_table()).names
+    try:
+        code = match(query, [(c, n, department_of(c)) for c, n in names.items()])
+    except OsmcamsError:
+        return ""
+    return (f"; {names[code]} ({code}) is outside the data of these refreshes, or left out "
+            "by their selection")
