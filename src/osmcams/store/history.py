@@ -177,6 +177,7 @@ MIGRATIONS = [
     # With the sequence of the set (kept_state "published"), what a run knows of the set in
     # place without reading it back; a store without them gets the whole set written again.
     # The rows by their published order: cameras.geojson is written in it (Kept.features).
+    # IF NOT EXISTS: a store whose version was set back (as a test does) migrates again.
     Migration("the published set's files, each with its size and time as the store wrote it", """
     CREATE TABLE IF NOT EXISTS kept_files (
         name TEXT PRIMARY KEY,
