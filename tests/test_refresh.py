@@ -555,3 +555,81 @@ def test_a_history_of_schema_6_counts_every_commune_again(
     assert rows["06012"]["cameras"] == 2 and "partial" in rows["06012"]
     assert all(r["partial"] == (r["coverage"] < 1) for r in rows.values())
     assert _set_files(out) == _rebuilt(tmp_path, config, "whole")
+
+
+def test_a_file_edited_or_deleted_by_hand_is_written_again(
+    replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys
+):
+    """The store knows the set it published by each file's size and time, and never reads
+    it back: a file edited or deleted by hand is written again, by a run with nothing new
+    or by one with a diff (which then counts every commune); the set is then the one a
+    whole recount writes."""
+    config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
+                          population=str(cog_population), department="06")
+    out = tmp_path / "www"
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config, "--quiet") == 0
+    whole = _set_files(out)
+    capsys.readouterr()
+    assert run(config) == 0
+    assert "nothing new" in capsys.readouterr().err
+
+    cameras = out / "cameras.geojson"
+    text = cameras.read_bytes()
+    edited = text.replace(b'"insee": "06012"', b'"insee": "06013"', 1)  # the same size
+    assert edited != text and len(edited) == len(text)
+    cameras.write_bytes(edited)
+    assert run(config) == 0
+    assert "outputs restored" in capsys.readouterr().err
+    assert _set_files(out) == whole and cameras.read_bytes() == text
+    (out / "communes.json").unlink()
+    assert run(config) == 0
+    assert "outputs restored" in capsys.readouterr().err
+    assert _set_files(out) == whole
+
+    roquebrune = next((out / "communes").glob("06104-*"))
+    roquebrune.unlink()
+    camera = {"man_made": "surveillance", "surveillance:type": "camera"}
+    for i, code in enumerate(("06012", "06032"), 1):  # a diff in Beausoleil, then Cap-d'Ail
+        created = Obj("node", NEW_NODE + i, 1, camera, *inside(code))
+        replication.publish(MONACO_SEQUENCE + i, osc(create=[created]), STAMP.format(1 + i, 0))
+        assert run(config) == 0
+        assert ("counting these again" in capsys.readouterr().err) == (i == 2)
+        assert _set_files(out) == _rebuilt(tmp_path, config, f"whole{i}")
+    assert roquebrune.is_file()
+
+
+def test_a_store_of_schema_7_writes_the_whole_set_once_then_patches(
+    replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys
+):
+    """A store that an older osmcams left (schema 7: the published set known only from its
+    files) is migrated; its next run writes the whole set, the one after patches it."""
+    from osmcams.store.history import MIGRATIONS, SCHEMA_VERSION
+
+    config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
+                          population=str(cog_population), names=FRENCH)
+    out = tmp_path / "www"
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config, "--quiet") == 0
+    with sqlite3.connect(out / "history.sqlite") as db:  # as osmcams of schema 7 left it
+        db.execute("DROP TABLE kept_files")
+        db.execute("DROP INDEX kept_rows_published")
+        db.execute("DELETE FROM kept_state WHERE name = 'published'")
+        db.execute("PRAGMA user_version = 7")
+    old = sqlite3.connect(":memory:")
+    for version, migration in enumerate(MIGRATIONS[:7], 1):
+        old.executescript(migration.sql + f";PRAGMA user_version = {version}")
+    schema = "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+    with sqlite3.connect(out / "history.sqlite") as db:
+        assert db.execute(schema).fetchall() == old.execute(schema).fetchall()
+
+    camera = {"man_made": "surveillance", "surveillance:type": "camera"}
+    capsys.readouterr()
+    for i, code in enumerate(("06012", "06032"), 1):
+        created = Obj("node", NEW_NODE + i, 1, camera, *inside(code))
+        replication.publish(MONACO_SEQUENCE + i, osc(create=[created]), STAMP.format(1 + i, 0))
+        assert run(config) == 0
+        assert ("counting these again" in capsys.readouterr().err) == (i == 2)
+        with sqlite3.connect(out / "history.sqlite") as db:
+            assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert _set_files(out) == _rebuilt(tmp_path, config, f"whole{i}")

@@ -254,43 +254,58 @@ def _set_features(report: Report) -> dict[str, list[str]]:
         for c in report.cameras.get(code, [])] for code in names}
 
 
-def test_a_patched_set_copies_the_kept_communes_as_they_were(report: Report, tmp_path: Path) -> None:
-    """The communes not given are copied from the cameras.geojson in place; a file that is
-    not the one expected (a line gone or added, another commune, a cut or longer end, not
-    osmcams's) is StaleSet."""
-    from osmcams.outputs.sets import SetRow, StaleSet, write_set
+def test_a_patched_set_keeps_the_other_communes_files(report: Report, tmp_path: Path) -> None:
+    """A patch writes the files of the communes given, keeps the others' in place, and
+    writes cameras.geojson from the lines given; each file written is named with its size
+    and time as os.stat gives them."""
+    import os
+
+    from osmcams.outputs.sets import SetRow, commune_path, write_set
 
     features = _set_features(report)
     rows = [SetRow(code, code, "{}", f"{code}\n") for code in features]
     assert [len(features[c]) for c in features] == [len(report.cameras["06012"]),
                                                     len(report.cameras["06032"]), 0]
-    write_set(tmp_path, {}, [], rows, features)
-    before = [(code, len(lines)) for code, lines in features.items()]
+    every = [line for lines in features.values() for line in lines]
+    written = write_set(tmp_path, {}, [], rows, features, (line.encode() for line in every))
+    files = {"communes.csv", "communes.json", "cameras.geojson",
+             *(commune_path(code, code) for code in features)}
+    assert set(written) == files
     path = tmp_path / "cameras.geojson"
-    published = path.read_bytes()
+    assert json.loads(path.read_text(encoding="utf-8"))["features"] == [json.loads(x) for x in every]
+    kept = tmp_path / commune_path("06012", "06012")
+    stamp = kept.stat().st_mtime_ns
 
     moved = {"06032": features["06032"][1:]}  # Cap-d'Ail loses its first camera
-    write_set(tmp_path, {}, [], rows, moved, before)
-    expected = [json.loads(line) for code in features for line in moved.get(code, features[code])]
-    assert json.loads(path.read_text(encoding="utf-8"))["features"] == expected
-    write_set(tmp_path, {}, [], rows, {}, [(code, len(moved.get(code, features[code])))
-                                            for code in features])
-    assert json.loads(path.read_text(encoding="utf-8"))["features"] == expected
+    lines = [*features["06012"], *moved["06032"]]
+    written = write_set(tmp_path, {}, [], rows, moved, (line.encode() for line in lines), whole=False)
+    assert set(written) == {*files} - {commune_path(code, code) for code in ("06012", "06059")}
+    for name, (size, mtime) in written.items():
+        stat = os.stat(tmp_path / name)
+        assert (stat.st_size, stat.st_mtime_ns) == (size, mtime), name
+    assert json.loads(path.read_text(encoding="utf-8"))["features"] == [json.loads(x) for x in lines]
+    assert kept.stat().st_mtime_ns == stamp
+    cap_d_ail = json.loads((tmp_path / commune_path("06032", "06032")).read_text(encoding="utf-8"))
+    assert cap_d_ail["features"] == [json.loads(x) for x in moved["06032"]]
 
-    lines = published.split(b"\n")
-    broken = {
-        "a line gone": b"\n".join(lines[:2] + lines[3:]),
-        "a line more": b"\n".join([*lines[:2], lines[2], *lines[2:]]),
-        "another commune": published.replace(b'"insee": "06012"', b'"insee": "06013"', 1),
-        "cut": published[:-4],
-        "more after": published + b"\n",
-        "not osmcams": b'{"type": "FeatureCollection", "features": []}\n',
-    }
-    for name, text in broken.items():
-        path.write_bytes(text)
-        with pytest.raises(StaleSet):
-            write_set(tmp_path, {}, [], rows, {"06059": []}, before)
-        assert path.read_bytes() == text, name
+
+@pytest.mark.parametrize("count", [0, 1, 4096, 4097, 10_000])
+def test_feature_lines_streamed_as_bytes_are_one_collection(count: int) -> None:
+    """UTF-8 lines from a generator, across the chunks they are written in: one feature a
+    line, each but the last ending with a comma, as `write_feature_lines` writes them."""
+    from osmcams.outputs.writers import write_feature_bytes, write_feature_lines
+
+    lines = [json.dumps({"type": "Feature", "properties": {"name": f"Èze {i}"}, "geometry": None},
+                        ensure_ascii=False) for i in range(count)]
+    out = io.BytesIO()
+    write_feature_bytes((line.encode() for line in lines), out)
+    body = "".join(f"\n{line}," for line in lines)[:-1]
+    assert out.getvalue().decode() == '{"type": "FeatureCollection", "features": [' + body + "\n]}\n"
+    text = io.StringIO()
+    write_feature_lines(lines, text)
+    assert out.getvalue() == text.getvalue().encode()
+    features = json.loads(out.getvalue())["features"]
+    assert [f["properties"]["name"] for f in features] == [f"Èze {i}" for i in range(count)]
 
 
 def test_count_files_say_where_their_numbers_come_from(

@@ -5,37 +5,33 @@
   feature a line, commune after commune in the order of the table;
 - ``communes/<insee>-<slug>.geojson``: one per commune, as ``export --output-dir``.
 
-A patch rewrites the files of the communes given, and copies the features of the others,
-as bytes, from the cameras.geojson in place: they did not change.
+A patch rewrites the files of the communes given and keeps the others' in place;
+cameras.geojson is written whole, from feature lines given in order.
 """
 
 from __future__ import annotations
 
 import io
-import json
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from osmcams.join import ROW_KEYS
 from osmcams.outputs.writers import (
-    FEATURES_END,
-    FEATURES_START,
     commune_file,
     json_document,
     rows_csv,
-    write_feature_blocks,
+    write_feature_bytes,
     write_feature_lines,
 )
 
 COMMUNES_DIR = "communes"
 FIXED = {"table": "communes.csv", "json": "communes.json", "cameras": "cameras.geojson"}
-SCAN = 1 << 23  # bytes of cameras.geojson searched for newlines at once
 
-
-class StaleSet(ValueError):
-    """The published cameras.geojson is not the one a patch expects."""
+# A file's size and modification time (ns): what tells whether it is still the one written.
+Identity = tuple[int, int]
 
 
 @dataclass
@@ -53,21 +49,34 @@ def commune_path(insee: str, name: str) -> str:
     return f"{COMMUNES_DIR}/{commune_file(insee, name, 'geojson')}"
 
 
+def identities(directory: Path, names: Iterable[str]) -> dict[str, Identity]:
+    """The identity of each file `names` (relative to `directory`) that is there."""
+    found = {}
+    folder = str(directory)
+    for name in names:  # a set has thousands: paths as strings, not Path objects
+        try:
+            stat = os.stat(os.path.join(folder, name))
+        except OSError:
+            continue
+        found[name] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
 def write_set(
     directory: Path,
     meta: dict[str, Any],
     warnings: list[str],
     rows: list[SetRow],
     features: dict[str, list[str]],
-    before: list[tuple[str, int]] | None = None,
-) -> None:
-    """Publish the set of `rows` in `directory`.
+    cameras: Iterable[bytes],
+    whole: bool = True,
+) -> dict[str, Identity]:
+    """Publish the set of `rows` in `directory`; the identity of each file written.
 
-    `features` are the feature lines of the communes whose files are written. Without
-    `before`, that is every commune, and the commune files no longer in the set go.
-    With `before` (each commune of the published cameras.geojson and its number of
-    features, in its order), the other communes' features are copied from it; StaleSet
-    when it does not hold them.
+    `features` are the feature lines of the communes whose files are written: with
+    `whole`, every commune, and the commune files no longer in the set go; else the
+    other communes' files stay as they are. `cameras` are the lines of cameras.geojson,
+    in UTF-8: the features of every commune of `rows`, in their order.
     """
     from osmcams.files import publish
 
@@ -75,7 +84,7 @@ def write_set(
     names.update({r.insee: commune_path(r.insee, r.name) for r in rows if r.insee in features})
     stale: list[str] = []
     folder = directory / COMMUNES_DIR
-    if before is None and folder.is_dir():
+    if whole and folder.is_dir():
         kept = set(names.values())
         stale = [f"{COMMUNES_DIR}/{p.name}" for p in folder.glob("*.geojson")
                  if f"{COMMUNES_DIR}/{p.name}" not in kept]
@@ -91,55 +100,5 @@ def write_set(
                 with open(paths[row.insee], "w", encoding="utf-8") as out:
                     write_feature_lines(features[row.insee], out)
         with open(paths["cameras"], "wb") as out:
-            if before is None:
-                write_feature_blocks((",\n".join(features[r.insee]).encode() for r in rows), out)
-            else:
-                old = (directory / FIXED["cameras"]).read_bytes()
-                write_feature_blocks(_patched(old, rows, features, before), out)
-
-
-def _patched(
-    old: bytes, rows: list[SetRow], features: dict[str, list[str]], before: list[tuple[str, int]],
-) -> Iterator[bytes | memoryview]:
-    """The features of `rows`, a block per commune: those of `features`, else as `old`
-    (the published cameras.geojson) has them.
-
-    The communes not in `features` are in the same order in `old` as in `rows` (their
-    ranks did not change relative to one another): their lines are found in one pass.
-    """
-    import numpy
-
-    if not old.startswith(FEATURES_START.encode() + b"\n"):
-        raise StaleSet("cameras.geojson does not start as osmcams writes it")
-    # Line k of `old` ends at ends[k] (after its newline); line 0 is the first line, features
-    # start at line 1 and end with ",\n" (the last with "\n"), and the line "]}" closes.
-    text = numpy.frombuffer(old, numpy.uint8)
-    ends = numpy.concatenate([numpy.flatnonzero(text[at:at + SCAN] == ord("\n")) + at + 1
-                              for at in range(0, len(text), SCAN)])
-    view = memoryview(old)
-    line = 1
-    blocks = iter(before)
-    for row in rows:
-        if row.insee in features:
-            yield ",\n".join(features[row.insee]).encode()
-            continue
-        for code, count in blocks:
-            first, line = line, line + count
-            if code == row.insee:
-                break
-        else:
-            raise StaleSet(f"cameras.geojson lacks the cameras of {row.insee}")
-        if not count:
-            continue
-        if line >= len(ends):
-            raise StaleSet("cameras.geojson ends before its kept communes do")
-        start, end = int(ends[first - 1]), int(ends[line - 1]) - 1  # without the last newline
-        if old[end - 1] == ord(","):  # the file's last feature has none
-            end -= 1
-        mark = f'"insee": {json.dumps(row.insee, ensure_ascii=False)}'.encode()
-        if old.count(mark, start, end) != count or old[end - 1] != ord("}"):
-            raise StaleSet(f"cameras.geojson does not hold the cameras of {row.insee} as kept")
-        yield view[start:end]
-    line += sum(count for _, count in blocks)
-    if line != len(ends) - 1 or old[ends[line - 1]:] != FEATURES_END.lstrip("\n").encode():
-        raise StaleSet("cameras.geojson does not end where its kept communes do")
+            write_feature_bytes(cameras, out)
+    return identities(directory, names.values())

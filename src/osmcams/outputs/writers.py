@@ -13,6 +13,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -197,6 +198,7 @@ def feature_line(feature: dict[str, Any]) -> str:
 
 FEATURES_START = '{"type": "FeatureCollection", "features": ['
 FEATURES_END = "\n]}\n"
+LINES_AT_ONCE = 4096  # lines joined and written at once
 
 
 def write_feature_lines(lines: Iterable[str], out: IO[str], about: dict[str, Any] | None = None) -> None:
@@ -249,16 +251,14 @@ def write_csv_report(report: Report, target: str | os.PathLike[str], overwrite: 
         raise OutputError(text) from e
 
 
-def write_feature_blocks(blocks: Iterable[bytes | memoryview], out: IO[bytes]) -> None:
-    """A FeatureCollection, in UTF-8, of features given in blocks of lines, each block the
-    lines of some features joined by ",\n" (empty for none), as `write_feature_lines`."""
+def write_feature_bytes(lines: Iterable[bytes], out: IO[bytes]) -> None:
+    """A FeatureCollection, in UTF-8, of features given as their lines in UTF-8, as
+    `write_feature_lines` writes it; the lines may stream from a database."""
     out.write(FEATURES_START.encode())
-    separator = b"\n"
-    for block in blocks:
-        if block:
-            out.write(separator)
-            out.write(block)
-            separator = b",\n"
+    separator, rest = b"\n", iter(lines)
+    while chunk := list(islice(rest, LINES_AT_ONCE)):
+        out.write(separator + b",\n".join(chunk))
+        separator = b",\n"
     out.write(FEATURES_END.encode())
 
 

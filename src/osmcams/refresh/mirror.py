@@ -27,7 +27,7 @@ from osmcams.models import Camera, direction_warning, make_camera, unreadable_di
 from osmcams.sources.osm.blocks import Block, Layout, Unindexable, index
 from osmcams.sources.osm.pbf import Extract, Scan, centre, placement_warnings, read_by_id
 from osmcams.sources.replication import Batch
-from osmcams.store.sql import batches, rows_in
+from osmcams.store.sql import batches, extract_order, rows_in
 
 # The columns a diff sets; a camera's commune is set afterwards (set_communes).
 OBJECTS = "INTO kept_objects (key, tags, timestamp, nodes, ways, lon, lat, partial) VALUES"
@@ -295,16 +295,13 @@ class Mirror:
     def features_in(self, codes: Iterable[str]) -> dict[str, list[tuple[str | None, str | None, str]]]:
         """The surveillance:type, surveillance and feature line (`set_communes`) of each
         camera of each commune of `codes`, in the order of an extract."""
-        order = {"node": 0, "way": 1, "relation": 2}
-        found: dict[str, list[tuple[tuple[int, int], tuple[str | None, str | None, str]]]] = {
-            code: [] for code in codes}
-        for key, code, *kept in rows_in(
-            self.db, "SELECT key, insee, surveillance_type, surveillance, feature FROM kept_objects"
-            " WHERE lon IS NOT NULL AND insee IN ({marks})", found,
+        found: dict[str, list[tuple[str | None, str | None, str]]] = {code: [] for code in codes}
+        for code, kind, scope, line in rows_in(
+            self.db, "SELECT insee, surveillance_type, surveillance, feature FROM kept_objects"
+            f" WHERE lon IS NOT NULL AND insee IN ({{marks}}) ORDER BY {extract_order()}", found,
         ):
-            kind, osm_id = key.split("/")
-            found[code].append(((order[kind], int(osm_id)), tuple(kept)))
-        return {code: [kept for _, kept in sorted(rows)] for code, rows in found.items()}
+            found[code].append((kind, scope, line))
+        return found
 
     def _cameras(self, where: str, params: Iterable[Any] = ()) -> Iterator[tuple[Camera, str | None]]:
         for key, tags, stamp, lon, lat, code in self.db.execute(

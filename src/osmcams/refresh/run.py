@@ -6,7 +6,8 @@ A refresh, under a lock beside the history database:
 2. reads the extract once, when it is new to the store (the first run, or a new file);
 3. fetches the server's state, then the diffs since the stored sequence, in batches,
    and applies them to the kept cameras (mirror.py), not to the extract;
-4. counts, writes the outputs into a staging directory and publishes them as a set;
+4. counts, writes the outputs from the store into a staging directory and publishes them
+   as a set (it never reads them back: the store keeps what it published);
 5. records the run, its counts and its changes, and commits: one transaction.
 
 Nothing new: nothing is written. Diffs the server no longer has, or a sequence that
@@ -22,13 +23,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from osmcams.errors import DataError, StaleError
 from osmcams.models import Camera, Progress
 from osmcams.refresh.config import Config
 from osmcams.settings import Settings, public_url
 from osmcams.store.history import CHANGES, Change, Run, Store
+
+if TYPE_CHECKING:
+    from osmcams.outputs.sets import SetRow
 
 Log = Callable[[str], None]
 BATCH_DIFFS = 60  # diffs merged and applied at once: memory stays bounded when catching up
@@ -177,7 +181,7 @@ class Refresh:
             except DiffsGone as again:
                 raise NetworkError(f"{again} even after downloading a new extract") from again
         same = mirror.get("communes") == self._communes_key()
-        if not (fresh or applied) and self._published() == mirror.get("sequence") and same:
+        if not (fresh or applied) and self._in_place(mirror.get("sequence")) and same:
             stamp = mirror.get("timestamp")
             return Outcome(f"nothing new: data of {_short(stamp)} (sequence "
                            f"{mirror.get('sequence')}) is the newest", mirror.get("sequence"))
@@ -292,16 +296,14 @@ class Refresh:
         the communes whose cameras the diffs touched are counted and written again (a
         patch); else every commune is.
         """
-        from osmcams.outputs.sets import StaleSet
-
         mirror = self.mirror
         key = self._communes_key()
         changes: list[Change] | None = None
         if (record and self.touched is not None and mirror.get("communes") == key
-                and self._published() == self.start_sequence):
+                and self._in_place(self.start_sequence)):
             try:
                 changes = self._patch()
-            except (StaleSet, Whole) as e:
+            except Whole as e:
                 self.log(f"{e}: counting every commune and writing the whole set again")
         if changes is None:
             changes = self._rebuild(record, key)
@@ -321,15 +323,28 @@ class Refresh:
             self._selection = communes, selected(request, communes)
         return self._selection
 
-    def _published(self) -> int | None:
-        """The replication sequence of the published set, None when there is none."""
-        import json
+    def _in_place(self, sequence: int | None) -> bool:
+        """Whether the set in the output directory is the one the store published, at
+        `sequence`: every file of it there, none edited since (by its size and time)."""
+        from osmcams.outputs.sets import identities
+        from osmcams.store.kept import Kept
 
-        try:
-            with open(self.config.output_dir / "communes.json", encoding="utf-8") as f:
-                return json.load(f)["meta"].get("replication_sequence")
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        if sequence is None or self.mirror.get("published") != sequence:
+            return False
+        files = Kept(self.store.db).files()
+        return bool(files) and identities(self.config.output_dir, files) == files
+
+    def _write_set(self, meta: dict[str, Any], warnings: list[str], rows: list[SetRow],
+                   features: dict[str, list[str]], whole: bool) -> None:
+        """Publish the set of `rows`, cameras.geojson from the kept feature lines,
+        and keep what was published (`write_set`)."""
+        from osmcams.outputs.sets import write_set
+        from osmcams.store.kept import Kept
+
+        kept = Kept(self.store.db)
+        files = write_set(self.config.output_dir, meta, warnings, rows, features, kept.features(), whole)
+        kept.keep_files(files, whole)
+        self.mirror.put("published", meta["replication_sequence"])
 
     def _extract_names(self) -> tuple[str, str]:
         """The source and the timestamp source that the outputs name."""
@@ -364,7 +379,7 @@ class Refresh:
         import shapely
 
         from osmcams.join import assign, count
-        from osmcams.outputs.sets import SetRow, write_set
+        from osmcams.outputs.sets import SetRow
         from osmcams.outputs.writers import camera_feature, feature_line, row_lines
         from osmcams.store.kept import Kept, KeptRow
 
@@ -409,9 +424,9 @@ class Refresh:
             "coverage_from": report.meta["coverage_from"],
         })
         cameras = {code: report.cameras[code] for code in names}
-        write_set(config.output_dir, report.meta, report.warnings,
-                  [SetRow(r["insee"], r["name"], *text) for r, text in zip(report.rows, texts)],
-                  {code: [lines[c.key] for c in group] for code, group in cameras.items()})
+        self._write_set(report.meta, report.warnings,
+                        [SetRow(r["insee"], r["name"], *text) for r, text in zip(report.rows, texts)],
+                        {code: [lines[c.key] for c in group] for code, group in cameras.items()}, True)
         del lines, texts  # a first run holds every camera's feature: not while recording
         return (self.store.record_run(self._run_record(), report.rows, cameras, self.touched)
                 if record else [])
@@ -448,7 +463,7 @@ class Refresh:
         files; the others' rows and features are kept."""
         from osmcams.communes.model import Communes
         from osmcams.join import NO_DATA, finish, rank_order, row_of
-        from osmcams.outputs.sets import SetRow, write_set
+        from osmcams.outputs.sets import SetRow
         from osmcams.outputs.writers import camera_feature, feature_line, row_lines
         from osmcams.sources.osm.pbf import Extract
         from osmcams.store.kept import Kept
@@ -458,7 +473,6 @@ class Refresh:
         moved = mirror.cameras(touched)
         owners = kept.owners(moved)
         rows = kept.rows()
-        before = [(r.insee, r.cameras) for r in rows]  # the blocks of cameras.geojson in place
         by_code = {r.insee: r for r in rows}
         mirror.set_communes(moved, owners, (
             feature_line(camera_feature(c, code, by_code[code].name)) if code in by_code else None
@@ -503,17 +517,15 @@ class Refresh:
         meta["replication_sequence"] = mirror.get("sequence")
         for warning in warnings:
             self.log(f"warning: {warning}")
-        write_set(self.config.output_dir, meta, warnings,
-                  [SetRow(r.insee, r.name, r.json, r.csv) for r in order],
-                  {code: [line for *_, line in kept_features[code]] for code in dirty}, before)
+        kept.update_rows([by_code[code] for code in dirty])
+        kept.reorder({r.insee: i for i, r in enumerate(order) if r.published != i})
+        self._write_set(meta, warnings, [SetRow(r.insee, r.name, r.json, r.csv) for r in order],
+                        {code: [line for *_, line in kept_features[code]] for code in dirty}, False)
         now: dict[str, list[Camera]] = {code: [] for code in dirty}
         for camera, owner in zip(moved, owners):
             if owner in now:
                 now[owner].append(camera)
-        changes = self.store.record_run(self._run_record(), list(fresh.values()), now, touched)
-        kept.update_rows([by_code[code] for code in dirty])
-        kept.reorder({r.insee: i for i, r in enumerate(order) if r.published != i})
-        return changes
+        return self.store.record_run(self._run_record(), list(fresh.values()), now, touched)
 
 
 def _cell_holds(mirror: Any, place: tuple[float, float], grid: list[Any]) -> bool:

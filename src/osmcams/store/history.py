@@ -13,7 +13,7 @@ Tables (schema version in ``PRAGMA user_version``, migrated forward on open):
   one commune to another is "moved out" of the one (where it was) and "moved in" to the
   other (where it is now);
 - ``kept_*``: what refresh keeps to apply replication diffs (see mirror.py) and to
-  publish only what they change (refresh.py).
+  publish only what they change, from the store (kept.py, refresh/run.py).
 
 A run is one transaction (`Store.transaction`): a killed run leaves no trace.
 """
@@ -173,6 +173,18 @@ MIGRATIONS = [
     """),
     Migration("rows say whether a commune is partly covered: the kept rows are written again", """
     DELETE FROM kept_state WHERE name = 'communes';
+    """),
+    # With the sequence of the set (kept_state "published"), what a run knows of the set in
+    # place without reading it back; a store without them gets the whole set written again.
+    # The rows by their published order: cameras.geojson is written in it (Kept.features).
+    # IF NOT EXISTS: a store whose version was set back (as a test does) migrates again.
+    Migration("the published set's files, each with its size and time as the store wrote it", """
+    CREATE TABLE IF NOT EXISTS kept_files (
+        name TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS kept_rows_published ON kept_rows(published);
     """),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

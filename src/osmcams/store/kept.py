@@ -6,17 +6,23 @@ In the history store:
   outline of every loaded commune, so that a camera a diff created or moved is placed
   in its commune without loading the communes again;
 - ``kept_rows``: each published density row, with what recomputing it needs (area,
-  coverage, population), its place in the published order, and its JSON and CSV lines.
+  coverage, population), its place in the published order, and its JSON and CSV lines;
+- ``kept_files``: each file of the published set, with its size and modification time as
+  they were once it was published, to tell whether the set in place is still that one.
+
+With each camera's feature line (``kept_objects.feature``), they are what a run writes
+its set from: it never reads the published files back.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from osmcams.models import Camera
+from osmcams.store.sql import extract_order
 
 MARGIN = 1e-4  # degrees around a point when asking the R*Tree (it stores 32-bit floats)
 
@@ -105,3 +111,26 @@ class Kept:
     def rows(self) -> list[KeptRow]:
         """The kept rows, in their published order."""
         return [KeptRow(*r) for r in self.db.execute("SELECT * FROM kept_rows ORDER BY published")]
+
+    def features(self) -> Iterator[bytes]:
+        """The feature line, in UTF-8, of every placed camera of the kept rows' communes:
+        commune after commune in their published order, each commune's in the order of an
+        extract. The rows come first (CROSS JOIN), by the index of their order: only each
+        commune's cameras are sorted, not 90 MB of lines."""
+        for (line,) in self.db.execute(
+            "SELECT CAST(o.feature AS BLOB) FROM kept_rows r CROSS JOIN kept_objects o"
+            f" ON o.insee = r.insee WHERE o.lon IS NOT NULL ORDER BY r.published, {extract_order('o.key')}"
+        ):
+            yield line
+
+    def files(self) -> dict[str, tuple[int, int]]:
+        """The size and modification time (ns) of each file of the published set, by its
+        path relative to the output directory."""
+        return {name: (size, mtime) for name, size, mtime in self.db.execute("SELECT * FROM kept_files")}
+
+    def keep_files(self, files: dict[str, tuple[int, int]], whole: bool) -> None:
+        """Keep these files of the published set; with `whole`, they are the whole set."""
+        if whole:
+            self.db.execute("DELETE FROM kept_files")
+        self.db.executemany("INSERT OR REPLACE INTO kept_files VALUES (?, ?, ?)",
+                            [(name, *identity) for name, identity in files.items()])

@@ -20,3 +20,10 @@ def batches(values: Iterable[Any]) -> Iterator[tuple[str, list[Any]]]:
 def rows_in(db: sqlite3.Connection, query: str, values: Iterable[Any]) -> list[Any]:
     """The rows of `query`, whose `IN ({marks})` list takes every one of `values`."""
     return [row for marks, chunk in batches(values) for row in db.execute(query.format(marks=marks), chunk)]
+
+
+def extract_order(key: str = "key") -> str:
+    """An ORDER BY list that sorts camera keys ("node/123") in the order of an extract:
+    nodes, ways, relations, each by id."""
+    return (f"CASE substr({key}, 1, 1) WHEN 'n' THEN 0 WHEN 'w' THEN 1 ELSE 2 END,"
+            f" CAST(substr({key}, instr({key}, '/') + 1) AS INTEGER)")
