@@ -56,6 +56,9 @@ class Report:
     extra: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # further tables, by name
     areas: dict[str, float] = field(default_factory=dict)  # km² of each row's commune, unrounded
     notes: list[str] = field(default_factory=list)  # the warnings about the communes themselves
+    # The communes asked for that lie outside the data: rows without counts, for maps to draw
+    # as "no data" (their outlines are in `boundaries`); never part of `rows`.
+    outside: list[dict[str, Any]] = field(default_factory=list)
 
 
 def assign(cameras: list[Camera], communes: Communes) -> list[str | None]:
@@ -119,6 +122,18 @@ def row_of(
             "coverage unknown" if coverage is None
             else None if coverage >= 1 else f"partial data: {coverage:.0%} of the area, count incomplete"
         ),
+    }
+
+
+def outside_row(
+    insee: str, name: str, department: str | None, population: int | None, area: float
+) -> dict[str, Any]:
+    """The row of a commune the data does not cover: no count, no density (never 0)."""
+    return {
+        "insee": insee, "name": name, "department": department, "population": population,
+        "area_km2": round(area, 3), "coverage": None, "cameras": None, "cameras_per_km2": None,
+        "cameras_per_10k": None, "inhabitants_per_camera": None, "by_type": {}, "by_scope": {},
+        "note": "no data: outside the OSM data",
     }
 
 
@@ -337,9 +352,15 @@ def count(
     meta, warnings = finish(
         extract, communes, rows, notes, len(owners), sum(code is None for code in owners)
     )
-    boundaries = dict(zip(chosen["insee"], chosen.geometry))
+    kept = set(chosen["insee"])
+    left = frame.loc[[code for code in codes if code not in kept]]
+    columns = (_column(left, name) for name in ("insee", "name", "department", "population"))
+    outside = [outside_row(insee, name, department, None if population is None else int(population), area)
+               for insee, name, department, population, area
+               in zip(*columns, commune_areas(left).tolist())]
+    boundaries = dict(zip(chosen["insee"], chosen.geometry)) | dict(zip(left["insee"], left.geometry))
     return Report(meta, rows, warnings, by_commune, boundaries,
-                  areas=dict(zip(chosen["insee"], areas.tolist())), notes=notes)
+                  areas=dict(zip(chosen["insee"], areas.tolist())), notes=notes, outside=outside)
 
 
 def finish(

@@ -176,6 +176,8 @@ def export(
                 blind.extend(f"{row['name']}: {w}" for w in missing)
         shown = [v for code in codes for v in views[code]] if fov else None
         if fmt == "umap":  # a whole map: the communes, their cameras, their views
+            if target == output:  # with the communes asked for outside the data, as "no data"
+                codes += [row["insee"] for row in report.outside]
             write_umap(report, codes, target, shown, replace)
             return
         boundaries = [

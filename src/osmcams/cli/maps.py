@@ -26,11 +26,14 @@ from osmcams.outputs.formats import MAP_MEASURES, MAP_SCHEMES, MAP_SUFFIXES
               help="HTML: a background tile layer, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png "
                    "(fetched by the browser; without it the page needs no network).")
 @click.option("--no-cluster", is_flag=True, help="HTML: one marker per camera, never grouped.")
+@click.option("--credit", metavar="TEXT",
+              help="Credit printed for your own boundary or population files, in place of their "
+                   "file names (IGN, INSEE/Etalab and OSM are credited by name already).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @handle_errors
 def map_command(
-    output: Path, measure: str, scheme: str, tiles: str | None, no_cluster: bool, overwrite: bool,
-    **kw: Any,
+    output: Path, measure: str, scheme: str, tiles: str | None, no_cluster: bool,
+    credit: str | None, overwrite: bool, **kw: Any,
 ) -> None:
     """Draw cameras per commune: a choropleth with the cameras on top.
 
@@ -63,10 +66,11 @@ def map_command(
     if kind == "static":
         from osmcams.outputs.maps import draw_static
 
-        draw_static(report, output, measure, scheme, views, overwrite)
+        draw_static(report, output, measure, scheme, views, overwrite, credit)
     else:
         from osmcams.outputs.maps import write_html
 
         write_html(report, output, overwrite, measure=measure, scheme=scheme, views=views,
-                   tiles=tiles, cluster=not no_cluster)
-    stderr().print(f"{output}: {len(report.rows):,} communes", highlight=False, soft_wrap=True)
+                   tiles=tiles, cluster=not no_cluster, credit=credit)
+    outside = f", {len(report.outside):,} without data" if report.outside else ""
+    stderr().print(f"{output}: {len(report.rows):,} communes{outside}", highlight=False, soft_wrap=True)

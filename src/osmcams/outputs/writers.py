@@ -155,10 +155,10 @@ def flat_row(row: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def commune_features(report: Report) -> list[dict[str, Any]]:
-    """Each commune of the report as a polygon with its row as flat properties."""
+def commune_features(report: Report, rows: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Each commune of the report (or of `rows`) as a polygon with its row as flat properties."""
     features = []
-    for row in report.rows:
+    for row in report.rows if rows is None else rows:
         if row["insee"] not in report.boundaries:
             continue
         feature = boundary_feature(row["insee"], row["name"], report.boundaries[row["insee"]])
