@@ -25,6 +25,7 @@ LAYERS = [
     ["pipeline"],
     ["outputs.maps"],
     ["outputs.umap", "outputs.sets"],
+    ["outputs.figures"],
     ["outputs.writers"],
     ["outputs.formats", "outputs.fov"],
     ["join", "mirror", "history", "kept"],

@@ -132,3 +132,89 @@ def test_partly_covered_communes_are_marked_not_shown_as_plain_counts() -> None:
     assert partial_share({"cameras": 0, "coverage": 0.1}) == 0.1  # dashed, "10% covered"
     assert partial_share({"cameras": 3, "coverage": 1.0}) is None
     assert partial_share({"cameras": None, "coverage": None}) is None  # no data: grey instead
+
+
+@pytest.fixture(scope="module")
+def department_rows(monaco_2025: Path, communes_06: Path, cog_population: Path) -> dict:
+    """The 06 communes the IGN file holds, and the rows `count` measures from Monaco 2025."""
+    import json
+
+    result = CliRunner().invoke(cli, ["count", "-q", "--department", "06", "--pbf", str(monaco_2025),
+                                      "--boundaries", str(communes_06), "--population",
+                                      str(cog_population), "-f", "json"], catch_exceptions=False)
+    rows = json.loads(result.stdout)["communes"]
+    ign = json.loads(communes_06.read_text(encoding="utf-8"))["features"]
+    every = {f["properties"]["code"]: f["properties"]["nom"] for f in ign}
+    return {"every": every, "measured": {r["insee"] for r in rows},
+            "partial": {r["insee"] for r in rows if r["coverage"] < 1}}
+
+
+def test_department_map_html_shows_what_it_does_not_know(
+    monaco_2025: Path, communes_06: Path, cog_population: Path, department_rows: dict, tmp_path: Path
+) -> None:
+    """Every commune of the department is drawn: measured, partly covered (dashed), or no data."""
+    every, measured, partial = (department_rows[k] for k in ("every", "measured", "partial"))
+    assert len(every) == 163 and len(measured) == 5 and len(partial) == 4
+    page = tmp_path / "06.html"
+    run_map("--department", "06", "--pbf", monaco_2025, "--boundaries", communes_06,
+            "--population", cog_population, "-o", page)
+    text = page.read_text(encoding="utf-8")
+    assert str(communes_06.parent) not in text and str(monaco_2025) not in text  # no local path
+    dom = chromium("--dump-dom", page.as_uri()).stdout
+    paths = re.findall(r'<path class="osmcams-commune osmcams-(\w+) leaflet-interactive"', dom)
+    assert paths.count("nodata") == len(every) - len(measured) == 158
+    assert paths.count("partial") == len(partial) == 4
+    assert paths.count("full") == len(measured - partial) == 1
+    assert dom.count('stroke-dasharray="6 4"') == 4  # the dashed outlines
+    tips = re.findall(r'osmcams-covered[^>]*>(\d+)% covered<', dom)
+    assert len(tips) == 4 and "10" in tips  # Peille, 10% in the data
+    assert "no data: outside the OSM data (158)" in dom and "count incomplete (4)" in dom
+    assert "IGN ADMIN EXPRESS" in dom and "Licence Ouverte" in dom
+    assert "www.openstreetmap.org/copyright" in dom
+    shot = tmp_path / "06-screenshot.png"
+    chromium("--window-size=1200,900", f"--screenshot={shot}", page.as_uri())
+    greys = sum(n for c, n in colours(shot).items() if c[1:3] == c[3:5] == c[5:7] and "d0" <= c[1:3] <= "ee")
+    assert greys > 100_000  # the communes without data, grey over the white page
+
+
+def test_department_png_marks_partial_and_missing(department_png: Path) -> None:
+    counts = colours(department_png)
+    assert counts.get(NO_DATA, 0) + counts.get("#969696", 0) > 100_000  # 158 grey communes
+    assert counts.get("#252525", 0) > 200  # the dashed outlines and labels of the partial ones
+    image = Image.open(department_png)
+    assert "departements" not in str(image.info) and "/" not in image.info.get("Copyright", "/x")
+
+
+def test_department_umap_agrees_with_the_maps(
+    monaco_2025: Path, communes_06: Path, cog_population: Path, department_rows: dict, tmp_path: Path
+) -> None:
+    import json
+
+    out = tmp_path / "06.umap"
+    result = CliRunner().invoke(cli, ["export", "-q", "--department", "06", "--pbf", str(monaco_2025),
+                                      "--boundaries", str(communes_06), "--population",
+                                      str(cog_population), "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert str(communes_06.parent) not in text and "departements" not in text
+    document = json.loads(text)
+    layers = {layer["_umap_options"]["name"]: layer for layer in document["layers"]}
+    missing = layers["Communes without data"]["features"]
+    outside = set(department_rows["every"]) - department_rows["measured"]
+    assert {f["properties"]["insee"] for f in missing} == outside
+    assert all(f["properties"]["_umap_options"]["fillColor"] == NO_DATA for f in missing)
+    assert all("cameras" not in f["properties"] for f in missing)  # never 0, never "null"
+    classed = layers["Communes: cameras per km²"]
+    options = classed["_umap_options"]["choropleth"]
+    assert options["mode"] == "manual" and options["breaks"] == "0.0,0.0,0.37,0.47"
+    dashed = {f["properties"]["insee"] for f in classed["features"]
+              if f["properties"]["_umap_options"].get("dashArray")}
+    assert dashed == department_rows["partial"]
+    lowest, middle, top = classify([0.0, 0.361, 0.4611]).colours
+    fills = {f["properties"]["name"]: f["properties"]["_umap_options"]["fillColor"]
+             for f in classed["features"]}
+    assert fills == {"Peille": lowest, "Roquebrune-Cap-Martin": lowest, "La Turbie": lowest,
+                     "Beausoleil": middle, "Cap-d'Ail": top}
+    assert document["properties"]["licence"] == {
+        "name": "ODbL 1.0", "url": "https://opendatacommons.org/licenses/odbl/1-0/"}
+    assert "IGN ADMIN EXPRESS" in document["properties"]["longCredit"]

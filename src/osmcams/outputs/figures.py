@@ -52,7 +52,8 @@ GEOAPI_POPULATION = ("Population: INSEE via geo.api.gouv.fr, Licence Ouverte", L
 # (as IGN ships them, or simplified as communes-NN-name.geojson), geo.api.gouv.fr (IGN
 # contours too), the Etalab COG tables, and OSM's own admin relations.
 KNOWN_BOUNDARIES = re.compile(
-    r"admin[-_ ]?express|(^|[/\\_\-. ])ign([/\\_\-. ]|$)|communes-\w\w\w?-[^/\\]*\.geojson|geo\.api\.gouv\.fr",
+    r"admin[-_ ]?express|(^|[/\\_\-. ])ign([/\\_\-. ]|$)"
+    r"|communes-\w\w\w?-[^/\\]*\.geojson|geo\.api\.gouv\.fr",
     re.IGNORECASE,
 )
 OSM_BOUNDARIES = re.compile(r"\(admin_level=\d+ relations\)")

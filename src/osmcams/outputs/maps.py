@@ -9,7 +9,6 @@ import html
 import json
 import math
 import re
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -232,7 +231,7 @@ def html_page(
         "title": title,
         "subtitle": f"{cameras_text(len(cameras))}; data of {date_of(report)}",
         "credit": _credit_html(report.meta, credit),
-        "units": units.capitalize() + f" ({scheme.replace('_', '-')} classes, communes)",
+        "units": units.capitalize() + f" ({scheme.replace('_', '-')} classes; number of communes)",
         "classes": legend_entries(figure),
         "partial": _flat(PARTIAL_LABEL, figure.count("partial")),
         "noData": _flat(NO_DATA_LABEL, figure.count("nodata")),

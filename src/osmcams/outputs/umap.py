@@ -73,7 +73,9 @@ def umap_document(
 
     key, units = MEASURES[by]
     figure = drawn(report, by, scheme, codes)
-    classed, unclassed, unknown = [], [], []
+    classed: list[dict[str, Any]] = []
+    unclassed: list[dict[str, Any]] = []
+    unknown: list[dict[str, Any]] = []
     for feature, colour, kind, share, value in zip(
         commune_features(report, figure.rows), figure.colours, figure.kinds, figure.shares,
         figure.values,
