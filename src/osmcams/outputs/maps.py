@@ -101,26 +101,24 @@ def _scale_bar(ax: Any, patheffects: Any) -> None:
                 color="#252525", path_effects=halo, zorder=5)
 
 
-def draw_static(
-    report: Report, target: Path, measure: str = "per_km2", scheme: str = "quantiles",
-    views: list[View] | None = None, overwrite: bool = False, credit: str | None = None,
-) -> None:
-    """A choropleth of `measure` with the cameras on top, as PNG, SVG or PDF (from the suffix)."""
-    import matplotlib
+def _inset_bounds(communes: Any, counted: Any) -> tuple[float, float, float, float] | None:
+    """The extent of the counted communes, padded, when they fill under a tenth of the map's
+    width and height; else None."""
+    if not len(counted) or len(counted) == len(communes):
+        return None
+    minx, miny, maxx, maxy = communes.total_bounds
+    x0, y0, x1, y1 = counted.total_bounds
+    if (x1 - x0) > 0.25 * (maxx - minx) or (y1 - y0) > 0.25 * (maxy - miny):
+        return None
+    pad = 0.12 * max(x1 - x0, y1 - y0)
+    return x0 - pad, y0 - pad, x1 + pad, y1 + pad
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def _draw_layers(ax: Any, communes: Any, points: Any, cones: Any, kinds: dict[str, str],
+                 named: Any | None) -> None:
+    """Communes by kind, the dashed outlines, views and cameras on `ax`; `named` communes labelled."""
     from matplotlib import patheffects
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
 
-    _, units = MEASURES[measure]
-    figure = drawn(report, measure, scheme)
-    communes, points, cones = _frames(report, figure, views)
-    minx, miny, maxx, maxy = communes.total_bounds if len(communes) else (0, 0, 1, 1)
-    aspect = (maxy - miny) / max(maxx - minx, 1.0)
-    fig = plt.figure(figsize=(16, min(max(9.0, 11 * aspect + 1.5), 16)), dpi=100)
-    ax = fig.add_axes((0.01, 0.07, 0.70, 0.83))
     ax.set_axis_off()
     for kind, style in (("full", {"edgecolor": "white", "linewidth": 0.8}),
                         ("partial", {"edgecolor": "white", "linewidth": 0.8}),
@@ -136,21 +134,61 @@ def draw_static(
                               linestyle=(0, tuple(d / 2.2 for d in PARTIAL_DASH)), zorder=2)
     if len(cones):
         cones.plot(ax=ax, facecolor=VIEW_FILL, edgecolor=VIEW_EDGE, alpha=0.55, linewidth=0.6, zorder=2)
-    kinds = type_colours(points["type"].tolist())
     size = 28 if len(points) < 500 else 10 if len(points) < 5000 else 3
     for kind, colour in kinds.items():
         points[points["type"] == kind].plot(ax=ax, color=colour, markersize=size,
                                             edgecolor="white", linewidth=0.4, zorder=3)
+    if named is None:
+        return
     halo = [patheffects.withStroke(linewidth=3, foreground="white")]
-    counted = communes[communes["kind"] != "nodata"]
-    named = counted if len(counted) <= NAMED else counted[counted["kind"] == "partial"]
+    if len(named) > NAMED:
+        named = named[named["kind"] == "partial"]
     for name, share, spot in zip(named["name"], named["share"], named.representative_point()):
         if share is not None and share == share:
             name = f"{name}\n{covered_text(share)}"
-        ax.annotate(name, (spot.x, spot.y), ha="center", fontsize=11, color="#252525",
+        ax.annotate(name, (spot.x, spot.y), ha="center", fontsize=10, color="#252525",
                     path_effects=halo, zorder=4)
+
+
+def draw_static(
+    report: Report, target: Path, measure: str = "per_km2", scheme: str = "quantiles",
+    views: list[View] | None = None, overwrite: bool = False, credit: str | None = None,
+) -> None:
+    """A choropleth of `measure` with the cameras on top, as PNG, SVG or PDF (from the suffix)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import patheffects
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch, Rectangle
+
+    _, units = MEASURES[measure]
+    figure = drawn(report, measure, scheme)
+    communes, points, cones = _frames(report, figure, views)
+    minx, miny, maxx, maxy = communes.total_bounds if len(communes) else (0, 0, 1, 1)
+    aspect = (maxy - miny) / max(maxx - minx, 1.0)
+    fig = plt.figure(figsize=(16, min(max(9.0, 11 * aspect + 1.5), 16)), dpi=100)
+    ax = fig.add_axes((0.01, 0.07, 0.70, 0.83))
+    kinds = type_colours(points["type"].tolist())
+    counted = communes[communes["kind"] != "nodata"]
+    inset = _inset_bounds(communes, counted)
+    _draw_layers(ax, communes, points, cones, kinds, named=None if inset else counted)
     if len(communes):
         _scale_bar(ax, patheffects)
+    if inset:  # the counted communes are a speck of the map: drawn again, closer, on the right
+        x0, y0, x1, y1 = inset
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="#252525",
+                               linewidth=1.2, zorder=5))
+        width = 0.27
+        height = min(0.36, width * (y1 - y0) / (x1 - x0) * fig.get_figwidth() / fig.get_figheight())
+        zoom = fig.add_axes((0.72, 0.08, width, height))
+        _draw_layers(zoom, communes, points, cones, kinds, named=counted)
+        zoom.set_xlim(x0, x1)
+        zoom.set_ylim(y0, y1)
+        zoom.set_axis_on()
+        zoom.set(xticks=[], yticks=[], xlabel="", ylabel="")
+        _scale_bar(zoom, patheffects)
     shades: list[Any] = [Patch(facecolor=c, edgecolor="#737373", label=label)
                          for c, label in legend_entries(figure)]
     if figure.count("partial"):
