@@ -114,6 +114,11 @@ def count(
         print_rich(rich_table(report, top or (len(report.rows) if output else TABLE_ROWS)), output, overwrite)
         return
     emit(render_text(lambda out: write_report(report, fmt, out)), output, overwrite)
+    if fmt == "csv" and output is not None:  # the column types, for GDAL and QGIS
+        from osmcams.join import ROW_KEYS
+        from osmcams.outputs.writers import write_csvt
+
+        write_csvt(output, ROW_KEYS)
 
 
 @click.command()

@@ -155,3 +155,8 @@ def timeline(
         Console(file=buffer, width=160).print(table)
         text = buffer.getvalue()
     emit(text, output, overwrite)
+    if fmt == "csv" and output is not None:  # the column types, for GDAL and QGIS
+        from osmcams.analysis.timeline import CSV_KEYS
+        from osmcams.outputs.writers import write_csvt
+
+        write_csvt(output, CSV_KEYS)
