@@ -23,7 +23,7 @@ LAYERS = [
     ["config", "analysis.match"],
     ["online"],
     ["pipeline"],
-    ["outputs.maps"],
+    ["outputs.maps", "outputs.charts"],
     ["outputs.umap", "outputs.sets"],
     ["outputs.figures"],
     ["outputs.writers"],

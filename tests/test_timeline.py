@@ -460,3 +460,67 @@ def test_counts_match_a_loop_over_each_track_at_each_date(
     assert counts.present == sum(s is not None for s in states[-1].values())
     assert counts.outside == list(states[-1].values()).count(OUTSIDE)
     assert counts.cameras[:, -1].sum() > 0 and counts.added.sum() > 0 and counts.removed.sum() > 0
+
+
+# --- The spread over time, drawn (issue 23) -------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg", ".html"])
+def test_a_chart_honours_the_suffix(history: Path, ign_dir: Path, tmp_path: Path, suffix: str) -> None:
+    """`-o spread.png` draws the counts (not a text table), with the data date and the credit."""
+    import re
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    target = tmp_path / f"spread{suffix}"
+    json_out = _timeline(history, ign_dir, tmp_path, "--every", "quarter", "--since", "2024")
+    code, _ = _run("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                   *[a for c in COMMUNES for a in ("--commune", c)], "--every", "quarter",
+                   "--since", "2024", "-o", target, "-q")
+    assert code == ExitCode.OK
+    data = target.read_bytes()
+    if suffix == ".png":
+        image = Image.open(target)
+        assert image.format == "PNG" and image.width >= 800
+        assert image.info["Copyright"] == "© OpenStreetMap contributors, ODbL"
+        return
+    text = data.decode("utf-8")
+    assert str(ign_dir) not in text and str(history) not in text  # no local path
+    if suffix == ".svg":
+        assert text.lstrip().startswith("<?xml") and "<svg" in text[:2000]
+        return
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=", text)  # nothing fetched
+    dom = subprocess.run([shutil.which("chromium") or "chromium", "--headless", "--no-sandbox",
+                          "--disable-gpu", "--dump-dom", target.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    assert dom.count("<svg") == 1 and "2025-09-01" in dom  # the chart and the data date
+    assert "IGN ADMIN EXPRESS" in dom and "OpenStreetMap contributors" in dom
+    cells = re.findall(r"<tr><td>(\d{5})</td><td>[^<]*</td>((?:<td>[\d,]+</td>)+)</tr>", dom)
+    counts = {code: [int(c) for c in re.findall(r"<td>([\d,]+)</td>", tds)] for code, tds in cells}
+    assert counts == {r["insee"]: r["cameras"] for r in json_out["communes"]}
+
+
+def test_beyond_twelve_communes_the_chart_draws_the_top_twelve(tmp_path: Path) -> None:
+    """Twenty communes: the twelve with most cameras at the last date, ties by code; names escaped."""
+    import random
+
+    from osmcams.analysis.timeline import Timeline
+    from osmcams.outputs.charts import draw_timeline, shown_rows
+
+    generator = random.Random(12)
+    rows = [{"insee": f"06{i:03d}", "name": f"<b>Commune {i}</b> & co", "coverage": 1.0,
+             "cameras": sorted(generator.randint(0, 9) for _ in range(3))} for i in range(20)]
+    meta = {"every": "year", "data_timestamp": "2025-09-01T00:00:00Z", "osmcams_version": "0",
+            "boundaries": "/home/x/communes-06-alpes-maritimes.geojson", "population_source": None}
+    timeline = Timeline(meta, ["2023-01-01T00:00:00Z", "2024-01-01T00:00:00Z", "2025-09-01T00:00:00Z"],
+                        rows)
+    expected = sorted(rows, key=lambda r: (-r["cameras"][-1], r["insee"]))[:12]
+    assert [r["insee"] for r in shown_rows(timeline)] == [r["insee"] for r in expected]
+    page = tmp_path / "top.html"
+    draw_timeline(timeline, page)
+    text = page.read_text(encoding="utf-8")
+    assert "<b>Commune" not in text and "&lt;b&gt;Commune 0&lt;/b&gt; &amp; co" in text
+    assert "the 12 communes with the most cameras on 2025-09-01, of 20" in text
+    assert "/home/x" not in text

@@ -86,7 +86,12 @@ def timeline_json(timeline: Any) -> str:
 @click.option("--until", metavar="DATE", help="Last date [default: the file's data date].")
 @click.option("-f", "--format", "fmt", type=click.Choice(TIMELINE_FORMATS),
               help="Output format [default: from the --output suffix, else table].")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Write to this file; FILE.png, .svg or .html draws the counts over time "
+                   "(one panel per commune, up to 12: the 12 with the most cameras beyond).")
+@click.option("--credit", metavar="TEXT",
+              help="Charts: credit printed for your own boundary or population files, in place "
+                   "of their file names.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--admin-level", type=click.IntRange(1, 12), default=8, show_default=True,
               help="Without --boundaries: admin_level of the boundaries read from the file, "
@@ -99,7 +104,7 @@ def timeline_json(timeline: Any) -> str:
 @handle_errors
 def timeline(
     pbf: Path, period: str, since: str | None, until: str | None, fmt: str | None,
-    output: Path | None, overwrite: bool, threads: int | None, cache_dir: Path | None,
+    output: Path | None, credit: str | None, overwrite: bool, threads: int | None, cache_dir: Path | None,
     quiet: bool, **kw: Any,
 ) -> None:
     """Cameras per commune through time, from OSM's full history.
@@ -111,17 +116,25 @@ def timeline(
     Examples:
       osmcams timeline --pbf alpes-maritimes.osh.pbf --boundaries communes/ \\
           --commune Nice --commune Cannes
+      osmcams timeline --pbf alpes-maritimes.osh.pbf --boundaries communes/ \\
+          --department 06 -o spread.png
       osmcams timeline --pbf france.osh.pbf --boundaries communes/ --population communes.json \\
           --department 44 --every quarter --since 2014 -o nantes-area.csv
       osmcams timeline --pbf guyane.osh.pbf --all --every month   # the file's own boundaries
     """
     from osmcams.analysis.timeline import timeline_from_pbf
+    from osmcams.errors import UsageError
     from osmcams.files import check_target
-    from osmcams.outputs.formats import format_for
+    from osmcams.outputs.formats import CHART_SUFFIXES, format_for
     from osmcams.outputs.writers import render_text, rows_csv
     from osmcams.pipeline import Request
     from osmcams.settings import Settings
 
+    chart = output is not None and output.suffix.lower() in CHART_SUFFIXES
+    if chart and fmt:
+        raise UsageError(f"{output.name} is a chart: leave out --format {fmt}")  # type: ignore[union-attr]
+    if credit and not chart:
+        raise UsageError("--credit goes with a chart: -o FILE.png, .svg or .html")
     fmt = fmt or format_for(output, TIMELINE_SUFFIXES, "table")
     if output:
         check_target(output, overwrite)
@@ -136,6 +149,11 @@ def timeline(
     with progress_bar(quiet) as progress:
         result = timeline_from_pbf(request, settings, period, since, until, progress)
     show_warnings(result.warnings)
+    if chart:
+        from osmcams.outputs.charts import draw_timeline
+
+        draw_timeline(result, output, overwrite, credit)  # type: ignore[arg-type]
+        return
     if fmt == "json":
         text = timeline_json(result)
     elif fmt == "csv":
