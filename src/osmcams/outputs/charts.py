@@ -67,7 +67,7 @@ def _figure(timeline: Any, credit: str | None) -> Any:
         ax.step(dates, row["cameras"], where="post", color=PARTIAL_EDGE if dashed else LINE,
                 linewidth=2, linestyle="--" if dashed else "-")
         name = f"{row['name']} ({row['insee']})"
-        ax.set_title(name + (f"\n{covered_text(share)}: counts incomplete" if dashed else ""),
+        ax.set_title(name + (f"\n{covered_text(share)}: counts incomplete" if share is not None else ""),
                      fontsize=11, loc="left")
         ax.annotate(f"{row['cameras'][-1]:,}", (dates[-1], row["cameras"][-1]), xytext=(3, 3),
                     textcoords="offset points", fontsize=10, color="#252525")
