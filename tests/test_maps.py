@@ -218,3 +218,40 @@ def test_department_umap_agrees_with_the_maps(
     assert document["properties"]["licence"] == {
         "name": "ODbL 1.0", "url": "https://opendatacommons.org/licenses/odbl/1-0/"}
     assert "IGN ADMIN EXPRESS" in document["properties"]["longCredit"]
+
+
+def test_osm_values_are_escaped_in_the_page(tmp_path: Path) -> None:
+    """A commune name and camera tags holding markup show as text, in popups, tooltips, legend."""
+    from osmcams.outputs.maps import write_html
+
+    evil = '<img src=x onerror="document.title=1">'
+    square = shapely.box(7.0, 43.7, 7.01, 43.71)
+    rows = [{"insee": "A", "name": evil, "department": None, "cameras": 1, "coverage": 0.5,
+             "cameras_per_km2": 1.0}]
+    camera = make_camera("node", 1, 7.005, 43.705, {"man_made": "surveillance", "name": evil,
+                                                     "surveillance:type": evil})[0]
+    meta = {"data_timestamp": "2025-02-07T01:02:45Z", "boundaries": evil, "osmcams_version": "0"}
+    page = tmp_path / "evil.html"
+    write_html(Report(meta, rows, cameras={"A": [camera]}, boundaries={"A": square}), page,
+               cluster=False)
+    dom = re.sub(r"<script>.*?</script>", "", chromium("--dump-dom", page.as_uri()).stdout, flags=re.S)
+    assert "<img src" not in dom and "&lt;img src=x" in dom  # shown, not run
+    assert "<title>Video surveillance" in dom
+    assert "osmcams-partial" in dom and "50% covered" in dom
+
+
+def test_popup_words() -> None:
+    from osmcams.outputs.umap import umap_document
+
+    camera = make_camera("node", 1, 7.005, 43.705, {"man_made": "surveillance", "surveillance:type": "camera",
+                                                     "camera:type": "camera", "surveillance": "public"})[0]
+    assert camera.flat_properties()["name"] == "Camera, public"
+    rows = [{"insee": "A", "name": "One", "department": None, "population": None, "cameras": 1,
+             "coverage": 1.0, "cameras_per_km2": 2.5, "cameras_per_10k": None}]
+    meta = {"data_timestamp": None, "boundaries": "b.geojson", "population_source": None,
+            "osmcams_version": "0"}
+    document = umap_document(Report(meta, rows, cameras={"A": [camera]},
+                                    boundaries={"A": shapely.box(7.0, 43.7, 7.01, 43.71)}), ["A"])
+    props = document["layers"][0]["features"][0]["properties"]
+    assert props["description"] == "1 camera; 2.5 cameras per km²"
+    assert None not in props.values()  # uMap's table would print "null"
