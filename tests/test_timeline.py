@@ -524,3 +524,42 @@ def test_beyond_twelve_communes_the_chart_draws_the_top_twelve(tmp_path: Path) -
     assert "<b>Commune" not in text and "&lt;b&gt;Commune 0&lt;/b&gt; &amp; co" in text
     assert "the 12 communes with the most cameras on 2025-09-01, of 20" in text
     assert "/home/x" not in text
+
+
+@pytest.mark.parametrize("at", ["2025-03-03T09:00:00Z", "2025-04-01", "2025-06-01T03:30:00Z"])
+def test_a_map_at_a_date_counts_what_osmium_time_filter_holds(
+    history: Path, ign_dir: Path, shapes: dict[str, Any], tmp_path: Path, at: str
+) -> None:
+    """`map --at DATE --pbf HISTORY`: each commune's cameras then, as osmium time-filter has them."""
+    from osmcams.analysis.timeline import parse_date, report_at
+    from osmcams.pipeline import Request
+    from osmcams.settings import Settings
+
+    request = Request(communes=COMMUNES, pbf=history,
+                      boundaries=(ign_dir / "communes-06-alpes-maritimes.geojson",))
+    report = report_at(request, Settings.from_env(), at)
+    instant = parse_date(at).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expected = _snapshot(history, instant, shapes)
+    assert {r["insee"]: r["cameras"] for r in report.rows} == {c: len(expected[c]) for c in COMMUNES}
+    assert {r["insee"]: {c.key for c in report.cameras[r["insee"]]} for r in report.rows} == {
+        c: {k.replace("n", "node/", 1).replace("w", "way/", 1) for k in expected[c]} for c in COMMUNES}
+    assert report.meta["data_timestamp"] == instant
+    out = tmp_path / "at.png"
+    code, _ = _run_map("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                       *[a for c in COMMUNES for a in ("--commune", c)], "--at", at, "-o", out, "-q")
+    assert code == ExitCode.OK and out.stat().st_size > 10_000
+
+
+def _run_map(*args: str | Path) -> tuple[int, str]:
+    import contextlib
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["map", *map(str, args)])
+    return code, out.getvalue()
+
+
+def test_a_map_after_the_data_is_refused(history: Path, ign_dir: Path, tmp_path: Path) -> None:
+    code, _ = _run_map("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                       "--commune", "06012", "--at", "2030", "-o", tmp_path / "x.png", "-q")
+    assert code == ExitCode.USAGE
