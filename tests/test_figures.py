@@ -147,3 +147,18 @@ def test_credits_name_the_sources_never_a_path() -> None:
     osm = {"boundaries": "monaco.osm.pbf (admin_level=8 relations)",
            "population_source": "OSM population tag"}
     assert credit_text(osm) == "© OpenStreetMap contributors, ODbL"
+
+
+def test_counted_communes_without_a_density_have_their_own_legend_line() -> None:
+    """No population, per 10,000: counted, but no class; named in the legend, never as 0."""
+    import shapely
+
+    from osmcams.join import Report
+    from osmcams.outputs.figures import UNCLASSED, drawn, legend_entries
+
+    rows = [{"insee": c, "name": c, "cameras": n, "coverage": 1.0, "cameras_per_10k": None}
+            for c, n in (("A", 0), ("B", 3))]
+    boxes = {c: shapely.box(i, 0, i + 1, 1) for i, c in enumerate("AB")}
+    figure = drawn(Report({}, rows, boundaries=boxes), "per_10k", "quantiles")
+    assert figure.classes.bins == () and figure.colours == [UNCLASSED, UNCLASSED]
+    assert legend_entries(figure) == [(UNCLASSED, "counted, density unknown (2)")]

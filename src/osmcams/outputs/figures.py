@@ -41,6 +41,7 @@ MEASURES = {
 }
 PARTIAL_LABEL = "partly in the OSM data (dashed):\ncount incomplete"
 NO_DATA_LABEL = "no data: outside\nthe OSM data"
+UNKNOWN_LABEL = "counted, density unknown"
 OSM_CREDIT = "© OpenStreetMap contributors, ODbL"
 OSM_URL = "https://www.openstreetmap.org/copyright"
 ODBL = {"name": "ODbL 1.0", "url": "https://opendatacommons.org/licenses/odbl/1-0/"}
@@ -195,9 +196,14 @@ def drawn(report: Report, measure: str, scheme: str, codes: list[str] | None = N
 
 
 def legend_entries(figure: Drawn) -> list[tuple[str, str]]:
-    """(colour, label) of each class, with how many communes it holds."""
-    return [(colour, f"{label} ({n:,})") for colour, label, n
-            in zip(figure.classes.colours, figure.classes.labels(), figure.classes.counts)]
+    """(colour, label) of each class, with how many communes it holds, then the counted
+    communes whose density is unknown (no population), if any."""
+    entries = [(colour, f"{label} ({n:,})") for colour, label, n
+               in zip(figure.classes.colours, figure.classes.labels(), figure.classes.counts)]
+    unknown = sum(k != "nodata" and v is None for k, v in zip(figure.kinds, figure.values))
+    if unknown:
+        entries.append((UNCLASSED, f"{UNKNOWN_LABEL} ({unknown:,})"))
+    return entries
 
 
 def partial_share(row: dict[str, Any]) -> float | None:
