@@ -141,8 +141,10 @@ def _draw_layers(ax: Any, communes: Any, points: Any, cones: Any, kinds: dict[st
     if named is None:
         return
     halo = [patheffects.withStroke(linewidth=3, foreground="white")]
-    if len(named) > NAMED:
+    if len(named) > NAMED:  # too many to name: the partly covered ones, if few enough
         named = named[named["kind"] == "partial"]
+        if len(named) > NAMED:
+            return
     for name, share, spot in zip(named["name"], named["share"], named.representative_point()):
         if share is not None and share == share:
             name = f"{name}\n{covered_text(share)}"
@@ -274,6 +276,7 @@ def html_page(
         "partial": _flat(PARTIAL_LABEL, figure.count("partial")),
         "noData": _flat(NO_DATA_LABEL, figure.count("nodata")),
         "dash": " ".join(map(str, PARTIAL_DASH)),
+        "labelled": figure.count("partial") <= NAMED,  # "NN% covered" always shown, else on hover
         "types": [[colour, f"{kind} ({counts[kind]:,})"] for kind, colour in kinds.items()],
         "communes": {"type": "FeatureCollection", "features": communes},
         "cameras": {"type": "FeatureCollection", "features": markers},
