@@ -130,12 +130,15 @@ def count(
 @click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False),
               help="One file per commune, named <insee>-<slug>.<ext>.")
 @click.option("--with-boundary", is_flag=True, help="Add the commune outline.")
+@click.option("--credit", metavar="TEXT",
+              help="uMap: credit printed for your own boundary or population files, in place of "
+                   "their file names.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @fov_options
 @handle_errors
 def export(
     fmt: str | None, sequence: bool, output: Path | None, output_dir: Path | None,
-    with_boundary: bool, overwrite: bool, **kw: Any,
+    with_boundary: bool, credit: str | None, overwrite: bool, **kw: Any,
 ) -> None:
     """Write the cameras of communes as GeoJSON, GeoPackage, GeoParquet, CSV, Shapefile,
     FlatGeobuf, KML or a uMap map.
@@ -162,6 +165,8 @@ def export(
         fmt = "geojsonseq"
     if (output is None) == (output_dir is None):
         raise UsageError("give exactly one of --output and --output-dir")
+    if credit and fmt != "umap":
+        raise UsageError(f"--credit goes with a uMap map, not {fmt}")
     for flag, wanted in (("--with-boundary", with_boundary), ("--fov", fov)):
         if wanted and fmt not in ("geojson", "geojsonseq", "gpkg", "umap"):
             raise UsageError(f"{flag} goes with GeoJSON, GeoPackage or uMap, not {fmt}")
@@ -183,7 +188,7 @@ def export(
         if fmt == "umap":  # a whole map: the communes, their cameras, their views
             if target == output:  # with the communes asked for outside the data, as "no data"
                 codes += [row["insee"] for row in report.outside]
-            write_umap(report, codes, target, shown, replace)
+            write_umap(report, codes, target, shown, replace, credit)
             return
         boundaries = [
             {"code": row["insee"], "name": row["name"], "geometry": report.boundaries[row["insee"]]}
