@@ -42,6 +42,7 @@ MEASURES = {
 PARTIAL_LABEL = "partly in the OSM data (dashed):\ncount incomplete"
 NO_DATA_LABEL = "no data: outside\nthe OSM data"
 UNKNOWN_LABEL = "counted, density unknown"
+ZERO = ("#ffffb2",)  # every commune at 0: the lightest colour, not a middle one
 OSM_CREDIT = "© OpenStreetMap contributors, ODbL"
 OSM_URL = "https://www.openstreetmap.org/copyright"
 ODBL = {"name": "ODbL 1.0", "url": "https://opendatacommons.org/licenses/odbl/1-0/"}
@@ -157,8 +158,8 @@ def classify(values: list[float | None], scheme: str = "quantiles", k: int = CLA
     members: list[list[float]] = [[] for _ in bins]
     for value in known:
         members[next(i for i, b in enumerate(bins) if value <= b)].append(value)
-    return Classes(bins, tuple(min(m) for m in members), tuple(len(m) for m in members),
-                   YLORRD.get(len(bins), ()))
+    colours = ZERO if bins == (0.0,) else YLORRD.get(len(bins), ())
+    return Classes(bins, tuple(min(m) for m in members), tuple(len(m) for m in members), colours)
 
 
 def drawn_rows(report: Report) -> list[dict[str, Any]]:
