@@ -33,13 +33,14 @@ COLUMN_TYPES = {
     "cameras_per_10k": "Real", "inhabitants_per_camera": "Integer", "note": "String",
     "lon": "Real", "lat": "Real", "@id": "String", "@direction": "Real", "@timestamp": "DateTime",
     "commune": "String", "date": "DateTime", "added": "Integer", "removed": "Integer",
+    "partial": "Integer(Boolean)",
 }
 COUNTS = ("by_type:", "by_scope:")
-PANDAS_TYPES = {"Integer": "Int64", "Real": "float64"}
+PANDAS_TYPES = {"Integer": "Int64", "Real": "float64", "Integer(Boolean)": "boolean"}
 
 
 def column_type(key: str) -> str:
-    """The GDAL type of column `key`: Integer, Real, DateTime or String."""
+    """The GDAL type of column `key`: Integer, Integer(Boolean), Real, DateTime or String."""
     return COLUMN_TYPES.get(key) or ("Integer" if key.startswith(COUNTS) else "String")
 
 
