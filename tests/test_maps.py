@@ -255,3 +255,21 @@ def test_popup_words() -> None:
     props = document["layers"][0]["features"][0]["properties"]
     assert props["description"] == "1 camera; 2.5 cameras per km²"
     assert None not in props.values()  # uMap's table would print "null"
+
+
+def test_every_commune_without_data_draws_no_class_and_no_warning(tmp_path: Path) -> None:
+    """Three communes outside the data: grey, "no data (3)", no class "0", no geopandas warning."""
+    import warnings
+
+    squares = {c: shapely.box(7.0 + i * 0.01, 43.7, 7.009 + i * 0.01, 43.709) for i, c in enumerate("ABC")}
+    rows = [{"insee": c, "name": c, "cameras": None, "coverage": None, "cameras_per_km2": None}
+            for c in "ABC"]
+    meta = {"data_timestamp": "2025-02-07T01:02:45Z", "boundaries": "b", "osmcams_version": "0"}
+    out = tmp_path / "none.svg"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message="Numba")
+        draw_static(Report(meta, [], outside=rows, boundaries=squares), out)
+    text = out.read_text(encoding="utf-8")
+    assert "no data: outside" in text and "(3)" in text
+    assert "0 (" not in text  # no class of zeros that no commune has
