@@ -90,3 +90,15 @@ def test_a_column_of_nulls_keeps_its_type(tmp_path: Path) -> None:
     fields = dict(zip(*(pyogrio.read_info(tmp_path / "c.gpkg", layer="cameras")[k]
                         for k in ("fields", "dtypes"))))
     assert fields["@direction"] == "float64" and fields["@timestamp"].startswith("datetime64")
+
+
+def test_one_csv_per_commune_each_with_its_types(
+    monaco_2025: Path, communes_06: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "per-commune"
+    run("export", "--commune", "06012", "--commune", "06032", "--pbf", monaco_2025, "--boundaries",
+        communes_06, "-q", "--output-dir", out, "-f", "csv")
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["06012-beausoleil.csv", "06012-beausoleil.csvt", "06032-cap-d-ail.csv",
+                     "06032-cap-d-ail.csvt"]
+    assert pyogrio.read_dataframe(out / "06032-cap-d-ail.csv")["insee"].tolist() == ["06032"]

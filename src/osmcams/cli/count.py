@@ -207,7 +207,9 @@ def export(
         names = {
             labels[row["insee"]]: commune_file(row["insee"], row["name"], fmt) for row in report.rows
         }
-        with publish(output_dir, names, overwrite) as staged:  # type: ignore[arg-type]
+        types = {f"{label} (column types)": str(Path(name).with_suffix(".csvt"))
+                 for label, name in names.items()} if fmt == "csv" else {}  # written beside each
+        with publish(output_dir, {**names, **types}, overwrite) as staged:  # type: ignore[arg-type]
             for row in report.rows:
                 write([row], staged[labels[row["insee"]]], True)
         targets = {code: output_dir / names[label] for code, label in labels.items()}  # type: ignore[operator]
