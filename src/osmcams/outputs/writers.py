@@ -44,11 +44,16 @@ def column_type(key: str) -> str:
     return COLUMN_TYPES.get(key) or ("Integer" if key.startswith(COUNTS) else "String")
 
 
+def csvt_line(keys: Iterable[str]) -> str:
+    """The one line of a `.csvt`: the column types of a CSV, which GDAL and QGIS read, so
+    that 06032 stays a text code and not the number 6032."""
+    return ",".join(f'"{column_type(k)}"' for k in keys) + "\n"
+
+
 def write_csvt(target: str | os.PathLike[str], keys: Iterable[str]) -> None:
-    """The `.csvt` beside a CSV: its column types, which GDAL and QGIS read, so that
-    06032 stays a text code and not the number 6032."""
+    """The `.csvt` beside the CSV `target`."""
     with atomic_open(Path(target).with_suffix(".csvt"), True) as out:
-        out.write(",".join(f'"{column_type(k)}"' for k in keys) + "\n")
+        out.write(csvt_line(keys))
 
 
 def typed(frame: Any, datetimes: bool = True) -> Any:
