@@ -107,7 +107,7 @@ def _sample(pbf: Path, workdir: Path) -> tuple[list, list]:
     """Nodes of a few node blocks and ways of one way block, read block by block."""
     import osmium
 
-    from osmcams.sources import blocks
+    from osmcams.sources.osm import blocks
 
     layout = blocks.index(pbf)
     node_blocks, way_blocks = layout.blocks["node"], layout.blocks["way"]

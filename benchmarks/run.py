@@ -45,7 +45,7 @@ HELP_REPEATS = 5
 # Child that extracts the cameras and prints one id per line (n123, w45, r6).
 EXTRACT = (
     "import sys\n"
-    "from osmcams.sources.pbf import read_cameras\n"
+    "from osmcams.sources.osm.pbf import read_cameras\n"
     "extract = read_cameras(sys.argv[1], int(sys.argv[2]))\n"
     "sys.stdout.write(''.join(f'{c.osm_type[0]}{c.osm_id}\\n' for c in extract.cameras))\n"
 )
@@ -53,7 +53,7 @@ EXTRACT = (
 # Child that reads a history file and prints how many cameras its last version holds.
 TIMELINE = (
     "import sys\n"
-    "from osmcams.sources.osh import read_history\n"
+    "from osmcams.sources.osm.osh import read_history\n"
     "history = read_history(sys.argv[1], int(sys.argv[2]))\n"
     "print(sum(track.positions[-1] is not None for track in history.tracks))\n"
 )
@@ -133,7 +133,7 @@ def floor(pbf: Path, out: Path, threads: int, expression: str = CAMERA_FILTER) -
 
 
 def extract(pbf: Path, threads: int) -> tuple[Timing, set[str]]:
-    """osmcams.sources.pbf.read_cameras in a child; threads=0 is the default (every core)."""
+    """osmcams.sources.osm.pbf.read_cameras in a child; threads=0 is the default (every core)."""
     label = "osmcams extraction " + (f"({threads} thr)" if threads else "(default)")
     timing, out = measure(label, [sys.executable, "-c", EXTRACT, pbf, str(threads)])
     ids = set(out.split())
@@ -291,7 +291,7 @@ def latest_cameras(history: Path, workdir: Path) -> int:
 
 
 def timeline_read(history: Path) -> Timing:
-    """osmcams.sources.osh.read_history in a child, on every core."""
+    """osmcams.sources.osm.osh.read_history in a child, on every core."""
     timing, out = measure("osmcams timeline reading", [sys.executable, "-c", TIMELINE, history, "0"])
     timing.found = int(out)
     return timing
@@ -315,7 +315,7 @@ def timeline_case(pbf: Path, workdir: Path, repeat: int = 1) -> list[dict]:
         "snapshot as history": make_history.as_history(pbf, workdir / "as-history.osh.pbf"),
         "apply-changes -H": make_history.with_diffs(pbf, workdir / "with-diffs.osh.pbf"),
     }
-    warm = ("import sys; from osmcams.communes import load_communes; "
+    warm = ("import sys; from osmcams.communes.boundaries import load_communes; "
             "load_communes([sys.argv[1]], sys.argv[2], cache_dir=sys.argv[3])")
     measure("boundary cache", [sys.executable, "-c", warm, BOUNDARIES, POPULATION, workdir / "cache"])
     results = []

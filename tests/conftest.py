@@ -132,7 +132,7 @@ def riviera(osm_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def monaco_scan(monaco_2025: Path):
     """Cameras and admin_level=8 boundaries of Monaco 2025."""
-    from osmcams.sources.pbf import scan_file
+    from osmcams.sources.osm.pbf import scan_file
 
     return scan_file(monaco_2025, admin_level=8, threads=1)
 
@@ -140,7 +140,7 @@ def monaco_scan(monaco_2025: Path):
 @pytest.fixture(scope="session")
 def riviera_scan(riviera: Path):
     """Cameras (none) and admin_level=8 boundaries of the Riviera 2016 extract."""
-    from osmcams.sources.pbf import scan_file
+    from osmcams.sources.osm.pbf import scan_file
 
     return scan_file(riviera, admin_level=8, threads=1)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from werkzeug import Request, Response
 
-from osmcams.communes import normalise
+from osmcams.communes.names import normalise
 
 OSM_BASE = "2025-02-07T10:00:00Z"
 OVERPASS_GENERATOR = "Overpass API 0.7.62.5 1bd436f1"

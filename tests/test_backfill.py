@@ -244,7 +244,7 @@ def boundary_history(tmp_path: Path) -> Path:
 def test_boundaries_of_a_history_file_are_those_of_its_end(
     boundary_history: Path, osmium_polygons, tmp_path: Path
 ) -> None:
-    from osmcams.sources.osh import read_boundaries
+    from osmcams.sources.osm.osh import read_boundaries
 
     snapshot = tmp_path / "end.osm.pbf"
     run_osmium("time-filter", boundary_history, "-o", snapshot)
@@ -278,3 +278,25 @@ def test_timeline_without_boundaries_reads_them_from_the_file(
         for code, shape in polygons.items():
             assert rows[code][k] == sum(shape.contains(Point(o.lon, o.lat)) for o in cameras), (code, date)
     assert rows["00004"] != [0] * 5 and rows["00001"][-1] == 2
+
+
+def test_refresh_and_backfill_honour_the_population_year(
+    history: Path, ign_dir: Path, monaco_2025: Path, cog_population: Path, tmp_path: Path,  # noqa: F811
+    httpserver, net_env,
+) -> None:
+    """Neither the COG table's data nor its file name states a year: the configuration's is used."""
+    from osmcams.counting import communes_for
+    from osmcams.refresh.config import load_config
+
+    assert not any(ch.isdigit() for ch in cog_population.name)
+    replication = Server(httpserver, tmp_path / "server")
+    replication.set_latest(MONACO_SEQUENCE, MONACO_DATE)
+    config = _config(tmp_path, ign_dir, monaco_2025, replication.url,
+                     boundaries=[str(ign_dir / "communes-06-alpes-maritimes.geojson")],
+                     names=list(COMMUNES), population=str(cog_population), population_year="2023")
+    assert _cli("refresh", "--config", config, "-q")[0] == 0
+    meta = json.loads((tmp_path / "www" / "communes.json").read_text(encoding="utf-8"))["meta"]
+    assert meta["population_year"] == "2023"
+    assert _cli("refresh", "--config", config, "--backfill", history, "--every", "year", "-q")[0] == 0
+    # The backfill's communes come from the same function, given the configuration's request.
+    assert communes_for(load_config(config).request, net_env).population_year == "2023"

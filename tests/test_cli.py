@@ -115,11 +115,15 @@ def test_an_incomplete_boundary_is_one_line_and_exit_4(monaco_2025: Path) -> Non
     assert_one_line_error(result, ExitCode.DATA, "cannot count 'Beausoleil' (06012): its boundary is")
 
 
-def test_all_lists_the_communes_left_out(monaco_2025: Path) -> None:
+def test_all_lists_the_communes_left_out(monaco_2025: Path, osm_cameras, osmium_polygons) -> None:
+    import shapely
+
+    monaco = osmium_polygons(monaco_2025, 8)[2220322]  # the one admin_level 8 polygon osmium builds
+    inside = [o for o in osm_cameras(monaco_2025) if monaco.intersects(shapely.Point(o.lon, o.lat))]
     result = invoke("count", "--all", "--pbf", monaco_2025, "-q", "-f", "json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    assert [(r["name"], r["cameras"]) for r in data["communes"]] == [("Monaco", 13)]
+    assert [(r["name"], r["cameras"]) for r in data["communes"]] == [("Monaco", len(inside))]
     for name in INCOMPLETE:
         assert any(w.startswith(f"boundary of {name!r} (") for w in data["warnings"])
         assert f"warning: boundary of {name!r} (" in result.stderr
@@ -365,3 +369,18 @@ def test_ranking_by_density_keeps_unknown_values_last(monaco_2025: Path, commune
 def test_a_region_without_communes_in_the_boundaries(monaco_2025: Path, ign_06: tuple[str, ...]) -> None:
     result = invoke("count", "--region", "11", "--pbf", monaco_2025, *ign_06)
     assert_one_line_error(result, ExitCode.COMMUNE, "no commune of region 11")
+
+
+def test_verbose_logs_the_decisions_on_stderr(monaco_2025: Path, communes_06: Path) -> None:
+    import subprocess
+    import sys
+
+    args = ["count", "--commune", "Beausoleil", "--pbf", str(monaco_2025), "--boundaries", str(communes_06),
+            "-q", "-f", "json"]
+    quiet = subprocess.run([sys.executable, "-m", "osmcams", *args], capture_output=True, text=True)
+    loud = subprocess.run([sys.executable, "-m", "osmcams", "-v", *args], capture_output=True, text=True)
+    assert quiet.returncode == loud.returncode == 0
+    assert json.loads(quiet.stdout)["communes"] == json.loads(loud.stdout)["communes"]
+    assert "osmcams.counting: communes from" not in quiet.stderr
+    assert "osmcams.counting: communes from" in loud.stderr
+    assert "osmcams.sources.osm.sieve:" in loud.stderr and "camera nodes sifted" in loud.stderr

@@ -9,21 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from osmcams.communes import (
-    COLUMNS,
-    Communes,
-    communes_from_boundaries,
-    department_of,
-    load_communes,
-    match,
-    normalise,
-    read_population,
-    region_departments,
-    select,
-)
+from osmcams.communes.boundaries import load_communes
+from osmcams.communes.from_osm import communes_from_boundaries
+from osmcams.communes.model import COLUMNS, Communes, department_of
+from osmcams.communes.names import match, normalise, region_departments, select
+from osmcams.communes.population import read_population
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, ExitCode, UsageError
-from osmcams.geometry import areas_km2
-from osmcams.sources.pbf import scan_file
+from osmcams.geo.areas import areas_km2
+from osmcams.sources.osm.pbf import scan_file
 
 TWO_SQUARES = {
     "type": "FeatureCollection",

@@ -115,7 +115,7 @@ def test_a_file_of_pieces_counts_the_pieces_it_did_not_sample(
 
     import pyogrio
 
-    from osmcams.sources import blocks
+    from osmcams.sources.osm import blocks
 
     spec = importlib.util.spec_from_file_location(
         "make_tiled_pbf", Path(__file__).resolve().parents[1] / "benchmarks" / "make_tiled_pbf.py"
@@ -160,7 +160,7 @@ def test_cutting_by_small_pieces_gives_the_areas_of_a_whole_cut(communes_06, ign
     import numpy
     import shapely
 
-    from osmcams.geometry import areas_km2
+    from osmcams.geo.areas import areas_km2
     from osmcams.join import _inside_km2
 
     rng = numpy.random.default_rng(1)

@@ -10,8 +10,8 @@ import pyogrio.raw
 import pytest
 import shapely
 
-from osmcams.communes import load_communes
-from osmcams.geojson import read_plain_geojson
+from osmcams.communes.boundaries import load_communes
+from osmcams.communes.geojson import read_plain_geojson
 
 SQUARE = [[[7.0, 43.7], [7.1, 43.7], [7.1, 43.8], [7.0, 43.8], [7.0, 43.7]]]
 HOLE = [[7.02, 43.72], [7.02, 43.74], [7.04, 43.74], [7.04, 43.72], [7.02, 43.72]]

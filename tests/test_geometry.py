@@ -9,7 +9,8 @@ import shapely
 from shapely.geometry import Polygon
 
 from osmcams.errors import DataError
-from osmcams.geometry import areas_km2, build_rings, rings_to_multipolygon
+from osmcams.geo.areas import areas_km2
+from osmcams.geo.rings import build_rings, rings_to_multipolygon
 
 SQUARE = [(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0), (0.0, 0.0)]
 

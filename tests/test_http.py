@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 
@@ -94,11 +95,24 @@ def test_cache_then_offline_then_refresh(httpserver, net_settings):
 
 
 def test_offline_serves_expired_answers(httpserver, net_settings):
+    from requests_cache.backends.sqlite import SQLiteCache
+
     httpserver.expect_request("/geo/x").respond_with_json({"n": 1})
     url = httpserver.url_for("/geo/x")
-    Http(replace(net_settings, cache_ttl=1)).get_json(url)
-    time.sleep(1.1)
+    Http(net_settings).get_json(url)
+    SQLiteCache(net_settings.cache_dir / "http.sqlite").reset_expiration(0)  # expired now, no sleep
     assert Http(replace(net_settings, offline=True)).get_json(url) == {"n": 1}
+
+
+def test_the_cache_gives_back_what_it_was_given(httpserver, net_settings):
+    """None stays None, text stays text, codes keep their leading zeros, bytes are the server's."""
+    answer = {"code": "06032", "nom": "Cap-d'Ail", "population": None, "departement": "06", "n": 7}
+    body = json.dumps(answer, ensure_ascii=False).encode()
+    httpserver.expect_oneshot_request("/geo/rt").respond_with_data(body, content_type="application/json")
+    url = httpserver.url_for("/geo/rt")
+    first = Http(net_settings).get_json(url)
+    again = Http(replace(net_settings, offline=True)).get_json(url)
+    assert first == again == answer and type(again["code"]) is str
 
 
 @pytest.mark.parametrize("url, why", [

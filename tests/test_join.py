@@ -14,12 +14,15 @@ import pytest
 import shapely
 from pyproj import CRS, Transformer
 
-from osmcams.communes import Communes, communes_from_boundaries, load_communes, select
+from osmcams.communes.boundaries import load_communes
+from osmcams.communes.from_osm import communes_from_boundaries
+from osmcams.communes.model import Communes
+from osmcams.communes.names import select
 from osmcams.errors import DataError
-from osmcams.geometry import areas_km2
+from osmcams.geo.areas import areas_km2
 from osmcams.join import ROW_KEYS, STALE_AFTER_DAYS, Report, assign, count, data_age_days
 from osmcams.models import Camera
-from osmcams.sources.pbf import Extract, read_cameras, scan_file
+from osmcams.sources.osm.pbf import Extract, read_cameras, scan_file
 
 BORDER_COMMUNES = {"06012": "Beausoleil", "06032": "Cap-d'Ail"}
 

@@ -18,32 +18,36 @@ LAYERS = [
     ["cli.maps"],
     ["cli.options"],
     ["cli.render"],
-    ["backfill"],
-    ["refresh", "analysis.compare", "analysis.quality", "analysis.timeline"],
-    ["config", "analysis.match"],
+    ["refresh.backfill"],
+    ["refresh.run", "analysis.compare", "analysis.quality", "analysis.timeline"],
+    ["refresh.config", "analysis.match"],
     ["online"],
-    ["pipeline"],
+    ["counting"],
     ["outputs.maps", "outputs.charts"],
     ["outputs.umap", "outputs.sets"],
     ["outputs.figures"],
     ["outputs.writers"],
     ["outputs.formats", "outputs.fov"],
-    ["join", "mirror", "history", "kept"],
+    ["join", "refresh.mirror", "store.history", "store.kept"],
+    ["store.sql"],
     ["sources.overpass", "sources.geoapi", "sources.download", "sources.replication"],
-    ["sources.osh"],
-    ["sources.pbf"],
-    ["sources.sieve"],
-    ["sources.blocks", "sources.http"],
-    ["communes"],
-    ["geometry", "geojson"],
+    ["sources.osm.osh"],
+    ["sources.osm.pbf"],
+    ["sources.osm.sieve"],
+    ["sources.osm.blocks", "sources.http"],
+    ["communes.boundaries", "communes.from_osm", "communes.names"],
+    ["communes.cache", "communes.population"],
+    ["communes.model"],
+    ["geo.areas", "geo.rings", "communes.geojson"],
     ["files", "settings", "models"],
     ["errors"],
 ]
-PACKAGES = {"sources", "outputs", "analysis"}  # their __init__ holds only a docstring
+# Their __init__ holds only a docstring.
+PACKAGES = {"sources", "outputs", "analysis", "geo", "communes", "sources.osm", "store", "refresh"}
 ONLY = {"click": {"cli"}, "rich": {"cli"}, "requests": {"sources.http"}, "urllib3": {"sources.http"},
         "requests_cache": {"sources.http"},
-        "osmium": {"sources.pbf", "sources.osh", "sources.replication"},
-        "google": {"sources.sieve"}, "isal": {"sources.blocks"}}
+        "osmium": {"sources.osm.pbf", "sources.osm.osh", "sources.replication"},
+        "google": {"sources.osm.sieve"}, "isal": {"sources.osm.blocks"}}
 
 
 def _module(path: Path) -> str:
@@ -86,7 +90,8 @@ def test_every_module_has_a_layer() -> None:
 
 def test_packages_hold_no_code() -> None:
     for package in PACKAGES:
-        body = ast.parse((SOURCE / package / "__init__.py").read_text(encoding="utf-8")).body
+        init = SOURCE / package.replace(".", "/") / "__init__.py"
+        body = ast.parse(init.read_text(encoding="utf-8")).body
         assert len(body) == 1 and isinstance(body[0], ast.Expr), package
 
 
@@ -110,3 +115,31 @@ def test_third_party_libraries_stay_in_their_module() -> None:
         if name in ONLY and not any(module == m or module.startswith(m + ".") for m in ONLY[name])
     ]
     assert strays == []
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    """A name that another module needs is public: `from osmcams.x import _y` is a seam without a name."""
+    private = [
+        (module, f"{node.module}.{alias.name}")
+        for module, path in _modules().items()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("osmcams")
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+    assert private == []
+
+
+def test_folders_import_only_from_folders_below() -> None:
+    """The packages are floors: counting and the store below the refresh, the CLI on top."""
+    floors = [["cli"], ["refresh"], ["analysis", "online", "counting"], ["outputs"], ["join", "store"],
+              ["sources"], ["communes", "geo"], ["files", "settings", "models", "errors"]]
+    rank = {name: i for i, floor in enumerate(floors) for name in floor}
+    assert set(rank) >= {m.split(".")[0] for m in _modules()} - {""}
+    upward = sorted(
+        (module, target)
+        for module, path in _modules().items() if module
+        for target in _imports(path)
+        if rank[target.split(".")[0]] < rank[module.split(".")[0]]
+    )
+    assert upward == []

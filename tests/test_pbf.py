@@ -12,7 +12,7 @@ import pytest
 from conftest import BROKEN_VARIANTS, OplObject, run_osmium
 
 from osmcams.errors import DataError
-from osmcams.sources.pbf import Extract, read_cameras, scan_file
+from osmcams.sources.osm.pbf import Extract, read_cameras, scan_file
 
 EXTRACTS = {
     "helsinki": "helsinki-2019.osm.pbf",

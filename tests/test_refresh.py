@@ -50,7 +50,7 @@ def run(config: Path, *extra: str) -> int:
 
 def fresh_count(pbf: Path, settings, **request):
     """The count of a file, as `osmcams count` makes it."""
-    from osmcams.pipeline import Request, count_from_pbf
+    from osmcams.counting import Request, count_from_pbf
 
     return count_from_pbf(Request(pbf=pbf, **request), settings)
 
@@ -341,7 +341,7 @@ def test_a_bad_configuration_names_the_key_and_the_file(tmp_path, capsys, text, 
 
 
 def test_relative_paths_are_relative_to_the_configuration(tmp_path):
-    from osmcams.config import load_config
+    from osmcams.refresh.config import load_config
 
     (tmp_path / "etc").mkdir()
     config = tmp_path / "etc" / "osmcams.toml"
@@ -349,14 +349,14 @@ def test_relative_paths_are_relative_to_the_configuration(tmp_path):
                       'boundaries = "communes"\n[output]\ndir = "../www"\n')
     loaded = load_config(config)
     assert loaded.pbf == tmp_path / "etc" / "data" / "x.pbf"
-    assert loaded.boundaries == (tmp_path / "etc" / "communes",)
+    assert loaded.request.boundaries == (tmp_path / "etc" / "communes",)
     assert loaded.history == tmp_path / "www" / "history.sqlite"
     assert os.path.isabs(loaded.output_dir)
 
 
 def test_the_history_schema_migrates_forward_and_refuses_a_newer_one(tmp_path):
     from osmcams.errors import DataError
-    from osmcams.history import SCHEMA_VERSION, Store
+    from osmcams.store.history import SCHEMA_VERSION, Store
 
     path = tmp_path / "history.sqlite"
     sqlite3.connect(path).close()  # an empty database: version 0

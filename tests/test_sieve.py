@@ -10,8 +10,8 @@ import pytest
 from conftest import OplObject, run_osmium
 
 from osmcams.models import Camera
-from osmcams.sources import sieve
-from osmcams.sources.pbf import read_cameras, scan_file
+from osmcams.sources.osm import sieve
+from osmcams.sources.osm.pbf import read_cameras, scan_file
 
 REAL = [
     "big/valhalla-bench-munchen-2020.osm.pbf",  # 209 camera nodes

@@ -21,7 +21,7 @@ from shapely.geometry import Point
 
 from osmcams.cli import main
 from osmcams.errors import ExitCode
-from osmcams.sources import sieve
+from osmcams.sources.osm import sieve
 
 COMMUNES = ("06012", "06032", "06104", "06150")  # Beausoleil, Cap-d'Ail, Roquebrune, La Turbie
 HEADER_DATE = "2025-09-01T00:00:00Z"  # after the last change
@@ -296,7 +296,7 @@ def test_saint_barthelemy_real_diff(osm_dir: Path, tmp_path: Path, write_text) -
 
 def test_versions_that_straddle_two_blocks_are_all_read(tmp_path: Path) -> None:
     """osmium writes 8,000 objects a block: the versions of node 7991 begin in one, end in the next."""
-    from osmcams.sources.osh import iso, read_history
+    from osmcams.sources.osm.osh import iso, read_history
 
     lines = [f"n{i} v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x1.0 y1.0" for i in range(1, 7991)]
     lines += [  # a camera in its first version only; then moved and untagged, 19 times
@@ -308,7 +308,7 @@ def test_versions_that_straddle_two_blocks_are_all_read(tmp_path: Path) -> None:
     opl.write_text("\n".join(lines) + "\n", encoding="utf-8")
     target = tmp_path / "straddle.osh.pbf"
     run_osmium("cat", opl, "-o", target)
-    from osmcams.sources import blocks
+    from osmcams.sources.osm import blocks
 
     assert [b.first_id for b in blocks.index(target).blocks["node"]] == [1, 7991]
 
@@ -320,7 +320,7 @@ def test_versions_that_straddle_two_blocks_are_all_read(tmp_path: Path) -> None:
 
 def test_a_camera_relation_follows_the_nodes_of_its_member_ways(tmp_path: Path) -> None:
     """A relation sits at the centre of its member ways' nodes as they were, until deleted."""
-    from osmcams.sources.osh import iso, read_history
+    from osmcams.sources.osm.osh import iso, read_history
 
     opl = tmp_path / "relation.osh.opl"
     opl.write_text("\n".join([
@@ -406,7 +406,7 @@ def test_a_history_cut_by_osmium_extract_gives_coverage(
 
 def test_deleted_versions_do_not_spoil_the_sampled_area(tmp_path: Path) -> None:
     """A deleted node has no location; libosmium writes it at 214.75°: it is no sample."""
-    from osmcams.sources.blocks import sample_nodes
+    from osmcams.sources.osm.blocks import sample_nodes
 
     opl = tmp_path / "deleted.osh.opl"
     opl.write_text("n1 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x1.0 y1.0\n"
@@ -426,9 +426,9 @@ def test_counts_match_a_loop_over_each_track_at_each_date(
     date (`Track.at`, placed with shapely). The dates: years, and the instants of all the
     changes and the seconds before them; or of a third of them, up to before the last
     change, so that versions pass unseen between two dates or after the last."""
-    from osmcams.analysis.timeline import OUTSIDE, _count, _segments
-    from osmcams.communes import load_communes
-    from osmcams.sources.osh import read_history
+    from osmcams.analysis.timeline import OUTSIDE, _count, segments_of
+    from osmcams.communes.boundaries import load_communes
+    from osmcams.sources.osm.osh import read_history
 
     tracks = read_history(history, tags=True).tracks  # a retag is a version in the same place
     communes = load_communes([ign_dir / "communes-06-alpes-maritimes.geojson"])
@@ -449,7 +449,7 @@ def test_counts_match_a_loop_over_each_track_at_each_date(
 
     states = [{track.key: where(track.at(date)) for track in tracks} for date in dates]
     column = communes.frame["insee"].map({code: k for k, code in enumerate(codes)})
-    counts = _count(_segments(tracks, communes), dates, column.fillna(-1).to_numpy(int))
+    counts = _count(segments_of(tracks, communes), dates, column.fillna(-1).to_numpy(int))
     moves = list(pairwise(states))
     for k, code in enumerate(codes):
         assert counts.cameras[k].tolist() == [list(s.values()).count(code) for s in states], code
@@ -532,7 +532,7 @@ def test_a_map_at_a_date_counts_what_osmium_time_filter_holds(
 ) -> None:
     """`map --at DATE --pbf HISTORY`: each commune's cameras then, as osmium time-filter has them."""
     from osmcams.analysis.timeline import parse_date, report_at
-    from osmcams.pipeline import Request
+    from osmcams.counting import Request
     from osmcams.settings import Settings
 
     request = Request(communes=COMMUNES, pbf=history,

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from shapely.geometry import shape
 
 from osmcams.cli import cli
-from osmcams.communes import load_communes
+from osmcams.communes.boundaries import load_communes
 from osmcams.errors import UsageError
 from osmcams.files import atomic_open, atomic_path
 from osmcams.join import ROW_KEYS, Report, count

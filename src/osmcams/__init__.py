@@ -15,11 +15,11 @@ __version__ = "0.1.0"
 
 # Public name -> (module, attribute), imported on first use.
 _LAZY = {
-    "read_cameras": ("osmcams.sources.pbf", "read_cameras"),
-    "scan_file": ("osmcams.sources.pbf", "scan_file"),
-    "load_communes": ("osmcams.communes", "load_communes"),
-    "communes_from_boundaries": ("osmcams.communes", "communes_from_boundaries"),
-    "select_communes": ("osmcams.communes", "select"),
+    "read_cameras": ("osmcams.sources.osm.pbf", "read_cameras"),
+    "scan_file": ("osmcams.sources.osm.pbf", "scan_file"),
+    "load_communes": ("osmcams.communes.boundaries", "load_communes"),
+    "communes_from_boundaries": ("osmcams.communes.from_osm", "communes_from_boundaries"),
+    "select_communes": ("osmcams.communes.names", "select"),
     "count": ("osmcams.join", "count"),
     "Camera": ("osmcams.models", "Camera"),
     "Settings": ("osmcams.settings", "Settings"),

@@ -256,6 +256,10 @@ def exclusive_lock(target: Path, what: str) -> Iterator[None]:
     The lock file stays: removing it would let a third run lock a file no one else sees.
     It holds the pid and start time of the run that holds it, for the message. The
     kernel drops the lock when its process ends, killed or not: a dead run never blocks.
+
+    Why flock and not filelock: the lock is ten lines on the kernel's own call, the file
+    must stay (filelock 4 unlinks its lock file on release unless told not to) and it must
+    name its holder for the message, which filelock does not keep.
     """
     try:
         import fcntl

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from osmcams.communes import Communes
+from osmcams.communes.model import Communes
 from osmcams.errors import DataError
-from osmcams.geometry import areas_km2
+from osmcams.geo.areas import areas_km2
 from osmcams.models import Camera, gc_paused
-from osmcams.sources.pbf import Extract
+from osmcams.sources.osm.pbf import Extract
 
 ROW_KEYS = (
     "insee", "name", "department", "population", "area_km2", "coverage", "cameras",

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from osmcams.counting import Request, count_from_pbf
 from osmcams.errors import UsageError
 from osmcams.join import Report
 from osmcams.models import Progress
-from osmcams.pipeline import Request, count_from_pbf
 from osmcams.settings import Settings, public_url
 from osmcams.sources.http import Http, Status
 
@@ -30,7 +30,8 @@ def count_online(
     camera outside the final boundary is not counted, and is reported. `status` is
     told what the run waits for.
     """
-    from osmcams.communes import apply_population, communes_from_boundaries
+    from osmcams.communes.from_osm import communes_from_boundaries
+    from osmcams.communes.population import apply_population
     from osmcams.join import count
     from osmcams.sources.overpass import Target, fetch_boundaries, fetch_cameras, target
 

@@ -18,7 +18,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from osmcams.communes import department_of
+from osmcams.communes.model import department_of
 from osmcams.errors import DataError
 from osmcams.join import Report, data_age_days
 

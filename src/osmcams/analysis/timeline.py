@@ -108,7 +108,7 @@ NOT_CAMERA, OUT = -2, -1  # the states of a segment that is no camera, or in no 
 
 
 @dataclass
-class _Segments:
+class Segments:
     """Every version of every track, flat: its track, its start (seconds), and its state:
     the row in the communes' frame holding it, OUT, or NOT_CAMERA; `ends`: where the
     segments of each track end."""
@@ -138,7 +138,7 @@ class _Segments:
         return dict(zip(communes.frame["insee"].to_numpy(object)[rows].tolist(), first[rows].tolist()))
 
 
-def _segments(tracks: list[Any], communes: Any) -> _Segments:
+def segments_of(tracks: list[Any], communes: Any) -> Segments:
     """The segments of `tracks`, placed in `communes`."""
     import numpy
 
@@ -152,7 +152,7 @@ def _segments(tracks: list[Any], communes: Any) -> _Segments:
     lon, lat = numpy.fromiter(chain.from_iterable(filter(None, positions)), float).reshape(-1, 2).T
     states = numpy.full(total, NOT_CAMERA)
     states[camera] = owners(lon, lat, communes)
-    return _Segments(numpy.repeat(numpy.arange(len(tracks)), sizes), starts, states, sizes.cumsum())
+    return Segments(numpy.repeat(numpy.arange(len(tracks)), sizes), starts, states, sizes.cumsum())
 
 
 @dataclass
@@ -167,7 +167,7 @@ class _Counts:
     outside: int
 
 
-def _count(segments: _Segments, dates: list[int], column: Any) -> _Counts:
+def _count(segments: Segments, dates: list[int], column: Any) -> _Counts:
     """The counts at `dates` of the chosen communes, `column` being the row of the counts of
     each commune of the frame (-1: not chosen). A segment is the state of its track at the
     dates from its start, inclusive, to the next segment's, exclusive; one whose span holds
@@ -204,7 +204,7 @@ def _last(track: Any) -> Any:
     return numpy.diff(track, append=-1) != 0
 
 
-def _span(
+def date_span(
     since: str | None, until: str | None, every: str, first: int | None, data_date: str | None
 ) -> tuple[datetime, datetime]:
     end = parse_date(data_date) if data_date else None
@@ -242,20 +242,20 @@ def build(
 
     from osmcams import __version__
     from osmcams.join import coverage_of, covered, data_age_days
-    from osmcams.sources.osh import iso
+    from osmcams.sources.osm.osh import iso
 
     frame = communes.frame.set_index("insee", drop=False)
     dated = history.dated()
     asked = frame.loc[codes]
     with ThreadPoolExecutor(1) as background:  # the coverage, mostly in GEOS, out of the GIL
         known = background.submit(coverage_of, dated, asked)
-        segments = _segments(history.tracks, communes)
+        segments = segments_of(history.tracks, communes)
         first = segments.first_seen(communes)
         # A commune that held a camera at any date has data, whatever the sampling says.
         chosen, partial = covered(dated, asked, rank, set(first), known.result())
     codes = list(chosen["insee"])
     index = {code: k for k, code in enumerate(codes)}
-    start, stop = _span(since, until, every, min((first[c] for c in codes if c in first), default=None),
+    start, stop = date_span(since, until, every, min((first[c] for c in codes if c in first), default=None),
                         history.timestamp)
     dates = [int(d.timestamp()) for d in instants(start, stop, every)]
     column = communes.frame["insee"].map(index).fillna(-1).to_numpy(numpy.int64)
@@ -304,7 +304,7 @@ def build(
 
 
 def _population_warning(rows: list[dict[str, Any]], communes: Any) -> list[str]:
-    from osmcams.communes import _listing
+    from osmcams.communes.model import short_list
 
     missing = [f"{r['name']} ({r['insee']})" for r in rows if r["population"] is None]
     if not missing:
@@ -312,14 +312,14 @@ def _population_warning(rows: list[dict[str, Any]], communes: Any) -> list[str]:
     source = communes.population_source
     why = f"not in {source} (codes merged or unknown)" if source else "give --population"
     return [f"{len(missing):,} communes have no population, {why}, so no per_10k: "
-            + _listing(missing)]
+            + short_list(missing)]
 
 
 def _row(
     code: str, name: str, department: str | None, population: int | None, coverage: float | None,
     counts: _Counts, k: int, first: int | None,
 ) -> dict[str, Any]:
-    from osmcams.sources.osh import iso
+    from osmcams.sources.osm.osh import iso
 
     population = None if population is None else int(population)
     cameras = counts.cameras[k].tolist()
@@ -357,7 +357,7 @@ def report_at(request: Any, settings: Any, at: str, progress: Any = None) -> Any
     `osmium time-filter FILE at` holds, with their tags then, in today's communes."""
     from osmcams.join import count
     from osmcams.models import make_camera
-    from osmcams.sources.osh import iso, seconds
+    from osmcams.sources.osm.osh import iso, seconds
 
     history, communes, codes = _read(request, settings, progress, tags=True)
     moment = parse_date(at)
@@ -384,10 +384,9 @@ def report_at(request: Any, settings: Any, at: str, progress: Any = None) -> Any
 def _read(request: Any, settings: Any, progress: Any, tags: bool = False) -> tuple[Any, Any, list[str]]:
     """The history of the request's file (its tags too with `tags`), its communes, and the
     codes asked for."""
-    from osmcams.communes import apply_population, communes_from_boundaries, load_communes, select
-    from osmcams.pipeline import while_loading
-    from osmcams.sources.blocks import area_of
-    from osmcams.sources.osh import read_boundaries, read_history
+    from osmcams.counting import communes_for, selected, while_loading
+    from osmcams.sources.osm.blocks import area_of
+    from osmcams.sources.osm.osh import read_boundaries, read_history
 
     if request.pbf is None:
         raise UsageError("--pbf is required: a history file (.osh.pbf)")
@@ -395,15 +394,9 @@ def _read(request: Any, settings: Any, progress: Any, tags: bool = False) -> tup
 
     def load() -> tuple[Any, Any]:
         """The communes from files (when given), and nodes sampled from the file."""
-        from osmcams.sources.blocks import sampled_nodes
+        from osmcams.sources.osm.blocks import sampled_nodes
 
-        communes = None
-        if request.boundaries:
-            communes = load_communes(
-                request.boundaries, request.population, request.code_field, request.name_field,
-                cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
-                population_year=request.population_year,
-            )
+        communes = communes_for(request, settings, progress=progress) if request.boundary_files else None
         return communes, sampled_nodes(pbf)
 
     history, (communes, samples) = while_loading(
@@ -411,7 +404,5 @@ def _read(request: Any, settings: Any, progress: Any, tags: bool = False) -> tup
     history.data_area = area_of(samples, history.positions())
     if communes is None:  # the admin relations of the history file, as they are at its end
         found = read_boundaries(pbf, request.admin_level, settings.threads, progress)
-        communes = communes_from_boundaries(found, pbf.name, request.admin_level)
-        if request.population:
-            apply_population(communes, request.population, request.population_year)
-    return history, communes, select(communes, request.communes, request.department, request.every)
+        communes = communes_for(request, settings, found, pbf.name, progress)
+    return history, communes, selected(request, communes)

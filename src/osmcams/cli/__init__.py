@@ -26,7 +26,9 @@ from osmcams.errors import ExitCode
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="osmcams")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True,
+              help="Diagnostics on stderr: -v what osmcams decides, -vv every request and pass.")
+def cli(verbose: int) -> None:
     """Measure video surveillance mapped in OpenStreetMap, per commune.
 
     \b
@@ -34,7 +36,11 @@ def cli() -> None:
     ambiguous, 4 bad or incomplete input data, 5 network failure, 6 locked,
     7 stale (replication diffs gone).
     """
+    if verbose:
+        import logging
 
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s %(name)s: %(message)s", force=True)
 
 for command in (count, export, download, compare, match, quality, timeline, refresh, history,
                 changes):

@@ -104,7 +104,7 @@ def settings_from(kw: dict[str, Any], **extra: Any):
 
 
 def request_from(kw: dict[str, Any], region: str | None = None):
-    from osmcams.pipeline import Request
+    from osmcams.counting import Request
 
     return Request(
         region=region,
@@ -117,11 +117,11 @@ def request_from(kw: dict[str, Any], region: str | None = None):
 
 
 def report_from(kw: dict[str, Any]):
+    from osmcams.counting import count_from_pbf
     from osmcams.online import count_from_region, count_online
-    from osmcams.pipeline import count_from_pbf
 
     settings = settings_from(kw, threads=kw.pop("threads"))
-    from osmcams.communes import is_region_code
+    from osmcams.communes.names import is_region_code
 
     region, boundary_source = kw.pop("region"), kw.pop("boundary_source")
     request = request_from(kw, region if is_region_code(region) else None)

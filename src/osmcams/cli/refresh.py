@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -49,9 +50,9 @@ def refresh(config_path: Path, threads: int | None, quiet: bool, backfill: Path 
     (a crontab line: 17 * * * * osmcams refresh --config … --quiet)
       osmcams refresh --config osmcams.toml --backfill alpes-maritimes.osh.pbf --every quarter
     """
-    from osmcams.config import load_config
-    from osmcams.refresh import now
-    from osmcams.refresh import refresh as run_refresh
+    from osmcams.refresh.config import load_config
+    from osmcams.refresh.run import now
+    from osmcams.refresh.run import refresh as run_refresh
     from osmcams.settings import Settings
 
     config = load_config(config_path)
@@ -62,7 +63,7 @@ def refresh(config_path: Path, threads: int | None, quiet: bool, backfill: Path 
             stderr().print(f"{now()} {message}", highlight=False, soft_wrap=True, markup=False)
 
     if backfill is not None:
-        from osmcams.backfill import backfill as run_backfill
+        from osmcams.refresh.backfill import backfill as run_backfill
 
         with progress_bar(quiet) as progress:
             log(run_backfill(config, settings, backfill, every or "month", log, progress))
@@ -75,8 +76,8 @@ def refresh(config_path: Path, threads: int | None, quiet: bool, backfill: Path 
 
 
 def _store(config_path: Path):
-    from osmcams.config import load_config
-    from osmcams.history import Store
+    from osmcams.refresh.config import load_config
+    from osmcams.store.history import Store
 
     config = load_config(config_path)
     if not config.history.is_file():
@@ -191,7 +192,7 @@ def changes(config_path: Path, since: str, commune: str | None, fmt: str) -> Non
                 "description": ", ".join(f"{k}={v}" for k, v in row["tags"].items()),
             },
         } for row in rows]
-        write_geojson(features, click.get_text_stream("stdout"))
+        write_geojson(features, sys.stdout)
         return
     keys = ("data_timestamp", "change", "key", "insee", "commune", "lon", "lat")
     if fmt == "csv":

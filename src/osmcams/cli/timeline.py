@@ -123,11 +123,11 @@ def timeline(
       osmcams timeline --pbf guyane.osh.pbf --all --every month   # the file's own boundaries
     """
     from osmcams.analysis.timeline import timeline_from_pbf
+    from osmcams.counting import Request
     from osmcams.errors import UsageError
     from osmcams.files import check_target
     from osmcams.outputs.formats import CHART_SUFFIXES, format_for
     from osmcams.outputs.writers import render_text, rows_csv
-    from osmcams.pipeline import Request
     from osmcams.settings import Settings
 
     chart = output is not None and output.suffix.lower() in CHART_SUFFIXES

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlparse
 
-from osmcams.communes import normalise
+from osmcams.communes.names import normalise
 from osmcams.errors import DataError, NetworkError, OsmcamsError, UsageError
 from osmcams.files import exclusive_lock
 from osmcams.models import Progress

@@ -1,6 +1,6 @@
 """geo.api.gouv.fr: French communes by name or code, with their official contour and population.
 
-Names are matched like the file path (osmcams.communes.match): without case or
+Names are matched like the file path (osmcams.communes.names.match): without case or
 accents, homonyms listed with their INSEE codes, unknown names answered with the
 closest names the API knows.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from osmcams.communes import COLUMNS, Communes, department_of, match
+from osmcams.communes.model import COLUMNS, Communes, department_of
+from osmcams.communes.names import match
 from osmcams.errors import CommuneNotFound, DataError
 from osmcams.sources.http import Http, host, unexpected
 

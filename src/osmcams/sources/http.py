@@ -21,13 +21,14 @@ Only this module imports requests. One request runs at a time, in the whole proc
 from __future__ import annotations
 
 import email.utils
+import logging
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlparse
@@ -35,6 +36,8 @@ from urllib.parse import urljoin, urlparse
 from osmcams.errors import NetworkError, OsmcamsError, UsageError
 from osmcams.models import Progress
 from osmcams.settings import Settings, label, public_url
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import requests
@@ -337,6 +340,7 @@ class Http:
     def _cached_request(self, method: str, url: str, parse: Parse, **kwargs: Any) -> Any:
         key = self._key(method, url, **kwargs)
         cached = None if self.settings.refresh else self._lookup(key)
+        log.debug("%s %s: %s", method, public_url(url), "cached" if cached is not None else "not cached")
         if cached is not None and (self.settings.offline or not cached.is_expired):
             try:
                 return parse(cached.content, cached.encoding)
@@ -364,12 +368,17 @@ class Http:
         return self._guard(lambda store: store.get_response(key)) if key else None
 
     def _save(self, key: str, response: requests.Response, body: bytes) -> None:
-        from requests_cache.policy.expiration import get_expiration_datetime
+        """Keep `body` (read, and bounded, by the project's own reader) as requests-cache's record."""
+        from requests_cache import CachedRequest, CachedResponse
 
-        response._content = body
-        response._content_consumed = True
-        expires = get_expiration_datetime(self.settings.cache_ttl)
-        self._guard(lambda store: store.save_response(response, key, expires))
+        expires = datetime.now(timezone.utc) + timedelta(seconds=self.settings.cache_ttl)
+        cached = CachedResponse(
+            content=body, encoding=response.encoding,  # type: ignore[arg-type]  # None is its default
+            headers=response.headers,
+            status_code=response.status_code, reason=response.reason, url=response.url,
+            request=CachedRequest.from_request(response.request), expires=expires,
+        )
+        self._guard(lambda store: store.save_response(cached, key, expires))
 
     def _guard(self, operation: Callable[[Any], T]) -> T | None:
         """Run `operation` on the store; a store that fails is left for the rest of the run."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from osmcams.communes import department_of
+from osmcams.communes.model import department_of
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, NetworkError, UsageError
 from osmcams.models import Camera, direction_warning, make_camera
 from osmcams.sources.http import (
@@ -29,7 +29,7 @@ from osmcams.sources.http import (
     json_parser,
     unexpected,
 )
-from osmcams.sources.pbf import Boundary, Extract
+from osmcams.sources.osm.pbf import Boundary, Extract
 
 QUERIES = Path(__file__).parent / "queries"
 AREA_OFFSET = 3_600_000_000  # Overpass area id of a relation: this plus the relation id
@@ -266,7 +266,7 @@ def _describe(relation: dict[str, Any]) -> str:
 
 def boundary(relation: dict[str, Any]) -> Boundary:
     """A Boundary from a relation printed with ``out geom``; an open ring is a DataError."""
-    from osmcams.geometry import build_rings, rings_to_multipolygon
+    from osmcams.geo.rings import build_rings, rings_to_multipolygon
 
     tags = relation.get("tags", {})
     label = f"relation {relation['id']} ({tags.get('name', 'unnamed')})"

@@ -19,7 +19,7 @@ from typing import Any
 
 from osmcams.errors import DataError, NetworkError
 from osmcams.sources.http import Http, host
-from osmcams.sources.pbf import CAMERA_TAG
+from osmcams.sources.osm.pbf import CAMERA_TAG
 
 
 class DiffsGone(NetworkError):

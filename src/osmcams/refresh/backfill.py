@@ -17,11 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from osmcams.config import Config
 from osmcams.errors import UsageError
-from osmcams.history import Run, Store, diff
 from osmcams.models import Camera, Progress
+from osmcams.refresh.config import Config
 from osmcams.settings import Settings
+from osmcams.store.history import Run, Store, diff
 
 Log = Callable[[str], None]
 
@@ -31,9 +31,9 @@ def backfill(
     progress: Progress | None = None,
 ) -> str:
     """Backfill the history of `config` from the history file at `path`; a summary line."""
-    from osmcams.refresh import _run_lock
+    from osmcams.refresh.run import run_lock
 
-    with _run_lock(config):
+    with run_lock(config):
         store = Store(config.history)
         try:
             return _backfill(store, config, settings, Path(path), every, log, progress)
@@ -45,52 +45,49 @@ def _communes(config: Config, store: Store, history_path: Path, settings: Settin
               progress: Progress | None) -> Any:
     """The configuration's communes: from its files, else as the refresh runs read them from
     the extract, else from the history file at its data date."""
-    from osmcams.communes import apply_population, communes_from_boundaries, load_communes
-    from osmcams.mirror import Mirror
-    from osmcams.refresh import _boundary
+    from osmcams.counting import communes_for
+    from osmcams.refresh.mirror import Mirror
+    from osmcams.refresh.run import boundary_from_record
 
-    if config.boundaries:
-        return load_communes(config.boundaries, config.population, config.code_field,
-                             config.name_field, cache_dir=settings.cache_dir, progress=progress)
+    request = config.request
+    if request.boundaries:
+        return communes_for(request, settings, progress=progress)
     stored = Mirror(store.db, config.pbf, settings.threads).get("boundaries")
     if stored is None:
-        from osmcams.sources.osh import read_boundaries
+        from osmcams.sources.osm.osh import read_boundaries
 
-        boundaries, source = read_boundaries(history_path, config.admin_level, settings.threads,
+        boundaries, source = read_boundaries(history_path, request.admin_level, settings.threads,
                                              progress), history_path.name
     else:
-        boundaries, source = [_boundary(r) for r in stored], config.pbf.name
-    communes = communes_from_boundaries(boundaries, source, config.admin_level)
-    if config.population:
-        apply_population(communes, config.population)
-    return communes
+        boundaries, source = [boundary_from_record(r) for r in stored], config.pbf.name
+    return communes_for(request, settings, boundaries, source, progress)
 
 
 def _backfill(store: Store, config: Config, settings: Settings, path: Path, every: str, log: Log,
               progress: Progress | None) -> str:
-    from osmcams.analysis.timeline import _segments, _span, instants
-    from osmcams.communes import select
+    from osmcams.analysis.timeline import date_span, instants, segments_of
+    from osmcams.counting import selected as selection
     from osmcams.join import commune_areas, covered, density_rows
-    from osmcams.refresh import now
-    from osmcams.sources.osh import iso, read_history, seconds
+    from osmcams.refresh.run import now
+    from osmcams.sources.osm.osh import iso, read_history, seconds
 
     started = now()
-    from osmcams.sources.blocks import data_area
+    from osmcams.sources.osm.blocks import data_area
 
     history = read_history(path, settings.threads, progress, tags=True)
     history.data_area = data_area(path, history.positions())
     communes = _communes(config, store, path, settings, progress)
-    codes = select(communes, config.names, config.department, config.every)
+    codes = selection(config.request, communes)
     tracks = history.tracks
-    segments = _segments(tracks, communes)
+    segments = segments_of(tracks, communes)
     states, first = segments.codes(communes), segments.first_seen(communes)
     chosen, coverage = covered(history.dated(), communes.frame.set_index("insee", drop=False).loc[codes],
-                                 rank=config.every or not config.names, holding=set(first))
+                                 rank=config.request.every or not config.request.communes, holding=set(first))
     for warning in history.warnings + coverage:
         log(f"warning: {warning}")
     areas = commune_areas(chosen)
     selected = set(chosen["insee"])
-    start, stop = _span(None, None, every, min((first[c] for c in selected if c in first),
+    start, stop = date_span(None, None, every, min((first[c] for c in selected if c in first),
                                                default=None), history.timestamp)
     dates = [seconds(d) for d in instants(start, stop, every)]
     limit = store.first_refresh()
@@ -151,7 +148,7 @@ class _Cameras:
     def rows(self, last: int) -> list[tuple[Any, ...]]:
         """Rows of the cameras table for the cameras seen up to `last`: first and last seen
         (the last second it was there, or `last`), whether there at `last`, and where."""
-        from osmcams.sources.osh import iso
+        from osmcams.sources.osm.osh import iso
 
         rows = []
         for t, (track, codes) in enumerate(zip(self.tracks, self.states)):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from osmcams.counting import Request, check_selection
 from osmcams.errors import UsageError
 
 if sys.version_info >= (3, 11):
@@ -32,6 +33,7 @@ KEYS: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
         "names": (list, "a list of names or INSEE codes"),
         "department": (str, "a department code, such as \"06\""),
         "all": (bool, "true or false"),
+        "population_year": (str, "a year such as \"2021\""),
         "admin_level": (int, "a whole number from 1 to 12"),
         "code_field": (str, "a field name"),
         "name_field": (str, "a field name"),
@@ -42,39 +44,27 @@ KEYS: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
 REQUIRED = (("source", "pbf"), ("output", "dir"))
 
 
+# How [communes] names each part of a selection (the command line's are in counting.py).
+SPELLING = {"communes": "names", "department": "department", "every": "all = true", "region": "region",
+            "population_year": "population_year"}
+
+
 @dataclass(frozen=True)
 class Config:
     """A checked refresh configuration, with absolute paths."""
 
     path: Path
-    pbf: Path
     output_dir: Path
     history: Path
+    request: Request  # the extract, the communes and their sources
     region: str | None = None
     replication_url: str | None = None
-    boundaries: tuple[Path, ...] = ()
-    population: Path | None = None
-    names: tuple[str, ...] = ()
-    department: str | None = None
-    every: bool = False
-    admin_level: int = 8
-    code_field: str | None = None
-    name_field: str | None = None
 
-    def request(self) -> Any:
-        """The communes and sources as a counting request."""
-        from osmcams.pipeline import Request
-
-        try:
-            return Request(
-                communes=self.names, department=self.department, every=self.every, pbf=self.pbf,
-                boundaries=self.boundaries, population=self.population,
-                admin_level=self.admin_level, code_field=self.code_field,
-                name_field=self.name_field,
-            )
-        except UsageError as e:
-            text = str(e).replace("--commune", "names").replace("--department", "department")
-            raise UsageError(f"{self.path}: [communes] {text.replace('--all', 'all = true')}") from e
+    @property
+    def pbf(self) -> Path:
+        """The extract that the diffs are applied to."""
+        assert self.request.pbf is not None
+        return self.request.pbf
 
 
 def _check(path: Path, data: dict[str, Any]) -> None:
@@ -123,21 +113,26 @@ def load_config(path: str | Path) -> Config:
 
     output_dir = local(output["dir"])
     boundaries = communes.get("boundaries", ())
-    config = Config(
-        path=path,
-        pbf=local(source["pbf"]),
-        output_dir=output_dir,
-        history=local(data.get("history", {}).get("path", str(output_dir / "history.sqlite"))),
-        region=source.get("region"),
-        replication_url=source.get("replication_url"),
+    names, department = tuple(communes.get("names", ())), communes.get("department")
+    every, year = communes.get("all", False), communes.get("population_year")
+    try:
+        check_selection(names, department, every, None, year, SPELLING)
+    except UsageError as e:
+        raise UsageError(f"{path}: [communes] {e}") from e
+    request = Request(
+        communes=names, department=department, every=every, pbf=local(source["pbf"]),
         boundaries=tuple(local(b) for b in ([boundaries] if isinstance(boundaries, str) else boundaries)),
         population=local(communes["population"]) if "population" in communes else None,
-        names=tuple(communes.get("names", ())),
-        department=communes.get("department"),
-        every=communes.get("all", False),
-        admin_level=communes.get("admin_level", 8),
-        code_field=communes.get("code_field"),
-        name_field=communes.get("name_field"),
+        population_year=year, admin_level=communes.get("admin_level", 8),
+        code_field=communes.get("code_field"), name_field=communes.get("name_field"),
     )
-    config.request()  # the commune selection makes sense
-    return config
+    if request.boundaries and not request.boundary_files:
+        raise UsageError(f"{path}: [communes] boundaries must be GIS files, not OSM files")
+    return Config(
+        path=path,
+        output_dir=output_dir,
+        history=local(data.get("history", {}).get("path", str(output_dir / "history.sqlite"))),
+        request=request,
+        region=source.get("region"),
+        replication_url=source.get("replication_url"),
+    )

@@ -20,20 +20,20 @@ from typing import Any, NamedTuple
 
 from osmcams.errors import DataError
 from osmcams.models import Progress, gc_paused
-from osmcams.sources.pbf import (
+from osmcams.sources.osm.pbf import (
     BOUNDARY_TAG,
     CAMERA_TAG,
     Boundary,
     Extract,
-    _bbox,
-    _header,
-    _objects,
-    _objects_by_id,
-    _refuse_empty,
     centre,
+    header_bbox,
     left_to_libosmium,
+    objects_by_id,
+    read_header,
+    read_objects,
+    refuse_empty,
 )
-from osmcams.sources.sieve import COLUMNS, NodeVersions, Tags
+from osmcams.sources.osm.sieve import COLUMNS, NodeVersions, Tags
 
 HISTORY_SOURCES = (
     "a full-history file (.osh.pbf): Geofabrik's extracts for OSM users "
@@ -169,7 +169,7 @@ def _camera_ids(path: Path, pool: Any, workers: int, tags: bool, progress: Progr
     import numpy
     import osmium
 
-    from osmcams.sources import sieve
+    from osmcams.sources.osm import sieve
 
     ids: dict[str, set[int]] = {"n": set(), "w": set(), "r": set()}
     sifted = sieve.sift(path, False, workers, progress, history=True, tags=tags)
@@ -177,7 +177,7 @@ def _camera_ids(path: Path, pool: Any, workers: int, tags: bool, progress: Progr
     filters = [osmium.filter.KeyFilter(CAMERA_TAG[0]), osmium.filter.TagFilter(CAMERA_TAG)]
     with left_to_libosmium(path, sifted) as source:
         if source is not None:
-            for obj in _objects(source, osmium.osm.ALL, filters, pool, label, progress, path):
+            for obj in read_objects(source, osmium.osm.ALL, filters, pool, label, progress, path):
                 ids[obj.type_str()].add(obj.id)
     if sifted is None or sifted.versions is None:
         return ids, None
@@ -195,7 +195,7 @@ def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None
 
     if scan.ids["r"]:  # relation blocks are not indexed: one pass over the file's relations
         relations = osmium.filter.IdFilter(scan.ids["r"])
-        for rel in _objects(path, osmium.osm.RELATION, [relations], pool, "Relations", progress):
+        for rel in read_objects(path, osmium.osm.RELATION, [relations], pool, "Relations", progress):
             members = [(m.type, m.ref) for m in rel.members]
             scan.relations.add(
                 rel,
@@ -205,7 +205,7 @@ def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None
     way_ids = scan.ids["w"] | {
         ref for versions in scan.relations.values() for v in versions for ref in v.ways
     }
-    for way in _objects_by_id(path, "way", way_ids, pool, progress):
+    for way in objects_by_id(path, "way", way_ids, pool, progress):
         scan.ways.add(way, refs=tuple(n.ref for n in way.nodes))
     refs = {
         ref
@@ -221,7 +221,7 @@ def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None
         scan.nodes.add_sifted(sifted.take(numpy.flatnonzero(numpy.isin(
             sifted.ids, numpy.fromiter(refs & read, numpy.int64)))))
         node_ids -= read
-    for node in _objects_by_id(path, "node", node_ids, pool, progress):
+    for node in objects_by_id(path, "node", node_ids, pool, progress):
         location = node.location
         scan.nodes.add(node, location=(location.lon, location.lat) if location.valid() else None)
 
@@ -388,20 +388,20 @@ def read_history(
     import osmium
 
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
-    header, stamp, stamp_source = _header(path, pool)
+    header, stamp, stamp_source = read_header(path, pool)
     if not header.has_multiple_object_versions:
         raise DataError(
             f"{path}: a snapshot, not a history file (its header says so), so it cannot tell "
             f"when cameras appeared; use {HISTORY_SOURCES}"
         )
-    _refuse_empty(path)
+    refuse_empty(path)
     ids, sifted = _camera_ids(path, pool, threads, tags, progress)
     scan = _Scan(ids, tags, sifted=sifted)
     _read_versions(path, scan, pool, progress)
     with gc_paused():  # hundreds of thousands of tracks, made at once
         tracks, warnings = _tracks(scan)
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
-    return History(tracks, str(path), timestamp, timestamp_source, _bbox(header), dated + warnings)
+    return History(tracks, str(path), timestamp, timestamp_source, header_bbox(header), dated + warnings)
 
 
 
@@ -425,17 +425,17 @@ def read_boundaries(
     last version of each relation, of its member ways and of their nodes."""
     import osmium
 
-    from osmcams.sources.pbf import Relation, Scan, _boundaries
+    from osmcams.sources.osm.pbf import Relation, Scan, boundaries_of
 
     path = Path(path)
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
     filters = [osmium.filter.KeyFilter(BOUNDARY_TAG[0]), osmium.filter.TagFilter(BOUNDARY_TAG)]
-    ids = {rel.id for rel in _objects(path, osmium.osm.RELATION, filters, pool, "Boundaries",
+    ids = {rel.id for rel in read_objects(path, osmium.osm.RELATION, filters, pool, "Boundaries",
                                       progress)}
     if not ids:
         return []
     scan = Scan()
-    relations = _objects(path, osmium.osm.RELATION, [osmium.filter.IdFilter(ids)], pool,
+    relations = read_objects(path, osmium.osm.RELATION, [osmium.filter.IdFilter(ids)], pool,
                          "Boundaries", progress)
     level = str(admin_level)
     for osm_id, (tags, members) in _latest(
@@ -447,13 +447,13 @@ def read_boundaries(
                 osm_id, tags, None, [ref for kind, ref, _ in members if kind == "n"],
                 [(ref, role) for kind, ref, role in members if kind == "w"]))
     way_ids = {ref for rel in scan.boundaries for ref, _ in rel.ways}
-    ways = _objects_by_id(path, "way", way_ids, pool, progress)
+    ways = objects_by_id(path, "way", way_ids, pool, progress)
     scan.way_refs = dict(_latest((w.id, w.visible, [n.ref for n in w.nodes]) for w in ways))
     node_ids = {ref for refs in scan.way_refs.values() for ref in refs}
-    nodes = _objects_by_id(path, "node", node_ids, pool, progress)
+    nodes = objects_by_id(path, "node", node_ids, pool, progress)
     for osm_id, location in _latest(
         (n.id, ok, (n.location.lon, n.location.lat) if ok else None)
         for n in nodes for ok in (n.visible and n.location.valid(),)
     ):
         scan.locations.add(osm_id, *location)
-    return _boundaries(scan)
+    return boundaries_of(scan)

@@ -28,13 +28,24 @@ from typing import Any
 
 from osmcams.errors import DataError, UsageError
 from osmcams.models import Camera
+from osmcams.store.sql import rows_in
 
 CHANGES = ("added", "removed", "moved", "retagged")
 MOVED_DEGREES = 1e-7  # closer than this (about 1 cm) is the same place
 
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What one version of the schema adds to the one before."""
+
+    name: str
+    sql: str
+
+
 # MIGRATIONS[i] takes the schema from version i to i + 1.
 MIGRATIONS = [
-    """
+    Migration("runs, counts, cameras and changes", """
     CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
         data_timestamp TEXT,
@@ -88,10 +99,9 @@ MIGRATIONS = [
     );
     CREATE TABLE kept_locations (id INTEGER PRIMARY KEY, lon REAL, lat REAL);
     CREATE TABLE kept_ways (id INTEGER PRIMARY KEY, refs TEXT);
-    """,
-    # 2: what an incremental run needs (each camera's commune, the communes, the rows);
-    # a present camera's last_seen is the latest run's data timestamp (view cameras_seen).
-    """
+    """),
+    # A present camera's last_seen is the latest run's data timestamp (view cameras_seen).
+    Migration("what an incremental run needs: each camera's commune, the communes, the rows", """
     ALTER TABLE kept_objects ADD COLUMN insee TEXT;
     ALTER TABLE kept_objects ADD COLUMN bad_direction INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX kept_objects_insee ON kept_objects(insee);
@@ -116,26 +126,23 @@ MIGRATIONS = [
     CREATE VIEW cameras_seen AS SELECT key, first_seen,
         coalesce(last_seen, (SELECT data_timestamp FROM runs ORDER BY id DESC LIMIT 1)) AS last_seen,
         present, lon, lat, tags, insee FROM cameras;
-    """,
-    # 3: each camera's feature line and the tags its commune's row tallies, kept.
-    """
+    """),
+    Migration("each camera's feature line and the tags its commune's row tallies", """
     ALTER TABLE kept_objects ADD COLUMN feature TEXT;
     ALTER TABLE kept_objects ADD COLUMN surveillance_type TEXT;
     ALTER TABLE kept_objects ADD COLUMN surveillance TEXT;
     DELETE FROM kept_state WHERE name = 'communes';
     CREATE INDEX kept_objects_partial ON kept_objects(key) WHERE partial;
     CREATE INDEX kept_objects_unplaced ON kept_objects(key) WHERE lon IS NULL;
-    """,
-    # 4: the cameras by place, to tell cheaply whether the area the data covers changed.
-    """
+    """),
+    Migration("the cameras by place, to tell cheaply whether the area the data covers changed", """
     CREATE INDEX kept_objects_lon ON kept_objects(lon, lat);
     CREATE INDEX kept_objects_lat ON kept_objects(lat);
     DELETE FROM kept_state WHERE name = 'communes';
-    """,
-    # 5: the cameras whose direction cannot be read, counted without reading every row.
-    """
+    """),
+    Migration("the cameras whose direction cannot be read, counted without reading every row", """
     CREATE INDEX kept_objects_bad ON kept_objects(lon) WHERE bad_direction;
-    """,
+    """),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -213,7 +220,7 @@ class Store:
             )
         for target in range(version, SCHEMA_VERSION):
             with self.transaction():
-                for statement in MIGRATIONS[target].split(";"):
+                for statement in MIGRATIONS[target].sql.split(";"):
                     if statement.strip():
                         self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {target + 1}")
@@ -281,14 +288,10 @@ class Store:
 
     def _last_counts(self, codes: list[str]) -> dict[str, tuple]:
         """The last stored (name, cameras, population, per km², per 10k) of each commune."""
-        last = {}
-        for start in range(0, len(codes), 500):
-            chunk = codes[start : start + 500]
-            last.update({insee: tuple(rest) for insee, *rest in self.db.execute(
-                "SELECT insee, name, cameras, population, cameras_per_km2, cameras_per_10k"
-                " FROM counts c WHERE insee IN (" + ",".join("?" * len(chunk)) + ")"
-                " AND run = (SELECT max(run) FROM counts WHERE insee = c.insee)", chunk)})
-        return last
+        return {insee: tuple(rest) for insee, *rest in rows_in(
+            self.db, "SELECT insee, name, cameras, population, cameras_per_km2, cameras_per_10k"
+            " FROM counts c WHERE insee IN ({marks})"
+            " AND run = (SELECT max(run) FROM counts WHERE insee = c.insee)", codes)}
 
     def communes_of(self, keys: set[str]) -> dict[str, str | None]:
         """The commune of each present camera among `keys`."""
@@ -298,12 +301,7 @@ class Store:
         """The rows of `query` (on present cameras), for the cameras `keys` (None: all)."""
         if keys is None:
             return self.db.execute(query).fetchall()
-        rows: list[Any] = []
-        ordered = sorted(keys)
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
-            rows += self.db.execute(f"{query} AND key IN ({','.join('?' * len(chunk))})", chunk)
-        return rows
+        return rows_in(self.db, query + " AND key IN ({marks})", keys)
 
     def _changes(self, now: dict[str, tuple[Camera, str]], touched: set[str] | None) -> list[Change]:
         """What differs between the present cameras stored and `now` (among `touched`)."""
@@ -372,7 +370,7 @@ class Store:
 
     def commune(self, query: str) -> tuple[str, str]:
         """The (insee, name) of the counted commune named or coded `query`."""
-        from osmcams.communes import normalise
+        from osmcams.communes.names import normalise
 
         known = dict(self.db.execute("SELECT insee, name FROM counts GROUP BY insee"))
         if query in known:

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from osmcams.errors import DataError
-from osmcams.geometry import Point
+from osmcams.geo.rings import Point
 from osmcams.models import Camera, Progress, direction_warning, iso_timestamp, make_camera
 
 if TYPE_CHECKING:
-    from osmcams.sources.sieve import Sifted
+    from osmcams.sources.osm.sieve import Sifted
 
 CAMERA_TAG = ("man_made", "surveillance")
 BOUNDARY_TAG = ("boundary", "administrative")
@@ -144,7 +144,7 @@ def _file_position(path: Path) -> Callable[[], int] | None:
     return None
 
 
-def _objects(
+def read_objects(
     path: Path,
     entities: Any,
     filters: Iterable[Any],
@@ -183,7 +183,7 @@ def _objects(
         progress(label, size, size)
 
 
-def _header(path: Path, pool: Any) -> tuple[Any, str | None, str]:
+def read_header(path: Path, pool: Any) -> tuple[Any, str | None, str]:
     import osmium
 
     try:
@@ -199,7 +199,7 @@ def _header(path: Path, pool: Any) -> tuple[Any, str | None, str]:
     return header, None, "newest camera or boundary"
 
 
-def _bbox(header: Any) -> tuple[float, float, float, float] | None:
+def header_bbox(header: Any) -> tuple[float, float, float, float] | None:
     box = header.box()
     if not box.valid():
         return None
@@ -216,7 +216,7 @@ def _first_pass(
     A PBF snapshot is sifted (`sieve`): libosmium reads only the blocks that may hold
     camera ways or relations, or boundaries. Any other file is read whole by libosmium.
     """
-    from osmcams.sources import sieve
+    from osmcams.sources.osm import sieve
 
     scan = Scan()
     sifted = None if history else sieve.sift(path, admin_level is not None, workers, progress)
@@ -238,7 +238,7 @@ def left_to_libosmium(path: Path, sifted: Sifted | None) -> Iterator[Path | None
     when it left none."""
     import tempfile
 
-    from osmcams.sources import blocks
+    from osmcams.sources.osm import blocks
 
     if sifted is None or not sifted.others:
         yield None if sifted else path
@@ -270,7 +270,7 @@ def _read_tagged(path: Path, admin_level: int | None, pool: Any, progress: Progr
         osmium.filter.GeoInterfaceFilter(drop_invalid_geometries=False),
     ]
     newest = None
-    for obj in _objects(path, osmium.osm.ALL, filters, pool, label, progress, name):
+    for obj in read_objects(path, osmium.osm.ALL, filters, pool, label, progress, name):
         stamp = iso_timestamp(obj.timestamp)
         if stamp and (newest is None or stamp > newest):
             newest = stamp
@@ -309,16 +309,16 @@ def _fetch_references(path: Path, scan: Scan, pool: Any, progress: Progress | No
     node_ids = {ref for rel in scan.relations for ref in rel.nodes}
     if not (way_ids or scan.ways or node_ids):
         return
-    for way in _objects_by_id(path, "way", way_ids, pool, progress):
+    for way in objects_by_id(path, "way", way_ids, pool, progress):
         scan.way_refs[way.id] = [n.ref for n in way.nodes]
     node_ids.update(ref for refs in scan.way_refs.values() for ref in refs)
-    for node in _objects_by_id(path, "node", node_ids, pool, progress):
+    for node in objects_by_id(path, "node", node_ids, pool, progress):
         if node.location.valid():
             scan.locations.add(node.id, node.location.lon, node.location.lat)
 
 
 def _layout(path: Path) -> Any:
-    from osmcams.sources import blocks
+    from osmcams.sources.osm import blocks
 
     try:
         return blocks.index(path)
@@ -339,7 +339,7 @@ def _batches(ids: set[int]) -> Iterator[set[int]]:
         yield set().union(*(ranges[k] for k in keys[start : start + RANGES_PER_PASS]))
 
 
-def _objects_by_id(
+def objects_by_id(
     path: Path, kind: str, ids: set[int], pool: Any, progress: Progress | None, layout: Any = None
 ) -> Iterator[Any]:
     """The `kind` objects with `ids`, decoding only the blocks that can hold them
@@ -348,7 +348,7 @@ def _objects_by_id(
 
     import osmium
 
-    from osmcams.sources import blocks
+    from osmcams.sources.osm import blocks
 
     if not ids:
         return
@@ -361,7 +361,7 @@ def _objects_by_id(
             if layout is not None:
                 source = Path(tmp) / f"{kind}s.osm.pbf"
                 blocks.write_subset(path, layout, kind, batch, source)
-            yield from _objects(
+            yield from read_objects(
                 source, entities, [osmium.filter.IdFilter(batch)], pool, label, progress, path
             )
 
@@ -420,8 +420,8 @@ def placement_warnings(partial: list[str], unplaced: list[str]) -> list[str]:
     return warnings
 
 
-def _boundaries(scan: Scan) -> list[Boundary]:
-    from osmcams.geometry import build_rings, rings_to_multipolygon
+def boundaries_of(scan: Scan) -> list[Boundary]:
+    from osmcams.geo.rings import build_rings, rings_to_multipolygon
 
     result = []
     for rel in scan.boundaries:
@@ -448,9 +448,9 @@ def _boundaries(scan: Scan) -> list[Boundary]:
     return result
 
 
-def _refuse_empty(path: Path) -> None:
+def refuse_empty(path: Path) -> None:
     """DataError for a PBF with no data block, or one cut short inside a block."""
-    from osmcams.sources import blocks
+    from osmcams.sources.osm import blocks
 
     try:
         empty = not blocks.has_data(path)
@@ -489,12 +489,12 @@ def scan_members(
 
     import osmium
 
-    from osmcams.sources.blocks import area_of, sampled_nodes
+    from osmcams.sources.osm.blocks import area_of, sampled_nodes
 
     # One pool of decoding threads for every pass: every core unless told otherwise.
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
-    header, stamp, stamp_source = _header(path, pool)
-    _refuse_empty(path)
+    header, stamp, stamp_source = read_header(path, pool)
+    refuse_empty(path)
     with ThreadPoolExecutor(1, thread_name_prefix="osmcams-sampling") as background:
         sampling = background.submit(sampled_nodes, path)  # inflating blocks frees the GIL
         history = bool(header.has_multiple_object_versions)
@@ -514,9 +514,9 @@ def scan_members(
             )
     evidence = [(camera.lon, camera.lat) for camera in cameras]
     extract = Extract(
-        cameras, str(path), stamp, stamp_source, _bbox(header), warnings, area_of(samples, evidence)
+        cameras, str(path), stamp, stamp_source, header_bbox(header), warnings, area_of(samples, evidence)
     )
-    return extract, _boundaries(scan), scan
+    return extract, boundaries_of(scan), scan
 
 
 def read_by_id(
@@ -536,7 +536,7 @@ def read_by_id(
         raise DataError(f"{path}: no such file")
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
     found: dict[int, Any] = {}
-    for obj in _objects_by_id(path, kind, ids, pool, None, layout):
+    for obj in objects_by_id(path, kind, ids, pool, None, layout):
         if kind == "way":
             found[obj.id] = [n.ref for n in obj.nodes]
         elif obj.location.valid():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import logging
 import os
 import pickle
 import subprocess
@@ -26,7 +27,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from osmcams.models import Camera, Progress, gc_paused, make_camera
-from osmcams.sources import blocks
+from osmcams.sources.osm import blocks
+
+log = logging.getLogger(__name__)
 
 CAMERA_STRINGS = (b"man_made", b"surveillance")
 BOUNDARY_STRINGS = (b"boundary", b"administrative")
@@ -364,7 +367,7 @@ def _in_workers(path: Path, frames: list[blocks.Frame], wanted: Wanted, workers:
     env = dict(os.environ)
     root = str(Path(osmcams.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    command = [sys.executable, "-c", "from osmcams.sources.sieve import serve; serve()"]
+    command = [sys.executable, "-c", "from osmcams.sources.osm.sieve import serve; serve()"]
     children = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
                 for _ in range(workers)]
     try:
@@ -405,9 +408,13 @@ def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
     reads all of it.
     """
     try:
-        return _sift(Path(path), Wanted(boundaries, history, tags), workers, progress)
-    except (blocks.Unindexable, OSError):
+        sifted = _sift(Path(path), Wanted(boundaries, history, tags), workers, progress)
+    except (blocks.Unindexable, OSError) as e:
+        log.info("%s: read whole by libosmium (%s)", path, e)
         return None
+    log.info("%s: %d camera nodes sifted, %d blocks left to libosmium", path, len(sifted.cameras),
+             len(sifted.others))
+    return sifted
 
 
 def _sift(path: Path, wanted: Wanted, workers: int, progress: Progress | None) -> Sifted:

@@ -24,11 +24,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from osmcams.config import Config
 from osmcams.errors import DataError, StaleError
-from osmcams.history import CHANGES, Change, Run, Store
 from osmcams.models import Camera, Progress
+from osmcams.refresh.config import Config
 from osmcams.settings import Settings
+from osmcams.store.history import CHANGES, Change, Run, Store
 
 Log = Callable[[str], None]
 BATCH_DIFFS = 60  # diffs merged and applied at once: memory stays bounded when catching up
@@ -71,7 +71,7 @@ def summary(data_timestamp: str | None, changes: list[Change]) -> str:
 
 
 @contextmanager
-def _run_lock(config: Config) -> Iterator[None]:
+def run_lock(config: Config) -> Iterator[None]:
     from osmcams.files import exclusive_lock
 
     config.history.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,7 @@ class Refresh:
     """One refresh run of `config`."""
 
     def __init__(self, config: Config, settings: Settings, log: Log, progress: Progress | None):
-        from osmcams.mirror import Mirror
+        from osmcams.refresh.mirror import Mirror
         from osmcams.sources.http import Http
 
         self.config = config
@@ -122,7 +122,7 @@ class Refresh:
         fresh = not self.config.pbf.is_file() or mirror.get("base") != _identity(self.config.pbf)
         self.start_sequence = mirror.get("sequence")
         if fresh:
-            if self.config.boundaries:
+            if self.config.request.boundaries:
                 self._communes()  # a commune that does not exist stops the run before any work
             self._read_extract(download=not self.config.pbf.is_file())
             self.touched = None
@@ -152,8 +152,8 @@ class Refresh:
 
     def _read_extract(self, download: bool) -> None:
 
-        from osmcams.sources.blocks import sampled_nodes
-        from osmcams.sources.pbf import scan_members
+        from osmcams.sources.osm.blocks import sampled_nodes
+        from osmcams.sources.osm.pbf import scan_members
         from osmcams.sources.replication import ReplicationState
 
         config = self.config
@@ -167,7 +167,7 @@ class Refresh:
                 "add them with osmium cat --output-header"
             )
         self.log(f"reading {config.pbf} (sequence {state.sequence}, data of {_short(state.timestamp)})")
-        level = None if config.boundaries else config.admin_level
+        level = None if config.request.boundaries else config.request.admin_level
         extract, boundaries, scan = scan_members(config.pbf, level, self.settings.threads, self.progress)
         mirror = self.mirror
         mirror.fill(extract, scan)
@@ -177,7 +177,7 @@ class Refresh:
         mirror.put("timestamp", state.timestamp)
         mirror.put("url", state.url)
         mirror.keep_samples(sampled_nodes(config.pbf))
-        if not config.boundaries:
+        if not config.request.boundaries:
             mirror.put("boundaries", [_boundary_record(b) for b in boundaries])
 
     def _download(self) -> None:
@@ -268,21 +268,14 @@ class Refresh:
 
     def _communes(self) -> tuple[Any, list[str]]:
         """The communes (from files, or as the extract had them) and the codes selected."""
-        from osmcams.communes import apply_population, communes_from_boundaries, load_communes, select
+        from osmcams.counting import communes_for, selected
 
-        config = self.config
+        request = self.config.request
         if self._selection is None:
-            if config.boundaries:
-                communes = load_communes(
-                    config.boundaries, config.population, config.code_field, config.name_field,
-                    cache_dir=self.settings.cache_dir, progress=self.progress,
-                )
-            else:
-                boundaries = [_boundary(r) for r in self.mirror.get("boundaries") or []]
-                communes = communes_from_boundaries(boundaries, config.pbf.name, config.admin_level)
-                if config.population:
-                    apply_population(communes, config.population)
-            self._selection = communes, select(communes, config.names, config.department, config.every)
+            stored = [] if request.boundaries else self.mirror.get("boundaries") or []
+            relations = [boundary_from_record(r) for r in stored]
+            communes = communes_for(request, self.settings, relations, self.config.pbf.name, self.progress)
+            self._selection = communes, selected(request, communes)
         return self._selection
 
     def _published(self) -> int | None:
@@ -306,16 +299,16 @@ class Refresh:
         import json
 
         from osmcams import __version__
-        from osmcams.communes import boundary_files
+        from osmcams.communes.boundaries import boundary_files
 
-        config = self.config
-        files = boundary_files(config.boundaries) if config.boundaries else []
-        population = config.population
+        request = self.config.request
+        files = boundary_files(request.boundaries) if request.boundaries else []
+        population = request.population
         return json.dumps([
             __version__, [[str(f), *_identity(f)] for f in files],
             str(population), _identity(population) if population and population.is_file() else None,
-            config.names, config.department, config.every, config.admin_level, config.code_field,
-            config.name_field, self.mirror.get("base"),
+            request.communes, request.department, request.every, request.admin_level, request.code_field,
+            request.name_field, request.population_year, self.mirror.get("base"),
         ])
 
     def _run_record(self) -> Run:
@@ -327,9 +320,9 @@ class Refresh:
         """Count every commune from every kept camera, and write the whole set."""
 
         from osmcams.join import assign, count
-        from osmcams.kept import Kept, KeptRow
         from osmcams.outputs.sets import SetRow, write_set
         from osmcams.outputs.writers import camera_feature, feature_line, row_lines
+        from osmcams.store.kept import Kept, KeptRow
 
         config, mirror = self.config, self.mirror
         bbox = mirror.get("bbox")
@@ -338,7 +331,7 @@ class Refresh:
         extract.data_area = self._keep_area()
         communes, codes = self._communes()
         owners = assign(extract.cameras, communes)
-        rank = config.every or not config.names
+        rank = config.request.every or not config.request.communes
         report = count(extract, communes, codes, rank=rank, owners=owners)
         report.meta["replication_sequence"] = mirror.get("sequence")
         for warning in report.warnings:
@@ -402,12 +395,12 @@ class Refresh:
     def _patch(self) -> list[Change]:
         """Count again only the communes whose cameras the diffs touched, and write their
         files; the others' rows and features are kept."""
-        from osmcams.communes import Communes
+        from osmcams.communes.model import Communes
         from osmcams.join import NO_DATA, finish, rank_order, row_of
-        from osmcams.kept import Kept
         from osmcams.outputs.sets import SetRow, write_set
         from osmcams.outputs.writers import camera_feature, feature_line, row_lines
-        from osmcams.sources.pbf import Extract
+        from osmcams.sources.osm.pbf import Extract
+        from osmcams.store.kept import Kept
 
         mirror, kept = self.mirror, Kept(self.store.db)
         touched = self.touched or set()
@@ -498,10 +491,10 @@ def _boundary_record(boundary: Any) -> list[Any]:
     return [boundary.relation_id, boundary.tags, shape, boundary.problem]
 
 
-def _boundary(record: list[Any]) -> Any:
+def boundary_from_record(record: list[Any]) -> Any:
     import shapely
 
-    from osmcams.sources.pbf import Boundary
+    from osmcams.sources.osm.pbf import Boundary
 
     relation_id, tags, shape, problem = record
     return Boundary(relation_id, tags, None if shape is None else shapely.from_wkb(shape), problem)
@@ -509,5 +502,5 @@ def _boundary(record: list[Any]) -> Any:
 
 def refresh(config: Config, settings: Settings, log: Log, progress: Progress | None = None) -> Outcome:
     """Run one refresh of `config`, under its lock."""
-    with _run_lock(config):
+    with run_lock(config):
         return Refresh(config, settings, log, progress).run()

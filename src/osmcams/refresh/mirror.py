@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.models import Camera, direction_warning, make_camera, unreadable_direction
-from osmcams.sources.blocks import Block, Layout, Unindexable, index
-from osmcams.sources.pbf import Extract, Scan, centre, placement_warnings, read_by_id
+from osmcams.sources.osm.blocks import Block, Layout, Unindexable, index
+from osmcams.sources.osm.pbf import Extract, Scan, centre, placement_warnings, read_by_id
 from osmcams.sources.replication import Batch
+from osmcams.store.sql import batches, rows_in
 
 # The columns a diff sets; a camera's commune is set afterwards (set_communes).
 OBJECTS = "INTO kept_objects (key, tags, timestamp, nodes, ways, lon, lat, partial) VALUES"
@@ -109,11 +110,9 @@ class Mirror:
         """Keep where the cameras `keys` were before this run (None: not placed)."""
         new = sorted(keys - self.old_places.keys())
         self.old_places.update(dict.fromkeys(new))
-        for start in range(0, len(new), 500):
-            chunk = new[start : start + 500]
-            self.old_places.update({key: (lon, lat) for key, lon, lat in self.db.execute(
-                f"SELECT key, lon, lat FROM kept_objects WHERE lon IS NOT NULL"
-                f" AND key IN ({','.join('?' * len(chunk))})", chunk)})
+        self.old_places.update({key: (lon, lat) for key, lon, lat in rows_in(
+            self.db, "SELECT key, lon, lat FROM kept_objects WHERE lon IS NOT NULL AND key IN ({marks})",
+            new)})
 
     def _has(self, key: str) -> bool:
         return self.db.execute("SELECT 1 FROM kept_objects WHERE key = ?", (key,)).fetchone() is not None
@@ -182,26 +181,12 @@ class Mirror:
         return Layout(header, {kind: [Block(*b) for b in blocks] for kind, blocks in kept.items()})
 
     def _lookup(self, table: str, columns: str, ids: set[int]) -> dict[int, tuple]:
-        found = {}
-        ordered = sorted(ids)
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self.db.execute(
-                f"SELECT id, {columns} FROM {table} WHERE id IN ({marks})", chunk
-            ):
-                found[row[0]] = row[1:]
-        return found
+        query = f"SELECT id, {columns} FROM {table} WHERE id IN ({{marks}})"
+        return {row[0]: row[1:] for row in rows_in(self.db, query, ids)}
 
     def _place(self, keys: Iterable[str]) -> None:
         """Compute the centre of camera ways and relations from their nodes' locations."""
-        rows = []
-        for start in range(0, len(keys := sorted(keys)), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows += self.db.execute(
-                f"SELECT key, nodes, ways FROM kept_objects WHERE key IN ({marks})", chunk
-            ).fetchall()
+        rows = rows_in(self.db, "SELECT key, nodes, ways FROM kept_objects WHERE key IN ({marks})", keys)
         objects = [(key, json.loads(nodes), json.loads(ways)) for key, nodes, ways in rows]
         way_refs = self._way_refs({w for _, _, ways in objects for w in ways})
         refs = {
@@ -259,7 +244,7 @@ class Mirror:
     def data_area(self) -> Any:
         """Where the updated extract has data, as `scan_members` finds it: from the sampled
         nodes, and the kept cameras as evidence (`blocks.area_of`); None without samples."""
-        from osmcams.sources.blocks import area_of
+        from osmcams.sources.osm.blocks import area_of
 
         samples = self._samples()
         if samples is None:
@@ -270,7 +255,7 @@ class Mirror:
     def grid(self) -> list[Any] | None:
         """The grid of `data_area` (`blocks.grid_of`), which depends on the cameras only
         through their extent: read from the indexes, not from every camera."""
-        from osmcams.sources.blocks import grid_of
+        from osmcams.sources.osm.blocks import grid_of
 
         samples = self._samples()
         corners = [self.db.execute(f"SELECT {f}({c}) FROM kept_objects").fetchone()[0]
@@ -292,12 +277,7 @@ class Mirror:
 
     def cameras(self, keys: Iterable[str]) -> list[Camera]:
         """The placed cameras among `keys`."""
-        found = []
-        ordered = sorted(keys)
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
-            found += [c for c, _ in self._cameras(f"AND key IN ({','.join('?' * len(chunk))})", chunk)]
-        return found
+        return [c for marks, chunk in batches(keys) for c, _ in self._cameras(f"AND key IN ({marks})", chunk)]
 
     def features_in(self, codes: Iterable[str]) -> dict[str, list[tuple[str | None, str | None, str]]]:
         """The surveillance:type, surveillance and feature line (`set_communes`) of each
@@ -305,15 +285,12 @@ class Mirror:
         order = {"node": 0, "way": 1, "relation": 2}
         found: dict[str, list[tuple[tuple[int, int], tuple[str | None, str | None, str]]]] = {
             code: [] for code in codes}
-        ordered = sorted(found)
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
-            for key, code, *kept in self.db.execute(
-                "SELECT key, insee, surveillance_type, surveillance, feature FROM kept_objects"
-                f" WHERE lon IS NOT NULL AND insee IN ({','.join('?' * len(chunk))})", chunk,
-            ):
-                kind, osm_id = key.split("/")
-                found[code].append(((order[kind], int(osm_id)), tuple(kept)))
+        for key, code, *kept in rows_in(
+            self.db, "SELECT key, insee, surveillance_type, surveillance, feature FROM kept_objects"
+            " WHERE lon IS NOT NULL AND insee IN ({marks})", found,
+        ):
+            kind, osm_id = key.split("/")
+            found[code].append(((order[kind], int(osm_id)), tuple(kept)))
         return {code: [kept for _, kept in sorted(rows)] for code, rows in found.items()}
 
     def _cameras(self, where: str, params: Iterable[Any] = ()) -> Iterator[tuple[Camera, str | None]]:

@@ -1,0 +1,1 @@
+"""Communes: boundaries, populations, names, and the cache of parsed boundaries."""

@@ -1,0 +1,272 @@
+"""Commune boundaries from files (GeoJSON, GeoPackage, Shapefile, …), checked as they are read."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from osmcams.communes.cache import cache_path, read_cache, write_cache
+from osmcams.communes.geojson import read_plain_geojson
+from osmcams.communes.model import (
+    COLUMNS,
+    Communes,
+    Unusable,
+    commune_frame,
+    department_of,
+    error_reason,
+    one_row_per_code,
+    short_list,
+)
+from osmcams.communes.population import apply_population
+from osmcams.errors import DataError, UsageError, quoted
+from osmcams.models import Progress
+
+BOUNDARY_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".geojsonl")
+
+
+# (code field, name field) pairs, tried in order.
+KNOWN_FIELDS = (
+    ("code", "nom"),
+    ("INSEE_COM", "NOM"),
+    ("INSEE_COM", "NOM_COM"),
+    ("insee", "nom"),
+    ("ref:INSEE", "name"),
+    ("ref", "name"),
+)
+
+
+def boundary_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The boundary files named, or found in the directories named."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in BOUNDARY_SUFFIXES)
+            if not found:
+                raise DataError(f"{path}: no boundary files ({', '.join(BOUNDARY_SUFFIXES)})")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise DataError(f"{path}: no such file or directory")
+    unique = {f.resolve(): f for f in files}  # a file named twice, or with its directory
+    return list(unique.values())
+
+
+def _pick_fields(columns: Sequence[str], code_field: str | None, name_field: str | None, where: Path):
+    for code, name in KNOWN_FIELDS:
+        if (code_field or code) in columns and (name_field or name) in columns:
+            return code_field or code, name_field or name
+    raise DataError(
+        f"{where}: cannot find the code and name fields among {short_list(columns)}; "
+        "name them with --code-field and --name-field"
+    )
+
+
+@dataclass
+class _Features:
+    """The usable features of one boundary file, as plain arrays."""
+
+    codes: list[str]
+    names: list[str]
+    geometries: Any  # numpy array of shapely (multi)polygons, in lon/lat
+
+
+def _read_features(path: Path) -> tuple[dict[str, list[Any]], Any, Any]:
+    """The attribute columns, the geometries (None where missing) and the CRS of a file."""
+    import numpy
+
+    if path.suffix.lower() == ".parquet":  # GeoParquet: pyarrow, GDAL often lacks it
+        import geopandas
+
+        frame = geopandas.read_parquet(path)
+        geometry = frame.geometry.name
+        columns = {c: frame[c].tolist() for c in frame.columns if c != geometry}
+        return columns, numpy.asarray(frame.geometry.values, dtype=object), frame.crs
+    plain = read_plain_geojson(path) if path.suffix.lower() in (".geojson", ".json") else None
+    if plain is not None:
+        return plain
+    import pyogrio.raw
+    import shapely
+
+    meta, _, wkb, fields = pyogrio.raw.read(path, datetime_as_string=True)
+    columns = {c: values.tolist() for c, values in zip(meta["fields"].tolist(), fields)}
+    if wkb is None:
+        return columns, numpy.full(len(next(iter(fields), [])), None, dtype=object), meta["crs"]
+    return columns, shapely.from_wkb(wkb), meta["crs"]
+
+
+def _read_boundary_file(
+    path: Path, code_field: str | None, name_field: str | None
+) -> tuple[_Features, list[str], list[Unusable], dict[str, str]]:
+    """The usable features of one file, the warnings, the communes left out, the repairs."""
+    with warnings.catch_warnings(record=True) as caught:  # GDAL's remarks become our warnings
+        warnings.simplefilter("always")
+        try:
+            columns, geometries, crs = _read_features(path)
+        except Exception as e:  # the readers raise several unrelated types for bad files
+            raise DataError(f"{path}: cannot read boundaries: {error_reason(e)}") from e
+    notes = [f"{path.name}: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
+    if not len(geometries) or all(g is None for g in geometries):
+        raise DataError(f"{path}: no features with a geometry")
+    code, name = _pick_fields(list(columns), code_field, name_field, path)
+    geometries = _to_wgs84(geometries, crs, path, notes)
+    codes = [_text(v) for v in columns[code]]
+    names = [n if n is not None else c for n, c in zip(map(_text, columns[name]), codes)]
+    features, unusable = _polygons_with_codes(codes, names, geometries, path, code, notes)
+    _refuse_out_of_range(features, path)
+    return features, notes, unusable, _repair(features, path)
+
+
+def _text(value: Any) -> str | None:
+    """A field value as text; None for a missing one (null, NaN, blank)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _to_wgs84(geometries: Any, crs: Any, path: Path, notes: list[str]) -> Any:
+    """`geometries` in EPSG:4326; a file without a CRS is taken as lon/lat only when it fits."""
+    import shapely
+
+    if crs is None:
+        west, south, east, north = shapely.total_bounds(geometries)
+        if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+            raise DataError(
+                f"{path}: has no coordinate reference system (no .prj?) and its coordinates "
+                f"are not longitudes and latitudes; add the CRS (a .prj beside a Shapefile)"
+            )
+        notes.append(f"{path.name} has no coordinate reference system: its coordinates are "
+                     "taken as WGS84 longitudes and latitudes")
+        return geometries
+    if crs == "EPSG:4326":  # as GDAL names it: no need to build a pyproj CRS
+        return geometries
+    import geopandas
+
+    shapes = geopandas.GeoSeries(geometries, crs=crs)
+    return geometries if shapes.crs.equals("EPSG:4326") else shapes.to_crs("EPSG:4326").to_numpy()
+
+
+def _polygons_with_codes(
+    codes: list[str | None], names: list[str | None], geometries: Any, path: Path, code: str,
+    notes: list[str],
+) -> tuple[_Features, list[Unusable]]:
+    """The features with a code and a polygon; the others named in `notes` and `unusable`."""
+    import numpy
+    import shapely
+
+    no_code = numpy.array([c is None for c in codes], dtype=bool)
+    polygon = numpy.isin(shapely.get_type_id(geometries), (3, 6)) & ~shapely.is_empty(geometries)
+    if no_code.any():
+        named = [quoted(n) for n, missing in zip(names, no_code) if missing and n is not None]
+        notes.append(
+            f"{path.name}: {no_code.sum()} features without a {code!r} value left out"
+            + (f": {short_list(named)}" if named else "")
+        )
+    unusable = [
+        Unusable(codes[i], names[i] or codes[i] or "?", f"its feature in {path.name} has "
+                 f"{'no geometry' if g is None else 'a ' + g.geom_type + ' geometry'}, not a polygon; "
+                 "fix the file")
+        for i, g in zip(numpy.flatnonzero(~polygon).tolist(), geometries[~polygon])
+    ]
+    if unusable:
+        notes.append(
+            f"{path.name}: {len(unusable)} features without a polygon left out: "
+            + short_list([f"{quoted(u.name)} ({u.code})" for u in unusable])
+        )
+    keep = numpy.flatnonzero(polygon & ~no_code)
+    if not len(keep):
+        raise DataError(f"{path}: no polygon among its features")
+    kept = keep.tolist()
+    return _Features([codes[i] for i in kept], [names[i] for i in kept], geometries[keep]), unusable  # type: ignore[misc]
+
+
+def _refuse_out_of_range(features: _Features, path: Path) -> None:
+    from osmcams.geo.areas import out_of_range
+
+    beyond = out_of_range(features.geometries).nonzero()[0].tolist()
+    if beyond:
+        named = [f"{quoted(features.names[i])} ({features.codes[i]})" for i in beyond]
+        raise DataError(
+            f"{path}: coordinates beyond longitude ±180 or latitude ±90 in the outline of "
+            f"{short_list(named)}"
+        )
+
+
+def _repair(features: _Features, path: Path) -> dict[str, str]:
+    """Make invalid outlines valid in place; per code, the warning that says so."""
+    from osmcams.geo.areas import repair
+
+    fixed, index, reasons, before, after = repair(features.geometries)
+    features.geometries[index] = fixed
+    return {
+        features.codes[i]: (
+            f"{path.name}: the outline of {quoted(features.names[i])} ({features.codes[i]}) is invalid "
+            f"({reason}) and was repaired: {was:,.3f} km² as drawn, {now:,.3f} km² once valid"
+        )
+        for i, reason, was, now in zip(index.tolist(), reasons, before, after)
+    }
+
+
+def load_communes(
+    paths: Iterable[str | os.PathLike[str]],
+    population: str | os.PathLike[str] | None = None,
+    code_field: str | None = None,
+    name_field: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    refresh: bool = False,
+    progress: Progress | None = None,
+    population_year: str | None = None,
+) -> Communes:
+    """Communes from boundary files or directories, with population from a table.
+
+    With `cache_dir`, the parsed boundaries and their geodesic areas are kept there,
+    keyed by the files' paths, sizes and modification times, so that the next run
+    reads them at once; `refresh` rebuilds them. `progress` is told of each file read.
+    """
+    files = boundary_files(paths)
+    source = str(files[0]) if len(files) == 1 else f"{files[0].parent} ({len(files)} files)"
+    cached = cache_path(Path(cache_dir), files, code_field, name_field) if cache_dir else None
+    communes = None if cached is None or refresh else read_cache(cached, source)
+    if communes is None:
+        communes = _read_boundaries(files, source, code_field, name_field, progress)
+        if cached is not None:
+            with contextlib.suppress(OSError, UsageError):  # no cache: slower, same counts
+                write_cache(communes, cached)
+    return communes if population is None else apply_population(communes, population, population_year)
+
+
+def _read_boundaries(
+    files: list[Path],
+    source: str,
+    code_field: str | None,
+    name_field: str | None,
+    progress: Progress | None,
+) -> Communes:
+    import numpy
+
+    parts, notes, unusable, repairs = [], [], [], {}
+    for done, path in enumerate(files, 1):
+        features, file_notes, file_unusable, file_repairs = _read_boundary_file(path, code_field, name_field)
+        parts.append(features)
+        notes += file_notes
+        unusable += file_unusable
+        repairs.update(file_repairs)
+        if progress:
+            progress("Boundaries", done, len(files))
+    codes = [code for part in parts for code in part.codes]
+    frame = commune_frame(
+        codes, [name for part in parts for name in part.names], [department_of(code) for code in codes],
+        [None] * len(codes), numpy.concatenate([part.geometries for part in parts]),
+    )
+    return Communes(
+        one_row_per_code(frame[COLUMNS]), source, warnings=notes, unusable=unusable, repairs=repairs
+    )
+

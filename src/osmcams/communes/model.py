@@ -1,0 +1,99 @@
+"""The communes record: boundaries with population, and what was left out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+COLUMNS = ["insee", "name", "department", "population", "geometry"]
+
+
+NOTHING_SELECTED = "name a commune with --commune, a --department, or use --all"
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """A commune that the source names but gives no usable outline for, and why."""
+
+    code: str | None
+    name: str
+    reason: str  # a whole clause: "its boundary is incomplete in …"
+
+
+@dataclass
+class Communes:
+    """Boundaries with population, and where each came from."""
+
+    frame: Any  # GeoDataFrame with COLUMNS, in EPSG:4326
+    source: str
+    population_source: str | None = None
+    population_year: str | None = None
+    # About communes left out: shown with rankings.
+    warnings: list[str] = field(default_factory=list)
+    unusable: list[Unusable] = field(default_factory=list)
+    # Per code, about an outline that had to be repaired: shown wherever the commune is counted.
+    repairs: dict[str, str] = field(default_factory=dict)
+
+
+MAX_POPULATION = 100_000_000
+
+
+@dataclass(frozen=True)
+class Population:
+    """Population per commune code, with its source and year, and the official names."""
+
+    values: dict[str, int]
+    source: str
+    year: str | None
+    names: dict[str, str] = field(default_factory=dict)
+
+
+def department_of(code: str | None) -> str | None:
+    """The department of a French INSEE commune code ("97411" -> "974")."""
+    if not code or not re.fullmatch(r"[0-9][0-9AB][0-9]{3}", code):
+        return None
+    return code[:3] if code.startswith("97") else code[:2]
+
+
+def one_row_per_code(frame: Any) -> Any:
+    """Merge the features that share a code (a commune stored in several parts)."""
+    if not frame["insee"].duplicated().any():
+        return frame
+    merged = frame.dissolve(by="insee", aggfunc="first", as_index=False, sort=False)
+    return merged[frame.columns]
+
+
+def short_list(names: Sequence[str], most: int = 10) -> str:
+    """A short list of names for a one-line message."""
+    shown = [name if len(name) <= 40 else name[:39] + "…" for name in names[:most]]
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(shown) + more
+
+
+def error_reason(error: Exception) -> str:
+    """An exception as words, without the raw "[Errno 2]" or the bytes of the file."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+
+def commune_frame(
+    insee: Iterable[Any], name: Iterable[Any], department: Iterable[Any], population: Iterable[Any],
+    geometry: Any, **extra: Any,
+) -> Any:
+    """The frame of `Communes`, its column types set by this schema rather than by its values:
+    text is str or None (pandas would read a missing text as NaN, which no JSON can hold),
+    population nullable integers, geometry in EPSG:4326."""
+    import geopandas
+    import pandas
+
+    def text(values: Iterable[Any]) -> Any:
+        return pandas.Series([v if isinstance(v, str) else None for v in values], dtype=object)
+
+    columns = {"insee": text(insee), "name": text(name), "department": text(department),
+               "population": pandas.array(list(population), dtype="Int64"), **extra}
+    return geopandas.GeoDataFrame(columns, geometry=geometry, crs="EPSG:4326")

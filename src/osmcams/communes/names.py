@@ -1,0 +1,159 @@
+"""Finding communes by name or code, by department or region."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+from osmcams.communes.model import NOTHING_SELECTED, Communes, department_of
+from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, UsageError, quoted
+
+
+def region_departments(code: str) -> list[str] | None:
+    """The departments of the COG region `code` ("93" -> 04, 05, 06, 13, 83, 84), or None."""
+    from importlib.resources import files
+
+    regions = json.loads(files("osmcams").joinpath("data/regions.json").read_text(encoding="utf-8"))
+    return next((r["departments"] for r in regions if r["code"] == code), None)
+
+
+def is_region_code(value: str | None) -> bool:
+    """Whether `value` is written like a COG region code (two or three digits)."""
+    return bool(value and re.fullmatch(r"[0-9]{2,3}", value.strip()))
+
+
+LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae"})
+
+
+ARTICLE = re.compile(r"^(le|la|les|l) ")
+
+
+def normalise(name: str) -> str:
+    """Lower case, no accents, no ligatures, no punctuation: "Œuf-en-Ternois" -> "oeuf en ternois"."""
+    text = unicodedata.normalize("NFKD", name.translate(LIGATURES))
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = re.sub(r"[\s\-'’`.]+", " ", text).strip()
+    return re.sub(r"^(st|ste)\b", lambda m: "saint" if m.group(1) == "st" else "sainte", text)
+
+
+def bare(name: str) -> str:
+    """`normalise` without a leading article: "La Rochelle" and IGN's "Rochelle" -> "rochelle"."""
+    return ARTICLE.sub("", normalise(name))
+
+
+def department_code(text: str) -> str:
+    """A department as INSEE writes it: "6" -> "06", "2a" -> "2A"."""
+    text = text.strip().upper()
+    return text.zfill(2) if text.isdigit() and len(text) == 1 else text
+
+
+def match(
+    query: str, candidates: Sequence[tuple[str, str, str | None]], department: str | None = None
+) -> str:
+    """The code of the one candidate (code, name, department) that `query` names.
+
+    `query` is a code or a name, compared without case, accents or ligatures, and
+    with or without its article (Le, La, Les, L'). Raises CommuneNotFound with the
+    closest names, or AmbiguousCommune with the homonyms.
+    """
+    query = query.strip()
+    if not query:
+        raise UsageError("an empty commune name")
+    department = department_code(department) if department else None
+    pool = [c for c in candidates if department is None or c[2] == department]
+    by_code = [c for c in pool if c[0] == query.upper()]
+    if by_code:
+        return by_code[0][0]
+    where = f" in department {department}" if department else ""
+    if re.fullmatch(r"\d{4}", query):
+        padded = [c for c in pool if c[0] == "0" + query]
+        if padded:
+            raise CommuneNotFound(
+                f"no commune {query!r}{where}: INSEE codes have 5 characters, and {query} looks "
+                f"like 0{query} ({padded[0][1]}) without its leading zero, as a spreadsheet writes it"
+            )
+    wanted = normalise(query)
+    found = [c for c in pool if normalise(c[1]) == wanted]
+    if not found:
+        found = [c for c in pool if bare(c[1]) == bare(query)]
+    if len(found) == 1:
+        return found[0][0]
+    if len(found) > 1:
+        listing = ", ".join(f"{n} ({code}, department {d or '?'})" for code, n, d in found)
+        raise AmbiguousCommune(
+            f"{quoted(query)} names {len(found)} communes{where}: {listing}; "
+            "give the INSEE code or --department"
+        )
+    names = {normalise(c[1]): c for c in pool}
+    close = difflib.get_close_matches(wanted, list(names), n=5, cutoff=0.75)
+    hint = (
+        "; did you mean " + ", ".join(f"{names[n][1]} ({names[n][0]})" for n in close) + "?"
+        if close
+        else ""
+    )
+    raise CommuneNotFound(f"no commune {quoted(query)}{where}{hint}")
+
+
+def select(
+    communes: Communes,
+    queries: Sequence[str] = (),
+    department: str | None = None,
+    every: bool = False,
+    region: str | None = None,
+) -> list[str]:
+    """Codes of the communes asked for: by name or code, a department, a region, or all."""
+    frame = communes.frame
+    department = department_code(department) if department else None
+    if frame.empty:
+        left_out = f" ({len(communes.unusable)} incomplete, left out)" if communes.unusable else ""
+        raise DataError(f"no usable commune boundary in {communes.source}{left_out}")
+    if every:
+        return frame["insee"].tolist()  # type: ignore[no-any-return]
+    if region is not None:
+        frame = _region_frame(communes, region)
+    if not queries:
+        if department is None and region is None:
+            raise UsageError(NOTHING_SELECTED)
+        codes = list(frame["insee"] if department is None else
+                     frame.loc[frame["department"] == department, "insee"])
+        if not codes:
+            raise CommuneNotFound(f"no commune of department {department} in {communes.source}")
+        return codes
+    candidates = list(zip(frame["insee"], frame["name"], frame["department"]))
+    codes = []
+    for query in queries:
+        try:
+            code = match(query, candidates, department)
+        except CommuneNotFound:
+            _refuse_unusable(communes, query, department)
+            raise
+        if code not in codes:
+            codes.append(code)
+    return codes
+
+
+def _region_frame(communes: Communes, region: str) -> Any:
+    """The communes of `communes` that lie in the departments of COG region `region`."""
+    departments = region_departments(region.strip())
+    if departments is None:
+        raise CommuneNotFound(f"no region {region!r} in the COG (codes such as 11, 76, 93)")
+    frame = communes.frame
+    chosen = frame[frame["department"].isin(departments)]
+    if chosen.empty:
+        raise CommuneNotFound(f"no commune of region {region} in {communes.source}")
+    return chosen
+
+
+def _refuse_unusable(communes: Communes, query: str, department: str | None) -> None:
+    """DataError for a commune the source names but has no usable outline for."""
+    wanted = normalise(query)
+    for u in communes.unusable:
+        if department is not None and u.code and department_of(u.code) not in (None, department):
+            continue
+        if u.code == query.strip().upper() or normalise(u.name) == wanted:
+            raise DataError(f"cannot count {quoted(u.name)} ({u.code}): {u.reason}")
+

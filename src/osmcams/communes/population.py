@@ -1,0 +1,198 @@
+"""Population tables (Etalab COG JSON, INSEE CSV), with their source and year."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from osmcams.communes.model import MAX_POPULATION, Communes, Population, error_reason, short_list
+from osmcams.errors import DataError
+from osmcams.models import gc_paused
+
+
+def year_in(text: str) -> str | None:
+    found = re.search(r"(?<!\d)(19|20)\d{2}(?!\d)", text)
+    return found.group(0) if found else None
+
+
+def _entry(
+    raw_code: object, raw_value: object, where: Callable[[int], str], at: int
+) -> tuple[str, int]:
+    """A (code, population) row of a table, or DataError naming `where(at)` and the code.
+
+    Only non-negative finite numbers pass. Text may group digits with spaces and use a
+    decimal comma; decimals (INSEE's weighted estimates) are rounded.
+    """
+    usable = isinstance(raw_code, (str, int)) and not isinstance(raw_code, bool)
+    code = str(raw_code).strip() if usable else ""
+    if not code:
+        raise DataError(f"{where(at)}: no commune code")
+    if re.fullmatch(r"\d{4}", code):
+        raise DataError(
+            f"{where(at)}: code {code!r} lost its leading zero (0{code}?): "
+            "a spreadsheet read it as a number; keep INSEE codes as text"
+        )
+    value: float | None = None
+    if isinstance(raw_value, str):
+        text = re.sub(r"[\s\u202f\u00a0]", "", raw_value).replace(",", ".")
+        if re.fullmatch(r"\d{1,12}(\.\d+)?", text):
+            value = float(text)
+    elif isinstance(raw_value, (int, float)) and not isinstance(raw_value, bool):
+        value = float(raw_value)
+    if value is None or not 0 <= value <= MAX_POPULATION:  # NaN fails this test too
+        raise DataError(
+            f"{where(at)}, code {code}: population {raw_value!r} is not a non-negative whole number"
+        )
+    return code, round(value)
+
+
+def read_population(path: str | os.PathLike[str], year: str | None = None) -> Population:
+    """Population per commune from a COG JSON list or an INSEE CSV table.
+
+    The year comes from the data where it says so (a `P21_POP` column), else from
+    the file's name, else `year`, else it is unknown. Raises DataError naming the
+    file, the line and the code of any value that is not a population.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a population table (not UTF-8 text)") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read population table: {error_reason(e)}") from e
+    if text.lstrip()[:1] in ("[", "{"):
+        population = _population_json(path, text)
+    else:
+        population = _population_csv(path, text)
+    if not population.values:
+        raise DataError(f"{path}: no population in the table")
+    found = population.year or year_in(path.name) or year
+    return dataclasses.replace(population, year=found)
+
+
+@gc_paused()  # tens of thousands of records, made and dropped meanwhile
+def _population_json(path: Path, text: str) -> Population:
+    try:
+        rows = json.loads(text)
+    except ValueError as e:
+        raise DataError(f"{path}: not valid JSON ({e})") from e
+    if isinstance(rows, dict) and "features" in rows:
+        raise DataError(
+            f"{path}: a GeoJSON, not a population table; boundaries go to --boundaries, "
+            "--population takes the COG communes.json or an INSEE CSV"
+        )
+    if not isinstance(rows, list):
+        raise DataError(f"{path}: not a population table (a JSON list of communes)")
+    values: dict[str, int] = {}
+    names: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    def where(index: int) -> str:  # the line is looked for only when there is an error
+        return f"{path}, line {_json_line(text, index)}"
+
+    for number, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise DataError(f"{where(number)}: not a commune record")
+        if row.get("type", "commune-actuelle") != "commune-actuelle" or row.get("population") is None:
+            continue
+        code, value = _entry(row.get("code"), row["population"], where, number)
+        _add(values, lines, code, value, number, where)
+        if isinstance(row.get("nom"), str):
+            names[code] = row["nom"]
+    return Population(values, f"{path.name} (Etalab COG)", None, names)
+
+
+def _json_line(text: str, index: int) -> int:
+    """The line on which record `index` of the JSON list `text` starts."""
+    decoder = json.JSONDecoder()
+    pos = text.index("[") + 1
+    for _ in range(index + 1):
+        while text[pos] in " \t\r\n,":
+            pos += 1
+        start = pos
+        _, pos = decoder.raw_decode(text, pos)
+    return text.count("\n", 0, start) + 1
+
+
+def _add(
+    values: dict[str, int], lines: dict[str, int], code: str, value: int, line: int,
+    where: Callable[[int], str],
+) -> None:
+    """Record one value; a code seen before must have the same value."""
+    if code in values and values[code] != value:
+        raise DataError(
+            f"{where(line)}: code {code} appears twice with different populations "
+            f"({values[code]} at {where(lines[code])}, {value} here)"
+        )
+    values[code] = value
+    lines.setdefault(code, line)
+
+
+def _population_csv(path: Path, text: str) -> Population:
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        raise DataError(f"{path}: not a population table (no columns separated by , ; or tab)") from None
+    reader = csv.DictReader(text.splitlines(), dialect=dialect)
+    columns = reader.fieldnames or []
+    code = next((c for c in columns if c.upper() in ("CODGEO", "COM", "CODE", "INSEE", "DEPCOM")), None)
+    pop = next(
+        (c for c in columns if re.fullmatch(r"(PMUN|PTOT|POPULATION|P\d\d_POP)\d*", c.upper())), None
+    )
+    label = next((c for c in columns if c.upper() in ("LIBGEO", "NOM", "LIBELLE", "NCC")), None)
+    if not code or not pop:
+        raise DataError(
+            f"{path}: no code and population columns among {short_list(columns)} "
+            "(expected CODGEO or COM, and PMUN, PTOT or P21_POP)"
+        )
+    column_year = re.fullmatch(r"P(\d\d)_POP", pop.upper()) or re.fullmatch(r"PMUN(\d\d)", pop.upper())
+    year = "20" + column_year.group(1) if column_year else None
+    values: dict[str, int] = {}
+    names: dict[str, str] = {}
+    lines: dict[str, int] = {}
+
+    def where(line: int) -> str:
+        return f"{path}, line {line}"
+
+    for row in reader:
+        line = reader.line_num
+        if not (row.get(pop) or "").strip():
+            continue
+        key, value = _entry(row.get(code), row[pop], where, line)
+        _add(values, lines, key, value, line, where)
+        if label and row.get(label):
+            names[key] = row[label]
+    return Population(values, f"{path.name} (INSEE)", year, names)
+
+
+def apply_population(
+    communes: Communes, path: str | os.PathLike[str], year: str | None = None
+) -> Communes:
+    """Replace the populations of `communes` with those of a table, and the names with its own.
+
+    The table's names are the official ones (IGN's simplified files drop the articles:
+    "Rochelle" for La Rochelle). Raises DataError when no code of the table matches.
+    """
+    import pandas
+
+    population = read_population(path, year)
+    frame = communes.frame
+    codes = frame["insee"].tolist()
+    if codes and not any(code in population.values for code in codes):
+        sample = ", ".join(sorted(population.values)[:3])
+        raise DataError(
+            f"{path}: no code of the table matches a commune of {communes.source} "
+            f"(the table has codes such as {sample})"
+        )
+    frame["population"] = pandas.array([population.values.get(code) for code in codes], dtype="Int64")
+    if population.names:
+        names = population.names
+        frame["name"] = [names.get(code, name) for code, name in zip(codes, frame["name"].tolist())]
+    communes.population_source = population.source
+    communes.population_year = population.year
+    return communes
+

@@ -1,0 +1,1 @@
+"""Geometry: rings from ways, geodesic areas."""

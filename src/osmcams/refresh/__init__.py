@@ -1,0 +1,1 @@
+"""The cron refresh: its configuration, a run, the mirror of cameras, the backfill."""

@@ -1,0 +1,1 @@
+"""OpenStreetMap files: blob framing, the sieve, snapshot and history passes."""

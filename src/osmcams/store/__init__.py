@@ -1,0 +1,1 @@
+"""The SQLite history store: runs, counts, cameras, changes and what refresh keeps."""
