@@ -8,7 +8,6 @@ import csv
 import hashlib
 import json
 import os
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -69,15 +68,34 @@ def site(httpserver, monaco_2025, communes_06, cog_population, tmp_path, net_env
     return config, replication, served
 
 
-def _command(line: str, config: Path) -> list[str]:
-    """An example's command, with its config and with this checkout's osmcams."""
-    words = shlex.split(line.replace("/etc/osmcams/osmcams.toml", str(config)))
-    assert words[0].endswith("osmcams")
-    return [sys.executable, "-m", "osmcams", *words[1:]]
+VENV = "/opt/osmcams/.venv/bin/osmcams"  # where the examples expect the venv's osmcams
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+def _venv(tmp_path: Path) -> Path:
+    """/opt/osmcams under `tmp_path`: examples/ beside a .venv whose bin/osmcams is a console
+    script as pip writes it (the interpreter's absolute path, then osmcams's entry point)."""
+    root = tmp_path / "opt" / "osmcams"
+    (root / ".venv" / "bin").mkdir(parents=True)
+    script = root / ".venv" / "bin" / "osmcams"
+    script.write_text(f"#!{sys.executable}\nimport sys\nsys.path[:0] = {sys.path!r}\n"
+                      "from osmcams.cli import run\nrun()\n")
+    script.chmod(0o755)
+    (root / "examples").mkdir()
+    for example in EXAMPLES.iterdir():
+        (root / "examples" / example.name).write_bytes(example.read_bytes())
+    (root / "examples" / "osmcams-refresh.sh").chmod(0o755)
+    return root
+
+
+def _as_cron(line: str, config: Path, root: Path, **extra: str) -> subprocess.CompletedProcess:
+    """`line` as cron runs it: /bin/sh, PATH=/usr/bin:/bin and nothing else of this shell
+    (but the test services' endpoints, which a deployment would not need)."""
+    line = line.replace("/etc/osmcams/osmcams.toml", str(config)).replace(
+        "/opt/osmcams", str(root))
+    services = {k: v for k, v in os.environ.items() if k.startswith("OSMCAMS_")}
+    env = ["env", "-i", "PATH=/usr/bin:/bin", f"HOME={root}",
+           *(f"{k}={v}" for k, v in {**services, **extra}.items())]
+    return subprocess.run([*env, "/bin/sh", "-c", line], capture_output=True, text=True, timeout=300)
 
 
 def test_crontab_service_and_wrapper(site, monaco_2025, tmp_path):
@@ -89,7 +107,9 @@ def test_crontab_service_and_wrapper(site, monaco_2025, tmp_path):
     assert fields[:5] == ["17", "*", "*", "*", "*"]
 
     # The first run downloads the extract (region) and prints nothing: --quiet.
-    done = subprocess.run(_command(fields[5], config), env=_env(), capture_output=True, text=True)
+    assert VENV in fields[5]
+    root = _venv(tmp_path)
+    done = _as_cron(fields[5], config, root)
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     www = tmp_path / "www"
     with open(www / "communes.csv", encoding="utf-8") as f:
@@ -101,6 +121,7 @@ def test_crontab_service_and_wrapper(site, monaco_2025, tmp_path):
     service = configparser.ConfigParser(interpolation=None, strict=False)
     service.read(EXAMPLES / "osmcams-refresh.service")
     assert service["Service"]["Type"] == "oneshot"
+    assert service["Service"]["ExecStart"].startswith(VENV)
     timer = configparser.ConfigParser(interpolation=None)
     timer.read(EXAMPLES / "osmcams-refresh.timer")
     assert timer["Timer"]["OnCalendar"] == "hourly"
@@ -108,27 +129,18 @@ def test_crontab_service_and_wrapper(site, monaco_2025, tmp_path):
     node.version += 1
     node.tags.pop("man_made")
     replication.publish(SEQUENCE + 1, osc(modify=[node]), STAMP.format(2, 0))
-    done = subprocess.run(_command(service["Service"]["ExecStart"], config), env=_env(),
-                          capture_output=True, text=True)
+    done = _as_cron(service["Service"]["ExecStart"], config, root)
     assert done.returncode == 0, done.stderr
     lines = done.stderr.strip().splitlines()
     assert lines[-1].endswith("data of 2025-02-07T02:00Z: +0 −1 cameras in 1 commune")
     assert all(line[:4] == "2026" or line[:2] == "20" for line in lines)  # timestamps
 
-    # The old script is a thin wrapper now: nothing new, nothing printed.
-    path = f"{_shim(tmp_path)}{os.pathsep}{os.environ['PATH']}"
-    done = subprocess.run(["bash", str(EXAMPLES / "osmcams-refresh.sh")], capture_output=True,
-                          text=True, env={**_env(), "OSMCAMS_CONFIG": str(config), "PATH": path})
+    # The old script is a thin wrapper now, found by its path in the checkout: nothing new,
+    # nothing printed.
+    wrapper = "/opt/osmcams/examples/osmcams-refresh.sh"
+    assert f"17 * * * * {wrapper}" in (EXAMPLES / "osmcams-refresh.sh").read_text()
+    done = _as_cron(wrapper, config, root, OSMCAMS_CONFIG=str(config))
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
-
-
-def _shim(tmp_path: Path) -> Path:
-    """A directory with an `osmcams` that runs this checkout, for PATH."""
-    (tmp_path / "bin").mkdir()
-    shim = tmp_path / "bin" / "osmcams"
-    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m osmcams "$@"\n')
-    shim.chmod(0o755)
-    return tmp_path / "bin"
 
 
 def test_diffs_gone_with_a_region_downloads_afresh(site, monaco_2025, tmp_path, capsys):

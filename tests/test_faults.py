@@ -7,6 +7,7 @@ hold. A new fault is one new row in ``CASES``.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -232,6 +233,31 @@ def _cog(population: str, code: str = "06012") -> str:
     return f"[{{{record}, \"population\": {population}}}]"
 
 
+GEO_BOWTIE = {"type": "Polygon", "coordinates": [[[7.20, 43.68], [7.28, 43.74], [7.28, 43.68],
+                                                  [7.20, 43.74], [7.20, 43.68]]]}
+
+
+def _far_contour(geometry: dict[str, Any]) -> dict[str, Any]:
+    """A geo.api contour with its second vertex moved to longitude 500."""
+    changed = copy.deepcopy(geometry)
+    polygon = changed["coordinates"] if changed["type"] == "Polygon" else changed["coordinates"][0]
+    polygon[0][1] = [500.0, polygon[0][1][1]]
+    return changed
+
+
+def _geo_features(answer: Any, geometry: Callable[[Any], Any] | None = None,
+                  code: str | None = None) -> Any:
+    """A geo.api.gouv.fr GeoJSON answer with each feature's geometry or code altered."""
+    if not isinstance(answer, dict):  # the name lookup's plain list: as it is
+        return answer
+    features = []
+    for feature in answer["features"]:
+        properties = {**feature["properties"], **({"code": code} if code else {})}
+        shape = geometry(feature["geometry"]) if geometry else feature["geometry"]
+        features.append({**feature, "properties": properties, "geometry": shape})
+    return {**answer, "features": features}
+
+
 @dataclass(frozen=True)
 class Case:
     """One fault: the arguments built from an Env, the exit code, the words expected."""
@@ -437,6 +463,16 @@ CASES: list[Case] = [
              {**f, "geometry": {"type": "Point", "coordinates": [7.2, 43.7]}} for f in a["features"]]}
              if isinstance(a, dict) else a),
          ExitCode.NETWORK, "contour for 06088 that is a Point, not a polygon"),
+    # Issue 21 §8: geo.api.gouv.fr contours get the checks of a boundary file.
+    Case("geo.api contour with a vertex at longitude 500",
+         lambda e: e.count_nice(geo=lambda a: _geo_features(a, geometry=_far_contour)),
+         ExitCode.DATA, "beyond longitude ±180 or latitude ±90 in the outline of 'Nice' (06088)"),
+    Case("geo.api bowtie contour repaired with a warning",
+         lambda e: e.count_nice(geo=lambda a: _geo_features(a, geometry=lambda g: GEO_BOWTIE)),
+         ExitCode.OK, "the outline of 'Nice' (06088) is invalid"),
+    Case("geo.api contour of another commune than asked",
+         lambda e: e.count_nice(geo=lambda a: _geo_features(a, code="06012")),
+         ExitCode.NETWORK, "answered with commune 06012 when asked for 06088"),
     Case("connection refused", lambda e: ["count", "--commune", "Nice", "-q"],
          ExitCode.NETWORK, "the connection was refused; count from a file with --pbf, or from "
                            "cached answers with --offline"),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
+from shapely.geometry import Polygon
 
-from osmcams.errors import AmbiguousCommune, CommuneNotFound, NetworkError
+from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, NetworkError
 from osmcams.sources import geoapi
 from osmcams.sources.http import Http
 
@@ -80,3 +82,58 @@ def test_garbage_answer(net_settings, httpserver):
     httpserver.expect_request("/geo/communes").respond_with_json({"message": "oops"})
     with pytest.raises(NetworkError, match="something else than a list of communes"):
         geoapi.resolve(Http(net_settings), "Nantes")
+
+
+def _answer(shared_data, code: str, geometry=None, answered: str | None = None) -> dict:
+    """geo.api.gouv.fr's GeoJSON for one real commune (IGN outline, COG population), altered."""
+    from fake_services import GeoApi
+
+    commune = copy.deepcopy(GeoApi(shared_data, (code[:2],)).communes[answered or code])
+    return {"type": "FeatureCollection", "features": [{
+        "type": "Feature",
+        "properties": {k: commune[k] for k in ("nom", "code", "codeDepartement", "population")},
+        "geometry": geometry or commune["contour"],
+    }]}
+
+
+def test_a_contour_beyond_longitude_180_is_refused(net_settings, httpserver, shared_data):
+    """Issue 21, item 8: one vertex at longitude 500 would multiply the area by 6.5."""
+    contour = _answer(shared_data, "06012")["features"][0]["geometry"]
+    ring = contour["coordinates"][0] if contour["type"] == "Polygon" else contour["coordinates"][0][0]
+    ring[1] = [500.0, ring[1][1]]
+    httpserver.expect_request("/geo/communes").respond_with_json(_answer(shared_data, "06012", contour))
+    with pytest.raises(DataError, match=r"beyond longitude ±180 .* 'Beausoleil' \(06012\)") as e:
+        geoapi.load(Http(net_settings), ["06012"])
+    assert e.value.exit_code == 4
+
+
+def test_a_bowtie_contour_is_repaired_with_a_warning(net_settings, httpserver, shared_data):
+    """A bowtie has a signed area of 0: made valid, its area is that of its two triangles."""
+    from osmcams.geo.areas import areas_km2
+
+    bowtie = {"type": "Polygon", "coordinates": [[[7.40, 43.72], [7.44, 43.76], [7.44, 43.72],
+                                                  [7.40, 43.76], [7.40, 43.72]]]}
+    httpserver.expect_request("/geo/communes").respond_with_json(_answer(shared_data, "06012", bowtie))
+    communes = geoapi.load(Http(net_settings), ["06012"])
+    shape_ = communes.frame.geometry.iloc[0]
+    assert shape_.is_valid
+    halves = [Polygon([(7.40, 43.72), (7.42, 43.74), (7.40, 43.76)]),
+              Polygon([(7.44, 43.72), (7.42, 43.74), (7.44, 43.76)])]
+    assert areas_km2([shape_])[0] == pytest.approx(sum(areas_km2(halves)), rel=1e-6)
+    assert "the outline of 'Beausoleil' (06012) is invalid" in communes.repairs["06012"]
+
+
+def test_an_answer_for_another_commune_is_refused(net_settings, httpserver, shared_data):
+    """Asked for Beausoleil (06012), answered Cap-d'Ail (06032): not printed as Beausoleil."""
+    httpserver.expect_request("/geo/communes").respond_with_json(
+        _answer(shared_data, "06012", answered="06032"))
+    with pytest.raises(NetworkError, match="answered with commune 06032 when asked for 06012"):
+        geoapi.load(Http(net_settings), ["06012"])
+
+
+def test_a_department_answer_with_another_departments_commune_is_refused(
+    net_settings, httpserver, shared_data
+):
+    httpserver.expect_request("/geo/communes").respond_with_json(_answer(shared_data, "06012"))
+    with pytest.raises(NetworkError, match="commune 06012 of department 06 when asked for department 83"):
+        geoapi.load_department(Http(net_settings), "83")

@@ -119,11 +119,25 @@ def test_the_cache_gives_back_what_it_was_given(httpserver, net_settings):
     ("http://127.0.0.1:9/communes", "the connection was refused"),
     ("http://osmcams-test.invalid/communes", "its name does not resolve"),
 ])
-def test_unreachable_server_fails_at_once_and_suggests_files(net_settings, url, why):
+def test_unreachable_server_fails_at_once_and_says_so(net_settings, url, why):
+    """The command that was run says how to do without (its own options: see below)."""
     with pytest.raises(NetworkError) as e:
         Http(replace(net_settings, max_tries=5, min_retry_wait=30)).get_json(url)
-    assert why in str(e.value) and "--pbf" in str(e.value) and "--offline" in str(e.value)
-    assert "tries" not in str(e.value)
+    assert why in str(e.value) and e.value.unreachable
+    assert "tries" not in str(e.value) and "--pbf" not in str(e.value)
+
+
+@pytest.mark.parametrize("command, hint", [
+    (["count", "--commune", "Nice", "-q"],
+     "; count from a file with --pbf, or from cached answers with --offline"),
+    (["download", "communes", "--department", "06", "-q"], "; use the cached answers with --offline"),
+])
+def test_without_network_each_command_suggests_its_own_options(capsys, command, hint):
+    from osmcams.cli import main
+
+    assert main(command) == 5
+    err = capsys.readouterr().err
+    assert "the connection was refused" in err and err.rstrip().endswith(hint)
 
 
 def test_errors_are_not_cached(httpserver, net_settings):
@@ -219,3 +233,13 @@ def test_status_is_told_what_the_run_waits_for(httpserver, net_settings):
     host = httpserver.url_for("/").split("//")[1].rstrip("/")
     assert told == [f"waiting for {host}", f"{host} answered 503 SERVICE UNAVAILABLE; trying again in 0 s",
                     f"waiting for {host} (try 2 of 3)", None]
+
+
+def test_an_http_error_names_the_url_without_its_credentials(httpserver, net_settings):
+    httpserver.expect_request("/geo/communes").respond_with_data("nope", status=404)
+    url = httpserver.url_for("/geo/communes")
+    secret = url.replace("://", "://bob:Hunter2Secret@")
+    with pytest.raises(NetworkError) as e:
+        Http(net_settings).get_json(secret, {"code": "06012"})
+    assert str(e.value) == f"{url}?code=06012 answered 404 NOT FOUND"
+    assert "Hunter2" not in str(e.value)

@@ -16,7 +16,7 @@ from PIL import Image
 from osmcams.cli import cli
 from osmcams.join import Report
 from osmcams.models import make_camera
-from osmcams.outputs.figures import NO_DATA, classify
+from osmcams.outputs.figures import NO_DATA, UNCLASSED, classify
 from osmcams.outputs.maps import TYPE_COLOURS, draw_static
 
 pytestmark = pytest.mark.filterwarnings("ignore:Numba not installed")
@@ -144,12 +144,14 @@ def department_rows(monaco_2025: Path, communes_06: Path, cog_population: Path) 
 
     result = CliRunner().invoke(cli, ["count", "-q", "--department", "06", "--pbf", str(monaco_2025),
                                       "--boundaries", str(communes_06), "--population",
-                                      str(cog_population), "-f", "json"], catch_exceptions=False)
+                                      str(cog_population), "-f", "json", "--include-partial"],
+                            catch_exceptions=False)
     rows = json.loads(result.stdout)["communes"]
     ign = json.loads(communes_06.read_text(encoding="utf-8"))["features"]
     every = {f["properties"]["code"]: f["properties"]["nom"] for f in ign}
     return {"every": every, "measured": {r["insee"] for r in rows},
-            "partial": {r["insee"] for r in rows if r["coverage"] < 1}}
+            "partial": {r["insee"] for r in rows if r["coverage"] < 1},
+            "per_km2": {r["insee"]: r["cameras_per_km2"] for r in rows}}
 
 
 def test_department_map_html_shows_what_it_does_not_know(
@@ -208,16 +210,19 @@ def test_department_umap_agrees_with_the_maps(
     assert all(f["properties"]["_umap_options"]["fillColor"] == NO_DATA for f in missing)
     assert all("cameras" not in f["properties"] for f in missing)  # never 0, never "null"
     classed = layers["Communes: cameras per km²"]
+    densities = department_rows["per_km2"]  # as count has them: null for some partial ones
+    classes = classify(list(densities.values()))
     options = classed["_umap_options"]["choropleth"]
-    assert options["mode"] == "manual" and options["breaks"] == "0.0,0.0,0.37,0.47"
-    dashed = {f["properties"]["insee"] for f in classed["features"]
-              if f["properties"]["_umap_options"].get("dashArray")}
+    assert options["mode"] == "manual" and options["breaks"] == classes.umap_breaks()
+    counted = [f for layer in document["layers"] if layer["_umap_options"]["name"].startswith("Communes")
+               and layer is not layers["Communes without data"] for f in layer["features"]]
+    assert {f["properties"]["insee"] for f in classed["features"]} == {
+        code for code, value in densities.items() if value is not None}
+    dashed = {f["properties"]["insee"] for f in counted if f["properties"]["_umap_options"].get("dashArray")}
     assert dashed == department_rows["partial"]
-    lowest, middle, top = classify([0.0, 0.361, 0.4611]).colours
-    fills = {f["properties"]["name"]: f["properties"]["_umap_options"]["fillColor"]
-             for f in classed["features"]}
-    assert fills == {"Peille": lowest, "Roquebrune-Cap-Martin": lowest, "La Turbie": lowest,
-                     "Beausoleil": middle, "Cap-d'Ail": top}
+    fills = {f["properties"]["insee"]: f["properties"]["_umap_options"]["fillColor"] for f in counted}
+    assert fills == {code: UNCLASSED if value is None else classes.colour(value)
+                     for code, value in densities.items()}
     assert document["properties"]["licence"] == {
         "name": "ODbL 1.0", "url": "https://opendatacommons.org/licenses/odbl/1-0/"}
     assert "IGN ADMIN EXPRESS" in document["properties"]["longCredit"]

@@ -237,11 +237,22 @@ def test_csv_is_a_long_table(history: Path, ign_dir: Path, tmp_path: Path) -> No
     assert rows[0]["added"] == "" and rows[1]["added"] != ""
 
 
-def test_the_table_has_a_sparkline(history: Path, ign_dir: Path) -> None:
-    code, text = _run("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
-                      "--commune", "Beausoleil", "--commune", "Cap-d'Ail", "-q")
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_the_table_has_a_sparkline(history: Path, ign_dir: Path, monkeypatch, width: int) -> None:
+    """At 160 columns; narrower, dates and counts stay whole and the trend may go first."""
+    from test_tables import assert_uncut
+
+    monkeypatch.setenv("COLUMNS", str(width))
+    args = ["--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+            "--commune", "Beausoleil", "--commune", "Cap-d'Ail", "-q"]
+    code, text = _run(*args)
     assert code == ExitCode.OK
-    assert "Beausoleil" in text and "▁" in text and "█" in text
+    if width == 160:
+        assert "▁" in text and "█" in text
+    code, data = _run(*args, "-f", "json")
+    rows = json.loads(data)["communes"]
+    assert_uncut(text, width, [f"{c:,}" for r in rows for c in (r["cameras"][0], r["cameras"][-1])],
+                 [r["name"] for r in rows])
 
 
 def test_a_snapshot_is_refused_with_where_to_get_history(monaco_2025: Path, ign_dir: Path, capsys) -> None:

@@ -6,9 +6,9 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from osmcams.communes.model import Communes
 from osmcams.communes.names import department_code
@@ -16,6 +16,9 @@ from osmcams.errors import UsageError
 from osmcams.join import Report
 from osmcams.models import Progress
 from osmcams.settings import Settings
+
+if TYPE_CHECKING:
+    from osmcams.sources.osm.pbf import Boundary, Extract
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,19 @@ class Request:
         return bool(self.boundaries) and self.osm_boundaries is None
 
 
+DEMO_DIR = "data/demo"
+DEMO_PBF = "monaco-2025-02-07.osm.pbf"  # openstreetmap.fr's Monaco extract, ODbL
+DEMO_BOUNDARIES = "communes-ign-2018.geojson"  # the 5 French communes it reaches, IGN, Licence Ouverte
+
+
+def demo_data() -> tuple[Path, Path]:
+    """The extract and the commune boundaries that ship with osmcams (see data/demo/README.md)."""
+    from importlib.resources import files
+
+    folder = Path(str(files("osmcams").joinpath(DEMO_DIR)))
+    return folder / DEMO_PBF, folder / DEMO_BOUNDARIES
+
+
 OSM_SUFFIXES = (".pbf", ".osm", ".opl", ".osm.bz2", ".osm.gz", ".o5m")
 
 
@@ -112,29 +128,97 @@ def while_loading(
         return result, loading.result()
 
 
+COMMUNE_LEVEL = 8
+
+
+def official_communes(
+    relations: Communes, request: Request, settings: Settings, progress: Progress | None = None
+) -> Communes:
+    """The official outlines (geo.api.gouv.fr, kept per department) of the departments that
+    the extract's relations and the selection name, in place of the extract's relations.
+
+    Departments not kept yet are fetched once, unless offline. When one cannot be had, the
+    relations stay, and a warning says so and how to keep the outlines ahead of time.
+    """
+    from datetime import datetime, timezone
+
+    from osmcams.communes.boundaries import load_communes
+    from osmcams.communes.model import department_of
+    from osmcams.communes.names import region_departments
+    from osmcams.errors import CommuneNotFound, DataError, NetworkError
+    from osmcams.settings import public_url
+    from osmcams.sources import geoapi
+    from osmcams.sources.http import Http
+
+    named = [*relations.frame["insee"].tolist(), *(u.code for u in relations.unusable)]
+    departments = {d for d in map(department_of, named) if d}
+    departments.update(filter(None, [request.department]))
+    departments.update((region_departments(request.region) or []) if request.region else [])
+    if not departments:  # not French communes: the extract's relations are all there is
+        return relations
+    wanted = sorted(departments)
+    files = [geoapi.department_file(settings.cache_dir, d) for d in wanted]
+    missing = [d for d, path in zip(wanted, files) if not path.is_file()]
+    reason = "offline"
+    if missing and not settings.offline:
+        http = Http(settings, getattr(progress, "status", None))  # a wait shows on the terminal
+        try:
+            for done, department in enumerate(list(missing), 1):
+                geoapi.keep_department(http, department)
+                missing.remove(department)
+                if progress:
+                    progress("Official communes", done, done + len(missing))
+        except (NetworkError, CommuneNotFound, DataError) as e:
+            reason = str(e)
+    if missing:
+        why = (
+            f"the official communes of department {', '.join(missing)} are not kept and cannot be "
+            f"fetched from {public_url(settings.geo_api_url)} ({reason})"
+        )
+        keep = f"'osmcams download communes --department {missing[0]}' keeps them for offline runs"
+        relations.warnings.insert(0, f"{why}: the extract's own admin_level={COMMUNE_LEVEL} "
+                                     f"relations are used instead; {keep}")
+        relations.unusable = [replace(u, reason=f"{u.reason}; {why}, and {keep}")
+                              for u in relations.unusable]
+        return relations
+    communes = load_communes(files, cache_dir=settings.cache_dir, refresh=settings.refresh)
+    fetched = min(datetime.fromtimestamp(p.stat().st_mtime, timezone.utc) for p in files)
+    communes.source = (
+        f"geo.api.gouv.fr contours of department {', '.join(wanted)}, "
+        f"kept since {fetched:%Y-%m-%d}"
+    )
+    return communes
+
+
 def communes_for(
     request: Request, settings: Settings, relations: Iterable[Any] = (), source: str = "",
-    progress: Progress | None = None,
+    progress: Progress | None = None, official_outlines: bool = False,
 ) -> Communes:
-    """The communes of a request: its boundary files with its population table; else the
-    admin relations given (of an extract, another OSM file, a history file or the refresh
-    store), named after `source`, with the population table when there is one."""
+    """The communes of a request: its boundary files; else the admin relations given (of an
+    extract, another OSM file, a history file or the refresh store), named after `source`,
+    or with `official_outlines` the official ones of their departments (`official_communes`).
+    The population is the request's table, else the shipped COG's for French communes."""
     from osmcams.communes.boundaries import load_communes
     from osmcams.communes.from_osm import communes_from_boundaries
-    from osmcams.communes.population import apply_population
+    from osmcams.communes.population import apply_official_population, apply_population
 
     if request.boundary_files:
         log.info("communes from %s, population from %s", ", ".join(map(str, request.boundaries)),
-                 request.population or "none")
-        return load_communes(
+                 request.population or "the COG")
+        communes = load_communes(
             request.boundaries, request.population, request.code_field, request.name_field,
             cache_dir=settings.cache_dir, refresh=settings.refresh, progress=progress,
             population_year=request.population_year,
         )
-    log.info("communes from the admin_level=%d relations of %s", request.admin_level, source)
-    communes = communes_from_boundaries(relations, source, request.admin_level)
-    if request.population:
-        apply_population(communes, request.population, request.population_year)
+    else:
+        log.info("communes from the admin_level=%d relations of %s", request.admin_level, source)
+        communes = communes_from_boundaries(relations, source, request.admin_level)
+        if official_outlines and request.admin_level == COMMUNE_LEVEL:
+            communes = official_communes(communes, request, settings, progress)
+        if request.population:
+            apply_population(communes, request.population, request.population_year)
+    if request.population is None:  # French communes: the official population, not OSM's tags
+        apply_official_population(communes)
     return communes
 
 
@@ -145,12 +229,25 @@ def selected(request: Request, communes: Communes) -> list[str]:
     return select(communes, request.communes, request.department, request.every, request.region)
 
 
+def read_file(
+    path: Path, admin_level: int | None, threads: int, progress: Progress | None = None
+) -> tuple[Extract, list[Boundary]]:
+    """Cameras and, with `admin_level`, admin boundaries of an OSM file: of a history file
+    (several versions of each object), as they are at its data date."""
+    from osmcams.sources.osm.osh import is_history, read_boundaries, snapshot
+    from osmcams.sources.osm.pbf import scan_file
+
+    if not is_history(path):
+        return scan_file(path, admin_level, threads, progress)
+    found = [] if admin_level is None else read_boundaries(path, admin_level, threads, progress)
+    return snapshot(path, threads, progress), found
+
+
 def count_from_pbf(
     request: Request, settings: Settings, progress: Progress | None = None
 ) -> Report:
     """Count cameras of an OSM file in communes from files or from the file itself."""
     from osmcams.join import count
-    from osmcams.sources.osm.pbf import scan_file
 
     if request.pbf is None:
         raise UsageError("--pbf is required")
@@ -158,12 +255,13 @@ def count_from_pbf(
     if request.boundary_files:
         extract, communes = while_loading(
             lambda: communes_for(request, settings, progress=progress),
-            lambda tick: scan_file(pbf, None, settings.threads, tick)[0], progress,
+            lambda tick: read_file(pbf, None, settings.threads, tick)[0], progress,
         )
     else:
         # Admin relations of the extract itself, or of another OSM file given as --boundaries.
-        extract, found = scan_file(pbf, None if osm else request.admin_level, settings.threads, progress)
+        extract, found = read_file(pbf, None if osm else request.admin_level, settings.threads, progress)
         if osm:
-            _, found = scan_file(osm, request.admin_level, settings.threads, progress)
-        communes = communes_for(request, settings, found, os.path.basename(osm or pbf), progress)
+            _, found = read_file(osm, request.admin_level, settings.threads, progress)
+        communes = communes_for(request, settings, found, os.path.basename(osm or pbf), progress,
+                                official_outlines=osm is None)
     return count(extract, communes, selected(request, communes), rank=request.every or not request.communes)

@@ -27,10 +27,15 @@ from osmcams.outputs.formats import (
     agreed_format,
 )
 
+# The count table's columns, and the order in which a narrow terminal leaves them out.
+COUNT_COLUMNS = (("INSEE", "left"), ("Commune", "text"), ("Pop.", "right"), ("km²", "right"),
+                 ("Cover", "right"), ("Cams", "right"), ("/km²", "right"), ("/10k", "right"),
+                 ("inh/cam", "right"), ("Types", "text"))
+COUNT_DROPPED = ("Types", "inh/cam", "km²", "Pop.", "/10k", "/km²")
+
 
 def rich_table(report, limit: int) -> Any:
-    from rich import box
-    from rich.table import Table
+    from osmcams.cli.render import Fitted
 
     meta = report.meta
     rows = report.rows[:limit]
@@ -40,31 +45,25 @@ def rich_table(report, limit: int) -> Any:
         if len(rows) < len(report.rows)
         else ""
     )
-    table = Table(
+    partial = (
+        f"\n≥ a commune only partly inside the data: its count is a lower bound, its densities "
+        f"are null under {meta['min_coverage']:.0%} coverage"
+        if any(r.get("partial") for r in rows) else ""
+    )
+    return Fitted(
+        COUNT_COLUMNS,
+        [[r["insee"], r["name"], cell(r["population"]), cell(r["area_km2"]),
+          "?" if r.get("coverage") is None else f"{r['coverage']:.0%}",
+          ("≥" if r.get("partial") else "") + cell(r["cameras"]),
+          cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]), cell(r["inhabitants_per_camera"]),
+          ", ".join(f"{k} {v}" for k, v in r["by_type"].items()) or "–"] for r in rows],
+        COUNT_DROPPED,
         title=f"Cameras mapped in OpenStreetMap, data of {meta['data_timestamp'] or 'unknown date'}",
         caption=(
             f"{meta['source']}; population: {meta['population_source'] or 'none'} "
-            f"({meta['population_year'] or 'year unknown'}){cut}"
+            f"({meta['population_year'] or 'year unknown'}){partial}{cut}"
         ),
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
     )
-    table.add_column("INSEE", no_wrap=True)
-    table.add_column("Commune", min_width=10, overflow="fold")
-    for name in ("Pop.", "km²", "Cover", "Cams", "/km²", "/10k", "inh/cam"):
-        table.add_column(name, justify="right")
-    table.add_column("Types", min_width=8, overflow="fold")
-
-    for r in rows:
-        table.add_row(
-            r["insee"], r["name"], cell(r["population"]), cell(r["area_km2"]),
-            "?" if r.get("coverage") is None else f"{r['coverage']:.0%}", cell(r["cameras"]),
-            cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]),
-            cell(r["inhabitants_per_camera"]),
-            ", ".join(f"{k} {v}" for k, v in r["by_type"].items()) or "–",
-        )
-    return table
 
 
 @click.command()
@@ -79,11 +78,17 @@ def rich_table(report, limit: int) -> Any:
 @handle_errors
 def count(
     fmt: str | None, output: Path | None, overwrite: bool, top: int | None,
-    sort_by: str | None, min_population: int | None, **kw: Any,
+    sort_by: str | None, min_population: int | None, include_partial: bool, min_coverage: float,
+    **kw: Any,
 ) -> None:
     """Count cameras per commune, with densities.
 
     Without --pbf or --region, live data: Overpass and geo.api.gouv.fr.
+
+    A commune only partly inside the data is marked partial: its count is a lower
+    bound (≥ in tables), its densities are null under --min-coverage, and a ranking
+    (--all, --department, a region code, --sort-by, --min-population, --top) leaves it
+    out unless --include-partial.
 
     \b
     Examples:
@@ -95,13 +100,22 @@ def count(
           --population communes.json --sort-by per_10k --min-population 5000
     """
     from osmcams.files import check_target
-    from osmcams.outputs.writers import render_text, write_communes, write_report
+    from osmcams.outputs.writers import (
+        meta_sidecar,
+        render_text,
+        write_communes,
+        write_csv_report,
+        write_report,
+    )
 
     fmt = agreed_format(output, fmt, COUNT_SUFFIXES, "table")
     if output:
         check_target(output, overwrite)  # before the work, not after
+        if fmt == "csv":
+            check_target(meta_sidecar(output), overwrite)
+    ranking = top is not None or not kw["communes"]
     report = report_from(kw)
-    apply_ranking(report, sort_by, min_population)
+    apply_ranking(report, sort_by, min_population, include_partial, min_coverage, ranking)
     if top:
         report.rows = report.rows[:top]
     if fmt in COMMUNE_LAYERS:
@@ -113,12 +127,10 @@ def count(
         # A file takes every row; a terminal the first TABLE_ROWS.
         print_rich(rich_table(report, top or (len(report.rows) if output else TABLE_ROWS)), output, overwrite)
         return
+    if fmt == "csv" and output is not None:  # with NAME.meta.json and its column types, NAME.csvt
+        write_csv_report(report, output, overwrite)
+        return
     emit(render_text(lambda out: write_report(report, fmt, out)), output, overwrite)
-    if fmt == "csv" and output is not None:  # the column types, for GDAL and QGIS
-        from osmcams.join import ROW_KEYS
-        from osmcams.outputs.writers import write_csvt
-
-        write_csvt(output, ROW_KEYS)
 
 
 @click.command()
@@ -154,7 +166,7 @@ def export(
     from osmcams.files import check_target, publish
     from osmcams.outputs.fov import fields_of_view
     from osmcams.outputs.umap import write_umap
-    from osmcams.outputs.writers import commune_file, write_cameras
+    from osmcams.outputs.writers import commune_file, provenance, write_cameras
 
     fov = fov_from(kw)
 
@@ -196,7 +208,7 @@ def export(
         ] if with_boundary else None
         cameras = [c for code in codes for c in report.cameras[code]]
         communes = [(row["insee"], row["name"]) for row in rows for _ in report.cameras[row["insee"]]]
-        write_cameras(cameras, target, fmt, boundaries, replace, shown, communes)
+        write_cameras(cameras, target, fmt, boundaries, replace, shown, communes, provenance(report))
 
     if output is not None:  # one file for every commune, each camera with its own
         write(report.rows, output, overwrite)

@@ -37,6 +37,10 @@ def source_options(f: Callable) -> Callable:
     options = [
         commune_options,
         click.option("--pbf", type=click.Path(path_type=Path), help="OSM extract (.osm.pbf)."),
+        click.option("--demo", is_flag=True,
+                     help="The real data that ships with osmcams, offline: the Monaco extract of "
+                          "2025-02-07 and the French communes it reaches (every one of them "
+                          "unless --commune says)."),
         click.option("--admin-level", type=click.IntRange(1, 12), default=8, show_default=True,
                      help="admin_level of boundaries read from the PBF."),
         click.option("--threads", type=click.IntRange(0), default=None,
@@ -62,7 +66,8 @@ def fov_options(f: Callable) -> Callable:
         click.option("--fov", is_flag=True,
                      help="Add each camera's field of view (cone, or disc for domes)."),
         click.option("--fov-angle", type=click.FloatRange(0, 360, min_open=True), default=60.0,
-                     show_default=True, help="Width of a cone, in degrees."),
+                     show_default=True, help="Width of a cone, in degrees (and of the view of "
+                     "a camera looking straight down, camera:angle=90)."),
         click.option("--fov-range", type=click.FloatRange(0, min_open=True), default=30.0,
                      show_default=True, help="Reach of a view in metres, unless height and "
                      "camera:angle tell where it meets the ground."),
@@ -123,6 +128,9 @@ def report_from(kw: dict[str, Any]):
     settings = settings_from(kw, threads=kw.pop("threads"))
     from osmcams.communes.names import is_region_code
 
+    if kw.pop("demo"):
+        _use_demo(kw)
+
     region, boundary_source = kw.pop("region"), kw.pop("boundary_source")
     request = request_from(kw, region if is_region_code(region) else None)
     if request.region:
@@ -140,17 +148,42 @@ def report_from(kw: dict[str, Any]):
     return report
 
 
+DEMO_NOTE = (
+    "demo: the openstreetmap.fr extract of Monaco of 2025-02-07 (© OpenStreetMap contributors, "
+    "ODbL) and the IGN outlines of the 5 French communes it reaches (Licence Ouverte); "
+    "Monaco is not a French commune, so its cameras lie outside every commune"
+)
+
+
+def _use_demo(kw: dict[str, Any]) -> None:
+    """Point the options at the demo data; refuse the options that name other data."""
+    from osmcams.communes.names import is_region_code
+    from osmcams.counting import demo_data
+    from osmcams.errors import UsageError
+
+    for name in ("pbf", "boundaries", "population"):
+        if kw[name]:
+            raise UsageError(f"--demo brings its own data: drop --{name}")
+    if kw["region"] and not is_region_code(kw["region"]):  # a region name names an extract
+        raise UsageError("--demo brings its own data: drop --region, or give a region code")
+    kw["pbf"], boundaries = demo_data()
+    stderr().print(DEMO_NOTE, highlight=False, soft_wrap=True)
+    kw["boundaries"] = (boundaries,)
+    if not (kw["communes"] or kw["department"] or kw["region"]):
+        kw["every"] = True
+
+
 NAMED = 5  # items a warning on the terminal names before it counts the rest
 
 
-def brief(warning: str) -> str:
-    """A warning listing many items, cut to the first NAMED and the count of the rest."""
+def brief(warning: str, whole: str = "--format json lists them all") -> str:
+    """A warning listing many items, cut to the first NAMED and the count of the rest;
+    `whole` says where they are all."""
     head, colon, tail = warning.partition(": ")
     items = tail.split(", ")
     if not colon or len(items) <= NAMED + 1:
         return warning
-    return (f"{head}: {', '.join(items[:NAMED])} and {len(items) - NAMED:,} more "
-            "(--format json lists them all)")
+    return f"{head}: {', '.join(items[:NAMED])} and {len(items) - NAMED:,} more ({whole})"
 
 
 def show_warnings(warnings: list[str]) -> None:
@@ -172,19 +205,35 @@ def ranking_options(f: Callable) -> Callable:
                           "[default: cameras for a ranking, else the order asked]."),
         click.option("--min-population", type=click.IntRange(0), metavar="N",
                      help="Leave out communes of fewer than N inhabitants (or unknown)."),
+        click.option("--include-partial", is_flag=True,
+                     help="Keep in a ranking the communes only partly inside the data "
+                          "(their counts are lower bounds, marked ≥)."),
+        click.option("--min-coverage", type=click.FloatRange(0, 1), default=0.95,
+                     show_default=True, metavar="SHARE",
+                     help="Densities of a commune with less of its area inside the data are null."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
-def apply_ranking(report: Any, sort_by: str | None, min_population: int | None) -> None:
-    """Re-rank the rows of `report` as asked, warning about the communes left out."""
-    from osmcams.join import ranked
+def apply_ranking(
+    report: Any, sort_by: str | None, min_population: int | None, include_partial: bool,
+    min_coverage: float, ranking: bool,
+) -> None:
+    """Densities under `min_coverage` made null, and the rows of `report` re-ranked as
+    asked; a `ranking` (or a sort) leaves out the partly covered communes unless
+    `include_partial`. Warns about the communes left out."""
+    from osmcams.join import ranked, set_densities, whole
 
+    report.meta["min_coverage"] = min_coverage
+    for row in report.rows:
+        if row["insee"] in report.areas:
+            set_densities(row, report.areas[row["insee"]], min_coverage)
     if sort_by is None and min_population is None:
-        return
-    rows, warnings = ranked(report.rows, sort_by or "cameras", min_population)
+        rows, warnings = (report.rows, []) if include_partial or not ranking else whole(report.rows)
+    else:
+        rows, warnings = ranked(report.rows, sort_by or "cameras", min_population, include_partial)
     if sort_by is None:  # keep the order the rows came in
         order = {id(row): i for i, row in enumerate(report.rows)}
         rows.sort(key=lambda row: order[id(row)])

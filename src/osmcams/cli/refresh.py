@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from osmcams.cli.options import brief
 from osmcams.cli.render import handle_errors, progress_bar, stderr
 from osmcams.errors import UsageError
 
@@ -59,8 +60,12 @@ def refresh(config_path: Path, threads: int | None, quiet: bool, backfill: Path 
     settings = Settings.from_env(threads=threads)
 
     def log(message: str) -> None:
-        if not quiet:
-            stderr().print(f"{now()} {message}", highlight=False, soft_wrap=True, markup=False)
+        if quiet:
+            return
+        head, warned, text = message.partition("warning: ")
+        if warned and not head:  # long lists cut, as count cuts them
+            message = warned + brief(text, "the published communes.json lists them all")
+        stderr().print(f"{now()} {message}", highlight=False, soft_wrap=True, markup=False)
 
     if backfill is not None:
         from osmcams.refresh.backfill import backfill as run_backfill
@@ -126,20 +131,19 @@ def history(config_path: Path, commune: str, fmt: str) -> None:
 
 
 def _history_table(insee: str, name: str, runs: list[dict[str, Any]]) -> None:
-    from rich import box
     from rich.console import Console
-    from rich.table import Table
+
+    from osmcams.cli.render import Fitted
 
     counts = [r["cameras"] for r in runs]
-    table = Table(title=f"{name} ({insee}): cameras over time  {sparkline(counts)}",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("Data of", "Sequence", "Cameras", "/km²", "/10k"):
-        table.add_column(column, justify="left" if column == "Data of" else "right")
-    for r in runs:
-        table.add_row(*("–" if v is None else str(v) for v in (
-            r["data_timestamp"], r["sequence"], r["cameras"], r["cameras_per_km2"],
-            r["cameras_per_10k"])))
-    Console().print(table)
+    rows = [["–" if v is None else str(v) for v in (
+        r["data_timestamp"], r["sequence"], r["cameras"], r["cameras_per_km2"], r["cameras_per_10k"])]
+        for r in runs]
+    Console().print(Fitted(
+        [("Data of", "left"), ("Sequence", "right"), ("Cameras", "right"), ("/km²", "right"),
+         ("/10k", "right")], rows, ["Sequence", "/10k", "/km²"],
+        title=f"{name} ({insee}): cameras over time  {sparkline(counts)}",
+    ))
 
 
 def _since(value: str) -> str:
@@ -163,6 +167,8 @@ def _since(value: str) -> str:
 @handle_errors
 def changes(config_path: Path, since: str, commune: str | None, fmt: str) -> None:
     """Cameras added, removed, moved or retagged by the refresh runs since a date.
+
+    A camera that moves between communes is "moved out" of one and "moved in" to the other.
 
     \b
     Example:
@@ -200,13 +206,12 @@ def changes(config_path: Path, since: str, commune: str | None, fmt: str) -> Non
 
         click.echo(render_text(lambda out: rows_csv(rows, keys, out)), nl=False)
         return
-    from rich import box
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=f"Camera changes since {start}", box=box.SIMPLE_HEAD, pad_edge=False)
-    for key in keys:
-        table.add_column(key)
-    for row in rows:
-        table.add_row(*("–" if row[k] is None else str(row[k]) for k in keys))
-    Console().print(table)
+    from osmcams.cli.render import Fitted
+
+    Console().print(Fitted(
+        [(key, "text" if key == "commune" else "left") for key in keys],
+        [["–" if row[k] is None else str(row[k]) for k in keys] for row in rows],
+        ["lat", "lon", "insee", "commune"], title=f"Camera changes since {start}",
+    ))

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache, wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
-from osmcams.errors import OsmcamsError
+from osmcams.errors import NetworkError, OsmcamsError
 
 
 @cache
@@ -24,7 +24,7 @@ def stderr() -> Any:
 # Rows a rich table shows by default: rendering tens of thousands takes minutes.
 TABLE_ROWS = 100
 # Progress labels that count items (files) rather than bytes.
-COUNTED = {"Boundaries", "Diffs"}
+COUNTED = {"Boundaries", "Diffs", "Official communes"}
 
 
 def progress_bar(quiet: bool):
@@ -138,9 +138,79 @@ def handle_errors(f: Callable) -> Callable:
         except OsmcamsError as e:
             from rich.markup import escape
 
-            stderr().print(f"[red]osmcams: error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+            hint = _offline_hint() if isinstance(e, NetworkError) and e.unreachable else ""
+            stderr().print(f"[red]osmcams: error:[/] {escape(str(e) + hint)}", highlight=False,
+                           soft_wrap=True)
             sys.exit(e.exit_code)
 
     return wrapper
 
 
+def _offline_hint() -> str:
+    """How the command that was run can do without the network, by the options it has."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    options = {name for p in context.command.params for name in p.opts} if context else set()
+    if {"--pbf", "--offline"} <= options:
+        return "; count from a file with --pbf, or from cached answers with --offline"
+    if "--offline" in options:
+        return "; use the cached answers with --offline"
+    return ""
+
+
+SHORT = 10  # a column header up to this wide is never wrapped
+
+
+class Fitted:
+    """A rich table that never cuts a number, a code, a date or an id.
+
+    `columns` are (header, kind): "text" wraps at word boundaries (names, notes); "left"
+    and "right" are values, never wrapped nor cut, aligned so. When the width given to the
+    table is too narrow, the columns named in `drop` are left out, least useful first,
+    and the caption says which.
+    """
+
+    def __init__(self, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]],
+                 drop: Sequence[str] = (), caption: str | None = None, **table: Any) -> None:
+        self.columns, self.rows, self.drop = list(columns), [list(r) for r in rows], list(drop)
+        self.caption, self.table = caption, table
+
+    def build(self, hidden: Sequence[str] = ()) -> Any:
+        from rich import box
+        from rich.cells import cell_len
+        from rich.table import Table
+
+        note = (f"left out for want of width: {', '.join(hidden)} "
+                "(widen the terminal, or --format or -o for every column)") if hidden else None
+        caption = "\n".join(filter(None, [self.caption, note])) or None
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, caption=caption,
+                      **self.table)
+        shown = [i for i, (header, _) in enumerate(self.columns) if header not in hidden
+                 and any(i < len(row) and row[i] for row in self.rows)]  # not a column of blanks
+        for i in shown:
+            header, kind = self.columns[i]
+            if kind == "text":
+                table.add_column(header, overflow="fold")
+                continue
+            # A short header whole ("To do"), a long one wrapped at its words.
+            heading = [cell_len(header)] if cell_len(header) <= SHORT else map(cell_len, header.split())
+            width = max([*(cell_len(row[i]) for row in self.rows if i < len(row)), *heading])
+            table.add_column(header, justify="right" if kind == "right" else "left", width=width,
+                             overflow="fold")
+        for row in self.rows:
+            table.add_row(*(row[i] for i in shown if i < len(row)))
+        return table
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.measure import Measurement
+
+        hidden: list[str] = []
+        table = self.build()
+        unbounded = options.update_width(1_000_000)  # the true minimum, not one clamped to the width
+        for header in self.drop:
+            if Measurement.get(console, unbounded, table).minimum <= options.max_width:
+                break
+            hidden.append(header)
+            table = self.build(hidden)
+        yield table

@@ -29,34 +29,25 @@ def sparkline(values: list[int], width: int = SPARK_WIDTH) -> str:
 
 
 def rich_table(timeline: Any, limit: int) -> Any:
-    from rich import box
-    from rich.table import Table
+    from osmcams.cli.render import Fitted
 
     meta, dates = timeline.meta, timeline.dates
     rows = timeline.rows[:limit]
     cut = (f"\nthe first {len(rows):,} of {len(timeline.rows):,} communes; "
            "--format csv or json for them all" if len(rows) < len(timeline.rows) else "")
-    table = Table(
+    return Fitted(
+        [("INSEE", "left"), ("Commune", "text"), (dates[0][:10], "right"), ("Trend", "left"),
+         (dates[-1][:10], "right"), ("+", "right"), ("−", "right"), ("/10k", "right"),
+         ("First", "left")],
+        [[r["insee"], r["name"], f"{r['cameras'][0]:,}", sparkline(r["cameras"]),
+          f"{r['cameras'][-1]:,}", f"{sum(r['added'][1:]):,}", f"{sum(r['removed'][1:]):,}",
+          "–" if r["per_10k"] is None else str(r["per_10k"]), (r["first_camera"] or "–")[:10]]
+         for r in rows],
+        ["Trend", "First", "/10k", "−", "+"],
         title=f"Cameras mapped in OpenStreetMap, every {meta['every']}, "
               f"{dates[0][:10]} to {dates[-1]}",
         caption=f"{meta['source']}; boundaries {meta['boundaries_date'].split(',')[0]}{cut}",
-        box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
     )
-    table.add_column("INSEE", no_wrap=True)
-    table.add_column("Commune", min_width=10, overflow="fold")
-    table.add_column(dates[0][:10], justify="right")
-    table.add_column("", no_wrap=True)
-    table.add_column(dates[-1][:10], justify="right")
-    for name in ("+", "−", "/10k", "First"):
-        table.add_column(name, justify="right")
-    for r in rows:
-        table.add_row(
-            r["insee"], r["name"], f"{r['cameras'][0]:,}", sparkline(r["cameras"]),
-            f"{r['cameras'][-1]:,}", f"{sum(r['added'][1:]):,}", f"{sum(r['removed'][1:]):,}",
-            "–" if r["per_10k"] is None else str(r["per_10k"]),
-            (r["first_camera"] or "–")[:10],
-        )
-    return table
 
 
 def timeline_json(timeline: Any) -> str:

@@ -70,8 +70,8 @@ def _pick_fields(columns: Sequence[str], code_field: str | None, name_field: str
 
 
 @dataclass
-class _Features:
-    """The usable features of one boundary file, as plain arrays."""
+class Outlines:
+    """Commune outlines as plain arrays: those of a file, or of a service's answer."""
 
     codes: list[str]
     names: list[str]
@@ -104,7 +104,7 @@ def _read_features(path: Path) -> tuple[dict[str, list[Any]], Any, Any]:
 
 def _read_boundary_file(
     path: Path, code_field: str | None, name_field: str | None
-) -> tuple[_Features, list[str], list[Unusable], dict[str, str]]:
+) -> tuple[Outlines, list[str], list[Unusable], dict[str, str]]:
     """The usable features of one file, the warnings, the communes left out, the repairs."""
     with warnings.catch_warnings(record=True) as caught:  # GDAL's remarks become our warnings
         warnings.simplefilter("always")
@@ -120,8 +120,7 @@ def _read_boundary_file(
     codes = [_text(v) for v in columns[code]]
     names = [n if n is not None else c for n, c in zip(map(_text, columns[name]), codes)]
     features, unusable = _polygons_with_codes(codes, names, geometries, path, code, notes)
-    _refuse_out_of_range(features, path)
-    return features, notes, unusable, _repair(features, path)
+    return features, notes, unusable, check_outlines(features, str(path), path.name)
 
 
 def _text(value: Any) -> str | None:
@@ -157,7 +156,7 @@ def _to_wgs84(geometries: Any, crs: Any, path: Path, notes: list[str]) -> Any:
 def _polygons_with_codes(
     codes: list[str | None], names: list[str | None], geometries: Any, path: Path, code: str,
     notes: list[str],
-) -> tuple[_Features, list[Unusable]]:
+) -> tuple[Outlines, list[Unusable]]:
     """The features with a code and a polygon; the others named in `notes` and `unusable`."""
     import numpy
     import shapely
@@ -185,30 +184,28 @@ def _polygons_with_codes(
     if not len(keep):
         raise DataError(f"{path}: no polygon among its features")
     kept = keep.tolist()
-    return _Features([codes[i] for i in kept], [names[i] for i in kept], geometries[keep]), unusable  # type: ignore[misc]
+    return Outlines([codes[i] for i in kept], [names[i] for i in kept], geometries[keep]), unusable  # type: ignore[misc]
 
 
-def _refuse_out_of_range(features: _Features, path: Path) -> None:
-    from osmcams.geo.areas import out_of_range
+def check_outlines(features: Outlines, source: str, label: str) -> dict[str, str]:
+    """The checks of every outline read, from a file or a service: a coordinate beyond
+    longitude ±180 or latitude ±90 is a DataError naming `source` and the communes; an
+    invalid outline is made valid in place. Per code, the warning (headed `label`) that
+    says it was repaired."""
+    from osmcams.geo.areas import out_of_range, repair
 
     beyond = out_of_range(features.geometries).nonzero()[0].tolist()
     if beyond:
         named = [f"{quoted(features.names[i])} ({features.codes[i]})" for i in beyond]
         raise DataError(
-            f"{path}: coordinates beyond longitude ±180 or latitude ±90 in the outline of "
+            f"{source}: coordinates beyond longitude ±180 or latitude ±90 in the outline of "
             f"{short_list(named)}"
         )
-
-
-def _repair(features: _Features, path: Path) -> dict[str, str]:
-    """Make invalid outlines valid in place; per code, the warning that says so."""
-    from osmcams.geo.areas import repair
-
     fixed, index, reasons, before, after = repair(features.geometries)
     features.geometries[index] = fixed
     return {
         features.codes[i]: (
-            f"{path.name}: the outline of {quoted(features.names[i])} ({features.codes[i]}) is invalid "
+            f"{label}: the outline of {quoted(features.names[i])} ({features.codes[i]}) is invalid "
             f"({reason}) and was repaired: {was:,.3f} km² as drawn, {now:,.3f} km² once valid"
         )
         for i, reason, was, now in zip(index.tolist(), reasons, before, after)

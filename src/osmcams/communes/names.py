@@ -13,12 +13,20 @@ from osmcams.communes.model import NOTHING_SELECTED, Communes, department_of
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, UsageError, quoted
 
 
-def region_departments(code: str) -> list[str] | None:
-    """The departments of the COG region `code` ("93" -> 04, 05, 06, 13, 83, 84), or None."""
+def _regions() -> list[dict]:
     from importlib.resources import files
 
-    regions = json.loads(files("osmcams").joinpath("data/regions.json").read_text(encoding="utf-8"))
-    return next((r["departments"] for r in regions if r["code"] == code), None)
+    return json.loads(files("osmcams").joinpath("data/regions.json").read_text(encoding="utf-8"))
+
+
+def region_departments(code: str) -> list[str] | None:
+    """The departments of the COG region `code` ("93" -> 04, 05, 06, 13, 83, 84), or None."""
+    return next((r["departments"] for r in _regions() if r["code"] == code), None)
+
+
+def every_department() -> list[str]:
+    """The codes of the 101 departments of the COG regions, in order."""
+    return sorted(d for r in _regions() for d in r["departments"])
 
 
 def is_region_code(value: str | None) -> bool:
@@ -52,13 +60,15 @@ def department_code(text: str) -> str:
 
 
 def match(
-    query: str, candidates: Sequence[tuple[str, str, str | None]], department: str | None = None
+    query: str, candidates: Sequence[tuple[str, str, str | None]], department: str | None = None,
+    settle: str = "give the INSEE code or --department", among: str = "",
 ) -> str:
     """The code of the one candidate (code, name, department) that `query` names.
 
     `query` is a code or a name, compared without case, accents or ligatures, and
     with or without its article (Le, La, Les, L'). Raises CommuneNotFound with the
-    closest names, or AmbiguousCommune with the homonyms.
+    closest names (`among` says among what), or AmbiguousCommune with the homonyms and
+    how to `settle` it.
     """
     query = query.strip()
     if not query:
@@ -68,7 +78,7 @@ def match(
     by_code = [c for c in pool if c[0] == query.upper()]
     if by_code:
         return by_code[0][0]
-    where = f" in department {department}" if department else ""
+    where = (f" in department {department}" if department else "") + among
     if re.fullmatch(r"\d{4}", query):
         padded = [c for c in pool if c[0] == "0" + query]
         if padded:
@@ -85,8 +95,7 @@ def match(
     if len(found) > 1:
         listing = ", ".join(f"{n} ({code}, department {d or '?'})" for code, n, d in found)
         raise AmbiguousCommune(
-            f"{quoted(query)} names {len(found)} communes{where}: {listing}; "
-            "give the INSEE code or --department"
+            f"{quoted(query)} names {len(found)} communes{where}: {listing}; {settle}"
         )
     names = {normalise(c[1]): c for c in pool}
     close = difflib.get_close_matches(wanted, list(names), n=5, cutoff=0.75)

@@ -60,7 +60,7 @@ def read_population(path: str | os.PathLike[str], year: str | None = None) -> Po
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = _read_text(path)
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a population table (not UTF-8 text)") from None
     except OSError as e:
@@ -73,6 +73,50 @@ def read_population(path: str | os.PathLike[str], year: str | None = None) -> Po
         raise DataError(f"{path}: no population in the table")
     found = population.year or year_in(path.name) or year
     return dataclasses.replace(population, year=found)
+
+
+MAX_TABLE_BYTES = 200 * 2**20  # the COG JSON is 9 MB; a gzip inflating past this is refused
+
+
+def _read_text(path: Path) -> str:
+    """The text of a table, gzip-compressed (``.gz``) or not, bounded in size."""
+    import gzip
+    import zlib
+
+    if not path.name.lower().endswith(".gz"):
+        return path.read_text(encoding="utf-8-sig")
+    try:
+        with gzip.open(path, "rb") as stream:
+            data = stream.read(MAX_TABLE_BYTES + 1)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise DataError(f"{path}: not a gzip file, or a damaged one ({error_reason(e)})") from e
+    if len(data) > MAX_TABLE_BYTES:
+        raise DataError(f"{path}: inflates past {MAX_TABLE_BYTES // 2**20} MB: not a population table")
+    return data.decode("utf-8-sig")
+
+
+# The population table that ships with osmcams: the communes of COG 2026 (Etalab
+# "découpage administratif", Licence Ouverte), code, name, department and population only.
+OFFICIAL_TABLE = "data/communes-cog-2026.csv.gz"
+OFFICIAL_SOURCE = "INSEE legal population, COG 2026 (Etalab découpage administratif, shipped with osmcams)"
+OFFICIAL_YEAR = "2026"  # the COG edition; the table does not name the census behind it
+
+
+def official_table() -> Path:
+    """The path of the population table that ships with osmcams."""
+    from importlib.resources import files
+
+    return Path(str(files("osmcams").joinpath(OFFICIAL_TABLE)))
+
+
+def apply_official_population(communes: Communes) -> Communes:
+    """The shipped COG population and official names, for communes with French INSEE codes;
+    others (a foreign extract's relations) are left as they are."""
+    population = read_population(official_table(), OFFICIAL_YEAR)
+    if not any(code in population.values for code in communes.frame["insee"].tolist()):
+        return communes
+    _apply(communes, dataclasses.replace(population, source=OFFICIAL_SOURCE))
+    return communes
 
 
 @gc_paused()  # tens of thousands of records, made and dropped meanwhile
@@ -177,22 +221,27 @@ def apply_population(
     The table's names are the official ones (IGN's simplified files drop the articles:
     "Rochelle" for La Rochelle). Raises DataError when no code of the table matches.
     """
-    import pandas
-
     population = read_population(path, year)
-    frame = communes.frame
-    codes = frame["insee"].tolist()
+    codes = communes.frame["insee"].tolist()
     if codes and not any(code in population.values for code in codes):
         sample = ", ".join(sorted(population.values)[:3])
         raise DataError(
             f"{path}: no code of the table matches a commune of {communes.source} "
             f"(the table has codes such as {sample})"
         )
+    _apply(communes, population)
+    return communes
+
+
+def _apply(communes: Communes, population: Population) -> None:
+    import pandas
+
+    frame = communes.frame
+    codes = frame["insee"].tolist()
     frame["population"] = pandas.array([population.values.get(code) for code in codes], dtype="Int64")
     if population.names:
         names = population.names
         frame["name"] = [names.get(code, name) for code, name in zip(codes, frame["name"].tolist())]
     communes.population_source = population.source
     communes.population_year = population.year
-    return communes
 

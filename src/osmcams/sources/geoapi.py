@@ -8,6 +8,8 @@ closest names the API knows.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from osmcams.communes.model import COLUMNS, Communes, department_of
@@ -94,7 +96,7 @@ def resolve(http: Http, query: str, department: str | None = None) -> str:
         if not found:
             where = f" in department {department}" if department else ""
             raise CommuneNotFound(f"no commune with INSEE code {query}{where} on geo.api.gouv.fr")
-        return str(found[0]["code"])
+        return _asked(str(found[0]["code"]), query.upper())
     found = _communes(
         http, {**params, "nom": query, "boost": "population", "limit": str(SEARCH_LIMIT)}
     )
@@ -109,16 +111,38 @@ def load(http: Http, codes: Sequence[str]) -> Communes:
         found = _features(http, {"code": code})
         if not found:
             raise CommuneNotFound(f"no commune with INSEE code {code} on geo.api.gouv.fr")
+        _asked(str(found[0]["properties"]["code"]), code)
         features.append(found[0])
     return _to_communes(http, features)
 
 
-def load_department(http: Http, department: str) -> Communes:
-    """Every commune of a department, in one request."""
+def _asked(answered: str, asked: str) -> str:
+    """The code answered, when it is the one asked for; else an error (not another commune's
+    outline under the name asked)."""
+    if answered != asked:
+        raise unexpected(SERVICE, f"answered with commune {answered} when asked for {asked}")
+    return answered
+
+
+def department_features(http: Http, department: str) -> list[dict[str, Any]]:
+    """The GeoJSON features of every commune of a department (contour, code, name and
+    population in one request), each checked to be of that department."""
     features = _features(http, {"codeDepartement": department})
     if not features:
         raise CommuneNotFound(f"no department {department} on geo.api.gouv.fr")
-    return _to_communes(http, features)
+    for feature in features:
+        props = feature.get("properties") or {}
+        if props.get("codeDepartement") != department or department_of(props.get("code")) != department:
+            raise unexpected(
+                SERVICE, f"answered with commune {props.get('code')} of department "
+                f"{props.get('codeDepartement')} when asked for department {department}"
+            )
+    return features
+
+
+def load_department(http: Http, department: str) -> Communes:
+    """Every commune of a department, in one request."""
+    return _to_communes(http, department_features(http, department))
 
 
 def _features(http: Http, params: dict[str, str]) -> list[dict[str, Any]]:
@@ -127,8 +151,12 @@ def _features(http: Http, params: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def _to_communes(http: Http, features: list[dict[str, Any]]) -> Communes:
+    """Communes from checked features, their outlines checked as a boundary file's are."""
     import geopandas
+    import numpy
     from shapely.geometry import shape
+
+    from osmcams.communes.boundaries import Outlines, check_outlines
 
     rows = []
     for feature in features:
@@ -138,16 +166,56 @@ def _to_communes(http: Http, features: list[dict[str, Any]]) -> Communes:
             raise DataError(f"geo.api.gouv.fr has no contour for {props.get('nom')} ({code})")
         rows.append({
             "insee": code,
-            "name": props.get("nom", code),
+            "name": props.get("nom") or code,
             "department": props.get("codeDepartement"),
             "population": props.get("population"),
             "geometry": shape(geometry),
         })
+    source = f"geo.api.gouv.fr ({host(http.settings.geo_api_url)}) contours"
+    outlines = Outlines([r["insee"] for r in rows], [r["name"] for r in rows],
+                        numpy.array([r["geometry"] for r in rows], dtype=object))
+    repairs = check_outlines(outlines, source, SERVICE)
+    for row, outline in zip(rows, outlines.geometries):
+        row["geometry"] = outline
     frame = geopandas.GeoDataFrame(rows, columns=COLUMNS, geometry="geometry", crs="EPSG:4326")
     frame["population"] = frame["population"].astype("Int64")
     return Communes(
-        frame,
-        f"geo.api.gouv.fr ({host(http.settings.geo_api_url)}) contours",
-        population_source=POPULATION_SOURCE,
-        population_year=POPULATION_YEAR,
+        frame, source, population_source=POPULATION_SOURCE, population_year=POPULATION_YEAR,
+        repairs=repairs,
     )
+
+
+# Official outlines kept per department, for runs on an extract (--pbf) and offline runs.
+# They are kept until `osmcams download communes` fetches them again: communes change once
+# a year, on 1 January.
+LASTING = "communes"
+
+
+def department_file(cache_dir: Path, department: str) -> Path:
+    """Where the official communes of `department` are kept (a GeoJSON as geo.api sends it)."""
+    return cache_dir / LASTING / f"geoapi-{department}.geojson"
+
+
+def keep_department(http: Http, department: str) -> tuple[Path, int]:
+    """Fetch the communes of a department and keep them; the file and the number of communes.
+
+    The answer is checked (codes, department, coordinates) before it is kept; outlines
+    that need repair are kept as sent and repaired, with a warning, when read.
+    """
+    import json
+
+    from osmcams.files import atomic_open
+
+    features = department_features(http, department)
+    _to_communes(http, features)  # refuses what a boundary file may not hold
+    kept = {
+        "type": "FeatureCollection",
+        "source": f"{_url(http)}?codeDepartement={department}",
+        "fetched": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "features": features,
+    }
+    target = department_file(http.settings.cache_dir, department)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(target, overwrite=True) as out:
+        json.dump(kept, out, ensure_ascii=False, separators=(",", ":"))
+    return target, len(features)

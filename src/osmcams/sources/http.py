@@ -47,7 +47,6 @@ MAX_WAIT = 600.0  # never sleep longer than this between two tries, whatever the
 MAX_REDIRECTS = 5
 CHUNK = 1 << 16
 MIN_RATE = 50_000  # bytes/s a download may not fall below on average, beyond the deadline
-NO_NETWORK_HINT = "; count from a file with --pbf, or from cached answers with --offline"
 
 Check = Callable[[Any], None]
 """Called with a decoded JSON answer; raises an OsmcamsError to reject it."""
@@ -59,6 +58,8 @@ T = TypeVar("T")
 Reader = Callable[["requests.Response", threading.Event], T]
 
 _LOCK = threading.Lock()
+
+MAX_SHOWN = 300  # characters of a URL shown in a message
 
 
 def host(url: str) -> str:
@@ -297,7 +298,9 @@ class Http:
         message = f"{host(url)} answered {status}{reason}"
         if status in RETRY_STATUSES:
             raise _Again(message, status, _retry_after(response.headers.get("Retry-After")))
-        error = NetworkError(message)
+        asked = public_url(response.url or target)  # which URL, without its credentials
+        error = NetworkError(f"{asked if len(asked) <= MAX_SHOWN else asked[:MAX_SHOWN] + '…'} "
+                             f"answered {status}{reason}")
         error.status = status
         raise error
 
@@ -543,4 +546,6 @@ def _refused(name: str, reason: object) -> NetworkError:
 
     why = "its name does not resolve" if isinstance(reason, NameResolutionError) else (
         "the connection was refused")
-    return NetworkError(f"cannot reach {name}: {why}{NO_NETWORK_HINT}")
+    error = NetworkError(f"cannot reach {name}: {why}")
+    error.unreachable = True
+    return error

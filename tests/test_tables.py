@@ -1,0 +1,110 @@
+"""Terminal tables at 80, 100 and 160 columns: numbers, codes, dates and ids never cut,
+names wrapped at word boundaries, columns left out (and named) rather than cut."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+from rich.cells import cell_len
+
+from osmcams.cli import main
+
+WIDTHS = (80, 100, 160)
+DEMO_PBF = Path(__file__).resolve().parents[1] / "src/osmcams/data/demo/monaco-2025-02-07.osm.pbf"
+
+
+def assert_uncut(text: str, width: int, values: Iterable[str], names: Iterable[str]) -> None:
+    """Every line fits `width`; each value appears whole on one line; each name's words
+    appear whole; nothing ends in an ellipsis."""
+    lines = text.splitlines()
+    assert lines and max(cell_len(line) for line in lines) <= width, text
+    assert "…" not in text
+    for value in values:
+        assert any(value in line for line in lines), f"{value!r} cut or missing at {width}:\n{text}"
+    tokens = {token for line in lines for token in line.split()}
+    for name in names:
+        for word in name.split():
+            assert word in tokens, f"{word!r} of {name!r} split at {width}:\n{text}"
+
+
+def _run(capsys, monkeypatch, width: int, args: list[str]) -> tuple[str, dict]:
+    monkeypatch.setenv("COLUMNS", str(width))
+    assert main([*args, "-q"]) == 0
+    table = capsys.readouterr().out
+    assert main([*args, "-q", "-f", "json"]) == 0
+    return table, json.loads(capsys.readouterr().out)
+
+
+def _left_out(text: str) -> list[str]:
+    found = re.search(r"left out for want of width: (.*?) \(widen", " ".join(text.split()))
+    return found.group(1).split(", ") if found else []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_count(capsys, monkeypatch, width):
+    table, report = _run(capsys, monkeypatch, width, ["count", "--demo"])
+    rows = report["communes"]
+    values = [report["meta"]["data_timestamp"]]
+    for r in rows:
+        values += [r["insee"], str(r["cameras"]), f"{r['coverage']:.0%}"]
+    left_out = _left_out(table)
+    if "Pop." not in left_out:
+        values += [f"{r['population']:,}" for r in rows]
+    if "km²" not in left_out:
+        values += [str(r["area_km2"]) for r in rows]
+    assert_uncut(table, width, values, [r["name"] for r in rows])
+    assert (left_out == []) == (width >= 100)
+    assert left_out[:2] == (["Types", "inh/cam"] if width == 80 else [])
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_quality(capsys, monkeypatch, width):
+    table, report = _run(capsys, monkeypatch, width, ["quality", "--demo"])
+    rows = report["communes"]
+    assert_uncut(table, width, [r["insee"] for r in rows], [r["name"] for r in rows])
+    header = next(line for line in table.splitlines() if "INSEE" in line).split()
+    assert len(header) == len(set(header))  # no two columns headed alike ("type", "type")
+    assert "camera:type" in header
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_compare_gives_a_commune_outside_the_data_its_reason(
+    capsys, monkeypatch, width, communes_06
+):
+    table, report = _run(capsys, monkeypatch, width, [
+        "compare", "--pbf", str(DEMO_PBF), "--boundaries", str(communes_06), "--department", "06"])
+    (nice,) = [r for r in report["communes"] if r["insee"] == "06088"]
+    assert_uncut(table, width, ["06088", f"{nice['reported_cameras']:,}", nice["as_of"]],
+                 ["Nice", nice["reason"]])
+
+
+def test_a_table_too_wide_for_any_dropping_still_shows_every_value_whole() -> None:
+    """Fitted on its own: at 30 columns, what can go goes; the rest is whole."""
+    import io
+
+    from rich.console import Console
+
+    from osmcams.cli.render import Fitted
+
+    table = Fitted([("INSEE", "left"), ("Commune", "text"), ("Cams", "right"), ("Types", "text")],
+                   [["06104", "Roquebrune-Cap-Martin", "12,037", "camera 1, dome 2"]],
+                   ["Types"], title="t")
+    out = io.StringIO()
+    Console(file=out, width=40).print(table)
+    assert_uncut(out.getvalue(), 40, ["06104", "12,037"], ["Roquebrune-Cap-Martin"])
+    assert _left_out(out.getvalue()) == ["Types"]
+
+
+def test_compare_of_named_communes_gives_the_uncovered_one_a_row(capsys, communes_06):
+    """`compare --commune Nice --commune Beausoleil` on the Monaco extract: Nice, outside
+    the data, has a row with its reason; Beausoleil its count."""
+    assert main(["compare", "--pbf", str(DEMO_PBF), "--boundaries", str(communes_06), "-q",
+                 "--commune", "Nice", "--commune", "Beausoleil", "-f", "json"]) == 0
+    rows = {r["insee"]: r for r in json.loads(capsys.readouterr().out)["communes"]}
+    assert rows["06088"]["cameras"] is None
+    assert rows["06088"]["reason"] == "the OSM data does not cover this commune"
+    assert rows["06012"]["cameras"] == 1
