@@ -574,3 +574,29 @@ def test_a_map_after_the_data_is_refused(history: Path, ign_dir: Path, tmp_path:
     code, _ = _run_map("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
                        "--commune", "06012", "--at", "2030", "-o", tmp_path / "x.png", "-q")
     assert code == ExitCode.USAGE
+
+
+def test_reported_figures_are_dated_points_on_the_chart(history: Path, ign_dir: Path, tmp_path: Path) -> None:
+    """--reported FILE: each commune's figures on its panel and in the page's table, escaped."""
+    import re
+
+    table = tmp_path / "said.csv"
+    table.write_text(
+        "insee,name,department,reported_cameras,qualifier,scope,status,as_of,source,published\n"
+        "06012,Beausoleil,06,3,exact,municipal network,installed,2024-06,<b>Nice-Matin</b>,\n"
+        "06012,Beausoleil,06,12,about,,planned,2026,Conseil municipal,\n"
+        "06032,Cap-d'Ail,06,2,at_least,,annulled,2023,Tribunal,\n", encoding="utf-8")
+    page = tmp_path / "said.html"
+    code, _ = _run("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                   *[a for c in COMMUNES for a in ("--commune", c)], "--since", "2024",
+                   "--reported", table, "-o", page, "-q")
+    assert code == ExitCode.OK
+    text = page.read_text(encoding="utf-8")
+    rows = re.findall(r"<tr><td>(\d{5})</td><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td>"
+                      r"<td>(yes|no)</td><td>([^<]*)</td></tr>", text)
+    assert rows == [("06012", "2024-06", "3", "yes", "&lt;b&gt;Nice-Matin&lt;/b&gt;"),
+                    ("06012", "2026", "~12", "no", "Conseil municipal")]  # the annulled one left out
+    assert "◆ reported by the town or the press" in text
+    code, _ = _run("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                   "--commune", "06012", "--reported", table, "-f", "csv", "-q")
+    assert code == ExitCode.USAGE  # figures go on a chart

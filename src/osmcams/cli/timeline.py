@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from osmcams.cli.options import commune_options, show_warnings
-from osmcams.cli.render import TABLE_ROWS, emit, handle_errors, progress_bar
+from osmcams.cli.render import QUALIFIED, TABLE_ROWS, emit, handle_errors, progress_bar
 
 TIMELINE_FORMATS = ("table", "csv", "json")
 TIMELINE_SUFFIXES = {".csv": "csv", ".json": "json", ".txt": "table"}
@@ -83,6 +83,13 @@ def timeline_json(timeline: Any) -> str:
 @click.option("--credit", metavar="TEXT",
               help="Charts: credit printed for your own boundary or population files, in place "
                    "of their file names.")
+@click.option("--with-reported", is_flag=True,
+              help="Charts: the camera counts reported by towns and the press, as dated points "
+                   "(those shipped with osmcams, or --reported FILE).")
+@click.option("--reported", "reported_files", multiple=True,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="Charts: reported figures from this table (as compare reads), instead of "
+                   "the shipped ones; repeatable.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--admin-level", type=click.IntRange(1, 12), default=8, show_default=True,
               help="Without --boundaries: admin_level of the boundaries read from the file, "
@@ -95,7 +102,8 @@ def timeline_json(timeline: Any) -> str:
 @handle_errors
 def timeline(
     pbf: Path, period: str, since: str | None, until: str | None, fmt: str | None,
-    output: Path | None, credit: str | None, overwrite: bool, threads: int | None, cache_dir: Path | None,
+    output: Path | None, credit: str | None, with_reported: bool, reported_files: tuple[Path, ...],
+    overwrite: bool, threads: int | None, cache_dir: Path | None,
     quiet: bool, **kw: Any,
 ) -> None:
     """Cameras per commune through time, from OSM's full history.
@@ -124,8 +132,11 @@ def timeline(
     chart = output is not None and output.suffix.lower() in CHART_SUFFIXES
     if chart and fmt:
         raise UsageError(f"{output.name} is a chart: leave out --format {fmt}")  # type: ignore[union-attr]
-    if credit and not chart:
-        raise UsageError("--credit goes with a chart: -o FILE.png, .svg or .html")
+    for flag, given in (("--credit", credit), ("--with-reported", with_reported),
+                        ("--reported", reported_files)):
+        if given and not chart:
+            raise UsageError(f"{flag} goes with a chart: -o FILE.png, .svg or .html")
+    points = _reported_points(reported_files) if with_reported or reported_files else None
     fmt = fmt or format_for(output, TIMELINE_SUFFIXES, "table")
     if output:
         check_target(output, overwrite)
@@ -143,7 +154,7 @@ def timeline(
     if chart:
         from osmcams.outputs.charts import draw_timeline
 
-        draw_timeline(result, output, overwrite, credit)  # type: ignore[arg-type]
+        draw_timeline(result, output, overwrite, credit, points)  # type: ignore[arg-type]
         return
     if fmt == "json":
         text = timeline_json(result)
@@ -169,3 +180,20 @@ def timeline(
         from osmcams.outputs.writers import write_csvt
 
         write_csvt(output, CSV_KEYS)
+
+
+def _reported_points(paths: tuple[Path, ...]) -> dict[str, Any]:
+    """The dated reported figures of each commune (shipped, or of `paths`) as chart points;
+    annulled ones and undated ones left out."""
+    from osmcams.analysis.compare import moment_of, read_reported
+    from osmcams.outputs.charts import ReportedPoint
+
+    reported = read_reported(paths)
+    return {
+        code: [ReportedPoint(moment_of(f["as_of"]), f["reported_cameras"],
+                             f"{QUALIFIED[f['qualifier']]}{f['reported_cameras']:,}", f["as_of"],
+                             f["source"], f["status"] == "installed" and f["commune_scope"])
+               for f in figures
+               if f["as_of"] and f["reported_cameras"] is not None and f["status"] != "annulled"]
+        for code, figures in reported.communes.items()
+    }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import io
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,19 @@ from osmcams.outputs.figures import PARTIAL_EDGE, cameras_text, covered_text, cr
 PANELS = 12  # communes drawn; beyond, those with the most cameras at the last date
 COLUMNS = 4
 LINE, FILL = "#bd0026", "#fecc5c"  # the dark and a light end of the maps' yellow-red ramp
+REPORTED = "#08519c"  # the reported figures: blue, apart from the counts' yellow-red
+
+
+@dataclass(frozen=True)
+class ReportedPoint:
+    """A figure reported by a town or the press, as a dated point on a commune's panel."""
+
+    when: datetime  # the instant it is set against OSM (the end of the period it describes)
+    cameras: int
+    text: str  # "~4,000": the count with its qualifier
+    as_of: str
+    source: str
+    comparable: bool  # installed, of the commune's own network: a filled mark; else hollow
 
 
 def _when(text: str) -> datetime:
@@ -43,8 +57,8 @@ def _titles(timeline: Any, rows: list[dict[str, Any]]) -> tuple[str, str]:
     return title, f"{which}; counted every {meta['every']}; data of {data}; same scale in every panel"
 
 
-def _figure(timeline: Any, credit: str | None) -> Any:
-    """The matplotlib figure of the small multiples."""
+def _figure(timeline: Any, credit: str | None, reported: dict[str, list[ReportedPoint]]) -> Any:
+    """The matplotlib figure of the small multiples, with the reported figures as points."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,8 +73,14 @@ def _figure(timeline: Any, credit: str | None) -> Any:
     lines = -(-n // columns)
     fig, axes = plt.subplots(lines, columns, figsize=(4 * columns + 1, 2.8 * lines + 2.2),
                              sharex=True, sharey=True, squeeze=False, dpi=100)
-    top = max([max(r["cameras"]) for r in rows] + [1])
+    points = {r["insee"]: reported.get(r["insee"], []) for r in rows}
+    top = max([max(r["cameras"]) for r in rows] + [p.cameras for ps in points.values() for p in ps] + [1])
     for ax, row in zip(axes.flat, rows):
+        for point in points[row["insee"]]:
+            ax.plot([point.when], [point.cameras], marker="D", markersize=7, linestyle="",
+                    color=REPORTED, markerfacecolor=REPORTED if point.comparable else "white")
+            ax.annotate(point.text, (point.when, point.cameras), xytext=(4, -10),
+                        textcoords="offset points", fontsize=9, color=REPORTED)
         share = partial_share(row)
         dashed = share is not None
         ax.fill_between(dates, row["cameras"], step="post", color=FILL, alpha=0.6, linewidth=0)
@@ -84,6 +104,9 @@ def _figure(timeline: Any, credit: str | None) -> Any:
         if i + columns >= len(rows):  # no panel below: its dates are shown
             ax.xaxis.set_tick_params(labelbottom=True)
     title, subtitle = _titles(timeline, rows)
+    if any(points.values()):
+        subtitle += ("; ◆ reported by the town or the press (◇ planned, or counted over a wider "
+                     "area), at the end of the period it describes")
     fig.suptitle(title, x=0.01, ha="left", fontsize=16, weight="bold")
     fig.text(0.01, 1 - 0.55 / fig.get_figheight(), subtitle, fontsize=11, color="#404040", va="top")
     credit_line = " · ".join(text for text, _ in credits(timeline.meta, credit))
@@ -94,16 +117,18 @@ def _figure(timeline: Any, credit: str | None) -> Any:
 
 
 def draw_timeline(
-    timeline: Any, target: Path, overwrite: bool = False, credit: str | None = None
+    timeline: Any, target: Path, overwrite: bool = False, credit: str | None = None,
+    reported: dict[str, list[ReportedPoint]] | None = None,
 ) -> None:
-    """Cameras over time per commune to `target`: .png, .svg or .html (from the suffix)."""
+    """Cameras over time per commune to `target`: .png, .svg or .html (from the suffix);
+    `reported`: the figures reported for each commune (by INSEE code), drawn as points."""
     import matplotlib.pyplot as plt
 
     kind = target.suffix.lower().lstrip(".")
-    fig = _figure(timeline, credit)
+    fig = _figure(timeline, credit, reported or {})
     try:
         if kind == "html":
-            page = timeline_page(timeline, fig, credit)
+            page = timeline_page(timeline, fig, credit, reported or {})
             with atomic_open(target, overwrite) as out:
                 out.write(page)
             return
@@ -115,9 +140,12 @@ def draw_timeline(
         plt.close(fig)
 
 
-def timeline_page(timeline: Any, fig: Any, credit: str | None = None) -> str:
-    """One HTML page: the chart as inline SVG (its text escaped by matplotlib) and the counts
-    as a table; nothing fetched."""
+def timeline_page(
+    timeline: Any, fig: Any, credit: str | None = None,
+    reported: dict[str, list[ReportedPoint]] | None = None,
+) -> str:
+    """One HTML page: the chart as inline SVG (its text escaped by matplotlib), the counts and
+    the reported figures as tables; nothing fetched."""
     import matplotlib
 
     with matplotlib.rc_context({"svg.fonttype": "none"}):
@@ -134,6 +162,16 @@ def timeline_page(timeline: Any, fig: Any, credit: str | None = None) -> str:
         + "</td>" + "".join(f"<td>{c:,}</td>" for c in r["cameras"]) + "</tr>"
         for r in timeline.rows
     )
+    names = {r["insee"]: r["name"] for r in timeline.rows}
+    figures = "".join(
+        f"<tr><td>{html.escape(code)}</td><td>{html.escape(names[code])}</td>"
+        f"<td>{html.escape(p.as_of)}</td><td>{html.escape(p.text)}</td>"
+        f"<td>{'yes' if p.comparable else 'no'}</td><td>{html.escape(p.source)}</td></tr>"
+        for code, ps in (reported or {}).items() if code in names for p in ps
+    )
+    said = (f'<h2>Reported figures</h2><div class="counts"><table><thead><tr><th>INSEE</th>'
+            f"<th>Commune</th><th>As of</th><th>Reported</th><th>Comparable</th><th>Source</th>"
+            f"</tr></thead><tbody>{figures}</tbody></table></div>" if figures else "")
     links = " · ".join(
         f'<a href="{html.escape(url)}">{html.escape(text)}</a>' if url else html.escape(text)
         for text, url in credits(timeline.meta, credit)
@@ -161,6 +199,7 @@ td:nth-child(-n+2) {{ text-align: left; }}
 <figure>{svg}</figure>
 <div class="counts"><table><thead><tr><th>INSEE</th><th>Commune</th>{head}</tr></thead>
 <tbody>{body}</tbody></table></div>
+{said}
 <p class="credit">{links} · osmcams {html.escape(str(timeline.meta['osmcams_version']))}</p>
 </body>
 </html>
