@@ -33,7 +33,7 @@ def shared_data() -> Path:
 def no_internet(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Point every endpoint at a closed local port, so no test can reach the internet."""
     for var in ("OSMCAMS_OVERPASS_URL", "OSMCAMS_GEO_API_URL", "OSMCAMS_DOWNLOAD_URL",
-                "OSMCAMS_OSMFR_URL"):
+                "OSMCAMS_OSMFR_URL", "OSMCAMS_OHSOME_URL"):
         monkeypatch.setenv(var, "http://127.0.0.1:9/")
     monkeypatch.setenv("OSMCAMS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("OSMCAMS_MAX_TRIES", "1")
@@ -71,6 +71,7 @@ def net_settings(httpserver, tmp_path: Path):
         geo_api_url=httpserver.url_for("/geo"),
         download_url=httpserver.url_for("/geofabrik"),
         osmfr_url=httpserver.url_for("/extracts"),
+        ohsome_url=httpserver.url_for("/ohsome/v1"),
         cache_dir=tmp_path / "cache",
         min_retry_wait=0.01,
         max_tries=3,
@@ -85,6 +86,7 @@ def net_env(net_settings, monkeypatch):
     for name, var in {
         "overpass_url": "OSMCAMS_OVERPASS_URL", "geo_api_url": "OSMCAMS_GEO_API_URL",
         "download_url": "OSMCAMS_DOWNLOAD_URL", "osmfr_url": "OSMCAMS_OSMFR_URL",
+        "ohsome_url": "OSMCAMS_OHSOME_URL",
         "cache_dir": "OSMCAMS_CACHE_DIR", "min_retry_wait": "OSMCAMS_MIN_RETRY_WAIT",
         "max_tries": "OSMCAMS_MAX_TRIES", "read_timeout": "OSMCAMS_READ_TIMEOUT",
     }.items():
@@ -369,6 +371,8 @@ SLOW = {
     "test_geoapi.py::test_whole_department",
     "test_geojson.py::test_every_ign_file_reads_as_gdal_reads_it",
     "test_geometry.py::test_areas_within_1e_6_of_geodesic_on_every_ign_commune",
+    "test_geometry.py::test_our_rings_are_osmiums_on_every_real_admin_boundary",
+    "test_geometry.py::test_shapely_polygonize_agrees_on_every_real_admin_boundary",
     "test_layers.py::test_no_module_imports_another_modules_private_names",
     "test_maps.py::test_html_map_in_chromium",
     "test_maps.py::test_no_data_is_not_the_lowest_class",

@@ -7,6 +7,8 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+from conftest import run_osmium
 from test_timeline import history  # noqa: F401
 
 from osmcams.cli import main
@@ -51,11 +53,36 @@ def test_the_boundary_cache_gives_back_none_text_and_leading_zeros(tmp_path: Pat
     assert all(isinstance(a, float) and math.isfinite(a) for a in areas)
 
 
+def _london_grid(path: Path) -> Path:
+    """Squares over central London: boundaries of no country, without departments."""
+    features = []
+    for i in range(3):
+        x = -0.16 + 0.04 * i
+        ring = [[x, 51.49], [x + 0.04, 51.49], [x + 0.04, 51.53], [x, 51.53], [x, 51.49]]
+        features.append({"type": "Feature", "properties": {"code": f"L{i}", "nom": f"Square {i}"},
+                         "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def london_history(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The London extract as a history file (one version of each object), made by osmium."""
+    target = tmp_path_factory.mktemp("london") / "london.osh.pbf"
+    run_osmium("cat", shared_data / "osm/big/valhalla-bench-london-2020.osm.pbf", "-o", target,
+               "--output-header=osmosis_replication_timestamp=2020-07-01T00:00:00Z")
+    return target
+
+
+@pytest.mark.parametrize("which", ["monaco", "london"])
 def test_a_timeline_over_a_grid_runs_twice_with_the_same_output(
-    history: Path, tmp_path: Path, capsys  # noqa: F811
+    which: str, history: Path, london_history: Path, tmp_path: Path, capsys  # noqa: F811
 ) -> None:
-    grid = _grid(tmp_path / "grid.geojson", ["g01", "g02", "g03"])
-    args = ["timeline", "--pbf", str(history), "--boundaries", str(grid), "--all", "-f", "json"]
+    if which == "london":
+        pbf, grid = london_history, _london_grid(tmp_path / "grid.geojson")
+    else:
+        pbf, grid = history, _grid(tmp_path / "grid.geojson", ["g01", "g02", "g03"])
+    args = ["timeline", "--pbf", str(pbf), "--boundaries", str(grid), "--all", "-f", "json"]
     outputs = []
     for _ in range(2):
         assert main(args) == 0

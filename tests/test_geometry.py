@@ -106,3 +106,161 @@ def test_areas_of_large_or_coarse_shapes_stay_geodesic() -> None:
     ours = areas_km2([square, sliver, hole, None])
     expected = [_geod_km2(g) for g in (square, sliver, hole)] + [0.0]
     assert ours.tolist() == pytest.approx(expected, rel=1e-9, abs=0)
+
+
+# --- shapely's polygonize against our ring assembly, on every real admin boundary --------
+
+EXTRACTS = [
+    "monaco-2025-02-07.osm.pbf",
+    "monaco-2021-04-21.osm.pbf",
+    "helsinki-2019.osm.pbf",
+    "saint-barthelemy/saint_barthelemy.osm.pbf",
+    "big/graphhopper-rnv-rhein-neckar-2016.osm.pbf",
+    "big/osrm-monaco-fr-riviera-2016.osm.pbf",
+    "big/valhalla-bench-london-2020.osm.pbf",
+    "big/valhalla-bench-munchen-2020.osm.pbf",
+    "big/valhalla-docker-andorra-2021.osm.pbf",
+    "big/valhalla-docker-liechtenstein-2021.osm.pbf",
+]
+Lines = list[list[tuple[float, float]]]
+
+
+def _admin_relations(path: Path) -> list[tuple[str, bool, Lines]]:
+    """Every boundary=administrative relation (all levels): label, complete, its present way lines."""
+    import osmium
+
+    relations = [
+        (r.id, r.tags.get("name", "unnamed"), [m.ref for m in r.members if m.type == "w"])
+        for r in osmium.FileProcessor(str(path), osmium.osm.RELATION)
+        if r.tags.get("boundary") == "administrative"
+    ]
+    wanted = {ref for _, _, refs in relations for ref in refs}
+    lines = {
+        w.id: [(n.location.lon, n.location.lat) for n in w.nodes]
+        for w in osmium.FileProcessor(str(path), osmium.osm.WAY | osmium.osm.NODE).with_locations()
+        if w.is_way() and w.id in wanted and all(n.location.valid() for n in w.nodes)
+    }
+    return [
+        (f"relation {rid} ({name})", bool(refs) and all(r in lines for r in refs),
+         [lines[r] for r in refs if r in lines])
+        for rid, name, refs in relations
+    ]
+
+
+def _loose_ends(lines: Lines) -> set[str]:
+    """The way ends met an odd number of times, as a DataError names them (lat,lon)."""
+    from collections import Counter
+
+    ends = Counter(f"{p[1]:.7f},{p[0]:.7f}" for line in lines if len(line) >= 2 for p in (line[0], line[-1]))
+    return {end for end, n in ends.items() if n % 2}
+
+
+def _polygonized(lines: Lines) -> tuple[object, str | None]:
+    """shapely's reading of the same lines: (area, None) or (None, why not)."""
+    from shapely.geometry import MultiLineString, MultiPolygon
+
+    usable = [line for line in lines if len(line) >= 2]
+    loose = _loose_ends(usable)
+    if loose:
+        return None, f"open ring, its outline stops at {min(loose)}"
+    noded = shapely.node(MultiLineString(usable))
+    _, cuts, dangles, invalid = shapely.polygonize_full([noded])
+    assert cuts.is_empty and dangles.is_empty and invalid.is_empty  # every end is met an even number of times
+    area = shapely.build_area(noded)
+    if area.is_empty:
+        return None, "no closed ring"
+    return MultiPolygon(list(getattr(area, "geoms", [area]))), None
+
+
+def _ours(lines: Lines, label: str) -> tuple[object, str | None]:
+    try:
+        return rings_to_multipolygon(build_rings(lines, label)), None
+    except DataError as e:
+        return None, str(e).removeprefix(f"{label}: ")
+
+
+def _compare(tally: dict[str, int], kind: str, ours: tuple, theirs: tuple, lines: Lines) -> None:
+    """Count one relation; fail on any difference but the loose end an open ring is named by."""
+    (mine, my_error), (shape, their_error) = ours, theirs
+    assert (my_error is None) == (their_error is None), (my_error, their_error)
+    if my_error is None:
+        assert mine.is_valid and shape.is_valid
+        assert mine.equals(shape) or mine.symmetric_difference(shape).area < 1e-12
+        outcome = "identical area"
+    elif my_error == their_error:
+        outcome = "same error"
+    else:
+        prefix = "open ring, its outline stops at "
+        assert my_error.startswith(prefix) and their_error.startswith(prefix)
+        assert {my_error, their_error} <= {prefix + end for end in _loose_ends(lines)}
+        outcome = "open ring, another loose end named"
+    key = f"{kind}: {outcome}"
+    tally[key] = tally.get(key, 0) + 1
+
+
+def test_shapely_polygonize_agrees_on_every_real_admin_boundary(osm_dir: Path, riviera: Path) -> None:
+    """Every admin relation of every extract, and the Overpass tests' relations: shapely vs ours.
+
+    Areas and the relations refused are the same; an open ring is often named by another of its
+    loose ends (both are true), which is why geo/rings.py keeps its own assembly (see its comment).
+    """
+    from fake_services import boundary_element
+
+    from osmcams.sources.overpass import boundary
+
+    tally: dict[str, int] = {}
+    for name in EXTRACTS:
+        for label, complete, lines in _admin_relations(osm_dir / name):
+            if lines:
+                kind = "complete" if complete else "ways missing"
+                _compare(tally, kind, _ours(lines, label), _polygonized(lines), lines)
+    beausoleil = boundary_element(riviera, "06012")
+    for element in (beausoleil, {**beausoleil, "members": beausoleil["members"][1:]}):
+        label = f"relation {element['id']} ({element['tags']['name']})"
+        lines = [
+            [(p["lon"], p["lat"]) for p in m["geometry"]]
+            for m in element["members"] if m["role"] in ("outer", "inner", "")
+        ]
+        try:
+            ours: tuple = (boundary(element).geometry, None)
+        except DataError as e:
+            ours = (None, str(e).removeprefix(f"{label}: "))
+        _compare(tally, "overpass", ours, _polygonized(lines), lines)
+    print(tally)
+    assert tally["complete: identical area"] > 60 and tally["overpass: identical area"] == 1
+    assert tally["complete: open ring, another loose end named"] > 0
+
+
+def test_our_rings_are_osmiums_on_every_real_admin_boundary(osm_dir: Path, tmp_path: Path) -> None:
+    """Every complete admin relation of every extract: our area is `osmium export`'s, and the
+    relations we refuse as open are those libosmium makes no polygon of."""
+    import json
+
+    from conftest import run_osmium
+    from shapely.geometry import shape
+
+    assembled = refused = 0
+    for name in EXTRACTS:
+        filtered = tmp_path / "boundaries.osm.pbf"
+        run_osmium("tags-filter", "-O", osm_dir / name, "r/boundary=administrative", "-o", filtered)
+        text = run_osmium("export", filtered, "--geometry-types=polygon", "-f", "geojsonseq",
+                          "-a", "type,id", "-o", "-")
+        features = [json.loads(line.strip("\x1e")) for line in text.splitlines() if line.strip("\x1e")]
+        expected = {
+            int(f["properties"]["@id"]): shape(f["geometry"])
+            for f in features if f["properties"]["@type"] == "relation"
+        }
+        for label, complete, lines in _admin_relations(osm_dir / name):
+            relation_id = int(label.split()[1])
+            if not complete:
+                continue
+            ours, error = _ours(lines, label)
+            if error is not None:
+                assert relation_id not in expected, (name, label, error)
+                refused += 1
+                continue
+            difference = ours.symmetric_difference(expected[relation_id]).area
+            assert difference < 1e-9 * expected[relation_id].area, (name, label)
+            assembled += 1
+    print(f"{assembled} relations as osmium makes them, {refused} refused by both")
+    assert assembled > 60 and refused > 0

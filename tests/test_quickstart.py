@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import osmium
@@ -56,14 +55,11 @@ def _shipped_population() -> dict[str, int]:
 
 def test_the_demo_counts_offline_in_a_bare_directory(tmp_path: Path) -> None:
     """`osmcams count --demo` from an empty directory, without ../shared or a network."""
-    started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "osmcams", "count", "--demo", "-f", "json"],
         cwd=tmp_path, env=_offline_env(tmp_path), capture_output=True, text=True, timeout=120,
     )
-    took = time.monotonic() - started
     assert done.returncode == 0, done.stderr
-    assert took < 60  # seconds, on a loaded 2-core machine; about 2 s alone
     report = json.loads(done.stdout)
     assert report["meta"]["data_timestamp"] == "2025-02-07T01:02:45Z"
     assert report["meta"]["population_source"].startswith("INSEE legal population, COG 2026")
@@ -194,7 +190,8 @@ def test_download_communes_fills_the_cache_ahead_of_an_offline_run(
     assert f"department 06: {len(official)} communes kept" in err
     kept = json.loads((cache / "communes/geoapi-06.geojson").read_text(encoding="utf-8"))
     assert {f["properties"]["code"] for f in kept["features"]} == official
-    code, report, err = _count_json(capsys, "--department", "06", "--offline", "--cache-dir", str(cache))
+    code, report, err = _count_json(capsys, "--department", "06", "--offline", "--include-partial",
+                                    "--cache-dir", str(cache))
     assert code == 0, err
     counted = {row["insee"]: row["cameras"] for row in report["communes"]}
     expected = _brute_force(shared_data, set(counted))

@@ -8,8 +8,10 @@ with shapely: never from osmcams.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import tempfile
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -103,13 +105,17 @@ def _cameras_only(path: Path) -> Path:
 
     Cut with `osmium getid --with-history`, so that time-filter reads a small file.
     """
-    target = path.with_name(f"{path.stem}-cameras.osh.pbf")
+    # Kept beside the tests' other files, never beside the real data in ../shared.
+    key = hashlib.sha1(f"{path.resolve()} {path.stat().st_mtime_ns}".encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / "osmcams-tests" / key
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{path.stem}-cameras.osh.pbf"
     if not target.exists():
         tagged = parse_opl(run_osmium("tags-filter", "-R", path, "man_made=surveillance",
                                       "-f", "opl", "-o", "-"))
         ids = {f"{o.kind}{o.osm_id}" for o in tagged}
         ids |= {ref for o in tagged if o.kind == "w" for ref in o.refs}  # n123
-        listing = path.with_name(f"{path.stem}-ids.txt")
+        listing = folder / f"{path.stem}-ids.txt"
         listing.write_text("\n".join(sorted(ids)) + "\n", encoding="utf-8")
         run_osmium("getid", "--with-history", path, "-i", listing, "-o", target)
     return target

@@ -60,6 +60,7 @@ class NetworkError(OsmcamsError, ConnectionError):
     exit_code = ExitCode.NETWORK
     status: int | None = None  # the HTTP status, when the server answered with an error
     unreachable = False  # no connection at all: the command may say how to do without
+    detail: bytes = b""  # the start of the body of that error answer
 
 
 class LockedError(OsmcamsError, RuntimeError):

@@ -56,7 +56,7 @@ def count_online(
         )
         targets = [Target("relation", b.relation_id) for b in boundaries]
     else:
-        communes = _official_communes(http, request)
+        communes = official_communes(http, request)
         if request.communes:
             targets = [Target("insee", code, 8) for code in communes.frame["insee"]]
         else:
@@ -70,7 +70,9 @@ def count_online(
     return report
 
 
-def _official_communes(http: Http, request: Request):
+def official_communes(http: Http, request: Request):
+    """The communes asked by name or code, or every commune of the department, from
+    geo.api.gouv.fr."""
     from osmcams.sources import geoapi
 
     if request.communes:

@@ -21,6 +21,7 @@ ENV = {
     "geo_api_url": "OSMCAMS_GEO_API_URL",
     "download_url": "OSMCAMS_DOWNLOAD_URL",
     "osmfr_url": "OSMCAMS_OSMFR_URL",
+    "ohsome_url": "OSMCAMS_OHSOME_URL",
     "cache_dir": "OSMCAMS_CACHE_DIR",
     "cache_ttl": "OSMCAMS_CACHE_TTL",
     "min_retry_wait": "OSMCAMS_MIN_RETRY_WAIT",
@@ -36,11 +37,12 @@ FLAGS = {
     "overpass_url": "--overpass-url",
     "geo_api_url": "--geo-api-url",
     "download_url": "--download-url",
+    "ohsome_url": "--ohsome-url",
     "cache_dir": "--cache-dir",
     "threads": "--threads",
 }
 
-URL_FIELDS = ("overpass_url", "geo_api_url", "download_url", "osmfr_url")
+URL_FIELDS = ("overpass_url", "geo_api_url", "download_url", "osmfr_url", "ohsome_url")
 
 
 def _default_cache_dir() -> Path:
@@ -63,6 +65,7 @@ class Settings:
     geo_api_url: str = "https://geo.api.gouv.fr"
     download_url: str = "https://download.geofabrik.de"
     osmfr_url: str = "https://download.openstreetmap.fr/extracts"
+    ohsome_url: str = "https://api.ohsome.org/v1"
     cache_dir: Path = field(default_factory=_default_cache_dir)
     cache_ttl: int = 24 * 3600
     min_retry_wait: float = 30.0

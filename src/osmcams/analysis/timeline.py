@@ -268,7 +268,7 @@ def build(
     ]
     if rank:
         rows.sort(key=lambda r: (-r["cameras"][-1], r["insee"]))
-    warnings = [*history.warnings, *partial, *_population_warning(rows, communes)]
+    warnings = [*history.warnings, *partial, *population_warning(rows, communes)]
     meta = {
         "source": history.source,
         "data_timestamp": history.timestamp,
@@ -318,7 +318,7 @@ def cameras_at(history: Any, boundaries: dict[str, Any], moments: list[int]) -> 
     return {code: counts.cameras[k].tolist() for k, code in enumerate(codes)}
 
 
-def _population_warning(rows: list[dict[str, Any]], communes: Any) -> list[str]:
+def population_warning(rows: list[dict[str, Any]], communes: Any) -> list[str]:
     from osmcams.communes.model import short_list
 
     missing = [f"{r['name']} ({r['insee']})" for r in rows if r["population"] is None]

@@ -11,6 +11,7 @@ from osmcams.cli.options import (
     apply_ranking,
     fov_from,
     fov_options,
+    names_communes,
     ranking_options,
     report_from,
     show_warnings,
@@ -113,7 +114,7 @@ def count(
         check_target(output, overwrite)  # before the work, not after
         if fmt == "csv":
             check_target(meta_sidecar(output), overwrite)
-    ranking = top is not None or not kw["communes"]
+    ranking = top is not None or not names_communes(kw)
     report = report_from(kw)
     apply_ranking(report, sort_by, min_population, include_partial, min_coverage, ranking)
     if top:

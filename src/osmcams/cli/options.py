@@ -155,6 +155,11 @@ DEMO_NOTE = (
 )
 
 
+def names_communes(kw: dict[str, Any]) -> bool:
+    """Whether the command names its communes: --commune, or --demo alone (its five)."""
+    return bool(kw["communes"]) or (kw["demo"] and not (kw["department"] or kw["region"]))
+
+
 def _use_demo(kw: dict[str, Any]) -> None:
     """Point the options at the demo data; refuse the options that name other data."""
     from osmcams.communes.names import is_region_code
@@ -170,7 +175,11 @@ def _use_demo(kw: dict[str, Any]) -> None:
     stderr().print(DEMO_NOTE, highlight=False, soft_wrap=True)
     kw["boundaries"] = (boundaries,)
     if not (kw["communes"] or kw["department"] or kw["region"]):
-        kw["every"] = True
+        # Each of its communes by name, not a ranking: the partly covered ones are the lesson.
+        import json
+
+        features = json.loads(boundaries.read_text(encoding="utf-8"))["features"]
+        kw["communes"] = tuple(f["properties"]["code"] for f in features)
 
 
 NAMED = 5  # items a warning on the terminal names before it counts the rest

@@ -30,7 +30,8 @@ config_option = click.option(
 @click.option("--backfill", type=click.Path(path_type=Path, dir_okay=False), metavar="HISTORY",
               help="Instead of a refresh: seed the history from an OSM full-history file "
                    "(.osh.pbf), with runs from the first camera's year up to its data date, or "
-                   "up to the first refresh run. Run again to replace them.")
+                   "up to the first refresh run. Run again to replace them. `ohsome`: the "
+                   "counts per date from the ohsome API instead [env OSMCAMS_OHSOME_URL].")
 @click.option("--every", type=click.Choice(PERIODS), default=None,
               help="With --backfill: one run at the start of each period [default: month].")
 @handle_errors
@@ -50,6 +51,7 @@ def refresh(config_path: Path, threads: int | None, quiet: bool, backfill: Path 
       osmcams refresh --config /etc/osmcams/osmcams.toml --quiet
     (a crontab line: 17 * * * * osmcams refresh --config … --quiet)
       osmcams refresh --config osmcams.toml --backfill alpes-maritimes.osh.pbf --every quarter
+      osmcams refresh --config osmcams.toml --backfill ohsome
     """
     from osmcams.refresh.config import load_config
     from osmcams.refresh.run import now

@@ -23,8 +23,8 @@ def stderr() -> Any:
 
 # Rows a rich table shows by default: rendering tens of thousands takes minutes.
 TABLE_ROWS = 100
-# Progress labels that count items (files) rather than bytes.
-COUNTED = {"Boundaries", "Diffs", "Official communes"}
+# Progress labels that count items (files, communes) rather than bytes.
+COUNTED = {"Boundaries", "Diffs", "Official communes", "ohsome"}
 
 
 def progress_bar(quiet: bool):

@@ -1,4 +1,4 @@
-"""timeline: cameras per commune through time, from an OSM history file."""
+"""timeline: cameras per commune through time, from an OSM history file or the ohsome API."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from osmcams.cli.options import commune_options, show_warnings
-from osmcams.cli.render import QUALIFIED, TABLE_ROWS, emit, handle_errors, progress_bar
+from osmcams.cli.render import QUALIFIED, TABLE_ROWS, cell, emit, handle_errors, progress_bar, status_of
 
 TIMELINE_FORMATS = ("table", "csv", "json")
 TIMELINE_SUFFIXES = {".csv": "csv", ".json": "json", ".txt": "table"}
@@ -17,8 +17,11 @@ BARS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 40
 
 
-def sparkline(values: list[int], width: int = SPARK_WIDTH) -> str:
-    """Bars for `values`, the last one always shown, at most `width` of them."""
+def sparkline(counts: list[int | None], width: int = SPARK_WIDTH) -> str:
+    """Bars for `counts`, the last one always shown, at most `width` of them; none for nulls."""
+    values = [v for v in counts if v is not None]
+    if len(values) < len(counts):
+        return ""
     if len(values) > width:
         step = (len(values) - 1) / (width - 1)
         values = [values[round(i * step)] for i in range(width)]
@@ -26,6 +29,11 @@ def sparkline(values: list[int], width: int = SPARK_WIDTH) -> str:
     if not top:
         return BARS[0] * len(values)
     return "".join(BARS[round(v * (len(BARS) - 1) / top)] for v in values)
+
+
+def total(values: list[int | None]) -> str:
+    """The sum of `values`, or a dash when one is unknown (ohsome gives counts, not changes)."""
+    return "–" if None in values else f"{sum(values):,}"  # type: ignore[arg-type]
 
 
 def rich_table(timeline: Any, limit: int) -> Any:
@@ -39,8 +47,8 @@ def rich_table(timeline: Any, limit: int) -> Any:
         [("INSEE", "left"), ("Commune", "text"), (dates[0][:10], "right"), ("Trend", "left"),
          (dates[-1][:10], "right"), ("+", "right"), ("−", "right"), ("/10k", "right"),
          ("First", "left")],
-        [[r["insee"], r["name"], f"{r['cameras'][0]:,}", sparkline(r["cameras"]),
-          f"{r['cameras'][-1]:,}", f"{sum(r['added'][1:]):,}", f"{sum(r['removed'][1:]):,}",
+        [[r["insee"], r["name"], cell(r["cameras"][0]), sparkline(r["cameras"]),
+          cell(r["cameras"][-1]), total(r["added"][1:]), total(r["removed"][1:]),
           "–" if r["per_10k"] is None else str(r["per_10k"]), (r["first_camera"] or "–")[:10]]
          for r in rows],
         ["Trend", "First", "/10k", "−", "+"],
@@ -66,15 +74,16 @@ def timeline_json(timeline: Any) -> str:
 
 
 @click.command()
-@click.option("--pbf", type=click.Path(path_type=Path), required=True,
-              help="OSM full-history file (.osh.pbf).")
+@click.option("--pbf", type=click.Path(path_type=Path),
+              help="OSM full-history file (.osh.pbf) [default: ask the ohsome API].")
 @commune_options
 @click.option("--every", "period", type=click.Choice(PERIODS), default="year", show_default=True,
               help="One date at the start of each period.")
 @click.option("--since", metavar="DATE",
               help="First date: 2016, 2016-05, 2016-05-01, 2016-05-01T12:00Z "
                    "[default: January 1st of the year of the first camera].")
-@click.option("--until", metavar="DATE", help="Last date [default: the file's data date].")
+@click.option("--until", metavar="DATE",
+              help="Last date [default: the data date of the file or of ohsome].")
 @click.option("-f", "--format", "fmt", type=click.Choice(TIMELINE_FORMATS),
               help="Output format [default: from the --output suffix, else table].")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
@@ -97,19 +106,24 @@ def timeline_json(timeline: Any) -> str:
 @click.option("--threads", type=click.IntRange(0), default=None,
               help="Threads decoding PBF (default: every core).")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Cache of parsed boundaries [env OSMCAMS_CACHE_DIR].")
+              help="Cache of parsed boundaries and HTTP answers [env OSMCAMS_CACHE_DIR].")
+@click.option("--ohsome-url", help="Without --pbf: ohsome API base URL [env OSMCAMS_OHSOME_URL].")
+@click.option("--geo-api-url", help="Without --pbf and --boundaries: geo.api.gouv.fr base URL "
+                                    "[env OSMCAMS_GEO_API_URL].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @handle_errors
 def timeline(
-    pbf: Path, period: str, since: str | None, until: str | None, fmt: str | None,
+    pbf: Path | None, period: str, since: str | None, until: str | None, fmt: str | None,
     output: Path | None, credit: str | None, with_reported: bool, reported_files: tuple[Path, ...],
     overwrite: bool, threads: int | None, cache_dir: Path | None,
-    quiet: bool, **kw: Any,
+    ohsome_url: str | None, geo_api_url: str | None, quiet: bool, **kw: Any,
 ) -> None:
     """Cameras per commune through time, from OSM's full history.
 
     The count at a date is what a snapshot of OSM then held (osmium time-filter):
     each version counts from its timestamp until the next. Boundaries are today's.
+    Without --pbf, the counts come from the ohsome API (HeiGIT), and the communes
+    from geo.api.gouv.fr unless --boundaries.
 
     \b
     Examples:
@@ -120,7 +134,9 @@ def timeline(
       osmcams timeline --pbf france.osh.pbf --boundaries communes/ --population communes.json \\
           --department 44 --every quarter --since 2014 -o nantes-area.csv
       osmcams timeline --pbf guyane.osh.pbf --all --every month   # the file's own boundaries
+      osmcams timeline --commune Nantes --every month --since 2015   # the ohsome API
     """
+    from osmcams.analysis.ohsome import timeline_from_ohsome
     from osmcams.analysis.timeline import timeline_from_pbf
     from osmcams.counting import Request
     from osmcams.errors import UsageError
@@ -147,9 +163,14 @@ def timeline(
         code_field=kw.pop("code_field"), name_field=kw.pop("name_field"),
         admin_level=kw.pop("admin_level"),
     )
-    settings = Settings.from_env(threads=threads, cache_dir=cache_dir)
+    settings = Settings.from_env(threads=threads, cache_dir=cache_dir, ohsome_url=ohsome_url,
+                                 geo_api_url=geo_api_url)
     with progress_bar(quiet) as progress:
-        result = timeline_from_pbf(request, settings, period, since, until, progress)
+        if pbf is None:
+            result = timeline_from_ohsome(request, settings, period, since, until, progress,
+                                          status_of(progress))
+        else:
+            result = timeline_from_pbf(request, settings, period, since, until, progress)
     show_warnings(result.warnings)
     if chart:
         from osmcams.outputs.charts import draw_timeline

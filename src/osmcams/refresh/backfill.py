@@ -7,6 +7,9 @@ are kept, and the runs are placed before it. A backfill run has no replication s
 and the history file is its source. A second backfill replaces the first. Each camera
 gets its first and last appearance, to the second. The configuration's communes and
 boundaries are used as they are. All of it is one transaction.
+
+`--backfill ohsome` takes the counts from the ohsome API instead of a file: counts per
+date only (no cameras, no changes), its runs' source naming ohsome.
 """
 
 from __future__ import annotations
@@ -24,27 +27,31 @@ from osmcams.settings import Settings
 from osmcams.store.history import Run, Store, diff
 
 Log = Callable[[str], None]
+OHSOME = "ohsome"  # --backfill ohsome: the ohsome API instead of a history file
 
 
 def backfill(
     config: Config, settings: Settings, path: str | Path, every: str, log: Log,
     progress: Progress | None = None,
 ) -> str:
-    """Backfill the history of `config` from the history file at `path`; a summary line."""
+    """Backfill the history of `config` from the history file at `path`, or from the ohsome
+    API when `path` is "ohsome"; a summary line."""
     from osmcams.refresh.run import run_lock
 
     with run_lock(config):
         store = Store(config.history)
         try:
+            if str(path) == OHSOME:
+                return _backfill_ohsome(store, config, settings, every, log, progress)
             return _backfill(store, config, settings, Path(path), every, log, progress)
         finally:
             store.close()
 
 
-def _communes(config: Config, store: Store, history_path: Path, settings: Settings,
+def _communes(config: Config, store: Store, history_path: Path | None, settings: Settings,
               progress: Progress | None) -> Any:
     """The configuration's communes: from its files, else as the refresh runs read them from
-    the extract, else from the history file at its data date."""
+    the extract, else from the history file at its data date (if any)."""
     from osmcams.counting import communes_for
     from osmcams.refresh.mirror import Mirror
     from osmcams.refresh.run import boundary_from_record
@@ -55,6 +62,10 @@ def _communes(config: Config, store: Store, history_path: Path, settings: Settin
     stored = Mirror(store.db, config.pbf, settings.threads).get("boundaries")
     if stored is None:
         from osmcams.sources.osm.osh import read_boundaries
+
+        if history_path is None:
+            raise UsageError("--backfill ohsome needs the communes' boundaries: set [communes] "
+                             "boundaries, or run refresh once to read them from the extract")
 
         boundaries, source = read_boundaries(history_path, request.admin_level, settings.threads,
                                              progress), history_path.name
@@ -116,6 +127,49 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
     return (f"backfilled {len(steps)} runs from {path.name}, every {every}, {iso(dates[0])} to "
             f"{iso(dates[-1])} ({where}): {len(rows):,} cameras seen in {len(selected):,} "
             f"communes, {changed:,} changes")
+
+
+def _backfill_ohsome(store: Store, config: Config, settings: Settings, every: str, log: Log,
+                     progress: Progress | None) -> str:
+    """Runs with the counts ohsome gives at each date, before the first refresh run."""
+    import pandas
+
+    from osmcams.analysis.ohsome import series
+    from osmcams.counting import selected as selection
+    from osmcams.join import commune_areas, row_of
+    from osmcams.refresh.run import now
+    from osmcams.sources.http import Http
+    from osmcams.sources.ohsome import source_name
+
+    started = now()
+    http = Http(settings)
+    communes = _communes(config, store, None, settings, progress)
+    codes = selection(config.request, communes)
+    found = series(http, communes, codes, every, progress=progress)
+    for warning in found.warnings:
+        log(f"warning: {warning}")
+    limit = store.first_refresh()
+    dates = [d for d in found.dates if limit is None or d < limit]
+    if not dates:
+        raise UsageError(f"ohsome's data starts after the first refresh run ({limit}): "
+                         "nothing to backfill")
+    chosen = found.frame[found.frame["insee"].isin(list(found.counts))]
+    areas = commune_areas(chosen).tolist()
+    populations = [None if pandas.isna(p) else int(p) for p in chosen["population"]]
+    source = source_name(http)
+    steps: list[tuple[Run, list[dict[str, Any]], list[Any]]] = []
+    for i, date in enumerate(dates):
+        rows = [row_of(code, name, department, population, area, 1.0,
+                       [(None, None)] * found.counts[code][i])  # how many, not which
+                for code, name, department, population, area in zip(
+                    chosen["insee"], chosen["name"], chosen["department"], populations, areas)]
+        steps.append((Run(date, None, source, started, now()), rows, []))
+    with store.transaction():
+        store.backfill(steps, [])
+    where = f"before the first refresh run ({limit})" if limit else "to its data date"
+    return (f"backfilled {len(steps)} runs from {source}, every {every}, {dates[0]} to "
+            f"{dates[-1]} ({where}): counts of {len(chosen):,} communes, no cameras or changes "
+            "(ohsome gives counts per date)")
 
 
 class _Cameras:

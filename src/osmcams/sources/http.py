@@ -47,6 +47,7 @@ MAX_WAIT = 600.0  # never sleep longer than this between two tries, whatever the
 MAX_REDIRECTS = 5
 CHUNK = 1 << 16
 MIN_RATE = 50_000  # bytes/s a download may not fall below on average, beyond the deadline
+ERROR_BODY = 4096  # bytes of an error answer kept for its message
 
 Check = Callable[[Any], None]
 """Called with a decoded JSON answer; raises an OsmcamsError to reject it."""
@@ -111,7 +112,8 @@ class Http:
         self, url: str, params: dict[str, str] | None = None, check: Check | None = None
     ) -> Any:
         """The JSON answer to a GET, from the cache when fresh. `check` may reject it."""
-        return self._cached_request("GET", url, json_parser(url, check), params=params)
+        return self._cached_request("GET", url, json_parser(url, check), RETRY_STATUSES,
+                                    params=params)
 
     def post_json(
         self, url: str, data: dict[str, str], check: Check | None = None
@@ -119,16 +121,21 @@ class Http:
         """The JSON answer to a form POST, from the cache when fresh. `check` may reject it."""
         return self.post(url, data, json_parser(url, check))
 
-    def post(self, url: str, data: dict[str, str], parse: Parse) -> Any:
+    def post(
+        self, url: str, data: dict[str, str], parse: Parse,
+        retry: tuple[int, ...] = RETRY_STATUSES,
+    ) -> Any:
         """A form POST's answer as `parse` reads it, from the cache when fresh.
 
         `parse` gets the raw body, so that it can read a large answer as a stream.
+        `retry`: the statuses tried again; others fail at once, with the status and the
+        start of the body on the NetworkError (for a caller that reacts to them).
         """
-        return self._cached_request("POST", url, parse, data=data)
+        return self._cached_request("POST", url, parse, retry, data=data)
 
     def get_page(self, url: str) -> str:
         """A text page (such as a directory listing), from the cache when fresh."""
-        return self._cached_request("GET", url, _text)
+        return self._cached_request("GET", url, _text, RETRY_STATUSES)
 
     def is_cached(self, method: str, url: str, **kwargs: Any) -> bool:
         """Whether a usable answer to this request is in the cache (never true with refresh)."""
@@ -201,7 +208,7 @@ class Http:
 
     def _fetch(
         self, method: str, url: str, read: Reader[T], deadline: float | None = None,
-        accept: tuple[int, ...] = (), **kwargs: Any,
+        accept: tuple[int, ...] = (), retry: tuple[int, ...] = RETRY_STATUSES, **kwargs: Any,
     ) -> T:
         """Send a request, try again what may recover, and `read` the answer of each try
         within the deadline."""
@@ -215,12 +222,15 @@ class Http:
                     try:
                         return self._within(
                             url, deadline or self.settings.deadline,
-                            lambda cancel: self._try(method, url, read, cancel, accept, **kwargs),
+                            lambda cancel: self._try(
+                                method, url, read, cancel, accept, retry, **kwargs),
                         )
                     except _Again as again:
                         if attempt == tries:
                             after = f" after {tries} tries" if tries > 1 else ""
-                            raise NetworkError(f"{again}{after}") from None
+                            error = NetworkError(f"{again}{after}")
+                            error.status = again.status or None
+                            raise error from None
                         wait = self._wait(again, attempt)
                         self.notify(f"{again}; trying again in {wait:.0f} s")
                         time.sleep(wait)
@@ -267,13 +277,14 @@ class Http:
 
     def _try(
         self, method: str, url: str, read: Reader[T], cancel: threading.Event,
-        accept: tuple[int, ...], **kwargs: Any,
+        accept: tuple[int, ...], retry: tuple[int, ...], **kwargs: Any,
     ) -> T:
         with _translate(url, self.settings):
-            return read(self._open(method, url, accept, **kwargs), cancel)
+            return read(self._open(method, url, accept, retry, **kwargs), cancel)
 
     def _open(
-        self, method: str, url: str, accept: tuple[int, ...], **kwargs: Any
+        self, method: str, url: str, accept: tuple[int, ...], retry: tuple[int, ...],
+        **kwargs: Any,
     ) -> requests.Response:
         """Send the request and follow the redirects that keep its method and host."""
         session = self._session or self._new_session()
@@ -293,15 +304,17 @@ class Http:
         status = response.status_code
         if status < 400 or status in accept:
             return response
-        response.close()
         reason = f" {response.reason}" if response.reason else ""
         message = f"{host(url)} answered {status}{reason}"
-        if status in RETRY_STATUSES:
+        if status in retry:
+            response.close()
             raise _Again(message, status, _retry_after(response.headers.get("Retry-After")))
         asked = public_url(response.url or target)  # which URL, without its credentials
         error = NetworkError(f"{asked if len(asked) <= MAX_SHOWN else asked[:MAX_SHOWN] + '…'} "
                              f"answered {status}{reason}")
         error.status = status
+        with response:
+            error.detail = response.raw.read(ERROR_BODY, decode_content=True)
         raise error
 
     def _new_session(self) -> requests.Session:
@@ -340,7 +353,9 @@ class Http:
 
     # The cache --------------------------------------------------------------------
 
-    def _cached_request(self, method: str, url: str, parse: Parse, **kwargs: Any) -> Any:
+    def _cached_request(
+        self, method: str, url: str, parse: Parse, retry: tuple[int, ...], **kwargs: Any
+    ) -> Any:
         key = self._key(method, url, **kwargs)
         cached = None if self.settings.refresh else self._lookup(key)
         log.debug("%s %s: %s", method, public_url(url), "cached" if cached is not None else "not cached")
@@ -355,7 +370,7 @@ class Http:
                 f"offline: no cached answer from {host(url)} for this request; "
                 "run once without --offline"
             )
-        response, body = self._fetch(method, url, self._body_reader(url), **kwargs)
+        response, body = self._fetch(method, url, self._body_reader(url), retry=retry, **kwargs)
         data = parse(body, response.encoding)
         if self.settings.cache_ttl > 0:
             self._save(key, response, body)
