@@ -171,7 +171,7 @@ def test_count_csv_to_a_file_and_overwrite(
     assert row.startswith("06012,Beausoleil,06,")
     assert_one_line_error(invoke(*args), ExitCode.USAGE, "exists; add --overwrite to replace it")
     assert invoke(*args, "--overwrite").exit_code == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.csv", "b.meta.json"]  # no leftover
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.csv", "b.csvt", "b.meta.json"]  # no leftover
 
 
 @pytest.mark.parametrize("fmt", ["table", "markdown"])

@@ -7,8 +7,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import mapclassify
-import numpy
 import pyproj
 import pytest
 import shapely
@@ -18,7 +16,8 @@ from PIL import Image
 from osmcams.cli import cli
 from osmcams.join import Report
 from osmcams.models import make_camera
-from osmcams.outputs.maps import NO_DATA, TYPE_COLOURS, classify, draw_static
+from osmcams.outputs.figures import NO_DATA, UNCLASSED, classify
+from osmcams.outputs.maps import TYPE_COLOURS, draw_static
 
 pytestmark = pytest.mark.filterwarnings("ignore:Numba not installed")
 CHROMIUM = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -43,20 +42,6 @@ def chromium(*args: str) -> subprocess.CompletedProcess:
         pytest.fail("chromium is not installed (apt-get install chromium)")
     return subprocess.run([binary, *CHROMIUM, *args], capture_output=True, text=True, timeout=120,
                           check=True)
-
-
-def test_breaks_are_mapclassify_breaks() -> None:
-    values = [0.0, 0.1, 0.5, 2.0, 3.5, 8.0, 20.0, None, 1.0, 4.0]
-    known = [v for v in values if v is not None]
-    quantiles = classify(values, "quantiles", 5)
-    assert quantiles.bins == tuple(mapclassify.Quantiles(numpy.array(known), k=5).bins)
-    jenks = classify(values, "fisher_jenks", 3)
-    assert jenks.bins == tuple(mapclassify.FisherJenks(numpy.array(known), k=3).bins)
-    assert quantiles.colour(None) == NO_DATA
-    assert NO_DATA not in quantiles.colours
-    assert quantiles.colour(0.0) == quantiles.colours[0]
-    assert quantiles.colour(20.0) == quantiles.colours[-1]
-    assert classify([None, None]).colour(None) == NO_DATA
 
 
 def test_no_data_is_not_the_lowest_class(tmp_path: Path) -> None:
@@ -133,7 +118,7 @@ def test_html_map_in_chromium(monaco_2025: Path, osm_cameras, osmium_polygons, t
     dom = chromium("--dump-dom", page.as_uri() + "?cluster=0").stdout
     markers = re.findall(r'class="leaflet-marker-icon osmcams-camera', dom)
     assert len(markers) == len(expected) == 13
-    assert dom.count('class="leaflet-interactive"') >= 1 + 13  # the commune and the 13 views
+    assert dom.count('leaflet-interactive"') >= 1 + 13  # the commune and the 13 views
     area_km2 = abs(pyproj.Geod(ellps="WGS84").geometry_area_perimeter(monaco)[0]) / 1e6
     legend = f"{len(expected) / area_km2:.2f}"  # Monaco's density, the top of the legend
     assert legend in dom and "OpenStreetMap contributors" in dom  # the legend and the credit
@@ -145,8 +130,180 @@ def test_html_map_in_chromium(monaco_2025: Path, osm_cameras, osmium_polygons, t
 
 
 def test_partly_covered_communes_are_marked_not_shown_as_plain_counts() -> None:
-    from osmcams.outputs.maps import _partial
+    from osmcams.outputs.figures import partial_share
 
-    assert _partial({"cameras": 0, "coverage": 0.1}) == 0.1  # dotted, "10% covered"
-    assert _partial({"cameras": 3, "coverage": 1.0}) is None
-    assert _partial({"cameras": None, "coverage": None}) is None  # no data: hatched grey instead
+    assert partial_share({"cameras": 0, "coverage": 0.1}) == 0.1  # dashed, "10% covered"
+    assert partial_share({"cameras": 3, "coverage": 1.0}) is None
+    assert partial_share({"cameras": None, "coverage": None}) is None  # no data: grey instead
+
+
+@pytest.fixture(scope="module")
+def department_rows(monaco_2025: Path, communes_06: Path, cog_population: Path) -> dict:
+    """The 06 communes the IGN file holds, and the rows `count` measures from Monaco 2025."""
+    import json
+
+    result = CliRunner().invoke(cli, ["count", "-q", "--department", "06", "--pbf", str(monaco_2025),
+                                      "--boundaries", str(communes_06), "--population",
+                                      str(cog_population), "-f", "json", "--include-partial"],
+                            catch_exceptions=False)
+    rows = json.loads(result.stdout)["communes"]
+    ign = json.loads(communes_06.read_text(encoding="utf-8"))["features"]
+    every = {f["properties"]["code"]: f["properties"]["nom"] for f in ign}
+    return {"every": every, "measured": {r["insee"] for r in rows},
+            "partial": {r["insee"] for r in rows if r["coverage"] < 1},
+            "per_km2": {r["insee"]: r["cameras_per_km2"] for r in rows}}
+
+
+def test_department_map_html_shows_what_it_does_not_know(
+    monaco_2025: Path, communes_06: Path, cog_population: Path, department_rows: dict, tmp_path: Path
+) -> None:
+    """Every commune of the department is drawn: measured, partly covered (dashed), or no data."""
+    every, measured, partial = (department_rows[k] for k in ("every", "measured", "partial"))
+    assert len(every) == 163 and len(measured) == 5 and len(partial) == 4
+    page = tmp_path / "06.html"
+    run_map("--department", "06", "--pbf", monaco_2025, "--boundaries", communes_06,
+            "--population", cog_population, "-o", page)
+    text = page.read_text(encoding="utf-8")
+    assert str(communes_06.parent) not in text and str(monaco_2025) not in text  # no local path
+    dom = chromium("--dump-dom", page.as_uri()).stdout
+    paths = re.findall(r'<path class="osmcams-commune osmcams-(\w+) leaflet-interactive"', dom)
+    assert paths.count("nodata") == len(every) - len(measured) == 158
+    assert paths.count("partial") == len(partial) == 4
+    assert paths.count("full") == len(measured - partial) == 1
+    assert dom.count('stroke-dasharray="6 4"') == 4  # the dashed outlines
+    tips = re.findall(r'osmcams-covered[^>]*>(\d+)% covered<', dom)
+    assert len(tips) == 4 and "10" in tips  # Peille, 10% in the data
+    assert "no data: outside the OSM data (158)" in dom and "count incomplete (4)" in dom
+    assert "IGN ADMIN EXPRESS" in dom and "Licence Ouverte" in dom
+    assert "www.openstreetmap.org/copyright" in dom
+    shot = tmp_path / "06-screenshot.png"
+    chromium("--window-size=1200,900", f"--screenshot={shot}", page.as_uri())
+    greys = sum(n for c, n in colours(shot).items() if c[1:3] == c[3:5] == c[5:7] and "d0" <= c[1:3] <= "ee")
+    assert greys > 100_000  # the communes without data, grey over the white page
+
+
+def test_department_png_marks_partial_and_missing(department_png: Path) -> None:
+    counts = colours(department_png)
+    assert counts.get(NO_DATA, 0) + counts.get("#969696", 0) > 100_000  # 158 grey communes
+    assert counts.get("#252525", 0) > 200  # the dashed outlines and labels of the partial ones
+    image = Image.open(department_png)
+    assert "departements" not in str(image.info) and "/" not in image.info.get("Copyright", "/x")
+
+
+def test_department_umap_agrees_with_the_maps(
+    monaco_2025: Path, communes_06: Path, cog_population: Path, department_rows: dict, tmp_path: Path
+) -> None:
+    import json
+
+    out = tmp_path / "06.umap"
+    result = CliRunner().invoke(cli, ["export", "-q", "--department", "06", "--pbf", str(monaco_2025),
+                                      "--boundaries", str(communes_06), "--population",
+                                      str(cog_population), "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert str(communes_06.parent) not in text and "departements" not in text
+    document = json.loads(text)
+    layers = {layer["_umap_options"]["name"]: layer for layer in document["layers"]}
+    missing = layers["Communes without data"]["features"]
+    outside = set(department_rows["every"]) - department_rows["measured"]
+    assert {f["properties"]["insee"] for f in missing} == outside
+    assert all(f["properties"]["_umap_options"]["fillColor"] == NO_DATA for f in missing)
+    assert all("cameras" not in f["properties"] for f in missing)  # never 0, never "null"
+    classed = layers["Communes: cameras per km²"]
+    densities = department_rows["per_km2"]  # as count has them: null for some partial ones
+    classes = classify(list(densities.values()))
+    options = classed["_umap_options"]["choropleth"]
+    assert options["mode"] == "manual" and options["breaks"] == classes.umap_breaks()
+    counted = [f for layer in document["layers"] if layer["_umap_options"]["name"].startswith("Communes")
+               and layer is not layers["Communes without data"] for f in layer["features"]]
+    assert {f["properties"]["insee"] for f in classed["features"]} == {
+        code for code, value in densities.items() if value is not None}
+    dashed = {f["properties"]["insee"] for f in counted if f["properties"]["_umap_options"].get("dashArray")}
+    assert dashed == department_rows["partial"]
+    fills = {f["properties"]["insee"]: f["properties"]["_umap_options"]["fillColor"] for f in counted}
+    assert fills == {code: UNCLASSED if value is None else classes.colour(value)
+                     for code, value in densities.items()}
+    assert document["properties"]["licence"] == {
+        "name": "ODbL 1.0", "url": "https://opendatacommons.org/licenses/odbl/1-0/"}
+    assert "IGN ADMIN EXPRESS" in document["properties"]["longCredit"]
+
+
+def test_osm_values_are_escaped_in_the_page(tmp_path: Path) -> None:
+    """A commune name and camera tags holding markup show as text, in popups, tooltips, legend."""
+    from osmcams.outputs.maps import write_html
+
+    evil = '<img src=x onerror="document.title=1">'
+    square = shapely.box(7.0, 43.7, 7.01, 43.71)
+    rows = [{"insee": "A", "name": evil, "department": None, "cameras": 1, "coverage": 0.5,
+             "cameras_per_km2": 1.0}]
+    camera = make_camera("node", 1, 7.005, 43.705, {"man_made": "surveillance", "name": evil,
+                                                     "surveillance:type": evil})[0]
+    meta = {"data_timestamp": "2025-02-07T01:02:45Z", "boundaries": evil, "osmcams_version": "0"}
+    page = tmp_path / "evil.html"
+    write_html(Report(meta, rows, cameras={"A": [camera]}, boundaries={"A": square}), page,
+               cluster=False)
+    dom = re.sub(r"<script>.*?</script>", "", chromium("--dump-dom", page.as_uri()).stdout, flags=re.S)
+    assert "<img src" not in dom and "&lt;img src=x" in dom  # shown, not run
+    assert "<title>Video surveillance" in dom
+    assert "osmcams-partial" in dom and "50% covered" in dom
+
+
+def test_popup_words() -> None:
+    from osmcams.outputs.umap import umap_document
+
+    camera = make_camera("node", 1, 7.005, 43.705, {"man_made": "surveillance", "surveillance:type": "camera",
+                                                     "camera:type": "camera", "surveillance": "public"})[0]
+    assert camera.flat_properties()["name"] == "Camera, public"
+    rows = [{"insee": "A", "name": "One", "department": None, "population": None, "cameras": 1,
+             "coverage": 1.0, "cameras_per_km2": 2.5, "cameras_per_10k": None}]
+    meta = {"data_timestamp": None, "boundaries": "b.geojson", "population_source": None,
+            "osmcams_version": "0"}
+    document = umap_document(Report(meta, rows, cameras={"A": [camera]},
+                                    boundaries={"A": shapely.box(7.0, 43.7, 7.01, 43.71)}), ["A"])
+    props = document["layers"][0]["features"][0]["properties"]
+    assert props["description"] == "1 camera; 2.5 cameras per km²"
+    assert None not in props.values()  # uMap's table would print "null"
+
+
+def test_every_commune_without_data_draws_no_class_and_no_warning(tmp_path: Path) -> None:
+    """Three communes outside the data: grey, "no data (3)", no class "0", no geopandas warning."""
+    import warnings
+
+    squares = {c: shapely.box(7.0 + i * 0.01, 43.7, 7.009 + i * 0.01, 43.709) for i, c in enumerate("ABC")}
+    rows = [{"insee": c, "name": c, "cameras": None, "coverage": None, "cameras_per_km2": None}
+            for c in "ABC"]
+    meta = {"data_timestamp": "2025-02-07T01:02:45Z", "boundaries": "b", "osmcams_version": "0"}
+    out = tmp_path / "none.svg"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message="Numba")
+        draw_static(Report(meta, [], outside=rows, boundaries=squares), out)
+    text = out.read_text(encoding="utf-8")
+    assert "no data: outside" in text and "(3)" in text
+    assert "0 (" not in text  # no class of zeros that no commune has
+
+
+def test_a_popup_opens_clear_of_the_title_box(monaco_2025: Path, communes_06: Path, tmp_path: Path) -> None:
+    """The northernmost commune's popup, under the title box at first, is panned below it.
+
+    The probe turns Leaflet's pan animation off, so that the pan is done when it measures."""
+    page = tmp_path / "06.html"
+    run_map("--department", "06", "--pbf", monaco_2025, "--boundaries", communes_06, "-o", page)
+    anchor = "popupOptions.autoPanPaddingTopLeft.y = below + 12;"  # after the page sets its padding
+    probe = anchor + '''
+  var panBy = map.panBy;
+  map.panBy = function (offset) { return panBy.call(map, offset, {animate: false}); };
+  var best = null, north = -90;
+  communes.eachLayer(function (l) {
+    var n = l.getBounds().getNorth(); if (n > north) { north = n; best = l; } });
+  best.openPopup();
+  var box = heading.getContainer().getBoundingClientRect();
+  var popup = document.querySelector(".leaflet-popup-content-wrapper").getBoundingClientRect();
+  document.body.setAttribute("data-probe", [box.bottom, popup.top].join(","));'''
+    text = page.read_text(encoding="utf-8")
+    assert text.count(anchor) == 1
+    probed = tmp_path / "probe.html"
+    probed.write_text(text.replace(anchor, probe), encoding="utf-8")
+    dom = chromium("--window-size=1200,900", "--dump-dom", probed.as_uri()).stdout
+    bottom, top = map(float, re.search(r'data-probe="([^"]+)"', dom)[1].split(","))
+    assert bottom > 100 and top >= bottom  # the popup starts below the title box

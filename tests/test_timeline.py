@@ -477,3 +477,132 @@ def test_counts_match_a_loop_over_each_track_at_each_date(
     assert counts.present == sum(s is not None for s in states[-1].values())
     assert counts.outside == list(states[-1].values()).count(OUTSIDE)
     assert counts.cameras[:, -1].sum() > 0 and counts.added.sum() > 0 and counts.removed.sum() > 0
+
+
+# --- The spread over time, drawn (issue 23) -------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg", ".html"])
+def test_a_chart_honours_the_suffix(history: Path, ign_dir: Path, tmp_path: Path, suffix: str) -> None:
+    """`-o spread.png` draws the counts (not a text table), with the data date and the credit."""
+    import re
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    target = tmp_path / f"spread{suffix}"
+    json_out = _timeline(history, ign_dir, tmp_path, "--every", "quarter", "--since", "2024")
+    code, _ = _run("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                   *[a for c in COMMUNES for a in ("--commune", c)], "--every", "quarter",
+                   "--since", "2024", "-o", target, "-q")
+    assert code == ExitCode.OK
+    data = target.read_bytes()
+    if suffix == ".png":
+        image = Image.open(target)
+        assert image.format == "PNG" and image.width >= 800
+        assert image.info["Copyright"] == "© OpenStreetMap contributors, ODbL"
+        return
+    text = data.decode("utf-8")
+    assert str(ign_dir) not in text and str(history) not in text  # no local path
+    if suffix == ".svg":
+        assert text.lstrip().startswith("<?xml") and "<svg" in text[:2000]
+        return
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=", text)  # nothing fetched
+    dom = subprocess.run([shutil.which("chromium") or "chromium", "--headless", "--no-sandbox",
+                          "--disable-gpu", "--dump-dom", target.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    assert dom.count("<svg") == 1 and "2025-09-01" in dom  # the chart and the data date
+    assert "IGN ADMIN EXPRESS" in dom and "OpenStreetMap contributors" in dom
+    cells = re.findall(r"<tr><td>(\d{5})</td><td>[^<]*</td>((?:<td>[\d,]+</td>)+)</tr>", dom)
+    counts = {code: [int(c) for c in re.findall(r"<td>([\d,]+)</td>", tds)] for code, tds in cells}
+    assert counts == {r["insee"]: r["cameras"] for r in json_out["communes"]}
+
+
+def test_beyond_twelve_communes_the_chart_draws_the_top_twelve(tmp_path: Path) -> None:
+    """Twenty communes: the twelve with most cameras at the last date, ties by code; names escaped."""
+    import random
+
+    from osmcams.analysis.timeline import Timeline
+    from osmcams.outputs.charts import draw_timeline, shown_rows
+
+    generator = random.Random(12)
+    rows = [{"insee": f"06{i:03d}", "name": f"<b>Commune {i}</b> & co", "coverage": 1.0,
+             "cameras": sorted(generator.randint(0, 9) for _ in range(3))} for i in range(20)]
+    meta = {"every": "year", "data_timestamp": "2025-09-01T00:00:00Z", "osmcams_version": "0",
+            "boundaries": "/home/x/communes-06-alpes-maritimes.geojson", "population_source": None}
+    timeline = Timeline(meta, ["2023-01-01T00:00:00Z", "2024-01-01T00:00:00Z", "2025-09-01T00:00:00Z"],
+                        rows)
+    expected = sorted(rows, key=lambda r: (-r["cameras"][-1], r["insee"]))[:12]
+    assert [r["insee"] for r in shown_rows(timeline)] == [r["insee"] for r in expected]
+    page = tmp_path / "top.html"
+    draw_timeline(timeline, page)
+    text = page.read_text(encoding="utf-8")
+    assert "<b>Commune" not in text and "&lt;b&gt;Commune 0&lt;/b&gt; &amp; co" in text
+    assert "the 12 communes with the most cameras on 2025-09-01, of 20" in text
+    assert "/home/x" not in text
+
+
+@pytest.mark.parametrize("at", ["2025-03-03T09:00:00Z", "2025-04-01", "2025-06-01T03:30:00Z"])
+def test_a_map_at_a_date_counts_what_osmium_time_filter_holds(
+    history: Path, ign_dir: Path, shapes: dict[str, Any], tmp_path: Path, at: str
+) -> None:
+    """`map --at DATE --pbf HISTORY`: each commune's cameras then, as osmium time-filter has them."""
+    from osmcams.analysis.timeline import parse_date, report_at
+    from osmcams.counting import Request
+    from osmcams.settings import Settings
+
+    request = Request(communes=COMMUNES, pbf=history,
+                      boundaries=(ign_dir / "communes-06-alpes-maritimes.geojson",))
+    report = report_at(request, Settings.from_env(), at)
+    instant = parse_date(at).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expected = _snapshot(history, instant, shapes)
+    assert {r["insee"]: r["cameras"] for r in report.rows} == {c: len(expected[c]) for c in COMMUNES}
+    assert {r["insee"]: {c.key for c in report.cameras[r["insee"]]} for r in report.rows} == {
+        c: {k.replace("n", "node/", 1).replace("w", "way/", 1) for k in expected[c]} for c in COMMUNES}
+    assert report.meta["data_timestamp"] == instant
+    out = tmp_path / "at.png"
+    code, _ = _run_map("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                       *[a for c in COMMUNES for a in ("--commune", c)], "--at", at, "-o", out, "-q")
+    assert code == ExitCode.OK and out.stat().st_size > 10_000
+
+
+def _run_map(*args: str | Path) -> tuple[int, str]:
+    import contextlib
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["map", *map(str, args)])
+    return code, out.getvalue()
+
+
+def test_a_map_after_the_data_is_refused(history: Path, ign_dir: Path, tmp_path: Path) -> None:
+    code, _ = _run_map("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                       "--commune", "06012", "--at", "2030", "-o", tmp_path / "x.png", "-q")
+    assert code == ExitCode.USAGE
+
+
+def test_reported_figures_are_dated_points_on_the_chart(history: Path, ign_dir: Path, tmp_path: Path) -> None:
+    """--reported FILE: each commune's figures on its panel and in the page's table, escaped."""
+    import re
+
+    table = tmp_path / "said.csv"
+    table.write_text(
+        "insee,name,department,reported_cameras,qualifier,scope,status,as_of,source,published\n"
+        "06012,Beausoleil,06,3,exact,municipal network,installed,2024-06,<b>Nice-Matin</b>,\n"
+        "06012,Beausoleil,06,12,about,,planned,2026,Conseil municipal,\n"
+        "06032,Cap-d'Ail,06,2,at_least,,annulled,2023,Tribunal,\n", encoding="utf-8")
+    page = tmp_path / "said.html"
+    code, _ = _run("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                   *[a for c in COMMUNES for a in ("--commune", c)], "--since", "2024",
+                   "--reported", table, "-o", page, "-q")
+    assert code == ExitCode.OK
+    text = page.read_text(encoding="utf-8")
+    rows = re.findall(r"<tr><td>(\d{5})</td><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td>"
+                      r"<td>(yes|no)</td><td>([^<]*)</td></tr>", text)
+    assert rows == [("06012", "2024-06", "3", "yes", "&lt;b&gt;Nice-Matin&lt;/b&gt;"),
+                    ("06012", "2026", "~12", "no", "Conseil municipal")]  # the annulled one left out
+    assert "◆ reported by the town or the press" in text
+    code, _ = _run("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                   "--commune", "06012", "--reported", table, "-f", "csv", "-q")
+    assert code == ExitCode.USAGE  # figures go on a chart

@@ -58,6 +58,9 @@ class Report:
     extra: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # further tables, by name
     areas: dict[str, float] = field(default_factory=dict)  # km² of each row's commune, unrounded
     notes: list[str] = field(default_factory=list)  # the warnings about the communes themselves
+    # The communes asked for that lie outside the data: rows without counts, for maps to draw
+    # as "no data" (their outlines are in `boundaries`); never part of `rows`.
+    outside: list[dict[str, Any]] = field(default_factory=list)
 
 
 def assign(cameras: list[Camera], communes: Communes) -> list[str | None]:
@@ -137,6 +140,18 @@ def set_densities(row: dict[str, Any], area: float, min_coverage: float = MIN_CO
     row["inhabitants_per_camera"] = (
         round(population / count) if known and count and population else None
     )
+
+
+def outside_row(
+    insee: str, name: str, department: str | None, population: int | None, area: float
+) -> dict[str, Any]:
+    """The row of a commune the data does not cover: no count, no density (never 0)."""
+    return {
+        "insee": insee, "name": name, "department": department, "population": population,
+        "area_km2": round(area, 3), "coverage": None, "cameras": None, "cameras_per_km2": None,
+        "cameras_per_10k": None, "inhabitants_per_camera": None, "by_type": {}, "by_scope": {},
+        "note": "no data: outside the OSM data",
+    }
 
 
 def rank_order(row: dict[str, Any]) -> tuple[int, float, str]:
@@ -364,9 +379,15 @@ def count(
     meta, warnings = finish(
         extract, communes, rows, notes, len(owners), sum(code is None for code in owners)
     )
-    boundaries = dict(zip(chosen["insee"], chosen.geometry))
+    kept = set(chosen["insee"])
+    left = frame.loc[[code for code in codes if code not in kept]]
+    columns = (_column(left, name) for name in ("insee", "name", "department", "population"))
+    outside = [outside_row(insee, name, department, None if population is None else int(population), area)
+               for insee, name, department, population, area
+               in zip(*columns, commune_areas(left).tolist())]
+    boundaries = dict(zip(chosen["insee"], chosen.geometry)) | dict(zip(left["insee"], left.geometry))
     return Report(meta, rows, warnings, by_commune, boundaries,
-                  areas=dict(zip(chosen["insee"], areas.tolist())), notes=notes)
+                  areas=dict(zip(chosen["insee"], areas.tolist())), notes=notes, outside=outside)
 
 
 def coverage_method(extract: Extract) -> str:

@@ -109,7 +109,8 @@ class Camera:
         commune (`insee`, `commune`) when given, then every tag as a top-level key (their
         table popups skip nested objects)."""
         kind = (self.surveillance_type or "surveillance").replace("_", " ")
-        words = [w for w in (self.camera_type, self.surveillance) if w]
+        words = list(dict.fromkeys(  # "Camera, public", not "Camera, camera, public"
+            w for w in (self.camera_type, self.surveillance) if w and w.casefold() != kind.casefold()))
         about = [
             self._looks(),
             *(f"{label} {value}" for label, value in (

@@ -8,6 +8,7 @@ itself. Boundaries are today's, applied to every date.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -360,6 +361,44 @@ def timeline_from_pbf(
     progress: Any = None,
 ) -> Timeline:
     """The timeline of a history file's cameras in communes from boundary files."""
+    history, communes, codes = _read(request, settings, progress)
+    return build(history, communes, codes, every, since, until,
+                 rank=request.every or not request.communes,
+                 boundaries_date=None if request.boundaries else history.timestamp)
+
+
+def report_at(request: Any, settings: Any, at: str, progress: Any = None) -> Any:
+    """The count (a join.Report) of a history file's cameras as they were at `at`: what
+    `osmium time-filter FILE at` holds, with their tags then, in today's communes."""
+    from osmcams.join import count
+    from osmcams.models import make_camera
+    from osmcams.sources.osm.osh import iso, seconds
+
+    history, communes, codes = _read(request, settings, progress, tags=True)
+    moment = parse_date(at)
+    end = parse_date(history.timestamp) if history.timestamp else None
+    if end is not None and moment > end:
+        raise UsageError(f"--at {iso(seconds(moment))} is after the data of {history.source} "
+                         f"({history.timestamp})")
+    instant = seconds(moment)
+    cameras = []
+    for track in history.tracks:
+        i = bisect.bisect_right(track.starts, instant) - 1
+        if i < 0 or track.positions[i] is None:
+            continue
+        kind, number = track.key.split("/")
+        lon, lat = track.positions[i]  # type: ignore[misc]
+        cameras.append(make_camera(kind, int(number), lon, lat, track.tags[i], iso(track.starts[i]))[0])
+    dated = history.dated()
+    dated.cameras = cameras
+    dated.timestamp = iso(instant)
+    dated.timestamp_source = f"--at, in the history file {history.source} (data of {history.timestamp})"
+    return count(dated, communes, codes, rank=request.every or not request.communes)
+
+
+def _read(request: Any, settings: Any, progress: Any, tags: bool = False) -> tuple[Any, Any, list[str]]:
+    """The history of the request's file (its tags too with `tags`), its communes, and the
+    codes asked for."""
     from osmcams.counting import communes_for, selected, while_loading
     from osmcams.sources.osm.blocks import area_of
     from osmcams.sources.osm.osh import read_boundaries, read_history
@@ -376,12 +415,9 @@ def timeline_from_pbf(
         return communes, sampled_nodes(pbf)
 
     history, (communes, samples) = while_loading(
-        load, lambda tick: read_history(pbf, settings.threads, tick), progress)
+        load, lambda tick: read_history(pbf, settings.threads, tick, tags=tags), progress)
     history.data_area = area_of(samples, history.positions())
     if communes is None:  # the admin relations of the history file, as they are at its end
         found = read_boundaries(pbf, request.admin_level, settings.threads, progress)
         communes = communes_for(request, settings, found, pbf.name, progress)
-    codes = selected(request, communes)
-    return build(history, communes, codes, every, since, until,
-                 rank=request.every or not request.communes,
-                 boundaries_date=None if request.boundaries else history.timestamp)
+    return history, communes, selected(request, communes)

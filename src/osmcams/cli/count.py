@@ -128,7 +128,7 @@ def count(
         # A file takes every row; a terminal the first TABLE_ROWS.
         print_rich(rich_table(report, top or (len(report.rows) if output else TABLE_ROWS)), output, overwrite)
         return
-    if fmt == "csv" and output is not None:  # with NAME.meta.json: where its numbers come from
+    if fmt == "csv" and output is not None:  # with NAME.meta.json and its column types, NAME.csvt
         write_csv_report(report, output, overwrite)
         return
     emit(render_text(lambda out: write_report(report, fmt, out)), output, overwrite)
@@ -143,12 +143,15 @@ def count(
 @click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False),
               help="One file per commune, named <insee>-<slug>.<ext>.")
 @click.option("--with-boundary", is_flag=True, help="Add the commune outline.")
+@click.option("--credit", metavar="TEXT",
+              help="uMap: credit printed for your own boundary or population files, in place of "
+                   "their file names.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @fov_options
 @handle_errors
 def export(
     fmt: str | None, sequence: bool, output: Path | None, output_dir: Path | None,
-    with_boundary: bool, overwrite: bool, **kw: Any,
+    with_boundary: bool, credit: str | None, overwrite: bool, **kw: Any,
 ) -> None:
     """Write the cameras of communes as GeoJSON, GeoPackage, GeoParquet, CSV, Shapefile,
     FlatGeobuf, KML or a uMap map.
@@ -175,6 +178,8 @@ def export(
         fmt = "geojsonseq"
     if (output is None) == (output_dir is None):
         raise UsageError("give exactly one of --output and --output-dir")
+    if credit and fmt != "umap":
+        raise UsageError(f"--credit goes with a uMap map, not {fmt}")
     for flag, wanted in (("--with-boundary", with_boundary), ("--fov", fov)):
         if wanted and fmt not in ("geojson", "geojsonseq", "gpkg", "umap"):
             raise UsageError(f"{flag} goes with GeoJSON, GeoPackage or uMap, not {fmt}")
@@ -194,7 +199,9 @@ def export(
                 blind.extend(f"{row['name']}: {w}" for w in missing)
         shown = [v for code in codes for v in views[code]] if fov else None
         if fmt == "umap":  # a whole map: the communes, their cameras, their views
-            write_umap(report, codes, target, shown, replace)
+            if target == output:  # with the communes asked for outside the data, as "no data"
+                codes += [row["insee"] for row in report.outside]
+            write_umap(report, codes, target, shown, replace, credit)
             return
         boundaries = [
             {"code": row["insee"], "name": row["name"], "geometry": report.boundaries[row["insee"]]}
@@ -213,7 +220,9 @@ def export(
         names = {
             labels[row["insee"]]: commune_file(row["insee"], row["name"], fmt) for row in report.rows
         }
-        with publish(output_dir, names, overwrite) as staged:  # type: ignore[arg-type]
+        types = {f"{label} (column types)": str(Path(name).with_suffix(".csvt"))
+                 for label, name in names.items()} if fmt == "csv" else {}  # written beside each
+        with publish(output_dir, {**names, **types}, overwrite) as staged:  # type: ignore[arg-type]
             for row in report.rows:
                 write([row], staged[labels[row["insee"]]], True)
         targets = {code: output_dir / names[label] for code, label in labels.items()}  # type: ignore[operator]

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from osmcams.cli.options import Finite, report_from, show_warnings, source_options
-from osmcams.cli.render import cell, emit, handle_errors, print_rich, progress_bar, stderr
+from osmcams.cli.render import QUALIFIED, cell, emit, handle_errors, print_rich, progress_bar, stderr
 from osmcams.errors import UsageError
 from osmcams.outputs.formats import TABLE_FORMATS, TABLE_SUFFIXES, format_for
 
@@ -122,9 +122,6 @@ def match(
     written = [output_dir / name for name in names.values()] if output_dir else []
     for target in [*written, *([output] if output else [])]:
         stderr().print(f"wrote {target}", highlight=False, soft_wrap=True)
-
-
-QUALIFIED = {"exact": "", "about": "~", "at_least": "≥", "at_most": "≤"}
 
 
 def reported_cell(figure: dict[str, Any]) -> str | None:

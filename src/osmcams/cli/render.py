@@ -116,6 +116,10 @@ def print_rich(renderable: Any, output: Path | None, overwrite: bool) -> None:
     emit(text.getvalue(), output, overwrite)
 
 
+# How a reported figure is qualified, as a prefix: 4,113, ~4,000, ≥3,000.
+QUALIFIED = {"exact": "", "about": "~", "at_least": "≥", "at_most": "≤"}
+
+
 def cameras_text(n: int) -> str:
     """ "1 camera", "2 cameras"."""
     return "1 camera" if n == 1 else f"{n:,} cameras"

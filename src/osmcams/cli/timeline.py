@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from osmcams.cli.options import commune_options, show_warnings
-from osmcams.cli.render import TABLE_ROWS, cell, emit, handle_errors, progress_bar, status_of
+from osmcams.cli.render import QUALIFIED, TABLE_ROWS, cell, emit, handle_errors, progress_bar, status_of
 
 TIMELINE_FORMATS = ("table", "csv", "json")
 TIMELINE_SUFFIXES = {".csv": "csv", ".json": "json", ".txt": "table"}
@@ -86,7 +86,19 @@ def timeline_json(timeline: Any) -> str:
               help="Last date [default: the data date of the file or of ohsome].")
 @click.option("-f", "--format", "fmt", type=click.Choice(TIMELINE_FORMATS),
               help="Output format [default: from the --output suffix, else table].")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Write to this file; FILE.png, .svg or .html draws the counts over time "
+                   "(one panel per commune, up to 12: the 12 with the most cameras beyond).")
+@click.option("--credit", metavar="TEXT",
+              help="Charts: credit printed for your own boundary or population files, in place "
+                   "of their file names.")
+@click.option("--with-reported", is_flag=True,
+              help="Charts: the camera counts reported by towns and the press, as dated points "
+                   "(those shipped with osmcams, or --reported FILE).")
+@click.option("--reported", "reported_files", multiple=True,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="Charts: reported figures from this table (as compare reads), instead of "
+                   "the shipped ones; repeatable.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--admin-level", type=click.IntRange(1, 12), default=8, show_default=True,
               help="Without --boundaries: admin_level of the boundaries read from the file, "
@@ -102,7 +114,8 @@ def timeline_json(timeline: Any) -> str:
 @handle_errors
 def timeline(
     pbf: Path | None, period: str, since: str | None, until: str | None, fmt: str | None,
-    output: Path | None, overwrite: bool, threads: int | None, cache_dir: Path | None,
+    output: Path | None, credit: str | None, with_reported: bool, reported_files: tuple[Path, ...],
+    overwrite: bool, threads: int | None, cache_dir: Path | None,
     ohsome_url: str | None, geo_api_url: str | None, quiet: bool, **kw: Any,
 ) -> None:
     """Cameras per commune through time, from OSM's full history.
@@ -116,6 +129,8 @@ def timeline(
     Examples:
       osmcams timeline --pbf alpes-maritimes.osh.pbf --boundaries communes/ \\
           --commune Nice --commune Cannes
+      osmcams timeline --pbf alpes-maritimes.osh.pbf --boundaries communes/ \\
+          --department 06 -o spread.png
       osmcams timeline --pbf france.osh.pbf --boundaries communes/ --population communes.json \\
           --department 44 --every quarter --since 2014 -o nantes-area.csv
       osmcams timeline --pbf guyane.osh.pbf --all --every month   # the file's own boundaries
@@ -124,11 +139,20 @@ def timeline(
     from osmcams.analysis.ohsome import timeline_from_ohsome
     from osmcams.analysis.timeline import timeline_from_pbf
     from osmcams.counting import Request
+    from osmcams.errors import UsageError
     from osmcams.files import check_target
-    from osmcams.outputs.formats import format_for
+    from osmcams.outputs.formats import CHART_SUFFIXES, format_for
     from osmcams.outputs.writers import render_text, rows_csv
     from osmcams.settings import Settings
 
+    chart = output is not None and output.suffix.lower() in CHART_SUFFIXES
+    if chart and fmt:
+        raise UsageError(f"{output.name} is a chart: leave out --format {fmt}")  # type: ignore[union-attr]
+    for flag, given in (("--credit", credit), ("--with-reported", with_reported),
+                        ("--reported", reported_files)):
+        if given and not chart:
+            raise UsageError(f"{flag} goes with a chart: -o FILE.png, .svg or .html")
+    points = _reported_points(reported_files) if with_reported or reported_files else None
     fmt = fmt or format_for(output, TIMELINE_SUFFIXES, "table")
     if output:
         check_target(output, overwrite)
@@ -148,6 +172,11 @@ def timeline(
         else:
             result = timeline_from_pbf(request, settings, period, since, until, progress)
     show_warnings(result.warnings)
+    if chart:
+        from osmcams.outputs.charts import draw_timeline
+
+        draw_timeline(result, output, overwrite, credit, points)  # type: ignore[arg-type]
+        return
     if fmt == "json":
         text = timeline_json(result)
     elif fmt == "csv":
@@ -167,3 +196,25 @@ def timeline(
         Console(file=buffer, width=160).print(table)
         text = buffer.getvalue()
     emit(text, output, overwrite)
+    if fmt == "csv" and output is not None:  # the column types, for GDAL and QGIS
+        from osmcams.analysis.timeline import CSV_KEYS
+        from osmcams.outputs.writers import write_csvt
+
+        write_csvt(output, CSV_KEYS)
+
+
+def _reported_points(paths: tuple[Path, ...]) -> dict[str, Any]:
+    """The dated reported figures of each commune (shipped, or of `paths`) as chart points;
+    annulled ones and undated ones left out."""
+    from osmcams.analysis.compare import moment_of, read_reported
+    from osmcams.outputs.charts import ReportedPoint
+
+    reported = read_reported(paths)
+    return {
+        code: [ReportedPoint(moment_of(f["as_of"]), f["reported_cameras"],
+                             f"{QUALIFIED[f['qualifier']]}{f['reported_cameras']:,}", f["as_of"],
+                             f["source"], f["status"] == "installed" and f["commune_scope"])
+               for f in figures
+               if f["as_of"] and f["reported_cameras"] is not None and f["status"] != "annulled"]
+        for code, figures in reported.communes.items()
+    }

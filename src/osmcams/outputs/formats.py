@@ -64,3 +64,5 @@ def agreed_format(
 MAP_MEASURES = ("per_km2", "per_10k")
 MAP_SCHEMES = ("quantiles", "fisher_jenks")
 MAP_SUFFIXES = {".png": "static", ".svg": "static", ".pdf": "static", ".html": "html"}
+# timeline: the suffixes that draw a chart of the counts over time.
+CHART_SUFFIXES = (".png", ".svg", ".html")

@@ -7,82 +7,41 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from osmcams.files import atomic_open, atomic_path
 from osmcams.join import Report
+from osmcams.outputs.figures import (
+    MEASURES,
+    NO_DATA,
+    NO_DATA_EDGE,
+    NO_DATA_LABEL,
+    PARTIAL_DASH,
+    PARTIAL_EDGE,
+    PARTIAL_LABEL,
+    Drawn,
+    cameras_text,
+    covered_text,
+    credits,
+    date_of,
+    drawn,
+    drawn_rows,
+    legend_entries,
+)
 from osmcams.outputs.fov import View, view_feature
 from osmcams.outputs.writers import camera_feature, commune_features
 
-MEASURES = {
-    "per_km2": ("cameras_per_km2", "cameras per km²"),
-    "per_10k": ("cameras_per_10k", "cameras per 10,000 inhabitants"),
-}
 SCHEMES = ("quantiles", "fisher_jenks")
 STATIC_SUFFIXES = (".png", ".svg", ".pdf")
-NO_DATA = "#d9d9d9"
-PARTIAL = "#525252"  # the dots over a commune counted on part of its area
 VIEW_FILL, VIEW_EDGE = "#41b6c4", "#1d6d75"  # cyan: it stands out on the yellow-red classes
-PALETTE = "YlOrRd"
 TYPE_COLOURS = {"camera": "#08519c", "ALPR": "#6a3d9a", "guard": "#1b7837", "unknown": "#404040"}
 OTHER_COLOURS = ("#e7298a", "#66a61e", "#a6761d", "#1b9e77")
-CREDIT = "© OpenStreetMap contributors, ODbL"
 STATIC = "osmcams.outputs"
-
-
-@dataclass(frozen=True)
-class Classes:
-    """Class breaks (upper bounds, ascending) and one colour per class."""
-
-    bins: tuple[float, ...]
-    colours: tuple[str, ...]
-
-    def colour(self, value: float | None) -> str:
-        """The colour of `value`'s class; the no-data grey for None."""
-        if value is None:
-            return NO_DATA
-        for bound, colour in zip(self.bins, self.colours):
-            if value <= bound:
-                return colour
-        return self.colours[-1]
-
-    def labels(self, lowest: float) -> list[str]:
-        """"0", "> 0 – 1.2", "> 1.2 – 3.5", … for the legend: classes hold (low, high]."""
-        first = _number(self.bins[0])
-        single = lowest >= self.bins[0] or len(self.bins) == 1
-        labels = [first if single else f"{_number(lowest)} – {first}"]
-        return labels + [f"> {_number(lo)} – {_number(hi)}" for lo, hi in zip(self.bins, self.bins[1:])]
-
-
-def _number(value: float) -> str:
-    return f"{value:,.2f}".rstrip("0").rstrip(".") if value else "0"
-
-
-def classify(values: list[float | None], scheme: str = "quantiles", k: int = 5) -> Classes:
-    """mapclassify breaks of the known `values`, coloured from light to dark."""
-    import warnings
-
-    import matplotlib
-    import numpy
-
-    known = numpy.array([v for v in values if v is not None], dtype=float)
-    distinct = numpy.unique(known)
-    if len(distinct) <= 1:
-        bins = tuple(distinct.tolist()) or (0.0,)
-    else:
-        with warnings.catch_warnings():  # "not enough unique values": k shrinks, as it should;
-            warnings.simplefilter("ignore", UserWarning)  # "numba not installed": slower, same breaks
-            import mapclassify
-
-            method = mapclassify.Quantiles if scheme == "quantiles" else mapclassify.FisherJenks
-            bins = tuple(sorted(set(method(known, k=min(k, len(distinct))).bins.tolist())))
-    cmap = matplotlib.colormaps[PALETTE]
-    stops = numpy.linspace(0.15, 0.9, len(bins)) if len(bins) > 1 else [0.6]
-    return Classes(bins, tuple(matplotlib.colors.to_hex(cmap(s)) for s in stops))
+NAMED = 30  # communes with a count named on the static map, at most
 
 
 def type_colours(types: list[str]) -> dict[str, str]:
@@ -92,41 +51,27 @@ def type_colours(types: list[str]) -> dict[str, str]:
 
 
 def _area_name(report: Report) -> str:
-    names = [r["name"] for r in report.rows]
+    rows = drawn_rows(report) or report.rows
+    names = [r["name"] for r in rows]
     if len(names) <= 3:
         return ", ".join(names)
-    departments = sorted({r["department"] for r in report.rows if r.get("department")})
+    departments = sorted({r["department"] for r in rows if r.get("department")})
     where = f" of department {', '.join(departments)}" if 0 < len(departments) <= 3 else ""
     return f"{len(names):,} communes{where}"
 
 
-def _source(text: str) -> str:
-    """A source without its directories: "/data/communes-06.geojson" -> "communes-06.geojson"."""
-    return re.sub(r"[^\s,;()]*/([^\s/,;()]+)", r"\1", text)
-
-
-def _cameras(n: int) -> str:
-    return f"{n:,} camera" + ("" if n == 1 else "s")
-
-
-def _date(report: Report) -> str:
-    return (report.meta["data_timestamp"] or "unknown date")[:10]
-
-
-def _frames(report: Report, measure: str, views: list[View] | None):
+def _frames(report: Report, figure: Drawn, views: list[View] | None):
     """Communes, cameras and views as GeoDataFrames in a local metric projection."""
     import geopandas
     import shapely
 
-    key, _ = MEASURES[measure]
-    rows = [r for r in report.rows if r["insee"] in report.boundaries]
+    rows = figure.rows
     communes = geopandas.GeoDataFrame(
-        {"name": [r["name"] for r in rows],
-         "value": [r.get(key) if r.get("cameras") is not None else None for r in rows],
-         "partial": [_partial(r) for r in rows]},
+        {"name": [r["name"] for r in rows], "kind": figure.kinds, "colour": figure.colours,
+         "share": figure.shares},
         geometry=[report.boundaries[r["insee"]] for r in rows], crs="EPSG:4326",
     )
-    crs = communes.estimate_utm_crs()
+    crs = communes.estimate_utm_crs() if len(communes) else "EPSG:3857"
     cameras = [c for r in rows for c in report.cameras.get(r["insee"], [])]
     points = geopandas.GeoDataFrame(
         {"type": [c.surveillance_type or "unknown" for c in cameras]},
@@ -139,17 +84,77 @@ def _frames(report: Report, measure: str, views: list[View] | None):
     return communes.to_crs(crs), points.to_crs(crs), cones.to_crs(crs)
 
 
-def _partial(row: dict[str, Any]) -> float | None:
-    """The covered share of a commune counted on partial data, else None."""
-    coverage = row.get("coverage")
-    if row.get("cameras") is None or coverage is None or coverage >= 1:
+def _scale_bar(ax: Any, patheffects: Any) -> None:
+    """A bar of a round length (1, 2 or 5 × 10ⁿ m), about a fifth of the map wide, bottom left.
+    The map is in a UTM projection: its units are metres, true near the central meridian."""
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    target = (x1 - x0) / 5
+    power = 10 ** math.floor(math.log10(target))
+    length = max(m * power for m in (1, 2, 5) if m * power <= target)
+    x, y = x0 + (x1 - x0) * 0.03, y0 + (y1 - y0) * 0.03
+    halo = [patheffects.withStroke(linewidth=4, foreground="white")]
+    ax.plot([x, x + length], [y, y], color="#252525", linewidth=3, solid_capstyle="butt",
+            path_effects=halo, zorder=5)
+    text = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    ax.annotate(text, (x + length / 2, y + (y1 - y0) * 0.012), ha="center", fontsize=12,
+                color="#252525", path_effects=halo, zorder=5)
+
+
+def _inset_bounds(communes: Any, counted: Any) -> tuple[float, float, float, float] | None:
+    """The extent of the counted communes, padded, when they fill under a tenth of the map's
+    width and height; else None."""
+    if not len(counted) or len(counted) == len(communes):
         return None
-    return float(coverage)
+    minx, miny, maxx, maxy = communes.total_bounds
+    x0, y0, x1, y1 = counted.total_bounds
+    if (x1 - x0) > 0.25 * (maxx - minx) or (y1 - y0) > 0.25 * (maxy - miny):
+        return None
+    pad = 0.12 * max(x1 - x0, y1 - y0)
+    return x0 - pad, y0 - pad, x1 + pad, y1 + pad
+
+
+def _draw_layers(ax: Any, communes: Any, points: Any, cones: Any, kinds: dict[str, str],
+                 named: Any | None) -> None:
+    """Communes by kind, the dashed outlines, views and cameras on `ax`; `named` communes labelled."""
+    from matplotlib import patheffects
+
+    ax.set_axis_off()
+    for kind, style in (("full", {"edgecolor": "white", "linewidth": 0.8}),
+                        ("partial", {"edgecolor": "white", "linewidth": 0.8}),
+                        ("nodata", {"edgecolor": NO_DATA_EDGE, "hatch": "///", "linewidth": 0.6})):
+        part = communes[communes["kind"] == kind]
+        if len(part):
+            part.plot(ax=ax, color=part["colour"].tolist(), **style)
+    if len(communes):
+        communes.boundary.plot(ax=ax, color="#737373", linewidth=0.5)
+    partial = communes[communes["kind"] == "partial"]
+    if len(partial):  # counted on part of the commune only: the count is a floor
+        partial.boundary.plot(ax=ax, color=PARTIAL_EDGE, linewidth=2.2,
+                              linestyle=(0, tuple(d / 2.2 for d in PARTIAL_DASH)), zorder=2)
+    if len(cones):
+        cones.plot(ax=ax, facecolor=VIEW_FILL, edgecolor=VIEW_EDGE, alpha=0.55, linewidth=0.6, zorder=2)
+    size = 28 if len(points) < 500 else 10 if len(points) < 5000 else 3
+    for kind, colour in kinds.items():
+        points[points["type"] == kind].plot(ax=ax, color=colour, markersize=size,
+                                            edgecolor="white", linewidth=0.4, zorder=3)
+    if named is None:
+        return
+    halo = [patheffects.withStroke(linewidth=3, foreground="white")]
+    if len(named) > NAMED:  # too many to name: the partly covered ones, if few enough
+        named = named[named["kind"] == "partial"]
+        if len(named) > NAMED:
+            return
+    for name, share, spot in zip(named["name"], named["share"], named.representative_point()):
+        if share is not None and share == share:
+            name = f"{name}\n{covered_text(share)}"
+        ax.annotate(name, (spot.x, spot.y), ha="center", fontsize=10, color="#252525",
+                    path_effects=halo, zorder=4)
 
 
 def draw_static(
     report: Report, target: Path, measure: str = "per_km2", scheme: str = "quantiles",
-    views: list[View] | None = None, overwrite: bool = False,
+    views: list[View] | None = None, overwrite: bool = False, credit: str | None = None,
 ) -> None:
     """A choropleth of `measure` with the cameras on top, as PNG, SVG or PDF (from the suffix)."""
     import matplotlib
@@ -158,52 +163,45 @@ def draw_static(
     import matplotlib.pyplot as plt
     from matplotlib import patheffects
     from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch, Rectangle
 
     _, units = MEASURES[measure]
-    communes, points, cones = _frames(report, measure, views)
-    values = [None if v != v else v for v in communes["value"].tolist()]  # NaN -> None
-    classes = classify(values, scheme)
-    colours = [classes.colour(v) for v in values]
-    minx, miny, maxx, maxy = communes.total_bounds
+    figure = drawn(report, measure, scheme)
+    communes, points, cones = _frames(report, figure, views)
+    minx, miny, maxx, maxy = communes.total_bounds if len(communes) else (0, 0, 1, 1)
     aspect = (maxy - miny) / max(maxx - minx, 1.0)
     fig = plt.figure(figsize=(16, min(max(9.0, 11 * aspect + 1.5), 16)), dpi=100)
     ax = fig.add_axes((0.01, 0.07, 0.70, 0.83))
-    ax.set_axis_off()
-    known = [v is not None for v in values]
-    communes[known].plot(ax=ax, color=[c for c, k in zip(colours, known) if k],
-                         edgecolor="white", linewidth=0.8)
-    if not all(known):
-        communes[[not k for k in known]].plot(ax=ax, facecolor=NO_DATA, edgecolor="#969696",
-                                              hatch="///", linewidth=0.8)
-    partial = [v is not None and v == v for v in communes["partial"].tolist()]
-    if any(partial):  # counted on part of the commune only: the count is a floor
-        communes[partial].plot(ax=ax, facecolor="none", edgecolor=PARTIAL, hatch="..", linewidth=0.8)
-    communes.boundary.plot(ax=ax, color="#737373", linewidth=0.5)
-    if len(cones):
-        cones.plot(ax=ax, facecolor=VIEW_FILL, edgecolor=VIEW_EDGE, alpha=0.55, linewidth=0.6, zorder=2)
     kinds = type_colours(points["type"].tolist())
-    size = 28 if len(points) < 500 else 10 if len(points) < 5000 else 3
-    for kind, colour in kinds.items():
-        points[points["type"] == kind].plot(ax=ax, color=colour, markersize=size,
-                                            edgecolor="white", linewidth=0.4, zorder=3)
-    if len(communes) <= 30:
-        halo = [patheffects.withStroke(linewidth=3, foreground="white")]
-        for name, share, spot in zip(communes["name"], communes["partial"], communes.representative_point()):
-            if share is not None and share == share:
-                name = f"{name}\n{share:.0%} covered"
-            ax.annotate(name, (spot.x, spot.y), ha="center", fontsize=11, color="#252525",
-                        path_effects=halo, zorder=4)
-    lowest = min([v for v in values if v is not None], default=0.0)
-    shades = [Patch(facecolor=c, edgecolor="#737373", label=label)
-              for c, label in zip(classes.colours, classes.labels(min(lowest, 0.0)))]
-    if not all(known):
-        shades.append(Patch(facecolor=NO_DATA, edgecolor="#969696", hatch="///", label="no data"))
-    if any(partial):
-        shades.append(Patch(facecolor="white", edgecolor=PARTIAL, hatch="..",
-                            label="partly in the data: count incomplete"))
-    first = fig.legend(handles=shades, title=units.capitalize(), loc="upper left", alignment="left",
-                       bbox_to_anchor=(0.72, 0.88), fontsize=13, title_fontsize=14, frameon=False)
+    counted = communes[communes["kind"] != "nodata"]
+    inset = _inset_bounds(communes, counted)
+    _draw_layers(ax, communes, points, cones, kinds, named=None if inset else counted)
+    if len(communes):
+        _scale_bar(ax, patheffects)
+    if inset:  # the counted communes are a speck of the map: drawn again, closer, on the right
+        x0, y0, x1, y1 = inset
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="#252525",
+                               linewidth=1.2, zorder=5))
+        width = 0.27
+        height = min(0.36, width * (y1 - y0) / (x1 - x0) * fig.get_figwidth() / fig.get_figheight())
+        zoom = fig.add_axes((0.72, 0.08, width, height))
+        _draw_layers(zoom, communes, points, cones, kinds, named=counted)
+        zoom.set_xlim(x0, x1)
+        zoom.set_ylim(y0, y1)
+        zoom.set_axis_on()
+        zoom.set(xticks=[], yticks=[], xlabel="", ylabel="")
+        _scale_bar(zoom, patheffects)
+    shades: list[Any] = [Patch(facecolor=c, edgecolor="#737373", label=label)
+                         for c, label in legend_entries(figure)]
+    if figure.count("partial"):
+        shades.append(Patch(facecolor="white", edgecolor=PARTIAL_EDGE, linestyle="--", linewidth=2,
+                            label=f"{PARTIAL_LABEL} ({figure.count('partial'):,})"))
+    if figure.count("nodata"):
+        shades.append(Patch(facecolor=NO_DATA, edgecolor=NO_DATA_EDGE, hatch="///",
+                            label=f"{NO_DATA_LABEL} ({figure.count('nodata'):,})"))
+    first = fig.legend(handles=shades, title=f"{units.capitalize()}\n(number of communes)", loc="upper left",
+                       alignment="left", bbox_to_anchor=(0.72, 0.88), fontsize=12,
+                       title_fontsize=14, frameon=False)
     dots: list[Any] = [Line2D([], [], marker="o", linestyle="", color=c, markersize=9,
                    label=f"{k} ({int((points['type'] == k).sum()):,})") for k, c in kinds.items()]
     if len(cones):
@@ -211,39 +209,55 @@ def draw_static(
     if dots:
         box = first.get_window_extent().transformed(fig.transFigure.inverted())
         fig.legend(handles=dots, title="Cameras by surveillance:type", loc="upper left",
-                   alignment="left", bbox_to_anchor=(0.72, box.y0 - 0.03), fontsize=13,
+                   alignment="left", bbox_to_anchor=(0.72, box.y0 - 0.03), fontsize=12,
                    title_fontsize=14, frameon=False)
     fig.text(0.01, 0.965, f"Video surveillance mapped in OpenStreetMap: {_area_name(report)}",
              fontsize=22, weight="bold", va="top")
-    fig.text(0.01, 0.925, f"{units.capitalize()}, {_cameras(len(points))}; data of {_date(report)}; "
-             f"{scheme.replace('_', '-')} classes", fontsize=15, va="top", color="#404040")
-    fig.text(0.01, 0.02, f"{CREDIT} · Boundaries: {_source(report.meta['boundaries'])} · osmcams "
-             f"{report.meta['osmcams_version']}", fontsize=11, color="#404040")
+    fig.text(0.01, 0.925, f"{units.capitalize()}, {cameras_text(len(points))}; data of "
+             f"{date_of(report)}; {scheme.replace('_', '-')} classes", fontsize=15, va="top",
+             color="#404040")
+    lines = [text for text, _ in credits(report.meta, credit)]
+    fig.text(0.01, 0.015, " · ".join(lines) + f" · osmcams {report.meta['osmcams_version']}",
+             fontsize=10, color="#404040", wrap=True)
     with atomic_path(target, overwrite) as temp:
         fmt = target.suffix.lstrip(".").lower()
         rights = {"png": "Copyright", "pdf": "Subject", "svg": "Rights"}[fmt]
         fig.savefig(temp, format=fmt, dpi=100,
-                    metadata={"Title": f"Cameras, {_area_name(report)}", rights: CREDIT})
+                    metadata={"Title": f"Cameras, {_area_name(report)}", rights: lines[0]})
     plt.close(fig)
+
+
+def _flat(label: str, n: int) -> str | None:
+    """A legend label on one line with its count, or None for no commune."""
+    return f"{label.replace(chr(10), ' ')} ({n:,})" if n else None
 
 
 def _static(name: str) -> str:
     return resources.files(STATIC).joinpath(f"static/{name}").read_text(encoding="utf-8")
 
 
+def _credit_html(meta: dict[str, Any], credit: str | None) -> str:
+    """The credits as HTML, escaped, each linked to its licence or source when known."""
+    return " | ".join(
+        f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{html.escape(text)}</a>'
+        if url else html.escape(text)
+        for text, url in credits(meta, credit)
+    )
+
+
 def html_page(
     report: Report, measure: str = "per_km2", scheme: str = "quantiles",
     views: list[View] | None = None, tiles: str | None = None, cluster: bool = True,
+    credit: str | None = None,
 ) -> str:
     """One HTML page with Leaflet inlined: choropleth, camera markers, views; no network needed."""
-    key, units = MEASURES[measure]
-    communes = commune_features(report)
-    values = [f["properties"].get(key) if f["properties"].get("cameras") is not None else None
-              for f in communes]
-    classes = classify(values, scheme)
-    for feature, value in zip(communes, values):
-        feature["properties"].update(_colour=classes.colour(value), _nodata=value is None)
-    cameras = [c for r in report.rows for c in report.cameras.get(r["insee"], [])]
+    _, units = MEASURES[measure]
+    figure = drawn(report, measure, scheme)
+    communes = commune_features(report, figure.rows)
+    for feature, colour, kind, share in zip(communes, figure.colours, figure.kinds, figure.shares):
+        feature["properties"].update(_colour=colour, _kind=kind,
+                                     _covered=None if share is None else covered_text(share))
+    cameras = [c for r in figure.rows for c in report.cameras.get(r["insee"], [])]
     kinds = type_colours([c.surveillance_type or "unknown" for c in cameras])
     markers = []
     for camera in cameras:
@@ -252,15 +266,17 @@ def html_page(
                                  "_colour": kinds[camera.surveillance_type or "unknown"]}
         markers.append(feature)
     counts = {k: sum((c.surveillance_type or "unknown") == k for c in cameras) for k in kinds}
-    lowest = min([v for v in values if v is not None], default=0.0)
     title = f"Video surveillance mapped in OpenStreetMap: {_area_name(report)}"
     data = {
         "title": title,
-        "subtitle": f"{_cameras(len(cameras))}; data of {_date(report)}",
-        "credit": html.escape(f"{CREDIT} | Boundaries: {_source(report.meta['boundaries'])}"),
-        "units": units.capitalize() + f" ({scheme.replace('_', '-')})",
-        "classes": list(zip(classes.colours, classes.labels(min(lowest, 0.0)))),
-        "noData": not all(v is not None for v in values),
+        "subtitle": f"{cameras_text(len(cameras))}; data of {date_of(report)}",
+        "credit": _credit_html(report.meta, credit),
+        "units": units.capitalize() + f" ({scheme.replace('_', '-')} classes; number of communes)",
+        "classes": legend_entries(figure),
+        "partial": _flat(PARTIAL_LABEL, figure.count("partial")),
+        "noData": _flat(NO_DATA_LABEL, figure.count("nodata")),
+        "dash": " ".join(map(str, PARTIAL_DASH)),
+        "labelled": figure.count("partial") <= NAMED,  # "NN% covered" always shown, else on hover
         "types": [[colour, f"{kind} ({counts[kind]:,})"] for kind, colour in kinds.items()],
         "communes": {"type": "FeatureCollection", "features": communes},
         "cameras": {"type": "FeatureCollection", "features": markers},

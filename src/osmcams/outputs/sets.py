@@ -1,6 +1,7 @@
 """The published set of a refresh, written and replaced all or nothing.
 
-- ``communes.csv`` and ``communes.json``: the density table, as ``count`` writes them;
+- ``communes.csv`` (with its column types in ``communes.csvt``) and ``communes.json``: the
+  density table, as ``count`` writes them;
 - ``cameras.geojson``: every camera of the selected communes, with its ``insee``, one
   feature a line, commune after commune in the order of the table;
 - ``communes/<insee>-<slug>.geojson``: one per commune, as ``export --output-dir``.
@@ -21,6 +22,7 @@ from typing import Any
 from osmcams.join import ROW_KEYS
 from osmcams.outputs.writers import (
     commune_file,
+    csvt_line,
     json_document,
     rows_csv,
     write_feature_bytes,
@@ -28,7 +30,8 @@ from osmcams.outputs.writers import (
 )
 
 COMMUNES_DIR = "communes"
-FIXED = {"table": "communes.csv", "json": "communes.json", "cameras": "cameras.geojson"}
+FIXED = {"table": "communes.csv", "types": "communes.csvt", "json": "communes.json",
+         "cameras": "cameras.geojson"}
 
 # A file's size and modification time (ns): what tells whether it is still the one written.
 Identity = tuple[int, int]
@@ -93,6 +96,8 @@ def write_set(
         rows_csv([], ROW_KEYS, header)
         with open(paths["table"], "w", encoding="utf-8", newline="") as out:
             out.write(header.getvalue() + "".join(r.csv for r in rows))
+        with open(paths["types"], "w", encoding="utf-8") as out:
+            out.write(csvt_line(ROW_KEYS))
         with open(paths["json"], "w", encoding="utf-8") as out:
             json_document(meta, [r.json for r in rows], warnings, out)
         for row in rows:

@@ -15,23 +15,42 @@ from typing import Any
 from osmcams.files import atomic_open
 from osmcams.join import Report
 from osmcams.models import Camera
+from osmcams.outputs.figures import (
+    MEASURES,
+    NO_DATA,
+    NO_DATA_LABEL,
+    ODBL,
+    PARTIAL_DASH,
+    PARTIAL_EDGE,
+    cameras_text,
+    covered_text,
+    credit_text,
+    credits,
+    date_of,
+    drawn,
+    legend_entries,
+    number,
+)
 from osmcams.outputs.fov import View, view_feature
 from osmcams.outputs.writers import camera_feature, commune_features
 
-CREDIT = "© OpenStreetMap contributors, ODbL"
 OSM_LINK = "[[https://www.openstreetmap.org/{@id}|See on OpenStreetMap]]"
 CAMERA_POPUP = "# {name}\n{description}\n{osm_tags}\n" + OSM_LINK + "\n© OpenStreetMap contributors"
-DENSITY = {"per_km2": ("cameras_per_km2", "cameras per km²"),
-           "per_10k": ("cameras_per_10k", "cameras per 10,000 inhabitants")}
+COMMUNE_POPUP = "# {name}\n{description}"
 
 
 def _tags_text(camera: Camera) -> str:
     return "\n".join(f"{k}={v}" for k, v in sorted(camera.tags.items()))
 
 
+def _shown(properties: dict[str, Any]) -> dict[str, Any]:
+    """Properties without their empty values: uMap's table popup prints None as "null"."""
+    return {k: v for k, v in properties.items() if v is not None and v != ""}
+
+
 def _camera_feature(camera: Camera) -> dict[str, Any]:
     feature = camera_feature(camera)
-    feature["properties"] = {**camera.flat_properties(), "osm_tags": _tags_text(camera)}
+    feature["properties"] = _shown({**camera.flat_properties(), "osm_tags": _tags_text(camera)})
     return feature
 
 
@@ -45,38 +64,61 @@ def _layer(name: str, features: list[dict[str, Any]], **options: Any) -> dict[st
 
 
 def umap_document(
-    report: Report, codes: list[str], views: list[View] | None = None, by: str = "per_km2"
+    report: Report, codes: list[str], views: list[View] | None = None, by: str = "per_km2",
+    scheme: str = "quantiles", credit: str | None = None,
 ) -> dict[str, Any]:
-    """A uMap map of the communes with `codes`: density, cameras, and views when given."""
+    """A uMap map of the communes with `codes` (those outside the data included, as "no data"):
+    density in osmcams's own classes, cameras, and views when given."""
     import shapely
 
-    key, units = DENSITY[by]
-    communes = [f for f in commune_features(report) if f["properties"]["insee"] in codes]
-    for feature in communes:
-        feature["properties"]["description"] = _commune_description(feature["properties"], units, key)
-    known = [f for f in communes if f["properties"].get(key) is not None]
-    unknown = [f for f in communes if f["properties"].get(key) is None]
+    key, units = MEASURES[by]
+    figure = drawn(report, by, scheme, codes)
+    classed: list[dict[str, Any]] = []
+    unclassed: list[dict[str, Any]] = []
+    unknown: list[dict[str, Any]] = []
+    for feature, colour, kind, share, value in zip(
+        commune_features(report, figure.rows), figure.colours, figure.kinds, figure.shares,
+        figure.values,
+    ):
+        props = feature["properties"]
+        style: dict[str, Any] = {"fillColor": colour}  # uMap keeps a feature's own colour
+        if share is not None:
+            props["covered"] = covered_text(share)
+            style.update(color=PARTIAL_EDGE, weight=3, dashArray=",".join(map(str, PARTIAL_DASH)),
+                         showLabel=True, labelKey="{name}, {covered}")
+        props["description"] = _commune_description(props, units, key)
+        feature["properties"] = {**_shown(props), "_umap_options": style}
+        (unknown if kind == "nodata" else classed if value is not None else unclassed).append(feature)
     cameras = [_camera_feature(c) for code in codes for c in report.cameras.get(code, [])]
-    meta = report.meta
-    names = [f["properties"]["name"] for f in communes]
+    names = [r["name"] for r in figure.rows]
     title = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    outline = shapely.union_all([report.boundaries[c] for c in codes if c in report.boundaries])
+    outline = shapely.union_all([report.boundaries[r["insee"]] for r in figure.rows])
     centre = outline.centroid if not outline.is_empty else shapely.Point(0, 0)
-    commune_popup = "# {name}\n{description}"
+    classes = figure.classes
+    legend = "; ".join(label for _, label in legend_entries(figure))
     layers = [
-        _layer(f"Communes: {units}", known, type="Choropleth",
-               choropleth={"property": key, "brewer": "YlOrRd", "classes": min(5, max(len(known), 1)),
-                           "mode": "quantiles"},
+        _layer(f"Communes: {units}", classed, type="Choropleth",
+               choropleth={"property": key, "brewer": "YlOrRd", "mode": "manual",
+                           "classes": len(classes.bins), "breaks": classes.umap_breaks()}
+               if classes.bins else {},
                color="white", weight=1, fillOpacity=0.7, popupTemplate="Table",
-               popupContentTemplate=commune_popup,
-               description=f"Cameras mapped in OpenStreetMap, {units}"),
+               popupContentTemplate=COMMUNE_POPUP,
+               description=f"Cameras mapped in OpenStreetMap, {units}, {scheme.replace('_', '-')} "
+                           f"classes (number of communes): {legend or 'none'}. A dashed outline: "
+                           "partly in the OSM data, count incomplete."),
         _layer("Cameras", cameras, color="DarkRed", iconClass="Circle",
                popupContentTemplate=CAMERA_POPUP),
     ]
+    if unclassed:
+        layers.insert(1, _layer(f"Communes partly in the data, {units} unknown", unclassed,
+                                color=PARTIAL_EDGE, fillColor="white", fillOpacity=0.5, weight=3,
+                                popupTemplate="Table", popupContentTemplate=COMMUNE_POPUP))
     if unknown:
-        layers.insert(1, _layer("Communes without data", unknown, color="Gray", fillColor="LightGray",
-                                fillOpacity=0.5, weight=1, dashArray="4,4",
-                                popupTemplate="Table", popupContentTemplate=commune_popup))
+        layers.insert(1, _layer("Communes without data", unknown, color="Gray", fillColor=NO_DATA,
+                                fillOpacity=0.6, weight=1, popupTemplate="Table",
+                                popupContentTemplate=COMMUNE_POPUP,
+                                description=f"{NO_DATA_LABEL[0].upper()}{NO_DATA_LABEL[1:]}"
+                                .replace("\n", " ") + ": not counted, not zero."))
     if views is not None:
         features = [view_feature(v) for v in views]
         for feature, view in zip(features, views):
@@ -84,19 +126,23 @@ def umap_document(
         layers.append(_layer("Fields of view", features, color="DarkOrange", fillColor="Orange",
                              fillOpacity=0.25, weight=1,
                              popupContentTemplate=CAMERA_POPUP + "\nField of view: {fov}, {fov_range_m} m"))
+    lines = credits(report.meta, credit)
+    meta = report.meta
     return {
         "type": "umap",
         "uri": "https://github.com/osmcams/osmcams",
         "properties": {
             "name": f"Video surveillance in OpenStreetMap: {title}",
             "description": (
-                f"Cameras mapped in OpenStreetMap, data of {meta['data_timestamp'] or 'unknown date'}; "
-                f"boundaries: {meta['boundaries']}; population: {meta['population_source'] or 'none'}. "
-                f"Made with osmcams {meta['osmcams_version']}."
+                f"Cameras mapped in OpenStreetMap, data of {date_of(report)}: "
+                f"{cameras_text(len(cameras))} in {figure.count('full') + figure.count('partial'):,} "
+                f"communes, of which {figure.count('partial'):,} partly covered"
+                + (f"; {figure.count('nodata'):,} communes without data" if unknown else "")
+                + f". {credit_text(meta, credit)}. Made with osmcams {meta['osmcams_version']}."
             ),
-            "shortCredit": CREDIT,
-            "longCredit": f"{CREDIT}; boundaries: {meta['boundaries']}",
-            "licence": "ODbL",
+            "shortCredit": lines[0][0],
+            "longCredit": " · ".join(f"[[{url}|{text}]]" if url else text for text, url in lines),
+            "licence": dict(ODBL),
             "onLoadPanel": "caption",
             "defaultView": "data",
             "zoom": 13,
@@ -109,10 +155,10 @@ def umap_document(
 
 def write_umap(
     report: Report, codes: list[str], target: str | os.PathLike[str],
-    views: list[View] | None = None, overwrite: bool = False,
+    views: list[View] | None = None, overwrite: bool = False, credit: str | None = None,
 ) -> None:
     """The uMap map of the communes with `codes` to `target`, atomically."""
-    document = umap_document(report, codes, views)
+    document = umap_document(report, codes, views, credit=credit)
     with atomic_open(target, overwrite) as out:
         json.dump(document, out, ensure_ascii=False, allow_nan=False)
         out.write("\n")
@@ -120,7 +166,10 @@ def write_umap(
 
 def _commune_description(row: dict[str, Any], units: str, key: str) -> str:
     if row.get("cameras") is None:
-        return "No data: " + str(row.get("reason") or "the OSM data does not cover this commune")
+        return "No data: the OSM data does not cover this commune, so its cameras were not counted."
     value = row.get(key)
-    return f"{row['cameras']} cameras; " + (
-        f"{value} {units}" if value is not None else f"{units}: unknown")
+    text = f"{cameras_text(row['cameras'])}; " + (
+        f"{number(value)} {units}" if value is not None else f"{units}: unknown")
+    if row.get("covered"):
+        text += f". Partly in the data ({row['covered']}): the count is a floor"
+    return text

@@ -25,6 +25,50 @@ from osmcams.outputs.formats import CAMERA_FORMATS, GDAL_DRIVERS, SUFFIX
 from osmcams.outputs.fov import View, view_feature
 
 RS = "\x1e"
+# The type of each column osmcams writes, in GDAL's names, whatever the values of a run:
+# a code stays text, a count an integer, a column of nulls keeps its type. Other columns
+# (OSM tags) are text; by_type:* and by_scope:* are counts.
+COLUMN_TYPES = {
+    "insee": "String", "name": "String", "department": "String", "population": "Integer",
+    "area_km2": "Real", "coverage": "Real", "cameras": "Integer", "cameras_per_km2": "Real",
+    "cameras_per_10k": "Real", "inhabitants_per_camera": "Integer", "note": "String",
+    "lon": "Real", "lat": "Real", "@id": "String", "@direction": "Real", "@timestamp": "DateTime",
+    "commune": "String", "date": "DateTime", "added": "Integer", "removed": "Integer",
+    "partial": "Integer(Boolean)",
+}
+COUNTS = ("by_type:", "by_scope:")
+PANDAS_TYPES = {"Integer": "Int64", "Real": "float64", "Integer(Boolean)": "boolean"}
+
+
+def column_type(key: str) -> str:
+    """The GDAL type of column `key`: Integer, Integer(Boolean), Real, DateTime or String."""
+    return COLUMN_TYPES.get(key) or ("Integer" if key.startswith(COUNTS) else "String")
+
+
+def csvt_line(keys: Iterable[str]) -> str:
+    """The one line of a `.csvt`: the column types of a CSV, which GDAL and QGIS read, so
+    that 06032 stays a text code and not the number 6032."""
+    return ",".join(f'"{column_type(k)}"' for k in keys) + "\n"
+
+
+def write_csvt(target: str | os.PathLike[str], keys: Iterable[str]) -> None:
+    """The `.csvt` beside the CSV `target`."""
+    with atomic_open(Path(target).with_suffix(".csvt"), True) as out:
+        out.write(csvt_line(keys))
+
+
+def typed(frame: Any, datetimes: bool = True) -> Any:
+    """`frame` with each column cast to its type (`column_type`): nullable integers, floats,
+    UTC timestamps (unless not `datetimes`: a Shapefile or KML keeps them as text)."""
+    import pandas
+
+    for key in frame.columns:
+        kind = column_type(key) if key != frame.geometry.name else None
+        if kind in PANDAS_TYPES:
+            frame[key] = frame[key].astype(object).where(frame[key].notna(), None).astype(PANDAS_TYPES[kind])
+        elif kind == "DateTime" and datetimes:
+            frame[key] = pandas.to_datetime(frame[key], utc=True, errors="coerce")
+    return frame
 
 
 def _cell(value: Any) -> Any:
@@ -166,15 +210,28 @@ def flat_row(row: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def commune_features(report: Report) -> list[dict[str, Any]]:
-    """Each commune of the report as a polygon with its row as flat properties."""
+def commune_features(report: Report, rows: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Each commune of the report (or of `rows`) as a polygon with its row as flat properties."""
     features = []
-    for row in report.rows:
+    for row in report.rows if rows is None else rows:
         if row["insee"] not in report.boundaries:
             continue
         feature = boundary_feature(row["insee"], row["name"], report.boundaries[row["insee"]])
         feature["properties"] = flat_row(row)
         features.append(feature)
+    return _with_every_count(features)
+
+
+def _with_every_count(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every feature with the same keys, in the same order: a by_* count a commune lacks
+    is 0 (None when the commune has no count at all), any other missing key None."""
+    keys: dict[str, None] = {}
+    for feature in features:
+        keys.update(dict.fromkeys(feature["properties"]))
+    for feature in features:
+        props = feature["properties"]
+        zero = 0 if props.get("cameras") is not None else None
+        feature["properties"] = {k: props.get(k, zero if k.startswith(COUNTS) else None) for k in keys}
     return features
 
 
@@ -231,19 +288,23 @@ def meta_sidecar(target: str | os.PathLike[str]) -> Path:
 
 
 def write_csv_report(report: Report, target: str | os.PathLike[str], overwrite: bool = False) -> None:
-    """The rows as CSV at `target` and their meta and warnings as NAME.meta.json beside it,
-    published together (both or neither)."""
+    """The rows as CSV at `target`, their meta and warnings as NAME.meta.json and their column
+    types as NAME.csvt beside it, published together (all or none). Into a device or a pipe
+    (/dev/stdout), where nothing can stand beside it, the CSV alone."""
     from osmcams.files import atomic_path, publish, streamed_target
 
     target, sidecar = Path(target), meta_sidecar(target)
-    if streamed_target(target):  # /dev/stdout, a pipe: nothing can stand beside it
+    if streamed_target(target):
         with atomic_path(target, overwrite) as path, open(path, "w", encoding="utf-8", newline="") as out:
             rows_csv(report.rows, ROW_KEYS, out)
         return
+    names = {"table": target.name, "types": target.with_suffix(".csvt").name, "meta": sidecar.name}
     try:
-        with publish(target.parent, {"table": target.name, "meta": sidecar.name}, overwrite) as paths:
+        with publish(target.parent, names, overwrite) as paths:
             with open(paths["table"], "w", encoding="utf-8", newline="") as out:
                 rows_csv(report.rows, ROW_KEYS, out)
+            with open(paths["types"], "w", encoding="utf-8") as out:
+                out.write(csvt_line(ROW_KEYS))
             with open(paths["meta"], "w", encoding="utf-8") as out:
                 out.write(_dump({**provenance(report), "csv": target.name}, 1) + "\n")
     except OutputError as e:  # name the file asked for, not the directory of the set
@@ -275,14 +336,15 @@ def _columns(records: list[dict[str, Any]]) -> list[str]:
     return list(seen.values())
 
 
-def _camera_frame(records: list[dict[str, Any]], cameras: list[Camera]):
+def _camera_frame(records: list[dict[str, Any]], cameras: list[Camera], datetimes: bool = True):
     import geopandas
     import shapely
 
     geometry = shapely.points([[c.lon, c.lat] for c in cameras]) if cameras else []
-    return geopandas.GeoDataFrame(
-        records, columns=_columns(records) or ["@id"], geometry=geometry, crs="EPSG:4326"
-    )
+    return typed(geopandas.GeoDataFrame(
+        records, columns=_columns(records) or ["@id", "@direction", "@timestamp"],
+        geometry=geometry, crs="EPSG:4326",
+    ), datetimes)
 
 
 def write_cameras(
@@ -336,7 +398,7 @@ def write_cameras(
         with atomic_path(target, overwrite) as temp:
             temp.unlink()
             named = {} if fmt == "shp" else {"layer": "cameras"}  # not the temporary name
-            gdal_write(_camera_frame(records, cameras), temp, target, driver=GDAL_DRIVERS[fmt],
+            gdal_write(_camera_frame(records, cameras, fmt == "fgb"), temp, target, driver=GDAL_DRIVERS[fmt],
                        geometry_type="Point", **named)
             if fmt == "shp":  # the sidecar files go with the .shp, each renamed into place
                 for part in temp.parent.glob(f"{temp.stem}.*"):
@@ -350,7 +412,9 @@ def write_cameras(
     with atomic_open(target, overwrite) as out:
         if fmt == "csv":
             rows = [{"lon": c.lon, "lat": c.lat, **r} for c, r in zip(cameras, records)]
-            rows_csv(rows, tuple(_columns(rows) or ["lon", "lat", "@id"]), out)
+            keys = tuple(_columns(rows) or ["lon", "lat", "@id"])
+            rows_csv(rows, keys, out)
+            write_csvt(target, keys)
             return
         features = [boundary_feature(**b) for b in boundaries or []]
         features += [camera_feature(c, *place) for c, place in zip(cameras, places)]
@@ -371,10 +435,10 @@ def write_communes(report: Report, target: str | os.PathLike[str], fmt: str, ove
     import geopandas
     from shapely.geometry import shape
 
-    frame = geopandas.GeoDataFrame(
-        [f["properties"] for f in features], geometry=[shape(f["geometry"]) for f in features],
-        crs="EPSG:4326",
-    )
+    frame = typed(geopandas.GeoDataFrame(
+        [f["properties"] for f in features], columns=list(features[0]["properties"]) if features else None,
+        geometry=[shape(f["geometry"]) for f in features], crs="EPSG:4326",
+    ))
     with atomic_path(target, overwrite) as temp:
         temp.unlink()
         gdal_write(frame, temp, target, layer="communes", driver="GPKG",

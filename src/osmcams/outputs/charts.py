@@ -1,0 +1,206 @@
+"""The spread over time, drawn: cameras per commune at each date, as small multiples
+(PNG, SVG) or one HTML page that opens from disk with no network.
+
+matplotlib is read only here, when a chart is drawn.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from osmcams.files import atomic_open, atomic_path
+from osmcams.outputs.figures import PARTIAL_EDGE, cameras_text, covered_text, credits, partial_share
+
+PANELS = 12  # communes drawn; beyond, those with the most cameras at the last date
+COLUMNS = 4
+LINE, FILL = "#bd0026", "#fecc5c"  # the dark and a light end of the maps' yellow-red ramp
+REPORTED = "#08519c"  # the reported figures: blue, apart from the counts' yellow-red
+
+
+@dataclass(frozen=True)
+class ReportedPoint:
+    """A figure reported by a town or the press, as a dated point on a commune's panel."""
+
+    when: datetime  # the instant it is set against OSM (the end of the period it describes)
+    cameras: int
+    text: str  # "~4,000": the count with its qualifier
+    as_of: str
+    source: str
+    comparable: bool  # installed, of the commune's own network: a filled mark; else hollow
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def shown_rows(timeline: Any) -> list[dict[str, Any]]:
+    """The communes a chart draws: all up to PANELS, else the PANELS with the most cameras at
+    the last date (ties by code), in that order."""
+    rows = list(timeline.rows)
+    if len(rows) <= PANELS:
+        return rows
+    return sorted(rows, key=lambda r: (-r["cameras"][-1], r["insee"]))[:PANELS]
+
+
+def _titles(timeline: Any, rows: list[dict[str, Any]]) -> tuple[str, str]:
+    meta, dates = timeline.meta, timeline.dates
+    title = f"Cameras mapped in OpenStreetMap, {dates[0][:10]} to {dates[-1][:10]}"
+    which = (f"the {len(rows)} communes with the most cameras on {dates[-1][:10]}, of "
+             f"{len(timeline.rows):,}" if len(rows) < len(timeline.rows)
+             else f"{len(rows):,} commune" + ("s" if len(rows) != 1 else ""))
+    data = (meta.get("data_timestamp") or "unknown date")[:10]
+    return title, f"{which}; counted every {meta['every']}; data of {data}; same scale in every panel"
+
+
+def _figure(timeline: Any, credit: str | None, reported: dict[str, list[ReportedPoint]]) -> Any:
+    """The matplotlib figure of the small multiples, with the reported figures as points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    rows = shown_rows(timeline)
+    dates = [_when(d) for d in timeline.dates]
+    n = max(len(rows), 1)
+    columns = min(COLUMNS, n)
+    lines = -(-n // columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(4 * columns + 1, 2.8 * lines + 2.2),
+                             sharex=True, sharey=True, squeeze=False, dpi=100)
+    points = {r["insee"]: reported.get(r["insee"], []) for r in rows}
+    top = max([max(r["cameras"]) for r in rows] + [p.cameras for ps in points.values() for p in ps] + [1])
+    for ax, row in zip(axes.flat, rows):
+        for point in points[row["insee"]]:
+            ax.plot([point.when], [point.cameras], marker="D", markersize=7, linestyle="",
+                    color=REPORTED, markerfacecolor=REPORTED if point.comparable else "white")
+            ax.annotate(point.text, (point.when, point.cameras), xytext=(4, -10),
+                        textcoords="offset points", fontsize=9, color=REPORTED)
+        share = partial_share(row)
+        dashed = share is not None
+        ax.fill_between(dates, row["cameras"], step="post", color=FILL, alpha=0.6, linewidth=0)
+        ax.step(dates, row["cameras"], where="post", color=PARTIAL_EDGE if dashed else LINE,
+                linewidth=2, linestyle="--" if dashed else "-")
+        name = f"{row['name']} ({row['insee']})"
+        ax.set_title(name + (f"\n{covered_text(share)}: counts incomplete" if share is not None else ""),
+                     fontsize=11, loc="left")
+        ax.annotate(f"{row['cameras'][-1]:,}", (dates[-1], row["cameras"][-1]), xytext=(3, 3),
+                    textcoords="offset points", fontsize=10, color="#252525")
+        ax.grid(axis="y", color="#e0e0e0", linewidth=0.6)
+        ax.spines[["top", "right"]].set_visible(False)
+    for ax in list(axes.flat)[len(rows):]:
+        ax.set_axis_off()
+    axes.flat[0].set_ylim(0, top * 1.15)
+    axes.flat[0].yaxis.set_major_locator(MaxNLocator(integer=True))  # cameras are whole
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    for i, ax in enumerate(axes.flat[:len(rows)]):
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        if i + columns >= len(rows):  # no panel below: its dates are shown
+            ax.xaxis.set_tick_params(labelbottom=True)
+    title, subtitle = _titles(timeline, rows)
+    if any(points.values()):
+        subtitle += ("; ◆ reported by the town or the press (◇ planned, or counted over a wider "
+                     "area), at the end of the period it describes")
+    fig.suptitle(title, x=0.01, ha="left", fontsize=16, weight="bold")
+    fig.text(0.01, 1 - 0.55 / fig.get_figheight(), subtitle, fontsize=11, color="#404040", va="top")
+    credit_line = " · ".join(text for text, _ in credits(timeline.meta, credit))
+    fig.text(0.01, 0.01, f"{credit_line} · osmcams {timeline.meta['osmcams_version']}",
+             fontsize=9, color="#404040")
+    fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1 - 0.8 / fig.get_figheight()))
+    return fig
+
+
+def draw_timeline(
+    timeline: Any, target: Path, overwrite: bool = False, credit: str | None = None,
+    reported: dict[str, list[ReportedPoint]] | None = None,
+) -> None:
+    """Cameras over time per commune to `target`: .png, .svg or .html (from the suffix);
+    `reported`: the figures reported for each commune (by INSEE code), drawn as points."""
+    import matplotlib.pyplot as plt
+
+    kind = target.suffix.lower().lstrip(".")
+    fig = _figure(timeline, credit, reported or {})
+    try:
+        if kind == "html":
+            page = timeline_page(timeline, fig, credit, reported or {})
+            with atomic_open(target, overwrite) as out:
+                out.write(page)
+            return
+        with atomic_path(target, overwrite) as temp:
+            rights = {"png": "Copyright", "svg": "Rights"}[kind]
+            fig.savefig(temp, format=kind, dpi=100, metadata={
+                "Title": _titles(timeline, shown_rows(timeline))[0], rights: credits(timeline.meta)[0][0]})
+    finally:
+        plt.close(fig)
+
+
+def timeline_page(
+    timeline: Any, fig: Any, credit: str | None = None,
+    reported: dict[str, list[ReportedPoint]] | None = None,
+) -> str:
+    """One HTML page: the chart as inline SVG (its text escaped by matplotlib), the counts and
+    the reported figures as tables; nothing fetched."""
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg")
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg"):]  # without the XML declaration and doctype
+    rows = shown_rows(timeline)
+    title, subtitle = _titles(timeline, rows)
+    head = "".join(f"<th>{html.escape(d[:10])}</th>" for d in timeline.dates)
+    body = "".join(
+        f"<tr><td>{html.escape(r['insee'])}</td><td>{html.escape(r['name'])}"
+        + (f" ({html.escape(covered_text(s))})" if (s := partial_share(r)) is not None else "")
+        + "</td>" + "".join(f"<td>{c:,}</td>" for c in r["cameras"]) + "</tr>"
+        for r in timeline.rows
+    )
+    names = {r["insee"]: r["name"] for r in timeline.rows}
+    figures = "".join(
+        f"<tr><td>{html.escape(code)}</td><td>{html.escape(names[code])}</td>"
+        f"<td>{html.escape(p.as_of)}</td><td>{html.escape(p.text)}</td>"
+        f"<td>{'yes' if p.comparable else 'no'}</td><td>{html.escape(p.source)}</td></tr>"
+        for code, ps in (reported or {}).items() if code in names for p in ps
+    )
+    said = (f'<h2>Reported figures</h2><div class="counts"><table><thead><tr><th>INSEE</th>'
+            f"<th>Commune</th><th>As of</th><th>Reported</th><th>Comparable</th><th>Source</th>"
+            f"</tr></thead><tbody>{figures}</tbody></table></div>" if figures else "")
+    links = " · ".join(
+        f'<a href="{html.escape(url)}">{html.escape(text)}</a>' if url else html.escape(text)
+        for text, url in credits(timeline.meta, credit)
+    )
+    total = cameras_text(sum(r["cameras"][-1] for r in timeline.rows))
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>
+body {{ font: 14px/1.4 system-ui, sans-serif; margin: 16px; color: #252525; }}
+svg {{ max-width: 100%; height: auto; }}
+table {{ border-collapse: collapse; margin-top: 12px; }}
+.counts {{ overflow-x: auto; }}
+td, th {{ border-top: 1px solid #ddd; padding: 2px 8px; text-align: right; }}
+td:nth-child(-n+2) {{ text-align: left; }}
+.credit {{ color: #404040; font-size: 12px; }}
+</style>
+</head>
+<body>
+<h1>{html.escape(title)}</h1>
+<p>{html.escape(subtitle)}; {html.escape(total)} at the last date.</p>
+<figure>{svg}</figure>
+<div class="counts"><table><thead><tr><th>INSEE</th><th>Commune</th>{head}</tr></thead>
+<tbody>{body}</tbody></table></div>
+{said}
+<p class="credit">{links} · osmcams {html.escape(str(timeline.meta['osmcams_version']))}</p>
+</body>
+</html>
+"""

@@ -1,0 +1,273 @@
+"""What every map of a report shares: the communes drawn, their classes, their marks, the credits.
+
+The PNG, the HTML page and the uMap file all read these, so that the three maps of the
+same data colour each commune alike, mark the same communes as partly covered or
+without data, and print the same credits.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from osmcams.join import Report
+
+NO_DATA = "#d9d9d9"  # grey: a commune asked for that the data does not cover
+NO_DATA_EDGE = "#969696"
+PARTIAL_EDGE = "#252525"  # the dashed outline of a commune counted on part of its area
+PARTIAL_DASH = (6, 4)  # dash, gap in pixels, the same in every map
+UNCLASSED = "#ffffff"  # a partly covered commune whose density is unknown
+CLASSES = 5
+# ColorBrewer YlOrRd, as uMap's choropleth reads it for 3 to 9 classes, so that uMap's
+# legend has the colours osmcams draws; 1 and 2 classes take the ends of the 3-class ramp.
+YLORRD = {
+    1: ("#feb24c",),
+    2: ("#ffeda0", "#f03b20"),
+    3: ("#ffeda0", "#feb24c", "#f03b20"),
+    4: ("#ffffb2", "#fecc5c", "#fd8d3c", "#e31a1c"),
+    5: ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"),
+    6: ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026"),
+    7: ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026"),
+    8: ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026"),
+    9: ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026",
+        "#800026"),
+}
+MEASURES = {
+    "per_km2": ("cameras_per_km2", "cameras per km²"),
+    "per_10k": ("cameras_per_10k", "cameras per 10,000 inhabitants"),
+}
+PARTIAL_LABEL = "partly in the OSM data (dashed):\ncount incomplete"
+NO_DATA_LABEL = "no data: outside\nthe OSM data"
+UNKNOWN_LABEL = "counted, density unknown"
+ZERO = ("#ffffb2",)  # every commune at 0: the lightest colour, not a middle one
+OSM_CREDIT = "© OpenStreetMap contributors, ODbL"
+OSM_URL = "https://www.openstreetmap.org/copyright"
+ODBL = {"name": "ODbL 1.0", "url": "https://opendatacommons.org/licenses/odbl/1-0/"}
+LICENCE_OUVERTE = "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"
+IGN = ("Boundaries: IGN ADMIN EXPRESS, Licence Ouverte", "https://geoservices.ign.fr/adminexpress")
+COG = ("Population: INSEE, Code officiel géographique (Etalab), Licence Ouverte", LICENCE_OUVERTE)
+GEOAPI_POPULATION = ("Population: INSEE via geo.api.gouv.fr, Licence Ouverte", LICENCE_OUVERTE)
+# Sources named by what they are, from how osmcams names them: IGN's ADMIN EXPRESS files
+# (as IGN ships them, or simplified as communes-NN-name.geojson), geo.api.gouv.fr (IGN
+# contours too), the Etalab COG tables, and OSM's own admin relations.
+KNOWN_BOUNDARIES = re.compile(
+    r"admin[-_ ]?express|(^|[/\\_\-. ])ign([/\\_\-. ]|$)"
+    r"|communes-\w\w\w?-[^/\\]*\.geojson|geo\.api\.gouv\.fr",
+    re.IGNORECASE,
+)
+OSM_BOUNDARIES = re.compile(r"\(admin_level=\d+ relations\)")
+
+
+@dataclass(frozen=True)
+class Classes:
+    """Classes of the known values: `bins` are their upper bounds (each a value of the data),
+    `lows` their smallest values, `counts` how many values each holds."""
+
+    bins: tuple[float, ...]
+    lows: tuple[float, ...]
+    counts: tuple[int, ...]
+    colours: tuple[str, ...]
+
+    def index(self, value: float | None) -> int | None:
+        """The class of `value` (classes hold (previous bound, bound]); None for no value."""
+        if value is None:
+            return None
+        for i, bound in enumerate(self.bins):
+            if value <= bound:
+                return i
+        return len(self.bins) - 1
+
+    def colour(self, value: float | None) -> str:
+        """The colour of `value`'s class; the no-data grey for None."""
+        i = self.index(value)
+        return NO_DATA if i is None else self.colours[i]
+
+    def labels(self) -> list[str]:
+        """"0", "0.36 – 0.46", … : the values each class holds, for the legend."""
+        return [number(hi) if lo == hi else f"{number(lo)} – {number(hi)}"
+                for lo, hi in zip(self.lows, self.bins)]
+
+    def umap_breaks(self) -> str:
+        """uMap's manual breaks, "min,bound1,…": rounded to 2 decimals (as uMap saves
+        them) wherever that keeps every value in its class."""
+        edges = [self.lows[0], *self.bins]
+        out = [_outward(edges[0], math.floor, None, self.lows[0])]
+        for i, bound in enumerate(self.bins):
+            following = self.lows[i + 1] if i + 1 < len(self.lows) else None
+            out.append(_outward(bound, math.ceil, following, bound))
+        return ",".join(out)
+
+
+def _outward(value: float, rounding: Any, limit: float | None, keep: float) -> str:
+    """`value` rounded to 2 decimals by `rounding` when that stays below `limit`, else `keep`."""
+    rounded = rounding(round(value * 100, 9)) / 100
+    if limit is None or rounded < limit:
+        return repr(rounded)
+    return repr(keep)
+
+
+def number(value: float) -> str:
+    """2.2310 -> "2.23", 0.0 -> "0", 1234.5 -> "1,234.5"."""
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if value else "0"
+
+
+def breaks(values: list[float], scheme: str = "quantiles", k: int = CLASSES) -> tuple[float, ...]:
+    """Upper bounds of at most `k` classes of `values`, each a value of the data.
+
+    With no more distinct values than `k`, each value is its own class. Otherwise zero,
+    when present, is a class of its own, and the rest is cut by `scheme`: "quantiles"
+    (the i-th of k bounds is the smallest value with at least i/k of the values at or
+    below it) or "fisher_jenks" (mapclassify). Equal bounds merge: no two classes
+    repeat, and no class is empty.
+    """
+    known = sorted(values)
+    distinct = sorted(set(known))
+    if len(distinct) <= k:
+        return tuple(distinct)
+    bins: list[float] = []
+    if distinct[0] == 0:
+        bins.append(0.0)
+        known = [v for v in known if v > 0]
+        k -= 1
+        if len(set(known)) <= k:
+            return tuple(bins + sorted(set(known)))
+    if scheme == "quantiles":
+        n = len(known)
+        cut = [known[-(-i * n // k) - 1] for i in range(1, k + 1)]
+    else:
+        import warnings
+
+        import numpy
+
+        with warnings.catch_warnings():  # "numba not installed": slower, same breaks
+            warnings.simplefilter("ignore", UserWarning)
+            import mapclassify
+
+            jenks = mapclassify.FisherJenks(numpy.array(known), k=k).bins.tolist()
+        cut = [max(v for v in known if v <= b + 1e-12) for b in jenks]  # snapped to the data
+    return tuple(bins + sorted(set(cut)))
+
+
+def classify(values: list[float | None], scheme: str = "quantiles", k: int = CLASSES) -> Classes:
+    """The classes of the known `values` (None is no data), coloured light to dark."""
+    known = [v for v in values if v is not None]
+    bins = breaks(known, scheme, k)
+    members: list[list[float]] = [[] for _ in bins]
+    for value in known:
+        members[next(i for i, b in enumerate(bins) if value <= b)].append(value)
+    colours = ZERO if bins == (0.0,) else YLORRD.get(len(bins), ())
+    return Classes(bins, tuple(min(m) for m in members), tuple(len(m) for m in members), colours)
+
+
+def drawn_rows(report: Report) -> list[dict[str, Any]]:
+    """The rows a map draws: the report's, then the communes asked for outside the data."""
+    return [r for r in [*report.rows, *report.outside] if r["insee"] in report.boundaries]
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """The communes of a map: each row, its value, its class colour and its kind."""
+
+    rows: list[dict[str, Any]]
+    values: list[float | None]
+    classes: Classes
+    colours: list[str]
+    kinds: list[str]  # "full", "partial" (counted on part of its area) or "nodata"
+    shares: list[float | None]
+
+    def count(self, kind: str) -> int:
+        return self.kinds.count(kind)
+
+
+def drawn(report: Report, measure: str, scheme: str, codes: list[str] | None = None) -> Drawn:
+    """The communes to draw (those with `codes`, when given), classed by `measure` with `scheme`."""
+    key, _ = MEASURES[measure]
+    rows = [r for r in drawn_rows(report) if codes is None or r["insee"] in codes]
+    values = [value_of(r, key) for r in rows]
+    classes = classify(values, scheme)
+    shares = [partial_share(r) for r in rows]
+    kinds = ["nodata" if r.get("cameras") is None else "partial" if s is not None else "full"
+             for r, s in zip(rows, shares)]
+    colours = [NO_DATA if k == "nodata" else UNCLASSED if v is None else classes.colour(v)
+               for k, v in zip(kinds, values)]
+    return Drawn(rows, values, classes, colours, kinds, shares)
+
+
+def legend_entries(figure: Drawn) -> list[tuple[str, str]]:
+    """(colour, label) of each class, with how many communes it holds, then the counted
+    communes whose density is unknown (no population), if any."""
+    entries = [(colour, f"{label} ({n:,})") for colour, label, n
+               in zip(figure.classes.colours, figure.classes.labels(), figure.classes.counts)]
+    unknown = sum(k != "nodata" and v is None for k, v in zip(figure.kinds, figure.values))
+    if unknown:
+        entries.append((UNCLASSED, f"{UNKNOWN_LABEL} ({unknown:,})"))
+    return entries
+
+
+def partial_share(row: dict[str, Any]) -> float | None:
+    """The covered share of a commune counted on part of its area, else None."""
+    coverage = row.get("coverage")
+    if row.get("cameras") is None or coverage is None or coverage >= 1:
+        return None
+    return float(coverage)
+
+
+def covered_text(share: float) -> str:
+    """0.103 -> "10% covered"; under 1%, "<1% covered"."""
+    return "<1% covered" if share < 0.005 else f"{share:.0%} covered"
+
+
+def value_of(row: dict[str, Any], key: str) -> float | None:
+    """The density a map colours a row by; None without a count."""
+    value = row.get(key) if row.get("cameras") is not None else None
+    return None if value is None or value != value else float(value)
+
+
+def cameras_text(n: int) -> str:
+    """ "1 camera", "2 cameras"."""
+    return "1 camera" if n == 1 else f"{n:,} cameras"
+
+
+def date_of(report: Report) -> str:
+    """The data date, YYYY-MM-DD."""
+    return (report.meta.get("data_timestamp") or "unknown date")[:10]
+
+
+def _file_name(source: str) -> str:
+    """A source without its directories: "/data/x/communes.gpkg (3 files)" -> "communes.gpkg (3 files)"."""
+    head, _, tail = source.partition(" (")
+    name = os.path.basename(head.rstrip("/\\")) or head
+    return name + (f" ({tail}" if tail else "")
+
+
+def credits(meta: dict[str, Any], credit: str | None = None) -> list[tuple[str, str | None]]:
+    """What a published map credits, as (text, link): OSM, then the boundaries and the
+    population by what they are. An unknown source is named by its file name only, or
+    replaced by `credit`; no path of this machine is ever printed."""
+    lines: list[tuple[str, str | None]] = [(OSM_CREDIT, OSM_URL)]
+    unknown = []
+    boundaries = str(meta.get("boundaries") or "")
+    if KNOWN_BOUNDARIES.search(boundaries):
+        lines.append(IGN)
+    elif boundaries and not OSM_BOUNDARIES.search(boundaries):
+        unknown.append(f"Boundaries: {_file_name(boundaries)}")
+    population = str(meta.get("population_source") or "")
+    if "Etalab COG" in population:
+        lines.append(COG)
+    elif population.startswith("geo.api.gouv.fr"):
+        lines.append(GEOAPI_POPULATION)
+    elif population and not population.startswith("OSM population"):
+        unknown.append(f"Population: {_file_name(population)}")
+    if credit:
+        lines.append((credit, None))
+    else:
+        lines += [(text, None) for text in unknown]
+    return lines
+
+
+def credit_text(meta: dict[str, Any], credit: str | None = None) -> str:
+    """`credits` on one line."""
+    return " · ".join(text for text, _ in credits(meta, credit))
