@@ -268,7 +268,7 @@ def test_a_patched_set_keeps_the_other_communes_files(report: Report, tmp_path: 
                                                     len(report.cameras["06032"]), 0]
     every = [line for lines in features.values() for line in lines]
     written = write_set(tmp_path, {}, [], rows, features, (line.encode() for line in every))
-    files = {"communes.csv", "communes.json", "cameras.geojson",
+    files = {"communes.csv", "communes.csvt", "communes.json", "cameras.geojson",
              *(commune_path(code, code) for code in features)}
     assert set(written) == files
     path = tmp_path / "cameras.geojson"

@@ -92,7 +92,9 @@ class Classes:
 
     def umap_breaks(self) -> str:
         """uMap's manual breaks, "min,bound1,…": rounded to 2 decimals (as uMap saves
-        them) wherever that keeps every value in its class."""
+        them) wherever that keeps every value in its class; none without a class."""
+        if not self.bins:
+            return ""
         edges = [self.lows[0], *self.bins]
         out = [_outward(edges[0], math.floor, None, self.lows[0])]
         for i, bound in enumerate(self.bins):
