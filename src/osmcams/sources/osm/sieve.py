@@ -18,8 +18,7 @@ import functools
 import gc
 import logging
 import os
-import pickle
-import subprocess
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -340,53 +339,40 @@ def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted
     return results
 
 
-def serve() -> None:
-    """A worker process: reads (path, frames, wanted, chunk, first, step) on
-    standard input, then writes the results of every `step`-th chunk of frames from the
-    `first`."""
-    out = sys.stdout.buffer
-    gc.disable()  # a short life, and no reference cycles to collect
+def _start_worker() -> None:
+    """A worker's set-up: a short life without reference cycles, below the reader's priority,
+    and Ctrl-C left to the reader, which stops the pool."""
+    gc.disable()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(os, "nice"):
         os.nice(WORKER_NICENESS)
-    try:
-        path, frames, wanted, chunk, first, step = pickle.load(sys.stdin.buffer)
-        with open(path, "rb") as f:
-            for start in range(first * chunk, len(frames), step * chunk):
-                found = _sift_frames(f, frames[start : start + chunk], wanted)
-                pickle.dump(found, out, protocol=5)
-                out.flush()
-    except (OSError, EOFError, KeyboardInterrupt):
-        pass  # the reader stopped or was interrupted, or the file went away: it says so
+
+
+def _sift_chunk(path: str, frames: list[blocks.Frame], wanted: Wanted) -> list[Any]:
+    """`_sift_frames` in a worker process."""
+    with open(path, "rb") as f:
+        return _sift_frames(f, frames, wanted)
 
 
 def _in_workers(path: Path, frames: list[blocks.Frame], wanted: Wanted, workers: int
                 ) -> Iterator[list[Any]]:
-    """The results of each chunk of frames, in order, sifted by `workers` processes."""
-    import osmcams
+    """The results of each chunk of frames, in order, sifted by `workers` processes.
 
-    env = dict(os.environ)
-    root = str(Path(osmcams.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    command = [sys.executable, "-c", "from osmcams.sources.osm.sieve import serve; serve()"]
-    children = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-                for _ in range(workers)]
+    Spawned, not forked: a fork would copy the reader's threads and locks (the boundary
+    load runs meanwhile)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
+    chunks = [frames[start : start + CHUNK] for start in range(0, len(frames), CHUNK)]
     try:
-        for i, child in enumerate(children):
-            assert child.stdin and child.stdout
-            job = (str(path), frames, wanted, CHUNK, i, workers)
-            pickle.dump(job, child.stdin)
-            child.stdin.close()
-        for chunk in range((len(frames) + CHUNK - 1) // CHUNK):
-            try:
-                yield pickle.load(children[chunk % workers].stdout)  # type: ignore[arg-type]
-            except (EOFError, pickle.UnpicklingError) as e:
-                raise blocks.Unindexable("a sieve worker stopped") from e
+        yield from pool.map(_sift_chunk, [str(path)] * len(chunks), chunks, [wanted] * len(chunks))
+    except BrokenProcessPool as e:
+        raise blocks.Unindexable("a sieve worker stopped") from e
     finally:
-        for child in children:
-            child.kill()
-            child.wait()
-            if child.stdout:
-                child.stdout.close()
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _in_process(path: Path, frames: list[blocks.Frame], wanted: Wanted
