@@ -327,3 +327,110 @@ def camera_pbf(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
         return folder / "cameras.osm.pbf"
 
     return write
+
+
+# --- Markers: `pytest -m "not slow"` is the developers' quick loop --------------------------
+
+# Tests that took over 0.2 s on a quiet 2-core machine (`pytest --durations=0`, 2026-12-06).
+SLOW = {
+    "test_backfill.py::test_backfill_seeds_counts_changes_and_cameras",
+    "test_backfill.py::test_refresh_and_backfill_honour_the_population_year",
+    "test_benchmarks.py::test_smoke_agrees_with_osmium",
+    "test_blocks.py::test_a_subset_holds_every_wanted_object",
+    "test_blocks.py::test_an_unsorted_file_is_still_counted_right",
+    "test_blocks.py::test_first_ids_are_real_and_increasing",
+    "test_cli.py::test_boundaries_from_another_osm_file",
+    "test_cli.py::test_broken_pbf_exit_4_and_no_output",
+    "test_cli.py::test_count_format_follows_the_output_suffix",
+    "test_cli.py::test_count_json_with_ign_boundaries",
+    "test_cli.py::test_export_one_file_per_commune",
+    "test_cli.py::test_export_to_a_directory_is_all_or_nothing",
+    "test_cli.py::test_main_returns_exit_codes",
+    "test_cli.py::test_region_ranking_per_inhabitant",
+    "test_cli.py::test_table_formats",
+    "test_cli.py::test_top_rows_and_the_table_limit",
+    "test_communes.py::test_all_ign_files_keep_every_commune_and_report_merged_codes",
+    "test_communes.py::test_department_06_with_population",
+    "test_communes.py::test_names_with_their_article",
+    "test_communes.py::test_the_boundary_cache_gives_back_what_the_files_hold",
+    "test_coverage.py::test_a_file_of_pieces_counts_the_pieces_it_did_not_sample",
+    "test_coverage.py::test_cutting_by_small_pieces_gives_the_areas_of_a_whole_cut",
+    "test_coverage.py::test_no_count_where_the_extract_has_no_data",
+    "test_coverage.py::test_the_header_box_gives_menton_its_share",
+    "test_examples.py::test_crontab_service_and_wrapper",
+    "test_examples.py::test_diffs_gone_with_a_region_downloads_afresh",
+    "test_exports.py::test_beausoleil_cameras_have_flat_true_properties",
+    "test_faults.py::test_fault",
+    "test_files.py::test_a_full_disk_is_one_line_and_leaves_nothing",
+    "test_files.py::test_a_killed_export_leaves_whole_files_of_one_run",
+    "test_files.py::test_a_killed_publish_leaves_the_old_set_or_the_new",
+    "test_fov.py::test_export_fov_on_a_real_extract",
+    "test_geoapi.py::test_resolve_by_name_without_accents_or_case",
+    "test_geoapi.py::test_whole_department",
+    "test_geojson.py::test_every_ign_file_reads_as_gdal_reads_it",
+    "test_geometry.py::test_areas_within_1e_6_of_geodesic_on_every_ign_commune",
+    "test_layers.py::test_no_module_imports_another_modules_private_names",
+    "test_maps.py::test_html_map_in_chromium",
+    "test_maps.py::test_no_data_is_not_the_lowest_class",
+    "test_maps.py::test_static_map_of_a_department",
+    "test_maps.py::test_vector_maps",
+    "test_match.py::test_cameras_from_every_export_format",
+    "test_online.py::test_credentials_never_reach_the_outputs",
+    "test_online.py::test_export_paris_without_pbf",
+    "test_online.py::test_osm_boundary_source",
+    "test_overpass.py::test_boundary_from_real_relation",
+    "test_overpass.py::test_offline_skips_the_status_page",
+    "test_pbf.py::test_camera_ways_sit_at_the_centre_of_their_bounding_box",
+    "test_pbf.py::test_every_surveillance_object_is_a_camera",
+    "test_pbf.py::test_node_cameras_sit_where_osmium_puts_them",
+    "test_pbf.py::test_numeric_directions_are_read_and_none_is_junk",
+    "test_quality.py::test_quality_agrees_with_a_loop_over_osmium",
+    "test_refresh.py::test_diffs_give_what_osmium_apply_changes_gives",
+    "test_refresh.py::test_patched_sets_equal_a_whole_recount_after_each_diff",
+    "test_refresh_kills.py::test_random_kills_leave_whole_files_and_a_sound_history",
+    "test_sieve.py::test_boundaries_are_left_to_libosmium_with_their_blocks",
+    "test_sieve.py::test_the_sieve_leaves_the_block_index_behind",
+    "test_sieve.py::test_worker_processes_read_what_osmium_reads",
+    "test_timeline.py::test_a_history_cut_by_osmium_extract_gives_coverage",
+    "test_timeline.py::test_counts_match_a_loop_over_each_track_at_each_date",
+    "test_timeline.py::test_every_hour_across_a_day_of_changes",
+    "test_timeline.py::test_every_month_with_moves_retags_and_deletions",
+    "test_timeline.py::test_every_year_from_the_first_camera_to_the_data_date",
+    "test_timeline.py::test_impossible_spans_are_usage_errors",
+    "test_umap.py::test_every_camera_is_there_with_flat_properties",
+    "test_umap.py::test_the_file_is_a_umap_map",
+    "test_writers.py::test_count_writes_the_communes_as_a_density_layer",
+    "test_writers.py::test_json_shape",
+}
+
+
+def _source(function: Callable[..., Any]) -> str:
+    import inspect
+
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return ""
+
+
+def _sources(item: pytest.Item) -> str:
+    """The text of a test and of every fixture it uses."""
+    texts = [_source(getattr(item, "function", None))]
+    for definitions in item._fixtureinfo.name2fixturedefs.values():
+        texts += [_source(d.func) for d in definitions]
+    return "\n".join(texts)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by what it needs: slow, chromium, osmium (osmium-tool), real_data."""
+    for item in items:
+        text = _sources(item)
+        chromium = "chromium(" in text
+        if chromium:
+            item.add_marker(pytest.mark.chromium)
+        if "run_osmium(" in text or "osmium_opl" in text:
+            item.add_marker(pytest.mark.osmium)
+        if "shared_data" in item.fixturenames:
+            item.add_marker(pytest.mark.real_data)
+        if chromium or f"{item.path.name}::{getattr(item, 'originalname', item.name)}" in SLOW:
+            item.add_marker(pytest.mark.slow)

@@ -64,7 +64,9 @@ def _expected_changes(states: list[dict[str, tuple]], dates: list[str]) -> set[t
         expected |= {(date, key, "added") for key in now.keys() - before.keys()}
         for key in before.keys() & now.keys():
             (code0, (x0, y0), tags0), (code1, (x1, y1), tags1) = before[key], now[key]
-            if code0 != code1 or abs(x0 - x1) >= 1e-7 or abs(y0 - y1) >= 1e-7:
+            if code0 != code1:
+                expected |= {(date, key, "moved out"), (date, key, "moved in")}
+            elif abs(x0 - x1) >= 1e-7 or abs(y0 - y1) >= 1e-7:
                 expected.add((date, key, "moved"))
             if tags0 != tags1:
                 expected.add((date, key, "retagged"))
@@ -131,7 +133,7 @@ def test_backfill_seeds_counts_changes_and_cameras(
     assert status == 0
     got = {(r["data_timestamp"], r["key"], r["change"]) for r in csv.DictReader(io.StringIO(text))}
     assert got == _expected_changes(states, dates)
-    assert any(change == "moved" for _, _, change in got) and any(c == "retagged" for *_, c in got)
+    assert {"moved in", "moved out", "retagged"} <= {change for *_, change in got}
 
     cameras = {key: (first, last, present) for key, first, last, present, *_ in tables["cameras"]}
     assert cameras == _appearances(history, HEADER_DATE, shapes)
@@ -300,3 +302,61 @@ def test_refresh_and_backfill_honour_the_population_year(
     assert _cli("refresh", "--config", config, "--backfill", history, "--every", "year", "-q")[0] == 0
     # The backfill's communes come from the same function, given the configuration's request.
     assert communes_for(load_config(config).request, net_env).population_year == "2023"
+
+
+def _replayed(config: Path, code: str) -> tuple[list[int], list[int]]:
+    """The commune's cameras at each run, from `history`, and from its `changes` summed up."""
+    runs = json.loads(_cli("history", "--config", config, "--commune", code, "-f", "json")[1])["runs"]
+    _, text = _cli("changes", "--config", config, "--since", "2000-01-01", "--commune", code, "-f", "csv")
+    step = {"added": 1, "moved in": 1, "removed": -1, "moved out": -1}
+    net: dict[str, int] = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        assert row["insee"] == code
+        net[row["data_timestamp"]] = net.get(row["data_timestamp"], 0) + step.get(row["change"], 0)
+    total, summed = 0, []
+    for run in runs:
+        total += net.get(run["data_timestamp"], 0)
+        summed.append(total)
+    return [r["cameras"] for r in runs], summed
+
+
+def test_a_backfill_and_the_refreshes_after_it_add_each_camera_once(
+    history: Path, ign_dir: Path, shapes: dict[str, Any], monaco_2025: Path, tmp_path: Path,  # noqa: F811
+    httpserver, net_env,
+) -> None:
+    """Refresh, backfill before it, then a diff that moves the Cap-d'Ail camera into La Turbie:
+    the changes are those between osmium's states, each once, and every commune's changes
+    add up to its history."""
+    from fake_replication import read_objects
+
+    replication = Server(httpserver, tmp_path / "server")
+    replication.set_latest(MONACO_SEQUENCE, MONACO_DATE)
+    config = _config(tmp_path, ign_dir, monaco_2025, replication.url)
+    assert _cli("refresh", "--config", config, "-q")[0] == 0
+    assert _cli("refresh", "--config", config, "--backfill", history, "--every", "year", "-q")[0] == 0
+    camera = read_objects(monaco_2025, "node", {6482706094})[6482706094]
+    assert shapes["06032"].intersects(Point(camera.lon, camera.lat))
+    camera.version += 1
+    where = shapes["06150"].representative_point()
+    camera.lon, camera.lat = where.x, where.y
+    move = tmp_path / "move.osc"
+    move.write_text(osc(modify=[camera]), encoding="utf-8")
+    replication.publish(MONACO_SEQUENCE + 1, move.read_text(), "2025-02-07T02:00:00Z")
+    assert _cli("refresh", "--config", config, "-q")[0] == 0
+
+    merged = tmp_path / "merged.osm.pbf"
+    run_osmium("apply-changes", monaco_2025, move, "-o", merged)
+    dates = [f"{y}-01-01T00:00:00Z" for y in range(2019, 2026)]
+    states = [_state(history, d, shapes) for d in dates]
+    states += [_state(monaco_2025, MONACO_DATE, shapes), _state(merged, "2030-01-01T00:00:00Z", shapes)]
+    dates += [MONACO_DATE, "2025-02-07T02:00:00Z"]
+    _, text = _cli("changes", "--config", config, "--since", "2000-01-01", "-f", "csv")
+    got = [(r["data_timestamp"], r["key"], r["change"]) for r in csv.DictReader(io.StringIO(text))]
+    assert len(got) == len(set(got))
+    assert set(got) == _expected_changes(states, dates)
+    added = [key for _, key, change in got if change == "added"]
+    assert len(added) == len({key for state in states for key in state})  # each camera once
+    assert {c for d, k, c in got if d == dates[-1]} == {"moved out", "moved in"}
+    for code in COMMUNES:
+        counts, summed = _replayed(config, code)
+        assert counts == summed, code

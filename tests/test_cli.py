@@ -136,7 +136,8 @@ def test_saint_barthelemy_zero_cameras(osm_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     _, row = result.stdout.splitlines()
     assert row.startswith("97-7,Saint-Barthélemy,,9035,")
-    assert ",0,0.0,0.0,,{},{},\"partial data: " in row  # the relation takes in the sea
+    # The relation takes in the sea: 6 % covered, a lower bound and no density.
+    assert ",True,0,,,,{},{},\"partial data: " in row
 
 
 # --- Counting with IGN boundaries ---------------------------------------------------------
@@ -164,12 +165,12 @@ def test_count_csv_to_a_file_and_overwrite(
     args = ("count", "--commune", "06012", "--pbf", monaco_2025, *ign_06, "-f", "csv", "-o", out)
     assert invoke(*args).exit_code == 0
     header, row = out.read_text().splitlines()
-    assert header == ("insee,name,department,population,area_km2,coverage,cameras,cameras_per_km2,"
+    assert header == ("insee,name,department,population,area_km2,coverage,partial,cameras,cameras_per_km2,"
                       "cameras_per_10k,inhabitants_per_camera,by_type,by_scope,note")
     assert row.startswith("06012,Beausoleil,06,")
     assert_one_line_error(invoke(*args), ExitCode.USAGE, "exists; add --overwrite to replace it")
     assert invoke(*args, "--overwrite").exit_code == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.csv", "b.meta.json"]  # no leftover
 
 
 @pytest.mark.parametrize("fmt", ["table", "markdown"])
@@ -293,9 +294,11 @@ def test_export_to_a_directory_is_all_or_nothing(
 def test_top_rows_and_the_table_limit(
     monaco_2025: Path, ign_06: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    args = ("count", "--department", "06", "--pbf", monaco_2025, *ign_06)
+    args = ("count", "--department", "06", "--pbf", monaco_2025, *ign_06, "--include-partial")
     csv_rows = invoke(*args, "--top", "2", "-f", "csv").stdout.splitlines()
     assert [line.split(",")[0] for line in csv_rows] == ["insee", "06032", "06012"]  # 1 camera each
+    csv_rows = invoke(*args[:-1], "--top", "2", "-f", "csv").stdout.splitlines()
+    assert [line.split(",")[0] for line in csv_rows] == ["insee", "06012"]  # Cap-d'Ail is partial
     monkeypatch.setattr(sys.modules["osmcams.cli.count"], "TABLE_ROWS", 2)
     table = invoke(*args).stdout
     assert re.search(r"the first 2 of \d rows", " ".join(table.split()))
@@ -311,7 +314,8 @@ def test_boundaries_from_another_osm_file(
     """Issue 7 §8: cameras of Monaco 2025 in the whole communes of the Riviera 2016 file."""
     import shapely
 
-    result = invoke("count", "--all", "--pbf", monaco_2025, "--boundaries", riviera, "-q", "-f", "json")
+    result = invoke("count", "--all", "--pbf", monaco_2025, "--boundaries", riviera, "-q", "-f", "json",
+                    "--include-partial")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     points = [shapely.Point(o.lon, o.lat) for o in osm_cameras(monaco_2025)]
@@ -345,21 +349,31 @@ def test_region_ranking_per_inhabitant(
                 cameras[code] += 1
                 break
     kept = [code for code in shapes if population.get(code, 0) >= 5000]
-    result = invoke("count", "--region", "93", "--pbf", monaco_2025, *ign_06, "--sort-by", "per_10k",
-                    "--min-population", "5000", "-f", "json")
+    args = ("count", "--region", "93", "--pbf", monaco_2025, *ign_06, "--sort-by", "per_10k",
+            "--min-population", "5000", "-f", "json")
+    result = invoke(*args, "--include-partial")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["communes"]
     covered = {r["insee"] for r in rows}  # the communes the data reaches (tested in test_coverage)
     kept = [code for code in kept if code in covered]
     expected = sorted(kept, key=lambda c: (-cameras[c] * 10_000 / population[c], -cameras[c], c))
-    assert [r["insee"] for r in rows] == expected
+    assert [r["insee"] for r in rows if r["cameras_per_10k"] is not None] == [
+        code for code in expected if next(r for r in rows if r["insee"] == code)["coverage"] >= 0.95]
+    assert {r["insee"] for r in rows} == set(kept)
     assert rows[0]["insee"] == "06012" and rows[0]["cameras"] == 1
     assert re.search(r"\d communes are below 5,000 inhabitants", result.stderr)
+    # Without --include-partial, the partly covered ones (Roquebrune-Cap-Martin) are left out.
+    result = invoke(*args)
+    rows = json.loads(result.stdout)["communes"]
+    assert rows and not any(r["partial"] for r in rows) and "06104" not in {r["insee"] for r in rows}
+    assert re.search(r"\d communes are only partly inside the data, .*left out of the ranking "
+                     r"\(--include-partial keeps them\): .*Roquebrune-Cap-Martin \(06104\)",
+                     " ".join(result.stderr.split()))
 
 
 def test_ranking_by_density_keeps_unknown_values_last(monaco_2025: Path, communes_06: Path) -> None:
     result = invoke("count", "--department", "06", "--pbf", monaco_2025, "--boundaries", communes_06,
-                    "--sort-by", "per_10k", "-q", "-f", "csv")  # no population: every per_10k unknown
+                    "--sort-by", "per_10k", "-q", "-f", "csv", "--include-partial")  # no per_10k known
     assert result.exit_code == 0, result.output
     codes = [line.split(",")[0] for line in result.stdout.splitlines()[1:]]
     assert codes[0] in ("06012", "06032") and codes[1] in ("06012", "06032")
@@ -384,3 +398,53 @@ def test_verbose_logs_the_decisions_on_stderr(monaco_2025: Path, communes_06: Pa
     assert "osmcams.counting: communes from" not in quiet.stderr
     assert "osmcams.counting: communes from" in loud.stderr
     assert "osmcams.sources.osm.sieve:" in loud.stderr and "camera nodes sifted" in loud.stderr
+
+
+# --- Partly covered communes --------------------------------------------------------------
+
+
+def _geodesic_km2(shape) -> float:
+    from pyproj import Geod
+
+    return abs(Geod(ellps="WGS84").geometry_area_perimeter(shape)[0]) / 1e6
+
+
+def test_partly_covered_communes_are_lower_bounds_in_every_format(
+    monaco_2025: Path, ign_06: tuple[str, ...], communes_06: Path, ign_shapes, tmp_path: Path
+) -> None:
+    """The French communes that Monaco 2025 cuts through: `partial` with their coverage in
+    JSON, CSV and GeoJSON, "≥" in the table and Markdown, densities null under
+    --min-coverage (pyproj's geodesic areas for those above it)."""
+    import csv
+    import io
+
+    shapes = ign_shapes(communes_06)
+    args = ("count", "--commune", "06012", "--commune", "06032", "--commune", "06104",
+            "--commune", "06150", "--pbf", monaco_2025, *ign_06)
+    for threshold in ("0.95", "0.2", "0"):
+        rows = json.loads(invoke(*args, "--min-coverage", threshold, "-f", "json").stdout)["communes"]
+        assert len(rows) == 4
+        for row in rows:
+            assert row["partial"] == (row["coverage"] < 1)
+            if row["coverage"] < float(threshold):
+                assert row["cameras_per_km2"] is row["cameras_per_10k"] is None
+            else:
+                km2 = _geodesic_km2(shapes[row["insee"]])
+                assert row["cameras_per_km2"] == pytest.approx(row["cameras"] / km2, rel=0.01, abs=1e-4)
+    partial = {r["insee"]: r for r in rows if r["partial"]}
+    assert "06104" in partial  # Roquebrune-Cap-Martin: mostly outside the extract
+
+    text = invoke(*args, "-f", "csv").stdout
+    assert {r["insee"]: r["partial"] for r in csv.DictReader(io.StringIO(text))} == {
+        r["insee"]: str(r["partial"]) for r in rows}
+    markdown = invoke(*args, "-f", "markdown").stdout
+    for code, row in partial.items():
+        line = next(line for line in markdown.splitlines() if line.startswith(f"| {code} |"))
+        assert f"| ≥{row['cameras']} |" in line
+    assert "≥: only partly inside the data" in markdown
+    table = invoke(*args).stdout
+    assert "≥0" in table and "lower bound" in " ".join(table.split())
+    assert invoke(*args, "-o", tmp_path / "c.geojson").exit_code == 0
+    features = json.loads((tmp_path / "c.geojson").read_text(encoding="utf-8"))["features"]
+    assert {f["properties"]["insee"]: (f["properties"]["partial"], f["properties"]["coverage"])
+            for f in features} == {r["insee"]: (r["partial"], r["coverage"]) for r in rows}

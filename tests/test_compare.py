@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import calendar
 import csv
+import io
 import json
+import re
+from datetime import date
+from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import pytest
 import shapely
 from click.testing import CliRunner, Result
+from conftest import parse_opl, run_osmium
 from shapely.geometry import Point
+from test_timeline import _snapshot
+from test_timeline import history as osh  # noqa: F401 (its history file, a fixture)
+from test_timeline import shapes as shapes_06  # noqa: F401 (the IGN communes of the 06, a fixture)
 
-from osmcams.analysis.compare import end_of, partial, read_reported
+from osmcams.analysis.compare import commune_scope, end_of, partial, read_reported
+from osmcams.analysis.dated import figures_over_time
 from osmcams.cli import cli
-from osmcams.errors import ExitCode
+from osmcams.errors import DataError, ExitCode
+from osmcams.sources.osm.osh import read_history
 
 # Cameras placed in communes of the Gard (30): Nîmes 3, Alès 2, Bagnols-sur-Cèze 0.
 PLACED = {"30189": 3, "30007": 2}
@@ -24,10 +36,38 @@ def invoke(*args: str | Path) -> Result:
     return CliRunner(env={"COLUMNS": "200"}).invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
+SERIES_COLUMNS = ["insee", "name", "department", "reported_cameras", "qualifier", "scope", "status",
+                  "as_of", "source", "published"]
+
+
 @pytest.fixture(scope="module")
-def reported_rows(shared_data: Path) -> dict[str, dict[str, str]]:
-    with (shared_data / "reported/reported_counts.csv").open(encoding="utf-8") as f:
-        return {row["insee"]: row for row in csv.DictReader(f)}
+def series_rows(shared_data: Path) -> list[dict[str, str]]:
+    with (shared_data / "reported/reported_series.csv").open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def shipped_rows(name: str) -> list[dict[str, str]]:
+    text = files("osmcams.analysis").joinpath(f"data/{name}").read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def span(as_of: str) -> tuple[date, date]:
+    """The first and last day of a date as precise as its source, by the calendar."""
+    parts = [int(p) for p in as_of.split("-")]
+    if len(parts) == 3:
+        return date(*parts), date(*parts)
+    if len(parts) == 2:
+        return date(parts[0], parts[1], 1), date(parts[0], parts[1], calendar.monthrange(*parts)[1])
+    return date(parts[0], 1, 1), date(parts[0], 12, 31)
+
+
+def nearest(rows: list[dict[str, str]], day: date) -> dict[str, str]:
+    """The row whose period is the fewest days from `day`; the later one of two as near."""
+    def key(row: dict[str, str]) -> tuple[int, int]:
+        first, last = span(row["as_of"])
+        return (0 if first <= day <= last else min(abs((first - day).days), abs((day - last).days)),
+                -last.toordinal())
+    return min((r for r in rows if r["as_of"]), key=key)
 
 
 @pytest.fixture(scope="module")
@@ -50,33 +90,60 @@ def gard_pbf(gard: Path, ign_shapes, camera_pbf) -> Path:
     return camera_pbf(nodes, (w - 0.1, s - 0.1, e + 0.1, n + 0.1), DATE)
 
 
-def test_shipped_figures_are_the_shared_ones(reported_rows: dict[str, dict[str, str]]) -> None:
-    shipped = read_reported()
-    assert set(shipped.communes) == set(reported_rows)
-    for code, row in reported_rows.items():
-        assert shipped.communes[code]["reported_cameras"] == int(row["reported_cameras"])
-        assert shipped.communes[code]["as_of"] == row["as_of"]
-    assert set(shipped.departments) == {"12", "09", "46", "48", "11", "30", "65"}
+def test_the_shipped_series_is_the_shared_one_row_by_row(series_rows: list[dict[str, str]]) -> None:
+    shipped = shipped_rows("reported_series.csv")
+    assert len(shipped) == len(series_rows) == 47
+    for mine, theirs in zip(shipped, series_rows):
+        assert list(mine) == SERIES_COLUMNS
+        assert mine == theirs
+    read = read_reported()
+    assert sum(map(len, read.communes.values())) == 47 and len(read.communes) == 30
+    for figures in read.communes.values():
+        for figure in figures:
+            assert not re.search(r"\d{3}_[0-9a-f]{16}\.txt", figure["source"])  # an outlet, not a seed file
+    nice = [f["reported_cameras"] for f in read.communes["06088"]]
+    assert nice == [2510, 2600, 3200, 3800, 3000, 4000, 4113]
+    assert [f["reported_cameras"] for f in read.communes["56165"]] == [21]  # Ploërmel is not 0
+    assert "77034" not in read.communes  # Blandy's 46 was derived, never reported
+    paris = {f["reported_cameras"]: f for f in read.communes["75056"]}
+    assert not paris[33479]["commune_scope"] and paris[4055]["commune_scope"]
 
 
-def test_department_of_the_gard(gard_pbf: Path, gard: Path, reported_rows, cog_population: Path) -> None:
+def test_the_department_figures_name_their_outlet() -> None:
+    for row in shipped_rows("reported_departments.csv"):
+        assert row["source"].startswith("L'Empaillé") and ".txt" not in row["source"]
+
+
+def test_department_of_the_gard(
+    gard_pbf: Path, gard: Path, series_rows: list[dict[str, str]], cog_population: Path
+) -> None:
     result = invoke("compare", "--department", "30", "--pbf", gard_pbf, "--boundaries", gard,
                     "--population", cog_population, "-q", "-f", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     rows = {r["insee"]: r for r in data["communes"]}
-    assert set(rows) == {code for code, r in reported_rows.items() if r["department"] == "30"}
+    gard_rows = [r for r in series_rows if r["department"] == "30"]
+    assert set(rows) == {r["insee"] for r in gard_rows}
     for code, row in rows.items():
+        figure = nearest([r for r in gard_rows if r["insee"] == code], date(2025, 3, 1))
         mapped = PLACED.get(code, 0)
-        reported = int(reported_rows[code]["reported_cameras"])
+        reported = int(figure["reported_cameras"])
         assert row["cameras"] == mapped
         assert row["reported_cameras"] == reported
-        assert row["as_of"] == reported_rows[code]["as_of"]
-        assert row["status"] == reported_rows[code]["status"]
-        assert row["reported_source"] == reported_rows[code]["source"]
+        assert (row["as_of"], row["published"]) == (figure["as_of"], figure["published"])
+        assert (row["status"], row["qualifier"]) == (figure["status"], figure["qualifier"])
+        assert row["reported_source"] == figure["source"]
         assert row["completeness"] == round(mapped / reported, 3)
-        assert any("more than 2 years before the OSM data" in f for f in row["flags"])  # 2022-05 vs 2025-03
+        assert row["completeness_qualifier"] == figure["qualifier"]  # exact or about here
+        assert len(row["series"]) == sum(r["insee"] == code for r in gard_rows)
         assert {"population", "cameras_per_km2", "by_type"} <= set(row)
+    nimes = rows["30189"]
+    assert (nimes["reported_cameras"], nimes["as_of"]) == (1300, "2023-11")
+    assert nimes["reported_source"] == "Le Monde"
+    assert [p["reported_cameras"] for p in nimes["series"]] == [411, 1300]
+    for point in nimes["series"]:
+        assert point["mapped_then"] is None and point["reason"] == "no history of the OSM data"
+    assert any("more than 2 years before the OSM data" in f for f in rows["30007"]["flags"])  # 2019-09
     department = data["departments"][0]
     assert department["department"] == "30"
     assert department["communes_with_mapped_cameras"] == len(PLACED)
@@ -96,7 +163,8 @@ def test_no_data_is_null_with_a_reason_never_zero(communes_06: Path, camera_pbf)
     nice = {r["insee"]: r for r in data["communes"]}["06088"]
     assert nice["cameras"] is None and nice["completeness"] is None
     assert nice["reason"]
-    assert nice["reported_cameras"] == 3800
+    assert (nice["reported_cameras"], nice["as_of"]) == (4113, "2023-04")  # the closest to 2025-03
+    assert nice["reported_source"] == "20 Minutes"
 
 
 def test_planned_figures_and_any_csv_of_the_same_shape(
@@ -110,6 +178,7 @@ def test_planned_figures_and_any_csv_of_the_same_shape(
     rows = {r["insee"]: r for r in json.loads(result.stdout)["communes"]}
     assert rows["30189"]["completeness"] == 0.5
     assert rows["30189"]["flags"] == ["planned: a target, not cameras in place"]
+    assert rows["30189"]["qualifier"] == "exact" and rows["30189"]["scope"] is None
     assert rows["30334"]["reported_cameras"] is None  # named, without a figure: a row all the same
     assert rows["30334"]["reason"] == "no reported figure"
 
@@ -118,11 +187,13 @@ def test_planned_figures_and_any_csv_of_the_same_shape(
 def test_every_count_format(gard_pbf: Path, gard: Path, fmt: str) -> None:
     result = invoke("compare", "--department", "30", "--pbf", gard_pbf, "--boundaries", gard, "-q", "-f", fmt)
     assert result.exit_code == 0, result.output
-    assert "Nîmes" in result.stdout and "411" in result.stdout
+    assert "Nîmes" in result.stdout and "Le Monde" in result.stdout  # the figure and its outlet
+    assert ("~1,300" if fmt == "table" else "1300") in result.stdout
     if fmt == "csv":
         header = result.stdout.splitlines()[0].split(",")
-        assert header[:2] == ["insee", "name"] and header[-7:-2] == [
-            "reported_cameras", "as_of", "status", "reported_source", "completeness"]
+        assert header[:2] == ["insee", "name"] and header[-11:] == [
+            "reported_cameras", "qualifier", "scope", "status", "as_of", "published", "reported_source",
+            "completeness", "completeness_qualifier", "flags", "reason"]
     if fmt != "csv":
         assert "Gard" in result.stdout  # the department summary
 
@@ -148,3 +219,199 @@ def test_a_partly_covered_count_is_flagged() -> None:
         "the OSM data covers 40% of the commune: the mapped count is incomplete"]
     assert partial({"cameras": 3, "coverage": 1.0}) == partial({"cameras": 3}) == []
     assert partial({"cameras": None, "coverage": 0.0}) == []  # no count: the reason says why
+
+
+SERIES_HEADER = ",".join(SERIES_COLUMNS) + "\n"
+
+
+def test_every_qualifier_and_scope(gard_pbf: Path, gard: Path, write_text) -> None:
+    """Nîmes 3 mapped, Alès 2, Bagnols-sur-Cèze 0, data of 2025-03-01."""
+    mine = write_text("series.csv", SERIES_HEADER + (
+        "30189,Nîmes,30,6,about,municipal network,installed,2024-11,Midi Libre,2024-11-20\n"
+        "30189,Nîmes,30,60,exact,Nîmes Métropole network,installed,2025-02,Objectif Gard,2025-02-10\n"
+        "30189,Nîmes,30,5,exact,municipal network,installed,2019,La Gazette,2019-06\n"
+        "30007,Alès,30,4,at_least,municipal network,installed,2025,Alès city site,\n"
+        "30007,Alès,30,8,exact,municipal network,planned,2027-12,Alès city site,2024-01\n"
+        '30028,Bagnols-sur-Cèze,30,9,exact,"Gard urban area, all operators",installed,2025-03-01,'
+        "Comparitech,\n"
+        "30028,Bagnols-sur-Cèze,30,0,exact,municipal network,annulled,2023,Objectif Gard,2023-05\n"))
+    result = invoke("compare", "--department", "30", "--pbf", gard_pbf, "--boundaries", gard,
+                    "--reported", mine, "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    rows = {r["insee"]: r for r in json.loads(result.stdout)["communes"]}
+    nimes, ales, bagnols = rows["30189"], rows["30007"], rows["30028"]
+    # Nîmes: the metropolis' 60 of 2025-02 is the closest: shown, flagged, no ratio.
+    assert (nimes["reported_cameras"], nimes["as_of"]) == (60, "2025-02")
+    assert nimes["reported_source"] == "Objectif Gard"
+    assert nimes["completeness"] is None and "scope: Nîmes Métropole network" in nimes["flags"]
+    assert nimes["reason"] == "the figure's scope is not the commune: no ratio"
+    assert [p["reported_cameras"] for p in nimes["series"]] == [5, 6, 60]
+    # Alès: at least 4 in 2025 (the data date falls within it) gives at most 2/4.
+    assert (ales["reported_cameras"], ales["qualifier"]) == (4, "at_least")
+    assert (ales["completeness"], ales["completeness_qualifier"]) == (0.5, "at_most")
+    assert [p["status"] for p in ales["series"]] == ["installed", "planned"]
+    # Bagnols: the urban area's figure of the data date, never a ratio.
+    assert bagnols["reported_cameras"] == 9 and bagnols["completeness"] is None
+    result = invoke("compare", "--department", "30", "--pbf", gard_pbf, "--boundaries", gard,
+                    "--reported", mine, "-q", "-f", "table")
+    assert "~6" not in result.stdout and "≥4" in result.stdout and "≤50%" in result.stdout
+    assert "Alès city site" in result.stdout and "Comparitech" in result.stdout
+
+
+def test_an_about_figure_gives_an_about_ratio(gard_pbf: Path, gard: Path, write_text) -> None:
+    mine = write_text("about.csv", SERIES_HEADER +
+                      "30189,Nîmes,30,6,about,municipal network,installed,2025-01,Midi Libre,2025-01-20\n")
+    result = invoke("compare", "--commune", "Nîmes", "--pbf", gard_pbf, "--boundaries", gard,
+                    "--reported", mine, "-q", "-f", "json")
+    row = json.loads(result.stdout)["communes"][0]
+    assert (row["completeness"], row["completeness_qualifier"]) == (0.5, "about")
+    table = invoke("compare", "--commune", "Nîmes", "--pbf", gard_pbf, "--boundaries", gard,
+                   "--reported", mine, "-q").stdout
+    assert "~6" in table and "~50%" in table and "Midi Libre" in table
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("30189,Nîmes,30,-5,exact,municipal network,installed,2022,x,2022",
+     "reported_cameras must be a whole number of 0 or more, not '-5'"),
+    ("30189,Nîmes,30,12,exact,municipal network,installed,2099-01,x,",
+     "as_of 2099-01 is in the future"),
+    ("30189,Nîmes,30,12,exact,municipal network,planned,2099-01,x,2099-02",
+     "published 2099-02 is in the future"),
+    ("30189,Nîmes,30,12,exact,municipal network,installed,2022-02-30,x,",
+     "as_of '2022-02-30' is not a date"),
+    ("30189,Nîmes,30,12,exact,municipal network,installed,2022-13,x,",
+     "as_of '2022-13' is not a date"),
+    ("30189,Nîmes,30,12,roughly,municipal network,installed,2022,x,",
+     "qualifier must be exact, about or at_least, not 'roughly'"),
+    ("30189,Nîmes,30,12,exact,municipal network,removed,2022,x,",
+     "status must be installed, planned or annulled, not 'removed'"),
+    ("30189,Nîmes,12,12,exact,municipal network,installed,2022,x,",
+     "department 12 is not that of the commune 30189"),
+    ("3018,Nîmes,30,12,exact,municipal network,installed,2022,x,", "'3018' is not an INSEE commune code"),
+    ("30189,Nîmes,30,12,exact,municipal network,installed,2022,,", "needs the commune's name and its source"),
+    ("30189,Nîmes,30,12,exact,municipal network,installed,2022", "as many fields as the header"),
+])
+def test_impossible_rows_are_refused(write_text, gard_pbf: Path, gard: Path, line: str, message: str) -> None:
+    bad = write_text("bad.csv", SERIES_HEADER + "30007,Alès,30,4,exact,municipal network,installed,2020,x,\n"
+                     + line + "\n")
+    result = invoke("compare", "--commune", "Nîmes", "--pbf", gard_pbf, "--boundaries", gard,
+                    "--reported", bad)
+    assert result.exit_code == ExitCode.DATA
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert "bad.csv, line 3: " in result.stderr and message in result.stderr
+
+
+def test_a_figure_given_twice_is_refused(write_text) -> None:
+    row = "30007,Alès,30,4,exact,municipal network,installed,2020,x,\n"
+    with pytest.raises(DataError, match=r"twice.csv, line 3: the same figure as line 2"):
+        read_reported((write_text("twice.csv", SERIES_HEADER + row + row),))
+
+
+def test_completeness_over_time_from_a_history_file(
+    osh: Path, communes_06: Path, shapes_06: dict[str, Any], write_text  # noqa: F811
+) -> None:
+    """Each dated figure beside what `osmium time-filter` holds at the end of its period."""
+    mine = write_text("riviera.csv", SERIES_HEADER + (
+        "06012,Beausoleil,06,10,exact,municipal network,installed,2019,Nice-Matin,2019-05\n"
+        "06012,Beausoleil,06,2,about,municipal network,installed,2024-07,Nice-Matin,2024-07-02\n"
+        "06012,Beausoleil,06,5,at_least,municipal network,installed,2025-04,Monaco-Matin,2025-04-30\n"
+        "06012,Beausoleil,06,30,exact,municipal network,planned,2025-12,city council,2025-06-01\n"
+        "06032,Cap-d'Ail,06,4,exact,municipal network,installed,2025-03-03,city site,2025-03-03\n"
+        "06032,Cap-d'Ail,06,90,exact,Monaco urban area,installed,2025-06,Comparitech,\n"))
+    target = write_text("out.json", "")
+    result = invoke("compare", "--pbf", osh, "--boundaries", communes_06, "--commune", "Beausoleil",
+                    "--commune", "Cap-d'Ail", "--reported", mine, "-q", "-f", "json", "-o", target,
+                    "--overwrite")
+    assert result.exit_code == 0, result.output
+    data = json.loads(target.read_text(encoding="utf-8"))
+    moments = {"2019": "2020-01-01T00:00:00Z", "2024-07": "2024-08-01T00:00:00Z",
+               "2025-04": "2025-05-01T00:00:00Z", "2025-03-03": "2025-03-04T00:00:00Z",
+               "2025-06": "2025-07-01T00:00:00Z"}
+    points = data["over_time"]
+    assert [(p["insee"], p["as_of"]) for p in points] == [
+        ("06012", "2019"), ("06012", "2024-07"), ("06012", "2025-04"), ("06012", "2025-12"),
+        ("06032", "2025-03-03"), ("06032", "2025-06")]
+    for point in points:
+        if point["as_of"] == "2025-12":  # after the data of 2025-09-01
+            assert point["mapped_then"] is None and point["reason"] == "after the data date"
+            continue
+        assert point["moment"] == moments[point["as_of"]]
+        held = _snapshot(osh, point["moment"], shapes_06)[point["insee"]]
+        assert point["mapped_then"] == len(held), point
+        if point["scope"] == "Monaco urban area":
+            assert point["completeness"] is None
+        else:
+            assert point["completeness"] == round(len(held) / point["reported_cameras"], 3)
+            assert point["completeness_qualifier"] == {"exact": "exact", "about": "about",
+                                                       "at_least": "at_most"}[point["qualifier"]]
+    rows = {r["insee"]: r for r in data["communes"]}
+    assert rows["06012"]["series"] == points[:4]
+    # The count itself is the file's last state (osmium time-filter at its data date), not
+    # every version it holds.
+    now = _snapshot(osh, data["meta"]["data_timestamp"], shapes_06)
+    assert {code: row["cameras"] for code, row in rows.items()} == {c: len(now[c]) for c in rows}
+    held = parse_opl(run_osmium("time-filter", osh, data["meta"]["data_timestamp"], "-f", "opl", "-o", "-"))
+    assert data["meta"]["cameras_total"] == sum(o.tags.get("man_made") == "surveillance" for o in held)
+    assert {p["mapped_then"] for p in points[:3]} != {points[0]["mapped_then"]}  # the map moved
+    table = invoke("compare", "--pbf", osh, "--boundaries", communes_06, "--commune", "Beausoleil",
+                   "--reported", mine, "-q").stdout
+    assert "Every reported figure beside the cameras mapped at its date" in table
+    assert "Monaco-Matin" in table and "≥5" in table
+    # The same points from the plain function the timeline chart calls.
+    chart = figures_over_time(read_history(osh), {c: shapes_06[c] for c in ("06012", "06032")},
+                              read_reported((mine,)))
+    assert chart == points
+
+
+def test_completeness_over_time_from_the_refresh_store(
+    gard_pbf: Path, gard: Path, write_text, tmp_path: Path
+) -> None:
+    """Nîmes counted 1, 2 then 3 cameras by three runs: each figure meets the last run before it."""
+    from osmcams.store.history import Run, Store
+
+    store = Store(tmp_path / "history.sqlite")
+    runs = (("2023-01-01T00:00:00Z", 1), ("2024-06-01T00:00:00Z", 2), ("2025-03-01T00:00:00Z", 3))
+    for stamp, cameras in runs:
+        row = {"insee": "30189", "name": "Nîmes", "cameras": cameras, "population": None,
+               "cameras_per_km2": None, "cameras_per_10k": None}
+        with store.transaction():
+            store.record_run(Run(stamp, None, "test", stamp, stamp), [row], {})
+    store.close()
+    mine = write_text("nimes.csv", SERIES_HEADER + (
+        "30189,Nîmes,30,4,exact,municipal network,installed,2019,La Gazette,2019-06\n"
+        "30189,Nîmes,30,4,exact,municipal network,installed,2023-06,Midi Libre,2023-07-01\n"
+        "30189,Nîmes,30,8,about,municipal network,installed,2024-11,Midi Libre,2024-12-01\n"
+        "30189,Nîmes,30,6,at_least,municipal network,installed,2025-02,Objectif Gard,2025-02-10\n"))
+    result = invoke("compare", "--commune", "Nîmes", "--pbf", gard_pbf, "--boundaries", gard,
+                    "--reported", mine, "--store", tmp_path / "history.sqlite", "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    points = json.loads(result.stdout)["over_time"]
+    found = [(p["as_of"], p["mapped_then"], p["completeness"], p["completeness_qualifier"]) for p in points]
+    assert found == [
+        ("2019", None, None, None), ("2023-06", 1, 0.25, "exact"), ("2024-11", 2, 0.25, "about"),
+        ("2025-02", 3, 0.5, "at_most")]  # 2025-02 ends at 2025-03-01T00:00Z, the third run's date
+    assert points[0]["reason"] == "before the first count in the store (2023-01-01T00:00:00Z)"
+    missing = invoke("compare", "--commune", "Nîmes", "--pbf", gard_pbf, "--boundaries", gard,
+                     "--store", tmp_path / "none.sqlite", "-q")
+    assert missing.exit_code == ExitCode.USAGE and "no such history store" in missing.stderr
+
+
+@pytest.mark.parametrize(("scope", "own"), [
+    ("municipal network", True), ("Préfecture de police network (on 1,475 sites)", True),
+    ("national police network", True), ("cameras linked to the urban supervision centre", True),
+    ("municipal network, besides 350 TaM transit cameras connected to the same centre", True),
+    ("", True), ("Paris urban area, all operators (Comparitech ranking)", False),
+    ("Nîmes Métropole network", False), ("metropolis", False), ("Communauté d'agglomération", False),
+    ("intercommunal network", False), ("department of the Gard", False), ("aire urbaine de Lyon", False),
+])
+def test_which_scopes_are_the_communes(scope: str, own: bool) -> None:
+    assert commune_scope(scope) is own
+
+
+def test_department_ranges_and_empty_tables(write_text) -> None:
+    header = "department,name,communes_total_stated,communes_with_cameras,reported_cameras_min," \
+             "reported_cameras_max,as_of,source\n"
+    with pytest.raises(DataError, match=r"dep.csv, line 2: reported_cameras_min 650 is above .* 450"):
+        read_reported((write_text("dep.csv", header + "11,Aude,433,73,650,450,2022-05,L'Empaillé\n"),))
+    empty = read_reported((write_text("empty.csv", SERIES_HEADER),))
+    assert empty.communes == {} and empty.sources[0].endswith("empty.csv")

@@ -52,7 +52,7 @@ def test_no_count_where_the_extract_has_no_data(
     result = invoke("count", "--commune", "Nantes", "--pbf", monaco_2025, "--boundaries",
                     ign_dir / "communes-44-loire-atlantique.geojson", "-q")
     assert result.exit_code == ExitCode.DATA
-    result = invoke("count", "--department", "06", *common, "-f", "json")
+    result = invoke("count", "--department", "06", *common, "-f", "json", "--include-partial")
     assert result.exit_code == 0, result.output
     data = strict_json(result.stdout)
     rows = {r["insee"]: r for r in data["communes"]}
@@ -144,7 +144,8 @@ def test_a_file_of_pieces_counts_the_pieces_it_did_not_sample(
     boundaries.mkdir()
     for f in files:
         (boundaries / f.name).symlink_to(f)
-    result = invoke("count", "--all", "--pbf", pbf, "--boundaries", boundaries, "-f", "json", "-q")
+    result = invoke("count", "--all", "--pbf", pbf, "--boundaries", boundaries, "-f", "json", "-q",
+                    "--include-partial")
     assert result.exit_code == 0, result.output
     rows = {r["insee"]: r for r in strict_json(result.stdout)["communes"]}
     assert {code: rows[code]["cameras"] for code in expected if code in rows} == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pyogrio
 import pyproj
@@ -79,6 +80,22 @@ def test_tilt_and_height_set_the_range() -> None:
     assert view_range({"height": "tall", "camera:angle": "30"}, 30) == 30
 
 
+def test_a_camera_looking_straight_down_sees_the_ground_around_its_foot() -> None:
+    """camera:angle=90 with height 8 m: a disc of 8·tan(30°) = 4.62 m around the camera, not
+    a cone of a made-up length; a steep tilt keeps its short range, with no floor."""
+    view = field_of_view(camera(direction="0", height="8", camera__angle="90"), FovSettings())
+    assert view is not None and view.kind == "disc"
+    radius = 8 * math.tan(math.radians(30))
+    assert view.range_m == pytest.approx(radius)
+    assert geodesic_area(view.polygon) == pytest.approx(math.pi * radius**2, rel=0.01)
+    assert view.polygon.contains(shapely.Point(7.42, 43.73))
+    assert view_range({"height": "8", "camera:angle": "89"}, 30) == pytest.approx(
+        8 / math.tan(math.radians(89)))  # 0.14 m: short, as the tags say
+    assert view_range({"height": "8", "camera:angle": "90"}, 30) == 30  # no place: see the disc
+    wide = field_of_view(camera(height="8", camera__angle="90"), FovSettings(angle=200, range=12))
+    assert wide is not None and wide.range_m == 12  # a lens of 180° or more: the default reach
+
+
 def test_fixed_cameras_without_direction_are_counted() -> None:
     cameras = [
         camera(direction="45-135"),  # a range: its middle, 90°
@@ -128,3 +145,78 @@ def test_export_fov_on_a_real_extract(monaco_2025: Path, osm_cameras, tmp_path: 
     csv = runner.invoke(cli, [*args, "-o", str(tmp_path / "m.csv")])
     assert csv.exit_code == ExitCode.USAGE
     assert "--fov goes with GeoJSON, GeoPackage or uMap, not csv" in csv.output
+
+
+def sector(start: float, width: float, reach: float, lon: float = 7.42, lat: float = 43.73) -> Any:
+    """A sector drawn independently: a point every 0.25° from `start` clockwise, by Geod.fwd."""
+    steps = max(1, round(width * 4))
+    azimuths = [start + width * i / steps for i in range(steps + 1)]
+    points = [GEOD.fwd(lon, lat, a, reach)[:2] for a in azimuths]
+    return shapely.Polygon([(lon, lat), *points, (lon, lat)])
+
+
+def area(geometry) -> float:
+    return abs(GEOD.geometry_area_perimeter(geometry)[0])
+
+
+@pytest.mark.parametrize(("value", "sweeps"), [
+    ("90", [(60, 60)]), ("N", [(-30, 60)]), ("NNE", [(-7.5, 60)]), ("WSW", [(217.5, 60)]),
+    ("-45", [(285, 60)]), ("90-270", [(90, 180)]), ("300-60", [(300, 120)]), ("SW-NW", [(225, 90)]),
+    ("10-20", [(10, 10)]), ("90;270", [(60, 60), (240, 60)]), ("0;10", [(-30, 70)]),
+    ("N;120-200", [(-30, 60), (120, 80)]), ("0-360", [(0, 360)]),
+])
+@pytest.mark.parametrize("key", ["camera:direction", "direction", "surveillance:direction"])
+def test_every_direction_form_is_drawn_with_the_right_area(key: str, value: str, sweeps: list) -> None:
+    view = field_of_view(camera(**{key.replace(":", "__"): value}), FovSettings())
+    assert view is not None
+    expected = shapely.union_all([sector(start, width, 30) for start, width in sweeps])
+    assert view.kind == ("disc" if value == "0-360" else "cone" if len(sweeps) == 1 and ";" not in value
+                         else "cones")
+    assert area(view.polygon) == pytest.approx(area(expected), rel=0.005)
+    assert shapely.symmetric_difference(view.polygon, expected).area < 0.01 * expected.area
+    assert view.polygon.is_valid
+
+
+def test_a_range_runs_clockwise_from_its_first_bearing() -> None:
+    view = field_of_view(camera(camera__direction="300-60"), FovSettings())
+    assert view is not None
+    north = GEOD.fwd(7.42, 43.73, 0, 20)[:2]
+    south = GEOD.fwd(7.42, 43.73, 180, 20)[:2]
+    assert view.polygon.contains(shapely.Point(north)) and not view.polygon.contains(shapely.Point(south))
+
+
+def test_several_directions_are_one_multipolygon_feature() -> None:
+    from osmcams.outputs.fov import view_feature
+
+    view = field_of_view(camera(camera__direction="90;270"), FovSettings())
+    assert view is not None
+    feature = view_feature(view)
+    assert feature["geometry"]["type"] == "MultiPolygon" and len(feature["geometry"]["coordinates"]) == 2
+    for polygon in feature["geometry"]["coordinates"]:
+        assert shapely.is_ccw(shapely.LinearRing(polygon[0]))
+    assert area(shapely.geometry.shape(feature["geometry"])) == pytest.approx(2 * math.pi * 900 / 6, rel=0.01)
+
+
+def test_straight_down_by_either_key_is_a_disc_around_the_foot() -> None:
+    radius = 8 * math.tan(math.radians(FovSettings().angle / 2))
+    for tags in ({"camera__tilt": "-90"}, {"camera__angle": "90"}):
+        view = field_of_view(camera(camera__direction="0", height="8", **tags), FovSettings())
+        assert view is not None and view.kind == "disc" and view.range_m == pytest.approx(radius)
+        assert area(view.polygon) == pytest.approx(math.pi * radius**2, rel=0.005)
+
+
+@pytest.mark.parametrize(("tags", "reach"), [
+    ({"height": "8", "camera:tilt": "-30"}, 8 / math.tan(math.radians(30))),  # the wiki's sign
+    ({"height": "8", "camera:angle": "30"}, 8 / math.tan(math.radians(30))),  # the proposal's
+    ({"height": "8", "camera:tilt": "-45", "camera:angle": "10"}, 8.0),  # the wiki's key first
+    ({"height": "8", "camera:tilt": "10"}, 30.0),  # upwards: never meets the ground
+    ({"height": "8", "camera:tilt": "30"}, 30.0),
+    ({"height": "8", "camera:tilt": "-120"}, 30.0),  # out of range: not read
+    ({"height": "8", "camera:tilt": "-90-20"}, 30.0),  # a range of tilts: no one range
+])
+def test_camera_tilt_and_angle_with_their_signs(tags: dict[str, str], reach: float) -> None:
+    assert view_range(tags, 30) == pytest.approx(reach)
+    view = field_of_view(camera(camera__direction="0", **{k.replace(":", "__"): v for k, v in tags.items()}),
+                         FovSettings())
+    assert view is not None and view.range_m == pytest.approx(reach)
+    assert area(view.polygon) == pytest.approx(area(sector(-30, 60, reach)), rel=0.005)

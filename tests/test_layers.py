@@ -18,7 +18,7 @@ LAYERS = [
     ["cli.maps"],
     ["cli.options"],
     ["cli.render"],
-    ["refresh.backfill"],
+    ["refresh.backfill", "analysis.dated"],
     ["refresh.run", "analysis.compare", "analysis.quality", "analysis.timeline"],
     ["refresh.config", "analysis.match"],
     ["online"],

@@ -28,6 +28,11 @@ def invoke(*args: str | Path) -> Result:
     return CliRunner(env={"COLUMNS": "200"}).invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
+def pair(*args: str | Path) -> Result:
+    """match, reading the register as cameras: one to one."""
+    return invoke("match", "--register-unit", "camera", *args)
+
+
 @pytest.fixture(scope="module")
 def register(shared_data: Path) -> Path:
     return shared_data / "official/paris-police-2019/data.csv"
@@ -99,7 +104,7 @@ def read_features(path: Path) -> list[dict[str, Any]]:
 def test_paris_register_matches_the_brute_force_optimum(
     register: Path, cameras_geojson: Path, official_points, osm_points, tmp_path: Path
 ) -> None:
-    result = invoke("match", "--official", register, "--cameras", cameras_geojson,
+    result = pair("--official", register, "--cameras", cameras_geojson,
                     "--output-dir", tmp_path, "--format", "json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -136,7 +141,7 @@ def test_optimal_not_greedy_in_a_dense_street(write_text) -> None:
     cameras = write_text("osm.geojson", json.dumps({"type": "FeatureCollection", "features": features}))
     expected, _ = brute_force([(a_lon, a_lat), (b_lon, b_lat)], dict(zip((1, 2), osm)))
     assert len(expected) == 2
-    result = invoke("match", "--official", official, "--cameras", cameras, "-f", "json")
+    result = pair("--official", official, "--cameras", cameras, "-f", "json")
     assert json.loads(result.stdout)["matched"] == 2
 
 
@@ -150,15 +155,15 @@ def test_lambert93_register_is_reprojected(
         writer.writerow(["num", "X", "Y"])
         for i, (lon, lat) in enumerate(official_points):
             writer.writerow([i, *to_l93.transform(lon, lat)])
-    plain = json.loads(invoke("match", "--official", register, "--cameras", cameras_geojson,
+    plain = json.loads(pair("--official", register, "--cameras", cameras_geojson,
                               "-f", "json").stdout)
-    result = invoke("match", "--official", l93, "--crs", "EPSG:2154", "--cameras", cameras_geojson,
+    result = pair("--official", l93, "--crs", "EPSG:2154", "--cameras", cameras_geojson,
                     "-f", "json")
     assert result.exit_code == 0, result.output
     reprojected = json.loads(result.stdout)
     for key in ("matched", "official_only", "osm_only"):
         assert reprojected[key] == plain[key]
-    refused = invoke("match", "--official", l93, "--cameras", cameras_geojson)
+    refused = pair("--official", l93, "--cameras", cameras_geojson)
     assert refused.exit_code == ExitCode.DATA
     assert "try --crs EPSG:2154" in refused.stderr
     import geopandas
@@ -170,7 +175,7 @@ def test_lambert93_register_is_reprojected(
     ).to_crs("EPSG:2154")
     gpkg = tmp_path / "register.gpkg"
     frame.to_file(gpkg, driver="GPKG")
-    from_gpkg = json.loads(invoke("match", "--official", gpkg, "--cameras", cameras_geojson,
+    from_gpkg = json.loads(pair("--official", gpkg, "--cameras", cameras_geojson,
                                   "-f", "json").stdout)
     assert from_gpkg["matched"] == plain["matched"]
 
@@ -183,7 +188,7 @@ def test_osm_side_from_a_pbf_and_geopackage_layers(
     pbf = camera_pbf(nodes, (2.2, 48.8, 2.5, 48.95), "2019-02-01T00:00:00Z")
     out = tmp_path / "match.gpkg"
     boundaries = ign_dir / "communes-75-paris.geojson"
-    result = invoke("match", "--official", register, "--commune", "Paris", "--pbf", pbf,
+    result = pair("--official", register, "--commune", "Paris", "--pbf", pbf,
                     "--boundaries", boundaries, "-q", "-o", out, "-f", "json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -200,6 +205,12 @@ def test_osm_side_from_a_pbf_and_geopackage_layers(
         assert f"{len(official_points) - len(official_in)} of 707 official cameras lie outside Paris" in (
             " ".join(summary["warnings"])
         )
+    sites = json.loads(invoke("match", "--official", register, "--commune", "Paris", "--pbf", pbf,
+                              "--boundaries", boundaries, "-q", "-f", "json").stdout)
+    near = near_sites(official_in, osm_in)
+    assert (sites["sites_total"], sites["osm_total"]) == (len(official_in), len(osm_in))
+    assert sites["sites_with_osm_cameras"] == int(near.any(axis=1).sum())
+    assert sites["osm_cameras_at_no_site"] == int((~near.any(axis=0)).sum())
     layers = dict(pyogrio.list_layers(out))
     assert set(layers) == {"matched", "official_only", "osm_only"}
     assert pyogrio.read_info(out, layer="matched")["features"] == summary["matched"]
@@ -209,11 +220,11 @@ def test_osm_side_from_a_pbf_and_geopackage_layers(
 
 def test_bad_registers_are_one_line(write_text, cameras_geojson: Path) -> None:
     no_coords = write_text("bad.csv", "a;b\n1;2\n")
-    result = invoke("match", "--official", no_coords, "--cameras", cameras_geojson)
+    result = pair("--official", no_coords, "--cameras", cameras_geojson)
     assert result.exit_code == ExitCode.DATA
     assert "--lon-field and --lat-field" in result.stderr
     named = write_text("named.csv", "E,N\n2.35,48.86\n")
-    result = invoke("match", "--official", named, "--lon-field", "E", "--lat-field", "N",
+    result = pair("--official", named, "--lon-field", "E", "--lat-field", "N",
                     "--cameras", cameras_geojson, "-f", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["official_total"] == 1
@@ -237,7 +248,7 @@ def test_cameras_from_every_export_format(
     register = write_text("register.csv", "ref;lon;lat\n" + "".join(
         f"{c.osm_id};{c.lon};{c.lat}\n" for c in cameras))
     out = tmp_path / "out"
-    result = invoke("match", "--official", register, "--cameras", exported, "-f", "json", "--output-dir", out)
+    result = pair("--official", register, "--cameras", exported, "-f", "json", "--output-dir", out)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["matched"] == len(cameras) == 16
     for feature in read_features(out / "matched.geojson"):
@@ -262,3 +273,109 @@ def test_output_dir_is_refused_before_the_work_unless_overwrite(write_text, tmp_
     assert again.stdout == ""
     assert invoke(*args, "--overwrite").exit_code == 0
     assert len(read_features(out / "matched.geojson")) == 1
+
+
+# --- Registers of sites -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site_cameras(official_points: list[tuple[float, float]]) -> dict[int, tuple[float, float]]:
+    """OSM cameras placed by site: none on some sites, one to three on others (up to 12 m
+    away), some 25 to 40 m away (either side of the 30 m), and some far from every site."""
+    rng = random.Random(24)
+    points, node = {}, 1
+    for lon, lat in official_points:
+        for _ in range(rng.choice((0, 1, 1, 2, 3))):
+            points[node] = GEOD.fwd(lon, lat, rng.uniform(0, 360), rng.uniform(0, 12))[:2]
+            node += 1
+        if rng.random() < 0.1:
+            points[node] = GEOD.fwd(lon, lat, rng.uniform(0, 360), rng.uniform(25, 40))[:2]
+            node += 1
+    for _ in range(EXTRA):
+        points[node] = (rng.uniform(2.26, 2.41), rng.uniform(48.82, 48.90))
+        node += 1
+    return points
+
+
+def geojson_of(points: dict[int, tuple[float, float]], path: Path) -> Path:
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+         "properties": {"@id": f"node/{node}", "man_made": "surveillance"}}
+        for node, (lon, lat) in points.items()
+    ]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    return path
+
+
+def near_sites(
+    official: list[tuple[float, float]], osm: dict[int, tuple[float, float]], limit: float = 30.0
+) -> Any:
+    """Which OSM camera is within `limit` metres of which site, from every geodesic distance."""
+    ids = list(osm)
+    a = numpy.repeat(numpy.array(official), len(ids), axis=0)
+    b = numpy.tile(numpy.array([osm[i] for i in ids]), (len(official), 1))
+    _, _, d = GEOD.inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    return d.reshape(len(official), len(ids)) <= limit
+
+
+def test_paris_register_is_read_as_sites_and_matches_a_brute_force_count(
+    register: Path, official_points, site_cameras, tmp_path: Path
+) -> None:
+    cameras = geojson_of(site_cameras, tmp_path / "cameras.geojson")
+    result = invoke("match", "--official", register, "--cameras", cameras,  # sites by default
+                    "--output-dir", tmp_path / "out", "-f", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    near = near_sites(official_points, site_cameras)
+    ids = list(site_cameras)
+    assert summary["register_unit"] == "site"
+    assert summary["sites_total"] == 707
+    assert summary["sites_with_osm_cameras"] == int(near.any(axis=1).sum())
+    assert summary["sites_without_osm_cameras"] == int((~near.any(axis=1)).sum())
+    assert summary["osm_cameras_at_a_site"] == int(near.any(axis=0).sum())
+    assert summary["osm_cameras_at_no_site"] == int((~near.any(axis=0)).sum())
+    assert summary["osm_cameras_at_several_sites"] == int((near.sum(axis=0) > 1).sum())
+    assert summary["most_osm_cameras_at_a_site"] == int(near.sum(axis=1).max()) >= 3
+    matched = read_features(tmp_path / "out/matched.geojson")
+    expected = {(round(official_points[i][0], 7), round(official_points[i][1], 7)):
+                {f"node/{ids[j]}" for j in numpy.flatnonzero(near[i])}
+                for i in numpy.flatnonzero(near.any(axis=1))}
+    assert {tuple(f["geometry"]["coordinates"]): set(f["properties"]["osm_ids"].split(";"))
+            for f in matched} == expected
+    assert all(f["properties"]["osm_cameras"] == len(expected[tuple(f["geometry"]["coordinates"])])
+               for f in matched)
+    assert len(read_features(tmp_path / "out/official-only.geojson")) == summary["sites_without_osm_cameras"]
+    alone = {f["properties"]["@id"] for f in read_features(tmp_path / "out/osm-only.geojson")}
+    assert alone == {f"node/{ids[j]}" for j in numpy.flatnonzero(~near.any(axis=0))}
+    # One to one, the second and third camera of a site would be "OSM only".
+    paired = json.loads(pair("--official", register, "--cameras", cameras, "-f", "json").stdout)
+    assert paired["osm_only"] > summary["osm_cameras_at_no_site"]
+
+
+def test_a_register_with_a_count_per_site(official_points, site_cameras, tmp_path: Path) -> None:
+    rng = random.Random(5)
+    counts = [rng.choice((1, 2, 3, 4)) for _ in official_points]
+    counts[3] = None  # a site without a count
+    register = tmp_path / "sites.csv"
+    lines = [f"{i};{lon};{lat};{'' if n is None else n}\n"
+             for i, ((lon, lat), n) in enumerate(zip(official_points, counts))]
+    register.write_text("site;lon;lat;nombre\n" + "".join(lines), encoding="utf-8")
+    cameras = geojson_of(site_cameras, tmp_path / "cameras.geojson")
+    result = invoke("match", "--official", register, "--cameras", cameras, "-f", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    at = near_sites(official_points, site_cameras).sum(axis=1).tolist()
+    known = [(n, m) for n, m in zip(counts, at) if n is not None]
+    assert summary["count_column"] == "nombre"
+    assert summary["registered_cameras"] == sum(n for n, _ in known)
+    assert summary["osm_cameras_at_counted_sites"] == sum(m for _, m in known)
+    assert summary["sites_with_as_many_osm_cameras"] == sum(n == m for n, m in known)
+    assert summary["sites_with_fewer_osm_cameras"] == sum(m < n for n, m in known)
+    assert summary["sites_with_more_osm_cameras"] == sum(m > n for n, m in known)
+    assert summary["registered_cameras_missing_from_osm"] == sum(max(n - m, 0) for n, m in known)
+    assert summary["sites_without_count"] == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text("site;lon;lat;nombre\n1;2.35;48.86;many\n", encoding="utf-8")
+    refused = invoke("match", "--official", bad, "--cameras", cameras)
+    assert refused.exit_code == ExitCode.DATA
+    assert "nombre must be a whole number, not 'many'" in refused.stderr

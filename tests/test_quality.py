@@ -26,7 +26,9 @@ WIKI = {
     "camera:type": ("fixed", "panning", "dome"),
     "camera:mount": ("wall", "pole", "ceiling", "street_lamp"),
 }
-ANGLE = r"(\d+(\.\d+)?|[NSEW]{1,3})"
+# The 16 points of the compass, and a bearing in degrees (negative ones turn anticlockwise).
+POINTS = "N|NNE|NE|ENE|E|ESE|SE|SSE|S|SSW|SW|WSW|W|WNW|NW|NNW"
+ANGLE = rf"(-?\d+(\.\d+)?°?|{POINTS})"
 
 
 def invoke(*args: str | Path) -> Result:
@@ -34,8 +36,9 @@ def invoke(*args: str | Path) -> Result:
 
 
 def readable_direction(value: str) -> bool:
-    first = value.split(";")[0].strip().upper()
-    return re.fullmatch(rf"{ANGLE}(\s*-\s*{ANGLE})?", first) is not None
+    """Every part of a `;` list is a bearing or a range of two."""
+    return all(re.fullmatch(rf"{ANGLE}(\s*-\s*{ANGLE})?", part.strip().upper())
+               for part in value.split(";"))
 
 
 def expected(cameras: list[Any]) -> dict[str, Any]:
@@ -43,6 +46,7 @@ def expected(cameras: list[Any]) -> dict[str, Any]:
     missing = Counter()
     odd: dict[str, Counter] = {}
     notes = 0
+    unreadable = []
     for camera in cameras:
         tags = camera.tags
         is_camera = tags.get("surveillance:type") not in ("guard", "gunshot_detector")
@@ -61,6 +65,8 @@ def expected(cameras: list[Any]) -> dict[str, Any]:
                 odd.setdefault(key, Counter())[tags[key]] += 1
         if direction and not readable_direction(direction):
             odd.setdefault("camera:direction", Counter())[direction] += 1
+            key = next(k for k in ("camera:direction", "direction", "surveillance:direction") if tags.get(k))
+            unreadable.append({"@id": f"node/{camera.osm_id}", "key": key, "value": direction})
         notes += any(tags.get(k) for k in ("fixme", "FIXME", "note"))
     geod = Geod(ellps="WGS84")
     close = sum(
@@ -72,6 +78,7 @@ def expected(cameras: list[Any]) -> dict[str, Any]:
         "fixme": notes,
         "odd_values": {key: dict(values) for key, values in odd.items()},
         "near_duplicates": close,
+        "unreadable_directions": unreadable,
     }
 
 
@@ -140,3 +147,34 @@ def test_plain_words_on_a_synthetic_camera(tmp_path: Path, write_text) -> None:
         "no operator; odd surveillance:type=ALPR;camera; fixme: check; near duplicate, 0.7 m from node/2"
     )
     assert features["node/2"]["description"] == "near duplicate, 0.7 m from node/1"
+
+
+def test_every_direction_form_and_the_unreadable_ones(tmp_path: Path, write_text) -> None:
+    from conftest import run_osmium
+
+    forms = {  # node: (key, value, readable)
+        1: ("camera:direction", "90", True), 2: ("camera:direction", "NNE", True),
+        3: ("camera:direction", "90-270", True), 4: ("camera:direction", "90;270", True),
+        5: ("direction", "SW-NW", True), 6: ("surveillance:direction", "-45", True),
+        7: ("camera:direction", "N;120-200", True), 8: ("camera:direction", "up", False),
+        9: ("direction", "towards the bakery", False), 10: ("surveillance:direction", "90;", False),
+        11: ("camera:direction", "NE-", False), 12: ("camera:direction", "NSN", False),
+    }
+    lines = [f"n{node} v1 dV c1 t2024-01-01T00:00:00Z i1 uu Tman_made=surveillance,"
+             f"{key}={value.replace(' ', '%20%').replace(';', '%3b%')} x{2.35 + node * 0.001} y48.86"
+             for node, (key, value, _) in forms.items()]
+    pbf = tmp_path / "d.osm.pbf"
+    run_osmium("cat", write_text("d.opl", "\n".join(lines) + "\n"), "-o", pbf)
+    boundary = box_around([type("P", (), {"lon": 2.35, "lat": 48.86})(),
+                           type("P", (), {"lon": 2.37, "lat": 48.86})()], write_text, "Ville")
+    result = invoke("quality", "--commune", "Ville", "--pbf", pbf, "--boundaries", boundary, "-q",
+                    "-f", "json")
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)["communes"][0]
+    assert row["unreadable_directions"] == [
+        {"@id": f"node/{node}", "key": key, "value": value}
+        for node, (key, value, readable) in forms.items() if not readable]
+    assert all(readable_direction(value) == readable for key, value, readable in forms.values())
+    assert row["missing"]["camera:direction"] == 0
+    table = invoke("quality", "--commune", "Ville", "--pbf", pbf, "--boundaries", boundary, "-q").stdout
+    assert "Directions osmcams cannot read" in table and "towards the bakery" in table

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import run_osmium
 from fake_replication import STAMP, Obj, Server, osc, read_objects
+from test_backfill import _replayed
 
 from osmcams.cli import main
 
@@ -370,6 +371,39 @@ def test_the_history_schema_migrates_forward_and_refuses_a_newer_one(tmp_path):
         Store(path)
 
 
+def test_migration_6_splits_a_stored_move_between_communes(tmp_path):
+    """A history of schema 5 whose "moved" rows hide a change of commune: after opening,
+    the move is "moved out" of the one, where it was, and "moved in" to the other."""
+    from osmcams.store.history import MIGRATIONS, Store
+
+    path = tmp_path / "history.sqlite"
+    with sqlite3.connect(path) as db:
+        for version, script in enumerate(MIGRATIONS[:5], 1):
+            db.executescript(script.sql + f";PRAGMA user_version = {version}")
+        db.executemany("INSERT INTO runs VALUES (?, ?, ?, 'x', '0', 's', 'e', 0)",
+                       [(1, "2025-01-01T00:00:00Z", 1), (2, "2025-01-02T00:00:00Z", 2),
+                        (3, "2025-01-03T00:00:00Z", 3)])
+        db.executemany("INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?)", [
+            (1, "node/1", "added", "06032", 7.41, 43.73, '{"a": "1"}'),
+            (1, "node/2", "added", "06012", 7.42, 43.74, "{}"),
+            (2, "node/1", "moved", "06150", 7.39, 43.74, '{"a": "1"}'),  # to another commune
+            (2, "node/1", "retagged", "06150", 7.39, 43.74, '{"a": "2"}'),
+            (3, "node/2", "moved", "06012", 7.43, 43.74, "{}"),  # within its commune
+        ])
+    store = Store(path)
+    rows = store.db.execute("SELECT run, key, change, insee, lon, lat, tags FROM changes"
+                            " ORDER BY run, rowid").fetchall()
+    store.close()
+    assert rows == [
+        (1, "node/1", "added", "06032", 7.41, 43.73, '{"a": "1"}'),
+        (1, "node/2", "added", "06012", 7.42, 43.74, "{}"),
+        (2, "node/1", "moved out", "06032", 7.41, 43.73, '{"a": "1"}'),
+        (2, "node/1", "moved in", "06150", 7.39, 43.74, '{"a": "1"}'),
+        (2, "node/1", "retagged", "06150", 7.39, 43.74, '{"a": "2"}'),
+        (3, "node/2", "moved", "06012", 7.43, 43.74, "{}"),
+    ]
+
+
 def _set_files(out: Path) -> dict[str, object]:
     """Every file of a published set: communes.json parsed, without its generation time."""
     files: dict[str, object] = {}
@@ -451,3 +485,39 @@ def test_patched_sets_equal_a_whole_recount_after_each_diff(
     capsys.readouterr()
     assert main(["history", "--config", str(config), "--commune", "06150", "-f", "json"]) == 0
     assert [r["cameras"] for r in json.loads(capsys.readouterr().out)["runs"]] == [0, 0, 0, 1, 1, 0, 0, 0]
+    # The move from La Turbie to Cap-d'Ail is a change of both; each commune's changes add
+    # up to its history at every run.
+    assert main(["changes", "--config", str(config), "--since", "2025-02-07T06:00Z", "-f", "csv"]) == 0
+    moves = [line.split(",")[:4] for line in capsys.readouterr().out.splitlines()[1:]]
+    key, stamp = f"node/{NEW_NODE + 1}", STAMP.format(6, 0)
+    assert [m for m in moves if m[0] == stamp] == [  # it also lost its unreadable direction
+        [stamp, "moved out", key, "06150"], [stamp, "moved in", key, "06032"],
+        [stamp, "retagged", key, "06032"]]
+    for code in ("06012", "06032", "06104", "06150", "06088"):
+        counts, summed = _replayed(config, code)
+        assert counts == summed, code
+
+
+def test_a_history_of_schema_6_counts_every_commune_again(
+    replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys
+):
+    """Rows kept before `partial` existed are not patched: migration 7 makes the next run
+    count every commune, and its rows say which communes are partial."""
+    config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
+                          population=str(cog_population), names=FRENCH)
+    out = tmp_path / "www"
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config, "--quiet") == 0
+    with sqlite3.connect(out / "history.sqlite") as db:  # as an older osmcams left it
+        db.execute("UPDATE kept_rows SET json = replace(json, '\"partial\": false, ', '')")
+        db.execute("PRAGMA user_version = 6")
+    camera = {"man_made": "surveillance", "surveillance:type": "camera"}
+    replication.publish(MONACO_SEQUENCE + 1, osc(create=[Obj("node", NEW_NODE, 1, camera,
+                                                            *inside("06012"))]), STAMP.format(2, 0))
+    capsys.readouterr()
+    assert run(config) == 0
+    assert "counting these again" not in capsys.readouterr().err
+    rows = {r["insee"]: r for r in published(out)[0]["communes"]}
+    assert rows["06012"]["cameras"] == 2 and rows["06012"]["partial"] is False
+    assert all(r["partial"] == (r["coverage"] < 1) for r in rows.values())
+    assert _set_files(out) == _rebuilt(tmp_path, config, "whole")

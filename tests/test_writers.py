@@ -29,7 +29,7 @@ from osmcams.outputs.writers import (
 )
 
 CSV_HEADER = (
-    "insee,name,department,population,area_km2,coverage,cameras,cameras_per_km2,cameras_per_10k,"
+    "insee,name,department,population,area_km2,coverage,partial,cameras,cameras_per_km2,cameras_per_10k,"
     "inhabitants_per_camera,by_type,by_scope,note"
 )
 
@@ -217,7 +217,7 @@ def test_count_writes_the_communes_as_a_density_layer(
     for target in (geojson, gpkg):
         result = CliRunner().invoke(cli, [
             "count", "--department", "06", "--pbf", str(monaco_2025), "--boundaries", str(communes_06),
-            "--population", str(cog_population), "-q", "-o", str(target),
+            "--population", str(cog_population), "-q", "-o", str(target), "--include-partial",
         ])
         assert result.exit_code == 0, result.output
     shapes = ign_shapes(communes_06)
@@ -291,3 +291,70 @@ def test_a_patched_set_copies_the_kept_communes_as_they_were(report: Report, tmp
         with pytest.raises(StaleSet):
             write_set(tmp_path, {}, [], rows, {"06059": []}, before)
         assert path.read_bytes() == text, name
+
+
+def test_count_files_say_where_their_numbers_come_from(
+    monaco_2025: Path, communes_06: Path, cog_population: Path, tmp_path: Path
+) -> None:
+    """`count -o` to GeoJSON (foreign member `meta`), GeoPackage (gpkg_metadata, read with
+    sqlite3 and with GDAL through pyogrio) and CSV (NAME.meta.json beside it): the data date
+    is the one `osmium fileinfo` reads in the file's header."""
+    import sqlite3
+
+    from conftest import run_osmium
+
+    stamp = run_osmium("fileinfo", "-g", "header.option.osmosis_replication_timestamp",
+                       monaco_2025).strip()
+    args = ["count", "--commune", "06012", "--commune", "06104", "--pbf", str(monaco_2025),
+            "--boundaries", str(communes_06), "--population", str(cog_population), "-q", "-o"]
+
+    def check(meta: dict) -> None:
+        assert meta["data_timestamp"] == stamp
+        assert meta["source"] == str(monaco_2025)
+        assert meta["population_source"] == "communes.json (Etalab COG)"
+        assert meta["coverage_method"].startswith("share of each commune's area inside the data")
+        assert meta["min_coverage"] == 0.95 and meta["osmcams_version"]
+
+    target = tmp_path / "c.geojson"
+    assert CliRunner().invoke(cli, [*args, str(target)]).exit_code == 0
+    collection = json.loads(target.read_text(encoding="utf-8"))
+    assert collection["type"] == "FeatureCollection" and len(collection["features"]) == 2
+    check(collection["meta"])
+    assert any("06104" in w for w in collection["warnings"])  # partly covered, said so
+    assert len(pyogrio.read_dataframe(target)) == 2  # GDAL reads past the foreign members
+
+    target = tmp_path / "c.gpkg"
+    assert CliRunner().invoke(cli, [*args, str(target)]).exit_code == 0
+    with sqlite3.connect(target) as db:
+        (scope, xml), = db.execute(
+            "SELECT m.md_scope, m.metadata FROM gpkg_metadata m JOIN gpkg_metadata_reference r"
+            " ON r.md_file_id = m.id WHERE r.reference_scope = 'geopackage'").fetchall()
+    assert scope == "dataset" and f'<MDI key="data_timestamp">{stamp}</MDI>' in xml
+    items = pyogrio.read_info(target, layer="communes")["dataset_metadata"]
+    assert items["data_timestamp"] == stamp and items["source"] == str(monaco_2025)
+    assert json.loads(items["min_coverage"]) == 0.95 and "06104" in items["warnings"]
+    assert set(items) == {*collection["meta"], "warnings"}
+    assert len(pyogrio.read_dataframe(target, layer="communes")) == 2
+
+    target = tmp_path / "c.csv"
+    assert CliRunner().invoke(cli, [*args, str(target)]).exit_code == 0
+    assert [r["insee"] for r in csv.DictReader(io.StringIO(target.read_text(encoding="utf-8")))] == [
+        "06012", "06104"]
+    sidecar = json.loads((tmp_path / "c.meta.json").read_text(encoding="utf-8"))
+    check(sidecar["meta"])
+    assert sidecar["csv"] == "c.csv" and any("06104" in w for w in sidecar["warnings"])
+    # Both files exist: without --overwrite, nothing is written; with it, both are replaced.
+    (tmp_path / "c.csv").unlink()
+    result = CliRunner().invoke(cli, [*args, str(target)])
+    assert result.exit_code == 2 and "c.meta.json exists" in result.stderr
+    assert not target.exists()
+    assert CliRunner().invoke(cli, [*args, str(target), "--overwrite"]).exit_code == 0
+    assert target.exists()
+
+    # export: the camera files of GeoJSON and GeoPackage say it too.
+    args[0] = "export"
+    for name in ("e.geojson", "e.gpkg"):
+        assert CliRunner().invoke(cli, [*args, str(tmp_path / name)]).exit_code == 0
+    check(json.loads((tmp_path / "e.geojson").read_text(encoding="utf-8"))["meta"])
+    items = pyogrio.read_info(tmp_path / "e.gpkg", layer="cameras")["dataset_metadata"]
+    assert items["data_timestamp"] == stamp

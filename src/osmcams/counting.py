@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from osmcams.communes.model import Communes
 from osmcams.communes.names import department_code
@@ -16,6 +16,9 @@ from osmcams.errors import UsageError
 from osmcams.join import Report
 from osmcams.models import Progress
 from osmcams.settings import Settings
+
+if TYPE_CHECKING:
+    from osmcams.sources.osm.pbf import Boundary, Extract
 
 log = logging.getLogger(__name__)
 
@@ -145,12 +148,25 @@ def selected(request: Request, communes: Communes) -> list[str]:
     return select(communes, request.communes, request.department, request.every, request.region)
 
 
+def read_file(
+    path: Path, admin_level: int | None, threads: int, progress: Progress | None = None
+) -> tuple[Extract, list[Boundary]]:
+    """Cameras and, with `admin_level`, admin boundaries of an OSM file: of a history file
+    (several versions of each object), as they are at its data date."""
+    from osmcams.sources.osm.osh import is_history, read_boundaries, snapshot
+    from osmcams.sources.osm.pbf import scan_file
+
+    if not is_history(path):
+        return scan_file(path, admin_level, threads, progress)
+    found = [] if admin_level is None else read_boundaries(path, admin_level, threads, progress)
+    return snapshot(path, threads, progress), found
+
+
 def count_from_pbf(
     request: Request, settings: Settings, progress: Progress | None = None
 ) -> Report:
     """Count cameras of an OSM file in communes from files or from the file itself."""
     from osmcams.join import count
-    from osmcams.sources.osm.pbf import scan_file
 
     if request.pbf is None:
         raise UsageError("--pbf is required")
@@ -158,12 +174,12 @@ def count_from_pbf(
     if request.boundary_files:
         extract, communes = while_loading(
             lambda: communes_for(request, settings, progress=progress),
-            lambda tick: scan_file(pbf, None, settings.threads, tick)[0], progress,
+            lambda tick: read_file(pbf, None, settings.threads, tick)[0], progress,
         )
     else:
         # Admin relations of the extract itself, or of another OSM file given as --boundaries.
-        extract, found = scan_file(pbf, None if osm else request.admin_level, settings.threads, progress)
+        extract, found = read_file(pbf, None if osm else request.admin_level, settings.threads, progress)
         if osm:
-            _, found = scan_file(osm, request.admin_level, settings.threads, progress)
+            _, found = read_file(osm, request.admin_level, settings.threads, progress)
         communes = communes_for(request, settings, found, os.path.basename(osm or pbf), progress)
     return count(extract, communes, selected(request, communes), rank=request.every or not request.communes)

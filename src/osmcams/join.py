@@ -19,11 +19,13 @@ from osmcams.models import Camera, gc_paused
 from osmcams.sources.osm.pbf import Extract
 
 ROW_KEYS = (
-    "insee", "name", "department", "population", "area_km2", "coverage", "cameras",
+    "insee", "name", "department", "population", "area_km2", "coverage", "partial", "cameras",
     "cameras_per_km2", "cameras_per_10k", "inhabitants_per_camera", "by_type", "by_scope", "note",
 )
 # A commune under this share of its area inside the data has no count; under FULL, a partial one.
 NO_DATA, FULL = 0.02, 0.995
+# Under this share, a partial commune's densities are null: its count is a lower bound.
+MIN_COVERAGE = 0.95
 
 STALE_AFTER_DAYS = 30
 
@@ -100,19 +102,20 @@ def row_of(
     coverage: float | None, kinds: list[tuple[str | None, str | None]],
 ) -> dict[str, Any]:
     """The density row of a commune holding cameras of `kinds` (the surveillance:type and
-    surveillance tags of each, in the order of the extract); `area` in km², unrounded."""
+    surveillance tags of each, in the order of the extract); `area` in km², unrounded.
+
+    A commune partly inside the data is `partial`: its count is a lower bound, and its
+    densities are null under MIN_COVERAGE."""
     count = len(kinds)
-    return {
+    row = {
         "insee": insee,
         "name": name,
         "department": department,
         "population": population,
         "area_km2": round(area, 3),
         "coverage": coverage,
+        "partial": coverage is not None and coverage < 1,
         "cameras": count,
-        "cameras_per_km2": _ratio(count, area, 4),
-        "cameras_per_10k": _ratio(count * 10_000, population, 3),
-        "inhabitants_per_camera": round(population / count) if count and population else None,
         "by_type": _tally(kind for kind, _ in kinds) if count else {},
         "by_scope": _tally(scope for _, scope in kinds) if count else {},
         "note": (
@@ -120,6 +123,20 @@ def row_of(
             else None if coverage >= 1 else f"partial data: {coverage:.0%} of the area, count incomplete"
         ),
     }
+    set_densities(row, area)
+    return {key: row[key] for key in ROW_KEYS}
+
+
+def set_densities(row: dict[str, Any], area: float, min_coverage: float = MIN_COVERAGE) -> None:
+    """The densities of a row from its cameras, population and `area` (km², unrounded):
+    null when its coverage is under `min_coverage`."""
+    count, population, coverage = row["cameras"], row["population"], row["coverage"]
+    known = coverage is None or coverage >= min_coverage
+    row["cameras_per_km2"] = _ratio(count, area, 4) if known else None
+    row["cameras_per_10k"] = _ratio(count * 10_000, population, 3) if known else None
+    row["inhabitants_per_camera"] = (
+        round(population / count) if known and count and population else None
+    )
 
 
 def rank_order(row: dict[str, Any]) -> tuple[int, float, str]:
@@ -325,7 +342,8 @@ def count(
             by_commune[code].append(camera)
     frame = communes.frame.set_index("insee", drop=False)
     holding = {code for code, cameras in by_commune.items() if cameras}
-    chosen, coverage = covered(extract, frame.loc[codes], rank, holding)
+    known = coverage_of(extract, frame.loc[codes])
+    chosen, coverage = covered(extract, frame.loc[codes], rank, holding, known)
     areas = commune_areas(chosen)
     rows = density_rows(chosen, areas, by_commune)
     if rank:
@@ -335,7 +353,7 @@ def count(
     repaired = [communes.repairs[code] for code in codes if code in communes.repairs]
     notes = [*left_out, *repaired, *coverage]
     meta, warnings = finish(
-        extract, communes, rows, notes, len(owners), sum(code is None for code in owners)
+        extract, communes, rows, notes, len(owners), sum(code is None for code in owners), known[1]
     )
     boundaries = dict(zip(chosen["insee"], chosen.geometry))
     return Report(meta, rows, warnings, by_commune, boundaries,
@@ -344,10 +362,11 @@ def count(
 
 def finish(
     extract: Extract, communes: Communes, rows: list[dict[str, Any]], fixed: list[str],
-    total: int, outside: int,
+    total: int, outside: int, coverage_known: str = "",
 ) -> tuple[dict[str, Any], list[str]]:
     """The meta and the warnings of a report: `fixed` are those about the communes and
-    their coverage; `extract` gives its own (its cameras are not read here)."""
+    their coverage; `extract` gives its own (its cameras are not read here);
+    `coverage_known` says how the data's extent is known (`coverage_of`)."""
     from osmcams import __version__
 
     warnings = [*extract.warnings, *fixed]
@@ -377,6 +396,11 @@ def finish(
         "cameras_total": total,
         "cameras_outside": outside,
         "border_rule": "a camera on a shared border counts for the commune with the lowest code",
+        "coverage_method": (
+            f"share of each commune's area inside the data, known from {coverage_known}"
+            if coverage_known else "unknown: the data's extent cannot be told"
+        ),
+        "min_coverage": MIN_COVERAGE,
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "osmcams_version": __version__,
     }
@@ -386,15 +410,31 @@ def finish(
 SORT_KEYS = {"cameras": "cameras", "per_km2": "cameras_per_km2", "per_10k": "cameras_per_10k"}
 
 
+def whole(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows of communes wholly inside the data, for a ranking, and a warning naming
+    how many partly covered ones are left out."""
+    kept = [r for r in rows if not r.get("partial")]
+    if len(kept) == len(rows):
+        return rows, []
+    return kept, [
+        f"{_communes(len(rows) - len(kept), 'is', 'are')} only partly inside the data, their "
+        "counts lower bounds: left out of the ranking (--include-partial keeps them): "
+        + ", ".join(f"{r['name']} ({r['insee']}) {r['coverage']:.0%}" for r in rows if r.get("partial"))
+    ]
+
+
 def ranked(
-    rows: list[dict[str, Any]], sort_by: str = "cameras", min_population: int | None = None
+    rows: list[dict[str, Any]], sort_by: str = "cameras", min_population: int | None = None,
+    include_partial: bool = False,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Rows ranked by `sort_by` (highest first, unknown values last), ties by cameras then code.
 
-    With `min_population`, communes below it, or of unknown population, are left out;
-    the warnings say how many.
+    Communes partly inside the data are left out unless `include_partial`; with
+    `min_population`, communes below it, or of unknown population. The warnings say how many.
     """
-    warnings = []
+    warnings: list[str] = []
+    if not include_partial:
+        rows, warnings = whole(rows)
     if min_population is not None:
         kept = [r for r in rows if (r["population"] or 0) >= min_population]
         if len(kept) < len(rows):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ COMPASS = {
 }
 DIRECTION_KEYS = ("camera:direction", "direction", "surveillance:direction")
 _NUMBER = r"-?\d+(?:\.\d+)?"
-_RANGE = re.compile(rf"^({_NUMBER}|[NSEW]{{1,3}})\s*-\s*({_NUMBER}|[NSEW]{{1,3}})$")
+_RANGE = re.compile(rf"^({_NUMBER}|[NSEW]{{1,3}})\s*°?\s*-\s*({_NUMBER}|[NSEW]{{1,3}})\s*°?$")
 
 # Told of progress: (label, done, total); total is None when unknown. Bytes, or files.
 Progress = Callable[[str, int, "int | None"], None]
@@ -73,6 +74,16 @@ class Camera:
         data["tags"] = dict(self.tags)
         return data
 
+    def _looks(self) -> str:
+        """Where the camera looks, in words: "looks 90°", or the range or list as tagged."""
+        if self.direction is None:
+            return "direction unknown"
+        raw = direction_tag(self.tags)
+        several = parse_directions(raw)
+        if several and (len(several) > 1 or several[0][1]):
+            return f"looks {raw}"
+        return f"looks {self.direction:g}°"
+
     def flat_properties(self, insee: str | None = None, commune: str | None = None) -> dict[str, object]:
         """Properties uMap and QGIS show as they are: `@id`, `name`, `description`, the
         commune (`insee`, `commune`) when given, then every tag as a top-level key (their
@@ -80,7 +91,7 @@ class Camera:
         kind = (self.surveillance_type or "surveillance").replace("_", " ")
         words = [w for w in (self.camera_type, self.surveillance) if w]
         about = [
-            f"looks {self.direction:g}°" if self.direction is not None else "direction unknown",
+            self._looks(),
             *(f"{label} {value}" for label, value in (
                 ("operator:", self.operator), ("mounted on", self.camera_mount),
                 ("watches", self.zone)) if value),
@@ -99,42 +110,68 @@ class Camera:
 
 
 def _angle(token: str) -> float | None:
-    token = token.strip().upper().rstrip("°")
+    token = token.strip().upper().rstrip("°").strip()
     if token in COMPASS:
         return COMPASS[token]
     try:
-        return float(token) % 360.0
+        value = float(token)
     except ValueError:
         return None
+    return value % 360.0 if math.isfinite(value) else None
+
+
+def parse_directions(value: str | None) -> list[tuple[float, float]] | None:
+    """Each direction of `value` as (from, width): degrees clockwise from north where it
+    starts, and how far it sweeps clockwise; None when a part cannot be read.
+
+    A bearing ("90", "NE", "-45") has width 0; a range ("90-270", "SW-NW") sweeps from its
+    first bearing to its second, clockwise ("0-360": all around); a list ("90;270") gives
+    one direction per part.
+    """
+    if value is None or not value.strip():
+        return None
+    found = []
+    for part in value.split(";"):  # an empty part (";90", "90;") is a slip: unreadable
+        part = part.strip()
+        match = _RANGE.match(part.upper())
+        if match:
+            start, end = _angle(match.group(1)), _angle(match.group(2))
+            if start is None or end is None:
+                return None
+            width = (end - start) % 360.0
+            if width == 0 and match.group(1) != match.group(2):
+                width = 360.0  # 0-360: all around
+            found.append((start, width))
+            continue
+        bearing = _angle(part)
+        if bearing is None:
+            return None
+        found.append((bearing, 0.0))
+    return found
 
 
 def parse_direction(value: str | None) -> float | None:
-    """Degrees clockwise from north for `value`, or None when it cannot be read.
+    """Degrees clockwise from north for `value`, or None when it cannot be read: the first
+    of a list ("90;270"), the middle of a range ("45-135": 90, clockwise). See parse_directions."""
+    directions = parse_directions(value)
+    if not directions:
+        return None
+    start, width = directions[0]
+    return (start + width / 2.0) % 360.0
 
-    Accepts numbers, compass points ("NE"), ranges ("45-135", "SW-NW": their middle,
-    clockwise) and lists ("90;270": the first).
-    """
-    if value is None:
-        return None
-    value = value.split(";")[0].strip()
-    if not value:
-        return None
-    match = _RANGE.match(value.upper())
-    if match and not value.startswith("-"):
-        start, end = _angle(match.group(1)), _angle(match.group(2))
-        if start is None or end is None:
-            return None
-        span = (end - start) % 360.0
-        return (start + span / 2.0) % 360.0
-    return _angle(value)
+
+def direction_source(tags: dict[str, str]) -> tuple[str, str] | None:
+    """The direction key and its raw value, by order of precedence of DIRECTION_KEYS."""
+    for key in DIRECTION_KEYS:
+        if tags.get(key):
+            return key, tags[key]
+    return None
 
 
 def direction_tag(tags: dict[str, str]) -> str | None:
     """The raw direction value, by order of precedence of its keys."""
-    for key in DIRECTION_KEYS:
-        if tags.get(key):
-            return tags[key]
-    return None
+    found = direction_source(tags)
+    return found[1] if found else None
 
 
 def iso_timestamp(value: datetime | None) -> str | None:

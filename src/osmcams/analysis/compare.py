@@ -1,8 +1,12 @@
 """Mapped counts beside the figures that towns and the press report.
 
-The reported figures that ship with osmcams (``data/``) are facts from French press
-articles, each with its source and date. A commune the OSM data does not cover gets
-no mapped count and no completeness (null, with the reason), never 0.
+The reported figures that ship with osmcams (``data/reported_series.csv``) are dated
+facts from French press articles and official pages, several per commune where there
+were several: each with its outlet, the date it describes and the date published, its
+scope, status and qualifier. A count is set against the figure closest to its data
+date; a figure of an area wider than the commune never gives a ratio. A commune the
+OSM data does not cover gets no mapped count and no completeness (null, with the
+reason), never 0.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import io
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta, timezone
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -22,101 +26,191 @@ from osmcams.communes.model import department_of
 from osmcams.errors import DataError
 from osmcams.join import Report, data_age_days
 
+SERIES_COLUMNS = ("insee", "name", "department", "reported_cameras", "qualifier", "scope", "status",
+                  "as_of", "source", "published")
 COMMUNE_COLUMNS = ("insee", "name", "department", "reported_cameras", "status", "as_of", "source")
 DEPARTMENT_COLUMNS = ("department", "name", "communes_total_stated", "communes_with_cameras",
                       "reported_cameras_min", "reported_cameras_max", "as_of", "source")
-COMPARE_KEYS = ("reported_cameras", "as_of", "status", "reported_source", "completeness", "flags", "reason")
-STATUSES = ("installed", "planned")
+FIGURE_KEYS = ("reported_cameras", "qualifier", "scope", "status", "as_of", "published", "reported_source")
+COMPARE_KEYS = (*FIGURE_KEYS, "completeness", "completeness_qualifier", "flags", "reason")
+QUALIFIERS = ("exact", "about", "at_least")
+# A ratio mapped ÷ reported inherits the figure's qualifier: a minimum gives a maximum.
+RATIO_QUALIFIER = {"exact": "exact", "about": "about", "at_least": "at_most"}
+STATUSES = ("installed", "planned", "annulled")
+# Words of a scope wider than the commune (an urban area, a metropolis, a department...);
+# a network (municipal, national police, a police department's) is counted in the commune.
+WIDER = re.compile(
+    r"urban area|aire urbaine|unit[ée] urbaine|m[ée]tropol|agglom|intercommun|communaut[ée]|"
+    r"\bepci\b|(?<!police )department|d[ée]partement|\bregion|r[ée]gion", re.IGNORECASE)
 OUTDATED_YEARS = 2
-SHIPPED = ("reported_counts.csv", "reported_departments.csv")
+SHIPPED = ("reported_series.csv", "reported_departments.csv")
 
 
 @dataclass
 class Reported:
-    """Reported figures per commune and per department, and the files they come from."""
+    """Reported figures, all of them per commune (oldest first) and per department, and
+    the files they come from."""
 
-    communes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    communes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     departments: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
 
 
-def read_reported(paths: tuple[str | os.PathLike[str], ...] = ()) -> Reported:
-    """The figures of `paths` (commune or department tables), else those shipped with osmcams."""
+def read_reported(
+    paths: tuple[str | os.PathLike[str], ...] = (), today: date | None = None
+) -> Reported:
+    """The figures of `paths` (series, one-figure-per-commune or department tables), else
+    those shipped with osmcams. `today`: no figure may describe a later date but a plan."""
     reported = Reported()
+    today = today or date.today()
     if not paths:
         for name in SHIPPED:
             text = files("osmcams.analysis").joinpath(f"data/{name}").read_text(encoding="utf-8")
-            _add_table(reported, text, f"osmcams:{name}")
-        return reported
+            _add_table(reported, text, f"osmcams:{name}", today)
     for path in paths:
         try:
             text = Path(path).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as e:
             raise DataError(f"{path}: cannot read the reported figures: {e}") from e
-        _add_table(reported, text, str(path))
+        _add_table(reported, text, str(path), today)
+    for series in reported.communes.values():
+        series.sort(key=lambda f: (f["as_of"] is None, f["as_of"] and start_of(f["as_of"]),
+                                   f["as_of"] and end_of(f["as_of"])))
     return reported
 
 
-def _add_table(reported: Reported, text: str, source: str) -> None:
-    rows = list(csv.DictReader(io.StringIO(text)))
-    columns = set(rows[0]) if rows else set()
-    if set(COMMUNE_COLUMNS) <= columns:
-        table, key, parse = reported.communes, "insee", _commune
+def _add_table(reported: Reported, text: str, source: str, today: date) -> None:
+    reader = csv.DictReader(io.StringIO(text))
+    columns = {name.strip() for name in reader.fieldnames or []}
+    reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
+    rows = list(reader)
+    if set(SERIES_COLUMNS) <= columns or set(COMMUNE_COLUMNS) <= columns:
+        parse = _series if set(SERIES_COLUMNS) <= columns else _commune
+        seen: dict[tuple[Any, ...], int] = {}
+        for line, row in enumerate(rows, 2):
+            figure = _parsed(parse, row, today, source, line)
+            key = tuple(figure[k] for k in ("insee", "reported_cameras", "scope", "status", "as_of",
+                                            "source"))
+            if key in seen:
+                raise DataError(f"{source}, line {line}: the same figure as line {seen[key]}")
+            seen[key] = line
+            reported.communes.setdefault(figure["insee"], []).append({**figure, "file": source})
     elif set(DEPARTMENT_COLUMNS) <= columns:
-        table, key, parse = reported.departments, "department", _department
+        for line, row in enumerate(rows, 2):
+            figure = _parsed(_department, row, today, source, line)
+            reported.departments[figure["department"]] = {**figure, "file": source}
     else:
         raise DataError(f"{source}: not a table of reported figures; its columns should be "
-                        f"{', '.join(COMMUNE_COLUMNS)} (or, per department, {', '.join(DEPARTMENT_COLUMNS)})")
-    for line, row in enumerate(rows, 2):
-        try:
-            record = parse(row)
-        except (ValueError, TypeError) as e:
-            raise DataError(f"{source}, line {line}: {e}") from e
-        table[record[key]] = {**record, "file": source}
+                        f"{', '.join(SERIES_COLUMNS)} (or {', '.join(COMMUNE_COLUMNS)}; "
+                        f"or, per department, {', '.join(DEPARTMENT_COLUMNS)})")
     reported.sources.append(source)
+
+
+def _parsed(parse: Any, row: dict[str, str], today: date, source: str, line: int) -> dict[str, Any]:
+    try:
+        if None in row or any(value is None for value in row.values()):
+            raise ValueError("the row does not have as many fields as the header")
+        return parse(row, today)  # type: ignore[no-any-return]
+    except (ValueError, TypeError) as e:
+        raise DataError(f"{source}, line {line}: {e}") from e
 
 
 def _count(value: str | None, what: str, required: bool = True) -> int | None:
     text = (value or "").strip()
     if not text and not required:
         return None
-    if not text.isdigit():
-        raise ValueError(f"{what} must be a whole number, not {value!r}")
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"{what} must be a whole number of 0 or more, not {value!r}")
     return int(text)
 
 
-def _as_of(value: str | None) -> str:
+def _date_text(value: str | None, what: str, today: date, required: bool = False) -> str | None:
+    """A date as precise as its source (2022, 2022-05 or 2022-05-31), checked, or None."""
     text = (value or "").strip()
-    if not re.fullmatch(r"(19|20)\d\d(-(0[1-9]|1[0-2])(-\d\d)?)?", text):
-        raise ValueError(f"as_of must be a date such as 2022, 2022-05 or 2022-05-31, not {value!r}")
+    if not text and not required:
+        return None
+    if not re.fullmatch(r"\d{4}(-\d\d(-\d\d)?)?", text):
+        raise ValueError(f"{what} must be a date such as 2022, 2022-05 or 2022-05-31, not {value!r}")
+    try:
+        first = start_of(text)
+        end_of(text)
+    except ValueError as e:
+        raise ValueError(f"{what} {text!r} is not a date: {e}") from e
+    if first.year < 1990:
+        raise ValueError(f"{what} {text} is before any municipal camera network")
+    if first > today:
+        raise ValueError(f"{what} {text} is in the future (today is {today})")
     return text
 
 
-def _commune(row: dict[str, str]) -> dict[str, Any]:
-    code = row["insee"].strip().upper()
+def _code(value: str, department: str | None) -> str:
+    code = value.strip().upper()
     if not re.fullmatch(r"[0-9][0-9AB][0-9]{3}", code):
-        raise ValueError(f"{row['insee']!r} is not an INSEE commune code")
-    status = row["status"].strip().lower()
-    if status not in STATUSES:
-        raise ValueError(f"status must be installed or planned, not {row['status']!r}")
+        raise ValueError(f"{value!r} is not an INSEE commune code")
+    given = (department or "").strip().upper()
+    if given and given.lstrip("0") != (department_of(code) or "").lstrip("0"):
+        raise ValueError(f"department {given} is not that of the commune {code}")
+    return code
+
+
+def _choice(value: str | None, what: str, allowed: tuple[str, ...]) -> str:
+    text = (value or "").strip().lower()
+    if text not in allowed:
+        raise ValueError(f"{what} must be {', '.join(allowed[:-1])} or {allowed[-1]}, not {value!r}")
+    return text
+
+
+def _series(row: dict[str, str], today: date) -> dict[str, Any]:
+    """One dated figure of a series table."""
+    code = _code(row["insee"], row["department"])
+    status = _choice(row["status"], "status", STATUSES)
+    # Only a plan may describe a date to come; the figure was published by today all the same.
+    as_of = _date_text(row["as_of"], "as_of", date.max if status == "planned" else today)
+    published = _date_text(row["published"], "published", today)
+    name, source = row["name"].strip(), row["source"].strip()
+    if not name or not source:
+        raise ValueError("every figure needs the commune's name and its source")
+    scope = row["scope"].strip() or None
     return {
-        "insee": code, "name": row["name"].strip(), "department": department_of(code),
+        "insee": code, "name": name, "department": department_of(code),
         "reported_cameras": _count(row["reported_cameras"], "reported_cameras"),
-        "status": status, "as_of": _as_of(row["as_of"]), "source": row["source"].strip(),
+        "qualifier": _choice(row["qualifier"], "qualifier", QUALIFIERS),
+        "scope": scope, "commune_scope": commune_scope(scope), "status": status,
+        "as_of": as_of, "published": published, "source": source,
         "note": (row.get("note") or "").strip() or None,
     }
 
 
-def _department(row: dict[str, str]) -> dict[str, Any]:
+def _commune(row: dict[str, str], today: date) -> dict[str, Any]:
+    """A figure of the one-figure-per-commune shape: exact, of the commune's own network."""
+    return _series({**row, "qualifier": "exact", "scope": "", "published": ""}, today)
+
+
+def commune_scope(scope: str | None) -> bool:
+    """Whether a figure's scope is the commune (unsaid: taken as the commune), not an urban
+    area, a metropolis, a department or any other wider area."""
+    return not (scope and WIDER.search(scope))
+
+
+def _department(row: dict[str, str], today: date) -> dict[str, Any]:
+    low = _count(row["reported_cameras_min"], "reported_cameras_min", False)
+    high = _count(row["reported_cameras_max"], "reported_cameras_max", False)
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"reported_cameras_min {low} is above reported_cameras_max {high}")
     return {
         "department": row["department"].strip().upper(), "name": row["name"].strip(),
         "communes_total_stated": _count(row["communes_total_stated"], "communes_total_stated", False),
         "communes_with_cameras": _count(row["communes_with_cameras"], "communes_with_cameras", False),
-        "reported_cameras_min": _count(row["reported_cameras_min"], "reported_cameras_min", False),
-        "reported_cameras_max": _count(row["reported_cameras_max"], "reported_cameras_max", False),
-        "as_of": _as_of(row["as_of"]), "source": row["source"].strip(),
+        "reported_cameras_min": low, "reported_cameras_max": high,
+        "as_of": _date_text(row["as_of"], "as_of", today, required=True), "source": row["source"].strip(),
         "note": (row.get("note") or "").strip() or None,
     }
+
+
+def start_of(as_of: str) -> date:
+    """The first day a reported date can mean: 2019 -> 2019-01-01, 2022-05 -> 2022-05-01."""
+    parts = [int(p) for p in as_of.split("-")]
+    return date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
 
 
 def end_of(as_of: str) -> date:
@@ -127,15 +221,66 @@ def end_of(as_of: str) -> date:
     return date(year, month, day)
 
 
+def moment_of(as_of: str) -> datetime:
+    """The instant a dated figure is set against OSM: the end of the period it describes
+    (2019 -> 2020-01-01T00:00Z, 2022-05 -> 2022-06-01T00:00Z)."""
+    return datetime.combine(end_of(as_of) + timedelta(days=1), time(), timezone.utc)
+
+
+def _distance(figure: dict[str, Any], data_date: date) -> int:
+    """Days between the data date and the period the figure describes (0: within it)."""
+    first, last = start_of(figure["as_of"]), end_of(figure["as_of"])
+    return max((first - data_date).days, (data_date - last).days, 0)
+
+
+def closest(figures: list[dict[str, Any]], data_timestamp: str | None) -> dict[str, Any]:
+    """The figure nearest the data date (without one, the latest), a plan for a date after
+    it only when there is nothing else. Of figures as near, the one of the commune's own
+    scope, installed, described last. Undated ones come last."""
+    data_date = _date(data_timestamp)
+    dated = [f for f in figures if f["as_of"]]
+    if not dated:
+        return figures[-1]
+
+    def rank(f: dict[str, Any]) -> tuple[bool, int, bool, bool, int]:
+        later = data_date is not None and start_of(f["as_of"]) > data_date
+        far = _distance(f, data_date) if data_date else 0
+        return (later and f["status"] == "planned", far, not f["commune_scope"], f["status"] != "installed",
+                -end_of(f["as_of"]).toordinal())
+
+    return min(dated, key=rank)
+
+
 def flags(figure: dict[str, Any], data_timestamp: str | None) -> list[str]:
     """Why a reported figure should be read with care."""
     found = []
+    if not figure["commune_scope"]:
+        found.append(f"scope: {figure['scope']}")
     if figure["status"] == "planned":
         found.append("planned: a target, not cameras in place")
+    if figure["status"] == "annulled":
+        found.append("annulled: cameras ruled out")
     data_date = _date(data_timestamp)
-    if data_date is not None and (data_date - end_of(figure["as_of"])).days > OUTDATED_YEARS * 365.25:
+    if figure["as_of"] is None:
+        found.append("the figure is not dated")
+    elif data_date is not None and (data_date - end_of(figure["as_of"])).days > OUTDATED_YEARS * 365.25:
         found.append(f"reported {figure['as_of']}, more than {OUTDATED_YEARS} years before the OSM data")
+    elif data_date is not None and start_of(figure["as_of"]) > data_date:
+        found.append(f"describes {figure['as_of']}, after the OSM data")
     return found
+
+
+def ratio(mapped: int | None, figure: dict[str, Any]) -> tuple[float | None, str | None, str | None]:
+    """Completeness mapped ÷ reported, its qualifier, or the reason there is none."""
+    if mapped is None:
+        return None, None, "the OSM data does not cover this commune"
+    if not figure["commune_scope"]:
+        return None, None, "the figure's scope is not the commune: no ratio"
+    if figure["status"] == "annulled":
+        return None, None, "the figure is of annulled cameras: no ratio"
+    if not figure["reported_cameras"]:
+        return None, None, "the reported figure is 0: no ratio"
+    return round(mapped / figure["reported_cameras"], 3), RATIO_QUALIFIER[figure["qualifier"]], None
 
 
 def partial(row: dict[str, Any]) -> list[str]:
@@ -152,22 +297,28 @@ def _date(timestamp: str | None) -> date | None:
     return date.fromisoformat(str(timestamp)[:10])
 
 
-def compare(report: Report, reported: Reported, named: bool) -> Report:
+# commune -> as_of -> the cameras mapped at its moment, or why they are not known
+Then = dict[str, dict[str, "int | str"]]
+
+
+def compare(report: Report, reported: Reported, named: bool, then: Then | None = None) -> Report:
     """The count's rows beside the reported figures, and a summary per department.
 
-    `named`: the communes were asked for by name, so each gets a row even without a
-    reported figure. Otherwise only communes with a reported figure get one, and the
-    departments of the selection are summarised.
+    Each row sets the figure closest to the data date against the count, and lists every
+    figure of the commune as `series`; with `then` (counts from a history at each figure's
+    `moment_of`), each with the cameras mapped then. `named`: the communes were asked for
+    by name, so each gets a row even without a reported figure. Otherwise only communes
+    with a reported figure get one, and the departments of the selection are summarised.
     """
     timestamp = report.meta.get("data_timestamp")
     by_code = {row["insee"]: row for row in report.rows}
     selected = list(report.cameras)  # every code asked for, covered by the data or not
     rows = []
     for code in selected:
-        figure = reported.communes.get(code)
-        if figure is None and not named:
+        figures = reported.communes.get(code, [])
+        if not figures and not named:
             continue
-        rows.append(_row(by_code.get(code), code, figure, timestamp))
+        rows.append(_row(by_code.get(code), code, figures, timestamp, then))
     departments = [] if named else [
         _department_row(code, figure, report, selected, timestamp)
         for code, figure in reported.departments.items()
@@ -177,38 +328,75 @@ def compare(report: Report, reported: Reported, named: bool) -> Report:
     if not rows:
         warnings.append("no commune of the selection has a reported figure")
     meta = {**report.meta, "reported_sources": reported.sources,
-            "completeness": "mapped cameras ÷ reported cameras"}
-    return Report(meta, rows, warnings, report.cameras, report.boundaries,
-                  extra={"departments": departments})
+            "completeness": "mapped cameras ÷ reported cameras, for a figure of the commune's own "
+                            "scope; about for an approximate figure, at most for a minimum",
+            "reported_figure": "the one closest to the data date; `series` lists them all",
+            "mapped_then": ("cameras mapped at the end of the period each figure describes, from "
+                            "the history" if then is not None else None)}
+    extra = {"departments": departments}
+    if then is not None:
+        extra["over_time"] = [point for row in rows for point in row["series"]]
+    return Report(meta, rows, warnings, report.cameras, report.boundaries, extra=extra)
+
+
+def series_point(
+    code: str, name: str, figure: dict[str, Any], then: Then | None, data_timestamp: str | None
+) -> dict[str, Any]:
+    """One dated figure beside the cameras mapped at its moment, when a history tells."""
+    moment = None if figure["as_of"] is None else moment_of(figure["as_of"])
+    known = None if then is None or moment is None else then.get(code, {}).get(figure["as_of"])
+    mapped = known if isinstance(known, int) else None
+    completeness, qualifier, reason = ratio(mapped, figure)
+    if mapped is None:
+        stamp = _instant(data_timestamp)
+        reason = ("no history of the OSM data" if then is None
+                  else "the figure is not dated" if moment is None
+                  else known if isinstance(known, str)
+                  else "after the data date" if stamp is not None and moment > stamp
+                  else "the OSM data does not cover this commune")
+    return {
+        "insee": code, "name": name, **_figure_keys(figure),
+        "moment": None if moment is None else f"{moment:%Y-%m-%dT%H:%M:%SZ}",
+        "mapped_then": mapped, "completeness": completeness,
+        "completeness_qualifier": qualifier, "reason": reason,
+    }
+
+
+def _instant(timestamp: str | None) -> datetime | None:
+    if data_age_days(timestamp) is None:
+        return None
+    return datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
+
+
+def _figure_keys(figure: dict[str, Any] | None) -> dict[str, Any]:
+    """The FIGURE_KEYS of a figure (its `source` as `reported_source`), all null without one."""
+    if figure is None:
+        return dict.fromkeys(FIGURE_KEYS)
+    return {key: figure["source"] if key == "reported_source" else figure[key] for key in FIGURE_KEYS}
 
 
 def _row(
-    row: dict[str, Any] | None, code: str, figure: dict[str, Any] | None, timestamp: str | None
+    row: dict[str, Any] | None, code: str, figures: list[dict[str, Any]], timestamp: str | None,
+    then: Then | None,
 ) -> dict[str, Any]:
     from osmcams.join import ROW_KEYS
 
+    figure = closest(figures, timestamp) if figures else None
     if row is None:  # left out of the count: the data does not cover it
         row = dict.fromkeys(ROW_KEYS)
         row.update(insee=code, name=figure["name"] if figure else code, department=department_of(code))
     mapped = row.get("cameras")
-    reason = row.get("reason")
-    if mapped is None and reason is None:
-        reason = "the OSM data does not cover this commune"
-    reported = figure["reported_cameras"] if figure else None
-    completeness = None
-    if mapped is not None and reported:
-        completeness = round(mapped / reported, 3)
-    elif figure and mapped is not None:
-        reason = "the reported figure is 0: no ratio"
+    completeness, qualifier, reason = ratio(mapped, figure) if figure else (None, None, "no reported figure")
+    if mapped is None:
+        reason = row.get("reason") or reason
     return {
         **row,
-        "reported_cameras": reported,
-        "as_of": figure["as_of"] if figure else None,
-        "status": figure["status"] if figure else None,
-        "reported_source": figure["source"] if figure else None,
+        **_figure_keys(figure),
         "completeness": completeness,
+        "completeness_qualifier": qualifier,
         "flags": (flags(figure, timestamp) if figure else []) + partial(row),
-        "reason": reason if figure else reason or "no reported figure",
+        "reason": reason,
+        "series": [series_point(code, row["name"], f, then, timestamp) for f in figures],
     }
 
 
@@ -234,6 +422,7 @@ def _department_row(
         "reported_cameras_min": figure["reported_cameras_min"],
         "reported_cameras_max": figure["reported_cameras_max"],
         "as_of": figure["as_of"], "reported_source": figure["source"],
-        "flags": flags({**figure, "status": "installed"}, timestamp),
+        "flags": flags({**figure, "status": "installed", "qualifier": "exact", "commune_scope": True},
+                       timestamp),
         "reason": reason,
     }

@@ -1,4 +1,8 @@
-"""Official camera registers against OSM cameras: an optimal one-to-one matching.
+"""Official camera registers against OSM cameras: by site, or an optimal one-to-one matching.
+
+A register of sites (a row is a place that can hold several cameras, as the Paris
+police register's "implantations") takes every OSM camera within the distance of a
+site as one of its cameras. A register of cameras is matched one to one:
 
 Candidate pairs come from a k-d tree on a local metric projection, their lengths are
 geodesic, and the pairs kept are a maximum matching of least total length (SciPy's
@@ -26,6 +30,10 @@ from osmcams.outputs.writers import write_geojson
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "x_wgs84", "coord_x", "xlong")
 LAT_NAMES = ("lat", "latitude", "y", "y_wgs84", "coord_y", "ylat")
 LAYERS = ("matched", "official-only", "osm-only")
+UNITS = ("site", "camera")
+# Register columns holding the number of cameras at a site.
+COUNT_NAMES = ("nombre", "nombre_cameras", "nombre de caméras", "nb_cameras", "nb", "cameras", "count",
+               "camera_count")
 # Fields of an osmcams camera record that are not OSM tags.
 RECORD_FIELDS = {"osm_type", "osm_id", "surveillance_type", "camera_type", "camera_mount", "zone",
                  "direction", "timestamp", "tags", "@id", "id", "kind", "lon", "lat",
@@ -342,39 +350,154 @@ def summary(official: Points, osm: Points, matching: Matching, max_distance: flo
     }
 
 
+@dataclass
+class Sites:
+    """Per site, the OSM cameras within the distance (index, metres, nearest first); and
+    per OSM camera, the sites it is within the distance of."""
+
+    cameras: list[list[tuple[int, float]]]
+    sites_of: list[list[int]]
+
+
+def by_site(sites: Points, osm: Points, max_distance: float = 30.0) -> Sites:
+    """Every OSM camera within `max_distance` metres of a site belongs to it (many to one;
+    a camera as near two sites belongs to both)."""
+    rows, cols, metres = candidates(sites, osm, max_distance)
+    cameras: list[list[tuple[int, float]]] = [[] for _ in range(len(sites))]
+    sites_of: list[list[int]] = [[] for _ in range(len(osm))]
+    for i, j, d in sorted(zip(rows.tolist(), cols.tolist(), metres.tolist()), key=lambda p: (p[0], p[2])):
+        cameras[i].append((j, d))
+        sites_of[j].append(i)
+    return Sites(cameras, sites_of)
+
+
+def count_column(register: Points, named: str | None = None) -> str | None:
+    """The register column holding a number of cameras per site: `named`, else one of
+    COUNT_NAMES, else None."""
+    columns = list(register.properties[0]) if register.properties else []
+    if named:
+        if named not in columns:
+            raise UsageError(f"{register.source}: no column {named!r} among {', '.join(columns)}")
+        return named
+    lower = {str(c).strip().lower(): c for c in columns}
+    return next((lower[name] for name in COUNT_NAMES if name in lower), None)
+
+
+def site_counts(register: Points, column: str) -> list[int | None]:
+    """The number of cameras of each site (None where the cell is empty)."""
+    counts: list[int | None] = []
+    for line, row in enumerate(register.properties, 1):
+        value = row.get(column)
+        if isinstance(value, float) and value.is_integer():  # a number column of a vector file
+            value = int(value)
+        text = "" if value is None else str(value).strip()
+        if not text:
+            counts.append(None)
+            continue
+        if not text.isdigit():
+            raise DataError(f"{register.source}: site {line}: {column} must be a whole number, not {text!r}")
+        counts.append(int(text))
+    return counts
+
+
+def site_summary(
+    sites: Points, osm: Points, found: Sites, max_distance: float, counts: list[int | None] | None = None,
+    column: str | None = None,
+) -> dict[str, Any]:
+    """Sites with and without OSM cameras, OSM cameras at a site and at none; with a count
+    per site, the registered cameras beside the OSM cameras at each site."""
+    nearest = [near[0][1] for near in found.cameras if near]
+    at_site = sum(bool(s) for s in found.sites_of)
+    summary: dict[str, Any] = {
+        "register_unit": "site",
+        "sites_with_osm_cameras": len(nearest),
+        "sites_without_osm_cameras": len(sites) - len(nearest),
+        "osm_cameras_at_a_site": at_site,
+        "osm_cameras_at_no_site": len(osm) - at_site,
+        "osm_cameras_at_several_sites": sum(len(s) > 1 for s in found.sites_of),
+        "most_osm_cameras_at_a_site": max(map(len, found.cameras), default=0),
+        "median_nearest_distance_m": round(statistics.median(nearest), 2) if nearest else None,
+        "sites_total": len(sites),
+        "osm_total": len(osm),
+        "sites_with_osm_share": round(len(nearest) / len(sites), 4) if len(sites) else None,
+    }
+    if counts is not None:
+        known = [(n, len(near)) for n, near in zip(counts, found.cameras) if n is not None]
+        summary.update({
+            "count_column": column,
+            "registered_cameras": sum(n for n, _ in known),
+            "osm_cameras_at_counted_sites": sum(m for _, m in known),
+            "sites_with_as_many_osm_cameras": sum(m == n for n, m in known),
+            "sites_with_fewer_osm_cameras": sum(m < n for n, m in known),
+            "sites_with_more_osm_cameras": sum(m > n for n, m in known),
+            "registered_cameras_missing_from_osm": sum(max(n - m, 0) for n, m in known),
+            "sites_without_count": len(counts) - len(known),
+        })
+    summary.update({"max_distance_m": max_distance, "official_source": sites.source,
+                    "osm_source": osm.source, "data_timestamp": osm.timestamp})
+    return summary
+
+
+def site_layers(
+    sites: Points, osm: Points, found: Sites, counts: list[int | None] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The three layers for sites: sites with OSM cameras (their ids, how many, the nearest
+    distance, and the registered count), sites without, OSM cameras at no site."""
+    with_cameras, without = [], []
+    for i, near in enumerate(found.cameras):
+        extra: dict[str, Any] = {} if counts is None else {"registered_cameras": counts[i]}
+        if near:
+            ids = [osm.properties[j]["@id"] for j, _ in near]
+            properties = {**sites.properties[i], **extra, "osm_cameras": len(near),
+                          "osm_ids": ";".join(ids), "nearest_m": round(near[0][1], 2)}
+            properties.setdefault("name", f"site with {len(near)} OSM camera{'s' * (len(near) > 1)}")
+            properties.setdefault("description", f"{_text(sites, i)}; OSM: {', '.join(ids)}")
+            with_cameras.append(_feature(sites, i, properties))
+        else:
+            without.append(_feature(sites, i, {**sites.properties[i], **extra, "osm_cameras": 0,
+                                               "name": sites.properties[i].get("name")
+                                               or "no camera in OpenStreetMap",
+                                               "description": _text(sites, i)}))
+    alone = [_osm_only(sites, osm, j) for j, of in enumerate(found.sites_of) if not of]
+    return dict(zip(LAYERS, (with_cameras, without, alone)))
+
+
 # --- Writing ------------------------------------------------------------------------------
+
+
+def _feature(points: Points, i: int, properties: dict[str, Any]) -> dict[str, Any]:
+    coordinates = [round(points.lons[i], 7), round(points.lats[i], 7)]
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": coordinates},
+            "properties": properties}
+
+
+def _text(official: Points, i: int) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in official.properties[i].items() if v not in ("", None))
+
+
+def _osm_only(official: Points, osm: Points, j: int) -> dict[str, Any]:
+    key = osm.properties[j]["@id"]
+    return _feature(osm, j, {**osm.properties[j], "name": osm.properties[j].get("name")
+                             or "not in the official register",
+                             "description": f"{key}, not in {Path(official.source).name}"})
 
 
 def layers(official: Points, osm: Points, matching: Matching) -> dict[str, list[dict[str, Any]]]:
     """The three layers as GeoJSON features: matched pairs, official only, OSM only."""
-
-    def feature(points: Points, i: int, properties: dict[str, Any]) -> dict[str, Any]:
-        coordinates = [round(points.lons[i], 7), round(points.lats[i], 7)]
-        return {"type": "Feature", "geometry": {"type": "Point", "coordinates": coordinates},
-                "properties": properties}
-
-    def official_text(i: int) -> str:
-        return "; ".join(f"{k}: {v}" for k, v in official.properties[i].items() if v not in ("", None))
-
     matched = []
     for i, j, metres in matching.pairs:
         osm_props = osm.properties[j]
         properties = {**official.properties[i], "@id": osm_props["@id"], "distance_m": round(metres, 2)}
         properties.update({f"osm:{k}": v for k, v in osm_props.items() if k != "@id"})
         properties.setdefault("name", f"matched {osm_props['@id']}")
-        properties.setdefault("description", f"{metres:.1f} m from {osm_props['@id']}: {official_text(i)}")
-        matched.append(feature(official, i, properties))
+        properties.setdefault("description", f"{metres:.1f} m from {osm_props['@id']}: {_text(official, i)}")
+        matched.append(_feature(official, i, properties))
     official_only = [
-        feature(official, i, {**official.properties[i], "name": official.properties[i].get("name")
-                              or "not in OpenStreetMap", "description": official_text(i)})
+        _feature(official, i, {**official.properties[i], "name": official.properties[i].get("name")
+                               or "not in OpenStreetMap", "description": _text(official, i)})
         for i in matching.official_only
     ]
-    osm_only = [
-        feature(osm, j, {**osm.properties[j], "name": osm.properties[j].get("name")
-                         or "not in the official register",
-                         "description": f"{osm.properties[j]['@id']}, not in {Path(official.source).name}"})
-        for j in matching.osm_only
-    ]
+    osm_only = [_osm_only(official, osm, j) for j in matching.osm_only]
     return dict(zip(LAYERS, (matched, official_only, osm_only)))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from osmcams.analysis.match import Points, candidates
 from osmcams.join import Report
-from osmcams.models import Camera, direction_tag, parse_direction
+from osmcams.models import Camera, direction_source, direction_tag, parse_directions, unreadable_direction
 
 CHECKED = ("surveillance", "surveillance:type", "camera:type", "camera:mount", "camera:direction",
            "surveillance:zone", "operator")
@@ -66,9 +66,17 @@ def odd_values(tags: dict[str, str]) -> dict[str, str]:
     """Tags whose value is not a documented one, or a direction that cannot be read."""
     odd = {key: tags[key] for key, values in DOCUMENTED.items() if key in tags and tags[key] not in values}
     raw = direction_tag(tags)
-    if raw is not None and parse_direction(raw) is None:
+    if raw is not None and parse_directions(raw) is None:
         odd["camera:direction"] = raw
     return odd
+
+
+def direction_to_fix(camera: Camera) -> dict[str, str] | None:
+    """The camera, its direction key and the value osmcams cannot read, if so."""
+    found = direction_source(camera.tags)
+    if found is None or not unreadable_direction(camera):
+        return None
+    return {"@id": camera.key, "key": found[0], "value": found[1]}
 
 
 def notes(tags: dict[str, str]) -> list[str]:
@@ -94,15 +102,19 @@ def commune_quality(cameras: list[Camera], distance: float) -> tuple[dict[str, A
     for i, j, d in pairs:
         close.setdefault(i, []).append(f"{d:.1f} m from {cameras[j].key}")
         close.setdefault(j, []).append(f"{d:.1f} m from {cameras[i].key}")
-    features = []
+    features, unreadable = [], []
     for index, camera in enumerate(cameras):
         lacks, strange, texts = missing_tags(camera.tags), odd_values(camera.tags), notes(camera.tags)
         missing.update(lacks)
         for key, value in strange.items():
             odd.setdefault(key, Counter())[value] += 1
         with_notes += bool(texts)
+        bad = direction_to_fix(camera)
         todo = [PLAIN[key] for key in lacks]
-        todo += [f"odd {key}={value}" for key, value in strange.items()]
+        todo += [f"odd {key}={value}" for key, value in strange.items() if key != "camera:direction"]
+        if bad:
+            unreadable.append(bad)
+            todo.append(f"direction that cannot be read: {bad['key']}={bad['value']}")
         todo += texts + [f"near duplicate, {text}" for text in close.get(index, [])]
         if todo:
             features.append(_todo_feature(camera, todo))
@@ -112,6 +124,7 @@ def commune_quality(cameras: list[Camera], distance: float) -> tuple[dict[str, A
         "odd_values": {key: dict(values.most_common()) for key, values in odd.items()},
         "near_duplicates": len(pairs),
         "to_complete": len(features),
+        "unreadable_directions": unreadable,
     }
     return counts, features
 
@@ -131,8 +144,9 @@ def _todo_feature(camera: Camera, todo: list[str]) -> dict[str, Any]:
 
 
 def quality(report: Report, distance: float = 3.0) -> tuple[Report, dict[str, list[dict[str, Any]]]]:
-    """Rows per commune (insee, name, cameras, missing, fixme, odd_values, near_duplicates),
-    and the to-do features of each commune with data.
+    """Rows per commune (insee, name, cameras, missing, fixme, odd_values, near_duplicates,
+    to_complete, unreadable_directions: each camera's @id, direction key and the value
+    that cannot be read), and the to-do features of each commune with data.
 
     A commune the data does not cover keeps cameras null, with the reason.
     """
@@ -141,7 +155,7 @@ def quality(report: Report, distance: float = 3.0) -> tuple[Report, dict[str, li
         base = {"insee": row["insee"], "name": row["name"], "cameras": row.get("cameras")}
         if row.get("cameras") is None:
             rows.append({**base, "missing": None, "fixme": None, "odd_values": None,
-                         "near_duplicates": None, "to_complete": None,
+                         "near_duplicates": None, "to_complete": None, "unreadable_directions": None,
                          "reason": row.get("reason") or "the OSM data does not cover this commune"})
             continue
         counts, features = commune_quality(report.cameras[row["insee"]], distance)

@@ -302,6 +302,21 @@ def build(
     return Timeline(meta, [iso(d) for d in dates], rows, warnings)
 
 
+def cameras_at(history: Any, boundaries: dict[str, Any], moments: list[int]) -> dict[str, list[int]]:
+    """Cameras in each commune of `boundaries` (code -> lon/lat outline) at each of the
+    sorted instants `moments` (Unix seconds), counted as `build` counts them."""
+    import geopandas
+    import numpy
+
+    from osmcams.communes.model import Communes
+
+    codes = list(boundaries)
+    frame = geopandas.GeoDataFrame({"insee": codes}, geometry=list(boundaries.values()), crs="EPSG:4326")
+    counts = _count(segments_of(history.tracks, Communes(frame, history.source)), moments,
+                    numpy.arange(len(codes)))
+    return {code: counts.cameras[k].tolist() for k, code in enumerate(codes)}
+
+
 def _population_warning(rows: list[dict[str, Any]], communes: Any) -> list[str]:
     from osmcams.communes.model import short_list
 

@@ -40,11 +40,16 @@ def rich_table(report, limit: int) -> Any:
         if len(rows) < len(report.rows)
         else ""
     )
+    partial = (
+        f"\n≥ a commune only partly inside the data: its count is a lower bound, its densities "
+        f"are null under {meta['min_coverage']:.0%} coverage"
+        if any(r.get("partial") for r in rows) else ""
+    )
     table = Table(
         title=f"Cameras mapped in OpenStreetMap, data of {meta['data_timestamp'] or 'unknown date'}",
         caption=(
             f"{meta['source']}; population: {meta['population_source'] or 'none'} "
-            f"({meta['population_year'] or 'year unknown'}){cut}"
+            f"({meta['population_year'] or 'year unknown'}){partial}{cut}"
         ),
         box=box.SIMPLE_HEAD,
         pad_edge=False,
@@ -59,7 +64,8 @@ def rich_table(report, limit: int) -> Any:
     for r in rows:
         table.add_row(
             r["insee"], r["name"], cell(r["population"]), cell(r["area_km2"]),
-            "?" if r.get("coverage") is None else f"{r['coverage']:.0%}", cell(r["cameras"]),
+            "?" if r.get("coverage") is None else f"{r['coverage']:.0%}",
+            ("≥" if r.get("partial") else "") + cell(r["cameras"]),
             cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]),
             cell(r["inhabitants_per_camera"]),
             ", ".join(f"{k} {v}" for k, v in r["by_type"].items()) or "–",
@@ -79,11 +85,17 @@ def rich_table(report, limit: int) -> Any:
 @handle_errors
 def count(
     fmt: str | None, output: Path | None, overwrite: bool, top: int | None,
-    sort_by: str | None, min_population: int | None, **kw: Any,
+    sort_by: str | None, min_population: int | None, include_partial: bool, min_coverage: float,
+    **kw: Any,
 ) -> None:
     """Count cameras per commune, with densities.
 
     Without --pbf or --region, live data: Overpass and geo.api.gouv.fr.
+
+    A commune only partly inside the data is marked partial: its count is a lower
+    bound (≥ in tables), its densities are null under --min-coverage, and a ranking
+    (--all, --department, a region code, --sort-by, --min-population, --top) leaves it
+    out unless --include-partial.
 
     \b
     Examples:
@@ -95,13 +107,22 @@ def count(
           --population communes.json --sort-by per_10k --min-population 5000
     """
     from osmcams.files import check_target
-    from osmcams.outputs.writers import render_text, write_communes, write_report
+    from osmcams.outputs.writers import (
+        meta_sidecar,
+        render_text,
+        write_communes,
+        write_csv_report,
+        write_report,
+    )
 
     fmt = agreed_format(output, fmt, COUNT_SUFFIXES, "table")
     if output:
         check_target(output, overwrite)  # before the work, not after
+        if fmt == "csv":
+            check_target(meta_sidecar(output), overwrite)
+    ranking = top is not None or not kw["communes"]
     report = report_from(kw)
-    apply_ranking(report, sort_by, min_population)
+    apply_ranking(report, sort_by, min_population, include_partial, min_coverage, ranking)
     if top:
         report.rows = report.rows[:top]
     if fmt in COMMUNE_LAYERS:
@@ -112,6 +133,9 @@ def count(
     if fmt == "table":
         # A file takes every row; a terminal the first TABLE_ROWS.
         print_rich(rich_table(report, top or (len(report.rows) if output else TABLE_ROWS)), output, overwrite)
+        return
+    if fmt == "csv" and output is not None:  # with NAME.meta.json: where its numbers come from
+        write_csv_report(report, output, overwrite)
         return
     emit(render_text(lambda out: write_report(report, fmt, out)), output, overwrite)
 
@@ -146,7 +170,7 @@ def export(
     from osmcams.files import check_target, publish
     from osmcams.outputs.fov import fields_of_view
     from osmcams.outputs.umap import write_umap
-    from osmcams.outputs.writers import commune_file, write_cameras
+    from osmcams.outputs.writers import commune_file, provenance, write_cameras
 
     fov = fov_from(kw)
 
@@ -184,7 +208,7 @@ def export(
         ] if with_boundary else None
         cameras = [c for code in codes for c in report.cameras[code]]
         communes = [(row["insee"], row["name"]) for row in rows for _ in report.cameras[row["insee"]]]
-        write_cameras(cameras, target, fmt, boundaries, replace, shown, communes)
+        write_cameras(cameras, target, fmt, boundaries, replace, shown, communes, provenance(report))
 
     if output is not None:  # one file for every commune, each camera with its own
         write(report.rows, output, overwrite)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from osmcams.cli.options import report_from, show_warnings, source_options
-from osmcams.cli.render import cell, emit, handle_errors, print_rich, stderr
+from osmcams.cli.render import cell, emit, handle_errors, print_rich, progress_bar, stderr
 from osmcams.errors import UsageError
 from osmcams.outputs.formats import TABLE_FORMATS, TABLE_SUFFIXES, format_for
 
@@ -39,7 +39,11 @@ def key_values(title: str, values: dict[str, Any]) -> Any:
 @click.option("--cameras", type=click.Path(path_type=Path, dir_okay=False),
               help="OSM cameras from a file (an osmcams export, or any GeoJSON of points).")
 @click.option("--max-distance", type=click.FloatRange(0, min_open=True), default=30.0, show_default=True,
-              help="Metres within which an official and an OSM camera may pair.")
+              help="Metres within which an OSM camera belongs to a site, or pairs with an official camera.")
+@click.option("--register-unit", type=click.Choice(["site", "camera"]), default="site", show_default=True,
+              help="What a register row is: a site holding any number of cameras, or one camera.")
+@click.option("--count-field", help="With sites: the column holding each site's number of cameras "
+                                    "[default: nombre, nb_cameras, cameras, count... when present].")
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Summary format.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
@@ -50,13 +54,16 @@ def key_values(title: str, values: dict[str, Any]) -> Any:
 @handle_errors
 def match(
     official: Path, lon_field: str | None, lat_field: str | None, crs: str | None,
-    cameras: Path | None, max_distance: float, fmt: str, output: Path | None,
-    output_dir: Path | None, overwrite: bool, **kw: Any,
+    cameras: Path | None, max_distance: float, register_unit: str, count_field: str | None, fmt: str,
+    output: Path | None, output_dir: Path | None, overwrite: bool, **kw: Any,
 ) -> None:
-    """Match an official camera register with OSM cameras, one to one.
+    """Match an official register of camera sites, or of cameras, with OSM cameras.
 
-    The pairs are the most official cameras that can each get an OSM camera
-    within --max-distance, at the least total distance (an optimal assignment).
+    Sites (the default: a register row is a place that may hold several cameras):
+    every OSM camera within --max-distance of a site is one of its cameras. With a
+    count per site, the OSM cameras at each site are set against it. Cameras: one
+    to one, the most official cameras that can each get an OSM camera within
+    --max-distance, at the least total distance (an optimal assignment).
 
     \b
     Examples:
@@ -64,7 +71,7 @@ def match(
           --boundaries communes/ --output-dir paris-match/
       osmcams match --official register.gpkg --cameras cameras.geojson -o match.gpkg
       osmcams match --official cameras-l93.csv --crs EPSG:2154 --cameras cameras.geojson \\
-          --format json
+          --register-unit camera --format json
     """
     from osmcams.analysis import match as matching
     from osmcams.files import check_set, check_target, publish
@@ -86,10 +93,19 @@ def match(
         report = report_from(kw)
         osm, register = matching.from_report(report, register)
     show_warnings(register.warnings + osm.warnings)
-    result = matching.match(register, osm, max_distance)
-    summary = matching.summary(register, osm, result, max_distance)
+    if register_unit == "site":
+        column = matching.count_column(register, count_field)
+        counts = matching.site_counts(register, column) if column else None
+        sites = matching.by_site(register, osm, max_distance)
+        summary = matching.site_summary(register, osm, sites, max_distance, counts, column)
+    else:
+        if count_field:
+            raise UsageError("--count-field goes with --register-unit site")
+        result = matching.match(register, osm, max_distance)
+        summary = {"register_unit": "camera", **matching.summary(register, osm, result, max_distance)}
     if output_dir or output:
-        features = matching.layers(register, osm, result)
+        features = (matching.site_layers(register, osm, sites, counts) if register_unit == "site"
+                    else matching.layers(register, osm, result))
         if output_dir:  # the three files all or nothing
             with publish(output_dir, names, overwrite) as staged:
                 matching.write_layers(features, staged)
@@ -99,14 +115,34 @@ def match(
         click.echo(json.dumps({**summary, "warnings": register.warnings + osm.warnings},
                               ensure_ascii=False, allow_nan=False, indent=1))
     else:
-        print_rich(key_values("Official register against OpenStreetMap", summary), None, False)
+        print_rich(key_values(f"Official register of {register_unit}s against OpenStreetMap", summary),
+                   None, False)
     written = [output_dir / name for name in names.values()] if output_dir else []
     for target in [*written, *([output] if output else [])]:
         stderr().print(f"wrote {target}", highlight=False, soft_wrap=True)
 
 
+QUALIFIED = {"exact": "", "about": "~", "at_least": "≥", "at_most": "≤"}
+
+
+def reported_cell(figure: dict[str, Any]) -> str | None:
+    """A reported figure with its qualifier: 4,113, ~4,000, ≥3,000."""
+    if figure["reported_cameras"] is None:
+        return None
+    return f"{QUALIFIED[figure['qualifier']]}{figure['reported_cameras']:,}"
+
+
+def ratio_cell(row: dict[str, Any]) -> str | None:
+    """A completeness with its qualifier: 42%, ~42%, ≤42%."""
+    if row["completeness"] is None:
+        return None
+    share = row["completeness"]
+    digits = 0 if share >= 0.1 else 1  # 0.2%, not 0%
+    return f"{QUALIFIED[row['completeness_qualifier']]}{share:.{digits}%}"
+
+
 def compare_table(report: Any) -> Any:
-    """The communes, then the departments, as rich tables."""
+    """The communes, the figures through time (with a history), then the departments."""
     from rich import box
     from rich.console import Group
     from rich.table import Table
@@ -114,32 +150,75 @@ def compare_table(report: Any) -> Any:
     meta = report.meta
     communes = Table(
         title=f"Mapped in OpenStreetMap (data of {meta['data_timestamp'] or 'unknown date'}) "
-              "against reported figures",
+              "against the reported figure closest to that date",
         caption=f"{meta['source']}; reported: {', '.join(meta['reported_sources'])}",
         box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
     )
-    for name in ("INSEE", "Commune", "Mapped", "Reported", "As of", "Status", "Complete", "Notes"):
-        communes.add_column(name, justify="right" if name in ("Mapped", "Reported", "Complete") else "left",
+    right = ("Mapped", "Reported", "Complete", "Mapped then")
+    for name in ("INSEE", "Commune", "Mapped", "Reported", "As of", "Source", "Complete", "Notes"):
+        communes.add_column(name, justify="right" if name in right else "left",
                             overflow="fold", no_wrap=name in ("INSEE", "As of"),
-                            min_width=16 if name == "Notes" else None)
+                            min_width=16 if name in ("Notes", "Source") else None)
     for r in report.rows:
-        complete = f"{r['completeness']:.0%}" if r["completeness"] is not None else None
-        communes.add_row(r["insee"], r["name"], cell(r["cameras"]), cell(r["reported_cameras"]),
-                         cell(r["as_of"]), cell(r["status"]), cell(complete),
+        communes.add_row(r["insee"], r["name"], cell(r["cameras"]), cell(reported_cell(r)),
+                         cell(r["as_of"]), cell(r["reported_source"]), cell(ratio_cell(r)),
                          cell([*r["flags"], *([r["reason"]] if r["reason"] else [])]))
-    departments = Table(title="Departments", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for name in ("Dept", "Name", "Communes", "With cameras mapped", "reported", "Mapped", "Reported range",
-                 "As of", "Notes"):
-        departments.add_column(name, overflow="fold")
-    for d in report.extra.get("departments", []):
-        low, high = d["reported_cameras_min"], d["reported_cameras_max"]
-        span = None if low is None else str(low) if low == high else f"{low}–{high}"
-        departments.add_row(
-            d["department"], d["name"], cell(d["communes"]), cell(d["communes_with_mapped_cameras"]),
-            cell(d["communes_with_cameras_reported"]), cell(d["mapped_cameras"]), cell(span),
-            d["as_of"], cell([*d["flags"], *([d["reason"]] if d["reason"] else [])]),
-        )
-    return Group(communes, departments) if report.extra.get("departments") else communes
+    tables = [communes]
+    if "over_time" in report.extra:
+        history = Table(title="Every reported figure beside the cameras mapped at its date",
+                        box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        for name in ("Commune", "Reported", "As of", "Status", "Scope", "Source", "Mapped then",
+                     "Complete", "Notes"):
+            history.add_column(name, justify="right" if name in right else "left", overflow="fold")
+        for p in report.extra["over_time"]:
+            history.add_row(p["name"], cell(reported_cell(p)), cell(p["as_of"]), p["status"],
+                            cell(p["scope"]), p["reported_source"], cell(p["mapped_then"]),
+                            cell(ratio_cell(p)), cell(p["reason"]))
+        tables.append(history)
+    if report.extra.get("departments"):
+        departments = Table(title="Departments", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        for name in ("Dept", "Name", "Communes", "With cameras mapped", "reported", "Mapped",
+                     "Reported range", "As of", "Source", "Notes"):
+            departments.add_column(name, overflow="fold")
+        for d in report.extra["departments"]:
+            low, high = d["reported_cameras_min"], d["reported_cameras_max"]
+            span = None if low is None else str(low) if low == high else f"{low}–{high}"
+            departments.add_row(
+                d["department"], d["name"], cell(d["communes"]), cell(d["communes_with_mapped_cameras"]),
+                cell(d["communes_with_cameras_reported"]), cell(d["mapped_cameras"]), cell(span),
+                d["as_of"], d["reported_source"],
+                cell([*d["flags"], *([d["reason"]] if d["reason"] else [])]),
+            )
+        tables.append(departments)
+    return Group(*tables) if len(tables) > 1 else communes
+
+
+def mapped_then(
+    pbf: Path | None, store: Path | None, counted: Any, figures: Any, threads: int | None, quiet: bool
+) -> Any:
+    """With a history file or store, the cameras of each counted commune at each of its
+    figures' dates."""
+    from osmcams.analysis import dated
+    from osmcams.sources.osm.osh import is_history, read_history
+
+    if store is not None:
+        from osmcams.store.history import Store
+
+        if not store.is_file():
+            raise UsageError(f"{store}: no such history store")
+        history_store = Store(store)
+        try:
+            runs = {code: [(run["data_timestamp"], run["cameras"]) for run in history_store.counts(code)
+                           if run["data_timestamp"]]
+                    for code in counted.boundaries}
+        finally:
+            history_store.close()
+        return dated.mapped_then_from_runs(runs, figures)
+    if pbf is None or not is_history(pbf):
+        return None
+    with progress_bar(quiet) as progress:
+        history = read_history(pbf, threads or 0, progress)
+    return dated.mapped_then(history, counted.boundaries, figures)
 
 
 @click.command()
@@ -147,19 +226,27 @@ def compare_table(report: Any) -> Any:
 @click.option("--reported", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Reported figures (CSV shaped like the shipped tables); repeat for several. "
                    "[default: the figures shipped with osmcams]")
+@click.option("--store", type=click.Path(path_type=Path, dir_okay=False),
+              help="The refresh's history store: each figure beside the count of its last run "
+                   "before the figure's date. (A history file as --pbf does the same.)")
 @click.option("-f", "--format", "fmt", type=click.Choice(TABLE_FORMATS),
               help="Output format [default: from the --output suffix, else table].")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @handle_errors
 def compare(
-    reported: tuple[Path, ...], fmt: str | None, output: Path | None, overwrite: bool, **kw: Any
+    reported: tuple[Path, ...], store: Path | None, fmt: str | None, output: Path | None, overwrite: bool,
+    **kw: Any,
 ) -> None:
     """Put mapped counts beside the camera counts reported by towns and the press.
 
-    Completeness is mapped ÷ reported. A figure that is planned, or older than the
-    OSM data by more than two years, is flagged. Departments with reported figures
-    are summarised when whole departments are counted.
+    Each commune's figure closest to the data date, with its outlet and date.
+    Completeness is mapped ÷ reported: about for an approximate figure, at most
+    for a minimum, none for a figure of a wider area than the commune (flagged).
+    A planned figure, or one older than the OSM data by more than two years, is
+    flagged. With a history file as --pbf, or --store, every figure is set beside
+    the cameras mapped at its date. Departments with reported figures are
+    summarised when whole departments are counted.
 
     \b
     Examples:
@@ -167,6 +254,7 @@ def compare(
       osmcams compare --commune Nice --commune Nantes
       osmcams compare --all --pbf france.osm.pbf --boundaries communes/ \\
           --reported my-figures.csv -o compare.csv
+      osmcams compare --commune Nice --pbf alpes-maritimes.osh.pbf --boundaries communes/
     """
     from osmcams.analysis.compare import COMPARE_KEYS, read_reported
     from osmcams.analysis.compare import compare as compare_counts
@@ -179,7 +267,10 @@ def compare(
         check_target(output, overwrite)
     figures = read_reported(reported)
     named = bool(kw["communes"])
-    report = compare_counts(report_from(kw), figures, named)
+    pbf, threads, quiet = kw["pbf"], kw["threads"], kw["quiet"]
+    counted = report_from(kw)
+    then = mapped_then(pbf, store, counted, figures, threads, quiet)
+    report = compare_counts(counted, figures, named, then)
     if fmt == "table":
         print_rich(compare_table(report), output, overwrite)
         return
@@ -190,6 +281,8 @@ def compare(
 def quality_table(report: Any) -> Any:
     """Counts per commune: cameras, what they lack, notes, odd values, near-duplicates."""
     from rich import box
+    from rich.console import Group
+    from rich.markup import escape
     from rich.table import Table
 
     from osmcams.analysis.quality import CHECKED
@@ -212,7 +305,16 @@ def quality_table(report: Any) -> Any:
         table.add_row(r["insee"], r["name"], str(r["cameras"]), str(r["to_complete"]),
                       *(str(r["missing"][key]) for key in CHECKED),
                       str(r["fixme"]), str(odd), str(r["near_duplicates"]))
-    return table
+    unreadable = [(r["name"], bad) for r in report.rows for bad in r["unreadable_directions"] or []]
+    if not unreadable:
+        return table
+    directions = Table(title="Directions osmcams cannot read", box=box.SIMPLE_HEAD, pad_edge=False,
+                       collapse_padding=True)
+    for name in ("Commune", "Camera", "Key", "Value"):
+        directions.add_column(name, overflow="fold")
+    for name, bad in unreadable:
+        directions.add_row(escape(name), bad["@id"], escape(bad["key"]), escape(bad["value"]))
+    return Group(table, directions)
 
 
 @click.command()

@@ -62,7 +62,8 @@ def fov_options(f: Callable) -> Callable:
         click.option("--fov", is_flag=True,
                      help="Add each camera's field of view (cone, or disc for domes)."),
         click.option("--fov-angle", type=click.FloatRange(0, 360, min_open=True), default=60.0,
-                     show_default=True, help="Width of a cone, in degrees."),
+                     show_default=True, help="Width of a cone, in degrees (and of the view of "
+                     "a camera looking straight down, camera:angle=90)."),
         click.option("--fov-range", type=click.FloatRange(0, min_open=True), default=30.0,
                      show_default=True, help="Reach of a view in metres, unless height and "
                      "camera:angle tell where it meets the ground."),
@@ -172,19 +173,35 @@ def ranking_options(f: Callable) -> Callable:
                           "[default: cameras for a ranking, else the order asked]."),
         click.option("--min-population", type=click.IntRange(0), metavar="N",
                      help="Leave out communes of fewer than N inhabitants (or unknown)."),
+        click.option("--include-partial", is_flag=True,
+                     help="Keep in a ranking the communes only partly inside the data "
+                          "(their counts are lower bounds, marked ≥)."),
+        click.option("--min-coverage", type=click.FloatRange(0, 1), default=0.95,
+                     show_default=True, metavar="SHARE",
+                     help="Densities of a commune with less of its area inside the data are null."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
-def apply_ranking(report: Any, sort_by: str | None, min_population: int | None) -> None:
-    """Re-rank the rows of `report` as asked, warning about the communes left out."""
-    from osmcams.join import ranked
+def apply_ranking(
+    report: Any, sort_by: str | None, min_population: int | None, include_partial: bool,
+    min_coverage: float, ranking: bool,
+) -> None:
+    """Densities under `min_coverage` made null, and the rows of `report` re-ranked as
+    asked; a `ranking` (or a sort) leaves out the partly covered communes unless
+    `include_partial`. Warns about the communes left out."""
+    from osmcams.join import ranked, set_densities, whole
 
+    report.meta["min_coverage"] = min_coverage
+    for row in report.rows:
+        if row["insee"] in report.areas:
+            set_densities(row, report.areas[row["insee"]], min_coverage)
     if sort_by is None and min_population is None:
-        return
-    rows, warnings = ranked(report.rows, sort_by or "cameras", min_population)
+        rows, warnings = (report.rows, []) if include_partial or not ranking else whole(report.rows)
+    else:
+        rows, warnings = ranked(report.rows, sort_by or "cameras", min_population, include_partial)
     if sort_by is None:  # keep the order the rows came in
         order = {id(row): i for i, row in enumerate(report.rows)}
         rows.sort(key=lambda row: order[id(row)])

@@ -164,6 +164,8 @@ def _since(value: str) -> str:
 def changes(config_path: Path, since: str, commune: str | None, fmt: str) -> None:
     """Cameras added, removed, moved or retagged by the refresh runs since a date.
 
+    A camera that moves between communes is "moved out" of one and "moved in" to the other.
+
     \b
     Example:
       osmcams changes --config osmcams.toml --since 2026-11-01 --format geojson > new.geojson

@@ -1,10 +1,14 @@
 """Fields of view: the ground each camera sees, as polygons computed in metres.
 
-A camera with a direction sees a cone (apex at the camera, `angle` degrees wide,
-`range` metres long); a dome or panning camera turns, so it sees a disc. The
-tag `camera:angle` is the tilt below the horizontal: with `height`, the range is
-where the centre of the view meets the ground. Points are placed on the WGS84
-ellipsoid with pyproj.Geod, never by adding degrees.
+A camera with a direction sees a cone (apex at the camera, `range` metres long):
+`angle` degrees wide about a bearing, or from the first bearing of a range
+("90-270") to the second, clockwise; one cone per value of a list ("90;270").
+A dome or panning camera turns, so it sees a disc. With `height`, the range is
+where the centre of the view meets the ground, from `camera:tilt` (the wiki's
+key: -90 straight down to 90 straight up) or else `camera:angle` (the proposal:
+degrees below the horizontal, the opposite sign); a camera looking straight down
+sees a disc around its foot, height × tan(angle / 2) wide. Points are placed on
+the WGS84 ellipsoid with pyproj.Geod, never by adding degrees.
 """
 
 from __future__ import annotations
@@ -14,14 +18,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from osmcams.models import Camera
+from osmcams.models import Camera, direction_tag, parse_directions
 
 TURNING = frozenset({"dome", "panning"})
 # surveillance:type values that are cameras (guards and the rest have no view to draw).
 CAMERA_TYPES = frozenset({"camera", "alpr"})
 STEP_DEG = 2.0  # one arc point every 2°: the polygon holds > 99.9 % of the true area
-MIN_RANGE_M = 1.0
 _METRES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:m)?\s*$")
+_DEGREES = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*°?\s*$")
 
 
 @dataclass(frozen=True)
@@ -41,9 +45,9 @@ class View:
     """One camera's field of view: `kind` is "cone" or "disc"."""
 
     camera: Camera
-    kind: str
+    kind: str  # "cone", "cones" (several directions) or "disc"
     range_m: float
-    polygon: Any  # shapely Polygon, lon/lat, exterior ring counter-clockwise
+    polygon: Any  # shapely Polygon or MultiPolygon, lon/lat, exterior rings counter-clockwise
 
     def properties(self) -> dict[str, object]:
         """The camera's flat properties, and how its view was drawn."""
@@ -59,12 +63,37 @@ def _metres(value: str | None) -> float | None:
     return float(match.group(1)) if match else None
 
 
+def _degrees(value: str | None) -> float | None:
+    match = _DEGREES.match(value or "")
+    return float(match.group(1)) if match else None
+
+
+def downward(tags: dict[str, str]) -> float | None:
+    """Degrees below the horizontal the camera looks: -`camera:tilt` (-90 down to 90 up,
+    as the wiki documents it), else `camera:angle` (the proposal's degrees below)."""
+    tilt = _degrees(tags.get("camera:tilt"))
+    if tilt is not None and -90 <= tilt <= 90:
+        return -tilt
+    angle = _degrees(tags.get("camera:angle"))
+    return angle if angle is not None and -90 <= angle <= 90 else None
+
+
 def view_range(tags: dict[str, str], default: float) -> float:
-    """Metres to where the view meets the ground (`height` / tan(`camera:angle`)), else `default`."""
-    height, tilt = _metres(tags.get("height")), _metres(tags.get("camera:angle"))
-    if not height or tilt is None or not 0 < tilt <= 90:
+    """Metres to where the view meets the ground (`height` / tan(downward angle)), else `default`
+    (straight down has no such place: see `_below`)."""
+    height, down = _metres(tags.get("height")), downward(tags)
+    if not height or down is None or not 0 < down < 90:
         return default
-    return max(height / math.tan(math.radians(tilt)), MIN_RANGE_M)
+    return height / math.tan(math.radians(down))
+
+
+def _below(tags: dict[str, str], settings: FovSettings) -> float | None:
+    """The radius of the ground a camera looking straight down (with a `height`) sees around
+    its foot: height × tan(angle / 2); None for the others."""
+    height, down = _metres(tags.get("height")), downward(tags)
+    if not height or down != 90:
+        return None
+    return height * math.tan(math.radians(settings.angle / 2)) if settings.angle < 180 else settings.range
 
 
 def is_camera(camera: Camera) -> bool:
@@ -89,16 +118,31 @@ def field_of_view(camera: Camera, settings: FovSettings, geod: Any = None) -> Vi
     if not is_camera(camera):
         return None
     geod = geod or pyproj.Geod(ellps="WGS84")
-    reach = view_range(camera.tags, settings.range)
-    if (camera.camera_type or "").lower() in TURNING or settings.angle >= 360:
-        arc = _ring(geod, camera.lon, camera.lat, 360.0, 360.0, reach)
-        return View(camera, "disc", reach, shapely.Polygon(arc[:-1]))
-    if camera.direction is None:
-        return None
-    half = settings.angle / 2
-    arc = _ring(geod, camera.lon, camera.lat, camera.direction + half, settings.angle, reach)
+    below = _below(camera.tags, settings)
+    reach = view_range(camera.tags, settings.range) if below is None else below
+    if below is not None or (camera.camera_type or "").lower() in TURNING or settings.angle >= 360:
+        return View(camera, "disc", reach, _disc(geod, camera.lon, camera.lat, reach))
+    directions = parse_directions(direction_tag(camera.tags))
+    if directions is None:
+        if camera.direction is None:
+            return None
+        directions = [(camera.direction, 0.0)]
+    sweeps = [(start - settings.angle / 2, settings.angle) if not width else (start, width)
+              for start, width in directions]
+    if any(width >= 360 for _, width in sweeps):
+        return View(camera, "disc", reach, _disc(geod, camera.lon, camera.lat, reach))
     apex = (camera.lon, camera.lat)
-    return View(camera, "cone", reach, shapely.Polygon([apex, *arc, apex]))
+    cones = [shapely.Polygon([apex, *_ring(geod, *apex, start + width, width, reach), apex])
+             for start, width in sweeps]
+    if len(cones) == 1:
+        return View(camera, "cone", reach, cones[0])
+    return View(camera, "cones", reach, shapely.orient_polygons(shapely.union_all(cones)))
+
+
+def _disc(geod: Any, lon: float, lat: float, reach: float) -> Any:
+    import shapely
+
+    return shapely.Polygon(_ring(geod, lon, lat, 360.0, 360.0, reach)[:-1])
 
 
 def fields_of_view(cameras: list[Camera], settings: FovSettings) -> tuple[list[View], list[str]]:
@@ -120,11 +164,16 @@ def fields_of_view(cameras: list[Camera], settings: FovSettings) -> tuple[list[V
 
 
 def view_feature(view: View) -> dict[str, Any]:
-    """An RFC 7946 polygon feature carrying the camera's properties."""
-    coordinates = [[round(x, 7), round(y, 7)] for x, y in view.polygon.exterior.coords]
+    """An RFC 7946 polygon (or multipolygon) feature carrying the camera's properties."""
+    def rings(polygon: Any) -> list[list[list[float]]]:
+        return [[[round(x, 7), round(y, 7)] for x, y in polygon.exterior.coords]]
+
+    parts = getattr(view.polygon, "geoms", None)
+    geometry = ({"type": "MultiPolygon", "coordinates": [rings(p) for p in parts]} if parts is not None
+                else {"type": "Polygon", "coordinates": rings(view.polygon)})
     return {
         "type": "Feature",
         "id": f"{view.camera.key}/fov",
-        "geometry": {"type": "Polygon", "coordinates": [coordinates]},
+        "geometry": geometry,
         "properties": view.properties(),
     }

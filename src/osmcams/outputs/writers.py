@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from osmcams.errors import OutputError, UsageError
 from osmcams.files import atomic_open, atomic_path
-from osmcams.join import ROW_KEYS, Report
+from osmcams.join import MIN_COVERAGE, ROW_KEYS, Report
 from osmcams.models import Camera
 from osmcams.outputs.formats import CAMERA_FORMATS, GDAL_DRIVERS, SUFFIX
 from osmcams.outputs.fov import View, view_feature
@@ -57,8 +57,18 @@ def markdown_table(rows: list[dict[str, Any]], keys: tuple[str, ...], out: IO[st
 
 
 def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KEYS) -> None:
-    """The table in Markdown, with any further tables, then the sources and warnings."""
-    markdown_table(report.rows, keys, out)
+    """The table in Markdown, with any further tables, then the sources and warnings.
+
+    The count of a commune only partly inside the data is shown as a lower bound, "≥3"."""
+    partial = [r for r in report.rows if r.get("partial")]
+    markdown_table([{**r, "cameras": f"≥{r['cameras']}"} if r.get("partial") else r
+                    for r in report.rows], keys, out)
+    if partial:
+        out.write(
+            f"\n≥: only partly inside the data ({len(partial)} of {len(report.rows)} communes): "
+            "the count is a lower bound; densities are null under "
+            f"{report.meta.get('min_coverage', MIN_COVERAGE):.0%} coverage.\n"
+        )
     for name, rows in report.extra.items():
         if rows:
             out.write(f"\n**{name.capitalize()}**\n\n")
@@ -167,13 +177,17 @@ def commune_features(report: Report) -> list[dict[str, Any]]:
     return features
 
 
-def write_geojson(features: list[dict[str, Any]], out: IO[str], sequence: bool = False) -> None:
-    """A FeatureCollection, or an RFC 8142 text sequence (one feature per line)."""
+def write_geojson(
+    features: list[dict[str, Any]], out: IO[str], sequence: bool = False,
+    about: dict[str, Any] | None = None,
+) -> None:
+    """A FeatureCollection, or an RFC 8142 text sequence (one feature per line); `about`
+    ({"meta": …, "warnings": …}) goes into the collection as foreign members (RFC 7946 §6.1)."""
     if sequence:
         for feature in features:
             out.write(RS + feature_line(feature) + "\n")
         return
-    write_feature_lines(map(feature_line, features), out)
+    write_feature_lines(map(feature_line, features), out, about)
 
 
 def feature_line(feature: dict[str, Any]) -> str:
@@ -185,10 +199,50 @@ FEATURES_START = '{"type": "FeatureCollection", "features": ['
 FEATURES_END = "\n]}\n"
 
 
-def write_feature_lines(lines: Iterable[str], out: IO[str]) -> None:
-    """A FeatureCollection of features given as their lines (`feature_line`), one a line."""
+def write_feature_lines(lines: Iterable[str], out: IO[str], about: dict[str, Any] | None = None) -> None:
+    """A FeatureCollection of features given as their lines (`feature_line`), one a line;
+    the members of `about` come before the features."""
     body = ",\n".join(lines)
-    out.write(FEATURES_START + ("\n" + body if body else "") + FEATURES_END)
+    start = FEATURES_START
+    if about:
+        members = "".join(f"{_dump(k)}: {_dump(v)}, " for k, v in about.items())
+        start = start.replace('"features"', members + '"features"', 1)
+    out.write(start + ("\n" + body if body else "") + FEATURES_END)
+
+
+def provenance(report: Report) -> dict[str, Any]:
+    """Where the numbers of a report come from, and what to be wary of: what a file of it
+    carries beside its rows."""
+    return {"meta": report.meta, "warnings": report.warnings}
+
+
+def gdal_metadata(about: dict[str, Any]) -> dict[str, str]:
+    """`about` as GDAL metadata items (a GeoPackage's gpkg_metadata): the meta's keys, and
+    the warnings, each a string (JSON for what is not one)."""
+    items = {**about["meta"], "warnings": about["warnings"]}
+    return {k: v if isinstance(v, str) else _dump(v) for k, v in items.items()}
+
+
+def meta_sidecar(target: str | os.PathLike[str]) -> Path:
+    """The file beside a CSV that says where its numbers come from: NAME.meta.json."""
+    return Path(target).with_suffix(".meta.json")
+
+
+def write_csv_report(report: Report, target: str | os.PathLike[str], overwrite: bool = False) -> None:
+    """The rows as CSV at `target` and their meta and warnings as NAME.meta.json beside it,
+    published together (both or neither)."""
+    from osmcams.files import publish
+
+    target, sidecar = Path(target), meta_sidecar(target)
+    try:
+        with publish(target.parent, {"table": target.name, "meta": sidecar.name}, overwrite) as paths:
+            with open(paths["table"], "w", encoding="utf-8", newline="") as out:
+                rows_csv(report.rows, ROW_KEYS, out)
+            with open(paths["meta"], "w", encoding="utf-8") as out:
+                out.write(_dump({**provenance(report), "csv": target.name}, 1) + "\n")
+    except OutputError as e:  # name the file asked for, not the directory of the set
+        text = str(e).replace(f"cannot write {target.parent}:", f"cannot write {target}:", 1)
+        raise OutputError(text) from e
 
 
 def write_feature_blocks(blocks: Iterable[bytes | memoryview], out: IO[bytes]) -> None:
@@ -235,10 +289,12 @@ def write_cameras(
     overwrite: bool = False,
     views: list[View] | None = None,
     communes: list[tuple[str, str]] | None = None,
+    about: dict[str, Any] | None = None,
 ) -> None:
     """Cameras to `target` in `fmt`, with flat properties; `communes` gives each camera's
     (insee, name) in the same order, `boundaries` (code, name, geometry) add the outlines,
-    `views` the fields of view (GeoJSON and GeoPackage only)."""
+    `views` the fields of view (GeoJSON and GeoPackage only), `about` where they come
+    from (`provenance`: in a GeoJSON FeatureCollection and a GeoPackage)."""
     if fmt not in CAMERA_FORMATS or fmt == "umap":  # uMap maps need the report: outputs.umap
         raise UsageError(f"unknown camera format {fmt!r}")
     if views is not None and fmt not in ("geojson", "geojsonseq", "gpkg"):
@@ -265,8 +321,9 @@ def write_cameras(
                     [v.properties() for v in views], geometry=[v.polygon for v in views],
                     crs="EPSG:4326",
                 )))
-            for layer, frame in layers:
-                gdal_write(frame, temp, target, layer=layer, driver="GPKG")
+            metadata = {"dataset_metadata": gdal_metadata(about)} if about else {}
+            for i, (layer, frame) in enumerate(layers):
+                gdal_write(frame, temp, target, layer=layer, driver="GPKG", **(metadata if not i else {}))
         return
     if fmt in GDAL_DRIVERS:
         sidecars = [Path(target).with_suffix(s) for s in SHAPEFILE_PARTS] if fmt == "shp" else []
@@ -294,7 +351,7 @@ def write_cameras(
         features = [boundary_feature(**b) for b in boundaries or []]
         features += [camera_feature(c, *place) for c, place in zip(cameras, places)]
         features += [view_feature(v) for v in views or []]
-        write_geojson(features, out, sequence=fmt == "geojsonseq")
+        write_geojson(features, out, sequence=fmt == "geojsonseq", about=about)
 
 
 def write_communes(report: Report, target: str | os.PathLike[str], fmt: str, overwrite: bool = False) -> None:
@@ -303,7 +360,7 @@ def write_communes(report: Report, target: str | os.PathLike[str], fmt: str, ove
     features = commune_features(report)
     if fmt == "geojson":
         with atomic_open(target, overwrite) as out:
-            write_geojson(features, out)
+            write_geojson(features, out, about=provenance(report))
         return
     if fmt != "gpkg":
         raise UsageError(f"communes are written as GeoJSON or GeoPackage, not {fmt}")
@@ -316,7 +373,8 @@ def write_communes(report: Report, target: str | os.PathLike[str], fmt: str, ove
     )
     with atomic_path(target, overwrite) as temp:
         temp.unlink()
-        gdal_write(frame, temp, target, layer="communes", driver="GPKG")
+        gdal_write(frame, temp, target, layer="communes", driver="GPKG",
+                   dataset_metadata=gdal_metadata(provenance(report)))
 
 
 def gdal_write(frame: Any, temp: Path, target: Path | str | os.PathLike[str], **options: Any) -> None:

@@ -63,6 +63,7 @@ def _short(stamp: str | None) -> str:
 def summary(data_timestamp: str | None, changes: list[Change]) -> str:
     """``data of 2026-11-23T02:00Z: +3 −1 cameras in 2 communes`` (and moves, retags)."""
     kinds = {kind: sum(c.change == kind for c in changes) for kind in CHANGES}
+    kinds["moved"] += kinds["moved in"]  # a move between communes is one move
     communes = {c.insee for c in changes if c.insee}
     text = f"data of {_short(data_timestamp)}: +{kinds['added']} −{kinds['removed']} cameras"
     extra = [f"{kinds[k]} {k}" for k in ("moved", "retagged") if kinds[k]]
@@ -358,6 +359,7 @@ class Refresh:
             "boundaries": communes.source,
             "population_source": communes.population_source,
             "population_year": communes.population_year,
+            "coverage_method": report.meta["coverage_method"],
         })
         cameras = {code: report.cameras[code] for code in names}
         write_set(config.output_dir, report.meta, report.warnings,
@@ -448,6 +450,7 @@ class Refresh:
         notes = [n.replace(SOURCE, source) for n in state["notes"]]
         named = [{"insee": r.insee, "name": r.name, "population": r.population} for r in order]
         meta, warnings = finish(extract, communes, named, notes, total, outside)
+        meta["coverage_method"] = state["coverage_method"]
         meta["replication_sequence"] = mirror.get("sequence")
         for warning in warnings:
             self.log(f"warning: {warning}")

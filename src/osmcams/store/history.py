@@ -9,7 +9,9 @@ Tables (schema version in ``PRAGMA user_version``, migrated forward on open):
   last-seen data timestamps and its latest position, tags and commune (``present`` is 0
   once it is gone; while it is present, ``last_seen`` is NULL: it is the latest run's,
   as the view ``cameras_seen`` shows, so that a run writes only the cameras it touched);
-- ``changes``: what each run added, removed, moved or retagged;
+- ``changes``: what each run added, removed, moved or retagged; a camera that moves from
+  one commune to another is "moved out" of the one (where it was) and "moved in" to the
+  other (where it is now);
 - ``kept_*``: what refresh keeps to apply replication diffs (see mirror.py) and to
   publish only what they change (refresh.py).
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +32,8 @@ from osmcams.errors import DataError, UsageError
 from osmcams.models import Camera
 from osmcams.store.sql import rows_in
 
-CHANGES = ("added", "removed", "moved", "retagged")
+CHANGES = ("added", "removed", "moved", "moved out", "moved in", "retagged")
 MOVED_DEGREES = 1e-7  # closer than this (about 1 cm) is the same place
-
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,36 @@ MIGRATIONS = [
     Migration("the cameras whose direction cannot be read, counted without reading every row", """
     CREATE INDEX kept_objects_bad ON kept_objects(lon) WHERE bad_direction;
     """),
+    # A stored "moved" whose commune differs from the camera's change before it is split.
+    Migration("moves between communes: moved out of the commune left, moved in to the other", """
+    CREATE TABLE changes_6 (
+        run INTEGER NOT NULL REFERENCES runs(id),
+        key TEXT NOT NULL,
+        change TEXT NOT NULL CHECK (change IN
+            ('added', 'removed', 'moved', 'moved out', 'moved in', 'retagged')),
+        insee TEXT,
+        lon REAL NOT NULL,
+        lat REAL NOT NULL,
+        tags TEXT NOT NULL
+    );
+    INSERT INTO changes_6
+    SELECT run, key, CASE WHEN NOT across THEN change WHEN part THEN 'moved out' ELSE 'moved in' END,
+           CASE WHEN part THEN before ELSE insee END, CASE WHEN part THEN x ELSE lon END,
+           CASE WHEN part THEN y ELSE lat END, CASE WHEN part THEN was ELSE tags END
+    FROM (SELECT *, change = 'moved' AND x IS NOT NULL AND before IS NOT insee AS across
+          FROM (SELECT rowid AS id, *, lag(insee) OVER w AS before, lag(lon) OVER w AS x,
+                       lag(lat) OVER w AS y, lag(tags) OVER w AS was
+                FROM changes WINDOW w AS (PARTITION BY key ORDER BY run, rowid)))
+    CROSS JOIN (SELECT 0 AS part UNION ALL SELECT 1)
+    WHERE part = 0 OR across
+    ORDER BY run, id, part DESC;
+    DROP TABLE changes;
+    ALTER TABLE changes_6 RENAME TO changes;
+    CREATE INDEX changes_run ON changes(run);
+    """),
+    Migration("rows say whether a commune is partly covered: the kept rows are written again", """
+    DELETE FROM kept_state WHERE name = 'communes';
+    """),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -175,22 +206,43 @@ def _same_place(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return abs(a[0] - b[0]) < MOVED_DEGREES and abs(a[1] - b[1]) < MOVED_DEGREES
 
 
-def diff(before: dict[str, tuple[tuple[float, float], dict[str, str], str | None]],
-         now: dict[str, tuple[Camera, str]]) -> list[Change]:
-    """The changes from the cameras `before` (place, tags, commune) to those `now`."""
+# The cameras at some instant: {key: ((lon, lat), tags, commune)}.
+State = dict[str, tuple[tuple[float, float], dict[str, str], "str | None"]]
+
+
+def diff(before: State, now: dict[str, tuple[Camera, str]]) -> list[Change]:
+    """The changes from the cameras `before` to those `now` (camera, commune)."""
+    return state_diff(before, {key: ((c.lon, c.lat), c.tags, code) for key, (c, code) in now.items()})
+
+
+def state_diff(before: State, now: State) -> list[Change]:
+    """The changes from the cameras `before` to those `now`."""
     changes = [Change(key, "removed", insee, *place, tags)
                for key, (place, tags, insee) in before.items() if key not in now]
-    for key, (camera, code) in now.items():
-        place = (camera.lon, camera.lat)
+    for key, (place, tags, code) in now.items():
         if key not in before:
-            changes.append(Change(key, "added", code, *place, camera.tags))
+            changes.append(Change(key, "added", code, *place, tags))
             continue
         old_place, old_tags, old_code = before[key]
-        if not _same_place(old_place, place) or old_code != code:
-            changes.append(Change(key, "moved", code, *place, camera.tags))
-        if old_tags != camera.tags:
-            changes.append(Change(key, "retagged", code, *place, camera.tags))
+        if old_code != code:  # a change of both communes, each where the camera was in it
+            changes.append(Change(key, "moved out", old_code, *old_place, old_tags))
+            changes.append(Change(key, "moved in", code, *place, tags))
+        elif not _same_place(old_place, place):
+            changes.append(Change(key, "moved", code, *place, tags))
+        if old_tags != tags:
+            changes.append(Change(key, "retagged", code, *place, tags))
     return changes
+
+
+def replay(changes: Iterable[Change]) -> State:
+    """The cameras after `changes`, in order, from none."""
+    state: State = {}
+    for c in changes:
+        if c.change in ("removed", "moved out"):
+            state.pop(c.key, None)
+        else:
+            state[c.key] = ((c.lon, c.lat), c.tags, c.insee)
+    return state
 
 
 class Store:
@@ -270,11 +322,8 @@ class Store:
         now = {c.key: (c, code) for code, group in cameras.items() for c in group
                if touched is None or c.key in touched}
         changes = self._changes(now, touched)
-        db.executemany(  # generators, not lists: a first run writes every camera
-            "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((run_id, c.key, c.change, c.insee, c.lon, c.lat, json.dumps(c.tags, sort_keys=True))
-             for c in changes),
-        )
+        self._insert_changes(run_id, changes)
+        self._count_left(run_id, changes, {c[0] for c in counts})
         db.executemany("UPDATE cameras SET present = 0, last_seen = ? WHERE key = ?",
                        [(previous and previous[0], c.key) for c in changes if c.change == "removed"])
         db.executemany(
@@ -285,6 +334,35 @@ class Store:
              for key, (c, code) in now.items()),
         )
         return changes
+
+    def _count_left(self, run_id: int | None, changes: list[Change], counted: set[str]) -> None:
+        """The counts of the communes that lost cameras but have no row in the run (left
+        out of a ranking for want of data there now): their last count and the changes,
+        without densities, so that their history agrees with their changes."""
+        step = {"added": 1, "moved in": 1, "removed": -1, "moved out": -1}
+        net: dict[str, int] = {}
+        for c in changes:
+            if c.insee is not None and c.insee not in counted and c.change in step:
+                net[c.insee] = net.get(c.insee, 0) + step[c.change]
+        last = self._last_counts(sorted(net))
+        self.db.executemany("INSERT INTO counts VALUES (?, ?, ?, ?, ?, NULL, NULL)", [
+            (run_id, insee, last[insee][0], max(last[insee][1] + delta, 0), last[insee][2])
+            for insee, delta in net.items() if insee in last and delta])
+
+    def _insert_changes(self, run_id: int | None, changes: Iterable[Change]) -> None:
+        self.db.executemany(  # a generator, not a list: a first run writes every camera
+            "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ((run_id, c.key, c.change, c.insee, c.lon, c.lat, json.dumps(c.tags, sort_keys=True))
+             for c in changes),
+        )
+
+    def _stored_changes(self, last_run: int) -> Iterator[Change]:
+        """The stored changes of the runs up to `last_run`, in order."""
+        for key, change, insee, lon, lat, tags in self.db.execute(
+            "SELECT key, change, insee, lon, lat, tags FROM changes WHERE run <= ? ORDER BY run, rowid",
+            (last_run,),
+        ):
+            yield Change(key, change, insee, lon, lat, json.loads(tags))
 
     def _last_counts(self, codes: list[str]) -> dict[str, tuple]:
         """The last stored (name, cameras, population, per km², per 10k) of each commune."""
@@ -329,10 +407,16 @@ class Store:
         from osmcams import __version__
 
         db = self.db
+        refresh = db.execute("SELECT min(id) FROM runs WHERE sequence IS NOT NULL").fetchone()[0]
+        if refresh is not None:  # what the first refresh run found, and its counts
+            found = replay(self._stored_changes(refresh))
+            counts_then = db.execute(
+                "SELECT ?, insee, name, cameras, population, cameras_per_km2, cameras_per_10k"
+                " FROM counts c WHERE run = (SELECT max(run) FROM counts WHERE insee = c.insee"
+                " AND run <= ?)", (refresh, refresh)).fetchall()
         for table in ("changes", "counts"):
             db.execute(f"DELETE FROM {table} WHERE run IN (SELECT id FROM runs WHERE sequence IS NULL)")
         db.execute("DELETE FROM runs WHERE sequence IS NULL")
-        refreshed = self.first_refresh() is not None
         (first,) = db.execute("SELECT min(id) FROM runs").fetchone()
         run_id = (len(steps) + 1 if first is None else first) - len(steps)
         last: dict[str, list[Any]] = {}
@@ -344,13 +428,14 @@ class Store:
             db.executemany("INSERT INTO counts VALUES (?, ?, ?, ?, ?, ?, ?)",
                            [(run_id, *c) for c in counts if last.get(c[0]) != c])
             last.update((c[0], c) for c in counts)
-            db.executemany(
-                "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, c.key, c.change, c.insee, c.lon, c.lat, json.dumps(c.tags, sort_keys=True))
-                 for c in changes],
-            )
+            self._insert_changes(run_id, changes)
             run_id += 1
-        if not refreshed:
+        if refresh is not None:  # the first refresh run: its changes since the backfill's last
+            last_state = replay(c for *_, changes in steps for c in changes)
+            db.execute("DELETE FROM changes WHERE run = ?", (refresh,))
+            self._insert_changes(refresh, state_diff(last_state, found))
+            db.executemany("INSERT OR IGNORE INTO counts VALUES (?, ?, ?, ?, ?, ?, ?)", counts_then)
+        if refresh is None:
             db.execute("DELETE FROM cameras")
         else:  # the refresh runs say which cameras are there now
             cameras = [(*c[:3], 0, *c[4:]) for c in cameras]

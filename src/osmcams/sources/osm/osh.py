@@ -371,6 +371,20 @@ def _data_date(
     ]
 
 
+def is_history(path: str | os.PathLike[str]) -> bool:
+    """Whether the file's header says it holds several versions of each object."""
+    import osmium
+
+    try:
+        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+        try:
+            return bool(reader.header().has_multiple_object_versions)
+        finally:
+            reader.close()
+    except RuntimeError:
+        return False  # not a readable OSM file: the snapshot reader says why
+
+
 def read_history(
     path: str | os.PathLike[str], threads: int = 0, progress: Progress | None = None,
     tags: bool = False,
@@ -403,6 +417,28 @@ def read_history(
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
     return History(tracks, str(path), timestamp, timestamp_source, header_bbox(header), dated + warnings)
 
+
+
+def snapshot(path: str | os.PathLike[str], threads: int = 0, progress: Progress | None = None) -> Extract:
+    """The cameras of a history file as they are at its data date, as a snapshot's Extract:
+    the last version of each object, unless deleted or no longer a camera (what
+    `osmium time-filter FILE` keeps), with its tags and where it stands."""
+    from osmcams.models import direction_warning, make_camera
+    from osmcams.sources.osm.blocks import area_of, sampled_nodes
+
+    history = read_history(path, threads, progress, tags=True)
+    cameras, unreadable = [], 0
+    for track in history.tracks:
+        if track.positions[-1] is None:
+            continue
+        kind, osm_id = track.key.split("/")
+        camera, bad = make_camera(kind, int(osm_id), *track.positions[-1], track.tags[-1],
+                                  iso(track.starts[-1]))
+        cameras.append(camera)
+        unreadable += bad
+    evidence = [(camera.lon, camera.lat) for camera in cameras]
+    return Extract(cameras, history.source, history.timestamp, history.timestamp_source, history.bbox,
+                   history.warnings + direction_warning(unreadable), area_of(sampled_nodes(path), evidence))
 
 
 def _latest(versions: Iterable[tuple[int, bool, Any]]) -> Iterator[tuple[int, Any]]:
