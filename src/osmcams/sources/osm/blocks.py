@@ -10,6 +10,7 @@ hold wanted ids are then copied, verbatim, into a smaller PBF for libosmium.
 from __future__ import annotations
 
 import bisect
+import functools
 import os
 import struct
 import zlib
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 # Protocol buffer field numbers (osmformat.proto, fileformat.proto).
-BLOB_RAW, BLOB_RAW_SIZE, BLOB_ZLIB = 1, 2, 3
+BLOB_RAW, BLOB_RAW_SIZE, BLOB_ZLIB, BLOB_LZ4, BLOB_ZSTD = 1, 2, 3, 6, 7
+MAX_BLOCK = 32 * 1024 * 1024  # the PBF format's limit on an inflated block
 MAX_HEADER = 64 * 1024  # the PBF format's limit on a block header
 GROUP_NODES, GROUP_DENSE, GROUP_WAYS, GROUP_RELATIONS = 1, 2, 3, 4
 KIND = {GROUP_NODES: "node", GROUP_DENSE: "node", GROUP_WAYS: "way", GROUP_RELATIONS: "relation"}
@@ -103,8 +105,13 @@ def _inflate_head(f: BinaryIO, size: int) -> bytes:
         if key & 7 == 0:
             _, pos = _varint(start, pos)
             continue
+        if key & 7 == 2 and key >> 3 in (BLOB_LZ4, BLOB_ZSTD):  # inflated whole
+            f.seek(end - size)
+            data = inflate(f.read(size))
+            f.seek(end)
+            return data
         if key & 7 != 2 or key >> 3 not in (BLOB_RAW, BLOB_ZLIB):
-            raise Unindexable("a blob compressed other than with zlib")
+            raise Unindexable("a blob compressed other than with zlib, lz4 or zstd")
         _, pos = _varint(start, pos)
         inflater = zlib.decompressobj() if key >> 3 == BLOB_ZLIB else None
         break
@@ -353,19 +360,40 @@ def _packed_sint64(data: bytes | memoryview) -> Any:
 
 
 def inflate(blob: bytes | memoryview) -> bytes:
-    """The content of a Blob message: raw, or inflated from zlib; Unindexable when the blob
-    is compressed otherwise, or damaged."""
-    from isal import isal_zlib  # inflates in half the time of zlib
-
+    """The content of a Blob message: raw, or inflated from zlib, lz4 or zstd; Unindexable
+    when the blob is compressed otherwise, or damaged, or would inflate past MAX_BLOCK."""
     parts: dict[int, Any] = dict(_fields(blob))
-    if BLOB_ZLIB in parts:
-        try:
-            return isal_zlib.decompress(parts[BLOB_ZLIB])
-        except isal_zlib.error as e:  # type: ignore[misc]
-            raise Unindexable(f"a damaged block: {e}") from e
     if BLOB_RAW in parts:
         return bytes(parts[BLOB_RAW])
-    raise Unindexable("a blob compressed other than with zlib")
+    size = parts.get(BLOB_RAW_SIZE, MAX_BLOCK)
+    if not 0 <= size <= MAX_BLOCK:
+        raise Unindexable(f"a block of {size:,} bytes, over the format's limit")
+    error: type[Exception]
+    if BLOB_ZLIB in parts:
+        from isal import isal_zlib  # inflates in half the time of zlib
+
+        inflater = functools.partial(isal_zlib.decompress, parts[BLOB_ZLIB])
+        error = isal_zlib.error  # type: ignore[assignment]  # typed as an instance in its stubs
+    elif BLOB_ZSTD in parts:
+        import zstandard
+
+        inflater = functools.partial(zstandard.ZstdDecompressor().decompress, parts[BLOB_ZSTD],
+                                     max_output_size=size)
+        error = zstandard.ZstdError
+    elif BLOB_LZ4 in parts:
+        import lz4.block
+
+        inflater = functools.partial(lz4.block.decompress, parts[BLOB_LZ4], uncompressed_size=size)
+        error = lz4.block.LZ4BlockError
+    else:
+        raise Unindexable("a blob compressed other than with zlib, lz4 or zstd")
+    try:
+        data = inflater()
+    except error as e:
+        raise Unindexable(f"a damaged block: {e}") from e
+    if BLOB_RAW_SIZE in parts and len(data) != size:
+        raise Unindexable(f"a damaged block: {len(data):,} bytes where it says {size:,}")
+    return data
 
 
 SETTINGS = {17: "granularity", 18: "date_granularity", 19: "lat_offset", 20: "lon_offset"}
