@@ -191,10 +191,17 @@ def test_lz4_blocks_are_sifted_as_zlib_ones(
 
 
 @pytest.mark.parametrize("name", REAL)
-def test_zstd_blocks_are_sifted_as_zlib_ones(osm_dir: Path, name: str, tmp_path: Path) -> None:
-    """The sieve finds the same camera nodes and leaves the same blocks in a zstd copy."""
+def test_zstd_blocks_are_sifted_as_zlib_ones(
+    osm_dir: Path, name: str, tmp_path: Path, osm_cameras: Callable[[Path], list[OplObject]]
+) -> None:
+    """The sieve finds the same camera nodes and leaves the same blocks in a zstd copy,
+    which libosmium, that reads no zstd, then gets uncompressed: the extract is the same."""
     path = tmp_path / "zstd.osm.pbf"
     _zstd_copy(osm_dir / name, path)
+    extract = read_cameras(path, threads=2)
+    _same(extract.cameras, osm_cameras(osm_dir / name))
+    original = read_cameras(osm_dir / name, threads=2)
+    assert (extract.timestamp, extract.data_area.wkb) == (original.timestamp, original.data_area.wkb)
     zlib_sifted, zstd_sifted = (sieve.sift(p, boundaries=True) for p in (osm_dir / name, path))
     assert zlib_sifted is not None and zstd_sifted is not None
     assert zstd_sifted.cameras == zlib_sifted.cameras and zlib_sifted.cameras

@@ -321,11 +321,52 @@ def write_subset(
 
 
 def copy(path: str | os.PathLike[str], chosen: Iterable[Block], target: Path) -> None:
-    """Write the `chosen` blocks of `path`, verbatim and in order, to `target`."""
+    """Write the `chosen` blocks of `path`, in order, to `target`: verbatim, but for zstd
+    blobs, which libosmium cannot read: those are written uncompressed."""
     with open(path, "rb") as src, open(target, "wb") as out:
         for block in chosen:
             src.seek(block.offset)
-            out.write(src.read(block.length))
+            out.write(_readable(src.read(block.length)))
+
+
+def zstd_header(path: str | os.PathLike[str]) -> Block | None:
+    """The header block of a PBF when it is compressed with zstd, which libosmium cannot
+    read (`copy` writes it so that it can); None otherwise, or when `path` is no PBF."""
+    try:
+        offset, length, _, size = framing(path)[0]
+        with open(path, "rb") as f:
+            f.seek(offset + length - size)
+            return Block(offset, length) if BLOB_ZSTD in dict(_fields(f.read(size))) else None
+    except (Unindexable, OSError, IndexError):
+        return None
+
+
+def _readable(block: bytes) -> bytes:
+    """A file block (length, BlobHeader, Blob) as libosmium can read it."""
+    (size,) = struct.unpack(">I", block[:4])
+    blob = block[4 + size :]
+    if BLOB_ZSTD not in dict(_fields(blob)):
+        return block
+    data = inflate(blob)
+    raw = _field(BLOB_RAW, data) + _encoded(BLOB_RAW_SIZE << 3) + _encoded(len(data))
+    kind = bytes(dict(_fields(block[4 : 4 + size]))[1])  # type: ignore[arg-type]
+    header = _field(1, kind) + _encoded(3 << 3) + _encoded(len(raw))  # type, datasize
+    return struct.pack(">I", len(header)) + header + raw
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field."""
+    return _encoded(number << 3 | 2) + _encoded(len(payload)) + payload
+
+
+def _encoded(value: int) -> bytes:
+    """`value` as a protobuf varint."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def has_data(path: str | os.PathLike[str]) -> bool:

@@ -184,14 +184,23 @@ def read_objects(
 
 
 def read_header(path: Path, pool: Any) -> tuple[Any, str | None, str]:
+    import tempfile
+
     import osmium
 
-    try:
-        reader = osmium.io.Reader(str(path), osmium.osm.NOTHING, pool)
-        header = reader.header()
-        reader.close()
-    except RuntimeError as e:
-        raise DataError(f"{path}: not a readable OSM file: {e}") from e
+    from osmcams.sources.osm import blocks
+
+    with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
+        source, zstd = path, blocks.zstd_header(path)
+        if zstd is not None:
+            source = Path(tmp) / "header.osm.pbf"
+            blocks.copy(path, [zstd], source)
+        try:
+            reader = osmium.io.Reader(str(source), osmium.osm.NOTHING, pool)
+            header = reader.header()
+            reader.close()
+        except RuntimeError as e:
+            raise DataError(f"{path}: not a readable OSM file: {e}") from e
     for key in ("osmosis_replication_timestamp", "timestamp"):
         value = header.get(key)
         if value:
