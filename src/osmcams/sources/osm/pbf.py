@@ -556,5 +556,9 @@ def read_by_id(
 def read_cameras(
     path: str | os.PathLike[str], threads: int = 0, progress: Progress | None = None
 ) -> Extract:
-    """Every man_made=surveillance node, way and relation of an OSM file."""
+    """Every man_made=surveillance node, way and relation of an OSM file.
+
+    A PBF of 64 MB or more is read by worker processes that import the main module, as
+    multiprocessing's spawn does: a script calls this under `if __name__ == "__main__":`.
+    """
     return scan_file(path, None, threads, progress)[0]
