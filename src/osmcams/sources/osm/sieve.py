@@ -345,7 +345,6 @@ def _start_worker() -> None:
     Ctrl-C left to the reader, which stops the pool; and the imports, done before the first
     chunk comes."""
     import numpy  # noqa: F401
-    from isal import isal_zlib  # noqa: F401
 
     gc.disable()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
