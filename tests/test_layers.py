@@ -49,7 +49,8 @@ PACKAGES = {"sources", "outputs", "analysis", "geo", "communes", "sources.osm", 
 ONLY = {"click": {"cli"}, "rich": {"cli"}, "requests": {"sources.http"}, "urllib3": {"sources.http"},
         "requests_cache": {"sources.http"},
         "osmium": {"sources.osm.pbf", "sources.osm.osh", "sources.replication"},
-        "google": {"sources.osm.sieve"}, "isal": {"sources.osm.blocks"}}
+        "google": {"sources.osm.sieve"}, "isal": {"sources.osm.blocks"},
+        "zstandard": {"sources.osm.blocks"}, "lz4": {"sources.osm.blocks"}}
 
 
 def _module(path: Path) -> str:

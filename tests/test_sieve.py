@@ -139,3 +139,86 @@ def test_the_sieve_leaves_the_block_index_behind(
     monkeypatch.setattr(sieve.blocks, "_heads", read_again)
     assert sieve.blocks.index(path) == expected
     assert len(expected.blocks["node"]) > 1
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    return bytes(out + bytes([value]))
+
+
+def _bytes_field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _zstd_copy(source: Path, target: Path) -> None:
+    """`source` with every blob compressed with zstd, as libosmium cannot write it: each
+    Blob holds raw_size (field 2) and zstd_data (field 7), per fileformat.proto."""
+    import struct
+    import zlib
+
+    import zstandard
+
+    with open(source, "rb") as f, open(target, "wb") as out:
+        for offset, length, kind, size in sieve.blocks.framing(source):
+            f.seek(offset + length - size)
+            blob = dict(sieve.blocks._fields(f.read(size)))
+            data = zlib.decompress(blob[3])  # the standard library's zlib, not the sieve's
+            packed = _varint(2 << 3) + _varint(len(data)) + _bytes_field(
+                7, zstandard.ZstdCompressor().compress(data))
+            header = _bytes_field(1, kind.encode()) + _varint(3 << 3) + _varint(len(packed))
+            out.write(struct.pack(">I", len(header)) + header + packed)
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_lz4_blocks_are_sifted_as_zlib_ones(
+    osm_dir: Path, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    osm_cameras: Callable[[Path], list[OplObject]],
+) -> None:
+    """A file osmium-tool wrote with lz4 is sifted, in worker processes, to osmium's cameras."""
+    path = tmp_path / "lz4.osm.pbf"
+    run_osmium("cat", osm_dir / name, "-f", "pbf,pbf_compression=lz4", "-o", path)
+    monkeypatch.setattr(sieve, "IN_PROCESS_BYTES", 0)
+    sifted = sieve.sift(path, boundaries=False, workers=2)
+    assert sifted is not None and sifted.cameras
+    assert len(sifted.others) == len(sieve.sift(osm_dir / name, boundaries=False).others)
+    _same(read_cameras(path, threads=2).cameras, osm_cameras(osm_dir / name))
+    whole = sieve.blocks.index(path)  # as the sieve left it, from whole blocks
+    monkeypatch.setattr(sieve.blocks, "_INDEXES", {})
+    assert sieve.blocks.index(path) == whole  # from the heads of the blocks
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_zstd_blocks_are_sifted_as_zlib_ones(
+    osm_dir: Path, name: str, tmp_path: Path, osm_cameras: Callable[[Path], list[OplObject]]
+) -> None:
+    """The sieve finds the same camera nodes and leaves the same blocks in a zstd copy,
+    which libosmium, that reads no zstd, then gets uncompressed: the extract is the same."""
+    path = tmp_path / "zstd.osm.pbf"
+    _zstd_copy(osm_dir / name, path)
+    extract = read_cameras(path, threads=2)
+    _same(extract.cameras, osm_cameras(osm_dir / name))
+    original = read_cameras(osm_dir / name, threads=2)
+    assert (extract.timestamp, extract.data_area.wkb) == (original.timestamp, original.data_area.wkb)
+    zlib_sifted, zstd_sifted = (sieve.sift(p, boundaries=True) for p in (osm_dir / name, path))
+    assert zlib_sifted is not None and zstd_sifted is not None
+    assert zstd_sifted.cameras == zlib_sifted.cameras and zlib_sifted.cameras
+    assert [f[0] for f in zstd_sifted.others] == [
+        f[0] for f, g in zip(sieve.blocks.framing(path), sieve.blocks.framing(osm_dir / name))
+        if g in zlib_sifted.others]
+
+
+def test_a_damaged_or_oversized_blob_is_refused() -> None:
+    import zstandard
+
+    data = b"\x0a\x02\x00\x00" * 100
+    zstd = _bytes_field(7, zstandard.ZstdCompressor().compress(data))
+    assert sieve.blocks.inflate(_varint(2 << 3) + _varint(len(data)) + zstd) == data
+    with pytest.raises(sieve.blocks.Corrupt, match="inflates beyond the 399 bytes it states"):
+        sieve.blocks.inflate(_varint(2 << 3) + _varint(len(data) - 1) + zstd)
+    with pytest.raises(sieve.blocks.Unindexable, match="damaged"):
+        sieve.blocks.inflate(_bytes_field(7, b"not zstd at all"))
+    with pytest.raises(sieve.blocks.Corrupt, match="beyond the 32 MiB the format allows"):
+        sieve.blocks.inflate(_varint(2 << 3) + _varint(sieve.blocks.MAX_BLOB + 1) + zstd)

@@ -9,4 +9,5 @@ signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
 
 from osmcams.cli import run  # noqa: E402
 
-run()
+if __name__ == "__main__":  # not when a spawned worker imports it as __mp_main__
+    run()

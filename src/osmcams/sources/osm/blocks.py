@@ -10,6 +10,7 @@ hold wanted ids are then copied, verbatim, into a smaller PBF for libosmium.
 from __future__ import annotations
 
 import bisect
+import functools
 import os
 import struct
 import zlib
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 # Protocol buffer field numbers (osmformat.proto, fileformat.proto).
-BLOB_RAW, BLOB_RAW_SIZE, BLOB_ZLIB = 1, 2, 3
+BLOB_RAW, BLOB_RAW_SIZE, BLOB_ZLIB, BLOB_LZ4, BLOB_ZSTD = 1, 2, 3, 6, 7
 MAX_HEADER = 64 * 1024  # the PBF format's limit on a block header
 MAX_BLOB = 32 << 20  # its limit on a blob, compressed or inflated (as libosmium enforces it)
 GROUP_NODES, GROUP_DENSE, GROUP_WAYS, GROUP_RELATIONS = 1, 2, 3, 4
@@ -111,8 +112,13 @@ def _inflate_head(f: BinaryIO, size: int) -> bytes:
         if key & 7 == 0:
             _, pos = _varint(start, pos)
             continue
+        if key & 7 == 2 and key >> 3 in (BLOB_LZ4, BLOB_ZSTD):  # inflated whole
+            f.seek(end - size)
+            data = inflate(f.read(size))
+            f.seek(end)
+            return data
         if key & 7 != 2 or key >> 3 not in (BLOB_RAW, BLOB_ZLIB):
-            raise Unindexable("a blob compressed other than with zlib")
+            raise Unindexable("a blob compressed other than with zlib, lz4 or zstd")
         _, pos = _varint(start, pos)
         inflater = zlib.decompressobj() if key >> 3 == BLOB_ZLIB else None
         break
@@ -337,11 +343,52 @@ def write_subset(
 
 
 def copy(path: str | os.PathLike[str], chosen: Iterable[Block], target: Path) -> None:
-    """Write the `chosen` blocks of `path`, verbatim and in order, to `target`."""
+    """Write the `chosen` blocks of `path`, in order, to `target`: verbatim, but for zstd
+    blobs, which libosmium cannot read: those are written uncompressed."""
     with open(path, "rb") as src, open(target, "wb") as out:
         for block in chosen:
             src.seek(block.offset)
-            out.write(src.read(block.length))
+            out.write(_readable(src.read(block.length)))
+
+
+def zstd_header(path: str | os.PathLike[str]) -> Block | None:
+    """The header block of a PBF when it is compressed with zstd, which libosmium cannot
+    read (`copy` writes it so that it can); None otherwise, or when `path` is no PBF."""
+    try:
+        offset, length, _, size = framing(path)[0]
+        with open(path, "rb") as f:
+            f.seek(offset + length - size)
+            return Block(offset, length) if BLOB_ZSTD in dict(_fields(f.read(size))) else None
+    except (Unindexable, OSError, IndexError):
+        return None
+
+
+def _readable(block: bytes) -> bytes:
+    """A file block (length, BlobHeader, Blob) as libosmium can read it."""
+    (size,) = struct.unpack(">I", block[:4])
+    blob = block[4 + size :]
+    if BLOB_ZSTD not in dict(_fields(blob)):
+        return block
+    data = inflate(blob)
+    raw = _field(BLOB_RAW, data) + _encoded(BLOB_RAW_SIZE << 3) + _encoded(len(data))
+    kind = bytes(dict(_fields(block[4 : 4 + size]))[1])  # type: ignore[arg-type]
+    header = _field(1, kind) + _encoded(3 << 3) + _encoded(len(raw))  # type, datasize
+    return struct.pack(">I", len(header)) + header + raw
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field."""
+    return _encoded(number << 3 | 2) + _encoded(len(payload)) + payload
+
+
+def _encoded(value: int) -> bytes:
+    """`value` as a protobuf varint."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def has_data(path: str | os.PathLike[str]) -> bool:
@@ -382,30 +429,49 @@ def _packed_sint64(data: bytes | memoryview) -> Any:
     )
 
 
-def inflate(blob: bytes | memoryview, offset: int) -> bytes:
-    """The content of a Blob message (that of the block at byte `offset`): raw, or
-    inflated from zlib; Unindexable when the blob is compressed otherwise, or damaged;
-    Corrupt when it inflates beyond its stated `raw_size` or the format's MAX_BLOB."""
-    from isal import isal_zlib  # inflates in half the time of zlib
-
+def inflate(blob: bytes | memoryview, offset: int = 0) -> bytes:
+    """The content of a Blob message (that of the block at byte `offset`): raw, or inflated
+    from zlib, lz4 or zstd; Unindexable when the blob is compressed otherwise, or damaged;
+    Corrupt when it would inflate beyond its stated `raw_size` or the format's MAX_BLOB
+    (a decompression bomb is stopped there, never inflated whole)."""
     parts: dict[int, Any] = dict(_fields(blob))
-    if BLOB_ZLIB in parts:
-        stated = parts.get(BLOB_RAW_SIZE)
-        limit = min(stated, MAX_BLOB) if isinstance(stated, int) else MAX_BLOB
-        inflater = isal_zlib.decompressobj()
-        try:
-            data = inflater.decompress(parts[BLOB_ZLIB], limit + 1)
-        except isal_zlib.error as e:  # type: ignore[misc]
-            raise Unindexable(f"a damaged block: {e}") from e
-        if len(data) > limit:
-            raise Corrupt(f"the block at byte {offset:,} inflates beyond "
-                          + (f"the {stated:,} bytes it states" if limit == stated
-                             else f"the {MAX_BLOB >> 20} MiB the format allows"))
-        return data
     if BLOB_RAW in parts:
         return bytes(parts[BLOB_RAW])
-    raise Unindexable("a blob compressed other than with zlib")
+    stated = parts.get(BLOB_RAW_SIZE)
+    if stated is not None and not 0 <= stated <= MAX_BLOB:
+        raise Corrupt(f"the block at byte {offset:,} states {stated:,} bytes, beyond the "
+                      f"{MAX_BLOB >> 20} MiB the format allows")
+    limit = MAX_BLOB if stated is None else stated
+    error: type[Exception]
+    if BLOB_ZLIB in parts:
+        from isal import isal_zlib  # inflates in half the time of zlib
 
+        inflater = functools.partial(isal_zlib.decompressobj().decompress, parts[BLOB_ZLIB], limit + 1)
+        error = isal_zlib.error  # type: ignore[assignment]  # typed as an instance in its stubs
+    elif BLOB_ZSTD in parts:
+        import zstandard
+
+        inflater = functools.partial(zstandard.ZstdDecompressor().decompress, parts[BLOB_ZSTD],
+                                     max_output_size=limit + 1)
+        error = zstandard.ZstdError
+    elif BLOB_LZ4 in parts:
+        import lz4.block
+
+        inflater = functools.partial(lz4.block.decompress, parts[BLOB_LZ4], uncompressed_size=limit)
+        error = lz4.block.LZ4BlockError
+    else:
+        raise Unindexable("a blob compressed other than with zlib, lz4 or zstd")
+    try:
+        data = inflater()
+    except error as e:
+        raise Unindexable(f"a damaged block: {e}") from e
+    if len(data) > limit:
+        raise Corrupt(f"the block at byte {offset:,} inflates beyond "
+                      + (f"the {stated:,} bytes it states" if limit == stated
+                         else f"the {MAX_BLOB >> 20} MiB the format allows"))
+    if stated is not None and len(data) != stated:
+        raise Unindexable(f"a damaged block: {len(data):,} bytes where it says {stated:,}")
+    return data
 
 MAX_PARTS = 10_000  # a PrimitiveBlock holds a string table, a few groups and its settings
 SETTINGS = {17: "granularity", 18: "date_granularity", 19: "lat_offset", 20: "lon_offset"}

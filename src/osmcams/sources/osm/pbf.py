@@ -192,14 +192,23 @@ def read_objects(
 
 
 def read_header(path: Path, pool: Any) -> tuple[Any, str | None, str]:
+    import tempfile
+
     import osmium
 
-    try:
-        reader = osmium.io.Reader(str(path), osmium.osm.NOTHING, pool)
-        header = reader.header()
-        reader.close()
-    except RuntimeError as e:
-        raise DataError(f"{path}: not a readable OSM file: {e}") from e
+    from osmcams.sources.osm import blocks
+
+    with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
+        source, zstd = path, blocks.zstd_header(path)
+        if zstd is not None:
+            source = Path(tmp) / "header.osm.pbf"
+            blocks.copy(path, [zstd], source)
+        try:
+            reader = osmium.io.Reader(str(source), osmium.osm.NOTHING, pool)
+            header = reader.header()
+            reader.close()
+        except RuntimeError as e:
+            raise DataError(f"{path}: not a readable OSM file: {e}") from e
     for key in ("osmosis_replication_timestamp", "timestamp"):
         value = header.get(key)
         if value:
@@ -631,5 +640,9 @@ def read_by_id(
 def read_cameras(
     path: str | os.PathLike[str], threads: int = 0, progress: Progress | None = None
 ) -> Extract:
-    """Every man_made=surveillance node, way and relation of an OSM file."""
+    """Every man_made=surveillance node, way and relation of an OSM file.
+
+    A PBF of 64 MB or more is read by worker processes that import the main module, as
+    multiprocessing's spawn does: a script calls this under `if __name__ == "__main__":`.
+    """
     return scan_file(path, None, threads, progress)[0]

@@ -14,12 +14,12 @@ Python and numpy, which threads would serialise.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import logging
 import os
-import pickle
-import subprocess
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -459,53 +459,59 @@ def _refuse_empty_block(data: bytes, offset: int) -> None:
         raise blocks.Corrupt(f"the block at byte {offset:,} holds no OSM objects")
 
 
-def serve() -> None:
-    """A worker process: reads (path, frames, wanted, chunk, first, step) on
-    standard input, then writes the results of every `step`-th chunk of frames from the
-    `first`."""
-    out = sys.stdout.buffer
-    gc.disable()  # a short life, and no reference cycles to collect
+def _start_worker() -> None:
+    """A worker's set-up: a short life without reference cycles, below the reader's priority,
+    Ctrl-C left to the reader, which stops the pool; and the imports, done before the first
+    chunk comes."""
+    import numpy  # noqa: F401
+
+    gc.disable()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(os, "nice"):
         os.nice(WORKER_NICENESS)
+    _block_message()
+
+
+def _sift_chunk(path: str, frames: list[blocks.Frame], wanted: Wanted) -> list[Any]:
+    """`_sift_frames` in a worker process."""
+    with open(path, "rb") as f:
+        return _sift_frames(f, frames, wanted)
+
+
+@contextlib.contextmanager
+def _workers(count: int) -> Iterator[Any]:
+    """A pool of `count` worker processes, started at once: they start up while the
+    reader walks the framing.
+
+    Spawned, not forked: a fork would copy the reader's threads and locks (the boundary
+    load runs meanwhile). Measured on the 991 MB benchmark file against the pool of
+    `python -c` workers it replaces, in two runs of five A/B pairs of the extraction:
+    median CPU time ratios 0.98 and 1.06, wall 1.09 and 1.02, within the noise of a
+    shared machine; so the library's pool, with no PYTHONPATH to set up. A script that
+    reads files of IN_PROCESS_BYTES or more must run its work under
+    `if __name__ == "__main__":`, since spawned workers import the main module."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(count, mp_context=context, initializer=_start_worker)
+    pool.submit(int)  # the pool starts its workers on the first task
     try:
-        path, frames, wanted, chunk, first, step = pickle.load(sys.stdin.buffer)
-        with open(path, "rb") as f:
-            for start in range(first * chunk, len(frames), step * chunk):
-                found = _sift_frames(f, frames[start : start + chunk], wanted)
-                pickle.dump(found, out, protocol=5)
-                out.flush()
-    except (OSError, EOFError, KeyboardInterrupt):
-        pass  # the reader stopped or was interrupted, or the file went away: it says so
-
-
-def _in_workers(path: Path, frames: list[blocks.Frame], wanted: Wanted, workers: int
-                ) -> Iterator[list[Any]]:
-    """The results of each chunk of frames, in order, sifted by `workers` processes."""
-    import osmcams
-
-    env = dict(os.environ)
-    root = str(Path(osmcams.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    command = [sys.executable, "-c", "from osmcams.sources.osm.sieve import serve; serve()"]
-    children = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-                for _ in range(workers)]
-    try:
-        for i, child in enumerate(children):
-            assert child.stdin and child.stdout
-            job = (str(path), frames, wanted, CHUNK, i, workers)
-            pickle.dump(job, child.stdin)
-            child.stdin.close()
-        for chunk in range((len(frames) + CHUNK - 1) // CHUNK):
-            try:
-                yield pickle.load(children[chunk % workers].stdout)  # type: ignore[arg-type]
-            except (EOFError, pickle.UnpicklingError) as e:
-                raise blocks.Unindexable("a sieve worker stopped") from e
+        yield pool
     finally:
-        for child in children:
-            child.kill()
-            child.wait()
-            if child.stdout:
-                child.stdout.close()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _in_workers(pool: Any, path: Path, frames: list[blocks.Frame], wanted: Wanted
+                ) -> Iterator[list[Any]]:
+    """The results of each chunk of frames, in order, sifted by the processes of `pool`."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    chunks = [frames[start : start + CHUNK] for start in range(0, len(frames), CHUNK)]
+    try:
+        yield from pool.map(_sift_chunk, [str(path)] * len(chunks), chunks, [wanted] * len(chunks))
+    except BrokenProcessPool as e:
+        raise blocks.Unindexable("a sieve worker stopped") from e
 
 
 def _in_process(path: Path, frames: list[blocks.Frame], wanted: Wanted
@@ -542,13 +548,24 @@ def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
 
 
 def _sift(path: Path, wanted: Wanted, workers: int, progress: Progress | None) -> Sifted:
-    frames = [frame for frame in blocks.framing(path) if frame[2] == "OSMData"]
     total = path.stat().st_size
     workers = workers or os.cpu_count() or 1
-    if workers > 1 and total >= IN_PROCESS_BYTES and sys.executable:
-        chunks = _in_workers(path, frames, wanted, workers)
-    else:
-        chunks = _in_process(path, frames, wanted)
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if workers > 1 and total >= IN_PROCESS_BYTES and sys.executable:
+            pool = stack.enter_context(_workers(workers))
+        frames = [frame for frame in blocks.framing(path) if frame[2] == "OSMData"]
+        if pool is None:
+            chunks = _in_process(path, frames, wanted)
+        else:
+            chunks = _in_workers(pool, path, frames, wanted)
+        return _gathered(path, frames, chunks, wanted, progress)
+
+
+def _gathered(path: Path, frames: list[blocks.Frame], chunks: Iterator[list[Any]], wanted: Wanted,
+              progress: Progress | None) -> Sifted:
+    """The results of every chunk of `frames`, made into cameras (or node versions)."""
+    total = path.stat().st_size
     sifted = Sifted()
     versions: list[NodeVersions] = []
     firsts: list[tuple[str, int] | None] = []
