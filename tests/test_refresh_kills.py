@@ -10,6 +10,7 @@ import random
 import signal
 import sqlite3
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from fake_replication import Obj, osc
@@ -104,7 +105,8 @@ def test_random_kills_leave_whole_files_and_a_sound_history(
         text = _diff(sequence - SEQUENCE)
         diffs.append(tmp_path / f"{sequence}.osc")
         diffs[-1].write_text(text)
-        replication.publish(sequence, text, f"2015-03-26T{(sequence - SEQUENCE) % 24:02d}:00:00Z")
+        when = datetime(2015, 3, 26, tzinfo=timezone.utc) + timedelta(hours=sequence - SEQUENCE)
+        replication.publish(sequence, text, f"{when:%Y-%m-%dT%H:%M:%SZ}")  # later each time
 
     # The first run reads the extract, in this process: its imports then serve every child.
     assert main(["refresh", "--config", str(config), "--quiet"]) == 0
