@@ -38,8 +38,25 @@ KEYS: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
     },
     "output": {"dir": (str, "a path")},
     "history": {"path": (str, "a path")},
+    "site": {
+        "dir": (str, "a path"),
+        "title": (str, "a title"),
+        "base_url": (str, "an http(s) URL, where the site is served"),
+        "credit": (str, "a line of text"),
+    },
 }
 REQUIRED = (("source", "pbf"), ("output", "dir"))
+SITE_REQUIRED = ("dir", "title", "base_url")
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """Where the static site goes, its title, where it is served (for the feeds' links)."""
+
+    dir: Path
+    title: str
+    base_url: str  # ends with "/"
+    credit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,7 @@ class Config:
     admin_level: int = 8
     code_field: str | None = None
     name_field: str | None = None
+    site: SiteConfig | None = None
 
     def request(self) -> Any:
         """The communes and sources as a counting request."""
@@ -95,11 +113,11 @@ def _check(path: Path, data: dict[str, Any]) -> None:
                 ok = ok and bool(value.strip())
             if key == "admin_level" and ok:
                 ok = 1 <= value <= 12
-            if key == "replication_url" and ok:
+            if key in ("replication_url", "base_url") and ok:
                 ok = value.startswith(("http://", "https://"))
             if not ok:
                 raise UsageError(f"{path}: [{section}] {key} must be {what}, not {value!r}")
-    for section, key in REQUIRED:
+    for section, key in REQUIRED + tuple(("site", k) for k in SITE_REQUIRED if "site" in data):
         if key not in data.get(section, {}):
             raise UsageError(f"{path}: [{section}] {key} is required")
 
@@ -122,6 +140,7 @@ def load_config(path: str | Path) -> Config:
         return Path(os.path.normpath(path.parent / Path(value).expanduser()))
 
     output_dir = local(output["dir"])
+    site = data.get("site")
     boundaries = communes.get("boundaries", ())
     config = Config(
         path=path,
@@ -138,6 +157,8 @@ def load_config(path: str | Path) -> Config:
         admin_level=communes.get("admin_level", 8),
         code_field=communes.get("code_field"),
         name_field=communes.get("name_field"),
+        site=site and SiteConfig(local(site["dir"]), site["title"].strip(),
+                                 site["base_url"].rstrip("/") + "/", site.get("credit")),
     )
     config.request()  # the commune selection makes sense
     return config
