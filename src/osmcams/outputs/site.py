@@ -210,7 +210,7 @@ def _change_items(changes: list[dict[str, Any]], link: Callable[[str | None], st
 
 def _tally(changes: list[dict[str, Any]]) -> str:
     kinds = {k: sum(c["change"] == k for c in changes) for k in ("added", "removed", "moved", "retagged")}
-    text = f"+{kinds['added']} −{kinds['removed']}"
+    text = f"+{kinds['added']} −{kinds['removed']} cameras"
     return text + "".join(f", {kinds[k]} {k}" for k in ("moved", "retagged") if kinds[k])
 
 
@@ -234,6 +234,9 @@ def chart(points: list[tuple[str, int]], label: str) -> str:
     def y(v: int) -> float:
         return 10 + (height - bottom - 10) * (1 - (v - low) / span)
 
+    first, last = points[0][0], points[-1][0]
+    cut = 10 if first[:10] != last[:10] else 16  # the day, or the time within one day
+    first, last = first[:cut].replace("T", " "), last[:cut].replace("T", " ")
     path = [f"M{x(0):.1f},{y(values[0]):.1f}"]
     for i in range(1, n):
         path.append(f"H{x(i):.1f}V{y(values[i]):.1f}")
@@ -246,8 +249,8 @@ def chart(points: list[tuple[str, int]], label: str) -> str:
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}"/>'
         f'<text x="{left - 6}" y="{y(high) + 4:.1f}" text-anchor="end">{high:,}</text>'
         f'<text x="{left - 6}" y="{y(low) + 4:.1f}" text-anchor="end">{low:,}</text>'
-        f'<text x="{left}" y="{height - 6}">{esc(points[0][0][:10])}</text>'
-        f'<text x="{width - 10}" y="{height - 6}" text-anchor="end">{esc(points[-1][0][:10])}</text>'
+        f'<text x="{left}" y="{height - 6}">{esc(first)}</text>'
+        f'<text x="{width - 10}" y="{height - 6}" text-anchor="end">{esc(last)}</text>'
         f'<path d="{"".join(path)}"/>{dots}</svg>'
     )
 
@@ -493,7 +496,7 @@ def feed(site: SiteConfig, data: SiteData, title: str, path: str, page: str, ide
         entry = sub(root, "entry")
         key = f"{run.data_timestamp}/{run.sequence}/{identity}"
         sub(entry, "id", f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, site.base_url + key)}")
-        sub(entry, "title", f"Data of {run.when}: {_tally(changes)} cameras")
+        sub(entry, "title", f"Data of {run.when}: {_tally(changes)}")
         sub(entry, "updated", run.when)
         sub(entry, "link", rel="alternate", type="text/html", href=f"{site.base_url}{page}#{run.anchor}")
 
