@@ -118,7 +118,7 @@ def refresh(config: Path) -> None:
 
 
 @pytest.fixture
-def built(replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env,
+def built(replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env,  # noqa: F811
           capsys):
     """A site kept by four refresh runs: the first, a diff of every hard case, a hostile
     camera, and a diff that changes no camera."""
@@ -226,7 +226,8 @@ def test_site_kept_by_refresh(built, tmp_path, served):
         for root in (site.as_uri() + "/", served):
             index = browser.open(root + "index.html")
             assert index.evaluate("document.querySelectorAll('#ranking tbody tr').length") == 163
-            assert index.evaluate("document.querySelectorAll('#ranking tbody tr:not(.nodata)').length") == measured
+            rows = "document.querySelectorAll('#ranking tbody tr:not(.nodata)').length"
+            assert index.evaluate(rows) == measured
             index.evaluate("var s = document.getElementById('search'); s.value = 'beausoléil';"
                            "s.dispatchEvent(new Event('input'))")
             assert index.evaluate("[...document.querySelectorAll('#ranking tbody tr')]"
@@ -314,8 +315,8 @@ def test_a_killed_build_leaves_the_old_site_or_the_new(built, tmp_path):
         process.send_signal(signal.SIGKILL)
         process.wait()
         clean_leftovers(site)
-        seen = {re.search(r"<title>(.*?)(?:: .*)?</title>", p.read_text(encoding="utf-8")).group(1)
-                for p in site.rglob("*.html") if not p.name.endswith(".map.html")}
+        seen = {re.search(r"<title>(?:.* — )?(.*?)</title>", p.read_text(encoding="utf-8")).group(1)
+                for p in site.rglob("*.html") if not p.name.endswith("map.html")}
         assert len(seen) == 1, seen
         titles.append(seen.pop())
         entries(site / "feed.atom")

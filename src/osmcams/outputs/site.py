@@ -371,7 +371,7 @@ def commune_page(data: SiteData, code: str, site: SiteConfig, stem: str, reporte
             '<p class="nodata"><strong>No data.</strong> The OpenStreetMap data this site is built '
             f"from does not cover {esc(name)}: its cameras cannot be counted here. This is not a "
             "count of zero.</p></main>")
-        return _page(f"{name}: no data", body, "../", site, f"{stem}.atom")
+        return _page(f"{name}: no data — {site.title}", body, "../", site, f"{stem}.atom")
     events: list[str] = []
     for run, mine in reversed(data.changed.get(code, [])):
         events.append(f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(mine)}</h3>'
@@ -394,7 +394,7 @@ def commune_page(data: SiteData, code: str, site: SiteConfig, stem: str, reporte
         + '<h2 id="changes">Changes, run by run</h2>'
         + ("".join(events) or "<p>No change recorded.</p>")
         + _reported(data, row, reported) + _todo(data.cameras[code]) + "</main>")
-    return _page(name, body, "../", site, f"{stem}.atom")
+    return _page(f"{name} — {site.title}", body, "../", site, f"{stem}.atom")
 
 
 def index_page(data: SiteData, site: SiteConfig) -> str:
