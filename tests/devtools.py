@@ -68,6 +68,12 @@ class Browser:
         message, _, self._buffer = self._buffer.partition(b"\0")
         return json.loads(message)  # type: ignore[no-any-return]
 
+    def _keep(self, message: dict[str, Any]) -> None:
+        """Record an event; a dialog is recorded and dismissed, so that the page goes on."""
+        self.events.append(message)
+        if message.get("method") == "Page.javascriptDialogOpening":
+            self._send("Page.handleJavaScriptDialog", {"accept": True}, message.get("sessionId"))
+
     def call(self, method: str, params: dict[str, Any] | None = None, session: str | None = None,
              timeout: float = 60) -> dict[str, Any]:
         wanted = self._send(method, params, session)
@@ -77,13 +83,13 @@ class Browser:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
                 return message["result"]  # type: ignore[no-any-return]
-            self.events.append(message)
+            self._keep(message)
         raise TimeoutError(method)
 
     def wait(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while (message := self._next(deadline)) is not None:
-            self.events.append(message)
+            self._keep(message)
 
     def open(self, url: str, settle: float = 2.0) -> Page:
         """Load `url` in a new tab and let it settle; the tab records requests and dialogs."""
@@ -99,7 +105,7 @@ class Browser:
             message = self._next(deadline)
             if message is None:
                 raise TimeoutError(f"{url} did not load")
-            self.events.append(message)
+            self._keep(message)
         self.wait(settle)
         return Page(self, session, url)
 
