@@ -324,3 +324,45 @@ def test_a_killed_build_leaves_the_old_site_or_the_new(built, tmp_path):
     assert new in titles or any(t.startswith("Edition") for t in titles)
     shutil.rmtree(site / "communes")
     assert main(["site", "--config", str(built)]) == 0  # and a whole build mends a damaged site
+
+
+def test_a_killed_refresh_leaves_a_whole_site_that_the_next_run_brings_up_to_date(
+        built, replication, tmp_path):  # noqa: F811
+    """SIGKILL refresh runs with a site at moments spread over a run: after each, every page
+    and feed is whole; a site showing the store's last run agrees with it; and the next
+    run (finding nothing new or not) brings the site up to the store."""
+    site = tmp_path / "site"
+    command = [sys.executable, "-m", "osmcams", "refresh", "-q", "--config", str(built)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:
+        lon, lat = db.execute("SELECT lon, lat FROM cameras WHERE key = ?",
+                              (f"node/{HOSTILE_NODE}",)).fetchone()  # in Beausoleil
+    length = None
+    for i in range(8):
+        camera = Obj("node", 20_000_000_100 + i, 1, {"man_made": "surveillance", "name": f"cam {i}"},
+                     lon + (i + 1) * 2e-5, lat)
+        replication.publish(MONACO_SEQUENCE + 4 + i, osc(create=[camera]), STAMP.format(5 + i, 0))
+        start = time.monotonic()
+        process = subprocess.Popen(command, env=env)
+        if length is None:  # the first run is timed, not killed
+            process.wait()
+            length = time.monotonic() - start
+            continue
+        time.sleep(length * (0.4 + 0.6 * i / 7))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        clean_leftovers(site)
+        assert not [p for p in site.rglob("*") if ".osmcams-" in p.name]
+        for feed in site.rglob("*.atom"):
+            entries(feed)
+        state = json.loads((site / "site.json").read_text(encoding="utf-8"))
+        with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:
+            (last,) = db.execute("SELECT max(id) FROM runs").fetchone()
+        assert state["run"] <= last
+        if state["run"] == last:
+            check_agrees(tmp_path)
+    refresh(built)
+    check_agrees(tmp_path)
+    with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:
+        (last,) = db.execute("SELECT max(id) FROM runs").fetchone()
+    assert json.loads((site / "site.json").read_text(encoding="utf-8"))["run"] == last
