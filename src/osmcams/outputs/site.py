@@ -123,6 +123,11 @@ class SiteData:
     def name(self, code: str) -> str:
         return self.names.get(code, code)
 
+    def has_feed(self, code: str) -> bool:
+        """Whether the commune has a feed: it is measured, or was once (a commune never
+        in the data gets none)."""
+        return code in self.row or code in self.changed
+
 
 def _load(config: Config, store: Store) -> SiteData:
     import shapely
@@ -173,17 +178,19 @@ def _load(config: Config, store: Store) -> SiteData:
 # Pages ------------------------------------------------------------------------------------
 
 
-def _page(title: str, body: str, root: str, site: SiteConfig, feed: str) -> str:
+def _page(title: str, body: str, root: str, site: SiteConfig, feed: str | None) -> str:
     credit = f" · {esc(site.credit)}" if site.credit else ""
+    alternate = "" if feed is None else (
+        f'<link rel="alternate" type="application/atom+xml" title="{esc(title)}" href="{esc(feed)}">\n')
+    subscribe = "" if feed is None else f' · <a href="{esc(feed)}">Atom feed</a>'
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}</title>\n"
         f'<link rel="stylesheet" href="{root}static/site.css">\n'
-        f'<link rel="alternate" type="application/atom+xml" title="{esc(title)}" href="{esc(feed)}">\n'
+        f"{alternate}"
         f"</head>\n<body>\n{body}\n"
-        f'<footer><p>Cameras: {esc(CREDIT)}{credit} · made with osmcams · '
-        f'<a href="{esc(feed)}">Atom feed</a></p></footer>\n'
+        f"<footer><p>Cameras: {esc(CREDIT)}{credit} · made with osmcams{subscribe}</p></footer>\n"
         f'<script src="{root}static/site.js"></script>\n</body>\n</html>\n'
     )
 
@@ -371,7 +378,8 @@ def commune_page(data: SiteData, code: str, site: SiteConfig, stem: str, reporte
             '<p class="nodata"><strong>No data.</strong> The OpenStreetMap data this site is built '
             f"from does not cover {esc(name)}: its cameras cannot be counted here. This is not a "
             "count of zero.</p></main>")
-        return _page(f"{name}: no data — {site.title}", body, "../", site, f"{stem}.atom")
+        return _page(f"{name}: no data — {site.title}", body, "../", site,
+                     f"{stem}.atom" if data.has_feed(code) else None)
     events: list[str] = []
     for run, mine in reversed(data.changed.get(code, [])):
         events.append(f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(mine)}</h3>'
@@ -591,13 +599,15 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
     names |= {f"data {n}": f"data/{n}" for n in (*SET_FILES, "cameras.gpkg", "communes.gpkg", "osmcams.umap")}
     for code in touched:
         names[f"{data.name(code)} ({code})"] = f"communes/{stems[code]}.html"
-        names[f"{data.name(code)} ({code}) feed"] = f"communes/{stems[code]}.atom"
+        if data.has_feed(code):
+            names[f"{data.name(code)} ({code}) feed"] = f"communes/{stems[code]}.atom"
         if code in data.cameras:
             names[f"{data.name(code)} ({code}) map"] = f"communes/{stems[code]}.map.html"
     remove: list[str] = []
     if whole and (site.dir / "communes").is_dir():
-        kept = {f"communes/{stem}{suffix}" for stem in stems.values()
-                for suffix in (".html", ".atom", ".map.html")}
+        kept = {f"communes/{stem}.html" for stem in stems.values()}
+        kept |= {f"communes/{stems[code]}.atom" for code in stems if data.has_feed(code)}
+        kept |= {f"communes/{stems[code]}.map.html" for code in data.row}
         remove = [f"communes/{p.name}" for p in (site.dir / "communes").iterdir()
                   if p.is_file() and f"communes/{p.name}" not in kept]
     elif state is not None:  # a commune that lost its data loses its map
@@ -633,9 +643,10 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
             stem, name = stems[code], data.name(code)
             label = f"{name} ({code})"
             write(label, commune_page(data, code, site, stem, reported))
-            write(f"{label} feed", feed(site, data, f"{site.title}: {name}",
-                                        f"communes/{stem}.atom", f"communes/{stem}.html",
-                                        f"commune/{code}", code))
+            if data.has_feed(code):
+                write(f"{label} feed", feed(site, data, f"{site.title}: {name}",
+                                            f"communes/{stem}.atom", f"communes/{stem}.html",
+                                            f"commune/{code}", code))
             if code in data.cameras:
                 write(f"{label} map", _map(data, [code], "../", views=True))
         write("state", json.dumps({"key": key, "run": data.runs[-1].id if data.runs else None,
