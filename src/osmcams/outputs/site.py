@@ -170,7 +170,7 @@ def _load(config: Config, store: Store) -> SiteData:
     for rid, insee, n in db.execute("SELECT run, insee, cameras FROM counts ORDER BY run"):
         counts.setdefault(insee, []).append((rid, n))
     boundaries = {code: shapely.from_wkb(shape) for code, shape in db.execute(
-        "SELECT insee, shape FROM kept_communes") if code in counted or code in no_data}
+        "SELECT insee, shape FROM kept_communes") if code in counted}
     return SiteData(meta, rows, no_data, list(runs.values()), cameras, seen, counts, boundaries,
                     json.loads(state.get("report", "{}")))
 
