@@ -18,6 +18,7 @@ only the pages of the communes that later runs touched, with the index and feeds
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -287,10 +288,15 @@ def _series(data: SiteData, code: str | None) -> list[tuple[str, int]]:
     return points
 
 
+@functools.lru_cache(maxsize=1)
+def _inlined() -> tuple[str, str]:
+    """The CSS and the script that `maps.html_page` inlines."""
+    return "\n".join(_static(n) for n in MAP_CSS), "\n".join(_static(n) for n in MAP_JS)
+
+
 def _linked_assets(page: str, root: str) -> str:
     """A `maps.html_page` page with Leaflet linked from static/ rather than inlined."""
-    css = "\n".join(_static(n) for n in MAP_CSS)
-    js = "\n".join(_static(n) for n in MAP_JS)
+    css, js = _inlined()
     links = "".join(f'<link rel="stylesheet" href="{root}static/{n}">' for n in MAP_CSS)
     scripts = "".join(f'<script src="{root}static/{n}"></script>' for n in MAP_JS)
     return page.replace(f"<style>{css}</style>", links, 1).replace(f"<script>{js}</script>", scripts, 1)
@@ -594,15 +600,6 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
         old = state.get("stems", {})
         touched |= {code for code, stem in stems.items() if old.get(code) != stem}
         touched &= set(stems)
-    names = {"index": "index.html", "map": "map.html", "feed": "feed.atom", "state": STATE}
-    names |= {f"static {n}": f"static/{n}" for n in (*MAP_CSS, *MAP_JS, *OWN)}
-    names |= {f"data {n}": f"data/{n}" for n in (*SET_FILES, "cameras.gpkg", "communes.gpkg", "osmcams.umap")}
-    for code in touched:
-        names[f"{data.name(code)} ({code})"] = f"communes/{stems[code]}.html"
-        if data.has_feed(code):
-            names[f"{data.name(code)} ({code}) feed"] = f"communes/{stems[code]}.atom"
-        if code in data.cameras:
-            names[f"{data.name(code)} ({code}) map"] = f"communes/{stems[code]}.map.html"
     remove: list[str] = []
     if whole and (site.dir / "communes").is_dir():
         kept = {f"communes/{stem}.html" for stem in stems.values()}
@@ -614,43 +611,51 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
         remove = [f"communes/{stems[c]}.map.html" for c in set(state.get("counted", [])) - set(counted)
                   if c in stems and (site.dir / f"communes/{stems[c]}.map.html").exists()]
     reported = read_reported()
-    with publish(site.dir, names, overwrite=True, remove=remove) as paths:
-        def write(label: str, text: str) -> None:
-            with open(paths[label], "w", encoding="utf-8") as out:
-                out.write(text)
+    pages: dict[str, str] = {}  # the pages that differ from those in place, by path
 
-        for n in (*MAP_CSS, *MAP_JS):
-            write(f"static {n}", _static(n))
-        for n in OWN:
-            write(f"static {n}", _static(n))
+    def page(path: str, text: str) -> None:
+        try:
+            if (site.dir / path).read_bytes() == text.encode():
+                return
+        except OSError:
+            pass
+        pages[path] = text
+
+    for n in (*MAP_CSS, *MAP_JS, *OWN):
+        page(f"static/{n}", _static(n))
+    page("index.html", index_page(data, site))
+    page("map.html", _map(data, counted, "", views=False))
+    page("feed.atom", feed(site, data, site.title, "feed.atom", "index.html", "feed.atom", None))
+    for code in sorted(touched):
+        stem, name = stems[code], data.name(code)
+        page(f"communes/{stem}.html", commune_page(data, code, site, stem, reported))
+        if data.has_feed(code):
+            page(f"communes/{stem}.atom", feed(site, data, f"{site.title}: {name}",
+                                               f"communes/{stem}.atom", f"communes/{stem}.html",
+                                               f"commune/{code}", code))
+        if code in data.cameras:
+            page(f"communes/{stem}.map.html", _map(data, [code], "../", views=True))
+    page(STATE, json.dumps({"key": key, "run": data.runs[-1].id if data.runs else None,
+                            "counted": counted, "stems": stems}, ensure_ascii=False))
+    downloads = [f"data/{n}" for n in (*SET_FILES, "cameras.gpkg", "communes.gpkg", "osmcams.umap")]
+    with publish(site.dir, {path: path for path in (*pages, *downloads)}, overwrite=True,
+                 remove=remove) as paths:
+        for path, text in pages.items():
+            with open(paths[path], "w", encoding="utf-8") as out:
+                out.write(text)
         for n in SET_FILES:
-            _copy(config.output_dir / n, paths[f"data {n}"])
+            _copy(config.output_dir / n, paths[f"data/{n}"])
         cameras = [c for r in data.rows for c in data.cameras[r["insee"]]]
         places = [(r["insee"], r["name"]) for r in data.rows for _ in data.cameras[r["insee"]]]
         outlines = [{"code": r["insee"], "name": r["name"], "geometry": data.boundaries[r["insee"]]}
                     for r in data.rows if r["insee"] in data.boundaries]
-        write_cameras(cameras, paths["data cameras.gpkg"], "gpkg", boundaries=outlines,
+        write_cameras(cameras, paths["data/cameras.gpkg"], "gpkg", boundaries=outlines,
                       overwrite=True, communes=places)
         report = Report(data.meta, data.rows, cameras={r["insee"]: data.cameras[r["insee"]]
                                                        for r in data.rows},
                         boundaries=data.boundaries)
-        write_communes(report, paths["data communes.gpkg"], "gpkg", overwrite=True)
-        write_umap(report, counted, paths["data osmcams.umap"], overwrite=True)
-        write("index", index_page(data, site))
-        write("map", _map(data, counted, "", views=False))
-        write("feed", feed(site, data, site.title, "feed.atom", "index.html", "feed.atom", None))
-        for code in sorted(touched):
-            stem, name = stems[code], data.name(code)
-            label = f"{name} ({code})"
-            write(label, commune_page(data, code, site, stem, reported))
-            if data.has_feed(code):
-                write(f"{label} feed", feed(site, data, f"{site.title}: {name}",
-                                            f"communes/{stem}.atom", f"communes/{stem}.html",
-                                            f"commune/{code}", code))
-            if code in data.cameras:
-                write(f"{label} map", _map(data, [code], "../", views=True))
-        write("state", json.dumps({"key": key, "run": data.runs[-1].id if data.runs else None,
-                                   "counted": counted, "stems": stems}, ensure_ascii=False))
+        write_communes(report, paths["data/communes.gpkg"], "gpkg", overwrite=True)
+        write_umap(report, counted, paths["data/osmcams.umap"], overwrite=True)
     what = "every commune" if whole else f"{len(touched):,} of {len(stems):,} communes"
     text = f"site written in {site.dir}: index, feeds and the pages of {what}"
     if log:
