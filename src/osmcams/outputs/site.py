@@ -429,7 +429,8 @@ def index_page(data: SiteData, site: SiteConfig) -> str:
         lines.append(
             f'<tr data-key="{esc(bare(r["name"]))}" data-code="{esc(r["insee"])}">'
             f'<td data-v="{esc(r["name"])}">{link}</td>' + cell(r["insee"], esc(r["insee"]))
-            + cell(r["cameras"], _number(r["cameras"]))
+            + cell(r["cameras"], _number(r["cameras"]) + (
+                f' <abbr class="partial" title="{esc(r["note"])}">*</abbr>' if r.get("note") else ""))
             + cell(r.get("cameras_per_km2"), _number(r.get("cameras_per_km2"), 3))
             + cell(r.get("cameras_per_10k"), _number(r.get("cameras_per_10k"), 3))
             + cell(coverage, "unknown" if coverage is None else f"{coverage:.0%}")
@@ -468,7 +469,9 @@ def index_page(data: SiteData, site: SiteConfig) -> str:
         '<input id="search" type="search" placeholder="name or INSEE code" disabled> '
         '<span id="shown"></span></p>'
         f'<table id="ranking" class="list"><thead><tr>{head}</tr></thead><tbody>{"".join(lines)}'
-        "</tbody></table>"
+        "</tbody></table><p>* Partial data: the data covers only part of the commune (see "
+        "Coverage), so its count is a floor. No data: the data does not cover the commune, "
+        "there is no count.</p>"
         '<h2 id="latest">Latest changes</h2>' + changes
         + '<h2 id="total">Cameras over time</h2>' + chart(_series(data, None), "Cameras mapped, in total")
         + '<h2 id="downloads">Downloads</h2><ul>'
