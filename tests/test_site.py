@@ -212,6 +212,10 @@ def test_site_kept_by_refresh(built, tmp_path, served):
     text = (site / "index.html").read_text(encoding="utf-8")
     assert not re.search(r'(?:src|href)="(?:https?:)?//', text.replace(
         'href="https://www.openstreetmap.org/', ""))  # no CDN
+    rows = {m.group(1): m.group(0) for m in re.finditer(r'<tr[^>]*data-code="(\w+)".*?</tr>', text)}
+    assert len(rows) == 163
+    for row in published["communes"]:  # a partial count is starred, a whole one is not
+        assert ('class="partial"' in rows[row["insee"]]) == (row["coverage"] < 1)
     for path in ("data/communes.csv", "data/cameras.gpkg", "data/communes.gpkg", "data/osmcams.umap",
                  "feed.atom", "communes/06012-beausoleil.atom"):
         with urllib.request.urlopen(served + path) as response:
