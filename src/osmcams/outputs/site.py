@@ -143,9 +143,6 @@ def _load(config: Config, store: Store) -> SiteData:
     except (OSError, ValueError, KeyError) as e:
         raise UsageError(f"no published set in {config.output_dir} ({e}): run osmcams refresh "
                          f"--config {config.path} first") from e
-    if not rows:
-        raise UsageError(f"{config.history} holds no counted communes: run osmcams refresh "
-                         f"--config {config.path} first")
     counted = {r["insee"] for r in rows}
     names = json.loads(state.get("names", "{}"))
     no_data = {code: names.get(code, code) for code in json.loads(state.get("selected", "[]"))
