@@ -611,38 +611,43 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
         remove = [f"communes/{stems[c]}.map.html" for c in set(state.get("counted", [])) - set(counted)
                   if c in stems and (site.dir / f"communes/{stems[c]}.map.html").exists()]
     reported = read_reported()
-    pages: dict[str, str] = {}  # the pages that differ from those in place, by path
-
-    def page(path: str, text: str) -> None:
-        try:
-            if (site.dir / path).read_bytes() == text.encode():
-                return
-        except OSError:
-            pass
-        pages[path] = text
-
-    for n in (*MAP_CSS, *MAP_JS, *OWN):
-        page(f"static/{n}", _static(n))
-    page("index.html", index_page(data, site))
-    page("map.html", _map(data, counted, "", views=False))
-    page("feed.atom", feed(site, data, site.title, "feed.atom", "index.html", "feed.atom", None))
+    pages = [*(f"static/{n}" for n in (*MAP_CSS, *MAP_JS, *OWN)), "index.html", "map.html",
+             "feed.atom", STATE]
     for code in sorted(touched):
-        stem, name = stems[code], data.name(code)
-        page(f"communes/{stem}.html", commune_page(data, code, site, stem, reported))
+        pages.append(f"communes/{stems[code]}.html")
         if data.has_feed(code):
-            page(f"communes/{stem}.atom", feed(site, data, f"{site.title}: {name}",
-                                               f"communes/{stem}.atom", f"communes/{stem}.html",
-                                               f"commune/{code}", code))
+            pages.append(f"communes/{stems[code]}.atom")
         if code in data.cameras:
-            page(f"communes/{stem}.map.html", _map(data, [code], "../", views=True))
-    page(STATE, json.dumps({"key": key, "run": data.runs[-1].id if data.runs else None,
-                            "counted": counted, "stems": stems}, ensure_ascii=False))
+            pages.append(f"communes/{stems[code]}.map.html")
     downloads = [f"data/{n}" for n in (*SET_FILES, "cameras.gpkg", "communes.gpkg", "osmcams.umap")]
     with publish(site.dir, {path: path for path in (*pages, *downloads)}, overwrite=True,
-                 remove=remove) as paths:
-        for path, text in pages.items():
+                 remove=remove, optional=True) as paths:
+        def page(path: str, text: str) -> None:
+            """Stage the page unless the one in place says the same (then it stays)."""
+            try:
+                if (site.dir / path).read_bytes() == text.encode():
+                    return
+            except OSError:
+                pass
             with open(paths[path], "w", encoding="utf-8") as out:
                 out.write(text)
+
+        for n in (*MAP_CSS, *MAP_JS, *OWN):
+            page(f"static/{n}", _static(n))
+        page("index.html", index_page(data, site))
+        page("map.html", _map(data, counted, "", views=False))
+        page("feed.atom", feed(site, data, site.title, "feed.atom", "index.html", "feed.atom", None))
+        for code in sorted(touched):
+            stem, name = stems[code], data.name(code)
+            page(f"communes/{stem}.html", commune_page(data, code, site, stem, reported))
+            if data.has_feed(code):
+                page(f"communes/{stem}.atom", feed(site, data, f"{site.title}: {name}",
+                                                   f"communes/{stem}.atom", f"communes/{stem}.html",
+                                                   f"commune/{code}", code))
+            if code in data.cameras:
+                page(f"communes/{stem}.map.html", _map(data, [code], "../", views=True))
+        page(STATE, json.dumps({"key": key, "run": data.runs[-1].id if data.runs else None,
+                                "counted": counted, "stems": stems}, ensure_ascii=False))
         for n in SET_FILES:
             _copy(config.output_dir / n, paths[f"data/{n}"])
         cameras = [c for r in data.rows for c in data.cameras[r["insee"]]]
