@@ -140,7 +140,12 @@ def hourly_diff(nodes: list, ways: list, cameras: list, rng: random.Random) -> s
     return _osc(moved + retagged + became + camera_moves, created, deleted)
 
 
-def benchmark(pbf: Path, workdir: Path, minutely: int) -> dict:
+def _size(folder: Path) -> dict[str, float]:
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    return {"files": len(files), "mb": round(sum(p.stat().st_size for p in files) / 1e6, 1)}
+
+
+def benchmark(pbf: Path, workdir: Path, minutely: int, site: bool = False) -> dict:
     replicated = workdir / "replicated.osm.pbf"
     server = Replication(workdir / "replication")
     try:
@@ -155,7 +160,10 @@ def benchmark(pbf: Path, workdir: Path, minutely: int) -> dict:
         config = workdir / "osmcams.toml"
         config.write_text(
             f'[source]\npbf = "{replicated}"\n[communes]\nboundaries = ["{BOUNDARIES}"]\n'
-            f'population = "{POPULATION}"\nall = true\n[output]\ndir = "{out}"\n')
+            f'population = "{POPULATION}"\nall = true\n[output]\ndir = "{out}"\n'
+            + (f'[site]\ndir = "{workdir / "site"}"\ntitle = "Benchmark"\n'
+               'base_url = "https://example.org/"\n' if site else ""))
+        shutil.rmtree(workdir / "site", ignore_errors=True)
         cache = workdir / "cache"
         env = {"OSMCAMS_CACHE_DIR": str(cache)}
         count_ign(replicated, workdir / "count.json", cache, ", cold cache")  # fills the cache
@@ -163,6 +171,11 @@ def benchmark(pbf: Path, workdir: Path, minutely: int) -> dict:
                     key=lambda t: t.wall_s)
         refresh = [sys.executable, "-m", "osmcams", "refresh", "--config", str(config), "--quiet"]
         first, _ = measure("refresh, first run (reads the extract)", refresh, env)
+        built = []
+        if site:
+            command = [sys.executable, "-m", "osmcams", "site", "--config", str(config), "--quiet"]
+            shutil.rmtree(workdir / "site")  # written from nothing
+            built = [measure("site, written whole from the history", command, env)[0]]
 
         rng = random.Random(1)
         nodes, ways = _sample(replicated, workdir)
@@ -192,7 +205,9 @@ def benchmark(pbf: Path, workdir: Path, minutely: int) -> dict:
         },
         "pbf": str(pbf),
         "pbf_mb": round(pbf.stat().st_size / 1e6, 1),
-        "timings": [asdict(t) for t in (count, first, hourly, catch_up, nothing)],
+        "timings": [asdict(t) for t in (count, first, *built, hourly, catch_up, nothing)],
+        **({"site": _size(workdir / "site"), "site_over_count": round(built[0].wall_s / count.wall_s, 3)}
+           if site else {}),
         "hourly_over_count": round(hourly.wall_s / count.wall_s, 3),
         "diffs_per_second": round(minutely / catch_up.wall_s, 1),
         "peak_rss_mb": round(max(t.rss_mb for t in (first, hourly, catch_up)), 1),
@@ -208,6 +223,9 @@ def show(results: dict) -> None:
         print(f"  {t['task']:<48} {t['wall_s']:8.2f} s  {t['rss_mb']:8.1f} MB")
     print(f"  hourly refresh / count: {results['hourly_over_count']:.3f} (goal: at most 0.1)")
     print(f"  catch-up: {results['diffs_per_second']} diffs/s; peak RSS {results['peak_rss_mb']} MB")
+    if "site" in results:
+        print(f"  site: {results['site']['files']:,} files, {results['site']['mb']} MB; whole build / "
+              f"count: {results['site_over_count']:.3f} (goal: at most 1)")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -219,14 +237,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--minutely", type=int, default=120, help="minutely diffs to catch up")
     parser.add_argument("--workdir", type=Path, help="where to keep files (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--site", action="store_true", help="with a [site]: time osmcams site too")
+    parser.add_argument("--spread", help="DX,DY: tiles spread over France (make_tiled_pbf.py)")
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
         workdir = work_directory(stack, args.workdir)
         pbf = args.pbf
         if pbf is None:
             pbf = workdir / "tiled.osm.pbf"
-            make_tiled_pbf.build(make_tiled_pbf.DEFAULT_SOURCE, args.size_mb, pbf)
-        results = benchmark(pbf, workdir, args.minutely)
+            spread = tuple(float(v) for v in args.spread.split(",")) if args.spread else None
+            make_tiled_pbf.build(make_tiled_pbf.DEFAULT_SOURCE, args.size_mb, pbf, spread=spread)
+        results = benchmark(pbf, workdir, args.minutely, args.site)
     show(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -55,6 +55,19 @@ def test_publish_keeps_unchanged_files_and_removes_what_it_is_told(tmp_path: Pat
     assert (tmp_path / "same.txt").stat().st_ino == before  # not rewritten
 
 
+def test_publish_leaves_optional_files_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("old a")
+    (tmp_path / "b.txt").write_text("old b")
+    with publish(tmp_path, {"a": "a.txt", "b": "b.txt", "c": "c.txt"}, overwrite=True,
+                 optional=True) as paths:
+        paths["b"].write_text("new b")
+    assert [(p.name, p.read_text()) for p in sorted(tmp_path.iterdir())] == [
+        ("a.txt", "old a"), ("b.txt", "new b")]
+    with pytest.raises(ValueError, match="was not written"), publish(  # without optional
+            tmp_path, {"a": "a.txt"}, overwrite=True):
+        pass
+
+
 def test_publish_changes_nothing_when_the_block_fails(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("old")
     with pytest.raises(RuntimeError), publish(tmp_path, {"a": "a.txt", "b": "b.txt"}, True) as paths:

@@ -14,13 +14,16 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "osmcams"
 # From the top (the CLI) down to the errors every layer may raise.
 LAYERS = [
     ["cli"],
-    ["cli.count", "cli.download", "cli.evidence", "cli.timeline", "cli.refresh"],
+    ["cli.count", "cli.download", "cli.evidence", "cli.timeline", "cli.site"],
+    ["cli.refresh"],
     ["cli.maps"],
     ["cli.options"],
     ["cli.render"],
     ["refresh.backfill", "analysis.dated"],
     ["analysis.ohsome"],
-    ["refresh.run", "analysis.compare", "analysis.quality", "analysis.timeline"],
+    ["refresh.run"],
+    ["refresh.site"],
+    ["analysis.compare", "analysis.quality", "analysis.timeline"],
     ["refresh.config", "analysis.match"],
     ["online"],
     ["counting"],

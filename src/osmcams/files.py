@@ -209,6 +209,7 @@ def publish(
     names: Mapping[str, str],
     overwrite: bool = False,
     remove: Iterable[str] = (),
+    optional: bool = False,
 ) -> Iterator[dict[str, Path]]:
     """Publish a set of files in `directory`, all or nothing.
 
@@ -224,7 +225,8 @@ def publish(
     block fails, `directory` is left as it was. A run killed at any moment leaves
     the old set, the new set, or a staging directory that the next `publish`,
     `atomic_path` or `clean_leftovers` on `directory` completes (committed) or
-    removes (not committed) before anything else. A full disk or a read-only
+    removes (not committed) before anything else. With `optional`, a file the
+    block does not write is left as it is in `directory`. A full disk or a read-only
     place is one OutputError line; a missing directory is created.
 
         with publish(out, {"Nice (06088)": "06088-nice.geojson"}, overwrite=True) as paths:
@@ -246,7 +248,9 @@ def publish(
         for path in paths.values():
             path.parent.mkdir(parents=True, exist_ok=True)
         yield paths
-        moves = [name for name in names.values() if _changed(staging / name, directory / name)]
+        moves = [name for name in names.values()  # with `optional`, an unwritten file stays
+                 if not (optional and not (staging / name).exists())
+                 and _changed(staging / name, directory / name)]
         manifest = staging / f"{COMMIT}.part"
         manifest.write_text(json.dumps({"move": moves, "remove": list(remove)}), encoding="utf-8")
         os.replace(manifest, staging / COMMIT)  # the set is decided: from here, roll forward

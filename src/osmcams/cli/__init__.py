@@ -24,6 +24,7 @@ from osmcams.cli.evidence import compare, match, quality
 from osmcams.cli.maps import map_command
 from osmcams.cli.refresh import changes, history, refresh
 from osmcams.cli.render import stderr
+from osmcams.cli.site import site
 from osmcams.cli.timeline import timeline
 from osmcams.errors import ExitCode
 
@@ -47,7 +48,7 @@ def cli(verbose: int) -> None:
                             format="%(asctime)s %(name)s: %(message)s", force=True)
 
 for command in (count, export, download, compare, match, quality, timeline, refresh, history,
-                changes):
+                changes, site):
     cli.add_command(command)
 cli.add_command(map_command)
 

@@ -232,7 +232,7 @@ def _flat(label: str, n: int) -> str | None:
     return f"{label.replace(chr(10), ' ')} ({n:,})" if n else None
 
 
-def _static(name: str) -> str:
+def static_text(name: str) -> str:
     return resources.files(STATIC).joinpath(f"static/{name}").read_text(encoding="utf-8")
 
 
@@ -288,12 +288,12 @@ def html_page(
     script = json.dumps(data, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
     parts = {
         "title": html.escape(title),
-        "css": "\n".join(_static(n) for n in ("leaflet.css", "MarkerCluster.css",
+        "css": "\n".join(static_text(n) for n in ("leaflet.css", "MarkerCluster.css",
                                                 "MarkerCluster.Default.css")),
-        "js": "\n".join(_static(n) for n in ("leaflet.js", "leaflet.markercluster.js")),
+        "js": "\n".join(static_text(n) for n in ("leaflet.js", "leaflet.markercluster.js")),
         "data": script,
     }
-    return re.sub(r"\{(title|css|js|data)\}", lambda m: parts[m.group(1)], _static("map.html"))
+    return re.sub(r"\{(title|css|js|data)\}", lambda m: parts[m.group(1)], static_text("map.html"))
 
 
 def write_html(report: Report, target: Path, overwrite: bool = False, **options: Any) -> None:

@@ -160,8 +160,7 @@ def write_umap(
     """The uMap map of the communes with `codes` to `target`, atomically."""
     document = umap_document(report, codes, views, credit=credit)
     with atomic_open(target, overwrite) as out:
-        json.dump(document, out, ensure_ascii=False, allow_nan=False)
-        out.write("\n")
+        out.write(json.dumps(document, ensure_ascii=False, allow_nan=False) + "\n")  # C encoder
 
 
 def _commune_description(row: dict[str, Any], units: str, key: str) -> str:

@@ -44,6 +44,12 @@ KEYS: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
     },
     "output": {"dir": (str, "a path")},
     "history": {"path": (str, "a path")},
+    "site": {
+        "dir": (str, "a path"),
+        "title": (str, "a title"),
+        "base_url": (str, "an http(s) URL, where the site is served"),
+        "credit": (str, "a line of text"),
+    },
 }
 REQUIRED = (("source", "pbf"), ("output", "dir"))
 MAX_CONFIG_BYTES = 1 << 20
@@ -52,6 +58,19 @@ MAX_CONFIG_BYTES = 1 << 20
 # How [communes] names each part of a selection (the command line's are in counting.py).
 SPELLING = {"communes": "names", "department": "department", "every": "all = true", "region": "region",
             "population_year": "population_year"}
+
+
+SITE_REQUIRED = ("dir", "title", "base_url")
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """Where the static site goes, its title, where it is served (for the feeds' links)."""
+
+    dir: Path
+    title: str
+    base_url: str  # ends with "/"
+    credit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,7 @@ class Config:
     request: Request  # the extract, the communes and their sources
     region: str | None = None
     replication_url: str | None = None
+    site: SiteConfig | None = None
 
     @property
     def pbf(self) -> Path:
@@ -96,9 +116,11 @@ def _check(path: Path, data: dict[str, Any]) -> None:
                     check_url(key, value)
                 except UsageError:
                     ok = False
+            if key == "base_url" and ok:
+                ok = value.startswith(("http://", "https://"))
             if not ok:
                 raise UsageError(f"{path}: [{section}] {key} must be {what}, not {value!r}")
-    for section, key in REQUIRED:
+    for section, key in REQUIRED + tuple(("site", k) for k in SITE_REQUIRED if "site" in data):
         if key not in data.get(section, {}):
             raise UsageError(f"{path}: [{section}] {key} is required")
 
@@ -124,6 +146,7 @@ def load_config(path: str | Path) -> Config:
         return Path(os.path.normpath(path.parent / Path(value).expanduser()))
 
     output_dir = local(output["dir"])
+    site = data.get("site")
     boundaries = communes.get("boundaries", ())
     names, department = tuple(communes.get("names", ())), communes.get("department")
     every, year = communes.get("all", False), communes.get("population_year")
@@ -147,6 +170,8 @@ def load_config(path: str | Path) -> Config:
         request=request,
         region=source.get("region"),
         replication_url=source.get("replication_url"),
+        site=site and SiteConfig(local(site["dir"]), site["title"].strip(),
+                                 site["base_url"].rstrip("/") + "/", site.get("credit")),
     )
     for what, place, kind in (("[output] dir", config.output_dir, "a directory"),
                               ("the history", config.history, "a file"),

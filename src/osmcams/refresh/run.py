@@ -416,6 +416,10 @@ class Refresh:
         ])
         mirror.put("communes", key)
         mirror.put("selected", codes)
+        chosen = set(codes)  # the names of the communes without data, for the site's pages
+        mirror.put("names", {code: name for code, name in zip(communes.frame["insee"].tolist(),
+                                                               communes.frame["name"].tolist())
+                             if code in chosen})
         mirror.put("report", {
             "notes": [n.replace(extract.source, SOURCE) for n in report.notes], "rank": rank,
             "boundaries": communes.source,
@@ -567,4 +571,9 @@ def boundary_from_record(record: list[Any]) -> Any:
 def refresh(config: Config, settings: Settings, log: Log, progress: Progress | None = None) -> Outcome:
     """Run one refresh of `config`, under its lock."""
     with run_lock(config):
-        return Refresh(config, settings, log, progress).run()
+        outcome = Refresh(config, settings, log, progress).run()
+        if config.site is not None:  # also after "nothing new": a killed run left it behind
+            from osmcams.refresh.site import build
+
+            build(config, log=log)
+        return outcome

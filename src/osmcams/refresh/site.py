@@ -1,0 +1,670 @@
+"""A static site of the refresh: an index, a page and an Atom feed per commune.
+
+Built from the history store and the published set, into ``[site] dir``:
+
+- ``index.html``: totals, the choropleth (``map.html``, drawn by `maps.html_page`), the
+  ranking, a search box, the latest changes, the total over time, the downloads;
+- ``communes/<insee>-<slug>.html``: a commune's row, map with fields of view
+  (``.map.html``), cameras with their first and last seen dates, changes run by run,
+  reported figures and to-do list; a commune without data gets a page saying so;
+- ``feed.atom`` and ``communes/<insee>-<slug>.atom``: an entry per run that changed
+  something;
+- ``static/``: Leaflet, the site's script and style; ``data/``: the set to download.
+
+Everything is written through `files.publish`: a reader sees the old site or the new
+one. ``site.json`` remembers the run the site shows, so that the next update writes
+only the pages of the communes that later runs touched, with the index and feeds.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+from osmcams.errors import UsageError
+from osmcams.files import publish
+from osmcams.join import Report
+from osmcams.models import Camera, make_camera
+from osmcams.outputs.figures import OSM_CREDIT
+from osmcams.outputs.maps import html_page, static_text
+from osmcams.outputs.writers import slug
+from osmcams.refresh.config import Config, SiteConfig
+from osmcams.store.history import Store
+
+STATE = "site.json"
+STATE_VERSION = 1
+MAP_CSS = ("leaflet.css", "MarkerCluster.css", "MarkerCluster.Default.css")
+MAP_JS = ("leaflet.js", "leaflet.markercluster.js")
+OWN = ("site.css", "site.js")
+SET_FILES = ("communes.csv", "communes.json", "cameras.geojson")
+FEED_ENTRIES = 50  # runs with changes in each feed
+LATEST_RUNS = 10  # runs with changes listed on the index
+LISTED = 100  # changes listed for one run, then "and N more"
+OSM = "https://www.openstreetmap.org/"
+ATOM = "http://www.w3.org/2005/Atom"
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+Log = Callable[[str], None]
+
+
+def esc(value: Any) -> str:
+    """`value` as HTML text or attribute value, with characters XML refuses replaced."""
+    return html.escape(NOT_XML.sub("\ufffd", str(value)), quote=True)
+
+
+def _clean(value: Any) -> str:
+    return NOT_XML.sub("\ufffd", str(value))
+
+
+def _number(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+@dataclass
+class RunInfo:
+    """A run of the store, and what it changed in the communes of the site."""
+
+    id: int
+    data_timestamp: str | None
+    sequence: int | None
+    ended: str
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def when(self) -> str:
+        """Its data date (RFC 3339), or when it ended when that is unknown."""
+        return self.data_timestamp or self.ended
+
+    @property
+    def anchor(self) -> str:
+        return f"run-{self.sequence}" if self.sequence is not None else "run-" + slug(self.when)
+
+
+@dataclass
+class SiteData:
+    """What the pages show, read from the store and the published set."""
+
+    meta: dict[str, Any]
+    rows: list[dict[str, Any]]  # the published rows, in their order
+    no_data: dict[str, str]  # name of each selected commune the data does not cover
+    runs: list[RunInfo]
+    cameras: dict[str, list[Camera]]  # present cameras of each commune
+    seen: dict[str, list[tuple[Any, ...]]]  # (key, first seen, last seen, present, tags) by commune
+    counts: dict[str, list[tuple[int, int]]]  # (run, cameras) by commune, when it changed
+    boundaries: dict[str, Any]
+    report_state: dict[str, Any]
+    row: dict[str, dict[str, Any]] = field(default_factory=dict)  # the row of each commune
+    changed: dict[str, list[tuple[RunInfo, list[dict[str, Any]]]]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    stems: dict[str, str] = field(default_factory=dict)  # `<insee>-<slug>` of each commune's files
+
+    def __post_init__(self) -> None:
+        self.row = {r["insee"]: r for r in self.rows}
+        self.names = {code: str(r["name"]) for code, r in self.row.items()} | self.no_data
+        self.stems = {code: f"{slug(code)}-{slug(name)}" for code, name in self.names.items()}
+        for run in self.runs:
+            mine: dict[str, list[dict[str, Any]]] = {}
+            for change in run.changes:
+                mine.setdefault(change["insee"], []).append(change)
+            for code, changes in mine.items():
+                self.changed.setdefault(code, []).append((run, changes))
+
+    def name(self, code: str) -> str:
+        return self.names.get(code, code)
+
+    def has_feed(self, code: str) -> bool:
+        """Whether the commune has a feed: it is measured, or was once (a commune never
+        in the data gets none)."""
+        return code in self.row or code in self.changed
+
+
+def _load(config: Config, store: Store) -> SiteData:
+    import shapely
+
+    db = store.db
+    state = dict(db.execute("SELECT name, value FROM kept_state WHERE name IN "
+                            "('selected', 'names', 'report')").fetchall())
+    rows = [json.loads(text) for (text,) in db.execute("SELECT json FROM kept_rows ORDER BY published")]
+    try:
+        with open(config.output_dir / "communes.json", encoding="utf-8") as f:
+            meta = json.load(f)["meta"]
+    except (OSError, ValueError, KeyError) as e:
+        raise UsageError(f"no published set in {config.output_dir} ({e}): run osmcams refresh "
+                         f"--config {config.path} first") from e
+    counted = {r["insee"] for r in rows}
+    names = json.loads(state.get("names", "{}"))
+    no_data = {code: names.get(code, code) for code in json.loads(state.get("selected", "[]"))
+               if code not in counted}
+    runs = {rid: RunInfo(rid, stamp, sequence, ended) for rid, stamp, sequence, ended in db.execute(
+        "SELECT id, data_timestamp, sequence, ended FROM runs ORDER BY id")}
+    for rid, kind, key, insee, lon, lat, tags in db.execute(
+            "SELECT run, change, key, insee, lon, lat, tags FROM changes ORDER BY run, rowid"):
+        runs[rid].changes.append({"change": kind, "key": key, "insee": insee, "lon": lon,
+                                  "lat": lat, "tags": json.loads(tags)})
+    cameras: dict[str, list[Camera]] = {code: [] for code in counted}
+    seen: dict[str, list[tuple[Any, ...]]] = {}
+    for key, first, last, present, lon, lat, tags, insee, stamp in db.execute(
+            "SELECT c.key, c.first_seen, c.last_seen, c.present, c.lon, c.lat, c.tags, c.insee,"
+            " k.timestamp FROM cameras c LEFT JOIN kept_objects k ON k.key = c.key"
+            " ORDER BY c.insee, c.first_seen, c.key"):
+        tags = json.loads(tags)
+        seen.setdefault(insee, []).append((key, first, last, present, tags))
+        if present and insee in cameras:
+            kind, _, number = key.partition("/")
+            cameras[insee].append(make_camera(kind, int(number), lon, lat, tags, stamp)[0])
+    counts: dict[str, list[tuple[int, int]]] = {}
+    for rid, insee, n in db.execute("SELECT run, insee, cameras FROM counts ORDER BY run"):
+        counts.setdefault(insee, []).append((rid, n))
+    boundaries = {code: shapely.from_wkb(shape) for code, shape in db.execute(
+        "SELECT insee, shape FROM kept_communes") if code in counted}
+    return SiteData(meta, rows, no_data, list(runs.values()), cameras, seen, counts, boundaries,
+                    json.loads(state.get("report", "{}")))
+
+
+# Pages ------------------------------------------------------------------------------------
+
+
+def _page(title: str, body: str, root: str, site: SiteConfig, feed: str | None) -> str:
+    credit = f" · {esc(site.credit)}" if site.credit else ""
+    alternate = "" if feed is None else (
+        f'<link rel="alternate" type="application/atom+xml" title="{esc(title)}" href="{esc(feed)}">\n')
+    subscribe = "" if feed is None else f' · <a href="{esc(feed)}">Atom feed</a>'
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{esc(title)}</title>\n"
+        f'<link rel="stylesheet" href="{root}static/site.css">\n'
+        f"{alternate}"
+        f"</head>\n<body>\n{body}\n"
+        f"<footer><p>Cameras: {esc(OSM_CREDIT)}{credit} · made with osmcams{subscribe}</p></footer>\n"
+        f'<script src="{root}static/site.js"></script>\n</body>\n</html>\n'
+    )
+
+
+def _osm_link(key: str) -> str:
+    return f'<a href="{esc(OSM + key)}">{esc(key)}</a>'
+
+
+def _camera_label(tags: dict[str, str]) -> str:
+    return tags.get("name") or tags.get("surveillance:type") or "surveillance"
+
+
+def _change_items(changes: list[dict[str, Any]], link: Callable[[str | None], str]) -> str:
+    """A list of changes: kind, OSM object, name, commune (`link` gives its HTML)."""
+    items = [
+        f'<li class="{esc(c["change"])}"><b>{esc(c["change"])}</b> {_osm_link(c["key"])} '
+        f'“{esc(_camera_label(c["tags"]))}”{link(c["insee"])}</li>'
+        for c in changes[:LISTED]
+    ]
+    if len(changes) > LISTED:
+        items.append(f"<li>and {len(changes) - LISTED:,} more</li>")
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def _tally(changes: list[dict[str, Any]]) -> str:
+    kinds = {k: sum(c["change"] == k for c in changes) for k in ("added", "removed", "moved", "retagged")}
+    text = f"+{kinds['added']} −{kinds['removed']} cameras"
+    return text + "".join(f", {kinds[k]} {k}" for k in ("moved", "retagged") if kinds[k])
+
+
+def chart(points: list[tuple[str, int]], label: str) -> str:
+    """An inline SVG step chart of `points` (RFC 3339 date, value), oldest first, in time."""
+    if not points:
+        return ""
+    width, height, left, bottom = 640, 170, 56, 26
+    from datetime import datetime
+
+    values = [v for _, v in points]
+    low, high = min(values), max(values)
+    span = (high - low) or 1
+    n = len(points)
+    times = [datetime.fromisoformat(d.replace("Z", "+00:00")).timestamp() for d, _ in points]
+    start, length = times[0], (times[-1] - times[0]) or 1.0
+
+    def x(i: int) -> float:
+        return left + (width - left - 10) * ((times[i] - start) / length if n > 1 else 0.5)
+
+    def y(v: int) -> float:
+        return 10 + (height - bottom - 10) * (1 - (v - low) / span)
+
+    first, last = points[0][0], points[-1][0]
+    cut = 10 if first[:10] != last[:10] else 16  # the day, or the time within one day
+    first, last = first[:cut].replace("T", " "), last[:cut].replace("T", " ")
+    path = [f"M{x(0):.1f},{y(values[0]):.1f}"]
+    for i in range(1, n):
+        path.append(f"H{x(i):.1f}V{y(values[i]):.1f}")
+    dots = "".join(
+        f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5"><title>{esc(d[:16])}: {v:,}</title></circle>'
+        for i, (d, v) in enumerate(points))
+    return (
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" aria-label="{esc(label)}"><title>{esc(label)}</title>'
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}"/>'
+        f'<text x="{left - 6}" y="{y(high) + 4:.1f}" text-anchor="end">{high:,}</text>'
+        f'<text x="{left - 6}" y="{y(low) + 4:.1f}" text-anchor="end">{low:,}</text>'
+        f'<text x="{left}" y="{height - 6}">{esc(first)}</text>'
+        f'<text x="{width - 10}" y="{height - 6}" text-anchor="end">{esc(last)}</text>'
+        f'<path d="{"".join(path)}"/>{dots}</svg>'
+    )
+
+
+def _series(data: SiteData, code: str | None) -> list[tuple[str, int]]:
+    """The cameras of commune `code` (None: in total) after each run that changed them,
+    and at the latest run."""
+    if not data.runs:
+        return []
+    when = {run.id: run.when for run in data.runs}
+    if code is not None:
+        points = [(when[rid], n) for rid, n in data.counts.get(code, [])]
+    else:
+        deltas: dict[int, int] = {}
+        for counts in data.counts.values():
+            previous = 0
+            for rid, n in counts:
+                deltas[rid] = deltas.get(rid, 0) + n - previous
+                previous = n
+        total, points = 0, []
+        for run in data.runs:
+            if run.id in deltas:
+                total += deltas[run.id]
+                points.append((run.when, total))
+    if points and points[-1][0] != data.runs[-1].when:
+        points.append((data.runs[-1].when, points[-1][1]))
+    return points
+
+
+@functools.lru_cache(maxsize=1)
+def _inlined() -> tuple[str, str]:
+    """The CSS and the script that `maps.html_page` inlines."""
+    return "\n".join(static_text(n) for n in MAP_CSS), "\n".join(static_text(n) for n in MAP_JS)
+
+
+def _linked_assets(page: str, root: str) -> str:
+    """A `maps.html_page` page with Leaflet linked from static/ rather than inlined."""
+    css, js = _inlined()
+    links = "".join(f'<link rel="stylesheet" href="{root}static/{n}">' for n in MAP_CSS)
+    scripts = "".join(f'<script src="{root}static/{n}"></script>' for n in MAP_JS)
+    return page.replace(f"<style>{css}</style>", links, 1).replace(f"<script>{js}</script>", scripts, 1)
+
+
+def _map(data: SiteData, codes: list[str], root: str, views: bool) -> str:
+    from osmcams.outputs.fov import FovSettings, fields_of_view
+
+    wanted = set(codes)
+    rows = [r for r in data.rows if r["insee"] in wanted]
+    cameras = {r["insee"]: data.cameras[r["insee"]] for r in rows}
+    report = Report(data.meta, rows, cameras=cameras,
+                    boundaries={c: data.boundaries[c] for c in cameras if c in data.boundaries})
+    shown = None
+    if views:
+        shown = fields_of_view([c for group in cameras.values() for c in group], FovSettings())[0]
+    return _linked_assets(html_page(report, views=shown), root)
+
+
+def _row_table(row: dict[str, Any], state: dict[str, Any]) -> str:
+    coverage = row.get("coverage")
+    source = state.get("population_source") or "unknown source"
+    year = state.get("population_year")
+    items = [
+        ("Cameras mapped", _number(row["cameras"])),
+        ("Per km²", _number(row.get("cameras_per_km2"), 3)),
+        ("Per 10,000 inhabitants", _number(row.get("cameras_per_10k"), 3)),
+        ("Coverage of the data", "unknown" if coverage is None else f"{coverage:.0%}"),
+        ("Area", f"{_number(row.get('area_km2'), 2)} km²"),
+        ("Population", f"{_number(row.get('population'))} ({esc(source)}"
+                       f"{', ' + esc(year) if year else ''})"),
+    ]
+    if row.get("note"):
+        items.append(("Note", esc(row["note"])))
+    return '<table class="row">' + "".join(
+        f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in items) + "</table>"
+
+
+def _reported(data: SiteData, row: dict[str, Any], reported: Any) -> str:
+    from osmcams.analysis.compare import compare
+
+    code = row["insee"]
+    if reported is None or code not in reported.communes:
+        return ""
+    compared = compare(Report(data.meta, [row], cameras={code: data.cameras[code]}), reported, True)
+    lines = []
+    for r in compared.rows:
+        completeness = "–" if r.get("completeness") is None else f"{r['completeness']:.0%}"
+        flags = ", ".join(map(str, r.get("flags") or [])) or "–"
+        lines.append(
+            f"<tr><td>{_number(r.get('reported_cameras'))}</td><td>{esc(r.get('as_of') or '?')}</td>"
+            f"<td>{esc(r.get('status') or '?')}</td><td>{esc(r.get('reported_source') or '?')}</td>"
+            f"<td>{completeness}</td><td>{esc(flags)}</td></tr>")
+    return ('<h2 id="reported">Reported figures</h2><table class="list"><tr><th>Reported cameras</th>'
+            "<th>As of</th><th>Status</th><th>Source</th><th>Mapped ÷ reported</th><th>Flags</th></tr>"
+            + "".join(lines) + "</table><p>A figure compares with the map only for its own scope "
+            "and date.</p>")
+
+
+def _todo(cameras: list[Camera]) -> str:
+    from osmcams.analysis.quality import commune_quality
+
+    if not cameras:
+        return ""
+    counts, features = commune_quality(cameras, 3.0)
+    if not features:
+        return "<h2 id=\"todo\">Mapping party to-do</h2><p>Every camera has the checked tags.</p>"
+    items = "".join(
+        f'<li>{_osm_link(f["properties"]["@id"])}: {esc(f["properties"]["description"])}</li>'
+        for f in features)
+    return (f'<h2 id="todo">Mapping party to-do</h2><p>{counts["to_complete"]:,} of '
+            f"{len(cameras):,} cameras to complete.</p><ul>{items}</ul>")
+
+
+def commune_page(data: SiteData, code: str, site: SiteConfig, stem: str, reported: Any) -> str:
+    """The page of commune `code`."""
+    name = data.name(code)
+    row = data.row.get(code)
+    stamp = data.meta.get("data_timestamp") or "unknown date"
+    head = (f'<header><p><a href="../index.html">{esc(site.title)}</a></p>'
+            f"<h1>{esc(name)} <small>({esc(code)})</small></h1>")
+    if row is None:
+        body = head + (
+            f"<p>Written from the data of {esc(stamp)}.</p></header><main>"
+            '<p class="nodata"><strong>No data.</strong> The OpenStreetMap data this site is built '
+            f"from does not cover {esc(name)}: its cameras cannot be counted here. This is not a "
+            "count of zero.</p></main>")
+        return _page(f"{name}: no data — {site.title}", body, "../", site,
+                     f"{stem}.atom" if data.has_feed(code) else None)
+    events: list[str] = []
+    for run, mine in reversed(data.changed.get(code, [])):
+        events.append(f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(mine)}</h3>'
+                      + _change_items(mine, lambda _: ""))
+    timeline = "".join(
+        f"<tr><td>{_osm_link(key)}</td><td>{esc(_camera_label(tags))}</td><td>{esc(first or '?')}</td>"
+        f"<td>{'still there' if present else esc(last or '?')}</td></tr>"
+        for key, first, last, present, tags in data.seen.get(code, []))
+    views = bool(data.cameras[code])
+    body = head + (
+        f"<p>Written from the data of {esc(stamp)}; the <a href=\"../index.html\">index</a> has the "
+        "latest.</p></header><main>"
+        + _row_table(row, data.report_state)
+        + f'<iframe class="map" title="Map of the cameras" src="{esc(stem)}.map.html"></iframe>'
+        + f'<p><a href="{esc(stem)}.map.html">Full-screen map</a>'
+        + (" (fields of view drawn where a direction is tagged)" if views else "") + "</p>"
+        + "<h2>Cameras over time</h2>" + chart(_series(data, code), f"Cameras mapped in {name}")
+        + '<h2 id="timeline">Cameras, first and last seen</h2><table class="list"><tr><th>Object</th>'
+        + f"<th>Name</th><th>First seen</th><th>Last seen</th></tr>{timeline}</table>"
+        + '<h2 id="changes">Changes, run by run</h2>'
+        + ("".join(events) or "<p>No change recorded.</p>")
+        + _reported(data, row, reported) + _todo(data.cameras[code]) + "</main>")
+    return _page(f"{name} — {site.title}", body, "../", site, f"{stem}.atom")
+
+
+def index_page(data: SiteData, site: SiteConfig) -> str:
+    """The index: totals, map, ranking, latest changes, chart, downloads."""
+    from osmcams.communes.names import bare
+
+    stems = data.stems
+    stamp = data.meta.get("data_timestamp") or "unknown date"
+    total = sum(r["cameras"] for r in data.rows)
+
+    def cell(value: Any, text: str) -> str:
+        return f'<td data-v="{"" if value is None else esc(value)}">{text}</td>'
+
+    lines = []
+    for r in data.rows:
+        coverage = r.get("coverage")
+        link = f'<a href="communes/{esc(stems[r["insee"]])}.html">{esc(r["name"])}</a>'
+        lines.append(
+            f'<tr data-key="{esc(bare(r["name"]))}" data-code="{esc(r["insee"])}">'
+            f'<td data-v="{esc(r["name"])}">{link}</td>' + cell(r["insee"], esc(r["insee"]))
+            + cell(r["cameras"], _number(r["cameras"]) + (
+                f' <abbr class="partial" title="{esc(r["note"])}">*</abbr>' if r.get("note") else ""))
+            + cell(r.get("cameras_per_km2"), _number(r.get("cameras_per_km2"), 3))
+            + cell(r.get("cameras_per_10k"), _number(r.get("cameras_per_10k"), 3))
+            + cell(coverage, "unknown" if coverage is None else f"{coverage:.0%}")
+            + cell(r.get("population"), _number(r.get("population"))) + "</tr>")
+    for code, name in sorted(data.no_data.items()):
+        link = f'<a href="communes/{esc(stems[code])}.html">{esc(name)}</a>'
+        lines.append(f'<tr class="nodata" data-key="{esc(bare(name))}" data-code="{esc(code)}">'
+                     f'<td data-v="{esc(name)}">{link}</td>' + cell(code, esc(code))
+                     + '<td data-v="" colspan="5">no data</td></tr>')
+    columns = ["Commune", "INSEE", "Cameras", "Per km²", "Per 10,000", "Coverage", "Population"]
+    head = "".join(f'<th data-sort="{i}">{esc(c)}</th>' for i, c in enumerate(columns))
+    latest = [run for run in data.runs if run.changes][-LATEST_RUNS:]
+
+    def commune_link(code: str | None) -> str:
+        if code is None or code not in stems:
+            return ""
+        return f' in <a href="communes/{esc(stems[code])}.html">{esc(data.name(code))}</a>'
+
+    changes = "".join(
+        f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(run.changes)}</h3>'
+        + _change_items(run.changes, commune_link) for run in reversed(latest)) or "<p>None yet.</p>"
+    downloads = [("data/communes.csv", "Counts per commune (CSV)"),
+                 ("data/communes.json", "Counts per commune (JSON, with sources)"),
+                 ("data/cameras.geojson", "Cameras (GeoJSON)"),
+                 ("data/cameras.gpkg", "Cameras and commune outlines (GeoPackage)"),
+                 ("data/communes.gpkg", "Communes with their counts (GeoPackage)"),
+                 ("data/osmcams.umap", "uMap map (import into umap.openstreetmap.fr)")]
+    body = (
+        f"<header><h1>{esc(site.title)}</h1><p>Video surveillance mapped in OpenStreetMap; data of "
+        f'<time datetime="{esc(stamp)}">{esc(stamp)}</time>.</p>'
+        f'<ul class="totals"><li><b>{total:,}</b> cameras</li><li><b>{len(data.rows):,}</b> communes '
+        f"measured</li><li><b>{len(data.no_data):,}</b> communes without data</li></ul></header><main>"
+        '<iframe class="map" title="Map of the communes" src="map.html"></iframe>'
+        '<p><a href="map.html">Full-screen map</a></p>'
+        '<h2 id="ranking-title">Communes</h2><p><label for="search">Find a commune</label> '
+        '<input id="search" type="search" placeholder="name or INSEE code" disabled> '
+        '<span id="shown"></span></p>'
+        f'<table id="ranking" class="list"><thead><tr>{head}</tr></thead><tbody>{"".join(lines)}'
+        "</tbody></table><p>* Partial data: the data covers only part of the commune (see "
+        "Coverage), so its count is a floor. No data: the data does not cover the commune, "
+        "there is no count.</p>"
+        '<h2 id="latest">Latest changes</h2>' + changes
+        + '<h2 id="total">Cameras over time</h2>' + chart(_series(data, None), "Cameras mapped, in total")
+        + '<h2 id="downloads">Downloads</h2><ul>'
+        + "".join(f'<li><a href="{p}">{esc(t)}</a></li>' for p, t in downloads)
+        + f"</ul><p>Sources: {esc(data.meta.get('source') or '?')}; boundaries: "
+        + esc(os.path.basename(str(data.meta.get("boundaries") or "?")))
+        + f"; population: {esc(data.meta.get('population_source') or 'none')}.</p></main>")
+    return _page(site.title, body, "", site, "feed.atom")
+
+
+# Feeds ------------------------------------------------------------------------------------
+
+
+def feed(site: SiteConfig, data: SiteData, title: str, path: str, page: str, identity: str,
+         code: str | None) -> str:
+    """An Atom feed (RFC 4287) of the runs that changed the communes (`code`, or all)."""
+    ElementTree.register_namespace("", ATOM)
+
+    def sub(parent: Any, tag: str, text: str | None = None, **attributes: str) -> Any:
+        element = ElementTree.SubElement(parent, f"{{{ATOM}}}{tag}", attributes)
+        if text is not None:
+            element.text = _clean(text)
+        return element
+
+    runs = ([(run, run.changes) for run in data.runs if run.changes] if code is None
+            else data.changed.get(code, []))[-FEED_ENTRIES:]
+    stems = data.stems
+    root = ElementTree.Element(f"{{{ATOM}}}feed")
+    sub(root, "id", f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, site.base_url + identity)}")
+    sub(root, "title", title)
+    latest = runs[-1][0].when if runs else (data.runs[-1].when if data.runs else "1970-01-01T00:00:00Z")
+    sub(root, "updated", latest)
+    sub(sub(root, "author"), "name", site.credit or "osmcams")
+    sub(root, "link", rel="self", type="application/atom+xml", href=site.base_url + path)
+    sub(root, "link", rel="alternate", type="text/html", href=site.base_url + page)
+    sub(root, "rights", OSM_CREDIT)
+    sub(root, "generator", "osmcams")
+    for run, changes in reversed(runs):
+        entry = sub(root, "entry")
+        key = f"{run.data_timestamp}/{run.sequence}/{identity}"
+        sub(entry, "id", f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, site.base_url + key)}")
+        sub(entry, "title", f"Data of {run.when}: {_tally(changes)}")
+        sub(entry, "updated", run.when)
+        sub(entry, "link", rel="alternate", type="text/html", href=f"{site.base_url}{page}#{run.anchor}")
+
+        def link(insee: str | None) -> str:
+            if insee is None or insee not in stems or code is not None:
+                return ""
+            url = f"{site.base_url}communes/{stems[insee]}.html"
+            return f' in <a href="{esc(url)}">{esc(data.name(insee))}</a>'
+
+        sub(entry, "content", _change_items(changes, link), type="html")
+    return ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+# Building ---------------------------------------------------------------------------------
+
+
+def _state_key(config: Config, store: Store) -> str:
+    from osmcams import __version__
+
+    row = store.db.execute("SELECT value FROM kept_state WHERE name = 'communes'").fetchone()
+    backfilled = store.db.execute("SELECT count(*), max(ended) FROM runs WHERE sequence IS NULL").fetchone()
+    site = config.site
+    assert site is not None
+    return json.dumps([STATE_VERSION, __version__, site.title, site.base_url, site.credit,
+                       str(config.output_dir), row and row[0], list(backfilled)])
+
+
+def _read_state(directory: Path) -> dict[str, Any] | None:
+    try:
+        with open(directory / STATE, encoding="utf-8") as f:
+            state = json.load(f)
+        return state if isinstance(state, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _copy(source: Path, target: Path) -> None:
+    """A published file into the staging directory: a hard link when it can be one (the set
+    replaces its files, it never writes into them), else a copy."""
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def build(config: Config, full: bool = False, log: Log | None = None) -> str:
+    """Bring the site of `config` up to date with its store; what it did, in a line.
+
+    Only the pages of the communes changed by the runs since the site's own are
+    written, with the index, the feeds and the downloads, unless `full` or the
+    site was built by another configuration or version.
+    """
+    from osmcams.analysis.compare import read_reported
+    from osmcams.outputs.umap import write_umap
+    from osmcams.outputs.writers import write_cameras, write_communes
+
+    site = config.site
+    if site is None:
+        raise UsageError(f"{config.path} has no [site] section (dir, title, base_url)")
+    if not config.history.is_file():
+        raise UsageError(f"no history at {config.history} yet: run osmcams refresh --config {config.path}")
+    if site.dir == config.output_dir:
+        raise UsageError(f"{config.path}: [site] dir must not be [output] dir ({site.dir})")
+    store = Store(config.history)
+    try:
+        last = store.last_run()
+        key = _state_key(config, store)
+        state = _read_state(site.dir)
+        if (not full and state is not None and state.get("key") == key and last is not None
+                and state.get("run") == last["id"]):
+            return f"site up to date in {site.dir}"
+        data = _load(config, store)
+    finally:
+        store.close()
+    stems = data.stems
+    counted = sorted(r["insee"] for r in data.rows)
+    whole = full or state is None or state.get("key") != key
+    if whole:
+        touched = set(stems)
+    else:
+        assert state is not None
+        after = state.get("run") or 0
+        touched = {c["insee"] for run in data.runs if run.id > after for c in run.changes}
+        touched |= {code for code, counts in data.counts.items() if counts[-1][0] > after}
+        touched |= set(counted) ^ set(state.get("counted", []))
+        old = state.get("stems", {})
+        touched |= {code for code, stem in stems.items() if old.get(code) != stem}
+        touched &= set(stems)
+    remove: list[str] = []
+    if whole and (site.dir / "communes").is_dir():
+        kept = {f"communes/{stem}.html" for stem in stems.values()}
+        kept |= {f"communes/{stems[code]}.atom" for code in stems if data.has_feed(code)}
+        kept |= {f"communes/{stems[code]}.map.html" for code in data.row}
+        remove = [f"communes/{p.name}" for p in (site.dir / "communes").iterdir()
+                  if p.is_file() and f"communes/{p.name}" not in kept]
+    elif state is not None:  # a commune that lost its data loses its map
+        remove = [f"communes/{stems[c]}.map.html" for c in set(state.get("counted", [])) - set(counted)
+                  if c in stems and (site.dir / f"communes/{stems[c]}.map.html").exists()]
+    reported = read_reported()
+    pages = [*(f"static/{n}" for n in (*MAP_CSS, *MAP_JS, *OWN)), "index.html", "map.html",
+             "feed.atom", STATE]
+    for code in sorted(touched):
+        pages.append(f"communes/{stems[code]}.html")
+        if data.has_feed(code):
+            pages.append(f"communes/{stems[code]}.atom")
+        if code in data.cameras:
+            pages.append(f"communes/{stems[code]}.map.html")
+    downloads = [f"data/{n}" for n in (*SET_FILES, "cameras.gpkg", "communes.gpkg", "osmcams.umap")]
+    with publish(site.dir, {path: path for path in (*pages, *downloads)}, overwrite=True,
+                 remove=remove, optional=True) as paths:
+        def page(path: str, text: str) -> None:
+            """Stage the page unless the one in place says the same (then it stays)."""
+            try:
+                if (site.dir / path).read_bytes() == text.encode():
+                    return
+            except OSError:
+                pass
+            with open(paths[path], "w", encoding="utf-8") as out:
+                out.write(text)
+
+        for n in (*MAP_CSS, *MAP_JS, *OWN):
+            page(f"static/{n}", static_text(n))
+        page("index.html", index_page(data, site))
+        page("map.html", _map(data, counted, "", views=False))
+        page("feed.atom", feed(site, data, site.title, "feed.atom", "index.html", "feed.atom", None))
+        for code in sorted(touched):
+            stem, name = stems[code], data.name(code)
+            page(f"communes/{stem}.html", commune_page(data, code, site, stem, reported))
+            if data.has_feed(code):
+                page(f"communes/{stem}.atom", feed(site, data, f"{site.title}: {name}",
+                                                   f"communes/{stem}.atom", f"communes/{stem}.html",
+                                                   f"commune/{code}", code))
+            if code in data.cameras:
+                page(f"communes/{stem}.map.html", _map(data, [code], "../", views=True))
+        page(STATE, json.dumps({"key": key, "run": data.runs[-1].id if data.runs else None,
+                                "counted": counted, "stems": stems}, ensure_ascii=False))
+        for n in SET_FILES:
+            _copy(config.output_dir / n, paths[f"data/{n}"])
+        cameras = [c for r in data.rows for c in data.cameras[r["insee"]]]
+        places = [(r["insee"], r["name"]) for r in data.rows for _ in data.cameras[r["insee"]]]
+        outlines = [{"code": r["insee"], "name": r["name"], "geometry": data.boundaries[r["insee"]]}
+                    for r in data.rows if r["insee"] in data.boundaries]
+        write_cameras(cameras, paths["data/cameras.gpkg"], "gpkg", boundaries=outlines,
+                      overwrite=True, communes=places)
+        report = Report(data.meta, data.rows, cameras={r["insee"]: data.cameras[r["insee"]]
+                                                       for r in data.rows},
+                        boundaries=data.boundaries)
+        write_communes(report, paths["data/communes.gpkg"], "gpkg", overwrite=True)
+        write_umap(report, counted, paths["data/osmcams.umap"], overwrite=True)
+    what = "every commune" if whole else f"{len(touched):,} of {len(stems):,} communes"
+    text = f"site written in {site.dir}: index, feeds and the pages of {what}"
+    if log:
+        log(text)
+    return text
+
