@@ -42,3 +42,18 @@ def test_every_format_choice_is_in_the_registry() -> None:
                 named.update(param.type.choices)
     assert {"table", "csv", "json", "markdown", "geojson", "gpkg", "umap", "kml"} <= named
     assert named <= set(FORMATS), named - set(FORMATS)
+
+
+def test_the_density_columns_and_their_types_come_from_the_typed_row() -> None:
+    """The columns of the table are DensityRow's keys; the .csvt gives each its declared type."""
+    from osmcams.join import ROW_KEYS
+    from osmcams.outputs.writers import csvt_line
+
+    expected = {  # GDAL's names for str, int, float, bool; a nested dict is written as text
+        "insee": "String", "name": "String", "department": "String", "population": "Integer",
+        "area_km2": "Real", "coverage": "Real", "partial": "Integer(Boolean)", "cameras": "Integer",
+        "cameras_per_km2": "Real", "cameras_per_10k": "Real", "inhabitants_per_camera": "Integer",
+        "by_type": "String", "by_scope": "String", "note": "String",
+    }
+    assert tuple(expected) == ROW_KEYS
+    assert csvt_line(ROW_KEYS) == ",".join(f'"{expected[k]}"' for k in ROW_KEYS) + "\n"

@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from types import UnionType
+from typing import IO, Any, Union, get_args, get_origin, get_type_hints
 
 from osmcams.errors import OutputError, UsageError
 from osmcams.files import atomic_open, atomic_path
-from osmcams.join import MIN_COVERAGE, ROW_KEYS, Report
+from osmcams.join import MIN_COVERAGE, ROW_KEYS, DensityRow, Report
 from osmcams.models import Camera
 from osmcams.outputs.formats import CAMERAS, FORMATS, VIEWS, Format
 from osmcams.outputs.fov import View, view_feature
@@ -28,14 +29,22 @@ from osmcams.outputs.fov import View, view_feature
 RS = "\x1e"
 # The type of each column osmcams writes, in GDAL's names, whatever the values of a run:
 # a code stays text, a count an integer, a column of nulls keeps its type. Other columns
-# (OSM tags) are text; by_type:* and by_scope:* are counts.
+# (OSM tags) are text; by_type:* and by_scope:* are counts. A density row's columns take
+# the types join.DensityRow declares.
+GDAL_TYPES = {bool: "Integer(Boolean)", int: "Integer", float: "Real", str: "String"}
+
+
+def _gdal_type(hint: Any) -> str:
+    """The GDAL type of a declared Python type: `int | None` is Integer, a dict is text."""
+    if get_origin(hint) in (Union, UnionType):
+        hint = next(a for a in get_args(hint) if a is not type(None))
+    return GDAL_TYPES.get(hint, "String")
+
+
 COLUMN_TYPES = {
-    "insee": "String", "name": "String", "department": "String", "population": "Integer",
-    "area_km2": "Real", "coverage": "Real", "cameras": "Integer", "cameras_per_km2": "Real",
-    "cameras_per_10k": "Real", "inhabitants_per_camera": "Integer", "note": "String",
+    **{key: _gdal_type(hint) for key, hint in get_type_hints(DensityRow).items()},
     "lon": "Real", "lat": "Real", "@id": "String", "@direction": "Real", "@timestamp": "DateTime",
     "commune": "String", "date": "DateTime", "added": "Integer", "removed": "Integer",
-    "partial": "Integer(Boolean)",
 }
 COUNTS = ("by_type:", "by_scope:")
 PANDAS_TYPES = {"Integer": "Int64", "Real": "float64", "Integer(Boolean)": "boolean"}
