@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypedDict
 
 from osmcams.communes.model import Communes, short_list
 from osmcams.errors import DataError
@@ -18,10 +18,28 @@ from osmcams.geo.areas import areas_km2
 from osmcams.models import Camera, gc_paused
 from osmcams.sources.osm.pbf import Extract
 
-ROW_KEYS = (
-    "insee", "name", "department", "population", "area_km2", "coverage", "partial", "cameras",
-    "cameras_per_km2", "cameras_per_10k", "inhabitants_per_camera", "by_type", "by_scope", "note",
-)
+
+class DensityRow(TypedDict):
+    """A commune's row of the density table, its keys in the order of the columns; a null
+    is a value the data cannot give (no count outside the data, no density when partial)."""
+
+    insee: str
+    name: str
+    department: str | None
+    population: int | None
+    area_km2: float
+    coverage: float | None  # the share of its area inside the data; None: unknown
+    partial: bool
+    cameras: int | None
+    cameras_per_km2: float | None
+    cameras_per_10k: float | None
+    inhabitants_per_camera: int | None
+    by_type: dict[str, int]  # surveillance:type -> cameras
+    by_scope: dict[str, int]  # surveillance -> cameras
+    note: str | None
+
+
+ROW_KEYS = tuple(DensityRow.__annotations__)
 # A commune under this share of its area inside the data has no count; under FULL, a partial one.
 NO_DATA, FULL = 0.02, 0.995
 # Under this share, a partial commune's densities are null: its count is a lower bound.

@@ -25,6 +25,9 @@ from osmcams.outputs.formats import (
     COMMUNE_LAYERS,
     COUNT_FORMATS,
     COUNT_SUFFIXES,
+    FORMATS,
+    OUTLINES,
+    VIEWS,
     agreed_format,
 )
 
@@ -173,17 +176,17 @@ def export(
 
     fmt = agreed_format(output, fmt, CAMERA_SUFFIXES, "geojsonseq" if sequence else "geojson")
     if sequence:
-        if fmt not in ("geojson", "geojsonseq"):
+        if FORMATS[fmt].kin != "geojson":
             raise UsageError("--sequence goes with GeoJSON only")
         fmt = "geojsonseq"
     if (output is None) == (output_dir is None):
         raise UsageError("give exactly one of --output and --output-dir")
     if credit and fmt != "umap":
         raise UsageError(f"--credit goes with a uMap map, not {fmt}")
-    for flag, wanted in (("--with-boundary", with_boundary), ("--fov", fov)):
-        if wanted and fmt not in ("geojson", "geojsonseq", "gpkg", "umap"):
+    for flag, wanted, kind in (("--with-boundary", with_boundary, OUTLINES), ("--fov", fov, VIEWS)):
+        if wanted and kind not in FORMATS[fmt].carries:
             raise UsageError(f"{flag} goes with GeoJSON, GeoPackage or uMap, not {fmt}")
-    if fmt == "shp" and output_dir is not None:
+    if not FORMATS[fmt].one_file and output_dir is not None:
         raise UsageError("a Shapefile is several files: give -o FILE.shp, or another format")
     if output is not None:
         check_target(output, overwrite)  # before the work, not after

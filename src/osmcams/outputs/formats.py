@@ -2,28 +2,87 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-TABLE_FORMATS = ("table", "csv", "json", "markdown")
-CAMERA_FORMATS = ("geojson", "geojsonseq", "gpkg", "parquet", "csv", "umap", "shp", "fgb", "kml")
+# What a format can carry: the density rows as a table, the communes as polygons with their
+# rows, the camera points, and beside the cameras the commune outlines and fields of view.
+ROWS, COMMUNES, CAMERAS, OUTLINES, VIEWS = "rows", "communes", "cameras", "outlines", "views"
+
+
+@dataclass(frozen=True)
+class Format:
+    """One output format: the suffixes that name it (the first is the one it writes in
+    --output-dir), what it can carry, and how it is written (`writer`, a key of
+    outputs.writers.CAMERA_WRITERS for cameras; `driver`, its GDAL driver if any)."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    carries: frozenset[str]
+    writer: str = ""
+    driver: str | None = None
+    sequence_of: str | None = None  # a text sequence of that format's features (RFC 8142)
+    one_file: bool = True  # False: several files beside one another (a Shapefile)
+
+    @property
+    def suffix(self) -> str:
+        """The suffix it writes in --output-dir."""
+        return self.suffixes[0]
+
+    @property
+    def kin(self) -> str:
+        """The format a suffix may name in place of this one (a GeoJSON file read as a sequence)."""
+        return self.sequence_of or self.name
+
+
+_LAYER, _POINTS = frozenset({COMMUNES, CAMERAS, OUTLINES, VIEWS}), frozenset({CAMERAS})
+# In the order of the --format choices; a table's suffix comes before another kind's.
+REGISTRY = (
+    Format("table", (".txt",), frozenset({ROWS})),
+    Format("geojson", (".geojson", ".json"), _LAYER, "geojson"),
+    Format("geojsonseq", (".geojsons", ".geojsonl", ".geojsonseq"), _POINTS | {OUTLINES, VIEWS},
+           "geojson", sequence_of="geojson"),
+    Format("gpkg", (".gpkg",), _LAYER, "gpkg", driver="GPKG"),
+    Format("parquet", (".parquet",), _POINTS, "parquet"),
+    Format("csv", (".csv",), frozenset({ROWS, CAMERAS}), "csv"),
+    Format("json", (".json",), frozenset({ROWS})),
+    Format("markdown", (".md",), frozenset({ROWS})),
+    Format("umap", (".umap",), frozenset({CAMERAS, OUTLINES, VIEWS}), "umap"),
+    Format("shp", (".shp",), _POINTS, "gdal", driver="ESRI Shapefile", one_file=False),
+    Format("fgb", (".fgb",), _POINTS, "gdal", driver="FlatGeobuf"),
+    Format("kml", (".kml",), _POINTS, "gdal", driver="KML"),
+)
+FORMATS = {f.name: f for f in REGISTRY}
+
+
+def names(kind: str) -> tuple[str, ...]:
+    """The formats that can carry `kind`, in registry order."""
+    return tuple(f.name for f in REGISTRY if kind in f.carries)
+
+
+def suffixes_for(*kinds: str) -> dict[str, str]:
+    """Suffix -> format, for the formats carrying `kinds`; a suffix goes to the first kind's."""
+    found: dict[str, str] = {}
+    for kind in kinds:
+        for f in REGISTRY:
+            if kind in f.carries:
+                for suffix in f.suffixes:
+                    found.setdefault(suffix, f.name)
+    return found
+
+
+TABLE_FORMATS = names(ROWS)
+CAMERA_FORMATS = names(CAMERAS)
 # Written through GDAL (pyogrio) as one layer of points: the driver of each.
-GDAL_DRIVERS = {"shp": "ESRI Shapefile", "fgb": "FlatGeobuf", "kml": "KML"}
-TABLE_SUFFIXES = {".csv": "csv", ".json": "json", ".md": "markdown", ".txt": "table"}
+GDAL_DRIVERS = {f.name: f.driver for f in REGISTRY if f.writer == "gdal"}
+TABLE_SUFFIXES = suffixes_for(ROWS)
 # count also draws the communes as polygons with their rows (a choropleth layer).
-COMMUNE_LAYERS = ("geojson", "gpkg")
+COMMUNE_LAYERS = names(COMMUNES)
 COUNT_FORMATS = (*TABLE_FORMATS, *COMMUNE_LAYERS)
-COUNT_SUFFIXES = {**TABLE_SUFFIXES, ".geojson": "geojson", ".gpkg": "gpkg"}
-CAMERA_SUFFIXES = {
-    ".geojson": "geojson", ".json": "geojson", ".geojsons": "geojsonseq",
-    ".geojsonl": "geojsonseq", ".geojsonseq": "geojsonseq", ".gpkg": "gpkg",
-    ".parquet": "parquet", ".csv": "csv", ".umap": "umap", ".shp": "shp", ".fgb": "fgb",
-    ".kml": "kml",
-}
+COUNT_SUFFIXES = suffixes_for(ROWS, COMMUNES)
+CAMERA_SUFFIXES = suffixes_for(CAMERAS)
 # The suffix each camera format gets in --output-dir.
-SUFFIX = {
-    "geojson": ".geojson", "geojsonseq": ".geojsons", "gpkg": ".gpkg", "parquet": ".parquet",
-    "csv": ".csv", "umap": ".umap", "shp": ".shp", "fgb": ".fgb", "kml": ".kml",
-}
+SUFFIX = {name: FORMATS[name].suffix for name in CAMERA_FORMATS}
 
 
 def format_for(output: Path | None, suffixes: dict[str, str], default: str) -> str:
@@ -31,10 +90,6 @@ def format_for(output: Path | None, suffixes: dict[str, str], default: str) -> s
     if output is None:
         return default
     return suffixes.get(output.suffix.lower(), default)
-
-
-# Formats a suffix may name in place of one another (a GeoJSON file read as a sequence).
-KIN = {"geojson": "geojson", "geojsonseq": "geojson"}
 
 
 def agreed_format(
@@ -56,7 +111,7 @@ def agreed_format(
             f"osmcams cannot write {output.name}: give it one of the suffixes "  # type: ignore[union-attr]
             + ", ".join(sorted(suffixes))
         )
-    if fmt and KIN.get(fmt, fmt) != KIN.get(named, named):
+    if fmt and FORMATS[fmt].kin != FORMATS[named].kin:
         raise UsageError(f"{output.name} names {named}, not --format {fmt}")  # type: ignore[union-attr]
     return fmt or named
 

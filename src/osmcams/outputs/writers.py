@@ -12,29 +12,39 @@ import json
 import os
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from types import UnionType
+from typing import IO, Any, Union, get_args, get_origin, get_type_hints
 
 from osmcams.errors import OutputError, UsageError
 from osmcams.files import atomic_open, atomic_path
-from osmcams.join import MIN_COVERAGE, ROW_KEYS, Report
+from osmcams.join import MIN_COVERAGE, ROW_KEYS, DensityRow, Report
 from osmcams.models import Camera
-from osmcams.outputs.formats import CAMERA_FORMATS, GDAL_DRIVERS, SUFFIX
+from osmcams.outputs.formats import CAMERAS, FORMATS, VIEWS, Format
 from osmcams.outputs.fov import View, view_feature
 
 RS = "\x1e"
 # The type of each column osmcams writes, in GDAL's names, whatever the values of a run:
 # a code stays text, a count an integer, a column of nulls keeps its type. Other columns
-# (OSM tags) are text; by_type:* and by_scope:* are counts.
+# (OSM tags) are text; by_type:* and by_scope:* are counts. A density row's columns take
+# the types join.DensityRow declares.
+GDAL_TYPES = {bool: "Integer(Boolean)", int: "Integer", float: "Real", str: "String"}
+
+
+def _gdal_type(hint: Any) -> str:
+    """The GDAL type of a declared Python type: `int | None` is Integer, a dict is text."""
+    if get_origin(hint) in (Union, UnionType):
+        hint = next(a for a in get_args(hint) if a is not type(None))
+    return GDAL_TYPES.get(hint, "String")
+
+
 COLUMN_TYPES = {
-    "insee": "String", "name": "String", "department": "String", "population": "Integer",
-    "area_km2": "Real", "coverage": "Real", "cameras": "Integer", "cameras_per_km2": "Real",
-    "cameras_per_10k": "Real", "inhabitants_per_camera": "Integer", "note": "String",
+    **{key: _gdal_type(hint) for key, hint in get_type_hints(DensityRow).items()},
     "lon": "Real", "lat": "Real", "@id": "String", "@direction": "Real", "@timestamp": "DateTime",
     "commune": "String", "date": "DateTime", "added": "Integer", "removed": "Integer",
-    "partial": "Integer(Boolean)",
 }
 COUNTS = ("by_type:", "by_scope:")
 PANDAS_TYPES = {"Integer": "Int64", "Real": "float64", "Integer(Boolean)": "boolean"}
@@ -361,65 +371,104 @@ def write_cameras(
     (insee, name) in the same order, `boundaries` (code, name, geometry) add the outlines,
     `views` the fields of view (GeoJSON and GeoPackage only), `about` where they come
     from (`provenance`: in a GeoJSON FeatureCollection and a GeoPackage)."""
-    if fmt not in CAMERA_FORMATS or fmt == "umap":  # uMap maps need the report: outputs.umap
+    spec = FORMATS.get(fmt)
+    # uMap maps need the report: outputs.umap
+    if spec is None or CAMERAS not in spec.carries or spec.writer not in CAMERA_WRITERS:
         raise UsageError(f"unknown camera format {fmt!r}")
-    if views is not None and fmt not in ("geojson", "geojsonseq", "gpkg"):
+    if views is not None and VIEWS not in spec.carries:
         raise UsageError(f"fields of view go with GeoJSON or GeoPackage, not {fmt}")
     places: list[tuple[str | None, str | None]] = (
         list(communes) if communes is not None else [(None, None)] * len(cameras)
     )
     if len(places) != len(cameras):
         raise ValueError("one commune per camera")
-    records = [] if "geojson" in fmt else [c.flat_properties(*p) for c, p in zip(cameras, places)]
-    if fmt == "gpkg":
-        import geopandas
+    CAMERA_WRITERS[spec.writer](spec, _Cameras(cameras, places, boundaries, views, about), target, overwrite)
 
-        with atomic_path(target, overwrite) as temp:
-            temp.unlink()
-            layers = [("cameras", _camera_frame(records, cameras))]
-            if boundaries:
-                layers.append(("boundary", geopandas.GeoDataFrame(
-                    [{"insee": b["code"], "name": b["name"]} for b in boundaries],
-                    geometry=[b["geometry"] for b in boundaries], crs="EPSG:4326",
-                )))
-            if views:
-                layers.append(("fields_of_view", geopandas.GeoDataFrame(
-                    [v.properties() for v in views], geometry=[v.polygon for v in views],
-                    crs="EPSG:4326",
-                )))
-            metadata = {"dataset_metadata": gdal_metadata(about)} if about else {}
-            for i, (layer, frame) in enumerate(layers):
-                gdal_write(frame, temp, target, layer=layer, driver="GPKG", **(metadata if not i else {}))
-        return
-    if fmt in GDAL_DRIVERS:
-        sidecars = [Path(target).with_suffix(s) for s in SHAPEFILE_PARTS] if fmt == "shp" else []
-        if not overwrite and [p for p in sidecars if p.exists()]:
-            raise UsageError(f"{sidecars[0]} exists; add --overwrite to replace it")
-        with atomic_path(target, overwrite) as temp:
-            temp.unlink()
-            named = {} if fmt == "shp" else {"layer": "cameras"}  # not the temporary name
-            gdal_write(_camera_frame(records, cameras, fmt == "fgb"), temp, target, driver=GDAL_DRIVERS[fmt],
-                       geometry_type="Point", **named)
-            if fmt == "shp":  # the sidecar files go with the .shp, each renamed into place
-                for part in temp.parent.glob(f"{temp.stem}.*"):
-                    if part != temp:
-                        os.replace(part, Path(target).with_suffix(part.suffix))
-        return
-    if fmt == "parquet":  # GeoParquet, for DuckDB, Sedona and pandas; the outline is left out
-        with atomic_path(target, overwrite) as temp:
-            _camera_frame(records, cameras).to_parquet(temp)
-        return
+
+@dataclass(frozen=True)
+class _Cameras:
+    """What write_cameras is given to write: the cameras, each one's (insee, name), the
+    outlines, the fields of view and where they come from."""
+
+    cameras: list[Camera]
+    places: list[tuple[str | None, str | None]]
+    boundaries: list[dict[str, Any]] | None
+    views: list[View] | None
+    about: dict[str, Any] | None
+
+    def records(self) -> list[dict[str, Any]]:
+        """The flat properties of each camera."""
+        return [c.flat_properties(*p) for c, p in zip(self.cameras, self.places)]
+
+
+def _write_gpkg(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
+    """A GeoPackage: the cameras, the outlines and the fields of view, one layer each."""
+    import geopandas
+
+    with atomic_path(target, overwrite) as temp:
+        temp.unlink()
+        layers = [("cameras", _camera_frame(given.records(), given.cameras))]
+        if given.boundaries:
+            layers.append(("boundary", geopandas.GeoDataFrame(
+                [{"insee": b["code"], "name": b["name"]} for b in given.boundaries],
+                geometry=[b["geometry"] for b in given.boundaries], crs="EPSG:4326",
+            )))
+        if given.views:
+            layers.append(("fields_of_view", geopandas.GeoDataFrame(
+                [v.properties() for v in given.views], geometry=[v.polygon for v in given.views],
+                crs="EPSG:4326",
+            )))
+        metadata = {"dataset_metadata": gdal_metadata(given.about)} if given.about else {}
+        for i, (layer, frame) in enumerate(layers):
+            gdal_write(frame, temp, target, layer=layer, driver=spec.driver, **(metadata if not i else {}))
+
+
+def _write_gdal(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
+    """One layer of points through the format's GDAL driver."""
+    shp = spec.name == "shp"
+    sidecars = [Path(target).with_suffix(s) for s in SHAPEFILE_PARTS] if shp else []
+    if not overwrite and [p for p in sidecars if p.exists()]:
+        raise UsageError(f"{sidecars[0]} exists; add --overwrite to replace it")
+    with atomic_path(target, overwrite) as temp:
+        temp.unlink()
+        named = {} if shp else {"layer": "cameras"}  # not the temporary name
+        gdal_write(_camera_frame(given.records(), given.cameras, spec.name == "fgb"), temp, target,
+                   driver=spec.driver, geometry_type="Point", **named)
+        if shp:  # the sidecar files go with the .shp, each renamed into place
+            for part in temp.parent.glob(f"{temp.stem}.*"):
+                if part != temp:
+                    os.replace(part, Path(target).with_suffix(part.suffix))
+
+
+def _write_parquet(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
+    """GeoParquet, for DuckDB, Sedona and pandas; the outline is left out."""
+    with atomic_path(target, overwrite) as temp:
+        _camera_frame(given.records(), given.cameras).to_parquet(temp)
+
+
+def _write_csv(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
+    """A CSV of lon, lat and the flat properties, with its column types beside it."""
     with atomic_open(target, overwrite) as out:
-        if fmt == "csv":
-            rows = [{"lon": c.lon, "lat": c.lat, **r} for c, r in zip(cameras, records)]
-            keys = tuple(_columns(rows) or ["lon", "lat", "@id"])
-            rows_csv(rows, keys, out)
-            write_csvt(target, keys)
-            return
-        features = [boundary_feature(**b) for b in boundaries or []]
-        features += [camera_feature(c, *place) for c, place in zip(cameras, places)]
-        features += [view_feature(v) for v in views or []]
-        write_geojson(features, out, sequence=fmt == "geojsonseq", about=about)
+        rows = [{"lon": c.lon, "lat": c.lat, **r} for c, r in zip(given.cameras, given.records())]
+        keys = tuple(_columns(rows) or ["lon", "lat", "@id"])
+        rows_csv(rows, keys, out)
+        write_csvt(target, keys)
+
+
+def _write_geojson(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
+    """A FeatureCollection, or a text sequence of features: outlines, cameras, fields of view."""
+    with atomic_open(target, overwrite) as out:
+        features = [boundary_feature(**b) for b in given.boundaries or []]
+        features += [camera_feature(c, *place) for c, place in zip(given.cameras, given.places)]
+        features += [view_feature(v) for v in given.views or []]
+        write_geojson(features, out, sequence=spec.sequence_of is not None, about=given.about)
+
+
+# Format.writer -> the function that writes cameras in it.
+CAMERA_WRITERS: dict[str, Callable[[Format, _Cameras, str | os.PathLike[str], bool], None]] = {
+    "geojson": _write_geojson, "gpkg": _write_gpkg, "parquet": _write_parquet, "csv": _write_csv,
+    "gdal": _write_gdal,
+}
 
 
 def write_communes(report: Report, target: str | os.PathLike[str], fmt: str, overwrite: bool = False) -> None:
@@ -467,7 +516,7 @@ def slug(name: str) -> str:
 
 def commune_file(code: str, name: str, fmt: str) -> str:
     """`<code>-<slug>.<ext>`: a plain file name, whatever the code and the name hold."""
-    return f"{slug(code)}-{slug(name)}{SUFFIX[fmt]}"
+    return f"{slug(code)}-{slug(name)}{FORMATS[fmt].suffix}"
 
 
 def render_text(write: Any) -> str:
