@@ -7,7 +7,6 @@ file path; faults are each one line on stderr and an exit code.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,10 +14,9 @@ from typing import Any
 
 import pytest
 from fake_ohsome import TIMEOUT_MESSAGE, Ohsome, error
-from test_timeline import COMMUNES, HEADER_DATE, _snapshot, _timeline, history, shapes  # noqa: F401
+from test_timeline import COMMUNES, HEADER_DATE, _run, _snapshot, _timeline, history, shapes  # noqa: F401
 from werkzeug import Request, Response
 
-from osmcams.cli import main
 from osmcams.errors import ExitCode
 
 
@@ -29,15 +27,6 @@ def ohsome(httpserver, net_env, history: Path, monkeypatch: pytest.MonkeyPatch) 
     stand_in = Ohsome(history, end=HEADER_DATE)
     stand_in.register(httpserver)
     return stand_in
-
-
-def _run(*args: str | Path) -> tuple[int, str]:
-    import contextlib
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(["timeline", *map(str, args)])
-    return code, out.getvalue()
 
 
 def _ohsome_timeline(ign_dir: Path, tmp_path: Path, *args: str, code: int = ExitCode.OK) -> Any:

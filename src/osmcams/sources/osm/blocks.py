@@ -370,18 +370,18 @@ def _readable(block: bytes) -> bytes:
     if BLOB_ZSTD not in dict(_fields(blob)):
         return block
     data = inflate(blob)
-    raw = _field(BLOB_RAW, data) + _encoded(BLOB_RAW_SIZE << 3) + _encoded(len(data))
+    raw = _field(BLOB_RAW, data) + encode_varint(BLOB_RAW_SIZE << 3) + encode_varint(len(data))
     kind = bytes(dict(_fields(block[4 : 4 + size]))[1])  # type: ignore[arg-type]
-    header = _field(1, kind) + _encoded(3 << 3) + _encoded(len(raw))  # type, datasize
+    header = _field(1, kind) + encode_varint(3 << 3) + encode_varint(len(raw))  # type, datasize
     return struct.pack(">I", len(header)) + header + raw
 
 
 def _field(number: int, payload: bytes) -> bytes:
     """A length-delimited protobuf field."""
-    return _encoded(number << 3 | 2) + _encoded(len(payload)) + payload
+    return encode_varint(number << 3 | 2) + encode_varint(len(payload)) + payload
 
 
-def _encoded(value: int) -> bytes:
+def encode_varint(value: int) -> bytes:
     """`value` as a protobuf varint."""
     out = bytearray()
     while value > 0x7F:

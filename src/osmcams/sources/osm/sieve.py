@@ -172,15 +172,6 @@ def _block_message() -> Any:
     return _messages(MESSAGES, "osmcams.PrimitiveBlock")[0]
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def way_refs(data: bytes) -> Any:
     """The node ids that the ways of an inflated block refer to, as one array."""
     import numpy
@@ -192,7 +183,7 @@ def way_refs(data: bytes) -> Any:
         if not parts:
             continue
         joined = b"".join(parts)
-        deltas = numpy.array(packed.FromString(b"\x0a" + _varint(len(joined)) + joined).values,
+        deltas = numpy.array(packed.FromString(b"\x0a" + blocks.encode_varint(len(joined)) + joined).values,
                              numpy.int64)
         # Each way's ids are delta-coded from 0: a running sum that starts again at each
         # way, made by taking from the first delta of each way the sum of the way before.
