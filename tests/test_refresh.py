@@ -633,3 +633,34 @@ def test_a_store_of_schema_7_writes_the_whole_set_once_then_patches(
         with sqlite3.connect(out / "history.sqlite") as db:
             assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert _set_files(out) == _rebuilt(tmp_path, config, f"whole{i}")
+
+
+def test_a_commune_outside_the_data_that_loses_its_camera_leaves_a_patched_set(
+    replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys
+):
+    """La Turbie lies outside Monaco 2025's data: a camera mapped there gives it a row, and
+    its deletion takes the row and the commune's file out of the set, by a patch that
+    equals a whole recount."""
+    config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
+                          population=str(cog_population), names=FRENCH)
+    out = tmp_path / "www"
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config, "--quiet") == 0
+    assert "06150" not in {r["insee"] for r in published(out)[0]["communes"]}
+    camera = Obj("node", NEW_NODE, 1, {"man_made": "surveillance", "surveillance:type": "camera"},
+                 *inside("06150"))
+    replication.publish(MONACO_SEQUENCE + 1, osc(create=[camera]), STAMP.format(2, 0))
+    assert run(config, "--quiet") == 0
+    assert {r["insee"]: r["cameras"] for r in published(out)[0]["communes"]}["06150"] == 1
+    gone = Obj("node", NEW_NODE, 2, {}, *inside("06150"))
+    replication.publish(MONACO_SEQUENCE + 2, osc(modify=[gone]), STAMP.format(3, 0))
+    capsys.readouterr()
+    assert run(config) == 0
+    assert "06150, outside the data, no longer hold a camera: their rows go" in capsys.readouterr().err
+    assert "06150" not in {r["insee"] for r in published(out)[0]["communes"]}
+    assert not list((out / "communes").glob("06150-*"))
+    whole = _rebuilt(tmp_path, config, "whole")
+    patched = _set_files(out)
+    assert {k: v for k, v in patched.items() if k != "communes.json"} == {
+        k: v for k, v in whole.items() if k != "communes.json"}
+    assert patched["communes.json"]["communes"] == whole["communes.json"]["communes"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,19 +73,21 @@ def write_set(
     features: dict[str, list[str]],
     cameras: Iterable[bytes],
     whole: bool = True,
+    gone: Sequence[str] = (),
 ) -> dict[str, Identity]:
     """Publish the set of `rows` in `directory`; the identity of each file written.
 
     `features` are the feature lines of the communes whose files are written: with
     `whole`, every commune, and the commune files no longer in the set go; else the
-    other communes' files stay as they are. `cameras` are the lines of cameras.geojson,
-    in UTF-8: the features of every commune of `rows`, in their order.
+    other communes' files stay as they are, but for the files `gone` (their communes
+    left the set). `cameras` are the lines of cameras.geojson, in UTF-8: the features of
+    every commune of `rows`, in their order.
     """
     from osmcams.files import publish
 
     names = dict(FIXED)
     names.update({r.insee: commune_path(r.insee, r.name) for r in rows if r.insee in features})
-    stale: list[str] = []
+    stale: list[str] = [name for name in gone if (directory / name).exists()]
     folder = directory / COMMUNES_DIR
     if whole and folder.is_dir():
         kept = set(names.values())

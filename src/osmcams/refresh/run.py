@@ -335,15 +335,16 @@ class Refresh:
         return bool(files) and identities(self.config.output_dir, files) == files
 
     def _write_set(self, meta: dict[str, Any], warnings: list[str], rows: list[SetRow],
-                   features: dict[str, list[str]], whole: bool) -> None:
-        """Publish the set of `rows`, cameras.geojson from the kept feature lines,
-        and keep what was published (`write_set`)."""
+                   features: dict[str, list[str]], whole: bool, gone: list[str] = []) -> None:  # noqa: B006
+        """Publish the set of `rows`, cameras.geojson from the kept feature lines, less the
+        commune files `gone`, and keep what was published (`write_set`)."""
         from osmcams.outputs.sets import write_set
         from osmcams.store.kept import Kept
 
         kept = Kept(self.store.db)
-        files = write_set(self.config.output_dir, meta, warnings, rows, features, kept.features(), whole)
-        kept.keep_files(files, whole)
+        files = write_set(self.config.output_dir, meta, warnings, rows, features, kept.features(), whole,
+                          gone)
+        kept.keep_files(files, whole, gone)
         self.mirror.put("published", meta["replication_sequence"])
 
     def _extract_names(self) -> tuple[str, str]:
@@ -467,7 +468,7 @@ class Refresh:
         files; the others' rows and features are kept."""
         from osmcams.communes.model import Communes
         from osmcams.join import NO_DATA, finish, rank_order, row_of
-        from osmcams.outputs.sets import SetRow
+        from osmcams.outputs.sets import SetRow, commune_path
         from osmcams.outputs.writers import camera_feature, feature_line, row_lines
         from osmcams.sources.osm.pbf import Extract
         from osmcams.store.kept import Kept
@@ -491,14 +492,19 @@ class Refresh:
                  "counting these again")
         kept_features = mirror.features_in(dirty)
         fresh = {}
-        for code in dirty:
+        for code in sorted(dirty):
             r = by_code[code]
+            if not kept_features[code] and r.coverage is not None and r.coverage < NO_DATA:
+                dirty.discard(code)  # outside the data, and no longer holding a camera: no row
+                continue
             fresh[code] = row_of(code, r.name, r.department, r.population, r.area, r.coverage,
                                  [(kind, scope) for kind, scope, _ in kept_features[code]])
             r.json, r.csv = row_lines(fresh[code])
             r.cameras, r.cameras_per_km2 = fresh[code]["cameras"], fresh[code]["cameras_per_km2"]
-            if not r.cameras and r.coverage is not None and r.coverage < NO_DATA:
-                raise Whole(f"{code}, outside the data, no longer holds a camera")  # its row goes
+        gone = [code for code in by_code if code in kept_features and code not in fresh]
+        if gone:
+            self.log(f"{', '.join(gone)}, outside the data, no longer hold a camera: their rows go")
+            rows = [r for r in rows if r.insee not in gone]
         if self._area_changed(moved):  # the cameras widen or narrow it
             raise Whole("the area the data covers changed")
         state = mirror.get("report")
@@ -522,9 +528,11 @@ class Refresh:
         for warning in warnings:
             self.log(f"warning: {warning}")
         kept.update_rows([by_code[code] for code in dirty])
+        kept.drop_rows(gone)
         kept.reorder({r.insee: i for i, r in enumerate(order) if r.published != i})
         self._write_set(meta, warnings, [SetRow(r.insee, r.name, r.json, r.csv) for r in order],
-                        {code: [line for *_, line in kept_features[code]] for code in dirty}, False)
+                        {code: [line for *_, line in kept_features[code]] for code in dirty}, False,
+                        [commune_path(code, by_code[code].name) for code in gone])
         now: dict[str, list[Camera]] = {code: [] for code in dirty}
         for camera, owner in zip(moved, owners):
             if owner in now:

@@ -103,6 +103,10 @@ class Kept:
               r.coverage, r.cameras, r.cameras_per_km2, r.json, r.csv) for r in rows],
         )
 
+    def drop_rows(self, codes: list[str]) -> None:
+        """Forget the rows of these communes: they left the set."""
+        self.db.executemany("DELETE FROM kept_rows WHERE insee = ?", [(code,) for code in codes])
+
     def reorder(self, published: dict[str, int]) -> None:
         """Keep the new published place of the rows whose place changed."""
         self.db.executemany("UPDATE kept_rows SET published = ? WHERE insee = ?",
@@ -128,8 +132,10 @@ class Kept:
         path relative to the output directory."""
         return {name: (size, mtime) for name, size, mtime in self.db.execute("SELECT * FROM kept_files")}
 
-    def keep_files(self, files: dict[str, tuple[int, int]], whole: bool) -> None:
-        """Keep these files of the published set; with `whole`, they are the whole set."""
+    def keep_files(self, files: dict[str, tuple[int, int]], whole: bool, gone: list[str] = []) -> None:  # noqa: B006
+        """Keep these files of the published set; with `whole`, they are the whole set; the
+        files `gone` left it."""
+        self.db.executemany("DELETE FROM kept_files WHERE name = ?", [(name,) for name in gone])
         if whole:
             self.db.execute("DELETE FROM kept_files")
         self.db.executemany("INSERT OR REPLACE INTO kept_files VALUES (?, ?, ?)",
