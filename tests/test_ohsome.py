@@ -287,26 +287,10 @@ def _count_url() -> str:
 
 def test_saint_barthelemy_real_diff(ohsome: Ohsome, osm_dir: Path, tmp_path: Path, write_text) -> None:
     """A real replication diff, then a camera mapped a month later: 0, then 1, as osmium says."""
-    from conftest import parse_opl, run_osmium
-    from test_timeline import _change, _node
+    from test_timeline import saint_barthelemy_history
 
-    folder = osm_dir / "saint-barthelemy"
-    camera = write_text("camera.osc", _change(create=[
-        _node(90000000001, 1, "2014-02-10T12:00:00Z", -62.8500, 17.8970)]))
-    target = tmp_path / "sb.osh.pbf"
-    run_osmium("apply-changes", "-H", folder / "saint_barthelemy.osm.pbf",
-               folder / "saint_barthelemy.osc.gz", camera, "-o", target,
-               "--output-header=osmosis_replication_timestamp=2014-03-01T00:00:00Z")
+    target, island, expected = saint_barthelemy_history(osm_dir, tmp_path, write_text)
     ohsome.history, ohsome.end = target, "2014-03-01T00:00:00Z"
-    island = write_text("sb.geojson", json.dumps({"type": "FeatureCollection", "features": [{
-        "type": "Feature", "properties": {"code": "97701", "nom": "Saint-Barthélemy"},
-        "geometry": {"type": "Polygon", "coordinates": [[[-62.96, 17.86], [-62.77, 17.86],
-                                                          [-62.77, 17.97], [-62.96, 17.97],
-                                                          [-62.96, 17.86]]]}}]}))
-    expected = []
-    for date in ("2014-01-01T00:00:00Z", "2014-02-01T00:00:00Z", "2014-03-01T00:00:00Z"):
-        objects = parse_opl(run_osmium("time-filter", target, date, "-f", "opl", "-o", "-"))
-        expected.append(sum(o.tags.get("man_made") == "surveillance" for o in objects))
     out = tmp_path / "sb.json"
     code, _ = _run("--boundaries", island, "--all", "--every", "month", "--since", "2014-01",
                    "-o", out, "-q")

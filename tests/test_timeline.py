@@ -285,8 +285,9 @@ def test_impossible_spans_are_usage_errors(
     assert message in capsys.readouterr().err
 
 
-def test_saint_barthelemy_real_diff(osm_dir: Path, tmp_path: Path, write_text) -> None:
-    """A real replication diff, then a camera mapped a month later: 0, then 1, never null."""
+def saint_barthelemy_history(osm_dir: Path, tmp_path: Path, write_text) -> tuple[Path, Path, list[int]]:
+    """The real Saint-Barthélemy extract and diff, then a camera mapped a month later, as a
+    history file; the island as a boundary file; the cameras osmium holds at each month."""
     folder = osm_dir / "saint-barthelemy"
     camera = write_text("camera.osc", _change(create=[
         _node(90000000001, 1, "2014-02-10T12:00:00Z", -62.8500, 17.8970)]))
@@ -303,6 +304,12 @@ def test_saint_barthelemy_real_diff(osm_dir: Path, tmp_path: Path, write_text) -
     for date in ("2014-01-01T00:00:00Z", "2014-02-01T00:00:00Z", "2014-03-01T00:00:00Z"):
         objects = parse_opl(run_osmium("time-filter", target, date, "-f", "opl", "-o", "-"))
         expected.append(sum(o.tags.get("man_made") == "surveillance" for o in objects))
+    return target, island, expected
+
+
+def test_saint_barthelemy_real_diff(osm_dir: Path, tmp_path: Path, write_text) -> None:
+    """A real replication diff, then a camera mapped a month later: 0, then 1, never null."""
+    target, island, expected = saint_barthelemy_history(osm_dir, tmp_path, write_text)
     out = tmp_path / "sb.json"
     code, _ = _run("--pbf", target, "--boundaries", island, "--all", "--every", "month",
                    "--since", "2014-01", "-o", out, "-q")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -335,7 +335,7 @@ class Refresh:
         return bool(files) and identities(self.config.output_dir, files) == files
 
     def _write_set(self, meta: dict[str, Any], warnings: list[str], rows: list[SetRow],
-                   features: dict[str, list[str]], whole: bool, gone: list[str] = []) -> None:  # noqa: B006
+                   features: dict[str, list[str]], whole: bool, gone: Sequence[str] = ()) -> None:
         """Publish the set of `rows`, cameras.geojson from the kept feature lines, less the
         commune files `gone`, and keep what was published (`write_set`)."""
         from osmcams.outputs.sets import write_set
@@ -491,17 +491,18 @@ class Refresh:
         self.log(f"{len(touched)} cameras touched, in {len(dirty)} of the {len(rows)} communes: "
                  "counting these again")
         kept_features = mirror.features_in(dirty)
+        # A commune outside the data that no longer holds a camera has no row any more.
+        coverage = {code: by_code[code].coverage for code in dirty}
+        gone = sorted(code for code, share in coverage.items()
+                      if not kept_features[code] and share is not None and share < NO_DATA)
+        dirty -= set(gone)
         fresh = {}
-        for code in sorted(dirty):
+        for code in dirty:
             r = by_code[code]
-            if not kept_features[code] and r.coverage is not None and r.coverage < NO_DATA:
-                dirty.discard(code)  # outside the data, and no longer holding a camera: no row
-                continue
             fresh[code] = row_of(code, r.name, r.department, r.population, r.area, r.coverage,
                                  [(kind, scope) for kind, scope, _ in kept_features[code]])
             r.json, r.csv = row_lines(fresh[code])
             r.cameras, r.cameras_per_km2 = fresh[code]["cameras"], fresh[code]["cameras_per_km2"]
-        gone = [code for code in by_code if code in kept_features and code not in fresh]
         if gone:
             self.log(f"{', '.join(gone)}, outside the data, no longer hold a camera: their rows go")
             rows = [r for r in rows if r.insee not in gone]

@@ -17,7 +17,7 @@ its set from: it never reads the published files back.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,7 +103,7 @@ class Kept:
               r.coverage, r.cameras, r.cameras_per_km2, r.json, r.csv) for r in rows],
         )
 
-    def drop_rows(self, codes: list[str]) -> None:
+    def drop_rows(self, codes: Sequence[str]) -> None:
         """Forget the rows of these communes: they left the set."""
         self.db.executemany("DELETE FROM kept_rows WHERE insee = ?", [(code,) for code in codes])
 
@@ -132,7 +132,7 @@ class Kept:
         path relative to the output directory."""
         return {name: (size, mtime) for name, size, mtime in self.db.execute("SELECT * FROM kept_files")}
 
-    def keep_files(self, files: dict[str, tuple[int, int]], whole: bool, gone: list[str] = []) -> None:  # noqa: B006
+    def keep_files(self, files: dict[str, tuple[int, int]], whole: bool, gone: Sequence[str] = ()) -> None:
         """Keep these files of the published set; with `whole`, they are the whole set; the
         files `gone` left it."""
         self.db.executemany("DELETE FROM kept_files WHERE name = ?", [(name,) for name in gone])
