@@ -518,7 +518,13 @@ def scan_members(
     extent: str | os.PathLike[str] | None = None,
 ) -> tuple[Extract, list[Boundary], Scan]:
     """As `scan_file`, with the members of the camera ways and relations, and their nodes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy
+    import osmium
+
     from osmcams.sources.extent import extent_of
+    from osmcams.sources.osm.blocks import sampled, unsampled
 
     path = Path(path)
     if path.is_dir():
@@ -527,13 +533,6 @@ def scan_members(
         raise DataError(f"{path}: " + ("not a regular file: osmcams reads OSM files from disk"
                                        if path.exists() else "no such file"))
     polygon, polygon_source = extent_of(path, extent)
-    from concurrent.futures import ThreadPoolExecutor
-
-    import numpy
-    import osmium
-
-    from osmcams.sources.osm.blocks import sampled, unsampled
-
     # One pool of decoding threads for every pass: every core unless told otherwise.
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
     header, stamp, stamp_source = read_header(path, pool)
