@@ -1,15 +1,16 @@
 """Camera nodes read straight from the dense node blocks of a PBF; the rest left to libosmium.
 
 Every data block is inflated. A block whose string table lacks the wanted
-strings cannot hold a wanted object and is dropped unread. The others are parsed
-by protobuf's C parser with a schema that keeps only tags and dense node
-positions: the ways of a group merge into one pair of key and value arrays, so
-numpy finds the man_made=surveillance pairs of a whole block at once. Camera
-nodes of dense blocks are made here; a block with a camera way or relation (or a
+strings cannot hold a wanted object and is dropped unread. The others are read
+by a C reader (native.c) that walks the protobuf fields once: the string table,
+the tags of every object and the dense node columns, building only the camera
+nodes. Where it cannot tell, and for history files, the Python path reads the
+block with protobuf's parser and numpy (`read_block`), the reference that the
+tests hold the C reader to. A block with a camera way or relation (or a
 boundary relation, when boundaries are wanted) is left to libosmium's filters.
 
-Large files are sifted by worker processes, one per core: the work is mostly
-Python and numpy, which threads would serialise.
+Large files are sifted by worker processes, one per core: inflating holds the
+GIL for most of each blob, which threads would serialise.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ from typing import Any, BinaryIO
 from osmcams.errors import DataError
 from osmcams.models import Camera, Progress, gc_paused, make_camera
 from osmcams.sources.osm import blocks
+
+try:
+    from osmcams.sources.osm import native  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler: every block is read in Python
+    native = None
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +221,21 @@ def referenced(data: bytes, candidates: Any, ranges: tuple[Any, Any] | None = No
     if not len(candidates) or not any(kind == blocks.GROUP_WAYS
                                       for kind, _ in blocks.primitive(data).groups):
         return numpy.empty(0, numpy.int64)
-    refs = way_refs(data)
     first, last = ranges or candidate_ranges(candidates)
+    if native is not None:
+        found = native.referenced(data, *(numpy.ascontiguousarray(a, numpy.int64)
+                                          for a in (first, last, candidates)))
+        if found is not None:
+            return numpy.unique(numpy.frombuffer(found, numpy.int64))
+    return referenced_in_python(data, candidates, (first, last))
+
+
+def referenced_in_python(data: bytes, candidates: Any, ranges: tuple[Any, Any]) -> Any:
+    """`referenced` with protobuf's parser and numpy: the reference for the C reader."""
+    import numpy
+
+    first, last = ranges
+    refs = way_refs(data)
     run = numpy.maximum(numpy.searchsorted(first, refs, "right") - 1, 0)
     refs = refs[(refs >= first[run]) & (refs <= last[run])]  # few: a quick look at the runs first
     at = numpy.minimum(numpy.searchsorted(candidates, refs), len(candidates) - 1)
@@ -372,14 +391,35 @@ class Wanted:
 def sift_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | list[NodeVersions] | None:
     """The camera nodes of one inflated block (the block at byte `offset`), or its node
     versions (see `Wanted`); None when libosmium must read it. A snapshot's block whose
-    node ids do not increase is `blocks.Corrupt`: versions of a history, or not sorted."""
-    import numpy
+    node ids do not increase is `blocks.Corrupt`: versions of a history, or not sorted.
 
+    A snapshot's block is read by the C reader (`native`) when it is built, else, and
+    wherever the C reader cannot tell, by `read_block`."""
     pairs = [CAMERA_STRINGS] + ([BOUNDARY_STRINGS] if wanted.boundaries else [])
     if not any(all(_entry(text) in data for text in pair) for pair in pairs) and not (
         wanted.history and any(kind == blocks.GROUP_DENSE for kind, _ in blocks.primitive(data).groups)
     ):
         return []
+    if native is None or wanted.history:
+        return read_block(data, wanted, offset)
+    found = native.sift(data, CAMERA_STRINGS, BOUNDARY_STRINGS if wanted.boundaries else None)
+    if isinstance(found, tuple):
+        before, after = found
+        raise _unsorted(before, after, offset)
+    return found
+
+
+def _unsorted(before: int, after: int, offset: int) -> blocks.Corrupt:
+    return blocks.Corrupt(
+        f"node/{after} follows node/{before} in the block at byte {offset:,}: the file holds "
+        "several versions of a node (a history file, whatever its header says) or is not sorted by id"
+    )
+
+
+def read_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | list[NodeVersions] | None:
+    """`sift_block` in Python, with protobuf's parser: the reference for the C reader."""
+    import numpy
+
     block = _block_message().FromString(data)
     strings = list(block.stringtable.s)
     if not strings or strings[0]:
@@ -404,11 +444,7 @@ def sift_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | li
             ids = tagged.at(group.dense.id, slice(None))
             back = numpy.flatnonzero(ids[1:] <= ids[:-1])
             if len(back):
-                raise blocks.Corrupt(
-                    f"node/{ids[back[0] + 1]} follows node/{ids[back[0]]} in the block at byte "
-                    f"{offset:,}: the file holds several versions of a node (a history file, "
-                    "whatever its header says) or is not sorted by id"
-                )
+                raise _unsorted(ids[back[0]], ids[back[0] + 1], offset)
             found += _dense_cameras(tagged)
     return found
 

@@ -1,0 +1,662 @@
+/* The sieve's reading of one inflated PBF block, in C: the protobuf fields that
+ * `sieve.sift_block` and `sieve.referenced` read, walked once, with nothing else built.
+ * Any block this cannot read is left to the Python path (None), never guessed at. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DATED (365LL * 86400)   /* earlier timestamps are PBF's "no date" (sieve.DATED) */
+#define NANO_PER_UNIT 100       /* libosmium keeps 1e-7 degrees (sieve.NANODEGREES_PER_UNIT) */
+
+typedef struct {
+    const uint8_t *p, *end;
+} Cursor;
+
+typedef struct {
+    uint32_t number;
+    int wire;
+    uint64_t value;
+    Cursor data; /* the payload of a length-delimited field */
+} Field;
+
+static inline int varint(Cursor *c, uint64_t *out)
+{
+    if (c->p < c->end && !(*c->p & 0x80)) { /* most are one byte */
+        *out = *c->p++;
+        return 1;
+    }
+    uint64_t v = 0;
+    int shift = 0;
+    while (c->p < c->end) {
+        uint8_t b = *c->p++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return 1;
+        }
+        shift += 7;
+        if (shift > 63)
+            return 0;
+    }
+    return 0;
+}
+
+static inline int64_t zigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+/* 1 and the next field in `f`, 0 at the end, -1 when the bytes break the format. */
+static int next_field(Cursor *c, Field *f)
+{
+    uint64_t tag, n;
+    if (c->p >= c->end)
+        return 0;
+    if (!varint(c, &tag))
+        return -1;
+    f->number = (uint32_t)(tag >> 3);
+    f->wire = (int)(tag & 7);
+    switch (f->wire) {
+    case 0:
+        return varint(c, &f->value) ? 1 : -1;
+    case 1:
+        if (c->end - c->p < 8)
+            return -1;
+        c->p += 8;
+        return 1;
+    case 2:
+        if (!varint(c, &n) || n > (uint64_t)(c->end - c->p))
+            return -1;
+        f->data.p = c->p;
+        f->data.end = c->p + n;
+        c->p += n;
+        return 1;
+    case 5:
+        if (c->end - c->p < 4)
+            return -1;
+        c->p += 4;
+        return 1;
+    default:
+        return -1;
+    }
+}
+
+/* The strings of a block's table, with which of them are the wanted texts. */
+typedef struct {
+    Py_ssize_t count;
+    const uint8_t **text;
+    uint32_t *length;
+    uint8_t *role; /* bits: CAMERA_KEY, CAMERA_VALUE, BOUNDARY_KEY, BOUNDARY_VALUE */
+    PyObject **decoded;
+} Strings;
+
+enum { CAMERA_KEY = 1, CAMERA_VALUE = 2, BOUNDARY_KEY = 4, BOUNDARY_VALUE = 8 };
+
+typedef struct {
+    const char *text;
+    Py_ssize_t length;
+    uint8_t role;
+} Wanted;
+
+static void strings_free(Strings *s)
+{
+    if (s->decoded)
+        for (Py_ssize_t i = 0; i < s->count; i++)
+            Py_XDECREF(s->decoded[i]);
+    free(s->text);
+    free(s->length);
+    free(s->role);
+    free(s->decoded);
+    memset(s, 0, sizeof *s);
+}
+
+/* 1 when the table reads, 0 when not (or when entry 0 is not the empty string). */
+static int strings_read(Cursor table, const Wanted *wanted, int wanted_count, Strings *s)
+{
+    Cursor c = table;
+    Field f;
+    int r;
+    Py_ssize_t capacity = 0;
+    memset(s, 0, sizeof *s);
+    while ((r = next_field(&c, &f)) == 1) {
+        if (f.number != 1 || f.wire != 2)
+            continue;
+        if (s->count == capacity) {
+            capacity = capacity ? 2 * capacity : 1024;
+            const uint8_t **text = realloc(s->text, capacity * sizeof *text);
+            if (text)
+                s->text = text;
+            uint32_t *length = realloc(s->length, capacity * sizeof *length);
+            if (length)
+                s->length = length;
+            if (!text || !length) {
+                strings_free(s);
+                return 0;
+            }
+        }
+        Py_ssize_t i = s->count++;
+        s->text[i] = f.data.p;
+        s->length[i] = (uint32_t)(f.data.end - f.data.p);
+    }
+    s->role = calloc(s->count ? s->count : 1, 1);
+    s->decoded = calloc(s->count ? s->count : 1, sizeof *s->decoded);
+    if (r < 0 || !s->count || !s->role || !s->decoded) {
+        strings_free(s);
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < s->count; i++)
+        for (int w = 0; w < wanted_count; w++)
+            if (s->length[i] == (uint32_t)wanted[w].length
+                && memcmp(s->text[i], wanted[w].text, wanted[w].length) == 0)
+                s->role[i] |= wanted[w].role;
+    return s->length[0] == 0;
+}
+
+/* The text of string `i`, decoded once per block (a borrowed reference), or NULL. */
+static PyObject *string_at(Strings *s, uint64_t i)
+{
+    if (i >= (uint64_t)s->count)
+        return NULL;
+    if (!s->decoded[i])
+        s->decoded[i] = PyUnicode_DecodeUTF8((const char *)s->text[i], s->length[i], "replace");
+    return s->decoded[i];
+}
+
+static inline int has_role(const Strings *s, uint64_t i, uint8_t role)
+{
+    return i < (uint64_t)s->count && (s->role[i] & role);
+}
+
+/* Whether an object (Node, Way or Relation message) carries a wanted pair: 1 yes, 0 no,
+ * -1 unreadable (keys and values apart, or not packed). `pairs` holds (key, value) roles. */
+static int carries(Cursor object, const Strings *s, const uint8_t (*pairs)[2], int pair_count)
+{
+    Cursor keys = {NULL, NULL}, vals = {NULL, NULL};
+    Field f;
+    int r;
+    while ((r = next_field(&object, &f)) == 1) {
+        if (f.number == 2 || f.number == 3) {
+            if (f.wire != 2 || (f.number == 2 ? keys.p : vals.p))
+                return -1;
+            if (f.number == 2)
+                keys = f.data;
+            else
+                vals = f.data;
+        }
+    }
+    if (r < 0)
+        return -1;
+    if (!keys.p && !vals.p)
+        return 0;
+    if (!keys.p || !vals.p)
+        return -1;
+    int found = 0;
+    uint64_t k, v;
+    while (keys.p < keys.end) {
+        if (vals.p >= vals.end || !varint(&keys, &k) || !varint(&vals, &v))
+            return -1;
+        for (int i = 0; i < pair_count; i++)
+            if (has_role(s, k, pairs[i][0]) && has_role(s, v, pairs[i][1]))
+                found = 1;
+    }
+    return vals.p < vals.end ? -1 : found;
+}
+
+typedef struct {
+    int64_t granularity, date_granularity, lat_offset, lon_offset;
+} Settings;
+
+typedef struct {
+    int found;
+    int64_t before, after; /* the first pair of node ids that do not increase */
+} Unsorted;
+
+/* The running sums of a packed sint64 field at the sorted `positions` (`count` of them),
+ * into `out`: how many values were walked (all of them with `whole`, else up to the last
+ * position), or -1 when the field breaks the format. With `unsorted`, the first pair of
+ * sums that does not increase goes there, and the walk stops. */
+static Py_ssize_t running_sums(Cursor c, const Py_ssize_t *positions, Py_ssize_t count, int64_t *out,
+                               int whole, Unsorted *unsorted)
+{
+    Py_ssize_t n = 0, next = 0;
+    int64_t sum = 0, before = 0;
+    uint64_t v;
+    while (c.p < c.end && (whole || next < count)) {
+        if (!varint(&c, &v))
+            return -1;
+        sum += zigzag(v);
+        if (unsorted && n && sum <= before) {
+            *unsorted = (Unsorted){1, before, sum};
+            return n + 1;
+        }
+        before = sum;
+        if (next < count && positions[next] == n)
+            out[next++] = sum;
+        n++;
+    }
+    return n;
+}
+
+static PyObject *stamp_text(int64_t seconds)
+{
+    struct tm tm;
+    time_t t = (time_t)seconds;
+    char text[64];
+    if (seconds < DATED || !gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999)
+        Py_RETURN_NONE;
+    strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return PyUnicode_FromString(text);
+}
+
+static double degrees(int64_t raw, int64_t granularity, int64_t offset)
+{
+    int64_t nano = raw * granularity + offset;
+    int64_t sign = (nano > 0) - (nano < 0);
+    return (double)(sign * ((nano < 0 ? -nano : nano) / NANO_PER_UNIT)) / 1e7;
+}
+
+typedef enum { READ, LEFT, FAILED, UNSORTED } Outcome;
+/* LEFT: to the Python path; FAILED: an exception is set; UNSORTED: node ids do not increase */
+
+/* The tags of a dense node, from its first key in keys_vals, as a dict. */
+static PyObject *dense_tags(Cursor kv, Strings *s)
+{
+    PyObject *tags = PyDict_New();
+    uint64_t k, v;
+    if (!tags)
+        return NULL;
+    while (varint(&kv, &k) && k && varint(&kv, &v)) {
+        PyObject *key = string_at(s, k), *value = string_at(s, v);
+        if (!key || !value || PyDict_SetItem(tags, key, value) < 0) {
+            Py_DECREF(tags);
+            return NULL;
+        }
+    }
+    return tags;
+}
+
+/* The camera nodes of one DenseNodes message, appended to `found`. */
+static Outcome dense_cameras(Cursor dense, Strings *s, const Settings *set, PyObject *found,
+                             Unsorted *unsorted)
+{
+    Cursor ids = {NULL, NULL}, lats = {NULL, NULL}, lons = {NULL, NULL}, kv = {NULL, NULL};
+    Cursor stamps = {NULL, NULL};
+    Field f;
+    int r;
+    while ((r = next_field(&dense, &f)) == 1) {
+        Cursor *at = f.number == 1 ? &ids : f.number == 8 ? &lats : f.number == 9 ? &lons
+                   : f.number == 10 ? &kv : NULL;
+        if (f.number == 5 && f.wire == 2) {
+            Cursor info = f.data;
+            Field g;
+            int q;
+            while ((q = next_field(&info, &g)) == 1)
+                if (g.number == 2) {
+                    if (g.wire != 2 || stamps.p)
+                        return LEFT;
+                    stamps = g.data;
+                }
+            if (q < 0)
+                return LEFT;
+        } else if (at) {
+            if (f.wire != 2 || at->p)
+                return LEFT;
+            *at = f.data;
+        }
+    }
+    if (r < 0)
+        return LEFT;
+    /* Each node's tags end with a 0; a camera is counted when its node's tags end. */
+    Py_ssize_t node = 0, capacity = 0, count = 0;
+    Py_ssize_t *nodes = NULL;
+    const uint8_t **starts = NULL;
+    const uint8_t *start = kv.p;
+    int camera = 0, is_value = 0;
+    uint64_t key = 0, x;
+    Outcome outcome = READ;
+    Cursor walk = kv;
+    while (walk.p && walk.p < walk.end) {
+        if (!varint(&walk, &x)) {
+            outcome = LEFT;
+            goto done;
+        }
+        if (x == 0) {
+            if (camera) {
+                if (count == capacity) {
+                    capacity = capacity ? 2 * capacity : 16;
+                    Py_ssize_t *n2 = realloc(nodes, capacity * sizeof *nodes);
+                    if (n2)
+                        nodes = n2;
+                    const uint8_t **s2 = realloc(starts, capacity * sizeof *starts);
+                    if (s2)
+                        starts = s2;
+                    if (!n2 || !s2) {
+                        PyErr_NoMemory();
+                        outcome = FAILED;
+                        goto done;
+                    }
+                }
+                nodes[count] = node;
+                starts[count++] = start;
+            }
+            node++;
+            start = walk.p;
+            camera = is_value = 0;
+        } else if (!is_value) {
+            key = x;
+            is_value = 1;
+        } else {
+            if (has_role(s, key, CAMERA_KEY) && has_role(s, x, CAMERA_VALUE))
+                camera = 1;
+            is_value = 0;
+        }
+    }
+    int64_t *values = count ? malloc(4 * count * sizeof *values) : NULL;
+    if (count && !values) {
+        PyErr_NoMemory();
+        outcome = FAILED;
+        goto done;
+    }
+    int64_t *id = values, *lat = values + count, *lon = values + 2 * count, *when = values + 3 * count;
+    Py_ssize_t walked = running_sums(ids, nodes, count, id, 1, unsorted);
+    Py_ssize_t last = count ? nodes[count - 1] : -1;
+    if (walked < 0)
+        outcome = LEFT;
+    else if (unsorted->found)
+        outcome = UNSORTED;
+    else if (count && (walked <= last || running_sums(lats, nodes, count, lat, 0, NULL) <= last
+                       || running_sums(lons, nodes, count, lon, 0, NULL) <= last
+                       || (stamps.p && running_sums(stamps, nodes, count, when, 0, NULL) <= last)))
+        outcome = LEFT;
+    for (Py_ssize_t i = 0; i < count && outcome == READ; i++) {
+        double x = degrees(lon[i], set->granularity, set->lon_offset);
+        double y = degrees(lat[i], set->granularity, set->lat_offset);
+        if (x > 180 || x < -180 || y > 90 || y < -90)
+            continue; /* libosmium gives such a node no geometry */
+        Cursor run = {starts[i], kv.end};
+        PyObject *tags = dense_tags(run, s);
+        if (!tags) {
+            outcome = PyErr_Occurred() ? FAILED : LEFT;
+            break;
+        }
+        int64_t seconds = stamps.p ? when[i] * set->date_granularity / 1000 : 0;
+        PyObject *item = Py_BuildValue("(LddNN)", (long long)id[i], x, y, tags, stamp_text(seconds));
+        if (!item || PyList_Append(found, item) < 0)
+            outcome = FAILED;
+        Py_XDECREF(item);
+    }
+    free(values);
+done:
+    free(nodes);
+    free(starts);
+    return outcome;
+}
+
+/* The top-level fields of a PrimitiveBlock: its string table, settings and groups. */
+typedef struct {
+    Cursor table;
+    Settings set;
+    Cursor body;
+} Block;
+
+static int block_read(const uint8_t *data, Py_ssize_t size, Block *b)
+{
+    Cursor c = {data, data + size};
+    Field f;
+    int r;
+    memset(b, 0, sizeof *b);
+    b->set.granularity = 100;
+    b->set.date_granularity = 1000;
+    b->body = c;
+    while ((r = next_field(&c, &f)) == 1) {
+        if (f.number == 1) {
+            if (f.wire != 2 || b->table.p)
+                return 0;
+            b->table = f.data;
+        } else if (f.number >= 17 && f.number <= 20) {
+            if (f.wire != 0)
+                return 0;
+            int64_t v = (int64_t)f.value;
+            if (f.number == 17)
+                b->set.granularity = (int32_t)v;
+            else if (f.number == 18)
+                b->set.date_granularity = (int32_t)v;
+            else if (f.number == 19)
+                b->set.lat_offset = v;
+            else
+                b->set.lon_offset = v;
+        }
+    }
+    return r == 0;
+}
+
+static int wanted_pair(PyObject *pair, Wanted *key, Wanted *value, uint8_t key_role, uint8_t value_role)
+{
+    PyObject *k, *v;
+    if (!PyArg_ParseTuple(pair, "SS", &k, &v))
+        return 0;
+    *key = (Wanted){PyBytes_AS_STRING(k), PyBytes_GET_SIZE(k), key_role};
+    *value = (Wanted){PyBytes_AS_STRING(v), PyBytes_GET_SIZE(v), value_role};
+    return 1;
+}
+
+PyDoc_STRVAR(sift_doc,
+"sift(data, camera, boundary) -> list | tuple | None\n\n"
+"The camera nodes (id, lon, lat, tags, stamp) of the dense groups of an inflated block;\n"
+"None when the block holds a node, way or relation with the `camera` (key, value) pair, or\n"
+"a relation with the `boundary` pair (None: not wanted), or cannot be read here; the pair\n"
+"of ids (before, after) where node ids do not increase.");
+
+static PyObject *sift(PyObject *self, PyObject *args)
+{
+    Py_buffer data;
+    PyObject *camera, *boundary, *found = NULL;
+    Wanted wanted[4];
+    int wanted_count = 2;
+    if (!PyArg_ParseTuple(args, "y*O!O", &data, &PyTuple_Type, &camera, &boundary))
+        return NULL;
+    Strings s = {0};
+    Block b;
+    Unsorted unsorted = {0, 0, 0};
+    if (!wanted_pair(camera, &wanted[0], &wanted[1], CAMERA_KEY, CAMERA_VALUE)
+        || (boundary != Py_None
+            && !(wanted_count = 4, wanted_pair(boundary, &wanted[2], &wanted[3], BOUNDARY_KEY,
+                                               BOUNDARY_VALUE))))
+        goto fail;
+    const uint8_t pairs[2][2] = {{CAMERA_KEY, CAMERA_VALUE}, {BOUNDARY_KEY, BOUNDARY_VALUE}};
+    if (!block_read(data.buf, data.len, &b) || !b.table.p || !strings_read(b.table, wanted, wanted_count, &s))
+        goto left;
+    found = PyList_New(0);
+    if (!found)
+        goto fail;
+    Cursor body = b.body;
+    Field f;
+    int r;
+    while ((r = next_field(&body, &f)) == 1) {
+        if (f.number != 2)
+            continue;
+        if (f.wire != 2)
+            goto left;
+        Cursor group = f.data, dense = {NULL, NULL};
+        Field g;
+        int q;
+        while ((q = next_field(&group, &g)) == 1) {
+            if (g.number < 1 || g.number > 4)
+                continue;
+            if (g.wire != 2)
+                goto left;
+            if (g.number == 2) {
+                if (dense.p)
+                    goto left;
+                dense = g.data;
+                continue;
+            }
+            int hit = carries(g.data, &s, pairs, g.number == 4 ? wanted_count / 2 : 1);
+            if (hit != 0)
+                goto left;
+        }
+        if (q < 0)
+            goto left;
+        if (dense.p) {
+            Outcome outcome = dense_cameras(dense, &s, &b.set, found, &unsorted);
+            if (outcome == FAILED)
+                goto fail;
+            if (outcome == LEFT)
+                goto left;
+            if (outcome == UNSORTED) {
+                Py_DECREF(found);
+                found = Py_BuildValue("(LL)", (long long)unsorted.before, (long long)unsorted.after);
+                goto out;
+            }
+        }
+    }
+    if (r < 0)
+        goto left;
+    goto out;
+left:
+    Py_XDECREF(found);
+    found = Py_NewRef(Py_None);
+    goto out;
+fail:
+    Py_CLEAR(found);
+out:
+    strings_free(&s);
+    PyBuffer_Release(&data);
+    return found;
+}
+
+/* Whether `ref` is among the sorted `ids`, within the runs `first`..`last` (sorted). */
+typedef struct {
+    const int64_t *first, *last, *ids;
+    Py_ssize_t runs, count, run; /* `run`: the last run found, where the next ref likely falls */
+} Candidates;
+
+static int candidate(Candidates *c, int64_t ref)
+{
+    Py_ssize_t run = c->run;
+    if (!(c->first[run] <= ref && (run + 1 == c->runs || ref < c->first[run + 1]))) {
+        Py_ssize_t lo = 0, hi = c->runs; /* the last run whose first id is at most ref */
+        if (ref < c->first[0])
+            return 0;
+        while (hi - lo > 1) {
+            Py_ssize_t mid = (lo + hi) / 2;
+            if (c->first[mid] <= ref)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        c->run = run = lo;
+    }
+    if (ref > c->last[run])
+        return 0;
+    Py_ssize_t lo = 0, hi = c->count;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (c->ids[mid] < ref)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->count && c->ids[lo] == ref;
+}
+
+PyDoc_STRVAR(referenced_doc,
+"referenced(data, first, last, candidates) -> bytes | None\n\n"
+"Which of the sorted node ids `candidates` (int64 buffers; `first` and `last`: the ends of\n"
+"their runs) the ways of an inflated block refer to, as int64 bytes, in the order met;\n"
+"None when the block cannot be read here.");
+
+static PyObject *referenced(PyObject *self, PyObject *args)
+{
+    Py_buffer data, first, last, ids;
+    PyObject *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*", &data, &first, &last, &ids))
+        return NULL;
+    Candidates c = {first.buf, last.buf, ids.buf, first.len / 8, ids.len / 8, 0};
+    int64_t *hits = NULL;
+    Py_ssize_t count = 0, capacity = 0;
+    Block b;
+    if (c.runs == 0 || c.count == 0 || first.len != last.len) {
+        result = PyBytes_FromStringAndSize(NULL, 0);
+        goto out;
+    }
+    if (!block_read(data.buf, data.len, &b))
+        goto left;
+    Cursor body = b.body;
+    Field f;
+    int r;
+    while ((r = next_field(&body, &f)) == 1) {
+        if (f.number != 2)
+            continue;
+        if (f.wire != 2)
+            goto left;
+        Cursor group = f.data;
+        Field g;
+        int q;
+        while ((q = next_field(&group, &g)) == 1) {
+            if (g.number != 3)
+                continue;
+            if (g.wire != 2)
+                goto left;
+            Cursor way = g.data;
+            Field h;
+            int t;
+            while ((t = next_field(&way, &h)) == 1) {
+                if (h.number != 8)
+                    continue;
+                if (h.wire != 2)
+                    goto left;
+                int64_t ref = 0;
+                uint64_t v;
+                while (h.data.p < h.data.end) {
+                    if (!varint(&h.data, &v))
+                        goto left;
+                    ref += zigzag(v);
+                    if (!candidate(&c, ref))
+                        continue;
+                    if (count == capacity) {
+                        capacity = capacity ? 2 * capacity : 64;
+                        int64_t *grown = realloc(hits, capacity * sizeof *hits);
+                        if (!grown) {
+                            PyErr_NoMemory();
+                            goto out;
+                        }
+                        hits = grown;
+                    }
+                    hits[count++] = ref;
+                }
+            }
+            if (t < 0)
+                goto left;
+        }
+        if (q < 0)
+            goto left;
+    }
+    if (r < 0)
+        goto left;
+    result = PyBytes_FromStringAndSize((const char *)hits, count * (Py_ssize_t)sizeof *hits);
+    goto out;
+left:
+    result = Py_NewRef(Py_None);
+out:
+    free(hits);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&first);
+    PyBuffer_Release(&last);
+    PyBuffer_Release(&ids);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"sift", sift, METH_VARARGS, sift_doc},
+    {"referenced", referenced, METH_VARARGS, referenced_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "native",
+    "The sieve's block reader in C (see sieve.py), with the Python path as its reference.",
+    -1, methods,
+};
+
+PyMODINIT_FUNC PyInit_native(void) { return PyModule_Create(&module); }

@@ -1,0 +1,132 @@
+"""The sieve's C reader (sources/osm/native.c) against its Python reference, block by
+block, on every real extract and on every layout osmium-tool writes; and on damaged
+blocks, which it must leave to the slower paths without crashing."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy
+import pytest
+from conftest import run_osmium
+from test_sieve import LAYOUTS, TRICKY
+
+from osmcams.sources.osm import blocks, sieve
+
+REAL = [
+    "big/graphhopper-rnv-rhein-neckar-2016.osm.pbf", "big/osrm-monaco-fr-riviera-2016.osm.pbf",
+    "big/valhalla-bench-london-2020.osm.pbf", "big/valhalla-bench-munchen-2020.osm.pbf",
+    "big/valhalla-docker-andorra-2021.osm.pbf", "big/valhalla-docker-liechtenstein-2021.osm.pbf",
+    "helsinki-2019.osm.pbf", "monaco-2021-04-21.osm.pbf", "monaco-2025-02-07.osm.pbf",
+    "saint-barthelemy/saint_barthelemy.osm.pbf",
+]
+WANTED = [sieve.Wanted(), sieve.Wanted(boundaries=True)]
+
+
+def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """The offset and inflated bytes of every data block of `path`."""
+    with open(path, "rb") as f:
+        for offset, length, kind, size in blocks.framing(path):
+            if kind == "OSMData":
+                f.seek(offset + length - size)
+                yield offset, blocks.inflate(f.read(size), offset)
+
+
+def _node_ids(data: bytes) -> numpy.ndarray:
+    """Every node id that the ways of a block refer to, by the Python reference."""
+    return sieve.way_refs(data) if any(
+        kind == blocks.GROUP_WAYS for kind, _ in blocks.primitive(data).groups) else numpy.empty(0, int)
+
+
+def _reads_alike(path: Path) -> int:
+    """Compare the readers on every block of `path`; how many cameras they found."""
+    found = 0
+    refs = numpy.unique(numpy.concatenate([_node_ids(data) for _, data in _blocks(path)]))
+    # Candidates as the sampling gives them: runs of ids, some referred to and some not.
+    candidates = numpy.unique(numpy.concatenate((refs[::7], refs[::7] + 1)))
+    ranges = sieve.candidate_ranges(candidates)
+    for offset, data in _blocks(path):
+        for wanted in WANTED:
+            fast = sieve.sift_block(data, wanted, offset)
+            slow = sieve.read_block(data, wanted, offset) if fast != [] else []
+            assert fast == slow, (path.name, offset, wanted)
+            found += len(fast or [])
+        assert numpy.array_equal(sieve.referenced(data, candidates, ranges),
+                                 sieve.referenced_in_python(data, candidates, ranges))
+    return found
+
+
+def test_the_c_reader_is_built() -> None:
+    """Without a compiler the package installs and reads every block in Python, slowly:
+    CI must not pass that way."""
+    assert sieve.native is not None
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("name", REAL)
+def test_the_c_reader_reads_what_python_reads(osm_dir: Path, name: str) -> None:
+    _reads_alike(osm_dir / name)
+
+
+@pytest.mark.osmium
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_the_c_reader_reads_every_layout(tmp_path: Path, layout: str) -> None:
+    opl = tmp_path / "tricky.opl"
+    opl.write_text(TRICKY, encoding="utf-8")
+    pbf = tmp_path / "tricky.osm.pbf"
+    run_osmium("cat", opl, "-f", LAYOUTS[layout], "-o", pbf)
+    assert _reads_alike(pbf) == (0 if layout == "plain nodes" else 4) * len(WANTED)
+
+
+@pytest.mark.real_data
+def test_unsorted_node_ids_are_refused_alike(osm_dir: Path, tmp_path: Path) -> None:
+    """Two versions of a node in one block: both readers name the same pair of ids."""
+    source = osm_dir / "monaco-2025-02-07.osm.pbf"
+    camera = run_osmium("tags-filter", source, "n/man_made=surveillance", "-f", "opl",
+                        "-o", "-").splitlines()[0]
+    twice = camera.replace(" v", " v9", 1)
+    opl = tmp_path / "twice.opl"
+    opl.write_text(f"{camera}\n{twice}\n", encoding="utf-8")
+    pbf = tmp_path / "twice.osm.pbf"
+    run_osmium("cat", opl, "--no-progress", "-o", pbf)
+    (offset, data), = list(_blocks(pbf))
+    messages = []
+    for read in (sieve.sift_block, sieve.read_block):
+        with pytest.raises(blocks.Corrupt) as caught:
+            read(data, sieve.Wanted(), offset)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+    assert camera.split()[0][1:] in messages[0]
+
+
+@pytest.mark.real_data
+def test_damaged_blocks_never_crash_the_c_reader(osm_dir: Path) -> None:
+    """Cut or flipped bytes: the C reader gives None (left to libosmium), a list or an id
+    pair, never a crash; and where it reads a list, the Python reference agrees."""
+    from google.protobuf.message import DecodeError
+
+    chosen = random.Random(20)
+    dense = [data for _, data in _blocks(osm_dir / "monaco-2025-02-07.osm.pbf")
+             if sieve.sift_block(data, sieve.Wanted())]
+    candidates = numpy.arange(1, 10**10, 10**6, dtype=numpy.int64)
+    for data in dense[:3]:
+        for _ in range(300):
+            damaged = bytearray(data)
+            if chosen.random() < 0.3:
+                damaged = damaged[: chosen.randrange(len(damaged))]
+            else:
+                for _ in range(chosen.randrange(1, 8)):
+                    damaged[chosen.randrange(len(damaged))] = chosen.randrange(256)
+            found = sieve.native.sift(bytes(damaged), sieve.CAMERA_STRINGS, sieve.BOUNDARY_STRINGS)
+            assert found is None or isinstance(found, list | tuple)
+            refs = sieve.native.referenced(bytes(damaged), candidates, candidates, candidates)
+            assert refs is None or isinstance(refs, bytes)
+            if isinstance(found, list) and found:
+                try:
+                    slow = sieve.read_block(bytes(damaged), sieve.Wanted())
+                except (DecodeError, ValueError, IndexError, blocks.Corrupt):
+                    continue  # protobuf refuses what the C reader could read: it reads less
+                if slow is not None:
+                    assert [f[0] for f in found] == [f[0] for f in slow]
