@@ -9,8 +9,7 @@ block with protobuf's parser and numpy (`read_block`), the reference that the
 tests hold the C reader to. A block with a camera way or relation (or a
 boundary relation, when boundaries are wanted) is left to libosmium's filters.
 
-Large files are sifted by worker processes, one per core: inflating holds the
-GIL for most of each blob, which threads would serialise.
+Large files are sifted by worker processes, one per core.
 """
 
 from __future__ import annotations
