@@ -517,14 +517,14 @@ class Samples:
     fraction: float
 
 
-def _node_samples(f: BinaryIO, block: Block) -> list[tuple[Any, Any, Any]]:
-    """The ids, (lon, lat) and whether tagged, of the dense nodes of one block, by group."""
+Groups = list[tuple[Any, Any, Any]]  # of a block's dense groups: node ids, (lon, lat), tagged
+
+
+def node_samples(data: bytes) -> Groups:
+    """The ids, (lon, lat) and whether tagged, of the dense nodes of one inflated block, by group."""
     import numpy
 
-    f.seek(block.offset)
-    (size,) = struct.unpack(">I", f.read(4))
-    f.seek(block.offset + 4 + size)
-    parts = primitive(inflate(f.read(block.length - 4 - size), block.offset))
+    parts = primitive(data)
     found = []
     for kind, content in parts.groups:
         if kind != GROUP_DENSE:
@@ -545,7 +545,7 @@ def _node_samples(f: BinaryIO, block: Block) -> list[tuple[Any, Any, Any]]:
     return found
 
 
-def _node_blocks(path: str | os.PathLike[str]) -> list[Block]:
+def node_blocks(path: str | os.PathLike[str]) -> list[Block]:
     """The node blocks of a sorted PBF, found by walking the framing and inflating the
     heads of a few blocks only (a binary search for the first block without nodes)."""
     data = [(offset, length, size) for offset, length, kind, size in framing(path) if kind == "OSMData"]
@@ -569,28 +569,42 @@ def _node_blocks(path: str | os.PathLike[str]) -> list[Block]:
     return [Block(offset, length) for offset, length, _ in data[:low]]
 
 
+def chosen_samples(nodes: list[Block]) -> list[Block]:
+    """Up to SAMPLED_BLOCKS of the node blocks `nodes`, spread evenly through them."""
+    count = min(len(nodes), SAMPLED_BLOCKS)
+    return [nodes[i * len(nodes) // count] for i in range(count)] if count else []
+
+
+def samples_of(groups: Groups, count: int, nodes: int) -> Samples:
+    """The `Samples` of the `node_samples` groups of `count` blocks out of `nodes`."""
+    import numpy
+
+    ids = numpy.concatenate([g[0] for g in groups] or [numpy.empty(0, numpy.int64)])
+    points = numpy.concatenate([g[1] for g in groups] or [numpy.empty((0, 2))])
+    tagged = numpy.concatenate([g[2] for g in groups] or [numpy.empty(0, bool)])
+    # Deleted versions in a history file have no location: libosmium writes 214.75°.
+    valid = (numpy.abs(points[:, 0]) <= 180) & (numpy.abs(points[:, 1]) <= 90)
+    tagged &= valid
+    return Samples(points[valid], ids[tagged], points[tagged], count / nodes if nodes else 1.0)
+
+
 def sample(path: str | os.PathLike[str], layout: Layout | None = None) -> Samples:
     """The nodes of up to SAMPLED_BLOCKS node blocks spread through the file.
 
     Nodes are stored by id, not by place, so every block samples the whole extract.
     """
-    import numpy
-
-    nodes = layout.blocks["node"] if layout else _node_blocks(path)
-    count = min(len(nodes), SAMPLED_BLOCKS)
-    chosen = [nodes[i * len(nodes) // count] for i in range(count)] if count else []
+    nodes = layout.blocks["node"] if layout else node_blocks(path)
+    chosen = chosen_samples(nodes)
+    arrays = []
     with open(path, "rb") as f:
-        arrays = [_node_samples(f, block) for block in chosen]
+        for block in chosen:
+            f.seek(block.offset)
+            (size,) = struct.unpack(">I", f.read(4))
+            f.seek(block.offset + 4 + size)
+            arrays.append(node_samples(inflate(f.read(block.length - 4 - size), block.offset)))
     if layout is None and not all(arrays):  # a block without nodes among them: not sorted
         raise Unindexable("the node blocks are not all at the start of the file")
-    found = [group for block_groups in arrays for group in block_groups]
-    ids = numpy.concatenate([g[0] for g in found] or [numpy.empty(0, numpy.int64)])
-    points = numpy.concatenate([g[1] for g in found] or [numpy.empty((0, 2))])
-    tagged = numpy.concatenate([g[2] for g in found] or [numpy.empty(0, bool)])
-    # Deleted versions in a history file have no location: libosmium writes 214.75°.
-    valid = (numpy.abs(points[:, 0]) <= 180) & (numpy.abs(points[:, 1]) <= 90)
-    tagged &= valid
-    return Samples(points[valid], ids[tagged], points[tagged], count / len(nodes) if nodes else 1.0)
+    return samples_of([group for groups in arrays for group in groups], len(chosen), len(nodes))
 
 
 def sample_nodes(path: str | os.PathLike[str], layout: Layout | None = None) -> Any:

@@ -124,7 +124,8 @@ class Scan:
     way_refs: dict[int, list[int]] = field(default_factory=dict)
     locations: Locations = field(default_factory=Locations)
     newest: str | None = None
-    referenced: Any = None  # of the candidates of the first pass, those ways refer to
+    samples: Any = None  # the sampled nodes of the first pass (blocks.Samples)
+    referenced: Any = None  # of their tagged ones, those ways refer to
 
 
 def _file_position(path: Path) -> Callable[[], int] | None:
@@ -226,10 +227,11 @@ def header_bbox(header: Any) -> tuple[float, float, float, float] | None:
 
 def _first_pass(
     path: Path, admin_level: int | None, pool: Any, progress: Progress | None, workers: int,
-    candidates: Any = None,
+    sample: bool = False,
 ) -> Scan:
     """Cameras, camera ways and relations, and boundary relations if `admin_level` is given;
-    which of the node ids `candidates` ways refer to, when the sieve read every block.
+    with `sample`, the nodes of some node blocks and which of their tagged ones ways refer
+    to, when the sieve read every block.
 
     A PBF snapshot is sifted (`sieve`): libosmium reads only the blocks that may hold
     camera ways or relations, or boundaries. Any other file is read whole by libosmium.
@@ -237,10 +239,10 @@ def _first_pass(
     from osmcams.sources.osm import sieve
 
     scan = Scan()
-    sifted = sieve.sift(path, admin_level is not None, workers, progress, candidates=candidates)
+    sifted = sieve.sift(path, admin_level is not None, workers, progress, sample=sample)
     if sifted is not None:
         scan.cameras, scan.bad_directions = sifted.cameras, sifted.bad_directions
-        scan.referenced = sifted.referenced
+        scan.samples, scan.referenced = sifted.samples, sifted.referenced
     label = "Scanning" if sifted is None else "Ways and relations"
     with left_to_libosmium(path, sifted) as source:
         if source is not None:
@@ -520,7 +522,6 @@ def scan_members(
     """As `scan_file`, with the members of the camera ways and relations, and their nodes."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import numpy
     import osmium
 
     from osmcams.sources.extent import extent_of
@@ -543,13 +544,15 @@ def scan_members(
             "with a snapshot (`osmium time-filter FILE -o snapshot.osm.pbf`)"
         )
     refuse_empty(path)
-    # A known extent needs no estimate; else the first pass tells which sampled nodes stand alone.
-    samples = sampled(path) if polygon is None else None
+    # A known extent needs no estimate; else the first pass samples nodes and tells which
+    # of them stand alone; a file it cannot sift is sampled apart.
     with ThreadPoolExecutor(1, thread_name_prefix="osmcams-imports") as background:
         background.submit(_estimate_imports)  # meanwhile, as the passes free the GIL
-        scan = _first_pass(path, admin_level, pool, progress, threads,
-                           None if samples is None else numpy.unique(samples.tagged_ids))
+        scan = _first_pass(path, admin_level, pool, progress, threads, sample=polygon is None)
         _fetch_references(path, scan, pool, progress)
+    samples = scan.samples
+    if samples is None and polygon is None:
+        samples = sampled(path)
     cameras, warnings = _cameras(scan)
     _refuse_twice(path, cameras)
     if stamp is None:

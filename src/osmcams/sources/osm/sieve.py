@@ -15,13 +15,14 @@ Large files are sifted by worker processes, one per core.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import gc
 import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -157,8 +158,10 @@ class Sifted:
     versions: NodeVersions | None = None
     newest: str | None = None
     others: list[blocks.Frame] = field(default_factory=list)
-    # Of the `Wanted.candidates`, those that ways refer to; None when not asked, or when a
-    # block could not be read (some refer to it may be unknown).
+    # With `sift(sample=True)`: the nodes of the sampled node blocks (None when the file
+    # cannot be sampled), and which of their tagged ones ways refer to (None when a block
+    # could not be read, so that some references may be unknown).
+    samples: blocks.Samples | None = None
     referenced: Any = None
 
 
@@ -377,12 +380,15 @@ def _dense_versions(tagged: _Tagged, tags: bool) -> NodeVersions:
 @dataclass(frozen=True)
 class Wanted:
     """What a sift reads: boundary relations are left to libosmium too (`boundaries`);
-    node versions of a history file (`history`), with their tags (`tags`); which of the
-    sorted node ids `candidates` ways refer to."""
+    node versions of a history file (`history`), with their tags (`tags`); the nodes of
+    the blocks at the offsets `sampled` (`blocks.node_samples`); which of the sorted node
+    ids `candidates` ways refer to, or only that a block has no ways (`no_ways`)."""
 
     boundaries: bool = False
     history: bool = False
     tags: bool = False
+    sampled: frozenset[int] = field(default=frozenset(), compare=False)
+    no_ways: bool = False
     candidates: Any = field(default=None, compare=False)  # node ids: which do ways refer to?
     ranges: Any = field(default=None, compare=False)  # their `candidate_ranges`
 
@@ -448,15 +454,19 @@ def read_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | li
     return found
 
 
-def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted
-                 ) -> list[tuple[Any, tuple[str, int] | None, Any]]:
+Result = tuple[Any, "tuple[str, int] | None", Any, "blocks.Groups | None"]
+
+
+def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted) -> list[Result]:
     """`sift_block` of each frame (None also for a blob compressed otherwise than with
     zlib, or damaged; the `blocks.Corrupt` error for one that breaks the format), the kind
-    and first id of its block (`blocks.first_object`), and the `referenced` of
-    `wanted.candidates` (None when not asked for, or unreadable)."""
+    and first id of its block (`blocks.first_object`), the `referenced` of
+    `wanted.candidates` (None when not asked for, or unreadable), and its
+    `blocks.node_samples` when it is among `wanted.sampled`."""
+    import numpy
     from google.protobuf.message import DecodeError
 
-    results: list[tuple[Any, tuple[str, int] | None, Any]] = []
+    results: list[Result] = []
     for offset, length, _, size in frames:
         f.seek(offset + length - size)
         try:
@@ -464,13 +474,19 @@ def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted
             first = blocks.first_object(data)
             if first is None:  # not a block this reads: refused when it holds nothing at all
                 _refuse_empty_block(data, offset)
-            refs = (None if wanted.candidates is None
-                    else referenced(data, wanted.candidates, wanted.ranges))
-            results.append((None if first is None else sift_block(data, wanted, offset), first, refs))
+            refs = None
+            if wanted.candidates is not None:
+                refs = referenced(data, wanted.candidates, wanted.ranges)
+            elif wanted.no_ways and not any(kind == blocks.GROUP_WAYS
+                                            for kind, _ in blocks.primitive(data).groups):
+                refs = numpy.empty(0, numpy.int64)
+            sample = blocks.node_samples(data) if offset in wanted.sampled else None
+            results.append((None if first is None else sift_block(data, wanted, offset), first, refs,
+                            sample))
         except blocks.Corrupt as e:
-            results.append((e, None, None))  # pickled back from a worker: raised by `_sift`
+            results.append((e, None, None, None))  # pickled back from a worker: raised by `_sift`
         except (blocks.Unindexable, DecodeError):
-            results.append((None, None, None))  # libosmium reads it, and says what is wrong
+            results.append((None, None, None, None))  # libosmium reads it, and says what is wrong
     return results
 
 
@@ -495,7 +511,8 @@ def _start_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(os, "nice"):
         os.nice(WORKER_NICENESS)
-    _block_message()
+    if native is None:
+        _block_message()
 
 
 def _sift_chunk(path: str, frames: list[blocks.Frame], wanted: Wanted) -> list[Any]:
@@ -529,7 +546,7 @@ def _workers(count: int) -> Iterator[Any]:
 
 
 def _in_workers(pool: Any, path: Path, frames: list[blocks.Frame], wanted: Wanted
-                ) -> Iterator[list[Any]]:
+                ) -> Iterator[list[Result]]:
     """The results of each chunk of frames, in order, sifted by the processes of `pool`."""
     from concurrent.futures.process import BrokenProcessPool
 
@@ -541,7 +558,7 @@ def _in_workers(pool: Any, path: Path, frames: list[blocks.Frame], wanted: Wante
 
 
 def _in_process(path: Path, frames: list[blocks.Frame], wanted: Wanted
-                ) -> Iterator[list[Any]]:
+                ) -> Iterator[list[Result]]:
     with open(path, "rb") as f:
         for start in range(0, len(frames), CHUNK):
             yield _sift_frames(f, frames[start : start + CHUNK], wanted)
@@ -549,20 +566,20 @@ def _in_process(path: Path, frames: list[blocks.Frame], wanted: Wanted
 
 def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
          progress: Progress | None = None, history: bool = False, tags: bool = False,
-         candidates: Any = None) -> Sifted | None:
+         sample: bool = False) -> Sifted | None:
     """The camera nodes of a PBF's dense blocks (for a history file, with `history`, the
     node versions of `Sifted.versions`, with their tags if `tags`), and the blocks that
     libosmium must read: those that hold camera ways or relations (and boundary
-    relations, if `boundaries`); and which of the sorted node ids `candidates` ways refer
-    to (`Sifted.referenced`).
+    relations, if `boundaries`); with `sample`, the nodes of the node blocks that
+    `blocks.sample` would take (`Sifted.samples`), and which of their tagged ones ways
+    refer to (`Sifted.referenced`), from the blocks as they are sifted: none is
+    inflated twice.
 
     None when the file is not a PBF this can walk, or a worker stopped: libosmium then
     reads all of it. DataError when a block breaks the format (`blocks.Corrupt`).
     """
     try:
-        ranges = None if candidates is None or not len(candidates) else candidate_ranges(candidates)
-        sifted = _sift(Path(path), Wanted(boundaries, history, tags, candidates, ranges), workers,
-                       progress)
+        sifted = _sift(Path(path), Wanted(boundaries, history, tags), workers, progress, sample)
     except blocks.Corrupt as e:
         raise DataError(f"{path}: {e}") from e
     except (blocks.Unindexable, OSError) as e:
@@ -573,7 +590,8 @@ def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
     return sifted
 
 
-def _sift(path: Path, wanted: Wanted, workers: int, progress: Progress | None) -> Sifted:
+def _sift(path: Path, wanted: Wanted, workers: int, progress: Progress | None, sample: bool
+          ) -> Sifted:
     total = path.stat().st_size
     workers = workers or os.cpu_count() or 1
     with contextlib.ExitStack() as stack:
@@ -581,30 +599,60 @@ def _sift(path: Path, wanted: Wanted, workers: int, progress: Progress | None) -
         if workers > 1 and total >= IN_PROCESS_BYTES and sys.executable:
             pool = stack.enter_context(_workers(workers))
         frames = [frame for frame in blocks.framing(path) if frame[2] == "OSMData"]
-        if pool is None:
-            chunks = _in_process(path, frames, wanted)
-        else:
-            chunks = _in_workers(pool, path, frames, wanted)
-        return _gathered(path, frames, chunks, wanted, progress)
+        run = functools.partial(_in_process, path) if pool is None else functools.partial(
+            _in_workers, pool, path)
+        sifted = Sifted()
+        chunks = _sampled_first(run, frames, wanted, path, sifted) if sample else run(frames, wanted)
+        return _gathered(path, frames, chunks, wanted, progress, sifted)
 
 
-def _gathered(path: Path, frames: list[blocks.Frame], chunks: Iterator[list[Any]], wanted: Wanted,
-              progress: Progress | None) -> Sifted:
-    """The results of every chunk of `frames`, made into cameras (or node versions)."""
+Run = Callable[[list[blocks.Frame], Wanted], Iterator[list[Result]]]
+
+
+def _sampled_first(run: Run, frames: list[blocks.Frame], wanted: Wanted, path: Path, sifted: Sifted
+                   ) -> Iterator[list[Result]]:
+    """The results of the node blocks of `frames`, some sampled as `blocks.sample` would
+    (into `sifted.samples`); then of the other blocks, with which of the sampled tagged
+    nodes their ways refer to."""
+    import numpy
+
+    try:
+        nodes = blocks.node_blocks(path)
+    except blocks.Unindexable:
+        nodes = []
+    chosen = blocks.chosen_samples(nodes)
+    groups: list[Any] = []
+    first = dataclasses.replace(wanted, sampled=frozenset(b.offset for b in chosen), no_ways=True)
+    for results in run(frames[: len(nodes)], first):
+        groups += [group for *_, sample in results for group in sample or ()]
+        yield results
+    if chosen and len(groups) >= len(chosen):  # else a block without nodes among them: not sorted
+        sifted.samples = blocks.samples_of(groups, len(chosen), len(nodes))
+        candidates = numpy.unique(sifted.samples.tagged_ids)
+        ranges = candidate_ranges(candidates) if len(candidates) else None
+        wanted = dataclasses.replace(wanted, candidates=candidates, ranges=ranges)
+    yield from run(frames[len(nodes):], wanted)
+
+
+def _gathered(path: Path, frames: list[blocks.Frame], chunks: Iterator[list[Result]], wanted: Wanted,
+              progress: Progress | None, sifted: Sifted) -> Sifted:
+    """The results of every chunk of `frames`, made into cameras (or node versions) in `sifted`."""
+    import numpy
+
     total = path.stat().st_size
-    sifted = Sifted()
     versions: list[NodeVersions] = []
     firsts: list[tuple[str, int] | None] = []
     newest = ""
-    referred: list[Any] | None = None if wanted.candidates is None else []
+    referred: list[Any] | None = []
+    done = 0
     with gc_paused():  # hundreds of thousands of cameras, made at once
-        for start, results in zip(range(0, len(frames), CHUNK), chunks):
-            for frame, (found, first, refs) in zip(frames[start : start + CHUNK], results):
+        for results in chunks:
+            for frame, (found, first, refs, _) in zip(frames[done : done + len(results)], results):
                 firsts.append(first)
                 if isinstance(found, blocks.Corrupt):
                     raise found
                 if refs is None:
-                    referred = None  # an unreadable block: what its ways refer to is unknown
+                    referred = None  # not asked, or unreadable: what ways refer to is unknown
                 elif referred is not None:
                     referred.append(refs)
                 if found is None:
@@ -617,13 +665,12 @@ def _gathered(path: Path, frames: list[blocks.Frame], chunks: Iterator[list[Any]
                         sifted.cameras.append(camera)
                         sifted.bad_directions += unreadable
                         newest = max(newest, stamp or "")
-            if progress:
-                end = frames[min(start + CHUNK, len(frames)) - 1]
+            done += len(results)
+            if progress and done:
+                end = frames[done - 1]
                 progress("Scanning", end[0] + end[1], total)
     sifted.newest = newest or None
-    if referred is not None:
-        import numpy
-
+    if referred is not None and sifted.samples is not None:
         sifted.referenced = numpy.unique(numpy.concatenate(referred or [numpy.empty(0, numpy.int64)]))
     blocks.remember_index(path, firsts)  # for the passes that read objects by id
     if wanted.history:
