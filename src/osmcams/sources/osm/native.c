@@ -525,14 +525,45 @@ out:
     return found;
 }
 
-/* Whether `ref` is among the sorted `ids`, within the runs `first`..`last` (sorted). */
+/* Whether `ref` is among the sorted `ids`, within the runs `first`..`last` (sorted). Most
+ * refs fall in no run: a bitmap of the id buckets that runs touch turns them away. */
 typedef struct {
     const int64_t *first, *last, *ids;
     Py_ssize_t runs, count, run; /* `run`: the last run found, where the next ref likely falls */
+    uint64_t *buckets;
+    int shift;
+    uint64_t bucket_count;
 } Candidates;
+
+#define MOST_BUCKETS (1u << 16) /* 8 KB of bits, zeroed for each block */
+
+static int candidates_index(Candidates *c)
+{
+    int64_t top = c->last[c->runs - 1];
+    c->shift = 12;
+    while (top >= 0 && ((uint64_t)top >> c->shift) >= MOST_BUCKETS)
+        c->shift++;
+    c->bucket_count = top < 0 ? 0 : ((uint64_t)top >> c->shift) + 1;
+    c->buckets = calloc(c->bucket_count / 64 + 1, sizeof *c->buckets);
+    if (!c->buckets)
+        return 0;
+    for (Py_ssize_t i = 0; i < c->runs; i++) {
+        if (c->last[i] < 0)
+            continue;
+        uint64_t from = c->first[i] < 0 ? 0 : (uint64_t)c->first[i] >> c->shift;
+        for (uint64_t b = from; b <= ((uint64_t)c->last[i] >> c->shift); b++)
+            c->buckets[b / 64] |= 1ull << (b % 64);
+    }
+    return 1;
+}
 
 static int candidate(Candidates *c, int64_t ref)
 {
+    if (ref >= 0) {
+        uint64_t b = (uint64_t)ref >> c->shift;
+        if (b >= c->bucket_count || !(c->buckets[b / 64] >> (b % 64) & 1))
+            return 0;
+    }
     Py_ssize_t run = c->run;
     if (!(c->first[run] <= ref && (run + 1 == c->runs || ref < c->first[run + 1]))) {
         Py_ssize_t lo = 0, hi = c->runs; /* the last run whose first id is at most ref */
@@ -572,7 +603,7 @@ static PyObject *referenced(PyObject *self, PyObject *args)
     PyObject *result = NULL;
     if (!PyArg_ParseTuple(args, "y*y*y*y*", &data, &first, &last, &ids))
         return NULL;
-    Candidates c = {first.buf, last.buf, ids.buf, first.len / 8, ids.len / 8, 0};
+    Candidates c = {first.buf, last.buf, ids.buf, first.len / 8, ids.len / 8, 0, NULL, 0, 0};
     int64_t *hits = NULL;
     Py_ssize_t count = 0, capacity = 0;
     Block b;
@@ -582,6 +613,10 @@ static PyObject *referenced(PyObject *self, PyObject *args)
     }
     if (!block_read(data.buf, data.len, &b))
         goto left;
+    if (!candidates_index(&c)) {
+        PyErr_NoMemory();
+        goto out;
+    }
     Cursor body = b.body;
     Field f;
     int r;
@@ -640,6 +675,7 @@ left:
     result = Py_NewRef(Py_None);
 out:
     free(hits);
+    free(c.buckets);
     PyBuffer_Release(&data);
     PyBuffer_Release(&first);
     PyBuffer_Release(&last);
