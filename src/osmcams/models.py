@@ -27,14 +27,18 @@ Progress = Callable[[str, int, "int | None"], None]
 
 
 @contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
+def gc_paused(keep: bool = False) -> Iterator[None]:
     """No cyclic garbage collection meanwhile: building many objects at once (shapely
-    geometries, parsed JSON) would otherwise set off collections of the whole heap."""
+    geometries, parsed JSON) would otherwise set off collections of the whole heap.
+    With `keep`, what was built lives on (cameras of a country): it is moved out of the
+    reach of later collections (`gc.freeze`), which would otherwise walk it again and again."""
     paused = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if keep:
+            gc.freeze()
         if paused:  # the thread that paused it resumes it
             gc.enable()
 

@@ -645,7 +645,7 @@ def _gathered(path: Path, frames: list[blocks.Frame], chunks: Iterator[list[Resu
     newest = ""
     referred: list[Any] | None = []
     done = 0
-    with gc_paused():  # hundreds of thousands of cameras, made at once
+    with gc_paused(keep=True):  # hundreds of thousands of cameras, made at once, kept
         for results in chunks:
             for frame, (found, first, refs, _) in zip(frames[done : done + len(results)], results):
                 firsts.append(first)
