@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import math
 import re
@@ -185,6 +186,10 @@ def parse_direction(value: str | None) -> float | None:
     return (start + width / 2.0) % 360.0
 
 
+# A country's cameras repeat a few hundred direction values.
+_cached_direction = functools.lru_cache(maxsize=4096)(parse_direction)
+
+
 def direction_source(tags: dict[str, str]) -> tuple[str, str] | None:
     """The direction key and its raw value, by order of precedence of DIRECTION_KEYS."""
     for key in DIRECTION_KEYS:
@@ -228,7 +233,7 @@ def make_camera(
 ) -> tuple[Camera, bool]:
     """A normalised camera, and whether its direction tag was present but unreadable."""
     raw = direction_tag(tags)
-    direction = parse_direction(raw)
+    direction = _cached_direction(raw)
     get = tags.get
     camera = Camera(  # positional: this runs once per camera of a country
         osm_type, osm_id, lon, lat, get("surveillance"), get("surveillance:type"),

@@ -471,9 +471,14 @@ def boundaries_of(scan: Scan) -> list[Boundary]:
 
 def _refuse_twice(path: Path, cameras: list[Camera]) -> None:
     """DataError for a file that holds a camera twice, as a snapshot never does."""
-    from collections import Counter
+    import numpy
 
-    twice = [key for key, n in Counter(c.key for c in cameras).items() if n > 1]
+    kinds = ("node", "way", "relation")
+    codes = numpy.fromiter((c.osm_id * 4 + kinds.index(c.osm_type) for c in cameras), numpy.int64,
+                           len(cameras))
+    codes.sort()
+    again = numpy.unique(codes[1:][codes[1:] == codes[:-1]]).tolist()
+    twice = [f"{kinds[code % 4]}/{code // 4}" for code in again]
     if twice:
         raise DataError(
             f"{path}: {len(twice)} cameras appear more than once ({', '.join(twice[:3])}"
