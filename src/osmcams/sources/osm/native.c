@@ -8,6 +8,12 @@
 #include <string.h>
 #include <time.h>
 
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline)) /* called for every field */
+#else
+#define ALWAYS_INLINE inline
+#endif
+
 #define DATED (365LL * 86400)   /* earlier timestamps are PBF's "no date" (sieve.DATED) */
 #define NANO_PER_UNIT 100       /* libosmium keeps 1e-7 degrees (sieve.NANODEGREES_PER_UNIT) */
 
@@ -47,7 +53,7 @@ static inline int varint(Cursor *c, uint64_t *out)
 static inline int64_t zigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
 /* 1 and the next field in `f`, 0 at the end, -1 when the bytes break the format. */
-static int next_field(Cursor *c, Field *f)
+static ALWAYS_INLINE int next_field(Cursor *c, Field *f)
 {
     uint64_t tag, n;
     if (c->p >= c->end)
