@@ -12,6 +12,7 @@ import numpy
 import pytest
 from conftest import run_osmium
 from test_sieve import LAYOUTS, TRICKY
+from test_timeline import history as monaco_history  # noqa: F401 (Monaco 2025 and three diffs, a fixture)
 
 from osmcams.sources.osm import blocks, sieve
 
@@ -78,6 +79,33 @@ def test_the_c_reader_reads_every_layout(tmp_path: Path, layout: str) -> None:
     pbf = tmp_path / "tricky.osm.pbf"
     run_osmium("cat", opl, "-f", LAYOUTS[layout], "-o", pbf)
     assert _reads_alike(pbf) == (0 if layout == "plain nodes" else 4) * len(WANTED)
+
+
+def _same_versions(fast: list[sieve.NodeVersions] | None, slow: list[sieve.NodeVersions] | None) -> None:
+    assert (fast is None) == (slow is None)
+    for a, b in zip(fast or [], slow or []):
+        for name in sieve.COLUMNS:
+            assert getattr(a, name).dtype == getattr(b, name).dtype, name
+            assert numpy.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
+        assert a.tags == b.tags
+    assert len(fast or []) == len(slow or [])
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("name", ["monaco-2025-02-07.osm.pbf", "big/valhalla-bench-london-2020.osm.pbf"])
+def test_the_c_reader_reads_node_versions_as_python_does(osm_dir: Path, name: str,
+    monaco_history: Path, tmp_path: Path,  # noqa: F811
+) -> None:
+    """History blocks: the Monaco history with its created, moved, retagged, untagged and
+    deleted cameras, and a whole extract read as a history."""
+    as_history = tmp_path / "as.osh.pbf"
+    run_osmium("cat", osm_dir / name, "-o", as_history)  # .osh.pbf: a history header
+    for path in (monaco_history, as_history):
+        for offset, data in _blocks(path):
+            for tags in (False, True):
+                wanted = sieve.Wanted(history=True, tags=tags)
+                fast = sieve.sift_block(data, wanted, offset)
+                _same_versions(fast, sieve.read_block(data, wanted, offset) if fast != [] else [])
 
 
 @pytest.mark.real_data

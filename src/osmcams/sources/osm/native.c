@@ -120,7 +120,7 @@ static void strings_free(Strings *s)
 static int strings_read(Cursor table, const Wanted *wanted, int wanted_count, Strings *s)
 {
     Cursor c = table;
-    Field f;
+    Field f = {0};
     int r;
     Py_ssize_t capacity = 0;
     memset(s, 0, sizeof *s);
@@ -281,72 +281,86 @@ static PyObject *dense_tags(Cursor kv, Strings *s)
     return tags;
 }
 
-/* The camera nodes of one DenseNodes message, appended to `found`. */
-static Outcome dense_cameras(Cursor dense, Strings *s, const Settings *set, PyObject *found,
-                             Unsorted *unsorted)
+/* The packed columns of a DenseNodes message. */
+typedef struct {
+    Cursor ids, lats, lons, kv, stamps, visible;
+} Dense;
+
+static int dense_read(Cursor dense, Dense *d)
 {
-    Cursor ids = {NULL, NULL}, lats = {NULL, NULL}, lons = {NULL, NULL}, kv = {NULL, NULL};
-    Cursor stamps = {NULL, NULL};
     Field f;
     int r;
+    memset(d, 0, sizeof *d);
     while ((r = next_field(&dense, &f)) == 1) {
-        Cursor *at = f.number == 1 ? &ids : f.number == 8 ? &lats : f.number == 9 ? &lons
-                   : f.number == 10 ? &kv : NULL;
+        Cursor *at = f.number == 1 ? &d->ids : f.number == 8 ? &d->lats : f.number == 9 ? &d->lons
+                   : f.number == 10 ? &d->kv : NULL;
         if (f.number == 5 && f.wire == 2) {
             Cursor info = f.data;
             Field g;
             int q;
-            while ((q = next_field(&info, &g)) == 1)
-                if (g.number == 2) {
-                    if (g.wire != 2 || stamps.p)
-                        return LEFT;
-                    stamps = g.data;
+            while ((q = next_field(&info, &g)) == 1) {
+                Cursor *in = g.number == 2 ? &d->stamps : g.number == 6 ? &d->visible : NULL;
+                if (in) {
+                    if (g.wire != 2 || in->p)
+                        return 0;
+                    *in = g.data;
                 }
+            }
             if (q < 0)
-                return LEFT;
+                return 0;
         } else if (at) {
             if (f.wire != 2 || at->p)
-                return LEFT;
+                return 0;
             *at = f.data;
         }
     }
-    if (r < 0)
-        return LEFT;
-    /* Each node's tags end with a 0; a camera is counted when its node's tags end. */
-    Py_ssize_t node = 0, capacity = 0, count = 0;
-    Py_ssize_t *nodes = NULL;
-    const uint8_t **starts = NULL;
+    return r == 0;
+}
+
+/* The positions of the nodes that carry the camera tag, and where their tags start. */
+typedef struct {
+    Py_ssize_t count, capacity;
+    Py_ssize_t *nodes;
+    const uint8_t **starts;
+} Tagged;
+
+static void tagged_free(Tagged *t)
+{
+    free(t->nodes);
+    free(t->starts);
+}
+
+/* Each node's tags end with a 0; a node is taken when its tags end. */
+static Outcome tagged_read(Cursor kv, const Strings *s, Tagged *t)
+{
+    Py_ssize_t node = 0;
     const uint8_t *start = kv.p;
     int camera = 0, is_value = 0;
     uint64_t key = 0, x;
-    Outcome outcome = READ;
-    Cursor walk = kv;
-    while (walk.p && walk.p < walk.end) {
-        if (!varint(&walk, &x)) {
-            outcome = LEFT;
-            goto done;
-        }
+    memset(t, 0, sizeof *t);
+    while (kv.p && kv.p < kv.end) {
+        if (!varint(&kv, &x))
+            return LEFT;
         if (x == 0) {
             if (camera) {
-                if (count == capacity) {
-                    capacity = capacity ? 2 * capacity : 16;
-                    Py_ssize_t *n2 = realloc(nodes, capacity * sizeof *nodes);
-                    if (n2)
-                        nodes = n2;
-                    const uint8_t **s2 = realloc(starts, capacity * sizeof *starts);
-                    if (s2)
-                        starts = s2;
-                    if (!n2 || !s2) {
+                if (t->count == t->capacity) {
+                    t->capacity = t->capacity ? 2 * t->capacity : 16;
+                    Py_ssize_t *nodes = realloc(t->nodes, t->capacity * sizeof *nodes);
+                    if (nodes)
+                        t->nodes = nodes;
+                    const uint8_t **starts = realloc(t->starts, t->capacity * sizeof *starts);
+                    if (starts)
+                        t->starts = starts;
+                    if (!nodes || !starts) {
                         PyErr_NoMemory();
-                        outcome = FAILED;
-                        goto done;
+                        return FAILED;
                     }
                 }
-                nodes[count] = node;
-                starts[count++] = start;
+                t->nodes[t->count] = node;
+                t->starts[t->count++] = start;
             }
             node++;
-            start = walk.p;
+            start = kv.p;
             camera = is_value = 0;
         } else if (!is_value) {
             key = x;
@@ -357,44 +371,224 @@ static Outcome dense_cameras(Cursor dense, Strings *s, const Settings *set, PyOb
             is_value = 0;
         }
     }
-    int64_t *values = count ? malloc(4 * count * sizeof *values) : NULL;
+    return READ;
+}
+
+/* Timestamps as PBF keeps them, in seconds, as numpy's floor division gives them. */
+static int64_t seconds_of(int64_t stamp, int64_t date_granularity)
+{
+    int64_t ms = stamp * date_granularity, q = ms / 1000;
+    return (ms % 1000 != 0 && ms < 0) ? q - 1 : q;
+}
+
+/* The camera nodes of one DenseNodes message, appended to `found`. */
+static Outcome dense_cameras(Cursor dense, Strings *s, const Settings *set, PyObject *found,
+                             Unsorted *unsorted)
+{
+    Dense d;
+    Tagged t;
+    if (!dense_read(dense, &d))
+        return LEFT;
+    Outcome outcome = tagged_read(d.kv, s, &t);
+    Py_ssize_t count = t.count;
+    int64_t *values = NULL;
+    if (outcome != READ)
+        goto done;
+    values = count ? malloc(4 * count * sizeof *values) : NULL;
     if (count && !values) {
         PyErr_NoMemory();
         outcome = FAILED;
         goto done;
     }
     int64_t *id = values, *lat = values + count, *lon = values + 2 * count, *when = values + 3 * count;
-    Py_ssize_t walked = running_sums(ids, nodes, count, id, 1, unsorted);
-    Py_ssize_t last = count ? nodes[count - 1] : -1;
+    Py_ssize_t walked = running_sums(d.ids, t.nodes, count, id, 1, unsorted);
+    Py_ssize_t last = count ? t.nodes[count - 1] : -1;
     if (walked < 0)
         outcome = LEFT;
     else if (unsorted->found)
         outcome = UNSORTED;
-    else if (count && (walked <= last || running_sums(lats, nodes, count, lat, 0, NULL) <= last
-                       || running_sums(lons, nodes, count, lon, 0, NULL) <= last
-                       || (stamps.p && running_sums(stamps, nodes, count, when, 0, NULL) <= last)))
+    else if (count && (walked <= last || running_sums(d.lats, t.nodes, count, lat, 0, NULL) <= last
+                       || running_sums(d.lons, t.nodes, count, lon, 0, NULL) <= last
+                       || (d.stamps.p && running_sums(d.stamps, t.nodes, count, when, 0, NULL) <= last)))
         outcome = LEFT;
     for (Py_ssize_t i = 0; i < count && outcome == READ; i++) {
         double x = degrees(lon[i], set->granularity, set->lon_offset);
         double y = degrees(lat[i], set->granularity, set->lat_offset);
         if (x > 180 || x < -180 || y > 90 || y < -90)
             continue; /* libosmium gives such a node no geometry */
-        Cursor run = {starts[i], kv.end};
+        Cursor run = {t.starts[i], d.kv.end};
         PyObject *tags = dense_tags(run, s);
         if (!tags) {
             outcome = PyErr_Occurred() ? FAILED : LEFT;
             break;
         }
-        int64_t seconds = stamps.p ? when[i] * set->date_granularity / 1000 : 0;
+        int64_t seconds = d.stamps.p ? seconds_of(when[i], set->date_granularity) : 0;
         PyObject *item = Py_BuildValue("(LddNN)", (long long)id[i], x, y, tags, stamp_text(seconds));
         if (!item || PyList_Append(found, item) < 0)
             outcome = FAILED;
         Py_XDECREF(item);
     }
-    free(values);
 done:
-    free(nodes);
-    free(starts);
+    free(values);
+    tagged_free(&t);
+    return outcome;
+}
+
+/* The tags of a dense node, from its first key in keys_vals, as a tuple of pairs. */
+static PyObject *dense_tag_pairs(Cursor kv, Strings *s)
+{
+    PyObject *pairs = PyList_New(0), *result = NULL;
+    uint64_t k, v;
+    if (!pairs)
+        return NULL;
+    while (varint(&kv, &k) && k && varint(&kv, &v)) {
+        PyObject *key = string_at(s, k), *value = string_at(s, v), *pair;
+        if (!key || !value || !(pair = PyTuple_Pack(2, key, value)))
+            goto out;
+        int failed = PyList_Append(pairs, pair) < 0;
+        Py_DECREF(pair);
+        if (failed)
+            goto out;
+    }
+    result = PyList_AsTuple(pairs);
+out:
+    Py_DECREF(pairs);
+    return result;
+}
+
+/* A column of `count` values of `size` bytes as a bytearray, which numpy reads writable. */
+static PyObject *column(const void *values, Py_ssize_t count, Py_ssize_t size)
+{
+    return PyByteArray_FromStringAndSize((const char *)values, count * size);
+}
+
+/* Every version of the nodes of one DenseNodes message of a history block that carry the
+ * camera tag in some version, and of its first and last node, appended to `found` as
+ * columns (ids, seconds, visible, carries, lon, lat, tags): see sieve.NodeVersions. */
+static Outcome dense_versions(Cursor dense, Strings *s, const Settings *set, int with_tags,
+                              PyObject *found)
+{
+    Dense d;
+    Tagged t;
+    if (!dense_read(dense, &d))
+        return LEFT;
+    Outcome outcome = tagged_read(d.kv, s, &t);
+    Py_ssize_t n = 0, m = 0;
+    int64_t *id = NULL, *chosen_values = NULL;
+    Py_ssize_t *chosen = NULL;
+    uint8_t *flags = NULL;
+    double *coords = NULL;
+    PyObject *tags = NULL, *item = NULL;
+    if (outcome != READ)
+        goto done;
+    for (Cursor c = d.ids; c.p < c.end; c.p++)
+        n += !(*c.p & 0x80);
+    id = malloc((n + 1) * sizeof *id);
+    chosen = malloc((n + 1) * sizeof *chosen);
+    if (!id || !chosen) {
+        PyErr_NoMemory();
+        outcome = FAILED;
+        goto done;
+    }
+    {
+        int64_t sum = 0;
+        uint64_t v;
+        Cursor c = d.ids;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (!varint(&c, &v)) {
+                outcome = LEFT;
+                goto done;
+            }
+            id[i] = sum += zigzag(v);
+            if (i && id[i] < id[i - 1]) { /* versions of a node follow one another */
+                outcome = LEFT;
+                goto done;
+            }
+        }
+        if (t.count && t.nodes[t.count - 1] >= n) {
+            outcome = LEFT;
+            goto done;
+        }
+    }
+    /* The versions whose id is that of a tagged version, or of the first or last node. */
+    for (Py_ssize_t i = 0, j = 0; i < n; i++) {
+        while (j < t.count && id[t.nodes[j]] < id[i])
+            j++;
+        if (id[i] == id[0] || id[i] == id[n - 1] || (j < t.count && id[t.nodes[j]] == id[i]))
+            chosen[m++] = i;
+    }
+    chosen_values = malloc((4 * m + 1) * sizeof *chosen_values);
+    flags = malloc(2 * m + 1);
+    coords = malloc((2 * m + 1) * sizeof *coords);
+    if (!chosen_values || !flags || !coords) {
+        PyErr_NoMemory();
+        outcome = FAILED;
+        goto done;
+    }
+    int64_t *lat = chosen_values, *lon = chosen_values + m, *when = chosen_values + 2 * m;
+    int64_t *ids = chosen_values + 3 * m;
+    uint8_t *visible = flags, *carries = flags + m;
+    Py_ssize_t last = m ? chosen[m - 1] : -1;
+    if (m && (running_sums(d.lats, chosen, m, lat, 0, NULL) <= last
+              || running_sums(d.lons, chosen, m, lon, 0, NULL) <= last
+              || (d.stamps.p && running_sums(d.stamps, chosen, m, when, 0, NULL) <= last))) {
+        outcome = LEFT;
+        goto done;
+    }
+    memset(visible, 1, m);
+    if (d.visible.p && d.visible.p < d.visible.end) { /* plain values, not running sums */
+        Cursor c = d.visible;
+        uint64_t v;
+        for (Py_ssize_t i = 0, k = 0; k < m; i++) {
+            if (!varint(&c, &v)) {
+                outcome = LEFT;
+                goto done;
+            }
+            if (chosen[k] == i)
+                visible[k++] = v != 0;
+        }
+    }
+    if (with_tags && !(tags = PyList_New(0))) {
+        outcome = FAILED;
+        goto done;
+    }
+    for (Py_ssize_t k = 0, j = 0; k < m; k++) {
+        while (j < t.count && t.nodes[j] < chosen[k])
+            j++;
+        carries[k] = j < t.count && t.nodes[j] == chosen[k];
+        double x = degrees(lon[k], set->granularity, set->lon_offset);
+        double y = degrees(lat[k], set->granularity, set->lat_offset);
+        if (!visible[k] || x > 180 || x < -180 || y > 90 || y < -90)
+            x = y = Py_NAN;
+        coords[k] = x;
+        coords[m + k] = y;
+        ids[k] = id[chosen[k]];
+        when[k] = d.stamps.p ? seconds_of(when[k], set->date_granularity) : 0;
+        if (tags) {
+            Cursor run = {carries[k] ? t.starts[j] : NULL, d.kv.end};
+            PyObject *pairs = carries[k] ? dense_tag_pairs(run, s) : PyTuple_New(0);
+            if (!pairs || PyList_Append(tags, pairs) < 0) {
+                Py_XDECREF(pairs);
+                outcome = PyErr_Occurred() ? FAILED : LEFT;
+                goto done;
+            }
+            Py_DECREF(pairs);
+        }
+    }
+    item = Py_BuildValue("(NNNNNNO)", column(ids, m, 8), column(when, m, 8),
+                         column(visible, m, 1), column(carries, m, 1), column(coords, m, 8),
+                         column(coords + m, m, 8), tags ? tags : Py_None);
+    if (!item || PyList_Append(found, item) < 0)
+        outcome = FAILED;
+done:
+    Py_XDECREF(item);
+    Py_XDECREF(tags);
+    free(id);
+    free(chosen);
+    free(chosen_values);
+    free(flags);
+    free(coords);
+    tagged_free(&t);
     return outcome;
 }
 
@@ -447,19 +641,22 @@ static int wanted_pair(PyObject *pair, Wanted *key, Wanted *value, uint8_t key_r
 }
 
 PyDoc_STRVAR(sift_doc,
-"sift(data, camera, boundary) -> list | tuple | None\n\n"
+"sift(data, camera, boundary, history=False, tags=False) -> list | tuple | None\n\n"
 "The camera nodes (id, lon, lat, tags, stamp) of the dense groups of an inflated block;\n"
 "None when the block holds a node, way or relation with the `camera` (key, value) pair, or\n"
 "a relation with the `boundary` pair (None: not wanted), or cannot be read here; the pair\n"
-"of ids (before, after) where node ids do not increase.");
+"of ids (before, after) where node ids do not increase. With `history`, the node versions\n"
+"of each dense group instead, as columns (ids, seconds, visible, carries, lon, lat, and\n"
+"with `tags` the tags of those that carry the camera pair, else None).");
 
 static PyObject *sift(PyObject *self, PyObject *args)
 {
     Py_buffer data;
     PyObject *camera, *boundary, *found = NULL;
     Wanted wanted[4];
-    int wanted_count = 2;
-    if (!PyArg_ParseTuple(args, "y*O!O", &data, &PyTuple_Type, &camera, &boundary))
+    int wanted_count = 2, history = 0, with_tags = 0;
+    if (!PyArg_ParseTuple(args, "y*O!O|pp", &data, &PyTuple_Type, &camera, &boundary, &history,
+                          &with_tags))
         return NULL;
     Strings s = {0};
     Block b;
@@ -504,7 +701,8 @@ static PyObject *sift(PyObject *self, PyObject *args)
         if (q < 0)
             goto left;
         if (dense.p) {
-            Outcome outcome = dense_cameras(dense, &s, &b.set, found, &unsorted);
+            Outcome outcome = history ? dense_versions(dense, &s, &b.set, with_tags, found)
+                                      : dense_cameras(dense, &s, &b.set, found, &unsorted);
             if (outcome == FAILED)
                 goto fail;
             if (outcome == LEFT)

@@ -405,13 +405,26 @@ def sift_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | li
         wanted.history and any(kind == blocks.GROUP_DENSE for kind, _ in blocks.primitive(data).groups)
     ):
         return []
-    if native is None or wanted.history:
+    if native is None:
         return read_block(data, wanted, offset)
-    found = native.sift(data, CAMERA_STRINGS, BOUNDARY_STRINGS if wanted.boundaries else None)
+    found = native.sift(data, CAMERA_STRINGS, BOUNDARY_STRINGS if wanted.boundaries else None,
+                        wanted.history, wanted.tags)
     if isinstance(found, tuple):
         before, after = found
         raise _unsorted(before, after, offset)
+    if wanted.history and found is not None:
+        return [_versions(*columns) for columns in found]
     return found
+
+
+def _versions(ids: bytearray, seconds: bytearray, visible: bytearray, carries: bytearray,
+              lon: bytearray, lat: bytearray, tags: list[Tags] | None) -> NodeVersions:
+    """NodeVersions from the columns of the C reader."""
+    import numpy
+
+    return NodeVersions(numpy.frombuffer(ids, numpy.int64), numpy.frombuffer(seconds, numpy.int64),
+                        numpy.frombuffer(visible, bool), numpy.frombuffer(carries, bool),
+                        numpy.frombuffer(lon, float), numpy.frombuffer(lat, float), tags)
 
 
 def _unsorted(before: int, after: int, offset: int) -> blocks.Corrupt:
