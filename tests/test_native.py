@@ -93,8 +93,8 @@ def _same_versions(fast: list[sieve.NodeVersions] | None, slow: list[sieve.NodeV
 
 @pytest.mark.real_data
 @pytest.mark.parametrize("name", ["monaco-2025-02-07.osm.pbf", "big/valhalla-bench-london-2020.osm.pbf"])
-def test_the_c_reader_reads_node_versions_as_python_does(osm_dir: Path, name: str,
-    monaco_history: Path, tmp_path: Path,  # noqa: F811
+def test_the_c_reader_reads_node_versions_as_python_does(
+    osm_dir: Path, name: str, monaco_history: Path, tmp_path: Path  # noqa: F811
 ) -> None:
     """History blocks: the Monaco history with its created, moved, retagged, untagged and
     deleted cameras, and a whole extract read as a history."""
