@@ -171,8 +171,9 @@ _FRAMINGS: dict[tuple[str, int, int], list[Frame]] = {}
 _INDEXES: dict[tuple[str, int, int], Layout | Unindexable] = {}
 
 
-def _walk(fd: int) -> list[Frame]:
-    """(offset, length, type, blob size) of each block, read with one pread per block.
+def _walk(fd: int, most: int | None = None) -> list[Frame]:
+    """(offset, length, type, blob size) of each block (of the first `most`), read with
+    one pread per block.
 
     Raises Truncated when the file ends inside a block, its length prefix included.
     A file cut exactly between two blocks cannot be told apart: PBF has no end marker.
@@ -182,7 +183,7 @@ def _walk(fd: int) -> list[Frame]:
     bad: type[Unindexable] = Unindexable  # likewise
     frames: list[Frame] = []
     offset = 0
-    while offset < size_of_file:
+    while offset < size_of_file and (most is None or len(frames) < most):
         head = os.pread(fd, 64, offset)
         if len(head) < 4:
             raise cut(f"it ends {len(head)} byte(s) into the length of a block, at byte {offset:,}")
@@ -355,8 +356,8 @@ def zstd_header(path: str | os.PathLike[str]) -> Block | None:
     """The header block of a PBF when it is compressed with zstd, which libosmium cannot
     read (`copy` writes it so that it can); None otherwise, or when `path` is no PBF."""
     try:
-        offset, length, _, size = framing(path)[0]
         with open(path, "rb") as f:
+            offset, length, _, size = _walk(f.fileno(), 1)[0]  # the header alone: no walk of the file
             f.seek(offset + length - size)
             return Block(offset, length) if BLOB_ZSTD in dict(_fields(f.read(size))) else None
     except (Unindexable, OSError, IndexError):
@@ -389,6 +390,15 @@ def encode_varint(value: int) -> bytes:
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+def damage(error: Unindexable) -> str | None:
+    """How a fault of the framing reads in an error; None when the file is no PBF at all."""
+    if isinstance(error, Truncated):
+        return f"cut short, {error}; download it again"
+    if isinstance(error, Corrupt):
+        return f"damaged, {error}; download it again"
+    return None
 
 
 def has_data(path: str | os.PathLike[str]) -> bool:

@@ -494,12 +494,10 @@ def refuse_empty(path: Path) -> None:
 
     try:
         empty = not blocks.has_data(path)
-    except blocks.Truncated as e:
-        raise DataError(f"{path}: cut short, {e}; download it again") from e
-    except blocks.Corrupt as e:
-        raise DataError(f"{path}: damaged, {e}; download it again") from e
-    except blocks.Unindexable:
-        return  # not a PBF, or a damaged one: libosmium says what is wrong
+    except blocks.Unindexable as e:
+        if blocks.damage(e):
+            raise DataError(f"{path}: {blocks.damage(e)}") from e
+        return  # not a PBF: libosmium says what is wrong
     if empty:
         raise DataError(f"{path}: holds no OSM data (an empty or cut-short file)")
 
@@ -548,12 +546,12 @@ def scan_members(
             "would be counted; count its cameras through time with `osmcams timeline`, or today's "
             "with a snapshot (`osmium time-filter FILE -o snapshot.osm.pbf`)"
         )
-    refuse_empty(path)
     # A known extent needs no estimate; else the first pass samples nodes and tells which
     # of them stand alone; a file it cannot sift is sampled apart.
     with ThreadPoolExecutor(1, thread_name_prefix="osmcams-imports") as background:
         background.submit(_estimate_imports)  # meanwhile, as the passes free the GIL
         scan = _first_pass(path, admin_level, pool, progress, threads, sample=polygon is None)
+        refuse_empty(path)  # the framing is walked by the sieve, while its workers start
         _fetch_references(path, scan, pool, progress)
     samples = scan.samples
     if samples is None and polygon is None:

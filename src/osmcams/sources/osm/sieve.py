@@ -611,12 +611,22 @@ def _sift(path: Path, wanted: Wanted, workers: int, progress: Progress | None, s
         pool = None
         if workers > 1 and total >= IN_PROCESS_BYTES and sys.executable:
             pool = stack.enter_context(_workers(workers))
-        frames = [frame for frame in blocks.framing(path) if frame[2] == "OSMData"]
+        frames = [frame for frame in _framing(path) if frame[2] == "OSMData"]
         run = functools.partial(_in_process, path) if pool is None else functools.partial(
             _in_workers, pool, path)
         sifted = Sifted()
         chunks = _sampled_first(run, frames, wanted, path, sifted) if sample else run(frames, wanted)
         return _gathered(path, frames, chunks, wanted, progress, sifted)
+
+
+def _framing(path: Path) -> list[blocks.Frame]:
+    """`blocks.framing`; DataError when it shows the file damaged or cut short."""
+    try:
+        return blocks.framing(path)
+    except blocks.Unindexable as e:
+        if blocks.damage(e):
+            raise DataError(f"{path}: {blocks.damage(e)}") from e
+        raise
 
 
 Run = Callable[[list[blocks.Frame], Wanted], Iterator[list[Result]]]
