@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <time.h>
 
 #if defined(__GNUC__)
@@ -51,6 +52,10 @@ static inline int varint(Cursor *c, uint64_t *out)
 }
 
 static inline int64_t zigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+/* Sums and products that wrap around as numpy's int64 do, where C would be undefined. */
+static inline int64_t plus(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+static inline int64_t times(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
 
 /* 1 and the next field in `f`, 0 at the end, -1 when the bytes break the format. */
 static ALWAYS_INLINE int next_field(Cursor *c, Field *f)
@@ -230,7 +235,7 @@ static Py_ssize_t running_sums(Cursor c, const Py_ssize_t *positions, Py_ssize_t
     while (c.p < c.end && (whole || next < count)) {
         if (!varint(&c, &v))
             return -1;
-        sum += zigzag(v);
+        sum = plus(sum, zigzag(v));
         if (unsorted && n && sum <= before) {
             *unsorted = (Unsorted){1, before, sum};
             return n + 1;
@@ -256,7 +261,9 @@ static PyObject *stamp_text(int64_t seconds)
 
 static double degrees(int64_t raw, int64_t granularity, int64_t offset)
 {
-    int64_t nano = raw * granularity + offset;
+    int64_t nano = plus(times(raw, granularity), offset);
+    if (nano == INT64_MIN)
+        return -HUGE_VAL; /* no location, as for numpy */
     int64_t sign = (nano > 0) - (nano < 0);
     return (double)(sign * ((nano < 0 ? -nano : nano) / NANO_PER_UNIT)) / 1e7;
 }
@@ -377,7 +384,7 @@ static Outcome tagged_read(Cursor kv, const Strings *s, Tagged *t)
 /* Timestamps as PBF keeps them, in seconds, as numpy's floor division gives them. */
 static int64_t seconds_of(int64_t stamp, int64_t date_granularity)
 {
-    int64_t ms = stamp * date_granularity, q = ms / 1000;
+    int64_t ms = times(stamp, date_granularity), q = ms / 1000;
     return (ms % 1000 != 0 && ms < 0) ? q - 1 : q;
 }
 
@@ -499,7 +506,7 @@ static Outcome dense_versions(Cursor dense, Strings *s, const Settings *set, int
                 outcome = LEFT;
                 goto done;
             }
-            id[i] = sum += zigzag(v);
+            id[i] = sum = plus(sum, zigzag(v));
             if (i && id[i] < id[i - 1]) { /* versions of a node follow one another */
                 outcome = LEFT;
                 goto done;
@@ -850,7 +857,7 @@ static PyObject *referenced(PyObject *self, PyObject *args)
                 while (h.data.p < h.data.end) {
                     if (!varint(&h.data, &v))
                         goto left;
-                    ref += zigzag(v);
+                    ref = plus(ref, zigzag(v));
                     if (!candidate(&c, ref))
                         continue;
                     if (count == capacity) {
