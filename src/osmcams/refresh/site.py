@@ -18,14 +18,13 @@ only the pages of the communes that later runs touched, with the index and feeds
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from osmcams.files import publish
 from osmcams.join import Report
 from osmcams.models import Camera, make_camera
 from osmcams.outputs.figures import OSM_CREDIT
-from osmcams.outputs.maps import html_page, static_text
+from osmcams.outputs.maps import static_text
 from osmcams.outputs.writers import slug
 from osmcams.refresh.config import Config, SiteConfig
 from osmcams.store.history import Store
@@ -45,7 +44,8 @@ STATE = "site.json"
 STATE_VERSION = 1
 MAP_CSS = ("leaflet.css", "MarkerCluster.css", "MarkerCluster.Default.css")
 MAP_JS = ("leaflet.js", "leaflet.markercluster.js")
-OWN = ("site.css", "site.js")
+OWN = ("site.css", "site.js", "site-map.js")
+DAILY = ("cameras.gpkg", "communes.gpkg", "osmcams.umap")  # written once a day of data
 SET_FILES = ("communes.csv", "communes.json", "cameras.geojson")
 FEED_ENTRIES = 50  # runs with changes in each feed
 LATEST_RUNS = 10  # runs with changes listed on the index
@@ -73,6 +73,9 @@ def _number(value: Any, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
+Change = tuple[str, str, "str | None", str]  # kind, OSM key, commune, the camera's label
+
+
 @dataclass
 class RunInfo:
     """A run of the store, and what it changed in the communes of the site."""
@@ -81,7 +84,8 @@ class RunInfo:
     data_timestamp: str | None
     sequence: int | None
     ended: str
-    changes: list[dict[str, Any]] = field(default_factory=list)
+    tally: dict[str, int] = field(default_factory=dict)  # changes of each kind, in every commune
+    listed: list[Change] = field(default_factory=list)  # the first of them, for the index and feed
 
     @property
     def when(self) -> str:
@@ -95,44 +99,49 @@ class RunInfo:
 
 @dataclass
 class SiteData:
-    """What the pages show, read from the store and the published set."""
+    """What the pages show, read from the store and the published set: everything about the
+    communes of `loaded` (their cameras, timelines, changes, outlines), the rows and names
+    of all."""
 
     meta: dict[str, Any]
     rows: list[dict[str, Any]]  # the published rows, in their order
     no_data: dict[str, str]  # name of each selected commune the data does not cover
     runs: list[RunInfo]
-    cameras: dict[str, list[Camera]]  # present cameras of each commune
-    seen: dict[str, list[tuple[Any, ...]]]  # (key, first seen, last seen, present, tags) by commune
+    cameras: dict[str, list[Camera]]  # published cameras of each loaded commune
+    features: dict[str, list[str]]  # their feature lines in cameras.geojson
+    seen: dict[str, list[tuple[Any, ...]]]  # (key, first seen, last seen, present, label) by commune
     counts: dict[str, list[tuple[int, int]]]  # (run, cameras) by commune, when it changed
     boundaries: dict[str, Any]
     report_state: dict[str, Any]
-    row: dict[str, dict[str, Any]] = field(default_factory=dict)  # the row of each commune
-    changed: dict[str, list[tuple[RunInfo, list[dict[str, Any]]]]] = field(default_factory=dict)
-    names: dict[str, str] = field(default_factory=dict)
     stems: dict[str, str] = field(default_factory=dict)  # `<insee>-<slug>` of each commune's files
+    changed: dict[str, list[tuple[RunInfo, list[Change]]]] = field(default_factory=dict)
+    types: dict[str, dict[str, int]] = field(default_factory=dict)  # cameras by type, by commune
+    row: dict[str, dict[str, Any]] = field(default_factory=dict)  # the row of each commune
+    names: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.row = {r["insee"]: r for r in self.rows}
         self.names = {code: str(r["name"]) for code, r in self.row.items()} | self.no_data
-        self.stems = {code: f"{slug(code)}-{slug(name)}" for code, name in self.names.items()}
-        for run in self.runs:
-            mine: dict[str, list[dict[str, Any]]] = {}
-            for change in run.changes:
-                mine.setdefault(change["insee"], []).append(change)
-            for code, changes in mine.items():
-                self.changed.setdefault(code, []).append((run, changes))
+        self.stems = {code: self.stems.get(code) or f"{slug(code)}-{slug(name)}"
+                      for code, name in self.names.items()}
 
     def name(self, code: str) -> str:
         return self.names.get(code, code)
 
     def has_feed(self, code: str) -> bool:
-        """Whether the commune has a feed: it is measured, or was once (a commune never
-        in the data gets none)."""
+        """Whether a loaded commune has a feed: it is measured, or was once (a commune
+        never in the data gets none)."""
         return code in self.row or code in self.changed
 
 
-def _load(config: Config, store: Store) -> SiteData:
-    import shapely
+LABEL = ("coalesce(nullif(json_extract({0}, '$.name'), ''),"
+         " nullif(json_extract({0}, '$.\"surveillance:type\"'), ''), 'surveillance')")
+
+
+def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str, str]) -> SiteData:
+    """The site's data, with everything about the communes of `loaded` (None: all);
+    `stems` are the file names already known."""
+    from osmcams.store.sql import extract_order, rows_in
 
     db = store.db
     state = dict(db.execute("SELECT name, value FROM kept_state WHERE name IN "
@@ -150,28 +159,84 @@ def _load(config: Config, store: Store) -> SiteData:
                if code not in counted}
     runs = {rid: RunInfo(rid, stamp, sequence, ended) for rid, stamp, sequence, ended in db.execute(
         "SELECT id, data_timestamp, sequence, ended FROM runs ORDER BY id")}
-    for rid, kind, key, insee, lon, lat, tags in db.execute(
-            "SELECT run, change, key, insee, lon, lat, tags FROM changes ORDER BY run, rowid"):
-        runs[rid].changes.append({"change": kind, "key": key, "insee": insee, "lon": lon,
-                                  "lat": lat, "tags": json.loads(tags)})
-    cameras: dict[str, list[Camera]] = {code: [] for code in counted}
+    for rid, kind, n in db.execute("SELECT run, change, count(*) FROM changes GROUP BY run, change"):
+        runs[rid].tally[kind] = n
+    label = LABEL.format("tags")
+    for run in [run for run in runs.values() if run.tally][-FEED_ENTRIES:]:
+        run.listed = db.execute(f"SELECT change, key, insee, {label} FROM changes WHERE run = ?"
+                                f" ORDER BY rowid LIMIT {LISTED}", (run.id,)).fetchall()
+
+    def where(query: str, order: str) -> list[Any]:
+        """The rows of `query` (on `insee`) about the loaded communes."""
+        if loaded is None:
+            return db.execute(query.format(where="TRUE") + " ORDER BY " + order).fetchall()
+        return rows_in(db, query.format(where="insee IN ({marks})") + " ORDER BY " + order, loaded)
+
+    changed: dict[str, list[tuple[RunInfo, list[Change]]]] = {}
+    for rid, kind, key, insee, name in where(
+            f"SELECT run, change, key, insee, {label} FROM changes WHERE {{where}}", "insee, run, rowid"):
+        mine = changed.setdefault(insee, [])
+        if not mine or mine[-1][0].id != rid:
+            mine.append((runs[rid], []))
+        mine[-1][1].append((kind, key, insee, name))
+    cameras: dict[str, list[Camera]] = {}
+    features: dict[str, list[str]] = {}
+    types: dict[str, dict[str, int]] = {}
+    for key, lon, lat, tags, stamp, line, insee, kind in where(
+            "SELECT key, lon, lat, tags, timestamp, feature, insee, surveillance_type FROM kept_objects"
+            " WHERE lon IS NOT NULL AND feature IS NOT NULL AND {where}", f"insee, {extract_order()}"):
+        osm_type, _, number = key.partition("/")
+        cameras.setdefault(insee, []).append(make_camera(osm_type, int(number), lon, lat, json.loads(tags),
+                                                         stamp)[0])
+        features.setdefault(insee, []).append(line)
+        mine_types = types.setdefault(insee, {})
+        mine_types[kind or "unknown"] = mine_types.get(kind or "unknown", 0) + 1
     seen: dict[str, list[tuple[Any, ...]]] = {}
-    for key, first, last, present, lon, lat, tags, insee, stamp in db.execute(
-            "SELECT c.key, c.first_seen, c.last_seen, c.present, c.lon, c.lat, c.tags, c.insee,"
-            " k.timestamp FROM cameras c LEFT JOIN kept_objects k ON k.key = c.key"
-            " ORDER BY c.insee, c.first_seen, c.key"):
-        tags = json.loads(tags)
-        seen.setdefault(insee, []).append((key, first, last, present, tags))
-        if present and insee in cameras:
-            kind, _, number = key.partition("/")
-            cameras[insee].append(make_camera(kind, int(number), lon, lat, tags, stamp)[0])
+    for key, first, last, present, name, insee in where(
+            f"SELECT key, first_seen, last_seen, present, {label}, insee FROM cameras WHERE {{where}}",
+            "insee, first_seen, key"):
+        seen.setdefault(insee, []).append((key, first, last, present, name))
     counts: dict[str, list[tuple[int, int]]] = {}
     for rid, insee, n in db.execute("SELECT run, insee, cameras FROM counts ORDER BY run"):
         counts.setdefault(insee, []).append((rid, n))
-    boundaries = {code: shapely.from_wkb(shape) for code, shape in db.execute(
-        "SELECT insee, shape FROM kept_communes") if code in counted}
-    return SiteData(meta, rows, no_data, list(runs.values()), cameras, seen, counts, boundaries,
-                    json.loads(state.get("report", "{}")))
+    boundaries = _boundaries(store, counted if loaded is None else counted & loaded)
+    return SiteData(meta, rows, no_data, list(runs.values()), cameras, features, seen, counts,
+                    boundaries, json.loads(state.get("report", "{}")), stems, changed, types)
+
+
+def _boundaries(store: Store, codes: Iterable[str]) -> dict[str, Any]:
+    """The kept outlines of the communes of `codes`."""
+    import shapely
+
+    from osmcams.store.sql import rows_in
+
+    return {code: shapely.from_wkb(shape) for code, shape in rows_in(
+        store.db, "SELECT insee, shape FROM kept_communes WHERE insee IN ({marks})", codes)}
+
+
+def _all_cameras(store: Store, counted: list[str]) -> dict[str, list[Camera]]:
+    """The published cameras of the communes of `counted`, in the order of an extract."""
+    from osmcams.store.sql import extract_order, rows_in
+
+    found: dict[str, list[Camera]] = {code: [] for code in counted}
+    for key, lon, lat, tags, stamp, insee in rows_in(
+            store.db, "SELECT key, lon, lat, tags, timestamp, insee FROM kept_objects WHERE lon IS NOT"
+            f" NULL AND feature IS NOT NULL AND insee IN ({{marks}}) ORDER BY {extract_order()}", counted):
+        osm_type, _, number = key.partition("/")
+        found[insee].append(make_camera(osm_type, int(number), lon, lat, json.loads(tags), stamp)[0])
+    return found
+
+
+def _type_counts(store: Store, counted: list[str]) -> dict[str, int]:
+    """The published cameras of the communes of `counted` by surveillance:type."""
+    from osmcams.store.sql import rows_in
+
+    found: dict[str, int] = {}
+    for kind, n in rows_in(store.db, "SELECT surveillance_type, count(*) FROM kept_objects WHERE lon IS"
+                           " NOT NULL AND feature IS NOT NULL AND insee IN ({marks})"
+                           " GROUP BY surveillance_type", counted):
+        found[kind or "unknown"] = found.get(kind or "unknown", 0) + n
+    return found
 
 
 # Pages ------------------------------------------------------------------------------------
@@ -198,26 +263,26 @@ def _osm_link(key: str) -> str:
     return f'<a href="{esc(OSM + key)}">{esc(key)}</a>'
 
 
-def _camera_label(tags: dict[str, str]) -> str:
-    return tags.get("name") or tags.get("surveillance:type") or "surveillance"
-
-
-def _change_items(changes: list[dict[str, Any]], link: Callable[[str | None], str]) -> str:
-    """A list of changes: kind, OSM object, name, commune (`link` gives its HTML)."""
-    items = [
-        f'<li class="{esc(c["change"])}"><b>{esc(c["change"])}</b> {_osm_link(c["key"])} '
-        f'“{esc(_camera_label(c["tags"]))}”{link(c["insee"])}</li>'
-        for c in changes[:LISTED]
-    ]
-    if len(changes) > LISTED:
-        items.append(f"<li>and {len(changes) - LISTED:,} more</li>")
+def _change_items(changes: list[Change], total: int, link: Callable[[str | None], str]) -> str:
+    """A list of the first changes of `total`: kind, OSM object, name, commune (`link` gives
+    its HTML)."""
+    items = [f'<li class="{esc(kind)}"><b>{esc(kind)}</b> {_osm_link(key)} “{esc(label)}”{link(insee)}</li>'
+             for kind, key, insee, label in changes[:LISTED]]
+    if total > LISTED:
+        items.append(f"<li>and {total - LISTED:,} more</li>")
     return "<ul>" + "".join(items) + "</ul>"
 
 
-def _tally(changes: list[dict[str, Any]]) -> str:
-    kinds = {k: sum(c["change"] == k for c in changes) for k in ("added", "removed", "moved", "retagged")}
-    text = f"+{kinds['added']} −{kinds['removed']} cameras"
-    return text + "".join(f", {kinds[k]} {k}" for k in ("moved", "retagged") if kinds[k])
+def _kinds(changes: list[Change]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for kind, *_ in changes:
+        found[kind] = found.get(kind, 0) + 1
+    return found
+
+
+def _tally(kinds: dict[str, int]) -> str:
+    text = f"+{kinds.get('added', 0)} −{kinds.get('removed', 0)} cameras"
+    return text + "".join(f", {kinds[k]} {k}" for k in ("moved", "retagged") if kinds.get(k))
 
 
 def chart(points: list[tuple[str, int]], label: str) -> str:
@@ -286,32 +351,43 @@ def _series(data: SiteData, code: str | None) -> list[tuple[str, int]]:
     return points
 
 
-@functools.lru_cache(maxsize=1)
-def _inlined() -> tuple[str, str]:
-    """The CSS and the script that `maps.html_page` inlines."""
-    return "\n".join(static_text(n) for n in MAP_CSS), "\n".join(static_text(n) for n in MAP_JS)
-
-
-def _linked_assets(page: str, root: str) -> str:
-    """A `maps.html_page` page with Leaflet linked from static/ rather than inlined."""
-    css, js = _inlined()
-    links = "".join(f'<link rel="stylesheet" href="{root}static/{n}">' for n in MAP_CSS)
-    scripts = "".join(f'<script src="{root}static/{n}"></script>' for n in MAP_JS)
-    return page.replace(f"<style>{css}</style>", links, 1).replace(f"<script>{js}</script>", scripts, 1)
-
-
-def _map(data: SiteData, codes: list[str], root: str, views: bool) -> str:
-    from osmcams.outputs.fov import FovSettings, fields_of_view
+def _map_page(data: SiteData, codes: list[str], root: str, types: dict[str, int], views: bool) -> str:
+    """map.html of the communes of `codes` (all measured, with an outline): Leaflet and
+    site-map.js from static/, each commune's outline and cameras from its data file, drawn
+    by map.html's own script (`maps.map_data` without outlines or markers)."""
+    from osmcams.outputs.maps import map_data
 
     wanted = set(codes)
     rows = [r for r in data.rows if r["insee"] in wanted]
-    cameras = {r["insee"]: data.cameras[r["insee"]] for r in rows}
-    report = Report(data.meta, rows, cameras=cameras,
-                    boundaries={c: data.boundaries[c] for c in cameras if c in data.boundaries})
-    shown = None
-    if views:
-        shown = fields_of_view([c for group in cameras.values() for c in group], FovSettings())[0]
-    return _linked_assets(html_page(report, views=shown), root)
+    drawn = map_data(Report(data.meta, rows, boundaries=dict.fromkeys(codes)), types=types)
+    script = json.dumps(drawn, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
+    here = "" if root else "communes/"
+    links = "".join(f'<link rel="stylesheet" href="{root}static/{n}">' for n in MAP_CSS)
+    scripts = "".join(f'<script src="{root}static/{n}"></script>' for n in (*MAP_JS, "site-map.js"))
+    scripts += "".join(f'<script src="{here}{esc(data.stems[r["insee"]])}.js"></script>' for r in rows)
+    parts = {"title": esc(drawn["title"]), "data": f"osmcamsMap({script}, {json.dumps(views)})"}
+    template = static_text("map.html").replace("<style>{css}</style>", links, 1)
+    template = template.replace("<script>{js}</script>", scripts, 1)
+    return re.sub(r"\{(title|data)\}", lambda m: parts[m.group(1)], template)
+
+
+def _data_file(data: SiteData, code: str) -> str:
+    """communes/<stem>.js: the commune's outline, its cameras as cameras.geojson has them,
+    and how their fields of view are drawn ([camera, kind, reach, sweeps])."""
+    from osmcams.outputs.fov import FovSettings, view_sweeps
+    from osmcams.outputs.writers import boundary_feature
+
+    settings = FovSettings()
+    views = []
+    for i, camera in enumerate(data.cameras.get(code, [])):
+        shape = view_sweeps(camera, settings)
+        if shape is not None:
+            views.append([i, shape[0], round(shape[1], 1), shape[2]])
+    outline = None
+    if code in data.boundaries:
+        outline = boundary_feature(code, data.name(code), data.boundaries[code])["geometry"]
+    return (f"osmcamsData({json.dumps(code)}, {{\"outline\": {json.dumps(outline)}, \"cameras\": ["
+            + ",\n".join(data.features.get(code, [])) + f"], \"views\": {json.dumps(views)}}});\n")
 
 
 def _row_table(row: dict[str, Any], state: dict[str, Any]) -> str:
@@ -339,7 +415,7 @@ def _reported(data: SiteData, row: dict[str, Any], reported: Any) -> str:
     code = row["insee"]
     if reported is None or code not in reported.communes:
         return ""
-    compared = compare(Report(data.meta, [row], cameras={code: data.cameras[code]}), reported, True)
+    compared = compare(Report(data.meta, [row], cameras={code: data.cameras.get(code, [])}), reported, True)
     lines = []
     for r in compared.rows:
         completeness = "–" if r.get("completeness") is None else f"{r['completeness']:.0%}"
@@ -386,13 +462,13 @@ def commune_page(data: SiteData, code: str, site: SiteConfig, stem: str, reporte
                      f"{stem}.atom" if data.has_feed(code) else None)
     events: list[str] = []
     for run, mine in reversed(data.changed.get(code, [])):
-        events.append(f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(mine)}</h3>'
-                      + _change_items(mine, lambda _: ""))
+        events.append(f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(_kinds(mine))}</h3>'
+                      + _change_items(mine, len(mine), lambda _: ""))
     timeline = "".join(
-        f"<tr><td>{_osm_link(key)}</td><td>{esc(_camera_label(tags))}</td><td>{esc(first or '?')}</td>"
+        f"<tr><td>{_osm_link(key)}</td><td>{esc(label)}</td><td>{esc(first or '?')}</td>"
         f"<td>{'still there' if present else esc(last or '?')}</td></tr>"
-        for key, first, last, present, tags in data.seen.get(code, []))
-    views = bool(data.cameras[code])
+        for key, first, last, present, label in data.seen.get(code, []))
+    views = bool(data.cameras.get(code))
     body = head + (
         f"<p>Written from the data of {esc(stamp)}; the <a href=\"../index.html\">index</a> has the "
         "latest.</p></header><main>"
@@ -405,21 +481,33 @@ def commune_page(data: SiteData, code: str, site: SiteConfig, stem: str, reporte
         + f"<th>Name</th><th>First seen</th><th>Last seen</th></tr>{timeline}</table>"
         + '<h2 id="changes">Changes, run by run</h2>'
         + ("".join(events) or "<p>No change recorded.</p>")
-        + _reported(data, row, reported) + _todo(data.cameras[code]) + "</main>")
+        + _reported(data, row, reported) + _todo(data.cameras.get(code, [])) + "</main>")
     return _page(f"{name} — {site.title}", body, "../", site, f"{stem}.atom")
 
 
-def index_page(data: SiteData, site: SiteConfig) -> str:
-    """The index: totals, map, ranking, latest changes, chart, downloads."""
+def _cell(value: Any, text: str) -> str:
+    return f'<td data-v="{"" if value is None else esc(value)}">{text}</td>'
+
+
+def no_data_rows(data: SiteData) -> str:
+    """The ranking's rows of the communes without data (they change only with the communes)."""
+    from osmcams.communes.names import bare
+
+    return "".join(
+        f'<tr class="nodata" data-key="{esc(bare(name))}" data-code="{esc(code)}"><td data-v="{esc(name)}">'
+        f'<a href="communes/{esc(data.stems[code])}.html">{esc(name)}</a></td>' + _cell(code, esc(code))
+        + '<td data-v="" colspan="5">no data</td></tr>' for code, name in sorted(data.no_data.items()))
+
+
+def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, str]) -> str:
+    """The index: totals, map, ranking (`no_data`: the rows of `no_data_rows`), latest changes,
+    chart, downloads (those of `dated` are of that data date)."""
     from osmcams.communes.names import bare
 
     stems = data.stems
     stamp = data.meta.get("data_timestamp") or "unknown date"
     total = sum(r["cameras"] for r in data.rows)
-
-    def cell(value: Any, text: str) -> str:
-        return f'<td data-v="{"" if value is None else esc(value)}">{text}</td>'
-
+    cell = _cell
     lines = []
     for r in data.rows:
         coverage = r.get("coverage")
@@ -433,14 +521,10 @@ def index_page(data: SiteData, site: SiteConfig) -> str:
             + cell(r.get("cameras_per_10k"), _number(r.get("cameras_per_10k"), 3))
             + cell(coverage, "unknown" if coverage is None else f"{coverage:.0%}")
             + cell(r.get("population"), _number(r.get("population"))) + "</tr>")
-    for code, name in sorted(data.no_data.items()):
-        link = f'<a href="communes/{esc(stems[code])}.html">{esc(name)}</a>'
-        lines.append(f'<tr class="nodata" data-key="{esc(bare(name))}" data-code="{esc(code)}">'
-                     f'<td data-v="{esc(name)}">{link}</td>' + cell(code, esc(code))
-                     + '<td data-v="" colspan="5">no data</td></tr>')
+    lines.append(no_data)
     columns = ["Commune", "INSEE", "Cameras", "Per km²", "Per 10,000", "Coverage", "Population"]
     head = "".join(f'<th data-sort="{i}">{esc(c)}</th>' for i, c in enumerate(columns))
-    latest = [run for run in data.runs if run.changes][-LATEST_RUNS:]
+    latest = [run for run in data.runs if run.tally][-LATEST_RUNS:]
 
     def commune_link(code: str | None) -> str:
         if code is None or code not in stems:
@@ -448,8 +532,9 @@ def index_page(data: SiteData, site: SiteConfig) -> str:
         return f' in <a href="communes/{esc(stems[code])}.html">{esc(data.name(code))}</a>'
 
     changes = "".join(
-        f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(run.changes)}</h3>'
-        + _change_items(run.changes, commune_link) for run in reversed(latest)) or "<p>None yet.</p>"
+        f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(run.tally)}</h3>'
+        + _change_items(run.listed, sum(run.tally.values()), commune_link)
+        for run in reversed(latest)) or "<p>None yet.</p>"
     downloads = [("data/communes.csv", "Counts per commune (CSV)"),
                  ("data/communes.json", "Counts per commune (JSON, with sources)"),
                  ("data/cameras.geojson", "Cameras (GeoJSON)"),
@@ -473,7 +558,9 @@ def index_page(data: SiteData, site: SiteConfig) -> str:
         '<h2 id="latest">Latest changes</h2>' + changes
         + '<h2 id="total">Cameras over time</h2>' + chart(_series(data, None), "Cameras mapped, in total")
         + '<h2 id="downloads">Downloads</h2><ul>'
-        + "".join(f'<li><a href="{p}">{esc(t)}</a></li>' for p, t in downloads)
+        + "".join(f'<li><a href="{p}">{esc(t)}</a>'
+                  + (f" (data of {esc(dated[p])}, written once a day)" if p in dated else "") + "</li>"
+                  for p, t in downloads)
         + f"</ul><p>Sources: {esc(data.meta.get('source') or '?')}; boundaries: "
         + esc(os.path.basename(str(data.meta.get("boundaries") or "?")))
         + f"; population: {esc(data.meta.get('population_source') or 'none')}.</p></main>")
@@ -494,8 +581,8 @@ def feed(site: SiteConfig, data: SiteData, title: str, path: str, page: str, ide
             element.text = _clean(text)
         return element
 
-    runs = ([(run, run.changes) for run in data.runs if run.changes] if code is None
-            else data.changed.get(code, []))[-FEED_ENTRIES:]
+    runs = ([(run, run.listed, run.tally) for run in data.runs if run.tally] if code is None
+            else [(run, mine, _kinds(mine)) for run, mine in data.changed.get(code, [])])[-FEED_ENTRIES:]
     stems = data.stems
     root = ElementTree.Element(f"{{{ATOM}}}feed")
     sub(root, "id", f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, site.base_url + identity)}")
@@ -507,11 +594,11 @@ def feed(site: SiteConfig, data: SiteData, title: str, path: str, page: str, ide
     sub(root, "link", rel="alternate", type="text/html", href=site.base_url + page)
     sub(root, "rights", OSM_CREDIT)
     sub(root, "generator", "osmcams")
-    for run, changes in reversed(runs):
+    for run, changes, kinds in reversed(runs):
         entry = sub(root, "entry")
         key = f"{run.data_timestamp}/{run.sequence}/{identity}"
         sub(entry, "id", f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, site.base_url + key)}")
-        sub(entry, "title", f"Data of {run.when}: {_tally(changes)}")
+        sub(entry, "title", f"Data of {run.when}: {_tally(kinds)}")
         sub(entry, "updated", run.when)
         sub(entry, "link", rel="alternate", type="text/html", href=f"{site.base_url}{page}#{run.anchor}")
 
@@ -521,7 +608,7 @@ def feed(site: SiteConfig, data: SiteData, title: str, path: str, page: str, ide
             url = f"{site.base_url}communes/{stems[insee]}.html"
             return f' in <a href="{esc(url)}">{esc(data.name(insee))}</a>'
 
-        sub(entry, "content", _change_items(changes, link), type="html")
+        sub(entry, "content", _change_items(changes, sum(kinds.values()), link), type="html")
     return ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
@@ -548,9 +635,15 @@ def _read_state(directory: Path) -> dict[str, Any] | None:
         return None
 
 
-def _copy(source: Path, target: Path) -> None:
+def _copy(source: Path, target: Path, published: Path) -> None:
     """A published file into the staging directory: a hard link when it can be one (the set
-    replaces its files, it never writes into them), else a copy."""
+    replaces its files, it never writes into them), else a copy; nothing when the site has
+    that very file already (`optional` publishing leaves it)."""
+    try:
+        if os.path.samefile(source, published):
+            return
+    except OSError:
+        pass
     target.unlink(missing_ok=True)
     try:
         os.link(source, target)
@@ -558,16 +651,43 @@ def _copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
+def _touched(store: Store, state: dict[str, Any]) -> set[str]:
+    """The communes that the runs after the site's own changed (cameras or counts), or that
+    gained or lost their data since."""
+    db, after = store.db, state.get("run") or 0
+    found = {code for (code,) in db.execute("SELECT DISTINCT insee FROM changes WHERE run > ?", (after,))}
+    found |= {code for (code,) in db.execute("SELECT DISTINCT insee FROM counts WHERE run > ?", (after,))}
+    counted = {code for (code,) in db.execute("SELECT insee FROM kept_rows")}
+    return {code for code in found | (counted ^ set(state.get("counted", []))) if code is not None}
+
+
+def _downloads(store: Store, data: SiteData, paths: dict[str, Path]) -> None:
+    """The set's GeoPackages and uMap file into `paths`, from every published camera."""
+    from osmcams.outputs.umap import write_umap
+    from osmcams.outputs.writers import write_cameras, write_communes
+
+    counted = [r["insee"] for r in data.rows]
+    cameras = _all_cameras(store, counted)
+    boundaries = data.boundaries if set(counted) <= set(data.boundaries) else _boundaries(store, counted)
+    places = [(r["insee"], r["name"]) for r in data.rows for _ in cameras[r["insee"]]]
+    outlines = [{"code": r["insee"], "name": r["name"], "geometry": boundaries[r["insee"]]}
+                for r in data.rows if r["insee"] in boundaries]
+    write_cameras([c for code in counted for c in cameras[code]], paths["data/cameras.gpkg"], "gpkg",
+                  boundaries=outlines, overwrite=True, communes=places)
+    report = Report(data.meta, data.rows, cameras=cameras, boundaries=boundaries)
+    write_communes(report, paths["data/communes.gpkg"], "gpkg", overwrite=True)
+    write_umap(report, counted, paths["data/osmcams.umap"], overwrite=True)
+
+
 def build(config: Config, full: bool = False, log: Log | None = None) -> str:
     """Bring the site of `config` up to date with its store; what it did, in a line.
 
     Only the pages of the communes changed by the runs since the site's own are
-    written, with the index, the feeds and the downloads, unless `full` or the
-    site was built by another configuration or version.
+    written, with the index, the maps and the feeds (the GeoPackages and the uMap file
+    once a day of data), unless `full` or the site was built by another configuration
+    or version. Only what these communes need is read from the store.
     """
     from osmcams.analysis.compare import read_reported
-    from osmcams.outputs.umap import write_umap
-    from osmcams.outputs.writers import write_cameras, write_communes
 
     site = config.site
     if site is None:
@@ -584,87 +704,88 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
         if (not full and state is not None and state.get("key") == key and last is not None
                 and state.get("run") == last["id"]):
             return f"site up to date in {site.dir}"
-        data = _load(config, store)
+        whole = (full or state is None or state.get("key") != key or not isinstance(state.get("stems"), dict)
+                 or not isinstance(state.get("no_data"), str) or not isinstance(state.get("downloads"), dict))
+        data = None
+        if not whole:
+            assert state is not None
+            loaded = _touched(store, state)
+            data = _load(config, store, loaded, state["stems"])
+            whole = any(state["stems"].get(code) != stem for code, stem in data.stems.items())
+        if whole or data is None:
+            loaded = set()
+            data = _load(config, store, None, {})
+        stems = data.stems
+        counted = sorted(r["insee"] for r in data.rows)
+        touched = set(stems) if whole else loaded & set(stems)
+        old = {} if whole or state is None else state
+        no_data = old["no_data"] if old and set(counted) == set(old["counted"]) else no_data_rows(data)
+        stamp = data.meta.get("data_timestamp") or "unknown date"
+        dated = dict(old.get("downloads", {}))
+        daily = whole or any(str(dated.get(f"data/{n}", ""))[:10] != stamp[:10] for n in DAILY)
+        if daily:
+            dated = {f"data/{n}": stamp for n in DAILY}
+        types = _type_counts(store, counted)
+        remove: list[str] = []
+        if whole and (site.dir / "communes").is_dir():
+            kept = {f"communes/{stem}.html" for stem in stems.values()}
+            kept |= {f"communes/{stems[code]}.atom" for code in stems if data.has_feed(code)}
+            kept |= {f"communes/{stems[code]}.{end}" for code in data.row for end in ("map.html", "js")}
+            remove = [f"communes/{p.name}" for p in (site.dir / "communes").iterdir()
+                      if p.is_file() and f"communes/{p.name}" not in kept]
+        elif state is not None:  # a commune that lost its data loses its map
+            remove = [f"communes/{stems[c]}.{end}" for c in set(state.get("counted", [])) - set(counted)
+                      for end in ("map.html", "js")
+                      if c in stems and (site.dir / f"communes/{stems[c]}.{end}").exists()]
+        reported = read_reported()
+        pages = [*(f"static/{n}" for n in (*MAP_CSS, *MAP_JS, *OWN)), "index.html", "map.html",
+                 "feed.atom", STATE]
+        for code in sorted(touched):
+            pages.append(f"communes/{stems[code]}.html")
+            if data.has_feed(code):
+                pages.append(f"communes/{stems[code]}.atom")
+            if code in data.row:
+                pages += [f"communes/{stems[code]}.map.html", f"communes/{stems[code]}.js"]
+        downloads = [f"data/{n}" for n in (*SET_FILES, *(DAILY if daily else ()))]
+        with publish(site.dir, {path: path for path in (*pages, *downloads)}, overwrite=True,
+                     remove=remove, optional=True) as paths:
+            def page(path: str, text: str) -> None:
+                """Stage the page unless the one in place says the same (then it stays)."""
+                try:
+                    if (site.dir / path).read_bytes() == text.encode():
+                        return
+                except OSError:
+                    pass
+                with open(paths[path], "w", encoding="utf-8") as out:
+                    out.write(text)
+
+            for n in (*MAP_CSS, *MAP_JS, *OWN):
+                page(f"static/{n}", static_text(n))
+            page("index.html", index_page(data, site, no_data, dated))
+            page("map.html", _map_page(data, counted, "", types, views=False))
+            page("feed.atom", feed(site, data, site.title, "feed.atom", "index.html", "feed.atom", None))
+            for code in sorted(touched):
+                stem, name = stems[code], data.name(code)
+                page(f"communes/{stem}.html", commune_page(data, code, site, stem, reported))
+                if data.has_feed(code):
+                    page(f"communes/{stem}.atom", feed(site, data, f"{site.title}: {name}",
+                                                       f"communes/{stem}.atom", f"communes/{stem}.html",
+                                                       f"commune/{code}", code))
+                if code in data.row:
+                    page(f"communes/{stem}.js", _data_file(data, code))
+                    page(f"communes/{stem}.map.html",
+                         _map_page(data, [code], "../", data.types.get(code, {}), views=True))
+            page(STATE, json.dumps({"key": key, "run": data.runs[-1].id if data.runs else None,
+                                    "counted": counted, "stems": stems, "downloads": dated,
+                                    "no_data": no_data}, ensure_ascii=False))
+            for n in SET_FILES:
+                _copy(config.output_dir / n, paths[f"data/{n}"], site.dir / "data" / n)
+            if daily:
+                _downloads(store, data, paths)
     finally:
         store.close()
-    stems = data.stems
-    counted = sorted(r["insee"] for r in data.rows)
-    whole = full or state is None or state.get("key") != key
-    if whole:
-        touched = set(stems)
-    else:
-        assert state is not None
-        after = state.get("run") or 0
-        touched = {c["insee"] for run in data.runs if run.id > after for c in run.changes}
-        touched |= {code for code, counts in data.counts.items() if counts[-1][0] > after}
-        touched |= set(counted) ^ set(state.get("counted", []))
-        old = state.get("stems", {})
-        touched |= {code for code, stem in stems.items() if old.get(code) != stem}
-        touched &= set(stems)
-    remove: list[str] = []
-    if whole and (site.dir / "communes").is_dir():
-        kept = {f"communes/{stem}.html" for stem in stems.values()}
-        kept |= {f"communes/{stems[code]}.atom" for code in stems if data.has_feed(code)}
-        kept |= {f"communes/{stems[code]}.map.html" for code in data.row}
-        remove = [f"communes/{p.name}" for p in (site.dir / "communes").iterdir()
-                  if p.is_file() and f"communes/{p.name}" not in kept]
-    elif state is not None:  # a commune that lost its data loses its map
-        remove = [f"communes/{stems[c]}.map.html" for c in set(state.get("counted", [])) - set(counted)
-                  if c in stems and (site.dir / f"communes/{stems[c]}.map.html").exists()]
-    reported = read_reported()
-    pages = [*(f"static/{n}" for n in (*MAP_CSS, *MAP_JS, *OWN)), "index.html", "map.html",
-             "feed.atom", STATE]
-    for code in sorted(touched):
-        pages.append(f"communes/{stems[code]}.html")
-        if data.has_feed(code):
-            pages.append(f"communes/{stems[code]}.atom")
-        if code in data.cameras:
-            pages.append(f"communes/{stems[code]}.map.html")
-    downloads = [f"data/{n}" for n in (*SET_FILES, "cameras.gpkg", "communes.gpkg", "osmcams.umap")]
-    with publish(site.dir, {path: path for path in (*pages, *downloads)}, overwrite=True,
-                 remove=remove, optional=True) as paths:
-        def page(path: str, text: str) -> None:
-            """Stage the page unless the one in place says the same (then it stays)."""
-            try:
-                if (site.dir / path).read_bytes() == text.encode():
-                    return
-            except OSError:
-                pass
-            with open(paths[path], "w", encoding="utf-8") as out:
-                out.write(text)
-
-        for n in (*MAP_CSS, *MAP_JS, *OWN):
-            page(f"static/{n}", static_text(n))
-        page("index.html", index_page(data, site))
-        page("map.html", _map(data, counted, "", views=False))
-        page("feed.atom", feed(site, data, site.title, "feed.atom", "index.html", "feed.atom", None))
-        for code in sorted(touched):
-            stem, name = stems[code], data.name(code)
-            page(f"communes/{stem}.html", commune_page(data, code, site, stem, reported))
-            if data.has_feed(code):
-                page(f"communes/{stem}.atom", feed(site, data, f"{site.title}: {name}",
-                                                   f"communes/{stem}.atom", f"communes/{stem}.html",
-                                                   f"commune/{code}", code))
-            if code in data.cameras:
-                page(f"communes/{stem}.map.html", _map(data, [code], "../", views=True))
-        page(STATE, json.dumps({"key": key, "run": data.runs[-1].id if data.runs else None,
-                                "counted": counted, "stems": stems}, ensure_ascii=False))
-        for n in SET_FILES:
-            _copy(config.output_dir / n, paths[f"data/{n}"])
-        cameras = [c for r in data.rows for c in data.cameras[r["insee"]]]
-        places = [(r["insee"], r["name"]) for r in data.rows for _ in data.cameras[r["insee"]]]
-        outlines = [{"code": r["insee"], "name": r["name"], "geometry": data.boundaries[r["insee"]]}
-                    for r in data.rows if r["insee"] in data.boundaries]
-        write_cameras(cameras, paths["data/cameras.gpkg"], "gpkg", boundaries=outlines,
-                      overwrite=True, communes=places)
-        report = Report(data.meta, data.rows, cameras={r["insee"]: data.cameras[r["insee"]]
-                                                       for r in data.rows},
-                        boundaries=data.boundaries)
-        write_communes(report, paths["data/communes.gpkg"], "gpkg", overwrite=True)
-        write_umap(report, counted, paths["data/osmcams.umap"], overwrite=True)
     what = "every commune" if whole else f"{len(touched):,} of {len(stems):,} communes"
     text = f"site written in {site.dir}: index, feeds and the pages of {what}"
     if log:
         log(text)
     return text
-
