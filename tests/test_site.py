@@ -295,7 +295,7 @@ def test_commune_names_stay_inside_the_site() -> None:
     from osmcams.refresh.site import SiteData
 
     data = SiteData({}, [{"insee": "../../x", "name": "../../../etc/passwd"}], {"/abs": "..\\..\\a"},
-                    [], {}, {}, {}, {}, {}, {})
+                    2, [], {}, {}, {}, {}, {}, {})
     for stem in data.stems.values():
         assert re.fullmatch(r"[a-z0-9-]+", stem)
 

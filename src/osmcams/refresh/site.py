@@ -18,11 +18,13 @@ only the pages of the communes that later runs touched, with the index and feeds
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
 import re
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,10 +43,12 @@ from osmcams.refresh.config import Config, SiteConfig
 from osmcams.store.history import Store
 
 STATE = "site.json"
-STATE_VERSION = 1
+STATE_VERSION = 2
+ROWS = "site-nodata.json"  # the ranking's rows of the communes without data, kept
 MAP_CSS = ("leaflet.css", "MarkerCluster.css", "MarkerCluster.Default.css")
 MAP_JS = ("leaflet.js", "leaflet.markercluster.js")
 OWN = ("site.css", "site.js", "site-map.js")
+PARALLEL = 500  # communes to write from which two processes share them
 DAILY = ("cameras.gpkg", "communes.gpkg", "osmcams.umap")  # written once a day of data
 SET_FILES = ("communes.csv", "communes.json", "cameras.geojson")
 FEED_ENTRIES = 50  # runs with changes in each feed
@@ -105,7 +109,8 @@ class SiteData:
 
     meta: dict[str, Any]
     rows: list[dict[str, Any]]  # the published rows, in their order
-    no_data: dict[str, str]  # name of each selected commune the data does not cover
+    no_data: dict[str, str]  # name of each selected commune the data does not cover (when read)
+    communes: int  # selected communes, with data or not
     runs: list[RunInfo]
     cameras: dict[str, list[Camera]]  # published cameras of each loaded commune
     features: dict[str, list[str]]  # their feature lines in cameras.geojson
@@ -114,7 +119,8 @@ class SiteData:
     boundaries: dict[str, Any]
     report_state: dict[str, Any]
     stems: dict[str, str] = field(default_factory=dict)  # `<insee>-<slug>` of each commune's files
-    changed: dict[str, list[tuple[RunInfo, list[Change]]]] = field(default_factory=dict)
+    # the runs that changed each loaded commune: their first changes there and their tally
+    changed: dict[str, list[tuple[RunInfo, list[Change], dict[str, int]]]] = field(default_factory=dict)
     types: dict[str, dict[str, int]] = field(default_factory=dict)  # cameras by type, by commune
     row: dict[str, dict[str, Any]] = field(default_factory=dict)  # the row of each commune
     names: dict[str, str] = field(default_factory=dict)
@@ -122,8 +128,9 @@ class SiteData:
     def __post_init__(self) -> None:
         self.row = {r["insee"]: r for r in self.rows}
         self.names = {code: str(r["name"]) for code, r in self.row.items()} | self.no_data
-        self.stems = {code: self.stems.get(code) or f"{slug(code)}-{slug(name)}"
-                      for code, name in self.names.items()}
+        self.stems = dict(self.stems)
+        for code, name in self.names.items():
+            self.stems.setdefault(code, f"{slug(code)}-{slug(name)}")
 
     def name(self, code: str) -> str:
         return self.names.get(code, code)
@@ -138,9 +145,11 @@ LABEL = ("coalesce(nullif(json_extract({0}, '$.name'), ''),"
          " nullif(json_extract({0}, '$.\"surveillance:type\"'), ''), 'surveillance')")
 
 
-def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str, str]) -> SiteData:
+def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str, str],
+          names: bool = True) -> SiteData:
     """The site's data, with everything about the communes of `loaded` (None: all);
-    `stems` are the file names already known."""
+    `stems` are the file names already known; the names of the communes without data are
+    read with `names` only."""
     from osmcams.store.sql import extract_order, rows_in
 
     db = store.db
@@ -154,9 +163,9 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
         raise UsageError(f"no published set in {config.output_dir} ({e}): run osmcams refresh "
                          f"--config {config.path} first") from e
     counted = {r["insee"] for r in rows}
-    names = json.loads(state.get("names", "{}"))
-    no_data = {code: names.get(code, code) for code in json.loads(state.get("selected", "[]"))
-               if code not in counted}
+    selected = set(json.loads(state.get("selected", "[]")))
+    named = json.loads(state.get("names", "{}")) if names else {}
+    no_data = {code: named.get(code, code) for code in selected - counted} if names else {}
     runs = {rid: RunInfo(rid, stamp, sequence, ended) for rid, stamp, sequence, ended in db.execute(
         "SELECT id, data_timestamp, sequence, ended FROM runs ORDER BY id")}
     for rid, kind, n in db.execute("SELECT run, change, count(*) FROM changes GROUP BY run, change"):
@@ -172,13 +181,23 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
             return db.execute(query.format(where="TRUE") + " ORDER BY " + order).fetchall()
         return rows_in(db, query.format(where="insee IN ({marks})") + " ORDER BY " + order, loaded)
 
-    changed: dict[str, list[tuple[RunInfo, list[Change]]]] = {}
-    for rid, kind, key, insee, name in where(
-            f"SELECT run, change, key, insee, {label} FROM changes WHERE {{where}}", "insee, run, rowid"):
+    changed: dict[str, list[tuple[RunInfo, list[Change], dict[str, int]]]] = {}
+    for insee, rid, kind, n in where(
+            "SELECT insee, run, change, count(*) FROM changes WHERE {where} GROUP BY insee, run, change",
+            "insee, run"):
         mine = changed.setdefault(insee, [])
         if not mine or mine[-1][0].id != rid:
-            mine.append((runs[rid], []))
-        mine[-1][1].append((kind, key, insee, name))
+            mine.append((runs[rid], [], {}))
+        mine[-1][2][kind] = n
+    listed: dict[tuple[str, int], list[Change]] = {}
+    for rid, kind, key, insee, name in where(
+            f"SELECT run, change, key, insee, {label} FROM (SELECT *, row_number() OVER (PARTITION BY"
+            f" insee, run ORDER BY rowid) AS place FROM changes WHERE {{where}}) WHERE place <= {LISTED}",
+            "insee, run, place"):
+        listed.setdefault((insee, rid), []).append((kind, key, insee, name))
+    for insee, mine in changed.items():
+        for run, found, _ in mine:
+            found += listed.get((insee, run.id), [])
     cameras: dict[str, list[Camera]] = {}
     features: dict[str, list[str]] = {}
     types: dict[str, dict[str, int]] = {}
@@ -200,7 +219,8 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     for rid, insee, n in db.execute("SELECT run, insee, cameras FROM counts ORDER BY run"):
         counts.setdefault(insee, []).append((rid, n))
     boundaries = _boundaries(store, counted if loaded is None else counted & loaded)
-    return SiteData(meta, rows, no_data, list(runs.values()), cameras, features, seen, counts,
+    return SiteData(meta, rows, no_data, len(selected | counted), list(runs.values()), cameras, features,
+                    seen, counts,
                     boundaries, json.loads(state.get("report", "{}")), stems, changed, types)
 
 
@@ -271,13 +291,6 @@ def _change_items(changes: list[Change], total: int, link: Callable[[str | None]
     if total > LISTED:
         items.append(f"<li>and {total - LISTED:,} more</li>")
     return "<ul>" + "".join(items) + "</ul>"
-
-
-def _kinds(changes: list[Change]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for kind, *_ in changes:
-        found[kind] = found.get(kind, 0) + 1
-    return found
 
 
 def _tally(kinds: dict[str, int]) -> str:
@@ -461,9 +474,9 @@ def commune_page(data: SiteData, code: str, site: SiteConfig, stem: str, reporte
         return _page(f"{name}: no data — {site.title}", body, "../", site,
                      f"{stem}.atom" if data.has_feed(code) else None)
     events: list[str] = []
-    for run, mine in reversed(data.changed.get(code, [])):
-        events.append(f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(_kinds(mine))}</h3>'
-                      + _change_items(mine, len(mine), lambda _: ""))
+    for run, mine, kinds in reversed(data.changed.get(code, [])):
+        events.append(f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(kinds)}</h3>'
+                      + _change_items(mine, sum(kinds.values()), lambda _: ""))
     timeline = "".join(
         f"<tr><td>{_osm_link(key)}</td><td>{esc(label)}</td><td>{esc(first or '?')}</td>"
         f"<td>{'still there' if present else esc(last or '?')}</td></tr>"
@@ -545,7 +558,8 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
         f"<header><h1>{esc(site.title)}</h1><p>Video surveillance mapped in OpenStreetMap; data of "
         f'<time datetime="{esc(stamp)}">{esc(stamp)}</time>.</p>'
         f'<ul class="totals"><li><b>{total:,}</b> cameras</li><li><b>{len(data.rows):,}</b> communes '
-        f"measured</li><li><b>{len(data.no_data):,}</b> communes without data</li></ul></header><main>"
+        f"measured</li><li><b>{data.communes - len(data.rows):,}</b> communes without data</li></ul>"
+        "</header><main>"
         '<iframe class="map" title="Map of the communes" src="map.html"></iframe>'
         '<p><a href="map.html">Full-screen map</a></p>'
         '<h2 id="ranking-title">Communes</h2><p><label for="search">Find a commune</label> '
@@ -582,7 +596,7 @@ def feed(site: SiteConfig, data: SiteData, title: str, path: str, page: str, ide
         return element
 
     runs = ([(run, run.listed, run.tally) for run in data.runs if run.tally] if code is None
-            else [(run, mine, _kinds(mine)) for run, mine in data.changed.get(code, [])])[-FEED_ENTRIES:]
+            else data.changed.get(code, []))[-FEED_ENTRIES:]
     stems = data.stems
     root = ElementTree.Element(f"{{{ATOM}}}feed")
     sub(root, "id", f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, site.base_url + identity)}")
@@ -626,9 +640,9 @@ def _state_key(config: Config, store: Store) -> str:
                        str(config.output_dir), row and row[0], list(backfilled)])
 
 
-def _read_state(directory: Path) -> dict[str, Any] | None:
+def _read_state(path: Path) -> dict[str, Any] | None:
     try:
-        with open(directory / STATE, encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             state = json.load(f)
         return state if isinstance(state, dict) else None
     except (OSError, ValueError):
@@ -651,24 +665,25 @@ def _copy(source: Path, target: Path, published: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def _touched(store: Store, state: dict[str, Any]) -> set[str]:
+def _touched(store: Store, state: dict[str, Any]) -> tuple[set[str], bool]:
     """The communes that the runs after the site's own changed (cameras or counts), or that
-    gained or lost their data since."""
+    gained or lost their data since; whether the communes with data are the same."""
     db, after = store.db, state.get("run") or 0
     found = {code for (code,) in db.execute("SELECT DISTINCT insee FROM changes WHERE run > ?", (after,))}
     found |= {code for (code,) in db.execute("SELECT DISTINCT insee FROM counts WHERE run > ?", (after,))}
     counted = {code for (code,) in db.execute("SELECT insee FROM kept_rows")}
-    return {code for code in found | (counted ^ set(state.get("counted", []))) if code is not None}
+    moved = counted ^ set(state.get("counted", []))
+    return {code for code in found | moved if code is not None}, not moved
 
 
-def _downloads(store: Store, data: SiteData, paths: dict[str, Path]) -> None:
+def _downloads(data: SiteData, cameras: dict[str, list[Camera]], boundaries: dict[str, Any],
+               paths: dict[str, Path]) -> None:
     """The set's GeoPackages and uMap file into `paths`, from every published camera."""
     from osmcams.outputs.umap import write_umap
     from osmcams.outputs.writers import write_cameras, write_communes
 
     counted = [r["insee"] for r in data.rows]
-    cameras = _all_cameras(store, counted)
-    boundaries = data.boundaries if set(counted) <= set(data.boundaries) else _boundaries(store, counted)
+    cameras = {code: cameras.get(code, []) for code in counted}
     places = [(r["insee"], r["name"]) for r in data.rows for _ in cameras[r["insee"]]]
     outlines = [{"code": r["insee"], "name": r["name"], "geometry": boundaries[r["insee"]]}
                 for r in data.rows if r["insee"] in boundaries]
@@ -677,6 +692,45 @@ def _downloads(store: Store, data: SiteData, paths: dict[str, Path]) -> None:
     report = Report(data.meta, data.rows, cameras=cameras, boundaries=boundaries)
     write_communes(report, paths["data/communes.gpkg"], "gpkg", overwrite=True)
     write_umap(report, counted, paths["data/osmcams.umap"], overwrite=True)
+
+
+_TASKS: list[Callable[[], None]] = []  # what forked workers run, by index
+
+
+def _run(index: int) -> None:
+    _TASKS[index]()
+
+
+def _die_with_parent() -> None:
+    """A forked worker gets SIGKILL when the process that forked it ends (PR_SET_PDEATHSIG):
+    a killed build leaves no worker writing into its staging folder."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+
+
+def in_parallel(tasks: list[Callable[[], None]]) -> None:
+    """Run `tasks`, the first in this process and the others in forked ones beside it on
+    Linux with several cores (else one after the other); the first error is raised."""
+    global _TASKS
+    if len(tasks) < 2 or (os.cpu_count() or 1) < 2 or sys.platform != "linux":
+        for task in tasks:
+            task()
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _TASKS = tasks
+    try:
+        with ProcessPoolExecutor(len(tasks) - 1, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_die_with_parent) as pool:
+            futures = [pool.submit(_run, i) for i in range(1, len(tasks))]
+            tasks[0]()
+            for future in futures:
+                future.result()
+    finally:
+        _TASKS = []
 
 
 def build(config: Config, full: bool = False, log: Log | None = None) -> str:
@@ -700,17 +754,20 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
     try:
         last = store.last_run()
         key = _state_key(config, store)
-        state = _read_state(site.dir)
+        state = _read_state(site.dir / STATE)
         if (not full and state is not None and state.get("key") == key and last is not None
                 and state.get("run") == last["id"]):
             return f"site up to date in {site.dir}"
         whole = (full or state is None or state.get("key") != key or not isinstance(state.get("stems"), dict)
-                 or not isinstance(state.get("no_data"), str) or not isinstance(state.get("downloads"), dict))
+                 or not isinstance(state.get("downloads"), dict))
+        rows = _read_state(site.dir / ROWS) or {}
         data = None
         if not whole:
             assert state is not None
-            loaded = _touched(store, state)
-            data = _load(config, store, loaded, state["stems"])
+            loaded, same = _touched(store, state)
+            if not same or rows.get("key") != key:  # the ranking's rows without data, again
+                rows = {}
+            data = _load(config, store, loaded, state["stems"], names=not rows)
             whole = any(state["stems"].get(code) != stem for code, stem in data.stems.items())
         if whole or data is None:
             loaded = set()
@@ -719,13 +776,17 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
         counted = sorted(r["insee"] for r in data.rows)
         touched = set(stems) if whole else loaded & set(stems)
         old = {} if whole or state is None else state
-        no_data = old["no_data"] if old and set(counted) == set(old["counted"]) else no_data_rows(data)
+        no_data = rows["rows"] if rows and not whole else no_data_rows(data)
         stamp = data.meta.get("data_timestamp") or "unknown date"
         dated = dict(old.get("downloads", {}))
         daily = whole or any(str(dated.get(f"data/{n}", ""))[:10] != stamp[:10] for n in DAILY)
         if daily:
             dated = {f"data/{n}": stamp for n in DAILY}
         types = _type_counts(store, counted)
+        every = None  # every camera and outline, for the downloads
+        if daily:
+            every = ((data.cameras, data.boundaries) if whole
+                     else (_all_cameras(store, counted), _boundaries(store, counted)))
         remove: list[str] = []
         if whole and (site.dir / "communes").is_dir():
             kept = {f"communes/{stem}.html" for stem in stems.values()}
@@ -738,8 +799,9 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
                       for end in ("map.html", "js")
                       if c in stems and (site.dir / f"communes/{stems[c]}.{end}").exists()]
         reported = read_reported()
+        store.close()
         pages = [*(f"static/{n}" for n in (*MAP_CSS, *MAP_JS, *OWN)), "index.html", "map.html",
-                 "feed.atom", STATE]
+                 "feed.atom", STATE, ROWS]
         for code in sorted(touched):
             pages.append(f"communes/{stems[code]}.html")
             if data.has_feed(code):
@@ -764,26 +826,36 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
             page("index.html", index_page(data, site, no_data, dated))
             page("map.html", _map_page(data, counted, "", types, views=False))
             page("feed.atom", feed(site, data, site.title, "feed.atom", "index.html", "feed.atom", None))
-            for code in sorted(touched):
-                stem, name = stems[code], data.name(code)
-                page(f"communes/{stem}.html", commune_page(data, code, site, stem, reported))
-                if data.has_feed(code):
-                    page(f"communes/{stem}.atom", feed(site, data, f"{site.title}: {name}",
-                                                       f"communes/{stem}.atom", f"communes/{stem}.html",
-                                                       f"commune/{code}", code))
-                if code in data.row:
-                    page(f"communes/{stem}.js", _data_file(data, code))
-                    page(f"communes/{stem}.map.html",
-                         _map_page(data, [code], "../", data.types.get(code, {}), views=True))
+            def communes(codes: list[str]) -> Callable[[], None]:
+                def write() -> None:
+                    for code in codes:
+                        stem, name = stems[code], data.name(code)
+                        page(f"communes/{stem}.html", commune_page(data, code, site, stem, reported))
+                        if data.has_feed(code):
+                            page(f"communes/{stem}.atom", feed(
+                                site, data, f"{site.title}: {name}", f"communes/{stem}.atom",
+                                f"communes/{stem}.html", f"commune/{code}", code))
+                        if code in data.row:
+                            page(f"communes/{stem}.js", _data_file(data, code))
+                            page(f"communes/{stem}.map.html",
+                                 _map_page(data, [code], "../", data.types.get(code, {}), views=True))
+                return write
+
             page(STATE, json.dumps({"key": key, "run": data.runs[-1].id if data.runs else None,
-                                    "counted": counted, "stems": stems, "downloads": dated,
-                                    "no_data": no_data}, ensure_ascii=False))
+                                    "counted": counted, "stems": stems, "downloads": dated},
+                               ensure_ascii=False))
+            if not rows or whole:
+                page(ROWS, json.dumps({"key": key, "rows": no_data}, ensure_ascii=False))
             for n in SET_FILES:
                 _copy(config.output_dir / n, paths[f"data/{n}"], site.dir / "data" / n)
-            if daily:
-                _downloads(store, data, paths)
+            codes = sorted(touched)
+            shares = 2 if len(codes) >= PARALLEL else 1
+            tasks = [communes(codes[i::shares]) for i in range(shares)]
+            if every is not None:
+                tasks.append(functools.partial(_downloads, data, *every, paths))
+            in_parallel(tasks)
     finally:
-        store.close()
+        store.close()  # again: closing a closed store does nothing
     what = "every commune" if whole else f"{len(touched):,} of {len(stems):,} communes"
     text = f"site written in {site.dir}: index, feeds and the pages of {what}"
     if log:
