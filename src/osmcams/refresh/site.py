@@ -48,7 +48,7 @@ ROWS = "site-nodata.json"  # the ranking's rows of the communes without data, ke
 MAP_CSS = ("leaflet.css", "MarkerCluster.css", "MarkerCluster.Default.css")
 MAP_JS = ("leaflet.js", "leaflet.markercluster.js")
 OWN = ("site.css", "site.js", "site-map.js")
-PARALLEL = 500  # communes to write from which two processes share them
+PARALLEL = 4000  # work (pages and cameras) from which two processes share the communes
 DAILY = ("cameras.gpkg", "communes.gpkg", "osmcams.umap")  # written once a day of data
 SET_FILES = ("communes.csv", "communes.json", "cameras.geojson")
 FEED_ENTRIES = 50  # runs with changes in each feed
@@ -146,10 +146,11 @@ LABEL = ("coalesce(nullif(json_extract({0}, '$.name'), ''),"
 
 
 def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str, str],
-          names: bool = True) -> SiteData:
+          names: bool = True, tallies: dict[int, dict[str, int]] | None = None, after: int = 0) -> SiteData:
     """The site's data, with everything about the communes of `loaded` (None: all);
     `stems` are the file names already known; the names of the communes without data are
-    read with `names` only."""
+    read with `names` only; `tallies` are those of the runs up to `after` already known
+    (the last ones that changed something)."""
     from osmcams.store.sql import extract_order, rows_in
 
     db = store.db
@@ -168,7 +169,11 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     no_data = {code: named.get(code, code) for code in selected - counted} if names else {}
     runs = {rid: RunInfo(rid, stamp, sequence, ended) for rid, stamp, sequence, ended in db.execute(
         "SELECT id, data_timestamp, sequence, ended FROM runs ORDER BY id")}
-    for rid, kind, n in db.execute("SELECT run, change, count(*) FROM changes GROUP BY run, change"):
+    for rid, tally in (tallies or {}).items():
+        if rid in runs:
+            runs[rid].tally = dict(tally)
+    for rid, kind, n in db.execute("SELECT run, change, count(*) FROM changes WHERE run > ?"
+                                   " GROUP BY run, change", (after if tallies is not None else 0,)):
         runs[rid].tally[kind] = n
     label = LABEL.format("tags")
     for run in [run for run in runs.values() if run.tally][-FEED_ENTRIES:]:
@@ -245,21 +250,6 @@ def _all_cameras(store: Store, counted: list[str]) -> dict[str, list[Camera]]:
         osm_type, _, number = key.partition("/")
         found[insee].append(make_camera(osm_type, int(number), lon, lat, json.loads(tags), stamp)[0])
     return found
-
-
-def _type_counts(store: Store, counted: list[str]) -> dict[str, int]:
-    """The published cameras of the communes of `counted` by surveillance:type."""
-    from osmcams.store.sql import rows_in
-
-    found: dict[str, int] = {}
-    for kind, n in rows_in(store.db, "SELECT surveillance_type, count(*) FROM kept_objects WHERE lon IS"
-                           " NOT NULL AND feature IS NOT NULL AND insee IN ({marks})"
-                           " GROUP BY surveillance_type", counted):
-        found[kind or "unknown"] = found.get(kind or "unknown", 0) + n
-    return found
-
-
-# Pages ------------------------------------------------------------------------------------
 
 
 def _page(title: str, body: str, root: str, site: SiteConfig, feed: str | None) -> str:
@@ -694,6 +684,21 @@ def _downloads(data: SiteData, cameras: dict[str, list[Camera]], boundaries: dic
     write_umap(report, counted, paths["data/osmcams.umap"], overwrite=True)
 
 
+def _shares(data: SiteData, codes: list[str]) -> list[list[str]]:
+    """`codes` in one share, or in two of about the same work when there is much of it (a
+    page costs about one camera, and each camera in its lists)."""
+    work = {code: 1 + len(data.seen.get(code, ())) + len(data.cameras.get(code, ())) for code in codes}
+    if sum(work.values()) < PARALLEL:
+        return [codes]
+    shares: list[list[str]] = [[], []]
+    loads = [0, 0]
+    for code in sorted(codes, key=work.__getitem__, reverse=True):
+        lighter = loads.index(min(loads))
+        shares[lighter].append(code)
+        loads[lighter] += work[code]
+    return shares
+
+
 _TASKS: list[Callable[[], None]] = []  # what forked workers run, by index
 
 
@@ -759,7 +764,7 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
                 and state.get("run") == last["id"]):
             return f"site up to date in {site.dir}"
         whole = (full or state is None or state.get("key") != key or not isinstance(state.get("stems"), dict)
-                 or not isinstance(state.get("downloads"), dict))
+                 or not isinstance(state.get("downloads"), dict) or not isinstance(state.get("types"), dict))
         rows = _read_state(site.dir / ROWS) or {}
         data = None
         if not whole:
@@ -767,7 +772,9 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
             loaded, same = _touched(store, state)
             if not same or rows.get("key") != key:  # the ranking's rows without data, again
                 rows = {}
-            data = _load(config, store, loaded, state["stems"], names=not rows)
+            tallies = {int(rid): tally for rid, tally in state.get("tallies", [])}
+            data = _load(config, store, loaded, state["stems"], names=not rows, tallies=tallies,
+                         after=state.get("run") or 0)
             whole = any(state["stems"].get(code) != stem for code, stem in data.stems.items())
         if whole or data is None:
             loaded = set()
@@ -782,7 +789,13 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
         daily = whole or any(str(dated.get(f"data/{n}", ""))[:10] != stamp[:10] for n in DAILY)
         if daily:
             dated = {f"data/{n}": stamp for n in DAILY}
-        types = _type_counts(store, counted)
+        mine = {code: types for code, types in old.get("types", {}).items()
+                if code in data.row and code not in touched} if old else {}
+        mine |= {code: data.types.get(code, {}) for code in data.row if whole or code in touched}
+        types: dict[str, int] = {}
+        for found in mine.values():
+            for kind, n in found.items():
+                types[kind] = types.get(kind, 0) + n
         every = None  # every camera and outline, for the downloads
         if daily:
             every = ((data.cameras, data.boundaries) if whole
@@ -842,15 +855,15 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
                 return write
 
             page(STATE, json.dumps({"key": key, "run": data.runs[-1].id if data.runs else None,
-                                    "counted": counted, "stems": stems, "downloads": dated},
+                                    "counted": counted, "stems": stems, "downloads": dated,
+                                    "tallies": [[run.id, run.tally] for run in data.runs
+                                                if run.tally][-FEED_ENTRIES:], "types": mine},
                                ensure_ascii=False))
             if not rows or whole:
                 page(ROWS, json.dumps({"key": key, "rows": no_data}, ensure_ascii=False))
             for n in SET_FILES:
                 _copy(config.output_dir / n, paths[f"data/{n}"], site.dir / "data" / n)
-            codes = sorted(touched)
-            shares = 2 if len(codes) >= PARALLEL else 1
-            tasks = [communes(codes[i::shares]) for i in range(shares)]
+            tasks = [communes(share) for share in _shares(data, sorted(touched))]
             if every is not None:
                 tasks.append(functools.partial(_downloads, data, *every, paths))
             in_parallel(tasks)
