@@ -44,7 +44,7 @@ from osmcams.store.history import Store
 
 STATE = "site.json"
 STATE_VERSION = 2
-ROWS = "site-nodata.json"  # the ranking's rows of the communes without data, kept
+ROWS = "site-rows.json"  # the ranking's rows, kept
 MAP_CSS = ("leaflet.css", "MarkerCluster.css", "MarkerCluster.Default.css")
 MAP_JS = ("leaflet.js", "leaflet.markercluster.js")
 OWN = ("site.css", "site.js", "site-map.js")
@@ -122,6 +122,7 @@ class SiteData:
     # the runs that changed each loaded commune: their first changes there and their tally
     changed: dict[str, list[tuple[RunInfo, list[Change], dict[str, int]]]] = field(default_factory=dict)
     types: dict[str, dict[str, int]] = field(default_factory=dict)  # cameras by type, by commune
+    texts: dict[str, str] = field(default_factory=dict)  # the JSON of each row, as kept
     row: dict[str, dict[str, Any]] = field(default_factory=dict)  # the row of each commune
     names: dict[str, str] = field(default_factory=dict)
 
@@ -156,7 +157,8 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     db = store.db
     state = dict(db.execute("SELECT name, value FROM kept_state WHERE name IN "
                             "('selected', 'names', 'report')").fetchall())
-    rows = [json.loads(text) for (text,) in db.execute("SELECT json FROM kept_rows ORDER BY published")]
+    texts = dict(db.execute("SELECT insee, json FROM kept_rows ORDER BY published").fetchall())
+    rows = [json.loads(text) for text in texts.values()]
     try:
         with open(config.output_dir / "communes.json", encoding="utf-8") as f:
             meta = json.load(f)["meta"]
@@ -226,7 +228,7 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     boundaries = _boundaries(store, counted if loaded is None else counted & loaded)
     return SiteData(meta, rows, no_data, len(selected | counted), list(runs.values()), cameras, features,
                     seen, counts,
-                    boundaries, json.loads(state.get("report", "{}")), stems, changed, types)
+                    boundaries, json.loads(state.get("report", "{}")), stems, changed, types, texts)
 
 
 def _boundaries(store: Store, codes: Iterable[str]) -> dict[str, Any]:
@@ -502,28 +504,38 @@ def no_data_rows(data: SiteData) -> str:
         + '<td data-v="" colspan="5">no data</td></tr>' for code, name in sorted(data.no_data.items()))
 
 
-def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, str]) -> str:
-    """The index: totals, map, ranking (`no_data`: the rows of `no_data_rows`), latest changes,
-    chart, downloads (those of `dated` are of that data date)."""
+def _ranked_row(r: dict[str, Any], stem: str) -> str:
+    """The ranking's row of a measured commune."""
     from osmcams.communes.names import bare
 
+    coverage, cell = r.get("coverage"), _cell
+    return (
+        f'<tr data-key="{esc(bare(r["name"]))}" data-code="{esc(r["insee"])}">'
+        f'<td data-v="{esc(r["name"])}"><a href="communes/{esc(stem)}.html">{esc(r["name"])}</a></td>'
+        + cell(r["insee"], esc(r["insee"]))
+        + cell(r["cameras"], _number(r["cameras"]) + (
+            f' <abbr class="partial" title="{esc(r["note"])}">*</abbr>' if r.get("note") else ""))
+        + cell(r.get("cameras_per_km2"), _number(r.get("cameras_per_km2"), 3))
+        + cell(r.get("cameras_per_10k"), _number(r.get("cameras_per_10k"), 3))
+        + cell(coverage, "unknown" if coverage is None else f"{coverage:.0%}")
+        + cell(r.get("population"), _number(r.get("population"))) + "</tr>")
+
+
+def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, str],
+               ranked: dict[str, list[Any]]) -> str:
+    """The index: totals, map, ranking (`no_data`: the rows of `no_data_rows`; `ranked`: the
+    rows of the measured communes already written, by code, with the row they show, kept
+    up to date), latest changes, chart, downloads (those of `dated` are of that data date)."""
     stems = data.stems
     stamp = data.meta.get("data_timestamp") or "unknown date"
     total = sum(r["cameras"] for r in data.rows)
-    cell = _cell
     lines = []
     for r in data.rows:
-        coverage = r.get("coverage")
-        link = f'<a href="communes/{esc(stems[r["insee"]])}.html">{esc(r["name"])}</a>'
-        lines.append(
-            f'<tr data-key="{esc(bare(r["name"]))}" data-code="{esc(r["insee"])}">'
-            f'<td data-v="{esc(r["name"])}">{link}</td>' + cell(r["insee"], esc(r["insee"]))
-            + cell(r["cameras"], _number(r["cameras"]) + (
-                f' <abbr class="partial" title="{esc(r["note"])}">*</abbr>' if r.get("note") else ""))
-            + cell(r.get("cameras_per_km2"), _number(r.get("cameras_per_km2"), 3))
-            + cell(r.get("cameras_per_10k"), _number(r.get("cameras_per_10k"), 3))
-            + cell(coverage, "unknown" if coverage is None else f"{coverage:.0%}")
-            + cell(r.get("population"), _number(r.get("population"))) + "</tr>")
+        code = r["insee"]
+        known = ranked.get(code)
+        if known is None or known[0] != data.texts.get(code) or known[1] != stems[code]:
+            known = ranked[code] = [data.texts.get(code), stems[code], _ranked_row(r, stems[code])]
+        lines.append(known[2])
     lines.append(no_data)
     columns = ["Commune", "INSEE", "Cameras", "Per km²", "Per 10,000", "Coverage", "Population"]
     head = "".join(f'<th data-sort="{i}">{esc(c)}</th>' for i, c in enumerate(columns))
@@ -686,12 +698,13 @@ def _downloads(data: SiteData, cameras: dict[str, list[Camera]], boundaries: dic
 
 def _shares(data: SiteData, codes: list[str]) -> list[list[str]]:
     """`codes` in one share, or in two of about the same work when there is much of it (a
-    page costs about one camera, and each camera in its lists)."""
+    page costs about one camera, and each camera in its lists; the first share also writes
+    the index, map.html and feed.atom, about two per row)."""
     work = {code: 1 + len(data.seen.get(code, ())) + len(data.cameras.get(code, ())) for code in codes}
     if sum(work.values()) < PARALLEL:
         return [codes]
     shares: list[list[str]] = [[], []]
-    loads = [0, 0]
+    loads = [2 * len(data.rows), 0]
     for code in sorted(codes, key=work.__getitem__, reverse=True):
         lighter = loads.index(min(loads))
         shares[lighter].append(code)
@@ -784,6 +797,8 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
         touched = set(stems) if whole else loaded & set(stems)
         old = {} if whole or state is None else state
         no_data = rows["rows"] if rows and not whole else no_data_rows(data)
+        ranked = {code: known for code, known in rows.get("ranked", {}).items()
+                  if code in data.row} if rows and not whole else {}
         stamp = data.meta.get("data_timestamp") or "unknown date"
         dated = dict(old.get("downloads", {}))
         daily = whole or any(str(dated.get(f"data/{n}", ""))[:10] != stamp[:10] for n in DAILY)
@@ -834,13 +849,19 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
                 with open(paths[path], "w", encoding="utf-8") as out:
                     out.write(text)
 
-            for n in (*MAP_CSS, *MAP_JS, *OWN):
-                page(f"static/{n}", static_text(n))
-            page("index.html", index_page(data, site, no_data, dated))
-            page("map.html", _map_page(data, counted, "", types, views=False))
-            page("feed.atom", feed(site, data, site.title, "feed.atom", "index.html", "feed.atom", None))
-            def communes(codes: list[str]) -> Callable[[], None]:
+            def whole_site() -> None:
+                for n in (*MAP_CSS, *MAP_JS, *OWN):
+                    page(f"static/{n}", static_text(n))
+                page("index.html", index_page(data, site, no_data, dated, ranked))
+                page(ROWS, json.dumps({"key": key, "rows": no_data, "ranked": ranked}, ensure_ascii=False))
+                page("map.html", _map_page(data, counted, "", types, views=False))
+                page("feed.atom", feed(site, data, site.title, "feed.atom", "index.html", "feed.atom",
+                                       None))
+
+            def communes(codes: list[str], first: bool) -> Callable[[], None]:
                 def write() -> None:
+                    if first:
+                        whole_site()
                     for code in codes:
                         stem, name = stems[code], data.name(code)
                         page(f"communes/{stem}.html", commune_page(data, code, site, stem, reported))
@@ -859,11 +880,9 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
                                     "tallies": [[run.id, run.tally] for run in data.runs
                                                 if run.tally][-FEED_ENTRIES:], "types": mine},
                                ensure_ascii=False))
-            if not rows or whole:
-                page(ROWS, json.dumps({"key": key, "rows": no_data}, ensure_ascii=False))
             for n in SET_FILES:
                 _copy(config.output_dir / n, paths[f"data/{n}"], site.dir / "data" / n)
-            tasks = [communes(share) for share in _shares(data, sorted(touched))]
+            tasks = [communes(share, i == 0) for i, share in enumerate(_shares(data, sorted(touched)))]
             if every is not None:
                 tasks.append(functools.partial(_downloads, data, *every, paths))
             in_parallel(tasks)
