@@ -2,18 +2,22 @@
 
 Built from the history store and the published set, into ``[site] dir``:
 
-- ``index.html``: totals, the choropleth (``map.html``, drawn by `maps.html_page`), the
-  ranking, a search box, the latest changes, the total over time, the downloads;
+- ``index.html``: totals, the choropleth (``map.html``), the ranking, a search box, the
+  latest changes, the total over time, the downloads;
 - ``communes/<insee>-<slug>.html``: a commune's row, map with fields of view
   (``.map.html``), cameras with their first and last seen dates, changes run by run,
   reported figures and to-do list; a commune without data gets a page saying so;
+- ``communes/<insee>-<slug>.js``: a measured commune's outline, cameras (its lines of
+  cameras.geojson) and fields of view (direction, width, reach), which the maps load and
+  ``static/site-map.js`` draws;
 - ``feed.atom`` and ``communes/<insee>-<slug>.atom``: an entry per run that changed
   something;
-- ``static/``: Leaflet, the site's script and style; ``data/``: the set to download.
+- ``static/``: Leaflet, the site's scripts and style; ``data/``: the set to download (the
+  GeoPackages and uMap file once a day of data).
 
 Everything is written through `files.publish`: a reader sees the old site or the new
-one. ``site.json`` remembers the run the site shows, so that the next update writes
-only the pages of the communes that later runs touched, with the index and feeds.
+one. ``site.json`` remembers the run the site shows (and ``site-rows.json`` the ranking's
+rows), so that the next update reads and writes only what later runs touched.
 """
 
 from __future__ import annotations
