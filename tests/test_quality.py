@@ -178,3 +178,23 @@ def test_every_direction_form_and_the_unreadable_ones(tmp_path: Path, write_text
     assert row["missing"]["camera:direction"] == 0
     table = invoke("quality", "--commune", "Ville", "--pbf", pbf, "--boundaries", boundary, "-q").stdout
     assert "Directions osmcams cannot read" in table and "towards the bakery" in table
+
+
+@pytest.mark.parametrize("metres", [3.0, 40.0])
+def test_near_duplicates_are_the_pairs_a_loop_over_every_pair_finds(
+    metres: float, osm_dir: Path, osm_cameras
+) -> None:
+    """The grid finds every pair closer than `metres` on the ellipsoid, and only those."""
+    from osmcams.analysis.quality import near_duplicates
+    from osmcams.models import make_camera
+
+    found = osm_cameras(osm_dir / "helsinki-2019.osm.pbf")
+    cameras = [make_camera("node", c.osm_id, c.lon, c.lat, c.tags)[0] for c in found]
+    geod = Geod(ellps="WGS84")
+    want = {(i, j) for (i, a), (j, b) in itertools.combinations(enumerate(cameras), 2)
+            if geod.inv(a.lon, a.lat, b.lon, b.lat)[2] < metres}
+    pairs = near_duplicates(cameras, metres)
+    assert {(i, j) for i, j, _ in pairs} == want
+    assert want  # some pairs to find
+    for i, j, d in pairs:
+        assert d == pytest.approx(geod.inv(cameras[i].lon, cameras[i].lat, cameras[j].lon, cameras[j].lat)[2])

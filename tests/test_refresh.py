@@ -614,6 +614,8 @@ def test_a_store_of_schema_7_writes_the_whole_set_once_then_patches(
     with sqlite3.connect(out / "history.sqlite") as db:  # as osmcams of schema 7 left it
         db.execute("DROP TABLE kept_files")
         db.execute("DROP INDEX kept_rows_published")
+        db.execute("DROP INDEX changes_insee")  # schema 9's
+        db.execute("DROP INDEX cameras_insee")
         db.execute("DELETE FROM kept_state WHERE name = 'published'")
         db.execute("PRAGMA user_version = 7")
     old = sqlite3.connect(":memory:")

@@ -139,6 +139,7 @@ def built(replication, monaco_2025, communes_06, cog_population, inside, tmp_pat
     stems = state["stems"]
     untouched = site / "communes" / f"{stems['06150']}.html"  # La Turbie: no change below
     before = untouched.stat().st_ino, untouched.stat().st_mtime_ns
+    daily = {name: (site / "data" / name).stat().st_mtime_ns for name in ("cameras.gpkg", "osmcams.umap")}
     beausoleil = site / "communes" / f"{stems['06012']}.html"
     old_page = beausoleil.read_text(encoding="utf-8")
     replication.publish(MONACO_SEQUENCE + 1, monaco_diffs(monaco_2025, inside)[0], STAMP.format(2, 0))
@@ -148,6 +149,9 @@ def built(replication, monaco_2025, communes_06, cog_population, inside, tmp_pat
     assert touched == {"06012", "06032"}
     assert f"pages of {len(touched)} of 163 communes" in err
     assert (untouched.stat().st_ino, untouched.stat().st_mtime_ns) == before
+    assert {name: (site / "data" / name).stat().st_mtime_ns for name in daily} == daily  # the same day
+    assert "data of 2025-02-07T01:02:45Z, written once a day" in (site / "index.html").read_text(
+        encoding="utf-8")
     assert beausoleil.read_text(encoding="utf-8") != old_page
     later = check_agrees(tmp_path)
     assert ids.items() <= later.items()  # stable ids: an entry keeps its id and date
@@ -228,6 +232,15 @@ def test_site_kept_by_refresh(built, tmp_path, served):
     assert "No data" in (site / f"{no_data}.html").read_text(encoding="utf-8")
     with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:
         (here,) = db.execute("SELECT count(*) FROM cameras WHERE present AND insee = '06012'").fetchone()
+        placed = db.execute("SELECT key, lon, lat, tags FROM kept_objects WHERE insee = '06012'"
+                            " AND feature IS NOT NULL").fetchall()
+    from osmcams.models import make_camera
+    from osmcams.outputs.fov import FovSettings, fields_of_view
+
+    cameras = [make_camera(key.split("/")[0], int(key.split("/")[1]), lon, lat, json.loads(tags))[0]
+               for key, lon, lat, tags in placed]
+    views = {f"{view.camera.key}/fov": view for view in fields_of_view(cameras, FovSettings())[0]}
+    assert f"node/{HOSTILE_NODE}/fov" in views  # it looks east
     browser = Browser()
     try:
         for root in (site.as_uri() + "/", served):
@@ -255,6 +268,17 @@ def test_site_kept_by_refresh(built, tmp_path, served):
             commune_map = browser.open(root + beausoleil + ".map.html?cluster=0")
             markers = "document.querySelectorAll('.leaflet-marker-icon.osmcams-camera')"
             assert commune_map.evaluate(markers + ".length") == here
+            drawn = commune_map.evaluate(  # the views site-map.js drew, again, from the data file
+                "osmcamsMap({communes: {features: [{properties: {insee: '06012'}}]}, typeColours: {}},"
+                " true).views.features.map(f => [f.id, f.geometry.coordinates])")
+            assert {key: len(coordinates) for key, coordinates in drawn} == {
+                key: len(getattr(view.polygon, "geoms", [view.polygon])) for key, view in views.items()}
+            for key, coordinates in drawn:  # one cone or a disc: the ring pyproj's geodesics give
+                if views[key].kind != "cones":
+                    ring = views[key].polygon.exterior.coords
+                    assert len(coordinates[0]) == len(ring)
+                    assert [v for xy in coordinates[0] for v in xy] == pytest.approx(
+                        [v for xy in ring for v in xy], abs=1e-7)
             commune_map.evaluate(markers + ".forEach(m => m.click())")  # popups open, last stays
             commune_map.evaluate("document.querySelectorAll('path.leaflet-interactive')"
                                  ".forEach(p => p.dispatchEvent(new MouseEvent('click', {bubbles: true})))")
@@ -295,7 +319,7 @@ def test_commune_names_stay_inside_the_site() -> None:
     from osmcams.refresh.site import SiteData
 
     data = SiteData({}, [{"insee": "../../x", "name": "../../../etc/passwd"}], {"/abs": "..\\..\\a"},
-                    [], {}, {}, {}, {}, {})
+                    2, [], {}, {}, {}, {}, {}, {})
     for stem in data.stems.values():
         assert re.fullmatch(r"[a-z0-9-]+", stem)
 

@@ -192,9 +192,9 @@ def check_set(
         if key in seen:
             raise UsageError(f"{seen[key]} and {label} would both be written to {name}")
         seen[key] = label
-        path = Path(directory) / name
-        if not path.is_symlink() and path.exists() and not path.is_file():
-            raise UsageError(f"{path} is not a regular file; osmcams will not replace it")
+        place = os.path.join(directory, name)
+        if os.path.exists(place) and not os.path.isfile(place) and not os.path.islink(place):
+            raise UsageError(f"{place} is not a regular file; osmcams will not replace it")
     if overwrite:
         return
     for name in names.values():
@@ -245,8 +245,8 @@ def publish(
     paths = {label: staging / name for label, name in names.items()}
     try:
         staging.mkdir()
-        for path in paths.values():
-            path.parent.mkdir(parents=True, exist_ok=True)
+        for parent in {path.parent for path in paths.values()}:
+            parent.mkdir(parents=True, exist_ok=True)
         yield paths
         moves = [name for name in names.values()  # with `optional`, an unwritten file stays
                  if not (optional and not (staging / name).exists())
@@ -287,11 +287,15 @@ def _finish(staging: Path, directory: Path) -> None:
     manifest = json.loads((staging / COMMIT).read_text(encoding="utf-8"))
     if not all(_inside(name) for name in [*manifest["move"], *manifest["remove"]]):
         raise ValueError(f"{staging / COMMIT} names a file outside {directory}")
+    made: set[str] = set()
     for name in manifest["move"]:
-        source = staging / name
-        if source.exists():  # else moved already, by a run killed later on
-            (directory / name).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, directory / name)
+        source = os.path.join(staging, name)
+        if os.path.exists(source):  # else moved already, by a run killed later on
+            target = os.path.join(directory, name)
+            if os.path.dirname(target) not in made:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                made.add(os.path.dirname(target))
+            os.replace(source, target)
     for name in manifest["remove"]:
         (directory / name).unlink(missing_ok=True)
     (staging / COMMIT).unlink()

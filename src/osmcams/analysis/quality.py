@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from osmcams.analysis.match import Points, candidates
 from osmcams.join import Report
 from osmcams.models import Camera, direction_source, direction_tag, parse_directions, unreadable_direction
 
@@ -85,11 +84,40 @@ def notes(tags: dict[str, str]) -> list[str]:
 
 
 def near_duplicates(cameras: list[Camera], distance: float) -> list[tuple[int, int, float]]:
-    """Pairs (i < j, metres) of cameras closer than `distance` metres, from a k-d tree."""
-    points = Points([c.lon for c in cameras], [c.lat for c in cameras], [{}] * len(cameras), "")
-    rows, cols, metres = candidates(points, points, distance)
-    return [(i, j, d) for i, j, d in zip(rows.tolist(), cols.tolist(), metres.tolist())
-            if i < j and d < distance]
+    """Pairs (i < j, metres) of cameras closer than `distance` metres on the ellipsoid.
+
+    The candidates share a cell, or touch cells, of a grid of `distance` (with the margin of
+    `match.candidates` for the projection's scale error) on an azimuthal equidistant
+    projection centred on the cameras: without scipy's import, for a commune's few cameras.
+    """
+    import numpy
+    from pyproj import Geod, Transformer
+
+    if len(cameras) < 2:
+        return []
+    lons = numpy.array([c.lon for c in cameras])
+    lats = numpy.array([c.lat for c in cameras])
+    local = Transformer.from_pipeline(
+        "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad"
+        f" +step +proj=aeqd +lat_0={float(numpy.median(lats))} +lon_0={float(numpy.median(lons))}"
+        " +ellps=WGS84 +units=m")
+    x, y = local.transform(lons, lats)
+    size = distance * 1.05 + 1.0
+    cells: dict[tuple[int, int], list[int]] = {}
+    for i, cell in enumerate(zip((x // size).astype(int).tolist(), (y // size).astype(int).tolist())):
+        cells.setdefault(cell, []).append(i)
+    first, second = [], []
+    for (cx, cy), members in cells.items():
+        near = [j for dx in (-1, 0, 1) for dy in (-1, 0, 1) for j in cells.get((cx + dx, cy + dy), ())]
+        for i in members:
+            for j in near:
+                if i < j:
+                    first.append(i)
+                    second.append(j)
+    if not first:
+        return []
+    _, _, metres = Geod(ellps="WGS84").inv(lons[first], lats[first], lons[second], lats[second])
+    return sorted((i, j, d) for i, j, d in zip(first, second, metres.tolist()) if d < distance)
 
 
 def commune_quality(cameras: list[Camera], distance: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:

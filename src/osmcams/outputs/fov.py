@@ -110,18 +110,16 @@ def _ring(geod: Any, lon: float, lat: float, start: float, width: float, reach: 
     return list(zip(lons, lats))
 
 
-def field_of_view(camera: Camera, settings: FovSettings, geod: Any = None) -> View | None:
-    """The camera's view, or None when it has none to draw (no direction, not a camera)."""
-    import pyproj
-    import shapely
-
+def view_sweeps(camera: Camera, settings: FovSettings) -> tuple[str, float, list[tuple[float, float]]] | None:
+    """How the camera's view is drawn: "disc", "cone" or "cones", its reach in metres and
+    its sweeps (start azimuth, width in degrees, drawn anticlockwise from start + width;
+    none for a disc); None when it has none to draw (no direction, not a camera)."""
     if not is_camera(camera):
         return None
-    geod = geod or pyproj.Geod(ellps="WGS84")
     below = _below(camera.tags, settings)
     reach = view_range(camera.tags, settings.range) if below is None else below
     if below is not None or (camera.camera_type or "").lower() in TURNING or settings.angle >= 360:
-        return View(camera, "disc", reach, _disc(geod, camera.lon, camera.lat, reach))
+        return "disc", reach, []
     directions = parse_directions(direction_tag(camera.tags))
     if directions is None:
         if camera.direction is None:
@@ -130,6 +128,21 @@ def field_of_view(camera: Camera, settings: FovSettings, geod: Any = None) -> Vi
     sweeps = [(start - settings.angle / 2, settings.angle) if not width else (start, width)
               for start, width in directions]
     if any(width >= 360 for _, width in sweeps):
+        return "disc", reach, []
+    return ("cone" if len(sweeps) == 1 else "cones"), reach, sweeps
+
+
+def field_of_view(camera: Camera, settings: FovSettings, geod: Any = None) -> View | None:
+    """The camera's view, or None when it has none to draw (no direction, not a camera)."""
+    import pyproj
+    import shapely
+
+    shape = view_sweeps(camera, settings)
+    if shape is None:
+        return None
+    kind, reach, sweeps = shape
+    geod = geod or pyproj.Geod(ellps="WGS84")
+    if kind == "disc":
         return View(camera, "disc", reach, _disc(geod, camera.lon, camera.lat, reach))
     apex = (camera.lon, camera.lat)
     cones = [shapely.Polygon([apex, *_ring(geod, *apex, start + width, width, reach), apex])

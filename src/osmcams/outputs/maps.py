@@ -245,31 +245,40 @@ def _credit_html(meta: dict[str, Any], credit: str | None) -> str:
     )
 
 
-def html_page(
+def map_data(
     report: Report, measure: str = "per_km2", scheme: str = "quantiles",
     views: list[View] | None = None, tiles: str | None = None, cluster: bool = True,
-    credit: str | None = None,
-) -> str:
-    """One HTML page with Leaflet inlined: choropleth, camera markers, views; no network needed."""
+    credit: str | None = None, types: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """What the map page draws: choropleth, camera markers, views, legend and credits.
+
+    With `types` (the cameras by surveillance:type), the communes come without outlines
+    and there are no markers: the page gets them from elsewhere (the site's data files).
+    """
     _, units = MEASURES[measure]
     figure = drawn(report, measure, scheme)
-    communes = commune_features(report, figure.rows)
+    communes = commune_features(report, figure.rows, outlines=types is None)
     for feature, colour, kind, share in zip(communes, figure.colours, figure.kinds, figure.shares):
         feature["properties"].update(_colour=colour, _kind=kind,
                                      _covered=None if share is None else covered_text(share))
-    cameras = [c for r in figure.rows for c in report.cameras.get(r["insee"], [])]
-    kinds = type_colours([c.surveillance_type or "unknown" for c in cameras])
+    cameras = [] if types is not None else [
+        c for r in figure.rows for c in report.cameras.get(r["insee"], [])]
+    if types is None:
+        types = {}
+        for camera in cameras:
+            kind = camera.surveillance_type or "unknown"
+            types[kind] = types.get(kind, 0) + 1
+    kinds = type_colours(list(types))
     markers = []
     for camera in cameras:
         feature = camera_feature(camera)
         feature["properties"] = {**camera.flat_properties(),
                                  "_colour": kinds[camera.surveillance_type or "unknown"]}
         markers.append(feature)
-    counts = {k: sum((c.surveillance_type or "unknown") == k for c in cameras) for k in kinds}
     title = f"Video surveillance mapped in OpenStreetMap: {_area_name(report)}"
-    data = {
+    return {
         "title": title,
-        "subtitle": f"{cameras_text(len(cameras))}; data of {date_of(report)}",
+        "subtitle": f"{cameras_text(sum(types.values()))}; data of {date_of(report)}",
         "credit": _credit_html(report.meta, credit),
         "units": units.capitalize() + f" ({scheme.replace('_', '-')} classes; number of communes)",
         "classes": legend_entries(figure),
@@ -277,7 +286,8 @@ def html_page(
         "noData": _flat(NO_DATA_LABEL, figure.count("nodata")),
         "dash": " ".join(map(str, PARTIAL_DASH)),
         "labelled": figure.count("partial") <= NAMED,  # "NN% covered" always shown, else on hover
-        "types": [[colour, f"{kind} ({counts[kind]:,})"] for kind, colour in kinds.items()],
+        "types": [[colour, f"{kind} ({types[kind]:,})"] for kind, colour in kinds.items()],
+        "typeColours": kinds,
         "communes": {"type": "FeatureCollection", "features": communes},
         "cameras": {"type": "FeatureCollection", "features": markers},
         "views": {"type": "FeatureCollection", "features": [view_feature(v) for v in views or []]},
@@ -285,9 +295,14 @@ def html_page(
         "tilesName": tiles and re.sub(r"^https?://([^/]+).*", r"\1", tiles),
         "cluster": cluster,
     }
+
+
+def html_page(report: Report, **options: Any) -> str:
+    """One HTML page with Leaflet inlined (`map_data` gives what it draws); no network needed."""
+    data = map_data(report, **options)
     script = json.dumps(data, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
     parts = {
-        "title": html.escape(title),
+        "title": html.escape(data["title"]),
         "css": "\n".join(static_text(n) for n in ("leaflet.css", "MarkerCluster.css",
                                                 "MarkerCluster.Default.css")),
         "js": "\n".join(static_text(n) for n in ("leaflet.js", "leaflet.markercluster.js")),

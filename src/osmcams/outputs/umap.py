@@ -50,7 +50,7 @@ def _shown(properties: dict[str, Any]) -> dict[str, Any]:
 
 def _camera_feature(camera: Camera) -> dict[str, Any]:
     feature = camera_feature(camera)
-    feature["properties"] = _shown({**camera.flat_properties(), "osm_tags": _tags_text(camera)})
+    feature["properties"] = _shown({**feature["properties"], "osm_tags": _tags_text(camera)})
     return feature
 
 

@@ -220,13 +220,17 @@ def flat_row(row: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def commune_features(report: Report, rows: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Each commune of the report (or of `rows`) as a polygon with its row as flat properties."""
+def commune_features(report: Report, rows: list[dict[str, Any]] | None = None,
+                     outlines: bool = True) -> list[dict[str, Any]]:
+    """Each commune of the report (or of `rows`) as a polygon with its row as flat properties
+    (without `outlines`, a feature without geometry)."""
     features = []
     for row in report.rows if rows is None else rows:
         if row["insee"] not in report.boundaries:
             continue
-        feature = boundary_feature(row["insee"], row["name"], report.boundaries[row["insee"]])
+        feature: dict[str, Any] = (
+            boundary_feature(row["insee"], row["name"], report.boundaries[row["insee"]]) if outlines
+            else {"type": "Feature", "id": f"commune/{row['insee']}", "geometry": None})
         feature["properties"] = flat_row(row)
         features.append(feature)
     return _with_every_count(features)

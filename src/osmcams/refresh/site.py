@@ -2,18 +2,22 @@
 
 Built from the history store and the published set, into ``[site] dir``:
 
-- ``index.html``: totals, the choropleth (``map.html``, drawn by `maps.html_page`), the
-  ranking, a search box, the latest changes, the total over time, the downloads;
+- ``index.html``: totals, the choropleth (``map.html``), the ranking, a search box, the
+  latest changes, the total over time, the downloads;
 - ``communes/<insee>-<slug>.html``: a commune's row, map with fields of view
   (``.map.html``), cameras with their first and last seen dates, changes run by run,
   reported figures and to-do list; a commune without data gets a page saying so;
+- ``communes/<insee>-<slug>.js``: a measured commune's outline, cameras (its lines of
+  cameras.geojson) and fields of view (direction, width, reach), which the maps load and
+  ``static/site-map.js`` draws;
 - ``feed.atom`` and ``communes/<insee>-<slug>.atom``: an entry per run that changed
   something;
-- ``static/``: Leaflet, the site's script and style; ``data/``: the set to download.
+- ``static/``: Leaflet, the site's scripts and style; ``data/``: the set to download (the
+  GeoPackages and uMap file once a day of data).
 
 Everything is written through `files.publish`: a reader sees the old site or the new
-one. ``site.json`` remembers the run the site shows, so that the next update writes
-only the pages of the communes that later runs touched, with the index and feeds.
+one. ``site.json`` remembers the run the site shows (and ``site-rows.json`` the ranking's
+rows), so that the next update reads and writes only what later runs touched.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ import json
 import os
 import re
 import shutil
+import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,16 +41,19 @@ from osmcams.files import publish
 from osmcams.join import Report
 from osmcams.models import Camera, make_camera
 from osmcams.outputs.figures import OSM_CREDIT
-from osmcams.outputs.maps import html_page, static_text
+from osmcams.outputs.maps import static_text
 from osmcams.outputs.writers import slug
 from osmcams.refresh.config import Config, SiteConfig
 from osmcams.store.history import Store
 
 STATE = "site.json"
-STATE_VERSION = 1
+STATE_VERSION = 2
+ROWS = "site-rows.json"  # the ranking's rows, kept
 MAP_CSS = ("leaflet.css", "MarkerCluster.css", "MarkerCluster.Default.css")
 MAP_JS = ("leaflet.js", "leaflet.markercluster.js")
-OWN = ("site.css", "site.js")
+OWN = ("site.css", "site.js", "site-map.js")
+PARALLEL = 4000  # work (pages and cameras) from which two processes share the communes
+DAILY = ("cameras.gpkg", "communes.gpkg", "osmcams.umap")  # written once a day of data
 SET_FILES = ("communes.csv", "communes.json", "cameras.geojson")
 FEED_ENTRIES = 50  # runs with changes in each feed
 LATEST_RUNS = 10  # runs with changes listed on the index
@@ -73,6 +81,9 @@ def _number(value: Any, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
+Change = tuple[str, str, "str | None", str]  # kind, OSM key, commune, the camera's label
+
+
 @dataclass
 class RunInfo:
     """A run of the store, and what it changed in the communes of the site."""
@@ -81,7 +92,8 @@ class RunInfo:
     data_timestamp: str | None
     sequence: int | None
     ended: str
-    changes: list[dict[str, Any]] = field(default_factory=list)
+    tally: dict[str, int] = field(default_factory=dict)  # changes of each kind, in every commune
+    listed: list[Change] = field(default_factory=list)  # the first of them, for the index and feed
 
     @property
     def when(self) -> str:
@@ -95,49 +107,62 @@ class RunInfo:
 
 @dataclass
 class SiteData:
-    """What the pages show, read from the store and the published set."""
+    """What the pages show, read from the store and the published set: everything about the
+    communes of `loaded` (their cameras, timelines, changes, outlines), the rows and names
+    of all."""
 
     meta: dict[str, Any]
     rows: list[dict[str, Any]]  # the published rows, in their order
-    no_data: dict[str, str]  # name of each selected commune the data does not cover
+    no_data: dict[str, str]  # name of each selected commune the data does not cover (when read)
+    communes: int  # selected communes, with data or not
     runs: list[RunInfo]
-    cameras: dict[str, list[Camera]]  # present cameras of each commune
-    seen: dict[str, list[tuple[Any, ...]]]  # (key, first seen, last seen, present, tags) by commune
+    cameras: dict[str, list[Camera]]  # published cameras of each loaded commune
+    features: dict[str, list[str]]  # their feature lines in cameras.geojson
+    seen: dict[str, list[tuple[Any, ...]]]  # (key, first seen, last seen, present, label) by commune
     counts: dict[str, list[tuple[int, int]]]  # (run, cameras) by commune, when it changed
     boundaries: dict[str, Any]
     report_state: dict[str, Any]
-    row: dict[str, dict[str, Any]] = field(default_factory=dict)  # the row of each commune
-    changed: dict[str, list[tuple[RunInfo, list[dict[str, Any]]]]] = field(default_factory=dict)
-    names: dict[str, str] = field(default_factory=dict)
     stems: dict[str, str] = field(default_factory=dict)  # `<insee>-<slug>` of each commune's files
+    # the runs that changed each loaded commune: their first changes there and their tally
+    changed: dict[str, list[tuple[RunInfo, list[Change], dict[str, int]]]] = field(default_factory=dict)
+    types: dict[str, dict[str, int]] = field(default_factory=dict)  # cameras by type, by commune
+    texts: dict[str, str] = field(default_factory=dict)  # the JSON of each row, as kept
+    row: dict[str, dict[str, Any]] = field(default_factory=dict)  # the row of each commune
+    names: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.row = {r["insee"]: r for r in self.rows}
         self.names = {code: str(r["name"]) for code, r in self.row.items()} | self.no_data
-        self.stems = {code: f"{slug(code)}-{slug(name)}" for code, name in self.names.items()}
-        for run in self.runs:
-            mine: dict[str, list[dict[str, Any]]] = {}
-            for change in run.changes:
-                mine.setdefault(change["insee"], []).append(change)
-            for code, changes in mine.items():
-                self.changed.setdefault(code, []).append((run, changes))
+        self.stems = dict(self.stems)
+        for code, name in self.names.items():
+            self.stems.setdefault(code, f"{slug(code)}-{slug(name)}")
 
     def name(self, code: str) -> str:
         return self.names.get(code, code)
 
     def has_feed(self, code: str) -> bool:
-        """Whether the commune has a feed: it is measured, or was once (a commune never
-        in the data gets none)."""
+        """Whether a loaded commune has a feed: it is measured, or was once (a commune
+        never in the data gets none)."""
         return code in self.row or code in self.changed
 
 
-def _load(config: Config, store: Store) -> SiteData:
-    import shapely
+LABEL = ("coalesce(nullif(json_extract({0}, '$.name'), ''),"
+         " nullif(json_extract({0}, '$.\"surveillance:type\"'), ''), 'surveillance')")
+
+
+def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str, str],
+          names: bool = True, tallies: dict[int, dict[str, int]] | None = None, after: int = 0) -> SiteData:
+    """The site's data, with everything about the communes of `loaded` (None: all);
+    `stems` are the file names already known; the names of the communes without data are
+    read with `names` only; `tallies` are those of the runs up to `after` already known
+    (the last ones that changed something)."""
+    from osmcams.store.sql import extract_order, rows_in
 
     db = store.db
     state = dict(db.execute("SELECT name, value FROM kept_state WHERE name IN "
                             "('selected', 'names', 'report')").fetchall())
-    rows = [json.loads(text) for (text,) in db.execute("SELECT json FROM kept_rows ORDER BY published")]
+    texts = dict(db.execute("SELECT insee, json FROM kept_rows ORDER BY published").fetchall())
+    rows = [json.loads(text) for text in texts.values()]
     try:
         with open(config.output_dir / "communes.json", encoding="utf-8") as f:
             meta = json.load(f)["meta"]
@@ -145,36 +170,92 @@ def _load(config: Config, store: Store) -> SiteData:
         raise UsageError(f"no published set in {config.output_dir} ({e}): run osmcams refresh "
                          f"--config {config.path} first") from e
     counted = {r["insee"] for r in rows}
-    names = json.loads(state.get("names", "{}"))
-    no_data = {code: names.get(code, code) for code in json.loads(state.get("selected", "[]"))
-               if code not in counted}
+    selected = set(json.loads(state.get("selected", "[]")))
+    named = json.loads(state.get("names", "{}")) if names else {}
+    no_data = {code: named.get(code, code) for code in selected - counted} if names else {}
     runs = {rid: RunInfo(rid, stamp, sequence, ended) for rid, stamp, sequence, ended in db.execute(
         "SELECT id, data_timestamp, sequence, ended FROM runs ORDER BY id")}
-    for rid, kind, key, insee, lon, lat, tags in db.execute(
-            "SELECT run, change, key, insee, lon, lat, tags FROM changes ORDER BY run, rowid"):
-        runs[rid].changes.append({"change": kind, "key": key, "insee": insee, "lon": lon,
-                                  "lat": lat, "tags": json.loads(tags)})
-    cameras: dict[str, list[Camera]] = {code: [] for code in counted}
+    for rid, tally in (tallies or {}).items():
+        if rid in runs:
+            runs[rid].tally = dict(tally)
+    for rid, kind, n in db.execute("SELECT run, change, count(*) FROM changes WHERE run > ?"
+                                   " GROUP BY run, change", (after if tallies is not None else 0,)):
+        runs[rid].tally[kind] = n
+    label = LABEL.format("tags")
+    for run in [run for run in runs.values() if run.tally][-FEED_ENTRIES:]:
+        run.listed = db.execute(f"SELECT change, key, insee, {label} FROM changes WHERE run = ?"
+                                f" ORDER BY rowid LIMIT {LISTED}", (run.id,)).fetchall()
+
+    def where(query: str, order: str) -> list[Any]:
+        """The rows of `query` (on `insee`) about the loaded communes."""
+        if loaded is None:
+            return db.execute(query.format(where="TRUE") + " ORDER BY " + order).fetchall()
+        return rows_in(db, query.format(where="insee IN ({marks})") + " ORDER BY " + order, loaded)
+
+    changed: dict[str, list[tuple[RunInfo, list[Change], dict[str, int]]]] = {}
+    for insee, rid, kind, n in where(
+            "SELECT insee, run, change, count(*) FROM changes WHERE {where} GROUP BY insee, run, change",
+            "insee, run"):
+        mine = changed.setdefault(insee, [])
+        if not mine or mine[-1][0].id != rid:
+            mine.append((runs[rid], [], {}))
+        mine[-1][2][kind] = n
+    listed: dict[tuple[str, int], list[Change]] = {}
+    for rid, kind, key, insee, name in where(
+            f"SELECT run, change, key, insee, {label} FROM (SELECT *, row_number() OVER (PARTITION BY"
+            f" insee, run ORDER BY rowid) AS place FROM changes WHERE {{where}}) WHERE place <= {LISTED}",
+            "insee, run, place"):
+        listed.setdefault((insee, rid), []).append((kind, key, insee, name))
+    for insee, mine in changed.items():
+        for run, found, _ in mine:
+            found += listed.get((insee, run.id), [])
+    cameras: dict[str, list[Camera]] = {}
+    features: dict[str, list[str]] = {}
+    types: dict[str, dict[str, int]] = {}
+    for key, lon, lat, tags, stamp, line, insee, kind in where(
+            "SELECT key, lon, lat, tags, timestamp, feature, insee, surveillance_type FROM kept_objects"
+            " WHERE lon IS NOT NULL AND feature IS NOT NULL AND {where}", f"insee, {extract_order()}"):
+        osm_type, _, number = key.partition("/")
+        cameras.setdefault(insee, []).append(make_camera(osm_type, int(number), lon, lat, json.loads(tags),
+                                                         stamp)[0])
+        features.setdefault(insee, []).append(line)
+        mine_types = types.setdefault(insee, {})
+        mine_types[kind or "unknown"] = mine_types.get(kind or "unknown", 0) + 1
     seen: dict[str, list[tuple[Any, ...]]] = {}
-    for key, first, last, present, lon, lat, tags, insee, stamp in db.execute(
-            "SELECT c.key, c.first_seen, c.last_seen, c.present, c.lon, c.lat, c.tags, c.insee,"
-            " k.timestamp FROM cameras c LEFT JOIN kept_objects k ON k.key = c.key"
-            " ORDER BY c.insee, c.first_seen, c.key"):
-        tags = json.loads(tags)
-        seen.setdefault(insee, []).append((key, first, last, present, tags))
-        if present and insee in cameras:
-            kind, _, number = key.partition("/")
-            cameras[insee].append(make_camera(kind, int(number), lon, lat, tags, stamp)[0])
+    for key, first, last, present, name, insee in where(
+            f"SELECT key, first_seen, last_seen, present, {label}, insee FROM cameras WHERE {{where}}",
+            "insee, first_seen, key"):
+        seen.setdefault(insee, []).append((key, first, last, present, name))
     counts: dict[str, list[tuple[int, int]]] = {}
     for rid, insee, n in db.execute("SELECT run, insee, cameras FROM counts ORDER BY run"):
         counts.setdefault(insee, []).append((rid, n))
-    boundaries = {code: shapely.from_wkb(shape) for code, shape in db.execute(
-        "SELECT insee, shape FROM kept_communes") if code in counted}
-    return SiteData(meta, rows, no_data, list(runs.values()), cameras, seen, counts, boundaries,
-                    json.loads(state.get("report", "{}")))
+    boundaries = _boundaries(store, counted if loaded is None else counted & loaded)
+    return SiteData(meta, rows, no_data, len(selected | counted), list(runs.values()), cameras, features,
+                    seen, counts,
+                    boundaries, json.loads(state.get("report", "{}")), stems, changed, types, texts)
 
 
-# Pages ------------------------------------------------------------------------------------
+def _boundaries(store: Store, codes: Iterable[str]) -> dict[str, Any]:
+    """The kept outlines of the communes of `codes`."""
+    import shapely
+
+    from osmcams.store.sql import rows_in
+
+    return {code: shapely.from_wkb(shape) for code, shape in rows_in(
+        store.db, "SELECT insee, shape FROM kept_communes WHERE insee IN ({marks})", codes)}
+
+
+def _all_cameras(store: Store, counted: list[str]) -> dict[str, list[Camera]]:
+    """The published cameras of the communes of `counted`, in the order of an extract."""
+    from osmcams.store.sql import extract_order, rows_in
+
+    found: dict[str, list[Camera]] = {code: [] for code in counted}
+    for key, lon, lat, tags, stamp, insee in rows_in(
+            store.db, "SELECT key, lon, lat, tags, timestamp, insee FROM kept_objects WHERE lon IS NOT"
+            f" NULL AND feature IS NOT NULL AND insee IN ({{marks}}) ORDER BY {extract_order()}", counted):
+        osm_type, _, number = key.partition("/")
+        found[insee].append(make_camera(osm_type, int(number), lon, lat, json.loads(tags), stamp)[0])
+    return found
 
 
 def _page(title: str, body: str, root: str, site: SiteConfig, feed: str | None) -> str:
@@ -198,26 +279,19 @@ def _osm_link(key: str) -> str:
     return f'<a href="{esc(OSM + key)}">{esc(key)}</a>'
 
 
-def _camera_label(tags: dict[str, str]) -> str:
-    return tags.get("name") or tags.get("surveillance:type") or "surveillance"
-
-
-def _change_items(changes: list[dict[str, Any]], link: Callable[[str | None], str]) -> str:
-    """A list of changes: kind, OSM object, name, commune (`link` gives its HTML)."""
-    items = [
-        f'<li class="{esc(c["change"])}"><b>{esc(c["change"])}</b> {_osm_link(c["key"])} '
-        f'“{esc(_camera_label(c["tags"]))}”{link(c["insee"])}</li>'
-        for c in changes[:LISTED]
-    ]
-    if len(changes) > LISTED:
-        items.append(f"<li>and {len(changes) - LISTED:,} more</li>")
+def _change_items(changes: list[Change], total: int, link: Callable[[str | None], str]) -> str:
+    """A list of the first changes of `total`: kind, OSM object, name, commune (`link` gives
+    its HTML)."""
+    items = [f'<li class="{esc(kind)}"><b>{esc(kind)}</b> {_osm_link(key)} “{esc(label)}”{link(insee)}</li>'
+             for kind, key, insee, label in changes[:LISTED]]
+    if total > LISTED:
+        items.append(f"<li>and {total - LISTED:,} more</li>")
     return "<ul>" + "".join(items) + "</ul>"
 
 
-def _tally(changes: list[dict[str, Any]]) -> str:
-    kinds = {k: sum(c["change"] == k for c in changes) for k in ("added", "removed", "moved", "retagged")}
-    text = f"+{kinds['added']} −{kinds['removed']} cameras"
-    return text + "".join(f", {kinds[k]} {k}" for k in ("moved", "retagged") if kinds[k])
+def _tally(kinds: dict[str, int]) -> str:
+    text = f"+{kinds.get('added', 0)} −{kinds.get('removed', 0)} cameras"
+    return text + "".join(f", {kinds[k]} {k}" for k in ("moved", "retagged") if kinds.get(k))
 
 
 def chart(points: list[tuple[str, int]], label: str) -> str:
@@ -286,32 +360,43 @@ def _series(data: SiteData, code: str | None) -> list[tuple[str, int]]:
     return points
 
 
-@functools.lru_cache(maxsize=1)
-def _inlined() -> tuple[str, str]:
-    """The CSS and the script that `maps.html_page` inlines."""
-    return "\n".join(static_text(n) for n in MAP_CSS), "\n".join(static_text(n) for n in MAP_JS)
-
-
-def _linked_assets(page: str, root: str) -> str:
-    """A `maps.html_page` page with Leaflet linked from static/ rather than inlined."""
-    css, js = _inlined()
-    links = "".join(f'<link rel="stylesheet" href="{root}static/{n}">' for n in MAP_CSS)
-    scripts = "".join(f'<script src="{root}static/{n}"></script>' for n in MAP_JS)
-    return page.replace(f"<style>{css}</style>", links, 1).replace(f"<script>{js}</script>", scripts, 1)
-
-
-def _map(data: SiteData, codes: list[str], root: str, views: bool) -> str:
-    from osmcams.outputs.fov import FovSettings, fields_of_view
+def _map_page(data: SiteData, codes: list[str], root: str, types: dict[str, int], views: bool) -> str:
+    """map.html of the communes of `codes` (all measured, with an outline): Leaflet and
+    site-map.js from static/, each commune's outline and cameras from its data file, drawn
+    by map.html's own script (`maps.map_data` without outlines or markers)."""
+    from osmcams.outputs.maps import map_data
 
     wanted = set(codes)
     rows = [r for r in data.rows if r["insee"] in wanted]
-    cameras = {r["insee"]: data.cameras[r["insee"]] for r in rows}
-    report = Report(data.meta, rows, cameras=cameras,
-                    boundaries={c: data.boundaries[c] for c in cameras if c in data.boundaries})
-    shown = None
-    if views:
-        shown = fields_of_view([c for group in cameras.values() for c in group], FovSettings())[0]
-    return _linked_assets(html_page(report, views=shown), root)
+    drawn = map_data(Report(data.meta, rows, boundaries=dict.fromkeys(codes)), types=types)
+    script = json.dumps(drawn, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
+    here = "" if root else "communes/"
+    links = "".join(f'<link rel="stylesheet" href="{root}static/{n}">' for n in MAP_CSS)
+    scripts = "".join(f'<script src="{root}static/{n}"></script>' for n in (*MAP_JS, "site-map.js"))
+    scripts += "".join(f'<script src="{here}{esc(data.stems[r["insee"]])}.js"></script>' for r in rows)
+    parts = {"title": esc(drawn["title"]), "data": f"osmcamsMap({script}, {json.dumps(views)})"}
+    template = static_text("map.html").replace("<style>{css}</style>", links, 1)
+    template = template.replace("<script>{js}</script>", scripts, 1)
+    return re.sub(r"\{(title|data)\}", lambda m: parts[m.group(1)], template)
+
+
+def _data_file(data: SiteData, code: str) -> str:
+    """communes/<stem>.js: the commune's outline, its cameras as cameras.geojson has them,
+    and how their fields of view are drawn ([camera, kind, reach, sweeps])."""
+    from osmcams.outputs.fov import FovSettings, view_sweeps
+    from osmcams.outputs.writers import boundary_feature
+
+    settings = FovSettings()
+    views = []
+    for i, camera in enumerate(data.cameras.get(code, [])):
+        shape = view_sweeps(camera, settings)
+        if shape is not None:
+            views.append([i, shape[0], round(shape[1], 1), shape[2]])
+    outline = None
+    if code in data.boundaries:
+        outline = boundary_feature(code, data.name(code), data.boundaries[code])["geometry"]
+    return (f"osmcamsData({json.dumps(code)}, {{\"outline\": {json.dumps(outline)}, \"cameras\": ["
+            + ",\n".join(data.features.get(code, [])) + f"], \"views\": {json.dumps(views)}}});\n")
 
 
 def _row_table(row: dict[str, Any], state: dict[str, Any]) -> str:
@@ -339,7 +424,7 @@ def _reported(data: SiteData, row: dict[str, Any], reported: Any) -> str:
     code = row["insee"]
     if reported is None or code not in reported.communes:
         return ""
-    compared = compare(Report(data.meta, [row], cameras={code: data.cameras[code]}), reported, True)
+    compared = compare(Report(data.meta, [row], cameras={code: data.cameras.get(code, [])}), reported, True)
     lines = []
     for r in compared.rows:
         completeness = "–" if r.get("completeness") is None else f"{r['completeness']:.0%}"
@@ -385,14 +470,14 @@ def commune_page(data: SiteData, code: str, site: SiteConfig, stem: str, reporte
         return _page(f"{name}: no data — {site.title}", body, "../", site,
                      f"{stem}.atom" if data.has_feed(code) else None)
     events: list[str] = []
-    for run, mine in reversed(data.changed.get(code, [])):
-        events.append(f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(mine)}</h3>'
-                      + _change_items(mine, lambda _: ""))
+    for run, mine, kinds in reversed(data.changed.get(code, [])):
+        events.append(f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(kinds)}</h3>'
+                      + _change_items(mine, sum(kinds.values()), lambda _: ""))
     timeline = "".join(
-        f"<tr><td>{_osm_link(key)}</td><td>{esc(_camera_label(tags))}</td><td>{esc(first or '?')}</td>"
+        f"<tr><td>{_osm_link(key)}</td><td>{esc(label)}</td><td>{esc(first or '?')}</td>"
         f"<td>{'still there' if present else esc(last or '?')}</td></tr>"
-        for key, first, last, present, tags in data.seen.get(code, []))
-    views = bool(data.cameras[code])
+        for key, first, last, present, label in data.seen.get(code, []))
+    views = bool(data.cameras.get(code))
     body = head + (
         f"<p>Written from the data of {esc(stamp)}; the <a href=\"../index.html\">index</a> has the "
         "latest.</p></header><main>"
@@ -405,42 +490,60 @@ def commune_page(data: SiteData, code: str, site: SiteConfig, stem: str, reporte
         + f"<th>Name</th><th>First seen</th><th>Last seen</th></tr>{timeline}</table>"
         + '<h2 id="changes">Changes, run by run</h2>'
         + ("".join(events) or "<p>No change recorded.</p>")
-        + _reported(data, row, reported) + _todo(data.cameras[code]) + "</main>")
+        + _reported(data, row, reported) + _todo(data.cameras.get(code, [])) + "</main>")
     return _page(f"{name} — {site.title}", body, "../", site, f"{stem}.atom")
 
 
-def index_page(data: SiteData, site: SiteConfig) -> str:
-    """The index: totals, map, ranking, latest changes, chart, downloads."""
+def _cell(value: Any, text: str) -> str:
+    return f'<td data-v="{"" if value is None else esc(value)}">{text}</td>'
+
+
+def no_data_rows(data: SiteData) -> str:
+    """The ranking's rows of the communes without data (they change only with the communes)."""
     from osmcams.communes.names import bare
 
+    return "".join(
+        f'<tr class="nodata" data-key="{esc(bare(name))}" data-code="{esc(code)}"><td data-v="{esc(name)}">'
+        f'<a href="communes/{esc(data.stems[code])}.html">{esc(name)}</a></td>' + _cell(code, esc(code))
+        + '<td data-v="" colspan="5">no data</td></tr>' for code, name in sorted(data.no_data.items()))
+
+
+def _ranked_row(r: dict[str, Any], stem: str) -> str:
+    """The ranking's row of a measured commune."""
+    from osmcams.communes.names import bare
+
+    coverage, cell = r.get("coverage"), _cell
+    return (
+        f'<tr data-key="{esc(bare(r["name"]))}" data-code="{esc(r["insee"])}">'
+        f'<td data-v="{esc(r["name"])}"><a href="communes/{esc(stem)}.html">{esc(r["name"])}</a></td>'
+        + cell(r["insee"], esc(r["insee"]))
+        + cell(r["cameras"], _number(r["cameras"]) + (
+            f' <abbr class="partial" title="{esc(r["note"])}">*</abbr>' if r.get("note") else ""))
+        + cell(r.get("cameras_per_km2"), _number(r.get("cameras_per_km2"), 3))
+        + cell(r.get("cameras_per_10k"), _number(r.get("cameras_per_10k"), 3))
+        + cell(coverage, "unknown" if coverage is None else f"{coverage:.0%}")
+        + cell(r.get("population"), _number(r.get("population"))) + "</tr>")
+
+
+def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, str],
+               ranked: dict[str, list[Any]]) -> str:
+    """The index: totals, map, ranking (`no_data`: the rows of `no_data_rows`; `ranked`: the
+    rows of the measured communes already written, by code, with the row they show, kept
+    up to date), latest changes, chart, downloads (those of `dated` are of that data date)."""
     stems = data.stems
     stamp = data.meta.get("data_timestamp") or "unknown date"
     total = sum(r["cameras"] for r in data.rows)
-
-    def cell(value: Any, text: str) -> str:
-        return f'<td data-v="{"" if value is None else esc(value)}">{text}</td>'
-
     lines = []
     for r in data.rows:
-        coverage = r.get("coverage")
-        link = f'<a href="communes/{esc(stems[r["insee"]])}.html">{esc(r["name"])}</a>'
-        lines.append(
-            f'<tr data-key="{esc(bare(r["name"]))}" data-code="{esc(r["insee"])}">'
-            f'<td data-v="{esc(r["name"])}">{link}</td>' + cell(r["insee"], esc(r["insee"]))
-            + cell(r["cameras"], _number(r["cameras"]) + (
-                f' <abbr class="partial" title="{esc(r["note"])}">*</abbr>' if r.get("note") else ""))
-            + cell(r.get("cameras_per_km2"), _number(r.get("cameras_per_km2"), 3))
-            + cell(r.get("cameras_per_10k"), _number(r.get("cameras_per_10k"), 3))
-            + cell(coverage, "unknown" if coverage is None else f"{coverage:.0%}")
-            + cell(r.get("population"), _number(r.get("population"))) + "</tr>")
-    for code, name in sorted(data.no_data.items()):
-        link = f'<a href="communes/{esc(stems[code])}.html">{esc(name)}</a>'
-        lines.append(f'<tr class="nodata" data-key="{esc(bare(name))}" data-code="{esc(code)}">'
-                     f'<td data-v="{esc(name)}">{link}</td>' + cell(code, esc(code))
-                     + '<td data-v="" colspan="5">no data</td></tr>')
+        code = r["insee"]
+        known = ranked.get(code)
+        if known is None or known[0] != data.texts.get(code) or known[1] != stems[code]:
+            known = ranked[code] = [data.texts.get(code), stems[code], _ranked_row(r, stems[code])]
+        lines.append(known[2])
+    lines.append(no_data)
     columns = ["Commune", "INSEE", "Cameras", "Per km²", "Per 10,000", "Coverage", "Population"]
     head = "".join(f'<th data-sort="{i}">{esc(c)}</th>' for i, c in enumerate(columns))
-    latest = [run for run in data.runs if run.changes][-LATEST_RUNS:]
+    latest = [run for run in data.runs if run.tally][-LATEST_RUNS:]
 
     def commune_link(code: str | None) -> str:
         if code is None or code not in stems:
@@ -448,8 +551,9 @@ def index_page(data: SiteData, site: SiteConfig) -> str:
         return f' in <a href="communes/{esc(stems[code])}.html">{esc(data.name(code))}</a>'
 
     changes = "".join(
-        f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(run.changes)}</h3>'
-        + _change_items(run.changes, commune_link) for run in reversed(latest)) or "<p>None yet.</p>"
+        f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(run.tally)}</h3>'
+        + _change_items(run.listed, sum(run.tally.values()), commune_link)
+        for run in reversed(latest)) or "<p>None yet.</p>"
     downloads = [("data/communes.csv", "Counts per commune (CSV)"),
                  ("data/communes.json", "Counts per commune (JSON, with sources)"),
                  ("data/cameras.geojson", "Cameras (GeoJSON)"),
@@ -460,7 +564,8 @@ def index_page(data: SiteData, site: SiteConfig) -> str:
         f"<header><h1>{esc(site.title)}</h1><p>Video surveillance mapped in OpenStreetMap; data of "
         f'<time datetime="{esc(stamp)}">{esc(stamp)}</time>.</p>'
         f'<ul class="totals"><li><b>{total:,}</b> cameras</li><li><b>{len(data.rows):,}</b> communes '
-        f"measured</li><li><b>{len(data.no_data):,}</b> communes without data</li></ul></header><main>"
+        f"measured</li><li><b>{data.communes - len(data.rows):,}</b> communes without data</li></ul>"
+        "</header><main>"
         '<iframe class="map" title="Map of the communes" src="map.html"></iframe>'
         '<p><a href="map.html">Full-screen map</a></p>'
         '<h2 id="ranking-title">Communes</h2><p><label for="search">Find a commune</label> '
@@ -473,7 +578,9 @@ def index_page(data: SiteData, site: SiteConfig) -> str:
         '<h2 id="latest">Latest changes</h2>' + changes
         + '<h2 id="total">Cameras over time</h2>' + chart(_series(data, None), "Cameras mapped, in total")
         + '<h2 id="downloads">Downloads</h2><ul>'
-        + "".join(f'<li><a href="{p}">{esc(t)}</a></li>' for p, t in downloads)
+        + "".join(f'<li><a href="{p}">{esc(t)}</a>'
+                  + (f" (data of {esc(dated[p])}, written once a day)" if p in dated else "") + "</li>"
+                  for p, t in downloads)
         + f"</ul><p>Sources: {esc(data.meta.get('source') or '?')}; boundaries: "
         + esc(os.path.basename(str(data.meta.get("boundaries") or "?")))
         + f"; population: {esc(data.meta.get('population_source') or 'none')}.</p></main>")
@@ -494,7 +601,7 @@ def feed(site: SiteConfig, data: SiteData, title: str, path: str, page: str, ide
             element.text = _clean(text)
         return element
 
-    runs = ([(run, run.changes) for run in data.runs if run.changes] if code is None
+    runs = ([(run, run.listed, run.tally) for run in data.runs if run.tally] if code is None
             else data.changed.get(code, []))[-FEED_ENTRIES:]
     stems = data.stems
     root = ElementTree.Element(f"{{{ATOM}}}feed")
@@ -507,11 +614,11 @@ def feed(site: SiteConfig, data: SiteData, title: str, path: str, page: str, ide
     sub(root, "link", rel="alternate", type="text/html", href=site.base_url + page)
     sub(root, "rights", OSM_CREDIT)
     sub(root, "generator", "osmcams")
-    for run, changes in reversed(runs):
+    for run, changes, kinds in reversed(runs):
         entry = sub(root, "entry")
         key = f"{run.data_timestamp}/{run.sequence}/{identity}"
         sub(entry, "id", f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, site.base_url + key)}")
-        sub(entry, "title", f"Data of {run.when}: {_tally(changes)}")
+        sub(entry, "title", f"Data of {run.when}: {_tally(kinds)}")
         sub(entry, "updated", run.when)
         sub(entry, "link", rel="alternate", type="text/html", href=f"{site.base_url}{page}#{run.anchor}")
 
@@ -521,7 +628,7 @@ def feed(site: SiteConfig, data: SiteData, title: str, path: str, page: str, ide
             url = f"{site.base_url}communes/{stems[insee]}.html"
             return f' in <a href="{esc(url)}">{esc(data.name(insee))}</a>'
 
-        sub(entry, "content", _change_items(changes, link), type="html")
+        sub(entry, "content", _change_items(changes, sum(kinds.values()), link), type="html")
     return ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
@@ -539,18 +646,24 @@ def _state_key(config: Config, store: Store) -> str:
                        str(config.output_dir), row and row[0], list(backfilled)])
 
 
-def _read_state(directory: Path) -> dict[str, Any] | None:
+def _read_state(path: Path) -> dict[str, Any] | None:
     try:
-        with open(directory / STATE, encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             state = json.load(f)
         return state if isinstance(state, dict) else None
     except (OSError, ValueError):
         return None
 
 
-def _copy(source: Path, target: Path) -> None:
+def _copy(source: Path, target: Path, published: Path) -> None:
     """A published file into the staging directory: a hard link when it can be one (the set
-    replaces its files, it never writes into them), else a copy."""
+    replaces its files, it never writes into them), else a copy; nothing when the site has
+    that very file already (`optional` publishing leaves it)."""
+    try:
+        if os.path.samefile(source, published):
+            return
+    except OSError:
+        pass
     target.unlink(missing_ok=True)
     try:
         os.link(source, target)
@@ -558,16 +671,99 @@ def _copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
+def _touched(store: Store, state: dict[str, Any]) -> tuple[set[str], bool]:
+    """The communes that the runs after the site's own changed (cameras or counts), or that
+    gained or lost their data since; whether the communes with data are the same."""
+    db, after = store.db, state.get("run") or 0
+    found = {code for (code,) in db.execute("SELECT DISTINCT insee FROM changes WHERE run > ?", (after,))}
+    found |= {code for (code,) in db.execute("SELECT DISTINCT insee FROM counts WHERE run > ?", (after,))}
+    counted = {code for (code,) in db.execute("SELECT insee FROM kept_rows")}
+    moved = counted ^ set(state.get("counted", []))
+    return {code for code in found | moved if code is not None}, not moved
+
+
+def _downloads(data: SiteData, cameras: dict[str, list[Camera]], boundaries: dict[str, Any],
+               paths: dict[str, Path]) -> None:
+    """The set's GeoPackages and uMap file into `paths`, from every published camera."""
+    from osmcams.outputs.umap import write_umap
+    from osmcams.outputs.writers import write_cameras, write_communes
+
+    counted = [r["insee"] for r in data.rows]
+    cameras = {code: cameras.get(code, []) for code in counted}
+    places = [(r["insee"], r["name"]) for r in data.rows for _ in cameras[r["insee"]]]
+    outlines = [{"code": r["insee"], "name": r["name"], "geometry": boundaries[r["insee"]]}
+                for r in data.rows if r["insee"] in boundaries]
+    write_cameras([c for code in counted for c in cameras[code]], paths["data/cameras.gpkg"], "gpkg",
+                  boundaries=outlines, overwrite=True, communes=places)
+    report = Report(data.meta, data.rows, cameras=cameras, boundaries=boundaries)
+    write_communes(report, paths["data/communes.gpkg"], "gpkg", overwrite=True)
+    write_umap(report, counted, paths["data/osmcams.umap"], overwrite=True)
+
+
+def _shares(data: SiteData, codes: list[str]) -> list[list[str]]:
+    """`codes` in one share, or in two of about the same work when there is much of it (a
+    page costs about one camera, and each camera in its lists; the first share also writes
+    the index, map.html and feed.atom, about two per row)."""
+    work = {code: 1 + len(data.seen.get(code, ())) + len(data.cameras.get(code, ())) for code in codes}
+    if sum(work.values()) < PARALLEL:
+        return [codes]
+    shares: list[list[str]] = [[], []]
+    loads = [2 * len(data.rows), 0]
+    for code in sorted(codes, key=work.__getitem__, reverse=True):
+        lighter = loads.index(min(loads))
+        shares[lighter].append(code)
+        loads[lighter] += work[code]
+    return shares
+
+
+_TASKS: list[Callable[[], None]] = []  # what forked workers run, by index
+
+
+def _run(index: int) -> None:
+    _TASKS[index]()
+
+
+def _die_with_parent() -> None:
+    """A forked worker gets SIGKILL when the process that forked it ends (PR_SET_PDEATHSIG):
+    a killed build leaves no worker writing into its staging folder."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+
+
+def in_parallel(tasks: list[Callable[[], None]]) -> None:
+    """Run `tasks`, the first in this process and the others in forked ones beside it on
+    Linux with several cores (else one after the other); the first error is raised."""
+    global _TASKS
+    if len(tasks) < 2 or (os.cpu_count() or 1) < 2 or sys.platform != "linux":
+        for task in tasks:
+            task()
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _TASKS = tasks
+    try:
+        with ProcessPoolExecutor(len(tasks) - 1, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_die_with_parent) as pool:
+            futures = [pool.submit(_run, i) for i in range(1, len(tasks))]
+            tasks[0]()
+            for future in futures:
+                future.result()
+    finally:
+        _TASKS = []
+
+
 def build(config: Config, full: bool = False, log: Log | None = None) -> str:
     """Bring the site of `config` up to date with its store; what it did, in a line.
 
     Only the pages of the communes changed by the runs since the site's own are
-    written, with the index, the feeds and the downloads, unless `full` or the
-    site was built by another configuration or version.
+    written, with the index, the maps and the feeds (the GeoPackages and the uMap file
+    once a day of data), unless `full` or the site was built by another configuration
+    or version. Only what these communes need is read from the store.
     """
     from osmcams.analysis.compare import read_reported
-    from osmcams.outputs.umap import write_umap
-    from osmcams.outputs.writers import write_cameras, write_communes
 
     site = config.site
     if site is None:
@@ -580,91 +776,124 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
     try:
         last = store.last_run()
         key = _state_key(config, store)
-        state = _read_state(site.dir)
+        state = _read_state(site.dir / STATE)
         if (not full and state is not None and state.get("key") == key and last is not None
                 and state.get("run") == last["id"]):
             return f"site up to date in {site.dir}"
-        data = _load(config, store)
-    finally:
+        whole = (full or state is None or state.get("key") != key or not isinstance(state.get("stems"), dict)
+                 or not isinstance(state.get("downloads"), dict) or not isinstance(state.get("types"), dict))
+        rows = _read_state(site.dir / ROWS) or {}
+        data = None
+        if not whole:
+            assert state is not None
+            loaded, same = _touched(store, state)
+            if not same or rows.get("key") != key:  # the ranking's rows without data, again
+                rows = {}
+            tallies = {int(rid): tally for rid, tally in state.get("tallies", [])}
+            data = _load(config, store, loaded, state["stems"], names=not rows, tallies=tallies,
+                         after=state.get("run") or 0)
+            whole = any(state["stems"].get(code) != stem for code, stem in data.stems.items())
+        if whole or data is None:
+            loaded = set()
+            data = _load(config, store, None, {})
+        stems = data.stems
+        counted = sorted(r["insee"] for r in data.rows)
+        touched = set(stems) if whole else loaded & set(stems)
+        old = {} if whole or state is None else state
+        no_data = rows["rows"] if rows and not whole else no_data_rows(data)
+        ranked = {code: known for code, known in rows.get("ranked", {}).items()
+                  if code in data.row} if rows and not whole else {}
+        stamp = data.meta.get("data_timestamp") or "unknown date"
+        dated = dict(old.get("downloads", {}))
+        daily = whole or any(str(dated.get(f"data/{n}", ""))[:10] != stamp[:10] for n in DAILY)
+        if daily:
+            dated = {f"data/{n}": stamp for n in DAILY}
+        mine = {code: types for code, types in old.get("types", {}).items()
+                if code in data.row and code not in touched} if old else {}
+        mine |= {code: data.types.get(code, {}) for code in data.row if whole or code in touched}
+        types: dict[str, int] = {}
+        for found in mine.values():
+            for kind, n in found.items():
+                types[kind] = types.get(kind, 0) + n
+        every = None  # every camera and outline, for the downloads
+        if daily:
+            every = ((data.cameras, data.boundaries) if whole
+                     else (_all_cameras(store, counted), _boundaries(store, counted)))
+        remove: list[str] = []
+        if whole and (site.dir / "communes").is_dir():
+            kept = {f"communes/{stem}.html" for stem in stems.values()}
+            kept |= {f"communes/{stems[code]}.atom" for code in stems if data.has_feed(code)}
+            kept |= {f"communes/{stems[code]}.{end}" for code in data.row for end in ("map.html", "js")}
+            remove = [f"communes/{p.name}" for p in (site.dir / "communes").iterdir()
+                      if p.is_file() and f"communes/{p.name}" not in kept]
+        elif state is not None:  # a commune that lost its data loses its map
+            remove = [f"communes/{stems[c]}.{end}" for c in set(state.get("counted", [])) - set(counted)
+                      for end in ("map.html", "js")
+                      if c in stems and (site.dir / f"communes/{stems[c]}.{end}").exists()]
+        reported = read_reported()
         store.close()
-    stems = data.stems
-    counted = sorted(r["insee"] for r in data.rows)
-    whole = full or state is None or state.get("key") != key
-    if whole:
-        touched = set(stems)
-    else:
-        assert state is not None
-        after = state.get("run") or 0
-        touched = {c["insee"] for run in data.runs if run.id > after for c in run.changes}
-        touched |= {code for code, counts in data.counts.items() if counts[-1][0] > after}
-        touched |= set(counted) ^ set(state.get("counted", []))
-        old = state.get("stems", {})
-        touched |= {code for code, stem in stems.items() if old.get(code) != stem}
-        touched &= set(stems)
-    remove: list[str] = []
-    if whole and (site.dir / "communes").is_dir():
-        kept = {f"communes/{stem}.html" for stem in stems.values()}
-        kept |= {f"communes/{stems[code]}.atom" for code in stems if data.has_feed(code)}
-        kept |= {f"communes/{stems[code]}.map.html" for code in data.row}
-        remove = [f"communes/{p.name}" for p in (site.dir / "communes").iterdir()
-                  if p.is_file() and f"communes/{p.name}" not in kept]
-    elif state is not None:  # a commune that lost its data loses its map
-        remove = [f"communes/{stems[c]}.map.html" for c in set(state.get("counted", [])) - set(counted)
-                  if c in stems and (site.dir / f"communes/{stems[c]}.map.html").exists()]
-    reported = read_reported()
-    pages = [*(f"static/{n}" for n in (*MAP_CSS, *MAP_JS, *OWN)), "index.html", "map.html",
-             "feed.atom", STATE]
-    for code in sorted(touched):
-        pages.append(f"communes/{stems[code]}.html")
-        if data.has_feed(code):
-            pages.append(f"communes/{stems[code]}.atom")
-        if code in data.cameras:
-            pages.append(f"communes/{stems[code]}.map.html")
-    downloads = [f"data/{n}" for n in (*SET_FILES, "cameras.gpkg", "communes.gpkg", "osmcams.umap")]
-    with publish(site.dir, {path: path for path in (*pages, *downloads)}, overwrite=True,
-                 remove=remove, optional=True) as paths:
-        def page(path: str, text: str) -> None:
-            """Stage the page unless the one in place says the same (then it stays)."""
-            try:
-                if (site.dir / path).read_bytes() == text.encode():
-                    return
-            except OSError:
-                pass
-            with open(paths[path], "w", encoding="utf-8") as out:
-                out.write(text)
-
-        for n in (*MAP_CSS, *MAP_JS, *OWN):
-            page(f"static/{n}", static_text(n))
-        page("index.html", index_page(data, site))
-        page("map.html", _map(data, counted, "", views=False))
-        page("feed.atom", feed(site, data, site.title, "feed.atom", "index.html", "feed.atom", None))
+        pages = [*(f"static/{n}" for n in (*MAP_CSS, *MAP_JS, *OWN)), "index.html", "map.html",
+                 "feed.atom", STATE, ROWS]
         for code in sorted(touched):
-            stem, name = stems[code], data.name(code)
-            page(f"communes/{stem}.html", commune_page(data, code, site, stem, reported))
+            pages.append(f"communes/{stems[code]}.html")
             if data.has_feed(code):
-                page(f"communes/{stem}.atom", feed(site, data, f"{site.title}: {name}",
-                                                   f"communes/{stem}.atom", f"communes/{stem}.html",
-                                                   f"commune/{code}", code))
-            if code in data.cameras:
-                page(f"communes/{stem}.map.html", _map(data, [code], "../", views=True))
-        page(STATE, json.dumps({"key": key, "run": data.runs[-1].id if data.runs else None,
-                                "counted": counted, "stems": stems}, ensure_ascii=False))
-        for n in SET_FILES:
-            _copy(config.output_dir / n, paths[f"data/{n}"])
-        cameras = [c for r in data.rows for c in data.cameras[r["insee"]]]
-        places = [(r["insee"], r["name"]) for r in data.rows for _ in data.cameras[r["insee"]]]
-        outlines = [{"code": r["insee"], "name": r["name"], "geometry": data.boundaries[r["insee"]]}
-                    for r in data.rows if r["insee"] in data.boundaries]
-        write_cameras(cameras, paths["data/cameras.gpkg"], "gpkg", boundaries=outlines,
-                      overwrite=True, communes=places)
-        report = Report(data.meta, data.rows, cameras={r["insee"]: data.cameras[r["insee"]]
-                                                       for r in data.rows},
-                        boundaries=data.boundaries)
-        write_communes(report, paths["data/communes.gpkg"], "gpkg", overwrite=True)
-        write_umap(report, counted, paths["data/osmcams.umap"], overwrite=True)
+                pages.append(f"communes/{stems[code]}.atom")
+            if code in data.row:
+                pages += [f"communes/{stems[code]}.map.html", f"communes/{stems[code]}.js"]
+        downloads = [f"data/{n}" for n in (*SET_FILES, *(DAILY if daily else ()))]
+        with publish(site.dir, {path: path for path in (*pages, *downloads)}, overwrite=True,
+                     remove=remove, optional=True) as paths:
+            def page(path: str, text: str) -> None:
+                """Stage the page unless the one in place says the same (then it stays)."""
+                try:
+                    if (site.dir / path).read_bytes() == text.encode():
+                        return
+                except OSError:
+                    pass
+                with open(paths[path], "w", encoding="utf-8") as out:
+                    out.write(text)
+
+            def whole_site() -> None:
+                for n in (*MAP_CSS, *MAP_JS, *OWN):
+                    page(f"static/{n}", static_text(n))
+                page("index.html", index_page(data, site, no_data, dated, ranked))
+                page(ROWS, json.dumps({"key": key, "rows": no_data, "ranked": ranked}, ensure_ascii=False))
+                page("map.html", _map_page(data, counted, "", types, views=False))
+                page("feed.atom", feed(site, data, site.title, "feed.atom", "index.html", "feed.atom",
+                                       None))
+
+            def communes(codes: list[str], first: bool) -> Callable[[], None]:
+                def write() -> None:
+                    if first:
+                        whole_site()
+                    for code in codes:
+                        stem, name = stems[code], data.name(code)
+                        page(f"communes/{stem}.html", commune_page(data, code, site, stem, reported))
+                        if data.has_feed(code):
+                            page(f"communes/{stem}.atom", feed(
+                                site, data, f"{site.title}: {name}", f"communes/{stem}.atom",
+                                f"communes/{stem}.html", f"commune/{code}", code))
+                        if code in data.row:
+                            page(f"communes/{stem}.js", _data_file(data, code))
+                            page(f"communes/{stem}.map.html",
+                                 _map_page(data, [code], "../", data.types.get(code, {}), views=True))
+                return write
+
+            page(STATE, json.dumps({"key": key, "run": data.runs[-1].id if data.runs else None,
+                                    "counted": counted, "stems": stems, "downloads": dated,
+                                    "tallies": [[run.id, run.tally] for run in data.runs
+                                                if run.tally][-FEED_ENTRIES:], "types": mine},
+                               ensure_ascii=False))
+            for n in SET_FILES:
+                _copy(config.output_dir / n, paths[f"data/{n}"], site.dir / "data" / n)
+            tasks = [communes(share, i == 0) for i, share in enumerate(_shares(data, sorted(touched)))]
+            if every is not None:
+                tasks.append(functools.partial(_downloads, data, *every, paths))
+            in_parallel(tasks)
+    finally:
+        store.close()  # again: closing a closed store does nothing
     what = "every commune" if whole else f"{len(touched):,} of {len(stems):,} communes"
     text = f"site written in {site.dir}: index, feeds and the pages of {what}"
     if log:
         log(text)
     return text
-

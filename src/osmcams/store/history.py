@@ -186,6 +186,11 @@ MIGRATIONS = [
     );
     CREATE INDEX IF NOT EXISTS kept_rows_published ON kept_rows(published);
     """),
+    # The site writes again only the pages of the communes a run touched.
+    Migration("a commune's changes and cameras found without reading them all", """
+    CREATE INDEX IF NOT EXISTS changes_insee ON changes(insee, run);
+    CREATE INDEX IF NOT EXISTS cameras_insee ON cameras(insee);
+    """),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
