@@ -1,7 +1,7 @@
 """The coverage estimate against the truth, on cuts of complete extracts made by osmium-tool.
 
 Each extract of ../shared/data/osm/big is complete inside its header box. Polygons of our
-own (a pentagon, star-shaped ones with concave sides, a box) are cut from it with
+own (a pentagon, star-shaped ones with concave sides, one notched, a box) are cut from it with
 `osmium extract -p`/`-b` and each strategy (simple, complete_ways, smart), and the cut is
 read without its extent, as a user's file without `.poly`. The true share of each commune
 (IGN communes where there are French ones, else squares standing for communes) inside
@@ -56,7 +56,8 @@ def header_box(pbf: Path) -> tuple[float, float, float, float]:
 
 
 def polygons(box: tuple[float, float, float, float], seed: int) -> dict[str, shapely.Geometry]:
-    """Cuts of our own inside `box`: a pentagon, two star-shaped polygons, and a box."""
+    """Cuts of our own inside `box`: a pentagon, two star-shaped polygons, one notched from
+    the north, and a box."""
     west, south, east, north = box
     width, height = east - west, north - south
     at = lambda u, v: (west + u * width, south + v * height)  # noqa: E731
@@ -70,6 +71,8 @@ def polygons(box: tuple[float, float, float, float], seed: int) -> dict[str, sha
         cx, cy = rng.uniform(0.42, 0.58, 2)
         found[f"star{n}"] = shapely.Polygon(
             [at(cx + r * math.cos(a), cy + r * math.sin(a)) for a, r in zip(angles, radii)])
+    found["notched"] = shapely.Polygon([at(0.08, 0.08), at(0.92, 0.08), at(0.92, 0.92), at(0.68, 0.92),
+                                        at(0.54, 0.42), at(0.40, 0.92), at(0.08, 0.92)])
     found["box"] = shapely.box(*at(0.2, 0.25), *at(0.75, 0.8))
     return found
 

@@ -18,7 +18,7 @@ from typing import Any
 
 NEIGHBOUR = 4  # the spacing of nodes around a node: the distance to its 4th nearest
 REACH = 16  # a triangle is kept when its longest edge is at most REACH spacings…
-LONGEST_M = 3000.0  # … and at most this many metres (more in a sparse sample)
+LONGEST_M = 1500.0  # … and at most this many metres (more in a sparse sample)
 SHORT = 4  # a triangle whose longest edge is at most SHORT spacings is kept whatever it holds;
 HOLE = 0.12  # a longer one is not when a point inside it lies further than HOLE of it from any node
 FILLED_KM2 = 25.0  # holes of the union up to this size are filled: evidence lies all around them
