@@ -434,3 +434,31 @@ def test_the_estimate_against_the_true_share_of_communes(
     assert {code for code, share in truth.items() if share >= 0.995} <= set(rows)
     errors = numpy.array([abs(share - rows.get(code, 0)) for code, share in truth.items() if share > 0])
     assert len(errors) >= 7 and numpy.median(errors) <= 0.15 and errors.max() <= 0.3, errors.round(2)
+
+
+@pytest.mark.parametrize("strategy", ["simple", "smart"])
+def test_the_estimate_does_not_bridge_a_notch_of_the_cut(
+    shared_data: Path, tmp_path: Path, strategy: str
+) -> None:
+    """Central München cut by a polygon notched from the north, 0.4 km wide: the standalone
+    nodes on either side span it with triangles, which the sampled nodes, none of them in
+    the notch (a few, of ways crossing the cut, with `smart`), leave out. Measured with
+    shapely and pyproj: at most 4 % of the estimate (10 % with `smart`: the nodes of the
+    ways that cross the notch look like data) lies outside the cut, 90 % of the cut inside."""
+    west, south, east, north = 11.5656571, 48.1314385, 11.5861277, 48.143394  # its header box
+    width, height = east - west, north - south
+    cut = shapely.Polygon([(west + u * width, south + v * height) for u, v in [
+        (0.08, 0.08), (0.92, 0.08), (0.92, 0.92), (0.68, 0.92), (0.54, 0.42), (0.40, 0.92),
+        (0.08, 0.92)]])
+    geojson = tmp_path / "cut.geojson"
+    geojson.write_text(json.dumps({"type": "Feature", "properties": {},
+                                   "geometry": shapely.geometry.mapping(cut)}))
+    pbf = tmp_path / "cut.osm.pbf"
+    run_osmium("extract", "-p", geojson, "-s", strategy,
+               shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf", "-o", pbf, "-O")
+    from osmcams.sources.osm.pbf import scan_file
+
+    area = scan_file(pbf, threads=1)[0].data_area
+    assert area is not None
+    assert km2(shapely.difference(area, cut)) / km2(area) <= (0.04 if strategy == "simple" else 0.11)
+    assert km2(shapely.intersection(area, cut)) / km2(cut) >= 0.9
