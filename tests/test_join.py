@@ -20,7 +20,16 @@ from osmcams.communes.model import Communes
 from osmcams.communes.names import select
 from osmcams.errors import DataError
 from osmcams.geo.areas import areas_km2
-from osmcams.join import ROW_KEYS, STALE_AFTER_DAYS, Report, assign, count, data_age_days
+from osmcams.join import (
+    ROW_KEYS,
+    STALE_AFTER_DAYS,
+    Report,
+    assign,
+    count,
+    data_age_days,
+    outside_row,
+    row_of,
+)
 from osmcams.models import Camera
 from osmcams.sources.osm.pbf import Extract, read_cameras, scan_file
 
@@ -225,3 +234,13 @@ def test_coverage_of_an_extract_with_a_bounding_box(osm_dir: Path, communes_06_c
     assert "162 communes lie outside the data of" in " ".join(report.warnings)
     with pytest.raises(DataError, match=r"^Nice \(06088\): outside the data of"):
         count(extract, communes_06_cog, ["06088"])
+
+
+def test_a_row_outside_the_data_has_the_keys_of_every_row() -> None:
+    """Every table, file and map reads the same keys from every row: one outside the data has
+    them all, in the same order, and no number for what the data cannot say."""
+    outside = outside_row("06091", "Peille", "06", 2_400, 42.1)
+    inside = row_of("06012", "Beausoleil", "06", 13_000, 2.7, 0.5, [("fixed", "public")])
+    assert list(outside) == list(inside) == list(ROW_KEYS)
+    assert outside["partial"] is False and outside["cameras"] is None
+    assert outside["cameras_per_km2"] is outside["cameras_per_10k"] is None

@@ -163,13 +163,15 @@ def set_densities(row: dict[str, Any], area: float, min_coverage: float = MIN_CO
 def outside_row(
     insee: str, name: str, department: str | None, population: int | None, area: float
 ) -> dict[str, Any]:
-    """The row of a commune the data does not cover: no count, no density (never 0)."""
-    return {
+    """The row of a commune the data does not cover: no count, no density (never 0), the
+    keys of every row (not `partial`: there is no count to be a lower bound)."""
+    row: dict[str, Any] = {
         "insee": insee, "name": name, "department": department, "population": population,
-        "area_km2": round(area, 3), "coverage": None, "cameras": None, "cameras_per_km2": None,
-        "cameras_per_10k": None, "inhabitants_per_camera": None, "by_type": {}, "by_scope": {},
-        "note": "no data: outside the OSM data",
+        "area_km2": round(area, 3), "coverage": None, "partial": False, "cameras": None,
+        "cameras_per_km2": None, "cameras_per_10k": None, "inhabitants_per_camera": None,
+        "by_type": {}, "by_scope": {}, "note": "no data: outside the OSM data",
     }
+    return {key: row[key] for key in ROW_KEYS}
 
 
 def rank_order(row: dict[str, Any]) -> tuple[int, float, str]:

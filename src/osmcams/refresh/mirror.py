@@ -252,10 +252,9 @@ class Mirror:
         from osmcams.geo.footprint import footprint
         from osmcams.sources.osm.blocks import area_of
 
-        standalone = self._points("standalone")
+        standalone, samples = self._points("standalone"), self._points("samples")
         if standalone is not None:
-            return footprint(standalone, self.get("fraction"))
-        samples = self._points("samples")
+            return footprint(standalone, self.get("fraction"), samples)
         if samples is None:
             return None
         places = self.db.execute("SELECT lon, lat FROM kept_objects WHERE lon IS NOT NULL").fetchall()

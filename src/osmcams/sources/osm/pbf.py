@@ -608,7 +608,7 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
     unsampled = numpy.array([c.osm_type == "node" for c in cameras], bool)
     unsampled[unsampled] = ~numpy.isin([c.osm_id for c in cameras if c.osm_type == "node"],
                                        samples.tagged_ids)
-    area = footprint(numpy.concatenate((alone, cameras_at[unsampled])), samples.fraction)
+    area = footprint(numpy.concatenate((alone, cameras_at[unsampled])), samples.fraction, samples.points)
     if len(alone) >= FEWEST_STANDALONE and area is not None:
         return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
                       "node blocks, and its cameras"), (alone, samples.fraction)

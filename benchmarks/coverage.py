@@ -1,0 +1,200 @@
+"""The coverage estimate against the truth, on cuts of complete extracts made by osmium-tool.
+
+Each extract of ../shared/data/osm/big is complete inside its header box. Polygons of our
+own (a pentagon, star-shaped ones with concave sides, one notched, a box) are cut from it with
+`osmium extract -p`/`-b` and each strategy (simple, complete_ways, smart), and the cut is
+read without its extent, as a user's file without `.poly`. The true share of each commune
+(IGN communes where there are French ones, else squares standing for communes) inside
+the cut is computed with shapely and pyproj; the estimate is `join.coverage_of`.
+
+Printed per cut: the largest overstatement, the share of communes within 0.1 of the
+truth, those fully inside that get no count, those outside that get one; with -v, every
+commune. Run with your checkout first on PYTHONPATH.
+
+Usage:
+  python benchmarks/coverage.py [-v] [--strategy S ...] [--source NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy
+import shapely
+from pyproj import Geod
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared/data"
+IGN = DATA / "communes/ign-2018-simplified/departements"
+STRATEGIES = ("simple", "complete_ways", "smart")
+# Extracts complete inside their header box, and the IGN communes that lie there; on the
+# coast, the squares are cut to the communes (the sea holds no data).
+SOURCES = {
+    "riviera": ("osm/big/osrm-monaco-fr-riviera-2016.osm.pbf", ["communes-06-alpes-maritimes.geojson"]),
+    "andorra": ("osm/big/valhalla-docker-andorra-2021.osm.pbf",
+                ["communes-09-ariege.geojson", "communes-66-pyrenees-orientales.geojson"]),
+    "liechtenstein": ("osm/big/valhalla-docker-liechtenstein-2021.osm.pbf", []),
+    "munchen": ("osm/big/valhalla-bench-munchen-2020.osm.pbf", []),
+    "rhein-neckar": ("osm/big/graphhopper-rnv-rhein-neckar-2016.osm.pbf", []),
+    "london": ("osm/big/valhalla-bench-london-2020.osm.pbf", []),
+}
+COASTAL = {"riviera"}
+SQUARES = 6  # squares along the longer side of a cut, standing for communes
+GEOD = Geod(ellps="WGS84")
+
+
+def header_box(pbf: Path) -> tuple[float, float, float, float]:
+    text = subprocess.run(["osmium", "fileinfo", "-g", "header.boxes", str(pbf)],
+                          capture_output=True, text=True, check=True).stdout
+    return tuple(float(v) for v in text.strip().strip("()").split(","))  # type: ignore[return-value]
+
+
+def polygons(box: tuple[float, float, float, float], seed: int) -> dict[str, shapely.Geometry]:
+    """Cuts of our own inside `box`: a pentagon, two star-shaped polygons, one notched from
+    the north, and a box."""
+    west, south, east, north = box
+    width, height = east - west, north - south
+    at = lambda u, v: (west + u * width, south + v * height)  # noqa: E731
+    found = {"pentagon": shapely.Polygon([at(0.15, 0.2), at(0.8, 0.12), at(0.9, 0.6), at(0.5, 0.9),
+                                          at(0.12, 0.7)])}
+    rng = numpy.random.default_rng(seed)
+    for n in (1, 2):
+        corners = int(rng.integers(7, 12))
+        angles = numpy.sort(rng.uniform(0, 2 * math.pi, corners))
+        radii = rng.uniform(0.2, 0.42, corners)
+        cx, cy = rng.uniform(0.42, 0.58, 2)
+        found[f"star{n}"] = shapely.Polygon(
+            [at(cx + r * math.cos(a), cy + r * math.sin(a)) for a, r in zip(angles, radii)])
+    found["notched"] = shapely.Polygon([at(0.08, 0.08), at(0.92, 0.08), at(0.92, 0.92), at(0.68, 0.92),
+                                        at(0.54, 0.42), at(0.40, 0.92), at(0.08, 0.92)])
+    found["box"] = shapely.box(*at(0.2, 0.25), *at(0.75, 0.8))
+    return found
+
+
+def km2(geometries) -> numpy.ndarray:
+    return numpy.array([abs(GEOD.geometry_area_perimeter(g)[0]) / 1e6 if not g.is_empty else 0.0
+                        for g in geometries])
+
+
+def communes_near(cut: shapely.Geometry, files: list[str], coast: bool) -> dict[str, shapely.Geometry]:
+    """IGN communes that meet `cut` grown by two squares, and squares over it; on the
+    `coast`, the squares are cut to the communes: the sea holds no data."""
+    from shapely.geometry import shape
+
+    west, south, east, north = cut.bounds
+    side = max(east - west, north - south) / SQUARES
+    grown = shapely.box(west - 2 * side, south - 2 * side, east + 2 * side, north + 2 * side)
+    found = {}
+    for name in files:
+        for feature in json.loads((IGN / name).read_text(encoding="utf-8"))["features"]:
+            geometry = shape(feature["geometry"])
+            if geometry.intersects(grown):
+                found[f"{feature['properties']['code']} {feature['properties']['nom']}"] = geometry
+    land = shapely.union_all(list(found.values())) if coast else None
+    for i, x in enumerate(numpy.arange(grown.bounds[0], grown.bounds[2], side)):
+        for j, y in enumerate(numpy.arange(grown.bounds[1], grown.bounds[3], side)):
+            square = shapely.box(x, y, x + side, y + side)
+            square = square if land is None else shapely.intersection(square, land)
+            if square.area > 0.05 * side * side:
+                found[f"square {i},{j}"] = square
+    return found
+
+
+def estimate(pbf: Path, shapes: dict[str, shapely.Geometry]) -> tuple[numpy.ndarray, float]:
+    """`coverage_of` each shape, from the cut read without its extent; and the scan's time."""
+    import geopandas
+
+    from osmcams.join import coverage_of
+    from osmcams.sources.osm.pbf import scan_file
+
+    start = time.process_time()
+    extract, _ = scan_file(pbf, threads=1)
+    took = time.process_time() - start
+    frame = geopandas.GeoDataFrame(geometry=list(shapes.values()), crs="EPSG:4326")
+    shares, how = coverage_of(extract, frame)
+    assert how, f"{pbf}: no coverage"
+    return numpy.asarray(shares, float), took
+
+
+def measure(cut: str, keys: list[str], truth: numpy.ndarray, shares: numpy.ndarray, took: float) -> dict:
+    """The figures of one cut, over the communes that meet the cut or the estimate; printed."""
+    from osmcams.join import NO_DATA
+
+    met = (truth > 0) | (shares > 0)
+    over = shares - truth
+    result = {
+        "cut": cut, "communes": int(met.sum()), "max_over": float(over[met].max(initial=0)),
+        "within": float((abs(over[met]) <= 0.1).mean()), "mean_error": float(abs(over[met]).mean()),
+        "ign": [(k, float(t), float(e)) for k, t, e in zip(keys, truth, shares)
+                if not k.startswith("square") and (t > 0 or e > 0)],
+        "inside_left_out": [k for k, t, e in zip(keys, truth, shares) if t == 1 and e < NO_DATA],
+        "outside_counted": [k for k, t, e in zip(keys, truth, shares) if t == 0 and e >= NO_DATA],
+    }
+    print(f"{cut:<36} {result['communes']:>3} communes  max over {result['max_over']:+.3f}"
+          f"  within 0.1 {result['within']:.0%}  mean |error| {result['mean_error']:.3f}"
+          f"  inside left out {len(result['inside_left_out'])}"
+          f"  outside counted {len(result['outside_counted'])}  scan {took:.2f} s CPU", flush=True)
+    return result
+
+
+def run(name: str, strategies: list[str], verbose: bool) -> list[dict]:
+    file, ign = SOURCES[name]
+    source = DATA / file
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, cut in polygons(header_box(source), seed=len(name)).items():
+            shapes = communes_near(cut, ign, name in COASTAL)
+            whole = km2(shapes.values())
+            truth = km2(shapely.intersection(list(shapes.values()), cut)) / whole
+            truth = numpy.where(truth >= 0.995, 1.0, truth)
+            for strategy in strategies:
+                pbf = Path(tmp) / f"{label}-{strategy}.osm.pbf"
+                if label == "box":
+                    how = ["-b", ",".join(f"{v:.7f}" for v in cut.bounds)]
+                else:
+                    geojson = Path(tmp) / f"{label}.geojson"
+                    geojson.write_text(json.dumps({"type": "Feature", "properties": {},
+                                                   "geometry": shapely.geometry.mapping(cut)}))
+                    how = ["-p", str(geojson)]
+                subprocess.run(["osmium", "extract", *how, "-s", strategy, str(source), "-o", str(pbf),
+                                "-O", "--no-progress"], check=True, capture_output=True)
+                shares, took = estimate(pbf, shapes)
+                results.append(measure(f"{name} {label} {strategy}", list(shapes), truth, shares, took))
+                if verbose:
+                    for key, t, e in zip(shapes, truth, shares):
+                        if t > 0 or e > 0:
+                            flag = " OVER" if e > t + 0.01 else (" LOW" if e < t - 0.1 else "")
+                            print(f"    {key:<40} estimate {e:.3f}  truth {t:.3f}{flag}")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--strategy", action="append", choices=STRATEGIES)
+    parser.add_argument("--source", action="append", choices=list(SOURCES))
+    args = parser.parse_args()
+    strategies = args.strategy or list(STRATEGIES)
+    results = [r for name in args.source or SOURCES for r in run(name, strategies, args.verbose)]
+    overs = [r["max_over"] for r in results]
+    within = numpy.mean([r["within"] for r in results])
+    print(f"{len(results)} cuts: max overstatement {max(overs):+.3f}; within 0.1 of the truth: {within:.1%} "
+          f"(mean over cuts); mean |error| {numpy.mean([r['mean_error'] for r in results]):.3f}; "
+          f"fully inside left out {sum(len(r['inside_left_out']) for r in results)}; "
+          f"outside counted {sum(len(r['outside_counted']) for r in results)}")
+    ign = [(t, e) for r in results for _, t, e in r["ign"]]
+    if ign:
+        errors = numpy.array([e - t for t, e in ign])
+        print(f"IGN communes ({len(ign)} commune-cuts): max overstatement {errors.max():+.3f}; "
+              f"within 0.1 of the truth: {(abs(errors) <= 0.1).mean():.1%}; "
+              f"mean |error| {abs(errors).mean():.3f}")
+
+
+if __name__ == "__main__":
+    main()
