@@ -599,15 +599,17 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
 
     if samples is None:
         return None, "", None
-    cameras_at = numpy.array([(c.lon, c.lat) for c in cameras], float).reshape(-1, 2)
+    count = len(cameras)
+    cameras_at = numpy.column_stack((numpy.fromiter((c.lon for c in cameras), float, count),
+                                     numpy.fromiter((c.lat for c in cameras), float, count)))
     if referenced is None:
         return area_of(samples.points, cameras_at), "its sampled nodes, all of them", None
     alone = samples.tagged_points[~numpy.isin(samples.tagged_ids, referenced)]
     # The camera nodes sampled are among those, if they stand alone; the others may lie
     # in pieces of a file that the sampling missed (tiles whose ids do not mix).
-    unsampled = numpy.array([c.osm_type == "node" for c in cameras], bool)
-    unsampled[unsampled] = ~numpy.isin([c.osm_id for c in cameras if c.osm_type == "node"],
-                                       samples.tagged_ids)
+    nodes = numpy.fromiter((c.osm_type == "node" for c in cameras), bool, count)
+    unsampled = nodes & ~numpy.isin(numpy.fromiter((c.osm_id for c in cameras), numpy.int64, count),
+                                    samples.tagged_ids)
     area = footprint(numpy.concatenate((alone, cameras_at[unsampled])), samples.fraction, samples.points)
     if len(alone) >= FEWEST_STANDALONE and area is not None:
         return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
