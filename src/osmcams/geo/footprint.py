@@ -57,8 +57,8 @@ def footprint(points: Any, fraction: float = 1.0, nodes: Any = None) -> Any:
     near = spacing[simplices].min(axis=1)
     limit = numpy.minimum(REACH * near, LONGEST_M / numpy.sqrt(max(fraction, 1e-6)))
     keep = longest <= limit
-    if nodes is not None:  # only long triangles are judged
-        long = keep & (longest > SHORT * near)
+    long = keep & (longest > SHORT * near)
+    if nodes is not None and long.any():  # only long triangles are judged
         keep[long] = ~_hollow(plane, simplices[long], HOLE * longest[long], nodes, scale)
     kept = corners[keep]
     if not len(kept):
