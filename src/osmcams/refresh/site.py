@@ -66,7 +66,10 @@ Log = Callable[[str], None]
 
 def esc(value: Any) -> str:
     """`value` as HTML text or attribute value, with characters XML refuses replaced."""
-    return html.escape(NOT_XML.sub("\ufffd", str(value)), quote=True)
+    text = value if type(value) is str else str(value)
+    if not (text.isascii() and text.isprintable()):  # printable ASCII has none of them
+        text = NOT_XML.sub("\ufffd", text)
+    return html.escape(text, quote=True)
 
 
 def _clean(value: Any) -> str:
