@@ -374,8 +374,8 @@ def _map_page(data: SiteData, codes: list[str], root: str, types: dict[str, int]
     by map.html's own script (`maps.map_data` without outlines or markers)."""
     from osmcams.outputs.maps import map_data
 
-    wanted = set(codes)
-    rows = [r for r in data.rows if r["insee"] in wanted]
+    wanted = set(codes)  # in the published order
+    rows = [data.row[codes[0]]] if len(codes) == 1 else [r for r in data.rows if r["insee"] in wanted]
     drawn = map_data(Report(data.meta, rows, boundaries=dict.fromkeys(codes)), types=types)
     script = json.dumps(drawn, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
     here = "" if root else "communes/"
