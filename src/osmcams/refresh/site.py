@@ -284,7 +284,8 @@ def _page(title: str, body: str, root: str, site: SiteConfig, feed: str | None) 
 
 
 def _osm_link(key: str) -> str:
-    return f'<a href="{esc(OSM + key)}">{esc(key)}</a>'
+    text = esc(key)  # OSM has nothing to escape
+    return f'<a href="{OSM}{text}">{text}</a>'
 
 
 def _change_items(changes: list[Change], total: int, link: Callable[[str | None], str]) -> str:
