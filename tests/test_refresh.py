@@ -460,6 +460,22 @@ def _rebuilt(tmp_path: Path, config: Path, name: str) -> dict[str, object]:
     return _set_files(target)
 
 
+def _assert_ranges(out: Path) -> None:
+    """The store says where each commune's lines lie in the cameras.geojson in place, and
+    which file that is (its size and time)."""
+    import sqlite3
+
+    with sqlite3.connect(out / "history.sqlite") as db:
+        (text,) = db.execute("SELECT value FROM kept_state WHERE name = 'camera_ranges'").fetchone()
+    known, path = json.loads(text), out / "cameras.geojson"
+    assert known["identity"] == [path.stat().st_size, path.stat().st_mtime_ns]
+    data, features = path.read_bytes(), {}
+    for code, (offset, size) in known["ranges"].items():
+        features[code] = json.loads(b"[" + data[offset:offset + size] + b"]")
+        assert {f["properties"]["insee"] for f in features[code]} <= {code}
+    assert [f for found in features.values() for f in found] == json.loads(data)["features"]
+
+
 def test_patched_sets_equal_a_whole_recount_after_each_diff(
     replication, monaco_2025, monaco_cut, communes_06, cog_population, inside, tmp_path, net_env,
     capsys,
@@ -508,6 +524,7 @@ def test_patched_sets_equal_a_whole_recount_after_each_diff(
         assert_same(out, expected)
         assert [r["insee"] for r in published(out)[0]["communes"]] == [r["insee"] for r in expected.rows]
         assert _set_files(out) == _rebuilt(tmp_path, config, f"whole{i}")
+        _assert_ranges(out)  # where the next patch copies the unchanged communes' lines from
         unreadable = "1 cameras have a direction that cannot be read; set to null"
         assert (unreadable in published(out)[0]["warnings"]) == (i in (3, 4))
         assert ("06088" in {r["insee"] for r in published(out)[0]["communes"]}) == (i == 6)

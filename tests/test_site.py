@@ -300,10 +300,13 @@ def test_site_kept_by_refresh(built, tmp_path, served):
 def test_site_command_and_its_errors(built, tmp_path, capsys):
     site = tmp_path / "site"
     feed = (site / "feed.atom").read_text(encoding="utf-8")
+    daily = re.compile(r" \(data of [^)]*, written once a day\)")  # a whole build writes them anew
+    index = daily.sub("", (site / "index.html").read_text(encoding="utf-8"))
     (site / "communes" / "99999-stale.html").write_text("old")
     assert main(["site", "--config", str(built)]) == 0
     assert "pages of every commune" in capsys.readouterr().err
     assert (site / "feed.atom").read_text(encoding="utf-8") == feed  # the same ids and dates
+    assert daily.sub("", (site / "index.html").read_text(encoding="utf-8")) == index  # as kept
     assert not (site / "communes" / "99999-stale.html").exists()
     text = built.read_text(encoding="utf-8")
     for wrong, message in ((text.replace(f'base_url = "{BASE}"', 'base_url = "example.org"'),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyogrio
 import pytest
@@ -267,7 +269,7 @@ def test_a_patched_set_keeps_the_other_communes_files(report: Report, tmp_path: 
     assert [len(features[c]) for c in features] == [len(report.cameras["06012"]),
                                                     len(report.cameras["06032"]), 0]
     every = [line for lines in features.values() for line in lines]
-    written = write_set(tmp_path, {}, [], rows, features, (line.encode() for line in every))
+    written, ranges = write_set(tmp_path, {}, [], rows, features, _lines(features))
     files = {"communes.csv", "communes.csvt", "communes.json", "cameras.geojson",
              *(commune_path(code, code) for code in features)}
     assert set(written) == files
@@ -278,7 +280,8 @@ def test_a_patched_set_keeps_the_other_communes_files(report: Report, tmp_path: 
 
     moved = {"06032": features["06032"][1:]}  # Cap-d'Ail loses its first camera
     lines = [*features["06012"], *moved["06032"]]
-    written = write_set(tmp_path, {}, [], rows, moved, (line.encode() for line in lines), whole=False)
+    written, _ = write_set(tmp_path, {}, [], rows, moved, _lines({**features, **moved}), whole=False,
+                           ranges=ranges)
     assert set(written) == {*files} - {commune_path(code, code) for code in ("06012", "06059")}
     for name, (size, mtime) in written.items():
         stat = os.stat(tmp_path / name)
@@ -289,23 +292,57 @@ def test_a_patched_set_keeps_the_other_communes_files(report: Report, tmp_path: 
     assert cap_d_ail["features"] == [json.loads(x) for x in moved["06032"]]
 
 
-@pytest.mark.parametrize("count", [0, 1, 4096, 4097, 10_000])
-def test_feature_lines_streamed_as_bytes_are_one_collection(count: int) -> None:
-    """UTF-8 lines from a generator, across the chunks they are written in: one feature a
-    line, each but the last ending with a comma, as `write_feature_lines` writes them."""
-    from osmcams.outputs.writers import write_feature_bytes, write_feature_lines
+def _lines(features: dict[str, list[str]]) -> Callable[[Any], list[tuple[str, bytes]]]:
+    """What `Kept.features` gives, from each commune's lines, in the order of `features`."""
+    return lambda codes: [(code, line.encode()) for code, lines in features.items()
+                          if codes is None or code in codes for line in lines]
 
-    lines = [json.dumps({"type": "Feature", "properties": {"name": f"Èze {i}"}, "geometry": None},
-                        ensure_ascii=False) for i in range(count)]
-    out = io.BytesIO()
-    write_feature_bytes((line.encode() for line in lines), out)
-    body = "".join(f"\n{line}," for line in lines)[:-1]
-    assert out.getvalue().decode() == '{"type": "FeatureCollection", "features": [' + body + "\n]}\n"
+
+@pytest.mark.parametrize("count", [0, 1, 2, 500])
+def test_cameras_spliced_from_the_file_in_place_equal_a_whole_write(count: int, tmp_path: Path) -> None:
+    """cameras.geojson is the collection `write_feature_lines` writes; its ranges hold each
+    commune's lines; written again with some communes changed, others in a new order, one
+    new and one gone, from those ranges, it is the file a whole write gives (and no commune's
+    lines are read but the changed and new ones')."""
+    from osmcams.outputs.sets import SetRow, write_set
+    from osmcams.outputs.writers import write_feature_lines
+
+    def feature(code: str, i: int) -> str:
+        return json.dumps({"type": "Feature", "properties": {"name": f"Èze {code} {i}"}, "geometry": None},
+                          ensure_ascii=False)
+
+    codes = [f"060{k:02d}" for k in range(8)]
+    features = {code: [feature(code, i) for i in range(count * (k % 3))] for k, code in enumerate(codes)}
+    rows = [SetRow(code, code, "{}", f"{code}\n") for code in codes]
+    _, ranges = write_set(tmp_path, {}, [], rows, features, _lines(features))
+    path = tmp_path / "cameras.geojson"
     text = io.StringIO()
-    write_feature_lines(lines, text)
-    assert out.getvalue() == text.getvalue().encode()
-    features = json.loads(out.getvalue())["features"]
-    assert [f["properties"]["name"] for f in features] == [f"Èze {i}" for i in range(count)]
+    write_feature_lines([line for lines in features.values() for line in lines], text)
+    assert path.read_bytes() == text.getvalue().encode()
+    for code, (offset, size) in ranges.items():
+        assert path.read_bytes()[offset:offset + size].decode() == ",\n".join(features[code])
+
+    changed = {codes[1]: [feature(codes[1], 0)], codes[2]: [], codes[4]: features[codes[4]][1:]}
+    after = {**features, **changed, "06099": [feature("06099", 0)]}
+    del after[codes[5]]
+    order = [codes[4], "06099", *codes[:4], *codes[6:]]
+    after = {code: after[code] for code in order}
+    asked: list[Any] = []
+
+    def lines(wanted: Any) -> list[tuple[str, bytes]]:
+        asked.append(wanted)
+        return _lines(after)(wanted)
+
+    spliced = tmp_path / "spliced"
+    spliced.mkdir()
+    path.rename(spliced / "cameras.geojson")
+    rows = [SetRow(code, code, "{}", f"{code}\n") for code in order]
+    _, moved = write_set(spliced, {}, [], rows, changed, lines, whole=False, ranges=ranges)
+    assert asked == [{*changed, "06099"}]
+    whole = tmp_path / "whole"
+    _, expected = write_set(whole, {}, [], rows, after, _lines(after))
+    assert (spliced / "cameras.geojson").read_bytes() == (whole / "cameras.geojson").read_bytes()
+    assert moved == expected
 
 
 def test_count_files_say_where_their_numbers_come_from(

@@ -7,11 +7,12 @@ surveillance:zone, camera:type, camera:mount).
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from typing import Any
 
 from osmcams.join import Report
-from osmcams.models import Camera, direction_source, direction_tag, parse_directions, unreadable_direction
+from osmcams.models import Camera, direction_source, direction_tag, parse_directions
 
 CHECKED = ("surveillance", "surveillance:type", "camera:type", "camera:mount", "camera:direction",
            "surveillance:zone", "operator")
@@ -70,14 +71,6 @@ def odd_values(tags: dict[str, str]) -> dict[str, str]:
     return odd
 
 
-def direction_to_fix(camera: Camera) -> dict[str, str] | None:
-    """The camera, its direction key and the value osmcams cannot read, if so."""
-    found = direction_source(camera.tags)
-    if found is None or not unreadable_direction(camera):
-        return None
-    return {"@id": camera.key, "key": found[0], "value": found[1]}
-
-
 def notes(tags: dict[str, str]) -> list[str]:
     """fixme and note texts."""
     return [f"{key}: {tags[key]}" for key in NOTE_KEYS if tags.get(key)]
@@ -132,18 +125,14 @@ def commune_quality(cameras: list[Camera], distance: float) -> tuple[dict[str, A
         close.setdefault(j, []).append(f"{d:.1f} m from {cameras[i].key}")
     features, unreadable = [], []
     for index, camera in enumerate(cameras):
-        lacks, strange, texts = missing_tags(camera.tags), odd_values(camera.tags), notes(camera.tags)
+        lacks, strange, texts, bad, found = _camera_todo(tuple(camera.tags.items()), camera.direction is None)
         missing.update(lacks)
-        for key, value in strange.items():
+        for key, value in strange:
             odd.setdefault(key, Counter())[value] += 1
         with_notes += bool(texts)
-        bad = direction_to_fix(camera)
-        todo = [PLAIN[key] for key in lacks]
-        todo += [f"odd {key}={value}" for key, value in strange.items() if key != "camera:direction"]
         if bad:
-            unreadable.append(bad)
-            todo.append(f"direction that cannot be read: {bad['key']}={bad['value']}")
-        todo += texts + [f"near duplicate, {text}" for text in close.get(index, [])]
+            unreadable.append({"@id": camera.key, "key": bad[0], "value": bad[1]})
+        todo = [*found, *texts, *(f"near duplicate, {text}" for text in close.get(index, []))]
         if todo:
             features.append(_todo_feature(camera, todo))
     counts = {
@@ -155,6 +144,23 @@ def commune_quality(cameras: list[Camera], distance: float) -> tuple[dict[str, A
         "unreadable_directions": unreadable,
     }
     return counts, features
+
+
+@functools.lru_cache(maxsize=4096)
+def _camera_todo(items: tuple[tuple[str, str], ...], no_direction: bool) -> tuple[
+        list[str], list[tuple[str, str]], list[str], tuple[str, str] | None, list[str]]:
+    """What a camera with these tags (and no direction read from them, if so) lacks, its odd
+    values, notes, direction to fix (key, value) and the to-do items these make: they
+    depend on its tags only, and a country's cameras repeat a few thousand tag sets.
+    Callers must not change what it returns."""
+    tags = dict(items)
+    lacks, strange, texts = missing_tags(tags), odd_values(tags), notes(tags)
+    found = direction_source(tags) if no_direction else None
+    todo = [PLAIN[key] for key in lacks]
+    todo += [f"odd {key}={value}" for key, value in strange.items() if key != "camera:direction"]
+    if found:
+        todo.append(f"direction that cannot be read: {found[0]}={found[1]}")
+    return lacks, list(strange.items()), texts, found, todo
 
 
 def _todo_feature(camera: Camera, todo: list[str]) -> dict[str, Any]:

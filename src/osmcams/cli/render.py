@@ -35,6 +35,9 @@ def progress_bar(quiet: bool):
     """
     from contextlib import nullcontext
 
+    if quiet or not stderr().is_terminal:  # no bars in logs and pipes (nor their import)
+        return nullcontext(None)
+
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -44,9 +47,6 @@ def progress_bar(quiet: bool):
         TextColumn,
         TimeElapsedColumn,
     )
-
-    if quiet or not stderr().is_terminal:  # no bars in logs and pipes
-        return nullcontext(None)
 
     class Amount(ProgressColumn):
         """Bytes for scans and downloads, a count for files."""

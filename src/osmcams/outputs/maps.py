@@ -5,6 +5,7 @@ matplotlib, mapclassify and the Leaflet files are read only here, when a map is 
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -232,7 +233,9 @@ def _flat(label: str, n: int) -> str | None:
     return f"{label.replace(chr(10), ' ')} ({n:,})" if n else None
 
 
+@functools.cache
 def static_text(name: str) -> str:
+    """A file of the package's static folder (read once a process)."""
     return resources.files(STATIC).joinpath(f"static/{name}").read_text(encoding="utf-8")
 
 

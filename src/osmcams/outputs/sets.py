@@ -7,25 +7,30 @@
 - ``communes/<insee>-<slug>.geojson``: one per commune, as ``export --output-dir``.
 
 A patch rewrites the files of the communes given and keeps the others' in place;
-cameras.geojson is written whole, from feature lines given in order.
+cameras.geojson is written from feature lines given in order, or, when where each
+commune's lines lie in the file in place is known (its `Ranges`), from the lines of the
+communes given and the others' bytes copied from that file (kernel-side, with
+``os.copy_file_range`` where there is one): the same bytes, without 90 MB through Python.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from osmcams.join import ROW_KEYS
 from osmcams.outputs.writers import (
+    FEATURES_END,
+    FEATURES_START,
     commune_file,
     csvt_line,
     json_document,
     rows_csv,
-    write_feature_bytes,
     write_feature_lines,
 )
 
@@ -35,6 +40,12 @@ FIXED = {"table": "communes.csv", "types": "communes.csvt", "json": "communes.js
 
 # A file's size and modification time (ns): what tells whether it is still the one written.
 Identity = tuple[int, int]
+# Where each commune's feature lines lie in cameras.geojson (offset, length; no separators).
+Ranges = dict[str, tuple[int, int]]
+# The (commune, feature line in UTF-8) of the communes given (None: every one), commune after
+# commune in the order of the rows (`Kept.features`).
+Lines = Callable[[Collection[str] | None], Iterable[tuple[str, bytes]]]
+START, SEPARATOR, END = FEATURES_START.encode(), b",\n", FEATURES_END.encode()
 
 
 @dataclass
@@ -71,17 +82,20 @@ def write_set(
     warnings: list[str],
     rows: list[SetRow],
     features: dict[str, list[str]],
-    cameras: Iterable[bytes],
+    cameras: Lines,
     whole: bool = True,
     gone: Sequence[str] = (),
-) -> dict[str, Identity]:
-    """Publish the set of `rows` in `directory`; the identity of each file written.
+    ranges: Ranges | None = None,
+) -> tuple[dict[str, Identity], Ranges]:
+    """Publish the set of `rows` in `directory`; the identity of each file written, and the
+    ranges of the cameras.geojson published.
 
     `features` are the feature lines of the communes whose files are written: with
     `whole`, every commune, and the commune files no longer in the set go; else the
     other communes' files stay as they are, but for the files `gone` (their communes
-    left the set). `cameras` are the lines of cameras.geojson, in UTF-8: the features of
-    every commune of `rows`, in their order.
+    left the set). `cameras` gives the lines of cameras.geojson. `ranges`, when given, are
+    those of the cameras.geojson in place, whose lines are still those of every commune but
+    those of `features`: these are copied from it.
     """
     from osmcams.files import publish
 
@@ -106,6 +120,80 @@ def write_set(
             if row.insee in features:
                 with open(paths[row.insee], "w", encoding="utf-8") as out:
                     write_feature_lines(features[row.insee], out)
-        with open(paths["cameras"], "wb") as out:
-            write_feature_bytes(cameras, out)
-    return identities(directory, names.values())
+        order = [r.insee for r in rows]
+        if ranges is None or whole:
+            written = _write_cameras(paths["cameras"], order, cameras(None))
+        else:
+            written = _splice_cameras(paths["cameras"], order, cameras, directory / FIXED["cameras"],
+                                      ranges, set(features))
+    return identities(directory, names.values()), written
+
+
+def _write_cameras(path: Path, order: list[str], lines: Iterable[tuple[str, bytes]]) -> Ranges:
+    """cameras.geojson at `path` from the lines of every commune of `order`; its ranges."""
+    ranges: Ranges = dict.fromkeys(order, (0, 0))
+    with open(path, "wb") as out:
+        out.write(START)
+        position, separator = len(START), b"\n"
+        for code, group in itertools.groupby(lines, key=lambda line: line[0]):
+            body = SEPARATOR.join(line for _, line in group)
+            out.write(separator + body)
+            position += len(separator)
+            ranges[code] = (position, len(body))
+            position += len(body)
+            separator = SEPARATOR
+        out.write(END)
+    return ranges
+
+
+def _splice_cameras(path: Path, order: list[str], cameras: Lines, old: Path, ranges: Ranges,
+                    changed: set[str]) -> Ranges:
+    """cameras.geojson at `path`: the lines of the communes of `order` that are `changed` or
+    not in `ranges` from `cameras`, the others' bytes copied from `old`; its ranges."""
+    fresh = {code for code in order if code in changed or code not in ranges}
+    bodies: dict[str, list[bytes]] = {}
+    for code, line in cameras(fresh):
+        bodies.setdefault(code, []).append(line)
+    written: Ranges = {}
+    with open(old, "rb") as source, open(path, "wb") as out:
+        out.write(START)
+        position, separator = len(START), b"\n"
+        for code in order:
+            if code in fresh:
+                body = SEPARATOR.join(bodies.get(code, ()))
+                size = len(body)
+            else:
+                body, size = b"", ranges[code][1]
+            if not size:
+                written[code] = (0, 0)
+                continue
+            out.write(separator)
+            position += len(separator)
+            if body:
+                out.write(body)
+            else:
+                out.flush()
+                copy_range(source.fileno(), out.fileno(), ranges[code][0], size)
+                out.seek(0, os.SEEK_END)
+            written[code] = (position, size)
+            position += size
+            separator = SEPARATOR
+        out.write(END)
+    return written
+
+
+def copy_range(source: int, target: int, offset: int, size: int) -> None:
+    """`size` bytes of file `source` from `offset` appended where file `target` stands:
+    in the kernel where it can (copy_file_range), else through a buffer."""
+    while size:
+        try:
+            done = os.copy_file_range(source, target, size, offset)
+        except (AttributeError, OSError):  # not on this system, or not across these files
+            done = 0
+        if not done:
+            chunk = os.pread(source, min(size, 1 << 20), offset)
+            if not chunk:
+                raise OSError(f"copy_range: the file ends before byte {offset + size}")
+            done = os.write(target, chunk)
+        offset += done
+        size -= done

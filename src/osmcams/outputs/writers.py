@@ -14,7 +14,6 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from types import UnionType
 from typing import IO, Any, Union, get_args, get_origin, get_type_hints
@@ -269,7 +268,6 @@ def feature_line(feature: dict[str, Any]) -> str:
 
 FEATURES_START = '{"type": "FeatureCollection", "features": ['
 FEATURES_END = "\n]}\n"
-LINES_AT_ONCE = 4096  # lines joined and written at once
 
 
 def write_feature_lines(lines: Iterable[str], out: IO[str], about: dict[str, Any] | None = None) -> None:
@@ -324,17 +322,6 @@ def write_csv_report(report: Report, target: str | os.PathLike[str], overwrite: 
     except OutputError as e:  # name the file asked for, not the directory of the set
         text = str(e).replace(f"cannot write {target.parent}:", f"cannot write {target}:", 1)
         raise OutputError(text) from e
-
-
-def write_feature_bytes(lines: Iterable[bytes], out: IO[bytes]) -> None:
-    """A FeatureCollection, in UTF-8, of features given as their lines in UTF-8, as
-    `write_feature_lines` writes it; the lines may stream from a database."""
-    out.write(FEATURES_START.encode())
-    separator, rest = b"\n", iter(lines)
-    while chunk := list(islice(rest, LINES_AT_ONCE)):
-        out.write(separator + b",\n".join(chunk))
-        separator = b",\n"
-    out.write(FEATURES_END.encode())
 
 
 # The files GDAL writes beside a .shp.

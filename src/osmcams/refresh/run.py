@@ -336,15 +336,21 @@ class Refresh:
 
     def _write_set(self, meta: dict[str, Any], warnings: list[str], rows: list[SetRow],
                    features: dict[str, list[str]], whole: bool, gone: Sequence[str] = ()) -> None:
-        """Publish the set of `rows`, cameras.geojson from the kept feature lines, less the
-        commune files `gone`, and keep what was published (`write_set`)."""
-        from osmcams.outputs.sets import write_set
+        """Publish the set of `rows`, cameras.geojson from the kept feature lines (a patch
+        copies the other communes' from the file in place when the store knows where they
+        lie in it), less the commune files `gone`, and keep what was published (`write_set`)."""
+        from osmcams.outputs.sets import FIXED, write_set
         from osmcams.store.kept import Kept
 
-        kept = Kept(self.store.db)
-        files = write_set(self.config.output_dir, meta, warnings, rows, features, kept.features(), whole,
-                          gone)
+        kept, name = Kept(self.store.db), FIXED["cameras"]
+        known = self.mirror.get("camera_ranges")  # those of the cameras.geojson of that identity
+        ranges = None
+        if not whole and known and known["identity"] == list(kept.files().get(name, ())):
+            ranges = {code: (offset, size) for code, (offset, size) in known["ranges"].items()}
+        files, written = write_set(self.config.output_dir, meta, warnings, rows, features, kept.features,
+                                   whole, gone, ranges)
         kept.keep_files(files, whole, gone)
+        self.mirror.put("camera_ranges", {"identity": list(files[name]), "ranges": written})
         self.mirror.put("published", meta["replication_sequence"])
 
     def _extract_names(self) -> tuple[str, str]:

@@ -16,8 +16,9 @@ Built from the history store and the published set, into ``[site] dir``:
   GeoPackages and uMap file once a day of data).
 
 Everything is written through `files.publish`: a reader sees the old site or the new
-one. ``site.json`` remembers the run the site shows (and ``site-rows.json`` the ranking's
-rows), so that the next update reads and writes only what later runs touched.
+one. ``site.json`` remembers the run the site shows (``site-rows.json`` the ranking's rows
+of the measured communes, ``site-nodata.txt`` those of the others, written again only
+with the communes), so that the next update reads and writes only what later runs touched.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ from osmcams.store.history import Store
 
 STATE = "site.json"
 STATE_VERSION = 2
-ROWS = "site-rows.json"  # the ranking's rows, kept
+ROWS = "site-rows.json"  # the ranking's rows of the measured communes, kept
+NO_DATA = "site-nodata.txt"  # those of the communes without data, kept with them
 MAP_CSS = ("leaflet.css", "MarkerCluster.css", "MarkerCluster.Default.css")
 MAP_JS = ("leaflet.js", "leaflet.markercluster.js")
 OWN = ("site.css", "site.js", "site-map.js")
@@ -66,7 +68,10 @@ Log = Callable[[str], None]
 
 def esc(value: Any) -> str:
     """`value` as HTML text or attribute value, with characters XML refuses replaced."""
-    return html.escape(NOT_XML.sub("\ufffd", str(value)), quote=True)
+    text = value if type(value) is str else str(value)
+    if not (text.isascii() and text.isprintable()):  # printable ASCII has none of them
+        text = NOT_XML.sub("\ufffd", text)
+    return html.escape(text, quote=True)
 
 
 def _clean(value: Any) -> str:
@@ -153,9 +158,9 @@ LABEL = ("coalesce(nullif(json_extract({0}, '$.name'), ''),"
 def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str, str],
           names: bool = True, tallies: dict[int, dict[str, int]] | None = None, after: int = 0) -> SiteData:
     """The site's data, with everything about the communes of `loaded` (None: all);
-    `stems` are the file names already known; the names of the communes without data are
-    read with `names` only; `tallies` are those of the runs up to `after` already known
-    (the last ones that changed something)."""
+    `stems` are the file names already known; the communes without data are all read with
+    `names` only (else those the changes listed name); `tallies` are those of the runs up
+    to `after` already known (the last ones that changed something)."""
     from osmcams.store.sql import extract_order, rows_in
 
     db = store.db
@@ -171,8 +176,6 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
                          f"--config {config.path} first") from e
     counted = {r["insee"] for r in rows}
     selected = set(json.loads(state.get("selected", "[]")))
-    named = json.loads(state.get("names", "{}")) if names else {}
-    no_data = {code: named.get(code, code) for code in selected - counted} if names else {}
     runs = {rid: RunInfo(rid, stamp, sequence, ended) for rid, stamp, sequence, ended in db.execute(
         "SELECT id, data_timestamp, sequence, ended FROM runs ORDER BY id")}
     for rid, tally in (tallies or {}).items():
@@ -209,6 +212,11 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     for insee, mine in changed.items():
         for run, found, _ in mine:
             found += listed.get((insee, run.id), [])
+    # The communes without data: all of them with `names`, else those the changes listed name.
+    named = json.loads(state.get("names", "{}"))
+    shown = {insee for run in runs.values() for *_, insee, _ in run.listed}
+    shown |= {insee for found in listed.values() for *_, insee, _ in found}
+    no_data = {code: named.get(code, code) for code in selected - counted if names or code in shown}
     cameras: dict[str, list[Camera]] = {}
     features: dict[str, list[str]] = {}
     types: dict[str, dict[str, int]] = {}
@@ -276,7 +284,8 @@ def _page(title: str, body: str, root: str, site: SiteConfig, feed: str | None) 
 
 
 def _osm_link(key: str) -> str:
-    return f'<a href="{esc(OSM + key)}">{esc(key)}</a>'
+    text = esc(key)  # OSM has nothing to escape
+    return f'<a href="{OSM}{text}">{text}</a>'
 
 
 def _change_items(changes: list[Change], total: int, link: Callable[[str | None], str]) -> str:
@@ -366,8 +375,8 @@ def _map_page(data: SiteData, codes: list[str], root: str, types: dict[str, int]
     by map.html's own script (`maps.map_data` without outlines or markers)."""
     from osmcams.outputs.maps import map_data
 
-    wanted = set(codes)
-    rows = [r for r in data.rows if r["insee"] in wanted]
+    wanted = set(codes)  # in the published order
+    rows = [data.row[codes[0]]] if len(codes) == 1 else [r for r in data.rows if r["insee"] in wanted]
     drawn = map_data(Report(data.meta, rows, boundaries=dict.fromkeys(codes)), types=types)
     script = json.dumps(drawn, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
     here = "" if root else "communes/"
@@ -783,6 +792,12 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
         whole = (full or state is None or state.get("key") != key or not isinstance(state.get("stems"), dict)
                  or not isinstance(state.get("downloads"), dict) or not isinstance(state.get("types"), dict))
         rows = _read_state(site.dir / ROWS) or {}
+        try:  # the rows without data, when those of the measured communes are there
+            kept_rows = (site.dir / NO_DATA).read_text(encoding="utf-8") if rows else None
+        except OSError:
+            kept_rows = None
+        if kept_rows is None:
+            rows = {}
         data = None
         if not whole:
             assert state is not None
@@ -800,7 +815,7 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
         counted = sorted(r["insee"] for r in data.rows)
         touched = set(stems) if whole else loaded & set(stems)
         old = {} if whole or state is None else state
-        no_data = rows["rows"] if rows and not whole else no_data_rows(data)
+        no_data = kept_rows if rows and kept_rows is not None and not whole else no_data_rows(data)
         ranked = {code: known for code, known in rows.get("ranked", {}).items()
                   if code in data.row} if rows and not whole else {}
         stamp = data.meta.get("data_timestamp") or "unknown date"
@@ -833,7 +848,7 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
         reported = read_reported()
         store.close()
         pages = [*(f"static/{n}" for n in (*MAP_CSS, *MAP_JS, *OWN)), "index.html", "map.html",
-                 "feed.atom", STATE, ROWS]
+                 "feed.atom", STATE, ROWS, NO_DATA]
         for code in sorted(touched):
             pages.append(f"communes/{stems[code]}.html")
             if data.has_feed(code):
@@ -857,7 +872,9 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
                 for n in (*MAP_CSS, *MAP_JS, *OWN):
                     page(f"static/{n}", static_text(n))
                 page("index.html", index_page(data, site, no_data, dated, ranked))
-                page(ROWS, json.dumps({"key": key, "rows": no_data, "ranked": ranked}, ensure_ascii=False))
+                page(ROWS, json.dumps({"key": key, "ranked": ranked}, ensure_ascii=False))
+                if no_data is not kept_rows:  # else the file in place stays (`optional`)
+                    page(NO_DATA, no_data)
                 page("map.html", _map_page(data, counted, "", types, views=False))
                 page("feed.atom", feed(site, data, site.title, "feed.atom", "index.html", "feed.atom",
                                        None))
@@ -887,6 +904,8 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
             for n in SET_FILES:
                 _copy(config.output_dir / n, paths[f"data/{n}"], site.dir / "data" / n)
             tasks = [communes(share, i == 0) for i, share in enumerate(_shares(data, sorted(touched)))]
+            if len(tasks) > 1:
+                import pyproj  # noqa: F401  (the to-do lists' projection: imported once, before forking)
             if every is not None:
                 tasks.append(functools.partial(_downloads, data, *every, paths))
             in_parallel(tasks)

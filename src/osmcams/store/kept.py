@@ -11,18 +11,20 @@ In the history store:
   they were once it was published, to tell whether the set in place is still that one.
 
 With each camera's feature line (``kept_objects.feature``), they are what a run writes
-its set from: it never reads the published files back.
+its set from: it never reads the published files back, but for the byte ranges of the
+communes a patch leaves unchanged in cameras.geojson, copied from the file in place when
+its size and time say it is the one published (``outputs.sets``).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from osmcams.models import Camera
-from osmcams.store.sql import extract_order
+from osmcams.store.sql import extract_order, rows_in
 
 MARGIN = 1e-4  # degrees around a point when asking the R*Tree (it stores 32-bit floats)
 
@@ -116,16 +118,18 @@ class Kept:
         """The kept rows, in their published order."""
         return [KeptRow(*r) for r in self.db.execute("SELECT * FROM kept_rows ORDER BY published")]
 
-    def features(self) -> Iterator[bytes]:
-        """The feature line, in UTF-8, of every placed camera of the kept rows' communes:
-        commune after commune in their published order, each commune's in the order of an
-        extract. The rows come first (CROSS JOIN), by the index of their order: only each
-        commune's cameras are sorted, not 90 MB of lines."""
-        for (line,) in self.db.execute(
-            "SELECT CAST(o.feature AS BLOB) FROM kept_rows r CROSS JOIN kept_objects o"
-            f" ON o.insee = r.insee WHERE o.lon IS NOT NULL ORDER BY r.published, {extract_order('o.key')}"
-        ):
-            yield line
+    def features(self, codes: Collection[str] | None = None) -> Iterable[tuple[str, bytes]]:
+        """The commune and feature line, in UTF-8, of every placed camera of the kept rows'
+        communes (of `codes` only, when given): commune after commune in their published
+        order, each commune's in the order of an extract. The rows come first (CROSS JOIN),
+        by the index of their order: only each commune's cameras are sorted, not 90 MB of
+        lines."""
+        query = ("SELECT r.insee, CAST(o.feature AS BLOB) FROM kept_rows r CROSS JOIN kept_objects o"
+                 " ON o.insee = r.insee WHERE o.lon IS NOT NULL{where}"
+                 f" ORDER BY r.published, {extract_order('o.key')}")
+        if codes is None:
+            return self.db.execute(query.format(where=""))
+        return rows_in(self.db, query.format(where=" AND r.insee IN ({marks})"), codes)
 
     def files(self) -> dict[str, tuple[int, int]]:
         """The size and modification time (ns) of each file of the published set, by its
