@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import mmap
 import os
 import struct
 import zlib
@@ -171,6 +172,17 @@ _FRAMINGS: dict[tuple[str, int, int], list[Frame]] = {}
 _INDEXES: dict[tuple[str, int, int], Layout | Unindexable] = {}
 
 
+def _reader(fd: int) -> Callable[[int, int], bytes]:
+    """A reader of `size` bytes at `offset` of the file `fd`: through a memory map, which
+    keeps the GIL (a pread per block lets a busy thread hold the reader up at each of
+    them, by its switch interval), else by pread (a file that cannot be mapped)."""
+    try:
+        view = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return lambda offset, size: os.pread(fd, size, offset)
+    return lambda offset, size: view[offset : offset + size]
+
+
 def _walk(fd: int, most: int | None = None) -> list[Frame]:
     """(offset, length, type, blob size) of each block (of the first `most`), read with
     one pread per block.
@@ -183,8 +195,9 @@ def _walk(fd: int, most: int | None = None) -> list[Frame]:
     bad: type[Unindexable] = Unindexable  # likewise
     frames: list[Frame] = []
     offset = 0
+    read = _reader(fd)
     while offset < size_of_file and (most is None or len(frames) < most):
-        head = os.pread(fd, 64, offset)
+        head = read(offset, 64)
         if len(head) < 4:
             raise cut(f"it ends {len(head)} byte(s) into the length of a block, at byte {offset:,}")
         (size,) = struct.unpack(">I", head[:4])
@@ -193,7 +206,7 @@ def _walk(fd: int, most: int | None = None) -> list[Frame]:
         if size == 0:  # libosmium takes it for the end of the file, and skips the rest
             raise Corrupt(f"a block header of length 0 at byte {offset:,}, "
                           f"{size_of_file - offset - 4:,} bytes before the end of the file")
-        raw = head[4 : 4 + size] if len(head) >= 4 + size else os.pread(fd, size, offset + 4)
+        raw = head[4 : 4 + size] if len(head) >= 4 + size else read(offset + 4, size)
         if len(raw) < size:
             raise cut(f"it ends inside the header of the block at byte {offset:,}")
         try:
