@@ -172,15 +172,33 @@ _FRAMINGS: dict[tuple[str, int, int], list[Frame]] = {}
 _INDEXES: dict[tuple[str, int, int], Layout | Unindexable] = {}
 
 
+MAPPED = 64 << 20  # bytes of a file mapped at a time by `_reader`
+
+
 def _reader(fd: int) -> Callable[[int, int], bytes]:
     """A reader of `size` bytes at `offset` of the file `fd`: through a memory map, which
     keeps the GIL (a pread per block lets a busy thread hold the reader up at each of
-    them, by its switch interval), else by pread (a file that cannot be mapped)."""
+    them, by its switch interval), else by pread (a file that cannot be mapped). The map
+    covers MAPPED bytes at a time, so that the pages it brings in stay few."""
+    size_of_file = os.fstat(fd).st_size
+    window: list[Any] = [None, 0, 0]  # the map, and the offsets it covers
+
+    def read(offset: int, size: int) -> bytes:
+        view, start, end = window
+        if not start <= offset or offset + size > end:
+            if view is not None:
+                view.close()
+            start = offset - offset % mmap.ALLOCATIONGRANULARITY
+            length = min(max(MAPPED, offset + size - start), size_of_file - start)
+            view = mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=start)
+            window[:] = view, start, start + length
+        return view[offset - start : offset - start + size]  # type: ignore[no-any-return]
+
     try:
-        view = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        read(0, 1)
     except (OSError, ValueError):
         return lambda offset, size: os.pread(fd, size, offset)
-    return lambda offset, size: view[offset : offset + size]
+    return read
 
 
 def _walk(fd: int, most: int | None = None) -> list[Frame]:
