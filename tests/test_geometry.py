@@ -98,6 +98,25 @@ def test_areas_within_1e_6_of_geodesic_on_every_ign_commune(ign_dir: Path, ign_s
     assert worst[0] < 1e-6, worst
 
 
+def test_pieces_of_communes_are_measured_to_the_precision_of_the_whole(ign_dir: Path, ign_shapes) -> None:
+    """Communes of the Alpes-Maritimes cut by a grid of 0.005° cells, as coverage cuts them:
+    the pieces' areas, judged against their commune's (`whole_km2`), add up per commune
+    within 1e-6 of pyproj.Geod's areas of the same pieces."""
+    import numpy
+
+    shapes = list(ign_shapes(ign_dir / "communes-06-alpes-maritimes.geojson").values())[:40]
+    cells = [shapely.box(x, y, x + 0.005, y + 0.005)
+             for x in numpy.arange(6.6, 7.8, 0.005) for y in numpy.arange(43.4, 44.4, 0.005)]
+    tree = shapely.STRtree(cells)
+    which, cell = tree.query(shapes, predicate="intersects")
+    pieces = shapely.intersection(numpy.array(shapes, dtype=object)[which], numpy.array(cells)[cell])
+    whole = areas_km2(shapes)
+    ours = numpy.bincount(which, weights=areas_km2(pieces, whole[which]), minlength=len(shapes))
+    expected = numpy.bincount(which, weights=[_geod_km2(p) for p in pieces], minlength=len(shapes))
+    assert len(pieces) > 5_000
+    assert numpy.max(numpy.abs(ours - expected) / whole) < 1e-6
+
+
 def test_areas_of_large_or_coarse_shapes_stay_geodesic() -> None:
     """A 3° square and a thin sliver with 50 km edges: areas as pyproj.Geod gives them."""
     square = Polygon(_square(1.0, 44.0, 3.0))

@@ -227,12 +227,13 @@ def _pieces(region: Any) -> list[Any]:
     return pieces
 
 
-def _inside_km2(geometries: Any, region: Any) -> tuple[Any, Any, Any]:
+def _inside_km2(geometries: Any, region: Any, areas: Any = None) -> tuple[Any, Any, Any]:
     """Which geometries lie wholly inside `region`; of the others, the area in km² inside it,
     and which meet it. Each is tested and cut only by the few small pieces of the region near
     it, not by the whole (a region of many cells is slow to cut, and most communes are far
     from its edge). The cuts are shared among threads, each cutting and measuring CUTS pieces
-    at a time (GEOS lets go of the GIL)."""
+    at a time (GEOS lets go of the GIL). `areas`: those of `geometries` in km², when known,
+    against which the precision of the cut pieces' areas is judged (`areas_km2`)."""
     import os
     from concurrent.futures import ThreadPoolExecutor
 
@@ -251,7 +252,8 @@ def _inside_km2(geometries: Any, region: Any) -> tuple[Any, Any, Any]:
 
     def cut(start: int) -> Any:
         pairs = slice(start, start + CUTS)
-        return areas_km2(shapely.intersection(geometries[which[pairs]], pieces[piece[pairs]]))
+        cut = shapely.intersection(geometries[which[pairs]], pieces[piece[pairs]])
+        return areas_km2(cut, None if areas is None else areas[which[pairs]])
 
     with ThreadPoolExecutor(os.cpu_count()) as pool:
         areas = numpy.concatenate([numpy.zeros(0), *pool.map(cut, range(0, len(which), CUTS))])
@@ -288,13 +290,14 @@ def coverage_of(extract: Extract, chosen: Any) -> tuple[Any, str]:
     if region is None:
         return None, ""
     geometries = chosen.geometry.values
+    areas = chosen["area_km2"].to_numpy() if "area_km2" in chosen else None
     try:
-        inside, meets, within = _inside_km2(geometries, region)
+        inside, meets, within = _inside_km2(geometries, region, areas)
     except shapely.errors.GEOSException:  # an invalid outline: repair it, then cut
-        inside, meets, within = _inside_km2(shapely.make_valid(geometries), region)
+        inside, meets, within = _inside_km2(shapely.make_valid(geometries), region, areas)
     shares = within.astype(float)
     across = numpy.flatnonzero(meets)  # only those that cross the edge of the region are cut
-    whole = chosen["area_km2"].to_numpy()[across] if "area_km2" in chosen else areas_km2(geometries[across])
+    whole = areas[across] if areas is not None else areas_km2(geometries[across])
     shares[across] = inside[across] / whole
     return numpy.where(shares >= FULL, 1.0, numpy.round(shares, 3)), how
 

@@ -53,22 +53,26 @@ def _equal_area_xy(lon: Any, lat: Any, lon0: Any, lat0: Any, owner: Any) -> tupl
     return k * d * cos_b * numpy.sin(dlon), k / d * (cos0 * sin_b - sin0 * cos_b * cos_l)
 
 
-def areas_km2(geometries: Any) -> Any:
+def areas_km2(geometries: Any, whole_km2: Any = None) -> Any:
     """Areas on the WGS84 ellipsoid, in km², of (multi)polygons in lon/lat.
 
     Each geometry is projected in Lambert azimuthal equal-area about the centre of
     its bounding box, AREA_BATCH geometries at a time (to bound memory); the few
     whose straight edges could stray from the geodesic area by more than
-    CHORD_BOUND get pyproj.Geod's geodesic area.
+    CHORD_BOUND get pyproj.Geod's geodesic area. `whole_km2`: for pieces cut from
+    larger shapes, the areas of those shapes, against which the straying is then
+    judged, since it is their share that is sought.
     """
     import numpy
 
     geometries = numpy.asarray(geometries, dtype=object)
-    batches = [_areas_m2(geometries[i : i + AREA_BATCH]) for i in range(0, len(geometries), AREA_BATCH)]
+    whole = numpy.zeros(len(geometries)) if whole_km2 is None else numpy.asarray(whole_km2, float) * 1e6
+    batches = [_areas_m2(geometries[i : i + AREA_BATCH], whole[i : i + AREA_BATCH])
+               for i in range(0, len(geometries), AREA_BATCH)]
     return numpy.concatenate(batches) / 1e6 if batches else numpy.zeros(0)
 
 
-def _areas_m2(geometries: Any) -> Any:
+def _areas_m2(geometries: Any, whole_m2: Any) -> Any:
     import numpy
     import shapely
 
@@ -94,7 +98,7 @@ def _areas_m2(geometries: Any) -> Any:
     areas = total()
     edges = numpy.bincount(vertex_owner[1:], weights=cubes, minlength=count)
     span = numpy.fmax(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
-    loose = (span > GEODESIC_SPAN) | (CHORD_ERROR * edges > CHORD_BOUND * areas)
+    loose = (span > GEODESIC_SPAN) | (CHORD_ERROR * edges > CHORD_BOUND * numpy.fmax(areas, whole_m2))
     if loose.any():
         from pyproj import Geod
 
