@@ -682,4 +682,4 @@ def test_a_commune_outside_the_data_that_loses_its_camera_leaves_a_patched_set(
     patched = _set_files(out)
     assert {k: v for k, v in patched.items() if k != "communes.json"} == {
         k: v for k, v in whole.items() if k != "communes.json"}
-    assert patched["communes.json"]["communes"] == whole["communes.json"]["communes"]
+    assert patched["communes.json"] == whole["communes.json"]

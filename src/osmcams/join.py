@@ -79,6 +79,10 @@ class Report:
     # The communes asked for that lie outside the data: rows without counts, for maps to draw
     # as "no data" (their outlines are in `boundaries`); never part of `rows`.
     outside: list[dict[str, Any]] = field(default_factory=list)
+    # How the coverage warnings name the data (`coverage_where`), None when its extent is
+    # unknown; those warnings are the last of `notes`, `coverage_notes` of them.
+    where: str | None = None
+    coverage_notes: int = 0
 
 
 def assign(cameras: list[Camera], communes: Communes) -> list[str | None]:
@@ -324,7 +328,7 @@ def covered(
         ]
     chosen = chosen.assign(coverage=shares)
     names = [f"{n} ({c})" for n, c in zip(chosen["name"].tolist(), chosen["insee"].tolist())]
-    where = f"the data of {extract.source} (known from {how})"
+    where = coverage_where(extract.source, how)
     kept = (shares >= NO_DATA) | chosen["insee"].isin(holding).to_numpy()
     outside = [name for name, keep in zip(names, kept) if not keep]
     if outside and not rank and len(outside) == len(names):  # of several named, the others count
@@ -334,10 +338,21 @@ def covered(
             f"none of the {len(outside):,} selected communes is covered by {where}: "
             + short_list(outside, 5)
         )
-    warnings = []
     partial = [
         f"{name} {share:.0%}" for name, share, keep in zip(names, shares, kept) if keep and share < 1
     ]
+    return chosen[kept], coverage_warnings(where, partial, outside)
+
+
+def coverage_where(source: str, how: str) -> str:
+    """How the coverage warnings name the data of `source`, known from `how`."""
+    return f"the data of {source} (known from {how})"
+
+
+def coverage_warnings(where: str, partial: list[str], outside: list[str]) -> list[str]:
+    """The warnings on the communes partly inside the data (`partial`: "Name (code) NN%")
+    and outside it, left out (`outside`: "Name (code)"), in the order asked."""
+    warnings = []
     if partial:
         warnings.append(
             f"{_communes(len(partial), 'is', 'are')} only partly inside {where}, so "
@@ -347,7 +362,7 @@ def covered(
     if outside:
         warnings.append(f"{_communes(len(outside), 'lies', 'lie')} outside {where}, left out: "
                         + ", ".join(outside))
-    return chosen[kept], warnings
+    return warnings
 
 
 def commune_areas(chosen: Any) -> Any:
@@ -409,8 +424,10 @@ def count(
                for insee, name, department, population, area
                in zip(*columns, commune_areas(left).tolist())]
     boundaries = dict(zip(chosen["insee"], chosen.geometry)) | dict(zip(left["insee"], left.geometry))
+    where = None if known[0] is None else coverage_where(extract.source, known[1])
     return Report(meta, rows, warnings, by_commune, boundaries,
-                  areas=dict(zip(chosen["insee"], areas.tolist())), notes=notes, outside=outside)
+                  areas=dict(zip(chosen["insee"], areas.tolist())), notes=notes, outside=outside,
+                  where=where, coverage_notes=len(coverage) if where else 0)
 
 
 def coverage_method(extract: Extract) -> str:

@@ -33,6 +33,7 @@ from osmcams.store.history import CHANGES, Change, Run, Store
 
 if TYPE_CHECKING:
     from osmcams.outputs.sets import SetRow
+    from osmcams.store.kept import KeptRow
 
 Log = Callable[[str], None]
 BATCH_DIFFS = 60  # diffs merged and applied at once: memory stays bounded when catching up
@@ -427,8 +428,10 @@ class Refresh:
         mirror.put("names", {code: name for code, name in zip(communes.frame["insee"].tolist(),
                                                                communes.frame["name"].tolist())
                              if code in chosen})
+        kept_notes = report.notes[: len(report.notes) - report.coverage_notes]  # the rest: `_coverage_notes`
         mirror.put("report", {
-            "notes": [n.replace(extract.source, SOURCE) for n in report.notes], "rank": rank,
+            "notes": [n.replace(extract.source, SOURCE) for n in kept_notes], "rank": rank,
+            "where": None if report.where is None else report.where.replace(extract.source, SOURCE),
             "boundaries": communes.source,
             "population_source": communes.population_source,
             "population_year": communes.population_year,
@@ -447,6 +450,19 @@ class Refresh:
         area = self.mirror.data_area()
         self.mirror.put("area", {"wkb": _wkb(area), "grid": self.mirror.grid()})
         return area
+
+    def _coverage_notes(self, where: str, rows: list[KeptRow]) -> list[str]:
+        """The whole count's warnings on partly covered and left-out communes, for the rows
+        as a patch leaves them (`join.coverage_warnings`), in the order asked."""
+        from osmcams.join import coverage_warnings
+
+        names = self.mirror.get("names")
+        held = {r.insee: r for r in rows}
+        partial = [f"{r.name} ({r.insee}) {r.coverage:.0%}" for r in sorted(rows, key=lambda r: r.position)
+                   if r.coverage is not None and r.coverage < 1]
+        outside = [f"{names.get(code, code)} ({code})" for code in self.mirror.get("selected")
+                   if code not in held]
+        return coverage_warnings(where, partial, outside)
 
     def _area_changed(self, cameras: list[Camera]) -> bool:
         """Whether the diffs changed where the extract has data, `cameras` being where the
@@ -528,6 +544,8 @@ class Refresh:
         communes = Communes(None, state["boundaries"], state["population_source"],
                             state["population_year"])
         notes = [n.replace(SOURCE, source) for n in state["notes"]]
+        if state.get("where"):
+            notes += self._coverage_notes(state["where"].replace(SOURCE, source), order)
         named = [{"insee": r.insee, "name": r.name, "population": r.population} for r in order]
         meta, warnings = finish(extract, communes, named, notes, total, outside)
         meta["coverage_from"] = state.get("coverage_from")  # as the whole count found it
