@@ -92,6 +92,38 @@ static ALWAYS_INLINE int next_field(Cursor *c, Field *f)
     }
 }
 
+/* The next field numbered `number` of `c`, which must be length-delimited, into `out`:
+ * 1, 0 at the end, -1 when the bytes break the format. */
+static int next_message(Cursor *c, uint32_t number, Cursor *out)
+{
+    Field f;
+    int r;
+    while ((r = next_field(c, &f)) == 1)
+        if (f.number == number) {
+            if (f.wire != 2)
+                return -1;
+            *out = f.data;
+            return 1;
+        }
+    return r;
+}
+
+/* Room for one more item of `size` bytes in the array `*items` holding `count` items in
+ * `*capacity`: 0 when memory runs out (the array is left as it was). */
+static int room(void *items, Py_ssize_t count, Py_ssize_t *capacity, size_t size)
+{
+    void **array = items;
+    if (count < *capacity)
+        return 1;
+    Py_ssize_t more = *capacity ? 2 * *capacity : 64;
+    void *grown = realloc(*array, more * size);
+    if (!grown)
+        return 0;
+    *array = grown;
+    *capacity = more;
+    return 1;
+}
+
 /* The strings of a block's table, with which of them are the wanted texts. */
 typedef struct {
     Py_ssize_t count;
@@ -124,30 +156,19 @@ static void strings_free(Strings *s)
 /* 1 when the table reads, 0 when not (or when entry 0 is not the empty string). */
 static int strings_read(Cursor table, const Wanted *wanted, int wanted_count, Strings *s)
 {
-    Cursor c = table;
-    Field f = {0};
+    Cursor c = table, entry = {NULL, NULL};
     int r;
-    Py_ssize_t capacity = 0;
+    Py_ssize_t texts = 0, lengths = 0; /* the capacities of the two arrays */
     memset(s, 0, sizeof *s);
-    while ((r = next_field(&c, &f)) == 1) {
-        if (f.number != 1 || f.wire != 2)
-            continue;
-        if (s->count == capacity) {
-            capacity = capacity ? 2 * capacity : 1024;
-            const uint8_t **text = realloc(s->text, capacity * sizeof *text);
-            if (text)
-                s->text = text;
-            uint32_t *length = realloc(s->length, capacity * sizeof *length);
-            if (length)
-                s->length = length;
-            if (!text || !length) {
-                strings_free(s);
-                return 0;
-            }
+    while ((r = next_message(&c, 1, &entry)) == 1) {
+        if (!room(&s->text, s->count, &texts, sizeof *s->text)
+            || !room(&s->length, s->count, &lengths, sizeof *s->length)) {
+            strings_free(s);
+            return 0;
         }
         Py_ssize_t i = s->count++;
-        s->text[i] = f.data.p;
-        s->length[i] = (uint32_t)(f.data.end - f.data.p);
+        s->text[i] = entry.p;
+        s->length[i] = (uint32_t)(entry.end - entry.p);
     }
     s->role = calloc(s->count ? s->count : 1, 1);
     s->decoded = calloc(s->count ? s->count : 1, sizeof *s->decoded);
@@ -326,7 +347,7 @@ static int dense_read(Cursor dense, Dense *d)
 
 /* The positions of the nodes that carry the camera tag, and where their tags start. */
 typedef struct {
-    Py_ssize_t count, capacity;
+    Py_ssize_t count, nodes_capacity, starts_capacity;
     Py_ssize_t *nodes;
     const uint8_t **starts;
 } Tagged;
@@ -350,18 +371,10 @@ static Outcome tagged_read(Cursor kv, const Strings *s, Tagged *t)
             return LEFT;
         if (x == 0) {
             if (camera) {
-                if (t->count == t->capacity) {
-                    t->capacity = t->capacity ? 2 * t->capacity : 16;
-                    Py_ssize_t *nodes = realloc(t->nodes, t->capacity * sizeof *nodes);
-                    if (nodes)
-                        t->nodes = nodes;
-                    const uint8_t **starts = realloc(t->starts, t->capacity * sizeof *starts);
-                    if (starts)
-                        t->starts = starts;
-                    if (!nodes || !starts) {
-                        PyErr_NoMemory();
-                        return FAILED;
-                    }
+                if (!room(&t->nodes, t->count, &t->nodes_capacity, sizeof *t->nodes)
+                    || !room(&t->starts, t->count, &t->starts_capacity, sizeof *t->starts)) {
+                    PyErr_NoMemory();
+                    return FAILED;
                 }
                 t->nodes[t->count] = node;
                 t->starts[t->count++] = start;
@@ -679,15 +692,10 @@ static PyObject *sift(PyObject *self, PyObject *args)
     found = PyList_New(0);
     if (!found)
         goto fail;
-    Cursor body = b.body;
-    Field f;
+    Cursor body = b.body, group;
     int r;
-    while ((r = next_field(&body, &f)) == 1) {
-        if (f.number != 2)
-            continue;
-        if (f.wire != 2)
-            goto left;
-        Cursor group = f.data, dense = {NULL, NULL};
+    while ((r = next_message(&body, 2, &group)) == 1) {
+        Cursor dense = {NULL, NULL};
         Field g;
         int q;
         while ((q = next_field(&group, &g)) == 1) {
@@ -808,6 +816,25 @@ PyDoc_STRVAR(referenced_doc,
 "their runs) the ways of an inflated block refer to, as int64 bytes, in the order met;\n"
 "None when the block cannot be read here.");
 
+/* Adds to `hits` (`count` of `capacity`) the candidates among the delta-coded node ids
+ * `refs` of one way: 1, 0 when they break the format, -1 when memory runs out. */
+static int note_refs(Candidates *c, Cursor refs, int64_t **hits, Py_ssize_t *count, Py_ssize_t *capacity)
+{
+    int64_t ref = 0;
+    uint64_t v;
+    while (refs.p < refs.end) {
+        if (!varint(&refs, &v))
+            return 0;
+        ref = plus(ref, zigzag(v));
+        if (!candidate(c, ref))
+            continue;
+        if (!room(hits, *count, capacity, sizeof **hits))
+            return -1;
+        (*hits)[(*count)++] = ref;
+    }
+    return 1;
+}
+
 static PyObject *referenced(PyObject *self, PyObject *args)
 {
     Py_buffer data, first, last, ids;
@@ -828,49 +855,18 @@ static PyObject *referenced(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto out;
     }
-    Cursor body = b.body;
-    Field f;
-    int r;
-    while ((r = next_field(&body, &f)) == 1) {
-        if (f.number != 2)
-            continue;
-        if (f.wire != 2)
-            goto left;
-        Cursor group = f.data;
-        Field g;
-        int q;
-        while ((q = next_field(&group, &g)) == 1) {
-            if (g.number != 3)
-                continue;
-            if (g.wire != 2)
-                goto left;
-            Cursor way = g.data;
-            Field h;
-            int t;
-            while ((t = next_field(&way, &h)) == 1) {
-                if (h.number != 8)
-                    continue;
-                if (h.wire != 2)
-                    goto left;
-                int64_t ref = 0;
-                uint64_t v;
-                while (h.data.p < h.data.end) {
-                    if (!varint(&h.data, &v))
-                        goto left;
-                    ref = plus(ref, zigzag(v));
-                    if (!candidate(&c, ref))
-                        continue;
-                    if (count == capacity) {
-                        capacity = capacity ? 2 * capacity : 64;
-                        int64_t *grown = realloc(hits, capacity * sizeof *hits);
-                        if (!grown) {
-                            PyErr_NoMemory();
-                            goto out;
-                        }
-                        hits = grown;
-                    }
-                    hits[count++] = ref;
+    Cursor body = b.body, group, way, refs;
+    int r, q, t;
+    while ((r = next_message(&body, 2, &group)) == 1) {
+        while ((q = next_message(&group, 3, &way)) == 1) {
+            while ((t = next_message(&way, 8, &refs)) == 1) {
+                int noted = note_refs(&c, refs, &hits, &count, &capacity);
+                if (noted < 0) {
+                    PyErr_NoMemory();
+                    goto out;
                 }
+                if (!noted)
+                    goto left;
             }
             if (t < 0)
                 goto left;
