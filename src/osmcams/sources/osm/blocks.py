@@ -202,8 +202,8 @@ def _reader(fd: int) -> Callable[[int, int], bytes]:
 
 
 def _walk(fd: int, most: int | None = None) -> list[Frame]:
-    """(offset, length, type, blob size) of each block (of the first `most`), read with
-    one pread per block.
+    """(offset, length, type, blob size) of each block (of the first `most`), its head
+    read through `_reader`.
 
     Raises Truncated when the file ends inside a block, its length prefix included.
     A file cut exactly between two blocks cannot be told apart: PBF has no end marker.

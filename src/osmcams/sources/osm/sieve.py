@@ -4,10 +4,11 @@ Every data block is inflated. A block whose string table lacks the wanted
 strings cannot hold a wanted object and is dropped unread. The others are read
 by a C reader (native.c) that walks the protobuf fields once: the string table,
 the tags of every object and the dense node columns, building only the camera
-nodes. Where it cannot tell, and for history files, the Python path reads the
-block with protobuf's parser and numpy (`read_block`), the reference that the
-tests hold the C reader to. A block with a camera way or relation (or a
-boundary relation, when boundaries are wanted) is left to libosmium's filters.
+nodes (or, of a history file, the node versions). Without the C reader (no
+compiler at install) the Python path reads the block with protobuf's parser and
+numpy (`read_block`), the reference that the tests hold the C reader to. A block
+that neither can read, or that holds a camera way or relation (or a boundary
+relation, when boundaries are wanted), is left to libosmium's filters.
 
 Large files are sifted by worker processes, one per core.
 """
@@ -398,8 +399,7 @@ def sift_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | li
     versions (see `Wanted`); None when libosmium must read it. A snapshot's block whose
     node ids do not increase is `blocks.Corrupt`: versions of a history, or not sorted.
 
-    A snapshot's block is read by the C reader (`native`) when it is built, else, and
-    wherever the C reader cannot tell, by `read_block`."""
+    Read by the C reader (`native`) when it is built, else by `read_block`."""
     pairs = [CAMERA_STRINGS] + ([BOUNDARY_STRINGS] if wanted.boundaries else [])
     if not any(all(_entry(text) in data for text in pair) for pair in pairs) and not (
         wanted.history and any(kind == blocks.GROUP_DENSE for kind, _ in blocks.primitive(data).groups)
