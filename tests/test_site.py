@@ -360,6 +360,70 @@ def test_a_killed_build_leaves_the_old_site_or_the_new(built, tmp_path):
     assert main(["site", "--config", str(built)]) == 0  # and a whole build mends a damaged site
 
 
+KILLED_PARENT = """
+import os, signal, sys, time
+from pathlib import Path
+from osmcams.files import exclusive_lock
+from osmcams.refresh.site import in_parallel
+
+here = Path(sys.argv[1])
+
+def parent():
+    while not (here / "worker").exists():
+        time.sleep(0.01)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def worker():
+    (here / "worker").write_text(str(os.getpid()))
+    time.sleep(120)
+
+with exclusive_lock(here / "target", "testing"):
+    in_parallel([parent, worker])
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="forks on Linux")
+def test_a_killed_build_leaves_no_worker_holding_its_lock(tmp_path):
+    """The forked workers of a build die with it: none keeps writing, nor holds the lock
+    it inherited, which would refuse every later run."""
+    from osmcams.errors import LockedError
+    from osmcams.files import exclusive_lock
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    done = subprocess.run([sys.executable, "-c", KILLED_PARENT, str(tmp_path)], env=env, timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    worker = int((tmp_path / "worker").read_text())
+    for _ in range(500):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.01)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        pytest.fail("the worker outlived its parent")
+    try:
+        with exclusive_lock(tmp_path / "target", "testing"):
+            pass
+    except LockedError as e:
+        pytest.fail(str(e))
+
+
+def test_a_worker_whose_parent_died_before_it_started_ends():
+    """The parent may be killed between the fork and the worker's prctl: the worker then
+    sees another parent and ends at once."""
+    from osmcams.refresh.site import _die_with_parent
+
+    pid = os.fork()
+    if pid == 0:  # the child: its parent is this test's process, not pid 1
+        try:
+            _die_with_parent(1)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 1
+
+
 def test_a_killed_refresh_leaves_a_whole_site_that_the_next_run_brings_up_to_date(
         built, replication, tmp_path):  # noqa: F811
     """SIGKILL refresh runs with a site at moments spread over a run: after each, every page

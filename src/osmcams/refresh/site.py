@@ -732,13 +732,16 @@ def _run(index: int) -> None:
     _TASKS[index]()
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """A forked worker gets SIGKILL when the process that forked it ends (PR_SET_PDEATHSIG):
-    a killed build leaves no worker writing into its staging folder."""
+    a killed build leaves no worker writing into its staging folder, nor holding the lock
+    it inherited. A parent killed before the call is seen by the pid check after it."""
     import ctypes
     import signal
 
     ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def in_parallel(tasks: list[Callable[[], None]]) -> None:
@@ -755,7 +758,7 @@ def in_parallel(tasks: list[Callable[[], None]]) -> None:
     _TASKS = tasks
     try:
         with ProcessPoolExecutor(len(tasks) - 1, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_die_with_parent) as pool:
+                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(_run, i) for i in range(1, len(tasks))]
             tasks[0]()
             for future in futures:
