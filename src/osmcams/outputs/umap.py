@@ -204,14 +204,14 @@ class _CameraTexts:
             properties = _camera_feature(camera)["properties"]
             properties.pop("@id")
             properties.pop("@timestamp", None)
-            middle = {k: properties.pop(k) for k in ("name", "description", "@direction") if k in properties}
+            before = {k: properties.pop(k) for k in ("name", "description", "@direction") if k in properties}
             pieces = self.pieces[key] = (
-                json.dumps(middle, ensure_ascii=False, allow_nan=False)[1:-1],
+                json.dumps(before, ensure_ascii=False, allow_nan=False)[1:-1],
                 json.dumps(properties, ensure_ascii=False, allow_nan=False)[1:-1])
         ident = json.dumps(camera.key, ensure_ascii=False)
-        middle, rest = pieces
+        first, rest = pieces
         stamp = camera.timestamp
-        parts = [middle] if middle else []
+        parts = [first] if first else []
         if stamp is not None and stamp != "":
             parts.append('"@timestamp": ' + json.dumps(stamp, ensure_ascii=False))
         if rest:
