@@ -208,17 +208,21 @@ class _CameraTexts:
             pieces = self.pieces[key] = (
                 json.dumps(before, ensure_ascii=False, allow_nan=False)[1:-1],
                 json.dumps(properties, ensure_ascii=False, allow_nan=False)[1:-1])
-        ident = json.dumps(camera.key, ensure_ascii=False)
+        ident = _string(camera.key)
         first, rest = pieces
         stamp = camera.timestamp
-        parts = [first] if first else []
         if stamp is not None and stamp != "":
-            parts.append('"@timestamp": ' + json.dumps(stamp, ensure_ascii=False))
-        if rest:
-            parts.append(rest)
+            first = (first + ", " if first else "") + '"@timestamp": ' + _string(stamp)
         return (f'{{"type": "Feature", "id": {ident}, "geometry": {{"type": "Point", "coordinates": '
-                f'[{lon!r}, {lat!r}]}}, "properties": {{"@id": {ident}'
-                + "".join(", " + part for part in parts) + "}}")
+                f'[{lon!r}, {lat!r}]}}, "properties": {{"@id": {ident}{", " if first else ""}{first}'
+                f'{", " if rest else ""}{rest}}}}}')
+
+
+def _string(text: str) -> str:
+    """`json.dumps(text, ensure_ascii=False)`, quickly for plain ASCII (an id, a date)."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _commune_description(row: dict[str, Any], units: str, key: str) -> str:

@@ -161,6 +161,8 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     `stems` are the file names already known; the communes without data are all read with
     `names` only (else those the changes listed name); `tallies` are those of the runs up
     to `after` already known (the last ones that changed something)."""
+    import orjson
+
     from osmcams.store.sql import extract_order, rows_in
 
     db = store.db
@@ -224,7 +226,7 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
             "SELECT key, lon, lat, tags, timestamp, feature, insee, surveillance_type FROM kept_objects"
             " WHERE lon IS NOT NULL AND feature IS NOT NULL AND {where}", f"insee, {extract_order()}"):
         osm_type, _, number = key.partition("/")
-        cameras.setdefault(insee, []).append(make_camera(osm_type, int(number), lon, lat, json.loads(tags),
+        cameras.setdefault(insee, []).append(make_camera(osm_type, int(number), lon, lat, orjson.loads(tags),
                                                          stamp)[0])
         features.setdefault(insee, []).append(line)
         mine_types = types.setdefault(insee, {})
@@ -255,6 +257,8 @@ def _boundaries(store: Store, codes: Iterable[str]) -> dict[str, Any]:
 
 def _all_cameras(store: Store, counted: list[str]) -> dict[str, list[Camera]]:
     """The published cameras of the communes of `counted`, in the order of an extract."""
+    import orjson
+
     from osmcams.store.sql import extract_order, rows_in
 
     found: dict[str, list[Camera]] = {code: [] for code in counted}
@@ -262,7 +266,7 @@ def _all_cameras(store: Store, counted: list[str]) -> dict[str, list[Camera]]:
             store.db, "SELECT key, lon, lat, tags, timestamp, insee FROM kept_objects WHERE lon IS NOT"
             f" NULL AND feature IS NOT NULL AND insee IN ({{marks}}) ORDER BY {extract_order()}", counted):
         osm_type, _, number = key.partition("/")
-        found[insee].append(make_camera(osm_type, int(number), lon, lat, json.loads(tags), stamp)[0])
+        found[insee].append(make_camera(osm_type, int(number), lon, lat, orjson.loads(tags), stamp)[0])
     return found
 
 
