@@ -24,6 +24,7 @@ with the communes), so that the next update reads and writes only what later run
 from __future__ import annotations
 
 import functools
+import gc
 import html
 import json
 import os
@@ -62,6 +63,7 @@ LATEST_RUNS = 10  # runs with changes listed on the index
 LISTED = 100  # changes listed for one run, then "and N more"
 OSM = "https://www.openstreetmap.org/"
 ATOM = "http://www.w3.org/2005/Atom"
+MARKUP = re.compile("[&<>\"']")  # what html.escape replaces
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 Log = Callable[[str], None]
 
@@ -71,6 +73,8 @@ def esc(value: Any) -> str:
     text = value if type(value) is str else str(value)
     if not (text.isascii() and text.isprintable()):  # printable ASCII has none of them
         text = NOT_XML.sub("\ufffd", text)
+    elif not MARKUP.search(text):  # nothing to escape
+        return text
     return html.escape(text, quote=True)
 
 
@@ -453,18 +457,22 @@ def _reported(data: SiteData, row: dict[str, Any], reported: Any) -> str:
 
 
 def _todo(cameras: list[Camera]) -> str:
-    from osmcams.analysis.quality import commune_quality
+    from osmcams.analysis.quality import todo_texts
 
     if not cameras:
         return ""
-    counts, features = commune_quality(cameras, 3.0)
-    if not features:
+    found = todo_texts(cameras, 3.0)
+    if not found:
         return "<h2 id=\"todo\">Mapping party to-do</h2><p>Every camera has the checked tags.</p>"
-    items = "".join(
-        f'<li>{_osm_link(f["properties"]["@id"])}: {esc(f["properties"]["description"])}</li>'
-        for f in features)
-    return (f'<h2 id="todo">Mapping party to-do</h2><p>{counts["to_complete"]:,} of '
+    items = "".join(f"<li>{_osm_link(camera.key)}: {_escaped(text)}</li>" for camera, text in found)
+    return (f'<h2 id="todo">Mapping party to-do</h2><p>{len(found):,} of '
             f"{len(cameras):,} cameras to complete.</p><ul>{items}</ul>")
+
+
+@functools.lru_cache(maxsize=4096)
+def _escaped(text: str) -> str:
+    """`esc(text)`, kept for the to-do texts that a country's cameras repeat."""
+    return esc(text)
 
 
 def commune_page(data: SiteData, code: str, site: SiteConfig, stem: str, reported: Any) -> str:
@@ -789,7 +797,9 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
     if site.dir == config.output_dir:
         raise UsageError(f"{config.path}: [site] dir must not be [output] dir ({site.dir})")
     store = Store(config.history)
-    try:
+    collecting = gc.isenabled()
+    gc.disable()  # the build makes a million objects and few cycles; forked workers then leave
+    try:           # the parent's pages unwritten (a collection touches every object)
         last = store.last_run()
         key = _state_key(config, store)
         state = _read_state(site.dir / STATE)
@@ -854,6 +864,7 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
                       if c in stems and (site.dir / f"communes/{stems[c]}.{end}").exists()]
         reported = read_reported()
         store.close()
+        fresh = not (site.dir / "communes").is_dir()  # no page in place to compare with
         pages = [*(f"static/{n}" for n in (*MAP_CSS, *MAP_JS, *OWN)), "index.html", "map.html",
                  "feed.atom", STATE, ROWS, NO_DATA]
         for code in sorted(touched):
@@ -867,11 +878,13 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
                      remove=remove, optional=True) as paths:
             def page(path: str, text: str) -> None:
                 """Stage the page unless the one in place says the same (then it stays)."""
-                try:
-                    if (site.dir / path).read_bytes() == text.encode():
-                        return
-                except OSError:
-                    pass
+                if not fresh:
+                    try:
+                        with open(os.path.join(site.dir, path), "rb") as f:
+                            if f.read() == text.encode():
+                                return
+                    except OSError:
+                        pass
                 with open(paths[path], "w", encoding="utf-8") as out:
                     out.write(text)
 
@@ -918,6 +931,8 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
             in_parallel(tasks)
     finally:
         store.close()  # again: closing a closed store does nothing
+        if collecting:
+            gc.enable()
     what = "every commune" if whole else f"{len(touched):,} of {len(stems):,} communes"
     text = f"site written in {site.dir}: index, feeds and the pages of {what}"
     if log:
