@@ -92,7 +92,7 @@ def near_duplicates(cameras: list[Camera], distance: float) -> list[tuple[int, i
     lats = numpy.array([c.lat for c in cameras])
     local = Transformer.from_pipeline(
         "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad"
-        f" +step +proj=aeqd +lat_0={float(numpy.median(lats))} +lon_0={float(numpy.median(lons))}"
+        f" +step +proj=aeqd +lat_0={_median(lats)} +lon_0={_median(lons)}"
         " +ellps=WGS84 +units=m")
     x, y = local.transform(lons, lats)
     size = distance * 1.05 + 1.0
@@ -122,6 +122,14 @@ def near_duplicates(cameras: list[Camera], distance: float) -> list[tuple[int, i
     _, _, metres = Geod(ellps="WGS84").inv(lons[first], lats[first], lons[second], lats[second])
     return sorted((i, j, d) for i, j, d in zip(first.tolist(), second.tolist(), metres.tolist())
                   if d < distance)
+
+
+def _median(values: Any) -> float:
+    """`numpy.median` of an array without NaN, without its import of numpy.ma."""
+    ordered = values.copy()
+    ordered.sort()
+    middle = len(ordered) // 2
+    return float(ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2)
 
 
 def commune_quality(cameras: list[Camera], distance: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:

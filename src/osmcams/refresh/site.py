@@ -397,6 +397,9 @@ def _map_page(data: SiteData, codes: list[str], root: str, types: dict[str, int]
     return re.sub(r"\{(title|data)\}", lambda m: parts[m.group(1)], template)
 
 
+_SWEEPS: dict[tuple[Any, ...], Any] = {}  # view_sweeps of the cameras' tags, with the default settings
+
+
 def _data_file(data: SiteData, code: str) -> str:
     """communes/<stem>.js: the commune's outline, its cameras as cameras.geojson has them,
     and how their fields of view are drawn ([camera, kind, reach, sweeps])."""
@@ -406,7 +409,12 @@ def _data_file(data: SiteData, code: str) -> str:
     settings = FovSettings()
     views = []
     for i, camera in enumerate(data.cameras.get(code, [])):
-        shape = view_sweeps(camera, settings)
+        key = (camera.surveillance_type, camera.camera_type, camera.direction, *camera.tags.items())
+        if key not in _SWEEPS:  # they depend on these only, which a country's cameras repeat
+            if len(_SWEEPS) > 10_000:
+                _SWEEPS.clear()
+            _SWEEPS[key] = view_sweeps(camera, settings)
+        shape = _SWEEPS[key]
         if shape is not None:
             views.append([i, shape[0], round(shape[1], 1), shape[2]])
     outline = None
