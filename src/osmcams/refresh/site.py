@@ -144,7 +144,8 @@ class SiteData:
         self.names = {code: str(r["name"]) for code, r in self.row.items()} | self.no_data
         self.stems = dict(self.stems)
         for code, name in self.names.items():
-            self.stems.setdefault(code, f"{slug(code)}-{slug(name)}")
+            if code not in self.stems:
+                self.stems[code] = f"{slug(code)}-{slug(name)}"
 
     def name(self, code: str) -> str:
         return self.names.get(code, code)
@@ -222,6 +223,7 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     named = json.loads(state.get("names", "{}"))
     shown = {insee for run in runs.values() for *_, insee, _ in run.listed}
     shown |= {insee for found in listed.values() for *_, insee, _ in found}
+    shown |= loaded or set()  # and those that lost their data
     no_data = {code: named.get(code, code) for code in selected - counted if names or code in shown}
     cameras: dict[str, list[Camera]] = {}
     features: dict[str, list[str]] = {}
@@ -527,14 +529,34 @@ def _cell(value: Any, text: str) -> str:
     return f'<td data-v="{"" if value is None else esc(value)}">{text}</td>'
 
 
-def no_data_rows(data: SiteData) -> str:
-    """The ranking's rows of the communes without data (they change only with the communes)."""
+NO_DATA_ROW = '<tr class="nodata"'
+
+
+def _no_data_row(data: SiteData, code: str, name: str) -> str:
     from osmcams.communes.names import bare
 
-    return "".join(
-        f'<tr class="nodata" data-key="{esc(bare(name))}" data-code="{esc(code)}"><td data-v="{esc(name)}">'
-        f'<a href="communes/{esc(data.stems[code])}.html">{esc(name)}</a></td>' + _cell(code, esc(code))
-        + '<td data-v="" colspan="5">no data</td></tr>' for code, name in sorted(data.no_data.items()))
+    return (f'{NO_DATA_ROW} data-key="{esc(bare(name))}" data-code="{esc(code)}"><td data-v="{esc(name)}">'
+            f'<a href="communes/{esc(data.stems[code])}.html">{esc(name)}</a></td>' + _cell(code, esc(code))
+            + '<td data-v="" colspan="5">no data</td></tr>')
+
+
+def no_data_rows(data: SiteData) -> str:
+    """The ranking's rows of the communes without data (they change only with the communes)."""
+    return "".join(_no_data_row(data, code, name) for code, name in sorted(data.no_data.items()))
+
+
+def patched_no_data_rows(data: SiteData, kept: str, before: set[str]) -> str:
+    """`no_data_rows` from those `kept` when the communes with data were `before`: without
+    the rows of the communes that gained their data, with those of the ones that lost it."""
+    gained = {esc(code) for code in data.row if code not in before}
+    rows: list[tuple[str, str]] = []
+    for row in kept.split(NO_DATA_ROW)[1:]:
+        code = row.split(' data-code="', 1)[1].split('"', 1)[0]  # no attribute value holds a quote
+        if code not in gained:
+            rows.append((html.unescape(code), NO_DATA_ROW + row))
+    rows += [(code, _no_data_row(data, code, data.no_data[code])) for code in before - set(data.row)
+             if code in data.no_data]
+    return "".join(row for _, row in sorted(rows))
 
 
 def _ranked_row(r: dict[str, Any], stem: str) -> str:
@@ -824,10 +846,11 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
         if kept_rows is None:
             rows = {}
         data = None
+        same = True  # the communes with data
         if not whole:
             assert state is not None
             loaded, same = _touched(store, state)
-            if not same or rows.get("key") != key:  # the ranking's rows without data, again
+            if rows.get("key") != key:  # the ranking's rows, again
                 rows = {}
             tallies = {int(rid): tally for rid, tally in state.get("tallies", [])}
             data = _load(config, store, loaded, state["stems"], names=not rows, tallies=tallies,
@@ -840,7 +863,11 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
         counted = sorted(r["insee"] for r in data.rows)
         touched = set(stems) if whole else loaded & set(stems)
         old = {} if whole or state is None else state
-        no_data = kept_rows if rows and kept_rows is not None and not whole else no_data_rows(data)
+        if rows and kept_rows is not None and not whole:
+            assert state is not None
+            no_data = kept_rows if same else patched_no_data_rows(data, kept_rows, set(state["counted"]))
+        else:
+            no_data = no_data_rows(data)
         ranked = {code: known for code, known in rows.get("ranked", {}).items()
                   if code in data.row} if rows and not whole else {}
         stamp = data.meta.get("data_timestamp") or "unknown date"
