@@ -308,7 +308,10 @@ def _finish(staging: Path, directory: Path) -> None:
     if not all(_inside(name) for name in [*manifest["move"], *manifest["remove"]]):
         raise ValueError(f"{staging / COMMIT} names a file outside {directory}")
     made: set[str] = set()
-    for name in manifest["move"]:
+    for folder in _new_folders(staging, directory, manifest["move"]):  # one rename for each
+        os.makedirs(os.path.dirname(os.path.join(directory, folder)), exist_ok=True)
+        os.rename(os.path.join(staging, folder), os.path.join(directory, folder))
+    for name in manifest["move"]:  # what the folders held is there already
         source = os.path.join(staging, name)
         target = os.path.join(directory, name)
         if os.path.dirname(target) not in made:
@@ -324,6 +327,25 @@ def _finish(staging: Path, directory: Path) -> None:
         (directory / name).unlink(missing_ok=True)
     (staging / COMMIT).unlink()
     shutil.rmtree(staging)
+
+
+def _new_folders(staging: Path, directory: Path, moves: list[str]) -> list[str]:
+    """The folders of `moves` not in `directory` yet whose staged copy holds only files of
+    `moves`: each can move whole (a new site's 35,000 pages in one rename)."""
+    folders: dict[str, set[str]] = {}
+    for name in moves:
+        folder, _, base = name.rpartition("/")
+        if folder:
+            folders.setdefault(folder, set()).add(base)
+    found = []
+    for folder, names in sorted(folders.items()):
+        source = os.path.join(staging, folder)
+        if os.path.lexists(os.path.join(directory, folder)) or not os.path.isdir(source):
+            continue
+        with os.scandir(source) as entries:
+            if all(e.name in names and e.is_file(follow_symlinks=False) for e in entries):
+                found.append(folder)
+    return found
 
 
 @contextmanager
