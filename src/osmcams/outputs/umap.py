@@ -176,7 +176,9 @@ def write_umap(
     with atomic_open(target, overwrite) as out:
         out.write(before + "[")
         texts = _CameraTexts()
-        out.write(", ".join(texts.feature(c) for c in cameras))
+        for start in range(0, len(cameras), 10_000):  # in parts: a country's text is 100 MB
+            part = ", ".join(texts.feature(c) for c in cameras[start:start + 10_000])
+            out.write(", " + part if start else part)
         out.write("]" + after + "\n")
 
 
