@@ -129,6 +129,32 @@ def test_leftovers_of_dead_runs_are_removed_or_finished(tmp_path: Path) -> None:
     assert (tmp_path / "b.txt").read_text() == "new b"
 
 
+def test_a_new_folder_of_the_set_moves_whole(tmp_path: Path) -> None:
+    """A folder not in place yet arrives in one rename (its inode is the staged one); a
+    folder in place gets its files one by one; a run killed after the folder's rename is
+    finished by the next."""
+    out = tmp_path / "out"
+    (out / "kept").mkdir(parents=True)
+    (out / "kept" / "x.html").write_text("old x")
+    names = {n: n for n in ("kept/x.html", "new/a.html", "new/b.html", "top.txt")}
+    with publish(out, names, overwrite=True) as paths:
+        for name, path in paths.items():
+            path.write_text(f"new {name}")
+        staged = os.stat(paths["new/a.html"].parent).st_ino
+    assert files(out) == {n: f"new {n}" for n in names}
+    assert os.stat(out / "new").st_ino == staged
+    dead = dead_pid()  # killed after the folder's rename, before top.txt moved
+    committed = out / f".osmcams-tmp-{dead}-c0ffee"
+    (committed / "other").mkdir(parents=True)
+    (committed / "other" / "c.html").write_text("c")
+    (committed / "top.txt").write_text("newer top")
+    (committed / COMMIT).write_text(json.dumps({"move": ["other/c.html", "other/d.html", "top.txt"],
+                                                "remove": []}))
+    clean_leftovers(out)  # other/ is not in place: it moves whole (d.html left before the kill)
+    assert (out / "other" / "c.html").read_text() == "c" and not (out / "other" / "d.html").exists()
+    assert (out / "top.txt").read_text() == "newer top" and not committed.exists()
+
+
 def test_a_single_file_is_one_line_when_the_disk_refuses(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match=r"cannot write .*x\.txt"), atomic_open(tmp_path / "x.txt") as out:
         out.write("a")

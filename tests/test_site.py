@@ -327,6 +327,29 @@ def test_commune_names_stay_inside_the_site() -> None:
         assert re.fullmatch(r"[a-z0-9-]+", stem)
 
 
+def test_rows_without_data_patched_equal_those_written_anew(cog_population: Path) -> None:
+    """When communes gain or lose their data, the kept rows without data are patched: the
+    same text as rows written anew, for real commune names (accents, apostrophes) and a
+    hostile one."""
+    from osmcams.refresh.site import SiteData, no_data_rows, patched_no_data_rows
+
+    names = {r["code"]: r["nom"] for r in json.loads(cog_population.read_text(encoding="utf-8"))[:300]}
+    assert len(names) > 250 and "L'Abergement-Clémenciat" in names.values()
+    names["06999"] = "<img src=x onerror=alert(1)> & \"Co\""
+    codes = sorted(names)
+
+    def data(counted: list[str]) -> SiteData:
+        rows = [{"insee": code, "name": names[code]} for code in counted]
+        return SiteData({}, rows, {c: names[c] for c in codes if c not in counted}, len(codes), [], {}, {},
+                        {}, {}, {}, {})
+
+    before = [*codes[::7], "06999"]
+    after = [c for c in codes[::5] if c not in codes[::35]]  # some gain their data, some lose it
+    patched = patched_no_data_rows(data(after), no_data_rows(data(before)), set(before))
+    assert patched == no_data_rows(data(after))
+    assert "<img" not in patched and patched.count('<tr class="nodata"') == len(codes) - len(after)
+
+
 def test_a_killed_build_leaves_the_old_site_or_the_new(built, tmp_path):
     """SIGKILL `osmcams site` at moments spread over a build: once the next run (or
     clean_leftovers) has finished or dropped the staging folder, every page has the old

@@ -82,3 +82,33 @@ def test_communes_without_data_are_not_coloured_as_zero(monaco_umap: dict) -> No
     assert layers["Communes: cameras per km²"] == []
     assert [f["properties"]["name"] for f in layers["Communes without data"]] == ["Nowhere"]
     assert layers["Communes without data"][0]["properties"]["description"].startswith("No data")
+
+
+def test_the_written_file_is_the_document_as_json(monaco_scan, communes_06: Path, cog_population: Path,
+                                                  tmp_path: Path) -> None:
+    """write_umap writes the cameras' features from pieces kept per set of tags: the file is
+    `json.dumps` of the whole document, byte for byte, with hostile, empty, repeated and
+    stand-in tags (`@id`, `@timestamp`) among real cameras."""
+    from osmcams.communes.boundaries import load_communes
+    from osmcams.join import count
+    from osmcams.models import make_camera
+    from osmcams.outputs.umap import write_umap
+
+    communes = load_communes([communes_06], population=cog_population)
+    report = count(monaco_scan[0], communes, ["06012", "06032"])
+    odd = [
+        make_camera("node", 1, 7.42, 43.73, {"man_made": "surveillance", "@id": "way/9", "@timestamp": "",
+                                             "name": "<img src=x onerror=alert(1)>"})[0],
+        make_camera("node", 2, 7.43, 43.74, {"man_made": "surveillance", "height": "",
+                                             "operator": "Ville \"A\"\n", "camera:direction": "NE",
+                                             "description": "Caméra"},
+                    "2024-05-01T10:00:00Z")[0],
+        make_camera("node", 3, 7, 43.75, {"surveillance:type": "ALPR", "@direction": "12"}, "")[0],
+    ]
+    report.cameras["06012"] = report.cameras["06012"] + odd + report.cameras["06012"][:2]
+    write_umap(report, ["06012", "06032"], tmp_path / "m.umap", credit="Café")
+    expected = json.dumps(umap_document(report, ["06012", "06032"], credit="Café"), ensure_ascii=False,
+                          allow_nan=False) + "\n"
+    assert (tmp_path / "m.umap").read_text(encoding="utf-8") == expected
+    layers = {layer["_umap_options"]["name"]: layer for layer in json.loads(expected)["layers"]}
+    assert len(layers["Cameras"]["features"]) == len(report.cameras["06012"]) + len(report.cameras["06032"])

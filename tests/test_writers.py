@@ -410,3 +410,44 @@ def test_count_files_say_where_their_numbers_come_from(
     check(json.loads((tmp_path / "e.geojson").read_text(encoding="utf-8"))["meta"])
     items = pyogrio.read_info(tmp_path / "e.gpkg", layer="cameras")["dataset_metadata"]
     assert items["data_timestamp"] == stamp
+
+
+def _odd_cameras(report: Report) -> list:
+    """The real cameras of Monaco's neighbours, some twice (a repeated set of tags), and cameras
+    whose tags stand in for the computed properties, are empty, hostile or differ by case only."""
+    odd = [
+        make_camera("node", 1, 7.42, 43.73, {"man_made": "surveillance", "@id": "way/9",
+                                             "@timestamp": "", "Name": "upper", "insee": "99999"})[0],
+        make_camera("node", 2, 7.43, 43.74, {"man_made": "surveillance", "name": "<b>x</b>", "height": "",
+                                             "camera:direction": "NE", "description": "Caméra"},
+                    "2024-05-01T10:00:00Z")[0],
+        make_camera("way", 3, 7.44, 43.75, {"surveillance:type": "ALPR", "@direction": "12"})[0],
+    ]
+    real = report.cameras["06012"] + report.cameras["06032"]
+    return real + odd + real[:3]
+
+
+def test_gpkg_columns_equal_a_frame_of_the_records(report: Report, tmp_path: Path) -> None:
+    """The GeoPackage, written column by column once per set of tags, holds what a frame made
+    from each camera's own flat properties holds (the plain way, through GDAL's feature loop)."""
+    import geopandas
+
+    from osmcams.outputs.writers import typed
+
+    cameras = _odd_cameras(report)
+    places = [("06012", "Beausoleil") if i % 2 else ("06032", "Cap-d'Ail") for i in range(len(cameras))]
+    write_cameras(cameras, tmp_path / "c.gpkg", "gpkg", communes=places)
+    records = [c.flat_properties(*p) for c, p in zip(cameras, places)]
+    columns: dict[str, str] = {}
+    for record in records:
+        for key in record:
+            columns.setdefault(key.lower(), key)
+    expected = typed(geopandas.GeoDataFrame(records, columns=list(columns.values()), crs="EPSG:4326",
+                                            geometry=[shapely.Point(c.lon, c.lat) for c in cameras]))
+    expected.to_file(tmp_path / "e.gpkg", layer="cameras", driver="GPKG", use_arrow=False)
+    written, wanted = (pyogrio.read_dataframe(tmp_path / n, layer="cameras") for n in ("c.gpkg", "e.gpkg"))
+    assert list(written.columns) == list(wanted.columns)
+    assert written.to_wkb().equals(wanted.to_wkb())
+    assert written.loc[len(report.cameras["06012"]) + len(report.cameras["06032"]), "@id"] == "way/9"
+    assert pyogrio.read_info(tmp_path / "c.gpkg", layer="cameras")["dtypes"].tolist() == \
+        pyogrio.read_info(tmp_path / "e.gpkg", layer="cameras")["dtypes"].tolist()

@@ -92,25 +92,44 @@ def near_duplicates(cameras: list[Camera], distance: float) -> list[tuple[int, i
     lats = numpy.array([c.lat for c in cameras])
     local = Transformer.from_pipeline(
         "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad"
-        f" +step +proj=aeqd +lat_0={float(numpy.median(lats))} +lon_0={float(numpy.median(lons))}"
+        f" +step +proj=aeqd +lat_0={_median(lats)} +lon_0={_median(lons)}"
         " +ellps=WGS84 +units=m")
     x, y = local.transform(lons, lats)
     size = distance * 1.05 + 1.0
-    cells: dict[tuple[int, int], list[int]] = {}
-    for i, cell in enumerate(zip((x // size).astype(int).tolist(), (y // size).astype(int).tolist())):
-        cells.setdefault(cell, []).append(i)
-    first, second = [], []
-    for (cx, cy), members in cells.items():
-        near = [j for dx in (-1, 0, 1) for dy in (-1, 0, 1) for j in cells.get((cx + dx, cy + dy), ())]
-        for i in members:
-            for j in near:
-                if i < j:
-                    first.append(i)
-                    second.append(j)
-    if not first:
+    cx, cy = (x // size).astype(numpy.int64), (y // size).astype(numpy.int64)
+    width = int(cy.max() - cy.min()) + 3  # cells numbered row by row, with a margin all round
+    cells = (cx - cx.min() + 1) * width + (cy - cy.min() + 1)
+    order = numpy.argsort(cells, kind="stable")
+    ranked = cells[order]
+    first_parts, second_parts = [], []
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):  # each camera with those of a cell beside its own, or its own
+            low = numpy.searchsorted(ranked, cells + dx * width + dy, "left")
+            counts = numpy.searchsorted(ranked, cells + dx * width + dy, "right") - low
+            total = int(counts.sum())
+            if not total:
+                continue
+            mine = numpy.repeat(numpy.arange(len(cameras)), counts)
+            offsets = numpy.arange(total) - numpy.repeat(numpy.cumsum(counts) - counts, counts)
+            theirs = order[numpy.repeat(low, counts) + offsets]
+            kept = mine < theirs
+            first_parts.append(mine[kept])
+            second_parts.append(theirs[kept])
+    first = numpy.concatenate(first_parts) if first_parts else numpy.empty(0, dtype=numpy.intp)
+    second = numpy.concatenate(second_parts) if second_parts else numpy.empty(0, dtype=numpy.intp)
+    if not len(first):
         return []
     _, _, metres = Geod(ellps="WGS84").inv(lons[first], lats[first], lons[second], lats[second])
-    return sorted((i, j, d) for i, j, d in zip(first, second, metres.tolist()) if d < distance)
+    return sorted((i, j, d) for i, j, d in zip(first.tolist(), second.tolist(), metres.tolist())
+                  if d < distance)
+
+
+def _median(values: Any) -> float:
+    """`numpy.median` of an array without NaN, without its import of numpy.ma."""
+    ordered = values.copy()
+    ordered.sort()
+    middle = len(ordered) // 2
+    return float(ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2)
 
 
 def commune_quality(cameras: list[Camera], distance: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -118,11 +137,8 @@ def commune_quality(cameras: list[Camera], distance: float) -> tuple[dict[str, A
     missing: Counter[str] = Counter()
     odd: dict[str, Counter[str]] = {}
     with_notes = 0
-    close: dict[int, list[str]] = {}
     pairs = near_duplicates(cameras, distance)
-    for i, j, d in pairs:
-        close.setdefault(i, []).append(f"{d:.1f} m from {cameras[j].key}")
-        close.setdefault(j, []).append(f"{d:.1f} m from {cameras[i].key}")
+    close = _close(cameras, pairs)
     features, unreadable = [], []
     for index, camera in enumerate(cameras):
         lacks, strange, texts, bad, found = _camera_todo(tuple(camera.tags.items()), camera.direction is None)
@@ -132,7 +148,7 @@ def commune_quality(cameras: list[Camera], distance: float) -> tuple[dict[str, A
         with_notes += bool(texts)
         if bad:
             unreadable.append({"@id": camera.key, "key": bad[0], "value": bad[1]})
-        todo = [*found, *texts, *(f"near duplicate, {text}" for text in close.get(index, []))]
+        todo = [*found, *texts, *close.get(index, [])]
         if todo:
             features.append(_todo_feature(camera, todo))
     counts = {
@@ -144,6 +160,28 @@ def commune_quality(cameras: list[Camera], distance: float) -> tuple[dict[str, A
         "unreadable_directions": unreadable,
     }
     return counts, features
+
+
+def _close(cameras: list[Camera], pairs: list[tuple[int, int, float]]) -> dict[int, list[str]]:
+    """The near-duplicate items of each camera of `pairs`."""
+    close: dict[int, list[str]] = {}
+    for i, j, d in pairs:
+        close.setdefault(i, []).append(f"near duplicate, {d:.1f} m from {cameras[j].key}")
+        close.setdefault(j, []).append(f"near duplicate, {d:.1f} m from {cameras[i].key}")
+    return close
+
+
+def todo_texts(cameras: list[Camera], distance: float) -> list[tuple[Camera, str]]:
+    """Each camera to complete with its to-do text (its feature's description in
+    `commune_quality`), in their order: a mapping party's list, without the counts."""
+    close = _close(cameras, near_duplicates(cameras, distance))
+    found = []
+    for index, camera in enumerate(cameras):
+        _, _, texts, _, todo = _camera_todo(tuple(camera.tags.items()), camera.direction is None)
+        near = close.get(index)
+        if todo or texts or near:
+            found.append((camera, "; ".join([*todo, *texts, *(near or ())])))
+    return found
 
 
 @functools.lru_cache(maxsize=4096)

@@ -9,6 +9,7 @@ imports. Every property is flat: uMap's table popup skips nested objects.
 from __future__ import annotations
 
 import json
+import math
 import os
 from typing import Any
 
@@ -69,6 +70,15 @@ def umap_document(
 ) -> dict[str, Any]:
     """A uMap map of the communes with `codes` (those outside the data included, as "no data"):
     density in osmcams's own classes, cameras, and views when given."""
+    cameras = [_camera_feature(c) for code in codes for c in report.cameras.get(code, [])]
+    return _document(report, codes, cameras, len(cameras), views, by, scheme, credit)
+
+
+def _document(
+    report: Report, codes: list[str], cameras: list[Any], count: int, views: list[View] | None,
+    by: str, scheme: str, credit: str | None,
+) -> dict[str, Any]:
+    """`umap_document` with `cameras` as the features of its layer of `count` cameras."""
     import shapely
 
     key, units = MEASURES[by]
@@ -89,7 +99,6 @@ def umap_document(
         props["description"] = _commune_description(props, units, key)
         feature["properties"] = {**_shown(props), "_umap_options": style}
         (unknown if kind == "nodata" else classed if value is not None else unclassed).append(feature)
-    cameras = [_camera_feature(c) for code in codes for c in report.cameras.get(code, [])]
     names = [r["name"] for r in figure.rows]
     title = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     outline = shapely.union_all([report.boundaries[r["insee"]] for r in figure.rows])
@@ -135,7 +144,7 @@ def umap_document(
             "name": f"Video surveillance in OpenStreetMap: {title}",
             "description": (
                 f"Cameras mapped in OpenStreetMap, data of {date_of(report)}: "
-                f"{cameras_text(len(cameras))} in {figure.count('full') + figure.count('partial'):,} "
+                f"{cameras_text(count)} in {figure.count('full') + figure.count('partial'):,} "
                 f"communes, of which {figure.count('partial'):,} partly covered"
                 + (f"; {figure.count('nodata'):,} communes without data" if unknown else "")
                 + f". {credit_text(meta, credit)}. Made with osmcams {meta['osmcams_version']}."
@@ -157,10 +166,65 @@ def write_umap(
     report: Report, codes: list[str], target: str | os.PathLike[str],
     views: list[View] | None = None, overwrite: bool = False, credit: str | None = None,
 ) -> None:
-    """The uMap map of the communes with `codes` to `target`, atomically."""
-    document = umap_document(report, codes, views, credit=credit)
+    """The uMap map of the communes with `codes` to `target`, atomically: the text of
+    `json.dumps(umap_document(…))`, the cameras' features written from their tags' text."""
+    cameras = [c for code in codes for c in report.cameras.get(code, [])]
+    document = _document(report, codes, [PLACE], len(cameras), views, "per_km2", "quantiles", credit)
+    text = json.dumps(document, ensure_ascii=False, allow_nan=False)  # C encoder
+    before, place, after = text.partition(json.dumps([PLACE]))
+    assert place, "the cameras' place"
     with atomic_open(target, overwrite) as out:
-        out.write(json.dumps(document, ensure_ascii=False, allow_nan=False) + "\n")  # C encoder
+        out.write(before + "[")
+        texts = _CameraTexts()
+        for start in range(0, len(cameras), 10_000):  # in parts: a country's text is 100 MB
+            part = ", ".join(texts.feature(c) for c in cameras[start:start + 10_000])
+            out.write(", " + part if start else part)
+        out.write("]" + after + "\n")
+
+
+PLACE = "\x00cameras\x00"  # where the cameras go in the document's text (no tag value is a control)
+
+
+class _CameraTexts:
+    """`json.dumps(_camera_feature(camera), ensure_ascii=False)`, from pieces worked out once
+    per set of tags (a country's cameras repeat a few thousand): all but the camera's id,
+    position and timestamp depend on its tags only."""
+
+    def __init__(self) -> None:
+        self.pieces: dict[tuple[Any, ...], tuple[str, str]] = {}
+
+    def feature(self, camera: Camera) -> str:
+        tags = camera.tags
+        lon, lat = round(camera.lon, 7), round(camera.lat, 7)
+        if "@id" in tags or "@timestamp" in tags or type(lon) is not float or type(lat) is not float \
+                or not (math.isfinite(lon) and math.isfinite(lat)):
+            return json.dumps(_camera_feature(camera), ensure_ascii=False, allow_nan=False)
+        key = (camera.direction, camera.surveillance, camera.surveillance_type, camera.camera_type,
+               camera.camera_mount, camera.zone, camera.operator, *tags.items())
+        pieces = self.pieces.get(key)
+        if pieces is None:
+            properties = _camera_feature(camera)["properties"]
+            properties.pop("@id")
+            properties.pop("@timestamp", None)
+            before = {k: properties.pop(k) for k in ("name", "description", "@direction") if k in properties}
+            pieces = self.pieces[key] = (
+                json.dumps(before, ensure_ascii=False, allow_nan=False)[1:-1],
+                json.dumps(properties, ensure_ascii=False, allow_nan=False)[1:-1])
+        ident = _string(camera.key)
+        first, rest = pieces
+        stamp = camera.timestamp
+        if stamp is not None and stamp != "":
+            first = (first + ", " if first else "") + '"@timestamp": ' + _string(stamp)
+        return (f'{{"type": "Feature", "id": {ident}, "geometry": {{"type": "Point", "coordinates": '
+                f'[{lon!r}, {lat!r}]}}, "properties": {{"@id": {ident}{", " if first else ""}{first}'
+                f'{", " if rest else ""}{rest}}}}}')
+
+
+def _string(text: str) -> str:
+    """`json.dumps(text, ensure_ascii=False)`, quickly for plain ASCII (an id, a date)."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _commune_description(row: dict[str, Any], units: str, key: str) -> str:

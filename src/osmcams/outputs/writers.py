@@ -337,14 +337,17 @@ def _columns(records: list[dict[str, Any]]) -> list[str]:
     return list(seen.values())
 
 
-def _camera_frame(records: list[dict[str, Any]], cameras: list[Camera], datetimes: bool = True):
+def _camera_frame(given: _Cameras, datetimes: bool = True):
     import geopandas
+    import numpy
     import shapely
 
-    geometry = shapely.points([[c.lon, c.lat] for c in cameras]) if cameras else []
+    cameras = given.cameras
+    geometry = shapely.points(numpy.array([(c.lon, c.lat) for c in cameras], dtype=float).reshape(-1, 2))
+    columns = given.columns()
     return typed(geopandas.GeoDataFrame(
-        records, columns=_columns(records) or ["@id", "@direction", "@timestamp"],
-        geometry=geometry, crs="EPSG:4326",
+        columns or {key: [] for key in ("@id", "@direction", "@timestamp")}, geometry=geometry,
+        crs="EPSG:4326",
     ), datetimes)
 
 
@@ -391,6 +394,45 @@ class _Cameras:
         """The flat properties of each camera."""
         return [c.flat_properties(*p) for c, p in zip(self.cameras, self.places)]
 
+    def columns(self) -> dict[str, Any]:
+        """The records column by column, as a frame made from them has them (`_columns`:
+        keys in first-seen order, keys equal but for case once; a missing key is None).
+
+        All but the camera's own `@id`, `@timestamp` and place depend on its tags only: they
+        are worked out once per set of tags (a country's cameras repeat a few thousand)."""
+        import numpy
+
+        sets: dict[tuple[Any, ...], int] = {}
+        records: list[dict[str, Any]] = []  # the first record of each set
+        tags: list[dict[str, str]] = []  # and its tags
+        index = numpy.empty(len(self.cameras), dtype=numpy.intp)
+        for i, (camera, place) in enumerate(zip(self.cameras, self.places)):
+            key = (place[0] is None, camera.direction, camera.surveillance, camera.surveillance_type,
+                   camera.camera_type, camera.camera_mount, camera.zone, camera.operator,
+                   *camera.tags.items())
+            found = sets.get(key)
+            if found is None:
+                found = sets[key] = len(records)
+                records.append(camera.flat_properties(*place))
+                tags.append(camera.tags)
+            index[i] = found
+        own = {"@id": [c.key for c in self.cameras], "@timestamp": [c.timestamp for c in self.cameras],
+               "insee": [p[0] for p in self.places],
+               "commune": [None if p[0] is None else p[1] for p in self.places]}
+        columns: dict[str, Any] = {}
+        for name in _columns(records):
+            values = numpy.empty(len(records), dtype=object)
+            values[:] = [r.get(name) for r in records]
+            column = values[index]
+            if name in own:  # the camera's own, unless a tag of that name stands in its place
+                mine = numpy.empty(len(self.cameras), dtype=object)
+                mine[:] = own[name]
+                tagged = numpy.array([name in t and name not in ("insee", "commune") for t in tags],
+                                     dtype=bool)
+                column = numpy.where(tagged[index], column, mine)
+            columns[name] = column
+        return columns
+
 
 def _write_gpkg(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
     """A GeoPackage: the cameras, the outlines and the fields of view, one layer each."""
@@ -398,7 +440,7 @@ def _write_gpkg(spec: Format, given: _Cameras, target: str | os.PathLike[str], o
 
     with atomic_path(target, overwrite) as temp:
         temp.unlink()
-        layers = [("cameras", _camera_frame(given.records(), given.cameras))]
+        layers = [("cameras", _camera_frame(given))]
         if given.boundaries:
             layers.append(("boundary", geopandas.GeoDataFrame(
                 [{"insee": b["code"], "name": b["name"]} for b in given.boundaries],
@@ -410,8 +452,9 @@ def _write_gpkg(spec: Format, given: _Cameras, target: str | os.PathLike[str], o
                 crs="EPSG:4326",
             )))
         metadata = {"dataset_metadata": gdal_metadata(given.about)} if given.about else {}
-        for i, (layer, frame) in enumerate(layers):
-            gdal_write(frame, temp, target, layer=layer, driver=spec.driver, **(metadata if not i else {}))
+        for i, (layer, frame) in enumerate(layers):  # the cameras through Arrow: GDAL's own loop
+            gdal_write(frame, temp, target, layer=layer, driver=spec.driver, use_arrow=not i,
+                       **(metadata if not i else {}))
 
 
 def _write_gdal(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
@@ -423,7 +466,7 @@ def _write_gdal(spec: Format, given: _Cameras, target: str | os.PathLike[str], o
     with atomic_path(target, overwrite) as temp:
         temp.unlink()
         named = {} if shp else {"layer": "cameras"}  # not the temporary name
-        gdal_write(_camera_frame(given.records(), given.cameras, spec.name == "fgb"), temp, target,
+        gdal_write(_camera_frame(given, spec.name == "fgb"), temp, target,
                    driver=spec.driver, geometry_type="Point", **named)
         if shp:  # the sidecar files go with the .shp, each renamed into place
             for part in temp.parent.glob(f"{temp.stem}.*"):
@@ -434,7 +477,7 @@ def _write_gdal(spec: Format, given: _Cameras, target: str | os.PathLike[str], o
 def _write_parquet(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
     """GeoParquet, for DuckDB, Sedona and pandas; the outline is left out."""
     with atomic_path(target, overwrite) as temp:
-        _camera_frame(given.records(), given.cameras).to_parquet(temp)
+        _camera_frame(given).to_parquet(temp)
 
 
 def _write_csv(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:

@@ -24,6 +24,7 @@ with the communes), so that the next update reads and writes only what later run
 from __future__ import annotations
 
 import functools
+import gc
 import html
 import json
 import os
@@ -62,6 +63,7 @@ LATEST_RUNS = 10  # runs with changes listed on the index
 LISTED = 100  # changes listed for one run, then "and N more"
 OSM = "https://www.openstreetmap.org/"
 ATOM = "http://www.w3.org/2005/Atom"
+MARKUP = re.compile("[&<>\"']")  # what html.escape replaces
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 Log = Callable[[str], None]
 
@@ -71,6 +73,8 @@ def esc(value: Any) -> str:
     text = value if type(value) is str else str(value)
     if not (text.isascii() and text.isprintable()):  # printable ASCII has none of them
         text = NOT_XML.sub("\ufffd", text)
+    elif not MARKUP.search(text):  # nothing to escape
+        return text
     return html.escape(text, quote=True)
 
 
@@ -140,7 +144,8 @@ class SiteData:
         self.names = {code: str(r["name"]) for code, r in self.row.items()} | self.no_data
         self.stems = dict(self.stems)
         for code, name in self.names.items():
-            self.stems.setdefault(code, f"{slug(code)}-{slug(name)}")
+            if code not in self.stems:
+                self.stems[code] = f"{slug(code)}-{slug(name)}"
 
     def name(self, code: str) -> str:
         return self.names.get(code, code)
@@ -161,6 +166,8 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     `stems` are the file names already known; the communes without data are all read with
     `names` only (else those the changes listed name); `tallies` are those of the runs up
     to `after` already known (the last ones that changed something)."""
+    import orjson
+
     from osmcams.store.sql import extract_order, rows_in
 
     db = store.db
@@ -216,6 +223,7 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     named = json.loads(state.get("names", "{}"))
     shown = {insee for run in runs.values() for *_, insee, _ in run.listed}
     shown |= {insee for found in listed.values() for *_, insee, _ in found}
+    shown |= loaded or set()  # and those that lost their data
     no_data = {code: named.get(code, code) for code in selected - counted if names or code in shown}
     cameras: dict[str, list[Camera]] = {}
     features: dict[str, list[str]] = {}
@@ -224,7 +232,7 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
             "SELECT key, lon, lat, tags, timestamp, feature, insee, surveillance_type FROM kept_objects"
             " WHERE lon IS NOT NULL AND feature IS NOT NULL AND {where}", f"insee, {extract_order()}"):
         osm_type, _, number = key.partition("/")
-        cameras.setdefault(insee, []).append(make_camera(osm_type, int(number), lon, lat, json.loads(tags),
+        cameras.setdefault(insee, []).append(make_camera(osm_type, int(number), lon, lat, orjson.loads(tags),
                                                          stamp)[0])
         features.setdefault(insee, []).append(line)
         mine_types = types.setdefault(insee, {})
@@ -255,6 +263,8 @@ def _boundaries(store: Store, codes: Iterable[str]) -> dict[str, Any]:
 
 def _all_cameras(store: Store, counted: list[str]) -> dict[str, list[Camera]]:
     """The published cameras of the communes of `counted`, in the order of an extract."""
+    import orjson
+
     from osmcams.store.sql import extract_order, rows_in
 
     found: dict[str, list[Camera]] = {code: [] for code in counted}
@@ -262,7 +272,7 @@ def _all_cameras(store: Store, counted: list[str]) -> dict[str, list[Camera]]:
             store.db, "SELECT key, lon, lat, tags, timestamp, insee FROM kept_objects WHERE lon IS NOT"
             f" NULL AND feature IS NOT NULL AND insee IN ({{marks}}) ORDER BY {extract_order()}", counted):
         osm_type, _, number = key.partition("/")
-        found[insee].append(make_camera(osm_type, int(number), lon, lat, json.loads(tags), stamp)[0])
+        found[insee].append(make_camera(osm_type, int(number), lon, lat, orjson.loads(tags), stamp)[0])
     return found
 
 
@@ -389,6 +399,9 @@ def _map_page(data: SiteData, codes: list[str], root: str, types: dict[str, int]
     return re.sub(r"\{(title|data)\}", lambda m: parts[m.group(1)], template)
 
 
+_SWEEPS: dict[tuple[Any, ...], Any] = {}  # view_sweeps of the cameras' tags, with the default settings
+
+
 def _data_file(data: SiteData, code: str) -> str:
     """communes/<stem>.js: the commune's outline, its cameras as cameras.geojson has them,
     and how their fields of view are drawn ([camera, kind, reach, sweeps])."""
@@ -398,7 +411,12 @@ def _data_file(data: SiteData, code: str) -> str:
     settings = FovSettings()
     views = []
     for i, camera in enumerate(data.cameras.get(code, [])):
-        shape = view_sweeps(camera, settings)
+        key = (camera.surveillance_type, camera.camera_type, camera.direction, *camera.tags.items())
+        if key not in _SWEEPS:  # they depend on these only, which a country's cameras repeat
+            if len(_SWEEPS) > 10_000:
+                _SWEEPS.clear()
+            _SWEEPS[key] = view_sweeps(camera, settings)
+        shape = _SWEEPS[key]
         if shape is not None:
             views.append([i, shape[0], round(shape[1], 1), shape[2]])
     outline = None
@@ -449,18 +467,22 @@ def _reported(data: SiteData, row: dict[str, Any], reported: Any) -> str:
 
 
 def _todo(cameras: list[Camera]) -> str:
-    from osmcams.analysis.quality import commune_quality
+    from osmcams.analysis.quality import todo_texts
 
     if not cameras:
         return ""
-    counts, features = commune_quality(cameras, 3.0)
-    if not features:
+    found = todo_texts(cameras, 3.0)
+    if not found:
         return "<h2 id=\"todo\">Mapping party to-do</h2><p>Every camera has the checked tags.</p>"
-    items = "".join(
-        f'<li>{_osm_link(f["properties"]["@id"])}: {esc(f["properties"]["description"])}</li>'
-        for f in features)
-    return (f'<h2 id="todo">Mapping party to-do</h2><p>{counts["to_complete"]:,} of '
+    items = "".join(f"<li>{_osm_link(camera.key)}: {_escaped(text)}</li>" for camera, text in found)
+    return (f'<h2 id="todo">Mapping party to-do</h2><p>{len(found):,} of '
             f"{len(cameras):,} cameras to complete.</p><ul>{items}</ul>")
+
+
+@functools.lru_cache(maxsize=4096)
+def _escaped(text: str) -> str:
+    """`esc(text)`, kept for the to-do texts that a country's cameras repeat."""
+    return esc(text)
 
 
 def commune_page(data: SiteData, code: str, site: SiteConfig, stem: str, reported: Any) -> str:
@@ -507,14 +529,34 @@ def _cell(value: Any, text: str) -> str:
     return f'<td data-v="{"" if value is None else esc(value)}">{text}</td>'
 
 
-def no_data_rows(data: SiteData) -> str:
-    """The ranking's rows of the communes without data (they change only with the communes)."""
+NO_DATA_ROW = '<tr class="nodata"'
+
+
+def _no_data_row(data: SiteData, code: str, name: str) -> str:
     from osmcams.communes.names import bare
 
-    return "".join(
-        f'<tr class="nodata" data-key="{esc(bare(name))}" data-code="{esc(code)}"><td data-v="{esc(name)}">'
-        f'<a href="communes/{esc(data.stems[code])}.html">{esc(name)}</a></td>' + _cell(code, esc(code))
-        + '<td data-v="" colspan="5">no data</td></tr>' for code, name in sorted(data.no_data.items()))
+    return (f'{NO_DATA_ROW} data-key="{esc(bare(name))}" data-code="{esc(code)}"><td data-v="{esc(name)}">'
+            f'<a href="communes/{esc(data.stems[code])}.html">{esc(name)}</a></td>' + _cell(code, esc(code))
+            + '<td data-v="" colspan="5">no data</td></tr>')
+
+
+def no_data_rows(data: SiteData) -> str:
+    """The ranking's rows of the communes without data (they change only with the communes)."""
+    return "".join(_no_data_row(data, code, name) for code, name in sorted(data.no_data.items()))
+
+
+def patched_no_data_rows(data: SiteData, kept: str, before: set[str]) -> str:
+    """`no_data_rows` from those `kept` when the communes with data were `before`: without
+    the rows of the communes that gained their data, with those of the ones that lost it."""
+    gained = {esc(code) for code in data.row if code not in before}
+    rows: list[tuple[str, str]] = []
+    for row in kept.split(NO_DATA_ROW)[1:]:
+        code = row.split(' data-code="', 1)[1].split('"', 1)[0]  # no attribute value holds a quote
+        if code not in gained:
+            rows.append((html.unescape(code), NO_DATA_ROW + row))
+    rows += [(code, _no_data_row(data, code, data.no_data[code])) for code in before - set(data.row)
+             if code in data.no_data]
+    return "".join(row for _, row in sorted(rows))
 
 
 def _ranked_row(r: dict[str, Any], stem: str) -> str:
@@ -785,7 +827,9 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
     if site.dir == config.output_dir:
         raise UsageError(f"{config.path}: [site] dir must not be [output] dir ({site.dir})")
     store = Store(config.history)
-    try:
+    collecting = gc.isenabled()
+    gc.disable()  # the build makes a million objects and few cycles; forked workers then leave
+    try:           # the parent's pages unwritten (a collection touches every object)
         last = store.last_run()
         key = _state_key(config, store)
         state = _read_state(site.dir / STATE)
@@ -802,10 +846,11 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
         if kept_rows is None:
             rows = {}
         data = None
+        same = True  # the communes with data
         if not whole:
             assert state is not None
             loaded, same = _touched(store, state)
-            if not same or rows.get("key") != key:  # the ranking's rows without data, again
+            if rows.get("key") != key:  # the ranking's rows, again
                 rows = {}
             tallies = {int(rid): tally for rid, tally in state.get("tallies", [])}
             data = _load(config, store, loaded, state["stems"], names=not rows, tallies=tallies,
@@ -818,7 +863,11 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
         counted = sorted(r["insee"] for r in data.rows)
         touched = set(stems) if whole else loaded & set(stems)
         old = {} if whole or state is None else state
-        no_data = kept_rows if rows and kept_rows is not None and not whole else no_data_rows(data)
+        if rows and kept_rows is not None and not whole:
+            assert state is not None
+            no_data = kept_rows if same else patched_no_data_rows(data, kept_rows, set(state["counted"]))
+        else:
+            no_data = no_data_rows(data)
         ranked = {code: known for code, known in rows.get("ranked", {}).items()
                   if code in data.row} if rows and not whole else {}
         stamp = data.meta.get("data_timestamp") or "unknown date"
@@ -850,6 +899,7 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
                       if c in stems and (site.dir / f"communes/{stems[c]}.{end}").exists()]
         reported = read_reported()
         store.close()
+        fresh = not (site.dir / "communes").is_dir()  # no page in place to compare with
         pages = [*(f"static/{n}" for n in (*MAP_CSS, *MAP_JS, *OWN)), "index.html", "map.html",
                  "feed.atom", STATE, ROWS, NO_DATA]
         for code in sorted(touched):
@@ -863,11 +913,13 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
                      remove=remove, optional=True) as paths:
             def page(path: str, text: str) -> None:
                 """Stage the page unless the one in place says the same (then it stays)."""
-                try:
-                    if (site.dir / path).read_bytes() == text.encode():
-                        return
-                except OSError:
-                    pass
+                if not fresh:
+                    try:
+                        with open(os.path.join(site.dir, path), "rb") as f:
+                            if f.read() == text.encode():
+                                return
+                    except OSError:
+                        pass
                 with open(paths[path], "w", encoding="utf-8") as out:
                     out.write(text)
 
@@ -914,6 +966,8 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
             in_parallel(tasks)
     finally:
         store.close()  # again: closing a closed store does nothing
+        if collecting:
+            gc.enable()
     what = "every commune" if whole else f"{len(touched):,} of {len(stems):,} communes"
     text = f"site written in {site.dir}: index, feeds and the pages of {what}"
     if log:
