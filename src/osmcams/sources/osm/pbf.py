@@ -30,7 +30,7 @@ ID_RANGE_BITS = 25
 RANGES_PER_PASS = 16
 PROGRESS_EVERY = 0.1  # seconds between two reports of how far a pass has read
 FEWEST_STANDALONE = 100  # sampled standalone nodes for an estimate of where data lies
-CROSSING_CELLS = 1  # cells off the grid of sampled nodes, where ways crossing a cut reach past it
+CROSSING_CELLS = 2  # cells of its grid that ways crossing a cut may reach past it, without them
 
 
 @dataclass
@@ -592,13 +592,12 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
     nodes (`footprint`), tagged ones that no way refers to, and its camera nodes that
     were not sampled; failing
     FEWEST_STANDALONE of them, its sampled nodes, all of them (`blocks.area_of`), less
-    CROSSING_CELLS cells at its edge and within their `footprint`, which ways that cross
-    the cut of an extract would make too large; and `Extract.standalone`."""
+    CROSSING_CELLS cells at its edge, which ways that cross the cut of an extract would
+    make too large; and `Extract.standalone`."""
     import numpy
-    import shapely
 
     from osmcams.geo.footprint import footprint
-    from osmcams.sources.osm.blocks import area_of, grid_of
+    from osmcams.sources.osm.blocks import area_of
 
     if samples is None:
         return None, "", None
@@ -618,17 +617,10 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
         return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
                       "node blocks, and its cameras"), (alone, samples.fraction)
     # Ways that cross the cut of an extract reach past it: the grid loses CROSSING_CELLS
-    # cells at its edge and keeps within the footprint of the nodes (a cell reaches past
-    # them), but for the cells of its cameras; so that it errs toward "no data".
-    grid = area_of(samples.points, cameras_at, shrink=CROSSING_CELLS)
-    spread = footprint(samples.points, samples.fraction, samples.points)
-    if grid is not None and spread is not None:
-        if len(cameras_at):
-            size = grid_of(samples.points, cameras_at)[1]  # type: ignore[index]  # a grid is there
-            spread = shapely.union(spread, shapely.multipoints(cameras_at).buffer(size))
-        grid = shapely.intersection(grid, spread)
-    return grid, (f"all its sampled nodes less a margin at its edge, having too few standalone "
-                  f"nodes ({len(alone)})"), None
+    # cells at its edge, so that it errs toward "no data".
+    return area_of(samples.points, cameras_at, shrink=CROSSING_CELLS), (
+        f"all its sampled nodes less a margin at its edge, having too few standalone nodes "
+        f"({len(alone)})"), None
 
 
 def read_by_id(
