@@ -30,7 +30,6 @@ ID_RANGE_BITS = 25
 RANGES_PER_PASS = 16
 PROGRESS_EVERY = 0.1  # seconds between two reports of how far a pass has read
 FEWEST_STANDALONE = 100  # sampled standalone nodes for an estimate of where data lies
-CROSSING_CELLS = 2  # cells of its grid that ways crossing a cut may reach past it, without them
 
 
 @dataclass
@@ -591,9 +590,8 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
     """Where the file has data (`Extract.data_area`) and what says so: its sampled standalone
     nodes (`footprint`), tagged ones that no way refers to, and its camera nodes that
     were not sampled; failing
-    FEWEST_STANDALONE of them, its sampled nodes, all of them (`blocks.area_of`), less
-    CROSSING_CELLS cells at its edge, which ways that cross the cut of an extract would
-    make too large; and `Extract.standalone`."""
+    FEWEST_STANDALONE of them, its sampled nodes, all of them (`blocks.area_of`), which
+    ways that cross the cut of an extract make too large; and `Extract.standalone`."""
     import numpy
 
     from osmcams.geo.footprint import footprint
@@ -616,11 +614,9 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
     if len(alone) >= FEWEST_STANDALONE and area is not None:
         return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
                       "node blocks, and its cameras"), (alone, samples.fraction)
-    # Ways that cross the cut of an extract reach past it: the grid loses CROSSING_CELLS
-    # cells at its edge, so that it errs toward "no data".
-    return area_of(samples.points, cameras_at, shrink=CROSSING_CELLS), (
-        f"all its sampled nodes less a margin at its edge, having too few standalone nodes "
-        f"({len(alone)})"), None
+    return area_of(samples.points, cameras_at), (
+        f"all its sampled nodes, having too few standalone nodes ({len(alone)}), so that ways "
+        "crossing its cut may make it too large"), None
 
 
 def read_by_id(
