@@ -51,7 +51,7 @@ def footprint(points: Any, fraction: float = 1.0, nodes: Any = None) -> Any:
     except QhullError:  # all on a line: no area
         return None
     corners = plane[simplices]
-    spacing = cKDTree(plane).query(plane, min(NEIGHBOUR, len(plane) - 1) + 1, workers=-1)[0][:, -1]
+    spacing = cKDTree(plane).query(plane, min(NEIGHBOUR, len(plane) - 1) + 1)[0][:, -1]
     longest = numpy.linalg.norm(corners - numpy.roll(corners, 1, axis=1), axis=2).max(axis=1)
     # The densest corner sets the reach: a lone node beyond the others spans no triangle.
     near = spacing[simplices].min(axis=1)
@@ -107,6 +107,6 @@ def _hollow(plane: Any, simplices: Any, widest: Any, nodes: Any, scale: Any) -> 
     middle = corners.mean(axis=1, keepdims=True)
     edges = (corners + numpy.roll(corners, 1, axis=1)) / 2
     probes = numpy.concatenate((middle, (middle + edges) / 2), axis=1)  # 4 points inside each
-    gap = tree.query(probes.reshape(-1, 2), workers=-1)[0].reshape(len(corners), -1).max(axis=1)
-    sampled = (tree.query(plane, workers=-1)[0] <= 2 * THIN_M)[simplices].all(axis=1)
+    gap = tree.query(probes.reshape(-1, 2))[0].reshape(len(corners), -1).max(axis=1)
+    sampled = (tree.query(plane)[0] <= 2 * THIN_M)[simplices].all(axis=1)
     return sampled & (gap > widest)
