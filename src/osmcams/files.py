@@ -190,6 +190,7 @@ def check_set(
     Two names that differ only by case or Unicode form collide: some file systems fold them.
     """
     seen: dict[str, str] = {}
+    there: dict[str, bool] = {}  # whether each folder of the set is in `directory`
     for label, name in names.items():
         if not _inside(name):
             raise UsageError(f"{label}: {name!r} is not a file name inside {directory}")
@@ -197,6 +198,11 @@ def check_set(
         if key in seen:
             raise UsageError(f"{seen[key]} and {label} would both be written to {name}")
         seen[key] = label
+        folder = name.rpartition("/")[0]
+        if folder not in there:
+            there[folder] = os.path.isdir(os.path.join(directory, folder))
+        if not there[folder]:  # nothing in it
+            continue
         place = os.path.join(directory, name)
         try:
             found = os.stat(place)

@@ -698,6 +698,17 @@ def feed(site: SiteConfig, data: SiteData, title: str, path: str, page: str, ide
 # Building ---------------------------------------------------------------------------------
 
 
+def _write(path: Path, text: str) -> None:
+    """`text` in UTF-8 into the file `path` (as `open(path, "w")` would, with less work)."""
+    out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        data = memoryview(text.encode())
+        while data:
+            data = data[os.write(out, data):]
+    finally:
+        os.close(out)
+
+
 def _state_key(config: Config, store: Store) -> str:
     from osmcams import __version__
 
@@ -859,6 +870,17 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
     once a day of data), unless `full` or the site was built by another configuration
     or version. Only what these communes need is read from the store.
     """
+    collecting = gc.isenabled()
+    gc.disable()  # the build makes a million objects and few cycles; forked workers then leave
+    try:          # the parent's pages unwritten (a collection touches every object)
+        return _build(config, full, log)
+    finally:  # after the build's objects are gone: the first collection would go through them
+        if collecting:
+            gc.enable()
+
+
+def _build(config: Config, full: bool, log: Log | None) -> str:
+    """`build`, with the garbage collector off."""
     from osmcams.analysis.compare import read_reported
 
     site = config.site
@@ -869,9 +891,7 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
     if site.dir == config.output_dir:
         raise UsageError(f"{config.path}: [site] dir must not be [output] dir ({site.dir})")
     store = Store(config.history)
-    collecting = gc.isenabled()
-    gc.disable()  # the build makes a million objects and few cycles; forked workers then leave
-    early = ExitStack()  # the pages of the parent unwritten (a collection touches every object)
+    early = ExitStack()
     folder: Path | None = None  # where the downloads are written, beside the rest
     try:
         last = store.last_run()
@@ -978,8 +998,7 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
                                 return
                     except OSError:
                         pass
-                with open(paths[path], "w", encoding="utf-8") as out:
-                    out.write(text)
+                _write(paths[path], text)
 
             def whole_site() -> None:
                 for n in (*MAP_CSS, *MAP_JS, *OWN):
@@ -1030,8 +1049,6 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
         early.close()
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
-        if collecting:
-            gc.enable()
     what = "every commune" if whole else f"{len(touched):,} of {len(stems):,} communes"
     text = f"site written in {site.dir}: index, feeds and the pages of {what}"
     if log:
