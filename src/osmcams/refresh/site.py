@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from osmcams.errors import UsageError
+from osmcams.errors import OutputError, UsageError
 from osmcams.files import publish, temp_folder
 from osmcams.join import Report
 from osmcams.models import Camera, make_camera
@@ -1040,7 +1040,11 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
                 import pyproj  # noqa: F401  (the to-do lists' projection: imported once, before forking)
             in_parallel(tasks)
             for wait in waits:
-                wait()
+                try:
+                    wait()
+                except OutputError as e:  # name the file as published
+                    early_place, place = f"{folder}{os.sep}", f"{site.dir / 'data'}{os.sep}"
+                    raise OutputError(str(e).replace(early_place, place)) from e
             if folder is not None:
                 for n in DAILY:
                     os.replace(folder / n, paths[f"data/{n}"])
