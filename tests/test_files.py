@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from osmcams.errors import OutputError, UsageError
-from osmcams.files import COMMIT, atomic_open, clean_leftovers, publish
+from osmcams.files import COMMIT, atomic_open, clean_leftovers, publish, temp_folder
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -127,6 +127,24 @@ def test_leftovers_of_dead_runs_are_removed_or_finished(tmp_path: Path) -> None:
     )
     assert (tmp_path / "a.txt").read_text() == "new a"
     assert (tmp_path / "b.txt").read_text() == "new b"
+
+
+def test_a_folder_written_before_the_set_goes_with_its_run(tmp_path: Path) -> None:
+    """`temp_folder` (the site's downloads, written beside the pages): made in the set's
+    directory, kept while its run lives, removed by the next publish once it died."""
+    out = tmp_path / "out"
+    code = ("import sys; from osmcams.files import temp_folder; folder = temp_folder(sys.argv[1]);"
+            " (folder / 'cameras.gpkg').write_text('half'); print(folder)")
+    dead = Path(subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True,
+                               check=True).stdout.strip())
+    mine = temp_folder(out)
+    assert dead.parent == out == mine.parent and (dead / "cameras.gpkg").is_file()
+    with publish(out, {"a.txt": "a.txt"}) as paths:
+        paths["a.txt"].write_text("a")
+    assert sorted(p.name for p in out.iterdir()) == sorted(["a.txt", mine.name])
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(OutputError):
+        temp_folder(tmp_path / "file")
 
 
 def test_a_new_folder_of_the_set_moves_whole(tmp_path: Path) -> None:

@@ -487,3 +487,25 @@ def test_a_killed_refresh_leaves_a_whole_site_that_the_next_run_brings_up_to_dat
     with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:
         (last,) = db.execute("SELECT max(id) FROM runs").fetchone()
     assert json.loads((site / "site.json").read_text(encoding="utf-8"))["run"] == last
+
+
+def test_a_full_disk_is_one_line_naming_the_site_and_changes_nothing(built, tmp_path):
+    """No file may grow past 64 kB (RLIMIT_FSIZE, as a full disk) while the downloads are
+    written by their own process: exit 2 in one line naming the file in the site, not the
+    folder it was written in first; the site as it was, nothing of the run left in it."""
+    import resource
+
+    site = tmp_path / "site"
+    before = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+
+    def full() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    done = subprocess.run([sys.executable, "-m", "osmcams", "site", "-q", "--config", str(built)],
+                          capture_output=True, text=True, preexec_fn=full, timeout=300, env=env)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"osmcams: error: cannot write {site}") and done.stderr.count("\n") == 1
+    assert ".osmcams-" not in done.stderr, done.stderr
+    assert {p: p.read_bytes() for p in site.rglob("*") if p.is_file()} == before

@@ -190,6 +190,7 @@ def check_set(
     Two names that differ only by case or Unicode form collide: some file systems fold them.
     """
     seen: dict[str, str] = {}
+    there: dict[str, bool] = {}  # whether each folder of the set is in `directory`
     for label, name in names.items():
         if not _inside(name):
             raise UsageError(f"{label}: {name!r} is not a file name inside {directory}")
@@ -197,6 +198,11 @@ def check_set(
         if key in seen:
             raise UsageError(f"{seen[key]} and {label} would both be written to {name}")
         seen[key] = label
+        folder = name.rpartition("/")[0]
+        if folder not in there:
+            there[folder] = os.path.isdir(os.path.join(directory, folder))
+        if not there[folder]:  # nothing in it
+            continue
         place = os.path.join(directory, name)
         try:
             found = os.stat(place)
@@ -255,11 +261,22 @@ def publish(
     paths = {label: staging / name for label, name in names.items()}
     try:
         staging.mkdir()
-        for parent in {path.parent for path in paths.values()}:
-            parent.mkdir(parents=True, exist_ok=True)
+        for folder in {name.rpartition("/")[0] for name in names.values()} - {""}:
+            (staging / folder).mkdir(parents=True, exist_ok=True)
         yield paths
-        moves = [name for name in names.values()  # with `optional`, an unwritten file stays
-                 if _changed(os.path.join(staging, name), os.path.join(directory, name), optional)]
+        written = _files(staging)
+        there: dict[str, bool] = {}  # whether each folder of the set is in `directory`
+        moves = []
+        for name in names.values():
+            if name not in written:
+                if optional:  # an unwritten file stays
+                    continue
+                raise ValueError(f"publish: {os.path.basename(name)} was not written")
+            folder = name.rpartition("/")[0]
+            if folder not in there:
+                there[folder] = os.path.isdir(os.path.join(directory, folder))
+            if not there[folder] or _changed(os.path.join(staging, name), os.path.join(directory, name)):
+                moves.append(name)
         manifest = staging / f"{COMMIT}.part"
         manifest.write_text(json.dumps({"move": moves, "remove": list(remove)}), encoding="utf-8")
         os.replace(manifest, staging / COMMIT)  # the set is decided: from here, roll forward
@@ -279,19 +296,33 @@ def publish(
         raise cannot_write(directory, e) from e
 
 
-def _changed(new: str, old: str, optional: bool = False) -> bool:
-    """Whether `new` differs from `old`; when it does not, the staged copy is dropped. With
-    `optional`, a `new` that was not written has not changed."""
+def _files(folder: str | os.PathLike[str], within: str = "") -> set[str]:
+    """The paths of the regular files under `folder` (links to one included), relative to it."""
+    found = set()
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                found |= _files(entry.path, f"{within}{entry.name}/")
+            elif entry.is_file():
+                found.add(within + entry.name)
+    return found
+
+
+def temp_folder(directory: str | os.PathLike[str]) -> Path:
+    """A new empty folder in `directory` (made when missing) for files that a `publish` into
+    it takes later: `clean_leftovers` removes it once this process is gone."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=_temp_prefix("early-"), dir=directory))
+    except OSError as e:
+        raise cannot_write(Path(directory), e) from e
+
+
+def _changed(new: str, old: str) -> bool:
+    """Whether the written `new` differs from `old`; when it does not, the staged copy is
+    dropped."""
     import filecmp
 
-    try:
-        written = stat.S_ISREG(os.stat(new).st_mode)
-    except OSError:  # not there, as os.path.exists says
-        if optional:
-            return False
-        written = False
-    if not written:
-        raise ValueError(f"publish: {os.path.basename(new)} was not written")
     try:
         regular = stat.S_ISREG(os.lstat(old).st_mode)  # a file, not a link to one
     except OSError:
@@ -308,10 +339,14 @@ def _finish(staging: Path, directory: Path) -> None:
     if not all(_inside(name) for name in [*manifest["move"], *manifest["remove"]]):
         raise ValueError(f"{staging / COMMIT} names a file outside {directory}")
     made: set[str] = set()
-    for folder in _new_folders(staging, directory, manifest["move"]):  # one rename for each
+    moved = _new_folders(staging, directory, manifest["move"])
+    whole = set(moved)
+    for folder in moved:  # one rename for each
         os.makedirs(os.path.dirname(os.path.join(directory, folder)), exist_ok=True)
         os.rename(os.path.join(staging, folder), os.path.join(directory, folder))
-    for name in manifest["move"]:  # what the folders held is there already
+    for name in manifest["move"]:
+        if name.rpartition("/")[0] in whole:  # there already, with its folder
+            continue
         source = os.path.join(staging, name)
         target = os.path.join(directory, name)
         if os.path.dirname(target) not in made:

@@ -32,14 +32,15 @@ import re
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from osmcams.errors import UsageError
-from osmcams.files import publish
+from osmcams.errors import OutputError, UsageError
+from osmcams.files import publish, temp_folder
 from osmcams.join import Report
 from osmcams.models import Camera, make_camera
 from osmcams.outputs.figures import OSM_CREDIT
@@ -173,14 +174,9 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     db = store.db
     state = dict(db.execute("SELECT name, value FROM kept_state WHERE name IN "
                             "('selected', 'names', 'report')").fetchall())
-    texts = dict(db.execute("SELECT insee, json FROM kept_rows ORDER BY published").fetchall())
+    texts = _texts(store)
     rows = [json.loads(text) for text in texts.values()]
-    try:
-        with open(config.output_dir / "communes.json", encoding="utf-8") as f:
-            meta = json.load(f)["meta"]
-    except (OSError, ValueError, KeyError) as e:
-        raise UsageError(f"no published set in {config.output_dir} ({e}): run osmcams refresh "
-                         f"--config {config.path} first") from e
+    meta = _meta(config)
     counted = {r["insee"] for r in rows}
     selected = set(json.loads(state.get("selected", "[]")))
     runs = {rid: RunInfo(rid, stamp, sequence, ended) for rid, stamp, sequence, ended in db.execute(
@@ -249,6 +245,22 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     return SiteData(meta, rows, no_data, len(selected | counted), list(runs.values()), cameras, features,
                     seen, counts,
                     boundaries, json.loads(state.get("report", "{}")), stems, changed, types, texts)
+
+
+def _texts(store: Store) -> dict[str, str]:
+    """The JSON text of each published row, by code, in the published order."""
+    return dict(store.db.execute("SELECT insee, json FROM kept_rows ORDER BY published").fetchall())
+
+
+def _meta(config: Config) -> dict[str, Any]:
+    """The `meta` of the published set."""
+    try:
+        with open(config.output_dir / "communes.json", encoding="utf-8") as f:
+            meta: dict[str, Any] = json.load(f)["meta"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"no published set in {config.output_dir} ({e}): run osmcams refresh "
+                         f"--config {config.path} first") from e
+    return meta
 
 
 def _boundaries(store: Store, codes: Iterable[str]) -> dict[str, Any]:
@@ -686,6 +698,17 @@ def feed(site: SiteConfig, data: SiteData, title: str, path: str, page: str, ide
 # Building ---------------------------------------------------------------------------------
 
 
+def _write(path: Path, text: str) -> None:
+    """`text` in UTF-8 into the file `path` (as `open(path, "w")` would, with less work)."""
+    out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        data = memoryview(text.encode())
+        while data:
+            data = data[os.write(out, data):]
+    finally:
+        os.close(out)
+
+
 def _state_key(config: Config, store: Store) -> str:
     from osmcams import __version__
 
@@ -733,22 +756,28 @@ def _touched(store: Store, state: dict[str, Any]) -> tuple[set[str], bool]:
     return {code for code in found | moved if code is not None}, not moved
 
 
-def _downloads(data: SiteData, cameras: dict[str, list[Camera]], boundaries: dict[str, Any],
-               paths: dict[str, Path]) -> None:
-    """The set's GeoPackages and uMap file into `paths`, from every published camera."""
+def _downloads(config: Config, folder: Path) -> None:
+    """The set's GeoPackages and uMap file (`DAILY`) into `folder`, from every published
+    camera (read from the store and the published set by this process)."""
     from osmcams.outputs.umap import write_umap
     from osmcams.outputs.writers import write_cameras, write_communes
 
-    counted = [r["insee"] for r in data.rows]
-    cameras = {code: cameras.get(code, []) for code in counted}
-    places = [(r["insee"], r["name"]) for r in data.rows for _ in cameras[r["insee"]]]
+    store = Store(config.history)
+    try:
+        rows = [json.loads(text) for text in _texts(store).values()]
+        counted = [r["insee"] for r in rows]
+        cameras = _all_cameras(store, counted)
+        boundaries = _boundaries(store, counted)
+    finally:
+        store.close()
+    places = [(r["insee"], r["name"]) for r in rows for _ in cameras[r["insee"]]]
     outlines = [{"code": r["insee"], "name": r["name"], "geometry": boundaries[r["insee"]]}
-                for r in data.rows if r["insee"] in boundaries]
-    write_cameras([c for code in counted for c in cameras[code]], paths["data/cameras.gpkg"], "gpkg",
+                for r in rows if r["insee"] in boundaries]
+    write_cameras([c for code in counted for c in cameras[code]], folder / "cameras.gpkg", "gpkg",
                   boundaries=outlines, overwrite=True, communes=places)
-    report = Report(data.meta, data.rows, cameras=cameras, boundaries=boundaries)
-    write_communes(report, paths["data/communes.gpkg"], "gpkg", overwrite=True)
-    write_umap(report, counted, paths["data/osmcams.umap"], overwrite=True)
+    report = Report(_meta(config), rows, cameras=cameras, boundaries=boundaries)
+    write_communes(report, folder / "communes.gpkg", "gpkg", overwrite=True)
+    write_umap(report, counted, folder / "osmcams.umap", overwrite=True)
 
 
 def _shares(data: SiteData, codes: list[str]) -> list[list[str]]:
@@ -786,27 +815,51 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def in_parallel(tasks: list[Callable[[], None]]) -> None:
-    """Run `tasks`, the first in this process and the others in forked ones beside it on
-    Linux with several cores (else one after the other); the first error is raised."""
-    global _TASKS
-    if len(tasks) < 2 or (os.cpu_count() or 1) < 2 or sys.platform != "linux":
-        for task in tasks:
-            task()
-        return
+def _forking() -> bool:
+    """Whether work goes to forked processes: on Linux with several cores."""
+    return (os.cpu_count() or 1) >= 2 and sys.platform == "linux"
+
+
+@contextmanager
+def _forked(tasks: list[Callable[[], None]]) -> Iterator[list[Callable[[], None]]]:
+    """`tasks` started now in forked processes (they die with this one), and a function for
+    each that waits for it and raises its error."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    _TASKS = tasks
+    global _TASKS
+    _TASKS = tasks  # what the processes forked below find
     try:
-        with ProcessPoolExecutor(len(tasks) - 1, mp_context=multiprocessing.get_context("fork"),
+        with ProcessPoolExecutor(len(tasks), mp_context=multiprocessing.get_context("fork"),
                                  initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-            futures = [pool.submit(_run, i) for i in range(1, len(tasks))]
-            tasks[0]()
-            for future in futures:
-                future.result()
+            futures = [pool.submit(_run, i) for i in range(len(tasks))]
+            yield [future.result for future in futures]
     finally:
         _TASKS = []
+
+
+def in_parallel(tasks: list[Callable[[], None]]) -> None:
+    """Run `tasks`, the first in this process and the others in forked ones beside it on
+    Linux with several cores (else one after the other); the first error is raised."""
+    if len(tasks) < 2 or not _forking():
+        for task in tasks:
+            task()
+        return
+    with _forked(tasks[1:]) as waits:
+        tasks[0]()
+        for wait in waits:
+            wait()
+
+
+@contextmanager
+def _beside(task: Callable[[], None]) -> Iterator[Callable[[], None]]:
+    """`task` started now in a forked process where `_forking`, and a function that waits
+    for it (elsewhere, that runs it)."""
+    if not _forking():
+        yield task
+    else:
+        with _forked([task]) as waits:
+            yield waits[0]
 
 
 def build(config: Config, full: bool = False, log: Log | None = None) -> str:
@@ -817,6 +870,17 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
     once a day of data), unless `full` or the site was built by another configuration
     or version. Only what these communes need is read from the store.
     """
+    collecting = gc.isenabled()
+    gc.disable()  # the build makes a million objects and few cycles; forked workers then leave
+    try:          # the parent's pages unwritten (a collection touches every object)
+        return _build(config, full, log)
+    finally:  # after the build's objects are gone: the first collection would go through them
+        if collecting:
+            gc.enable()
+
+
+def _build(config: Config, full: bool, log: Log | None) -> str:
+    """`build`, with the garbage collector off."""
     from osmcams.analysis.compare import read_reported
 
     site = config.site
@@ -827,9 +891,9 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
     if site.dir == config.output_dir:
         raise UsageError(f"{config.path}: [site] dir must not be [output] dir ({site.dir})")
     store = Store(config.history)
-    collecting = gc.isenabled()
-    gc.disable()  # the build makes a million objects and few cycles; forked workers then leave
-    try:           # the parent's pages unwritten (a collection touches every object)
+    early = ExitStack()
+    folder: Path | None = None  # where the downloads are written, beside the rest
+    try:
         last = store.last_run()
         key = _state_key(config, store)
         state = _read_state(site.dir / STATE)
@@ -845,6 +909,23 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
             kept_rows = None
         if kept_rows is None:
             rows = {}
+        stamp = _meta(config).get("data_timestamp") or "unknown date"
+
+        def daily_for(whole: bool) -> bool:
+            """Whether the downloads are written: in a whole build, or on a new day of data."""
+            dated = {} if whole or state is None else state.get("downloads", {})
+            return whole or any(str(dated.get(f"data/{n}", ""))[:10] != stamp[:10] for n in DAILY)
+
+        waits: list[Callable[[], None]] = []
+
+        def start_downloads() -> None:
+            """The downloads, from the store, by a process of their own from now on."""
+            nonlocal folder
+            folder = temp_folder(site.dir)
+            waits.append(early.enter_context(_beside(functools.partial(_downloads, config, folder))))
+
+        if daily_for(whole):
+            start_downloads()
         data = None
         same = True  # the communes with data
         if not whole:
@@ -870,11 +951,12 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
             no_data = no_data_rows(data)
         ranked = {code: known for code, known in rows.get("ranked", {}).items()
                   if code in data.row} if rows and not whole else {}
-        stamp = data.meta.get("data_timestamp") or "unknown date"
         dated = dict(old.get("downloads", {}))
-        daily = whole or any(str(dated.get(f"data/{n}", ""))[:10] != stamp[:10] for n in DAILY)
+        daily = daily_for(whole)
         if daily:
             dated = {f"data/{n}": stamp for n in DAILY}
+            if folder is None:  # the stems changed: a whole build after all
+                start_downloads()
         mine = {code: types for code, types in old.get("types", {}).items()
                 if code in data.row and code not in touched} if old else {}
         mine |= {code: data.types.get(code, {}) for code in data.row if whole or code in touched}
@@ -882,10 +964,6 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
         for found in mine.values():
             for kind, n in found.items():
                 types[kind] = types.get(kind, 0) + n
-        every = None  # every camera and outline, for the downloads
-        if daily:
-            every = ((data.cameras, data.boundaries) if whole
-                     else (_all_cameras(store, counted), _boundaries(store, counted)))
         remove: list[str] = []
         if whole and (site.dir / "communes").is_dir():
             kept = {f"communes/{stem}.html" for stem in stems.values()}
@@ -920,8 +998,7 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
                                 return
                     except OSError:
                         pass
-                with open(paths[path], "w", encoding="utf-8") as out:
-                    out.write(text)
+                _write(paths[path], text)
 
             def whole_site() -> None:
                 for n in (*MAP_CSS, *MAP_JS, *OWN):
@@ -961,13 +1038,21 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
             tasks = [communes(share, i == 0) for i, share in enumerate(_shares(data, sorted(touched)))]
             if len(tasks) > 1:
                 import pyproj  # noqa: F401  (the to-do lists' projection: imported once, before forking)
-            if every is not None:
-                tasks.append(functools.partial(_downloads, data, *every, paths))
             in_parallel(tasks)
+            for wait in waits:
+                try:
+                    wait()
+                except OutputError as e:  # name the file as published
+                    early_place, place = f"{folder}{os.sep}", f"{site.dir / 'data'}{os.sep}"
+                    raise OutputError(str(e).replace(early_place, place)) from e
+            if folder is not None:
+                for n in DAILY:
+                    os.replace(folder / n, paths[f"data/{n}"])
     finally:
         store.close()  # again: closing a closed store does nothing
-        if collecting:
-            gc.enable()
+        early.close()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
     what = "every commune" if whole else f"{len(touched):,} of {len(stems):,} communes"
     text = f"site written in {site.dir}: index, feeds and the pages of {what}"
     if log:
