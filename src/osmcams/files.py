@@ -7,6 +7,7 @@ leftovers, and finishes publishing a set whose publication had begun.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -15,7 +16,7 @@ import shutil
 import stat
 import tempfile
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -167,6 +168,13 @@ def atomic_open(target: str | os.PathLike[str], overwrite: bool = False) -> Iter
 PLAIN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")  # inside
 
 
+def _folders_in(directory: str | os.PathLike[str]) -> Callable[[str], bool]:
+    """Whether the folder of a name of a set (its part before the last "/") is in
+    `directory`, each folder looked at once."""
+    there = functools.cache(lambda folder: os.path.isdir(os.path.join(directory, folder)))
+    return lambda name: there(name.rpartition("/")[0])
+
+
 def _inside(name: Any) -> bool:
     """Whether `name` is a plain relative path, which stays inside its directory."""
     if isinstance(name, str) and PLAIN.fullmatch(name):  # no part starts with a dot
@@ -190,7 +198,7 @@ def check_set(
     Two names that differ only by case or Unicode form collide: some file systems fold them.
     """
     seen: dict[str, str] = {}
-    there: dict[str, bool] = {}  # whether each folder of the set is in `directory`
+    folder_there = _folders_in(directory)
     for label, name in names.items():
         if not _inside(name):
             raise UsageError(f"{label}: {name!r} is not a file name inside {directory}")
@@ -198,10 +206,7 @@ def check_set(
         if key in seen:
             raise UsageError(f"{seen[key]} and {label} would both be written to {name}")
         seen[key] = label
-        folder = name.rpartition("/")[0]
-        if folder not in there:
-            there[folder] = os.path.isdir(os.path.join(directory, folder))
-        if not there[folder]:  # nothing in it
+        if not folder_there(name):  # nothing in it
             continue
         place = os.path.join(directory, name)
         try:
@@ -265,17 +270,14 @@ def publish(
             (staging / folder).mkdir(parents=True, exist_ok=True)
         yield paths
         written = _files(staging)
-        there: dict[str, bool] = {}  # whether each folder of the set is in `directory`
+        folder_there = _folders_in(directory)
         moves = []
         for name in names.values():
             if name not in written:
                 if optional:  # an unwritten file stays
                     continue
                 raise ValueError(f"publish: {os.path.basename(name)} was not written")
-            folder = name.rpartition("/")[0]
-            if folder not in there:
-                there[folder] = os.path.isdir(os.path.join(directory, folder))
-            if not there[folder] or _changed(os.path.join(staging, name), os.path.join(directory, name)):
+            if not folder_there(name) or _changed(os.path.join(staging, name), os.path.join(directory, name)):
                 moves.append(name)
         manifest = staging / f"{COMMIT}.part"
         manifest.write_text(json.dumps({"move": moves, "remove": list(remove)}), encoding="utf-8")

@@ -93,6 +93,12 @@ class Camera:
         """Stable identity across runs, such as ``node/123``."""
         return f"{self.osm_type}/{self.osm_id}"
 
+    def tag_set(self) -> tuple[Any, ...]:
+        """What all but the camera's type, id, place and date depend on: a key for the work
+        done once per set of tags (a country's cameras repeat a few thousand)."""
+        return (self.direction, self.surveillance, self.surveillance_type, self.camera_type,
+                self.camera_mount, self.zone, self.operator, *self.tags.items())
+
     def properties(self) -> dict[str, object]:
         """The record without its position, for GeoJSON properties."""
         data = {name: getattr(self, name) for name in CAMERA_FIELDS if name not in ("lon", "lat")}

@@ -199,8 +199,7 @@ class _CameraTexts:
         if "@id" in tags or "@timestamp" in tags or type(lon) is not float or type(lat) is not float \
                 or not (math.isfinite(lon) and math.isfinite(lat)):
             return json.dumps(_camera_feature(camera), ensure_ascii=False, allow_nan=False)
-        key = (camera.direction, camera.surveillance, camera.surveillance_type, camera.camera_type,
-               camera.camera_mount, camera.zone, camera.operator, *tags.items())
+        key = camera.tag_set()
         pieces = self.pieces.get(key)
         if pieces is None:
             properties = _camera_feature(camera)["properties"]

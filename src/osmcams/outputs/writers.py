@@ -407,9 +407,7 @@ class _Cameras:
         tags: list[dict[str, str]] = []  # and its tags
         index = numpy.empty(len(self.cameras), dtype=numpy.intp)
         for i, (camera, place) in enumerate(zip(self.cameras, self.places)):
-            key = (place[0] is None, camera.direction, camera.surveillance, camera.surveillance_type,
-                   camera.camera_type, camera.camera_mount, camera.zone, camera.operator,
-                   *camera.tags.items())
+            key = (place[0] is None, *camera.tag_set())
             found = sets.get(key)
             if found is None:
                 found = sets[key] = len(records)

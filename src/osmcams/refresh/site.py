@@ -423,8 +423,8 @@ def _data_file(data: SiteData, code: str) -> str:
     settings = FovSettings()
     views = []
     for i, camera in enumerate(data.cameras.get(code, [])):
-        key = (camera.surveillance_type, camera.camera_type, camera.direction, *camera.tags.items())
-        if key not in _SWEEPS:  # they depend on these only, which a country's cameras repeat
+        key = camera.tag_set()
+        if key not in _SWEEPS:  # they depend on the tags only, which a country's cameras repeat
             if len(_SWEEPS) > 10_000:
                 _SWEEPS.clear()
             _SWEEPS[key] = view_sweeps(camera, settings)
