@@ -502,3 +502,28 @@ def test_an_extract_of_ways_alone_errs_toward_no_data(
     assert not [code for code, row in rows.items() if truth[code] == 0 and not row["cameras"]]
     inside = [code for code, share in truth.items() if share >= 0.995]
     assert len(set(inside) & set(rows)) >= len(inside) / 2
+
+
+def test_the_estimate_does_not_close_a_narrow_notch(shared_data: Path, tmp_path: Path) -> None:
+    """Central London cut by a polygon notched from the north (`simple`): near its tip the
+    notch is narrower than the triangles that the standalone nodes on either side span,
+    but none of the sampled nodes lies in it; those triangles are left out, and the notch
+    above them is no hole of the estimate to fill. Measured with shapely and pyproj: at most
+    3 % of the estimate lies outside the cut (5.7 % before), 90 % of the cut inside."""
+    west, south, east, north = -0.1141636, 51.5107253, -0.093166, 51.5232569  # its header box
+    width, height = east - west, north - south
+    cut = shapely.Polygon([(west + u * width, south + v * height) for u, v in [
+        (0.08, 0.08), (0.92, 0.08), (0.92, 0.92), (0.68, 0.92), (0.54, 0.42), (0.40, 0.92),
+        (0.08, 0.92)]])
+    geojson = tmp_path / "cut.geojson"
+    geojson.write_text(json.dumps({"type": "Feature", "properties": {},
+                                   "geometry": shapely.geometry.mapping(cut)}))
+    pbf = tmp_path / "cut.osm.pbf"
+    run_osmium("extract", "-p", geojson, "-s", "simple",
+               shared_data / "osm/big/valhalla-bench-london-2020.osm.pbf", "-o", pbf, "-O")
+    from osmcams.sources.osm.pbf import scan_file
+
+    area = scan_file(pbf, threads=1)[0].data_area
+    assert area is not None
+    assert km2(shapely.difference(area, cut)) / km2(area) <= 0.03
+    assert km2(shapely.intersection(area, cut)) / km2(cut) >= 0.9
