@@ -592,7 +592,7 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
     nodes (`footprint`), tagged ones that no way refers to, and its camera nodes that
     were not sampled; failing
     FEWEST_STANDALONE of them, or when which nodes ways refer to is unknown, all its
-    sampled nodes (`_spread`); and `Extract.standalone`."""
+    sampled nodes (`spread_area`); and `Extract.standalone`."""
     import numpy
 
     from osmcams.geo.footprint import footprint
@@ -603,7 +603,8 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
     cameras_at = numpy.column_stack((numpy.fromiter((c.lon for c in cameras), float, count),
                                      numpy.fromiter((c.lat for c in cameras), float, count)))
     if referenced is None:
-        return _spread(samples, cameras_at), "its sampled nodes, all of them, less a margin at its edge", None
+        return (spread_area(samples.points, samples.fraction, cameras_at),
+                "its sampled nodes, all of them, less a margin at its edge", None)
     alone = samples.tagged_points[~numpy.isin(samples.tagged_ids, referenced)]
     # The camera nodes sampled are among those, if they stand alone; the others may lie
     # in pieces of a file that the sampling missed (tiles whose ids do not mix).
@@ -614,27 +615,32 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
     if len(alone) >= FEWEST_STANDALONE and area is not None:
         return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
                       "node blocks, and its cameras"), (alone, samples.fraction)
-    return _spread(samples, cameras_at), (f"all its sampled nodes less a margin at its edge, having "
-                                          f"too few standalone nodes ({len(alone)})"), None
+    return spread_area(samples.points, samples.fraction, cameras_at), (
+        f"all its sampled nodes less a margin at its edge, having too few standalone nodes "
+        f"({len(alone)})"), None
 
 
-def _spread(samples: Any, cameras_at: Any) -> Any:
-    """Where a file has data, from all its sampled nodes: their grid (`blocks.area_of`) less
-    CROSSING_CELLS cells at its edge, within their `footprint` (a cell reaches past them),
-    and the cells of its cameras. Ways that cross the cut of an extract reach past it, and
-    their nodes are no evidence: so it errs toward "no data"."""
+def spread_area(points: Any, fraction: float, cameras_at: Any) -> Any:
+    """Where a file has data, from all its sampled nodes (`points`, a `fraction` of its node
+    blocks): their grid (`blocks.area_of`, with the cells of the cameras `cameras_at`) less
+    CROSSING_CELLS cells at its edge, within their `footprint` or the cells of the cameras.
+    Ways that cross the cut of an extract reach past it, and their nodes are no evidence:
+    so it errs toward "no data". It depends on the cameras only through their cells."""
+    import numpy
     import shapely
 
     from osmcams.geo.footprint import footprint
     from osmcams.sources.osm.blocks import area_of, grid_of
 
-    grid = area_of(samples.points, cameras_at, shrink=CROSSING_CELLS)
-    spread = footprint(samples.points, samples.fraction, samples.points)
+    cameras_at = numpy.asarray(cameras_at, float).reshape(-1, 2)
+    grid = area_of(points, cameras_at, shrink=CROSSING_CELLS)
+    spread = footprint(points, fraction, points)
     if grid is None or spread is None:
         return grid
     if len(cameras_at):
-        size = grid_of(samples.points, cameras_at)[1]  # type: ignore[index]  # a grid is there
-        spread = shapely.union(spread, shapely.multipoints(cameras_at).buffer(size))
+        low, size, _, _ = grid_of(points, cameras_at)  # type: ignore[misc]  # a grid is there
+        cells = numpy.unique(numpy.floor((cameras_at - low) / size), axis=0) * size + low
+        spread = shapely.union(spread, shapely.union_all(shapely.box(*cells.T, *(cells + size).T)))
     return shapely.intersection(grid, spread)
 
 
