@@ -474,8 +474,8 @@ class Refresh:
         import shapely
 
         mirror, kept = self.mirror, self.mirror.get("area")
-        if mirror.estimated_from_standalone():  # the cameras do not change it
-            return False
+        if mirror.get("extent") is not None or mirror.estimated_from_standalone():
+            return False  # the extent, not the area, says what is covered; or no camera changes it
         if kept["grid"] is None:  # no samples: no area, whatever the cameras
             return False
         area = None if kept["wkb"] is None else shapely.from_wkb(kept["wkb"])
