@@ -37,7 +37,8 @@ def standalone_nodes(pbf: Path):
     referred = {ref for refs in re.findall(r"^w\S+ .* N(\S*)$", text, re.M)
                 for ref in refs.split(",") if ref}
     found = re.findall(r"^n(\d+) .* T(\S+) x(\S+) y(\S+)$", text, re.M)
-    return shapely.points([(float(x), float(y)) for i, _, x, y in found if f"n{i}" not in referred])
+    return shapely.points(numpy.array([(float(x), float(y)) for i, _, x, y in found
+                                       if f"n{i}" not in referred]).reshape(-1, 2))
 
 
 def km2(geometry) -> float:
@@ -461,4 +462,68 @@ def test_the_estimate_does_not_bridge_a_notch_of_the_cut(
     area = scan_file(pbf, threads=1)[0].data_area
     assert area is not None
     assert km2(shapely.difference(area, cut)) / km2(area) <= (0.04 if strategy == "simple" else 0.11)
+    assert km2(shapely.intersection(area, cut)) / km2(cut) >= 0.9
+
+
+# A star-shaped cut of our own of the Rhein-Neckar 2016 extract (Mannheim, Heidelberg and the
+# Odenwald), inside its header box: concave sides where ways cross the cut on either side.
+RHEIN_NECKAR_CUT = [(8.58, 49.34), (8.68, 49.36), (8.78, 49.33), (8.74, 49.40), (8.80, 49.46),
+                    (8.68, 49.43), (8.58, 49.46), (8.62, 49.40)]
+
+
+@pytest.mark.parametrize("strategy", ["simple", "complete_ways", "smart"])
+def test_an_extract_of_ways_alone_errs_toward_no_data(
+    shared_data: Path, tmp_path: Path, strategy: str
+) -> None:
+    """The Rhein-Neckar extract holds routing ways and their nodes, almost no standalone
+    node: the estimate comes from all its sampled nodes, and those of the ways that cross a
+    cut lie past it (with `complete_ways` and `smart`). Cut by osmium-tool and read without
+    the cut's extent: no square outside the cut gets a count, none more than its true
+    share (shapely and pyproj); most of those wholly inside are counted."""
+    area = shapely.Polygon(RHEIN_NECKAR_CUT)
+    geojson = tmp_path / "cut.geojson"
+    geojson.write_text(json.dumps({"type": "Feature", "properties": {},
+                                   "geometry": shapely.geometry.mapping(area)}))
+    pbf = tmp_path / "cut.osm.pbf"
+    run_osmium("extract", "-p", geojson, "-s", strategy,
+               shared_data / "osm/big/graphhopper-rnv-rhein-neckar-2016.osm.pbf", "-o", pbf, "-O")
+    assert len(standalone_nodes(pbf)) < 100
+    shapes = squares(shapely.buffer(area, 0.04).bounds, 0.02)
+    result = invoke("count", "--include-partial", "--all", "--pbf", pbf, "--boundaries",
+                    squares_file(shapes, tmp_path / "squares.geojson"), "-f", "json", "-q")
+    assert result.exit_code == 0, result.output
+    data = strict_json(result.stdout)
+    assert data["meta"]["coverage_from"] == "estimated from the data"
+    rows = {r["insee"]: r for r in data["communes"]}
+    truth = true_shares(shapes, area)
+    over = {code: (row["coverage"], round(truth[code], 3)) for code, row in rows.items()
+            if row["coverage"] > printed(truth[code]) + 0.02 and not row["cameras"]}
+    assert not over
+    assert not [code for code, row in rows.items() if truth[code] == 0 and not row["cameras"]]
+    inside = [code for code, share in truth.items() if share >= 0.995]
+    assert len(set(inside) & set(rows)) >= len(inside) / 2
+
+
+def test_the_estimate_does_not_close_a_narrow_notch(shared_data: Path, tmp_path: Path) -> None:
+    """Central London cut by a polygon notched from the north (`simple`): near its tip the
+    notch is narrower than the triangles that the standalone nodes on either side span,
+    but none of the sampled nodes lies in it; those triangles are left out, and the notch
+    above them is no hole of the estimate to fill. Measured with shapely and pyproj: at most
+    3 % of the estimate lies outside the cut (5.7 % before), 90 % of the cut inside."""
+    west, south, east, north = -0.1141636, 51.5107253, -0.093166, 51.5232569  # its header box
+    width, height = east - west, north - south
+    cut = shapely.Polygon([(west + u * width, south + v * height) for u, v in [
+        (0.08, 0.08), (0.92, 0.08), (0.92, 0.92), (0.68, 0.92), (0.54, 0.42), (0.40, 0.92),
+        (0.08, 0.92)]])
+    geojson = tmp_path / "cut.geojson"
+    geojson.write_text(json.dumps({"type": "Feature", "properties": {},
+                                   "geometry": shapely.geometry.mapping(cut)}))
+    pbf = tmp_path / "cut.osm.pbf"
+    run_osmium("extract", "-p", geojson, "-s", "simple",
+               shared_data / "osm/big/valhalla-bench-london-2020.osm.pbf", "-o", pbf, "-O")
+    from osmcams.sources.osm.pbf import scan_file
+
+    area = scan_file(pbf, threads=1)[0].data_area
+    assert area is not None
+    assert km2(shapely.difference(area, cut)) / km2(area) <= 0.03
     assert km2(shapely.intersection(area, cut)) / km2(cut) >= 0.9

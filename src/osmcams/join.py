@@ -306,6 +306,26 @@ def coverage_of(extract: Extract, chosen: Any) -> tuple[Any, str]:
     return numpy.where(shares >= FULL, 1.0, numpy.round(shares, 3)), how
 
 
+def _holding_the_data(extract: Extract, geometries: Any) -> Any:
+    """Which of `geometries` hold the whole of where the extract has data."""
+    import numpy
+    import shapely
+
+    region, _ = _data_region(extract)
+    holds = numpy.zeros(len(geometries), bool)
+    if region is None or region.is_empty:
+        return holds
+    west, south, east, north = shapely.bounds(region)
+    bounds = shapely.bounds(geometries)
+    near = numpy.flatnonzero((bounds[:, 0] <= west) & (bounds[:, 1] <= south) & (bounds[:, 2] >= east)
+                             & (bounds[:, 3] >= north))
+    try:
+        holds[near] = shapely.covers(geometries[near], region)
+    except shapely.errors.GEOSException:  # an invalid outline: repair it
+        holds[near] = shapely.covers(shapely.make_valid(geometries[near]), region)
+    return holds
+
+
 def covered(
     extract: Extract, chosen: Any, rank: bool, holding: set[str] | frozenset[str] = frozenset(),
     known: tuple[Any, str] | None = None,
@@ -317,8 +337,9 @@ def covered(
     communes named; alone, or when none is covered, it is an error: a zero there would
     be a number without data. A partly covered one keeps
     its count, flagged, and so does one `holding` cameras of the extract, however
-    little of it the sampling found: the extract has data there. `known` is the
-    `coverage_of` the communes, when known already.
+    little of it the sampling found: the extract has data there; and one that holds all
+    of the extract's data (an island's extract, whose commune takes in the sea). `known`
+    is the `coverage_of` the communes, when known already.
     """
     shares, how = known or coverage_of(extract, chosen)
     if shares is None:
@@ -330,6 +351,8 @@ def covered(
     names = [f"{n} ({c})" for n, c in zip(chosen["name"].tolist(), chosen["insee"].tolist())]
     where = coverage_where(extract.source, how)
     kept = (shares >= NO_DATA) | chosen["insee"].isin(holding).to_numpy()
+    if not kept.all():
+        kept |= _holding_the_data(extract, chosen.geometry.values)
     outside = [name for name, keep in zip(names, kept) if not keep]
     if outside and not rank and len(outside) == len(names):  # of several named, the others count
         raise DataError(f"{', '.join(outside)}: outside {where}, nothing there can be counted")

@@ -5,9 +5,9 @@ their nodes: those nodes lie beyond the cut, where the extract has no other data
 standalone node, one no way refers to (a shop, a tree, an address, a bus stop), is
 kept only when it lies inside the cut. So the data lies among the standalone nodes:
 the estimate is the union of the triangles of their Delaunay triangulation whose
-longest edge is short for the spacing of nodes around them. A long triangle that
-holds a hole among every sampled node (the gap between two arms of a concave cut, where
-no way runs) is left out; a hole of the union that evidence surrounds is filled. It
+longest edge is short for the spacing of nodes around them. A triangle that holds a
+hole among every sampled node (the gap between two arms of a concave cut, where no way
+runs) is left out; a hole of the union that evidence surrounds is filled. It
 stops at the outermost standalone nodes, short of the cut: it errs toward "no data".
 Measured against cuts of complete extracts: benchmarks/coverage.py.
 """
@@ -19,8 +19,9 @@ from typing import Any
 NEIGHBOUR = 4  # the spacing of nodes around a node: the distance to its 4th nearest
 REACH = 16  # a triangle is kept when its longest edge is at most REACH spacings…
 LONGEST_M = 1500.0  # … and at most this many metres (more in a sparse sample)
-SHORT = 4  # a triangle whose longest edge is at most SHORT spacings is kept whatever it holds;
-HOLE = 0.12  # a longer one is not when a point inside it lies further than HOLE of it from any node
+SHORT = 4  # a triangle whose longest edge is over SHORT spacings is left out when a point inside
+HOLE = 0.12  # it lies further than HOLE of that edge from any node; a shorter one (over 2 THIN_M),
+# further than 3 HOLE of it and 2 THIN_M (the nodes are thinned to one in THIN_M): a narrow notch
 FILLED_KM2 = 25.0  # holes of the union up to this size are filled: evidence lies all around them
 METRES_PER_DEGREE = 111_195.0
 THIN_M = 50.0  # one node of each square of this side in metres: fewer to triangulate
@@ -57,9 +58,11 @@ def footprint(points: Any, fraction: float = 1.0, nodes: Any = None) -> Any:
     near = spacing[simplices].min(axis=1)
     limit = numpy.minimum(REACH * near, LONGEST_M / numpy.sqrt(max(fraction, 1e-6)))
     keep = longest <= limit
-    long = keep & (longest > SHORT * near)
-    if nodes is not None and long.any():  # only long triangles are judged
-        keep[long] = ~_hollow(plane, simplices[long], HOLE * longest[long], nodes, scale)
+    judged = keep & (longest > 2 * THIN_M)  # a smaller one lies among the squares of its corners
+    if nodes is not None and judged.any():
+        widest = numpy.where(longest > SHORT * near, HOLE * longest,
+                             numpy.maximum(3 * HOLE * longest, 2 * THIN_M))[judged]
+        keep[judged] = ~_hollow(plane, simplices[judged], widest, nodes, scale)
     kept = corners[keep]
     if not len(kept):
         return None
@@ -92,8 +95,9 @@ def _thinned(plane: Any) -> Any:
 
 
 def _hollow(plane: Any, simplices: Any, widest: Any, nodes: Any, scale: Any) -> Any:
-    """Which triangles (`simplices` of `plane`, in metres) hold a hole among `nodes` wider
-    than HOLE of their longest edge: a gap between the arms of a cut, where no way runs.
+    """Which triangles (`simplices` of `plane`, in metres) hold a hole among `nodes`: a point
+    further than `widest` (of each) from any node, a gap between the arms of a cut, where no
+    way runs.
     Only those whose corners lie among the nodes are judged: a camera in a piece of a file
     that the sampling missed has none around it."""
     import numpy

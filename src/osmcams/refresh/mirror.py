@@ -235,22 +235,23 @@ class Mirror:
         return total, total - inside, bad
 
     def keep_samples(self, samples: Any, standalone: tuple[Any, float] | None = None) -> None:
-        """Keep the node locations sampled from the extract (`blocks.sampled_nodes`), and
-        the standalone ones that its area was estimated from (`Extract.standalone`)."""
+        """Keep the nodes sampled from the extract (`blocks.sampled`), and the standalone ones
+        that its area was estimated from (`Extract.standalone`)."""
         import numpy
 
-        for name, points in (("samples", samples), ("standalone", standalone and standalone[0])):
+        for name, points in (("samples", samples and samples.points),
+                             ("standalone", standalone and standalone[0])):
             value = None if points is None else numpy.asarray(points, "<f8").tobytes()
             self.db.execute("INSERT OR REPLACE INTO kept_state VALUES (?, ?)", (name, value))
-        self.put("fraction", standalone and standalone[1])
+        self.put("fraction", standalone[1] if standalone else samples and samples.fraction)
 
     def data_area(self) -> Any:
         """Where the updated extract has data, as `scan_members` finds it: from its standalone
         nodes (`footprint`; the cameras the diffs bring are not among them), or else from
-        the sampled nodes with the kept cameras as evidence (`blocks.area_of`); None
+        the sampled nodes with the kept cameras as evidence (`pbf.spread_area`); None
         without samples."""
         from osmcams.geo.footprint import footprint
-        from osmcams.sources.osm.blocks import area_of
+        from osmcams.sources.osm.pbf import spread_area
 
         standalone, samples = self._points("standalone"), self._points("samples")
         if standalone is not None:
@@ -258,7 +259,12 @@ class Mirror:
         if samples is None:
             return None
         places = self.db.execute("SELECT lon, lat FROM kept_objects WHERE lon IS NOT NULL").fetchall()
-        return area_of(samples, places)
+        return spread_area(samples, self.get("fraction"), places)
+
+    def samples_lack_fraction(self) -> bool:
+        """Whether the samples were kept without the share of the node blocks they come from
+        (by an earlier osmcams): the extract must be read again."""
+        return self.get("fraction") is None and self._points("samples") is not None
 
     def estimated_from_standalone(self) -> bool:
         """Whether `data_area` is the footprint of standalone nodes (not a grid)."""

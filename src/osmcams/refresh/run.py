@@ -158,7 +158,8 @@ class Refresh:
         from osmcams.sources.replication import DiffsGone
 
         mirror = self.mirror
-        fresh = not self.config.pbf.is_file() or mirror.get("base") != _identity(self.config.pbf)
+        fresh = (not self.config.pbf.is_file() or mirror.get("base") != _identity(self.config.pbf)
+                 or mirror.samples_lack_fraction())
         self.start_sequence = mirror.get("sequence")
         if fresh:
             if self.config.request.boundaries:
@@ -195,7 +196,7 @@ class Refresh:
 
     def _read_extract(self, download: bool) -> None:
 
-        from osmcams.sources.osm.blocks import sampled_nodes
+        from osmcams.sources.osm.blocks import sampled
         from osmcams.sources.osm.pbf import scan_members
         from osmcams.sources.replication import ReplicationState
 
@@ -219,7 +220,7 @@ class Refresh:
         mirror.put("sequence", state.sequence)
         mirror.put("timestamp", state.timestamp)
         mirror.put("url", state.url)
-        mirror.keep_samples(sampled_nodes(config.pbf), extract.standalone)
+        mirror.keep_samples(sampled(config.pbf), extract.standalone)
         mirror.put("area_from", extract.data_area_from)
         mirror.put("extent", None if extract.extent is None else
                    {"wkb": _wkb(extract.extent), "source": extract.extent_source})
@@ -466,20 +467,20 @@ class Refresh:
 
     def _area_changed(self, cameras: list[Camera]) -> bool:
         """Whether the diffs changed where the extract has data, `cameras` being where the
-        touched cameras are now. `blocks.area_of` depends on the cameras through the
-        grid, and the cells that hold one: unchanged when the grid is, every camera is
-        now inside the area, and every cell a camera left holds another; else the area
-        is computed again and compared."""
+        touched cameras are now. `pbf.spread_area` depends on the cameras through the
+        grid, and the cells that hold one: unchanged when the grid is, the cell of every
+        camera is now inside the area, and every cell a camera left holds another; else
+        the area is computed again and compared."""
         import shapely
 
         mirror, kept = self.mirror, self.mirror.get("area")
-        if mirror.estimated_from_standalone():  # the cameras do not change it
-            return False
+        if mirror.get("extent") is not None or mirror.estimated_from_standalone():
+            return False  # the extent, not the area, says what is covered; or no camera changes it
         if kept["grid"] is None:  # no samples: no area, whatever the cameras
             return False
         area = None if kept["wkb"] is None else shapely.from_wkb(kept["wkb"])
         if (area is not None and mirror.grid() == kept["grid"]
-                and all(shapely.contains_xy(area, c.lon, c.lat) for c in cameras)
+                and all(_cell_inside(area, (c.lon, c.lat), kept["grid"]) for c in cameras)
                 and all(_cell_holds(mirror, p, kept["grid"]) for p in mirror.old_places.values()
                         if p is not None)):
             return False
@@ -565,18 +566,36 @@ class Refresh:
         return self.store.record_run(self._run_record(), list(fresh.values()), now, touched)
 
 
-def _cell_holds(mirror: Any, place: tuple[float, float], grid: list[Any]) -> bool:
-    """Whether the cell of `grid` (`blocks.grid_of`) that holds `place` holds a placed
-    camera; False when `place` is too near an edge to tell its cell."""
+def _cell(place: tuple[float, float], grid: list[Any]) -> tuple[float, float, float, float] | None:
+    """The cell of `grid` (`blocks.grid_of`) that holds `place`: (west, south, east, north);
+    None when `place` is too near an edge to tell its cell, or off the grid."""
     import math
 
     (west, south), size, columns, rows = grid
     x, y = (place[0] - west) / size, (place[1] - south) / size
     i, j = math.floor(x), math.floor(y)
     if min(x - i, i + 1 - x, y - j, j + 1 - y) < EDGE or not (0 <= i < columns and 0 <= j < rows):
+        return None
+    return west + i * size, south + j * size, west + (i + 1) * size, south + (j + 1) * size
+
+
+def _cell_inside(area: Any, place: tuple[float, float], grid: list[Any]) -> bool:
+    """Whether the cell of `grid` that holds `place` lies inside `area`."""
+    import shapely
+
+    cell = _cell(place, grid)
+    return cell is not None and bool(shapely.covers(area, shapely.box(*cell)))
+
+
+def _cell_holds(mirror: Any, place: tuple[float, float], grid: list[Any]) -> bool:
+    """Whether the cell of `grid` that holds `place` holds a placed camera; False when
+    `place` is too near an edge to tell its cell."""
+    cell = _cell(place, grid)
+    if cell is None:
         return False
-    return mirror.holds_camera(west + (i + EDGE) * size, south + (j + EDGE) * size,
-                               west + (i + 1 - EDGE) * size, south + (j + 1 - EDGE) * size)
+    west, south, east, north = cell
+    inset = EDGE * grid[1]
+    return mirror.holds_camera(west + inset, south + inset, east - inset, north - inset)
 
 
 def _wkb(shape: Any) -> str | None:

@@ -730,7 +730,7 @@ def grid_of(points: Any, evidence: Any = None) -> tuple[Any, float, int, int] | 
     return low, size, int(nx), int(ny)
 
 
-def area_of(points: Any, evidence: Any = None) -> Any:
+def area_of(points: Any, evidence: Any = None, shrink: int = 0) -> Any:
     """Where a file has data: a (multi)polygon from a grid of its sampled node locations.
 
     Cells holding sampled nodes (and a neighbour that does) are closed over one-cell
@@ -739,7 +739,9 @@ def area_of(points: Any, evidence: Any = None) -> Any:
     never too much. A cell holding a point of `evidence` has data, however alone:
     an object read from the file is where the file has data (files made of pieces,
     whose node ids do not mix, are sampled in only some of their pieces); the grid
-    grows to hold it, up to MAX_CELLS a side. None when there are too few samples.
+    grows to hold it, up to MAX_CELLS a side. `shrink`: cells taken off its edge first,
+    where the ways that cross the cut of an extract reach. None when there are too few
+    samples.
     """
     import numpy
     import shapely
@@ -757,6 +759,8 @@ def area_of(points: Any, evidence: Any = None) -> Any:
     full &= ndimage.convolve(full.astype(int), square.astype(int), mode="constant") > 1
     full = ndimage.binary_closing(full, square, border_value=0)
     full = ndimage.binary_opening(full, square, border_value=0)
+    if shrink:
+        full = ndimage.binary_erosion(full, square, iterations=shrink, border_value=0)
     if len(evidence):
         seen, _, _ = numpy.histogram2d(evidence[:, 0], evidence[:, 1], bins=(nx, ny), range=bounds)
         full |= seen > 0

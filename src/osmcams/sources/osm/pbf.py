@@ -30,6 +30,7 @@ ID_RANGE_BITS = 25
 RANGES_PER_PASS = 16
 PROGRESS_EVERY = 0.1  # seconds between two reports of how far a pass has read
 FEWEST_STANDALONE = 100  # sampled standalone nodes for an estimate of where data lies
+CROSSING_CELLS = 1  # cells off the grid of sampled nodes, where ways crossing a cut reach past it
 
 
 @dataclass
@@ -590,12 +591,11 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
     """Where the file has data (`Extract.data_area`) and what says so: its sampled standalone
     nodes (`footprint`), tagged ones that no way refers to, and its camera nodes that
     were not sampled; failing
-    FEWEST_STANDALONE of them, its sampled nodes, all of them (`blocks.area_of`), which
-    ways that cross the cut of an extract make too large; and `Extract.standalone`."""
+    FEWEST_STANDALONE of them, or when which nodes ways refer to is unknown, all its
+    sampled nodes (`spread_area`); and `Extract.standalone`."""
     import numpy
 
     from osmcams.geo.footprint import footprint
-    from osmcams.sources.osm.blocks import area_of
 
     if samples is None:
         return None, "", None
@@ -603,7 +603,8 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
     cameras_at = numpy.column_stack((numpy.fromiter((c.lon for c in cameras), float, count),
                                      numpy.fromiter((c.lat for c in cameras), float, count)))
     if referenced is None:
-        return area_of(samples.points, cameras_at), "its sampled nodes, all of them", None
+        return (spread_area(samples.points, samples.fraction, cameras_at),
+                "its sampled nodes, all of them, less a margin at its edge", None)
     alone = samples.tagged_points[~numpy.isin(samples.tagged_ids, referenced)]
     # The camera nodes sampled are among those, if they stand alone; the others may lie
     # in pieces of a file that the sampling missed (tiles whose ids do not mix).
@@ -614,9 +615,33 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
     if len(alone) >= FEWEST_STANDALONE and area is not None:
         return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
                       "node blocks, and its cameras"), (alone, samples.fraction)
-    return area_of(samples.points, cameras_at), (
-        f"all its sampled nodes, having too few standalone nodes ({len(alone)}), so that ways "
-        "crossing its cut may make it too large"), None
+    return spread_area(samples.points, samples.fraction, cameras_at), (
+        f"all its sampled nodes less a margin at its edge, having too few standalone nodes "
+        f"({len(alone)})"), None
+
+
+def spread_area(points: Any, fraction: float, cameras_at: Any) -> Any:
+    """Where a file has data, from all its sampled nodes (`points`, a `fraction` of its node
+    blocks): their grid (`blocks.area_of`, with the cells of the cameras `cameras_at`) less
+    CROSSING_CELLS cells at its edge, within their `footprint` or the cells of the cameras.
+    Ways that cross the cut of an extract reach past it, and their nodes are no evidence:
+    so it errs toward "no data". It depends on the cameras only through their cells."""
+    import numpy
+    import shapely
+
+    from osmcams.geo.footprint import footprint
+    from osmcams.sources.osm.blocks import area_of, grid_of
+
+    cameras_at = numpy.asarray(cameras_at, float).reshape(-1, 2)
+    grid = area_of(points, cameras_at, shrink=CROSSING_CELLS)
+    spread = footprint(points, fraction, points)
+    if grid is None or spread is None:
+        return grid
+    if len(cameras_at):
+        low, size, _, _ = grid_of(points, cameras_at)  # type: ignore[misc]  # a grid is there
+        cells = numpy.unique(numpy.floor((cameras_at - low) / size), axis=0) * size + low
+        spread = shapely.union(spread, shapely.union_all(shapely.box(*cells.T, *(cells + size).T)))
+    return shapely.intersection(grid, spread)
 
 
 def read_by_id(
