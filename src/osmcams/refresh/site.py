@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from xml.etree import ElementTree
 
 from osmcams.errors import OutputError, UsageError
@@ -796,13 +796,6 @@ def _shares(data: SiteData, codes: list[str]) -> list[list[str]]:
     return shares
 
 
-_TASKS: list[Callable[[], None]] = []  # what forked workers run, by index
-
-
-def _run(index: int) -> None:
-    _TASKS[index]()
-
-
 def _die_with_parent(parent: int) -> None:
     """A forked worker gets SIGKILL when the process that forked it ends (PR_SET_PDEATHSIG):
     a killed build leaves no worker writing into its staging folder, nor holding the lock
@@ -820,22 +813,64 @@ def _forking() -> bool:
     return (os.cpu_count() or 1) >= 2 and sys.platform == "linux"
 
 
+def _child(task: Callable[[], None], out: int, parent: int) -> NoReturn:
+    """Run `task` in a process forked by `parent`, which it dies with; its error goes
+    pickled into the pipe `out`. The process then ends at once: none of the parent's exit
+    handlers, buffers or `finally` blocks run again in it."""
+    import pickle
+
+    code = 0
+    try:
+        _die_with_parent(parent)
+        task()
+    except BaseException as e:  # for the parent to raise
+        code = 1
+        try:
+            error = pickle.dumps(e)
+        except Exception:  # an error that cannot be pickled: its text
+            error = pickle.dumps(RuntimeError(f"{type(e).__name__}: {e}"))
+        with open(out, "wb") as f:
+            f.write(error)
+    finally:
+        os._exit(code)
+
+
 @contextmanager
 def _forked(tasks: list[Callable[[], None]]) -> Iterator[list[Callable[[], None]]]:
     """`tasks` started now in forked processes (they die with this one), and a function for
-    each that waits for it and raises its error."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    each that waits for it and raises its error. Leaving the block without waiting for
+    one (an error here) kills it. Plain fork and a pipe each, no thread: a fork while
+    another thread holds a lock can hang the child (Python 3.12 warns of it)."""
+    import pickle
+    import signal
 
-    global _TASKS
-    _TASKS = tasks  # what the processes forked below find
+    parent = os.getpid()
+    running: dict[int, int] = {}  # pid: the end of its pipe that its error comes out of
+
+    def wait(pid: int) -> None:
+        with open(running.pop(pid), "rb") as f:
+            error = f.read()  # until the child ends
+        _, status = os.waitpid(pid, 0)
+        if error:
+            raise pickle.loads(error)
+        if status:
+            raise RuntimeError(f"a worker of the site build ended with {os.waitstatus_to_exitcode(status)}")
+
     try:
-        with ProcessPoolExecutor(len(tasks), mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-            futures = [pool.submit(_run, i) for i in range(len(tasks))]
-            yield [future.result for future in futures]
+        for task in tasks:
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(read)
+                _child(task, write, parent)
+            os.close(write)
+            running[pid] = read
+        yield [functools.partial(wait, pid) for pid in list(running)]
     finally:
-        _TASKS = []
+        for pid, read in running.items():
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(read)
 
 
 def in_parallel(tasks: list[Callable[[], None]]) -> None:
