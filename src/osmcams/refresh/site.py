@@ -33,7 +33,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -928,6 +928,7 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
     store = Store(config.history)
     early = ExitStack()
     folder: Path | None = None  # where the downloads are written, beside the rest
+    made = not site.dir.exists()  # made by this build: removed again (when empty) if it fails
     try:
         last = store.last_run()
         key = _state_key(config, store)
@@ -1083,11 +1084,15 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
             if folder is not None:
                 for n in DAILY:
                     os.replace(folder / n, paths[f"data/{n}"])
+        made = False  # kept
     finally:
         store.close()  # again: closing a closed store does nothing
         early.close()
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
+        if made:  # the build failed
+            with suppress(OSError):
+                site.dir.rmdir()  # when empty
     what = "every commune" if whole else f"{len(touched):,} of {len(stems):,} communes"
     text = f"site written in {site.dir}: index, feeds and the pages of {what}"
     if log:
