@@ -277,14 +277,16 @@ def _all_cameras(store: Store, counted: list[str]) -> dict[str, list[Camera]]:
     """The published cameras of the communes of `counted`, in the order of an extract."""
     import orjson
 
-    from osmcams.store.sql import extract_order, rows_in
+    from osmcams.store.sql import extract_order
 
     found: dict[str, list[Camera]] = {code: [] for code in counted}
-    for key, lon, lat, tags, stamp, insee in rows_in(
-            store.db, "SELECT key, lon, lat, tags, timestamp, insee FROM kept_objects WHERE lon IS NOT"
-            f" NULL AND feature IS NOT NULL AND insee IN ({{marks}}) ORDER BY {extract_order()}", counted):
-        osm_type, _, number = key.partition("/")
-        found[insee].append(make_camera(osm_type, int(number), lon, lat, orjson.loads(tags), stamp)[0])
+    for key, lon, lat, tags, stamp, insee in store.db.execute(  # every published camera, in one query
+            "SELECT key, lon, lat, tags, timestamp, insee FROM kept_objects WHERE lon IS NOT NULL AND"
+            f" feature IS NOT NULL ORDER BY {extract_order()}"):
+        mine = found.get(insee)
+        if mine is not None:
+            osm_type, _, number = key.partition("/")
+            mine.append(make_camera(osm_type, int(number), lon, lat, orjson.loads(tags), stamp)[0])
     return found
 
 
@@ -418,7 +420,7 @@ def _data_file(data: SiteData, code: str) -> str:
     """communes/<stem>.js: the commune's outline, its cameras as cameras.geojson has them,
     and how their fields of view are drawn ([camera, kind, reach, sweeps])."""
     from osmcams.outputs.fov import FovSettings, view_sweeps
-    from osmcams.outputs.writers import boundary_feature
+    from osmcams.outputs.writers import outline_shape
 
     settings = FovSettings()
     views = []
@@ -433,7 +435,7 @@ def _data_file(data: SiteData, code: str) -> str:
             views.append([i, shape[0], round(shape[1], 1), shape[2]])
     outline = None
     if code in data.boundaries:
-        outline = boundary_feature(code, data.name(code), data.boundaries[code])["geometry"]
+        outline = outline_shape(data.boundaries[code])
     return (f"osmcamsData({json.dumps(code)}, {{\"outline\": {json.dumps(outline)}, \"cameras\": ["
             + ",\n".join(data.features.get(code, [])) + f"], \"views\": {json.dumps(views)}}});\n")
 
@@ -760,7 +762,7 @@ def _downloads(config: Config, folder: Path) -> None:
     """The set's GeoPackages and uMap file (`DAILY`) into `folder`, from every published
     camera (read from the store and the published set by this process)."""
     from osmcams.outputs.umap import write_umap
-    from osmcams.outputs.writers import write_cameras, write_communes
+    from osmcams.outputs.writers import outline_shapes, write_cameras, write_communes
 
     store = Store(config.history)
     try:
@@ -776,8 +778,9 @@ def _downloads(config: Config, folder: Path) -> None:
     write_cameras([c for code in counted for c in cameras[code]], folder / "cameras.gpkg", "gpkg",
                   boundaries=outlines, overwrite=True, communes=places)
     report = Report(_meta(config), rows, cameras=cameras, boundaries=boundaries)
-    write_communes(report, folder / "communes.gpkg", "gpkg", overwrite=True)
-    write_umap(report, counted, folder / "osmcams.umap", overwrite=True)
+    shapes = outline_shapes(report)  # drawn once for both
+    write_communes(report, folder / "communes.gpkg", "gpkg", overwrite=True, shapes=shapes)
+    write_umap(report, counted, folder / "osmcams.umap", overwrite=True, shapes=shapes)
 
 
 def _shares(data: SiteData, codes: list[str]) -> list[list[str]]:
