@@ -151,6 +151,11 @@ class SiteData:
     def name(self, code: str) -> str:
         return self.names.get(code, code)
 
+    def release(self) -> None:
+        """Free what the pages of the communes needed (once they are written)."""
+        for found in (self.cameras, self.features, self.seen, self.changed, self.counts, self.boundaries):
+            found.clear()
+
     def has_feed(self, code: str) -> bool:
         """Whether a loaded commune has a feed: it is measured, or was once (a commune
         never in the data gets none)."""
@@ -786,12 +791,14 @@ def _downloads(config: Config, folder: Path) -> None:
 def _shares(data: SiteData, codes: list[str]) -> list[list[str]]:
     """`codes` in one share, or in two of about the same work when there is much of it (a
     page costs about one camera, and each camera in its lists; the first share also writes
-    the index, map.html and feed.atom, about two per row)."""
+    the index, map.html and feed.atom, then frees the data read: about an eighth of all, so
+    that it ends first, and the other processes write meanwhile)."""
     work = {code: 1 + len(data.seen.get(code, ())) + len(data.cameras.get(code, ())) for code in codes}
-    if sum(work.values()) < PARALLEL:
+    total = sum(work.values())
+    if total < PARALLEL:
         return [codes]
     shares: list[list[str]] = [[], []]
-    loads = [2 * len(data.rows), 0]
+    loads = [total // 8, 0]
     for code in sorted(codes, key=work.__getitem__, reverse=True):
         lighter = loads.index(min(loads))
         shares[lighter].append(code)
@@ -876,15 +883,20 @@ def _forked(tasks: list[Callable[[], None]]) -> Iterator[list[Callable[[], None]
             os.close(read)
 
 
-def in_parallel(tasks: list[Callable[[], None]]) -> None:
+def in_parallel(tasks: list[Callable[[], None]], then: Callable[[], None] | None = None) -> None:
     """Run `tasks`, the first in this process and the others in forked ones beside it on
-    Linux with several cores (else one after the other); the first error is raised."""
+    Linux with several cores (else one after the other); `then` runs in this process once
+    its task is done, before the others are waited for; the first error is raised."""
     if len(tasks) < 2 or not _forking():
         for task in tasks:
             task()
+        if then is not None:
+            then()
         return
     with _forked(tasks[1:]) as waits:
         tasks[0]()
+        if then is not None:
+            then()
         for wait in waits:
             wait()
 
@@ -1077,7 +1089,7 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
             tasks = [communes(share, i == 0) for i, share in enumerate(_shares(data, sorted(touched)))]
             if len(tasks) > 1:
                 import pyproj  # noqa: F401  (the to-do lists' projection: imported once, before forking)
-            in_parallel(tasks)
+            in_parallel(tasks, data.release)  # freed while the other processes write, not alone at the end
             for wait in waits:
                 try:
                     wait()
