@@ -630,7 +630,7 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
                  ("data/cameras.gpkg", "Cameras and commune outlines (GeoPackage)"),
                  ("data/communes.gpkg", "Communes with their counts (GeoPackage)"),
                  ("data/osmcams.umap", "uMap map (import into umap.openstreetmap.fr)")]
-    body = (
+    top = (
         f"<header><h1>{esc(site.title)}</h1><p>Video surveillance mapped in OpenStreetMap; data of "
         f'<time datetime="{esc(stamp)}">{esc(stamp)}</time>.</p>'
         f'<ul class="totals"><li><b>{total:,}</b> cameras</li><li><b>{len(data.rows):,}</b> communes '
@@ -641,7 +641,8 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
         '<h2 id="ranking-title">Communes</h2><p><label for="search">Find a commune</label> '
         '<input id="search" type="search" placeholder="name or INSEE code" disabled> '
         '<span id="shown"></span></p>'
-        f'<table id="ranking" class="list"><thead><tr>{head}</tr></thead><tbody>{"".join(lines)}'
+        f'<table id="ranking" class="list"><thead><tr>{head}</tr></thead><tbody>')
+    bottom = (
         "</tbody></table><p>* Partial data: the data covers only part of the commune (see "
         "Coverage), so its count is a floor. No data: the data does not cover the commune, "
         "there is no count.</p>"
@@ -654,6 +655,7 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
         + f"</ul><p>Sources: {esc(data.meta.get('source') or '?')}; boundaries: "
         + esc(os.path.basename(str(data.meta.get("boundaries") or "?")))
         + f"; population: {esc(data.meta.get('population_source') or 'none')}.</p></main>")
+    body = "".join([top, *lines, bottom])  # the 8 MB of rows copied once
     return _page(site.title, body, "", site, "feed.atom")
 
 
@@ -705,11 +707,11 @@ def feed(site: SiteConfig, data: SiteData, title: str, path: str, page: str, ide
 # Building ---------------------------------------------------------------------------------
 
 
-def _write(path: Path, text: str) -> None:
-    """`text` in UTF-8 into the file `path` (as `open(path, "w")` would, with less work)."""
+def _write(path: Path, content: bytes) -> None:
+    """`content` into the file `path` (as `open(path, "wb")` would, with less work)."""
     out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
-        data = memoryview(text.encode())
+        data = memoryview(content)
         while data:
             data = data[os.write(out, data):]
     finally:
@@ -1042,14 +1044,15 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
                      remove=remove, optional=True) as paths:
             def page(path: str, text: str) -> None:
                 """Stage the page unless the one in place says the same (then it stays)."""
+                content = text.encode()
                 if not fresh:
                     try:
                         with open(os.path.join(site.dir, path), "rb") as f:
-                            if f.read() == text.encode():
+                            if f.read() == content:
                                 return
                     except OSError:
                         pass
-                _write(paths[path], text)
+                _write(paths[path], content)
 
             def whole_site() -> None:
                 for n in (*MAP_CSS, *MAP_JS, *OWN):
