@@ -492,7 +492,8 @@ def test_a_killed_refresh_leaves_a_whole_site_that_the_next_run_brings_up_to_dat
 def test_a_full_disk_is_one_line_naming_the_site_and_changes_nothing(built, tmp_path):
     """No file may grow past 64 kB (RLIMIT_FSIZE, as a full disk) while the downloads are
     written by their own process: exit 2 in one line naming the file in the site, not the
-    folder it was written in first; the site as it was, nothing of the run left in it."""
+    folder it was written in first; the site as it was, nothing of the run left in it (nor
+    the folder of a new site)."""
     import resource
 
     site = tmp_path / "site"
@@ -509,3 +510,12 @@ def test_a_full_disk_is_one_line_naming_the_site_and_changes_nothing(built, tmp_
     assert done.stderr.startswith(f"osmcams: error: cannot write {site}") and done.stderr.count("\n") == 1
     assert ".osmcams-" not in done.stderr, done.stderr
     assert {p: p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
+    fresh = tmp_path / "fresh"  # a new site's folder, as failed: not left empty
+    config = tmp_path / "fresh.toml"
+    text = built.read_text(encoding="utf-8")
+    config.write_text(text.replace('[site]\ndir = "site"', '[site]\ndir = "fresh"'), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "osmcams", "site", "-q", "--config", str(config)],
+                          capture_output=True, text=True, preexec_fn=full, timeout=300, env=env)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"osmcams: error: cannot write {fresh}"), done.stderr
+    assert not fresh.exists()

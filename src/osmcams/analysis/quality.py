@@ -101,22 +101,15 @@ def near_duplicates(cameras: list[Camera], distance: float) -> list[tuple[int, i
     cells = (cx - cx.min() + 1) * width + (cy - cy.min() + 1)
     order = numpy.argsort(cells, kind="stable")
     ranked = cells[order]
-    first_parts, second_parts = [], []
-    for dx in (-1, 0, 1):
-        for dy in (-1, 0, 1):  # each camera with those of a cell beside its own, or its own
-            low = numpy.searchsorted(ranked, cells + dx * width + dy, "left")
-            counts = numpy.searchsorted(ranked, cells + dx * width + dy, "right") - low
-            total = int(counts.sum())
-            if not total:
-                continue
-            mine = numpy.repeat(numpy.arange(len(cameras)), counts)
-            offsets = numpy.arange(total) - numpy.repeat(numpy.cumsum(counts) - counts, counts)
-            theirs = order[numpy.repeat(low, counts) + offsets]
-            kept = mine < theirs
-            first_parts.append(mine[kept])
-            second_parts.append(theirs[kept])
-    first = numpy.concatenate(first_parts) if first_parts else numpy.empty(0, dtype=numpy.intp)
-    second = numpy.concatenate(second_parts) if second_parts else numpy.empty(0, dtype=numpy.intp)
+    # each camera with those of its own cell and of the 8 beside it, all in one search
+    near = (cells[:, None] + numpy.array([dx * width + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)])).ravel()
+    low = numpy.searchsorted(ranked, near, "left")
+    counts = numpy.searchsorted(ranked, near, "right") - low
+    mine = numpy.repeat(numpy.arange(len(near)) // 9, counts)
+    offsets = numpy.arange(int(counts.sum())) - numpy.repeat(numpy.cumsum(counts) - counts, counts)
+    theirs = order[numpy.repeat(low, counts) + offsets]
+    kept = mine < theirs
+    first, second = mine[kept], theirs[kept]
     if not len(first):
         return []
     _, _, metres = Geod(ellps="WGS84").inv(lons[first], lats[first], lons[second], lats[second])

@@ -92,6 +92,11 @@ def _on_interrupt(signum: int, frame: Any) -> None:
 def run() -> None:
     """Console-script entry point."""
     signal.signal(signal.SIGINT, _on_interrupt)
+    # One thread for numpy's OpenBLAS (unless the user sets it): osmcams does no linear
+    # algebra, and the pool of one thread per core that OpenBLAS starts when numpy loads
+    # spins, taking CPU from the work, and makes the later forks (the site's page and
+    # downloads processes) forks of a multi-threaded process.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     code = main()
     if code == 130:  # the threads that were loading or sampling need not be waited for
         _end(code)

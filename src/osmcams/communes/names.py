@@ -40,12 +40,19 @@ LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae"})
 ARTICLE = re.compile(r"^(le|la|les|l) ")
 
 
+SEPARATORS = re.compile(r"[\s\-'’`.]+")
+SAINT = re.compile(r"^(st|ste)\b")
+
+
 def normalise(name: str) -> str:
     """Lower case, no accents, no ligatures, no punctuation: "Œuf-en-Ternois" -> "oeuf en ternois"."""
     text = unicodedata.normalize("NFKD", name.translate(LIGATURES))
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    text = re.sub(r"[\s\-'’`.]+", " ", text).strip()
-    return re.sub(r"^(st|ste)\b", lambda m: "saint" if m.group(1) == "st" else "sainte", text)
+    if not text.isascii():  # an ASCII character is never a combining one
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    text = SEPARATORS.sub(" ", text.casefold()).strip()
+    if not text.startswith("st"):
+        return text
+    return SAINT.sub(lambda m: "saint" if m.group(1) == "st" else "sainte", text)
 
 
 def bare(name: str) -> str:

@@ -76,9 +76,10 @@ def umap_document(
 
 def _document(
     report: Report, codes: list[str], cameras: list[Any], count: int, views: list[View] | None,
-    by: str, scheme: str, credit: str | None,
+    by: str, scheme: str, credit: str | None, shapes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """`umap_document` with `cameras` as the features of its layer of `count` cameras."""
+    """`umap_document` with `cameras` as the features of its layer of `count` cameras
+    (`shapes`: see `commune_features`)."""
     import shapely
 
     key, units = MEASURES[by]
@@ -87,7 +88,7 @@ def _document(
     unclassed: list[dict[str, Any]] = []
     unknown: list[dict[str, Any]] = []
     for feature, colour, kind, share, value in zip(
-        commune_features(report, figure.rows), figure.colours, figure.kinds, figure.shares,
+        commune_features(report, figure.rows, shapes=shapes), figure.colours, figure.kinds, figure.shares,
         figure.values,
     ):
         props = feature["properties"]
@@ -165,11 +166,13 @@ def _document(
 def write_umap(
     report: Report, codes: list[str], target: str | os.PathLike[str],
     views: list[View] | None = None, overwrite: bool = False, credit: str | None = None,
+    shapes: dict[str, Any] | None = None,
 ) -> None:
     """The uMap map of the communes with `codes` to `target`, atomically: the text of
-    `json.dumps(umap_document(…))`, the cameras' features written from their tags' text."""
+    `json.dumps(umap_document(…))`, the cameras' features written from their tags' text
+    (`shapes`: see `commune_features`)."""
     cameras = [c for code in codes for c in report.cameras.get(code, [])]
-    document = _document(report, codes, [PLACE], len(cameras), views, "per_km2", "quantiles", credit)
+    document = _document(report, codes, [PLACE], len(cameras), views, "per_km2", "quantiles", credit, shapes)
     text = json.dumps(document, ensure_ascii=False, allow_nan=False)  # C encoder
     before, place, after = text.partition(json.dumps([PLACE]))
     assert place, "the cameras' place"

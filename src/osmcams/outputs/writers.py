@@ -197,15 +197,25 @@ def camera_feature(camera: Camera, insee: str | None = None, commune: str | None
 
 def boundary_feature(code: str, name: str, geometry: Any) -> dict[str, Any]:
     """The commune outline as a feature, rings wound as RFC 7946 asks."""
-    import shapely
-
-    oriented = shapely.orient_polygons(shapely.set_precision(geometry, 1e-7))
     return {
         "type": "Feature",
         "id": f"commune/{code}",
-        "geometry": shapely.geometry.mapping(oriented),
+        "geometry": outline_shape(geometry),
         "properties": {"kind": "boundary", "insee": code, "name": name},
     }
+
+
+def outline_shape(geometry: Any) -> dict[str, Any]:
+    """A commune outline as GeoJSON geometry, at 7 decimals, rings wound as RFC 7946 asks."""
+    import shapely
+
+    return shapely.geometry.mapping(shapely.orient_polygons(shapely.set_precision(geometry, 1e-7)))
+
+
+def outline_shapes(report: Report) -> dict[str, Any]:
+    """`outline_shape` of each outline of `report`: for the writers of one report's files
+    (`shapes` of `commune_features`)."""
+    return {code: outline_shape(geometry) for code, geometry in report.boundaries.items()}
 
 
 def flat_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -220,18 +230,20 @@ def flat_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def commune_features(report: Report, rows: list[dict[str, Any]] | None = None,
-                     outlines: bool = True) -> list[dict[str, Any]]:
+                     outlines: bool = True, shapes: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Each commune of the report (or of `rows`) as a polygon with its row as flat properties
-    (without `outlines`, a feature without geometry)."""
+    (without `outlines`, a feature without geometry); `shapes` are the outlines' geometry
+    when worked out already (`outline_shapes`)."""
     features = []
     for row in report.rows if rows is None else rows:
-        if row["insee"] not in report.boundaries:
+        code = row["insee"]
+        if code not in report.boundaries:
             continue
-        feature: dict[str, Any] = (
-            boundary_feature(row["insee"], row["name"], report.boundaries[row["insee"]]) if outlines
-            else {"type": "Feature", "id": f"commune/{row['insee']}", "geometry": None})
-        feature["properties"] = flat_row(row)
-        features.append(feature)
+        geometry = None
+        if outlines:
+            geometry = shapes[code] if shapes is not None else outline_shape(report.boundaries[code])
+        features.append({"type": "Feature", "id": f"commune/{code}", "geometry": geometry,
+                         "properties": flat_row(row)})
     return _with_every_count(features)
 
 
@@ -503,10 +515,12 @@ CAMERA_WRITERS: dict[str, Callable[[Format, _Cameras, str | os.PathLike[str], bo
 }
 
 
-def write_communes(report: Report, target: str | os.PathLike[str], fmt: str, overwrite: bool = False) -> None:
+def write_communes(report: Report, target: str | os.PathLike[str], fmt: str, overwrite: bool = False,
+                   shapes: dict[str, Any] | None = None) -> None:
     """The communes as polygons with their rows as flat properties: a density layer for
-    uMap or QGIS, as GeoJSON or as the `communes` layer of a GeoPackage."""
-    features = commune_features(report)
+    uMap or QGIS, as GeoJSON or as the `communes` layer of a GeoPackage (`shapes`: see
+    `commune_features`)."""
+    features = commune_features(report, shapes=shapes)
     if fmt == "geojson":
         with atomic_open(target, overwrite) as out:
             write_geojson(features, out, about=provenance(report))

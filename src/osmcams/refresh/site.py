@@ -33,10 +33,10 @@ import shutil
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from xml.etree import ElementTree
 
 from osmcams.errors import OutputError, UsageError
@@ -150,6 +150,11 @@ class SiteData:
 
     def name(self, code: str) -> str:
         return self.names.get(code, code)
+
+    def release(self) -> None:
+        """Free what the pages of the communes needed (once they are written)."""
+        for found in (self.cameras, self.features, self.seen, self.changed, self.counts, self.boundaries):
+            found.clear()
 
     def has_feed(self, code: str) -> bool:
         """Whether a loaded commune has a feed: it is measured, or was once (a commune
@@ -277,14 +282,16 @@ def _all_cameras(store: Store, counted: list[str]) -> dict[str, list[Camera]]:
     """The published cameras of the communes of `counted`, in the order of an extract."""
     import orjson
 
-    from osmcams.store.sql import extract_order, rows_in
+    from osmcams.store.sql import extract_order
 
     found: dict[str, list[Camera]] = {code: [] for code in counted}
-    for key, lon, lat, tags, stamp, insee in rows_in(
-            store.db, "SELECT key, lon, lat, tags, timestamp, insee FROM kept_objects WHERE lon IS NOT"
-            f" NULL AND feature IS NOT NULL AND insee IN ({{marks}}) ORDER BY {extract_order()}", counted):
-        osm_type, _, number = key.partition("/")
-        found[insee].append(make_camera(osm_type, int(number), lon, lat, orjson.loads(tags), stamp)[0])
+    for key, lon, lat, tags, stamp, insee in store.db.execute(  # every published camera, in one query
+            "SELECT key, lon, lat, tags, timestamp, insee FROM kept_objects WHERE lon IS NOT NULL AND"
+            f" feature IS NOT NULL ORDER BY {extract_order()}"):
+        mine = found.get(insee)
+        if mine is not None:
+            osm_type, _, number = key.partition("/")
+            mine.append(make_camera(osm_type, int(number), lon, lat, orjson.loads(tags), stamp)[0])
     return found
 
 
@@ -418,7 +425,7 @@ def _data_file(data: SiteData, code: str) -> str:
     """communes/<stem>.js: the commune's outline, its cameras as cameras.geojson has them,
     and how their fields of view are drawn ([camera, kind, reach, sweeps])."""
     from osmcams.outputs.fov import FovSettings, view_sweeps
-    from osmcams.outputs.writers import boundary_feature
+    from osmcams.outputs.writers import outline_shape
 
     settings = FovSettings()
     views = []
@@ -433,7 +440,7 @@ def _data_file(data: SiteData, code: str) -> str:
             views.append([i, shape[0], round(shape[1], 1), shape[2]])
     outline = None
     if code in data.boundaries:
-        outline = boundary_feature(code, data.name(code), data.boundaries[code])["geometry"]
+        outline = outline_shape(data.boundaries[code])
     return (f"osmcamsData({json.dumps(code)}, {{\"outline\": {json.dumps(outline)}, \"cameras\": ["
             + ",\n".join(data.features.get(code, [])) + f"], \"views\": {json.dumps(views)}}});\n")
 
@@ -623,7 +630,7 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
                  ("data/cameras.gpkg", "Cameras and commune outlines (GeoPackage)"),
                  ("data/communes.gpkg", "Communes with their counts (GeoPackage)"),
                  ("data/osmcams.umap", "uMap map (import into umap.openstreetmap.fr)")]
-    body = (
+    top = (
         f"<header><h1>{esc(site.title)}</h1><p>Video surveillance mapped in OpenStreetMap; data of "
         f'<time datetime="{esc(stamp)}">{esc(stamp)}</time>.</p>'
         f'<ul class="totals"><li><b>{total:,}</b> cameras</li><li><b>{len(data.rows):,}</b> communes '
@@ -634,7 +641,8 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
         '<h2 id="ranking-title">Communes</h2><p><label for="search">Find a commune</label> '
         '<input id="search" type="search" placeholder="name or INSEE code" disabled> '
         '<span id="shown"></span></p>'
-        f'<table id="ranking" class="list"><thead><tr>{head}</tr></thead><tbody>{"".join(lines)}'
+        f'<table id="ranking" class="list"><thead><tr>{head}</tr></thead><tbody>')
+    bottom = (
         "</tbody></table><p>* Partial data: the data covers only part of the commune (see "
         "Coverage), so its count is a floor. No data: the data does not cover the commune, "
         "there is no count.</p>"
@@ -647,6 +655,7 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
         + f"</ul><p>Sources: {esc(data.meta.get('source') or '?')}; boundaries: "
         + esc(os.path.basename(str(data.meta.get("boundaries") or "?")))
         + f"; population: {esc(data.meta.get('population_source') or 'none')}.</p></main>")
+    body = "".join([top, *lines, bottom])  # the 8 MB of rows copied once
     return _page(site.title, body, "", site, "feed.atom")
 
 
@@ -698,11 +707,11 @@ def feed(site: SiteConfig, data: SiteData, title: str, path: str, page: str, ide
 # Building ---------------------------------------------------------------------------------
 
 
-def _write(path: Path, text: str) -> None:
-    """`text` in UTF-8 into the file `path` (as `open(path, "w")` would, with less work)."""
+def _write(path: Path, content: bytes) -> None:
+    """`content` into the file `path` (as `open(path, "wb")` would, with less work)."""
     out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
-        data = memoryview(text.encode())
+        data = memoryview(content)
         while data:
             data = data[os.write(out, data):]
     finally:
@@ -760,7 +769,7 @@ def _downloads(config: Config, folder: Path) -> None:
     """The set's GeoPackages and uMap file (`DAILY`) into `folder`, from every published
     camera (read from the store and the published set by this process)."""
     from osmcams.outputs.umap import write_umap
-    from osmcams.outputs.writers import write_cameras, write_communes
+    from osmcams.outputs.writers import outline_shapes, write_cameras, write_communes
 
     store = Store(config.history)
     try:
@@ -776,31 +785,27 @@ def _downloads(config: Config, folder: Path) -> None:
     write_cameras([c for code in counted for c in cameras[code]], folder / "cameras.gpkg", "gpkg",
                   boundaries=outlines, overwrite=True, communes=places)
     report = Report(_meta(config), rows, cameras=cameras, boundaries=boundaries)
-    write_communes(report, folder / "communes.gpkg", "gpkg", overwrite=True)
-    write_umap(report, counted, folder / "osmcams.umap", overwrite=True)
+    shapes = outline_shapes(report)  # drawn once for both
+    write_communes(report, folder / "communes.gpkg", "gpkg", overwrite=True, shapes=shapes)
+    write_umap(report, counted, folder / "osmcams.umap", overwrite=True, shapes=shapes)
 
 
 def _shares(data: SiteData, codes: list[str]) -> list[list[str]]:
     """`codes` in one share, or in two of about the same work when there is much of it (a
     page costs about one camera, and each camera in its lists; the first share also writes
-    the index, map.html and feed.atom, about two per row)."""
+    the index, map.html and feed.atom, then frees the data read: about an eighth of all, so
+    that it ends first, and the other processes write meanwhile)."""
     work = {code: 1 + len(data.seen.get(code, ())) + len(data.cameras.get(code, ())) for code in codes}
-    if sum(work.values()) < PARALLEL:
+    total = sum(work.values())
+    if total < PARALLEL:
         return [codes]
     shares: list[list[str]] = [[], []]
-    loads = [2 * len(data.rows), 0]
+    loads = [total // 8, 0]
     for code in sorted(codes, key=work.__getitem__, reverse=True):
         lighter = loads.index(min(loads))
         shares[lighter].append(code)
         loads[lighter] += work[code]
     return shares
-
-
-_TASKS: list[Callable[[], None]] = []  # what forked workers run, by index
-
-
-def _run(index: int) -> None:
-    _TASKS[index]()
 
 
 def _die_with_parent(parent: int) -> None:
@@ -820,33 +825,80 @@ def _forking() -> bool:
     return (os.cpu_count() or 1) >= 2 and sys.platform == "linux"
 
 
+def _child(task: Callable[[], None], out: int, parent: int) -> NoReturn:
+    """Run `task` in a process forked by `parent`, which it dies with; its error goes
+    pickled into the pipe `out`. The process then ends at once: none of the parent's exit
+    handlers, buffers or `finally` blocks run again in it."""
+    import pickle
+
+    code = 0
+    try:
+        _die_with_parent(parent)
+        task()
+    except BaseException as e:  # for the parent to raise
+        code = 1
+        try:
+            error = pickle.dumps(e)
+        except Exception:  # an error that cannot be pickled: its text
+            error = pickle.dumps(RuntimeError(f"{type(e).__name__}: {e}"))
+        with open(out, "wb") as f:
+            f.write(error)
+    finally:
+        os._exit(code)
+
+
 @contextmanager
 def _forked(tasks: list[Callable[[], None]]) -> Iterator[list[Callable[[], None]]]:
     """`tasks` started now in forked processes (they die with this one), and a function for
-    each that waits for it and raises its error."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    each that waits for it and raises its error. Leaving the block without waiting for
+    one (an error here) kills it. Plain fork and a pipe each, no thread: a fork while
+    another thread holds a lock can hang the child (Python 3.12 warns of it)."""
+    import pickle
+    import signal
 
-    global _TASKS
-    _TASKS = tasks  # what the processes forked below find
+    parent = os.getpid()
+    running: dict[int, int] = {}  # pid: the end of its pipe that its error comes out of
+
+    def wait(pid: int) -> None:
+        with open(running.pop(pid), "rb") as f:
+            error = f.read()  # until the child ends
+        _, status = os.waitpid(pid, 0)
+        if error:
+            raise pickle.loads(error)
+        if status:
+            raise RuntimeError(f"a worker of the site build ended with {os.waitstatus_to_exitcode(status)}")
+
     try:
-        with ProcessPoolExecutor(len(tasks), mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-            futures = [pool.submit(_run, i) for i in range(len(tasks))]
-            yield [future.result for future in futures]
+        for task in tasks:
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(read)
+                _child(task, write, parent)
+            os.close(write)
+            running[pid] = read
+        yield [functools.partial(wait, pid) for pid in list(running)]
     finally:
-        _TASKS = []
+        for pid, read in running.items():
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(read)
 
 
-def in_parallel(tasks: list[Callable[[], None]]) -> None:
+def in_parallel(tasks: list[Callable[[], None]], then: Callable[[], None] | None = None) -> None:
     """Run `tasks`, the first in this process and the others in forked ones beside it on
-    Linux with several cores (else one after the other); the first error is raised."""
+    Linux with several cores (else one after the other); `then` runs in this process once
+    its task is done, before the others are waited for; the first error is raised."""
     if len(tasks) < 2 or not _forking():
         for task in tasks:
             task()
+        if then is not None:
+            then()
         return
     with _forked(tasks[1:]) as waits:
         tasks[0]()
+        if then is not None:
+            then()
         for wait in waits:
             wait()
 
@@ -893,6 +945,7 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
     store = Store(config.history)
     early = ExitStack()
     folder: Path | None = None  # where the downloads are written, beside the rest
+    made = not site.dir.exists()  # made by this build: removed again (when empty) if it fails
     try:
         last = store.last_run()
         key = _state_key(config, store)
@@ -991,14 +1044,15 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
                      remove=remove, optional=True) as paths:
             def page(path: str, text: str) -> None:
                 """Stage the page unless the one in place says the same (then it stays)."""
+                content = text.encode()
                 if not fresh:
                     try:
                         with open(os.path.join(site.dir, path), "rb") as f:
-                            if f.read() == text.encode():
+                            if f.read() == content:
                                 return
                     except OSError:
                         pass
-                _write(paths[path], text)
+                _write(paths[path], content)
 
             def whole_site() -> None:
                 for n in (*MAP_CSS, *MAP_JS, *OWN):
@@ -1038,7 +1092,7 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
             tasks = [communes(share, i == 0) for i, share in enumerate(_shares(data, sorted(touched)))]
             if len(tasks) > 1:
                 import pyproj  # noqa: F401  (the to-do lists' projection: imported once, before forking)
-            in_parallel(tasks)
+            in_parallel(tasks, data.release)  # freed while the other processes write, not alone at the end
             for wait in waits:
                 try:
                     wait()
@@ -1048,11 +1102,15 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
             if folder is not None:
                 for n in DAILY:
                     os.replace(folder / n, paths[f"data/{n}"])
+        made = False  # kept
     finally:
         store.close()  # again: closing a closed store does nothing
         early.close()
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
+        if made:  # the build failed
+            with suppress(OSError):
+                site.dir.rmdir()  # when empty
     what = "every commune" if whole else f"{len(touched):,} of {len(stems):,} communes"
     text = f"site written in {site.dir}: index, feeds and the pages of {what}"
     if log:
