@@ -400,7 +400,7 @@ def _read(request: Any, settings: Any, progress: Any, tags: bool = False) -> tup
     """The history of the request's file (its tags too with `tags`), its communes, and the
     codes asked for."""
     from osmcams.counting import communes_for, selected, while_loading
-    from osmcams.sources.osm.blocks import area_of
+    from osmcams.sources.osm.blocks import spread_area
     from osmcams.sources.osm.osh import read_boundaries, read_history
 
     if request.pbf is None:
@@ -409,14 +409,15 @@ def _read(request: Any, settings: Any, progress: Any, tags: bool = False) -> tup
 
     def load() -> tuple[Any, Any]:
         """The communes from files (when given), and nodes sampled from the file."""
-        from osmcams.sources.osm.blocks import sampled_nodes
+        from osmcams.sources.osm.blocks import sampled_ahead
 
         communes = communes_for(request, settings, progress=progress) if request.boundary_files else None
-        return communes, sampled_nodes(pbf)
+        return communes, sampled_ahead(pbf)
 
     history, (communes, samples) = while_loading(
         load, lambda tick: read_history(pbf, settings.threads, tick, tags=tags), progress)
-    history.data_area = area_of(samples, history.positions())
+    if samples is not None:
+        history.data_area = spread_area(samples.points, samples.fraction, history.positions())
     if communes is None:  # the admin relations of the history file, as they are at its end
         found = read_boundaries(pbf, request.admin_level, settings.threads, progress)
         communes = communes_for(request, settings, found, pbf.name, progress)

@@ -248,10 +248,10 @@ class Mirror:
     def data_area(self) -> Any:
         """Where the updated extract has data, as `scan_members` finds it: from its standalone
         nodes (`footprint`; the cameras the diffs bring are not among them), or else from
-        the sampled nodes with the kept cameras as evidence (`pbf.spread_area`); None
+        the sampled nodes with the kept cameras as evidence (`blocks.spread_area`); None
         without samples."""
         from osmcams.geo.footprint import footprint
-        from osmcams.sources.osm.pbf import spread_area
+        from osmcams.sources.osm.blocks import spread_area
 
         standalone, samples = self._points("standalone"), self._points("samples")
         if standalone is not None:

@@ -467,7 +467,7 @@ class Refresh:
 
     def _area_changed(self, cameras: list[Camera]) -> bool:
         """Whether the diffs changed where the extract has data, `cameras` being where the
-        touched cameras are now. `pbf.spread_area` depends on the cameras through the
+        touched cameras are now. `blocks.spread_area` depends on the cameras through the
         grid, and the cells that hold one: unchanged when the grid is, the cell of every
         camera is now inside the area, and every cell a camera left holds another; else
         the area is computed again and compared."""

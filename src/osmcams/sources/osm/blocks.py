@@ -443,6 +443,7 @@ def has_data(path: str | os.PathLike[str]) -> bool:
 # --- Where the file has data: a grid of node locations sampled from the node blocks ------
 
 MAX_CELLS = 2048  # a side of the grid of data_area, so that far evidence cannot blow it up
+CROSSING_CELLS = 1  # cells off the grid of sampled nodes, where ways crossing a cut reach past it
 SAMPLED_BLOCKS = 128  # at most: all of them in a smaller file
 
 
@@ -661,16 +662,13 @@ def sampled(path: str | os.PathLike[str]) -> Samples | None:
         return None
 
 
-def sampled_nodes(path: str | os.PathLike[str]) -> Any:
-    """`sample_nodes`, or None when the file cannot be sampled this way.
+def sampled_ahead(path: str | os.PathLike[str]) -> Samples | None:
+    """`sampled`, with the imports of `spread_area`, which comes next (half a second), done
+    meanwhile: callers sample while the file is read."""
+    import scipy.ndimage
+    import scipy.spatial  # noqa: F401
 
-    Callers sample while the file is read; `area_of` comes next, so its import of
-    scipy.ndimage (half a second) is done here, meanwhile.
-    """
-    import scipy.ndimage  # noqa: F401
-
-    found = sampled(path)
-    return None if found is None else found.points
+    return sampled(path)
 
 
 def unsampled(path: str | os.PathLike[str]) -> str | None:
@@ -699,8 +697,36 @@ def unsampled(path: str | os.PathLike[str]) -> str | None:
 
 
 def data_area(path: str | os.PathLike[str], evidence: Any = None) -> Any:
-    """Where the file has data; `evidence`: (lon, lat) of objects read from it (its cameras)."""
-    return area_of(sampled_nodes(path), evidence)
+    """Where the file has data (`spread_area`); `evidence`: (lon, lat) of objects read from
+    it (its cameras)."""
+    found = sampled_ahead(path)
+    return None if found is None else spread_area(found.points, found.fraction, evidence)
+
+
+def spread_area(points: Any, fraction: float, evidence: Any = None) -> Any:
+    """Where a file has data, from all its sampled nodes (`points`, a `fraction` of its node
+    blocks): their grid (`area_of`, with the cells of the `evidence`, its cameras) less
+    CROSSING_CELLS cells at its edge, within their `footprint` or the cells of the evidence.
+    Ways that cross the cut of an extract reach past it, and their nodes are no evidence:
+    so it errs toward "no data". It depends on the evidence only through its cells.
+    None when there are too few samples."""
+    import numpy
+    import shapely
+
+    from osmcams.geo.footprint import footprint
+
+    evidence = _evidence(evidence)
+    grid = area_of(points, evidence, shrink=CROSSING_CELLS)
+    if grid is None:
+        return None
+    spread = footprint(points, fraction, points)
+    if spread is None:
+        return grid
+    if len(evidence):
+        low, size, _, _ = grid_of(points, evidence)  # type: ignore[misc]  # a grid is there
+        cells = numpy.unique(numpy.floor((evidence - low) / size), axis=0) * size + low
+        spread = shapely.union(spread, shapely.union_all(shapely.box(*cells.T, *(cells + size).T)))
+    return shapely.intersection(grid, spread)
 
 
 def _evidence(evidence: Any) -> Any:

@@ -79,7 +79,7 @@ class History:
     timestamp_source: str
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
-    data_area: Any = None  # where the file has data (blocks.area_of), set by the caller
+    data_area: Any = None  # where the file has data (blocks.spread_area), set by the caller
 
     def positions(self) -> Any:
         """Every place a camera was, as (lon, lat) rows: where the file has data, whatever
@@ -424,7 +424,7 @@ def snapshot(path: str | os.PathLike[str], threads: int = 0, progress: Progress 
     the last version of each object, unless deleted or no longer a camera (what
     `osmium time-filter FILE` keeps), with its tags and where it stands."""
     from osmcams.models import direction_warning, make_camera
-    from osmcams.sources.osm.blocks import area_of, sampled_nodes
+    from osmcams.sources.osm.blocks import data_area
 
     history = read_history(path, threads, progress, tags=True)
     cameras, unreadable = [], 0
@@ -438,7 +438,7 @@ def snapshot(path: str | os.PathLike[str], threads: int = 0, progress: Progress 
         unreadable += bad
     evidence = [(camera.lon, camera.lat) for camera in cameras]
     return Extract(cameras, history.source, history.timestamp, history.timestamp_source, history.bbox,
-                   history.warnings + direction_warning(unreadable), area_of(sampled_nodes(path), evidence))
+                   history.warnings + direction_warning(unreadable), data_area(path, evidence))
 
 
 def _latest(versions: Iterable[tuple[int, bool, Any]]) -> Iterator[tuple[int, Any]]:

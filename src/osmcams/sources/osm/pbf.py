@@ -30,7 +30,6 @@ ID_RANGE_BITS = 25
 RANGES_PER_PASS = 16
 PROGRESS_EVERY = 0.1  # seconds between two reports of how far a pass has read
 FEWEST_STANDALONE = 100  # sampled standalone nodes for an estimate of where data lies
-CROSSING_CELLS = 1  # cells off the grid of sampled nodes, where ways crossing a cut reach past it
 
 
 @dataclass
@@ -43,7 +42,7 @@ class Extract:
     timestamp_source: str
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
-    data_area: Any = None  # where a file has data, from its sampled nodes (blocks.area_of)
+    data_area: Any = None  # where a file has data, from its sampled nodes (_estimate)
     data_area_from: str = "its sampled nodes"  # what `data_area` was estimated from
     # (lon, lat) of the standalone nodes that `data_area` was estimated from (with the
     # cameras), and the share of node blocks they were sampled from; None otherwise.
@@ -596,6 +595,7 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
     import numpy
 
     from osmcams.geo.footprint import footprint
+    from osmcams.sources.osm.blocks import spread_area
 
     if samples is None:
         return None, "", None
@@ -618,30 +618,6 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
     return spread_area(samples.points, samples.fraction, cameras_at), (
         f"all its sampled nodes less a margin at its edge, having too few standalone nodes "
         f"({len(alone)})"), None
-
-
-def spread_area(points: Any, fraction: float, cameras_at: Any) -> Any:
-    """Where a file has data, from all its sampled nodes (`points`, a `fraction` of its node
-    blocks): their grid (`blocks.area_of`, with the cells of the cameras `cameras_at`) less
-    CROSSING_CELLS cells at its edge, within their `footprint` or the cells of the cameras.
-    Ways that cross the cut of an extract reach past it, and their nodes are no evidence:
-    so it errs toward "no data". It depends on the cameras only through their cells."""
-    import numpy
-    import shapely
-
-    from osmcams.geo.footprint import footprint
-    from osmcams.sources.osm.blocks import area_of, grid_of
-
-    cameras_at = numpy.asarray(cameras_at, float).reshape(-1, 2)
-    grid = area_of(points, cameras_at, shrink=CROSSING_CELLS)
-    spread = footprint(points, fraction, points)
-    if grid is None or spread is None:
-        return grid
-    if len(cameras_at):
-        low, size, _, _ = grid_of(points, cameras_at)  # type: ignore[misc]  # a grid is there
-        cells = numpy.unique(numpy.floor((cameras_at - low) / size), axis=0) * size + low
-        spread = shapely.union(spread, shapely.union_all(shapely.box(*cells.T, *(cells + size).T)))
-    return shapely.intersection(grid, spread)
 
 
 def read_by_id(
