@@ -407,17 +407,21 @@ def _read(request: Any, settings: Any, progress: Any, tags: bool = False) -> tup
         raise UsageError("--pbf is required: a history file (.osh.pbf)")
     pbf = request.pbf
 
-    def load() -> tuple[Any, Any]:
-        """The communes from files (when given), and nodes sampled from the file."""
+    def load() -> tuple[Any, Any, Any]:
+        """The communes from files (when given), nodes sampled from the file and their
+        footprint, for `spread_area`."""
+        from osmcams.geo.footprint import footprint
         from osmcams.sources.osm.blocks import sampled_ahead
 
         communes = communes_for(request, settings, progress=progress) if request.boundary_files else None
-        return communes, sampled_ahead(pbf)
+        samples = sampled_ahead(pbf)
+        spread = None if samples is None else footprint(samples.points, samples.fraction, samples.points)
+        return communes, samples, spread
 
-    history, (communes, samples) = while_loading(
+    history, (communes, samples, spread) = while_loading(
         load, lambda tick: read_history(pbf, settings.threads, tick, tags=tags), progress)
     if samples is not None:
-        history.data_area = spread_area(samples.points, samples.fraction, history.positions())
+        history.data_area = spread_area(samples.points, samples.fraction, history.positions(), spread)
     if communes is None:  # the admin relations of the history file, as they are at its end
         found = read_boundaries(pbf, request.admin_level, settings.threads, progress)
         communes = communes_for(request, settings, found, pbf.name, progress)

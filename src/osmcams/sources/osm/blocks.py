@@ -703,13 +703,13 @@ def data_area(path: str | os.PathLike[str], evidence: Any = None) -> Any:
     return None if found is None else spread_area(found.points, found.fraction, evidence)
 
 
-def spread_area(points: Any, fraction: float, evidence: Any = None) -> Any:
+def spread_area(points: Any, fraction: float, evidence: Any = None, spread: Any = None) -> Any:
     """Where a file has data, from all its sampled nodes (`points`, a `fraction` of its node
     blocks): their grid (`area_of`, with the cells of the `evidence`, its cameras) less
-    CROSSING_CELLS cells at its edge, within their `footprint` or the cells of the evidence.
-    Ways that cross the cut of an extract reach past it, and their nodes are no evidence:
-    so it errs toward "no data". It depends on the evidence only through its cells.
-    None when there are too few samples."""
+    CROSSING_CELLS cells at its edge, within their `footprint` (`spread`, when computed
+    already) or the cells of the evidence. Ways that cross the cut of an extract reach past
+    it, and their nodes are no evidence: so it errs toward "no data". It depends on the
+    evidence only through its cells. None when there are too few samples."""
     import numpy
     import shapely
 
@@ -719,13 +719,14 @@ def spread_area(points: Any, fraction: float, evidence: Any = None) -> Any:
     grid = area_of(points, evidence, shrink=CROSSING_CELLS)
     if grid is None:
         return None
-    spread = footprint(points, fraction, points)
+    spread = footprint(points, fraction, points) if spread is None else spread
     if spread is None:
         return grid
     if len(evidence):
         low, size, _, _ = grid_of(points, evidence)  # type: ignore[misc]  # a grid is there
         cells = numpy.unique(numpy.floor((evidence - low) / size), axis=0) * size + low
-        spread = shapely.union(spread, shapely.union_all(shapely.box(*cells.T, *(cells + size).T)))
+        boxes = shapely.box(*cells.T, *(cells + size).T)  # apart: their union is a coverage's
+        spread = shapely.union(spread, shapely.coverage_union_all(boxes))
     return shapely.intersection(grid, spread)
 
 
