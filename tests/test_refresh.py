@@ -322,6 +322,40 @@ def test_an_area_from_all_sampled_nodes_follows_the_cameras(
     assert coverages[1] > coverages[0] == coverages[2] > coverages[3]
 
 
+def test_a_commune_holding_all_the_data_keeps_its_row_without_cameras(
+    saint_barthelemy, osm_dir, replication, tmp_path, net_env
+):
+    """Saint-Barthélemy cut by a box of 33 km² (its `.poly`) around Gustavia: under 2 % of
+    its boundary, which takes in the sea, but all of the data. A camera comes and goes: the
+    patch keeps the island's row, as a whole count does."""
+    west, south, east, north = -62.87, 17.88, -62.80, 17.92
+    saint_barthelemy.with_suffix("").with_suffix(".poly").write_text(
+        "box\n1\n" + "".join(f"   {x} {y}\n" for x, y in [(west, south), (east, south), (east, north),
+                                                         (west, north), (west, south)])
+        + "END\nEND\n")
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    assert run(config, "--quiet") == 0
+    state = (osm_dir / "saint-barthelemy" / "saint_barthelemy.state.txt").read_text()
+    sequence = int(state.split("sequenceNumber=")[1].split()[0])
+    camera = {"man_made": "surveillance", "surveillance:type": "camera"}
+    steps = [osc(create=[Obj("node", NEW_NODE, 1, camera, -62.8500, 17.8970)]),
+             osc(delete=[Obj("node", NEW_NODE, 2, {}, -62.8500, 17.8970)])]
+    files = [osm_dir / "saint-barthelemy" / "saint_barthelemy.osc.gz"]
+    for i, text in enumerate(steps, 1):
+        files.append(tmp_path / f"d{i}.osc")
+        files[-1].write_text(text)
+        replication.publish(sequence + i, text, f"2015-03-26T0{i}:00:00Z")
+        assert run(config, "--quiet") == 0
+        merged = apply_changes(saint_barthelemy, files, tmp_path / f"m{i}.osm.pbf")
+        merged.with_suffix("").with_suffix(".poly").write_text(
+            saint_barthelemy.with_suffix("").with_suffix(".poly").read_text())
+        expected = fresh_count(merged, net_env, every=True, admin_level=3)
+        assert [(r["insee"], r["coverage"]) for r in expected.rows] == [("97-7", 0.018)]
+        assert_same(tmp_path / "www", expected)
+        rows = published(tmp_path / "www")[0]["communes"]
+        assert [(r["insee"], r["cameras"], r["coverage"]) for r in rows] == [("97-7", 2 - i, 0.018)]
+
+
 def _snapshot(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
             if p.is_file() and p.suffix != ".lock"}

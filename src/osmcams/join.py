@@ -306,8 +306,8 @@ def coverage_of(extract: Extract, chosen: Any) -> tuple[Any, str]:
     return numpy.where(shares >= FULL, 1.0, numpy.round(shares, 3)), how
 
 
-def _holding_the_data(extract: Extract, geometries: Any) -> Any:
-    """Which of `geometries` hold the whole of where the extract has data."""
+def holds_the_data(extract: Extract, geometries: Any) -> Any:
+    """Which of `geometries` (an array) hold the whole of where the extract has data."""
     import numpy
     import shapely
 
@@ -352,7 +352,7 @@ def covered(
     where = coverage_where(extract.source, how)
     kept = (shares >= NO_DATA) | chosen["insee"].isin(holding).to_numpy()
     if not kept.all():
-        kept |= _holding_the_data(extract, chosen.geometry.values)
+        kept |= holds_the_data(extract, chosen.geometry.values)
     outside = [name for name, keep in zip(names, kept) if not keep]
     if outside and not rank and len(outside) == len(names):  # of several named, the others count
         raise DataError(f"{', '.join(outside)}: outside {where}, nothing there can be counted")

@@ -465,6 +465,27 @@ class Refresh:
                    if code not in held]
         return coverage_warnings(where, partial, outside)
 
+    def _outside(self, codes: list[str]) -> list[str]:
+        """Of `codes`, the communes that `join.covered` leaves out once they hold no camera:
+        not those that hold all of the data (the kept area, which a patch leaves as it is)."""
+        import numpy
+        import shapely
+
+        from osmcams.join import holds_the_data
+        from osmcams.sources.osm.pbf import Extract
+        from osmcams.store.kept import Kept
+
+        if not codes:
+            return codes
+        mirror = self.mirror
+        area, extent, bbox = mirror.get("area"), mirror.get("extent"), mirror.get("bbox")
+        extract = Extract([], "", None, "", tuple(bbox) if bbox else None,
+                          data_area=area and area["wkb"] and shapely.from_wkb(area["wkb"]),
+                          extent=extent and shapely.from_wkb(extent["wkb"]))
+        outlines = Kept(self.store.db).outlines(codes)
+        holds = holds_the_data(extract, numpy.array([outlines[code] for code in codes], object))
+        return [code for code, held in zip(codes, holds) if not held]
+
     def _area_changed(self, cameras: list[Camera]) -> bool:
         """Whether the diffs changed where the extract has data, `cameras` being where the
         touched cameras are now. `blocks.spread_area` depends on the cameras through the
@@ -516,8 +537,8 @@ class Refresh:
         kept_features = mirror.features_in(dirty)
         # A commune outside the data that no longer holds a camera has no row any more.
         coverage = {code: by_code[code].coverage for code in dirty}
-        gone = sorted(code for code, share in coverage.items()
-                      if not kept_features[code] and share is not None and share < NO_DATA)
+        gone = self._outside(sorted(code for code, share in coverage.items()
+                                    if not kept_features[code] and share is not None and share < NO_DATA))
         dirty -= set(gone)
         fresh = {}
         for code in dirty:

@@ -32,7 +32,7 @@ import re
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +48,7 @@ from osmcams.outputs.maps import static_text
 from osmcams.outputs.writers import slug
 from osmcams.refresh.config import Config, SiteConfig
 from osmcams.store.history import Store
+from osmcams.store.kept import Kept
 
 STATE = "site.json"
 STATE_VERSION = 2
@@ -246,7 +247,7 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     counts: dict[str, list[tuple[int, int]]] = {}
     for rid, insee, n in db.execute("SELECT run, insee, cameras FROM counts ORDER BY run"):
         counts.setdefault(insee, []).append((rid, n))
-    boundaries = _boundaries(store, counted if loaded is None else counted & loaded)
+    boundaries = Kept(store.db).outlines(counted if loaded is None else counted & loaded)
     return SiteData(meta, rows, no_data, len(selected | counted), list(runs.values()), cameras, features,
                     seen, counts,
                     boundaries, json.loads(state.get("report", "{}")), stems, changed, types, texts)
@@ -266,16 +267,6 @@ def _meta(config: Config) -> dict[str, Any]:
         raise UsageError(f"no published set in {config.output_dir} ({e}): run osmcams refresh "
                          f"--config {config.path} first") from e
     return meta
-
-
-def _boundaries(store: Store, codes: Iterable[str]) -> dict[str, Any]:
-    """The kept outlines of the communes of `codes`."""
-    import shapely
-
-    from osmcams.store.sql import rows_in
-
-    return {code: shapely.from_wkb(shape) for code, shape in rows_in(
-        store.db, "SELECT insee, shape FROM kept_communes WHERE insee IN ({marks})", codes)}
 
 
 def _all_cameras(store: Store, counted: list[str]) -> dict[str, list[Camera]]:
@@ -776,7 +767,7 @@ def _downloads(config: Config, folder: Path) -> None:
         rows = [json.loads(text) for text in _texts(store).values()]
         counted = [r["insee"] for r in rows]
         cameras = _all_cameras(store, counted)
-        boundaries = _boundaries(store, counted)
+        boundaries = Kept(store.db).outlines(counted)
     finally:
         store.close()
     places = [(r["insee"], r["name"]) for r in rows for _ in cameras[r["insee"]]]

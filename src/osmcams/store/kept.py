@@ -84,6 +84,13 @@ class Kept:
             found.append(min(codes) if codes else None)
         return found
 
+    def outlines(self, codes: Iterable[str]) -> dict[str, Any]:
+        """The kept outlines of the communes of `codes`."""
+        import shapely
+
+        return {code: shapely.from_wkb(shape) for code, shape in rows_in(
+            self.db, "SELECT insee, shape FROM kept_communes WHERE insee IN ({marks})", codes)}
+
     def _shape(self, i: int) -> Any:
         import shapely
 
