@@ -219,11 +219,21 @@ def poly_text(outer, hole) -> str:
     return "\n".join(lines) + "\n"
 
 
-def cut(source: Path, target: Path, strategy: str, polygon=None, box=None) -> Path:
-    """`osmium extract` of `source` with `polygon` (a GeoJSON file) or `box`."""
-    where = ["-p", polygon] if polygon else ["-b", ",".join(map(str, box))]
-    run_osmium("extract", *where, "-s", strategy, "--set-bounds", source, "-o", target, "-O")
+def cut(source: Path, target: Path, strategy: str, polygon=None, box=None, bounds: bool = True) -> Path:
+    """`osmium extract` of `source` with `polygon` (a shapely geometry) or `box`; its box in
+    the header with `bounds`."""
+    where = ["-b", ",".join(map(str, box))] if polygon is None else ["-p", geojson_of(polygon, target)]
+    run_osmium("extract", *where, "-s", strategy, *(["--set-bounds"] if bounds else []), source,
+               "-o", target, "-O")
     return target
+
+
+def geojson_of(area, pbf: Path) -> Path:
+    """`area` as a GeoJSON Feature beside `pbf`, for `osmium extract -p`."""
+    path = pbf.with_suffix(".geojson")
+    path.write_text(json.dumps({"type": "Feature", "properties": {},
+                                "geometry": shapely.geometry.mapping(area)}))
+    return path
 
 
 def printed(share: float) -> float:
@@ -241,10 +251,7 @@ def test_the_poly_beside_an_extract_gives_the_true_share(
     riviera: Path, communes_06: Path, ign_shapes, tmp_path: Path, strategy: str
 ) -> None:
     area = shapely.Polygon(CUT, [HOLE])
-    geojson = tmp_path / "cut.geojson"
-    geojson.write_text(json.dumps({"type": "Feature", "properties": {},
-                                   "geometry": shapely.geometry.mapping(area)}))
-    pbf = cut(riviera, tmp_path / "riviera-cut.osm.pbf", strategy, polygon=geojson)
+    pbf = cut(riviera, tmp_path / "riviera-cut.osm.pbf", strategy, polygon=area)
     (tmp_path / "riviera-cut.poly").write_text(poly_text(CUT, HOLE))
     result = invoke("count", "--department", "06", "--pbf", pbf, "--boundaries", communes_06,
                     "--include-partial",
@@ -370,11 +377,7 @@ def test_the_estimate_errs_toward_no_data(
     area = shapely.Polygon(ring)
     if by == "box":
         area = shapely.box(*area.bounds).buffer(-side, join_style="mitre")
-    geojson = tmp_path / "cut.geojson"
-    geojson.write_text(json.dumps({"type": "Feature", "properties": {},
-                                   "geometry": shapely.geometry.mapping(area)}))
-    pbf = tmp_path / "cut.osm.pbf"
-    run_osmium("extract", "-p", geojson, "-s", strategy, shared_data / name, "-o", pbf, "-O")
+    pbf = cut(shared_data / name, tmp_path / "cut.osm.pbf", strategy, polygon=area, bounds=False)
     shapes = squares(shapely.buffer(area, 3 * side).bounds, side)
     result = invoke("count", "--include-partial", "--all", "--pbf", pbf, "--boundaries",
                     squares_file(shapes, tmp_path / "squares.geojson"), "-f", "json", "-q")
@@ -407,20 +410,16 @@ RIVIERA_CUTS = {
 
 
 @pytest.mark.parametrize("strategy", ["simple", "complete_ways", "smart"])
-@pytest.mark.parametrize("cut", list(RIVIERA_CUTS))
+@pytest.mark.parametrize("which", list(RIVIERA_CUTS))
 def test_the_estimate_against_the_true_share_of_communes(
-    riviera: Path, communes_06: Path, ign_shapes, tmp_path: Path, cut: str, strategy: str
+    riviera: Path, communes_06: Path, ign_shapes, tmp_path: Path, which: str, strategy: str
 ) -> None:
     """Real communes, cut by osmium-tool, read without the cut's extent: none gets more than
     its true share (shapely and pyproj), none outside the cut a count, none wholly inside
     is left out; the median error is at most 0.15, the largest 0.3 (where
     standalone nodes are sparse, it says less; benchmarks/coverage.py measures more cuts)."""
-    area = shapely.Polygon(RIVIERA_CUTS[cut])
-    geojson = tmp_path / "cut.geojson"
-    geojson.write_text(json.dumps({"type": "Feature", "properties": {},
-                                   "geometry": shapely.geometry.mapping(area)}))
-    pbf = tmp_path / "cut.osm.pbf"
-    run_osmium("extract", "-p", geojson, "-s", strategy, riviera, "-o", pbf, "-O")
+    area = shapely.Polygon(RIVIERA_CUTS[which])
+    pbf = cut(riviera, tmp_path / "cut.osm.pbf", strategy, polygon=area, bounds=False)
     result = invoke("count", "--department", "06", "--pbf", pbf, "--boundaries", communes_06,
                     "--include-partial", "-f", "json", "-q")
     assert result.exit_code == 0, result.output
@@ -437,32 +436,39 @@ def test_the_estimate_against_the_true_share_of_communes(
     assert len(errors) >= 7 and numpy.median(errors) <= 0.15 and errors.max() <= 0.3, errors.round(2)
 
 
-@pytest.mark.parametrize("strategy", ["simple", "smart"])
+# Central München and central London, 1.5 km boxes (their header boxes), cut by a polygon
+# notched from the north; with each strategy, the largest share of the estimate that may lie
+# outside the cut.
+NOTCHED = {
+    ("munchen", "simple"): 0.04, ("munchen", "smart"): 0.11, ("london", "simple"): 0.03,
+}
+HEADER_BOXES = {"munchen": (11.5656571, 48.1314385, 11.5861277, 48.143394),
+                "london": (-0.1141636, 51.5107253, -0.093166, 51.5232569)}
+
+
+@pytest.mark.parametrize(("city", "strategy"), list(NOTCHED))
 def test_the_estimate_does_not_bridge_a_notch_of_the_cut(
-    shared_data: Path, tmp_path: Path, strategy: str
+    shared_data: Path, tmp_path: Path, city: str, strategy: str
 ) -> None:
-    """Central München cut by a polygon notched from the north, 0.4 km wide: the standalone
-    nodes on either side span it with triangles, which the sampled nodes, none of them in
-    the notch (a few, of ways crossing the cut, with `smart`), leave out. Measured with
-    shapely and pyproj: at most 4 % of the estimate (10 % with `smart`: the nodes of the
-    ways that cross the notch look like data) lies outside the cut, 90 % of the cut inside."""
-    west, south, east, north = 11.5656571, 48.1314385, 11.5861277, 48.143394  # its header box
+    """The notch, 0.4 km wide at its mouth, narrower than the triangles that the standalone
+    nodes on either side span near its tip: the sampled nodes, none of them in the notch (a
+    few, of ways crossing the cut, with `smart`: they look like data), leave those triangles
+    out, and the notch above them is no hole of the estimate to fill. Measured with shapely
+    and pyproj: at most NOTCHED of the estimate lies outside the cut (London 5.7 % before
+    short triangles were judged), 90 % of the cut inside."""
+    west, south, east, north = HEADER_BOXES[city]
     width, height = east - west, north - south
-    cut = shapely.Polygon([(west + u * width, south + v * height) for u, v in [
+    notched = shapely.Polygon([(west + u * width, south + v * height) for u, v in [
         (0.08, 0.08), (0.92, 0.08), (0.92, 0.92), (0.68, 0.92), (0.54, 0.42), (0.40, 0.92),
         (0.08, 0.92)]])
-    geojson = tmp_path / "cut.geojson"
-    geojson.write_text(json.dumps({"type": "Feature", "properties": {},
-                                   "geometry": shapely.geometry.mapping(cut)}))
-    pbf = tmp_path / "cut.osm.pbf"
-    run_osmium("extract", "-p", geojson, "-s", strategy,
-               shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf", "-o", pbf, "-O")
+    source = shared_data / f"osm/big/valhalla-bench-{city}-2020.osm.pbf"
+    pbf = cut(source, tmp_path / "cut.osm.pbf", strategy, polygon=notched, bounds=False)
     from osmcams.sources.osm.pbf import scan_file
 
     area = scan_file(pbf, threads=1)[0].data_area
     assert area is not None
-    assert km2(shapely.difference(area, cut)) / km2(area) <= (0.04 if strategy == "simple" else 0.11)
-    assert km2(shapely.intersection(area, cut)) / km2(cut) >= 0.9
+    assert km2(shapely.difference(area, notched)) / km2(area) <= NOTCHED[city, strategy]
+    assert km2(shapely.intersection(area, notched)) / km2(notched) >= 0.9
 
 
 # A star-shaped cut of our own of the Rhein-Neckar 2016 extract (Mannheim, Heidelberg and the
@@ -481,12 +487,8 @@ def test_an_extract_of_ways_alone_errs_toward_no_data(
     the cut's extent: no square outside the cut gets a count, none more than its true
     share (shapely and pyproj); most of those wholly inside are counted."""
     area = shapely.Polygon(RHEIN_NECKAR_CUT)
-    geojson = tmp_path / "cut.geojson"
-    geojson.write_text(json.dumps({"type": "Feature", "properties": {},
-                                   "geometry": shapely.geometry.mapping(area)}))
-    pbf = tmp_path / "cut.osm.pbf"
-    run_osmium("extract", "-p", geojson, "-s", strategy,
-               shared_data / "osm/big/graphhopper-rnv-rhein-neckar-2016.osm.pbf", "-o", pbf, "-O")
+    pbf = cut(shared_data / "osm/big/graphhopper-rnv-rhein-neckar-2016.osm.pbf", tmp_path / "cut.osm.pbf",
+              strategy, polygon=area, bounds=False)
     assert len(standalone_nodes(pbf)) < 100
     shapes = squares(shapely.buffer(area, 0.04).bounds, 0.02)
     result = invoke("count", "--include-partial", "--all", "--pbf", pbf, "--boundaries",
@@ -502,28 +504,3 @@ def test_an_extract_of_ways_alone_errs_toward_no_data(
     assert not [code for code, row in rows.items() if truth[code] == 0 and not row["cameras"]]
     inside = [code for code, share in truth.items() if share >= 0.995]
     assert len(set(inside) & set(rows)) >= len(inside) / 2
-
-
-def test_the_estimate_does_not_close_a_narrow_notch(shared_data: Path, tmp_path: Path) -> None:
-    """Central London cut by a polygon notched from the north (`simple`): near its tip the
-    notch is narrower than the triangles that the standalone nodes on either side span,
-    but none of the sampled nodes lies in it; those triangles are left out, and the notch
-    above them is no hole of the estimate to fill. Measured with shapely and pyproj: at most
-    3 % of the estimate lies outside the cut (5.7 % before), 90 % of the cut inside."""
-    west, south, east, north = -0.1141636, 51.5107253, -0.093166, 51.5232569  # its header box
-    width, height = east - west, north - south
-    cut = shapely.Polygon([(west + u * width, south + v * height) for u, v in [
-        (0.08, 0.08), (0.92, 0.08), (0.92, 0.92), (0.68, 0.92), (0.54, 0.42), (0.40, 0.92),
-        (0.08, 0.92)]])
-    geojson = tmp_path / "cut.geojson"
-    geojson.write_text(json.dumps({"type": "Feature", "properties": {},
-                                   "geometry": shapely.geometry.mapping(cut)}))
-    pbf = tmp_path / "cut.osm.pbf"
-    run_osmium("extract", "-p", geojson, "-s", "simple",
-               shared_data / "osm/big/valhalla-bench-london-2020.osm.pbf", "-o", pbf, "-O")
-    from osmcams.sources.osm.pbf import scan_file
-
-    area = scan_file(pbf, threads=1)[0].data_area
-    assert area is not None
-    assert km2(shapely.difference(area, cut)) / km2(area) <= 0.03
-    assert km2(shapely.intersection(area, cut)) / km2(cut) >= 0.9
