@@ -14,6 +14,7 @@ Measured against cuts of complete extracts: benchmarks/coverage.py.
 
 from __future__ import annotations
 
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
 NEIGHBOUR = 4  # the spacing of nodes around a node: the distance to its 4th nearest
@@ -35,14 +36,27 @@ def footprint(points: Any, fraction: float = 1.0, nodes: Any = None) -> Any:
     sampled node; a long triangle with a hole among them is left out."""
     import numpy
     import shapely
-    from scipy.spatial import Delaunay, QhullError, cKDTree
 
     points = numpy.asarray(points, float).reshape(-1, 2)
     if len(points) < 3:
         return None
     # Metres in a plane tangent at the middle latitude: enough to compare lengths.
     scale = numpy.array([numpy.cos(numpy.radians(points[:, 1].mean())), 1.0]) * METRES_PER_DEGREE
-    plane = _thinned(points * scale)
+    # Both cores: the tree of the nodes is built, and half of the triangles joined, in a
+    # thread beside the triangulation and the other half (scipy and GEOS free the GIL).
+    with ThreadPoolExecutor(1, thread_name_prefix="osmcams-footprint") as pool:
+        tree = None if nodes is None else pool.submit(_tree, nodes, scale)
+        area = _triangles(points * scale, fraction, tree, pool)
+    return None if area is None else shapely.transform(area, lambda xy: xy / scale)
+
+
+def _triangles(points: Any, fraction: float, tree: Future[Any] | None, pool: Executor) -> Any:
+    """`footprint` in the plane (metres): the union of the kept triangles of `points`;
+    `tree`: that of the sampled nodes, being built."""
+    import numpy
+    from scipy.spatial import Delaunay, QhullError, cKDTree
+
+    plane = _thinned(points)
     step = -(-len(plane) // MOST_NODES)  # a sparser sample beyond MOST_NODES: faster, no larger
     plane, fraction = plane[::step], fraction / step
     if len(plane) < 3:
@@ -52,23 +66,38 @@ def footprint(points: Any, fraction: float = 1.0, nodes: Any = None) -> Any:
     except QhullError:  # all on a line: no area
         return None
     corners = plane[simplices]
-    spacing = cKDTree(plane).query(plane, min(NEIGHBOUR, len(plane) - 1) + 1)[0][:, -1]
+    spacing = cKDTree(plane).query(plane, min(NEIGHBOUR, len(plane) - 1) + 1, workers=2)[0][:, -1]
     longest = numpy.linalg.norm(corners - numpy.roll(corners, 1, axis=1), axis=2).max(axis=1)
     # The densest corner sets the reach: a lone node beyond the others spans no triangle.
     near = spacing[simplices].min(axis=1)
     limit = numpy.minimum(REACH * near, LONGEST_M / numpy.sqrt(max(fraction, 1e-6)))
     keep = longest <= limit
     judged = keep & (longest > 2 * THIN_M)  # a smaller one lies among the squares of its corners
-    if nodes is not None and judged.any():
+    if tree is not None and judged.any():
         widest = numpy.where(longest > SHORT * near, HOLE * longest,
                              numpy.maximum(3 * HOLE * longest, 2 * THIN_M))[judged]
-        keep[judged] = ~_hollow(plane, simplices[judged], widest, nodes, scale)
+        keep[judged] = ~_hollow(plane, simplices[judged], widest, tree.result())
     kept = corners[keep]
     if not len(kept):
         return None
-    rings = numpy.concatenate((kept, kept[:, :1]), axis=1)
-    area = _filled(shapely.coverage_union_all(shapely.polygons(rings)))
-    return shapely.transform(area, lambda xy: xy / scale)
+    return _filled(_union(kept[numpy.argsort(kept[:, 0, 0], kind="stable")], pool))
+
+
+def _union(triangles: Any, pool: Executor) -> Any:
+    """The union of `triangles` ((n, 3, 2) corners, sorted west to east, none overlapping):
+    the western half joined in `pool` while this thread joins the eastern one."""
+    import numpy
+    import shapely
+
+    def joined(part: Any) -> Any:
+        return shapely.coverage_union_all(shapely.polygons(numpy.concatenate((part, part[:, :1]), axis=1)))
+
+    half = len(triangles) // 2
+    if not half:
+        return joined(triangles)
+    west = pool.submit(joined, triangles[:half])
+    east = joined(triangles[half:])
+    return shapely.coverage_union_all([west.result(), east])
 
 
 def _filled(area: Any) -> Any:
@@ -94,23 +123,29 @@ def _thinned(plane: Any) -> Any:
     return plane[numpy.unique(keys, return_index=True)[1]]
 
 
-def _hollow(plane: Any, simplices: Any, widest: Any, nodes: Any, scale: Any) -> Any:
-    """Which triangles (`simplices` of `plane`, in metres) hold a hole among `nodes`: a point
-    further than `widest` (of each) from any node, a gap between the arms of a cut, where no
-    way runs.
-    Only those whose corners lie among the nodes are judged: a camera in a piece of a file
-    that the sampling missed has none around it."""
+def _tree(nodes: Any, scale: Any) -> Any:
+    """A k-d tree of `nodes` ((lon, lat)) in metres, thinned; None without any."""
     import numpy
     from scipy.spatial import cKDTree
 
     nodes = _thinned(numpy.asarray(nodes, float).reshape(-1, 2) * scale)
-    if not len(nodes):
+    return cKDTree(nodes) if len(nodes) else None
+
+
+def _hollow(plane: Any, simplices: Any, widest: Any, tree: Any) -> Any:
+    """Which triangles (`simplices` of `plane`, in metres) hold a hole among the nodes of
+    `tree` (`_tree`): a point further than `widest` (of each) from any node, a gap between
+    the arms of a cut, where no way runs.
+    Only those whose corners lie among the nodes are judged: a camera in a piece of a file
+    that the sampling missed has none around it."""
+    import numpy
+
+    if tree is None:
         return numpy.zeros(len(simplices), bool)
-    tree = cKDTree(nodes)
     corners = plane[simplices]
     middle = corners.mean(axis=1, keepdims=True)
     edges = (corners + numpy.roll(corners, 1, axis=1)) / 2
     probes = numpy.concatenate((middle, (middle + edges) / 2), axis=1)  # 4 points inside each
-    gap = tree.query(probes.reshape(-1, 2))[0].reshape(len(corners), -1).max(axis=1)
-    sampled = (tree.query(plane)[0] <= 2 * THIN_M)[simplices].all(axis=1)
+    gap = tree.query(probes.reshape(-1, 2), workers=2)[0].reshape(len(corners), -1).max(axis=1)
+    sampled = (tree.query(plane, workers=2)[0] <= 2 * THIN_M)[simplices].all(axis=1)
     return sampled & (gap > widest)
