@@ -42,8 +42,9 @@ def footprint(points: Any, fraction: float = 1.0, nodes: Any = None) -> Any:
         return None
     # Metres in a plane tangent at the middle latitude: enough to compare lengths.
     scale = numpy.array([numpy.cos(numpy.radians(points[:, 1].mean())), 1.0]) * METRES_PER_DEGREE
-    # Both cores: the tree of the nodes is built, and half of the triangles joined, in a
-    # thread beside the triangulation and the other half (scipy and GEOS free the GIL).
+    # Every core: the tree of the nodes is built, and half of the triangles joined, in a
+    # thread beside the triangulation and the other half (scipy and GEOS free the GIL);
+    # the trees are queried by every core.
     with ThreadPoolExecutor(1, thread_name_prefix="osmcams-footprint") as pool:
         tree = None if nodes is None else pool.submit(_tree, nodes, scale)
         area = _triangles(points * scale, fraction, tree, pool)
@@ -66,7 +67,7 @@ def _triangles(points: Any, fraction: float, tree: Future[Any] | None, pool: Exe
     except QhullError:  # all on a line: no area
         return None
     corners = plane[simplices]
-    spacing = cKDTree(plane).query(plane, min(NEIGHBOUR, len(plane) - 1) + 1, workers=2)[0][:, -1]
+    spacing = cKDTree(plane).query(plane, min(NEIGHBOUR, len(plane) - 1) + 1, workers=-1)[0][:, -1]
     longest = numpy.linalg.norm(corners - numpy.roll(corners, 1, axis=1), axis=2).max(axis=1)
     # The densest corner sets the reach: a lone node beyond the others spans no triangle.
     near = spacing[simplices].min(axis=1)
@@ -146,6 +147,6 @@ def _hollow(plane: Any, simplices: Any, widest: Any, tree: Any) -> Any:
     middle = corners.mean(axis=1, keepdims=True)
     edges = (corners + numpy.roll(corners, 1, axis=1)) / 2
     probes = numpy.concatenate((middle, (middle + edges) / 2), axis=1)  # 4 points inside each
-    gap = tree.query(probes.reshape(-1, 2), workers=2)[0].reshape(len(corners), -1).max(axis=1)
-    sampled = (tree.query(plane, workers=2)[0] <= 2 * THIN_M)[simplices].all(axis=1)
+    gap = tree.query(probes.reshape(-1, 2), workers=-1)[0].reshape(len(corners), -1).max(axis=1)
+    sampled = (tree.query(plane, workers=-1)[0] <= 2 * THIN_M)[simplices].all(axis=1)
     return sampled & (gap > widest)
