@@ -302,6 +302,9 @@ def test_top_rows_and_the_table_limit(
     assert [line.split(",")[0] for line in csv_rows] == ["insee", "06012", "06032"]
     csv_rows = invoke(*args[:-1], "--top", "2", "-f", "csv").stdout.splitlines()
     assert [line.split(",")[0] for line in csv_rows] == ["insee"]  # both partial: left out
+    table = " ".join(invoke(*args[:-1]).stdout.split())  # no row: still its title, date and source
+    assert "data of 2025-02-07" in table and "INSEE Commune" in table and monaco_2025.name in table
+    assert "no commune to show: the warnings above say why" in table
     monkeypatch.setattr(sys.modules["osmcams.cli.count"], "TABLE_ROWS", 2)
     table = invoke(*args).stdout
     assert re.search(r"the first 2 of \d rows", " ".join(table.split()))

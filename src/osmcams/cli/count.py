@@ -49,6 +49,7 @@ def rich_table(report, limit: int) -> Any:
         if len(rows) < len(report.rows)
         else ""
     )
+    empty = "\nno commune to show: the warnings above say why" if not rows else ""
     partial = (
         f"\n≥ a commune only partly inside the data: its count is a lower bound, its densities "
         f"are null under {meta['min_coverage']:.0%} coverage"
@@ -65,7 +66,7 @@ def rich_table(report, limit: int) -> Any:
         title=f"Cameras mapped in OpenStreetMap, data of {meta['data_timestamp'] or 'unknown date'}",
         caption=(
             f"{meta['source']}; population: {meta['population_source'] or 'none'} "
-            f"({meta['population_year'] or 'year unknown'}){partial}{cut}"
+            f"({meta['population_year'] or 'year unknown'}){empty}{partial}{cut}"
         ),
     )
 

@@ -190,8 +190,9 @@ class Fitted:
         caption = "\n".join(filter(None, [self.caption, note])) or None
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, caption=caption,
                       **self.table)
+        # Not a column of blanks; without rows, every header, under the title and caption.
         shown = [i for i, (header, _) in enumerate(self.columns) if header not in hidden
-                 and any(i < len(row) and row[i] for row in self.rows)]  # not a column of blanks
+                 and (not self.rows or any(i < len(row) and row[i] for row in self.rows))]
         for i in shown:
             header, kind = self.columns[i]
             if kind == "text":
