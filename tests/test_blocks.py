@@ -81,3 +81,16 @@ def test_an_unsorted_file_is_still_counted_right(osm_dir: Path, tmp_path: Path, 
     extract, found = scan_file(joined, admin_level=8)
     assert len(extract.cameras) == sum(len(osm_cameras(part)) for part in parts)
     assert [b.geometry is not None for b in found if b.tags.get("name") == "Monaco"] == [True]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_the_cells_of_points_are_those_numpy_unique_finds(osm_dir: Path, name: str) -> None:
+    """`_cells`, the fast path of `spread_area`, against numpy.unique over rows, on the
+    sampled nodes of real extracts, with grids of several sizes and corners beyond them."""
+    import numpy
+
+    points = blocks.sample(osm_dir / name).points
+    for size in (1e-4, 3e-3, 0.05):
+        for low in (points.min(axis=0), points.min(axis=0) + 0.01, points.max(axis=0)):
+            expected = numpy.unique(numpy.floor((points - low) / size), axis=0)
+            assert numpy.array_equal(blocks._cells(points, low, size), expected)

@@ -710,7 +710,6 @@ def spread_area(points: Any, fraction: float, evidence: Any = None, spread: Any 
     already) or the cells of the evidence. Ways that cross the cut of an extract reach past
     it, and their nodes are no evidence: so it errs toward "no data". It depends on the
     evidence only through its cells. None when there are too few samples."""
-    import numpy
     import shapely
 
     from osmcams.geo.footprint import footprint
@@ -724,10 +723,24 @@ def spread_area(points: Any, fraction: float, evidence: Any = None, spread: Any 
         return grid
     if len(evidence):
         low, size, _, _ = grid_of(points, evidence)  # type: ignore[misc]  # a grid is there
-        cells = numpy.unique(numpy.floor((evidence - low) / size), axis=0) * size + low
+        cells = _cells(evidence, low, size) * size + low
         boxes = shapely.box(*cells.T, *(cells + size).T)  # apart: their union is a coverage's
         spread = shapely.union(spread, shapely.coverage_union_all(boxes))
     return shapely.intersection(grid, spread)
+
+
+def _cells(points: Any, low: Any, size: float) -> Any:
+    """The cells of a grid (corner `low`, side `size`) that hold `points`, once each, as
+    (column, row) sorted by column then row: `numpy.unique(..., axis=0)`, by one integer
+    key per cell (in a tenth of its time)."""
+    import numpy
+
+    cells = numpy.floor((points - low) / size).astype(numpy.int64)
+    first = cells.min(axis=0)
+    cells -= first
+    rows = int(cells[:, 1].max()) + 1
+    keys = numpy.unique(cells[:, 0] * rows + cells[:, 1])
+    return numpy.column_stack((keys // rows, keys % rows)) + first
 
 
 def _evidence(evidence: Any) -> Any:
