@@ -13,6 +13,7 @@ from test_timeline import history  # noqa: F401
 
 from osmcams.cli import main
 from osmcams.communes.boundaries import load_communes
+from osmcams.errors import DataError
 
 
 def _grid(path: Path, codes: list[str]) -> Path:
@@ -92,3 +93,34 @@ def test_a_timeline_over_a_grid_runs_twice_with_the_same_output(
     assert outputs[0] == outputs[1]
     communes = outputs[1]["communes"]
     assert [c["department"] for c in communes] == [None] * len(communes)
+
+
+@pytest.mark.parametrize("table", ["cog", "shipped"])
+def test_the_population_cache_gives_back_the_table_and_follows_its_changes(
+    cog_population: Path, tmp_path: Path, table: str
+) -> None:
+    """A kept population table equals its parse (values, source, year, names), a table that
+    changes is read again, and a damaged cache file is read around."""
+    from osmcams.communes import cache
+    from osmcams.communes.population import official_table, read_population
+
+    path = cog_population if table == "cog" else official_table()
+    expected = read_population(path, "2026")
+    assert read_population(path, "2026", tmp_path) == expected  # read, then kept
+    (kept,) = (tmp_path / "population").iterdir()
+    assert cache.read_population(kept) == expected
+    assert read_population(path, "2026", tmp_path) == expected  # from the cache
+    assert read_population(path, "2025", tmp_path).year == read_population(path, "2025").year
+    kept.write_bytes(b'{"values": {"75056": "many"}, "source": "x", "year": null, "names": {}}')
+    assert read_population(path, "2026", tmp_path) == expected  # damaged: parsed again
+    kept.write_bytes(b"\x00garbage")
+    assert read_population(path, "2026", tmp_path, refresh=True) == expected
+    copy = tmp_path / "communes.json"
+    rows = [{"code": "75056", "type": "commune-actuelle", "nom": "Paris", "population": 2_000_000}]
+    copy.write_text(json.dumps(rows), encoding="utf-8")
+    assert read_population(copy, None, tmp_path).values == {"75056": 2_000_000}
+    rows[0]["population"] = 2_100_000
+    copy.write_text(json.dumps(rows) + " ", encoding="utf-8")  # another size, another time
+    assert read_population(copy, None, tmp_path).values == {"75056": 2_100_000}
+    with pytest.raises(DataError, match="cannot read population table"):
+        read_population(tmp_path / "missing.json", None, tmp_path)

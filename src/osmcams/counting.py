@@ -217,9 +217,10 @@ def communes_for(
         if official_outlines and request.admin_level == COMMUNE_LEVEL:
             communes = official_communes(communes, request, settings, progress)
         if request.population:
-            apply_population(communes, request.population, request.population_year)
+            apply_population(communes, request.population, request.population_year, settings.cache_dir,
+                             settings.refresh)
     if request.population is None:  # French communes: the official population, not OSM's tags
-        apply_official_population(communes)
+        apply_official_population(communes, settings.cache_dir, settings.refresh)
     return communes
 
 

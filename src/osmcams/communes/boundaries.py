@@ -262,7 +262,9 @@ def load_communes(
         if cached is not None:
             with contextlib.suppress(OSError, UsageError):  # no cache: slower, same counts
                 write_cache(communes, cached)
-    return communes if population is None else apply_population(communes, population, population_year)
+    if population is None:
+        return communes
+    return apply_population(communes, population, population_year, cache_dir, refresh)
 
 
 def _read_boundaries(

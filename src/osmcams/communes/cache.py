@@ -1,4 +1,5 @@
-"""Parsed boundaries kept on disk with their geodesic areas, keyed by the files read."""
+"""Parsed boundaries kept on disk with their geodesic areas, and parsed population tables,
+keyed by the files read."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import json
 import zipfile
 from pathlib import Path
 
-from osmcams.communes.model import COLUMNS, Communes, Unusable, commune_frame
+from osmcams.communes.model import COLUMNS, Communes, Population, Unusable, commune_frame
 
 CACHE_FORMAT = 3  # 3: codes of 4 digits get back their leading zero; features without a code
+POPULATION_FORMAT = 1
 
 
 def cache_path(
@@ -78,3 +80,35 @@ def read_cache(path: Path, source: str) -> Communes | None:
         unusable=unusable, repairs=notes["repairs"],
     )
 
+
+
+def population_path(cache_dir: Path, table: Path, year: str | None) -> Path:
+    """Where the parse of the population `table` (with the `year` asked) is kept."""
+    stat = table.stat()
+    key = json.dumps([POPULATION_FORMAT, str(table.resolve()), stat.st_size, stat.st_mtime_ns, year])
+    return cache_dir / "population" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+
+def write_population(population: Population, path: Path) -> None:
+    """Keep a parsed population table at `path` (`population_path`)."""
+    import orjson
+
+    from osmcams.files import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, overwrite=True) as temp:
+        temp.write_bytes(orjson.dumps(dataclasses.asdict(population)))
+
+
+def read_population(path: Path) -> Population | None:
+    """The population table `write_population` kept, or None when there is none or it is
+    unreadable."""
+    import orjson
+
+    try:
+        data = orjson.loads(path.read_bytes())
+        population = Population(data["values"], data["source"], data["year"], data["names"])
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    valid = all(isinstance(v, int) for v in population.values.values())
+    return population if valid and isinstance(population.source, str) else None

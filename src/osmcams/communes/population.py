@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -54,14 +55,37 @@ def _entry(
     return code, round(value)
 
 
-def read_population(path: str | os.PathLike[str], year: str | None = None) -> Population:
+def read_population(
+    path: str | os.PathLike[str], year: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+    refresh: bool = False,
+) -> Population:
     """Population per commune from a COG JSON list or an INSEE CSV table.
 
     The year comes from the data where it says so (a `P21_POP` column), else from
     the file's name, else `year`, else it is unknown. Raises DataError naming the
-    file, the line and the code of any value that is not a population.
+    file, the line and the code of any value that is not a population. With
+    `cache_dir`, a table read once is kept there, keyed by its path, size and
+    modification time, and read back at once (a quarter of a second for the 35,000
+    communes of the COG); `refresh` reads it again.
     """
+    from osmcams.communes import cache
+
     path = Path(path)
+    try:
+        kept = None if cache_dir is None else cache.population_path(Path(cache_dir), path, year)
+    except OSError:  # no such table: its reading says so
+        kept = None
+    population = None if kept is None or refresh else cache.read_population(kept)
+    if population is None:
+        population = _read_population(path, year)
+        if kept is not None:
+            with contextlib.suppress(OSError):  # no cache: slower, the same figures
+                cache.write_population(population, kept)
+    return population
+
+
+def _read_population(path: Path, year: str | None) -> Population:
+    """`read_population`, parsed."""
     try:
         text = _read_text(path)
     except DataError:
@@ -115,10 +139,13 @@ def official_table() -> Path:
     return Path(str(files("osmcams").joinpath(OFFICIAL_TABLE)))
 
 
-def apply_official_population(communes: Communes) -> Communes:
+def apply_official_population(
+    communes: Communes, cache_dir: str | os.PathLike[str] | None = None, refresh: bool = False
+) -> Communes:
     """The shipped COG population and official names, for communes with French INSEE codes;
-    others (a foreign extract's relations) are left as they are."""
-    population = read_population(official_table(), OFFICIAL_YEAR)
+    others (a foreign extract's relations) are left as they are. `cache_dir`, `refresh`: as
+    in `read_population`."""
+    population = read_population(official_table(), OFFICIAL_YEAR, cache_dir, refresh)
     if not any(code in population.values for code in communes.frame["insee"].tolist()):
         return communes
     _apply(communes, dataclasses.replace(population, source=OFFICIAL_SOURCE))
@@ -220,14 +247,16 @@ def _population_csv(path: Path, text: str) -> Population:
 
 
 def apply_population(
-    communes: Communes, path: str | os.PathLike[str], year: str | None = None
+    communes: Communes, path: str | os.PathLike[str], year: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None, refresh: bool = False,
 ) -> Communes:
     """Replace the populations of `communes` with those of a table, and the names with its own.
 
     The table's names are the official ones (IGN's simplified files drop the articles:
     "Rochelle" for La Rochelle). Raises DataError when no code of the table matches.
+    `cache_dir`, `refresh`: as in `read_population`.
     """
-    population = read_population(path, year)
+    population = read_population(path, year, cache_dir, refresh)
     codes = communes.frame["insee"].tolist()
     if codes and not any(code in population.values for code in codes):
         sample = ", ".join(sorted(population.values)[:3])
