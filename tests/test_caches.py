@@ -111,8 +111,11 @@ def test_the_population_cache_gives_back_the_table_and_follows_its_changes(
     assert cache.read_population(kept) == expected
     assert read_population(path, "2026", tmp_path) == expected  # from the cache
     assert read_population(path, "2025", tmp_path).year == read_population(path, "2025").year
-    kept.write_bytes(b'{"values": {"75056": "many"}, "source": "x", "year": null, "names": {}}')
-    assert read_population(path, "2026", tmp_path) == expected  # damaged: parsed again
+    for damaged in (b'{"values": {"75056": "many"}, "source": "x", "year": null, "names": {}}',
+                    b'{"values": {"75056": 1}, "source": "x", "year": null, "names": {"75056": [1]}}',
+                    b'{"values": [], "source": "x", "year": 2026, "names": {}}'):
+        kept.write_bytes(damaged)
+        assert read_population(path, "2026", tmp_path) == expected  # damaged: parsed again
     kept.write_bytes(b"\x00garbage")
     assert read_population(path, "2026", tmp_path, refresh=True) == expected
     copy = tmp_path / "communes.json"

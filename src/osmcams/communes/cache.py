@@ -107,8 +107,9 @@ def read_population(path: Path) -> Population | None:
 
     try:
         data = orjson.loads(path.read_bytes())
-        population = Population(data["values"], data["source"], data["year"], data["names"])
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        values, source, year, names = data["values"], data["source"], data["year"], data["names"]
+        valid = (all(type(v) is int for v in values.values()) and all(type(v) is str for v in names.values())
+                 and isinstance(source, str) and (year is None or isinstance(year, str)))
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         return None
-    valid = all(isinstance(v, int) for v in population.values.values())
-    return population if valid and isinstance(population.source, str) else None
+    return Population(values, source, year, names) if valid else None
