@@ -81,7 +81,6 @@ def read_cache(path: Path, source: str) -> Communes | None:
     )
 
 
-
 def population_path(cache_dir: Path, table: Path, year: str | None) -> Path:
     """Where the parse of the population `table` (with the `year` asked) is kept."""
     stat = table.stat()
