@@ -64,9 +64,9 @@ def read_population(
     The year comes from the data where it says so (a `P21_POP` column), else from
     the file's name, else `year`, else it is unknown. Raises DataError naming the
     file, the line and the code of any value that is not a population. With
-    `cache_dir`, a table read once is kept there, keyed by its path, size and
-    modification time, and read back at once (a quarter of a second for the 35,000
-    communes of the COG); `refresh` reads it again.
+    `cache_dir`, a table read once is kept there, keyed by its path, size,
+    modification time and `year`, and read back at once (a quarter of a second less
+    for the 35,000 communes of the COG); `refresh` reads it again.
     """
     from osmcams.communes import cache
 
