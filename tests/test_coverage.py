@@ -362,6 +362,17 @@ def squares_file(shapes: dict[str, object], path: Path) -> Path:
     return path
 
 
+def estimated_rows(pbf: Path, shapes: dict[str, object], area, tmp_path: Path) -> tuple[dict, dict]:
+    """`count --all` of the cut `pbf` in the squares `shapes`, read without its extent: its
+    rows by code, and the true share of each square inside `area` (`true_shares`)."""
+    result = invoke("count", "--include-partial", "--all", "--pbf", pbf, "--boundaries",
+                    squares_file(shapes, tmp_path / "squares.geojson"), "-f", "json", "-q")
+    assert result.exit_code == 0, result.output
+    data = strict_json(result.stdout)
+    assert data["meta"]["coverage_from"] == "estimated from the data"
+    return {r["insee"]: r for r in data["communes"]}, true_shares(shapes, area)
+
+
 @pytest.mark.parametrize("strategy", ["simple", "complete_ways", "smart"])
 @pytest.mark.parametrize("source", list(SOURCES))
 @pytest.mark.parametrize("by", ["polygon", "box"])
@@ -379,13 +390,7 @@ def test_the_estimate_errs_toward_no_data(
         area = shapely.box(*area.bounds).buffer(-side, join_style="mitre")
     pbf = cut(shared_data / name, tmp_path / "cut.osm.pbf", strategy, polygon=area, bounds=False)
     shapes = squares(shapely.buffer(area, 3 * side).bounds, side)
-    result = invoke("count", "--include-partial", "--all", "--pbf", pbf, "--boundaries",
-                    squares_file(shapes, tmp_path / "squares.geojson"), "-f", "json", "-q")
-    assert result.exit_code == 0, result.output
-    data = strict_json(result.stdout)
-    assert data["meta"]["coverage_from"] == "estimated from the data"
-    rows = {r["insee"]: r for r in data["communes"]}
-    truth = true_shares(shapes, area)
+    rows, truth = estimated_rows(pbf, shapes, area, tmp_path)
     for code, row in rows.items():
         assert row["coverage"] <= printed(truth[code]) + 0.02 or row["cameras"], code
     assert not [code for code, row in rows.items() if truth[code] == 0 and not row["cameras"]]
@@ -491,13 +496,7 @@ def test_an_extract_of_ways_alone_errs_toward_no_data(
               strategy, polygon=area, bounds=False)
     assert len(standalone_nodes(pbf)) < 100
     shapes = squares(shapely.buffer(area, 0.04).bounds, 0.02)
-    result = invoke("count", "--include-partial", "--all", "--pbf", pbf, "--boundaries",
-                    squares_file(shapes, tmp_path / "squares.geojson"), "-f", "json", "-q")
-    assert result.exit_code == 0, result.output
-    data = strict_json(result.stdout)
-    assert data["meta"]["coverage_from"] == "estimated from the data"
-    rows = {r["insee"]: r for r in data["communes"]}
-    truth = true_shares(shapes, area)
+    rows, truth = estimated_rows(pbf, shapes, area, tmp_path)
     over = {code: (row["coverage"], round(truth[code], 3)) for code, row in rows.items()
             if row["coverage"] > printed(truth[code]) + 0.02 and not row["cameras"]}
     assert not over
