@@ -606,15 +606,17 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
         return (spread_area(samples.points, samples.fraction, cameras_at),
                 "its sampled nodes, all of them, less a margin at its edge", None)
     alone = samples.tagged_points[~numpy.isin(samples.tagged_ids, referenced)]
-    # The camera nodes sampled are among those, if they stand alone; the others may lie
-    # in pieces of a file that the sampling missed (tiles whose ids do not mix).
-    nodes = numpy.fromiter((c.osm_type == "node" for c in cameras), bool, count)
-    unsampled = nodes & ~numpy.isin(numpy.fromiter((c.osm_id for c in cameras), numpy.int64, count),
-                                    samples.tagged_ids)
-    area = footprint(numpy.concatenate((alone, cameras_at[unsampled])), samples.fraction, samples.points)
-    if len(alone) >= FEWEST_STANDALONE and area is not None:
-        return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
-                      "node blocks, and its cameras"), (alone, samples.fraction)
+    if len(alone) >= FEWEST_STANDALONE:
+        # The camera nodes sampled are among those, if they stand alone; the others may lie
+        # in pieces of a file that the sampling missed (tiles whose ids do not mix).
+        nodes = numpy.fromiter((c.osm_type == "node" for c in cameras), bool, count)
+        unsampled = nodes & ~numpy.isin(numpy.fromiter((c.osm_id for c in cameras), numpy.int64, count),
+                                        samples.tagged_ids)
+        area = footprint(numpy.concatenate((alone, cameras_at[unsampled])), samples.fraction,
+                         samples.points)
+        if area is not None:
+            return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
+                          "node blocks, and its cameras"), (alone, samples.fraction)
     return spread_area(samples.points, samples.fraction, cameras_at), (
         f"all its sampled nodes less a margin at its edge, having too few standalone nodes "
         f"({len(alone)})"), None
