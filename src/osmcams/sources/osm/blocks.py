@@ -715,14 +715,15 @@ def spread_area(points: Any, fraction: float, evidence: Any = None, spread: Any 
     from osmcams.geo.footprint import footprint
 
     evidence = _evidence(evidence)
-    grid = area_of(points, evidence, shrink=CROSSING_CELLS)
-    if grid is None:
+    frame = grid_of(points, evidence)
+    grid = None if frame is None else area_of(points, evidence, frame, shrink=CROSSING_CELLS)
+    if frame is None or grid is None:
         return None
     spread = footprint(points, fraction, points) if spread is None else spread
     if spread is None:
         return grid
     if len(evidence):
-        low, size, _, _ = grid_of(points, evidence)  # type: ignore[misc]  # a grid is there
+        low, size, _, _ = frame
         cells = _cells(evidence, low, size) * size + low
         boxes = shapely.box(*cells.T, *(cells + size).T)  # apart: their union is a coverage's
         spread = shapely.union(spread, shapely.coverage_union_all(boxes))
@@ -770,7 +771,7 @@ def grid_of(points: Any, evidence: Any = None) -> tuple[Any, float, int, int] | 
     return low, size, int(nx), int(ny)
 
 
-def area_of(points: Any, evidence: Any = None, shrink: int = 0) -> Any:
+def area_of(points: Any, evidence: Any, grid: tuple[Any, float, int, int], shrink: int = 0) -> Any:
     """Where a file has data: a (multi)polygon from a grid of its sampled node locations.
 
     Cells holding sampled nodes (and a neighbour that does) are closed over one-cell
@@ -779,17 +780,14 @@ def area_of(points: Any, evidence: Any = None, shrink: int = 0) -> Any:
     never too much. A cell holding a point of `evidence` has data, however alone:
     an object read from the file is where the file has data (files made of pieces,
     whose node ids do not mix, are sampled in only some of their pieces); the grid
-    grows to hold it, up to MAX_CELLS a side. `shrink`: cells taken off its edge first,
-    where the ways that cross the cut of an extract reach. None when there are too few
-    samples.
+    grows to hold it, up to MAX_CELLS a side (`grid`: its `grid_of`). `shrink`: cells
+    taken off its edge first, where the ways that cross the cut of an extract reach. None
+    when no cell is left.
     """
     import numpy
     import shapely
     from scipy import ndimage
 
-    grid = grid_of(points, evidence)
-    if grid is None:
-        return None
     low, size, nx, ny = grid
     evidence = _evidence(evidence)
     bounds = ((low[0], low[0] + nx * size), (low[1], low[1] + ny * size))
