@@ -7,7 +7,9 @@ kept only when it lies inside the cut. So the data lies among the standalone nod
 the estimate is the union of the triangles of their Delaunay triangulation whose
 longest edge is short for the spacing of nodes around them. A triangle that holds a
 hole among every sampled node (the gap between two arms of a concave cut, where no way
-runs) is left out; a hole of the union that evidence surrounds is filled. It
+runs) is left out, and so is one among dense standalone nodes with a void of them inside
+(a notch of the cut that the ways crossing it fill with their nodes); a hole of the union
+that evidence surrounds is filled. It
 stops at the outermost standalone nodes, short of the cut: it errs toward "no data".
 Measured against cuts of complete extracts: benchmarks/coverage.py.
 """
@@ -23,6 +25,8 @@ LONGEST_M = 1500.0  # … and at most this many metres (more in a sparse sample)
 SHORT = 4  # a triangle whose longest edge is over SHORT spacings is left out when a point inside
 HOLE = 0.12  # it lies further than HOLE of that edge from any node; a shorter one (over 2 THIN_M),
 # further than 3 HOLE of it and 2 THIN_M (the nodes are thinned to one in THIN_M): a narrow notch
+DENSE_M = 150.0  # among dense standalone nodes (every corner's spacing at most this), a triangle
+VOID = 1.25  # over 2 THIN_M is left out when a point inside lies further than VOID spacings from all
 FILLED_KM2 = 25.0  # holes of the union up to this size are filled: evidence lies all around them
 METRES_PER_DEGREE = 111_195.0
 THIN_M = 50.0  # one node of each square of this side in metres: fewer to triangulate
@@ -67,7 +71,8 @@ def _triangles(points: Any, fraction: float, tree: Future[Any] | None, pool: Exe
     except QhullError:  # all on a line: no area
         return None
     corners = plane[simplices]
-    spacing = cKDTree(plane).query(plane, min(NEIGHBOUR, len(plane) - 1) + 1, workers=-1)[0][:, -1]
+    own = cKDTree(plane)
+    spacing = own.query(plane, min(NEIGHBOUR, len(plane) - 1) + 1, workers=-1)[0][:, -1]
     longest = numpy.linalg.norm(corners - numpy.roll(corners, 1, axis=1), axis=2).max(axis=1)
     # The densest corner sets the reach: a lone node beyond the others spans no triangle.
     near = spacing[simplices].min(axis=1)
@@ -78,6 +83,10 @@ def _triangles(points: Any, fraction: float, tree: Future[Any] | None, pool: Exe
         widest = numpy.where(longest > SHORT * near, HOLE * longest,
                              numpy.maximum(3 * HOLE * longest, 2 * THIN_M))[judged]
         keep[judged] = ~_hollow(plane, simplices[judged], widest, tree.result())
+    # Among dense standalone nodes a void of them is no data, whatever nodes lie there: in a
+    # city a notch of the cut is crossed by ways every few metres, and a park's hole is filled.
+    dense = keep & (longest > 2 * THIN_M) & (spacing[simplices].max(axis=1) <= DENSE_M)
+    keep[dense] = _gaps(corners[dense], own) <= VOID * near[dense]
     kept = corners[keep]
     if not len(kept):
         return None
@@ -143,10 +152,18 @@ def _hollow(plane: Any, simplices: Any, widest: Any, tree: Any) -> Any:
 
     if tree is None:
         return numpy.zeros(len(simplices), bool)
-    corners = plane[simplices]
+    sampled = (tree.query(plane, workers=-1)[0] <= 2 * THIN_M)[simplices].all(axis=1)
+    return sampled & (_gaps(plane[simplices], tree) > widest)
+
+
+def _gaps(corners: Any, tree: Any) -> Any:
+    """For each triangle of `corners` ((n, 3, 2), metres), the furthest from the points of
+    `tree` of 4 points inside it: its middle, and halfway from there to each edge's middle."""
+    import numpy
+
+    if not len(corners):
+        return numpy.zeros(0)
     middle = corners.mean(axis=1, keepdims=True)
     edges = (corners + numpy.roll(corners, 1, axis=1)) / 2
-    probes = numpy.concatenate((middle, (middle + edges) / 2), axis=1)  # 4 points inside each
-    gap = tree.query(probes.reshape(-1, 2), workers=-1)[0].reshape(len(corners), -1).max(axis=1)
-    sampled = (tree.query(plane, workers=-1)[0] <= 2 * THIN_M)[simplices].all(axis=1)
-    return sampled & (gap > widest)
+    probes = numpy.concatenate((middle, (middle + edges) / 2), axis=1)
+    return tree.query(probes.reshape(-1, 2), workers=-1)[0].reshape(len(corners), -1).max(axis=1)
