@@ -3,6 +3,7 @@ extracts, in worker processes, and on every block layout osmium-tool can write."
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -222,3 +223,17 @@ def test_a_damaged_or_oversized_blob_is_refused() -> None:
         sieve.blocks.inflate(_bytes_field(7, b"not zstd at all"))
     with pytest.raises(sieve.blocks.Corrupt, match="beyond the 32 MiB the format allows"):
         sieve.blocks.inflate(_varint(2 << 3) + _varint(sieve.blocks.MAX_BLOB + 1) + zstd)
+
+
+@pytest.mark.parametrize("set_by_user", [None, "2"])
+def test_workers_start_no_blas_threads_unless_asked(
+    monkeypatch: pytest.MonkeyPatch, set_by_user: str | None
+) -> None:
+    """The sieve's workers multiply no matrix: they import numpy with a single OpenBLAS
+    thread (its pool spins for a tenth of a second of CPU each), unless the user set it."""
+    if set_by_user is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", set_by_user)
+    with sieve._workers(1) as pool:
+        assert pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result(timeout=60) == (set_by_user or "1")
