@@ -96,7 +96,7 @@ def write_population(population: Population, path: Path) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path, overwrite=True) as temp:
-        temp.write_bytes(orjson.dumps(dataclasses.asdict(population)))
+        temp.write_bytes(orjson.dumps(population))  # a dataclass, as orjson writes it: no deep copy
 
 
 def read_population(path: Path) -> Population | None:
