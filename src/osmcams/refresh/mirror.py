@@ -309,12 +309,18 @@ class Mirror:
         return found
 
     def _cameras(self, where: str, params: Iterable[Any] = ()) -> Iterator[tuple[Camera, str | None]]:
+        # Tags read once per text: cameras with the same tags (most of a country's) share
+        # their strings; each gets its own dict (`make_camera` copies it).
+        parsed: dict[str, dict[str, str]] = {}
         for key, tags, stamp, lon, lat, code in self.db.execute(
             "SELECT key, tags, timestamp, lon, lat, insee FROM kept_objects"
             f" WHERE lon IS NOT NULL {where}", tuple(params),
         ):
             kind, osm_id = key.split("/")
-            yield make_camera(kind, int(osm_id), lon, lat, json.loads(tags), stamp)[0], code
+            known = parsed.get(tags)
+            if known is None:
+                known = parsed[tags] = json.loads(tags)
+            yield make_camera(kind, int(osm_id), lon, lat, known, stamp)[0], code
 
     def set_communes(self, cameras: list[Camera], codes: list[str | None],
                      features: Iterable[str | None]) -> None:

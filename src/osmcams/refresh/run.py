@@ -20,7 +20,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,8 +52,6 @@ class Outcome:
 
     summary: str
     sequence: int | None
-    changes: list[Change] = field(default_factory=list)
-    wrote: bool = False
 
 
 def now() -> str:
@@ -313,7 +311,7 @@ class Refresh:
             changes = self._rebuild(record, key)
         stamp = mirror.get("timestamp")
         text = summary(stamp, changes) if record else f"outputs restored: data of {_short(stamp)}"
-        return Outcome(text, mirror.get("sequence"), changes, wrote=True)
+        return Outcome(text, mirror.get("sequence"))
 
     def _communes(self) -> tuple[Any, list[str]]:
         """The communes (from files, or as the extract had them) and the codes selected."""

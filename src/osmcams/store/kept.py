@@ -61,8 +61,8 @@ class Kept:
         shapes = list(shapes)
         self.db.execute("DELETE FROM kept_communes")
         self.db.execute("DELETE FROM kept_boxes")
-        self.db.executemany("INSERT INTO kept_communes VALUES (?, ?, ?)", [
-            (i, code, shapely.to_wkb(shape)) for i, (code, shape) in enumerate(zip(codes, shapes))])
+        self.db.executemany("INSERT INTO kept_communes VALUES (?, ?, ?)", (  # one WKB at a time
+            (i, code, shapely.to_wkb(shape)) for i, (code, shape) in enumerate(zip(codes, shapes))))
         bounds = shapely.bounds(shapes).tolist() if shapes else []
         self.db.executemany("INSERT INTO kept_boxes VALUES (?, ?, ?, ?, ?)", [
             (i, x0, x1, y0, y1) for i, (x0, y0, x1, y1) in enumerate(bounds)])
