@@ -138,8 +138,10 @@ def test_saint_barthelemy_zero_cameras(osm_dir: Path) -> None:
     _, row = result.stdout.splitlines()
     assert row.startswith("97-7,Saint-Barthélemy,,9035,")
     # The relation takes in the sea: under 1 % covered, a lower bound and no density; counted
-    # all the same, as it holds all the data.
-    assert ",True,0,,,,{},{},\"partial data: " in row
+    # all the same, as it holds all the data. Its share (0.007) reads "<1%", not "1%" or "0%".
+    assert ",True,0,,,,{},{},\"partial data: <1% of the area, count incomplete\"" in row
+    table = invoke("count", "--commune", "saint-barthelemy", "--pbf", pbf, "--admin-level", "3", "-q")
+    assert re.search(r"97-7 +Saint-Barthélemy +9,035 +1814\.333 +<1% +≥0 ", table.stdout), table.stdout
 
 
 # --- Counting with IGN boundaries ---------------------------------------------------------

@@ -258,3 +258,12 @@ def test_a_row_outside_the_data_has_the_keys_of_every_row() -> None:
     assert list(outside) == list(inside) == list(ROW_KEYS)
     assert outside["partial"] is False and outside["cameras"] is None
     assert outside["cameras_per_km2"] is outside["cameras_per_10k"] is None
+
+
+def test_share_text_never_reads_zero_for_a_commune_with_data() -> None:
+    """A commune shown holds data, however little the sampling found: under 1 % its share
+    reads "<1%", never "0%" (0.004) nor a rounded-up "1%" (0.007)."""
+    from osmcams.join import share_text
+
+    assert [share_text(s) for s in (0.0, 0.004, 0.007, 0.0099, 0.01, 0.103, 0.994)] == [
+        "<1%", "<1%", "<1%", "<1%", "1%", "10%", "99%"]

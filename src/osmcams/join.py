@@ -45,6 +45,12 @@ NO_DATA, FULL = 0.02, 0.995
 # Under this share, a partial commune's densities are null: its count is a lower bound.
 MIN_COVERAGE = 0.95
 
+def share_text(share: float) -> str:
+    """A commune's coverage as people read it: 0.103 -> "10%"; under 1%, "<1%" (a commune
+    shown holds data, its cameras at least, however little of it the sampling found)."""
+    return "<1%" if share < 0.01 else f"{share:.0%}"
+
+
 STALE_AFTER_DAYS = 30
 
 
@@ -144,8 +150,8 @@ def row_of(
         "by_type": _tally(kind for kind, _ in kinds) if count else {},
         "by_scope": _tally(scope for _, scope in kinds) if count else {},
         "note": (
-            "coverage unknown" if coverage is None
-            else None if coverage >= 1 else f"partial data: {coverage:.0%} of the area, count incomplete"
+            "coverage unknown" if coverage is None else None if coverage >= 1
+            else f"partial data: {share_text(coverage)} of the area, count incomplete"
         ),
     }
     set_densities(row, area)
@@ -362,7 +368,7 @@ def covered(
             + short_list(outside, 5)
         )
     partial = [
-        f"{name} {share:.0%}" for name, share, keep in zip(names, shares, kept) if keep and share < 1
+        f"{name} {share_text(share)}" for name, share, keep in zip(names, shares, kept) if keep and share < 1
     ]
     return chosen[kept], coverage_warnings(where, partial, outside)
 
@@ -517,7 +523,8 @@ def whole(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     return kept, [
         f"{_communes(len(rows) - len(kept), 'is', 'are')} only partly inside the data, their "
         "counts lower bounds: left out of the ranking (--include-partial keeps them): "
-        + ", ".join(f"{r['name']} ({r['insee']}) {r['coverage']:.0%}" for r in rows if r.get("partial"))
+        + ", ".join(f"{r['name']} ({r['insee']}) {share_text(r['coverage'])}"
+                    for r in rows if r.get("partial"))
     ]
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from osmcams.communes.model import department_of
 from osmcams.errors import DataError
-from osmcams.join import Report, data_age_days
+from osmcams.join import Report, data_age_days, share_text
 
 SERIES_COLUMNS = ("insee", "name", "department", "reported_cameras", "qualifier", "scope", "status",
                   "as_of", "source", "published")
@@ -288,7 +288,7 @@ def partial(row: dict[str, Any]) -> list[str]:
     coverage = row.get("coverage")
     if row.get("cameras") is None or coverage is None or coverage >= 1:
         return []
-    return [f"the OSM data covers {coverage:.0%} of the commune: the mapped count is incomplete"]
+    return [f"the OSM data covers {share_text(coverage)} of the commune: the mapped count is incomplete"]
 
 
 def _date(timestamp: str | None) -> date | None:

@@ -40,6 +40,7 @@ COUNT_DROPPED = ("Types", "inh/cam", "km²", "Pop.", "/10k", "/km²")
 
 def rich_table(report, limit: int) -> Any:
     from osmcams.cli.render import Fitted
+    from osmcams.join import share_text
 
     meta = report.meta
     rows = report.rows[:limit]
@@ -58,7 +59,7 @@ def rich_table(report, limit: int) -> Any:
     return Fitted(
         COUNT_COLUMNS,
         [[r["insee"], r["name"], cell(r["population"]), cell(r["area_km2"]),
-          "?" if r.get("coverage") is None else f"{r['coverage']:.0%}",
+          "?" if r.get("coverage") is None else share_text(r["coverage"]),
           ("≥" if r.get("partial") else "") + cell(r["cameras"]),
           cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]), cell(r["inhabitants_per_camera"]),
           ", ".join(f"{k} {v}" for k, v in r["by_type"].items()) or "–"] for r in rows],

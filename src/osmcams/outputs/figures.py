@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from osmcams.join import Report
+from osmcams.join import Report, share_text
 
 NO_DATA = "#d9d9d9"  # grey: a commune asked for that the data does not cover
 NO_DATA_EDGE = "#969696"
@@ -219,7 +219,7 @@ def partial_share(row: dict[str, Any]) -> float | None:
 
 def covered_text(share: float) -> str:
     """0.103 -> "10% covered"; under 1%, "<1% covered"."""
-    return "<1% covered" if share < 0.005 else f"{share:.0%} covered"
+    return f"{share_text(share)} covered"
 
 
 def value_of(row: dict[str, Any], key: str) -> float | None:

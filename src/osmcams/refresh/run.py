@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from osmcams.errors import DataError, StaleError
+from osmcams.join import share_text
 from osmcams.models import Camera, Progress
 from osmcams.refresh.config import Config
 from osmcams.settings import Settings, public_url
@@ -459,7 +460,8 @@ class Refresh:
 
         names = self.mirror.get("names")
         held = {r.insee: r for r in rows}
-        partial = [f"{r.name} ({r.insee}) {r.coverage:.0%}" for r in sorted(rows, key=lambda r: r.position)
+        partial = [f"{r.name} ({r.insee}) {share_text(r.coverage)}"
+                   for r in sorted(rows, key=lambda r: r.position)
                    if r.coverage is not None and r.coverage < 1]
         outside = [f"{names.get(code, code)} ({code})" for code in self.mirror.get("selected")
                    if code not in held]
