@@ -752,3 +752,46 @@ def test_a_commune_outside_the_data_that_loses_its_camera_leaves_a_patched_set(
     assert {k: v for k, v in patched.items() if k != "communes.json"} == {
         k: v for k, v in whole.items() if k != "communes.json"}
     assert patched["communes.json"] == whole["communes.json"]
+
+
+def test_a_first_run_covers_what_count_covers_on_a_sampled_file(
+    shared_data, ign_dir, replication, tmp_path, net_env, monkeypatch
+):
+    """München tiled 37 times over France (benchmarks/make_tiled_pbf.py): 185 node blocks,
+    of which 128 are sampled. The cameras of the tiles the sampling missed are points of
+    the estimate; the refresh keeps them with the standalone nodes, and draws the area that
+    count draws: every commune's coverage is a fresh count's (it was 0.0 for communes
+    holding a missed tile's cameras, that count covered)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(
+        "make_tiled_pbf", Path(__file__).resolve().parents[1] / "benchmarks" / "make_tiled_pbf.py")
+    assert spec is not None and spec.loader is not None
+    tiled = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, tiled)
+    spec.loader.exec_module(tiled)
+    tiled.build(shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf", 26, tmp_path / "tiled.osm.pbf")
+    pbf = tmp_path / "replicated.osm.pbf"
+    run_osmium("cat", tmp_path / "tiled.osm.pbf", "-o", pbf, "--overwrite",
+               f"--output-header=osmosis_replication_base_url={replication.url}",
+               "--output-header=osmosis_replication_sequence_number=1000",
+               "--output-header=osmosis_replication_timestamp=2026-01-01T00:00:00Z")
+    replication.set_latest(1000, "2026-01-01T00:00:00Z")
+    from osmcams.sources.osm.blocks import sampled
+
+    assert 0.5 < sampled(pbf).fraction < 1
+    config = write_config(tmp_path, pbf, replication.url, boundaries=[str(ign_dir)], all=True)
+    assert run(config, "--quiet") == 0
+    expected = fresh_count(pbf, net_env, every=True, boundaries=(ign_dir,))
+    rows = {r["insee"]: r["coverage"] for r in published(tmp_path / "www")[0]["communes"]}
+    assert rows == {r["insee"]: r["coverage"] for r in expected.rows}
+    # A store whose estimate's points an earlier osmcams kept (without those cameras): the
+    # next run reads the extract again, and keeps them.
+    store = tmp_path / "www" / "history.sqlite"
+    with sqlite3.connect(store) as db:
+        db.execute("DELETE FROM kept_state WHERE name = 'samples_format'")
+    assert run(config, "--quiet") == 0
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT value FROM kept_state WHERE name = 'samples_format'").fetchone() == ("2",)
+    assert {r["insee"]: r["coverage"] for r in published(tmp_path / "www")[0]["communes"]} == rows

@@ -30,6 +30,7 @@ from osmcams.sources.replication import Batch
 from osmcams.store.sql import batches, extract_order, rows_in
 
 # The columns a diff sets; a camera's commune is set afterwards (set_communes).
+SAMPLES_FORMAT = 2  # 2: the estimate's points take in the camera nodes not sampled
 OBJECTS = "INTO kept_objects (key, tags, timestamp, nodes, ways, lon, lat, partial) VALUES"
 
 
@@ -235,8 +236,9 @@ class Mirror:
         return total, total - inside, bad
 
     def keep_samples(self, samples: Any, standalone: tuple[Any, float] | None = None) -> None:
-        """Keep the nodes sampled from the extract (`blocks.sampled`), and the standalone ones
-        that its area was estimated from (`Extract.standalone`)."""
+        """Keep the nodes sampled from the extract (`blocks.sampled`), and the points (its
+        standalone nodes and the camera nodes not sampled) that its area was estimated from
+        (`Extract.standalone`): the refresh draws the area `count` draws."""
         import numpy
 
         for name, points in (("samples", samples and samples.points),
@@ -244,10 +246,12 @@ class Mirror:
             value = None if points is None else numpy.asarray(points, "<f8").tobytes()
             self.db.execute("INSERT OR REPLACE INTO kept_state VALUES (?, ?)", (name, value))
         self.put("fraction", standalone[1] if standalone else samples and samples.fraction)
+        self.put("samples_format", SAMPLES_FORMAT)
 
     def data_area(self) -> Any:
         """Where the updated extract has data, as `scan_members` finds it: from its standalone
-        nodes (`footprint`; the cameras the diffs bring are not among them), or else from
+        nodes and its camera nodes not sampled (`footprint`, the area `count` draws; the
+        cameras the diffs bring are not among them), or else from
         the sampled nodes with the kept cameras as evidence (`blocks.spread_area`); None
         without samples."""
         from osmcams.geo.footprint import footprint
@@ -261,10 +265,12 @@ class Mirror:
         places = self.db.execute("SELECT lon, lat FROM kept_objects WHERE lon IS NOT NULL").fetchall()
         return spread_area(samples, self.get("fraction"), places)
 
-    def samples_lack_fraction(self) -> bool:
-        """Whether the samples were kept without the share of the node blocks they come from
-        (by an earlier osmcams): the extract must be read again."""
-        return self.get("fraction") is None and self._points("samples") is not None
+    def samples_outdated(self) -> bool:
+        """Whether the samples were kept by an earlier osmcams (without the share of the node
+        blocks they come from, or the estimate's points without the camera nodes not
+        sampled): the extract must be read again."""
+        return self._points("samples") is not None and (
+            self.get("fraction") is None or self.get("samples_format") != SAMPLES_FORMAT)
 
     def estimated_from_standalone(self) -> bool:
         """Whether `data_area` is the footprint of standalone nodes (not a grid)."""

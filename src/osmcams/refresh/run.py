@@ -158,7 +158,7 @@ class Refresh:
 
         mirror = self.mirror
         fresh = (not self.config.pbf.is_file() or mirror.get("base") != _identity(self.config.pbf)
-                 or mirror.samples_lack_fraction())
+                 or mirror.samples_outdated())
         self.start_sequence = mirror.get("sequence")
         if fresh:
             if self.config.request.boundaries:

@@ -44,8 +44,9 @@ class Extract:
     warnings: list[str] = field(default_factory=list)
     data_area: Any = None  # where a file has data, from its sampled nodes (_estimate)
     data_area_from: str = "its sampled nodes"  # what `data_area` was estimated from
-    # (lon, lat) of the standalone nodes that `data_area` was estimated from (with the
-    # cameras), and the share of node blocks they were sampled from; None otherwise.
+    # (lon, lat) of the points that `data_area` was estimated from (the standalone nodes,
+    # and the camera nodes not sampled), and the share of node blocks they were sampled
+    # from; None otherwise. A refresh keeps them, to draw the same area again.
     standalone: tuple[Any, float] | None = None
     extent: Any = None  # the polygon it was cut with, when known (sources.extent)
     extent_source: str | None = None  # the file of that polygon
@@ -612,11 +613,11 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
         nodes = numpy.fromiter((c.osm_type == "node" for c in cameras), bool, count)
         unsampled = nodes & ~numpy.isin(numpy.fromiter((c.osm_id for c in cameras), numpy.int64, count),
                                         samples.tagged_ids)
-        area = footprint(numpy.concatenate((alone, cameras_at[unsampled])), samples.fraction,
-                         samples.points)
+        points = numpy.concatenate((alone, cameras_at[unsampled]))
+        area = footprint(points, samples.fraction, samples.points)
         if area is not None:
             return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
-                          "node blocks, and its cameras"), (alone, samples.fraction)
+                          "node blocks, and its cameras"), (points, samples.fraction)
     return spread_area(samples.points, samples.fraction, cameras_at), (
         f"all its sampled nodes less a margin at its edge, having too few standalone nodes "
         f"({len(alone)})"), None
