@@ -190,6 +190,21 @@ def parse_opl(text: str) -> list[OplObject]:
     return objects
 
 
+def benchmark_script(name: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The script benchmarks/`name`.py as a module, registered in sys.modules for the test
+    (its dataclasses look their module up there)."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_osmium(*args: str | os.PathLike[str]) -> str:
     """osmium-tool's standard output."""
     osmium = shutil.which("osmium")

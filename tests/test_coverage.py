@@ -13,7 +13,7 @@ import numpy
 import pytest
 import shapely
 from click.testing import CliRunner
-from conftest import run_osmium
+from conftest import benchmark_script, run_osmium
 from pyproj import Geod
 
 from osmcams.cli import cli
@@ -135,20 +135,11 @@ def test_a_file_of_pieces_counts_the_pieces_it_did_not_sample(
 ) -> None:
     """Tiles whose node ids do not mix: the sampling (cut to one block here) sees one tile,
     the cameras of the others still show where the file has data, and are all counted."""
-    import importlib.util
-    import sys
-
     import pyogrio
 
     from osmcams.sources.osm import blocks
 
-    spec = importlib.util.spec_from_file_location(
-        "make_tiled_pbf", Path(__file__).resolve().parents[1] / "benchmarks" / "make_tiled_pbf.py"
-    )
-    assert spec is not None and spec.loader is not None
-    tiling = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, tiling)
-    spec.loader.exec_module(tiling)
+    tiling = benchmark_script("make_tiled_pbf", monkeypatch)
     pbf = tmp_path / "pieces.osm.pbf"
     built = tiling.build(shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf", 3, pbf,
                          spread=(0.6, 0.5))

@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import run_osmium
+from conftest import benchmark_script, run_osmium
 from fake_replication import STAMP, Obj, Server, osc, read_objects
 from test_backfill import _replayed
 
@@ -762,15 +762,7 @@ def test_a_first_run_covers_what_count_covers_on_a_sampled_file(
     the estimate; the refresh keeps them with the standalone nodes, and draws the area that
     count draws: every commune's coverage is a fresh count's (it was 0.0 for communes
     holding a missed tile's cameras, that count covered)."""
-    import importlib.util
-    import sys
-
-    spec = importlib.util.spec_from_file_location(
-        "make_tiled_pbf", Path(__file__).resolve().parents[1] / "benchmarks" / "make_tiled_pbf.py")
-    assert spec is not None and spec.loader is not None
-    tiled = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, tiled)
-    spec.loader.exec_module(tiled)
+    tiled = benchmark_script("make_tiled_pbf", monkeypatch)
     tiled.build(shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf", 26, tmp_path / "tiled.osm.pbf")
     pbf = tmp_path / "replicated.osm.pbf"
     run_osmium("cat", tmp_path / "tiled.osm.pbf", "-o", pbf, "--overwrite",

@@ -45,13 +45,13 @@ NO_DATA, FULL = 0.02, 0.995
 # Under this share, a partial commune's densities are null: its count is a lower bound.
 MIN_COVERAGE = 0.95
 
+STALE_AFTER_DAYS = 30
+
+
 def share_text(share: float) -> str:
     """A commune's coverage as people read it: 0.103 -> "10%"; under 1%, "<1%" (a commune
     shown holds data, its cameras at least, however little of it the sampling found)."""
     return "<1%" if share < 0.01 else f"{share:.0%}"
-
-
-STALE_AFTER_DAYS = 30
 
 
 def _communes(n: int, verb: str, plural_verb: str) -> str:

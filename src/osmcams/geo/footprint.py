@@ -78,14 +78,15 @@ def _triangles(points: Any, fraction: float, tree: Future[Any] | None, pool: Exe
     near = spacing[simplices].min(axis=1)
     limit = numpy.minimum(REACH * near, LONGEST_M / numpy.sqrt(max(fraction, 1e-6)))
     keep = longest <= limit
-    judged = keep & (longest > 2 * THIN_M)  # a smaller one lies among the squares of its corners
+    judgeable = longest > 2 * THIN_M  # a smaller one lies among the squares of its corners
+    judged = keep & judgeable
     if tree is not None and judged.any():
         widest = numpy.where(longest > SHORT * near, HOLE * longest,
                              numpy.maximum(3 * HOLE * longest, 2 * THIN_M))[judged]
         keep[judged] = ~_hollow(plane, simplices[judged], widest, tree.result())
     # Among dense standalone nodes a void of them is no data, whatever nodes lie there: in a
     # city a notch of the cut is crossed by ways every few metres, and a park's hole is filled.
-    dense = keep & (longest > 2 * THIN_M) & (spacing[simplices].max(axis=1) <= DENSE_M)
+    dense = keep & judgeable & (spacing[simplices].max(axis=1) <= DENSE_M)
     keep[dense] = _gaps(corners[dense], own) <= VOID * near[dense]
     kept = corners[keep]
     if not len(kept):

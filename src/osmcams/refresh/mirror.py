@@ -29,8 +29,8 @@ from osmcams.sources.osm.pbf import Extract, Scan, centre, placement_warnings, r
 from osmcams.sources.replication import Batch
 from osmcams.store.sql import batches, extract_order, rows_in
 
-# The columns a diff sets; a camera's commune is set afterwards (set_communes).
 SAMPLES_FORMAT = 2  # 2: the estimate's points take in the camera nodes not sampled
+# The columns a diff sets; a camera's commune is set afterwards (set_communes).
 OBJECTS = "INTO kept_objects (key, tags, timestamp, nodes, ways, lon, lat, partial) VALUES"
 
 
@@ -55,6 +55,18 @@ class Mirror:
         self.db.execute(
             "INSERT OR REPLACE INTO kept_state VALUES (?, ?)", (name, json.dumps(value))
         )
+
+    def bbox(self) -> tuple[float, float, float, float] | None:
+        """The extract's header box, as kept."""
+        bbox = self.get("bbox")
+        return tuple(bbox) if bbox else None
+
+    def extent(self) -> tuple[Any, str | None]:
+        """The polygon the extract was cut with and its file, when known; else (None, None)."""
+        import shapely
+
+        kept = self.get("extent")
+        return (None, None) if kept is None else (shapely.from_wkb(kept["wkb"]), kept["source"])
 
     # Filling and updating ------------------------------------------------------------
 

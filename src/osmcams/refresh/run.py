@@ -386,22 +386,17 @@ class Refresh:
 
     def _rebuild(self, record: bool, key: str) -> list[Change]:
         """Count every commune from every kept camera, and write the whole set."""
-        import shapely
-
         from osmcams.join import assign, count
         from osmcams.outputs.sets import SetRow
         from osmcams.outputs.writers import camera_feature, feature_line, row_lines
         from osmcams.store.kept import Kept, KeptRow
 
         config, mirror = self.config, self.mirror
-        bbox = mirror.get("bbox")
         extract = mirror.extract(self._extract_names()[0], mirror.get("timestamp"),
-                                 self._extract_names()[1], tuple(bbox) if bbox else None)
+                                 self._extract_names()[1], mirror.bbox())
         extract.data_area = self._keep_area()
         extract.data_area_from = mirror.get("area_from") or extract.data_area_from
-        extent = mirror.get("extent")  # the polygon the extract was cut with, when known
-        if extent:
-            extract.extent, extract.extent_source = shapely.from_wkb(extent["wkb"]), extent["source"]
+        extract.extent, extract.extent_source = mirror.extent()
         communes, codes = self._communes()
         owners = assign(extract.cameras, communes)
         rank = config.request.every or not config.request.communes
@@ -480,10 +475,10 @@ class Refresh:
         if not codes:
             return codes
         mirror = self.mirror
-        area, extent, bbox = mirror.get("area"), mirror.get("extent"), mirror.get("bbox")
-        extract = Extract([], "", None, "", tuple(bbox) if bbox else None,
+        area = mirror.get("area")
+        extract = Extract([], "", None, "", mirror.bbox(),
                           data_area=area and area["wkb"] and shapely.from_wkb(area["wkb"]),
-                          extent=extent and shapely.from_wkb(extent["wkb"]))
+                          extent=mirror.extent()[0])
         outlines = Kept(self.store.db).outlines(codes)
         holds = holds_the_data(extract, numpy.array([outlines[code] for code in codes], object))
         return [code for code, held in zip(codes, holds) if not held]
@@ -561,10 +556,9 @@ class Refresh:
         else:
             order = sorted(rows, key=lambda r: r.position)
         source, timestamp_source = self._extract_names()
-        bbox = mirror.get("bbox")
         total, outside, bad = mirror.totals()
-        extract = Extract([], source, mirror.get("timestamp"), timestamp_source,
-                          tuple(bbox) if bbox else None, mirror.warnings(bad))
+        extract = Extract([], source, mirror.get("timestamp"), timestamp_source, mirror.bbox(),
+                          mirror.warnings(bad))
         communes = Communes(None, state["boundaries"], state["population_source"],
                             state["population_year"])
         notes = [n.replace(SOURCE, source) for n in state["notes"]]

@@ -662,12 +662,17 @@ def sampled(path: str | os.PathLike[str]) -> Samples | None:
         return None
 
 
-def sampled_ahead(path: str | os.PathLike[str]) -> Samples | None:
-    """`sampled`, with the imports of `spread_area`, which comes next (half a second), done
-    meanwhile: callers sample while the file is read."""
+def estimate_imports() -> None:
+    """Import what `spread_area` and `footprint` need (half a second): done ahead, while
+    the file is read."""
     import scipy.ndimage
     import scipy.spatial  # noqa: F401
 
+
+def sampled_ahead(path: str | os.PathLike[str]) -> Samples | None:
+    """`sampled`, with `estimate_imports` done meanwhile: callers sample while the file is
+    read, and the estimate comes next."""
+    estimate_imports()
     return sampled(path)
 
 

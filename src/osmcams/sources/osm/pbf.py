@@ -529,7 +529,7 @@ def scan_members(
     import osmium
 
     from osmcams.sources.extent import extent_of
-    from osmcams.sources.osm.blocks import sampled, unsampled
+    from osmcams.sources.osm.blocks import estimate_imports, sampled, unsampled
 
     path = Path(path)
     if path.is_dir():
@@ -550,7 +550,7 @@ def scan_members(
     # A known extent needs no estimate; else the first pass samples nodes and tells which
     # of them stand alone; a file it cannot sift is sampled apart.
     with ThreadPoolExecutor(1, thread_name_prefix="osmcams-imports") as background:
-        background.submit(_estimate_imports)  # meanwhile, as the passes free the GIL
+        background.submit(estimate_imports)  # meanwhile, as the passes free the GIL
         scan = _first_pass(path, admin_level, pool, progress, threads, sample=polygon is None)
         refuse_empty(path)  # the framing is walked by the sieve, while its workers start
         _fetch_references(path, scan, pool, progress)
@@ -578,12 +578,6 @@ def scan_members(
     extract = Extract(cameras, str(path), stamp, stamp_source, header_bbox(header), warnings, area,
                       area_from, standalone, polygon, polygon_source)
     return extract, boundaries_of(scan), scan
-
-
-def _estimate_imports() -> None:
-    """Import what `_estimate` needs (half a second)."""
-    import scipy.ndimage
-    import scipy.spatial  # noqa: F401
 
 
 def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
