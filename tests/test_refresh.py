@@ -461,6 +461,9 @@ def test_the_history_schema_migrates_forward_and_refuses_a_newer_one(tmp_path):
     assert store.db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"runs", "counts", "cameras", "changes"} <= tables
+    plan = store.db.execute("EXPLAIN QUERY PLAN SELECT insee, shape FROM kept_communes WHERE insee IN (?, ?)",
+                            ("06088", "06004")).fetchall()
+    assert "INDEX kept_communes_insee" in str(plan)  # an outline read alone, not all 35,000
     store.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     store.close()
     with pytest.raises(DataError, match="newer than this osmcams knows"):
@@ -702,6 +705,7 @@ def test_a_store_of_schema_7_writes_the_whole_set_once_then_patches(
         db.execute("DROP INDEX kept_rows_published")
         db.execute("DROP INDEX changes_insee")  # schema 9's
         db.execute("DROP INDEX cameras_insee")
+        db.execute("DROP INDEX kept_communes_insee")  # schema 10's
         db.execute("DELETE FROM kept_state WHERE name = 'published'")
         db.execute("PRAGMA user_version = 7")
     old = sqlite3.connect(":memory:")

@@ -281,12 +281,12 @@ class Mirror:
         """Whether the samples were kept by an earlier osmcams (without the share of the node
         blocks they come from, or the estimate's points without the camera nodes not
         sampled): the extract must be read again."""
-        return self._points("samples") is not None and (
+        return self._holds("samples") and (
             self.get("fraction") is None or self.get("samples_format") != SAMPLES_FORMAT)
 
     def estimated_from_standalone(self) -> bool:
         """Whether `data_area` is the footprint of standalone nodes (not a grid)."""
-        return self._points("standalone") is not None
+        return self._holds("standalone")
 
     def grid(self) -> list[Any] | None:
         """The grid of `data_area` (`blocks.grid_of`), which depends on the cameras only
@@ -298,6 +298,12 @@ class Mirror:
                    for f in ("min", "max") for c in ("lon", "lat")]
         grid = grid_of(samples, None if None in corners else [corners[:2], corners[2:]])
         return None if grid is None else [[float(v) for v in grid[0]], *grid[1:]]
+
+    def _holds(self, name: str) -> bool:
+        """Whether points are kept under `name`, without reading their megabytes (SQLite
+        reads a value for `IS NOT NULL`, not for `typeof`)."""
+        row = self.db.execute("SELECT typeof(value) FROM kept_state WHERE name = ?", (name,)).fetchone()
+        return row is not None and row[0] != "null"
 
     def _points(self, name: str) -> Any:
         import numpy

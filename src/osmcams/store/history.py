@@ -191,6 +191,9 @@ MIGRATIONS = [
     CREATE INDEX IF NOT EXISTS changes_insee ON changes(insee, run);
     CREATE INDEX IF NOT EXISTS cameras_insee ON cameras(insee);
     """),
+    Migration("a commune's outline found without reading them all", """
+    CREATE INDEX IF NOT EXISTS kept_communes_insee ON kept_communes(insee);
+    """),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
