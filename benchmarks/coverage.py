@@ -23,8 +23,13 @@ Printed per cut: the largest overstatement, the share of communes within 0.1 of 
 truth, those fully inside that get no count, those outside that get one; with -v, every
 commune. Run with your checkout first on PYTHONPATH.
 
+With --tiled, the file of the speed benchmark instead (München tiled over France by
+make_tiled_pbf.py): the truth is the union of its tiles, each the box of München's
+standalone nodes (a box extract holds some past its header box), over every IGN commune.
+
 Usage:
   python benchmarks/coverage.py [-v] [--strategy S ...] [--source NAME ...]
+  python benchmarks/coverage.py --tiled france-991.osm.pbf [--spread 0.32,0.29]
 """
 
 from __future__ import annotations
@@ -214,6 +219,58 @@ def run(name: str, strategies: list[str], verbose: bool) -> list[dict]:
     return results
 
 
+def standalone_box(source: Path) -> tuple[float, float, float, float]:
+    """The box of the tagged nodes of `source` that no way refers to (read with pyosmium):
+    a box extract's data reaches that far, past its header box."""
+    import osmium
+
+    tagged: dict[int, tuple[float, float]] = {}
+    referred: set[int] = set()
+    for o in osmium.FileProcessor(str(source)):
+        if o.is_node() and len(o.tags):
+            tagged[o.id] = (o.location.lon, o.location.lat)
+        elif o.is_way():
+            referred.update(n.ref for n in o.nodes)
+    xy = numpy.array([at for i, at in tagged.items() if i not in referred])
+    return (*xy.min(axis=0), *xy.max(axis=0))
+
+
+def tiled(pbf: Path, spread: tuple[float, float], verbose: bool) -> None:
+    """The estimate on a file of benchmarks/make_tiled_pbf.py --spread (the speed benchmark's),
+    against the union of its tiles: each the box of München's standalone nodes, moved as
+    the tiling moves it; over every IGN commune."""
+    import sys
+
+    from shapely.geometry import shape
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import make_tiled_pbf
+
+    from osmcams.sources.osm import blocks
+
+    source = make_tiled_pbf.load_source(make_tiled_pbf.DEFAULT_SOURCE)
+    tiles = sum(kind == "OSMData" for *_, kind, _ in blocks.framing(pbf)) // len(source.blocks)
+    west, south, east, north = standalone_box(make_tiled_pbf.DEFAULT_SOURCE)
+    x0, y0, x1, y1 = source.bbox
+    origins = make_tiled_pbf.spread_origins(tiles, x1 - x0, y1 - y0, spread)
+    moves = [((x - x0) / 1e7, (y - y0) / 1e7) for x, y in origins]
+    data = shapely.union_all([shapely.box(west + dx, south + dy, east + dx, north + dy) for dx, dy in moves])
+    shapes = {feature["properties"]["code"]: shape(feature["geometry"]).buffer(0)
+              for f in sorted(IGN.glob("*.geojson"))
+              for feature in json.loads(f.read_text(encoding="utf-8"))["features"]}
+    truth = numpy.zeros(len(shapes))
+    outlines = list(shapes.values())
+    met = shapely.STRtree(outlines).query(data, predicate="intersects")
+    truth[met] = km2(shapely.intersection([outlines[i] for i in met], data)) / km2([outlines[i] for i in met])
+    truth = numpy.where(truth >= 0.995, 1.0, truth)
+    shares, took = estimate(pbf, shapes)
+    measure(f"{pbf.name} ({tiles} tiles)", list(shapes), truth, shares, took)
+    if verbose:
+        for key, t, e in zip(shapes, truth, shares):
+            if e > t + 0.01 or e < t - 0.1:
+                print(f"    {key:<40} estimate {e:.3f}  truth {t:.3f}{' OVER' if e > t else ' LOW'}")
+
+
 def summary(results: list[dict], what: str) -> None:
     """One line of figures over the cuts `results`."""
     overs = [r["max_over"] for r in results]
@@ -229,7 +286,14 @@ def main() -> None:
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("--strategy", action="append", choices=STRATEGIES)
     parser.add_argument("--source", action="append", choices=list(SOURCES))
+    parser.add_argument("--tiled", type=Path, metavar="PBF",
+                        help="measure this file of make_tiled_pbf.py --spread instead of the cuts")
+    parser.add_argument("--spread", default="0.32,0.29", help="its --spread (default: 0.32,0.29)")
     args = parser.parse_args()
+    if args.tiled:
+        west_east, south_north = (float(v) for v in args.spread.split(","))
+        tiled(args.tiled, (west_east, south_north), args.verbose)
+        return
     strategies = args.strategy or list(STRATEGIES)
     results = [r for name in args.source or SOURCES for r in run(name, strategies, args.verbose)]
     summary(results, "cuts")

@@ -134,7 +134,8 @@ def test_a_file_of_pieces_counts_the_pieces_it_did_not_sample(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Tiles whose node ids do not mix: the sampling (cut to one block here) sees one tile,
-    the cameras of the others still show where the file has data, and are all counted."""
+    the cameras of the others still show where the file has data (those no way refers
+    to), and are all counted."""
     import pyogrio
 
     from osmcams.sources.osm import blocks
@@ -146,7 +147,10 @@ def test_a_file_of_pieces_counts_the_pieces_it_did_not_sample(
     assert built["tiles"] >= 3
     monkeypatch.setattr(blocks, "SAMPLED_BLOCKS", 1)
 
-    cameras = shapely.points([(o.lon, o.lat) for o in osm_cameras(pbf)])
+    found = osm_cameras(pbf)
+    cameras = shapely.points([(o.lon, o.lat) for o in found])
+    on_ways = _on_ways(pbf)
+    alone = shapely.points([(o.lon, o.lat) for o in found if o.kind == "n" and o.osm_id not in on_ways])
     west, south, east, north = shapely.total_bounds(cameras)
     files = [f for f in sorted(ign_dir.glob("*.geojson"))
              if shapely.intersects(shapely.box(*pyogrio.read_info(f)["total_bounds"]),
@@ -165,7 +169,58 @@ def test_a_file_of_pieces_counts_the_pieces_it_did_not_sample(
     assert result.exit_code == 0, result.output
     rows = {r["insee"]: r for r in strict_json(result.stdout)["communes"]}
     assert {code: rows[code]["cameras"] for code in expected if code in rows} == expected
-    assert all(0 < rows[code]["coverage"] <= 1 for code in expected)
+    evidence = [code for code in expected if shapely.contains(shapes[code], alone).any()]
+    assert len(evidence) >= 3 and all(0 < rows[code]["coverage"] <= 1 for code in evidence)
+
+
+def _on_ways(pbf: Path) -> set[int]:
+    """The ids of the nodes that the ways of `pbf` refer to, read with pyosmium."""
+    import osmium
+
+    return {n.ref for o in osmium.FileProcessor(str(pbf), osmium.osm.WAY) for n in o.nodes}
+
+
+def test_a_camera_on_a_way_is_no_evidence_where_the_sampling_missed_it(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """München tiled 3 times, the sampling cut to one block: the cameras of the tiles it
+    missed show where the file has data, but not those that a way refers to (31 of
+    München's 209). The ways that cross its cut leave their cameras beyond it, one 2.3 km
+    to the west, which the estimate used to reach out to."""
+    import osmium
+
+    from osmcams.sources.osm import blocks
+    from osmcams.sources.osm.pbf import read_cameras
+
+    tiling = benchmark_script("make_tiled_pbf", monkeypatch)
+    pbf = tmp_path / "pieces.osm.pbf"
+    tiling.build(shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf", 3, pbf, spread=(0.6, 0.5))
+    monkeypatch.setattr(blocks, "SAMPLED_BLOCKS", 1)
+    cameras = {o.id: (round(o.location.lon, 7), round(o.location.lat, 7))  # pyosmium, apart from the sieve
+               for o in osmium.FileProcessor(str(pbf), osmium.osm.NODE)
+               if o.tags.get("man_made") == "surveillance"}
+    on_ways = _on_ways(pbf)
+    alone = {at for i, at in cameras.items() if i not in on_ways}
+    on_a_way = {at for i, at in cameras.items() if i in on_ways} - alone
+    assert len(on_a_way) >= 3 * 25
+
+    extract = read_cameras(pbf)
+    assert extract.standalone is not None
+    points = {(round(x, 7), round(y, 7)) for x, y in extract.standalone[0].tolist()}
+    assert alone <= points
+    assert not on_a_way & points
+    # Those far from every camera standing alone lie beyond the cut: outside the estimate.
+    lone = shapely.points(list(alone))
+    beyond = [at for at in on_a_way if shapely.distance(shapely.Point(at), lone).min() > 0.01]
+    assert beyond
+    assert extract.data_area is not None
+    assert not shapely.intersects(extract.data_area, shapely.points(beyond)).any()
+    # Sifted by worker processes, which read the ids sought from a file: the same points.
+    from osmcams.sources.osm import sieve
+
+    monkeypatch.setattr(sieve, "IN_PROCESS_BYTES", 0)
+    by_workers = read_cameras(pbf, threads=2).standalone
+    assert by_workers is not None and numpy.array_equal(by_workers[0], extract.standalone[0])
 
 
 def test_cutting_by_small_pieces_gives_the_areas_of_a_whole_cut(communes_06, ign_shapes) -> None:

@@ -46,16 +46,15 @@ def _reads_alike(path: Path) -> int:
     found = 0
     refs = numpy.unique(numpy.concatenate([_node_ids(data) for _, data in _blocks(path)]))
     # Candidates as the sampling gives them: runs of ids, some referred to and some not.
-    candidates = numpy.unique(numpy.concatenate((refs[::7], refs[::7] + 1)))
-    ranges = sieve.candidate_ranges(candidates)
+    candidates = sieve.Candidates(numpy.concatenate((refs[::7], refs[::7] + 1)))
     for offset, data in _blocks(path):
         for wanted in WANTED:
             fast = sieve.sift_block(data, wanted, offset)
             slow = sieve.read_block(data, wanted, offset) if fast != [] else []
             assert fast == slow, (path.name, offset, wanted)
             found += len(fast or [])
-        assert numpy.array_equal(sieve.referenced(data, candidates, ranges),
-                                 sieve.referenced_in_python(data, candidates, ranges))
+        assert numpy.array_equal(sieve.referenced(data, candidates),
+                                 sieve.referenced_in_python(data, candidates))
     return found
 
 
@@ -138,7 +137,7 @@ def test_damaged_blocks_never_crash_the_c_reader(osm_dir: Path) -> None:
     chosen = random.Random(20)
     dense = [data for _, data in _blocks(osm_dir / "monaco-2025-02-07.osm.pbf")
              if sieve.sift_block(data, sieve.Wanted())]
-    candidates = numpy.arange(1, 10**10, 10**6, dtype=numpy.int64)
+    candidates = sieve.Candidates(numpy.arange(1, 10**10, 10**6, dtype=numpy.int64))
     for data in dense[:3]:
         for _ in range(300):
             damaged = bytearray(data)
@@ -149,7 +148,7 @@ def test_damaged_blocks_never_crash_the_c_reader(osm_dir: Path) -> None:
                     damaged[chosen.randrange(len(damaged))] = chosen.randrange(256)
             found = sieve.native.sift(bytes(damaged), sieve.CAMERA_STRINGS, sieve.BOUNDARY_STRINGS)
             assert found is None or isinstance(found, list | tuple)
-            refs = sieve.native.referenced(bytes(damaged), candidates, candidates, candidates)
+            refs = sieve.native.referenced(bytes(damaged), candidates.bits, candidates.shift, candidates.ids)
             assert refs is None or isinstance(refs, bytes)
             if isinstance(found, list) and found:
                 try:

@@ -774,6 +774,7 @@ def test_a_first_run_covers_what_count_covers_on_a_sampled_file(
                "--output-header=osmosis_replication_sequence_number=1000",
                "--output-header=osmosis_replication_timestamp=2026-01-01T00:00:00Z")
     replication.set_latest(1000, "2026-01-01T00:00:00Z")
+    from osmcams.refresh.mirror import SAMPLES_FORMAT
     from osmcams.sources.osm.blocks import sampled
 
     assert 0.5 < sampled(pbf).fraction < 1
@@ -789,5 +790,6 @@ def test_a_first_run_covers_what_count_covers_on_a_sampled_file(
         db.execute("DELETE FROM kept_state WHERE name = 'samples_format'")
     assert run(config, "--quiet") == 0
     with sqlite3.connect(store) as db:
-        assert db.execute("SELECT value FROM kept_state WHERE name = 'samples_format'").fetchone() == ("2",)
+        assert db.execute("SELECT value FROM kept_state WHERE name = 'samples_format'").fetchone() == (
+            str(SAMPLES_FORMAT),)
     assert {r["insee"]: r["coverage"] for r in published(tmp_path / "www")[0]["communes"]} == rows

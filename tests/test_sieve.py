@@ -237,3 +237,29 @@ def test_workers_start_no_blas_threads_unless_asked(
         monkeypatch.setenv("OPENBLAS_NUM_THREADS", set_by_user)
     with sieve._workers(1) as pool:
         assert pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result(timeout=60) == (set_by_user or "1")
+
+
+def test_candidates_reach_the_workers_as_one_file() -> None:
+    """The ids whose references are sought go to the workers with every chunk: pickled,
+    they are the name of the file that holds them, mapped once by each worker, and read
+    back the same. Each id of at least 0 has its bit (`id >> shift`) set."""
+    import pickle
+
+    import numpy
+
+    ids = [17, -3, 5, 2**40 + 1, 5, 0]
+    candidates = sieve.Candidates(ids)
+    assert candidates.ids.tolist() == [-3, 0, 5, 17, 2**40 + 1]
+    assert len(candidates.bits) * 8 <= 2 * sieve.MOST_BITS
+    assert all(candidates.bits[(i >> candidates.shift) // 8] >> ((i >> candidates.shift) % 8) & 1
+               for i in ids if i >= 0)
+    alone = pickle.loads(pickle.dumps(candidates))
+    assert numpy.array_equal(alone.ids, candidates.ids)
+    with candidates.shared():
+        sent = pickle.dumps(candidates)
+        assert len(sent) < 300
+        back = pickle.loads(sent)
+        again = pickle.loads(sent)
+    assert numpy.array_equal(back.ids, candidates.ids) and numpy.array_equal(back.bits, candidates.bits)
+    assert back.shift == candidates.shift and again.ids is back.ids
+    assert candidates.path is None and len(pickle.dumps(candidates)) > 300

@@ -29,7 +29,7 @@ from osmcams.sources.osm.pbf import Extract, Scan, centre, placement_warnings, r
 from osmcams.sources.replication import Batch
 from osmcams.store.sql import batches, extract_order, rows_in
 
-SAMPLES_FORMAT = 2  # 2: the estimate's points take in the camera nodes not sampled
+SAMPLES_FORMAT = 3  # 2: the estimate's points take in the camera nodes not sampled; 3: not on a way
 # The columns a diff sets; a camera's commune is set afterwards (set_communes).
 OBJECTS = "INTO kept_objects (key, tags, timestamp, nodes, ways, lon, lat, partial) VALUES"
 

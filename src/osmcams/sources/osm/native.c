@@ -744,61 +744,23 @@ out:
     return found;
 }
 
-/* Whether `ref` is among the sorted `ids`, within the runs `first`..`last` (sorted). Most
- * refs fall in no run: a bitmap of the id buckets that runs touch turns them away. */
+/* Whether `ref` is among the sorted `ids`. Most refs are not: the bit `ref >> shift` of
+ * `bits`, set for each id of at least 0, turns them away. */
 typedef struct {
-    const int64_t *first, *last, *ids;
-    Py_ssize_t runs, count, run; /* `run`: the last run found, where the next ref likely falls */
-    uint64_t *buckets;
+    const uint8_t *bits;
+    uint64_t bit_count;
     int shift;
-    uint64_t bucket_count;
+    const int64_t *ids;
+    Py_ssize_t count;
 } Candidates;
 
-#define MOST_BUCKETS (1u << 16) /* 8 KB of bits, zeroed for each block */
-
-static int candidates_index(Candidates *c)
-{
-    int64_t top = c->last[c->runs - 1];
-    c->shift = 12;
-    while (top >= 0 && ((uint64_t)top >> c->shift) >= MOST_BUCKETS)
-        c->shift++;
-    c->bucket_count = top < 0 ? 0 : ((uint64_t)top >> c->shift) + 1;
-    c->buckets = calloc(c->bucket_count / 64 + 1, sizeof *c->buckets);
-    if (!c->buckets)
-        return 0;
-    for (Py_ssize_t i = 0; i < c->runs; i++) {
-        if (c->last[i] < 0)
-            continue;
-        uint64_t from = c->first[i] < 0 ? 0 : (uint64_t)c->first[i] >> c->shift;
-        for (uint64_t b = from; b <= ((uint64_t)c->last[i] >> c->shift); b++)
-            c->buckets[b / 64] |= 1ull << (b % 64);
-    }
-    return 1;
-}
-
-static int candidate(Candidates *c, int64_t ref)
+static int candidate(const Candidates *c, int64_t ref)
 {
     if (ref >= 0) {
         uint64_t b = (uint64_t)ref >> c->shift;
-        if (b >= c->bucket_count || !(c->buckets[b / 64] >> (b % 64) & 1))
+        if (b >= c->bit_count || !(c->bits[b / 8] >> (b % 8) & 1))
             return 0;
     }
-    Py_ssize_t run = c->run;
-    if (!(c->first[run] <= ref && (run + 1 == c->runs || ref < c->first[run + 1]))) {
-        Py_ssize_t lo = 0, hi = c->runs; /* the last run whose first id is at most ref */
-        if (ref < c->first[0])
-            return 0;
-        while (hi - lo > 1) {
-            Py_ssize_t mid = (lo + hi) / 2;
-            if (c->first[mid] <= ref)
-                lo = mid;
-            else
-                hi = mid;
-        }
-        c->run = run = lo;
-    }
-    if (ref > c->last[run])
-        return 0;
     Py_ssize_t lo = 0, hi = c->count;
     while (lo < hi) {
         Py_ssize_t mid = (lo + hi) / 2;
@@ -811,14 +773,14 @@ static int candidate(Candidates *c, int64_t ref)
 }
 
 PyDoc_STRVAR(referenced_doc,
-"referenced(data, first, last, candidates) -> bytes | None\n\n"
-"Which of the sorted node ids `candidates` (int64 buffers; `first` and `last`: the ends of\n"
-"their runs) the ways of an inflated block refer to, as int64 bytes, in the order met;\n"
-"None when the block cannot be read here.");
+"referenced(data, bits, shift, ids) -> bytes | None\n\n"
+"Which of the sorted node ids `ids` (int64) the ways of an inflated block refer to, as\n"
+"int64 bytes, in the order met; `bits`: a bitmap with the bit `id >> shift` set for each\n"
+"id of at least 0. None when the block cannot be read here.");
 
 /* Adds to `hits` (`count` of `capacity`) the candidates among the delta-coded node ids
  * `refs` of one way: 1, 0 when they break the format, -1 when memory runs out. */
-static int note_refs(Candidates *c, Cursor refs, int64_t **hits, Py_ssize_t *count, Py_ssize_t *capacity)
+static int note_refs(const Candidates *c, Cursor refs, int64_t **hits, Py_ssize_t *count, Py_ssize_t *capacity)
 {
     int64_t ref = 0;
     uint64_t v;
@@ -837,24 +799,25 @@ static int note_refs(Candidates *c, Cursor refs, int64_t **hits, Py_ssize_t *cou
 
 static PyObject *referenced(PyObject *self, PyObject *args)
 {
-    Py_buffer data, first, last, ids;
+    Py_buffer data, bits, ids;
+    int shift;
     PyObject *result = NULL;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*", &data, &first, &last, &ids))
+    if (!PyArg_ParseTuple(args, "y*y*iy*", &data, &bits, &shift, &ids))
         return NULL;
-    Candidates c = {first.buf, last.buf, ids.buf, first.len / 8, ids.len / 8, 0, NULL, 0, 0};
+    Candidates c = {bits.buf, (uint64_t)bits.len * 8, shift, ids.buf, ids.len / 8};
     int64_t *hits = NULL;
     Py_ssize_t count = 0, capacity = 0;
     Block b;
-    if (c.runs == 0 || c.count == 0 || first.len != last.len) {
+    if (shift < 0 || shift > 63) {
+        PyErr_SetString(PyExc_ValueError, "shift must be 0 to 63");
+        goto out;
+    }
+    if (c.count == 0) {
         result = PyBytes_FromStringAndSize(NULL, 0);
         goto out;
     }
     if (!block_read(data.buf, data.len, &b))
         goto left;
-    if (!candidates_index(&c)) {
-        PyErr_NoMemory();
-        goto out;
-    }
     Cursor body = b.body, group, way, refs;
     int r, q, t;
     while ((r = next_message(&body, 2, &group)) == 1) {
@@ -882,10 +845,8 @@ left:
     result = Py_NewRef(Py_None);
 out:
     free(hits);
-    free(c.buckets);
     PyBuffer_Release(&data);
-    PyBuffer_Release(&first);
-    PyBuffer_Release(&last);
+    PyBuffer_Release(&bits);
     PyBuffer_Release(&ids);
     return result;
 }

@@ -126,7 +126,7 @@ class Scan:
     locations: Locations = field(default_factory=Locations)
     newest: str | None = None
     samples: Any = None  # the sampled nodes of the first pass (blocks.Samples)
-    referenced: Any = None  # of their tagged ones, those ways refer to
+    referenced: Any = None  # of their tagged ones, and of the camera nodes, those ways refer to
 
 
 def _file_position(path: Path) -> Callable[[], int] | None:
@@ -584,7 +584,7 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
               ) -> tuple[Any, str, tuple[Any, float] | None]:
     """Where the file has data (`Extract.data_area`) and what says so: its sampled standalone
     nodes (`footprint`), tagged ones that no way refers to, and its camera nodes that
-    were not sampled; failing
+    were not sampled and that no way refers to; failing
     FEWEST_STANDALONE of them, or when which nodes ways refer to is unknown, all its
     sampled nodes (`spread_area`); and `Extract.standalone`."""
     import numpy
@@ -603,10 +603,12 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
     alone = samples.tagged_points[~numpy.isin(samples.tagged_ids, referenced)]
     if len(alone) >= FEWEST_STANDALONE:
         # The camera nodes sampled are among those, if they stand alone; the others may lie
-        # in pieces of a file that the sampling missed (tiles whose ids do not mix).
+        # in pieces of a file that the sampling missed (tiles whose ids do not mix), and
+        # count when no way refers to them: a camera on a way that crosses the cut lies
+        # beyond it.
         nodes = numpy.fromiter((c.osm_type == "node" for c in cameras), bool, count)
-        unsampled = nodes & ~numpy.isin(numpy.fromiter((c.osm_id for c in cameras), numpy.int64, count),
-                                        samples.tagged_ids)
+        ids = numpy.fromiter((c.osm_id for c in cameras), numpy.int64, count)
+        unsampled = nodes & ~numpy.isin(ids, samples.tagged_ids) & ~numpy.isin(ids, referenced)
         points = numpy.concatenate((alone, cameras_at[unsampled]))
         area = footprint(points, samples.fraction, samples.points)
         if area is not None:

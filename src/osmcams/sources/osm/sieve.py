@@ -160,8 +160,8 @@ class Sifted:
     newest: str | None = None
     others: list[blocks.Frame] = field(default_factory=list)
     # With `sift(sample=True)`: the nodes of the sampled node blocks (None when the file
-    # cannot be sampled), and which of their tagged ones ways refer to (None when a block
-    # could not be read, so that some references may be unknown).
+    # cannot be sampled), and which of their tagged ones, and of the camera nodes, ways
+    # refer to (None when a block could not be read, so that some references may be unknown).
     samples: blocks.Samples | None = None
     referenced: Any = None
 
@@ -204,45 +204,88 @@ def way_refs(data: bytes) -> Any:
     return numpy.concatenate(found)
 
 
-CANDIDATE_GAP = 10_000  # ids further apart than this start a new range of candidates
+MOST_BITS = 1 << 26  # the bitmap of candidates: 8 MB at most, a bit for 2**shift ids
+_mapped: dict[str, Candidates] = {}  # in a worker: the candidates of the file last mapped
 
 
-def candidate_ranges(candidates: Any) -> tuple[Any, Any]:
-    """The first and last ids of the runs of sorted `candidates` (those of a sampled block)."""
-    import numpy
+class Candidates:
+    """Node ids (`ids`, sorted) whose references by ways are sought, and a bitmap of them
+    that turns most references away at once: bit `id >> shift` of `bits` is set for each
+    id of at least 0. For the sieve's workers they are written once to a file (`shared`)
+    that each maps: pickled, they are that file's name, not their megabytes again for
+    every chunk."""
 
-    breaks = numpy.flatnonzero(numpy.diff(candidates) > CANDIDATE_GAP)
-    return (numpy.concatenate((candidates[:1], candidates[breaks + 1])),
-            numpy.concatenate((candidates[breaks], candidates[-1:])))
+    def __init__(self, ids: Any) -> None:
+        import numpy
+
+        self.ids = numpy.unique(numpy.asarray(ids, numpy.int64))
+        top = int(self.ids[-1]) if len(self.ids) and self.ids[-1] > 0 else 0
+        self.shift = max(0, top.bit_length() - MOST_BITS.bit_length() + 1)
+        self.bits = numpy.zeros((top >> self.shift >> 3) + 1, numpy.uint8)
+        at = self.ids[self.ids >= 0] >> self.shift
+        numpy.bitwise_or.at(self.bits, at >> 3, numpy.left_shift(1, at & 7).astype(numpy.uint8))
+        self.path: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        """Pickled as the name of a file that holds them, while in the block."""
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(prefix="osmcams-candidates-") as f:
+            f.write(self.ids.tobytes())
+            f.write(self.bits.tobytes())
+            f.flush()
+            self.path = f.name
+            try:
+                yield
+            finally:
+                self.path = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        if self.path is None:
+            return self.__dict__
+        return {"path": self.path, "shift": self.shift, "count": len(self.ids)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import numpy
+
+        if "ids" in state:
+            self.__dict__.update(state)
+            return
+        known = _mapped.get(state["path"])
+        if known is None:
+            words = numpy.memmap(state["path"], numpy.uint8, "r")
+            known = Candidates.__new__(Candidates)
+            known.ids = words[: 8 * state["count"]].view(numpy.int64)
+            known.bits, known.shift, known.path = words[8 * state["count"]:], state["shift"], None
+            _mapped.clear()  # the file of an earlier sift is gone
+            _mapped[state["path"]] = known
+        self.__dict__.update(known.__dict__)
 
 
-def referenced(data: bytes, candidates: Any, ranges: tuple[Any, Any] | None = None) -> Any:
-    """Which of the node ids `candidates` (sorted; `ranges`: their `candidate_ranges`) the
-    ways of an inflated block refer to."""
+def referenced(data: bytes, candidates: Candidates) -> Any:
+    """Which of `candidates` the ways of an inflated block refer to."""
     import numpy
 
     if not len(candidates) or not any(kind == blocks.GROUP_WAYS
                                       for kind, _ in blocks.primitive(data).groups):
         return numpy.empty(0, numpy.int64)
-    first, last = ranges or candidate_ranges(candidates)
     if native is not None:
-        found = native.referenced(data, *(numpy.ascontiguousarray(a, numpy.int64)
-                                          for a in (first, last, candidates)))
+        found = native.referenced(data, candidates.bits, candidates.shift, candidates.ids)
         if found is not None:
             return numpy.unique(numpy.frombuffer(found, numpy.int64))
-    return referenced_in_python(data, candidates, (first, last))
+    return referenced_in_python(data, candidates)
 
 
-def referenced_in_python(data: bytes, candidates: Any, ranges: tuple[Any, Any]) -> Any:
+def referenced_in_python(data: bytes, candidates: Candidates) -> Any:
     """`referenced` with protobuf's parser and numpy: the reference for the C reader."""
     import numpy
 
-    first, last = ranges
     refs = way_refs(data)
-    run = numpy.maximum(numpy.searchsorted(first, refs, "right") - 1, 0)
-    refs = refs[(refs >= first[run]) & (refs <= last[run])]  # few: a quick look at the runs first
-    at = numpy.minimum(numpy.searchsorted(candidates, refs), len(candidates) - 1)
-    return numpy.unique(refs[candidates[at] == refs])
+    return numpy.unique(refs[numpy.isin(refs, candidates.ids)])
 
 
 def _entry(text: bytes) -> bytes:
@@ -382,16 +425,15 @@ def _dense_versions(tagged: _Tagged, tags: bool) -> NodeVersions:
 class Wanted:
     """What a sift reads: boundary relations are left to libosmium too (`boundaries`);
     node versions of a history file (`history`), with their tags (`tags`); the nodes of
-    the blocks at the offsets `sampled` (`blocks.node_samples`); which of the sorted node
-    ids `candidates` ways refer to, or only that a block has no ways (`no_ways`)."""
+    the blocks at the offsets `sampled` (`blocks.node_samples`); which of `candidates`
+    ways refer to, or only that a block has no ways (`no_ways`)."""
 
     boundaries: bool = False
     history: bool = False
     tags: bool = False
     sampled: frozenset[int] = field(default=frozenset(), compare=False)
     no_ways: bool = False
-    candidates: Any = field(default=None, compare=False)  # node ids: which do ways refer to?
-    ranges: Any = field(default=None, compare=False)  # their `candidate_ranges`
+    candidates: Candidates | None = field(default=None, compare=False)  # which do ways refer to?
 
 
 def sift_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | list[NodeVersions] | None:
@@ -489,7 +531,7 @@ def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted) -> lis
                 _refuse_empty_block(data, offset)
             refs = None
             if wanted.candidates is not None:
-                refs = referenced(data, wanted.candidates, wanted.ranges)
+                refs = referenced(data, wanted.candidates)
             elif wanted.no_ways and not any(kind == blocks.GROUP_WAYS
                                             for kind, _ in blocks.primitive(data).groups):
                 refs = numpy.empty(0, numpy.int64)
@@ -566,10 +608,11 @@ def _in_workers(pool: Any, path: Path, frames: list[blocks.Frame], wanted: Wante
     from concurrent.futures.process import BrokenProcessPool
 
     chunks = [frames[start : start + CHUNK] for start in range(0, len(frames), CHUNK)]
-    try:
-        yield from pool.map(_sift_chunk, [str(path)] * len(chunks), chunks, [wanted] * len(chunks))
-    except BrokenProcessPool as e:
-        raise blocks.Unindexable("a sieve worker stopped") from e
+    with wanted.candidates.shared() if wanted.candidates is not None else contextlib.nullcontext():
+        try:
+            yield from pool.map(_sift_chunk, [str(path)] * len(chunks), chunks, [wanted] * len(chunks))
+        except BrokenProcessPool as e:
+            raise blocks.Unindexable("a sieve worker stopped") from e
 
 
 def _in_process(path: Path, frames: list[blocks.Frame], wanted: Wanted
@@ -586,9 +629,9 @@ def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
     node versions of `Sifted.versions`, with their tags if `tags`), and the blocks that
     libosmium must read: those that hold camera ways or relations (and boundary
     relations, if `boundaries`); with `sample`, the nodes of the node blocks that
-    `blocks.sample` would take (`Sifted.samples`), and which of their tagged ones ways
-    refer to (`Sifted.referenced`), from the blocks as they are sifted: none is
-    inflated twice.
+    `blocks.sample` would take (`Sifted.samples`), and which of their tagged ones and of
+    the camera nodes ways refer to (`Sifted.referenced`), from the blocks as they are
+    sifted: none is inflated twice.
 
     None when the file is not a PBF this can walk, or a worker stopped: libosmium then
     reads all of it. DataError when a block breaks the format (`blocks.Corrupt`).
@@ -638,7 +681,7 @@ def _sampled_first(run: Run, frames: list[blocks.Frame], wanted: Wanted, path: P
                    ) -> Iterator[list[Result]]:
     """The results of the node blocks of `frames`, some sampled as `blocks.sample` would
     (into `sifted.samples`); then of the other blocks, with which of the sampled tagged
-    nodes their ways refer to."""
+    nodes and of the camera nodes their ways refer to."""
     import numpy
 
     try:
@@ -647,15 +690,16 @@ def _sampled_first(run: Run, frames: list[blocks.Frame], wanted: Wanted, path: P
         nodes = []
     chosen = blocks.chosen_samples(nodes)
     groups: list[Any] = []
+    cameras: list[int] = []
     first = dataclasses.replace(wanted, sampled=frozenset(b.offset for b in chosen), no_ways=True)
     for results in run(frames[: len(nodes)], first):
         groups += [group for *_, sample in results for group in sample or ()]
+        cameras += [found[0] for block, *_ in results if isinstance(block, list) for found in block]
         yield results
     if chosen and len(groups) >= len(chosen):  # else a block without nodes among them: not sorted
         sifted.samples = blocks.samples_of(groups, len(chosen), len(nodes))
-        candidates = numpy.unique(sifted.samples.tagged_ids)
-        ranges = candidate_ranges(candidates) if len(candidates) else None
-        wanted = dataclasses.replace(wanted, candidates=candidates, ranges=ranges)
+        wanted = dataclasses.replace(wanted, candidates=Candidates(numpy.concatenate(
+            (sifted.samples.tagged_ids, numpy.array(cameras, numpy.int64)))))
     yield from run(frames[len(nodes):], wanted)
 
 
