@@ -239,7 +239,7 @@ def test_workers_start_no_blas_threads_unless_asked(
         assert pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result(timeout=60) == (set_by_user or "1")
 
 
-def test_candidates_reach_the_workers_as_one_file() -> None:
+def test_candidates_reach_the_workers_as_one_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The ids whose references are sought go to the workers with every chunk: pickled,
     they are the name of the file that holds them, mapped once by each worker, and read
     back the same. Each id of at least 0 has its bit (`id >> shift`) set."""
@@ -263,3 +263,8 @@ def test_candidates_reach_the_workers_as_one_file() -> None:
     assert numpy.array_equal(back.ids, candidates.ids) and numpy.array_equal(back.bits, candidates.bits)
     assert back.shift == candidates.shift and again.ids is back.ids
     assert candidates.path is None and len(pickle.dumps(candidates)) > 300
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))  # no file can be written there
+    with candidates.shared():
+        assert numpy.array_equal(pickle.loads(pickle.dumps(candidates)).ids, candidates.ids)

@@ -231,14 +231,19 @@ class Candidates:
 
     @contextlib.contextmanager
     def shared(self) -> Iterator[None]:
-        """Pickled as the name of a file that holds them, while in the block."""
+        """Pickled as the name of a file that holds them, while in the block; whole, when
+        no temporary file can be written."""
         import tempfile
 
-        with tempfile.NamedTemporaryFile(prefix="osmcams-candidates-") as f:
-            f.write(self.ids.tobytes())
-            f.write(self.bits.tobytes())
-            f.flush()
-            self.path = f.name
+        with contextlib.ExitStack() as stack:
+            try:
+                f = stack.enter_context(tempfile.NamedTemporaryFile(prefix="osmcams-candidates-"))
+                f.write(self.ids.tobytes())
+                f.write(self.bits.tobytes())
+                f.flush()
+                self.path = f.name
+            except OSError as e:
+                log.info("the ids sought go whole with each chunk: %s", e)
             try:
                 yield
             finally:
