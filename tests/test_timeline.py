@@ -562,9 +562,12 @@ def test_a_map_at_a_date_counts_what_osmium_time_filter_holds(
     report = report_at(request, Settings.from_env(), at)
     instant = parse_date(at).strftime("%Y-%m-%dT%H:%M:%SZ")
     expected = _snapshot(history, instant, shapes)
-    assert {r["insee"]: r["cameras"] for r in report.rows} == {c: len(expected[c]) for c in COMMUNES}
+    # La Turbie lies outside the data of the Monaco extract, as `count` finds: it has a row
+    # only while a camera stands there.
+    kept = [c for c in COMMUNES if c != "06150" or expected[c]]
+    assert {r["insee"]: r["cameras"] for r in report.rows} == {c: len(expected[c]) for c in kept}
     assert {r["insee"]: {c.key for c in report.cameras[r["insee"]]} for r in report.rows} == {
-        c: {k.replace("n", "node/", 1).replace("w", "way/", 1) for k in expected[c]} for c in COMMUNES}
+        c: {k.replace("n", "node/", 1).replace("w", "way/", 1) for k in expected[c]} for c in kept}
     assert report.meta["data_timestamp"] == instant
     out = tmp_path / "at.png"
     code, _ = _run_map("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",

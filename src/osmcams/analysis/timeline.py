@@ -400,28 +400,22 @@ def _read(request: Any, settings: Any, progress: Any, tags: bool = False) -> tup
     """The history of the request's file (its tags too with `tags`), its communes, and the
     codes asked for."""
     from osmcams.counting import communes_for, selected, while_loading
-    from osmcams.sources.osm.blocks import spread_area
     from osmcams.sources.osm.osh import read_boundaries, read_history
 
     if request.pbf is None:
         raise UsageError("--pbf is required: a history file (.osh.pbf)")
     pbf = request.pbf
 
-    def load() -> tuple[Any, Any, Any]:
-        """The communes from files (when given), nodes sampled from the file and their
-        footprint, for `spread_area`."""
-        from osmcams.geo.footprint import footprint
-        from osmcams.sources.osm.blocks import sampled_ahead
+    def load() -> Any:
+        """The communes from files (when given), and the estimate's imports."""
+        from osmcams.sources.osm.blocks import estimate_imports
 
-        communes = communes_for(request, settings, progress=progress) if request.boundary_files else None
-        samples = sampled_ahead(pbf)
-        spread = None if samples is None else footprint(samples.points, samples.fraction, samples.points)
-        return communes, samples, spread
+        estimate_imports()
+        return communes_for(request, settings, progress=progress) if request.boundary_files else None
 
-    history, (communes, samples, spread) = while_loading(
+    history, communes = while_loading(
         load, lambda tick: read_history(pbf, settings.threads, tick, tags=tags), progress)
-    if samples is not None:
-        history.data_area = spread_area(samples.points, samples.fraction, history.positions(), spread)
+    history.estimate_area()
     if communes is None:  # the admin relations of the history file, as they are at its end
         found = read_boundaries(pbf, request.admin_level, settings.threads, progress)
         communes = communes_for(request, settings, found, pbf.name, progress)

@@ -83,10 +83,8 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
     from osmcams.sources.osm.osh import iso, read_history, seconds
 
     started = now()
-    from osmcams.sources.osm.blocks import data_area
-
     history = read_history(path, settings.threads, progress, tags=True)
-    history.data_area = data_area(path, history.positions())
+    history.estimate_area()
     communes = _communes(config, store, path, settings, progress)
     codes = selection(config.request, communes)
     tracks = history.tracks

@@ -669,13 +669,6 @@ def estimate_imports() -> None:
     import scipy.spatial  # noqa: F401
 
 
-def sampled_ahead(path: str | os.PathLike[str]) -> Samples | None:
-    """`sampled`, with `estimate_imports` done meanwhile: callers sample while the file is
-    read, and the estimate comes next."""
-    estimate_imports()
-    return sampled(path)
-
-
 def unsampled(path: str | os.PathLike[str]) -> str | None:
     """Why `sample_nodes` finds too few nodes in the PBF `path`: words for a warning; None
     when `path` is not a PBF file (OSM XML, OPL), which is never sampled."""
@@ -699,13 +692,6 @@ def unsampled(path: str | os.PathLike[str]) -> str | None:
     except (Unindexable, OSError) as e:
         return str(e)  # a blob compressed other than with zlib (LZ4, zstd)…
     return "it holds too few nodes"
-
-
-def data_area(path: str | os.PathLike[str], evidence: Any = None) -> Any:
-    """Where the file has data (`spread_area`); `evidence`: (lon, lat) of objects read from
-    it (its cameras)."""
-    found = sampled_ahead(path)
-    return None if found is None else spread_area(found.points, found.fraction, evidence)
 
 
 def spread_area(points: Any, fraction: float, evidence: Any = None, spread: Any = None) -> Any:

@@ -26,6 +26,7 @@ from osmcams.sources.osm.pbf import (
     Boundary,
     Extract,
     centre,
+    estimate_area,
     header_bbox,
     left_to_libosmium,
     objects_by_id,
@@ -33,7 +34,7 @@ from osmcams.sources.osm.pbf import (
     read_objects,
     refuse_empty,
 )
-from osmcams.sources.osm.sieve import COLUMNS, NodeVersions, Tags
+from osmcams.sources.osm.sieve import COLUMNS, NodeVersions, Sifted, Tags
 
 HISTORY_SOURCES = (
     "a full-history file (.osh.pbf): Geofabrik's extracts for OSM users "
@@ -79,7 +80,12 @@ class History:
     timestamp_source: str
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
-    data_area: Any = None  # where the file has data (blocks.spread_area), set by the caller
+    # The nodes of the sampled node blocks, and which of their tagged ones and of the
+    # camera nodes some version of a way refers to (as `Sifted` has them).
+    samples: Any = None
+    referenced: Any = None
+    data_area: Any = None  # where the file has data (`estimate_area`), set by the caller
+    data_area_from: str = "its sampled nodes"
 
     def positions(self) -> Any:
         """Every place a camera was, as (lon, lat) rows: where the file has data, whatever
@@ -89,10 +95,22 @@ class History:
         places = (p for track in self.tracks for p in track.positions if p is not None)
         return numpy.fromiter(itertools.chain.from_iterable(places), float).reshape(-1, 2)
 
+    def estimate_area(self) -> None:
+        """Set `data_area` as `count` estimates a snapshot's (`pbf.estimate_area`): the
+        sampled standalone nodes and every place of the camera nodes that no way refers to."""
+        import numpy
+
+        nodes = [(int(track.key[5:]), p) for track in self.tracks if track.key.startswith("node/")
+                 for p in track.positions if p is not None]
+        ids = numpy.fromiter((osm_id for osm_id, _ in nodes), numpy.int64, len(nodes))
+        places = numpy.array([p for _, p in nodes], float).reshape(-1, 2)
+        self.data_area, self.data_area_from, _ = estimate_area(
+            self.samples, self.referenced, self.positions(), ids, places)
+
     def dated(self) -> Extract:
         """The file's source, date and data area with no camera: what coverage asks of it."""
         return Extract([], self.source, self.timestamp, self.timestamp_source, self.bbox,
-                       data_area=self.data_area)
+                       data_area=self.data_area, data_area_from=self.data_area_from)
 
 
 def seconds(moment: datetime) -> int:
@@ -159,9 +177,10 @@ class _Scan:
 
 
 def _camera_ids(path: Path, pool: Any, workers: int, tags: bool, progress: Progress | None
-                ) -> tuple[dict[str, set[int]], NodeVersions | None]:
+                ) -> tuple[dict[str, set[int]], Sifted | None]:
     """The ids of the objects of which any version carries man_made=surveillance, and
-    every version of the nodes among them that the sieve read (and libosmium did not).
+    what the sieve read: the nodes it samples, and every version of the camera nodes it
+    read (and libosmium did not), in `Sifted.versions`.
 
     The sieve reads the nodes of the dense blocks; libosmium the other blocks that may
     hold cameras, or the whole file when it is not a PBF the sieve can walk.
@@ -172,7 +191,7 @@ def _camera_ids(path: Path, pool: Any, workers: int, tags: bool, progress: Progr
     from osmcams.sources.osm import sieve
 
     ids: dict[str, set[int]] = {"n": set(), "w": set(), "r": set()}
-    sifted = sieve.sift(path, False, workers, progress, history=True, tags=tags)
+    sifted = sieve.sift(path, False, workers, progress, history=True, tags=tags, sample=True)
     label = "Scanning" if sifted is None else "Ways and relations"
     filters = [osmium.filter.KeyFilter(CAMERA_TAG[0]), osmium.filter.TagFilter(CAMERA_TAG)]
     with left_to_libosmium(path, sifted) as source:
@@ -180,12 +199,13 @@ def _camera_ids(path: Path, pool: Any, workers: int, tags: bool, progress: Progr
             for obj in read_objects(source, osmium.osm.ALL, filters, pool, label, progress, path):
                 ids[obj.type_str()].add(obj.id)
     if sifted is None or sifted.versions is None:
-        return ids, None
+        return ids, sifted
     versions = sifted.versions
     # A node libosmium found too has versions in its blocks: it reads them all, by id.
     cameras = numpy.setdiff1d(versions.ids[versions.tagged], numpy.fromiter(ids["n"], numpy.int64))
     ids["n"].update(cameras.tolist())
-    return ids, versions.take(numpy.flatnonzero(numpy.isin(versions.ids, cameras)))
+    sifted.versions = versions.take(numpy.flatnonzero(numpy.isin(versions.ids, cameras)))
+    return ids, sifted
 
 
 def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None) -> None:
@@ -394,7 +414,7 @@ def read_history(
 
     A file whose header says it holds one version of each object is refused: it
     cannot tell when a camera appeared. The data area is left to the caller
-    (`blocks.data_area`), to be found while other work goes on.
+    (`History.estimate_area`), from the nodes the sieve sampled.
     """
     path = Path(path)
     if not path.is_file():
@@ -410,12 +430,13 @@ def read_history(
         )
     refuse_empty(path)
     ids, sifted = _camera_ids(path, pool, threads, tags, progress)
-    scan = _Scan(ids, tags, sifted=sifted)
+    scan = _Scan(ids, tags, sifted=None if sifted is None else sifted.versions)
     _read_versions(path, scan, pool, progress)
     with gc_paused():  # hundreds of thousands of tracks, made at once
         tracks, warnings = _tracks(scan)
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
-    return History(tracks, str(path), timestamp, timestamp_source, header_bbox(header), dated + warnings)
+    return History(tracks, str(path), timestamp, timestamp_source, header_bbox(header), dated + warnings,
+                   *((None, None) if sifted is None else (sifted.samples, sifted.referenced)))
 
 
 
@@ -424,7 +445,6 @@ def snapshot(path: str | os.PathLike[str], threads: int = 0, progress: Progress 
     the last version of each object, unless deleted or no longer a camera (what
     `osmium time-filter FILE` keeps), with its tags and where it stands."""
     from osmcams.models import direction_warning, make_camera
-    from osmcams.sources.osm.blocks import data_area
 
     history = read_history(path, threads, progress, tags=True)
     cameras, unreadable = [], 0
@@ -436,9 +456,10 @@ def snapshot(path: str | os.PathLike[str], threads: int = 0, progress: Progress 
                                   iso(track.starts[-1]))
         cameras.append(camera)
         unreadable += bad
-    evidence = [(camera.lon, camera.lat) for camera in cameras]
+    history.estimate_area()
     return Extract(cameras, history.source, history.timestamp, history.timestamp_source, history.bbox,
-                   history.warnings + direction_warning(unreadable), data_area(path, evidence))
+                   history.warnings + direction_warning(unreadable), history.data_area,
+                   history.data_area_from)
 
 
 def _latest(versions: Iterable[tuple[int, bool, Any]]) -> Iterator[tuple[int, Any]]:

@@ -42,7 +42,7 @@ class Extract:
     timestamp_source: str
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
-    data_area: Any = None  # where a file has data, from its sampled nodes (_estimate)
+    data_area: Any = None  # where a file has data, from its sampled nodes (estimate_area)
     data_area_from: str = "its sampled nodes"  # what `data_area` was estimated from
     # (lon, lat) of the points that `data_area` was estimated from (the standalone nodes,
     # and the camera nodes not sampled), and the share of node blocks they were sampled
@@ -526,6 +526,7 @@ def scan_members(
     """As `scan_file`, with the members of the camera ways and relations, and their nodes."""
     from concurrent.futures import ThreadPoolExecutor
 
+    import numpy
     import osmium
 
     from osmcams.sources.extent import extent_of
@@ -569,7 +570,12 @@ def scan_members(
                 f"{path.name} has no date in its header: its data date {stamp} is that of its "
                 "newest camera or boundary, so the data may be newer"
             )
-    area, area_from, standalone = _estimate(samples, scan.referenced, cameras)
+    count = len(cameras)
+    places = numpy.column_stack((numpy.fromiter((c.lon for c in cameras), float, count),
+                                 numpy.fromiter((c.lat for c in cameras), float, count)))
+    nodes = numpy.fromiter((c.osm_type == "node" for c in cameras), bool, count)
+    ids = numpy.fromiter((c.osm_id for c in cameras), numpy.int64, count)
+    area, area_from, standalone = estimate_area(samples, scan.referenced, places, ids[nodes], places[nodes])
     unknown = area is None and polygon is None and header_bbox(header) is None
     why = unsampled(path) if unknown else None
     if why:
@@ -580,13 +586,14 @@ def scan_members(
     return extract, boundaries_of(scan), scan
 
 
-def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
-              ) -> tuple[Any, str, tuple[Any, float] | None]:
-    """Where the file has data (`Extract.data_area`) and what says so: its sampled standalone
-    nodes (`footprint`), tagged ones that no way refers to, and its camera nodes that
-    were not sampled and that no way refers to; failing
+def estimate_area(samples: Any, referenced: Any, places: Any, node_ids: Any, node_places: Any
+                  ) -> tuple[Any, str, tuple[Any, float] | None]:
+    """Where a file has data (`Extract.data_area`) and what says so: its sampled standalone
+    nodes (`footprint`), tagged ones that no way refers to, and its camera nodes (ids
+    `node_ids` at `node_places`) that were not sampled and that no way refers to; failing
     FEWEST_STANDALONE of them, or when which nodes ways refer to is unknown, all its
-    sampled nodes (`spread_area`); and `Extract.standalone`."""
+    sampled nodes (`spread_area`, with `places`, every camera's, as evidence); and
+    `Extract.standalone`."""
     import numpy
 
     from osmcams.geo.footprint import footprint
@@ -594,11 +601,8 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
 
     if samples is None:
         return None, "", None
-    count = len(cameras)
-    cameras_at = numpy.column_stack((numpy.fromiter((c.lon for c in cameras), float, count),
-                                     numpy.fromiter((c.lat for c in cameras), float, count)))
     if referenced is None:
-        return (spread_area(samples.points, samples.fraction, cameras_at),
+        return (spread_area(samples.points, samples.fraction, places),
                 "its sampled nodes, all of them, less a margin at its edge", None)
     alone = samples.tagged_points[~numpy.isin(samples.tagged_ids, referenced)]
     if len(alone) >= FEWEST_STANDALONE:
@@ -606,15 +610,13 @@ def _estimate(samples: Any, referenced: Any, cameras: list[Camera]
         # in pieces of a file that the sampling missed (tiles whose ids do not mix), and
         # count when no way refers to them: a camera on a way that crosses the cut lies
         # beyond it.
-        nodes = numpy.fromiter((c.osm_type == "node" for c in cameras), bool, count)
-        ids = numpy.fromiter((c.osm_id for c in cameras), numpy.int64, count)
-        unsampled = nodes & ~numpy.isin(ids, samples.tagged_ids) & ~numpy.isin(ids, referenced)
-        points = numpy.concatenate((alone, cameras_at[unsampled]))
+        unsampled = ~numpy.isin(node_ids, samples.tagged_ids) & ~numpy.isin(node_ids, referenced)
+        points = numpy.concatenate((alone, numpy.asarray(node_places, float).reshape(-1, 2)[unsampled]))
         area = footprint(points, samples.fraction, samples.points)
         if area is not None:
             return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
                           "node blocks, and its cameras"), (points, samples.fraction)
-    return spread_area(samples.points, samples.fraction, cameras_at), (
+    return spread_area(samples.points, samples.fraction, places), (
         f"all its sampled nodes less a margin at its edge, having too few standalone nodes "
         f"({len(alone)})"), None
 

@@ -695,17 +695,27 @@ def _sampled_first(run: Run, frames: list[blocks.Frame], wanted: Wanted, path: P
         nodes = []
     chosen = blocks.chosen_samples(nodes)
     groups: list[Any] = []
-    cameras: list[int] = []
+    cameras: list[Any] = []
     first = dataclasses.replace(wanted, sampled=frozenset(b.offset for b in chosen), no_ways=True)
     for results in run(frames[: len(nodes)], first):
         groups += [group for *_, sample in results for group in sample or ()]
-        cameras += [found[0] for block, *_ in results if isinstance(block, list) for found in block]
+        cameras += [_camera_ids(block) for block, *_ in results if isinstance(block, list)]
         yield results
     if chosen and len(groups) >= len(chosen):  # else a block without nodes among them: not sorted
         sifted.samples = blocks.samples_of(groups, len(chosen), len(nodes))
         wanted = dataclasses.replace(wanted, candidates=Candidates(numpy.concatenate(
-            (sifted.samples.tagged_ids, numpy.array(cameras, numpy.int64)))))
+            (sifted.samples.tagged_ids, *cameras))))
     yield from run(frames[len(nodes):], wanted)
+
+
+def _camera_ids(found: list[Found] | list[NodeVersions]) -> Any:
+    """The ids of the camera nodes (of a history file, of the node versions that carry
+    the tag) that the sift of a block found."""
+    import numpy
+
+    nodes = [item[0] for item in found if not isinstance(item, NodeVersions)]
+    versions = [item.ids[item.tagged] for item in found if isinstance(item, NodeVersions)]
+    return numpy.concatenate([numpy.array(nodes, numpy.int64), *versions])
 
 
 def _gathered(path: Path, frames: list[blocks.Frame], chunks: Iterator[list[Result]], wanted: Wanted,
