@@ -415,7 +415,6 @@ def _read(request: Any, settings: Any, progress: Any, tags: bool = False) -> tup
 
     history, communes = while_loading(
         load, lambda tick: read_history(pbf, settings.threads, tick, tags=tags), progress)
-    history.estimate_area()
     if communes is None:  # the admin relations of the history file, as they are at its end
         found = read_boundaries(pbf, request.admin_level, settings.threads, progress)
         communes = communes_for(request, settings, found, pbf.name, progress)

@@ -84,7 +84,6 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
 
     started = now()
     history = read_history(path, settings.threads, progress, tags=True)
-    history.estimate_area()
     communes = _communes(config, store, path, settings, progress)
     codes = selection(config.request, communes)
     tracks = history.tracks

@@ -80,11 +80,7 @@ class History:
     timestamp_source: str
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
-    # The nodes of the sampled node blocks, and which of their tagged ones and of the
-    # camera nodes some version of a way refers to (as `Sifted` has them).
-    samples: Any = None
-    referenced: Any = None
-    data_area: Any = None  # where the file has data (`estimate_area`), set by the caller
+    data_area: Any = None  # where the file has data (`pbf.estimate_area`)
     data_area_from: str = "its sampled nodes"
 
     def positions(self) -> Any:
@@ -94,18 +90,6 @@ class History:
 
         places = (p for track in self.tracks for p in track.positions if p is not None)
         return numpy.fromiter(itertools.chain.from_iterable(places), float).reshape(-1, 2)
-
-    def estimate_area(self) -> None:
-        """Set `data_area` as `count` estimates a snapshot's (`pbf.estimate_area`): the
-        sampled standalone nodes and every place of the camera nodes that no way refers to."""
-        import numpy
-
-        nodes = [(int(track.key[5:]), p) for track in self.tracks if track.key.startswith("node/")
-                 for p in track.positions if p is not None]
-        ids = numpy.fromiter((osm_id for osm_id, _ in nodes), numpy.int64, len(nodes))
-        places = numpy.array([p for _, p in nodes], float).reshape(-1, 2)
-        self.data_area, self.data_area_from, _ = estimate_area(
-            self.samples, self.referenced, self.positions(), ids, places)
 
     def dated(self) -> Extract:
         """The file's source, date and data area with no camera: what coverage asks of it."""
@@ -413,8 +397,10 @@ def read_history(
     with `tags`, a track also changes when the tags do, and says what they were.
 
     A file whose header says it holds one version of each object is refused: it
-    cannot tell when a camera appeared. The data area is left to the caller
-    (`History.estimate_area`), from the nodes the sieve sampled.
+    cannot tell when a camera appeared. Where it has data is estimated as `count` does
+    a snapshot's (`pbf.estimate_area`): from the nodes the sieve sampled that stand
+    alone (no version of a way refers to them), and every place of the camera nodes
+    that no way refers to.
     """
     path = Path(path)
     if not path.is_file():
@@ -435,8 +421,32 @@ def read_history(
     with gc_paused():  # hundreds of thousands of tracks, made at once
         tracks, warnings = _tracks(scan)
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
-    return History(tracks, str(path), timestamp, timestamp_source, header_bbox(header), dated + warnings,
-                   *((None, None) if sifted is None else (sifted.samples, sifted.referenced)))
+    history = History(tracks, str(path), timestamp, timestamp_source, header_bbox(header), dated + warnings)
+    if sifted is not None:
+        history.data_area, history.data_area_from, _ = estimate_area(
+            sifted.samples, sifted.referenced, history.positions(), *_camera_places(sifted.versions, tracks))
+    return history
+
+
+def _camera_places(versions: NodeVersions | None, tracks: Iterable[Track] = ()) -> tuple[Any, Any]:
+    """The ids and (lon, lat) of the camera nodes the sieve read, at each place they were
+    a camera (`versions`), and of the node `tracks` it did not read."""
+    import numpy
+
+    ids, places = [numpy.empty(0, numpy.int64)], [numpy.empty((0, 2))]
+    read: set[int] = set()
+    if versions is not None:
+        placed = versions.tagged & ~numpy.isnan(versions.lon)
+        ids.append(versions.ids[placed])
+        places.append(numpy.column_stack((versions.lon[placed], versions.lat[placed])))
+        read = set(numpy.unique(versions.ids).tolist())
+    for track in tracks:
+        kind, _, number = track.key.partition("/")
+        if kind == "node" and int(number) not in read:
+            at = [p for p in track.positions if p is not None]
+            ids.append(numpy.full(len(at), int(number), numpy.int64))
+            places.append(numpy.array(at, float).reshape(-1, 2))
+    return numpy.concatenate(ids), numpy.concatenate(places)
 
 
 
@@ -456,7 +466,6 @@ def snapshot(path: str | os.PathLike[str], threads: int = 0, progress: Progress 
                                   iso(track.starts[-1]))
         cameras.append(camera)
         unreadable += bad
-    history.estimate_area()
     return Extract(cameras, history.source, history.timestamp, history.timestamp_source, history.bbox,
                    history.warnings + direction_warning(unreadable), history.data_area,
                    history.data_area_from)
