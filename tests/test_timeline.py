@@ -646,3 +646,24 @@ def test_a_history_is_covered_where_count_covers_its_last_snapshot(
         assert found[insee] <= share
         if insee in expected:
             assert found[insee] == pytest.approx(expected[insee], abs=0.02)
+
+
+def test_the_estimate_takes_the_camera_nodes_libosmium_read_from_their_tracks() -> None:
+    """Camera nodes that the sieve did not read (libosmium found them in blocks it left)
+    are evidence at every place their track had; those it read, at every placed version
+    that carries the tag (a deleted one has no place)."""
+    import numpy
+
+    from osmcams.sources.osm.osh import Track, _camera_places
+    from osmcams.sources.osm.sieve import NodeVersions
+
+    nan = float("nan")
+    versions = NodeVersions(numpy.array([5, 5, 6]), numpy.array([1, 2, 1]), numpy.array([True, False, True]),
+                            numpy.array([True, True, False]), numpy.array([1.0, nan, 3.0]),
+                            numpy.array([2.0, nan, 4.0]))
+    tracks = [Track("node/5", [1], [(1.0, 2.0)]), Track("node/9", [1, 2, 3], [(7.0, 8.0), None, (7.5, 8.5)]),
+              Track("way/9", [1], [(0.0, 0.0)])]
+    ids, places = _camera_places(versions, {5, 9}, tracks)
+    assert ids.tolist() == [5, 9, 9] and places.tolist() == [[1.0, 2.0], [7.0, 8.0], [7.5, 8.5]]
+    ids, places = _camera_places(versions, {5}, tracks)
+    assert ids.tolist() == [5] and places.tolist() == [[1.0, 2.0]]

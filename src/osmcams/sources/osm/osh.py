@@ -423,26 +423,27 @@ def read_history(
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
     history = History(tracks, str(path), timestamp, timestamp_source, header_bbox(header), dated + warnings)
     if sifted is not None:
+        node_ids, node_places = _camera_places(sifted.versions, ids["n"], tracks)
         history.data_area, history.data_area_from, _ = estimate_area(
-            sifted.samples, sifted.referenced, history.positions(), *_camera_places(sifted.versions, tracks))
+            sifted.samples, sifted.referenced, history.positions(), node_ids, node_places)
     return history
 
 
-def _camera_places(versions: NodeVersions | None, tracks: Iterable[Track] = ()) -> tuple[Any, Any]:
+def _camera_places(versions: NodeVersions | None, nodes: set[int], tracks: list[Track]) -> tuple[Any, Any]:
     """The ids and (lon, lat) of the camera nodes the sieve read, at each place they were
-    a camera (`versions`), and of the node `tracks` it did not read."""
+    a camera (`versions`), and of those of `nodes` it did not read, from their `tracks`."""
     import numpy
 
     ids, places = [numpy.empty(0, numpy.int64)], [numpy.empty((0, 2))]
-    read: set[int] = set()
+    beyond = nodes
     if versions is not None:
         placed = versions.tagged & ~numpy.isnan(versions.lon)
         ids.append(versions.ids[placed])
         places.append(numpy.column_stack((versions.lon[placed], versions.lat[placed])))
-        read = set(numpy.unique(versions.ids).tolist())
-    for track in tracks:
+        beyond = nodes - set(numpy.unique(versions.ids).tolist())
+    for track in tracks if beyond else ():
         kind, _, number = track.key.partition("/")
-        if kind == "node" and int(number) not in read:
+        if kind == "node" and int(number) in beyond:
             at = [p for p in track.positions if p is not None]
             ids.append(numpy.full(len(at), int(number), numpy.int64))
             places.append(numpy.array(at, float).reshape(-1, 2))
