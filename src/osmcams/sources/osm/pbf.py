@@ -586,7 +586,8 @@ def scan_members(
     return extract, boundaries_of(scan), scan
 
 
-def estimate_points(samples: Any, referenced: Any, node_ids: Any, node_places: Any) -> tuple[Any, str] | None:
+def _footprint_points(samples: Any, referenced: Any, node_ids: Any, node_places: Any
+                      ) -> tuple[Any, str] | None:
     """The points of `estimate_area`'s footprint, and what they are in words: the sampled
     standalone nodes (tagged, no way refers to them) and the camera nodes (ids
     `node_ids` at `node_places`) not sampled that no way refers to; None with fewer than
@@ -610,7 +611,7 @@ def estimate_points(samples: Any, referenced: Any, node_ids: Any, node_places: A
 def estimate_area(samples: Any, referenced: Any, places: Any, node_ids: Any, node_places: Any
                   ) -> tuple[Any, str, tuple[Any, float] | None]:
     """Where a file has data (`Extract.data_area`) and what says so: the `footprint` of
-    `estimate_points`; failing them, all its sampled nodes (`spread_area`, with `places`,
+    `_footprint_points`; failing them, all its sampled nodes (`spread_area`, with `places`,
     every camera's, as evidence); and `Extract.standalone`."""
     import numpy
 
@@ -619,7 +620,7 @@ def estimate_area(samples: Any, referenced: Any, places: Any, node_ids: Any, nod
 
     if samples is None:
         return None, "", None
-    found = estimate_points(samples, referenced, node_ids, node_places)
+    found = _footprint_points(samples, referenced, node_ids, node_places)
     if found is not None:
         area = footprint(found[0], samples.fraction, samples.points)
         if area is not None:
