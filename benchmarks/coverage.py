@@ -235,10 +235,10 @@ def standalone_box(source: Path) -> tuple[float, float, float, float]:
     return (*xy.min(axis=0), *xy.max(axis=0))
 
 
-def tiled(pbf: Path, spread: tuple[float, float], verbose: bool) -> None:
+def tiled(pbf: Path, spread: tuple[float, float], verbose: bool) -> dict:
     """The estimate on a file of benchmarks/make_tiled_pbf.py --spread (the speed benchmark's),
     against the union of its tiles: each the box of München's standalone nodes, moved as
-    the tiling moves it; over every IGN commune."""
+    the tiling moves it; over every IGN commune. The figures, printed and returned."""
     import sys
 
     from shapely.geometry import shape
@@ -264,11 +264,12 @@ def tiled(pbf: Path, spread: tuple[float, float], verbose: bool) -> None:
     truth[met] = km2(shapely.intersection([outlines[i] for i in met], data)) / km2([outlines[i] for i in met])
     truth = numpy.where(truth >= 0.995, 1.0, truth)
     shares, took = estimate(pbf, shapes)
-    measure(f"{pbf.name} ({tiles} tiles)", list(shapes), truth, shares, took)
+    result = measure(f"{pbf.name} ({tiles} tiles)", list(shapes), truth, shares, took)
     if verbose:
         for key, t, e in zip(shapes, truth, shares):
             if e > t + 0.01 or e < t - 0.1:
                 print(f"    {key:<40} estimate {e:.3f}  truth {t:.3f}{' OVER' if e > t else ' LOW'}")
+    return result
 
 
 def summary(results: list[dict], what: str) -> None:

@@ -183,8 +183,8 @@ def _on_ways(pbf: Path) -> set[int]:
 def test_a_camera_on_a_way_is_no_evidence_where_the_sampling_missed_it(
     shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """München tiled 3 times, the sampling cut to one block: the cameras of the tiles it
-    missed show where the file has data, but not those that a way refers to (31 of
+    """München tiled over France (3 MB, 5 tiles), the sampling cut to one block: the cameras
+    of the tiles it missed show where the file has data, but not those that a way refers to (31 of
     München's 209). The ways that cross its cut leave their cameras beyond it, one 2.3 km
     to the west, which the estimate used to reach out to."""
     import osmium
@@ -221,6 +221,26 @@ def test_a_camera_on_a_way_is_no_evidence_where_the_sampling_missed_it(
     monkeypatch.setattr(sieve, "IN_PROCESS_BYTES", 0)
     by_workers = read_cameras(pbf, threads=2).standalone
     assert by_workers is not None and numpy.array_equal(by_workers[0], extract.standalone[0])
+
+
+def test_the_tiled_benchmark_is_measured_against_its_tiles(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`benchmarks/coverage.py --tiled` on München tiled over France (3 MB, 5 tiles), the
+    sampling cut to one block: the truth is the union of the tiles' boxes of standalone nodes (pyosmium);
+    no commune outside a tile gets a count, none is over the truth, and the communes the
+    tiles meet are found."""
+    from osmcams.sources.osm import blocks
+
+    tiling = benchmark_script("make_tiled_pbf", monkeypatch)
+    pbf = tmp_path / "pieces.osm.pbf"
+    built = tiling.build(shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf", 3, pbf,
+                         spread=(0.6, 0.5))
+    monkeypatch.setattr(blocks, "SAMPLED_BLOCKS", 1)
+    result = benchmark_script("coverage", monkeypatch).tiled(pbf, (0.6, 0.5), False)
+    assert result["cut"] == f"pieces.osm.pbf ({built['tiles']} tiles)" and result["communes"] >= 3
+    assert result["max_over"] <= 0.01 and not result["outside_counted"]
+    assert result["within"] >= 0.5
 
 
 def test_cutting_by_small_pieces_gives_the_areas_of_a_whole_cut(communes_06, ign_shapes) -> None:
