@@ -245,14 +245,20 @@ def build(
     from osmcams.sources.osm.osh import iso
 
     frame = communes.frame.set_index("insee", drop=False)
-    dated = history.dated()
     asked = frame.loc[codes]
-    with ThreadPoolExecutor(1) as background:  # the coverage, mostly in GEOS, out of the GIL
-        known = background.submit(coverage_of, dated, asked)
+
+    def measured() -> tuple[Any, Any]:
+        """The data area (drawn now) and the coverage of the communes asked."""
+        dated = history.dated()
+        return dated, coverage_of(dated, asked)
+
+    with ThreadPoolExecutor(1) as background:  # mostly in scipy and GEOS, out of the GIL
+        known = background.submit(measured)
         segments = segments_of(history.tracks, communes)
         first = segments.first_seen(communes)
+        dated, coverage = known.result()
         # A commune that held a camera at any date has data, whatever the sampling says.
-        chosen, partial = covered(dated, asked, rank, set(first), known.result())
+        chosen, partial = covered(dated, asked, rank, set(first), coverage)
     codes = list(chosen["insee"])
     index = {code: k for k, code in enumerate(codes)}
     start, stop = date_span(since, until, every, min((first[c] for c in codes if c in first), default=None),

@@ -80,8 +80,22 @@ class History:
     timestamp_source: str
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
-    data_area: Any = None  # where the file has data (`pbf.estimate_area`)
-    data_area_from: str = "its sampled nodes"
+    # What `data_area` is drawn from: `pbf.estimate_area`'s samples, references and camera
+    # nodes (ids, places), the places of every camera to come from the tracks.
+    evidence: tuple[Any, Any, Any, Any] | None = None
+    _area: tuple[Any, str] | None = field(default=None, init=False, repr=False)
+
+    def data_area(self) -> tuple[Any, str]:
+        """Where the file has data, and what says so (`pbf.estimate_area` of `evidence`):
+        drawn when first asked, so that a caller can draw it beside other work."""
+        if self._area is None:
+            if self.evidence is None:
+                self._area = None, "its sampled nodes"
+            else:
+                samples, referenced, node_ids, node_places = self.evidence
+                area, source, _ = estimate_area(samples, referenced, self.positions(), node_ids, node_places)
+                self._area = area, source
+        return self._area
 
     def positions(self) -> Any:
         """Every place a camera was, as (lon, lat) rows: where the file has data, whatever
@@ -93,8 +107,9 @@ class History:
 
     def dated(self) -> Extract:
         """The file's source, date and data area with no camera: what coverage asks of it."""
+        area, source = self.data_area()
         return Extract([], self.source, self.timestamp, self.timestamp_source, self.bbox,
-                       data_area=self.data_area, data_area_from=self.data_area_from)
+                       data_area=area, data_area_from=source)
 
 
 def seconds(moment: datetime) -> int:
@@ -397,10 +412,10 @@ def read_history(
     with `tags`, a track also changes when the tags do, and says what they were.
 
     A file whose header says it holds one version of each object is refused: it
-    cannot tell when a camera appeared. Where it has data is estimated as `count` does
-    a snapshot's (`pbf.estimate_area`): from the nodes the sieve sampled that stand
-    alone (no version of a way refers to them), and every place of the camera nodes
-    that no way refers to.
+    cannot tell when a camera appeared. Where it has data (`History.data_area`) is
+    estimated as `count` does a snapshot's (`pbf.estimate_area`): from the nodes the
+    sieve sampled that stand alone (no version of a way refers to them), and every
+    place of the camera nodes that no way refers to.
     """
     path = Path(path)
     if not path.is_file():
@@ -421,12 +436,10 @@ def read_history(
     with gc_paused():  # hundreds of thousands of tracks, made at once
         tracks, warnings = _tracks(scan)
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
-    history = History(tracks, str(path), timestamp, timestamp_source, header_bbox(header), dated + warnings)
-    if sifted is not None:
-        node_ids, node_places = _camera_places(sifted.versions, ids["n"], tracks)
-        history.data_area, history.data_area_from, _ = estimate_area(
-            sifted.samples, sifted.referenced, history.positions(), node_ids, node_places)
-    return history
+    evidence = None if sifted is None else (
+        sifted.samples, sifted.referenced, *_camera_places(sifted.versions, ids["n"], tracks))
+    return History(tracks, str(path), timestamp, timestamp_source, header_bbox(header), dated + warnings,
+                   evidence)
 
 
 def _camera_places(versions: NodeVersions | None, nodes: set[int], tracks: list[Track]) -> tuple[Any, Any]:
@@ -468,8 +481,7 @@ def snapshot(path: str | os.PathLike[str], threads: int = 0, progress: Progress 
         cameras.append(camera)
         unreadable += bad
     return Extract(cameras, history.source, history.timestamp, history.timestamp_source, history.bbox,
-                   history.warnings + direction_warning(unreadable), history.data_area,
-                   history.data_area_from)
+                   history.warnings + direction_warning(unreadable), *history.data_area())
 
 
 def _latest(versions: Iterable[tuple[int, bool, Any]]) -> Iterator[tuple[int, Any]]:
