@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy
 import pytest
@@ -129,8 +130,30 @@ def test_json_without_a_department_is_strict_json(monaco_2025: Path, tmp_path: P
     assert 0.8 <= row["coverage"] <= 1  # a little of it in the sea, where no node lies
 
 
+class Pieces(NamedTuple):
+    """München tiled over France, 0.6 by 0.5 degrees apart (3 MB: 5 tiles), and the ids of
+    the nodes its ways refer to (pyosmium)."""
+
+    pbf: Path
+    tiles: int
+    on_ways: set[int]
+
+
+@pytest.fixture(scope="module")
+def pieces(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pieces:
+    import osmium
+
+    with pytest.MonkeyPatch.context() as patch:
+        tiling = benchmark_script("make_tiled_pbf", patch)
+        pbf = tmp_path_factory.mktemp("pieces") / "pieces.osm.pbf"
+        built = tiling.build(shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf", 3, pbf,
+                             spread=(0.6, 0.5))
+    on_ways = {n.ref for o in osmium.FileProcessor(str(pbf), osmium.osm.WAY) for n in o.nodes}
+    return Pieces(pbf, built["tiles"], on_ways)
+
+
 def test_a_file_of_pieces_counts_the_pieces_it_did_not_sample(
-    shared_data: Path, ign_dir: Path, ign_shapes, osm_cameras, tmp_path: Path,
+    pieces: Pieces, ign_dir: Path, ign_shapes, osm_cameras, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Tiles whose node ids do not mix: the sampling (cut to one block here) sees one tile,
@@ -140,17 +163,14 @@ def test_a_file_of_pieces_counts_the_pieces_it_did_not_sample(
 
     from osmcams.sources.osm import blocks
 
-    tiling = benchmark_script("make_tiled_pbf", monkeypatch)
-    pbf = tmp_path / "pieces.osm.pbf"
-    built = tiling.build(shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf", 3, pbf,
-                         spread=(0.6, 0.5))
-    assert built["tiles"] >= 3
+    pbf = pieces.pbf
+    assert pieces.tiles >= 3
     monkeypatch.setattr(blocks, "SAMPLED_BLOCKS", 1)
 
     found = osm_cameras(pbf)
     cameras = shapely.points([(o.lon, o.lat) for o in found])
-    on_ways = _on_ways(pbf)
-    alone = shapely.points([(o.lon, o.lat) for o in found if o.kind == "n" and o.osm_id not in on_ways])
+    alone = shapely.points([(o.lon, o.lat) for o in found
+                            if o.kind == "n" and o.osm_id not in pieces.on_ways])
     west, south, east, north = shapely.total_bounds(cameras)
     files = [f for f in sorted(ign_dir.glob("*.geojson"))
              if shapely.intersects(shapely.box(*pyogrio.read_info(f)["total_bounds"]),
@@ -173,15 +193,8 @@ def test_a_file_of_pieces_counts_the_pieces_it_did_not_sample(
     assert len(evidence) >= 3 and all(0 < rows[code]["coverage"] <= 1 for code in evidence)
 
 
-def _on_ways(pbf: Path) -> set[int]:
-    """The ids of the nodes that the ways of `pbf` refer to, read with pyosmium."""
-    import osmium
-
-    return {n.ref for o in osmium.FileProcessor(str(pbf), osmium.osm.WAY) for n in o.nodes}
-
-
 def test_a_camera_on_a_way_is_no_evidence_where_the_sampling_missed_it(
-    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    pieces: Pieces, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """München tiled over France (3 MB, 5 tiles), the sampling cut to one block: the cameras
     of the tiles it missed show where the file has data, but not those that a way refers to (31 of
@@ -192,14 +205,11 @@ def test_a_camera_on_a_way_is_no_evidence_where_the_sampling_missed_it(
     from osmcams.sources.osm import blocks
     from osmcams.sources.osm.pbf import read_cameras
 
-    tiling = benchmark_script("make_tiled_pbf", monkeypatch)
-    pbf = tmp_path / "pieces.osm.pbf"
-    tiling.build(shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf", 3, pbf, spread=(0.6, 0.5))
+    pbf, on_ways = pieces.pbf, pieces.on_ways
     monkeypatch.setattr(blocks, "SAMPLED_BLOCKS", 1)
     cameras = {o.id: (round(o.location.lon, 7), round(o.location.lat, 7))  # pyosmium, apart from the sieve
                for o in osmium.FileProcessor(str(pbf), osmium.osm.NODE)
                if o.tags.get("man_made") == "surveillance"}
-    on_ways = _on_ways(pbf)
     alone = {at for i, at in cameras.items() if i not in on_ways}
     on_a_way = {at for i, at in cameras.items() if i in on_ways} - alone
     assert len(on_a_way) >= 3 * 25
@@ -224,7 +234,7 @@ def test_a_camera_on_a_way_is_no_evidence_where_the_sampling_missed_it(
 
 
 def test_the_tiled_benchmark_is_measured_against_its_tiles(
-    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    pieces: Pieces, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`benchmarks/coverage.py --tiled` on München tiled over France (3 MB, 5 tiles), the
     sampling cut to one block: the truth is the union of the tiles' boxes of standalone nodes (pyosmium);
@@ -232,13 +242,9 @@ def test_the_tiled_benchmark_is_measured_against_its_tiles(
     tiles meet are found."""
     from osmcams.sources.osm import blocks
 
-    tiling = benchmark_script("make_tiled_pbf", monkeypatch)
-    pbf = tmp_path / "pieces.osm.pbf"
-    built = tiling.build(shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf", 3, pbf,
-                         spread=(0.6, 0.5))
     monkeypatch.setattr(blocks, "SAMPLED_BLOCKS", 1)
-    result = benchmark_script("coverage", monkeypatch).tiled(pbf, (0.6, 0.5), False)
-    assert result["cut"] == f"pieces.osm.pbf ({built['tiles']} tiles)" and result["communes"] >= 3
+    result = benchmark_script("coverage", monkeypatch).tiled(pieces.pbf, (0.6, 0.5), False)
+    assert result["cut"] == f"pieces.osm.pbf ({pieces.tiles} tiles)" and result["communes"] >= 3
     assert result["max_over"] <= 0.01 and not result["outside_counted"]
     assert result["within"] >= 0.5
 

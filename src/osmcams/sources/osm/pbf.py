@@ -586,33 +586,14 @@ def scan_members(
     return extract, boundaries_of(scan), scan
 
 
-def _footprint_points(samples: Any, referenced: Any, node_ids: Any, node_places: Any
-                      ) -> tuple[Any, str] | None:
-    """The points of `estimate_area`'s footprint, and what they are in words: the sampled
-    standalone nodes (tagged, no way refers to them) and the camera nodes (ids
-    `node_ids` at `node_places`) not sampled that no way refers to; None with fewer than
-    FEWEST_STANDALONE of the former, or when which nodes ways refer to is unknown."""
-    import numpy
-
-    if samples is None or referenced is None:
-        return None
-    alone = samples.tagged_points[~numpy.isin(samples.tagged_ids, referenced)]
-    if len(alone) < FEWEST_STANDALONE:
-        return None
-    # The camera nodes sampled are among those, if they stand alone; the others may lie in
-    # pieces of a file that the sampling missed (tiles whose ids do not mix), and count when
-    # no way refers to them: a camera on a way that crosses the cut lies beyond it.
-    unsampled = ~numpy.isin(node_ids, samples.tagged_ids) & ~numpy.isin(node_ids, referenced)
-    points = numpy.concatenate((alone, numpy.asarray(node_places, float).reshape(-1, 2)[unsampled]))
-    return points, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its node blocks, "
-                    "and its cameras")
-
-
 def estimate_area(samples: Any, referenced: Any, places: Any, node_ids: Any, node_places: Any
                   ) -> tuple[Any, str, tuple[Any, float] | None]:
-    """Where a file has data (`Extract.data_area`) and what says so: the `footprint` of
-    `_footprint_points`; failing them, all its sampled nodes (`spread_area`, with `places`,
-    every camera's, as evidence); and `Extract.standalone`."""
+    """Where a file has data (`Extract.data_area`) and what says so: the `footprint` of its
+    sampled standalone nodes (tagged, no way refers to them) and of its camera nodes (ids
+    `node_ids` at `node_places`) not sampled that no way refers to; failing
+    FEWEST_STANDALONE of the former, or when which nodes ways refer to is unknown, all its
+    sampled nodes (`spread_area`, with `places`, every camera's, as evidence); and
+    `Extract.standalone`."""
     import numpy
 
     from osmcams.geo.footprint import footprint
@@ -620,17 +601,24 @@ def estimate_area(samples: Any, referenced: Any, places: Any, node_ids: Any, nod
 
     if samples is None:
         return None, "", None
-    found = _footprint_points(samples, referenced, node_ids, node_places)
-    if found is not None:
-        area = footprint(found[0], samples.fraction, samples.points)
-        if area is not None:
-            return area, found[1], (found[0], samples.fraction)
     if referenced is None:
         return (spread_area(samples.points, samples.fraction, places),
                 "its sampled nodes, all of them, less a margin at its edge", None)
+    alone = samples.tagged_points[~numpy.isin(samples.tagged_ids, referenced)]
+    if len(alone) >= FEWEST_STANDALONE:
+        # The camera nodes sampled are among those, if they stand alone; the others may lie
+        # in pieces of a file that the sampling missed (tiles whose ids do not mix), and
+        # count when no way refers to them: a camera on a way that crosses the cut lies
+        # beyond it.
+        unsampled = ~numpy.isin(node_ids, samples.tagged_ids) & ~numpy.isin(node_ids, referenced)
+        points = numpy.concatenate((alone, numpy.asarray(node_places, float).reshape(-1, 2)[unsampled]))
+        area = footprint(points, samples.fraction, samples.points)
+        if area is not None:
+            return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
+                          "node blocks, and its cameras"), (points, samples.fraction)
     return spread_area(samples.points, samples.fraction, places), (
-        "all its sampled nodes less a margin at its edge, having too few standalone nodes "
-        f"({int((~numpy.isin(samples.tagged_ids, referenced)).sum())})"), None
+        f"all its sampled nodes less a margin at its edge, having too few standalone nodes "
+        f"({len(alone)})"), None
 
 
 def read_by_id(

@@ -699,7 +699,7 @@ def _sampled_first(run: Run, frames: list[blocks.Frame], wanted: Wanted, path: P
     first = dataclasses.replace(wanted, sampled=frozenset(b.offset for b in chosen), no_ways=True)
     for results in run(frames[: len(nodes)], first):
         groups += [group for *_, sample in results for group in sample or ()]
-        cameras += [_camera_ids(block) for block, *_ in results if isinstance(block, list)]
+        cameras += [_camera_node_ids(block) for block, *_ in results if isinstance(block, list)]
         yield results
     if chosen and len(groups) >= len(chosen):  # else a block without nodes among them: not sorted
         sifted.samples = blocks.samples_of(groups, len(chosen), len(nodes))
@@ -708,7 +708,7 @@ def _sampled_first(run: Run, frames: list[blocks.Frame], wanted: Wanted, path: P
     yield from run(frames[len(nodes):], wanted)
 
 
-def _camera_ids(found: list[Found] | list[NodeVersions]) -> Any:
+def _camera_node_ids(found: list[Found] | list[NodeVersions]) -> Any:
     """The ids of the camera nodes (of a history file, of the node versions that carry
     the tag) that the sift of a block found."""
     import numpy
