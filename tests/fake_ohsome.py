@@ -12,7 +12,6 @@ polygon, a way or relation in /elements/bbox when its geometry meets the box.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -62,10 +61,12 @@ class Ohsome:
     """ohsome's /metadata, /elements/count/groupBy/boundary and /elements/bbox over `history`.
 
     `before` may answer a request instead (a fault); `after` may change an answer's JSON.
-    `log` keeps (path, bytes sent) of every request that reached it.
+    `log` keeps (path, bytes sent) of every request that reached it. `scratch`: a folder
+    of its own for the cut (the history may be read-only).
     """
 
     history: Path
+    scratch: Path
     end: str
     start: str = START
     before: Callable[[Request], Response | None] | None = None
@@ -188,7 +189,7 @@ class Ohsome:
     def cut(self) -> Path:
         """Every version of the objects that were ever cameras and of what they are made of."""
         if self._cut is None:
-            folder = Path(tempfile.mkdtemp(prefix="fake-ohsome-"))  # the history may be read-only
+            folder = self.scratch
             tagged = parse_opl(run_osmium("tags-filter", "-R", self.history, "man_made=surveillance",
                                           "-f", "opl", "-o", "-"))
             ids = {f"{o.kind}{o.osm_id}" for o in tagged}

@@ -21,10 +21,11 @@ from osmcams.errors import ExitCode
 
 
 @pytest.fixture
-def ohsome(httpserver, net_env, history: Path, monkeypatch: pytest.MonkeyPatch) -> Ohsome:  # noqa: F811
+def ohsome(httpserver, net_env, history: Path, tmp_path_factory: pytest.TempPathFactory,  # noqa: F811
+           monkeypatch: pytest.MonkeyPatch) -> Ohsome:
     """The stand-in, given time: it runs osmium time-filter once for each date it is asked."""
     monkeypatch.setenv("OSMCAMS_READ_TIMEOUT", "120")
-    stand_in = Ohsome(history, end=HEADER_DATE)
+    stand_in = Ohsome(history, tmp_path_factory.mktemp("fake-ohsome"), end=HEADER_DATE)
     stand_in.register(httpserver)
     return stand_in
 
