@@ -9,6 +9,7 @@ import os
 import random
 import signal
 import sqlite3
+import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -92,7 +93,7 @@ def _finish(config: Path) -> float:
 
 
 def test_random_kills_leave_whole_files_and_a_sound_history(
-    saint_barthelemy, replication, osm_dir, tmp_path, net_env  # noqa: F811
+    saint_barthelemy, replication, osm_dir, tmp_path, net_env, monkeypatch  # noqa: F811
 ):
     config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
     out = tmp_path / "www"
@@ -113,6 +114,9 @@ def test_random_kills_leave_whole_files_and_a_sound_history(
     publish()
     duration = _finish(config)  # a run that applies one diff
 
+    scratch = tmp_path / "tmp"  # the children's temporary folder: nothing is left in it
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     rng = random.Random(9)
     kills = 0
     for _ in range(KILLS):
@@ -131,5 +135,6 @@ def test_random_kills_leave_whole_files_and_a_sound_history(
 
     _finish(config)
     assert _check_published(out) == sequence == _check_database(out / "history.sqlite")
+    assert not list(scratch.iterdir())
     merged = apply_changes(saint_barthelemy, diffs, tmp_path / "merged.osm.pbf")
     assert_same(out, fresh_count(merged, net_env, every=True, admin_level=3))

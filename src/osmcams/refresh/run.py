@@ -17,7 +17,7 @@ goes backwards: with a region, the extract is downloaded afresh; without, StaleE
 from __future__ import annotations
 
 import os
-import tempfile
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from osmcams.errors import DataError, StaleError
+from osmcams.files import cannot_write, clean_leftovers, exclusive_lock, temp_folder
 from osmcams.join import share_text
 from osmcams.models import Camera, Progress
 from osmcams.refresh.config import Config
@@ -101,7 +102,6 @@ def run_lock(config: Config) -> Iterator[None]:
     import sqlite3
 
     from osmcams.errors import OsmcamsError, OutputError
-    from osmcams.files import cannot_write, exclusive_lock
 
     try:
         config.history.parent.mkdir(parents=True, exist_ok=True)
@@ -143,9 +143,8 @@ class Refresh:
         self._selection: tuple[Any, list[str]] | None = None
 
     def run(self) -> Outcome:
-        from osmcams.files import clean_leftovers
-
         clean_leftovers(self.config.output_dir)
+        clean_leftovers(self.config.history.parent)  # diffs a killed run was applying
         try:
             with self.store.transaction():
                 return self._run()
@@ -269,7 +268,8 @@ class Refresh:
         self.log(f"{total} diff{'s' * (total != 1)} to apply from {public_url(server.url)} "
                  f"(sequence {current + 1} to {latest.sequence})")
         done = 0
-        with tempfile.TemporaryDirectory(prefix="osmcams-diffs-") as tmp:
+        tmp = temp_folder(self.config.history.parent)  # clean_leftovers removes it after a kill
+        try:
             while done < total:
                 paths: list[Path] = []
                 size = 0
@@ -285,6 +285,8 @@ class Refresh:
                 done += len(paths)
                 if self.progress:
                     self.progress("Diffs", done, total)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         mirror.put("sequence", latest.sequence)
         mirror.put("timestamp", latest.timestamp)
         self.diffs += total
