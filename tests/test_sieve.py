@@ -4,6 +4,8 @@ extracts, in worker processes, and on every block layout osmium-tool can write."
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -265,6 +267,30 @@ def test_candidates_reach_the_workers_as_one_file(tmp_path: Path, monkeypatch: p
     assert candidates.path is None and len(pickle.dumps(candidates)) > 300
     import tempfile
 
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))  # no file can be written there
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "file" / "tmp"))  # no file can be written
+    (tmp_path / "file").touch()
     with candidates.shared():
         assert numpy.array_equal(pickle.loads(pickle.dumps(candidates)).ids, candidates.ids)
+
+
+def test_the_candidates_file_of_a_killed_run_is_removed_by_the_next(tmp_path: Path) -> None:
+    """The file lives in a temporary folder: gone after the block, and after a SIGKILL in
+    the block, gone when the next run shares its candidates."""
+    import subprocess
+
+    killed = ("import os, signal, sys, tempfile\n"
+              "tempfile.tempdir = sys.argv[1]\n"
+              "from osmcams.sources.osm import sieve\n"
+              "with sieve.Candidates([1, 2, 3]).shared():\n"
+              "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    done = subprocess.run([sys.executable, "-c", killed, str(tmp_path)], check=False)
+    assert done.returncode == -signal.SIGKILL
+    assert [p.name for p in tmp_path.rglob("*")][-1:] == ["candidates"]
+    code = ("import sys, tempfile\n"
+            "tempfile.tempdir = sys.argv[1]\n"
+            "from osmcams.sources.osm import sieve\n"
+            "candidates = sieve.Candidates([1, 2, 3])\n"
+            "with candidates.shared():\n"
+            "    assert candidates.path.startswith(sys.argv[1])\n")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
+    assert not list(tmp_path.iterdir())

@@ -232,22 +232,30 @@ class Candidates:
     @contextlib.contextmanager
     def shared(self) -> Iterator[None]:
         """Pickled as the name of a file that holds them, while in the block; whole, when
-        no temporary file can be written."""
+        no temporary file can be written. The file's folder is one that the next run
+        removes if this one is killed."""
+        import shutil
         import tempfile
 
-        with contextlib.ExitStack() as stack:
-            try:
-                f = stack.enter_context(tempfile.NamedTemporaryFile(prefix="osmcams-candidates-"))
+        from osmcams.files import clean_leftovers, temp_folder
+
+        folder = None
+        try:
+            clean_leftovers(tempfile.gettempdir())
+            folder = temp_folder(tempfile.gettempdir())
+            path = folder / "candidates"
+            with open(path, "wb") as f:
                 f.write(self.ids.tobytes())
                 f.write(self.bits.tobytes())
-                f.flush()
-                self.path = f.name
-            except OSError as e:
-                log.info("the ids sought go whole with each chunk: %s", e)
-            try:
-                yield
-            finally:
-                self.path = None
+            self.path = str(path)
+        except OSError as e:  # OutputError among them
+            log.info("the ids sought go whole with each chunk: %s", e)
+        try:
+            yield
+        finally:
+            self.path = None
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def __getstate__(self) -> dict[str, Any]:
         if self.path is None:
