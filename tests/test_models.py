@@ -86,3 +86,15 @@ def test_iso_timestamp() -> None:
     assert iso_timestamp(datetime(2019, 4, 21, 9, 50, 14, tzinfo=timezone.utc)) == "2019-04-21T09:50:14Z"
     assert iso_timestamp(datetime(1970, 1, 1, tzinfo=timezone.utc)) is None  # PBF without metadata
     assert iso_timestamp(None) is None
+
+
+@pytest.mark.parametrize("values", [[], [7], [3, 3], [5, -2, 5, 9, -2, 0, 2**40], list(range(50, 0, -3)) * 2])
+def test_array_sets_agree_with_numpy(values: list[int]) -> None:
+    """The sort-based `unique` and `first_of_each` give what numpy.unique gives."""
+    import numpy
+
+    from osmcams.arrays import first_of_each, unique
+
+    array = numpy.array(values, numpy.int64)
+    assert numpy.array_equal(unique(array), numpy.unique(array))
+    assert numpy.array_equal(first_of_each(array), numpy.unique(array, return_index=True)[1])

@@ -19,6 +19,8 @@ from __future__ import annotations
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
+from osmcams.arrays import first_of_each
+
 NEIGHBOUR = 4  # the spacing of nodes around a node: the distance to its 4th nearest
 REACH = 16  # a triangle is kept when its longest edge is at most REACH spacings…
 LONGEST_M = 1500.0  # … and at most this many metres (more in a sparse sample)
@@ -131,7 +133,7 @@ def _thinned(plane: Any) -> Any:
     cells = numpy.floor(plane / THIN_M).astype(numpy.int64)
     cells -= cells.min(axis=0)
     keys = cells[:, 0] * (cells[:, 1].max() + 1) + cells[:, 1]  # one integer: a fast unique
-    return plane[numpy.unique(keys, return_index=True)[1]]
+    return plane[first_of_each(keys)]
 
 
 def _tree(nodes: Any, scale: Any) -> Any:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from osmcams.arrays import unique
+
 # Protocol buffer field numbers (osmformat.proto, fileformat.proto).
 BLOB_RAW, BLOB_RAW_SIZE, BLOB_ZLIB, BLOB_LZ4, BLOB_ZSTD = 1, 2, 3, 6, 7
 MAX_HEADER = 64 * 1024  # the PBF format's limit on a block header
@@ -731,7 +733,7 @@ def _cells(points: Any, low: Any, size: float) -> Any:
     first = cells.min(axis=0)
     cells -= first
     rows = int(cells[:, 1].max()) + 1
-    keys = numpy.unique(cells[:, 0] * rows + cells[:, 1])
+    keys = unique(cells[:, 0] * rows + cells[:, 1])
     return numpy.column_stack((keys // rows, keys % rows)) + first
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from osmcams.arrays import unique
 from osmcams.errors import DataError
 from osmcams.models import Camera, Progress, gc_paused, make_camera
 from osmcams.sources.osm import blocks
@@ -218,7 +219,7 @@ class Candidates:
     def __init__(self, ids: Any) -> None:
         import numpy
 
-        self.ids = numpy.unique(numpy.asarray(ids, numpy.int64))
+        self.ids = unique(numpy.asarray(ids, numpy.int64))
         top = int(self.ids[-1]) if len(self.ids) and self.ids[-1] > 0 else 0
         self.shift = max(0, top.bit_length() - MOST_BITS.bit_length() + 1)
         self.bits = numpy.zeros((top >> self.shift >> 3) + 1, numpy.uint8)
@@ -289,7 +290,7 @@ def referenced(data: bytes, candidates: Candidates) -> Any:
     if native is not None:
         found = native.referenced(data, candidates.bits, candidates.shift, candidates.ids)
         if found is not None:
-            return numpy.unique(numpy.frombuffer(found, numpy.int64))
+            return unique(numpy.frombuffer(found, numpy.int64))
     return referenced_in_python(data, candidates)
 
 
@@ -298,7 +299,7 @@ def referenced_in_python(data: bytes, candidates: Candidates) -> Any:
     import numpy
 
     refs = way_refs(data)
-    return numpy.unique(refs[numpy.isin(refs, candidates.ids)])
+    return unique(refs[numpy.isin(refs, candidates.ids)])
 
 
 def _entry(text: bytes) -> bytes:
@@ -359,7 +360,7 @@ class _Tagged:
         hits = numpy.flatnonzero((pairs[:-1] == key) & (pairs[1:] == value)) if key and value else ()
         hits = hits[hits < self.ends[-1]] if len(hits) else numpy.empty(0, numpy.int64)
         node = numpy.searchsorted(self.ends, hits)  # the node whose tags hold each hit
-        self.nodes = numpy.unique(node[(hits - self.starts[node]) % 2 == 0])  # a key, then its value
+        self.nodes = unique(node[(hits - self.starts[node]) % 2 == 0])  # a key, then its value
         self._text: dict[int, str] = {}
 
     @staticmethod
@@ -763,7 +764,7 @@ def _gathered(path: Path, frames: list[blocks.Frame], chunks: Iterator[list[Resu
                 progress("Scanning", end[0] + end[1], total)
     sifted.newest = newest or None
     if referred is not None and sifted.samples is not None:
-        sifted.referenced = numpy.unique(numpy.concatenate(referred or [numpy.empty(0, numpy.int64)]))
+        sifted.referenced = unique(numpy.concatenate(referred or [numpy.empty(0, numpy.int64)]))
     blocks.remember_index(path, firsts)  # for the passes that read objects by id
     if wanted.history:
         sifted.versions = NodeVersions.joined(versions, wanted.tags)
