@@ -90,11 +90,13 @@ def test_iso_timestamp() -> None:
 
 @pytest.mark.parametrize("values", [[], [7], [3, 3], [5, -2, 5, 9, -2, 0, 2**40], list(range(50, 0, -3)) * 2])
 def test_array_sets_agree_with_numpy(values: list[int]) -> None:
-    """The sort-based `unique` and `first_of_each` give what numpy.unique gives."""
+    """The sort-based `unique`, `first_of_each` and `isin` give what numpy gives."""
     import numpy
 
-    from osmcams.arrays import first_of_each, unique
+    from osmcams.arrays import first_of_each, isin, unique
 
     array = numpy.array(values, numpy.int64)
     assert numpy.array_equal(unique(array), numpy.unique(array))
     assert numpy.array_equal(first_of_each(array), numpy.unique(array, return_index=True)[1])
+    for known in ([], [5], [-2, 0, 7, 2**40, 50, 3], values[::2]):
+        assert numpy.array_equal(isin(array, numpy.array(known, numpy.int64)), numpy.isin(array, known))

@@ -30,3 +30,14 @@ def first_of_each(values: Any) -> Any:
         return order
     ranked = numpy.asarray(values)[order]
     return order[numpy.concatenate(([True], ranked[1:] != ranked[:-1]))]
+
+
+def isin(values: Any, known: Any) -> Any:
+    """Which of `values` (a 1-D array) are in `known`: `numpy.isin(values, known)`, by a
+    binary search in `known` sorted, which is fast when `values` come in order."""
+    import numpy
+
+    values, known = numpy.asarray(values), unique(known)
+    if not len(known):
+        return numpy.zeros(len(values), bool)
+    return known[numpy.searchsorted(known, values).clip(max=len(known) - 1)] == values

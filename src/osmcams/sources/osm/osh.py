@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from osmcams.arrays import isin, unique
 from osmcams.errors import DataError
 from osmcams.models import Progress, gc_paused
 from osmcams.sources.osm.pbf import (
@@ -201,9 +202,10 @@ def _camera_ids(path: Path, pool: Any, workers: int, tags: bool, progress: Progr
         return ids, sifted
     versions = sifted.versions
     # A node libosmium found too has versions in its blocks: it reads them all, by id.
-    cameras = numpy.setdiff1d(versions.ids[versions.tagged], numpy.fromiter(ids["n"], numpy.int64))
+    cameras = unique(versions.ids[versions.tagged])
+    cameras = cameras[~isin(cameras, numpy.fromiter(ids["n"], numpy.int64))]
     ids["n"].update(cameras.tolist())
-    sifted.versions = versions.take(numpy.flatnonzero(numpy.isin(versions.ids, cameras)))
+    sifted.versions = versions.take(numpy.flatnonzero(isin(versions.ids, cameras)))
     return ids, sifted
 
 
@@ -237,7 +239,7 @@ def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None
     if scan.sifted is not None:  # every version of these was read by the sieve
         sifted = scan.sifted
         read = set(sifted.ids.tolist())
-        scan.nodes.add_sifted(sifted.take(numpy.flatnonzero(numpy.isin(
+        scan.nodes.add_sifted(sifted.take(numpy.flatnonzero(isin(
             sifted.ids, numpy.fromiter(refs & read, numpy.int64)))))
         node_ids -= read
     for node in objects_by_id(path, "node", node_ids, pool, progress):
@@ -300,7 +302,7 @@ def _sifted_tracks(versions: NodeVersions) -> tuple[dict[int, Track], set[str]]:
     camera = versions.visible[order] & versions.tagged[order]
     lon, lat = versions.lon[order], versions.lat[order]
     placed = camera & ~numpy.isnan(lon)
-    unplaced = {f"node/{i}" for i in numpy.unique(ids[camera & ~placed]).tolist()}
+    unplaced = {f"node/{i}" for i in unique(ids[camera & ~placed]).tolist()}
     tags = [versions.tags[i] for i in order.tolist()] if versions.tags is not None else None
     texts: dict[Tags, int] = {}
     tag_keys = numpy.array([texts.setdefault(t, len(texts)) for t in tags] if tags else
@@ -453,7 +455,7 @@ def _camera_places(versions: NodeVersions | None, nodes: set[int], tracks: list[
         placed = versions.tagged & ~numpy.isnan(versions.lon)
         ids.append(versions.ids[placed])
         places.append(numpy.column_stack((versions.lon[placed], versions.lat[placed])))
-        beyond = nodes - set(numpy.unique(versions.ids).tolist())
+        beyond = nodes - set(unique(versions.ids).tolist())
     for track in tracks if beyond else ():
         kind, _, number = track.key.partition("/")
         if kind == "node" and int(number) in beyond:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from osmcams.arrays import isin
 from osmcams.errors import DataError
 from osmcams.geo.rings import Point
 from osmcams.models import Camera, Progress, direction_warning, iso_timestamp, make_camera
@@ -604,13 +605,13 @@ def estimate_area(samples: Any, referenced: Any, places: Any, node_ids: Any, nod
     if referenced is None:
         return (spread_area(samples.points, samples.fraction, places),
                 "its sampled nodes, all of them, less a margin at its edge", None)
-    alone = samples.tagged_points[~numpy.isin(samples.tagged_ids, referenced)]
+    alone = samples.tagged_points[~isin(samples.tagged_ids, referenced)]
     if len(alone) >= FEWEST_STANDALONE:
         # The camera nodes sampled are among those, if they stand alone; the others may lie
         # in pieces of a file that the sampling missed (tiles whose ids do not mix), and
         # count when no way refers to them: a camera on a way that crosses the cut lies
         # beyond it.
-        unsampled = ~numpy.isin(node_ids, samples.tagged_ids) & ~numpy.isin(node_ids, referenced)
+        unsampled = ~isin(node_ids, samples.tagged_ids) & ~isin(node_ids, referenced)
         points = numpy.concatenate((alone, numpy.asarray(node_places, float).reshape(-1, 2)[unsampled]))
         area = footprint(points, samples.fraction, samples.points)
         if area is not None:
