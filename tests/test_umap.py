@@ -112,3 +112,17 @@ def test_the_written_file_is_the_document_as_json(monaco_scan, communes_06: Path
     assert (tmp_path / "m.umap").read_text(encoding="utf-8") == expected
     layers = {layer["_umap_options"]["name"]: layer for layer in json.loads(expected)["layers"]}
     assert len(layers["Cameras"]["features"]) == len(report.cameras["06012"]) + len(report.cameras["06032"])
+
+
+def test_the_map_opens_on_the_centroid_of_the_communes_together(monaco_scan, communes_06: Path) -> None:
+    """The map's centre is the centroid of the union of its communes (shapely's union, here
+    of the 163 communes of the Alpes-Maritimes), drawn from theirs without the union."""
+    from osmcams.communes.boundaries import load_communes
+    from osmcams.join import count
+
+    communes = load_communes([communes_06])
+    codes = communes.frame["insee"].tolist()
+    report = count(monaco_scan[0], communes, codes)
+    point = umap_document(report, codes)["geometry"]["coordinates"]
+    union = shapely.union_all(communes.frame.geometry.values).centroid
+    assert point == [round(union.x, 7), round(union.y, 7)]
