@@ -387,7 +387,7 @@ KILLED_PARENT = """
 import os, signal, sys, time
 from pathlib import Path
 from osmcams.files import exclusive_lock
-from osmcams.refresh.site import in_parallel
+from osmcams.forks import in_parallel
 
 here = Path(sys.argv[1])
 
@@ -435,7 +435,7 @@ def test_a_killed_build_leaves_no_worker_holding_its_lock(tmp_path):
 def test_a_worker_whose_parent_died_before_it_started_ends():
     """The parent may be killed between the fork and the worker's prctl: the worker then
     sees another parent and ends at once."""
-    from osmcams.refresh.site import _die_with_parent
+    from osmcams.forks import _die_with_parent
 
     pid = os.fork()
     if pid == 0:  # the child: its parent is this test's process, not pid 1

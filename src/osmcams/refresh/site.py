@@ -30,17 +30,17 @@ import json
 import os
 import re
 import shutil
-import sys
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Callable
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from xml.etree import ElementTree
 
 from osmcams.errors import OutputError, UsageError
 from osmcams.files import publish, temp_folder
+from osmcams.forks import beside, in_parallel
 from osmcams.join import Report, share_text
 from osmcams.models import Camera, make_camera
 from osmcams.outputs.figures import OSM_CREDIT
@@ -799,112 +799,6 @@ def _shares(data: SiteData, codes: list[str]) -> list[list[str]]:
     return shares
 
 
-def _die_with_parent(parent: int) -> None:
-    """A forked worker gets SIGKILL when the process that forked it ends (PR_SET_PDEATHSIG):
-    a killed build leaves no worker writing into its staging folder, nor holding the lock
-    it inherited. A parent killed before the call is seen by the pid check after it."""
-    import ctypes
-    import signal
-
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)
-    if os.getppid() != parent:
-        os._exit(1)
-
-
-def _forking() -> bool:
-    """Whether work goes to forked processes: on Linux with several cores."""
-    return (os.cpu_count() or 1) >= 2 and sys.platform == "linux"
-
-
-def _child(task: Callable[[], None], out: int, parent: int) -> NoReturn:
-    """Run `task` in a process forked by `parent`, which it dies with; its error goes
-    pickled into the pipe `out`. The process then ends at once: none of the parent's exit
-    handlers, buffers or `finally` blocks run again in it."""
-    import pickle
-
-    code = 0
-    try:
-        _die_with_parent(parent)
-        task()
-    except BaseException as e:  # for the parent to raise
-        code = 1
-        try:
-            error = pickle.dumps(e)
-        except Exception:  # an error that cannot be pickled: its text
-            error = pickle.dumps(RuntimeError(f"{type(e).__name__}: {e}"))
-        with open(out, "wb") as f:
-            f.write(error)
-    finally:
-        os._exit(code)
-
-
-@contextmanager
-def _forked(tasks: list[Callable[[], None]]) -> Iterator[list[Callable[[], None]]]:
-    """`tasks` started now in forked processes (they die with this one), and a function for
-    each that waits for it and raises its error. Leaving the block without waiting for
-    one (an error here) kills it. Plain fork and a pipe each, no thread: a fork while
-    another thread holds a lock can hang the child (Python 3.12 warns of it)."""
-    import pickle
-    import signal
-
-    parent = os.getpid()
-    running: dict[int, int] = {}  # pid: the end of its pipe that its error comes out of
-
-    def wait(pid: int) -> None:
-        with open(running.pop(pid), "rb") as f:
-            error = f.read()  # until the child ends
-        _, status = os.waitpid(pid, 0)
-        if error:
-            raise pickle.loads(error)
-        if status:
-            raise RuntimeError(f"a worker of the site build ended with {os.waitstatus_to_exitcode(status)}")
-
-    try:
-        for task in tasks:
-            read, write = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                os.close(read)
-                _child(task, write, parent)
-            os.close(write)
-            running[pid] = read
-        yield [functools.partial(wait, pid) for pid in list(running)]
-    finally:
-        for pid, read in running.items():
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            os.close(read)
-
-
-def in_parallel(tasks: list[Callable[[], None]], then: Callable[[], None] | None = None) -> None:
-    """Run `tasks`, the first in this process and the others in forked ones beside it on
-    Linux with several cores (else one after the other); `then` runs in this process once
-    its task is done, before the others are waited for; the first error is raised."""
-    if len(tasks) < 2 or not _forking():
-        for task in tasks:
-            task()
-        if then is not None:
-            then()
-        return
-    with _forked(tasks[1:]) as waits:
-        tasks[0]()
-        if then is not None:
-            then()
-        for wait in waits:
-            wait()
-
-
-@contextmanager
-def _beside(task: Callable[[], None]) -> Iterator[Callable[[], None]]:
-    """`task` started now in a forked process where `_forking`, and a function that waits
-    for it (elsewhere, that runs it)."""
-    if not _forking():
-        yield task
-    else:
-        with _forked([task]) as waits:
-            yield waits[0]
-
-
 def build(config: Config, full: bool = False, log: Log | None = None) -> str:
     """Bring the site of `config` up to date with its store; what it did, in a line.
 
@@ -966,7 +860,7 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
             """The downloads, from the store, by a process of their own from now on."""
             nonlocal folder
             folder = temp_folder(site.dir)
-            waits.append(early.enter_context(_beside(functools.partial(_downloads, config, folder))))
+            waits.append(early.enter_context(beside(functools.partial(_downloads, config, folder))))
 
         if daily_for(whole):
             start_downloads()
