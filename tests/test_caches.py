@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,3 +129,33 @@ def test_the_population_cache_gives_back_the_table_and_follows_its_changes(
     assert read_population(copy, None, tmp_path).values == {"75056": 2_100_000}
     with pytest.raises(DataError, match="cannot read population table"):
         read_population(tmp_path / "missing.json", None, tmp_path)
+
+
+@pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="forks on Linux")
+def test_a_cold_cache_is_filled_by_a_process_beside_the_reading(
+    monaco_2025: Path, communes_06: Path, cog_population: Path, tmp_path: Path
+) -> None:
+    """With an empty cache, a forked process parses the boundary files into it while the
+    extract is read; the report is the one of a warm cache and of the parse in the reading
+    process (--refresh), and the next run reads the cache."""
+    import subprocess
+
+    def run(name: str, *extra: str) -> tuple[dict, str]:
+        out = tmp_path / f"{name}.json"
+        done = subprocess.run(
+            [sys.executable, "-m", "osmcams", "-v", "count", "--all", "--pbf", monaco_2025, "--boundaries",
+             communes_06, "--population", cog_population, "--include-partial", "-f", "json", "-o", out, "-q", *extra],
+            env={**os.environ, "OSMCAMS_CACHE_DIR": str(tmp_path / "cache")}, capture_output=True,
+            text=True, check=True, timeout=300)
+        report = json.loads(out.read_text(encoding="utf-8"))
+        report["meta"].pop("generated")
+        return report, done.stderr
+
+    said = "parsed into the cache by a process beside the reading"
+    cold, log = run("cold")
+    assert said in log and list((tmp_path / "cache" / "boundaries").glob("*.npz"))
+    warm, log = run("warm")
+    assert said not in log
+    again, log = run("again", "--refresh")
+    assert said not in log
+    assert cold == warm == again and [r["insee"] for r in cold["communes"]] == ["06012", "06032", "06104"]

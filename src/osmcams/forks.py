@@ -32,9 +32,13 @@ def forking() -> bool:
 def _child(task: Callable[[], None], out: int, parent: int) -> NoReturn:
     """Run `task` in a process forked by `parent`, which it dies with; its error goes
     pickled into the pipe `out`. The process then ends at once: none of the parent's exit
-    handlers, buffers or `finally` blocks run again in it."""
+    handlers, buffers or `finally` blocks run again in it. It never collects garbage: the
+    parent's, copied, may hold native state that only the parent can tear down (a libosmium
+    thread pool's condition variables, waited on by threads that the fork did not copy)."""
+    import gc
     import pickle
 
+    gc.disable()
     code = 0
     try:
         _die_with_parent(parent)

@@ -24,7 +24,7 @@ from osmcams.communes.model import (
     short_list,
 )
 from osmcams.communes.population import apply_population
-from osmcams.errors import DataError, UsageError, quoted
+from osmcams.errors import DataError, OsmcamsError, UsageError, quoted
 from osmcams.models import Progress
 
 BOUNDARY_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".geojsonl")
@@ -235,6 +235,18 @@ def check_outlines(features: Outlines, source: str, label: str) -> dict[str, str
         )
         for i, reason, was, now in zip(index.tolist(), reasons, before, after)
     }
+
+
+def cached(
+    paths: Iterable[str | os.PathLike[str]], code_field: str | None, name_field: str | None,
+    cache_dir: str | os.PathLike[str],
+) -> bool:
+    """Whether `load_communes` would read the boundaries of `paths` from `cache_dir`; False
+    when they cannot be listed (their reading says why)."""
+    try:
+        return cache_path(Path(cache_dir), boundary_files(paths), code_field, name_field).is_file()
+    except (OSError, OsmcamsError):
+        return False
 
 
 def load_communes(
