@@ -144,7 +144,8 @@ def test_a_cold_cache_is_filled_by_a_process_beside_the_reading(
         out = tmp_path / f"{name}.json"
         done = subprocess.run(
             [sys.executable, "-m", "osmcams", "-v", "count", "--all", "--pbf", monaco_2025, "--boundaries",
-             communes_06, "--population", cog_population, "--include-partial", "-f", "json", "-o", out, "-q", *extra],
+             communes_06, "--population", cog_population, "--include-partial", "-f", "json", "-o", out, "-q",
+             *extra],
             env={**os.environ, "OSMCAMS_CACHE_DIR": str(tmp_path / "cache")}, capture_output=True,
             text=True, check=True, timeout=300)
         report = json.loads(out.read_text(encoding="utf-8"))
