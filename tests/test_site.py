@@ -327,6 +327,22 @@ def test_commune_names_stay_inside_the_site() -> None:
         assert re.fullmatch(r"[a-z0-9-]+", stem)
 
 
+def test_the_chart_of_cameras_starts_at_zero() -> None:
+    """A camera more is a small step, as on the timeline's charts: the axis runs from 0 to
+    the most cameras, and a series that never changes is drawn at its height."""
+    from osmcams.refresh.site import chart
+
+    svg = chart([("2026-01-01T00:00:00Z", 418), ("2026-01-02T00:00:00Z", 419)], "Cameras")
+    ys = [float(y) for y in re.findall(r'<circle cx="[\d.]+" cy="([\d.]+)"', svg)]
+    labels = re.findall(r'text-anchor="end">([\d,]+)</text>', svg)
+    assert labels == ["419", "0"] and 0 < ys[0] - ys[1] < 1
+    flat = chart([("2026-01-01T00:00:00Z", 418)], "Cameras")
+    assert float(re.search(r'cy="([\d.]+)"', flat).group(1)) == 10.0  # at the top: 418 of 418
+    assert flat.count("2026-01-01 00:00") == 1  # one date, said once
+    none = chart([("2026-01-01T00:00:00Z", 0)], "Cameras")
+    assert re.findall(r'text-anchor="end">([\d,]+)</text>', none) == ["0"]
+
+
 def test_rows_without_data_patched_equal_those_written_anew(cog_population: Path) -> None:
     """When communes gain or lose their data, the kept rows without data are patched: the
     same text as rows written anew, for real commune names (accents, apostrophes) and a

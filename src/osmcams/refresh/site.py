@@ -324,15 +324,16 @@ def _tally(kinds: dict[str, int]) -> str:
 
 
 def chart(points: list[tuple[str, int]], label: str) -> str:
-    """An inline SVG step chart of `points` (RFC 3339 date, value), oldest first, in time."""
+    """An inline SVG step chart of `points` (RFC 3339 date, count), oldest first, in time,
+    on an axis from 0, as the timeline's charts: a camera more is a small step."""
     if not points:
         return ""
     width, height, left, bottom = 640, 170, 56, 26
     from datetime import datetime
 
     values = [v for _, v in points]
-    low, high = min(values), max(values)
-    span = (high - low) or 1
+    low, high = 0, max(values)
+    span = high or 1
     n = len(points)
     times = [datetime.fromisoformat(d.replace("Z", "+00:00")).timestamp() for d, _ in points]
     start, length = times[0], (times[-1] - times[0]) or 1.0
@@ -352,14 +353,15 @@ def chart(points: list[tuple[str, int]], label: str) -> str:
     dots = "".join(
         f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5"><title>{esc(d[:16])}: {v:,}</title></circle>'
         for i, (d, v) in enumerate(points))
+    top = f'<text x="{left - 6}" y="{y(high) + 4:.1f}" text-anchor="end">{high:,}</text>' if high else ""
+    end = "" if last == first else (
+        f'<text x="{width - 10}" y="{height - 6}" text-anchor="end">{esc(last)}</text>')
     return (
         f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" '
         f'height="{height}" aria-label="{esc(label)}"><title>{esc(label)}</title>'
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}"/>'
-        f'<text x="{left - 6}" y="{y(high) + 4:.1f}" text-anchor="end">{high:,}</text>'
-        f'<text x="{left - 6}" y="{y(low) + 4:.1f}" text-anchor="end">{low:,}</text>'
-        f'<text x="{left}" y="{height - 6}">{esc(first)}</text>'
-        f'<text x="{width - 10}" y="{height - 6}" text-anchor="end">{esc(last)}</text>'
+        f'{top}<text x="{left - 6}" y="{y(low) + 4:.1f}" text-anchor="end">{low:,}</text>'
+        f'<text x="{left}" y="{height - 6}">{esc(first)}</text>{end}'
         f'<path d="{"".join(path)}"/>{dots}</svg>'
     )
 
