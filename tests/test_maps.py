@@ -184,6 +184,42 @@ def test_department_map_html_shows_what_it_does_not_know(
     assert greys > 100_000  # the communes without data, grey over the white page
 
 
+def test_the_first_view_keeps_the_communes_clear_of_the_title_and_the_legend(
+    monaco_2025: Path, communes_06: Path, cog_population: Path, tmp_path: Path
+) -> None:
+    """The map opens with every commune inside it and none under its title box or its legend
+    (the Riviera lay under the legend), in Chromium at two window shapes."""
+    from devtools import Browser
+
+    page = tmp_path / "06.html"
+    run_map("--department", "06", "--pbf", monaco_2025, "--boundaries", communes_06,
+            "--population", cog_population, "-o", page)
+    box = "(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })"
+    drawn = ("(() => { const r = [...document.querySelectorAll('path.osmcams-commune')]"
+             ".map(p => p.getBoundingClientRect()); return [Math.min(...r.map(b => b.left)), "
+             "Math.min(...r.map(b => b.top)), Math.max(...r.map(b => b.right)), "
+             "Math.max(...r.map(b => b.bottom))]; })()")
+    browser = Browser()
+    try:
+        for width, height in ((1200, 800), (700, 900)):
+            tab = browser.open("about:blank", settle=0)
+            browser.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
+                         "deviceScaleFactor": 1, "mobile": False}, tab.session)
+            browser.call("Page.navigate", {"url": page.as_uri()}, tab.session)
+            browser.wait(3.0)
+            assert tab.evaluate("[window.innerWidth, document.readyState]") == [width, "complete"]
+            frame, communes = tab.evaluate(f"{box}(document.getElementById('map'))"), tab.evaluate(drawn)
+            title, legend = (tab.evaluate(f"{box}(document.querySelector('.leaflet-{c} .osmcams-box'))")
+                             for c in ("top.leaflet-left", "bottom.leaflet-right"))
+            for other in (title, legend):
+                assert (communes[2] <= other[0] or other[2] <= communes[0] or communes[3] <= other[1]
+                        or other[3] <= communes[1]), (width, height, communes, other)
+            assert frame[0] <= communes[0] and communes[2] <= frame[2]
+            assert frame[1] <= communes[1] and communes[3] <= frame[3]
+    finally:
+        browser.close()
+
+
 def test_department_png_marks_partial_and_missing(department_png: Path) -> None:
     counts = colours(department_png)
     assert counts.get(NO_DATA, 0) + counts.get("#969696", 0) > 100_000  # 158 grey communes
