@@ -178,6 +178,8 @@ def test_department_map_html_shows_what_it_does_not_know(
     assert f"count incomplete ({len(partial)})" in dom
     assert "IGN ADMIN EXPRESS" in dom and "Licence Ouverte" in dom
     assert "www.openstreetmap.org/copyright" in dom
+    boxes = re.findall(r'<div class="osmcams-box leaflet-control">(.*?)</div>', dom)
+    assert any("<b>Cameras by surveillance:type</b><br>" in box for box in boxes)
     shot = tmp_path / "06-screenshot.png"
     chromium("--window-size=1200,900", f"--screenshot={shot}", page.as_uri())
     greys = sum(n for c, n in colours(shot).items() if c[1:3] == c[3:5] == c[5:7] and "d0" <= c[1:3] <= "ee")
@@ -218,6 +220,24 @@ def test_the_first_view_keeps_the_communes_clear_of_the_title_and_the_legend(
             assert frame[1] <= communes[1] and communes[3] <= frame[3]
     finally:
         browser.close()
+
+
+def test_the_legend_has_no_camera_heading_over_no_camera(
+    riviera: Path, communes_06: Path, osm_cameras, ign_shapes, tmp_path: Path
+) -> None:
+    """The 2016 Riviera extract holds no camera node in the communes of the 06 (osmium and
+    shapely): the HTML map's legend then has no "Cameras by surveillance:type" heading, as
+    the static map has none."""
+    communes = shapely.union_all(list(ign_shapes(communes_06).values()))
+    inside = [o for o in osm_cameras(riviera) if o.kind == "n" and o.lon is not None
+              and communes.intersects(shapely.Point(o.lon, o.lat))]
+    assert not [o for o in osm_cameras(riviera) if o.kind != "n"] and not inside
+    page = tmp_path / "06-2016.html"
+    run_map("--department", "06", "--pbf", riviera, "--boundaries", communes_06, "-o", page)
+    dom = chromium("--dump-dom", page.as_uri()).stdout
+    boxes = re.findall(r'<div class="osmcams-box leaflet-control">(.*?)</div>', dom)
+    legend = [box for box in boxes if "partly in the OSM data" in box]
+    assert len(legend) == 1 and "surveillance:type" not in legend[0]
 
 
 def test_department_png_marks_partial_and_missing(department_png: Path) -> None:
