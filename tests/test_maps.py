@@ -348,7 +348,7 @@ def test_a_popup_opens_clear_of_the_title_box(monaco_2025: Path, communes_06: Pa
     The probe turns Leaflet's pan animation off, so that the pan is done when it measures."""
     page = tmp_path / "06.html"
     run_map("--department", "06", "--pbf", monaco_2025, "--boundaries", communes_06, "-o", page)
-    anchor = "popupOptions.autoPanPaddingTopLeft.y = below + 12;"  # after the page sets its padding
+    anchor = "popupOptions.autoPanPaddingTopLeft.y = head.bottom - frame.top + 12;"  # once padded
     probe = anchor + '''
   var panBy = map.panBy;
   map.panBy = function (offset) { return panBy.call(map, offset, {animate: false}); };

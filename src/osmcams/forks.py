@@ -74,7 +74,7 @@ def _forked(tasks: list[Callable[[], None]]) -> Iterator[list[Callable[[], None]
         if error:
             raise pickle.loads(error)
         if status:
-            raise RuntimeError(f"a worker of the site build ended with {os.waitstatus_to_exitcode(status)}")
+            raise RuntimeError(f"a forked worker ended with {os.waitstatus_to_exitcode(status)}")
 
     try:
         for task in tasks:
@@ -113,7 +113,7 @@ def in_parallel(tasks: list[Callable[[], None]], then: Callable[[], None] | None
 
 @contextmanager
 def beside(task: Callable[[], None]) -> Iterator[Callable[[], None]]:
-    """`task` started now in a forked process where `_forking`, and a function that waits
+    """`task` started now in a forked process where `forking`, and a function that waits
     for it (elsewhere, that runs it)."""
     if not forking():
         yield task

@@ -167,8 +167,10 @@ def _centre(shapes: list[Any]) -> Any:
     import numpy
     import shapely
 
-    areas = shapely.area(shapes) if shapes else None
-    if areas is None or not areas.sum():
+    if not shapes:
+        return shapely.Point(0, 0)
+    areas = shapely.area(shapes)
+    if not areas.sum():
         return shapely.Point(0, 0)
     used = areas > 0
     centroids = shapely.centroid(numpy.asarray(shapes, dtype=object)[used])

@@ -143,8 +143,9 @@ class Refresh:
         self._selection: tuple[Any, list[str]] | None = None
 
     def run(self) -> Outcome:
-        clean_leftovers(self.config.output_dir)
-        clean_leftovers(self.config.history.parent)  # diffs a killed run was applying
+        # What killed runs left: a set half published, diffs half applied (beside the store).
+        for folder in {self.config.output_dir, self.config.history.parent}:
+            clean_leftovers(folder)
         try:
             with self.store.transaction():
                 return self._run()

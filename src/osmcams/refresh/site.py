@@ -332,7 +332,7 @@ def chart(points: list[tuple[str, int]], label: str) -> str:
     from datetime import datetime
 
     values = [v for _, v in points]
-    low, high = 0, max(values)
+    high = max(values)
     span = high or 1
     n = len(points)
     times = [datetime.fromisoformat(d.replace("Z", "+00:00")).timestamp() for d, _ in points]
@@ -342,7 +342,7 @@ def chart(points: list[tuple[str, int]], label: str) -> str:
         return left + (width - left - 10) * ((times[i] - start) / length if n > 1 else 0.5)
 
     def y(v: int) -> float:
-        return 10 + (height - bottom - 10) * (1 - (v - low) / span)
+        return 10 + (height - bottom - 10) * (1 - v / span)
 
     first, last = points[0][0], points[-1][0]
     cut = 10 if first[:10] != last[:10] else 16  # the day, or the time within one day
@@ -360,7 +360,7 @@ def chart(points: list[tuple[str, int]], label: str) -> str:
         f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" '
         f'height="{height}" aria-label="{esc(label)}"><title>{esc(label)}</title>'
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}"/>'
-        f'{top}<text x="{left - 6}" y="{y(low) + 4:.1f}" text-anchor="end">{low:,}</text>'
+        f'{top}<text x="{left - 6}" y="{y(0) + 4:.1f}" text-anchor="end">0</text>'
         f'<text x="{left}" y="{height - 6}">{esc(first)}</text>{end}'
         f'<path d="{"".join(path)}"/>{dots}</svg>'
     )
