@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from osmcams.arrays import unique
+from osmcams.arrays import isin, unique
 from osmcams.errors import DataError
 from osmcams.models import Camera, Progress, gc_paused, make_camera
 from osmcams.sources.osm import blocks
@@ -296,10 +296,8 @@ def referenced(data: bytes, candidates: Candidates) -> Any:
 
 def referenced_in_python(data: bytes, candidates: Candidates) -> Any:
     """`referenced` with protobuf's parser and numpy: the reference for the C reader."""
-    import numpy
-
     refs = way_refs(data)
-    return unique(refs[numpy.isin(refs, candidates.ids)])
+    return unique(refs[isin(refs, candidates.ids)])
 
 
 def _entry(text: bytes) -> bytes:
@@ -420,14 +418,14 @@ def _dense_versions(tagged: _Tagged, tags: bool) -> NodeVersions:
 
     ids = numpy.cumsum(numpy.array(tagged.dense.id, numpy.int64))
     wanted = numpy.concatenate((ids[tagged.nodes], ids[:1], ids[-1:]))
-    chosen = numpy.flatnonzero(numpy.isin(ids, wanted))
+    chosen = numpy.flatnonzero(isin(ids, wanted))
     visible = numpy.ones(len(chosen), bool)
     if tagged.dense.denseinfo.visible:
         visible = numpy.array(tagged.dense.denseinfo.visible, bool)[chosen]
     lon, lat = tagged.locations(chosen)
     invalid = ~visible | (numpy.abs(lon) > 180) | (numpy.abs(lat) > 90)
     lon[invalid] = lat[invalid] = numpy.nan
-    carries = numpy.isin(chosen, tagged.nodes)
+    carries = isin(chosen, tagged.nodes)
     found = None
     if tags:
         found = [tuple(tagged.tags(n)) if camera else ()
