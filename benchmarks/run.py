@@ -144,7 +144,7 @@ def floor(pbf: Path, out: Path, threads: int, expression: str = CAMERA_FILTER) -
     timing, _ = measure(
         f"osmium tags-filter ({threads} thr)" + ("" if expression == CAMERA_FILTER else ", no match"),
         ["osmium", "tags-filter", "-R", pbf, expression, "-o", out, "-O"],
-        {"OSMIUM_POOL_THREADS": str(threads)}, pbf,
+        {"OSMIUM_POOL_THREADS": str(threads)}, reads=pbf,
     )
     return timing
 
@@ -168,7 +168,7 @@ def count_all(pbf: Path, out: Path, label: str, *options: str | os.PathLike[str]
     """`osmcams count --all` written as JSON to `out`, and its JSON."""
     timing, _ = measure(label, [*OSMCAMS, "count", "--all", "--pbf", pbf, *options,
                                 "-f", "json", "-o", out, "--overwrite", "-q"],
-                        {"OSMCAMS_CACHE_DIR": str(cache)} if cache else None, pbf)
+                        {"OSMCAMS_CACHE_DIR": str(cache)} if cache else None, reads=pbf)
     report = json.loads(out.read_text())
     timing.found = report["meta"]["cameras_total"]
     return timing, report
@@ -328,7 +328,7 @@ def timeline_all(history: Path, out: Path, cache: Path) -> Timing:
                         [sys.executable, "-m", "osmcams", "timeline", "--all", "--pbf", history,
                          "--boundaries", BOUNDARIES,
                          "--population", POPULATION, "-f", "json", "-o", out, "--overwrite", "-q"],
-                        {"OSMCAMS_CACHE_DIR": str(cache)}, history)
+                        {"OSMCAMS_CACHE_DIR": str(cache)}, reads=history)
     timing.found = json.loads(out.read_text())["meta"]["cameras_at_last_date"]
     return timing
 

@@ -267,13 +267,13 @@ def load_communes(
     """
     files = boundary_files(paths)
     source = str(files[0]) if len(files) == 1 else f"{files[0].parent} ({len(files)} files)"
-    cached = cache_path(Path(cache_dir), files, code_field, name_field) if cache_dir else None
-    communes = None if cached is None or refresh else read_cache(cached, source)
+    kept = cache_path(Path(cache_dir), files, code_field, name_field) if cache_dir else None
+    communes = None if kept is None or refresh else read_cache(kept, source)
     if communes is None:
         communes = _read_boundaries(files, source, code_field, name_field, progress)
-        if cached is not None:
+        if kept is not None:
             with contextlib.suppress(OSError, UsageError):  # no cache: slower, same counts
-                write_cache(communes, cached)
+                write_cache(communes, kept)
     if population is None:
         return communes
     return apply_population(communes, population, population_year, cache_dir, refresh)

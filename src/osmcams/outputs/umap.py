@@ -170,11 +170,12 @@ def _centre(shapes: list[Any]) -> Any:
     if not shapes:
         return shapely.Point(0, 0)
     areas = shapely.area(shapes)
-    if not areas.sum():
+    total = areas.sum()
+    if not total:
         return shapely.Point(0, 0)
     used = areas > 0
     centroids = shapely.centroid(numpy.asarray(shapes, dtype=object)[used])
-    weights = areas[used] / areas.sum()
+    weights = areas[used] / total
     return shapely.Point(shapely.get_x(centroids) @ weights, shapely.get_y(centroids) @ weights)
 
 
