@@ -307,6 +307,26 @@ def test_osm_values_are_escaped_in_the_page(tmp_path: Path) -> None:
     assert "osmcams-partial" in dom and "50% covered" in dom
 
 
+def test_a_value_that_opens_a_script_comment_leaves_the_map_drawn(tmp_path: Path) -> None:
+    """"<!--<script>" in a tag would keep the page's inline data script open to the end of
+    the page, and nothing would be drawn: the map draws, the value shows as text."""
+    from osmcams.outputs.maps import write_html
+
+    odd = "<!--<script>"
+    square = shapely.box(7.0, 43.7, 7.01, 43.71)
+    rows = [{"insee": "A", "name": odd, "department": None, "cameras": 1, "coverage": 1.0,
+             "cameras_per_km2": 1.0}]
+    camera = make_camera("node", 1, 7.005, 43.705, {"man_made": "surveillance", "surveillance": odd,
+                                                     "surveillance:type": odd})[0]
+    meta = {"data_timestamp": "2025-02-07T01:02:45Z", "boundaries": "b", "osmcams_version": "0"}
+    page = tmp_path / "odd.html"
+    write_html(Report(meta, rows, cameras={"A": [camera]}, boundaries={"A": square}), page, cluster=False)
+    assert odd not in page.read_text(encoding="utf-8")  # the site's maps broke on an odd count of them
+    dom = re.sub(r"<script>.*?</script>", "", chromium("--dump-dom", page.as_uri()).stdout, flags=re.S)
+    assert "leaflet-container" in dom and "leaflet-marker-icon" in dom  # drawn
+    assert "&lt;!--&lt;script&gt;" in dom  # the value, as text in the legend
+
+
 def test_popup_words() -> None:
     from osmcams.outputs.umap import umap_document
 

@@ -38,6 +38,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 BASE = "https://example.org/cams/"
 HOSTILE = "<img src=x onerror=alert(1)>"
 HOSTILE_NODE = 20_000_000_077
+NEW_CAMERA = 20_000_000_078
 SHOTS = Path("/tmp/osmcams-site-shots")
 
 
@@ -84,8 +85,11 @@ def entries(path: Path) -> list[dict]:
             assert entry.find(ATOM + tag) is not None, tag
         assert re.fullmatch(r"urn:uuid:[0-9a-f-]{36}", entry.find(ATOM + "id").text)
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", entry.find(ATOM + "updated").text)
-    for entry in parsed.entries:
+    for entry in parsed.entries:  # to a page of the site, at an anchor it has
         assert entry.link.startswith(BASE)
+        page, _, anchor = entry.link[len(BASE):].partition("#")
+        assert f'id="{anchor}"' in (path.parent.parent if path.parent.name == "communes" else path.parent
+                                    ).joinpath(page).read_text(encoding="utf-8"), entry.link
     return parsed.entries
 
 
@@ -160,7 +164,8 @@ def built(replication, monaco_2025, communes_06, cog_population, inside, tmp_pat
     hostile = Obj("node", HOSTILE_NODE, 1, {
         "man_made": "surveillance", "surveillance:type": "camera", "name": HOSTILE,
         "description": '"><script>alert(2)</script>', "camera:direction": "90",
-        "operator": "]]></content><x>&amp;"}, lon + 1e-4, lat)
+        "operator": "]]></content><x>&amp;",
+        "surveillance": "<!--<script>"}, lon + 1e-4, lat)  # would keep a map's inline script open
     replication.publish(MONACO_SEQUENCE + 2, osc(create=[hostile]), STAMP.format(3, 0))
     refresh(config)
     assert "pages of 1 of 163 communes" in capsys.readouterr().err
@@ -269,7 +274,7 @@ def test_site_kept_by_refresh(built, tmp_path, served):
             markers = "document.querySelectorAll('.leaflet-marker-icon.osmcams-camera')"
             assert commune_map.evaluate(markers + ".length") == here
             drawn = commune_map.evaluate(  # the views site-map.js drew, again, from the data file
-                "osmcamsMap({communes: {features: [{properties: {insee: '06012'}}]}, typeColours: {}},"
+                "osmcamsMap({communes: {features: [{properties: {insee: '06012'}}]}, typeColours: []},"
                 " true).views.features.map(f => [f.id, f.geometry.coordinates])")
             assert {key: len(coordinates) for key, coordinates in drawn} == {
                 key: len(getattr(view.polygon, "geoms", [view.polygon])) for key, view in views.items()}
@@ -295,6 +300,60 @@ def test_site_kept_by_refresh(built, tmp_path, served):
                 page.screenshot(str(SHOTS / "beausoleil.png"))
     finally:
         browser.close()
+
+
+def stay(page: Path, key: str) -> tuple[str, str]:
+    """First and last seen of the camera `key` in a commune page's table."""
+    (found,) = re.findall(rf'<tr><td><a href="[^"]*/{key}">{key}</a></td><td>[^<]*</td>'
+                          r"<td>([^<]*)</td><td>([^<]*)</td></tr>", page.read_text(encoding="utf-8"))
+    return found
+
+
+def test_site_follows_moves_and_communes_that_lose_their_data(
+        replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env,  # noqa: F811
+        monkeypatch):
+    """A camera moved from Beausoleil to Cap-d'Ail: one move in the run's tally, "moved out" of
+    the one and "moved in" to the other, and each page dates its stay there. Nice, measured
+    for one run, keeps its changes. Every feed entry links to an anchor that exists, those
+    of the runs that the index no longer details too."""
+    import osmcams.refresh.site
+
+    monkeypatch.setattr(osmcams.refresh.site, "LATEST_RUNS", 2)
+    config = write_config(tmp_path, monaco_2025, replication.url, communes_06, cog_population)
+    site = tmp_path / "site"
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    refresh(config)
+    key = 10147090782  # a camera of Beausoleil
+    camera = read_objects(monaco_2025, "node", {key})[key]
+    camera.version += 1
+    camera.lon, camera.lat = inside("06032")
+    replication.publish(MONACO_SEQUENCE + 1, osc(modify=[camera]), STAMP.format(2, 0))
+    refresh(config)
+    check_agrees(tmp_path)
+    stems = json.loads((site / "site.json").read_text(encoding="utf-8"))["stems"]
+    left, joined = (site / "communes" / f"{stems[code]}.html" for code in ("06012", "06032"))
+    moved = "Data of 2025-02-07T02:00:00Z: +0 −0 cameras, 1 "
+    assert moved + "moved<" in (site / "index.html").read_text(encoding="utf-8")
+    assert moved + "moved out<" in left.read_text(encoding="utf-8")
+    assert moved + "moved in<" in joined.read_text(encoding="utf-8")
+    assert entries(site / "feed.atom")[0].title == moved + "moved"
+    assert stay(left, f"node/{key}") == ("2025-02-07T01:02:45Z", "2025-02-07T01:02:45Z")
+    assert stay(joined, f"node/{key}") == ("2025-02-07T02:00:00Z", "still there")
+
+    lon, lat = inside("06088")  # Nice, outside the data: measured while it holds a camera
+    nice = Obj("node", NEW_CAMERA, 1, {"man_made": "surveillance"}, lon, lat)
+    replication.publish(MONACO_SEQUENCE + 2, osc(create=[nice]), STAMP.format(3, 0))
+    refresh(config)
+    replication.publish(MONACO_SEQUENCE + 3, osc(delete=[Obj("node", NEW_CAMERA, 2, {}, lon, lat)]),
+                        STAMP.format(4, 0))
+    refresh(config)
+    check_agrees(tmp_path)
+    page = (site / "communes" / f"{stems['06088']}.html").read_text(encoding="utf-8")
+    assert "No data." in page and "Data of 2025-02-07T03:00:00Z" in page
+    assert stay(site / "communes" / f"{stems['06088']}.html", f"node/{NEW_CAMERA}") == (
+        "2025-02-07T03:00:00Z", "2025-02-07T03:00:00Z")
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "Earlier runs" in index and 'id="run-6462850"' in index  # the first move's run
 
 
 def test_site_command_and_its_errors(built, tmp_path, capsys):

@@ -300,10 +300,22 @@ def map_data(
     }
 
 
+# Characters that JSON inside an HTML <script> element must not hold as they are: "<!--"
+# then "<script" in a string would keep the element open to the end of the page, "</" close it.
+_SCRIPT_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                                "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def script_json(value: Any) -> str:
+    """`value` as JSON that can stand inside an HTML <script> element, whatever its strings
+    hold (OSM tags are written by anyone): the same value for JavaScript."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False).translate(_SCRIPT_UNSAFE)
+
+
 def html_page(report: Report, **options: Any) -> str:
     """One HTML page with Leaflet inlined (`map_data` gives what it draws); no network needed."""
     data = map_data(report, **options)
-    script = json.dumps(data, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
+    script = script_json(data)
     parts = {
         "title": html.escape(data["title"]),
         "css": "\n".join(static_text(n) for n in ("leaflet.css", "MarkerCluster.css",

@@ -244,6 +244,23 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
             f"SELECT key, first_seen, last_seen, present, {label}, insee FROM cameras WHERE {{where}}",
             "insee, first_seen, key"):
         seen.setdefault(insee, []).append((key, first, last, present, name))
+    # A camera that moved between communes: its stay in each, from its changes.
+    travelled = {key for (key,) in where(
+        "SELECT DISTINCT key FROM changes WHERE change IN ('moved in', 'moved out') AND {where}", "key")}
+    if travelled:
+        journeys: dict[str, list[tuple[int, str, str | None]]] = {}
+        for key, rid, kind, insee in rows_in(db, "SELECT key, run, change, insee FROM changes WHERE key IN"
+                                             " ({marks}) ORDER BY key, run, rowid", travelled):
+            journeys.setdefault(key, []).append((rid, kind, insee))
+        for code in seen:
+            seen[code] = [entry for entry in seen[code] if entry[0] not in travelled]
+        for key, first, last, name in rows_in(db, f"SELECT key, first_seen, last_seen, {label} FROM"
+                                              " cameras WHERE key IN ({marks})", travelled):
+            for insee, (start, end) in stays(journeys.get(key, []), first, last, runs).items():
+                if insee is not None and (loaded is None or insee in loaded):
+                    seen.setdefault(insee, []).append((key, start, end, end is None, name))
+        for code in seen:
+            seen[code].sort(key=lambda entry: (entry[1] or "", entry[0]))
     counts: dict[str, list[tuple[int, int]]] = {}
     for rid, insee, n in db.execute("SELECT run, insee, cameras FROM counts ORDER BY run"):
         counts.setdefault(insee, []).append((rid, n))
@@ -251,6 +268,37 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     return SiteData(meta, rows, no_data, len(selected | counted), list(runs.values()), cameras, features,
                     seen, counts,
                     boundaries, json.loads(state.get("report", "{}")), stems, changed, types, texts)
+
+
+def stays(changes: list[tuple[int, str, str | None]], first: str | None, last: str | None,
+          runs: dict[int, RunInfo]) -> dict[str | None, tuple[str | None, str | None]]:
+    """Where a camera has been: for each commune, when it was first there and when last seen
+    there (None while it is), from its `changes` in order (run, kind, commune). `first` and
+    `last`: its first and last seen (None while present), where no change opens or ends a
+    stay. A stay ends with the data of the run before the one that took it away, as the
+    store's last seen of a camera removed."""
+    before: dict[int, str | None] = {}
+    previous: str | None = None
+    for rid, run in runs.items():
+        before[rid], previous = previous, run.when
+    found: dict[str | None, tuple[str | None, str | None]] = {}
+    here: tuple[str | None, str | None] | None = None  # the open stay: (commune, since)
+
+    def close(end: str | None) -> None:
+        assert here is not None
+        found[here[0]] = (found[here[0]][0] if here[0] in found else here[1], end)
+
+    for rid, kind, insee in changes:
+        if kind in ("added", "moved in"):
+            here = (insee, runs[rid].when)
+        elif here is None:  # there since it was first seen
+            here = (insee, first)
+        if kind in ("removed", "moved out"):
+            close(before.get(rid))
+            here = None
+    if here is not None:
+        close(last)
+    return found
 
 
 def _texts(store: Store) -> dict[str, str]:
@@ -318,9 +366,17 @@ def _change_items(changes: list[Change], total: int, link: Callable[[str | None]
     return "<ul>" + "".join(items) + "</ul>"
 
 
-def _tally(kinds: dict[str, int]) -> str:
-    text = f"+{kinds.get('added', 0)} −{kinds.get('removed', 0)} cameras"
-    return text + "".join(f", {kinds[k]} {k}" for k in ("moved", "retagged") if kinds.get(k))
+def _tally(kinds: dict[str, int], commune: bool) -> str:
+    """"+2 −1 cameras, 1 moved, 1 retagged" from the changes of a run (`kinds`: how many of
+    each), in a `commune` (its moves in and out of it apart) or in all, where a move between
+    communes is one move, as `refresh` says."""
+    shown = dict(kinds)
+    if not commune:
+        shown["moved"] = shown.get("moved", 0) + shown.pop("moved in", 0)
+        shown.pop("moved out", None)
+    text = f"+{shown.get('added', 0)} −{shown.get('removed', 0)} cameras"
+    return text + "".join(f", {shown[k]} {k}" for k in ("moved", "moved in", "moved out", "retagged")
+                          if shown.get(k))
 
 
 def chart(points: list[tuple[str, int]], label: str) -> str:
@@ -395,12 +451,14 @@ def _map_page(data: SiteData, codes: list[str], root: str, types: dict[str, int]
     """map.html of the communes of `codes` (all measured, with an outline): Leaflet and
     site-map.js from static/, each commune's outline and cameras from its data file, drawn
     by map.html's own script (`maps.map_data` without outlines or markers)."""
-    from osmcams.outputs.maps import map_data
+    from osmcams.outputs.maps import map_data, script_json
 
     wanted = set(codes)  # in the published order
     rows = [data.row[codes[0]]] if len(codes) == 1 else [r for r in data.rows if r["insee"] in wanted]
     drawn = map_data(Report(data.meta, rows, boundaries=dict.fromkeys(codes)), types=types)
-    script = json.dumps(drawn, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
+    # As pairs: in the object literal that the page's script is, a "__proto__" key would be lost.
+    drawn["typeColours"] = list(drawn["typeColours"].items())
+    script = script_json(drawn)
     here = "" if root else "communes/"
     links = "".join(f'<link rel="stylesheet" href="{root}static/{n}">' for n in MAP_CSS)
     scripts = "".join(f'<script src="{root}static/{n}"></script>' for n in (*MAP_JS, "site-map.js"))
@@ -504,22 +562,26 @@ def commune_page(data: SiteData, code: str, site: SiteConfig, stem: str, reporte
     stamp = data.meta.get("data_timestamp") or "unknown date"
     head = (f'<header><p><a href="../index.html">{esc(site.title)}</a></p>'
             f"<h1>{esc(name)} <small>({esc(code)})</small></h1>")
-    if row is None:
-        body = head + (
-            f"<p>Written from the data of {esc(stamp)}.</p></header><main>"
-            '<p class="nodata"><strong>No data.</strong> The OpenStreetMap data this site is built '
-            f"from does not cover {esc(name)}: its cameras cannot be counted here. This is not a "
-            "count of zero.</p></main>")
-        return _page(f"{name}: no data — {site.title}", body, "../", site,
-                     f"{stem}.atom" if data.has_feed(code) else None)
     events: list[str] = []
     for run, mine, kinds in reversed(data.changed.get(code, [])):
-        events.append(f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(kinds)}</h3>'
+        events.append(f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(kinds, True)}</h3>'
                       + _change_items(mine, sum(kinds.values()), lambda _: ""))
     timeline = "".join(
         f"<tr><td>{_osm_link(key)}</td><td>{esc(label)}</td><td>{esc(first or '?')}</td>"
         f"<td>{'still there' if present else esc(last or '?')}</td></tr>"
         for key, first, last, present, label in data.seen.get(code, []))
+    past = ('<h2 id="timeline">Cameras, first and last seen</h2><table class="list"><tr><th>Object</th>'
+            f"<th>Name</th><th>First seen</th><th>Last seen</th></tr>{timeline}</table>"
+            '<h2 id="changes">Changes, run by run</h2>'
+            + ("".join(events) or "<p>No change recorded.</p>"))
+    if row is None:  # a commune that had data once keeps what happened then, and its feed's anchors
+        body = head + (
+            f"<p>Written from the data of {esc(stamp)}.</p></header><main>"
+            '<p class="nodata"><strong>No data.</strong> The OpenStreetMap data this site is built '
+            f"from does not cover {esc(name)}: its cameras cannot be counted here. This is not a "
+            "count of zero.</p>" + (past if events or timeline else "") + "</main>")
+        return _page(f"{name}: no data — {site.title}", body, "../", site,
+                     f"{stem}.atom" if data.has_feed(code) else None)
     views = bool(data.cameras.get(code))
     body = head + (
         f"<p>Written from the data of {esc(stamp)}; the <a href=\"../index.html\">index</a> has the "
@@ -529,11 +591,7 @@ def commune_page(data: SiteData, code: str, site: SiteConfig, stem: str, reporte
         + f'<p><a href="{esc(stem)}.map.html">Full-screen map</a>'
         + (" (fields of view drawn where a direction is tagged)" if views else "") + "</p>"
         + "<h2>Cameras over time</h2>" + chart(_series(data, code), f"Cameras mapped in {name}")
-        + '<h2 id="timeline">Cameras, first and last seen</h2><table class="list"><tr><th>Object</th>'
-        + f"<th>Name</th><th>First seen</th><th>Last seen</th></tr>{timeline}</table>"
-        + '<h2 id="changes">Changes, run by run</h2>'
-        + ("".join(events) or "<p>No change recorded.</p>")
-        + _reported(data, row, reported) + _todo(data.cameras.get(code, [])) + "</main>")
+        + past + _reported(data, row, reported) + _todo(data.cameras.get(code, [])) + "</main>")
     return _page(f"{name} — {site.title}", body, "../", site, f"{stem}.atom")
 
 
@@ -606,7 +664,8 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
     lines.append(no_data)
     columns = ["Commune", "INSEE", "Cameras", "Per km²", "Per 10,000", "Coverage", "Population"]
     head = "".join(f'<th data-sort="{i}">{esc(c)}</th>' for i, c in enumerate(columns))
-    latest = [run for run in data.runs if run.tally][-LATEST_RUNS:]
+    fed = [run for run in data.runs if run.tally][-FEED_ENTRIES:]  # those the feed has
+    earlier, latest = fed[:-LATEST_RUNS], fed[-LATEST_RUNS:]
 
     def commune_link(code: str | None) -> str:
         if code is None or code not in stems:
@@ -614,9 +673,13 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
         return f' in <a href="communes/{esc(stems[code])}.html">{esc(data.name(code))}</a>'
 
     changes = "".join(
-        f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(run.tally)}</h3>'
+        f'<h3 id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(run.tally, False)}</h3>'
         + _change_items(run.listed, sum(run.tally.values()), commune_link)
         for run in reversed(latest)) or "<p>None yet.</p>"
+    if earlier:  # a line each, where the site feed's entries of them link to
+        changes += "<h3>Earlier runs</h3><ul>" + "".join(
+            f'<li id="{esc(run.anchor)}">Data of {esc(run.when)}: {_tally(run.tally, False)}</li>'
+            for run in reversed(earlier)) + "</ul>"
     downloads = [("data/communes.csv", "Counts per commune (CSV)"),
                  ("data/communes.json", "Counts per commune (JSON, with sources)"),
                  ("data/cameras.geojson", "Cameras (GeoJSON)"),
@@ -683,7 +746,7 @@ def feed(site: SiteConfig, data: SiteData, title: str, path: str, page: str, ide
         entry = sub(root, "entry")
         key = f"{run.data_timestamp}/{run.sequence}/{identity}"
         sub(entry, "id", f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, site.base_url + key)}")
-        sub(entry, "title", f"Data of {run.when}: {_tally(kinds)}")
+        sub(entry, "title", f"Data of {run.when}: {_tally(kinds, code is not None)}")
         sub(entry, "updated", run.when)
         sub(entry, "link", rel="alternate", type="text/html", href=f"{site.base_url}{page}#{run.anchor}")
 

@@ -1,7 +1,7 @@
 // The osmcams site's maps: each commune's data file (communes/<insee>-<slug>.js) calls
 // osmcamsData with its outline, its cameras (the features of cameras.geojson) and how their
 // fields of view are drawn; osmcamsMap then gives map.html's script what it draws.
-var osmcamsCommunes = {};
+var osmcamsCommunes = Object.create(null);  // no inherited keys: a code is any text
 
 function osmcamsData(code, data) {
   "use strict";
@@ -46,12 +46,13 @@ var osmcamsMap = (function () {
   // `data` as maps.map_data gives it with `types`: outlines, markers and views added.
   return function (data, drawViews) {
     var cameras = [], views = [];
+    var colours = new Map(data.typeColours);  // [type, colour] pairs: a type is any text, "__proto__" too
     data.communes.features.forEach(function (commune) {
       var mine = osmcamsCommunes[commune.properties.insee];
       if (!mine) { return; }
       commune.geometry = mine.outline;
       mine.cameras.forEach(function (camera) {
-        camera.properties._colour = data.typeColours[camera.properties["surveillance:type"] || "unknown"];
+        camera.properties._colour = colours.get(camera.properties["surveillance:type"] || "unknown");
         cameras.push(camera);
       });
       if (drawViews) {
