@@ -382,11 +382,25 @@ def test_a_bad_poly_is_one_line_and_exit_4(
     assert result.stderr.strip().splitlines()[-1].endswith(message), result.stderr
 
 
+def square(east: object) -> str:
+    """A GeoJSON Polygon whose second corner has the longitude `east`, as written."""
+    return f'{{"type": "Polygon", "coordinates": [[[7.4, 43.7], [{east}, 43.7], [7.5, 43.8], [7.4, 43.7]]]}}'
+
+
 def test_a_bad_geojson_extent_is_one_line_and_exit_4(monaco_2025: Path, communes_06: Path,
                                                       tmp_path: Path) -> None:
     for text, message in [("{", "not JSON"),
                           ('{"type": "Point", "coordinates": [7, 43]}', "a Point where the extent"),
-                          ('{"type": "FeatureCollection", "features": []}', "no polygon")]:
+                          ('{"type": "FeatureCollection", "features": []}', "no polygon"),
+                          (square(200), "200.0 43.7 is not a longitude and latitude"),
+                          (square("NaN"), "nan 43.7 is not a longitude and latitude"),
+                          (square("1e999"), "inf 43.7 is not a longitude and latitude"),
+                          ('{"type": "Polygon", "coordinates": [[[NaN, 43], [8, 43], [8, 44], [NaN, 43]]]}',
+                           "an unreadable polygon"),  # its ring does not close: NaN is no NaN
+                          ("[" * 100_000 + "]" * 100_000, "nested hundreds of levels deep"),
+                          ('{"type": "Polygon", "crs": {"type": "name", "properties": {"name": '
+                           '"urn:ogc:def:crs:EPSG::2154"}}, "coordinates": [[[7, 43], [8, 43], [8, 44], '
+                           '[7, 43]]]}', "an extent is in longitude and latitude")]:
         path = tmp_path / "bad.geojson"
         path.write_text(text)
         result = invoke("count", "--commune", "Beausoleil", "--pbf", monaco_2025, "--boundaries",

@@ -369,6 +369,10 @@ def _far_vertex(features: dict[str, dict[str, Any]]) -> None:
     _ring(features, "06032")[2] = [500.0, 43.7]
 
 
+def _nan_vertex(features: dict[str, dict[str, Any]]) -> None:
+    _ring(features, "06032")[2] = [float("nan"), 43.7]  # written NaN, as Python's json writes it
+
+
 def _no_geometry(features: dict[str, dict[str, Any]]) -> None:
     features["06032"]["geometry"] = None
 
@@ -522,6 +526,9 @@ CASES: list[Case] = [
     Case("vertex at longitude 500",
          lambda e: e.count("--commune", "Beausoleil", boundaries=e.border(_far_vertex)),
          ExitCode.DATA, "beyond longitude ±180 or latitude ±90 in the outline of \"Cap-d'Ail\""),
+    Case("vertex at longitude NaN",
+         lambda e: e.count("--commune", "Beausoleil", boundaries=e.border(_nan_vertex)),
+         ExitCode.DATA, "coordinates that are not numbers (NaN or infinite) in the outline of \"Cap-d'Ail\""),
     Case("null geometry asked for by name",
          lambda e: e.count("--commune", "Cap-d'Ail", boundaries=e.border(_no_geometry)),
          ExitCode.DATA, "has no geometry, not a polygon"),
@@ -767,6 +774,10 @@ CASES: list[Case] = [
            lambda e, value=value: ["match", "--official", e.register, "--cameras", e.register_points(),
                                    "--max-distance", value],
            ExitCode.USAGE, f"'{value}' is not a finite number") for value in ("nan", "inf")],
+    Case("count --min-coverage nan",
+         lambda e: ["count", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.ign_06,
+                    "--min-coverage", "nan", "-f", "json"],
+         ExitCode.USAGE, "'nan' is not a finite number"),
     Case("quality --duplicate-distance nan",
          lambda e: ["quality", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.ign_06,
                     "--duplicate-distance", "nan"],

@@ -236,7 +236,7 @@ def ranking_options(f: Callable) -> Callable:
         click.option("--include-partial", is_flag=True,
                      help="Keep in a ranking the communes only partly inside the data "
                           "(their counts are lower bounds, marked ≥)."),
-        click.option("--min-coverage", type=click.FloatRange(0, 1), default=0.95,
+        click.option("--min-coverage", type=Finite(0, 1), default=0.95,
                      show_default=True, metavar="SHARE",
                      help="Densities of a commune with less of its area inside the data are null."),
     ]

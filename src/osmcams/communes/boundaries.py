@@ -217,16 +217,20 @@ def check_outlines(features: Outlines, source: str, label: str) -> dict[str, str
     longitude ±180 or latitude ±90 is a DataError naming `source` and the communes; an
     invalid outline is made valid in place. Per code, the warning (headed `label`) that
     says it was repaired."""
-    from osmcams.geo.areas import out_of_range, repair
+    from osmcams.geo.areas import NotNumbers, out_of_range, repair
+
+    def named(positions: list[int]) -> str:
+        return short_list([f"{quoted(features.names[i])} ({features.codes[i]})" for i in positions])
 
     beyond = out_of_range(features.geometries).nonzero()[0].tolist()
     if beyond:
-        named = [f"{quoted(features.names[i])} ({features.codes[i]})" for i in beyond]
-        raise DataError(
-            f"{source}: coordinates beyond longitude ±180 or latitude ±90 in the outline of "
-            f"{short_list(named)}"
-        )
-    fixed, index, reasons, before, after = repair(features.geometries)
+        raise DataError(f"{source}: coordinates beyond longitude ±180 or latitude ±90 in the outline of "
+                        f"{named(beyond)}")
+    try:
+        fixed, index, reasons, before, after = repair(features.geometries)
+    except NotNumbers as e:
+        raise DataError(f"{source}: coordinates that are not numbers (NaN or infinite) in the outline "
+                        f"of {named(e.positions)}") from None
     features.geometries[index] = fixed
     return {
         features.codes[i]: (

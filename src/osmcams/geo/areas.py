@@ -120,11 +120,21 @@ def out_of_range(geometries: Any) -> Any:
     return (west < -180) | (east > 180) | (south < -90) | (north > 90)
 
 
+class NotNumbers(ValueError):
+    """Geometries with a coordinate that is not a number (NaN) or is infinite: no repair
+    makes them a place."""
+
+    def __init__(self, positions: list[int]) -> None:
+        super().__init__(f"{len(positions)} geometries with coordinates that are not numbers")
+        self.positions = positions
+
+
 def repair(geometries: Any) -> tuple[Any, Any, list[str], Any, Any]:
     """Valid versions of the invalid (multi)polygons among `geometries`.
 
     Returns the repaired shapes (only their polygons kept), their positions, why each
-    was invalid, and the areas in km² before and after.
+    was invalid, and the areas in km² before and after. NotNumbers for those with a
+    coordinate that is NaN or infinite.
     """
     import numpy
     import shapely
@@ -134,6 +144,9 @@ def repair(geometries: Any) -> tuple[Any, Any, list[str], Any, Any]:
     index = numpy.flatnonzero(~shapely.is_valid(geometries))
     broken = geometries[index]
     reasons = [str(r) for r in shapely.is_valid_reason(broken)]
+    unplaced = [int(i) for i, r in zip(index, reasons) if r.startswith("Invalid Coordinate")]
+    if unplaced:
+        raise NotNumbers(unplaced)
     fixed = []
     for shape in shapely.make_valid(broken):
         parts = [p for p in shapely.get_parts(shape) if p.geom_type in ("Polygon", "MultiPolygon")]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +85,25 @@ def parse_poly(text: str, name: str = "extent") -> Any:
 def parse_geojson(text: str, name: str = "extent") -> Any:
     """The union of the Polygons and MultiPolygons of a GeoJSON text."""
     import shapely
+    import shapely.errors
     import shapely.geometry
 
+    from osmcams.models import TooDeep, parse_nested
+
     try:
-        data = json.loads(text)
+        data = parse_nested(json.loads, text)
+    except TooDeep as e:
+        raise DataError(f"{name}: not an extent: {e}") from None
     except ValueError as e:
         raise DataError(f"{name}: not JSON: {e}") from None
     if not isinstance(data, dict):
         raise DataError(f"{name}: not a GeoJSON object")
+    crs = data.get("crs")  # of GeoJSON before RFC 7946: a named one other than WGS 84 is refused
+    named = crs.get("properties") if isinstance(crs, dict) else None
+    named = named.get("name") if isinstance(named, dict) else None
+    if crs is not None and not (isinstance(named, str) and re.search(r"(CRS84|EPSG:+4326)$", named)):
+        raise DataError(f"{name}: its crs is {json.dumps(crs)[:80]}; an extent is in longitude and "
+                        "latitude (WGS 84, as RFC 7946 GeoJSON)")
     kind = data.get("type")
     if kind == "FeatureCollection":
         geometries = [f.get("geometry") if isinstance(f, dict) else None for f in data.get("features") or []]
@@ -104,9 +117,15 @@ def parse_geojson(text: str, name: str = "extent") -> Any:
             found = geometry.get("type") if isinstance(geometry, dict) else geometry
             raise DataError(f"{name}: a {found} where the extent needs a Polygon or MultiPolygon")
         try:
-            shapes.append(shapely.make_valid(shapely.geometry.shape(geometry)))
-        except (ValueError, TypeError, AttributeError, IndexError) as e:
+            with warnings.catch_warnings():  # of NaN coordinates, refused below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                shape = shapely.geometry.shape(geometry)
+        except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.ShapelyError) as e:
             raise DataError(f"{name}: an unreadable polygon: {e}") from None
+        for lon, lat in shapely.get_coordinates(shape).tolist():
+            if not (-180 <= lon <= 180 and -90 <= lat <= 90):  # NaN fails it too
+                raise DataError(f"{name}: {lon} {lat} is not a longitude and latitude")
+        shapes.append(shapely.make_valid(shape))
     if not shapes:
         raise DataError(f"{name}: no polygon")
     return shapely.union_all(shapes)
