@@ -198,3 +198,19 @@ def test_near_duplicates_are_the_pairs_a_loop_over_every_pair_finds(
     assert want  # some pairs to find
     for i, j, d in pairs:
         assert d == pytest.approx(geod.inv(cameras[i].lon, cameras[i].lat, cameras[j].lon, cameras[j].lat)[2])
+
+
+def test_a_partly_covered_commune_is_marked_as_in_count(monaco_2025: Path, communes_06: Path) -> None:
+    """Roquebrune-Cap-Martin, a few percent inside the Monaco extract: its 0 is a floor, as in
+    `count`, with the same coverage; the communes outside the data have no numbers."""
+    args = ("--department", "06", "--pbf", monaco_2025, "--boundaries", communes_06, "-q", "-f", "json")
+    counted = json.loads(invoke("count", *args).stdout)["communes"]
+    result = invoke("quality", *args)
+    assert result.exit_code == 0, result.output
+    rows = {r["insee"]: r for r in json.loads(result.stdout)["communes"]}
+    for row in counted:
+        mine = rows[row["insee"]]
+        assert (mine["partial"], mine["coverage"]) == (row["partial"], row["coverage"])
+    assert rows["06104"]["partial"] and rows["06104"]["cameras"] == 0
+    table = invoke("quality", *args[:-2], "--format", "table").stdout
+    assert "≥0" in table and "only partly inside the data" in table

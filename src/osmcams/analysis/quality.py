@@ -213,11 +213,13 @@ def quality(report: Report, distance: float = 3.0) -> tuple[Report, dict[str, li
     to_complete, unreadable_directions: each camera's @id, direction key and the value
     that cannot be read), and the to-do features of each commune with data.
 
-    A commune the data does not cover keeps cameras null, with the reason.
+    A commune the data does not cover keeps cameras null, with the reason; one partly
+    covered is `partial`, with its `coverage`: its counts are lower bounds.
     """
     rows, todo = [], {}
     for row in report.rows:
-        base = {"insee": row["insee"], "name": row["name"], "cameras": row.get("cameras")}
+        base = {"insee": row["insee"], "name": row["name"], "cameras": row.get("cameras"),
+                "coverage": row.get("coverage"), "partial": bool(row.get("partial"))}
         if row.get("cameras") is None:
             rows.append({**base, "missing": None, "fixme": None, "odd_values": None,
                          "near_duplicates": None, "to_complete": None, "unreadable_directions": None,

@@ -281,6 +281,7 @@ def quality_table(report: Any) -> Any:
 
     from osmcams.analysis.quality import CHECKED
     from osmcams.cli.render import Fitted
+    from osmcams.join import share_text
 
     meta = report.meta
     # Each checked key by its own name, less the "surveillance:" every reader knows.
@@ -292,9 +293,11 @@ def quality_table(report: Any) -> Any:
                          r["reason"]])
             continue
         odd = sum(sum(values.values()) for values in r["odd_values"].values())
-        rows.append([r["insee"], r["name"], str(r["cameras"]), str(r["to_complete"]),
-                     *(str(r["missing"][key]) for key in CHECKED),
-                     str(r["fixme"]), str(odd), str(r["near_duplicates"]), ""])
+        floor = "≥" if r["partial"] else ""  # partly inside the data: what it holds, at least
+        rows.append([r["insee"], r["name"], floor + str(r["cameras"]), floor + str(r["to_complete"]),
+                     *(floor + str(r["missing"][key]) for key in CHECKED),
+                     floor + str(r["fixme"]), floor + str(odd), floor + str(r["near_duplicates"]),
+                     f"partial data: {share_text(r['coverage'])} of the area" if r["partial"] else ""])
     table = Fitted(
         [("INSEE", "left"), ("Commune", "text"), ("Cams", "right"), ("To do", "right"),
          *((key, "right") for key in keys), ("fixme", "right"), ("odd", "right"),
@@ -303,7 +306,9 @@ def quality_table(report: Any) -> Any:
         ["Note", "fixme", "odd", "zone", "operator", "camera:direction", "camera:mount", "dupl.",
          "camera:type", "surveillance", "type"],
         title=f"What mappers still have to do, data of {meta['data_timestamp'] or 'unknown date'}",
-        caption=f"{meta['source']}; numbers are cameras lacking each tag",
+        caption=f"{meta['source']}; numbers are cameras lacking each tag"
+                + ("\n≥ a commune only partly inside the data: its numbers are lower bounds"
+                   if any(r["partial"] for r in report.rows) else ""),
     )
     unreadable = [[escape(r["name"]), bad["@id"], escape(bad["key"]), escape(bad["value"])]
                   for r in report.rows for bad in r["unreadable_directions"] or []]
