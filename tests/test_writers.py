@@ -451,3 +451,17 @@ def test_gpkg_columns_equal_a_frame_of_the_records(report: Report, tmp_path: Pat
     assert written.loc[len(report.cameras["06012"]) + len(report.cameras["06032"]), "@id"] == "way/9"
     assert pyogrio.read_info(tmp_path / "c.gpkg", layer="cameras")["dtypes"].tolist() == \
         pyogrio.read_info(tmp_path / "e.gpkg", layer="cameras")["dtypes"].tolist()
+
+
+def test_a_communes_layer_without_a_commune_keeps_its_columns(report: Report, tmp_path: Path) -> None:
+    """Every commune left out of a ranking: the GeoPackage layer keeps the fields and types of
+    one with communes, and a geometry type, as the CSV keeps its header."""
+    from osmcams.outputs.writers import write_communes
+
+    write_communes(report, tmp_path / "full.gpkg", "gpkg")
+    write_communes(Report(report.meta, [], boundaries=report.boundaries), tmp_path / "empty.gpkg", "gpkg")
+    full, empty = (pyogrio.read_info(tmp_path / n, layer="communes") for n in ("full.gpkg", "empty.gpkg"))
+    assert empty["features"] == 0 and empty["geometry_type"] == "MultiPolygon"  # what any commune fits
+    kept = [(f, t) for f, t in zip(full["fields"], full["dtypes"])
+            if not f.startswith(("by_type:", "by_scope:"))]
+    assert list(zip(empty["fields"], empty["dtypes"])) == kept

@@ -530,14 +530,19 @@ def write_communes(report: Report, target: str | os.PathLike[str], fmt: str, ove
     import geopandas
     from shapely.geometry import shape
 
+    # No commune (all left out of a ranking): the layer keeps its columns (but the counts by
+    # type and scope, a column each) and a geometry type.
+    columns = list(features[0]["properties"]) if features else [
+        key for key in ROW_KEYS if not f"{key}:".startswith(COUNTS)]
     frame = typed(geopandas.GeoDataFrame(
-        [f["properties"] for f in features], columns=list(features[0]["properties"]) if features else None,
+        [f["properties"] for f in features], columns=columns,
         geometry=[shape(f["geometry"]) for f in features], crs="EPSG:4326",
     ))
     with atomic_path(target, overwrite) as temp:
         temp.unlink()
         gdal_write(frame, temp, target, layer="communes", driver="GPKG",
-                   dataset_metadata=gdal_metadata(provenance(report)))
+                   dataset_metadata=gdal_metadata(provenance(report)),
+                   **({} if features else {"geometry_type": "MultiPolygon"}))
 
 
 def gdal_write(frame: Any, temp: Path, target: Path | str | os.PathLike[str], **options: Any) -> None:
