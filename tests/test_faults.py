@@ -730,6 +730,10 @@ CASES: list[Case] = [
          lambda e: ["refresh", "--config", e.replicated(source=f'replication_url = "http://bob:'
                     f'Hunter2Secret@{e.httpserver.host}:{e.httpserver.port}/replication/"\n')],
          ExitCode.STALE, "no longer has sequence 1588", absent="Hunter2Secret"),
+    Case("replication password holding an @",
+         lambda e: ["refresh", "--config", e.replicated(source=f'replication_url = "http://bob:'
+                    f'Hunter2@Secret@{e.httpserver.host}:{e.httpserver.port}/replication/"\n')],
+         ExitCode.STALE, "no longer has sequence 1588", absent="Secret"),
     Case("replication URL that cannot be a URL",
          lambda e: ["refresh", "--config", e.replicated(source='replication_url = '
                     '"http://bob:Hunter2Secret@[::1/x"\n')],

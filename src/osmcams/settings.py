@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -149,5 +148,10 @@ def check_url(name: str, url: str) -> None:
 
 
 def public_url(url: str) -> str:
-    """`url` without the user name and password it may carry, for messages and metadata."""
-    return re.sub(r"(?<=//)[^/?#@]*@", "", url, count=1)
+    """`url` without the user name and password it may carry, for messages and metadata: all
+    of its authority up to the last "@", as HTTP clients read it (a password may hold one)."""
+    scheme, slashes, rest = url.partition("//")
+    if not slashes:
+        return url
+    end = min([at for at in (rest.find(c) for c in "/?#") if at >= 0], default=len(rest))
+    return scheme + slashes + rest[:end].rpartition("@")[2] + rest[end:]
