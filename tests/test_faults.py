@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -143,9 +144,9 @@ class Env:
         blob = _field(2, len(raw)) + _field(3, zlib.compress(raw, 9))
         return self.pbf("garbage.osm.pbf", self.frames()[0], _frame(b"OSMData", blob))
 
-    def edited_pbf(self, block: int, edit: Callable[[bytes], bytes]) -> Path:
-        """Monaco 2021 with its `block`-th block (0: the header) passed through `edit`."""
-        frames = self.frames()
+    def edited_pbf(self, block: int, edit: Callable[[bytes], bytes], path: Path | None = None) -> Path:
+        """Monaco 2021 (or `path`) with its `block`-th block (0: the header) passed through `edit`."""
+        frames = self.frames(path)
         frames[block] = edit(frames[block])
         return self.pbf("edited.osm.pbf", *frames)
 
@@ -369,6 +370,13 @@ def _far_vertex(features: dict[str, dict[str, Any]]) -> None:
     _ring(features, "06032")[2] = [500.0, 43.7]
 
 
+def _deflate_damaged(frame: bytes) -> bytes:
+    """A block frame with 4 bytes of 0xff after the 2-byte header of its zlib stream: the first
+    deflate block is of a type that does not exist."""
+    at = re.search(rb"\x78[\x01\x5e\x9c\xda]", frame[40:]).start() + 40 + 2  # type: ignore[union-attr]
+    return frame[:at] + b"\xff" * 4 + frame[at + 4:]
+
+
 def _nan_vertex(features: dict[str, dict[str, Any]]) -> None:
     _ring(features, "06032")[2] = [float("nan"), 43.7]  # written NaN, as Python's json writes it
 
@@ -465,6 +473,9 @@ CASES: list[Case] = [
     Case("pbf block of 16 Mi tiny fields",
          lambda e: e.count("--commune", "06012", pbf=e.garbage_block(b"\x08\x00" * (16 << 20))),
          ExitCode.DATA, "more than 10,000 parts in one block: not a PrimitiveBlock"),
+    Case("pbf block damaged right after its zlib header",
+         lambda e: e.count("--commune", "06012", pbf=e.edited_pbf(7, _deflate_damaged, e.monaco)),
+         ExitCode.DATA, "edited.osm.pbf: cannot read OSM data: failed to uncompress data"),
     Case("pbf block without objects",
          lambda e: e.count("--commune", "06012", pbf=e.garbage_block(_field(1, _field(1, b"")))),
          ExitCode.DATA, "the block at byte 170 holds no OSM objects"),

@@ -135,7 +135,10 @@ def _inflate_head(f: BinaryIO, size: int) -> bytes:
             pending = inflater.unconsumed_tail or f.read(min(4096, end - f.tell()))
             if not pending:
                 break
-            have += inflater.decompress(pending, wanted - len(have))
+            try:
+                have += inflater.decompress(pending, wanted - len(have))
+            except zlib.error as e:  # libosmium reads it, and says what is wrong, as in `inflate`
+                raise Unindexable(f"a damaged block: {e}") from e
         return have
 
     head = more(64, b"")
