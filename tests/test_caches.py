@@ -56,6 +56,18 @@ def test_the_boundary_cache_gives_back_none_text_and_leading_zeros(tmp_path: Pat
     assert all(isinstance(a, float) and math.isfinite(a) for a in areas)
 
 
+def test_a_damaged_boundary_cache_is_read_around(tmp_path: Path) -> None:
+    """An emptied, cut or overwritten cache file is parsed again from the boundaries (an empty
+    one made every run end as "interrupted", exit 130)."""
+    grid = _grid(tmp_path / "grid.geojson", ["g01", "06032", "00012", "x"])
+    first = _records(load_communes([grid], cache_dir=tmp_path / "cache"))
+    (kept,) = (tmp_path / "cache" / "boundaries").glob("*.npz")
+    whole = kept.read_bytes()
+    for damaged in (b"", whole[: len(whole) // 2], b"PK\x03\x04" + bytes(100)):
+        kept.write_bytes(damaged)
+        assert _records(load_communes([grid], cache_dir=tmp_path / "cache")) == first
+
+
 def _london_grid(path: Path) -> Path:
     """Squares over central London: boundaries of no country, without departments."""
     features = []
@@ -160,3 +172,23 @@ def test_a_cold_cache_is_filled_by_a_process_beside_the_reading(
     again, log = run("again", "--refresh")
     assert said not in log
     assert cold == warm == again and [r["insee"] for r in cold["communes"]] == ["06012", "06032", "06104"]
+
+
+def test_an_unexpected_end_of_file_is_no_interruption(monaco_2025: Path, communes_06: Path,
+                                                       tmp_path: Path, monkeypatch) -> None:
+    """click calls an EOFError an interruption (Abort, exit 130): one from the work is a bug,
+    shown with its traceback and exit 1, never as Ctrl-C."""
+    from click.testing import CliRunner
+
+    import osmcams.communes.boundaries
+    from osmcams.cli import cli
+
+    def ends(*_: object) -> None:
+        raise EOFError("No data left in file")
+
+    load_communes([communes_06], cache_dir=tmp_path / "cache")  # a cache to read
+    monkeypatch.setattr(osmcams.communes.boundaries, "read_cache", ends)
+    result = CliRunner().invoke(cli, ["count", "--commune", "06012", "--pbf", str(monaco_2025),
+                                      "--boundaries", str(communes_06), "--cache-dir",
+                                      str(tmp_path / "cache"), "-q"])
+    assert result.exit_code == 1 and "EOFError: No data left in file" in str(result.exception)

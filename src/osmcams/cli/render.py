@@ -146,6 +146,8 @@ def handle_errors(f: Callable) -> Callable:
             stderr().print(f"[red]osmcams: error:[/] {escape(str(e) + hint)}", highlight=False,
                            soft_wrap=True)
             sys.exit(e.exit_code)
+        except EOFError as e:  # click would call it an interruption (exit 130): a bug, shown as one
+            raise RuntimeError(f"EOFError: {e}") from e
 
     return wrapper
 

@@ -73,7 +73,8 @@ def read_cache(path: Path, source: str) -> Communes | None:
             )
             notes = json.loads(str(data["notes"]))
             unusable = [Unusable(*u) for u in notes["unusable"]]
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, shapely.errors.GEOSException):
+    except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile,
+            shapely.errors.GEOSException):  # an empty file is an EOFError
         return None
     return Communes(
         frame[[*COLUMNS, "area_km2"]], source, warnings=notes["warnings"], notes=notes["notes"],
