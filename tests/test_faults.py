@@ -144,6 +144,15 @@ class Env:
         blob = _field(2, len(raw)) + _field(3, zlib.compress(raw, 9))
         return self.pbf("garbage.osm.pbf", self.frames()[0], _frame(b"OSMData", blob))
 
+    def devices_beside(self, boundaries: Path) -> Path:
+        """A folder of `boundaries`, with a link to /dev/zero and a FIFO named as boundary files."""
+        folder = self.tmp / "with-devices"
+        folder.mkdir()
+        (folder / boundaries.name).write_bytes(boundaries.read_bytes())
+        (folder / "zero.geojson").symlink_to("/dev/zero")
+        os.mkfifo(folder / "fifo.geojson")
+        return folder
+
     def edited_pbf(self, block: int, edit: Callable[[bytes], bytes], path: Path | None = None) -> Path:
         """Monaco 2021 (or `path`) with its `block`-th block (0: the header) passed through `edit`."""
         frames = self.frames(path)
@@ -632,6 +641,23 @@ CASES: list[Case] = [
          ExitCode.OK, "border.gpkg: More than one layer found"),
     Case("output is a directory",
          lambda e: [*e.count("--commune", "Beausoleil"), "-o", e.tmp], ExitCode.USAGE, "is a directory"),
+    Case("extent /dev/zero",
+         lambda e: [*e.count("--commune", "Beausoleil"), "--extent", "/dev/zero"],
+         ExitCode.DATA, "/dev/zero: larger than 64 MB, too large for an extent"),
+    Case("reported figures /dev/zero",
+         lambda e: ["compare", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.border(),
+                    "--reported", "/dev/zero", "-q"],
+         ExitCode.DATA, "/dev/zero: larger than 16 MB, too large for reported figures"),
+    Case("register /dev/zero",
+         lambda e: ["match", "--official", "/dev/zero", "--commune", "06012", "--pbf", e.monaco,
+                    "--boundaries", e.border(), "-q"],
+         ExitCode.DATA, "/dev/zero: not a regular file"),
+    Case("boundaries /dev/null",
+         lambda e: e.count("--commune", "Beausoleil", boundaries=Path("/dev/null")),
+         ExitCode.DATA, "/dev/null: not a file of boundaries"),
+    Case("boundary folder holding a link to /dev/zero and a FIFO",
+         lambda e: e.count("--commune", "Beausoleil", boundaries=e.devices_beside(e.border())),
+         ExitCode.OK, "14 of 16 cameras lie outside every loaded commune"),  # not read, and done
     Case("pbf is /dev/zero",
          lambda e: ["count", "--all", "--pbf", "/dev/zero", "-q"], ExitCode.DATA,
          "/dev/zero: not a regular file: osmcams reads OSM files from disk"),

@@ -21,7 +21,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from osmcams.errors import LockedError, OutputError, UsageError
+from osmcams.errors import DataError, LockedError, OutputError, UsageError
 
 TEMP_PREFIX = ".osmcams-tmp-"
 _TEMP = re.compile(r"^\.osmcams-tmp-(\d+)-")
@@ -58,6 +58,19 @@ def read_limited(path: str | os.PathLike[str], limit: int) -> bytes:
     if len(data) > limit:
         raise ValueError(f"larger than {limit >> 20} MB")
     return data
+
+
+def read_input(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
+    """The bytes of the input file `path`, at most `limit`; a DataError naming `what` it
+    should hold when it cannot be read or holds more (a device such as /dev/zero)."""
+    try:
+        return read_limited(path, limit)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read {what}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise DataError(f"{path}: {e}, too large for {what}") from None
 
 
 def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Path:

@@ -19,13 +19,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from importlib.resources import files
-from pathlib import Path
 from typing import Any
 
 from osmcams.communes.model import department_of
 from osmcams.errors import DataError
+from osmcams.files import read_input
 from osmcams.join import Report, data_age_days, share_text
 
+MAX_REPORTED_BYTES = 16 << 20  # a table of figures per commune of France takes a few MB
 SERIES_COLUMNS = ("insee", "name", "department", "reported_cameras", "qualifier", "scope", "status",
                   "as_of", "source", "published")
 COMMUNE_COLUMNS = ("insee", "name", "department", "reported_cameras", "status", "as_of", "source")
@@ -69,8 +70,8 @@ def read_reported(
             _add_table(reported, text, f"osmcams:{name}", today)
     for path in paths:
         try:
-            text = Path(path).read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as e:
+            text = read_input(path, MAX_REPORTED_BYTES, "reported figures").decode("utf-8-sig")
+        except UnicodeDecodeError as e:
             raise DataError(f"{path}: cannot read the reported figures: {e}") from e
         _add_table(reported, text, str(path), today)
     for series in reported.communes.values():

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.errors import DataError, UsageError
-from osmcams.files import atomic_path
+from osmcams.files import atomic_path, read_input
 from osmcams.models import parse_nested
 from osmcams.outputs.writers import write_geojson
 
+MAX_REGISTER_BYTES = 256 << 20  # a register of a country's sites takes tens of MB
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "x_wgs84", "coord_x", "xlong")
 LAT_NAMES = ("lat", "latitude", "y", "y_wgs84", "coord_y", "ylat")
 LAYERS = ("matched", "official-only", "osm-only")
@@ -82,19 +83,18 @@ def read_register(
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
     if path.suffix.lower() in (".csv", ".txt", ".tsv"):
         return _read_csv(path, lon_field, lat_field, crs)
     return _read_vector(path, crs)
 
 
 def _read_csv(path: Path, lon_field: str | None, lat_field: str | None, crs: str | None) -> Points:
+    data = read_input(path, MAX_REGISTER_BYTES, "a register of sites")
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = path.read_text(encoding="latin-1")
-    except OSError as e:
-        raise DataError(f"{path}: cannot read: {e.strerror}") from e
+        text = data.decode("latin-1")
     try:
         dialect = csv.Sniffer().sniff(text[:8192], delimiters=";,\t")
     except csv.Error as e:

@@ -46,13 +46,15 @@ def boundary_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in BOUNDARY_SUFFIXES)
+        if path.is_dir():  # its files (a device or a FIFO named so is none)
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in BOUNDARY_SUFFIXES and p.is_file())
             if not found:
                 raise DataError(f"{path}: no boundary files ({', '.join(BOUNDARY_SUFFIXES)})")
             files.extend(found)
         elif path.is_file():
             files.append(path)
+        elif path.exists():
+            raise DataError(f"{path}: not a file of boundaries (a device, a FIFO?)")
         else:
             raise DataError(f"{path}: no such file or directory")
     unique = {f.resolve(): f for f in files}  # a file named twice, or with its directory

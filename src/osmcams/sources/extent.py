@@ -23,14 +23,11 @@ MAX_BYTES = 64 << 20  # a country's polygon takes a few MB; more is not an exten
 
 
 def _text(path: Path) -> str:
+    from osmcams.files import read_input
+
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise DataError(f"{path}: {size:,} bytes, too large for an extent (at most {MAX_BYTES:,})")
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise DataError(f"{path}: no such file") from e
-    except (OSError, UnicodeDecodeError) as e:
+        return read_input(path, MAX_BYTES, "an extent").decode("utf-8")
+    except UnicodeDecodeError as e:
         raise DataError(f"{path}: cannot read the extent: {e}") from e
 
 
