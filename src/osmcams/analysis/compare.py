@@ -82,9 +82,12 @@ def read_reported(
 
 def _add_table(reported: Reported, text: str, source: str, today: date) -> None:
     reader = csv.DictReader(io.StringIO(text))
-    columns = {name.strip() for name in reader.fieldnames or []}
-    reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
-    rows = list(reader)
+    try:
+        columns = {name.strip() for name in reader.fieldnames or []}
+        reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
+        rows = list(reader)
+    except csv.Error as e:  # a field over csv's limit of 128 KiB
+        raise DataError(f"{source}, line {reader.line_num + 1}: {e}") from None
     if set(SERIES_COLUMNS) <= columns or set(COMMUNE_COLUMNS) <= columns:
         parse = _series if set(SERIES_COLUMNS) <= columns else _commune
         seen: dict[tuple[Any, ...], int] = {}

@@ -99,7 +99,11 @@ def _read_csv(path: Path, lon_field: str | None, lat_field: str | None, crs: str
         dialect = csv.Sniffer().sniff(text[:8192], delimiters=";,\t")
     except csv.Error as e:
         raise DataError(f"{path}: not a CSV table with ';', ',' or tab between fields") from e
-    rows = list(csv.DictReader(text.splitlines(), dialect=dialect))
+    reader = csv.DictReader(text.splitlines(), dialect=dialect)
+    try:
+        rows = list(reader)
+    except csv.Error as e:  # a field over csv's limit of 128 KiB
+        raise DataError(f"{path}, line {reader.line_num + 1}: {e}") from None
     columns = list(rows[0]) if rows else []
     lon = _column(columns, lon_field, LON_NAMES, "--lon-field", path)
     lat = _column(columns, lat_field, LAT_NAMES, "--lat-field", path)

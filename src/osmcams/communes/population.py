@@ -215,7 +215,10 @@ def _population_csv(path: Path, text: str) -> Population:
     except csv.Error:
         raise DataError(f"{path}: not a population table (no columns separated by , ; or tab)") from None
     reader = csv.DictReader(text.splitlines(), dialect=dialect)
-    columns = reader.fieldnames or []
+    try:
+        columns = reader.fieldnames or []
+    except csv.Error as e:  # a field over csv's limit of 128 KiB
+        raise DataError(f"{path}, line {reader.line_num + 1}: {e}") from None
     code = next((c for c in columns if c.upper() in ("CODGEO", "COM", "CODE", "INSEE", "DEPCOM")), None)
     pop = next(
         (c for c in columns if re.fullmatch(r"(PMUN|PTOT|POPULATION|P\d\d_POP)\d*", c.upper())), None
@@ -235,14 +238,17 @@ def _population_csv(path: Path, text: str) -> Population:
     def where(line: int) -> str:
         return f"{path}, line {line}"
 
-    for row in reader:
-        line = reader.line_num
-        if not (row.get(pop) or "").strip():
-            continue
-        key, value = _entry(row.get(code), row[pop], where, line)
-        _add(values, lines, key, value, line, where)
-        if label and row.get(label):
-            names[key] = row[label]
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not (row.get(pop) or "").strip():
+                continue
+            key, value = _entry(row.get(code), row[pop], where, line)
+            _add(values, lines, key, value, line, where)
+            if label and row.get(label):
+                names[key] = row[label]
+    except csv.Error as e:
+        raise DataError(f"{where(reader.line_num + 1)}: {e}") from None
     return Population(values, f"{path.name} (INSEE)", year, names)
 
 
