@@ -763,6 +763,15 @@ CASES: list[Case] = [
     Case("config nested 50,000 deep",
          lambda e: ["refresh", "--config", e.config("[history]\npath = " + "[" * 50_000 + "]" * 50_000)],
          ExitCode.USAGE, "osmcams.toml: not valid TOML: nested hundreds of levels deep"),
+    Case("config whose [site] dir is its [output] dir",
+         lambda e: ["refresh", "--config", e.config('[site]\ndir = "www"\ntitle = "T"\n'
+                                                    'base_url = "https://example.org/"\n')],
+         ExitCode.USAGE, "[site] dir must not be [output] dir", holds=lambda e: not (e.tmp / "www").exists()),
+    Case("config whose [site] dir is /dev/null",
+         lambda e: ["refresh", "--config", e.config('[site]\ndir = "/dev/null"\ntitle = "T"\n'
+                                                    'base_url = "https://example.org/"\n')],
+         ExitCode.USAGE, "[site] dir /dev/null is not a directory",
+         holds=lambda e: not (e.tmp / "www").exists()),
     Case("config /dev/zero", lambda e: ["refresh", "--config", "/dev/zero"],
          ExitCode.USAGE, "/dev/zero: larger than 1 MB: not a configuration"),
     Case("config in Latin-1",

@@ -173,9 +173,13 @@ def load_config(path: str | Path) -> Config:
         site=site and SiteConfig(local(site["dir"]), site["title"].strip(),
                                  site["base_url"].rstrip("/") + "/", site.get("credit")),
     )
-    for what, place, kind in (("[output] dir", config.output_dir, "a directory"),
-                              ("the history", config.history, "a file"),
-                              ("[source] pbf", config.pbf, "a file")):
+    places = [("[output] dir", config.output_dir, "a directory"), ("the history", config.history, "a file"),
+              ("[source] pbf", config.pbf, "a file")]
+    if config.site is not None:  # refused before any run, not once it has published
+        if config.site.dir.resolve() == config.output_dir.resolve():
+            raise UsageError(f"{path}: [site] dir must not be [output] dir ({config.site.dir})")
+        places.append(("[site] dir", config.site.dir, "a directory"))
+    for what, place, kind in places:
         try:
             found = os.stat(place).st_mode
         except FileNotFoundError:

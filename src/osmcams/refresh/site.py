@@ -890,9 +890,7 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
         raise UsageError(f"{config.path} has no [site] section (dir, title, base_url)")
     if not config.history.is_file():
         raise UsageError(f"no history at {config.history} yet: run osmcams refresh --config {config.path}")
-    if site.dir == config.output_dir:
-        raise UsageError(f"{config.path}: [site] dir must not be [output] dir ({site.dir})")
-    store = Store(config.history)
+    store = Store(config.history)  # (load_config refused a [site] dir that is the [output] one)
     early = ExitStack()
     folder: Path | None = None  # where the downloads are written, beside the rest
     made = not site.dir.exists()  # made by this build: removed again (when empty) if it fails
