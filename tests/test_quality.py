@@ -214,3 +214,20 @@ def test_a_partly_covered_commune_is_marked_as_in_count(monaco_2025: Path, commu
     assert rows["06104"]["partial"] and rows["06104"]["cameras"] == 0
     table = invoke("quality", *args[:-2], "--format", "table").stdout
     assert "≥0" in table and "only partly inside the data" in table
+
+
+def test_control_characters_of_tags_reach_no_terminal(tmp_path: Path, write_text) -> None:
+    """An ESC sequence in a tag (a colour, a screen wipe, a window title) is shown as \\x1b in
+    the table and the warnings, never sent to the terminal as it is."""
+    from conftest import run_osmium
+
+    opl = write_text("e.opl", "n1 v1 dV c1 t2024-01-01T00:00:00Z i1 uu Tman_made=surveillance,"
+                              "camera:direction=%1b%[31mNE,operator=Evil%1b%[2JCorp,name=%1b%]0;PWNED%07% "
+                              "x2.35 y48.86\n")
+    pbf = tmp_path / "e.osm.pbf"
+    run_osmium("cat", opl, "-o", pbf)
+    boundary = box_around([type("P", (), {"lon": 2.35, "lat": 48.86})()], write_text, "Ville")
+    result = invoke("quality", "--commune", "Ville", "--pbf", pbf, "--boundaries", boundary)
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "\\x1b[31mNE" in result.stdout  # the direction osmcams cannot read, as it was written

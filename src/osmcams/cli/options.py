@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from osmcams.cli.render import progress_bar, status_of, stderr
+from osmcams.cli.render import printable, progress_bar, status_of, stderr
 
 
 class Finite(click.FloatRange):
@@ -222,7 +222,8 @@ def show_warnings(warnings: list[str]) -> None:
     from rich.markup import escape
 
     for warning in warnings:
-        stderr().print(f"[yellow]warning:[/] {escape(brief(warning))}", highlight=False, soft_wrap=True)
+        stderr().print(f"[yellow]warning:[/] {escape(printable(brief(warning)))}", highlight=False,
+                       soft_wrap=True)
 
 
 def ranking_options(f: Callable) -> Callable:

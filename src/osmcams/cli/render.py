@@ -125,6 +125,16 @@ def cameras_text(n: int) -> str:
     return "1 camera" if n == 1 else f"{n:,} cameras"
 
 
+# Control characters a terminal would obey (ESC opens its sequences), shown as \xNN instead:
+# names, tags and messages hold what anyone wrote. Rich drops only a few of them.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\n\t"}
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters (but newlines and tabs) shown as \\xNN."""
+    return text.translate(_CONTROLS)
+
+
 def cell(value: Any) -> str:
     """A value as a table cell: "–" for none, thousands separators, lists joined."""
     if isinstance(value, list):
@@ -143,7 +153,7 @@ def handle_errors(f: Callable) -> Callable:
             from rich.markup import escape
 
             hint = _offline_hint() if isinstance(e, NetworkError) and e.unreachable else ""
-            stderr().print(f"[red]osmcams: error:[/] {escape(str(e) + hint)}", highlight=False,
+            stderr().print(f"[red]osmcams: error:[/] {escape(printable(str(e) + hint))}", highlight=False,
                            soft_wrap=True)
             sys.exit(e.exit_code)
         except EOFError as e:  # click would call it an interruption (exit 130): a bug, shown as one
@@ -179,8 +189,11 @@ class Fitted:
 
     def __init__(self, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]],
                  drop: Sequence[str] = (), caption: str | None = None, **table: Any) -> None:
-        self.columns, self.rows, self.drop = list(columns), [list(r) for r in rows], list(drop)
-        self.caption, self.table = caption, table
+        self.columns, self.drop = list(columns), list(drop)
+        self.rows = [[printable(value) for value in row] for row in rows]
+        self.caption = None if caption is None else printable(caption)
+        self.table: dict[str, Any] = {key: printable(value) if isinstance(value, str) else value
+                                      for key, value in table.items()}
 
     def build(self, hidden: Sequence[str] = ()) -> Any:
         from rich import box
