@@ -100,6 +100,6 @@ def test_one_csv_per_commune_each_with_its_types(
     run("export", "--commune", "06012", "--commune", "06032", "--pbf", monaco_2025, "--boundaries",
         communes_06, "-q", "--output-dir", out, "-f", "csv")
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["06012-beausoleil.csv", "06012-beausoleil.csvt", "06032-cap-d-ail.csv",
-                     "06032-cap-d-ail.csvt"]
+    assert names == ["06012-beausoleil.csv", "06012-beausoleil.csvt", "06012-beausoleil.meta.json",
+                     "06032-cap-d-ail.csv", "06032-cap-d-ail.csvt", "06032-cap-d-ail.meta.json"]
     assert pyogrio.read_dataframe(out / "06032-cap-d-ail.csv")["insee"].tolist() == ["06032"]

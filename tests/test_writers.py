@@ -395,13 +395,34 @@ def test_count_files_say_where_their_numbers_come_from(
     sidecar = json.loads((tmp_path / "c.meta.json").read_text(encoding="utf-8"))
     check(sidecar["meta"])
     assert sidecar["csv"] == "c.csv" and any("06104" in w for w in sidecar["warnings"])
-    # Both files exist: without --overwrite, nothing is written; with it, both are replaced.
+    # The files beside it exist: without --overwrite, nothing is written, each refused before
+    # the work; with it, all are replaced.
     (tmp_path / "c.csv").unlink()
-    result = CliRunner().invoke(cli, [*args, str(target)])
-    assert result.exit_code == 2 and "c.meta.json exists" in result.stderr
-    assert not target.exists()
+    for beside in ("c.csvt", "c.meta.json"):
+        result = CliRunner().invoke(cli, [*args, str(target)])
+        assert result.exit_code == 2 and f"{beside} exists" in result.stderr
+        assert not target.exists()
+        (tmp_path / beside).rename(tmp_path / f"{beside}.aside")
+    for beside in ("c.csvt", "c.meta.json"):
+        (tmp_path / f"{beside}.aside").rename(tmp_path / beside)
     assert CliRunner().invoke(cli, [*args, str(target), "--overwrite"]).exit_code == 0
     assert target.exists()
+
+    # export's CSV and timeline's (of the same data as a history): the same.
+    history = tmp_path / "m.osh.pbf"
+    run_osmium("cat", monaco_2025, "-o", history)
+    for command, name in (("export", "x.csv"), ("timeline", "t.csv")):
+        given = [command, *(str(history) if a == str(monaco_2025) and command == "timeline" else a
+                            for a in args[1:]), str(tmp_path / name)]
+        for beside in (".csvt", ".meta.json"):
+            (tmp_path / name).with_suffix(beside).write_text("mine")
+            result = CliRunner().invoke(cli, given)
+            assert result.exit_code == 2 and "exists; add --overwrite" in result.stderr, result.output
+            assert (tmp_path / name).with_suffix(beside).read_text() == "mine"
+            (tmp_path / name).with_suffix(beside).unlink()
+        assert CliRunner().invoke(cli, given).exit_code == 0
+        written = json.loads((tmp_path / name).with_suffix(".meta.json").read_text(encoding="utf-8"))
+        assert written["csv"] == name and written["meta"]["source"] in (str(monaco_2025), str(history))
 
     # export: the camera files of GeoJSON and GeoPackage say it too.
     args[0] = "export"

@@ -105,9 +105,9 @@ def count(
       osmcams count --region 93 --pbf paca.osm.pbf --boundaries communes/ \\
           --population communes.json --sort-by per_10k --min-population 5000
     """
-    from osmcams.files import check_target, streamed_target
+    from osmcams.files import check_target
     from osmcams.outputs.writers import (
-        meta_sidecar,
+        companions,
         render_text,
         write_communes,
         write_csv_report,
@@ -116,9 +116,8 @@ def count(
 
     fmt = agreed_format(output, fmt, COUNT_SUFFIXES, "table")
     if output:
-        check_target(output, overwrite)  # before the work, not after
-        if fmt == "csv" and not streamed_target(output):
-            check_target(meta_sidecar(output), overwrite)
+        for target in (output, *companions(output, fmt)):
+            check_target(target, overwrite)  # before the work, not after
     ranking = top is not None or not names_communes(kw)
     report = report_from(kw)
     apply_ranking(report, sort_by, min_population, include_partial, min_coverage, ranking)
@@ -190,8 +189,11 @@ def export(
             raise UsageError(f"{flag} goes with GeoJSON, GeoPackage or uMap, not {fmt}")
     if not FORMATS[fmt].one_file and output_dir is not None:
         raise UsageError("a Shapefile is several files: give -o FILE.shp, or another format")
+    from osmcams.outputs.writers import companions
+
     if output is not None:
-        check_target(output, overwrite)  # before the work, not after
+        for target in (output, *companions(output, fmt)):
+            check_target(target, overwrite)  # before the work, not after
     report = report_from(kw)
     blind: list[str] = []
     views: dict[str, Any] = {}
@@ -225,9 +227,9 @@ def export(
         names = {
             labels[row["insee"]]: commune_file(row["insee"], row["name"], fmt) for row in report.rows
         }
-        types = {f"{label} (column types)": str(Path(name).with_suffix(".csvt"))
-                 for label, name in names.items()} if fmt == "csv" else {}  # written beside each
-        with publish(output_dir, {**names, **types}, overwrite) as staged:  # type: ignore[arg-type]
+        beside = {f"{label} ({path.suffix})": path.name for label, name in names.items()  # written with
+                  for path in companions(output_dir / name, fmt)}  # type: ignore[operator]  # each one
+        with publish(output_dir, {**names, **beside}, overwrite) as staged:  # type: ignore[arg-type]
             for row in report.rows:
                 write([row], staged[labels[row["insee"]]], True)
         targets = {code: output_dir / names[label] for code, label in labels.items()}  # type: ignore[operator]

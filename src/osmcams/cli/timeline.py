@@ -155,7 +155,10 @@ def timeline(
     points = _reported_points(reported_files) if with_reported or reported_files else None
     fmt = fmt or format_for(output, TIMELINE_SUFFIXES, "table")
     if output:
-        check_target(output, overwrite)
+        from osmcams.outputs.writers import companions
+
+        for target in (output, *companions(output, fmt)):
+            check_target(target, overwrite)  # before the work, not after
     request = Request(
         communes=tuple(kw.pop("communes")), department=kw.pop("department"),
         every=kw.pop("every"), pbf=pbf, boundaries=tuple(kw.pop("boundaries")),
@@ -182,7 +185,17 @@ def timeline(
     elif fmt == "csv":
         from osmcams.analysis.timeline import CSV_KEYS
 
-        text = render_text(lambda out: rows_csv(list(result.long_rows()), CSV_KEYS, out))
+        def rows(out: Any) -> None:
+            rows_csv(list(result.long_rows()), CSV_KEYS, out)
+
+        if output is None:
+            text = render_text(rows)
+        else:  # with its column types and where its numbers come from, beside it
+            from osmcams.outputs.writers import write_csv_set
+
+            about = {"meta": result.meta, "warnings": result.warnings}
+            write_csv_set(output, overwrite, CSV_KEYS, rows, about)
+            return
     else:
         import io
 
@@ -196,11 +209,6 @@ def timeline(
         Console(file=buffer, width=160).print(table)
         text = buffer.getvalue()
     emit(text, output, overwrite)
-    if fmt == "csv" and output is not None:  # the column types, for GDAL and QGIS
-        from osmcams.analysis.timeline import CSV_KEYS
-        from osmcams.outputs.writers import write_csvt
-
-        write_csvt(output, CSV_KEYS)
 
 
 def _reported_points(paths: tuple[Path, ...]) -> dict[str, Any]:

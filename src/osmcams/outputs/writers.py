@@ -60,10 +60,6 @@ def csvt_line(keys: Iterable[str]) -> str:
     return ",".join(f'"{column_type(k)}"' for k in keys) + "\n"
 
 
-def write_csvt(target: str | os.PathLike[str], keys: Iterable[str]) -> None:
-    """The `.csvt` beside the CSV `target`."""
-    with atomic_open(Path(target).with_suffix(".csvt"), True) as out:
-        out.write(csvt_line(keys))
 
 
 def typed(frame: Any, datetimes: bool = True) -> Any:
@@ -312,28 +308,55 @@ def meta_sidecar(target: str | os.PathLike[str]) -> Path:
 
 
 def write_csv_report(report: Report, target: str | os.PathLike[str], overwrite: bool = False) -> None:
-    """The rows as CSV at `target`, their meta and warnings as NAME.meta.json and their column
-    types as NAME.csvt beside it, published together (all or none). Into a device or a pipe
-    (/dev/stdout), where nothing can stand beside it, the CSV alone."""
-    from osmcams.files import atomic_path, publish, streamed_target
+    """The rows as CSV at `target`, with their column types and where they come from beside
+    it (`write_csv_set`)."""
+    write_csv_set(target, overwrite, ROW_KEYS, lambda out: rows_csv(report.rows, ROW_KEYS, out),
+                  provenance(report))
 
-    target, sidecar = Path(target), meta_sidecar(target)
+
+def write_csv_set(target: str | os.PathLike[str], overwrite: bool, keys: tuple[str, ...],
+                  write_rows: Callable[[IO[str]], None], about: dict[str, Any] | None) -> None:
+    """A CSV at `target` (`write_rows` writes it, columns `keys`), its column types as
+    NAME.csvt and, with `about`, where its numbers come from as NAME.meta.json beside it,
+    published together (all or none; none replaced without `overwrite`). Into a device or a
+    pipe (/dev/stdout), where nothing can stand beside it, the CSV alone."""
+    from osmcams.files import atomic_path, check_target, publish, streamed_target
+
+    target = check_target(target, overwrite)  # a folder that is not there is not made
     if streamed_target(target):
         with atomic_path(target, overwrite) as path, open(path, "w", encoding="utf-8", newline="") as out:
-            rows_csv(report.rows, ROW_KEYS, out)
+            write_rows(out)
         return
-    names = {"table": target.name, "types": target.with_suffix(".csvt").name, "meta": sidecar.name}
+    names = {"table": target.name, "types": target.with_suffix(".csvt").name}
+    if about is not None:
+        names["meta"] = meta_sidecar(target).name
     try:
         with publish(target.parent, names, overwrite) as paths:
             with open(paths["table"], "w", encoding="utf-8", newline="") as out:
-                rows_csv(report.rows, ROW_KEYS, out)
+                write_rows(out)
             with open(paths["types"], "w", encoding="utf-8") as out:
-                out.write(csvt_line(ROW_KEYS))
-            with open(paths["meta"], "w", encoding="utf-8") as out:
-                out.write(_dump({**provenance(report), "csv": target.name}, 1) + "\n")
+                out.write(csvt_line(keys))
+            if about is not None:
+                with open(paths["meta"], "w", encoding="utf-8") as out:
+                    out.write(_dump({**about, "csv": target.name}, 1) + "\n")
     except OutputError as e:  # name the file asked for, not the directory of the set
         text = str(e).replace(f"cannot write {target.parent}:", f"cannot write {target}:", 1)
         raise OutputError(text) from e
+
+
+def companions(target: str | os.PathLike[str], fmt: str) -> list[Path]:
+    """The files written beside `target` in `fmt`, none of which is replaced without
+    --overwrite: a CSV's column types and meta, a Shapefile's parts (none into a device)."""
+    from osmcams.files import streamed_target
+
+    target = Path(target)
+    if streamed_target(target):
+        return []
+    if fmt == "csv":
+        return [target.with_suffix(".csvt"), meta_sidecar(target)]
+    if fmt == "shp":
+        return [target.with_suffix(s) for s in SHAPEFILE_PARTS]
+    return []
 
 
 # The files GDAL writes beside a .shp.
@@ -470,9 +493,9 @@ def _write_gpkg(spec: Format, given: _Cameras, target: str | os.PathLike[str], o
 def _write_gdal(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
     """One layer of points through the format's GDAL driver."""
     shp = spec.name == "shp"
-    sidecars = [Path(target).with_suffix(s) for s in SHAPEFILE_PARTS] if shp else []
-    if not overwrite and [p for p in sidecars if p.exists()]:
-        raise UsageError(f"{sidecars[0]} exists; add --overwrite to replace it")
+    found = [p for p in companions(target, spec.name) if p.exists()]
+    if found and not overwrite:
+        raise UsageError(f"{found[0]} exists; add --overwrite to replace it")
     with atomic_path(target, overwrite) as temp:
         temp.unlink()
         named = {} if shp else {"layer": "cameras"}  # not the temporary name
@@ -491,12 +514,11 @@ def _write_parquet(spec: Format, given: _Cameras, target: str | os.PathLike[str]
 
 
 def _write_csv(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
-    """A CSV of lon, lat and the flat properties, with its column types beside it."""
-    with atomic_open(target, overwrite) as out:
-        rows = [{"lon": c.lon, "lat": c.lat, **r} for c, r in zip(given.cameras, given.records())]
-        keys = tuple(_columns(rows) or ["lon", "lat", "@id"])
-        rows_csv(rows, keys, out)
-        write_csvt(target, keys)
+    """A CSV of lon, lat and the flat properties, with its column types and where the
+    cameras come from beside it (`write_csv_set`)."""
+    rows = [{"lon": c.lon, "lat": c.lat, **r} for c, r in zip(given.cameras, given.records())]
+    keys = tuple(_columns(rows) or ["lon", "lat", "@id"])
+    write_csv_set(target, overwrite, keys, lambda out: rows_csv(rows, keys, out), given.about)
 
 
 def _write_geojson(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
