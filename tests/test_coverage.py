@@ -587,3 +587,27 @@ def test_an_extract_of_ways_alone_errs_toward_no_data(
     assert not [code for code, row in rows.items() if truth[code] == 0 and not row["cameras"]]
     inside = [code for code, share in truth.items() if share >= 0.995]
     assert len(set(inside) & set(rows)) >= len(inside) / 2
+
+
+def test_where_coverage_is_unknown_only_communes_holding_cameras_are_counted(
+    communes_06: Path, tmp_path: Path
+) -> None:
+    """An OSM XML file without bounds, whose nodes osmcams does not sample: its camera in
+    Beausoleil says it has data there, a count that is a lower bound with no density; it
+    says nothing of Cap-d'Ail, which gets no count (it was a 0), and alone is an error."""
+    features = json.loads(communes_06.read_text(encoding="utf-8"))["features"]
+    inside = shapely.geometry.shape(next(f["geometry"] for f in features
+                                         if f["properties"]["code"] == "06012")).representative_point()
+    xml = tmp_path / "nobounds.osm"
+    xml.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">\n'
+                   f' <node id="1" version="1" timestamp="2020-01-01T00:00:00Z" lat="{inside.y}" '
+                   f'lon="{inside.x}"><tag k="man_made" v="surveillance"/></node>\n</osm>\n')
+    result = invoke("count", "--commune", "06012", "--commune", "06032", "--pbf", xml, "--boundaries",
+                    communes_06, "-f", "json")
+    assert result.exit_code == 0, result.output
+    (row,) = strict_json(result.stdout)["communes"]
+    assert (row["insee"], row["cameras"], row["coverage"], row["partial"]) == ("06012", 1, None, True)
+    assert row["cameras_per_km2"] is None and row["cameras_per_10k"] is None
+    assert "left out: Cap-d'Ail (06032)" in result.stderr
+    alone = invoke("count", "--commune", "06032", "--pbf", xml, "--boundaries", communes_06, "-q")
+    assert alone.exit_code == ExitCode.DATA and "nothing there can be counted" in alone.stderr

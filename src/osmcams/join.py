@@ -145,7 +145,7 @@ def row_of(
         "population": population,
         "area_km2": round(area, 3),
         "coverage": coverage,
-        "partial": coverage is not None and coverage < 1,
+        "partial": coverage is None or coverage < 1,  # unknown: what the data holds, at least
         "cameras": count,
         "by_type": _tally(kind for kind, _ in kinds) if count else {},
         "by_scope": _tally(scope for _, scope in kinds) if count else {},
@@ -162,7 +162,7 @@ def set_densities(row: dict[str, Any], area: float, min_coverage: float = MIN_CO
     """The densities of a row from its cameras, population and `area` (km², unrounded):
     null when its coverage is under `min_coverage`."""
     count, population, coverage = row["cameras"], row["population"], row["coverage"]
-    known = coverage is None or coverage >= min_coverage
+    known = coverage is not None and coverage >= min_coverage
     row["cameras_per_km2"] = _ratio(count, area, 4) if known else None
     row["cameras_per_10k"] = _ratio(count * 10_000, population, 3) if known else None
     row["inhabitants_per_camera"] = (
@@ -348,13 +348,18 @@ def covered(
     is the `coverage_of` the communes, when known already.
     """
     shares, how = known or coverage_of(extract, chosen)
-    if shares is None:
-        return chosen.assign(coverage=None), [
-            f"{extract.source} declares no bounding box and its nodes cannot be sampled: "
-            "cannot check that it covers the whole of each commune"
-        ]
-    chosen = chosen.assign(coverage=shares)
     names = [f"{n} ({c})" for n, c in zip(chosen["name"].tolist(), chosen["insee"].tolist())]
+    if shares is None:  # only its cameras say where it has data: counted there, as lower bounds
+        unknown = f"{extract.source} declares no bounding box and its nodes cannot be sampled"
+        holds = chosen["insee"].isin(holding).to_numpy()
+        if not holds.any():
+            raise DataError(f"{unknown}: whether it covers {short_list(names, 5)} is unknown, and "
+                            "none holds a camera of it: nothing there can be counted")
+        left = [name for name, held in zip(names, holds) if not held]
+        return chosen[holds].assign(coverage=None), [
+            f"{unknown}: only the communes holding its cameras are counted, each a lower bound"
+            + (f"; left out: {short_list(left, 5)}" if left else "")]
+    chosen = chosen.assign(coverage=shares)
     where = coverage_where(extract.source, how)
     kept = (shares >= NO_DATA) | chosen["insee"].isin(holding).to_numpy()
     if not kept.all():
