@@ -432,6 +432,14 @@ def _far_contour(geometry: dict[str, Any]) -> dict[str, Any]:
     return changed
 
 
+def _nan_contour(geometry: dict[str, Any]) -> dict[str, Any]:
+    """A geo.api contour with its second vertex at longitude NaN."""
+    changed = copy.deepcopy(geometry)
+    polygon = changed["coordinates"] if changed["type"] == "Polygon" else changed["coordinates"][0]
+    polygon[0][1] = [float("nan"), polygon[0][1][1]]
+    return changed
+
+
 def _geo_features(answer: Any, geometry: Callable[[Any], Any] | None = None,
                   code: str | None = None) -> Any:
     """A geo.api.gouv.fr GeoJSON answer with each feature's geometry or code altered."""
@@ -928,6 +936,9 @@ CASES: list[Case] = [
     Case("geo.api contour with a vertex at longitude 500",
          lambda e: e.count_nice(geo=lambda a: _geo_features(a, geometry=_far_contour)),
          ExitCode.DATA, "beyond longitude ±180 or latitude ±90 in the outline of 'Nice' (06088)"),
+    Case("geo.api contour with a vertex at longitude NaN",
+         lambda e: e.count_nice(geo=lambda a: _geo_features(a, geometry=_nan_contour)),
+         ExitCode.DATA, "not numbers (NaN or infinite) in the outline of 'Nice' (06088)"),
     Case("geo.api bowtie contour repaired with a warning",
          lambda e: e.count_nice(geo=lambda a: _geo_features(a, geometry=lambda g: GEO_BOWTIE)),
          ExitCode.OK, "the outline of 'Nice' (06088) is invalid"),

@@ -48,9 +48,12 @@ MIN_COVERAGE = 0.95
 STALE_AFTER_DAYS = 30
 
 
-def share_text(share: float) -> str:
+def share_text(share: float | None) -> str:
     """A commune's coverage as people read it: 0.103 -> "10%"; under 1%, "<1%" (a commune
-    shown holds data, its cameras at least, however little of it the sampling found)."""
+    shown holds data, its cameras at least, however little of it the sampling found);
+    "unknown" (a file that says nothing of where it has data)."""
+    if share is None:
+        return "unknown"
     return "<1%" if share < 0.01 else f"{share:.0%}"
 
 

@@ -7,6 +7,7 @@ import functools
 import gc
 import math
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,6 +62,15 @@ def parse_nested(parse: Callable[[Any], Any], text: Any) -> Any:
         return parse(text)
     except RecursionError:
         raise TooDeep() from None
+
+
+@contextlib.contextmanager
+def nan_unsaid() -> Iterator[None]:
+    """shapely's RuntimeWarning at a NaN coordinate held back: the outline that holds one is
+    refused after, in one line (`geo.areas.repair`, `sources.extent`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 # Field order of a camera record, as written to CSV and GeoJSON properties.

@@ -297,7 +297,7 @@ def quality_table(report: Any) -> Any:
         rows.append([r["insee"], r["name"], floor + str(r["cameras"]), floor + str(r["to_complete"]),
                      *(floor + str(r["missing"][key]) for key in CHECKED),
                      floor + str(r["fixme"]), floor + str(odd), floor + str(r["near_duplicates"]),
-                     f"{share_text(r['coverage'])} covered" if r["partial"] else ""])
+                     f"coverage {share_text(r['coverage'])}" if r["partial"] else ""])
     table = Fitted(
         [("INSEE", "left"), ("Commune", "text"), ("Cams", "right"), ("To do", "right"),
          *((key, "right") for key in keys), ("fixme", "right"), ("odd", "right"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from osmcams.models import gc_paused
+from osmcams.models import gc_paused, nan_unsaid
 
 COLLECTION_KEYS = {"type", "features", "name", "bbox"}
 FEATURE_KEYS = {"type", "geometry", "properties", "bbox"}
@@ -94,7 +94,8 @@ def _geometries(features: list[Any]) -> Any:
         return None
     if xy.ndim != 2 or xy.shape[1] != 2 or xy.dtype.kind not in "fi":  # pairs of numbers only
         return None
-    rings = shapely.linearrings(xy.astype(float), indices=_owners(ring_sizes))
+    with nan_unsaid():  # check_outlines refuses the outline
+        rings = shapely.linearrings(xy.astype(float), indices=_owners(ring_sizes))
     polygons = shapely.polygons(rings, indices=_owners(polygon_sizes))
     owner = _owners(parts)  # the feature of each polygon
     kind_of = numpy.array(kinds, dtype=object)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +84,7 @@ def parse_geojson(text: str, name: str = "extent") -> Any:
     import shapely.errors
     import shapely.geometry
 
-    from osmcams.models import TooDeep, parse_nested
+    from osmcams.models import TooDeep, nan_unsaid, parse_nested
 
     try:
         data = parse_nested(json.loads, text)
@@ -114,8 +113,7 @@ def parse_geojson(text: str, name: str = "extent") -> Any:
             found = geometry.get("type") if isinstance(geometry, dict) else geometry
             raise DataError(f"{name}: a {found} where the extent needs a Polygon or MultiPolygon")
         try:
-            with warnings.catch_warnings():  # of NaN coordinates, refused below
-                warnings.simplefilter("ignore", RuntimeWarning)
+            with nan_unsaid():  # refused below
                 shape = shapely.geometry.shape(geometry)
         except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.ShapelyError) as e:
             raise DataError(f"{name}: an unreadable polygon: {e}") from None

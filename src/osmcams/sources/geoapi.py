@@ -15,6 +15,7 @@ from typing import Any
 from osmcams.communes.model import COLUMNS, Communes, department_of
 from osmcams.communes.names import match
 from osmcams.errors import CommuneNotFound, DataError
+from osmcams.models import nan_unsaid
 from osmcams.sources.http import Http, host, unexpected
 
 LOOKUP_FIELDS = "nom,code,codeDepartement,population"
@@ -72,14 +73,16 @@ def _check_commune(item: Any) -> str:
 
 
 def _check_contour(geometry: Any, code: str) -> None:
+    from shapely.errors import ShapelyError
     from shapely.geometry import shape
 
     kind = geometry.get("type") if isinstance(geometry, dict) else type(geometry).__name__
     if kind not in CONTOUR_TYPES:
         raise unexpected(SERVICE, f"sent a contour for {code} that is a {kind}, not a polygon")
     try:
-        polygon = shape(geometry)
-    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
+        with nan_unsaid():  # check_outlines refuses the outline
+            polygon = shape(geometry)
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError, ShapelyError) as e:
         raise unexpected(SERVICE, f"sent a contour for {code} that is not well formed") from e
     if polygon.is_empty:
         raise unexpected(SERVICE, f"sent an empty contour for {code}")
@@ -164,12 +167,14 @@ def _to_communes(http: Http, features: list[dict[str, Any]]) -> Communes:
         code = str(props.get("code"))
         if not geometry:
             raise DataError(f"geo.api.gouv.fr has no contour for {props.get('nom')} ({code})")
+        with nan_unsaid():  # check_outlines refuses the outline
+            outline = shape(geometry)
         rows.append({
             "insee": code,
             "name": props.get("nom") or code,
             "department": props.get("codeDepartement"),
             "population": props.get("population"),
-            "geometry": shape(geometry),
+            "geometry": outline,
         })
     source = f"geo.api.gouv.fr ({host(http.settings.geo_api_url)}) contours"
     outlines = Outlines([r["insee"] for r in rows], [r["name"] for r in rows],
