@@ -78,6 +78,9 @@ def _keep_communes(settings: Any, departments: tuple[str, ...], every: bool, qui
     if every == bool(departments):
         raise UsageError("give --department CODE (repeatable) or --all")
     wanted = every_department() if every else list(dict.fromkeys(map(department_code, departments)))
+    unknown = sorted(set(wanted) - set(every_department()))
+    if unknown:  # refused before any request, as a code no department has
+        raise UsageError(f"no department {', '.join(unknown)} in the COG (codes such as 06, 2A, 974)")
     with progress_bar(quiet) as progress:
         http = Http(settings, status_of(progress))
         try:

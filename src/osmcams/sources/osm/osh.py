@@ -31,6 +31,7 @@ from osmcams.sources.osm.pbf import (
     header_bbox,
     left_to_libosmium,
     objects_by_id,
+    osm_file,
     read_header,
     read_objects,
     refuse_empty,
@@ -419,9 +420,7 @@ def read_history(
     sieve sampled that stand alone (no version of a way refers to them), and every
     place of the camera nodes that no way refers to.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    path = osm_file(path)
     import osmium
 
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)

@@ -533,12 +533,7 @@ def scan_members(
     from osmcams.sources.extent import extent_of
     from osmcams.sources.osm.blocks import estimate_imports, sampled, unsampled
 
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"{path}: a directory, not an OSM file")
-    if not path.is_file():
-        raise DataError(f"{path}: " + ("not a regular file: osmcams reads OSM files from disk"
-                                       if path.exists() else "no such file"))
+    path = osm_file(path)
     polygon, polygon_source = extent_of(path, extent)
     # One pool of decoding threads for every pass: every core unless told otherwise.
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
@@ -587,6 +582,18 @@ def scan_members(
     return extract, boundaries_of(scan), scan
 
 
+def osm_file(path: str | os.PathLike[str]) -> Path:
+    """`path` as a Path, when it is an OSM file osmcams can read: a DataError for a folder,
+    a device or a FIFO (read from disk only), or nothing there."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: a directory, not an OSM file")
+    if not path.is_file():
+        raise DataError(f"{path}: " + ("not a regular file: osmcams reads OSM files from disk"
+                                       if path.exists() else "no such file"))
+    return path
+
+
 def estimate_area(samples: Any, referenced: Any, places: Any, node_ids: Any, node_places: Any
                   ) -> tuple[Any, str, tuple[Any, float] | None]:
     """Where a file has data (`Extract.data_area`) and what says so: the `footprint` of its
@@ -632,11 +639,9 @@ def read_by_id(
     """
     import osmium
 
-    path = Path(path)
     if not ids:
         return {}
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    path = osm_file(path)
     pool = osmium.io.ThreadPool(threads or os.cpu_count() or 1, 0)
     found: dict[int, Any] = {}
     for obj in objects_by_id(path, kind, ids, pool, None, layout):
