@@ -386,3 +386,23 @@ def test_a_popup_opens_clear_of_the_title_box(monaco_2025: Path, communes_06: Pa
     dom = chromium("--window-size=1200,900", "--dump-dom", probed.as_uri()).stdout
     bottom, top = map(float, re.search(r'data-probe="([^"]+)"', dom)[1].split(","))
     assert bottom > 100 and top >= bottom  # the popup starts below the title box
+
+
+def test_names_and_tags_are_drawn_as_written(tmp_path: Path) -> None:
+    """A "$" in a name or a tag is no mathematics for matplotlib (half a formula made the map
+    fail, a whole one was typeset), and a control character does not make the SVG invalid."""
+    import xml.dom.minidom
+
+    odd = "Beau $\\frac{a}{$ soleil \x1b[31m"
+    square = shapely.box(7.0, 43.7, 7.01, 43.71)
+    rows = [{"insee": "A", "name": odd, "department": None, "cameras": 1, "coverage": 0.5,
+             "cameras_per_km2": None, "population": None}]
+    camera = make_camera("node", 1, 7.005, 43.705,
+                         {"man_made": "surveillance", "surveillance:type": "$x^2$"})[0]
+    meta = {"data_timestamp": "2025-02-07T01:02:45Z", "boundaries": "b", "osmcams_version": "0"}
+    report = Report(meta, rows, cameras={"A": [camera]}, boundaries={"A": square})
+    for suffix in ("png", "svg"):
+        draw_static(report, tmp_path / f"odd.{suffix}", credit="Data $\\sqrt{x}$")
+    svg = (tmp_path / "odd.svg").read_text(encoding="utf-8")
+    xml.dom.minidom.parseString(svg)  # well formed: no raw ESC
+    assert "Beau $\\frac{a}{$ soleil \\x1b[31m" in svg and "$x^2$ (1)" in svg

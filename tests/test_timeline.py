@@ -548,6 +548,52 @@ def test_beyond_twelve_communes_the_chart_draws_the_top_twelve(tmp_path: Path) -
     assert "/home/x" not in text
 
 
+def test_a_commune_the_source_could_not_count_is_said_on_the_chart(tmp_path: Path) -> None:
+    """A commune ohsome refused (null counts): its panel says "not counted", the table "–";
+    the others are drawn (a null made every chart fail). A "$" and a control character in a
+    name are drawn as written, and the SVG stays well formed."""
+    import xml.dom.minidom
+
+    from osmcams.analysis.timeline import Timeline
+    from osmcams.outputs.charts import draw_timeline
+
+    rows = [{"insee": "06088", "name": "Nice $x$ \x1b[31m", "coverage": 1.0, "cameras": [1, 2, 3]},
+            {"insee": "06029", "name": "Cannes", "coverage": None, "cameras": [None, None, None]}]
+    meta = {"every": "year", "data_timestamp": "2025-09-01T00:00:00Z", "osmcams_version": "0",
+            "boundaries": "b.geojson", "population_source": None}
+    timeline = Timeline(meta, ["2023-01-01T00:00:00Z", "2024-01-01T00:00:00Z", "2025-09-01T00:00:00Z"],
+                        rows)
+    for suffix in ("png", "svg", "html"):
+        draw_timeline(timeline, tmp_path / f"refused.{suffix}")
+    svg = (tmp_path / "refused.svg").read_text(encoding="utf-8")
+    xml.dom.minidom.parseString(svg)
+    assert "Cannes (06029)" in svg and "not counted" in svg and "Nice $x$ \\x1b[31m" in svg
+    assert "<td>–</td>" in (tmp_path / "refused.html").read_text(encoding="utf-8")
+
+
+def test_per_10k_is_null_where_the_data_covers_little_as_in_count(
+    monaco_2025: Path, ign_dir: Path, tmp_path: Path
+) -> None:
+    """Beausoleil and Cap-d'Ail, 40 % and 12 % inside the Monaco extract: no density in the
+    timeline, as none in count (it gave 0.838 and 2.231 per 10,000)."""
+    from click.testing import CliRunner
+    from conftest import run_osmium
+
+    from osmcams.cli import cli
+
+    history = tmp_path / "monaco.osh.pbf"
+    run_osmium("cat", monaco_2025, "-o", history)
+    args = ["--commune", "06012", "--commune", "06032", "--boundaries",
+            str(ign_dir / "communes-06-alpes-maritimes.geojson"), "-f", "json", "-q"]
+    counted = {r["insee"]: r for r in json.loads(
+        CliRunner().invoke(cli, ["count", "--pbf", str(monaco_2025), *args]).stdout)["communes"]}
+    result = CliRunner().invoke(cli, ["timeline", "--pbf", str(history), *args])
+    assert result.exit_code == 0, result.output
+    for row in json.loads(result.stdout)["communes"]:
+        assert row["coverage"] < 0.95 and counted[row["insee"]]["cameras_per_10k"] is None
+        assert row["per_10k"] is None
+
+
 @pytest.mark.parametrize("at", ["2025-03-03T09:00:00Z", "2025-04-01", "2025-06-01T03:30:00Z"])
 def test_a_map_at_a_date_counts_what_osmium_time_filter_holds(
     history: Path, ign_dir: Path, shapes: dict[str, Any], tmp_path: Path, at: str

@@ -64,6 +64,16 @@ def parse_nested(parse: Callable[[Any], Any], text: Any) -> Any:
         raise TooDeep() from None
 
 
+# Control characters a terminal would obey (ESC opens its sequences) and that XML refuses,
+# shown as \xNN instead: names, tags and messages hold what anyone wrote.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\n\t"}
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters (but newlines and tabs) shown as \\xNN."""
+    return text.translate(_CONTROLS)
+
+
 @contextlib.contextmanager
 def nan_unsaid() -> Iterator[None]:
     """shapely's RuntimeWarning at a NaN coordinate held back: the outline that holds one is

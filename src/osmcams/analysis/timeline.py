@@ -296,7 +296,8 @@ def build(
                              "into its parts",
         "population_source": communes.population_source,
         "population_year": communes.population_year,
-        "per_10k": "cameras at the last date per 10,000 inhabitants",
+        "per_10k": "cameras at the last date per 10,000 inhabitants; null under 95% coverage, "
+                   "as count's densities",
         "coverage": "share of the commune's area inside the file's data (its header's bounding "
                     "box and its sampled nodes): below 1, the counts are incomplete; null: "
                     "unknown; communes with no data are left out, with a warning",
@@ -340,6 +341,7 @@ def _row(
     code: str, name: str, department: str | None, population: int | None, coverage: float | None,
     counts: _Counts, k: int, first: int | None,
 ) -> dict[str, Any]:
+    from osmcams.join import MIN_COVERAGE
     from osmcams.sources.osm.osh import iso
 
     population = None if population is None else int(population)
@@ -353,7 +355,9 @@ def _row(
         "cameras": cameras,
         "added": [None, *counts.added[k, 1:].tolist()],
         "removed": [None, *counts.removed[k, 1:].tolist()],
-        "per_10k": round(cameras[-1] * 10_000 / population, 3) if population else None,
+        # As count's densities: none for a commune mostly outside the data (its count a floor).
+        "per_10k": (round(cameras[-1] * 10_000 / population, 3)
+                    if population and coverage is not None and coverage >= MIN_COVERAGE else None),
         "first_camera": None if first is None else iso(first),
     }
 

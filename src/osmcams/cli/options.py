@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from osmcams.cli.render import printable, progress_bar, status_of, stderr
+from osmcams.cli.render import progress_bar, status_of, stderr
+from osmcams.models import printable
 
 
 class Finite(click.FloatRange):

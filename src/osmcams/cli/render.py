@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from osmcams.errors import NetworkError, OsmcamsError
+from osmcams.models import printable
 
 
 @cache
@@ -123,16 +124,6 @@ QUALIFIED = {"exact": "", "about": "~", "at_least": "≥", "at_most": "≤"}
 def cameras_text(n: int) -> str:
     """ "1 camera", "2 cameras"."""
     return "1 camera" if n == 1 else f"{n:,} cameras"
-
-
-# Control characters a terminal would obey (ESC opens its sequences), shown as \xNN instead:
-# names, tags and messages hold what anyone wrote. Rich drops only a few of them.
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\n\t"}
-
-
-def printable(text: str) -> str:
-    """`text` with its control characters (but newlines and tabs) shown as \\xNN."""
-    return text.translate(_CONTROLS)
 
 
 def cell(value: Any) -> str:

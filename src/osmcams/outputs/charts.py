@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.files import atomic_open, atomic_path
-from osmcams.outputs.figures import PARTIAL_EDGE, cameras_text, covered_text, credits, partial_share
+from osmcams.outputs.figures import (
+    PARTIAL_EDGE,
+    cameras_text,
+    covered_text,
+    credits,
+    drawn_text,
+    partial_share,
+)
 
 PANELS = 12  # communes drawn; beyond, those with the most cameras at the last date
 COLUMNS = 4
@@ -44,7 +51,7 @@ def shown_rows(timeline: Any) -> list[dict[str, Any]]:
     rows = list(timeline.rows)
     if len(rows) <= PANELS:
         return rows
-    return sorted(rows, key=lambda r: (-r["cameras"][-1], r["insee"]))[:PANELS]
+    return sorted(rows, key=lambda r: (-(r["cameras"][-1] or 0), r["insee"]))[:PANELS]
 
 
 def _titles(timeline: Any, rows: list[dict[str, Any]]) -> tuple[str, str]:
@@ -74,8 +81,15 @@ def _figure(timeline: Any, credit: str | None, reported: dict[str, list[Reported
     fig, axes = plt.subplots(lines, columns, figsize=(4 * columns + 1, 2.8 * lines + 2.2),
                              sharex=True, sharey=True, squeeze=False, dpi=100)
     points = {r["insee"]: reported.get(r["insee"], []) for r in rows}
-    top = max([max(r["cameras"]) for r in rows] + [p.cameras for ps in points.values() for p in ps] + [1])
+    top = max([c for r in rows for c in r["cameras"] if c is not None]
+              + [p.cameras for ps in points.values() for p in ps] + [1])
     for ax, row in zip(axes.flat, rows):
+        name = drawn_text(f"{row['name']} ({row['insee']})")
+        if row["cameras"][-1] is None:  # a commune the source could not count: said, not drawn as 0
+            ax.set_title(name + "\nnot counted", fontsize=11, loc="left")
+            ax.grid(axis="y", color="#e0e0e0", linewidth=0.6)
+            ax.spines[["top", "right"]].set_visible(False)
+            continue
         for point in points[row["insee"]]:
             ax.plot([point.when], [point.cameras], marker="D", markersize=7, linestyle="",
                     color=REPORTED, markerfacecolor=REPORTED if point.comparable else "white")
@@ -86,7 +100,6 @@ def _figure(timeline: Any, credit: str | None, reported: dict[str, list[Reported
         ax.fill_between(dates, row["cameras"], step="post", color=FILL, alpha=0.6, linewidth=0)
         ax.step(dates, row["cameras"], where="post", color=PARTIAL_EDGE if dashed else LINE,
                 linewidth=2, linestyle="--" if dashed else "-")
-        name = f"{row['name']} ({row['insee']})"
         ax.set_title(name + (f"\n{covered_text(share)}: counts incomplete" if share is not None else ""),
                      fontsize=11, loc="left")
         ax.annotate(f"{row['cameras'][-1]:,}", (dates[-1], row["cameras"][-1]), xytext=(3, 3),
@@ -109,7 +122,7 @@ def _figure(timeline: Any, credit: str | None, reported: dict[str, list[Reported
                      "area), at the end of the period it describes")
     fig.suptitle(title, x=0.01, ha="left", fontsize=16, weight="bold")
     fig.text(0.01, 1 - 0.55 / fig.get_figheight(), subtitle, fontsize=11, color="#404040", va="top")
-    credit_line = " · ".join(text for text, _ in credits(timeline.meta, credit))
+    credit_line = drawn_text(" · ".join(text for text, _ in credits(timeline.meta, credit)))
     fig.text(0.01, 0.01, f"{credit_line} · osmcams {timeline.meta['osmcams_version']}",
              fontsize=9, color="#404040")
     fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1 - 0.8 / fig.get_figheight()))
@@ -159,7 +172,7 @@ def timeline_page(
     body = "".join(
         f"<tr><td>{html.escape(r['insee'])}</td><td>{html.escape(r['name'])}"
         + (f" ({html.escape(covered_text(s))})" if (s := partial_share(r)) is not None else "")
-        + "</td>" + "".join(f"<td>{c:,}</td>" for c in r["cameras"]) + "</tr>"
+        + "</td>" + "".join(f"<td>{'–' if c is None else f'{c:,}'}</td>" for c in r["cameras"]) + "</tr>"
         for r in timeline.rows
     )
     names = {r["insee"]: r["name"] for r in timeline.rows}
@@ -176,7 +189,7 @@ def timeline_page(
         f'<a href="{html.escape(url)}">{html.escape(text)}</a>' if url else html.escape(text)
         for text, url in credits(timeline.meta, credit)
     )
-    total = cameras_text(sum(r["cameras"][-1] for r in timeline.rows))
+    total = cameras_text(sum(r["cameras"][-1] or 0 for r in timeline.rows))  # of those counted
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osmcams.join import Report, share_text
+from osmcams.models import printable
 
 NO_DATA = "#d9d9d9"  # grey: a commune asked for that the data does not cover
 NO_DATA_EDGE = "#969696"
@@ -215,6 +216,12 @@ def partial_share(row: dict[str, Any]) -> float | None:
     if row.get("cameras") is None or coverage is None or coverage >= 1:
         return None
     return float(coverage)
+
+
+def drawn_text(text: str) -> str:
+    """`text` as matplotlib must be given it to draw it as written: a `$` not read as the
+    start of mathematics, a control character shown as \\xNN (an SVG file refuses it)."""
+    return printable(text).replace("$", r"\$")
 
 
 def covered_text(share: float) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from osmcams.files import atomic_open, atomic_path
 from osmcams.join import Report
+from osmcams.models import printable
 from osmcams.outputs.figures import (
     MEASURES,
     NO_DATA,
@@ -31,6 +32,7 @@ from osmcams.outputs.figures import (
     date_of,
     drawn,
     drawn_rows,
+    drawn_text,
     legend_entries,
 )
 from osmcams.outputs.fov import View, view_feature
@@ -147,6 +149,7 @@ def _draw_layers(ax: Any, communes: Any, points: Any, cones: Any, kinds: dict[st
         if len(named) > NAMED:
             return
     for name, share, spot in zip(named["name"], named["share"], named.representative_point()):
+        name = drawn_text(name)
         if share is not None and share == share:
             name = f"{name}\n{covered_text(share)}"
         ax.annotate(name, (spot.x, spot.y), ha="center", fontsize=10, color="#252525",
@@ -204,7 +207,7 @@ def draw_static(
                        alignment="left", bbox_to_anchor=(0.72, 0.88), fontsize=12,
                        title_fontsize=14, frameon=False)
     dots: list[Any] = [Line2D([], [], marker="o", linestyle="", color=c, markersize=9,
-                   label=f"{k} ({int((points['type'] == k).sum()):,})") for k, c in kinds.items()]
+                   label=f"{drawn_text(k)} ({int((points['type'] == k).sum()):,})") for k, c in kinds.items()]
     if len(cones):
         dots.append(Patch(facecolor=VIEW_FILL, edgecolor=VIEW_EDGE, alpha=0.55, label="field of view"))
     if dots:
@@ -212,19 +215,19 @@ def draw_static(
         fig.legend(handles=dots, title="Cameras by surveillance:type", loc="upper left",
                    alignment="left", bbox_to_anchor=(0.72, box.y0 - 0.03), fontsize=12,
                    title_fontsize=14, frameon=False)
-    fig.text(0.01, 0.965, f"Video surveillance mapped in OpenStreetMap: {_area_name(report)}",
+    fig.text(0.01, 0.965, f"Video surveillance mapped in OpenStreetMap: {drawn_text(_area_name(report))}",
              fontsize=22, weight="bold", va="top")
     fig.text(0.01, 0.925, f"{units.capitalize()}, {cameras_text(len(points))}; data of "
              f"{date_of(report)}; {scheme.replace('_', '-')} classes", fontsize=15, va="top",
              color="#404040")
-    lines = [text for text, _ in credits(report.meta, credit)]
+    lines = [drawn_text(text) for text, _ in credits(report.meta, credit)]
     fig.text(0.01, 0.015, " · ".join(lines) + f" · osmcams {report.meta['osmcams_version']}",
              fontsize=10, color="#404040", wrap=True)
     with atomic_path(target, overwrite) as temp:
         fmt = target.suffix.lstrip(".").lower()
         rights = {"png": "Copyright", "pdf": "Subject", "svg": "Rights"}[fmt]
         fig.savefig(temp, format=fmt, dpi=100,
-                    metadata={"Title": f"Cameras, {_area_name(report)}", rights: lines[0]})
+                    metadata={"Title": printable(f"Cameras, {_area_name(report)}"), rights: lines[0]})
     plt.close(fig)
 
 
