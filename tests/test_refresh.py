@@ -218,6 +218,13 @@ def test_diffs_give_what_osmium_apply_changes_gives(
     assert len(lines) == 1 + 1 + sum(k not in ("node/6482706094", f"way/{WAY_C}") for _, k, _ in changes)
     assert main(["changes", "--config", str(config), "--since", "yesterday"]) == 2
     capsys.readouterr()
+    # A year under 1000 is every change (it was none: "999-01-01" sorted after "2025"); a
+    # date before the first UTC one is a usage error (a traceback).
+    assert main(["changes", "--config", str(config), "--since", "0999-01-01", "--commune",
+                 "Beausoleil", "-f", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == lines
+    assert main(["changes", "--config", str(config), "--since", "0001-01-01T00:00:00+01:00"]) == 2
+    assert "out of the range of dates" in capsys.readouterr().err
 
     # Names resolved as count resolves them: suggestions, exit 3 (issue 25).
     assert main(["history", "--config", str(config), "--commune", "Beausoliel"]) == 3

@@ -156,8 +156,13 @@ def _since(value: str) -> str:
     if stamp.tzinfo is not None:
         from datetime import timezone
 
-        stamp = stamp.astimezone(timezone.utc)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            stamp = stamp.astimezone(timezone.utc)
+        except OverflowError as e:  # 0001-01-01T00:00+01:00 is before the first UTC date
+            raise UsageError(f"--since {value!r} is out of the range of dates") from e
+    # Written out as the store's dates are (strftime pads no year under 1000), to compare as text.
+    return (f"{stamp.year:04d}-{stamp.month:02d}-{stamp.day:02d}T"
+            f"{stamp.hour:02d}:{stamp.minute:02d}:{stamp.second:02d}Z")
 
 
 @click.command()
