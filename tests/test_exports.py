@@ -105,3 +105,20 @@ def test_gdal_formats_hold_every_camera(
         assert refused.exit_code == 2 and "several files" in refused.output
     assert CliRunner().invoke(cli, ["export", "--commune", "X0001", "--pbf", str(monaco_2025), "-q",
                                     "--boundaries", str(zone), "-o", str(out)]).exit_code == 2
+
+
+def test_a_kml_description_is_html_that_shows_the_tags_as_text(tmp_path: Path) -> None:
+    """KML viewers (Google Earth, OsmAnd) render <description> as HTML: a tag holding markup
+    is escaped for HTML, then for XML, and reads back as the text of that HTML."""
+    import html
+    import xml.etree.ElementTree as ElementTree
+
+    from osmcams.models import make_camera
+    from osmcams.outputs.writers import write_cameras
+
+    evil = "</div><img src=x onerror=alert(1)> & co"
+    camera = make_camera("node", 1, 7.4, 43.7, {"man_made": "surveillance", "operator": evil})[0]
+    write_cameras([camera], tmp_path / "x.kml", "kml")
+    (description,) = [e.text for e in ElementTree.parse(tmp_path / "x.kml").iter()
+                      if e.tag.endswith("}description")]
+    assert "<img" not in description and html.unescape(description).endswith(f"operator: {evil}")

@@ -7,6 +7,7 @@ file behind.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
@@ -499,8 +500,11 @@ def _write_gdal(spec: Format, given: _Cameras, target: str | os.PathLike[str], o
     with atomic_path(target, overwrite) as temp:
         temp.unlink()
         named = {} if shp else {"layer": "cameras"}  # not the temporary name
-        gdal_write(_camera_frame(given, spec.name == "fgb"), temp, target,
-                   driver=spec.driver, geometry_type="Point", **named)
+        frame = _camera_frame(given, spec.name == "fgb")
+        if spec.name == "kml" and "description" in frame:  # KML viewers read it as HTML
+            frame["description"] = [None if text is None else html.escape(text)
+                                    for text in frame["description"]]
+        gdal_write(frame, temp, target, driver=spec.driver, geometry_type="Point", **named)
         if shp:  # the sidecar files go with the .shp, each renamed into place
             for part in temp.parent.glob(f"{temp.stem}.*"):
                 if part != temp:
