@@ -162,3 +162,24 @@ def test_counted_communes_without_a_density_have_their_own_legend_line() -> None
     figure = drawn(Report({}, rows, boundaries=boxes), "per_10k", "quantiles")
     assert figure.classes.bins == () and figure.colours == [UNCLASSED, UNCLASSED]
     assert legend_entries(figure) == [(UNCLASSED, "counted, density unknown (2)")]
+
+
+def test_legend_bounds_hold_every_value_of_their_class() -> None:
+    """Each class's label, read back as numbers, holds every value the class holds: its
+    bounds rounded outward (0.0254 read "0.03 – …", above it)."""
+    import random
+
+    from osmcams.outputs.figures import classify
+
+    generator = random.Random(5)
+    for _ in range(200):
+        values = [round(generator.lognormvariate(-1, 1.5), generator.choice((2, 3, 4)))
+                  for _ in range(generator.randint(8, 60))]
+        classes = classify(values, generator.choice(("quantiles", "fisher_jenks")))
+        for label, lo, hi in zip(classes.labels(), classes.lows, classes.bins):
+            shown = [float(v.replace(",", "")) for v in label.split(" – ")]
+            held = [v for v in values if lo <= v <= hi]
+            if lo == hi:  # one value, as `number` writes it
+                assert shown == [pytest.approx(lo, abs=0.005)], (label, held)
+            else:
+                assert min(shown) <= min(held) and max(held) <= max(shown), (label, held)

@@ -87,9 +87,10 @@ class Classes:
         return NO_DATA if i is None else self.colours[i]
 
     def labels(self) -> list[str]:
-        """"0", "0.36 – 0.46", … : the values each class holds, for the legend."""
-        return [number(hi) if lo == hi else f"{number(lo)} – {number(hi)}"
-                for lo, hi in zip(self.lows, self.bins)]
+        """"0", "0.36 – 0.46", … : the values each class holds, for the legend, its bounds
+        rounded outward (0.0254 to 0.4939 reads "0.02 – 0.5", never "0.03 – 0.49")."""
+        return [number(hi) if lo == hi else f"{number(_rounded(lo, math.floor))} – "
+                f"{number(_rounded(hi, math.ceil))}" for lo, hi in zip(self.lows, self.bins)]
 
     def umap_breaks(self) -> str:
         """uMap's manual breaks, "min,bound1,…": rounded to 2 decimals (as uMap saves
@@ -104,6 +105,16 @@ class Classes:
         return ",".join(out)
 
 
+def _rounded(value: float, rounding: Any) -> float:
+    """`value` to 2 decimals by `rounding` (math.floor or math.ceil), as `number` shows it;
+    to 4 where 2 would make a value above 0 read 0."""
+    for digits in (2, 4):
+        rounded = rounding(round(value * 10**digits, 9)) / 10**digits
+        if rounded or not value:
+            return rounded
+    return value
+
+
 def _outward(value: float, rounding: Any, limit: float | None, keep: float) -> str:
     """`value` rounded to 2 decimals by `rounding` when that stays below `limit`, else `keep`."""
     rounded = rounding(round(value * 100, 9)) / 100
@@ -113,8 +124,10 @@ def _outward(value: float, rounding: Any, limit: float | None, keep: float) -> s
 
 
 def number(value: float) -> str:
-    """2.2310 -> "2.23", 0.0 -> "0", 1234.5 -> "1,234.5"."""
-    return f"{value:,.2f}".rstrip("0").rstrip(".") if value else "0"
+    """2.2310 -> "2.23", 0.0 -> "0", 1234.5 -> "1,234.5"; under 0.01, four decimals."""
+    if not value:
+        return "0"
+    return f"{value:,.{2 if abs(value) >= 0.01 else 4}f}".rstrip("0").rstrip(".")
 
 
 def breaks(values: list[float], scheme: str = "quantiles", k: int = CLASSES) -> tuple[float, ...]:
