@@ -78,7 +78,8 @@ def _figure(timeline: Any, credit: str | None, reported: dict[str, list[Reported
     n = max(len(rows), 1)
     columns = min(COLUMNS, n)
     lines = -(-n // columns)
-    fig, axes = plt.subplots(lines, columns, figsize=(4 * columns + 1, 2.8 * lines + 2.2),
+    # At least 9 inches wide: the title, subtitle and credits on one line each, whatever the panels.
+    fig, axes = plt.subplots(lines, columns, figsize=(max(4 * columns + 1, 9), 2.8 * lines + 2.2),
                              sharex=True, sharey=True, squeeze=False, dpi=100)
     points = {r["insee"]: reported.get(r["insee"], []) for r in rows}
     top = max([c for r in rows for c in r["cameras"] if c is not None]
@@ -124,8 +125,8 @@ def _figure(timeline: Any, credit: str | None, reported: dict[str, list[Reported
     fig.text(0.01, 1 - 0.55 / fig.get_figheight(), subtitle, fontsize=11, color="#404040", va="top")
     credit_line = drawn_text(" · ".join(text for text, _ in credits(timeline.meta, credit)))
     fig.text(0.01, 0.01, f"{credit_line} · osmcams {timeline.meta['osmcams_version']}",
-             fontsize=9, color="#404040")
-    fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1 - 0.8 / fig.get_figheight()))
+             fontsize=9, color="#404040", wrap=True)  # on two lines where it must
+    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1 - 0.8 / fig.get_figheight()))
     return fig
 
 
