@@ -216,6 +216,12 @@ def test_diffs_give_what_osmium_apply_changes_gives(
     assert lines[0] == "data_timestamp,change,key,insee,commune,lon,lat"
     # The first run added Beausoleil's camera; the next two changed 7 things there.
     assert len(lines) == 1 + 1 + sum(k not in ("node/6482706094", f"way/{WAY_C}") for _, k, _ in changes)
+    rows = [line.split(",") for line in lines[1:]]
+    assert all(len(v.partition(".")[2]) <= 7 for row in rows for v in row[-2:])  # 1 cm, as in files
+    kinds = {"node": 0, "way": 1, "relation": 2}
+    for stamp in {row[0] for row in rows}:  # in each run, as an extract orders its objects
+        keys = [row[2].split("/") for row in rows if row[0] == stamp]
+        assert keys == sorted(keys, key=lambda k: (kinds[k[0]], int(k[1])))
     assert main(["changes", "--config", str(config), "--since", "yesterday"]) == 2
     capsys.readouterr()
     # A year under 1000 is every change (it was none: "999-01-01" sorted after "2025"); a

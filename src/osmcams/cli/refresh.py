@@ -189,15 +189,15 @@ def changes(config_path: Path, since: str, commune: str | None, fmt: str) -> Non
         names = store.names()
     finally:
         store.close()
-    for row in rows:
-        row["commune"] = names.get(row["insee"])
+    for row in rows:  # places to 7 decimals (1 cm), as every file of osmcams has them
+        row.update(commune=names.get(row["insee"]), lon=round(row["lon"], 7), lat=round(row["lat"], 7))
     if fmt == "geojson":
         from osmcams.outputs.writers import write_geojson
 
         features = [{
             "type": "Feature",
             "id": row["key"],
-            "geometry": {"type": "Point", "coordinates": [round(row["lon"], 7), round(row["lat"], 7)]},
+            "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
             "properties": {
                 "@id": row["key"], "change": row["change"], "insee": row["insee"],
                 "commune": row["commune"], "data_timestamp": row["data_timestamp"],

@@ -30,7 +30,7 @@ from typing import Any
 
 from osmcams.errors import CommuneNotFound, DataError, OsmcamsError, UsageError
 from osmcams.models import Camera
-from osmcams.store.sql import rows_in
+from osmcams.store.sql import extract_order, rows_in
 
 CHANGES = ("added", "removed", "moved", "moved out", "moved in", "retagged")
 MOVED_DEGREES = 1e-7  # closer than this (about 1 cm) is the same place
@@ -521,7 +521,9 @@ class Store:
         if insee is not None:
             query += " AND ch.insee = ?"
             params.append(insee)
-        cursor = self.db.execute(query + " ORDER BY r.id, ch.rowid", params)
+        # In each run, in the order of an extract (the order the run wrote them in follows
+        # Python's hashing of strings, which changes from one process to the next).
+        cursor = self.db.execute(query + f" ORDER BY r.id, {extract_order('ch.key')}, ch.rowid", params)
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, row)) for row in cursor]
         for row in rows:
