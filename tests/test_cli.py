@@ -85,6 +85,22 @@ def test_version() -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
+    (["count", "--foo"], "No such option '--foo'"),
+    (["count", "--format", "nope"], "'nope' is not one of"),
+    (["changes"], "Missing option '--config'. (see osmcams changes --help)"),
+    (["nosuch"], "No such command 'nosuch'"),
+])
+def test_click_usage_errors_are_one_line_too(args: list[str], message: str, capsys) -> None:
+    """What click refuses (an unknown option, a bad choice) reads as osmcams's own errors:
+    one line, where to look, exit 2 (click printed its usage, a hint and the error)."""
+    from osmcams.cli import main
+
+    assert main(args) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("osmcams: error: ") and message in err, err
+
+
+@pytest.mark.parametrize(("args", "message"), [
     (["count", "--all", "--commune", "Nice"], "--all excludes --commune and --department"),
     (["count", "--all", "--department", "06"], "--all excludes --commune and --department"),
     (["count", "--commune", "Nice", "--boundaries", "."],

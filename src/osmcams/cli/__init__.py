@@ -58,8 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="osmcams",
                  standalone_mode=False)
-    except click.ClickException as e:
-        e.show()
+    except click.ClickException as e:  # one line, as every error of osmcams, with where to look
+        from rich.markup import escape
+
+        from osmcams.models import printable
+
+        where = (f" (see {e.ctx.command_path} --help)" if isinstance(e, click.UsageError) and e.ctx
+                 else "")
+        stderr().print(f"[red]osmcams: error:[/] {escape(printable(e.format_message()) + where)}",
+                       highlight=False, soft_wrap=True)
         return ExitCode.USAGE
     except click.exceptions.Abort:  # Ctrl-C: the shell's own code for an interrupt
         stderr().print("osmcams: interrupted")
