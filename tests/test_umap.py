@@ -126,3 +126,21 @@ def test_the_map_opens_on_the_centroid_of_the_communes_together(monaco_scan, com
     point = umap_document(report, codes)["geometry"]["coordinates"]
     union = shapely.union_all(communes.frame.geometry.values).centroid
     assert point == [round(union.x, 7), round(union.y, 7)]
+
+
+def test_a_line_break_in_a_tag_stays_in_its_line_of_the_popup() -> None:
+    """The popup lists the tags a line each: a value holding a line break (or CR, or ESC)
+    shows it as \\n, never as a line that reads as a tag of its own."""
+    from osmcams.models import make_camera
+
+    camera = make_camera("node", 1, 7.005, 43.705, {"man_made": "surveillance",
+                                                     "description": "line1\nfake=tag\r\nend\x1b[2J"})[0]
+    rows = [{"insee": "A", "name": "One", "department": None, "population": None, "cameras": 1,
+             "coverage": 1.0, "cameras_per_km2": 2.5, "cameras_per_10k": None}]
+    meta = {"data_timestamp": None, "boundaries": "b.geojson", "population_source": None,
+            "osmcams_version": "0"}
+    document = umap_document(Report(meta, rows, cameras={"A": [camera]},
+                                    boundaries={"A": shapely.box(7.0, 43.7, 7.01, 43.71)}), ["A"])
+    (tags,) = [f["properties"]["osm_tags"] for layer in document["layers"] for f in layer["features"]
+               if "osm_tags" in f["properties"]]
+    assert tags.splitlines() == ["description=line1\\nfake=tag\\r\\nend\\x1b[2J", "man_made=surveillance"]
