@@ -144,3 +144,24 @@ def test_a_line_break_in_a_tag_stays_in_its_line_of_the_popup() -> None:
     (tags,) = [f["properties"]["osm_tags"] for layer in document["layers"] for f in layer["features"]
                if "osm_tags" in f["properties"]]
     assert tags.splitlines() == ["description=line1\\nfake=tag\\r\\nend\\x1b[2J", "man_made=surveillance"]
+
+
+def test_umap_markup_in_a_tag_is_shown_not_read() -> None:
+    """uMap turns {{url}} in a popup into an image it fetches, and [[url|text]] into a link:
+    from tags, their doubled braces and brackets are broken apart, the text kept."""
+    from osmcams.models import make_camera
+
+    camera = make_camera("node", 1, 7.005, 43.705, {"man_made": "surveillance",
+                                                     "name": "{{https://tracker.example/p.png}}",
+                                                     "operator": "[[https://evil.example|Mairie]]"})[0]
+    rows = [{"insee": "A", "name": "One", "department": None, "population": None, "cameras": 1,
+             "coverage": 1.0, "cameras_per_km2": 2.5, "cameras_per_10k": None}]
+    meta = {"data_timestamp": None, "boundaries": "b.geojson", "population_source": None,
+            "osmcams_version": "0"}
+    document = umap_document(Report(meta, rows, cameras={"A": [camera]},
+                                    boundaries={"A": shapely.box(7.0, 43.7, 7.01, 43.71)}), ["A"])
+    (shown,) = [f["properties"] for layer in document["layers"] for f in layer["features"]
+                if "osm_tags" in f["properties"]]
+    for key in ("name", "description", "osm_tags"):
+        assert "{{" not in shown[key] and "[[" not in shown[key] and "]]" not in shown[key]
+    assert shown["name"].replace("\u200b", "") == "{{https://tracker.example/p.png}}"

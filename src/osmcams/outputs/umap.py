@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from typing import Any
 
 from osmcams.files import atomic_open
@@ -54,9 +55,22 @@ def _shown(properties: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in properties.items() if v is not None and v != ""}
 
 
+# uMap reads its own markup in a popup: {{url}} is an image it fetches (a tracker's, from a
+# tag), [[url|text]] a link. Doubled, these are broken by a zero-width space between them.
+_MARKUP = re.compile(r"([{}\[\]])(?=\1)")
+
+
+def _unmarked(text: str) -> str:
+    return _MARKUP.sub("\\1\u200b", text)
+
+
 def _camera_feature(camera: Camera) -> dict[str, Any]:
     feature = camera_feature(camera)
-    feature["properties"] = _shown({**feature["properties"], "osm_tags": _tags_text(camera)})
+    properties = {**feature["properties"], "osm_tags": _tags_text(camera)}
+    for key in ("name", "description", "osm_tags"):  # what the popup shows
+        if isinstance(properties.get(key), str):
+            properties[key] = _unmarked(properties[key])
+    feature["properties"] = _shown(properties)
     return feature
 
 
