@@ -571,6 +571,25 @@ def test_a_commune_the_source_could_not_count_is_said_on_the_chart(tmp_path: Pat
     assert "<td>–</td>" in (tmp_path / "refused.html").read_text(encoding="utf-8")
 
 
+def test_a_chart_of_one_date_draws_a_point(tmp_path: Path) -> None:
+    """`--since` equal to `--until`: each count is a point (a step of no length drew nothing)."""
+    from osmcams.analysis.timeline import Timeline
+    from osmcams.outputs.charts import draw_timeline
+
+    meta = {"every": "year", "data_timestamp": "2025-09-01T00:00:00Z", "osmcams_version": "0",
+            "boundaries": "b.geojson", "population_source": None}
+    timeline = Timeline(meta, ["2025-09-01T00:00:00Z"],
+                        [{"insee": "06088", "name": "Nice", "coverage": 1.0, "cameras": [3]}])
+    from PIL import Image
+
+    from osmcams.outputs.charts import LINE
+
+    draw_timeline(timeline, tmp_path / "one.png")
+    image = Image.open(tmp_path / "one.png").convert("RGB")
+    red = tuple(int(LINE[i:i + 2], 16) for i in (1, 3, 5))
+    assert sum(n for n, colour in image.getcolors(1 << 24) if colour == red) > 20  # the point
+
+
 def test_per_10k_is_null_where_the_data_covers_little_as_in_count(
     monaco_2025: Path, ign_dir: Path, tmp_path: Path
 ) -> None:

@@ -100,7 +100,8 @@ def _figure(timeline: Any, credit: str | None, reported: dict[str, list[Reported
         dashed = share is not None
         ax.fill_between(dates, row["cameras"], step="post", color=FILL, alpha=0.6, linewidth=0)
         ax.step(dates, row["cameras"], where="post", color=PARTIAL_EDGE if dashed else LINE,
-                linewidth=2, linestyle="--" if dashed else "-")
+                linewidth=2, linestyle="--" if dashed else "-",
+                marker="o" if len(dates) == 1 else None)  # one date: a step of no length, a point
         ax.set_title(name + (f"\n{covered_text(share)}: counts incomplete" if share is not None else ""),
                      fontsize=11, loc="left")
         ax.annotate(f"{row['cameras'][-1]:,}", (dates[-1], row["cameras"][-1]), xytext=(3, 3),
