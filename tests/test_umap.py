@@ -165,3 +165,19 @@ def test_umap_markup_in_a_tag_is_shown_not_read() -> None:
     for key in ("name", "description", "osm_tags"):
         assert "{{" not in shown[key] and "[[" not in shown[key] and "]]" not in shown[key]
     assert shown["name"].replace("\u200b", "") == "{{https://tracker.example/p.png}}"
+
+
+def test_a_commune_of_unknown_coverage_is_drawn_partial() -> None:
+    """A commune counted where the file says nothing of its coverage (OSM XML without bounds):
+    a floor, dashed as the partly covered ones, its label saying the coverage is unknown."""
+    from osmcams.outputs.figures import drawn
+
+    rows = [{"insee": "A", "name": "One", "department": None, "population": None, "cameras": 1,
+             "coverage": None, "partial": True, "cameras_per_km2": None, "cameras_per_10k": None}]
+    meta = {"data_timestamp": None, "boundaries": "b.geojson", "population_source": None,
+            "osmcams_version": "0"}
+    report = Report(meta, rows, cameras={"A": []}, boundaries={"A": shapely.box(7.0, 43.7, 7.01, 43.71)})
+    assert drawn(report, "per_km2", "quantiles").kinds == ["partial"]
+    (commune,) = [f for layer in umap_document(report, ["A"])["layers"] for f in layer["features"]]
+    assert commune["properties"]["covered"] == "coverage unknown"
+    assert commune["properties"]["_umap_options"]["dashArray"]

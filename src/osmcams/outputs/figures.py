@@ -205,8 +205,8 @@ def drawn(report: Report, measure: str, scheme: str, codes: list[str] | None = N
     values = [value_of(r, key) for r in rows]
     classes = classify(values, scheme)
     shares = [partial_share(r) for r in rows]
-    kinds = ["nodata" if r.get("cameras") is None else "partial" if s is not None else "full"
-             for r, s in zip(rows, shares)]
+    kinds = ["nodata" if r.get("cameras") is None else "partial" if s is not None or r.get("partial")
+             else "full" for r, s in zip(rows, shares)]  # partial with no share: coverage unknown
     colours = [NO_DATA if k == "nodata" else UNCLASSED if v is None else classes.colour(v)
                for k, v in zip(kinds, values)]
     return Drawn(rows, values, classes, colours, kinds, shares)

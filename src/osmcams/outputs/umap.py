@@ -110,8 +110,8 @@ def _document(
     ):
         props = feature["properties"]
         style: dict[str, Any] = {"fillColor": colour}  # uMap keeps a feature's own colour
-        if share is not None:
-            props["covered"] = covered_text(share)
+        if kind == "partial":
+            props["covered"] = "coverage unknown" if share is None else covered_text(share)
             style.update(color=PARTIAL_EDGE, weight=3, dashArray=",".join(map(str, PARTIAL_DASH)),
                          showLabel=True, labelKey="{name}, {covered}")
         props["description"] = _commune_description(props, units, key)
