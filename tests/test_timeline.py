@@ -571,6 +571,26 @@ def test_a_commune_the_source_could_not_count_is_said_on_the_chart(tmp_path: Pat
     assert "<td>–</td>" in (tmp_path / "refused.html").read_text(encoding="utf-8")
 
 
+def test_the_files_own_boundaries_left_out_are_named_as_count_names_them(
+    monaco_2025: Path, tmp_path: Path
+) -> None:
+    """With no --boundaries, the history file's own relations: the incomplete ones left out
+    are named in warnings, one each, as `count` names them (the timeline said nothing)."""
+    from click.testing import CliRunner
+    from conftest import run_osmium
+
+    from osmcams.cli import cli
+
+    history = tmp_path / "monaco.osh.pbf"
+    run_osmium("cat", monaco_2025, "-o", history)
+    result = CliRunner().invoke(cli, ["timeline", "--pbf", str(history), "--all", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    counted = CliRunner().invoke(cli, ["count", "--pbf", str(monaco_2025), "--all", "-f", "json",
+                                       "--offline"])
+    named = [line for line in counted.stderr.splitlines() if "is incomplete, left out" in line]
+    assert len(named) >= 4 and all(line in result.stderr for line in named)
+
+
 def test_a_chart_of_one_date_draws_a_point(tmp_path: Path) -> None:
     """`--since` equal to `--until`: each count is a point (a step of no length drew nothing)."""
     from osmcams.analysis.timeline import Timeline

@@ -274,7 +274,9 @@ def build(
     ]
     if rank:
         rows.sort(key=lambda r: (-r["cameras"][-1], r["insee"]))
-    warnings = [*history.warnings, *partial, *population_warning(rows, communes)]
+    # As count's: the source's communes left out matter when the rows claim to cover them all.
+    left_out = [*communes.notes, *(communes.warnings if rank else [])]
+    warnings = [*history.warnings, *left_out, *partial, *population_warning(rows, communes)]
     meta = {
         "source": history.source,
         "data_timestamp": history.timestamp,
