@@ -84,6 +84,15 @@ def test_version() -> None:
 # --- Usage errors (exit 2) --------------------------------------------------------------
 
 
+def test_no_command_is_the_help(capsys) -> None:
+    """`osmcams` alone prints its help on stdout, not as an error (click 8.2 raises it as one)."""
+    from osmcams.cli import main
+
+    assert main([]) == ExitCode.USAGE
+    out, err = capsys.readouterr()
+    assert out.startswith("Usage: osmcams [OPTIONS] COMMAND") and "count" in out and err == ""
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["count", "--foo"], "No such option '--foo'"),
     (["count", "--format", "nope"], "'nope' is not one of"),

@@ -230,6 +230,26 @@ def test_bad_registers_are_one_line(write_text, cameras_geojson: Path) -> None:
     assert json.loads(result.stdout)["official_total"] == 1
 
 
+def test_a_windows_register_keeps_every_row(tmp_path: Path, cameras_geojson: Path) -> None:
+    """A register saved by Excel in Windows-1252, whose "…" (0x85) is a line break to
+    str.splitlines once read as Latin-1, and U+2028 in UTF-8: every row is a site. A count
+    of "²" is one line, exit 4 (a traceback)."""
+    rows = [("Rue A…", 2.35, 48.86), ("Rue B", 2.351, 48.861), ("Rue C\u2028bis", 2.352, 48.862)]
+    for name, encoding in (("cp1252.csv", "cp1252"), ("u2028.csv", "utf-8")):
+        path = tmp_path / name
+        text = "lieu;lon;lat\n" + "".join(f"{place};{lon};{lat}\n" for place, lon, lat in rows)
+        path.write_bytes(text.encode(encoding, errors="replace"))
+        result = pair("--official", path, "--cameras", cameras_geojson, "-f", "json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["official_total"] == 3, name
+    squared = tmp_path / "squared.csv"
+    squared.write_text("lon;lat;nb\n2.35;48.86;\u00b2\n", encoding="utf-8")
+    result = pair("--official", squared, "--cameras", cameras_geojson, "--register-unit", "site",
+                  "--count-field", "nb")
+    assert result.exit_code == ExitCode.DATA, result.output
+    assert "nb must be a whole number, not '²'" in result.stderr
+
+
 @pytest.mark.parametrize("suffix", [".geojson", ".geojsons", ".gpkg", ".parquet", ".csv"])
 def test_cameras_from_every_export_format(
     suffix: str, monaco_2025: Path, osm_cameras, write_text, tmp_path: Path

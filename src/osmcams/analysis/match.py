@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import math
 import os
@@ -99,7 +100,9 @@ def _read_csv(path: Path, lon_field: str | None, lat_field: str | None, crs: str
         dialect = csv.Sniffer().sniff(text[:8192], delimiters=";,\t")
     except csv.Error as e:
         raise DataError(f"{path}: not a CSV table with ';', ',' or tab between fields") from e
-    reader = csv.DictReader(text.splitlines(), dialect=dialect)
+    # Lines as csv ends them (\r, \n): str.splitlines() also ends one at U+2028 and at the
+    # "…" of Windows-1252 read as Latin-1 (U+0085), inside a field.
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
     try:
         rows = list(reader)
     except csv.Error as e:  # a field over csv's limit of 128 KiB
@@ -412,7 +415,8 @@ def by_site(sites: Points, osm: Points, max_distance: float = 30.0) -> Sites:
 def count_column(register: Points, named: str | None = None) -> str | None:
     """The register column holding a number of cameras per site: `named`, else one of
     COUNT_NAMES, else None."""
-    columns = list(register.properties[0]) if register.properties else []
+    # Every site's (a vector file's first feature may leave out a column it has no value for).
+    columns = list(dict.fromkeys(key for properties in register.properties for key in properties))
     if named:
         if named not in columns:
             raise UsageError(f"{register.source}: no column {named!r} among {', '.join(columns)}")
@@ -432,7 +436,7 @@ def site_counts(register: Points, column: str) -> list[int | None]:
         if not text:
             counts.append(None)
             continue
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):  # "²" is a digit to str.isdigit, not to int()
             raise DataError(f"{register.source}: site {line}: {column} must be a whole number, not {text!r}")
         counts.append(int(text))
     return counts

@@ -58,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="osmcams",
                  standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as e:  # no command: the help, as click gives it
+        click.echo(e.ctx.get_help())
+        return ExitCode.USAGE
     except click.ClickException as e:  # one line, as every error of osmcams, with where to look
         from rich.markup import escape
 

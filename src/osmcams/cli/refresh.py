@@ -49,7 +49,8 @@ def refresh(config_path: Path, threads: int | None, quiet: bool, backfill: Path 
     \b
     Examples:
       osmcams refresh --config /etc/osmcams/osmcams.toml --quiet
-    (a crontab line: 17 * * * * osmcams refresh --config … --quiet)
+    (a crontab line, with the full path: cron's PATH holds no virtualenv:
+    17 * * * * /opt/osmcams/.venv/bin/osmcams refresh --config … --quiet)
       osmcams refresh --config osmcams.toml --backfill alpes-maritimes.osh.pbf --every quarter
       osmcams refresh --config osmcams.toml --backfill ohsome
     """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import io
 import json
 import os
 import re
@@ -214,7 +215,7 @@ def _population_csv(path: Path, text: str) -> Population:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         raise DataError(f"{path}: not a population table (no columns separated by , ; or tab)") from None
-    reader = csv.DictReader(text.splitlines(), dialect=dialect)
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)  # (not splitlines: U+2028)
     try:
         columns = reader.fieldnames or []
     except csv.Error as e:  # a field over csv's limit of 128 KiB
