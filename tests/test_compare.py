@@ -61,6 +61,11 @@ def span(as_of: str) -> tuple[date, date]:
     return date(parts[0], 1, 1), date(parts[0], 12, 31)
 
 
+def shown_ratio(share: float) -> float:
+    """A completeness as compare writes it: 3 decimals, 2 significant digits under 1 %."""
+    return round(share, 3) if share >= 0.01 or not share else float(f"{share:.2g}")
+
+
 def nearest(rows: list[dict[str, str]], day: date) -> dict[str, str]:
     """The row whose period is the fewest days from `day`; the later one of two as near."""
     def key(row: dict[str, str]) -> tuple[int, int]:
@@ -133,7 +138,7 @@ def test_department_of_the_gard(
         assert (row["as_of"], row["published"]) == (figure["as_of"], figure["published"])
         assert (row["status"], row["qualifier"]) == (figure["status"], figure["qualifier"])
         assert row["reported_source"] == figure["source"]
-        assert row["completeness"] == round(mapped / reported, 3)
+        assert row["completeness"] == shown_ratio(mapped / reported)
         assert row["completeness_qualifier"] == figure["qualifier"]  # exact or about here
         assert len(row["series"]) == sum(r["insee"] == code for r in gard_rows)
         assert {"population", "cameras_per_km2", "by_type"} <= set(row)
@@ -338,10 +343,13 @@ def test_completeness_over_time_from_a_history_file(
         assert point["moment"] == moments[point["as_of"]]
         held = _snapshot(osh, point["moment"], shapes_06)[point["insee"]]
         assert point["mapped_then"] == len(held), point
+        row = next(r for r in data["communes"] if r["insee"] == point["insee"])
         if point["scope"] == "Monaco urban area":
             assert point["completeness"] is None
+        elif row["partial"] and row["coverage"] < 0.95:  # too little of it in the data for a ratio
+            assert point["completeness"] is None and point["reason"].startswith("the OSM data covers ")
         else:
-            assert point["completeness"] == round(len(held) / point["reported_cameras"], 3)
+            assert point["completeness"] == shown_ratio(len(held) / point["reported_cameras"])
             assert point["completeness_qualifier"] == {"exact": "exact", "about": "about",
                                                        "at_least": "at_most"}[point["qualifier"]]
     rows = {r["insee"]: r for r in data["communes"]}
@@ -357,10 +365,13 @@ def test_completeness_over_time_from_a_history_file(
                    "--reported", mine, "-q").stdout
     assert "Every reported figure beside the cameras mapped at its date" in table
     assert "Monaco-Matin" in table and "≥5" in table
-    # The same points from the plain function the timeline chart calls.
+    # The same points from the plain function the timeline chart calls, which draws the
+    # figures and the cameras mapped then; it has no coverage to judge a ratio by.
     chart = figures_over_time(read_history(osh), {c: shapes_06[c] for c in ("06012", "06032")},
                               read_reported((mine,)))
-    assert chart == points
+    judged = ("completeness", "completeness_qualifier", "reason")
+    assert [{k: v for k, v in p.items() if k not in judged} for p in chart] == [
+        {k: v for k, v in p.items() if k not in judged} for p in points]
 
 
 def test_completeness_over_time_from_the_refresh_store(
@@ -415,3 +426,29 @@ def test_department_ranges_and_empty_tables(write_text) -> None:
         read_reported((write_text("dep.csv", header + "11,Aude,433,73,650,450,2022-05,L'Empaillé\n"),))
     empty = read_reported((write_text("empty.csv", SERIES_HEADER),))
     assert empty.communes == {} and empty.sources[0].endswith("empty.csv")
+
+
+def test_no_completeness_where_the_data_covers_little(monaco_2025: Path, communes_06: Path,
+                                                       tmp_path: Path) -> None:
+    """Beausoleil, Cap-d'Ail and Roquebrune-Cap-Martin, 40 %, 12 % and 3 % inside the Monaco
+    extract: a count that says too little for a ratio (Roquebrune read 0.0 exact). And a small
+    ratio keeps two significant digits: 1 camera of 4,055 is 0.00025, not 0.0."""
+    from osmcams.analysis.compare import ratio
+
+    table = tmp_path / "figures.csv"
+    table.write_text("insee,name,department,reported_cameras,qualifier,scope,status,as_of,source,"
+                     "published\n" + "".join(
+                         f"{code},{code},06,10,exact,municipal network,installed,2024,A,2024\n"
+                         for code in ("06012", "06032", "06104")), encoding="utf-8")
+    result = invoke("compare", "--pbf", monaco_2025, "--boundaries", communes_06, "--department", "06",
+                    "--reported", table, "-f", "json", "-q")
+    assert result.exit_code == 0, result.output
+    rows = {r["insee"]: r for r in json.loads(result.stdout)["communes"]}
+    counted = {r["insee"]: r for r in json.loads(invoke(
+        "count", "--pbf", monaco_2025, "--boundaries", communes_06, "--department", "06",
+        "--include-partial", "-f", "json", "-q").stdout)["communes"]}
+    for code in ("06012", "06032", "06104"):
+        assert counted[code]["coverage"] < 0.95 and rows[code]["completeness"] is None
+        assert rows[code]["reason"].startswith("the OSM data covers ")
+    figure = {"commune_scope": True, "status": "installed", "reported_cameras": 4055, "qualifier": "exact"}
+    assert ratio(1, figure)[0] == 0.00025 and ratio(2028, figure)[0] == 0.5

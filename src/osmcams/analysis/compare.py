@@ -24,7 +24,7 @@ from typing import Any
 from osmcams.communes.model import department_of
 from osmcams.errors import DataError
 from osmcams.files import read_input
-from osmcams.join import Report, data_age_days, share_text
+from osmcams.join import MIN_COVERAGE, Report, data_age_days, share_text
 
 MAX_REPORTED_BYTES = 16 << 20  # a table of figures per commune of France takes a few MB
 SERIES_COLUMNS = ("insee", "name", "department", "reported_cameras", "qualifier", "scope", "status",
@@ -274,17 +274,24 @@ def flags(figure: dict[str, Any], data_timestamp: str | None) -> list[str]:
     return found
 
 
-def ratio(mapped: int | None, figure: dict[str, Any]) -> tuple[float | None, str | None, str | None]:
-    """Completeness mapped ÷ reported, its qualifier, or the reason there is none."""
+def ratio(mapped: int | None, figure: dict[str, Any], short: str | None = None
+          ) -> tuple[float | None, str | None, str | None]:
+    """Completeness mapped ÷ reported, its qualifier, or the reason there is none. `short`:
+    why the commune's count says too little for a ratio, its coverage being under what
+    densities need (it would read as 0 % where there is almost no data)."""
     if mapped is None:
         return None, None, "the OSM data does not cover this commune"
+    if short is not None:
+        return None, None, short
     if not figure["commune_scope"]:
         return None, None, "the figure's scope is not the commune: no ratio"
     if figure["status"] == "annulled":
         return None, None, "the figure is of annulled cameras: no ratio"
     if not figure["reported_cameras"]:
         return None, None, "the reported figure is 0: no ratio"
-    return round(mapped / figure["reported_cameras"], 3), RATIO_QUALIFIER[figure["qualifier"]], None
+    share = mapped / figure["reported_cameras"]  # to 3 decimals, or 2 significant digits under 1 %
+    return (round(share, 3) if share >= 0.01 or not share else float(f"{share:.2g}"),
+            RATIO_QUALIFIER[figure["qualifier"]], None)
 
 
 def partial(row: dict[str, Any]) -> list[str]:
@@ -322,7 +329,8 @@ def compare(report: Report, reported: Reported, named: bool, then: Then | None =
         figures = reported.communes.get(code, [])
         if not figures and not named:
             continue
-        rows.append(_row(by_code.get(code), code, figures, timestamp, then))
+        rows.append(_row(by_code.get(code), code, figures, timestamp, then,
+                         report.meta.get("min_coverage", MIN_COVERAGE)))
     departments = [] if named else [
         _department_row(code, figure, report, selected, timestamp)
         for code, figure in reported.departments.items()
@@ -344,13 +352,14 @@ def compare(report: Report, reported: Reported, named: bool, then: Then | None =
 
 
 def series_point(
-    code: str, name: str, figure: dict[str, Any], then: Then | None, data_timestamp: str | None
+    code: str, name: str, figure: dict[str, Any], then: Then | None, data_timestamp: str | None,
+    short: str | None = None,
 ) -> dict[str, Any]:
     """One dated figure beside the cameras mapped at its moment, when a history tells."""
     moment = None if figure["as_of"] is None else moment_of(figure["as_of"])
     known = None if then is None or moment is None else then.get(code, {}).get(figure["as_of"])
     mapped = known if isinstance(known, int) else None
-    completeness, qualifier, reason = ratio(mapped, figure)
+    completeness, qualifier, reason = ratio(mapped, figure, short)
     if mapped is None:
         stamp = _instant(data_timestamp)
         reason = ("no history of the OSM data" if then is None
@@ -381,7 +390,7 @@ def _figure_keys(figure: dict[str, Any] | None) -> dict[str, Any]:
 
 def _row(
     row: dict[str, Any] | None, code: str, figures: list[dict[str, Any]], timestamp: str | None,
-    then: Then | None,
+    then: Then | None, min_coverage: float,
 ) -> dict[str, Any]:
     from osmcams.join import ROW_KEYS
 
@@ -390,7 +399,13 @@ def _row(
         row = dict.fromkeys(ROW_KEYS)
         row.update(insee=code, name=figure["name"] if figure else code, department=department_of(code))
     mapped = row.get("cameras")
-    completeness, qualifier, reason = ratio(mapped, figure) if figure else (None, None, "no reported figure")
+    coverage = row.get("coverage")
+    short = None
+    if row.get("partial") and (coverage is None or coverage < min_coverage):
+        short = ("the OSM data covers an unknown share of the commune: no ratio" if coverage is None
+                 else f"the OSM data covers {share_text(coverage)} of the commune: no ratio")
+    completeness, qualifier, reason = (ratio(mapped, figure, short) if figure
+                                       else (None, None, "no reported figure"))
     if mapped is None:
         reason = row.get("reason") or reason
     return {
@@ -400,7 +415,7 @@ def _row(
         "completeness_qualifier": qualifier,
         "flags": (flags(figure, timestamp) if figure else []) + partial(row),
         "reason": reason,
-        "series": [series_point(code, row["name"], f, then, timestamp) for f in figures],
+        "series": [series_point(code, row["name"], f, then, timestamp, short) for f in figures],
     }
 
 
