@@ -611,3 +611,24 @@ def test_where_coverage_is_unknown_only_communes_holding_cameras_are_counted(
     assert "left out: Cap-d'Ail (06032)" in result.stderr
     alone = invoke("count", "--commune", "06032", "--pbf", xml, "--boundaries", communes_06, "-q")
     assert alone.exit_code == ExitCode.DATA and "nothing there can be counted" in alone.stderr
+
+
+def test_a_history_file_takes_its_extent_as_a_snapshot_does(
+    monaco_2025: Path, communes_06: Path, tmp_path: Path
+) -> None:
+    """`count --pbf FILE.osh.pbf --extent POLY`: the extent gives the coverage, as for the same
+    data as a snapshot (the history file's count estimated it, and ignored the extent)."""
+    history = tmp_path / "monaco.osh.pbf"
+    run_osmium("cat", monaco_2025, "-o", history)
+    extent = tmp_path / "box.geojson"
+    extent.write_text(json.dumps({"type": "Polygon", "coordinates": [
+        [[7.40, 43.72], [7.45, 43.72], [7.45, 43.76], [7.40, 43.76], [7.40, 43.72]]]}))
+    found = []
+    for pbf in (monaco_2025, history):
+        result = invoke("count", "--commune", "06012", "--commune", "06032", "--pbf", pbf,
+                        "--boundaries", communes_06, "--extent", extent, "-f", "json", "-q")
+        assert result.exit_code == 0, result.output
+        data = strict_json(result.stdout)
+        assert data["meta"]["coverage_from"] == f"extent: {extent}"
+        found.append({r["insee"]: r["coverage"] for r in data["communes"]})
+    assert found[0] == found[1]

@@ -239,6 +239,7 @@ def read_file(
     """Cameras and, with `admin_level`, admin boundaries of an OSM file: of a history file
     (several versions of each object), as they are at its data date. `extent`: the polygon
     the file was cut with, when it is not `NAME.poly` beside it."""
+    from osmcams.sources.extent import extent_of
     from osmcams.sources.osm.osh import is_history, read_boundaries, snapshot
     from osmcams.sources.osm.pbf import scan_file
 
@@ -246,6 +247,7 @@ def read_file(
         return scan_file(path, admin_level, threads, progress, extent)
     found = [] if admin_level is None else read_boundaries(path, admin_level, threads, progress)
     extract = snapshot(path, threads, progress)
+    extract.extent, extract.extent_source = extent_of(path, extent)  # as a snapshot's, NAME.poly too
     extract.warnings.insert(0, f"{path.name} is a full-history file: counted as it is at its data "
                                "date, the latest version of each object (deleted ones left out)")
     return extract, found
