@@ -230,6 +230,22 @@ def test_bad_registers_are_one_line(write_text, cameras_geojson: Path) -> None:
     assert json.loads(result.stdout)["official_total"] == 1
 
 
+def test_sites_far_from_the_others_keep_their_cameras(write_text) -> None:
+    """A register of Paris and of overseas France (La Réunion, Guadeloupe, Nouméa), a camera
+    25 m north and one 25 m east of each site: every site holds its two (a projection centred
+    on the data lost those thousands of km away)."""
+    sites = [(2.35, 48.86), (2.36, 48.87), (55.45, -20.88), (-61.53, 16.24), (166.44, -22.27)]
+    cameras = [GEOD.fwd(lon, lat, azimuth, 25.0)[:2] for lon, lat in sites for azimuth in (0, 90)]
+    official = write_text("far.csv", "lon;lat\n" + "".join(f"{lon};{lat}\n" for lon, lat in sites))
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": list(p)},
+                 "properties": {"@id": f"node/{n}"}} for n, p in enumerate(cameras, 1)]
+    osm = write_text("far.geojson", json.dumps({"type": "FeatureCollection", "features": features}))
+    result = pair("--official", official, "--cameras", osm, "--register-unit", "site", "-f", "json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert (found["sites_with_osm_cameras"], found["osm_cameras_at_a_site"]) == (5, 10)
+
+
 def test_a_windows_register_keeps_every_row(tmp_path: Path, cameras_geojson: Path) -> None:
     """A register saved by Excel in Windows-1252, whose "…" (0x85) is a line break to
     str.splitlines once read as Latin-1, and U+2028 in UTF-8: every row is a site. A count

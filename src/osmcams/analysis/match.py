@@ -336,26 +336,20 @@ def match(official: Points, osm: Points, max_distance: float = 30.0) -> Matching
 def candidates(official: Points, osm: Points, max_distance: float) -> tuple[Any, Any, Any]:
     """Pairs (official, OSM) closer than `max_distance` metres, with geodesic lengths.
 
-    A k-d tree on an azimuthal equidistant projection centred on the data finds them
-    (with a margin for the projection's scale error); the lengths are on the ellipsoid.
+    A k-d tree on earth-centred coordinates finds them: the straight line between two
+    points is never longer than the geodesic, so no pair within the distance is missed,
+    however far apart the data lies (a projection centred on it lost pairs overseas). The
+    lengths are on the ellipsoid.
     """
     import numpy
-    from pyproj import Geod, Transformer
+    from pyproj import Geod
     from scipy.spatial import cKDTree
 
     empty = numpy.array([], int), numpy.array([], int), numpy.array([], float)
     if not len(official) or not len(osm):
         return empty
-    lon0 = float(numpy.median(official.lons + osm.lons))
-    lat0 = float(numpy.median(official.lats + osm.lats))
-    local = Transformer.from_pipeline(  # as from_crs("EPSG:4326", aeqd), without its 3 ms lookup
-        "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad"
-        f" +step +proj=aeqd +lat_0={lat0} +lon_0={lon0} +ellps=WGS84 +units=m"
-    )
-    a = numpy.column_stack(local.transform(official.lons, official.lats))
-    b = numpy.column_stack(local.transform(osm.lons, osm.lats))
-    near = cKDTree(a).sparse_distance_matrix(
-        cKDTree(b), max_distance * 1.05 + 1.0, output_type="coo_matrix"
+    near = cKDTree(_earth_centred(official)).sparse_distance_matrix(
+        cKDTree(_earth_centred(osm)), max_distance * (1 + 1e-9) + 1e-3, output_type="coo_matrix"
     )
     rows, cols = near.row.astype(int), near.col.astype(int)
     if not len(rows):
@@ -365,6 +359,21 @@ def candidates(official: Points, osm: Points, max_distance: float) -> tuple[Any,
     _, _, metres = Geod(ellps="WGS84").inv(lons_a, lats_a, lons_b, lats_b)
     keep = metres <= max_distance
     return rows[keep], cols[keep], metres[keep]
+
+
+WGS84_A, WGS84_F = 6_378_137.0, 1 / 298.257223563
+
+
+def _earth_centred(points: Points) -> Any:
+    """The points as x, y, z in metres from the earth's centre, on the WGS 84 ellipsoid."""
+    import numpy
+
+    lon = numpy.radians(numpy.asarray(points.lons, float))
+    lat = numpy.radians(numpy.asarray(points.lats, float))
+    e2 = WGS84_F * (2 - WGS84_F)
+    n = WGS84_A / numpy.sqrt(1 - e2 * numpy.sin(lat) ** 2)
+    return numpy.column_stack((n * numpy.cos(lat) * numpy.cos(lon), n * numpy.cos(lat) * numpy.sin(lon),
+                               n * (1 - e2) * numpy.sin(lat)))
 
 
 def summary(official: Points, osm: Points, matching: Matching, max_distance: float) -> dict[str, Any]:
