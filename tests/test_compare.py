@@ -452,3 +452,23 @@ def test_no_completeness_where_the_data_covers_little(monaco_2025: Path, commune
         assert rows[code]["reason"].startswith("the OSM data covers ")
     figure = {"commune_scope": True, "status": "installed", "reported_cameras": 4055, "qualifier": "exact"}
     assert ratio(1, figure)[0] == 0.00025 and ratio(2028, figure)[0] == 0.5
+
+
+def test_a_figure_given_twice_is_refused_at_its_line(tmp_path: Path) -> None:
+    """In one file, or in two (the same file given twice), with the lines a reader counts:
+    blank lines and a line break inside a quoted field count (they were off by those)."""
+    head = "insee,name,department,reported_cameras,qualifier,scope,status,as_of,source,published\n"
+    row = "75056,Paris,75,2000,exact,municipal network,installed,2023-01,A,2023-02\n"
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text(head + "\n" + row + '75056,"Paris\nintra muros",75,5,exact,municipal network,'
+                      "installed,2020,B,2020\n" + "\n" + row, encoding="utf-8")
+    with pytest.raises(DataError, match=r"spaced.csv, line 7: the same figure as line 3$"):
+        read_reported((spaced,))
+    once = tmp_path / "once.csv"
+    once.write_text(head + row, encoding="utf-8")
+    other = tmp_path / "other.csv"
+    other.write_text(head + row, encoding="utf-8")
+    with pytest.raises(DataError, match=r"other.csv, line 2: the same figure as .*once.csv, line 2$"):
+        read_reported((once, other))
+    with pytest.raises(DataError, match="the file is given twice"):
+        read_reported((once, once))

@@ -55,6 +55,8 @@ class Reported:
     communes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     departments: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+    # Where each figure was read ("FILE, line N"): one given twice, in one file or two, is refused.
+    places: dict[tuple[Any, ...], tuple[str, int]] = field(default_factory=dict, repr=False)
 
 
 def read_reported(
@@ -85,22 +87,26 @@ def _add_table(reported: Reported, text: str, source: str, today: date) -> None:
     try:
         columns = {name.strip() for name in reader.fieldnames or []}
         reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
-        rows = list(reader)
+        # Each row with the line it ends on, as a reader of the file counts them: blank lines
+        # and line breaks inside a field count too.
+        rows = [(row, reader.line_num) for row in reader]
     except csv.Error as e:  # a field over csv's limit of 128 KiB
         raise DataError(f"{source}, line {reader.line_num + 1}: {e}") from None
     if set(SERIES_COLUMNS) <= columns or set(COMMUNE_COLUMNS) <= columns:
         parse = _series if set(SERIES_COLUMNS) <= columns else _commune
-        seen: dict[tuple[Any, ...], int] = {}
-        for line, row in enumerate(rows, 2):
+        for row, line in rows:
             figure = _parsed(parse, row, today, source, line)
             key = tuple(figure[k] for k in ("insee", "reported_cameras", "scope", "status", "as_of",
                                             "source"))
-            if key in seen:
-                raise DataError(f"{source}, line {line}: the same figure as line {seen[key]}")
-            seen[key] = line
+            if key in reported.places:
+                file, first = reported.places[key]
+                where = (f"{file}, line {first}" if file != source
+                         else "itself: the file is given twice" if first == line else f"line {first}")
+                raise DataError(f"{source}, line {line}: the same figure as {where}")
+            reported.places[key] = source, line
             reported.communes.setdefault(figure["insee"], []).append({**figure, "file": source})
     elif set(DEPARTMENT_COLUMNS) <= columns:
-        for line, row in enumerate(rows, 2):
+        for row, line in rows:
             figure = _parsed(_department, row, today, source, line)
             reported.departments[figure["department"]] = {**figure, "file": source}
     else:
