@@ -22,7 +22,7 @@ from typing import IO, Any, Union, get_args, get_origin, get_type_hints
 from osmcams.errors import OutputError, UsageError
 from osmcams.files import atomic_open, atomic_path
 from osmcams.join import MIN_COVERAGE, ROW_KEYS, DensityRow, Report
-from osmcams.models import Camera
+from osmcams.models import Camera, printable
 from osmcams.outputs.formats import CAMERAS, FORMATS, VIEWS, Format
 from osmcams.outputs.fov import View, view_feature
 
@@ -96,13 +96,20 @@ def _markdown_cell(value: Any) -> str:
         value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "–"
     elif isinstance(value, list):
         value = "; ".join(map(str, value)) or "–"
-    return "–" if value is None else str(value).replace("|", "\\|")
+    if value is None:
+        return "–"
+    # One line of text in one cell, whatever the value holds: a line break would end the row,
+    # a "|" the cell, and "<" open HTML, which Markdown renderers pass through.
+    text = " ".join(printable(str(value).replace("\t", " ")).splitlines())
+    return html.escape(text, quote=False).replace("|", "\\|")
 
 
 def markdown_table(rows: list[dict[str, Any]], keys: tuple[str, ...], out: IO[str]) -> None:
-    """Rows as a Markdown table, numbers aligned right."""
+    """Rows as a Markdown table, numbers aligned right, text left."""
+    numbers = {k for k in keys if any(isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool)
+                                      for r in rows)}
     out.write("| " + " | ".join(keys) + " |\n")
-    out.write("|" + "|".join("---:" if k not in ("insee", "name") else "---" for k in keys) + "|\n")
+    out.write("|" + "|".join("---:" if k in numbers else "---" for k in keys) + "|\n")
     for row in rows:
         out.write("| " + " | ".join(_markdown_cell(row.get(k)) for k in keys) + " |\n")
 
