@@ -246,6 +246,24 @@ def test_sites_far_from_the_others_keep_their_cameras(write_text) -> None:
     assert (found["sites_with_osm_cameras"], found["osm_cameras_at_a_site"]) == (5, 10)
 
 
+def test_the_layers_say_where_they_come_from(write_text, cameras_geojson: Path, tmp_path: Path) -> None:
+    """Each GeoJSON layer of --output-dir carries `meta` (the sources, the data date, the
+    figures) as a foreign member, and the GeoPackage the same in its metadata, as count's do."""
+    import pyogrio
+
+    official = write_text("one.csv", "lon;lat\n2.35;48.86\n")
+    result = pair("--official", official, "--cameras", cameras_geojson, "-f", "json",
+                  "--output-dir", tmp_path / "layers", "-o", tmp_path / "layers.gpkg")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    for name in ("matched", "official-only", "osm-only"):
+        collection = json.loads((tmp_path / "layers" / f"{name}.geojson").read_text(encoding="utf-8"))
+        assert collection["meta"]["official_source"] == str(official)
+        assert collection["meta"]["matched"] == figures["matched"]
+    items = pyogrio.read_info(tmp_path / "layers.gpkg", layer="matched")["dataset_metadata"]
+    assert items["official_source"] == str(official)
+
+
 def test_a_windows_register_keeps_every_row(tmp_path: Path, cameras_geojson: Path) -> None:
     """A register saved by Excel in Windows-1252, whose "…" (0x85) is a line break to
     str.splitlines once read as Latin-1, and U+2028 in UTF-8: every row is a site. A count

@@ -552,23 +552,30 @@ def layers(official: Points, osm: Points, matching: Matching) -> dict[str, list[
     return dict(zip(LAYERS, (matched, official_only, osm_only)))
 
 
-def write_layers(features: dict[str, list[dict[str, Any]]], paths: dict[str, Path]) -> None:
-    """Each layer to its GeoJSON file (paths in a staging directory: see files.publish)."""
+def write_layers(features: dict[str, list[dict[str, Any]]], paths: dict[str, Path],
+                 about: dict[str, Any]) -> None:
+    """Each layer to its GeoJSON file (paths in a staging directory: see files.publish), with
+    where it comes from (`about`: {"meta", "warnings"}) as the collection's foreign members."""
     for name, path in paths.items():
         with open(path, "w", encoding="utf-8") as out:
-            write_geojson(features[name], out)
+            write_geojson(features[name], out, about=about)
 
 
-def write_geopackage(features: dict[str, list[dict[str, Any]]], target: Path, overwrite: bool) -> None:
-    """The three layers in one GeoPackage (layer names with underscores)."""
+def write_geopackage(features: dict[str, list[dict[str, Any]]], target: Path, overwrite: bool,
+                     about: dict[str, Any]) -> None:
+    """The three layers in one GeoPackage (layer names with underscores), where they come from
+    (`about`) in its metadata."""
     import geopandas
+
+    from osmcams.outputs.writers import gdal_metadata
 
     with atomic_path(target, overwrite) as temp:
         temp.unlink()
-        for name, layer in features.items():
+        for i, (name, layer) in enumerate(features.items()):
             frame = (
                 geopandas.GeoDataFrame.from_features(layer, crs="EPSG:4326")
                 if layer
                 else geopandas.GeoDataFrame({"name": []}, geometry=[], crs="EPSG:4326")
             )
-            frame.to_file(temp, layer=name.replace("-", "_"), driver="GPKG")
+            frame.to_file(temp, layer=name.replace("-", "_"), driver="GPKG",
+                          **({"dataset_metadata": gdal_metadata(about)} if not i else {}))

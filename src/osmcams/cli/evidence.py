@@ -108,11 +108,12 @@ def match(
     if output_dir or output:
         features = (matching.site_layers(register, osm, sites, counts) if register_unit == "site"
                     else matching.layers(register, osm, result))
+        about = {"meta": summary, "warnings": register.warnings + osm.warnings}  # where they come from
         if output_dir:  # the three files all or nothing
             with publish(output_dir, names, overwrite) as staged:
-                matching.write_layers(features, staged)
+                matching.write_layers(features, staged, about)
         if output:
-            matching.write_geopackage(features, output, overwrite)
+            matching.write_geopackage(features, output, overwrite, about)
     if fmt == "json":
         click.echo(json.dumps({**summary, "warnings": register.warnings + osm.warnings},
                               ensure_ascii=False, allow_nan=False, indent=1))
