@@ -484,3 +484,9 @@ def test_partly_covered_communes_are_lower_bounds_in_every_format(
     features = json.loads((tmp_path / "c.geojson").read_text(encoding="utf-8"))["features"]
     assert {f["properties"]["insee"]: (f["properties"]["partial"], f["properties"]["coverage"])
             for f in features} == {r["insee"]: (r["partial"], r["coverage"]) for r in rows}
+
+
+def test_a_map_of_one_commune_says_one_commune(tmp_path: Path) -> None:
+    result = invoke("map", "--demo", "--commune", "06012", "-o", tmp_path / "one.html", "-q")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip().splitlines()[-1] == f"{tmp_path / 'one.html'}: 1 commune"

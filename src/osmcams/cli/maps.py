@@ -86,7 +86,9 @@ def map_command(
         write_html(report, output, overwrite, measure=measure, scheme=scheme, views=views,
                    tiles=tiles, cluster=not no_cluster, credit=credit)
     outside = f", {len(report.outside):,} without data" if report.outside else ""
-    stderr().print(f"{output}: {len(report.rows):,} communes{outside}", highlight=False, soft_wrap=True)
+    drawn = len(report.rows)
+    stderr().print(f"{output}: {drawn:,} commune{'s' * (drawn != 1)}{outside}", highlight=False,
+                   soft_wrap=True)
 
 
 def _report_at(kw: dict[str, Any], at: str) -> Any:
