@@ -39,7 +39,7 @@ def cli(verbose: int) -> None:
     \b
     Exit codes: 0 OK, 1 internal error, 2 usage error, 3 commune not found or
     ambiguous, 4 bad or incomplete input data, 5 network failure, 6 locked,
-    7 stale (replication diffs gone).
+    7 stale (replication diffs gone), 130 interrupted.
     """
     if verbose:
         import logging
