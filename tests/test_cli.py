@@ -115,6 +115,8 @@ def test_click_usage_errors_are_one_line_too(args: list[str], message: str, caps
     (["count", "--commune", "Nice", "--boundaries", "."],
      "--boundaries, --code-field, --name-field and --extent go with --pbf or --region"),
     (["count"], "name a commune with --commune, a --department, or use --all"),
+    (["count", "--demo", "-o", "-"], "-o -: leave out -o to write to standard output"),
+    (["export", "--demo", "--commune", "06012", "-o", "-"], "-o -: leave out -o"),
     (["export", "--commune", "Nice", "--pbf", "x.pbf", "-o", "a.geojson", "--output-dir", "d"],
      "give exactly one of --output and --output-dir"),
     (["export", "--commune", "Nice", "--pbf", "x.pbf"], "give exactly one of --output and --output-dir"),

@@ -78,6 +78,8 @@ def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Pat
 
     A character device or a FIFO is accepted as it is: the output is streamed into it.
     """
+    if str(target) == "-":  # stdout, to many tools: not a file named "-"
+        raise UsageError("-o -: leave out -o to write to standard output (or give -o /dev/stdout)")
     target = Path(target)
     if streamed_target(target):
         return target
