@@ -128,40 +128,41 @@ def test_the_map_opens_on_the_centroid_of_the_communes_together(monaco_scan, com
     assert point == [round(union.x, 7), round(union.y, 7)]
 
 
+def _one_commune(tags: dict[str, str] | None, **row: object) -> Report:
+    """Commune A, a square, with a camera tagged `tags` (none without), its row `row` over a
+    plain one."""
+    from osmcams.models import make_camera
+
+    cameras = [] if tags is None else [make_camera("node", 1, 7.005, 43.705, tags)[0]]
+    rows = [{"insee": "A", "name": "One", "department": None, "population": None, "cameras": 1,
+             "coverage": 1.0, "cameras_per_km2": 2.5, "cameras_per_10k": None, **row}]
+    meta = {"data_timestamp": None, "boundaries": "b.geojson", "population_source": None,
+            "osmcams_version": "0"}
+    return Report(meta, rows, cameras={"A": cameras}, boundaries={"A": shapely.box(7.0, 43.7, 7.01, 43.71)})
+
+
+def _camera_properties(report: Report) -> dict[str, object]:
+    """The properties of the one camera of a report's uMap document."""
+    (shown,) = [f["properties"] for layer in umap_document(report, ["A"])["layers"]
+                for f in layer["features"] if "osm_tags" in f["properties"]]
+    return shown
+
+
 def test_a_line_break_in_a_tag_stays_in_its_line_of_the_popup() -> None:
     """The popup lists the tags a line each: a value holding a line break (or CR, or ESC)
     shows it as \\n, never as a line that reads as a tag of its own."""
-    from osmcams.models import make_camera
-
-    camera = make_camera("node", 1, 7.005, 43.705, {"man_made": "surveillance",
-                                                     "description": "line1\nfake=tag\r\nend\x1b[2J"})[0]
-    rows = [{"insee": "A", "name": "One", "department": None, "population": None, "cameras": 1,
-             "coverage": 1.0, "cameras_per_km2": 2.5, "cameras_per_10k": None}]
-    meta = {"data_timestamp": None, "boundaries": "b.geojson", "population_source": None,
-            "osmcams_version": "0"}
-    document = umap_document(Report(meta, rows, cameras={"A": [camera]},
-                                    boundaries={"A": shapely.box(7.0, 43.7, 7.01, 43.71)}), ["A"])
-    (tags,) = [f["properties"]["osm_tags"] for layer in document["layers"] for f in layer["features"]
-               if "osm_tags" in f["properties"]]
-    assert tags.splitlines() == ["description=line1\\nfake=tag\\r\\nend\\x1b[2J", "man_made=surveillance"]
+    shown = _camera_properties(_one_commune({"man_made": "surveillance",
+                                             "description": "line1\nfake=tag\r\nend\x1b[2J"}))
+    assert shown["osm_tags"].splitlines() == ["description=line1\\nfake=tag\\r\\nend\\x1b[2J",
+                                              "man_made=surveillance"]
 
 
 def test_umap_markup_in_a_tag_is_shown_not_read() -> None:
     """uMap turns {{url}} in a popup into an image it fetches, and [[url|text]] into a link:
     from tags, their doubled braces and brackets are broken apart, the text kept."""
-    from osmcams.models import make_camera
-
-    camera = make_camera("node", 1, 7.005, 43.705, {"man_made": "surveillance",
-                                                     "name": "{{https://tracker.example/p.png}}",
-                                                     "operator": "[[https://evil.example|Mairie]]"})[0]
-    rows = [{"insee": "A", "name": "One", "department": None, "population": None, "cameras": 1,
-             "coverage": 1.0, "cameras_per_km2": 2.5, "cameras_per_10k": None}]
-    meta = {"data_timestamp": None, "boundaries": "b.geojson", "population_source": None,
-            "osmcams_version": "0"}
-    document = umap_document(Report(meta, rows, cameras={"A": [camera]},
-                                    boundaries={"A": shapely.box(7.0, 43.7, 7.01, 43.71)}), ["A"])
-    (shown,) = [f["properties"] for layer in document["layers"] for f in layer["features"]
-                if "osm_tags" in f["properties"]]
+    shown = _camera_properties(_one_commune({"man_made": "surveillance",
+                                             "name": "{{https://tracker.example/p.png}}",
+                                             "operator": "[[https://evil.example|Mairie]]"}))
     for key in ("name", "description", "osm_tags"):
         assert "{{" not in shown[key] and "[[" not in shown[key] and "]]" not in shown[key]
     assert shown["name"].replace("\u200b", "") == "{{https://tracker.example/p.png}}"
@@ -172,11 +173,7 @@ def test_a_commune_of_unknown_coverage_is_drawn_partial() -> None:
     a floor, dashed as the partly covered ones, its label saying the coverage is unknown."""
     from osmcams.outputs.figures import drawn
 
-    rows = [{"insee": "A", "name": "One", "department": None, "population": None, "cameras": 1,
-             "coverage": None, "partial": True, "cameras_per_km2": None, "cameras_per_10k": None}]
-    meta = {"data_timestamp": None, "boundaries": "b.geojson", "population_source": None,
-            "osmcams_version": "0"}
-    report = Report(meta, rows, cameras={"A": []}, boundaries={"A": shapely.box(7.0, 43.7, 7.01, 43.71)})
+    report = _one_commune(None, coverage=None, partial=True, cameras_per_km2=None)
     assert drawn(report, "per_km2", "quantiles").kinds == ["partial"]
     (commune,) = [f for layer in umap_document(report, ["A"])["layers"] for f in layer["features"]]
     assert commune["properties"]["covered"] == "coverage unknown"

@@ -161,11 +161,17 @@ def row_of(
     return {key: row[key] for key in ROW_KEYS}
 
 
+def dense(coverage: float | None, min_coverage: float = MIN_COVERAGE) -> bool:
+    """Whether a commune with this `coverage` gets densities (and ratios): it is known, and
+    at least `min_coverage`; under it, its count is a floor."""
+    return coverage is not None and coverage >= min_coverage
+
+
 def set_densities(row: dict[str, Any], area: float, min_coverage: float = MIN_COVERAGE) -> None:
     """The densities of a row from its cameras, population and `area` (km², unrounded):
     null when its coverage is under `min_coverage`."""
     count, population, coverage = row["cameras"], row["population"], row["coverage"]
-    known = coverage is not None and coverage >= min_coverage
+    known = dense(coverage, min_coverage)
     row["cameras_per_km2"] = _ratio(count, area, 4) if known else None
     row["cameras_per_10k"] = _ratio(count * 10_000, population, 3) if known else None
     row["inhabitants_per_camera"] = (

@@ -24,7 +24,7 @@ from typing import Any
 from osmcams.communes.model import department_of
 from osmcams.errors import DataError
 from osmcams.files import read_input
-from osmcams.join import MIN_COVERAGE, Report, data_age_days, share_text
+from osmcams.join import MIN_COVERAGE, Report, data_age_days, dense, share_text
 
 MAX_REPORTED_BYTES = 16 << 20  # a table of figures per commune of France takes a few MB
 SERIES_COLUMNS = ("insee", "name", "department", "reported_cameras", "qualifier", "scope", "status",
@@ -407,7 +407,7 @@ def _row(
     mapped = row.get("cameras")
     coverage = row.get("coverage")
     short = None
-    if row.get("partial") and (coverage is None or coverage < min_coverage):
+    if mapped is not None and not dense(coverage, min_coverage):
         short = ("the OSM data covers an unknown share of the commune: no ratio" if coverage is None
                  else f"the OSM data covers {share_text(coverage)} of the commune: no ratio")
     completeness, qualifier, reason = (ratio(mapped, figure, short) if figure

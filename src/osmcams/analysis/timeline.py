@@ -343,7 +343,7 @@ def _row(
     code: str, name: str, department: str | None, population: int | None, coverage: float | None,
     counts: _Counts, k: int, first: int | None,
 ) -> dict[str, Any]:
-    from osmcams.join import MIN_COVERAGE
+    from osmcams.join import dense
     from osmcams.sources.osm.osh import iso
 
     population = None if population is None else int(population)
@@ -359,7 +359,7 @@ def _row(
         "removed": [None, *counts.removed[k, 1:].tolist()],
         # As count's densities: none for a commune mostly outside the data (its count a floor).
         "per_10k": (round(cameras[-1] * 10_000 / population, 3)
-                    if population and coverage is not None and coverage >= MIN_COVERAGE else None),
+                    if population and dense(coverage) else None),
         "first_camera": None if first is None else iso(first),
     }
 

@@ -89,8 +89,11 @@ class Classes:
     def labels(self) -> list[str]:
         """"0", "0.36 – 0.46", … : the values each class holds, for the legend, its bounds
         rounded outward (0.0254 to 0.4939 reads "0.02 – 0.5", never "0.03 – 0.49")."""
-        return [number(hi) if lo == hi else f"{number(_rounded(lo, math.floor))} – "
-                f"{number(_rounded(hi, math.ceil))}" for lo, hi in zip(self.lows, self.bins)]
+        def shown(value: float, rounding: Any) -> str:  # as `number` writes it: 4 decimals under 0.01
+            return number(_rounded(value, rounding) or _rounded(value, rounding, 4))
+
+        return [number(hi) if lo == hi else f"{shown(lo, math.floor)} – {shown(hi, math.ceil)}"
+                for lo, hi in zip(self.lows, self.bins)]
 
     def umap_breaks(self) -> str:
         """uMap's manual breaks, "min,bound1,…": rounded to 2 decimals (as uMap saves
@@ -105,19 +108,14 @@ class Classes:
         return ",".join(out)
 
 
-def _rounded(value: float, rounding: Any) -> float:
-    """`value` to 2 decimals by `rounding` (math.floor or math.ceil), as `number` shows it;
-    to 4 where 2 would make a value above 0 read 0."""
-    for digits in (2, 4):
-        rounded = rounding(round(value * 10**digits, 9)) / 10**digits
-        if rounded or not value:
-            return rounded
-    return value
+def _rounded(value: float, rounding: Any, digits: int = 2) -> float:
+    """`value` to `digits` decimals by `rounding` (math.floor or math.ceil)."""
+    return rounding(round(value * 10**digits, 9)) / 10**digits
 
 
 def _outward(value: float, rounding: Any, limit: float | None, keep: float) -> str:
     """`value` rounded to 2 decimals by `rounding` when that stays below `limit`, else `keep`."""
-    rounded = rounding(round(value * 100, 9)) / 100
+    rounded = _rounded(value, rounding, 2)
     if limit is None or rounded < limit:
         return repr(rounded)
     return repr(keep)

@@ -61,8 +61,6 @@ def csvt_line(keys: Iterable[str]) -> str:
     return ",".join(f'"{column_type(k)}"' for k in keys) + "\n"
 
 
-
-
 def typed(frame: Any, datetimes: bool = True) -> Any:
     """`frame` with each column cast to its type (`column_type`): nullable integers, floats,
     UTC timestamps (unless not `datetimes`: a Shapefile or KML keeps them as text)."""

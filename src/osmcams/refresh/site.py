@@ -254,9 +254,11 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
             journeys.setdefault(key, []).append((rid, kind, insee))
         for code in seen:
             seen[code] = [entry for entry in seen[code] if entry[0] not in travelled]
+        whens = [run.when for run in runs.values()]
+        before = dict(zip(runs, [None, *whens[:-1]]))  # the data of the run before each
         for key, first, last, name in rows_in(db, f"SELECT key, first_seen, last_seen, {label} FROM"
                                               " cameras WHERE key IN ({marks})", travelled):
-            for insee, (start, end) in stays(journeys.get(key, []), first, last, runs).items():
+            for insee, (start, end) in stays(journeys.get(key, []), first, last, runs, before).items():
                 if insee is not None and (loaded is None or insee in loaded):
                     seen.setdefault(insee, []).append((key, start, end, end is None, name))
         for code in seen:
@@ -271,16 +273,13 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
 
 
 def stays(changes: list[tuple[int, str, str | None]], first: str | None, last: str | None,
-          runs: dict[int, RunInfo]) -> dict[str | None, tuple[str | None, str | None]]:
+          runs: dict[int, RunInfo], before: dict[int, str | None]
+          ) -> dict[str | None, tuple[str | None, str | None]]:
     """Where a camera has been: for each commune, when it was first there and when last seen
     there (None while it is), from its `changes` in order (run, kind, commune). `first` and
     `last`: its first and last seen (None while present), where no change opens or ends a
-    stay. A stay ends with the data of the run before the one that took it away, as the
-    store's last seen of a camera removed."""
-    before: dict[int, str | None] = {}
-    previous: str | None = None
-    for rid, run in runs.items():
-        before[rid], previous = previous, run.when
+    stay. A stay ends with the data of the run before the one that took it away (`before`:
+    that of each run), as the store's last seen of a camera removed."""
     found: dict[str | None, tuple[str | None, str | None]] = {}
     here: tuple[str | None, str | None] | None = None  # the open stay: (commune, since)
 
