@@ -430,6 +430,19 @@ def test_a_second_run_is_refused_while_one_holds_the_lock(saint_barthelemy, tmp_
     assert run(config, "--quiet") == 0  # released: the next run goes ahead
 
 
+def test_a_first_run_that_fails_leaves_no_history(saint_barthelemy, tmp_path, capsys):
+    """`history` then says that no refresh ran, not that the commune is outside their data;
+    a later run's failure keeps the history it had."""
+    bad = write_config(tmp_path, saint_barthelemy, None, names=["Nowhere"], admin_level=3)
+    assert run(bad) == 3
+    assert not (tmp_path / "www" / "history.sqlite").exists()
+    assert main(["history", "--config", str(bad), "--commune", "Saint-Barthélemy"]) == 2
+    assert "no history at" in capsys.readouterr().err
+    assert run(write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3), "--quiet") == 0
+    assert run(write_config(tmp_path, saint_barthelemy, None, names=["Nowhere"], admin_level=3)) == 3
+    assert main(["history", "--config", str(bad), "--commune", "Saint-Barthélemy"]) == 0
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ('[source]\npbf = "x.pbf"\n[output]\ndri = "www"\n', "unknown key [output] dri"),
     ('[source]\npbf = 3\n[output]\ndir = "www"\n', "[source] pbf must be a path"),

@@ -36,9 +36,9 @@ def backfill(
 ) -> str:
     """Backfill the history of `config` from the history file at `path`, or from the ohsome
     API when `path` is "ohsome"; a summary line."""
-    from osmcams.refresh.run import run_lock
+    from osmcams.refresh.run import gone_if_failed, run_lock
 
-    with run_lock(config):
+    with run_lock(config), gone_if_failed(config.history):
         store = Store(config.history)
         try:
             if str(path) == OHSOME:

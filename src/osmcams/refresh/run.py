@@ -117,6 +117,19 @@ def run_lock(config: Config) -> Iterator[None]:
         raise OutputError(f"cannot write {config.history}: {e}") from e
 
 
+@contextmanager
+def gone_if_failed(history: Path) -> Iterator[None]:
+    """Remove the history that the block makes if the block fails: `history` and `changes`
+    would take it for runs without data."""
+    first = not history.exists()
+    try:
+        yield
+    except BaseException:
+        if first:
+            history.unlink(missing_ok=True)
+        raise
+
+
 def _identity(path: Path) -> list[int]:
     stat = path.stat()
     return [stat.st_size, stat.st_mtime_ns]
@@ -643,7 +656,8 @@ def boundary_from_record(record: list[Any]) -> Any:
 def refresh(config: Config, settings: Settings, log: Log, progress: Progress | None = None) -> Outcome:
     """Run one refresh of `config`, under its lock."""
     with run_lock(config):
-        outcome = Refresh(config, settings, log, progress).run()
+        with gone_if_failed(config.history):
+            outcome = Refresh(config, settings, log, progress).run()
         if config.site is not None:  # also after "nothing new": a killed run left it behind
             from osmcams.refresh.site import build
 
