@@ -492,3 +492,15 @@ def test_a_map_of_one_commune_says_one_commune(tmp_path: Path) -> None:
     result = invoke("map", "--demo", "--commune", "06012", "-o", tmp_path / "one.html", "-q")
     assert result.exit_code == 0, result.output
     assert result.stderr.strip().splitlines()[-1] == f"{tmp_path / 'one.html'}: 1 commune"
+
+
+def test_the_console_script_ends_at_once_on_ctrl_c_while_the_cli_loads() -> None:
+    """The module of the `osmcams` script sets a handler of Ctrl-C before it imports the
+    CLI: one then is exit 130 without a KeyboardInterrupt traceback."""
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="osmcams")
+    module = script.value.partition(":")[0]
+    code = f"import os, signal, time; import {module}; os.kill(os.getpid(), signal.SIGINT); time.sleep(9)"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert (child.returncode, child.stderr) == (130, "")
