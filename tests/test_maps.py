@@ -406,3 +406,41 @@ def test_names_and_tags_are_drawn_as_written(tmp_path: Path) -> None:
     svg = (tmp_path / "odd.svg").read_text(encoding="utf-8")
     xml.dom.minidom.parseString(svg)  # well formed: no raw ESC
     assert "Beau $\\frac{a}{$ soleil \\x1b[31m" in svg and "$x^2$ (1)" in svg
+
+
+def test_names_on_a_crowded_map_overlap_no_other(communes_06, ign_shapes):
+    """Six partly covered communes around Monaco named in a small frame, as in the inset of
+    the Riviera 2016 map, where "La Turbie" and "Beausoleil" were drawn over each other:
+    each name lies inside the frame and on no other."""
+    import geopandas
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from osmcams.outputs.maps import place_names
+
+    shapes = ign_shapes(communes_06)
+    codes = ["06059", "06149", "06012", "06032", "06104", "06150"]
+    named = geopandas.GeoDataFrame(
+        {"name": ["Èze", "La Trinité", "Beausoleil", "Cap-d'Ail", "Roquebrune-Cap-Martin", "La Turbie"],
+         "share": [0.70, 0.09, 0.72, 0.99, 0.48, 0.80], "kind": ["partial"] * 6},
+        geometry=[shapes[code] for code in codes], crs="EPSG:4326").to_crs("EPSG:32632")
+    fig = plt.figure(figsize=(16, 13.8), dpi=100)
+    try:
+        ax = fig.add_axes((0.72, 0.08, 0.27, 0.17))
+        named.plot(ax=ax, facecolor="none", edgecolor="black")
+        x0, y0, x1, y1 = named.total_bounds
+        ax.set_xlim(x0 - 800, x1 + 800)
+        ax.set_ylim(y0 - 800, y1 + 800)
+        place_names(ax, named)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        boxes = [Text.get_window_extent(text, renderer) for text in ax.texts]
+        frame = ax.get_window_extent(renderer)
+    finally:
+        plt.close(fig)
+    assert len(boxes) == 6
+    assert all(frame.contains(*box.min) and frame.contains(*box.max) for box in boxes)
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]

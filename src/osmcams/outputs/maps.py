@@ -45,6 +45,12 @@ TYPE_COLOURS = {"camera": "#08519c", "ALPR": "#6a3d9a", "guard": "#1b7837", "unk
 OTHER_COLOURS = ("#e7298a", "#66a61e", "#a6761d", "#1b9e77")
 STATIC = "osmcams.outputs"
 NAMED = 30  # communes with a count named on the static map, at most
+# Where a name may go from its commune's inner point, in points, in turn: the first free; from
+# the second ring on, a line leads from the name to its point.
+LABEL_SHIFTS = ((0.0, 0.0), *((round(2.4 * r * math.cos(a), 1), round(r * math.sin(a), 1))
+                              for r in (13, 26, 39) for a in (math.pi / 2, -math.pi / 2, *(
+                                  k * math.pi / 4 for k in (1, 3, 5, 7, 0, 4)))))
+LEADER_FROM = 20.0  # points: a name moved further gets a line to its commune
 
 
 def type_colours(types: list[str]) -> dict[str, str]:
@@ -117,11 +123,8 @@ def _inset_bounds(communes: Any, counted: Any) -> tuple[float, float, float, flo
     return x0 - pad, y0 - pad, x1 + pad, y1 + pad
 
 
-def _draw_layers(ax: Any, communes: Any, points: Any, cones: Any, kinds: dict[str, str],
-                 named: Any | None) -> None:
-    """Communes by kind, the dashed outlines, views and cameras on `ax`; `named` communes labelled."""
-    from matplotlib import patheffects
-
+def _draw_layers(ax: Any, communes: Any, points: Any, cones: Any, kinds: dict[str, str]) -> None:
+    """Communes by kind, the dashed outlines, views and cameras on `ax`."""
     ax.set_axis_off()
     for kind, style in (("full", {"edgecolor": "white", "linewidth": 0.8}),
                         ("partial", {"edgecolor": "white", "linewidth": 0.8}),
@@ -141,19 +144,52 @@ def _draw_layers(ax: Any, communes: Any, points: Any, cones: Any, kinds: dict[st
     for kind, colour in kinds.items():
         points[points["type"] == kind].plot(ax=ax, color=colour, markersize=size,
                                             edgecolor="white", linewidth=0.4, zorder=3)
-    if named is None:
-        return
-    halo = [patheffects.withStroke(linewidth=3, foreground="white")]
+
+
+def place_names(ax: Any, named: Any) -> None:
+    """The names of the `named` communes on `ax`, whose limits are set, with their coverage
+    when partly covered; none when there are more than NAMED, but the partly covered ones if
+    they are few enough. The larger communes first, each at the first of LABEL_SHIFTS from
+    its inner point where it overlaps no name placed before, else where it overlaps fewest."""
+    from matplotlib import patheffects
+    from matplotlib.text import Text
+
     if len(named) > NAMED:  # too many to name: the partly covered ones, if few enough
         named = named[named["kind"] == "partial"]
         if len(named) > NAMED:
             return
+    halo = [patheffects.withStroke(linewidth=3, foreground="white")]
+    ax.apply_aspect()  # where the data lie on the figure, as it will be drawn
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)  # a name goes outside it only where none fits inside
+    placed: list[Any] = []
+    named = named.iloc[named.area.argsort()[::-1]]
     for name, share, spot in zip(named["name"], named["share"], named.representative_point()):
         name = drawn_text(name)
         if share is not None and share == share:
             name = f"{name}\n{covered_text(share)}"
-        ax.annotate(name, (spot.x, spot.y), ha="center", fontsize=10, color="#252525",
-                    path_effects=halo, zorder=4)
+        best: tuple[tuple[bool, int], Any, Any] | None = None
+        for shift in LABEL_SHIFTS:
+            far = math.hypot(*shift) > LEADER_FROM
+            text = ax.annotate(name, (spot.x, spot.y), xytext=shift, textcoords="offset points",
+                               ha="center", va="center", fontsize=10, color="#252525",
+                               path_effects=halo, zorder=4, arrowprops={
+                                   "arrowstyle": "-", "color": "#525252", "linewidth": 0.7,
+                                   "shrinkA": 0, "shrinkB": 2} if far else None)
+            text.update_positions(renderer)
+            box = Text.get_window_extent(text, renderer).padded(2)  # the name, not its line
+            outside = not (frame.contains(*box.min) and frame.contains(*box.max))
+            crowd = (outside, sum(box.overlaps(other) for other in placed))
+            if best is None or crowd < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (crowd, text, box)
+            else:
+                text.remove()
+            if crowd == (False, 0):
+                break
+        assert best is not None
+        placed.append(best[2])
 
 
 def draw_static(
@@ -179,7 +215,9 @@ def draw_static(
     kinds = type_colours(points["type"].tolist())
     counted = communes[communes["kind"] != "nodata"]
     inset = _inset_bounds(communes, counted)
-    _draw_layers(ax, communes, points, cones, kinds, named=None if inset else counted)
+    _draw_layers(ax, communes, points, cones, kinds)
+    if not inset:
+        place_names(ax, counted)
     if len(communes):
         _scale_bar(ax, patheffects)
     if inset:  # the counted communes are a speck of the map: drawn again, closer, on the right
@@ -189,9 +227,10 @@ def draw_static(
         width = 0.27
         height = min(0.36, width * (y1 - y0) / (x1 - x0) * fig.get_figwidth() / fig.get_figheight())
         zoom = fig.add_axes((0.72, 0.08, width, height))
-        _draw_layers(zoom, communes, points, cones, kinds, named=counted)
+        _draw_layers(zoom, communes, points, cones, kinds)
         zoom.set_xlim(x0, x1)
         zoom.set_ylim(y0, y1)
+        place_names(zoom, counted)
         zoom.set_axis_on()
         zoom.set(xticks=[], yticks=[], xlabel="", ylabel="")
         _scale_bar(zoom, patheffects)
