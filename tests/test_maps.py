@@ -174,6 +174,26 @@ def test_department_map_html_shows_what_it_does_not_know(
     assert dom.count('stroke-dasharray="6 4"') == len(partial)  # the dashed outlines
     tips = re.findall(r'osmcams-covered[^>]*>(\d+)% covered<', dom)
     assert len(tips) == len(partial)
+    # At the department's zoom the "NN% covered" labels of Beausoleil, Cap-d'Ail and
+    # Roquebrune-Cap-Martin would lie on each other: those shown overlap no other. A script
+    # of the test's own, added to a copy of the page, measures them once the map is drawn.
+    measured_page = tmp_path / "06-measured.html"
+    measured_page.write_text(text.replace("</body>", """<script>
+window.addEventListener("load", function () { setTimeout(function () {
+  var shown = [].slice.call(document.querySelectorAll(".leaflet-tooltip.osmcams-covered"))
+    .filter(function (e) { return e.style.visibility !== "hidden"; })
+    .map(function (e) { return e.getBoundingClientRect(); });
+  var overlaps = 0;
+  shown.forEach(function (a, i) { shown.slice(i + 1).forEach(function (b) {
+    if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) { overlaps++; }
+  }); });
+  document.body.setAttribute("data-labels", shown.length + " shown, " + overlaps + " overlaps");
+}, 500); });
+</script></body>"""), encoding="utf-8")
+    drawn = chromium("--window-size=1280,900", "--virtual-time-budget=5000", "--dump-dom",
+                     measured_page.as_uri()).stdout
+    labels = re.search(r'data-labels="(\d+) shown, (\d+) overlaps"', drawn)
+    assert labels and int(labels[1]) >= 1 and labels[2] == "0"
     assert f"no data: outside the OSM data ({len(every) - len(measured)})" in dom
     assert f"count incomplete ({len(partial)})" in dom
     assert "IGN ADMIN EXPRESS" in dom and "Licence Ouverte" in dom
