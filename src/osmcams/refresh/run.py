@@ -31,7 +31,7 @@ from osmcams.join import share_text
 from osmcams.models import Camera, Progress
 from osmcams.refresh.config import Config
 from osmcams.settings import Settings, public_url
-from osmcams.store.history import CHANGES, Change, Run, Store
+from osmcams.store.history import CHANGES, Change, Run, Store, one_move_each
 
 if TYPE_CHECKING:
     from osmcams.outputs.sets import SetRow
@@ -80,8 +80,7 @@ def _short(stamp: str | None) -> str:
 
 def summary(data_timestamp: str | None, changes: list[Change]) -> str:
     """``data of 2026-11-23T02:00Z: +3 −1 cameras in 2 communes`` (and moves, retags)."""
-    kinds = {kind: sum(c.change == kind for c in changes) for kind in CHANGES}
-    kinds["moved"] += kinds["moved in"]  # a move between communes is one move
+    kinds = one_move_each({kind: sum(c.change == kind for c in changes) for kind in CHANGES})
     communes = {c.insee for c in changes if c.insee}
     text = f"data of {_short(data_timestamp)}: +{kinds['added']} −{kinds['removed']} cameras"
     extra = [f"{kinds[k]} {k}" for k in ("moved", "retagged") if kinds[k]]

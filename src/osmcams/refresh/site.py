@@ -47,7 +47,7 @@ from osmcams.outputs.figures import OSM_CREDIT
 from osmcams.outputs.maps import static_text
 from osmcams.outputs.writers import slug
 from osmcams.refresh.config import Config, SiteConfig
-from osmcams.store.history import Store
+from osmcams.store.history import Store, one_move_each
 from osmcams.store.kept import Kept
 
 STATE = "site.json"
@@ -369,10 +369,7 @@ def _tally(kinds: dict[str, int], commune: bool) -> str:
     """"+2 −1 cameras, 1 moved, 1 retagged" from the changes of a run (`kinds`: how many of
     each), in a `commune` (its moves in and out of it apart) or in all, where a move between
     communes is one move, as `refresh` says."""
-    shown = dict(kinds)
-    if not commune:
-        shown["moved"] = shown.get("moved", 0) + shown.pop("moved in", 0)
-        shown.pop("moved out", None)
+    shown = dict(kinds) if commune else one_move_each(kinds)
     text = f"+{shown.get('added', 0)} −{shown.get('removed', 0)} cameras"
     return text + "".join(f", {shown[k]} {k}" for k in ("moved", "moved in", "moved out", "retagged")
                           if shown.get(k))

@@ -36,6 +36,15 @@ CHANGES = ("added", "removed", "moved", "moved out", "moved in", "retagged")
 MOVED_DEGREES = 1e-7  # closer than this (about 1 cm) is the same place
 
 
+def one_move_each(kinds: dict[str, int]) -> dict[str, int]:
+    """`kinds` (how many changes of each kind) with each move between communes one "moved"
+    (its "moved in" half; its "moved out" half dropped), as the whole of a run says it."""
+    merged = dict(kinds)
+    merged["moved"] = merged.get("moved", 0) + merged.pop("moved in", 0)
+    merged.pop("moved out", None)
+    return merged
+
+
 @dataclass(frozen=True)
 class Migration:
     """What one version of the schema adds to the one before."""
