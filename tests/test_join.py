@@ -267,3 +267,14 @@ def test_share_text_never_reads_zero_for_a_commune_with_data() -> None:
 
     assert [share_text(s) for s in (0.0, 0.004, 0.007, 0.0099, 0.01, 0.103, 0.994)] == [
         "<1%", "<1%", "<1%", "<1%", "1%", "10%", "99%"]
+
+
+def test_the_population_is_credited_with_its_year_once() -> None:
+    """The shipped COG's source names its year: "COG 2026 (…) (2026)" said it twice."""
+    from osmcams.join import population_text
+
+    shipped = "INSEE legal population, COG 2026 (Etalab découpage administratif, shipped with osmcams)"
+    assert population_text(shipped, "2026") == shipped
+    assert population_text("communes.json (Etalab COG)", None) == "communes.json (Etalab COG), year unknown"
+    assert population_text("pop.csv (INSEE)", "2021") == "pop.csv (INSEE), 2021"
+    assert population_text(None, None) == "none"

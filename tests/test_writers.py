@@ -85,7 +85,7 @@ def test_markdown(report: Report) -> None:
     lines = text.splitlines()
     assert lines[0] == "| " + " | ".join(ROW_KEYS) + " |"
     assert lines[2].startswith("| 06012 | Beausoleil | 06 |")
-    assert "Population: communes.json (Etalab COG) (year unknown)" in text
+    assert "Population: communes.json (Etalab COG), year unknown." in text
     assert text.count("> **Warning:**") == len(report.warnings)
 
 

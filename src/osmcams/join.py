@@ -48,6 +48,16 @@ MIN_COVERAGE = 0.95
 STALE_AFTER_DAYS = 30
 
 
+def population_text(source: str | None, year: str | None) -> str:
+    """Where the population comes from, and of which year ("communes.json (Etalab COG),
+    year unknown"): the year once, where the source names it already; "none" without one."""
+    if not source:
+        return "none"
+    if not year:
+        return f"{source}, year unknown"
+    return source if str(year) in source else f"{source}, {year}"
+
+
 def share_text(share: float | None) -> str:
     """A commune's coverage as people read it: 0.103 -> "10%"; under 1%, "<1%" (a commune
     shown holds data, its cameras at least, however little of it the sampling found);

@@ -40,7 +40,7 @@ COUNT_DROPPED = ("Types", "inh/cam", "km²", "Pop.", "/10k", "/km²")
 
 def rich_table(report, limit: int) -> Any:
     from osmcams.cli.render import Fitted
-    from osmcams.join import share_text
+    from osmcams.join import population_text, share_text
 
     meta = report.meta
     rows = report.rows[:limit]
@@ -66,8 +66,8 @@ def rich_table(report, limit: int) -> Any:
         COUNT_DROPPED,
         title=f"Cameras mapped in OpenStreetMap, data of {meta['data_timestamp'] or 'unknown date'}",
         caption=(
-            f"{meta['source']}; population: {meta['population_source'] or 'none'} "
-            f"({meta['population_year'] or 'year unknown'}){empty}{partial}{cut}"
+            f"{meta['source']}; population: "
+            f"{population_text(meta['population_source'], meta['population_year'])}{empty}{partial}{cut}"
         ),
     )
 

@@ -21,7 +21,7 @@ from typing import IO, Any, Union, get_args, get_origin, get_type_hints
 
 from osmcams.errors import OutputError, UsageError
 from osmcams.files import atomic_open, atomic_path
-from osmcams.join import MIN_COVERAGE, ROW_KEYS, DensityRow, Report
+from osmcams.join import MIN_COVERAGE, ROW_KEYS, DensityRow, Report, population_text
 from osmcams.models import Camera, printable
 from osmcams.outputs.formats import CAMERAS, FORMATS, VIEWS, Format
 from osmcams.outputs.fov import View, view_feature
@@ -132,8 +132,9 @@ def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KE
     meta = report.meta
     out.write(
         f"\nSource: {meta['source']}, data of {meta['data_timestamp'] or 'unknown date'}. "
-        f"Boundaries: {meta['boundaries']}. Population: {meta['population_source'] or 'none'}"
-        f" ({meta['population_year'] or 'year unknown'}). osmcams {meta['osmcams_version']}.\n"
+        f"Boundaries: {meta['boundaries']}. Population: "
+        f"{population_text(meta['population_source'], meta['population_year'])}. "
+        f"osmcams {meta['osmcams_version']}.\n"
     )
     for warning in report.warnings:
         out.write(f"\n> **Warning:** {warning}\n")

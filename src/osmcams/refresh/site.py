@@ -41,7 +41,7 @@ from xml.etree import ElementTree
 from osmcams.errors import OutputError, UsageError
 from osmcams.files import publish, temp_folder
 from osmcams.forks import beside, in_parallel
-from osmcams.join import Report, share_text
+from osmcams.join import Report, population_text, share_text
 from osmcams.models import Camera, make_camera
 from osmcams.outputs.figures import OSM_CREDIT
 from osmcams.outputs.maps import static_text
@@ -494,16 +494,14 @@ def _data_file(data: SiteData, code: str) -> str:
 
 def _row_table(row: dict[str, Any], state: dict[str, Any]) -> str:
     coverage = row.get("coverage")
-    source = state.get("population_source") or "unknown source"
-    year = state.get("population_year")
+    population = population_text(state.get("population_source"), state.get("population_year"))
     items = [
         ("Cameras mapped", _number(row["cameras"])),
         ("Per km²", _number(row.get("cameras_per_km2"), 3)),
         ("Per 10,000 inhabitants", _number(row.get("cameras_per_10k"), 3)),
         ("Coverage of the data", "unknown" if coverage is None else share_text(coverage)),
         ("Area", f"{_number(row.get('area_km2'), 2)} km²"),
-        ("Population", f"{_number(row.get('population'))} ({esc(source)}"
-                       f"{', ' + esc(year) if year else ''})"),
+        ("Population", f"{_number(row.get('population'))} ({esc(population)})"),
     ]
     if row.get("note"):
         items.append(("Note", esc(row["note"])))
@@ -706,7 +704,8 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
                   for p, t in downloads)
         + f"</ul><p>Sources: {esc(data.meta.get('source') or '?')}; boundaries: "
         + esc(os.path.basename(str(data.meta.get("boundaries") or "?")))
-        + f"; population: {esc(data.meta.get('population_source') or 'none')}.</p></main>")
+        + "; population: " + esc(population_text(data.meta.get("population_source"),
+                                                 data.meta.get("population_year"))) + ".</p></main>")
     body = "".join([top, *lines, bottom])  # the 8 MB of rows copied once
     return _page(site.title, body, "", site, "feed.atom")
 
