@@ -206,24 +206,28 @@ window.addEventListener("load", function () { setTimeout(function () {
     assert greys > 100_000  # the communes without data, grey over the white page
 
 
-def test_the_first_view_keeps_the_communes_clear_of_the_title_and_the_legend(
-    monaco_2025: Path, communes_06: Path, cog_population: Path, tmp_path: Path
+@pytest.mark.parametrize("where", [("--department", "06"), ("--commune", "Beausoleil")])
+def test_the_first_view_keeps_the_communes_clear_of_the_title_the_legend_and_the_credits(
+    monaco_2025: Path, communes_06: Path, cog_population: Path, tmp_path: Path, where: tuple[str, str]
 ) -> None:
-    """The map opens with every commune inside it and none under its title box or its legend
-    (the Riviera lay under the legend), in Chromium at two window shapes."""
+    """The map opens with every commune inside it and none under its title box, its legend
+    (the Riviera lay under it) or its credits (Beausoleil's south lay under them in the
+    site's frame), in Chromium at three window shapes."""
     from devtools import Browser
 
-    page = tmp_path / "06.html"
-    run_map("--department", "06", "--pbf", monaco_2025, "--boundaries", communes_06,
-            "--population", cog_population, "-o", page)
+    page = tmp_path / "map.html"
+    run_map(*where, "--pbf", monaco_2025, "--boundaries", communes_06, "--population", cog_population,
+            "-o", page)
     box = "(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })"
     drawn = ("(() => { const r = [...document.querySelectorAll('path.osmcams-commune')]"
              ".map(p => p.getBoundingClientRect()); return [Math.min(...r.map(b => b.left)), "
              "Math.min(...r.map(b => b.top)), Math.max(...r.map(b => b.right)), "
              "Math.max(...r.map(b => b.bottom))]; })()")
+    boxes = (".leaflet-top.leaflet-left .osmcams-box", ".leaflet-bottom.leaflet-right .osmcams-box",
+             ".leaflet-control-attribution")
     browser = Browser()
     try:
-        for width, height in ((1200, 800), (700, 900)):
+        for width, height in ((1200, 800), (700, 900), (1100, 520)):  # the last, the site's frame
             tab = browser.open("about:blank", settle=0)
             browser.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
                          "deviceScaleFactor": 1, "mobile": False}, tab.session)
@@ -231,9 +235,7 @@ def test_the_first_view_keeps_the_communes_clear_of_the_title_and_the_legend(
             browser.wait(3.0)
             assert tab.evaluate("[window.innerWidth, document.readyState]") == [width, "complete"]
             frame, communes = tab.evaluate(f"{box}(document.getElementById('map'))"), tab.evaluate(drawn)
-            title, legend = (tab.evaluate(f"{box}(document.querySelector('.leaflet-{c} .osmcams-box'))")
-                             for c in ("top.leaflet-left", "bottom.leaflet-right"))
-            for other in (title, legend):
+            for other in (tab.evaluate(f"{box}(document.querySelector('{c}'))") for c in boxes):
                 assert (communes[2] <= other[0] or other[2] <= communes[0] or communes[3] <= other[1]
                         or other[3] <= communes[1]), (width, height, communes, other)
             assert frame[0] <= communes[0] and communes[2] <= frame[2]
