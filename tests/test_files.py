@@ -291,3 +291,30 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(
     assert ".osmcams-tmp" not in last
     assert files(tmp_path) == {"out/06012-beausoleil.geojson": "old"}
     assert not [p for p in tmp_path.rglob(".*")]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "gpkg"])
+def test_o_dev_stdout_writes_through_the_shells_redirection(tmp_path: Path, fmt: str) -> None:
+    """`-o /dev/stdout > file` (the way the error for `-o -` suggests) and `>> file`: written
+    through the descriptor, after what was there; the link stays a link, nothing beside it.
+    A link of the test's own to /proc/self/fd/1 stands for /dev/stdout (a link to it), which
+    was refused as an existing file, and with --overwrite replaced by a regular file."""
+    link = tmp_path / "stdout"
+    link.symlink_to("/proc/self/fd/1")
+    out = tmp_path / f"out.{fmt}"
+    command = [sys.executable, "-m", "osmcams", "count", "--demo", "-f", fmt, "-o", str(link), "-q"]
+    for mode in ("wb", "ab") if fmt == "csv" else ("wb",):  # a GeoPackage is one file from its start
+        with open(out, mode) as f:
+            if fmt == "csv":
+                f.write(b"before\n")
+                f.flush()
+            subprocess.run(command, stdout=f, check=True, timeout=120)
+        assert link.is_symlink() and {p.name for p in tmp_path.iterdir()} == {link.name, out.name}
+    if fmt == "csv":
+        text = out.read_text(encoding="utf-8")
+        first, _, second = text.partition("before\ninsee,")[2].partition("before\ninsee,")
+        assert text.startswith("before\ninsee,") and first and second and first == second
+    else:
+        import pyogrio
+
+        assert len(pyogrio.read_dataframe(out)) == 3  # the communes counted, whole

@@ -14,6 +14,7 @@ import re
 import secrets
 import shutil
 import stat
+import sys
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -34,9 +35,36 @@ def cannot_write(path: str | os.PathLike[str], error: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {error.strerror or error}")
 
 
+_DESCRIPTOR = re.compile(r"/(?:dev/fd|proc/self/fd)/(\d+)")
+
+
+def open_descriptor(target: Path) -> int | None:
+    """The open file descriptor of this process that `target` names through its links
+    (/dev/stdout, /dev/fd/3, /proc/self/fd/1), else None: written through, never replaced,
+    whatever it leads to (a file the shell opened with > or >>, a pipe, a terminal)."""
+    path = os.path.abspath(target)
+    for _ in range(8):  # /dev/stdout -> /proc/self/fd/1 -> the file
+        found = _DESCRIPTOR.fullmatch(path)
+        if found:
+            try:
+                os.fstat(int(found.group(1)))
+            except (OSError, OverflowError):
+                return None
+            return int(found.group(1))
+        try:
+            link = os.readlink(path)
+        except OSError:
+            return None
+        path = os.path.normpath(os.path.join(os.path.dirname(path), link))
+    return None
+
+
 def streamed_target(target: Path) -> bool:
-    """Whether `target` is a character device or a FIFO (/dev/stdout, a pipe): written into,
-    never replaced. Any other existing target that is not a regular file is refused."""
+    """Whether `target` is an open descriptor (`open_descriptor`), a character device or a
+    FIFO (a pipe): written into, never replaced. Any other existing target that is not a
+    regular file is refused."""
+    if open_descriptor(target) is not None:
+        return True
     try:
         mode = target.stat().st_mode
     except OSError:
@@ -142,11 +170,13 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = False) -> Iter
     """
     target = check_target(target, overwrite)
     streamed = streamed_target(target)
-    clean_leftovers(target.parent)
-    # The temporary file keeps the target's extension: GDAL frowns on a GeoPackage without it.
+    # Made beside the target (the same file system: replaced at once), but for a stream (not
+    # in /dev); it keeps the target's extension: GDAL frowns on a GeoPackage without it.
+    folder = Path(tempfile.gettempdir()) if streamed else target.parent
+    clean_leftovers(folder)
     try:
         fd, name = tempfile.mkstemp(
-            prefix=_temp_prefix(f"{target.stem}."), suffix=f".tmp{target.suffix}", dir=target.parent
+            prefix=_temp_prefix(f"{target.stem}."), suffix=f".tmp{target.suffix}", dir=folder
         )
     except OSError as e:
         raise cannot_write(target, e) from e
@@ -155,8 +185,13 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = False) -> Iter
     try:
         yield temp
         if streamed:
-            with open(temp, "rb") as source, open(os.open(target, os.O_WRONLY), "wb") as sink:
-                shutil.copyfileobj(source, sink)
+            descriptor = open_descriptor(target)
+            if descriptor is not None:
+                for stream in (sys.stdout, sys.stderr):  # what was printed comes first
+                    stream.flush()
+            sink = os.open(target, os.O_WRONLY) if descriptor is None else os.dup(descriptor)
+            with open(temp, "rb") as source, open(sink, "wb") as out:
+                shutil.copyfileobj(source, out)
             return
         umask = os.umask(0)
         os.umask(umask)
