@@ -87,8 +87,8 @@ def test_communes_without_data_are_not_coloured_as_zero(monaco_umap: dict) -> No
 def test_the_written_file_is_the_document_as_json(monaco_scan, communes_06: Path, cog_population: Path,
                                                   tmp_path: Path) -> None:
     """write_umap writes the cameras' features from pieces kept per set of tags: the file is
-    `json.dumps` of the whole document, byte for byte, with hostile, empty, repeated and
-    stand-in tags (`@id`, `@timestamp`) among real cameras."""
+    `json.dumps` of the whole document, byte for byte, with hostile, empty, repeated tags
+    and tags named as osmcams's own (`@id`, `@timestamp`, kept as tag:@id…) among real cameras."""
     from osmcams.communes.boundaries import load_communes
     from osmcams.join import count
     from osmcams.models import make_camera
@@ -112,6 +112,8 @@ def test_the_written_file_is_the_document_as_json(monaco_scan, communes_06: Path
     assert (tmp_path / "m.umap").read_text(encoding="utf-8") == expected
     layers = {layer["_umap_options"]["name"]: layer for layer in json.loads(expected)["layers"]}
     assert len(layers["Cameras"]["features"]) == len(report.cameras["06012"]) + len(report.cameras["06032"])
+    (first,) = [f["properties"] for f in layers["Cameras"]["features"] if f["id"] == "node/1"]
+    assert (first["@id"], first["tag:@id"]) == ("node/1", "way/9")  # the link to OSM is the camera's
 
 
 def test_the_map_opens_on_the_centroid_of_the_communes_together(monaco_scan, communes_06: Path) -> None:

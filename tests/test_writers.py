@@ -446,7 +446,7 @@ def test_count_files_say_where_their_numbers_come_from(
 
 def _odd_cameras(report: Report) -> list:
     """The real cameras of Monaco's neighbours, some twice (a repeated set of tags), and cameras
-    whose tags stand in for the computed properties, are empty, hostile or differ by case only."""
+    whose tags are named as the computed properties, are empty, hostile or differ by case only."""
     odd = [
         make_camera("node", 1, 7.42, 43.73, {"man_made": "surveillance", "@id": "way/9",
                                              "@timestamp": "", "Name": "upper", "insee": "99999"})[0],
@@ -480,7 +480,10 @@ def test_gpkg_columns_equal_a_frame_of_the_records(report: Report, tmp_path: Pat
     written, wanted = (pyogrio.read_dataframe(tmp_path / n, layer="cameras") for n in ("c.gpkg", "e.gpkg"))
     assert list(written.columns) == list(wanted.columns)
     assert written.to_wkb().equals(wanted.to_wkb())
-    assert written.loc[len(report.cameras["06012"]) + len(report.cameras["06032"]), "@id"] == "way/9"
+    # A tag named as a property of osmcams's own is kept apart: it took node/1's place.
+    first = written.loc[len(report.cameras["06012"]) + len(report.cameras["06032"])]
+    assert (first["@id"], first["tag:@id"], first["insee"], first["tag:insee"]) == \
+        ("node/1", "way/9", "06032", "99999")
     assert pyogrio.read_info(tmp_path / "c.gpkg", layer="cameras")["dtypes"].tolist() == \
         pyogrio.read_info(tmp_path / "e.gpkg", layer="cameras")["dtypes"].tolist()
 
@@ -497,3 +500,30 @@ def test_a_communes_layer_without_a_commune_keeps_its_columns(report: Report, tm
     kept = [(f, t) for f, t in zip(full["fields"], full["dtypes"])
             if not f.startswith(("by_type:", "by_scope:"))]
     assert list(zip(empty["fields"], empty["dtypes"])) == kept
+
+
+@pytest.mark.parametrize("fmt", ["csv", "geojson", "parquet"])
+def test_tags_named_as_osmcams_columns_take_no_place_of_theirs(tmp_path: Path, fmt: str) -> None:
+    """Tags @id, lon, lat and geometry (anyone can write them): the camera keeps its own id
+    and place, the tags are kept as tag:<key> (uMap: test_umap). @id=bogus had replaced
+    node/1, which uMap's links follow; lon=1.5 the CSV's longitude; geometry was lost."""
+    import geopandas
+
+    tags = {"man_made": "surveillance", "@id": "bogus", "lon": "1.5", "lat": "2.5", "geometry": "x"}
+    camera = make_camera("node", 1, 7.42, 43.73, tags)[0]
+    out = tmp_path / f"c.{fmt}"
+    write_cameras([camera], out, fmt)
+    if fmt == "csv":
+        (row,) = csv.DictReader(out.open(encoding="utf-8"))
+        own = (row["@id"], float(row["lon"]), float(row["lat"]))
+    elif fmt == "parquet":
+        frame = geopandas.read_parquet(out)
+        row = frame.iloc[0].to_dict()
+        own = (row["@id"], frame.geometry.x[0], frame.geometry.y[0])
+    else:
+        feature = json.loads(out.read_text(encoding="utf-8"))["features"][0]
+        row = feature["properties"]
+        own = (row["@id"], *feature["geometry"]["coordinates"])
+    assert own == ("node/1", 7.42, 43.73)
+    assert {k: row[k] for k in ("tag:@id", "tag:lon", "tag:lat", "tag:geometry")} == \
+        {"tag:@id": "bogus", "tag:lon": "1.5", "tag:lat": "2.5", "tag:geometry": "x"}

@@ -20,6 +20,9 @@ COMPASS = {
     )
 }
 DIRECTION_KEYS = ("camera:direction", "direction", "surveillance:direction")
+# The keys of a camera's flat properties and columns that osmcams writes: a tag of one of
+# these names is kept as tag:<name> (a tag @id=… took the place of node/1, lon=… of its place).
+OWN_KEYS = frozenset({"@id", "@direction", "@timestamp", "insee", "commune", "lon", "lat", "geometry"})
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _RANGE = re.compile(rf"^({_NUMBER}|[NSEW]{{1,3}})\s*°?\s*-\s*({_NUMBER}|[NSEW]{{1,3}})\s*°?$")
 
@@ -138,7 +141,8 @@ class Camera:
     def flat_properties(self, insee: str | None = None, commune: str | None = None) -> dict[str, object]:
         """Properties uMap and QGIS show as they are: `@id`, `name`, `description`, the
         commune (`insee`, `commune`) when given, then every tag as a top-level key (their
-        table popups skip nested objects)."""
+        table popups skip nested objects); a tag named as a key of osmcams's own (OWN_KEYS)
+        as `tag:<key>`, which cannot stand in its place."""
         kind = (self.surveillance_type or "surveillance").replace("_", " ")
         words = list(dict.fromkeys(  # "Camera, public", not "Camera, camera, public"
             w for w in (self.camera_type, self.surveillance) if w and w.casefold() != kind.casefold()))
@@ -157,7 +161,8 @@ class Camera:
             **({"insee": insee, "commune": commune} if insee is not None else {}),
             "@direction": self.direction,
             "@timestamp": self.timestamp,
-            **{k: v for k, v in self.tags.items() if k not in ("name", "description", "insee", "commune")},
+            **{f"tag:{k}" if k in OWN_KEYS else k: v for k, v in self.tags.items()
+               if k not in ("name", "description")},
         }
 
 

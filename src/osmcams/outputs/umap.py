@@ -232,10 +232,8 @@ class _CameraTexts:
         self.pieces: dict[tuple[Any, ...], tuple[str, str]] = {}
 
     def feature(self, camera: Camera) -> str:
-        tags = camera.tags
         lon, lat = round(camera.lon, 7), round(camera.lat, 7)
-        if "@id" in tags or "@timestamp" in tags or type(lon) is not float or type(lat) is not float \
-                or not (math.isfinite(lon) and math.isfinite(lat)):
+        if not (type(lon) is type(lat) is float and math.isfinite(lon) and math.isfinite(lat)):
             return json.dumps(_camera_feature(camera), ensure_ascii=False, allow_nan=False)
         key = camera.tag_set()
         pieces = self.pieces.get(key)

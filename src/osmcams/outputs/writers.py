@@ -446,7 +446,6 @@ class _Cameras:
 
         sets: dict[tuple[Any, ...], int] = {}
         records: list[dict[str, Any]] = []  # the first record of each set
-        tags: list[dict[str, str]] = []  # and its tags
         index = numpy.empty(len(self.cameras), dtype=numpy.intp)
         for i, (camera, place) in enumerate(zip(self.cameras, self.places)):
             key = (place[0] is None, *camera.tag_set())
@@ -454,23 +453,15 @@ class _Cameras:
             if found is None:
                 found = sets[key] = len(records)
                 records.append(camera.flat_properties(*place))
-                tags.append(camera.tags)
             index[i] = found
         own = {"@id": [c.key for c in self.cameras], "@timestamp": [c.timestamp for c in self.cameras],
                "insee": [p[0] for p in self.places],
                "commune": [None if p[0] is None else p[1] for p in self.places]}
         columns: dict[str, Any] = {}
         for name in _columns(records):
-            values = numpy.empty(len(records), dtype=object)
-            values[:] = [r.get(name) for r in records]
-            column = values[index]
-            if name in own:  # the camera's own, unless a tag of that name stands in its place
-                mine = numpy.empty(len(self.cameras), dtype=object)
-                mine[:] = own[name]
-                tagged = numpy.array([name in t and name not in ("insee", "commune") for t in tags],
-                                     dtype=bool)
-                column = numpy.where(tagged[index], column, mine)
-            columns[name] = column
+            values = numpy.empty(len(self.cameras) if name in own else len(records), dtype=object)
+            values[:] = own[name] if name in own else [r.get(name) for r in records]
+            columns[name] = values if name in own else values[index]
         return columns
 
 
