@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -584,8 +585,12 @@ def scan_members(
 
 def osm_file(path: str | os.PathLike[str]) -> Path:
     """`path` as a Path, when it is an OSM file osmcams can read: a DataError for a folder,
-    a device or a FIFO (read from disk only), or nothing there."""
+    a device or a FIFO (read from disk only), nothing there, or a change file (libosmium
+    reads an .osc as several versions of objects, with neither extent nor deletions)."""
     path = Path(path)
+    if re.search(r"\.osc(\.(gz|bz2|xz|zst))?$", path.name, re.IGNORECASE):
+        raise DataError(f"{path}: a change file (osmChange, a replication diff), not an extract: "
+                        "apply it to its extract (osmium apply-changes), or let osmcams refresh do it")
     if path.is_dir():
         raise DataError(f"{path}: a directory, not an OSM file")
     if not path.is_file():
