@@ -185,11 +185,17 @@ def test_osm_side_from_a_pbf_and_geopackage_layers(
 ) -> None:
     tags = {"man_made": "surveillance", "surveillance": "public"}
     nodes = {node: (lon, lat, tags) for node, (lon, lat) in osm_points.items()}
-    pbf = camera_pbf(nodes, (2.2, 48.8, 2.5, 48.95), "2019-02-01T00:00:00Z")
+    box = (2.2, 48.8, 2.5, 48.95)
+    pbf = camera_pbf(nodes, box, "2019-02-01T00:00:00Z")
+    # The file's extent, that of a real extract: it holds only the cameras, from which the
+    # estimate of where it has data would leave out the official sites away from them.
+    extent = tmp_path / "box.geojson"
+    extent.write_text(json.dumps({"type": "Polygon", "coordinates": [[
+        [box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]], [box[0], box[1]]]]}))
     out = tmp_path / "match.gpkg"
     boundaries = ign_dir / "communes-75-paris.geojson"
-    result = pair("--official", register, "--commune", "Paris", "--pbf", pbf,
-                    "--boundaries", boundaries, "-q", "-o", out, "-f", "json")
+    result = pair("--official", register, "--commune", "Paris", "--pbf", pbf, "--extent", extent,
+                  "--boundaries", boundaries, "-q", "-o", out, "-f", "json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     # Only the cameras inside Paris's (simplified) outline take part, on both sides.
@@ -206,7 +212,7 @@ def test_osm_side_from_a_pbf_and_geopackage_layers(
             " ".join(summary["warnings"])
         )
     sites = json.loads(invoke("match", "--official", register, "--commune", "Paris", "--pbf", pbf,
-                              "--boundaries", boundaries, "-q", "-f", "json").stdout)
+                              "--extent", extent, "--boundaries", boundaries, "-q", "-f", "json").stdout)
     near = near_sites(official_in, osm_in)
     assert (sites["sites_total"], sites["osm_total"]) == (len(official_in), len(osm_in))
     assert sites["sites_with_osm_cameras"] == int(near.any(axis=1).sum())
@@ -433,3 +439,34 @@ def test_a_register_with_a_count_per_site(official_points, site_cameras, tmp_pat
     refused = invoke("match", "--official", bad, "--cameras", cameras)
     assert refused.exit_code == ExitCode.DATA
     assert "nombre must be a whole number, not 'many'" in refused.stderr
+
+
+def test_sites_where_the_data_has_none_are_neither_matched_nor_missing(
+    monaco_2025: Path, communes_06: Path, ign_shapes, tmp_path: Path
+) -> None:
+    """Beausoleil, with an extent of its southern half only: of four sites, the two in its
+    northern half (outside the extent, by shapely) are left out with a warning, in the JSON
+    too. They were counted as sites without an OSM camera, where OSM has no data at all."""
+    import shapely
+
+    beausoleil = ign_shapes(communes_06)["06012"]
+    west, south, east, north = beausoleil.bounds
+    half = shapely.box(west - 0.01, south - 0.01, east + 0.01, (south + north) / 2)
+    extent = tmp_path / "south.geojson"
+    extent.write_text(json.dumps({"type": "Feature", "properties": {},
+                                  "geometry": shapely.geometry.mapping(half)}), encoding="utf-8")
+    inside = [p for p in (shapely.Point(x, y) for x in numpy.linspace(west, east, 25)
+                          for y in numpy.linspace(south, north, 25)) if beausoleil.contains(p)]
+    covered = [p for p in inside if half.contains(p)][:2]
+    uncovered = [p for p in inside if not half.contains(p)][:2]
+    register = tmp_path / "sites.csv"
+    register.write_text("nom;lon;lat\n" + "".join(f"s{i};{p.x};{p.y}\n" for i, p in
+                                                 enumerate(covered + uncovered)), encoding="utf-8")
+    result = invoke("match", "--official", register, "--commune", "Beausoleil", "--pbf", monaco_2025,
+                    "--boundaries", communes_06, "--extent", extent, "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["sites_total"] == 2
+    assert ("2 of 4 official cameras lie in the part of Beausoleil that the OSM data does not cover"
+            in " ".join(summary["warnings"]))
+    assert any("only partly inside the data" in w for w in summary["warnings"])

@@ -102,6 +102,7 @@ class Report:
     # unknown; those warnings are the last of `notes`, `coverage_notes` of them.
     where: str | None = None
     coverage_notes: int = 0
+    region: Any = None  # where the data lies, as the coverage was cut (`_data_region`); None: unknown
 
 
 def assign(cameras: list[Camera], communes: Communes) -> list[str | None]:
@@ -312,10 +313,14 @@ def _within(geometries: Any, region: Any, pieces: Any, which: Any, piece: Any) -
 def coverage_of(extract: Extract, chosen: Any) -> tuple[Any, str]:
     """The share of the area of each commune of `chosen` inside the extract's data (1 from
     FULL on, else to 3 decimals), and how that data is known; (None, "") when it is not."""
+    return coverage_in(*_data_region(extract), chosen)
+
+
+def coverage_in(region: Any, how: str, chosen: Any) -> tuple[Any, str]:
+    """`coverage_of`, inside `region` known `how` (`_data_region`)."""
     import numpy
     import shapely
 
-    region, how = _data_region(extract)
     if region is None:
         return None, ""
     geometries = chosen.geometry.values
@@ -457,7 +462,8 @@ def count(
             by_commune[code].append(camera)
     frame = communes.frame.set_index("insee", drop=False)
     holding = {code for code, cameras in by_commune.items() if cameras}
-    known = coverage_of(extract, frame.loc[codes])
+    region, how = _data_region(extract)
+    known = coverage_in(region, how, frame.loc[codes])
     chosen, coverage = covered(extract, frame.loc[codes], rank, holding, known)
     areas = commune_areas(chosen)
     rows = density_rows(chosen, areas, by_commune)
@@ -480,7 +486,7 @@ def count(
     where = None if known[0] is None else coverage_where(extract.source, known[1])
     return Report(meta, rows, warnings, by_commune, boundaries,
                   areas=dict(zip(chosen["insee"], areas.tolist())), notes=notes, outside=outside,
-                  where=where, coverage_notes=len(coverage) if where else 0)
+                  where=where, coverage_notes=len(coverage) if where else 0, region=region)
 
 
 def coverage_method(extract: Extract) -> str:

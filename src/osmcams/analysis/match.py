@@ -222,7 +222,8 @@ def read_cameras(path: str | os.PathLike[str]) -> Points:
 
 
 def from_report(report: Any, register: Points) -> tuple[Points, Points]:
-    """The OSM cameras of a count's communes, and the register cut to those communes."""
+    """The OSM cameras of a count's communes, and the register cut to those communes, and
+    to the part of them that the OSM data covers."""
     import numpy
     import shapely
 
@@ -237,13 +238,26 @@ def from_report(report: Any, register: Points) -> tuple[Points, Points]:
     )
     area = shapely.union_all([report.boundaries[row["insee"]] for row in rows])
     check_place(register, area, ", ".join(row["name"] for row in rows))
-    inside = shapely.contains_xy(area, numpy.asarray(register.lons), numpy.asarray(register.lats))
-    kept = numpy.flatnonzero(inside).tolist()
-    if len(kept) < len(register):
+    lons, lats = numpy.asarray(register.lons), numpy.asarray(register.lats)
+    inside = shapely.contains_xy(area, lons, lats)
+    if inside.sum() < len(register):
         register.warnings.append(
-            f"{len(register) - len(kept)} of {len(register)} official cameras lie outside "
+            f"{len(register) - inside.sum()} of {len(register)} official cameras lie outside "
             f"{', '.join(row['name'] for row in rows)}, left out"
         )
+    partial = ", ".join(row["name"] for row in rows if row.get("partial"))
+    if partial and report.region is None:
+        register.warnings.append(
+            f"{partial}: only partly in the OSM data, whose extent is unknown: official cameras "
+            "where it has no data count as missing from OpenStreetMap")
+    elif partial:  # where the data has nothing, an official camera is neither matched nor missing
+        uncovered = inside & ~shapely.contains_xy(report.region, lons, lats)
+        if uncovered.any():
+            register.warnings.append(
+                f"{uncovered.sum()} of {len(register)} official cameras lie in the part of "
+                f"{partial} that the OSM data does not cover, left out: neither matched nor missing")
+            inside &= ~uncovered
+    kept = numpy.flatnonzero(inside).tolist()
     cut = Points(
         [register.lons[i] for i in kept], [register.lats[i] for i in kept],
         [register.properties[i] for i in kept], register.source, register.warnings,

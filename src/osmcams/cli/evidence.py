@@ -84,6 +84,7 @@ def match(
     if output:
         check_target(output, overwrite)
     register = matching.read_register(official, lon_field, lat_field, crs)
+    counted: list[str] = []  # the count's own warnings (shown by report_from), for the outputs
     if cameras is not None:
         chosen = [name for name in SOURCE_CHOICES if kw.get(name)]
         if chosen:
@@ -93,8 +94,10 @@ def match(
             matching.check_place(register, matching.near_cameras(osm), f"the area of {cameras}")
     else:
         report = report_from(kw)
+        counted = report.warnings
         osm, register = matching.from_report(report, register)
     show_warnings(register.warnings + osm.warnings)
+    warnings = counted + register.warnings + osm.warnings
     if register_unit == "site":
         column = matching.count_column(register, count_field)
         counts = matching.site_counts(register, column) if column else None
@@ -108,14 +111,14 @@ def match(
     if output_dir or output:
         features = (matching.site_layers(register, osm, sites, counts) if register_unit == "site"
                     else matching.layers(register, osm, result))
-        about = {"meta": summary, "warnings": register.warnings + osm.warnings}  # where they come from
+        about = {"meta": summary, "warnings": warnings}  # where they come from
         if output_dir:  # the three files all or nothing
             with publish(output_dir, names, overwrite) as staged:
                 matching.write_layers(features, staged, about)
         if output:
             matching.write_geopackage(features, output, overwrite, about)
     if fmt == "json":
-        click.echo(json.dumps({**summary, "warnings": register.warnings + osm.warnings},
+        click.echo(json.dumps({**summary, "warnings": warnings},
                               ensure_ascii=False, allow_nan=False, indent=1))
     else:
         print_rich(key_values(f"Official register of {register_unit}s against OpenStreetMap", summary),
