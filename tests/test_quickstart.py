@@ -126,6 +126,11 @@ def test_the_shipped_data_is_the_published_data_unchanged(shared_data: Path) -> 
     official = {r["code"]: r["population"] for r in cog
                 if r["type"] == "commune-actuelle" and r.get("population") is not None}
     assert _shipped_population() == official
+    with gzip.open(PACKAGE / "data" / "communes-cog-2026.csv.gz", "rt", encoding="utf-8") as f:
+        merged = {row["code"]: row["anciens_codes"].split() for row in csv.DictReader(f)
+                  if row["anciens_codes"]}
+    assert merged == {r["code"]: r["anciensCodes"] for r in cog
+                      if r["type"] == "commune-actuelle" and r.get("anciensCodes")}
 
 
 @pytest.mark.parametrize("selection", [["--region", "11"], ["--department", "2A"]])

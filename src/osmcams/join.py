@@ -471,7 +471,8 @@ def count(
         rows.sort(key=rank_order)
     # Communes left out of the source matter only when the rows claim to cover them all.
     left_out = communes.warnings if rank else []
-    repaired = [communes.repairs[code] for code in codes if code in communes.repairs]
+    repaired = [notes[code] for code in codes for notes in (communes.repairs, communes.population_notes)
+                if code in notes]
     notes = [*communes.notes, *left_out, *repaired, *coverage]
     meta, warnings = finish(
         extract, communes, rows, notes, len(owners), sum(code is None for code in owners)
@@ -514,7 +515,8 @@ def finish(
         )
     if outside:
         warnings.append(f"{outside} of {total} cameras lie outside every loaded commune")
-    no_population = [f"{r['name']} ({r['insee']})" for r in rows if r["population"] is None]
+    no_population = [f"{r['name']} ({r['insee']})" for r in rows
+                     if r["population"] is None and r["insee"] not in communes.population_notes]
     if no_population:
         source = communes.population_source
         why = f"not in {source} (codes merged or unknown)" if source else "give --population"

@@ -330,12 +330,15 @@ def cameras_at(history: Any, boundaries: dict[str, Any], moments: list[int]) -> 
 def population_warning(rows: list[dict[str, Any]], communes: Any) -> list[str]:
     from osmcams.communes.model import short_list
 
-    missing = [f"{r['name']} ({r['insee']})" for r in rows if r["population"] is None]
+    notes = communes.population_notes
+    explained = [notes[r["insee"]] for r in rows if r["insee"] in notes]
+    missing = [f"{r['name']} ({r['insee']})" for r in rows
+               if r["population"] is None and r["insee"] not in notes]
     if not missing:
-        return []
+        return explained
     source = communes.population_source
     why = f"not in {source} (codes merged or unknown)" if source else "give --population"
-    return [f"{len(missing):,} communes have no population, {why}, so no per_10k: "
+    return [*explained, f"{len(missing):,} communes have no population, {why}, so no per_10k: "
             + short_list(missing)]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from osmcams.communes.model import COLUMNS, Communes, Population, Unusable, commune_frame
 
 CACHE_FORMAT = 3  # 3: codes of 4 digits get back their leading zero; features without a code
-POPULATION_FORMAT = 1
+POPULATION_FORMAT = 2  # 2: the codes merged into each commune
 
 
 def cache_path(
@@ -108,8 +108,10 @@ def read_population(path: Path) -> Population | None:
     try:
         data = orjson.loads(path.read_bytes())
         values, source, year, names = data["values"], data["source"], data["year"], data["names"]
+        merged = data["merged"]
         valid = (all(type(v) is int for v in values.values()) and all(type(v) is str for v in names.values())
+                 and all(type(c) is str for codes in merged.values() for c in codes)
                  and isinstance(source, str) and (year is None or isinstance(year, str)))
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         return None
-    return Population(values, source, year, names) if valid else None
+    return Population(values, source, year, names, merged) if valid else None

@@ -37,6 +37,8 @@ class Communes:
     unusable: list[Unusable] = field(default_factory=list)
     # Per code, about an outline that had to be repaired: shown wherever the commune is counted.
     repairs: dict[str, str] = field(default_factory=dict)
+    # Per code, why a commune its population table lists has no population: shown likewise.
+    population_notes: dict[str, str] = field(default_factory=dict)
 
 
 MAX_POPULATION = 100_000_000
@@ -50,6 +52,7 @@ class Population:
     source: str
     year: str | None
     names: dict[str, str] = field(default_factory=dict)
+    merged: dict[str, list[str]] = field(default_factory=dict)  # the codes merged into each since
 
 
 def department_of(code: str | None) -> str | None:

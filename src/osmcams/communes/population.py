@@ -127,8 +127,10 @@ def _read_text(path: Path) -> str:
 
 
 # The population table that ships with osmcams: the communes of COG 2026 (Etalab
-# "découpage administratif", Licence Ouverte), code, name, department and population only.
+# "découpage administratif", Licence Ouverte), code, name, department, population and the
+# codes of the communes merged into each (its `anciensCodes`, in MERGED_COLUMN).
 OFFICIAL_TABLE = "data/communes-cog-2026.csv.gz"
+MERGED_COLUMN = "anciens_codes"  # codes apart by spaces
 OFFICIAL_SOURCE = "INSEE legal population, COG 2026 (Etalab découpage administratif, shipped with osmcams)"
 OFFICIAL_YEAR = "2026"  # the COG edition; the table does not name the census behind it
 
@@ -168,6 +170,7 @@ def _population_json(path: Path, text: str) -> Population:
         raise DataError(f"{path}: not a population table (a JSON list of communes)")
     values: dict[str, int] = {}
     names: dict[str, str] = {}
+    merged: dict[str, list[str]] = {}
     lines: dict[str, int] = {}
     def where(index: int) -> str:  # the line is looked for only when there is an error
         return f"{path}, line {_json_line(text, index)}"
@@ -181,7 +184,10 @@ def _population_json(path: Path, text: str) -> Population:
         _add(values, lines, code, value, number, where)
         if isinstance(row.get("nom"), str):
             names[code] = row["nom"]
-    return Population(values, f"{path.name} (Etalab COG)", None, names)
+        former = row.get("anciensCodes")
+        if isinstance(former, list) and former:
+            merged[code] = [str(c) for c in former if isinstance(c, (str, int))]
+    return Population(values, f"{path.name} (Etalab COG)", None, names, merged)
 
 
 def _json_line(text: str, index: int) -> int:
@@ -225,6 +231,7 @@ def _population_csv(path: Path, text: str) -> Population:
         (c for c in columns if re.fullmatch(r"(PMUN|PTOT|POPULATION|P\d\d_POP)\d*", c.upper())), None
     )
     label = next((c for c in columns if c.upper() in ("LIBGEO", "NOM", "LIBELLE", "NCC")), None)
+    former = next((c for c in columns if c.upper() == MERGED_COLUMN.upper()), None)
     if not code or not pop:
         raise DataError(
             f"{path}: no code and population columns among {short_list(columns)} "
@@ -234,6 +241,7 @@ def _population_csv(path: Path, text: str) -> Population:
     year = "20" + column_year.group(1) if column_year else None
     values: dict[str, int] = {}
     names: dict[str, str] = {}
+    merged: dict[str, list[str]] = {}
     lines: dict[str, int] = {}
 
     def where(line: int) -> str:
@@ -248,9 +256,11 @@ def _population_csv(path: Path, text: str) -> Population:
             _add(values, lines, key, value, line, where)
             if label and row.get(label):
                 names[key] = row[label]
+            if former and (row.get(former) or "").split():
+                merged[key] = (row[former] or "").split()
     except csv.Error as e:
         raise DataError(f"{where(reader.line_num + 1)}: {e}") from None
-    return Population(values, f"{path.name} (INSEE)", year, names)
+    return Population(values, f"{path.name} (INSEE)", year, names, merged)
 
 
 def apply_population(
@@ -276,11 +286,23 @@ def apply_population(
 
 
 def _apply(communes: Communes, population: Population) -> None:
+    """The populations and names of `population` on `communes`; none for a commune whose
+    population counts communes merged into it since that are loaded with outlines of
+    their own (IGN 2018 outlines, COG 2026 populations): it would be set on the old outline."""
     import pandas
 
     frame = communes.frame
     codes = frame["insee"].tolist()
-    frame["population"] = pandas.array([population.values.get(code) for code in codes], dtype="Int64")
+    loaded = set(codes)
+    for code in codes:
+        apart = [old for old in population.merged.get(code, []) if old in loaded and old != code]
+        if apart and code in population.values:
+            communes.population_notes[code] = (
+                f"{population.names.get(code, code)} ({code}): its population in {population.source} "
+                f"counts the communes merged into it since, loaded here with outlines of their own "
+                f"({short_list(apart)}), so it has none here, nor a density per inhabitant")
+    values = [None if code in communes.population_notes else population.values.get(code) for code in codes]
+    frame["population"] = pandas.array(values, dtype="Int64")
     if population.names:
         names = population.names
         frame["name"] = [names.get(code, name) for code, name in zip(codes, frame["name"].tolist())]
