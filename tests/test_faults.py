@@ -737,6 +737,26 @@ CASES: list[Case] = [
          lambda e: ["export", "--commune", "06012", "--pbf", e.monaco, "--boundaries", e.ign_06, "-q",
                     "-o", e.tmp / "x.gpkg", "-f", "geojson"],
          ExitCode.USAGE, "x.gpkg names gpkg, not --format geojson"),
+    # Every command's -o names what it holds: a GeoJSON text sequence is no .geojson, which
+    # json.load cannot read, and compare, quality and timeline refuse what count refuses.
+    *[Case(f"{argv[0]} -o {name}{' ' + ' '.join(argv[1:]) if argv[1:] else ''}",
+           lambda e, argv=argv, name=name: [argv[0], "--commune", "06012", "--pbf", e.monaco,
+                                            "--boundaries", e.ign_06, "-q", *argv[1:],
+                                            "-o", e.tmp / name],
+           ExitCode.USAGE, words, holds=lambda e, name=name: not (e.tmp / name).exists())
+      for argv, name, words in (
+          (["export", "--sequence"], "a.geojson",
+           "a.geojson names geojson, not --format geojsonseq (.geojsons, .geojsonl, .geojsonseq)"),
+          (["export", "-f", "geojsonseq"], "b.geojson", "b.geojson names geojson, not --format geojsonseq"),
+          (["export", "-f", "geojson"], "c.geojsons", "c.geojsons names geojsonseq, not --format geojson"),
+          (["compare"], "a.geojson", "osmcams cannot write a.geojson"),
+          (["compare"], "a.xlsx", "osmcams cannot write a.xlsx"),
+          (["compare", "-f", "json"], "b.csv", "b.csv names csv, not --format json"),
+          (["quality"], "x.csv", "osmcams cannot write x.csv"),
+          (["quality", "-f", "json"], "x.txt", "x.txt names table, not --format json"),
+          (["timeline", "-f", "csv"], "x.json", "x.json names json, not --format csv"),
+          (["timeline"], "x.md", "osmcams cannot write x.md"),
+      )],
     # issue 8 §3: names that slug alike are refused before anything is written
     Case("codes that slug alike",
          lambda e: ["export", "--all", "--pbf", e.monaco, "--boundaries",

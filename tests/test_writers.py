@@ -133,6 +133,17 @@ def test_geojson_sequence(report: Report, tmp_path: Path) -> None:
     assert [json.loads(line[1:])["id"] for line in lines[:-1]] == [c.key for c in cameras]
 
 
+def test_geojsonl_is_newline_delimited(report: Report, tmp_path: Path) -> None:
+    """.geojsonl holds one feature a line and no RS, as GDAL's GeoJSONSeq driver writes it."""
+    cameras = report.cameras["06012"] + report.cameras["06032"]
+    target = tmp_path / "c.geojsonl"
+    write_cameras(cameras, target, "geojsonseq")
+    assert RS not in target.read_text()
+    with target.open() as lines:
+        assert [json.loads(line)["id"] for line in lines] == [c.key for c in cameras]
+    assert list(pyogrio.read_dataframe(target)["@id"]) == [c.key for c in cameras]
+
+
 def test_gpkg_and_csv(beausoleil: dict, report: Report, tmp_path: Path) -> None:
     cameras = report.cameras["06012"] + report.cameras["06032"]
     write_cameras(cameras, tmp_path / "c.gpkg", "gpkg", beausoleil["boundaries"])

@@ -175,11 +175,11 @@ def export(
 
     fov = fov_from(kw)
 
-    fmt = agreed_format(output, fmt, CAMERA_SUFFIXES, "geojsonseq" if sequence else "geojson")
-    if sequence:
-        if FORMATS[fmt].kin != "geojson":
+    if sequence:  # a sequence's own suffixes only: json.load cannot read one named .geojson
+        if fmt not in (None, "geojson", "geojsonseq"):
             raise UsageError("--sequence goes with GeoJSON only")
         fmt = "geojsonseq"
+    fmt = agreed_format(output, fmt, CAMERA_SUFFIXES, "geojson")
     if (output is None) == (output_dir is None):
         raise UsageError("give exactly one of --output and --output-dir")
     if credit and fmt != "umap":

@@ -11,7 +11,7 @@ import click
 from osmcams.cli.options import Finite, report_from, show_warnings, source_options
 from osmcams.cli.render import QUALIFIED, cell, emit, handle_errors, print_rich, progress_bar, stderr
 from osmcams.errors import UsageError
-from osmcams.outputs.formats import TABLE_FORMATS, TABLE_SUFFIXES, format_for
+from osmcams.outputs.formats import TABLE_FORMATS, TABLE_SUFFIXES, agreed_format
 
 SOURCE_CHOICES = ("pbf", "communes", "department", "every", "region", "boundaries")
 
@@ -262,7 +262,7 @@ def compare(
     from osmcams.join import ROW_KEYS
     from osmcams.outputs.writers import render_text, write_report
 
-    fmt = fmt or format_for(output, TABLE_SUFFIXES, "table")
+    fmt = agreed_format(output, fmt, TABLE_SUFFIXES, "table")
     if output:
         check_target(output, overwrite)
     figures = read_reported(reported)
@@ -353,7 +353,7 @@ def quality(
     from osmcams.files import check_target, publish
     from osmcams.outputs.writers import commune_file, render_text, report_json, write_geojson
 
-    fmt = fmt or format_for(output, {".json": "json", ".txt": "table"}, "table")
+    fmt = agreed_format(output, fmt, {".json": "json", ".txt": "table"}, "table")
     if output:
         check_target(output, overwrite)
     report, todo = commune_quality(report_from(kw), duplicate_distance)

@@ -9,9 +9,12 @@ import click
 
 from osmcams.cli.options import commune_options, show_warnings
 from osmcams.cli.render import QUALIFIED, TABLE_ROWS, cell, emit, handle_errors, progress_bar, status_of
+from osmcams.outputs.formats import CHART_SUFFIXES
 
 TIMELINE_FORMATS = ("table", "csv", "json")
-TIMELINE_SUFFIXES = {".csv": "csv", ".json": "json", ".txt": "table"}
+# A chart's suffix draws the counts over time, and takes no --format.
+TIMELINE_SUFFIXES = {".csv": "csv", ".json": "json", ".txt": "table",
+                     **dict.fromkeys(CHART_SUFFIXES, "chart")}
 PERIODS = ("year", "quarter", "month", "week", "day", "hour")
 BARS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 40
@@ -141,7 +144,7 @@ def timeline(
     from osmcams.counting import Request
     from osmcams.errors import UsageError
     from osmcams.files import check_target
-    from osmcams.outputs.formats import CHART_SUFFIXES, format_for
+    from osmcams.outputs.formats import agreed_format
     from osmcams.outputs.writers import render_text, rows_csv
     from osmcams.settings import Settings
 
@@ -153,7 +156,7 @@ def timeline(
         if given and not chart:
             raise UsageError(f"{flag} goes with a chart: -o FILE.png, .svg or .html")
     points = _reported_points(reported_files) if with_reported or reported_files else None
-    fmt = fmt or format_for(output, TIMELINE_SUFFIXES, "table")
+    fmt = agreed_format(output, fmt, TIMELINE_SUFFIXES, "table")
     if output:
         from osmcams.outputs.writers import companions
 

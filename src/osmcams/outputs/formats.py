@@ -21,18 +21,13 @@ class Format:
     carries: frozenset[str]
     writer: str = ""
     driver: str | None = None
-    sequence_of: str | None = None  # a text sequence of that format's features (RFC 8142)
+    sequence_of: str | None = None  # a text sequence of that format's features
     one_file: bool = True  # False: several files beside one another (a Shapefile)
 
     @property
     def suffix(self) -> str:
         """The suffix it writes in --output-dir."""
         return self.suffixes[0]
-
-    @property
-    def kin(self) -> str:
-        """The format a suffix may name in place of this one (a GeoJSON file read as a sequence)."""
-        return self.sequence_of or self.name
 
 
 _LAYER, _POINTS = frozenset({COMMUNES, CAMERAS, OUTLINES, VIEWS}), frozenset({CAMERAS})
@@ -53,6 +48,9 @@ REGISTRY = (
     Format("kml", (".kml",), _POINTS, "gdal", driver="KML"),
 )
 FORMATS = {f.name: f for f in REGISTRY}
+# A text sequence in a file of this suffix is newline-delimited (one feature a line), as GDAL's
+# GeoJSONSeq driver writes it; in the others it is RFC 8142's, each feature after an RS.
+NEWLINE_DELIMITED = ".geojsonl"
 
 
 def names(kind: str) -> tuple[str, ...]:
@@ -85,13 +83,6 @@ CAMERA_SUFFIXES = suffixes_for(CAMERAS)
 SUFFIX = {name: FORMATS[name].suffix for name in CAMERA_FORMATS}
 
 
-def format_for(output: Path | None, suffixes: dict[str, str], default: str) -> str:
-    """The format that `output`'s suffix names, else `default`."""
-    if output is None:
-        return default
-    return suffixes.get(output.suffix.lower(), default)
-
-
 def agreed_format(
     output: Path | None, fmt: str | None, suffixes: dict[str, str], default: str
 ) -> str:
@@ -111,8 +102,10 @@ def agreed_format(
             f"osmcams cannot write {output.name}: give it one of the suffixes "  # type: ignore[union-attr]
             + ", ".join(sorted(suffixes))
         )
-    if fmt and FORMATS[fmt].kin != FORMATS[named].kin:
-        raise UsageError(f"{output.name} names {named}, not --format {fmt}")  # type: ignore[union-attr]
+    if fmt and fmt != named:
+        own = ", ".join(s for s, name in suffixes.items() if name == fmt)
+        raise UsageError(f"{output.name} names {named}, not --format {fmt}"  # type: ignore[union-attr]
+                         + (f" ({own})" if own else ""))
     return fmt or named
 
 # osmcams map: what the colours measure, how classes are broken, and the kind each suffix names.

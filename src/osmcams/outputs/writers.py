@@ -23,7 +23,7 @@ from osmcams.errors import OutputError, UsageError
 from osmcams.files import atomic_open, atomic_path
 from osmcams.join import MIN_COVERAGE, ROW_KEYS, DensityRow, Report, population_text
 from osmcams.models import Camera, printable
-from osmcams.outputs.formats import CAMERAS, FORMATS, VIEWS, Format
+from osmcams.outputs.formats import CAMERAS, FORMATS, NEWLINE_DELIMITED, VIEWS, Format
 from osmcams.outputs.fov import View, view_feature
 
 RS = "\x1e"
@@ -264,14 +264,15 @@ def _with_every_count(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def write_geojson(
-    features: list[dict[str, Any]], out: IO[str], sequence: bool = False,
+    features: list[dict[str, Any]], out: IO[str], sequence: str | None = None,
     about: dict[str, Any] | None = None,
 ) -> None:
-    """A FeatureCollection, or an RFC 8142 text sequence (one feature per line); `about`
-    ({"meta": …, "warnings": …}) goes into the collection as foreign members (RFC 7946 §6.1)."""
-    if sequence:
+    """A FeatureCollection, or a text sequence of one feature a line, each after `sequence`
+    (RS for RFC 8142, "" newline-delimited); `about` ({"meta": …, "warnings": …}) goes into
+    the collection as foreign members (RFC 7946 §6.1)."""
+    if sequence is not None:
         for feature in features:
-            out.write(RS + feature_line(feature) + "\n")
+            out.write(sequence + feature_line(feature) + "\n")
         return
     write_feature_lines(map(feature_line, features), out, about)
 
@@ -524,11 +525,14 @@ def _write_csv(spec: Format, given: _Cameras, target: str | os.PathLike[str], ov
 
 def _write_geojson(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
     """A FeatureCollection, or a text sequence of features: outlines, cameras, fields of view."""
+    sequence = None
+    if spec.sequence_of is not None:
+        sequence = "" if Path(target).suffix.lower() == NEWLINE_DELIMITED else RS
     with atomic_open(target, overwrite) as out:
         features = [boundary_feature(**b) for b in given.boundaries or []]
         features += [camera_feature(c, *place) for c, place in zip(given.cameras, given.places)]
         features += [view_feature(v) for v in given.views or []]
-        write_geojson(features, out, sequence=spec.sequence_of is not None, about=given.about)
+        write_geojson(features, out, sequence, given.about)
 
 
 # Format.writer -> the function that writes cameras in it.
