@@ -283,6 +283,7 @@ def test_main_returns_exit_codes(monaco_2025: Path) -> None:
 
 @pytest.mark.parametrize(("name", "first"), [
     ("t.csv", "insee,name,"), ("t.json", '{"meta": {'), ("t.md", "| insee | name |"),
+    ("t.markdown", "| insee | name |"),
 ])
 def test_count_format_follows_the_output_suffix(
     monaco_2025: Path, ign_06: tuple[str, ...], tmp_path: Path, name: str, first: str

@@ -229,6 +229,11 @@ def test_diffs_give_what_osmium_apply_changes_gives(
     assert main(["changes", "--config", str(config), "--since", "0999-01-01", "--commune",
                  "Beausoleil", "-f", "csv"]) == 0
     assert capsys.readouterr().out.splitlines() == lines
+    # A year or a month is its start, as timeline reads it: every change was in February 2025.
+    for since, expected in (("2025", lines), ("2025-02", lines), ("2025-03", lines[:1])):
+        assert main(["changes", "--config", str(config), "--since", since, "--commune", "Beausoleil",
+                     "-f", "csv"]) == 0
+        assert capsys.readouterr().out.splitlines() == expected
     assert main(["changes", "--config", str(config), "--since", "0001-01-01T00:00:00+01:00"]) == 2
     assert "out of the range of dates" in capsys.readouterr().err
 

@@ -38,7 +38,10 @@ def parse_date(text: str) -> datetime:
         raise UsageError(f"cannot read the date {text!r}: write {DATE_FORMATS}") from e
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError as e:  # 0001-01-01T00:00+01:00 is before the first UTC date
+        raise UsageError(f"the date {text!r} is out of the range of dates") from e
 
 
 def _floor(moment: datetime, every: str) -> datetime:

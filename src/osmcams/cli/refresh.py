@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -150,25 +149,19 @@ def _history_table(insee: str, name: str, runs: list[dict[str, Any]]) -> None:
 
 
 def _since(value: str) -> str:
-    try:
-        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as e:
-        raise UsageError(f"--since must be a date such as 2026-11-01, not {value!r}") from e
-    if stamp.tzinfo is not None:
-        from datetime import timezone
+    """--since as a UTC instant, written as the store's dates are (strftime pads no year under
+    1000), to compare as text: a year or a month is its start, as timeline reads it."""
+    from osmcams.analysis.timeline import parse_date
 
-        try:
-            stamp = stamp.astimezone(timezone.utc)
-        except OverflowError as e:  # 0001-01-01T00:00+01:00 is before the first UTC date
-            raise UsageError(f"--since {value!r} is out of the range of dates") from e
-    # Written out as the store's dates are (strftime pads no year under 1000), to compare as text.
+    stamp = parse_date(value)
     return (f"{stamp.year:04d}-{stamp.month:02d}-{stamp.day:02d}T"
             f"{stamp.hour:02d}:{stamp.minute:02d}:{stamp.second:02d}Z")
 
 
 @click.command()
 @config_option
-@click.option("--since", required=True, metavar="DATE", help="Changes in data from this date on (UTC).")
+@click.option("--since", required=True, metavar="DATE",
+              help="Changes in data from this date on (UTC): 2026, 2026-11, 2026-11-01, 2026-11-01T12:00Z.")
 @click.option("--commune", metavar="NAME_OR_INSEE", help="Only this commune.")
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "geojson"]),
               default="table", show_default=True, help="Output format.")

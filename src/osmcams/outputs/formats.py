@@ -41,7 +41,7 @@ REGISTRY = (
     Format("parquet", (".parquet",), _POINTS, "parquet"),
     Format("csv", (".csv",), frozenset({ROWS, CAMERAS}), "csv"),
     Format("json", (".json",), frozenset({ROWS})),
-    Format("markdown", (".md",), frozenset({ROWS})),
+    Format("markdown", (".md", ".markdown"), frozenset({ROWS})),
     Format("umap", (".umap",), frozenset({CAMERAS, OUTLINES, VIEWS}), "umap"),
     Format("shp", (".shp",), _POINTS, "gdal", driver="ESRI Shapefile", one_file=False),
     Format("fgb", (".fgb",), _POINTS, "gdal", driver="FlatGeobuf"),
