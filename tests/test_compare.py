@@ -405,6 +405,12 @@ def test_completeness_over_time_from_the_refresh_store(
     missing = invoke("compare", "--commune", "Nîmes", "--pbf", gard_pbf, "--boundaries", gard,
                      "--store", tmp_path / "none.sqlite", "-q")
     assert missing.exit_code == ExitCode.USAGE and "no such history store" in missing.stderr
+    empty = tmp_path / "empty.sqlite"  # read, never written: no schema made in it
+    empty.touch()
+    nothing = invoke("compare", "--commune", "Nîmes", "--pbf", gard_pbf, "--boundaries", gard,
+                     "--store", empty, "-q")
+    assert nothing.exit_code == ExitCode.USAGE and "no such history store" in nothing.stderr
+    assert empty.read_bytes() == b""
 
 
 @pytest.mark.parametrize(("scope", "own"), [

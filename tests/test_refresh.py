@@ -435,6 +435,31 @@ def test_a_second_run_is_refused_while_one_holds_the_lock(saint_barthelemy, tmp_
     assert run(config, "--quiet") == 0  # released: the next run goes ahead
 
 
+@pytest.mark.parametrize("held", ["nothing", "another table", "an older schema"])
+def test_history_and_changes_write_nothing_into_a_store(saint_barthelemy, tmp_path, capsys, held):
+    """They open the store read-only: an empty file, or one without osmcams's tables, has no
+    history yet (exit 2), and stays as it was, without a journal beside it."""
+    from osmcams.store.history import MIGRATIONS
+
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    (tmp_path / "www").mkdir()
+    store = tmp_path / "www" / "history.sqlite"
+    store.touch()
+    if held != "nothing":
+        db = sqlite3.connect(store)
+        db.executescript("CREATE TABLE notes (x)" if held == "another table"
+                         else MIGRATIONS[0].sql + "; PRAGMA user_version = 1")
+        db.close()
+    before = store.read_bytes()
+    for argv in (["history", "--commune", "Saint-Barthélemy"], ["changes", "--since", "2020-01-01"],
+                 ["changes", "--since", "2020"]):
+        assert main([argv[0], "--config", str(config), *argv[1:]]) == 2
+        err = capsys.readouterr().err
+        assert ("the next refresh migrates it" if held == "an older schema" else "no history at") in err
+        assert store.read_bytes() == before
+        assert [p.name for p in store.parent.iterdir()] == ["history.sqlite"]
+
+
 def test_a_first_run_that_fails_leaves_no_history(saint_barthelemy, tmp_path, capsys):
     """`history` then says that no refresh ran, not that the commune is outside their data;
     a later run's failure keeps the history it had."""

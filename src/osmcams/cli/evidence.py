@@ -202,11 +202,9 @@ def mapped_then(
     from osmcams.sources.osm.osh import is_history, read_history
 
     if store is not None:
-        from osmcams.store.history import Store
+        from osmcams.store.history import read_store
 
-        if not store.is_file():
-            raise UsageError(f"{store}: no such history store")
-        history_store = Store(store)
+        history_store = read_store(store, f"{store}: no such history store (no refresh wrote one there)")
         try:
             runs = {code: [(run["data_timestamp"], run["cameras"]) for run in history_store.counts(code)
                            if run["data_timestamp"]]

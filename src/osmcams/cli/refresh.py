@@ -83,13 +83,13 @@ def refresh(config_path: Path, threads: int | None, quiet: bool, backfill: Path 
 
 
 def _store(config_path: Path):
+    """The configuration's history store, read-only: history and changes write nothing."""
     from osmcams.refresh.config import load_config
-    from osmcams.store.history import Store
+    from osmcams.store.history import read_store
 
     config = load_config(config_path)
-    if not config.history.is_file():
-        raise UsageError(f"no history at {config.history} yet: run osmcams refresh --config {config_path}")
-    return Store(config.history)
+    return read_store(config.history,
+                      f"no history at {config.history} yet: run osmcams refresh --config {config_path}")
 
 
 def sparkline(values: list[int]) -> str:

@@ -275,16 +275,32 @@ def replay(changes: Iterable[Change]) -> State:
 
 
 class Store:
-    """The history database at `path`, created or migrated on open."""
+    """The history database at `path`, created or migrated on open; or, `read_only`, opened
+    without writing a byte (SQLite's mode=ro): `empty` when the file holds no history."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
         if not self.path.parent.is_dir():
             raise UsageError(f"{self.path.parent} is not a directory (history path {self.path})")
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None)
+            if read_only:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                self.db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            else:
+                self.db = sqlite3.connect(self.path, isolation_level=None)
             self.db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise DataError(
+                    f"{self.path}: history schema {version} is newer than this osmcams knows "
+                    f"({SCHEMA_VERSION}); upgrade osmcams"
+                )
+            self.empty = version == 0  # a new file, or one without osmcams's tables
+            if not read_only:
+                self._migrate(version)
+            elif 0 < version < SCHEMA_VERSION:
+                raise UsageError(f"{self.path}: history schema {version} is older than this osmcams's "
+                                 f"({SCHEMA_VERSION}): the next refresh migrates it")
         except sqlite3.DatabaseError as e:
             raise DataError(f"{self.path}: not a usable osmcams history database: {e}") from e
 
@@ -292,13 +308,7 @@ class Store:
         """Close the database."""
         self.db.close()
 
-    def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise DataError(
-                f"{self.path}: history schema {version} is newer than this osmcams knows "
-                f"({SCHEMA_VERSION}); upgrade osmcams"
-            )
+    def _migrate(self, version: int) -> None:
         for target in range(version, SCHEMA_VERSION):
             with self.transaction():
                 for statement in MIGRATIONS[target].sql.split(";"):
@@ -538,6 +548,18 @@ class Store:
         for row in rows:
             row["tags"] = json.loads(row["tags"])
         return rows
+
+
+def read_store(path: Path, none_yet: str) -> Store:
+    """The store at `path`, opened read-only: nothing created, migrated or written. No file,
+    an empty one, or one without osmcams's tables, is a UsageError saying `none_yet`."""
+    if not path.is_file():
+        raise UsageError(none_yet)
+    store = Store(path, read_only=True)
+    if store.empty:
+        store.close()
+        raise UsageError(none_yet)
+    return store
 
 
 def _elsewhere(query: str) -> str:
