@@ -172,6 +172,40 @@ def test_no_data_is_null_with_a_reason_never_zero(communes_06: Path, camera_pbf)
     assert nice["reported_source"] == "20 Minutes"
 
 
+def test_partial_and_no_data_communes_as_count_has_them(
+    monaco_2025: Path, communes_06: Path, cog_population: Path
+) -> None:
+    """Monaco's extract holds part of three communes and none of Peille: the first keep count's
+    rows, their Mapped a lower bound (≥, as count's table); Peille its population and area."""
+    from pyproj import Geod
+    from shapely.geometry import shape
+
+    source = ["--pbf", monaco_2025, "--boundaries", communes_06, "--population", cog_population, "-q"]
+    names = ["--commune", "06012", "--commune", "06032", "--commune", "06104"]
+    count = json.loads(invoke("count", *source, *names, "-f", "json").stdout)
+    counted = {r["insee"]: r for r in count["communes"]}
+    assert [r["partial"] for r in counted.values()] == [True, True, True]
+    result = invoke("compare", *source, *names, "--commune", "Peille", "-f", "json")
+    assert result.exit_code == 0, result.output
+    rows = {r["insee"]: r for r in json.loads(result.stdout)["communes"]}
+    for code, row in counted.items():
+        assert {key: rows[code][key] for key in row} == row
+    peille = next(c for c in json.loads(cog_population.read_text()) if c["code"] == "06091")
+    outline = next(f for f in json.loads(communes_06.read_text())["features"]
+                   if f["properties"]["code"] == "06091")
+    area = abs(Geod(ellps="WGS84").geometry_area_perimeter(shape(outline["geometry"]))[0]) / 1e6
+    nodata = rows["06091"]
+    assert (nodata["name"], nodata["population"], nodata["partial"], nodata["cameras"]) == (
+        "Peille", peille["population"], False, None)
+    assert nodata["area_km2"] == pytest.approx(area, abs=0.002)
+    table = invoke("compare", *source, *names, "--commune", "Peille").stdout
+    lines = {line.split()[0]: line for line in table.splitlines() if line.strip()[:5] in rows}
+    for code, row in counted.items():  # "06012  Beausoleil  ≥1  –  …"
+        assert re.search(rf"\s≥{row['cameras']}\s", lines[code]), lines[code]
+    assert "≥" not in lines["06091"]
+    assert "≥ a commune only partly inside the data" in table
+
+
 def test_planned_figures_and_any_csv_of_the_same_shape(
     gard_pbf: Path, gard: Path, write_text
 ) -> None:

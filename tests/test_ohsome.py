@@ -86,9 +86,10 @@ def test_communes_from_geo_api_and_the_csv(ohsome: Ohsome, geo_api, tmp_path: Pa
     code, text = _run("--commune", "Beausoleil", "--since", "2024", "-f", "csv", "-q")
     assert code == ExitCode.OK
     lines = text.splitlines()
-    assert lines[0] == "insee,name,date,cameras,added,removed"
-    assert [line.split(",")[2] for line in lines[1:]] == [
-        "2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z", HEADER_DATE]
+    assert lines[0] == "insee,name,coverage,partial,date,cameras,added,removed"
+    rows = [line.split(",") for line in lines[1:]]
+    assert [row[4] for row in rows] == ["2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z", HEADER_DATE]
+    assert {(row[2], row[3]) for row in rows} == {("1.0", "False")}  # ohsome holds the whole planet
 
 
 def test_the_table(ohsome: Ohsome, ign_dir: Path) -> None:

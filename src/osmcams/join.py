@@ -159,7 +159,7 @@ def row_of(
         "population": population,
         "area_km2": round(area, 3),
         "coverage": coverage,
-        "partial": coverage is None or coverage < 1,  # unknown: what the data holds, at least
+        "partial": is_partial(coverage),
         "cameras": count,
         "by_type": _tally(kind for kind, _ in kinds) if count else {},
         "by_scope": _tally(scope for _, scope in kinds) if count else {},
@@ -170,6 +170,12 @@ def row_of(
     }
     set_densities(row, area)
     return {key: row[key] for key in ROW_KEYS}
+
+
+def is_partial(coverage: float | None) -> bool:
+    """Whether a count with this `coverage` is a lower bound: the data holds part of the
+    commune, or an unknown share of it (what the data holds, at least)."""
+    return coverage is None or coverage < 1
 
 
 def dense(coverage: float | None, min_coverage: float = MIN_COVERAGE) -> bool:

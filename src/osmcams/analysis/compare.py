@@ -328,7 +328,7 @@ def compare(report: Report, reported: Reported, named: bool, then: Then | None =
     with a reported figure get one, and the departments of the selection are summarised.
     """
     timestamp = report.meta.get("data_timestamp")
-    by_code = {row["insee"]: row for row in report.rows}
+    by_code = {row["insee"]: row for row in [*report.rows, *report.outside]}  # outside: no count
     selected = list(report.cameras)  # every code asked for, covered by the data or not
     rows = []
     for code in selected:
@@ -401,9 +401,10 @@ def _row(
     from osmcams.join import ROW_KEYS
 
     figure = closest(figures, timestamp) if figures else None
-    if row is None:  # left out of the count: the data does not cover it
+    if row is None:  # left out of the count, outline and all: the data does not cover it
         row = dict.fromkeys(ROW_KEYS)
-        row.update(insee=code, name=figure["name"] if figure else code, department=department_of(code))
+        row.update(insee=code, name=figure["name"] if figure else code, department=department_of(code),
+                   partial=False)
     mapped = row.get("cameras")
     coverage = row.get("coverage")
     short = None

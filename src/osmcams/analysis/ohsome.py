@@ -161,6 +161,7 @@ def _row(frame: Any, code: str, cameras: list[int] | None, size: int) -> dict[st
         "department": frame.loc[code, "department"],
         "population": population,
         "coverage": None if cameras is None else 1.0,
+        "partial": False,  # the whole planet, or no count to be a lower bound
         "cameras": cameras or [None] * size,
         "added": [None] * size,
         "removed": [None] * size,

@@ -21,7 +21,7 @@ from osmcams.models import gc_paused
 
 EVERY = ("year", "quarter", "month", "week", "day", "hour")
 MAX_DATES = 100_000
-CSV_KEYS = ("insee", "name", "date", "cameras", "added", "removed")
+CSV_KEYS = ("insee", "name", "coverage", "partial", "date", "cameras", "added", "removed")
 OUTSIDE = ""  # a camera present but in no loaded commune
 DATE_FORMATS = "2016, 2016-05, 2016-05-01 or 2016-05-01T12:00Z"
 
@@ -102,9 +102,9 @@ class Timeline:
         """One row per commune and date (CSV_KEYS), for pivoting."""
         for row in self.rows:
             for i, date in enumerate(self.dates):
-                yield {"insee": row["insee"], "name": row["name"], "date": date,
-                       "cameras": row["cameras"][i], "added": row["added"][i],
-                       "removed": row["removed"][i]}
+                yield {"insee": row["insee"], "name": row["name"], "coverage": row["coverage"],
+                       "partial": row["partial"], "date": date, "cameras": row["cameras"][i],
+                       "added": row["added"][i], "removed": row["removed"][i]}
 
 
 NOT_CAMERA, OUT = -2, -1  # the states of a segment that is no camera, or in no commune
@@ -349,7 +349,7 @@ def _row(
     code: str, name: str, department: str | None, population: int | None, coverage: float | None,
     counts: _Counts, k: int, first: int | None,
 ) -> dict[str, Any]:
-    from osmcams.join import dense
+    from osmcams.join import dense, is_partial
     from osmcams.sources.osm.osh import iso
 
     population = None if population is None else int(population)
@@ -360,6 +360,7 @@ def _row(
         "department": department,
         "population": population,
         "coverage": None if coverage is None else float(coverage),
+        "partial": is_partial(coverage),  # its counts lower bounds, as count's
         "cameras": cameras,
         "added": [None, *counts.added[k, 1:].tolist()],
         "removed": [None, *counts.removed[k, 1:].tolist()],

@@ -17,7 +17,17 @@ from osmcams.cli.options import (
     show_warnings,
     source_options,
 )
-from osmcams.cli.render import TABLE_ROWS, cameras_text, cell, emit, handle_errors, print_rich, stderr
+from osmcams.cli.render import (
+    TABLE_ROWS,
+    cameras_text,
+    cell,
+    emit,
+    handle_errors,
+    lower_bound,
+    partial_note,
+    print_rich,
+    stderr,
+)
 from osmcams.errors import UsageError
 from osmcams.outputs.formats import (
     CAMERA_FORMATS,
@@ -51,16 +61,13 @@ def rich_table(report, limit: int) -> Any:
         else ""
     )
     empty = "\nno commune to show: the warnings above say why" if not rows else ""
-    partial = (
-        f"\n≥ a commune only partly inside the data: its count is a lower bound, its densities "
-        f"are null under {meta['min_coverage']:.0%} coverage"
-        if any(r.get("partial") for r in rows) else ""
-    )
+    partial = partial_note(rows, "its count is a lower bound, its densities are null under "
+                                 f"{meta['min_coverage']:.0%} coverage")
     return Fitted(
         COUNT_COLUMNS,
         [[r["insee"], r["name"], cell(r["population"]), cell(r["area_km2"]),
           "?" if r.get("coverage") is None else share_text(r["coverage"]),
-          ("≥" if r.get("partial") else "") + cell(r["cameras"]),
+          lower_bound(r, r["cameras"]),
           cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]), cell(r["inhabitants_per_camera"]),
           ", ".join(f"{k} {v}" for k, v in r["by_type"].items()) or "–"] for r in rows],
         COUNT_DROPPED,

@@ -9,7 +9,17 @@ from typing import Any
 import click
 
 from osmcams.cli.options import Finite, report_from, show_warnings, source_options
-from osmcams.cli.render import QUALIFIED, cell, emit, handle_errors, print_rich, progress_bar, stderr
+from osmcams.cli.render import (
+    QUALIFIED,
+    cell,
+    emit,
+    handle_errors,
+    lower_bound,
+    partial_note,
+    print_rich,
+    progress_bar,
+    stderr,
+)
 from osmcams.errors import UsageError
 from osmcams.outputs.formats import TABLE_FORMATS, TABLE_SUFFIXES, agreed_format
 
@@ -152,8 +162,8 @@ def compare_table(report: Any) -> Any:
 
     meta = report.meta
     notes = [("Notes", "text")]
-    communes = [[r["insee"], r["name"], cell(r["cameras"]), cell(reported_cell(r)), cell(r["as_of"]),
-                 cell(r["reported_source"]), cell(ratio_cell(r)),
+    communes = [[r["insee"], r["name"], lower_bound(r, r["cameras"]), cell(reported_cell(r)),
+                 cell(r["as_of"]), cell(r["reported_source"]), cell(ratio_cell(r)),
                  cell([*r["flags"], *([r["reason"]] if r["reason"] else [])])] for r in report.rows]
     tables = [Fitted(
         [("INSEE", "left"), ("Commune", "text"), ("Mapped", "right"), ("Reported", "right"),
@@ -161,7 +171,8 @@ def compare_table(report: Any) -> Any:
         communes, ["Source", "Complete"],
         title=f"Mapped in OpenStreetMap (data of {meta['data_timestamp'] or 'unknown date'}) "
               "against the reported figure closest to that date",
-        caption=f"{meta['source']}; reported: {', '.join(meta['reported_sources'])}",
+        caption=f"{meta['source']}; reported: {', '.join(meta['reported_sources'])}"
+                + partial_note(report.rows, "its mapped count is a lower bound"),
     )]
     if "over_time" in report.extra:
         points = [[p["name"], cell(reported_cell(p)), cell(p["as_of"]), p["status"], cell(p["scope"]),

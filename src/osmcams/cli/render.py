@@ -133,6 +133,16 @@ def cell(value: Any) -> str:
     return "–" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def lower_bound(row: dict[str, Any], value: Any) -> str:
+    """`value` as a cell, after ≥ when the row's commune is only partly inside the data."""
+    return ("≥" if row.get("partial") else "") + cell(value)
+
+
+def partial_note(rows: list[dict[str, Any]], what: str = "its count is a lower bound") -> str:
+    """The caption's line on the ≥ of partly covered communes, when `rows` have one."""
+    return f"\n≥ a commune only partly inside the data: {what}" if any(r.get("partial") for r in rows) else ""
+
+
 def handle_errors(f: Callable) -> Callable:
     """Turn osmcams errors into one line on stderr and their exit code."""
 

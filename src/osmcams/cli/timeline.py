@@ -8,7 +8,16 @@ from typing import Any
 import click
 
 from osmcams.cli.options import commune_options, show_warnings
-from osmcams.cli.render import QUALIFIED, TABLE_ROWS, cell, emit, handle_errors, progress_bar, status_of
+from osmcams.cli.render import (
+    QUALIFIED,
+    TABLE_ROWS,
+    emit,
+    handle_errors,
+    lower_bound,
+    partial_note,
+    progress_bar,
+    status_of,
+)
 from osmcams.outputs.formats import CHART_SUFFIXES
 
 TIMELINE_FORMATS = ("table", "csv", "json")
@@ -50,14 +59,15 @@ def rich_table(timeline: Any, limit: int) -> Any:
         [("INSEE", "left"), ("Commune", "text"), (dates[0][:10], "right"), ("Trend", "left"),
          (dates[-1][:10], "right"), ("+", "right"), ("−", "right"), ("/10k", "right"),
          ("First", "left")],
-        [[r["insee"], r["name"], cell(r["cameras"][0]), sparkline(r["cameras"]),
-          cell(r["cameras"][-1]), total(r["added"][1:]), total(r["removed"][1:]),
+        [[r["insee"], r["name"], lower_bound(r, r["cameras"][0]), sparkline(r["cameras"]),
+          lower_bound(r, r["cameras"][-1]), total(r["added"][1:]), total(r["removed"][1:]),
           "–" if r["per_10k"] is None else str(r["per_10k"]), (r["first_camera"] or "–")[:10]]
          for r in rows],
         ["Trend", "First", "/10k", "−", "+"],
         title=f"Cameras mapped in OpenStreetMap, every {meta['every']}, "
               f"{dates[0][:10]} to {dates[-1]}",
-        caption=f"{meta['source']}; boundaries {meta['boundaries_date'].split(',')[0]}{cut}",
+        caption=f"{meta['source']}; boundaries {meta['boundaries_date'].split(',')[0]}"
+                f"{partial_note(rows, 'its counts are lower bounds')}{cut}",
     )
 
 
