@@ -377,6 +377,19 @@ def test_site_command_and_its_errors(built, tmp_path, capsys):
         assert message in err and "Traceback" not in err
 
 
+def test_the_site_writes_nothing_into_an_empty_history(monaco_2025, communes_06, cog_population,
+                                                      tmp_path, capsys):
+    """The site reads the store only: an empty file has no history yet (exit 2), and stays empty."""
+    config = write_config(tmp_path, monaco_2025, "http://127.0.0.1:9/", communes_06, cog_population)
+    (tmp_path / "www").mkdir()
+    store = tmp_path / "www" / "history.sqlite"
+    store.touch()
+    assert main(["site", "--config", str(config)]) == 2
+    assert "no history at" in capsys.readouterr().err
+    assert store.read_bytes() == b""  # beside it, the refresh's lock only: no journal
+    assert sorted(p.name for p in store.parent.iterdir()) == [".history.sqlite.lock", "history.sqlite"]
+
+
 def test_commune_names_stay_inside_the_site() -> None:
     from osmcams.refresh.site import SiteData
 

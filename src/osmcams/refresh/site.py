@@ -47,7 +47,7 @@ from osmcams.outputs.figures import OSM_CREDIT
 from osmcams.outputs.maps import static_text
 from osmcams.outputs.writers import slug
 from osmcams.refresh.config import Config, SiteConfig
-from osmcams.store.history import Store, one_move_each
+from osmcams.store.history import Store, one_move_each, read_store
 from osmcams.store.kept import Kept
 
 STATE = "site.json"
@@ -822,7 +822,7 @@ def _downloads(config: Config, folder: Path) -> None:
     from osmcams.outputs.umap import write_umap
     from osmcams.outputs.writers import outline_shapes, write_cameras, write_communes
 
-    store = Store(config.history)
+    store = Store(config.history, read_only=True)
     try:
         rows = [json.loads(text) for text in _texts(store).values()]
         counted = [r["insee"] for r in rows]
@@ -883,9 +883,9 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
     site = config.site
     if site is None:
         raise UsageError(f"{config.path} has no [site] section (dir, title, base_url)")
-    if not config.history.is_file():
-        raise UsageError(f"no history at {config.history} yet: run osmcams refresh --config {config.path}")
-    store = Store(config.history)  # (load_config refused a [site] dir that is the [output] one)
+    # Read, never written (load_config refused a [site] dir that is the [output] one).
+    store = read_store(config.history,
+                       f"no history at {config.history} yet: run osmcams refresh --config {config.path}")
     early = ExitStack()
     folder: Path | None = None  # where the downloads are written, beside the rest
     made = not site.dir.exists()  # made by this build: removed again (when empty) if it fails
