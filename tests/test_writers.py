@@ -538,3 +538,34 @@ def test_tags_named_as_osmcams_columns_take_no_place_of_theirs(tmp_path: Path, f
     assert own == ("node/1", 7.42, 43.73)
     assert {k: row[k] for k in ("tag:@id", "tag:lon", "tag:lat", "tag:geometry")} == \
         {"tag:@id": "bogus", "tag:lon": "1.5", "tag:lat": "2.5", "tag:geometry": "x"}
+
+
+def test_keys_equal_but_for_case_lose_no_value(camera_pbf, communes_06: Path, tmp_path: Path) -> None:
+    """operator=Ville, Operator=Police and both on one camera; surveillance:type camera and
+    Camera. A GeoPackage, a Shapefile or Parquet cannot tell such columns apart: one column
+    holds every value (joined by ";" on the camera with both), and the counts by type add
+    up. "Police" was lost, and count's GeoPackage failed on a field by_type:Camera."""
+    import geopandas
+
+    tagged = [{"operator": "Ville", "surveillance:type": "camera"},
+              {"Operator": "Police", "surveillance:type": "Camera"},
+              {"operator": "Ville", "Operator": "Police", "surveillance:type": "camera"}]
+    pbf = camera_pbf({i + 1: (7.425 + i * 0.001, 43.745, {"man_made": "surveillance", **tags})
+                      for i, tags in enumerate(tagged)}, (7.3, 43.6, 7.6, 43.9))
+    expected = {"node/1": "Ville", "node/2": "Police", "node/3": "Ville;Police"}
+    where = ["--pbf", pbf, "--boundaries", communes_06, "--commune", "Beausoleil", "-q"]
+    runner = CliRunner()
+    for suffix in ("gpkg", "fgb", "parquet", "csv"):
+        out = tmp_path / f"cameras.{suffix}"
+        assert runner.invoke(cli, ["export", *map(str, where), "-o", str(out)]).exit_code == 0
+        if suffix == "csv":
+            rows = list(csv.DictReader(out.open(encoding="utf-8")))
+        else:
+            frame = geopandas.read_parquet(out) if suffix == "parquet" else pyogrio.read_dataframe(out)
+            rows = frame.drop(columns="geometry").to_dict("records")
+        assert {r["@id"]: r["operator"] for r in rows} == expected, suffix
+    out = tmp_path / "counts.gpkg"
+    result = runner.invoke(cli, ["count", *map(str, where), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    (row,) = pyogrio.read_dataframe(out, layer="communes").to_dict("records")
+    assert {k: v for k, v in row.items() if k.startswith("by_type:")} == {"by_type:camera": 3}

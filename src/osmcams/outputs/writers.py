@@ -372,12 +372,36 @@ SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
 
 
 def _columns(records: list[dict[str, Any]]) -> list[str]:
-    """Every key of `records`, in first-seen order; keys equal but for case are kept once."""
+    """Every key of `records`, in first-seen order; keys equal but for case are kept once
+    (a GeoPackage's, a Shapefile's and Parquet's column names are not told apart by case):
+    their values are `_folded` into that column."""
     seen: dict[str, str] = {}
     for record in records:
         for key in record:
             seen.setdefault(key.lower(), key)
     return list(seen.values())
+
+
+def _folded(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` with its keys lower-cased, the values of keys equal but for case as one: counts
+    added up (by_type:Camera to by_type:camera), texts joined by ";" as OSM joins values
+    (an operator=Ville and an Operator=Police on one camera), so that none is lost."""
+    found: dict[str, Any] = {}
+    for key, value in record.items():
+        low = key.lower()
+        mine = found.get(low)
+        if mine is None or value is None or mine == value:
+            found[low] = value if mine is None else mine
+        elif type(mine) is type(value) is int:
+            found[low] = mine + value
+        else:
+            found[low] = f"{mine};{value}"
+    return found
+
+
+def _folded_columns(records: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The columns of `records` (`_columns`) and the records `_folded`, for frames and CSV."""
+    return _columns(records), [_folded(record) for record in records]
 
 
 def _camera_frame(given: _Cameras, datetimes: bool = True):
@@ -459,9 +483,10 @@ class _Cameras:
                "insee": [p[0] for p in self.places],
                "commune": [None if p[0] is None else p[1] for p in self.places]}
         columns: dict[str, Any] = {}
-        for name in _columns(records):
+        names, folded = _folded_columns(records)
+        for name in names:
             values = numpy.empty(len(self.cameras) if name in own else len(records), dtype=object)
-            values[:] = own[name] if name in own else [r.get(name) for r in records]
+            values[:] = own[name] if name in own else [r.get(name.lower()) for r in folded]
             columns[name] = values if name in own else values[index]
         return columns
 
@@ -518,8 +543,10 @@ def _write_parquet(spec: Format, given: _Cameras, target: str | os.PathLike[str]
 def _write_csv(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
     """A CSV of lon, lat and the flat properties, with its column types and where the
     cameras come from beside it (`write_csv_set`)."""
-    rows = [{"lon": c.lon, "lat": c.lat, **r} for c, r in zip(given.cameras, given.records())]
-    keys = tuple(_columns(rows) or ["lon", "lat", "@id"])
+    names, folded = _folded_columns([{"lon": c.lon, "lat": c.lat, **r}
+                                     for c, r in zip(given.cameras, given.records())])
+    keys = tuple(names or ["lon", "lat", "@id"])
+    rows = [{key: row.get(key.lower()) for key in keys} for row in folded]
     write_csv_set(target, overwrite, keys, lambda out: rows_csv(rows, keys, out), given.about)
 
 
@@ -559,10 +586,10 @@ def write_communes(report: Report, target: str | os.PathLike[str], fmt: str, ove
 
     # No commune (all left out of a ranking): the layer keeps its columns (but the counts by
     # type and scope, a column each) and a geometry type.
-    columns = list(features[0]["properties"]) if features else [
-        key for key in ROW_KEYS if not f"{key}:".startswith(COUNTS)]
+    names, folded = _folded_columns([f["properties"] for f in features])
+    columns = names if features else [key for key in ROW_KEYS if not f"{key}:".startswith(COUNTS)]
     frame = typed(geopandas.GeoDataFrame(
-        [f["properties"] for f in features], columns=columns,
+        [{key: row.get(key.lower()) for key in columns} for row in folded], columns=columns,
         geometry=[shape(f["geometry"]) for f in features], crs="EPSG:4326",
     ))
     with atomic_path(target, overwrite) as temp:
