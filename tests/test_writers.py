@@ -493,8 +493,8 @@ def test_gpkg_columns_equal_a_frame_of_the_records(report: Report, tmp_path: Pat
     assert written.to_wkb().equals(wanted.to_wkb())
     # A tag named as a property of osmcams's own is kept apart: it took node/1's place.
     first = written.loc[len(report.cameras["06012"]) + len(report.cameras["06032"])]
-    assert (first["@id"], first["tag:@id"], first["insee"], first["tag:insee"]) == \
-        ("node/1", "way/9", "06032", "99999")
+    assert (first["@id"], first["tag:@id"], first["insee"], first["tag:insee"], first["tag:Name"]) == \
+        ("node/1", "way/9", "06032", "99999", "upper")  # Name: name but for case, osmcams's own
     assert pyogrio.read_info(tmp_path / "c.gpkg", layer="cameras")["dtypes"].tolist() == \
         pyogrio.read_info(tmp_path / "e.gpkg", layer="cameras")["dtypes"].tolist()
 

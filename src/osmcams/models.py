@@ -20,9 +20,11 @@ COMPASS = {
     )
 }
 DIRECTION_KEYS = ("camera:direction", "direction", "surveillance:direction")
-# The keys of a camera's flat properties and columns that osmcams writes: a tag of one of
-# these names is kept as tag:<name> (a tag @id=… took the place of node/1, lon=… of its place).
-OWN_KEYS = frozenset({"@id", "@direction", "@timestamp", "insee", "commune", "lon", "lat", "geometry"})
+# The keys of a camera's flat properties and columns that osmcams writes (the `name` and
+# `description` tags make its own): a tag named as one, but for case (columns that a
+# GeoPackage cannot tell apart), is kept as tag:<name> (@id=… took the place of node/1).
+OWN_KEYS = frozenset({"@id", "@direction", "@timestamp", "insee", "commune", "lon", "lat", "geometry",
+                      "name", "description"})
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _RANGE = re.compile(rf"^({_NUMBER}|[NSEW]{{1,3}})\s*°?\s*-\s*({_NUMBER}|[NSEW]{{1,3}})\s*°?$")
 
@@ -161,7 +163,7 @@ class Camera:
             **({"insee": insee, "commune": commune} if insee is not None else {}),
             "@direction": self.direction,
             "@timestamp": self.timestamp,
-            **{f"tag:{k}" if k in OWN_KEYS else k: v for k, v in self.tags.items()
+            **{f"tag:{k}" if k.lower() in OWN_KEYS else k: v for k, v in self.tags.items()
                if k not in ("name", "description")},
         }
 
