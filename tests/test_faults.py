@@ -694,6 +694,21 @@ CASES: list[Case] = [
          "/dev/zero: not a regular file: osmcams reads OSM files from disk"),
     Case("pbf is a directory",
          lambda e: ["count", "--all", "--pbf", e.tmp, "-q"], ExitCode.DATA, "a directory, not an OSM file"),
+    # Checked before the work (no count's warning first), and nothing written.
+    Case("shapefile not named .shp",
+         lambda e: ["export", "--demo", "-q", "-f", "shp", "-o", e.tmp / "out_shp"], ExitCode.USAGE,
+         "a Shapefile is several files named after its .shp", absent="lie outside every loaded commune",
+         holds=lambda e: not (e.tmp / "out_shp").exists()),
+    Case("commune layer without -o",
+         lambda e: ["count", "--demo", "-f", "gpkg"], ExitCode.USAGE,
+         "draws the communes: give it --output FILE", absent="lie outside every loaded commune"),
+    # GDAL takes a path without its driver's extension for a folder: it was one, mode 0644.
+    Case("flatgeobuf named without .fgb",
+         lambda e: ["export", "--demo", "-q", "-f", "fgb", "-o", e.tmp / "cameras"], ExitCode.OK, "",
+         holds=lambda e: (e.tmp / "cameras").is_file() and (e.tmp / "cameras").read_bytes()[:3] == b"fgb"),
+    Case("a name of 245 characters",  # its temporary file's name was over 255
+         lambda e: ["export", "--demo", "-q", "-o", e.tmp / f"{'a' * 237}.geojson"], ExitCode.OK, "",
+         holds=lambda e: (e.tmp / f"{'a' * 237}.geojson").is_file()),
     Case("pbf is a replication diff",  # libosmium read it as a history: Saint-Barthélemy 100% covered
          lambda e: ["count", "--all", "--admin-level", "3", "-q",
                     "--pbf", e.data / "osm/saint-barthelemy/saint_barthelemy.osc.gz"],

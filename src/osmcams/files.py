@@ -161,23 +161,23 @@ def clean_leftovers(directory: str | os.PathLike[str]) -> None:
 
 
 @contextmanager
-def atomic_path(target: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike[str], overwrite: bool = False, suffix: str = "") -> Iterator[Path]:
     """A temporary path beside `target` that replaces it only if the block succeeds.
 
     An OSError in the block (a full disk, a read-only place) is one OutputError line.
     A character device or a FIFO (/dev/stdout, a pipe) is not replaced: the file made in
-    the block is copied into it.
+    the block is copied into it. The temporary path ends in the target's extension, else
+    in `suffix`: GDAL's drivers take a path without theirs for a folder to write into.
     """
     target = check_target(target, overwrite)
     streamed = streamed_target(target)
     # Made beside the target (the same file system: replaced at once), but for a stream (not
-    # in /dev); it keeps the target's extension: GDAL frowns on a GeoPackage without it.
+    # in /dev); named after it, short enough for any name the target may have.
     folder = Path(tempfile.gettempdir()) if streamed else target.parent
     clean_leftovers(folder)
     try:
-        fd, name = tempfile.mkstemp(
-            prefix=_temp_prefix(f"{target.stem}."), suffix=f".tmp{target.suffix}", dir=folder
-        )
+        fd, name = tempfile.mkstemp(prefix=_temp_prefix(f"{target.stem[:40]}."),
+                                    suffix=f".tmp{target.suffix or suffix}", dir=folder)
     except OSError as e:
         raise cannot_write(target, e) from e
     os.close(fd)

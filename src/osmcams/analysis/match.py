@@ -583,7 +583,7 @@ def write_geopackage(features: dict[str, list[dict[str, Any]]], target: Path, ov
 
     from osmcams.outputs.writers import gdal_metadata
 
-    with atomic_path(target, overwrite) as temp:
+    with atomic_path(target, overwrite, ".gpkg") as temp:
         temp.unlink()
         for i, (name, layer) in enumerate(features.items()):
             frame = (

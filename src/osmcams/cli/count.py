@@ -122,6 +122,8 @@ def count(
     )
 
     fmt = agreed_format(output, fmt, COUNT_SUFFIXES, "table")
+    if fmt in COMMUNE_LAYERS and output is None:  # before the work, not after
+        raise UsageError(f"--format {fmt} draws the communes: give it --output FILE")
     if output:
         for target in (output, *companions(output, fmt)):
             check_target(target, overwrite)  # before the work, not after
@@ -131,8 +133,7 @@ def count(
     if top:
         report.rows = report.rows[:top]
     if fmt in COMMUNE_LAYERS:
-        if output is None:
-            raise UsageError(f"--format {fmt} draws the communes: give it --output FILE")
+        assert output is not None
         write_communes(report, output, fmt, overwrite)
         return
     if fmt == "table":

@@ -354,10 +354,14 @@ def write_csv_set(target: str | os.PathLike[str], overwrite: bool, keys: tuple[s
 
 def companions(target: str | os.PathLike[str], fmt: str) -> list[Path]:
     """The files written beside `target` in `fmt`, none of which is replaced without
-    --overwrite: a CSV's column types and meta, a Shapefile's parts (none into a device)."""
+    --overwrite: a CSV's column types and meta, a Shapefile's parts (none into a device).
+    UsageError for a Shapefile that is not a .shp file: its parts are named after it."""
     from osmcams.files import streamed_target
 
     target = Path(target)
+    if fmt == "shp" and (target.suffix.lower() != ".shp" or streamed_target(target)):
+        raise UsageError(f"{target}: a Shapefile is several files named after its .shp: give -o a name "
+                         "ending in .shp (or write a GeoPackage)")
     if streamed_target(target):
         return []
     if fmt == "csv":
@@ -495,7 +499,7 @@ def _write_gpkg(spec: Format, given: _Cameras, target: str | os.PathLike[str], o
     """A GeoPackage: the cameras, the outlines and the fields of view, one layer each."""
     import geopandas
 
-    with atomic_path(target, overwrite) as temp:
+    with atomic_path(target, overwrite, spec.suffix) as temp:
         temp.unlink()
         layers = [("cameras", _camera_frame(given))]
         if given.boundaries:
@@ -520,7 +524,7 @@ def _write_gdal(spec: Format, given: _Cameras, target: str | os.PathLike[str], o
     found = [p for p in companions(target, spec.name) if p.exists()]
     if found and not overwrite:
         raise UsageError(f"{found[0]} exists; add --overwrite to replace it")
-    with atomic_path(target, overwrite) as temp:
+    with atomic_path(target, overwrite, spec.suffix) as temp:
         temp.unlink()
         named = {} if shp else {"layer": "cameras"}  # not the temporary name
         frame = _camera_frame(given, spec.name == "fgb")
@@ -592,7 +596,7 @@ def write_communes(report: Report, target: str | os.PathLike[str], fmt: str, ove
         [{key: row.get(key.lower()) for key in columns} for row in folded], columns=columns,
         geometry=[shape(f["geometry"]) for f in features], crs="EPSG:4326",
     ))
-    with atomic_path(target, overwrite) as temp:
+    with atomic_path(target, overwrite, ".gpkg") as temp:
         temp.unlink()
         gdal_write(frame, temp, target, layer="communes", driver="GPKG",
                    dataset_metadata=gdal_metadata(provenance(report)),
