@@ -122,3 +122,29 @@ def test_a_kml_description_is_html_that_shows_the_tags_as_text(tmp_path: Path) -
     (description,) = [e.text for e in ElementTree.parse(tmp_path / "x.kml").iter()
                       if e.tag.endswith("}description")]
     assert "<img" not in description and html.unescape(description).endswith(f"operator: {evil}")
+
+
+@pytest.mark.parametrize("suffix", ["gpkg", "fgb", "parquet", "csv"])
+def test_an_export_without_a_camera_has_the_columns_and_types_of_one_with(
+    tmp_path: Path, suffix: str
+) -> None:
+    """Roquebrune-Cap-Martin holds no camera of the demo's data, Beausoleil one: the empty
+    file has the columns every camera has, typed as Beausoleil's (its GeoPackage had a
+    GEOMETRY layer with 3 fields, its Parquet an @id of doubles, its CSV lon,lat,@id)."""
+    import pyarrow.parquet
+
+    def columns(commune: str) -> dict[str, str]:
+        out = tmp_path / f"{commune}.{suffix}"
+        result = CliRunner().invoke(cli, ["export", "--demo", "--commune", commune, "-q", "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        if suffix == "csv":
+            return dict.fromkeys(out.read_text(encoding="utf-8").splitlines()[0].split(","), "")
+        if suffix == "parquet":
+            schema = pyarrow.parquet.read_schema(out)
+            return {name: str(schema.field(name).type).replace("large_", "") for name in schema.names}
+        info = pyogrio.read_info(out)
+        return {**dict(zip(info["fields"], map(str, info["dtypes"]))), "geometry": info["geometry_type"]}
+
+    empty, one = columns("Roquebrune-Cap-Martin"), columns("Beausoleil")
+    assert empty == {key: one[key] for key in empty}
+    assert {"@id", "name", "description", "insee", "commune", "@direction", "@timestamp"} <= set(empty)

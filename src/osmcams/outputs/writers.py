@@ -416,10 +416,12 @@ def _camera_frame(given: _Cameras, datetimes: bool = True):
     cameras = given.cameras
     geometry = shapely.points(numpy.array([(c.lon, c.lat) for c in cameras], dtype=float).reshape(-1, 2))
     columns = given.columns()
-    return typed(geopandas.GeoDataFrame(
-        columns or {key: [] for key in ("@id", "@direction", "@timestamp")}, geometry=geometry,
-        crs="EPSG:4326",
-    ), datetimes)
+    if not columns:  # no camera: the columns every camera has, typed (text, not a float)
+        import pandas
+
+        kinds = {"String": "string", "Real": "float64", "DateTime": "datetime64[us, UTC]"}
+        columns = {key: pandas.Series([], dtype=kinds[column_type(key)]) for key in given.every_camera()}
+    return typed(geopandas.GeoDataFrame(columns, geometry=geometry, crs="EPSG:4326"), datetimes)
 
 
 def write_cameras(
@@ -447,7 +449,8 @@ def write_cameras(
     )
     if len(places) != len(cameras):
         raise ValueError("one commune per camera")
-    CAMERA_WRITERS[spec.writer](spec, _Cameras(cameras, places, boundaries, views, about), target, overwrite)
+    given = _Cameras(cameras, places, boundaries, views, about, placed=communes is not None)
+    CAMERA_WRITERS[spec.writer](spec, given, target, overwrite)
 
 
 @dataclass(frozen=True)
@@ -460,6 +463,12 @@ class _Cameras:
     boundaries: list[dict[str, Any]] | None
     views: list[View] | None
     about: dict[str, Any] | None
+    placed: bool = False  # with their communes (insee, commune)
+
+    def every_camera(self) -> list[str]:
+        """The flat properties every camera has (`Camera.flat_properties`)."""
+        return ["@id", "name", "description", *(["insee", "commune"] if self.placed else []),
+                "@direction", "@timestamp"]
 
     def records(self) -> list[dict[str, Any]]:
         """The flat properties of each camera."""
@@ -515,7 +524,7 @@ def _write_gpkg(spec: Format, given: _Cameras, target: str | os.PathLike[str], o
         metadata = {"dataset_metadata": gdal_metadata(given.about)} if given.about else {}
         for i, (layer, frame) in enumerate(layers):  # the cameras through Arrow: GDAL's own loop
             gdal_write(frame, temp, target, layer=layer, driver=spec.driver, use_arrow=not i,
-                       **(metadata if not i else {}))
+                       **({**metadata, "geometry_type": "Point"} if not i else {}))
 
 
 def _write_gdal(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
@@ -549,7 +558,7 @@ def _write_csv(spec: Format, given: _Cameras, target: str | os.PathLike[str], ov
     cameras come from beside it (`write_csv_set`)."""
     names, folded = _folded_columns([{"lon": c.lon, "lat": c.lat, **r}
                                      for c, r in zip(given.cameras, given.records())])
-    keys = tuple(names or ["lon", "lat", "@id"])
+    keys = tuple(names or ["lon", "lat", *given.every_camera()])
     rows = [{key: row.get(key.lower()) for key in keys} for row in folded]
     write_csv_set(target, overwrite, keys, lambda out: rows_csv(rows, keys, out), given.about)
 
