@@ -194,7 +194,7 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
         write_cameras([], target, "csv")
     assert target.read_text() == "old"
     write_cameras([], target, "csv", overwrite=True)
-    assert target.read_text().splitlines() == ["lon,lat,@id"]
+    assert target.read_text().splitlines() == ["lon,lat,@id,name,description,@direction,@timestamp"]
     with pytest.raises(UsageError, match="is not a directory"):
         write_cameras([], tmp_path / "missing" / "out.csv", "csv")
     with pytest.raises(UsageError, match="unknown camera format"):
