@@ -148,3 +148,60 @@ def test_an_export_without_a_camera_has_the_columns_and_types_of_one_with(
     empty, one = columns("Roquebrune-Cap-Martin"), columns("Beausoleil")
     assert empty == {key: one[key] for key in empty}
     assert {"@id", "name", "description", "insee", "commune", "@direction", "@timestamp"} <= set(empty)
+
+
+def _strict_json(text: str | bytes) -> dict:
+    """JSON as the standard has it: NaN and Infinity are refused."""
+    def refuse(word: str) -> None:
+        raise ValueError(f"not JSON: {word}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".fgb", ".kml", ".shp", ".geojsonl", ".geojsons"])
+def test_every_camera_file_states_its_data_date(
+    suffix: str, monaco_2025: Path, communes_06: Path, tmp_path: Path
+) -> None:
+    """GeoParquet in its key-value metadata (`osmcams`, beside `geo`), FlatGeobuf in its header
+    (GDAL's layer metadata); a KML, a Shapefile or a text sequence in NAME.meta.json beside it,
+    which is checked before the work and never replaced without --overwrite. The date is the
+    one `osmium fileinfo` reads in the extract's header."""
+    import pyarrow.parquet
+
+    from conftest import run_osmium
+
+    stamp = run_osmium("fileinfo", "-g", "header.option.osmosis_replication_timestamp", monaco_2025).strip()
+    out = tmp_path / f"cameras{suffix}"
+    args = ("--commune", "06012", "--commune", "06032", "--pbf", monaco_2025, "--boundaries", communes_06,
+            "-q", "-o", out)
+    sidecar = tmp_path / "cameras.meta.json"
+    if suffix not in (".parquet", ".fgb"):
+        sidecar.write_text("mine")
+        refused = CliRunner().invoke(cli, ["export", *map(str, args)])
+        assert refused.exit_code == 2 and "cameras.meta.json exists" in refused.stderr
+        assert sidecar.read_text() == "mine" and not out.exists()
+        sidecar.unlink()
+    _export(*args)
+    if suffix == ".parquet":
+        metadata = pyarrow.parquet.read_schema(out).metadata
+        assert _strict_json(metadata[b"geo"])["primary_column"] == "geometry"
+        meta = _strict_json(metadata[b"osmcams"])["meta"]
+    elif suffix == ".fgb":
+        meta = pyogrio.read_info(out)["layer_metadata"]
+    else:
+        about = _strict_json(sidecar.read_text(encoding="utf-8"))
+        fmt = {".kml": "kml", ".shp": "shp"}.get(suffix, "geojsonseq")
+        assert about[fmt] == out.name and any("06032" in w for w in about["warnings"])
+        meta = about["meta"]
+        sidecar.write_text("mine")
+        _export(*args, "--overwrite")
+        assert _strict_json(sidecar.read_text(encoding="utf-8"))["meta"]["data_timestamp"] == stamp
+    assert meta["data_timestamp"] == stamp == "2025-02-07T01:02:45Z"
+    assert meta["source"] == str(monaco_2025)
+    if suffix == ".parquet":
+        assert pyarrow.parquet.read_metadata(out).num_rows == 2
+    elif suffix == ".geojsons":
+        assert out.read_text(encoding="utf-8").count("\x1e") == 2
+    else:
+        assert len(pyogrio.read_dataframe(out)) == 2
+    assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name or ".osmcams-tmp" in p.name]

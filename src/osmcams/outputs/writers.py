@@ -13,7 +13,8 @@ import json
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
@@ -328,25 +329,37 @@ def write_csv_set(target: str | os.PathLike[str], overwrite: bool, keys: tuple[s
     NAME.csvt and, with `about`, where its numbers come from as NAME.meta.json beside it,
     published together (all or none; none replaced without `overwrite`). Into a device or a
     pipe (/dev/stdout), where nothing can stand beside it, the CSV alone."""
-    from osmcams.files import atomic_path, check_target, publish, streamed_target
+    from osmcams.files import check_target, streamed_target
 
     target = check_target(target, overwrite)  # a folder that is not there is not made
     if streamed_target(target):
         with atomic_path(target, overwrite) as path, open(path, "w", encoding="utf-8", newline="") as out:
             write_rows(out)
         return
-    names = {"table": target.name, "types": target.with_suffix(".csvt").name}
-    if about is not None:
-        names["meta"] = meta_sidecar(target).name
+    types = target.with_suffix(".csvt").name
+    with _published(target, overwrite, [types], about, "csv") as paths:
+        with open(paths[target.name], "w", encoding="utf-8", newline="") as out:
+            write_rows(out)
+        with open(paths[types], "w", encoding="utf-8") as out:
+            out.write(csvt_line(keys))
+
+
+@contextmanager
+def _published(target: Path, overwrite: bool, beside: list[str], about: dict[str, Any] | None,
+               fmt: str) -> Iterator[dict[str, Path]]:
+    """Where to write `target` and the files named `beside` it, by name; with `about`, its
+    NAME.meta.json (`{"meta", "warnings", fmt: NAME}`) is written too. All are published
+    together (all or none; none replaced without `overwrite`)."""
+    from osmcams.files import publish
+
+    meta = meta_sidecar(target).name
+    names = [target.name, *beside, *([meta] if about is not None else [])]
     try:
-        with publish(target.parent, names, overwrite) as paths:
-            with open(paths["table"], "w", encoding="utf-8", newline="") as out:
-                write_rows(out)
-            with open(paths["types"], "w", encoding="utf-8") as out:
-                out.write(csvt_line(keys))
+        with publish(target.parent, {name: name for name in names}, overwrite) as paths:
+            yield paths
             if about is not None:
-                with open(paths["meta"], "w", encoding="utf-8") as out:
-                    out.write(_dump({**about, "csv": target.name}, 1) + "\n")
+                with open(paths[meta], "w", encoding="utf-8") as out:
+                    out.write(_dump({**about, fmt: target.name}, 1) + "\n")
     except OutputError as e:  # name the file asked for, not the directory of the set
         text = str(e).replace(f"cannot write {target.parent}:", f"cannot write {target}:", 1)
         raise OutputError(text) from e
@@ -354,7 +367,8 @@ def write_csv_set(target: str | os.PathLike[str], overwrite: bool, keys: tuple[s
 
 def companions(target: str | os.PathLike[str], fmt: str) -> list[Path]:
     """The files written beside `target` in `fmt`, none of which is replaced without
-    --overwrite: a CSV's column types and meta, a Shapefile's parts (none into a device).
+    --overwrite: a CSV's column types, a Shapefile's parts, and NAME.meta.json beside a
+    file that cannot say where its data come from (`META_BESIDE`; none into a device).
     UsageError for a Shapefile that is not a .shp file: its parts are named after it."""
     from osmcams.files import streamed_target
 
@@ -364,15 +378,17 @@ def companions(target: str | os.PathLike[str], fmt: str) -> list[Path]:
                          "ending in .shp (or write a GeoPackage)")
     if streamed_target(target):
         return []
-    if fmt == "csv":
-        return [target.with_suffix(".csvt"), meta_sidecar(target)]
-    if fmt == "shp":
-        return [target.with_suffix(s) for s in SHAPEFILE_PARTS]
-    return []
+    parts = {"csv": (".csvt",), "shp": SHAPEFILE_PARTS}.get(fmt, ())
+    meta = [meta_sidecar(target)] if fmt in META_BESIDE else []
+    return [target.with_suffix(s) for s in parts] + meta
 
 
 # The files GDAL writes beside a .shp.
 SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
+# The formats with no place for where their data come from (a text sequence has no
+# collection, a Shapefile no metadata, GDAL's KML no document description): it goes into
+# NAME.meta.json beside them. GeoJSON, GeoPackage, GeoParquet and FlatGeobuf hold it.
+META_BESIDE = ("csv", "shp", "kml", "geojsonseq")
 
 
 def _columns(records: list[dict[str, Any]]) -> list[str]:
@@ -528,29 +544,55 @@ def _write_gpkg(spec: Format, given: _Cameras, target: str | os.PathLike[str], o
 
 
 def _write_gdal(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
-    """One layer of points through the format's GDAL driver."""
-    shp = spec.name == "shp"
-    found = [p for p in companions(target, spec.name) if p.exists()]
-    if found and not overwrite:
-        raise UsageError(f"{found[0]} exists; add --overwrite to replace it")
-    with atomic_path(target, overwrite, spec.suffix) as temp:
-        temp.unlink()
-        named = {} if shp else {"layer": "cameras"}  # not the temporary name
-        frame = _camera_frame(given, spec.name == "fgb")
-        if spec.name == "kml" and "description" in frame:  # KML viewers read it as HTML
-            frame["description"] = [None if text is None else html.escape(text)
-                                    for text in frame["description"]]
-        gdal_write(frame, temp, target, driver=spec.driver, geometry_type="Point", **named)
-        if shp:  # the sidecar files go with the .shp, each renamed into place
-            for part in temp.parent.glob(f"{temp.stem}.*"):
-                if part != temp:
-                    os.replace(part, Path(target).with_suffix(part.suffix))
+    """One layer of points through the format's GDAL driver; a FlatGeobuf holds where the
+    cameras come from in its header (GDAL's layer metadata), the others beside them."""
+    frame = _camera_frame(given, spec.name == "fgb")
+    if spec.name == "kml" and "description" in frame:  # KML viewers read it as HTML
+        frame["description"] = [None if text is None else html.escape(text)
+                                for text in frame["description"]]
+    named: dict[str, Any] = {} if spec.name == "shp" else {"layer": "cameras"}  # a Shapefile's: its name
+    if spec.name == "fgb" and given.about:
+        named["layer_metadata"] = gdal_metadata(given.about)
+    with _camera_file(spec, given, target, overwrite) as path:
+        # GDAL takes a path without its driver's extension for a folder to write into.
+        own = path if path.suffix.lower() == spec.suffix else path.with_name(path.name + spec.suffix)
+        gdal_write(frame, own, target, driver=spec.driver, geometry_type="Point", **named)
+        if own != path:
+            os.replace(own, path)
+
+
+@contextmanager
+def _camera_file(
+    spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool
+) -> Iterator[Path]:
+    """Where to write the camera file `target` (no file there yet), published with its
+    `companions`: a Shapefile's parts and, for a format in META_BESIDE, NAME.meta.json
+    (`given.about`). Into a device or a pipe, the file alone."""
+    from osmcams.files import check_target, streamed_target
+
+    target = check_target(target, overwrite)
+    if streamed_target(target):
+        with atomic_path(target, overwrite) as temp:
+            temp.unlink()
+            yield temp
+        return
+    beside = [p.name for p in companions(target, spec.name) if p != meta_sidecar(target)]
+    about = given.about if spec.name in META_BESIDE else None
+    with _published(target, overwrite, beside, about, spec.name) as paths:
+        yield paths[target.name]
 
 
 def _write_parquet(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
-    """GeoParquet, for DuckDB, Sedona and pandas; the outline is left out."""
+    """GeoParquet, for DuckDB, Sedona and pandas; the outline is left out. Where the cameras
+    come from is JSON under the key `osmcams` of the file's key-value metadata, beside `geo`."""
+    import pyarrow.parquet
+
     with atomic_path(target, overwrite) as temp:
         _camera_frame(given).to_parquet(temp)
+        if given.about:
+            table = pyarrow.parquet.read_table(temp)
+            metadata = {**table.schema.metadata, b"osmcams": _dump(given.about).encode()}
+            pyarrow.parquet.write_table(table.replace_schema_metadata(metadata), temp)
 
 
 def _write_csv(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
@@ -564,11 +606,13 @@ def _write_csv(spec: Format, given: _Cameras, target: str | os.PathLike[str], ov
 
 
 def _write_geojson(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
-    """A FeatureCollection, or a text sequence of features: outlines, cameras, fields of view."""
+    """A FeatureCollection, or a text sequence of features: outlines, cameras, fields of view;
+    where they come from in the collection, beside a sequence (`_camera_file`)."""
     sequence = None
     if spec.sequence_of is not None:
         sequence = "" if Path(target).suffix.lower() == NEWLINE_DELIMITED else RS
-    with atomic_open(target, overwrite) as out:
+    with _camera_file(spec, given, target, overwrite) as path, \
+            open(path, "w", encoding="utf-8", newline="") as out:
         features = [boundary_feature(**b) for b in given.boundaries or []]
         features += [camera_feature(c, *place) for c, place in zip(given.cameras, given.places)]
         features += [view_feature(v) for v in given.views or []]
