@@ -167,7 +167,6 @@ def test_every_camera_file_states_its_data_date(
     which is checked before the work and never replaced without --overwrite. The date is the
     one `osmium fileinfo` reads in the extract's header."""
     import pyarrow.parquet
-
     from conftest import run_osmium
 
     stamp = run_osmium("fileinfo", "-g", "header.option.osmosis_replication_timestamp", monaco_2025).strip()
