@@ -116,6 +116,28 @@ def test_quality_agrees_with_a_loop_over_osmium(
         assert properties["description"] and properties["name"]
 
 
+def test_a_todo_file_states_its_data_date(monaco_2025: Path, osm_cameras, write_text, tmp_path: Path) -> None:
+    """The to-do GeoJSON carries count's `meta` as a foreign member of its FeatureCollection:
+    the data date `osmium fileinfo` reads in the extract's header, and the source."""
+    from conftest import run_osmium
+
+    stamp = run_osmium("fileinfo", "-g", "header.option.osmosis_replication_timestamp", monaco_2025).strip()
+    boundary = box_around(osm_cameras(monaco_2025), write_text, "Zone")
+    todo = tmp_path / "todo"
+    result = invoke("quality", "--commune", "X0001", "--pbf", monaco_2025, "--boundaries", boundary, "-q",
+                    "-f", "json", "--output-dir", todo)
+    assert result.exit_code == 0, result.output
+
+    def refuse(word: str) -> None:
+        raise ValueError(f"not JSON: {word}")
+
+    collection = json.loads((todo / "x0001-zone.geojson").read_text(encoding="utf-8"), parse_constant=refuse)
+    assert collection["type"] == "FeatureCollection" and collection["features"]
+    assert collection["meta"]["data_timestamp"] == stamp == "2025-02-07T01:02:45Z"
+    assert collection["meta"]["source"] == str(monaco_2025)
+    assert isinstance(collection["warnings"], list)
+
+
 def test_plain_words_on_a_synthetic_camera(tmp_path: Path, write_text) -> None:
     from conftest import run_osmium
 

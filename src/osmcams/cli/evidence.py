@@ -360,7 +360,7 @@ def quality(
     """
     from osmcams.analysis.quality import quality as commune_quality
     from osmcams.files import check_target, publish
-    from osmcams.outputs.writers import commune_file, render_text, report_json, write_geojson
+    from osmcams.outputs.writers import commune_file, provenance, render_text, report_json, write_geojson
 
     fmt = agreed_format(output, fmt, {".json": "json", ".txt": "table"}, "table")
     if output:
@@ -372,7 +372,7 @@ def quality(
         with publish(output_dir, files, overwrite) as staged:
             for code, features in todo.items():
                 with open(staged[code], "w", encoding="utf-8") as out:
-                    write_geojson(features, out)
+                    write_geojson(features, out, about=provenance(report))
         for code, features in todo.items():
             stderr().print(f"{output_dir / files[code]}: {len(features)} cameras to complete",
                            highlight=False, soft_wrap=True)
