@@ -512,3 +512,35 @@ def test_a_figure_given_twice_is_refused_at_its_line(tmp_path: Path) -> None:
         read_reported((once, other))
     with pytest.raises(DataError, match="the file is given twice"):
         read_reported((once, once))
+
+
+def test_a_csv_file_has_its_types_and_meta_beside_it(
+    monaco_2025: Path, communes_06: Path, cog_population: Path, tmp_path: Path
+) -> None:
+    """compare -o x.csv, as count -o x.csv: x.csvt and x.meta.json beside it, the data date the
+    one `osmium fileinfo` reads in the extract's header; an existing one is not replaced."""
+    stamp = run_osmium("fileinfo", "-g", "header.option.osmosis_replication_timestamp", monaco_2025).strip()
+    out = tmp_path / "x.csv"
+    args = ("compare", "--commune", "06012", "--commune", "06032", "--pbf", monaco_2025, "--boundaries",
+            communes_06, "--population", cog_population, "-q", "-o", out)
+    (tmp_path / "x.meta.json").write_text("mine")
+    result = invoke(*args)
+    assert result.exit_code == 2 and "x.meta.json exists" in result.stderr
+    assert (tmp_path / "x.meta.json").read_text() == "mine" and not out.exists()
+    assert invoke(*args, "--overwrite").exit_code == 0
+
+    with out.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert [r[0] for r in rows[1:]] == ["06012", "06032"]
+    types = next(csv.reader(io.StringIO((tmp_path / "x.csvt").read_text(encoding="utf-8"))))
+    assert len(types) == len(rows[0])
+    assert dict(zip(rows[0], types))["insee"] == "String"
+    assert dict(zip(rows[0], types))["reported_cameras"] == "Integer"
+
+    def refuse(word: str) -> None:
+        raise ValueError(f"not JSON: {word}")
+
+    about = json.loads((tmp_path / "x.meta.json").read_text(encoding="utf-8"), parse_constant=refuse)
+    assert about["csv"] == "x.csv"
+    assert about["meta"]["data_timestamp"] == stamp == "2025-02-07T01:02:45Z"
+    assert about["meta"]["source"] == str(monaco_2025)

@@ -269,11 +269,12 @@ def compare(
     from osmcams.analysis.compare import compare as compare_counts
     from osmcams.files import check_target
     from osmcams.join import ROW_KEYS
-    from osmcams.outputs.writers import render_text, write_report
+    from osmcams.outputs.writers import companions, render_text, write_csv_report, write_report
 
     fmt = agreed_format(output, fmt, TABLE_SUFFIXES, "table")
     if output:
-        check_target(output, overwrite)
+        for target in (output, *companions(output, fmt)):
+            check_target(target, overwrite)  # before the work, not after
     figures = read_reported(reported)
     named = bool(kw["communes"])
     pbf, threads, quiet = kw["pbf"], kw["threads"], kw["quiet"]
@@ -283,8 +284,11 @@ def compare(
     if fmt == "table":
         print_rich(compare_table(report), output, overwrite)
         return
-    text = render_text(lambda out: write_report(report, fmt, out, (*ROW_KEYS, *COMPARE_KEYS)))
-    emit(text, output, overwrite)
+    keys = (*ROW_KEYS, *COMPARE_KEYS)
+    if fmt == "csv" and output is not None:  # with NAME.meta.json and its column types, NAME.csvt
+        write_csv_report(report, output, overwrite, keys)
+        return
+    emit(render_text(lambda out: write_report(report, fmt, out, keys)), output, overwrite)
 
 
 def quality_table(report: Any) -> Any:

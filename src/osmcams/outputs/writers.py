@@ -46,6 +46,7 @@ COLUMN_TYPES = {
     **{key: _gdal_type(hint) for key, hint in get_type_hints(DensityRow).items()},
     "lon": "Real", "lat": "Real", "@id": "String", "@direction": "Real", "@timestamp": "DateTime",
     "commune": "String", "date": "DateTime", "added": "Integer", "removed": "Integer",
+    "reported_cameras": "Integer", "completeness": "Real",  # compare's
 }
 COUNTS = ("by_type:", "by_scope:")
 PANDAS_TYPES = {"Integer": "Int64", "Real": "float64", "Integer(Boolean)": "boolean"}
@@ -316,11 +317,11 @@ def meta_sidecar(target: str | os.PathLike[str]) -> Path:
     return Path(target).with_suffix(".meta.json")
 
 
-def write_csv_report(report: Report, target: str | os.PathLike[str], overwrite: bool = False) -> None:
-    """The rows as CSV at `target`, with their column types and where they come from beside
-    it (`write_csv_set`)."""
-    write_csv_set(target, overwrite, ROW_KEYS, lambda out: rows_csv(report.rows, ROW_KEYS, out),
-                  provenance(report))
+def write_csv_report(report: Report, target: str | os.PathLike[str], overwrite: bool = False,
+                     keys: tuple[str, ...] = ROW_KEYS) -> None:
+    """The rows as CSV at `target` (columns `keys`), with their column types and where they
+    come from beside it (`write_csv_set`)."""
+    write_csv_set(target, overwrite, keys, lambda out: rows_csv(report.rows, keys, out), provenance(report))
 
 
 def write_csv_set(target: str | os.PathLike[str], overwrite: bool, keys: tuple[str, ...],
