@@ -45,6 +45,11 @@ def write_config(tmp_path: Path, pbf: Path, url: str | None, **communes: object)
     return path
 
 
+def _refuse(word: str) -> None:
+    """A json parse_constant: NaN and Infinity are not JSON."""
+    raise ValueError(f"not JSON: {word}")
+
+
 def run(config: Path, *extra: str) -> int:
     return main(["refresh", "--config", str(config), *extra])
 
@@ -194,14 +199,27 @@ def test_diffs_give_what_osmium_apply_changes_gives(
     capsys.readouterr()
 
     assert main(["history", "--config", str(config), "--commune", "Beausoleil", "-f", "json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = json.loads(capsys.readouterr().out, parse_constant=_refuse)
     assert data["commune"] == {"insee": "06012", "name": "Beausoleil"}
     assert [r["cameras"] for r in data["runs"]] == [1, 4, 2]
     assert [r["sequence"] for r in data["runs"]] == [MONACO_SEQUENCE + i for i in (0, 1, 3)]
+    # Where it comes from: the latest run's data date and source, each run's, the store.
+    sources = [f"{monaco_cut[0].name} + replication diffs to sequence {MONACO_SEQUENCE + i}"
+               for i in (0, 1, 3)]
+    stamps = ["2025-02-07T01:02:45Z", "2025-02-07T02:00:00Z", "2025-02-07T04:00:00Z"]
+    meta = data["meta"]
+    assert (meta["data_timestamp"], meta["source"]) == (stamps[-1], sources[-1])
+    assert [(r["data_timestamp"], r["source"]) for r in meta["runs"]] == list(zip(stamps, sources))
+    assert meta["store"] == str(out / "history.sqlite") and meta["osmcams_version"]
 
     assert main(["changes", "--config", str(config), "--since", "2025-02-07T03:00Z",
                  "-f", "geojson"]) == 0
-    features = json.loads(capsys.readouterr().out)["features"]
+    collection = json.loads(capsys.readouterr().out, parse_constant=_refuse)
+    features = collection["features"]
+    meta = collection["meta"]
+    assert (meta["data_timestamp"], meta["source"]) == (stamps[-1], sources[-1])
+    assert [r["data_timestamp"] for r in meta["runs"]] == stamps[-1:]  # the runs since 03:00
+    assert meta["since"] == "2025-02-07T03:00:00Z" and meta["store"] == str(out / "history.sqlite")
     assert {(f["properties"]["@id"], f["properties"]["change"]) for f in features} == {
         (k, c) for run_id, k, c in changes if run_id == 3
     }

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from osmcams.cli.options import brief
 from osmcams.cli.render import handle_errors, progress_bar, stderr
 from osmcams.errors import UsageError
+
+if TYPE_CHECKING:
+    from osmcams.store.history import Store
 
 SPARKS = "▁▂▃▄▅▆▇█"
 PERIODS = ("year", "quarter", "month", "week", "day")
@@ -92,6 +95,20 @@ def _store(config_path: Path):
                       f"no history at {config.history} yet: run osmcams refresh --config {config_path}")
 
 
+def store_meta(store: Store, since: str = "") -> dict[str, Any]:
+    """Where an output of the store comes from: the source and data timestamp of the latest
+    of its runs from `since` on, those runs (`Store.runs`), the store and this osmcams's version."""
+    from osmcams import __version__
+
+    runs = store.runs(since)
+    latest = runs[-1] if runs else {"source": None, "data_timestamp": None}
+    return {
+        "source": latest["source"], "data_timestamp": latest["data_timestamp"],
+        **({"since": since} if since else {}),
+        "runs": runs, "store": str(store.path), "osmcams_version": __version__,
+    }
+
+
 def sparkline(values: list[int]) -> str:
     """One block character per value, from ▁ (the least) to █ (the most)."""
     if not values:
@@ -118,10 +135,11 @@ def history(config_path: Path, commune: str, fmt: str) -> None:
     try:
         insee, name = store.commune(commune)
         runs = store.counts(insee)
+        meta = store_meta(store)
     finally:
         store.close()
     if fmt == "json":
-        data = {"commune": {"insee": insee, "name": name}, "runs": runs}
+        data = {"meta": meta, "commune": {"insee": insee, "name": name}, "runs": runs}
         click.echo(json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False))
     elif fmt == "csv":
         from osmcams.outputs.writers import render_text, rows_csv
@@ -181,6 +199,7 @@ def changes(config_path: Path, since: str, commune: str | None, fmt: str) -> Non
         insee = store.commune(commune)[0] if commune else None
         rows = store.changes(start, insee)
         names = store.names()
+        meta = store_meta(store, start)
     finally:
         store.close()
     for row in rows:  # places to 7 decimals (1 cm), as every file of osmcams has them
@@ -199,7 +218,7 @@ def changes(config_path: Path, since: str, commune: str | None, fmt: str) -> Non
                 "description": ", ".join(f"{k}={v}" for k, v in row["tags"].items()),
             },
         } for row in rows]
-        write_geojson(features, sys.stdout)
+        write_geojson(features, sys.stdout, about={"meta": meta})
         return
     keys = ("data_timestamp", "change", "key", "insee", "commune", "lon", "lat")
     if fmt == "csv":

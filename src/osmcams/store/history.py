@@ -530,6 +530,15 @@ class Store:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor]
 
+    def runs(self, since: str = "") -> list[dict[str, Any]]:
+        """The runs whose data is from `since` (ISO 8601) on, oldest first: the data
+        timestamp, replication sequence, source and osmcams version of each."""
+        cursor = self.db.execute(
+            "SELECT data_timestamp, sequence, source, osmcams_version FROM runs"
+            " WHERE coalesce(data_timestamp, '') >= ? ORDER BY id", (since,))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor]
+
     def changes(self, since: str, insee: str | None = None) -> list[dict[str, Any]]:
         """Changes of runs whose data is from `since` (ISO 8601) on, oldest first."""
         query = (
