@@ -297,7 +297,7 @@ def quality_table(report: Any) -> Any:
     from rich.markup import escape
 
     from osmcams.analysis.quality import CHECKED
-    from osmcams.cli.render import Fitted
+    from osmcams.cli.render import Fitted, lower_bound, partial_note
     from osmcams.join import share_text
 
     meta = report.meta
@@ -310,10 +310,9 @@ def quality_table(report: Any) -> Any:
                          r["reason"]])
             continue
         odd = sum(sum(values.values()) for values in r["odd_values"].values())
-        floor = "≥" if r["partial"] else ""  # partly inside the data: what it holds, at least
-        rows.append([r["insee"], r["name"], floor + str(r["cameras"]), floor + str(r["to_complete"]),
-                     *(floor + str(r["missing"][key]) for key in CHECKED),
-                     floor + str(r["fixme"]), floor + str(odd), floor + str(r["near_duplicates"]),
+        numbers = [r["cameras"], r["to_complete"], *(r["missing"][key] for key in CHECKED), r["fixme"], odd,
+                   r["near_duplicates"]]  # partly inside the data: what it holds, at least
+        rows.append([r["insee"], r["name"], *(lower_bound(r, n) for n in numbers),
                      f"coverage {share_text(r['coverage'])}" if r["partial"] else ""])
     table = Fitted(
         [("INSEE", "left"), ("Commune", "text"), ("Cams", "right"), ("To do", "right"),
@@ -324,8 +323,7 @@ def quality_table(report: Any) -> Any:
          "camera:type", "surveillance", "type"],
         title=f"What mappers still have to do, data of {meta['data_timestamp'] or 'unknown date'}",
         caption=f"{meta['source']}; numbers are cameras lacking each tag"
-                + ("\n≥ a commune only partly inside the data: its numbers are lower bounds"
-                   if any(r["partial"] for r in report.rows) else ""),
+                + partial_note(report.rows, "its numbers are lower bounds"),
     )
     unreadable = [[escape(r["name"]), bad["@id"], escape(bad["key"]), escape(bad["value"])]
                   for r in report.rows for bad in r["unreadable_directions"] or []]
