@@ -82,7 +82,7 @@ def match(
         raise UsageError("an empty commune name")
     department = department_code(department) if department else None
     pool = [c for c in candidates if department is None or c[2] == department]
-    by_code = [c for c in pool if c[0] == query.upper()]
+    by_code = [c for c in pool if c[0].upper() == query.upper()]  # 2a004, r65918 as printed
     if by_code:
         return by_code[0][0]
     where = (f" in department {department}" if department else "") + among
