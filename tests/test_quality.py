@@ -198,6 +198,11 @@ def test_every_direction_form_and_the_unreadable_ones(tmp_path: Path, write_text
         for node, (key, value, readable) in forms.items() if not readable]
     assert all(readable_direction(value) == readable for key, value, readable in forms.values())
     assert row["missing"]["camera:direction"] == 0
+    # Each odd value under the key it is tagged with: direction=towards… was filed under
+    # camera:direction, where a mapper looking for it would not find it.
+    unread = Counter((key, value) for key, value, readable in forms.values() if not readable)
+    assert {(k, v): n for k, values in row["odd_values"].items() for v, n in values.items()
+            if k.endswith("direction")} == dict(unread)
     table = invoke("quality", "--commune", "Ville", "--pbf", pbf, "--boundaries", boundary, "-q").stdout
     assert "Directions osmcams cannot read" in table and "towards the bakery" in table
 

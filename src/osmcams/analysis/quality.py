@@ -12,7 +12,7 @@ from collections import Counter
 from typing import Any
 
 from osmcams.join import Report
-from osmcams.models import Camera, direction_source, direction_tag, parse_directions
+from osmcams.models import DIRECTION_KEYS, Camera, direction_source, direction_tag, parse_directions
 
 CHECKED = ("surveillance", "surveillance:type", "camera:type", "camera:mount", "camera:direction",
            "surveillance:zone", "operator")
@@ -65,9 +65,9 @@ def missing_tags(tags: dict[str, str]) -> list[str]:
 def odd_values(tags: dict[str, str]) -> dict[str, str]:
     """Tags whose value is not a documented one, or a direction that cannot be read."""
     odd = {key: tags[key] for key, values in DOCUMENTED.items() if key in tags and tags[key] not in values}
-    raw = direction_tag(tags)
-    if raw is not None and parse_directions(raw) is None:
-        odd["camera:direction"] = raw
+    found = direction_source(tags)  # under its own key: direction=45- is no camera:direction
+    if found is not None and parse_directions(found[1]) is None:
+        odd[found[0]] = found[1]
     return odd
 
 
@@ -188,7 +188,7 @@ def _camera_todo(items: tuple[tuple[str, str], ...], no_direction: bool) -> tupl
     lacks, strange, texts = missing_tags(tags), odd_values(tags), notes(tags)
     found = direction_source(tags) if no_direction else None
     todo = [PLAIN[key] for key in lacks]
-    todo += [f"odd {key}={value}" for key, value in strange.items() if key != "camera:direction"]
+    todo += [f"odd {key}={value}" for key, value in strange.items() if key not in DIRECTION_KEYS]
     if found:
         todo.append(f"direction that cannot be read: {found[0]}={found[1]}")
     return lacks, list(strange.items()), texts, found, todo
