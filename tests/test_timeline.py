@@ -14,6 +14,7 @@ import json
 import re
 import tempfile
 from collections.abc import Callable
+from datetime import datetime, timezone
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -678,6 +679,11 @@ def test_a_map_at_a_date_counts_what_osmium_time_filter_holds(
     assert {r["insee"]: {c.key for c in report.cameras[r["insee"]]} for r in report.rows} == {
         c: {k.replace("n", "node/", 1).replace("w", "way/", 1) for k in expected[c]} for c in kept}
     assert report.meta["data_timestamp"] == instant
+    # How old the data is, is the history's age, not that of the date asked: at a date in
+    # 2019 the map warned "the OSM data is 2,000 days old (2019-…)".
+    age = (datetime.now(timezone.utc) - datetime.fromisoformat(HEADER_DATE.replace("Z", "+00:00"))).days
+    stale = [w for w in report.warnings if "days old" in w]
+    assert stale == [f"the OSM data is {age:,} days old ({HEADER_DATE}): cameras mapped since are missing"]
     out = tmp_path / "at.png"
     code, _ = _run_map("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
                        *[a for c in COMMUNES for a in ("--commune", c)], "--at", at, "-o", out, "-q")

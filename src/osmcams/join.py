@@ -514,10 +514,11 @@ def finish(
     from osmcams import __version__
 
     warnings = [*extract.warnings, *fixed]
-    age = data_age_days(extract.timestamp)
+    newest = extract.read_at or extract.timestamp  # not the date asked of a history (--at)
+    age = data_age_days(newest)
     if age is not None and age > STALE_AFTER_DAYS:
         warnings.append(
-            f"the OSM data is {age} days old ({extract.timestamp}): cameras mapped since are missing"
+            f"the OSM data is {age:,} days old ({newest}): cameras mapped since are missing"
         )
     if outside:
         warnings.append(f"{outside} of {total} cameras lie outside every loaded commune")

@@ -410,7 +410,7 @@ def report_at(request: Any, settings: Any, at: str, progress: Any = None) -> Any
         cameras.append(make_camera(kind, int(number), lon, lat, track.tags[i], iso(track.starts[i]))[0])
     dated = history.dated()
     dated.cameras = cameras
-    dated.timestamp = iso(instant)
+    dated.timestamp, dated.read_at = iso(instant), history.timestamp
     dated.timestamp_source = f"--at, in the history file {history.source} (data of {history.timestamp})"
     return count(dated, communes, codes, rank=request.every or not request.communes)
 

@@ -52,6 +52,9 @@ class Extract:
     standalone: tuple[Any, float] | None = None
     extent: Any = None  # the polygon it was cut with, when known (sources.extent)
     extent_source: str | None = None  # the file of that polygon
+    # The date of a history file's data when the cameras are as they were at an earlier
+    # `timestamp` (map --at): how old the data is, is its age.
+    read_at: str | None = None
 
 
 @dataclass
