@@ -694,6 +694,9 @@ CASES: list[Case] = [
          "/dev/zero: not a regular file: osmcams reads OSM files from disk"),
     Case("pbf is a directory",
          lambda e: ["count", "--all", "--pbf", e.tmp, "-q"], ExitCode.DATA, "a directory, not an OSM file"),
+    Case("two departments",  # the first was dropped without a word
+         lambda e: ["count", "--demo", "--department", "66", "--department", "09"], ExitCode.USAGE,
+         "one department, not 2 (66, 09)", absent="lie outside every loaded commune"),
     # Checked before the work (no count's warning first), and nothing written.
     Case("shapefile not named .shp",
          lambda e: ["export", "--demo", "-q", "-f", "shp", "-o", e.tmp / "out_shp"], ExitCode.USAGE,

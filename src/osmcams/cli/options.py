@@ -24,12 +24,21 @@ class Finite(click.FloatRange):
         return number
 
 
+def _one_department(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> str | None:
+    """The one --department given: a second was dropped without a word."""
+    if len(values) > 1:
+        raise click.BadParameter(f"one department, not {len(values)} ({', '.join(values)}): "
+                                 "give --region, or run once for each")
+    return values[0] if values else None
+
+
 def commune_options(f: Callable) -> Callable:
     """Which communes, and the files their boundaries and population come from."""
     options = [
         click.option("--commune", "communes", multiple=True, metavar="NAME_OR_INSEE",
                      help="Commune name or INSEE code; repeat for several."),
-        click.option("--department", metavar="CODE", help="Restrict to a department (06, 2A, 974)."),
+        click.option("--department", metavar="CODE", multiple=True, callback=_one_department,
+                     help="Restrict to a department (06, 2A, 974)."),
         click.option("--all", "every", is_flag=True, help="Every commune that has a boundary."),
         click.option("--boundaries", multiple=True, type=click.Path(path_type=Path),
                      help="Boundary file or directory (GeoJSON, GPKG, Shapefile, GeoParquet)."),
