@@ -278,3 +278,22 @@ def test_the_population_is_credited_with_its_year_once() -> None:
     assert population_text("communes.json (Etalab COG)", None) == "communes.json (Etalab COG), year unknown"
     assert population_text("pop.csv (INSEE)", "2021") == "pop.csv (INSEE), 2021"
     assert population_text(None, None) == "none"
+
+
+def test_communes_from_osm_without_a_population_tag_are_said_so(shared_data: Path) -> None:
+    """München's Bezirksteile (admin_level 10, osmium: no population tag on any): their
+    warning said "not in OSM population tag (codes merged or unknown)"; nothing was merged."""
+    import osmium
+
+    from osmcams.communes.from_osm import communes_from_boundaries
+    from osmcams.sources.osm.pbf import scan_file
+
+    pbf = shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf"
+    tagged = [r.id for r in osmium.FileProcessor(str(pbf), osmium.osm.RELATION)
+              if r.tags.get("admin_level") == "10" and "population" in r.tags]
+    assert not tagged
+    extract, boundaries = scan_file(pbf, 10)
+    communes = communes_from_boundaries(boundaries, pbf.name, 10)
+    report = count(extract, communes, communes.frame["insee"].tolist())
+    (warning,) = [w for w in report.warnings if "no population" in w]
+    assert "their OSM boundaries have no population tag" in warning and "merged" not in warning

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypedDict
 
-from osmcams.communes.model import Communes, short_list
+from osmcams.communes.model import OSM_POPULATION, Communes, short_list
 from osmcams.errors import DataError
 from osmcams.geo.areas import areas_km2
 from osmcams.models import Camera, gc_paused
@@ -46,6 +46,15 @@ NO_DATA, FULL = 0.02, 0.995
 MIN_COVERAGE = 0.95
 
 STALE_AFTER_DAYS = 30
+
+
+def no_population_why(source: str | None) -> str:
+    """Why communes of a table `source` have no population, for a warning."""
+    if not source:
+        return "give --population"
+    if source.startswith(OSM_POPULATION):  # a relation without the tag: nothing was merged
+        return "their OSM boundaries have no population tag (give --population)"
+    return f"not in {source} (codes merged or unknown)"
 
 
 def population_text(source: str | None, year: str | None) -> str:
@@ -525,8 +534,7 @@ def finish(
     no_population = [f"{r['name']} ({r['insee']})" for r in rows
                      if r["population"] is None and r["insee"] not in communes.population_notes]
     if no_population:
-        source = communes.population_source
-        why = f"not in {source} (codes merged or unknown)" if source else "give --population"
+        why = no_population_why(communes.population_source)
         warnings.append(
             f"{_communes(len(no_population), 'has', 'have')} no population, {why}: "
             + ", ".join(no_population)

@@ -332,6 +332,7 @@ def cameras_at(history: Any, boundaries: dict[str, Any], moments: list[int]) -> 
 
 def population_warning(rows: list[dict[str, Any]], communes: Any) -> list[str]:
     from osmcams.communes.model import short_list
+    from osmcams.join import no_population_why
 
     notes = communes.population_notes
     explained = [notes[r["insee"]] for r in rows if r["insee"] in notes]
@@ -339,8 +340,7 @@ def population_warning(rows: list[dict[str, Any]], communes: Any) -> list[str]:
                if r["population"] is None and r["insee"] not in notes]
     if not missing:
         return explained
-    source = communes.population_source
-    why = f"not in {source} (codes merged or unknown)" if source else "give --population"
+    why = no_population_why(communes.population_source)
     return [*explained, f"{len(missing):,} communes have no population, {why}, so no per_10k: "
             + short_list(missing)]
 

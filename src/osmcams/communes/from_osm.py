@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import re
 
-from osmcams.communes.model import COLUMNS, Communes, Unusable, commune_frame, department_of, one_row_per_code
+from osmcams.communes.model import (
+    COLUMNS,
+    OSM_POPULATION,
+    Communes,
+    Unusable,
+    commune_frame,
+    department_of,
+    one_row_per_code,
+)
 from osmcams.communes.population import year_in
 from osmcams.errors import quoted
 
@@ -55,7 +63,7 @@ def communes_from_boundaries(boundaries, source: str, admin_level: int) -> Commu
     return Communes(
         frame,
         where,
-        population_source=f"OSM population tag{cited}",
+        population_source=f"{OSM_POPULATION}{cited}",
         population_year="–".join(sorted({min(years), max(years)})) if years else None,
         warnings=notes,
         unusable=unusable,

@@ -42,6 +42,7 @@ class Communes:
 
 
 MAX_POPULATION = 100_000_000
+OSM_POPULATION = "OSM population tag"  # the population source of communes read from OSM
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from osmcams.communes.model import OSM_POPULATION
 from osmcams.join import Report, share_text
 from osmcams.models import printable
 
@@ -279,7 +280,7 @@ def credits(meta: dict[str, Any], credit: str | None = None) -> list[tuple[str, 
         lines.append(COG)
     elif population.startswith("geo.api.gouv.fr"):
         lines.append(GEOAPI_POPULATION)
-    elif population and not population.startswith("OSM population"):
+    elif population and not population.startswith(OSM_POPULATION):
         unknown.append(f"Population: {_file_name(population)}")
     if credit:
         lines.append((credit, None))
