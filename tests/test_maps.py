@@ -430,10 +430,11 @@ def test_names_and_tags_are_drawn_as_written(tmp_path: Path) -> None:
     assert "Beau $\\frac{a}{$ soleil \\x1b[31m" in svg and "$x^2$ (1)" in svg
 
 
-def test_names_on_a_crowded_map_overlap_no_other(communes_06, ign_shapes):
+def test_names_on_a_crowded_map_overlap_no_other(communes_06, ign_shapes, monaco_2025, osm_cameras):
     """Six partly covered communes around Monaco named in a small frame, as in the inset of
     the Riviera 2016 map, where "La Turbie" and "Beausoleil" were drawn over each other:
-    each name lies inside the frame and on no other."""
+    each name lies inside the frame, on no other and on none of Monaco 2025's camera
+    nodes (osmium's), which one hid."""
     import geopandas
     import matplotlib
 
@@ -456,13 +457,17 @@ def test_names_on_a_crowded_map_overlap_no_other(communes_06, ign_shapes):
         x0, y0, x1, y1 = named.total_bounds
         ax.set_xlim(x0 - 800, x1 + 800)
         ax.set_ylim(y0 - 800, y1 + 800)
-        place_names(ax, named)
+        nodes = [shapely.Point(o.lon, o.lat) for o in osm_cameras(monaco_2025) if o.kind == "n"]
+        points = geopandas.GeoDataFrame(geometry=nodes, crs="EPSG:4326").to_crs("EPSG:32632")
+        place_names(ax, named, points)
         fig.canvas.draw()
         renderer = fig.canvas.get_renderer()
         boxes = [Text.get_window_extent(text, renderer) for text in ax.texts]
         frame = ax.get_window_extent(renderer)
+        dots = ax.transData.transform([(p.x, p.y) for p in points.geometry])
     finally:
         plt.close(fig)
     assert len(boxes) == 6
     assert all(frame.contains(*box.min) and frame.contains(*box.max) for box in boxes)
     assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+    assert not [(box, dot) for box in boxes for dot in dots if box.contains(*dot)]

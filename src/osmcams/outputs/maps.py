@@ -146,11 +146,14 @@ def _draw_layers(ax: Any, communes: Any, points: Any, cones: Any, kinds: dict[st
                                             edgecolor="white", linewidth=0.4, zorder=3)
 
 
-def place_names(ax: Any, named: Any) -> None:
+def place_names(ax: Any, named: Any, points: Any) -> None:
     """The names of the `named` communes on `ax`, whose limits are set, with their coverage
     when partly covered; none when there are more than NAMED, but the partly covered ones if
     they are few enough. The larger communes first, each at the first of LABEL_SHIFTS from
-    its inner point where it overlaps no name placed before, else where it overlaps fewest."""
+    its inner point that lies inside the map and on no name placed before, and on no
+    camera of `points` if one can (then the fewest); a name with no such place is left
+    out, as one over another would hide both."""
+    import numpy
     from matplotlib import patheffects
     from matplotlib.text import Text
 
@@ -161,35 +164,38 @@ def place_names(ax: Any, named: Any) -> None:
     halo = [patheffects.withStroke(linewidth=3, foreground="white")]
     ax.apply_aspect()  # where the data lie on the figure, as it will be drawn
     renderer = ax.figure.canvas.get_renderer()
-    frame = ax.get_window_extent(renderer)  # a name goes outside it only where none fits inside
+    frame = ax.get_window_extent(renderer)
+    dots = ax.transData.transform(numpy.column_stack((points.geometry.x, points.geometry.y))
+                                  if len(points) else numpy.empty((0, 2)))
     placed: list[Any] = []
     named = named.iloc[named.area.argsort()[::-1]]
     for name, share, spot in zip(named["name"], named["share"], named.representative_point()):
         name = drawn_text(name)
         if share is not None and share == share:
             name = f"{name}\n{covered_text(share)}"
-        best: tuple[tuple[bool, int], Any, Any] | None = None
+        best: tuple[int, Any, Any] | None = None
         for shift in LABEL_SHIFTS:
             far = math.hypot(*shift) > LEADER_FROM
             text = ax.annotate(name, (spot.x, spot.y), xytext=shift, textcoords="offset points",
                                ha="center", va="center", fontsize=10, color="#252525",
                                path_effects=halo, zorder=4, arrowprops={
-                                   "arrowstyle": "-", "color": "#525252", "linewidth": 0.7,
+                                   "arrowstyle": "-", "color": "#252525", "linewidth": 0.9,
                                    "shrinkA": 0, "shrinkB": 2} if far else None)
             text.update_positions(renderer)
             box = Text.get_window_extent(text, renderer).padded(2)  # the name, not its line
-            outside = not (frame.contains(*box.min) and frame.contains(*box.max))
-            crowd = (outside, sum(box.overlaps(other) for other in placed))
-            if best is None or crowd < best[0]:
+            free = (frame.contains(*box.min) and frame.contains(*box.max)
+                    and not any(box.overlaps(other) for other in placed))
+            covered = int(((dots >= box.min) & (dots <= box.max)).all(axis=1).sum()) if free else 0
+            if free and (best is None or covered < best[0]):
                 if best is not None:
                     best[1].remove()
-                best = (crowd, text, box)
+                best = (covered, text, box)
             else:
                 text.remove()
-            if crowd == (False, 0):
+            if best is not None and best[0] == 0:
                 break
-        assert best is not None
-        placed.append(best[2])
+        if best is not None:
+            placed.append(best[2])
 
 
 def draw_static(
@@ -217,7 +223,7 @@ def draw_static(
     inset = _inset_bounds(communes, counted)
     _draw_layers(ax, communes, points, cones, kinds)
     if not inset:
-        place_names(ax, counted)
+        place_names(ax, counted, points)
     if len(communes):
         _scale_bar(ax, patheffects)
     if inset:  # the counted communes are a speck of the map: drawn again, closer, on the right
@@ -230,7 +236,7 @@ def draw_static(
         _draw_layers(zoom, communes, points, cones, kinds)
         zoom.set_xlim(x0, x1)
         zoom.set_ylim(y0, y1)
-        place_names(zoom, counted)
+        place_names(zoom, counted, points)
         zoom.set_axis_on()
         zoom.set(xticks=[], yticks=[], xlabel="", ylabel="")
         _scale_bar(zoom, patheffects)
