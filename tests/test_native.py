@@ -130,14 +130,17 @@ def test_unsorted_node_ids_are_refused_alike(osm_dir: Path, tmp_path: Path) -> N
 
 @pytest.mark.real_data
 def test_damaged_blocks_never_crash_the_c_reader(osm_dir: Path) -> None:
-    """Cut or flipped bytes: the C reader gives None (left to libosmium), a list or an id
-    pair, never a crash; and where it reads a list, the Python reference agrees."""
+    """Cut or flipped bytes: the C reader gives None (left to libosmium), a list, an id pair
+    or the three arrays of `hugging`, never a crash; and where it reads a list, the Python
+    reference agrees."""
     from google.protobuf.message import DecodeError
 
     chosen = random.Random(20)
     dense = [data for _, data in _blocks(osm_dir / "monaco-2025-02-07.osm.pbf")
              if sieve.sift_block(data, sieve.Wanted())]
     candidates = sieve.Candidates(numpy.arange(1, 10**10, 10**6, dtype=numpy.int64))
+    sampled = sieve.Candidates(candidates.ids, numpy.column_stack((numpy.linspace(7, 8, len(candidates)),
+                                                                   numpy.linspace(43, 44, len(candidates)))))
     for data in dense[:3]:
         for _ in range(300):
             damaged = bytearray(data)
@@ -150,6 +153,9 @@ def test_damaged_blocks_never_crash_the_c_reader(osm_dir: Path) -> None:
             assert found is None or isinstance(found, list | tuple)
             refs = sieve.native.referenced(bytes(damaged), candidates.bits, candidates.shift, candidates.ids)
             assert refs is None or isinstance(refs, bytes)
+            hugs = sieve.native.hugging(bytes(damaged), sampled.bits, sampled.shift, sampled.ids,
+                                        sampled.xy[0], sampled.xy[1], sieve.HUGGING_M)
+            assert hugs is None or (isinstance(hugs, tuple) and len(hugs) == 3)
             if isinstance(found, list) and found:
                 try:
                     slow = sieve.read_block(bytes(damaged), sieve.Wanted())
@@ -157,3 +163,40 @@ def test_damaged_blocks_never_crash_the_c_reader(osm_dir: Path) -> None:
                     continue  # protobuf refuses what the C reader could read: it reads less
                 if slow is not None:
                     assert [f[0] for f in found] == [f[0] for f in slow]
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("name", ["monaco-2025-02-07.osm.pbf", "big/valhalla-bench-munchen-2020.osm.pbf"])
+def test_the_c_reader_finds_the_short_ways_pyosmium_finds(osm_dir: Path, name: str) -> None:
+    """`sieve.hugging` of every block against pyosmium: the nodes of the ways whose nodes
+    are all among the sampled ones (every other run of 1,000 node ids) and span at most
+    HUGGING_M, with their way; and the ways that multipolygon relations have as members."""
+    import math
+
+    import osmium
+
+    path = osm_dir / name
+    places = {n.id: (n.location.lon, n.location.lat)
+              for n in osmium.FileProcessor(str(path), osmium.osm.NODE) if n.location.valid()}
+    ids = numpy.array(sorted(places))
+    ids = ids[numpy.arange(len(ids)) // 1000 % 2 == 0]
+    sampled = sieve.Candidates(ids, [places[i] for i in ids.tolist()])
+    x, y = sampled.xy
+    position = {node: at for at, node in enumerate(sampled.ids.tolist())}
+    short, members = set(), set()
+    for way in osmium.FileProcessor(str(path), osmium.osm.WAY):
+        at = [position.get(n.ref) for n in way.nodes]
+        if at and None not in at and math.hypot(numpy.ptp(x[at]), numpy.ptp(y[at])) <= sieve.HUGGING_M:
+            short |= {(way.id, a) for a in at}
+    for relation in osmium.FileProcessor(str(path), osmium.osm.RELATION):
+        if relation.tags.get("type") == "multipolygon":
+            members |= {m.ref for m in relation.members if m.type == "w"}
+    found: set[tuple[int, int]] = set()
+    noted: set[int] = set()
+    for _, data in _blocks(path):
+        hugs = sieve.hugging(data, sampled)
+        assert hugs is not None
+        found |= set(zip(hugs[1].tolist(), hugs[0].tolist()))
+        noted |= set(hugs[2].tolist())
+    assert short and members
+    assert found == short and noted == members

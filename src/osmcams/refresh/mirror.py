@@ -25,11 +25,12 @@ from typing import Any
 
 from osmcams.models import Camera, direction_warning, make_camera, unreadable_direction
 from osmcams.sources.osm.blocks import Block, Layout, Unindexable, index
-from osmcams.sources.osm.pbf import Extract, Scan, centre, placement_warnings, read_by_id
+from osmcams.sources.osm.pbf import Extract, Scan, centre, placement_warnings, read_by_id, with_hugged
 from osmcams.sources.replication import Batch
 from osmcams.store.sql import batches, extract_order, rows_in
 
-SAMPLES_FORMAT = 3  # 2: the estimate's points take in the camera nodes not sampled; 3: not on a way
+SAMPLES_FORMAT = 4  # 2: the estimate's points take in the camera nodes not sampled; 3: not on a way;
+# 4: with the nodes of short ways (Extract.hugging)
 # The columns a diff sets; a camera's commune is set afterwards (set_communes).
 OBJECTS = "INTO kept_objects (key, tags, timestamp, nodes, ways, lon, lat, partial) VALUES"
 
@@ -247,14 +248,16 @@ class Mirror:
         ).fetchone()
         return total, total - inside, bad
 
-    def keep_samples(self, samples: Any, standalone: tuple[Any, float] | None = None) -> None:
+    def keep_samples(self, samples: Any, standalone: tuple[Any, float] | None = None,
+                     hugging: Any = None) -> None:
         """Keep the nodes sampled from the extract (`blocks.sampled`), and the points (its
-        standalone nodes and the camera nodes not sampled) that its area was estimated from
-        (`Extract.standalone`): the refresh draws the area `count` draws."""
+        standalone nodes and the camera nodes not sampled, `Extract.standalone`; the nodes of
+        its short ways, `Extract.hugging`) that its area was estimated from: the refresh
+        draws the area `count` draws."""
         import numpy
 
         for name, points in (("samples", samples and samples.points),
-                             ("standalone", standalone and standalone[0])):
+                             ("standalone", standalone and standalone[0]), ("hugging", hugging)):
             value = None if points is None else numpy.asarray(points, "<f8").tobytes()
             self.db.execute("INSERT OR REPLACE INTO kept_state VALUES (?, ?)", (name, value))
         self.put("fraction", standalone[1] if standalone else samples and samples.fraction)
@@ -271,7 +274,10 @@ class Mirror:
 
         standalone, samples = self._points("standalone"), self._points("samples")
         if standalone is not None:
-            return footprint(standalone, self.get("fraction"), samples)
+            area = footprint(standalone, self.get("fraction"), samples)
+            if area is not None:
+                area = with_hugged(area, self._points("hugging"), self.get("fraction"))[0]
+            return area
         if samples is None:
             return None
         places = self.db.execute("SELECT lon, lat FROM kept_objects WHERE lon IS NOT NULL").fetchall()

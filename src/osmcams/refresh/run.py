@@ -233,7 +233,7 @@ class Refresh:
         mirror.put("url", state.url)
         # The sieve's sample when it took one (no block read twice), else one taken apart.
         mirror.keep_samples(sampled(config.pbf) if scan.samples is None else scan.samples,
-                            extract.standalone)
+                            extract.standalone, extract.hugging)
         mirror.put("area_from", extract.data_area_from)
         mirror.put("extent", None if extract.extent is None else
                    {"wkb": _wkb(extract.extent), "source": extract.extent_source})

@@ -555,13 +555,14 @@ def primitive(data: bytes | memoryview) -> Primitive:
 @dataclass
 class Samples:
     """The nodes of the sampled node blocks: every location (`points`, (lon, lat)); the
-    ids and locations of those with tags (`tagged_ids`, `tagged_points`); and the share
-    of the node blocks sampled (`fraction`)."""
+    ids and locations of those with tags (`tagged_ids`, `tagged_points`); the share
+    of the node blocks sampled (`fraction`); and the ids of `points` (`ids`), when known."""
 
     points: Any
     tagged_ids: Any
     tagged_points: Any
     fraction: float
+    ids: Any = None
 
 
 Groups = list[tuple[Any, Any, Any]]  # of a block's dense groups: node ids, (lon, lat), tagged
@@ -632,7 +633,7 @@ def samples_of(groups: Groups, count: int, nodes: int) -> Samples:
     # Deleted versions in a history file have no location: libosmium writes 214.75°.
     valid = (numpy.abs(points[:, 0]) <= 180) & (numpy.abs(points[:, 1]) <= 90)
     tagged &= valid
-    return Samples(points[valid], ids[tagged], points[tagged], count / nodes if nodes else 1.0)
+    return Samples(points[valid], ids[tagged], points[tagged], count / nodes if nodes else 1.0, ids[valid])
 
 
 def sample(path: str | os.PathLike[str], layout: Layout | None = None) -> Samples:

@@ -1,5 +1,6 @@
 /* The sieve's reading of one inflated PBF block, in C: the protobuf fields that
- * `sieve.sift_block` and `sieve.referenced` read, walked once, with nothing else built.
+ * `sieve.sift_block`, `sieve.referenced` and `sieve.hugging` read, walked once, with
+ * nothing else built.
  * Any block this cannot read is left to the Python path (None), never guessed at. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -133,7 +134,8 @@ typedef struct {
     PyObject **decoded;
 } Strings;
 
-enum { CAMERA_KEY = 1, CAMERA_VALUE = 2, BOUNDARY_KEY = 4, BOUNDARY_VALUE = 8 };
+enum { CAMERA_KEY = 1, CAMERA_VALUE = 2, BOUNDARY_KEY = 4, BOUNDARY_VALUE = 8, TYPE_KEY = 16,
+       MULTIPOLYGON_VALUE = 32 };
 
 typedef struct {
     const char *text;
@@ -851,9 +853,202 @@ out:
     return result;
 }
 
+/* The position of `ref` among the sorted `ids` of `c`, -1 when it is not there. */
+static Py_ssize_t position(const Candidates *c, int64_t ref)
+{
+    if (ref >= 0) {
+        uint64_t b = (uint64_t)ref >> c->shift;
+        if (b >= c->bit_count || !(c->bits[b / 8] >> (b % 8) & 1))
+            return -1;
+    }
+    Py_ssize_t lo = 0, hi = c->count;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (c->ids[mid] < ref)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->count && c->ids[lo] == ref ? lo : -1;
+}
+
+PyDoc_STRVAR(hugging_doc,
+"hugging(data, bits, shift, ids, x, y, reach) -> (bytes, bytes, bytes) | None\n\n"
+"The ways of an inflated block whose nodes are all among the sorted node ids `ids`\n"
+"(int64; `bits` as for `referenced`) and span at most `reach` across the box of their\n"
+"places (`x`, `y`: float64, in a plane, one for each id): the positions in `ids` of\n"
+"their nodes, and for each the way's id, as int64 bytes; and the ids of the ways that\n"
+"its multipolygon relations have as members. None when the block cannot be read here.");
+
+/* The positions in `c` of the refs of one way, into `*found` (`*capacity`), when all are
+ * there and their box spans at most `reach`: their count, 0 when not, -1 when the bytes
+ * break the format, -2 when memory runs out. */
+static Py_ssize_t way_hugs(const Candidates *c, const double *x, const double *y, double reach,
+                           Cursor refs, int64_t **found, Py_ssize_t *capacity)
+{
+    int64_t ref = 0;
+    uint64_t v;
+    Py_ssize_t count = 0;
+    double west = INFINITY, east = -INFINITY, south = INFINITY, north = -INFINITY;
+    while (refs.p < refs.end) {
+        if (!varint(&refs, &v))
+            return -1;
+        ref = plus(ref, zigzag(v));
+        Py_ssize_t at = position(c, ref);
+        if (at < 0)
+            return 0; /* a node not sampled: how far the way reaches is unknown */
+        west = x[at] < west ? x[at] : west;
+        east = x[at] > east ? x[at] : east;
+        south = y[at] < south ? y[at] : south;
+        north = y[at] > north ? y[at] : north;
+        if ((east - west) * (east - west) + (north - south) * (north - south) > reach * reach)
+            return 0;
+        if (!room(found, count, capacity, sizeof **found))
+            return -2;
+        (*found)[count++] = at;
+    }
+    return count;
+}
+
+/* The way ids among the members of one relation (fields 9, delta-coded ids, and 10,
+ * their types: 1 for a way) into `*members`, when it is a multipolygon (`s`: the block's
+ * strings): 1, 0 when the bytes break the format, -1 when memory runs out. */
+static int note_members(Cursor relation, const Strings *s, int64_t **members, Py_ssize_t *count,
+                        Py_ssize_t *capacity)
+{
+    static const uint8_t pair[1][2] = {{TYPE_KEY, MULTIPOLYGON_VALUE}};
+    Cursor ids = {NULL, NULL}, types = {NULL, NULL};
+    Field f = {0};
+    int r, multipolygon = carries(relation, s, pair, 1);
+    if (multipolygon <= 0)
+        return multipolygon + 1;
+    while ((r = next_field(&relation, &f)) == 1) {
+        if (f.number == 9 && f.wire == 2)
+            ids = f.data;
+        else if (f.number == 10 && f.wire == 2)
+            types = f.data;
+    }
+    if (r < 0)
+        return 0;
+    int64_t id = 0;
+    uint64_t v, type;
+    while (ids.p < ids.end) {
+        if (!varint(&ids, &v) || !varint(&types, &type))
+            return 0;
+        id = plus(id, zigzag(v));
+        if (type != 1)
+            continue;
+        if (!room(members, *count, capacity, sizeof **members))
+            return -1;
+        (*members)[(*count)++] = id;
+    }
+    return 1;
+}
+
+static PyObject *hugging(PyObject *self, PyObject *args)
+{
+    Py_buffer data, bits, ids, xs, ys;
+    int shift;
+    double reach;
+    PyObject *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*y*iy*y*y*d", &data, &bits, &shift, &ids, &xs, &ys, &reach))
+        return NULL;
+    Candidates c = {bits.buf, (uint64_t)bits.len * 8, shift, ids.buf, ids.len / 8};
+    const double *x = xs.buf, *y = ys.buf;
+    int64_t *nodes = NULL, *ways = NULL, *members = NULL, *found = NULL;
+    Py_ssize_t count = 0, capacity = 0, way_capacity = 0, member_count = 0, member_capacity = 0,
+               found_capacity = 0;
+    Block b;
+    Strings s = {0};
+    const Wanted multipolygon[2] = {{"type", 4, TYPE_KEY}, {"multipolygon", 12, MULTIPOLYGON_VALUE}};
+    if (shift < 0 || shift > 63) {
+        PyErr_SetString(PyExc_ValueError, "shift must be 0 to 63");
+        goto out;
+    }
+    if (xs.len != ids.len || ys.len != ids.len) {
+        PyErr_SetString(PyExc_ValueError, "x and y must hold one float64 for each id");
+        goto out;
+    }
+    if (!block_read(data.buf, data.len, &b))
+        goto left;
+    Cursor body = b.body, group;
+    Field f = {0};
+    int r, q;
+    while ((r = next_message(&body, 2, &group)) == 1) {
+        while ((q = next_field(&group, &f)) == 1) {
+            if (f.wire != 2 || (f.number != 3 && f.number != 4))
+                continue;
+            if (f.number == 4) {
+                if (!s.count && (!b.table.p || !strings_read(b.table, multipolygon, 2, &s)))
+                    goto left;
+                int noted = note_members(f.data, &s, &members, &member_count, &member_capacity);
+                if (noted < 0)
+                    goto memory;
+                if (!noted)
+                    goto left;
+                continue;
+            }
+            Cursor way = f.data, refs = {NULL, NULL};
+            Field g = {0};
+            int64_t id = 0;
+            int t;
+            while ((t = next_field(&way, &g)) == 1) {
+                if (g.number == 1 && g.wire == 0)
+                    id = (int64_t)g.value;
+                else if (g.number == 8 && g.wire == 2)
+                    refs = g.data;
+            }
+            if (t < 0)
+                goto left;
+            if (!refs.p)
+                continue;
+            Py_ssize_t n = way_hugs(&c, x, y, reach, refs, &found, &found_capacity);
+            if (n == -1)
+                goto left;
+            if (n == -2)
+                goto memory;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                if (!room(&nodes, count, &capacity, sizeof *nodes) ||
+                    !room(&ways, count, &way_capacity, sizeof *ways))
+                    goto memory;
+                nodes[count] = found[i];
+                ways[count++] = id;
+            }
+        }
+        if (q < 0)
+            goto left;
+    }
+    if (r < 0)
+        goto left;
+    static const char none[1]; /* y# of NULL is None: empty bytes are wanted */
+    result = Py_BuildValue("(y#y#y#)", nodes ? (const char *)nodes : none, count * (Py_ssize_t)sizeof *nodes,
+                           ways ? (const char *)ways : none, count * (Py_ssize_t)sizeof *ways,
+                           members ? (const char *)members : none,
+                           member_count * (Py_ssize_t)sizeof *members);
+    goto out;
+memory:
+    PyErr_NoMemory();
+    goto out;
+left:
+    result = Py_NewRef(Py_None);
+out:
+    free(nodes);
+    free(ways);
+    free(members);
+    free(found);
+    strings_free(&s);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&bits);
+    PyBuffer_Release(&ids);
+    PyBuffer_Release(&xs);
+    PyBuffer_Release(&ys);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"sift", sift, METH_VARARGS, sift_doc},
     {"referenced", referenced, METH_VARARGS, referenced_doc},
+    {"hugging", hugging, METH_VARARGS, hugging_doc},
     {NULL, NULL, 0, NULL},
 };
 

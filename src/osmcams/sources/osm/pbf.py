@@ -50,6 +50,9 @@ class Extract:
     # and the camera nodes not sampled), and the share of node blocks they were sampled
     # from; None otherwise. A refresh keeps them, to draw the same area again.
     standalone: tuple[Any, float] | None = None
+    # (lon, lat) of the sampled nodes of short ways (`footprint.hugged`) that `data_area`
+    # takes in with `standalone`'s; None otherwise.
+    hugging: Any = None
     extent: Any = None  # the polygon it was cut with, when known (sources.extent)
     extent_source: str | None = None  # the file of that polygon
     # The date of a history file's data when the cameras are as they were at an earlier
@@ -132,6 +135,7 @@ class Scan:
     newest: str | None = None
     samples: Any = None  # the sampled nodes of the first pass (blocks.Samples)
     referenced: Any = None  # of their tagged ones, and of the camera nodes, those ways refer to
+    hugging: Any = None  # the places of the sampled nodes of short ways (sieve.Sifted.hugging)
 
 
 def _file_position(path: Path) -> Callable[[], int] | None:
@@ -248,7 +252,7 @@ def _first_pass(
     sifted = sieve.sift(path, admin_level is not None, workers, progress, sample=sample)
     if sifted is not None:
         scan.cameras, scan.bad_directions = sifted.cameras, sifted.bad_directions
-        scan.samples, scan.referenced = sifted.samples, sifted.referenced
+        scan.samples, scan.referenced, scan.hugging = sifted.samples, sifted.referenced, sifted.hugging
     label = "Scanning" if sifted is None else "Ways and relations"
     with left_to_libosmium(path, sifted) as source:
         if source is not None:
@@ -575,14 +579,15 @@ def scan_members(
                                  numpy.fromiter((c.lat for c in cameras), float, count)))
     nodes = numpy.fromiter((c.osm_type == "node" for c in cameras), bool, count)
     ids = numpy.fromiter((c.osm_id for c in cameras), numpy.int64, count)
-    area, area_from, standalone = estimate_area(samples, scan.referenced, places, ids[nodes], places[nodes])
+    area, area_from, standalone, hugging = estimate_area(samples, scan.referenced, places, ids[nodes],
+                                                         places[nodes], scan.hugging)
     unknown = area is None and polygon is None and header_bbox(header) is None
     why = unsampled(path) if unknown else None
     if why:
         warnings.append(f"{path.name}: where it has data is unknown, as its nodes cannot be "
                         f"sampled: {why}")
     extract = Extract(cameras, str(path), stamp, stamp_source, header_bbox(header), warnings, area,
-                      area_from, standalone, polygon, polygon_source)
+                      area_from, standalone, hugging, polygon, polygon_source)
     return extract, boundaries_of(scan), scan
 
 
@@ -602,24 +607,25 @@ def osm_file(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def estimate_area(samples: Any, referenced: Any, places: Any, node_ids: Any, node_places: Any
-                  ) -> tuple[Any, str, tuple[Any, float] | None]:
+def estimate_area(samples: Any, referenced: Any, places: Any, node_ids: Any, node_places: Any,
+                  hugging: Any = None) -> tuple[Any, str, tuple[Any, float] | None, Any]:
     """Where a file has data (`Extract.data_area`) and what says so: the `footprint` of its
     sampled standalone nodes (tagged, no way refers to them) and of its camera nodes (ids
-    `node_ids` at `node_places`) not sampled that no way refers to; failing
+    `node_ids` at `node_places`) not sampled that no way refers to, with the area `hugged`
+    by the sampled nodes of its short ways (`hugging`, when known); failing
     FEWEST_STANDALONE of the former, or when which nodes ways refer to is unknown, all its
     sampled nodes (`spread_area`, with `places`, every camera's, as evidence); and
-    `Extract.standalone`."""
+    `Extract.standalone` and `Extract.hugging`."""
     import numpy
 
     from osmcams.geo.footprint import footprint
     from osmcams.sources.osm.blocks import spread_area
 
     if samples is None:
-        return None, "", None
+        return None, "", None, None
     if referenced is None:
         return (spread_area(samples.points, samples.fraction, places),
-                "its sampled nodes, all of them, less a margin at its edge", None)
+                "its sampled nodes, all of them, less a margin at its edge", None, None)
     alone = samples.tagged_points[~isin(samples.tagged_ids, referenced)]
     if len(alone) >= FEWEST_STANDALONE:
         # The camera nodes sampled are among those, if they stand alone; the others may lie
@@ -630,11 +636,25 @@ def estimate_area(samples: Any, referenced: Any, places: Any, node_ids: Any, nod
         points = numpy.concatenate((alone, numpy.asarray(node_places, float).reshape(-1, 2)[unsampled]))
         area = footprint(points, samples.fraction, samples.points)
         if area is not None:
+            area, hugs = with_hugged(area, hugging, samples.fraction)
             return area, (f"{len(alone):,} standalone nodes in {samples.fraction:.0%} of its "
-                          "node blocks, and its cameras"), (points, samples.fraction)
+                          "node blocks, and its cameras") + (
+                f", and {len(hugging):,} nodes of its short ways" if hugs else ""), (
+                points, samples.fraction), hugging if hugs else None
     return spread_area(samples.points, samples.fraction, places), (
         f"all its sampled nodes less a margin at its edge, having too few standalone nodes "
-        f"({len(alone)})"), None
+        f"({len(alone)})"), None, None
+
+
+def with_hugged(area: Any, hugging: Any, fraction: float) -> tuple[Any, bool]:
+    """`area` with the area `hugged` by the nodes of short ways `hugging` (None: unknown),
+    and whether they added any."""
+    import shapely
+
+    from osmcams.geo.footprint import hugged
+
+    extra = None if hugging is None else hugged(hugging, fraction)
+    return (area, False) if extra is None else (shapely.union(area, extra), True)
 
 
 def read_by_id(

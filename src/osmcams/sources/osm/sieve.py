@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 
 from osmcams.arrays import isin, unique
 from osmcams.errors import DataError
+from osmcams.geo.footprint import HUGGING_M, METRES_PER_DEGREE
 from osmcams.models import Camera, Progress, gc_paused, make_camera
 from osmcams.sources.osm import blocks
 
@@ -165,6 +166,9 @@ class Sifted:
     # refer to (None when a block could not be read, so that some references may be unknown).
     samples: blocks.Samples | None = None
     referenced: Any = None
+    # (lon, lat) of the sampled nodes of the short ways (`hugging`) that no multipolygon has as
+    # a member; None when unknown (a block could not be read here, or a history file).
+    hugging: Any = None
 
 
 @functools.cache
@@ -212,14 +216,16 @@ _mapped: dict[str, Candidates] = {}  # in a worker: the candidates of the file l
 class Candidates:
     """Node ids (`ids`, sorted) whose references by ways are sought, and a bitmap of them
     that turns most references away at once: bit `id >> shift` of `bits` is set for each
-    id of at least 0. For the sieve's workers they are written once to a file (`shared`)
-    that each maps: pickled, they are that file's name, not their megabytes again for
-    every chunk."""
+    id of at least 0; with `places` ((lon, lat) of each id), their places in metres
+    (`xy`, float64, x then y), for `hugging`. For the sieve's workers they are written once
+    to a file (`shared`) that each maps: pickled, they are that file's name, not their
+    megabytes again for every chunk."""
 
-    def __init__(self, ids: Any) -> None:
+    def __init__(self, ids: Any, places: Any = None) -> None:
         import numpy
 
-        self.ids = unique(numpy.asarray(ids, numpy.int64))
+        self.ids, first = numpy.unique(numpy.asarray(ids, numpy.int64), return_index=True)
+        self.xy = None if places is None else _plane(numpy.asarray(places, float)[first])
         top = int(self.ids[-1]) if len(self.ids) and self.ids[-1] > 0 else 0
         self.shift = max(0, top.bit_length() - MOST_BITS.bit_length() + 1)
         self.bits = numpy.zeros((top >> self.shift >> 3) + 1, numpy.uint8)
@@ -247,6 +253,8 @@ class Candidates:
             path = folder / "candidates"
             with open(path, "wb") as f:
                 f.write(self.ids.tobytes())
+                if self.xy is not None:
+                    f.write(self.xy.tobytes())
                 f.write(self.bits.tobytes())
             self.path = str(path)
         except OSError as e:  # OutputError among them
@@ -261,7 +269,7 @@ class Candidates:
     def __getstate__(self) -> dict[str, Any]:
         if self.path is None:
             return self.__dict__
-        return {"path": self.path, "shift": self.shift, "count": len(self.ids)}
+        return {"path": self.path, "shift": self.shift, "count": len(self.ids), "xy": self.xy is not None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         import numpy
@@ -273,9 +281,13 @@ class Candidates:
         if known is None:
             words = numpy.memmap(state["path"], numpy.uint8, "r")
             known = Candidates.__new__(Candidates)
-            known.ids = words[: 8 * state["count"]].view(numpy.int64)
-            known.bits, known.shift, known.path = words[8 * state["count"]:], state["shift"], None
-            _mapped.clear()  # the file of an earlier sift is gone
+            count = state["count"]
+            known.ids = words[: 8 * count].view(numpy.int64)
+            end = 8 * count * (3 if state["xy"] else 1)
+            known.xy = words[8 * count : end].view(numpy.float64).reshape(2, -1) if state["xy"] else None
+            known.bits, known.shift, known.path = words[end:], state["shift"], None
+            if len(_mapped) > 1:
+                _mapped.clear()  # the files of an earlier sift are gone
             _mapped[state["path"]] = known
         self.__dict__.update(known.__dict__)
 
@@ -298,6 +310,34 @@ def referenced_in_python(data: bytes, candidates: Candidates) -> Any:
     """`referenced` with protobuf's parser and numpy: the reference for the C reader."""
     refs = way_refs(data)
     return unique(refs[isin(refs, candidates.ids)])
+
+
+def _plane(places: Any) -> Any:
+    """(lon, lat) in metres in a plane tangent at their middle latitude, as x and y rows."""
+    import numpy
+
+    if not len(places):
+        return numpy.zeros((2, 0))
+    scale = numpy.array([numpy.cos(numpy.radians(places[:, 1].mean())), 1.0]) * METRES_PER_DEGREE
+    return numpy.ascontiguousarray((places * scale).T)
+
+
+def hugging(data: bytes, sampled: Candidates) -> tuple[Any, Any, Any] | None:
+    """Of the ways of an inflated block whose nodes are all among `sampled` (with places)
+    and span at most HUGGING_M: the positions of their nodes in `sampled.ids` and, for each,
+    the way's id; and the ids of the ways its multipolygon relations have as members (a
+    smart extract keeps those whole, wherever they lie). None when the C reader is not
+    built or cannot read the block: then they are unknown."""
+    import numpy
+
+    xy = sampled.xy
+    if native is None or xy is None:
+        return None
+    found = native.hugging(data, sampled.bits, sampled.shift, sampled.ids, xy[0], xy[1], HUGGING_M)
+    if found is None:
+        return None
+    nodes, ways, members = (numpy.frombuffer(part, numpy.int64) for part in found)
+    return nodes, ways, members
 
 
 def _entry(text: bytes) -> bytes:
@@ -446,6 +486,7 @@ class Wanted:
     sampled: frozenset[int] = field(default=frozenset(), compare=False)
     no_ways: bool = False
     candidates: Candidates | None = field(default=None, compare=False)  # which do ways refer to?
+    sampled_nodes: Candidates | None = field(default=None, compare=False)  # with places: `hugging`
 
 
 def sift_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | list[NodeVersions] | None:
@@ -521,14 +562,15 @@ def read_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | li
     return found
 
 
-Result = tuple[Any, "tuple[str, int] | None", Any, "blocks.Groups | None"]
+Result = tuple[Any, "tuple[str, int] | None", Any, Any, "blocks.Groups | None"]
 
 
 def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted) -> list[Result]:
     """`sift_block` of each frame (None also for a blob compressed otherwise than with
     zlib, or damaged; the `blocks.Corrupt` error for one that breaks the format), the kind
     and first id of its block (`blocks.first_object`), the `referenced` of
-    `wanted.candidates` (None when not asked for, or unreadable), and its
+    `wanted.candidates` (None when not asked for, or unreadable), the `hugging` of
+    `wanted.sampled_nodes` (empty when not asked for, None when unreadable), and its
     `blocks.node_samples` when it is among `wanted.sampled`."""
     import numpy
     from google.protobuf.message import DecodeError
@@ -547,13 +589,14 @@ def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted) -> lis
             elif wanted.no_ways and not any(kind == blocks.GROUP_WAYS
                                             for kind, _ in blocks.primitive(data).groups):
                 refs = numpy.empty(0, numpy.int64)
+            hugs = () if wanted.sampled_nodes is None else hugging(data, wanted.sampled_nodes)
             sample = blocks.node_samples(data) if offset in wanted.sampled else None
             results.append((None if first is None else sift_block(data, wanted, offset), first, refs,
-                            sample))
+                            hugs, sample))
         except blocks.Corrupt as e:
-            results.append((e, None, None, None))  # pickled back from a worker: raised by `_sift`
+            results.append((e, None, None, None, None))  # pickled back from a worker: raised by `_sift`
         except (blocks.Unindexable, DecodeError):
-            results.append((None, None, None, None))  # libosmium reads it, and says what is wrong
+            results.append((None, None, None, None, None))  # libosmium reads it, and says what is wrong
     return results
 
 
@@ -620,7 +663,10 @@ def _in_workers(pool: Any, path: Path, frames: list[blocks.Frame], wanted: Wante
     from concurrent.futures.process import BrokenProcessPool
 
     chunks = [frames[start : start + CHUNK] for start in range(0, len(frames), CHUNK)]
-    with wanted.candidates.shared() if wanted.candidates is not None else contextlib.nullcontext():
+    with contextlib.ExitStack() as stack:
+        for shared in (wanted.candidates, wanted.sampled_nodes):
+            if shared is not None:
+                stack.enter_context(shared.shared())
         try:
             yield from pool.map(_sift_chunk, [str(path)] * len(chunks), chunks, [wanted] * len(chunks))
         except BrokenProcessPool as e:
@@ -693,7 +739,7 @@ def _sampled_first(run: Run, frames: list[blocks.Frame], wanted: Wanted, path: P
                    ) -> Iterator[list[Result]]:
     """The results of the node blocks of `frames`, some sampled as `blocks.sample` would
     (into `sifted.samples`); then of the other blocks, with which of the sampled tagged
-    nodes and of the camera nodes their ways refer to."""
+    nodes and of the camera nodes their ways refer to, and their `hugging` ways."""
     import numpy
 
     try:
@@ -711,7 +757,8 @@ def _sampled_first(run: Run, frames: list[blocks.Frame], wanted: Wanted, path: P
     if chosen and len(groups) >= len(chosen):  # else a block without nodes among them: not sorted
         sifted.samples = blocks.samples_of(groups, len(chosen), len(nodes))
         wanted = dataclasses.replace(wanted, candidates=Candidates(numpy.concatenate(
-            (sifted.samples.tagged_ids, *cameras))))
+            (sifted.samples.tagged_ids, *cameras))), sampled_nodes=None if wanted.history else Candidates(
+            sifted.samples.ids, sifted.samples.points))
     yield from run(frames[len(nodes):], wanted)
 
 
@@ -725,6 +772,17 @@ def _camera_node_ids(found: list[Found] | list[NodeVersions]) -> Any:
     return numpy.concatenate([numpy.array(nodes, numpy.int64), *versions])
 
 
+def _hugging_places(hugs: list[Any], samples: blocks.Samples) -> Any:
+    """(lon, lat) of the nodes of the `hugging` ways of every block that no multipolygon
+    has as a member."""
+    import numpy
+
+    empty = numpy.empty(0, numpy.int64)
+    nodes, ways, members = (numpy.concatenate([hug[i] for hug in hugs] or [empty]) for i in range(3))
+    _, first = numpy.unique(samples.ids, return_index=True)  # as `Candidates` orders them
+    return samples.points[first][unique(nodes[~isin(ways, members)])]
+
+
 def _gathered(path: Path, frames: list[blocks.Frame], chunks: Iterator[list[Result]], wanted: Wanted,
               progress: Progress | None, sifted: Sifted) -> Sifted:
     """The results of every chunk of `frames`, made into cameras (or node versions) in `sifted`."""
@@ -735,11 +793,16 @@ def _gathered(path: Path, frames: list[blocks.Frame], chunks: Iterator[list[Resu
     firsts: list[tuple[str, int] | None] = []
     newest = ""
     referred: list[Any] | None = []
+    hugs: list[Any] | None = []
     done = 0
     with gc_paused(keep=True):  # hundreds of thousands of cameras, made at once, kept
         for results in chunks:
-            for frame, (found, first, refs, _) in zip(frames[done : done + len(results)], results):
+            for frame, (found, first, refs, hug, _) in zip(frames[done : done + len(results)], results):
                 firsts.append(first)
+                if hug is None:
+                    hugs = None  # unreadable here: which ways are short, or members, is unknown
+                elif hugs is not None and hug:
+                    hugs.append(hug)
                 if isinstance(found, blocks.Corrupt):
                     raise found
                 if refs is None:
@@ -763,6 +826,8 @@ def _gathered(path: Path, frames: list[blocks.Frame], chunks: Iterator[list[Resu
     sifted.newest = newest or None
     if referred is not None and sifted.samples is not None:
         sifted.referenced = unique(numpy.concatenate(referred or [numpy.empty(0, numpy.int64)]))
+    if hugs is not None and sifted.samples is not None and not wanted.history:
+        sifted.hugging = _hugging_places(hugs, sifted.samples)
     blocks.remember_index(path, firsts)  # for the passes that read objects by id
     if wanted.history:
         sifted.versions = NodeVersions.joined(versions, wanted.tags)
