@@ -209,6 +209,7 @@ def way_refs(data: bytes) -> Any:
     return numpy.concatenate(found)
 
 
+HUGGING_FROM = 0.25  # the least share of node blocks sampled for short ways to be sought
 MOST_BITS = 1 << 26  # the bitmap of candidates: 8 MB at most, a bit for 2**shift ids
 _mapped: dict[str, Candidates] = {}  # in a worker: the candidates of the file last mapped
 
@@ -756,9 +757,13 @@ def _sampled_first(run: Run, frames: list[blocks.Frame], wanted: Wanted, path: P
         yield results
     if chosen and len(groups) >= len(chosen):  # else a block without nodes among them: not sorted
         sifted.samples = blocks.samples_of(groups, len(chosen), len(nodes))
+        # Short ways are sought where they can widen the estimate: not in a history, nor
+        # in a large file whose sample leaves them too sparse to draw any area (a second of
+        # work on the benchmark's France for nothing).
+        hug = not wanted.history and sifted.samples.fraction >= HUGGING_FROM
         wanted = dataclasses.replace(wanted, candidates=Candidates(numpy.concatenate(
-            (sifted.samples.tagged_ids, *cameras))), sampled_nodes=None if wanted.history else Candidates(
-            sifted.samples.ids, sifted.samples.points))
+            (sifted.samples.tagged_ids, *cameras))), sampled_nodes=Candidates(
+            sifted.samples.ids, sifted.samples.points) if hug else None)
     yield from run(frames[len(nodes):], wanted)
 
 
@@ -774,8 +779,11 @@ def _camera_node_ids(found: list[Found] | list[NodeVersions]) -> Any:
 
 def _hugging_places(hugs: list[Any], samples: blocks.Samples) -> Any:
     """(lon, lat) of the nodes of the `hugging` ways of every block that no multipolygon
-    has as a member."""
+    has as a member; None when none was sought or found."""
     import numpy
+
+    if not hugs:
+        return None
 
     empty = numpy.empty(0, numpy.int64)
     nodes, ways, members = (numpy.concatenate([hug[i] for hug in hugs] or [empty]) for i in range(3))
