@@ -408,6 +408,34 @@ def test_completeness_over_time_from_a_history_file(
         {k: v for k, v in p.items() if k not in judged} for p in points]
 
 
+RIVIERA_FIGURES = SERIES_HEADER + (
+    "06012,Beausoleil,06,10,exact,municipal network,installed,2023-06,Nice-Matin,2023-06-20\n"
+    "06150,La Turbie,06,5,exact,municipal network,installed,2024-06,Var-Matin,2024-06-10\n")
+
+
+def test_a_commune_outside_the_history_gets_no_count_through_time(
+    osh: Path, communes_06: Path, write_text  # noqa: F811
+) -> None:
+    """La Turbie, outside the Monaco extract the history grew from: its figure of 2024-06
+    has no cameras mapped then and no ratio, for the reason its row gives, in every format."""
+    mine = write_text("riviera.csv", RIVIERA_FIGURES)
+    common = ("compare", "--pbf", osh, "--boundaries", communes_06, "--commune", "Beausoleil",
+              "--commune", "La Turbie", "--reported", mine, "-q")
+    data = json.loads(invoke(*common, "-f", "json").stdout)
+    row = next(r for r in data["communes"] if r["insee"] == "06150")
+    assert row["cameras"] is None and row["reason"] == "the OSM data does not cover this commune"
+    point = next(p for p in data["over_time"] if p["insee"] == "06150")
+    assert (point["mapped_then"], point["completeness"], point["reason"]) == (None, None, row["reason"])
+    table = invoke(*common).stdout
+    over_time = table[table.index("Every reported figure"):]
+    turbie = over_time[over_time.index("La Turbie"):].split("\n")[0].split()
+    assert turbie[:5] == ["La", "Turbie", "5", "2024-06", "installed"] and "0" not in turbie
+    assert "0.0%" not in table
+    markdown = invoke(*common, "-f", "markdown").stdout
+    line = next(x for x in markdown.splitlines() if x.startswith("| 06150 | La Turbie | 5 |"))
+    assert "| 0 |" not in line and "| 0.0 |" not in line
+
+
 def test_completeness_over_time_from_the_refresh_store(
     gard_pbf: Path, gard: Path, write_text, tmp_path: Path
 ) -> None:

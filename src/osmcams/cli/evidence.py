@@ -208,7 +208,7 @@ def mapped_then(
     pbf: Path | None, store: Path | None, counted: Any, figures: Any, threads: int | None, quiet: bool
 ) -> Any:
     """With a history file or store, the cameras of each counted commune at each of its
-    figures' dates."""
+    figures' dates; from a history file, none for a commune the data does not cover."""
     from osmcams.analysis import dated
     from osmcams.sources.osm.osh import is_history, read_history
 
@@ -227,7 +227,9 @@ def mapped_then(
         return None
     with progress_bar(quiet) as progress:
         history = read_history(pbf, threads or 0, progress)
-    return dated.mapped_then(history, counted.boundaries, figures)
+    covered = {row["insee"] for row in counted.rows}  # not `outside`: no count, then or now
+    return dated.mapped_then(history, {code: shape for code, shape in counted.boundaries.items()
+                                       if code in covered}, figures)
 
 
 @click.command()
