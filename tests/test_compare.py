@@ -400,10 +400,10 @@ def test_completeness_over_time_from_a_history_file(
     assert "Every reported figure beside the cameras mapped at its date" in table
     assert "Monaco-Matin" in table and "≥5" in table
     # The same points from the plain function the timeline chart calls, which draws the
-    # figures and the cameras mapped then; it has no coverage to judge a ratio by.
+    # figures and the cameras mapped then; it has no coverage to judge a ratio or a bound by.
     chart = figures_over_time(read_history(osh), {c: shapes_06[c] for c in ("06012", "06032")},
                               read_reported((mine,)))
-    judged = ("completeness", "completeness_qualifier", "reason")
+    judged = ("completeness", "completeness_qualifier", "reason", "partial", "coverage")
     assert [{k: v for k, v in p.items() if k not in judged} for p in chart] == [
         {k: v for k, v in p.items() if k not in judged} for p in points]
 
@@ -434,6 +434,28 @@ def test_a_commune_outside_the_history_gets_no_count_through_time(
     markdown = invoke(*common, "-f", "markdown").stdout
     line = next(x for x in markdown.splitlines() if x.startswith("| 06150 | La Turbie | 5 |"))
     assert "| 0 |" not in line and "| 0.0 |" not in line
+
+
+def test_a_partial_commune_s_counts_through_time_are_lower_bounds(
+    osh: Path, communes_06: Path, shapes_06: dict[str, Any], write_text  # noqa: F811
+) -> None:
+    """Beausoleil, 40% inside the Monaco extract: the cameras mapped at its figure's date are
+    a lower bound, "≥N", in the table and in Markdown; its JSON point says partial and coverage."""
+    mine = write_text("riviera.csv", RIVIERA_FIGURES)
+    common = ("compare", "--pbf", osh, "--boundaries", communes_06, "--commune", "Beausoleil",
+              "--reported", mine, "-q")
+    data = json.loads(invoke(*common, "-f", "json").stdout)
+    (row,), (point,) = data["communes"], data["over_time"]
+    assert row["partial"] and 0.3 < row["coverage"] < 0.5
+    held = len(_snapshot(osh, "2023-07-01T00:00:00Z", shapes_06)["06012"])
+    assert (point["mapped_then"], point["partial"], point["coverage"]) == (held, True, row["coverage"])
+    table = invoke(*common).stdout
+    line = next(x for x in table[table.index("Every reported figure"):].splitlines()
+                if x.startswith(" Beausoleil"))
+    assert f" ≥{held} " in line
+    markdown = invoke(*common, "-f", "markdown").stdout
+    line = next(x for x in markdown.splitlines() if x.startswith("| 06012 | Beausoleil | 10 |"))
+    assert f"| ≥{held} |" in line
 
 
 def test_completeness_over_time_from_the_refresh_store(

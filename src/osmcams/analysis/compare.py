@@ -359,9 +359,10 @@ def compare(report: Report, reported: Reported, named: bool, then: Then | None =
 
 def series_point(
     code: str, name: str, figure: dict[str, Any], then: Then | None, data_timestamp: str | None,
-    short: str | None = None,
+    short: str | None = None, row: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One dated figure beside the cameras mapped at its moment, when a history tells."""
+    """One dated figure beside the cameras mapped at its moment, when a history tells; with
+    the commune's count `row`, whether that is a lower bound (partial) and its coverage."""
     moment = None if figure["as_of"] is None else moment_of(figure["as_of"])
     known = None if then is None or moment is None else then.get(code, {}).get(figure["as_of"])
     mapped = known if isinstance(known, int) else None
@@ -376,7 +377,8 @@ def series_point(
     return {
         "insee": code, "name": name, **_figure_keys(figure),
         "moment": None if moment is None else f"{moment:%Y-%m-%dT%H:%M:%SZ}",
-        "mapped_then": mapped, "completeness": completeness,
+        "mapped_then": mapped, "partial": row and row["partial"], "coverage": row and row["coverage"],
+        "completeness": completeness,
         "completeness_qualifier": qualifier, "reason": reason,
     }
 
@@ -422,7 +424,7 @@ def _row(
         "completeness_qualifier": qualifier,
         "flags": (flags(figure, timestamp) if figure else []) + partial(row),
         "reason": reason,
-        "series": [series_point(code, row["name"], f, then, timestamp, short) for f in figures],
+        "series": [series_point(code, row["name"], f, then, timestamp, short, row) for f in figures],
     }
 
 

@@ -175,15 +175,17 @@ def compare_table(report: Any) -> Any:
                 + partial_note(report.rows, "its mapped count is a lower bound"),
     )]
     if "over_time" in report.extra:
+        over_time = report.extra["over_time"]
         points = [[p["name"], cell(reported_cell(p)), cell(p["as_of"]), p["status"], cell(p["scope"]),
-                   p["reported_source"], cell(p["mapped_then"]), cell(ratio_cell(p)), cell(p["reason"])]
-                  for p in report.extra["over_time"]]
+                   p["reported_source"], lower_bound(p, p["mapped_then"]), cell(ratio_cell(p)),
+                   cell(p["reason"])] for p in over_time]
         tables.append(Fitted(
             [("Commune", "text"), ("Reported", "right"), ("As of", "left"), ("Status", "left"),
              ("Scope", "text"), ("Source", "text"), ("Mapped then", "right"), ("Complete", "right"),
              *notes],
             points, ["Scope", "Source", "Status"],
             title="Every reported figure beside the cameras mapped at its date",
+            caption=partial_note(over_time, "its mapped count then is a lower bound").strip() or None,
         ))
     departments = []
     for d in report.extra.get("departments") or []:

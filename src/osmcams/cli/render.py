@@ -134,8 +134,9 @@ def cell(value: Any) -> str:
 
 
 def lower_bound(row: dict[str, Any], value: Any) -> str:
-    """`value` as a cell, after ≥ when the row's commune is only partly inside the data."""
-    return ("≥" if row.get("partial") else "") + cell(value)
+    """`value` as a cell, after ≥ when the row's commune is only partly inside the data
+    (a dash alone when there is no value)."""
+    return ("≥" if row.get("partial") and value is not None else "") + cell(value)
 
 
 def partial_note(rows: list[dict[str, Any]], what: str = "its count is a lower bound") -> str:

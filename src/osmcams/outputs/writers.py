@@ -114,13 +114,22 @@ def markdown_table(rows: list[dict[str, Any]], keys: tuple[str, ...], out: IO[st
         out.write("| " + " | ".join(_markdown_cell(row.get(k)) for k in keys) + " |\n")
 
 
+# The counts that are lower bounds in a row of a commune only partly inside the data.
+LOWER_BOUNDS = ("cameras", "mapped_then")
+
+
+def _bounded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` with their LOWER_BOUNDS as "≥3" where the commune is only partly inside the data."""
+    return [{**r, **{k: f"≥{r[k]}" for k in LOWER_BOUNDS if r.get(k) is not None}} if r.get("partial") else r
+            for r in rows]
+
+
 def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KEYS) -> None:
     """The table in Markdown, with any further tables, then the sources and warnings.
 
     The count of a commune only partly inside the data is shown as a lower bound, "≥3"."""
     partial = [r for r in report.rows if r.get("partial")]
-    markdown_table([{**r, "cameras": f"≥{r['cameras']}"} if r.get("partial") else r
-                    for r in report.rows], keys, out)
+    markdown_table(_bounded(report.rows), keys, out)
     if partial:
         out.write(
             f"\n≥: only partly inside the data ({len(partial)} of {len(report.rows)} communes): "
@@ -130,7 +139,7 @@ def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KE
     for name, rows in report.extra.items():
         if rows:
             out.write(f"\n**{name.capitalize()}**\n\n")
-            markdown_table(rows, tuple(rows[0]), out)
+            markdown_table(_bounded(rows), tuple(rows[0]), out)
     meta = report.meta
     out.write(
         f"\nSource: {meta['source']}, data of {meta['data_timestamp'] or 'unknown date'}. "
