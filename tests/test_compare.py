@@ -458,6 +458,25 @@ def test_a_partial_commune_s_counts_through_time_are_lower_bounds(
     assert f"| ≥{held} |" in line
 
 
+def test_compare_notes_say_each_thing_once(osh: Path, communes_06: Path, write_text) -> None:  # noqa: F811
+    """La Turbie, outside the data, without a figure: its note says both; Beausoleil, 40%
+    inside it: that its count is incomplete and that there is no ratio, in one note."""
+    bare = json.loads(invoke("compare", "--demo", "--commune", "La Turbie", "--commune", "Beausoleil",
+                             "-f", "json").stdout)
+    turbie = next(r for r in bare["communes"] if r["insee"] == "06150")
+    assert turbie["cameras"] is None and turbie["reported_cameras"] is None
+    assert turbie["reason"] == "the OSM data does not cover this commune; no reported figure"
+    mine = write_text("riviera.csv", RIVIERA_FIGURES)
+    data = json.loads(invoke("compare", "--pbf", osh, "--boundaries", communes_06, "--commune", "Beausoleil",
+                             "-q", "--reported", mine, "-f", "json").stdout)
+    (row,) = data["communes"]
+    notes = [note for note in [*row["flags"], row["reason"]] if "covers" in note]
+    assert notes == ["the OSM data covers 40% of the commune: the mapped count is incomplete, no ratio"]
+    table = " ".join(invoke("compare", "--pbf", osh, "--boundaries", communes_06, "--commune", "Beausoleil",
+                            "-q", "--reported", mine).stdout.split())
+    assert table.count("covers 40% of the commune") == 2  # the commune's row, then its figure's
+
+
 def test_completeness_over_time_from_the_refresh_store(
     gard_pbf: Path, gard: Path, write_text, tmp_path: Path
 ) -> None:

@@ -44,6 +44,8 @@ WIDER = re.compile(
     r"urban area|aire urbaine|unit[ée] urbaine|m[ée]tropol|agglom|intercommun|communaut[ée]|"
     r"\bepci\b|(?<!police )department|d[ée]partement|\bregion|r[ée]gion", re.IGNORECASE)
 OUTDATED_YEARS = 2
+NOT_COVERED = "the OSM data does not cover this commune"
+INCOMPLETE = "the mapped count is incomplete"
 SHIPPED = ("reported_series.csv", "reported_departments.csv")
 
 
@@ -286,7 +288,7 @@ def ratio(mapped: int | None, figure: dict[str, Any], short: str | None = None
     why the commune's count says too little for a ratio, its coverage being under what
     densities need (it would read as 0 % where there is almost no data)."""
     if mapped is None:
-        return None, None, "the OSM data does not cover this commune"
+        return None, None, NOT_COVERED
     if short is not None:
         return None, None, short
     if not figure["commune_scope"]:
@@ -305,7 +307,7 @@ def partial(row: dict[str, Any]) -> list[str]:
     coverage = row.get("coverage")
     if row.get("cameras") is None or coverage is None or coverage >= 1:
         return []
-    return [f"the OSM data covers {share_text(coverage)} of the commune: the mapped count is incomplete"]
+    return [f"the OSM data covers {share_text(coverage)} of the commune: {INCOMPLETE}"]
 
 
 def _date(timestamp: str | None) -> date | None:
@@ -373,7 +375,7 @@ def series_point(
                   else "the figure is not dated" if moment is None
                   else known if isinstance(known, str)
                   else "after the data date" if stamp is not None and moment > stamp
-                  else "the OSM data does not cover this commune")
+                  else NOT_COVERED)
     return {
         "insee": code, "name": name, **_figure_keys(figure),
         "moment": None if moment is None else f"{moment:%Y-%m-%dT%H:%M:%SZ}",
@@ -409,20 +411,18 @@ def _row(
                    partial=False)
     mapped = row.get("cameras")
     coverage = row.get("coverage")
-    short = None
+    short = None  # said once: the flag of a partial count goes into the reason there is no ratio
     if mapped is not None and not dense(coverage, min_coverage):
         short = ("the OSM data covers an unknown share of the commune: no ratio" if coverage is None
-                 else f"the OSM data covers {share_text(coverage)} of the commune: no ratio")
-    completeness, qualifier, reason = (ratio(mapped, figure, short) if figure
-                                       else (None, None, "no reported figure"))
-    if mapped is None:
-        reason = row.get("reason") or reason
+                 else f"the OSM data covers {share_text(coverage)} of the commune: {INCOMPLETE}, no ratio")
+    none = "no reported figure" if mapped is not None else f"{NOT_COVERED}; no reported figure"
+    completeness, qualifier, reason = ratio(mapped, figure, short) if figure else (None, None, none)
     return {
         **row,
         **_figure_keys(figure),
         "completeness": completeness,
         "completeness_qualifier": qualifier,
-        "flags": (flags(figure, timestamp) if figure else []) + partial(row),
+        "flags": (flags(figure, timestamp) if figure else []) + ([] if short and figure else partial(row)),
         "reason": reason,
         "series": [series_point(code, row["name"], f, then, timestamp, short, row) for f in figures],
     }
