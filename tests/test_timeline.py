@@ -781,3 +781,31 @@ def test_the_estimate_takes_the_camera_nodes_libosmium_read_from_their_tracks() 
     assert ids.tolist() == [5, 9, 9] and places.tolist() == [[1.0, 2.0], [7.0, 8.0], [7.5, 8.5]]
     ids, places = _camera_places(versions, {5}, tracks)
     assert ids.tolist() == [5] and places.tolist() == [[1.0, 2.0]]
+
+
+@pytest.mark.parametrize("panels", [1, 3])
+def test_the_chart_subtitle_is_wrapped_inside_the_image(tmp_path: Path, panels: int) -> None:
+    """With reported figures, the subtitle is longer than a chart of 1 or 3 panels is wide: it
+    runs on more lines, all inside the image and above the panels (it was cut at the edge)."""
+    from osmcams.analysis.timeline import Timeline
+    from osmcams.outputs.charts import ReportedPoint, _figure, draw_timeline
+
+    meta = {"every": "year", "data_timestamp": "2025-09-01T00:00:00Z", "osmcams_version": "0",
+            "boundaries": "b.geojson", "population_source": None}
+    rows = [{"insee": f"0601{i}", "name": f"Commune {i}", "coverage": 1.0, "cameras": [1, 2]}
+            for i in range(panels)]
+    timeline = Timeline(meta, ["2024-01-01T00:00:00Z", "2025-09-01T00:00:00Z"], rows)
+    when = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    reported = {"06010": [ReportedPoint(when, 5, "5", "2024", "Nice-Matin", True)]}
+    fig = _figure(timeline, None, reported)
+    renderer = fig.canvas.get_renderer()
+    (subtitle,) = [t for t in fig.texts if "reported by the town" in t.get_text()]
+    words = " ".join(subtitle.get_text().split())
+    assert words.endswith("◆ reported by the town or the press (◇ planned, or counted over a wider area), "
+                          "at the end of the period it describes")
+    box = subtitle.get_window_extent(renderer)
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
+    assert all(box.y0 > ax.get_tightbbox(renderer).y1 for ax in fig.axes if ax.get_visible())
+    draw_timeline(timeline, tmp_path / "wrapped.html", reported=reported)
+    svg = (tmp_path / "wrapped.html").read_text(encoding="utf-8")
+    assert "describes<" in svg[svg.index("<svg"):]  # the same figure, drawn as SVG

@@ -27,6 +27,7 @@ PANELS = 12  # communes drawn; beyond, those with the most cameras at the last d
 COLUMNS = 4
 LINE, FILL = "#bd0026", "#fecc5c"  # the dark and a light end of the maps' yellow-red ramp
 REPORTED = "#08519c"  # the reported figures: blue, apart from the counts' yellow-red
+SUBTITLE_POINTS = 11
 
 
 @dataclass(frozen=True)
@@ -122,13 +123,33 @@ def _figure(timeline: Any, credit: str | None, reported: dict[str, list[Reported
     if any(points.values()):
         subtitle += ("; ◆ reported by the town or the press (◇ planned, or counted over a wider "
                      "area), at the end of the period it describes")
+    subtitle = wrapped(subtitle, SUBTITLE_POINTS, fig.get_figwidth() * 0.98, fig.dpi)
+    below = subtitle.count("\n") * SUBTITLE_POINTS * 1.2 / 72  # inches its further lines take
+    fig.set_figheight(fig.get_figheight() + below)
     fig.suptitle(title, x=0.01, ha="left", fontsize=16, weight="bold")
-    fig.text(0.01, 1 - 0.55 / fig.get_figheight(), subtitle, fontsize=11, color="#404040", va="top")
+    fig.text(0.01, 1 - 0.55 / fig.get_figheight(), subtitle, fontsize=SUBTITLE_POINTS, color="#404040",
+             va="top")
     credit_line = drawn_text(" · ".join(text for text, _ in credits(timeline.meta, credit)))
     fig.text(0.01, 0.01, f"{credit_line} · osmcams {timeline.meta['osmcams_version']}",
              fontsize=9, color="#404040", wrap=True)  # on two lines where it must
-    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1 - 0.8 / fig.get_figheight()))
+    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1 - (0.8 + below) / fig.get_figheight()))
     return fig
+
+
+def wrapped(text: str, points: float, inches: float, dpi: float) -> str:
+    """`text` broken at its spaces into lines each at most `inches` wide, drawn at `points`."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+
+    renderer, font = RendererAgg(1, 1, dpi), FontProperties(size=points)
+    lines: list[str] = []
+    for word in text.split(" "):
+        longer = f"{lines[-1]} {word}" if lines else word
+        if lines and renderer.get_text_width_height_descent(longer, font, ismath=False)[0] <= inches * dpi:
+            lines[-1] = longer
+        else:
+            lines.append(word)
+    return "\n".join(lines)
 
 
 def draw_timeline(
