@@ -809,3 +809,40 @@ def test_the_chart_subtitle_is_wrapped_inside_the_image(tmp_path: Path, panels: 
     draw_timeline(timeline, tmp_path / "wrapped.html", reported=reported)
     svg = (tmp_path / "wrapped.html").read_text(encoding="utf-8")
     assert "describes<" in svg[svg.index("<svg"):]  # the same figure, drawn as SVG
+
+
+def test_each_panel_has_its_own_scale_and_labels_never_overprint() -> None:
+    """A wider area's 33,479 beside a commune's 2 to 5 cameras: it no longer sets every
+    panel's scale (the small counts were flat lines at 0); each panel reaches the most of its
+    own counts and comparable figures, the 33,479 shown on the top edge with its value. Of
+    nine figures a month apart, the labels that would overprint one another are left out,
+    the latest kept."""
+    from osmcams.analysis.timeline import Timeline
+    from osmcams.outputs.charts import ReportedPoint, _figure
+
+    meta = {"every": "year", "data_timestamp": "2025-09-01T00:00:00Z", "osmcams_version": "0",
+            "boundaries": "b.geojson", "population_source": None}
+    rows = [{"insee": "75056", "name": "Paris", "coverage": 1.0, "cameras": [2, 3]},
+            {"insee": "06029", "name": "Cannes", "coverage": 1.0, "cameras": [7, 9]},
+            {"insee": "06088", "name": "Nice", "coverage": 1.0, "cameras": [250, 256]}]
+    timeline = Timeline(meta, ["2018-01-01T00:00:00Z", "2025-09-01T00:00:00Z"], rows)
+
+    def at(year: int, month: int) -> datetime:
+        return datetime(year, month, 1, tzinfo=timezone.utc)
+
+    nice = [(2500 + 200 * i, at(2022, 1 + i)) for i in range(9)]
+    reported = {
+        "75056": [ReportedPoint(at(2020, 1), 33479, "33,479", "2019", "Comparitech", False),
+                  ReportedPoint(at(2021, 1), 5, "5", "2020", "Le Parisien", True)],
+        "06088": [ReportedPoint(when, n, f"{n:,}", f"{when:%Y-%m}", "Nice-Matin", True) for n, when in nice],
+    }
+    fig = _figure(timeline, None, reported)
+    paris, cannes, nice_panel = fig.axes[:3]
+    assert 5 <= paris.get_ylim()[1] < 10 and 9 <= cannes.get_ylim()[1] < 20
+    assert 4100 <= nice_panel.get_ylim()[1] < 5000
+    (wide,) = [t for t in paris.texts if "33,479" in t.get_text()]
+    assert wide.xy[1] == paris.get_ylim()[1]  # on the top edge
+    shown = [t for t in nice_panel.texts if t.get_visible()]
+    boxes = [t.get_window_extent() for t in shown]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert "4,100" in [t.get_text() for t in shown] and len(shown) < len(nice) + 1

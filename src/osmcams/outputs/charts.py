@@ -62,7 +62,7 @@ def _titles(timeline: Any, rows: list[dict[str, Any]]) -> tuple[str, str]:
              f"{len(timeline.rows):,}" if len(rows) < len(timeline.rows)
              else f"{len(rows):,} commune" + ("s" if len(rows) != 1 else ""))
     data = (meta.get("data_timestamp") or "unknown date")[:10]
-    return title, f"{which}; counted every {meta['every']}; data of {data}; same scale in every panel"
+    return title, f"{which}; counted every {meta['every']}; data of {data}; each panel on its own scale"
 
 
 def _figure(timeline: Any, credit: str | None, reported: dict[str, list[ReportedPoint]]) -> Any:
@@ -81,10 +81,9 @@ def _figure(timeline: Any, credit: str | None, reported: dict[str, list[Reported
     lines = -(-n // columns)
     # At least 9 inches wide: the title, subtitle and credits on one line each, whatever the panels.
     fig, axes = plt.subplots(lines, columns, figsize=(max(4 * columns + 1, 9), 2.8 * lines + 2.2),
-                             sharex=True, sharey=True, squeeze=False, dpi=100)
+                             sharex=True, squeeze=False, dpi=100)
     points = {r["insee"]: reported.get(r["insee"], []) for r in rows}
-    top = max([c for r in rows for c in r["cameras"] if c is not None]
-              + [p.cameras for ps in points.values() for p in ps] + [1])
+    labels: list[list[Any]] = []  # per panel, the labels of its values, the most wanted first
     for ax, row in zip(axes.flat, rows):
         name = drawn_text(f"{row['name']} ({row['insee']})")
         if row["cameras"][-1] is None:  # a commune the source could not count: said, not drawn as 0
@@ -92,11 +91,22 @@ def _figure(timeline: Any, credit: str | None, reported: dict[str, list[Reported
             ax.grid(axis="y", color="#e0e0e0", linewidth=0.6)
             ax.spines[["top", "right"]].set_visible(False)
             continue
-        for point in points[row["insee"]]:
-            ax.plot([point.when], [point.cameras], marker="D", markersize=7, linestyle="",
-                    color=REPORTED, markerfacecolor=REPORTED if point.comparable else "white")
-            ax.annotate(point.text, (point.when, point.cameras), xytext=(4, -10),
-                        textcoords="offset points", fontsize=9, color=REPORTED)
+        # Its own scale, set by its counts and the figures comparable with them; a figure of a
+        # wider area or a plan above it sits on the top edge, its value said, "↑".
+        top = 1.15 * max([c for c in row["cameras"] if c is not None]
+                         + [p.cameras for p in points[row["insee"]] if p.comparable] + [1])
+        ax.set_ylim(0, top)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # cameras are whole
+        figures = []
+        for point in sorted(points[row["insee"]], key=lambda p: p.when, reverse=True):
+            above = point.cameras > top
+            ax.plot([point.when], [min(point.cameras, top)], marker="D", markersize=7, linestyle="",
+                    color=REPORTED, markerfacecolor=REPORTED if point.comparable else "white",
+                    clip_on=False)
+            figures.append(ax.annotate(point.text + (" ↑" if above else ""),
+                                       (point.when, min(point.cameras, top)), xytext=(4, -10),
+                                       textcoords="offset points", fontsize=9, color=REPORTED,
+                                       annotation_clip=False))
         share = partial_share(row)
         dashed = share is not None
         ax.fill_between(dates, row["cameras"], step="post", color=FILL, alpha=0.6, linewidth=0)
@@ -105,14 +115,12 @@ def _figure(timeline: Any, credit: str | None, reported: dict[str, list[Reported
                 marker="o" if len(dates) == 1 else None)  # one date: a step of no length, a point
         ax.set_title(name + (f"\n{covered_text(share)}: counts incomplete" if share is not None else ""),
                      fontsize=11, loc="left")
-        ax.annotate(f"{row['cameras'][-1]:,}", (dates[-1], row["cameras"][-1]), xytext=(3, 3),
-                    textcoords="offset points", fontsize=10, color="#252525")
+        labels.append([ax.annotate(f"{row['cameras'][-1]:,}", (dates[-1], row["cameras"][-1]), xytext=(3, 3),
+                                   textcoords="offset points", fontsize=10, color="#252525"), *figures])
         ax.grid(axis="y", color="#e0e0e0", linewidth=0.6)
         ax.spines[["top", "right"]].set_visible(False)
     for ax in list(axes.flat)[len(rows):]:
         ax.set_axis_off()
-    axes.flat[0].set_ylim(0, top * 1.15)
-    axes.flat[0].yaxis.set_major_locator(MaxNLocator(integer=True))  # cameras are whole
     locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
     for i, ax in enumerate(axes.flat[:len(rows)]):
         ax.xaxis.set_major_locator(locator)
@@ -133,6 +141,14 @@ def _figure(timeline: Any, credit: str | None, reported: dict[str, list[Reported
     fig.text(0.01, 0.01, f"{credit_line} · osmcams {timeline.meta['osmcams_version']}",
              fontsize=9, color="#404040", wrap=True)  # on two lines where it must
     fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1 - (0.8 + below) / fig.get_figheight()))
+    for panel in labels:  # of labels that would overprint one another, the first kept
+        kept: list[Any] = []
+        for label in panel:
+            box = label.get_window_extent()  # where the laid out figure draws it
+            if any(box.overlaps(other) for other in kept):
+                label.remove()
+            else:
+                kept.append(box)
     return fig
 
 
