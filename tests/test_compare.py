@@ -613,3 +613,30 @@ def test_a_csv_file_has_its_types_and_meta_beside_it(
     assert about["csv"] == "x.csv"
     assert about["meta"]["data_timestamp"] == stamp == "2025-02-07T01:02:45Z"
     assert about["meta"]["source"] == str(monaco_2025)
+
+
+@pytest.mark.parametrize(("low", "high", "shown"), [
+    ("1450", "1450", "1,450"), ("1200", "2500", "1,200–2,500"), ("1450", "", "≥1,450"),
+    ("", "2500", "≤2,500")])
+def test_a_department_s_reported_range_has_thousands_separators(
+    gard_pbf: Path, gard: Path, write_text, low: str, high: str, shown: str
+) -> None:
+    """The department table wrote "1450" beside "~1,300": its range is written as every number."""
+    figures = write_text("dep.csv", "department,name,communes_total_stated,communes_with_cameras,"
+                         "reported_cameras_min,reported_cameras_max,as_of,source\n"
+                         f"30,Gard,351,80,{low},{high},2024-05,Midi Libre\n")
+    table = invoke("compare", "--department", "30", "--pbf", gard_pbf, "--boundaries", gard, "-q",
+                   "--reported", figures).stdout
+    line = next(x for x in table[table.index("Departments"):].splitlines() if x.startswith(" 30 "))
+    assert f" {shown} " in line and "None" not in line
+
+
+def test_the_markdown_heading_of_the_figures_through_time(
+    osh: Path, communes_06: Path, write_text  # noqa: F811
+) -> None:
+    """Markdown titled the table of figures through time "Over_time", its key in JSON."""
+    mine = write_text("riviera.csv", RIVIERA_FIGURES)
+    markdown = invoke("compare", "--pbf", osh, "--boundaries", communes_06, "--commune", "Beausoleil",
+                      "--reported", mine, "-q", "-f", "markdown").stdout
+    assert "\n**Every reported figure beside the cameras mapped at its date**\n" in markdown
+    assert "Over_time" not in markdown and "over_time" not in markdown

@@ -258,3 +258,27 @@ def test_control_characters_of_tags_reach_no_terminal(tmp_path: Path, write_text
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output and "\x07" not in result.output
     assert "\\x1b[31mNE" in result.stdout  # the direction osmcams cannot read, as it was written
+
+
+def test_one_camera_to_complete_and_thousands_outside_are_said_as_written(
+    camera_pbf, write_text, tmp_path: Path
+) -> None:
+    """One camera lacking every tag in the commune, 1,000 outside it: "1 camera to complete"
+    (not "1 cameras"), "1,000 of 1,001 cameras lie outside" (not "1000 of 1001"); and a
+    commune page's to-do says "1 of 1 camera"."""
+    from osmcams.models import make_camera
+    from osmcams.refresh.site import _todo
+
+    nodes = {1: (2.35, 48.86, {"man_made": "surveillance"})}
+    nodes.update({2 + k: (3.0 + k * 1e-4, 49.5, {"man_made": "surveillance"}) for k in range(1000)})
+    pbf = camera_pbf(nodes, (2.3, 48.8, 3.2, 49.6))
+    boundary = box_around([type("P", (), {"lon": 2.35, "lat": 48.86})()], write_text, "Ville")
+    todo = tmp_path / "todo"
+    result = invoke("quality", "--commune", "Ville", "--pbf", pbf, "--boundaries", boundary, "-q",
+                    "-f", "json", "--output-dir", todo)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert f"{todo / 'x0001-ville.geojson'}: 1 camera to complete" in said
+    assert "1,000 of 1,001 cameras lie outside every loaded commune" in said
+    camera = make_camera("node", 1, 2.35, 48.86, {"man_made": "surveillance"})[0]
+    assert "1 of 1 camera to complete." in _todo([camera])

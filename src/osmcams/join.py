@@ -530,7 +530,7 @@ def finish(
             f"the OSM data is {age:,} days old ({newest}): cameras mapped since are missing"
         )
     if outside:
-        warnings.append(f"{outside} of {total} cameras lie outside every loaded commune")
+        warnings.append(f"{outside:,} of {total:,} cameras lie outside every loaded commune")
     no_population = [f"{r['name']} ({r['insee']})" for r in rows
                      if r["population"] is None and r["insee"] not in communes.population_notes]
     if no_population:

@@ -11,6 +11,7 @@ import click
 from osmcams.cli.options import Finite, report_from, show_warnings, source_options
 from osmcams.cli.render import (
     QUALIFIED,
+    cameras_text,
     cell,
     emit,
     handle_errors,
@@ -159,6 +160,7 @@ def compare_table(report: Any) -> Any:
     from rich.console import Group
 
     from osmcams.cli.render import Fitted
+    from osmcams.outputs.writers import TITLES
 
     meta = report.meta
     notes = [("Notes", "text")]
@@ -184,13 +186,14 @@ def compare_table(report: Any) -> Any:
              ("Scope", "text"), ("Source", "text"), ("Mapped then", "right"), ("Complete", "right"),
              *notes],
             points, ["Scope", "Source", "Status"],
-            title="Every reported figure beside the cameras mapped at its date",
+            title=TITLES["over_time"],
             caption=partial_note(over_time, "its mapped count then is a lower bound").strip() or None,
         ))
     departments = []
     for d in report.extra.get("departments") or []:
         low, high = d["reported_cameras_min"], d["reported_cameras_max"]
-        span = None if low is None else str(low) if low == high else f"{low}–{high}"
+        span = (None if low is None and high is None else f"≤{high:,}" if low is None
+                else f"≥{low:,}" if high is None else cell(low) if low == high else f"{low:,}–{high:,}")
         departments.append([
             d["department"], d["name"], cell(d["communes"]), cell(d["communes_with_mapped_cameras"]),
             cell(d["communes_with_cameras_reported"]), cell(d["mapped_cameras"]), cell(span),
@@ -380,7 +383,7 @@ def quality(
                 with open(staged[code], "w", encoding="utf-8") as out:
                     write_geojson(features, out, about=provenance(report))
         for code, features in todo.items():
-            stderr().print(f"{output_dir / files[code]}: {len(features)} cameras to complete",
+            stderr().print(f"{output_dir / files[code]}: {cameras_text(len(features))} to complete",
                            highlight=False, soft_wrap=True)
     if fmt == "json":
         emit(render_text(lambda out: report_json(report, out)), output, overwrite)

@@ -114,6 +114,8 @@ def markdown_table(rows: list[dict[str, Any]], keys: tuple[str, ...], out: IO[st
         out.write("| " + " | ".join(_markdown_cell(row.get(k)) for k in keys) + " |\n")
 
 
+# The headings of a report's further tables, by name (else the name, capitalised).
+TITLES = {"over_time": "Every reported figure beside the cameras mapped at its date"}
 # The counts that are lower bounds in a row of a commune only partly inside the data.
 LOWER_BOUNDS = ("cameras", "mapped_then")
 
@@ -138,7 +140,7 @@ def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KE
         )
     for name, rows in report.extra.items():
         if rows:
-            out.write(f"\n**{name.capitalize()}**\n\n")
+            out.write(f"\n**{TITLES.get(name, name.replace('_', ' ').capitalize())}**\n\n")
             markdown_table(_bounded(rows), tuple(rows[0]), out)
     meta = report.meta
     out.write(

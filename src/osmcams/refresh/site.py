@@ -43,7 +43,7 @@ from osmcams.files import publish, temp_folder
 from osmcams.forks import beside, in_parallel
 from osmcams.join import Report, population_text, share_text
 from osmcams.models import Camera, make_camera
-from osmcams.outputs.figures import OSM_CREDIT
+from osmcams.outputs.figures import OSM_CREDIT, cameras_text
 from osmcams.outputs.maps import static_text
 from osmcams.outputs.writers import slug
 from osmcams.refresh.config import Config, SiteConfig
@@ -540,7 +540,7 @@ def _todo(cameras: list[Camera]) -> str:
         return "<h2 id=\"todo\">Mapping party to-do</h2><p>Every camera has the checked tags.</p>"
     items = "".join(f"<li>{_osm_link(camera.key)}: {_escaped(text)}</li>" for camera, text in found)
     return (f'<h2 id="todo">Mapping party to-do</h2><p>{len(found):,} of '
-            f"{len(cameras):,} cameras to complete.</p><ul>{items}</ul>")
+            f"{cameras_text(len(cameras))} to complete.</p><ul>{items}</ul>")
 
 
 @functools.lru_cache(maxsize=4096)
