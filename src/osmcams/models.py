@@ -74,6 +74,11 @@ def parse_nested(parse: Callable[[Any], Any], text: Any) -> Any:
 _CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\n\t"}
 
 
+def cameras_text(n: int) -> str:
+    """ "1 camera", "2 cameras", "1,234 cameras"."""
+    return "1 camera" if n == 1 else f"{n:,} cameras"
+
+
 def printable(text: str) -> str:
     """`text` with its control characters (but newlines and tabs) shown as \\xNN."""
     return text.translate(_CONTROLS)

@@ -19,7 +19,6 @@ from osmcams.cli.options import (
 )
 from osmcams.cli.render import (
     TABLE_ROWS,
-    cameras_text,
     cell,
     emit,
     handle_errors,
@@ -29,6 +28,7 @@ from osmcams.cli.render import (
     stderr,
 )
 from osmcams.errors import UsageError
+from osmcams.models import cameras_text
 from osmcams.outputs.formats import (
     CAMERA_FORMATS,
     CAMERA_SUFFIXES,

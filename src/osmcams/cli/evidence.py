@@ -11,7 +11,6 @@ import click
 from osmcams.cli.options import Finite, report_from, show_warnings, source_options
 from osmcams.cli.render import (
     QUALIFIED,
-    cameras_text,
     cell,
     emit,
     handle_errors,
@@ -22,6 +21,7 @@ from osmcams.cli.render import (
     stderr,
 )
 from osmcams.errors import UsageError
+from osmcams.models import cameras_text
 from osmcams.outputs.formats import TABLE_FORMATS, TABLE_SUFFIXES, agreed_format
 
 SOURCE_CHOICES = ("pbf", "communes", "department", "every", "region", "boundaries")

@@ -121,10 +121,6 @@ def print_rich(renderable: Any, output: Path | None, overwrite: bool) -> None:
 QUALIFIED = {"exact": "", "about": "~", "at_least": "≥", "at_most": "≤"}
 
 
-def cameras_text(n: int) -> str:
-    """ "1 camera", "2 cameras"."""
-    return "1 camera" if n == 1 else f"{n:,} cameras"
-
 
 def cell(value: Any) -> str:
     """A value as a table cell: "–" for none, thousands separators, lists joined."""

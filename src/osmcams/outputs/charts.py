@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.files import atomic_open, atomic_path
+from osmcams.models import cameras_text
 from osmcams.outputs.figures import (
     PARTIAL_EDGE,
-    cameras_text,
     covered_text,
     credits,
     drawn_text,

@@ -247,10 +247,6 @@ def value_of(row: dict[str, Any], key: str) -> float | None:
     return None if value is None or value != value else float(value)
 
 
-def cameras_text(n: int) -> str:
-    """ "1 camera", "2 cameras"."""
-    return "1 camera" if n == 1 else f"{n:,} cameras"
-
 
 def date_of(report: Report) -> str:
     """The data date, YYYY-MM-DD."""

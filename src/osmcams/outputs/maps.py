@@ -16,7 +16,7 @@ from typing import Any
 
 from osmcams.files import atomic_open, atomic_path
 from osmcams.join import Report
-from osmcams.models import printable
+from osmcams.models import cameras_text, printable
 from osmcams.outputs.figures import (
     MEASURES,
     NO_DATA,
@@ -26,7 +26,6 @@ from osmcams.outputs.figures import (
     PARTIAL_EDGE,
     PARTIAL_LABEL,
     Drawn,
-    cameras_text,
     covered_text,
     credits,
     date_of,

@@ -16,7 +16,7 @@ from typing import Any
 
 from osmcams.files import atomic_open
 from osmcams.join import Report
-from osmcams.models import Camera, printable
+from osmcams.models import Camera, cameras_text, printable
 from osmcams.outputs.figures import (
     MEASURES,
     NO_DATA,
@@ -24,7 +24,6 @@ from osmcams.outputs.figures import (
     ODBL,
     PARTIAL_DASH,
     PARTIAL_EDGE,
-    cameras_text,
     covered_text,
     credit_text,
     credits,

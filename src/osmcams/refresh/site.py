@@ -42,8 +42,8 @@ from osmcams.errors import OutputError, UsageError
 from osmcams.files import publish, temp_folder
 from osmcams.forks import beside, in_parallel
 from osmcams.join import Report, population_text, share_text
-from osmcams.models import Camera, make_camera
-from osmcams.outputs.figures import OSM_CREDIT, cameras_text
+from osmcams.models import Camera, cameras_text, make_camera
+from osmcams.outputs.figures import OSM_CREDIT
 from osmcams.outputs.maps import static_text
 from osmcams.outputs.writers import slug
 from osmcams.refresh.config import Config, SiteConfig
