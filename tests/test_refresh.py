@@ -671,7 +671,7 @@ def test_patched_sets_equal_a_whole_recount_after_each_diff(
         assert [r["insee"] for r in published(out)[0]["communes"]] == [r["insee"] for r in expected.rows]
         assert _set_files(out) == _rebuilt(tmp_path, config, f"whole{i}")
         _assert_ranges(out)  # where the next patch copies the unchanged communes' lines from
-        unreadable = "1 cameras have a direction that cannot be read; set to null"
+        unreadable = "1 camera has a direction that cannot be read; set to null"
         assert (unreadable in published(out)[0]["warnings"]) == (i in (3, 4))
         assert ("06088" in {r["insee"] for r in published(out)[0]["communes"]}) == (i == 6)
     counts = [{r["insee"]: r["cameras"] for r in fresh_count(

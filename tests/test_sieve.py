@@ -78,7 +78,7 @@ def test_every_block_layout_gives_osmiums_cameras(
         ("n", 1), ("n", 5), ("n", 6), ("n", 8), ("w", 10), ("r", 20)}
     extract = read_cameras(pbf)
     _same(extract.cameras, expected)
-    assert "1 cameras have a direction that cannot be read; set to null" in extract.warnings
+    assert "1 camera has a direction that cannot be read; set to null" in extract.warnings
 
 
 def test_only_blocks_with_camera_ways_or_relations_are_left_to_libosmium(

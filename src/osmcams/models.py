@@ -253,7 +253,8 @@ def direction_warning(unreadable: int) -> list[str]:
     """The warning for cameras whose direction tag could not be read, if any."""
     if not unreadable:
         return []
-    return [f"{unreadable} cameras have a direction that cannot be read; set to null"]
+    verb = "has" if unreadable == 1 else "have"
+    return [f"{cameras_text(unreadable)} {verb} a direction that cannot be read; set to null"]
 
 
 def unreadable_direction(camera: Camera) -> bool:

@@ -102,7 +102,7 @@ def _lag(end: str) -> list[str]:
     from osmcams.join import data_age_days
 
     days = data_age_days(end)
-    return [f"ohsome's data ends {end[:10]}, {days} days ago: nothing after it is counted"] if days else []
+    return [f"ohsome's data ends {end[:10]}, {days:,} days ago: nothing after it is counted"] if days else []
 
 
 def _label(frame: Any, code: str) -> str:

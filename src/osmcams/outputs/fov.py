@@ -171,7 +171,7 @@ def fields_of_view(cameras: list[Camera], settings: FovSettings) -> tuple[list[V
         elif is_camera(camera):
             blind += 1
     warnings = [
-        f"{blind} of {len(cameras)} cameras are fixed and have no direction: no field of view drawn"
+        f"{blind:,} of {len(cameras):,} cameras are fixed and have no direction: no field of view drawn"
     ] if blind else []
     return views, warnings
 

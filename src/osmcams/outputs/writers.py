@@ -122,8 +122,8 @@ LOWER_BOUNDS = ("cameras", "mapped_then")
 
 def _bounded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """`rows` with their LOWER_BOUNDS as "≥3" where the commune is only partly inside the data."""
-    return [{**r, **{k: f"≥{r[k]}" for k in LOWER_BOUNDS if r.get(k) is not None}} if r.get("partial") else r
-            for r in rows]
+    return [{**r, **{k: f"≥{r[k]:,}" for k in LOWER_BOUNDS if r.get(k) is not None}}
+            if r.get("partial") else r for r in rows]
 
 
 def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KEYS) -> None:
@@ -134,7 +134,7 @@ def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KE
     markdown_table(_bounded(report.rows), keys, out)
     if partial:
         out.write(
-            f"\n≥: only partly inside the data ({len(partial)} of {len(report.rows)} communes): "
+            f"\n≥: only partly inside the data ({len(partial):,} of {len(report.rows):,} communes): "
             "the count is a lower bound; densities are null under "
             f"{report.meta.get('min_coverage', MIN_COVERAGE):.0%} coverage.\n"
         )

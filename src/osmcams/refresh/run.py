@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from osmcams.errors import DataError, StaleError
 from osmcams.files import cannot_write, clean_leftovers, exclusive_lock, temp_folder
 from osmcams.join import share_text
-from osmcams.models import Camera, Progress
+from osmcams.models import Camera, Progress, cameras_text
 from osmcams.refresh.config import Config
 from osmcams.settings import Settings, public_url
 from osmcams.store.history import CHANGES, Change, Run, Store, one_move_each
@@ -82,10 +82,10 @@ def summary(data_timestamp: str | None, changes: list[Change]) -> str:
     """``data of 2026-11-23T02:00Z: +3 −1 cameras in 2 communes`` (and moves, retags)."""
     kinds = one_move_each({kind: sum(c.change == kind for c in changes) for kind in CHANGES})
     communes = {c.insee for c in changes if c.insee}
-    text = f"data of {_short(data_timestamp)}: +{kinds['added']} −{kinds['removed']} cameras"
-    extra = [f"{kinds[k]} {k}" for k in ("moved", "retagged") if kinds[k]]
+    text = f"data of {_short(data_timestamp)}: +{kinds['added']:,} −{kinds['removed']:,} cameras"
+    extra = [f"{kinds[k]:,} {k}" for k in ("moved", "retagged") if kinds[k]]
     text += f" ({', '.join(extra)})" if extra else ""
-    return text + f" in {len(communes)} commune{'s' * (len(communes) != 1)}"
+    return text + f" in {len(communes):,} commune{'s' * (len(communes) != 1)}"
 
 
 # What SQLite says when the place of the history refuses writes: the run is rolled back.
@@ -544,7 +544,7 @@ class Refresh:
         entering = sorted({code for code in owners if code and code in selected and code not in by_code})
         if entering:  # a commune outside the data now holds a camera: it gets a row
             raise Whole(f"{', '.join(entering)} now hold cameras")
-        self.log(f"{len(touched)} cameras touched, in {len(dirty)} of the {len(rows)} communes: "
+        self.log(f"{cameras_text(len(touched))} touched, in {len(dirty):,} of the {len(rows):,} communes: "
                  "counting these again")
         kept_features = mirror.features_in(dirty)
         # A commune outside the data that no longer holds a camera has no row any more.

@@ -370,8 +370,8 @@ def _tally(kinds: dict[str, int], commune: bool) -> str:
     each), in a `commune` (its moves in and out of it apart) or in all, where a move between
     communes is one move, as `refresh` says."""
     shown = dict(kinds) if commune else one_move_each(kinds)
-    text = f"+{shown.get('added', 0)} −{shown.get('removed', 0)} cameras"
-    return text + "".join(f", {shown[k]} {k}" for k in ("moved", "moved in", "moved out", "retagged")
+    text = f"+{shown.get('added', 0):,} −{shown.get('removed', 0):,} cameras"
+    return text + "".join(f", {shown[k]:,} {k}" for k in ("moved", "moved in", "moved out", "retagged")
                           if shown.get(k))
 
 
