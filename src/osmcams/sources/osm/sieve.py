@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from osmcams.arrays import isin, unique
+from osmcams.arrays import first_of_each, isin, unique
 from osmcams.errors import DataError
 from osmcams.geo.footprint import HUGGING_M, METRES_PER_DEGREE
 from osmcams.models import Camera, Progress, gc_paused, make_camera
@@ -225,8 +225,12 @@ class Candidates:
     def __init__(self, ids: Any, places: Any = None) -> None:
         import numpy
 
-        self.ids, first = numpy.unique(numpy.asarray(ids, numpy.int64), return_index=True)
-        self.xy = None if places is None else _plane(numpy.asarray(places, float)[first])
+        ids = numpy.asarray(ids, numpy.int64)
+        if places is None:
+            self.ids, self.xy = unique(ids), None
+        else:  # the place of the first of each id, in the order of the ids
+            first = first_of_each(ids)
+            self.ids, self.xy = ids[first], _plane(numpy.asarray(places, float)[first])
         top = int(self.ids[-1]) if len(self.ids) and self.ids[-1] > 0 else 0
         self.shift = max(0, top.bit_length() - MOST_BITS.bit_length() + 1)
         self.bits = numpy.zeros((top >> self.shift >> 3) + 1, numpy.uint8)
@@ -787,7 +791,7 @@ def _hugging_places(hugs: list[Any], samples: blocks.Samples) -> Any:
 
     empty = numpy.empty(0, numpy.int64)
     nodes, ways, members = (numpy.concatenate([hug[i] for hug in hugs] or [empty]) for i in range(3))
-    _, first = numpy.unique(samples.ids, return_index=True)  # as `Candidates` orders them
+    first = first_of_each(samples.ids)  # as `Candidates` orders them
     return samples.points[first][unique(nodes[~isin(ways, members)])]
 
 
