@@ -239,3 +239,53 @@ def test_poly_urls():
         "https://d.geofabrik.de/europe/monaco.poly")
     assert download.poly_url("http://h/extracts/europe/france/alpes_maritimes.osm.pbf") == (
         "http://h/extracts/europe/france/alpes_maritimes.poly")
+
+
+def test_a_part_resumes_only_from_the_version_it_was_started_with(
+    net_settings, catalogues, httpserver, pbf, extracts
+):
+    """Cut, then a new extract is published (another ETag, other bytes, another MD5): the
+    resume sends the part's ETag as If-Range, so the server sends the new file whole. It
+    sent today's, got the new file's tail appended to the old bytes, and deleted it all."""
+    catalogues.cut_first_at = 300_000
+    http = Http(net_settings)
+    with pytest.raises(NetworkError, match=r"cut short|cannot reach"):
+        download.extract_for(http, "monaco", extracts)
+    newer = bytes(1000) + pbf[1000:]  # the next day's extract: other bytes from the start
+    catalogues.data, catalogues.etag = newer, '"6a01-7c00"'
+    httpserver.clear_all_handlers()
+    httpserver.expect_request("/geofabrik/index-v1.json").respond_with_json(geofabrik_index(httpserver))
+    httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf").respond_with_handler(catalogues)
+    httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf.md5").respond_with_data(
+        f"{hashlib.md5(newer).hexdigest()}  monaco-latest.osm.pbf\n")
+    path = download.extract_for(http, "monaco", extracts)
+    assert path.read_bytes() == newer
+    assert sorted(p.name for p in extracts.iterdir()) == [
+        ".monaco-latest.osm.pbf.lock", "monaco-latest.osm.pbf", "monaco-latest.osm.pbf.json"]
+
+
+def test_a_body_past_its_announced_size_is_refused(net_settings, httpserver, extracts):
+    """HEAD announces the extract's size, the GET sends without end: it filled the disk."""
+    from werkzeug import Response
+
+    def endless(request):
+        if request.method == "HEAD":
+            return Response(iter([]), headers={"Content-Length": "100000", "ETag": '"e"'},
+                            direct_passthrough=True)
+        return Response(iter([bytes(65536)] * 100), direct_passthrough=True)  # 6.5 MB, no length
+
+    httpserver.expect_request("/geofabrik/index-v1.json").respond_with_json(geofabrik_index(httpserver))
+    httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf").respond_with_handler(endless)
+    with pytest.raises(NetworkError, match=r"sent more than the 100,000 bytes it announced"):
+        download.extract_for(Http(net_settings), "monaco", extracts)
+    part = extracts / "monaco-latest.osm.pbf.part"
+    assert not part.exists() or part.stat().st_size <= 100_000 + 65536
+
+
+def test_the_download_line_keeps_its_bracketed_state(net_env, catalogues, extracts, capsys):
+    """"[up to date, not downloaded again]" was read as rich markup, and vanished."""
+    from osmcams.cli import main
+
+    for _ in range(2):
+        assert main(["download", "monaco", "--dest", str(extracts), "-q"]) == 0
+    assert "[up to date, not downloaded again]" in capsys.readouterr().err

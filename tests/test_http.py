@@ -243,3 +243,38 @@ def test_an_http_error_names_the_url_without_its_credentials(httpserver, net_set
         Http(net_settings).get_json(secret, {"code": "06012"})
     assert str(e.value) == f"{url}?code=06012 answered 404 NOT FOUND"
     assert "Hunter2" not in str(e.value)
+
+
+@pytest.mark.parametrize("stamp", ["-0000", ""])
+def test_a_retry_after_date_without_a_zone_is_utc(httpserver, net_settings, stamp):
+    """`Retry-After: Mon, 07 Dec 2026 04:40:00 -0000` (or no zone) was a traceback: naive
+    and aware datetimes cannot be subtracted."""
+    from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
+
+    soon = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=1), usegmt=True)
+    httpserver.expect_ordered_request("/api/x").respond_with_data(
+        "busy", status=429, headers={"Retry-After": soon.replace(" GMT", f" {stamp}".rstrip())})
+    httpserver.expect_ordered_request("/api/x").respond_with_json([])
+    assert Http(net_settings).get_json(httpserver.url_for("/api/x")) == []
+
+
+def test_a_wait_longer_than_osmcams_waits_fails_at_once(httpserver, net_settings):
+    """Retry-After: 700 was cut to 600 s: the next try came before the server allowed it."""
+    httpserver.expect_request("/api/x").respond_with_data("busy", status=429, headers={"Retry-After": "700"})
+    start = time.monotonic()
+    with pytest.raises(NetworkError, match="asks to wait 700 s, more than osmcams waits"):
+        Http(replace(net_settings, deadline=2000)).get_json(httpserver.url_for("/api/x"))
+    assert time.monotonic() - start < 5 and len(httpserver.log) == 1
+
+
+def test_redirects_to_another_port_or_an_unreadable_address_are_refused(httpserver, net_settings):
+    """A port is another service (the POST went to it); `http://[::1/x` was a traceback."""
+    elsewhere = httpserver.url_for("/api/y").replace(f":{httpserver.port}", f":{httpserver.port + 1}")
+    httpserver.expect_request("/api/port").respond_with_data("", status=307, headers={"Location": elsewhere})
+    http = Http(net_settings)
+    with pytest.raises(NetworkError, match=r"\(307\), which leaves 127\.0\.0\.1"):
+        http.post_json(httpserver.url_for("/api/port"), {"data": "q"})
+    head = b"HTTP/1.1 302 Found\r\nLocation: http://[::1/x\r\nContent-Length: 0\r\n\r\n"
+    with Trickle(head, limit=3) as server, pytest.raises(NetworkError, match=r"cannot be read .*: refused"):
+        http.get_json(f"{server.url}/api/bad")

@@ -60,7 +60,7 @@ def download(
             plan = catalogue.plan(
                 http, catalogue.find_region(http, region), dest or extract_dir(settings)
             )
-            stderr().print(catalogue.describe(plan), highlight=False, soft_wrap=True)
+            stderr().print(catalogue.describe(plan), highlight=False, soft_wrap=True, markup=False)
             path = catalogue.fetch(http, plan, progress)
         finally:
             show_warnings(http.warnings)

@@ -230,6 +230,7 @@ def fetch(http: Http, plan: Plan, progress: Progress | None = None) -> Path:
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
             part.unlink(missing_ok=True)  # a part that fills the disk is no use for a resume
+            part.with_name(part.name + ".json").unlink(missing_ok=True)
             raise DataError(
                 f"the disk holding {directory} is full: {part.name} was deleted"
             ) from e
@@ -246,17 +247,31 @@ def _fetch(http: Http, plan: Plan, part: Path, progress: Progress | None) -> Pat
                 f"not enough disk space in {directory}: {_mb(plan.size - have)} needed "
                 f"plus {_mb(SPARE_BYTES)} kept spare, {_mb(free)} free"
             )
-    if_range = plan.validator.get("ETag") or plan.validator.get("Last-Modified")
+    # A part resumes only from the version it was started with: its validator goes beside
+    # it, and If-Range sends that one (today's would append the new file's tail to the old
+    # bytes, a day after Geofabrik published a new extract). A part without one starts again.
+    started = part.with_name(part.name + ".json")
+    try:
+        if_range = json.loads(started.read_text(encoding="utf-8"))["validator"] if have else None
+    except (OSError, ValueError, KeyError, TypeError):
+        if_range = None
+    if have and not isinstance(if_range, str):
+        part.unlink()
+    if not have or not isinstance(if_range, str):
+        if_range = plan.validator.get("ETag") or plan.validator.get("Last-Modified")
+        started.write_text(json.dumps({"validator": if_range}), encoding="utf-8")
     http.download(plan.region.url, part, if_range, progress, plan.size)
     expected = _published_md5(http, plan.region.url)
     actual = file_md5(part)
     if actual != expected:
         part.unlink(missing_ok=True)
+        started.unlink(missing_ok=True)
         raise DataError(
             f"{part.name}: MD5 {actual} does not match the published {expected}; "
             "the download was deleted"
         )
     os.replace(part, plan.target)
+    started.unlink(missing_ok=True)
     _write_sidecar(plan, expected)
     fetch_poly(http, plan)
     return plan.target

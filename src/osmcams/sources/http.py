@@ -24,6 +24,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -198,13 +199,22 @@ class Http:
                 if response.status_code == 416:  # the part already holds the whole file
                     return
                 start = offset if response.status_code == 206 else 0
+                ranged = response.headers.get("Content-Range", "")
+                sent = re.fullmatch(r"bytes (\d+)-\d+/(?:\d+|\*)", ranged)
+                if response.status_code == 206 and sent and int(sent.group(1)) != offset:
+                    raise NetworkError(f"{host(url)} sent bytes from {int(sent.group(1)):,} when asked "
+                                       f"from {offset:,}: refused")
                 length = response.headers.get("Content-Length")
                 total = start + int(length) if length and length.isdigit() else None
+                most = total if total is not None else size  # what was announced, at most
                 done = start
                 with part.open("ab" if start else "wb") as out:
                     for chunk in _chunks(response, cancel):
                         out.write(chunk)
                         done += len(chunk)
+                        if most is not None and done > most:
+                            raise NetworkError(f"{host(url)} sent more than the {most:,} bytes it "
+                                               "announced: refused")
                         if progress:
                             progress("download", done, total)
 
@@ -246,6 +256,9 @@ class Http:
                             error.status = again.status or None
                             raise error from None
                         wait = self._wait(again, attempt)
+                        if (again.wait or 0) > MAX_WAIT:  # sooner would be to ask too early
+                            raise NetworkError(f"{again}; it asks to wait {again.wait:,.0f} s, more "
+                                               f"than osmcams waits ({MAX_WAIT:,.0f} s); try later") from None
                         check_wait(max(again.wait or 0, wait), end, f"{again}; it asks")
                         self.notify(f"{again}; trying again in {wait:.0f} s")
                         time.sleep(wait)
@@ -302,18 +315,26 @@ class Http:
         **kwargs: Any,
     ) -> requests.Response:
         """Send the request and follow the redirects that keep its method and host."""
+        import requests
+
         session = self._session or self._new_session()
         timeouts = (self.settings.connect_timeout, self.settings.read_timeout)
         target = url
         for _ in range(MAX_REDIRECTS + 1):
-            response = session.request(
-                method, target, stream=True, allow_redirects=False, timeout=timeouts, **kwargs
-            )
-            if not response.is_redirect:
-                break
-            response.close()
-            target = urljoin(response.url, response.headers["location"])
-            _check_redirect(method, url, target, response.status_code)
+            try:  # requests reads a redirect's address even when it does not follow it
+                response = session.request(
+                    method, target, stream=True, allow_redirects=False, timeout=timeouts, **kwargs
+                )
+                if not response.is_redirect:
+                    break
+                response.close()
+                target = urljoin(response.url, response.headers["location"])
+                _check_redirect(method, url, target, response.status_code)
+            except ValueError as e:  # an address urllib cannot read ("http://[::1/x")
+                if isinstance(e, requests.RequestException):
+                    raise
+                raise NetworkError(f"{host(url)} redirected the request to an address that cannot "
+                                   f"be read ({e}): refused") from None
         else:
             raise NetworkError(f"{host(url)} redirected more than {MAX_REDIRECTS} times: refused")
         status = response.status_code
@@ -514,13 +535,22 @@ def _chunks(response: requests.Response, cancel: threading.Event) -> Iterator[by
 def _check_redirect(method: str, url: str, target: str, status: int) -> None:
     """Refuse a redirect that would change the method or leave the configured host."""
     changes_method = status in (301, 302, 303) and method not in ("GET", "HEAD")
-    leaves = urlparse(target).hostname != urlparse(url).hostname
+    leaves = _origin(target) != _origin(url)
     if changes_method or leaves:
         why = f"would turn the {method} into a GET" if changes_method else f"leaves {host(url)}"
         raise NetworkError(
             f"{host(url)} redirected the request to {public_url(target)} ({status}), "
             f"which {why}: refused"
         )
+
+
+def _origin(url: str) -> tuple[str | None, int | None]:
+    """The host and port a request to `url` goes to (http and https on their own ports the
+    same service: a redirect to https is not one to another host). ValueError for an
+    address with a port that cannot be read."""
+    parts = urlparse(url)
+    port = parts.port
+    return parts.hostname, None if port in (None, 80, 443) else port
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -533,6 +563,8 @@ def _retry_after(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000" or no zone: HTTP dates are in UTC
+        when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
