@@ -137,3 +137,23 @@ def test_a_department_answer_with_another_departments_commune_is_refused(
     httpserver.expect_request("/geo/communes").respond_with_json(_answer(shared_data, "06012"))
     with pytest.raises(NetworkError, match="commune 06012 of department 06 when asked for department 83"):
         geoapi.load_department(Http(net_settings), "83")
+
+
+@pytest.mark.parametrize("wrong", ["another commune", "longitude 200"])
+def test_an_answer_refused_is_not_kept(net_settings, httpserver, shared_data, wrong):
+    """The commune asked for, or an outline on the globe, is checked before the answer is
+    cached: a refused one was kept for a day, and the next run refused it again without
+    asking."""
+    if wrong == "another commune":
+        bad = _answer(shared_data, "06032")
+    else:
+        contour = _answer(shared_data, "06012")["features"][0]["geometry"]
+        ring = contour["coordinates"][0] if contour["type"] == "Polygon" else contour["coordinates"][0][0]
+        ring[1] = [200.0, ring[1][1]]
+        bad = _answer(shared_data, "06012", contour)
+    httpserver.expect_ordered_request("/geo/communes").respond_with_json(bad)
+    httpserver.expect_ordered_request("/geo/communes").respond_with_json(_answer(shared_data, "06012"))
+    with pytest.raises((NetworkError, DataError)):
+        geoapi.load(Http(net_settings), ["06012"])
+    assert geoapi.load(Http(net_settings), ["06012"]).frame["insee"].tolist() == ["06012"]
+    assert len(httpserver.log) == 2

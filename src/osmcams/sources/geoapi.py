@@ -7,7 +7,8 @@ closest names the API knows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,17 @@ def _url(http: Http) -> str:
     return http.settings.geo_api_url.rstrip("/") + "/communes"
 
 
-def _communes(http: Http, params: dict[str, str]) -> list[dict[str, Any]]:
-    return http.get_json(_url(http), params, check=_check_list)
+def _communes(http: Http, params: dict[str, str], belongs: Callable[[dict[str, Any]], None] | None = None
+              ) -> list[dict[str, Any]]:
+    """The communes answered for `params`, checked (each one `belongs` to what was asked)
+    before the answer is cached."""
+    def check(answer: Any) -> None:
+        _check_list(answer)
+        if belongs is not None:
+            for item in answer:
+                belongs(item)
+
+    return http.get_json(_url(http), params, check=check)
 
 
 def _check_list(answer: Any) -> None:
@@ -49,7 +59,8 @@ def _check_collection(answer: Any) -> None:
     for feature in answer["features"]:
         if not isinstance(feature, dict):
             raise unexpected(SERVICE, "sent a feature that is not an object")
-        _check_contour(feature.get("geometry"), _check_commune(feature.get("properties")))
+        code = _check_commune(feature.get("properties"))
+        _check_contour(feature.get("geometry"), code, feature["properties"].get("nom") or code)
 
 
 def _check_commune(item: Any) -> str:
@@ -72,7 +83,7 @@ def _check_commune(item: Any) -> str:
     return code
 
 
-def _check_contour(geometry: Any, code: str) -> None:
+def _check_contour(geometry: Any, code: str, name: str) -> None:
     from shapely.errors import ShapelyError
     from shapely.geometry import shape
 
@@ -86,6 +97,10 @@ def _check_contour(geometry: Any, code: str) -> None:
         raise unexpected(SERVICE, f"sent a contour for {code} that is not well formed") from e
     if polygon.is_empty:
         raise unexpected(SERVICE, f"sent an empty contour for {code}")
+    west, south, east, north = polygon.bounds
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):  # refused before it is kept
+        raise DataError(f"{SERVICE} sent a contour beyond longitude ±180 or latitude ±90 for "
+                        f"{name!r} ({code})")
 
 
 def resolve(http: Http, query: str, department: str | None = None) -> str:
@@ -95,11 +110,11 @@ def resolve(http: Http, query: str, department: str | None = None) -> str:
     if department:
         params["codeDepartement"] = department
     if department_of(query.upper()):
-        found = _communes(http, {**params, "code": query.upper()})
+        found = _communes(http, {**params, "code": query.upper()}, functools.partial(_asked, query.upper()))
         if not found:
             where = f" in department {department}" if department else ""
             raise CommuneNotFound(f"no commune with INSEE code {query}{where} on geo.api.gouv.fr")
-        return _asked(str(found[0]["code"]), query.upper())
+        return str(found[0]["code"])
     found = _communes(
         http, {**params, "nom": query, "boost": "population", "limit": str(SEARCH_LIMIT)}
     )
@@ -111,35 +126,35 @@ def load(http: Http, codes: Sequence[str]) -> Communes:
     """The official contour, population and department of each commune, as Communes."""
     features = []
     for code in codes:
-        found = _features(http, {"code": code})
+        found = _features(http, {"code": code}, functools.partial(_asked, code))
         if not found:
             raise CommuneNotFound(f"no commune with INSEE code {code} on geo.api.gouv.fr")
-        _asked(str(found[0]["properties"]["code"]), code)
         features.append(found[0])
     return _to_communes(http, features)
 
 
-def _asked(answered: str, asked: str) -> str:
-    """The code answered, when it is the one asked for; else an error (not another commune's
-    outline under the name asked)."""
-    if answered != asked:
-        raise unexpected(SERVICE, f"answered with commune {answered} when asked for {asked}")
-    return answered
+def _asked(code: str, props: dict[str, Any]) -> None:
+    """An error when a commune answered is not the one asked for (another commune's outline
+    under the name asked)."""
+    if props.get("code") != code:
+        raise unexpected(SERVICE, f"answered with commune {props.get('code')} when asked for {code}")
+
+
+def _of_department(department: str, props: dict[str, Any]) -> None:
+    """An error when a commune answered is not of the department asked for."""
+    if props.get("codeDepartement") != department or department_of(props.get("code")) != department:
+        raise unexpected(
+            SERVICE, f"answered with commune {props.get('code')} of department "
+            f"{props.get('codeDepartement')} when asked for department {department}"
+        )
 
 
 def department_features(http: Http, department: str) -> list[dict[str, Any]]:
     """The GeoJSON features of every commune of a department (contour, code, name and
     population in one request), each checked to be of that department."""
-    features = _features(http, {"codeDepartement": department})
+    features = _features(http, {"codeDepartement": department}, functools.partial(_of_department, department))
     if not features:
         raise CommuneNotFound(f"no department {department} on geo.api.gouv.fr")
-    for feature in features:
-        props = feature.get("properties") or {}
-        if props.get("codeDepartement") != department or department_of(props.get("code")) != department:
-            raise unexpected(
-                SERVICE, f"answered with commune {props.get('code')} of department "
-                f"{props.get('codeDepartement')} when asked for department {department}"
-            )
     return features
 
 
@@ -148,9 +163,18 @@ def load_department(http: Http, department: str) -> Communes:
     return _to_communes(http, department_features(http, department))
 
 
-def _features(http: Http, params: dict[str, str]) -> list[dict[str, Any]]:
+def _features(http: Http, params: dict[str, str], belongs: Callable[[dict[str, Any]], None]
+              ) -> list[dict[str, Any]]:
+    """The features answered for `params`, each checked (and that it `belongs` to what was
+    asked) before the answer is cached: a wrong one is never kept."""
     params = {**params, "fields": CONTOUR_FIELDS, "format": "geojson", "geometry": "contour"}
-    return http.get_json(_url(http), params, check=_check_collection)["features"]
+
+    def check(answer: Any) -> None:
+        _check_collection(answer)
+        for feature in answer["features"]:
+            belongs(feature.get("properties") or {})
+
+    return http.get_json(_url(http), params, check=check)["features"]
 
 
 def _to_communes(http: Http, features: list[dict[str, Any]]) -> Communes:
