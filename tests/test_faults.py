@@ -694,6 +694,11 @@ CASES: list[Case] = [
          "/dev/zero: not a regular file: osmcams reads OSM files from disk"),
     Case("pbf is a directory",
          lambda e: ["count", "--all", "--pbf", e.tmp, "-q"], ExitCode.DATA, "a directory, not an OSM file"),
+    Case("department of an extract, geo.api.gouv.fr unreachable",  # said only "no commune of 06"
+         lambda e: ["count", "--pbf", e.monaco, "--department", "06", "-q"], ExitCode.COMMUNE,
+         "no commune of department 06 in monaco-2025-02-07.osm.pbf (admin_level=8 relations); the "
+         "official communes of department 06 are not kept and cannot be fetched",
+         env={"OSMCAMS_GEO_API_URL": "http://127.0.0.1:9/"}),
     Case("two departments",  # the first was dropped without a word
          lambda e: ["count", "--demo", "--department", "66", "--department", "09"], ExitCode.USAGE,
          "one department, not 2 (66, 09)", absent="lie outside every loaded commune"),

@@ -182,6 +182,7 @@ def official_communes(
                                      f"relations are used instead; {keep}")
         relations.unusable = [replace(u, reason=f"{u.reason}; {why}, and {keep}")
                               for u in relations.unusable]
+        relations.stand_in = f"{why}; {keep}"
         return relations
     communes = load_communes(files, cache_dir=settings.cache_dir, refresh=settings.refresh)
     fetched = min(datetime.fromtimestamp(p.stat().st_mtime, timezone.utc) for p in files)
@@ -226,10 +227,18 @@ def communes_for(
 
 
 def selected(request: Request, communes: Communes) -> list[str]:
-    """The codes of the communes the request asks for."""
+    """The codes of the communes the request asks for; when none is found among an
+    extract's relations standing in for the official communes, the error says why they do
+    (geo.api.gouv.fr could not be reached)."""
     from osmcams.communes.names import select
+    from osmcams.errors import CommuneNotFound
 
-    return select(communes, request.communes, request.department, request.every, request.region)
+    try:
+        return select(communes, request.communes, request.department, request.every, request.region)
+    except CommuneNotFound as e:
+        if communes.stand_in is None or communes.stand_in in str(e):
+            raise
+        raise CommuneNotFound(f"{e}; {communes.stand_in}") from None
 
 
 def read_file(

@@ -39,6 +39,8 @@ class Communes:
     repairs: dict[str, str] = field(default_factory=dict)
     # Per code, why a commune its population table lists has no population: shown likewise.
     population_notes: dict[str, str] = field(default_factory=dict)
+    # Why an extract's own relations stand in for the official communes, when they do.
+    stand_in: str | None = None
 
 
 MAX_POPULATION = 100_000_000
