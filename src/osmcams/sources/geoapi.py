@@ -99,8 +99,8 @@ def _check_contour(geometry: Any, code: str, name: str) -> None:
         raise unexpected(SERVICE, f"sent an empty contour for {code}")
     west, south, east, north = polygon.bounds
     if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):  # refused before it is kept
-        raise DataError(f"{SERVICE} sent a contour beyond longitude ±180 or latitude ±90 for "
-                        f"{name!r} ({code})")
+        raise DataError(f"{SERVICE} sent a contour beyond longitude ±180 or latitude ±90 in the "
+                        f"outline of {name!r} ({code})")
 
 
 def resolve(http: Http, query: str, department: str | None = None) -> str:

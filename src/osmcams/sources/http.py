@@ -256,10 +256,10 @@ class Http:
                             error.status = again.status or None
                             raise error from None
                         wait = self._wait(again, attempt)
+                        check_wait(max(again.wait or 0, wait), end, f"{again}; it asks")
                         if (again.wait or 0) > MAX_WAIT:  # sooner would be to ask too early
                             raise NetworkError(f"{again}; it asks to wait {again.wait:,.0f} s, more "
                                                f"than osmcams waits ({MAX_WAIT:,.0f} s); try later") from None
-                        check_wait(max(again.wait or 0, wait), end, f"{again}; it asks")
                         self.notify(f"{again}; trying again in {wait:.0f} s")
                         time.sleep(wait)
             finally:
