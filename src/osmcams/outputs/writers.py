@@ -432,7 +432,7 @@ def _folded(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _folded_columns(records: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
-    """The columns of `records` (`_columns`) and the records `_folded`, for frames and CSV."""
+    """The columns of `records` (`_columns`) and the records `_folded`, for frames."""
     return _columns(records), [_folded(record) for record in records]
 
 
@@ -497,10 +497,6 @@ class _Cameras:
         """The flat properties every camera has (`Camera.flat_properties`)."""
         return ["@id", "name", "description", *(["insee", "commune"] if self.placed else []),
                 "@direction", "@timestamp"]
-
-    def records(self) -> list[dict[str, Any]]:
-        """The flat properties of each camera."""
-        return [c.flat_properties(*p) for c, p in zip(self.cameras, self.places)]
 
     def columns(self) -> dict[str, Any]:
         """The records column by column, as a frame made from them has them (`_columns`:
@@ -610,10 +606,10 @@ def _write_parquet(spec: Format, given: _Cameras, target: str | os.PathLike[str]
 def _write_csv(spec: Format, given: _Cameras, target: str | os.PathLike[str], overwrite: bool) -> None:
     """A CSV of lon, lat and the flat properties, with its column types and where the
     cameras come from beside it (`write_csv_set`)."""
-    names, folded = _folded_columns([{"lon": c.lon, "lat": c.lat, **r}
-                                     for c, r in zip(given.cameras, given.records())])
-    keys = tuple(names or ["lon", "lat", *given.every_camera()])
-    rows = [{key: row.get(key.lower()) for key in keys} for row in folded]
+    columns = {"lon": [c.lon for c in given.cameras], "lat": [c.lat for c in given.cameras],
+               **given.columns()}  # folded as every other format's, once per set of tags
+    keys = tuple(columns) if given.cameras else ("lon", "lat", *given.every_camera())
+    rows = [dict(zip(keys, values)) for values in zip(*columns.values())]
     write_csv_set(target, overwrite, keys, lambda out: rows_csv(rows, keys, out), given.about)
 
 
