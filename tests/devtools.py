@@ -97,17 +97,22 @@ class Browser:
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Network", "Runtime"):
             self.call(f"{domain}.enable", session=session)
-        self.events.clear()
-        self.call("Page.navigate", {"url": url}, session)
+        self.load(session, "Page.navigate", {"url": url})
+        self.wait(settle)
+        return Page(self, session, url)
+
+    def load(self, session: str, method: str, params: dict[str, Any]) -> None:
+        """Call `method` (Page.navigate, Page.reload) in the tab and wait for its load event."""
+        self.events[:] = [e for e in self.events if not (
+            e.get("method") == "Page.loadEventFired" and e.get("sessionId") == session)]
+        self.call(method, params, session)
         deadline = time.monotonic() + 60
         while not any(e.get("method") == "Page.loadEventFired" and e.get("sessionId") == session
                       for e in self.events):
             message = self._next(deadline)
             if message is None:
-                raise TimeoutError(f"{url} did not load")
+                raise TimeoutError(f"{method} {params}: the page did not load")
             self._keep(message)
-        self.wait(settle)
-        return Page(self, session, url)
 
 
 class Page:
@@ -145,12 +150,16 @@ class Page:
         return result["result"].get("value")
 
     def screenshot(self, path: str, width: int = 1200, height: int = 1800) -> None:
+        """The page as a window of `width` x `height` shows it when opened at that size: loaded
+        again once resized, as a map fits its view to the size it opens at, not to a resize."""
         import base64
 
+        self.browser.call("Page.bringToFront", {}, self.session)  # a tab behind others is not drawn
         self.browser.call("Emulation.setDeviceMetricsOverride",
                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
                           self.session)
-        self.browser.wait(1.0)
+        self.browser.load(self.session, "Page.reload", {})
+        self.browser.wait(1.5)
         data = self.browser.call("Page.captureScreenshot", {"format": "png"}, self.session)["data"]
         with open(path, "wb") as f:
             f.write(base64.b64decode(data))
