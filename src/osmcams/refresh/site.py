@@ -342,6 +342,7 @@ def _page(title: str, body: str, root: str, site: SiteConfig, feed: str | None) 
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}</title>\n"
+        '<link rel="icon" href="data:,">\n'  # no icon: else browsers ask the host's root for one
         f'<link rel="stylesheet" href="{root}static/site.css">\n'
         f"{alternate}"
         f"</head>\n<body>\n{body}\n"
