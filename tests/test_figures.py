@@ -183,3 +183,15 @@ def test_legend_bounds_hold_every_value_of_their_class() -> None:
                 assert shown == [pytest.approx(lo, abs=0.005)], (label, held)
             else:
                 assert min(shown) <= min(held) and max(held) <= max(shown), (label, held)
+        read = [[float(v.replace(",", "")) for v in label.split(" – ")] for label in classes.labels()]
+        for before, after in itertools.pairwise(read):  # no number read in two classes
+            assert max(before) < min(after), classes.labels()
+
+
+def test_legend_labels_keep_close_classes_apart() -> None:
+    """The densities of two London squares, 11.8092 and 11.8109 per km², end one class and
+    make the next: at 2 decimals both labels read 11.81."""
+    from osmcams.outputs.figures import classify
+
+    classes = classify([0.0, 2.9523, 11.8092, 11.8109, 17.7163, 23.6185])
+    assert classes.labels() == ["0", "2.95 – 11.8092", "11.8109", "17.72", "23.62"]

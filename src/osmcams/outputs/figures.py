@@ -89,12 +89,14 @@ class Classes:
 
     def labels(self) -> list[str]:
         """"0", "0.36 – 0.46", … : the values each class holds, for the legend, its bounds
-        rounded outward (0.0254 to 0.4939 reads "0.02 – 0.5", never "0.03 – 0.49")."""
-        def shown(value: float, rounding: Any) -> str:  # as `number` writes it: 4 decimals under 0.01
-            return number(_rounded(value, rounding) or _rounded(value, rounding, 4))
-
-        return [number(hi) if lo == hi else f"{shown(lo, math.floor)} – {shown(hi, math.ceil)}"
-                for lo, hi in zip(self.lows, self.bins)]
+        rounded outward (0.0254 to 0.4939 reads "0.02 – 0.5", never "0.03 – 0.49"), with as
+        many more decimals as keep two classes apart (11.8092 and 11.8109 end one class and
+        make the next: "… – 11.81" and "11.811", not "11.81" twice)."""
+        apart = [_apart(hi, lo) for hi, lo in zip(self.bins, self.lows[1:])]
+        below, above = [2, *apart], [*apart, 2]  # the decimals at each class's two ends
+        return [number(hi, max(b, a)) if lo == hi
+                else f"{_shown(lo, math.floor, b)} – {_shown(hi, math.ceil, a)}"
+                for lo, hi, b, a in zip(self.lows, self.bins, below, above)]
 
     def umap_breaks(self) -> str:
         """uMap's manual breaks, "min,bound1,…": rounded to 2 decimals (as uMap saves
@@ -107,6 +109,24 @@ class Classes:
             following = self.lows[i + 1] if i + 1 < len(self.lows) else None
             out.append(_outward(bound, math.ceil, following, bound))
         return ",".join(out)
+
+
+MOST_DECIMALS = 9  # in a legend: values closer than this are shown alike
+
+
+def _shown(value: float, rounding: Any, digits: int) -> str:
+    """`value` rounded by `rounding` to `digits` decimals, or 4 under 0.01 as `number` writes it."""
+    rounded = _rounded(value, rounding, digits)
+    return number(rounded or _rounded(value, rounding, max(digits, 4)), digits)
+
+
+def _apart(high: float, low: float) -> int:
+    """The fewest decimals, 2 at least, at which `high` rounded up shows below `low` rounded down."""
+    digits = 2
+    while digits < MOST_DECIMALS and float(_shown(high, math.ceil, digits).replace(",", "")) >= float(
+            _shown(low, math.floor, digits).replace(",", "")):
+        digits += 1
+    return digits
 
 
 def _rounded(value: float, rounding: Any, digits: int = 2) -> float:
@@ -122,11 +142,12 @@ def _outward(value: float, rounding: Any, limit: float | None, keep: float) -> s
     return repr(keep)
 
 
-def number(value: float) -> str:
-    """2.2310 -> "2.23", 0.0 -> "0", 1234.5 -> "1,234.5"; under 0.01, four decimals."""
+def number(value: float, digits: int = 2) -> str:
+    """2.2310 -> "2.23", 0.0 -> "0", 1234.5 -> "1,234.5"; under 0.01, four decimals; with
+    `digits`, at least that many."""
     if not value:
         return "0"
-    return f"{value:,.{2 if abs(value) >= 0.01 else 4}f}".rstrip("0").rstrip(".")
+    return f"{value:,.{max(digits, 2 if abs(value) >= 0.01 else 4)}f}".rstrip("0").rstrip(".")
 
 
 def breaks(values: list[float], scheme: str = "quantiles", k: int = CLASSES) -> tuple[float, ...]:
