@@ -108,3 +108,19 @@ def test_compare_of_named_communes_gives_the_uncovered_one_a_row(capsys, commune
     assert rows["06088"]["cameras"] is None
     assert rows["06088"]["reason"] == "the OSM data does not cover this commune"
     assert rows["06012"]["cameras"] == 1
+
+
+def test_codes_headed_insee_only_when_they_are_french(capsys, monkeypatch, osm_dir: Path) -> None:
+    """Liechtenstein's Gemeinden, from its own relations, are coded by relation (r1155956):
+    their column reads "Code"; Monaco's French communes keep "INSEE"."""
+    monkeypatch.setenv("COLUMNS", "120")
+    liechtenstein = ["--pbf", str(osm_dir / "big/valhalla-docker-liechtenstein-2021.osm.pbf"), "--all"]
+    for source, heading in ((liechtenstein, "Code"), (["--demo"], "INSEE")):
+        for command in (["count", "--include-partial"], ["quality"]):
+            assert main([*command, *source, "-q"]) == 0
+            head = next(line for line in capsys.readouterr().out.splitlines() if "Commune" in line)
+            assert head.split()[0] == heading, head
+    from osmcams.communes.model import code_label
+
+    assert code_label(["06088", "2A004", "97411"]) == "INSEE"
+    assert code_label(["06088", "L02"]) == code_label(["r1155956"]) == "Code"

@@ -50,6 +50,7 @@ COUNT_DROPPED = ("Types", "inh/cam", "km²", "Pop.", "/10k", "/km²")
 
 def rich_table(report, limit: int) -> Any:
     from osmcams.cli.render import Fitted
+    from osmcams.communes.model import code_label
     from osmcams.join import population_text, share_text
 
     meta = report.meta
@@ -64,7 +65,7 @@ def rich_table(report, limit: int) -> Any:
     partial = partial_note(rows, "its count is a lower bound, its densities are null under "
                                  f"{meta['min_coverage']:.0%} coverage")
     return Fitted(
-        COUNT_COLUMNS,
+        [(code_label(r["insee"] for r in rows), "left"), *COUNT_COLUMNS[1:]],
         [[r["insee"], r["name"], cell(r["population"]), cell(r["area_km2"]),
           "?" if r.get("coverage") is None else share_text(r["coverage"]),
           lower_bound(r, r["cameras"]),

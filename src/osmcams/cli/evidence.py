@@ -160,6 +160,7 @@ def compare_table(report: Any) -> Any:
     from rich.console import Group
 
     from osmcams.cli.render import Fitted
+    from osmcams.communes.model import code_label
     from osmcams.outputs.writers import TITLES
 
     meta = report.meta
@@ -168,8 +169,8 @@ def compare_table(report: Any) -> Any:
                  cell(r["as_of"]), cell(r["reported_source"]), cell(ratio_cell(r)),
                  cell([*r["flags"], *([r["reason"]] if r["reason"] else [])])] for r in report.rows]
     tables = [Fitted(
-        [("INSEE", "left"), ("Commune", "text"), ("Mapped", "right"), ("Reported", "right"),
-         ("As of", "left"), ("Source", "text"), ("Complete", "right"), *notes],
+        [(code_label(r["insee"] for r in report.rows), "left"), ("Commune", "text"), ("Mapped", "right"),
+         ("Reported", "right"), ("As of", "left"), ("Source", "text"), ("Complete", "right"), *notes],
         communes, ["Source", "Complete"],
         title=f"Mapped in OpenStreetMap (data of {meta['data_timestamp'] or 'unknown date'}) "
               "against the reported figure closest to that date",
@@ -305,6 +306,7 @@ def quality_table(report: Any) -> Any:
 
     from osmcams.analysis.quality import CHECKED
     from osmcams.cli.render import Fitted, lower_bound, partial_note
+    from osmcams.communes.model import code_label
     from osmcams.join import share_text
 
     meta = report.meta
@@ -322,7 +324,7 @@ def quality_table(report: Any) -> Any:
         rows.append([r["insee"], r["name"], *(lower_bound(r, n) for n in numbers),
                      f"coverage {share_text(r['coverage'])}" if r["partial"] else ""])
     table = Fitted(
-        [("INSEE", "left"), ("Commune", "text"), ("Cams", "right"), ("To do", "right"),
+        [(code_label(r[0] for r in rows), "left"), ("Commune", "text"), ("Cams", "right"), ("To do", "right"),
          *((key, "right") for key in keys), ("fixme", "right"), ("odd", "right"),
          ("dupl.", "right"), ("Note", "text")],
         rows,

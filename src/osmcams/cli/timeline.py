@@ -50,14 +50,15 @@ def total(values: list[int | None]) -> str:
 
 def rich_table(timeline: Any, limit: int) -> Any:
     from osmcams.cli.render import Fitted
+    from osmcams.communes.model import code_label
 
     meta, dates = timeline.meta, timeline.dates
     rows = timeline.rows[:limit]
     cut = (f"\nthe first {len(rows):,} of {len(timeline.rows):,} communes; "
            "--format csv or json for them all" if len(rows) < len(timeline.rows) else "")
     return Fitted(
-        [("INSEE", "left"), ("Commune", "text"), (dates[0][:10], "right"), ("Trend", "left"),
-         (dates[-1][:10], "right"), ("+", "right"), ("−", "right"), ("/10k", "right"),
+        [(code_label(r["insee"] for r in rows), "left"), ("Commune", "text"), (dates[0][:10], "right"),
+         ("Trend", "left"), (dates[-1][:10], "right"), ("+", "right"), ("−", "right"), ("/10k", "right"),
          ("First", "left")],
         [[r["insee"], r["name"], lower_bound(r, r["cameras"][0]), sparkline(r["cameras"]),
           lower_bound(r, r["cameras"][-1]), total(r["added"][1:]), total(r["removed"][1:]),

@@ -58,11 +58,20 @@ class Population:
     merged: dict[str, list[str]] = field(default_factory=dict)  # the codes merged into each since
 
 
+INSEE_CODE = re.compile(r"[0-9][0-9AB][0-9]{3}")  # a French commune's: 06088, 2A004, 97411
+
+
 def department_of(code: str | None) -> str | None:
     """The department of a French INSEE commune code ("97411" -> "974")."""
-    if not code or not re.fullmatch(r"[0-9][0-9AB][0-9]{3}", code):
+    if not code or not INSEE_CODE.fullmatch(code):
         return None
     return code[:3] if code.startswith("97") else code[:2]
+
+
+def code_label(codes: Iterable[str]) -> str:
+    """The heading of a column of commune codes: "INSEE" when each is a French commune's,
+    else "Code" (a London borough's ref, an OSM relation's r1155956)."""
+    return "INSEE" if all(INSEE_CODE.fullmatch(code or "") for code in codes) else "Code"
 
 
 def one_row_per_code(frame: Any) -> Any:

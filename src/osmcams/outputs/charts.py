@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from osmcams.communes.model import code_label
 from osmcams.files import atomic_open, atomic_path
 from osmcams.models import cameras_text
 from osmcams.outputs.figures import (
@@ -215,13 +216,14 @@ def timeline_page(
         for r in timeline.rows
     )
     names = {r["insee"]: r["name"] for r in timeline.rows}
+    label = code_label(names)
     figures = "".join(
         f"<tr><td>{html.escape(code)}</td><td>{html.escape(names[code])}</td>"
         f"<td>{html.escape(p.as_of)}</td><td>{html.escape(p.text)}</td>"
         f"<td>{'yes' if p.comparable else 'no'}</td><td>{html.escape(p.source)}</td></tr>"
         for code, ps in (reported or {}).items() if code in names for p in ps
     )
-    said = (f'<h2>Reported figures</h2><div class="counts"><table><thead><tr><th>INSEE</th>'
+    said = (f'<h2>Reported figures</h2><div class="counts"><table><thead><tr><th>{label}</th>'
             f"<th>Commune</th><th>As of</th><th>Reported</th><th>Comparable</th><th>Source</th>"
             f"</tr></thead><tbody>{figures}</tbody></table></div>" if figures else "")
     links = " · ".join(
@@ -235,6 +237,7 @@ def timeline_page(
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
+<link rel="icon" href="data:,">
 <style>
 body {{ font: 14px/1.4 system-ui, sans-serif; margin: 16px; color: #252525; }}
 svg {{ max-width: 100%; height: auto; }}
@@ -249,7 +252,7 @@ td:nth-child(-n+2) {{ text-align: left; }}
 <h1>{html.escape(title)}</h1>
 <p>{html.escape(subtitle)}; {html.escape(total)} at the last date.</p>
 <figure>{svg}</figure>
-<div class="counts"><table><thead><tr><th>INSEE</th><th>Commune</th>{head}</tr></thead>
+<div class="counts"><table><thead><tr><th>{label}</th><th>Commune</th>{head}</tr></thead>
 <tbody>{body}</tbody></table></div>
 {said}
 <p class="credit">{links} · osmcams {html.escape(str(timeline.meta['osmcams_version']))}</p>

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from osmcams.communes.model import code_label
 from osmcams.errors import OutputError, UsageError
 from osmcams.files import publish, temp_folder
 from osmcams.forks import beside, in_parallel
@@ -657,7 +658,8 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
             known = ranked[code] = [data.texts.get(code), stems[code], _ranked_row(r, stems[code])]
         lines.append(known[2])
     lines.append(no_data)
-    columns = ["Commune", "INSEE", "Cameras", "Per km²", "Per 10,000", "Coverage", "Population"]
+    label = code_label(stems)
+    columns = ["Commune", label, "Cameras", "Per km²", "Per 10,000", "Coverage", "Population"]
     head = "".join(f'<th data-sort="{i}">{esc(c)}</th>' for i, c in enumerate(columns))
     fed = [run for run in data.runs if run.tally][-FEED_ENTRIES:]  # those the feed has
     earlier, latest = fed[:-LATEST_RUNS], fed[-LATEST_RUNS:]
@@ -690,7 +692,7 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
         '<iframe class="map" title="Map of the communes" src="map.html"></iframe>'
         '<p><a href="map.html">Full-screen map</a></p>'
         '<h2 id="ranking-title">Communes</h2><p><label for="search">Find a commune</label> '
-        '<input id="search" type="search" placeholder="name or INSEE code" disabled> '
+        f'<input id="search" type="search" placeholder="name or {label} code" disabled> '
         '<span id="shown"></span></p>'
         f'<table id="ranking" class="list"><thead><tr>{head}</tr></thead><tbody>')
     bottom = (
