@@ -286,6 +286,50 @@ def test_the_table_has_a_sparkline(history: Path, ign_dir: Path, monkeypatch, wi
                  [r["name"] for r in rows])
 
 
+
+def test_an_export_of_a_history_file_dates_each_camera_by_its_last_version(
+    monaco_2025: Path, tmp_path: Path, write_text
+) -> None:
+    """@timestamp as `osmium time-filter` gives it: the camera way's own last version, not
+    the later move of one of its nodes, nor the earlier state a version left unchanged; a
+    node's version that changed nothing still dates it."""
+    nodes = [90000000020, 90000000021, 90000000022, 90000000023]
+    middle = 90000000024
+    diffs = [
+        _change(create=[
+            *(_node(n, 1, "2024-06-15T10:30:00Z", *p, camera=False) for n, p in zip(nodes, SQUARE)),
+            _node(middle, 1, "2024-06-15T10:30:00Z", 7.4240, 43.7480, camera=False),
+            _way(90000000200, 1, "2024-06-15T10:30:00Z", [*nodes, nodes[0]])]),
+        _change(modify=[_node(nodes[0], 2, "2025-03-03T10:00:00Z", 7.4237, 43.7477, camera=False)]),
+        _change(modify=[  # the same camera again; the way with one more node, its box the same
+            _node(6459866647, 2, "2025-04-01T08:00:00Z", 7.4155145, 43.7332957, **{
+                "camera:mount": "pole", "camera:type": "fixed", "direction": "240",
+                "source": "survey 2019", "surveillance": "outdoor", "surveillance:type": "camera"}),
+            _way(90000000200, 2, "2025-05-01T09:00:00Z", [nodes[0], nodes[1], middle, *nodes[2:], nodes[0]]),
+        ]),
+    ]
+    paths = [write_text(f"{i}.osc", text) for i, text in enumerate(diffs)]
+    history = tmp_path / "edited.osh.pbf"
+    run_osmium("apply-changes", "-H", monaco_2025, *paths, "-o", history,
+               f"--output-header=osmosis_replication_timestamp={HEADER_DATE}")
+    held = parse_opl(run_osmium("time-filter", history, HEADER_DATE, "-f", "opl", "-o", "-"))
+    expected = {f"{ {'n': 'node', 'w': 'way'}[o.kind] }/{o.osm_id}": o.timestamp
+                for o in held if o.tags.get("man_made") == "surveillance"}
+    assert expected["way/90000000200"] == "2025-05-01T09:00:00Z"
+    assert expected["node/6459866647"] == "2025-04-01T08:00:00Z"
+    ring = [[7.39, 43.72], [7.44, 43.72], [7.44, 43.76], [7.39, 43.76], [7.39, 43.72]]
+    square = write_text("square.geojson", json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "99001", "nom": "Square"},
+         "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))  # Monaco and around
+    target = tmp_path / "cameras.geojson"
+    assert main(["export", "--pbf", str(history), "--all", "--boundaries", str(square), "-o", str(target),
+                 "-q"]) == ExitCode.OK
+    found = {f["properties"]["@id"]: f["properties"]["@timestamp"]
+             for f in json.loads(target.read_text(encoding="utf-8"))["features"]}
+    assert found == {key: expected[key] for key in found}
+    assert {"way/90000000200", "node/6459866647"} <= set(found)
+
+
 def test_a_snapshot_is_refused_with_where_to_get_history(monaco_2025: Path, ign_dir: Path, capsys) -> None:
     code, text = _run("--pbf", monaco_2025, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
                       "--commune", "Beausoleil")

@@ -65,6 +65,7 @@ class Track:
     starts: list[int]
     positions: list[tuple[float, float] | None]
     tags: list[dict[str, str]] = field(default_factory=list)  # {} while not a camera
+    edited: int = 0  # the timestamp of the object's last version (its nodes' apart)
 
     def at(self, instant: int) -> tuple[float, float] | None:
         """The position at `instant` (seconds), None when it was no camera then."""
@@ -300,6 +301,8 @@ def _sifted_tracks(versions: NodeVersions) -> tuple[dict[int, Track], set[str]]:
 
     order = numpy.argsort(versions.ids, kind="stable")
     ids, starts = versions.ids[order], versions.starts[order]
+    ends = numpy.flatnonzero(numpy.append(ids[1:] != ids[:-1], True)[:len(ids)])  # each one's last
+    edited = dict(zip(ids[ends].tolist(), starts[ends].tolist()))
     camera = versions.visible[order] & versions.tagged[order]
     lon, lat = versions.lon[order], versions.lat[order]
     placed = camera & ~numpy.isnan(lon)
@@ -326,7 +329,8 @@ def _sifted_tracks(versions: NodeVersions) -> tuple[dict[int, Track], set[str]]:
     bounds = [0, *(numpy.flatnonzero(ids[1:] != ids[:-1]) + 1).tolist(), len(ids)]
     start_list, id_list = starts.tolist(), ids.tolist()
     tracks = {
-        id_list[a]: Track(f"node/{id_list[a]}", start_list[a:b], positions[a:b], described[a:b])
+        id_list[a]: Track(f"node/{id_list[a]}", start_list[a:b], positions[a:b], described[a:b],
+                          edited[id_list[a]])
         for a, b in itertools.pairwise(bounds) if b > a
     }
     return tracks, unplaced
@@ -343,7 +347,7 @@ def _tracks(scan: _Scan) -> tuple[list[Track], list[str]]:
                 tracks.append(sifted[osm_id])
                 continue
             key = f"{names[kind]}/{osm_id}"
-            track = Track(key, [], [])
+            track = Track(key, [], [], edited=max((v.start for v in table.get(osm_id, ())), default=0))
             if kind == "n":  # a node is where its version puts it
                 segments: Any = ((v.start, v, v.location if v.camera else None)
                                  for v in table.get(osm_id, ()))
@@ -478,7 +482,7 @@ def snapshot(path: str | os.PathLike[str], threads: int = 0, progress: Progress 
             continue
         kind, osm_id = track.key.split("/")
         camera, bad = make_camera(kind, int(osm_id), *track.positions[-1], track.tags[-1],
-                                  iso(track.starts[-1]))
+                                  iso(track.edited))
         cameras.append(camera)
         unreadable += bad
     return Extract(cameras, history.source, history.timestamp, history.timestamp_source, history.bbox,
