@@ -607,3 +607,35 @@ def test_a_full_disk_is_one_line_naming_the_site_and_changes_nothing(built, tmp_
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(f"osmcams: error: cannot write {fresh}"), done.stderr
     assert not fresh.exists()
+
+
+def test_a_commune_page_gives_each_figure_and_ratio_its_qualifier(
+    monaco_2025: Path, communes_06: Path, osm_cameras, ign_shapes, write_text
+) -> None:
+    """A figure reported as about 40 reads "40 (about)", not 40; the completeness of
+    Beausoleil, only partly inside Monaco 2025, reads as a lower bound; a minimum against it
+    gives none. The camera it holds is counted with osmium and shapely."""
+    from types import SimpleNamespace
+
+    from shapely.geometry import Point
+
+    import osmcams
+    from osmcams.analysis.compare import read_reported
+    from osmcams.refresh.site import _reported
+
+    shapes = ign_shapes(communes_06)
+    held = sum(shapes["06012"].intersects(Point(c.lon, c.lat)) for c in osm_cameras(monaco_2025))
+    figures = read_reported((write_text("figures.csv", (
+        "insee,name,department,reported_cameras,qualifier,scope,status,as_of,source,published\n"
+        "06012,Beausoleil,06,40,about,municipal network,installed,2024-12,Nice-Matin,2025-01-10\n"
+        "06032,Cap-d'Ail,06,8,at_least,municipal network,installed,2024-12,city site,2025-01-10\n")),))
+    communes = osmcams.load_communes([communes_06])
+    report = osmcams.count(osmcams.read_cameras(monaco_2025), communes,
+                           osmcams.select_communes(communes, ["06012", "06032"]))
+    rows = {row["insee"]: row for row in report.rows}
+    data = SimpleNamespace(meta=report.meta, cameras=report.cameras)
+    beausoleil = _reported(data, rows["06012"], figures)
+    assert "<td>40 (about)</td>" in beausoleil
+    assert f"<td>{held / 40:.0%} (at least)</td>" in beausoleil
+    cap = _reported(data, rows["06032"], figures)
+    assert "<td>8 (at least)</td>" in cap and "<td>–</td>" in cap

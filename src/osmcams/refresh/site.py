@@ -511,6 +511,11 @@ def _row_table(row: dict[str, Any], state: dict[str, Any]) -> str:
         f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in items) + "</table>"
 
 
+def _qualified(text: str, qualifier: str | None) -> str:
+    """A figure or a ratio with its qualifier in words: "4,000 (about)", "50% (at most)"."""
+    return text if qualifier in (None, "exact") else f"{text} ({qualifier.replace('_', ' ')})"
+
+
 def _reported(data: SiteData, row: dict[str, Any], reported: Any) -> str:
     from osmcams.analysis.compare import compare
 
@@ -520,10 +525,12 @@ def _reported(data: SiteData, row: dict[str, Any], reported: Any) -> str:
     compared = compare(Report(data.meta, [row], cameras={code: data.cameras.get(code, [])}), reported, True)
     lines = []
     for r in compared.rows:
-        completeness = "–" if r.get("completeness") is None else f"{r['completeness']:.0%}"
+        completeness = ("–" if r.get("completeness") is None
+                        else _qualified(f"{r['completeness']:.0%}", r["completeness_qualifier"]))
         flags = ", ".join(map(str, r.get("flags") or [])) or "–"
         lines.append(
-            f"<tr><td>{_number(r.get('reported_cameras'))}</td><td>{esc(r.get('as_of') or '?')}</td>"
+            f"<tr><td>{_qualified(_number(r.get('reported_cameras')), r.get('qualifier'))}</td>"
+            f"<td>{esc(r.get('as_of') or '?')}</td>"
             f"<td>{esc(r.get('status') or '?')}</td><td>{esc(r.get('reported_source') or '?')}</td>"
             f"<td>{completeness}</td><td>{esc(flags)}</td></tr>")
     return ('<h2 id="reported">Reported figures</h2><table class="list"><tr><th>Reported cameras</th>'
