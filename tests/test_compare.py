@@ -563,6 +563,30 @@ def test_no_completeness_where_the_data_covers_little(monaco_2025: Path, commune
     assert ratio(1, figure)[0] == 0.00025 and ratio(2028, figure)[0] == 0.5
 
 
+def test_a_ratio_from_a_count_that_is_a_floor_is_one_too(monaco_2025: Path, communes_06: Path,
+                                                          tmp_path: Path) -> None:
+    """Counted at a minimum coverage of 0.1, Beausoleil (40 % inside the Monaco extract) gets
+    a ratio: its count is a lower bound, so is the ratio (it read "exact"); against a minimum
+    ("at least 10"), Cap-d'Ail's lower bound says nothing (it read "at most")."""
+    import osmcams
+    from osmcams.analysis.compare import compare, read_reported
+
+    table = tmp_path / "figures.csv"
+    table.write_text("insee,name,department,reported_cameras,qualifier,scope,status,as_of,source,"
+                     "published\n06012,Beausoleil,06,10,exact,municipal network,installed,2024,A,2024\n"
+                     "06032,Cap-d'Ail,06,10,at_least,municipal network,installed,2024,A,2024\n",
+                     encoding="utf-8")
+    communes = osmcams.load_communes([communes_06])
+    report = osmcams.count(osmcams.read_cameras(monaco_2025), communes,
+                           osmcams.select_communes(communes, ["06012", "06032"]))
+    report.meta["min_coverage"] = 0.1
+    rows = {r["insee"]: r for r in compare(report, read_reported((table,)), True).rows}
+    beausoleil, cap = rows["06012"], rows["06032"]
+    assert 0.1 <= beausoleil["coverage"] < 1 and 0.1 <= cap["coverage"] < 1
+    assert beausoleil["completeness"] == beausoleil["cameras"] / 10
+    assert beausoleil["completeness_qualifier"] == "at_least"
+    assert cap["completeness"] is None and cap["reason"].endswith("the figure a minimum: no ratio")
+
 def test_a_figure_given_twice_is_refused_at_its_line(tmp_path: Path) -> None:
     """In one file, or in two (the same file given twice), with the lines a reader counts:
     blank lines and a line break inside a quoted field count (they were off by those)."""

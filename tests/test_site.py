@@ -613,8 +613,9 @@ def test_a_commune_page_gives_each_figure_and_ratio_its_qualifier(
     monaco_2025: Path, communes_06: Path, osm_cameras, ign_shapes, write_text
 ) -> None:
     """A figure reported as about 40 reads "40 (about)", not 40; the completeness of
-    Beausoleil, only partly inside Monaco 2025, reads as a lower bound; a minimum against it
-    gives none. The camera it holds is counted with osmium and shapely."""
+    Beausoleil, 40 % inside Monaco 2025 (counted at a --min-coverage of 0.3), reads as a lower
+    bound; Cap-d'Ail, 14 % inside, gets none. The camera it holds is counted with osmium and
+    shapely."""
     from types import SimpleNamespace
 
     from shapely.geometry import Point
@@ -632,6 +633,7 @@ def test_a_commune_page_gives_each_figure_and_ratio_its_qualifier(
     communes = osmcams.load_communes([communes_06])
     report = osmcams.count(osmcams.read_cameras(monaco_2025), communes,
                            osmcams.select_communes(communes, ["06012", "06032"]))
+    report.meta["min_coverage"] = 0.3
     rows = {row["insee"]: row for row in report.rows}
     data = SimpleNamespace(meta=report.meta, cameras=report.cameras)
     beausoleil = _reported(data, rows["06012"], figures)

@@ -282,11 +282,12 @@ def flags(figure: dict[str, Any], data_timestamp: str | None) -> list[str]:
     return found
 
 
-def ratio(mapped: int | None, figure: dict[str, Any], short: str | None = None
+def ratio(mapped: int | None, figure: dict[str, Any], short: str | None = None, floor: bool = False
           ) -> tuple[float | None, str | None, str | None]:
     """Completeness mapped ÷ reported, its qualifier, or the reason there is none. `short`:
     why the commune's count says too little for a ratio, its coverage being under what
-    densities need (it would read as 0 % where there is almost no data)."""
+    densities need (it would read as 0 % where there is almost no data); `floor`: the count
+    is a lower bound (the data covers most of the commune, not all), and so is the ratio."""
     if mapped is None:
         return None, None, NOT_COVERED
     if short is not None:
@@ -297,9 +298,12 @@ def ratio(mapped: int | None, figure: dict[str, Any], short: str | None = None
         return None, None, "the figure is of annulled cameras: no ratio"
     if not figure["reported_cameras"]:
         return None, None, "the reported figure is 0: no ratio"
+    qualifier = RATIO_QUALIFIER[figure["qualifier"]]
+    if floor and qualifier == "at_most":
+        return None, None, f"{INCOMPLETE}, the figure a minimum: no ratio"
     share = mapped / figure["reported_cameras"]  # to 3 decimals, or 2 significant digits under 1 %
     return (round(share, 3) if share >= 0.01 or not share else float(f"{share:.2g}"),
-            RATIO_QUALIFIER[figure["qualifier"]], None)
+            "at_least" if floor else qualifier, None)
 
 
 def partial(row: dict[str, Any]) -> list[str]:
@@ -368,7 +372,7 @@ def series_point(
     moment = None if figure["as_of"] is None else moment_of(figure["as_of"])
     known = None if then is None or moment is None else then.get(code, {}).get(figure["as_of"])
     mapped = known if isinstance(known, int) else None
-    completeness, qualifier, reason = ratio(mapped, figure, short)
+    completeness, qualifier, reason = ratio(mapped, figure, short, bool(row and partial(row)))
     if mapped is None:
         stamp = _instant(data_timestamp)
         reason = ("no history of the OSM data" if then is None
@@ -416,7 +420,8 @@ def _row(
         short = ("the OSM data covers an unknown share of the commune: no ratio" if coverage is None
                  else f"the OSM data covers {share_text(coverage)} of the commune: {INCOMPLETE}, no ratio")
     none = "no reported figure" if mapped is not None else f"{NOT_COVERED}; no reported figure"
-    completeness, qualifier, reason = ratio(mapped, figure, short) if figure else (None, None, none)
+    completeness, qualifier, reason = (ratio(mapped, figure, short, bool(partial(row))) if figure
+                                       else (None, None, none))
     return {
         **row,
         **_figure_keys(figure),
