@@ -437,6 +437,24 @@ def test_gaps_backwards_unreachable_and_corrupt_change_nothing(
     assert _snapshot(out) == before
 
 
+def test_a_diff_with_a_value_longer_than_osm_allows_is_corrupt(saint_barthelemy, replication, tmp_path,
+                                                              capsys):
+    """OSM's API takes 255 characters a value; libosmium refuses more than 1,024 bytes (its
+    ValueError was a traceback, exit 1)."""
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    assert run(config, "--quiet") == 0
+    out = tmp_path / "www"
+    before = _snapshot(out)
+    camera = Obj("node", 20_000_000_001, 1, {"man_made": "surveillance", "note": "A" * 1025},
+                 -62.85, 17.9)
+    replication.publish(1589, osc(create=[camera]), "2015-03-25T20:00:00Z")
+    assert run(config) == 5
+    err = capsys.readouterr().err
+    assert err.splitlines()[1:] == ["osmcams: error: 1589.osc.gz: a corrupt replication diff: "
+                                    "OSM tag value is too long"]
+    assert _snapshot(out) == before
+
+
 def test_a_second_run_is_refused_while_one_holds_the_lock(saint_barthelemy, tmp_path, capsys):
     import fcntl
 

@@ -138,7 +138,7 @@ def read_diffs(paths: Iterable[Path]) -> Batch:
     for path in paths:
         try:
             merged.add_file(str(path))
-        except RuntimeError as e:
+        except (RuntimeError, ValueError) as e:  # ValueError: a value longer than OSM allows
             raise NetworkError(f"{path.name}: a corrupt replication diff: {e}") from e
     batch = Batch()
     key, value = CAMERA_TAG
