@@ -290,10 +290,12 @@ class Env:
         return path
 
     def replicated(self, url_edit: Callable[[str], str] = lambda u: u, source: str = "",
-                   diff: bool = False, then: Callable[[Any], object] = lambda server: None) -> Path:
+                   diff: bool = False, then: Callable[[Any], object] = lambda server: None,
+                   extra: str = "") -> Path:
         """A refresh configuration of Saint-Barthélemy, one sequence behind a local
         replication server (its URL passed through `url_edit`, kept as `self.server`) that
-        has the next diff, the real one, only if `diff`; `then` may publish others."""
+        has the next diff, the real one, only if `diff`; `then` may publish others; `extra`
+        appended to the configuration."""
         from conftest import run_osmium
         from fake_replication import Server
 
@@ -312,7 +314,7 @@ class Env:
         (server.root / "state.txt").write_text(state)  # the real one
         self.server = server
         then(server)
-        return self.config(pbf=pbf, source=source)
+        return self.config(extra, pbf=pbf, source=source)
 
     @property
     def register(self) -> Path:
@@ -842,6 +844,14 @@ CASES: list[Case] = [
                                                     'base_url = "https://example.org/"\n')],
          ExitCode.USAGE, "[site] dir /dev/null is not a directory",
          holds=lambda e: not (e.tmp / "www").exists()),
+    Case("config whose [site] dir is under /sys, the refresh itself done",
+         lambda e: ["refresh", "--config", e.replicated(diff=True, extra='[site]\ndir = "/sys/osmcams-test"\n'
+                                                        'title = "T"\nbase_url = "https://example.org/"\n')],
+         ExitCode.USAGE, "cannot write /sys/osmcams-test: Operation not permitted; the counts and the "
+         "history are up to date (data of 2015-03-25T19:05Z: +0 −0 cameras in 0 communes): the next run "
+         "writes the site",
+         holds=lambda e: json.loads((e.tmp / "www" / "communes.json").read_text(encoding="utf-8"))
+         ["meta"]["replication_sequence"] == 1588),
     Case("config /dev/zero", lambda e: ["refresh", "--config", "/dev/zero"],
          ExitCode.USAGE, "/dev/zero: larger than 1 MB: not a configuration"),
     Case("config in Latin-1",

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from osmcams.errors import DataError, StaleError
+from osmcams.errors import DataError, OutputError, StaleError
 from osmcams.files import cannot_write, clean_leftovers, exclusive_lock, temp_folder
 from osmcams.join import share_text
 from osmcams.models import Camera, Progress, cameras_text
@@ -660,5 +660,9 @@ def refresh(config: Config, settings: Settings, log: Log, progress: Progress | N
         if config.site is not None:  # also after "nothing new": a killed run left it behind
             from osmcams.refresh.site import build
 
-            build(config, log=log)
+            try:
+                build(config, log=log)
+            except OutputError as e:  # say that the run itself is kept: cron shows this line alone
+                raise OutputError(f"{e}; the counts and the history are up to date "
+                                  f"({outcome.summary}): the next run writes the site") from e
         return outcome
