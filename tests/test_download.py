@@ -152,7 +152,7 @@ def test_a_second_download_of_the_same_extract_is_refused(net_settings, catalogu
     http = Http(net_settings)
     plan = download.plan(http, download.find_region(http, "monaco"), extracts)
     extracts.mkdir(parents=True)
-    with exclusive_lock(plan.target, "testing"), pytest.raises(LockedError) as e:
+    with exclusive_lock(plan.target, f"downloading {plan.target.name}"), pytest.raises(LockedError) as e:
         download.fetch(http, plan)
     assert e.value.exit_code == 6 and "another osmcams run is downloading" in str(e.value)
     assert not plan.target.exists()

@@ -471,6 +471,18 @@ def test_a_second_run_is_refused_while_one_holds_the_lock(saint_barthelemy, tmp_
     assert run(config, "--quiet") == 0  # released: the next run goes ahead
 
 
+def test_a_run_refused_by_the_lock_names_what_holds_it(saint_barthelemy, tmp_path, capsys):
+    """A refresh refused while osmcams site builds said 'another osmcams run is refreshing'."""
+    from osmcams.files import exclusive_lock
+
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    assert run(config, "--quiet") == 0
+    with exclusive_lock(tmp_path / "www" / "history.sqlite", f"building the site of {config}"):
+        assert run(config) == 6
+    err = capsys.readouterr().err
+    assert f"another osmcams run is building the site of {config} (pid {os.getpid()}, started " in err
+
+
 @pytest.mark.parametrize("held", ["nothing", "another table", "an older schema"])
 def test_history_and_changes_write_nothing_into_a_store(saint_barthelemy, tmp_path, capsys, held):
     """They open the store read-only: an empty file, or one without osmcams's tables, has no

@@ -440,7 +440,8 @@ def exclusive_lock(target: Path, what: str) -> Iterator[None]:
     """Hold `.<target>.lock` while the block runs; LockedError if another run holds it.
 
     The lock file stays: removing it would let a third run lock a file no one else sees.
-    It holds the pid and start time of the run that holds it, for the message. The
+    It holds the pid, start time and `what` of the run that holds it, for the message of
+    the run it refuses (a refresh refused by a site build says so). The
     kernel drops the lock when its process ends, killed or not: a dead run never blocks.
 
     Why flock and not filelock: the lock is ten lines on the kernel's own call, the file
@@ -458,12 +459,13 @@ def exclusive_lock(target: Path, what: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:
             handle.seek(0)
-            holder = handle.read().split()
-            who = f"pid {holder[0]}, started {holder[1]}" if len(holder) == 2 else "another process"
-            raise LockedError(f"another osmcams run is {what} ({who}; {lock} is locked)") from e
+            holder = (handle.read().splitlines() or [""])[0].split(" ", 2)
+            who = f"pid {holder[0]}, started {holder[1]}" if len(holder) >= 2 else "another process"
+            doing = holder[2] if len(holder) == 3 else what  # an older osmcams wrote no what
+            raise LockedError(f"another osmcams run is {doing} ({who}; {lock} is locked)") from e
         from datetime import datetime, timezone
 
         handle.truncate(0)
-        handle.write(f"{os.getpid()} {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}\n")
+        handle.write(f"{os.getpid()} {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} {what}\n")
         handle.flush()
         yield
