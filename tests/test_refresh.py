@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -481,6 +484,44 @@ def test_a_run_refused_by_the_lock_names_what_holds_it(saint_barthelemy, tmp_pat
         assert run(config) == 6
     err = capsys.readouterr().err
     assert f"another osmcams run is building the site of {config} (pid {os.getpid()}, started " in err
+
+
+KILLED_WRITER = """
+import os, signal, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA cache_size = 1")  # changed pages go to the file at once: the journal is hot
+db.execute("BEGIN IMMEDIATE")
+for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+    if not table.startswith("sqlite_"):
+        db.execute(f'DELETE FROM "{table}"')
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def dump(path: Path) -> list[str]:
+    db = sqlite3.connect(path)
+    try:
+        return list(db.iterdump())
+    finally:
+        db.close()
+
+
+def test_a_store_left_by_a_killed_transaction_reads_as_last_committed(saint_barthelemy, tmp_path, capsys):
+    """A run killed while writing the store leaves a hot journal, which SQLite's mode=ro cannot
+    roll back: history, changes and site said 'not a usable osmcams history database: attempt
+    to write a readonly database' (exit 4) until the next refresh."""
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    assert run(config, "--quiet") == 0
+    store = tmp_path / "www" / "history.sqlite"
+    committed = dump(store)
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(store)])
+    assert killed.returncode == -signal.SIGKILL
+    assert (store.parent / "history.sqlite-journal").stat().st_size > 0
+    capsys.readouterr()
+    assert main(["changes", "--config", str(config), "--since", "2000", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.startswith("data_timestamp,change,key,insee,commune,lon,lat\n")
+    assert not (store.parent / "history.sqlite-journal").exists()
+    assert dump(store) == committed
 
 
 @pytest.mark.parametrize("held", ["nothing", "another table", "an older schema"])

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -276,7 +276,8 @@ def replay(changes: Iterable[Change]) -> State:
 
 class Store:
     """The history database at `path`, created or migrated on open; or, `read_only`, opened
-    without writing a byte (SQLite's mode=ro): `empty` when the file holds no history."""
+    without writing a byte (SQLite's mode=ro) once the journal a killed run left, if any, is
+    rolled back: `empty` when the file holds no history."""
 
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
@@ -284,8 +285,7 @@ class Store:
             raise UsageError(f"{self.path.parent} is not a directory (history path {self.path})")
         try:
             if read_only:
-                uri = f"{self.path.resolve().as_uri()}?mode=ro"
-                self.db = sqlite3.connect(uri, uri=True, isolation_level=None)
+                self.db = self._read_only()
             else:
                 self.db = sqlite3.connect(self.path, isolation_level=None)
             self.db.execute("PRAGMA foreign_keys = ON")
@@ -303,6 +303,29 @@ class Store:
                                  f"({SCHEMA_VERSION}): the next refresh migrates it")
         except sqlite3.DatabaseError as e:
             raise DataError(f"{self.path}: not a usable osmcams history database: {e}") from e
+
+    def _read_only(self) -> sqlite3.Connection:
+        """A connection in SQLite's mode=ro. A refresh killed while writing leaves its journal
+        hot, which only a connection that may write can roll back (mode=ro says 'attempt to
+        write a readonly database'): one opens it first, as any SQLite program would, and the
+        file is again as the last committed run left it."""
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        db = sqlite3.connect(uri, uri=True, isolation_level=None)
+        try:
+            db.execute("PRAGMA user_version")
+        except sqlite3.OperationalError as e:  # SQLITE_READONLY_ROLLBACK, unnamed before 3.11
+            if "readonly" not in str(e) or not self.path.with_name(f"{self.path.name}-journal").exists():
+                raise
+            db.close()
+            try:
+                with closing(sqlite3.connect(self.path, isolation_level=None)) as writer:
+                    writer.execute("PRAGMA user_version")  # reading rolls the journal back
+            except sqlite3.DatabaseError as failed:
+                raise UsageError(f"{self.path}: a refresh was stopped while writing it, and its "
+                                 f"journal cannot be rolled back from here ({failed}): the next "
+                                 "refresh does it") from failed
+            db = sqlite3.connect(uri, uri=True, isolation_level=None)
+        return db
 
     def close(self) -> None:
         """Close the database."""
