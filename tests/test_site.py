@@ -485,7 +485,8 @@ def parent():
     os.kill(os.getpid(), signal.SIGKILL)
 
 def worker():
-    (here / "worker").write_text(str(os.getpid()))
+    (here / "worker.part").write_text(str(os.getpid()))
+    os.replace(here / "worker.part", here / "worker")  # whole when the parent sees it
     time.sleep(120)
 
 with exclusive_lock(here / "target", "testing"):
