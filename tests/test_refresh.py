@@ -400,6 +400,31 @@ def _snapshot(out: Path) -> dict[str, bytes]:
             if p.is_file() and p.suffix != ".lock"}
 
 
+def test_a_diff_announced_before_it_is_published_waits_for_the_next_run(
+    saint_barthelemy, replication, tmp_path, capsys
+):
+    """A mirror whose state.txt is a step ahead of its diffs: the newest diff is 404. The run
+    applies those before it and leaves the newest to the next run; it did call every diff
+    gone (exit 7), and with [source] region it would have downloaded the extract again."""
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    assert run(config, "--quiet") == 0
+    out = tmp_path / "www"
+    before = _snapshot(out)
+    sequence = 1588
+    replication.set_latest(sequence + 1, "2015-03-25T20:00:00Z")  # announced, not published
+    capsys.readouterr()
+    assert run(config) == 0
+    assert "sequence 1589 is announced but its diff is not published yet" in capsys.readouterr().err
+    assert _snapshot(out) == before
+    replication.publish(sequence + 1, osc(), "2015-03-25T20:00:00Z")
+    replication.set_latest(sequence + 2, "2015-03-25T21:00:00Z")
+    assert run(config) == 0
+    assert json.loads((out / "communes.json").read_text())["meta"]["replication_sequence"] == 1589
+    replication.publish(sequence + 2, osc(), "2015-03-25T21:00:00Z")
+    assert run(config) == 0
+    assert json.loads((out / "communes.json").read_text())["meta"]["replication_sequence"] == 1590
+
+
 def test_gaps_backwards_unreachable_and_corrupt_change_nothing(
     saint_barthelemy, replication, tmp_path, capsys
 ):

@@ -255,8 +255,10 @@ class Refresh:
     # Diffs --------------------------------------------------------------------------
 
     def _catch_up(self) -> int:
-        """Apply the diffs from the stored sequence to the server's newest; how many."""
-        from osmcams.sources.replication import Server, read_diffs
+        """Apply the diffs from the stored sequence to the server's newest; how many. The
+        newest, when its state is announced before its diff is there (a mirror a step behind
+        its state.txt), is left to the next run."""
+        from osmcams.sources.replication import DiffsGone, Server, read_diffs
 
         mirror = self.mirror
         url = self.config.replication_url or mirror.get("url")
@@ -287,9 +289,21 @@ class Refresh:
                 paths: list[Path] = []
                 size = 0
                 while done + len(paths) < total and len(paths) < BATCH_DIFFS and size < BATCH_BYTES:
-                    path = server.fetch_diff(current + done + len(paths) + 1, Path(tmp))
+                    sequence = current + done + len(paths) + 1
+                    try:
+                        path = server.fetch_diff(sequence, Path(tmp))
+                    except DiffsGone:
+                        if sequence != latest.sequence:
+                            raise  # purged, or never made: the extract must be read again
+                        self.log(f"sequence {sequence} is announced but its diff is not published "
+                                 "yet: the next run applies it")
+                        total -= 1
+                        latest = server.state(sequence - 1) if total else latest
+                        break
                     paths.append(path)
                     size += path.stat().st_size
+                if not paths:
+                    break
                 touched = mirror.apply(read_diffs(paths))
                 if self.touched is not None:
                     self.touched |= touched
@@ -300,6 +314,8 @@ class Refresh:
                     self.progress("Diffs", done, total)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+        if not total:
+            return 0
         mirror.put("sequence", latest.sequence)
         mirror.put("timestamp", latest.timestamp)
         self.diffs += total
