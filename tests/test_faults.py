@@ -898,7 +898,7 @@ CASES: list[Case] = [
     # issue 21 §13: a register that is not where the cameras are; distances that are no number
     Case("register with swapped longitude and latitude",
          lambda e: ["match", "--official", e.register_swapped(), "--cameras", e.register_points()],
-         ExitCode.DATA, "swapped.csv: none of its 707 cameras lies in the area of "),
+         ExitCode.DATA, "swapped.csv: none of its 707 sites lies in the area of "),
     Case("register with swapped longitude and latitude, named",
          lambda e: ["match", "--official", e.register_swapped(), "--cameras", e.register_points()],
          ExitCode.DATA, "its longitudes and latitudes are swapped: name them with --lon-field and "
@@ -910,7 +910,7 @@ CASES: list[Case] = [
     Case("register of Paris against cameras of Beausoleil",
          lambda e: ["match", "--official", e.register, "--commune", "06012", "--pbf", e.monaco,
                     "--boundaries", e.ign_06, "-q"],
-         ExitCode.DATA, "data.csv: none of its 707 cameras lies in Beausoleil (they lie around "
+         ExitCode.DATA, "data.csv: none of its 707 sites lies in Beausoleil (they lie around "
                         "longitude 2.3"),
     *[Case(f"match --max-distance {value}",
            lambda e, value=value: ["match", "--official", e.register, "--cameras", e.register_points(),

@@ -467,6 +467,6 @@ def test_sites_where_the_data_has_none_are_neither_matched_nor_missing(
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["sites_total"] == 2
-    assert ("2 of 4 official cameras lie in the part of Beausoleil that the OSM data does not cover"
+    assert ("2 of 4 official sites lie in the part of Beausoleil that the OSM data does not cover"
             in " ".join(summary["warnings"]))
     assert any("only partly inside the data" in w for w in summary["warnings"])

@@ -221,9 +221,9 @@ def read_cameras(path: str | os.PathLike[str]) -> Points:
     return points
 
 
-def from_report(report: Any, register: Points) -> tuple[Points, Points]:
+def from_report(report: Any, register: Points, unit: str = "site") -> tuple[Points, Points]:
     """The OSM cameras of a count's communes, and the register cut to those communes, and
-    to the part of them that the OSM data covers."""
+    to the part of them that the OSM data covers; its rows are `unit`s (site or camera)."""
     import numpy
     import shapely
 
@@ -237,24 +237,24 @@ def from_report(report: Any, register: Points) -> tuple[Points, Points]:
         report.meta["source"], timestamp=report.meta.get("data_timestamp"),
     )
     area = shapely.union_all([report.boundaries[row["insee"]] for row in rows])
-    check_place(register, area, ", ".join(row["name"] for row in rows))
+    check_place(register, area, ", ".join(row["name"] for row in rows), unit)
     lons, lats = numpy.asarray(register.lons), numpy.asarray(register.lats)
     inside = shapely.contains_xy(area, lons, lats)
     if inside.sum() < len(register):
         register.warnings.append(
-            f"{len(register) - inside.sum()} of {len(register)} official cameras lie outside "
+            f"{len(register) - inside.sum()} of {len(register)} official {unit}s lie outside "
             f"{', '.join(row['name'] for row in rows)}, left out"
         )
     partial = ", ".join(row["name"] for row in rows if row.get("partial"))
     if partial and report.region is None:
         register.warnings.append(
-            f"{partial}: only partly in the OSM data, whose extent is unknown: official cameras "
-            "where it has no data count as missing from OpenStreetMap")
+            f"{partial}: only partly in the OSM data, whose extent is unknown: official "
+            f"{unit}s where it has no data count as missing from OpenStreetMap")
     elif partial:  # where the data has nothing, an official camera is neither matched nor missing
         uncovered = inside & ~shapely.contains_xy(report.region, lons, lats)
         if uncovered.any():
             register.warnings.append(
-                f"{uncovered.sum()} of {len(register)} official cameras lie in the part of "
+                f"{uncovered.sum()} of {len(register)} official {unit}s lie in the part of "
                 f"{partial} that the OSM data does not cover, left out: neither matched nor missing")
             inside &= ~uncovered
     kept = numpy.flatnonzero(inside).tolist()
@@ -268,9 +268,10 @@ def from_report(report: Any, register: Points) -> tuple[Points, Points]:
 PLACE_MARGIN = 0.05  # degrees (about 5 km) around the OSM cameras where a register may lie
 
 
-def check_place(register: Points, where: Any, what: str) -> None:
-    """DataError when no camera of `register` lies in `where` (a shapely geometry, the
-    place `what`): its longitudes and latitudes swapped, a wrong --crs, another place."""
+def check_place(register: Points, where: Any, what: str, unit: str = "site") -> None:
+    """DataError when no row of `register` (a `unit`: site or camera) lies in `where` (a
+    shapely geometry, the place `what`): its longitudes and latitudes swapped, a wrong
+    --crs, another place."""
     import numpy
     import shapely
 
@@ -282,7 +283,7 @@ def check_place(register: Points, where: Any, what: str) -> None:
     else:
         why = "a wrong --crs, or a register of another place"
     raise DataError(
-        f"{register.source}: none of its {len(lons)} cameras lies in {what} (they lie around "
+        f"{register.source}: none of its {len(lons)} {unit}s lies in {what} (they lie around "
         f"longitude {numpy.median(lons):.4f}, latitude {numpy.median(lats):.4f}): {why}?"
     )
 

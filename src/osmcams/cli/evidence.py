@@ -102,11 +102,12 @@ def match(
             raise UsageError(f"--cameras excludes --{chosen[0].replace('every', 'all')}")
         osm = matching.read_cameras(cameras)
         if len(osm):
-            matching.check_place(register, matching.near_cameras(osm), f"the area of {cameras}")
+            matching.check_place(register, matching.near_cameras(osm), f"the area of {cameras}",
+                                 register_unit)
     else:
         report = report_from(kw)
         counted = report.warnings
-        osm, register = matching.from_report(report, register)
+        osm, register = matching.from_report(report, register, register_unit)
     show_warnings(register.warnings + osm.warnings)
     warnings = counted + register.warnings + osm.warnings
     if register_unit == "site":
