@@ -266,6 +266,9 @@ def test_the_table_marks_partial_counts_as_lower_bounds(history: Path, ign_dir: 
         first, last = row["cameras"][0], row["cameras"][-1]
         assert re.search(rf"\s≥{first:,}\s.*\s≥{last:,}\s", lines[row["insee"]]), lines[row["insee"]]
     assert "≥ a commune only partly inside the data: its counts are lower bounds" in text
+    # The /10k column says whose population, as count's table does.
+    assert ("population: INSEE legal population, COG 2026 (Etalab découpage administratif, shipped "
+            "with osmcams)") in " ".join(text.split())
 
 
 @pytest.mark.parametrize("width", [80, 100, 160])

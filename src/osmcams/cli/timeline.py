@@ -51,6 +51,7 @@ def total(values: list[int | None]) -> str:
 def rich_table(timeline: Any, limit: int) -> Any:
     from osmcams.cli.render import Fitted
     from osmcams.communes.model import code_label
+    from osmcams.join import population_text
 
     meta, dates = timeline.meta, timeline.dates
     rows = timeline.rows[:limit]
@@ -67,7 +68,8 @@ def rich_table(timeline: Any, limit: int) -> Any:
         ["Trend", "First", "/10k", "−", "+"],
         title=f"Cameras mapped in OpenStreetMap, every {meta['every']}, "
               f"{dates[0][:10]} to {dates[-1]}",
-        caption=f"{meta['source']}; boundaries {meta['boundaries_date'].split(',')[0]}"
+        caption=f"{meta['source']}; boundaries {meta['boundaries_date'].split(',')[0]}; "
+                f"population: {population_text(meta['population_source'], meta['population_year'])}"
                 f"{partial_note(rows, 'its counts are lower bounds')}{cut}",
     )
 
