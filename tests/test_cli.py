@@ -257,6 +257,22 @@ def test_boundary_directory_without_files_exit_4(monaco_2025: Path, tmp_path: Pa
     assert_one_line_error(result, ExitCode.DATA, "no boundary files")
 
 
+def test_a_file_of_departments_read_as_communes_is_said(monaco_2025: Path, ign_dir: Path) -> None:
+    """The IGN folder holds the departments' outlines beside the folder of the communes': given
+    whole, its one file of departments was read as communes, Alpes-Maritimes (06) ranked as
+    one, without a word."""
+    folder = ign_dir.parent
+    departments = json.loads((folder / "departements-version-simplifiee.geojson").read_text())
+    codes = [f["properties"]["code"] for f in departments["features"]]
+    assert all(len(code) == 2 for code in codes)  # 01 … 95, 2A, 2B: no commune's
+    result = invoke("count", "--all", "--pbf", monaco_2025, "--boundaries", folder, "-q")
+    assert result.exit_code == 0, result.output
+    assert (f"warning: departements-version-simplifiee.geojson: its {len(codes)} codes are French "
+            "departments'") in result.stderr
+    plain = invoke("count", "--commune", "Beausoleil", "--pbf", monaco_2025, "--boundaries", ign_dir, "-q")
+    assert "departments'" not in plain.stderr
+
+
 # --- Export --------------------------------------------------------------------------------
 
 

@@ -122,7 +122,7 @@ def _read_boundary_file(
     geometries = _to_wgs84(geometries, crs, path, about)
     codes = _codes(columns[code], path, about)
     names = [n if n is not None else c for n, c in zip(map(_text, columns[name]), codes)]
-    notes: list[str] = []
+    notes = _departments(codes, path)
     features, unusable = _polygons_with_codes(codes, names, geometries, path, code, notes)
     return features, about, notes, unusable, check_outlines(features, str(path), path.name)
 
@@ -143,6 +143,21 @@ def _codes(values: Any, path: Path, notes: list[str]) -> list[str | None]:
         notes.append(f"{path.name}: {len(restored)} codes are numbers that lost their leading "
                      f"zero, restored: {short_list(restored)}")
     return codes
+
+
+def _departments(codes: list[str | None], path: Path) -> list[str]:
+    """The warning for a file whose codes are all French departments' (01, 2A, 974): the
+    departments' outlines beside the communes', as IGN and others publish them, read as
+    communes (a directory is read without its subdirectories)."""
+    from osmcams.communes.names import every_department
+
+    given = [c for c in codes if c is not None]
+    if not given or not set(given) <= set(every_department()):
+        return []
+    return [f"{path.name}: its {len(given):,} codes are French departments' "
+            f"({short_list(given, 3)}), not communes' (five characters, such as 06088): each "
+            "is counted as one commune; give the files of the communes (a directory is read "
+            "without its subdirectories)"]
 
 
 def _text(value: Any) -> str | None:
