@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import benchmark_script, run_osmium
@@ -142,6 +143,26 @@ def monaco_diffs(base: Path, inside) -> list[str]:
     return [first, second, third]
 
 
+def _share_inside(shape: Any, poly: Path) -> float:
+    """The geodesic share of `shape` inside the Osmosis polygon file `poly` (pyproj)."""
+    import pyproj
+    import shapely
+
+    rings, ring = [], []
+    for line in poly.read_text().splitlines()[1:]:
+        if line.strip() == "END":
+            rings, ring = [*rings, ring] if ring else rings, []
+        elif line.startswith(" "):
+            ring.append(tuple(map(float, line.split())))
+    cut = shapely.union_all([shapely.Polygon(r) for r in rings])
+    geod = pyproj.Geod(ellps="WGS84")
+
+    def area(g: Any) -> float:
+        return abs(geod.geometry_area_perimeter(g)[0])
+
+    return area(shape.intersection(cut)) / area(shape)
+
+
 @pytest.fixture
 def inside(communes_06, ign_shapes):
     shapes = ign_shapes(communes_06)
@@ -155,7 +176,7 @@ def inside(communes_06, ign_shapes):
 
 def test_diffs_give_what_osmium_apply_changes_gives(
     replication, monaco_2025, monaco_cut, communes_06, cog_population, inside, tmp_path, net_env,
-    capsys, monkeypatch,
+    capsys, monkeypatch, ign_shapes,
 ):
     config = write_config(tmp_path, monaco_cut[0], replication.url, boundaries=[str(communes_06)],
                           population=str(cog_population), names=FRENCH)
@@ -206,6 +227,10 @@ def test_diffs_give_what_osmium_apply_changes_gives(
     assert data["commune"] == {"insee": "06012", "name": "Beausoleil"}
     assert [r["cameras"] for r in data["runs"]] == [1, 4, 2]
     assert [r["sequence"] for r in data["runs"]] == [MONACO_SEQUENCE + i for i in (0, 1, 3)]
+    # Each count says it is a floor: the cut holds about half of Beausoleil (pyproj's share).
+    share = _share_inside(ign_shapes(communes_06)["06012"], monaco_cut[1])
+    assert 0.3 < share < 0.7
+    assert all(r["partial"] is True and abs(r["coverage"] - share) < 0.01 for r in data["runs"]), data
     # Where it comes from: the latest run's data date and source, each run's, the store.
     sources = [f"{monaco_cut[0].name} + replication diffs to sequence {MONACO_SEQUENCE + i}"
                for i in (0, 1, 3)]
@@ -876,6 +901,8 @@ def test_a_store_of_schema_7_writes_the_whole_set_once_then_patches(
         db.execute("DROP INDEX changes_insee")  # schema 9's
         db.execute("DROP INDEX cameras_insee")
         db.execute("DROP INDEX kept_communes_insee")  # schema 10's
+        db.execute("ALTER TABLE counts DROP COLUMN coverage")  # schema 11's
+        db.execute("ALTER TABLE counts DROP COLUMN partial")
         db.execute("DELETE FROM kept_state WHERE name = 'published'")
         db.execute("PRAGMA user_version = 7")
     old = sqlite3.connect(":memory:")

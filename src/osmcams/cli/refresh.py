@@ -153,16 +153,20 @@ def history(config_path: Path, commune: str, fmt: str) -> None:
 def _history_table(insee: str, name: str, runs: list[dict[str, Any]]) -> None:
     from rich.console import Console
 
-    from osmcams.cli.render import Fitted
+    from osmcams.cli.render import Fitted, cell, lower_bound, partial_note
+    from osmcams.join import share_text
 
     counts = [r["cameras"] for r in runs]
-    rows = [["–" if v is None else str(v) for v in (
-        r["data_timestamp"], r["sequence"], r["cameras"], r["cameras_per_km2"], r["cameras_per_10k"])]
-        for r in runs]
+    rows = [[cell(r["data_timestamp"]), "–" if r["sequence"] is None else str(r["sequence"]),
+             lower_bound(r, r["cameras"]),
+             "?" if r["partial"] is None else share_text(r["coverage"]),
+             cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"])] for r in runs]
     Console().print(Fitted(
-        [("Data of", "left"), ("Sequence", "right"), ("Cameras", "right"), ("/km²", "right"),
-         ("/10k", "right")], rows, ["Sequence", "/10k", "/km²"],
+        [("Data of", "left"), ("Sequence", "right"), ("Cameras", "right"), ("Cover", "right"),
+         ("/km²", "right"), ("/10k", "right")], rows, ["Sequence", "/10k", "/km²"],
         title=f"{name} ({insee}): cameras over time  {sparkline(counts)}",
+        caption=(partial_note(runs) + ("\n? coverage not kept by the osmcams that counted"
+                                       if any(r["partial"] is None for r in runs) else "")).strip() or None,
     ))
 
 

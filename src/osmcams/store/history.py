@@ -4,7 +4,8 @@ Tables (schema version in ``PRAGMA user_version``, migrated forward on open):
 
 - ``runs``: one row per run that changed the data: its data timestamp, replication
   sequence, source, osmcams version, start and end time;
-- ``counts``: cameras per commune, per run;
+- ``counts``: cameras per commune, per run, with the share of the commune inside the data
+  (``coverage``) and whether that count is a lower bound (``partial``);
 - ``cameras``: every camera ever seen in the selected communes, with its first-seen and
   last-seen data timestamps and its latest position, tags and commune (``present`` is 0
   once it is gone; while it is present, ``last_seen`` is NULL: it is the latest run's,
@@ -203,7 +204,21 @@ MIGRATIONS = [
     Migration("a commune's outline found without reading them all", """
     CREATE INDEX IF NOT EXISTS kept_communes_insee ON kept_communes(insee);
     """),
+    # NULL in the counts stored before: not known.
+    Migration("counts say how much of their commune the data covered", """
+    ALTER TABLE counts ADD COLUMN coverage REAL;
+    ALTER TABLE counts ADD COLUMN partial INTEGER;
+    """),
 ]
+COUNT_COLUMNS = "insee, name, cameras, population, cameras_per_km2, cameras_per_10k, coverage, partial"
+
+
+def count_of(row: dict[str, Any]) -> tuple[Any, ...]:
+    """A density row as the values of COUNT_COLUMNS (coverage and partial null when the row
+    does not say)."""
+    return (row["insee"], row["name"], row["cameras"], row["population"], row["cameras_per_km2"],
+            row["cameras_per_10k"], row.get("coverage"), row.get("partial"))
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -336,7 +351,11 @@ class Store:
             with self.transaction():
                 for statement in MIGRATIONS[target].sql.split(";"):
                     if statement.strip():
-                        self.db.execute(statement)
+                        try:
+                            self.db.execute(statement)
+                        except sqlite3.OperationalError as e:  # ADD COLUMN has no IF NOT EXISTS:
+                            if "duplicate column name" not in str(e):  # a store set back has it
+                                raise
                 self.db.execute(f"PRAGMA user_version = {target + 1}")
 
     @contextmanager
@@ -377,10 +396,9 @@ class Store:
             (run.data_timestamp, run.sequence, run.source, __version__, run.started, run.ended,
              run.diffs),
         ).lastrowid
-        counts = [(r["insee"], r["name"], r["cameras"], r["population"], r["cameras_per_km2"],
-                   r["cameras_per_10k"]) for r in rows]
+        counts = [count_of(r) for r in rows]
         last = self._last_counts([c[0] for c in counts])
-        db.executemany("INSERT INTO counts VALUES (?, ?, ?, ?, ?, ?, ?)",
+        db.executemany(f"INSERT INTO counts (run, {COUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        [(run_id, *c) for c in counts if last.get(c[0]) != c[1:]])
         now = {c.key: (c, code) for code, group in cameras.items() for c in group
                if touched is None or c.key in touched}
@@ -401,14 +419,15 @@ class Store:
     def _count_left(self, run_id: int | None, changes: list[Change], counted: set[str]) -> None:
         """The counts of the communes that lost cameras but have no row in the run (left
         out of a ranking for want of data there now): their last count and the changes,
-        without densities, so that their history agrees with their changes."""
+        without densities, a lower bound of unknown coverage, so that their history agrees
+        with their changes."""
         step = {"added": 1, "moved in": 1, "removed": -1, "moved out": -1}
         net: dict[str, int] = {}
         for c in changes:
             if c.insee is not None and c.insee not in counted and c.change in step:
                 net[c.insee] = net.get(c.insee, 0) + step[c.change]
         last = self._last_counts(sorted(net))
-        self.db.executemany("INSERT INTO counts VALUES (?, ?, ?, ?, ?, NULL, NULL)", [
+        self.db.executemany("INSERT INTO counts VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, 1)", [
             (run_id, insee, last[insee][0], max(last[insee][1] + delta, 0), last[insee][2])
             for insee, delta in net.items() if insee in last and delta])
 
@@ -428,10 +447,10 @@ class Store:
             yield Change(key, change, insee, lon, lat, json.loads(tags))
 
     def _last_counts(self, codes: list[str]) -> dict[str, tuple]:
-        """The last stored (name, cameras, population, per km², per 10k) of each commune."""
+        """The last stored (name, cameras, population, per km², per 10k, coverage, partial)
+        of each commune."""
         return {insee: tuple(rest) for insee, *rest in rows_in(
-            self.db, "SELECT insee, name, cameras, population, cameras_per_km2, cameras_per_10k"
-            " FROM counts c WHERE insee IN ({marks})"
+            self.db, f"SELECT {COUNT_COLUMNS} FROM counts c WHERE insee IN ({{marks}})"
             " AND run = (SELECT max(run) FROM counts WHERE insee = c.insee)", codes)}
 
     def communes_of(self, keys: set[str]) -> dict[str, str | None]:
@@ -474,7 +493,7 @@ class Store:
         if refresh is not None:  # what the first refresh run found, and its counts
             found = replay(self._stored_changes(refresh))
             counts_then = db.execute(
-                "SELECT ?, insee, name, cameras, population, cameras_per_km2, cameras_per_10k"
+                f"SELECT ?, {COUNT_COLUMNS}"
                 " FROM counts c WHERE run = (SELECT max(run) FROM counts WHERE insee = c.insee"
                 " AND run <= ?)", (refresh, refresh)).fetchall()
         for table in ("changes", "counts"):
@@ -482,13 +501,12 @@ class Store:
         db.execute("DELETE FROM runs WHERE sequence IS NULL")
         (first,) = db.execute("SELECT min(id) FROM runs").fetchone()
         run_id = (len(steps) + 1 if first is None else first) - len(steps)
-        last: dict[str, list[Any]] = {}
+        last: dict[str, tuple[Any, ...]] = {}
         for run, rows, changes in steps:
             db.execute("INSERT INTO runs VALUES (?, ?, NULL, ?, ?, ?, ?, 0)",
                        (run_id, run.data_timestamp, run.source, __version__, run.started, run.ended))
-            counts = [[r["insee"], r["name"], r["cameras"], r["population"], r["cameras_per_km2"],
-                       r["cameras_per_10k"]] for r in rows]
-            db.executemany("INSERT INTO counts VALUES (?, ?, ?, ?, ?, ?, ?)",
+            counts = [count_of(r) for r in rows]
+            db.executemany(f"INSERT INTO counts (run, {COUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            [(run_id, *c) for c in counts if last.get(c[0]) != c])
             last.update((c[0], c) for c in counts)
             self._insert_changes(run_id, changes)
@@ -497,7 +515,8 @@ class Store:
             last_state = replay(c for *_, changes in steps for c in changes)
             db.execute("DELETE FROM changes WHERE run = ?", (refresh,))
             self._insert_changes(refresh, state_diff(last_state, found))
-            db.executemany("INSERT OR IGNORE INTO counts VALUES (?, ?, ?, ?, ?, ?, ?)", counts_then)
+            db.executemany(f"INSERT OR IGNORE INTO counts (run, {COUNT_COLUMNS})"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", counts_then)
         if refresh is None:
             db.execute("DELETE FROM cameras")
         else:  # the refresh runs say which cameras are there now
@@ -541,17 +560,21 @@ class Store:
         """The commune's count at each run since its first, oldest first.
 
         A run stores a commune's count only when it changed: each run shows the latest
-        count stored up to it.
+        count stored up to it. `partial` (a lower bound) and `coverage` are null in the
+        counts of an osmcams that did not store them.
         """
         cursor = self.db.execute(
             "SELECT r.data_timestamp, r.sequence, c.cameras, c.population, c.cameras_per_km2,"
-            " c.cameras_per_10k, r.ended AS run_ended FROM runs r JOIN counts c"
+            " c.cameras_per_10k, c.coverage, c.partial, r.ended AS run_ended FROM runs r JOIN counts c"
             " ON c.insee = ? AND c.run = (SELECT max(run) FROM counts WHERE insee = ? AND run <= r.id)"
             " ORDER BY r.id",
             (insee, insee),
         )
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor]
+        runs = [dict(zip(names, row)) for row in cursor]
+        for run in runs:
+            run["partial"] = None if run["partial"] is None else bool(run["partial"])
+        return runs
 
     def runs(self, since: str = "") -> list[dict[str, Any]]:
         """The runs whose data is from `since` (ISO 8601) on, oldest first: the data
