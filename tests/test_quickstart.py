@@ -77,7 +77,9 @@ def test_the_demo_counts_offline_in_a_bare_directory(tmp_path: Path) -> None:
     assert "ODbL" in done.stderr and "Licence Ouverte" in done.stderr
 
 
-def test_the_demo_takes_a_commune_by_name_and_refuses_other_data(tmp_path: Path) -> None:
+def test_the_demo_takes_a_commune_by_name_and_refuses_other_data(
+    tmp_path: Path, cog_population: Path
+) -> None:
     env = _offline_env(tmp_path)
     run = [sys.executable, "-m", "osmcams", "count", "--demo"]
     one = subprocess.run([*run, "--commune", "beausoleil", "-f", "csv"], cwd=tmp_path, env=env,
@@ -93,6 +95,13 @@ def test_the_demo_takes_a_commune_by_name_and_refuses_other_data(tmp_path: Path)
                                capture_output=True, text=True, timeout=120)
     assert elsewhere.returncode == 3  # Île-de-France: none of its communes ships with the demo
     assert "no commune of region 11 in" in elsewhere.stderr
+    # Nice is no typo: a French commune that the demo's five outlines leave out, and said so.
+    nice = [c["code"] for c in json.loads(cog_population.read_text())
+            if c["nom"] == "Nice" and c["type"] == "commune-actuelle"]
+    other = subprocess.run([*run, "--commune", "Nice"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert other.returncode == 3
+    assert f"no commune 'Nice'; Nice ({nice[0]}) is a French commune, but " in other.stderr
 
 
 def test_the_shipped_data_is_declared_as_package_data() -> None:

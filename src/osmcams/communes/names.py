@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from osmcams.communes.model import NOTHING_SELECTED, Communes, department_of
-from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, UsageError, quoted
+from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, OsmcamsError, UsageError, quoted
 
 
 def _regions() -> list[dict]:
@@ -144,12 +144,29 @@ def select(
     for query in queries:
         try:
             code = match(query, candidates, department)
-        except CommuneNotFound:
+        except CommuneNotFound as e:
             _refuse_unusable(communes, query, department)
-            raise
+            found = french_commune(query, department)
+            if found is None:
+                raise
+            raise CommuneNotFound(f"{e}; {found[1]} ({found[0]}) is a French commune, but "
+                                  f"{communes.source} does not hold it") from None
         if code not in codes:
             codes.append(code)
     return codes
+
+
+def french_commune(query: str, department: str | None = None) -> tuple[str, str] | None:
+    """The (code, name) of the one current French commune (COG, shipped) that `query`
+    names, or None."""
+    from osmcams.communes.population import official_table, read_population
+
+    try:
+        names = read_population(official_table()).names
+        code = match(query, [(c, n, department_of(c)) for c, n in names.items()], department)
+    except OsmcamsError:  # not one French commune, or no table to say
+        return None
+    return code, names[code]
 
 
 def _region_frame(communes: Communes, region: str) -> Any:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from osmcams.errors import CommuneNotFound, DataError, OsmcamsError, UsageError
+from osmcams.errors import CommuneNotFound, DataError, UsageError
 from osmcams.models import Camera
 from osmcams.store.sql import extract_order, rows_in
 
@@ -619,14 +619,9 @@ def read_store(path: Path, none_yet: str) -> Store:
 
 def _elsewhere(query: str) -> str:
     """Where a commune without counts in a history is, when it is a French commune."""
-    from osmcams.communes.model import department_of
-    from osmcams.communes.names import match
-    from osmcams.communes.population import official_table, read_population
+    from osmcams.communes.names import french_commune
 
-    names = read_population(official_table()).names
-    try:
-        code = match(query, [(c, n, department_of(c)) for c, n in names.items()])
-    except OsmcamsError:
+    found = french_commune(query)
+    if found is None:
         return ""
-    return (f"; {names[code]} ({code}) is outside the data of these refreshes, or left out "
-            "by their selection")
+    return f"; {found[1]} ({found[0]}) is outside the data of these refreshes, or left out by their selection"
