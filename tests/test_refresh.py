@@ -239,6 +239,13 @@ def test_diffs_give_what_osmium_apply_changes_gives(
     assert (meta["data_timestamp"], meta["source"]) == (stamps[-1], sources[-1])
     assert [(r["data_timestamp"], r["source"]) for r in meta["runs"]] == list(zip(stamps, sources))
     assert meta["store"] == str(out / "history.sqlite") and meta["osmcams_version"]
+    # Whose populations: the table of the configuration, each run's and the latest's.
+    assert meta["population_source"].startswith(cog_population.name)
+    assert {(r["population_source"], r["population_year"]) for r in meta["runs"]} == {
+        (meta["population_source"], meta["population_year"])}
+    assert [r["population"] for r in data["runs"]] == [
+        c["population"] for c in json.loads(cog_population.read_text()) if c["code"] == "06012"
+        and c["type"] == "commune-actuelle"] * 3
 
     assert main(["changes", "--config", str(config), "--since", "2025-02-07T03:00Z",
                  "-f", "geojson"]) == 0
@@ -903,6 +910,8 @@ def test_a_store_of_schema_7_writes_the_whole_set_once_then_patches(
         db.execute("DROP INDEX kept_communes_insee")  # schema 10's
         db.execute("ALTER TABLE counts DROP COLUMN coverage")  # schema 11's
         db.execute("ALTER TABLE counts DROP COLUMN partial")
+        db.execute("ALTER TABLE runs DROP COLUMN population_source")  # schema 12's
+        db.execute("ALTER TABLE runs DROP COLUMN population_year")
         db.execute("DELETE FROM kept_state WHERE name = 'published'")
         db.execute("PRAGMA user_version = 7")
     old = sqlite3.connect(":memory:")

@@ -96,14 +96,16 @@ def _store(config_path: Path):
 
 
 def store_meta(store: Store, since: str = "") -> dict[str, Any]:
-    """Where an output of the store comes from: the source and data timestamp of the latest
-    of its runs from `since` on, those runs (`Store.runs`), the store and this osmcams's version."""
+    """Where an output of the store comes from: the source, data timestamp and population
+    source and year of the latest of its runs from `since` on, those runs (`Store.runs`),
+    the store and this osmcams's version."""
     from osmcams import __version__
 
     runs = store.runs(since)
-    latest = runs[-1] if runs else {"source": None, "data_timestamp": None}
+    latest = runs[-1] if runs else {}
     return {
-        "source": latest["source"], "data_timestamp": latest["data_timestamp"],
+        **{key: latest.get(key) for key in ("source", "data_timestamp", "population_source",
+                                            "population_year")},
         **({"since": since} if since else {}),
         "runs": runs, "store": str(store.path), "osmcams_version": __version__,
     }
@@ -147,14 +149,14 @@ def history(config_path: Path, commune: str, fmt: str) -> None:
         keys = tuple(runs[0]) if runs else ("data_timestamp", "sequence", "cameras")
         click.echo(render_text(lambda out: rows_csv(runs, keys, out)), nl=False)
     else:
-        _history_table(insee, name, runs)
+        _history_table(insee, name, runs, meta)
 
 
-def _history_table(insee: str, name: str, runs: list[dict[str, Any]]) -> None:
+def _history_table(insee: str, name: str, runs: list[dict[str, Any]], meta: dict[str, Any]) -> None:
     from rich.console import Console
 
     from osmcams.cli.render import Fitted, cell, lower_bound, partial_note
-    from osmcams.join import share_text
+    from osmcams.join import population_text, share_text
 
     counts = [r["cameras"] for r in runs]
     rows = [[cell(r["data_timestamp"]), "–" if r["sequence"] is None else str(r["sequence"]),
@@ -165,8 +167,13 @@ def _history_table(insee: str, name: str, runs: list[dict[str, Any]]) -> None:
         [("Data of", "left"), ("Sequence", "right"), ("Cameras", "right"), ("Cover", "right"),
          ("/km²", "right"), ("/10k", "right")], rows, ["Sequence", "/10k", "/km²"],
         title=f"{name} ({insee}): cameras over time  {sparkline(counts)}",
-        caption=(partial_note(runs) + ("\n? coverage not kept by the osmcams that counted"
-                                       if any(r["partial"] is None for r in runs) else "")).strip() or None,
+        caption=f"{meta['source']}; population: "
+                + ("not kept by the osmcams that counted" if meta["population_source"] is None and runs
+                   and runs[-1]["population"] is not None
+                   else population_text(meta["population_source"], meta["population_year"]))
+                + partial_note(runs)
+                + ("\n? coverage not kept by the osmcams that counted"
+                   if any(r["partial"] is None for r in runs) else ""),
     ))
 
 

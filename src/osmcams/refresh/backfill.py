@@ -113,8 +113,8 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
         for camera, code in present.values():
             by_commune[code].append(camera)
         changes = diff(before, present)
-        steps.append((Run(iso(date), None, str(path), started, now()),
-                      density_rows(chosen, areas, by_commune), changes))
+        steps.append((Run(iso(date), None, str(path), started, now(), 0, communes.population_source,
+                          communes.population_year), density_rows(chosen, areas, by_commune), changes))
         before = {key: ((c.lon, c.lat), c.tags, code) for key, (c, code) in present.items()}
     rows = cameras.rows(dates[-1])
     with store.transaction():
@@ -160,7 +160,8 @@ def _backfill_ohsome(store: Store, config: Config, settings: Settings, every: st
                        [(None, None)] * found.counts[code][i])  # how many, not which
                 for code, name, department, population, area in zip(
                     chosen["insee"], chosen["name"], chosen["department"], populations, areas)]
-        steps.append((Run(date, None, source, started, now()), rows, []))
+        steps.append((Run(date, None, source, started, now(), 0, communes.population_source,
+                          communes.population_year), rows, []))
     with store.transaction():
         store.backfill(steps, [])
     where = f"before the first refresh run ({limit})" if limit else "to its data date"

@@ -412,8 +412,9 @@ class Refresh:
 
     def _run_record(self) -> Run:
         mirror = self.mirror
+        state = mirror.get("report")  # the population of the counts, as kept with them
         return Run(mirror.get("timestamp"), mirror.get("sequence"), self._extract_names()[0],
-                   self.started, now(), self.diffs)
+                   self.started, now(), self.diffs, state["population_source"], state["population_year"])
 
     def _rebuild(self, record: bool, key: str) -> list[Change]:
         """Count every commune from every kept camera, and write the whole set."""

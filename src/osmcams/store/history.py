@@ -3,7 +3,8 @@
 Tables (schema version in ``PRAGMA user_version``, migrated forward on open):
 
 - ``runs``: one row per run that changed the data: its data timestamp, replication
-  sequence, source, osmcams version, start and end time;
+  sequence, source, osmcams version, start and end time, and the source and year of the
+  populations of its counts;
 - ``counts``: cameras per commune, per run, with the share of the commune inside the data
   (``coverage``) and whether that count is a lower bound (``partial``);
 - ``cameras``: every camera ever seen in the selected communes, with its first-seen and
@@ -209,6 +210,10 @@ MIGRATIONS = [
     ALTER TABLE counts ADD COLUMN coverage REAL;
     ALTER TABLE counts ADD COLUMN partial INTEGER;
     """),
+    Migration("runs say where the populations of their counts come from", """
+    ALTER TABLE runs ADD COLUMN population_source TEXT;
+    ALTER TABLE runs ADD COLUMN population_year TEXT;
+    """),
 ]
 COUNT_COLUMNS = "insee, name, cameras, population, cameras_per_km2, cameras_per_10k, coverage, partial"
 
@@ -232,6 +237,8 @@ class Run:
     started: str
     ended: str
     diffs: int = 0
+    population_source: str | None = None
+    population_year: str | None = None
 
 
 @dataclass(frozen=True)
@@ -392,9 +399,9 @@ class Store:
         previous = db.execute("SELECT data_timestamp FROM runs ORDER BY id DESC LIMIT 1").fetchone()
         run_id = db.execute(
             "INSERT INTO runs (data_timestamp, sequence, source, osmcams_version, started, ended,"
-            " diffs) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " diffs, population_source, population_year) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run.data_timestamp, run.sequence, run.source, __version__, run.started, run.ended,
-             run.diffs),
+             run.diffs, run.population_source, run.population_year),
         ).lastrowid
         counts = [count_of(r) for r in rows]
         last = self._last_counts([c[0] for c in counts])
@@ -503,8 +510,10 @@ class Store:
         run_id = (len(steps) + 1 if first is None else first) - len(steps)
         last: dict[str, tuple[Any, ...]] = {}
         for run, rows, changes in steps:
-            db.execute("INSERT INTO runs VALUES (?, ?, NULL, ?, ?, ?, ?, 0)",
-                       (run_id, run.data_timestamp, run.source, __version__, run.started, run.ended))
+            db.execute("INSERT INTO runs (id, data_timestamp, source, osmcams_version, started, ended,"
+                       " population_source, population_year) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (run_id, run.data_timestamp, run.source, __version__, run.started, run.ended,
+                        run.population_source, run.population_year))
             counts = [count_of(r) for r in rows]
             db.executemany(f"INSERT INTO counts (run, {COUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            [(run_id, *c) for c in counts if last.get(c[0]) != c])
@@ -578,9 +587,11 @@ class Store:
 
     def runs(self, since: str = "") -> list[dict[str, Any]]:
         """The runs whose data is from `since` (ISO 8601) on, oldest first: the data
-        timestamp, replication sequence, source and osmcams version of each."""
+        timestamp, replication sequence, source, osmcams version and population source and
+        year (null: not kept by the osmcams of the run) of each."""
         cursor = self.db.execute(
-            "SELECT data_timestamp, sequence, source, osmcams_version FROM runs"
+            "SELECT data_timestamp, sequence, source, osmcams_version, population_source,"
+            " population_year FROM runs"
             " WHERE coalesce(data_timestamp, '') >= ? ORDER BY id", (since,))
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor]
