@@ -241,6 +241,7 @@ def test_broken_pbf_exit_4_and_no_output(
 
 
 @pytest.mark.parametrize(("content", "message"), [
+    ("", "b.geojson: empty, not a file of boundaries"),  # GDAL: "not recognized as … a format"
     ('{"type": "FeatureCollection", "features": []}', "no features"),
     ("{not json", "cannot read boundaries"),
     ('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"code": "1", '

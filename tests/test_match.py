@@ -234,6 +234,12 @@ def test_bad_registers_are_one_line(write_text, cameras_geojson: Path) -> None:
                     "--cameras", cameras_geojson, "-f", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["official_total"] == 1
+    empty = write_text("empty.geojson", "")  # GDAL: "not recognized as a supported file format"
+    for args in (("--official", named, "--lon-field", "E", "--lat-field", "N", "--cameras", empty),
+                 ("--official", empty, "--cameras", cameras_geojson)):
+        result = pair(*args)
+        assert result.exit_code == ExitCode.DATA
+        assert result.stderr == f"osmcams: error: {empty}: empty, not a file of points\n"
 
 
 def test_sites_far_from_the_others_keep_their_cameras(write_text) -> None:

@@ -197,6 +197,8 @@ def _read_frame(path: Path) -> Any:
     import geopandas
     import pyogrio
 
+    if path.is_file() and not path.stat().st_size:  # GDAL would say it knows no such format
+        raise DataError(f"{path}: empty, not a file of points")
     try:
         if path.suffix.lower() == ".parquet":
             return geopandas.read_parquet(path)

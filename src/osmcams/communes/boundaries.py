@@ -109,6 +109,8 @@ def _read_boundary_file(
 ) -> tuple[Outlines, list[str], list[str], list[Unusable], dict[str, str]]:
     """The usable features of one file, the notes about the file, the warnings about the
     communes left out, those communes, the repairs."""
+    if not path.stat().st_size:  # GDAL would say it knows no such format
+        raise DataError(f"{path}: empty, not a file of boundaries")
     with warnings.catch_warnings(record=True) as caught:  # GDAL's remarks become our warnings
         warnings.simplefilter("always")
         try:
