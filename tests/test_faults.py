@@ -696,6 +696,13 @@ CASES: list[Case] = [
          "/dev/zero: not a regular file: osmcams reads OSM files from disk"),
     Case("pbf is a directory",
          lambda e: ["count", "--all", "--pbf", e.tmp, "-q"], ExitCode.DATA, "a directory, not an OSM file"),
+    Case("pbf is empty (a failed download)",  # said "blob contains no data or unknown compression"
+         lambda e: ["count", "--all", "--pbf", e.write("empty.osm.pbf", ""), "-q"], ExitCode.DATA,
+         "empty.osm.pbf: empty, not an OSM file (a download that failed?)"),
+    Case("history file is empty",
+         lambda e: ["timeline", "--commune", "06012", "--pbf", e.write("empty.osh.pbf", ""),
+                    "--boundaries", e.border(), "-q"], ExitCode.DATA,
+         "empty.osh.pbf: empty, not an OSM file (a download that failed?)"),
     Case("department of an extract, geo.api.gouv.fr unreachable",  # said only "no commune of 06"
          lambda e: ["count", "--pbf", e.monaco, "--department", "06", "-q"], ExitCode.COMMUNE,
          "no commune of department 06 in monaco-2025-02-07.osm.pbf (admin_level=8 relations); the "

@@ -604,6 +604,8 @@ def osm_file(path: str | os.PathLike[str]) -> Path:
     if not path.is_file():
         raise DataError(f"{path}: " + ("not a regular file: osmcams reads OSM files from disk"
                                        if path.exists() else "no such file"))
+    if not path.stat().st_size:  # libosmium: "blob contains no data or unknown compression"
+        raise DataError(f"{path}: empty, not an OSM file (a download that failed?)")
     return path
 
 
