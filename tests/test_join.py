@@ -270,11 +270,13 @@ def test_share_text_never_reads_zero_for_a_commune_with_data() -> None:
 
 
 def test_the_population_is_credited_with_its_year_once() -> None:
-    """The shipped COG's source names its year: "COG 2026 (…) (2026)" said it twice."""
+    """The shipped COG's source names its year: "COG 2026 (…) (2026)" said it twice. Its
+    year is the census's, 2023, not the COG edition's, 2026, that a publisher printed."""
+    from osmcams.communes.population import OFFICIAL_SOURCE, OFFICIAL_YEAR
     from osmcams.join import population_text
 
-    shipped = "INSEE legal population, COG 2026 (Etalab découpage administratif, shipped with osmcams)"
-    assert population_text(shipped, "2026") == shipped
+    assert OFFICIAL_YEAR == "2023"
+    assert population_text(OFFICIAL_SOURCE, OFFICIAL_YEAR) == OFFICIAL_SOURCE
     assert population_text("communes.json (Etalab COG)", None) == "communes.json (Etalab COG), year unknown"
     assert population_text("pop.csv (INSEE)", "2021") == "pop.csv (INSEE), 2021"
     assert population_text(None, None) == "none"

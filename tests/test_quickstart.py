@@ -62,7 +62,7 @@ def test_the_demo_counts_offline_in_a_bare_directory(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["meta"]["data_timestamp"] == "2025-02-07T01:02:45Z"
-    assert report["meta"]["population_source"].startswith("INSEE legal population, COG 2026")
+    assert report["meta"]["population_source"].startswith("INSEE legal population 2023 (in force in 2026")
     rows = {row["insee"]: row for row in report["communes"]}
     expected = _cameras_per_commune()
     # Of the five French communes it reaches, La Turbie and Peille are barely in the data

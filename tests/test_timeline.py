@@ -267,8 +267,8 @@ def test_the_table_marks_partial_counts_as_lower_bounds(history: Path, ign_dir: 
         assert re.search(rf"\s≥{first:,}\s.*\s≥{last:,}\s", lines[row["insee"]]), lines[row["insee"]]
     assert "≥ a commune only partly inside the data: its counts are lower bounds" in text
     # The /10k column says whose population, as count's table does.
-    assert ("population: INSEE legal population, COG 2026 (Etalab découpage administratif, shipped "
-            "with osmcams)") in " ".join(text.split())
+    assert ("population: INSEE legal population 2023 (in force in 2026; Etalab découpage administratif,"
+            " COG 2026, shipped with osmcams)") in " ".join(text.split())
 
 
 @pytest.mark.parametrize("width", [80, 100, 160])

@@ -131,8 +131,11 @@ def _read_text(path: Path) -> str:
 # codes of the communes merged into each (its `anciensCodes`, in MERGED_COLUMN).
 OFFICIAL_TABLE = "data/communes-cog-2026.csv.gz"
 MERGED_COLUMN = "anciens_codes"  # codes apart by spaces
-OFFICIAL_SOURCE = "INSEE legal population, COG 2026 (Etalab découpage administratif, shipped with osmcams)"
-OFFICIAL_YEAR = "2026"  # the COG edition; the table does not name the census behind it
+OFFICIAL_SOURCE = ("INSEE legal population 2023 (in force in 2026; Etalab découpage administratif, "
+                   "COG 2026, shipped with osmcams)")
+# The year of the figures: INSEE's legal populations of year N come into force on 1 January
+# N+3, in the COG of that year (Etalab's 2023 package cites INSEE's "populations légales 2020").
+OFFICIAL_YEAR = "2023"
 
 
 def official_table() -> Path:
