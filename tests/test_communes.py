@@ -451,3 +451,13 @@ def test_a_population_that_counts_communes_loaded_apart_is_not_set_on_one_outlin
     assert {code: int(v) for code, v in got.items() if str(v) != "<NA>"} == {
         code: population[code] for code in loaded - apart if population.get(code) is not None}
     assert "counts the communes merged into it since" in communes.population_notes["50215"]
+
+
+def test_a_long_list_counts_the_rest_with_separators() -> None:
+    """A warning naming 10 of 1,234 communes counts the rest as "1,224 more", as every other
+    count of the messages is written (it read "1224 more")."""
+    from osmcams.communes.model import short_list
+
+    names = [f"Commune {i}" for i in range(1234)]
+    assert short_list(names).endswith(", Commune 9 and 1,224 more")
+    assert short_list(names[:3]) == "Commune 0, Commune 1, Commune 2"

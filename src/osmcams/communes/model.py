@@ -85,7 +85,7 @@ def one_row_per_code(frame: Any) -> Any:
 def short_list(names: Sequence[str], most: int = 10) -> str:
     """A short list of names for a one-line message."""
     shown = [name if len(name) <= 40 else name[:39] + "…" for name in names[:most]]
-    more = f" and {len(names) - most} more" if len(names) > most else ""
+    more = f" and {len(names) - most:,} more" if len(names) > most else ""
     return ", ".join(shown) + more
 
 

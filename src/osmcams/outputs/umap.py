@@ -117,7 +117,7 @@ def _document(
         feature["properties"] = {**_shown(props), "_umap_options": style}
         (unknown if kind == "nodata" else classed if value is not None else unclassed).append(feature)
     names = [r["name"] for r in figure.rows]
-    title = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    title = ", ".join(names[:3]) + (f" and {len(names) - 3:,} more" if len(names) > 3 else "")
     centre = _centre([report.boundaries[r["insee"]] for r in figure.rows])
     classes = figure.classes
     legend = "; ".join(label for _, label in legend_entries(figure))
