@@ -95,8 +95,10 @@ def test_detected_and_named_fields(write_text: Callable[[str, str], Path]) -> No
     named = load_communes([path], code_field="label", name_field="ref:INSEE").frame
     assert list(zip(named["insee"], named["name"])) == [("W", "x"), ("E", "y")]
     assert named["population"].isna().all()
-    with pytest.raises(DataError, match="--code-field"):
-        load_communes([path], code_field="nope")
+    with pytest.raises(DataError, match=r"no field 'nope' \(--code-field\) among "):
+        load_communes([path], code_field="nope")  # it said only that no code and name were found
+    with pytest.raises(DataError, match=r"no field 'Nom' \(--name-field\) among "):
+        load_communes([path], name_field="Nom")
 
 
 @pytest.mark.parametrize(

@@ -62,6 +62,9 @@ def boundary_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 
 def _pick_fields(columns: Sequence[str], code_field: str | None, name_field: str | None, where: Path):
+    for flag, given in (("--code-field", code_field), ("--name-field", name_field)):
+        if given is not None and given not in columns:
+            raise DataError(f"{where}: no field {quoted(given)} ({flag}) among {short_list(columns)}")
     for code, name in KNOWN_FIELDS:
         if (code_field or code) in columns and (name_field or name) in columns:
             return code_field or code, name_field or name
