@@ -79,10 +79,10 @@ def test_no_count_where_the_extract_has_no_data(
                             ("06104", 0, 0.07)]:
         assert low <= (rows[code]["coverage"] if code in rows else 0) <= high, code
     assert rows["06012"]["cameras"] == 1 and rows["06032"]["cameras"] == 1  # their cameras
-    left_out = next(w for w in data["warnings"] if "left out" in w)
+    left_out = next(w for w in data["warnings"] if "have no count" in w)
     assert f"{163 - len(rows)} communes lie outside the data" in left_out
     assert "Nice (06088)" in left_out and "Peille (06091)" in left_out  # the JSON lists them all …
-    stderr = next(line for line in result.stderr.splitlines() if "left out" in line)
+    stderr = next(line for line in result.stderr.splitlines() if "have no count" in line)
     assert "more (--format json lists them all)" in stderr and len(stderr) < 400  # … the terminal a few
 
 

@@ -767,7 +767,7 @@ def test_patched_sets_equal_a_whole_recount_after_each_diff(
     assert first["06150"] == 0  # La Turbie: no camera yet
     # The 159 communes outside the cut (all but the four the polygon reaches): 5 named in the
     # log, as count names them; all published.
-    (left_out,) = [line for line in capsys.readouterr().err.splitlines() if "left out: " in line]
+    (left_out,) = [line for line in capsys.readouterr().err.splitlines() if "have no count: " in line]
     assert left_out.endswith(" and 154 more (the published communes.json lists them all)")
     assert any(w.count("(06") == 159 for w in published(out)[0]["warnings"])
 

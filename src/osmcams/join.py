@@ -424,7 +424,7 @@ def coverage_where(source: str, how: str) -> str:
 
 def coverage_warnings(where: str, partial: list[str], outside: list[str]) -> list[str]:
     """The warnings on the communes partly inside the data (`partial`: "Name (code) NN%")
-    and outside it, left out (`outside`: "Name (code)"), in the order asked."""
+    and outside it, with no count (`outside`: "Name (code)"), in the order asked."""
     warnings = []
     if partial:
         warnings.append(
@@ -433,8 +433,8 @@ def coverage_warnings(where: str, partial: list[str], outside: list[str]) -> lis
             + ", ".join(partial)
         )
     if outside:
-        warnings.append(f"{_communes(len(outside), 'lies', 'lie')} outside {where}, left out: "
-                        + ", ".join(outside))
+        warnings.append(f"{_communes(len(outside), 'lies', 'lie')} outside {where}, so "
+                        f"{'it has' if len(outside) == 1 else 'they have'} no count: " + ", ".join(outside))
     return warnings
 
 
