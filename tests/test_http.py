@@ -94,6 +94,18 @@ def test_cache_then_offline_then_refresh(httpserver, net_settings):
     assert len(httpserver.log) == 2
 
 
+def test_a_cache_ttl_lowered_to_0_asks_again(httpserver, net_settings):
+    """A record kept under a day's ttl is not served to a run whose ttl is 0."""
+    httpserver.expect_ordered_request("/geo/x").respond_with_json({"n": 1})
+    httpserver.expect_ordered_request("/geo/x").respond_with_json({"n": 2})
+    url = httpserver.url_for("/geo/x")
+    assert Http(net_settings).get_json(url) == {"n": 1}
+    fresh_only = Http(replace(net_settings, cache_ttl=0))
+    assert not fresh_only.is_cached("GET", url)
+    assert fresh_only.get_json(url) == {"n": 2}
+    assert len(httpserver.log) == 2
+
+
 def test_offline_serves_expired_answers(httpserver, net_settings):
     from requests_cache.backends.sqlite import SQLiteCache
 

@@ -155,7 +155,7 @@ class Http:
         if self.settings.refresh:
             return False
         cached = self._lookup(self._key(method, url, **kwargs))
-        return cached is not None and not cached.is_expired
+        return cached is not None and self._fresh(cached)
 
     def get_text(self, url: str) -> str:
         """A live (uncached) text page, such as a status page."""
@@ -395,7 +395,7 @@ class Http:
         key = self._key(method, url, **kwargs)
         cached = None if self.settings.refresh else self._lookup(key)
         log.debug("%s %s: %s", method, public_url(url), "cached" if cached is not None else "not cached")
-        if cached is not None and (self.settings.offline or not cached.is_expired):
+        if cached is not None and (self.settings.offline or self._fresh(cached)):
             try:
                 return parse(cached.content, cached.encoding)
             except OsmcamsError:
@@ -411,6 +411,12 @@ class Http:
         if self.settings.cache_ttl > 0:
             self._save(key, response, body)
         return data
+
+    def _fresh(self, cached: Any) -> bool:
+        """Whether a cached answer is younger than this run's cache_ttl (not the one it was
+        stored under: a ttl lowered to 0 since is not overruled by a day-old record)."""
+        age = datetime.now(timezone.utc) - cached.created_at
+        return age < timedelta(seconds=self.settings.cache_ttl)
 
     def _key(self, method: str, url: str, **kwargs: Any) -> str:
         import requests
