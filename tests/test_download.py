@@ -289,3 +289,45 @@ def test_the_download_line_keeps_its_bracketed_state(net_env, catalogues, extrac
     for _ in range(2):
         assert main(["download", "monaco", "--dest", str(extracts), "-q"]) == 0
     assert "[up to date, not downloaded again]" in capsys.readouterr().err
+
+
+def test_a_server_that_compresses_for_the_way_gets_asked_for_the_file_itself(
+    net_settings, httpserver, pbf, extracts
+):
+    """A server that gzips what a client accepts gzipped (as Apache's mod_deflate, or
+    overpass-api.de its .osc.gz, drolbr/Overpass-API#70) announced the compressed length;
+    osmcams accepted gzip, decoded, and refused the extract as longer than announced."""
+    import gzip
+
+    from werkzeug import Response
+
+    def deflating(request):
+        body, headers = pbf, {"ETag": '"e"'}
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            body, headers["Content-Encoding"] = gzip.compress(pbf), "gzip"
+        headers["Content-Length"] = str(len(body))
+        return Response(iter([] if request.method == "HEAD" else [body]), headers=headers,
+                        direct_passthrough=True)
+
+    httpserver.expect_request("/geofabrik/index-v1.json").respond_with_json(geofabrik_index(httpserver))
+    httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf").respond_with_handler(deflating)
+    httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf.md5").respond_with_data(
+        f"{hashlib.md5(pbf).hexdigest()}  monaco-latest.osm.pbf\n")
+    path = download.extract_for(Http(net_settings), "monaco", extracts)
+    assert path.read_bytes() == pbf
+
+
+def test_a_diff_labelled_gzip_encoded_is_kept_as_sent(net_settings, httpserver, shared_data, tmp_path):
+    """A server that labels its .osc.gz files Content-Encoding: gzip (Apache's AddEncoding)
+    sends the file's own bytes; osmcams decoded them, and refused the diff as longer than
+    its Content-Length."""
+    from werkzeug import Response
+
+    from osmcams.sources.replication import Server, read_diffs
+
+    osc = (shared_data / "osm/saint-barthelemy/saint_barthelemy.osc.gz").read_bytes()
+    httpserver.expect_request("/replication/000/000/001.osc.gz").respond_with_response(
+        Response(osc, headers={"Content-Type": "application/x-gzip", "Content-Encoding": "gzip"}))
+    path = Server(Http(net_settings), httpserver.url_for("/replication")).fetch_diff(1, tmp_path)
+    assert path.read_bytes() == osc
+    assert read_diffs([path]).nodes

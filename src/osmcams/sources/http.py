@@ -50,6 +50,7 @@ MAX_REDIRECTS = 5
 CHUNK = 1 << 16
 MIN_RATE = 50_000  # bytes/s a download may not fall below on average, beyond the deadline
 ERROR_BODY = 4096  # bytes of an error answer kept for its message
+AS_STORED = {"Accept-Encoding": "identity"}  # a file's own bytes, not compressed for the way
 
 Check = Callable[[Any], None]
 """Called with a decoded JSON answer; raises an OsmcamsError to reject it."""
@@ -164,14 +165,15 @@ class Http:
         return _text(body, response.encoding)
 
     def head(self, url: str) -> dict[str, str]:
-        """The headers of `url` (live), such as Content-Length, ETag and Last-Modified."""
+        """The headers of `url` (live) as `download` gets it, such as Content-Length, ETag
+        and Last-Modified."""
         self._refuse_offline(url)
 
         def read(response: requests.Response, cancel: threading.Event) -> dict[str, str]:
             response.close()
             return dict(response.headers)
 
-        return self._fetch("HEAD", url, read)
+        return self._fetch("HEAD", url, read, headers=AS_STORED)
 
     def download(
         self,
@@ -186,11 +188,15 @@ class Http:
         `if_range` (an ETag or Last-Modified value) makes the server send the whole file
         again when it changed since the part was started. Whatever arrived before a
         failure stays in `part`, ready for the next resume. The deadline grows with the
-        expected `size`, at MIN_RATE.
+        expected `size`, at MIN_RATE. The file is asked for and kept as the server holds
+        it (Accept-Encoding: identity, nothing decoded), since its sizes, ranges and MD5
+        are those of these bytes, and a `.osc.gz` labelled gzip-encoded stays gzip.
         """
         self._refuse_offline(url)
         offset = part.stat().st_size if part.exists() else 0
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        headers = dict(AS_STORED)
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
         if offset and if_range:
             headers["If-Range"] = if_range
 
@@ -209,7 +215,7 @@ class Http:
                 most = total if total is not None else size  # what was announced, at most
                 done = start
                 with part.open("ab" if start else "wb") as out:
-                    for chunk in _chunks(response, cancel):
+                    for chunk in _chunks(response, cancel, decode=False):
                         out.write(chunk)
                         done += len(chunk)
                         if most is not None and done > most:
@@ -531,11 +537,28 @@ def _text(body: bytes, encoding: str | None) -> str:
     return body.decode(encoding or "utf-8", errors="replace")
 
 
-def _chunks(response: requests.Response, cancel: threading.Event) -> Iterator[bytes]:
-    for chunk in response.iter_content(CHUNK):
+def _chunks(
+    response: requests.Response, cancel: threading.Event, decode: bool = True
+) -> Iterator[bytes]:
+    """The body, decoded as its Content-Encoding says, or (`decode` false) as sent."""
+    for chunk in response.iter_content(CHUNK) if decode else _as_sent(response):
         if cancel.is_set():
             raise NetworkError("abandoned at the deadline")
         yield chunk
+
+
+def _as_sent(response: requests.Response) -> Iterator[bytes]:
+    """The body as the server sent it, with urllib3's errors raised as requests raises
+    them from iter_content (for `_translate`)."""
+    import requests
+    from urllib3.exceptions import ProtocolError, ReadTimeoutError
+
+    try:
+        yield from response.raw.stream(CHUNK, decode_content=False)
+    except ProtocolError as e:
+        raise requests.exceptions.ChunkedEncodingError(e) from e
+    except ReadTimeoutError as e:
+        raise requests.ConnectionError(e) from e
 
 
 def _check_redirect(method: str, url: str, target: str, status: int) -> None:
