@@ -19,7 +19,7 @@ from osmcams.communes.boundaries import load_communes
 from osmcams.communes.from_osm import communes_from_boundaries
 from osmcams.communes.model import Communes
 from osmcams.communes.names import select
-from osmcams.errors import DataError
+from osmcams.errors import CommuneNotFound, DataError
 from osmcams.geo.areas import areas_km2
 from osmcams.join import (
     ROW_KEYS,
@@ -80,6 +80,19 @@ def test_monaco_cameras_in_the_french_border_communes(
     in_06 = sum(any(s.intersects(shapely.Point(p)) for s in shapes.values()) for p in monaco_points)
     assert monaco_report.meta["cameras_outside"] == len(monaco_points) - in_06 == 14
     assert f"14 of {len(monaco_points)} cameras lie outside every loaded commune" in monaco_report.warnings
+
+
+def test_count_takes_each_code_once_and_refuses_an_unknown_one(
+    monaco_scan, communes_06_cog: Communes, monaco_points, communes_06: Path, ign_shapes
+) -> None:
+    """A code given twice gave its row twice (its cameras counted twice in any total); a
+    code the communes do not hold gave pandas' KeyError "None of [Index(['99999'] …"."""
+    extract, _ = monaco_scan
+    expected = _inside(monaco_points, {"06012": ign_shapes(communes_06)["06012"]})
+    report = count(extract, communes_06_cog, ["06012", "06032", "06012"])
+    assert [(r["insee"], r["cameras"]) for r in report.rows] == [("06012", expected["06012"]), ("06032", 1)]
+    with pytest.raises(CommuneNotFound, match=r"^no commune 99999, 2A004 in .*communes-06-alpes-maritimes"):
+        count(extract, communes_06_cog, ["06012", "99999", "2A004"])
 
 
 def test_rows_and_densities(monaco_report: Report, cog_population: Path) -> None:

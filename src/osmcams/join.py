@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, TypedDict
 
 from osmcams.communes.model import OSM_POPULATION, Communes, short_list
-from osmcams.errors import DataError
+from osmcams.errors import CommuneNotFound, DataError
 from osmcams.geo.areas import areas_km2
 from osmcams.models import Camera, gc_paused
 from osmcams.sources.osm.pbf import Extract
@@ -467,15 +467,20 @@ def count(
 ) -> Report:
     """The density table for the communes with `codes`, from the cameras of `extract`.
 
-    Rows keep the order of `codes`, or are ranked by cameras and density when `rank`.
-    `owners` are the `assign` of the cameras, when known already.
+    Rows keep the order of `codes` (each once), or are ranked by cameras and density when
+    `rank`. `owners` are the `assign` of the cameras, when known already. A code that
+    `communes` does not hold is a CommuneNotFound.
     """
+    frame = communes.frame.set_index("insee", drop=False)
+    codes = list(dict.fromkeys(codes))
+    unknown = [code for code in codes if code not in frame.index]
+    if unknown:
+        raise CommuneNotFound(f"no commune {short_list(unknown)} in {communes.source}")
     owners = assign(extract.cameras, communes) if owners is None else owners
     by_commune: dict[str, list[Camera]] = {code: [] for code in codes}
     for camera, code in zip(extract.cameras, owners):
         if code in by_commune:
             by_commune[code].append(camera)
-    frame = communes.frame.set_index("insee", drop=False)
     holding = {code for code, cameras in by_commune.items() if cameras}
     region, how = _data_region(extract)
     known = coverage_in(region, how, frame.loc[codes])
