@@ -95,6 +95,21 @@ def test_count_takes_each_code_once_and_refuses_an_unknown_one(
         count(extract, communes_06_cog, ["06012", "99999", "2A004"])
 
 
+def test_one_path_name_or_code_alone_is_not_read_letter_by_letter(
+    monaco_2025: Path, communes_06: Path, monaco_points, ign_shapes
+) -> None:
+    """load_communes("/work/….geojson") read each character as a path ("w: no such file or
+    directory"), select_communes(communes, "Beausoleil") looked up "B" ("no commune 'B'"),
+    and count(…, "06012") the codes 0, 6, 1 and 2."""
+    import osmcams
+
+    communes = osmcams.load_communes(str(communes_06))
+    assert osmcams.select_communes(communes, "Beausoleil") == ["06012"]
+    report = osmcams.count(osmcams.read_cameras(monaco_2025), communes, "06012")
+    expected = _inside(monaco_points, {"06012": ign_shapes(communes_06)["06012"]})
+    assert [(r["insee"], r["cameras"]) for r in report.rows] == list(expected.items())
+
+
 def test_rows_and_densities(monaco_report: Report, cog_population: Path) -> None:
     cog = {r["code"]: r.get("population") for r in json.loads(cog_population.read_text())}
     for row in monaco_report.rows:

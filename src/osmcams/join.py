@@ -462,17 +462,17 @@ def density_rows(chosen: Any, areas: Any, by_commune: dict[str, list[Camera]]) -
 
 
 def count(
-    extract: Extract, communes: Communes, codes: list[str], rank: bool = False,
+    extract: Extract, communes: Communes, codes: str | Iterable[str], rank: bool = False,
     owners: list[str | None] | None = None,
 ) -> Report:
     """The density table for the communes with `codes`, from the cameras of `extract`.
 
-    Rows keep the order of `codes` (each once), or are ranked by cameras and density when
-    `rank`. `owners` are the `assign` of the cameras, when known already. A code that
-    `communes` does not hold is a CommuneNotFound.
+    Rows keep the order of `codes` (one alone, or several; each once), or are ranked by
+    cameras and density when `rank`. `owners` are the `assign` of the cameras, when known
+    already. A code that `communes` does not hold is a CommuneNotFound.
     """
     frame = communes.frame.set_index("insee", drop=False)
-    codes = list(dict.fromkeys(codes))
+    codes = list(dict.fromkeys([codes] if isinstance(codes, str) else codes))
     unknown = [code for code in codes if code not in frame.index]
     if unknown:
         raise CommuneNotFound(f"no commune {short_list(unknown)} in {communes.source}")

@@ -41,10 +41,10 @@ KNOWN_FIELDS = (
 )
 
 
-def boundary_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """The boundary files named, or found in the directories named."""
+def boundary_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The boundary files named, or found in the directories named (one path alone, or several)."""
     files: list[Path] = []
-    for raw in paths:
+    for raw in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
         path = Path(raw)
         if path.is_dir():  # its files (a device or a FIFO named so is none)
             found = sorted(p for p in path.iterdir() if p.suffix.lower() in BOUNDARY_SUFFIXES and p.is_file())
@@ -276,7 +276,7 @@ def cached(
 
 
 def load_communes(
-    paths: Iterable[str | os.PathLike[str]],
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     population: str | os.PathLike[str] | None = None,
     code_field: str | None = None,
     name_field: str | None = None,
@@ -285,7 +285,8 @@ def load_communes(
     progress: Progress | None = None,
     population_year: str | None = None,
 ) -> Communes:
-    """Communes from boundary files or directories, with population from a table.
+    """Communes from boundary files or directories (one path, or several), with population
+    from a table.
 
     With `cache_dir`, the parsed boundaries and their geodesic areas are kept there,
     keyed by the files' paths, sizes and modification times, so that the next run

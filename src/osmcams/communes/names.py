@@ -116,12 +116,13 @@ def match(
 
 def select(
     communes: Communes,
-    queries: Sequence[str] = (),
+    queries: str | Sequence[str] = (),
     department: str | None = None,
     every: bool = False,
     region: str | None = None,
 ) -> list[str]:
-    """Codes of the communes asked for: by name or code, a department, a region, or all."""
+    """Codes of the communes asked for: by names or codes (one alone, or several), a
+    department, a region, or all."""
     frame = communes.frame
     department = department_code(department) if department else None
     if frame.empty:
@@ -141,7 +142,7 @@ def select(
         return codes
     candidates = list(zip(frame["insee"], frame["name"], frame["department"]))
     codes = []
-    for query in queries:
+    for query in [queries] if isinstance(queries, str) else queries:
         try:
             code = match(query, candidates, department)
         except CommuneNotFound as e:
