@@ -399,13 +399,11 @@ def test_completeness_over_time_from_a_history_file(
                    "--reported", mine, "-q").stdout
     assert "Every reported figure beside the cameras mapped at its date" in table
     assert "Monaco-Matin" in table and "≥5" in table
-    # The same points from the plain function the timeline chart calls, which draws the
-    # figures and the cameras mapped then; it has no coverage to judge a ratio or a bound by.
+    # The same points, coverage, bounds and ratios included, from the plain function for a
+    # chart of the figures and the cameras mapped then.
     chart = figures_over_time(read_history(osh), {c: shapes_06[c] for c in ("06012", "06032")},
                               read_reported((mine,)))
-    judged = ("completeness", "completeness_qualifier", "reason", "partial", "coverage")
-    assert [{k: v for k, v in p.items() if k not in judged} for p in chart] == [
-        {k: v for k, v in p.items() if k not in judged} for p in points]
+    assert chart == points
 
 
 RIVIERA_FIGURES = SERIES_HEADER + (
@@ -414,7 +412,7 @@ RIVIERA_FIGURES = SERIES_HEADER + (
 
 
 def test_a_commune_outside_the_history_gets_no_count_through_time(
-    osh: Path, communes_06: Path, write_text  # noqa: F811
+    osh: Path, communes_06: Path, shapes_06: dict[str, Any], write_text  # noqa: F811
 ) -> None:
     """La Turbie, outside the Monaco extract the history grew from: its figure of 2024-06
     has no cameras mapped then and no ratio, for the reason its row gives, in every format."""
@@ -434,6 +432,16 @@ def test_a_commune_outside_the_history_gets_no_count_through_time(
     markdown = invoke(*common, "-f", "markdown").stdout
     line = next(x for x in markdown.splitlines() if x.startswith("| 06150 | La Turbie | 5 |"))
     assert "| 0 |" not in line and "| 0.0 |" not in line
+    # The plain function for a chart said the same of La Turbie, not mapped_then 0 and
+    # completeness 0.0; and of Beausoleil, 40 % inside, no ratio.
+    chart = figures_over_time(read_history(osh), {c: shapes_06[c] for c in ("06012", "06150")},
+                              read_reported((mine,)))
+    turbie = next(p for p in chart if p["insee"] == "06150")
+    assert (turbie["mapped_then"], turbie["completeness"], turbie["reason"]) == (None, None, row["reason"])
+    beausoleil = next(p for p in chart if p["insee"] == "06012")
+    held = _snapshot(osh, beausoleil["moment"], shapes_06)["06012"]
+    assert beausoleil["mapped_then"] == len(held) and beausoleil["partial"] is True
+    assert beausoleil["completeness"] is None and beausoleil["coverage"] < 0.95
 
 
 def test_a_partial_commune_s_counts_through_time_are_lower_bounds(

@@ -402,6 +402,16 @@ def _figure_keys(figure: dict[str, Any] | None) -> dict[str, Any]:
     return {key: figure["source"] if key == "reported_source" else figure[key] for key in FIGURE_KEYS}
 
 
+def too_short(row: dict[str, Any], min_coverage: float = MIN_COVERAGE) -> str | None:
+    """Why the count of `row` says too little for a ratio (its coverage is under
+    `min_coverage`), or None. Said once: the flag of a partial count goes into it."""
+    coverage = row.get("coverage")
+    if row.get("cameras") is None or dense(coverage, min_coverage):
+        return None
+    return ("the OSM data covers an unknown share of the commune: no ratio" if coverage is None
+            else f"the OSM data covers {share_text(coverage)} of the commune: {INCOMPLETE}, no ratio")
+
+
 def _row(
     row: dict[str, Any] | None, code: str, figures: list[dict[str, Any]], timestamp: str | None,
     then: Then | None, min_coverage: float,
@@ -414,11 +424,7 @@ def _row(
         row.update(insee=code, name=figure["name"] if figure else code, department=department_of(code),
                    partial=False)
     mapped = row.get("cameras")
-    coverage = row.get("coverage")
-    short = None  # said once: the flag of a partial count goes into the reason there is no ratio
-    if mapped is not None and not dense(coverage, min_coverage):
-        short = ("the OSM data covers an unknown share of the commune: no ratio" if coverage is None
-                 else f"the OSM data covers {share_text(coverage)} of the commune: {INCOMPLETE}, no ratio")
+    short = too_short(row, min_coverage)
     none = "no reported figure" if mapped is not None else f"{NOT_COVERED}; no reported figure"
     completeness, qualifier, reason = (ratio(mapped, figure, short, bool(partial(row))) if figure
                                        else (None, None, none))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
-from osmcams.analysis.compare import Reported, Then, moment_of, series_point
+from osmcams.analysis.compare import Reported, Then, moment_of, series_point, too_short
 from osmcams.analysis.timeline import cameras_at, parse_date
 
 
@@ -59,9 +59,24 @@ def figures_over_time(
 ) -> list[dict[str, Any]]:
     """Every reported figure of the communes of `boundaries`, oldest first per commune, with
     insee, name, as_of, moment, reported_cameras, qualifier, scope, status, reported_source,
-    mapped_then, completeness, completeness_qualifier and reason (why no count or ratio)."""
+    mapped_then, partial, coverage, completeness, completeness_qualifier and reason (why no
+    count or ratio). As in `compare`, a commune outside the history's data has no
+    mapped_then (never a 0), and one mostly outside it no ratio."""
+    import geopandas
+
+    from osmcams.join import covered, is_partial
+
     then = mapped_then(history, boundaries, reported)
+    holding = {code for code, counts in then.items()
+               if any(isinstance(n, int) and n for n in counts.values())}
+    frame = geopandas.GeoDataFrame({"insee": list(boundaries), "name": list(boundaries)},
+                                   geometry=list(boundaries.values()), crs="EPSG:4326")
+    chosen, _ = covered(history.dated(), frame, True, holding)
+    rows = {code: {"cameras": 0, "coverage": share, "partial": is_partial(share)}
+            for code, share in zip(chosen["insee"], chosen["coverage"].astype(object))}
     return [
-        series_point(code, (names or {}).get(code) or figure["name"], figure, then, history.timestamp)
+        series_point(code, (names or {}).get(code) or figure["name"], figure,
+                     {code: then[code]} if code in rows else {}, history.timestamp,
+                     too_short(rows[code]) if code in rows else None, rows.get(code))
         for code in boundaries for figure in reported.communes.get(code, [])
     ]
