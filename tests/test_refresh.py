@@ -672,6 +672,30 @@ def test_the_history_schema_migrates_forward_and_refuses_a_newer_one(tmp_path):
         Store(path)
 
 
+def test_the_store_reads_since_as_a_date(tmp_path):
+    """Store.runs and Store.changes compared `since` as text: 2025-02-07T02:00+01:00 (01:00
+    UTC, before data of 01:02:45Z) gave no run, and 'yesterday' none, without a word."""
+    from osmcams.errors import UsageError
+    from osmcams.models import make_camera
+    from osmcams.store.history import Run, Store
+
+    store = Store(tmp_path / "history.sqlite")
+    camera, _ = make_camera("node", 1, 7.42, 43.74, {"man_made": "surveillance"})
+    for stamp, cameras in (("2025-02-06T00:00:00Z", []), ("2025-02-07T01:02:45Z", [camera])):
+        row = {"insee": "06012", "name": "Beausoleil", "cameras": len(cameras), "population": None,
+               "cameras_per_km2": None, "cameras_per_10k": None}
+        with store.transaction():
+            store.record_run(Run(stamp, None, "test", stamp, stamp), [row], {"06012": cameras})
+    for since in ("2025-02-07T02:00+01:00", "2025-02-07", "2025-02-07T01:02:45Z"):
+        assert [r["data_timestamp"] for r in store.runs(since)] == ["2025-02-07T01:02:45Z"], since
+        assert [(c["change"], c["key"]) for c in store.changes(since)] == [("added", "node/1")], since
+    assert len(store.runs("2025")) == 2 and store.changes("2025-02-07T02:03+01:00") == []
+    for call in (store.runs, store.changes):
+        with pytest.raises(UsageError, match="cannot read the date 'yesterday'"):
+            call("yesterday")
+    store.close()
+
+
 def test_migration_6_splits_a_stored_move_between_communes(tmp_path):
     """A history of schema 5 whose "moved" rows hide a change of commune: after opening,
     the move is "moved out" of the one, where it was, and "moved in" to the other."""

@@ -10,8 +10,10 @@ import re
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
+
+from osmcams.errors import UsageError
 
 COMPASS = {
     name: i * 22.5
@@ -240,6 +242,27 @@ def direction_tag(tags: dict[str, str]) -> str | None:
     """The raw direction value, by order of precedence of its keys."""
     found = direction_source(tags)
     return found[1] if found else None
+
+
+DATE_FORMATS = "2016, 2016-05, 2016-05-01 or 2016-05-01T12:00Z"
+
+
+def parse_date(text: str) -> datetime:
+    """A UTC instant from a year, a month, a day or an ISO 8601 time (UTC unless told)."""
+    value = text.strip()
+    short = re.fullmatch(r"(\d{4})(?:-(\d{2}))?", value)
+    try:
+        if short:
+            return datetime(int(short[1]), int(short[2] or 1), 1, tzinfo=timezone.utc)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise UsageError(f"cannot read the date {text!r}: write {DATE_FORMATS}") from e
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError as e:  # 0001-01-01T00:00+01:00 is before the first UTC date
+        raise UsageError(f"the date {text!r} is out of the range of dates") from e
 
 
 def iso_timestamp(value: datetime | None) -> str | None:

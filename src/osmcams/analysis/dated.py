@@ -12,7 +12,8 @@ import bisect
 from typing import Any
 
 from osmcams.analysis.compare import Reported, Then, moment_of, series_point, too_short
-from osmcams.analysis.timeline import cameras_at, parse_date
+from osmcams.analysis.timeline import cameras_at
+from osmcams.models import parse_date
 
 
 def mapped_then(history: Any, boundaries: dict[str, Any], reported: Reported) -> Then:

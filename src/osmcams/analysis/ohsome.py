@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from osmcams.analysis.timeline import Timeline, date_span, instants, parse_date, population_warning
+from osmcams.analysis.timeline import Timeline, date_span, instants, population_warning
 from osmcams.errors import NetworkError, UsageError
-from osmcams.models import Progress
+from osmcams.models import Progress, parse_date
 from osmcams.sources.http import Status
 
 COUNTED = (

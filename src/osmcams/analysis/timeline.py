@@ -9,7 +9,6 @@ itself. Boundaries are today's, applied to every date.
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -17,33 +16,12 @@ from itertools import chain
 from typing import Any
 
 from osmcams.errors import UsageError
-from osmcams.models import gc_paused
+from osmcams.models import gc_paused, parse_date
 
 EVERY = ("year", "quarter", "month", "week", "day", "hour")
 MAX_DATES = 100_000
 CSV_KEYS = ("insee", "name", "coverage", "partial", "date", "cameras", "added", "removed")
 OUTSIDE = ""  # a camera present but in no loaded commune
-DATE_FORMATS = "2016, 2016-05, 2016-05-01 or 2016-05-01T12:00Z"
-
-
-def parse_date(text: str) -> datetime:
-    """A UTC instant from a year, a month, a day or an ISO 8601 time (UTC unless told)."""
-    value = text.strip()
-    short = re.fullmatch(r"(\d{4})(?:-(\d{2}))?", value)
-    try:
-        if short:
-            return datetime(int(short[1]), int(short[2] or 1), 1, tzinfo=timezone.utc)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as e:
-        raise UsageError(f"cannot read the date {text!r}: write {DATE_FORMATS}") from e
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    try:
-        return moment.astimezone(timezone.utc)
-    except OverflowError as e:  # 0001-01-01T00:00+01:00 is before the first UTC date
-        raise UsageError(f"the date {text!r} is out of the range of dates") from e
-
-
 def _floor(moment: datetime, every: str) -> datetime:
     """The start of the period of `moment`."""
     day = moment.replace(hour=0, minute=0, second=0, microsecond=0)

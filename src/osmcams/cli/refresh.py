@@ -177,16 +177,6 @@ def _history_table(insee: str, name: str, runs: list[dict[str, Any]], meta: dict
     ))
 
 
-def _since(value: str) -> str:
-    """--since as a UTC instant, written as the store's dates are (strftime pads no year under
-    1000), to compare as text: a year or a month is its start, as timeline reads it."""
-    from osmcams.analysis.timeline import parse_date
-
-    stamp = parse_date(value)
-    return (f"{stamp.year:04d}-{stamp.month:02d}-{stamp.day:02d}T"
-            f"{stamp.hour:02d}:{stamp.minute:02d}:{stamp.second:02d}Z")
-
-
 @click.command()
 @config_option
 @click.option("--since", required=True, metavar="DATE",
@@ -204,7 +194,9 @@ def changes(config_path: Path, since: str, commune: str | None, fmt: str) -> Non
     Example:
       osmcams changes --config osmcams.toml --since 2026-11-01 --format geojson > new.geojson
     """
-    start = _since(since)
+    from osmcams.store.history import stored_instant
+
+    start = stored_instant(since)
     store = _store(config_path)
     try:
         insee = store.commune(commune)[0] if commune else None

@@ -586,23 +586,24 @@ class Store:
         return runs
 
     def runs(self, since: str = "") -> list[dict[str, Any]]:
-        """The runs whose data is from `since` (ISO 8601) on, oldest first: the data
-        timestamp, replication sequence, source, osmcams version and population source and
-        year (null: not kept by the osmcams of the run) of each."""
+        """The runs whose data is from `since` (a date, as `stored_instant` reads it) on,
+        oldest first: the data timestamp, replication sequence, source, osmcams version and
+        population source and year (null: not kept by the osmcams of the run) of each."""
         cursor = self.db.execute(
             "SELECT data_timestamp, sequence, source, osmcams_version, population_source,"
             " population_year FROM runs"
-            " WHERE coalesce(data_timestamp, '') >= ? ORDER BY id", (since,))
+            " WHERE coalesce(data_timestamp, '') >= ? ORDER BY id", (since and stored_instant(since),))
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor]
 
     def changes(self, since: str, insee: str | None = None) -> list[dict[str, Any]]:
-        """Changes of runs whose data is from `since` (ISO 8601) on, oldest first."""
+        """Changes of runs whose data is from `since` (a date, as `stored_instant` reads it)
+        on, oldest first."""
         query = (
             "SELECT r.data_timestamp, ch.change, ch.key, ch.insee, ch.lon, ch.lat, ch.tags"
             " FROM changes ch JOIN runs r ON r.id = ch.run WHERE r.data_timestamp >= ?"
         )
-        params: list[Any] = [since]
+        params: list[Any] = [stored_instant(since)]
         if insee is not None:
             query += " AND ch.insee = ?"
             params.append(insee)
@@ -614,6 +615,17 @@ class Store:
         for row in rows:
             row["tags"] = json.loads(row["tags"])
         return rows
+
+
+def stored_instant(date: str) -> str:
+    """`date` (2026, 2026-11, 2026-11-01, 2026-11-01T12:00+01:00) as a UTC instant written
+    as the store writes its data timestamps, to compare as text (strftime pads no year
+    under 1000); a year or a month is its start. A UsageError when it is not a date."""
+    from osmcams.models import parse_date
+
+    stamp = parse_date(date)
+    return (f"{stamp.year:04d}-{stamp.month:02d}-{stamp.day:02d}T"
+            f"{stamp.hour:02d}:{stamp.minute:02d}:{stamp.second:02d}Z")
 
 
 def read_store(path: Path, none_yet: str) -> Store:
