@@ -201,6 +201,7 @@ class RangeFile:
     def __init__(self, data: bytes, etag: str = '"5f2a-62d1"', cut_first_at: int | None = None):
         self.data, self.etag, self.cut_first_at = data, etag, cut_first_at
         self.ranges: list[str | None] = []
+        self.last_status: int | None = None
 
     def __call__(self, request: Request) -> Response:
         headers = {"ETag": self.etag, "Last-Modified": "Fri, 07 Feb 2025 03:12:00 GMT",
@@ -213,7 +214,7 @@ class RangeFile:
         match = re.fullmatch(r"bytes=(\d+)-", wanted or "")
         start = int(match.group(1)) if match and request.headers.get("If-Range") == self.etag else 0
         body = self.data[start:]
-        status = 206 if start else 200
+        status = self.last_status = 206 if start else 200
         if start:
             headers["Content-Range"] = f"bytes {start}-{len(self.data) - 1}/{len(self.data)}"
         headers["Content-Length"] = str(len(body))

@@ -331,3 +331,29 @@ def test_a_diff_labelled_gzip_encoded_is_kept_as_sent(net_settings, httpserver, 
     path = Server(Http(net_settings), httpserver.url_for("/replication")).fetch_diff(1, tmp_path)
     assert path.read_bytes() == osc
     assert read_diffs([path]).nodes
+
+
+def test_a_part_restarted_for_a_new_version_resumes_from_that_one(
+    net_settings, catalogues, httpserver, pbf, extracts
+):
+    """Cut, a new extract published, cut again: the part now holds the new extract's start,
+    but its record kept the old ETag, so every later resume sent that one as If-Range and
+    got the whole file again: on a line that breaks, a large extract never arrived."""
+    catalogues.cut_first_at = 100_000
+    http = Http(net_settings)
+    with pytest.raises(NetworkError, match=r"cut short|cannot reach"):
+        download.extract_for(http, "monaco", extracts)
+    newer = bytes(1000) + pbf[1000:]
+    catalogues.data, catalogues.etag, catalogues.cut_first_at = newer, '"6a01-7c00"', 200_000
+    httpserver.clear_all_handlers()
+    httpserver.expect_request("/geofabrik/index-v1.json").respond_with_json(geofabrik_index(httpserver))
+    httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf").respond_with_handler(catalogues)
+    httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf.md5").respond_with_data(
+        f"{hashlib.md5(newer).hexdigest()}  monaco-latest.osm.pbf\n")
+    with pytest.raises(NetworkError, match=r"cut short|cannot reach"):
+        download.extract_for(http, "monaco", extracts)
+    kept = (extracts / "monaco-latest.osm.pbf.part").stat().st_size
+    assert 0 < kept <= 200_000
+    path = download.extract_for(http, "monaco", extracts)
+    assert path.read_bytes() == newer
+    assert catalogues.ranges[-1] == f"bytes={kept}-" and catalogues.last_status == 206

@@ -238,7 +238,23 @@ def fetch(http: Http, plan: Plan, progress: Progress | None = None) -> Path:
 
 
 def _fetch(http: Http, plan: Plan, part: Path, progress: Progress | None) -> Path:
+    # A part resumes only from the version it was started with: its validator goes beside
+    # it, and If-Range sends that one (today's would append the new file's tail to the old
+    # bytes, a day after Geofabrik published a new extract). A part without one, or of
+    # another version than the one published now, starts again, with today's validator.
+    started = part.with_name(part.name + ".json")
     have = part.stat().st_size if part.exists() else 0
+    current = plan.validator.get("ETag") or plan.validator.get("Last-Modified")
+    try:
+        if_range = json.loads(started.read_text(encoding="utf-8"))["validator"] if have else None
+    except (OSError, ValueError, KeyError, TypeError):
+        if_range = None
+    if have and (not isinstance(if_range, str) or if_range != current):
+        part.unlink()
+        have = 0
+    if not have:
+        if_range = current
+        started.write_text(json.dumps({"validator": if_range}), encoding="utf-8")
     if plan.size is not None:
         directory = plan.target.parent
         free = shutil.disk_usage(directory).free
@@ -247,19 +263,6 @@ def _fetch(http: Http, plan: Plan, part: Path, progress: Progress | None) -> Pat
                 f"not enough disk space in {directory}: {_mb(plan.size - have)} needed "
                 f"plus {_mb(SPARE_BYTES)} kept spare, {_mb(free)} free"
             )
-    # A part resumes only from the version it was started with: its validator goes beside
-    # it, and If-Range sends that one (today's would append the new file's tail to the old
-    # bytes, a day after Geofabrik published a new extract). A part without one starts again.
-    started = part.with_name(part.name + ".json")
-    try:
-        if_range = json.loads(started.read_text(encoding="utf-8"))["validator"] if have else None
-    except (OSError, ValueError, KeyError, TypeError):
-        if_range = None
-    if have and not isinstance(if_range, str):
-        part.unlink()
-    if not have or not isinstance(if_range, str):
-        if_range = plan.validator.get("ETag") or plan.validator.get("Last-Modified")
-        started.write_text(json.dumps({"validator": if_range}), encoding="utf-8")
     http.download(plan.region.url, part, if_range, progress, plan.size)
     expected = _published_md5(http, plan.region.url)
     actual = file_md5(part)
