@@ -357,3 +357,25 @@ def test_a_part_restarted_for_a_new_version_resumes_from_that_one(
     path = download.extract_for(http, "monaco", extracts)
     assert path.read_bytes() == newer
     assert catalogues.ranges[-1] == f"bytes={kept}-" and catalogues.last_status == 206
+
+
+def test_a_password_in_a_service_url_is_written_in_no_file(
+    net_settings, catalogues, httpserver, geo_api, pbf, extracts
+):
+    """The extract's sidecar kept its URL with the mirror's password, and the kept
+    communes of a department the geo.api.gouv.fr URL with its own."""
+    from osmcams.sources import geoapi
+
+    folder = "/extracts/europe/france/provence_alpes_cote_d_azur/alpes_maritimes-latest.osm.pbf"
+    httpserver.expect_request(folder).respond_with_handler(catalogues)
+    httpserver.expect_request(folder + ".md5").respond_with_data(f"{hashlib.md5(pbf).hexdigest()}  x\n")
+    secret = replace(net_settings, osmfr_url=net_settings.osmfr_url.replace("//", "//user:s3cret@"),
+                     geo_api_url=net_settings.geo_api_url.replace("//", "//user:s3cret@"))
+    http = Http(secret)
+    path = download.extract_for(http, "osmfr:alpes_maritimes", extracts)
+    assert path.read_bytes() == pbf
+    kept, _ = geoapi.keep_department(http, "06")
+    written = [*extracts.iterdir(), kept]
+    assert [p.name for p in written if b"s3cret" in p.read_bytes()] == []
+    again = download.plan(http, download.find_region(http, "osmfr:alpes_maritimes"), extracts)
+    assert again.up_to_date

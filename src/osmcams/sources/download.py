@@ -2,8 +2,9 @@
 
 A download goes to ``<name>.part`` beside its target and resumes from there with an
 HTTP Range. It becomes the target (``os.replace``) only once its MD5 matches the
-published ``.md5``; a mismatch deletes it. A sidecar ``<name>.json`` keeps the ETag
-and Last-Modified of the download, so an unchanged extract is not fetched again.
+published ``.md5``; a mismatch deletes it. A sidecar ``<name>.json`` keeps the URL (without
+its password), ETag and Last-Modified of the download, so an unchanged extract is not
+fetched again.
 The provider's ``<name>.poly``, the polygon the extract was cut with, is kept beside it.
 """
 
@@ -206,7 +207,7 @@ def plan(http: Http, region: Region, directory: Path) -> Plan:
             stored = {}
         if not isinstance(stored, dict):
             stored = {}
-        up_to_date = stored.get("url") == region.url and stored.get("validator") == validator
+        up_to_date = stored.get("url") == public_url(region.url) and stored.get("validator") == validator
     return Plan(region, target, int(length) if length.isdigit() else None, validator, up_to_date)
 
 
@@ -328,7 +329,7 @@ def file_md5(path: Path) -> str:
 def _write_sidecar(plan: Plan, md5: str) -> None:
     sidecar = _sidecar(plan.target)
     temp = sidecar.with_name(sidecar.name + ".tmp")
-    record = {"url": plan.region.url, "validator": plan.validator, "md5": md5}
+    record = {"url": public_url(plan.region.url), "validator": plan.validator, "md5": md5}
     try:
         temp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         os.replace(temp, sidecar)

@@ -17,6 +17,7 @@ from osmcams.communes.model import COLUMNS, Communes, department_of
 from osmcams.communes.names import match
 from osmcams.errors import CommuneNotFound, DataError
 from osmcams.models import nan_unsaid
+from osmcams.settings import public_url
 from osmcams.sources.http import Http, host, unexpected
 
 LOOKUP_FIELDS = "nom,code,codeDepartement,population"
@@ -239,7 +240,7 @@ def keep_department(http: Http, department: str) -> tuple[Path, int]:
     _to_communes(http, features)  # refuses what a boundary file may not hold
     kept = {
         "type": "FeatureCollection",
-        "source": f"{_url(http)}?codeDepartement={department}",
+        "source": f"{public_url(_url(http))}?codeDepartement={department}",
         "fetched": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "features": features,
     }
