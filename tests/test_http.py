@@ -222,6 +222,17 @@ def test_a_damaged_cache_is_moved_aside(httpserver, net_settings):
     assert Http(replace(net_settings, offline=True)).get_json(httpserver.url_for("/geo/x")) == [1]
 
 
+def test_a_cache_dir_given_as_text_is_a_path(httpserver, net_settings, tmp_path):
+    """Settings(cache_dir="…"), as a notebook writes it, failed at the first request with
+    AttributeError: 'str' object has no attribute 'exists'."""
+    httpserver.expect_oneshot_request("/geo/x").respond_with_json({"n": 1})
+    settings = replace(net_settings, cache_dir=str(tmp_path / "notebook"))
+    assert settings.cache_dir == tmp_path / "notebook"
+    assert Http(settings).get_json(httpserver.url_for("/geo/x")) == {"n": 1}
+    assert Http(settings).get_json(httpserver.url_for("/geo/x")) == {"n": 1}  # from the cache
+    assert (tmp_path / "notebook" / "http.sqlite").is_file()
+
+
 def test_a_cache_dir_that_is_a_file_is_a_usage_error(httpserver, net_settings, tmp_path):
     settings = replace(net_settings, cache_dir=tmp_path / "file")
     settings.cache_dir.write_text("x")

@@ -80,6 +80,8 @@ class Settings:
     user_agent: str = field(default_factory=_user_agent)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.cache_dir, Path):  # a str, as a notebook writes it
+            object.__setattr__(self, "cache_dir", Path(self.cache_dir))
         for name in URL_FIELDS:
             check_url(name, getattr(self, name))
         for name in ("connect_timeout", "read_timeout", "deadline"):
@@ -106,8 +108,6 @@ class Settings:
             if source.get(var):
                 values[name] = _convert(types[name], source[var], var)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if "cache_dir" in values:
-            values["cache_dir"] = Path(values["cache_dir"])
         return replace(cls(), **values) if values else cls()
 
 
