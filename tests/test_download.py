@@ -276,6 +276,7 @@ def test_a_body_past_its_announced_size_is_refused(net_settings, httpserver, ext
 
     httpserver.expect_request("/geofabrik/index-v1.json").respond_with_json(geofabrik_index(httpserver))
     httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf").respond_with_handler(endless)
+    httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf.md5").respond_with_data("0" * 32)
     with pytest.raises(NetworkError, match=r"sent more than the 100,000 bytes it announced"):
         download.extract_for(Http(net_settings), "monaco", extracts)
     part = extracts / "monaco-latest.osm.pbf.part"
@@ -379,3 +380,29 @@ def test_a_password_in_a_service_url_is_written_in_no_file(
     assert [p.name for p in written if b"s3cret" in p.read_bytes()] == []
     again = download.plan(http, download.find_region(http, "osmfr:alpes_maritimes"), extracts)
     assert again.up_to_date
+
+
+def test_an_extract_published_during_the_download_does_not_fail_it(
+    net_settings, httpserver, pbf, extracts
+):
+    """Geofabrik replaces an extract and its .md5 (by rename) while a download of the old
+    one goes on, from the file it opened: the .md5 was read after the download, so the
+    new extract's sum failed a whole, sound download of the old one, and deleted it."""
+    from werkzeug import Response
+
+    newer = bytes(1000) + pbf[1000:]
+    sums = {"now": hashlib.md5(pbf).hexdigest()}
+
+    def serve(request):
+        headers = {"ETag": '"e"', "Content-Length": str(len(pbf))}
+        if request.method == "HEAD":
+            return Response(iter([]), headers=headers, direct_passthrough=True)
+        sums["now"] = hashlib.md5(newer).hexdigest()  # published while the old one is sent
+        return Response(iter([pbf]), headers=headers, direct_passthrough=True)
+
+    httpserver.expect_request("/geofabrik/index-v1.json").respond_with_json(geofabrik_index(httpserver))
+    httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf").respond_with_handler(serve)
+    httpserver.expect_request("/geofabrik/europe/monaco-latest.osm.pbf.md5").respond_with_handler(
+        lambda request: Response(f"{sums['now']}  monaco-latest.osm.pbf\n"))
+    path = download.extract_for(Http(net_settings), "monaco", extracts)
+    assert path.read_bytes() == pbf

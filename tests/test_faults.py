@@ -8,6 +8,7 @@ hold. A new fault is one new row in ``CASES``.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import re
@@ -268,6 +269,8 @@ class Env:
         server.expect_request(f"/geofabrik/{pbf_path}", method="HEAD").respond_with_response(
             Response(iter([]), headers={"Content-Length": str(length), "ETag": '"1"'},
                      direct_passthrough=True))
+        server.expect_request(f"/geofabrik/{pbf_path}.md5").respond_with_data(
+            hashlib.md5(b"x" * min(length, 1000)).hexdigest())
         server.expect_request(f"/geofabrik/{pbf_path}").respond_with_data(b"x" * min(length, 1000))
         return ["--download-url", server.url_for("/geofabrik")]
 

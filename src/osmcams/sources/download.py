@@ -264,8 +264,10 @@ def _fetch(http: Http, plan: Plan, part: Path, progress: Progress | None) -> Pat
                 f"not enough disk space in {directory}: {_mb(plan.size - have)} needed "
                 f"plus {_mb(SPARE_BYTES)} kept spare, {_mb(free)} free"
             )
-    http.download(plan.region.url, part, if_range, progress, plan.size)
+    # The sum of the version the HEAD saw, read before its bytes: one published meanwhile
+    # replaces the file, while the download goes on from the one the server opened.
     expected = _published_md5(http, plan.region.url)
+    http.download(plan.region.url, part, if_range, progress, plan.size)
     actual = file_md5(part)
     if actual != expected:
         part.unlink(missing_ok=True)
