@@ -672,3 +672,13 @@ def test_the_markdown_heading_of_the_figures_through_time(
                       "--reported", mine, "-q", "-f", "markdown").stdout
     assert "\n**Every reported figure beside the cameras mapped at its date**\n" in markdown
     assert "Over_time" not in markdown and "over_time" not in markdown
+
+
+def test_one_reported_file_alone_is_not_read_letter_by_letter(write_text) -> None:
+    """read_reported("/…/riviera.csv") read each character as a file ("/: cannot read
+    reported figures: Is a directory")."""
+    mine = write_text("riviera.csv", RIVIERA_FIGURES)
+    reported = read_reported(str(mine))
+    figures = {code: [f["reported_cameras"] for f in found] for code, found in reported.communes.items()}
+    assert figures == {"06012": [10], "06150": [5]}
+    assert reported.communes == read_reported((mine,)).communes

@@ -15,7 +15,7 @@ from typing import Any, TypedDict
 from osmcams.communes.model import OSM_POPULATION, Communes, short_list
 from osmcams.errors import CommuneNotFound, DataError
 from osmcams.geo.areas import areas_km2
-from osmcams.models import Camera, gc_paused
+from osmcams.models import Camera, gc_paused, listed
 from osmcams.sources.osm.pbf import Extract
 
 
@@ -472,7 +472,7 @@ def count(
     already. A code that `communes` does not hold is a CommuneNotFound.
     """
     frame = communes.frame.set_index("insee", drop=False)
-    codes = list(dict.fromkeys([codes] if isinstance(codes, str) else codes))
+    codes = list(dict.fromkeys(listed(codes)))
     unknown = [code for code in codes if code not in frame.index]
     if unknown:
         raise CommuneNotFound(f"no commune {short_list(unknown)} in {communes.source}")

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import gc
 import math
+import os
 import re
 import warnings
 from collections.abc import Callable, Iterator
@@ -263,6 +264,11 @@ def parse_date(text: str) -> datetime:
         return moment.astimezone(timezone.utc)
     except OverflowError as e:  # 0001-01-01T00:00+01:00 is before the first UTC date
         raise UsageError(f"the date {text!r} is out of the range of dates") from e
+
+
+def listed(values: Any) -> list[Any]:
+    """`values` as a list: one text or path given alone is one value, not its characters."""
+    return [values] if isinstance(values, (str, os.PathLike)) else list(values)
 
 
 def iso_timestamp(value: datetime | None) -> str | None:

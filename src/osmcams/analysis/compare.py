@@ -16,6 +16,7 @@ import csv
 import io
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from importlib.resources import files
@@ -25,6 +26,7 @@ from osmcams.communes.model import department_of
 from osmcams.errors import DataError
 from osmcams.files import read_input
 from osmcams.join import MIN_COVERAGE, Report, data_age_days, dense, share_text
+from osmcams.models import listed
 
 MAX_REPORTED_BYTES = 16 << 20  # a table of figures per commune of France takes a few MB
 SERIES_COLUMNS = ("insee", "name", "department", "reported_cameras", "qualifier", "scope", "status",
@@ -62,17 +64,18 @@ class Reported:
 
 
 def read_reported(
-    paths: tuple[str | os.PathLike[str], ...] = (), today: date | None = None
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] = (), today: date | None = None
 ) -> Reported:
-    """The figures of `paths` (series, one-figure-per-commune or department tables), else
-    those shipped with osmcams. `today`: no figure may describe a later date but a plan."""
+    """The figures of `paths` (one file, or several: series, one-figure-per-commune or
+    department tables), else those shipped with osmcams. `today`: no figure may describe a
+    later date but a plan."""
     reported = Reported()
     today = today or date.today()
     if not paths:
         for name in SHIPPED:
             text = files("osmcams.analysis").joinpath(f"data/{name}").read_text(encoding="utf-8")
             _add_table(reported, text, f"osmcams:{name}", today)
-    for path in paths:
+    for path in listed(paths):
         try:
             text = read_input(path, MAX_REPORTED_BYTES, "reported figures").decode("utf-8-sig")
         except UnicodeDecodeError as e:

@@ -25,7 +25,7 @@ from osmcams.communes.model import (
 )
 from osmcams.communes.population import apply_population
 from osmcams.errors import DataError, OsmcamsError, UsageError, quoted
-from osmcams.models import Progress
+from osmcams.models import Progress, listed
 
 BOUNDARY_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".geojsonl")
 
@@ -44,7 +44,7 @@ KNOWN_FIELDS = (
 def boundary_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
     """The boundary files named, or found in the directories named (one path alone, or several)."""
     files: list[Path] = []
-    for raw in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
+    for raw in listed(paths):
         path = Path(raw)
         if path.is_dir():  # its files (a device or a FIFO named so is none)
             found = sorted(p for p in path.iterdir() if p.suffix.lower() in BOUNDARY_SUFFIXES and p.is_file())

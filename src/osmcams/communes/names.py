@@ -11,6 +11,7 @@ from typing import Any
 
 from osmcams.communes.model import NOTHING_SELECTED, Communes, department_of
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, OsmcamsError, UsageError, quoted
+from osmcams.models import listed
 
 
 def _regions() -> list[dict]:
@@ -142,7 +143,7 @@ def select(
         return codes
     candidates = list(zip(frame["insee"], frame["name"], frame["department"]))
     codes = []
-    for query in [queries] if isinstance(queries, str) else queries:
+    for query in listed(queries):
         try:
             code = match(query, candidates, department)
         except CommuneNotFound as e:
