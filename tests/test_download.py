@@ -406,3 +406,15 @@ def test_an_extract_published_during_the_download_does_not_fail_it(
         lambda request: Response(f"{sums['now']}  monaco-latest.osm.pbf\n"))
     path = download.extract_for(Http(net_settings), "monaco", extracts)
     assert path.read_bytes() == pbf
+
+
+def test_an_extract_cut_short_here_is_not_up_to_date(net_settings, catalogues, pbf, extracts):
+    """An extract truncated on disk (a full disk, a copy stopped) beside its sidecar was
+    "up to date, not downloaded again", at 1,000 bytes of 445,315."""
+    http = Http(net_settings)
+    path = download.extract_for(http, "monaco", extracts)
+    with path.open("r+b") as f:
+        f.truncate(1000)
+    again = download.plan(http, download.find_region(http, "monaco"), extracts)
+    assert not again.up_to_date
+    assert download.fetch(http, again).read_bytes() == pbf

@@ -199,8 +199,11 @@ def plan(http: Http, region: Region, directory: Path) -> Plan:
     headers = http.head(region.url)
     length = headers.get("Content-Length", "")
     validator = _validator(headers)
+    size = int(length) if length.isdigit() else None
     up_to_date = False
-    if target.is_file() and validator and _sidecar(target).is_file():
+    # Unchanged on the server, and whole here (not cut short by a full disk or a copy).
+    if target.is_file() and validator and _sidecar(target).is_file() and (
+            size is None or target.stat().st_size == size):
         try:
             stored = parse_nested(json.loads, _sidecar(target).read_text(encoding="utf-8"))
         except ValueError:
@@ -208,7 +211,7 @@ def plan(http: Http, region: Region, directory: Path) -> Plan:
         if not isinstance(stored, dict):
             stored = {}
         up_to_date = stored.get("url") == public_url(region.url) and stored.get("validator") == validator
-    return Plan(region, target, int(length) if length.isdigit() else None, validator, up_to_date)
+    return Plan(region, target, size, validator, up_to_date)
 
 
 def fetch(http: Http, plan: Plan, progress: Progress | None = None) -> Path:
