@@ -179,16 +179,24 @@ def _stranger(request: Request, answer: Any) -> Any:
     return answer
 
 
-def _half_camera(request: Request, answer: Any) -> Any:
-    if request.path.endswith("/boundary"):
-        answer["groupByResult"][0]["result"][-1]["value"] = 2.5
-    return answer
+def _count_of(value: Any) -> Callable[[Request, Any], Any]:
+    """An answer whose last count is `value`."""
+    def after(request: Request, answer: Any) -> Any:
+        if request.path.endswith("/boundary"):
+            answer["groupByResult"][0]["result"][-1]["value"] = value
+        return answer
+    return after
+
+
+NOT_A_COUNT = "not a whole number from 0 to 9,007,199,254,740,992: "
 
 
 @pytest.mark.parametrize(("after", "message"), [
     (_no_extent, "no temporal extent"),
     (_stranger, "'75056', which was not asked for"),
-    (_half_camera, "not a whole number: 2.5"),
+    (_count_of(2.5), NOT_A_COUNT + "2.5"),
+    (_count_of(1e300), NOT_A_COUNT + "1e+300"),  # whole, but no count of cameras
+    (_count_of(10**400), NOT_A_COUNT + "1" + "0" * 39 + "…"),  # JSON allows it; no float holds it
 ])
 def test_answers_that_cannot_be_trusted_count_nothing(
     ohsome: Ohsome, ign_dir: Path, tmp_path: Path, capsys, after: Any, message: str,

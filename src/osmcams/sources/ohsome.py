@@ -55,6 +55,8 @@ DIGITS = 7
 SERVICE_SHARE = 0.8  # of osmcams's read timeout, for ohsome's processing of a request
 KM2_PER_SQUARE_DEGREE = (math.pi * 6371.0088 / 180) ** 2
 OSM_ID = re.compile(r"(way|relation)/\d+")
+# The largest count believed: beyond, a JSON number is no exact whole number (2**53).
+MAX_COUNT = 2**53
 
 
 @dataclass(frozen=True)
@@ -336,13 +338,19 @@ def _check_counts(answer: Any, batch: list[str], dates: Sequence[str]) -> None:
             raise unexpected(SERVICE, f"sent counts for {code} at other dates than asked")
         for r in result:
             value = r.get("value")
-            if not (isinstance(value, (int, float)) and not isinstance(value, bool)
-                    and math.isfinite(value) and value >= 0 and value == int(value)):
+            if not _is_count(value):
+                shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
                 raise unexpected(SERVICE, f"sent a count for {code} at {r['timestamp']} that "
-                                          f"is not a whole number: {value!r}")
+                                          f"is not a whole number from 0 to {MAX_COUNT:,}: {shown}")
     if seen != asked:
         missing = ", ".join(sorted(asked - seen))
         raise unexpected(SERVICE, f"sent no counts for {missing}")
+
+
+def _is_count(value: Any) -> bool:
+    """Whether `value` is a whole number from 0 to MAX_COUNT (NaN and infinities are not)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and 0 <= value <= MAX_COUNT and value == int(value))
 
 
 def _check_features(answer: Any, index: dict[int | None, int]) -> None:
