@@ -219,9 +219,12 @@ def test_a_truncated_answer_counts_nothing(ohsome: Ohsome, ign_dir: Path, tmp_pa
     assert "not valid JSON (cut short?)" in capsys.readouterr().err
 
 
-def test_until_after_the_data_date_is_refused(ohsome: Ohsome, ign_dir: Path, tmp_path: Path, capsys) -> None:
-    _ohsome_timeline(ign_dir, tmp_path, "--until", "2026-01-01", code=ExitCode.USAGE)
-    assert "after the data date 2025-09-01" in capsys.readouterr().err
+@pytest.mark.parametrize("option", ["--until", "--since"])
+def test_a_date_after_the_data_date_is_refused(
+    ohsome: Ohsome, ign_dir: Path, tmp_path: Path, capsys, option: str,
+) -> None:
+    _ohsome_timeline(ign_dir, tmp_path, option, "2026-01-01", code=ExitCode.USAGE)
+    assert f"{option} 2026-01-01 is after the data date 2025-09-01" in capsys.readouterr().err
 
 
 def test_a_self_intersecting_polygon_is_made_valid_before_it_is_sent(

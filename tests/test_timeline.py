@@ -345,6 +345,7 @@ def test_a_snapshot_is_refused_with_where_to_get_history(monaco_2025: Path, ign_
 @pytest.mark.parametrize(("args", "message"), [
     (["--until", "2026-01-01"], "after the data date"),
     (["--since", "2025-05", "--until", "2025-01"], "is after --until"),
+    (["--since", "2026"], f"--since 2026 is after the data date {HEADER_DATE}"),
     (["--since", "last spring"], "cannot read the date"),
     (["--every", "hour", "--since", "2000"], "dates"),
 ])
@@ -354,7 +355,9 @@ def test_impossible_spans_are_usage_errors(
     code, _ = _run("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
                    "--commune", "Beausoleil", *args, "-q")
     assert code == ExitCode.USAGE
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert "--until" in args or "after --until" not in err  # not an option the user did not give
 
 
 def saint_barthelemy_history(osm_dir: Path, tmp_path: Path, write_text) -> tuple[Path, Path, list[int]]:

@@ -196,7 +196,11 @@ def date_span(
         raise UsageError(f"--until {until} is after the data date {data_date}: "
                          "nothing is known after it")
     if since:
-        return parse_date(since), stop
+        start = parse_date(since)
+        if until is None and end is not None and start > end:
+            raise UsageError(f"--since {since} is after the data date {data_date}: "
+                             "nothing is known after it")
+        return start, stop
     if first is None:
         return _floor(stop, "year"), stop
     return _floor(datetime.fromtimestamp(first, timezone.utc), "year"), stop
