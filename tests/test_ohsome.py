@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,18 @@ def _no_extent(request: Request, answer: Any) -> Any:
     return answer
 
 
+def _extent(start: str, end: str) -> Callable[[Request, Any], Any]:
+    """A /metadata whose data spans `start` to `end`."""
+    def after(request: Request, answer: Any) -> Any:
+        if request.path.endswith("/metadata"):
+            answer["extractRegion"]["temporalExtent"] = {"fromTimestamp": start, "toTimestamp": end}
+        return answer
+    return after
+
+
+NEXT_YEAR = f"{datetime.now(timezone.utc).year + 1}-01-01T00:00:00Z"
+
+
 def _stranger(request: Request, answer: Any) -> Any:
     if request.path.endswith("/boundary"):
         answer["groupByResult"][0]["groupByObject"] = "75056"
@@ -193,6 +206,8 @@ NOT_A_COUNT = "not a whole number from 0 to 9,007,199,254,740,992: "
 
 @pytest.mark.parametrize(("after", "message"), [
     (_no_extent, "no temporal extent"),
+    (_extent("2007-10-08T00:00:00Z", NEXT_YEAR), f"to {NEXT_YEAR}, which ends in the future"),
+    (_extent("2025-09-02T00:00:00Z", HEADER_DATE), "starts after it ends"),
     (_stranger, "'75056', which was not asked for"),
     (_count_of(2.5), NOT_A_COUNT + "2.5"),
     (_count_of(1e300), NOT_A_COUNT + "1e+300"),  # whole, but no count of cameras

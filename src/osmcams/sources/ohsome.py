@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -55,6 +56,7 @@ DIGITS = 7
 SERVICE_SHARE = 0.8  # of osmcams's read timeout, for ohsome's processing of a request
 KM2_PER_SQUARE_DEGREE = (math.pi * 6371.0088 / 180) ** 2
 OSM_ID = re.compile(r"(way|relation)/\d+")
+FUTURE_SLACK = 86_400  # seconds of clock difference allowed to a data date
 # The largest count believed: beyond, a JSON number is no exact whole number (2**53).
 MAX_COUNT = 2**53
 
@@ -80,6 +82,11 @@ def metadata(http: Http) -> Extent:
         ):
             raise unexpected(SERVICE, "/metadata gives no temporal extent: its data date is "
                                       "unknown, so nothing is counted")
+        start, end = (_instant(extent[k]) or 0 for k in ("fromTimestamp", "toTimestamp"))
+        if end > time.time() + FUTURE_SLACK or start > end:
+            raise unexpected(SERVICE, f"/metadata says its data spans {extent['fromTimestamp']} to "
+                                      f"{extent['toTimestamp']}, which ends in the future or "
+                                      "starts after it ends: nothing is counted")
         timeout = answer.get("timeout")
         if timeout is not None and not (
                 isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0):
