@@ -200,6 +200,10 @@ def test_every_year_from_the_first_camera_to_the_data_date(
     rows = {row["insee"]: row for row in result["communes"]}
     assert rows["06032"]["cameras"][0] == 0
     assert rows["06012"]["first_camera"] == "2022-11-01T11:44:14Z"
+    # The shipped populations are INSEE's of 2023 (in force in 2026, in the COG 2026 that
+    # names the shipped table): the year beside per_10k is the one the source names.
+    assert result["meta"]["population_year"] == "2023"
+    assert result["meta"]["population_source"].startswith("INSEE legal population 2023 ")
 
 
 @pytest.mark.parametrize("sifted_in", ["this process", "worker processes"])

@@ -154,7 +154,8 @@ def apply_official_population(
     population = read_population(official_table(), OFFICIAL_YEAR, cache_dir, refresh)
     if not any(code in population.values for code in communes.frame["insee"].tolist()):
         return communes
-    _apply(communes, dataclasses.replace(population, source=OFFICIAL_SOURCE))
+    # Its name says the COG edition, 2026, which read_population would take for the year.
+    _apply(communes, dataclasses.replace(population, source=OFFICIAL_SOURCE, year=OFFICIAL_YEAR))
     return communes
 
 
