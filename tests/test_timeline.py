@@ -206,6 +206,15 @@ def test_every_year_from_the_first_camera_to_the_data_date(
     assert result["meta"]["population_source"].startswith("INSEE legal population 2023 ")
 
 
+def test_until_before_the_first_camera_counts_that_year(
+    history: Path, ign_dir: Path, shapes: dict[str, Any], tmp_path: Path
+) -> None:
+    """No --since, and no camera by --until: the dates start on January 1st of its year."""
+    result = _timeline(history, ign_dir, tmp_path, "--until", "2018-06")
+    assert result["dates"] == ["2018-01-01T00:00:00Z", "2018-06-01T00:00:00Z"]
+    _check(result, history, shapes)
+
+
 @pytest.mark.parametrize("sifted_in", ["this process", "worker processes"])
 def test_every_month_with_moves_retags_and_deletions(
     history: Path, ign_dir: Path, shapes: dict[str, Any], tmp_path: Path, sifted_in: str,

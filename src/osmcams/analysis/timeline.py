@@ -188,6 +188,8 @@ def _last(track: Any) -> Any:
 def date_span(
     since: str | None, until: str | None, every: str, first: int | None, data_date: str | None
 ) -> tuple[datetime, datetime]:
+    """The first and last dates: `since`, else January 1st of the year of the first camera
+    (`first`), or of the last date when there is none by then; `until`, else `data_date`."""
     end = parse_date(data_date) if data_date else None
     stop = parse_date(until) if until else end
     if stop is None:
@@ -201,7 +203,7 @@ def date_span(
             raise UsageError(f"--since {since} is after the data date {data_date}: "
                              "nothing is known after it")
         return start, stop
-    if first is None:
+    if first is None or first > stop.timestamp():  # no camera by the last date
         return _floor(stop, "year"), stop
     return _floor(datetime.fromtimestamp(first, timezone.utc), "year"), stop
 
