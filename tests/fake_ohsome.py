@@ -6,7 +6,8 @@ Its answers are ohsome's JSON (ohsome-api's response formats: ``groupByResult`` 
 ``/metadata``, and ``{timestamp, status, message, requestUrl}`` for errors). The state
 at a date is what ``osmium time-filter FILE DATE`` holds, with shapely for the geometry:
 nothing of osmcams is used. It counts the way ohsome does: a node when it lies in the
-polygon, a way or relation in /elements/bbox when its geometry meets the box.
+polygon, a way or relation in /elements/bbox when its geometry meets the box, given
+whole as ohsome gives it: a way's line, a relation's GeometryCollection of its members.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ class Ohsome:
                                   for code, result in results.items()]}
 
     def bbox(self, request: Request) -> Any:
-        from shapely.geometry import box
+        from shapely.geometry import box, mapping
 
         form = request.form
         assert form["filter"] == "man_made=surveillance and (type:way or type:relation)"
@@ -143,9 +144,7 @@ class Ohsome:
                 shape = None if kind == "n" else self._geometry(state, kind, osm_id)
                 if shape is None or not shape.intersects(area):
                     continue
-                west, south, east, north = shape.bounds
-                ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
-                features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
+                features.append({"type": "Feature", "geometry": mapping(shape),
                                  "properties": {"@osmId": f"{'way' if kind == 'w' else 'relation'}/{osm_id}",
                                                 "@snapshotTimestamp": date}})
         return {"attribution": ATTRIBUTION, "apiVersion": API_VERSION,

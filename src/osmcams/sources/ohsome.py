@@ -376,7 +376,9 @@ def _check_features(answer: Any, index: dict[int | None, int]) -> None:
 
 
 def _corners(geometry: Any) -> Any:
-    """((west, south), (east, north)) of a GeoJSON geometry, or None when it is not valid."""
+    """((west, south), (east, north)) of a GeoJSON geometry, or None when it is not valid.
+    A GeometryCollection (what ohsome gives for a relation that is no multipolygon: its
+    members' geometries) spans all its parts."""
     points: list[tuple[float, float]] = []
 
     def walk(value: Any) -> bool:
@@ -388,8 +390,15 @@ def _corners(geometry: Any) -> Any:
             return True
         return isinstance(value, list) and bool(value) and all(walk(v) for v in value)
 
-    coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
-    if not walk(coordinates):
+    def parts(shape: Any) -> bool:
+        if not isinstance(shape, dict):
+            return False
+        if shape.get("type") == "GeometryCollection":
+            members = shape.get("geometries")
+            return isinstance(members, list) and bool(members) and all(parts(m) for m in members)
+        return walk(shape.get("coordinates"))
+
+    if not parts(geometry):
         return None
     lons, lats = [p[0] for p in points], [p[1] for p in points]
     return (min(lons), min(lats)), (max(lons), max(lats))
