@@ -215,6 +215,22 @@ def test_until_before_the_first_camera_counts_that_year(
     _check(result, history, shapes)
 
 
+def test_a_header_date_in_the_future_is_not_the_data_date(
+    history: Path, ign_dir: Path, shapes: dict[str, Any], tmp_path: Path, capsys
+) -> None:
+    """A header claiming 2090: the data date is the newest version (osmium fileinfo's last
+    timestamp), and no count is dated after it."""
+    target = tmp_path / "future.osh.pbf"
+    run_osmium("cat", history, "-o", target,
+               "--output-header=osmosis_replication_timestamp=2090-01-01T00:00:00Z")
+    newest = json.loads(run_osmium("fileinfo", "-e", "-j", target))["data"]["timestamp"]["last"]
+    result = _timeline(target, ign_dir, tmp_path, "--since", "2025")
+    assert result["meta"]["data_timestamp"] == result["dates"][-1] == newest
+    assert result["dates"] == ["2025-01-01T00:00:00Z", newest]
+    assert any("2090-01-01T00:00:00Z, in the future" in w for w in result["warnings"])
+    _check(result, target, shapes)
+
+
 @pytest.mark.parametrize("sifted_in", ["this process", "worker processes"])
 def test_every_month_with_moves_retags_and_deletions(
     history: Path, ign_dir: Path, shapes: dict[str, Any], tmp_path: Path, sifted_in: str,

@@ -377,7 +377,8 @@ def _tracks(scan: _Scan) -> tuple[list[Track], list[str]]:
 def _data_date(
     path: Path, stamp: str | None, stamp_source: str, scan: _Scan
 ) -> tuple[str | None, str, list[str]]:
-    """The data date: the header's, unless versions read are newer (or it has none)."""
+    """The data date: the header's, unless versions read are newer, or it has none, or it
+    lies in the future (more than a day of clock difference)."""
     newest = max(
         (v.start for table in (scan.nodes, scan.ways, scan.relations)
          for versions in table.values() for v in versions),
@@ -386,11 +387,13 @@ def _data_date(
     if scan.sifted is not None and len(scan.sifted):
         newest = max(newest or 0, int(scan.sifted.starts.max()))
     newest_iso = None if newest is None else iso(newest)
-    if stamp is not None and (newest_iso is None or newest_iso <= stamp):
+    future = stamp is not None and stamp > iso(int(datetime.now(timezone.utc).timestamp()) + 86_400)
+    if stamp is not None and not future and (newest_iso is None or newest_iso <= stamp):
         return stamp, stamp_source, []
     if newest_iso is None:
         return None, "unknown", [f"{path.name} carries no date: the age of its data is unknown"]
-    why = f"its header says {stamp}, older than" if stamp else "it has no date in its header:"
+    why = (f"its header says {stamp}, in the future:" if future
+           else f"its header says {stamp}, older than" if stamp else "it has no date in its header:")
     return newest_iso, "newest version read", [
         f"{path.name}: {why} the newest version read, {newest_iso}, taken as the data date; "
         "the data may be newer"
