@@ -154,6 +154,26 @@ def test_a_batch_that_times_out_is_split(
     assert len(ohsome.log) == asked  # the parts' answers are cached: the whole is not asked again
 
 
+def test_a_batch_whose_answer_is_too_large_is_split(
+    ohsome: Ohsome, history: Path, ign_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    """ohsome's answer grows with the communes and dates asked (the four communes daily
+    since 2009 pass 1 MB): beyond the answer cap, the batch is split, not the run given up."""
+    monkeypatch.setenv("OSMCAMS_MAX_ANSWER_MB", "1")
+
+    def after(request: Request, answer: Any) -> Any:
+        if request.path.endswith("/boundary"):  # 400 KB per commune
+            answer["padding"] = " " * (400_000 * len(answer["groupByResult"]))
+        return answer
+
+    ohsome.after = after
+    online = _ohsome_timeline(ign_dir, tmp_path, "--since", "2024")
+    local = _timeline(history, ign_dir, tmp_path, "--since", "2024")
+    assert [r["cameras"] for r in online["communes"]] == [r["cameras"] for r in local["communes"]]
+    counts = [path for path, _ in ohsome.log if path.endswith("/boundary")]
+    assert len(counts) == 1 + 2  # four communes (1.6 MB), then two halves (800 KB each)
+
+
 def test_429_waits_then_goes_on(ohsome: Ohsome, ign_dir: Path, tmp_path: Path) -> None:
     refused: list[str] = []
 

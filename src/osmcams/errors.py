@@ -61,6 +61,7 @@ class NetworkError(OsmcamsError, ConnectionError):
     status: int | None = None  # the HTTP status, when the server answered with an error
     unreachable = False  # no connection at all: the command may say how to do without
     detail: bytes = b""  # the start of the body of that error answer
+    too_large = False  # the answer was longer than max_answer_mb allows
 
 
 class LockedError(OsmcamsError, RuntimeError):

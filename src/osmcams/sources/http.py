@@ -372,10 +372,12 @@ class Http:
         limit = self.settings.max_answer_mb * 1_000_000
 
         def too_big() -> NetworkError:
-            return NetworkError(
+            error = NetworkError(
                 f"the answer from {host(url)} is larger than {self.settings.max_answer_mb} MB, "
                 f"the limit set by {label('max_answer_mb')}: refused"
             )
+            error.too_large = True
+            return error
 
         def read(
             response: requests.Response, cancel: threading.Event

@@ -40,8 +40,9 @@ BOXES = "/elements/bbox"
 NODE_FILTER = "man_made=surveillance and type:node"
 SHAPE_FILTER = "man_made=surveillance and (type:way or type:relation)"
 RETRY = (429, 502, 503)  # tried again by the HTTP layer, after its back-off
-# A refused polygon (400; 404: outside ohsome's data; 500: self-intersecting) or a timeout
-# (413 with ohsome's timeout message, 504): the batch is split in two and asked again.
+# A refused polygon (400; 404: outside ohsome's data; 500: self-intersecting), a timeout
+# (413 with ohsome's timeout message, 504), or an answer beyond max_answer_mb (many dates):
+# the batch is split in two and asked again.
 SPLIT = (400, 404, 413, 500, 504)
 # Batches: well under ohsome's time limit (a few minutes), whose cost grows with the area
 # and the data it holds. The area is estimated on the sphere, which is enough to batch.
@@ -223,7 +224,7 @@ def _answered(
         boxes = _post(http, BOXES, _box_form(batch, shapes, query),
                       lambda a: _check_features(a, index))
     except NetworkError as e:
-        if e.status not in SPLIT:
+        if e.status not in SPLIT and not e.too_large:
             raise
         if len(batch) == 1:
             answers.refused[batch[0]] = _reason(e)
@@ -260,7 +261,9 @@ def _reason(error: NetworkError) -> str:
         message = None
     timed_out = error.status == 504 or (error.status == 413 and "timeout" in str(message))
     text = f"{error} ({message})" if isinstance(message, str) and message else str(error)
-    return ("it timed out even alone: " if timed_out else "refused: ") + text[:300]
+    why = ("it timed out even alone: " if timed_out
+           else "its answer is too large even alone: " if error.too_large else "refused: ")
+    return why + text[:300]
 
 
 def _url(http: Http, path: str) -> str:
