@@ -137,6 +137,20 @@ def test_data_date_from_the_newest_camera(osm_dir: Path, osm_cameras) -> None:
     assert extract.bbox == pytest.approx(tuple(info["header"]["boxes"][0]))
 
 
+def test_a_header_date_in_the_future_is_not_the_data_date(osm_dir: Path, osm_cameras, tmp_path: Path) -> None:
+    """Monaco 2025 with a header saying 2030: counted as data of 2030 (its age -1,121 days),
+    without a word. Its newest camera, as osmium reads it, is the data date, with a warning."""
+    path = tmp_path / "future.osm.pbf"
+    run_osmium("cat", osm_dir / EXTRACTS["monaco-2025"], "-o", path,
+               "--output-header=osmosis_replication_timestamp=2030-01-01T00:00:00Z")
+    extract = _read(path)
+    assert extract.timestamp == max(o.timestamp for o in osm_cameras(path)) < "2026"
+    assert extract.timestamp_source == "newest camera or boundary"
+    assert any(w.startswith("future.osm.pbf: its header says 2030-01-01T00:00:00Z, in the future: its "
+                            f"data date {extract.timestamp} is that of its newest camera")
+               for w in extract.warnings), extract.warnings
+
+
 # --- Synthetic OPL ----------------------------------------------------------------------
 
 SYNTHETIC = """\

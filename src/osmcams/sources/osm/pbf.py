@@ -15,6 +15,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -564,16 +565,18 @@ def scan_members(
         samples = sampled(path)
     cameras, warnings = _cameras(scan)
     _refuse_twice(path, cameras)
-    if stamp is None:
+    tomorrow = str(iso_timestamp(datetime.fromtimestamp(time.time() + 86_400, timezone.utc)))  # clock drift
+    said = (f"{path.name}: its header says {stamp}, in the future" if stamp and stamp > tomorrow
+            else f"{path.name} has no date in its header" if stamp is None else "")
+    if said:
         stamp = scan.newest
         if stamp is None:
             stamp_source = "unknown"
-            warnings.append(f"{path.name} carries no date: the age of its data is unknown")
+            warnings.append(f"{said}: the age of its data is unknown")
         else:
-            warnings.append(
-                f"{path.name} has no date in its header: its data date {stamp} is that of its "
-                "newest camera or boundary, so the data may be newer"
-            )
+            stamp_source = "newest camera or boundary"
+            warnings.append(f"{said}: its data date {stamp} is that of its newest camera or boundary, "
+                            "so the data may be newer")
     count = len(cameras)
     places = numpy.column_stack((numpy.fromiter((c.lon for c in cameras), float, count),
                                  numpy.fromiter((c.lat for c in cameras), float, count)))
