@@ -471,3 +471,19 @@ def test_names_on_a_crowded_map_overlap_no_other(communes_06, ign_shapes, monaco
     assert all(frame.contains(*box.min) and frame.contains(*box.max) for box in boxes)
     assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
     assert not [(box, dot) for box in boxes for dot in dots if box.contains(*dot)]
+
+
+def test_the_title_names_a_department_only_when_every_commune_lies_in_it(
+    riviera: Path, osmium_polygons, tmp_path: Path
+) -> None:
+    """The Riviera 2016 extract closes four admin_level=8 polygons (osmium), Monaco's among
+    them, which lies in no French department: the title said "4 communes of department 06"."""
+    closed = osmium_polygons(riviera, 8)
+    assert 2220322 in closed  # Monaco
+    out = tmp_path / "riviera.svg"
+    run_map("--all", "--pbf", riviera, "-o", out)
+    title = f"Video surveillance mapped in OpenStreetMap: {len(closed)} communes"
+    assert re.findall(r"<!-- (Video surveillance mapped in .*?) -->", out.read_text()) == [title]
+    page = tmp_path / "riviera.html"
+    run_map("--all", "--pbf", riviera, "-o", page)
+    assert f"<title>{title}</title>" in page.read_text()

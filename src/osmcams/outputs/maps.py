@@ -63,8 +63,9 @@ def _area_name(report: Report) -> str:
     names = [r["name"] for r in rows]
     if len(names) <= 3:
         return ", ".join(names)
-    departments = sorted({r["department"] for r in rows if r.get("department")})
-    where = f" of department {', '.join(departments)}" if 0 < len(departments) <= 3 else ""
+    departments = sorted({r.get("department") or "" for r in rows})
+    where = (f" of department {', '.join(departments)}"  # not when one lies in none (Monaco)
+             if 0 < len(departments) <= 3 and all(departments) else "")
     return f"{len(names):,} communes{where}"
 
 
