@@ -141,7 +141,7 @@ def test_credits_name_the_sources_never_a_path() -> None:
     assert "/home" not in text and "departements" not in text
     mine = {"boundaries": "/home/ana/secret/quartiers.gpkg", "population_source": "/home/ana/pop.csv (INSEE)"}
     assert credit_text(mine) == ("© OpenStreetMap contributors, ODbL · Boundaries: quartiers.gpkg"
-                                 " · Population: pop.csv (INSEE)")
+                                 " · Population: pop.csv (INSEE), year unknown")
     assert credit_text(mine, "Ville de Nantes, 2024") == (
         "© OpenStreetMap contributors, ODbL · Ville de Nantes, 2024")
     osm = {"boundaries": "monaco.osm.pbf (admin_level=8 relations)",

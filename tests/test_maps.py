@@ -487,3 +487,24 @@ def test_the_title_names_a_department_only_when_every_commune_lies_in_it(
     page = tmp_path / "riviera.html"
     run_map("--all", "--pbf", riviera, "-o", page)
     assert f"<title>{title}</title>" in page.read_text()
+
+
+def test_the_credits_give_the_population_and_its_year(
+    monaco_2025: Path, communes_06: Path, cog_population: Path, tmp_path: Path
+) -> None:
+    """A map per 10,000 inhabitants says whose population, of which year: with --population
+    communes.json --population-year 2023 it said "Population: INSEE, Code officiel
+    géographique (Etalab), Licence Ouverte", no year; with the shipped table and --credit for
+    one's own work, the population went unnamed."""
+    def credit_line(*args: str | Path) -> str:
+        out = tmp_path / "06.svg"
+        run_map("--department", "06", "--pbf", monaco_2025, "--boundaries", communes_06, "--by", "per_10k",
+                *args, "-o", out, "--overwrite")
+        return " ".join(re.findall(r"<!-- (.*?) -->", out.read_text(), flags=re.S))  # its texts
+
+    assert ("Population: INSEE, Code officiel géographique (Etalab), 2023, Licence Ouverte"
+            in credit_line("--population", cog_population, "--population-year", "2023"))
+    assert ("Population: INSEE, Code officiel géographique (Etalab), year unknown, Licence Ouverte"
+            in credit_line("--population", cog_population))
+    shipped = credit_line("--credit", "Carte : Technopolice 06")
+    assert "Population: INSEE legal population 2023" in shipped and "Carte : Technopolice 06" in shipped

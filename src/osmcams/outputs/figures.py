@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from osmcams.communes.model import OSM_POPULATION
-from osmcams.join import Report, share_text
+from osmcams.communes.population import OFFICIAL_SOURCE
+from osmcams.join import Report, population_text, share_text
 from osmcams.models import printable
 
 NO_DATA = "#d9d9d9"  # grey: a commune asked for that the data does not cover
@@ -50,8 +51,7 @@ OSM_URL = "https://www.openstreetmap.org/copyright"
 ODBL = {"name": "ODbL 1.0", "url": "https://opendatacommons.org/licenses/odbl/1-0/"}
 LICENCE_OUVERTE = "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"
 IGN = ("Boundaries: IGN ADMIN EXPRESS, Licence Ouverte", "https://geoservices.ign.fr/adminexpress")
-COG = ("Population: INSEE, Code officiel géographique (Etalab), Licence Ouverte", LICENCE_OUVERTE)
-GEOAPI_POPULATION = ("Population: INSEE via geo.api.gouv.fr, Licence Ouverte", LICENCE_OUVERTE)
+COG_POPULATION = "INSEE, Code officiel géographique (Etalab)"  # --population communes.json
 # Sources named by what they are, from how osmcams names them: IGN's ADMIN EXPRESS files
 # (as IGN ships them, or simplified as communes-NN-name.geojson), geo.api.gouv.fr (IGN
 # contours too), the Etalab COG tables, and OSM's own admin relations.
@@ -283,8 +283,9 @@ def _file_name(source: str) -> str:
 
 def credits(meta: dict[str, Any], credit: str | None = None) -> list[tuple[str, str | None]]:
     """What a published map credits, as (text, link): OSM, then the boundaries and the
-    population by what they are. An unknown source is named by its file name only, or
-    replaced by `credit`; no path of this machine is ever printed."""
+    population by what they are, the population with its year ("year unknown" when no one
+    says). An unknown source is named by its file name only, or replaced by `credit`; no
+    path of this machine is ever printed."""
     lines: list[tuple[str, str | None]] = [(OSM_CREDIT, OSM_URL)]
     unknown = []
     boundaries = str(meta.get("boundaries") or "")
@@ -292,13 +293,15 @@ def credits(meta: dict[str, Any], credit: str | None = None) -> list[tuple[str, 
         lines.append(IGN)
     elif boundaries and not OSM_BOUNDARIES.search(boundaries):
         unknown.append(f"Boundaries: {_file_name(boundaries)}")
-    population = str(meta.get("population_source") or "")
-    if "Etalab COG" in population:
-        lines.append(COG)
+    population, year = str(meta.get("population_source") or ""), meta.get("population_year")
+    if population.endswith("(Etalab COG)") or population == OFFICIAL_SOURCE:  # --population's or shipped
+        name = population if population == OFFICIAL_SOURCE else COG_POPULATION
+        lines.append((f"Population: {population_text(name, year)}, Licence Ouverte", LICENCE_OUVERTE))
     elif population.startswith("geo.api.gouv.fr"):
-        lines.append(GEOAPI_POPULATION)
+        lines.append((f"Population: {population_text('INSEE via geo.api.gouv.fr', year)}, Licence Ouverte",
+                      LICENCE_OUVERTE))
     elif population and not population.startswith(OSM_POPULATION):
-        unknown.append(f"Population: {_file_name(population)}")
+        unknown.append(f"Population: {population_text(_file_name(population), year)}")
     if credit:
         lines.append((credit, None))
     else:
