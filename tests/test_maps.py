@@ -508,3 +508,20 @@ def test_the_credits_give_the_population_and_its_year(
             in credit_line("--population", cog_population))
     shipped = credit_line("--credit", "Carte : Technopolice 06")
     assert "Population: INSEE legal population 2023" in shipped and "Carte : Technopolice 06" in shipped
+
+
+def test_the_html_map_has_a_true_scale_bar(monaco_2025: Path, osmium_polygons, tmp_path: Path) -> None:
+    """The HTML map had no scale at all, where the static one has a bar. Its bar, in metres,
+    is as long as the same distance on Monaco's outline, measured by pyproj (within 3 %)."""
+    monaco = osmium_polygons(monaco_2025, 8)[2220322]
+    page = tmp_path / "monaco.html"
+    run_map("--commune", "Monaco", "--pbf", monaco_2025, "-o", page)
+    dom = chromium("--window-size=1200,900", "--dump-dom", page.as_uri()).stdout
+    (width, length, unit) = re.findall(
+        r'class="leaflet-control-scale-line" style="width: (\d+)px;">(\d+) (k?m)</div>', dom)[0]
+    (outline,) = re.findall(r'<path class="osmcams-commune[^"]*" [^>]*d="([^"]+)"', dom)
+    xs = [float(x) for x, _ in re.findall(r"(-?[\d.]+) (-?[\d.]+)", outline.replace(",", " "))]
+    west, south, east, north = monaco.bounds
+    metres = pyproj.Geod(ellps="WGS84").inv(west, (south + north) / 2, east, (south + north) / 2)[2]
+    drawn = int(length) * (1000 if unit == "km" else 1) / int(width)  # metres per pixel
+    assert drawn == pytest.approx(metres / (max(xs) - min(xs)), rel=0.03)
