@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy
 import pyproj
 import pytest
 import shapely
@@ -525,3 +526,26 @@ def test_the_html_map_has_a_true_scale_bar(monaco_2025: Path, osmium_polygons, t
     metres = pyproj.Geod(ellps="WGS84").inv(west, (south + north) / 2, east, (south + north) / 2)[2]
     drawn = int(length) * (1000 if unit == "km" else 1) / int(width)  # metres per pixel
     assert drawn == pytest.approx(metres / (max(xs) - min(xs)), rel=0.03)
+
+
+@pytest.mark.parametrize(("department", "colour", "opacity"), [
+    (False, classify([1.0]).colours[0], 0.7),  # Monaco's one class
+    (True, NO_DATA, 0.6),  # the communes of the 06 without data
+])
+def test_the_legend_shows_the_colours_the_map_draws(
+    monaco_2025: Path, communes_06: Path, tmp_path: Path, department: bool, colour: str, opacity: float
+) -> None:
+    """The HTML map fills its communes see-through (over white, #feb24c is drawn #fec982);
+    the legend's swatches were filled opaque, another colour than the map's."""
+    page = tmp_path / "map.html"
+    place = ("--department", "06", "--boundaries", communes_06) if department else ("--commune", "Monaco")
+    run_map(*place, "--pbf", monaco_2025, "-o", page)
+    shot = tmp_path / "map.png"
+    chromium("--window-size=1200,900", f"--screenshot={shot}", page.as_uri())
+    pixels = numpy.asarray(Image.open(shot).convert("RGB"), dtype=int)
+    rgb = numpy.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+    seen = numpy.round(opacity * rgb + (1 - opacity) * 255)  # over the white page
+    assert (numpy.abs(pixels - seen).max(axis=2) <= 2).sum() > 1000
+    # No swatch of the opaque colour: no 8 × 8 block of it (a stray pixel of a border may be).
+    block = numpy.pad((pixels == rgb).all(axis=2), ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+    assert (block[8:, 8:] - block[:-8, 8:] - block[8:, :-8] + block[:-8, :-8]).max() < 64
