@@ -623,8 +623,8 @@ def test_a_chart_honours_the_suffix(history: Path, ign_dir: Path, tmp_path: Path
                          capture_output=True, text=True, timeout=120, check=True).stdout
     assert dom.count("<svg") == 1 and "2025-09-01" in dom  # the chart and the data date
     assert "IGN ADMIN EXPRESS" in dom and "OpenStreetMap contributors" in dom
-    cells = re.findall(r"<tr><td>(\d{5})</td><td>[^<]*</td>((?:<td>[\d,]+</td>)+)</tr>", dom)
-    counts = {code: [int(c) for c in re.findall(r"<td>([\d,]+)</td>", tds)] for code, tds in cells}
+    cells = re.findall(r"<tr><td>(\d{5})</td><td>[^<]*</td>((?:<td>≥?[\d,]+</td>)+)</tr>", dom)
+    counts = {code: [int(c) for c in re.findall(r"<td>≥?([\d,]+)</td>", tds)] for code, tds in cells}
     assert counts == {r["insee"]: r["cameras"] for r in json_out["communes"]}
 
 
@@ -925,3 +925,20 @@ def test_each_panel_has_its_own_scale_and_labels_never_overprint() -> None:
     boxes = [t.get_window_extent() for t in shown]
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     assert "4,100" in [t.get_text() for t in shown] and len(shown) < len(nice) + 1
+
+
+def test_the_html_table_marks_partial_counts_as_lower_bounds(history: Path, ign_dir: Path,
+                                                              tmp_path: Path) -> None:
+    """The page's table gave Beausoleil's counts as plain numbers ("0", "1") where the
+    terminal's table reads ≥0, ≥1: every commune of the fixture is partly inside the data (TRUTH)."""
+    page = tmp_path / "spread.html"
+    done, _ = _run("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                   *(a for code in COMMUNES for a in ("--commune", code)), "-q", "-o", page)
+    assert done == ExitCode.OK
+    text = page.read_text(encoding="utf-8")
+    table = text[text.index("<tbody>"):text.index("</tbody>")]
+    for insee in COMMUNES:
+        (row,) = re.findall(rf"<tr><td>{insee}</td>.*?</tr>", table)
+        cells = re.findall(r"<td>([^<]*)</td>", row)[2:]
+        assert cells and all(c.startswith("≥") for c in cells), row
+    assert "≥ a commune only partly inside the data: its counts are lower bounds." in text

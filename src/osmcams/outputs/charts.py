@@ -193,6 +193,11 @@ def draw_timeline(
         plt.close(fig)
 
 
+def lower(row: dict[str, Any]) -> str:
+    """"≥" before the counts of a commune only partly inside the data, as count's table has."""
+    return "≥" if row.get("partial") else ""
+
+
 def timeline_page(
     timeline: Any, fig: Any, credit: str | None = None,
     reported: dict[str, list[ReportedPoint]] | None = None,
@@ -212,9 +217,11 @@ def timeline_page(
     body = "".join(
         f"<tr><td>{html.escape(r['insee'])}</td><td>{html.escape(r['name'])}"
         + (f" ({html.escape(covered_text(s))})" if (s := partial_share(r)) is not None else "")
-        + "</td>" + "".join(f"<td>{'–' if c is None else f'{c:,}'}</td>" for c in r["cameras"]) + "</tr>"
-        for r in timeline.rows
+        + "</td>" + "".join(f"<td>{'–' if c is None else f'{lower(r)}{c:,}'}</td>" for c in r["cameras"])
+        + "</tr>" for r in timeline.rows
     )
+    floors = ("<p>≥ a commune only partly inside the data: its counts are lower bounds.</p>"
+              if any(r.get("partial") for r in timeline.rows) else "")
     names = {r["insee"]: r["name"] for r in timeline.rows}
     label = code_label(names)
     figures = "".join(
@@ -254,7 +261,7 @@ td:nth-child(-n+2) {{ text-align: left; }}
 <figure>{svg}</figure>
 <div class="counts"><table><thead><tr><th>{label}</th><th>Commune</th>{head}</tr></thead>
 <tbody>{body}</tbody></table></div>
-{said}
+{floors}{said}
 <p class="credit">{links} · osmcams {html.escape(str(timeline.meta['osmcams_version']))}</p>
 </body>
 </html>
