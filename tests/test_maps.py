@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -549,3 +550,19 @@ def test_the_legend_shows_the_colours_the_map_draws(
     # No swatch of the opaque colour: no 8 × 8 block of it (a stray pixel of a border may be).
     block = numpy.pad((pixels == rgb).all(axis=2), ((1, 0), (1, 0))).cumsum(0).cumsum(1)
     assert (block[8:, 8:] - block[:-8, 8:] - block[8:, :-8] + block[:-8, :-8]).max() < 64
+
+
+def test_a_title_over_two_departments_says_departments(
+    monaco_2025: Path, ign_dir: Path, tmp_path: Path
+) -> None:
+    """The communes of the 06 and the 83 were titled "… communes of department 06, 83"."""
+    folder = tmp_path / "boundaries"
+    folder.mkdir()
+    files = [next(ign_dir.glob(f"communes-{code}-*.geojson")) for code in ("06", "83")]
+    for path in files:
+        (folder / path.name).symlink_to(path)
+    communes = sum(len(json.loads(path.read_text(encoding="utf-8"))["features"]) for path in files)
+    page = tmp_path / "two.html"
+    run_map("--all", "--pbf", monaco_2025, "--boundaries", folder, "-o", page)
+    assert (f"<title>Video surveillance mapped in OpenStreetMap: {communes:,} communes of departments 06, 83"
+            "</title>") in page.read_text(encoding="utf-8")

@@ -64,8 +64,8 @@ def _area_name(report: Report) -> str:
     if len(names) <= 3:
         return ", ".join(names)
     departments = sorted({r.get("department") or "" for r in rows})
-    where = (f" of department {', '.join(departments)}"  # not when one lies in none (Monaco)
-             if 0 < len(departments) <= 3 and all(departments) else "")
+    where = (f" of department{'s' * (len(departments) > 1)} {', '.join(departments)}"
+             if 0 < len(departments) <= 3 and all(departments) else "")  # none when one lies in none (Monaco)
     return f"{len(names):,} communes{where}"
 
 
