@@ -566,3 +566,25 @@ def test_a_title_over_two_departments_says_departments(
     run_map("--all", "--pbf", monaco_2025, "--boundaries", folder, "-o", page)
     assert (f"<title>Video surveillance mapped in OpenStreetMap: {communes:,} communes of departments 06, 83"
             "</title>") in page.read_text(encoding="utf-8")
+
+
+def test_the_scale_bar_lies_clear_of_the_communes(tmp_path: Path) -> None:
+    """Four squares fill the map to its corners: the bar and its length were drawn on the
+    bottom-left square, over its colour (in München's grid, "500 m" on a commune's outline).
+    The bar, its length beside it, lies in a white strip below every commune."""
+    squares = {f"S{i}{j}": shapely.box(11.56 + i * 0.01, 48.13 + j * 0.01, 11.57 + i * 0.01, 48.14 + j * 0.01)
+               for i in range(2) for j in range(2)}
+    rows = [{"insee": code, "name": code, "department": None, "cameras": n, "cameras_per_km2": float(n)}
+            for n, code in enumerate(squares, 1)]
+    meta = {"data_timestamp": "2025-02-07T01:02:45Z", "boundaries": "test squares", "osmcams_version": "0"}
+    out = tmp_path / "squares.png"
+    draw_static(Report(meta, rows, boundaries=squares), out)
+    pixels = numpy.asarray(Image.open(out).convert("RGB"), dtype=int)
+    dark = (pixels == (0x25, 0x25, 0x25)).all(axis=2)
+    runs = [(max(len(r) for r in "".join("1" if d else "0" for d in line).split("0")), y)
+            for y, line in enumerate(dark) if line.any()]
+    length, y = max(runs)  # the bar: the longest dark line across the image, bottom left
+    assert length > 50
+    band = pixels[y - 25:y + 25, :pixels.shape[1] // 2]
+    fills = [[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in classify([1.0, 2.0, 3.0, 4.0]).colours]
+    assert not any((band == fill).all(axis=2).any() for fill in fills)

@@ -50,6 +50,7 @@ LABEL_SHIFTS = ((0.0, 0.0), *((round(2.4 * r * math.cos(a), 1), round(r * math.s
                               for r in (13, 26, 39) for a in (math.pi / 2, -math.pi / 2, *(
                                   k * math.pi / 4 for k in (1, 3, 5, 7, 0, 4)))))
 LEADER_FROM = 20.0  # points: a name moved further gets a line to its commune
+SCALE_STRIP = 0.08  # of the communes' height: the strip below them that holds the scale bar
 
 
 def type_colours(types: list[str]) -> dict[str, str]:
@@ -93,21 +94,28 @@ def _frames(report: Report, figure: Drawn, views: list[View] | None):
     return communes.to_crs(crs), points.to_crs(crs), cones.to_crs(crs)
 
 
+def _scale_room(ax: Any) -> None:
+    """An empty strip along the bottom of the map, below every commune, for the scale bar."""
+    y0, y1 = ax.get_ylim()
+    ax.set_ylim(y0 - SCALE_STRIP * (y1 - y0), y1)
+
+
 def _scale_bar(ax: Any, patheffects: Any) -> None:
-    """A bar of a round length (1, 2 or 5 × 10ⁿ m), about a fifth of the map wide, bottom left.
-    The map is in a UTM projection: its units are metres, true near the central meridian."""
+    """A bar of a round length (1, 2 or 5 × 10ⁿ m), about a fifth of the map wide, bottom left,
+    its length on its right. The map is in a UTM projection: its units are metres, true near
+    the central meridian."""
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     target = (x1 - x0) / 5
     power = 10 ** math.floor(math.log10(target))
     length = max(m * power for m in (1, 2, 5) if m * power <= target)
-    x, y = x0 + (x1 - x0) * 0.03, y0 + (y1 - y0) * 0.03
+    x, y = x0 + (x1 - x0) * 0.03, y0 + (y1 - y0) * SCALE_STRIP / (1 + SCALE_STRIP) / 2
     halo = [patheffects.withStroke(linewidth=4, foreground="white")]
     ax.plot([x, x + length], [y, y], color="#252525", linewidth=3, solid_capstyle="butt",
             path_effects=halo, zorder=5)
     text = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
-    ax.annotate(text, (x + length / 2, y + (y1 - y0) * 0.012), ha="center", fontsize=12,
-                color="#252525", path_effects=halo, zorder=5)
+    ax.annotate(text, (x + length, y), xytext=(6, 0), textcoords="offset points", ha="left",
+                va="center", fontsize=12, color="#252525", path_effects=halo, zorder=5)
 
 
 def _inset_bounds(communes: Any, counted: Any) -> tuple[float, float, float, float] | None:
@@ -222,10 +230,11 @@ def draw_static(
     counted = communes[communes["kind"] != "nodata"]
     inset = _inset_bounds(communes, counted)
     _draw_layers(ax, communes, points, cones, kinds)
+    if len(communes):
+        _scale_room(ax)
+        _scale_bar(ax, patheffects)
     if not inset:
         place_names(ax, counted, points)
-    if len(communes):
-        _scale_bar(ax, patheffects)
     if inset:  # the counted communes are a speck of the map: drawn again, closer, on the right
         x0, y0, x1, y1 = inset
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="#252525",
