@@ -588,3 +588,37 @@ def test_the_scale_bar_lies_clear_of_the_communes(tmp_path: Path) -> None:
     band = pixels[y - 25:y + 25, :pixels.shape[1] // 2]
     fills = [[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in classify([1.0, 2.0, 3.0, 4.0]).colours]
     assert not any((band == fill).all(axis=2).any() for fill in fills)
+
+
+def test_a_long_name_stays_over_its_commune() -> None:
+    """A 68-letter name ran on one line over the next square and past the map's edge (London's
+    grid); it is broken on several lines, within its square's width, as the short ones are."""
+    import geopandas
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from osmcams.outputs.maps import place_names
+
+    names = ["City of London — Guildhall & Barbican (a very long ward name indeed)", "Farringdon Without",
+             "Cheap", "Obergiesing-Fasangarten-und-noch-viel-längerer-Name-der-Gemeinde"]
+    squares = [shapely.box(-0.114 + i * 0.0105, 51.511 + j * 0.0063, -0.1035 + i * 0.0105,
+                           51.5173 + j * 0.0063) for i in range(2) for j in range(2)]
+    named = geopandas.GeoDataFrame({"name": names, "share": [None] * 4, "kind": ["full"] * 4},
+                                   geometry=squares, crs="EPSG:4326").to_crs("EPSG:32630")
+    fig = plt.figure(figsize=(16, 9), dpi=100)
+    try:
+        ax = fig.add_axes((0.01, 0.07, 0.70, 0.83))
+        named.plot(ax=ax, facecolor="none", edgecolor="black")
+        place_names(ax, named, geopandas.GeoDataFrame(geometry=[], crs="EPSG:32630"))
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        boxes = {" ".join(t.get_text().split()): Text.get_window_extent(t, renderer) for t in ax.texts}
+        outlines = [ax.transData.transform(numpy.array(g.exterior.coords)) for g in named.geometry]
+    finally:
+        plt.close(fig)
+    for name, outline in zip(names, outlines):
+        box = next(b for text, b in boxes.items() if text.replace("- ", "-") == name)
+        assert outline[:, 0].min() < box.x0 and box.x1 < outline[:, 0].max(), name

@@ -10,6 +10,7 @@ import html
 import json
 import math
 import re
+import textwrap
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ LABEL_SHIFTS = ((0.0, 0.0), *((round(2.4 * r * math.cos(a), 1), round(r * math.s
                               for r in (13, 26, 39) for a in (math.pi / 2, -math.pi / 2, *(
                                   k * math.pi / 4 for k in (1, 3, 5, 7, 0, 4)))))
 LEADER_FROM = 20.0  # points: a name moved further gets a line to its commune
+LABEL_WIDTH = 20  # characters: a longer name is broken at its spaces and hyphens
 SCALE_STRIP = 0.08  # of the communes' height: the strip below them that holds the scale bar
 
 
@@ -155,12 +157,12 @@ def _draw_layers(ax: Any, communes: Any, points: Any, cones: Any, kinds: dict[st
 
 
 def place_names(ax: Any, named: Any, points: Any) -> None:
-    """The names of the `named` communes on `ax`, whose limits are set, with their coverage
-    when partly covered; none when there are more than NAMED, but the partly covered ones if
-    they are few enough. The larger communes first, each at the first of LABEL_SHIFTS from
-    its inner point that lies inside the map and on no name placed before, and on no
-    camera of `points` if one can (then the fewest); a name with no such place is left
-    out, as one over another would hide both."""
+    """The names of the `named` communes on `ax`, whose limits are set, a long one on several
+    lines, with their coverage when partly covered; none when there are more than NAMED, but
+    the partly covered ones if they are few enough. The larger communes first, each at the
+    first of LABEL_SHIFTS from its inner point that lies inside the map and on no name placed
+    before, and on no camera of `points` if one can (then the fewest); a name with no such
+    place is left out, as one over another would hide both."""
     import numpy
     from matplotlib import patheffects
     from matplotlib.text import Text
@@ -178,7 +180,7 @@ def place_names(ax: Any, named: Any, points: Any) -> None:
     placed: list[Any] = []
     named = named.iloc[named.area.argsort()[::-1]]
     for name, share, spot in zip(named["name"], named["share"], named.representative_point()):
-        name = drawn_text(name)
+        name = drawn_text("\n".join(textwrap.wrap(name, LABEL_WIDTH, break_long_words=False)))
         if share is not None and share == share:
             name = f"{name}\n{covered_text(share)}"
         best: tuple[int, Any, Any] | None = None
