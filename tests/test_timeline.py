@@ -942,3 +942,30 @@ def test_the_html_table_marks_partial_counts_as_lower_bounds(history: Path, ign_
         cells = re.findall(r"<td>([^<]*)</td>", row)[2:]
         assert cells and all(c.startswith("≥") for c in cells), row
     assert "≥ a commune only partly inside the data: its counts are lower bounds." in text
+
+
+def test_a_long_name_over_a_panel_leaves_the_next_panel_s_title_clear() -> None:
+    """München's 'Obergiesing-Fasangarten-…-der-Gemeinde (M06)' ran over the next panel's
+    title, 'Île-de-Dürnstein (M09)': each title is broken at its hyphens and spaces within its
+    panel, and no two titles overlap."""
+    from matplotlib.text import Text
+
+    from osmcams.analysis.timeline import Timeline
+    from osmcams.outputs.charts import _figure
+
+    meta = {"every": "year", "data_timestamp": "2020-07-20T00:00:00Z", "osmcams_version": "0",
+            "boundaries": "grid.geojson", "population_source": None}
+    names = ["Sendling", "Obergiesing-Fasangarten-und-noch-viel-längerer-Name-der-Gemeinde",
+             "Île-de-Dürnstein", "Ä"]
+    rows = [{"insee": f"M0{i}", "name": name, "coverage": 1.0, "cameras": [1, 2]}
+            for i, name in enumerate(names)]
+    fig = _figure(Timeline(meta, ["2019-01-01T00:00:00Z", "2020-07-20T00:00:00Z"], rows), None, {})
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    titles = [next(t for t in ax.get_children() if isinstance(t, Text) and "(M0" in t.get_text())
+              for ax in fig.axes[:4]]  # each panel's title, on its left
+    boxes = [t.get_window_extent(renderer) for t in titles]
+    assert [" ".join(t.get_text().split()).replace("- ", "-") for t in titles] == [
+        f"{name} (M0{i})" for i, name in enumerate(names)]
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+    assert all(box.x1 <= ax.get_window_extent(renderer).x1 + 20 for box, ax in zip(boxes, fig.axes))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -86,7 +87,8 @@ def _figure(timeline: Any, credit: str | None, reported: dict[str, list[Reported
     points = {r["insee"]: reported.get(r["insee"], []) for r in rows}
     labels: list[list[Any]] = []  # per panel, the labels of its values, the most wanted first
     for ax, row in zip(axes.flat, rows):
-        name = drawn_text(f"{row['name']} ({row['insee']})")
+        name = wrapped(drawn_text(f"{row['name']} ({row['insee']})"), 11,  # not over the next panel's
+                       ax.get_position().width * fig.get_figwidth(), fig.dpi)
         if row["cameras"][-1] is None:  # a commune the source could not count: said, not drawn as 0
             ax.set_title(name + "\nnot counted", fontsize=11, loc="left")
             ax.grid(axis="y", color="#e0e0e0", linewidth=0.6)
@@ -154,19 +156,21 @@ def _figure(timeline: Any, credit: str | None, reported: dict[str, list[Reported
 
 
 def wrapped(text: str, points: float, inches: float, dpi: float) -> str:
-    """`text` broken at its spaces into lines each at most `inches` wide, drawn at `points`."""
+    """`text` broken after its spaces and hyphens into lines each at most `inches` wide, drawn
+    at `points` (a word wider than that stays whole)."""
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.font_manager import FontProperties
 
     renderer, font = RendererAgg(1, 1, dpi), FontProperties(size=points)
     lines: list[str] = []
-    for word in text.split(" "):
-        longer = f"{lines[-1]} {word}" if lines else word
-        if lines and renderer.get_text_width_height_descent(longer, font, ismath=False)[0] <= inches * dpi:
+    for word in re.split(r"(?<=[ -])", text):
+        longer = lines[-1] + word if lines else word
+        width = renderer.get_text_width_height_descent(longer.rstrip(), font, ismath=False)[0]
+        if lines and width <= inches * dpi:
             lines[-1] = longer
         else:
             lines.append(word)
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def draw_timeline(
