@@ -195,3 +195,20 @@ def test_legend_labels_keep_close_classes_apart() -> None:
 
     classes = classify([0.0, 2.9523, 11.8092, 11.8109, 17.7163, 23.6185])
     assert classes.labels() == ["0", "2.95 – 11.8092", "11.8109", "17.72", "23.62"]
+
+
+def test_drawn_text_obeys_no_bidirectional_override() -> None:
+    """matplotlib obeys Unicode's bidirectional controls: a grid square named "Zone\\u202eRTL"
+    was drawn "Zone(80M) LTR", its code M08 reversed. No character of those classes (as
+    unicodedata classes them) reaches a figure; each is shown as its code."""
+    import unicodedata
+
+    from osmcams.outputs.figures import drawn_text
+
+    classes = ("LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI")
+    controls = [chr(c) for c in range(0x110000) if unicodedata.bidirectional(chr(c)) in classes]
+    assert len(controls) == 9
+    for control in controls:
+        shown = drawn_text(f"Zone{control}RTL (M08)")
+        assert not any(unicodedata.bidirectional(c) in classes for c in shown), shown
+        assert shown == f"Zone\\u{ord(control):04x}RTL (M08)"

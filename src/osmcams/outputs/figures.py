@@ -251,10 +251,16 @@ def partial_share(row: dict[str, Any]) -> float | None:
     return float(coverage)
 
 
+# Unicode's bidirectional embeddings, overrides and isolates: matplotlib obeys them, so that
+# "Zone\u202eRTL (M08)" was drawn "Zone(80M) LTR", a commune's code reversed.
+_BIDI = str.maketrans({c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+
+
 def drawn_text(text: str) -> str:
     """`text` as matplotlib must be given it to draw it as written: a `$` not read as the
-    start of mathematics, a control character shown as \\xNN (an SVG file refuses it)."""
-    return printable(text).replace("$", r"\$")
+    start of mathematics, a control character shown as \\xNN (an SVG file refuses it), a
+    bidirectional override as \\u202e (it would reverse what follows)."""
+    return printable(text).translate(_BIDI).replace("$", r"\$")
 
 
 def covered_text(share: float) -> str:
