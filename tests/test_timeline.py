@@ -969,3 +969,32 @@ def test_a_long_name_over_a_panel_leaves_the_next_panel_s_title_clear() -> None:
         f"{name} (M0{i})" for i, name in enumerate(names)]
     assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
     assert all(box.x1 <= ax.get_window_extent(renderer).x1 + 20 for box, ax in zip(boxes, fig.axes))
+
+
+def test_a_name_s_bidirectional_override_stays_in_the_name(tmp_path: Path) -> None:
+    """A name that holds U+202E (RIGHT-TO-LEFT OVERRIDE) reversed the rest of its table cell:
+    Chromium drew "Zone\\u202eRTL (28% covered)" as "Zone(derevoc %82) LTR". The name is now
+    isolated (<bdi>): the coverage after it reads as written."""
+    import shutil
+    import subprocess
+
+    from osmcams.analysis.timeline import Timeline
+    from osmcams.outputs.charts import draw_timeline
+
+    meta = {"every": "year", "data_timestamp": "2020-07-20T00:00:00Z", "osmcams_version": "0",
+            "boundaries": "grid.geojson", "population_source": None}
+    rows = [{"insee": "M08", "name": "Zone\u202eRTL", "coverage": 0.28, "partial": True, "cameras": [0, 2]}]
+    page = tmp_path / "zone.html"
+    draw_timeline(Timeline(meta, ["2019-01-01T00:00:00Z", "2020-07-20T00:00:00Z"], rows), page)
+    probe = tmp_path / "probe.html"  # where Chromium draws the "%" and the "c" of "covered"
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", (
+        "<script>function at(ch) { var w = document.createTreeWalker(document.querySelector('tbody'),"
+        " NodeFilter.SHOW_TEXT), n; while ((n = w.nextNode())) { var i = n.data.indexOf(ch);"
+        " if (i >= 0) { var r = document.createRange(); r.setStart(n, i); r.setEnd(n, i + 1);"
+        " return r.getBoundingClientRect().left; } } }"
+        "document.body.insertAdjacentHTML('beforeend', '<p id=probe>' + (at('%') < at('c')) + '</p>');"
+        "</script></body>")), encoding="utf-8")
+    dom = subprocess.run([shutil.which("chromium") or "chromium", "--headless", "--no-sandbox",
+                          "--disable-gpu", "--dump-dom", probe.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    assert '<p id="probe">true</p>' in dom  # "(28% covered)" after the name, left to right

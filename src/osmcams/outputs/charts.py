@@ -219,7 +219,7 @@ def timeline_page(
     title, subtitle = _titles(timeline, rows)
     head = "".join(f"<th>{html.escape(d[:10])}</th>" for d in timeline.dates)
     body = "".join(
-        f"<tr><td>{html.escape(r['insee'])}</td><td>{html.escape(r['name'])}"
+        f"<tr><td>{html.escape(r['insee'])}</td><td><bdi>{html.escape(r['name'])}</bdi>"
         + (f" ({html.escape(covered_text(s))})" if (s := partial_share(r)) is not None else "")
         + "</td>" + "".join(f"<td>{'–' if c is None else f'{lower(r)}{c:,}'}</td>" for c in r["cameras"])
         + "</tr>" for r in timeline.rows
