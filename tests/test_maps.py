@@ -622,3 +622,28 @@ def test_a_long_name_stays_over_its_commune() -> None:
     for name, outline in zip(names, outlines):
         box = next(b for text, b in boxes.items() if text.replace("- ", "-") == name)
         assert outline[:, 0].min() < box.x0 and box.x1 < outline[:, 0].max(), name
+
+
+def test_a_name_s_override_reverses_no_other_name_in_the_page_title(
+    osm_dir: Path, tmp_path: Path
+) -> None:
+    """Two squares over München 2020, one named "Zone\\u202eRTL" (RIGHT-TO-LEFT OVERRIDE): the
+    HTML map's title read "…: ZonemiaL ,LTR", the other square's name "Laim" reversed. The
+    override is shown as its code, as on the static map, and nothing after it is reversed."""
+    import unicodedata
+
+    squares = [(11.560, 11.576, "M08", "Zone\u202eRTL"), (11.576, 11.592, "M09", "Laim")]
+    grid = tmp_path / "grid.geojson"
+    grid.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"ref": ref, "name": name},
+         "geometry": shapely.geometry.mapping(shapely.box(west, 48.128, east, 48.147))}
+        for west, east, ref, name in squares]}), encoding="utf-8")
+    page = tmp_path / "zone.html"
+    run_map("--all", "--pbf", osm_dir / "big/valhalla-bench-munchen-2020.osm.pbf", "--boundaries", grid,
+            "--code-field", "ref", "--name-field", "name", "-o", page)
+    text = page.read_text(encoding="utf-8")
+    data = json.loads(re.search(r"var data = (\{.*?\});\n", text).group(1))
+    title, controls = data["title"], ("LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI")
+    shown = title + "".join(label for _, label in data["types"])
+    assert not [c for c in shown if unicodedata.bidirectional(c) in controls]
+    assert title.endswith(": Zone\\u202eRTL, Laim")

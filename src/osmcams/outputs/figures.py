@@ -256,11 +256,17 @@ def partial_share(row: dict[str, Any]) -> float | None:
 _BIDI = str.maketrans({c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
 
 
+def unreversed(text: str) -> str:
+    """`text` with its bidirectional overrides shown as \\u202e: the text that follows it on a
+    line (another name, a count) is drawn as written."""
+    return text.translate(_BIDI)
+
+
 def drawn_text(text: str) -> str:
     """`text` as matplotlib must be given it to draw it as written: a `$` not read as the
     start of mathematics, a control character shown as \\xNN (an SVG file refuses it), a
-    bidirectional override as \\u202e (it would reverse what follows)."""
-    return printable(text).translate(_BIDI).replace("$", r"\$")
+    bidirectional override as \\u202e (`unreversed`)."""
+    return unreversed(printable(text)).replace("$", r"\$")
 
 
 def covered_text(share: float) -> str:

@@ -34,6 +34,7 @@ from osmcams.outputs.figures import (
     drawn_rows,
     drawn_text,
     legend_entries,
+    unreversed,
 )
 from osmcams.outputs.fov import View, view_feature
 from osmcams.outputs.writers import camera_feature, commune_features
@@ -337,7 +338,7 @@ def map_data(
         feature["properties"] = {**camera.flat_properties(),
                                  "_colour": kinds[camera.surveillance_type or "unknown"]}
         markers.append(feature)
-    title = f"Video surveillance mapped in OpenStreetMap: {_area_name(report)}"
+    title = f"Video surveillance mapped in OpenStreetMap: {unreversed(_area_name(report))}"
     return {
         "title": title,
         "subtitle": f"{cameras_text(sum(types.values()))}; data of {date_of(report)}",
@@ -348,7 +349,7 @@ def map_data(
         "noData": _flat(NO_DATA_LABEL, figure.count("nodata")),
         "dash": " ".join(map(str, PARTIAL_DASH)),
         "labelled": figure.count("partial") <= NAMED,  # "NN% covered" always shown, else on hover
-        "types": [[colour, f"{kind} ({types[kind]:,})"] for kind, colour in kinds.items()],
+        "types": [[colour, f"{unreversed(kind)} ({types[kind]:,})"] for kind, colour in kinds.items()],
         "typeColours": kinds,
         "communes": {"type": "FeatureCollection", "features": communes},
         "cameras": {"type": "FeatureCollection", "features": markers},
