@@ -623,7 +623,8 @@ def test_a_chart_honours_the_suffix(history: Path, ign_dir: Path, tmp_path: Path
                          capture_output=True, text=True, timeout=120, check=True).stdout
     assert dom.count("<svg") == 1 and "2025-09-01" in dom  # the chart and the data date
     assert "IGN ADMIN EXPRESS" in dom and "OpenStreetMap contributors" in dom
-    cells = re.findall(r"<tr><td>(\d{5})</td><td>[^<]*</td>((?:<td>≥?[\d,]+</td>)+)</tr>", dom)
+    cells = re.findall(r"<tr><td>(\d{5})</td><td><bdi>[^<]*</bdi>[^<]*</td>((?:<td>≥?[\d,]+</td>)+)</tr>",
+                       dom)
     counts = {code: [int(c) for c in re.findall(r"<td>≥?([\d,]+)</td>", tds)] for code, tds in cells}
     assert counts == {r["insee"]: r["cameras"] for r in json_out["communes"]}
 
