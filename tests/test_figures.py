@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from pathlib import Path
 
 import pytest
 
@@ -212,3 +213,17 @@ def test_drawn_text_obeys_no_bidirectional_override() -> None:
         shown = drawn_text(f"Zone{control}RTL (M08)")
         assert not any(unicodedata.bidirectional(c) in classes for c in shown), shown
         assert shown == f"Zone\\u{ord(control):04x}RTL (M08)"
+
+
+def test_a_folder_of_department_files_is_credited_to_their_publisher(ign_dir: Path, tmp_path: Path) -> None:
+    """Two IGN department files in a folder named "two": the credit read "Boundaries: two
+    (2 files)", the folder's name, not IGN ADMIN EXPRESS and its licence."""
+    import osmcams
+
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for name in ("communes-06-alpes-maritimes.geojson", "communes-974-la-reunion.geojson"):
+        (folder / name).symlink_to(ign_dir / name)
+    communes = osmcams.load_communes([folder])
+    text = credit_text({"boundaries": communes.source})
+    assert "Boundaries: IGN ADMIN EXPRESS, Licence Ouverte" in text and "two" not in text

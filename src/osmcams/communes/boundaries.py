@@ -293,7 +293,10 @@ def load_communes(
     reads them at once; `refresh` rebuilds them. `progress` is told of each file read.
     """
     files = boundary_files(paths)
-    source = str(files[0]) if len(files) == 1 else f"{files[0].parent} ({len(files)} files)"
+    # Several files are named by their folder and the first of them: its name says what they
+    # are (communes-06-alpes-maritimes.geojson: IGN's), for the credits, where the folder may not.
+    source = (str(files[0]) if len(files) == 1
+              else f"{files[0].parent} ({len(files)} files: {files[0].name}, …)")
     kept = cache_path(Path(cache_dir), files, code_field, name_field) if cache_dir else None
     communes = None if kept is None or refresh else read_cache(kept, source)
     if communes is None:
