@@ -235,6 +235,10 @@ def test_site_kept_by_refresh(built, tmp_path, served):
     beausoleil = f"communes/{state['stems']['06012']}"
     no_data = f"communes/{state['stems']['06088']}"  # Nice: outside the Monaco extract
     assert "No data" in (site / f"{no_data}.html").read_text(encoding="utf-8")
+    counted = {r["insee"]: r for r in published["communes"]}["06012"]
+    assert 0 < counted["coverage"] < 1  # Beausoleil: its chart's counts are lower bounds, and say so
+    chart = (site / f"{beausoleil}.html").read_text(encoding="utf-8").split("Cameras over time")[1]
+    assert re.search(r"<title>[^<]*: ≥\d", chart) and "each count is a lower bound" in chart
     with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:
         (here,) = db.execute("SELECT count(*) FROM cameras WHERE present AND insee = '06012'").fetchone()
         placed = db.execute("SELECT key, lon, lat, tags FROM kept_objects WHERE insee = '06012'"

@@ -377,9 +377,10 @@ def _tally(kinds: dict[str, int], commune: bool) -> str:
                           if shown.get(k))
 
 
-def chart(points: list[tuple[str, int]], label: str) -> str:
+def chart(points: list[tuple[str, int]], label: str, floor: bool = False) -> str:
     """An inline SVG step chart of `points` (RFC 3339 date, count), oldest first, in time,
-    on an axis from 0, as the timeline's charts: a camera more is a small step."""
+    on an axis from 0, as the timeline's charts: a camera more is a small step; with `floor`,
+    each count is a lower bound (≥ in its tooltip)."""
     if not points:
         return ""
     width, height, left, bottom = 640, 170, 56, 26
@@ -405,7 +406,8 @@ def chart(points: list[tuple[str, int]], label: str) -> str:
     for i in range(1, n):
         path.append(f"H{x(i):.1f}V{y(values[i]):.1f}")
     dots = "".join(
-        f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5"><title>{esc(d[:16])}: {v:,}</title></circle>'
+        f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5"><title>{esc(d[:16])}: {"≥" * floor}{v:,}</title>'
+        "</circle>"
         for i, (d, v) in enumerate(points))
     top = f'<text x="{left - 6}" y="{y(high) + 4:.1f}" text-anchor="end">{high:,}</text>' if high else ""
     end = "" if last == first else (
@@ -593,7 +595,10 @@ def commune_page(data: SiteData, code: str, site: SiteConfig, stem: str, reporte
         + f'<iframe class="map" title="Map of the cameras" src="{esc(stem)}.map.html"></iframe>'
         + f'<p><a href="{esc(stem)}.map.html">Full-screen map</a>'
         + (" (fields of view drawn where a direction is tagged)" if views else "") + "</p>"
-        + "<h2>Cameras over time</h2>" + chart(_series(data, code), f"Cameras mapped in {name}")
+        + "<h2>Cameras over time</h2>"
+        + chart(_series(data, code), f"Cameras mapped in {name}", bool(row.get("partial")))
+        + (f'<p class="note">The data covers {esc(share_text(row["coverage"]))} of {esc(name)}: each '
+           "count is a lower bound.</p>" if row.get("partial") and row.get("coverage") is not None else "")
         + past + _reported(data, row, reported) + _todo(data.cameras.get(code, [])) + "</main>")
     return _page(f"{name} — {site.title}", body, "../", site, f"{stem}.atom")
 
