@@ -311,7 +311,9 @@ def test_an_about_figure_gives_an_about_ratio(gard_pbf: Path, gard: Path, write_
 
 @pytest.mark.parametrize(("line", "message"), [
     ("30189,Nîmes,30,-5,exact,municipal network,installed,2022,x,2022",
-     "reported_cameras must be a whole number of 0 or more, not '-5'"),
+     "reported_cameras must be a whole number from 0 to 1,000,000, not '-5'"),
+    ("30189,Nîmes,30,99999999999999999999999999999,exact,municipal network,installed,2022,x,2022",
+     "reported_cameras must be a whole number from 0 to 1,000,000, not '99999999999999999999999999999'"),
     ("30189,Nîmes,30,12,exact,municipal network,installed,2099-01,x,",
      "as_of 2099-01 is in the future"),
     ("30189,Nîmes,30,12,exact,municipal network,planned,2099-01,x,2099-02",

@@ -130,12 +130,15 @@ def _parsed(parse: Any, row: dict[str, str], today: date, source: str, line: int
         raise DataError(f"{source}, line {line}: {e}") from e
 
 
+MOST_REPORTED = 1_000_000  # cameras of one place: far above any network reported
+
+
 def _count(value: str | None, what: str, required: bool = True) -> int | None:
     text = (value or "").strip()
     if not text and not required:
         return None
-    if not (text.isascii() and text.isdigit()):
-        raise ValueError(f"{what} must be a whole number of 0 or more, not {value!r}")
+    if not (text.isascii() and text.isdigit() and int(text) <= MOST_REPORTED):
+        raise ValueError(f"{what} must be a whole number from 0 to {MOST_REPORTED:,}, not {value!r}")
     return int(text)
 
 
