@@ -954,6 +954,10 @@ CASES: list[Case] = [
              "2015-03-25T19:05:08Z"))],
          ExitCode.NETWORK, "a corrupt replication diff: node/20000000001 lies at longitude -62.85, "
                            "latitude 200"),
+    Case("diff inflating to a 64 MiB comment",  # its XML parser took 50 s and 565 MB on 400 MiB
+         lambda e: ["refresh", "--config", e.replicated(then=lambda s: s.publish(
+             1588, _comment_bomb(64), "2015-03-25T19:05:08Z"))],
+         ExitCode.NETWORK, "1588.osc.gz: a corrupt replication diff: its 65,"),
     # --- Network and services (issue 8 §1-4, issue 7 §7) ----------------------------------
     *[Case(f"{var} {value}", lambda e: e.count_nice(), ExitCode.USAGE, var, env={var: value})
       for var, values in (("OSMCAMS_READ_TIMEOUT", ("0", "-1", "nan", "inf")),
@@ -1130,6 +1134,16 @@ def _osc(*created: tuple[Any, ...]) -> str:
     from fake_replication import Obj, osc
 
     return osc(create=[Obj(*fields) for fields in created])
+
+
+def _comment_bomb(mib: int) -> bytes:
+    """A gzipped osmChange holding one comment of `mib` MiB of spaces."""
+    import zlib
+
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [deflate.compress(b'<?xml version="1.0"?>\n<osmChange version="0.6"><!--')]
+    parts += [deflate.compress(b" " * (1 << 20)) for _ in range(mib)]
+    return b"".join([*parts, deflate.compress(b"--></osmChange>\n"), deflate.flush()])
 
 
 def _state(stamp: str) -> Callable[[Any], object]:
