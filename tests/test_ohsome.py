@@ -133,6 +133,15 @@ def test_every_commune_refused_is_an_error(ohsome: Ohsome, ign_dir: Path, tmp_pa
     assert "ohsome counted none of the communes" in err and "Traceback" not in err
 
 
+def test_an_error_answer_nested_deep_is_an_error(ohsome: Ohsome, ign_dir: Path, tmp_path: Path,
+                                                capsys) -> None:
+    """An error body of 4,096 "[" (as deep as osmcams keeps of it) was a RecursionError, exit 1."""
+    ohsome.before = lambda r: Response("[" * 5000, status=400) if r.path.endswith("/boundary") else None
+    _ohsome_timeline(ign_dir, tmp_path, code=ExitCode.NETWORK)
+    err = capsys.readouterr().err
+    assert "ohsome counted none of the communes" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize(("status", "message"), [(504, "Gateway Time-out"), (413, TIMEOUT_MESSAGE)])
 def test_a_batch_that_times_out_is_split(
     ohsome: Ohsome, history: Path, ign_dir: Path, tmp_path: Path, status: int, message: str,  # noqa: F811

@@ -31,7 +31,7 @@ from functools import lru_cache
 from typing import Any
 
 from osmcams.errors import NetworkError
-from osmcams.models import Progress
+from osmcams.models import Progress, parse_nested
 from osmcams.sources.http import Http, host, unexpected
 
 SERVICE = "ohsome"
@@ -256,7 +256,7 @@ def _known(http: Http, batch: list[str], shapes: dict[str, Any], query: Query) -
 def _reason(error: NetworkError) -> str:
     """ohsome's own message for a refusal, or the status line."""
     try:
-        message = json.loads(error.detail).get("message")
+        message = parse_nested(json.loads, error.detail).get("message")
     except (ValueError, AttributeError):
         message = None
     timed_out = error.status == 504 or (error.status == 413 and "timeout" in str(message))
