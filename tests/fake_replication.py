@@ -36,6 +36,7 @@ class Server:
         self.prefix = prefix
         self.url = httpserver.url_for(prefix)
         self.requests: list[str] = []
+        self.users: list[str | None] = []  # the user name each request came with
         root.mkdir(parents=True, exist_ok=True)
         httpserver.expect_request(prefix.rstrip("/"), method="GET").respond_with_data("", 404)
         import re
@@ -44,6 +45,7 @@ class Server:
 
     def handle(self, request: Request) -> Response:
         self.requests.append(request.path)
+        self.users.append(request.authorization.username if request.authorization else None)
         path = self.root / request.path[len(self.prefix):]
         if not path.is_file():
             return Response("Not Found", status=404)

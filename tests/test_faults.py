@@ -1273,6 +1273,22 @@ def _files(directory: Path) -> dict[str, bytes]:
             if p.is_file() and not p.name.endswith(".lock")}
 
 
+def test_a_replication_password_stays_out_of_the_store(shared_data: Path, tmp_path: Path, httpserver) -> None:
+    """URLs never show a password: history.sqlite, in the published [output] dir by default,
+    held the extract's header URL with it; the diffs are still asked for with it."""
+    env = Env(tmp_path, shared_data, httpserver)
+    config = env.replicated(lambda u: u.replace("//", "//bob:Hunter2Secret@"), diff=True)
+    result = CliRunner().invoke(cli, ["refresh", "--config", str(config)], catch_exceptions=False)
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "Hunter2Secret" not in result.output
+    assert env.server.users[-1] == "bob"
+    assert [p.name for p in (tmp_path / "www").rglob("*") if b"Hunter2Secret" in _bytes(p)] == []
+
+
+def _bytes(path: Path) -> bytes:
+    return path.read_bytes() if path.is_file() else b""
+
+
 @pytest.mark.parametrize("limit", [8192, 65536])  # full before the set is published, or after
 def test_refresh_on_a_full_disk_is_one_line_and_changes_nothing(
     shared_data: Path, tmp_path: Path, httpserver, limit: int

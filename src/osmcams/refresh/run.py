@@ -74,6 +74,18 @@ def _check_date(stamp: str, stored: str | None, what: str) -> None:
         raise NetworkError(f"{what}, in the future: refused")
 
 
+def _header_url(pbf: Path) -> str | None:
+    """The replication server the extract's header names, with the user name and password
+    it may hold (the store keeps it without them); None when the extract cannot say."""
+    from osmcams.sources.replication import ReplicationState
+
+    try:
+        state = ReplicationState.from_header(pbf)
+    except (OSError, DataError):
+        return None
+    return None if state is None else state.url
+
+
 def _short(stamp: str | None) -> str:
     return (stamp or "unknown date")[:16] + ("Z" if stamp and len(stamp) > 16 else "")
 
@@ -230,7 +242,7 @@ class Refresh:
         mirror.put("bbox", extract.bbox)
         mirror.put("sequence", state.sequence)
         mirror.put("timestamp", state.timestamp)
-        mirror.put("url", state.url)
+        mirror.put("url", None if state.url is None else public_url(state.url))  # the store is no secret
         # The sieve's sample when it took one (no block read twice), else one taken apart.
         mirror.keep_samples(sampled(config.pbf) if scan.samples is None else scan.samples,
                             extract.standalone, extract.hugging)
@@ -261,7 +273,7 @@ class Refresh:
         from osmcams.sources.replication import DiffsGone, Server, read_diffs
 
         mirror = self.mirror
-        url = self.config.replication_url or mirror.get("url")
+        url = self.config.replication_url or _header_url(self.config.pbf) or mirror.get("url")
         if not url:
             raise DataError(
                 f"{self.config.pbf} names no replication server; set [source] replication_url "
