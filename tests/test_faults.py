@@ -662,6 +662,11 @@ CASES: list[Case] = [
                     "--boundaries", e.squares(*zip(("M01", "M02", "M03"), FORMULAS))],
          ExitCode.OK, "3 communes have no population",
          holds=lambda e: [r["name"] for r in _csv_rows(e.tmp / "t.csv")] == ["'" + f for f in FORMULAS]),
+    Case("commune names with controls and markup in a Markdown table's warnings",  # written raw
+         lambda e: ["count", "--all", "--include-partial", "--pbf", e.monaco, "-o", e.tmp / "t.md",
+                    "--boundaries", e.squares(("M01", "Clear\x1b[2J<img src=x onerror=alert(1)>"),
+                                              ("M02", "Line\rbreak\nhere"))],
+         ExitCode.OK, "2 communes have no population", holds=lambda e: _markdown_is_inert(e)),
     # Issue 7 §4: errors that are one clear line.
     Case("boundary features without a code",
          lambda e: e.count("--department", "06", boundaries=e.border(_no_code)),
@@ -1149,6 +1154,15 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
 
     with path.open(newline="", encoding="utf-8") as stream:
         return list(csv.DictReader(stream))
+
+
+def _markdown_is_inert(env: Env) -> bool:
+    """No control character, raw tag or broken quote in the Markdown file written at t.md."""
+    text = (env.tmp / "t.md").read_text(encoding="utf-8")
+    warnings = [line for line in text.splitlines() if "Warning:" in line]
+    return (not re.search("[\x00-\x08\x0b-\x1f\x7f]", text) and "<img" not in text
+            and len(warnings) >= 2 and all(line.startswith("> **Warning:** ") for line in warnings)
+            and sum("(M01)" in line and "Clear\\x1b[2J&lt;img" in line for line in warnings) == 2)
 
 
 def _comment_bomb(mib: int) -> bytes:

@@ -116,10 +116,14 @@ def _markdown_cell(value: Any) -> str:
         value = "; ".join(map(str, value)) or "–"
     if value is None:
         return "–"
-    # One line of text in one cell, whatever the value holds: a line break would end the row,
-    # a "|" the cell, and "<" open HTML, which Markdown renderers pass through.
-    text = " ".join(printable(str(value).replace("\t", " ")).splitlines())
-    return html.escape(text, quote=False).replace("|", "\\|")
+    return _markdown_line(str(value)).replace("|", "\\|")  # a "|" would end the cell
+
+
+def _markdown_line(text: str) -> str:
+    """`text` as one line of Markdown, whatever it holds: a line break would end the row or
+    the quote, "<" open HTML, which Markdown renderers pass through, and a control
+    character (ESC) drive the terminal that shows the file."""
+    return html.escape(" ".join(printable(text.replace("\t", " ")).splitlines()), quote=False)
 
 
 def markdown_table(rows: list[dict[str, Any]], keys: tuple[str, ...], out: IO[str]) -> None:
@@ -161,14 +165,14 @@ def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KE
             out.write(f"\n**{TITLES.get(name, name.replace('_', ' ').capitalize())}**\n\n")
             markdown_table(_bounded(rows), tuple(rows[0]), out)
     meta = report.meta
-    out.write(
-        f"\nSource: {meta['source']}, data of {meta['data_timestamp'] or 'unknown date'}. "
+    out.write("\n" + _markdown_line(
+        f"Source: {meta['source']}, data of {meta['data_timestamp'] or 'unknown date'}. "
         f"Boundaries: {meta['boundaries']}. Population: "
         f"{population_text(meta['population_source'], meta['population_year'])}. "
-        f"osmcams {meta['osmcams_version']}.\n"
-    )
+        f"osmcams {meta['osmcams_version']}."
+    ) + "\n")
     for warning in report.warnings:
-        out.write(f"\n> **Warning:** {warning}\n")
+        out.write(f"\n> **Warning:** {_markdown_line(warning)}\n")
 
 
 def _dump(value: Any, indent: int | None = None) -> str:
