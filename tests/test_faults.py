@@ -1024,6 +1024,11 @@ CASES: list[Case] = [
              {**f, "properties": {**f["properties"], "population": "beaucoup"}} for f in a["features"]]}
              if isinstance(a, dict) else a),
          ExitCode.NETWORK, "population for 06088 that is not a whole number: 'beaucoup'"),
+    Case("geo.api population 10**30",
+         lambda e: e.count_nice(geo=lambda a: {**a, "features": [
+             {**f, "properties": {**f["properties"], "population": 10**30}} for f in a["features"]]}
+             if isinstance(a, dict) else a),
+         ExitCode.NETWORK, "sent a population for 06088 over 100,000,000"),
     Case("geo.api contour that is a Point",
          lambda e: e.count_nice(geo=lambda a: {**a, "features": [
              {**f, "geometry": {"type": "Point", "coordinates": [7.2, 43.7]}} for f in a["features"]]}

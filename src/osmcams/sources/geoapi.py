@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from osmcams.communes.model import COLUMNS, Communes, department_of
+from osmcams.communes.model import COLUMNS, MAX_POPULATION, Communes, department_of
 from osmcams.communes.names import match
 from osmcams.errors import CommuneNotFound, DataError
 from osmcams.models import nan_unsaid
@@ -81,6 +81,8 @@ def _check_commune(item: Any) -> str:
         raise unexpected(
             SERVICE, f"sent a population for {code} that is not a whole number: {population!r}"
         )
+    if population is not None and population > MAX_POPULATION:
+        raise unexpected(SERVICE, f"sent a population for {code} over {MAX_POPULATION:,}")
     return code
 
 
