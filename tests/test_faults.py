@@ -667,6 +667,10 @@ CASES: list[Case] = [
                     "--boundaries", e.squares(("M01", "Clear\x1b[2J<img src=x onerror=alert(1)>"),
                                               ("M02", "Line\rbreak\nhere"))],
          ExitCode.OK, "2 communes have no population", holds=lambda e: _markdown_is_inert(e)),
+    *[Case(f"OSM population tag {value!r}",  # a traceback: int('²'), and an Int64 overflow
+           lambda e, value=value: ["count", "--all", "--admin-level", "3",
+                                   "--pbf", _population_tag(e, value)],
+           ExitCode.OK, "1 commune has no population") for value in ("²", "9" * 26)],
     # Issue 7 §4: errors that are one clear line.
     Case("boundary features without a code",
          lambda e: e.count("--department", "06", boundaries=e.border(_no_code)),
@@ -1168,6 +1172,19 @@ def _markdown_is_inert(env: Env) -> bool:
     return (not re.search("[\x00-\x08\x0b-\x1f\x7f]", text) and "<img" not in text
             and len(warnings) >= 2 and all(line.startswith("> **Warning:** ") for line in warnings)
             and sum("(M01)" in line and "Clear\\x1b[2J&lt;img" in line for line in warnings) == 2)
+
+
+def _population_tag(env: Env, value: str) -> Path:
+    """Saint-Barthélemy's extract with its boundary's population tag (9035) set to `value`."""
+    from conftest import run_osmium
+
+    opl, pbf = env.tmp / "sbh.opl", env.tmp / "sbh.osm.pbf"
+    run_osmium("cat", env.data / "osm/saint-barthelemy/saint_barthelemy.osm.pbf", "-f", "opl", "-o", opl)
+    escaped = "".join(c if c.isascii() else f"%{ord(c):x}%" for c in value)
+    opl.write_text(opl.read_text(encoding="utf-8").replace(",population=9035,", f",population={escaped},"),
+                   encoding="utf-8")
+    run_osmium("cat", opl, "-o", pbf)
+    return pbf
 
 
 def _comment_bomb(mib: int) -> bytes:

@@ -6,6 +6,7 @@ import re
 
 from osmcams.communes.model import (
     COLUMNS,
+    MAX_POPULATION,
     OSM_POPULATION,
     Communes,
     Unusable,
@@ -18,8 +19,10 @@ from osmcams.errors import quoted
 
 
 def _tag_population(tags: dict[str, str]) -> int | None:
+    """The `population` tag as a number of at most MAX_POPULATION, else None ("²" and a
+    number of 26 digits are digits to str.isdigit, not populations)."""
     raw = re.sub(r"[\s\u202f.,]", "", tags.get("population", ""))
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if re.fullmatch("[0-9]{1,12}", raw) and int(raw) <= MAX_POPULATION else None
 
 
 def communes_from_boundaries(boundaries, source: str, admin_level: int) -> Communes:
