@@ -1082,6 +1082,10 @@ CASES: list[Case] = [
          ExitCode.NETWORK, "answered 429 TOO MANY REQUESTS; it asks to wait 100,000 s, more than the "
                            "900 s left before the deadline (OSMCAMS_DEADLINE); try later",
          env={"OSMCAMS_MAX_TRIES": "3"}),
+    Case("Retry-After: ²",  # float('²'): a traceback
+         lambda e: e.count_nice(overpass=lambda r: _plain("busy", 429, **{"Retry-After": "²"})),
+         ExitCode.NETWORK, "answered 429 TOO MANY REQUESTS after 2 tries",
+         env={"OSMCAMS_MAX_TRIES": "2", "OSMCAMS_MIN_RETRY_WAIT": "0"}),
     Case("Retry-After beyond a short deadline",
          lambda e: e.count_nice(overpass=lambda r: _plain("busy", 503, **{"Retry-After": "5"})),
          ExitCode.NETWORK, "answered 503 SERVICE UNAVAILABLE; it asks to wait 5 s, more than the 3 s left",

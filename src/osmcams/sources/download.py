@@ -29,7 +29,7 @@ from osmcams.files import exclusive_lock
 from osmcams.models import Progress, parse_nested
 from osmcams.settings import public_url
 from osmcams.sources.extent import parse_poly, poly_beside
-from osmcams.sources.http import Http, unexpected
+from osmcams.sources.http import Http, content_length, unexpected
 
 PBF_SUFFIX = "-latest.osm.pbf"
 CATALOGUES = {"geofabrik": "Geofabrik", "osmfr": "openstreetmap.fr"}
@@ -197,9 +197,8 @@ def plan(http: Http, region: Region, directory: Path) -> Plan:
     """Look at the extract (HEAD) and at what is on disk, before downloading anything."""
     target = directory / file_name(region)
     headers = http.head(region.url)
-    length = headers.get("Content-Length", "")
     validator = _validator(headers)
-    size = int(length) if length.isdigit() else None
+    size = content_length(headers)
     up_to_date = False
     # Unchanged on the server, and whole here (not cut short by a full disk or a copy).
     if target.is_file() and validator and _sidecar(target).is_file() and (

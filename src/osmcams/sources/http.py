@@ -28,7 +28,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -210,8 +210,8 @@ class Http:
                 if response.status_code == 206 and sent and int(sent.group(1)) != offset:
                     raise NetworkError(f"{host(url)} sent bytes from {int(sent.group(1)):,} when asked "
                                        f"from {offset:,}: refused")
-                length = response.headers.get("Content-Length")
-                total = start + int(length) if length and length.isdigit() else None
+                length = content_length(response.headers)
+                total = None if length is None else start + length
                 most = total if total is not None else size  # what was announced, at most
                 done = start
                 with part.open("ab" if start else "wb") as out:
@@ -383,8 +383,8 @@ class Http:
             response: requests.Response, cancel: threading.Event
         ) -> tuple[requests.Response, bytes]:
             with response:
-                length = response.headers.get("Content-Length", "")
-                if length.isdigit() and int(length) > limit:
+                length = content_length(response.headers)
+                if length is not None and length > limit:
                     raise too_big()
                 body = bytearray()
                 for chunk in _chunks(response, cancel):
@@ -584,11 +584,17 @@ def _origin(url: str) -> tuple[str | None, int | None]:
     return parts.hostname, None if port in (None, 80, 443) else port
 
 
+def content_length(headers: Mapping[str, str]) -> int | None:
+    """The Content-Length header as a number, None when absent or not one ("²", "-1")."""
+    value = headers.get("Content-Length", "").strip()
+    return int(value) if re.fullmatch("[0-9]+", value) else None
+
+
 def _retry_after(value: str | None) -> float | None:
     """Seconds to wait according to a Retry-After header (seconds or an HTTP date)."""
     if not value:
         return None
-    if value.strip().isdigit():
+    if re.fullmatch("[0-9]+", value.strip()):  # "²" is a digit to str.isdigit, not to float()
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
