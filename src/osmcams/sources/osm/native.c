@@ -746,7 +746,7 @@ out:
     return found;
 }
 
-/* Whether `ref` is among the sorted `ids`. Most refs are not: the bit `ref >> shift` of
+/* Sorted node ids sought among refs. Most refs are not among them: the bit `ref >> shift` of
  * `bits`, set for each id of at least 0, turns them away. */
 typedef struct {
     const uint8_t *bits;
@@ -756,12 +756,13 @@ typedef struct {
     Py_ssize_t count;
 } Candidates;
 
-static int candidate(const Candidates *c, int64_t ref)
+/* The position of `ref` among the sorted `ids` of `c`, -1 when it is not there. */
+static Py_ssize_t position(const Candidates *c, int64_t ref)
 {
     if (ref >= 0) {
         uint64_t b = (uint64_t)ref >> c->shift;
         if (b >= c->bit_count || !(c->bits[b / 8] >> (b % 8) & 1))
-            return 0;
+            return -1;
     }
     Py_ssize_t lo = 0, hi = c->count;
     while (lo < hi) {
@@ -771,7 +772,7 @@ static int candidate(const Candidates *c, int64_t ref)
         else
             hi = mid;
     }
-    return lo < c->count && c->ids[lo] == ref;
+    return lo < c->count && c->ids[lo] == ref ? lo : -1;
 }
 
 PyDoc_STRVAR(referenced_doc,
@@ -790,7 +791,7 @@ static int note_refs(const Candidates *c, Cursor refs, int64_t **hits, Py_ssize_
         if (!varint(&refs, &v))
             return 0;
         ref = plus(ref, zigzag(v));
-        if (!candidate(c, ref))
+        if (position(c, ref) < 0)
             continue;
         if (!room(hits, *count, capacity, sizeof **hits))
             return -1;
@@ -851,25 +852,6 @@ out:
     PyBuffer_Release(&bits);
     PyBuffer_Release(&ids);
     return result;
-}
-
-/* The position of `ref` among the sorted `ids` of `c`, -1 when it is not there. */
-static Py_ssize_t position(const Candidates *c, int64_t ref)
-{
-    if (ref >= 0) {
-        uint64_t b = (uint64_t)ref >> c->shift;
-        if (b >= c->bit_count || !(c->bits[b / 8] >> (b % 8) & 1))
-            return -1;
-    }
-    Py_ssize_t lo = 0, hi = c->count;
-    while (lo < hi) {
-        Py_ssize_t mid = (lo + hi) / 2;
-        if (c->ids[mid] < ref)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < c->count && c->ids[lo] == ref ? lo : -1;
 }
 
 PyDoc_STRVAR(hugging_doc,
