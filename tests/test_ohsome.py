@@ -142,6 +142,15 @@ def test_an_error_answer_nested_deep_is_an_error(ohsome: Ohsome, ign_dir: Path, 
     assert "ohsome counted none of the communes" in err and "Traceback" not in err
 
 
+def _split(ohsome: Ohsome, osh: Path, ign_dir: Path, tmp_path: Path) -> tuple[dict, list[str]]:
+    """The timeline of the four communes since 2024 through ohsome, checked against the
+    history file's; and the count requests ohsome got."""
+    online = _ohsome_timeline(ign_dir, tmp_path, "--since", "2024")
+    local = _timeline(osh, ign_dir, tmp_path, "--since", "2024")
+    assert [r["cameras"] for r in online["communes"]] == [r["cameras"] for r in local["communes"]]
+    return online, [path for path, _ in ohsome.log if path.endswith("/boundary")]
+
+
 @pytest.mark.parametrize(("status", "message"), [(504, "Gateway Time-out"), (413, TIMEOUT_MESSAGE)])
 def test_a_batch_that_times_out_is_split(
     ohsome: Ohsome, history: Path, ign_dir: Path, tmp_path: Path, status: int, message: str,  # noqa: F811
@@ -152,10 +161,7 @@ def test_a_batch_that_times_out_is_split(
         return None
 
     ohsome.before = before
-    online = _ohsome_timeline(ign_dir, tmp_path, "--since", "2024")
-    local = _timeline(history, ign_dir, tmp_path, "--since", "2024")
-    assert [r["cameras"] for r in online["communes"]] == [r["cameras"] for r in local["communes"]]
-    counts = [path for path, _ in ohsome.log if path.endswith("/boundary")]
+    online, counts = _split(ohsome, history, ign_dir, tmp_path)
     assert len(counts) == 1 + 2 + 4  # four communes, then two halves, then one by one
     asked = len(ohsome.log)
     again = _ohsome_timeline(ign_dir, tmp_path, "--since", "2024")
@@ -176,10 +182,7 @@ def test_a_batch_whose_answer_is_too_large_is_split(
         return answer
 
     ohsome.after = after
-    online = _ohsome_timeline(ign_dir, tmp_path, "--since", "2024")
-    local = _timeline(history, ign_dir, tmp_path, "--since", "2024")
-    assert [r["cameras"] for r in online["communes"]] == [r["cameras"] for r in local["communes"]]
-    counts = [path for path, _ in ohsome.log if path.endswith("/boundary")]
+    _, counts = _split(ohsome, history, ign_dir, tmp_path)
     assert len(counts) == 1 + 2  # four communes (1.6 MB), then two halves (800 KB each)
 
 
