@@ -3,11 +3,13 @@ extracts, in worker processes, and on every block layout osmium-tool can write."
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import OplObject, run_osmium
@@ -211,6 +213,100 @@ def test_zstd_blocks_are_sifted_as_zlib_ones(
     assert [f[0] for f in zstd_sifted.others] == [
         f[0] for f, g in zip(sieve.blocks.framing(path), sieve.blocks.framing(osm_dir / name))
         if g in zlib_sifted.others]
+
+
+def _comparable(results: list[sieve.Result]) -> list[Any]:
+    """`_sift_frames` results with their arrays as lists, to compare with ==."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [plain(item) for item in value]
+        if isinstance(value, sieve.NodeVersions):
+            return plain(dataclasses.astuple(value))
+        return value.tolist() if hasattr(value, "tolist") else value
+    return plain(results)
+
+
+@pytest.mark.parametrize("name", [*REAL, "big/osrm-monaco-fr-riviera-2016.osm.pbf"])
+def test_blocks_left_compressed_past_their_string_table_give_what_whole_ones_give(
+    osm_dir: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block whose head shows that it holds nothing asked is left compressed past its
+    string table: every block of the real extracts gives the same result as when each is
+    inflated whole, for each thing a sift asks, and some are left so where the layout allows."""
+    path = osm_dir / name
+    frames = [frame for frame in sieve.blocks.framing(path) if frame[2] == "OSMData"]
+    with open(path, "rb") as f:
+        nodes = [node for node in sieve._sift_frames(f, frames, sieve.Wanted()) if node[1][0] == "node"]
+    camera_nodes = [c[0] for found, *_ in nodes for c in found or ()]
+    asked = {
+        "cameras": sieve.Wanted(),
+        "node blocks without ways": sieve.Wanted(no_ways=True),
+        "what ways refer to": sieve.Wanted(candidates=sieve.Candidates([*camera_nodes, 1, 2, 3])),
+        "boundaries": sieve.Wanted(boundaries=True),
+        "node versions": sieve.Wanted(history=True, tags=True),
+    }
+    left = 0
+    for what, wanted in asked.items():
+        with open(path, "rb") as f:
+            with monkeypatch.context() as patched:
+                patched.setattr(sieve, "_unread", lambda inflating, wanted: None)
+                whole_only = sieve._sift_frames(f, frames, wanted)
+            assert _comparable(sieve._sift_frames(f, frames, wanted)) == _comparable(whole_only), what
+            left += sum(sieve._unread(sieve.blocks.Inflating(_blob(f, frame), frame[0]), wanted) is not None
+                        for frame in frames)
+    # Blocks written by osmosis carry their settings after their groups: their head
+    # cannot show that one group fills them, so they are read whole.
+    with open(path, "rb") as f:
+        settled = any([n for n, _ in sieve.blocks._fields(sieve.blocks.inflate(_blob(f, frame)))] == [1, 2]
+                      for frame in frames)
+    assert (left > 0) == settled
+
+
+def _blob(f: Any, frame: sieve.blocks.Frame) -> bytes:
+    offset, length, _, size = frame
+    f.seek(offset + length - size)
+    return f.read(size)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_a_blob_inflated_head_first_is_the_blob_inflated_whole(osm_dir: Path, name: str) -> None:
+    """Inflated head first then whole, every blob of the real extracts is what the standard
+    library's zlib gives; `lone_group` tells what a full parse of the block tells."""
+    import zlib
+
+    path = osm_dir / name
+    with open(path, "rb") as f:
+        for frame in sieve.blocks.framing(path):
+            blob = _blob(f, frame)
+            expected = zlib.decompress(bytes(dict(sieve.blocks._fields(blob))[3]))
+            inflating = sieve.blocks.Inflating(blob, frame[0])
+            head = inflating.head()
+            assert expected.startswith(head)
+            assert inflating.whole() == expected
+            if frame[2] != "OSMData":
+                continue
+            assert len(head) < len(expected)
+            groups = sieve.blocks.primitive(expected).groups
+            lone = sieve.blocks.lone_group(head, len(expected))
+            fields = [number for number, _ in sieve.blocks._fields(expected)]
+            if fields == [1, 2]:
+                assert lone == (bytes(sieve.blocks.primitive(expected).table), groups[0][0])
+            else:
+                assert lone is None
+
+
+def test_a_blob_damaged_past_its_head_is_refused_when_inflated_whole(monaco_2025: Path) -> None:
+    import zlib
+
+    frame = sieve.blocks.framing(monaco_2025)[1]
+    with open(monaco_2025, "rb") as f:
+        data = sieve.blocks.inflate(_blob(f, frame))
+    packed = zlib.compress(data)
+    damaged = packed[: len(packed) // 2] + bytes(b ^ 0xFF for b in packed[len(packed) // 2 :])
+    inflating = sieve.blocks.Inflating(_varint(2 << 3) + _varint(len(data)) + _bytes_field(3, damaged))
+    assert data.startswith(inflating.head())
+    with pytest.raises(sieve.blocks.Unindexable, match="damaged"):
+        inflating.whole()
 
 
 def test_a_damaged_or_oversized_blob_is_refused() -> None:

@@ -128,7 +128,6 @@ def _inflate_head(f: BinaryIO, size: int) -> bytes:
     f.seek(end - size + pos)
 
     def more(wanted: int, have: bytes) -> bytes:
-        wanted = min(wanted, MAX_BLOB)  # a string table may claim any length
         if inflater is None:
             return have + f.read(max(0, min(wanted - len(have), end - f.tell())))
         while len(have) < wanted and not inflater.eof:
@@ -141,11 +140,8 @@ def _inflate_head(f: BinaryIO, size: int) -> bytes:
                 raise Unindexable(f"a damaged block: {e}") from e
         return have
 
-    head = more(64, b"")
-    # A PrimitiveBlock starts with its string table (field 1): skip it, then read on.
-    if head[:1] == b"\x0a":
-        table, after = _varint(head, 1)
-        head = more(after + table + 256, head)
+    head = more(HEAD_START, b"")
+    head = more(head_size(head), head)
     f.seek(end)
     return head
 
@@ -477,48 +473,128 @@ def _packed_sint64(data: bytes | memoryview) -> Any:
 
 
 def inflate(blob: bytes | memoryview, offset: int = 0) -> bytes:
+    """The content of a Blob message (that of the block at byte `offset`): see `Inflating`."""
+    return Inflating(blob, offset).whole()
+
+
+class Inflating:
     """The content of a Blob message (that of the block at byte `offset`): raw, or inflated
-    from zlib, lz4 or zstd; Unindexable when the blob is compressed otherwise, or damaged;
-    Corrupt when it would inflate beyond its stated `raw_size` or the format's MAX_BLOB
-    (a decompression bomb is stopped there, never inflated whole)."""
-    parts: dict[int, Any] = dict(_fields(blob))
-    if BLOB_RAW in parts:
-        return bytes(parts[BLOB_RAW])
-    stated = parts.get(BLOB_RAW_SIZE)
-    if stated is not None and not 0 <= stated <= MAX_BLOB:
-        raise Corrupt(f"the block at byte {offset:,} states {stated:,} bytes, beyond the "
-                      f"{MAX_BLOB >> 20} MiB the format allows")
-    limit = MAX_BLOB if stated is None else stated
-    error: type[Exception]
-    if BLOB_ZLIB in parts:
-        from isal import isal_zlib  # inflates in half the time of zlib
+    from zlib, lz4 or zstd. A zlib blob is inflated from its start only as far as asked:
+    `head` first, then `whole` goes on from where it stopped, so that no byte is inflated
+    twice; the others are inflated whole at once.
 
-        inflater = functools.partial(isal_zlib.decompressobj().decompress, parts[BLOB_ZLIB], limit + 1)
-        error = isal_zlib.error  # type: ignore[assignment]  # typed as an instance in its stubs
-    elif BLOB_ZSTD in parts:
-        import zstandard
+    Unindexable when the blob is compressed otherwise, or damaged; Corrupt when it would
+    inflate beyond its stated `raw_size` or the format's MAX_BLOB (a decompression bomb is
+    stopped there, never inflated whole)."""
 
-        inflater = functools.partial(zstandard.ZstdDecompressor().decompress, parts[BLOB_ZSTD],
-                                     max_output_size=limit + 1)
-        error = zstandard.ZstdError
-    elif BLOB_LZ4 in parts:
-        import lz4.block
+    def __init__(self, blob: bytes | memoryview, offset: int = 0) -> None:
+        parts: dict[int, Any] = dict(_fields(blob))
+        self.offset = offset
+        self.stated: int | None = parts.get(BLOB_RAW_SIZE)
+        self.data = b""  # inflated so far
+        self._stream: Any = None  # a zlib blob's inflater, and its input not yet inflated
+        self._pending = b""
+        if BLOB_RAW in parts:
+            self.data = bytes(parts[BLOB_RAW])
+            return
+        if self.stated is not None and not 0 <= self.stated <= MAX_BLOB:
+            raise Corrupt(f"the block at byte {offset:,} states {self.stated:,} bytes, beyond the "
+                          f"{MAX_BLOB >> 20} MiB the format allows")
+        self.limit = MAX_BLOB if self.stated is None else self.stated
+        if BLOB_ZLIB in parts:
+            from isal import isal_zlib  # inflates in half the time of zlib
 
-        inflater = functools.partial(lz4.block.decompress, parts[BLOB_LZ4], uncompressed_size=limit)
-        error = lz4.block.LZ4BlockError
-    else:
-        raise Unindexable("a blob compressed other than with zlib, lz4 or zstd")
+            self._stream, self._pending = isal_zlib.decompressobj(), parts[BLOB_ZLIB]
+            self._error: type[Exception] = isal_zlib.error  # type: ignore[assignment]
+        elif BLOB_ZSTD in parts:
+            import zstandard
+
+            self.data = self._checked(zstandard.ZstdError, functools.partial(
+                zstandard.ZstdDecompressor().decompress, parts[BLOB_ZSTD], max_output_size=self.limit + 1))
+        elif BLOB_LZ4 in parts:
+            import lz4.block
+
+            self.data = self._checked(lz4.block.LZ4BlockError, functools.partial(
+                lz4.block.decompress, parts[BLOB_LZ4], uncompressed_size=self.limit))
+        else:
+            raise Unindexable("a blob compressed other than with zlib, lz4 or zstd")
+
+    def head(self) -> bytes:
+        """The start of the content: of a PrimitiveBlock, at least its string table and
+        what `_first_object` reads after it."""
+        self._inflate(HEAD_START)
+        self._inflate(head_size(self.data))
+        return self.data
+
+    def whole(self) -> bytes:
+        """The whole content."""
+        if self._stream is not None:
+            self._inflate(self.limit + 1)
+            self._stream = None
+            self._check(self.data)
+        return self.data
+
+    def _inflate(self, size: int) -> None:
+        """Inflate on until `size` bytes are out, or the blob's end."""
+        if self._stream is None or len(self.data) >= size:
+            return
+        try:
+            more = self._stream.decompress(self._pending, size - len(self.data))
+        except self._error as e:
+            raise Unindexable(f"a damaged block: {e}") from e
+        self._pending = self._stream.unconsumed_tail
+        self.data = self.data + more if self.data else more
+
+    def _checked(self, error: type[Exception], inflater: Callable[[], bytes]) -> bytes:
+        try:
+            data = inflater()
+        except error as e:
+            raise Unindexable(f"a damaged block: {e}") from e
+        self._check(data)
+        return data
+
+    def _check(self, data: bytes) -> None:
+        if len(data) > self.limit:
+            raise Corrupt(f"the block at byte {self.offset:,} inflates beyond "
+                          + (f"the {self.stated:,} bytes it states" if self.limit == self.stated
+                             else f"the {MAX_BLOB >> 20} MiB the format allows"))
+        if self.stated is not None and len(data) != self.stated:
+            raise Unindexable(f"a damaged block: {len(data):,} bytes where it says {self.stated:,}")
+
+
+HEAD_START = 64  # bytes inflated first: enough for the field key and length of a string table
+HEAD_AFTER_TABLE = 256  # bytes after a string table for `_first_object` to read a group's first id
+
+
+def head_size(start: bytes) -> int:
+    """How much of a PrimitiveBlock that starts with `start` (HEAD_START bytes or more)
+    `_first_object` reads: its string table (field 1, written first) and the start of its
+    first group."""
+    if start[:1] != b"\x0a":
+        return HEAD_START
+    table, after = _varint(start, 1)
+    return min(after + table + HEAD_AFTER_TABLE, MAX_BLOB)  # a string table may claim any length
+
+
+def lone_group(head: bytes, size: int) -> tuple[bytes, int] | None:
+    """Of a PrimitiveBlock of `size` bytes that starts with `head`: its string table, and
+    the kind of its one group (GROUP_*), when the table comes first and one group runs
+    from it to the block's end; else None."""
     try:
-        data = inflater()
-    except error as e:
-        raise Unindexable(f"a damaged block: {e}") from e
-    if len(data) > limit:
-        raise Corrupt(f"the block at byte {offset:,} inflates beyond "
-                      + (f"the {stated:,} bytes it states" if limit == stated
-                         else f"the {MAX_BLOB >> 20} MiB the format allows"))
-    if stated is not None and len(data) != stated:
-        raise Unindexable(f"a damaged block: {len(data):,} bytes where it says {stated:,}")
-    return data
+        if head[:1] != b"\x0a":
+            return None
+        length, pos = _varint(head, 1)
+        table = head[pos : pos + length]
+        pos += length
+        if len(table) < length or head[pos : pos + 1] != b"\x12":
+            return None
+        length, pos = _varint(head, pos + 1)
+        if pos + length != size:
+            return None
+        return table, _varint(head, pos)[0] >> 3
+    except Unindexable:  # the head ends inside a varint
+        return None
+
 
 MAX_PARTS = 10_000  # a PrimitiveBlock holds a string table, a few groups and its settings
 SETTINGS = {17: "granularity", 18: "date_granularity", 19: "lat_offset", 20: "lon_offset"}

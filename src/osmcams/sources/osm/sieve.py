@@ -1,14 +1,16 @@
 """Camera nodes read straight from the dense node blocks of a PBF; the rest left to libosmium.
 
-Every data block is inflated. A block whose string table lacks the wanted
-strings cannot hold a wanted object and is dropped unread. The others are read
-by a C reader (native.c) that walks the protobuf fields once: the string table,
-the tags of every object and the dense node columns, building only the camera
-nodes (or, of a history file, the node versions). Without the C reader (no
-compiler at install) the Python path reads the block with protobuf's parser and
-numpy (`read_block`), the reference that the tests hold the C reader to. A block
-that neither can read, or that holds a camera way or relation (or a boundary
-relation, when boundaries are wanted), is left to libosmium's filters.
+Every data block is inflated as far as its string table first. A block whose
+string table lacks the wanted strings cannot hold a wanted object: it is dropped
+unread, and when its one group fills the rest of it (and nothing else is asked of
+it) that rest is not even inflated. The others are read by a C reader (native.c)
+that walks the protobuf fields once: the string table, the tags of every object
+and the dense node columns, building only the camera nodes (or, of a history
+file, the node versions). Without the C reader (no compiler at install) the
+Python path reads the block with protobuf's parser and numpy (`read_block`), the
+reference that the tests hold the C reader to. A block that neither can read, or
+that holds a camera way or relation (or a boundary relation, when boundaries are
+wanted), is left to libosmium's filters.
 
 Large files are sifted by worker processes, one per core.
 """
@@ -500,8 +502,7 @@ def sift_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | li
     node ids do not increase is `blocks.Corrupt`: versions of a history, or not sorted.
 
     Read by the C reader (`native`) when it is built, else by `read_block`."""
-    pairs = [CAMERA_STRINGS] + ([BOUNDARY_STRINGS] if wanted.boundaries else [])
-    if not any(all(_entry(text) in data for text in pair) for pair in pairs) and not (
+    if not _holds_wanted(data, wanted) and not (
         wanted.history and any(kind == blocks.GROUP_DENSE for kind, _ in blocks.primitive(data).groups)
     ):
         return []
@@ -584,7 +585,12 @@ def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted) -> lis
     for offset, length, _, size in frames:
         f.seek(offset + length - size)
         try:
-            data = blocks.inflate(f.read(size), offset)
+            inflating = blocks.Inflating(f.read(size), offset)
+            unread = _unread(inflating, wanted)
+            if unread is not None:
+                results.append(unread)
+                continue
+            data = inflating.whole()
             first = blocks.first_object(data)
             if first is None:  # not a block this reads: refused when it holds nothing at all
                 _refuse_empty_block(data, offset)
@@ -603,6 +609,35 @@ def _sift_frames(f: BinaryIO, frames: list[blocks.Frame], wanted: Wanted) -> lis
         except (blocks.Unindexable, DecodeError):
             results.append((None, None, None, None, None))  # libosmium reads it, and says what is wrong
     return results
+
+
+def _unread(inflating: blocks.Inflating, wanted: Wanted) -> Result | None:
+    """The result of `_sift_frames` for a block whose head shows that nothing asked of it
+    can be in the rest, which is then left compressed: its string table lacks the wanted
+    strings, its one group is not of the dense nodes of a history nor of ways whose
+    references are sought, and it is not sampled. None when the rest must be read."""
+    import numpy
+
+    if inflating.stated is None or inflating.offset in wanted.sampled or wanted.sampled_nodes is not None:
+        return None
+    head = inflating.head()
+    layout = blocks.lone_group(head, inflating.stated)
+    first = blocks.first_object(head)
+    if layout is None or first is None:
+        return None
+    table, kind = layout
+    if (_holds_wanted(table, wanted) or (wanted.history and kind == blocks.GROUP_DENSE)
+            or (kind == blocks.GROUP_WAYS and wanted.candidates is not None)):
+        return None
+    asked = wanted.candidates is not None or wanted.no_ways
+    return [], first, numpy.empty(0, numpy.int64) if asked and kind != blocks.GROUP_WAYS else None, (), None
+
+
+def _holds_wanted(data: bytes, wanted: Wanted) -> bool:
+    """Whether `data` (a block, or its string table) holds the entries of the camera tag,
+    or of the boundary tag when boundaries are wanted."""
+    pairs = [CAMERA_STRINGS] + ([BOUNDARY_STRINGS] if wanted.boundaries else [])
+    return any(all(_entry(text) in data for text in pair) for pair in pairs)
 
 
 def _refuse_empty_block(data: bytes, offset: int) -> None:
