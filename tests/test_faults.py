@@ -199,6 +199,23 @@ class Env:
         blob = (_field(2, raw_size) if raw_size is not None else b"") + _field(3, packed)
         return self.pbf("bomb.osm.pbf", self.frames()[0], _frame(b"OSMData", blob))
 
+    def xml_bomb(self, name: str) -> Path:
+        """`name` (.osm.gz or .osm.bz2): 2 GiB of one XML node over and over, written as one MiB
+        of it compressed once and repeated (a file of several streams, which both formats allow)."""
+        import bz2
+        import gzip
+
+        compress = bz2.compress if name.endswith(".bz2") else gzip.compress
+        node = b'<node id="1" version="1" timestamp="2020-01-01T00:00:00Z" lat="17.9" lon="-62.85"/>\n'
+        stream = compress(node * ((1 << 20) // len(node)))
+        path = self.tmp / name
+        with path.open("wb") as out:
+            out.write(compress(b'<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n'))
+            for _ in range(2048):
+                out.write(stream)
+            out.write(compress(b"</osm>\n"))
+        return path
+
     def count(self, *args: str | Path, boundaries: Path | None = None, pbf: Path | None = None
               ) -> list[str | Path]:
         """`count` on Monaco 2025 (or `pbf`) with the border communes, quietly."""
@@ -494,6 +511,10 @@ CASES: list[Case] = [
       for stated, words in ((300 << 20, "170 states 314,572,800 bytes, beyond the 32 MiB the format allows"),
                             (1000, "170 inflates beyond the 1,000 bytes it states"),
                             (None, "170 inflates beyond the 32 MiB the format allows"))],
+    *[Case(f"XML extract {suffix} inflating to 2 GiB",  # libosmium inflated it all, 17 s
+           lambda e, suffix=suffix: e.count("--commune", "06012", pbf=e.xml_bomb(f"bomb{suffix}")),
+           ExitCode.DATA, "inflate to more than 100 times as many (a decompression bomb): refused")
+      for suffix in (".osm.gz", ".osm.bz2")],
     Case("pbf block of 32 MiB of zeros",
          lambda e: e.count("--commune", "06012", pbf=e.garbage_block(bytes(32 << 20))),
          ExitCode.DATA, "garbage.osm.pbf: the block at byte 170 is not a block of OSM objects"),
@@ -1306,6 +1327,25 @@ def test_fault(case: Case, shared_data: Path, tmp_path: Path, httpserver) -> Non
     else:
         assert lines and lines[-1].startswith(("osmcams: error: ", "Error: ")), result.stderr
         assert case.words in lines[-1], result.stderr
+
+
+def test_real_compressed_xml_extracts_are_read(shared_data: Path, tmp_path: Path) -> None:
+    """The inflation bound refuses no real extract: Saint-Barthélemy's OSM XML, the shared
+    .osm.bz2 and its copy gzipped by osmium, counts the same, 0 cameras (the README's count)."""
+    from conftest import run_osmium
+
+    bz2 = shared_data / "osm/saint-barthelemy/saint_barthelemy.osm.bz2"
+    gz = tmp_path / "sbh.osm.gz"
+    run_osmium("cat", bz2, "-o", gz)
+    tables = []
+    for source in (bz2, gz):
+        out = tmp_path / f"{source.name}.csv"
+        result = CliRunner().invoke(cli, ["count", "--all", "--admin-level", "3", "--pbf", str(source),
+                                          "-o", str(out), "-q"], catch_exceptions=False)
+        assert result.exit_code == ExitCode.OK, result.output
+        tables.append(_csv_rows(out))
+    assert tables[0] == tables[1]
+    assert [(r["insee"], r["cameras"]) for r in tables[0]] == [("97-7", "0")]
 
 
 def _files(directory: Path) -> dict[str, bytes]:

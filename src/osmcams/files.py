@@ -7,7 +7,9 @@ leftovers, and finishes publishing a set whose publication had begun.
 
 from __future__ import annotations
 
+import bz2
 import functools
+import gzip
 import json
 import os
 import re
@@ -17,17 +19,19 @@ import stat
 import sys
 import tempfile
 import unicodedata
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from osmcams.errors import DataError, LockedError, OutputError, UsageError
+from osmcams.errors import DataError, LockedError, OsmcamsError, OutputError, UsageError
 
 TEMP_PREFIX = ".osmcams-tmp-"
 _TEMP = re.compile(r"^\.osmcams-tmp-(\d+)-")
 # In a staging directory, the list of its moves; its presence means "publish this set".
 COMMIT = ".osmcams-commit.json"
+MAX_INFLATION = 100  # a compressed input inflating more than this many times its size is a bomb
 
 
 def cannot_write(path: str | os.PathLike[str], error: OSError) -> OutputError:
@@ -99,6 +103,29 @@ def read_input(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
         raise DataError(f"{path}: cannot read {what}: {e.strerror or e}") from None
     except ValueError as e:
         raise DataError(f"{path}: {e}, too large for {what}") from None
+
+
+def check_inflation(path: Path, what: str, error: type[OsmcamsError] = DataError) -> None:
+    """Refuse a gzip or bzip2 file (.gz, .bz2) that inflates beyond MAX_INFLATION times its
+    size (at least 1 MiB), before a parser reads it: a bomb of gigabytes takes libosmium's
+    XML parser minutes. `what` names the file in the message ("a corrupt replication
+    diff"), raised as `error`. Other files pass unread."""
+    name = path.name.lower()
+    opener = gzip.open if name.endswith(".gz") else bz2.open if name.endswith(".bz2") else None
+    if opener is None:
+        return
+    size = path.stat().st_size
+    limit = max(1 << 20, MAX_INFLATION * size)
+    inflated = 0
+    try:
+        with opener(path, "rb") as stream:
+            while inflated <= limit and (chunk := stream.read(1 << 20)):
+                inflated += len(chunk)
+    except (OSError, EOFError, zlib.error) as e:
+        raise error(f"{path.name}: {what}: {e}") from e
+    if inflated > limit:
+        raise error(f"{path.name}: {what}: its {size:,} bytes inflate to more than "
+                    f"{MAX_INFLATION} times as many (a decompression bomb): refused")
 
 
 def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Path:

@@ -9,10 +9,8 @@ the extract's header (``osmosis_replication_*``) and merges the diffs.
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,12 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.errors import DataError, NetworkError
+from osmcams.files import check_inflation
 from osmcams.settings import public_url
 from osmcams.sources.http import Http, host
 from osmcams.sources.osm.pbf import CAMERA_TAG
-
-MAX_INFLATION = 100  # a diff inflating more than this many times its size is a bomb
-CHUNK = 1 << 20
 
 
 class DiffsGone(NetworkError):
@@ -117,24 +113,6 @@ class Server:
             raise
 
 
-def check_inflation(path: Path) -> None:
-    """Refuse a gzipped diff that inflates beyond MAX_INFLATION times its size (at least
-    1 MiB), before pyosmium parses it: a comment of gigabytes takes its XML parser minutes
-    and as many bytes of memory."""
-    size = path.stat().st_size
-    limit = max(1 << 20, MAX_INFLATION * size)
-    inflated = 0
-    try:
-        with gzip.open(path, "rb") as stream:
-            while inflated <= limit and (chunk := stream.read(CHUNK)):
-                inflated += len(chunk)
-    except (OSError, EOFError, zlib.error) as e:
-        raise NetworkError(f"{path.name}: a corrupt replication diff: {e}") from e
-    if inflated > limit:
-        raise NetworkError(f"{path.name}: a corrupt replication diff: its {size:,} bytes inflate "
-                           f"to more than {MAX_INFLATION} times as many (a decompression bomb): refused")
-
-
 @dataclass
 class Batch:
     """What a run of diffs changed, newest version of each object only.
@@ -159,7 +137,7 @@ def read_diffs(paths: Iterable[Path]) -> Batch:
 
     merged = osmium.MergeInputReader()
     for path in paths:
-        check_inflation(path)
+        check_inflation(path, "a corrupt replication diff", NetworkError)
         try:
             merged.add_file(str(path))
         except (RuntimeError, ValueError) as e:  # ValueError: a value longer than OSM allows

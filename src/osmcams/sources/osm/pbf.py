@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from osmcams.arrays import isin
 from osmcams.errors import DataError
+from osmcams.files import check_inflation
 from osmcams.geo.rings import Point
 from osmcams.models import Camera, Progress, direction_warning, iso_timestamp, make_camera
 
@@ -597,7 +598,8 @@ def scan_members(
 def osm_file(path: str | os.PathLike[str]) -> Path:
     """`path` as a Path, when it is an OSM file osmcams can read: a DataError for a folder,
     a device or a FIFO (read from disk only), nothing there, or a change file (libosmium
-    reads an .osc as several versions of objects, with neither extent nor deletions)."""
+    reads an .osc as several versions of objects, with neither extent nor deletions), or a
+    compressed one that is a decompression bomb (files.check_inflation)."""
     path = Path(path)
     if re.search(r"\.osc(\.(gz|bz2|xz|zst))?$", path.name, re.IGNORECASE):
         raise DataError(f"{path}: a change file (osmChange, a replication diff), not an extract: "
@@ -609,6 +611,7 @@ def osm_file(path: str | os.PathLike[str]) -> Path:
                                        if path.exists() else "no such file"))
     if not path.stat().st_size:  # libosmium: "blob contains no data or unknown compression"
         raise DataError(f"{path}: empty, not an OSM file (a download that failed?)")
+    check_inflation(path, "a corrupt OSM file")
     return path
 
 
