@@ -358,6 +358,19 @@ def test_the_real_saint_barthelemy_diff(saint_barthelemy, osm_dir, tmp_path, net
     assert stamps() == before
 
 
+def test_a_state_txt_starting_with_a_byte_order_mark_is_read(
+        saint_barthelemy, osm_dir, replication, tmp_path, capsys):
+    """The real state.txt saved with a UTF-8 BOM before its first key was 'not a replication
+    state file'; osmosis and pyosmium read past the mark, and so does refresh now."""
+    real = (osm_dir / "saint-barthelemy" / "saint_barthelemy.state.txt").read_text()
+    keys = "".join(line + "\n" for line in real.splitlines() if not line.startswith("#"))
+    (replication.root / "state.txt").write_bytes(b"\xef\xbb\xbf" + keys.encode())
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    assert run(config) == 0, capsys.readouterr().err
+    report, _ = published(tmp_path / "www")
+    assert report["meta"]["data_timestamp"] == "2015-03-25T19:05:08Z"
+
+
 def test_an_area_from_all_sampled_nodes_follows_the_cameras(
     saint_barthelemy, osm_dir, replication, tmp_path, net_env, capsys
 ):

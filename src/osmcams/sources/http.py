@@ -21,6 +21,7 @@ Only this module imports requests. One request runs at a time, in the whole proc
 
 from __future__ import annotations
 
+import codecs
 import email.utils
 import logging
 import os
@@ -536,6 +537,10 @@ def not_json(url: str) -> NetworkError:
 
 
 def _text(body: bytes, encoding: str | None) -> str:
+    """`body` decoded; one that starts with a UTF-8 byte order mark is UTF-8, the mark dropped
+    (whatever the header says, as browsers, osmosis and pyosmium read it)."""
+    if body.startswith(codecs.BOM_UTF8):
+        return body[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace")
     return body.decode(encoding or "utf-8", errors="replace")
 
 
