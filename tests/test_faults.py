@@ -1107,6 +1107,14 @@ CASES: list[Case] = [
          lambda e: e.count_nice(overpass=lambda r: _plain("busy", 429, **{"Retry-After": "²"})),
          ExitCode.NETWORK, "answered 429 TOO MANY REQUESTS after 2 tries",
          env={"OSMCAMS_MAX_TRIES": "2", "OSMCAMS_MIN_RETRY_WAIT": "0"}),
+    *[Case(f"Retry-After: {len(value)} digits, a deadline of {deadline} s",  # float(): 'to wait inf s'
+           lambda e, value=value: e.count_nice(
+               overpass=lambda r: _plain("busy", 429, **{"Retry-After": value})),
+           ExitCode.NETWORK, f"answered 429 TOO MANY REQUESTS; it asks to wait more than a year, {words}",
+           absent="inf", env={"OSMCAMS_MAX_TRIES": "3", "OSMCAMS_DEADLINE": deadline})
+      for value, deadline, words in (
+          ("9" * 400, "900", "more than the 900 s left before the deadline"),
+          ("1" * 5000, "1000000000", "more than osmcams waits (600 s); try later"))],
     Case("Retry-After beyond a short deadline",
          lambda e: e.count_nice(overpass=lambda r: _plain("busy", 503, **{"Retry-After": "5"})),
          ExitCode.NETWORK, "answered 503 SERVICE UNAVAILABLE; it asks to wait 5 s, more than the 3 s left",
@@ -1116,6 +1124,17 @@ CASES: list[Case] = [
          ExitCode.NETWORK, "has no free slot: its status page asks to wait 100,001 s, more than the "
                            "900 s left before the deadline",
          env={"OSMCAMS_MAX_TRIES": "3"}),
+    *[Case(f"status page: a slot in {len(digits)} digits of seconds",  # a traceback: float(int()), int()
+           lambda e, digits=digits: e.count_nice(status=_status_in(digits)),
+           ExitCode.NETWORK, "has no free slot: its status page asks to wait more than a year, more "
+                             "than the 900 s left before the deadline", absent="inf",
+           env={"OSMCAMS_MAX_TRIES": "3"})
+      for digits in ("9" * 400, "1" * 5000)],
+    Case("status page: 5000 digits of free slots",  # int(): a traceback
+         lambda e: e.count_nice(status=_status_in(0).replace("Slot available after", f"{'9' * 5000} slots "
+                                                               "available now.\nSlot available after"),
+                                answer={"elements": [1, 2, 3]}),
+         ExitCode.NETWORK, "element 1: is int, not an object"),
     Case("302 on the Overpass POST",
          lambda e: e.count_nice(overpass=lambda r: _plain("", 302, Location="/api/interpreter")),
          ExitCode.NETWORK, "which would turn the POST into a GET: refused"),
@@ -1227,7 +1246,7 @@ def _state(stamp: str) -> Callable[[Any], object]:
     return lambda server: server.publish(1588, _osc(), stamp)
 
 
-def _status_in(seconds: int) -> str:
+def _status_in(seconds: int | str) -> str:
     """An Overpass status page whose next slot is `seconds` away."""
     from fake_services import status_page
 

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_WAIT = 600.0  # never sleep longer than this between two tries, whatever the server says
+A_YEAR = 365 * 86_400  # seconds: a longer wait asked for is read as a year and a second
 MAX_REDIRECTS = 5
 CHUNK = 1 << 16
 MIN_RATE = 50_000  # bytes/s a download may not fall below on average, beyond the deadline
@@ -78,9 +79,21 @@ def check_wait(wait: float, end: float, who: str) -> None:
     left = end - time.monotonic()
     if wait >= left:
         raise NetworkError(
-            f"{who} to wait {wait:,.0f} s, more than the {max(left, 0):,.0f} s left before the "
+            f"{who} to wait {shown_wait(wait)}, more than the {max(left, 0):,.0f} s left before the "
             f"deadline ({label('deadline')}); try later"
         )
+
+
+def asked_seconds(digits: str) -> float:
+    """A wait written as ASCII digits (a Retry-After, a status page), at most a year and a
+    second: int() refuses 4,300 digits, and float() makes inf of 400."""
+    digits = digits.lstrip("0")
+    return float(A_YEAR + 1) if len(digits) > len(str(A_YEAR)) else min(float(digits or 0), A_YEAR + 1)
+
+
+def shown_wait(seconds: float) -> str:
+    """A wait in a message: "1,200 s", or "more than a year"."""
+    return "more than a year" if seconds > A_YEAR else f"{seconds:,.0f} s"
 
 
 def unexpected(service: str, detail: str) -> NetworkError:
@@ -263,10 +276,12 @@ class Http:
                             error.status = again.status or None
                             raise error from None
                         wait = self._wait(again, attempt)
-                        check_wait(max(again.wait or 0, wait), end, f"{again}; it asks")
-                        if (again.wait or 0) > MAX_WAIT:  # sooner would be to ask too early
-                            raise NetworkError(f"{again}; it asks to wait {again.wait:,.0f} s, more "
-                                               f"than osmcams waits ({MAX_WAIT:,.0f} s); try later") from None
+                        asked = again.wait or 0
+                        check_wait(max(asked, wait), end, f"{again}; it asks")
+                        if asked > MAX_WAIT:  # sooner would be to ask too early
+                            raise NetworkError(
+                                f"{again}; it asks to wait {shown_wait(asked)}, more than osmcams "
+                                f"waits ({MAX_WAIT:,.0f} s); try later") from None
                         self.notify(f"{again}; trying again in {wait:.0f} s")
                         time.sleep(wait)
             finally:
@@ -600,7 +615,7 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     if re.fullmatch("[0-9]+", value.strip()):  # "²" is a digit to str.isdigit, not to float()
-        return float(value)
+        return asked_seconds(value.strip())
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -24,6 +24,7 @@ from osmcams.sources.http import (
     MAX_WAIT,
     Http,
     Parse,
+    asked_seconds,
     check_wait,
     host,
     is_point,
@@ -94,13 +95,14 @@ def slot_wait(status: str) -> float | None:
     """Seconds to wait for a slot according to a status page; None when one is free now."""
     if re.search(r"^Rate limit: 0\s*$", status, re.MULTILINE):
         return None
-    free = re.search(r"^(\d+) slots? available now", status, re.MULTILINE)
-    if free and int(free.group(1)) > 0:
+    free = re.search(r"^([0-9]+) slots? available now", status, re.MULTILINE)
+    if free and free.group(1).strip("0"):  # int() refuses 4,300 digits
         return None
-    waits = [int(s) for s in re.findall(r"Slot available after: \S+, in (-?\d+) seconds?", status)]
+    waits = [0.0 if sign else asked_seconds(digits)
+             for sign, digits in re.findall(r"Slot available after: \S+, in (-?)([0-9]+) seconds?", status)]
     if not waits and not free:
         return None  # not a status page we understand: do not block on it
-    return float(max(0, min(waits))) if waits else 0.0
+    return min(waits) if waits else 0.0
 
 
 def wait_for_slot(http: Http) -> None:
