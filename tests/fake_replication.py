@@ -37,6 +37,7 @@ class Server:
         self.url = httpserver.url_for(prefix)
         self.requests: list[str] = []
         self.users: list[str | None] = []  # the user name each request came with
+        self.chunked = False  # send files in chunks without Content-Length, as a stream
         root.mkdir(parents=True, exist_ok=True)
         httpserver.expect_request(prefix.rstrip("/"), method="GET").respond_with_data("", 404)
         import re
@@ -49,7 +50,11 @@ class Server:
         path = self.root / request.path[len(self.prefix):]
         if not path.is_file():
             return Response("Not Found", status=404)
-        return Response(path.read_bytes(), content_type="application/octet-stream")
+        data = path.read_bytes()
+        if self.chunked:
+            return Response((data[i:i + 65536] for i in range(0, len(data), 65536)),
+                            content_type="application/octet-stream")
+        return Response(data, content_type="application/octet-stream")
 
     def publish(self, sequence: int, diff: bytes | str, timestamp: str, latest: bool = True) -> None:
         """Add the diff of `sequence` (osmChange XML, or gzip bytes as they are) and its state."""

@@ -993,6 +993,12 @@ CASES: list[Case] = [
          lambda e: ["refresh", "--config", e.replicated(then=lambda s: s.publish(
              1588, _comment_bomb(64), "2015-03-25T19:05:08Z"))],
          ExitCode.NETWORK, "1588.osc.gz: a corrupt replication diff: its 65,"),
+    *[Case(f"diff over OSMCAMS_MAX_ANSWER_MB, {how}",  # was fetched whatever its size
+           lambda e, chunked=chunked: ["refresh", "--config", e.replicated(
+               then=lambda s: _streamed_diff(s, chunked))],
+           ExitCode.NETWORK, "is larger than 1 MB, the limit set by OSMCAMS_MAX_ANSWER_MB: refused",
+           env={"OSMCAMS_MAX_ANSWER_MB": "1"})
+      for how, chunked in (("sent without Content-Length", True), ("announced", False))],
     # --- Network and services (issue 8 §1-4, issue 7 §7) ----------------------------------
     *[Case(f"{var} {value}", lambda e: e.count_nice(), ExitCode.USAGE, var, env={var: value})
       for var, values in (("OSMCAMS_READ_TIMEOUT", ("0", "-1", "nan", "inf")),
@@ -1239,6 +1245,17 @@ def _comment_bomb(mib: int) -> bytes:
     parts = [deflate.compress(b'<?xml version="1.0"?>\n<osmChange version="0.6"><!--')]
     parts += [deflate.compress(b" " * (1 << 20)) for _ in range(mib)]
     return b"".join([*parts, deflate.compress(b"--></osmChange>\n"), deflate.flush()])
+
+
+def _streamed_diff(server: Any, chunked: bool) -> None:
+    """Publish as sequence 1588 an osmChange of about 2.3 MB gzipped (a comment of 2 MiB of
+    random bytes in hexadecimal), sent without Content-Length when `chunked`."""
+    import gzip
+
+    comment = os.urandom(2 << 20).hex()
+    body = f'<?xml version="1.0"?>\n<osmChange version="0.6"><!-- {comment} --></osmChange>\n'
+    server.publish(1588, gzip.compress(body.encode()), "2015-03-25T19:05:08Z")
+    server.chunked = chunked
 
 
 def _state(stamp: str) -> Callable[[Any], object]:

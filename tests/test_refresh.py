@@ -358,6 +358,19 @@ def test_the_real_saint_barthelemy_diff(saint_barthelemy, osm_dir, tmp_path, net
     assert stamps() == before
 
 
+def test_the_real_diff_sent_without_content_length_is_applied(
+        saint_barthelemy, osm_dir, replication, tmp_path, net_env, capsys):
+    """A server that streams its files (no Content-Length) has its real diff applied, as
+    osmium apply-changes applies it: the bound on such a diff is max_answer_mb, not its size."""
+    replication.chunked = True
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    assert run(config) == 0, capsys.readouterr().err
+    real = osm_dir / "saint-barthelemy" / "saint_barthelemy.osc.gz"
+    merged = apply_changes(saint_barthelemy, [real], tmp_path / "merged.osm.pbf")
+    assert_same(tmp_path / "www", fresh_count(merged, net_env, every=True, admin_level=3))
+    assert any(path.endswith(".osc.gz") for path in replication.requests)
+
+
 def test_a_state_txt_starting_with_a_byte_order_mark_is_read(
         saint_barthelemy, osm_dir, replication, tmp_path, capsys):
     """The real state.txt saved with a UTF-8 BOM before its first key was 'not a replication

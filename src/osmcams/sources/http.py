@@ -196,6 +196,7 @@ class Http:
         if_range: str | None = None,
         progress: Progress | None = None,
         size: int | None = None,
+        bounded: bool = False,
     ) -> None:
         """Stream `url` into `part`, resuming from its current size with an HTTP Range.
 
@@ -205,8 +206,11 @@ class Http:
         expected `size`, at MIN_RATE. The file is asked for and kept as the server holds
         it (Accept-Encoding: identity, nothing decoded), since its sizes, ranges and MD5
         are those of these bytes, and a `.osc.gz` labelled gzip-encoded stays gzip.
+        `bounded`: a service's file (a replication diff), not an extract, refused beyond
+        max_answer_mb, announced or not.
         """
         self._refuse_offline(url)
+        limit = self.settings.max_answer_mb * 1_000_000 if bounded else None
         offset = part.stat().st_size if part.exists() else 0
         headers = dict(AS_STORED)
         if offset:
@@ -227,11 +231,15 @@ class Http:
                 length = content_length(response.headers)
                 total = None if length is None else start + length
                 most = total if total is not None else size  # what was announced, at most
+                if limit is not None and most is not None and most > limit:
+                    raise self._too_big(url)
                 done = start
                 with part.open("ab" if start else "wb") as out:
                     for chunk in _chunks(response, cancel, decode=False):
                         out.write(chunk)
                         done += len(chunk)
+                        if limit is not None and done > limit:
+                            raise self._too_big(url)
                         if most is not None and done > most:
                             raise NetworkError(f"{host(url)} sent more than the {most:,} bytes it "
                                                "announced: refused")
@@ -383,17 +391,18 @@ class Http:
         self._session = session
         return session
 
+    def _too_big(self, url: str) -> NetworkError:
+        """The error for an answer beyond max_answer_mb."""
+        error = NetworkError(
+            f"the answer from {host(url)} is larger than {self.settings.max_answer_mb} MB, "
+            f"the limit set by {label('max_answer_mb')}: refused"
+        )
+        error.too_large = True
+        return error
+
     def _body_reader(self, url: str) -> Reader[tuple[requests.Response, bytes]]:
         """A reader that keeps the body in memory, refusing it beyond max_answer_mb."""
         limit = self.settings.max_answer_mb * 1_000_000
-
-        def too_big() -> NetworkError:
-            error = NetworkError(
-                f"the answer from {host(url)} is larger than {self.settings.max_answer_mb} MB, "
-                f"the limit set by {label('max_answer_mb')}: refused"
-            )
-            error.too_large = True
-            return error
 
         def read(
             response: requests.Response, cancel: threading.Event
@@ -401,12 +410,12 @@ class Http:
             with response:
                 length = content_length(response.headers)
                 if length is not None and length > limit:
-                    raise too_big()
+                    raise self._too_big(url)
                 body = bytearray()
                 for chunk in _chunks(response, cancel):
                     body += chunk
                     if len(body) > limit:
-                        raise too_big()
+                        raise self._too_big(url)
                 return response, bytes(body)
 
         return read

@@ -95,11 +95,12 @@ class Server:
         return ReplicationState.from_text(self._get(url, sequence, self.http.get_text), self.url)
 
     def fetch_diff(self, sequence: int, directory: Path) -> Path:
-        """Download the diff of `sequence` into `directory` (never from a cache)."""
+        """Download the diff of `sequence` into `directory` (never from a cache), refused
+        beyond max_answer_mb."""
         target = directory / f"{sequence}.osc.gz"
         target.unlink(missing_ok=True)
         url = f"{self.url}{sequence_path(sequence)}.osc.gz"
-        self._get(url, sequence, lambda u: self.http.download(u, target))
+        self._get(url, sequence, lambda u: self.http.download(u, target, bounded=True))
         return target
 
     def _get(self, url: str, sequence: int, get: Any) -> Any:
