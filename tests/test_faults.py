@@ -311,11 +311,11 @@ class Env:
 
     def replicated(self, url_edit: Callable[[str], str] = lambda u: u, source: str = "",
                    diff: bool = False, then: Callable[[Any], object] = lambda server: None,
-                   extra: str = "") -> Path:
-        """A refresh configuration of Saint-Barthélemy, one sequence behind a local
-        replication server (its URL passed through `url_edit`, kept as `self.server`) that
-        has the next diff, the real one, only if `diff`; `then` may publish others; `extra`
-        appended to the configuration."""
+                   extra: str = "", extract: Path | None = None) -> Path:
+        """A refresh configuration of Saint-Barthélemy (or `extract`, of the same data), one
+        sequence behind a local replication server (its URL passed through `url_edit`, kept
+        as `self.server`) that has the next diff, the real one, only if `diff`; `then` may
+        publish others; `extra` appended to the configuration."""
         from conftest import run_osmium
         from fake_replication import Server
 
@@ -324,7 +324,7 @@ class Env:
         state = (folder / "saint_barthelemy.state.txt").read_text()
         sequence = int(state.split("sequenceNumber=")[1].split()[0])
         pbf = self.tmp / "sbh.osm.pbf"
-        run_osmium("cat", folder / "saint_barthelemy.osm.pbf", "-o", pbf,
+        run_osmium("cat", extract or folder / "saint_barthelemy.osm.pbf", "-o", pbf,
                    f"--output-header=osmosis_replication_base_url={url_edit(server.url)}",
                    f"--output-header=osmosis_replication_sequence_number={sequence - 1}",
                    "--output-header=osmosis_replication_timestamp=2014-01-15T19:05:08Z")
@@ -690,7 +690,7 @@ CASES: list[Case] = [
          ExitCode.OK, "2 communes have no population", holds=lambda e: _markdown_is_inert(e)),
     *[Case(f"OSM population tag {value!r}",  # a traceback: int('²'), and an Int64 overflow
            lambda e, value=value: ["count", "--all", "--admin-level", "3",
-                                   "--pbf", _population_tag(e, value)],
+                                   "--pbf", _boundary_tag(e, "population", value)],
            ExitCode.OK, "1 commune has no population") for value in ("²", "9" * 26)],
     # Issue 7 §4: errors that are one clear line.
     Case("boundary features without a code",
@@ -1224,15 +1224,18 @@ def _markdown_is_inert(env: Env) -> bool:
             and sum("(M01)" in line and "Clear\\x1b[2J&lt;img" in line for line in warnings) == 2)
 
 
-def _population_tag(env: Env, value: str) -> Path:
-    """Saint-Barthélemy's extract with its boundary's population tag (9035) set to `value`."""
+def _boundary_tag(env: Env, tag: str, value: str) -> Path:
+    """Saint-Barthélemy's extract with its boundary's `tag` (population 9035, name
+    Saint-Barthélemy) set to `value` wherever it holds that, as tagged.osm.pbf."""
     from conftest import run_osmium
 
-    opl, pbf = env.tmp / "sbh.opl", env.tmp / "sbh.osm.pbf"
+    opl, pbf = env.tmp / "sbh.opl", env.tmp / "tagged.osm.pbf"
     run_osmium("cat", env.data / "osm/saint-barthelemy/saint_barthelemy.osm.pbf", "-f", "opl", "-o", opl)
-    escaped = "".join(c if c.isascii() else f"%{ord(c):x}%" for c in value)
-    opl.write_text(opl.read_text(encoding="utf-8").replace(",population=9035,", f",population={escaped},"),
-                   encoding="utf-8")
+    old = {"population": "9035", "name": "Saint-Barthélemy"}[tag]
+    escaped = "".join(c if c.isascii() and c.isalnum() else f"%{ord(c):x}%" for c in value)
+    text = opl.read_text(encoding="utf-8")
+    assert f",{tag}={old}," in text
+    opl.write_text(text.replace(f",{tag}={old},", f",{tag}={escaped},"), encoding="utf-8")
     run_osmium("cat", opl, "-o", pbf)
     return pbf
 
@@ -1382,6 +1385,46 @@ def test_real_compressed_xml_extracts_are_read(shared_data: Path, tmp_path: Path
         tables.append(_csv_rows(out))
     assert tables[0] == tables[1]
     assert [(r["insee"], r["cameras"]) for r in tables[0]] == [("97-7", "0")]
+
+
+CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def test_control_characters_in_a_name_are_shown_in_titles(shared_data: Path, tmp_path: Path,
+                                                          httpserver) -> None:
+    """Saint-Barthélemy's real boundary named with an escape, a bell, a C1 control and
+    markup: the HTML map's <title> held the controls as they are (invalid HTML, a terminal
+    escape), the site's pages and feeds the C1 one; each now shows them as \x1b, \x07,
+    \x85, as the terminal does, and the markup as text."""
+    from xml.etree import ElementTree
+
+    env = Env(tmp_path, shared_data, httpserver)
+    name = "Saint\x1b[2J\x07Barth\x85<img src=x onerror=alert(1)>"
+    shown = r"Saint\x1b[2J\x07Barth\x85"
+    pbf = _boundary_tag(env, "name", name)
+    runner = CliRunner()
+    page = tmp_path / "t.html"
+    result = runner.invoke(cli, ["map", "--all", "--admin-level", "3", "--pbf", str(pbf), "-o", str(page),
+                                 "-q"], catch_exceptions=False)
+    assert result.exit_code == ExitCode.OK, result.output
+    site = '[site]\ndir = "site"\ntitle = "T"\nbase_url = "https://example.org/"\n'
+    config = env.replicated(diff=True, extract=pbf, extra=site)
+    result = runner.invoke(cli, ["refresh", "--config", str(config), "-q"], catch_exceptions=False)
+    assert result.exit_code == ExitCode.OK, result.output
+    communes = sorted((tmp_path / "site" / "communes").glob("97-7-*"))
+    assert [p.suffix for p in communes] == [".atom", ".html", ".js", ".html"]
+    pages = [page, tmp_path / "site" / "index.html", tmp_path / "site" / "feed.atom", *communes]
+    for path in pages:
+        assert not CONTROLS.search(path.read_text(encoding="utf-8")), path
+    titles = {path.name: re.findall("<title>(.*?)</title>", path.read_text(encoding="utf-8"))[0]
+              for path in (page, communes[1], communes[3])}
+    assert titles == {"t.html": f"Video surveillance mapped in OpenStreetMap: {shown}&lt;img src=x onerror"
+                                "=alert(1)&gt;",
+                      communes[1].name: f"{shown}&lt;img src=x onerror=alert(1)&gt; — T",
+                      communes[3].name: f"Video surveillance mapped in OpenStreetMap: {shown}&lt;img src=x "
+                                        "onerror=alert(1)&gt;"}
+    feed = ElementTree.parse(communes[0]).getroot()
+    assert feed.findtext("{http://www.w3.org/2005/Atom}title") == f"T: {shown}<img src=x onerror=alert(1)>"
 
 
 def _files(directory: Path) -> dict[str, bytes]:

@@ -262,11 +262,17 @@ def unreversed(text: str) -> str:
     return text.translate(_BIDI)
 
 
+def shown_text(text: str) -> str:
+    """`text` as a title or a label shows it as written: a control character as \\xNN (a
+    terminal escape, a bell in a page's <title>, which an SVG file refuses), a bidirectional
+    override as \\u202e (`unreversed`)."""
+    return unreversed(printable(text))
+
+
 def drawn_text(text: str) -> str:
-    """`text` as matplotlib must be given it to draw it as written: a `$` not read as the
-    start of mathematics, a control character shown as \\xNN (an SVG file refuses it), a
-    bidirectional override as \\u202e (`unreversed`)."""
-    return unreversed(printable(text)).replace("$", r"\$")
+    """`text` as matplotlib must be given it to draw it as written (`shown_text`), a `$`
+    not read as the start of mathematics."""
+    return shown_text(text).replace("$", r"\$")
 
 
 def covered_text(share: float) -> str:

@@ -34,7 +34,7 @@ from osmcams.outputs.figures import (
     drawn_rows,
     drawn_text,
     legend_entries,
-    unreversed,
+    shown_text,
 )
 from osmcams.outputs.fov import View, view_feature
 from osmcams.outputs.writers import camera_feature, commune_features
@@ -338,7 +338,7 @@ def map_data(
         feature["properties"] = {**camera.flat_properties(),
                                  "_colour": kinds[camera.surveillance_type or "unknown"]}
         markers.append(feature)
-    title = f"Video surveillance mapped in OpenStreetMap: {unreversed(_area_name(report))}"
+    title = f"Video surveillance mapped in OpenStreetMap: {shown_text(_area_name(report))}"
     return {
         "title": title,
         "subtitle": f"{cameras_text(sum(types.values()))}; data of {date_of(report)}",
@@ -349,7 +349,7 @@ def map_data(
         "noData": _flat(NO_DATA_LABEL, figure.count("nodata")),
         "dash": " ".join(map(str, PARTIAL_DASH)),
         "labelled": figure.count("partial") <= NAMED,  # "NN% covered" always shown, else on hover
-        "types": [[colour, f"{unreversed(kind)} ({types[kind]:,})"] for kind, colour in kinds.items()],
+        "types": [[colour, f"{shown_text(kind)} ({types[kind]:,})"] for kind, colour in kinds.items()],
         "typeColours": kinds,
         "communes": {"type": "FeatureCollection", "features": communes},
         "cameras": {"type": "FeatureCollection", "features": markers},
@@ -361,9 +361,11 @@ def map_data(
 
 
 # Characters that JSON inside an HTML <script> element must not hold as they are: "<!--"
-# then "<script" in a string would keep the element open to the end of the page, "</" close it.
+# then "<script" in a string would keep the element open to the end of the page, "</" close it;
+# DEL or a C1 control character (json.dumps escapes the others) is a parse error in HTML.
 _SCRIPT_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-                                "\u2028": "\\u2028", "\u2029": "\\u2029"})
+                                "\u2028": "\\u2028", "\u2029": "\\u2029",
+                                **{chr(c): f"\\u{c:04x}" for c in range(0x7F, 0xA0)}})
 
 
 def script_json(value: Any) -> str:

@@ -43,7 +43,7 @@ from osmcams.errors import OutputError, UsageError
 from osmcams.files import publish, temp_folder
 from osmcams.forks import beside, in_parallel
 from osmcams.join import Report, population_text, share_text
-from osmcams.models import Camera, cameras_text, make_camera
+from osmcams.models import Camera, cameras_text, make_camera, printable
 from osmcams.outputs.figures import OSM_CREDIT
 from osmcams.outputs.maps import static_text
 from osmcams.outputs.writers import slug
@@ -67,22 +67,25 @@ LISTED = 100  # changes listed for one run, then "and N more"
 OSM = "https://www.openstreetmap.org/"
 ATOM = "http://www.w3.org/2005/Atom"
 MARKUP = re.compile("[&<>\"']")  # what html.escape replaces
-NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")  # what XML refuses, besides control characters
 Log = Callable[[str], None]
 
 
 def esc(value: Any) -> str:
-    """`value` as HTML text or attribute value, with characters XML refuses replaced."""
+    """`value` as HTML text or attribute value (`_clean`)."""
     text = value if type(value) is str else str(value)
     if not (text.isascii() and text.isprintable()):  # printable ASCII has none of them
-        text = NOT_XML.sub("\ufffd", text)
+        text = _clean(text)
     elif not MARKUP.search(text):  # nothing to escape
         return text
     return html.escape(text, quote=True)
 
 
 def _clean(value: Any) -> str:
-    return NOT_XML.sub("\ufffd", str(value))
+    """`value` as text for HTML or XML: its control characters shown as \\xNN, as in a
+    terminal (`printable`: a name's escape or bell in a <title> or an Atom title), and the
+    other characters XML refuses replaced."""
+    return NOT_XML.sub("\ufffd", printable(str(value)))
 
 
 def _number(value: Any, digits: int = 2) -> str:
