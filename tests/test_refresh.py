@@ -607,29 +607,104 @@ def test_a_store_left_by_a_killed_transaction_reads_as_last_committed(saint_bart
     assert dump(store) == committed
 
 
-@pytest.mark.parametrize("held", ["nothing", "another table", "an older schema"])
+@pytest.mark.parametrize("held", ["nothing", "another table"])
 def test_history_and_changes_write_nothing_into_a_store(saint_barthelemy, tmp_path, capsys, held):
     """They open the store read-only: an empty file, or one without osmcams's tables, has no
     history yet (exit 2), and stays as it was, without a journal beside it."""
-    from osmcams.store.history import MIGRATIONS
-
     config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
     (tmp_path / "www").mkdir()
     store = tmp_path / "www" / "history.sqlite"
     store.touch()
     if held != "nothing":
         db = sqlite3.connect(store)
-        db.executescript("CREATE TABLE notes (x)" if held == "another table"
-                         else MIGRATIONS[0].sql + "; PRAGMA user_version = 1")
+        db.executescript("CREATE TABLE notes (x)")
         db.close()
     before = store.read_bytes()
     for argv in (["history", "--commune", "Saint-Barthélemy"], ["changes", "--since", "2020-01-01"],
                  ["changes", "--since", "2020"]):
         assert main([argv[0], "--config", str(config), *argv[1:]]) == 2
         err = capsys.readouterr().err
-        assert ("the next refresh migrates it" if held == "an older schema" else "no history at") in err
+        assert "no history at" in err
         assert store.read_bytes() == before
         assert [p.name for p in store.parent.iterdir()] == ["history.sqlite"]
+
+
+def _set_back(store: Path, version: int) -> None:
+    """The store as an osmcams of schema `version` (10 or 11) left it: what the later
+    migrations add taken away, checked against the schema MIGRATIONS[:version] makes."""
+    from osmcams.store.history import MIGRATIONS
+
+    with sqlite3.connect(store) as db:
+        db.execute("ALTER TABLE runs DROP COLUMN population_source")  # schema 12's
+        db.execute("ALTER TABLE runs DROP COLUMN population_year")
+        if version < 11:
+            db.execute("ALTER TABLE counts DROP COLUMN coverage")  # schema 11's
+            db.execute("ALTER TABLE counts DROP COLUMN partial")
+        db.execute(f"PRAGMA user_version = {version}")
+    old = sqlite3.connect(":memory:")
+    for number, migration in enumerate(MIGRATIONS[:version], 1):
+        old.executescript(migration.sql + f";PRAGMA user_version = {number}")
+    schema = "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+    with sqlite3.connect(store) as db:
+        assert db.execute(schema).fetchall() == old.execute(schema).fetchall()
+
+
+@pytest.mark.parametrize("version", [10, 11])
+def test_history_changes_and_site_migrate_a_store_of_the_previous_schema(
+    replication, monaco_2025, communes_06, cog_population, tmp_path, net_env, capsys, version
+):
+    """After an upgrade, `history`, `changes` and `site` run first on a store of the schema
+    before: they migrate it, under the store's lock, as refresh would, and say what they
+    said on the store before it was set back (the columns the older schema lacked: null).
+    A store whose lock another run holds is left as it is (exit 6)."""
+    import shutil
+
+    from osmcams.files import exclusive_lock
+    from osmcams.store.history import SCHEMA_VERSION
+
+    config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
+                          population=str(cog_population), names=FRENCH)
+    config.write_text(config.read_text() + '[site]\ndir = "site"\ntitle = "T"\n'
+                      'base_url = "https://example.org/cams/"\n')
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config, "--quiet") == 0
+    store = tmp_path / "www" / "history.sqlite"
+    pristine = tmp_path / "pristine.sqlite"
+    shutil.copyfile(store, pristine)
+    commands = {"history": ["history", "--config", str(config), "--commune", "Beausoleil", "-f", "json"],
+                "changes": ["changes", "--config", str(config), "--since", "2000", "-f", "csv"],
+                "site": ["site", "--config", str(config), "--quiet"]}
+    capsys.readouterr()
+    said = {}
+    for name, argv in commands.items():
+        assert main(argv) == 0
+        said[name] = capsys.readouterr().out
+    site_json = json.loads((tmp_path / "site" / "site.json").read_text(encoding="utf-8"))
+    dropped = ["population_source", "population_year"] + (["coverage", "partial"] if version < 11 else [])
+    for name, argv in commands.items():
+        shutil.copyfile(pristine, store)
+        _set_back(store, version)
+        before = store.read_bytes()
+        with exclusive_lock(store, "refreshing elsewhere"):
+            assert main(argv) == 6
+            assert "another osmcams run is refreshing elsewhere" in capsys.readouterr().err
+        assert store.read_bytes() == before
+        assert main(argv) == 0, capsys.readouterr().err
+        out = capsys.readouterr().out
+        with sqlite3.connect(store) as db:
+            assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        if name == "history":
+            now, then = json.loads(out), json.loads(said[name])
+            for row in then["runs"] + then["meta"]["runs"] + [then["meta"]]:
+                row.update({key: None for key in dropped if key in row})
+            del now["meta"]["osmcams_version"], then["meta"]["osmcams_version"]
+            assert now == then
+            assert [r["cameras"] for r in now["runs"]] == [
+                r["cameras"] for r in published(tmp_path / "www")[0]["communes"] if r["insee"] == "06012"]
+        elif name == "changes":
+            assert out == said[name]
+        else:
+            assert json.loads((tmp_path / "site" / "site.json").read_text(encoding="utf-8")) == site_json
 
 
 def test_a_first_run_that_fails_leaves_no_history(saint_barthelemy, tmp_path, capsys):

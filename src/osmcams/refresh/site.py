@@ -883,7 +883,8 @@ def build(config: Config, full: bool = False, log: Log | None = None) -> str:
     Only the pages of the communes changed by the runs since the site's own are
     written, with the index, the maps and the feeds (the GeoPackages and the uMap file
     once a day of data), unless `full` or the site was built by another configuration
-    or version. Only what these communes need is read from the store.
+    or version. Only what these communes need is read from the store. The caller holds
+    the store's lock (a store of an older schema is migrated first).
     """
     collecting = gc.isenabled()
     gc.disable()  # the build makes a million objects and few cycles; forked workers then leave
@@ -901,9 +902,11 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
     site = config.site
     if site is None:
         raise UsageError(f"{config.path} has no [site] section (dir, title, base_url)")
-    # Read, never written (load_config refused a [site] dir that is the [output] one).
+    # Read, never written (load_config refused a [site] dir that is the [output] one), once
+    # migrated when an older osmcams wrote it: the caller holds the store's lock.
     store = read_store(config.history,
-                       f"no history at {config.history} yet: run osmcams refresh --config {config.path}")
+                       f"no history at {config.history} yet: run osmcams refresh --config {config.path}",
+                       locked=True)
     early = ExitStack()
     folder: Path | None = None  # where the downloads are written, beside the rest
     made = not site.dir.exists()  # made by this build: removed again (when empty) if it fails

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -296,6 +296,10 @@ def replay(changes: Iterable[Change]) -> State:
     return state
 
 
+class OlderSchema(UsageError):
+    """A store of an older schema, opened read-only: it must be migrated first."""
+
+
 class Store:
     """The history database at `path`, created or migrated on open; or, `read_only`, opened
     without writing a byte (SQLite's mode=ro) once the journal a killed run left, if any, is
@@ -321,8 +325,9 @@ class Store:
             if not read_only:
                 self._migrate(version)
             elif 0 < version < SCHEMA_VERSION:
-                raise UsageError(f"{self.path}: history schema {version} is older than this osmcams's "
-                                 f"({SCHEMA_VERSION}): the next refresh migrates it")
+                self.db.close()
+                raise OlderSchema(f"{self.path}: history schema {version} is older than this osmcams's "
+                                  f"({SCHEMA_VERSION})")
         except sqlite3.DatabaseError as e:
             raise DataError(f"{self.path}: not a usable osmcams history database: {e}") from e
 
@@ -354,16 +359,20 @@ class Store:
         self.db.close()
 
     def _migrate(self, version: int) -> None:
-        for target in range(version, SCHEMA_VERSION):
-            with self.transaction():
-                for statement in MIGRATIONS[target].sql.split(";"):
+        """Take the schema from `version` to SCHEMA_VERSION in one transaction: a kill
+        leaves the store as it was."""
+        if version == SCHEMA_VERSION:
+            return
+        with self.transaction():
+            for migration in MIGRATIONS[version:]:
+                for statement in migration.sql.split(";"):
                     if statement.strip():
                         try:
                             self.db.execute(statement)
                         except sqlite3.OperationalError as e:  # ADD COLUMN has no IF NOT EXISTS:
                             if "duplicate column name" not in str(e):  # a store set back has it
                                 raise
-                self.db.execute(f"PRAGMA user_version = {target + 1}")
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -628,16 +637,35 @@ def stored_instant(date: str) -> str:
             f"{stamp.hour:02d}:{stamp.minute:02d}:{stamp.second:02d}Z")
 
 
-def read_store(path: Path, none_yet: str) -> Store:
-    """The store at `path`, opened read-only: nothing created, migrated or written. No file,
-    an empty one, or one without osmcams's tables, is a UsageError saying `none_yet`."""
+def read_store(path: Path, none_yet: str, locked: bool = False) -> Store:
+    """The store at `path`, opened read-only: nothing created or written, except that a store
+    of an older schema is first migrated, as a refresh does, under the store's lock (held by
+    the caller when `locked`). No file, an empty one, or one without osmcams's tables, is a
+    UsageError saying `none_yet`."""
     if not path.is_file():
         raise UsageError(none_yet)
-    store = Store(path, read_only=True)
+    try:
+        store = Store(path, read_only=True)
+    except OlderSchema as older:
+        _migrate_older(path, locked, older)
+        store = Store(path, read_only=True)
     if store.empty:
         store.close()
         raise UsageError(none_yet)
     return store
+
+
+def _migrate_older(path: Path, locked: bool, older: OlderSchema) -> None:
+    """Migrate the store at `path` (see `read_store`); a place that refuses it is the one
+    line of `older`, saying that the next refresh migrates it."""
+    from osmcams.files import exclusive_lock
+
+    try:
+        with nullcontext() if locked else exclusive_lock(path, f"migrating {path}"):
+            Store(path).close()
+    except (OSError, DataError) as e:  # a read-only place: SQLite's error, in a DataError
+        raise UsageError(f"{older}, and it cannot be migrated from here ({e}): the next refresh "
+                         "migrates it") from e
 
 
 def _elsewhere(query: str) -> str:
