@@ -381,6 +381,41 @@ def test_site_command_and_its_errors(built, tmp_path, capsys):
         assert message in err and "Traceback" not in err
 
 
+def test_files_deleted_by_hand_are_written_again_by_a_refresh_with_nothing_new(
+        replication, monaco_2025, communes_06, cog_population, tmp_path, net_env, capsys):  # noqa: F811
+    """A commune page, a commune feed, the site feed, a download and a script deleted from the
+    site: the next refresh, finding nothing new, writes them again as a whole build writes
+    them; the one after, with nothing missing, writes nothing."""
+    config = write_config(tmp_path, monaco_2025, replication.url, communes_06, cog_population)
+    site = tmp_path / "site"
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    refresh(config)
+    stems = json.loads((site / "site.json").read_text(encoding="utf-8"))["stems"]
+    deleted = [f"communes/{stems['06012']}.html", f"communes/{stems['06032']}.atom", "feed.atom",
+               "data/osmcams.umap", "static/site.js"]
+    for name in deleted:
+        (site / name).unlink()
+    capsys.readouterr()
+    refresh(config)
+    err = capsys.readouterr().err
+    assert "nothing new" in err and "with the files deleted from it" in err
+    fresh = tmp_path / "fresh.toml"
+    text = config.read_text(encoding="utf-8")
+    fresh.write_text(text.replace('[site]\ndir = "site"', '[site]\ndir = "fresh"'),
+                     encoding="utf-8")
+    assert main(["site", "--config", str(fresh), "--quiet"]) == 0
+    for name in deleted:
+        assert (site / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes(), name
+    assert json.loads((site / "site.json").read_text(encoding="utf-8")) == json.loads(
+        (tmp_path / "fresh" / "site.json").read_text(encoding="utf-8"))  # the same, maybe in another order
+    assert sorted(p.relative_to(site) for p in site.rglob("*")) == sorted(
+        p.relative_to(tmp_path / "fresh") for p in (tmp_path / "fresh").rglob("*"))
+    state = (site / "site.json").stat().st_mtime_ns
+    refresh(config)
+    assert "site written" not in capsys.readouterr().err
+    assert (site / "site.json").stat().st_mtime_ns == state
+
+
 def test_the_site_writes_nothing_into_an_empty_history(monaco_2025, communes_06, cog_population,
                                                       tmp_path, capsys):
     """The site reads the store only: an empty file has no history yet (exit 2), and stays empty."""

@@ -823,6 +823,27 @@ def _copy(source: Path, target: Path, published: Path) -> None:
         shutil.copyfile(source, target)
 
 
+def _missing(folder: Path, state: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """What the site in `folder` that `state` describes lacks (files deleted by hand): the
+    communes with a file missing, and the other files missing. One listing of each folder
+    of the site, no file opened."""
+    def listed(sub: str) -> set[str]:
+        try:
+            return set(os.listdir(folder / sub))
+        except OSError:
+            return set()
+
+    pages = listed("communes")
+    ends = {code: (".html", ".atom") for code in state.get("former", [])}  # measured once, not now
+    ends |= {code: (".html", ".atom", ".map.html", ".js") for code in state.get("counted", [])}
+    codes = {code for code, stem in state["stems"].items()
+             if any(f"{stem}{end}" not in pages for end in ends.get(code, (".html",)))}
+    present = listed(".") | {f"{sub}/{name}" for sub in ("static", "data") for name in listed(sub)}
+    wanted = {"index.html", "map.html", "feed.atom", ROWS, NO_DATA, *state["downloads"],
+              *(f"static/{n}" for n in (*MAP_CSS, *MAP_JS, *OWN)), *(f"data/{n}" for n in SET_FILES)}
+    return codes, wanted - present
+
+
 def _touched(store: Store, state: dict[str, Any]) -> tuple[set[str], bool]:
     """The communes that the runs after the site's own changed (cameras or counts), or that
     gained or lost their data since; whether the communes with data are the same."""
@@ -914,11 +935,12 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
         last = store.last_run()
         key = _state_key(config, store)
         state = _read_state(site.dir / STATE)
-        if (not full and state is not None and state.get("key") == key and last is not None
-                and state.get("run") == last["id"]):
-            return f"site up to date in {site.dir}"
         whole = (full or state is None or state.get("key") != key or not isinstance(state.get("stems"), dict)
                  or not isinstance(state.get("downloads"), dict) or not isinstance(state.get("types"), dict))
+        gone_codes, gone = (set(), set()) if whole or state is None else _missing(site.dir, state)
+        if (not whole and state is not None and last is not None and state.get("run") == last["id"]
+                and not gone_codes and not gone):
+            return f"site up to date in {site.dir}"
         rows = _read_state(site.dir / ROWS) or {}
         try:  # the rows without data, when those of the measured communes are there
             kept_rows = (site.dir / NO_DATA).read_text(encoding="utf-8") if rows else None
@@ -931,7 +953,8 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
         def daily_for(whole: bool) -> bool:
             """Whether the downloads are written: in a whole build, or on a new day of data."""
             dated = {} if whole or state is None else state.get("downloads", {})
-            return whole or any(str(dated.get(f"data/{n}", ""))[:10] != stamp[:10] for n in DAILY)
+            return whole or any(str(dated.get(f"data/{n}", ""))[:10] != stamp[:10] or f"data/{n}" in gone
+                                for n in DAILY)
 
         waits: list[Callable[[], None]] = []
 
@@ -948,6 +971,7 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
         if not whole:
             assert state is not None
             loaded, same = _touched(store, state)
+            loaded |= gone_codes  # their files deleted by hand: written again
             if rows.get("key") != key:  # the ranking's rows, again
                 rows = {}
             tallies = {int(rid): tally for rid, tally in state.get("tallies", [])}
@@ -1046,8 +1070,11 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
                                  _map_page(data, [code], "../", data.types.get(code, {}), views=True))
                 return write
 
+            former = {code for code in old.get("former", []) if code not in touched}
+            former |= {code for code in touched if code not in data.row and data.has_feed(code)}
             page(STATE, json.dumps({"key": key, "run": data.runs[-1].id if data.runs else None,
-                                    "counted": counted, "stems": stems, "downloads": dated,
+                                    "counted": counted, "former": sorted(former), "stems": stems,
+                                    "downloads": dated,
                                     "tallies": [[run.id, run.tally] for run in data.runs
                                                 if run.tally][-FEED_ENTRIES:], "types": mine},
                                ensure_ascii=False))
@@ -1077,6 +1104,8 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
                 site.dir.rmdir()  # when empty
     what = "every commune" if whole else f"{len(touched):,} of {len(stems):,} communes"
     text = f"site written in {site.dir}: index, feeds and the pages of {what}"
+    if gone_codes or gone:
+        text += " (with the files deleted from it)"
     if log:
         log(text)
     return text
