@@ -617,6 +617,43 @@ def test_a_killed_refresh_leaves_a_whole_site_that_the_next_run_brings_up_to_dat
     assert json.loads((site / "site.json").read_text(encoding="utf-8"))["run"] == last
 
 
+def test_ctrl_c_in_the_site_phase_of_a_refresh_says_what_was_kept(
+        replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env):  # noqa: F811
+    """SIGINT sent to a refresh once its site phase has begun (its first folder in the site,
+    a new title making it write every page): exit 130, in a line saying that the run is
+    committed and the site left as it was; the store holds the run, the site is byte for
+    byte the one before, and the next run writes it."""
+    config = write_config(tmp_path, monaco_2025, replication.url, communes_06, cog_population)
+    site = tmp_path / "site"
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    refresh(config)
+    before = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    camera = Obj("node", NEW_CAMERA, 1, {"man_made": "surveillance"}, *inside("06012"))
+    replication.publish(MONACO_SEQUENCE + 1, osc(create=[camera]), STAMP.format(2, 0))
+    config.write_text(config.read_text(encoding="utf-8").replace("Cameras of", "Cams of"), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    process = subprocess.Popen([sys.executable, "-m", "osmcams", "refresh", "--config", str(config)],
+                               env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(name.startswith(".osmcams-tmp-") for name in os.listdir(site)):
+        assert process.poll() is None and time.monotonic() < deadline, "no site phase seen"
+        time.sleep(0.002)
+    process.send_signal(signal.SIGINT)
+    err = process.communicate(timeout=60)[1]
+    assert process.returncode == 130, err
+    last = err.splitlines()[-1]
+    assert last == ("osmcams: interrupted while writing the site, once the run was committed (data of "
+                    "2025-02-07T02:00Z: +1 −0 cameras in 1 commune; the counts and the history are up "
+                    "to date): the site is left as it was before: the next run writes it"), err
+    with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:
+        assert db.execute("SELECT max(sequence), count(*) FROM runs").fetchone() == (MONACO_SEQUENCE + 1, 2)
+    clean_leftovers(site)  # what the next run does first
+    assert {p: p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
+    refresh(config)
+    assert "Cams of" in (site / "index.html").read_text(encoding="utf-8")
+    assert json.loads((site / "site.json").read_text(encoding="utf-8"))["run"] == 2
+
+
 def test_a_full_disk_is_one_line_naming_the_site_and_changes_nothing(built, tmp_path):
     """No file may grow past 64 kB (RLIMIT_FSIZE, as a full disk) while the downloads are
     written by their own process: exit 2 in one line naming the file in the site, not the

@@ -76,6 +76,15 @@ class StaleError(OsmcamsError, RuntimeError):
     exit_code = ExitCode.STALE
 
 
+class Interrupted(KeyboardInterrupt):
+    """A Ctrl-C that says, after "osmcams: interrupted", what it was doing and what it left
+    (exit 130, as any Ctrl-C)."""
+
+    def __init__(self, doing: str, left: str) -> None:
+        super().__init__(f"{doing}: {left}")
+        self.left = left
+
+
 def quoted(text: str) -> str:
     """`text` quoted for a one-line message: newlines and bidi controls escaped, as repr does."""
     return repr(text)

@@ -24,6 +24,18 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def _fork() -> int:
+    """os.fork, with SIGINT held until it returns: a Ctrl-C during the fork's own handlers
+    (logging's, where Python ignores an exception) is raised after it, not lost."""
+    import signal
+
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return os.fork()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def forking() -> bool:
     """Whether work goes to forked processes: on Linux with several cores."""
     return (os.cpu_count() or 1) >= 2 and sys.platform == "linux"
@@ -79,7 +91,7 @@ def _forked(tasks: list[Callable[[], None]]) -> Iterator[list[Callable[[], None]
     try:
         for task in tasks:
             read, write = os.pipe()
-            pid = os.fork()
+            pid = _fork()
             if pid == 0:
                 os.close(read)
                 _child(task, write, parent)

@@ -26,7 +26,7 @@ from osmcams.cli.refresh import changes, history, refresh
 from osmcams.cli.render import stderr
 from osmcams.cli.site import site
 from osmcams.cli.timeline import timeline
-from osmcams.errors import ExitCode
+from osmcams.errors import ExitCode, Interrupted
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,8 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stderr().print(f"[red]osmcams: error:[/] {escape(printable(e.format_message()) + where)}",
                        highlight=False, soft_wrap=True)
         return ExitCode.USAGE
-    except click.exceptions.Abort:  # Ctrl-C: the shell's own code for an interrupt
-        stderr().print("osmcams: interrupted")
+    except click.exceptions.Abort as e:  # Ctrl-C: the shell's own code for an interrupt
+        said = f" {e.__cause__}" if isinstance(e.__cause__, Interrupted) else ""
+        stderr().print(f"osmcams: interrupted{said}", highlight=False, soft_wrap=True, markup=False)
         return 130
     except SystemExit as e:
         return int(e.code or 0)

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from osmcams.errors import DataError, OutputError, StaleError
+from osmcams.errors import DataError, Interrupted, OutputError, StaleError
 from osmcams.files import cannot_write, clean_leftovers, exclusive_lock, temp_folder
 from osmcams.join import share_text
 from osmcams.models import Camera, Progress, cameras_text
@@ -694,4 +694,7 @@ def refresh(config: Config, settings: Settings, log: Log, progress: Progress | N
             except OutputError as e:  # say that the run itself is kept: cron shows this line alone
                 raise OutputError(f"{e}; the counts and the history are up to date "
                                   f"({outcome.summary}): the next run writes the site") from e
+            except Interrupted as e:  # Ctrl-C: the same
+                raise Interrupted(f"while writing the site, once the run was committed ({outcome.summary}; "
+                                  "the counts and the history are up to date)", e.left) from e
         return outcome

@@ -39,7 +39,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from osmcams.communes.model import code_label
-from osmcams.errors import OutputError, UsageError
+from osmcams.errors import Interrupted, OutputError, UsageError
 from osmcams.files import publish, temp_folder
 from osmcams.forks import beside, in_parallel
 from osmcams.join import Report, population_text, share_text
@@ -931,6 +931,7 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
     early = ExitStack()
     folder: Path | None = None  # where the downloads are written, beside the rest
     made = not site.dir.exists()  # made by this build: removed again (when empty) if it fails
+    staged = published = False  # every file of the new site written; the site published
     try:
         last = store.last_run()
         key = _state_key(config, store)
@@ -1093,7 +1094,13 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
             if folder is not None:
                 for n in DAILY:
                     os.replace(folder / n, paths[f"data/{n}"])
-        made = False  # kept
+            staged = True
+        made, published = False, True  # kept
+    except KeyboardInterrupt as e:  # Ctrl-C: say where the site is
+        left = ("the site was written" if published
+                else "the site was being published: the next run finishes it" if staged
+                else "the site is left as it was before: the next run writes it")
+        raise Interrupted("while writing the site", left) from e
     finally:
         store.close()  # again: closing a closed store does nothing
         early.close()
