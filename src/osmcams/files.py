@@ -269,16 +269,23 @@ def _name_key(name: str) -> str:
 def check_set(
     directory: str | os.PathLike[str], names: Mapping[str, str], overwrite: bool = False
 ) -> None:
-    """Refuse a set whose names are not plain relative paths, collide, or exist (unless `overwrite`).
+    """Refuse a set whose names are not plain relative paths, lie in a folder of `directory`
+    that is a symbolic link (written outside it), collide, or exist (unless `overwrite`).
 
     `names` maps a label for messages ("Nice (06088)") to a path relative to `directory`.
     Two names that differ only by case or Unicode form collide: some file systems fold them.
     """
     seen: dict[str, str] = {}
     folder_there = _folders_in(directory)
+    linked = functools.cache(lambda folder: os.path.islink(os.path.join(directory, folder)))
     for label, name in names.items():
         if not _inside(name):
             raise UsageError(f"{label}: {name!r} is not a file name inside {directory}")
+        parts = name.split("/")[:-1]
+        for folder in ("/".join(parts[:i]) for i in range(1, len(parts) + 1)):
+            if linked(folder):
+                raise UsageError(f"{os.path.join(directory, folder)} is a symbolic link: the files in it "
+                                 f"would be written outside {directory}; osmcams will not follow it")
         key = _name_key(name)
         if key in seen:
             raise UsageError(f"{seen[key]} and {label} would both be written to {name}")
