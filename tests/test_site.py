@@ -373,7 +373,7 @@ def test_site_command_and_its_errors(built, tmp_path, capsys):
     assert not (site / "communes" / "99999-stale.html").exists()
     text = built.read_text(encoding="utf-8")
     for wrong, message in ((text.replace(f'base_url = "{BASE}"', 'base_url = "example.org"'),
-                            "[site] base_url must be an http(s) URL"),
+                            "[site] base_url must be an absolute http(s) URL"),
                            (text.replace(f'base_url = "{BASE}"\n', ""), "[site] base_url is required")):
         built.write_text(wrong, encoding="utf-8")
         assert main(["site", "--config", str(built)]) == 2
@@ -414,6 +414,51 @@ def test_files_deleted_by_hand_are_written_again_by_a_refresh_with_nothing_new(
     refresh(config)
     assert "site written" not in capsys.readouterr().err
     assert (site / "site.json").stat().st_mtime_ns == state
+
+
+@pytest.mark.parametrize("url", ["https://", "https:///cams/", "https://example.org/cams?x=1",
+                                 "https://example.org/cams#top", "http://exa mple.org/",
+                                 "https://example.org:99999/", "ftp://example.org/"])
+def test_a_base_url_that_is_no_place_to_serve_the_site_is_one_line(monaco_2025, communes_06,
+                                                                   cog_population, tmp_path, capsys, url):
+    """No host, a query or fragment (the feeds' links would be base_url + "communes/…"), a
+    space, a port out of range: exit 2, one line naming the key and the file."""
+    config = write_config(tmp_path, monaco_2025, "http://127.0.0.1:9/", communes_06, cog_population)
+    config.write_text(config.read_text(encoding="utf-8").replace(BASE, url), encoding="utf-8")
+    assert main(["site", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "[site] base_url must be an absolute http(s) URL with a host and no query or fragment" in err
+    assert str(config) in err
+    assert not (tmp_path / "site").exists()
+
+
+def test_a_base_url_without_its_last_slash_gives_the_same_feeds(
+        replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env):  # noqa: F811
+    """https://example.org/cams is read as https://example.org/cams/: the feeds' links are
+    those of a site whose base_url has the slash (not https://example.org/camscommunes/…)."""
+    config = write_config(tmp_path, monaco_2025, replication.url, communes_06, cog_population)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace(BASE, BASE.rstrip("/")), encoding="utf-8")
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    refresh(config)
+    camera = Obj("node", NEW_CAMERA, 1, {"man_made": "surveillance"}, *inside("06012"))
+    replication.publish(MONACO_SEQUENCE + 1, osc(create=[camera]), STAMP.format(2, 0))
+    refresh(config)
+    check_agrees(tmp_path)  # every link starts with BASE, and leads to a page of the site
+    slashed = tmp_path / "slashed.toml"
+    slashed.write_text(text.replace('[site]\ndir = "site"', '[site]\ndir = "slashed"'), encoding="utf-8")
+    assert main(["site", "--config", str(slashed), "--quiet"]) == 0
+    feeds = sorted(p.relative_to(tmp_path / "site") for p in (tmp_path / "site").rglob("*.atom"))
+    assert len(feeds) == 4  # the site's, and those of the communes with data
+    for feed in feeds:  # the same links and ids (a feed without entries may differ in its date)
+        said = [re.findall(r'href="[^"]*"|<id>[^<]*</id>', (tmp_path / where / feed).read_text("utf-8"))
+                for where in ("site", "slashed")]
+        assert said[0] == said[1] and said[0], feed
+    links = re.findall(r'<link [^>]*href="([^"]*)"', (tmp_path / "site" / "feed.atom").read_text("utf-8"))
+    assert links and all(link.startswith(BASE) for link in links)
+    page = re.findall(r'in &lt;a href="([^"]*)"', (tmp_path / "site" / "feed.atom").read_text("utf-8"))
+    assert page and all(link.startswith(f"{BASE}communes/") for link in page)  # each commune's page
 
 
 def test_the_site_writes_nothing_into_an_empty_history(monaco_2025, communes_06, cog_population,

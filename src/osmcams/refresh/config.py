@@ -47,7 +47,8 @@ KEYS: dict[str, dict[str, tuple[type | tuple[type, ...], str]]] = {
     "site": {
         "dir": (str, "a path"),
         "title": (str, "a title"),
-        "base_url": (str, "an http(s) URL, where the site is served"),
+        "base_url": (str, "an absolute http(s) URL with a host and no query or fragment, where "
+                          "the site is served"),
         "credit": (str, "a line of text"),
     },
 }
@@ -110,14 +111,14 @@ def _check(path: Path, data: dict[str, Any]) -> None:
                 ok = ok and bool(value.strip())
             if key == "admin_level" and ok:
                 ok = 1 <= value <= 12
-            if key == "replication_url" and ok:
+            if key in ("replication_url", "base_url") and ok:
                 value = public_url(value)  # as shown: without its password
                 try:
                     check_url(key, value)
                 except UsageError:
                     ok = False
-            if key == "base_url" and ok:
-                ok = value.startswith(("http://", "https://"))
+            if key == "base_url" and ok:  # the feeds' links: base_url + "communes/….html"
+                ok = not any(c in "?#" or c.isspace() for c in value)
             if not ok:
                 raise UsageError(f"{path}: [{section}] {key} must be {what}, not {value!r}")
     for section, key in REQUIRED + tuple(("site", k) for k in SITE_REQUIRED if "site" in data):
