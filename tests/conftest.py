@@ -365,6 +365,26 @@ def monaco_cut(monaco_2025, riviera, osmium_polygons, tmp_path) -> tuple[Path, P
     return pbf, folder / "monaco.poly"
 
 
+def share_inside(shape: Any, poly: Path) -> float:
+    """The geodesic share of `shape` inside the Osmosis polygon file `poly` (pyproj)."""
+    import pyproj
+    import shapely
+
+    rings, ring = [], []
+    for line in poly.read_text().splitlines()[1:]:
+        if line.strip() == "END":
+            rings, ring = [*rings, ring] if ring else rings, []
+        elif line.startswith(" "):
+            ring.append(tuple(map(float, line.split())))
+    cut = shapely.union_all([shapely.Polygon(r) for r in rings])
+    geod = pyproj.Geod(ellps="WGS84")
+
+    def area(g: Any) -> float:
+        return abs(geod.geometry_area_perimeter(g)[0])
+
+    return area(shape.intersection(cut)) / area(shape)
+
+
 # --- Markers: `pytest -m "not slow"` is the developers' quick loop --------------------------
 
 # Tests that took over 0.3 s on a quiet 2-core machine (`pytest --durations=0`, 2026-12-06).

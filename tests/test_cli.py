@@ -479,9 +479,11 @@ def test_partly_covered_communes_are_lower_bounds_in_every_format(
     for threshold in ("0.95", "0.2", "0"):
         result = invoke(*args, "--min-coverage", threshold, "-f", "json")
         rows = json.loads(result.stdout)["communes"]
-        # La Turbie, barely reached by the extract, has no count: named, it is left out and said.
-        assert {r["insee"] for r in rows} == {"06012", "06032", "06104"}
+        # La Turbie, barely reached by the extract, has no count: named, it is a row without one.
+        assert [r["insee"] for r in rows] == ["06012", "06032", "06104", "06150"]
         assert "La Turbie (06150)" in result.stderr
+        turbie = rows.pop()
+        assert turbie["cameras"] is turbie["cameras_per_km2"] is None and not turbie["partial"]
         for row in rows:
             assert row["partial"] == (row["coverage"] < 1)
             if row["coverage"] < float(threshold):
@@ -494,7 +496,7 @@ def test_partly_covered_communes_are_lower_bounds_in_every_format(
 
     text = invoke(*args, "-f", "csv").stdout
     assert {r["insee"]: r["partial"] for r in csv.DictReader(io.StringIO(text))} == {
-        r["insee"]: str(r["partial"]) for r in rows}
+        r["insee"]: str(r["partial"]) for r in [*rows, turbie]}
     markdown = invoke(*args, "-f", "markdown").stdout
     for code, row in partial.items():
         line = next(line for line in markdown.splitlines() if line.startswith(f"| {code} |"))
@@ -505,7 +507,49 @@ def test_partly_covered_communes_are_lower_bounds_in_every_format(
     assert invoke(*args, "-o", tmp_path / "c.geojson").exit_code == 0
     features = json.loads((tmp_path / "c.geojson").read_text(encoding="utf-8"))["features"]
     assert {f["properties"]["insee"]: (f["properties"]["partial"], f["properties"]["coverage"])
-            for f in features} == {r["insee"]: (r["partial"], r["coverage"]) for r in rows}
+            for f in features} == {r["insee"]: (r["partial"], r["coverage"]) for r in [*rows, turbie]}
+
+
+def test_a_commune_named_outside_the_data_is_a_row_without_a_count_in_every_format(
+    monaco_cut: tuple[Path, Path], ign_06: tuple[str, ...], communes_06: Path, ign_shapes, tmp_path: Path
+) -> None:
+    """Peille, named beside Beausoleil, lies outside Monaco 2025 (cut by its polygon): it
+    keeps its row, in the order asked, with no count and no density (never 0), and its
+    coverage, the share of its outline inside the polygon (shapely and pyproj), in the
+    table, CSV, JSON and GeoJSON; the warning says it has no count."""
+    import csv
+    import io
+
+    from conftest import share_inside
+
+    pbf, poly = monaco_cut
+    shapes = ign_shapes(communes_06)
+    share = {code: share_inside(shapes[code], poly) for code in ("06091", "06012")}
+    assert share["06091"] < 0.02 < share["06012"] < 0.98  # outside, and partial
+    args = ("count", "--commune", "Peille", "--commune", "Beausoleil", "--pbf", pbf, *ign_06)
+    result = invoke(*args, "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert "lies outside the data of" in result.stderr and "Peille (06091)" in result.stderr
+    rows = json.loads(result.stdout)["communes"]
+    assert [r["insee"] for r in rows] == ["06091", "06012"]
+    peille, beausoleil = rows
+    assert peille["coverage"] == pytest.approx(share["06091"], abs=0.002)
+    assert beausoleil["coverage"] == pytest.approx(share["06012"], abs=0.002)
+    assert peille["cameras"] is None and not peille["partial"]
+    assert peille["cameras_per_km2"] is peille["cameras_per_10k"] is peille["inhabitants_per_camera"] is None
+    assert beausoleil["cameras"] >= 1 and beausoleil["partial"]
+
+    table = invoke(*args).stdout
+    line = next(line for line in table.splitlines() if "Peille" in line)
+    assert re.search(r"06091 +Peille +2,123 +42\.758 +\S+% +– +– +– +– +–", line), table
+    assert "outside the data, with no count" in " ".join(table.split())
+    lines = list(csv.DictReader(io.StringIO(invoke(*args, "-f", "csv").stdout)))
+    assert [(r["insee"], r["cameras"], r["coverage"]) for r in lines] == [
+        (r["insee"], "" if r["cameras"] is None else str(r["cameras"]), str(r["coverage"])) for r in rows]
+    assert invoke(*args, "-o", tmp_path / "c.geojson").exit_code == 0
+    features = json.loads((tmp_path / "c.geojson").read_text(encoding="utf-8"))["features"]
+    assert [(f["properties"]["insee"], f["properties"]["cameras"], f["properties"]["coverage"])
+            for f in features] == [(r["insee"], r["cameras"], r["coverage"]) for r in rows]
 
 
 def test_a_map_of_one_commune_says_one_commune(tmp_path: Path) -> None:

@@ -621,10 +621,12 @@ def test_where_coverage_is_unknown_only_communes_holding_cameras_are_counted(
     result = invoke("count", "--commune", "06012", "--commune", "06032", "--pbf", xml, "--boundaries",
                     communes_06, "-f", "json")
     assert result.exit_code == 0, result.output
-    (row,) = strict_json(result.stdout)["communes"]
+    row, cap_d_ail = strict_json(result.stdout)["communes"]
     assert (row["insee"], row["cameras"], row["coverage"], row["partial"]) == ("06012", 1, None, True)
     assert row["cameras_per_km2"] is None and row["cameras_per_10k"] is None
     assert "left out: Cap-d'Ail (06032)" in result.stderr
+    assert (cap_d_ail["insee"], cap_d_ail["cameras"], cap_d_ail["coverage"]) == ("06032", None, None)
+    assert cap_d_ail["note"] == "no count: the OSM data does not say whether it covers this commune"
     alone = invoke("count", "--commune", "06032", "--pbf", xml, "--boundaries", communes_06, "-q")
     assert alone.exit_code == ExitCode.DATA and "nothing there can be counted" in alone.stderr
 

@@ -13,10 +13,9 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import benchmark_script, run_osmium
+from conftest import benchmark_script, run_osmium, share_inside
 from fake_replication import STAMP, Obj, Server, osc, read_objects
 from test_backfill import _replayed
 
@@ -143,26 +142,6 @@ def monaco_diffs(base: Path, inside) -> list[str]:
     return [first, second, third]
 
 
-def _share_inside(shape: Any, poly: Path) -> float:
-    """The geodesic share of `shape` inside the Osmosis polygon file `poly` (pyproj)."""
-    import pyproj
-    import shapely
-
-    rings, ring = [], []
-    for line in poly.read_text().splitlines()[1:]:
-        if line.strip() == "END":
-            rings, ring = [*rings, ring] if ring else rings, []
-        elif line.startswith(" "):
-            ring.append(tuple(map(float, line.split())))
-    cut = shapely.union_all([shapely.Polygon(r) for r in rings])
-    geod = pyproj.Geod(ellps="WGS84")
-
-    def area(g: Any) -> float:
-        return abs(geod.geometry_area_perimeter(g)[0])
-
-    return area(shape.intersection(cut)) / area(shape)
-
-
 @pytest.fixture
 def inside(communes_06, ign_shapes):
     shapes = ign_shapes(communes_06)
@@ -228,7 +207,7 @@ def test_diffs_give_what_osmium_apply_changes_gives(
     assert [r["cameras"] for r in data["runs"]] == [1, 4, 2]
     assert [r["sequence"] for r in data["runs"]] == [MONACO_SEQUENCE + i for i in (0, 1, 3)]
     # Each count says it is a floor: the cut holds about half of Beausoleil (pyproj's share).
-    share = _share_inside(ign_shapes(communes_06)["06012"], monaco_cut[1])
+    share = share_inside(ign_shapes(communes_06)["06012"], monaco_cut[1])
     assert 0.3 < share < 0.7
     assert all(r["partial"] is True and abs(r["coverage"] - share) < 0.01 for r in data["runs"]), data
     # Where it comes from: the latest run's data date and source, each run's, the store.

@@ -48,6 +48,16 @@ COUNT_COLUMNS = (("INSEE", "left"), ("Commune", "text"), ("Pop.", "right"), ("km
 COUNT_DROPPED = ("Types", "inh/cam", "km²", "Pop.", "/10k", "/km²")
 
 
+def with_outside(report: Any, in_order: bool) -> list[dict[str, Any]]:
+    """The rows of `report` and those of the communes named that lie outside its data (no
+    count): in the order asked when `in_order`, else after the others."""
+    rows = [*report.rows, *report.outside]
+    if in_order:
+        asked = {code: i for i, code in enumerate(report.cameras)}  # every code asked for
+        rows.sort(key=lambda row: asked[row["insee"]])
+    return rows
+
+
 def rich_table(report, limit: int) -> Any:
     from osmcams.cli.render import Fitted
     from osmcams.communes.model import code_label
@@ -64,6 +74,8 @@ def rich_table(report, limit: int) -> Any:
     empty = "\nno commune to show: the warnings above say why" if not rows else ""
     partial = partial_note(rows, "its count is a lower bound, its densities are null under "
                                  f"{meta['min_coverage']:.0%} coverage")
+    if any(r["cameras"] is None for r in rows):
+        partial += "\n– cameras: a commune outside the data, with no count"
     return Fitted(
         [(code_label(r["insee"] for r in rows), "left"), *COUNT_COLUMNS[1:]],
         [[r["insee"], r["name"], cell(r["population"]), cell(r["area_km2"]),
@@ -133,6 +145,8 @@ def count(
     apply_ranking(report, sort_by, min_population, include_partial, min_coverage, ranking)
     if top:
         report.rows = report.rows[:top]
+    if not ranking:  # a commune named gets its row, with no count outside the data
+        report.rows = with_outside(report, sort_by is None)
     if fmt in COMMUNE_LAYERS:
         assert output is not None
         write_communes(report, output, fmt, overwrite)
