@@ -999,3 +999,49 @@ def test_a_name_s_bidirectional_override_stays_in_the_name(tmp_path: Path) -> No
                           "--disable-gpu", "--dump-dom", probe.as_uri()],
                          capture_output=True, text=True, timeout=120, check=True).stdout
     assert '<p id="probe">true</p>' in dom  # "(28% covered)" after the name, left to right
+
+
+def test_timeline_and_compare_agree_with_osmium_on_the_two_monaco_extracts(
+    osm_dir: Path, monaco_2025: Path, riviera: Path, osmium_polygons, tmp_path: Path, capsys
+) -> None:
+    """The Monaco extracts of 2021 and 2025 made one history (osmium derive-changes, then
+    apply-changes -H), the communes those of the Riviera 2016 extract given as --boundaries
+    (La Turbie's outline is complete there, not in the extracts). timeline counts at each
+    date what osmium time-filter and tags-filter hold inside each outline (shapely), and
+    compare on each extract what it holds; La Turbie, barely reached, has no count in
+    either. timeline read the history's own incomplete La Turbie: exit 4."""
+    from click.testing import CliRunner
+
+    from osmcams.cli import cli
+
+    old = osm_dir / "monaco-2021-04-21.osm.pbf"
+    changes, history = tmp_path / "2021-2025.osc.gz", tmp_path / "monaco.osh.pbf"
+    run_osmium("derive-changes", old, monaco_2025, "-o", changes)
+    run_osmium("apply-changes", "-H", old, changes, "-o", history,
+               "--output-header=osmosis_replication_timestamp=2025-02-07T01:02:45Z")
+    outlines = osmium_polygons(riviera, 8)
+    shapes = {"06012": outlines[174562], "06150": outlines[174958], "r2220322": outlines[2220322]}
+    asked = ("--commune", "Beausoleil", "--commune", "La Turbie", "--commune", "r2220322",
+             "--boundaries", riviera, "-q")
+    code, _ = _run("--pbf", history, *asked, "--since", "2021-04-21T20:21:46Z", "-o", tmp_path / "t.json")
+    assert code == ExitCode.OK, capsys.readouterr().err
+    assert "it has no count: La Turbie (06150)" in capsys.readouterr().err
+    found = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))
+    rows = {row["insee"]: row["cameras"] for row in found["communes"]}
+    assert list(rows) == ["06012", "r2220322"]
+    held = [_snapshot(history, date, shapes) for date in found["dates"]]
+    assert rows == {code: [len(at[code]) for at in held] for code in rows}
+    assert rows["r2220322"][0] != rows["r2220322"][-1]  # the map changed between the two
+
+    def compared(extract: Path) -> dict[str, int | None]:
+        result = CliRunner().invoke(cli, ["compare", "--pbf", str(extract), *map(str, asked), "-f", "json"])
+        assert result.exit_code == 0, result.output
+        return {r["insee"]: r["cameras"] for r in json.loads(result.stdout)["communes"]}
+
+    for extract, column, date in ((old, 0, "2021-04-21T20:21:46Z"),
+                                  (monaco_2025, -1, "2025-02-07T01:02:45Z")):
+        snapshot = _snapshot(extract, date, shapes)
+        counts = compared(extract)
+        assert counts == {"06012": len(snapshot["06012"]), "06150": None,
+                          "r2220322": len(snapshot["r2220322"])}
+        assert {code: rows[code][column] for code in rows} == {code: counts[code] for code in rows}

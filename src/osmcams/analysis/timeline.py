@@ -402,7 +402,7 @@ def report_at(request: Any, settings: Any, at: str, progress: Any = None) -> Any
 def _read(request: Any, settings: Any, progress: Any, tags: bool = False) -> tuple[Any, Any, list[str]]:
     """The history of the request's file (its tags too with `tags`), its communes, and the
     codes asked for."""
-    from osmcams.counting import communes_for, parsed_beside, selected, while_loading
+    from osmcams.counting import communes_for, parsed_beside, read_file, selected, while_loading
     from osmcams.sources.osm.osh import read_boundaries, read_history
 
     if request.pbf is None:
@@ -420,7 +420,9 @@ def _read(request: Any, settings: Any, progress: Any, tags: bool = False) -> tup
     with parsed_beside(request, settings) as parsed:
         history, communes = while_loading(
             load, lambda tick: read_history(pbf, settings.threads, tick, tags=tags), progress)
-    if communes is None:  # the admin relations of the history file, as they are at its end
-        found = read_boundaries(pbf, request.admin_level, settings.threads, progress)
-        communes = communes_for(request, settings, found, pbf.name, progress)
+    if communes is None:  # the admin relations of --boundaries FILE.osm.pbf, else of the history
+        osm = request.osm_boundaries  # file as they are at its end
+        found = (read_file(osm, request.admin_level, settings.threads, progress)[1] if osm
+                 else read_boundaries(pbf, request.admin_level, settings.threads, progress))
+        communes = communes_for(request, settings, found, (osm or pbf).name, progress)
     return history, communes, selected(request, communes)

@@ -117,8 +117,8 @@ def timeline_json(timeline: Any) -> str:
                    "the shipped ones; repeatable.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--admin-level", type=click.IntRange(1, 12), default=8, show_default=True,
-              help="Without --boundaries: admin_level of the boundaries read from the file, "
-                   "as they are at its data date.")
+              help="admin_level of the boundaries read from the file, as they are at its data "
+                   "date (without --boundaries), or from an OSM file given as --boundaries.")
 @click.option("--threads", type=click.IntRange(0), default=None,
               help="Threads decoding PBF (default: every core).")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
