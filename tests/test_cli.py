@@ -568,3 +568,38 @@ def test_the_console_script_ends_at_once_on_ctrl_c_while_the_cli_loads() -> None
     code = f"import os, signal, time; import {module}; os.kill(os.getpid(), signal.SIGINT); time.sleep(9)"
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert (child.returncode, child.stderr) == (130, "")
+
+
+@pytest.mark.parametrize(("code", "city", "commune"), [
+    ("75101", "1st municipal arrondissement of Paris", "75056"),
+    ("75120", "20th municipal arrondissement of Paris", "75056"),
+    ("69383", "3rd municipal arrondissement of Lyon", "69123"),
+    ("13212", "12th municipal arrondissement of Marseille", "13055"),
+])
+def test_a_municipal_arrondissement_names_its_city_and_the_code_to_give(
+    code: str, city: str, commune: str, monaco_2025: Path, ign_dir: Path
+) -> None:
+    """The IGN communes hold Paris, Lyon and Marseille whole: an arrondissement's code is one
+    line saying what it is and the commune code to give, exit 3; that code is counted."""
+    result = invoke("count", "--commune", code, "--pbf", monaco_2025, "--boundaries", ign_dir, "-q")
+    assert_one_line_error(result, ExitCode.COMMUNE,
+                          f"no commune '{code}': it is the {city}, not a commune; give ")
+    assert result.stderr.rstrip().endswith(f"commune code, {commune}")
+    assert f"no commune '{commune}'" not in invoke(
+        "count", "--commune", commune, "--pbf", monaco_2025, "--boundaries", ign_dir, "-q").stderr
+
+
+def test_an_arrondissement_the_boundaries_hold_is_counted(camera_pbf, write_text) -> None:
+    """Boundaries that hold the arrondissements (here a square named 75101) count it: two of
+    the three cameras lie inside it."""
+    square = [[[2.33, 48.86], [2.35, 48.86], [2.35, 48.87], [2.33, 48.87], [2.33, 48.86]]]
+    boundaries = write_text("arrondissements.geojson", json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "75101", "nom": "Paris 1er Arrondissement"},
+         "geometry": {"type": "Polygon", "coordinates": square}}]}))
+    camera = {"man_made": "surveillance"}
+    pbf = camera_pbf({1: (2.335, 48.865, camera), 2: (2.345, 48.862, camera), 3: (2.36, 48.865, camera)},
+                     (2.32, 48.85, 2.37, 48.88))
+    result = invoke("count", "--commune", "75101", "--pbf", pbf, "--boundaries", boundaries, "-q",
+                    "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert [(r["insee"], r["cameras"]) for r in json.loads(result.stdout)["communes"]] == [("75101", 2)]

@@ -148,6 +148,9 @@ def select(
             code = match(query, candidates, department)
         except CommuneNotFound as e:
             _refuse_unusable(communes, query, department)
+            city = arrondissement_of(query)
+            if city is not None:
+                raise CommuneNotFound(f"{e}: {city}") from None
             found = french_commune(query, department)
             if found is None:
                 raise
@@ -156,6 +159,31 @@ def select(
         if code not in codes:
             codes.append(code)
     return codes
+
+
+# The municipal arrondissements of Paris, Lyon and Marseille: the city, its commune code,
+# the start of their codes and how many there are (75101 to 75120: Paris's 1st to 20th).
+ARRONDISSEMENTS = (("Paris", "75056", "751", 20), ("Lyon", "69123", "6938", 9),
+                   ("Marseille", "13055", "132", 16))
+
+
+def _ordinal(n: int) -> str:
+    """1 -> "1st", 2 -> "2nd", 11 -> "11th", 23 -> "23rd"."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def arrondissement_of(query: str) -> str | None:
+    """What the code of a municipal arrondissement of Paris, Lyon or Marseille is, and the
+    commune code to give instead; None for any other query."""
+    query = query.strip()
+    for city, commune, prefix, count in ARRONDISSEMENTS:
+        rest = query[len(prefix):]
+        if len(query) == 5 and query.startswith(prefix) and rest.isdigit() and rest.isascii() \
+                and 1 <= int(rest) <= count:
+            return (f"it is the {_ordinal(int(rest))} municipal arrondissement of {city}, not a "
+                    f"commune; give {city}'s commune code, {commune}")
+    return None
 
 
 def french_commune(query: str, department: str | None = None) -> tuple[str, str] | None:
