@@ -1123,3 +1123,40 @@ def test_a_first_run_covers_what_count_covers_on_a_sampled_file(
         assert db.execute("SELECT value FROM kept_state WHERE name = 'samples_format'").fetchone() == (
             str(SAMPLES_FORMAT),)
     assert {r["insee"]: r["coverage"] for r in published(tmp_path / "www")[0]["communes"]} == rows
+
+
+def test_the_store_gives_a_commune_s_counts_by_its_name(
+    replication, monaco_2025, communes_06, inside, ign_shapes, tmp_path, net_env, capsys
+) -> None:
+    """Store.counts takes the commune's name, as `history --commune` does, not only its code:
+    the runs of a real refresh (Monaco 2025, then a diff adding a camera in Beausoleil), its
+    cameras at each run those osmium's tags-filter holds inside its IGN outline (shapely),
+    then one more; a misspelt name is CommuneNotFound with the closest name, never []."""
+    from conftest import parse_opl
+    from shapely.geometry import Point
+
+    from osmcams.errors import CommuneNotFound
+    from osmcams.store.history import Store
+
+    config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
+                          names=["Beausoleil", "06032"])
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config) == 0
+    added = Obj("node", NEW_NODE, 1, {"man_made": "surveillance"}, *inside("06012"))
+    replication.publish(MONACO_SEQUENCE + 1, osc(create=[added]), STAMP.format(2, 0))
+    assert run(config) == 0
+    outline = ign_shapes(communes_06)["06012"]
+    tagged = parse_opl(run_osmium("tags-filter", monaco_2025, "n/man_made=surveillance", "-f", "opl",
+                                  "-o", "-"))
+    before = sum(outline.covers(Point(node.lon, node.lat)) for node in tagged)
+    assert before == 1
+    store = Store(tmp_path / "www" / "history.sqlite", read_only=True)
+    try:
+        by_code = store.counts("06012")
+        assert [run["cameras"] for run in by_code] == [before, before + 1]
+        for name in ("Beausoleil", "beausoleil", " BEAUSOLEIL "):
+            assert store.counts(name) == by_code
+        with pytest.raises(CommuneNotFound, match=r"did you mean Beausoleil \(06012\)\?"):
+            store.counts("Beausoliel")
+    finally:
+        store.close()

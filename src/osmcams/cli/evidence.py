@@ -224,8 +224,9 @@ def mapped_then(
 
         history_store = read_store(store, f"{store}: no such history store (no refresh wrote one there)")
         try:
+            stored = history_store.names()  # a commune without counts there has no runs
             runs = {code: [(run["data_timestamp"], run["cameras"]) for run in history_store.counts(code)
-                           if run["data_timestamp"]]
+                           if run["data_timestamp"]] if code in stored else []
                     for code in counted.boundaries}
         finally:
             history_store.close()

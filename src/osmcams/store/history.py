@@ -554,8 +554,9 @@ class Store:
         return None if row is None else dict(zip([d[0] for d in cursor.description], row))
 
     def commune(self, query: str) -> tuple[str, str]:
-        """The (insee, name) of the counted commune named or coded `query`."""
-        """Names match as in `count`: homonyms listed with their codes, unknown names answered
+        """The (insee, name) of the counted commune named or coded `query`.
+
+        Names match as in `count`: homonyms listed with their codes, unknown names answered
         with the closest counted names; a French commune without counts here is named so.
         """
         from osmcams.communes.model import department_of
@@ -574,13 +575,17 @@ class Store:
         """The name of each counted commune, by INSEE code (the latest name)."""
         return dict(self.db.execute("SELECT insee, name FROM counts ORDER BY run"))
 
-    def counts(self, insee: str) -> list[dict[str, Any]]:
-        """The commune's count at each run since its first, oldest first.
+    def counts(self, commune: str) -> list[dict[str, Any]]:
+        """The count of the commune coded or named `commune` (found as `commune()` finds
+        it: CommuneNotFound or AmbiguousCommune otherwise) at each run since its first,
+        oldest first.
 
         A run stores a commune's count only when it changed: each run shows the latest
         count stored up to it. `partial` (a lower bound) and `coverage` are null in the
         counts of an osmcams that did not store them.
         """
+        stored = self.db.execute("SELECT 1 FROM counts WHERE insee = ? LIMIT 1", (commune,)).fetchone()
+        insee = commune if stored else self.commune(commune)[0]
         cursor = self.db.execute(
             "SELECT r.data_timestamp, r.sequence, c.cameras, c.population, c.cameras_per_km2,"
             " c.cameras_per_10k, c.coverage, c.partial, r.ended AS run_ended FROM runs r JOIN counts c"
