@@ -188,11 +188,19 @@ def test_slug_is_short_ascii() -> None:
 
 
 def test_refuses_to_overwrite(tmp_path: Path) -> None:
+    """From Python, an existing file is refused with the parameter to pass, overwrite=True,
+    not the command line's --overwrite: the file itself, or one that goes beside it."""
+    from osmcams.outputs.writers import write_csv_set
+
     target = tmp_path / "out.csv"
     target.write_text("old")
-    with pytest.raises(UsageError, match="exists; add --overwrite"):
+    with pytest.raises(UsageError, match=r"out\.csv exists; pass overwrite=True to replace it$"):
         write_cameras([], target, "csv")
     assert target.read_text() == "old"
+    (tmp_path / "rows.csvt").write_text("mine")
+    with pytest.raises(UsageError, match=r"rows\.csvt exists; pass overwrite=True to replace it$"):
+        write_csv_set(tmp_path / "rows.csv", False, ("a",), lambda out: out.write("a\n1\n"), None)
+    assert (tmp_path / "rows.csvt").read_text() == "mine" and not (tmp_path / "rows.csv").exists()
     write_cameras([], target, "csv", overwrite=True)
     assert target.read_text().splitlines() == ["lon,lat,@id,name,description,@direction,@timestamp"]
     with pytest.raises(UsageError, match="is not a directory"):

@@ -23,11 +23,27 @@ class OsmcamsError(Exception):
 
     exit_code: ExitCode = ExitCode.INTERNAL
 
+    def for_cli(self) -> str:
+        """The line the command line prints: the message, unless it names Python's words."""
+        return str(self)
+
 
 class UsageError(OsmcamsError, ValueError):
     """Options that contradict each other or make no sense."""
 
     exit_code = ExitCode.USAGE
+
+
+class TargetExists(UsageError):
+    """An output file that is there already, to be replaced only when told: the message
+    names the Python API's `overwrite=True`, the command line's its --overwrite."""
+
+    def __init__(self, target: object) -> None:
+        super().__init__(f"{target} exists; pass overwrite=True to replace it")
+        self.target = target
+
+    def for_cli(self) -> str:
+        return f"{self.target} exists; add --overwrite to replace it"
 
 
 class OutputError(OsmcamsError, OSError):

@@ -25,7 +25,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from osmcams.errors import DataError, LockedError, OsmcamsError, OutputError, UsageError
+from osmcams.errors import DataError, LockedError, OsmcamsError, OutputError, TargetExists, UsageError
 
 TEMP_PREFIX = ".osmcams-tmp-"
 _TEMP = re.compile(r"^\.osmcams-tmp-(\d+)-")
@@ -139,7 +139,7 @@ def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Pat
     if streamed_target(target):
         return target
     if target.exists() and not overwrite:
-        raise UsageError(f"{target} exists; add --overwrite to replace it")
+        raise TargetExists(target)
     if not target.parent.is_dir():
         raise UsageError(f"{target.parent} is not a directory")
     return target
@@ -304,7 +304,7 @@ def check_set(
     for name in names.values():
         path = Path(directory) / name
         if path.exists() or path.is_symlink():
-            raise UsageError(f"{path} exists; add --overwrite to replace it")
+            raise TargetExists(path)
 
 
 @contextmanager

@@ -151,8 +151,8 @@ def handle_errors(f: Callable) -> Callable:
             from rich.markup import escape
 
             hint = _offline_hint() if isinstance(e, NetworkError) and e.unreachable else ""
-            stderr().print(f"[red]osmcams: error:[/] {escape(printable(str(e) + hint))}", highlight=False,
-                           soft_wrap=True)
+            stderr().print(f"[red]osmcams: error:[/] {escape(printable(e.for_cli() + hint))}",
+                           highlight=False, soft_wrap=True)
             sys.exit(e.exit_code)
         except EOFError as e:  # click would call it an interruption (exit 130): a bug, shown as one
             raise RuntimeError(f"EOFError: {e}") from e
