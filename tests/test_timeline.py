@@ -887,8 +887,48 @@ def test_the_chart_subtitle_is_wrapped_inside_the_image(tmp_path: Path, panels: 
     assert box.x0 >= 0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
     assert all(box.y0 > ax.get_tightbbox(renderer).y1 for ax in fig.axes if ax.get_visible())
     draw_timeline(timeline, tmp_path / "wrapped.html", reported=reported)
-    svg = (tmp_path / "wrapped.html").read_text(encoding="utf-8")
-    assert "describes<" in svg[svg.index("<svg"):]  # the same figure, drawn as SVG
+    page = (tmp_path / "wrapped.html").read_text(encoding="utf-8")
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    assert "describes" not in svg and page.count("at the end of the period it describes") == 1  # as text
+
+
+def test_the_html_page_shows_its_title_subtitle_and_credits_once(tmp_path: Path) -> None:
+    """The page heads its chart with its title, subtitle and credits as text: the chart drawn
+    inside it no longer repeats them (Chromium's DOM: each text once, the title in <h1>, none
+    inside the SVG), while the PNG keeps its own."""
+    from devtools import Browser
+
+    from osmcams.analysis.timeline import Timeline
+    from osmcams.outputs.charts import ReportedPoint, _figure, draw_timeline
+
+    meta = {"every": "year", "data_timestamp": "2025-09-01T00:00:00Z", "osmcams_version": "0",
+            "boundaries": "b.geojson", "population_source": None}
+    rows = [{"insee": f"0601{i}", "name": f"Commune {i}", "coverage": 1.0, "cameras": [1, 2]}
+            for i in range(3)]
+    timeline = Timeline(meta, ["2024-01-01T00:00:00Z", "2025-09-01T00:00:00Z"], rows)
+    when = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    reported = {"06010": [ReportedPoint(when, 5, "5", "2024", "Nice-Matin", True)]}
+    title = "Cameras mapped in OpenStreetMap, 2024-01-01 to 2025-09-01"
+    subtitle = "3 communes; counted every year; data of 2025-09-01; each panel on its own scale"
+    page = tmp_path / "spread.html"
+    draw_timeline(timeline, page, reported=reported)
+    browser = Browser()
+    try:
+        tab = browser.open(page.as_uri(), settle=0.5)
+        found = tab.evaluate("JSON.stringify({title: document.title, h1: [...document.querySelectorAll('h1')]"
+                             ".map(e => e.textContent), svg: [...document.querySelectorAll('svg text')]"
+                             ".map(e => e.textContent), text: document.body.innerText})")
+    finally:
+        browser.close()
+    shown = json.loads(found)
+    assert shown["title"] == title and shown["h1"] == [title]
+    legend = "◆ reported by the town or the press"
+    for text in (title, subtitle, "© OpenStreetMap contributors, ODbL", legend):
+        assert shown["text"].count(text) == 1, text
+        assert not any(text in piece for piece in shown["svg"]), text
+    assert {"Commune 0 (06010)", "Commune 2 (06012)"} <= set(shown["svg"])  # the panels are there
+    drawn = _figure(timeline, None, reported)  # a PNG or SVG: headed in the image itself
+    assert title in [drawn.get_suptitle()] and any("OpenStreetMap" in t.get_text() for t in drawn.texts)
 
 
 def test_each_panel_has_its_own_scale_and_labels_never_overprint() -> None:

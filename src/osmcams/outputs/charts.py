@@ -57,18 +57,27 @@ def shown_rows(timeline: Any) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (-(r["cameras"][-1] or 0), r["insee"]))[:PANELS]
 
 
-def _titles(timeline: Any, rows: list[dict[str, Any]]) -> tuple[str, str]:
+def _titles(timeline: Any, rows: list[dict[str, Any]], reported: bool = False) -> tuple[str, str]:
+    """The title and subtitle of the chart of `rows`; the subtitle says what the marks of
+    `reported` figures are, when there are some."""
     meta, dates = timeline.meta, timeline.dates
     title = f"Cameras mapped in OpenStreetMap, {dates[0][:10]} to {dates[-1][:10]}"
     which = (f"the {len(rows)} communes with the most cameras on {dates[-1][:10]}, of "
              f"{len(timeline.rows):,}" if len(rows) < len(timeline.rows)
              else f"{len(rows):,} commune" + ("s" if len(rows) != 1 else ""))
     data = (meta.get("data_timestamp") or "unknown date")[:10]
-    return title, f"{which}; counted every {meta['every']}; data of {data}; each panel on its own scale"
+    subtitle = f"{which}; counted every {meta['every']}; data of {data}; each panel on its own scale"
+    if reported:
+        subtitle += ("; ◆ reported by the town or the press (◇ planned, or counted over a wider "
+                     "area), at the end of the period it describes")
+    return title, subtitle
 
 
-def _figure(timeline: Any, credit: str | None, reported: dict[str, list[ReportedPoint]]) -> Any:
-    """The matplotlib figure of the small multiples, with the reported figures as points."""
+def _figure(
+    timeline: Any, credit: str | None, reported: dict[str, list[ReportedPoint]], headed: bool = True
+) -> Any:
+    """The matplotlib figure of the small multiples, with the reported figures as points;
+    `headed`, with its title, subtitle and credits (a page that shows them as text: without)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -130,10 +139,26 @@ def _figure(timeline: Any, credit: str | None, reported: dict[str, list[Reported
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         if i + columns >= len(rows):  # no panel below: its dates are shown
             ax.xaxis.set_tick_params(labelbottom=True)
-    title, subtitle = _titles(timeline, rows)
-    if any(points.values()):
-        subtitle += ("; ◆ reported by the town or the press (◇ planned, or counted over a wider "
-                     "area), at the end of the period it describes")
+    if headed:
+        _head(fig, timeline, rows, credit, any(points.values()))
+    else:
+        fig.set_figheight(fig.get_figheight() - 1.3)  # the room the head and credits took
+        fig.tight_layout()
+    for panel in labels:  # of labels that would overprint one another, the first kept
+        kept: list[Any] = []
+        for label in panel:
+            box = label.get_window_extent()  # where the laid out figure draws it
+            if any(box.overlaps(other) for other in kept):
+                label.remove()
+            else:
+                kept.append(box)
+    return fig
+
+
+def _head(fig: Any, timeline: Any, rows: list[dict[str, Any]], credit: str | None, reported: bool) -> None:
+    """The title and subtitle above the panels of `fig`, the credits below, and the panels
+    laid out between them."""
+    title, subtitle = _titles(timeline, rows, reported)
     subtitle = wrapped(subtitle, SUBTITLE_POINTS, fig.get_figwidth() * 0.98, fig.dpi)
     below = subtitle.count("\n") * SUBTITLE_POINTS * 1.2 / 72  # inches its further lines take
     fig.set_figheight(fig.get_figheight() + below)
@@ -144,15 +169,6 @@ def _figure(timeline: Any, credit: str | None, reported: dict[str, list[Reported
     fig.text(0.01, 0.01, f"{credit_line} · osmcams {timeline.meta['osmcams_version']}",
              fontsize=9, color="#404040", wrap=True)  # on two lines where it must
     fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1 - (0.8 + below) / fig.get_figheight()))
-    for panel in labels:  # of labels that would overprint one another, the first kept
-        kept: list[Any] = []
-        for label in panel:
-            box = label.get_window_extent()  # where the laid out figure draws it
-            if any(box.overlaps(other) for other in kept):
-                label.remove()
-            else:
-                kept.append(box)
-    return fig
 
 
 def wrapped(text: str, points: float, inches: float, dpi: float) -> str:
@@ -182,7 +198,7 @@ def draw_timeline(
     import matplotlib.pyplot as plt
 
     kind = target.suffix.lower().lstrip(".")
-    fig = _figure(timeline, credit, reported or {})
+    fig = _figure(timeline, credit, reported or {}, headed=kind != "html")  # a page heads it as text
     try:
         if kind == "html":
             page = timeline_page(timeline, fig, credit, reported or {})
@@ -206,8 +222,9 @@ def timeline_page(
     timeline: Any, fig: Any, credit: str | None = None,
     reported: dict[str, list[ReportedPoint]] | None = None,
 ) -> str:
-    """One HTML page: the chart as inline SVG (its text escaped by matplotlib), the counts and
-    the reported figures as tables; nothing fetched."""
+    """One HTML page: its title, subtitle and credits as text around the chart (`fig`, drawn
+    without them), as inline SVG (its text escaped by matplotlib), the counts and the
+    reported figures as tables; nothing fetched."""
     import matplotlib
 
     with matplotlib.rc_context({"svg.fonttype": "none"}):
@@ -215,8 +232,8 @@ def timeline_page(
         fig.savefig(buffer, format="svg")
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg"):]  # without the XML declaration and doctype
-    rows = shown_rows(timeline)
-    title, subtitle = _titles(timeline, rows)
+    rows, reported = shown_rows(timeline), reported or {}
+    title, subtitle = _titles(timeline, rows, any(reported.get(r["insee"]) for r in rows))
     head = "".join(f"<th>{html.escape(d[:10])}</th>" for d in timeline.dates)
     body = "".join(
         f"<tr><td>{html.escape(r['insee'])}</td><td><bdi>{html.escape(r['name'])}</bdi>"
@@ -232,7 +249,7 @@ def timeline_page(
         f"<tr><td>{html.escape(code)}</td><td>{html.escape(names[code])}</td>"
         f"<td>{html.escape(p.as_of)}</td><td>{html.escape(p.text)}</td>"
         f"<td>{'yes' if p.comparable else 'no'}</td><td>{html.escape(p.source)}</td></tr>"
-        for code, ps in (reported or {}).items() if code in names for p in ps
+        for code, ps in reported.items() if code in names for p in ps
     )
     said = (f'<h2>Reported figures</h2><div class="counts"><table><thead><tr><th>{label}</th>'
             f"<th>Commune</th><th>As of</th><th>Reported</th><th>Comparable</th><th>Source</th>"
