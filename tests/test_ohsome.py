@@ -473,3 +473,22 @@ def test_a_camera_relation_is_placed_as_the_file_places_it(
     assert _by_code(online)["06150"]["cameras"] == [0, 0, 0] + [1] * 6 + [0] * 4
     beausoleil = _by_code(online)["06012"]["cameras"]
     assert beausoleil[9] == beausoleil[8] + 1
+
+
+def test_every_hour_without_since_says_why_and_what_to_give(
+    ohsome: Ohsome, ign_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """--every hour without --since, ohsome's whole span (2008-01-01 to 2025-09-01: 154,873
+    dates) is more than 100,000: one line, exit 2, that says so, gives ohsome's own limits
+    (its data's start, its processing time) and a --since to give, before any count is
+    asked for; the generic line named --since without saying the span came from ohsome."""
+    from datetime import datetime
+
+    assert (datetime(2025, 9, 1) - datetime(2008, 1, 1)).total_seconds() / 3600 + 1 == 154_873
+    _ohsome_timeline(ign_dir, tmp_path, "--every", "hour", code=ExitCode.USAGE)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == ("osmcams: error: --every hour without --since asks ohsome for more than 100,000 "
+                    "dates, one every hour from 2008-01-01 (its data starts 2007-10-08) to 2025-09-01: "
+                    "give --since, e.g. --since 2025-08-25 for the last week (ohsome's data follows "
+                    "OSM's hourly diffs, and it stops a request after 600 s)")
+    assert {path for path, _ in ohsome.log} == {"/ohsome/v1/metadata"}

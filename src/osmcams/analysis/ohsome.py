@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from osmcams.analysis.timeline import Timeline, date_span, instants, population_warning
+from osmcams.analysis.timeline import (
+    MAX_DATES,
+    Timeline,
+    TooManyDates,
+    date_span,
+    instants,
+    population_warning,
+)
 from osmcams.errors import NetworkError, UsageError
 from osmcams.models import Progress, parse_date
 from osmcams.sources.http import Status
@@ -73,7 +80,12 @@ def series(
     if since and parse_date(since) < parse_date(extent.start):
         raise UsageError(f"--since {since} is before the start of ohsome's data ({extent.start})")
     begin, stop = date_span(start, until, every, None, extent.end)
-    dates = [d.strftime("%Y-%m-%dT%H:%M:%SZ") for d in instants(begin, stop, every)]
+    try:
+        dates = [d.strftime("%Y-%m-%dT%H:%M:%SZ") for d in instants(begin, stop, every)]
+    except TooManyDates:
+        if since:
+            raise
+        raise UsageError(_whole_span(every, begin, stop, extent)) from None
     frame = communes.frame.set_index("insee", drop=False).loc[codes]
     shapes = {code: ohsome.prepared(g) for code, g in zip(codes, frame.geometry.values)}
     answers = ohsome.ask(http, shapes, ohsome.Query.of(dates, http.settings, extent), progress)
@@ -89,6 +101,17 @@ def series(
     warnings += [f"ohsome could not count {_label(frame, c)}, its cameras are null: {why}"
                  for c, why in answers.refused.items()]
     return Series(extent, frame, dates, counts, warnings)
+
+
+def _whole_span(every: str, begin: datetime, stop: datetime, extent: Any) -> str:
+    """Why ohsome's whole span at `every` is refused without --since, and what to give."""
+    from datetime import timedelta
+
+    limit = "" if extent.timeout is None else f", and it stops a request after {extent.timeout:g} s"
+    return (f"--every {every} without --since asks ohsome for more than {MAX_DATES:,} dates, one "
+            f"every {every} from {begin:%Y-%m-%d} (its data starts {extent.start[:10]}) to "
+            f"{stop:%Y-%m-%d}: give --since, e.g. --since {stop - timedelta(days=7):%Y-%m-%d} for the "
+            f"last week (ohsome's data follows OSM's hourly diffs{limit})")
 
 
 def _first_year(start: str) -> str:

@@ -44,8 +44,13 @@ def _next(start: datetime, every: str) -> datetime:
     return start.replace(year=months // 12, month=months % 12 + 1)
 
 
+class TooManyDates(UsageError):
+    """A span of more than MAX_DATES dates."""
+
+
 def instants(since: datetime, until: datetime, every: str) -> list[datetime]:
-    """`since`, the starts of the periods after it and before `until`, then `until`."""
+    """`since`, the starts of the periods after it and before `until`, then `until`;
+    TooManyDates beyond MAX_DATES."""
     if since > until:
         raise UsageError(f"--since {since:%Y-%m-%dT%H:%M:%SZ} is after --until "
                          f"{until:%Y-%m-%dT%H:%M:%SZ}")
@@ -54,8 +59,8 @@ def instants(since: datetime, until: datetime, every: str) -> list[datetime]:
     while start < until:
         dates.append(start)
         if len(dates) > MAX_DATES:
-            raise UsageError(f"more than {MAX_DATES:,} dates: choose a longer --every "
-                             "or a shorter span with --since and --until")
+            raise TooManyDates(f"more than {MAX_DATES:,} dates: choose a longer --every "
+                               "or a shorter span with --since and --until")
         start = _next(start, every)
     if until > dates[-1]:
         dates.append(until)
