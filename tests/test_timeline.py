@@ -1085,3 +1085,43 @@ def test_timeline_and_compare_agree_with_osmium_on_the_two_monaco_extracts(
         assert counts == {"06012": len(snapshot["06012"]), "06150": None,
                           "r2220322": len(snapshot["r2220322"])}
         assert {code: rows[code][column] for code in rows} == {code: counts[code] for code in rows}
+
+
+def test_timeline_takes_the_extent_beside_a_history_as_compare_does(
+    monaco_cut: tuple[Path, Path], communes_06: Path, ign_shapes, tmp_path: Path, capsys
+) -> None:
+    """Monaco 2025 as a history, beside the polygon it was cut with (NAME.poly): compare took
+    La Turbie's share inside it (3 %) and counted its cameras, a lower bound, while timeline
+    ignored the polygon and left La Turbie out as outside its sampled data. Both now give
+    each commune its geodesic share inside the polygon (pyproj) and the count that osmium
+    tags-filter and shapely give; --extent without --pbf (ohsome) is one line, exit 2."""
+    from click.testing import CliRunner
+    from conftest import share_inside
+
+    from osmcams.cli import cli
+
+    pbf, poly = monaco_cut
+    history = pbf.with_name("monaco.osh.pbf")  # monaco.poly beside it
+    run_osmium("cat", pbf, "-o", history)
+    shapes = ign_shapes(communes_06)
+    asked = ("--commune", "La Turbie", "--commune", "Beausoleil", "--boundaries", communes_06, "-q")
+    code, _ = _run("--pbf", history, *asked, "--since", "2025", "-o", tmp_path / "t.json")
+    assert code == ExitCode.OK, capsys.readouterr().err
+    found = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))
+    compared = CliRunner().invoke(cli, ["compare", "--pbf", str(history), *map(str, asked), "-f", "json"])
+    assert compared.exit_code == 0, compared.output
+    counted = {r["insee"]: r for r in json.loads(compared.stdout)["communes"]}
+    held = _snapshot(pbf, found["dates"][-1], {code: shapes[code] for code in ("06150", "06012")})
+    assert [row["insee"] for row in found["communes"]] == list(counted) == ["06150", "06012"]
+    for row in found["communes"]:
+        code = row["insee"]
+        assert row["coverage"] == counted[code]["coverage"] == pytest.approx(
+            share_inside(shapes[code], poly), abs=0.01)
+        assert row["partial"] and counted[code]["partial"]
+        assert row["cameras"][-1] == counted[code]["cameras"] == len(held[code])
+    assert found["communes"][0]["coverage"] < 0.05  # La Turbie: barely, but inside the polygon
+    capsys.readouterr()
+    code, _ = _run("--commune", "La Turbie", "--boundaries", communes_06, "--extent", poly)
+    assert code == ExitCode.USAGE
+    assert capsys.readouterr().err.strip() == (
+        "osmcams: error: --extent goes with --pbf: ohsome holds the whole planet")

@@ -292,7 +292,8 @@ def build(
         "population_year": communes.population_year,
         "per_10k": "cameras at the last date per 10,000 inhabitants; null under 95% coverage, "
                    "as count's densities",
-        "coverage": "share of the commune's area inside the file's data (its header's bounding "
+        "coverage": "share of the commune's area inside the file's data (the polygon it was cut "
+                    "with, when known: --extent or NAME.poly beside it; else its header's bounding "
                     "box and its sampled nodes): below 1, the counts are incomplete; null: "
                     "unknown; communes with no data are left out, with a warning",
         "cameras_at_last_date": counts.present,
@@ -408,11 +409,13 @@ def _read(request: Any, settings: Any, progress: Any, tags: bool = False) -> tup
     """The history of the request's file (its tags too with `tags`), its communes, and the
     codes asked for."""
     from osmcams.counting import communes_for, parsed_beside, read_file, selected, while_loading
+    from osmcams.sources.extent import extent_of
     from osmcams.sources.osm.osh import read_boundaries, read_history
 
     if request.pbf is None:
         raise UsageError("--pbf is required: a history file (.osh.pbf)")
     pbf = request.pbf
+    extent = extent_of(pbf, request.extent)  # as count reads it: --extent, else NAME.poly beside
 
     def load() -> Any:
         """The communes from files (when given), and the estimate's imports."""
@@ -425,6 +428,7 @@ def _read(request: Any, settings: Any, progress: Any, tags: bool = False) -> tup
     with parsed_beside(request, settings) as parsed:
         history, communes = while_loading(
             load, lambda tick: read_history(pbf, settings.threads, tick, tags=tags), progress)
+    history.extent, history.extent_source = extent
     if communes is None:  # the admin relations of --boundaries FILE.osm.pbf, else of the history
         osm = request.osm_boundaries  # file as they are at its end
         found = (read_file(osm, request.admin_level, settings.threads, progress)[1] if osm

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from osmcams.cli.options import commune_options, show_warnings
+from osmcams.cli.options import commune_options, extent_option, show_warnings
 from osmcams.cli.render import (
     QUALIFIED,
     TABLE_ROWS,
@@ -93,6 +93,7 @@ def timeline_json(timeline: Any) -> str:
 @click.option("--pbf", type=click.Path(path_type=Path),
               help="OSM full-history file (.osh.pbf) [default: ask the ohsome API].")
 @commune_options
+@extent_option
 @click.option("--every", "period", type=click.Choice(PERIODS), default="year", show_default=True,
               help="One date at the start of each period.")
 @click.option("--since", metavar="DATE",
@@ -180,8 +181,10 @@ def timeline(
         every=kw.pop("every"), pbf=pbf, boundaries=tuple(kw.pop("boundaries")),
         population=kw.pop("population"), population_year=kw.pop("population_year"),
         code_field=kw.pop("code_field"), name_field=kw.pop("name_field"),
-        admin_level=kw.pop("admin_level"),
+        admin_level=kw.pop("admin_level"), extent=kw.pop("extent"),
     )
+    if pbf is None and request.extent:
+        raise UsageError("--extent goes with --pbf: ohsome holds the whole planet")
     settings = Settings.from_env(threads=threads, cache_dir=cache_dir, ohsome_url=ohsome_url,
                                  geo_api_url=geo_api_url)
     with progress_bar(quiet) as progress:

@@ -86,6 +86,8 @@ class History:
     # What `data_area` is drawn from: `pbf.estimate_area`'s samples, references and camera
     # nodes (ids, places), the places of every camera to come from the tracks.
     evidence: tuple[Any, Any, Any, Any] | None = None
+    extent: Any = None  # the polygon it was cut with, when known (sources.extent)
+    extent_source: str | None = None  # the file of that polygon
     _area: tuple[Any, str] | None = field(default=None, init=False, repr=False)
 
     def data_area(self) -> tuple[Any, str]:
@@ -109,10 +111,12 @@ class History:
         return numpy.fromiter(itertools.chain.from_iterable(places), float).reshape(-1, 2)
 
     def dated(self) -> Extract:
-        """The file's source, date and data area with no camera: what coverage asks of it."""
+        """The file's source, date, data area and extent with no camera: what coverage asks
+        of it."""
         area, source = self.data_area()
         return Extract([], self.source, self.timestamp, self.timestamp_source, self.bbox,
-                       data_area=area, data_area_from=source)
+                       data_area=area, data_area_from=source, extent=self.extent,
+                       extent_source=self.extent_source)
 
 
 def seconds(moment: datetime) -> int:
