@@ -1068,7 +1068,8 @@ def test_timeline_and_compare_agree_with_osmium_on_the_two_monaco_extracts(
     assert "it has no count: La Turbie (06150)" in capsys.readouterr().err
     found = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))
     rows = {row["insee"]: row["cameras"] for row in found["communes"]}
-    assert list(rows) == ["06012", "r2220322"]
+    assert list(rows) == ["06012", "06150", "r2220322"]  # La Turbie: a row, with no count
+    assert set(rows.pop("06150")) == {None}
     held = [_snapshot(history, date, shapes) for date in found["dates"]]
     assert rows == {code: [len(at[code]) for at in held] for code in rows}
     assert rows["r2220322"][0] != rows["r2220322"][-1]  # the map changed between the two
@@ -1125,3 +1126,34 @@ def test_timeline_takes_the_extent_beside_a_history_as_compare_does(
     assert code == ExitCode.USAGE
     assert capsys.readouterr().err.strip() == (
         "osmcams: error: --extent goes with --pbf: ohsome holds the whole planet")
+
+
+def test_a_commune_named_outside_the_data_keeps_a_row_without_counts(
+    monaco_cut: tuple[Path, Path], communes_06: Path, ign_shapes, tmp_path: Path, capsys
+) -> None:
+    """Peille, named beside Beausoleil, lies outside Monaco 2025's polygon: as in count, it
+    keeps its row, in the order asked, its counts null at every date (never 0), its
+    coverage the share of it inside the polygon (pyproj); the table shows "–" and says why."""
+    from conftest import share_inside
+
+    pbf, poly = monaco_cut
+    history = pbf.with_name("monaco.osh.pbf")  # monaco.poly beside it
+    run_osmium("cat", pbf, "-o", history)
+    shapes = ign_shapes(communes_06)
+    asked = ("--pbf", history, "--commune", "Peille", "--commune", "Beausoleil", "--boundaries",
+             communes_06, "--since", "2024", "-q")
+    code, _ = _run(*asked, "-o", tmp_path / "t.json")
+    assert code == ExitCode.OK
+    assert "it has no count: Peille (06091)" in capsys.readouterr().err
+    found = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))
+    peille, beausoleil = found["communes"]
+    assert (peille["insee"], beausoleil["insee"]) == ("06091", "06012")
+    assert peille["cameras"] == peille["added"] == peille["removed"] == [None] * len(found["dates"])
+    assert peille["partial"] is False and peille["per_10k"] is None
+    share = share_inside(shapes["06091"], poly)
+    assert share < 0.02 and peille["coverage"] == pytest.approx(share, abs=0.002)
+    assert beausoleil["cameras"][-1] == 1  # its one camera, as osmium tags-filter and shapely place it
+    code, table = _run(*asked)
+    assert code == ExitCode.OK
+    assert re.search(r"06091 +Peille +– +– ", table), table
+    assert "– no count: a commune outside the data" in " ".join(table.split())

@@ -264,11 +264,14 @@ def build(
         for k, (code, name, department, population, coverage) in enumerate(zip(
             codes, chosen["name"], chosen["department"], populations, chosen["coverage"]))
     ]
+    no_population = population_warning(rows, communes)
     if rank:
         rows.sort(key=lambda r: (-r["cameras"][-1], r["insee"]))
+    else:  # as count's: a commune named outside the data keeps its row, with no count
+        rows = _with_uncounted(rows, asked, coverage[0], len(dates))
     # As count's: the source's communes left out matter when the rows claim to cover them all.
     left_out = [*communes.notes, *(communes.warnings if rank else [])]
-    warnings = [*history.warnings, *left_out, *partial, *population_warning(rows, communes)]
+    warnings = [*history.warnings, *left_out, *partial, *no_population]
     meta = {
         "source": history.source,
         "data_timestamp": history.timestamp,
@@ -295,7 +298,8 @@ def build(
         "coverage": "share of the commune's area inside the file's data (the polygon it was cut "
                     "with, when known: --extent or NAME.poly beside it; else its header's bounding "
                     "box and its sampled nodes): below 1, the counts are incomplete; null: "
-                    "unknown; communes with no data are left out, with a warning",
+                    "unknown; a commune with no data has null counts when named, else is left "
+                    "out, with a warning",
         "cameras_at_last_date": counts.present,
         "cameras_outside_at_last_date": counts.outside,
         "border_rule": "a camera on a shared border counts for the commune with the lowest code",
@@ -303,6 +307,22 @@ def build(
         "osmcams_version": __version__,
     }
     return Timeline(meta, [iso(d) for d in dates], rows, warnings)
+
+
+def _with_uncounted(rows: list[dict[str, Any]], asked: Any, shares: Any, size: int) -> list[dict[str, Any]]:
+    """`rows`, and a row with null counts at each of `size` dates for each commune of `asked`
+    they lack (outside the data; `shares`: the coverage of `asked`, None when unknown), in
+    the order asked."""
+    counted = {row["insee"]: row for row in rows}
+    shares = [None] * len(asked) if shares is None else shares.tolist()
+    populations = asked["population"].astype(object).where(asked["population"].notna(), None)
+    return [counted.get(code) or {
+        "insee": code, "name": name, "department": department,
+        "population": None if population is None else int(population), "coverage": share,
+        "partial": False, "cameras": [None] * size, "added": [None] * size, "removed": [None] * size,
+        "per_10k": None, "first_camera": None,
+    } for code, name, department, population, share
+        in zip(asked["insee"], asked["name"], asked["department"], populations, shares)]
 
 
 def cameras_at(history: Any, boundaries: dict[str, Any], moments: list[int]) -> dict[str, list[int]]:

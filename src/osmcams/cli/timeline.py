@@ -26,6 +26,7 @@ TIMELINE_SUFFIXES = {".csv": "csv", ".json": "json", ".txt": "table",
                      **dict.fromkeys(CHART_SUFFIXES, "chart")}
 PERIODS = ("year", "quarter", "month", "week", "day", "hour")
 BARS = "▁▂▃▄▅▆▇█"
+NO_COUNT = "\n– no count: a commune outside the data, or one the source could not count (see the warnings)"
 SPARK_WIDTH = 40
 
 
@@ -70,7 +71,8 @@ def rich_table(timeline: Any, limit: int) -> Any:
               f"{dates[0][:10]} to {dates[-1]}",
         caption=f"{meta['source']}; boundaries {meta['boundaries_date'].split(',')[0]}; "
                 f"population: {population_text(meta['population_source'], meta['population_year'])}"
-                f"{partial_note(rows, 'its counts are lower bounds')}{cut}",
+                f"{partial_note(rows, 'its counts are lower bounds')}"
+                f"{NO_COUNT if any(r['cameras'][-1] is None for r in rows) else ''}{cut}",
     )
 
 
