@@ -351,8 +351,8 @@ def population_warning(rows: list[dict[str, Any]], communes: Any) -> list[str]:
     if not missing:
         return explained
     why = no_population_why(communes.population_source)
-    return [*explained, f"{len(missing):,} communes have no population, {why}, so no per_10k: "
-            + short_list(missing)]
+    have = "1 commune has" if len(missing) == 1 else f"{len(missing):,} communes have"
+    return [*explained, f"{have} no population, {why}, so no per_10k: " + short_list(missing)]
 
 
 def _row(
