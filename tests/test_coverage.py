@@ -608,7 +608,7 @@ def test_an_extract_of_ways_alone_errs_toward_no_data(
 def test_where_coverage_is_unknown_only_communes_holding_cameras_are_counted(
     communes_06: Path, tmp_path: Path
 ) -> None:
-    """An OSM XML file without bounds, whose nodes osmcams does not sample: its camera in
+    """An OSM XML file without bounds, of one node, too few to sample: its camera in
     Beausoleil says it has data there, a count that is a lower bound with no density; it
     says nothing of Cap-d'Ail, which gets no count (it was a 0), and alone is an error."""
     features = json.loads(communes_06.read_text(encoding="utf-8"))["features"]
@@ -650,3 +650,67 @@ def test_a_history_file_takes_its_extent_as_a_snapshot_does(
         assert data["meta"]["coverage_from"] == f"extent: {extent}"
         found.append({r["insee"]: r["coverage"] for r in data["communes"]})
     assert found[0] == found[1]
+
+
+# --- OSM XML: the same data as a PBF ---------------------------------------------------------
+
+# Each extract as PBF, its OSM XML twin (None: written by osmium-tool) and the squares standing
+# for communes over its box (None: the communes of 06).
+XML_TWINS = {
+    "monaco-2025": ("osm/monaco-2025-02-07.osm.pbf", None, None),
+    "riviera-2016": ("osm/big/osrm-monaco-fr-riviera-2016.osm.pbf", None, None),
+    "saint-barthelemy": ("osm/saint-barthelemy/saint_barthelemy.osm.pbf",
+                         "osm/saint-barthelemy/saint_barthelemy.osm.bz2", (-63.07, 17.66, -62.57, 18.15)),
+}
+
+
+@pytest.mark.parametrize("which", list(XML_TWINS))
+def test_an_xml_extract_is_covered_as_the_same_data_as_pbf(
+    shared_data: Path, communes_06: Path, ign_shapes, tmp_path: Path, which: str
+) -> None:
+    """The same data as PBF and as OSM XML (.osm.bz2) gets the same coverage through `count`:
+    the XML's nodes are sampled as the PBF's. Its coverage was its header's box alone
+    (Riviera: Beausoleil, Cap-d'Ail and La Turbie whole, where the PBF says 0.83, 0.99 and
+    0.87), or unknown without one (Monaco 2025: only the communes holding cameras counted);
+    Saint-Barthélemy's shipped .osm.bz2 (osmconvert's) counted 625 squares, most at sea,
+    where its PBF counts 10. Against osmium-tool: every commune or square with 100
+    standalone nodes is counted, none over its share of the header's box (shapely and
+    pyproj), and none with neither a node nor a camera (at sea)."""
+    name, twin, bounds = XML_TWINS[which]
+    pbf = shared_data / name
+    if twin is None:
+        xml = tmp_path / f"{which}.osm.bz2"
+        run_osmium("cat", pbf, "-o", xml)
+    else:
+        xml = shared_data / twin
+    if bounds is None:
+        boundaries, choice = communes_06, ("--department", "06")
+        shapes = ign_shapes(communes_06)
+    else:
+        shapes = squares(bounds, 0.02)
+        boundaries, choice = squares_file(shapes, tmp_path / "squares.geojson"), ("--all",)
+    found = []
+    for path in (pbf, xml):
+        result = invoke("count", *choice, "--pbf", path, "--boundaries", boundaries, "--include-partial",
+                        "-f", "json", "-q")
+        assert result.exit_code == 0, result.output
+        data = strict_json(result.stdout)
+        assert data["meta"]["coverage_from"] == "estimated from the data"
+        found.append({r["insee"]: (r["coverage"], r["partial"], r["cameras"]) for r in data["communes"]})
+    assert found[1] == found[0]
+    rows = found[1]
+    tree = shapely.STRtree(standalone_nodes(xml))
+    alone = {code: len(tree.query(shape, predicate="contains")) for code, shape in shapes.items()}
+    assert {code for code, n in alone.items() if n >= 100} <= set(rows)
+    box = run_osmium("fileinfo", "-g", "header.boxes", xml).split()
+    if box:  # (w,s,e,n)
+        truth = true_shares(shapes, shapely.box(*map(float, box[0].strip("()").split(","))))
+        assert all(coverage <= printed(truth[code]) + 0.01 for code, (coverage, _, _) in rows.items())
+    text = run_osmium("cat", xml, "-t", "node", "-f", "opl", "-o", "-")
+    nodes = shapely.STRtree(shapely.points([(float(x), float(y)) for x, y in
+                                            re.findall(r" x(\S+) y(\S+)$", text, re.M)]))
+    assert not [code for code, (_, _, cameras) in rows.items()
+                if not cameras and not len(nodes.query(shapes[code], predicate="contains"))]
+    if which == "monaco-2025":
+        assert "06091" not in rows  # Peille
+        assert 0.25 <= rows["06012"][0] <= 0.52 and rows["06012"][1]  # Beausoleil: the audit's share

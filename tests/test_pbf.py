@@ -188,8 +188,23 @@ def test_synthetic_ways_relations_and_warnings(write_text) -> None:
         "1 camera ways or relations have no node in the extract and are left out: way/22",
         "cams.opl has no date in its header: its data date 2021-06-01T00:00:00Z is that of its "
         "newest camera or boundary, so the data may be newer",
+        # Sampled as the same data as a PBF is: too few nodes to say where it has data.
+        "cams.opl: where it has data is unknown, as its nodes cannot be sampled: it holds too few nodes",
     ]
     assert extract.timestamp == "2021-06-01T00:00:00Z"  # n2, not the untagged n13 of 2022
+
+
+def test_an_unsorted_opl_is_refused_as_the_same_pbf_is(write_text, tmp_path: Path) -> None:
+    """Not sorted by id, as osmium-tool writes it to a PBF too: refused alike, the error naming
+    the user's file (not the PBF copy osmcams reads it through)."""
+    opl = write_text("unsorted.opl", SYNTHETIC.replace("n2 v1", "n200 v1"))  # n200 before n3
+    pbf = tmp_path / "unsorted.osm.pbf"
+    run_osmium("cat", opl, "-o", pbf)
+    for path in (opl, pbf):
+        with pytest.raises(DataError) as caught:
+            read_cameras(path, threads=1)
+        assert str(caught.value).startswith(f"{path}: node/3 follows node/200 in the block at byte ")
+        assert str(caught.value).endswith("or is not sorted by id")
 
 
 def test_synthetic_boundary_assembly(write_text) -> None:

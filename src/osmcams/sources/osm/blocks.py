@@ -753,7 +753,7 @@ def estimate_imports() -> None:
 
 def unsampled(path: str | os.PathLike[str]) -> str | None:
     """Why `sample_nodes` finds too few nodes in the PBF `path`: words for a warning; None
-    when `path` is not a PBF file (OSM XML, OPL), which is never sampled."""
+    when `path` is not a PBF file."""
     try:
         data = [frame for frame in framing(path) if frame[2] == "OSMData"]
     except (Unindexable, OSError):

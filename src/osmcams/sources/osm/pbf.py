@@ -173,8 +173,10 @@ def read_objects(
     label: str,
     progress: Progress | None,
     name: Path | None = None,
+    rest: Any = None,
 ) -> Iterator[Any]:
-    """Objects of `path` that pass `filters`, reporting progress as bytes read.
+    """Objects of `path` that pass `filters`, reporting progress as bytes read; the others
+    go to the handler `rest`, when given, in C++.
 
     Errors name `name`, the user's file, when `path` holds blocks copied from it.
     """
@@ -186,6 +188,8 @@ def read_objects(
     )
     for f in filters:
         processor.with_filter(f)
+    if rest is not None:
+        processor.handler_for_filtered(rest)
     position = None
     tick = 0
     next_report = 0.0
@@ -239,29 +243,63 @@ def header_bbox(header: Any) -> tuple[float, float, float, float] | None:
 
 def _first_pass(
     path: Path, admin_level: int | None, pool: Any, progress: Progress | None, workers: int,
-    sample: bool = False,
+    sample: bool = False, name: Path | None = None,
 ) -> Scan:
     """Cameras, camera ways and relations, and boundary relations if `admin_level` is given;
     with `sample`, the nodes of some node blocks and which of their tagged ones ways refer
-    to, when the sieve read every block.
+    to, when the sieve read every block. Errors name `name`, when `path` is its copy.
 
     A PBF snapshot is sifted (`sieve`): libosmium reads only the blocks that may hold
-    camera ways or relations, or boundaries. Any other file is read whole by libosmium.
+    camera ways or relations, or boundaries. A PBF it cannot walk is read whole by libosmium.
     """
     from osmcams.sources.osm import sieve
 
     scan = Scan()
-    sifted = sieve.sift(path, admin_level is not None, workers, progress, sample=sample)
+    sifted = sieve.sift(path, admin_level is not None, workers, progress, sample=sample, name=name)
     if sifted is not None:
         scan.cameras, scan.bad_directions = sifted.cameras, sifted.bad_directions
         scan.samples, scan.referenced, scan.hugging = sifted.samples, sifted.referenced, sifted.hugging
     label = "Scanning" if sifted is None else "Ways and relations"
     with left_to_libosmium(path, sifted) as source:
         if source is not None:
-            _read_tagged(source, admin_level, pool, progress, label, scan, path)
+            _read_tagged(source, admin_level, pool, progress, label, scan, name or path)
     if sifted is not None:
         scan.newest = max(filter(None, (scan.newest, sifted.newest)), default=None)
     return scan
+
+
+@contextlib.contextmanager
+def as_pbf(path: Path, header: Any, pool: Any, progress: Progress | None) -> Iterator[Path]:
+    """`path` when it is a PBF; else (OSM XML, OPL, O5M: libosmium reads them whole) a copy
+    of it as an uncompressed PBF with its `header`, object for object in its order (removed
+    afterwards), written in the one pass that reads it. The passes then read the copy as
+    they read a PBF, its node blocks are sampled as a PBF's, so the same data gives the same
+    estimate of where it has data whatever its format (its header's box alone said too much).
+    Only the objects with a key of the passes' tags come back to Python: the others are
+    written in C++."""
+    import tempfile
+
+    import osmium
+
+    from osmcams.errors import OutputError
+
+    if path.name.endswith(".pbf"):
+        yield path
+        return
+    keys = osmium.filter.KeyFilter(CAMERA_TAG[0], BOUNDARY_TAG[0])
+    with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
+        copy = Path(tmp) / "copy.osm.pbf"
+        writer = osmium.SimpleWriter(osmium.io.File(str(copy), "pbf,pbf_compression=none"), header=header)
+        try:
+            for obj in read_objects(path, osmium.osm.ALL, [keys], pool, "Copying as PBF", progress,
+                                    rest=writer):
+                writer.add(obj)
+        finally:
+            try:
+                writer.close()
+            except (RuntimeError, OSError) as e:
+                raise OutputError(f"{path}: cannot copy it as a PBF into {tmp}: {e}") from e
+        yield copy
 
 
 @contextlib.contextmanager
@@ -334,18 +372,20 @@ def _read_tagged(path: Path, admin_level: int | None, pool: Any, progress: Progr
     scan.newest = newest
 
 
-def _fetch_references(path: Path, scan: Scan, pool: Any, progress: Progress | None) -> None:
-    """Read the member ways and then the nodes that the first pass left unresolved."""
+def _fetch_references(path: Path, scan: Scan, pool: Any, progress: Progress | None,
+                      name: Path | None = None) -> None:
+    """Read the member ways and then the nodes that the first pass left unresolved (errors
+    name `name`, when `path` is its copy)."""
     way_ids = {ref for rel in scan.relations + scan.boundaries for ref, _ in rel.ways}
     way_ids -= scan.ways.keys()
     scan.way_refs = {way_id: refs for way_id, (_, _, refs) in scan.ways.items()}
     node_ids = {ref for rel in scan.relations for ref in rel.nodes}
     if not (way_ids or scan.ways or node_ids):
         return
-    for way in objects_by_id(path, "way", way_ids, pool, progress):
+    for way in objects_by_id(path, "way", way_ids, pool, progress, name=name):
         scan.way_refs[way.id] = [n.ref for n in way.nodes]
     node_ids.update(ref for refs in scan.way_refs.values() for ref in refs)
-    for node in objects_by_id(path, "node", node_ids, pool, progress):
+    for node in objects_by_id(path, "node", node_ids, pool, progress, name=name):
         if node.location.valid():
             scan.locations.add(node.id, node.location.lon, node.location.lat)
 
@@ -373,10 +413,12 @@ def _batches(ids: set[int]) -> Iterator[set[int]]:
 
 
 def objects_by_id(
-    path: Path, kind: str, ids: set[int], pool: Any, progress: Progress | None, layout: Any = None
+    path: Path, kind: str, ids: set[int], pool: Any, progress: Progress | None, layout: Any = None,
+    name: Path | None = None,
 ) -> Iterator[Any]:
     """The `kind` objects with `ids`, decoding only the blocks that can hold them
-    (`layout`: the file's `blocks.index`, found when not given)."""
+    (`layout`: the file's `blocks.index`, found when not given); errors name `name`, when
+    `path` is its copy."""
     import tempfile
 
     import osmium
@@ -395,7 +437,7 @@ def objects_by_id(
                 source = Path(tmp) / f"{kind}s.osm.pbf"
                 blocks.write_subset(path, layout, kind, batch, source)
             yield from read_objects(
-                source, entities, [osmium.filter.IdFilter(batch)], pool, label, progress, path
+                source, entities, [osmium.filter.IdFilter(batch)], pool, label, progress, name or path
             )
 
 
@@ -500,18 +542,19 @@ def _refuse_twice(path: Path, cameras: list[Camera]) -> None:
         )
 
 
-def refuse_empty(path: Path) -> None:
-    """DataError for a PBF with no data block, or one cut short inside a block."""
+def refuse_empty(path: Path, name: Path | None = None) -> None:
+    """DataError for a PBF with no data block, or one cut short inside a block (naming
+    `name`, when `path` is its copy)."""
     from osmcams.sources.osm import blocks
 
     try:
         empty = not blocks.has_data(path)
     except blocks.Unindexable as e:
         if blocks.damage(e):
-            raise DataError(f"{path}: {blocks.damage(e)}") from e
+            raise DataError(f"{name or path}: {blocks.damage(e)}") from e
         return  # not a PBF: libosmium says what is wrong
     if empty:
-        raise DataError(f"{path}: holds no OSM data (an empty or cut-short file)")
+        raise DataError(f"{name or path}: holds no OSM data (an empty or cut-short file)")
 
 
 def scan_file(
@@ -556,14 +599,17 @@ def scan_members(
         )
     # A known extent needs no estimate; else the first pass samples nodes and tells which
     # of them stand alone; a file it cannot sift is sampled apart.
-    with ThreadPoolExecutor(1, thread_name_prefix="osmcams-imports") as background:
+    with (ThreadPoolExecutor(1, thread_name_prefix="osmcams-imports") as background,
+          as_pbf(path, header, pool, progress) as source):
         background.submit(estimate_imports)  # meanwhile, as the passes free the GIL
-        scan = _first_pass(path, admin_level, pool, progress, threads, sample=polygon is None)
-        refuse_empty(path)  # the framing is walked by the sieve, while its workers start
-        _fetch_references(path, scan, pool, progress)
-    samples = scan.samples
-    if samples is None and polygon is None:
-        samples = sampled(path)
+        scan = _first_pass(source, admin_level, pool, progress, threads, sample=polygon is None,
+                           name=path)
+        refuse_empty(source, path)  # the framing is walked by the sieve, while its workers start
+        _fetch_references(source, scan, pool, progress, path)
+        samples = scan.samples
+        if samples is None and polygon is None:
+            samples = sampled(source)
+        why = unsampled(source) if polygon is None and header_bbox(header) is None else None
     cameras, warnings = _cameras(scan)
     _refuse_twice(path, cameras)
     tomorrow = str(iso_timestamp(datetime.fromtimestamp(time.time() + 86_400, timezone.utc)))  # clock drift
@@ -586,8 +632,7 @@ def scan_members(
     area, area_from, standalone, hugging = estimate_area(samples, scan.referenced, places, ids[nodes],
                                                          places[nodes], scan.hugging)
     unknown = area is None and polygon is None and header_bbox(header) is None
-    why = unsampled(path) if unknown else None
-    if why:
+    if unknown and why:
         warnings.append(f"{path.name}: where it has data is unknown, as its nodes cannot be "
                         f"sampled: {why}")
     extract = Extract(cameras, str(path), stamp, stamp_source, header_bbox(header), warnings, area,

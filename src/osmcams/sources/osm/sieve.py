@@ -722,7 +722,7 @@ def _in_process(path: Path, frames: list[blocks.Frame], wanted: Wanted
 
 def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
          progress: Progress | None = None, history: bool = False, tags: bool = False,
-         sample: bool = False) -> Sifted | None:
+         sample: bool = False, name: Path | None = None) -> Sifted | None:
     """The camera nodes of a PBF's dense blocks (for a history file, with `history`, the
     node versions of `Sifted.versions`, with their tags if `tags`), and the blocks that
     libosmium must read: those that hold camera ways or relations (and boundary
@@ -732,12 +732,13 @@ def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
     sifted: none is inflated twice.
 
     None when the file is not a PBF this can walk, or a worker stopped: libosmium then
-    reads all of it. DataError when a block breaks the format (`blocks.Corrupt`).
+    reads all of it. DataError when a block breaks the format (`blocks.Corrupt`), naming
+    `name` when `path` is its copy.
     """
     try:
-        sifted = _sift(Path(path), Wanted(boundaries, history, tags), workers, progress, sample)
+        sifted = _sift(Path(path), Wanted(boundaries, history, tags), workers, progress, sample, name)
     except blocks.Corrupt as e:
-        raise DataError(f"{path}: {e}") from e
+        raise DataError(f"{name or path}: {e}") from e
     except (blocks.Unindexable, OSError) as e:
         log.info("%s: read whole by libosmium (%s)", path, e)
         return None
@@ -746,15 +747,15 @@ def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
     return sifted
 
 
-def _sift(path: Path, wanted: Wanted, workers: int, progress: Progress | None, sample: bool
-          ) -> Sifted:
+def _sift(path: Path, wanted: Wanted, workers: int, progress: Progress | None, sample: bool,
+          name: Path | None = None) -> Sifted:
     total = path.stat().st_size
     workers = workers or os.cpu_count() or 1
     with contextlib.ExitStack() as stack:
         pool = None
         if workers > 1 and total >= IN_PROCESS_BYTES and sys.executable:
             pool = stack.enter_context(_workers(workers))
-        frames = [frame for frame in _framing(path) if frame[2] == "OSMData"]
+        frames = [frame for frame in _framing(path, name) if frame[2] == "OSMData"]
         run = functools.partial(_in_process, path) if pool is None else functools.partial(
             _in_workers, pool, path)
         sifted = Sifted()
@@ -762,13 +763,14 @@ def _sift(path: Path, wanted: Wanted, workers: int, progress: Progress | None, s
         return _gathered(path, frames, chunks, wanted, progress, sifted)
 
 
-def _framing(path: Path) -> list[blocks.Frame]:
-    """`blocks.framing`; DataError when it shows the file damaged or cut short."""
+def _framing(path: Path, name: Path | None = None) -> list[blocks.Frame]:
+    """`blocks.framing`; DataError when it shows the file damaged or cut short (naming
+    `name`, when `path` is its copy)."""
     try:
         return blocks.framing(path)
     except blocks.Unindexable as e:
         if blocks.damage(e):
-            raise DataError(f"{path}: {blocks.damage(e)}") from e
+            raise DataError(f"{name or path}: {blocks.damage(e)}") from e
         raise
 
 
