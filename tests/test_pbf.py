@@ -194,17 +194,28 @@ def test_synthetic_ways_relations_and_warnings(write_text) -> None:
     assert extract.timestamp == "2021-06-01T00:00:00Z"  # n2, not the untagged n13 of 2022
 
 
-def test_an_unsorted_opl_is_refused_as_the_same_pbf_is(write_text, tmp_path: Path) -> None:
-    """Not sorted by id, as osmium-tool writes it to a PBF too: refused alike, the error naming
-    the user's file (not the PBF copy osmcams reads it through)."""
+def test_an_unsorted_opl_is_read_as_it_is_and_the_same_pbf_refused(write_text, tmp_path: Path) -> None:
+    """Not sorted by id (as Overpass's "out qt" writes, or an editor): an OPL or XML file is
+    read whole as it is, its nodes unsampled, and says so; the same data as a PBF, which
+    the sieve reads by blocks, is refused, the error naming the user's file."""
     opl = write_text("unsorted.opl", SYNTHETIC.replace("n2 v1", "n200 v1"))  # n200 before n3
     pbf = tmp_path / "unsorted.osm.pbf"
     run_osmium("cat", opl, "-o", pbf)
-    for path in (opl, pbf):
-        with pytest.raises(DataError) as caught:
-            read_cameras(path, threads=1)
-        assert str(caught.value).startswith(f"{path}: node/3 follows node/200 in the block at byte ")
-        assert str(caught.value).endswith("or is not sorted by id")
+    with pytest.raises(DataError) as caught:
+        read_cameras(pbf, threads=1)
+    assert str(caught.value).startswith(f"{pbf}: node/3 follows node/200 in the block at byte ")
+    assert str(caught.value).endswith("or is not sorted by id")
+    expected = {f"{line[0].replace('n', 'node').replace('w', 'way').replace('r', 'relation')}/"
+                f"{line.split()[0][1:]}" for line in run_osmium(
+                    "tags-filter", opl, "man_made=surveillance", "-R", "-f", "opl", "-o", "-").splitlines()}
+    extract = read_cameras(opl, threads=1)
+    assert {c.key for c in extract.cameras} == expected - {"way/22"}  # w22: none of its nodes here
+    assert {c.key: (c.lon, c.lat) for c in extract.cameras}["node/200"] == (1.5, 2.5)
+    assert extract.data_area is None
+    assert ("unsorted.opl is not sorted by id (node/3 follows node/200): read as it is, its nodes "
+            "unsampled") in extract.warnings
+    assert ("unsorted.opl: where it has data is unknown, as its nodes cannot be sampled: it is not "
+            "sorted by id") in extract.warnings
 
 
 def test_synthetic_boundary_assembly(write_text) -> None:

@@ -585,6 +585,7 @@ def scan_members(
 
     from osmcams.sources.extent import extent_of
     from osmcams.sources.osm.blocks import estimate_imports, sampled, unsampled
+    from osmcams.sources.osm.sieve import UnsortedData
 
     path = osm_file(path)
     polygon, polygon_source = extent_of(path, extent)
@@ -599,11 +600,21 @@ def scan_members(
         )
     # A known extent needs no estimate; else the first pass samples nodes and tells which
     # of them stand alone; a file it cannot sift is sampled apart.
+    unsorted = ""
     with (ThreadPoolExecutor(1, thread_name_prefix="osmcams-imports") as background,
           as_pbf(path, header, pool, progress) as source):
         background.submit(estimate_imports)  # meanwhile, as the passes free the GIL
-        scan = _first_pass(source, admin_level, pool, progress, threads, sample=polygon is None,
-                           name=path)
+        try:
+            scan = _first_pass(source, admin_level, pool, progress, threads, sample=polygon is None,
+                               name=path)
+        except UnsortedData as e:
+            if source == path:
+                raise
+            # Not sorted by id (Overpass's "out qt", an editor's file): libosmium reads it
+            # whole as it is, its nodes unsampled, as the copy cannot be sifted.
+            unsorted = str(e).removeprefix(f"{path}: ").split(" in the block")[0]  # of the copy
+            source = path
+            scan = _first_pass(path, admin_level, pool, progress, threads)
         refuse_empty(source, path)  # the framing is walked by the sieve, while its workers start
         _fetch_references(source, scan, pool, progress, path)
         samples = scan.samples
@@ -611,6 +622,11 @@ def scan_members(
             samples = sampled(source)
         why = unsampled(source) if polygon is None and header_bbox(header) is None else None
     cameras, warnings = _cameras(scan)
+    if unsorted:
+        why = "it is not sorted by id"
+        boxed = polygon is None and header_bbox(header) is not None
+        warnings.append(f"{path.name} is not sorted by id ({unsorted}): read as it is, its nodes "
+                        "unsampled" + (": where it has data is taken from its header's box" if boxed else ""))
     _refuse_twice(path, cameras)
     tomorrow = str(iso_timestamp(datetime.fromtimestamp(time.time() + 86_400, timezone.utc)))  # clock drift
     said = (f"{path.name}: its header says {stamp}, in the future" if stamp and stamp > tomorrow

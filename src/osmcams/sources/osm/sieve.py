@@ -528,8 +528,16 @@ def _versions(ids: bytearray, seconds: bytearray, visible: bytearray, carries: b
                         numpy.frombuffer(lon, float), numpy.frombuffer(lat, float), tags)
 
 
-def _unsorted(before: int, after: int, offset: int) -> blocks.Corrupt:
-    return blocks.Corrupt(
+class Unsorted(blocks.Corrupt):
+    """A block whose node ids do not increase."""
+
+
+class UnsortedData(DataError):
+    """A file with a block whose node ids do not increase (`sift`)."""
+
+
+def _unsorted(before: int, after: int, offset: int) -> Unsorted:
+    return Unsorted(
         f"node/{after} follows node/{before} in the block at byte {offset:,}: the file holds "
         "several versions of a node (a history file, whatever its header says) or is not sorted by id"
     )
@@ -732,13 +740,14 @@ def sift(path: str | os.PathLike[str], boundaries: bool, workers: int = 0,
     sifted: none is inflated twice.
 
     None when the file is not a PBF this can walk, or a worker stopped: libosmium then
-    reads all of it. DataError when a block breaks the format (`blocks.Corrupt`), naming
-    `name` when `path` is its copy.
+    reads all of it. DataError when a block breaks the format (`blocks.Corrupt`; UnsortedData
+    when its node ids do not increase), naming `name` when `path` is its copy.
     """
     try:
         sifted = _sift(Path(path), Wanted(boundaries, history, tags), workers, progress, sample, name)
     except blocks.Corrupt as e:
-        raise DataError(f"{name or path}: {e}") from e
+        error = UnsortedData if isinstance(e, Unsorted) else DataError
+        raise error(f"{name or path}: {e}") from e
     except (blocks.Unindexable, OSError) as e:
         log.info("%s: read whole by libosmium (%s)", path, e)
         return None
