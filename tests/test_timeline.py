@@ -1159,3 +1159,28 @@ def test_a_commune_named_outside_the_data_keeps_a_row_without_counts(
     assert code == ExitCode.OK
     assert re.search(r"06091 +Peille +– +– ", table), table
     assert "– no count: a commune outside the data" in " ".join(table.split())
+
+
+def test_control_characters_of_a_name_show_as_on_the_map(
+        history: Path, monaco_2025: Path, ign_dir: Path, cog_population: Path, tmp_path: Path) -> None:
+    """Beausoleil named "Beau<ESC>soleil<BEL><NEL>" in the real COG table: the timeline page holds
+    none of the three raw (a terminal obeys them, HTML refuses them) and writes the name as
+    the map page does, each as \\xNN."""
+    rows = json.loads(cog_population.read_text(encoding="utf-8"))
+    for row in rows:
+        if row["code"] == "06012":
+            row["nom"] = "Beau\x1bsoleil\x07\x85"
+    population = tmp_path / "communes.json"
+    population.write_text(json.dumps(rows), encoding="utf-8")
+    boundaries = ign_dir / "communes-06-alpes-maritimes.geojson"
+    chart, page = tmp_path / "spread.html", tmp_path / "map.html"
+    code, _ = _run("--pbf", history, "--boundaries", boundaries, "--population", population,
+                   "--commune", "06012", "--commune", "06032", "--since", "2024", "-o", chart, "-q")
+    assert code == ExitCode.OK
+    assert main(["map", "--pbf", str(monaco_2025), "--boundaries", str(boundaries), "--population",
+                 str(population), "--commune", "06012", "--commune", "06032", "-q", "-o", str(page)]) == 0
+    shown = r"Beau\x1bsoleil\x07\x85"
+    text, drawn = chart.read_text(encoding="utf-8"), page.read_text(encoding="utf-8")
+    assert not set("\x1b\x07\x85") & set(text)
+    assert f"<bdi>{shown}</bdi>" in text  # the table of counts
+    assert f"<title>Video surveillance mapped in OpenStreetMap: {shown}, Cap-d&#x27;Ail</title>" in drawn

@@ -22,6 +22,7 @@ from osmcams.outputs.figures import (
     covered_text,
     credits,
     drawn_text,
+    html_text,
     partial_share,
 )
 
@@ -234,10 +235,10 @@ def timeline_page(
     svg = svg[svg.index("<svg"):]  # without the XML declaration and doctype
     rows, reported = shown_rows(timeline), reported or {}
     title, subtitle = _titles(timeline, rows, any(reported.get(r["insee"]) for r in rows))
-    head = "".join(f"<th>{html.escape(d[:10])}</th>" for d in timeline.dates)
+    head = "".join(f"<th>{html_text(d[:10])}</th>" for d in timeline.dates)
     body = "".join(
-        f"<tr><td>{html.escape(r['insee'])}</td><td><bdi>{html.escape(r['name'])}</bdi>"
-        + (f" ({html.escape(covered_text(s))})" if (s := partial_share(r)) is not None else "")
+        f"<tr><td>{html_text(r['insee'])}</td><td><bdi>{html_text(r['name'])}</bdi>"
+        + (f" ({html_text(covered_text(s))})" if (s := partial_share(r)) is not None else "")
         + "</td>" + "".join(f"<td>{'–' if c is None else f'{lower(r)}{c:,}'}</td>" for c in r["cameras"])
         + "</tr>" for r in timeline.rows
     )
@@ -246,16 +247,16 @@ def timeline_page(
     names = {r["insee"]: r["name"] for r in timeline.rows}
     label = code_label(names)
     figures = "".join(
-        f"<tr><td>{html.escape(code)}</td><td>{html.escape(names[code])}</td>"
-        f"<td>{html.escape(p.as_of)}</td><td>{html.escape(p.text)}</td>"
-        f"<td>{'yes' if p.comparable else 'no'}</td><td>{html.escape(p.source)}</td></tr>"
+        f"<tr><td>{html_text(code)}</td><td>{html_text(names[code])}</td>"
+        f"<td>{html_text(p.as_of)}</td><td>{html_text(p.text)}</td>"
+        f"<td>{'yes' if p.comparable else 'no'}</td><td>{html_text(p.source)}</td></tr>"
         for code, ps in reported.items() if code in names for p in ps
     )
     said = (f'<h2>Reported figures</h2><div class="counts"><table><thead><tr><th>{label}</th>'
             f"<th>Commune</th><th>As of</th><th>Reported</th><th>Comparable</th><th>Source</th>"
             f"</tr></thead><tbody>{figures}</tbody></table></div>" if figures else "")
     links = " · ".join(
-        f'<a href="{html.escape(url)}">{html.escape(text)}</a>' if url else html.escape(text)
+        f'<a href="{html.escape(url)}">{html_text(text)}</a>' if url else html_text(text)
         for text, url in credits(timeline.meta, credit)
     )
     total = cameras_text(sum(r["cameras"][-1] or 0 for r in timeline.rows))  # of those counted
@@ -264,7 +265,7 @@ def timeline_page(
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
+<title>{html_text(title)}</title>
 <link rel="icon" href="data:,">
 <style>
 body {{ font: 14px/1.4 system-ui, sans-serif; margin: 16px; color: #252525; }}
@@ -277,13 +278,13 @@ td:nth-child(-n+2) {{ text-align: left; }}
 </style>
 </head>
 <body>
-<h1>{html.escape(title)}</h1>
-<p>{html.escape(subtitle)}; {html.escape(total)} at the last date.</p>
+<h1>{html_text(title)}</h1>
+<p>{html_text(subtitle)}; {html_text(total)} at the last date.</p>
 <figure>{svg}</figure>
 <div class="counts"><table><thead><tr><th>{label}</th><th>Commune</th>{head}</tr></thead>
 <tbody>{body}</tbody></table></div>
 {floors}{said}
-<p class="credit">{links} · osmcams {html.escape(str(timeline.meta['osmcams_version']))}</p>
+<p class="credit">{links} · osmcams {html_text(str(timeline.meta['osmcams_version']))}</p>
 </body>
 </html>
 """

@@ -7,6 +7,7 @@ without data, and print the same credits.
 
 from __future__ import annotations
 
+import html
 import math
 import os
 import re
@@ -267,6 +268,12 @@ def shown_text(text: str) -> str:
     terminal escape, a bell in a page's <title>, which an SVG file refuses), a bidirectional
     override as \\u202e (`unreversed`)."""
     return unreversed(printable(text))
+
+
+def html_text(text: str) -> str:
+    """`text` as HTML shows it as written (`shown_text`), escaped: a name in a page is shown
+    as the map and the site show it."""
+    return html.escape(shown_text(text))
 
 
 def drawn_text(text: str) -> str:

@@ -33,6 +33,7 @@ from osmcams.outputs.figures import (
     drawn,
     drawn_rows,
     drawn_text,
+    html_text,
     legend_entries,
     shown_text,
 )
@@ -302,8 +303,8 @@ def static_text(name: str) -> str:
 def _credit_html(meta: dict[str, Any], credit: str | None) -> str:
     """The credits as HTML, escaped, each linked to its licence or source when known."""
     return " | ".join(
-        f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{html.escape(text)}</a>'
-        if url else html.escape(text)
+        f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{html_text(text)}</a>'
+        if url else html_text(text)
         for text, url in credits(meta, credit)
     )
 
