@@ -147,6 +147,48 @@ def test_export_fov_on_a_real_extract(monaco_2025: Path, osm_cameras, tmp_path: 
     assert "--fov goes with GeoJSON, GeoPackage or uMap, not csv" in csv.output
 
 
+def test_a_geopackage_types_the_fields_of_view_as_its_cameras(
+        monaco_2025: Path, communes_06: Path, osm_cameras, tmp_path: Path) -> None:
+    """Cap-d'Ail in Monaco 2025: one view, a dome with no direction. The fields_of_view layer
+    declares the cameras' column types (SQLite's own table_info): `@timestamp` a DATETIME
+    holding osmium's timestamp, `@direction` REAL though null, as the cameras layer has them."""
+    import sqlite3
+
+    gpkg = tmp_path / "cap-d-ail.gpkg"
+    result = CliRunner().invoke(cli, ["export", "--commune", "06032", "--pbf", str(monaco_2025),
+                                      "--boundaries", str(communes_06), "-q", "--fov", "-o", str(gpkg)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(gpkg) as db:
+        declared = {layer: {row[1]: row[2] for row in db.execute(f"PRAGMA table_info({layer})")}
+                    for layer in ("cameras", "fields_of_view")}
+        (key, stamp), = db.execute('SELECT "@id", "@timestamp" FROM fields_of_view').fetchall()
+    cameras, views = declared["cameras"], declared["fields_of_view"]
+    assert views["@timestamp"] == "DATETIME" and views["@direction"] == "REAL"
+    assert views["fov_range_m"] == "REAL"
+    assert {k: t for k, t in views.items() if k in cameras and k != "geom"} == {
+        k: t for k, t in cameras.items() if k in views and k != "geom"}
+    truth = {f"node/{o.osm_id}": o.timestamp for o in osm_cameras(monaco_2025)}
+    assert stamp == truth[key]  # 2019-05-18T17:52:06Z
+    frame = pyogrio.read_dataframe(gpkg, layer="fields_of_view")
+    assert str(frame["@timestamp"].dtype).startswith("datetime64") and frame["@direction"].dtype == float
+
+
+def test_a_view_tagged_operator_and_Operator_has_one_column_as_its_camera(tmp_path: Path) -> None:
+    """GDAL refused a second field equal but for case ("Error adding field 'Operator'"): the
+    whole GeoPackage was lost. The view's values are joined as its camera's are."""
+    from osmcams.outputs.writers import write_cameras
+
+    seen = camera(camera__direction="90", operator="Ville", Operator="Police")
+    views, _ = fields_of_view([seen], FovSettings())
+    gpkg = tmp_path / "both.gpkg"
+    write_cameras([seen], gpkg, "gpkg", views=views)
+    for layer in ("cameras", "fields_of_view"):
+        frame = pyogrio.read_dataframe(gpkg, layer=layer)
+        assert [c for c in frame.columns if c.lower() == "operator"] == ["operator"]
+        assert frame["operator"].tolist() == ["Ville;Police"]
+
+
 def sector(start: float, width: float, reach: float, lon: float = 7.42, lat: float = 43.73) -> Any:
     """A sector drawn independently: a point every 0.25° from `start` clockwise, by Geod.fwd."""
     steps = max(1, round(width * 4))

@@ -562,11 +562,12 @@ def _write_gpkg(spec: Format, given: _Cameras, target: str | os.PathLike[str], o
                 [{"insee": b["code"], "name": b["name"]} for b in given.boundaries],
                 geometry=[b["geometry"] for b in given.boundaries], crs="EPSG:4326",
             )))
-        if given.views:
-            layers.append(("fields_of_view", geopandas.GeoDataFrame(
-                [v.properties() for v in given.views], geometry=[v.polygon for v in given.views],
-                crs="EPSG:4326",
-            )))
+        if given.views:  # the cameras' columns, typed and folded as theirs
+            names, folded = _folded_columns([v.properties() for v in given.views])
+            layers.append(("fields_of_view", typed(geopandas.GeoDataFrame(
+                [{key: row.get(key.lower()) for key in names} for row in folded], columns=names,
+                geometry=[v.polygon for v in given.views], crs="EPSG:4326",
+            ))))
         metadata = {"dataset_metadata": gdal_metadata(given.about)} if given.about else {}
         for i, (layer, frame) in enumerate(layers):  # the cameras through Arrow: GDAL's own loop
             gdal_write(frame, temp, target, layer=layer, driver=spec.driver, use_arrow=not i,
