@@ -145,6 +145,9 @@ def test_credits_name_the_sources_never_a_path() -> None:
                                  " · Population: pop.csv (INSEE), year unknown")
     assert credit_text(mine, "Ville de Nantes, 2024") == (
         "© OpenStreetMap contributors, ODbL · Ville de Nantes, 2024")
+    elsewhere = {"boundaries": "/home/ana/projet-2024/communes-06-alpes-maritimes.geojson"}
+    assert credit_text(elsewhere) == (  # a year of a folder that is not IGN's is not theirs
+        "© OpenStreetMap contributors, ODbL · Boundaries: IGN ADMIN EXPRESS, Licence Ouverte")
     osm = {"boundaries": "monaco.osm.pbf (admin_level=8 relations)",
            "population_source": "OSM population tag"}
     assert credit_text(osm) == "© OpenStreetMap contributors, ODbL"

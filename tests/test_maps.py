@@ -13,6 +13,7 @@ import pyproj
 import pytest
 import shapely
 from click.testing import CliRunner
+from conftest import run_osmium
 from PIL import Image
 
 from osmcams.cli import cli
@@ -78,7 +79,7 @@ def department_png(monaco_2025: Path, communes_06: Path, cog_population: Path,
     return out
 
 
-def test_static_map_of_a_department(department_png: Path) -> None:
+def test_static_map_of_a_department(department_png: Path, monaco_2025: Path) -> None:
     """Monaco 2025 over the IGN communes of the Alpes-Maritimes, per 10,000 inhabitants."""
     image = Image.open(department_png)
     assert image.format == "PNG"
@@ -88,7 +89,23 @@ def test_static_map_of_a_department(department_png: Path) -> None:
     assert counts.get(TYPE_COLOURS["camera"], 0) > 20  # the two French cameras, in their colour
     shades = [c for c in counts if c not in ("#ffffff", "#000000") and counts[c] > 40]
     assert len(shades) >= 3  # the lowest class over most communes, the top one, and more
-    assert image.info.get("Copyright") == "© OpenStreetMap contributors, ODbL"
+    stamp = run_osmium("fileinfo", "-g", "header.option.osmosis_replication_timestamp", monaco_2025)
+    assert image.info.get("Copyright") == f"© OpenStreetMap contributors (data of {stamp[:10]}), ODbL"
+
+
+def test_the_credits_date_the_osm_data_and_the_ign_boundaries(
+        monaco_2025: Path, communes_06: Path, ign_dir: Path, tmp_path: Path) -> None:
+    """The HTML map of the Alpes-Maritimes on IGN's 2018 files: its credits give the data date
+    of the extract's header (osmium) and the year that IGN's SOURCE.txt gives its edition."""
+    page = tmp_path / "06.html"
+    run_map("--department", "06", "--pbf", monaco_2025, "--boundaries", communes_06, "-o", page)
+    stamp = run_osmium("fileinfo", "-g", "header.option.osmosis_replication_timestamp", monaco_2025)
+    (year,) = re.findall(r"IGN ADMIN EXPRESS COG (\d{4})", (ign_dir.parent / "SOURCE.txt").read_text())
+    dom = chromium("--dump-dom", page.as_uri()).stdout
+    credit = re.search(r'<div class="leaflet-control-attribution[^>]*>(.*?)</div>', dom, re.S).group(1)
+    text = re.sub(r"<[^>]+>", "", credit)
+    assert f"© OpenStreetMap contributors (data of {stamp[:10]}), ODbL" in text
+    assert f"Boundaries: IGN ADMIN EXPRESS {year}, Licence Ouverte" in text
 
 
 @pytest.mark.parametrize("suffix", [".svg", ".pdf"])

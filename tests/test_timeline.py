@@ -610,7 +610,7 @@ def test_a_chart_honours_the_suffix(history: Path, ign_dir: Path, tmp_path: Path
     if suffix == ".png":
         image = Image.open(target)
         assert image.format == "PNG" and image.width >= 800
-        assert image.info["Copyright"] == "© OpenStreetMap contributors, ODbL"
+        assert image.info["Copyright"] == f"© OpenStreetMap contributors (data of {HEADER_DATE[:10]}), ODbL"
         return
     text = data.decode("utf-8")
     assert str(ign_dir) not in text and str(history) not in text  # no local path

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osmcams.communes.model import OSM_POPULATION
-from osmcams.communes.population import OFFICIAL_SOURCE
+from osmcams.communes.population import OFFICIAL_SOURCE, year_in
 from osmcams.join import Report, population_text, share_text
 from osmcams.models import printable
 
@@ -51,7 +51,7 @@ OSM_CREDIT = "© OpenStreetMap contributors, ODbL"
 OSM_URL = "https://www.openstreetmap.org/copyright"
 ODBL = {"name": "ODbL 1.0", "url": "https://opendatacommons.org/licenses/odbl/1-0/"}
 LICENCE_OUVERTE = "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"
-IGN = ("Boundaries: IGN ADMIN EXPRESS, Licence Ouverte", "https://geoservices.ign.fr/adminexpress")
+IGN_URL = "https://geoservices.ign.fr/adminexpress"
 COG_POPULATION = "INSEE, Code officiel géographique (Etalab)"  # --population communes.json
 # Sources named by what they are, from how osmcams names them: IGN's ADMIN EXPRESS files
 # (as IGN ships them, or simplified as communes-NN-name.geojson), geo.api.gouv.fr (IGN
@@ -306,16 +306,31 @@ def _file_name(source: str) -> str:
     return name + (f" ({tail}" if tail else "")
 
 
+def ign_year(boundaries: str) -> str | None:
+    """The year of IGN's boundaries, from the nearest folder or file name of their source that
+    names them with a year ("ign-2018-simplified/departements", "ADMIN-EXPRESS-COG_…_2022-04-15"),
+    else None: a year elsewhere in a path (a project's folder) says nothing of them."""
+    head = boundaries.partition(" (")[0]
+    for part in reversed(re.split(r"[/\\]", head)):
+        if KNOWN_BOUNDARIES.search(f"/{part}/") and (year := year_in(part)):
+            return year
+    return None
+
+
 def credits(meta: dict[str, Any], credit: str | None = None) -> list[tuple[str, str | None]]:
-    """What a published map credits, as (text, link): OSM, then the boundaries and the
-    population by what they are, the population with its year ("year unknown" when no one
-    says). An unknown source is named by its file name only, or replaced by `credit`; no
-    path of this machine is ever printed."""
-    lines: list[tuple[str, str | None]] = [(OSM_CREDIT, OSM_URL)]
+    """What a published map credits, as (text, link): OSM with its data date, then the
+    boundaries and the population by what they are, IGN's with their year when their source
+    says it, the population with its year ("year unknown" when no one says). An unknown
+    source is named by its file name only, or replaced by `credit`; no path of this machine
+    is ever printed."""
+    stamp = meta.get("data_timestamp")
+    osm = f"© OpenStreetMap contributors (data of {stamp[:10]}), ODbL" if stamp else OSM_CREDIT
+    lines: list[tuple[str, str | None]] = [(osm, OSM_URL)]
     unknown = []
     boundaries = str(meta.get("boundaries") or "")
     if KNOWN_BOUNDARIES.search(boundaries):
-        lines.append(IGN)
+        year = ign_year(boundaries)
+        lines.append((f"Boundaries: IGN ADMIN EXPRESS{f' {year}' if year else ''}, Licence Ouverte", IGN_URL))
     elif boundaries and not OSM_BOUNDARIES.search(boundaries):
         unknown.append(f"Boundaries: {_file_name(boundaries)}")
     population, year = str(meta.get("population_source") or ""), meta.get("population_year")
