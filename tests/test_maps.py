@@ -664,3 +664,29 @@ def test_a_name_s_override_reverses_no_other_name_in_the_page_title(
     shown = title + "".join(label for _, label in data["types"])
     assert not [c for c in shown if unicodedata.bidirectional(c) in controls]
     assert title.endswith(": Zone\\u202eRTL, Laim")
+
+
+@pytest.mark.parametrize("renamed", [None, "Roquebrune-Cap-Martin-" * 8 + "sur-Mer"])
+def test_a_title_of_long_names_stays_inside_the_figure(
+        monaco_2025: Path, communes_06: Path, cog_population: Path, tmp_path: Path,
+        renamed: str | None) -> None:
+    """Three long names of the Alpes-Maritimes (and one renamed 183 characters long in the real
+    COG table): the title ran past the right edge, cut after "Châteauneuf-Villev". Its dark
+    pixels now end inside the figure's right margin (x = 0.99), as its left one (0.01)."""
+    population = cog_population
+    if renamed:
+        rows = json.loads(cog_population.read_text(encoding="utf-8"))
+        for row in rows:
+            if row["code"] == "06104":
+                row["nom"] = renamed
+        population = tmp_path / "communes.json"
+        population.write_text(json.dumps(rows), encoding="utf-8")
+    out = tmp_path / "long.png"
+    run_map("--commune", "06104", "--commune", "06039", "--commune", "06121", "--pbf", monaco_2025,
+            "--boundaries", communes_06, "--population", population, "-o", out)
+    pixels = numpy.asarray(Image.open(out).convert("L"))
+    height, width = pixels.shape
+    title = pixels[: int(0.07 * height)] < 128  # the band above the subtitle (y = 0.925)
+    columns = numpy.flatnonzero(title.any(axis=0))
+    assert len(columns) > 0.5 * width  # a title, across most of the width
+    assert columns[0] >= 0.01 * width - 2 and columns[-1] <= 0.99 * width

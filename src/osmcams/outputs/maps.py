@@ -54,6 +54,7 @@ LABEL_SHIFTS = ((0.0, 0.0), *((round(2.4 * r * math.cos(a), 1), round(r * math.s
                                   k * math.pi / 4 for k in (1, 3, 5, 7, 0, 4)))))
 LEADER_FROM = 20.0  # points: a name moved further gets a line to its commune
 LABEL_WIDTH = 20  # characters: a longer name is broken at its spaces and hyphens
+TITLE_POINTS, SMALLEST_TITLE = 22, 15  # the static map's title, and the least it shrinks to
 SCALE_STRIP = 0.08  # of the communes' height: the strip below them that holds the scale bar
 
 
@@ -63,15 +64,39 @@ def type_colours(types: list[str]) -> dict[str, str]:
     return {t: TYPE_COLOURS.get(t) or next(others) for t in sorted(set(types))}
 
 
-def _area_name(report: Report) -> str:
+def _area_name(report: Report, named: bool = True) -> str:
+    """The names of up to three communes (unless not `named`), else how many, and where."""
     rows = drawn_rows(report) or report.rows
     names = [r["name"] for r in rows]
-    if len(names) <= 3:
+    if named and len(names) <= 3:
         return ", ".join(names)
     departments = sorted({r.get("department") or "" for r in rows})
     where = (f" of department{'s' * (len(departments) > 1)} {', '.join(departments)}"
              if 0 < len(departments) <= 3 and all(departments) else "")  # none when one lies in none (Monaco)
-    return f"{len(names):,} communes{where}"
+    return f"{len(names):,} commune{'s' * (len(names) != 1)}{where}"
+
+
+def _title(fig: Any, report: Report) -> tuple[str, float]:
+    """The static map's title and its size in points: on one line across the figure, smaller
+    down to SMALLEST_TITLE for long names, else with the communes counted, not named."""
+    from matplotlib.font_manager import FontProperties
+
+    renderer = fig.canvas.get_renderer()
+    room = 0.98 * fig.get_figwidth() * fig.dpi  # from x = 0.01 to 0.99
+
+    def width(text: str, points: float) -> float:
+        font = FontProperties(size=points, weight="bold")
+        return float(renderer.get_text_width_height_descent(text, font, ismath=False)[0])
+
+    named = f"Video surveillance mapped in OpenStreetMap: {drawn_text(_area_name(report))}"
+    wide = width(named, TITLE_POINTS)
+    if wide <= room:
+        return named, TITLE_POINTS
+    points = math.floor(TITLE_POINTS * room / wide * 10) / 10
+    if points >= SMALLEST_TITLE and width(named, points) <= room:
+        return named, points
+    return (f"Video surveillance mapped in OpenStreetMap: {drawn_text(_area_name(report, named=False))}",
+            TITLE_POINTS)
 
 
 def _frames(report: Report, figure: Drawn, views: list[View] | None):
@@ -273,8 +298,8 @@ def draw_static(
         fig.legend(handles=dots, title="Cameras by surveillance:type", loc="upper left",
                    alignment="left", bbox_to_anchor=(0.72, box.y0 - 0.03), fontsize=12,
                    title_fontsize=14, frameon=False)
-    fig.text(0.01, 0.965, f"Video surveillance mapped in OpenStreetMap: {drawn_text(_area_name(report))}",
-             fontsize=22, weight="bold", va="top")
+    title, title_size = _title(fig, report)
+    fig.text(0.01, 0.965, title, fontsize=title_size, weight="bold", va="top")
     fig.text(0.01, 0.925, f"{units.capitalize()}, {cameras_text(len(points))}; data of "
              f"{date_of(report)}; {scheme.replace('_', '-')} classes", fontsize=15, va="top",
              color="#404040")
