@@ -159,6 +159,7 @@ def test_a_geopackage_types_the_fields_of_view_as_its_cameras(
                                       "--boundaries", str(communes_06), "-q", "--fov", "-o", str(gpkg)],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
+    assert f"{gpkg}: 1 camera, a lower bound (coverage 14%), 1 field of view\n" in result.stderr
     with sqlite3.connect(gpkg) as db:
         declared = {layer: {row[1]: row[2] for row in db.execute(f"PRAGMA table_info({layer})")}
                     for layer in ("cameras", "fields_of_view")}

@@ -264,7 +264,7 @@ def export(
             f"{targets[code]}: {cameras_text(len(report.cameras[code]))}"
             + (f" in {row['name']} ({code})" if shared else "")
             + (f", a lower bound (coverage {share_text(row['coverage'])})" if row.get("partial") else "")
-            + (f", {len(views[code])} fields of view" if code in views else ""),
+            + (f", {len(views[code])} field{'s' * (len(views[code]) != 1)} of view" if code in views else ""),
             highlight=False, soft_wrap=True,
         )
     show_warnings(blind)
