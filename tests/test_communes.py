@@ -463,3 +463,24 @@ def test_a_long_list_counts_the_rest_with_separators() -> None:
     names = [f"Commune {i}" for i in range(1234)]
     assert short_list(names).endswith(", Commune 9 and 1,224 more")
     assert short_list(names[:3]) == "Commune 0, Commune 1, Commune 2"
+
+
+def test_a_name_holding_a_lone_surrogate_is_one_line_naming_its_record(
+        monaco_2025: Path, communes_06: Path, cog_population: Path, tmp_path: Path, capsys) -> None:
+    """The real COG table with Beausoleil's name escaped "Beau\\ud800soleil" (JSON reads it,
+    UTF-8 cannot hold it): count, map and export ended in a traceback from the population cache
+    ("surrogates not allowed"). It is now exit 4, one line naming the record's line and code."""
+    from osmcams.cli import main
+
+    rows = json.loads(cog_population.read_text(encoding="utf-8"))
+    (at,) = [i for i, row in enumerate(rows) if row["code"] == "06012"]
+    rows[at]["nom"] = "Beau\ud800soleil"
+    table = tmp_path / "communes.json"
+    table.write_text("[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n", encoding="ascii")
+    for command in (["count"], ["map", "-o", str(tmp_path / "m.png")]):
+        code = main([*command, "--commune", "06012", "--pbf", str(monaco_2025), "--boundaries",
+                     str(communes_06), "--population", str(table), "-q"])
+        err = capsys.readouterr().err
+        assert code == ExitCode.DATA
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert f"{table}, line {at + 2}, code 06012: the name holds half of a UTF-16 surrogate" in err

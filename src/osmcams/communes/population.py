@@ -17,6 +17,7 @@ from osmcams.errors import DataError
 from osmcams.files import read_limited
 from osmcams.models import gc_paused, parse_nested
 
+NOT_TEXT = re.compile("[\ud800-\udfff]")  # a lone surrogate: no UTF-8 file, page or cache can hold it
 MAX_TABLE_BYTES = 128 << 20  # the COG's communes.json is 9 MB, INSEE's widest tables some 50
 
 
@@ -187,6 +188,9 @@ def _population_json(path: Path, text: str) -> Population:
         code, value = _entry(row.get("code"), row["population"], where, number)
         _add(values, lines, code, value, number, where)
         if isinstance(row.get("nom"), str):
+            if not row["nom"].isascii() and NOT_TEXT.search(row["nom"]):  # JSON's \ud800 escapes
+                raise DataError(f"{where(number)}, code {code}: the name holds half of a UTF-16 "
+                                "surrogate pair (a \\ud800 to \\udfff escape alone): not text")
             names[code] = row["nom"]
         former = row.get("anciensCodes")
         if isinstance(former, list) and former:
