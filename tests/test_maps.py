@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -719,3 +720,43 @@ def test_a_popup_shows_control_characters_of_a_name_as_the_title_does(
         assert tab.evaluate("document.querySelector('.leaflet-popup-content h3').textContent") == shown
     finally:
         browser.close()
+
+
+def test_a_few_communes_without_data_are_named_as_such(
+        monaco_2025: Path, communes_06: Path, ign_shapes, osm_cameras, tmp_path: Path) -> None:
+    """Beausoleil, Cap-d'Ail and Roquebrune-Cap-Martin with Menton and Èze, which hold no node
+    of Monaco 2025 (osmium): the two hatched communes bore no name, so no reader could tell
+    which lay outside the data. Each now holds dark text (its name and "no data"), found by
+    placing its outline on the PNG through the two camera dots (pyproj's UTM 32N)."""
+    shapes = ign_shapes(communes_06)
+    nodes = run_osmium("cat", "-t", "node", monaco_2025, "-f", "opl")
+    lon, lat = numpy.array(re.findall(r" x(-?[\d.]+) y(-?[\d.]+)", nodes), dtype=float).T
+    assert not any(shapely.contains_xy(shapes[code], lon, lat).any() for code in ("06083", "06059"))
+    out = tmp_path / "border.png"
+    run_map(*[a for code in ("06012", "06032", "06104", "06083", "06059") for a in ("--commune", code)],
+            "--pbf", monaco_2025, "--boundaries", communes_06, "-o", out)
+    utm = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32632", always_xy=True)
+    cameras = sorted(utm.transform(o.lon, o.lat) for o in osm_cameras(monaco_2025)
+                     if o.kind == "n" and any(shapes[c].contains(shapely.Point(o.lon, o.lat))
+                                              for c in ("06012", "06032")))
+    pixels = numpy.asarray(Image.open(out).convert("RGB")).astype(int)
+    colour = [int(TYPE_COLOURS["camera"][i:i + 2], 16) for i in (1, 3, 5)]
+    blue = numpy.abs(pixels - colour).sum(axis=2) < 30
+    blue[:, int(0.7 * blue.shape[1]):] = False  # the map, not the legend
+    from scipy import ndimage
+
+    labels, n = ndimage.label(blue)
+    dots = sorted((x, y) for y, x in ndimage.center_of_mass(blue, labels, range(1, n + 1)))
+    assert len(cameras) == len(dots) == 2
+    (x0, y0), (x1, y1) = cameras
+    scale = math.dist(*dots) / math.dist((x0, y0), (x1, y1))  # pixels per metre
+    light = pixels.sum(axis=2) / 3
+    rows, columns = numpy.mgrid[0:light.shape[0], 0:light.shape[1]]
+    east = x0 + (columns - dots[0][0]) / scale  # each pixel's UTM coordinates
+    north = y0 - (rows - dots[0][1]) / scale
+    for code in ("06083", "06059"):
+        inner = shapely.transform(shapes[code], lambda xy: numpy.column_stack(utm.transform(*xy.T)))
+        inner = inner.buffer(-4 / scale)
+        inside = shapely.contains_xy(inner, east, north)
+        assert inside.sum() > 2000
+        assert (light[inside] < 80).sum() > 40, code  # the hatch (#969696) and fill are lighter

@@ -185,8 +185,9 @@ def _draw_layers(ax: Any, communes: Any, points: Any, cones: Any, kinds: dict[st
 
 def place_names(ax: Any, named: Any, points: Any) -> None:
     """The names of the `named` communes on `ax`, whose limits are set, a long one on several
-    lines, with their coverage when partly covered; none when there are more than NAMED, but
-    the partly covered ones if they are few enough. The larger communes first, each at the
+    lines, with their coverage when partly covered, "no data" for one outside the data; none
+    when there are more than NAMED, but the partly covered ones if they are few enough. The
+    counted communes first, the larger first, each at the
     first of LABEL_SHIFTS from its inner point that lies inside the map and on no name placed
     before, and on no camera of `points` if one can (then the fewest); a name with no such
     place is left out, as one over another would hide both."""
@@ -205,11 +206,14 @@ def place_names(ax: Any, named: Any, points: Any) -> None:
     dots = ax.transData.transform(numpy.column_stack((points.geometry.x, points.geometry.y))
                                   if len(points) else numpy.empty((0, 2)))
     placed: list[Any] = []
-    named = named.iloc[named.area.argsort()[::-1]]
-    for name, share, spot in zip(named["name"], named["share"], named.representative_point()):
+    named = named.iloc[numpy.lexsort((-named.area.to_numpy(), (named["kind"] == "nodata").to_numpy()))]
+    for name, share, kind, spot in zip(named["name"], named["share"], named["kind"],
+                                       named.representative_point()):
         name = drawn_text("\n".join(textwrap.wrap(name, LABEL_WIDTH, break_long_words=False)))
         if share is not None and share == share:
             name = f"{name}\n{covered_text(share)}"
+        elif kind == "nodata":
+            name = f"{name}\nno data"
         best: tuple[int, Any, Any] | None = None
         for shift in LABEL_SHIFTS:
             far = math.hypot(*shift) > LEADER_FROM
@@ -262,8 +266,8 @@ def draw_static(
     if len(communes):
         _scale_room(ax)
         _scale_bar(ax, patheffects)
-    if not inset:
-        place_names(ax, counted, points)
+    if not inset:  # every commune named when few enough, else the counted ones
+        place_names(ax, communes if len(communes) <= NAMED else counted, points)
     if inset:  # the counted communes are a speck of the map: drawn again, closer, on the right
         x0, y0, x1, y1 = inset
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="#252525",
