@@ -923,7 +923,7 @@ def test_the_html_page_shows_its_title_subtitle_and_credits_once(tmp_path: Path)
     shown = json.loads(found)
     assert shown["title"] == title and shown["h1"] == [title]
     legend = "◆ reported by the town or the press"
-    for text in (title, subtitle, "© OpenStreetMap contributors, ODbL", legend):
+    for text in (title, subtitle, "© OpenStreetMap contributors (data of 2025-09-01), ODbL", legend):
         assert shown["text"].count(text) == 1, text
         assert not any(text in piece for piece in shown["svg"]), text
     assert {"Commune 0 (06010)", "Commune 2 (06012)"} <= set(shown["svg"])  # the panels are there
