@@ -142,6 +142,25 @@ def test_an_incomplete_boundary_is_one_line_and_exit_4(monaco_2025: Path) -> Non
     assert_one_line_error(result, ExitCode.DATA, "cannot count 'Beausoleil' (06012): its boundary is")
 
 
+def test_an_extract_without_any_whole_boundary_says_why_and_what_to_do(
+    osm_dir: Path, osmium_opl, osmium_polygons
+) -> None:
+    """Monaco 2021 cuts every admin_level=8 relation it holds: osmium builds none. Asked for
+    by name, a commune gets the reason of its own (its relation); --all names them all."""
+    monaco_2021 = osm_dir / "monaco-2021-04-21.osm.pbf"
+    assert osmium_polygons(monaco_2021, 8) == {}
+    relations = [o for o in osmium_opl("tags-filter", "-R", monaco_2021, "r/admin_level=8")
+                 if o.kind == "r" and o.tags.get("boundary") == "administrative"]
+    beausoleil = next(o.osm_id for o in relations if o.tags.get("name") == "Beausoleil")
+    named = invoke("count", "--commune", "Beausoleil", "--pbf", monaco_2021, "-q")
+    assert_one_line_error(named, ExitCode.DATA, f"cannot count 'Beausoleil' (06012): its boundary is "
+                          f"incomplete in monaco-2021-04-21.osm.pbf (relation {beausoleil}: ")
+    every = invoke("count", "--all", "--pbf", monaco_2021, "-q")
+    assert_one_line_error(every, ExitCode.DATA, f"(admin_level=8 relations): {len(relations)} left out")
+    assert all(o.tags["name"] in every.stderr for o in relations)
+    assert "--boundaries" in every.stderr and "--admin-level" in every.stderr
+
+
 def test_all_lists_the_communes_left_out(monaco_2025: Path, osm_cameras, osmium_polygons) -> None:
     import shapely
 

@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from osmcams.communes.model import NOTHING_SELECTED, Communes, department_of
+from osmcams.communes.model import NOTHING_SELECTED, Communes, department_of, short_list
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, OsmcamsError, UsageError, quoted
 from osmcams.models import listed
 
@@ -127,8 +127,9 @@ def select(
     frame = communes.frame
     department = department_code(department) if department else None
     if frame.empty:
-        left_out = f" ({len(communes.unusable)} incomplete, left out)" if communes.unusable else ""
-        raise DataError(f"no usable commune boundary in {communes.source}{left_out}")
+        for query in listed(queries):  # a commune asked for by name: why it has no outline
+            _refuse_unusable(communes, query, department)
+        raise DataError(f"no usable commune boundary in {communes.source}{_left_out(communes)}")
     if every:
         return frame["insee"].tolist()  # type: ignore[no-any-return]
     if region is not None:
@@ -209,6 +210,16 @@ def _region_frame(communes: Communes, region: str) -> Any:
     if chosen.empty:
         raise CommuneNotFound(f"no commune of region {region} in {communes.source}")
     return chosen
+
+
+def _left_out(communes: Communes) -> str:
+    """The communes of an empty source that it names without a usable outline, and what to
+    do, for its error ("" when it names none)."""
+    if not communes.unusable:
+        return ""
+    named = [f"{quoted(u.name)}" + (f" ({u.code})" if u.code else "") for u in communes.unusable]
+    return (f": {len(named)} left out, {short_list(named)}; use an extract that holds them "
+            "whole, --boundaries, or another --admin-level")
 
 
 def _refuse_unusable(communes: Communes, query: str, department: str | None) -> None:
