@@ -210,6 +210,22 @@ def test_homonyms_list_candidates_unless_the_department_settles_it(homonym_files
     assert select(communes, ["97411", "93066", "97411"]) == ["97411", "93066"]
 
 
+def test_homonyms_within_the_department_asked_are_settled_by_the_code_only(ign_dir: Path) -> None:
+    """IGN 2018 names two communes of the Doubs 'Longeville': --department, already given,
+    cannot settle it, so the message does not ask for it."""
+    path = ign_dir / "communes-25-doubs.geojson"
+    homonyms = sorted(f["properties"]["code"] for f in _features(path)
+                      if f["properties"]["nom"] == "Longeville")
+    assert homonyms == ["25346", "25347"]
+    with pytest.raises(AmbiguousCommune) as caught:
+        select(load_communes([path]), ["longeville"], department="25")
+    message = str(caught.value)
+    assert message.startswith("'longeville' names 2 communes in department 25: ")
+    assert all(f"Longeville ({code}, department 25)" in message for code in homonyms)
+    assert message.endswith("; give the INSEE code")
+    assert select(load_communes([path]), ["25347"], department="25") == ["25347"]
+
+
 def test_unknown_names_suggest_the_closest(homonym_files: list[Path]) -> None:
     communes = load_communes(homonym_files)
     suggestion = r"no commune 'Saint-Deniss'; did you mean Saint-Denis \(9"

@@ -69,14 +69,14 @@ def department_code(text: str) -> str:
 
 def match(
     query: str, candidates: Sequence[tuple[str, str, str | None]], department: str | None = None,
-    settle: str = "give the INSEE code or --department", among: str = "",
+    settle: str | None = None, among: str = "",
 ) -> str:
     """The code of the one candidate (code, name, department) that `query` names.
 
     `query` is a code or a name, compared without case, accents or ligatures, and
     with or without its article (Le, La, Les, L'). Raises CommuneNotFound with the
     closest names (`among` says among what), or AmbiguousCommune with the homonyms and
-    how to `settle` it.
+    how to `settle` it (by default, the INSEE code, or --department when none was given).
     """
     query = query.strip()
     if not query:
@@ -102,6 +102,8 @@ def match(
         return found[0][0]
     if len(found) > 1:
         listing = ", ".join(f"{n} ({code}, department {d or '?'})" for code, n, d in found)
+        if settle is None:
+            settle = "give the INSEE code" + (" or --department" if department is None else "")
         raise AmbiguousCommune(
             f"{quoted(query)} names {len(found)} communes{where}: {listing}; {settle}"
         )
