@@ -198,6 +198,10 @@ def test_partial_and_no_data_communes_as_count_has_them(
     assert (nodata["name"], nodata["population"], nodata["partial"], nodata["cameras"]) == (
         "Peille", peille["population"], False, None)
     assert nodata["area_km2"] == pytest.approx(area, abs=0.002)
+    assert (nodata["by_type"], nodata["by_scope"]) == (None, None)  # no count by type: not {}
+    text = invoke("compare", *source, *names, "--commune", "Peille", "-f", "csv").stdout
+    peille_csv = next(r for r in csv.DictReader(io.StringIO(text)) if r["insee"] == "06091")
+    assert (peille_csv["cameras"], peille_csv["by_type"], peille_csv["by_scope"]) == ("", "", "")
     table = invoke("compare", *source, *names, "--commune", "Peille").stdout
     lines = {line.split()[0]: line for line in table.splitlines() if line.strip()[:5] in rows}
     for code, row in counted.items():  # "06012  Beausoleil  ≥1  –  …"

@@ -34,8 +34,8 @@ class DensityRow(TypedDict):
     cameras_per_km2: float | None
     cameras_per_10k: float | None
     inhabitants_per_camera: int | None
-    by_type: dict[str, int]  # surveillance:type -> cameras
-    by_scope: dict[str, int]  # surveillance -> cameras
+    by_type: dict[str, int] | None  # surveillance:type -> cameras; None: no count
+    by_scope: dict[str, int] | None  # surveillance -> cameras; None: no count
     note: str | None
 
 
@@ -211,12 +211,13 @@ def outside_row(
 ) -> dict[str, Any]:
     """The row of a commune the data does not cover (`coverage`: the little share of it
     inside the data, None when unknown): no count, no density (never 0), the keys of every
-    row (not `partial`: there is no count to be a lower bound)."""
+    row (not `partial`: there is no count to be a lower bound; no count by type or scope
+    either, which {} would claim)."""
     row: dict[str, Any] = {
         "insee": insee, "name": name, "department": department, "population": population,
         "area_km2": round(area, 3), "coverage": coverage, "partial": False, "cameras": None,
         "cameras_per_km2": None, "cameras_per_10k": None, "inhabitants_per_camera": None,
-        "by_type": {}, "by_scope": {},
+        "by_type": None, "by_scope": None,
         "note": "no data: outside the OSM data" if coverage is not None
         else "no count: the OSM data does not say whether it covers this commune",
     }

@@ -262,6 +262,8 @@ def flat_row(row: dict[str, Any]) -> dict[str, Any]:
     for key, value in row.items():
         if isinstance(value, dict):
             flat.update({f"{key}:{k}": v for k, v in value.items()})
+        elif value is None and f"{key}:" in COUNTS:  # no count (outside the data): no column
+            continue
         else:
             flat[key] = value
     return flat
