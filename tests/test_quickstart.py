@@ -107,6 +107,24 @@ def test_the_demo_takes_a_commune_by_name_and_refuses_other_data(
     assert f"no commune 'Nice'; Nice ({nice[0]}) is a French commune, but " in other.stderr
 
 
+def test_the_demo_ranks_all_its_communes(tmp_path: Path) -> None:
+    """`count --demo --all` ranks the demo's communes as `--department 06` does: the three
+    partly covered ones with --include-partial, none without (said in a warning)."""
+    env = _offline_env(tmp_path)
+    run = [sys.executable, "-m", "osmcams", "count", "--demo", "--all", "-f", "json"]
+    ranked = subprocess.run([*run, "--include-partial"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert ranked.returncode == 0, ranked.stderr
+    rows = json.loads(ranked.stdout)["communes"]
+    expected = _cameras_per_commune()
+    assert {r["insee"]: r["cameras"] for r in rows} == {c: expected[c] for c in ("06012", "06032", "06104")}
+    assert all(r["partial"] for r in rows)
+    strict = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert strict.returncode == 0, strict.stderr
+    assert json.loads(strict.stdout)["communes"] == []
+    assert "left out of the ranking (--include-partial keeps them)" in strict.stderr
+
+
 def test_the_shipped_data_is_declared_as_package_data() -> None:
     """Each file under src/osmcams/data reaches a wheel (pyproject's package-data)."""
     if sys.version_info >= (3, 11):

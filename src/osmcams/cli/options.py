@@ -186,7 +186,7 @@ DEMO_NOTE = (
 
 def names_communes(kw: dict[str, Any]) -> bool:
     """Whether the command names its communes: --commune, or --demo alone (its five)."""
-    return bool(kw["communes"]) or (kw["demo"] and not (kw["department"] or kw["region"]))
+    return bool(kw["communes"]) or (kw["demo"] and not (kw["department"] or kw["region"] or kw["every"]))
 
 
 def _use_demo(kw: dict[str, Any]) -> None:
@@ -203,7 +203,7 @@ def _use_demo(kw: dict[str, Any]) -> None:
     kw["pbf"], boundaries = demo_data()
     stderr().print(DEMO_NOTE, highlight=False, soft_wrap=True)
     kw["boundaries"] = (boundaries,)
-    if not (kw["communes"] or kw["department"] or kw["region"]):
+    if not (kw["communes"] or kw["department"] or kw["region"] or kw["every"]):
         # Each of its communes by name, not a ranking: the partly covered ones are the lesson.
         import json
 
