@@ -221,6 +221,10 @@ def test_count_csv_to_a_file_and_overwrite(
     assert_one_line_error(invoke(*args), ExitCode.USAGE, "exists; add --overwrite to replace it")
     assert invoke(*args, "--overwrite").exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.csv", "b.csvt", "b.meta.json"]  # no leftover
+    new = tmp_path / "new"
+    missing = ("count", "--commune", "06012", "--pbf", monaco_2025, *ign_06, "-o", new / "b.csv")
+    assert_one_line_error(invoke(*missing), ExitCode.USAGE, f"{new} does not exist: create it first")
+    assert not new.exists()
 
 
 @pytest.mark.parametrize("fmt", ["table", "markdown"])

@@ -203,8 +203,10 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
     assert (tmp_path / "rows.csvt").read_text() == "mine" and not (tmp_path / "rows.csv").exists()
     write_cameras([], target, "csv", overwrite=True)
     assert target.read_text().splitlines() == ["lon,lat,@id,name,description,@direction,@timestamp"]
-    with pytest.raises(UsageError, match="is not a directory"):
+    with pytest.raises(UsageError, match="missing does not exist: create it first"):
         write_cameras([], tmp_path / "missing" / "out.csv", "csv")
+    with pytest.raises(UsageError, match=r"out\.csv is not a directory"):
+        write_cameras([], target / "out.csv", "csv")
     with pytest.raises(UsageError, match="unknown camera format"):
         write_cameras([], tmp_path / "x.dxf", "dxf")
 

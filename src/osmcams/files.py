@@ -141,7 +141,8 @@ def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Pat
     if target.exists() and not overwrite:
         raise TargetExists(target)
     if not target.parent.is_dir():
-        raise UsageError(f"{target.parent} is not a directory")
+        why = "is not a directory" if target.parent.exists() else "does not exist: create it first"
+        raise UsageError(f"{target.parent} {why}")
     return target
 
 
