@@ -206,6 +206,27 @@ def test_count_json_with_ign_boundaries(
     ]
     assert data["meta"]["data_timestamp"] == "2025-02-07T01:02:45Z"
     assert data["meta"]["population_year"] == "2026"
+    assert not any("census year" in w for w in data["warnings"])
+
+
+def test_a_population_table_of_unknown_year_says_to_give_it(
+    monaco_2025: Path, communes_06: Path, cog_population: Path
+) -> None:
+    """Etalab's communes.json states no census year, nor does its name: every output says
+    "year unknown", and a warning says how to give it."""
+    assert not re.search(r"(19|20)[0-9][0-9]", cog_population.name)
+    assert not any(re.fullmatch(r"(P|PMUN)[0-9][0-9](_POP)?", key, re.I)
+                   for row in json.loads(cog_population.read_text()) for key in row)
+    result = invoke("count", "--commune", "Beausoleil", "--pbf", monaco_2025, "--boundaries", communes_06,
+                    "--population", cog_population, "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["meta"]["population_year"] is None
+    said = [w for w in data["warnings"] if "census year" in w]
+    assert said == ["the census year of the population of communes.json is unknown (neither its "
+                    "columns nor its name say it): give --population-year (population_year in a "
+                    "refresh configuration)"]
+    assert f"warning: {said[0]}" in result.stderr
 
 
 def test_count_csv_to_a_file_and_overwrite(

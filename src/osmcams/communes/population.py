@@ -290,6 +290,10 @@ def apply_population(
             f"(the table has codes such as {sample})"
         )
     _apply(communes, population)
+    if population.year is None:
+        communes.notes.append(f"the census year of the population of {Path(path).name} is unknown "
+                              "(neither its columns nor its name say it): give --population-year "
+                              "(population_year in a refresh configuration)")
     return communes
 
 
