@@ -138,6 +138,27 @@ def test_a_todo_file_states_its_data_date(monaco_2025: Path, osm_cameras, write_
     assert isinstance(collection["warnings"], list)
 
 
+def test_a_todo_file_of_a_partly_covered_commune_is_said_a_lower_bound(
+    monaco_2025: Path, communes_06: Path, tmp_path: Path
+) -> None:
+    """The Monaco extract holds part of Beausoleil, Cap-d'Ail and Roquebrune-Cap-Martin: the
+    line naming each to-do file says its number is a lower bound, as export's lines do (a
+    "0 cameras to complete" of a commune 3 % covered would read as nothing left to do)."""
+    todo = tmp_path / "todo"
+    result = invoke("quality", "--commune", "06012", "--commune", "06032", "--commune", "06104",
+                    "--pbf", monaco_2025, "--boundaries", communes_06, "-q", "-f", "json",
+                    "--output-dir", todo)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["communes"]
+    assert [r["partial"] for r in rows] == [True, True, True]
+    for row in rows:
+        path = next(todo.glob(f"{row['insee']}-*.geojson"))
+        features = json.loads(path.read_text(encoding="utf-8"))["features"]
+        number = f"{len(features)} camera{'' if len(features) == 1 else 's'}"
+        line = f"{path}: {number} to complete, a lower bound (coverage {row['coverage']:.0%})"
+        assert line in result.stderr.splitlines()
+
+
 def test_plain_words_on_a_synthetic_camera(tmp_path: Path, write_text) -> None:
     from conftest import run_osmium
 

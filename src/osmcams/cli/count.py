@@ -21,6 +21,7 @@ from osmcams.cli.render import (
     TABLE_ROWS,
     cell,
     emit,
+    floor_note,
     handle_errors,
     lower_bound,
     partial_note,
@@ -212,7 +213,6 @@ def export(
             raise UsageError(f"{flag} goes with GeoJSON, GeoPackage or uMap, not {fmt}")
     if not FORMATS[fmt].one_file and output_dir is not None:
         raise UsageError("a Shapefile is several files: give -o FILE.shp, or another format")
-    from osmcams.join import share_text
     from osmcams.outputs.writers import companions
 
     if output is not None:
@@ -263,7 +263,7 @@ def export(
         stderr().print(
             f"{targets[code]}: {cameras_text(len(report.cameras[code]))}"
             + (f" in {row['name']} ({code})" if shared else "")
-            + (f", a lower bound (coverage {share_text(row['coverage'])})" if row.get("partial") else "")
+            + floor_note(row)
             + (f", {len(views[code])} field{'s' * (len(views[code]) != 1)} of view" if code in views else ""),
             highlight=False, soft_wrap=True,
         )

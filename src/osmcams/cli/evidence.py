@@ -13,6 +13,7 @@ from osmcams.cli.render import (
     QUALIFIED,
     cell,
     emit,
+    floor_note,
     handle_errors,
     lower_bound,
     partial_note,
@@ -386,9 +387,10 @@ def quality(
             for code, features in todo.items():
                 with open(staged[code], "w", encoding="utf-8") as out:
                     write_geojson(features, out, about=provenance(report))
+        rows = {row["insee"]: row for row in report.rows}
         for code, features in todo.items():
-            stderr().print(f"{output_dir / files[code]}: {cameras_text(len(features))} to complete",
-                           highlight=False, soft_wrap=True)
+            stderr().print(f"{output_dir / files[code]}: {cameras_text(len(features))} to complete"
+                           + floor_note(rows[code]), highlight=False, soft_wrap=True)
     if fmt == "json":
         emit(render_text(lambda out: report_json(report, out)), output, overwrite)
     else:

@@ -135,6 +135,14 @@ def lower_bound(row: dict[str, Any], value: Any) -> str:
     return ("≥" if row.get("partial") and value is not None else "") + cell(value)
 
 
+def floor_note(row: dict[str, Any]) -> str:
+    """", a lower bound (coverage 40%)" after a count of a commune only partly inside the
+    data, for the line that names a file written for it; "" otherwise."""
+    from osmcams.join import share_text
+
+    return f", a lower bound (coverage {share_text(row['coverage'])})" if row.get("partial") else ""
+
+
 def partial_note(rows: list[dict[str, Any]], what: str = "its count is a lower bound") -> str:
     """The caption's line on the ≥ of partly covered communes, when `rows` have one."""
     return f"\n≥ a commune only partly inside the data: {what}" if any(r.get("partial") for r in rows) else ""
