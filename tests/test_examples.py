@@ -170,3 +170,23 @@ def test_diffs_gone_with_a_region_downloads_afresh(site, monaco_2025, tmp_path, 
     report = json.loads((tmp_path / "www" / "communes.json").read_text(encoding="utf-8"))
     assert report["meta"]["replication_sequence"] == SEQUENCE + 3
     assert {r["insee"]: r["cameras"] for r in report["communes"]}["06012"] == 0
+
+
+def test_the_sample_configuration_as_shipped_names_the_file_it_lacks(capsys) -> None:
+    """Run as the README shows it, before its paths are set: one line naming the key and the
+    file (the first of the boundaries, read from the TOML), exit 4, nothing written."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+
+    from osmcams.cli import main
+    from osmcams.errors import ExitCode
+
+    config = EXAMPLES / "osmcams.toml"
+    boundaries = tomllib.loads(config.read_text(encoding="utf-8"))["communes"]["boundaries"][0]
+    assert not Path(boundaries).exists()
+    assert main(["refresh", "--config", str(config), "--quiet"]) == ExitCode.DATA
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        f"osmcams: error: {config}: [communes] boundaries {boundaries}: no such file or directory"]

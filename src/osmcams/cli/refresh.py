@@ -62,6 +62,7 @@ def refresh(config_path: Path, threads: int | None, quiet: bool, backfill: Path 
     from osmcams.settings import Settings
 
     config = load_config(config_path)
+    config.check_inputs()
     settings = Settings.from_env(threads=threads)
 
     def log(message: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.counting import Request, check_selection
-from osmcams.errors import UsageError
+from osmcams.errors import DataError, UsageError
 from osmcams.files import read_limited
 from osmcams.models import TooDeep, parse_nested
 from osmcams.settings import check_url, public_url
@@ -91,6 +91,16 @@ class Config:
         """The extract that the diffs are applied to."""
         assert self.request.pbf is not None
         return self.request.pbf
+
+    def check_inputs(self) -> None:
+        """DataError, naming its key, for a boundary or population file that is not there:
+        what a refresh or a backfill reads (history, changes and site do not)."""
+        places = [("[communes] boundaries", place) for place in self.request.boundaries]
+        if self.request.population is not None:
+            places.append(("[communes] population", self.request.population))
+        for key, place in places:
+            if not place.exists():
+                raise DataError(f"{self.path}: {key} {place}: no such file or directory")
 
 
 def _check(path: Path, data: dict[str, Any]) -> None:
