@@ -209,6 +209,26 @@ def test_count_json_with_ign_boundaries(
     assert not any("census year" in w for w in data["warnings"])
 
 
+def test_a_census_year_without_its_table_is_refused(
+    monaco_2025: Path, communes_06: Path, tmp_path: Path
+) -> None:
+    """--population-year dates the table of --population: without one, the shipped table of
+    2023 was used and the year given dropped without a word; it is a usage error, on the
+    command line as in a refresh configuration."""
+    from osmcams.errors import UsageError
+    from osmcams.refresh.config import load_config
+
+    result = invoke("count", "--commune", "Beausoleil", "--pbf", monaco_2025, "--boundaries", communes_06,
+                    "--population-year", "2020", "-f", "json")
+    assert_one_line_error(result, ExitCode.USAGE, "--population-year dates the table of --population, "
+                          "not given")
+    config = tmp_path / "osmcams.toml"
+    config.write_text(f'[source]\npbf = "{monaco_2025}"\n[communes]\nboundaries = "{communes_06}"\n'
+                      'department = "06"\npopulation_year = "2020"\n[output]\ndir = "out"\n')
+    with pytest.raises(UsageError, match=r"\[communes\] population_year dates the table of population"):
+        load_config(config)
+
+
 def test_a_population_table_of_unknown_year_says_to_give_it(
     monaco_2025: Path, communes_06: Path, cog_population: Path
 ) -> None:

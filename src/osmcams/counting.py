@@ -26,14 +26,15 @@ log = logging.getLogger(__name__)
 # How the command line names each part of a selection; the refresh configuration names them
 # its own way (refresh/config.py).
 FLAGS = {"communes": "--commune", "department": "--department", "every": "--all",
-         "region": "--region CODE", "population_year": "--population-year"}
+         "region": "--region CODE", "population_year": "--population-year", "population": "--population"}
 
 
 def check_selection(
     communes: tuple[str, ...], department: str | None, every: bool, region: str | None,
-    population_year: str | None, spelling: dict[str, str] = FLAGS,
+    population_year: str | None, spelling: dict[str, str] = FLAGS, population: Path | None = None,
 ) -> None:
-    """UsageError, in the words of `spelling`, for a selection that names nothing or conflicts."""
+    """UsageError, in the words of `spelling`, for a selection that names nothing or conflicts,
+    or a census year without the `population` table it dates."""
     if every and (communes or department or region):
         raise UsageError(f"{spelling['every']} excludes {spelling['communes']} and {spelling['department']} "
                          f"(and {spelling['region']})")
@@ -42,6 +43,10 @@ def check_selection(
                          f"or use {spelling['every']}")
     if population_year is not None and not re.fullmatch(r"(19|20)\d\d", population_year):
         raise UsageError(f"{spelling['population_year']} {population_year!r} is not a year such as 2021")
+    if population_year is not None and population is None:
+        raise UsageError(f"{spelling['population_year']} dates the table of {spelling['population']}, "
+                         f"not given: leave it out (the shipped table states its year) or give "
+                         f"{spelling['population']}")
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,8 @@ class Request:
     def __post_init__(self) -> None:
         if self.department is not None:
             object.__setattr__(self, "department", department_code(self.department))
-        check_selection(self.communes, self.department, self.every, self.region, self.population_year)
+        check_selection(self.communes, self.department, self.every, self.region, self.population_year,
+                        population=self.population)
 
     @property
     def osm_boundaries(self) -> Path | None:

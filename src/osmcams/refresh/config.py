@@ -58,7 +58,7 @@ MAX_CONFIG_BYTES = 1 << 20
 
 # How [communes] names each part of a selection (the command line's are in counting.py).
 SPELLING = {"communes": "names", "department": "department", "every": "all = true", "region": "region",
-            "population_year": "population_year"}
+            "population_year": "population_year", "population": "population"}
 
 
 SITE_REQUIRED = ("dir", "title", "base_url")
@@ -162,7 +162,8 @@ def load_config(path: str | Path) -> Config:
     names, department = tuple(communes.get("names", ())), communes.get("department")
     every, year = communes.get("all", False), communes.get("population_year")
     try:
-        check_selection(names, department, every, None, year, SPELLING)
+        check_selection(names, department, every, None, year, SPELLING,
+                        population=communes.get("population"))
     except UsageError as e:
         raise UsageError(f"{path}: [communes] {e}") from e
     request = Request(
