@@ -293,6 +293,22 @@ def test_an_extract_without_any_complete_boundary_is_an_error(osm_dir: Path) -> 
         select(communes, every=True)
 
 
+def test_a_population_table_given_as_boundaries_is_named_so(cog_population: Path, write_text) -> None:
+    """Etalab's communes.json, a JSON list, given where boundaries go: GDAL's 'not recognized
+    as being in a supported file format.; It might help to specify the correct driver…'
+    becomes what the file is and where it goes; other unreadable files keep GDAL's reason,
+    without its advice on drivers."""
+    assert isinstance(json.loads(cog_population.read_text(encoding="utf-8")), list)
+    with pytest.raises(DataError) as caught:
+        load_communes([cog_population])
+    assert str(caught.value) == (f"{cog_population}: cannot read boundaries: a JSON list, not GeoJSON "
+                                 "(a population table goes to --population)")
+    junk = write_text("junk.geojson", "hello\n")
+    with pytest.raises(DataError, match="not recognized as being in a supported file format") as caught:
+        load_communes([junk])
+    assert "It might help" not in str(caught.value)
+
+
 def test_geoparquet_boundaries(communes_06: Path, tmp_path: Path) -> None:
     import geopandas
 

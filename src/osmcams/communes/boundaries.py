@@ -107,6 +107,16 @@ def _read_features(path: Path) -> tuple[dict[str, list[Any]], Any, Any]:
     return columns, shapely.from_wkb(wkb), meta["crs"]
 
 
+def _unreadable(path: Path, error: Exception) -> str:
+    """Why GDAL could not read `path`, in words: a JSON list (a population table) is named
+    as such; GDAL's advice on drivers is left out."""
+    with path.open("rb") as f:
+        head = f.read(256).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"["):
+        return "a JSON list, not GeoJSON (a population table goes to --population)"
+    return error_reason(error).split("; It might help")[0]
+
+
 def _read_boundary_file(
     path: Path, code_field: str | None, name_field: str | None
 ) -> tuple[Outlines, list[str], list[str], list[Unusable], dict[str, str]]:
@@ -119,7 +129,7 @@ def _read_boundary_file(
         try:
             columns, geometries, crs = _read_features(path)
         except Exception as e:  # the readers raise several unrelated types for bad files
-            raise DataError(f"{path}: cannot read boundaries: {error_reason(e)}") from e
+            raise DataError(f"{path}: cannot read boundaries: {_unreadable(path, e)}") from e
     about = [f"{path.name}: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
     if not len(geometries) or all(g is None for g in geometries):
         raise DataError(f"{path}: no features with a geometry")
