@@ -187,7 +187,8 @@ def test_saint_barthelemy_zero_cameras(osm_dir: Path) -> None:
     # all the same, as it holds all the data. Its share (0.007) reads "<1%", not "1%" or "0%".
     assert ",True,0,,,,{},{},\"partial data: <1% of the area, count incomplete\"" in row
     table = invoke("count", "--commune", "saint-barthelemy", "--pbf", pbf, "--admin-level", "3", "-q")
-    assert re.search(r"97-7 +Saint-Barthélemy +9,035 +1814\.333 +<1% +≥0 ", table.stdout), table.stdout
+    # km² as the population, with thousands separators, and every area with 3 decimals
+    assert re.search(r"97-7 +Saint-Barthélemy +9,035 +1,814\.333 +<1% +≥0 ", table.stdout), table.stdout
 
 
 # --- Counting with IGN boundaries ---------------------------------------------------------
@@ -274,6 +275,25 @@ def test_table_formats(monaco_2025: Path, ign_06: tuple[str, ...], fmt: str) -> 
     assert result.exit_code == 0
     assert "Beausoleil" in result.stdout
     assert "06012" in result.stdout
+
+
+def test_the_table_gives_every_area_with_three_decimals(
+    monaco_2025: Path, ign_06: tuple[str, ...], communes_06: Path
+) -> None:
+    """Beausoleil's 2.770 km² read "2.77" beside Cap-d'Ail's "2.169": one column, one form
+    (the areas from pyproj's geodesic area of the IGN outlines)."""
+    from pyproj import Geod
+    from shapely.geometry import shape
+
+    outlines = {f["properties"]["code"]: shape(f["geometry"])
+                for f in json.loads(communes_06.read_text(encoding="utf-8"))["features"]}
+    result = invoke("count", "--commune", "06012", "--commune", "06032", "--pbf", monaco_2025, *ign_06)
+    assert result.exit_code == 0, result.output
+    for code in ("06012", "06032"):
+        km2 = abs(Geod(ellps="WGS84").geometry_area_perimeter(outlines[code])[0]) / 1e6
+        line = next(line for line in result.stdout.splitlines() if line.strip().startswith(code))
+        assert f" {km2:.3f} " in line, line
+    assert " 2.770 " in result.stdout
 
 
 def test_homonyms_and_unknown_names_exit_3(monaco_2025: Path, ign_dir: Path) -> None:

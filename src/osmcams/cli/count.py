@@ -79,7 +79,7 @@ def rich_table(report, limit: int) -> Any:
         partial += "\n– cameras: a commune outside the data, with no count"
     return Fitted(
         [(code_label(r["insee"] for r in rows), "left"), *COUNT_COLUMNS[1:]],
-        [[r["insee"], r["name"], cell(r["population"]), cell(r["area_km2"]),
+        [[r["insee"], r["name"], cell(r["population"]), f"{r['area_km2']:,.3f}",
           "?" if r.get("coverage") is None else share_text(r["coverage"]),
           lower_bound(r, r["cameras"]),
           cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]), cell(r["inhabitants_per_camera"]),
