@@ -605,6 +605,30 @@ def test_an_extract_of_ways_alone_errs_toward_no_data(
     assert len(set(inside) & set(rows)) >= len(inside) / 2
 
 
+def test_an_osm_xml_cut_is_estimated_as_its_pbf_not_taken_as_its_bounding_box(
+    monaco_2025: Path, communes_06: Path, ign_shapes, tmp_path: Path
+) -> None:
+    """A triangle cut of Monaco 2025 with its box in the header, as OSM XML and as PBF. The
+    XML's nodes were never sampled, so its box stood for its data: Beausoleil, half of it
+    beyond the cut (its camera too), was 100 % covered with 0 cameras and 0.0 per km². Both
+    now get the estimate from their nodes: the same shares, never over the truth."""
+    area = shapely.Polygon([(7.405, 43.725), (7.445, 43.725), (7.445, 43.765)])
+    truth = true_shares(ign_shapes(communes_06), area)
+    found = []
+    for name in ("cut.osm.bz2", "cut.osm.pbf"):
+        source = cut(monaco_2025, tmp_path / name, "complete_ways", polygon=area)
+        result = invoke("count", "--commune", "06012", "--commune", "06032", "--pbf", source,
+                        "--boundaries", communes_06, "-f", "json", "-q")
+        assert result.exit_code == 0, result.output
+        found.append({r["insee"]: r for r in strict_json(result.stdout)["communes"]})
+    xml, pbf = found
+    assert truth["06012"] < 0.9 and truth["06032"] < 0.9
+    for code in ("06012", "06032"):
+        assert xml[code]["partial"] and xml[code]["cameras_per_km2"] is None
+        assert xml[code]["coverage"] <= truth[code] + 0.01
+        assert xml[code]["coverage"] == pytest.approx(pbf[code]["coverage"], abs=0.01)
+
+
 def test_where_coverage_is_unknown_only_communes_holding_cameras_are_counted(
     communes_06: Path, tmp_path: Path
 ) -> None:
