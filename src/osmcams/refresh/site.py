@@ -55,6 +55,9 @@ STATE = "site.json"
 STATE_VERSION = 2
 ROWS = "site-rows.json"  # the ranking's rows of the measured communes, kept
 NO_DATA = "site-nodata.txt"  # those of the communes without data, kept with them
+# When communes/ last changed as the site's build left it (its mtime, in ns): while it
+# still says so, no page was deleted there since, and it need not be listed again.
+CHECKED = "site-checked.txt"
 MAP_CSS = ("leaflet.css", "MarkerCluster.css", "MarkerCluster.Default.css")
 MAP_JS = ("leaflet.js", "leaflet.markercluster.js")
 OWN = ("site.css", "site.js", "site-map.js")
@@ -826,22 +829,41 @@ def _copy(source: Path, target: Path, published: Path) -> None:
 def _missing(folder: Path, state: dict[str, Any]) -> tuple[set[str], set[str]]:
     """What the site in `folder` that `state` describes lacks (files deleted by hand): the
     communes with a file missing, and the other files missing. One listing of each folder
-    of the site, no file opened."""
+    of the site (of communes/ only when it changed since the build: `CHECKED`), no file
+    opened."""
     def listed(sub: str) -> set[str]:
         try:
             return set(os.listdir(folder / sub))
         except OSError:
             return set()
 
-    pages = listed("communes")
-    ends = {code: (".html", ".atom") for code in state.get("former", [])}  # measured once, not now
-    ends |= {code: (".html", ".atom", ".map.html", ".js") for code in state.get("counted", [])}
-    codes = {code for code, stem in state["stems"].items()
-             if any(f"{stem}{end}" not in pages for end in ends.get(code, (".html",)))}
+    codes: set[str] = set()
+    mtime = _communes_mtime(folder)
+    if mtime is None or mtime != _read_text(folder / CHECKED):
+        pages = listed("communes")
+        ends = {code: (".html", ".atom") for code in state.get("former", [])}  # measured once, not now
+        ends |= {code: (".html", ".atom", ".map.html", ".js") for code in state.get("counted", [])}
+        codes = {code for code, stem in state["stems"].items()
+                 if any(f"{stem}{end}" not in pages for end in ends.get(code, (".html",)))}
     present = listed(".") | {f"{sub}/{name}" for sub in ("static", "data") for name in listed(sub)}
     wanted = {"index.html", "map.html", "feed.atom", ROWS, NO_DATA, *state["downloads"],
               *(f"static/{n}" for n in (*MAP_CSS, *MAP_JS, *OWN)), *(f"data/{n}" for n in SET_FILES)}
     return codes, wanted - present
+
+
+def _communes_mtime(folder: Path) -> str | None:
+    """The mtime of the site's communes/ (ns), None when it cannot be read."""
+    try:
+        return str(os.stat(folder / "communes").st_mtime_ns)
+    except OSError:
+        return None
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _touched(store: Store, state: dict[str, Any]) -> tuple[set[str], bool]:
@@ -1096,6 +1118,10 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
                     os.replace(folder / n, paths[f"data/{n}"])
             staged = True
         made, published = False, True  # kept
+        mtime = _communes_mtime(site.dir)
+        if mtime is not None:
+            with suppress(OSError):  # then the next build lists communes/ again
+                _write(site.dir / CHECKED, mtime.encode())
     except KeyboardInterrupt as e:  # Ctrl-C: say where the site is
         left = ("the site was written" if published
                 else "the site was being published: the next run finishes it" if staged
