@@ -83,7 +83,7 @@ def rich_table(report, limit: int) -> Any:
           "?" if r.get("coverage") is None else share_text(r["coverage"]),
           lower_bound(r, r["cameras"]),
           cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]), cell(r["inhabitants_per_camera"]),
-          ", ".join(f"{k} {v}" for k, v in r["by_type"].items()) or "–"] for r in rows],
+          ", ".join(f"{k} {v}" for k, v in (r["by_type"] or {}).items()) or "–"] for r in rows],
         COUNT_DROPPED,
         title=f"Cameras mapped in OpenStreetMap, data of {meta['data_timestamp'] or 'unknown date'}",
         caption=(
