@@ -75,6 +75,7 @@ def parse_nested(parse: Callable[[Any], Any], text: Any) -> Any:
 # Control characters a terminal would obey (ESC opens its sequences) and that XML refuses,
 # shown as \xNN instead: names, tags and messages hold what anyone wrote.
 _CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\n\t"}
+_CONTROL = re.compile("[" + "".join(map(chr, _CONTROLS)) + "]")  # finds one at C speed
 
 
 def cameras_text(n: int) -> str:
@@ -84,7 +85,7 @@ def cameras_text(n: int) -> str:
 
 def printable(text: str) -> str:
     """`text` with its control characters (but newlines and tabs) shown as \\xNN."""
-    return text.translate(_CONTROLS)
+    return text.translate(_CONTROLS) if _CONTROL.search(text) else text  # translate looks up every character
 
 
 @contextlib.contextmanager
