@@ -52,6 +52,19 @@ def cog_population(shared_data: Path) -> Path:
     return shared_data / "population/cog-2026/communes.json"
 
 
+@pytest.fixture
+def controlled_population(cog_population: Path, tmp_path: Path) -> Path:
+    """The real COG table with Beausoleil (06012) named "Beau<ESC>soleil<BEL><NEL>": control
+    characters a terminal obeys and HTML refuses, which pages show as \\xNN."""
+    rows = json.loads(cog_population.read_text(encoding="utf-8"))
+    for row in rows:
+        if row["code"] == "06012":
+            row["nom"] = "Beau\x1bsoleil\x07\x85"
+    population = tmp_path / "controlled-communes.json"
+    population.write_text(json.dumps(rows), encoding="utf-8")
+    return population
+
+
 # --- Network fixtures (issue 3): local fake services and settings pointing at them ----------
 
 

@@ -694,18 +694,13 @@ def test_a_title_of_long_names_stays_inside_the_figure(
 
 
 def test_a_popup_shows_control_characters_of_a_name_as_the_title_does(
-        monaco_2025: Path, communes_06: Path, cog_population: Path, tmp_path: Path) -> None:
+        monaco_2025: Path, communes_06: Path, controlled_population: Path, tmp_path: Path) -> None:
     """Beausoleil named "Beau<ESC>soleil<BEL><NEL>" in the real COG table: the page's title
     showed \\xNN, its popup the raw characters. Clicked in Chromium, the popup now shows the
     name as the title does."""
     from devtools import Browser
 
-    rows = json.loads(cog_population.read_text(encoding="utf-8"))
-    for row in rows:
-        if row["code"] == "06012":
-            row["nom"] = "Beau\x1bsoleil\x07\x85"
-    population = tmp_path / "communes.json"
-    population.write_text(json.dumps(rows), encoding="utf-8")
+    population = controlled_population
     page = tmp_path / "map.html"
     run_map("--commune", "06012", "--pbf", monaco_2025, "--boundaries", communes_06, "--population",
             population, "-o", page)

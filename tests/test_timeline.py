@@ -1162,16 +1162,12 @@ def test_a_commune_named_outside_the_data_keeps_a_row_without_counts(
 
 
 def test_control_characters_of_a_name_show_as_on_the_map(
-        history: Path, monaco_2025: Path, ign_dir: Path, cog_population: Path, tmp_path: Path) -> None:
+        history: Path, monaco_2025: Path, ign_dir: Path, controlled_population: Path,
+        tmp_path: Path) -> None:
     """Beausoleil named "Beau<ESC>soleil<BEL><NEL>" in the real COG table: the timeline page holds
     none of the three raw (a terminal obeys them, HTML refuses them) and writes the name as
     the map page does, each as \\xNN."""
-    rows = json.loads(cog_population.read_text(encoding="utf-8"))
-    for row in rows:
-        if row["code"] == "06012":
-            row["nom"] = "Beau\x1bsoleil\x07\x85"
-    population = tmp_path / "communes.json"
-    population.write_text(json.dumps(rows), encoding="utf-8")
+    population = controlled_population
     boundaries = ign_dir / "communes-06-alpes-maritimes.geojson"
     chart, page = tmp_path / "spread.html", tmp_path / "map.html"
     code, _ = _run("--pbf", history, "--boundaries", boundaries, "--population", population,
