@@ -271,8 +271,9 @@ class Env:
         return ["count", "--commune", "Nice", *self.services(**services), "-q"]
 
     def catalogue(self, pbf_path: str = "europe/monaco-latest.osm.pbf",
-                  length: int = 1000) -> list[str]:
-        """A Geofabrik index with one region, Monaco, at `pbf_path`, `length` bytes long."""
+                  length: int | str = 1000) -> list[str]:
+        """A Geofabrik index with one region, Monaco, at `pbf_path`, `length` bytes long (its
+        Content-Length header, sent as given)."""
         from werkzeug import Response
 
         server: Any = self.httpserver
@@ -286,9 +287,9 @@ class Env:
         server.expect_request(f"/geofabrik/{pbf_path}", method="HEAD").respond_with_response(
             Response(iter([]), headers={"Content-Length": str(length), "ETag": '"1"'},
                      direct_passthrough=True))
-        server.expect_request(f"/geofabrik/{pbf_path}.md5").respond_with_data(
-            hashlib.md5(b"x" * min(length, 1000)).hexdigest())
-        server.expect_request(f"/geofabrik/{pbf_path}").respond_with_data(b"x" * min(length, 1000))
+        sent = b"x" * (min(length, 1000) if isinstance(length, int) else 1000)
+        server.expect_request(f"/geofabrik/{pbf_path}.md5").respond_with_data(hashlib.md5(sent).hexdigest())
+        server.expect_request(f"/geofabrik/{pbf_path}").respond_with_data(sent)
         return ["--download-url", server.url_for("/geofabrik")]
 
     def damaged_cache(self) -> Path:
@@ -1175,6 +1176,9 @@ CASES: list[Case] = [
          ExitCode.USAGE, "cannot write in"),
     Case("download larger than the free disk",
          lambda e: ["download", "monaco", *e.catalogue(length=10**15), "--dest", e.tmp],
+         ExitCode.DATA, "MB needed plus 67.1 MB kept spare"),
+    Case("download announced with a Content-Length of 5,000 digits",  # int(): a traceback
+         lambda e: ["download", "monaco", *e.catalogue(length="9" * 5000), "--dest", e.tmp],
          ExitCode.DATA, "MB needed plus 67.1 MB kept spare"),
     Case("misspelt region, second catalogue unreachable",
          lambda e: ["download", "monacco", *e.catalogue()],

@@ -614,9 +614,13 @@ def _origin(url: str) -> tuple[str | None, int | None]:
 
 
 def content_length(headers: Mapping[str, str]) -> int | None:
-    """The Content-Length header as a number, None when absent or not one ("²", "-1")."""
+    """The Content-Length header as a number, None when absent or not one ("²", "-1"); one
+    of more than 19 digits (int() refuses 4,300) as 10**19 bytes, more than any disk holds."""
     value = headers.get("Content-Length", "").strip()
-    return int(value) if re.fullmatch("[0-9]+", value) else None
+    if not re.fullmatch("[0-9]+", value):
+        return None
+    value = value.lstrip("0") or "0"
+    return int(value) if len(value) <= 19 else 10**19
 
 
 def _retry_after(value: str | None) -> float | None:
