@@ -143,6 +143,7 @@ def built(replication, monaco_2025, communes_06, cog_population, inside, tmp_pat
     stems = state["stems"]
     untouched = site / "communes" / f"{stems['06150']}.html"  # La Turbie: no change below
     before = untouched.stat().st_ino, untouched.stat().st_mtime_ns
+    area = (site / "map-nodata.js").stat().st_mtime_ns  # the same communes without data below
     daily = {name: (site / "data" / name).stat().st_mtime_ns for name in ("cameras.gpkg", "osmcams.umap")}
     beausoleil = site / "communes" / f"{stems['06012']}.html"
     old_page = beausoleil.read_text(encoding="utf-8")
@@ -153,6 +154,7 @@ def built(replication, monaco_2025, communes_06, cog_population, inside, tmp_pat
     assert touched == {"06012", "06032"}
     assert f"pages of {len(touched)} of 163 communes" in err
     assert (untouched.stat().st_ino, untouched.stat().st_mtime_ns) == before
+    assert (site / "map-nodata.js").stat().st_mtime_ns == area
     assert {name: (site / "data" / name).stat().st_mtime_ns for name in daily} == daily  # the same day
     assert "data of 2025-02-07T01:02:45Z, written once a day" in (site / "index.html").read_text(
         encoding="utf-8")
@@ -189,6 +191,15 @@ def built(replication, monaco_2025, communes_06, cog_population, inside, tmp_pat
     return config
 
 
+def no_data_area(site: Path):
+    """The area of the communes without data that map-nodata.js gives the index's map."""
+    import shapely.geometry
+
+    text = (site / "map-nodata.js").read_text(encoding="utf-8")
+    return shapely.geometry.shape(json.loads(text.removeprefix("osmcamsNoData(").removesuffix(");\n"))
+                                  ["geometry"])
+
+
 def links(page: Path) -> list[str]:
     """The relative links and sources of an HTML page, without query or fragment."""
     found = re.findall(r'(?:href|src)="([^"]*)"', page.read_text(encoding="utf-8"))
@@ -207,7 +218,9 @@ def served(tmp_path):
     server.shutdown()
 
 
-def test_site_kept_by_refresh(built, tmp_path, served):
+def test_site_kept_by_refresh(built, tmp_path, served, communes_06, ign_shapes):
+    import shapely
+
     site = tmp_path / "site"
     pages = sorted(site.rglob("*.html"))
     published = json.loads((tmp_path / "www" / "communes.json").read_text(encoding="utf-8"))
@@ -250,6 +263,15 @@ def test_site_kept_by_refresh(built, tmp_path, served):
                for key, lon, lat, tags in placed]
     views = {f"{view.camera.key}/fov": view for view in fields_of_view(cameras, FovSettings())[0]}
     assert f"node/{HOSTILE_NODE}/fov" in views  # it looks east
+    # The communes without data as one area on the index's map: their outlines merged by
+    # shapely from the boundary file, within the map's simplification.
+    outlines = ign_shapes(communes_06)
+    outside = sorted(set(state["stems"]) - {r["insee"] for r in published["communes"]})
+    assert len(outside) == 163 - measured and "06088" in outside
+    merged = shapely.union_all([outlines[code] for code in outside])
+    area = no_data_area(site)
+    assert shapely.symmetric_difference(area, merged).area < 0.002 * merged.area
+    assert shapely.intersection(area, outlines["06012"]).area < 1e-4 * merged.area
     browser = Browser()
     try:
         for root in (site.as_uri() + "/", served):
@@ -271,6 +293,9 @@ def test_site_kept_by_refresh(built, tmp_path, served):
             whole = browser.open(root + "map.html?cluster=0")
             assert whole.evaluate("document.querySelectorAll('.leaflet-marker-icon.osmcams-camera')"
                                   ".length") == total
+            assert whole.evaluate("document.querySelectorAll('path.osmcams-nodata').length") == 1
+            assert whole.evaluate("document.querySelectorAll('path.osmcams-commune').length") == measured + 1
+            assert f"no data: outside the OSM data ({len(outside)})" in whole.evaluate("document.body.innerText")
             page = browser.open(root + beausoleil + ".html")
             assert page.evaluate("document.querySelectorAll('img, script:not([src])').length") == 0
             assert HOSTILE in page.evaluate("document.body.innerText")
@@ -319,7 +344,10 @@ def test_site_follows_moves_and_communes_that_lose_their_data(
     """A camera moved from Beausoleil to Cap-d'Ail: one move in the run's tally, "moved out" of
     the one and "moved in" to the other, and each page dates its stay there. Nice, measured
     for one run, keeps its changes. Every feed entry links to an anchor that exists, those
-    of the runs that the index no longer details too."""
+    of the runs that the index no longer details too. The area of the communes without
+    data on the index's map follows Nice out of it and back."""
+    import shapely
+
     import osmcams.refresh.site
 
     monkeypatch.setattr(osmcams.refresh.site, "LATEST_RUNS", 2)
@@ -346,12 +374,15 @@ def test_site_follows_moves_and_communes_that_lose_their_data(
 
     lon, lat = inside("06088")  # Nice, outside the data: measured while it holds a camera
     nice = Obj("node", NEW_CAMERA, 1, {"man_made": "surveillance"}, lon, lat)
+    assert no_data_area(site).contains(shapely.Point(lon, lat))
     replication.publish(MONACO_SEQUENCE + 2, osc(create=[nice]), STAMP.format(3, 0))
     refresh(config)
+    assert not no_data_area(site).contains(shapely.Point(lon, lat))  # measured: out of the area
     replication.publish(MONACO_SEQUENCE + 3, osc(delete=[Obj("node", NEW_CAMERA, 2, {}, lon, lat)]),
                         STAMP.format(4, 0))
     refresh(config)
     check_agrees(tmp_path)
+    assert no_data_area(site).contains(shapely.Point(lon, lat))  # without data again
     page = (site / "communes" / f"{stems['06088']}.html").read_text(encoding="utf-8")
     assert "No data." in page and "Data of 2025-02-07T03:00:00Z" in page
     assert stay(site / "communes" / f"{stems['06088']}.html", f"node/{NEW_CAMERA}") == (
@@ -365,12 +396,17 @@ def test_site_command_and_its_errors(built, tmp_path, capsys):
     feed = (site / "feed.atom").read_text(encoding="utf-8")
     daily = re.compile(r" \(data of [^)]*, written once a day\)")  # a whole build writes them anew
     index = daily.sub("", (site / "index.html").read_text(encoding="utf-8"))
+    area = (site / "map-nodata.js").read_text(encoding="utf-8")
     (site / "communes" / "99999-stale.html").write_text("old")
+    with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:  # as an older refresh left it
+        db.execute("DELETE FROM kept_state WHERE name LIKE 'no_data_area%'")
+    db.close()
     assert main(["site", "--config", str(built)]) == 0
     assert "pages of every commune" in capsys.readouterr().err
     assert (site / "feed.atom").read_text(encoding="utf-8") == feed  # the same ids and dates
     assert daily.sub("", (site / "index.html").read_text(encoding="utf-8")) == index  # as kept
     assert not (site / "communes" / "99999-stale.html").exists()
+    assert (site / "map-nodata.js").read_text(encoding="utf-8") == area  # merged by the build itself
     text = built.read_text(encoding="utf-8")
     for wrong, message in ((text.replace(f'base_url = "{BASE}"', 'base_url = "example.org"'),
                             "[site] base_url must be an absolute http(s) URL"),

@@ -353,6 +353,10 @@ class Refresh:
                 self.log(f"{e}: counting every commune and writing the whole set again")
         if changes is None:
             changes = self._rebuild(record, key)
+        if self.config.site is not None:
+            from osmcams.refresh.site import keep_no_data_area
+
+            keep_no_data_area(self.store)
         stamp = mirror.get("timestamp")
         text = summary(stamp, changes) if record else f"outputs restored: data of {_short(stamp)}"
         return Outcome(text, mirror.get("sequence"))

@@ -10,6 +10,7 @@ Built from the history store and the published set, into ``[site] dir``:
 - ``communes/<insee>-<slug>.js``: a measured commune's outline, cameras (its lines of
   cameras.geojson) and fields of view (direction, width, reach), which the maps load and
   ``static/site-map.js`` draws;
+- ``map-nodata.js``: the communes without data as one area, which ``map.html`` draws;
 - ``feed.atom`` and ``communes/<insee>-<slug>.atom``: an entry per run that changed
   something;
 - ``static/``: Leaflet, the site's scripts and style; ``data/``: the set to download (the
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import hashlib
 import html
 import json
 import os
@@ -45,7 +47,7 @@ from osmcams.forks import beside, in_parallel
 from osmcams.join import Report, population_text, share_text
 from osmcams.models import Camera, cameras_text, make_camera, printable
 from osmcams.outputs.figures import OSM_CREDIT
-from osmcams.outputs.maps import static_text
+from osmcams.outputs.maps import no_data_area, static_text
 from osmcams.outputs.writers import slug
 from osmcams.refresh.config import Config, SiteConfig
 from osmcams.store.history import Store, one_move_each, read_store
@@ -55,6 +57,10 @@ STATE = "site.json"
 STATE_VERSION = 2
 ROWS = "site-rows.json"  # the ranking's rows of the measured communes, kept
 NO_DATA = "site-nodata.txt"  # those of the communes without data, kept with them
+NO_DATA_AREA = "map-nodata.js"  # their outlines as one area, drawn again when they change
+# kept_state: that area as a refresh with a site keeps it, and which communes it is of
+AREA_KEPT, AREA_KEY = "no_data_area", "no_data_area_of"
+AREA_WORK = 0.5  # the work (`_shares`) of merging one commune into that area
 # When communes/ last changed as the site's build left it (its mtime, in ns): while it
 # still says so, no page was deleted there since, and it need not be listed again.
 CHECKED = "site-checked.txt"
@@ -147,6 +153,7 @@ class SiteData:
     texts: dict[str, str] = field(default_factory=dict)  # the JSON of each row, as kept
     row: dict[str, dict[str, Any]] = field(default_factory=dict)  # the row of each commune
     names: dict[str, str] = field(default_factory=dict)
+    outside: list[str] = field(default_factory=list)  # the selected communes without data
 
     def __post_init__(self) -> None:
         self.row = {r["insee"]: r for r in self.rows}
@@ -276,7 +283,49 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     boundaries = Kept(store.db).outlines(counted if loaded is None else counted & loaded)
     return SiteData(meta, rows, no_data, len(selected | counted), list(runs.values()), cameras, features,
                     seen, counts,
-                    boundaries, json.loads(state.get("report", "{}")), stems, changed, types, texts)
+                    boundaries, json.loads(state.get("report", "{}")), stems, changed, types, texts,
+                    outside=sorted(selected - counted))
+
+
+def _state(db: Any, name: str) -> Any:
+    """A value of the store's kept_state (JSON), or None."""
+    row = db.execute("SELECT value FROM kept_state WHERE name = ?", (name,)).fetchone()
+    return None if row is None else json.loads(row[0])
+
+
+def _outside(db: Any) -> list[str]:
+    """The selected communes without data (no kept row) of the store `db`."""
+    counted = {code for (code,) in db.execute("SELECT insee FROM kept_rows")}
+    return sorted(set(_state(db, "selected") or ()) - counted)
+
+
+def _area_key(outside: list[str]) -> str:
+    return hashlib.sha256("\n".join(outside).encode()).hexdigest()
+
+
+def keep_no_data_area(store: Store) -> None:
+    """Keep in the store the area that the site's map draws of the communes without data
+    (`maps.no_data_area`), when they are not those of the one kept: a refresh with a site
+    does, under the store's lock, so that a build only writes it."""
+    from osmcams.outputs.maps import no_data_area
+
+    db = store.db
+    outside = _outside(db)
+    key = _area_key(outside)
+    if _state(db, AREA_KEY) == key:
+        return
+    feature = no_data_area(list(Kept(db).outlines(outside).values()), len(outside)) if outside else None
+    db.executemany("INSERT OR REPLACE INTO kept_state VALUES (?, ?)",
+                   [(AREA_KEPT, json.dumps(feature, ensure_ascii=False)), (AREA_KEY, json.dumps(key))])
+
+
+def _kept_area(store: Store, outside: list[str]) -> dict[str, Any] | None:
+    """The area of the communes `outside` as the store keeps it, or None when it keeps
+    another (or none)."""
+    if _state(store.db, AREA_KEY) != _area_key(outside):
+        return None
+    feature: dict[str, Any] | None = _state(store.db, AREA_KEPT)
+    return feature
 
 
 def stays(changes: list[tuple[int, str, str | None]], first: str | None, last: str | None,
@@ -453,21 +502,25 @@ def _series(data: SiteData, code: str | None) -> list[tuple[str, int]]:
     return points
 
 
-def _map_page(data: SiteData, codes: list[str], root: str, types: dict[str, int], views: bool) -> str:
+def _map_page(data: SiteData, codes: list[str], root: str, types: dict[str, int], views: bool,
+              outside: int = 0) -> str:
     """map.html of the communes of `codes` (all measured, with an outline): Leaflet and
     site-map.js from static/, each commune's outline and cameras from its data file, drawn
-    by map.html's own script (`maps.map_data` without outlines or markers)."""
+    by map.html's own script (`maps.map_data` without outlines or markers); with `outside`
+    communes without data, their area from map-nodata.js."""
     from osmcams.outputs.maps import map_data, script_json
 
     wanted = set(codes)  # in the published order
     rows = [data.row[codes[0]]] if len(codes) == 1 else [r for r in data.rows if r["insee"] in wanted]
-    drawn = map_data(Report(data.meta, rows, boundaries=dict.fromkeys(codes)), types=types)
+    drawn = map_data(Report(data.meta, rows, boundaries=dict.fromkeys(codes)), types=types, outside=outside)
     # As pairs: in the object literal that the page's script is, a "__proto__" key would be lost.
     drawn["typeColours"] = list(drawn["typeColours"].items())
     script = script_json(drawn)
     here = "" if root else "communes/"
     links = "".join(f'<link rel="stylesheet" href="{root}static/{n}">' for n in MAP_CSS)
     scripts = "".join(f'<script src="{root}static/{n}"></script>' for n in (*MAP_JS, "site-map.js"))
+    if outside:
+        scripts += f'<script src="{root}{NO_DATA_AREA}"></script>'
     scripts += "".join(f'<script src="{here}{esc(data.stems[r["insee"]])}.js"></script>' for r in rows)
     parts = {"title": esc(drawn["title"]), "data": f"osmcamsMap({script}, {json.dumps(views)})"}
     template = static_text("map.html").replace("<style>{css}</style>", links, 1)
@@ -847,6 +900,7 @@ def _missing(folder: Path, state: dict[str, Any]) -> tuple[set[str], set[str]]:
                  if any(f"{stem}{end}" not in pages for end in ends.get(code, (".html",)))}
     present = listed(".") | {f"{sub}/{name}" for sub in ("static", "data") for name in listed(sub)}
     wanted = {"index.html", "map.html", "feed.atom", ROWS, NO_DATA, *state["downloads"],
+              *([NO_DATA_AREA] if state.get("outside") else []),
               *(f"static/{n}" for n in (*MAP_CSS, *MAP_JS, *OWN)), *(f"data/{n}" for n in SET_FILES)}
     return codes, wanted - present
 
@@ -902,17 +956,18 @@ def _downloads(config: Config, folder: Path) -> None:
     write_umap(report, counted, folder / "osmcams.umap", overwrite=True, shapes=shapes)
 
 
-def _shares(data: SiteData, codes: list[str]) -> list[list[str]]:
+def _shares(data: SiteData, codes: list[str], extra: float = 0) -> list[list[str]]:
     """`codes` in one share, or in two of about the same work when there is much of it (a
     page costs about one camera, and each camera in its lists; the first share also writes
     the index, map.html and feed.atom, then frees the data read: about an eighth of all, so
-    that it ends first, and the other processes write meanwhile)."""
+    that it ends first, and the other processes write meanwhile; the last one does the
+    `extra` work)."""
     work = {code: 1 + len(data.seen.get(code, ())) + len(data.cameras.get(code, ())) for code in codes}
-    total = sum(work.values())
+    total = sum(work.values()) + extra
     if total < PARALLEL:
         return [codes]
     shares: list[list[str]] = [[], []]
-    loads = [total // 8, 0]
+    loads = [total // 8, extra]
     for code in sorted(codes, key=work.__getitem__, reverse=True):
         lighter = loads.index(min(loads))
         shares[lighter].append(code)
@@ -1013,6 +1068,14 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
             no_data = kept_rows if same else patched_no_data_rows(data, kept_rows, set(state["counted"]))
         else:
             no_data = no_data_rows(data)
+        # The area of the communes without data, when drawn again: as kept, else their outlines.
+        area: dict[str, Any] | None = None
+        shapes: list[Any] | None = None
+        if data.outside and (whole or not same or NO_DATA_AREA in gone
+                             or not (site.dir / NO_DATA_AREA).is_file()):
+            area = _kept_area(store, data.outside)
+            if area is None:
+                shapes = list(Kept(store.db).outlines(data.outside).values())
         ranked = {code: known for code, known in rows.get("ranked", {}).items()
                   if code in data.row} if rows and not whole else {}
         dated = dict(old.get("downloads", {}))
@@ -1039,11 +1102,13 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
             remove = [f"communes/{stems[c]}.{end}" for c in set(state.get("counted", [])) - set(counted)
                       for end in ("map.html", "js")
                       if c in stems and (site.dir / f"communes/{stems[c]}.{end}").exists()]
+        if not data.outside and (site.dir / NO_DATA_AREA).exists():
+            remove.append(NO_DATA_AREA)
         reported = read_reported()
         store.close()
         fresh = not (site.dir / "communes").is_dir()  # no page in place to compare with
         pages = [*(f"static/{n}" for n in (*MAP_CSS, *MAP_JS, *OWN)), "index.html", "map.html",
-                 "feed.atom", STATE, ROWS, NO_DATA]
+                 "feed.atom", STATE, ROWS, NO_DATA, *([NO_DATA_AREA] if area or shapes else [])]
         for code in sorted(touched):
             pages.append(f"communes/{stems[code]}.html")
             if data.has_feed(code):
@@ -1072,11 +1137,11 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
                 page(ROWS, json.dumps({"key": key, "ranked": ranked}, ensure_ascii=False))
                 if no_data is not kept_rows:  # else the file in place stays (`optional`)
                     page(NO_DATA, no_data)
-                page("map.html", _map_page(data, counted, "", types, views=False))
+                page("map.html", _map_page(data, counted, "", types, views=False, outside=len(data.outside)))
                 page("feed.atom", feed(site, data, site.title, "feed.atom", "index.html", "feed.atom",
                                        None))
 
-            def communes(codes: list[str], first: bool) -> Callable[[], None]:
+            def communes(codes: list[str], first: bool, last: bool) -> Callable[[], None]:
                 def write() -> None:
                     if first:
                         whole_site()
@@ -1091,6 +1156,9 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
                             page(f"communes/{stem}.js", _data_file(data, code))
                             page(f"communes/{stem}.map.html",
                                  _map_page(data, [code], "../", data.types.get(code, {}), views=True))
+                    if last and (area or shapes):
+                        drawn = area or no_data_area(shapes, len(data.outside))
+                        page(NO_DATA_AREA, f"osmcamsNoData({json.dumps(drawn, ensure_ascii=False)});\n")
                 return write
 
             former = {code for code in old.get("former", []) if code not in touched}
@@ -1099,11 +1167,13 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
                                     "counted": counted, "former": sorted(former), "stems": stems,
                                     "downloads": dated,
                                     "tallies": [[run.id, run.tally] for run in data.runs
-                                                if run.tally][-FEED_ENTRIES:], "types": mine},
+                                                if run.tally][-FEED_ENTRIES:], "types": mine,
+                                    "outside": len(data.outside)},
                                ensure_ascii=False))
             for n in SET_FILES:
                 _copy(config.output_dir / n, paths[f"data/{n}"], site.dir / "data" / n)
-            tasks = [communes(share, i == 0) for i, share in enumerate(_shares(data, sorted(touched)))]
+            shares = _shares(data, sorted(touched), AREA_WORK * len(shapes or ()))
+            tasks = [communes(share, i == 0, i == len(shares) - 1) for i, share in enumerate(shares)]
             if len(tasks) > 1:
                 import pyproj  # noqa: F401  (the to-do lists' projection: imported once, before forking)
             in_parallel(tasks, data.release)  # freed while the other processes write, not alone at the end

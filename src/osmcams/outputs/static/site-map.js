@@ -1,11 +1,18 @@
 // The osmcams site's maps: each commune's data file (communes/<insee>-<slug>.js) calls
 // osmcamsData with its outline, its cameras (the features of cameras.geojson) and how their
-// fields of view are drawn; osmcamsMap then gives map.html's script what it draws.
+// fields of view are drawn; map-nodata.js calls osmcamsNoData with the communes without
+// data as one area; osmcamsMap then gives map.html's script what it draws.
 var osmcamsCommunes = Object.create(null);  // no inherited keys: a code is any text
+var osmcamsOutside = null;
 
 function osmcamsData(code, data) {
   "use strict";
   osmcamsCommunes[code] = data;
+}
+
+function osmcamsNoData(feature) {
+  "use strict";
+  osmcamsOutside = feature;
 }
 
 var osmcamsMap = (function () {
@@ -59,6 +66,7 @@ var osmcamsMap = (function () {
         mine.views.forEach(function (view) { views.push(viewFeature(mine.cameras[view[0]], view)); });
       }
     });
+    if (osmcamsOutside) { data.communes.features.unshift(osmcamsOutside); }  // under the others
     data.cameras = {type: "FeatureCollection", features: cameras};
     data.views = {type: "FeatureCollection", features: views};
     return data;
