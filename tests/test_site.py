@@ -295,7 +295,17 @@ def test_site_kept_by_refresh(built, tmp_path, served, communes_06, ign_shapes):
                                   ".length") == total
             assert whole.evaluate("document.querySelectorAll('path.osmcams-nodata').length") == 1
             assert whole.evaluate("document.querySelectorAll('path.osmcams-commune').length") == measured + 1
-            assert f"no data: outside the OSM data ({len(outside)})" in whole.evaluate("document.body.innerText")
+            legend = whole.evaluate("document.body.innerText")
+            assert f"no data: outside the OSM data ({len(outside)})" in legend
+            box = "(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })"
+            frame = whole.evaluate(f"{box}(document.getElementById('map'))")
+            around = whole.evaluate(f"{box}(document.querySelector('path.osmcams-nodata'))")
+            for shape in whole.evaluate(f"[...document.querySelectorAll('path.osmcams-commune')].map({box})"):
+                if shape != around:  # the measured communes framed, the area around them beyond
+                    assert frame[0] <= shape[0] and shape[2] <= frame[2]
+                    assert frame[1] <= shape[1] and shape[3] <= frame[3]
+            (x0, y0, x1, y1), (f0, g0, f1, g1) = around, frame
+            assert x0 < f0 or y0 < g0 or f1 < x1 or g1 < y1
             page = browser.open(root + beausoleil + ".html")
             assert page.evaluate("document.querySelectorAll('img, script:not([src])').length") == 0
             assert HOSTILE in page.evaluate("document.body.innerText")
