@@ -106,6 +106,7 @@ def test_the_written_file_is_the_document_as_json(monaco_scan, communes_06: Path
         make_camera("node", 3, 7, 43.75, {"surveillance:type": "ALPR", "@direction": "12"}, "")[0],
     ]
     report.cameras["06012"] = report.cameras["06012"] + odd + report.cameras["06012"][:2]
+    report.cameras["06032"] = report.cameras["06032"] + report.cameras["06012"][:1]  # another commune
     write_umap(report, ["06012", "06032"], tmp_path / "m.umap", credit="Café")
     expected = json.dumps(umap_document(report, ["06012", "06032"], credit="Café"), ensure_ascii=False,
                           allow_nan=False) + "\n"
@@ -114,6 +115,38 @@ def test_the_written_file_is_the_document_as_json(monaco_scan, communes_06: Path
     assert len(layers["Cameras"]["features"]) == len(report.cameras["06012"]) + len(report.cameras["06032"])
     (first,) = [f["properties"] for f in layers["Cameras"]["features"] if f["id"] == "node/1"]
     assert (first["@id"], first["tag:@id"]) == ("node/1", "way/9")  # the link to OSM is the camera's
+
+
+def test_each_camera_carries_its_commune_as_cameras_geojson_does(
+    monaco_2025: Path, communes_06: Path, cog_population: Path, tmp_path: Path
+) -> None:
+    """uMap can filter the cameras by commune: each camera of the .umap has the flat `insee`
+    and `commune` of cameras.geojson, the commune a point-in-polygon test of the camera on
+    the boundary file puts it in."""
+    options = ["--department", "06", "--pbf", str(monaco_2025), "--boundaries", str(communes_06),
+               "--population", str(cog_population), "-q"]
+    files = {}
+    for name in ("cameras.geojson", "cameras.umap"):
+        result = CliRunner().invoke(cli, ["export", *options, "-o", str(tmp_path / name)],
+                                    catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        files[name] = json.loads((tmp_path / name).read_text(encoding="utf-8"), parse_constant=_no_nan)
+    (layer,) = [layer for layer in files["cameras.umap"]["layers"]
+                if layer["_umap_options"]["name"] == "Cameras"]
+    in_umap = {f["id"]: f for f in layer["features"]}
+    in_geojson = {f["id"]: f for f in files["cameras.geojson"]["features"]}
+    communes = json.loads(communes_06.read_text(encoding="utf-8"))["features"]
+    shapes = [(c["properties"]["code"], c["properties"]["nom"], shapely.geometry.shape(c["geometry"]))
+              for c in communes]
+    assert set(in_umap) == set(in_geojson) and len(in_umap) == 2  # Beausoleil's and Cap-d'Ail's
+    for key, feature in in_umap.items():
+        point = shapely.Point(feature["geometry"]["coordinates"])
+        (code, name), = [(code, name) for code, name, shape in shapes if shape.contains(point)]
+        properties = feature["properties"]
+        assert (properties["insee"], properties["commune"]) == (code, name)
+        same = in_geojson[key]["properties"]
+        assert (same["insee"], same["commune"]) == (code, name)
+    assert sorted(f["properties"]["insee"] for f in in_umap.values()) == ["06012", "06032"]
 
 
 def test_the_map_opens_on_the_centroid_of_the_communes_together(monaco_scan, communes_06: Path) -> None:

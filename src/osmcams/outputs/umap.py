@@ -63,8 +63,10 @@ def _unmarked(text: str) -> str:
     return _MARKUP.sub("\\1\u200b", text)
 
 
-def _camera_feature(camera: Camera) -> dict[str, Any]:
-    feature = camera_feature(camera)
+def _camera_feature(camera: Camera, insee: str, commune: str) -> dict[str, Any]:
+    """The camera of commune `insee` named `commune`, as cameras.geojson has it, with its
+    tags' text for the popup."""
+    feature = camera_feature(camera, insee, commune)
     properties = {**feature["properties"], "osm_tags": _tags_text(camera)}
     for key in ("name", "description", "osm_tags"):  # what the popup shows
         if isinstance(properties.get(key), str):
@@ -88,8 +90,14 @@ def umap_document(
 ) -> dict[str, Any]:
     """A uMap map of the communes with `codes` (those outside the data included, as "no data"):
     density in osmcams's own classes, cameras, and views when given."""
-    cameras = [_camera_feature(c) for code in codes for c in report.cameras.get(code, [])]
+    cameras = [_camera_feature(c, code, name) for c, code, name in _placed(report, codes)]
     return _document(report, codes, cameras, len(cameras), views, by, scheme, credit)
+
+
+def _placed(report: Report, codes: list[str]) -> list[tuple[Camera, str, str]]:
+    """Each camera of the communes with `codes`, with its commune's code and name."""
+    names = {row["insee"]: row["name"] for row in [*report.rows, *report.outside]}
+    return [(c, code, names[code]) for code in codes for c in report.cameras.get(code, [])]
 
 
 def _document(
@@ -205,7 +213,7 @@ def write_umap(
     """The uMap map of the communes with `codes` to `target`, atomically: the text of
     `json.dumps(umap_document(…))`, the cameras' features written from their tags' text
     (`shapes`: see `commune_features`)."""
-    cameras = [c for code in codes for c in report.cameras.get(code, [])]
+    cameras = _placed(report, codes)
     document = _document(report, codes, [PLACE], len(cameras), views, "per_km2", "quantiles", credit, shapes)
     text = json.dumps(document, ensure_ascii=False, allow_nan=False)  # C encoder
     before, place, after = text.partition(json.dumps([PLACE]))
@@ -214,7 +222,7 @@ def write_umap(
         out.write(before + "[")
         texts = _CameraTexts()
         for start in range(0, len(cameras), 10_000):  # in parts: a country's text is 100 MB
-            part = ", ".join(texts.feature(c) for c in cameras[start:start + 10_000])
+            part = ", ".join(texts.feature(*placed) for placed in cameras[start:start + 10_000])
             out.write(", " + part if start else part)
         out.write("]" + after + "\n")
 
@@ -223,35 +231,43 @@ PLACE = "\x00cameras\x00"  # where the cameras go in the document's text (no tag
 
 
 class _CameraTexts:
-    """`json.dumps(_camera_feature(camera), ensure_ascii=False)`, from pieces worked out once
-    per set of tags (a country's cameras repeat a few thousand): all but the camera's id,
-    position and timestamp depend on its tags only."""
+    """`json.dumps(_camera_feature(camera, insee, commune), ensure_ascii=False)`, from pieces
+    worked out once per set of tags (a country's cameras repeat a few thousand) and once per
+    commune: all but the camera's id, position, timestamp and commune depend on its tags only."""
 
     def __init__(self) -> None:
-        self.pieces: dict[tuple[Any, ...], tuple[str, str]] = {}
+        self.pieces: dict[tuple[Any, ...], tuple[str, str, str]] = {}
+        self.places: dict[tuple[str, str], str] = {}
 
-    def feature(self, camera: Camera) -> str:
+    def feature(self, camera: Camera, insee: str, commune: str) -> str:
         lon, lat = round(camera.lon, 7), round(camera.lat, 7)
         if not (type(lon) is type(lat) is float and math.isfinite(lon) and math.isfinite(lat)):
-            return json.dumps(_camera_feature(camera), ensure_ascii=False, allow_nan=False)
+            return json.dumps(_camera_feature(camera, insee, commune), ensure_ascii=False, allow_nan=False)
         key = camera.tag_set()
         pieces = self.pieces.get(key)
-        if pieces is None:
-            properties = _camera_feature(camera)["properties"]
-            properties.pop("@id")
-            properties.pop("@timestamp", None)
-            before = {k: properties.pop(k) for k in ("name", "description", "@direction") if k in properties}
+        if pieces is None:  # properties in the order of Camera.flat_properties
+            properties = _camera_feature(camera, insee, commune)["properties"]
+            for own in ("@id", "@timestamp", "insee", "commune"):
+                properties.pop(own, None)
             pieces = self.pieces[key] = (
-                json.dumps(before, ensure_ascii=False, allow_nan=False)[1:-1],
-                json.dumps(properties, ensure_ascii=False, allow_nan=False)[1:-1])
-        ident = _string(camera.key)
-        first, rest = pieces
+                _members({k: properties.pop(k) for k in ("name", "description") if k in properties}),
+                _members({k: properties.pop(k) for k in ("@direction",) if k in properties}),
+                _members(properties))
+        place = self.places.get((insee, commune))
+        if place is None:
+            place = self.places[insee, commune] = _members(_shown({"insee": insee, "commune": commune}))
+        first, turned, rest = pieces
         stamp = camera.timestamp
-        if stamp is not None and stamp != "":
-            first = (first + ", " if first else "") + '"@timestamp": ' + _string(stamp)
+        stamped = '"@timestamp": ' + _string(stamp) if stamp is not None and stamp != "" else ""
+        ident = _string(camera.key)
+        members = ", ".join(p for p in ('"@id": ' + ident, first, place, turned, stamped, rest) if p)
         return (f'{{"type": "Feature", "id": {ident}, "geometry": {{"type": "Point", "coordinates": '
-                f'[{lon!r}, {lat!r}]}}, "properties": {{"@id": {ident}{", " if first else ""}{first}'
-                f'{", " if rest else ""}{rest}}}}}')
+                f'[{lon!r}, {lat!r}]}}, "properties": {{{members}}}}}')
+
+
+def _members(properties: dict[str, Any]) -> str:
+    """The members of `properties` as JSON text, without the braces."""
+    return json.dumps(properties, ensure_ascii=False, allow_nan=False)[1:-1]
 
 
 def _string(text: str) -> str:
