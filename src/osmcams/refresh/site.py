@@ -12,7 +12,7 @@ Built from the history store and the published set, into ``[site] dir``:
   ``static/site-map.js`` draws;
 - ``map-nodata.js``: the communes without data as one area, which ``map.html`` draws;
 - ``feed.atom`` and ``communes/<insee>-<slug>.atom``: an entry per run that changed
-  something;
+  something, dated as their latest entry (without one, as the store's first run);
 - ``static/``: Leaflet, the site's scripts and style; ``data/``: the set to download (the
   GeoPackages and uMap file once a day of data).
 
@@ -789,7 +789,11 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
 
 def feed(site: SiteConfig, data: SiteData, title: str, path: str, page: str, identity: str,
          code: str | None) -> str:
-    """An Atom feed (RFC 4287) of the runs that changed the communes (`code`, or all)."""
+    """An Atom feed (RFC 4287) of the runs that changed the communes (`code`, or all).
+
+    Its `updated` is its latest entry's, or without one the store's first run's: a feed
+    changes with its entries only, so that a build that leaves a feed in place and one that
+    writes it anew agree."""
     ElementTree.register_namespace("", ATOM)
 
     def sub(parent: Any, tag: str, text: str | None = None, **attributes: str) -> Any:
@@ -804,7 +808,7 @@ def feed(site: SiteConfig, data: SiteData, title: str, path: str, page: str, ide
     root = ElementTree.Element(f"{{{ATOM}}}feed")
     sub(root, "id", f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, site.base_url + identity)}")
     sub(root, "title", title)
-    latest = runs[-1][0].when if runs else (data.runs[-1].when if data.runs else "1970-01-01T00:00:00Z")
+    latest = runs[-1][0].when if runs else (data.runs[0].when if data.runs else "1970-01-01T00:00:00Z")
     sub(root, "updated", latest)
     sub(sub(root, "author"), "name", site.credit or "osmcams")
     sub(root, "link", rel="self", type="application/atom+xml", href=site.base_url + path)
