@@ -7,6 +7,7 @@ with shapely: never from osmcams.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -1135,8 +1136,12 @@ def test_a_commune_named_outside_the_data_keeps_a_row_without_counts(
 ) -> None:
     """Peille, named beside Beausoleil, lies outside Monaco 2025's polygon: as in count, it
     keeps its row, in the order asked, its counts null at every date (never 0), its
-    coverage the share of it inside the polygon (pyproj); the table shows "–" and says why."""
+    coverage the share of it inside the polygon (pyproj); the table shows "–" and says why.
+    Its panel and the page's table say what count's note says, grey as the maps draw it,
+    neither "not counted" nor "<1% covered"."""
     from conftest import share_inside
+
+    from osmcams.outputs.figures import NO_DATA
 
     pbf, poly = monaco_cut
     history = pbf.with_name("monaco.osh.pbf")  # monaco.poly beside it
@@ -1159,6 +1164,27 @@ def test_a_commune_named_outside_the_data_keeps_a_row_without_counts(
     assert code == ExitCode.OK
     assert re.search(r"06091 +Peille +– +– ", table), table
     assert "– no count: a commune outside the data" in " ".join(table.split())
+
+    # The chart and its page say what count says of Peille, never "not counted" nor a coverage.
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["count", "--pbf", str(history), "--commune", "Peille", "--commune", "Beausoleil",
+                     "--boundaries", str(communes_06), "-q", "-f", "json"]) == ExitCode.OK
+    note = {r["insee"]: r["note"] for r in json.loads(out.getvalue())["communes"]}["06091"]
+    assert note == "no data: outside the OSM data"
+    for suffix in ("svg", "html"):  # the panel's title, its lines as text (html) or comments (svg)
+        assert _run(*asked, "-o", tmp_path / f"t.{suffix}")[0] == ExitCode.OK
+        text = (tmp_path / f"t.{suffix}").read_text(encoding="utf-8")
+        drawn = [a or b for a, b in re.findall(r"<!-- (.*?) -->|<text[^>]*>([^<]*)</text>",
+                                               text[text.index("<svg"):text.index("</svg>")])]
+        assert drawn[drawn.index("Peille (06091)") + 1] == note, suffix
+        assert "not counted" not in text and "<1% covered" not in text, suffix
+        assert f'fill="{NO_DATA}"' in text  # its panel hatched in the maps' grey
+    page = (tmp_path / "t.html").read_text(encoding="utf-8")
+    (peille_row,) = re.findall(r"<tr><td>06091</td>.*?</tr>", page)
+    assert "covered" not in peille_row and f"({note})" in peille_row
+    assert peille_row.count("<td>–</td>") == len(found["dates"])
+    assert "– a commune outside the data, with no count." in page
 
 
 def test_control_characters_of_a_name_show_as_on_the_map(

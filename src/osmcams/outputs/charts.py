@@ -18,6 +18,9 @@ from osmcams.communes.model import code_label
 from osmcams.files import atomic_open, atomic_path
 from osmcams.models import cameras_text
 from osmcams.outputs.figures import (
+    NO_DATA,
+    NO_DATA_EDGE,
+    NO_DATA_LABEL,
     PARTIAL_EDGE,
     covered_text,
     credits,
@@ -31,6 +34,7 @@ COLUMNS = 4
 LINE, FILL = "#bd0026", "#fecc5c"  # the dark and a light end of the maps' yellow-red ramp
 REPORTED = "#08519c"  # the reported figures: blue, apart from the counts' yellow-red
 SUBTITLE_POINTS = 11
+NO_DATA_TEXT = NO_DATA_LABEL.replace("\n", " ")  # as count's note and map's legend say it
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,12 @@ class ReportedPoint:
 
 def _when(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def outside(row: dict[str, Any]) -> bool:
+    """Whether the row is that of a commune named outside the data: no count, the little share
+    of it inside the data known (a source that could not count a commune gives no share)."""
+    return row["cameras"][-1] is None and row.get("coverage") is not None
 
 
 def shown_rows(timeline: Any) -> list[dict[str, Any]]:
@@ -99,9 +109,12 @@ def _figure(
     for ax, row in zip(axes.flat, rows):
         name = wrapped(drawn_text(f"{row['name']} ({row['insee']})"), 11,  # not over the next panel's
                        ax.get_position().width * fig.get_figwidth(), fig.dpi)
-        if row["cameras"][-1] is None:  # a commune the source could not count: said, not drawn as 0
-            ax.set_title(name + "\nnot counted", fontsize=11, loc="left")
-            ax.grid(axis="y", color="#e0e0e0", linewidth=0.6)
+        if row["cameras"][-1] is None:  # outside the data, or not counted: said, no scale, not a 0
+            away = outside(row)
+            ax.set_title(f"{name}\n{NO_DATA_TEXT if away else 'not counted'}", fontsize=11, loc="left")
+            ax.set_yticks([])
+            if away:  # grey and hatched, as the maps draw a commune without data
+                ax.patch.set(facecolor=NO_DATA, edgecolor=NO_DATA_EDGE, hatch="///", linewidth=0)
             ax.spines[["top", "right"]].set_visible(False)
             continue
         # Its own scale, set by its counts and the figures comparable with them; a figure of a
@@ -238,12 +251,15 @@ def timeline_page(
     head = "".join(f"<th>{html_text(d[:10])}</th>" for d in timeline.dates)
     body = "".join(
         f"<tr><td>{html_text(r['insee'])}</td><td><bdi>{html_text(r['name'])}</bdi>"
-        + (f" ({html_text(covered_text(s))})" if (s := partial_share(r)) is not None else "")
+        + (f" ({NO_DATA_TEXT})" if outside(r)
+           else f" ({html_text(covered_text(s))})" if (s := partial_share(r)) is not None else "")
         + "</td>" + "".join(f"<td>{'–' if c is None else f'{lower(r)}{c:,}'}</td>" for c in r["cameras"])
         + "</tr>" for r in timeline.rows
     )
     floors = ("<p>≥ a commune only partly inside the data: its counts are lower bounds.</p>"
               if any(r.get("partial") for r in timeline.rows) else "")
+    floors += ("<p>– a commune outside the data, with no count.</p>"
+               if any(outside(r) for r in timeline.rows) else "")
     names = {r["insee"]: r["name"] for r in timeline.rows}
     label = code_label(names)
     figures = "".join(
