@@ -47,6 +47,22 @@ def test_unknown_name_suggests(net_settings, geo_api):
         geoapi.resolve(Http(net_settings), "Nantse")
 
 
+def test_a_place_outside_france_says_what_to_do(net_settings, geo_api):
+    """geo.api.gouv.fr holds French communes only: a name no French commune bears says so and
+    what to do; a French commune outside the department asked is not told to leave France."""
+    with pytest.raises(CommuneNotFound) as e:
+        geoapi.resolve(Http(net_settings), "Monaco")
+    said = ("o French commune is named 'Monaco', and geo.api.gouv.fr holds French communes only: for "
+            "a place outside France, count in the OSM data's own boundaries (--pbf FILE without "
+            "--boundaries, or --boundary-source osm)")  # after the names it may be a typo of: "? No"
+    assert str(e.value).startswith("no commune 'Monaco'") and str(e.value)[-len(said) - 3:-len(said)] in (
+        ": n", "? N")
+    assert str(e.value).endswith(said) and "\n" not in str(e.value)
+    with pytest.raises(CommuneNotFound) as e:
+        geoapi.resolve(Http(net_settings), "Nice", "93")
+    assert "outside France" not in str(e.value)
+
+
 def test_unknown_code(net_settings, geo_api):
     with pytest.raises(CommuneNotFound, match="no commune with INSEE code 44999"):
         geoapi.resolve(Http(net_settings), "44999")

@@ -107,6 +107,32 @@ def test_the_demo_takes_a_commune_by_name_and_refuses_other_data(
     assert f"no commune 'Nice'; Nice ({nice[0]}) is a French commune, but " in other.stderr
 
 
+def test_a_place_outside_france_says_so_and_what_to_do(
+    tmp_path: Path, cog_population: Path, osm_cameras, osmium_polygons
+) -> None:
+    """Monaco, with the demo's French outlines: one line saying that no French commune has
+    the name, what the boundaries in use are, and what to do; done, it counts Monaco's
+    cameras in the extract's own boundaries, those osmium finds in its relation."""
+    assert not [c for c in json.loads(cog_population.read_text()) if c["nom"] == "Monaco"]
+    env = _offline_env(tmp_path)
+    asked = subprocess.run([sys.executable, "-m", "osmcams", "count", "--demo", "--commune", "Monaco"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert asked.returncode == 3 and asked.stdout == ""
+    *_, line = asked.stderr.splitlines()
+    assert line == (f"osmcams: error: no commune 'Monaco': no French commune is named 'Monaco', and "
+                    f"{DEMO / 'communes-ign-2018.geojson'} holds French communes only: for a place "
+                    "outside France, count in the OSM data's own boundaries (--pbf FILE without "
+                    "--boundaries, or --boundary-source osm)")
+    pbf = DEMO / "monaco-2025-02-07.osm.pbf"
+    done = subprocess.run([sys.executable, "-m", "osmcams", "count", "--commune", "Monaco", "--pbf", str(pbf),
+                           "-f", "json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    monaco = osmium_polygons(pbf, 8)[2220322]
+    inside = [o for o in osm_cameras(pbf) if monaco.intersects(Point(o.lon, o.lat))]
+    assert [(r["insee"], r["cameras"]) for r in json.loads(done.stdout)["communes"]] == [
+        ("r2220322", len(inside))]
+
+
 def test_the_demo_ranks_all_its_communes(tmp_path: Path) -> None:
     """`count --demo --all` ranks the demo's communes as `--department 06` does: the three
     partly covered ones with --include-partial, none without (said in a warning)."""

@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from osmcams.communes.model import NOTHING_SELECTED, Communes, department_of, short_list
+from osmcams.communes.model import INSEE_CODE, NOTHING_SELECTED, Communes, department_of, short_list
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, OsmcamsError, UsageError, quoted
 from osmcams.models import listed
 
@@ -156,6 +156,8 @@ def select(
                 raise CommuneNotFound(f"{e}: {city}") from None
             found = french_commune(query, department)
             if found is None:
+                if all(INSEE_CODE.fullmatch(code) for code in frame["insee"]):  # French communes only
+                    raise abroad(e, query, communes.source) from None
                 raise
             raise CommuneNotFound(f"{e}; {found[1]} ({found[0]}) is a French commune, but "
                                   f"{communes.source} does not hold it") from None
@@ -200,6 +202,26 @@ def french_commune(query: str, department: str | None = None) -> tuple[str, str]
     except OsmcamsError:  # not one French commune, or no table to say
         return None
     return code, names[code]
+
+
+def abroad(error: CommuneNotFound, query: str, source: str) -> CommuneNotFound:
+    """`error`, saying what to do when `query` is no French commune's name or code, as it
+    is not found among the French communes of `source`."""
+    from osmcams.communes.population import official_table, read_population
+
+    try:
+        names = read_population(official_table()).names
+    except OsmcamsError:  # no table to say
+        return error
+    wanted, plain = normalise(query), bare(query)
+    if query.strip().upper() in names or any(normalise(n) == wanted or bare(n) == plain
+                                             for n in names.values()):
+        return error
+    said = (f"no French commune is named {quoted(query)}, and {source} holds French communes "
+            "only: for a place outside France, count in the OSM data's own boundaries (--pbf "
+            "FILE without --boundaries, or --boundary-source osm)")
+    text = str(error)
+    return CommuneNotFound(f"{text} {said[0].upper()}{said[1:]}" if text.endswith("?") else f"{text}: {said}")
 
 
 def _region_frame(communes: Communes, region: str) -> Any:

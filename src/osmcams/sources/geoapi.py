@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.communes.model import COLUMNS, MAX_POPULATION, Communes, department_of
-from osmcams.communes.names import match
+from osmcams.communes.names import abroad, match
 from osmcams.errors import CommuneNotFound, DataError
 from osmcams.models import nan_unsaid
 from osmcams.settings import public_url
@@ -122,7 +122,10 @@ def resolve(http: Http, query: str, department: str | None = None) -> str:
         http, {**params, "nom": query, "boost": "population", "limit": str(SEARCH_LIMIT)}
     )
     candidates = [(str(c["code"]), str(c["nom"]), c.get("codeDepartement")) for c in found]
-    return match(query, candidates, department)
+    try:
+        return match(query, candidates, department)
+    except CommuneNotFound as e:
+        raise abroad(e, query, SERVICE) from None
 
 
 def load(http: Http, codes: Sequence[str]) -> Communes:
