@@ -52,17 +52,69 @@ def cog_population(shared_data: Path) -> Path:
     return shared_data / "population/cog-2026/communes.json"
 
 
+def _renamed(cog_population: Path, folder: Path, name: str) -> Path:
+    """The real COG table with Beausoleil (06012) named `name`."""
+    rows = json.loads(cog_population.read_text(encoding="utf-8"))
+    for row in rows:
+        if row["code"] == "06012":
+            row["nom"] = name
+    population = folder / "renamed-communes.json"
+    population.write_text(json.dumps(rows), encoding="utf-8")
+    return population
+
+
 @pytest.fixture
 def controlled_population(cog_population: Path, tmp_path: Path) -> Path:
     """The real COG table with Beausoleil (06012) named "Beau<ESC>soleil<BEL><NEL>": control
     characters a terminal obeys and HTML refuses, which pages show as \\xNN."""
-    rows = json.loads(cog_population.read_text(encoding="utf-8"))
-    for row in rows:
-        if row["code"] == "06012":
-            row["nom"] = "Beau\x1bsoleil\x07\x85"
-    population = tmp_path / "controlled-communes.json"
-    population.write_text(json.dumps(rows), encoding="utf-8")
-    return population
+    return _renamed(cog_population, tmp_path, "Beau\x1bsoleil\x07\x85")
+
+
+# Markdown in a name: a cell's "|" (escaped or not), a line break, emphasis, a link, HTML,
+# code, a backslash before punctuation, an ESC.
+MARKED_NAME = "Beau|so\\|leil\n*x* [a](b) <i>`c\\` C:\\* \x1b_"
+
+
+@pytest.fixture
+def marked_population(cog_population: Path, tmp_path: Path) -> Path:
+    """The real COG table with Beausoleil (06012) named MARKED_NAME."""
+    return _renamed(cog_population, tmp_path, MARKED_NAME)
+
+
+def markdown_tables(text: str) -> list[list[list[str]]]:
+    """The tables of a Markdown text as GitHub-flavoured Markdown reads them (markdown-it-py):
+    each a list of rows, the header first, each cell as the text a reader sees. A cell that
+    holds anything but text (emphasis, a link, HTML, code) fails."""
+    from markdown_it import MarkdownIt
+
+    tables: list[list[list[str]]] = []
+    row: list[str] | None = None
+    for token in MarkdownIt("commonmark").enable("table").parse(text):
+        if token.type == "table_open":
+            tables.append([])
+        elif token.type == "tr_open":
+            row = []
+            tables[-1].append(row)
+        elif token.type == "tr_close":
+            row = None
+        elif token.type == "inline" and row is not None:
+            children = token.children or []
+            assert {child.type for child in children} <= {"text"}, (token.content, children)
+            row.append("".join(child.content for child in children))
+    return tables
+
+
+def shown_cell(value: Any, floor: bool = False) -> str:
+    """How a Markdown table shows a value of the JSON: "–" for none, "≥" before a lower
+    bound, a line break as a space, an ESC as \\x1b."""
+    if value is None:
+        return "–"
+    if isinstance(value, dict):
+        value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "–"
+    elif isinstance(value, list):
+        value = "; ".join(map(str, value)) or "–"
+    text = " ".join(str(value).replace("\x1b", "\\x1b").splitlines())
+    return ("≥" if floor else "") + text
 
 
 # --- Network fixtures (issue 3): local fake services and settings pointing at them ----------

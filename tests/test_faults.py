@@ -1225,7 +1225,7 @@ def _markdown_is_inert(env: Env) -> bool:
     warnings = [line for line in text.splitlines() if "Warning:" in line]
     return (not re.search("[\x00-\x08\x0b-\x1f\x7f]", text) and "<img" not in text
             and len(warnings) >= 2 and all(line.startswith("> **Warning:** ") for line in warnings)
-            and sum("(M01)" in line and "Clear\\x1b[2J&lt;img" in line for line in warnings) == 2)
+            and sum("(M01)" in line and "Clear\\x1b\\[2J&lt;img" in line for line in warnings) == 2)
 
 
 def _boundary_tag(env: Env, tag: str, value: str) -> Path:

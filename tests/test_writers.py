@@ -90,14 +90,14 @@ def test_markdown(report: Report) -> None:
 
 
 def test_a_markdown_cell_is_one_line_of_text() -> None:
-    """A value with a line break, a "|", HTML and an ESC stays in its cell as text, and only
-    number columns are aligned right (text ones were too)."""
+    """A value with a line break, a "|", HTML and an ESC stays in its cell as text (its "["
+    escaped: no link), and only number columns are aligned right (text ones were too)."""
     from osmcams.outputs.writers import markdown_table
 
     rows = [{"name": "Nice\n| <script>alert(1)</script>\x1b[2J", "cameras": 3, "note": "a"}]
     lines = render_text(lambda out: markdown_table(rows, ("name", "cameras", "note"), out)).splitlines()
     assert lines[1] == "|---|---:|---|" and len(lines) == 3
-    assert lines[2] == "| Nice \\| &lt;script&gt;alert(1)&lt;/script&gt;\\x1b[2J | 3 | a |"
+    assert lines[2] == "| Nice \\| &lt;script&gt;alert(1)&lt;/script&gt;\\x1b\\[2J | 3 | a |"
 
 
 def test_geojson_is_rfc_7946(beausoleil: dict, tmp_path: Path) -> None:

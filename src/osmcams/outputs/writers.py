@@ -116,54 +116,67 @@ def _markdown_cell(value: Any) -> str:
         value = "; ".join(map(str, value)) or "–"
     if value is None:
         return "–"
-    return _markdown_line(str(value)).replace("|", "\\|")  # a "|" would end the cell
+    return _markdown_line(str(value))
+
+
+# What Markdown would read as markup in a line of text: a "|" ends a table's cell, "*", "_"
+# and "~" emphasise, "`" opens code (where backslashes are not escapes), "[" and "]" make a
+# link; a backslash before punctuation escapes it (C:\* would lose its backslash).
+MARKDOWN_MARKUP = re.compile(r"[|*_~`\[\]]|\\(?=[!-/:-@\[-`{-~])")
 
 
 def _markdown_line(text: str) -> str:
-    """`text` as one line of Markdown, whatever it holds: a line break would end the row or
-    the quote, "<" open HTML, which Markdown renderers pass through, and a control
-    character (ESC) drive the terminal that shows the file."""
-    return html.escape(" ".join(printable(text.replace("\t", " ")).splitlines()), quote=False)
+    """`text` as one line of Markdown that shows as itself, whatever it holds: a line break
+    would end the row or the quote, markup (MARKDOWN_MARKUP) is escaped with a backslash,
+    "<" would open HTML, which Markdown renderers pass through, and a control character
+    (ESC) drive the terminal that shows the file."""
+    line = " ".join(printable(text.replace("\t", " ")).splitlines())
+    return html.escape(MARKDOWN_MARKUP.sub(r"\\\g<0>", line), quote=False)
 
 
-def markdown_table(rows: list[dict[str, Any]], keys: tuple[str, ...], out: IO[str]) -> None:
-    """Rows as a Markdown table, numbers aligned right, text left."""
-    numbers = {k for k in keys if any(isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool)
-                                      for r in rows)}
-    out.write("| " + " | ".join(keys) + " |\n")
-    out.write("|" + "|".join("---:" if k in numbers else "---" for k in keys) + "|\n")
-    for row in rows:
-        out.write("| " + " | ".join(_markdown_cell(row.get(k)) for k in keys) + " |\n")
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-# The headings of a report's further tables, by name (else the name, capitalised).
-TITLES = {"over_time": "Every reported figure beside the cameras mapped at its date"}
 # The counts that are lower bounds in a row of a commune only partly inside the data.
 LOWER_BOUNDS = ("cameras", "mapped_then")
 
 
-def _bounded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`rows` with their LOWER_BOUNDS as "≥3" where the commune is only partly inside the data."""
-    return [{**r, **{k: f"≥{r[k]:,}" for k in LOWER_BOUNDS if r.get(k) is not None}}
-            if r.get("partial") else r for r in rows]
+def markdown_table(rows: list[dict[str, Any]], keys: tuple[str, ...], out: IO[str],
+                   bounds: tuple[str, ...] = LOWER_BOUNDS) -> None:
+    """Rows as a GitHub-flavoured Markdown table, numbers aligned right, text left, none as
+    "–"; the `bounds` of a row only partly inside the data (`partial`) as "≥3"."""
+    numbers = {k for k in keys if any(_is_number(r.get(k)) for r in rows)}
+    out.write("| " + " | ".join(keys) + " |\n")
+    out.write("|" + "|".join("---:" if k in numbers else "---" for k in keys) + "|\n")
+    for row in rows:
+        floor = "≥" if row.get("partial") else ""
+        out.write("| " + " | ".join(
+            (floor if k in bounds and row.get(k) is not None else "") + _markdown_cell(row.get(k))
+            for k in keys) + " |\n")
 
 
-def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KEYS) -> None:
+# The headings of a report's further tables, by name (else the name, capitalised).
+TITLES = {"over_time": "Every reported figure beside the cameras mapped at its date"}
+
+
+def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KEYS,
+                    bounds: tuple[str, ...] = LOWER_BOUNDS, floor: str | None = None) -> None:
     """The table in Markdown, with any further tables, then the sources and warnings.
 
-    The count of a commune only partly inside the data is shown as a lower bound, "≥3"."""
+    The `bounds` of a commune only partly inside the data are shown as lower bounds, "≥3",
+    and a line under the table says what that means (`floor`, else count's densities)."""
     partial = [r for r in report.rows if r.get("partial")]
-    markdown_table(_bounded(report.rows), keys, out)
+    markdown_table(report.rows, keys, out, bounds)
     if partial:
-        out.write(
-            f"\n≥: only partly inside the data ({len(partial):,} of {len(report.rows):,} communes): "
-            "the count is a lower bound; densities are null under "
-            f"{report.meta.get('min_coverage', MIN_COVERAGE):.0%} coverage.\n"
-        )
+        floor = floor or ("the count is a lower bound; densities are null under "
+                          f"{report.meta.get('min_coverage', MIN_COVERAGE):.0%} coverage")
+        out.write(f"\n≥: only partly inside the data ({len(partial):,} of {len(report.rows):,} communes): "
+                  f"{floor}.\n")
     for name, rows in report.extra.items():
         if rows:
             out.write(f"\n**{TITLES.get(name, name.replace('_', ' ').capitalize())}**\n\n")
-            markdown_table(_bounded(rows), tuple(rows[0]), out)
+            markdown_table(rows, tuple(rows[0]), out, bounds)
     meta = report.meta
     out.write("\n" + _markdown_line(
         f"Source: {meta['source']}, data of {meta['data_timestamp'] or 'unknown date'}. "
