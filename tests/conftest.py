@@ -117,6 +117,18 @@ def shown_cell(value: Any, floor: bool = False) -> str:
     return ("≥" if floor else "") + text
 
 
+def assert_rows(table: list[list[str]], rows: list[dict[str, Any]],
+                bounds: tuple[str, ...] = ("cameras", "mapped_then")) -> dict[str, dict[str, str]]:
+    """Each row of a Markdown `table` (`markdown_tables`, header first) shows the JSON row of
+    the same place, cell by cell (`shown_cell`: the `bounds` of a partial row after "≥");
+    the table's rows by their first cell, as {header: cell}."""
+    header, *body = table
+    assert len(body) == len(rows)
+    for cells, row in zip(body, rows):
+        assert cells == [shown_cell(row[key], row.get("partial") and key in bounds) for key in header]
+    return {cells[0]: dict(zip(header, cells)) for cells in body}
+
+
 # --- Network fixtures (issue 3): local fake services and settings pointing at them ----------
 
 

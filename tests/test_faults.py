@@ -831,7 +831,8 @@ CASES: list[Case] = [
           (["quality"], "x.csv", "osmcams cannot write x.csv"),
           (["quality", "-f", "json"], "x.txt", "x.txt names table, not --format json"),
           (["timeline", "-f", "csv"], "x.json", "x.json names json, not --format csv"),
-          (["timeline"], "x.md", "osmcams cannot write x.md"),
+          (["timeline"], "x.xlsx", "osmcams cannot write x.xlsx"),
+          (["timeline", "-f", "csv"], "x.md", "x.md names markdown, not --format csv"),
       )],
     # issue 8 §3: names that slug alike are refused before anything is written
     Case("codes that slug alike",

@@ -6,16 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import MARKED_NAME, markdown_tables, shown_cell
+from conftest import MARKED_NAME, assert_rows, markdown_tables
 from shapely.geometry import Point
 
 from osmcams.cli import cli
-
-LOWER_BOUNDS = ("cameras", "mapped_then")
 
 
 def invoke(*args: str | Path) -> Result:
@@ -23,19 +20,6 @@ def invoke(*args: str | Path) -> Result:
     result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result
-
-
-def assert_rows(table: list[list[str]], rows: list[dict[str, Any]], bounds: tuple[str, ...] = LOWER_BOUNDS,
-                keys: tuple[str, ...] | None = None) -> dict[str, dict[str, str]]:
-    """Each row of `table` (header first) shows the JSON row of the same place, cell by cell;
-    the rows by code, as {header: cell}."""
-    header, *body = table
-    if keys is not None:
-        assert tuple(header) == keys
-    assert len(body) == len(rows)
-    for cells, row in zip(body, rows):
-        assert cells == [shown_cell(row[key], row.get("partial") and key in bounds) for key in header]
-    return {cells[0]: dict(zip(header, cells)) for cells in body}
 
 
 def cameras_in(code: str, pbf: Path, boundaries: Path, osm_cameras: Callable, ign_shapes: Callable) -> int:

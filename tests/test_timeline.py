@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import parse_opl, run_osmium
+from conftest import MARKED_NAME, assert_rows, markdown_tables, parse_opl, run_osmium
 from shapely.geometry import Point
 
 from osmcams.cli import main
@@ -278,6 +278,44 @@ def test_csv_is_a_long_table(history: Path, ign_dir: Path, tmp_path: Path) -> No
     assert rows[0]["added"] == "" and rows[1]["added"] != ""
     # Beausoleil is at most half inside the extract (TRUTH): its counts are lower bounds, as count's.
     assert {(r["partial"], float(r["coverage"]) <= TRUTH["06012"]) for r in rows} == {("True", True)}
+
+
+def test_markdown_has_a_column_per_date(
+    history: Path, ign_dir: Path, shapes: dict[str, Any], marked_population: Path, tmp_path: Path
+) -> None:
+    """Markdown, on stdout and in FILE.md: a row per commune as in JSON, a column per date
+    (the day at midnight UTC, else the date in full), each count as osmium time-filter holds it,
+    "≥" before those of the four communes partly inside the data, "–" at every date for
+    Peille (outside it, never 0), and a line that says so; Beausoleil, named with "|", a line
+    break and markup, is one cell of text; the data date and population source below."""
+    args = ["--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+            "--population", marked_population, *(a for code in COMMUNES for a in ("--commune", code)),
+            "--commune", "Peille", "--since", "2024", "-q"]
+    code, data = _run(*args, "-f", "json")
+    assert code == ExitCode.OK
+    found = json.loads(data)
+    code, text = _run(*args, "-f", "markdown")
+    assert code == ExitCode.OK
+    assert _run(*args, "-o", tmp_path / "t.md")[0] == ExitCode.OK
+    assert (tmp_path / "t.md").read_text(encoding="utf-8") == text
+    dates = found["dates"]
+    assert dates == ["2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z", HEADER_DATE]  # midnight too
+    table, = markdown_tables(text)
+    assert table[0] == ["insee", "name", "department", "population", "coverage", "partial", "2024-01-01",
+                        "2025-01-01", HEADER_DATE[:10], "per_10k", "first_camera"]
+    rows = [{**row, **dict(zip(table[0][6:9], row["cameras"]))} for row in found["communes"]]
+    cells = assert_rows(table, rows, tuple(table[0][6:9]))
+    snapshots = [_snapshot(history, date, shapes) for date in dates]
+    for code in COMMUNES:
+        assert [cells[code][day] for day in table[0][6:9]] == [f"≥{len(s[code])}" for s in snapshots], code
+    assert [cells["06091"][day] for day in table[0][6:9]] == ["–"] * 3
+    assert cells["06012"]["name"] == " ".join(MARKED_NAME.replace("\x1b", "\\x1b").splitlines())
+    assert "\n≥: only partly inside the data (4 of 5 communes): its counts are lower bounds" in text
+    assert "\n– no count: a commune outside the data" in text
+    assert f"data of {HEADER_DATE}. " in text and "Population: renamed-communes.json (Etalab COG)" in text
+    code, text = _run(*args, "--until", "2025-06-01T05:30Z", "-f", "markdown")
+    assert code == ExitCode.OK
+    assert markdown_tables(text)[0][0][6:9] == ["2024-01-01", "2025-01-01", "2025-06-01T05:30:00Z"]
 
 
 def test_the_table_marks_partial_counts_as_lower_bounds(history: Path, ign_dir: Path, monkeypatch) -> None:

@@ -18,15 +18,16 @@ from osmcams.cli.render import (
     progress_bar,
     status_of,
 )
-from osmcams.outputs.formats import CHART_SUFFIXES
+from osmcams.outputs.formats import CHART_SUFFIXES, FORMATS
 
-TIMELINE_FORMATS = ("table", "csv", "json")
+TIMELINE_FORMATS = ("table", "csv", "json", "markdown")
 # A chart's suffix draws the counts over time, and takes no --format.
 TIMELINE_SUFFIXES = {".csv": "csv", ".json": "json", ".txt": "table",
+                     **dict.fromkeys(FORMATS["markdown"].suffixes, "markdown"),
                      **dict.fromkeys(CHART_SUFFIXES, "chart")}
 PERIODS = ("year", "quarter", "month", "week", "day", "hour")
 BARS = "▁▂▃▄▅▆▇█"
-NO_COUNT = "\n– no count: a commune outside the data, or one the source could not count (see the warnings)"
+NO_COUNT = "– no count: a commune outside the data, or one the source could not count (see the warnings)"
 SPARK_WIDTH = 40
 
 
@@ -57,7 +58,8 @@ def rich_table(timeline: Any, limit: int) -> Any:
     meta, dates = timeline.meta, timeline.dates
     rows = timeline.rows[:limit]
     cut = (f"\nthe first {len(rows):,} of {len(timeline.rows):,} communes; "
-           "--format csv or json for them all" if len(rows) < len(timeline.rows) else "")
+           "--format csv, json or markdown for them all" if len(rows) < len(timeline.rows) else "")
+    uncounted = "\n" + NO_COUNT if any(r["cameras"][-1] is None for r in rows) else ""
     return Fitted(
         [(code_label(r["insee"] for r in rows), "left"), ("Commune", "text"), (dates[0][:10], "right"),
          ("Trend", "left"), (dates[-1][:10], "right"), ("+", "right"), ("−", "right"), ("/10k", "right"),
@@ -72,8 +74,33 @@ def rich_table(timeline: Any, limit: int) -> Any:
         caption=f"{meta['source']}; boundaries {meta['boundaries_date'].split(',')[0]}; "
                 f"population: {population_text(meta['population_source'], meta['population_year'])}"
                 f"{partial_note(rows, 'its counts are lower bounds')}"
-                f"{NO_COUNT if any(r['cameras'][-1] is None for r in rows) else ''}{cut}",
+                f"{uncounted}{cut}",
     )
+
+
+# The columns of a commune's row in Markdown around its counts, one column per date.
+BEFORE_DATES = ("insee", "name", "department", "population", "coverage", "partial")
+AFTER_DATES = ("per_10k", "first_camera")
+
+
+def date_column(date: str) -> str:
+    """A date as a column's name: the day alone at midnight UTC (the start of a period)."""
+    return date[:10] if date.endswith("T00:00:00Z") else date
+
+
+def timeline_markdown(timeline: Any, out: Any) -> None:
+    """The counts as count's Markdown gives them: a row per commune, a column per date, a
+    partly covered commune's counts as "≥3", none as "–"; then the sources and warnings."""
+    from osmcams.join import MIN_COVERAGE, Report
+    from osmcams.outputs.writers import report_markdown
+
+    dates = tuple(map(date_column, timeline.dates))
+    rows = [{**{k: r[k] for k in (*BEFORE_DATES, *AFTER_DATES)}, **dict(zip(dates, r["cameras"]))}
+            for r in timeline.rows]
+    report = Report(timeline.meta, rows, timeline.warnings)
+    report_markdown(report, out, (*BEFORE_DATES, *dates, *AFTER_DATES), dates,
+                    f"its counts are lower bounds; per_10k is null under {MIN_COVERAGE:.0%} coverage",
+                    (NO_COUNT,) if any(r["cameras"][-1] is None for r in timeline.rows) else ())
 
 
 def timeline_json(timeline: Any) -> str:
@@ -203,6 +230,8 @@ def timeline(
         return
     if fmt == "json":
         text = timeline_json(result)
+    elif fmt == "markdown":
+        text = render_text(lambda out: timeline_markdown(result, out))
     elif fmt == "csv":
         from osmcams.analysis.timeline import CSV_KEYS
 

@@ -161,11 +161,13 @@ TITLES = {"over_time": "Every reported figure beside the cameras mapped at its d
 
 
 def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KEYS,
-                    bounds: tuple[str, ...] = LOWER_BOUNDS, floor: str | None = None) -> None:
+                    bounds: tuple[str, ...] = LOWER_BOUNDS, floor: str | None = None,
+                    notes: tuple[str, ...] = ()) -> None:
     """The table in Markdown, with any further tables, then the sources and warnings.
 
     The `bounds` of a commune only partly inside the data are shown as lower bounds, "≥3",
-    and a line under the table says what that means (`floor`, else count's densities)."""
+    and a line under the table says what that means (`floor`, else count's densities);
+    `notes` are further lines under it."""
     partial = [r for r in report.rows if r.get("partial")]
     markdown_table(report.rows, keys, out, bounds)
     if partial:
@@ -173,6 +175,8 @@ def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KE
                           f"{report.meta.get('min_coverage', MIN_COVERAGE):.0%} coverage")
         out.write(f"\n≥: only partly inside the data ({len(partial):,} of {len(report.rows):,} communes): "
                   f"{floor}.\n")
+    for note in notes:
+        out.write(f"\n{_markdown_line(note)}\n")
     for name, rows in report.extra.items():
         if rows:
             out.write(f"\n**{TITLES.get(name, name.replace('_', ' ').capitalize())}**\n\n")
