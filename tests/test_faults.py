@@ -833,6 +833,7 @@ CASES: list[Case] = [
           (["timeline", "-f", "csv"], "x.json", "x.json names json, not --format csv"),
           (["timeline"], "x.xlsx", "osmcams cannot write x.xlsx"),
           (["timeline", "-f", "csv"], "x.md", "x.md names markdown, not --format csv"),
+          (["quality", "-f", "json"], "x.md", "x.md names markdown, not --format json"),
       )],
     # issue 8 §3: names that slug alike are refused before anything is written
     Case("codes that slug alike",

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import MARKED_NAME, assert_rows, markdown_tables, run_osmium, shown_cell
 from pyproj import Geod
 
 from osmcams.cli import cli
@@ -114,6 +115,77 @@ def test_quality_agrees_with_a_loop_over_osmium(
         assert properties["@id"].startswith("node/")
         assert properties["osm_url"] == f"https://www.openstreetmap.org/{properties['@id']}"
         assert properties["description"] and properties["name"]
+
+
+# An unreadable direction full of Markdown: a "|", a line break, emphasis, a link, "\\*".
+MARKED_DIRECTION = "N|E\n*x* [a](b) \\*"
+
+
+def with_direction(pbf: Path, value: str, tmp_path: Path) -> Path:
+    """`pbf` with camera:direction=`value` on its first camera node without a direction (osmium
+    cat through OPL)."""
+    opl = tmp_path / "cameras.opl"
+    run_osmium("cat", pbf, "-f", "opl", "-o", opl)
+    escaped = "".join(c if c.isascii() and c.isalnum() else f"%{ord(c):x}%" for c in value)
+    lines = opl.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        if (line.startswith("n") and "man_made=surveillance" in line
+                and not re.search(r"[ ,T](camera:|surveillance:)?direction=", line)):
+            lines[i] = line.replace(" T", f" Tcamera%3a%direction={escaped},", 1)
+            break
+    opl.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    target = tmp_path / "cameras.osm.pbf"
+    run_osmium("cat", opl, "-o", target)
+    return target
+
+
+@pytest.mark.parametrize("extract", ["monaco-2025-02-07.osm.pbf", "big/valhalla-bench-munchen-2020.osm.pbf"])
+def test_markdown_agrees_with_json_and_a_loop_over_osmium(
+    extract: str, osm_dir: Path, osm_cameras, tmp_path: Path
+) -> None:
+    """Markdown, on stdout and in FILE.md: the commune's row as JSON gives it, each count as
+    the loop over osmium's cameras finds it (missing:<key> for each checked key, the odd
+    values counted), "≥" before each since the box lies partly outside the data; then the
+    odd values and the unreadable directions, a row each, as the loop finds them. The
+    commune's name and a camera:direction full of Markdown stay one cell of text each."""
+    pbf = osm_dir / extract
+    if extract.startswith("monaco"):
+        pbf = with_direction(pbf, MARKED_DIRECTION, tmp_path)
+    cameras = osm_cameras(pbf)
+    lons, lats = [c.lon for c in cameras], [c.lat for c in cameras]
+    w, s, e, n = min(lons) - 0.01, min(lats) - 0.01, max(lons) + 0.01, max(lats) + 0.01
+    boundary = tmp_path / "zone.geojson"
+    boundary.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"code": "X0001", "nom": MARKED_NAME},
+        "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}}]}))
+    args = ("quality", "--commune", "X0001", "--pbf", pbf, "--boundaries", boundary, "-q")
+    row = json.loads(invoke(*args, "-f", "json").stdout)["communes"][0]
+    text = invoke(*args, "-f", "markdown").stdout
+    assert invoke(*args, "-o", tmp_path / "t.md").exit_code == 0
+    assert (tmp_path / "t.md").read_text(encoding="utf-8") == text
+    want = expected(cameras)
+    odd = [(key, value, count) for key, values in want["odd_values"].items()
+           for value, count in values.items()]
+    counts = {"cameras": want["cameras"], **{f"missing:{key}": want["missing"][key] for key in KEYS},
+              "fixme": want["fixme"], "odd_values": sum(count for *_, count in odd),
+              "near_duplicates": want["near_duplicates"]}
+    assert {key: row[key] for key in want} == want
+    assert row["partial"] and bool(want["unreadable_directions"]) == (pbf.name == "cameras.osm.pbf")
+    main, *more = markdown_tables(text)
+    bounds = (*counts, "to_complete")
+    cells = assert_rows(main, [{**row, **counts}], bounds)["X0001"]
+    assert {key: cells[key] for key in counts} == {key: f"≥{n}" for key, n in counts.items()}
+    name = shown_cell(MARKED_NAME)
+    assert cells["name"] == name == "Beau|so\\|leil *x* [a](b) <i>`c\\` C:\\* \\x1b_"
+    assert len(more) == bool(odd) + bool(want["unreadable_directions"])
+    if odd:
+        shown = [("X0001", name, "True", key, shown_cell(value), f"≥{count}") for key, value, count in odd]
+        assert sorted(map(tuple, more[0][1:])) == sorted(shown)
+    if want["unreadable_directions"]:
+        direction = shown_cell(MARKED_DIRECTION)
+        assert more[1][1:] == [["X0001", name, bad["@id"], bad["key"], direction]
+                               for bad in want["unreadable_directions"]]
+        assert ("camera:direction", direction, "≥1") in {tuple(r[3:]) for r in more[0][1:]}
 
 
 def test_a_todo_file_states_its_data_date(monaco_2025: Path, osm_cameras, write_text, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from osmcams.cli.render import (
 )
 from osmcams.errors import UsageError
 from osmcams.models import cameras_text
-from osmcams.outputs.formats import TABLE_FORMATS, TABLE_SUFFIXES, agreed_format
+from osmcams.outputs.formats import FORMATS, TABLE_FORMATS, TABLE_SUFFIXES, agreed_format
 
 SOURCE_CHOICES = ("pbf", "communes", "department", "every", "region", "boundaries")
 
@@ -311,6 +311,7 @@ def quality_table(report: Any) -> Any:
     from osmcams.cli.render import Fitted, lower_bound, partial_note
     from osmcams.communes.model import code_label
     from osmcams.join import share_text
+    from osmcams.outputs.writers import TITLES
 
     meta = report.meta
     # Each checked key by its own name, less the "surveillance:" every reader knows.
@@ -342,15 +343,45 @@ def quality_table(report: Any) -> Any:
     if not unreadable:
         return table
     directions = Fitted([("Commune", "text"), ("Camera", "left"), ("Key", "left"), ("Value", "text")],
-                        unreadable, title="Directions osmcams cannot read")
+                        unreadable, title=TITLES["unreadable_directions"])
     return Group(table, directions)
+
+
+def quality_markdown(report: Any, out: Any) -> None:
+    """The counts per commune as count's Markdown gives them, the cameras lacking each checked
+    key as missing:<key> and the odd values as their number, those of a commune partly
+    inside the data as "≥3", none as "–"; then the odd values and the unreadable directions,
+    a table each, the sources and the warnings."""
+    from osmcams.analysis.quality import CHECKED
+    from osmcams.join import Report
+    from osmcams.outputs.writers import report_markdown
+
+    missing = tuple(f"missing:{key}" for key in CHECKED)
+    counts = ("cameras", "to_complete", *missing, "fixme", "odd_values", "near_duplicates")
+    rows, odd, unreadable = [], [], []
+    for r in report.rows:
+        place = {"insee": r["insee"], "name": r["name"]}
+        odd_values = None if r["odd_values"] is None else sum(
+            n for values in r["odd_values"].values() for n in values.values())
+        rows.append({**place, "coverage": r["coverage"], "partial": r["partial"],
+                     "cameras": r["cameras"], "to_complete": r["to_complete"],
+                     **{f"missing:{key}": (r["missing"] or {}).get(key) for key in CHECKED},
+                     "fixme": r["fixme"], "odd_values": odd_values, "near_duplicates": r["near_duplicates"],
+                     "reason": r["reason"]})
+        odd += [{**place, "partial": r["partial"], "key": key, "value": value, "cameras": n}
+                for key, values in (r["odd_values"] or {}).items() for value, n in values.items()]
+        unreadable += [{**place, **bad} for bad in r["unreadable_directions"] or []]
+    keys = ("insee", "name", "coverage", "partial", *counts, "reason")
+    report_markdown(Report(report.meta, rows, report.warnings,
+                           extra={"odd_values": odd, "unreadable_directions": unreadable}),
+                    out, keys, counts, "its numbers are lower bounds")
 
 
 @click.command()
 @source_options
 @click.option("--duplicate-distance", type=Finite(0, min_open=True), default=3.0,
               show_default=True, help="Metres under which two cameras are near-duplicates.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]),
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "markdown"]),
               help="Output format [default: from the --output suffix, else table].")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write to this file.")
 @click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False),
@@ -376,7 +407,8 @@ def quality(
     from osmcams.files import check_target, publish
     from osmcams.outputs.writers import commune_file, provenance, render_text, report_json, write_geojson
 
-    fmt = agreed_format(output, fmt, {".json": "json", ".txt": "table"}, "table")
+    fmt = agreed_format(output, fmt, {".json": "json", ".txt": "table",
+                                      **dict.fromkeys(FORMATS["markdown"].suffixes, "markdown")}, "table")
     if output:
         check_target(output, overwrite)
     report, todo = commune_quality(report_from(kw), duplicate_distance)
@@ -393,5 +425,7 @@ def quality(
                            + floor_note(rows[code]), highlight=False, soft_wrap=True)
     if fmt == "json":
         emit(render_text(lambda out: report_json(report, out)), output, overwrite)
+    elif fmt == "markdown":
+        emit(render_text(lambda out: quality_markdown(report, out)), output, overwrite)
     else:
         print_rich(quality_table(report), output, overwrite)

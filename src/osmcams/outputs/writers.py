@@ -157,7 +157,9 @@ def markdown_table(rows: list[dict[str, Any]], keys: tuple[str, ...], out: IO[st
 
 
 # The headings of a report's further tables, by name (else the name, capitalised).
-TITLES = {"over_time": "Every reported figure beside the cameras mapped at its date"}
+TITLES = {"over_time": "Every reported figure beside the cameras mapped at its date",
+          "odd_values": "Values the OSM wiki does not document",
+          "unreadable_directions": "Directions osmcams cannot read"}
 
 
 def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KEYS,
