@@ -12,6 +12,7 @@ import numpy
 import pyogrio
 import pytest
 from click.testing import CliRunner, Result
+from conftest import markdown_tables, shown_cell
 from pyproj import Geod, Transformer
 from scipy.optimize import linear_sum_assignment
 from shapely.geometry import Point
@@ -416,6 +417,31 @@ def test_paris_register_is_read_as_sites_and_matches_a_brute_force_count(
     # One to one, the second and third camera of a site would be "OSM only".
     paired = json.loads(pair("--official", register, "--cameras", cameras, "-f", "json").stdout)
     assert paired["osm_only"] > summary["osm_cameras_at_no_site"]
+
+
+def test_markdown_summary_is_the_json_s_and_the_brute_force_count(
+    register: Path, official_points, site_cameras, tmp_path: Path
+) -> None:
+    """--format markdown: a row per key of the summary, its value as --format json gives it,
+    the counts of sites with and without cameras as the brute force finds them; the camera
+    file, named with "|" and markup, one cell of text; the register, the OSM source and
+    its data date in a line below, then the warnings."""
+    cameras = geojson_of(site_cameras, tmp_path / "cam|eras *x* [a](b).geojson")
+    args = ("match", "--official", register, "--cameras", cameras)
+    summary = json.loads(invoke(*args, "-f", "json").stdout)
+    result = invoke(*args, "-f", "markdown")
+    assert result.exit_code == 0, result.output
+    table, = markdown_tables(result.stdout)
+    warnings = summary.pop("warnings")
+    assert table == [["key", "value"], *([key, shown_cell(value)] for key, value in summary.items())]
+    cells = dict(table[1:])
+    near = near_sites(official_points, site_cameras)
+    assert cells["sites_with_osm_cameras"] == str(int(near.any(axis=1).sum()))
+    assert cells["sites_without_osm_cameras"] == str(int((~near.any(axis=1)).sum()))
+    assert cells["osm_cameras_at_no_site"] == str(int((~near.any(axis=0)).sum()))
+    assert cells["osm_source"] == str(cameras)
+    assert "Register: " in result.stdout and "data of unknown date" in result.stdout
+    assert result.stdout.count("> **Warning:**") == len(warnings)
 
 
 def test_a_register_with_a_count_per_site(official_points, site_cameras, tmp_path: Path) -> None:

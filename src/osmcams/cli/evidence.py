@@ -56,7 +56,7 @@ def key_values(title: str, values: dict[str, Any]) -> Any:
               help="What a register row is: a site holding any number of cameras, or one camera.")
 @click.option("--count-field", help="With sites: the column holding each site's number of cameras "
                                     "[default: nombre, nb_cameras, cameras, count... when present].")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
               show_default=True, help="Summary format.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               help="A GeoPackage (.gpkg) with the layers matched, official_only and osm_only.")
@@ -133,12 +133,28 @@ def match(
     if fmt == "json":
         click.echo(json.dumps({**summary, "warnings": warnings},
                               ensure_ascii=False, allow_nan=False, indent=1))
+    elif fmt == "markdown":
+        from osmcams.outputs.writers import render_text
+
+        click.echo(render_text(lambda out: match_markdown(summary, warnings, out)), nl=False)
     else:
         print_rich(key_values(f"Official register of {register_unit}s against OpenStreetMap", summary),
                    None, False)
     written = [output_dir / name for name in names.values()] if output_dir else []
     for target in [*written, *([output] if output else [])]:
         stderr().print(f"wrote {target}", highlight=False, soft_wrap=True)
+
+
+def match_markdown(summary: dict[str, Any], warnings: list[str], out: Any) -> None:
+    """The summary as a Markdown table of its keys and values, as JSON has them, then the
+    register, the OSM cameras and their data date, and the warnings."""
+    from osmcams import __version__
+    from osmcams.outputs.writers import markdown_sources, markdown_table
+
+    markdown_table([{"key": key, "value": value} for key, value in summary.items()], ("key", "value"), out)
+    markdown_sources(f"Register: {summary['official_source']}. OpenStreetMap: {summary['osm_source']}, "
+                     f"data of {summary['data_timestamp'] or 'unknown date'}. osmcams {__version__}.",
+                     warnings, out)
 
 
 def reported_cell(figure: dict[str, Any]) -> str | None:

@@ -184,13 +184,18 @@ def report_markdown(report: Report, out: IO[str], keys: tuple[str, ...] = ROW_KE
             out.write(f"\n**{TITLES.get(name, name.replace('_', ' ').capitalize())}**\n\n")
             markdown_table(rows, tuple(rows[0]), out, bounds)
     meta = report.meta
-    out.write("\n" + _markdown_line(
+    markdown_sources(
         f"Source: {meta['source']}, data of {meta['data_timestamp'] or 'unknown date'}. "
         f"Boundaries: {meta['boundaries']}. Population: "
         f"{population_text(meta['population_source'], meta['population_year'])}. "
-        f"osmcams {meta['osmcams_version']}."
-    ) + "\n")
-    for warning in report.warnings:
+        f"osmcams {meta['osmcams_version']}.", report.warnings, out)
+
+
+def markdown_sources(line: str, warnings: list[str], out: IO[str]) -> None:
+    """Under Markdown tables: where their numbers come from, in one `line`, then each warning
+    as a quote."""
+    out.write("\n" + _markdown_line(line) + "\n")
+    for warning in warnings:
         out.write(f"\n> **Warning:** {_markdown_line(warning)}\n")
 
 
