@@ -336,6 +336,34 @@ def test_a_partly_covered_commune_is_marked_as_in_count(monaco_2025: Path, commu
     assert "≥0" in table and "only partly inside the data" in table
 
 
+def test_a_commune_named_outside_the_data_keeps_its_row_without_numbers(
+    monaco_2025: Path, communes_06: Path, ign_shapes, osmium_opl
+) -> None:
+    """Nice, named before Beausoleil, holds no node of the Monaco extract (osmium cat and
+    shapely): as in count, it keeps its row, in the order asked, with no numbers and the
+    reason, in JSON, in the table and in Markdown ("–", never 0); it was left out."""
+    import shapely
+
+    nodes = [o for o in osmium_opl("cat", monaco_2025) if o.kind == "n"]
+    nice = ign_shapes(communes_06)["06088"]
+    assert not shapely.contains_xy(nice, [o.lon for o in nodes], [o.lat for o in nodes]).any()
+    args = ("quality", "--commune", "06088", "--commune", "06012", "--pbf", monaco_2025,
+            "--boundaries", communes_06, "-q")
+    rows = json.loads(invoke(*args, "-f", "json").stdout)["communes"]
+    assert [r["insee"] for r in rows] == ["06088", "06012"]
+    numbers = ("cameras", "missing", "fixme", "odd_values", "near_duplicates", "to_complete")
+    assert all(rows[0][key] is None for key in numbers) and rows[0]["reason"]
+    assert rows[1]["cameras"] == 1
+    assert re.search(r"06088 +Nice +– +– ", invoke(*args, "-f", "table").stdout)
+    main, = markdown_tables(invoke(*args, "-f", "markdown").stdout)
+    flat = [{**r, **{f"missing:{key}": (r["missing"] or {}).get(key) for key in KEYS},
+             "odd_values": None if r["odd_values"] is None
+             else sum(n for values in r["odd_values"].values() for n in values.values())} for r in rows]
+    counts = tuple(main[0][4:-1])  # between partial and reason
+    cells = assert_rows(main, flat, counts)
+    assert {cells["06088"][key] for key in counts} == {"–"} and cells["06012"]["cameras"] == "≥1"
+
+
 def test_control_characters_of_tags_reach_no_terminal(tmp_path: Path, write_text) -> None:
     """An ESC sequence in a tag (a colour, a screen wipe, a window title) is shown as \\x1b in
     the table and the warnings, never sent to the terminal as it is."""

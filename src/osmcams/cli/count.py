@@ -16,6 +16,7 @@ from osmcams.cli.options import (
     report_from,
     show_warnings,
     source_options,
+    with_outside,
 )
 from osmcams.cli.render import (
     TABLE_ROWS,
@@ -47,16 +48,6 @@ COUNT_COLUMNS = (("INSEE", "left"), ("Commune", "text"), ("Pop.", "right"), ("km
                  ("Cover", "right"), ("Cams", "right"), ("/km²", "right"), ("/10k", "right"),
                  ("inh/cam", "right"), ("Types", "text"))
 COUNT_DROPPED = ("Types", "inh/cam", "km²", "Pop.", "/10k", "/km²")
-
-
-def with_outside(report: Any, in_order: bool) -> list[dict[str, Any]]:
-    """The rows of `report` and those of the communes named that lie outside its data (no
-    count): in the order asked when `in_order`, else after the others."""
-    rows = [*report.rows, *report.outside]
-    if in_order:
-        asked = {code: i for i, code in enumerate(report.cameras)}  # every code asked for
-        rows.sort(key=lambda row: asked[row["insee"]])
-    return rows
 
 
 def rich_table(report, limit: int) -> Any:

@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from osmcams.cli.options import Finite, report_from, show_warnings, source_options
+from osmcams.cli.options import (
+    Finite,
+    names_communes,
+    report_from,
+    show_warnings,
+    source_options,
+    with_outside,
+)
 from osmcams.cli.render import (
     QUALIFIED,
     cell,
@@ -427,7 +434,11 @@ def quality(
                                       **dict.fromkeys(FORMATS["markdown"].suffixes, "markdown")}, "table")
     if output:
         check_target(output, overwrite)
-    report, todo = commune_quality(report_from(kw), duplicate_distance)
+    named = names_communes(kw)
+    counted = report_from(kw)
+    if named:  # a commune named keeps its row, with no numbers outside the data
+        counted.rows = with_outside(counted, True)
+    report, todo = commune_quality(counted, duplicate_distance)
     if output_dir:  # all or nothing: names checked before the first file is written
         names = {row["insee"]: row["name"] for row in report.rows}
         files = {code: commune_file(code, names[code], "geojson") for code in todo}

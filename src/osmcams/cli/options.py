@@ -189,6 +189,16 @@ def names_communes(kw: dict[str, Any]) -> bool:
     return bool(kw["communes"]) or (kw["demo"] and not (kw["department"] or kw["region"] or kw["every"]))
 
 
+def with_outside(report: Any, in_order: bool) -> list[dict[str, Any]]:
+    """The rows of `report` and those of the communes named that lie outside its data (no
+    count): in the order asked when `in_order`, else after the others."""
+    rows = [*report.rows, *report.outside]
+    if in_order:
+        asked = {code: i for i, code in enumerate(report.cameras)}  # every code asked for
+        rows.sort(key=lambda row: asked[row["insee"]])
+    return rows
+
+
 def _use_demo(kw: dict[str, Any]) -> None:
     """Point the options at the demo data; refuse the options that name other data."""
     from osmcams.communes.names import is_region_code
