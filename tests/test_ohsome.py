@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import assert_rows, markdown_tables
 from fake_ohsome import TIMEOUT_MESSAGE, Ohsome, error
 from test_timeline import COMMUNES, HEADER_DATE, _run, _snapshot, _timeline, history, shapes  # noqa: F401
 from werkzeug import Request, Response
@@ -124,6 +125,18 @@ def test_a_refused_commune_is_named_and_null(
     assert all(None not in rows[c]["cameras"] for c in COMMUNES if c != "06150")
     err = capsys.readouterr().err
     assert "ohsome could not count La Turbie (06150)" in err and str(status) in err
+    # In Markdown too: "–" at every date, never 0, with the line that says why.
+    code, text = _run("--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                      *(a for c in COMMUNES for a in ("--commune", c)), "--since", "2024", "-q",
+                      "-f", "markdown")
+    assert code == ExitCode.OK
+    table, = markdown_tables(text)
+    dates = table[0][6:-2]
+    assert len(dates) == len(online["dates"])
+    wide = [{**row, **dict(zip(dates, row["cameras"]))} for row in online["communes"]]
+    turbie = assert_rows(table, wide, tuple(dates))["06150"]
+    assert [turbie[date] for date in dates] == ["–"] * len(dates)
+    assert "\n– no count: a commune outside the data, or one the source could not count" in text
 
 
 def test_every_commune_refused_is_an_error(ohsome: Ohsome, ign_dir: Path, tmp_path: Path, capsys) -> None:
