@@ -353,10 +353,6 @@ class Refresh:
                 self.log(f"{e}: counting every commune and writing the whole set again")
         if changes is None:
             changes = self._rebuild(record, key)
-        if self.config.site is not None:
-            from osmcams.refresh.site import keep_no_data_area
-
-            keep_no_data_area(self.store)
         stamp = mirror.get("timestamp")
         text = summary(stamp, changes) if record else f"outputs restored: data of {_short(stamp)}"
         return Outcome(text, mirror.get("sequence"))
@@ -469,6 +465,7 @@ class Refresh:
         ])
         mirror.put("communes", key)
         mirror.put("selected", codes)
+        self._keep_no_data_area()
         chosen = set(codes)  # the names of the communes without data, for the site's pages
         mirror.put("names", {code: name for code, name in zip(communes.frame["insee"].tolist(),
                                                                communes.frame["name"].tolist())
@@ -489,6 +486,13 @@ class Refresh:
         del lines, texts  # a first run holds every camera's feature: not while recording
         return (self.store.record_run(self._run_record(), report.rows, cameras, self.touched)
                 if record else [])
+
+    def _keep_no_data_area(self) -> None:
+        """With a site, the area of the communes without data that its map draws, kept."""
+        if self.config.site is not None:
+            from osmcams.refresh.site import keep_no_data_area
+
+            keep_no_data_area(self.store)
 
     def _keep_area(self) -> Any:
         """Where the updated extract has data (`Mirror.data_area`), kept with its grid."""
@@ -620,6 +624,8 @@ class Refresh:
             self.log(f"warning: {warning}")
         kept.update_rows([by_code[code] for code in dirty])
         kept.drop_rows(gone)
+        if gone:
+            self._keep_no_data_area()
         kept.reorder({r.insee: i for i, r in enumerate(order) if r.published != i})
         self._write_set(meta, warnings, [SetRow(r.insee, r.name, r.json, r.csv) for r in order],
                         {code: [line for *_, line in kept_features[code]] for code in dirty}, False,
