@@ -431,6 +431,41 @@ def test_site_command_and_its_errors(built, tmp_path, capsys):
         assert message in err and "Traceback" not in err
 
 
+def test_other_boundaries_of_the_same_communes_draw_their_own_area(
+        replication, monaco_2025, communes_06, cog_population, tmp_path, net_env, ign_shapes):  # noqa: F811
+    """Another boundary file of the same communes (Nice drawn as its bounding box, over the
+    Baie des Anges): the refresh that counts them all again draws the area of the communes
+    without data from the new outlines, not the one kept from the old."""
+    import shapely
+    import shapely.geometry
+
+    config = write_config(tmp_path, monaco_2025, replication.url, communes_06, cog_population)
+    site = tmp_path / "site"
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    refresh(config)
+    old = ign_shapes(communes_06)
+    collection = json.loads(communes_06.read_text(encoding="utf-8"))
+    for feature in collection["features"]:
+        if feature["properties"]["code"] == "06088":
+            feature["geometry"] = shapely.geometry.mapping(old["06088"].envelope)
+    other = tmp_path / "communes-06-boxed.geojson"
+    other.write_text(json.dumps(collection), encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8").replace(str(communes_06), str(other)),
+                      encoding="utf-8")
+    refresh(config)
+    new = ign_shapes(other)
+    sea = shapely.Point(7.25, 43.66)  # in Nice's box, in no commune of the IGN file
+    assert new["06088"].contains(sea) and not any(shape.contains(sea) for shape in old.values())
+    state = json.loads((site / "site.json").read_text(encoding="utf-8"))
+    published = json.loads((tmp_path / "www" / "communes.json").read_text(encoding="utf-8"))
+    outside = sorted(set(state["stems"]) - {r["insee"] for r in published["communes"]})
+    assert "06088" in outside
+    merged = shapely.union_all([new[code] for code in outside])
+    area = no_data_area(site)
+    assert area.contains(sea)
+    assert shapely.symmetric_difference(area, merged).area < 0.002 * merged.area
+
+
 def test_files_deleted_by_hand_are_written_again_by_a_refresh_with_nothing_new(
         replication, monaco_2025, communes_06, cog_population, tmp_path, net_env, capsys):  # noqa: F811
     """A commune page, a commune feed, the site feed, a download and a script deleted from the

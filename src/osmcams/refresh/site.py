@@ -299,8 +299,10 @@ def _outside(db: Any) -> list[str]:
     return sorted(set(_state(db, "selected") or ()) - counted)
 
 
-def _area_key(outside: list[str]) -> str:
-    return hashlib.sha256("\n".join(outside).encode()).hexdigest()
+def _area_key(db: Any, outside: list[str]) -> str:
+    """What the area of the communes `outside` depends on: their codes, and the communes'
+    key (`refresh.run`), which changes with their boundary files."""
+    return hashlib.sha256(json.dumps([_state(db, "communes"), outside]).encode()).hexdigest()
 
 
 def keep_no_data_area(store: Store) -> None:
@@ -311,7 +313,7 @@ def keep_no_data_area(store: Store) -> None:
 
     db = store.db
     outside = _outside(db)
-    key = _area_key(outside)
+    key = _area_key(db, outside)
     if _state(db, AREA_KEY) == key:
         return
     feature = no_data_area(list(Kept(db).outlines(outside).values()), len(outside)) if outside else None
@@ -322,7 +324,7 @@ def keep_no_data_area(store: Store) -> None:
 def _kept_area(store: Store, outside: list[str]) -> dict[str, Any] | None:
     """The area of the communes `outside` as the store keeps it, or None when it keeps
     another (or none)."""
-    if _state(store.db, AREA_KEY) != _area_key(outside):
+    if _state(store.db, AREA_KEY) != _area_key(store.db, outside):
         return None
     feature: dict[str, Any] | None = _state(store.db, AREA_KEPT)
     return feature
