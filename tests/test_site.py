@@ -466,6 +466,36 @@ def test_other_boundaries_of_the_same_communes_draw_their_own_area(
     assert shapely.symmetric_difference(area, merged).area < 0.002 * merged.area
 
 
+def test_a_site_of_the_previous_version_gets_its_area_from_a_refresh_with_nothing_new(
+        replication, monaco_2025, communes_06, cog_population, tmp_path, net_env, capsys):  # noqa: F811
+    """A site written before the area of the communes without data (site.json without
+    "outside", no map-nodata.js, map.html without its script): the next refresh, finding
+    nothing new, writes the site as a whole build writes it."""
+    config = write_config(tmp_path, monaco_2025, replication.url, communes_06, cog_population)
+    site = tmp_path / "site"
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    refresh(config)
+    state = json.loads((site / "site.json").read_text(encoding="utf-8"))
+    del state["outside"]
+    (site / "site.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+    (site / "map-nodata.js").unlink()
+    tag = '<script src="map-nodata.js"></script>'
+    page = (site / "map.html").read_text(encoding="utf-8")
+    assert tag in page
+    (site / "map.html").write_text(page.replace(tag, ""), encoding="utf-8")
+    capsys.readouterr()
+    refresh(config)
+    assert "nothing new" in capsys.readouterr().err
+    fresh = tmp_path / "fresh.toml"
+    text = config.read_text(encoding="utf-8")
+    fresh.write_text(text.replace('[site]\ndir = "site"', '[site]\ndir = "fresh"'), encoding="utf-8")
+    assert main(["site", "--config", str(fresh), "--quiet"]) == 0
+    for name in ("map.html", "map-nodata.js"):
+        assert (site / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes(), name
+    assert json.loads((site / "site.json").read_text(encoding="utf-8"))["outside"] == json.loads(
+        (tmp_path / "fresh" / "site.json").read_text(encoding="utf-8"))["outside"] > 0
+
+
 def test_files_deleted_by_hand_are_written_again_by_a_refresh_with_nothing_new(
         replication, monaco_2025, communes_06, cog_population, tmp_path, net_env, capsys):  # noqa: F811
     """A commune page, a commune feed, the site feed, a download and a script deleted from the

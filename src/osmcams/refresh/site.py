@@ -1020,7 +1020,8 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
         key = _state_key(config, store)
         state = _read_state(site.dir / STATE)
         whole = (full or state is None or state.get("key") != key or not isinstance(state.get("stems"), dict)
-                 or not isinstance(state.get("downloads"), dict) or not isinstance(state.get("types"), dict))
+                 or not isinstance(state.get("downloads"), dict) or not isinstance(state.get("types"), dict)
+                 or not isinstance(state.get("outside"), int))  # a site of before map-nodata.js
         gone_codes, gone = (set(), set()) if whole or state is None else _missing(site.dir, state)
         if (not whole and state is not None and last is not None and state.get("run") == last["id"]
                 and not gone_codes and not gone):
