@@ -496,6 +496,59 @@ def test_a_site_of_the_previous_version_gets_its_area_from_a_refresh_with_nothin
         (tmp_path / "fresh" / "site.json").read_text(encoding="utf-8"))["outside"] > 0
 
 
+def test_outlines_that_overlap_give_an_area_and_no_traceback(replication, osm_dir, tmp_path, net_env,  # noqa: F811
+                                                            capsys):
+    """Liechtenstein's communes exported by osmium as a user makes a boundary file: the
+    relations and the closed ways of their exclaves, each a commune. With Schaan and the way
+    of its exclave (inside it) without data, GEOS refuses their coverage union ("overlapping
+    inputs"): the refresh still publishes, and the area is their union."""
+    import shapely
+    from conftest import run_osmium
+    from shapely.geometry import shape
+
+    whole = osm_dir / "big/valhalla-docker-liechtenstein-2021.osm.pbf"
+    if not whole.is_file():
+        pytest.skip(f"{whole} is absent")
+    filtered = tmp_path / "admin.osm.pbf"
+    run_osmium("tags-filter", whole, "admin_level=8", "-o", filtered)
+    text = run_osmium("export", filtered, "--geometry-types=polygon", "-f", "geojsonseq", "-a", "type,id",
+                      "-o", "-")
+    features = []
+    for line in filter(None, (line.strip("\x1e") for line in text.splitlines())):
+        feature = json.loads(line)
+        tags = feature["properties"]
+        if tags.get("admin_level") == "8" and tags.get("boundary") == "administrative":
+            code = tags["@type"][0] + str(tags["@id"])
+            features.append({"type": "Feature", "geometry": feature["geometry"],
+                             "properties": {"code": code, "nom": tags.get("name") or code}})
+    boundaries = tmp_path / "gemeinden.geojson"
+    boundaries.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    outlines = {f["properties"]["code"]: shape(f["geometry"]) for f in features}
+    schaan, exclave = outlines["r1155952"], outlines["w75393812"]
+    assert shapely.intersection(schaan, exclave).area == pytest.approx(exclave.area)  # one of its parts
+    cut = tmp_path / "north.osm.pbf"  # Liechtenstein north of Schaan, as an extract cut by a box
+    run_osmium("extract", "-b", "9.40,47.205,9.70,47.30", whole, "-o", tmp_path / "box.osm.pbf",
+               "--set-bounds")
+    run_osmium("cat", tmp_path / "box.osm.pbf", "-o", cut,
+               f"--output-header=osmosis_replication_base_url={replication.url}",
+               "--output-header=osmosis_replication_sequence_number=4000000",
+               "--output-header=osmosis_replication_timestamp=2021-10-01T00:00:00Z")
+    replication.set_latest(4000000, "2021-10-01T00:00:00Z")
+    config = tmp_path / "osmcams.toml"
+    config.write_text(
+        f'[source]\npbf = "{cut}"\n[communes]\nboundaries = ["{boundaries}"]\n'
+        'names = ["Ruggell", "r1155952", "w75393812"]\n[output]\ndir = "www"\n'
+        f'[site]\ndir = "site"\ntitle = "Liechtenstein"\nbase_url = "{BASE}"\n', encoding="utf-8")
+    refresh(config)
+    site = tmp_path / "site"
+    published = json.loads((tmp_path / "www" / "communes.json").read_text(encoding="utf-8"))
+    assert [r["insee"] for r in published["communes"]] == ["r1155950"]  # Ruggell
+    assert json.loads((site / "site.json").read_text(encoding="utf-8"))["outside"] == 2
+    merged = shapely.union_all([schaan, exclave])  # within the map's 50 m of simplification
+    assert shapely.hausdorff_distance(no_data_area(site), merged) < 0.0006
+    assert '"noData": "no data: outside the OSM data (2)"' in (site / "map.html").read_text(encoding="utf-8")
+
+
 def test_files_deleted_by_hand_are_written_again_by_a_refresh_with_nothing_new(
         replication, monaco_2025, communes_06, cog_population, tmp_path, net_env, capsys):  # noqa: F811
     """A commune page, a commune feed, the site feed, a download and a script deleted from the

@@ -409,8 +409,11 @@ def no_data_area(shapes: Any, communes: int) -> dict[str, Any]:
     it draws one such commune; simplified by AREA_TOLERANCE, which a map of them all shows."""
     import shapely
 
-    area = shapely.coverage_union_all(shapes)  # far faster than union_all, on a coverage
-    if not shapely.is_valid(area):  # outlines overlap or leave slivers: merged the long way
+    try:
+        area = shapely.coverage_union_all(shapes)  # far faster than union_all, on a coverage
+    except shapely.errors.GEOSException:  # outlines that overlap, which GEOS may refuse
+        area = None
+    if area is None or not shapely.is_valid(area):  # overlaps or slivers: merged the long way
         area = shapely.union_all(shapes)
     area = shapely.orient_polygons(shapely.set_precision(shapely.simplify(area, AREA_TOLERANCE), 1e-5))
     return {"type": "Feature", "geometry": shapely.geometry.mapping(area), "properties": {
