@@ -549,6 +549,31 @@ def test_outlines_that_overlap_give_an_area_and_no_traceback(replication, osm_di
     assert '"noData": "no data: outside the OSM data (2)"' in (site / "map.html").read_text(encoding="utf-8")
 
 
+def test_one_commune_without_data_is_one_in_the_popup_of_its_area(
+        replication, monaco_2025, communes_06, cog_population, tmp_path, net_env):  # noqa: F811
+    """Beausoleil and Nice, which Monaco 2025 does not reach: the area of the communes
+    without data is Nice alone, and its popup says so in the singular."""
+    config = write_config(tmp_path, monaco_2025, replication.url, communes_06, cog_population)
+    config.write_text(config.read_text(encoding="utf-8").replace('department = "06"',
+                                                                 'names = ["Beausoleil", "Nice"]'),
+                      encoding="utf-8")
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    refresh(config)
+    browser = Browser()
+    try:
+        page = browser.open((tmp_path / "site").as_uri() + "/map.html")
+        page.evaluate("document.querySelector('path.osmcams-nodata')"
+                      ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+        browser.wait(0.5)
+        popup = page.evaluate("document.querySelector('.leaflet-popup-content').innerText")
+        assert " ".join(popup.split()) == (
+            "1 commune without data No data: this commune lies outside the OpenStreetMap data of this map,"
+            " so its cameras were not counted (not zero).")
+        assert "no data: outside the OSM data (1)" in page.evaluate("document.body.innerText")
+    finally:
+        browser.close()
+
+
 def test_files_deleted_by_hand_are_written_again_by_a_refresh_with_nothing_new(
         replication, monaco_2025, communes_06, cog_population, tmp_path, net_env, capsys):  # noqa: F811
     """A commune page, a commune feed, the site feed, a download and a script deleted from the

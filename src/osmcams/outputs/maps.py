@@ -417,8 +417,8 @@ def no_data_area(shapes: Any, communes: int) -> dict[str, Any]:
         area = shapely.union_all(shapes)
     area = shapely.orient_polygons(shapely.set_precision(shapely.simplify(area, AREA_TOLERANCE), 1e-5))
     return {"type": "Feature", "geometry": shapely.geometry.mapping(area), "properties": {
-        "name": f"{communes:,} communes without data", "_kind": "nodata", "_colour": NO_DATA,
-        "_communes": communes}}
+        "name": f"{communes:,} commune{'s' * (communes != 1)} without data", "_kind": "nodata",
+        "_colour": NO_DATA, "_communes": communes}}
 
 
 def script_json(value: Any) -> str:
