@@ -574,6 +574,22 @@ def test_one_commune_without_data_is_one_in_the_popup_of_its_area(
         browser.close()
 
 
+def test_the_search_box_of_a_site_outside_france_asks_for_a_code(
+        replication, monaco_2025, tmp_path, net_env):  # noqa: F811
+    """Monaco 2025 in its own boundary (r2220322): the ranking's column is "Code", and the
+    search box asks for a "name or code", not a "name or Code code"."""
+    config = tmp_path / "osmcams.toml"
+    config.write_text(
+        f'[source]\npbf = "{monaco_2025}"\nreplication_url = "{replication.url}"\n[communes]\nall = true\n'
+        f'[output]\ndir = "www"\n[site]\ndir = "site"\ntitle = "Monaco"\nbase_url = "{BASE}"\n',
+        encoding="utf-8")
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    refresh(config)
+    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert 'data-code="r2220322"' in index and '<th data-sort="1">Code</th>' in index
+    assert 'placeholder="name or code"' in index
+
+
 def test_files_deleted_by_hand_are_written_again_by_a_refresh_with_nothing_new(
         replication, monaco_2025, communes_06, cog_population, tmp_path, net_env, capsys):  # noqa: F811
     """A commune page, a commune feed, the site feed, a download and a script deleted from the

@@ -732,6 +732,7 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
         lines.append(known[2])
     lines.append(no_data)
     label = code_label(stems)
+    asked = "name or INSEE code" if label == "INSEE" else "name or code"  # not "Code code"
     columns = ["Commune", label, "Cameras", "Per km²", "Per 10,000", "Coverage", "Population"]
     head = "".join(f'<th data-sort="{i}">{esc(c)}</th>' for i, c in enumerate(columns))
     fed = [run for run in data.runs if run.tally][-FEED_ENTRIES:]  # those the feed has
@@ -765,7 +766,7 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
         '<iframe class="map" title="Map of the communes" src="map.html"></iframe>'
         '<p><a href="map.html">Full-screen map</a></p>'
         '<h2 id="ranking-title">Communes</h2><p><label for="search">Find a commune</label> '
-        f'<input id="search" type="search" placeholder="name or {label} code" disabled> '
+        f'<input id="search" type="search" placeholder="{asked}" disabled> '
         '<span id="shown"></span></p>'
         f'<table id="ranking" class="list"><thead><tr>{head}</tr></thead><tbody>')
     bottom = (
