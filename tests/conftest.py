@@ -70,6 +70,13 @@ def controlled_population(cog_population: Path, tmp_path: Path) -> Path:
     return _renamed(cog_population, tmp_path, "Beau\x1bsoleil\x07\x85")
 
 
+@pytest.fixture
+def split_population(cog_population: Path, tmp_path: Path) -> Path:
+    """The real COG table with Beausoleil (06012) named "Beau<CR><LF>soleil<ESC>": a line
+    break that would split a line on the terminal."""
+    return _renamed(cog_population, tmp_path, "Beau\r\nsoleil\x1b")
+
+
 # Markdown in a name: a cell's "|" (escaped or not), a line break, emphasis, a link, HTML,
 # code, a backslash before punctuation, an ESC.
 MARKED_NAME = "Beau|so\\|leil\n*x* [a](b) <i>`c\\` C:\\* \x1b_"

@@ -250,6 +250,22 @@ def test_a_population_table_of_unknown_year_says_to_give_it(
     assert f"warning: {said[0]}" in result.stderr
 
 
+def test_a_name_with_a_line_break_stays_on_its_line_of_stderr(
+        monaco_2025: Path, communes_06: Path, split_population: Path) -> None:
+    """Beausoleil named "Beau<CR><LF>soleil<ESC>" in the real COG table: the warnings that
+    name it (partly inside Monaco 2025, left out of the ranking) and the error that suggests
+    it were split over two lines of stderr; each is one line, the break shown as \\r\\n."""
+    shown = "Beau\\r\\nsoleil\\x1b (06012)"
+    args = ("--pbf", monaco_2025, "--boundaries", communes_06, "--population", split_population)
+    ranked = invoke("count", *args, "--department", "06", "--sort-by", "cameras")
+    assert ranked.exit_code == 0, ranked.output
+    lines = ranked.stderr.splitlines()
+    assert all(line.startswith("warning: ") for line in lines), ranked.stderr
+    assert sum(shown in line for line in lines) == 2, ranked.stderr
+    wrong = invoke("count", *args, "--commune", "Beausoleilx")
+    assert_one_line_error(wrong, ExitCode.COMMUNE, f"did you mean {shown}?")
+
+
 def test_count_csv_to_a_file_and_overwrite(
     monaco_2025: Path, ign_06: tuple[str, ...], tmp_path: Path
 ) -> None:

@@ -88,6 +88,12 @@ def printable(text: str) -> str:
     return text.translate(_CONTROLS) if _CONTROL.search(text) else text  # translate looks up every character
 
 
+def one_line(text: str) -> str:
+    """`text` shown on one line: a line break as \\n or \\r, other control characters
+    as printable shows them."""
+    return printable(text.replace("\r", "\\r").replace("\n", "\\n"))
+
+
 @contextlib.contextmanager
 def nan_unsaid() -> Iterator[None]:
     """shapely's RuntimeWarning at a NaN coordinate held back: the outline that holds one is

@@ -64,11 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as e:  # one line, as every error of osmcams, with where to look
         from rich.markup import escape
 
-        from osmcams.models import printable
+        from osmcams.models import one_line
 
         where = (f" (see {e.ctx.command_path} --help)" if isinstance(e, click.UsageError) and e.ctx
                  else "")
-        stderr().print(f"[red]osmcams: error:[/] {escape(printable(e.format_message()) + where)}",
+        stderr().print(f"[red]osmcams: error:[/] {escape(one_line(e.format_message()) + where)}",
                        highlight=False, soft_wrap=True)
         return ExitCode.USAGE
     except click.exceptions.Abort as e:  # Ctrl-C: the shell's own code for an interrupt

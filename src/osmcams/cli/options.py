@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from osmcams.cli.render import progress_bar, status_of, stderr
-from osmcams.models import printable
+from osmcams.models import one_line
 
 
 class Finite(click.FloatRange):
@@ -242,7 +242,7 @@ def show_warnings(warnings: list[str]) -> None:
     from rich.markup import escape
 
     for warning in warnings:
-        stderr().print(f"[yellow]warning:[/] {escape(printable(brief(warning)))}", highlight=False,
+        stderr().print(f"[yellow]warning:[/] {escape(one_line(brief(warning)))}", highlight=False,
                        soft_wrap=True)
 
 

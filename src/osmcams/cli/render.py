@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from osmcams.errors import NetworkError, OsmcamsError
-from osmcams.models import printable
+from osmcams.models import one_line, printable
 
 
 @cache
@@ -159,7 +159,7 @@ def handle_errors(f: Callable) -> Callable:
             from rich.markup import escape
 
             hint = _offline_hint() if isinstance(e, NetworkError) and e.unreachable else ""
-            stderr().print(f"[red]osmcams: error:[/] {escape(printable(e.for_cli() + hint))}",
+            stderr().print(f"[red]osmcams: error:[/] {escape(one_line(e.for_cli() + hint))}",
                            highlight=False, soft_wrap=True)
             sys.exit(e.exit_code)
         except EOFError as e:  # click would call it an interruption (exit 130): a bug, shown as one

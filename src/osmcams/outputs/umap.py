@@ -16,7 +16,7 @@ from typing import Any
 
 from osmcams.files import atomic_open
 from osmcams.join import Report
-from osmcams.models import Camera, cameras_text, printable
+from osmcams.models import Camera, cameras_text, one_line
 from osmcams.outputs.figures import (
     MEASURES,
     NO_DATA,
@@ -43,9 +43,6 @@ COMMUNE_POPUP = "# {name}\n{description}"
 def _tags_text(camera: Camera) -> str:
     """The tags, one `key=value` a line: a line break inside a key or value shown as \\n
     (it would read as a tag line of its own), other control characters as \\xNN."""
-    def one_line(text: str) -> str:
-        return printable(text.replace("\r", "\\r").replace("\n", "\\n"))
-
     return "\n".join(f"{one_line(k)}={one_line(v)}" for k, v in sorted(camera.tags.items()))
 
 
