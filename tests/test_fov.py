@@ -147,6 +147,42 @@ def test_export_fov_on_a_real_extract(monaco_2025: Path, osm_cameras, tmp_path: 
     assert "--fov goes with GeoJSON, GeoPackage or uMap, not csv" in csv.output
 
 
+@pytest.mark.parametrize("suffix", ["geojson", "gpkg", "umap"])
+def test_each_view_carries_the_commune_of_its_camera(
+        suffix: str, monaco_2025: Path, communes_06: Path, osm_cameras, osmium_polygons, ign_shapes,
+        tmp_path: Path) -> None:
+    """Monaco 2025, Monaco in its own relation (13 views) and the Alpes-Maritimes in IGN's
+    outlines (Cap-d'Ail's dome): each view has the flat `insee` and `commune` of its camera,
+    as the docs promise ("the camera's flat properties"), the code that of the outline osmium
+    (Monaco) or the IGN file (shapely) holds the camera in; they were missing."""
+    nodes = {f"node/{o.osm_id}": shapely.Point(o.lon, o.lat)
+             for o in osm_cameras(monaco_2025) if o.kind == "n"}
+    sources = {
+        "monaco": (["--commune", "Monaco"], {"r2220322": osmium_polygons(monaco_2025, 8)[2220322]}),
+        "06": (["--department", "06", "--boundaries", str(communes_06)], ign_shapes(communes_06)),
+    }
+    for name, (options, shapes) in sources.items():
+        out = tmp_path / f"{name}.{suffix}"
+        result = CliRunner().invoke(cli, ["export", *options, "--pbf", str(monaco_2025), "-q", "--fov",
+                                          "-o", str(out)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        if suffix == "gpkg":
+            points = pyogrio.read_dataframe(out, layer="cameras").to_dict("records")
+            views = pyogrio.read_dataframe(out, layer="fields_of_view").to_dict("records")
+        else:
+            document = json.loads(out.read_text(encoding="utf-8"))
+            features = [f for layer in document.get("layers", [document]) for f in layer["features"]
+                        if "@id" in f["properties"]]
+            points = [f["properties"] for f in features if f["geometry"]["type"] == "Point"]
+            views = [f["properties"] for f in features if f["geometry"]["type"] != "Point"]
+        communes = {p["@id"]: p["commune"] for p in points}
+        assert len(views) == (13 if name == "monaco" else 1)
+        for view in views:
+            (code,) = [code for code, shape in shapes.items() if shape.intersects(nodes[view["@id"]])]
+            assert (view["insee"], view["commune"]) == (code, communes[view["@id"]]), view
+            assert view["commune"] == ("Monaco" if name == "monaco" else "Cap-d'Ail")
+
+
 def test_a_geopackage_types_the_fields_of_view_as_its_cameras(
         monaco_2025: Path, communes_06: Path, osm_cameras, tmp_path: Path) -> None:
     """Cap-d'Ail in Monaco 2025: one view, a dome with no direction. The fields_of_view layer

@@ -49,10 +49,11 @@ class View:
     range_m: float
     polygon: Any  # shapely Polygon or MultiPolygon, lon/lat, exterior rings counter-clockwise
 
-    def properties(self) -> dict[str, object]:
-        """The camera's flat properties, and how its view was drawn."""
+    def properties(self, insee: str | None = None, commune: str | None = None) -> dict[str, object]:
+        """The camera's flat properties, with its commune when given, and how its view was
+        drawn."""
         return {
-            **self.camera.flat_properties(),
+            **self.camera.flat_properties(insee, commune),
             "fov": self.kind,
             "fov_range_m": round(self.range_m, 1),
         }
@@ -176,8 +177,9 @@ def fields_of_view(cameras: list[Camera], settings: FovSettings) -> tuple[list[V
     return views, warnings
 
 
-def view_feature(view: View) -> dict[str, Any]:
-    """An RFC 7946 polygon (or multipolygon) feature carrying the camera's properties."""
+def view_feature(view: View, insee: str | None = None, commune: str | None = None) -> dict[str, Any]:
+    """An RFC 7946 polygon (or multipolygon) feature carrying the camera's properties (with
+    its commune `insee` named `commune`, when given)."""
     def rings(polygon: Any) -> list[list[list[float]]]:
         return [[[round(x, 7), round(y, 7)] for x, y in polygon.exterior.coords]]
 
@@ -188,5 +190,5 @@ def view_feature(view: View) -> dict[str, Any]:
         "type": "Feature",
         "id": f"{view.camera.key}/fov",
         "geometry": geometry,
-        "properties": view.properties(),
+        "properties": view.properties(insee, commune),
     }

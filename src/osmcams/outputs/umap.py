@@ -150,7 +150,8 @@ def _document(
                                 description=f"{NO_DATA_LABEL[0].upper()}{NO_DATA_LABEL[1:]}"
                                 .replace("\n", " ") + ": not counted, not zero."))
     if views is not None:
-        features = [view_feature(v) for v in views]
+        places = {c.key: (code, name) for c, code, name in _placed(report, codes)}
+        features = [view_feature(v, *places.get(v.camera.key, (None, None))) for v in views]
         for feature, view in zip(features, views):
             feature["properties"]["osm_tags"] = _tags_text(view.camera)
         layers.append(_layer("Fields of view", features, color="DarkOrange", fillColor="Orange",

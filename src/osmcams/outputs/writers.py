@@ -546,6 +546,11 @@ class _Cameras:
         return ["@id", "name", "description", *(["insee", "commune"] if self.placed else []),
                 "@direction", "@timestamp"]
 
+    def view_places(self) -> list[tuple[str | None, str | None]]:
+        """The (insee, name) of each view's camera, as its camera has them."""
+        places = {camera.key: place for camera, place in zip(self.cameras, self.places)}
+        return [places.get(view.camera.key, (None, None)) for view in self.views or []]
+
     def columns(self) -> dict[str, Any]:
         """The records column by column, as a frame made from them has them (`_columns`:
         keys in first-seen order, keys equal but for case once; a missing key is None).
@@ -589,7 +594,8 @@ def _write_gpkg(spec: Format, given: _Cameras, target: str | os.PathLike[str], o
                 geometry=[b["geometry"] for b in given.boundaries], crs="EPSG:4326",
             )))
         if given.views:  # the cameras' columns, typed and folded as theirs
-            names, folded = _folded_columns([v.properties() for v in given.views])
+            names, folded = _folded_columns([v.properties(*place) for v, place
+                                             in zip(given.views, given.view_places())])
             layers.append(("fields_of_view", typed(geopandas.GeoDataFrame(
                 [{key: row.get(key.lower()) for key in names} for row in folded], columns=names,
                 geometry=[v.polygon for v in given.views], crs="EPSG:4326",
@@ -672,7 +678,7 @@ def _write_geojson(spec: Format, given: _Cameras, target: str | os.PathLike[str]
             open(path, "w", encoding="utf-8", newline="") as out:
         features = [boundary_feature(**b) for b in given.boundaries or []]
         features += [camera_feature(c, *place) for c, place in zip(given.cameras, given.places)]
-        features += [view_feature(v) for v in given.views or []]
+        features += [view_feature(v, *place) for v, place in zip(given.views or [], given.view_places())]
         write_geojson(features, out, sequence, given.about)
 
 
