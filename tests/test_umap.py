@@ -203,6 +203,26 @@ def test_umap_markup_in_a_tag_is_shown_not_read() -> None:
     assert shown["name"].replace("\u200b", "") == "{{https://tracker.example/p.png}}"
 
 
+def test_umap_markup_in_a_tag_is_shown_not_read_in_the_popup_of_a_view() -> None:
+    """A field of view's popup shows its camera's name, description and tags as the camera's
+    does: they reached it with {{url}} and [[url|text]] whole, an image uMap would fetch and a
+    link; the doubled braces and brackets are now broken apart there too, the text kept."""
+    from osmcams.outputs.fov import FovSettings, fields_of_view
+
+    report = _one_commune({"man_made": "surveillance", "camera:direction": "90",
+                           "name": "{{https://tracker.example/p.png}}",
+                           "operator": "[[https://evil.example|Mairie]]"})
+    views, _ = fields_of_view(report.cameras["A"], FovSettings())
+    (layer,) = [layer for layer in umap_document(report, ["A"], views)["layers"]
+                if layer["_umap_options"]["name"] == "Fields of view"]
+    (shown,) = [f["properties"] for f in layer["features"]]
+    for key in ("name", "description", "osm_tags"):
+        assert "{{" not in shown[key] and "[[" not in shown[key] and "]]" not in shown[key], shown[key]
+    assert shown["name"].replace("\u200b", "") == "{{https://tracker.example/p.png}}"
+    assert "operator: [[https://evil.example|Mairie]]" in shown["description"].replace("\u200b", "")
+    assert shown == {**_camera_properties(report), "fov": "cone", "fov_range_m": 30.0}
+
+
 def test_a_commune_of_unknown_coverage_is_drawn_partial() -> None:
     """A commune counted where the file says nothing of its coverage (OSM XML without bounds):
     a floor, dashed as the partly covered ones, its label saying the coverage is unknown."""

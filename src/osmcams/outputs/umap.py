@@ -63,7 +63,12 @@ def _unmarked(text: str) -> str:
 def _camera_feature(camera: Camera, insee: str, commune: str) -> dict[str, Any]:
     """The camera of commune `insee` named `commune`, as cameras.geojson has it, with its
     tags' text for the popup."""
-    feature = camera_feature(camera, insee, commune)
+    return _popup(camera_feature(camera, insee, commune), camera)
+
+
+def _popup(feature: dict[str, Any], camera: Camera) -> dict[str, Any]:
+    """`feature` of `camera` with the tags' text for its popup, uMap's markup in what the
+    popup shows broken apart, empty values left out."""
     properties = {**feature["properties"], "osm_tags": _tags_text(camera)}
     for key in ("name", "description", "osm_tags"):  # what the popup shows
         if isinstance(properties.get(key), str):
@@ -151,9 +156,8 @@ def _document(
                                 .replace("\n", " ") + ": not counted, not zero."))
     if views is not None:
         places = {c.key: (code, name) for c, code, name in _placed(report, codes)}
-        features = [view_feature(v, *places.get(v.camera.key, (None, None))) for v in views]
-        for feature, view in zip(features, views):
-            feature["properties"]["osm_tags"] = _tags_text(view.camera)
+        features = [_popup(view_feature(v, *places.get(v.camera.key, (None, None))), v.camera)
+                    for v in views]
         layers.append(_layer("Fields of view", features, color="DarkOrange", fillColor="Orange",
                              fillOpacity=0.25, weight=1,
                              popupContentTemplate=CAMERA_POPUP + "\nField of view: {fov}, {fov_range_m} m"))
