@@ -153,6 +153,26 @@ def inside(communes_06, ign_shapes):
     return point
 
 
+def test_a_name_with_a_line_break_stays_on_its_line_of_the_log(
+        replication, monaco_2025, communes_06, split_population, tmp_path, capsys) -> None:
+    """A first run on Monaco 2025 with Beausoleil named "Beau<CR><LF>soleil<ESC>" in the real COG
+    table: its warning (partly inside the data) was split over two lines of the log, the ESC
+    sent raw to the terminal; every log line now starts with its timestamp, the name shown
+    as the warnings of count show it."""
+    import re
+    import shutil
+
+    pbf = shutil.copy(monaco_2025, tmp_path / monaco_2025.name)
+    config = write_config(tmp_path, pbf, replication.url, boundaries=[str(communes_06)],
+                          population=str(split_population), population_year="2023", department="06")
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", line) for line in lines), lines
+    assert sum("Beau\\r\\nsoleil\\x1b (06012) 40%" in line for line in lines) == 1, lines
+    assert not any("\x1b" in line for line in lines)
+
+
 def test_diffs_give_what_osmium_apply_changes_gives(
     replication, monaco_2025, monaco_cut, communes_06, cog_population, inside, tmp_path, net_env,
     capsys, monkeypatch, ign_shapes,
