@@ -12,7 +12,7 @@ import click
 import pyogrio
 import pytest
 from click.testing import CliRunner, Result
-from conftest import BROKEN_VARIANTS
+from conftest import BROKEN_VARIANTS, MARKED_NAME
 
 from osmcams.cli import cli, main
 from osmcams.errors import ExitCode
@@ -264,6 +264,28 @@ def test_a_name_with_a_line_break_stays_on_its_line_of_stderr(
     assert sum(shown in line for line in lines) == 2, ranked.stderr
     wrong = invoke("count", *args, "--commune", "Beausoleilx")
     assert_one_line_error(wrong, ExitCode.COMMUNE, f"did you mean {shown}?")
+
+
+def test_the_line_naming_a_file_shows_its_commune_and_path_as_they_are(
+        monaco_2025: Path, communes_06: Path, marked_population: Path, tmp_path: Path) -> None:
+    """Beausoleil named with a line break, an ESC and "[a](b)" in the real COG table, exported
+    with Cap-d'Ail to one file, and a map written to a folder named "[b]": the lines naming what
+    was written split the name over two lines, sent the ESC raw and read "[a]" and "[b]" as
+    rich markup, dropping them; each is now one line, the name and path as they are."""
+    shown = MARKED_NAME.replace("\n", "\\n").replace("\x1b", "\\x1b")
+    args = ("--pbf", monaco_2025, "--boundaries", communes_06, "--population", marked_population,
+            "--population-year", "2023", "--commune", "06012", "--commune", "06032")
+    out = tmp_path / "two.geojson"
+    result = invoke("export", *args, "-o", out)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("warning: ")]
+    assert lines == [f"{out}: 1 camera in {shown} (06012), a lower bound (coverage 40%)",
+                     f"{out}: 1 camera in Cap-d'Ail (06032), a lower bound (coverage 14%)"]
+    (tmp_path / "[b]").mkdir()
+    page = tmp_path / "[b]" / "map.html"
+    result = invoke("map", *args, "-o", page)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-1] == f"{page}: 2 communes"
 
 
 def test_count_csv_to_a_file_and_overwrite(

@@ -27,7 +27,7 @@ from osmcams.cli.render import (
     lower_bound,
     partial_note,
     print_rich,
-    stderr,
+    say,
 )
 from osmcams.errors import UsageError
 from osmcams.models import cameras_text
@@ -251,11 +251,10 @@ def export(
     shared = output is not None and len(report.rows) > 1
     for row in report.rows:
         code = row["insee"]
-        stderr().print(
+        say(
             f"{targets[code]}: {cameras_text(len(report.cameras[code]))}"
             + (f" in {row['name']} ({code})" if shared else "")
             + floor_note(row)
-            + (f", {len(views[code])} field{'s' * (len(views[code]) != 1)} of view" if code in views else ""),
-            highlight=False, soft_wrap=True,
+            + (f", {len(views[code])} field{'s' * (len(views[code]) != 1)} of view" if code in views else "")
         )
     show_warnings(blind)

@@ -26,7 +26,7 @@ from osmcams.cli.render import (
     partial_note,
     print_rich,
     progress_bar,
-    stderr,
+    say,
 )
 from osmcams.errors import UsageError
 from osmcams.models import cameras_text
@@ -149,7 +149,7 @@ def match(
                    None, False)
     written = [output_dir / name for name in names.values()] if output_dir else []
     for target in [*written, *([output] if output else [])]:
-        stderr().print(f"wrote {target}", highlight=False, soft_wrap=True)
+        say(f"wrote {target}")
 
 
 def match_markdown(summary: dict[str, Any], warnings: list[str], out: Any) -> None:
@@ -448,8 +448,8 @@ def quality(
                     write_geojson(features, out, about=provenance(report))
         rows = {row["insee"]: row for row in report.rows}
         for code, features in todo.items():
-            stderr().print(f"{output_dir / files[code]}: {cameras_text(len(features))} to complete"
-                           + floor_note(rows[code]), highlight=False, soft_wrap=True)
+            say(f"{output_dir / files[code]}: {cameras_text(len(features))} to complete"
+                + floor_note(rows[code]))
     if fmt == "json":
         emit(render_text(lambda out: report_json(report, out)), output, overwrite)
     elif fmt == "markdown":

@@ -16,7 +16,7 @@ from osmcams.cli.options import (
     show_warnings,
     source_options,
 )
-from osmcams.cli.render import handle_errors, progress_bar, stderr
+from osmcams.cli.render import handle_errors, progress_bar, say
 from osmcams.errors import UsageError
 from osmcams.outputs.formats import MAP_MEASURES, MAP_SCHEMES, MAP_SUFFIXES
 
@@ -87,8 +87,7 @@ def map_command(
                    tiles=tiles, cluster=not no_cluster, credit=credit)
     outside = f", {len(report.outside):,} without data" if report.outside else ""
     drawn = len(report.rows)
-    stderr().print(f"{output}: {drawn:,} commune{'s' * (drawn != 1)}{outside}", highlight=False,
-                   soft_wrap=True)
+    say(f"{output}: {drawn:,} commune{'s' * (drawn != 1)}{outside}")
 
 
 def _report_at(kw: dict[str, Any], at: str) -> Any:

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from osmcams.cli.options import brief
-from osmcams.cli.render import handle_errors, progress_bar, stderr
+from osmcams.cli.render import handle_errors, progress_bar, say
 from osmcams.errors import UsageError
-from osmcams.models import one_line
 
 if TYPE_CHECKING:
     from osmcams.store.history import Store
@@ -72,7 +71,7 @@ def refresh(config_path: Path, threads: int | None, quiet: bool, backfill: Path 
         head, warned, text = message.partition("warning: ")
         if warned and not head:  # long lists cut, as count cuts them
             message = warned + brief(text, "the published communes.json lists them all")
-        stderr().print(f"{now()} {one_line(message)}", highlight=False, soft_wrap=True, markup=False)
+        say(f"{now()} {message}")
 
     if backfill is not None:
         from osmcams.refresh.backfill import backfill as run_backfill

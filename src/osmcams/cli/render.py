@@ -22,6 +22,12 @@ def stderr() -> Any:
     return Console(stderr=True)
 
 
+def say(text: str) -> None:
+    """`text` as one line on stderr, shown as it is: no rich markup, a line break or control
+    character in a name or path as `one_line` shows it."""
+    stderr().print(one_line(text), highlight=False, soft_wrap=True, markup=False)
+
+
 # Rows a rich table shows by default: rendering tens of thousands takes minutes.
 TABLE_ROWS = 100
 # Progress labels that count items (files, communes) rather than bytes.

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from osmcams.cli.refresh import config_option
-from osmcams.cli.render import handle_errors, stderr
+from osmcams.cli.render import handle_errors, say
 
 
 @click.command()
@@ -35,4 +35,4 @@ def site(config_path: Path, quiet: bool) -> None:
     with exclusive_lock(config.history, f"building the site of {config.path}"):
         text = build(config, full=True)
     if not quiet:
-        stderr().print(text, highlight=False, soft_wrap=True, markup=False)
+        say(text)
