@@ -77,6 +77,13 @@ def split_population(cog_population: Path, tmp_path: Path) -> Path:
     return _renamed(cog_population, tmp_path, "Beau\r\nsoleil\x1b")
 
 
+@pytest.fixture
+def bracketed_population(cog_population: Path, tmp_path: Path) -> Path:
+    """The real COG table with Beausoleil (06012) named "Beau[/x]soleil [b]": rich markup, a
+    closing tag that opens nothing and a style."""
+    return _renamed(cog_population, tmp_path, "Beau[/x]soleil [b]")
+
+
 # Markdown in a name: a cell's "|" (escaped or not), a line break, emphasis, a link, HTML,
 # code, a backslash before punctuation, an ESC.
 MARKED_NAME = "Beau|so\\|leil\n*x* [a](b) <i>`c\\` C:\\* \x1b_"

@@ -288,6 +288,30 @@ def test_the_line_naming_a_file_shows_its_commune_and_path_as_they_are(
     assert result.stderr.splitlines()[-1] == f"{page}: 2 communes"
 
 
+def test_rich_markup_in_a_name_or_path_is_shown_in_tables(
+        monaco_2025: Path, communes_06: Path, bracketed_population: Path, shared_data: Path,
+        tmp_path: Path) -> None:
+    """Beausoleil named "Beau[/x]soleil [b]" in the real COG table ended count's table in a
+    traceback (rich read "[/x]" as a closing tag), and the Paris police register read from a
+    folder "[/b]" ended match's summary so; the table shows the name, the summary the path,
+    as they are."""
+    result = invoke("count", "--pbf", monaco_2025, "--boundaries", communes_06, "--population",
+                    bracketed_population, "--population-year", "2023", "--commune", "06012", "-q")
+    assert result.exit_code == 0, result.output
+    assert "06012  Beau[/x]soleil [b]  11,936" in result.stdout
+    folder = tmp_path / "[" / "b]"
+    folder.mkdir(parents=True)
+    register = folder / "data.csv"
+    register.write_bytes((shared_data / "official/paris-police-2019/data.csv").read_bytes())
+    cameras = tmp_path / "one.geojson"
+    cameras.write_text(json.dumps({"type": "FeatureCollection", "features": [  # the register's first site
+        {"type": "Feature", "properties": {"@id": "node/1"},
+         "geometry": {"type": "Point", "coordinates": [2.34750188, 48.85875016]}}]}), encoding="utf-8")
+    result = invoke("match", "--official", register, "--cameras", cameras, "-q")
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"official_source +{re.escape(str(register))}", result.stdout), result.stdout
+
+
 def test_count_csv_to_a_file_and_overwrite(
     monaco_2025: Path, ign_06: tuple[str, ...], tmp_path: Path
 ) -> None:

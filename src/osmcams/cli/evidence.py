@@ -36,15 +36,16 @@ SOURCE_CHOICES = ("pbf", "communes", "department", "every", "region", "boundarie
 
 
 def key_values(title: str, values: dict[str, Any]) -> Any:
-    """A two-column rich table of a flat summary."""
+    """A two-column rich table of a flat summary, its text never read as rich markup."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, box=box.SIMPLE_HEAD, show_header=False, pad_edge=False)
     table.add_column("", no_wrap=True)
     table.add_column("", overflow="fold")
     for key, value in values.items():
-        table.add_row(key, cell(value))
+        table.add_row(Text(key), Text(cell(value)))
     return table
 
 

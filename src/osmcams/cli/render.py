@@ -196,7 +196,8 @@ class Fitted:
     `columns` are (header, kind): "text" wraps at word boundaries (names, notes); "left"
     and "right" are values, never wrapped nor cut, aligned so. When the width given to the
     table is too narrow, the columns named in `drop` are left out, least useful first,
-    and the caption says which.
+    and the caption says which. Every text shows as it is, never read as rich markup
+    ("[/x]" in a name would end the run).
     """
 
     def __init__(self, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]],
@@ -211,12 +212,15 @@ class Fitted:
         from rich import box
         from rich.cells import cell_len
         from rich.table import Table
+        from rich.text import Text
 
         note = (f"left out for want of width: {', '.join(hidden)} "
                 "(widen the terminal, or --format or -o for every column)") if hidden else None
         caption = "\n".join(filter(None, [self.caption, note])) or None
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, caption=caption,
-                      **self.table)
+        texts: dict[str, Any] = {key: Text(value, style=f"table.{key}") if isinstance(value, str) else value
+                                 for key, value in self.table.items()}
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+                      caption=caption and Text(caption, style="table.caption"), **texts)
         # Not a column of blanks; without rows, every header, under the title and caption.
         shown = [i for i, (header, _) in enumerate(self.columns) if header not in hidden
                  and (not self.rows or any(i < len(row) and row[i] for row in self.rows))]
@@ -231,7 +235,7 @@ class Fitted:
             table.add_column(header, justify="right" if kind == "right" else "left", width=width,
                              overflow="fold")
         for row in self.rows:
-            table.add_row(*(row[i] for i in shown if i < len(row)))
+            table.add_row(*(Text(row[i]) for i in shown if i < len(row)))
         return table
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
