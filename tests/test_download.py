@@ -292,6 +292,21 @@ def test_the_download_line_keeps_its_bracketed_state(net_env, catalogues, extrac
     assert "[up to date, not downloaded again]" in capsys.readouterr().err
 
 
+def test_a_region_name_from_the_catalogue_stays_on_its_line(
+        net_env, catalogues, httpserver, extracts, capsys) -> None:
+    """A catalogue naming Monaco "Mona<LF>co<ESC>[2J": the download line split it over two
+    lines and sent the ESC (clear the screen) raw; it is one line, shown as \\n and \\x1b."""
+    from osmcams.cli import main
+
+    index = geofabrik_index(httpserver)
+    index["features"][3]["properties"]["name"] = "Mona\nco\x1b[2J"
+    httpserver.expect_oneshot_request("/geofabrik/index-v1.json").respond_with_json(index)
+    assert main(["download", "monaco", "--dest", str(extracts), "-q"]) == 0
+    line, *warnings = capsys.readouterr().err.splitlines()
+    assert line.startswith("Mona\\nco\\x1b[2J (geofabrik:monaco): ")
+    assert all(w.startswith("warning: ") for w in warnings)
+
+
 def test_a_server_that_compresses_for_the_way_gets_asked_for_the_file_itself(
     net_settings, httpserver, pbf, extracts
 ):

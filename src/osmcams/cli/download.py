@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from osmcams.cli.options import network_options, settings_from, show_warnings
-from osmcams.cli.render import handle_errors, progress_bar, status_of, stderr
+from osmcams.cli.render import handle_errors, progress_bar, say, status_of
 
 COMMUNES = "communes"
 
@@ -60,7 +60,7 @@ def download(
             plan = catalogue.plan(
                 http, catalogue.find_region(http, region), dest or extract_dir(settings)
             )
-            stderr().print(catalogue.describe(plan), highlight=False, soft_wrap=True, markup=False)
+            say(catalogue.describe(plan))
             path = catalogue.fetch(http, plan, progress)
         finally:
             show_warnings(http.warnings)
@@ -95,7 +95,6 @@ def _keep_communes(settings: Any, departments: tuple[str, ...], every: bool, qui
                 finally:
                     if progress:
                         progress("Official communes", done, len(wanted))
-                stderr().print(f"department {department}: {kept:,} communes kept in {path}",
-                               highlight=False, soft_wrap=True)
+                say(f"department {department}: {kept:,} communes kept in {path}")
         finally:
             show_warnings(http.warnings)
