@@ -96,10 +96,10 @@ def fov_options(f: Callable) -> Callable:
                      help="Add each camera's field of view (cone, or disc for domes)."),
         click.option("--fov-angle", type=Finite(0, 360, min_open=True), default=60.0,
                      show_default=True, help="Width of a cone, in degrees (and of the view of "
-                     "a camera looking straight down, camera:angle=90)."),
+                     "a camera looking straight down, camera:tilt=-90 or camera:angle=90)."),
         click.option("--fov-range", type=Finite(0, min_open=True), default=30.0,
                      show_default=True, help="Reach of a view in metres, unless height and "
-                     "camera:angle tell where it meets the ground."),
+                     "camera:tilt (or camera:angle) tell where it meets the ground."),
     ]
     for option in reversed(options):
         f = option(f)
