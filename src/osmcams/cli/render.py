@@ -226,8 +226,10 @@ class Fitted:
                  and (not self.rows or any(i < len(row) and row[i] for row in self.rows))]
         for i in shown:
             header, kind = self.columns[i]
-            if kind == "text":
-                table.add_column(header, overflow="fold")
+            if kind == "text":  # at least as wide as its longest word: wrapped between words
+                table.add_column(header, overflow="fold", min_width=max(
+                    cell_len(word) for text in (header, *(row[i] for row in self.rows if i < len(row)))
+                    for word in [*text.split(), ""]))
                 continue
             # A short header whole ("To do"), a long one wrapped at its words.
             heading = [cell_len(header)] if cell_len(header) <= SHORT else map(cell_len, header.split())
