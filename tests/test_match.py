@@ -12,7 +12,7 @@ import numpy
 import pyogrio
 import pytest
 from click.testing import CliRunner, Result
-from conftest import markdown_tables, shown_cell
+from conftest import markdown_tables, run_osmium, shown_cell
 from pyproj import Geod, Transformer
 from scipy.optimize import linear_sum_assignment
 from shapely.geometry import Point
@@ -301,7 +301,9 @@ def test_a_windows_register_keeps_every_row(tmp_path: Path, cameras_geojson: Pat
 def test_cameras_from_every_export_format(
     suffix: str, monaco_2025: Path, osm_cameras, write_text, tmp_path: Path
 ) -> None:
-    """Monaco's cameras exported by osmcams, against a register made of their own positions."""
+    """Monaco's cameras exported by osmcams, against a register made of their own positions;
+    the summary takes the export's data date (the extract's header, by osmium fileinfo) and
+    warnings, where the export put them, as the OSM data's."""
     cameras = osm_cameras(monaco_2025)
     square = [[[7.3, 43.6], [7.6, 43.6], [7.6, 43.9], [7.3, 43.9], [7.3, 43.6]]]
     boundary = write_text("zone.geojson", json.dumps({"type": "FeatureCollection", "features": [
@@ -317,7 +319,19 @@ def test_cameras_from_every_export_format(
     out = tmp_path / "out"
     result = pair("--official", register, "--cameras", exported, "-f", "json", "--output-dir", out)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["matched"] == len(cameras) == 16
+    summary = json.loads(result.stdout)
+    assert summary["matched"] == len(cameras) == 16
+    header = run_osmium("fileinfo", "-g", "header.option.osmosis_replication_timestamp", monaco_2025)
+    assert summary["data_timestamp"] == header.strip() == "2025-02-07T01:02:45Z"
+    assert any(w.startswith(f"{exported.name}: the OSM data is ") for w in summary["warnings"])
+    # A GeoJSON that GDAL reads and a strict JSON reader does not (a NaN): no date, no error.
+    loose = tmp_path / "loose.geojson"
+    loose.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+                     f'{{"a": NaN}}, "geometry": {{"type": "Point", "coordinates": [{cameras[0].lon}, '
+                     f'{cameras[0].lat}]}}}}]}}', encoding="utf-8")
+    result = pair("--official", register, "--cameras", loose, "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["data_timestamp"] is None
     for feature in read_features(out / "matched.geojson"):
         properties = feature["properties"]
         assert properties["@id"] == f"node/{properties['ref']}"

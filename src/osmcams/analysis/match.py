@@ -27,6 +27,7 @@ from typing import Any
 
 from osmcams.errors import DataError, UsageError
 from osmcams.files import atomic_path, read_input
+from osmcams.join import data_age_days
 from osmcams.models import parse_nested
 from osmcams.outputs.writers import write_geojson
 
@@ -217,10 +218,65 @@ def read_cameras(path: str | os.PathLike[str]) -> Points:
     """
     path = Path(path)
     points = read_register(path) if path.suffix.lower() == ".csv" else _read_vector(path, None)
-    stamps = [str(p["timestamp"]) for p in points.properties if p.get("timestamp")]
-    points.timestamp = max(stamps, default=None)
+    about = file_about(path)
+    if about is not None:  # an osmcams file: its data date, and what to be wary of
+        stamp = about["meta"].get("data_timestamp")
+        points.timestamp = stamp if isinstance(stamp, str) and data_age_days(stamp) is not None else None
+        points.warnings += [f"{path.name}: {w}" for w in about["warnings"]]
+    else:
+        stamps = [str(p["timestamp"]) for p in points.properties if p.get("timestamp")]
+        points.timestamp = max(stamps, default=None)
     points.properties = [_osm_properties(p, i) for i, p in enumerate(points.properties)]
     return points
+
+
+def file_about(path: Path) -> dict[str, Any] | None:
+    """Where the cameras of a file osmcams wrote come from ({"meta", "warnings"}), read from
+    where it put them: a GeoJSON collection's foreign members, a GeoPackage's or FlatGeobuf's
+    metadata, the Parquet footer, else NAME.meta.json beside it (a CSV's, a Shapefile's);
+    None for a file that says nothing of it, or nothing that can be read."""
+    import ijson
+
+    from osmcams.outputs.writers import meta_sidecar
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".geojson", ".json"):
+            with open(path, "rb") as f:  # osmcams writes them before the features
+                meta = next(ijson.items(f, "meta", use_float=True), None)
+            if isinstance(meta, dict):
+                with open(path, "rb") as f:
+                    return _about({"meta": meta, "warnings": next(ijson.items(f, "warnings"), [])})
+        elif suffix in (".gpkg", ".fgb"):
+            import pyogrio
+
+            info = pyogrio.read_info(path, layer=0)  # the dataset's items are on every layer
+            items = dict(info.get("dataset_metadata" if suffix == ".gpkg" else "layer_metadata") or {})
+            if "data_timestamp" in items:  # GDAL's items are texts, JSON for what was not one
+                warnings = json.loads(items.pop("warnings", "[]"))
+                return _about({"meta": {k: None if v == "null" else v for k, v in items.items()},
+                               "warnings": warnings})
+        elif suffix == ".parquet":
+            import pyarrow.parquet
+
+            text = (pyarrow.parquet.read_schema(path).metadata or {}).get(b"osmcams")
+            if text:
+                return _about(json.loads(text))
+        sidecar = meta_sidecar(path)
+        if sidecar.is_file():
+            return _about(json.loads(sidecar.read_text(encoding="utf-8")))
+    except (OSError, ValueError, ijson.JSONError):  # JSON that GDAL reads, ijson not (NaN)
+        return None  # says nothing of itself that can be read: no data date
+    return None
+
+
+def _about(data: Any) -> dict[str, Any] | None:
+    """{"meta", "warnings"} of what a file says of itself, or None when it holds no meta."""
+    if not (isinstance(data, dict) and isinstance(data.get("meta"), dict)):
+        return None
+    warnings = data.get("warnings")
+    return {"meta": data["meta"],
+            "warnings": [w for w in warnings if isinstance(w, str)] if isinstance(warnings, list) else []}
 
 
 def from_report(report: Any, register: Points, unit: str = "site") -> tuple[Points, Points]:
