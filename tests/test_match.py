@@ -235,6 +235,11 @@ def test_bad_registers_are_one_line(write_text, cameras_geojson: Path) -> None:
                     "--cameras", cameras_geojson, "-f", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["official_total"] == 1
+    header = write_text("header.csv", "Numéro;Implantation;lon;lat\n")  # a header alone
+    result = pair("--official", header, "--cameras", cameras_geojson)
+    assert result.exit_code == ExitCode.DATA
+    assert result.stderr == (f"osmcams: error: {header}: no row under its header "
+                             "(Numéro, Implantation, lon, lat)\n")
     empty = write_text("empty.geojson", "")  # GDAL: "not recognized as a supported file format"
     for args in (("--official", named, "--lon-field", "E", "--lat-field", "N", "--cameras", empty),
                  ("--official", empty, "--cameras", cameras_geojson)):

@@ -108,7 +108,7 @@ def _read_csv(path: Path, lon_field: str | None, lat_field: str | None, crs: str
         rows = list(reader)
     except csv.Error as e:  # a field over csv's limit of 128 KiB
         raise DataError(f"{path}, line {reader.line_num + 1}: {e}") from None
-    columns = list(rows[0]) if rows else []
+    columns = [c for c in reader.fieldnames or [] if c is not None]
     lon = _column(columns, lon_field, LON_NAMES, "--lon-field", path)
     lat = _column(columns, lat_field, LAT_NAMES, "--lat-field", path)
     xs, ys, properties, unreadable = [], [], [], 0
@@ -121,6 +121,8 @@ def _read_csv(path: Path, lon_field: str | None, lat_field: str | None, crs: str
         xs.append(x)
         ys.append(y)
         properties.append({k: v for k, v in row.items() if k not in (lon, lat) and k is not None})
+    if not rows:
+        raise DataError(f"{path}: no row under its header ({', '.join(columns)})")
     if not xs:
         raise DataError(f"{path}: no row with readable coordinates in {lon!r} and {lat!r}")
     warnings = []
