@@ -344,6 +344,33 @@ def test_cameras_from_every_export_format(
         assert properties["osm:man_made"] == "surveillance"
 
 
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".parquet", ".csv"])
+def test_an_export_without_cameras_leaves_every_site_without_one(
+    suffix: str, monaco_2025: Path, communes_06: Path, osm_cameras, ign_shapes, tmp_path: Path
+) -> None:
+    """Roquebrune-Cap-Martin, where the Monaco extract holds no camera (osmium and shapely):
+    its export is a file of no camera, which match read as an error ("no feature with a
+    geometry"); its sites are now all without an OSM camera, as with --pbf."""
+    roquebrune = ign_shapes(communes_06)["06104"]
+    assert not any(roquebrune.covers(Point(c.lon, c.lat)) for c in osm_cameras(monaco_2025))
+    exported = tmp_path / f"cameras{suffix}"
+    result = invoke("export", "--commune", "06104", "--pbf", monaco_2025, "--boundaries", communes_06,
+                    "-q", "-o", exported)
+    assert result.exit_code == 0, result.output
+    register = tmp_path / "sites.csv"
+    inner = roquebrune.representative_point()
+    points = [(inner.x, inner.y + i * 1e-4) for i in range(3)]
+    assert all(roquebrune.contains(Point(p)) for p in points)
+    register.write_text("nom;lon;lat\n" + "".join(f"s{i};{x};{y}\n" for i, (x, y) in enumerate(points)),
+                        encoding="utf-8")
+    result = invoke("match", "--official", register, "--cameras", exported, "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["sites_total"], summary["osm_total"]) == (3, 0)
+    assert (summary["sites_with_osm_cameras"], summary["sites_without_osm_cameras"]) == (0, 3)
+    assert any("holds no camera" in w for w in summary["warnings"])
+
+
 def test_output_dir_is_refused_before_the_work_unless_overwrite(write_text, tmp_path: Path) -> None:
     official = write_text("official.csv", "id,lon,lat\nA,2.35,48.86\n")
     cameras = write_text("osm.geojson", json.dumps({"type": "FeatureCollection", "features": [

@@ -77,21 +77,24 @@ def read_register(
     lon_field: str | None = None,
     lat_field: str | None = None,
     crs: str | None = None,
+    empty: bool = False,
 ) -> Points:
     """The cameras of an official register: a CSV (`;`, `,` or tab) or a vector file.
 
     CSV coordinates are lon/lat unless `crs` names another system; vector files carry
-    their own CRS. Everything is reprojected to WGS84.
+    their own CRS. Everything is reprojected to WGS84. `empty`: a file without a point
+    is no error (OSM cameras: an export of a commune where none is mapped).
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
     if path.suffix.lower() in (".csv", ".txt", ".tsv"):
-        return _read_csv(path, lon_field, lat_field, crs)
-    return _read_vector(path, crs)
+        return _read_csv(path, lon_field, lat_field, crs, empty)
+    return _read_vector(path, crs, empty)
 
 
-def _read_csv(path: Path, lon_field: str | None, lat_field: str | None, crs: str | None) -> Points:
+def _read_csv(path: Path, lon_field: str | None, lat_field: str | None, crs: str | None,
+              empty: bool) -> Points:
     data = read_input(path, MAX_REGISTER_BYTES, "a register of sites")
     try:
         text = data.decode("utf-8-sig")
@@ -121,6 +124,8 @@ def _read_csv(path: Path, lon_field: str | None, lat_field: str | None, crs: str
         xs.append(x)
         ys.append(y)
         properties.append({k: v for k, v in row.items() if k not in (lon, lat) and k is not None})
+    if not rows and empty:
+        return Points([], [], [], str(path))
     if not rows:
         raise DataError(f"{path}: no row under its header ({', '.join(columns)})")
     if not xs:
@@ -175,13 +180,15 @@ def _to_wgs84(xs: list[float], ys: list[float], crs: str) -> tuple[list[float], 
     return list(lons), list(lats)
 
 
-def _read_vector(path: Path, crs: str | None) -> Points:
+def _read_vector(path: Path, crs: str | None, empty: bool = False) -> Points:
     frame = _read_frame(path)
     if frame.crs is None:
         frame = frame.set_crs(crs or "EPSG:4326")
     elif crs:
         raise UsageError(f"{path} declares its coordinate system: --crs goes with CSV files")
     frame = frame[~frame.geometry.isna() & ~frame.geometry.is_empty]
+    if frame.empty and empty:
+        return Points([], [], [], str(path))
     if frame.empty:
         raise DataError(f"{path}: no feature with a geometry")
     warnings = []
@@ -219,7 +226,8 @@ def read_cameras(path: str | os.PathLike[str]) -> Points:
     osmcams record, else the feature's own properties.
     """
     path = Path(path)
-    points = read_register(path) if path.suffix.lower() == ".csv" else _read_vector(path, None)
+    points = (read_register(path, empty=True) if path.suffix.lower() == ".csv"
+              else _read_vector(path, None, empty=True))
     about = file_about(path)
     if about is not None:  # an osmcams file: its data date, and what to be wary of
         stamp = about["meta"].get("data_timestamp")

@@ -113,6 +113,9 @@ def match(
         if len(osm):
             matching.check_place(register, matching.near_cameras(osm), f"the area of {cameras}",
                                  register_unit)
+        else:  # an export of communes where none is mapped
+            osm.warnings.append(f"{cameras.name} holds no camera, so whether the register lies "
+                                "where they were looked for cannot be checked")
     else:
         report = report_from(kw)
         counted = report.warnings
