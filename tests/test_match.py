@@ -371,6 +371,27 @@ def test_an_export_without_cameras_leaves_every_site_without_one(
     assert any("holds no camera" in w for w in summary["warnings"])
 
 
+def test_count_field_mistakes_are_refused_before_the_work(register: Path, ign_dir: Path, write_text) -> None:
+    """A --count-field the register lacks, one given with --register-unit camera, or a count
+    that is no number: each said before the extract is read (here a file that is no PBF,
+    whose error came first)."""
+    broken = write_text("broken.osm.pbf", "not a PBF\n")
+    paris = ign_dir / "communes-75-paris.geojson"
+    source = ("--commune", "Paris", "--pbf", broken, "--boundaries", paris, "-q")
+    result = invoke("match", "--official", register, *source, "--count-field", "nb")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.stderr.startswith(f"osmcams: error: {register}: no column 'nb' among Code postal, ")
+    result = invoke("match", "--official", register, *source, "--count-field", "Numéro", "--register-unit",
+                    "camera")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.stderr == "osmcams: error: --count-field goes with --register-unit site\n"
+    result = invoke("match", "--official", register, *source, "--count-field", "Implantation")
+    assert result.exit_code == ExitCode.DATA, result.output
+    first = register.read_text(encoding="utf-8").splitlines()[1].split(";")[2]  # by hand: a street
+    assert result.stderr == (f"osmcams: error: {register}: site 1: Implantation must be a whole number, "
+                             f"not {first!r}\n")
+
+
 def test_output_dir_is_refused_before_the_work_unless_overwrite(write_text, tmp_path: Path) -> None:
     official = write_text("official.csv", "id,lon,lat\nA,2.35,48.86\n")
     cameras = write_text("osm.geojson", json.dumps({"type": "FeatureCollection", "features": [

@@ -103,7 +103,12 @@ def match(
         check_set(output_dir, names, overwrite)  # before the work, not after
     if output:
         check_target(output, overwrite)
+    if count_field and register_unit != "site":
+        raise UsageError("--count-field goes with --register-unit site")
     register = matching.read_register(official, lon_field, lat_field, crs)
+    column = matching.count_column(register, count_field) if register_unit == "site" else None
+    if column:  # a count that is no whole number, refused before the work too
+        matching.site_counts(register, column)
     counted: list[str] = []  # the count's own warnings (shown by report_from), for the outputs
     if cameras is not None:
         chosen = [name for name in SOURCE_CHOICES if kw.get(name)]
@@ -123,13 +128,10 @@ def match(
     show_warnings(register.warnings + osm.warnings)
     warnings = counted + register.warnings + osm.warnings
     if register_unit == "site":
-        column = matching.count_column(register, count_field)
         counts = matching.site_counts(register, column) if column else None
         sites = matching.by_site(register, osm, max_distance)
         summary = matching.site_summary(register, osm, sites, max_distance, counts, column)
     else:
-        if count_field:
-            raise UsageError("--count-field goes with --register-unit site")
         result = matching.match(register, osm, max_distance)
         summary = {"register_unit": "camera", **matching.summary(register, osm, result, max_distance)}
     if output_dir or output:
