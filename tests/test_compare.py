@@ -688,3 +688,39 @@ def test_one_reported_file_alone_is_not_read_letter_by_letter(write_text) -> Non
     figures = {code: [f["reported_cameras"] for f in found] for code, found in reported.communes.items()}
     assert figures == {"06012": [10], "06150": [5]}
     assert reported.communes == read_reported((mine,)).communes
+
+
+def test_a_table_saved_by_a_french_spreadsheet_is_read_as_it_is(
+    monaco_2025: Path, communes_06: Path, tmp_path: Path
+) -> None:
+    """The shipped series (the shared one, row by row) and department tables saved with ';'
+    (a spreadsheet set to French) or tabs between fields: the same figures as the comma
+    tables, where their columns were refused as not those of a table of figures."""
+    def strip(reported: Any) -> tuple[Any, Any]:
+        communes = {code: [{k: v for k, v in f.items() if k != "file"} for f in figures]
+                    for code, figures in reported.communes.items()}
+        departments = {code: {k: v for k, v in f.items() if k != "file"}
+                       for code, f in reported.departments.items()}
+        return communes, departments
+
+    originals = [Path(str(files("osmcams.analysis").joinpath(f"data/{name}")))
+                 for name in ("reported_series.csv", "reported_departments.csv")]
+    for delimiter in (";", "\t"):
+        saved = []
+        for original in originals:
+            with original.open(encoding="utf-8", newline="") as f:
+                rows = list(csv.reader(f))
+            copy = tmp_path / f"{delimiter == ';'}-{original.name}"
+            with copy.open("w", encoding="utf-8-sig", newline="") as f:  # with Excel's BOM
+                csv.writer(f, delimiter=delimiter).writerows(rows)
+            saved.append(copy)
+        assert strip(read_reported(saved)) == strip(read_reported(originals)) == strip(read_reported())
+        assert sum(map(len, read_reported(saved).communes.values())) == 47
+    figure = tmp_path / "beausoleil.csv"
+    figure.write_text(";".join(SERIES_COLUMNS) + "\n06012;Beausoleil;06;20;exact;municipal network;"
+                      "installed;2024-05;Nice-Matin;2024-06-01\n", encoding="utf-8")
+    result = invoke("compare", "--commune", "Beausoleil", "--pbf", monaco_2025, "--boundaries", communes_06,
+                    "--reported", figure, "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)["communes"][0]
+    assert (row["reported_cameras"], row["reported_source"], row["as_of"]) == (20, "Nice-Matin", "2024-05")

@@ -88,7 +88,7 @@ def read_reported(
 
 
 def _add_table(reported: Reported, text: str, source: str, today: date) -> None:
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text), delimiter=_delimiter(text))
     try:
         columns = {name.strip() for name in reader.fieldnames or []}
         reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
@@ -119,6 +119,14 @@ def _add_table(reported: Reported, text: str, source: str, today: date) -> None:
                         f"{', '.join(SERIES_COLUMNS)} (or {', '.join(COMMUNE_COLUMNS)}; "
                         f"or, per department, {', '.join(DEPARTMENT_COLUMNS)})")
     reported.sources.append(source)
+
+
+def _delimiter(text: str) -> str:
+    """The delimiter of a table's header: a comma, or the semicolon of a spreadsheet saved in
+    French (or a tab), whichever cuts it into the most known column names."""
+    header = text.split("\n", 1)[0]
+    known = {*SERIES_COLUMNS, *COMMUNE_COLUMNS, *DEPARTMENT_COLUMNS}
+    return max((",", ";", "\t"), key=lambda d: len(known & {name.strip() for name in header.split(d)}))
 
 
 def _parsed(parse: Any, row: dict[str, str], today: date, source: str, line: int) -> dict[str, Any]:
