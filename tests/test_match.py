@@ -392,6 +392,28 @@ def test_count_field_mistakes_are_refused_before_the_work(register: Path, ign_di
                              f"not {first!r}\n")
 
 
+def test_an_osm_extract_is_neither_cameras_nor_a_register(
+    monaco_2025: Path, osm_cameras, write_text, cameras_geojson: Path
+) -> None:
+    """The Monaco extract given as --cameras, against a register of its 16 cameras (osmium),
+    was read by GDAL as its 4,202 tagged nodes, shops and all, and matched as "OSM cameras"
+    (exit 0). Given as --cameras or as the register, it is now one line, exit 2."""
+    cameras = osm_cameras(monaco_2025)
+    assert len(cameras) == 16
+    assert pyogrio.read_info(monaco_2025, layer="points", force_feature_count=True)["features"] > 4000
+    register = write_text("register.csv", "ref;lon;lat\n" + "".join(
+        f"{c.osm_id};{c.lon};{c.lat}\n" for c in cameras))
+    result = invoke("match", "--official", register, "--cameras", monaco_2025, "-q")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.stderr == ("osmcams: error: --cameras takes a file of cameras (an export), not "
+                             "OpenStreetMap data: give monaco-2025-02-07.osm.pbf as --pbf, with the "
+                             "communes (--commune, --department…)\n")
+    result = invoke("match", "--official", monaco_2025, "--cameras", cameras_geojson, "-q")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.stderr == (f"osmcams: error: {monaco_2025} is OpenStreetMap data, not a register of "
+                             "sites or cameras\n")
+
+
 def test_output_dir_is_refused_before_the_work_unless_overwrite(write_text, tmp_path: Path) -> None:
     official = write_text("official.csv", "id,lon,lat\nA,2.35,48.86\n")
     cameras = write_text("osm.geojson", json.dumps({"type": "FeatureCollection", "features": [

@@ -85,7 +85,11 @@ def read_register(
     their own CRS. Everything is reprojected to WGS84. `empty`: a file without a point
     is no error (OSM cameras: an export of a commune where none is mapped).
     """
+    from osmcams.counting import is_osm_file
+
     path = Path(path)
+    if is_osm_file(path):  # GDAL reads its every tagged node as a point
+        raise UsageError(f"{path} is OpenStreetMap data, not a register of sites or cameras")
     if not path.is_file():
         raise DataError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
     if path.suffix.lower() in (".csv", ".txt", ".tsv"):
@@ -225,7 +229,12 @@ def read_cameras(path: str | os.PathLike[str]) -> Points:
     Each point's properties become {"@id": "node/123", **tags}: the `tags` of an
     osmcams record, else the feature's own properties.
     """
+    from osmcams.counting import is_osm_file
+
     path = Path(path)
+    if is_osm_file(path):  # GDAL would read its every tagged node, shops and all, as a camera
+        raise UsageError(f"--cameras takes a file of cameras (an export), not OpenStreetMap data: "
+                         f"give {path.name} as --pbf, with the communes (--commune, --department…)")
     points = (read_register(path, empty=True) if path.suffix.lower() == ".csv"
               else _read_vector(path, None, empty=True))
     about = file_about(path)
