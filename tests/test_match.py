@@ -414,6 +414,44 @@ def test_an_osm_extract_is_neither_cameras_nor_a_register(
                              "sites or cameras\n")
 
 
+def test_outlines_and_fields_of_view_of_an_export_are_not_cameras(
+    monaco_2025: Path, communes_06: Path, osm_cameras, ign_shapes, tmp_path: Path
+) -> None:
+    """Beausoleil and Cap-d'Ail exported --with-boundary --fov as one GeoJSON: their two
+    outlines and the view of the camera with a direction were read as three more cameras
+    (each at an inner point, 5 'OSM cameras'); the cameras are those osmium finds there."""
+    shapes = ign_shapes(communes_06)
+    inside = [c for c in osm_cameras(monaco_2025)
+              if any(shapes[code].covers(Point(c.lon, c.lat)) for code in ("06012", "06032"))]
+    exported = tmp_path / "cameras.geojson"
+    result = invoke("export", "--commune", "06012", "--commune", "06032", "--pbf", monaco_2025,
+                    "--boundaries", communes_06, "--with-boundary", "--fov", "-q", "-o", exported)
+    assert result.exit_code == 0, result.output
+    kinds = [f["geometry"]["type"] for f in read_features(exported)]
+    assert kinds.count("Point") == len(inside) == 2 and len(kinds) > len(inside)
+    register = tmp_path / "sites.csv"
+    register.write_text("ref;lon;lat\n" + "".join(f"{c.osm_id};{c.lon};{c.lat}\n" for c in inside),
+                        encoding="utf-8")
+    result = invoke("match", "--official", register, "--cameras", exported, "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["osm_total"], summary["sites_with_osm_cameras"], summary["osm_cameras_at_no_site"]) == (
+        2, 2, 0)
+    said = " ".join(summary["warnings"])
+    assert f"cameras.geojson: {len(kinds) - 2} commune outlines or fields of view" in said
+    # A camera way drawn as a line by another tool (overpass turbo) is still a camera.
+    spot = inside[0]
+    other = tmp_path / "turbo.geojson"
+    other.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"@id": "way/1", "man_made": "surveillance"}, "geometry": {
+            "type": "LineString", "coordinates": [[spot.lon, spot.lat], [spot.lon + 1e-5, spot.lat]]}},
+        {"type": "Feature", "properties": {"@id": "node/2", "man_made": "surveillance"},
+         "geometry": {"type": "Point", "coordinates": [spot.lon, spot.lat]}}]}), encoding="utf-8")
+    result = invoke("match", "--official", register, "--cameras", other, "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["osm_total"] == 2
+
+
 def test_output_dir_is_refused_before_the_work_unless_overwrite(write_text, tmp_path: Path) -> None:
     official = write_text("official.csv", "id,lon,lat\nA,2.35,48.86\n")
     cameras = write_text("osm.geojson", json.dumps({"type": "FeatureCollection", "features": [

@@ -77,13 +77,13 @@ def read_register(
     lon_field: str | None = None,
     lat_field: str | None = None,
     crs: str | None = None,
-    empty: bool = False,
+    cameras: bool = False,
 ) -> Points:
     """The cameras of an official register: a CSV (`;`, `,` or tab) or a vector file.
 
     CSV coordinates are lon/lat unless `crs` names another system; vector files carry
-    their own CRS. Everything is reprojected to WGS84. `empty`: a file without a point
-    is no error (OSM cameras: an export of a commune where none is mapped).
+    their own CRS. Everything is reprojected to WGS84. `cameras`: OSM cameras (`read_cameras`),
+    where a file without a point is no error (an export of a commune where none is mapped).
     """
     from osmcams.counting import is_osm_file
 
@@ -93,12 +93,12 @@ def read_register(
     if not path.is_file():
         raise DataError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
     if path.suffix.lower() in (".csv", ".txt", ".tsv"):
-        return _read_csv(path, lon_field, lat_field, crs, empty)
-    return _read_vector(path, crs, empty)
+        return _read_csv(path, lon_field, lat_field, crs, cameras)
+    return _read_vector(path, crs, cameras)
 
 
 def _read_csv(path: Path, lon_field: str | None, lat_field: str | None, crs: str | None,
-              empty: bool) -> Points:
+              cameras: bool) -> Points:
     data = read_input(path, MAX_REGISTER_BYTES, "a register of sites")
     try:
         text = data.decode("utf-8-sig")
@@ -128,7 +128,7 @@ def _read_csv(path: Path, lon_field: str | None, lat_field: str | None, crs: str
         xs.append(x)
         ys.append(y)
         properties.append({k: v for k, v in row.items() if k not in (lon, lat) and k is not None})
-    if not rows and empty:
+    if not rows and cameras:
         return Points([], [], [], str(path))
     if not rows:
         raise DataError(f"{path}: no row under its header ({', '.join(columns)})")
@@ -184,18 +184,26 @@ def _to_wgs84(xs: list[float], ys: list[float], crs: str) -> tuple[list[float], 
     return list(lons), list(lats)
 
 
-def _read_vector(path: Path, crs: str | None, empty: bool = False) -> Points:
+def _read_vector(path: Path, crs: str | None, cameras: bool = False) -> Points:
+    """The features of a vector file as points. `cameras`: OSM cameras, where a file without
+    a feature is no error, and where the outlines and fields of view an export puts beside
+    the camera points are no cameras."""
     frame = _read_frame(path)
     if frame.crs is None:
         frame = frame.set_crs(crs or "EPSG:4326")
     elif crs:
         raise UsageError(f"{path} declares its coordinate system: --crs goes with CSV files")
     frame = frame[~frame.geometry.isna() & ~frame.geometry.is_empty]
-    if frame.empty and empty:
+    if frame.empty and cameras:
         return Points([], [], [], str(path))
     if frame.empty:
         raise DataError(f"{path}: no feature with a geometry")
     warnings = []
+    added = _outlines_and_views(frame) if cameras else None
+    if added is not None and added.any():  # export --with-boundary, --fov
+        warnings.append(f"{path.name}: {added.sum():,} commune outlines or fields of view, beside "
+                        "the cameras, are not cameras: left out")
+        frame = frame[~added]
     if not frame.geometry.geom_type.eq("Point").all():
         warnings.append(f"{path.name}: features that are not points stand at an inner point")
         frame = frame.set_geometry(frame.geometry.representative_point())
@@ -204,6 +212,15 @@ def _read_vector(path: Path, crs: str | None, empty: bool = False) -> Points:
     records = json.loads(table.to_json(orient="records", date_format="iso", default_handler=str))
     properties = [{k: v for k, v in row.items() if v is not None} for row in records]
     return Points(list(frame.geometry.x), list(frame.geometry.y), properties, str(path), warnings)
+
+
+def _outlines_and_views(frame: Any) -> Any:
+    """Which features of `frame` are what `export --with-boundary --fov` writes beside the
+    camera points: commune outlines (`kind` boundary) and fields of view (`fov`), as a
+    boolean Series; a camera way of another tool, drawn as a line, is a camera."""
+    outline = frame["kind"].eq("boundary") if "kind" in frame else False
+    view = frame["fov"].notna() if "fov" in frame else False
+    return ~frame.geometry.geom_type.eq("Point") & (outline | view)
 
 
 def _read_frame(path: Path) -> Any:
@@ -235,8 +252,7 @@ def read_cameras(path: str | os.PathLike[str]) -> Points:
     if is_osm_file(path):  # GDAL would read its every tagged node, shops and all, as a camera
         raise UsageError(f"--cameras takes a file of cameras (an export), not OpenStreetMap data: "
                          f"give {path.name} as --pbf, with the communes (--commune, --department…)")
-    points = (read_register(path, empty=True) if path.suffix.lower() == ".csv"
-              else _read_vector(path, None, empty=True))
+    points = read_register(path, cameras=True)
     about = file_about(path)
     if about is not None:  # an osmcams file: its data date, and what to be wary of
         stamp = about["meta"].get("data_timestamp")
