@@ -724,3 +724,17 @@ def test_a_table_saved_by_a_french_spreadsheet_is_read_as_it_is(
     assert result.exit_code == 0, result.output
     row = json.loads(result.stdout)["communes"][0]
     assert (row["reported_cameras"], row["reported_source"], row["as_of"]) == (20, "Nice-Matin", "2024-05")
+
+
+def test_a_store_that_is_none_is_said_before_the_count(communes_06: Path, write_text) -> None:
+    """--store naming a file that no refresh wrote (a CSV, a missing file) was said only once
+    the extract had been read and counted: here a file that is no PBF, whose error came first."""
+    broken = write_text("broken.osm.pbf", "not a PBF\n")
+    figures = write_text("figures.csv", SERIES_HEADER)
+    stores = {figures: (ExitCode.DATA, "not a usable osmcams history database"),
+              broken.parent / "missing.sqlite": (ExitCode.USAGE, "no such history store")}
+    for store, (code, said) in stores.items():
+        result = invoke("compare", "--commune", "Beausoleil", "--pbf", broken, "--boundaries", communes_06,
+                        "--store", store, "-q")
+        assert result.exit_code == code, result.output
+        assert result.stderr.startswith(f"osmcams: error: {store}: {said}"), result.stderr

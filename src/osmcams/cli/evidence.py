@@ -242,24 +242,19 @@ def compare_table(report: Any) -> Any:
     return Group(*tables)
 
 def mapped_then(
-    pbf: Path | None, store: Path | None, counted: Any, figures: Any, threads: int | None, quiet: bool
+    pbf: Path | None, history_store: Any, counted: Any, figures: Any, threads: int | None, quiet: bool
 ) -> Any:
-    """With a history file or store, the cameras of each counted commune at each of its
-    figures' dates; from a history file, none for a commune the data does not cover."""
+    """With a history file or an open history store, the cameras of each counted commune at
+    each of its figures' dates; from a history file, none for a commune the data does not
+    cover."""
     from osmcams.analysis import dated
     from osmcams.sources.osm.osh import is_history, read_history
 
-    if store is not None:
-        from osmcams.store.history import read_store
-
-        history_store = read_store(store, f"{store}: no such history store (no refresh wrote one there)")
-        try:
-            stored = history_store.names()  # a commune without counts there has no runs
-            runs = {code: [(run["data_timestamp"], run["cameras"]) for run in history_store.counts(code)
-                           if run["data_timestamp"]] if code in stored else []
-                    for code in counted.boundaries}
-        finally:
-            history_store.close()
+    if history_store is not None:
+        stored = history_store.names()  # a commune without counts there has no runs
+        runs = {code: [(run["data_timestamp"], run["cameras"]) for run in history_store.counts(code)
+                       if run["data_timestamp"]] if code in stored else []
+                for code in counted.boundaries}
         return dated.mapped_then_from_runs(runs, figures)
     if pbf is None or not is_history(pbf):
         return None
@@ -310,6 +305,7 @@ def compare(
     from osmcams.files import check_target
     from osmcams.join import ROW_KEYS
     from osmcams.outputs.writers import companions, render_text, write_csv_report, write_report
+    from osmcams.store.history import read_store
 
     fmt = agreed_format(output, fmt, TABLE_SUFFIXES, "table")
     if output:
@@ -318,8 +314,14 @@ def compare(
     figures = read_reported(reported)
     named = bool(kw["communes"])
     pbf, threads, quiet = kw["pbf"], kw["threads"], kw["quiet"]
-    counted = report_from(kw)
-    then = mapped_then(pbf, store, counted, figures, threads, quiet)
+    history_store = None if store is None else read_store(
+        store, f"{store}: no such history store (no refresh wrote one there)")  # before the work
+    try:
+        counted = report_from(kw)
+        then = mapped_then(pbf, history_store, counted, figures, threads, quiet)
+    finally:
+        if history_store is not None:
+            history_store.close()
     report = compare_counts(counted, figures, named, then)
     if fmt == "table":
         print_rich(compare_table(report), output, overwrite)
