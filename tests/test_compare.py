@@ -738,3 +738,15 @@ def test_a_store_that_is_none_is_said_before_the_count(communes_06: Path, write_
                         "--store", store, "-q")
         assert result.exit_code == code, result.output
         assert result.stderr.startswith(f"osmcams: error: {store}: {said}"), result.stderr
+
+
+def test_a_table_without_a_figure_says_why(monaco_2025: Path, communes_06: Path, write_text) -> None:
+    """--department 06 against figures of Nantes alone: the table was empty, with nothing on
+    stderr to say why (the warning reached only the JSON)."""
+    nantes = write_text("nantes.csv", SERIES_HEADER + "44109,Nantes,44,20,exact,municipal network,"
+                                                      "installed,2024-05,Ouest-France,2024-06-01\n")
+    result = invoke("compare", "--department", "06", "--pbf", monaco_2025, "--boundaries", communes_06,
+                    "--reported", nantes, "-q")
+    assert result.exit_code == 0, result.output
+    assert "Nice" not in result.stdout and "06088" not in result.stdout
+    assert "warning: no commune of the selection has a reported figure\n" in result.stderr

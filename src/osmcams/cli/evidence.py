@@ -323,6 +323,7 @@ def compare(
         if history_store is not None:
             history_store.close()
     report = compare_counts(counted, figures, named, then)
+    show_warnings(report.warnings[len(counted.warnings):])  # the count's were shown as it ended
     if fmt == "table":
         print_rich(compare_table(report), output, overwrite)
         return
