@@ -750,3 +750,19 @@ def test_a_table_without_a_figure_says_why(monaco_2025: Path, communes_06: Path,
     assert result.exit_code == 0, result.output
     assert "Nice" not in result.stdout and "06088" not in result.stdout
     assert "warning: no commune of the selection has a reported figure\n" in result.stderr
+
+
+def test_the_demo_s_five_communes_each_get_a_row() -> None:
+    """compare --demo, which names its five communes as count --demo does, showed an empty
+    table (none has a reported figure); each now has its row, those outside the data (Peille,
+    La Turbie) without a count, none with a ratio."""
+    demo = json.loads((files("osmcams") / "data/demo/communes-ign-2018.geojson").read_text(encoding="utf-8"))
+    codes = [f["properties"]["code"] for f in demo["features"]]
+    assert len(codes) == 5
+    result = invoke("compare", "--demo", "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    rows = {r["insee"]: r for r in json.loads(result.stdout)["communes"]}
+    assert set(rows) == set(codes)
+    assert rows["06091"]["cameras"] is None and rows["06150"]["cameras"] is None
+    assert all(r["completeness"] is None and r["reason"] for r in rows.values())
+    assert rows["06012"]["cameras"] is not None

@@ -312,7 +312,7 @@ def compare(
         for target in (output, *companions(output, fmt)):
             check_target(target, overwrite)  # before the work, not after
     figures = read_reported(reported)
-    named = bool(kw["communes"])
+    named = names_communes(kw)  # --commune, or the demo's five
     pbf, threads, quiet = kw["pbf"], kw["threads"], kw["quiet"]
     history_store = None if store is None else read_store(
         store, f"{store}: no such history store (no refresh wrote one there)")  # before the work
