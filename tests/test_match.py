@@ -452,6 +452,32 @@ def test_outlines_and_fields_of_view_of_an_export_are_not_cameras(
     assert json.loads(result.stdout)["osm_total"] == 2
 
 
+def test_reading_a_geopackage_leaves_nothing_beside_it(
+    monaco_2025: Path, communes_06: Path, tmp_path: Path
+) -> None:
+    """GDAL wrote NAME.gpkg.aux.xml, its copy of the metadata, beside every GeoPackage of
+    osmcams it read: the cameras of export given to match, the communes of count -o given
+    back as --boundaries. Reading now writes nothing; the folders hold what was written."""
+    export, communes = tmp_path / "export", tmp_path / "communes"
+    export.mkdir()
+    communes.mkdir()
+    cameras = export / "cameras.gpkg"
+    assert invoke("export", "--commune", "06012", "--pbf", monaco_2025, "--boundaries", communes_06, "-q",
+                  "-o", cameras).exit_code == 0
+    drawn = communes / "counts.gpkg"
+    assert invoke("count", "--commune", "06012", "--pbf", monaco_2025, "--boundaries", communes_06, "-q",
+                  "-o", drawn).exit_code == 0
+    register = tmp_path / "sites.csv"
+    register.write_text("ref;lon;lat\n1;7.4229;43.7371\n", encoding="utf-8")  # in Beausoleil
+    result = invoke("match", "--official", register, "--cameras", cameras, "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    result = invoke("count", "--commune", "06012", "--pbf", monaco_2025, "--boundaries", drawn,
+                    "--code-field", "insee", "--name-field", "name", "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in export.iterdir()) == ["cameras.gpkg"]
+    assert sorted(p.name for p in communes.iterdir()) == ["counts.gpkg"]
+
+
 def test_output_dir_is_refused_before_the_work_unless_overwrite(write_text, tmp_path: Path) -> None:
     official = write_text("official.csv", "id,lon,lat\nA,2.35,48.86\n")
     cameras = write_text("osm.geojson", json.dumps({"type": "FeatureCollection", "features": [

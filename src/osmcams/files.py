@@ -128,6 +128,16 @@ def check_inflation(path: Path, what: str, error: type[OsmcamsError] = DataError
                     f"{MAX_INFLATION} times as many (a decompression bomb): refused")
 
 
+@functools.cache
+def gdal_reads_in_place() -> None:
+    """GDAL set never to write beside a file it reads: reading the features of a GeoPackage
+    that holds metadata (as those osmcams writes) left NAME.gpkg.aux.xml beside it, GDAL's
+    copy of that metadata."""
+    import pyogrio
+
+    pyogrio.set_gdal_config_options({"GDAL_PAM_ENABLED": "NO"})
+
+
 def check_target(target: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """`target` as a Path, refused when it exists (unless `overwrite`) or has no directory.
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.errors import DataError, UsageError
-from osmcams.files import atomic_path, read_input
+from osmcams.files import atomic_path, gdal_reads_in_place, read_input
 from osmcams.join import data_age_days
 from osmcams.models import parse_nested
 from osmcams.outputs.writers import write_geojson
@@ -230,6 +230,7 @@ def _read_frame(path: Path) -> Any:
 
     if path.is_file() and not path.stat().st_size:  # GDAL would say it knows no such format
         raise DataError(f"{path}: empty, not a file of points")
+    gdal_reads_in_place()
     try:
         if path.suffix.lower() == ".parquet":
             return geopandas.read_parquet(path)

@@ -25,6 +25,7 @@ from osmcams.communes.model import (
 )
 from osmcams.communes.population import apply_population
 from osmcams.errors import DataError, OsmcamsError, UsageError, quoted
+from osmcams.files import gdal_reads_in_place
 from osmcams.models import Progress, listed
 
 BOUNDARY_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".fgb", ".geojsonl")
@@ -100,6 +101,7 @@ def _read_features(path: Path) -> tuple[dict[str, list[Any]], Any, Any]:
     import pyogrio.raw
     import shapely
 
+    gdal_reads_in_place()
     meta, _, wkb, fields = pyogrio.raw.read(path, datetime_as_string=True)
     columns = {c: values.tolist() for c, values in zip(meta["fields"].tolist(), fields)}
     if wkb is None:
