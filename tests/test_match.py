@@ -655,3 +655,29 @@ def test_sites_where_the_data_has_none_are_neither_matched_nor_missing(
     assert ("2 of 4 official sites lie in the part of Beausoleil that the OSM data does not cover"
             in " ".join(summary["warnings"]))
     assert any("only partly inside the data" in w for w in summary["warnings"])
+
+
+@pytest.mark.parametrize("driver", ["XLSX", "ODS"])
+def test_a_register_kept_as_a_spreadsheet(
+    driver: str, register: Path, official_points, site_cameras, tmp_path: Path
+) -> None:
+    """The Paris register saved as a spreadsheet (.xlsx, .ods: a table with its coordinates in
+    columns, no geometry) was a traceback ("'DataFrame' object has no attribute 'crs'"); it is
+    now read as the CSV is, every site counted as the brute force counts them."""
+    import pandas
+
+    table = pandas.read_csv(register, sep=";", dtype=str)
+    table[["lon", "lat"]] = table[["lon", "lat"]].astype(float)  # numbers, as a spreadsheet holds them
+    sheet = tmp_path / f"register.{driver.lower()}"
+    pyogrio.write_dataframe(table, sheet, driver=driver)
+    cameras = geojson_of(site_cameras, tmp_path / "cameras.geojson")
+    result = invoke("match", "--official", sheet, "--cameras", cameras, "-q", "-f", "json",
+                    "--output-dir", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    near = near_sites(official_points, site_cameras)
+    assert summary["sites_total"] == len(official_points) == 707
+    assert summary["sites_with_osm_cameras"] == int(near.any(axis=1).sum())
+    assert summary["osm_cameras_at_no_site"] == int((~near.any(axis=0)).sum())
+    first = read_features(tmp_path / "out/matched.geojson")[0]["properties"]
+    assert first["Code postal"] == "75001" and "lon" not in first

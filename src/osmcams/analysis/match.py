@@ -94,7 +94,7 @@ def read_register(
         raise DataError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
     if path.suffix.lower() in (".csv", ".txt", ".tsv"):
         return _read_csv(path, lon_field, lat_field, crs, cameras)
-    return _read_vector(path, crs, cameras)
+    return _read_vector(path, crs, cameras, lon_field, lat_field)
 
 
 def _read_csv(path: Path, lon_field: str | None, lat_field: str | None, crs: str | None,
@@ -116,6 +116,13 @@ def _read_csv(path: Path, lon_field: str | None, lat_field: str | None, crs: str
     except csv.Error as e:  # a field over csv's limit of 128 KiB
         raise DataError(f"{path}, line {reader.line_num + 1}: {e}") from None
     columns = [c for c in reader.fieldnames or [] if c is not None]
+    return _table_points(path, columns, rows, lon_field, lat_field, crs, cameras)
+
+
+def _table_points(path: Path, columns: list[str], rows: list[dict[str, Any]], lon_field: str | None,
+                  lat_field: str | None, crs: str | None, cameras: bool) -> Points:
+    """The points of a table's rows (a CSV's, a spreadsheet's), from its coordinate columns,
+    found or named; the other columns are each point's properties."""
     lon = _column(columns, lon_field, LON_NAMES, "--lon-field", path)
     lat = _column(columns, lat_field, LAT_NAMES, "--lat-field", path)
     xs, ys, properties, unreadable = [], [], [], 0
@@ -184,11 +191,20 @@ def _to_wgs84(xs: list[float], ys: list[float], crs: str) -> tuple[list[float], 
     return list(lons), list(lats)
 
 
-def _read_vector(path: Path, crs: str | None, cameras: bool = False) -> Points:
-    """The features of a vector file as points. `cameras`: OSM cameras, where a file without
-    a feature is no error, and where the outlines and fields of view an export puts beside
-    the camera points are no cameras."""
+def _read_vector(path: Path, crs: str | None, cameras: bool = False, lon_field: str | None = None,
+                 lat_field: str | None = None) -> Points:
+    """The features of a vector file as points; a table without geometry (a spreadsheet) is
+    read as a CSV is. `cameras`: OSM cameras, where a file without a feature is no error, and
+    where the outlines and fields of view an export puts beside the camera points are no
+    cameras."""
+    import geopandas
+
     frame = _read_frame(path)
+    if not isinstance(frame, geopandas.GeoDataFrame):  # .xlsx, .ods: coordinates in columns
+        columns = [str(c) for c in frame.columns]
+        rows = [{c: _cell_text(v) for c, v in zip(columns, values)}
+                for values in frame.itertuples(index=False, name=None)]
+        return _table_points(path, columns, rows, lon_field, lat_field, crs, cameras)
     if frame.crs is None:
         frame = frame.set_crs(crs or "EPSG:4326")
     elif crs:
@@ -212,6 +228,15 @@ def _read_vector(path: Path, crs: str | None, cameras: bool = False) -> Points:
     records = json.loads(table.to_json(orient="records", date_format="iso", default_handler=str))
     properties = [{k: v for k, v in row.items() if v is not None} for row in records]
     return Points(list(frame.geometry.x), list(frame.geometry.y), properties, str(path), warnings)
+
+
+def _cell_text(value: Any) -> str:
+    """A spreadsheet's cell as a CSV would hold it: "" when empty, 75001 not 75001.0."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
 
 
 def _outlines_and_views(frame: Any) -> Any:
