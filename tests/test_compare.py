@@ -766,3 +766,28 @@ def test_the_demo_s_five_communes_each_get_a_row() -> None:
     assert rows["06091"]["cameras"] is None and rows["06150"]["cameras"] is None
     assert all(r["completeness"] is None and r["reason"] for r in rows.values())
     assert rows["06012"]["cameras"] is not None
+
+
+def test_a_table_saved_in_windows_1252(tmp_path: Path) -> None:
+    """The shipped series saved as a spreadsheet in French saves a CSV on Windows, in
+    Windows-1252 with ';' (Béziers, Nîmes, Ploërmel, L'Empaillé): refused as "'utf-8' codec
+    can't decode byte 0xe9"; the same 47 figures now, accents and all."""
+    shipped = Path(str(files("osmcams.analysis").joinpath("data/reported_series.csv")))
+    with shipped.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    saved = tmp_path / "series.csv"
+    with saved.open("w", encoding="cp1252", newline="") as f:
+        csv.writer(f, delimiter=";").writerows(rows)
+    assert b"B\xe9ziers" in saved.read_bytes()
+    mine = read_reported(saved)
+    theirs = read_reported(shipped)
+    assert {code: [{k: v for k, v in f.items() if k != "file"} for f in found]
+            for code, found in mine.communes.items()} == {
+        code: [{k: v for k, v in f.items() if k != "file"} for f in found]
+        for code, found in theirs.communes.items()}
+    assert mine.communes["34032"][0]["name"] == "Béziers"
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(SERIES_HEADER.encode() + b"06012,Beausoleil\x81,06,1,exact,,installed,2024,x,\n")
+    with pytest.raises(DataError, match=r"broken.csv: cannot read the reported figures: neither UTF-8 nor "
+                                        r"Windows-1252 text \(byte 0x81 at "):
+        read_reported(broken)

@@ -76,15 +76,25 @@ def read_reported(
             text = files("osmcams.analysis").joinpath(f"data/{name}").read_text(encoding="utf-8")
             _add_table(reported, text, f"osmcams:{name}", today)
     for path in listed(paths):
-        try:
-            text = read_input(path, MAX_REPORTED_BYTES, "reported figures").decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise DataError(f"{path}: cannot read the reported figures: {e}") from e
-        _add_table(reported, text, str(path), today)
+        _add_table(reported, _text(path), str(path), today)
     for series in reported.communes.values():
         series.sort(key=lambda f: (f["as_of"] is None, f["as_of"] and start_of(f["as_of"]),
                                    f["as_of"] and end_of(f["as_of"])))
     return reported
+
+
+def _text(path: str | os.PathLike[str]) -> str:
+    """A table's text: UTF-8, else Windows-1252, as a spreadsheet in French saves a CSV."""
+    data = read_input(path, MAX_REPORTED_BYTES, "reported figures")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: cannot read the reported figures: neither UTF-8 nor Windows-1252 "
+                        f"text (byte {e.object[e.start]:#04x} at {e.start:,})") from e
 
 
 def _add_table(reported: Reported, text: str, source: str, today: date) -> None:
