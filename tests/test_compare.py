@@ -791,3 +791,18 @@ def test_a_table_saved_in_windows_1252(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"broken.csv: cannot read the reported figures: neither UTF-8 nor "
                                         r"Windows-1252 text \(byte 0x81 at "):
         read_reported(broken)
+
+
+@pytest.mark.parametrize("driver", ["XLSX", "ODS"])
+def test_a_spreadsheet_is_asked_as_csv(driver: str, tmp_path: Path) -> None:
+    """The shipped series kept as a spreadsheet: "neither UTF-8 nor Windows-1252 text (byte
+    0x8d at 15)" said nothing of what to do; it is now named a spreadsheet, to save as CSV."""
+    import pandas
+    import pyogrio
+
+    shipped = Path(str(files("osmcams.analysis").joinpath("data/reported_series.csv")))
+    sheet = tmp_path / f"series.{driver.lower()}"
+    pyogrio.write_dataframe(pandas.read_csv(shipped, dtype=str), sheet, driver=driver)
+    with pytest.raises(DataError) as error:
+        read_reported(sheet)
+    assert str(error.value) == f"{sheet}: a spreadsheet, not a CSV table: save it as CSV"

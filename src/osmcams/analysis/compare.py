@@ -86,6 +86,8 @@ def read_reported(
 def _text(path: str | os.PathLike[str]) -> str:
     """A table's text: UTF-8, else Windows-1252, as a spreadsheet in French saves a CSV."""
     data = read_input(path, MAX_REPORTED_BYTES, "reported figures")
+    if data.startswith(b"PK\x03\x04"):  # a zip, as .xlsx and .ods files are
+        raise DataError(f"{path}: a spreadsheet, not a CSV table: save it as CSV")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
