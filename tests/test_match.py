@@ -302,6 +302,25 @@ def test_a_windows_register_keeps_every_row(tmp_path: Path, cameras_geojson: Pat
     assert "nb must be a whole number, not '²'" in result.stderr
 
 
+def test_a_windows_register_keeps_its_apostrophes(
+    register: Path, official_points, site_cameras, tmp_path: Path
+) -> None:
+    """The Paris register saved in Windows-1252, as Excel in French saves a CSV: its column
+    "Précision de l’implantation" came out as "Précision de l\x92implantation", a control
+    character, the bytes read as Latin-1; its names are now as written."""
+    text = register.read_text(encoding="utf-8")
+    saved = tmp_path / "register.csv"
+    saved.write_bytes(text.encode("cp1252"))
+    assert b"l\x92implantation" in saved.read_bytes()
+    cameras = geojson_of(site_cameras, tmp_path / "cameras.geojson")
+    out = tmp_path / "out"
+    result = invoke("match", "--official", saved, "--cameras", cameras, "-q", "--output-dir", out)
+    assert result.exit_code == 0, result.output
+    features = read_features(out / "official-only.geojson")
+    assert features and all("Précision de l’implantation" in f["properties"] for f in features)
+    assert len(features) == int((~near_sites(official_points, site_cameras).any(axis=1)).sum())
+
+
 @pytest.mark.parametrize("suffix", [".geojson", ".geojsons", ".gpkg", ".parquet", ".csv"])
 def test_cameras_from_every_export_format(
     suffix: str, monaco_2025: Path, osm_cameras, write_text, tmp_path: Path

@@ -103,7 +103,10 @@ def _read_csv(path: Path, lon_field: str | None, lat_field: str | None, crs: str
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = data.decode("latin-1")
+        try:
+            text = data.decode("cp1252")  # a CSV of Excel on Windows: ’ and … as written
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")  # every byte is a character
     try:
         dialect = csv.Sniffer().sniff(text[:8192], delimiters=";,\t")
     except csv.Error as e:
