@@ -806,3 +806,27 @@ def test_a_spreadsheet_is_asked_as_csv(driver: str, tmp_path: Path) -> None:
     with pytest.raises(DataError) as error:
         read_reported(sheet)
     assert str(error.value) == f"{sheet}: a spreadsheet, not a CSV table: save it as CSV"
+
+
+def test_a_department_figure_keeps_its_note(shared_data: Path, ign_dir: Path, ign_shapes, camera_pbf) -> None:
+    """L'Empaillé's Lozère: "16 communes sur 152 vont être équipées", communes about to be
+    equipped, not equipped (the seed, read by hand). The shipped table's note said so, but
+    compare showed 16 beside the communes with a mapped camera as if equipped, the note
+    dropped; it is now among the department's flags, as Gard's "figure given by the
+    prefecture"."""
+    seed = (shared_data.parent / "seeds/002_6684cdf2f2f5f292.txt").read_text(encoding="utf-8")
+    assert "En Lozère, 16 communes sur 152 vont être équipées" in seed
+    lozere = ign_dir / "communes-48-lozere.geojson"
+    shapes = ign_shapes(lozere)
+    point = shapes["48095"].representative_point()  # Mende
+    w, s, e, n = shapely.total_bounds(list(shapes.values())).tolist()
+    box = (w - 0.1, s - 0.1, e + 0.1, n + 0.1)
+    pbf = camera_pbf({1: (point.x, point.y, {"man_made": "surveillance"})}, box, DATE)
+    result = invoke("compare", "--department", "48", "--pbf", pbf, "--boundaries", lozere, "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    (department,) = json.loads(result.stdout)["departments"]
+    assert (department["department"], department["communes_with_cameras_reported"]) == ("48", 16)
+    assert department["communes_with_mapped_cameras"] == 1
+    assert "communes about to be equipped" in department["flags"]
+    table = invoke("compare", "--department", "48", "--pbf", pbf, "--boundaries", lozere, "-q").stdout
+    assert "about to be equipped" in " ".join(table.split())

@@ -305,6 +305,8 @@ def flags(figure: dict[str, Any], data_timestamp: str | None) -> list[str]:
         found.append(f"reported {figure['as_of']}, more than {OUTDATED_YEARS} years before the OSM data")
     elif data_date is not None and start_of(figure["as_of"]) > data_date:
         found.append(f"describes {figure['as_of']}, after the OSM data")
+    if figure.get("note"):  # what the table says of its own figure ("communes about to be equipped")
+        found.append(figure["note"])
     return found
 
 
