@@ -125,3 +125,34 @@ def test_codes_headed_insee_only_when_they_are_french(capsys, monkeypatch, osm_d
 
     assert code_label(["06088", "2A004", "97411"]) == "INSEE"
     assert code_label(["06088", "L02"]) == code_label(["r1155956"]) == "Code"
+
+
+def test_markup_in_names_and_sources_is_shown_as_written(capsys, monkeypatch, tmp_path: Path,
+                                                        communes_06: Path) -> None:
+    """A commune named "[red]Zone[/red] [link=…]B[/link]" in a boundary file, and a reported
+    source so written, were read as rich markup: "Zone B" in red, a hidden link. Every
+    table (count, quality, compare, match's summary) now shows them as they are written."""
+    name = "[red]Zone[/red] [link=http://example.org]B[/link]"
+    square = [[[7.40, 43.72], [7.45, 43.72], [7.45, 43.76], [7.40, 43.76], [7.40, 43.72]]]
+    zone = tmp_path / "[bold]zone.geojson"
+    zone.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "X0001", "nom": name},
+         "geometry": {"type": "Polygon", "coordinates": square}}]}), encoding="utf-8")
+    monkeypatch.setenv("COLUMNS", "250")
+    source = ["--pbf", str(DEMO_PBF), "--boundaries", str(zone), "--commune", "X0001", "-q"]
+    for command in ("count", "quality", "compare"):
+        assert main([command, *source]) == 0
+        assert name in capsys.readouterr().out, command
+    figures = tmp_path / "[i]figures.csv"
+    outlet = "[red]Nice-Matin[/red]"
+    figures.write_text("insee,name,department,reported_cameras,qualifier,scope,status,as_of,source,published\n"
+                       f"06012,Beausoleil,06,20,exact,municipal network,installed,2024-05,{outlet},\n",
+                       encoding="utf-8")
+    assert main(["compare", "--pbf", str(DEMO_PBF), "--boundaries", str(communes_06), "--commune", "06012",
+                 "--reported", str(figures), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert outlet in out and f"reported:{figures}" in "".join(out.split())
+    register = tmp_path / "[i]sites.csv"
+    register.write_text("ref;lon;lat\n1;7.4229;43.7371\n", encoding="utf-8")
+    assert main(["match", "--official", str(register), *source]) == 0
+    assert str(register) in "".join(capsys.readouterr().out.split())
