@@ -156,3 +156,26 @@ def test_markup_in_names_and_sources_is_shown_as_written(capsys, monkeypatch, tm
     register.write_text("ref;lon;lat\n1;7.4229;43.7371\n", encoding="utf-8")
     assert main(["match", "--official", str(register), *source]) == 0
     assert str(register) in "".join(capsys.readouterr().out.split())
+
+
+def test_the_lines_naming_files_written_show_names_as_written(capsys, tmp_path: Path) -> None:
+    """export's line for each commune of a file, and quality's and match's for the files they
+    wrote, read markup in a commune's name or a folder's ("[red]…[/red]": red, the brackets
+    gone) and sent its control characters to the terminal; both are now shown as written."""
+    name = "[red]Zone[/red] \x1b[2J"
+    halves = {"X0001": (7.40, 7.425), "X0002": (7.425, 7.45)}  # both in the Monaco extract
+    zone = tmp_path / "zone.geojson"
+    zone.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": code, "nom": f"{name} {code}"},
+         "geometry": {"type": "Polygon", "coordinates": [[[w, 43.72], [e, 43.72], [e, 43.76], [w, 43.76],
+                                                          [w, 43.72]]]}}
+        for code, (w, e) in halves.items()]}), encoding="utf-8")
+    source = ["--pbf", str(DEMO_PBF), "--boundaries", str(zone), "--commune", "X0001", "--commune", "X0002",
+              "-q"]
+    folder = tmp_path / "[b]out"
+    folder.mkdir()
+    assert main(["export", *source, "-o", str(folder / "cameras.geojson")]) == 0
+    said = capsys.readouterr().err
+    assert "in [red]Zone[/red] \\x1b[2J X0001 (X0001)" in said and "\x1b" not in said
+    assert main(["quality", *source, "--output-dir", str(folder / "todo")]) == 0
+    assert f"{folder}/todo/x0001-" in capsys.readouterr().err
