@@ -497,6 +497,20 @@ def test_reading_a_geopackage_leaves_nothing_beside_it(
     assert sorted(p.name for p in communes.iterdir()) == ["counts.gpkg"]
 
 
+def test_a_file_gdal_cannot_read_is_said_without_its_advice_on_drivers(write_text) -> None:
+    """A file GDAL knows no format of, as the cameras or as the register: GDAL's reason
+    without "It might help to specify the correct driver explicitly by prefixing the file
+    path with '<DRIVER>:'", advice for GDAL's own tools, as --boundaries already said it."""
+    garbage = write_text("cameras.fgb", "garbage\n")
+    register = write_text("sites.csv", "ref;lon;lat\n1;2.35;48.86\n")
+    for official, cameras in ((register, garbage), (garbage, register)):
+        args = ("--official", official, "--cameras", cameras)
+        result = invoke("match", *args, "-q")
+        assert result.exit_code == ExitCode.DATA, result.output
+        assert result.stderr == (f"osmcams: error: {garbage}: cannot read: '{garbage}' not recognized as "
+                                 "being in a supported file format.\n")
+
+
 def test_output_dir_is_refused_before_the_work_unless_overwrite(write_text, tmp_path: Path) -> None:
     official = write_text("official.csv", "id,lon,lat\nA,2.35,48.86\n")
     cameras = write_text("osm.geojson", json.dumps({"type": "FeatureCollection", "features": [

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from osmcams.communes.model import error_reason
 from osmcams.errors import DataError, UsageError
 from osmcams.files import atomic_path, gdal_reads_in_place, read_input
 from osmcams.join import data_age_days
@@ -266,7 +267,7 @@ def _read_frame(path: Path) -> Any:
         layer = "cameras" if "cameras" in names else names[0]
         return pyogrio.read_dataframe(path, layer=layer)
     except Exception as e:  # the readers raise several unrelated types for bad files
-        raise DataError(f"{path}: cannot read: {e}") from e
+        raise DataError(f"{path}: cannot read: {error_reason(e)}") from e
 
 
 def read_cameras(path: str | os.PathLike[str]) -> Points:

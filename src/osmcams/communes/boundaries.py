@@ -111,12 +111,12 @@ def _read_features(path: Path) -> tuple[dict[str, list[Any]], Any, Any]:
 
 def _unreadable(path: Path, error: Exception) -> str:
     """Why GDAL could not read `path`, in words: a JSON list (a population table) is named
-    as such; GDAL's advice on drivers is left out."""
+    as such."""
     with path.open("rb") as f:
         head = f.read(256).lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"["):
         return "a JSON list, not GeoJSON (a population table goes to --population)"
-    return error_reason(error).split("; It might help")[0]
+    return error_reason(error)
 
 
 def _read_boundary_file(

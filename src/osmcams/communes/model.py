@@ -90,10 +90,11 @@ def short_list(names: Sequence[str], most: int = 10) -> str:
 
 
 def error_reason(error: Exception) -> str:
-    """An exception as words, without the raw "[Errno 2]" or the bytes of the file."""
+    """An exception as words on one line, without the raw "[Errno 2]", the bytes of the file
+    or GDAL's advice on drivers ("It might help to specify the correct driver…")."""
     if isinstance(error, OSError) and error.strerror:
         return error.strerror.lower()
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    text = str(error).splitlines()[0].split("; It might help")[0] if str(error) else type(error).__name__
     return text if len(text) <= 160 else text[:159] + "…"
 
 
