@@ -996,17 +996,18 @@ CASES: list[Case] = [
          lambda e: ["refresh", "--config", e.replicated(then=lambda s: s.publish(
              1588, _comment_bomb(64), "2015-03-25T19:05:08Z"))],
          ExitCode.NETWORK, "1588.osc.gz: a corrupt replication diff: its 65,"),
-    *[Case(f"diff over OSMCAMS_MAX_ANSWER_MB, {how}",  # was fetched whatever its size
+    *[Case(f"diff over OSMCAMS_MAX_DIFF_MB, {how}",  # was fetched whatever its size
            lambda e, chunked=chunked: ["refresh", "--config", e.replicated(
                then=lambda s: _streamed_diff(s, chunked))],
-           ExitCode.NETWORK, "is larger than 1 MB, the limit set by OSMCAMS_MAX_ANSWER_MB: refused",
-           env={"OSMCAMS_MAX_ANSWER_MB": "1"})
+           ExitCode.NETWORK, "is larger than 1 MB, the limit set by OSMCAMS_MAX_DIFF_MB: refused",
+           env={"OSMCAMS_MAX_DIFF_MB": "1"})
       for how, chunked in (("sent without Content-Length", True), ("announced", False))],
     # --- Network and services (issue 8 §1-4, issue 7 §7) ----------------------------------
     *[Case(f"{var} {value}", lambda e: e.count_nice(), ExitCode.USAGE, var, env={var: value})
       for var, values in (("OSMCAMS_READ_TIMEOUT", ("0", "-1", "nan", "inf")),
                           ("OSMCAMS_CONNECT_TIMEOUT", ("0",)), ("OSMCAMS_MAX_TRIES", ("0",)),
                           ("OSMCAMS_DEADLINE", ("-inf",)), ("OSMCAMS_MAX_ANSWER_MB", ("0",)),
+                          ("OSMCAMS_MAX_DIFF_MB", ("0",)),
                           ("OSMCAMS_CACHE_TTL", ("-5",)))
       for value in values],
     Case("port out of range", lambda e: ["count", "--commune", "Nice", "--overpass-url",

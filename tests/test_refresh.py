@@ -370,6 +370,73 @@ def test_the_real_diff_sent_without_content_length_is_applied(
     assert any(path.endswith(".osc.gz") for path in replication.requests)
 
 
+def test_a_diff_just_over_the_answer_cap_is_applied_under_its_own_bound(
+        saint_barthelemy, osm_dir, replication, tmp_path, net_env, capsys, monkeypatch):
+    """A planet daily diff is over 100 MB gzipped, the cap on service answers, which refused
+    it on every run: a diff of 100,007,9xx bytes (a camera in Gustavia, then 100 MB of line
+    ends, stored) is applied as osmium apply-changes applies it; OSMCAMS_MAX_DIFF_MB bounds
+    diffs, one line, exit 5, nothing changed."""
+    import gzip
+    from urllib.parse import urlparse
+
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    assert run(config, "--quiet") == 0  # the real diff
+    camera = Obj("node", NEW_NODE, 1, {"man_made": "surveillance", "surveillance:type": "camera"},
+                 -62.8500, 17.8970)
+    text = osc(create=[camera]).replace("</osmChange>", "\n" * 100_000_000 + "</osmChange>")
+    big = tmp_path / "big.osc.gz"
+    big.write_bytes(gzip.compress(text.encode(), compresslevel=0))
+    del text
+    assert 100_000_000 < big.stat().st_size < 101_000_000
+    state = (osm_dir / "saint-barthelemy" / "saint_barthelemy.state.txt").read_text()
+    sequence = int(state.split("sequenceNumber=")[1].split()[0])
+    replication.publish(sequence + 1, big.read_bytes(), "2015-03-26T19:05:08Z")
+    history = tmp_path / "www" / "history.sqlite"
+    before = history.read_bytes()
+    monkeypatch.setenv("OSMCAMS_MAX_DIFF_MB", "100")
+    assert run(config, "--quiet") == 5
+    assert capsys.readouterr().err.splitlines() == [
+        f"osmcams: error: the answer from {urlparse(replication.url).netloc} is "
+        "larger than 100 MB, the limit set by OSMCAMS_MAX_DIFF_MB: refused"]
+    assert history.read_bytes() == before
+    monkeypatch.delenv("OSMCAMS_MAX_DIFF_MB")
+    assert run(config, "--quiet") == 0, capsys.readouterr().err
+    real = osm_dir / "saint-barthelemy" / "saint_barthelemy.osc.gz"
+    merged = apply_changes(saint_barthelemy, [real, big], tmp_path / "merged.osm.pbf")
+    assert_same(tmp_path / "www", fresh_count(merged, net_env, every=True, admin_level=3))
+    assert published(tmp_path / "www")[1][f"node/{NEW_NODE}"] == (-62.85, 17.897)
+
+
+def test_a_diff_larger_than_the_free_disk_is_one_line(saint_barthelemy, osm_dir, replication, tmp_path,
+                                                      net_env):
+    """The diff bound may exceed the free disk: a diff of 100 MB downloaded beside a history
+    on a real tmpfs of 40 MB (mounted in a namespace of the test's own) is one line, exit 2,
+    its temporary folder removed, no history kept, nothing published."""
+    import gzip
+
+    text = osc().replace("</osmChange>", "\n" * 100_000_000 + "</osmChange>")
+    state = (osm_dir / "saint-barthelemy" / "saint_barthelemy.state.txt").read_text()
+    sequence = int(state.split("sequenceNumber=")[1].split()[0])
+    replication.publish(sequence + 1, gzip.compress(text.encode(), compresslevel=0), "2015-03-26T19:05:08Z")
+    del text
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    (tmp_path / "www").mkdir()
+    script = ('mount -t tmpfs -o size=40m tmpfs "$1" || exit 99\n'
+              '"$2" -m osmcams refresh --config "$3" -q\ncode=$?\nls -A "$1"\nexit $code\n')
+    try:
+        done = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh",
+                               str(tmp_path / "www"), sys.executable, str(config)],
+                              capture_output=True, text=True, timeout=300)
+    except FileNotFoundError:
+        pytest.skip("no unshare (util-linux) to mount a small file system")
+    if done.returncode == 99 or "unshare:" in done.stderr:
+        pytest.skip(f"no user namespace to mount a small file system in: {done.stderr.strip()}")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("osmcams: error: cannot write ") and done.stderr.count("\n") == 1
+    assert done.stderr.endswith(": No space left on device\n")
+    assert done.stdout.split() == [".history.sqlite.lock"]  # the lock stays, as it always does
+
+
 def test_a_state_txt_starting_with_a_byte_order_mark_is_read(
         saint_barthelemy, osm_dir, replication, tmp_path, capsys):
     """The real state.txt saved with a UTF-8 BOM before its first key was 'not a replication

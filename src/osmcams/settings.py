@@ -29,6 +29,7 @@ ENV = {
     "read_timeout": "OSMCAMS_READ_TIMEOUT",
     "deadline": "OSMCAMS_DEADLINE",
     "max_answer_mb": "OSMCAMS_MAX_ANSWER_MB",
+    "max_diff_mb": "OSMCAMS_MAX_DIFF_MB",
     "threads": "OSMCAMS_THREADS",
 }
 # Command-line flags of the settings that have one, to name them in errors.
@@ -73,6 +74,9 @@ class Settings:
     read_timeout: float = 300.0
     deadline: float = 900.0  # seconds for one whole request, however the server trickles
     max_answer_mb: int = 100  # larger service answers are refused
+    # Larger replication diffs are refused: streamed to disk, not parsed in memory as an
+    # answer is, and a planet daily diff is over 100 MB (docs/refresh.md).
+    max_diff_mb: int = 500
     overpass_timeout: int = 180
     threads: int = 0
     offline: bool = False
@@ -88,7 +92,8 @@ class Settings:
             _check_number(name, getattr(self, name), "a number of seconds above 0", strict=True)
         _check_number("min_retry_wait", self.min_retry_wait, "a number of seconds, 0 or more")
         _check_number("max_tries", self.max_tries, "a whole number of tries, 1 or more", 1)
-        _check_number("max_answer_mb", self.max_answer_mb, "a whole number of MB, 1 or more", 1)
+        for name in ("max_answer_mb", "max_diff_mb"):
+            _check_number(name, getattr(self, name), "a whole number of MB, 1 or more", 1)
         _check_number("cache_ttl", self.cache_ttl, "a whole number of seconds, 0 or more")
         _check_number("overpass_timeout", self.overpass_timeout, "a whole number of seconds", 1)
         _check_number("threads", self.threads, "0 (every core) or more")

@@ -196,7 +196,7 @@ class Http:
         if_range: str | None = None,
         progress: Progress | None = None,
         size: int | None = None,
-        bounded: bool = False,
+        bound: str | None = None,
     ) -> None:
         """Stream `url` into `part`, resuming from its current size with an HTTP Range.
 
@@ -206,11 +206,11 @@ class Http:
         expected `size`, at MIN_RATE. The file is asked for and kept as the server holds
         it (Accept-Encoding: identity, nothing decoded), since its sizes, ranges and MD5
         are those of these bytes, and a `.osc.gz` labelled gzip-encoded stays gzip.
-        `bounded`: a service's file (a replication diff), not an extract, refused beyond
-        max_answer_mb, announced or not.
+        `bound`: the setting in MB (max_diff_mb) beyond which a service's file (a
+        replication diff), not an extract, is refused, announced or not.
         """
         self._refuse_offline(url)
-        limit = self.settings.max_answer_mb * 1_000_000 if bounded else None
+        limit = getattr(self.settings, bound) * 1_000_000 if bound else None
         offset = part.stat().st_size if part.exists() else 0
         headers = dict(AS_STORED)
         if offset:
@@ -232,14 +232,14 @@ class Http:
                 total = None if length is None else start + length
                 most = total if total is not None else size  # what was announced, at most
                 if limit is not None and most is not None and most > limit:
-                    raise self._too_big(url)
+                    raise self._too_big(url, bound)
                 done = start
                 with part.open("ab" if start else "wb") as out:
                     for chunk in _chunks(response, cancel, decode=False):
                         out.write(chunk)
                         done += len(chunk)
                         if limit is not None and done > limit:
-                            raise self._too_big(url)
+                            raise self._too_big(url, bound)
                         if most is not None and done > most:
                             raise NetworkError(f"{host(url)} sent more than the {most:,} bytes it "
                                                "announced: refused")
@@ -391,11 +391,13 @@ class Http:
         self._session = session
         return session
 
-    def _too_big(self, url: str) -> NetworkError:
-        """The error for an answer beyond max_answer_mb."""
+    def _too_big(self, url: str, bound: str | None = None) -> NetworkError:
+        """The error for an answer beyond the setting `bound` in MB (max_answer_mb unless
+        given)."""
+        bound = bound or "max_answer_mb"
         error = NetworkError(
-            f"the answer from {host(url)} is larger than {self.settings.max_answer_mb} MB, "
-            f"the limit set by {label('max_answer_mb')}: refused"
+            f"the answer from {host(url)} is larger than {getattr(self.settings, bound)} MB, "
+            f"the limit set by {label(bound)}: refused"
         )
         error.too_large = True
         return error

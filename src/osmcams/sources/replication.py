@@ -96,11 +96,11 @@ class Server:
 
     def fetch_diff(self, sequence: int, directory: Path) -> Path:
         """Download the diff of `sequence` into `directory` (never from a cache), refused
-        beyond max_answer_mb."""
+        beyond max_diff_mb."""
         target = directory / f"{sequence}.osc.gz"
         target.unlink(missing_ok=True)
         url = f"{self.url}{sequence_path(sequence)}.osc.gz"
-        self._get(url, sequence, lambda u: self.http.download(u, target, bounded=True))
+        self._get(url, sequence, lambda u: self.http.download(u, target, bound="max_diff_mb"))
         return target
 
     def _get(self, url: str, sequence: int, get: Any) -> Any:
