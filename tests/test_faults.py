@@ -1498,6 +1498,36 @@ def test_refresh_on_a_full_disk_is_one_line_and_changes_nothing(
     assert _published(failed) in (_published(before), _published(after))
 
 
+def test_a_full_temporary_disk_is_one_line_and_leaves_nothing(shared_data: Path, tmp_path: Path) -> None:
+    """A temporary folder on a disk too small (a real tmpfs of 64 kB, mounted in a namespace
+    of the test's own) for the blocks copied from a PBF for libosmium: was a traceback; now
+    one line ending in the system's reason, exit 2 (an output that cannot be written), and
+    nothing left there."""
+    import subprocess
+    import sys
+
+    script = ('mount -t tmpfs -o size="$1" tmpfs "$2" || exit 99\n'
+              'TMPDIR="$2" "$3" -m osmcams count --all --pbf "$4" -q -o "$5"\n'
+              'code=$?\nls -A "$2"\nexit $code\n')
+    mount, pbf = tmp_path / "small", shared_data / "osm/monaco-2025-02-07.osm.pbf"
+    mount.mkdir()
+    try:
+        done = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh",
+                               "64k", str(mount), sys.executable, str(pbf), str(tmp_path / "out.csv")],
+                              capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        pytest.skip("no unshare (util-linux) to mount a small file system")
+    if done.returncode == 99 or "unshare:" in done.stderr:
+        pytest.skip(f"no user namespace to mount a small file system in: {done.stderr.strip()}")
+    assert done.returncode == ExitCode.USAGE, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("osmcams: error: "), done.stderr
+    assert "blocks.osm.pbf: No space left on device" in lines[0]
+    assert lines[0].endswith(": No space left on device")
+    assert done.stdout == ""  # ls -A of the full disk after the run
+    assert not (tmp_path / "out.csv").exists()
+
+
 def _published(files: dict[str, bytes]) -> tuple[set[tuple[str, tuple[float, ...]]], set[bytes]]:
     """What a published set says, whatever the order of its lines: its cameras (id and
     place) and the lines of communes.csv."""

@@ -10,6 +10,7 @@ hold wanted ids are then copied, verbatim, into a smaller PBF for libosmium.
 from __future__ import annotations
 
 import bisect
+import errno
 import functools
 import mmap
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from osmcams.arrays import unique
+from osmcams.files import cannot_write
 
 # Protocol buffer field numbers (osmformat.proto, fileformat.proto).
 BLOB_RAW, BLOB_RAW_SIZE, BLOB_ZLIB, BLOB_LZ4, BLOB_ZSTD = 1, 2, 3, 6, 7
@@ -377,11 +379,17 @@ def write_subset(
 
 def copy(path: str | os.PathLike[str], chosen: Iterable[Block], target: Path) -> None:
     """Write the `chosen` blocks of `path`, in order, to `target`: verbatim, but for zstd
-    blobs, which libosmium cannot read: those are written uncompressed."""
-    with open(path, "rb") as src, open(target, "wb") as out:
-        for block in chosen:
-            src.seek(block.offset)
-            out.write(_readable(src.read(block.length)))
+    blobs, which libosmium cannot read: those are written uncompressed. A full disk is one
+    OutputError line."""
+    try:
+        with open(path, "rb") as src, open(target, "wb") as out:
+            for block in chosen:
+                src.seek(block.offset)
+                out.write(_readable(src.read(block.length)))
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise cannot_write(target, e) from e
 
 
 def zstd_header(path: str | os.PathLike[str]) -> Block | None:
