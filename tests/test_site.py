@@ -552,7 +552,7 @@ def test_outlines_that_overlap_give_an_area_and_no_traceback(replication, osm_di
 def test_one_commune_without_data_is_one_in_the_popup_of_its_area(
         replication, monaco_2025, communes_06, cog_population, tmp_path, net_env):  # noqa: F811
     """Beausoleil and Nice, which Monaco 2025 does not reach: the area of the communes
-    without data is Nice alone, and its popup says so in the singular."""
+    without data is Nice alone, and its popup and the index's totals say so in the singular."""
     config = write_config(tmp_path, monaco_2025, replication.url, communes_06, cog_population)
     config.write_text(config.read_text(encoding="utf-8").replace('department = "06"',
                                                                  'names = ["Beausoleil", "Nice"]'),
@@ -570,6 +570,9 @@ def test_one_commune_without_data_is_one_in_the_popup_of_its_area(
             "1 commune without data No data: this commune lies outside the OpenStreetMap data of this map,"
             " so its cameras were not counted (not zero).")
         assert "no data: outside the OSM data (1)" in page.evaluate("document.body.innerText")
+        index = browser.open((tmp_path / "site").as_uri() + "/index.html")
+        totals = index.evaluate("document.querySelector('.totals').innerText")
+        assert " ".join(totals.split()) == "1 camera 1 commune measured 1 commune without data"
     finally:
         browser.close()
 

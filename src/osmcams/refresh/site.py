@@ -757,11 +757,13 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
                  ("data/cameras.gpkg", "Cameras and commune outlines (GeoPackage)"),
                  ("data/communes.gpkg", "Communes with their counts (GeoPackage)"),
                  ("data/osmcams.umap", "uMap map (import into umap.openstreetmap.fr)")]
+    totals = "".join(f"<li><b>{n:,}</b> {word}{'s' * (n != 1)}{what}</li>" for n, word, what in (
+        (total, "camera", ""), (len(data.rows), "commune", " measured"),
+        (data.communes - len(data.rows), "commune", " without data")))
     top = (
         f"<header><h1>{esc(site.title)}</h1><p>Video surveillance mapped in OpenStreetMap; data of "
         f'<time datetime="{esc(stamp)}">{esc(stamp)}</time>.</p>'
-        f'<ul class="totals"><li><b>{total:,}</b> cameras</li><li><b>{len(data.rows):,}</b> communes '
-        f"measured</li><li><b>{data.communes - len(data.rows):,}</b> communes without data</li></ul>"
+        f'<ul class="totals">{totals}</ul>'
         "</header><main>"
         '<iframe class="map" title="Map of the communes" src="map.html"></iframe>'
         '<p><a href="map.html">Full-screen map</a></p>'
