@@ -55,9 +55,6 @@ LABEL_SHIFTS = ((0.0, 0.0), *((round(2.4 * r * math.cos(a), 1), round(r * math.s
 LEADER_FROM = 20.0  # points: a name moved further gets a line to its commune
 LABEL_WIDTH = 20  # characters: a longer name is broken at its spaces and hyphens
 TITLE_POINTS, SMALLEST_TITLE = 22, 15  # the static map's title, and the least it shrinks to
-# Degrees (about 50 m) by which the area of the communes without data is simplified: a
-# whole-France area of 33,612 IGN communes drops from 137,387 points to 99,659 (1.9 MB).
-AREA_TOLERANCE = 0.0005
 SCALE_STRIP = 0.08  # of the communes' height: the strip below them that holds the scale bar
 
 
@@ -403,10 +400,10 @@ _SCRIPT_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
                                 **{chr(c): f"\\u{c:04x}" for c in range(0x7F, 0xA0)}})
 
 
-def no_data_area(shapes: Any, communes: int) -> dict[str, Any]:
-    """The communes without data whose outlines are `shapes` (EPSG:4326, sharing their
-    edges, as boundary files give them) as one GeoJSON feature that the map page draws as
-    it draws one such commune; simplified by AREA_TOLERANCE, which a map of them all shows."""
+def merged_polygons(shapes: Any) -> str:
+    """The union of the outlines `shapes` (EPSG:4326, sharing their edges, as boundary files
+    give them) as the GeoJSON coordinates of its polygons, joined by commas (parts of a
+    MultiPolygon), at 1e-5°: two unions of neighbouring outlines meet without a gap."""
     import shapely
 
     try:
@@ -415,10 +412,21 @@ def no_data_area(shapes: Any, communes: int) -> dict[str, Any]:
         area = None
     if area is None or not shapely.is_valid(area):  # overlaps or slivers: merged the long way
         area = shapely.union_all(shapes)
-    area = shapely.orient_polygons(shapely.set_precision(shapely.simplify(area, AREA_TOLERANCE), 1e-5))
-    return {"type": "Feature", "geometry": shapely.geometry.mapping(area), "properties": {
-        "name": f"{communes:,} commune{'s' * (communes != 1)} without data", "_kind": "nodata",
-        "_colour": NO_DATA, "_communes": communes}}
+    area = shapely.orient_polygons(shapely.set_precision(area, 1e-5))
+    return ",".join(json.dumps(shapely.geometry.mapping(part)["coordinates"])
+                    for part in shapely.get_parts(area) if part.geom_type == "Polygon" and not part.is_empty)
+
+
+def no_data_script(parts: list[str], communes: int) -> str:
+    """The script that gives a map page (site-map.js's osmcamsNoData) the `communes` without
+    data as one feature, drawn as one such commune is: a MultiPolygon of the `parts`
+    (`merged_polygons`)."""
+    properties = json.dumps({"name": f"{communes:,} commune{'s' * (communes != 1)} without data",
+                             "_kind": "nodata", "_colour": NO_DATA, "_communes": communes})
+    polygons = ",".join(part for part in parts if part)
+    geometry = '{"type": "MultiPolygon", "coordinates": [' + polygons + "]}"
+    feature = '{"type": "Feature", "geometry": ' + geometry + ', "properties": ' + properties + "}"
+    return f"osmcamsNoData({feature});\n"
 
 
 def script_json(value: Any) -> str:
