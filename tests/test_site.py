@@ -395,7 +395,7 @@ def test_site_follows_moves_and_communes_that_lose_their_data(
     assert no_data_area(site).contains(shapely.Point(lon, lat))  # without data again
     with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:  # as the refresh keeps it
         parts = [json.loads(value)[1] for (value,) in db.execute(
-            "SELECT value FROM kept_state WHERE name LIKE 'no_data_area:%' ORDER BY name")]
+            "SELECT value FROM kept_state WHERE name LIKE 'no_data_square:%' ORDER BY name")]
     db.close()
     assert '"coordinates": [' + ",".join(parts) + "]}" in (site / "map-nodata.js").read_text(encoding="utf-8")
     page = (site / "communes" / f"{stems['06088']}.html").read_text(encoding="utf-8")
@@ -414,7 +414,7 @@ def test_site_command_and_its_errors(built, tmp_path, capsys):
     area = (site / "map-nodata.js").read_text(encoding="utf-8")
     (site / "communes" / "99999-stale.html").write_text("old")
     with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:  # as an older refresh left it
-        db.execute("DELETE FROM kept_state WHERE name LIKE 'no_data_area%'")
+        db.execute("DELETE FROM kept_state WHERE name LIKE 'no_data_square%'")
     db.close()
     assert main(["site", "--config", str(built)]) == 0
     assert "pages of every commune" in capsys.readouterr().err

@@ -61,7 +61,7 @@ NO_DATA_AREA = "map-nodata.js"  # their outlines as one area, drawn again when t
 # kept_state: which communes the area kept by a refresh with a site is of, and its part in
 # each square degree (`_area_parts`), so that a commune that gains or loses its data costs
 # the merging of its square's communes alone (on the benchmark: 106 squares, 10 ms at most)
-AREA_KEY, AREA_PART = "no_data_area_of", "no_data_area:"
+AREA_KEY, AREA_PART = "no_data_squares_of", "no_data_square:"
 # When communes/ last changed as the site's build left it (its mtime, in ns): while it
 # still says so, no page was deleted there since, and it need not be listed again.
 CHECKED = "site-checked.txt"
