@@ -411,6 +411,34 @@ def test_count_field_mistakes_are_refused_before_the_work(register: Path, ign_di
                              f"not {first!r}\n")
 
 
+def test_options_a_match_has_no_use_for_are_refused_in_one_line(
+    register: Path, cameras_geojson: Path, cog_population: Path, ign_dir: Path, tmp_path: Path
+) -> None:
+    """With --cameras there is no count of communes, so --population (or --boundaries...) is
+    refused; a register with its own geometry has no coordinate columns to name. Each was
+    silently ignored: the Paris police register against the same OSM cameras either way."""
+    paris = ign_dir / "communes-75-paris.geojson"
+    for option in (("--population", cog_population), ("--population-year", "2021"),
+                   ("--boundaries", paris), ("--commune", "Paris")):
+        result = invoke("match", "--official", register, "--cameras", cameras_geojson, *option)
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert result.stderr == (f"osmcams: error: --cameras excludes {option[0]}: the cameras come from "
+                                 "cameras.geojson, not from a count of communes\n")
+    with register.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter=";"))
+    features = [{"type": "Feature", "properties": {"E": r["lon"], "N": r["lat"]},
+                 "geometry": {"type": "Point", "coordinates": [float(r["lon"]), float(r["lat"])]}}
+                for r in rows]
+    located = tmp_path / "register.geojson"
+    located.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    assert invoke("match", "--official", located, "--cameras", cameras_geojson).exit_code == 0
+    for option in (("--lon-field", "E"), ("--lat-field", "N")):
+        result = invoke("match", "--official", located, "--cameras", cameras_geojson, *option)
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert result.stderr == (f"osmcams: error: {located} has its own geometry: --lon-field and "
+                                 "--lat-field go with a CSV or a spreadsheet\n")
+
+
 def test_an_osm_extract_is_neither_cameras_nor_a_register(
     monaco_2025: Path, osm_cameras, write_text, cameras_geojson: Path
 ) -> None:

@@ -209,6 +209,9 @@ def _read_vector(path: Path, crs: str | None, cameras: bool = False, lon_field: 
         rows = [{c: _cell_text(v) for c, v in zip(columns, values)}
                 for values in frame.itertuples(index=False, name=None)]
         return _table_points(path, columns, rows, lon_field, lat_field, crs, cameras)
+    if lon_field or lat_field:
+        raise UsageError(f"{path} has its own geometry: --lon-field and --lat-field go with a CSV "
+                         "or a spreadsheet")
     if frame.crs is None:
         frame = frame.set_crs(crs or "EPSG:4326")
     elif crs:

@@ -32,7 +32,12 @@ from osmcams.errors import UsageError
 from osmcams.models import cameras_text
 from osmcams.outputs.formats import FORMATS, TABLE_FORMATS, TABLE_SUFFIXES, agreed_format
 
-SOURCE_CHOICES = ("pbf", "communes", "department", "every", "region", "boundaries")
+# The options of a count's cameras, communes, boundaries and population, by parameter name:
+# --cameras brings its own cameras and has no use for any of them.
+SOURCE_CHOICES = {"pbf": "--pbf", "demo": "--demo", "extent": "--extent", "communes": "--commune",
+                  "department": "--department", "every": "--all", "region": "--region",
+                  "boundaries": "--boundaries", "code_field": "--code-field", "name_field": "--name-field",
+                  "population": "--population", "population_year": "--population-year"}
 
 
 def key_values(title: str, values: dict[str, Any]) -> Any:
@@ -111,9 +116,10 @@ def match(
         matching.site_counts(register, column)
     counted: list[str] = []  # the count's own warnings (shown by report_from), for the outputs
     if cameras is not None:
-        chosen = [name for name in SOURCE_CHOICES if kw.get(name)]
+        chosen = [flag for name, flag in SOURCE_CHOICES.items() if kw.get(name)]
         if chosen:
-            raise UsageError(f"--cameras excludes --{chosen[0].replace('every', 'all')}")
+            raise UsageError(f"--cameras excludes {chosen[0]}: the cameras come from {cameras.name}, "
+                             "not from a count of communes")
         osm = matching.read_cameras(cameras)
         if len(osm):
             matching.check_place(register, matching.near_cameras(osm), f"the area of {cameras}",
