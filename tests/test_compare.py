@@ -601,6 +601,35 @@ def test_a_ratio_from_a_count_that_is_a_floor_is_one_too(monaco_2025: Path, comm
     assert beausoleil["completeness_qualifier"] == "at_least"
     assert cap["completeness"] is None and cap["reason"].endswith("the figure a minimum: no ratio")
 
+def test_a_floor_against_an_approximate_figure_keeps_both_qualifiers(
+    monaco_2025: Path, communes_06: Path, tmp_path: Path
+) -> None:
+    """Beausoleil, 40 % inside the Monaco extract, holds 1 camera there (by hand: the README's
+    2 cameras in French communes, one each in Beausoleil and Cap-d'Ail). Against "about 20"
+    its ratio is at least about 5 %: it read "at_least", the "about" lost."""
+    from rich.console import Console
+
+    import osmcams
+    from osmcams.analysis.compare import compare, read_reported
+    from osmcams.cli.evidence import compare_table
+
+    table = tmp_path / "figures.csv"
+    table.write_text("insee,name,department,reported_cameras,qualifier,scope,status,as_of,source,"
+                     "published\n06012,Beausoleil,06,20,about,municipal network,installed,2024,A,2024\n",
+                     encoding="utf-8")
+    communes = osmcams.load_communes([communes_06])
+    report = osmcams.count(osmcams.read_cameras(monaco_2025), communes,
+                           osmcams.select_communes(communes, ["06012"]))
+    report.meta["min_coverage"] = 0.1
+    compared = compare(report, read_reported((table,)), True)
+    [row] = compared.rows
+    assert row["partial"] and 0.1 <= row["coverage"] < 1 and row["cameras"] == 1
+    assert (row["completeness"], row["completeness_qualifier"]) == (0.05, "at_least_about")
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(compare_table(compared))
+    assert re.search(r"Beausoleil +≥1 +~20 +2024 +A +≥~5.0% ", console.export_text())
+
+
 def test_a_figure_given_twice_is_refused_at_its_line(tmp_path: Path) -> None:
     """In one file, or in two (the same file given twice), with the lines a reader counts:
     blank lines and a line break inside a quoted field count (they were off by those)."""

@@ -39,6 +39,8 @@ COMPARE_KEYS = (*FIGURE_KEYS, "completeness", "completeness_qualifier", "flags",
 QUALIFIERS = ("exact", "about", "at_least")
 # A ratio mapped ÷ reported inherits the figure's qualifier: a minimum gives a maximum.
 RATIO_QUALIFIER = {"exact": "exact", "about": "about", "at_least": "at_most"}
+# A ratio from a count that is a lower bound is one too, and an approximate one stays so.
+FLOOR_QUALIFIER = {"exact": "at_least", "about": "at_least_about"}
 STATUSES = ("installed", "planned", "annulled")
 # Words of a scope wider than the commune (an urban area, a metropolis, a department...);
 # a network (municipal, national police, a police department's) is counted in the commune.
@@ -331,7 +333,7 @@ def ratio(mapped: int | None, figure: dict[str, Any], short: str | None = None, 
         return None, None, f"{INCOMPLETE}, the figure a minimum: no ratio"
     share = mapped / figure["reported_cameras"]  # to 3 decimals, or 2 significant digits under 1 %
     return (round(share, 3) if share >= 0.01 or not share else float(f"{share:.2g}"),
-            "at_least" if floor else qualifier, None)
+            FLOOR_QUALIFIER[qualifier] if floor else qualifier, None)
 
 
 def partial(row: dict[str, Any]) -> list[str]:
@@ -381,7 +383,8 @@ def compare(report: Report, reported: Reported, named: bool, then: Then | None =
         warnings.append("no commune of the selection has a reported figure")
     meta = {**report.meta, "reported_sources": reported.sources,
             "completeness": "mapped cameras ÷ reported cameras, for a figure of the commune's own "
-                            "scope; about for an approximate figure, at most for a minimum",
+                            "scope; about for an approximate figure, at most for a minimum; at "
+                            "least (at least about) from a partly covered commune's count",
             "reported_figure": "the one closest to the data date; `series` lists them all",
             "mapped_then": ("cameras mapped at the end of the period each figure describes, from "
                             "the history" if then is not None else None)}

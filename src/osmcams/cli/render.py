@@ -124,7 +124,7 @@ def print_rich(renderable: Any, output: Path | None, overwrite: bool) -> None:
 
 
 # How a reported figure is qualified, as a prefix: 4,113, ~4,000, ≥3,000.
-QUALIFIED = {"exact": "", "about": "~", "at_least": "≥", "at_most": "≤"}
+QUALIFIED = {"exact": "", "about": "~", "at_least": "≥", "at_most": "≤", "at_least_about": "≥~"}
 
 
 
