@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import sqlite3
 from datetime import date
 from importlib.resources import files
 from pathlib import Path
@@ -16,7 +17,14 @@ import pytest
 import shapely
 from click.testing import CliRunner, Result
 from conftest import parse_opl, run_osmium
+from fake_replication import osc
 from shapely.geometry import Point
+from test_refresh import (
+    MONACO_SEQUENCE,
+    replication,  # noqa: F401 (the local replication server, a fixture)
+    write_config,
+)
+from test_refresh import run as refresh
 from test_timeline import _snapshot
 from test_timeline import history as osh  # noqa: F401 (its history file, a fixture)
 from test_timeline import shapes as shapes_06  # noqa: F401 (the IGN communes of the 06, a fixture)
@@ -494,7 +502,8 @@ def test_compare_notes_say_each_thing_once(osh: Path, communes_06: Path, write_t
 def test_completeness_over_time_from_the_refresh_store(
     gard_pbf: Path, gard: Path, write_text, tmp_path: Path
 ) -> None:
-    """Nîmes counted 1, 2 then 3 cameras by three runs: each figure meets the last run before it."""
+    """Nîmes counted 1, 2 then 3 cameras by three runs: each figure meets the last run before it.
+    The first run's count has no coverage (kept by an osmcams that did not keep it): no ratio."""
     from osmcams.store.history import Run, Store
 
     store = Store(tmp_path / "history.sqlite")
@@ -502,6 +511,8 @@ def test_completeness_over_time_from_the_refresh_store(
     for stamp, cameras in runs:
         row = {"insee": "30189", "name": "Nîmes", "cameras": cameras, "population": None,
                "cameras_per_km2": None, "cameras_per_10k": None}
+        if cameras > 1:  # wholly covered
+            row.update(coverage=1.0, partial=False)
         with store.transaction():
             store.record_run(Run(stamp, None, "test", stamp, stamp), [row], {})
     store.close()
@@ -516,9 +527,10 @@ def test_completeness_over_time_from_the_refresh_store(
     points = json.loads(result.stdout)["over_time"]
     found = [(p["as_of"], p["mapped_then"], p["completeness"], p["completeness_qualifier"]) for p in points]
     assert found == [
-        ("2019", None, None, None), ("2023-06", 1, 0.25, "exact"), ("2024-11", 2, 0.25, "about"),
+        ("2019", None, None, None), ("2023-06", 1, None, None), ("2024-11", 2, 0.25, "about"),
         ("2025-02", 3, 0.5, "at_most")]  # 2025-02 ends at 2025-03-01T00:00Z, the third run's date
     assert points[0]["reason"] == "before the first count in the store (2023-01-01T00:00:00Z)"
+    assert points[1]["reason"] == "the osmcams that counted did not keep its coverage: no ratio"
     missing = invoke("compare", "--commune", "Nîmes", "--pbf", gard_pbf, "--boundaries", gard,
                      "--store", tmp_path / "none.sqlite", "-q")
     assert missing.exit_code == ExitCode.USAGE and "no such history store" in missing.stderr
@@ -859,3 +871,45 @@ def test_a_department_figure_keeps_its_note(shared_data: Path, ign_dir: Path, ig
     assert "communes about to be equipped" in department["flags"]
     table = invoke("compare", "--department", "48", "--pbf", pbf, "--boundaries", lozere, "-q").stdout
     assert "about to be equipped" in " ".join(table.split())
+
+
+def test_a_stored_count_is_judged_by_the_coverage_it_was_kept_with(
+    replication, monaco_2025: Path, riviera: Path, communes_06: Path, ign_shapes,  # noqa: F811
+    write_text, tmp_path: Path, net_env, capsys
+) -> None:
+    """A real refresh on Monaco 2025 keeps the counts of Beausoleil and Cap-d'Ail with their
+    coverage there (40 %, 14 %); compare --store, the count now from the Riviera 2016 extract
+    (83 %, 98.8 %), judged each stored count by today's coverage: Cap-d'Ail's 1 camera of 10
+    read "at least 10 %", Beausoleil's reason "covers 83 %". Each point now carries the
+    coverage and partial flag the store kept, and says too little for a ratio under 95 %."""
+    config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
+                          names=["06012", "06032"])
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert refresh(config) == 0
+    replication.publish(MONACO_SEQUENCE + 1, osc(), "2025-02-09T00:00:00Z")  # a later run
+    assert refresh(config) == 0
+    capsys.readouterr()
+    store = tmp_path / "www" / "history.sqlite"
+    with sqlite3.connect(store) as db:
+        kept = {code: (cameras, coverage, bool(flag)) for code, cameras, coverage, flag in db.execute(
+            "SELECT insee, cameras, coverage, partial FROM counts WHERE run = (SELECT min(id) FROM runs)")}
+    shapes = ign_shapes(communes_06)
+    tagged = parse_opl(run_osmium("tags-filter", monaco_2025, "n/man_made=surveillance", "-f", "opl",
+                                  "-o", "-"))
+    for code in ("06012", "06032"):  # each holds 1 camera of the extract (osmium, shapely)
+        assert kept[code][0] == sum(shapes[code].covers(Point(n.lon, n.lat)) for n in tagged) == 1
+        assert kept[code][2] and 0.1 < kept[code][1] < 0.5
+    figures = write_text("figures.csv", SERIES_HEADER + "".join(
+        f"{code},{name},06,10,exact,municipal network,installed,2025-02-07,A,2025-02-08\n"
+        for code, name in (("06012", "Beausoleil"), ("06032", "Cap-d'Ail"))))
+    result = invoke("compare", "--commune", "06012", "--commune", "06032", "--pbf", riviera,
+                    "--boundaries", communes_06, "--reported", figures, "--store", store, "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    now = {row["insee"]: row for row in json.loads(result.stdout)["communes"]}
+    assert now["06012"]["coverage"] == 0.832 and now["06032"]["coverage"] == 0.988  # the Riviera's
+    for point in json.loads(result.stdout)["over_time"]:
+        cameras, coverage, flag = kept[point["insee"]]
+        assert (point["mapped_then"], point["coverage"], point["partial"]) == (cameras, coverage, flag)
+        assert (point["completeness"], point["completeness_qualifier"]) == (None, None)
+        assert point["reason"] == (f"the OSM data covers {round(coverage * 100)}% of the commune: the "
+                                   "mapped count is incomplete, no ratio")

@@ -49,6 +49,7 @@ WIDER = re.compile(
     r"\bepci\b|(?<!police )department|d[ée]partement|\bregion|r[ée]gion", re.IGNORECASE)
 OUTDATED_YEARS = 2
 NOT_COVERED = "the OSM data does not cover this commune"
+NOT_KEPT = "the osmcams that counted did not keep its coverage: no ratio"
 INCOMPLETE = "the mapped count is incomplete"
 SHIPPED = ("reported_series.csv", "reported_departments.csv")
 
@@ -350,8 +351,19 @@ def _date(timestamp: str | None) -> date | None:
     return date.fromisoformat(str(timestamp)[:10])
 
 
-# commune -> as_of -> the cameras mapped at its moment, or why they are not known
-Then = dict[str, dict[str, "int | str"]]
+@dataclass(frozen=True)
+class Kept:
+    """A commune's count kept by a run of the refresh's store, with the coverage and the
+    lower-bound flag kept beside it (null from an osmcams that did not keep them)."""
+
+    cameras: int
+    coverage: float | None
+    partial: bool | None
+
+
+# commune -> as_of -> the cameras mapped at its moment (from a store, as a run kept them),
+# or why they are not known
+Then = dict[str, dict[str, "int | Kept | str"]]
 
 
 def compare(report: Report, reported: Reported, named: bool, then: Then | None = None) -> Report:
@@ -396,12 +408,18 @@ def compare(report: Report, reported: Reported, named: bool, then: Then | None =
 
 def series_point(
     code: str, name: str, figure: dict[str, Any], then: Then | None, data_timestamp: str | None,
-    short: str | None = None, row: dict[str, Any] | None = None,
+    short: str | None = None, row: dict[str, Any] | None = None, min_coverage: float = MIN_COVERAGE,
 ) -> dict[str, Any]:
     """One dated figure beside the cameras mapped at its moment, when a history tells; with
-    the commune's count `row`, whether that is a lower bound (partial) and its coverage."""
+    the commune's count `row`, whether that is a lower bound (partial) and its coverage. A
+    count a store kept is judged by the coverage kept with it instead (`short` and `row`
+    describe the count now)."""
     moment = None if figure["as_of"] is None else moment_of(figure["as_of"])
     known = None if then is None or moment is None else then.get(code, {}).get(figure["as_of"])
+    if isinstance(known, Kept):
+        row = {"cameras": known.cameras, "coverage": known.coverage, "partial": known.partial}
+        short = NOT_KEPT if known.partial is None else too_short(row, min_coverage)
+        known = known.cameras
     mapped = known if isinstance(known, int) else None
     completeness, qualifier, reason = ratio(mapped, figure, short, bool(row and partial(row)))
     if mapped is None:
@@ -466,7 +484,8 @@ def _row(
         "completeness_qualifier": qualifier,
         "flags": (flags(figure, timestamp) if figure else []) + ([] if short and figure else partial(row)),
         "reason": reason,
-        "series": [series_point(code, row["name"], f, then, timestamp, short, row) for f in figures],
+        "series": [series_point(code, row["name"], f, then, timestamp, short, row, min_coverage)
+                   for f in figures],
     }
 
 

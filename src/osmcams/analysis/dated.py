@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
-from osmcams.analysis.compare import Reported, Then, moment_of, series_point, too_short
+from osmcams.analysis.compare import Kept, Reported, Then, moment_of, series_point, too_short
 from osmcams.analysis.timeline import cameras_at
 from osmcams.models import parse_date
 
@@ -32,10 +32,11 @@ def mapped_then(history: Any, boundaries: dict[str, Any], reported: Reported) ->
             for code, days in dated.items()}
 
 
-def mapped_then_from_runs(runs: dict[str, list[tuple[str, int]]], reported: Reported) -> Then:
-    """The same from counts per commune at dated runs (data timestamp, cameras), oldest first:
-    at each figure's moment, the count of the last run with data from no later than it;
-    before the first run or after the last one, the reason there is none."""
+def mapped_then_from_runs(runs: dict[str, list[tuple[str, Kept]]], reported: Reported) -> Then:
+    """The same from counts per commune at dated runs (data timestamp, count kept with its
+    coverage), oldest first: at each figure's moment, the count of the last run with data
+    from no later than it; before the first run or after the last one, the reason there is
+    none."""
     then: Then = {}
     for code, counts in runs.items():
         dates = [parse_date(stamp) for stamp, _ in counts]

@@ -254,12 +254,14 @@ def mapped_then(
     each of its figures' dates; from a history file, none for a commune the data does not
     cover."""
     from osmcams.analysis import dated
+    from osmcams.analysis.compare import Kept
     from osmcams.sources.osm.osh import is_history, read_history
 
     if history_store is not None:
         stored = history_store.names()  # a commune without counts there has no runs
-        runs = {code: [(run["data_timestamp"], run["cameras"]) for run in history_store.counts(code)
-                       if run["data_timestamp"]] if code in stored else []
+        runs = {code: [(run["data_timestamp"], Kept(run["cameras"], run["coverage"], run["partial"]))
+                       for run in history_store.counts(code) if run["data_timestamp"]]
+                if code in stored else []
                 for code in counted.boundaries}
         return dated.mapped_then_from_runs(runs, figures)
     if pbf is None or not is_history(pbf):
