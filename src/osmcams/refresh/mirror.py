@@ -27,7 +27,7 @@ from osmcams.models import Camera, direction_warning, make_camera, unreadable_di
 from osmcams.sources.osm.blocks import Block, Layout, Unindexable, index
 from osmcams.sources.osm.pbf import Extract, Scan, centre, placement_warnings, read_by_id, with_hugged
 from osmcams.sources.replication import Batch
-from osmcams.store.sql import batches, extract_order, rows_in
+from osmcams.store.sql import batches, extract_order, keep_value, kept_value, rows_in
 
 SAMPLES_FORMAT = 4  # 2: the estimate's points take in the camera nodes not sampled; 3: not on a way;
 # 4: with the nodes of short ways (Extract.hugging)
@@ -48,14 +48,11 @@ class Mirror:
 
     def get(self, name: str) -> Any:
         """A value stored with `put`, or None."""
-        row = self.db.execute("SELECT value FROM kept_state WHERE name = ?", (name,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        return kept_value(self.db, name)
 
     def put(self, name: str, value: Any) -> None:
         """Store a JSON value under `name`."""
-        self.db.execute(
-            "INSERT OR REPLACE INTO kept_state VALUES (?, ?)", (name, json.dumps(value))
-        )
+        keep_value(self.db, name, value)
 
     def bbox(self) -> tuple[float, float, float, float] | None:
         """The extract's header box, as kept."""

@@ -52,6 +52,7 @@ from osmcams.outputs.writers import slug
 from osmcams.refresh.config import Config, SiteConfig
 from osmcams.store.history import Store, one_move_each, read_store
 from osmcams.store.kept import Kept
+from osmcams.store.sql import keep_value, kept_value
 
 STATE = "site.json"
 STATE_VERSION = 2
@@ -288,22 +289,16 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
                     outside=sorted(selected - counted))
 
 
-def _state(db: Any, name: str) -> Any:
-    """A value of the store's kept_state (JSON), or None."""
-    row = db.execute("SELECT value FROM kept_state WHERE name = ?", (name,)).fetchone()
-    return None if row is None else json.loads(row[0])
-
-
 def _outside(db: Any) -> list[str]:
     """The selected communes without data (no kept row) of the store `db`."""
     counted = {code for (code,) in db.execute("SELECT insee FROM kept_rows")}
-    return sorted(set(_state(db, "selected") or ()) - counted)
+    return sorted(set(kept_value(db, "selected") or ()) - counted)
 
 
 def _area_key(db: Any, outside: list[str]) -> str:
     """What the area of the communes `outside` depends on: their codes, and the communes'
     key (`refresh.run`), which changes with their boundary files."""
-    return hashlib.sha256(json.dumps([_state(db, "communes"), outside]).encode()).hexdigest()
+    return hashlib.sha256(json.dumps([kept_value(db, "communes"), outside]).encode()).hexdigest()
 
 
 def _area_parts(db: Any, outside: list[str], kept: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -336,7 +331,7 @@ def keep_no_data_area(store: Store) -> None:
     db = store.db
     outside = _outside(db)
     key = _area_key(db, outside)
-    if _state(db, AREA_KEY) == key:
+    if kept_value(db, AREA_KEY) == key:
         return
     kept = {name[len(AREA_PART):]: json.loads(value) for name, value in db.execute(
         "SELECT name, value FROM kept_state WHERE name LIKE ?", (AREA_PART + "%",))}
@@ -345,14 +340,14 @@ def keep_no_data_area(store: Store) -> None:
                                                              if square not in parts])
     db.executemany("INSERT OR REPLACE INTO kept_state VALUES (?, ?)", [
         (AREA_PART + square, json.dumps(part)) for square, part in parts.items() if kept.get(square) != part])
-    db.execute("INSERT OR REPLACE INTO kept_state VALUES (?, ?)", (AREA_KEY, json.dumps(key)))
+    keep_value(db, AREA_KEY, key)
 
 
 def _no_data_script(store: Store, outside: list[str]) -> str:
     """map-nodata.js of the communes `outside`: from the parts the store keeps when it keeps
     those of these communes, else merged here."""
     db = store.db
-    if _state(db, AREA_KEY) == _area_key(db, outside):
+    if kept_value(db, AREA_KEY) == _area_key(db, outside):
         parts = [json.loads(value)[1] for (value,) in db.execute(
             "SELECT value FROM kept_state WHERE name LIKE ? ORDER BY name", (AREA_PART + "%",))]
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -27,3 +28,15 @@ def extract_order(key: str = "key") -> str:
     nodes, ways, relations, each by id."""
     return (f"CASE substr({key}, 1, 1) WHEN 'n' THEN 0 WHEN 'w' THEN 1 ELSE 2 END,"
             f" CAST(substr({key}, instr({key}, '/') + 1) AS INTEGER)")
+
+
+def kept_value(db: sqlite3.Connection, name: str) -> Any:
+    """A value kept with `keep_value` in the store `db` (its kept_state), or None."""
+    row = db.execute("SELECT value FROM kept_state WHERE name = ?", (name,)).fetchone()
+    return None if row is None else json.loads(row[0])
+
+
+def keep_value(db: sqlite3.Connection, name: str, value: Any) -> None:
+    """Keep a JSON value under `name` in the store `db` (its kept_state)."""
+    db.execute("INSERT OR REPLACE INTO kept_state VALUES (?, ?)", (name, json.dumps(value)))
+
