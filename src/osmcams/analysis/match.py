@@ -80,11 +80,13 @@ def read_register(
     crs: str | None = None,
     cameras: bool = False,
 ) -> Points:
-    """The cameras of an official register: a CSV (`;`, `,` or tab) or a vector file.
+    """The cameras of an official register: a CSV (`;`, `,` or tab), a spreadsheet (.xlsx,
+    .ods: read as the CSV is) or a vector file; an OpenStreetMap file is refused.
 
-    CSV coordinates are lon/lat unless `crs` names another system; vector files carry
-    their own CRS. Everything is reprojected to WGS84. `cameras`: OSM cameras (`read_cameras`),
-    where a file without a point is no error (an export of a commune where none is mapped).
+    The coordinates of a CSV or spreadsheet are lon/lat unless `crs` names another system;
+    vector files carry their own CRS. Everything is reprojected to WGS84. `cameras`: OSM
+    cameras (`read_cameras`), where a file without a point is no error (an export of a
+    commune where none is mapped).
     """
     from osmcams.counting import is_osm_file
 

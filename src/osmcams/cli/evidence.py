@@ -57,10 +57,12 @@ def key_values(title: str, values: dict[str, Any]) -> Any:
 @click.command()
 @source_options
 @click.option("--official", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="The official register: CSV (';' or ',') or any vector file.")
+              help="The official register: CSV (';', ',' or tab), spreadsheet (.xlsx, .ods) "
+                   "or any vector file.")
 @click.option("--lon-field", help="Register column holding the longitude (or X).")
 @click.option("--lat-field", help="Register column holding the latitude (or Y).")
-@click.option("--crs", help="Coordinate system of a CSV register's columns (EPSG:2154).")
+@click.option("--crs", help="Coordinate system of a CSV or spreadsheet register's columns "
+                            "(EPSG:2154).")
 @click.option("--cameras", type=click.Path(path_type=Path, dir_okay=False),
               help="OSM cameras from a file (an osmcams export, or any GeoJSON of points).")
 @click.option("--max-distance", type=Finite(0, min_open=True), default=30.0, show_default=True,
