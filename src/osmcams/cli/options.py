@@ -235,9 +235,10 @@ def brief(warning: str, whole: str = "--format json lists them all") -> str:
 
 
 def show_warnings(warnings: list[str]) -> None:
-    """Each warning as a line on stderr, long lists cut short (the JSON output has them all).
+    """Each warning as one line on stderr, long lists cut short (the JSON output has them all).
 
-    Rich markup in names is shown as it is.
+    Rich markup in names is shown as it is; a line break or control character as
+    `models.one_line` shows it.
     """
     from rich.markup import escape
 
