@@ -305,6 +305,24 @@ def run_osmium(*args: str | os.PathLike[str]) -> str:
     return done.stdout
 
 
+def on_small_disk(size: str, mount: Path, *command: str | os.PathLike[str],
+                  timeout: float) -> subprocess.CompletedProcess[str]:
+    """`command` run with a real tmpfs of `size` ("64k", "40m") mounted at `mount`, in a user
+    and mount namespace of its own; its stdout then `ls -A` of the mount, its exit code.
+    Skipped where no such namespace can be made."""
+    script = ('mount -t tmpfs -o size="$1" tmpfs "$2" || exit 99\nmount="$2"\nshift 2\n'
+              '"$@"\ncode=$?\nls -A "$mount"\nexit $code\n')
+    try:
+        done = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh",
+                               size, str(mount), *map(str, command)],
+                              capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        pytest.skip("no unshare (util-linux) to mount a small file system")
+    if done.returncode == 99 or "unshare:" in done.stderr:
+        pytest.skip(f"no user namespace to mount a small file system in: {done.stderr.strip()}")
+    return done
+
+
 @pytest.fixture(scope="session")
 def osmium_opl() -> Callable[..., list[OplObject]]:
     """Run an osmium-tool command (without -f/-o) and parse its OPL output."""

@@ -1503,22 +1503,14 @@ def test_a_full_temporary_disk_is_one_line_and_leaves_nothing(shared_data: Path,
     of the test's own) for the blocks copied from a PBF for libosmium: was a traceback; now
     one line ending in the system's reason, exit 2 (an output that cannot be written), and
     nothing left there."""
-    import subprocess
     import sys
 
-    script = ('mount -t tmpfs -o size="$1" tmpfs "$2" || exit 99\n'
-              'TMPDIR="$2" "$3" -m osmcams count --all --pbf "$4" -q -o "$5"\n'
-              'code=$?\nls -A "$2"\nexit $code\n')
+    from conftest import on_small_disk
+
     mount, pbf = tmp_path / "small", shared_data / "osm/monaco-2025-02-07.osm.pbf"
     mount.mkdir()
-    try:
-        done = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh",
-                               "64k", str(mount), sys.executable, str(pbf), str(tmp_path / "out.csv")],
-                              capture_output=True, text=True, timeout=120)
-    except FileNotFoundError:
-        pytest.skip("no unshare (util-linux) to mount a small file system")
-    if done.returncode == 99 or "unshare:" in done.stderr:
-        pytest.skip(f"no user namespace to mount a small file system in: {done.stderr.strip()}")
+    done = on_small_disk("64k", mount, "env", f"TMPDIR={mount}", sys.executable, "-m", "osmcams", "count",
+                         "--all", "--pbf", pbf, "-q", "-o", tmp_path / "out.csv", timeout=120)
     assert done.returncode == ExitCode.USAGE, done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("osmcams: error: "), done.stderr

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import benchmark_script, run_osmium, share_inside
+from conftest import benchmark_script, on_small_disk, run_osmium, share_inside
 from fake_replication import STAMP, Obj, Server, osc, read_objects
 from test_backfill import _replayed
 
@@ -421,16 +421,8 @@ def test_a_diff_larger_than_the_free_disk_is_one_line(saint_barthelemy, osm_dir,
     del text
     config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
     (tmp_path / "www").mkdir()
-    script = ('mount -t tmpfs -o size=40m tmpfs "$1" || exit 99\n'
-              '"$2" -m osmcams refresh --config "$3" -q\ncode=$?\nls -A "$1"\nexit $code\n')
-    try:
-        done = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh",
-                               str(tmp_path / "www"), sys.executable, str(config)],
-                              capture_output=True, text=True, timeout=300)
-    except FileNotFoundError:
-        pytest.skip("no unshare (util-linux) to mount a small file system")
-    if done.returncode == 99 or "unshare:" in done.stderr:
-        pytest.skip(f"no user namespace to mount a small file system in: {done.stderr.strip()}")
+    done = on_small_disk("40m", tmp_path / "www", sys.executable, "-m", "osmcams", "refresh", "--config",
+                         config, "-q", timeout=300)
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("osmcams: error: cannot write ") and done.stderr.count("\n") == 1
     assert done.stderr.endswith(": No space left on device\n")
