@@ -200,6 +200,15 @@ def no_data_area(site: Path):
                                   ["geometry"])
 
 
+def built_into(config: Path, name: str, text: str | None = None) -> None:
+    """`osmcams site` of the store of `config` (or of the config `text`) as a whole build into
+    the folder `name` beside it, through a config NAME.toml of its own."""
+    other = config.with_name(f"{name}.toml")
+    text = config.read_text(encoding="utf-8") if text is None else text
+    other.write_text(text.replace('[site]\ndir = "site"', f'[site]\ndir = "{name}"'), encoding="utf-8")
+    assert main(["site", "--config", str(other), "--quiet"]) == 0
+
+
 def links(page: Path) -> list[str]:
     """The relative links and sources of an HTML page, without query or fragment."""
     found = re.findall(r'(?:href|src)="([^"]*)"', page.read_text(encoding="utf-8"))
@@ -487,10 +496,7 @@ def test_a_site_of_the_previous_version_gets_its_area_from_a_refresh_with_nothin
     capsys.readouterr()
     refresh(config)
     assert "nothing new" in capsys.readouterr().err
-    fresh = tmp_path / "fresh.toml"
-    text = config.read_text(encoding="utf-8")
-    fresh.write_text(text.replace('[site]\ndir = "site"', '[site]\ndir = "fresh"'), encoding="utf-8")
-    assert main(["site", "--config", str(fresh), "--quiet"]) == 0
+    built_into(config, "fresh")
     for name in ("map.html", "map-nodata.js"):
         assert (site / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes(), name
     assert json.loads((site / "site.json").read_text(encoding="utf-8"))["outside"] == json.loads(
@@ -612,11 +618,7 @@ def test_files_deleted_by_hand_are_written_again_by_a_refresh_with_nothing_new(
     refresh(config)
     err = capsys.readouterr().err
     assert "nothing new" in err and "with the files deleted from it" in err
-    fresh = tmp_path / "fresh.toml"
-    text = config.read_text(encoding="utf-8")
-    fresh.write_text(text.replace('[site]\ndir = "site"', '[site]\ndir = "fresh"'),
-                     encoding="utf-8")
-    assert main(["site", "--config", str(fresh), "--quiet"]) == 0
+    built_into(config, "fresh")
     for name in deleted:
         assert (site / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes(), name
     assert json.loads((site / "site.json").read_text(encoding="utf-8")) == json.loads(
@@ -659,9 +661,7 @@ def test_a_base_url_without_its_last_slash_gives_the_same_feeds(
     replication.publish(MONACO_SEQUENCE + 1, osc(create=[camera]), STAMP.format(2, 0))
     refresh(config)
     check_agrees(tmp_path)  # every link starts with BASE, and leads to a page of the site
-    slashed = tmp_path / "slashed.toml"
-    slashed.write_text(text.replace('[site]\ndir = "site"', '[site]\ndir = "slashed"'), encoding="utf-8")
-    assert main(["site", "--config", str(slashed), "--quiet"]) == 0
+    built_into(config, "slashed", text)
     feeds = sorted(p.relative_to(tmp_path / "site") for p in (tmp_path / "site").rglob("*.atom"))
     assert len(feeds) == 4  # the site's, and those of the communes with data
     for feed in feeds:  # the same links and ids
@@ -687,10 +687,7 @@ def test_a_partial_build_writes_the_feeds_a_whole_build_writes(
         replication.publish(MONACO_SEQUENCE + n, osc(create=[camera]), STAMP.format(n + 1, 0))
         refresh(config)
         assert "pages of 1 of 163 communes" in capsys.readouterr().err
-    whole = tmp_path / "whole.toml"
-    text = config.read_text(encoding="utf-8")
-    whole.write_text(text.replace('[site]\ndir = "site"', '[site]\ndir = "whole"'), encoding="utf-8")
-    assert main(["site", "--config", str(whole), "--quiet"]) == 0
+    built_into(config, "whole")
     feeds = sorted(p.relative_to(tmp_path / "site") for p in (tmp_path / "site").rglob("*.atom"))
     assert feeds == sorted(p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob("*.atom"))
     assert len(feeds) == 4  # the site's, Beausoleil's, Cap-d'Ail's and Roquebrune-Cap-Martin's
