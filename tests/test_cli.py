@@ -288,6 +288,19 @@ def test_the_line_naming_a_file_shows_its_commune_and_path_as_they_are(
     assert result.stderr.splitlines()[-1] == f"{page}: 2 communes"
 
 
+def match_paris_as(register: Path, shared_data: Path) -> Result:
+    """match of the Paris police register copied to `register`, against a camera at its first
+    site (a file beside it); it succeeded."""
+    register.write_bytes((shared_data / "official/paris-police-2019/data.csv").read_bytes())
+    cameras = register.with_name("one.geojson")
+    cameras.write_text(json.dumps({"type": "FeatureCollection", "features": [  # the register's first site
+        {"type": "Feature", "properties": {"@id": "node/1"},
+         "geometry": {"type": "Point", "coordinates": [2.34750188, 48.85875016]}}]}), encoding="utf-8")
+    result = invoke("match", "--official", register, "--cameras", cameras, "-q")
+    assert result.exit_code == 0, result.output
+    return result
+
+
 def test_rich_markup_in_a_name_or_path_is_shown_in_tables(
         monaco_2025: Path, communes_06: Path, bracketed_population: Path, shared_data: Path,
         tmp_path: Path) -> None:
@@ -302,14 +315,20 @@ def test_rich_markup_in_a_name_or_path_is_shown_in_tables(
     folder = tmp_path / "[" / "b]"
     folder.mkdir(parents=True)
     register = folder / "data.csv"
-    register.write_bytes((shared_data / "official/paris-police-2019/data.csv").read_bytes())
-    cameras = tmp_path / "one.geojson"
-    cameras.write_text(json.dumps({"type": "FeatureCollection", "features": [  # the register's first site
-        {"type": "Feature", "properties": {"@id": "node/1"},
-         "geometry": {"type": "Point", "coordinates": [2.34750188, 48.85875016]}}]}), encoding="utf-8")
-    result = invoke("match", "--official", register, "--cameras", cameras, "-q")
-    assert result.exit_code == 0, result.output
+    result = match_paris_as(register, shared_data)
     assert re.search(rf"official_source +{re.escape(str(register))}", result.stdout), result.stdout
+
+
+def test_a_control_character_in_a_path_reaches_no_terminal_in_match_s_summary(
+        shared_data: Path, tmp_path: Path) -> None:
+    """The Paris police register copied to a file named with an ESC sequence (clear the
+    screen): match's summary table sent the ESC raw to the terminal, as its official_source;
+    it shows it as \\x1b, as count's tables and the warnings do."""
+    register = tmp_path / "sites\x1b[2J.csv"
+    result = match_paris_as(register, shared_data)
+    assert "\x1b" not in result.stdout
+    shown = str(register).replace("\x1b", "\\x1b")  # by hand: the ESC as its four characters
+    assert re.search(rf"official_source +{re.escape(shown)}", result.stdout), result.stdout
 
 
 def test_count_csv_to_a_file_and_overwrite(

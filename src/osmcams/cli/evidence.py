@@ -29,7 +29,7 @@ from osmcams.cli.render import (
     say,
 )
 from osmcams.errors import UsageError
-from osmcams.models import cameras_text
+from osmcams.models import cameras_text, printable
 from osmcams.outputs.formats import FORMATS, TABLE_FORMATS, TABLE_SUFFIXES, agreed_format
 
 # The options of a count's cameras, communes, boundaries and population, by parameter name:
@@ -41,7 +41,8 @@ SOURCE_CHOICES = {"pbf": "--pbf", "demo": "--demo", "extent": "--extent", "commu
 
 
 def key_values(title: str, values: dict[str, Any]) -> Any:
-    """A two-column rich table of a flat summary, its text never read as rich markup."""
+    """A two-column rich table of a flat summary, its text never read as rich markup, its
+    control characters shown as `printable` shows them (as `Fitted` does)."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -50,7 +51,7 @@ def key_values(title: str, values: dict[str, Any]) -> Any:
     table.add_column("", no_wrap=True)
     table.add_column("", overflow="fold")
     for key, value in values.items():
-        table.add_row(Text(key), Text(cell(value)))
+        table.add_row(Text(printable(key)), Text(printable(cell(value))))
     return table
 
 
