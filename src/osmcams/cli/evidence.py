@@ -32,12 +32,27 @@ from osmcams.errors import UsageError
 from osmcams.models import cameras_text, printable
 from osmcams.outputs.formats import FORMATS, TABLE_FORMATS, TABLE_SUFFIXES, agreed_format
 
-# The options of a count's cameras, communes, boundaries and population, by parameter name:
-# --cameras brings its own cameras and has no use for any of them.
+# The options of a count's cameras, communes, boundaries, population and network sources, by
+# parameter name: --cameras brings its own cameras and has no use for any of them.
 SOURCE_CHOICES = {"pbf": "--pbf", "demo": "--demo", "extent": "--extent", "communes": "--commune",
                   "department": "--department", "every": "--all", "region": "--region",
                   "boundaries": "--boundaries", "code_field": "--code-field", "name_field": "--name-field",
-                  "population": "--population", "population_year": "--population-year"}
+                  "population": "--population", "population_year": "--population-year",
+                  "admin_level": "--admin-level", "boundary_source": "--boundary-source",
+                  "overpass_url": "--overpass-url", "geo_api_url": "--geo-api-url",
+                  "download_url": "--download-url", "cache_dir": "--cache-dir", "offline": "--offline",
+                  "refresh": "--refresh"}
+
+
+def source_chosen() -> str | None:
+    """The first option of SOURCE_CHOICES the user set (on the command line or in the
+    environment, not by its default, so `--admin-level 8` counts too), or None."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    return next((flag for name, flag in SOURCE_CHOICES.items() if ctx.get_parameter_source(name) in given),
+                None)
 
 
 def key_values(title: str, values: dict[str, Any]) -> Any:
@@ -119,9 +134,9 @@ def match(
         matching.site_counts(register, column)
     counted: list[str] = []  # the count's own warnings (shown by report_from), for the outputs
     if cameras is not None:
-        chosen = [flag for name, flag in SOURCE_CHOICES.items() if kw.get(name)]
+        chosen = source_chosen()
         if chosen:
-            raise UsageError(f"--cameras excludes {chosen[0]}: the cameras come from {cameras.name}, "
+            raise UsageError(f"--cameras excludes {chosen}: the cameras come from {cameras.name}, "
                              "not from a count of communes")
         osm = matching.read_cameras(cameras)
         if len(osm):
