@@ -793,6 +793,30 @@ def test_a_table_without_a_figure_says_why(monaco_2025: Path, communes_06: Path,
     assert "warning: no commune of the selection has a reported figure\n" in result.stderr
 
 
+def test_a_history_without_a_figure_prints_no_empty_table(
+    osh: Path, communes_06: Path, write_text  # noqa: F811
+) -> None:
+    """With a history file, Beausoleil named against figures of Nantes alone: the table of
+    figures through time was printed empty, with nothing to say why. It is left out, one line
+    on stderr says why (once: --department 06 already had its warning), and the JSON keeps
+    its empty `over_time` and its warnings."""
+    nantes = write_text("nantes.csv", SERIES_HEADER + "44109,Nantes,44,20,exact,municipal network,"
+                                                      "installed,2024-05,Ouest-France,2024-06-01\n")
+    common = ("compare", "--pbf", osh, "--boundaries", communes_06, "--reported", nantes, "-q")
+    title = "Every reported figure beside the cameras mapped at its date"
+    said = "warning: no commune of the selection has a reported figure"
+    for selection, line in ((("--commune", "Beausoleil"), f"{said}: none to set beside the cameras mapped "
+                                                          "through time\n"),
+                            (("--department", "06"), f"{said}\n")):
+        result = invoke(*common, *selection)
+        assert result.exit_code == 0, result.output
+        assert title not in result.stdout
+        assert line in result.stderr and result.stderr.count(said) == 1, result.stderr
+    data = json.loads(invoke(*common, "--commune", "Beausoleil", "-f", "json").stdout)
+    assert [row["insee"] for row in data["communes"]] == ["06012"] and data["over_time"] == []
+    assert not any("no commune of the selection" in warning for warning in data["warnings"])
+
+
 def test_the_demo_s_five_communes_each_get_a_row() -> None:
     """compare --demo, which names its five communes as count --demo does, showed an empty
     table (none has a reported figure); each now has its row, those outside the data (Peille,

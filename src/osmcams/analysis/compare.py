@@ -36,6 +36,7 @@ DEPARTMENT_COLUMNS = ("department", "name", "communes_total_stated", "communes_w
                       "reported_cameras_min", "reported_cameras_max", "as_of", "source")
 FIGURE_KEYS = ("reported_cameras", "qualifier", "scope", "status", "as_of", "published", "reported_source")
 COMPARE_KEYS = (*FIGURE_KEYS, "completeness", "completeness_qualifier", "flags", "reason")
+NO_FIGURE = "no commune of the selection has a reported figure"
 QUALIFIERS = ("exact", "about", "at_least")
 # A ratio mapped ÷ reported inherits the figure's qualifier: a minimum gives a maximum.
 RATIO_QUALIFIER = {"exact": "exact", "about": "about", "at_least": "at_most"}
@@ -392,7 +393,7 @@ def compare(report: Report, reported: Reported, named: bool, then: Then | None =
     ]
     warnings = list(report.warnings)
     if not rows:
-        warnings.append("no commune of the selection has a reported figure")
+        warnings.append(NO_FIGURE)
     meta = {**report.meta, "reported_sources": reported.sources,
             "completeness": "mapped cameras ÷ reported cameras, for a figure of the commune's own "
                             "scope; about for an approximate figure, at most for a minimum; at "

@@ -232,7 +232,7 @@ def compare_table(report: Any) -> Any:
         caption=f"{meta['source']}; reported: {', '.join(meta['reported_sources'])}"
                 + partial_note(report.rows, "its mapped count is a lower bound"),
     )]
-    if "over_time" in report.extra:
+    if report.extra.get("over_time"):  # with a history and a figure (compare says when none)
         over_time = report.extra["over_time"]
         points = [[p["name"], cell(reported_cell(p)), cell(p["as_of"]), p["status"], cell(p["scope"]),
                    p["reported_source"], lower_bound(p, p["mapped_then"]), cell(ratio_cell(p)),
@@ -326,7 +326,7 @@ def compare(
           --reported my-figures.csv -o compare.csv
       osmcams compare --commune Nice --pbf alpes-maritimes.osh.pbf --boundaries communes/
     """
-    from osmcams.analysis.compare import COMPARE_KEYS, read_reported
+    from osmcams.analysis.compare import COMPARE_KEYS, NO_FIGURE, read_reported
     from osmcams.analysis.compare import compare as compare_counts
     from osmcams.files import check_target
     from osmcams.join import ROW_KEYS
@@ -351,6 +351,8 @@ def compare(
     report = compare_counts(counted, figures, named, then)
     show_warnings(report.warnings[len(counted.warnings):])  # the count's were shown as it ended
     if fmt == "table":
+        if report.rows and report.extra.get("over_time") == []:  # communes named, none with a figure
+            show_warnings([f"{NO_FIGURE}: none to set beside the cameras mapped through time"])
         print_rich(compare_table(report), output, overwrite)
         return
     keys = (*ROW_KEYS, *COMPARE_KEYS)
