@@ -29,6 +29,7 @@ from test_refresh import (  # noqa: F401  (fixtures)
     inside,
     monaco_diffs,
     replication,
+    saint_barthelemy,
 )
 
 from osmcams.cli import main
@@ -1000,3 +1001,28 @@ def test_a_commune_page_gives_each_figure_and_ratio_its_qualifier(
     assert f"<td>{held / 40:.0%} (at least about)</td>" in beausoleil  # both qualifiers
     cap = _reported(data, rows["06032"], figures)
     assert "<td>8 (at least)</td>" in cap and "<td>–</td>" in cap
+
+
+@pytest.fixture
+def saint_barthelemy_site(saint_barthelemy, tmp_path, net_env, capsys) -> Path:  # noqa: F811
+    """The site of a first refresh of the real Saint-Barthélemy extract and its real diff, in
+    its own relation (admin_level=3, coverage under 1%), as a small site's owner sets it up."""
+    config = tmp_path / "osmcams.toml"
+    config.write_text(
+        f'[source]\npbf = "{saint_barthelemy}"\n[communes]\nnames = ["Saint-Barthélemy"]\n'
+        'admin_level = 3\n[output]\ndir = "www"\n'
+        f'[site]\ndir = "site"\ntitle = "Saint-Barthélemy"\nbase_url = "{BASE}"\n', encoding="utf-8")
+    refresh(config)
+    return tmp_path / "site"
+
+
+def test_a_coverage_under_one_percent_is_escaped_in_the_pages(saint_barthelemy_site: Path) -> None:
+    """"<1%" is text: the ranking's cell and the commune page's row say it as &lt;1%, with no
+    "<" that opens no tag, as the notes beside them already did."""
+    for page in (saint_barthelemy_site / "index.html",
+                 *(saint_barthelemy_site / "communes").glob("*[0-9a-z].html")):
+        text = page.read_text(encoding="utf-8")
+        if page.name.endswith(".map.html"):
+            continue
+        assert re.search(r"<[^a-zA-Z/!?]", text) is None, page.name
+        assert ">&lt;1%</td>" in text, page.name

@@ -589,7 +589,7 @@ def _row_table(row: dict[str, Any], state: dict[str, Any]) -> str:
         ("Cameras mapped", _number(row["cameras"])),
         ("Per km²", _number(row.get("cameras_per_km2"), 3)),
         ("Per 10,000 inhabitants", _number(row.get("cameras_per_10k"), 3)),
-        ("Coverage of the data", "unknown" if coverage is None else share_text(coverage)),
+        ("Coverage of the data", "unknown" if coverage is None else esc(share_text(coverage))),
         ("Area", f"{_number(row.get('area_km2'), 2)} km²"),
         ("Population", f"{_number(row.get('population'))} ({esc(population)})"),
     ]
@@ -736,7 +736,7 @@ def _ranked_row(r: dict[str, Any], stem: str) -> str:
             f' <abbr class="partial" title="{esc(r["note"])}">*</abbr>' if r.get("note") else ""))
         + cell(r.get("cameras_per_km2"), _number(r.get("cameras_per_km2"), 3))
         + cell(r.get("cameras_per_10k"), _number(r.get("cameras_per_10k"), 3))
-        + cell(coverage, "unknown" if coverage is None else share_text(coverage))
+        + cell(coverage, "unknown" if coverage is None else esc(share_text(coverage)))
         + cell(r.get("population"), _number(r.get("population"))) + "</tr>")
 
 
