@@ -1026,3 +1026,17 @@ def test_a_coverage_under_one_percent_is_escaped_in_the_pages(saint_barthelemy_s
             continue
         assert re.search(r"<[^a-zA-Z/!?]", text) is None, page.name
         assert ">&lt;1%</td>" in text, page.name
+
+
+def test_the_date_of_a_chart_of_one_run_is_under_its_point(saint_barthelemy_site: Path) -> None:
+    """A first site has one run: its point is in the middle of the axis, and its date is
+    written centred under it, not at the left end of an axis that has no other date."""
+    for page in (saint_barthelemy_site / "index.html",
+                 *(saint_barthelemy_site / "communes").glob("*[0-9a-z].html")):
+        if page.name.endswith(".map.html"):
+            continue
+        svg = re.search(r"<svg class=\"chart\".*?</svg>", page.read_text(encoding="utf-8")).group(0)
+        dots = re.findall(r'<circle cx="([\d.]+)"', svg)
+        dates = re.findall(r'<text x="([\d.]+)"([^>]*)>2015-03-25 19:05</text>', svg)
+        assert len(dots) == 1 and len(dates) == 1, page.name
+        assert float(dates[0][0]) == float(dots[0]) and 'text-anchor="middle"' in dates[0][1]

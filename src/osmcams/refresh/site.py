@@ -462,7 +462,8 @@ def _tally(kinds: dict[str, int], commune: bool) -> str:
 def chart(points: list[tuple[str, int]], label: str, floor: bool = False) -> str:
     """An inline SVG step chart of `points` (RFC 3339 date, count), oldest first, in time,
     on an axis from 0, as the timeline's charts: a camera more is a small step; with `floor`,
-    each count is a lower bound (≥ in its tooltip)."""
+    each count is a lower bound (≥ in its tooltip). A single point is drawn mid-axis, its date
+    under it."""
     if not points:
         return ""
     width, height, left, bottom = 640, 170, 56, 26
@@ -492,6 +493,7 @@ def chart(points: list[tuple[str, int]], label: str, floor: bool = False) -> str
         "</circle>"
         for i, (d, v) in enumerate(points))
     top = f'<text x="{left - 6}" y="{y(high) + 4:.1f}" text-anchor="end">{high:,}</text>' if high else ""
+    centred = ' text-anchor="middle"' if n == 1 else ""
     end = "" if last == first else (
         f'<text x="{width - 10}" y="{height - 6}" text-anchor="end">{esc(last)}</text>')
     return (
@@ -499,7 +501,7 @@ def chart(points: list[tuple[str, int]], label: str, floor: bool = False) -> str
         f'height="{height}" aria-label="{esc(label)}"><title>{esc(label)}</title>'
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}"/>'
         f'{top}<text x="{left - 6}" y="{y(0) + 4:.1f}" text-anchor="end">0</text>'
-        f'<text x="{left}" y="{height - 6}">{esc(first)}</text>{end}'
+        f'<text x="{x(0):.1f}" y="{height - 6}"{centred}>{esc(first)}</text>{end}'
         f'<path d="{"".join(path)}"/>{dots}</svg>'
     )
 
