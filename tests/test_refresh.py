@@ -357,6 +357,21 @@ def test_the_real_saint_barthelemy_diff(saint_barthelemy, osm_dir, tmp_path, net
     assert stamps() == before
 
 
+def test_a_refresh_without_usable_relations_names_the_keys_of_its_configuration(
+        saint_barthelemy, tmp_path, net_env, capsys):
+    """Saint-Barthélemy is an admin_level=3 relation, and the extract's only admin_level=8
+    one (Sint Eustatius) is cut at its edge: the one line of a refresh with the default level
+    names what to set in its configuration ([communes] boundaries or admin_level), which has
+    no --boundaries or --admin-level options."""
+    from osmcams.errors import ExitCode
+
+    config = write_config(tmp_path, saint_barthelemy, None, names=["Saint-Barthélemy"])
+    assert run(config, "--quiet") == ExitCode.DATA
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "'Sint Eustatius' (r2324452)" in lines[0]
+    assert "[communes] boundaries or admin_level" in lines[0]
+
+
 def test_the_real_diff_sent_without_content_length_is_applied(
         saint_barthelemy, osm_dir, replication, tmp_path, net_env, capsys):
     """A server that streams its files (no Content-Length) has its real diff applied, as

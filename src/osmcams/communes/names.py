@@ -243,7 +243,8 @@ def _left_out(communes: Communes) -> str:
         return ""
     named = [f"{quoted(u.name)}" + (f" ({u.code})" if u.code else "") for u in communes.unusable]
     return (f": {len(named)} left out, {short_list(named)}; use an extract that holds them "
-            "whole, --boundaries, or another --admin-level")
+            "whole, --boundaries, or another --admin-level (in a refresh configuration, "
+            "[communes] boundaries or admin_level)")
 
 
 def _refuse_unusable(communes: Communes, query: str, department: str | None) -> None:
