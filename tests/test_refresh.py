@@ -372,6 +372,20 @@ def test_a_refresh_without_usable_relations_names_the_keys_of_its_configuration(
     assert "[communes] boundaries or admin_level" in lines[0]
 
 
+def test_a_population_table_matching_no_relation_names_the_relations_codes(
+        saint_barthelemy, cog_population, tmp_path, net_env, capsys):
+    """The real Saint-Barthélemy relation of 2014 has ref:INSEE=97-7, not the COG's 97701:
+    the one line says the relations' codes beside the table's, so that the owner sees why."""
+    from osmcams.errors import ExitCode
+
+    config = write_config(tmp_path, saint_barthelemy, None, names=["Saint-Barthélemy"], admin_level=3,
+                          population=str(cog_population))
+    assert run(config, "--quiet") == ExitCode.DATA
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "no code of the table matches" in lines[0]
+    assert "the communes have codes such as '97-7'" in lines[0]
+
+
 def test_the_real_diff_sent_without_content_length_is_applied(
         saint_barthelemy, osm_dir, replication, tmp_path, net_env, capsys):
     """A server that streams its files (no Content-Length) has its real diff applied, as

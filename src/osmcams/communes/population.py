@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from osmcams.communes.model import MAX_POPULATION, Communes, Population, error_reason, short_list
-from osmcams.errors import DataError
+from osmcams.errors import DataError, quoted
 from osmcams.files import read_limited
 from osmcams.models import gc_paused, parse_nested
 
@@ -285,9 +285,10 @@ def apply_population(
     codes = communes.frame["insee"].tolist()
     if codes and not any(code in population.values for code in codes):
         sample = ", ".join(sorted(population.values)[:3])
+        theirs = ", ".join(quoted(str(code)) for code in sorted(set(codes), key=str)[:3])
         raise DataError(
             f"{path}: no code of the table matches a commune of {communes.source} "
-            f"(the table has codes such as {sample})"
+            f"(the table has codes such as {sample}; the communes have codes such as {theirs})"
         )
     _apply(communes, population)
     if population.year is None:
