@@ -293,6 +293,17 @@ def test_an_extract_without_any_complete_boundary_is_an_error(osm_dir: Path) -> 
         select(communes, every=True)
 
 
+def test_a_name_without_its_prefix_suggests_the_relations_that_hold_it(osm_dir: Path) -> None:
+    """München's admin_level=10 relations are named "Bezirksteil Graggenau" and the like
+    (osmium tags-filter r/admin_level=10: relation 65918): "Graggenau" alone is too far from
+    that for difflib, and the error suggested nothing, as though there were no such place."""
+    _, found = scan_file(osm_dir / "big/valhalla-bench-munchen-2020.osm.pbf", admin_level=10)
+    communes = communes_from_boundaries(found, "munchen", 10)
+    with pytest.raises(CommuneNotFound, match=r"^no commune 'Graggenau'; did you mean "
+                                              r"Bezirksteil Graggenau \(r65918\)\?$"):
+        select(communes, ["Graggenau"])
+
+
 def test_a_population_table_given_as_boundaries_is_named_so(cog_population: Path, write_text) -> None:
     """Etalab's communes.json, a JSON list, given where boundaries go: GDAL's 'not recognized
     as being in a supported file format.; It might help to specify the correct driver…'

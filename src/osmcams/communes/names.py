@@ -75,8 +75,9 @@ def match(
 
     `query` is a code or a name, compared without case, accents or ligatures, and
     with or without its article (Le, La, Les, L'). Raises CommuneNotFound with the
-    closest names (`among` says among what), or AmbiguousCommune with the homonyms and
-    how to `settle` it (by default, the INSEE code, or --department when none was given).
+    closest names and those holding it as whole words (`among` says among what), or
+    AmbiguousCommune with the homonyms and how to `settle` it (by default, the INSEE code,
+    or --department when none was given).
     """
     query = query.strip()
     if not query:
@@ -109,6 +110,8 @@ def match(
         )
     names = {normalise(c[1]): c for c in pool}
     close = difflib.get_close_matches(wanted, list(names), n=5, cutoff=0.75)
+    # A name given without the words around it ("Graggenau" for "Bezirksteil Graggenau")
+    close += [n for n in names if f" {wanted} " in f" {n} " and n not in close][:5 - len(close)]
     hint = (
         "; did you mean " + ", ".join(f"{names[n][1]} ({names[n][0]})" for n in close) + "?"
         if close
