@@ -304,6 +304,18 @@ def test_a_name_without_its_prefix_suggests_the_relations_that_hold_it(osm_dir: 
         select(communes, ["Graggenau"])
 
 
+def test_a_name_without_its_prefix_names_the_incomplete_relation_that_holds_it(osm_dir: Path) -> None:
+    """"Glockenbach" is the place of relation 65791, "Bezirksteil Glockenbach", whose
+    boundary misses 6 of its 10 member ways in the München 2020 extract (osmium getid -r
+    finds 4): "no commune" alone said the place was not there, not why it cannot be counted."""
+    _, found = scan_file(osm_dir / "big/valhalla-bench-munchen-2020.osm.pbf", admin_level=10)
+    communes = communes_from_boundaries(found, "munchen", 10)
+    with pytest.raises(CommuneNotFound, match=r"^no commune 'Glockenbach'; 'Bezirksteil Glockenbach' "
+                                              r"\(r65791\): its boundary is incomplete in munchen "
+                                              r"\(relation 65791: 6 of 10 member ways missing"):
+        select(communes, ["Glockenbach"])
+
+
 def test_a_population_table_given_as_boundaries_is_named_so(cog_population: Path, write_text) -> None:
     """Etalab's communes.json, a JSON list, given where boundaries go: GDAL's 'not recognized
     as being in a supported file format.; It might help to specify the correct driver…'

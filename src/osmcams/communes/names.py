@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from osmcams.communes.model import INSEE_CODE, NOTHING_SELECTED, Communes, department_of, short_list
+from osmcams.communes.model import INSEE_CODE, NOTHING_SELECTED, Communes, Unusable, department_of, short_list
 from osmcams.errors import AmbiguousCommune, CommuneNotFound, DataError, OsmcamsError, UsageError, quoted
 from osmcams.models import listed
 
@@ -154,6 +154,9 @@ def select(
             code = match(query, candidates, department)
         except CommuneNotFound as e:
             _refuse_unusable(communes, query, department)
+            held = _unusable_holding(communes, query, department)
+            if held:
+                raise CommuneNotFound(f"{e}{held}") from None
             city = arrondissement_of(query)
             if city is not None:
                 raise CommuneNotFound(f"{e}: {city}") from None
@@ -250,13 +253,29 @@ def _left_out(communes: Communes) -> str:
             "[communes] boundaries or admin_level)")
 
 
+def _unusable_in(communes: Communes, department: str | None) -> list[Unusable]:
+    """The communes the source names without a usable outline, in `department` when given."""
+    return [u for u in communes.unusable
+            if department is None or not u.code or department_of(u.code) in (None, department)]
+
+
+def _named(u: Unusable) -> str:
+    """How an error names an unusable commune: its name, and its code when it has one."""
+    return quoted(u.name) + (f" ({u.code})" if u.code else "")
+
+
 def _refuse_unusable(communes: Communes, query: str, department: str | None) -> None:
     """DataError for a commune the source names but has no usable outline for."""
     wanted = normalise(query)
-    for u in communes.unusable:
-        if department is not None and u.code and department_of(u.code) not in (None, department):
-            continue
+    for u in _unusable_in(communes, department):
         if u.code == query.strip().upper() or normalise(u.name) == wanted:
-            code = f" ({u.code})" if u.code else ""
-            raise DataError(f"cannot count {quoted(u.name)}{code}: {u.reason}")
+            raise DataError(f"cannot count {_named(u)}: {u.reason}")
+
+
+def _unusable_holding(communes: Communes, query: str, department: str | None) -> str:
+    """For the error on an unknown `query`: the communes without a usable outline whose
+    names hold it as whole words ("Glockenbach" in "Bezirksteil Glockenbach"), and why."""
+    wanted = f" {normalise(query)} "
+    held = [u for u in _unusable_in(communes, department) if wanted in f" {normalise(u.name)} "]
+    return "".join(f"; {_named(u)}: {u.reason}" for u in held[:3])
 
