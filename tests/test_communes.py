@@ -316,6 +316,19 @@ def test_a_name_without_its_prefix_names_the_incomplete_relation_that_holds_it(o
         select(communes, ["Glockenbach"])
 
 
+def test_an_incomplete_relation_asked_by_its_printed_code_says_why(osm_dir: Path) -> None:
+    """The warnings print relation 65791 (6 of its 10 member ways absent from the München
+    2020 extract, as osmium getid finds) as r65791; asked so, or as R65791, it was "no
+    commune" (exit 3), where its name gets why it cannot be counted (exit 4)."""
+    _, found = scan_file(osm_dir / "big/valhalla-bench-munchen-2020.osm.pbf", admin_level=10)
+    communes = communes_from_boundaries(found, "munchen", 10)
+    for code in ("r65791", "R65791"):
+        with pytest.raises(DataError, match=r"^cannot count 'Bezirksteil Glockenbach' \(r65791\): its "
+                                            r"boundary is incomplete") as e:
+            select(communes, [code])
+        assert e.value.exit_code == ExitCode.DATA
+
+
 def test_a_population_table_given_as_boundaries_is_named_so(cog_population: Path, write_text) -> None:
     """Etalab's communes.json, a JSON list, given where boundaries go: GDAL's 'not recognized
     as being in a supported file format.; It might help to specify the correct driver…'

@@ -268,7 +268,7 @@ def _refuse_unusable(communes: Communes, query: str, department: str | None) -> 
     """DataError for a commune the source names but has no usable outline for."""
     wanted = normalise(query)
     for u in _unusable_in(communes, department):
-        if u.code == query.strip().upper() or normalise(u.name) == wanted:
+        if (u.code or "").upper() == query.strip().upper() or normalise(u.name) == wanted:
             raise DataError(f"cannot count {_named(u)}: {u.reason}")
 
 
