@@ -286,11 +286,18 @@ def test_a_commune_in_several_features_or_files_is_one_row(write_text) -> None:
     assert select(communes, ["Split"]) == ["99001"]
 
 
-def test_an_extract_without_any_complete_boundary_is_an_error(osm_dir: Path) -> None:
-    _, found = scan_file(osm_dir / "big/valhalla-bench-munchen-2020.osm.pbf", admin_level=8)
-    communes = communes_from_boundaries(found, "munchen", 8)
-    with pytest.raises(DataError, match=r"^no usable commune boundary in munchen \(admin_level=8"):
-        select(communes, every=True)
+def test_an_extract_without_relations_at_the_level_says_what_to_do(osm_dir: Path) -> None:
+    """The München 2020 extract holds admin_level 2, 4, 5, 6, 9 and 10 relations, none at 8
+    (osmium tags-filter r/admin_level); the Rhein-Neckar 2016 one no relation at all (osmium
+    fileinfo). The error said no more than "no usable commune boundary", where an extract
+    with incomplete relations at the level gets what to do."""
+    for name in ("valhalla-bench-munchen-2020", "graphhopper-rnv-rhein-neckar-2016"):
+        _, found = scan_file(osm_dir / f"big/{name}.osm.pbf", admin_level=8)
+        communes = communes_from_boundaries(found, name, 8)
+        with pytest.raises(DataError, match=rf"^no usable commune boundary in {name} \(admin_level=8 "
+                                            r"relations\): it holds none; give --boundaries or another "
+                                            r"--admin-level$"):
+            select(communes, every=True)
 
 
 def test_a_name_without_its_prefix_suggests_the_relations_that_hold_it(osm_dir: Path) -> None:

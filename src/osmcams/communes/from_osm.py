@@ -70,5 +70,6 @@ def communes_from_boundaries(boundaries, source: str, admin_level: int) -> Commu
         population_year="–".join(sorted({min(years), max(years)})) if years else None,
         warnings=notes,
         unusable=unusable,
+        admin_level=admin_level,
     )
 

@@ -41,6 +41,8 @@ class Communes:
     population_notes: dict[str, str] = field(default_factory=dict)
     # Why an extract's own relations stand in for the official communes, when they do.
     stand_in: str | None = None
+    # The admin_level of the OSM relations they were read from, when they were.
+    admin_level: int | None = None
 
 
 MAX_POPULATION = 100_000_000

@@ -244,9 +244,10 @@ def _region_frame(communes: Communes, region: str) -> Any:
 
 def _left_out(communes: Communes) -> str:
     """The communes of an empty source that it names without a usable outline, and what to
-    do, for its error ("" when it names none)."""
+    do, for its error ("" when it names none and is no OSM file's relations)."""
     if not communes.unusable:
-        return ""
+        return ("" if communes.admin_level is None
+                else ": it holds none; give --boundaries or another --admin-level")
     named = [f"{quoted(u.name)}" + (f" ({u.code})" if u.code else "") for u in communes.unusable]
     return (f": {len(named)} left out, {short_list(named)}; use an extract that holds them "
             "whole, --boundaries, or another --admin-level (in a refresh configuration, "
