@@ -258,6 +258,9 @@ def test_site_kept_by_refresh(built, tmp_path, served, communes_06, ign_shapes):
     beausoleil = f"communes/{state['stems']['06012']}"
     no_data = f"communes/{state['stems']['06088']}"  # Nice: outside the Monaco extract
     assert "No data" in (site / f"{no_data}.html").read_text(encoding="utf-8")
+    bare = (site / f"communes/{state['stems']['06104']}.html").read_text(encoding="utf-8")
+    assert {r["insee"]: r["cameras"] for r in published["communes"]}["06104"] == 0  # Roquebrune-Cap-Martin
+    assert "No camera is mapped here" in bare and "<th>First seen</th>" not in bare  # no empty table
     counted = {r["insee"]: r for r in published["communes"]}["06012"]
     assert 0 < counted["coverage"] < 1  # Beausoleil: its chart's counts are lower bounds, and say so
     chart = (site / f"{beausoleil}.html").read_text(encoding="utf-8").split("Cameras over time")[1]

@@ -663,9 +663,11 @@ def commune_page(data: SiteData, code: str, site: SiteConfig, stem: str, reporte
         f"<tr><td>{_osm_link(key)}</td><td>{esc(label)}</td><td>{esc(first or '?')}</td>"
         f"<td>{'still there' if present else esc(last or '?')}</td></tr>"
         for key, first, last, present, label in data.seen.get(code, []))
-    past = ('<h2 id="timeline">Cameras, first and last seen</h2><table class="list"><tr><th>Object</th>'
-            f"<th>Name</th><th>First seen</th><th>Last seen</th></tr>{timeline}</table>"
-            '<h2 id="changes">Changes, run by run</h2>'
+    past = ('<h2 id="timeline">Cameras, first and last seen</h2>'
+            + ('<table class="list"><tr><th>Object</th><th>Name</th><th>First seen</th><th>Last seen</th>'
+               f"</tr>{timeline}</table>" if timeline
+               else "<p>No camera is mapped here in the data this site is built from.</p>")
+            + '<h2 id="changes">Changes, run by run</h2>'
             + ("".join(events) or "<p>No change recorded.</p>"))
     if row is None:  # a commune that had data once keeps what happened then, and its feed's anchors
         body = head + (
