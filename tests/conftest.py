@@ -52,11 +52,11 @@ def cog_population(shared_data: Path) -> Path:
     return shared_data / "population/cog-2026/communes.json"
 
 
-def _renamed(cog_population: Path, folder: Path, name: str) -> Path:
-    """The real COG table with Beausoleil (06012) named `name`."""
+def renamed(cog_population: Path, folder: Path, name: str, code: str = "06012") -> Path:
+    """The real COG table with the commune `code` (Beausoleil) named `name`."""
     rows = json.loads(cog_population.read_text(encoding="utf-8"))
     for row in rows:
-        if row["code"] == "06012":
+        if row["code"] == code:
             row["nom"] = name
     population = folder / "renamed-communes.json"
     population.write_text(json.dumps(rows), encoding="utf-8")
@@ -67,21 +67,21 @@ def _renamed(cog_population: Path, folder: Path, name: str) -> Path:
 def controlled_population(cog_population: Path, tmp_path: Path) -> Path:
     """The real COG table with Beausoleil (06012) named "Beau<ESC>soleil<BEL><NEL>": control
     characters a terminal obeys and HTML refuses, which pages show as \\xNN."""
-    return _renamed(cog_population, tmp_path, "Beau\x1bsoleil\x07\x85")
+    return renamed(cog_population, tmp_path, "Beau\x1bsoleil\x07\x85")
 
 
 @pytest.fixture
 def split_population(cog_population: Path, tmp_path: Path) -> Path:
     """The real COG table with Beausoleil (06012) named "Beau<CR><LF>soleil<ESC>": a line
     break that would split a line on the terminal."""
-    return _renamed(cog_population, tmp_path, "Beau\r\nsoleil\x1b")
+    return renamed(cog_population, tmp_path, "Beau\r\nsoleil\x1b")
 
 
 @pytest.fixture
 def bracketed_population(cog_population: Path, tmp_path: Path) -> Path:
     """The real COG table with Beausoleil (06012) named "Beau[/x]soleil [b]": rich markup, a
     closing tag that opens nothing and a style."""
-    return _renamed(cog_population, tmp_path, "Beau[/x]soleil [b]")
+    return renamed(cog_population, tmp_path, "Beau[/x]soleil [b]")
 
 
 # Markdown in a name: a cell's "|" (escaped or not), a line break, emphasis, a link, HTML,
@@ -92,7 +92,7 @@ MARKED_NAME = "Beau|so\\|leil\n*x* [a](b) <i>`c\\` C:\\* \x1b_"
 @pytest.fixture
 def marked_population(cog_population: Path, tmp_path: Path) -> Path:
     """The real COG table with Beausoleil (06012) named MARKED_NAME."""
-    return _renamed(cog_population, tmp_path, MARKED_NAME)
+    return renamed(cog_population, tmp_path, MARKED_NAME)
 
 
 def markdown_tables(text: str) -> list[list[list[str]]]:

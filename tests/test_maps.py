@@ -14,6 +14,7 @@ import pyproj
 import pytest
 import shapely
 from click.testing import CliRunner
+from conftest import renamed as renamed_population
 from conftest import run_osmium
 from PIL import Image
 
@@ -674,14 +675,7 @@ def test_a_title_of_long_names_stays_inside_the_figure(
     """Three long names of the Alpes-Maritimes (and one renamed 183 characters long in the real
     COG table): the title ran past the right edge, cut after "Châteauneuf-Villev". Its dark
     pixels now end inside the figure's right margin (x = 0.99), as its left one (0.01)."""
-    population = cog_population
-    if renamed:
-        rows = json.loads(cog_population.read_text(encoding="utf-8"))
-        for row in rows:
-            if row["code"] == "06104":
-                row["nom"] = renamed
-        population = tmp_path / "communes.json"
-        population.write_text(json.dumps(rows), encoding="utf-8")
+    population = renamed_population(cog_population, tmp_path, renamed, "06104") if renamed else cog_population
     out = tmp_path / "long.png"
     run_map("--commune", "06104", "--commune", "06039", "--commune", "06121", "--pbf", monaco_2025,
             "--boundaries", communes_06, "--population", population, "-o", out)
