@@ -36,7 +36,7 @@ from xml.sax.saxutils import quoteattr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_tiled_pbf
-from run import BOUNDARIES, POPULATION, count_ign, measure, work_directory
+from run import BOUNDARIES, POPULATION, compile_package, count_ign, measure, work_directory
 
 SEQUENCE = 1_000
 START = "2026-01-01T00:00:00Z"
@@ -245,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--site", action="store_true", help="with a [site]: time osmcams site too")
     parser.add_argument("--spread", help="DX,DY: tiles spread over France (make_tiled_pbf.py)")
     args = parser.parse_args(argv)
+    compile_package()
     with contextlib.ExitStack() as stack:
         workdir = work_directory(stack, args.workdir)
         pbf = args.pbf
