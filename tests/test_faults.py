@@ -1520,6 +1520,50 @@ def test_a_full_temporary_disk_is_one_line_and_leaves_nothing(shared_data: Path,
     assert not (tmp_path / "out.csv").exists()
 
 
+
+@pytest.mark.parametrize("suffix", [".osm.bz2", ".osm.gz"])
+def test_a_full_temporary_disk_under_the_pbf_copy_of_xml_is_one_line(
+    shared_data: Path, tmp_path: Path, suffix: str
+) -> None:
+    """The real Saint-Barthélemy .osm.bz2, and a .osm.gz of it made here by gzip, copied as
+    PBF for libosmium to a temporary folder on a disk too small for the copy (a real tmpfs of
+    64 kB, mounted in a namespace of the test's own): after its one line, pyosmium's writer
+    aborted the process (exit 134, "terminate called after throwing…"); now the line alone,
+    exit 2, and nothing left there. On a disk of 4 MB the same count succeeds and leaves
+    nothing either."""
+    import bz2
+    import gzip
+    import sys
+
+    from conftest import on_small_disk
+
+    xml = shared_data / "osm/saint-barthelemy/saint_barthelemy.osm.bz2"
+    if suffix == ".osm.gz":
+        xml = tmp_path / "saint_barthelemy.osm.gz"
+        xml.write_bytes(gzip.compress(bz2.decompress((shared_data / "osm/saint-barthelemy/"
+                                                      "saint_barthelemy.osm.bz2").read_bytes())))
+    island = [[-63.0, 17.8], [-62.7, 17.8], [-62.7, 18.0], [-63.0, 18.0], [-63.0, 17.8]]
+    boundaries = tmp_path / "island.geojson"
+    boundaries.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "97701", "nom": "Saint-Barthélemy"},
+         "geometry": {"type": "Polygon", "coordinates": [island]}}]}))
+    mount = tmp_path / "small"
+    mount.mkdir()
+    for size, code in (("4m", ExitCode.OK), ("64k", ExitCode.USAGE)):
+        out = tmp_path / size / "out.csv"
+        out.parent.mkdir()
+        done = on_small_disk(size, mount, "env", f"TMPDIR={mount}", sys.executable, "-m", "osmcams",
+                             "count", "--all", "--pbf", xml, "--boundaries", boundaries, "-q", "-o", out,
+                             timeout=120)
+        assert done.returncode == code, done.stderr
+        assert done.stdout == ""  # ls -A of the disk after the run
+        assert out.exists() if code == ExitCode.OK else not any(out.parent.iterdir())
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert re.fullmatch(rf"osmcams: error: {re.escape(str(xml))}: cannot copy it as a PBF to "
+                        rf"{re.escape(str(mount))}/osmcams-\w+/copy\.osm\.pbf: No space left on device",
+                        lines[0]), lines[0]
+
 def _published(files: dict[str, bytes]) -> tuple[set[tuple[str, tuple[float, ...]]], set[bytes]]:
     """What a published set says, whatever the order of its lines: its cameras (id and
     place) and the lines of communes.csv."""

@@ -34,6 +34,8 @@ ID_RANGE_BITS = 25
 RANGES_PER_PASS = 16
 PROGRESS_EVERY = 0.1  # seconds between two reports of how far a pass has read
 FEWEST_STANDALONE = 100  # sampled standalone nodes for an estimate of where data lies
+# libosmium's words when it cannot open, write or close a file it writes: the system's reason
+WRITE_FAILED = re.compile(r"(?:Open|Write|Close) failed(?: for '.*')?: (.+)")
 
 
 @dataclass
@@ -173,10 +175,8 @@ def read_objects(
     label: str,
     progress: Progress | None,
     name: Path | None = None,
-    rest: Any = None,
 ) -> Iterator[Any]:
-    """Objects of `path` that pass `filters`, reporting progress as bytes read; the others
-    go to the handler `rest`, when given, in C++.
+    """Objects of `path` that pass `filters`, reporting progress as bytes read.
 
     Errors name `name`, the user's file, when `path` holds blocks copied from it.
     """
@@ -188,8 +188,6 @@ def read_objects(
     )
     for f in filters:
         processor.with_filter(f)
-    if rest is not None:
-        processor.handler_for_filtered(rest)
     position = None
     tick = 0
     next_report = 0.0
@@ -275,8 +273,11 @@ def as_pbf(path: Path, header: Any, pool: Any, progress: Progress | None) -> Ite
     afterwards), written in the one pass that reads it. The passes then read the copy as
     they read a PBF, its node blocks are sampled as a PBF's, so the same data gives the same
     estimate of where it has data whatever its format (its header's box alone said too much).
-    Only the objects with a key of the passes' tags come back to Python: the others are
-    written in C++."""
+
+    pyosmium's MergeInputReader, given no change, copies it in C++ (every version: none is
+    dropped) into an osmium.io.Writer, which a failed write leaves safe to destroy: a
+    SimpleWriter raises from its destructor then, which aborts the process. A full disk is
+    one OutputError line."""
     import tempfile
 
     import osmium
@@ -286,19 +287,27 @@ def as_pbf(path: Path, header: Any, pool: Any, progress: Progress | None) -> Ite
     if path.name.endswith(".pbf"):
         yield path
         return
-    keys = osmium.filter.KeyFilter(CAMERA_TAG[0], BOUNDARY_TAG[0])
+    label, size = "Copying as PBF", path.stat().st_size
     with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
         copy = Path(tmp) / "copy.osm.pbf"
-        writer = osmium.SimpleWriter(osmium.io.File(str(copy), "pbf,pbf_compression=none"), header=header)
+        if progress:  # libosmium copies it in one call: no report until it has done
+            progress(label, 0, size)
         try:
-            for obj in read_objects(path, osmium.osm.ALL, [keys], pool, "Copying as PBF", progress,
-                                    rest=writer):
-                writer.add(obj)
-        finally:
+            writer = osmium.io.Writer(osmium.io.File(str(copy), "pbf,pbf_compression=none"), header,
+                                      thread_pool=pool)
+            reader = osmium.io.Reader(str(path), osmium.osm.ALL, pool)
             try:
+                osmium.MergeInputReader().apply_to_reader(reader, writer, with_history=True)  # verbatim
+            finally:
+                reader.close()
                 writer.close()
-            except (RuntimeError, OSError) as e:
-                raise OutputError(f"{path}: cannot copy it as a PBF into {tmp}: {e}") from e
+        except RuntimeError as e:
+            failed = WRITE_FAILED.fullmatch(str(e))
+            if failed:
+                raise OutputError(f"{path}: cannot copy it as a PBF to {copy}: {failed.group(1)}") from e
+            raise DataError(f"{path}: cannot read OSM data: {e}") from e
+        if progress:
+            progress(label, size, size)
         yield copy
 
 
