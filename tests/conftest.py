@@ -118,6 +118,22 @@ def markdown_tables(text: str) -> list[list[list[str]]]:
     return tables
 
 
+def read_umap(path: Path) -> dict[str, Any]:
+    """A .umap file as uMap imports it: JSON without NaN, a map ("type": "umap", centred on a
+    point) of FeatureCollections, each with its options and a popup of its feature's name
+    and description."""
+    def refuse(name: str) -> float:
+        raise AssertionError(f"{name} in {path}")
+
+    document = json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+    assert document["type"] == "umap" and document["geometry"]["type"] == "Point"
+    for layer in document["layers"]:
+        assert layer["type"] == "FeatureCollection"
+        template = layer["_umap_options"]["popupContentTemplate"]
+        assert "{name}" in template and "{description}" in template
+    return document
+
+
 def shown_cell(value: Any, floor: bool = False) -> str:
     """How a Markdown table shows a value of the JSON: "–" for none, "≥" before a lower
     bound, a line break as a space, an ESC as \\x1b."""

@@ -22,6 +22,7 @@ from xml.etree import ElementTree
 
 import feedparser
 import pytest
+from conftest import read_umap
 from devtools import Browser
 from fake_replication import STAMP, Obj, osc, read_objects
 from test_refresh import (  # noqa: F401  (fixtures)
@@ -425,6 +426,7 @@ def test_site_command_and_its_errors(built, tmp_path, capsys):
     daily = re.compile(r" \(data of [^)]*, written once a day\)")  # a whole build writes them anew
     index = daily.sub("", (site / "index.html").read_text(encoding="utf-8"))
     area = (site / "map-nodata.js").read_text(encoding="utf-8")
+    grey = umap_layers(site / "data" / "osmcams.umap")[1]["Communes without data"]
     (site / "communes" / "99999-stale.html").write_text("old")
     with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:  # as an older refresh left it
         db.execute("DELETE FROM kept_state WHERE name LIKE 'no_data_square%'")
@@ -435,6 +437,7 @@ def test_site_command_and_its_errors(built, tmp_path, capsys):
     assert daily.sub("", (site / "index.html").read_text(encoding="utf-8")) == index  # as kept
     assert not (site / "communes" / "99999-stale.html").exists()
     assert (site / "map-nodata.js").read_text(encoding="utf-8") == area  # merged by the build itself
+    assert umap_layers(site / "data" / "osmcams.umap")[1]["Communes without data"] == grey  # and its process
     text = built.read_text(encoding="utf-8")
     for wrong, message in ((text.replace(f'base_url = "{BASE}"', 'base_url = "example.org"'),
                             "[site] base_url must be an absolute http(s) URL"),
@@ -586,6 +589,79 @@ def test_one_commune_without_data_is_one_in_the_popup_of_its_area(
         assert " ".join(totals.split()) == "1 camera 1 commune measured 1 commune without data"
     finally:
         browser.close()
+
+
+def umap_layers(path: Path) -> tuple[dict, dict[str, dict]]:
+    """A .umap file as uMap imports it (`read_umap`), and its layers by name."""
+    document = read_umap(path)
+    return document, {layer["_umap_options"]["name"]: layer for layer in document["layers"]}
+
+
+def test_the_umap_download_shows_the_communes_without_data_as_export_does(
+        replication, monaco_2025, communes_06, cog_population, tmp_path, net_env, ign_shapes,  # noqa: F811
+        capsys):
+    """The site's osmcams.umap held the measured communes alone: it now has export's grey
+    layer "Communes without data", with the area the store keeps as one feature (the union of
+    their IGN outlines, by shapely), the same style, legend and count as `export -f umap`
+    of the same communes; a refresh that changes no commune's coverage writes it again byte
+    for byte, from the area kept."""
+    import shapely
+    import shapely.geometry
+
+    config = write_config(tmp_path, monaco_2025, replication.url, communes_06, cog_population)
+    site = tmp_path / "site"
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    refresh(config)
+    published = json.loads((tmp_path / "www" / "communes.json").read_text(encoding="utf-8"))
+    measured = {r["insee"] for r in published["communes"]}
+    outlines = ign_shapes(communes_06)
+    outside = sorted(set(outlines) - measured)
+    assert len(outlines) == 163 and len(outside) == 163 - len(measured) and "06088" in outside
+    document, layers = umap_layers(site / "data" / "osmcams.umap")
+    (area,) = layers["Communes without data"]["features"]
+    parts = shapely.get_parts(shapely.geometry.shape(area["geometry"]))  # by square degree: they touch
+    shape = shapely.union_all(parts)
+    assert sum(part.area for part in parts) == pytest.approx(shape.area, rel=1e-9)  # none overlaps
+    merged = shapely.union_all([outlines[code] for code in outside])
+    assert shapely.symmetric_difference(shape, merged).area < 1e-4 * merged.area
+    assert shapely.hausdorff_distance(shape, merged) < 2e-5  # at 1e-5°
+    for code in measured:
+        assert shapely.intersection(shape, outlines[code]).area < 0.01 * outlines[code].area
+    assert area["properties"]["name"] == f"{len(outside)} communes without data"
+    assert area["properties"]["description"].startswith("No data")
+    assert f"; {len(outside)} communes without data." in document["properties"]["description"]
+
+    export = tmp_path / "06.umap"  # the same communes, the same data, as export draws them
+    assert main(["export", "-q", "--department", "06", "--pbf", str(monaco_2025), "--boundaries",
+                 str(communes_06), "--population", str(cog_population), "-o", str(export)]) == 0
+    exported, by_name = umap_layers(export)
+    assert [layer["_umap_options"]["name"] for layer in document["layers"]] == [
+        layer["_umap_options"]["name"] for layer in exported["layers"]]
+    grey = by_name["Communes without data"]
+    assert sorted(f["properties"]["insee"] for f in grey["features"]) == outside
+    assert layers["Communes without data"]["_umap_options"] == grey["_umap_options"]
+    assert f"({len(outside)})" in grey["_umap_options"]["description"]  # the legend's count
+    assert {json.dumps(f["properties"]["_umap_options"]) for f in grey["features"]} == {
+        json.dumps(area["properties"]["_umap_options"])}
+    assert f"; {len(outside)} communes without data." in exported["properties"]["description"]
+
+    before = (site / "data" / "osmcams.umap").read_bytes()
+    squares = "SELECT name, value FROM kept_state WHERE name LIKE 'no_data%' ORDER BY name"  # the area kept
+    with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:
+        kept = db.execute(squares).fetchall()
+    db.close()
+    (site / "data" / "osmcams.umap").unlink()  # written again by the next refresh
+    node = read_objects(monaco_2025, "node", {6459866647})[6459866647]  # an untagged node
+    node.version += 1
+    node.tags = {"note": "not a camera"}
+    replication.publish(MONACO_SEQUENCE + 1, osc(modify=[node]), STAMP.format(2, 0))
+    capsys.readouterr()
+    refresh(config)
+    assert "pages of 0 of 163 communes (with the files deleted from it)" in capsys.readouterr().err
+    assert (site / "data" / "osmcams.umap").read_bytes() == before
+    with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:
+        assert db.execute(squares).fetchall() == kept  # not merged again
+    db.close()
 
 
 def test_the_search_box_of_a_site_outside_france_asks_for_a_code(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import shapely
 from click.testing import CliRunner
+from conftest import read_umap
 
 from osmcams.cli import cli
 from osmcams.join import Report
@@ -25,12 +26,10 @@ def monaco_umap(monaco_2025: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     result = CliRunner().invoke(cli, ["export", "--commune", "Monaco", "--pbf", str(monaco_2025), "-q",
                                       "--fov", "-o", str(out)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return json.loads(out.read_text(encoding="utf-8"), parse_constant=_no_nan)
+    return read_umap(out)
 
 
 def test_the_file_is_a_umap_map(monaco_umap: dict) -> None:
-    assert monaco_umap["type"] == "umap"
-    assert monaco_umap["geometry"]["type"] == "Point"
     props = monaco_umap["properties"]
     assert "© OpenStreetMap contributors" in props["shortCredit"]
     assert "2025-02-07" in props["description"]
@@ -40,10 +39,6 @@ def test_the_file_is_a_umap_map(monaco_umap: dict) -> None:
     assert communes["_umap_options"]["type"] == "Choropleth"
     key = communes["_umap_options"]["choropleth"]["property"]
     assert all(isinstance(f["properties"][key], float) for f in communes["features"])
-    for layer in monaco_umap["layers"]:
-        assert layer["type"] == "FeatureCollection"
-        template = layer["_umap_options"]["popupContentTemplate"]
-        assert "{name}" in template and "{description}" in template
     for layer in monaco_umap["layers"][1:]:
         assert "© OpenStreetMap contributors" in layer["_umap_options"]["popupContentTemplate"]
         assert "{osm_tags}" in layer["_umap_options"]["popupContentTemplate"]
@@ -82,6 +77,10 @@ def test_communes_without_data_are_not_coloured_as_zero(monaco_umap: dict) -> No
     assert layers["Communes: cameras per km²"] == []
     assert [f["properties"]["name"] for f in layers["Communes without data"]] == ["Nowhere"]
     assert layers["Communes without data"][0]["properties"]["description"].startswith("No data")
+    assert "; 1 commune without data." in document["properties"]["description"]  # not "1 communes"
+    legends = {layer["_umap_options"]["name"]: layer["_umap_options"].get("description")
+               for layer in document["layers"]}
+    assert legends["Communes without data"] == "No data: outside the OSM data (1): not counted, not zero."
 
 
 def test_the_written_file_is_the_document_as_json(monaco_scan, communes_06: Path, cog_population: Path,

@@ -244,6 +244,16 @@ def legend_entries(figure: Drawn) -> list[tuple[str, str]]:
     return entries
 
 
+def flat_label(label: str, n: int) -> str | None:
+    """A legend label on one line with its count, or None for no commune."""
+    return f"{label.replace(chr(10), ' ')} ({n:,})" if n else None
+
+
+def no_data_name(communes: int) -> str:
+    """The name of the area of `communes` without data, as its popup heads it."""
+    return f"{communes:,} commune{'s' * (communes != 1)} without data"
+
+
 def partial_share(row: dict[str, Any]) -> float | None:
     """The covered share of a commune counted on part of its area, else None."""
     coverage = row.get("coverage")

@@ -33,8 +33,10 @@ from osmcams.outputs.figures import (
     drawn,
     drawn_rows,
     drawn_text,
+    flat_label,
     html_text,
     legend_entries,
+    no_data_name,
     shown_text,
 )
 from osmcams.outputs.fov import View, view_feature
@@ -318,11 +320,6 @@ def draw_static(
     plt.close(fig)
 
 
-def _flat(label: str, n: int) -> str | None:
-    """A legend label on one line with its count, or None for no commune."""
-    return f"{label.replace(chr(10), ' ')} ({n:,})" if n else None
-
-
 @functools.cache
 def static_text(name: str) -> str:
     """A file of the package's static folder (read once a process)."""
@@ -377,8 +374,8 @@ def map_data(
         "credit": _credit_html(report.meta, credit),
         "units": units.capitalize() + f" ({scheme.replace('_', '-')} classes; number of communes)",
         "classes": legend_entries(figure),
-        "partial": _flat(PARTIAL_LABEL, figure.count("partial")),
-        "noData": _flat(NO_DATA_LABEL, figure.count("nodata") + outside),
+        "partial": flat_label(PARTIAL_LABEL, figure.count("partial")),
+        "noData": flat_label(NO_DATA_LABEL, figure.count("nodata") + outside),
         "dash": " ".join(map(str, PARTIAL_DASH)),
         "labelled": figure.count("partial") <= NAMED,  # "NN% covered" always shown, else on hover
         "types": [[colour, f"{shown_text(kind)} ({types[kind]:,})"] for kind, colour in kinds.items()],
@@ -417,14 +414,18 @@ def merged_polygons(shapes: Any) -> str:
                     for part in shapely.get_parts(area) if part.geom_type == "Polygon" and not part.is_empty)
 
 
+def no_data_geometry(parts: list[str]) -> str:
+    """The area of the communes without data as the GeoJSON text of a MultiPolygon of its
+    `parts` (`merged_polygons`)."""
+    return '{"type": "MultiPolygon", "coordinates": [' + ",".join(part for part in parts if part) + "]}"
+
+
 def no_data_script(parts: list[str], communes: int) -> str:
     """The script that gives a map page (site-map.js's osmcamsNoData) the `communes` without
-    data as one feature, drawn as one such commune is: a MultiPolygon of the `parts`
-    (`merged_polygons`)."""
-    properties = json.dumps({"name": f"{communes:,} commune{'s' * (communes != 1)} without data",
-                             "_kind": "nodata", "_colour": NO_DATA, "_communes": communes})
-    polygons = ",".join(part for part in parts if part)
-    geometry = '{"type": "MultiPolygon", "coordinates": [' + polygons + "]}"
+    data as one feature, drawn as one such commune is: `no_data_geometry` of the `parts`."""
+    properties = json.dumps({"name": no_data_name(communes), "_kind": "nodata", "_colour": NO_DATA,
+                             "_communes": communes})
+    geometry = no_data_geometry(parts)
     feature = '{"type": "Feature", "geometry": ' + geometry + ', "properties": ' + properties + "}"
     return f"osmcamsNoData({feature});\n"
 

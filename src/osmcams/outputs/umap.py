@@ -29,7 +29,9 @@ from osmcams.outputs.figures import (
     credits,
     date_of,
     drawn,
+    flat_label,
     legend_entries,
+    no_data_name,
     number,
 )
 from osmcams.outputs.fov import View, view_feature
@@ -105,9 +107,11 @@ def _placed(report: Report, codes: list[str]) -> list[tuple[Camera, str, str]]:
 def _document(
     report: Report, codes: list[str], cameras: list[Any], count: int, views: list[View] | None,
     by: str, scheme: str, credit: str | None, shapes: dict[str, Any] | None = None,
+    area: tuple[int, Any] | None = None,
 ) -> dict[str, Any]:
     """`umap_document` with `cameras` as the features of its layer of `count` cameras
-    (`shapes`: see `commune_features`)."""
+    (`shapes`: see `commune_features`; `area`: more communes without data as one feature,
+    their number and its geometry)."""
     key, units = MEASURES[by]
     figure = drawn(report, by, scheme, codes)
     classed: list[dict[str, Any]] = []
@@ -126,6 +130,12 @@ def _document(
         props["description"] = _commune_description(props, units, key)
         feature["properties"] = {**_shown(props), "_umap_options": style}
         (unknown if kind == "nodata" else classed if value is not None else unclassed).append(feature)
+    missing = figure.count("nodata")
+    if area is not None:  # drawn, styled and told as one of them
+        missing += area[0]
+        unknown.append({"type": "Feature", "geometry": area[1], "properties": {
+            "name": no_data_name(area[0]), "description": _no_data_text(area[0]),
+            "_umap_options": {"fillColor": NO_DATA}}})
     names = [r["name"] for r in figure.rows]
     title = ", ".join(names[:3]) + (f" and {len(names) - 3:,} more" if len(names) > 3 else "")
     centre = _centre([report.boundaries[r["insee"]] for r in figure.rows])
@@ -149,11 +159,11 @@ def _document(
                                 color=PARTIAL_EDGE, fillColor="white", fillOpacity=0.5, weight=3,
                                 popupTemplate="Table", popupContentTemplate=COMMUNE_POPUP))
     if unknown:
+        label = flat_label(NO_DATA_LABEL, missing) or ""  # with their number, as the legend of `map`
         layers.insert(1, _layer("Communes without data", unknown, color="Gray", fillColor=NO_DATA,
                                 fillOpacity=0.6, weight=1, popupTemplate="Table",
                                 popupContentTemplate=COMMUNE_POPUP,
-                                description=f"{NO_DATA_LABEL[0].upper()}{NO_DATA_LABEL[1:]}"
-                                .replace("\n", " ") + ": not counted, not zero."))
+                                description=label[:1].upper() + label[1:] + ": not counted, not zero."))
     if views is not None:
         places = {c.key: (code, name) for c, code, name in _placed(report, codes)}
         features = [_popup(view_feature(v, *places.get(v.camera.key, (None, None))), v.camera)
@@ -172,7 +182,7 @@ def _document(
                 f"Cameras mapped in OpenStreetMap, data of {date_of(report)}: "
                 f"{cameras_text(count)} in {figure.count('full') + figure.count('partial'):,} "
                 f"communes, of which {figure.count('partial'):,} partly covered"
-                + (f"; {figure.count('nodata'):,} communes without data" if unknown else "")
+                + (f"; {no_data_name(missing)}" if missing else "")
                 + f". {credit_text(meta, credit)}. Made with osmcams {meta['osmcams_version']}."
             ),
             "shortCredit": lines[0][0],
@@ -210,14 +220,21 @@ def _centre(shapes: list[Any]) -> Any:
 def write_umap(
     report: Report, codes: list[str], target: str | os.PathLike[str],
     views: list[View] | None = None, overwrite: bool = False, credit: str | None = None,
-    shapes: dict[str, Any] | None = None,
+    shapes: dict[str, Any] | None = None, area: tuple[int, str] | None = None,
 ) -> None:
     """The uMap map of the communes with `codes` to `target`, atomically: the text of
     `json.dumps(umap_document(…))`, the cameras' features written from their tags' text
-    (`shapes`: see `commune_features`)."""
+    (`shapes`: see `commune_features`); with `area`, more communes without data as one
+    feature: their number and the GeoJSON text of its geometry, written as it is (a site's
+    kept area, `maps.no_data_geometry`)."""
     cameras = _placed(report, codes)
-    document = _document(report, codes, [PLACE], len(cameras), views, "per_km2", "quantiles", credit, shapes)
+    document = _document(report, codes, [PLACE], len(cameras), views, "per_km2", "quantiles", credit, shapes,
+                         None if area is None else (area[0], [AREA]))
     text = json.dumps(document, ensure_ascii=False, allow_nan=False)  # C encoder
+    if area is not None:
+        head, mark, tail = text.partition(json.dumps([AREA]))
+        assert mark, "the area's place"
+        text = head + area[1] + tail
     before, place, after = text.partition(json.dumps([PLACE]))
     assert place, "the cameras' place"
     with atomic_open(target, overwrite) as out:
@@ -229,7 +246,9 @@ def write_umap(
         out.write("]" + after + "\n")
 
 
-PLACE = "\x00cameras\x00"  # where the cameras go in the document's text (no tag value is a control)
+# Where the cameras and the area go in the document's text: as a list, never found inside a
+# JSON string, whose quotes are escaped.
+PLACE, AREA = "\x00cameras\x00", "\x00area\x00"
 
 
 class _CameraTexts:
@@ -279,9 +298,16 @@ def _string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def _no_data_text(communes: int) -> str:
+    """What the popup of `communes` without data says."""
+    if communes == 1:
+        return "No data: the OSM data does not cover this commune, so its cameras were not counted."
+    return "No data: the OSM data does not cover these communes, so their cameras were not counted."
+
+
 def _commune_description(row: dict[str, Any], units: str, key: str) -> str:
     if row.get("cameras") is None:
-        return "No data: the OSM data does not cover this commune, so its cameras were not counted."
+        return _no_data_text(1)
     value = row.get(key)
     text = f"{cameras_text(row['cameras'])}; " + (
         f"{number(value)} {units}" if value is not None else f"{units}: unknown")

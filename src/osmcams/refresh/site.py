@@ -14,7 +14,8 @@ Built from the history store and the published set, into ``[site] dir``:
 - ``feed.atom`` and ``communes/<insee>-<slug>.atom``: an entry per run that changed
   something, dated as their latest entry (without one, as the store's first run);
 - ``static/``: Leaflet, the site's scripts and style; ``data/``: the set to download (the
-  GeoPackages and uMap file once a day of data).
+  GeoPackages and uMap file once a day of data, the uMap file with the area of
+  ``map-nodata.js``).
 
 Everything is written through `files.publish`: a reader sees the old site or the new
 one. ``site.json`` remembers the run the site shows (``site-rows.json`` the ranking's rows
@@ -47,7 +48,7 @@ from osmcams.forks import beside, in_parallel
 from osmcams.join import Report, population_text, share_text
 from osmcams.models import Camera, cameras_text, make_camera, printable
 from osmcams.outputs.figures import OSM_CREDIT
-from osmcams.outputs.maps import no_data_script, static_text
+from osmcams.outputs.maps import no_data_geometry, no_data_script, static_text
 from osmcams.outputs.writers import slug
 from osmcams.refresh.config import Config, SiteConfig
 from osmcams.store.history import Store, one_move_each, read_store
@@ -343,16 +344,13 @@ def keep_no_data_area(store: Store) -> None:
     keep_value(db, AREA_KEY, key)
 
 
-def _no_data_script(store: Store, outside: list[str]) -> str:
-    """map-nodata.js of the communes `outside`: from the parts the store keeps when it keeps
-    those of these communes, else merged here."""
-    db = store.db
+def _no_data_parts(db: Any, outside: list[str]) -> list[str]:
+    """The parts of the area of the communes `outside` (`_area_parts`) in the store `db`: those
+    it keeps when it keeps the area of these communes, else merged here."""
     if kept_value(db, AREA_KEY) == _area_key(db, outside):
-        parts = [json.loads(value)[1] for (value,) in db.execute(
+        return [json.loads(value)[1] for (value,) in db.execute(
             "SELECT value FROM kept_state WHERE name LIKE ? ORDER BY name", (AREA_PART + "%",))]
-    else:
-        parts = [part for _, (_, part) in sorted(_area_parts(db, outside, {}).items())]  # as kept
-    return no_data_script(parts, len(outside))
+    return [part for _, (_, part) in sorted(_area_parts(db, outside, {}).items())]  # as kept
 
 
 def stays(changes: list[tuple[int, str, str | None]], first: str | None, last: str | None,
@@ -971,7 +969,8 @@ def _touched(store: Store, state: dict[str, Any]) -> tuple[set[str], bool]:
 
 def _downloads(config: Config, folder: Path) -> None:
     """The set's GeoPackages and uMap file (`DAILY`) into `folder`, from every published
-    camera (read from the store and the published set by this process)."""
+    camera (read from the store and the published set by this process); the uMap file with
+    the area of the communes without data that the store keeps for the index's map."""
     from osmcams.outputs.umap import write_umap
     from osmcams.outputs.writers import outline_shapes, write_cameras, write_communes
 
@@ -981,6 +980,8 @@ def _downloads(config: Config, folder: Path) -> None:
         counted = [r["insee"] for r in rows]
         cameras = _all_cameras(store, counted)
         boundaries = Kept(store.db).outlines(counted)
+        outside = _outside(store.db)
+        area = (len(outside), no_data_geometry(_no_data_parts(store.db, outside))) if outside else None
     finally:
         store.close()
     places = [(r["insee"], r["name"]) for r in rows for _ in cameras[r["insee"]]]
@@ -991,7 +992,7 @@ def _downloads(config: Config, folder: Path) -> None:
     report = Report(_meta(config), rows, cameras=cameras, boundaries=boundaries)
     shapes = outline_shapes(report)  # drawn once for both
     write_communes(report, folder / "communes.gpkg", "gpkg", overwrite=True, shapes=shapes)
-    write_umap(report, counted, folder / "osmcams.umap", overwrite=True, shapes=shapes)
+    write_umap(report, counted, folder / "osmcams.umap", overwrite=True, shapes=shapes, area=area)
 
 
 def _shares(data: SiteData, codes: list[str]) -> list[list[str]]:
@@ -1109,7 +1110,7 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
         area = None  # map-nodata.js, when the area of the communes without data is drawn again
         if data.outside and (whole or not same or NO_DATA_AREA in gone
                              or not (site.dir / NO_DATA_AREA).is_file()):
-            area = _no_data_script(store, data.outside)
+            area = no_data_script(_no_data_parts(store.db, data.outside), len(data.outside))
         ranked = {code: known for code, known in rows.get("ranked", {}).items()
                   if code in data.row} if rows and not whole else {}
         dated = dict(old.get("downloads", {}))
