@@ -678,13 +678,16 @@ def test_partly_covered_communes_are_lower_bounds_in_every_format(
 def test_a_commune_named_outside_the_data_is_a_row_without_a_count_in_every_format(
     monaco_cut: tuple[Path, Path], ign_06: tuple[str, ...], communes_06: Path, ign_shapes, tmp_path: Path
 ) -> None:
-    """Peille, named beside Beausoleil, lies outside Monaco 2025 (cut by its polygon): it
-    keeps its row, in the order asked, with no count and no density (never 0), and its
-    coverage, the share of its outline inside the polygon (shapely and pyproj), in the
-    table, CSV, JSON and GeoJSON; the warning says it has no count."""
+    """Peille, named beside Beausoleil, lies outside Monaco 2025 (cut by its polygon; the
+    share of its outline inside it by shapely and pyproj): it keeps its row, in the order
+    asked, with no count, no density (never 0) and no coverage (its little share inside the
+    data read "<1%" in the table, 0.0 in the files, as for a commune with data), null or
+    "–" in the table, CSV, JSON, Markdown, GeoJSON and GeoPackage, its note saying why;
+    Beausoleil keeps its coverage, that share; the warning says Peille has no count."""
     import csv
     import io
 
+    import pyogrio
     from conftest import share_inside
 
     pbf, poly = monaco_cut
@@ -698,7 +701,7 @@ def test_a_commune_named_outside_the_data_is_a_row_without_a_count_in_every_form
     rows = json.loads(result.stdout)["communes"]
     assert [r["insee"] for r in rows] == ["06091", "06012"]
     peille, beausoleil = rows
-    assert peille["coverage"] == pytest.approx(share["06091"], abs=0.002)
+    assert peille["coverage"] is None and peille["note"] == "no data: outside the OSM data"
     assert beausoleil["coverage"] == pytest.approx(share["06012"], abs=0.002)
     assert peille["cameras"] is None and not peille["partial"]
     assert peille["cameras_per_km2"] is peille["cameras_per_10k"] is peille["inhabitants_per_camera"] is None
@@ -706,15 +709,20 @@ def test_a_commune_named_outside_the_data_is_a_row_without_a_count_in_every_form
 
     table = invoke(*args).stdout
     line = next(line for line in table.splitlines() if "Peille" in line)
-    assert re.search(r"06091 +Peille +2,123 +42\.758 +\S+% +– +– +– +– +–", line), table
+    assert re.search(r"06091 +Peille +2,123 +42\.758 +– +– +– +– +– +–", line), table
     assert "outside the data, with no count" in " ".join(table.split())
     lines = list(csv.DictReader(io.StringIO(invoke(*args, "-f", "csv").stdout)))
     assert [(r["insee"], r["cameras"], r["coverage"]) for r in lines] == [
-        (r["insee"], "" if r["cameras"] is None else str(r["cameras"]), str(r["coverage"])) for r in rows]
-    assert invoke(*args, "-o", tmp_path / "c.geojson").exit_code == 0
-    features = json.loads((tmp_path / "c.geojson").read_text(encoding="utf-8"))["features"]
-    assert [(f["properties"]["insee"], f["properties"]["cameras"], f["properties"]["coverage"])
-            for f in features] == [(r["insee"], r["cameras"], r["coverage"]) for r in rows]
+        ("06091", "", ""), ("06012", str(beausoleil["cameras"]), str(beausoleil["coverage"]))]
+    markdown = invoke(*args, "-f", "markdown").stdout
+    cells = next(line for line in markdown.splitlines() if line.startswith("| 06091 |")).split(" | ")
+    assert cells[5:8] == ["–", "False", "–"]  # coverage, partial, cameras
+    for name in ("c.geojson", "c.gpkg"):
+        assert invoke(*args, "-o", tmp_path / name).exit_code == 0
+        layer = pyogrio.read_dataframe(tmp_path / name)
+        assert layer["insee"].tolist() == ["06091", "06012"]
+        assert layer["coverage"].isna().tolist() == layer["cameras"].isna().tolist() == [True, False]
+        assert layer["coverage"][1] == beausoleil["coverage"]
 
 
 def test_a_map_of_one_commune_says_one_commune(tmp_path: Path) -> None:

@@ -281,7 +281,7 @@ def test_coverage_of_an_extract_with_a_bounding_box(osm_dir: Path, communes_06_c
 def test_a_row_outside_the_data_has_the_keys_of_every_row() -> None:
     """Every table, file and map reads the same keys from every row: one outside the data has
     them all, in the same order, and no number for what the data cannot say."""
-    outside = outside_row("06091", "Peille", "06", 2_400, 42.1, 0.0)
+    outside = outside_row("06091", "Peille", "06", 2_400, 42.1, True)
     inside = row_of("06012", "Beausoleil", "06", 13_000, 2.7, 0.5, [("fixed", "public")])
     assert list(outside) == list(inside) == list(ROW_KEYS)
     assert outside["partial"] is False and outside["cameras"] is None

@@ -49,9 +49,10 @@ def test_count(capsys, monkeypatch, width):
     table, report = _run(capsys, monkeypatch, width, ["count", "--demo"])
     rows = report["communes"]
     values = [report["meta"]["data_timestamp"]]
-    for r in rows:  # a commune outside the data: no count, "–"; under 1%, "<1%"
+    for r in rows:  # a commune outside the data: no count nor coverage, "–"; under 1%, "<1%"
+        share = r["coverage"]
         values += [r["insee"], "–" if r["cameras"] is None else str(r["cameras"]),
-                   "<1%" if r["coverage"] < 0.01 else f"{r['coverage']:.0%}"]
+                   "–" if share is None else "<1%" if share < 0.01 else f"{share:.0%}"]
     left_out = _left_out(table)
     if "Pop." not in left_out:
         values += [f"{r['population']:,}" for r in rows]

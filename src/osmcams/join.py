@@ -207,18 +207,20 @@ def set_densities(row: dict[str, Any], area: float, min_coverage: float = MIN_CO
 
 def outside_row(
     insee: str, name: str, department: str | None, population: int | None, area: float,
-    coverage: float | None,
+    located: bool,
 ) -> dict[str, Any]:
-    """The row of a commune the data does not cover (`coverage`: the little share of it
-    inside the data, None when unknown): no count, no density (never 0), the keys of every
-    row (not `partial`: there is no count to be a lower bound; no count by type or scope
-    either, which {} would claim)."""
+    """The row of a commune the data does not cover (`located`: the data says where it has
+    data, so that this commune is known to lie outside it): no count, no density (never 0),
+    no coverage either (the little share of it inside the data, under what gets a count,
+    would read as a commune with data), the keys of every row (not `partial`: there is no
+    count to be a lower bound; no count by type or scope either, which {} would claim); the
+    note says why."""
     row: dict[str, Any] = {
         "insee": insee, "name": name, "department": department, "population": population,
-        "area_km2": round(area, 3), "coverage": coverage, "partial": False, "cameras": None,
+        "area_km2": round(area, 3), "coverage": None, "partial": False, "cameras": None,
         "cameras_per_km2": None, "cameras_per_10k": None, "inhabitants_per_camera": None,
         "by_type": None, "by_scope": None,
-        "note": "no data: outside the OSM data" if coverage is not None
+        "note": "no data: outside the OSM data" if located
         else "no count: the OSM data does not say whether it covers this commune",
     }
     return {key: row[key] for key in ROW_KEYS}
@@ -505,9 +507,8 @@ def count(
     kept = set(chosen["insee"])
     left = frame.loc[[code for code in codes if code not in kept]]
     columns = (_column(left, name) for name in ("insee", "name", "department", "population"))
-    shares = {} if known[0] is None else dict(zip(codes, known[0].tolist()))
     outside = [outside_row(insee, name, department, None if population is None else int(population), area,
-                           shares.get(insee))
+                           known[0] is not None)
                for insee, name, department, population, area
                in zip(*columns, commune_areas(left).tolist())]
     boundaries = dict(zip(chosen["insee"], chosen.geometry)) | dict(zip(left["insee"], left.geometry))

@@ -67,11 +67,11 @@ def rich_table(report, limit: int) -> Any:
     partial = partial_note(rows, "its count is a lower bound, its densities are null under "
                                  f"{meta['min_coverage']:.0%} coverage")
     if any(r["cameras"] is None for r in rows):
-        partial += "\n– cameras: a commune outside the data, with no count"
+        partial += "\n– cover and cameras: a commune outside the data, with no count"
     return Fitted(
         [(code_label(r["insee"] for r in rows), "left"), *COUNT_COLUMNS[1:]],
         [[r["insee"], r["name"], cell(r["population"]), f"{r['area_km2']:,.3f}",
-          "?" if r.get("coverage") is None else share_text(r["coverage"]),
+          "–" if r["cameras"] is None else "?" if r["coverage"] is None else share_text(r["coverage"]),
           lower_bound(r, r["cameras"]),
           cell(r["cameras_per_km2"]), cell(r["cameras_per_10k"]), cell(r["inhabitants_per_camera"]),
           ", ".join(f"{k} {v}" for k, v in (r["by_type"] or {}).items()) or "–"] for r in rows],
