@@ -415,13 +415,15 @@ def test_options_a_match_has_no_use_for_are_refused_in_one_line(
     register: Path, cameras_geojson: Path, cog_population: Path, ign_dir: Path, tmp_path: Path
 ) -> None:
     """With --cameras there is no count of communes, so --population (or --boundaries, or
-    --admin-level and --overpass-url, even at their defaults...) is refused; a register with
-    its own geometry has no coordinate columns to name. Each was silently ignored: the Paris
-    police register against the same OSM cameras either way. OSMCAMS_OVERPASS_URL set in the
-    environment is a setting of every command, not an option given to this one."""
+    --admin-level and --overpass-url, even at their defaults, or --threads, with no PBF to
+    decode...) is refused; a register with its own geometry has no coordinate columns to
+    name. Each was silently ignored: the Paris police register against the same OSM cameras
+    either way. OSMCAMS_OVERPASS_URL or OSMCAMS_THREADS set in the environment is a setting
+    of every command, not an option given to this one."""
     paris = ign_dir / "communes-75-paris.geojson"
     for option in (("--population", cog_population), ("--population-year", "2021"),
                    ("--boundaries", paris), ("--commune", "Paris"), ("--admin-level", "8"),
+                   ("--threads", "2"),
                    ("--boundary-source", "geoapi"), ("--overpass-url", "http://127.0.0.1:9/api"),
                    ("--geo-api-url", "http://127.0.0.1:9"), ("--download-url", "http://127.0.0.1:9"),
                    ("--cache-dir", tmp_path), ("--offline",), ("--refresh",)):
@@ -429,7 +431,8 @@ def test_options_a_match_has_no_use_for_are_refused_in_one_line(
         assert result.exit_code == ExitCode.USAGE, result.output
         assert result.stderr == (f"osmcams: error: --cameras excludes {option[0]}: the cameras come from "
                                  "cameras.geojson, not from a count of communes\n")
-    set_in_env = CliRunner(env={"OSMCAMS_OVERPASS_URL": "http://127.0.0.1:9/api"}).invoke(
+    settings = {"OSMCAMS_OVERPASS_URL": "http://127.0.0.1:9/api", "OSMCAMS_THREADS": "2"}
+    set_in_env = CliRunner(env=settings).invoke(
         cli, ["match", "--official", str(register), "--cameras", str(cameras_geojson), "-q"])
     assert set_in_env.exit_code == 0, set_in_env.output
     with register.open(encoding="utf-8") as f:

@@ -38,7 +38,8 @@ SOURCE_CHOICES = {"pbf": "--pbf", "demo": "--demo", "extent": "--extent", "commu
                   "department": "--department", "every": "--all", "region": "--region",
                   "boundaries": "--boundaries", "code_field": "--code-field", "name_field": "--name-field",
                   "population": "--population", "population_year": "--population-year",
-                  "admin_level": "--admin-level", "boundary_source": "--boundary-source",
+                  "admin_level": "--admin-level", "threads": "--threads",
+                  "boundary_source": "--boundary-source",
                   "overpass_url": "--overpass-url", "geo_api_url": "--geo-api-url",
                   "download_url": "--download-url", "cache_dir": "--cache-dir", "offline": "--offline",
                   "refresh": "--refresh"}
