@@ -600,6 +600,7 @@ SLOW = {
     "test_maps.py::test_static_map_of_a_department",
     "test_maps.py::test_vector_maps",
     "test_match.py::test_a_register_with_a_count_per_site",
+    "test_match.py::test_an_export_s_own_columns_are_not_read_as_tags",
     "test_match.py::test_cameras_from_every_export_format",
     "test_match.py::test_osm_side_from_a_pbf_and_geopackage_layers",
     "test_match.py::test_paris_register_is_read_as_sites_and_matches_a_brute_force_count",

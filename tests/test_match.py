@@ -363,6 +363,60 @@ def test_cameras_from_every_export_format(
         assert properties["osm:man_made"] == "surveillance"
 
 
+def tagged_camera(node: int) -> dict[str, str]:
+    """The OSM tags of camera `node` of `osm_points`: some with a name, a description, a
+    camera:type, or keys that osmcams's exports name as their own columns (insee, lon)."""
+    tags = {"man_made": "surveillance", "surveillance": "public", "surveillance:type": "camera"}
+    tags |= {"name": f"Caméra {node}"} if node % 3 == 0 else {}
+    tags |= {"description": "angle rue; quai"} if node % 4 == 0 else {}
+    tags |= {"camera:type": "dome"} if node % 5 == 0 else {}
+    tags |= {"insee": "75101", "lon": "2.3"} if node % 7 == 0 else {}
+    return tags
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".geojson", ".gpkg", ".parquet"])
+def test_an_export_s_own_columns_are_not_read_as_tags(
+    suffix: str, register: Path, osm_points, ign_dir: Path, camera_pbf, tmp_path: Path
+) -> None:
+    """Paris's cameras (the police register's sites moved, some left out, some added), with
+    their tags, exported by osmcams then given to match --cameras against the register: the
+    name osmcams gives a camera without one ("Camera, public"), the words it puts before a
+    description ("direction unknown; …"), its empty CSV cells and its tag:<key> columns were
+    read as OSM tags. Each camera's tags in the layers are now those written into the PBF,
+    as when matching the PBF itself."""
+    nodes = {node: (lon, lat, tagged_camera(node)) for node, (lon, lat) in osm_points.items()}
+    box = (2.2, 48.8, 2.5, 48.95)
+    pbf = camera_pbf(nodes, box, "2019-02-01T00:00:00Z")
+    extent = tmp_path / "box.geojson"
+    extent.write_text(json.dumps({"type": "Polygon", "coordinates": [[
+        [box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]], [box[0], box[1]]]]}))
+    source = ("--commune", "Paris", "--pbf", pbf, "--extent", extent,
+              "--boundaries", ign_dir / "communes-75-paris.geojson", "-q")
+    exported = tmp_path / f"cameras{suffix}"
+    assert invoke("export", *source, "-o", exported).exit_code == 0
+    bare = tmp_path / "bare" / exported.name  # a CSV copied without its NAME.meta.json
+    bare.parent.mkdir()
+    bare.write_bytes(exported.read_bytes())
+    layers = {}
+    for name, osm in (("export", ("--cameras", exported, "-q")), ("bare", ("--cameras", bare, "-q")),
+                      ("pbf", source)):
+        result = pair("--official", register, *osm, "--output-dir", tmp_path / name, "-f", "json")
+        assert result.exit_code == 0, result.output
+        layers[name] = {layer: {f["properties"]["@id"]: f["properties"]
+                                for f in read_features(tmp_path / name / f"{layer}.geojson")}
+                        for layer in ("matched", "osm-only")}
+    matched, alone = layers["export"]["matched"], layers["export"]["osm-only"]
+    assert len(matched) > 500 and len(alone) > 10
+    for key, properties in matched.items():
+        assert {k[4:]: v for k, v in properties.items() if k.startswith("osm:")} == nodes[int(key[5:])][2]
+    for key, properties in alone.items():
+        tags = nodes[int(key[5:])][2]
+        assert {k: v for k, v in properties.items() if k not in ("@id", "name", "description")} == {
+            k: v for k, v in tags.items() if k not in ("name", "description")}
+        assert properties["name"] == tags.get("name", "not in the official register")
+    assert layers["export"] == layers["bare"] == layers["pbf"]
+
+
 @pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".parquet", ".csv"])
 def test_an_export_without_cameras_leaves_every_site_without_one(
     suffix: str, monaco_2025: Path, communes_06: Path, osm_cameras, ign_shapes, tmp_path: Path

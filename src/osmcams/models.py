@@ -316,3 +316,26 @@ def make_camera(
         direction, timestamp, dict(tags),
     )
     return camera, raw is not None and direction is None
+
+
+def flat_tags(properties: dict[str, Any]) -> dict[str, str]:
+    """The OSM tags of a camera written as `Camera.flat_properties` (an osmcams export) and
+    read back: none of the keys osmcams adds (OWN_KEYS), a `tag:<key>` as <key>, a null or
+    empty value (a CSV's empty cell) as no tag; `name` only when it is not the name osmcams
+    gives a camera without one, `description` only what follows the words osmcams puts
+    before it (a name tag that says just what osmcams would is lost: they cannot be told apart)."""
+    tags: dict[str, str] = {}
+    for key, value in properties.items():
+        if value is None or value == "" or key.lower() in OWN_KEYS:
+            continue
+        if key.startswith("tag:") and key[4:].lower() in OWN_KEYS:
+            key = key[4:]
+        tags[key] = str(value)
+    made = make_camera("node", 0, 0.0, 0.0, tags)[0].flat_properties()
+    name, description = properties.get("name"), properties.get("description")
+    if name not in (None, "", made["name"]):
+        tags["name"] = str(name)
+    before = f"{made['description']}; "
+    if isinstance(description, str) and description.startswith(before) and len(description) > len(before):
+        tags["description"] = description[len(before):]
+    return tags

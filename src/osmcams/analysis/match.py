@@ -29,7 +29,7 @@ from osmcams.communes.model import error_reason
 from osmcams.errors import DataError, UsageError
 from osmcams.files import atomic_path, gdal_reads_in_place, read_input
 from osmcams.join import data_age_days
-from osmcams.models import parse_nested
+from osmcams.models import flat_tags, parse_nested
 from osmcams.outputs.writers import write_geojson
 
 MAX_REGISTER_BYTES = 256 << 20  # a register of a country's sites takes tens of MB
@@ -279,7 +279,8 @@ def read_cameras(path: str | os.PathLike[str]) -> Points:
     """OSM cameras from a file: any camera file osmcams exports, or any GeoJSON of points.
 
     Each point's properties become {"@id": "node/123", **tags}: the `tags` of an
-    osmcams record, else the feature's own properties.
+    osmcams record, the tags among an osmcams export's columns (`flat_tags`), else the
+    feature's own properties.
     """
     from osmcams.counting import is_osm_file
 
@@ -289,6 +290,8 @@ def read_cameras(path: str | os.PathLike[str]) -> Points:
                          f"give {path.name} as --pbf, with the communes (--commune, --department…)")
     points = read_register(path, cameras=True)
     about = file_about(path)
+    # An osmcams export: its name, description and other columns of its own are no tags.
+    exported = about is not None or any("@direction" in p for p in points.properties)
     if about is not None:  # an osmcams file: its data date, and what to be wary of
         stamp = about["meta"].get("data_timestamp")
         points.timestamp = stamp if isinstance(stamp, str) and data_age_days(stamp) is not None else None
@@ -296,7 +299,7 @@ def read_cameras(path: str | os.PathLike[str]) -> Points:
     else:
         stamps = [str(p["timestamp"]) for p in points.properties if p.get("timestamp")]
         points.timestamp = max(stamps, default=None)
-    points.properties = [_osm_properties(p, i) for i, p in enumerate(points.properties)]
+    points.properties = [_osm_properties(p, i, exported) for i, p in enumerate(points.properties)]
     return points
 
 
@@ -423,13 +426,17 @@ def near_cameras(osm: Points) -> Any:
     return shapely.multipoints(list(zip(osm.lons, osm.lats))).envelope.buffer(PLACE_MARGIN)
 
 
-def _osm_properties(properties: dict[str, Any], index: int) -> dict[str, Any]:
+def _osm_properties(properties: dict[str, Any], index: int, exported: bool) -> dict[str, Any]:
+    """{"@id": "node/123", **tags} of a camera read from a file (`exported`: by osmcams,
+    its properties flat as `Camera.flat_properties` writes them)."""
     tags = properties.get("tags")
     if isinstance(tags, str) and tags.startswith("{"):
         with contextlib.suppress(ValueError):  # not JSON after all, or too deep: a text
             tags = parse_nested(json.loads, tags)
     if not isinstance(tags, dict):
-        tags = {k: v for k, v in properties.items() if k not in RECORD_FIELDS}
+        tags = (flat_tags({k: v for k, v in properties.items()  # GDAL reads a feature's id as one
+                           if not (k == "id" and v == properties.get("@id"))}) if exported
+                else {k: v for k, v in properties.items() if k not in RECORD_FIELDS})
     key = properties.get("@id") or properties.get("id")
     if properties.get("osm_type") and properties.get("osm_id") is not None:
         key = f"{properties['osm_type']}/{int(properties['osm_id'])}"
