@@ -1173,8 +1173,9 @@ def test_a_commune_named_outside_the_data_keeps_a_row_without_counts(
     monaco_cut: tuple[Path, Path], communes_06: Path, ign_shapes, tmp_path: Path, capsys
 ) -> None:
     """Peille, named beside Beausoleil, lies outside Monaco 2025's polygon: as in count, it
-    keeps its row, in the order asked, its counts null at every date (never 0), its
-    coverage the share of it inside the polygon (pyproj); the table shows "–" and says why.
+    keeps its row, in the order asked, its counts and coverage null at every date (never 0,
+    nor the little share of it inside the polygon, under 2 % by pyproj), its note saying why;
+    the table shows "–" and says why.
     Its panel and the page's table say what count's note says, grey as the maps draw it,
     neither "not counted" nor "<1% covered"."""
     from conftest import share_inside
@@ -1195,8 +1196,9 @@ def test_a_commune_named_outside_the_data_keeps_a_row_without_counts(
     assert (peille["insee"], beausoleil["insee"]) == ("06091", "06012")
     assert peille["cameras"] == peille["added"] == peille["removed"] == [None] * len(found["dates"])
     assert peille["partial"] is False and peille["per_10k"] is None
-    share = share_inside(shapes["06091"], poly)
-    assert share < 0.02 and peille["coverage"] == pytest.approx(share, abs=0.002)
+    assert share_inside(shapes["06091"], poly) < 0.02  # outside the data, by pyproj: no coverage shown
+    assert peille["coverage"] is None and peille["note"] == "no data: outside the OSM data"
+    assert beausoleil["note"] is None and beausoleil["coverage"] > 0.02
     assert beausoleil["cameras"][-1] == 1  # its one camera, as osmium tags-filter and shapely place it
     code, table = _run(*asked)
     assert code == ExitCode.OK

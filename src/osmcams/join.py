@@ -45,6 +45,10 @@ NO_DATA, FULL = 0.02, 0.995
 # Under this share, a partial commune's densities are null: its count is a lower bound.
 MIN_COVERAGE = 0.95
 
+# The note of a commune's row without a count: known to lie outside the data, or not known.
+NO_DATA_NOTE = "no data: outside the OSM data"
+NO_COUNT_NOTE = "no count: the OSM data does not say whether it covers this commune"
+
 STALE_AFTER_DAYS = 30
 
 
@@ -220,8 +224,7 @@ def outside_row(
         "area_km2": round(area, 3), "coverage": None, "partial": False, "cameras": None,
         "cameras_per_km2": None, "cameras_per_10k": None, "inhabitants_per_camera": None,
         "by_type": None, "by_scope": None,
-        "note": "no data: outside the OSM data" if located
-        else "no count: the OSM data does not say whether it covers this commune",
+        "note": NO_DATA_NOTE if located else NO_COUNT_NOTE,
     }
     return {key: row[key] for key in ROW_KEYS}
 

@@ -190,6 +190,7 @@ def _row(frame: Any, code: str, cameras: list[int] | None, size: int) -> dict[st
         "removed": [None] * size,
         "per_10k": round(cameras[-1] * 10_000 / population, 3) if cameras and population else None,
         "first_camera": None,
+        "note": None if cameras is not None else "no count: ohsome could not count it (see the warnings)",
     }
 
 

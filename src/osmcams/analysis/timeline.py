@@ -268,7 +268,7 @@ def build(
     if rank:
         rows.sort(key=lambda r: (-r["cameras"][-1], r["insee"]))
     else:  # as count's: a commune named outside the data keeps its row, with no count
-        rows = _with_uncounted(rows, asked, coverage[0], len(dates))
+        rows = _with_uncounted(rows, asked, coverage[0] is not None, len(dates))
     # As count's: the source's communes left out matter when the rows claim to cover them all.
     left_out = [*communes.notes, *(communes.warnings if rank else [])]
     warnings = [*history.warnings, *left_out, *partial, *no_population]
@@ -298,8 +298,8 @@ def build(
         "coverage": "share of the commune's area inside the file's data (the polygon it was cut "
                     "with, when known: --extent or NAME.poly beside it; else its header's bounding "
                     "box and its sampled nodes): below 1, the counts are incomplete; null: "
-                    "unknown; a commune with no data has null counts when named, else is left "
-                    "out, with a warning",
+                    "unknown; a commune with no data has null counts and coverage when named "
+                    "(its note says why), else is left out, with a warning",
         "cameras_at_last_date": counts.present,
         "cameras_outside_at_last_date": counts.outside,
         "border_rule": "a camera on a shared border counts for the commune with the lowest code",
@@ -309,20 +309,22 @@ def build(
     return Timeline(meta, [iso(d) for d in dates], rows, warnings)
 
 
-def _with_uncounted(rows: list[dict[str, Any]], asked: Any, shares: Any, size: int) -> list[dict[str, Any]]:
+def _with_uncounted(rows: list[dict[str, Any]], asked: Any, located: bool, size: int) -> list[dict[str, Any]]:
     """`rows`, and a row with null counts at each of `size` dates for each commune of `asked`
-    they lack (outside the data; `shares`: the coverage of `asked`, None when unknown), in
-    the order asked."""
+    they lack, in the order asked: outside the data when `located` (where the data lies is
+    known), else not known to be covered. As count's, such a row has no coverage (the little
+    share of it inside the data would read as a commune with data); its note says why."""
+    from osmcams.join import NO_COUNT_NOTE, NO_DATA_NOTE
+
     counted = {row["insee"]: row for row in rows}
-    shares = [None] * len(asked) if shares is None else shares.tolist()
     populations = asked["population"].astype(object).where(asked["population"].notna(), None)
     return [counted.get(code) or {
         "insee": code, "name": name, "department": department,
-        "population": None if population is None else int(population), "coverage": share,
+        "population": None if population is None else int(population), "coverage": None,
         "partial": False, "cameras": [None] * size, "added": [None] * size, "removed": [None] * size,
-        "per_10k": None, "first_camera": None,
-    } for code, name, department, population, share
-        in zip(asked["insee"], asked["name"], asked["department"], populations, shares)]
+        "per_10k": None, "first_camera": None, "note": NO_DATA_NOTE if located else NO_COUNT_NOTE,
+    } for code, name, department, population
+        in zip(asked["insee"], asked["name"], asked["department"], populations)]
 
 
 def cameras_at(history: Any, boundaries: dict[str, Any], moments: list[int]) -> dict[str, list[int]]:
@@ -378,6 +380,7 @@ def _row(
         "per_10k": (round(cameras[-1] * 10_000 / population, 3)
                     if population and dense(coverage) else None),
         "first_camera": None if first is None else iso(first),
+        "note": None,
     }
 
 

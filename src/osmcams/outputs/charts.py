@@ -54,9 +54,11 @@ def _when(text: str) -> datetime:
 
 
 def outside(row: dict[str, Any]) -> bool:
-    """Whether the row is that of a commune named outside the data: no count, the little share
-    of it inside the data known (a source that could not count a commune gives no share)."""
-    return row["cameras"][-1] is None and row.get("coverage") is not None
+    """Whether the row is that of a commune named outside the data (not one that a source
+    could not count), as its note says."""
+    from osmcams.join import NO_DATA_NOTE
+
+    return row.get("note") == NO_DATA_NOTE
 
 
 def shown_rows(timeline: Any) -> list[dict[str, Any]]:
