@@ -576,6 +576,40 @@ def test_the_estimate_does_not_bridge_a_notch_of_the_cut(
     assert km2(shapely.intersection(area, notched)) / km2(notched) >= 0.9
 
 
+def test_munchen_is_covered_as_far_as_its_data_reaches_past_its_header_box(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """München 2020 keeps standalone nodes up to 143 m outside its header's box (test_pbf):
+    its complete Bezirksteile (admin_level 10, assembled by osmium-tool) were covered as far
+    as the box, Gärtnerplatz 54 %, where the convex hull of those nodes holds 82 % of it, and
+    the four others 93–98 %, wholly inside the hull. Now, as a snapshot (`count`) and as a
+    history file (`timeline`, the file written by `osmium cat`): never over the hull's share
+    (shapely and pyproj), within 0.1 of it, and Gärtnerplatz well past the box's share."""
+    pbf = shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf"
+    relations, exported = tmp_path / "level10.osm.pbf", tmp_path / "level10.geojson"
+    run_osmium("tags-filter", pbf, "r/admin_level=10", "-o", relations)
+    run_osmium("export", relations, "-o", exported, "--geometry-types=polygon", "-a", "id")
+    outlines = {f"r{f['properties']['@id']}": shapely.geometry.shape(f["geometry"])
+                for f in json.loads(exported.read_text())["features"]
+                if f["properties"].get("admin_level") == "10"}
+    hull = shapely.convex_hull(shapely.multipoints(standalone_nodes(pbf)))
+    box = shapely.box(*map(float, run_osmium("fileinfo", "-g", "header.boxes", pbf).strip("()\n").split(",")))
+    truth, boxed = true_shares(outlines, hull), true_shares(outlines, box)
+    assert len(outlines) == 5 and round(boxed["r67030"], 2) == 0.54 and round(truth["r67030"], 2) == 0.82
+    history = tmp_path / "munchen.osh.pbf"
+    dated = "--output-header=osmosis_replication_timestamp=2020-07-20T12:44:03Z"  # as in its header
+    run_osmium("cat", pbf, "-o", history, dated)
+    chosen = [arg for code in outlines for arg in ("--commune", code)]
+    for command, source in (("count", pbf), ("timeline", history)):
+        result = invoke(command, *chosen, "--pbf", source, "--admin-level", "10", "-f", "json", "-q")
+        assert result.exit_code == 0, result.output
+        rows = {r["insee"]: r["coverage"] for r in strict_json(result.stdout)["communes"]}
+        assert rows.keys() == outlines.keys()
+        for code, share in rows.items():
+            assert truth[code] - 0.1 <= share <= printed(truth[code]) + 0.005, (command, code, share)
+        assert rows["r67030"] >= boxed["r67030"] + 0.15
+
+
 # A star-shaped cut of our own of the Rhein-Neckar 2016 extract (Mannheim, Heidelberg and the
 # Odenwald), inside its header box: concave sides where ways cross the cut on either side.
 RHEIN_NECKAR_CUT = [(8.58, 49.34), (8.68, 49.36), (8.78, 49.33), (8.74, 49.40), (8.80, 49.46),

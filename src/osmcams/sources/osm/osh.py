@@ -26,6 +26,7 @@ from osmcams.sources.osm.pbf import (
     CAMERA_TAG,
     Boundary,
     Extract,
+    box_of_data,
     centre,
     estimate_area,
     header_bbox,
@@ -81,7 +82,7 @@ class History:
     source: str
     timestamp: str | None
     timestamp_source: str
-    bbox: tuple[float, float, float, float] | None = None
+    bbox: tuple[float, float, float, float] | None = None  # as `Extract.bbox`
     warnings: list[str] = field(default_factory=list)
     # What `data_area` is drawn from: `pbf.estimate_area`'s samples, references and camera
     # nodes (ids, places), the places of every camera to come from the tracks.
@@ -450,8 +451,19 @@ def read_history(
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
     evidence = None if sifted is None else (
         sifted.samples, sifted.referenced, *_camera_places(sifted.versions, ids["n"], tracks))
-    return History(tracks, str(path), timestamp, timestamp_source, header_bbox(header), dated + warnings,
-                   evidence)
+    box, said = header_bbox(header), ""
+    if evidence is not None:
+        box, said = box_of_data(box, *evidence, _last_places(tracks), path.name)
+    return History(tracks, str(path), timestamp, timestamp_source, box,
+                   dated + warnings + ([said] if said else []), evidence)
+
+
+def _last_places(tracks: list[Track]) -> Any:
+    """The last (lon, lat) of each track that was ever a camera, as rows."""
+    import numpy
+
+    last = (next((p for p in reversed(track.positions) if p is not None), None) for track in tracks)
+    return numpy.array([p for p in last if p is not None], float).reshape(-1, 2)
 
 
 def _camera_places(versions: NodeVersions | None, nodes: set[int], tracks: list[Track]) -> tuple[Any, Any]:

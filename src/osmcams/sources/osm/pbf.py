@@ -36,6 +36,10 @@ PROGRESS_EVERY = 0.1  # seconds between two reports of how far a pass has read
 FEWEST_STANDALONE = 100  # sampled standalone nodes for an estimate of where data lies
 # libosmium's words when it cannot open, write or close a file it writes: the system's reason
 WRITE_FAILED = re.compile(r"(?:Open|Write|Close) failed(?: for '.*')?: (.+)")
+# A header's box is not the cut of a file when STRAY_SHARE of its standalone nodes lie
+# further than BOX_TOLERANCE_M outside it: more than its rounding.
+BOX_TOLERANCE_M = 10.0
+STRAY_SHARE = 0.01
 
 
 @dataclass
@@ -46,6 +50,7 @@ class Extract:
     source: str
     timestamp: str | None
     timestamp_source: str
+    # Its header's box, unless its data lies outside it (`box_of_data`).
     bbox: tuple[float, float, float, float] | None = None
     warnings: list[str] = field(default_factory=list)
     data_area: Any = None  # where a file has data, from its sampled nodes (estimate_area)
@@ -656,11 +661,14 @@ def scan_members(
     ids = numpy.fromiter((c.osm_id for c in cameras), numpy.int64, count)
     area, area_from, standalone, hugging = estimate_area(samples, scan.referenced, places, ids[nodes],
                                                          places[nodes], scan.hugging)
-    unknown = area is None and polygon is None and header_bbox(header) is None
+    box, said = box_of_data(header_bbox(header), samples, scan.referenced, ids[nodes], places[nodes],
+                            places, path.name)
+    warnings += [said] if said else []
+    unknown = area is None and polygon is None and box is None
     if unknown and why:
         warnings.append(f"{path.name}: where it has data is unknown, as its nodes cannot be "
                         f"sampled: {why}")
-    extract = Extract(cameras, str(path), stamp, stamp_source, header_bbox(header), warnings, area,
+    extract = Extract(cameras, str(path), stamp, stamp_source, box, warnings, area,
                       area_from, standalone, hugging, polygon, polygon_source)
     return extract, boundaries_of(scan), scan
 
@@ -704,14 +712,9 @@ def estimate_area(samples: Any, referenced: Any, places: Any, node_ids: Any, nod
     if referenced is None:
         return (spread_area(samples.points, samples.fraction, places),
                 "its sampled nodes, all of them, less a margin at its edge", None, None)
-    alone = samples.tagged_points[~isin(samples.tagged_ids, referenced)]
+    alone, cameras = standalone_nodes(samples, referenced, node_ids, node_places)
     if len(alone) >= FEWEST_STANDALONE:
-        # The camera nodes sampled are among those, if they stand alone; the others may lie
-        # in pieces of a file that the sampling missed (tiles whose ids do not mix), and
-        # count when no way refers to them: a camera on a way that crosses the cut lies
-        # beyond it.
-        unsampled = ~isin(node_ids, samples.tagged_ids) & ~isin(node_ids, referenced)
-        points = numpy.concatenate((alone, numpy.asarray(node_places, float).reshape(-1, 2)[unsampled]))
+        points = numpy.concatenate((alone, cameras))
         area = footprint(points, samples.fraction, samples.points)
         if area is not None:
             area, hugs = with_hugged(area, hugging, samples.fraction)
@@ -722,6 +725,62 @@ def estimate_area(samples: Any, referenced: Any, places: Any, node_ids: Any, nod
     return spread_area(samples.points, samples.fraction, places), (
         f"all its sampled nodes less a margin at its edge, having too few standalone nodes "
         f"({len(alone)})"), None, None
+
+
+def standalone_nodes(samples: Any, referenced: Any, node_ids: Any, node_places: Any) -> tuple[Any, Any]:
+    """The (lon, lat) of the sampled tagged nodes that no way refers to (`referenced`), and of
+    the camera nodes (ids `node_ids` at `node_places`) not sampled that none refers to."""
+    import numpy
+
+    alone = samples.tagged_points[~isin(samples.tagged_ids, referenced)]
+    # The camera nodes sampled are among those, if they stand alone; the others may lie in
+    # pieces of a file that the sampling missed (tiles whose ids do not mix), and count when
+    # no way refers to them: a camera on a way that crosses the cut lies beyond it.
+    unsampled = ~isin(node_ids, samples.tagged_ids) & ~isin(node_ids, referenced)
+    return alone, numpy.asarray(node_places, float).reshape(-1, 2)[unsampled]
+
+
+def metres_outside(box: tuple[float, float, float, float], points: Any) -> Any:
+    """How far each of `points` ((lon, lat) rows) lies outside `box` in metres, 0 inside."""
+    import numpy
+
+    from osmcams.geo.footprint import METRES_PER_DEGREE
+
+    lon, lat = numpy.asarray(points, float).reshape(-1, 2).T
+    west, south, east, north = box
+    east_west = numpy.maximum(numpy.maximum(west - lon, lon - east), 0) * numpy.cos(numpy.radians(lat))
+    north_south = numpy.maximum(numpy.maximum(south - lat, lat - north), 0)
+    return numpy.hypot(east_west, north_south) * METRES_PER_DEGREE
+
+
+def box_of_data(box: tuple[float, float, float, float] | None, samples: Any, referenced: Any,
+                node_ids: Any, node_places: Any, places: Any, name: str,
+                ) -> tuple[tuple[float, float, float, float] | None, str]:
+    """The header's `box` of file `name`, and "", unless its standalone nodes
+    (`standalone_nodes`, when at least FEWEST_STANDALONE were sampled, from which
+    `estimate_area` draws where it has data) lie clearly outside it (STRAY_SHARE of them over
+    BOX_TOLERANCE_M): an extract cut to a box keeps none outside it, so this box is not its
+    cut. Then None, as for a file without a box (where it has data is estimated from its
+    nodes alone), and the warning that says so; `places`, those of its cameras, counted."""
+    import numpy
+
+    if box is None or samples is None or referenced is None:
+        return box, ""
+    alone, cameras = standalone_nodes(samples, referenced, node_ids, node_places)
+    if len(alone) < FEWEST_STANDALONE:
+        return box, ""
+    points = numpy.concatenate((alone, cameras))
+    far = metres_outside(box, points)
+    stray = int((far > BOX_TOLERANCE_M).sum())
+    if not stray or stray < STRAY_SHARE * len(points):
+        return box, ""
+    out = int((metres_outside(box, places) > BOX_TOLERANCE_M).sum())
+    sampled = "" if samples.fraction >= 1 else f" (in {samples.fraction:.0%} of its node blocks)"
+    return None, (
+        f"{name}: {stray:,} of its {len(points):,} standalone nodes{sampled} and {out:,} of its "
+        f"{len(places):,} cameras lie outside the bounding box of its header "
+        f"{tuple(round(v, 5) for v in box)}, up to {far.max():,.0f} m: not the box it was cut "
+        "with, so where it has data is estimated from its nodes alone")
 
 
 def with_hugged(area: Any, hugging: Any, fraction: float) -> tuple[Any, bool]:
