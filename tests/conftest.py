@@ -653,6 +653,7 @@ SLOW = {
     "test_site.py::test_a_killed_refresh_leaves_a_whole_site_that_the_next_run_brings_up_to_date",
     "test_site.py::test_site_command_and_its_errors",
     "test_site.py::test_site_kept_by_refresh",
+    "test_site_london.py::test_a_london_site_agrees_with_count_changes_and_history_after_each_diff",
     "test_tables.py::test_compare_gives_a_commune_outside_the_data_its_reason",
     "test_tables.py::test_count",
     "test_tables.py::test_quality",

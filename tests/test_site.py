@@ -44,12 +44,13 @@ NEW_CAMERA = 20_000_000_078
 SHOTS = Path("/tmp/osmcams-site-shots")
 
 
-def write_config(tmp_path: Path, pbf: Path, url: str, boundaries: Path, population: Path,
-                 title: str = "Cameras of the Alpes-Maritimes") -> Path:
+def write_config(tmp_path: Path, pbf: Path, url: str, boundaries: Path, population: Path | None,
+                 title: str = "Cameras of the Alpes-Maritimes", selection: str = 'department = "06"') -> Path:
     path = tmp_path / "osmcams.toml"
+    table = "" if population is None else f'population = "{population}"\n'
     path.write_text(
         f'[source]\npbf = "{pbf}"\nreplication_url = "{url}"\n'
-        f'[communes]\nboundaries = "{boundaries}"\npopulation = "{population}"\ndepartment = "06"\n'
+        f'[communes]\nboundaries = "{boundaries}"\n{table}{selection}\n'
         '[output]\ndir = "www"\n'
         f'[site]\ndir = "site"\ntitle = {json.dumps(title)}\nbase_url = "{BASE}"\n'
         'credit = "Test <group> & co"\n', encoding="utf-8")
