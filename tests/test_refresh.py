@@ -722,6 +722,7 @@ def _set_back(store: Path, version: int) -> None:
     from osmcams.store.history import MIGRATIONS
 
     with sqlite3.connect(store) as db:
+        db.execute("DROP INDEX changes_removed")  # schema 13's
         db.execute("ALTER TABLE runs DROP COLUMN population_source")  # schema 12's
         db.execute("ALTER TABLE runs DROP COLUMN population_year")
         if version < 11:
@@ -1142,6 +1143,7 @@ def test_a_store_of_schema_7_writes_the_whole_set_once_then_patches(
         db.execute("DROP INDEX kept_communes_insee")  # schema 10's
         db.execute("ALTER TABLE counts DROP COLUMN coverage")  # schema 11's
         db.execute("ALTER TABLE counts DROP COLUMN partial")
+        db.execute("DROP INDEX changes_removed")  # schema 13's
         db.execute("ALTER TABLE runs DROP COLUMN population_source")  # schema 12's
         db.execute("ALTER TABLE runs DROP COLUMN population_year")
         db.execute("DELETE FROM kept_state WHERE name = 'published'")

@@ -1,5 +1,5 @@
 """A London site kept by refresh, step by step, as a reviewer checks it: the real London 2020
-extract with a replication header naming the local server, six real-format diffs published
+extract with a replication header naming the local server, seven real-format diffs published
 one at a time, and after each refresh the index, the pages and the feeds read here (with
 html.parser and feedparser) and compared with `osmcams count` of the extract with the same
 diffs applied by `osmium apply-changes`, and with `osmcams changes` and `osmcams history`.
@@ -200,8 +200,9 @@ def point_in(shape: Any) -> tuple[float, float]:
 
 
 def diffs(london: Path, shapes: dict[str, Any]) -> list[str]:
-    """The six steps: created (one hostile), moved inside and across, retagged and deleted, a
-    way that becomes a camera, no camera at all, moved out of every area."""
+    """The seven steps: created (one hostile), moved inside and across, retagged and deleted, a
+    way that becomes a camera, no camera at all, moved out of every area, and back into
+    another one."""
     import shapely
 
     nodes = read_objects(london, "node", {MOVED_INSIDE, ACROSS, RETAGGED, DELETED, LEAVES})
@@ -226,9 +227,13 @@ def diffs(london: Path, shapes: dict[str, Any]) -> list[str]:
     leaves.lon = WEST + 2 * SIDE + 0.002  # east of every square, inside the extract's box
     for obj in (moved, across, retagged, deleted, johnson, corner, building, leaves):
         obj.version += 1
-    return [osc(create=[hostile, created]), osc(modify=[moved, across]),
-            osc(modify=[retagged], delete=[deleted]), osc(modify=[johnson]),
-            osc(modify=[corner, building]), osc(modify=[leaves])]
+    steps = [osc(create=[hostile, created]), osc(modify=[moved, across]),
+             osc(modify=[retagged], delete=[deleted]), osc(modify=[johnson]),
+             osc(modify=[corner, building]), osc(modify=[leaves])]
+    leaves.version += 1
+    leaves.lon, leaves.lat = point_in(shapes["LNE"])
+    leaves.lon += 0.0005  # beside the hostile camera
+    return [*steps, osc(modify=[leaves])]
 
 
 def label(description: str) -> str:
@@ -294,7 +299,8 @@ def expected_changes(step: int) -> set[tuple[str, str, str]]:
              ("moved in", f"node/{ACROSS}", "LTM")},
             {("retagged", f"node/{RETAGGED}", "LNW"), ("removed", f"node/{DELETED}", "LNE")},
             {("added", f"way/{JOHNSON}", "LSW")}, set(),
-            {("removed", f"node/{LEAVES}", "LSE")}][step]  # out of every area: gone from them
+            {("removed", f"node/{LEAVES}", "LSE")},  # out of every area: gone from them
+            {("added", f"node/{LEAVES}", "LNE")}][step]
 
 
 def expected_stays(step: int) -> dict[tuple[str, str], tuple[str, str]]:
@@ -308,6 +314,8 @@ def expected_stays(step: int) -> dict[tuple[str, str], tuple[str, str]]:
     stays = {("LSE", f"node/{MOVED_INSIDE}"): stay(0), ("LSW", f"node/{ACROSS}"): stay(0, 2),
              ("LNW", f"node/{RETAGGED}"): stay(0), ("LNE", f"node/{DELETED}"): stay(0, 3),
              ("LSE", f"node/{LEAVES}"): stay(0, 6)}
+    if step >= 7:  # back, in another area: there since then
+        stays["LNE", f"node/{LEAVES}"] = stay(7)
     for first, area, key in ((1, "LNE", f"node/{HOSTILE_NODE}"), (1, "LSE", f"node/{CREATED_NODE}"),
                              (2, "LTM", f"node/{ACROSS}"), (4, "LSW", f"way/{JOHNSON}")):
         if step >= first:
@@ -317,7 +325,7 @@ def expected_stays(step: int) -> dict[tuple[str, str], tuple[str, str]]:
 
 def test_a_london_site_agrees_with_count_changes_and_history_after_each_diff(
         london, replication, osmium_polygons, tmp_path, net_env, capsys):  # noqa: F811
-    """Six diffs over London, published one at a time: after each refresh, the index's totals
+    """Seven diffs over London, published one at a time: after each refresh, the index's totals
     and ranking are those of `count` on the extract with the diffs applied by osmium; each
     area's page shows that count, the changes `changes` gives it and the stays of its moved
     cameras; the feeds gain one entry for a run that changed something (the others keep
@@ -464,3 +472,6 @@ def test_a_london_site_agrees_with_count_changes_and_history_after_each_diff(
     for name in files:
         if name.suffix == ".atom":
             assert (site / name).read_bytes() == (whole / name).read_bytes(), name
+    for code, stem in stems.items():  # and the same stays in each area
+        assert commune_of(whole / "communes" / f"{stem}.html").seen == commune_of(
+            site / "communes" / f"{stem}.html").seen, code

@@ -261,9 +261,12 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
             f"SELECT key, first_seen, last_seen, present, {label}, insee FROM cameras WHERE {{where}}",
             "insee, first_seen, key"):
         seen.setdefault(insee, []).append((key, first, last, present, name))
-    # A camera that moved between communes: its stay in each, from its changes.
+    # A camera that moved between communes, or was removed and came back (maybe in another
+    # commune: the store keeps one row a camera, with its first seen): its stay in each,
+    # from its changes.
     travelled = {key for (key,) in where(
         "SELECT DISTINCT key FROM changes WHERE change IN ('moved in', 'moved out') AND {where}", "key")}
+    travelled |= _returned(db, loaded, seen)
     if travelled:
         journeys: dict[str, list[tuple[int, str, str | None]]] = {}
         for key, rid, kind, insee in rows_in(db, "SELECT key, run, change, insee FROM changes WHERE key IN"
@@ -288,6 +291,25 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
                     seen, counts,
                     boundaries, json.loads(state.get("report", "{}")), stems, changed, types, texts,
                     outside=sorted(selected - counted))
+
+
+def _returned(db: Any, loaded: set[str] | None, seen: dict[str, list[tuple[Any, ...]]]) -> set[str]:
+    """The cameras removed once and there again since (removed twice, or once and present
+    now) that were or are in the communes of `loaded` (None: all); `seen`: the cameras now
+    in them, as `_load` reads them."""
+    from osmcams.store.sql import rows_in
+
+    removals: dict[str, list[str | None]] = {}
+    for key, insee in db.execute("SELECT key, insee FROM changes WHERE change = 'removed'"):
+        removals.setdefault(key, []).append(insee)
+    if loaded is not None and removals:
+        here = {entry[0] for found in seen.values() for entry in found}
+        removals = {key: places for key, places in removals.items()
+                    if key in here or any(insee in loaded for insee in places)}
+    once = [key for key, places in removals.items() if len(places) == 1]
+    present = {key for key, now in rows_in(db, "SELECT key, present FROM cameras WHERE key IN ({marks})",
+                                           once) if now}
+    return {key for key, places in removals.items() if len(places) > 1 or key in present}
 
 
 def _outside(db: Any) -> list[str]:

@@ -214,6 +214,10 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN population_source TEXT;
     ALTER TABLE runs ADD COLUMN population_year TEXT;
     """),
+    # The site finds the cameras that were removed and came back among them.
+    Migration("the removed cameras found without reading every change", """
+    CREATE INDEX IF NOT EXISTS changes_removed ON changes(key, insee) WHERE change = 'removed';
+    """),
 ]
 COUNT_COLUMNS = "insee, name, cameras, population, cameras_per_km2, cameras_per_10k, coverage, partial"
 
