@@ -340,8 +340,10 @@ def test_a_commune_named_outside_the_data_keeps_its_row_without_numbers(
     monaco_2025: Path, communes_06: Path, ign_shapes, osmium_opl
 ) -> None:
     """Nice, named before Beausoleil, holds no node of the Monaco extract (osmium cat and
-    shapely): as in count, it keeps its row, in the order asked, with no numbers and the
-    reason, in JSON, in the table and in Markdown ("–", never 0); it was left out."""
+    shapely): as in count, it keeps its row, in the order asked, with no numbers and count's
+    note as the reason ("no data: outside the OSM data"), in JSON, in the table and in
+    Markdown ("–", never 0); it was left out. The table at 80 columns, whose Note column
+    goes for want of width, says under it what its "–" means."""
     import shapely
 
     nodes = [o for o in osmium_opl("cat", monaco_2025) if o.kind == "n"]
@@ -352,9 +354,15 @@ def test_a_commune_named_outside_the_data_keeps_its_row_without_numbers(
     rows = json.loads(invoke(*args, "-f", "json").stdout)["communes"]
     assert [r["insee"] for r in rows] == ["06088", "06012"]
     numbers = ("cameras", "missing", "fixme", "odd_values", "near_duplicates", "to_complete")
-    assert all(rows[0][key] is None for key in numbers) and rows[0]["reason"]
+    assert all(rows[0][key] is None for key in numbers)
+    assert rows[0]["reason"] == "no data: outside the OSM data"
+    counted = json.loads(invoke("count", *args[1:], "-f", "json").stdout)["communes"]
+    assert counted[0]["note"] == rows[0]["reason"]
     assert rows[1]["cameras"] == 1
-    assert re.search(r"06088 +Nice +– +– ", invoke(*args, "-f", "table").stdout)
+    table = CliRunner(env={"COLUMNS": "80"}).invoke(cli, [*map(str, args), "-f", "table"]).stdout
+    assert re.search(r"06088 +Nice +– +– ", table)
+    assert "left out for want of width: Note" in " ".join(table.split())
+    assert "– no data: outside the OSM data" in " ".join(table.split())
     main, = markdown_tables(invoke(*args, "-f", "markdown").stdout)
     flat = [{**r, **{f"missing:{key}": (r["missing"] or {}).get(key) for key in KEYS},
              "odd_values": None if r["odd_values"] is None
@@ -362,6 +370,7 @@ def test_a_commune_named_outside_the_data_keeps_its_row_without_numbers(
     counts = tuple(main[0][4:-1])  # between partial and reason
     cells = assert_rows(main, flat, counts)
     assert {cells["06088"][key] for key in counts} == {"–"} and cells["06012"]["cameras"] == "≥1"
+    assert cells["06088"]["reason"] == "no data: outside the OSM data"
 
 
 def test_control_characters_of_tags_reach_no_terminal(tmp_path: Path, write_text) -> None:

@@ -213,8 +213,8 @@ def quality(report: Report, distance: float = 3.0) -> tuple[Report, dict[str, li
     to_complete, unreadable_directions: each camera's @id, direction key and the value
     that cannot be read), and the to-do features of each commune with data.
 
-    A commune the data does not cover keeps cameras null, with the reason; one partly
-    covered is `partial`, with its `coverage`: its counts are lower bounds.
+    A commune the data does not cover keeps cameras null, with count's note as the reason;
+    one partly covered is `partial`, with its `coverage`: its counts are lower bounds.
     """
     rows, todo = [], {}
     for row in report.rows:
@@ -223,7 +223,7 @@ def quality(report: Report, distance: float = 3.0) -> tuple[Report, dict[str, li
         if row.get("cameras") is None:
             rows.append({**base, "missing": None, "fixme": None, "odd_values": None,
                          "near_duplicates": None, "to_complete": None, "unreadable_directions": None,
-                         "reason": row.get("reason") or "the OSM data does not cover this commune"})
+                         "reason": row["note"]})
             continue
         counts, features = commune_quality(report.cameras[row["insee"]], distance)
         rows.append({**base, **counts, "reason": None})

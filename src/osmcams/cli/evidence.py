@@ -397,7 +397,9 @@ def quality_table(report: Any) -> Any:
          "camera:type", "surveillance", "type"],
         title=f"What mappers still have to do, data of {meta['data_timestamp'] or 'unknown date'}",
         caption=f"{meta['source']}; numbers are cameras lacking each tag"
-                + partial_note(report.rows, "its numbers are lower bounds"),
+                + partial_note(report.rows, "its numbers are lower bounds")
+                + "".join(f"\n– {reason}" for reason in dict.fromkeys(
+                    r["reason"] for r in report.rows if r["cameras"] is None)),
     )
     unreadable = [[escape(r["name"]), bad["@id"], escape(bad["key"]), escape(bad["value"])]
                   for r in report.rows for bad in r["unreadable_directions"] or []]
