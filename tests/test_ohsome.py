@@ -88,7 +88,7 @@ def test_communes_from_geo_api_and_the_csv(ohsome: Ohsome, geo_api, tmp_path: Pa
     code, text = _run("--commune", "Beausoleil", "--since", "2024", "-f", "csv", "-q")
     assert code == ExitCode.OK
     lines = text.splitlines()
-    assert lines[0] == "insee,name,coverage,partial,date,cameras,added,removed"
+    assert lines[0] == "insee,name,coverage,partial,date,cameras,added,removed,note"
     rows = [line.split(",") for line in lines[1:]]
     assert [row[4] for row in rows] == ["2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z", HEADER_DATE]
     assert {(row[2], row[3]) for row in rows} == {("1.0", "False")}  # ohsome holds the whole planet
@@ -131,11 +131,12 @@ def test_a_refused_commune_is_named_and_null(
                       "-f", "markdown")
     assert code == ExitCode.OK
     table, = markdown_tables(text)
-    dates = table[0][6:-2]
+    dates = table[0][6:-3]  # between partial and per_10k, first_camera, note
     assert len(dates) == len(online["dates"])
     wide = [{**row, **dict(zip(dates, row["cameras"]))} for row in online["communes"]]
     turbie = assert_rows(table, wide, tuple(dates))["06150"]
     assert [turbie[date] for date in dates] == ["–"] * len(dates)
+    assert turbie["note"] == "no count: ohsome could not count it (see the warnings)"
     assert "\n– no count: a commune outside the data, or one the source could not count" in text
 
 

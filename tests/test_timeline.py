@@ -273,7 +273,8 @@ def test_csv_is_a_long_table(history: Path, ign_dir: Path, tmp_path: Path) -> No
                       "--commune", "Beausoleil", "--since", "2024", "-f", "csv", "-q")
     assert code == ExitCode.OK
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert list(rows[0]) == ["insee", "name", "coverage", "partial", "date", "cameras", "added", "removed"]
+    assert list(rows[0]) == ["insee", "name", "coverage", "partial", "date", "cameras", "added", "removed",
+                             "note"]
     assert [r["date"] for r in rows] == ["2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z", HEADER_DATE]
     assert rows[0]["added"] == "" and rows[1]["added"] != ""
     # Beausoleil is at most half inside the extract (TRUTH): its counts are lower bounds, as count's.
@@ -302,13 +303,14 @@ def test_markdown_has_a_column_per_date(
     assert dates == ["2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z", HEADER_DATE]  # midnight too
     table, = markdown_tables(text)
     assert table[0] == ["insee", "name", "department", "population", "coverage", "partial", "2024-01-01",
-                        "2025-01-01", HEADER_DATE[:10], "per_10k", "first_camera"]
+                        "2025-01-01", HEADER_DATE[:10], "per_10k", "first_camera", "note"]
     rows = [{**row, **dict(zip(table[0][6:9], row["cameras"]))} for row in found["communes"]]
     cells = assert_rows(table, rows, tuple(table[0][6:9]))
     snapshots = [_snapshot(history, date, shapes) for date in dates]
     for code in COMMUNES:
         assert [cells[code][day] for day in table[0][6:9]] == [f"≥{len(s[code])}" for s in snapshots], code
     assert [cells["06091"][day] for day in table[0][6:9]] == ["–"] * 3
+    assert cells["06091"]["note"] == "no data: outside the OSM data"
     assert cells["06012"]["name"] == " ".join(MARKED_NAME.replace("\x1b", "\\x1b").splitlines())
     assert "\n≥: only partly inside the data (4 of 5 communes): its counts are lower bounds" in text
     assert "\n– no count: a commune outside the data" in text
@@ -1200,6 +1202,18 @@ def test_a_commune_named_outside_the_data_keeps_a_row_without_counts(
     assert peille["coverage"] is None and peille["note"] == "no data: outside the OSM data"
     assert beausoleil["note"] is None and beausoleil["coverage"] > 0.02
     assert beausoleil["cameras"][-1] == 1  # its one camera, as osmium tags-filter and shapely place it
+    # Its note, as JSON's, in the CSV at every date and in the Markdown's row.
+    assert _run(*asked, "-o", tmp_path / "t.csv")[0] == ExitCode.OK
+    with open(tmp_path / "t.csv", encoding="utf-8", newline="") as file:
+        long = list(csv.DictReader(file))
+    assert [(r["date"], r["coverage"], r["cameras"], r["note"]) for r in long if r["insee"] == "06091"] == [
+        (date, "", "", "no data: outside the OSM data") for date in found["dates"]]
+    assert {r["note"] for r in long if r["insee"] == "06012"} == {""}
+    code, text = _run(*asked, "-f", "markdown")
+    assert code == ExitCode.OK
+    cells = {row[0]: dict(zip(markdown_tables(text)[0][0], row)) for row in markdown_tables(text)[0][1:]}
+    assert (cells["06091"]["coverage"], cells["06091"]["note"]) == ("–", "no data: outside the OSM data")
+    assert cells["06012"]["note"] == "–"
     code, table = _run(*asked)
     assert code == ExitCode.OK
     assert re.search(r"06091 +Peille +– +– ", table), table

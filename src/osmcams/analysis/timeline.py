@@ -20,7 +20,7 @@ from osmcams.models import gc_paused, parse_date
 
 EVERY = ("year", "quarter", "month", "week", "day", "hour")
 MAX_DATES = 100_000
-CSV_KEYS = ("insee", "name", "coverage", "partial", "date", "cameras", "added", "removed")
+CSV_KEYS = ("insee", "name", "coverage", "partial", "date", "cameras", "added", "removed", "note")
 OUTSIDE = ""  # a camera present but in no loaded commune
 def _floor(moment: datetime, every: str) -> datetime:
     """The start of the period of `moment`."""
@@ -87,7 +87,7 @@ class Timeline:
             for i, date in enumerate(self.dates):
                 yield {"insee": row["insee"], "name": row["name"], "coverage": row["coverage"],
                        "partial": row["partial"], "date": date, "cameras": row["cameras"][i],
-                       "added": row["added"][i], "removed": row["removed"][i]}
+                       "added": row["added"][i], "removed": row["removed"][i], "note": row["note"]}
 
 
 NOT_CAMERA, OUT = -2, -1  # the states of a segment that is no camera, or in no commune

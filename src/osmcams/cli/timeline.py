@@ -80,7 +80,7 @@ def rich_table(timeline: Any, limit: int) -> Any:
 
 # The columns of a commune's row in Markdown around its counts, one column per date.
 BEFORE_DATES = ("insee", "name", "department", "population", "coverage", "partial")
-AFTER_DATES = ("per_10k", "first_camera")
+AFTER_DATES = ("per_10k", "first_camera", "note")
 
 
 def date_column(date: str) -> str:
