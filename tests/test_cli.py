@@ -725,6 +725,31 @@ def test_a_commune_named_outside_the_data_is_a_row_without_a_count_in_every_form
         assert layer["coverage"][1] == beausoleil["coverage"]
 
 
+def test_a_commune_the_data_may_not_cover_is_not_said_to_lie_outside_it(
+    monaco_2025: Path, communes_06: Path, tmp_path: Path
+) -> None:
+    """Monaco 2025's camera in Beausoleil (node 10147090782) alone, taken out by osmium getid:
+    a file with no bounding box and too few nodes to sample, which says nothing of Cap-d'Ail.
+    Cap-d'Ail gets no count, its note that the data does not say whether it covers it; the
+    table's line on its "–" says that too, never that it lies outside the data."""
+    from conftest import run_osmium
+
+    one = tmp_path / "one.osm.pbf"
+    run_osmium("getid", monaco_2025, "n10147090782", "-o", one)
+    info = json.loads(run_osmium("fileinfo", "-j", "-e", one))
+    assert info["header"]["boxes"] == [] and info["data"]["count"]["nodes"] == 1
+    args = ("count", "--pbf", one, "--boundaries", communes_06, "--commune", "06012", "--commune", "06032",
+            "-q")
+    rows = json.loads(invoke(*args, "-f", "json").stdout)["communes"]
+    assert [(r["insee"], r["cameras"], r["note"]) for r in rows] == [
+        ("06012", 1, "coverage unknown"),
+        ("06032", None, "no count: the OSM data does not say whether it covers this commune")]
+    table = " ".join(invoke(*args).stdout.split())
+    assert re.search(r"06032 Cap-d'Ail [\d,]+ [\d.]+ – – – – – –", table), table
+    assert "– cover and cameras: a commune the data may not cover, with no count" in table
+    assert "outside the data" not in table
+
+
 def test_a_map_of_one_commune_says_one_commune(tmp_path: Path) -> None:
     result = invoke("map", "--demo", "--commune", "06012", "-o", tmp_path / "one.html", "-q")
     assert result.exit_code == 0, result.output

@@ -53,7 +53,8 @@ COUNT_DROPPED = ("Types", "inh/cam", "km²", "Pop.", "/10k", "/km²")
 def rich_table(report, limit: int) -> Any:
     from osmcams.cli.render import Fitted
     from osmcams.communes.model import code_label
-    from osmcams.join import population_text, share_text
+    from osmcams.join import NO_COUNT_NOTE, population_text, share_text
+    from osmcams.outputs.charts import outside
 
     meta = report.meta
     rows = report.rows[:limit]
@@ -66,8 +67,10 @@ def rich_table(report, limit: int) -> Any:
     empty = "\nno commune to show: the warnings above say why" if not rows else ""
     partial = partial_note(rows, "its count is a lower bound, its densities are null under "
                                  f"{meta['min_coverage']:.0%} coverage")
-    if any(r["cameras"] is None for r in rows):
+    if any(outside(r) for r in rows):
         partial += "\n– cover and cameras: a commune outside the data, with no count"
+    if any(r["note"] == NO_COUNT_NOTE for r in rows):  # not known to be outside: not said to be
+        partial += "\n– cover and cameras: a commune the data may not cover, with no count"
     return Fitted(
         [(code_label(r["insee"] for r in rows), "left"), *COUNT_COLUMNS[1:]],
         [[r["insee"], r["name"], cell(r["population"]), f"{r['area_km2']:,.3f}",
