@@ -480,6 +480,29 @@ def test_a_partial_commune_s_counts_through_time_are_lower_bounds(
     assert f"| ≥{held} |" in line
 
 
+def test_a_commune_the_data_may_not_cover_is_not_said_to_lie_outside_it(
+    monaco_2025: Path, communes_06: Path, tmp_path: Path
+) -> None:
+    """Monaco 2025's camera in Beausoleil (node 10147090782) alone, taken out by osmium getid:
+    a file with no bounding box and one node, which says nothing of Nice. Nice's figure gets
+    no ratio, for the reason count's note gives (the data does not say whether it covers
+    Nice), in JSON and in the table, never that the data does not cover it."""
+    one = tmp_path / "one.osm.pbf"
+    run_osmium("getid", monaco_2025, "n10147090782", "-o", one)
+    info = json.loads(run_osmium("fileinfo", "-j", "-e", one))
+    assert info["header"]["boxes"] == [] and info["data"]["count"]["nodes"] == 1
+    common = ("compare", "--pbf", one, "--boundaries", communes_06, "--commune", "Beausoleil",
+              "--commune", "Nice", "-q")
+    rows = {r["insee"]: r for r in json.loads(invoke(*common, "-f", "json").stdout)["communes"]}
+    nice = rows["06088"]
+    assert nice["cameras"] is None and nice["reported_cameras"] and nice["completeness"] is None
+    assert nice["reason"] == nice["note"] == (
+        "no count: the OSM data does not say whether it covers this commune")
+    assert rows["06012"]["cameras"] == 1
+    table = " ".join(invoke(*common).stdout.split())
+    assert "does not say whether it covers" in table and "does not cover" not in table
+
+
 def test_compare_notes_say_each_thing_once(osh: Path, communes_06: Path, write_text) -> None:  # noqa: F811
     """La Turbie, outside the data, without a figure: its note says both; Beausoleil, 40%
     inside it: that its count is incomplete and that there is no ratio, in one note."""

@@ -25,7 +25,7 @@ from typing import Any
 from osmcams.communes.model import department_of
 from osmcams.errors import DataError
 from osmcams.files import read_input
-from osmcams.join import MIN_COVERAGE, Report, data_age_days, dense, share_text
+from osmcams.join import MIN_COVERAGE, NO_COUNT_NOTE, Report, data_age_days, dense, share_text
 from osmcams.models import listed
 
 MAX_REPORTED_BYTES = 16 << 20  # a table of figures per commune of France takes a few MB
@@ -475,9 +475,13 @@ def _row(
                    partial=False)
     mapped = row.get("cameras")
     short = too_short(row, min_coverage)
-    none = "no reported figure" if mapped is not None else f"{NOT_COVERED}; no reported figure"
-    completeness, qualifier, reason = (ratio(mapped, figure, short, bool(partial(row))) if figure
-                                       else (None, None, none))
+    # Why there is no count: the data does not cover the commune, or, as count's note says,
+    # does not say whether it does.
+    uncounted = NO_COUNT_NOTE if row.get("note") == NO_COUNT_NOTE else NOT_COVERED
+    completeness, qualifier, reason = (
+        (None, None, uncounted + ("" if figure else "; no reported figure")) if mapped is None
+        else ratio(mapped, figure, short, bool(partial(row))) if figure
+        else (None, None, "no reported figure"))
     return {
         **row,
         **_figure_keys(figure),
