@@ -592,6 +592,31 @@ def test_one_commune_without_data_is_one_in_the_popup_of_its_area(
         browser.close()
 
 
+def test_a_partly_covered_commune_page_gives_its_count_as_a_lower_bound(
+        replication, monaco_2025, communes_06, cog_population, osm_cameras, ign_shapes, tmp_path,  # noqa: F811
+        net_env):
+    """Beausoleil, Cap-d'Ail and Roquebrune-Cap-Martin, which Monaco 2025 cuts through: each
+    page's "Cameras mapped" gives the cameras osmium tags-filter finds in its IGN outline
+    (shapely) with "≥" before them, as its chart and every other output do, never a bare 0."""
+    import shapely
+
+    config = write_config(tmp_path, monaco_2025, replication.url, communes_06, cog_population)
+    names = 'names = ["Beausoleil", "Cap-d\'Ail", "Roquebrune-Cap-Martin"]'
+    config.write_text(config.read_text(encoding="utf-8").replace('department = "06"', names),
+                      encoding="utf-8")
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    refresh(config)
+    nodes = [o for o in osm_cameras(monaco_2025) if o.kind == "n"]
+    shapes = ign_shapes(communes_06)
+    stems = json.loads((tmp_path / "site" / "site.json").read_text(encoding="utf-8"))["stems"]
+    for code, expected in (("06012", 1), ("06032", 1), ("06104", 0)):
+        held = shapely.contains_xy(shapes[code], [o.lon for o in nodes], [o.lat for o in nodes]).sum()
+        assert held == expected, code
+        page = (tmp_path / "site" / "communes" / f"{stems[code]}.html").read_text(encoding="utf-8")
+        assert f"<tr><th>Cameras mapped</th><td>≥{held}</td></tr>" in page, code
+        assert "each count is a lower bound" in page
+
+
 def umap_layers(path: Path) -> tuple[dict, dict[str, dict]]:
     """A .umap file as uMap imports it (`read_umap`), and its layers by name."""
     document = read_umap(path)

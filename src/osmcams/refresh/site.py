@@ -608,7 +608,7 @@ def _row_table(row: dict[str, Any], state: dict[str, Any]) -> str:
     coverage = row.get("coverage")
     population = population_text(state.get("population_source"), state.get("population_year"))
     items = [
-        ("Cameras mapped", _number(row["cameras"])),
+        ("Cameras mapped", "≥" * bool(row.get("partial")) + _number(row["cameras"])),  # as its chart
         ("Per km²", _number(row.get("cameras_per_km2"), 3)),
         ("Per 10,000 inhabitants", _number(row.get("cameras_per_10k"), 3)),
         ("Coverage of the data", "unknown" if coverage is None else esc(share_text(coverage))),
