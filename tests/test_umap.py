@@ -33,6 +33,7 @@ def test_the_file_is_a_umap_map(monaco_umap: dict) -> None:
     props = monaco_umap["properties"]
     assert "© OpenStreetMap contributors" in props["shortCredit"]
     assert "2025-02-07" in props["description"]
+    assert " cameras in 1 commune, of which " in props["description"]  # Monaco, asked alone
     names = [layer["_umap_options"]["name"] for layer in monaco_umap["layers"]]
     assert names == ["Communes: cameras per km²", "Cameras", "Fields of view"]
     communes = monaco_umap["layers"][0]

@@ -173,6 +173,7 @@ def _document(
                              popupContentTemplate=CAMERA_POPUP + "\nField of view: {fov}, {fov_range_m} m"))
     lines = credits(report.meta, credit)
     meta = report.meta
+    counted = figure.count("full") + figure.count("partial")
     return {
         "type": "umap",
         "uri": "https://github.com/osmcams/osmcams",
@@ -180,8 +181,8 @@ def _document(
             "name": f"Video surveillance in OpenStreetMap: {title}",
             "description": (
                 f"Cameras mapped in OpenStreetMap, data of {date_of(report)}: "
-                f"{cameras_text(count)} in {figure.count('full') + figure.count('partial'):,} "
-                f"communes, of which {figure.count('partial'):,} partly covered"
+                f"{cameras_text(count)} in {counted:,} commune{'s' * (counted != 1)}, "
+                f"of which {figure.count('partial'):,} partly covered"
                 + (f"; {no_data_name(missing)}" if missing else "")
                 + f". {credit_text(meta, credit)}. Made with osmcams {meta['osmcams_version']}."
             ),
