@@ -448,7 +448,7 @@ def test_names_and_tags_are_drawn_as_written(tmp_path: Path) -> None:
         draw_static(report, tmp_path / f"odd.{suffix}", credit="Data $\\sqrt{x}$")
     svg = (tmp_path / "odd.svg").read_text(encoding="utf-8")
     xml.dom.minidom.parseString(svg)  # well formed: no raw ESC
-    assert "Beau $\\frac{a}{$ soleil \\x1b[31m" in svg and "$x^2$ (1)" in svg
+    assert "Beau $\\frac{a}{$ soleil \\x1b[31m" in svg and "$x^2$ (≥1)" in svg  # half covered: a floor
 
 
 def test_names_on_a_crowded_map_overlap_no_other(communes_06, ign_shapes, monaco_2025, osm_cameras):
@@ -749,3 +749,34 @@ def test_a_few_communes_without_data_are_named_as_such(
         inside = shapely.contains_xy(inner, east, north)
         assert inside.sum() > 2000
         assert (light[inside] < 80).sum() > 40, code  # the hatch (#969696) and fill are lighter
+
+
+def test_a_total_over_partly_covered_communes_is_a_lower_bound(
+        monaco_2025: Path, communes_06: Path, ign_shapes, osm_cameras, tmp_path: Path) -> None:
+    """Roquebrune-Cap-Martin alone (3 % inside Monaco 2025), then with Beausoleil and Cap-d'Ail:
+    all partly covered, so the total of every caption is a floor. The HTML said "0 cameras",
+    the PNG's subtitle and the uMap caption too, the legends "camera (2)". The totals are those
+    of the cameras osmium tags-filter finds inside their IGN outlines by shapely: 0, then 2."""
+    shapes = ign_shapes(communes_06)
+    border = ("06104", "06012", "06032")
+    inside = {code: sum(shapes[code].contains(shapely.Point(o.lon, o.lat)) for o in osm_cameras(monaco_2025))
+              for code in border}
+    for codes in (border[:1], border):
+        total = sum(inside[c] for c in codes)
+        asked = [a for code in codes for a in ("--commune", code)]
+        page, svg, umap = (tmp_path / f"{len(codes)}{suffix}" for suffix in (".html", ".svg", ".umap"))
+        run_map(*asked, "--pbf", monaco_2025, "--boundaries", communes_06, "-o", page)
+        run_map(*asked, "--pbf", monaco_2025, "--boundaries", communes_06, "-o", svg)
+        dom = chromium("--dump-dom", page.as_uri()).stdout
+        box = re.search(r"</h1>([^<]*)</div>", dom)
+        assert box and box.group(1) == f"≥{total} cameras; data of 2025-02-07"
+        drawn = svg.read_text(encoding="utf-8")
+        assert f"Cameras per km², ≥{total} cameras; data of 2025-02-07" in drawn
+        result = CliRunner().invoke(cli, ["export", "-q", *asked, "--pbf", str(monaco_2025),
+                                          "--boundaries", str(communes_06), "-o", str(umap)])
+        assert result.exit_code == 0, result.output
+        caption = json.loads(umap.read_text(encoding="utf-8"))["properties"]["description"]
+        assert f": ≥{total} cameras in {len(codes)} commune" in caption
+        if total:  # the legend of the cameras by type, in both
+            assert f"camera (≥{total})" in dom and f"camera (≥{total})" in drawn
+    assert inside == {"06104": 0, "06012": 1, "06032": 1}

@@ -632,6 +632,24 @@ def test_counts_match_a_loop_over_each_track_at_each_date(
 # --- The spread over time, drawn (issue 23) -------------------------------------------------
 
 
+def test_the_page_s_total_over_partly_covered_communes_is_a_lower_bound(
+        history: Path, ign_dir: Path, shapes: dict[str, Any], tmp_path: Path) -> None:
+    """Beausoleil, Cap-d'Ail, Roquebrune-Cap-Martin and La Turbie, none wholly inside the
+    Monaco extract: the page's line "N cameras at the last date" summed partial counts as if
+    whole. It reads "≥N", N the cameras osmium time-filter holds in their outlines then."""
+    import re
+
+    dates = _timeline(history, ign_dir, tmp_path, "--every", "quarter", "--since", "2024")["dates"]
+    held = sum(map(len, _snapshot(history, dates[-1], shapes).values()))
+    page = tmp_path / "spread.html"
+    code, _ = _run("--pbf", history, "--boundaries", ign_dir / "communes-06-alpes-maritimes.geojson",
+                   *[a for c in COMMUNES for a in ("--commune", c)], "--every", "quarter",
+                   "--since", "2024", "-o", page, "-q")
+    assert code == ExitCode.OK
+    line = re.search(r"; ([^;<]*) at the last date\.</p>", page.read_text(encoding="utf-8"))
+    assert line and line.group(1) == f"≥{held} camera{'s' * (held != 1)}"
+
+
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".html"])
 def test_a_chart_honours_the_suffix(history: Path, ign_dir: Path, tmp_path: Path, suffix: str) -> None:
     """`-o spread.png` draws the counts (not a text table), with the data date and the credit."""

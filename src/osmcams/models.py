@@ -78,9 +78,10 @@ _CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) 
 _CONTROL = re.compile("[" + "".join(map(chr, _CONTROLS)) + "]")  # finds one at C speed
 
 
-def cameras_text(n: int) -> str:
-    """ "1 camera", "2 cameras", "1,234 cameras"."""
-    return "1 camera" if n == 1 else f"{n:,} cameras"
+def cameras_text(n: int, floor: bool = False) -> str:
+    """ "1 camera", "2 cameras", "1,234 cameras"; with `floor` (a total that holds the count
+    of a commune only partly inside the data, so a lower bound), "≥0 cameras"."""
+    return "≥" * floor + ("1 camera" if n == 1 else f"{n:,} cameras")
 
 
 def printable(text: str) -> str:

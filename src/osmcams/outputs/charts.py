@@ -277,7 +277,8 @@ def timeline_page(
         f'<a href="{html.escape(url)}">{html_text(text)}</a>' if url else html_text(text)
         for text, url in credits(timeline.meta, credit)
     )
-    total = cameras_text(sum(r["cameras"][-1] or 0 for r in timeline.rows))  # of those counted
+    total = cameras_text(sum(r["cameras"][-1] or 0 for r in timeline.rows),  # of those counted
+                         any(r.get("partial") and r["cameras"][-1] is not None for r in timeline.rows))
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -295,8 +295,10 @@ def draw_static(
     first = fig.legend(handles=shades, title=f"{units.capitalize()}\n(number of communes)", loc="upper left",
                        alignment="left", bbox_to_anchor=(0.72, 0.88), fontsize=12,
                        title_fontsize=14, frameon=False)
+    floor = "≥" * bool(figure.count("partial"))  # a total over a partly covered commune: a lower bound
     dots: list[Any] = [Line2D([], [], marker="o", linestyle="", color=c, markersize=9,
-                   label=f"{drawn_text(k)} ({int((points['type'] == k).sum()):,})") for k, c in kinds.items()]
+                   label=f"{drawn_text(k)} ({floor}{int((points['type'] == k).sum()):,})")
+                       for k, c in kinds.items()]
     if len(cones):
         dots.append(Patch(facecolor=VIEW_FILL, edgecolor=VIEW_EDGE, alpha=0.55, label="field of view"))
     if dots:
@@ -306,7 +308,7 @@ def draw_static(
                    title_fontsize=14, frameon=False)
     title, title_size = _title(fig, report)
     fig.text(0.01, 0.965, title, fontsize=title_size, weight="bold", va="top")
-    fig.text(0.01, 0.925, f"{units.capitalize()}, {cameras_text(len(points))}; data of "
+    fig.text(0.01, 0.925, f"{units.capitalize()}, {cameras_text(len(points), bool(floor))}; data of "
              f"{date_of(report)}; {scheme.replace('_', '-')} classes", fontsize=15, va="top",
              color="#404040")
     lines = [drawn_text(text) for text, _ in credits(report.meta, credit)]
@@ -368,9 +370,10 @@ def map_data(
                                  "_colour": kinds[camera.surveillance_type or "unknown"]}
         markers.append(feature)
     title = f"Video surveillance mapped in OpenStreetMap: {shown_text(_area_name(report))}"
+    floor = bool(figure.count("partial"))  # a total over a partly covered commune: a lower bound
     return {
         "title": title,
-        "subtitle": f"{cameras_text(sum(types.values()))}; data of {date_of(report)}",
+        "subtitle": f"{cameras_text(sum(types.values()), floor)}; data of {date_of(report)}",
         "credit": _credit_html(report.meta, credit),
         "units": units.capitalize() + f" ({scheme.replace('_', '-')} classes; number of communes)",
         "classes": legend_entries(figure),
@@ -378,7 +381,8 @@ def map_data(
         "noData": flat_label(NO_DATA_LABEL, figure.count("nodata") + outside),
         "dash": " ".join(map(str, PARTIAL_DASH)),
         "labelled": figure.count("partial") <= NAMED,  # "NN% covered" always shown, else on hover
-        "types": [[colour, f"{shown_text(kind)} ({types[kind]:,})"] for kind, colour in kinds.items()],
+        "types": [[colour, f"{shown_text(kind)} ({'≥' * floor}{types[kind]:,})"]
+                  for kind, colour in kinds.items()],
         "typeColours": kinds,
         "communes": {"type": "FeatureCollection", "features": communes},
         "cameras": {"type": "FeatureCollection", "features": markers},

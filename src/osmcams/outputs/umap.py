@@ -174,6 +174,7 @@ def _document(
     lines = credits(report.meta, credit)
     meta = report.meta
     counted = figure.count("full") + figure.count("partial")
+    total = cameras_text(count, bool(figure.count("partial")))  # over a partly covered one: a floor
     return {
         "type": "umap",
         "uri": "https://github.com/osmcams/osmcams",
@@ -181,7 +182,7 @@ def _document(
             "name": f"Video surveillance in OpenStreetMap: {title}",
             "description": (
                 f"Cameras mapped in OpenStreetMap, data of {date_of(report)}: "
-                f"{cameras_text(count)} in {counted:,} commune{'s' * (counted != 1)}, "
+                f"{total} in {counted:,} commune{'s' * (counted != 1)}, "
                 f"of which {figure.count('partial'):,} partly covered"
                 + (f"; {no_data_name(missing)}" if missing else "")
                 + f". {credit_text(meta, credit)}. Made with osmcams {meta['osmcams_version']}."

@@ -806,9 +806,10 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
                  ("data/cameras.gpkg", "Cameras and commune outlines (GeoPackage)"),
                  ("data/communes.gpkg", "Communes with their counts (GeoPackage)"),
                  ("data/osmcams.umap", "uMap map (import into umap.openstreetmap.fr)")]
-    totals = "".join(f"<li><b>{n:,}</b> {word}{'s' * (n != 1)}{what}</li>" for n, word, what in (
-        (total, "camera", ""), (len(data.rows), "commune", " measured"),
-        (data.communes - len(data.rows), "commune", " without data")))
+    floor = any(r.get("partial") for r in data.rows)  # then the total is a lower bound
+    totals = "".join(f"<li><b>{sign}{n:,}</b> {word}{'s' * (n != 1)}{what}</li>" for sign, n, word, what in (
+        ("≥" * floor, total, "camera", ""), ("", len(data.rows), "commune", " measured"),
+        ("", data.communes - len(data.rows), "commune", " without data")))
     top = (
         f"<header><h1>{esc(site.title)}</h1><p>Video surveillance mapped in OpenStreetMap; data of "
         f'<time datetime="{esc(stamp)}">{esc(stamp)}</time>.</p>'
@@ -825,7 +826,8 @@ def index_page(data: SiteData, site: SiteConfig, no_data: str, dated: dict[str, 
         "Coverage), so its count is a floor. No data: the data does not cover the commune, "
         "there is no count.</p>"
         '<h2 id="latest">Latest changes</h2>' + changes
-        + '<h2 id="total">Cameras over time</h2>' + chart(_series(data, None), "Cameras mapped, in total")
+        + '<h2 id="total">Cameras over time</h2>'
+        + chart(_series(data, None), "Cameras mapped, in total", floor)
         + '<h2 id="downloads">Downloads</h2><ul>'
         + "".join(f'<li><a href="{p}">{esc(t)}</a>'
                   + (f" (data of {esc(dated[p])}, written once a day)" if p in dated else "") + "</li>"
