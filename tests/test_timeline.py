@@ -15,7 +15,7 @@ import json
 import re
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -1278,3 +1278,58 @@ def test_control_characters_of_a_name_show_as_on_the_map(
     assert not set("\x1b\x07\x85") & set(text)
     assert f"<bdi>{shown}</bdi>" in text  # the table of counts
     assert f"<title>Video surveillance mapped in OpenStreetMap: {shown}, Cap-d&#x27;Ail</title>" in drawn
+
+
+def test_a_commune_outside_the_data_keeps_its_reported_figures(
+        history: Path, ign_dir: Path, shared_data: Path, tmp_path: Path) -> None:
+    """Nice, which the Monaco extract does not reach, beside Beausoleil: Nice's panel said
+    "no data: outside the OSM data" and dropped the seven figures reported_series.csv gives
+    it (2,510 in 2019 to 4,113 in 2023), the subtitle explaining ◆ all the same. Each is now a ◆
+    at the end of the period it describes (by hand: the day, month or year after), at its
+    value, on a scale from 0 that holds them all, with no count: no fill, no line, no 0. The
+    PNG of the CLI holds their blue, which it had none of (Beausoleil has no figure)."""
+    import matplotlib.dates as mdates
+    from PIL import Image
+
+    from osmcams.analysis.timeline import Timeline
+    from osmcams.outputs.charts import REPORTED, ReportedPoint, _figure
+
+    series = shared_data / "reported" / "reported_series.csv"
+    with series.open(encoding="utf-8") as f:
+        said = [r for r in csv.DictReader(f) if r["insee"] == "06088"]
+    assert len(said) == 7 and {r["status"] for r in said} == {"installed"}
+
+    def after(as_of: str) -> datetime:  # the instant after the period `as_of` names
+        y, m, d = [*map(int, as_of.split("-")), 0, 0][:3]
+        if d:
+            return datetime(y, m, d, tzinfo=timezone.utc) + timedelta(days=1)
+        return datetime(y + (m in (0, 12)), m % 12 + 1 if m else 1, 1, tzinfo=timezone.utc)
+
+    marks = {(after(r["as_of"]), int(r["reported_cameras"])) for r in said}
+    boundaries = ign_dir / "communes-06-alpes-maritimes.geojson"
+    asked = ("--pbf", history, "--boundaries", boundaries, "--commune", "Nice", "--commune", "Beausoleil",
+             "--since", "2019")
+    code, _ = _run(*asked, "-o", tmp_path / "nice.json", "-q")
+    assert code == ExitCode.OK
+    result = json.loads((tmp_path / "nice.json").read_text(encoding="utf-8"))
+    nice = next(r for r in result["communes"] if r["insee"] == "06088")
+    assert nice["note"] == "no data: outside the OSM data" and set(nice["cameras"]) == {None}
+    png = tmp_path / "nice.png"
+    code, _ = _run(*asked, "--reported", series, "-o", png, "-q")
+    assert code == ExitCode.OK
+    blue = tuple(int(REPORTED[i:i + 2], 16) for i in (1, 3, 5))
+    assert sum(n for n, c in Image.open(png).convert("RGB").getcolors(1 << 24) if c == blue) > 7 * 20
+
+    timeline = Timeline(result["meta"], result["dates"], result["communes"])
+    points = {"06088": [ReportedPoint(after(r["as_of"]), int(r["reported_cameras"]), r["reported_cameras"],
+                                      r["as_of"], r["source"], True) for r in said]}
+    fig = _figure(timeline, None, points)
+    (ax,) = [a for a in fig.axes if a.get_title(loc="left").startswith("Nice (06088)")]
+    assert "no data: outside the OSM data" in ax.get_title(loc="left")
+    drawn = {(mdates.num2date(line.get_xdata(orig=False)[0]), line.get_ydata()[0]) for line in ax.get_lines()}
+    assert drawn == marks and all(line.get_marker() == "D" for line in ax.get_lines())
+    low, high = ax.get_ylim()
+    assert low == 0 and high >= max(n for _, n in marks) and len(ax.get_yticks()) > 1
+    assert not ax.collections  # no fill under a count
+    assert {t.get_text() for t in ax.texts} <= {r["reported_cameras"] for r in said}  # no count label
+    assert ax.texts  # the figures' labels, those that do not overprint

@@ -111,30 +111,29 @@ def _figure(
     for ax, row in zip(axes.flat, rows):
         name = wrapped(drawn_text(f"{row['name']} ({row['insee']})"), 11,  # not over the next panel's
                        ax.get_position().width * fig.get_figwidth(), fig.dpi)
-        if row["cameras"][-1] is None:  # outside the data, or not counted: said, no scale, not a 0
+        mine = points[row["insee"]]
+        if row["cameras"][-1] is None:  # outside the data, or not counted: said, no count, not a 0
             away = outside(row)
             ax.set_title(f"{name}\n{NO_DATA_TEXT if away else 'not counted'}", fontsize=11, loc="left")
-            ax.set_yticks([])
             if away:  # grey and hatched, as the maps draw a commune without data
                 ax.patch.set(facecolor=NO_DATA, edgecolor=NO_DATA_EDGE, hatch="///", linewidth=0)
             ax.spines[["top", "right"]].set_visible(False)
+            if not mine:  # nothing to measure: no scale
+                ax.set_yticks([])
+                continue
+            # Its reported figures stand without OSM: on a scale that holds them all.
+            top = 1.15 * max(p.cameras for p in mine)
+            ax.set_ylim(0, top)
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            labels.append(_reported_marks(ax, mine, top))
             continue
         # Its own scale, set by its counts and the figures comparable with them; a figure of a
         # wider area or a plan above it sits on the top edge, its value said, "↑".
         top = 1.15 * max([c for c in row["cameras"] if c is not None]
-                         + [p.cameras for p in points[row["insee"]] if p.comparable] + [1])
+                         + [p.cameras for p in mine if p.comparable] + [1])
         ax.set_ylim(0, top)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # cameras are whole
-        figures = []
-        for point in sorted(points[row["insee"]], key=lambda p: p.when, reverse=True):
-            above = point.cameras > top
-            ax.plot([point.when], [min(point.cameras, top)], marker="D", markersize=7, linestyle="",
-                    color=REPORTED, markerfacecolor=REPORTED if point.comparable else "white",
-                    clip_on=False)
-            figures.append(ax.annotate(point.text + (" ↑" if above else ""),
-                                       (point.when, min(point.cameras, top)), xytext=(4, -10),
-                                       textcoords="offset points", fontsize=9, color=REPORTED,
-                                       annotation_clip=False))
+        figures = _reported_marks(ax, mine, top)
         share = partial_share(row)
         dashed = share is not None
         ax.fill_between(dates, row["cameras"], step="post", color=FILL, alpha=0.6, linewidth=0)
@@ -169,6 +168,20 @@ def _figure(
             else:
                 kept.append(box)
     return fig
+
+
+def _reported_marks(ax: Any, points: list[ReportedPoint], top: float) -> list[Any]:
+    """The reported `points` on `ax`, the latest first, each a ◆ (◇ when not comparable) and
+    its value; one above `top` sits on the top edge, "↑" after its value. Their labels."""
+    figures = []
+    for point in sorted(points, key=lambda p: p.when, reverse=True):
+        above, y = point.cameras > top, min(point.cameras, top)
+        ax.plot([point.when], [y], marker="D", markersize=7, linestyle="", color=REPORTED,
+                markerfacecolor=REPORTED if point.comparable else "white", clip_on=False)
+        figures.append(ax.annotate(point.text + (" ↑" if above else ""), (point.when, y), xytext=(4, -10),
+                                   textcoords="offset points", fontsize=9, color=REPORTED,
+                                   annotation_clip=False))
+    return figures
 
 
 def _head(fig: Any, timeline: Any, rows: list[dict[str, Any]], credit: str | None, reported: bool) -> None:
