@@ -570,6 +570,7 @@ SLOW = {
     "test_exports.py::test_gdal_formats_hold_every_camera",
     "test_faults.py::test_a_changed_selection_is_published_at_once",
     "test_faults.py::test_a_full_temporary_disk_under_the_pbf_copy_of_xml_is_one_line",
+    "test_faults.py::test_an_xml_extract_with_a_coordinate_that_is_no_number_is_one_line",
     "test_faults.py::test_ctrl_c_ends_a_count_within_2_s",
     "test_faults.py::test_fault",
     "test_faults.py::test_refresh_on_a_full_disk_is_one_line_and_changes_nothing",

@@ -1396,6 +1396,34 @@ def test_real_compressed_xml_extracts_are_read(shared_data: Path, tmp_path: Path
     assert [(r["insee"], r["cameras"], r["partial"]) for r in tables[0]] == [("97-7", "0", "True")]
 
 
+@pytest.mark.parametrize("which", ["first", "last"])
+def test_an_xml_extract_with_a_coordinate_that_is_no_number_is_one_line(shared_data: Path, tmp_path: Path,
+                                                                         which: str) -> None:
+    """The real Saint-Barthélemy .osm.bz2 with its first or last node's lat="x" (osmium
+    fileinfo refuses it too): pyosmium's InvalidLocationError, no RuntimeError, went through
+    the reading of its header (the first node) or its copy as PBF (the last) as a traceback
+    (exit 1); now one line naming the file and the coordinate, exit 4."""
+    import bz2
+    import subprocess
+
+    text = bz2.decompress((shared_data / "osm/saint-barthelemy/saint_barthelemy.osm.bz2").read_bytes())
+    lats = list(re.finditer(rb'<node [^>]*?lat="([^"]*)"', text))
+    at = (lats[0] if which == "first" else lats[-1]).span(1)
+    bad = text[:at[0]] + b"x" + text[at[1]:]
+    xml = tmp_path / "bad.osm.bz2"
+    xml.write_bytes(bz2.compress(bad))
+    assert subprocess.run(["osmium", "fileinfo", "-e", str(xml)], capture_output=True).returncode != 0
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(cli, ["count", "--all", "--admin-level", "3", "--pbf", str(xml),
+                                      "-o", str(out), "-q"], catch_exceptions=False)
+    assert result.exit_code == ExitCode.DATA, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(f"osmcams: error: {xml}: cannot read OSM data: ")
+    assert "'x'" in lines[0]
+    assert not out.exists()
+
+
 CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 

@@ -415,7 +415,7 @@ def is_history(path: str | os.PathLike[str]) -> bool:
             return bool(reader.header().has_multiple_object_versions)
         finally:
             reader.close()
-    except RuntimeError:
+    except (RuntimeError, osmium.InvalidLocationError):  # the latter: a coordinate no number
         return False  # not a readable OSM file: the snapshot reader says why
 
 

@@ -227,7 +227,7 @@ def read_header(path: Path, pool: Any) -> tuple[Any, str | None, str]:
             reader = osmium.io.Reader(str(source), osmium.osm.NOTHING, pool)
             header = reader.header()
             reader.close()
-        except RuntimeError as e:
+        except (RuntimeError, osmium.InvalidLocationError) as e:  # the latter: a coordinate no number
             raise DataError(f"{path}: not a readable OSM file: {e}") from e
     for key in ("osmosis_replication_timestamp", "timestamp"):
         value = header.get(key)
@@ -306,7 +306,7 @@ def as_pbf(path: Path, header: Any, pool: Any, progress: Progress | None) -> Ite
             finally:
                 reader.close()
                 writer.close()
-        except RuntimeError as e:
+        except (RuntimeError, osmium.InvalidLocationError) as e:  # the latter: a coordinate no number
             failed = WRITE_FAILED.fullmatch(str(e))
             if failed:
                 raise OutputError(f"{path}: cannot copy it as a PBF to {copy}: {failed.group(1)}") from e
