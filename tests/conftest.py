@@ -592,6 +592,7 @@ SLOW = {
     "test_http.py::test_slow_answer_times_out",
     "test_layers.py::test_folders_import_only_from_folders_below",
     "test_layers.py::test_third_party_libraries_stay_in_their_module",
+    "test_maps.py::test_a_commune_the_data_may_not_cover_is_not_said_to_lie_outside_it_on_a_map",
     "test_maps.py::test_a_popup_opens_clear_of_the_title_box",
     "test_maps.py::test_department_map_html_shows_what_it_does_not_know",
     "test_maps.py::test_department_png_marks_partial_and_missing",

@@ -14,8 +14,8 @@ import pyproj
 import pytest
 import shapely
 from click.testing import CliRunner
+from conftest import read_umap, run_osmium
 from conftest import renamed as renamed_population
-from conftest import run_osmium
 from PIL import Image
 
 from osmcams.cli import cli
@@ -780,3 +780,65 @@ def test_a_total_over_partly_covered_communes_is_a_lower_bound(
         if total:  # the legend of the cameras by type, in both
             assert f"camera (≥{total})" in dom and f"camera (≥{total})" in drawn
     assert inside == {"06104": 0, "06012": 1, "06032": 1}
+
+
+def test_a_commune_the_data_may_not_cover_is_not_said_to_lie_outside_it_on_a_map(
+    monaco_2025: Path, communes_06: Path, tmp_path: Path
+) -> None:
+    """Monaco 2025's camera in Beausoleil (node 10147090782) alone, taken out by osmium getid:
+    a file with no bounding box and too few nodes to sample, which says nothing of Cap-d'Ail,
+    whose note in count is that the data does not say whether it covers it. The HTML map's
+    legend and popup, the PNG's legend and the uMap file's layer and popup said it lies
+    outside the data; they say what its note says."""
+    import matplotlib
+    from devtools import Browser
+
+    from osmcams.join import NO_COUNT_NOTE
+
+    one = tmp_path / "one.osm.pbf"
+    run_osmium("getid", monaco_2025, "n10147090782", "-o", one)
+    info = json.loads(run_osmium("fileinfo", "-j", "-e", one))
+    assert info["header"]["boxes"] == [] and info["data"]["count"]["nodes"] == 1
+    source = ("--pbf", one, "--boundaries", communes_06, "--commune", "06012", "--commune", "06032")
+    page = tmp_path / "one.html"
+    run_map(*source, "-o", page)
+    data = json.loads(re.search(r"var data = (\{.*?\});\n", page.read_text(encoding="utf-8")).group(1))
+    assert data["noData"] == "no count: the OSM data does not say whether it covers (1)"
+    features = {f["properties"]["insee"]: f["properties"] for f in data["communes"]["features"]}
+    assert features["06032"]["note"] == NO_COUNT_NOTE and features["06032"]["_unknown"] is True
+    assert "_unknown" not in features["06012"]
+    assert "outside" not in json.dumps(data)
+    browser = Browser()
+    try:  # Cap-d'Ail's popup, clicked in Chromium
+        tab = browser.open(page.as_uri())
+        popups = []
+        for i in range(tab.evaluate("document.querySelectorAll('path.osmcams-commune').length")):
+            tab.evaluate(f"document.querySelectorAll('path.osmcams-commune')[{i}]"
+                         ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+            browser.wait(0.5)
+            popups.append(tab.evaluate("document.querySelector('.leaflet-popup-content').textContent"))
+    finally:
+        browser.close()
+    (popup,) = [text for text in popups if text.startswith("Cap-d'Ail")]
+    assert ("No count: the OpenStreetMap data of this map does not say whether it covers this commune, "
+            "so its cameras were not counted (not zero).") in popup
+    out = tmp_path / "one.umap"
+    result = CliRunner().invoke(cli, ["export", *map(str, source), "-f", "umap", "-o", str(out), "-q"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    layers = {layer["_umap_options"]["name"]: layer for layer in read_umap(out)["layers"]}
+    nodata = layers["Communes without data"]
+    assert nodata["_umap_options"]["description"] == (
+        "No count: the OSM data does not say whether it covers (1): not counted, not zero.")
+    assert [f["properties"]["description"] for f in nodata["features"]] == [
+        "No count: the OSM data does not say whether it covers this commune, so its cameras were "
+        "not counted."]
+    text = out.read_text(encoding="utf-8")
+    assert "outside" not in text and "does not cover" not in text
+    # The static map's legend, its text kept as text in an SVG
+    svg = tmp_path / "one.svg"
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        run_map(*source, "-o", svg)
+    text = svg.read_text(encoding="utf-8")
+    assert "no count: the OSM data does" in text and "not say whether it covers (1)" in text
+    assert "outside" not in text

@@ -16,7 +16,7 @@ from typing import Any
 
 from osmcams.communes.model import OSM_POPULATION
 from osmcams.communes.population import OFFICIAL_SOURCE, year_in
-from osmcams.join import Report, population_text, share_text
+from osmcams.join import NO_COUNT_NOTE, Report, population_text, share_text
 from osmcams.models import printable
 
 NO_DATA = "#d9d9d9"  # grey: a commune asked for that the data does not cover
@@ -45,6 +45,8 @@ MEASURES = {
 }
 PARTIAL_LABEL = "partly in the OSM data (dashed):\ncount incomplete"
 NO_DATA_LABEL = "no data: outside\nthe OSM data"
+# Of the communes without a count where the data does not say where it lies (join.NO_COUNT_NOTE).
+NO_COUNT_LABEL = "no count: the OSM data does\nnot say whether it covers"
 UNKNOWN_LABEL = "counted, density unknown"
 ZERO = ("#ffffb2",)  # every commune at 0: the lightest colour, not a middle one
 OSM_CREDIT = "© OpenStreetMap contributors, ODbL"
@@ -247,6 +249,12 @@ def legend_entries(figure: Drawn) -> list[tuple[str, str]]:
 def flat_label(label: str, n: int) -> str | None:
     """A legend label on one line with its count, or None for no commune."""
     return f"{label.replace(chr(10), ' ')} ({n:,})" if n else None
+
+
+def no_data_label(rows: list[dict[str, Any]]) -> str:
+    """The legend label of the communes of `rows` without a count: outside the data, or not
+    known to be covered, as their note says (a report's are all one or the other)."""
+    return NO_COUNT_LABEL if any(r.get("note") == NO_COUNT_NOTE for r in rows) else NO_DATA_LABEL
 
 
 def no_data_name(communes: int) -> str:

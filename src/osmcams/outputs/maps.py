@@ -20,9 +20,9 @@ from osmcams.join import Report
 from osmcams.models import cameras_text, printable
 from osmcams.outputs.figures import (
     MEASURES,
+    NO_COUNT_LABEL,
     NO_DATA,
     NO_DATA_EDGE,
-    NO_DATA_LABEL,
     PARTIAL_DASH,
     PARTIAL_EDGE,
     PARTIAL_LABEL,
@@ -36,6 +36,7 @@ from osmcams.outputs.figures import (
     flat_label,
     html_text,
     legend_entries,
+    no_data_label,
     no_data_name,
     shown_text,
 )
@@ -291,7 +292,7 @@ def draw_static(
                             label=f"{PARTIAL_LABEL} ({figure.count('partial'):,})"))
     if figure.count("nodata"):
         shades.append(Patch(facecolor=NO_DATA, edgecolor=NO_DATA_EDGE, hatch="///",
-                            label=f"{NO_DATA_LABEL} ({figure.count('nodata'):,})"))
+                            label=f"{no_data_label(figure.rows)} ({figure.count('nodata'):,})"))
     first = fig.legend(handles=shades, title=f"{units.capitalize()}\n(number of communes)", loc="upper left",
                        alignment="left", bbox_to_anchor=(0.72, 0.88), fontsize=12,
                        title_fontsize=14, frameon=False)
@@ -352,9 +353,12 @@ def map_data(
     _, units = MEASURES[measure]
     figure = drawn(report, measure, scheme)
     communes = commune_features(report, figure.rows, outlines=types is None)
+    unknown = no_data_label(figure.rows) == NO_COUNT_LABEL  # not said to lie outside the data
     for feature, colour, kind, share in zip(communes, figure.colours, figure.kinds, figure.shares):
         feature["properties"].update(_colour=colour, _kind=kind,
                                      _covered=None if share is None else covered_text(share))
+        if kind == "nodata" and unknown:
+            feature["properties"]["_unknown"] = True
     cameras = [] if types is not None else [
         c for r in figure.rows for c in report.cameras.get(r["insee"], [])]
     if types is None:
@@ -378,7 +382,7 @@ def map_data(
         "units": units.capitalize() + f" ({scheme.replace('_', '-')} classes; number of communes)",
         "classes": legend_entries(figure),
         "partial": flat_label(PARTIAL_LABEL, figure.count("partial")),
-        "noData": flat_label(NO_DATA_LABEL, figure.count("nodata") + outside),
+        "noData": flat_label(no_data_label(figure.rows), figure.count("nodata") + outside),
         "dash": " ".join(map(str, PARTIAL_DASH)),
         "labelled": figure.count("partial") <= NAMED,  # "NN% covered" always shown, else on hover
         "types": [[colour, f"{shown_text(kind)} ({'≥' * floor}{types[kind]:,})"]

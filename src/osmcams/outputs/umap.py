@@ -15,12 +15,11 @@ import re
 from typing import Any
 
 from osmcams.files import atomic_open
-from osmcams.join import Report
+from osmcams.join import NO_COUNT_NOTE, Report
 from osmcams.models import Camera, cameras_text, one_line
 from osmcams.outputs.figures import (
     MEASURES,
     NO_DATA,
-    NO_DATA_LABEL,
     ODBL,
     PARTIAL_DASH,
     PARTIAL_EDGE,
@@ -31,6 +30,7 @@ from osmcams.outputs.figures import (
     drawn,
     flat_label,
     legend_entries,
+    no_data_label,
     no_data_name,
     number,
 )
@@ -159,7 +159,7 @@ def _document(
                                 color=PARTIAL_EDGE, fillColor="white", fillOpacity=0.5, weight=3,
                                 popupTemplate="Table", popupContentTemplate=COMMUNE_POPUP))
     if unknown:
-        label = flat_label(NO_DATA_LABEL, missing) or ""  # with their number, as the legend of `map`
+        label = flat_label(no_data_label(figure.rows), missing) or ""  # with their number, as `map`
         layers.insert(1, _layer("Communes without data", unknown, color="Gray", fillColor=NO_DATA,
                                 fillOpacity=0.6, weight=1, popupTemplate="Table",
                                 popupContentTemplate=COMMUNE_POPUP,
@@ -300,8 +300,12 @@ def _string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _no_data_text(communes: int) -> str:
-    """What the popup of `communes` without data says."""
+def _no_data_text(communes: int, unknown: bool = False) -> str:
+    """What the popup of `communes` without data says (`unknown`: one the data may not cover,
+    join.NO_COUNT_NOTE)."""
+    if unknown:
+        return ("No count: the OSM data does not say whether it covers this commune, so its cameras "
+                "were not counted.")
     if communes == 1:
         return "No data: the OSM data does not cover this commune, so its cameras were not counted."
     return "No data: the OSM data does not cover these communes, so their cameras were not counted."
@@ -309,7 +313,7 @@ def _no_data_text(communes: int) -> str:
 
 def _commune_description(row: dict[str, Any], units: str, key: str) -> str:
     if row.get("cameras") is None:
-        return _no_data_text(1)
+        return _no_data_text(1, row.get("note") == NO_COUNT_NOTE)
     value = row.get(key)
     text = f"{cameras_text(row['cameras'])}; " + (
         f"{number(value)} {units}" if value is not None else f"{units}: unknown")
