@@ -55,7 +55,8 @@ class Mirror:
         keep_value(self.db, name, value)
 
     def bbox(self) -> tuple[float, float, float, float] | None:
-        """The extract's header box, as kept."""
+        """The extract's box as `Extract.bbox` kept it: its header's, unless its data lies
+        outside it (`pbf.box_of_data`)."""
         bbox = self.get("bbox")
         return tuple(bbox) if bbox else None
 
