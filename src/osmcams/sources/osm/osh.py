@@ -453,7 +453,7 @@ def read_history(
         sifted.samples, sifted.referenced, *_camera_places(sifted.versions, ids["n"], tracks))
     box, said = header_bbox(header), ""
     if evidence is not None:
-        box, said = box_of_data(box, *evidence, _last_places(tracks), path.name)
+        box, said = box_of_data(box, *evidence, lambda: _last_places(tracks), path.name)
     return History(tracks, str(path), timestamp, timestamp_source, box,
                    dated + warnings + ([said] if said else []), evidence)
 

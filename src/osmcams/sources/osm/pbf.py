@@ -662,7 +662,7 @@ def scan_members(
     area, area_from, standalone, hugging = estimate_area(samples, scan.referenced, places, ids[nodes],
                                                          places[nodes], scan.hugging)
     box, said = box_of_data(header_bbox(header), samples, scan.referenced, ids[nodes], places[nodes],
-                            places, path.name)
+                            lambda: places, path.name)
     warnings += [said] if said else []
     unknown = area is None and polygon is None and box is None
     if unknown and why:
@@ -754,14 +754,15 @@ def metres_outside(box: tuple[float, float, float, float], points: Any) -> Any:
 
 
 def box_of_data(box: tuple[float, float, float, float] | None, samples: Any, referenced: Any,
-                node_ids: Any, node_places: Any, places: Any, name: str,
+                node_ids: Any, node_places: Any, places: Callable[[], Any], name: str,
                 ) -> tuple[tuple[float, float, float, float] | None, str]:
     """The header's `box` of file `name`, and "", unless its standalone nodes
     (`standalone_nodes`, when at least FEWEST_STANDALONE were sampled, from which
     `estimate_area` draws where it has data) lie clearly outside it (STRAY_SHARE of them over
     BOX_TOLERANCE_M): an extract cut to a box keeps none outside it, so this box is not its
     cut. Then None, as for a file without a box (where it has data is estimated from its
-    nodes alone), and the warning that says so; `places`, those of its cameras, counted."""
+    nodes alone), and the warning that says so, with how many of its cameras (`places()`,
+    asked only then) lie outside it too."""
     import numpy
 
     if box is None or samples is None or referenced is None:
@@ -774,11 +775,12 @@ def box_of_data(box: tuple[float, float, float, float] | None, samples: Any, ref
     stray = int((far > BOX_TOLERANCE_M).sum())
     if not stray or stray < STRAY_SHARE * len(points):
         return box, ""
-    out = int((metres_outside(box, places) > BOX_TOLERANCE_M).sum())
+    cameras_at = places()
+    out = int((metres_outside(box, cameras_at) > BOX_TOLERANCE_M).sum())
     sampled = "" if samples.fraction >= 1 else f" (in {samples.fraction:.0%} of its node blocks)"
     return None, (
         f"{name}: {stray:,} of its {len(points):,} standalone nodes{sampled} and {out:,} of its "
-        f"{len(places):,} cameras lie outside the bounding box of its header "
+        f"{len(cameras_at):,} cameras lie outside the bounding box of its header "
         f"{tuple(round(v, 5) for v in box)}, up to {far.max():,.0f} m: not the box it was cut "
         "with, so where it has data is estimated from its nodes alone")
 
