@@ -52,6 +52,12 @@ NO_COUNT_NOTE = "no count: the OSM data does not say whether it covers this comm
 STALE_AFTER_DAYS = 30
 
 
+def is_outside(row: dict[str, Any]) -> bool:
+    """Whether a row (count's, timeline's) is that of a commune named outside the data, not
+    one that a source could not count or the data may not cover, as its note says."""
+    return row.get("note") == NO_DATA_NOTE
+
+
 def no_population_why(source: str | None) -> str:
     """Why communes of a table `source` have no population, for a warning."""
     if not source:

@@ -53,8 +53,7 @@ COUNT_DROPPED = ("Types", "inh/cam", "km²", "Pop.", "/10k", "/km²")
 def rich_table(report, limit: int) -> Any:
     from osmcams.cli.render import Fitted
     from osmcams.communes.model import code_label
-    from osmcams.join import NO_COUNT_NOTE, population_text, share_text
-    from osmcams.outputs.charts import outside
+    from osmcams.join import NO_COUNT_NOTE, is_outside, population_text, share_text
 
     meta = report.meta
     rows = report.rows[:limit]
@@ -67,7 +66,7 @@ def rich_table(report, limit: int) -> Any:
     empty = "\nno commune to show: the warnings above say why" if not rows else ""
     partial = partial_note(rows, "its count is a lower bound, its densities are null under "
                                  f"{meta['min_coverage']:.0%} coverage")
-    if any(outside(r) for r in rows):
+    if any(is_outside(r) for r in rows):
         partial += "\n– cover and cameras: a commune outside the data, with no count"
     if any(r["note"] == NO_COUNT_NOTE for r in rows):  # not known to be outside: not said to be
         partial += "\n– cover and cameras: a commune the data may not cover, with no count"

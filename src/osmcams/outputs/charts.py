@@ -16,6 +16,7 @@ from typing import Any
 
 from osmcams.communes.model import code_label
 from osmcams.files import atomic_open, atomic_path
+from osmcams.join import is_outside
 from osmcams.models import cameras_text
 from osmcams.outputs.figures import (
     NO_DATA,
@@ -51,14 +52,6 @@ class ReportedPoint:
 
 def _when(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def outside(row: dict[str, Any]) -> bool:
-    """Whether the row is that of a commune named outside the data (not one that a source
-    could not count), as its note says."""
-    from osmcams.join import NO_DATA_NOTE
-
-    return row.get("note") == NO_DATA_NOTE
 
 
 def shown_rows(timeline: Any) -> list[dict[str, Any]]:
@@ -113,7 +106,7 @@ def _figure(
                        ax.get_position().width * fig.get_figwidth(), fig.dpi)
         mine = points[row["insee"]]
         if row["cameras"][-1] is None:  # outside the data, or not counted: said, no count, not a 0
-            away = outside(row)
+            away = is_outside(row)
             ax.set_title(f"{name}\n{NO_DATA_TEXT if away else 'not counted'}", fontsize=11, loc="left")
             if away:  # grey and hatched, as the maps draw a commune without data
                 ax.patch.set(facecolor=NO_DATA, edgecolor=NO_DATA_EDGE, hatch="///", linewidth=0)
@@ -266,7 +259,7 @@ def timeline_page(
     head = "".join(f"<th>{html_text(d[:10])}</th>" for d in timeline.dates)
     body = "".join(
         f"<tr><td>{html_text(r['insee'])}</td><td><bdi>{html_text(r['name'])}</bdi>"
-        + (f" ({NO_DATA_TEXT})" if outside(r)
+        + (f" ({NO_DATA_TEXT})" if is_outside(r)
            else f" ({html_text(covered_text(s))})" if (s := partial_share(r)) is not None else "")
         + "</td>" + "".join(f"<td>{'–' if c is None else f'{lower(r)}{c:,}'}</td>" for c in r["cameras"])
         + "</tr>" for r in timeline.rows
@@ -274,7 +267,7 @@ def timeline_page(
     floors = ("<p>≥ a commune only partly inside the data: its counts are lower bounds.</p>"
               if any(r.get("partial") for r in timeline.rows) else "")
     floors += ("<p>– a commune outside the data, with no count.</p>"
-               if any(outside(r) for r in timeline.rows) else "")
+               if any(is_outside(r) for r in timeline.rows) else "")
     names = {r["insee"]: r["name"] for r in timeline.rows}
     label = code_label(names)
     figures = "".join(
