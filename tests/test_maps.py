@@ -469,7 +469,7 @@ def test_names_on_a_crowded_map_overlap_no_other(communes_06, ign_shapes, monaco
     codes = ["06059", "06149", "06012", "06032", "06104", "06150"]
     named = geopandas.GeoDataFrame(
         {"name": ["Èze", "La Trinité", "Beausoleil", "Cap-d'Ail", "Roquebrune-Cap-Martin", "La Turbie"],
-         "share": [0.70, 0.09, 0.72, 0.99, 0.48, 0.80], "kind": ["partial"] * 6},
+         "share": [0.70, 0.09, 0.72, 0.99, 0.48, 0.80], "kind": ["partial"] * 6, "mark": [""] * 6},
         geometry=[shapes[code] for code in codes], crs="EPSG:4326").to_crs("EPSG:32632")
     fig = plt.figure(figsize=(16, 13.8), dpi=100)
     try:
@@ -483,7 +483,8 @@ def test_names_on_a_crowded_map_overlap_no_other(communes_06, ign_shapes, monaco
         place_names(ax, named, points)
         fig.canvas.draw()
         renderer = fig.canvas.get_renderer()
-        boxes = [Text.get_window_extent(text, renderer) for text in ax.texts]
+        boxes = [Text.get_window_extent(text, renderer) for text in ax.texts
+                 if not text.get_path_effects()]  # the names, not their white outlines
         frame = ax.get_window_extent(renderer)
         dots = ax.transData.transform([(p.x, p.y) for p in points.geometry])
     finally:
@@ -625,7 +626,8 @@ def test_a_long_name_stays_over_its_commune() -> None:
              "Cheap", "Obergiesing-Fasangarten-und-noch-viel-längerer-Name-der-Gemeinde"]
     squares = [shapely.box(-0.114 + i * 0.0105, 51.511 + j * 0.0063, -0.1035 + i * 0.0105,
                            51.5173 + j * 0.0063) for i in range(2) for j in range(2)]
-    named = geopandas.GeoDataFrame({"name": names, "share": [None] * 4, "kind": ["full"] * 4},
+    named = geopandas.GeoDataFrame({"name": names, "share": [None] * 4, "kind": ["full"] * 4,
+                                    "mark": [""] * 4},
                                    geometry=squares, crs="EPSG:4326").to_crs("EPSG:32630")
     fig = plt.figure(figsize=(16, 9), dpi=100)
     try:
@@ -842,3 +844,48 @@ def test_a_commune_the_data_may_not_cover_is_not_said_to_lie_outside_it_on_a_map
     text = svg.read_text(encoding="utf-8")
     assert "no count: the OSM data does" in text and "not say whether it covers (1)" in text
     assert "outside" not in text
+
+
+def svg_labels(path: Path) -> list[str]:
+    """The texts of an SVG drawn with svg.fonttype "none", one a text artist (its lines
+    joined by newlines), read from the XML."""
+    import xml.etree.ElementTree as ElementTree
+
+    svg = "{http://www.w3.org/2000/svg}"
+    groups = [g for g in ElementTree.parse(path).iter(f"{svg}g") if g.get("id", "").startswith("text_")]
+    return ["\n".join("".join(t.itertext()) for t in g.iter(f"{svg}text")) for g in groups]
+
+
+def test_a_static_map_names_a_commune_the_data_may_not_cover_as_count_notes_it(
+    monaco_2025: Path, communes_06: Path, ign_shapes, tmp_path: Path
+) -> None:
+    """Monaco 2025's camera in Beausoleil (node 10147090782) alone, taken out by osmium getid:
+    a file with no bounding box and one node (osmium fileinfo) says nothing of Cap-d'Ail, which
+    count notes as a commune the data may not cover. The SVG's legend said so, but the name on
+    the map read "Cap-d'Ail / no data"; it says "no count: may not be covered". Menton and Èze,
+    which hold none of the nodes of the whole Monaco 2025 (osmium), lie outside the data: their
+    names still read "no data". The names are read as text from the SVG's XML."""
+    import matplotlib
+
+    one = tmp_path / "one.osm.pbf"
+    run_osmium("getid", monaco_2025, "n10147090782", "-o", one)
+    info = json.loads(run_osmium("fileinfo", "-j", "-e", one))
+    assert info["header"]["boxes"] == [] and info["data"]["count"]["nodes"] == 1
+    shapes = ign_shapes(communes_06)
+    nodes = run_osmium("cat", "-t", "node", monaco_2025, "-f", "opl")
+    lon, lat = numpy.array(re.findall(r" x(-?[\d.]+) y(-?[\d.]+)", nodes), dtype=float).T
+    assert not any(shapely.contains_xy(shapes[code], lon, lat).any() for code in ("06083", "06059"))
+    cases = {"one": (one, ("06012", "06032")),
+             "whole": (monaco_2025, ("06012", "06032", "06104", "06083", "06059"))}
+    labels = {}
+    for name, (pbf, codes) in cases.items():
+        out = tmp_path / f"{name}.svg"
+        with matplotlib.rc_context({"svg.fonttype": "none"}):
+            run_map(*[a for code in codes for a in ("--commune", code)], "--pbf", pbf,
+                    "--boundaries", communes_06, "-o", out)
+        labels[name] = svg_labels(out)
+    assert "Cap-d'Ail\nno count: may\nnot be covered" in labels["one"]
+    assert not [text for text in labels["one"] if "no data" in text]
+    assert "Beausoleil" in labels["one"]
+    assert "Menton\nno data" in labels["whole"] and "Èze\nno data" in labels["whole"]
+    assert not [text for text in labels["whole"] if "may not" in text]

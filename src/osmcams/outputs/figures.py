@@ -47,6 +47,9 @@ PARTIAL_LABEL = "partly in the OSM data (dashed):\ncount incomplete"
 NO_DATA_LABEL = "no data: outside\nthe OSM data"
 # Of the communes without a count where the data does not say where it lies (join.NO_COUNT_NOTE).
 NO_COUNT_LABEL = "no count: the OSM data does\nnot say whether it covers"
+# What a static map writes under the name of a commune without a count.
+NO_DATA_MARK = "no data"
+NO_COUNT_MARK = "no count: may\nnot be covered"
 UNKNOWN_LABEL = "counted, density unknown"
 ZERO = ("#ffffb2",)  # every commune at 0: the lightest colour, not a middle one
 OSM_CREDIT = "© OpenStreetMap contributors, ODbL"
@@ -255,6 +258,12 @@ def no_data_label(rows: list[dict[str, Any]]) -> str:
     """The legend label of the communes of `rows` without a count: outside the data, or not
     known to be covered, as their note says (a report's are all one or the other)."""
     return NO_COUNT_LABEL if any(r.get("note") == NO_COUNT_NOTE for r in rows) else NO_DATA_LABEL
+
+
+def no_data_mark(row: dict[str, Any]) -> str:
+    """What a static map writes under the name of the commune of `row`, without a count: its
+    note, short, as `no_data_label` chooses the legend's ("no data" for one outside the data)."""
+    return NO_COUNT_MARK if row.get("note") == NO_COUNT_NOTE else NO_DATA_MARK
 
 
 def no_data_name(communes: int) -> str:

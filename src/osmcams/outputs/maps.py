@@ -37,6 +37,7 @@ from osmcams.outputs.figures import (
     html_text,
     legend_entries,
     no_data_label,
+    no_data_mark,
     no_data_name,
     shown_text,
 )
@@ -110,7 +111,8 @@ def _frames(report: Report, figure: Drawn, views: list[View] | None):
     rows = figure.rows
     communes = geopandas.GeoDataFrame(
         {"name": [r["name"] for r in rows], "kind": figure.kinds, "colour": figure.colours,
-         "share": figure.shares},
+         "share": figure.shares,
+         "mark": [no_data_mark(r) if k == "nodata" else "" for r, k in zip(rows, figure.kinds)]},
         geometry=[report.boundaries[r["insee"]] for r in rows], crs="EPSG:4326",
     )
     crs = communes.estimate_utm_crs() if len(communes) else "EPSG:3857"
@@ -188,21 +190,20 @@ def _draw_layers(ax: Any, communes: Any, points: Any, cones: Any, kinds: dict[st
 
 def place_names(ax: Any, named: Any, points: Any) -> None:
     """The names of the `named` communes on `ax`, whose limits are set, a long one on several
-    lines, with their coverage when partly covered, "no data" for one outside the data; none
-    when there are more than NAMED, but the partly covered ones if they are few enough. The
-    counted communes first, the larger first, each at the
-    first of LABEL_SHIFTS from its inner point that lies inside the map and on no name placed
-    before, and on no camera of `points` if one can (then the fewest); a name with no such
-    place is left out, as one over another would hide both."""
+    lines, with their coverage when partly covered, their `mark` when without a count ("no
+    data" for one outside the data); none when there are more than NAMED, but the partly
+    covered ones if they are few enough. The counted communes first, the larger first, each at
+    the first of LABEL_SHIFTS from its inner point that lies inside the map and on no name
+    placed before, and on no camera of `points` if one can (then the fewest); a name with no
+    such place is left out, as one over another would hide both. Each name is text over a
+    white outline of its own (`_halo`)."""
     import numpy
-    from matplotlib import patheffects
     from matplotlib.text import Text
 
     if len(named) > NAMED:  # too many to name: the partly covered ones, if few enough
         named = named[named["kind"] == "partial"]
         if len(named) > NAMED:
             return
-    halo = [patheffects.withStroke(linewidth=3, foreground="white")]
     ax.apply_aspect()  # where the data lie on the figure, as it will be drawn
     renderer = ax.figure.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
@@ -210,19 +211,19 @@ def place_names(ax: Any, named: Any, points: Any) -> None:
                                   if len(points) else numpy.empty((0, 2)))
     placed: list[Any] = []
     named = named.iloc[numpy.lexsort((-named.area.to_numpy(), (named["kind"] == "nodata").to_numpy()))]
-    for name, share, kind, spot in zip(named["name"], named["share"], named["kind"],
+    for name, share, mark, spot in zip(named["name"], named["share"], named["mark"],
                                        named.representative_point()):
         name = drawn_text("\n".join(textwrap.wrap(name, LABEL_WIDTH, break_long_words=False)))
         if share is not None and share == share:
             name = f"{name}\n{covered_text(share)}"
-        elif kind == "nodata":
-            name = f"{name}\nno data"
+        elif mark:
+            name = f"{name}\n{mark}"
         best: tuple[int, Any, Any] | None = None
         for shift in LABEL_SHIFTS:
             far = math.hypot(*shift) > LEADER_FROM
             text = ax.annotate(name, (spot.x, spot.y), xytext=shift, textcoords="offset points",
                                ha="center", va="center", fontsize=10, color="#252525",
-                               path_effects=halo, zorder=4, arrowprops={
+                               zorder=4, arrowprops={
                                    "arrowstyle": "-", "color": "#252525", "linewidth": 0.9,
                                    "shrinkA": 0, "shrinkB": 2} if far else None)
             text.update_positions(renderer)
@@ -240,6 +241,18 @@ def place_names(ax: Any, named: Any, points: Any) -> None:
                 break
         if best is not None:
             placed.append(best[2])
+            _halo(ax, best[1])
+
+
+def _halo(ax: Any, name: Any) -> None:
+    """A white outline under the annotation `name`, drawn as an annotation of its own: the name
+    itself, with no path effect (which turns a text into glyph outlines), stays text in an SVG."""
+    from matplotlib import patheffects
+
+    ax.annotate(name.get_text(), name.xy, xytext=name.xyann, textcoords="offset points",
+                ha="center", va="center", fontsize=name.get_fontsize(), color="white",
+                path_effects=[patheffects.Stroke(linewidth=3, foreground="white")],
+                zorder=name.get_zorder() - 0.1)
 
 
 def draw_static(
