@@ -435,7 +435,7 @@ def test_a_commune_outside_the_history_gets_no_count_through_time(
               "--commune", "La Turbie", "--reported", mine, "-q")
     data = json.loads(invoke(*common, "-f", "json").stdout)
     row = next(r for r in data["communes"] if r["insee"] == "06150")
-    assert row["cameras"] is None and row["reason"] == "the OSM data does not cover this commune"
+    assert row["cameras"] is None and row["reason"] == "no data: outside the OSM data"
     point = next(p for p in data["over_time"] if p["insee"] == "06150")
     assert (point["mapped_then"], point["completeness"], point["reason"]) == (None, None, row["reason"])
     table = invoke(*common).stdout
@@ -510,7 +510,7 @@ def test_compare_notes_say_each_thing_once(osh: Path, communes_06: Path, write_t
                              "-f", "json").stdout)
     turbie = next(r for r in bare["communes"] if r["insee"] == "06150")
     assert turbie["cameras"] is None and turbie["reported_cameras"] is None
-    assert turbie["reason"] == "the OSM data does not cover this commune; no reported figure"
+    assert turbie["reason"] == "no data: outside the OSM data; no reported figure"
     mine = write_text("riviera.csv", RIVIERA_FIGURES)
     data = json.loads(invoke("compare", "--pbf", osh, "--boundaries", communes_06, "--commune", "Beausoleil",
                              "-q", "--reported", mine, "-f", "json").stdout)
@@ -960,3 +960,40 @@ def test_a_stored_count_is_judged_by_the_coverage_it_was_kept_with(
         assert (point["completeness"], point["completeness_qualifier"]) == (None, None)
         assert point["reason"] == (f"the OSM data covers {round(coverage * 100)}% of the commune: the "
                                    "mapped count is incomplete, no ratio")
+
+
+def test_compare_gives_count_s_note_for_a_commune_outside_the_data(
+    monaco_2025: Path, communes_06: Path, ign_shapes, tmp_path: Path
+) -> None:
+    """Nice (no node of Monaco 2025 inside its IGN outline, by osmium and shapely), Peille and
+    La Turbie lie outside the data of the Monaco 2025 extract, as count notes them ("no data:
+    outside the OSM data"). compare said it in its own words ("the OSM data does not cover
+    this commune"); it gives count's note, in JSON, CSV, Markdown and the table."""
+    shapes = ign_shapes(communes_06)
+    nodes = run_osmium("cat", "-t", "node", monaco_2025, "-f", "opl")
+    places = [tuple(map(float, xy)) for xy in re.findall(r" x(-?[\d.]+) y(-?[\d.]+)", nodes)]
+    assert places and not any(shapes["06088"].contains(Point(xy)) for xy in places)
+    codes = ("06088", "06091", "06150")
+    asked = ("--pbf", monaco_2025, "--boundaries", communes_06, "--commune", "Beausoleil",
+             *(a for code in codes for a in ("--commune", code)), "-q")
+    counted = {r["insee"]: r for r in json.loads(invoke("count", *asked, "-f", "json").stdout)["communes"]}
+    note = "no data: outside the OSM data"
+    assert [counted[code]["note"] for code in codes] == [note] * 3
+    reasons = {"06088": note, "06091": f"{note}; no reported figure", "06150": f"{note}; no reported figure"}
+    rows = {r["insee"]: r for r in json.loads(invoke("compare", *asked, "-f", "json").stdout)["communes"]}
+    assert rows["06088"]["reported_cameras"] and rows["06088"]["completeness"] is None
+    assert {code: rows[code]["reason"] for code in codes} == reasons
+    assert rows["06012"]["cameras"] == 1
+    out = tmp_path / "compare.csv"
+    invoke("compare", *asked, "-o", out)
+    with out.open(encoding="utf-8", newline="") as table:
+        written = {r["insee"]: r for r in csv.DictReader(table)}
+    assert {code: written[code]["reason"] for code in codes} == reasons
+    markdown = invoke("compare", *asked, "-f", "markdown").stdout
+    for code in codes:
+        line = next(x for x in markdown.splitlines() if x.startswith(f"| {code} |"))
+        assert line.rstrip().endswith(f"| {reasons[code]} |")
+    table = " ".join(invoke("compare", *asked).stdout.split())
+    assert table.count(note) == 3
+    everything = json.dumps(rows) + markdown + table + out.read_text(encoding="utf-8")
+    assert "does not cover" not in everything

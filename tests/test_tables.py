@@ -108,7 +108,7 @@ def test_compare_of_named_communes_gives_the_uncovered_one_a_row(capsys, commune
                  "--commune", "Nice", "--commune", "Beausoleil", "-f", "json"]) == 0
     rows = {r["insee"]: r for r in json.loads(capsys.readouterr().out)["communes"]}
     assert rows["06088"]["cameras"] is None
-    assert rows["06088"]["reason"] == "the OSM data does not cover this commune"
+    assert rows["06088"]["reason"] == "no data: outside the OSM data"
     assert rows["06012"]["cameras"] == 1
 
 

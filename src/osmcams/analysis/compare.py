@@ -25,7 +25,7 @@ from typing import Any
 from osmcams.communes.model import department_of
 from osmcams.errors import DataError
 from osmcams.files import read_input
-from osmcams.join import MIN_COVERAGE, NO_COUNT_NOTE, Report, data_age_days, dense, share_text
+from osmcams.join import MIN_COVERAGE, NO_COUNT_NOTE, NO_DATA_NOTE, Report, data_age_days, dense, share_text
 from osmcams.models import listed
 
 MAX_REPORTED_BYTES = 16 << 20  # a table of figures per commune of France takes a few MB
@@ -49,7 +49,6 @@ WIDER = re.compile(
     r"urban area|aire urbaine|unit[ée] urbaine|m[ée]tropol|agglom|intercommun|communaut[ée]|"
     r"\bepci\b|(?<!police )department|d[ée]partement|\bregion|r[ée]gion", re.IGNORECASE)
 OUTDATED_YEARS = 2
-NOT_COVERED = "the OSM data does not cover this commune"
 NOT_KEPT = "the osmcams that counted did not keep its coverage: no ratio"
 INCOMPLETE = "the mapped count is incomplete"
 SHIPPED = ("reported_series.csv", "reported_departments.csv")
@@ -314,14 +313,12 @@ def flags(figure: dict[str, Any], data_timestamp: str | None) -> list[str]:
     return found
 
 
-def ratio(mapped: int | None, figure: dict[str, Any], short: str | None = None, floor: bool = False
+def ratio(mapped: int, figure: dict[str, Any], short: str | None = None, floor: bool = False
           ) -> tuple[float | None, str | None, str | None]:
     """Completeness mapped ÷ reported, its qualifier, or the reason there is none. `short`:
     why the commune's count says too little for a ratio, its coverage being under what
     densities need (it would read as 0 % where there is almost no data); `floor`: the count
     is a lower bound (the data covers most of the commune, not all), and so is the ratio."""
-    if mapped is None:
-        return None, None, NOT_COVERED
     if short is not None:
         return None, None, short
     if not figure["commune_scope"]:
@@ -422,14 +419,16 @@ def series_point(
         short = NOT_KEPT if known.partial is None else too_short(row, min_coverage)
         known = known.cameras
     mapped = known if isinstance(known, int) else None
-    completeness, qualifier, reason = ratio(mapped, figure, short, bool(row and partial(row)))
-    if mapped is None:
+    if mapped is not None:
+        completeness, qualifier, reason = ratio(mapped, figure, short, bool(row and partial(row)))
+    else:
         stamp = _instant(data_timestamp)
+        completeness, qualifier = None, None
         reason = ("no history of the OSM data" if then is None
                   else "the figure is not dated" if moment is None
                   else known if isinstance(known, str)
                   else "after the data date" if stamp is not None and moment > stamp
-                  else NOT_COVERED)
+                  else uncounted(row))
     return {
         "insee": code, "name": name, **_figure_keys(figure),
         "moment": None if moment is None else f"{moment:%Y-%m-%dT%H:%M:%SZ}",
@@ -452,6 +451,12 @@ def _figure_keys(figure: dict[str, Any] | None) -> dict[str, Any]:
     return {key: figure["source"] if key == "reported_source" else figure[key] for key in FIGURE_KEYS}
 
 
+def uncounted(row: dict[str, Any] | None) -> str:
+    """Why a commune has no count, as count notes it: the data does not say whether it covers
+    it, or it lies outside the data (also when it was left out of the count, `row` None)."""
+    return NO_COUNT_NOTE if row is not None and row.get("note") == NO_COUNT_NOTE else NO_DATA_NOTE
+
+
 def too_short(row: dict[str, Any], min_coverage: float = MIN_COVERAGE) -> str | None:
     """Why the count of `row` says too little for a ratio (its coverage is under
     `min_coverage`), or None. Said once: the flag of a partial count goes into it."""
@@ -472,14 +477,11 @@ def _row(
     if row is None:  # left out of the count, outline and all: the data does not cover it
         row = dict.fromkeys(ROW_KEYS)
         row.update(insee=code, name=figure["name"] if figure else code, department=department_of(code),
-                   partial=False)
+                   partial=False, note=uncounted(None))
     mapped = row.get("cameras")
     short = too_short(row, min_coverage)
-    # Why there is no count: the data does not cover the commune, or, as count's note says,
-    # does not say whether it does.
-    uncounted = NO_COUNT_NOTE if row.get("note") == NO_COUNT_NOTE else NOT_COVERED
     completeness, qualifier, reason = (
-        (None, None, uncounted + ("" if figure else "; no reported figure")) if mapped is None
+        (None, None, uncounted(row) + ("" if figure else "; no reported figure")) if mapped is None
         else ratio(mapped, figure, short, bool(partial(row))) if figure
         else (None, None, "no reported figure"))
     return {
