@@ -434,6 +434,36 @@ def test_population_year_from_the_data_or_the_file_name_only(
     assert read_population(columns, "2018").year == "2021"  # the data says so
 
 
+@pytest.mark.parametrize(("column", "year"), [
+    ("PMUN2021", "2021"),  # INSEE's historical series of populations: PMUN2021, PMUN2020, …
+    ("PTOT1936", "1936"),  # … back to PTOT1876
+    ("PMUN21", "2021"),
+    ("P21_POP", "2021"),  # INSEE's base-cc-serie-historique
+    ("PMUN", None),  # INSEE's legal populations: the year is in the file's title only
+])
+def test_population_year_from_an_insee_column_name(
+    cog_population: Path, tmp_path: Path, column: str, year: str | None
+) -> None:
+    """The real COG table's communes as an INSEE CSV whose population column is `column`:
+    PMUN2021 was taken as the population, its year left unknown ("year unknown", and a
+    warning asking for --population-year); the year its name states is read, over
+    --population-year, as P21_POP's was. Etalab's communes.json itself states no year (no
+    key holds one, nor does any value but the codes and populations): it has none, the
+    directory's "cog-2026" read as no year either."""
+    rows = [r for r in json.loads(cog_population.read_text(encoding="utf-8"))
+            if r["type"] == "commune-actuelle" and r.get("population") is not None]
+    table = tmp_path / "base.csv"
+    table.write_text(f"CODGEO;LIBGEO;{column}\n" + "".join(
+        f"{r['code']};{r['nom']};{r['population']}\n" for r in rows), encoding="utf-8")
+    population = read_population(table, "2023")
+    assert population.year == (year or "2023")
+    assert population.values["06012"] == next(r["population"] for r in rows if r["code"] == "06012")
+    assert read_population(table).year == year
+    assert not any(re.search(r"ann[ée]e|mill[ée]sime|year|date|(19|20)\d\d", key, re.IGNORECASE)
+                   for row in rows for key in row)
+    assert read_population(cog_population).year is None
+
+
 def test_incomplete_relations_are_keyed_by_relation_id(write_text) -> None:
     opl = """\
 n1 v1 x0 y0

@@ -12,7 +12,7 @@ from pathlib import Path
 from osmcams.communes.model import COLUMNS, Communes, Population, Unusable, commune_frame
 
 CACHE_FORMAT = 3  # 3: codes of 4 digits get back their leading zero; features without a code
-POPULATION_FORMAT = 2  # 2: the codes merged into each commune
+POPULATION_FORMAT = 3  # 2: the codes merged into each commune; 3: the year of a PMUN2021 column
 
 
 def cache_path(

@@ -245,8 +245,10 @@ def _population_csv(path: Path, text: str) -> Population:
             f"{path}: no code and population columns among {short_list(columns)} "
             "(expected CODGEO or COM, and PMUN, PTOT or P21_POP)"
         )
-    column_year = re.fullmatch(r"P(\d\d)_POP", pop.upper()) or re.fullmatch(r"PMUN(\d\d)", pop.upper())
-    year = "20" + column_year.group(1) if column_year else None
+    # The year the column's INSEE name states: P21_POP, PMUN21, PMUN2021 or PTOT1936.
+    stated = re.fullmatch(r"P(\d\d)_POP|PMUN(\d\d)|(?:PMUN|PTOT)((?:19|20)\d\d)", pop.upper())
+    digits = stated.group(stated.lastindex or 0) if stated else None
+    year = "20" + digits if digits and len(digits) == 2 else digits
     values: dict[str, int] = {}
     names: dict[str, str] = {}
     merged: dict[str, list[str]] = {}
