@@ -576,6 +576,16 @@ def test_the_estimate_does_not_bridge_a_notch_of_the_cut(
     assert km2(shapely.intersection(area, notched)) / km2(notched) >= 0.9
 
 
+def bezirksteile(pbf: Path, tmp_path: Path) -> dict[str, object]:
+    """The complete admin_level=10 outlines of München 2020, assembled by osmium-tool."""
+    relations, exported = tmp_path / "level10.osm.pbf", tmp_path / "level10.geojson"
+    run_osmium("tags-filter", pbf, "r/admin_level=10", "-o", relations)
+    run_osmium("export", relations, "-o", exported, "--geometry-types=polygon", "-a", "id")
+    return {f"r{f['properties']['@id']}": shapely.geometry.shape(f["geometry"])
+            for f in json.loads(exported.read_text())["features"]
+            if f["properties"].get("admin_level") == "10"}
+
+
 def test_munchen_is_covered_as_far_as_its_data_reaches_past_its_header_box(
     shared_data: Path, tmp_path: Path
 ) -> None:
@@ -586,12 +596,7 @@ def test_munchen_is_covered_as_far_as_its_data_reaches_past_its_header_box(
     history file (`timeline`, the file written by `osmium cat`): never over the hull's share
     (shapely and pyproj), within 0.1 of it, and Gärtnerplatz well past the box's share."""
     pbf = shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf"
-    relations, exported = tmp_path / "level10.osm.pbf", tmp_path / "level10.geojson"
-    run_osmium("tags-filter", pbf, "r/admin_level=10", "-o", relations)
-    run_osmium("export", relations, "-o", exported, "--geometry-types=polygon", "-a", "id")
-    outlines = {f"r{f['properties']['@id']}": shapely.geometry.shape(f["geometry"])
-                for f in json.loads(exported.read_text())["features"]
-                if f["properties"].get("admin_level") == "10"}
+    outlines = bezirksteile(pbf, tmp_path)
     hull = shapely.convex_hull(shapely.multipoints(standalone_nodes(pbf)))
     box = shapely.box(*map(float, run_osmium("fileinfo", "-g", "header.boxes", pbf).strip("()\n").split(",")))
     truth, boxed = true_shares(outlines, hull), true_shares(outlines, box)
@@ -608,6 +613,67 @@ def test_munchen_is_covered_as_far_as_its_data_reaches_past_its_header_box(
         for code, share in rows.items():
             assert truth[code] - 0.1 <= share <= printed(truth[code]) + 0.005, (command, code, share)
         assert rows["r67030"] >= boxed["r67030"] + 0.15
+
+
+def test_an_extent_past_a_header_box_that_is_not_the_cut_is_not_clipped_to_it(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """München 2020 with a .poly of our own that holds its data: the convex hull of its
+    standalone nodes (tagged, no way refers to them: a pyosmium loop), grown by 30 m (in
+    UTM 32N, pyproj). Its header's box is not the cut, but the extent was clipped to it all
+    the same (Gärtnerplatz 0.54 where the extent holds 0.86). Now the box is set aside as
+    without an extent, with its warning:
+    each complete Bezirksteil's coverage is its share inside the extent (shapely and pyproj),
+    by `count` and by `timeline` alike."""
+    import osmium
+    from pyproj import Transformer
+
+    class Standalone(osmium.SimpleHandler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tagged: dict[int, tuple[float, float]] = {}
+            self.referred: set[int] = set()
+
+        def node(self, n) -> None:
+            if len(n.tags):
+                self.tagged[n.id] = (n.location.lon, n.location.lat)
+
+        def way(self, w) -> None:
+            self.referred.update(r.ref for r in w.nodes)
+
+    pbf = shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf"
+    found = Standalone()
+    found.apply_file(str(pbf))
+    alone = [place for i, place in found.tagged.items() if i not in found.referred]
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32632", always_xy=True)
+    hull = shapely.convex_hull(shapely.multipoints(numpy.array(alone)))
+    grown = shapely.transform(shapely.transform(hull, lambda xy: numpy.column_stack(
+        to_utm.transform(*xy.T))).buffer(30), lambda xy: numpy.column_stack(
+        to_utm.transform(*xy.T, direction="INVERSE")))
+    poly = tmp_path / "munchen.poly"
+    ring = grown.exterior.coords
+    poly.write_text("\n".join(["munchen", "1", *(f"  {x:.7f}  {y:.7f}" for x, y in ring),
+                                "END", "END"]) + "\n")
+    outlines = bezirksteile(pbf, tmp_path)
+    box = shapely.box(*map(float, run_osmium("fileinfo", "-g", "header.boxes", pbf).strip("()\n").split(",")))
+    truth = true_shares(outlines, grown)
+    clipped = true_shares(outlines, shapely.intersection(grown, box))
+    assert round(truth["r67030"], 2) == 0.86 and round(clipped["r67030"], 2) == 0.54
+    history = tmp_path / "munchen.osh.pbf"
+    run_osmium("cat", pbf, "-o", history,
+               "--output-header=osmosis_replication_timestamp=2020-07-20T12:44:03Z")
+    chosen = [arg for code in outlines for arg in ("--commune", code)]
+    for command, source in (("count", pbf), ("timeline", history)):
+        result = invoke(command, *chosen, "--pbf", source, "--admin-level", "10", "--extent", poly,
+                        "-f", "json")
+        assert result.exit_code == 0, result.output
+        data = strict_json(result.stdout)
+        assert f"known from its extent {poly}" in result.stderr, command
+        rows = {r["insee"]: r["coverage"] for r in data["communes"]}
+        assert rows.keys() == outlines.keys()
+        for code, share in rows.items():
+            assert share == pytest.approx(printed(truth[code]), abs=0.01), (command, code, share)
+        assert "lie outside the bounding box of its header" in result.stderr, command
 
 
 # A star-shaped cut of our own of the Rhein-Neckar 2016 extract (Mannheim, Heidelberg and the

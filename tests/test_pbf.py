@@ -170,7 +170,7 @@ def test_a_header_box_that_does_not_hold_the_data_is_not_taken_for_its_cut(osm_d
         f"{path.name}: {stray:,} of its {len(alone):,} standalone nodes and "
         f"{sum(metres > 10 for metres in cameras)} of its {len(cameras)} cameras lie outside the "
         f"bounding box of its header {tuple(round(v, 5) for v in box)}, up to {max(alone):,.0f} m: "
-        "not the box it was cut with, so where it has data is estimated from its nodes alone"
+        "not the box it was cut with, so it does not bound where the file has data"
     ]
 
 

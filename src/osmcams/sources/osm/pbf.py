@@ -613,14 +613,16 @@ def scan_members(
             "with a snapshot (`osmium time-filter FILE -o snapshot.osm.pbf`)"
         )
     # A known extent needs no estimate; else the first pass samples nodes and tells which
-    # of them stand alone; a file it cannot sift is sampled apart.
+    # of them stand alone; a file it cannot sift is sampled apart. They tell too whether the
+    # header's box is the cut (`box_of_data`), which bounds an extent that reaches past it.
+    box = header_bbox(header)
+    sample = polygon is None or reaches_past(polygon, box)
     unsorted = ""
     with (ThreadPoolExecutor(1, thread_name_prefix="osmcams-imports") as background,
           as_pbf(path, header, pool, progress) as source):
         background.submit(estimate_imports)  # meanwhile, as the passes free the GIL
         try:
-            scan = _first_pass(source, admin_level, pool, progress, threads, sample=polygon is None,
-                               name=path)
+            scan = _first_pass(source, admin_level, pool, progress, threads, sample=sample, name=path)
         except UnsortedData as e:
             if source == path:
                 raise
@@ -634,11 +636,11 @@ def scan_members(
         samples = scan.samples
         if samples is None and polygon is None:
             samples = sampled(source)
-        why = unsampled(source) if polygon is None and header_bbox(header) is None else None
+        why = unsampled(source) if polygon is None and box is None else None
     cameras, warnings = _cameras(scan)
     if unsorted:
         why = "it is not sorted by id"
-        boxed = polygon is None and header_bbox(header) is not None
+        boxed = polygon is None and box is not None
         warnings.append(f"{path.name} is not sorted by id ({unsorted}): read as it is, its nodes "
                         "unsampled" + (": where it has data is taken from its header's box" if boxed else ""))
     _refuse_twice(path, cameras)
@@ -659,10 +661,11 @@ def scan_members(
                                  numpy.fromiter((c.lat for c in cameras), float, count)))
     nodes = numpy.fromiter((c.osm_type == "node" for c in cameras), bool, count)
     ids = numpy.fromiter((c.osm_id for c in cameras), numpy.int64, count)
-    area, area_from, standalone, hugging = estimate_area(samples, scan.referenced, places, ids[nodes],
+    area, area_from, standalone, hugging = estimate_area(samples if polygon is None else None,
+                                                         scan.referenced, places, ids[nodes],
                                                          places[nodes], scan.hugging)
-    box, said = box_of_data(header_bbox(header), samples, scan.referenced, ids[nodes], places[nodes],
-                            lambda: places, path.name)
+    box, said = box_of_data(box, samples, scan.referenced, ids[nodes], places[nodes], lambda: places,
+                            path.name)
     warnings += [said] if said else []
     unknown = area is None and polygon is None and box is None
     if unknown and why:
@@ -753,6 +756,16 @@ def metres_outside(box: tuple[float, float, float, float], points: Any) -> Any:
     return numpy.hypot(east_west, north_south) * METRES_PER_DEGREE
 
 
+def reaches_past(polygon: Any, box: tuple[float, float, float, float] | None) -> bool:
+    """Whether `polygon` reaches further than BOX_TOLERANCE_M (its rounding) outside `box`
+    (None: no box), so that whether `box` is the cut (`box_of_data`) changes what it bounds.
+    A point of an edge lies no further outside a box than one of its ends."""
+    import shapely
+
+    return box is not None and bool((metres_outside(box, shapely.get_coordinates(polygon))
+                                     > BOX_TOLERANCE_M).any())
+
+
 def box_of_data(box: tuple[float, float, float, float] | None, samples: Any, referenced: Any,
                 node_ids: Any, node_places: Any, places: Callable[[], Any], name: str,
                 ) -> tuple[tuple[float, float, float, float] | None, str]:
@@ -760,8 +773,8 @@ def box_of_data(box: tuple[float, float, float, float] | None, samples: Any, ref
     (`standalone_nodes`, when at least FEWEST_STANDALONE were sampled, from which
     `estimate_area` draws where it has data) lie clearly outside it (STRAY_SHARE of them over
     BOX_TOLERANCE_M): an extract cut to a box keeps none outside it, so this box is not its
-    cut. Then None, as for a file without a box (where it has data is estimated from its
-    nodes alone), and the warning that says so, with how many of its cameras (`places()`,
+    cut. Then None, as for a file without a box (where it has data is its extent alone, or
+    estimated from its nodes alone), and the warning that says so, with how many of its cameras (`places()`,
     asked only then) lie outside it too."""
     import numpy
 
@@ -782,7 +795,7 @@ def box_of_data(box: tuple[float, float, float, float] | None, samples: Any, ref
         f"{name}: {stray:,} of its {len(points):,} standalone nodes{sampled} and {out:,} of its "
         f"{len(cameras_at):,} cameras lie outside the bounding box of its header "
         f"{tuple(round(v, 5) for v in box)}, up to {far.max():,.0f} m: not the box it was cut "
-        "with, so where it has data is estimated from its nodes alone")
+        "with, so it does not bound where the file has data")
 
 
 def with_hugged(area: Any, hugging: Any, fraction: float) -> tuple[Any, bool]:
