@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import shapely
 from conftest import benchmark_script, on_small_disk, run_osmium, share_inside
 from fake_replication import STAMP, Obj, Server, osc, read_objects
 from test_backfill import _replayed
@@ -1233,6 +1234,50 @@ def test_a_first_run_covers_what_count_covers_on_a_sampled_file(
         assert db.execute("SELECT value FROM kept_state WHERE name = 'samples_format'").fetchone() == (
             str(SAMPLES_FORMAT),)
     assert {r["insee"]: r["coverage"] for r in published(tmp_path / "www")[0]["communes"]} == rows
+
+
+def test_a_store_that_kept_a_header_box_which_is_not_the_cut_reads_its_box_again(
+    shared_data, replication, tmp_path, net_env, capsys
+):
+    """München 2020, whose header's box holds only part of its data (test_pbf), refreshed
+    from a store an osmcams before `box_of_data` built: it kept that box as the cut (written
+    here by SQL, and the rows counted again with it: Bezirksteil Gärtnerplatz 54 % covered,
+    the box's share by shapely and pyproj). Once migrated, the next run, with no diff to
+    apply, reads the extract for its box again: every row's coverage is a fresh count's,
+    Gärtnerplatz's 0.15 past the box's; the run after that has nothing new."""
+    from test_coverage import bezirksteile, true_shares
+
+    source = shared_data / "osm/big/valhalla-bench-munchen-2020.osm.pbf"
+    pbf = tmp_path / "munchen.osm.pbf"
+    run_osmium("cat", source, "-o", pbf, f"--output-header=osmosis_replication_base_url={replication.url}",
+               "--output-header=osmosis_replication_sequence_number=1000",
+               "--output-header=osmosis_replication_timestamp=2020-07-20T12:44:03Z")
+    box = [float(v) for v in run_osmium("fileinfo", "-g", "header.boxes", pbf).strip("()\n").split(",")]
+    boxed = true_shares(bezirksteile(source, tmp_path), shapely.box(*box))
+    replication.set_latest(1000, "2020-07-20T12:44:03Z")
+    config = write_config(tmp_path, pbf, replication.url, all=True, admin_level=10)
+    assert run(config, "--quiet") == 0
+
+    def coverages() -> dict[str, float]:
+        return {r["insee"]: r["coverage"] for r in published(tmp_path / "www")[0]["communes"]}
+
+    expected = {r["insee"]: r["coverage"] for r in fresh_count(pbf, net_env, every=True, admin_level=10).rows}
+    assert coverages() == expected and expected["r67030"] >= boxed["r67030"] + 0.15
+    store = tmp_path / "www" / "history.sqlite"
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE kept_state SET value = ? WHERE name = 'bbox'", (json.dumps(box),))
+        db.execute("DELETE FROM kept_state WHERE name = 'communes'")  # its rows counted with it
+    assert run(config, "--quiet") == 0
+    assert coverages()["r67030"] == pytest.approx(boxed["r67030"], abs=0.001)
+    with sqlite3.connect(store) as db:
+        db.execute("PRAGMA user_version = 13")  # the schema before the box was checked again
+    capsys.readouterr()
+    assert run(config) == 0
+    assert "munchen.osm.pbf: the box of its header, kept as its cut by an earlier osmcams, is not its " \
+           "cut" in capsys.readouterr().err
+    assert coverages() == expected
+    assert run(config) == 0
+    assert "nothing new" in capsys.readouterr().err
 
 
 def test_the_store_gives_a_commune_s_counts_by_its_name(

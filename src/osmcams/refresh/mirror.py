@@ -60,6 +60,16 @@ class Mirror:
         bbox = self.get("bbox")
         return tuple(bbox) if bbox else None
 
+    def keep_bbox(self, bbox: tuple[float, float, float, float] | None) -> None:
+        """Keep the extract's box as `Extract.bbox` has it (`pbf.box_of_data`'s rule)."""
+        self.put("bbox", bbox)
+        self.db.execute("DELETE FROM kept_state WHERE name = 'box_unchecked'")
+
+    def box_unchecked(self) -> bool:
+        """Whether the box was kept by an osmcams before `pbf.box_of_data` (the store's
+        migration to schema 14 says so): its header's, even where its data lies outside it."""
+        return bool(self.get("box_unchecked"))
+
     def extent(self) -> tuple[Any, str | None]:
         """The polygon the extract was cut with and its file, when known; else (None, None)."""
         import shapely

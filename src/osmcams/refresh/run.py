@@ -189,6 +189,9 @@ class Refresh:
                 self._communes()  # a commune that does not exist stops the run before any work
             self._read_extract(download=not self.config.pbf.is_file())
             self.touched = None
+        reboxed = not fresh and mirror.box_unchecked() and self._box_changed()
+        if reboxed:
+            self.touched = None  # every row's coverage may change
         try:
             applied = self._catch_up()
         except (DiffsGone, StaleError) as e:
@@ -206,7 +209,7 @@ class Refresh:
             except DiffsGone as again:
                 raise NetworkError(f"{again} even after downloading a new extract") from again
         same = mirror.get("communes") == self._communes_key()
-        if not (fresh or applied) and self._in_place(mirror.get("sequence")) and same:
+        if not (fresh or applied or reboxed) and self._in_place(mirror.get("sequence")) and same:
             stamp = mirror.get("timestamp")
             return Outcome(f"nothing new: data of {_short(stamp)} (sequence "
                            f"{mirror.get('sequence')}) is the newest", mirror.get("sequence"))
@@ -239,7 +242,7 @@ class Refresh:
         mirror = self.mirror
         mirror.fill(extract, scan)
         mirror.put("base", _identity(config.pbf))
-        mirror.put("bbox", extract.bbox)
+        mirror.keep_bbox(extract.bbox)
         mirror.put("sequence", state.sequence)
         mirror.put("timestamp", state.timestamp)
         mirror.put("url", None if state.url is None else public_url(state.url))  # the store is no secret
@@ -251,6 +254,21 @@ class Refresh:
                    {"wkb": _wkb(extract.extent), "source": extract.extent_source})
         if not config.request.boundaries:
             mirror.put("boundaries", [_boundary_record(b) for b in boundaries])
+
+    def _box_changed(self) -> bool:
+        """Whether the extract's box, read again (its cameras are not: those kept are
+        current), is not the one kept, which an earlier osmcams took from its header
+        (`Mirror.box_unchecked`); it is kept from now on."""
+        from osmcams.sources.osm.pbf import scan_members
+
+        mirror = self.mirror
+        box = scan_members(self.config.pbf, None, self.settings.threads, self.progress)[0].bbox
+        changed = box != mirror.bbox()
+        if changed:
+            self.log(f"{self.config.pbf.name}: the box of its header, kept as its cut by an earlier "
+                     "osmcams, is not its cut (its data lies outside it): every commune is counted again")
+        mirror.keep_bbox(box)
+        return changed
 
     def _download(self) -> None:
         from osmcams.sources.download import extract_for

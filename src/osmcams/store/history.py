@@ -218,6 +218,12 @@ MIGRATIONS = [
     Migration("the removed cameras found without reading every change", """
     CREATE INDEX IF NOT EXISTS changes_removed ON changes(key, insee) WHERE change = 'removed';
     """),
+    # An osmcams before `pbf.box_of_data` kept an extract's header box as its cut even where
+    # its data lies outside it: the next refresh reads the extract for its box again.
+    Migration("the extract's box checked again: a header's box its data lies outside is no cut", """
+    INSERT OR REPLACE INTO kept_state SELECT 'box_unchecked', 'true' FROM kept_state
+        WHERE name = 'bbox' AND value IS NOT NULL AND value != 'null';
+    """),
 ]
 COUNT_COLUMNS = "insee, name, cameras, population, cameras_per_km2, cameras_per_10k, coverage, partial"
 
