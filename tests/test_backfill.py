@@ -56,12 +56,24 @@ def _state(path: Path, instant: str, communes: dict[str, Any]) -> dict[str, tupl
             for obj, where, code in placed(path, instant, chosen)}
 
 
-def _expected_changes(states: list[dict[str, tuple]], dates: list[str]) -> set[tuple[str, str, str]]:
-    """(date, key, change) between consecutive states, the first date adding all it holds."""
+def _in_osm(path: Path, instant: str) -> set[str]:
+    """The keys of every camera that `osmium time-filter` holds at `instant`, in a commune or
+    not."""
+    objects = parse_opl(run_osmium("time-filter", _cameras_only(path), instant, "-f", "opl", "-o", "-"))
+    return {f"{KEYS[o.kind]}/{o.osm_id}" for o in objects if o.tags.get("man_made") == "surveillance"}
+
+
+def _expected_changes(states: list[dict[str, tuple]], dates: list[str],
+                      in_osm: list[set[str]]) -> set[tuple[str, str, str]]:
+    """(date, key, change) between consecutive states, the first date adding all it holds: a
+    camera that left every commune moved out when it is still a camera in OSM (`in_osm`, at
+    each date), else it was removed; one that came in moved in when it was one before."""
     expected = {(dates[0], key, "added") for key in states[0]}
-    for date, (before, now) in zip(dates[1:], pairwise(states)):
-        expected |= {(date, key, "removed") for key in before.keys() - now.keys()}
-        expected |= {(date, key, "added") for key in now.keys() - before.keys()}
+    for i, (date, (before, now)) in enumerate(zip(dates[1:], pairwise(states)), 1):
+        expected |= {(date, key, "moved out" if key in in_osm[i] else "removed")
+                     for key in before.keys() - now.keys()}
+        expected |= {(date, key, "moved in" if key in in_osm[i - 1] else "added")
+                     for key in now.keys() - before.keys()}
         for key in before.keys() & now.keys():
             (code0, (x0, y0), tags0), (code1, (x1, y1), tags1) = before[key], now[key]
             if code0 != code1:
@@ -132,7 +144,7 @@ def test_backfill_seeds_counts_changes_and_cameras(
     status, text = _cli("changes", "--config", config, "--since", "2019-01-01", "-f", "csv")
     assert status == 0
     got = {(r["data_timestamp"], r["key"], r["change"]) for r in csv.DictReader(io.StringIO(text))}
-    assert got == _expected_changes(states, dates)
+    assert got == _expected_changes(states, dates, [_in_osm(history, date) for date in dates])
     assert {"moved in", "moved out", "retagged"} <= {change for *_, change in got}
 
     cameras = {key: (first, last, present) for key, first, last, present, *_ in tables["cameras"]}
@@ -353,10 +365,58 @@ def test_a_backfill_and_the_refreshes_after_it_add_each_camera_once(
     _, text = _cli("changes", "--config", config, "--since", "2000-01-01", "-f", "csv")
     got = [(r["data_timestamp"], r["key"], r["change"]) for r in csv.DictReader(io.StringIO(text))]
     assert len(got) == len(set(got))
-    assert set(got) == _expected_changes(states, dates)
+    in_osm = [_in_osm(history, d) for d in dates[:-2]] + [_in_osm(monaco_2025, MONACO_DATE),
+                                                         _in_osm(merged, "2030-01-01T00:00:00Z")]
+    assert set(got) == _expected_changes(states, dates, in_osm)
     added = [key for _, key, change in got if change == "added"]
     assert len(added) == len({key for state in states for key in state})  # each camera once
     assert {c for d, k, c in got if d == dates[-1]} == {"moved out", "moved in"}
     for code in COMMUNES:
+        counts, summed = _replayed(config, code)
+        assert counts == summed, code
+
+
+def test_a_backfill_says_a_camera_that_left_every_commune_moved_out(
+    ign_dir: Path, shapes: dict[str, Any], monaco_2025: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    """The extract's two real cameras in the communes: one moved into Monaco (in none of
+    them), later into La Turbie, the other deleted: the backfill says the first moved out,
+    then in (not removed, then added), and the second removed, as osmium's states and
+    whether osmium still finds each camera at each date say."""
+    from fake_replication import read_objects
+
+    chosen = {code: shapes[code] for code in COMMUNES}
+    ids = sorted(obj.osm_id for obj, _, _ in placed(monaco_2025, MONACO_DATE, chosen) if obj.kind == "n")
+    assert len(ids) == 2
+    objects = read_objects(monaco_2025, "node", set(ids))
+    leaves, deleted = objects[ids[0]], objects[ids[1]]
+    diffs = []
+    for when, action, obj, (lon, lat) in (
+            ("2025-04-10T00:00:00Z", "modify", leaves, (7.4170, 43.7314)),  # in Monaco
+            ("2025-04-10T00:00:00Z", "delete", deleted, (deleted.lon, deleted.lat)),
+            ("2025-06-10T00:00:00Z", "modify", leaves, (7.3968, 43.7456))):  # in La Turbie
+        obj.version += 1
+        obj.lon, obj.lat = lon, lat
+        diffs.append(tmp_path / f"{len(diffs)}.osc")
+        diffs[-1].write_text(f'<osmChange version="0.6"><{action}>{obj.xml(when)}</{action}></osmChange>',
+                             encoding="utf-8")
+    assert not [code for code in COMMUNES if shapes[code].intersects(Point(7.4170, 43.7314))]
+    assert shapes["06150"].intersects(Point(7.3968, 43.7456))
+    osh = tmp_path / "moves.osh.pbf"
+    run_osmium("apply-changes", "-H", monaco_2025, *diffs, "-o", osh,
+               f"--output-header=osmosis_replication_timestamp={HEADER_DATE}")
+    config = _config(tmp_path, ign_dir, monaco_2025)
+    assert _cli("refresh", "--config", config, "--backfill", osh, "--every", "month", "-q")[0] == 0
+
+    dates = _months(2019, HEADER_DATE)
+    _, text = _cli("changes", "--config", config, "--since", "2019-01-01", "-f", "csv")
+    got = {(r["data_timestamp"], r["key"], r["change"]) for r in csv.DictReader(io.StringIO(text))}
+    assert got == _expected_changes([_state(osh, date, shapes) for date in dates], dates,
+                                    [_in_osm(osh, date) for date in dates])
+    kinds = {key: [change for _, k, change in sorted(got) if k == key]
+             for key in (f"node/{leaves.osm_id}", f"node/{deleted.osm_id}")}
+    assert kinds == {f"node/{leaves.osm_id}": ["added", "moved out", "moved in"],
+                     f"node/{deleted.osm_id}": ["added", "removed"]}
+    for code in COMMUNES:  # the counts move with the changes: the camera left its commune
         counts, summed = _replayed(config, code)
         assert counts == summed, code

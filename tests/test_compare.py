@@ -537,7 +537,7 @@ def test_completeness_over_time_from_the_refresh_store(
         if cameras > 1:  # wholly covered
             row.update(coverage=1.0, partial=False)
         with store.transaction():
-            store.record_run(Run(stamp, None, "test", stamp, stamp), [row], {})
+            store.record_run(Run(stamp, None, "test", stamp, stamp), [row], {}, None, (), ())
     store.close()
     mine = write_text("nimes.csv", SERIES_HEADER + (
         "30189,Nîmes,30,4,exact,municipal network,installed,2019,La Gazette,2019-06\n"

@@ -6,6 +6,8 @@ never from the refresh code.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -895,7 +897,7 @@ def test_the_store_reads_since_as_a_date(tmp_path):
         row = {"insee": "06012", "name": "Beausoleil", "cameras": len(cameras), "population": None,
                "cameras_per_km2": None, "cameras_per_10k": None}
         with store.transaction():
-            store.record_run(Run(stamp, None, "test", stamp, stamp), [row], {"06012": cameras})
+            store.record_run(Run(stamp, None, "test", stamp, stamp), [row], {"06012": cameras}, None, (), ())
     for since in ("2025-02-07T02:00+01:00", "2025-02-07", "2025-02-07T01:02:45Z"):
         assert [r["data_timestamp"] for r in store.runs(since)] == ["2025-02-07T01:02:45Z"], since
         assert [(c["change"], c["key"]) for c in store.changes(since)] == [("added", "node/1")], since
@@ -1315,3 +1317,67 @@ def test_the_store_gives_a_commune_s_counts_by_its_name(
             store.counts("Beausoliel")
     finally:
         store.close()
+
+
+def test_a_new_extract_read_whole_tells_a_move_out_of_every_commune_from_a_deletion(
+    replication, monaco_2025, communes_06, ign_shapes, tmp_path, net_env, capsys,
+):
+    """Two new extracts read whole (not diffs applied): in the first, the Cap-d'Ail camera moved
+    into Monaco (in none of the communes) and the Beausoleil one is deleted; in the second,
+    the first is in La Turbie. The first camera moved out, then in, the second was removed,
+    as osmium finds each object in each extract, and the counts follow."""
+    from shapely.geometry import Point
+
+    shapes = ign_shapes(communes_06)
+    monaco, turbie = (7.4170, 43.7314), (7.3968, 43.7456)
+    assert not [code for code in ("06012", "06032", "06104", "06150") if shapes[code].covers(Point(monaco))]
+    assert shapes["06150"].covers(Point(turbie))
+    pbf = tmp_path / "extract.osm.pbf"
+    run_osmium("cat", monaco_2025, "-o", pbf)
+    config = write_config(tmp_path, pbf, replication.url, boundaries=[str(communes_06)], names=FRENCH)
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config, "--quiet") == 0
+    nodes = read_objects(monaco_2025, "node", {6482706094, 10147090782})
+    leaves, deleted = nodes[6482706094], nodes[10147090782]
+    assert shapes["06032"].covers(Point(leaves.lon, leaves.lat))
+    assert shapes["06012"].covers(Point(deleted.lon, deleted.lat))
+    found = [_surveillance_objects(pbf)]  # in each extract, as osmium finds them
+    summaries = ["+0 −1 cameras (1 moved out of the communes) in 2 communes",
+                 "+0 −0 cameras (1 moved in from outside) in 1 commune"]
+    for step, place in enumerate((monaco, turbie), 1):
+        leaves.version += 1
+        leaves.lon, leaves.lat = place
+        diff = tmp_path / f"{step}.osc"
+        diff.write_text(osc(modify=[leaves], delete=[deleted] if step == 1 else []))
+        stamp = STAMP.format(1 + step, 0)
+        run_osmium("apply-changes", pbf, diff, "-o", tmp_path / "new.osm.pbf", "--overwrite")
+        run_osmium("cat", tmp_path / "new.osm.pbf", "-o", pbf, "--overwrite",
+                   f"--output-header=osmosis_replication_base_url={replication.url}",
+                   f"--output-header=osmosis_replication_sequence_number={MONACO_SEQUENCE + step}",
+                   f"--output-header=osmosis_replication_timestamp={stamp}")
+        found.append(_surveillance_objects(pbf))
+        replication.set_latest(MONACO_SEQUENCE + step, stamp)
+        assert run(config) == 0
+        assert summaries[step - 1] in capsys.readouterr().err
+    assert main(["changes", "--config", str(config), "--since", "2025-02-07T02:00Z", "-f", "csv"]) == 0
+    rows = {(r["data_timestamp"], r["key"], r["change"], r["insee"])
+            for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    # Gone from every commune: moved out when osmium still finds it, else removed; come into
+    # one: moved in when osmium found it in the extract before.
+    gone = {key: "moved out" if key in found[1] else "removed"
+            for key in ("node/6482706094", "node/10147090782")}
+    assert gone == {"node/6482706094": "moved out", "node/10147090782": "removed"}
+    came = "moved in" if "node/6482706094" in found[1] else "added"
+    assert rows == {("2025-02-07T02:00:00Z", "node/6482706094", gone["node/6482706094"], "06032"),
+                    ("2025-02-07T02:00:00Z", "node/10147090782", gone["node/10147090782"], "06012"),
+                    ("2025-02-07T03:00:00Z", "node/6482706094", came, "06150")}
+    for code in ("06012", "06032", "06150"):  # each commune's changes add up to its counts
+        counts, summed = _replayed(config, code)
+        assert counts == summed, code
+
+
+def _surveillance_objects(pbf: Path) -> set[str]:
+    """The OSM keys of the man_made=surveillance objects in `pbf`, as osmium-tool finds them."""
+    kinds = {"n": "node", "w": "way", "r": "relation"}
+    text = run_osmium("tags-filter", "-R", pbf, "man_made=surveillance", "-f", "opl", "-o", "-")
+    return {f"{kinds[line[0]]}/{line.split(' ', 1)[0][1:]}" for line in text.splitlines() if line}

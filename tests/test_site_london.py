@@ -293,15 +293,42 @@ def london(osm_dir: Path, tmp_path: Path, replication) -> Path:  # noqa: F811
     return pbf
 
 
-def expected_changes(step: int) -> set[tuple[str, str, str]]:
-    """What the scenario's step changes: (kind, OSM key, area)."""
-    return [set(), {("added", f"node/{HOSTILE_NODE}", "LNE"), ("added", f"node/{CREATED_NODE}", "LSE")},
-            {("moved", f"node/{MOVED_INSIDE}", "LSE"), ("moved out", f"node/{ACROSS}", "LSW"),
-             ("moved in", f"node/{ACROSS}", "LTM")},
-            {("retagged", f"node/{RETAGGED}", "LNW"), ("removed", f"node/{DELETED}", "LNE")},
-            {("added", f"way/{JOHNSON}", "LSW")}, set(),
-            {("removed", f"node/{LEAVES}", "LSE")},  # out of every area: gone from them
-            {("added", f"node/{LEAVES}", "LNE")}][step]
+def surveillance_objects(pbf: Path) -> set[str]:
+    """The OSM keys of the man_made=surveillance objects in `pbf`, as osmium-tool finds them."""
+    kinds = {"n": "node", "w": "way", "r": "relation"}
+    text = run_osmium("tags-filter", "-R", pbf, "man_made=surveillance", "-f", "opl", "-o", "-")
+    return {f"{kinds[line[0]]}/{line.split(' ', 1)[0][1:]}" for line in text.splitlines() if line}
+
+
+def expected_changes(step: int, in_osm: set[str], was_in_osm: set[str]) -> set[tuple[str, str, str]]:
+    """What the scenario's step changes: (kind, OSM key, area). A camera that is in no area
+    any more ("gone") moved out of its area when it is still in the data (`in_osm`, the
+    surveillance objects after the step), else it was removed; one that came into an area
+    ("new") moved in when it was in the data before the step (`was_in_osm`), else it was
+    added."""
+    changes = [set(), {("new", f"node/{HOSTILE_NODE}", "LNE"), ("new", f"node/{CREATED_NODE}", "LSE")},
+               {("moved", f"node/{MOVED_INSIDE}", "LSE"), ("moved out", f"node/{ACROSS}", "LSW"),
+                ("moved in", f"node/{ACROSS}", "LTM")},
+               {("retagged", f"node/{RETAGGED}", "LNW"), ("gone", f"node/{DELETED}", "LNE")},
+               {("new", f"way/{JOHNSON}", "LSW")}, set(),
+               {("gone", f"node/{LEAVES}", "LSE")},  # out of every area, still in OSM
+               {("new", f"node/{LEAVES}", "LNE")}][step]
+    named = {"gone": lambda key: "moved out" if key in in_osm else "removed",
+             "new": lambda key: "moved in" if key in was_in_osm else "added"}
+    return {(named[kind](key) if kind in named else kind, key, area) for kind, key, area in changes}
+
+
+def whole_run(changes: set[tuple[str, str, str]]) -> str:
+    """How the index and the site's feed tally a run's `changes`: a move between two areas
+    is one move, a move out or in without the other half is named so."""
+    halves = {kind: {key for k, key, _ in changes if k == kind} for kind in ("moved out", "moved in")}
+    both = halves["moved out"] & halves["moved in"]
+    counts = {"moved": sum(kind == "moved" for kind, *_ in changes) + len(both),
+              "moved out of the communes": len(halves["moved out"] - both),
+              "moved in from outside": len(halves["moved in"] - both),
+              "retagged": sum(kind == "retagged" for kind, *_ in changes)}
+    added, removed = (sum(kind == name for kind, *_ in changes) for name in ("added", "removed"))
+    return f"+{added} −{removed} cameras" + "".join(f", {n} {kind}" for kind, n in counts.items() if n)
 
 
 def expected_stays(step: int) -> dict[tuple[str, str], tuple[str, str]]:
@@ -345,14 +372,21 @@ def test_a_london_site_agrees_with_count_changes_and_history_after_each_diff(
     kept: dict[str, bytes] = {}  # each area's page and feed as the run before left them
     feeds: dict[str, list[tuple[str, str]]] = {}  # each feed's (id, updated), newest first
     counts: dict[str, list[int]] = {code: [] for code in shapes}  # count's, after each run
+    in_osm: dict[int, set[str]] = {}  # the surveillance objects after each step
     coverage: dict[int, dict[str, float]] = {}  # the published set's, after each run
     for step in range(len(steps) + 1):
         when = START if step == 0 else stamp(step)
         if step:
             replication.publish(SEQUENCE + step, steps[step - 1], when)
+            capsys.readouterr()
             refresh(config)
+            said = capsys.readouterr().err.rstrip()
+            moves = {6: "1 moved out of the communes", 7: "1 moved in from outside"}
+            if step in moves:  # refresh's summary of the run
+                assert said.endswith(f"{when[:16]}Z: +0 −0 cameras ({moves[step]}) in 1 commune"), said
         published = [replication.root / f"{sequence_path(SEQUENCE + n)}.osc.gz" for n in range(1, step + 1)]
         merged = apply_changes(london, published, tmp_path / "merged.osm.pbf") if step else london
+        in_osm[step] = surveillance_objects(merged)
         counted = cli_json(capsys, "count", "--pbf", str(merged), "--boundaries", str(areas), "--all",
                            "--include-partial", "--format", "json")["communes"]
         cameras = cameras_by_area(merged, shapes, tmp_path)
@@ -360,7 +394,13 @@ def test_a_london_site_agrees_with_count_changes_and_history_after_each_diff(
                                                      "2020", "--format", "geojson")["features"]]
         now = [p for p in changed if p["data_timestamp"] == when]
         if step:
-            assert {(p["change"], p["@id"], p["insee"]) for p in now} == expected_changes(step)
+            expected = expected_changes(step, in_osm[step], in_osm[step - 1])
+            assert {(p["change"], p["@id"], p["insee"]) for p in now} == expected
+            # The camera that leaves every area is still in OSM: it moved out, and later in,
+            # where the deleted one was removed.
+            leaves = [kind for kind, key, _ in expected if key == f"node/{LEAVES}"]
+            assert leaves == {6: ["moved out"], 7: ["moved in"]}.get(step, [])
+            assert ("removed", f"node/{DELETED}", "LNE") in expected or step != 3
 
         # The index: its totals and ranking are count's, its latest changes those of changes.
         totals, rows = index_of(site)
@@ -385,12 +425,16 @@ def test_a_london_site_agrees_with_count_changes_and_history_after_each_diff(
             (p["data_timestamp"], p["change"], p["@id"], label(p["description"]), names[p["insee"]])
             for p in changed}
         assert HOSTILE not in index and (step == 0 or HOSTILE in Tree(index).root.text())
+        if step and now:  # the run's tally on the index, and in the title of the site feed's entry
+            assert f"Data of {when}: {whole_run(expected)}" in {
+                h3.text() for h3 in Tree(index).root.one("main").all("h3")}
 
         # The site's feed: one entry more for a run that changed something, the others kept.
         fed = entries(site / "feed.atom")  # every link to the site, at an anchor its page has
         if now:
             assert [(e.id, e.updated) for e in fed[1:]] == feeds.get("", [])
             assert fed[0].updated == when and fed[0].link == f"{BASE}index.html#run-{SEQUENCE + step}"
+            assert step == 0 or fed[0].title == f"Data of {when}: {whole_run(expected)}"
             assert set(re.findall(r'"https://www\.openstreetmap\.org/((?:node|way)/\d+)"',
                                   fed[0].content[0].value)) == {p["@id"] for p in now}
         else:

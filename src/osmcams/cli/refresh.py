@@ -189,7 +189,9 @@ def _history_table(insee: str, name: str, runs: list[dict[str, Any]], meta: dict
 def changes(config_path: Path, since: str, commune: str | None, fmt: str) -> None:
     """Cameras added, removed, moved or retagged by the refresh runs since a date.
 
-    A camera that moves between communes is "moved out" of one and "moved in" to the other.
+    A camera that moves between communes is "moved out" of one and "moved in" to the other;
+    one still in OSM that leaves every commune is "moved out" alone, one that comes in from
+    outside them "moved in" alone. "removed" is a camera deleted from OSM or untagged.
 
     \b
     Example:

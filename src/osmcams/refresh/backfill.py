@@ -107,23 +107,43 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
     cameras = _Cameras(tracks, states, selected)
     steps = []
     before: dict[str, Any] = {}
+    was_in_osm: set[str] = set()
     for date in dates:
-        present = cameras.at(date)
+        present, in_osm = cameras.at(date)
         by_commune: dict[str, list[Camera]] = {code: [] for code in selected}
         for camera, code in present.values():
             by_commune[code].append(camera)
-        changes = diff(before, present)
+        changes = diff(before, present, in_osm, was_in_osm)
         steps.append((Run(iso(date), None, str(path), started, now(), 0, communes.population_source,
                           communes.population_year), density_rows(chosen, areas, by_commune), changes))
         before = {key: ((c.lon, c.lat), c.tags, code) for key, (c, code) in present.items()}
+        was_in_osm = in_osm
     rows = cameras.rows(dates[-1])
+    at_refresh = set() if limit is None else _in_osm_at(cameras, store, config, limit, history.timestamp)
     with store.transaction():
-        store.backfill(steps, rows)
+        store.backfill(steps, rows, at_refresh, was_in_osm)
     changed = sum(len(changes) for *_, changes in steps)
     where = f"before the first refresh run ({limit})" if limit else "to its data date"
     return (f"backfilled {len(steps)} runs from {path.name}, every {every}, {iso(dates[0])} to "
             f"{iso(dates[-1])} ({where}): {len(rows):,} cameras seen in {len(selected):,} "
             f"communes, {changed:,} changes")
+
+
+def _in_osm_at(cameras: _Cameras, store: Store, config: Config, instant: str, end: str | None) -> set[str]:
+    """The cameras in OSM outside the selected communes at the first refresh run, of data of
+    `instant`, as the history file has them then (one it holds in a commune there, where
+    the refresh found none, is not known to have moved out); when it ends (`end`) before,
+    those of its end that the refresh still keeps (one deleted in between is not kept,
+    unless it came back since)."""
+    from osmcams.models import parse_date
+    from osmcams.refresh.mirror import Mirror
+    from osmcams.sources.osm.osh import seconds
+
+    inside, every = cameras.at(seconds(parse_date(instant)))
+    outside = every - inside.keys()
+    if end is not None and end >= instant:
+        return outside
+    return Mirror(store.db, config.pbf).kept(outside)
 
 
 def _backfill_ohsome(store: Store, config: Config, settings: Settings, every: str, log: Log,
@@ -187,15 +207,18 @@ class _Cameras:
             self._made[t, i] = make_camera(kind, int(osm_id), lon, lat, track.tags[i])[0]
         return self._made[t, i]
 
-    def at(self, instant: int) -> dict[str, tuple[Camera, str]]:
-        """{key: (camera, commune code)} of the cameras in the selected communes at `instant`."""
-        found = {}
+    def at(self, instant: int) -> tuple[dict[str, tuple[Camera, str]], set[str]]:
+        """{key: (camera, commune code)} of the cameras in the selected communes at `instant`,
+        and the keys of every camera then, in a commune or not."""
+        found, cameras = {}, set()
         for t, (track, codes) in enumerate(zip(self.tracks, self.states)):
             i = bisect.bisect_right(track.starts, instant) - 1
             code = codes[i] if i >= 0 else None
-            if code is not None and code in self.selected:
-                found[track.key] = (self._camera(t, i), code)
-        return found
+            if code is not None:  # a camera (OUTSIDE: in no loaded commune)
+                cameras.add(track.key)
+                if code in self.selected:
+                    found[track.key] = (self._camera(t, i), code)
+        return found, cameras
 
     def rows(self, last: int) -> list[tuple[Any, ...]]:
         """Rows of the cameras table for the cameras seen up to `last`: first and last seen

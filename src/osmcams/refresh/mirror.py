@@ -43,6 +43,8 @@ class Mirror:
         self.base = base
         self.threads = threads
         self.old_places: dict[str, tuple[float, float] | None] = {}  # before this run's diffs
+        self.old_kept: set[str] = set()  # of those, the camera objects kept then
+        self.filled = False  # whether a fill remembered every camera kept before this run
 
     # Small named values (replication state, base file identity) ----------------------
 
@@ -82,6 +84,9 @@ class Mirror:
     def fill(self, extract: Extract, scan: Scan) -> None:
         """Replace what is kept with the cameras of a fresh scan of the extract."""
         db = self.db
+        if not self.filled:  # the cameras before this run: those kept, less what diffs did
+            self._remember({key for (key,) in db.execute("SELECT key FROM kept_objects")})
+            self.filled = True
         for table in ("kept_objects", "kept_locations", "kept_ways"):
             db.execute(f"DELETE FROM {table}")
         db.execute("DELETE FROM kept_state WHERE name = 'layout'")
@@ -129,12 +134,30 @@ class Mirror:
         return touched | set(removed) | set(batch.cameras)
 
     def _remember(self, keys: set[str]) -> None:
-        """Keep where the cameras `keys` were before this run (None: not placed)."""
+        """Keep where the cameras `keys` were before this run (None: not placed), and which
+        were kept then; after a fill, all of that is known."""
         new = sorted(keys - self.old_places.keys())
         self.old_places.update(dict.fromkeys(new))
-        self.old_places.update({key: (lon, lat) for key, lon, lat in rows_in(
-            self.db, "SELECT key, lon, lat FROM kept_objects WHERE lon IS NOT NULL AND key IN ({marks})",
-            new)})
+        if self.filled:
+            return
+        for key, lon, lat in rows_in(self.db, "SELECT key, lon, lat FROM kept_objects WHERE key IN ({marks})",
+                                     new):
+            self.old_kept.add(key)
+            if lon is not None:
+                self.old_places[key] = (lon, lat)
+
+    def kept(self, keys: Iterable[str] | None = None) -> set[str]:
+        """The camera objects kept now (in OSM, placed or not, in a commune or not) among
+        `keys` (None: all)."""
+        if keys is None:
+            return {key for (key,) in self.db.execute("SELECT key FROM kept_objects")}
+        query = "SELECT key FROM kept_objects WHERE key IN ({marks})"
+        return {key for (key,) in rows_in(self.db, query, keys)}
+
+    def kept_before(self, keys: set[str]) -> set[str]:
+        """Those of `keys` that were camera objects kept before this run's diffs and fills."""
+        found = keys & self.old_kept
+        return found if self.filled else found | self.kept(keys - self.old_places.keys())
 
     def _has(self, key: str) -> bool:
         return self.db.execute("SELECT 1 FROM kept_objects WHERE key = ?", (key,)).fetchone() is not None

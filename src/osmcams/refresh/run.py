@@ -31,7 +31,7 @@ from osmcams.join import share_text
 from osmcams.models import Camera, Progress, cameras_text
 from osmcams.refresh.config import Config
 from osmcams.settings import Settings, public_url
-from osmcams.store.history import CHANGES, Change, Run, Store, one_move_each
+from osmcams.store.history import ALONE, Change, Run, Store, one_move_each, run_kinds
 
 if TYPE_CHECKING:
     from osmcams.outputs.sets import SetRow
@@ -92,10 +92,11 @@ def _short(stamp: str | None) -> str:
 
 def summary(data_timestamp: str | None, changes: list[Change]) -> str:
     """``data of 2026-11-23T02:00Z: +3 −1 cameras in 2 communes`` (and moves, retags)."""
-    kinds = one_move_each({kind: sum(c.change == kind for c in changes) for kind in CHANGES})
+    kinds = one_move_each(run_kinds((c.change, c.key) for c in changes))
     communes = {c.insee for c in changes if c.insee}
-    text = f"data of {_short(data_timestamp)}: +{kinds['added']:,} −{kinds['removed']:,} cameras"
-    extra = [f"{kinds[k]:,} {k}" for k in ("moved", "retagged") if kinds[k]]
+    text = (f"data of {_short(data_timestamp)}: +{kinds.get('added', 0):,} −{kinds.get('removed', 0):,}"
+            " cameras")
+    extra = [f"{kinds[k]:,} {k}" for k in ("moved", *ALONE.values(), "retagged") if kinds.get(k)]
     text += f" ({', '.join(extra)})" if extra else ""
     return text + f" in {len(communes):,} commune{'s' * (len(communes) != 1)}"
 
@@ -502,8 +503,7 @@ class Refresh:
                         [SetRow(r["insee"], r["name"], *text) for r, text in zip(report.rows, texts)],
                         {code: [lines[c.key] for c in group] for code, group in cameras.items()}, True)
         del lines, texts  # a first run holds every camera's feature: not while recording
-        return (self.store.record_run(self._run_record(), report.rows, cameras, self.touched)
-                if record else [])
+        return self._record(report.rows, cameras) if record else []
 
     def _keep_no_data_area(self) -> None:
         """With a site, the area of the communes without data that its map draws, kept."""
@@ -652,7 +652,15 @@ class Refresh:
         for camera, owner in zip(moved, owners):
             if owner in now:
                 now[owner].append(camera)
-        return self.store.record_run(self._run_record(), list(fresh.values()), now, touched)
+        return self._record(list(fresh.values()), now)
+
+    def _record(self, rows: list[dict[str, Any]], cameras: dict[str, list[Camera]]) -> list[Change]:
+        """Record the run with its counts and the changes of the cameras it touched: a camera
+        kept (in OSM) now that left every commune moved out, one kept before this run that
+        came into a commune moved in (not removed or added)."""
+        in_osm = self.mirror.kept(self.touched)
+        return self.store.record_run(self._run_record(), rows, cameras, self.touched, in_osm,
+                                     self.mirror.kept_before(in_osm))
 
 
 def _cell(place: tuple[float, float], grid: list[Any]) -> tuple[float, float, float, float] | None:

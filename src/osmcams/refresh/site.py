@@ -51,7 +51,7 @@ from osmcams.outputs.figures import OSM_CREDIT
 from osmcams.outputs.maps import no_data_geometry, no_data_script, static_text
 from osmcams.outputs.writers import slug
 from osmcams.refresh.config import Config, SiteConfig
-from osmcams.store.history import Store, one_move_each, read_store
+from osmcams.store.history import ALONE, HALVES, Store, one_move_each, read_store, run_kinds
 from osmcams.store.kept import Kept
 from osmcams.store.sql import keep_value, kept_value
 
@@ -210,9 +210,16 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     for rid, tally in (tallies or {}).items():
         if rid in runs:
             runs[rid].tally = dict(tally)
-    for rid, kind, n in db.execute("SELECT run, change, count(*) FROM changes WHERE run > ?"
-                                   " GROUP BY run, change", (after if tallies is not None else 0,)):
+    since = after if tallies is not None else 0
+    for rid, kind, n in db.execute("SELECT run, change, count(*) FROM changes WHERE run > ? AND change"
+                                   f" NOT IN {HALVES} GROUP BY run, change", (since,)):
         runs[rid].tally[kind] = n
+    halves: dict[int, list[tuple[str, str]]] = {}  # a move out or in alone is told apart
+    for rid, kind, key in db.execute("SELECT run, change, key FROM changes WHERE run > ?"
+                                     f" AND change IN {HALVES}", (since,)):
+        halves.setdefault(rid, []).append((kind, key))
+    for rid, moves in halves.items():
+        runs[rid].tally.update(run_kinds(moves))
     label = LABEL.format("tags")
     for run in [run for run in runs.values() if run.tally][-FEED_ENTRIES:]:
         run.listed = db.execute(f"SELECT change, key, insee, {label} FROM changes WHERE run = ?"
@@ -264,9 +271,9 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
             f"SELECT key, first_seen, last_seen, present, {label}, insee FROM cameras WHERE {{where}}",
             "insee, first_seen, key"):
         seen.setdefault(insee, []).append((key, first, last, present, name))
-    # A camera that moved between communes, or was removed and came back (maybe in another
-    # commune: the store keeps one row a camera, with its first seen): its stay in each,
-    # from its changes.
+    # A camera that moved between communes, or out of every one and in again, or was removed
+    # and came back (maybe in another commune: the store keeps one row a camera, with its
+    # first seen): its stay in each, from its changes.
     travelled = {key for (key,) in where(
         "SELECT DISTINCT key FROM changes WHERE change IN ('moved in', 'moved out') AND {where}", "key")}
     travelled |= _returned(db, loaded, seen)
@@ -486,12 +493,13 @@ def _change_items(changes: list[Change], total: int, link: Callable[[str | None]
 
 def _tally(kinds: dict[str, int], commune: bool) -> str:
     """"+2 −1 cameras, 1 moved, 1 retagged" from the changes of a run (`kinds`: how many of
-    each), in a `commune` (its moves in and out of it apart) or in all, where a move between
-    communes is one move, as `refresh` says."""
+    each, as `run_kinds` counts them), in a `commune` (its moves in and out of it apart) or
+    in all, where a move between communes is one move and a move out of every commune or in
+    from outside is named so, as `refresh` says."""
     shown = dict(kinds) if commune else one_move_each(kinds)
     text = f"+{shown.get('added', 0):,} −{shown.get('removed', 0):,} cameras"
-    return text + "".join(f", {shown[k]:,} {k}" for k in ("moved", "moved in", "moved out", "retagged")
-                          if shown.get(k))
+    return text + "".join(f", {shown[k]:,} {k}" for k in ("moved", *ALONE.values(), "moved in", "moved out",
+                                                         "retagged") if shown.get(k))
 
 
 def chart(points: list[tuple[str, int]], label: str, floor: bool = False) -> str:

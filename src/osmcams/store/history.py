@@ -13,7 +13,9 @@ Tables (schema version in ``PRAGMA user_version``, migrated forward on open):
   as the view ``cameras_seen`` shows, so that a run writes only the cameras it touched);
 - ``changes``: what each run added, removed, moved or retagged; a camera that moves from
   one commune to another is "moved out" of the one (where it was) and "moved in" to the
-  other (where it is now);
+  other (where it is now); one that moves out of every commune while it is still a camera
+  in OSM is "moved out" alone, one that comes into a commune from outside "moved in" alone:
+  "removed" is a camera deleted from OSM or no longer tagged one, "added" the reverse;
 - ``kept_*``: what refresh keeps to apply replication diffs (see mirror.py) and to
   publish only what they change, from the store (kept.py, refresh/run.py).
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,13 +36,34 @@ from osmcams.errors import CommuneNotFound, DataError, UsageError
 from osmcams.models import Camera
 from osmcams.store.sql import extract_order, rows_in
 
-CHANGES = ("added", "removed", "moved", "moved out", "moved in", "retagged")
+HALVES = ("moved out", "moved in")
+# How the whole of a run names a move out or in without its other half: the camera left
+# every commune, or came into one from outside, and is still a camera in OSM.
+ALONE = {"moved out": "moved out of the communes", "moved in": "moved in from outside"}
 MOVED_DEGREES = 1e-7  # closer than this (about 1 cm) is the same place
 
 
+def run_kinds(changes: Iterable[tuple[str, str]]) -> dict[str, int]:
+    """How many changes of each kind a run made, from its (kind, camera key) changes: a
+    move out or in without the other half (`ALONE`) counted apart."""
+    kinds: dict[str, int] = {}
+    halves: dict[str, list[str]] = {}
+    for kind, key in changes:
+        if kind in HALVES:
+            halves.setdefault(key, []).append(kind)
+        else:
+            kinds[kind] = kinds.get(kind, 0) + 1
+    for found in halves.values():
+        for kind in found:
+            name = kind if len(found) > 1 else ALONE[kind]
+            kinds[name] = kinds.get(name, 0) + 1
+    return kinds
+
+
 def one_move_each(kinds: dict[str, int]) -> dict[str, int]:
-    """`kinds` (how many changes of each kind) with each move between communes one "moved"
-    (its "moved in" half; its "moved out" half dropped), as the whole of a run says it."""
+    """`kinds` (how many changes of each kind, as `run_kinds` counts them) with each move
+    between communes one "moved" (its "moved in" half; its "moved out" half dropped), as
+    the whole of a run says it; the moves out of every commune or in from outside stay."""
     merged = dict(kinds)
     merged["moved"] = merged.get("moved", 0) + merged.pop("moved in", 0)
     merged.pop("moved out", None)
@@ -271,18 +294,23 @@ def _same_place(a: tuple[float, float], b: tuple[float, float]) -> bool:
 State = dict[str, tuple[tuple[float, float], dict[str, str], "str | None"]]
 
 
-def diff(before: State, now: dict[str, tuple[Camera, str]]) -> list[Change]:
-    """The changes from the cameras `before` to those `now` (camera, commune)."""
-    return state_diff(before, {key: ((c.lon, c.lat), c.tags, code) for key, (c, code) in now.items()})
+def diff(before: State, now: dict[str, tuple[Camera, str]], in_osm: Container[str],
+         was_in_osm: Container[str]) -> list[Change]:
+    """The changes from the cameras `before` to those `now` (camera, commune), as `state_diff`."""
+    return state_diff(before, {key: ((c.lon, c.lat), c.tags, code) for key, (c, code) in now.items()},
+                      in_osm, was_in_osm)
 
 
-def state_diff(before: State, now: State) -> list[Change]:
-    """The changes from the cameras `before` to those `now`."""
-    changes = [Change(key, "removed", insee, *place, tags)
+def state_diff(before: State, now: State, in_osm: Container[str], was_in_osm: Container[str]) -> list[Change]:
+    """The changes from the cameras `before` to those `now`, each in a commune. A camera gone
+    from `now` that is `in_osm` (a camera in OSM at `now`, outside every commune) moved out
+    of its commune, else it was removed; one new to `now` that was `was_in_osm` (a camera
+    in OSM at `before`, outside every commune) moved in, else it was added."""
+    changes = [Change(key, "moved out" if key in in_osm else "removed", insee, *place, tags)
                for key, (place, tags, insee) in before.items() if key not in now]
     for key, (place, tags, code) in now.items():
         if key not in before:
-            changes.append(Change(key, "added", code, *place, tags))
+            changes.append(Change(key, "moved in" if key in was_in_osm else "added", code, *place, tags))
             continue
         old_place, old_tags, old_code = before[key]
         if old_code != code:  # a change of both communes, each where the camera was in it
@@ -403,14 +431,17 @@ class Store:
         run: Run,
         rows: list[dict[str, Any]],
         cameras: dict[str, list[Camera]],
-        touched: set[str] | None = None,
+        touched: set[str] | None,
+        in_osm: Container[str],
+        was_in_osm: Container[str],
     ) -> list[Change]:
         """Add a run with its counts, update the cameras, and return what changed.
 
         `rows` are density rows of the run (of every commune, or of those whose cameras
         may have changed); `cameras` the cameras of each of their communes; `touched` the
-        keys of the only cameras that may have changed (None: any). A commune's count is
-        stored when it differs from its last stored one.
+        keys of the only cameras that may have changed (None: any); `in_osm` and
+        `was_in_osm` the cameras in OSM now and at the run before, in a commune or not
+        (`state_diff`). A commune's count is stored when it differs from its last stored one.
         """
         from osmcams import __version__
 
@@ -428,11 +459,13 @@ class Store:
                        [(run_id, *c) for c in counts if last.get(c[0]) != c[1:]])
         now = {c.key: (c, code) for code, group in cameras.items() for c in group
                if touched is None or c.key in touched}
-        changes = self._changes(now, touched)
+        stored = self._present(touched, "SELECT key, lon, lat, tags, insee FROM cameras WHERE present = 1")
+        before = {key: ((lon, lat), json.loads(tags), insee) for key, lon, lat, tags, insee in stored}
+        changes = diff(before, now, in_osm, was_in_osm)
         self._insert_changes(run_id, changes)
         self._count_left(run_id, changes, {c[0] for c in counts})
-        db.executemany("UPDATE cameras SET present = 0, last_seen = ? WHERE key = ?",
-                       [(previous and previous[0], c.key) for c in changes if c.change == "removed"])
+        db.executemany("UPDATE cameras SET present = 0, last_seen = ? WHERE key = ?",  # in no commune now
+                       [(previous and previous[0], key) for key in before.keys() - now.keys()])
         db.executemany(
             "INSERT INTO cameras VALUES (?, ?, NULL, 1, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
             "last_seen = NULL, present = 1, lon = excluded.lon, lat = excluded.lat,"
@@ -489,12 +522,6 @@ class Store:
             return self.db.execute(query).fetchall()
         return rows_in(self.db, query + " AND key IN ({marks})", keys)
 
-    def _changes(self, now: dict[str, tuple[Camera, str]], touched: set[str] | None) -> list[Change]:
-        """What differs between the present cameras stored and `now` (among `touched`)."""
-        rows = self._present(touched, "SELECT key, lon, lat, tags, insee FROM cameras WHERE present = 1")
-        before = {key: ((lon, lat), json.loads(tags), insee) for key, lon, lat, tags, insee in rows}
-        return diff(before, now)
-
     def first_refresh(self) -> str | None:
         """The data date of the first refresh run (one with a replication sequence), if any."""
         row = self.db.execute(
@@ -503,14 +530,18 @@ class Store:
         return None if row is None else row[0]
 
     def backfill(self, steps: list[tuple[Run, list[dict[str, Any]], list[Change]]],
-                 cameras: list[tuple[Any, ...]]) -> None:
+                 cameras: list[tuple[Any, ...]], in_osm: Container[str] = (),
+                 was_in_osm: Container[str] = ()) -> None:
         """Replace the backfill runs with `steps` (run, density rows, changes), before the
         first refresh run.
 
         Backfill runs are the runs with no replication sequence. `cameras` are rows of the
         cameras table (key, first_seen, last_seen, present, lon, lat, tags, insee). With no
         refresh run, they replace the table; else the refresh runs' cameras keep their
-        state and get the earlier first_seen, and cameras gone before them are added.
+        state and get the earlier first_seen, cameras gone before them are added, and the
+        first refresh run's changes are those since the last step: `in_osm` and `was_in_osm`
+        are the cameras in OSM at that run and at the last step (`state_diff`; none: every
+        camera gone was removed, every new one added).
         """
         from osmcams import __version__
 
@@ -542,7 +573,7 @@ class Store:
         if refresh is not None:  # the first refresh run: its changes since the backfill's last
             last_state = replay(c for *_, changes in steps for c in changes)
             db.execute("DELETE FROM changes WHERE run = ?", (refresh,))
-            self._insert_changes(refresh, state_diff(last_state, found))
+            self._insert_changes(refresh, state_diff(last_state, found, in_osm, was_in_osm))
             db.executemany(f"INSERT OR IGNORE INTO counts (run, {COUNT_COLUMNS})"
                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", counts_then)
         if refresh is None:
