@@ -323,6 +323,22 @@ def test_a_damaged_or_oversized_blob_is_refused() -> None:
         sieve.blocks.inflate(_varint(2 << 3) + _varint(sieve.blocks.MAX_BLOB + 1) + zstd)
 
 
+def test_a_zstd_frame_claiming_a_petabyte_is_refused_unallocated() -> None:
+    """A zstd frame whose header claims 2**50 bytes (its content size, 8 bytes after a frame
+    header descriptor of 0xe0, RFC 8878 §3.1.1.1) is a bomb: refused, nothing allocated
+    (`decompress` allocated the claim: a MemoryError, a traceback)."""
+    import zstandard
+
+    frame = zstandard.ZstdCompressor().compress(bytes(1 << 20))
+    assert frame[4] == 0xA0  # single segment, a content size of 4 bytes, at 5..9
+    claiming = frame[:4] + b"\xe0" + (1 << 50).to_bytes(8, "little") + frame[9:]
+    assert zstandard.frame_content_size(claiming) == 1 << 50
+    for stated, words in ((b"", "beyond the 32 MiB the format allows"),
+                          (_varint(2 << 3) + _varint(1 << 20), "beyond the 1,048,576 bytes it states")):
+        with pytest.raises(sieve.blocks.Corrupt, match=words):
+            sieve.blocks.inflate(stated + _bytes_field(7, claiming))
+
+
 @pytest.mark.parametrize("set_by_user", [None, "2"])
 def test_workers_start_no_blas_threads_unless_asked(
     monkeypatch: pytest.MonkeyPatch, set_by_user: str | None

@@ -517,8 +517,7 @@ class Inflating:
         elif BLOB_ZSTD in parts:
             import zstandard
 
-            self.data = self._checked(zstandard.ZstdError, functools.partial(
-                zstandard.ZstdDecompressor().decompress, parts[BLOB_ZSTD], max_output_size=self.limit + 1))
+            self.data = self._checked(zstandard.ZstdError, functools.partial(self._unzstd, parts[BLOB_ZSTD]))
         elif BLOB_LZ4 in parts:
             import lz4.block
 
@@ -561,11 +560,23 @@ class Inflating:
         self._check(data)
         return data
 
+    def _unzstd(self, packed: bytes) -> bytes:
+        """The zstd frame `packed` inflated: Corrupt, before any allocation, when its header
+        claims more than the limit (`decompress` allocates what it claims, up to terabytes)."""
+        import zstandard
+
+        if zstandard.frame_content_size(packed) > self.limit:
+            raise self._beyond()
+        return zstandard.ZstdDecompressor().decompress(packed, max_output_size=self.limit + 1)
+
+    def _beyond(self) -> Corrupt:
+        return Corrupt(f"the block at byte {self.offset:,} inflates beyond "
+                       + (f"the {self.stated:,} bytes it states" if self.limit == self.stated
+                          else f"the {MAX_BLOB >> 20} MiB the format allows"))
+
     def _check(self, data: bytes) -> None:
         if len(data) > self.limit:
-            raise Corrupt(f"the block at byte {self.offset:,} inflates beyond "
-                          + (f"the {self.stated:,} bytes it states" if self.limit == self.stated
-                             else f"the {MAX_BLOB >> 20} MiB the format allows"))
+            raise self._beyond()
         if self.stated is not None and len(data) != self.stated:
             raise Unindexable(f"a damaged block: {len(data):,} bytes where it says {self.stated:,}")
 
