@@ -525,6 +525,11 @@ CASES: list[Case] = [
     Case("pbf block damaged right after its zlib header",
          lambda e: e.count("--commune", "06012", pbf=e.edited_pbf(7, _deflate_damaged, e.monaco)),
          ExitCode.DATA, "edited.osm.pbf: cannot read OSM data: failed to uncompress data"),
+    *[Case(f"pbf {kind} block in zstd, damaged",  # libosmium reads no zstd: its copy was a traceback
+           lambda e, at=at: e.count("--commune", "06012",
+                                    pbf=e.pbf("zstd.osm.pbf", *_zstd_damaged(e.frames(), at))),
+           ExitCode.DATA, f"zstd.osm.pbf: cannot read OSM data: the block at byte {offset} is a damaged")
+      for at, kind, offset in ((0, "header", 0), (1, "data", 170))],
     Case("pbf block without objects",
          lambda e: e.count("--commune", "06012", pbf=e.garbage_block(_field(1, _field(1, b"")))),
          ExitCode.DATA, "the block at byte 170 holds no OSM objects"),
@@ -1311,6 +1316,14 @@ def _frame(kind: bytes, blob: bytes) -> bytes:
     """A PBF block: its length prefix, its BlobHeader (type, datasize), then `blob`."""
     header = _field(1, kind) + _field(3, len(blob))
     return len(header).to_bytes(4, "big") + header + blob
+
+
+def _zstd_damaged(frames: list[bytes], at: int) -> list[bytes]:
+    """`frames` with the `at`-th block's blob replaced by a zstd frame that is damaged past its
+    magic number, of the same block type."""
+    kind = b"OSMHeader" if at == 0 else b"OSMData"
+    blob = _field(2, 1000) + _field(7, b"\x28\xb5\x2f\xfd" + bytes(range(200)))
+    return [*frames[:at], _frame(kind, blob), *frames[at + 1:]]
 
 
 def _deep_overpass(request: Any) -> Any:

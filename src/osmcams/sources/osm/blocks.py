@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from osmcams.arrays import unique
+from osmcams.errors import DataError
 from osmcams.files import cannot_write
 
 # Protocol buffer field numbers (osmformat.proto, fileformat.proto).
@@ -380,12 +381,16 @@ def write_subset(
 def copy(path: str | os.PathLike[str], chosen: Iterable[Block], target: Path) -> None:
     """Write the `chosen` blocks of `path`, in order, to `target`: verbatim, but for zstd
     blobs, which libosmium cannot read: those are written uncompressed. A full disk is one
-    OutputError line."""
+    OutputError line; a zstd blob that cannot be inflated, a DataError that names it."""
     try:
         with open(path, "rb") as src, open(target, "wb") as out:
             for block in chosen:
                 src.seek(block.offset)
-                out.write(_readable(src.read(block.length)))
+                try:
+                    out.write(_readable(src.read(block.length), block.offset))
+                except Unindexable as e:
+                    raise DataError(f"{path}: " + (damage(e) or f"cannot read OSM data: the block at "
+                                                   f"byte {block.offset:,} is {e}")) from e
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
@@ -404,13 +409,13 @@ def zstd_header(path: str | os.PathLike[str]) -> Block | None:
         return None
 
 
-def _readable(block: bytes) -> bytes:
-    """A file block (length, BlobHeader, Blob) as libosmium can read it."""
+def _readable(block: bytes, offset: int) -> bytes:
+    """A file block (length, BlobHeader, Blob), that at byte `offset`, as libosmium can read it."""
     (size,) = struct.unpack(">I", block[:4])
     blob = block[4 + size :]
     if BLOB_ZSTD not in dict(_fields(blob)):
         return block
-    data = inflate(blob)
+    data = inflate(blob, offset)
     raw = _field(BLOB_RAW, data) + encode_varint(BLOB_RAW_SIZE << 3) + encode_varint(len(data))
     kind = bytes(dict(_fields(block[4 : 4 + size]))[1])  # type: ignore[arg-type]
     header = _field(1, kind) + encode_varint(3 << 3) + encode_varint(len(raw))  # type, datasize
