@@ -997,6 +997,12 @@ CASES: list[Case] = [
              "2015-03-25T19:05:08Z"))],
          ExitCode.NETWORK, "a corrupt replication diff: node/20000000001 lies at longitude -62.85, "
                            "latitude 200"),
+    Case("diff node at longitude 500",  # libosmium's InvalidLocationError was a traceback
+         lambda e: ["refresh", "--config", e.replicated(then=lambda s: s.publish(
+             1588, _osc(("node", 20_000_000_001, 1, {"man_made": "surveillance"}, 500.0, 17.9)),
+             "2015-03-25T19:05:08Z"))],
+         ExitCode.NETWORK, "1588.osc.gz: a corrupt replication diff: wrong format for coordinate: "
+                           "'500.0000000'"),
     Case("diff inflating to a 64 MiB comment",  # its XML parser took 50 s and 565 MB on 400 MiB
          lambda e: ["refresh", "--config", e.replicated(then=lambda s: s.publish(
              1588, _comment_bomb(64), "2015-03-25T19:05:08Z"))],

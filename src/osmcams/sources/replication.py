@@ -141,7 +141,9 @@ def read_diffs(paths: Iterable[Path]) -> Batch:
         check_inflation(path, "a corrupt replication diff", NetworkError)
         try:
             merged.add_file(str(path))
-        except (RuntimeError, ValueError) as e:  # ValueError: a value longer than OSM allows
+        except (RuntimeError, ValueError, osmium.InvalidLocationError) as e:
+            # ValueError: a value longer than OSM allows; InvalidLocationError: a coordinate that
+            # is no number or has more than three digits before its point (longitude 500)
             raise NetworkError(f"{path.name}: a corrupt replication diff: {e}") from e
     batch = Batch()
     key, value = CAMERA_TAG
