@@ -936,6 +936,14 @@ CASES: list[Case] = [
                     '"http://bob:Hunter2Secret@[::1/x"\n')],
          ExitCode.USAGE, "[source] replication_url must be an http(s) URL, not 'http://[::1/x'",
          absent="Hunter2Secret"),
+    # a NUL, which TOML writes \u0000: os.stat's ValueError "embedded null byte" was a traceback
+    *[Case(f"config whose {key} holds a NUL",
+           lambda e, config=config: ["refresh", "--config", config(e)],
+           ExitCode.USAGE, f"{key} must be a path, not '{shown}\\x00x'")
+      for key, shown, config in (
+          ("[source] pbf", "nul", lambda e: e.config(pbf=Path("nul\\u0000x"))),
+          ("[output] dir", "www", lambda e: e.config(output="www\\u0000x")),
+          ("[history] path", "h", lambda e: e.config('[history]\npath = "h\\u0000x"\n')))],
     Case("config whose output dir is the config itself",
          lambda e: ["refresh", "--config", e.config(output="osmcams.toml")],
          ExitCode.USAGE, "osmcams.toml: [output] dir ", absent="Traceback"),

@@ -116,9 +116,9 @@ def _check(path: Path, data: dict[str, Any]) -> None:
             kind, what = KEYS[section][key]
             ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
             if isinstance(value, list):
-                ok = ok and bool(value) and all(isinstance(v, str) and v for v in value)
-            if isinstance(value, str):
-                ok = ok and bool(value.strip())
+                ok = ok and bool(value) and all(isinstance(v, str) and v and "\0" not in v for v in value)
+            if isinstance(value, str):  # a NUL, which TOML lets \u0000 write, is in no path or name
+                ok = ok and bool(value.strip()) and "\0" not in value
             if key == "admin_level" and ok:
                 ok = 1 <= value <= 12
             if key in ("replication_url", "base_url") and ok:
