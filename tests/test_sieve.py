@@ -339,6 +339,60 @@ def test_a_zstd_frame_claiming_a_petabyte_is_refused_unallocated() -> None:
             sieve.blocks.inflate(stated + _bytes_field(7, claiming))
 
 
+def _dense_file(path: Path, header_of: Path, lats: int, keys_vals: list[int]) -> Path:
+    """`path`: the header block of `header_of`, then one block of the dense nodes 1, 2, 3 at
+    7.42, 43.74, the first tagged man_made=surveillance, written with `lats` latitudes and
+    the `keys_vals` given (fileformat.proto's DenseNodes: 1 id, 8 lat, 9 lon, 10 keys_vals)."""
+    import struct
+    import zlib
+
+    def sint64s(values: list[int]) -> bytes:
+        return b"".join(_varint((v << 1) ^ (v >> 63)) for v in values)
+
+    strings = b"".join(_bytes_field(1, text) for text in (b"", b"man_made", b"surveillance"))
+    dense = (_bytes_field(1, sint64s([1, 1, 1])) + _bytes_field(8, sint64s([437_400_000] + [0] * (lats - 1)))
+             + _bytes_field(9, sint64s([74_200_000, 0, 0]))
+             + _bytes_field(10, b"".join(_varint(v) for v in keys_vals)))
+    raw = _bytes_field(1, strings) + _bytes_field(2, _bytes_field(2, dense))
+    blob = _varint(2 << 3) + _varint(len(raw)) + _bytes_field(3, zlib.compress(raw))
+    header = _bytes_field(1, b"OSMData") + _varint(3 << 3) + _varint(len(blob))
+    offset, length, _, _ = sieve.blocks.framing(header_of)[0]
+    with open(header_of, "rb") as f:
+        f.seek(offset)
+        path.write_bytes(f.read(length) + struct.pack(">I", len(header)) + header + blob)
+    return path
+
+
+@pytest.mark.parametrize("keys_vals", [[1, 2, 0, 0], [1, 2, 0, 0, 0, 0]],
+                         ids=["one end short", "one end over"])
+def test_dense_nodes_whose_tags_miscount_them_are_read_as_libosmium_reads_them(
+    monaco_2025: Path, tmp_path: Path, osm_cameras: Callable[[Path], list[Any]], keys_vals: list[int],
+) -> None:
+    """Tags that end for one node fewer or more than the block holds: the node sample's
+    arrays disagreed (a numpy ValueError or IndexError, a traceback); the block is left to
+    libosmium, whose camera it is."""
+    path = _dense_file(tmp_path / "dense.osm.pbf", monaco_2025, 3, keys_vals)
+    expected = osm_cameras(path)
+    assert [(o.kind, o.osm_id) for o in expected] == [("n", 1)]
+    _same(read_cameras(path).cameras, expected)
+
+
+def test_dense_nodes_short_of_latitudes_are_refused_as_libosmium_refuses_them(
+    monaco_2025: Path, tmp_path: Path,
+) -> None:
+    """Three ids and one latitude: osmium refuses the file; so does osmcams, in one DataError
+    (was a numpy IndexError out of the node sample)."""
+    import subprocess
+
+    from osmcams.errors import DataError
+
+    path = _dense_file(tmp_path / "dense.osm.pbf", monaco_2025, 1, [1, 2, 0, 0, 0])
+    with pytest.raises(subprocess.CalledProcessError):
+        run_osmium("cat", path, "-f", "opl")
+    with pytest.raises(DataError, match=r"dense\.osm\.pbf: cannot read OSM data: PBF error: PBF format"):
+        read_cameras(path)
+
+
 @pytest.mark.parametrize("set_by_user", [None, "2"])
 def test_workers_start_no_blas_threads_unless_asked(
     monkeypatch: pytest.MonkeyPatch, set_by_user: str | None

@@ -669,7 +669,9 @@ Groups = list[tuple[Any, Any, Any]]  # of a block's dense groups: node ids, (lon
 
 
 def node_samples(data: bytes) -> Groups:
-    """The ids, (lon, lat) and whether tagged, of the dense nodes of one inflated block, by group."""
+    """The ids, (lon, lat) and whether tagged, of the dense nodes of one inflated block, by group.
+    Unindexable (libosmium reads the block, and says what is wrong) when its columns do not
+    give as many of each as there are ids."""
     import numpy
 
     parts = primitive(data)
@@ -681,14 +683,17 @@ def node_samples(data: bytes) -> Groups:
         ids = numpy.cumsum(_packed_sint64(dense.get(1, b"")))
         lat = numpy.cumsum(_packed_sint64(dense.get(8, b"")))
         lon = numpy.cumsum(_packed_sint64(dense.get(9, b"")))
-        points = numpy.column_stack((
-            (lon * parts.granularity + parts.lon_offset) * 1e-9,
-            (lat * parts.granularity + parts.lat_offset) * 1e-9,
-        ))
         tagged = numpy.zeros(len(ids), bool)
         if 10 in dense:  # each node's key and value indices, then 0
             ends = numpy.flatnonzero(_packed_varints(dense[10]) == 0)
             tagged = numpy.diff(ends, prepend=-1) > 1
+        if not len(ids) == len(lat) == len(lon) == len(tagged):
+            raise Unindexable(f"dense nodes of {len(ids):,} ids, {len(lat):,} latitudes, {len(lon):,} "
+                              f"longitudes and {len(tagged):,} lists of tags")
+        points = numpy.column_stack((
+            (lon * parts.granularity + parts.lon_offset) * 1e-9,
+            (lat * parts.granularity + parts.lat_offset) * 1e-9,
+        ))
         found.append((ids, points, tagged))
     return found
 
