@@ -1508,6 +1508,23 @@ def test_a_replication_password_stays_out_of_the_store(shared_data: Path, tmp_pa
     assert [p.name for p in (tmp_path / "www").rglob("*") if b"Hunter2Secret" in _bytes(p)] == []
 
 
+def test_a_replication_password_stays_out_of_the_diagnostics(shared_data: Path, tmp_path: Path,
+                                                            httpserver) -> None:
+    """`-vv` shows the records of every logger: pyosmium's "Replication URL: …" showed the
+    extract's header URL whole, its password with it (a process of its own: logging is global)."""
+    import subprocess
+    import sys
+
+    env = Env(tmp_path, shared_data, httpserver)
+    config = env.replicated(lambda u: u.replace("//", "//bob:Hunter2Secret@"), diff=True)
+    done = subprocess.run([sys.executable, "-m", "osmcams", "-vv", "refresh", "--config", config],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert f"pyosmium: Replication URL: {env.server.url}" in done.stderr
+    assert "Hunter2Secret" not in done.stdout + done.stderr
+    assert env.server.users[-1] == "bob"
+
+
 def _bytes(path: Path) -> bytes:
     return path.read_bytes() if path.is_file() else b""
 

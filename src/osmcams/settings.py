@@ -152,6 +152,14 @@ def check_url(name: str, url: str) -> None:
         raise UsageError(f"{label(name)} must be an http or https URL: {public_url(url)!r}")
 
 
+def public_text(text: str) -> str:
+    """`text` with every URL in it as `public_url` gives it: for lines that others wrote (the
+    log records of libraries, pyosmium's "Replication URL: …")."""
+    import re
+
+    return re.sub(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#]*@", r"\1", text)
+
+
 def public_url(url: str) -> str:
     """`url` without the user name and password it may carry, for messages and metadata: all
     of its authority up to the last "@", as HTTP clients read it (a password may hold one)."""

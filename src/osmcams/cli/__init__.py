@@ -46,6 +46,17 @@ def cli(verbose: int) -> None:
 
         logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO, stream=sys.stderr,
                             format="%(asctime)s %(name)s: %(message)s", force=True)
+        for handler in logging.getLogger().handlers:  # pyosmium logs a replication URL whole
+            handler.addFilter(_without_credentials)
+
+
+def _without_credentials(record: Any) -> bool:
+    """Keep the log record `record`, every URL in its message without user name or password."""
+    from osmcams.settings import public_text
+
+    record.msg, record.args = public_text(record.getMessage()), None
+    return True
+
 
 for command in (count, export, download, compare, match, quality, timeline, refresh, history,
                 changes, site):
