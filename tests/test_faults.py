@@ -1005,6 +1005,14 @@ CASES: list[Case] = [
              "2015-03-25T19:05:08Z"))],
          ExitCode.NETWORK, "a corrupt replication diff: node/20000000001 lies at longitude -62.85, "
                            "latitude 200"),
+    *[Case(f"diff {kind} of id {osm_id}",  # was applied: a camera OSM does not hold, published
+           lambda e, obj=obj: ["refresh", "--config", e.replicated(then=lambda s: s.publish(
+               1588, _osc(obj), "2015-03-25T19:05:08Z"))],
+           ExitCode.NETWORK, f"a corrupt replication diff: {kind}/{osm_id}, where OSM's ids start at 1",
+           holds=lambda e: not (e.tmp / "www/communes.json").exists())
+      for kind, osm_id, obj in (
+          ("node", -5, ("node", -5, 1, {"man_made": "surveillance"}, -62.85, 17.9)),
+          ("way", 0, ("way", 0, 1, {"man_made": "surveillance"}, None, None, [1, 2])))],
     Case("diff node at longitude 500",  # libosmium's InvalidLocationError was a traceback
          lambda e: ["refresh", "--config", e.replicated(then=lambda s: s.publish(
              1588, _osc(("node", 20_000_000_001, 1, {"man_made": "surveillance"}, 500.0, 17.9)),

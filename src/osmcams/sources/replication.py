@@ -150,6 +150,8 @@ def read_diffs(paths: Iterable[Path]) -> Batch:
 
     def record(obj: Any, kind: str, data: dict[str, Any]) -> None:
         name = f"{kind}/{obj.id}"
+        if obj.id <= 0:  # an editor's new object, never saved: OSM gives none such an id
+            raise NetworkError(f"a corrupt replication diff: {name}, where OSM's ids start at 1")
         if obj.deleted or obj.tags.get(key) != value:
             batch.others.add(name)
             return
