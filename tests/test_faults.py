@@ -1046,6 +1046,10 @@ CASES: list[Case] = [
     Case("bad URL from the environment keeps its password", lambda e: ["count", "--commune", "Nice"],
          ExitCode.USAGE, "OSMCAMS_OVERPASS_URL", env={"OSMCAMS_OVERPASS_URL": "ftp://me:secret@host/"},
          absent="secret"),
+    Case("Overpass camera node of id -1",  # was counted: a camera OSM does not hold
+         lambda e: e.count_nice(elements=[{"type": "node", "id": -1, "lat": 43.7, "lon": 7.26,
+                                           "tags": {"man_made": "surveillance"}}]),
+         ExitCode.NETWORK, "Overpass element 2: has no valid type and id"),
     Case("Overpass node without lon",
          lambda e: e.count_nice(elements=[{"type": "node", "id": 1, "lat": 43.7, "tags": {}}]),
          ExitCode.NETWORK, "the service answered something unexpected: Overpass element 2"),

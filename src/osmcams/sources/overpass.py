@@ -216,8 +216,8 @@ def _element_problem(element: Any) -> str | None:
     if not isinstance(element, dict):
         return f"is {type(element).__name__}, not an object"
     kind, osm_id = element.get("type"), element.get("id")
-    if kind not in ELEMENT_TYPES or not isinstance(osm_id, int) or isinstance(osm_id, bool):
-        return "has no valid type and id"
+    if kind not in ELEMENT_TYPES or not isinstance(osm_id, int) or isinstance(osm_id, bool) or osm_id <= 0:
+        return "has no valid type and id"  # OSM's ids (and Overpass's areas') start at 1
     tags = element.get("tags", {})
     if not isinstance(tags, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
