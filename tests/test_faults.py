@@ -902,6 +902,13 @@ CASES: list[Case] = [
                                                     'base_url = "https://example.org/"\n')],
          ExitCode.USAGE, "[site] dir /dev/null is not a directory",
          holds=lambda e: not (e.tmp / "www").exists()),
+    Case("config whose [site] dir is a folder of other files",  # its page was replaced, a page under
+         lambda e: ["refresh", "--config", e.replicated(  # communes/ removed: the site's sweep
+             diff=True, extra=f'[site]\ndir = "{_own_folder(e.tmp)}"\ntitle = "T"\n'
+                              'base_url = "https://example.org/"\n')],
+         ExitCode.USAGE, "mine holds files and no site.json: it is no site that osmcams built",
+         holds=lambda e: (e.tmp / "mine/index.html").read_text() == "my page"
+         and (e.tmp / "mine/communes/x.html").read_text() == "my page" and not (e.tmp / "www").exists()),
     Case("config whose [site] dir is under /sys, the refresh itself done",
          lambda e: ["refresh", "--config", e.replicated(diff=True, extra='[site]\ndir = "/sys/osmcams-test"\n'
                                                         'title = "T"\nbase_url = "https://example.org/"\n')],
@@ -1342,6 +1349,14 @@ def _frame(kind: bytes, blob: bytes) -> bytes:
     """A PBF block: its length prefix, its BlobHeader (type, datasize), then `blob`."""
     header = _field(1, kind) + _field(3, len(blob))
     return len(header).to_bytes(4, "big") + header + blob
+
+
+def _own_folder(tmp: Path) -> Path:
+    """`tmp/mine`, a folder of a user's pages: index.html and communes/x.html."""
+    (tmp / "mine/communes").mkdir(parents=True)
+    (tmp / "mine/index.html").write_text("my page")
+    (tmp / "mine/communes/x.html").write_text("my page")
+    return tmp / "mine"
 
 
 def _zstd_damaged(frames: list[bytes], at: int) -> list[bytes]:

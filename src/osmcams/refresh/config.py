@@ -62,6 +62,7 @@ SPELLING = {"communes": "names", "department": "department", "every": "all = tru
 
 
 SITE_REQUIRED = ("dir", "title", "base_url")
+SITE_STATE = "site.json"  # written into every site osmcams builds (refresh/site.py): its mark
 
 
 @dataclass(frozen=True)
@@ -200,4 +201,20 @@ def load_config(path: str | Path) -> Config:
             raise UsageError(f"{path}: {what} cannot be used: {e.strerror}") from e
         if not (stat.S_ISDIR(found) if kind == "a directory" else stat.S_ISREG(found)):
             raise UsageError(f"{path}: {what} {place} is not {kind}")
+    if config.site is not None and not _a_site_or_empty(config.site.dir):
+        raise UsageError(f"{path}: [site] dir {config.site.dir} holds files and no {SITE_STATE}: it is no "
+                         "site that osmcams built, and a build would replace or remove its files; give "
+                         "a new or empty folder")
     return config
+
+
+def _a_site_or_empty(folder: Path) -> bool:
+    """Whether `folder` is missing, holds a site that osmcams built (its SITE_STATE), or
+    holds nothing but hidden entries (.git, .nojekyll, a dead run's .osmcams-tmp-…)."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return True
+    except OSError as e:
+        raise UsageError(f"{folder}: cannot list the [site] dir: {e.strerror}") from e
+    return SITE_STATE in names or all(name.startswith(".") for name in names)

@@ -50,12 +50,11 @@ from osmcams.models import Camera, cameras_text, make_camera, printable
 from osmcams.outputs.figures import OSM_CREDIT
 from osmcams.outputs.maps import no_data_geometry, no_data_script, static_text
 from osmcams.outputs.writers import slug
-from osmcams.refresh.config import Config, SiteConfig
+from osmcams.refresh.config import SITE_STATE, Config, SiteConfig
 from osmcams.store.history import ALONE, HALVES, Store, one_move_each, read_store, run_kinds
 from osmcams.store.kept import Kept
 from osmcams.store.sql import keep_value, kept_value
 
-STATE = "site.json"
 STATE_VERSION = 3  # 3: map-nodata.js one MultiPolygon, its squares merged (a site of before: written whole)
 ROWS = "site-rows.json"  # the ranking's rows of the measured communes, kept
 NO_DATA = "site-nodata.txt"  # those of the communes without data, kept with them
@@ -1097,7 +1096,7 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
     try:
         last = store.last_run()
         key = _state_key(config, store)
-        state = _read_state(site.dir / STATE)
+        state = _read_state(site.dir / SITE_STATE)
         whole = (full or state is None or state.get("key") != key or not isinstance(state.get("stems"), dict)
                  or not isinstance(state.get("downloads"), dict) or not isinstance(state.get("types"), dict)
                  or not isinstance(state.get("outside"), int))  # a site of before map-nodata.js
@@ -1190,7 +1189,7 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
         store.close()
         fresh = not (site.dir / "communes").is_dir()  # no page in place to compare with
         pages = [*(f"static/{n}" for n in (*MAP_CSS, *MAP_JS, *OWN)), "index.html", "map.html",
-                 "feed.atom", STATE, ROWS, NO_DATA, *([NO_DATA_AREA] if area else [])]
+                 "feed.atom", SITE_STATE, ROWS, NO_DATA, *([NO_DATA_AREA] if area else [])]
         for code in sorted(touched):
             pages.append(f"communes/{stems[code]}.html")
             if data.has_feed(code):
@@ -1244,7 +1243,7 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
 
             former = {code for code in old.get("former", []) if code not in touched}
             former |= {code for code in touched if code not in data.row and data.has_feed(code)}
-            page(STATE, json.dumps({"key": key, "run": data.runs[-1].id if data.runs else None,
+            page(SITE_STATE, json.dumps({"key": key, "run": data.runs[-1].id if data.runs else None,
                                     "counted": counted, "former": sorted(former), "stems": stems,
                                     "downloads": dated,
                                     "tallies": [[run.id, run.tally] for run in data.runs
