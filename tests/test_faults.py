@@ -909,6 +909,11 @@ CASES: list[Case] = [
          ExitCode.USAGE, "mine holds files and no site.json: it is no site that osmcams built",
          holds=lambda e: (e.tmp / "mine/index.html").read_text() == "my page"
          and (e.tmp / "mine/communes/x.html").read_text() == "my page" and not (e.tmp / "www").exists()),
+    Case("config whose [output] dir is its own folder, beside the user's communes/",  # their
+         lambda e: ["refresh", "--config", _output_in_own_folder(e)],  # *.geojson were removed
+         ExitCode.USAGE, "holds files and no communes.csvt: it is no set of counts that a refresh published",
+         holds=lambda e: (e.tmp / "communes/mine.geojson").read_text() == "my boundaries"
+         and not (e.tmp / "communes.csv").exists()),
     Case("config whose [site] dir is under /sys, the refresh itself done",
          lambda e: ["refresh", "--config", e.replicated(diff=True, extra='[site]\ndir = "/sys/osmcams-test"\n'
                                                         'title = "T"\nbase_url = "https://example.org/"\n')],
@@ -1351,6 +1356,16 @@ def _frame(kind: bytes, blob: bytes) -> bytes:
     return len(header).to_bytes(4, "big") + header + blob
 
 
+def _output_in_own_folder(e: Env) -> Path:
+    """A replicated configuration whose [output] dir is its own folder, which holds the user's
+    communes/mine.geojson."""
+    (e.tmp / "communes").mkdir()
+    (e.tmp / "communes/mine.geojson").write_text("my boundaries")
+    config = e.replicated(diff=True)
+    config.write_text(config.read_text().replace('dir = "www"', 'dir = "."'))
+    return config
+
+
 def _own_folder(tmp: Path) -> Path:
     """`tmp/mine`, a folder of a user's pages: index.html and communes/x.html."""
     (tmp / "mine/communes").mkdir(parents=True)
@@ -1533,6 +1548,22 @@ def test_a_replication_password_stays_out_of_the_store(shared_data: Path, tmp_pa
     assert "Hunter2Secret" not in result.output
     assert env.server.users[-1] == "bob"
     assert [p.name for p in (tmp_path / "www").rglob("*") if b"Hunter2Secret" in _bytes(p)] == []
+
+
+def test_a_first_refresh_publishes_beside_its_extract_and_history(shared_data: Path, tmp_path: Path,
+                                                                  httpserver) -> None:
+    """An [output] dir that holds the extract, its .poly and the history store, as a first
+    run (or a download of `region`) leaves them, is no folder of the user's: refreshed."""
+    env = Env(tmp_path, shared_data, httpserver)
+    config = env.replicated(diff=True)
+    (tmp_path / "www").mkdir()
+    (tmp_path / "sbh.osm.pbf").rename(tmp_path / "www/sbh.osm.pbf")
+    (tmp_path / "www/sbh.poly").write_text("sbh\n1\n-62.9 17.8\n-62.7 17.8\n-62.7 18.0\nEND\nEND\n")
+    (tmp_path / "www/history.sqlite-journal").write_bytes(b"")
+    config.write_text(config.read_text().replace(str(tmp_path / "sbh.osm.pbf"), "www/sbh.osm.pbf"))
+    result = CliRunner().invoke(cli, ["refresh", "--config", str(config)], catch_exceptions=False)
+    assert result.exit_code == ExitCode.OK, result.output
+    assert (tmp_path / "www/communes.csvt").is_file()
 
 
 def test_a_replication_password_stays_out_of_the_diagnostics(shared_data: Path, tmp_path: Path,

@@ -833,19 +833,23 @@ def test_a_bad_configuration_names_the_key_and_the_file(tmp_path, capsys, text, 
 
 def test_a_subfolder_of_the_output_that_is_a_symbolic_link_is_refused(saint_barthelemy, tmp_path, capsys):
     """[output] dir's communes/ made a link to a folder elsewhere: the run would write the
-    communes' files there; it is refused in one line (exit 2), nothing written through it,
-    no history kept; with the link gone, the next run publishes."""
+    communes' files there; it is refused in one line (exit 2), nothing written through it;
+    with the link gone, the next run publishes. (A first run into a folder holding only the
+    link is refused before, as a folder that is no published set.)"""
+    import shutil
+
     config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
     out, elsewhere = tmp_path / "www", tmp_path / "elsewhere"
-    out.mkdir()
+    assert run(config, "--quiet") == 0
+    published = (out / "communes.json").read_bytes()
+    shutil.rmtree(out / "communes")
     elsewhere.mkdir()
     (out / "communes").symlink_to(elsewhere, target_is_directory=True)
     assert run(config) == 2
     err = capsys.readouterr().err
     assert err.endswith(f"osmcams: error: {out / 'communes'} is a symbolic link: the files in it would "
                         f"be written outside {out}; osmcams will not follow it\n"), err
-    assert list(elsewhere.iterdir()) == [] and not (out / "communes.json").exists()
-    assert not (out / "history.sqlite").exists()  # a first run that failed
+    assert list(elsewhere.iterdir()) == [] and (out / "communes.json").read_bytes() == published
     (out / "communes").unlink()
     assert run(config, "--quiet") == 0
     assert [p.suffix for p in (out / "communes").iterdir()] == [".geojson"]

@@ -201,20 +201,32 @@ def load_config(path: str | Path) -> Config:
             raise UsageError(f"{path}: {what} cannot be used: {e.strerror}") from e
         if not (stat.S_ISDIR(found) if kind == "a directory" else stat.S_ISREG(found)):
             raise UsageError(f"{path}: {what} {place} is not {kind}")
-    if config.site is not None and not _a_site_or_empty(config.site.dir):
-        raise UsageError(f"{path}: [site] dir {config.site.dir} holds files and no {SITE_STATE}: it is no "
-                         "site that osmcams built, and a build would replace or remove its files; give "
-                         "a new or empty folder")
+    from osmcams.outputs.sets import FIXED
+    from osmcams.sources.extent import poly_beside
+
+    # What a run puts in [output] dir before it first publishes there: the history store
+    # (and its -journal), the extract that `region` downloads (its .part first), its .poly.
+    own = [place.name for place in (config.history, config.pbf, poly_beside(config.pbf))
+           if place.parent == config.output_dir]
+    folders: list[tuple[str, Path, str, list[str], str]] = [
+        ("[output] dir", config.output_dir, FIXED["types"], own, "set of counts that a refresh published")]
+    if config.site is not None:
+        folders.append(("[site] dir", config.site.dir, SITE_STATE, [], "site that osmcams built"))
+    for what, folder, mark, beside, whose in folders:
+        if not _ours_or_empty(folder, mark, beside, f"{path}: {what}"):
+            raise UsageError(f"{path}: {what} {folder} holds files and no {mark}: it is no {whose}, and "
+                             "a run would replace or remove its files; give a new or empty folder")
     return config
 
 
-def _a_site_or_empty(folder: Path) -> bool:
-    """Whether `folder` is missing, holds a site that osmcams built (its SITE_STATE), or
-    holds nothing but hidden entries (.git, .nojekyll, a dead run's .osmcams-tmp-…)."""
+def _ours_or_empty(folder: Path, mark: str, own: list[str], what: str) -> bool:
+    """Whether `folder` is missing, holds `mark` (a file that osmcams writes there), or holds
+    nothing but hidden entries (.git, a lock, a dead run's .osmcams-tmp-…) and names that
+    start with one of `own`."""
     try:
         names = os.listdir(folder)
     except FileNotFoundError:
         return True
     except OSError as e:
-        raise UsageError(f"{folder}: cannot list the [site] dir: {e.strerror}") from e
-    return SITE_STATE in names or all(name.startswith(".") for name in names)
+        raise UsageError(f"{what} cannot be listed: {e.strerror}") from e
+    return mark in names or all(name.startswith((".", *own)) for name in names)
