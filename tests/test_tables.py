@@ -84,6 +84,18 @@ def test_compare_gives_a_commune_outside_the_data_its_reason(
                  ["Nice", nice["reason"]])
 
 
+@pytest.mark.parametrize("width", WIDTHS)
+def test_compare_of_the_demo_wraps_its_notes_whole(capsys, monkeypatch, width):
+    """`compare --demo` at 80 columns: rich shared the cut between Commune and Notes, then
+    widened Commune back to Roquebrune-Cap-Martin, so the table ran 4 columns past the
+    terminal and lost the ends of its title, notes and caption ("reported fig")."""
+    table, report = _run(capsys, monkeypatch, width, ["compare", "--demo"])
+    rows = report["communes"]
+    assert_uncut(table, width, [r["insee"] for r in rows],
+                 [*(r["name"] for r in rows), *(r["reason"] for r in rows),
+                  "against the reported figure closest to that date"])
+
+
 def test_a_table_too_wide_for_any_dropping_still_shows_every_value_whole() -> None:
     """Fitted on its own: at 30 columns, what can go goes; the rest is whole."""
     import io

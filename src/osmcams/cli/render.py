@@ -208,7 +208,23 @@ class Fitted:
         self.table: dict[str, Any] = {key: printable(value) if isinstance(value, str) else value
                                       for key, value in table.items()}
 
-    def build(self, hidden: Sequence[str] = ()) -> Any:
+    def shown(self, hidden: Sequence[str]) -> list[int]:
+        """The columns shown: not `hidden`, nor a column of blanks; without rows, every
+        header, under the title and caption."""
+        return [i for i, (header, _) in enumerate(self.columns) if header not in hidden
+                and (not self.rows or any(i < len(row) and row[i] for row in self.rows))]
+
+    def text_widths(self, i: int) -> tuple[int, int]:
+        """The least width of text column `i` (its longest word) and its width unwrapped."""
+        from rich.cells import cell_len
+
+        texts = [self.columns[i][0], *(row[i] for row in self.rows if i < len(row))]
+        return (max(cell_len(word) for text in texts for word in [*text.split(), ""]),
+                max(map(cell_len, texts)))
+
+    def build(self, hidden: Sequence[str] = (), widths: dict[int, int] | None = None) -> Any:
+        """The rich table without the columns `hidden`, text column i `widths[i]` wide
+        when given, else at least as wide as its longest word."""
         from rich import box
         from rich.cells import cell_len
         from rich.table import Table
@@ -221,15 +237,14 @@ class Fitted:
                                  for key, value in self.table.items()}
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
                       caption=caption and Text(caption, style="table.caption"), **texts)
-        # Not a column of blanks; without rows, every header, under the title and caption.
-        shown = [i for i, (header, _) in enumerate(self.columns) if header not in hidden
-                 and (not self.rows or any(i < len(row) and row[i] for row in self.rows))]
+        shown = self.shown(hidden)
         for i in shown:
             header, kind = self.columns[i]
             if kind == "text":  # at least as wide as its longest word: wrapped between words
-                table.add_column(header, overflow="fold", min_width=max(
-                    cell_len(word) for text in (header, *(row[i] for row in self.rows if i < len(row)))
-                    for word in [*text.split(), ""]))
+                if widths:
+                    table.add_column(header, overflow="fold", width=widths[i])
+                else:
+                    table.add_column(header, overflow="fold", min_width=self.text_widths(i)[0])
                 continue
             # A short header whole ("To do"), a long one wrapped at its words.
             heading = [cell_len(header)] if cell_len(header) <= SHORT else map(cell_len, header.split())
@@ -251,4 +266,20 @@ class Fitted:
                 break
             hidden.append(header)
             table = self.build(hidden)
+        least, most = Measurement.get(console, unbounded, table)
+        if least <= options.max_width < most:  # rich's own cut would widen a column back
+            table = self.build(hidden, self.shared(hidden, options.max_width - least))
         yield table
+
+    def shared(self, hidden: Sequence[str], spare: int) -> dict[int, int]:
+        """Widths of the shown text columns: each its least, and `spare` cells more, given to
+        the narrowest of those that would take them, up to their unwrapped width."""
+        shown = [i for i in self.shown(hidden) if self.columns[i][1] == "text"]
+        bounds = {i: self.text_widths(i) for i in shown}
+        widths = {i: least for i, (least, _) in bounds.items()}
+        for _ in range(spare):
+            wanting = [i for i in shown if widths[i] < bounds[i][1]]
+            if not wanting:
+                break
+            widths[min(wanting, key=widths.__getitem__)] += 1
+        return widths
