@@ -219,9 +219,10 @@ def abroad(error: CommuneNotFound, query: str, source: str) -> CommuneNotFound:
         names = read_population(official_table()).names
     except OsmcamsError:  # no table to say
         return error
-    wanted, plain = normalise(query), bare(query)
-    if query.strip().upper() in names or any(normalise(n) == wanted or bare(n) == plain
-                                             for n in names.values()):
+    wanted, plain, code = normalise(query), bare(query), query.strip().upper()
+    if code in names or any(normalise(n) == wanted or bare(n) == plain for n in names.values()):
+        return error
+    if re.fullmatch(r"\d{4}", code) and "0" + code in names:  # `match` named the code it lost a zero of
         return error
     said = (f"no French commune is named {quoted(query)}, and {source} holds French communes "
             "only: for a place outside France, count in the OSM data's own boundaries (--pbf "
