@@ -278,3 +278,31 @@ def test_download_communes_takes_departments_or_all(capsys):
     assert "give --department CODE (repeatable) or --all" in capsys.readouterr().err
     assert main(["download", "alpes_maritimes", "--department", "06"]) == 2
     assert "--department and --all go with 'osmcams download communes'" in capsys.readouterr().err
+
+
+def test_the_readmes_library_example_dates_its_population(
+    monaco_2025: Path, communes_06: Path, cog_population: Path, osm_cameras
+) -> None:
+    """The README's Python example, its file names pointed at the real files, as a reader
+    runs it: it passed the COG's communes.json, whose census year nothing in it states, so
+    its report had a population with no year (and a warning asking for one); it now gives
+    the year, as a caller must."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (code,) = [block.split("```", 1)[0] for block in readme.split("```python\n")[1:]]
+    for name, path in (("monaco-2025-02-07.osm.pbf", monaco_2025),
+                       ("communes-06-alpes-maritimes.geojson", communes_06),
+                       ("communes.json", cog_population)):
+        code = code.replace(f'"{name}"', repr(str(path)))
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    report = scope["report"]
+    assert report.meta["population_year"] == "2023"
+    assert "communes.json" in report.meta["population_source"]
+    assert not [w for w in report.warnings if "census year" in w]
+    features = json.loads(communes_06.read_text(encoding="utf-8"))["features"]
+    outline = shape(next(f["geometry"] for f in features if f["properties"]["code"] == "06012"))
+    cog = json.loads(cog_population.read_text(encoding="utf-8"))
+    population = {c["code"]: c.get("population") for c in cog if c["type"] == "commune-actuelle"}
+    (row,) = report.rows
+    assert (row["insee"], row["population"]) == ("06012", population["06012"])
+    assert row["cameras"] == sum(outline.covers(Point(o.lon, o.lat)) for o in osm_cameras(monaco_2025))

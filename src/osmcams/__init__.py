@@ -4,7 +4,8 @@ The library API, usable from a notebook::
 
     import osmcams
     extract = osmcams.read_cameras("monaco.osm.pbf")
-    communes = osmcams.load_communes(["communes-06.geojson"], population="communes.json")
+    communes = osmcams.load_communes(["communes-06.geojson"], population="communes.json",
+                                     population_year="2023")
     codes = osmcams.select_communes(communes, ["Beausoleil"])
     report = osmcams.count(extract, communes, codes)
 """
