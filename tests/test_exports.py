@@ -204,3 +204,32 @@ def test_every_camera_file_states_its_data_date(
     else:
         assert len(pyogrio.read_dataframe(out)) == 2
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name or ".osmcams-tmp" in p.name]
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_a_file_never_takes_over_the_sources_of_another_of_its_name(
+    overwrite: list[str], monaco_2025: Path, communes_06: Path, tmp_path: Path
+) -> None:
+    """`export -o x.csv`, then `-o x.kml` in the same folder: the second was refused as
+    "x.meta.json exists; add --overwrite", naming a file the user never asked for, and with
+    --overwrite the KML took x.csv's x.meta.json, so that x.csv said nothing of its data
+    any more. Both are refused in one line that names x.csv; other formats, and x.csv
+    itself again, go on."""
+    args = ["--commune", "06012", "--pbf", str(monaco_2025), "--boundaries", str(communes_06), "-q"]
+    _export(*args, "-o", tmp_path / "x.csv")
+    sidecar = tmp_path / "x.meta.json"
+    kept = sidecar.read_text(encoding="utf-8")
+    assert _strict_json(kept)["csv"] == "x.csv"
+    for command in (["export", *args, "-o", str(tmp_path / "x.kml")],
+                    ["count", *args, "-o", str(tmp_path / "x.txt")],  # no sidecar: written
+                    ["export", *args, "-o", str(tmp_path / "x.geojsonl")]):
+        done = CliRunner().invoke(cli, [*command, *overwrite])
+        if command[-1].endswith(".txt"):
+            assert done.exit_code == 0, done.stderr
+            continue
+        assert done.exit_code == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert f"{sidecar} holds the sources of {tmp_path / 'x.csv'}" in done.stderr
+        assert not (tmp_path / Path(command[-1]).name).exists()
+    assert sidecar.read_text(encoding="utf-8") == kept
+    _export(*args, "-o", tmp_path / "x.csv", "--overwrite")
+    assert _strict_json(sidecar.read_text(encoding="utf-8"))["csv"] == "x.csv"

@@ -119,9 +119,8 @@ def count(
       osmcams count --region 93 --pbf paca.osm.pbf --boundaries communes/ \\
           --population communes.json --sort-by per_10k --min-population 5000
     """
-    from osmcams.files import check_target
     from osmcams.outputs.writers import (
-        companions,
+        check_targets,
         render_text,
         write_communes,
         write_csv_report,
@@ -132,8 +131,7 @@ def count(
     if fmt in COMMUNE_LAYERS and output is None:  # before the work, not after
         raise UsageError(f"--format {fmt} draws the communes: give it --output FILE")
     if output:
-        for target in (output, *companions(output, fmt)):
-            check_target(target, overwrite)  # before the work, not after
+        check_targets(output, fmt, overwrite)  # before the work, not after
     ranking = top is not None or not names_communes(kw)
     report = report_from(kw)
     apply_ranking(report, sort_by, min_population, include_partial, min_coverage, ranking)
@@ -185,7 +183,7 @@ def export(
           --boundaries communes/ -o beausoleil.gpkg --fov --fov-range 40
       osmcams export --commune Monaco --pbf monaco.osm.pbf -o monaco.umap --fov
     """
-    from osmcams.files import check_target, publish
+    from osmcams.files import publish
     from osmcams.outputs.fov import fields_of_view
     from osmcams.outputs.umap import write_umap
     from osmcams.outputs.writers import commune_file, provenance, write_cameras
@@ -206,11 +204,10 @@ def export(
             raise UsageError(f"{flag} goes with GeoJSON, GeoPackage or uMap, not {fmt}")
     if not FORMATS[fmt].one_file and output_dir is not None:
         raise UsageError("a Shapefile is several files: give -o FILE.shp, or another format")
-    from osmcams.outputs.writers import companions
+    from osmcams.outputs.writers import check_targets, companions
 
     if output is not None:
-        for target in (output, *companions(output, fmt)):
-            check_target(target, overwrite)  # before the work, not after
+        check_targets(output, fmt, overwrite)  # before the work, not after
     report = report_from(kw)
     blind: list[str] = []
     views: dict[str, Any] = {}

@@ -329,15 +329,13 @@ def compare(
     """
     from osmcams.analysis.compare import COMPARE_KEYS, NO_FIGURE, read_reported
     from osmcams.analysis.compare import compare as compare_counts
-    from osmcams.files import check_target
     from osmcams.join import ROW_KEYS
-    from osmcams.outputs.writers import companions, render_text, write_csv_report, write_report
+    from osmcams.outputs.writers import check_targets, render_text, write_csv_report, write_report
     from osmcams.store.history import read_store
 
     fmt = agreed_format(output, fmt, TABLE_SUFFIXES, "table")
     if output:
-        for target in (output, *companions(output, fmt)):
-            check_target(target, overwrite)  # before the work, not after
+        check_targets(output, fmt, overwrite)  # before the work, not after
     figures = read_reported(reported)
     named = names_communes(kw)  # --commune, or the demo's five
     pbf, threads, quiet = kw["pbf"], kw["threads"], kw["quiet"]

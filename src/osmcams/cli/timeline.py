@@ -186,7 +186,6 @@ def timeline(
     from osmcams.analysis.timeline import timeline_from_pbf
     from osmcams.counting import Request
     from osmcams.errors import UsageError
-    from osmcams.files import check_target
     from osmcams.outputs.formats import agreed_format
     from osmcams.outputs.writers import render_text, rows_csv
     from osmcams.settings import Settings
@@ -201,10 +200,9 @@ def timeline(
     points = _reported_points(reported_files) if with_reported or reported_files else None
     fmt = agreed_format(output, fmt, TIMELINE_SUFFIXES, "table")
     if output:
-        from osmcams.outputs.writers import companions
+        from osmcams.outputs.writers import check_targets
 
-        for target in (output, *companions(output, fmt)):
-            check_target(target, overwrite)  # before the work, not after
+        check_targets(output, fmt, overwrite)  # before the work, not after
     request = Request(
         communes=tuple(kw.pop("communes")), department=kw.pop("department"),
         every=kw.pop("every"), pbf=pbf, boundaries=tuple(kw.pop("boundaries")),

@@ -414,6 +414,8 @@ def _published(target: Path, overwrite: bool, beside: list[str], about: dict[str
 
     meta = meta_sidecar(target).name
     names = [target.name, *beside, *([meta] if about is not None else [])]
+    if about is not None:
+        _refuse_shared_sidecar(target)
     try:
         with publish(target.parent, {name: name for name in names}, overwrite) as paths:
             yield paths
@@ -423,6 +425,40 @@ def _published(target: Path, overwrite: bool, beside: list[str], about: dict[str
     except OutputError as e:  # name the file asked for, not the directory of the set
         text = str(e).replace(f"cannot write {target.parent}:", f"cannot write {target}:", 1)
         raise OutputError(text) from e
+
+
+def check_targets(target: str | os.PathLike[str], fmt: str, overwrite: bool) -> None:
+    """Before any work: `target` and its `companions`, none of which may exist unless
+    `overwrite`, nor be the NAME.meta.json of another file (`sidecar_owner`)."""
+    from osmcams.files import check_target
+
+    beside = companions(target, fmt)
+    if meta_sidecar(target) in beside:
+        _refuse_shared_sidecar(Path(target))
+    for path in (target, *beside):
+        check_target(path, overwrite)
+
+
+def sidecar_owner(target: Path) -> Path | None:
+    """The other file whose sources NAME.meta.json beside `target` holds (`x.csv` for
+    `x.kml`), when that file is there; None otherwise."""
+    sidecar = meta_sidecar(target)
+    try:
+        about = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+    except (OSError, ValueError):
+        return None
+    names = [about.get(fmt) for fmt in META_BESIDE] if isinstance(about, dict) else []
+    owners = [target.with_name(n) for n in names
+              if isinstance(n, str) and n not in ("", target.name) and Path(n).name == n]
+    return next((owner for owner in owners if owner.exists()), None)
+
+
+def _refuse_shared_sidecar(target: Path) -> None:
+    """UsageError when writing `target` would replace the NAME.meta.json of another file."""
+    owner = sidecar_owner(target)
+    if owner is not None:
+        raise UsageError(f"{meta_sidecar(target)} holds the sources of {owner}, which {target.name} "
+                         f"would take over: give {target.name} another name, or remove {owner.name}")
 
 
 def companions(target: str | os.PathLike[str], fmt: str) -> list[Path]:
