@@ -306,3 +306,29 @@ def test_the_readmes_library_example_dates_its_population(
     (row,) = report.rows
     assert (row["insee"], row["population"]) == ("06012", population["06012"])
     assert row["cameras"] == sum(outline.covers(Point(o.lon, o.lat)) for o in osm_cameras(monaco_2025))
+
+
+def test_the_readmes_commands_run_in_the_venv_it_makes(tmp_path: Path) -> None:
+    """The quick start makes a venv and runs `.venv/bin/osmcams`, then went on with bare
+    `osmcams ...` commands, which a fresh shell does not find ("command not found"). Each
+    `sh` block of the README, run in order by bash where only the venv holds an `osmcams`
+    (a stand-in that notes its calls), finds it for every command."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = [block.split("```", 1)[0] for block in readme.split("```sh\n")[1:]]
+    bin_dir = tmp_path / ".venv/bin"
+    bin_dir.mkdir(parents=True)
+    calls = tmp_path / "calls.txt"
+    stand_in = f'#!/bin/sh\necho "$0 $*" >> {calls}\n'
+    for name in ("osmcams", "pip", "python"):
+        (bin_dir / name).write_text(stand_in)
+        (bin_dir / name).chmod(0o755)
+    (bin_dir / "activate").write_text(f'PATH="{bin_dir}:$PATH"; export PATH\n')
+    script = "\n".join(
+        line.split("#", 1)[0].replace("python3 -m venv .venv && ", "")
+        for block in blocks for line in block.splitlines() if line.split("#", 1)[0].strip()
+    )
+    osmcams_lines = [line for line in script.splitlines() if line.split()[0].endswith("osmcams")]
+    done = subprocess.run(["bash", "-c", f"set -e\n{script}"], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert len(calls.read_text().splitlines()) >= len(osmcams_lines) > 5
