@@ -241,6 +241,27 @@ def test_an_extract_is_counted_in_the_official_communes_kept_for_offline_runs(
     assert second["communes"] == report["communes"] and len(httpserver.log) == asked
 
 
+def test_a_commune_named_outside_the_extract_gets_its_departments_outlines(
+    capsys, geo_api, httpserver, tmp_path
+):
+    """Nantes named on the Monaco extract: only department 06 (the extract's relations) was
+    fetched, so the answer was "no commune 'Nantes'; Nantes (44109) is a French commune, but
+    ... department 06 ... does not hold it" (exit 3), and offline the advice to keep
+    department 06, which would not help. The named commune's department is fetched too,
+    as the docs say ("and of the selection"): Nantes lies outside the data (exit 4, as with
+    --boundaries); offline, the advice names both departments."""
+    url = httpserver.url_for("/geo")
+    cache = str(tmp_path / "cache")
+    code, _, err = _count_json(capsys, "--commune", "nantes", "--geo-api-url", url, "--cache-dir", cache)
+    assert code == 4, err
+    assert err.strip().endswith("nothing there can be counted")
+    assert "osmcams: error: Nantes (44109): outside the data of " in err
+    assert sorted(r.args["codeDepartement"] for r, _ in httpserver.log) == ["06", "44"]
+    code, _, err = _count_json(capsys, "--commune", "Nantes", "--cache-dir", str(tmp_path / "empty"))
+    assert code == 3  # geo.api: a closed port
+    assert "'osmcams download communes --department 06 --department 44' keeps them" in err
+
+
 def test_download_communes_fills_the_cache_ahead_of_an_offline_run(
     capsys, geo_api, httpserver, shared_data, tmp_path
 ):

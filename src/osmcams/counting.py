@@ -152,7 +152,7 @@ def official_communes(
 
     from osmcams.communes.boundaries import load_communes
     from osmcams.communes.model import department_of
-    from osmcams.communes.names import region_departments
+    from osmcams.communes.names import french_commune, region_departments
     from osmcams.errors import CommuneNotFound, DataError, NetworkError
     from osmcams.settings import public_url
     from osmcams.sources import geoapi
@@ -160,6 +160,9 @@ def official_communes(
 
     named = [*relations.frame["insee"].tolist(), *(u.code for u in relations.unusable)]
     departments = {d for d in map(department_of, named) if d}
+    if departments:  # French communes: those named too, so that one outside the data is said to be
+        asked = (french_commune(query, request.department) for query in request.communes)
+        departments.update(filter(None, (department_of(found[0]) for found in asked if found)))
     departments.update(filter(None, [request.department]))
     departments.update((region_departments(request.region) or []) if request.region else [])
     if not departments:  # not French communes: the extract's relations are all there is
@@ -183,7 +186,8 @@ def official_communes(
             f"the official communes of department {', '.join(missing)} are not kept and cannot be "
             f"fetched from {public_url(settings.geo_api_url)} ({reason})"
         )
-        keep = f"'osmcams download communes --department {missing[0]}' keeps them for offline runs"
+        keep = (f"'osmcams download communes {' '.join(f'--department {d}' for d in missing)}' "
+                "keeps them for offline runs")
         relations.warnings.insert(0, f"{why}: the extract's own admin_level={COMMUNE_LEVEL} "
                                      f"relations are used instead; {keep}")
         relations.unusable = [replace(u, reason=f"{u.reason}; {why}, and {keep}")
