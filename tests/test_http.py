@@ -143,6 +143,7 @@ def test_unreachable_server_fails_at_once_and_says_so(net_settings, url, why):
     (["count", "--commune", "Nice", "-q"],
      "; count from a file with --pbf, or from cached answers with --offline"),
     (["download", "communes", "--department", "06", "-q"], "; use the cached answers with --offline"),
+    (["timeline", "--commune", "Nice", "-q"], "; count from a file with --pbf"),  # it said nothing
 ])
 def test_without_network_each_command_suggests_its_own_options(capsys, command, hint):
     from osmcams.cli import main

@@ -184,6 +184,8 @@ def _offline_hint() -> str:
         return "; count from a file with --pbf, or from cached answers with --offline"
     if "--offline" in options:
         return "; use the cached answers with --offline"
+    if "--pbf" in options:  # timeline: a history file, or ohsome
+        return "; count from a file with --pbf"
     return ""
 
 
