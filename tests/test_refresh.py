@@ -360,6 +360,21 @@ def test_the_real_saint_barthelemy_diff(saint_barthelemy, osm_dir, tmp_path, net
     assert stamps() == before
 
 
+def test_changes_with_none_to_show_say_so_and_date_the_data(saint_barthelemy, tmp_path, capsys):
+    """`changes` on the real Saint-Barthélemy diff, which touches no camera: the table was
+    empty, without a word nor a data date. Its caption names the source and the data date of
+    the real state.txt, and says that nothing changed; so does it for a date after the last
+    run's data."""
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    assert run(config, "--quiet") == 0
+    for since in ("2014", "2030"):
+        assert main(["changes", "--config", str(config), "--since", since]) == 0
+        out = " ".join(capsys.readouterr().out.split())
+        assert "sbh.osm.pbf + replication diffs to sequence" in out
+        assert "data of 2015-03-25T19:05:08Z" in out
+        assert f"no camera added, removed, moved or retagged since {since}-01-01T00:00:00Z" in out
+
+
 def test_a_refresh_without_usable_relations_names_the_keys_of_its_configuration(
         saint_barthelemy, tmp_path, net_env, capsys):
     """Saint-Barthélemy is an admin_level=3 relation, and the extract's only admin_level=8

@@ -206,6 +206,7 @@ def changes(config_path: Path, since: str, commune: str | None, fmt: str) -> Non
         rows = store.changes(start, insee)
         names = store.names()
         meta = store_meta(store, start)
+        latest = meta if meta["runs"] else store_meta(store)  # what the table's caption dates
     finally:
         store.close()
     for row in rows:  # places to 7 decimals (1 cm), as every file of osmcams has them
@@ -240,4 +241,6 @@ def changes(config_path: Path, since: str, commune: str | None, fmt: str) -> Non
         [(key, "text" if key == "commune" else "left") for key in keys],
         [["–" if row[k] is None else str(row[k]) for k in keys] for row in rows],
         ["lat", "lon", "insee", "commune"], title=f"Camera changes since {start}",
+        caption=f"{latest['source']}, data of {latest['data_timestamp']}"
+                + ("" if rows else f"\nno camera added, removed, moved or retagged since {start}"),
     ))
