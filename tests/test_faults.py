@@ -790,6 +790,12 @@ CASES: list[Case] = [
          lambda e: [*e.count("--commune", "Beausoleil"), "--population", e.ign_06],
          ExitCode.DATA, "a GeoJSON, not a population table", absent="FeatureCollection"),
     # Issue 7 §2: names as people write them.
+    Case("Corsica's postal prefix as a department",  # said only "no commune of department 20"
+         lambda e: e.count("--department", "20", boundaries=e.ign_06), ExitCode.COMMUNE,
+         "communes are in departments 2A (Corse-du-Sud) and 2B (Haute-Corse)"),
+    Case("a department's name for its code",
+         lambda e: e.count("--department", "Alpes-Maritimes", boundaries=e.ign_06), ExitCode.COMMUNE,
+         "--department takes a code, such as 06 or 2A"),
     Case("INSEE code without its leading zero",
          lambda e: e.count("--commune", "6012"), ExitCode.COMMUNE,
          "06012 (Beausoleil) without its leading zero", absent="outside France"),

@@ -61,6 +61,17 @@ def bare(name: str) -> str:
     return ARTICLE.sub("", normalise(name))
 
 
+def department_hint(department: str | None) -> str:
+    """What to give instead of a department that is Corsica's postal prefix or a name."""
+    if department is None:
+        return ""
+    if department == "20":
+        return ": Corsica's communes are in departments 2A (Corse-du-Sud) and 2B (Haute-Corse)"
+    if not re.fullmatch(r"\d{2,3}|2[AB]", department):
+        return ": --department takes a code, such as 06 or 2A"
+    return ""
+
+
 def department_code(text: str) -> str:
     """A department as INSEE writes it: "6" -> "06", "2a" -> "2A"."""
     text = text.strip().upper()
@@ -145,7 +156,8 @@ def select(
         codes = list(frame["insee"] if department is None else
                      frame.loc[frame["department"] == department, "insee"])
         if not codes:
-            raise CommuneNotFound(f"no commune of department {department} in {communes.source}")
+            raise CommuneNotFound(f"no commune of department {department} in {communes.source}"
+                                  f"{department_hint(department)}")
         return codes
     candidates = list(zip(frame["insee"], frame["name"], frame["department"]))
     codes = []

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.communes.model import COLUMNS, MAX_POPULATION, Communes, department_of
-from osmcams.communes.names import abroad, match
+from osmcams.communes.names import abroad, department_hint, match
 from osmcams.errors import CommuneNotFound, DataError
 from osmcams.models import nan_unsaid
 from osmcams.settings import public_url
@@ -160,7 +160,7 @@ def department_features(http: Http, department: str) -> list[dict[str, Any]]:
     population in one request), each checked to be of that department."""
     features = _features(http, {"codeDepartement": department}, functools.partial(_of_department, department))
     if not features:
-        raise CommuneNotFound(f"no department {department} on geo.api.gouv.fr")
+        raise CommuneNotFound(f"no department {department} on geo.api.gouv.fr{department_hint(department)}")
     return features
 
 
