@@ -190,3 +190,17 @@ def test_the_sample_configuration_as_shipped_names_the_file_it_lacks(capsys) -> 
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
         f"osmcams: error: {config}: [communes] boundaries {boundaries}: no such file or directory"]
+
+
+def test_the_sample_configuration_dates_its_population(site, tmp_path, capsys) -> None:
+    """The sample's population is the COG's communes.json, whose census year nothing in it
+    states: every published file had a population of no year, and each run warned. The
+    sample gives the year of that table, 2023, the one the COG 2026 holds."""
+    from osmcams.cli import main
+
+    config, _, _ = site
+    assert main(["refresh", "--config", str(config), "--quiet"]) == 0
+    report = json.loads((tmp_path / "www" / "communes.json").read_text(encoding="utf-8"))
+    assert report["meta"]["population_year"] == "2023"
+    assert report["meta"]["population_source"].startswith("communes.json")
+    assert not [w for w in report["warnings"] if "census year" in w]
