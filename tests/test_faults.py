@@ -783,6 +783,10 @@ CASES: list[Case] = [
          lambda e: ["timeline", "--all", "--admin-level", "3", "-q",
                     "--pbf", e.data / "osm/saint-barthelemy/saint_barthelemy.osc.gz"],
          ExitCode.DATA, "a change file (osmChange, a replication diff), not an extract"),
+    Case("boundaries: the folder above the files",  # said only "no boundary files (...)"
+         lambda e: e.count("--commune", "Beausoleil", boundaries=e.data / "communes"), ExitCode.DATA,
+         "its subfolders are not read: give one of them, ign-2018-simplified (1 file), "
+         "ign-2018-simplified/departements (101 files)"),
     Case("population file missing",
          lambda e: [*e.count("--commune", "Beausoleil"), "--population", e.tmp / "nope.json"],
          ExitCode.DATA, "no such file", absent="Errno"),

@@ -48,9 +48,9 @@ def boundary_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[st
     for raw in listed(paths):
         path = Path(raw)
         if path.is_dir():  # its files (a device or a FIFO named so is none)
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in BOUNDARY_SUFFIXES and p.is_file())
+            found = _files_in(path)
             if not found:
-                raise DataError(f"{path}: no boundary files ({', '.join(BOUNDARY_SUFFIXES)})")
+                raise DataError(f"{path}: no boundary files ({', '.join(BOUNDARY_SUFFIXES)}){_deeper(path)}")
             files.extend(found)
         elif path.is_file():
             files.append(path)
@@ -60,6 +60,37 @@ def boundary_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[st
             raise DataError(f"{path}: no such file or directory")
     unique = {f.resolve(): f for f in files}  # a file named twice, or with its directory
     return list(unique.values())
+
+
+def _files_in(folder: Path) -> list[Path]:
+    """The boundary files of `folder`, not of its subfolders."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in BOUNDARY_SUFFIXES and p.is_file())
+
+
+def _deeper(folder: Path, depth: int = 4, visits: int = 1000) -> str:
+    """The subfolders of `folder` that hold boundary files (a few, nearest first, looked for
+    `depth` levels down and in at most `visits` folders), said as what to give instead."""
+    held: list[str] = []
+    level = [folder]
+    for _ in range(depth):
+        below = []
+        for parent in level:
+            try:
+                below += sorted(p for p in parent.iterdir() if p.is_dir() and not p.is_symlink())
+            except OSError:  # unreadable: not there to suggest
+                continue
+        for sub in below[:visits]:
+            with contextlib.suppress(OSError):
+                count = len(_files_in(sub))
+                if count:
+                    held.append(f"{sub.relative_to(folder)} ({count:,} file{'s' * (count > 1)})")
+        visits -= len(below)
+        level = below
+        if len(held) >= 3 or visits <= 0 or not level:
+            break
+    if not held:
+        return ""
+    return f"; its subfolders are not read: give one of them, {', '.join(held[:3])}"
 
 
 def _pick_fields(columns: Sequence[str], code_field: str | None, name_field: str | None, where: Path):
