@@ -787,6 +787,10 @@ CASES: list[Case] = [
          lambda e: e.count("--commune", "Beausoleil", boundaries=e.data / "communes"), ExitCode.DATA,
          "its subfolders are not read: give one of them, ign-2018-simplified (1 file), "
          "ign-2018-simplified/departements (101 files)"),
+    Case("population: the folder of the tables",  # said "cannot read population table: is a directory"
+         lambda e: [*e.count("--commune", "Beausoleil"), "--population", e.data / "population/cog-2026"],
+         ExitCode.DATA, "cog-2026: a directory, not a population table: give one of its files, "
+         "arrondissements.json, communes.json, departements.json, regions.json"),
     Case("population file missing",
          lambda e: [*e.count("--commune", "Beausoleil"), "--population", e.tmp / "nope.json"],
          ExitCode.DATA, "no such file", absent="Errno"),

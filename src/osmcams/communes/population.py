@@ -88,6 +88,11 @@ def read_population(
 
 def _read_population(path: Path, year: str | None) -> Population:
     """`read_population`, parsed."""
+    if path.is_dir():
+        tables = sorted(p.name for p in path.iterdir()
+                        if p.suffix.lower() in (".json", ".csv") and p.is_file())
+        where = f": give one of its files, {short_list(tables)}" if tables else ""
+        raise DataError(f"{path}: a directory, not a population table{where}")
     try:
         text = _read_text(path)
     except DataError:
