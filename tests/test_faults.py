@@ -791,6 +791,9 @@ CASES: list[Case] = [
          lambda e: [*e.count("--commune", "Beausoleil"), "--population", e.data / "population/cog-2026"],
          ExitCode.DATA, "cog-2026: a directory, not a population table: give one of its files, "
          "arrondissements.json, communes.json, departements.json, regions.json"),
+    Case("extent: a folder",  # said "cannot read an extent: Is a directory"
+         lambda e: [*e.count("--commune", "Beausoleil"), "--extent", e.tmp],
+         ExitCode.DATA, ": a directory, not an extent", absent="Is a directory"),
     Case("population file missing",
          lambda e: [*e.count("--commune", "Beausoleil"), "--population", e.tmp / "nope.json"],
          ExitCode.DATA, "no such file", absent="Errno"),

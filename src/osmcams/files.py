@@ -99,6 +99,8 @@ def read_input(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
         return read_limited(path, limit)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: a directory, not {what}") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read {what}: {e.strerror or e}") from None
     except ValueError as e:
