@@ -718,6 +718,8 @@ CASES: list[Case] = [
     Case("GDAL's remarks as warnings",
          lambda e: e.count("--department", "06", boundaries=e.two_layers()),
          ExitCode.OK, "border.gpkg: More than one layer found"),
+    Case("map into a directory",  # said "the suffix must be one of .png, .svg, .pdf, .html"
+         lambda e: ["map", "--demo", "-q", "-o", e.tmp], ExitCode.USAGE, "is a directory; give a file name"),
     Case("output is a directory",
          lambda e: [*e.count("--commune", "Beausoleil"), "-o", e.tmp], ExitCode.USAGE, "is a directory"),
     Case("extent /dev/zero",

@@ -60,11 +60,12 @@ def map_command(
       osmcams map --department 06 --pbf alpes-maritimes.osh.pbf --boundaries communes/ \\
           --at 2019-01-01 -o 06-2019.png
     """
-    from osmcams.files import check_target
+    from osmcams.files import check_target, streamed_target
     from osmcams.outputs.fov import fields_of_view
 
     kind = MAP_SUFFIXES.get(output.suffix.lower())
     if kind is None:
+        streamed_target(output)  # a directory is said to be one, not a file of another kind
         raise UsageError(f"{output}: the suffix must be one of {', '.join(MAP_SUFFIXES)}")
     if kind == "static" and (tiles or no_cluster):
         raise UsageError("--tiles and --no-cluster go with an .html map")
