@@ -343,8 +343,6 @@ def _dense_file(path: Path, header_of: Path, lats: int, keys_vals: list[int]) ->
     """`path`: the header block of `header_of`, then one block of the dense nodes 1, 2, 3 at
     7.42, 43.74, the first tagged man_made=surveillance, written with `lats` latitudes and
     the `keys_vals` given (fileformat.proto's DenseNodes: 1 id, 8 lat, 9 lon, 10 keys_vals)."""
-    import struct
-    import zlib
 
     def sint64s(values: list[int]) -> bytes:
         return b"".join(_varint((v << 1) ^ (v >> 63)) for v in values)
@@ -354,13 +352,21 @@ def _dense_file(path: Path, header_of: Path, lats: int, keys_vals: list[int]) ->
              + _bytes_field(9, sint64s([74_200_000, 0, 0]))
              + _bytes_field(10, b"".join(_varint(v) for v in keys_vals)))
     raw = _bytes_field(1, strings) + _bytes_field(2, _bytes_field(2, dense))
-    blob = _varint(2 << 3) + _varint(len(raw)) + _bytes_field(3, zlib.compress(raw))
-    header = _bytes_field(1, b"OSMData") + _varint(3 << 3) + _varint(len(blob))
     offset, length, _, _ = sieve.blocks.framing(header_of)[0]
     with open(header_of, "rb") as f:
         f.seek(offset)
-        path.write_bytes(f.read(length) + struct.pack(">I", len(header)) + header + blob)
+        path.write_bytes(f.read(length) + _data_frame(raw))
     return path
+
+
+def _data_frame(raw: bytes) -> bytes:
+    """The PrimitiveBlock `raw` as a file block: its length, its BlobHeader, its zlib Blob."""
+    import struct
+    import zlib
+
+    blob = _varint(2 << 3) + _varint(len(raw)) + _bytes_field(3, zlib.compress(raw))
+    header = _bytes_field(1, b"OSMData") + _varint(3 << 3) + _varint(len(blob))
+    return struct.pack(">I", len(header)) + header + blob
 
 
 @pytest.mark.parametrize("keys_vals", [[1, 2, 0, 0], [1, 2, 0, 0, 0, 0]],
@@ -391,6 +397,125 @@ def test_dense_nodes_short_of_latitudes_are_refused_as_libosmium_refuses_them(
         run_osmium("cat", path, "-f", "opl")
     with pytest.raises(DataError, match=r"dense\.osm\.pbf: cannot read OSM data: PBF error: PBF format"):
         read_cameras(path)
+
+
+def _rewritten(message: bytes, path: tuple[int, ...], edit: Callable[[bytes], bytes]) -> bytes:
+    """`message` with the payload of the first length-delimited field along `path` (a field
+    number for each level of nesting) passed through `edit`; every other field as it was."""
+    out, pos, done = bytearray(), 0, False
+    while pos < len(message):
+        start = pos
+        key, pos = sieve.blocks._varint(message, pos)
+        assert key & 7 in (0, 2)  # a PrimitiveBlock, its groups and DenseNodes hold no other
+        if key & 7 == 0:
+            _, pos = sieve.blocks._varint(message, pos)
+        else:
+            size, at = sieve.blocks._varint(message, pos)
+            pos = at + size
+            if key >> 3 == path[0] and not done:
+                payload = message[at:pos]
+                out += _bytes_field(path[0], edit(payload) if len(path) == 1 else
+                                    _rewritten(payload, path[1:], edit))
+                done = True
+                continue
+        out += message[start:pos]
+    assert done
+    return bytes(out)
+
+
+MONACO_POLY = "monaco\n1\n7.40 43.72\n7.45 43.72\n7.45 43.76\n7.40 43.76\n7.40 43.72\nEND\nEND\n"
+KeysVals = Callable[[list[int], list[bytes]], list[int]]
+
+
+def _edited_tags(source: Path, target: Path, edit: KeysVals) -> Path:
+    """`source` with the keys_vals of the first dense block that holds the camera strings
+    passed through `edit` (with the block's string table), and a .poly beside, as extracts
+    come: the sieve then samples none of its blocks."""
+    data = source.read_bytes()
+    for offset, length, kind, size in sieve.blocks.framing(source):
+        raw = sieve.blocks.inflate(data[offset + length - size : offset + length])
+        table = [bytes(text) for _, text in sieve.blocks._fields(sieve.blocks.primitive(raw).table)]
+        if kind == "OSMData" and all(text in table for text in sieve.CAMERA_STRINGS):
+            break
+
+    def keys_vals(packed: bytes) -> bytes:
+        values, pos = [], 0
+        while pos < len(packed):
+            value, pos = sieve.blocks._varint(packed, pos)
+            values.append(value)
+        return b"".join(_varint(v) for v in edit(values, table))
+
+    raw = _rewritten(raw, (2, 2, 10), keys_vals)  # PrimitiveBlock.primitivegroup.dense.keys_vals
+    target.write_bytes(data[:offset] + _data_frame(raw) + data[offset + length :])
+    target.with_name(target.name.removesuffix(".osm.pbf") + ".poly").write_text(MONACO_POLY)
+    return target
+
+
+def _camera_runs(values: list[int], table: list[bytes]) -> list[tuple[int, int]]:
+    """Where the tags of each man_made=surveillance node start and end (at its 0) in
+    keys_vals `values`, found by a plain walk of them."""
+    key, value = (table.index(text) for text in sieve.CAMERA_STRINGS)
+    found, start = [], 0
+    for at, index in enumerate(values):
+        if index == 0:
+            pairs = values[start:at]
+            if (key, value) in zip(pairs[::2], pairs[1::2]):
+                found.append((start, at))
+            start = at + 1
+    return found
+
+
+def _replaced(values: list[int], at: int, value: int) -> list[int]:
+    return [*values[:at], value, *values[at + 1 :]]
+
+
+def _camera_value(values: list[int], table: list[bytes]) -> int:
+    """The position in keys_vals of the value "surveillance" of the first camera's man_made."""
+    start, end = _camera_runs(values, table)[0]
+    key = table.index(sieve.CAMERA_STRINGS[0])
+    return next(at + 1 for at in range(start, end, 2) if values[at] == key)
+
+
+# Edits of the keys_vals of Monaco 2025's first camera block (11 of its 16 camera nodes), and
+# what osmium-tool makes of the file then: None, it refuses it; else how many cameras it finds.
+TAG_EDITS: dict[str, tuple[KeysVals, int | None]] = {
+    "a key past the string table": (
+        lambda values, table: _replaced(values, next(at for at, v in enumerate(values) if v), len(table)),
+        None),
+    "a camera's value past the string table": (
+        lambda values, table: _replaced(values, _camera_value(values, table), len(table) + 100), None),
+}
+
+
+@pytest.mark.parametrize("reader", ["C", "Python"])
+@pytest.mark.parametrize("edit", list(TAG_EDITS))
+def test_dense_tags_libosmium_refuses_or_reads_otherwise_are_left_to_it(
+    monaco_2025: Path, tmp_path: Path, osm_cameras: Callable[[Path], list[OplObject]],
+    monkeypatch: pytest.MonkeyPatch, edit: str, reader: str,
+) -> None:
+    """Dense tags that libosmium refuses, or splits between nodes otherwise than the sieve
+    did, in a block it does not sample: the block is left to libosmium, and read_cameras
+    gives osmium-tool's cameras, or its refusal as a DataError in its words (the C reader
+    and its Python twin had read the block, silently losing or misplacing cameras)."""
+    import subprocess
+
+    from osmcams.errors import DataError
+
+    if reader == "Python":
+        monkeypatch.setattr(sieve, "native", None)
+    change, cameras = TAG_EDITS[edit]
+    path = _edited_tags(monaco_2025, tmp_path / "edited.osm.pbf", change)
+    if cameras is None:
+        with pytest.raises(subprocess.CalledProcessError) as refused:
+            osm_cameras(path)
+        words = refused.value.stderr.strip()
+        assert words.startswith("PBF error")
+        with pytest.raises(DataError, match=f"edited.osm.pbf: cannot read OSM data: {words}$"):
+            read_cameras(path)
+        return
+    expected = osm_cameras(path)
+    assert len(expected) == cameras
+    _same(read_cameras(path).cameras, expected)
 
 
 @pytest.mark.parametrize("set_by_user", [None, "2"])

@@ -360,7 +360,8 @@ static void tagged_free(Tagged *t)
     free(t->starts);
 }
 
-/* Each node's tags end with a 0; a node is taken when its tags end. */
+/* Each node's tags end with a 0; a node is taken when its tags end. LEFT for a string index
+ * past the table, which libosmium refuses ("string id out of range"). */
 static Outcome tagged_read(Cursor kv, const Strings *s, Tagged *t)
 {
     Py_ssize_t node = 0;
@@ -388,7 +389,9 @@ static Outcome tagged_read(Cursor kv, const Strings *s, Tagged *t)
             key = x;
             is_value = 1;
         } else {
-            if (has_role(s, key, CAMERA_KEY) && has_role(s, x, CAMERA_VALUE))
+            if ((key > x ? key : x) >= (uint64_t)s->count) /* the one check of both indices */
+                return LEFT;
+            if ((s->role[key] & CAMERA_KEY) && (s->role[x] & CAMERA_VALUE))
                 camera = 1;
             is_value = 0;
         }

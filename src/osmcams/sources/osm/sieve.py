@@ -393,13 +393,15 @@ def _stamps(seconds: Any) -> list[str | None]:
 
 
 class _Tagged:
-    """The nodes of one DenseNodes message that carry the tag (key, value), by position."""
+    """The nodes of one DenseNodes message that carry the tag (key, value), by position;
+    `readable`: False when libosmium would refuse its tags (a string index past the table)."""
 
     def __init__(self, block: Any, dense: Any, strings: list[bytes], key: int, value: int):
         import numpy
 
         self.block, self.dense, self.strings = block, dense, strings
         self.pairs = pairs = numpy.array(dense.keys_vals, numpy.int64)
+        self.readable = not len(pairs) or bool(pairs.min() >= 0 and pairs.max() < len(strings))
         self.ends = numpy.flatnonzero(pairs == 0)  # each node's tags end with a 0
         self.starts = numpy.concatenate(([0], self.ends[:-1] + 1))
         hits = numpy.flatnonzero((pairs[:-1] == key) & (pairs[1:] == value)) if key and value else ()
@@ -565,6 +567,8 @@ def read_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | li
             return None
         if group.HasField("dense"):
             tagged = _Tagged(block, group.dense, strings, *camera)
+            if not tagged.readable:
+                return None
             if wanted.history:
                 found.append(_dense_versions(tagged, wanted.tags))
                 continue
