@@ -484,6 +484,10 @@ TAG_EDITS: dict[str, tuple[KeysVals, int | None]] = {
         None),
     "a camera's value past the string table": (
         lambda values, table: _replaced(values, _camera_value(values, table), len(table) + 100), None),
+    "the column cut after the last camera's tags, unended": (
+        lambda values, table: values[: _camera_runs(values, table)[-1][1]], 16),
+    "the column only the first camera's tags, unended: the first node's": (
+        lambda values, table: values[slice(*_camera_runs(values, table)[0])], 6),
 }
 
 

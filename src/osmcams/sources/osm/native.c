@@ -361,7 +361,8 @@ static void tagged_free(Tagged *t)
 }
 
 /* Each node's tags end with a 0; a node is taken when its tags end. LEFT for a string index
- * past the table, which libosmium refuses ("string id out of range"). */
+ * past the table, which libosmium refuses ("string id out of range"), and for a column whose
+ * last node's tags are unended, which libosmium reads as that node's. */
 static Outcome tagged_read(Cursor kv, const Strings *s, Tagged *t)
 {
     Py_ssize_t node = 0;
@@ -396,7 +397,7 @@ static Outcome tagged_read(Cursor kv, const Strings *s, Tagged *t)
             is_value = 0;
         }
     }
-    return READ;
+    return kv.p == start ? READ : LEFT;
 }
 
 /* Timestamps as PBF keeps them, in seconds, as numpy's floor division gives them. */

@@ -394,18 +394,21 @@ def _stamps(seconds: Any) -> list[str | None]:
 
 class _Tagged:
     """The nodes of one DenseNodes message that carry the tag (key, value), by position;
-    `readable`: False when libosmium would refuse its tags (a string index past the table)."""
+    `readable`: False when libosmium would refuse its tags (a string index past the table)
+    or read them otherwise (the last node's tags unended: libosmium reads them, not we)."""
 
     def __init__(self, block: Any, dense: Any, strings: list[bytes], key: int, value: int):
         import numpy
 
         self.block, self.dense, self.strings = block, dense, strings
         self.pairs = pairs = numpy.array(dense.keys_vals, numpy.int64)
-        self.readable = not len(pairs) or bool(pairs.min() >= 0 and pairs.max() < len(strings))
+        self.readable = not len(pairs) or bool(pairs[-1] == 0 and pairs.min() >= 0
+                                               and pairs.max() < len(strings))
         self.ends = numpy.flatnonzero(pairs == 0)  # each node's tags end with a 0
         self.starts = numpy.concatenate(([0], self.ends[:-1] + 1))
-        hits = numpy.flatnonzero((pairs[:-1] == key) & (pairs[1:] == value)) if key and value else ()
-        hits = hits[hits < self.ends[-1]] if len(hits) else numpy.empty(0, numpy.int64)
+        hits = numpy.empty(0, numpy.int64)
+        if key and value and self.readable:  # then every pair lies before the last end
+            hits = numpy.flatnonzero((pairs[:-1] == key) & (pairs[1:] == value))
         node = numpy.searchsorted(self.ends, hits)  # the node whose tags hold each hit
         self.nodes = unique(node[(hits - self.starts[node]) % 2 == 0])  # a key, then its value
         self._text: dict[int, str] = {}
