@@ -488,6 +488,8 @@ TAG_EDITS: dict[str, tuple[KeysVals, int | None]] = {
         lambda values, table: values[: _camera_runs(values, table)[-1][1]], 16),
     "the column only the first camera's tags, unended: the first node's": (
         lambda values, table: values[slice(*_camera_runs(values, table)[0])], 6),
+    "a value 0 (to libosmium the empty string, no end) in the first camera's tags": (
+        lambda values, table: _replaced(values, _camera_runs(values, table)[0][0] + 1, 0), 16),
 }
 
 

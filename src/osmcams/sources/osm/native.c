@@ -361,8 +361,9 @@ static void tagged_free(Tagged *t)
 }
 
 /* Each node's tags end with a 0; a node is taken when its tags end. LEFT for a string index
- * past the table, which libosmium refuses ("string id out of range"), and for a column whose
- * last node's tags are unended, which libosmium reads as that node's. */
+ * past the table, which libosmium refuses ("string id out of range"), for a column whose
+ * last node's tags are unended, which libosmium reads as that node's, and for a value 0,
+ * which libosmium reads as the empty string, not as the node's end. */
 static Outcome tagged_read(Cursor kv, const Strings *s, Tagged *t)
 {
     Py_ssize_t node = 0;
@@ -374,6 +375,8 @@ static Outcome tagged_read(Cursor kv, const Strings *s, Tagged *t)
         if (!varint(&kv, &x))
             return LEFT;
         if (x == 0) {
+            if (is_value)
+                return LEFT;
             if (camera) {
                 if (!room(&t->nodes, t->count, &t->nodes_capacity, sizeof *t->nodes)
                     || !room(&t->starts, t->count, &t->starts_capacity, sizeof *t->starts)) {

@@ -395,7 +395,8 @@ def _stamps(seconds: Any) -> list[str | None]:
 class _Tagged:
     """The nodes of one DenseNodes message that carry the tag (key, value), by position;
     `readable`: False when libosmium would refuse its tags (a string index past the table)
-    or read them otherwise (the last node's tags unended: libosmium reads them, not we)."""
+    or read them otherwise (the last node's tags unended: libosmium reads them, not we; a
+    value 0, the empty string to libosmium, a node's end to us)."""
 
     def __init__(self, block: Any, dense: Any, strings: list[bytes], key: int, value: int):
         import numpy
@@ -406,6 +407,7 @@ class _Tagged:
                                                and pairs.max() < len(strings))
         self.ends = numpy.flatnonzero(pairs == 0)  # each node's tags end with a 0
         self.starts = numpy.concatenate(([0], self.ends[:-1] + 1))
+        self.readable &= not numpy.any((self.ends - self.starts) % 2)  # a key, then a value 0
         hits = numpy.empty(0, numpy.int64)
         if key and value and self.readable:  # then every pair lies before the last end
             hits = numpy.flatnonzero((pairs[:-1] == key) & (pairs[1:] == value))
