@@ -339,19 +339,23 @@ def test_a_zstd_frame_claiming_a_petabyte_is_refused_unallocated() -> None:
             sieve.blocks.inflate(stated + _bytes_field(7, claiming))
 
 
-def _dense_file(path: Path, header_of: Path, lats: int, keys_vals: list[int]) -> Path:
+def _sint64s(values: list[int]) -> bytes:
+    """Packed sint64 values (zigzag varints)."""
+    return b"".join(_varint((v << 1) ^ (v >> 63)) for v in values)
+
+
+def _dense_file(path: Path, header_of: Path, lats: int, keys_vals: list[int], group: bytes = b"") -> Path:
     """`path`: the header block of `header_of`, then one block of the dense nodes 1, 2, 3 at
     7.42, 43.74, the first tagged man_made=surveillance, written with `lats` latitudes and
-    the `keys_vals` given (fileformat.proto's DenseNodes: 1 id, 8 lat, 9 lon, 10 keys_vals)."""
-
-    def sint64s(values: list[int]) -> bytes:
-        return b"".join(_varint((v << 1) ^ (v >> 63)) for v in values)
-
+    the `keys_vals` given (fileformat.proto's DenseNodes: 1 id, 8 lat, 9 lon, 10 keys_vals),
+    and the PrimitiveGroup `group` after them, if any."""
     strings = b"".join(_bytes_field(1, text) for text in (b"", b"man_made", b"surveillance"))
-    dense = (_bytes_field(1, sint64s([1, 1, 1])) + _bytes_field(8, sint64s([437_400_000] + [0] * (lats - 1)))
-             + _bytes_field(9, sint64s([74_200_000, 0, 0]))
+    dense = (_bytes_field(1, _sint64s([1, 1, 1]))
+             + _bytes_field(8, _sint64s([437_400_000] + [0] * (lats - 1)))
+             + _bytes_field(9, _sint64s([74_200_000, 0, 0]))
              + _bytes_field(10, b"".join(_varint(v) for v in keys_vals)))
-    raw = _bytes_field(1, strings) + _bytes_field(2, _bytes_field(2, dense))
+    raw = _bytes_field(1, strings) + _bytes_field(2, _bytes_field(2, dense)) + (
+        _bytes_field(2, group) if group else b"")
     offset, length, _, _ = sieve.blocks.framing(header_of)[0]
     with open(header_of, "rb") as f:
         f.seek(offset)
@@ -522,6 +526,44 @@ def test_dense_tags_libosmium_refuses_or_reads_otherwise_are_left_to_it(
     expected = osm_cameras(path)
     assert len(expected) == cameras
     _same(read_cameras(path).cameras, expected)
+
+
+# A node, a way and a relation tagged man_made=<the string 9, past the table of 3>, each as
+# its PrimitiveGroup holds it (osmformat.proto: 1 nodes, 3 ways, 4 relations; in each, 1 id,
+# 2 keys, 3 vals; a node's 8 lat and 9 lon, a way's 8 refs).
+_PAST_THE_TABLE = _bytes_field(2, _varint(1)) + _bytes_field(3, _varint(9))
+OBJECTS_PAST_THE_TABLE = {
+    "node": _bytes_field(1, _varint(1 << 3) + _varint(8) + _PAST_THE_TABLE + _varint(8 << 3)
+                         + _varint(2 * 437_400_000) + _varint(9 << 3) + _varint(2 * 74_200_000)),
+    "way": _bytes_field(3, _varint(1 << 3) + _varint(10) + _PAST_THE_TABLE
+                        + _bytes_field(8, _sint64s([1, 1]))),
+    "relation": _bytes_field(4, _varint(1 << 3) + _varint(20) + _PAST_THE_TABLE),
+}
+
+
+@pytest.mark.parametrize("reader", ["C", "Python"])
+@pytest.mark.parametrize("kind", list(OBJECTS_PAST_THE_TABLE))
+def test_objects_tagged_past_the_string_table_are_refused_as_libosmium_refuses_them(
+    monaco_2025: Path, tmp_path: Path, osm_cameras: Callable[[Path], list[OplObject]],
+    monkeypatch: pytest.MonkeyPatch, kind: str, reader: str,
+) -> None:
+    """A block of a camera node and a node, way or relation whose tag's value index lies past
+    the string table: osmium refuses the file; so does read_cameras, in its words (the C
+    reader and its Python twin took the object for no camera and gave the camera node)."""
+    import subprocess
+
+    from osmcams.errors import DataError
+
+    if reader == "Python":
+        monkeypatch.setattr(sieve, "native", None)
+    path = _dense_file(tmp_path / "past.osm.pbf", monaco_2025, 3, [1, 2, 0, 0, 0],
+                       OBJECTS_PAST_THE_TABLE[kind])
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        osm_cameras(path)
+    words = refused.value.stderr.strip()
+    assert words == "PBF error: string id out of range"
+    with pytest.raises(DataError, match=f"past.osm.pbf: cannot read OSM data: {words}$"):
+        read_cameras(path)
 
 
 @pytest.mark.parametrize("set_by_user", [None, "2"])

@@ -196,13 +196,9 @@ static PyObject *string_at(Strings *s, uint64_t i)
     return s->decoded[i];
 }
 
-static inline int has_role(const Strings *s, uint64_t i, uint8_t role)
-{
-    return i < (uint64_t)s->count && (s->role[i] & role);
-}
-
 /* Whether an object (Node, Way or Relation message) carries a wanted pair: 1 yes, 0 no,
- * -1 unreadable (keys and values apart, or not packed). `pairs` holds (key, value) roles. */
+ * -1 unreadable (keys and values apart, or not packed, or a string index past the table,
+ * which libosmium refuses). `pairs` holds (key, value) roles. */
 static int carries(Cursor object, const Strings *s, const uint8_t (*pairs)[2], int pair_count)
 {
     Cursor keys = {NULL, NULL}, vals = {NULL, NULL};
@@ -227,10 +223,11 @@ static int carries(Cursor object, const Strings *s, const uint8_t (*pairs)[2], i
     int found = 0;
     uint64_t k, v;
     while (keys.p < keys.end) {
-        if (vals.p >= vals.end || !varint(&keys, &k) || !varint(&vals, &v))
+        if (vals.p >= vals.end || !varint(&keys, &k) || !varint(&vals, &v)
+            || (k > v ? k : v) >= (uint64_t)s->count) /* the one check of both indices */
             return -1;
         for (int i = 0; i < pair_count; i++)
-            if (has_role(s, k, pairs[i][0]) && has_role(s, v, pairs[i][1]))
+            if ((s->role[k] & pairs[i][0]) && (s->role[v] & pairs[i][1]))
                 found = 1;
     }
     return vals.p < vals.end ? -1 : found;

@@ -360,20 +360,21 @@ def _index(strings: list[bytes], text: bytes) -> int:
         return 0
 
 
-def _has_pair(tagged: Any, key: int, value: int) -> bool:
+def _has_pair(tagged: Any, strings: int, key: int, value: int) -> bool:
     """Whether any object of a merged group carries the tag (key, value), by index.
 
-    Raises ValueError when the keys and values do not pair up.
+    Raises ValueError when the keys and values do not pair up, or an index lies past the
+    table of `strings` strings (libosmium refuses it).
     """
     import numpy
 
-    if not key or not value:
-        return False
     keys = numpy.array(tagged.keys, numpy.int64)
     values = numpy.array(tagged.vals, numpy.int64)
     if len(keys) != len(values):
         raise ValueError("keys and values of different lengths")
-    return bool(numpy.any((keys == key) & (values == value)))
+    if len(keys) and max(keys.max(), values.max()) >= strings:
+        raise ValueError("a string index past the table")
+    return bool(key and value and numpy.any((keys == key) & (values == value)))
 
 
 def _degrees(raw: Any, granularity: int, offset: int) -> Any:
@@ -566,7 +567,7 @@ def read_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | li
         if wanted.boundaries:
             checks.append((group.relations, boundary))
         try:
-            if any(_has_pair(tagged, *pair) for tagged, pair in checks):
+            if any(_has_pair(tagged, len(strings), *pair) for tagged, pair in checks):
                 return None
         except ValueError:
             return None
