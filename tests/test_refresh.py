@@ -1301,6 +1301,39 @@ def test_a_store_that_kept_a_header_box_which_is_not_the_cut_reads_its_box_again
     assert "nothing new" in capsys.readouterr().err
 
 
+def test_a_store_whose_box_is_unchecked_reads_it_once_even_when_a_run_fails_on_its_diffs(
+    saint_barthelemy, tmp_path, capsys
+):
+    """A store migrated from schema 13 reads its extract for its box once. A run that failed
+    on the replication server (down: exit 5, nothing kept) read it first, for nothing, and
+    the next one again: each failing hourly run read the whole extract. The box is read once
+    the diffs are in, and kept: the header's, as osmium fileinfo gives it."""
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    assert run(config, "--quiet") == 0
+    store = tmp_path / "www" / "history.sqlite"
+    with sqlite3.connect(store) as db:  # a box an earlier osmcams kept, not the one of the data
+        db.execute("UPDATE kept_state SET value = ? WHERE name = 'bbox'",
+                   (json.dumps([-62.9, 17.8, -62.8, 17.9]),))
+        db.execute("PRAGMA user_version = 13")
+    text = config.read_text()
+    config.write_text(text.replace("[source]", '[source]\nreplication_url = "http://127.0.0.1:9/replication/"'))
+    said = "sbh.osm.pbf: the box of its header, kept as its cut by an earlier osmcams, is not its cut"
+    capsys.readouterr()
+    for _ in range(2):
+        assert run(config) == 5
+        err = capsys.readouterr().err
+        assert "cannot reach 127.0.0.1:9" in err and said not in err
+    config.write_text(text)
+    assert run(config) == 0
+    assert said in capsys.readouterr().err
+    assert run(config) == 0
+    assert said not in capsys.readouterr().err
+    header = run_osmium("fileinfo", "-g", "header.boxes", saint_barthelemy).strip("()\n").split(",")
+    with sqlite3.connect(store) as db:
+        kept = dict(db.execute("SELECT name, value FROM kept_state WHERE name IN ('bbox', 'box_unchecked')"))
+    assert kept == {"bbox": json.dumps([float(v) for v in header])}
+
+
 def test_the_store_gives_a_commune_s_counts_by_its_name(
     replication, monaco_2025, communes_06, inside, ign_shapes, tmp_path, net_env, capsys
 ) -> None:

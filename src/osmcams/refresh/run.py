@@ -190,9 +190,6 @@ class Refresh:
                 self._communes()  # a commune that does not exist stops the run before any work
             self._read_extract(download=not self.config.pbf.is_file())
             self.touched = None
-        reboxed = not fresh and mirror.box_unchecked() and self._box_changed()
-        if reboxed:
-            self.touched = None  # every row's coverage may change
         try:
             applied = self._catch_up()
         except (DiffsGone, StaleError) as e:
@@ -209,6 +206,11 @@ class Refresh:
                 applied = self._catch_up()
             except DiffsGone as again:
                 raise NetworkError(f"{again} even after downloading a new extract") from again
+        # After the diffs: a run that fails on them (a server down) has not read the extract
+        # for its box, which its rollback would have it read again.
+        reboxed = mirror.box_unchecked() and self._box_changed()
+        if reboxed:
+            self.touched = None  # every row's coverage may change
         same = mirror.get("communes") == self._communes_key()
         if not (fresh or applied or reboxed) and self._in_place(mirror.get("sequence")) and same:
             stamp = mirror.get("timestamp")
