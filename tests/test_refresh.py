@@ -846,6 +846,22 @@ def test_a_bad_configuration_names_the_key_and_the_file(tmp_path, capsys, text, 
     assert not (tmp_path / "w").exists() and not (tmp_path / "www").exists()
 
 
+def test_a_set_published_before_communes_csvt_is_refreshed(saint_barthelemy, replication, tmp_path, capsys):
+    """An osmcams before communes.csvt published communes.csv, communes.json, cameras.geojson
+    and communes/ beside the history store: its [output] dir was refused as a folder of the
+    user's (no communes.csvt), exit 2, and never refreshed again. It is refreshed, and gets
+    its communes.csvt."""
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    assert run(config, "--quiet") == 0
+    out = tmp_path / "www"
+    (out / "communes.csvt").unlink()  # the set as the osmcams before it left it
+    replication.publish(1589, osc(), "2015-03-25T20:00:00Z")
+    capsys.readouterr()
+    assert run(config) == 0, capsys.readouterr().err
+    assert (out / "communes.csvt").is_file()
+    assert json.loads((out / "communes.json").read_text())["meta"]["replication_sequence"] == 1589
+
+
 def test_a_subfolder_of_the_output_that_is_a_symbolic_link_is_refused(saint_barthelemy, tmp_path, capsys):
     """[output] dir's communes/ made a link to a folder elsewhere: the run would write the
     communes' files there; it is refused in one line (exit 2), nothing written through it;

@@ -208,25 +208,28 @@ def load_config(path: str | Path) -> Config:
     # (and its -journal), the extract that `region` downloads (its .part first), its .poly.
     own = [place.name for place in (config.history, config.pbf, poly_beside(config.pbf))
            if place.parent == config.output_dir]
-    folders: list[tuple[str, Path, str, list[str], str]] = [
-        ("[output] dir", config.output_dir, FIXED["types"], own, "set of counts that a refresh published")]
+    # A set is marked by its communes.csvt, or, published before it, by its other files.
+    marks = [[FIXED["types"]], [FIXED[key] for key in ("table", "json", "cameras")]]
+    folders: list[tuple[str, Path, list[list[str]], list[str], str]] = [
+        ("[output] dir", config.output_dir, marks, own, "set of counts that a refresh published")]
     if config.site is not None:
-        folders.append(("[site] dir", config.site.dir, SITE_STATE, [], "site that osmcams built"))
-    for what, folder, mark, beside, whose in folders:
-        if not _ours_or_empty(folder, mark, beside, f"{path}: {what}"):
-            raise UsageError(f"{path}: {what} {folder} holds files and no {mark}: it is no {whose}, and "
-                             "a run would replace or remove its files; give a new or empty folder")
+        folders.append(("[site] dir", config.site.dir, [[SITE_STATE]], [], "site that osmcams built"))
+    for what, folder, marked, beside, whose in folders:
+        if not _ours_or_empty(folder, marked, beside, f"{path}: {what}"):
+            raise UsageError(f"{path}: {what} {folder} holds files and no {marked[0][0]}: it is no {whose}, "
+                             "and a run would replace or remove its files; give a new or empty folder")
     return config
 
 
-def _ours_or_empty(folder: Path, mark: str, own: list[str], what: str) -> bool:
-    """Whether `folder` is missing, holds `mark` (a file that osmcams writes there), or holds
-    nothing but hidden entries (.git, a lock, a dead run's .osmcams-tmp-…) and names that
-    start with one of `own`."""
+def _ours_or_empty(folder: Path, marks: list[list[str]], own: list[str], what: str) -> bool:
+    """Whether `folder` is missing, holds all the files of one of `marks` (files that osmcams
+    writes there), or holds nothing but hidden entries (.git, a lock, a dead run's
+    .osmcams-tmp-…) and names that start with one of `own`."""
     try:
-        names = os.listdir(folder)
+        names = set(os.listdir(folder))
     except FileNotFoundError:
         return True
     except OSError as e:
         raise UsageError(f"{what} cannot be listed: {e.strerror}") from e
-    return mark in names or all(name.startswith((".", *own)) for name in names)
+    return (any(names.issuperset(mark) for mark in marks)
+            or all(name.startswith((".", *own)) for name in names))
