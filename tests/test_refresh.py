@@ -862,6 +862,37 @@ def test_a_set_published_before_communes_csvt_is_refreshed(saint_barthelemy, rep
     assert json.loads((out / "communes.json").read_text())["meta"]["replication_sequence"] == 1589
 
 
+def test_a_first_publish_killed_while_moving_its_files_is_finished_by_the_next_run(
+        saint_barthelemy, tmp_path, capsys):
+    """A first run killed while it moved its files in place, its commit list written (the
+    next publish finishes it, files.publish says), left the [output] dir with communes/ and
+    no communes.csv(t) yet, the [site] dir with its pages and no site.json: the next runs
+    were refused (exit 2, the folders said to be the user's) for ever. The next run finishes
+    both sets, no staging folder left."""
+    from osmcams.files import COMMIT
+    from osmcams.outputs.sets import FIXED
+
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    config.write_text(config.read_text() + '[site]\ndir = "site"\ntitle = "T"\n'
+                      'base_url = "https://example.org/"\n')
+    assert run(config, "--quiet") == 0
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = {tmp_path / "www": list(FIXED.values()), tmp_path / "site": ["index.html", "site.json"]}
+    published = {folder / name: (folder / name).read_bytes()
+                 for folder, names in left.items() for name in names}
+    for folder, names in left.items():  # as the kill left them: these not moved in yet
+        staging = folder / f".osmcams-tmp-{dead.pid}-cafe"
+        staging.mkdir()
+        for name in names:
+            os.replace(folder / name, staging / name)
+        (staging / COMMIT).write_text(json.dumps({"move": names, "remove": []}))
+    capsys.readouterr()
+    assert run(config) == 0, capsys.readouterr().err
+    assert {path: path.read_bytes() for path in published} == published
+    assert not [p for folder in left for p in folder.iterdir() if p.name.startswith(".osmcams-tmp-")]
+
+
 def test_a_subfolder_of_the_output_that_is_a_symbolic_link_is_refused(saint_barthelemy, tmp_path, capsys):
     """[output] dir's communes/ made a link to a folder elsewhere: the run would write the
     communes' files there; it is refused in one line (exit 2), nothing written through it;

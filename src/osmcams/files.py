@@ -200,6 +200,17 @@ def clean_leftovers(directory: str | os.PathLike[str]) -> None:
             pass  # a place we may not write, or a commit list not ours: it stays, harmless
 
 
+def unfinished_publish(directory: str | os.PathLike[str]) -> bool:
+    """Whether `directory` holds a set that a killed `publish` committed and had not moved
+    in place whole: the next publish there (or `clean_leftovers`) finishes it."""
+    try:
+        with os.scandir(directory) as entries:
+            return any(_TEMP.match(entry.name) and os.path.isfile(os.path.join(entry.path, COMMIT))
+                       for entry in entries)
+    except OSError:
+        return False
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike[str], overwrite: bool = False, suffix: str = "") -> Iterator[Path]:
     """A temporary path beside `target` that replaces it only if the block succeeds.

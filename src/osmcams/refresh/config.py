@@ -15,7 +15,7 @@ from typing import Any
 
 from osmcams.counting import Request, check_selection
 from osmcams.errors import DataError, UsageError
-from osmcams.files import read_limited
+from osmcams.files import read_limited, unfinished_publish
 from osmcams.models import TooDeep, parse_nested
 from osmcams.settings import check_url, public_url
 
@@ -223,8 +223,9 @@ def load_config(path: str | Path) -> Config:
 
 def _ours_or_empty(folder: Path, marks: list[list[str]], own: list[str], what: str) -> bool:
     """Whether `folder` is missing, holds all the files of one of `marks` (files that osmcams
-    writes there), or holds nothing but hidden entries (.git, a lock, a dead run's
-    .osmcams-tmp-…) and names that start with one of `own`."""
+    writes there) or a set that a killed run was moving in (`unfinished_publish`), or holds
+    nothing but hidden entries (.git, a lock, a dead run's .osmcams-tmp-…) and names that
+    start with one of `own`."""
     try:
         names = set(os.listdir(folder))
     except FileNotFoundError:
@@ -232,4 +233,4 @@ def _ours_or_empty(folder: Path, marks: list[list[str]], own: list[str], what: s
     except OSError as e:
         raise UsageError(f"{what} cannot be listed: {e.strerror}") from e
     return (any(names.issuperset(mark) for mark in marks)
-            or all(name.startswith((".", *own)) for name in names))
+            or all(name.startswith((".", *own)) for name in names) or unfinished_publish(folder))
