@@ -755,6 +755,34 @@ def _set_back(store: Path, version: int) -> None:
         assert db.execute(schema).fetchall() == old.execute(schema).fetchall()
 
 
+def test_history_and_changes_read_a_store_of_schema_13_without_migrating_it(
+        saint_barthelemy, tmp_path, capsys):
+    """Schema 14 only marks the kept box for the next refresh to check, which no reader needs:
+    `history` and `changes` on a store of schema 13 that they may not migrate (another run
+    holds its lock, or its place is read-only) were refused (exit 6, or 2), where the osmcams
+    before read it; they read it as it is, and say what they said before."""
+    from osmcams.files import exclusive_lock
+
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    assert run(config, "--quiet") == 0
+    commands = [["changes", "--config", str(config), "--since", "2000", "-f", "csv"],
+                ["history", "--config", str(config), "--commune", "Saint-Barthélemy", "-f", "json"]]
+    capsys.readouterr()
+    said = []
+    for argv in commands:
+        assert main(argv) == 0
+        said.append(capsys.readouterr().out)
+    store = tmp_path / "www" / "history.sqlite"
+    with sqlite3.connect(store) as db:
+        db.execute("PRAGMA user_version = 13")  # the schema before the box was marked
+    before = store.read_bytes()
+    with exclusive_lock(store, "refreshing elsewhere"):
+        for argv, out in zip(commands, said):
+            assert main(argv) == 0, capsys.readouterr().err
+            assert capsys.readouterr().out == out
+    assert store.read_bytes() == before
+
+
 @pytest.mark.parametrize("version", [10, 11])
 def test_history_changes_and_site_migrate_a_store_of_the_previous_schema(
     replication, monaco_2025, communes_06, cog_population, tmp_path, net_env, capsys, version

@@ -72,10 +72,13 @@ def one_move_each(kinds: dict[str, int]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Migration:
-    """What one version of the schema adds to the one before."""
+    """What one version of the schema adds to the one before; `readers`: whether what reads
+    the store without writing it (history, changes, site, compare) needs it, else a store
+    without it reads as it is, and the next refresh migrates it."""
 
     name: str
     sql: str
+    readers: bool = True
 
 
 # MIGRATIONS[i] takes the schema from version i to i + 1.
@@ -246,7 +249,7 @@ MIGRATIONS = [
     Migration("the extract's box checked again: a header's box its data lies outside is no cut", """
     INSERT OR REPLACE INTO kept_state SELECT 'box_unchecked', 'true' FROM kept_state
         WHERE name = 'bbox' AND value IS NOT NULL AND value != 'null';
-    """),
+    """, readers=False),
 ]
 COUNT_COLUMNS = "insee, name, cameras, population, cameras_per_km2, cameras_per_10k, coverage, partial"
 
@@ -362,7 +365,7 @@ class Store:
             self.empty = version == 0  # a new file, or one without osmcams's tables
             if not read_only:
                 self._migrate(version)
-            elif 0 < version < SCHEMA_VERSION:
+            elif 0 < version < SCHEMA_VERSION and any(m.readers for m in MIGRATIONS[version:]):
                 self.db.close()
                 raise OlderSchema(f"{self.path}: history schema {version} is older than this osmcams's "
                                   f"({SCHEMA_VERSION})")
