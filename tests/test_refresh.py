@@ -890,6 +890,17 @@ def test_a_set_published_before_communes_csvt_is_refreshed(saint_barthelemy, rep
     assert json.loads((out / "communes.json").read_text())["meta"]["replication_sequence"] == 1589
 
 
+def test_a_first_refresh_publishes_beside_its_history_in_a_subfolder(saint_barthelemy, tmp_path, capsys):
+    """[history] path in a folder of the [output] dir, which the store needs made before the
+    first run (its folder must exist): that folder made the [output] dir one of the user's,
+    refused (exit 2) before anything was published. It is the store's: the run publishes."""
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    config.write_text(config.read_text() + '[history]\npath = "www/state/history.sqlite"\n')
+    (tmp_path / "www/state").mkdir(parents=True)
+    assert run(config, "--quiet") == 0, capsys.readouterr().err
+    assert (tmp_path / "www/communes.csvt").is_file() and (tmp_path / "www/state/history.sqlite").is_file()
+
+
 def test_a_first_publish_killed_while_moving_its_files_is_finished_by_the_next_run(
         saint_barthelemy, tmp_path, capsys):
     """A first run killed while it moved its files in place, its commit list written (the

@@ -205,9 +205,11 @@ def load_config(path: str | Path) -> Config:
     from osmcams.sources.extent import poly_beside
 
     # What a run puts in [output] dir before it first publishes there: the history store
-    # (and its -journal), the extract that `region` downloads (its .part first), its .poly.
-    own = [place.name for place in (config.history, config.pbf, poly_beside(config.pbf))
-           if place.parent == config.output_dir]
+    # (and its -journal), the extract that `region` downloads (its .part first), its .poly;
+    # or the folder there that holds one of them.
+    own = [place.relative_to(config.output_dir).parts[0]
+           for place in (config.history, config.pbf, poly_beside(config.pbf))
+           if place.is_relative_to(config.output_dir) and place != config.output_dir]
     # A set is marked by its communes.csvt, or, published before it, by its other files.
     marks = [[FIXED["types"]], [FIXED[key] for key in ("table", "json", "cameras")]]
     folders: list[tuple[str, Path, list[list[str]], list[str], str]] = [
