@@ -1602,6 +1602,25 @@ def test_a_replication_password_stays_out_of_the_diagnostics(shared_data: Path, 
     assert env.server.users[-1] == "bob"
 
 
+def test_a_library_log_call_with_wrong_arguments_does_not_end_the_run() -> None:
+    """The -v/-vv redaction of URLs formatted each record in a filter, outside logging's own
+    error handling: a library's log call with the wrong arguments raised out of it. It is
+    reported as logging reports it, and the run goes on; URLs still lose their password."""
+    import subprocess
+    import sys
+
+    code = ("import logging; from osmcams.cli import main; main(['-vv', 'history', '--help']); "
+            "logging.getLogger('lib').info('%d cameras', 'many'); "
+            "logging.getLogger('lib').info('from %s', 'https://bob:Hunter2Secret@example.org/x'); "
+            "print('went on')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "went on" in done.stdout
+    assert "--- Logging error ---" in done.stderr
+    assert "lib: from https://example.org/x" in done.stderr
+    assert "Hunter2Secret" not in done.stderr
+
+
 def _bytes(path: Path) -> bytes:
     return path.read_bytes() if path.is_file() else b""
 

@@ -44,18 +44,19 @@ def cli(verbose: int) -> None:
     if verbose:
         import logging
 
+        from osmcams.settings import public_text
+
+        class PublicFormatter(logging.Formatter):
+            """Log lines whose URLs have no user name or password (pyosmium logs a replication
+            URL whole); formatted inside the handler, whose errors logging reports itself."""
+
+            def format(self, record: logging.LogRecord) -> str:
+                return public_text(super().format(record))
+
         logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO, stream=sys.stderr,
-                            format="%(asctime)s %(name)s: %(message)s", force=True)
-        for handler in logging.getLogger().handlers:  # pyosmium logs a replication URL whole
-            handler.addFilter(_without_credentials)
-
-
-def _without_credentials(record: Any) -> bool:
-    """Keep the log record `record`, every URL in its message without user name or password."""
-    from osmcams.settings import public_text
-
-    record.msg, record.args = public_text(record.getMessage()), None
-    return True
+                            force=True)
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(PublicFormatter("%(asctime)s %(name)s: %(message)s"))
 
 
 for command in (count, export, download, compare, match, quality, timeline, refresh, history,
