@@ -429,7 +429,7 @@ def _published(target: Path, overwrite: bool, beside: list[str], about: dict[str
 
 def check_targets(target: str | os.PathLike[str], fmt: str, overwrite: bool) -> None:
     """Before any work: `target` and its `companions`, none of which may exist unless
-    `overwrite`, nor be the NAME.meta.json of another file (`sidecar_owner`)."""
+    `overwrite`, nor be the NAME.meta.json of another file (`_sidecar_owner`)."""
     from osmcams.files import check_target
 
     beside = companions(target, fmt)
@@ -439,7 +439,7 @@ def check_targets(target: str | os.PathLike[str], fmt: str, overwrite: bool) -> 
         check_target(path, overwrite)
 
 
-def sidecar_owner(target: Path) -> Path | None:
+def _sidecar_owner(target: Path) -> Path | None:
     """The other file whose sources NAME.meta.json beside `target` holds (`x.csv` for
     `x.kml`), when that file is there; None otherwise."""
     sidecar = meta_sidecar(target)
@@ -455,7 +455,7 @@ def sidecar_owner(target: Path) -> Path | None:
 
 def _refuse_shared_sidecar(target: Path) -> None:
     """UsageError when writing `target` would replace the NAME.meta.json of another file."""
-    owner = sidecar_owner(target)
+    owner = _sidecar_owner(target)
     if owner is not None:
         raise UsageError(f"{meta_sidecar(target)} holds the sources of {owner}, which {target.name} "
                          f"would take over: give {target.name} another name, or remove {owner.name}")
