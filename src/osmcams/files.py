@@ -1,4 +1,5 @@
-"""Atomic outputs: one file, or a set of files published all or nothing; locks.
+"""Atomic outputs: one file, or a set of files published all or nothing; locks; blocks that a
+Ctrl-C does not cut short.
 
 Every temporary file or directory is named `.osmcams-tmp-<pid>-…`, so that a later
 run recognises what a killed run left behind (`clean_leftovers`): it removes the
@@ -15,9 +16,11 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import stat
 import sys
 import tempfile
+import threading
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -32,6 +35,36 @@ _TEMP = re.compile(r"^\.osmcams-tmp-(\d+)-")
 # In a staging directory, the list of its moves; its presence means "publish this set".
 COMMIT = ".osmcams-commit.json"
 MAX_INFLATION = 100  # a compressed input inflating more than this many times its size is a bomb
+# Held while a block that a Ctrl-C must not cut short runs (`uninterrupted`): the CLI, which
+# ends a run that does not end soon enough after Ctrl-C, waits for it.
+WHOLE = threading.RLock()
+
+
+@contextmanager
+def uninterrupted() -> Iterator[None]:
+    """A block that a Ctrl-C (SIGINT) does not cut short: one that comes during it takes
+    effect once it ends. For what must be done whole: the publication of a set, the removal
+    of temporary files. Signals are caught in the main thread only, where Python runs their
+    handlers; WHOLE is held in any thread."""
+    caught: list[int] = []
+    with WHOLE:
+        main = threading.current_thread() is threading.main_thread()
+        kept = {number: signal.signal(number, lambda signum, frame: caught.append(signum))
+                for number in (signal.SIGINT,) if main and signal.getsignal(number) is not None}
+        try:
+            yield
+        finally:
+            for number, handler in kept.items():
+                signal.signal(number, handler)
+            for signum in dict.fromkeys(caught):  # once each, to the handler of the run
+                signal.raise_signal(signum)
+
+
+def remove_folder(folder: str | os.PathLike[str]) -> None:
+    """Remove a temporary folder and what it holds, whole even if a Ctrl-C comes meanwhile;
+    errors are ignored (`clean_leftovers` removes what stays once this process is gone)."""
+    with uninterrupted():
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def cannot_write(path: str | os.PathLike[str], error: OSError) -> OutputError:
@@ -253,8 +286,9 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = False, suffix:
     except OSError as e:
         raise cannot_write(target, e) from e
     finally:
-        temp.unlink(missing_ok=True)
-        Path(f"{temp}-journal").unlink(missing_ok=True)  # SQLite's, when GDAL was cut short
+        with uninterrupted():
+            temp.unlink(missing_ok=True)
+            Path(f"{temp}-journal").unlink(missing_ok=True)  # SQLite's, when GDAL was cut short
 
 
 @contextmanager
@@ -391,10 +425,11 @@ def publish(
         manifest.write_text(json.dumps({"move": moves, "remove": list(remove)}), encoding="utf-8")
         os.replace(manifest, staging / COMMIT)  # the set is decided: from here, roll forward
     except BaseException as e:
-        shutil.rmtree(staging, ignore_errors=True)
-        if created:
-            with suppress(OSError):
-                directory.rmdir()
+        with uninterrupted():
+            shutil.rmtree(staging, ignore_errors=True)
+            if created:
+                with suppress(OSError):
+                    directory.rmdir()
         if isinstance(e, OutputError):  # name the file as published, not as staged
             raise OutputError(str(e).replace(f"{staging}{os.sep}", f"{directory}{os.sep}")) from e
         if isinstance(e, OSError):
@@ -443,8 +478,10 @@ def _changed(new: str, old: str) -> bool:
     return True
 
 
+@uninterrupted()
 def _finish(staging: Path, directory: Path) -> None:
-    """Carry out the commit list of `staging`; safe to repeat after a kill."""
+    """Carry out the commit list of `staging`, whole even if a Ctrl-C comes meanwhile; safe
+    to repeat after a kill."""
     manifest = json.loads((staging / COMMIT).read_text(encoding="utf-8"))
     if not all(_inside(name) for name in [*manifest["move"], *manifest["remove"]]):
         raise ValueError(f"{staging / COMMIT} names a file outside {directory}")

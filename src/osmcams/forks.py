@@ -26,12 +26,16 @@ def _die_with_parent(parent: int) -> None:
 
 def _fork() -> int:
     """os.fork, with SIGINT held until it returns: a Ctrl-C during the fork's own handlers
-    (logging's, where Python ignores an exception) is raised after it, not lost."""
+    (logging's, where Python ignores an exception) is raised after it, not lost. The child
+    ignores it (the terminal sends it to the whole group): the parent, stopped, kills it."""
     import signal
 
     held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        return os.fork()
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return pid
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 

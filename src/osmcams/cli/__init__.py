@@ -13,6 +13,8 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -85,7 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.USAGE
     except click.exceptions.Abort as e:  # Ctrl-C: the shell's own code for an interrupt
         said = f" {e.__cause__}" if isinstance(e.__cause__, Interrupted) else ""
-        stderr().print(f"osmcams: interrupted{said}", highlight=False, soft_wrap=True, markup=False)
+        with _SAYING:  # once: the end at once of a run stuck after Ctrl-C says it otherwise
+            stderr().print(f"osmcams: interrupted{said}", highlight=False, soft_wrap=True, markup=False)
+            _ending.said = True
         return 130
     except SystemExit as e:
         return int(e.code or 0)
@@ -95,21 +99,43 @@ def main(argv: Sequence[str] | None = None) -> int:
 INTERRUPT_GRACE = 1.5  # seconds a run has to end after Ctrl-C before it is ended at once
 
 
+@dataclass
+class _Ending:
+    """How the run ends: whether a Ctrl-C stops it, and whether its line is said."""
+
+    interrupted: bool = False
+    said: bool = False
+
+
+_ending = _Ending()
+_SAYING = threading.Lock()  # held while the line of an interruption is said
+
+
 def _on_interrupt(signum: int, frame: Any) -> None:
     """Ctrl-C: KeyboardInterrupt in the main thread, and an end within INTERRUPT_GRACE
-    seconds however the other threads are stuck (a second Ctrl-C ends it at once).
-    What is cut short is safe: outputs are atomic, SQLite rolls back its journal."""
-    def end() -> None:  # no import, no lock: the other threads may hold them
-        os.write(2, b"osmcams: interrupted\n")
-        os._exit(130)
-
-    if getattr(_on_interrupt, "pending", False):
-        end()
-    _on_interrupt.pending = True  # type: ignore[attr-defined]
-    timer = threading.Timer(INTERRUPT_GRACE, end)
+    seconds however the other threads are stuck. Its clean-up is not cut short: a second
+    Ctrl-C does nothing, and the end at once waits for the blocks that must be done whole
+    (files.uninterrupted: a set being published, temporary files being removed, a
+    transaction rolled back). What a kill cuts short is safe all the same: outputs are
+    atomic, SQLite rolls back its journal, the next run removes what this one left."""
+    if _ending.interrupted:
+        return
+    _ending.interrupted = True
+    timer = threading.Timer(INTERRUPT_GRACE, _end_now)
     timer.daemon = True  # it must not hold the process itself
     timer.start()
     signal.default_int_handler(signum, frame)
+
+
+def _end_now() -> None:
+    """End the run now, from the timer's thread, once no block that must be done whole
+    runs (files.WHOLE, when files is loaded: else none can run); its line said once. No
+    import, no lock but these two: the other threads may hold them."""
+    files = sys.modules.get("osmcams.files")
+    with files.WHOLE if files else nullcontext(), _SAYING:
+        if not _ending.said:
+            os.write(2, b"osmcams: interrupted\n")
+        os._exit(130)
 
 
 def run() -> None:

@@ -17,7 +17,6 @@ goes backwards: with a region, the extract is downloaded afresh; without, StaleE
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from osmcams.errors import DataError, Interrupted, OutputError, StaleError
-from osmcams.files import cannot_write, clean_leftovers, exclusive_lock, temp_folder
+from osmcams.files import cannot_write, clean_leftovers, exclusive_lock, remove_folder, temp_folder
 from osmcams.join import share_text
 from osmcams.models import Camera, Progress, cameras_text
 from osmcams.refresh.config import Config
@@ -346,7 +345,7 @@ class Refresh:
                 if self.progress:
                     self.progress("Diffs", done, total)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            remove_folder(tmp)
         if not total:
             return 0
         mirror.put("sequence", latest.sequence)

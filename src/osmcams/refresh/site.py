@@ -43,7 +43,7 @@ from xml.etree import ElementTree
 
 from osmcams.communes.model import code_label
 from osmcams.errors import Interrupted, OutputError, UsageError
-from osmcams.files import publish, temp_folder
+from osmcams.files import publish, remove_folder, temp_folder
 from osmcams.forks import beside, in_parallel
 from osmcams.join import Report, population_text, share_text
 from osmcams.models import Camera, cameras_text, make_camera, printable
@@ -1280,7 +1280,7 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
         store.close()  # again: closing a closed store does nothing
         early.close()
         if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_folder(folder)
         if made:  # the build failed
             with suppress(OSError):
                 site.dir.rmdir()  # when empty

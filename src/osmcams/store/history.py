@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from osmcams.errors import CommuneNotFound, DataError, UsageError
+from osmcams.files import uninterrupted
 from osmcams.models import Camera
 from osmcams.store.sql import extract_order, rows_in
 
@@ -417,15 +418,18 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: committed when the block ends, rolled back if it raises."""
+        """One write transaction: committed when the block ends, rolled back if it raises;
+        the commit or the rollback whole even if a Ctrl-C comes meanwhile (no journal left)."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
         except BaseException:
-            if self.db.in_transaction:  # SQLite ends it itself on a full disk
-                self.db.execute("ROLLBACK")
+            with uninterrupted():
+                if self.db.in_transaction:  # SQLite ends it itself on a full disk
+                    self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        with uninterrupted():
+            self.db.execute("COMMIT")
 
     # Writing (inside a transaction) -------------------------------------------------
 

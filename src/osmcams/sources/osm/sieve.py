@@ -248,10 +248,9 @@ class Candidates:
         """Pickled as the name of a file that holds them, while in the block; whole, when
         no temporary file can be written. The file's folder is one that the next run
         removes if this one is killed."""
-        import shutil
         import tempfile
 
-        from osmcams.files import clean_leftovers, temp_folder
+        from osmcams.files import clean_leftovers, remove_folder, temp_folder
 
         folder = None
         try:
@@ -271,7 +270,7 @@ class Candidates:
         finally:
             self.path = None
             if folder is not None:
-                shutil.rmtree(folder, ignore_errors=True)
+                remove_folder(folder)
 
     def __getstate__(self) -> dict[str, Any]:
         if self.path is None:

@@ -1,0 +1,173 @@
+"""Ctrl-C, twice, on real commands with real data: a run stopped while it writes its outputs
+ends in one line, exit 130, and leaves nothing behind: no temporary file or folder, no half
+set, no journal beside its store."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+from fake_replication import STAMP, Obj, osc
+from test_refresh import MONACO_SEQUENCE, inside, replication  # noqa: F401  (fixtures)
+from test_site import refresh, write_config
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+DELAYS = [0.0, 0.002, 0.01, 0.05]  # after a run starts writing an output
+WRITING = re.compile(r"\.osmcams-tmp-\d+-(?!early-)")
+
+
+def stopped(command: list[str], watch: Path, tmp: Path, delay: float, signum: int = signal.SIGINT
+            ) -> tuple[int, str]:
+    """Run `command` in a process group of its own, as a shell runs a job; `delay` seconds
+    after it starts writing an output in `watch` (a temporary file or a staging folder
+    appears there; not a folder of downloads or diffs, made earlier), send `signum` to the
+    group (as Ctrl-C does), then again every millisecond until the run ends: a second Ctrl-C
+    in its clean-up, and more. Its exit code and stderr."""
+    env = {**os.environ, "PYTHONPATH": str(SRC), "TMPDIR": str(tmp)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (watch.is_dir() and any(WRITING.match(n) for n in os.listdir(watch))):
+            assert process.poll() is None, f"ended before writing: {process.stderr.read()}"  # type: ignore[union-attr]
+            assert time.monotonic() < deadline
+            time.sleep(0.0005)
+        time.sleep(delay)
+        while process.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signum)
+            time.sleep(0.001)
+        return process.returncode, process.stderr.read()  # type: ignore[union-attr]
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def left(*folders: Path) -> list[Path]:
+    """What osmcams runs left in `folders`: temporary entries, SQLite journals."""
+    return [p for folder in folders for p in folder.rglob("*")
+            if p.name.startswith(".osmcams-") or p.name.endswith(("-journal", "-wal"))]
+
+
+def told(code: int, err: str, word: str = "interrupted") -> None:
+    """An interrupted run says so in one line, without a traceback; a run that ended
+    first says nothing of it (the signal may then come as Python ends, and end it)."""
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("osmcams: ")]
+    if code in (0, -signal.SIGINT, -signal.SIGTERM):
+        assert not lines, err
+        return
+    assert code == {"interrupted": 130, "terminated": 143}[word], err
+    assert len(lines) == 1 and lines[0].startswith(f"osmcams: {word}"), err
+
+
+@pytest.fixture
+def temp(tmp_path: Path) -> Path:
+    """The runs' TMPDIR: it must stay empty."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    return folder
+
+
+@pytest.mark.parametrize("delay", DELAYS)
+def test_ctrl_c_twice_in_a_count_leaves_its_geopackage_whole_or_none(
+        shared_data: Path, communes_06: Path, tmp_path: Path, temp: Path, delay: float) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    command = [sys.executable, "-m", "osmcams", "count", "--all", "--include-partial", "-q", "--boundaries",
+               str(communes_06), "--pbf", str(shared_data / "osm/monaco-2025-02-07.osm.pbf"),
+               "-o", str(out / "ranking.gpkg")]
+    code, err = stopped(command, out, temp, delay)
+    told(code, err)
+    assert not left(out, temp), err
+    found = [p.name for p in out.iterdir()]
+    assert found in ([], ["ranking.gpkg"])  # a Ctrl-C once it was in place: it stays
+    if found:
+        with sqlite3.connect(out / "ranking.gpkg") as db:
+            assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            # Beausoleil, Cap-d'Ail and Roquebrune-Cap-Martin: the communes partly in the data
+            assert db.execute("SELECT count(*) FROM communes").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize("delay", DELAYS)
+def test_ctrl_c_twice_in_an_export_leaves_one_whole_set(
+        shared_data: Path, communes_06: Path, tmp_path: Path, temp: Path, delay: float) -> None:
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "osmcams", "export", "--department", "06", "-q", "--overwrite",
+               "--pbf", str(shared_data / "osm/monaco-2025-02-07.osm.pbf"), "--boundaries",
+               str(communes_06), "--output-dir", str(out)]
+    assert subprocess.run(command, env={**os.environ, "PYTHONPATH": str(SRC)}).returncode == 0
+    names = sorted(p.name for p in out.iterdir())
+    code, err = stopped([*command, "--with-boundary"], out, temp, delay)
+    told(code, err)
+    assert not left(out, temp), err
+    assert sorted(p.name for p in out.iterdir()) == names
+    kinds = {json.loads(p.read_text(encoding="utf-8"))["features"][0]["geometry"]["type"] == "Point"
+             for p in out.iterdir() if json.loads(p.read_text(encoding="utf-8"))["features"]}
+    assert len(kinds) == 1, kinds  # every file with its outline, or none
+
+
+def site_titles(site: Path) -> set[str]:
+    """The titles of the site's pages (but its maps')."""
+    return {re.search(r"<title>(?:.* — )?(.*?)</title>", p.read_text(encoding="utf-8")).group(1)
+            for p in site.rglob("*.html") if not p.name.endswith("map.html")}
+
+
+def sound(store: Path) -> None:
+    """The store opens, passes SQLite's integrity check and has no journal beside it."""
+    assert not store.with_name(f"{store.name}-journal").exists()
+    with sqlite3.connect(store) as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert db.execute("SELECT count(*) FROM runs").fetchone()[0] >= 1
+
+
+@pytest.fixture
+def kept(replication, monaco_2025, communes_06, cog_population, tmp_path, net_env) -> Path:  # noqa: F811
+    """The configuration of a store and a site of the Alpes-Maritimes, after a first refresh."""
+    config = write_config(tmp_path, monaco_2025, replication.url, communes_06, cog_population)
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    refresh(config)
+    return config
+
+
+def test_ctrl_c_twice_in_a_site_build_leaves_the_old_site_or_the_new(
+        kept: Path, tmp_path: Path, temp: Path) -> None:
+    site = tmp_path / "site"
+    for i, delay in enumerate(DELAYS):
+        kept.write_text(re.sub(r'title = ".*"', f'title = "Edition {i}"', kept.read_text(encoding="utf-8")),
+                        encoding="utf-8")
+        code, err = stopped([sys.executable, "-m", "osmcams", "site", "-q", "--config", str(kept)],
+                            site, temp, delay)
+        told(code, err)
+        assert not left(tmp_path), err
+        assert len(site_titles(site)) == 1
+
+
+def test_ctrl_c_twice_in_a_refresh_leaves_a_sound_store_and_whole_sets(
+        kept: Path, replication, inside, tmp_path: Path, temp: Path) -> None:  # noqa: F811
+    site, www = tmp_path / "site", tmp_path / "www"
+    for i, delay in enumerate(DELAYS * 2):
+        camera = Obj("node", 20_000_000_100 + i, 1, {"man_made": "surveillance"}, *inside("06012"))
+        replication.publish(MONACO_SEQUENCE + 1 + i, osc(create=[camera]), STAMP.format(2 + i, 0))
+        kept.write_text(re.sub(r'title = ".*"', f'title = "Edition {i}"', kept.read_text(encoding="utf-8")),
+                        encoding="utf-8")
+        watch = site if i >= len(DELAYS) else www  # in its site phase, or from its first diff
+        code, err = stopped([sys.executable, "-m", "osmcams", "refresh", "-q", "--config", str(kept)],
+                            watch, temp, delay)
+        told(code, err)
+        assert not left(tmp_path), err
+        sound(www / "history.sqlite")
+        assert len(site_titles(site)) == 1
+    refresh(kept)  # and the next run brings all up to date
+    assert site_titles(site) == {f"Edition {len(DELAYS) * 2 - 1}"}
+    sound(www / "history.sqlite")
