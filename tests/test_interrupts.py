@@ -1,6 +1,6 @@
-"""Ctrl-C, twice, on real commands with real data: a run stopped while it writes its outputs
-ends in one line, exit 130, and leaves nothing behind: no temporary file or folder, no half
-set, no journal beside its store."""
+"""Ctrl-C, twice, on real commands with real data, and SIGTERM (cron, systemd, kill): a run
+stopped while it writes its outputs ends in one line, exit 130 (143 for SIGTERM), and leaves
+nothing behind: no temporary file or folder, no half set, no journal beside its store."""
 
 from __future__ import annotations
 
@@ -153,8 +153,12 @@ def test_ctrl_c_twice_in_a_site_build_leaves_the_old_site_or_the_new(
         assert len(site_titles(site)) == 1
 
 
-def test_ctrl_c_twice_in_a_refresh_leaves_a_sound_store_and_whole_sets(
-        kept: Path, replication, inside, tmp_path: Path, temp: Path) -> None:  # noqa: F811
+@pytest.mark.parametrize(("signum", "word"), [(signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")],
+                         ids=["ctrl-c", "sigterm"])
+def test_a_refresh_stopped_twice_leaves_a_sound_store_and_whole_sets(
+        kept: Path, replication, inside, tmp_path: Path, temp: Path, signum: int, word: str) -> None:  # noqa: F811
+    """Ctrl-C, or SIGTERM as systemd sends it to stop the service (to the whole group),
+    in the publication of the outputs, then of the site; the next run brings all up to date."""
     site, www = tmp_path / "site", tmp_path / "www"
     for i, delay in enumerate(DELAYS * 2):
         camera = Obj("node", 20_000_000_100 + i, 1, {"man_made": "surveillance"}, *inside("06012"))
@@ -163,8 +167,8 @@ def test_ctrl_c_twice_in_a_refresh_leaves_a_sound_store_and_whole_sets(
                         encoding="utf-8")
         watch = site if i >= len(DELAYS) else www  # in its site phase, or from its first diff
         code, err = stopped([sys.executable, "-m", "osmcams", "refresh", "-q", "--config", str(kept)],
-                            watch, temp, delay)
-        told(code, err)
+                            watch, temp, delay, signum)
+        told(code, err, word)
         assert not left(tmp_path), err
         sound(www / "history.sqlite")
         assert len(site_titles(site)) == 1

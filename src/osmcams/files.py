@@ -42,15 +42,16 @@ WHOLE = threading.RLock()
 
 @contextmanager
 def uninterrupted() -> Iterator[None]:
-    """A block that a Ctrl-C (SIGINT) does not cut short: one that comes during it takes
-    effect once it ends. For what must be done whole: the publication of a set, the removal
+    """A block that a Ctrl-C (SIGINT) or SIGTERM does not cut short: one that comes during
+    it takes effect once it ends. For what must be done whole: the publication of a set, the removal
     of temporary files. Signals are caught in the main thread only, where Python runs their
     handlers; WHOLE is held in any thread."""
     caught: list[int] = []
     with WHOLE:
         main = threading.current_thread() is threading.main_thread()
         kept = {number: signal.signal(number, lambda signum, frame: caught.append(signum))
-                for number in (signal.SIGINT,) if main and signal.getsignal(number) is not None}
+                for number in (signal.SIGINT, signal.SIGTERM)
+                if main and signal.getsignal(number) is not None}
         try:
             yield
         finally:

@@ -25,16 +25,19 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _fork() -> int:
-    """os.fork, with SIGINT held until it returns: a Ctrl-C during the fork's own handlers
-    (logging's, where Python ignores an exception) is raised after it, not lost. The child
-    ignores it (the terminal sends it to the whole group): the parent, stopped, kills it."""
+    """os.fork, with SIGINT and SIGTERM held until it returns: a Ctrl-C during the fork's
+    own handlers (logging's, where Python ignores an exception) is raised after it, not
+    lost. The child ignores them (a terminal, or systemd, sends them to the whole group):
+    the parent, stopped, kills it."""
     import signal
 
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    stops = {signal.SIGINT, signal.SIGTERM}
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     try:
         pid = os.fork()
         if pid == 0:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            for signum in stops:
+                signal.signal(signum, signal.SIG_IGN)
         return pid
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)

@@ -3,7 +3,8 @@
 Exit codes: 0 success, 1 internal error, 2 usage error, 3 commune not found or
 ambiguous, 4 bad or incomplete input data, 5 network or service failure,
 6 another run holds the lock, 7 the data cannot be
-brought up to date (replication diffs gone).
+brought up to date (replication diffs gone), 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def cli(verbose: int) -> None:
     \b
     Exit codes: 0 OK, 1 internal error, 2 usage error, 3 commune not found or
     ambiguous, 4 bad or incomplete input data, 5 network failure, 6 locked,
-    7 stale (replication diffs gone), 130 interrupted.
+    7 stale (replication diffs gone), 130 interrupted, 143 terminated.
     """
     if verbose:
         import logging
@@ -85,25 +86,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         stderr().print(f"[red]osmcams: error:[/] {escape(one_line(e.format_message()) + where)}",
                        highlight=False, soft_wrap=True)
         return ExitCode.USAGE
-    except click.exceptions.Abort as e:  # Ctrl-C: the shell's own code for an interrupt
+    except click.exceptions.Abort as e:  # Ctrl-C or SIGTERM: the shell's own codes for them
         said = f" {e.__cause__}" if isinstance(e.__cause__, Interrupted) else ""
-        with _SAYING:  # once: the end at once of a run stuck after Ctrl-C says it otherwise
-            stderr().print(f"osmcams: interrupted{said}", highlight=False, soft_wrap=True, markup=False)
+        word, code = STOPS[_ending.signal or signal.SIGINT]
+        with _SAYING:  # once: the end at once of a run stuck after the signal says it otherwise
+            stderr().print(f"osmcams: {word}{said}", highlight=False, soft_wrap=True, markup=False)
             _ending.said = True
-        return 130
+        return code
     except SystemExit as e:
         return int(e.code or 0)
     return ExitCode.OK
 
 
 INTERRUPT_GRACE = 1.5  # seconds a run has to end after Ctrl-C before it is ended at once
+# The signals that stop a run, as Ctrl-C does: the word of its line and its exit code.
+STOPS: dict[int, tuple[str, int]] = {signal.SIGINT: ("interrupted", 130), signal.SIGTERM: ("terminated", 143)}
 
 
 @dataclass
 class _Ending:
-    """How the run ends: whether a Ctrl-C stops it, and whether its line is said."""
+    """How the run ends: the signal that stops it (None until one comes), and whether its
+    line is said."""
 
-    interrupted: bool = False
+    signal: int | None = None
     said: bool = False
 
 
@@ -112,42 +117,45 @@ _SAYING = threading.Lock()  # held while the line of an interruption is said
 
 
 def _on_interrupt(signum: int, frame: Any) -> None:
-    """Ctrl-C: KeyboardInterrupt in the main thread, and an end within INTERRUPT_GRACE
-    seconds however the other threads are stuck. Its clean-up is not cut short: a second
-    Ctrl-C does nothing, and the end at once waits for the blocks that must be done whole
-    (files.uninterrupted: a set being published, temporary files being removed, a
-    transaction rolled back). What a kill cuts short is safe all the same: outputs are
-    atomic, SQLite rolls back its journal, the next run removes what this one left."""
-    if _ending.interrupted:
+    """Ctrl-C, or SIGTERM (cron, systemd, kill): KeyboardInterrupt in the main thread, and
+    an end within INTERRUPT_GRACE seconds however the other threads are stuck. Its clean-up
+    is not cut short: a second signal does nothing, and the end at once waits for the
+    blocks that must be done whole (files.uninterrupted: a set being published, temporary
+    files being removed, a transaction rolled back). What a kill cuts short is safe all the
+    same: outputs are atomic, SQLite rolls back its journal, the next run removes what this
+    one left."""
+    if _ending.signal is not None:
         return
-    _ending.interrupted = True
+    _ending.signal = signum
     timer = threading.Timer(INTERRUPT_GRACE, _end_now)
     timer.daemon = True  # it must not hold the process itself
     timer.start()
-    signal.default_int_handler(signum, frame)
+    raise KeyboardInterrupt
 
 
 def _end_now() -> None:
     """End the run now, from the timer's thread, once no block that must be done whole
     runs (files.WHOLE, when files is loaded: else none can run); its line said once. No
     import, no lock but these two: the other threads may hold them."""
+    word, code = STOPS[_ending.signal or signal.SIGINT]
     files = sys.modules.get("osmcams.files")
     with files.WHOLE if files else nullcontext(), _SAYING:
         if not _ending.said:
-            os.write(2, b"osmcams: interrupted\n")
-        os._exit(130)
+            os.write(2, f"osmcams: {word}\n".encode())
+        os._exit(code)
 
 
 def run() -> None:
     """Console-script entry point."""
-    signal.signal(signal.SIGINT, _on_interrupt)
+    for signum in STOPS:
+        signal.signal(signum, _on_interrupt)
     # One thread for numpy's OpenBLAS (unless the user sets it): osmcams does no linear
     # algebra, and the pool of one thread per core that OpenBLAS starts when numpy loads
     # spins, taking CPU from the work, and makes the later forks (the site's page and
     # downloads processes) forks of a multi-threaded process.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     code = main()
-    if code == 130:  # the threads that were loading or sampling need not be waited for
+    if code in (130, 143):  # stopped: the threads that were loading or sampling need not be waited for
         _end(code)
     sys.exit(code)
 
