@@ -1729,7 +1729,8 @@ def test_a_full_temporary_disk_under_the_pbf_copy_of_xml_is_one_line(
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     assert re.fullmatch(rf"osmcams: error: {re.escape(str(xml))}: cannot copy it as a PBF to "
-                        rf"{re.escape(str(mount))}/osmcams-\w+/copy\.osm\.pbf: No space left on device",
+                        rf"{re.escape(str(mount))}/\.osmcams-tmp-\d+-early-\w+/copy\.osm\.pbf: "
+                        "No space left on device",
                         lines[0]), lines[0]
 
 def _published(files: dict[str, bytes]) -> tuple[set[tuple[str, tuple[float, ...]]], set[bytes]]:

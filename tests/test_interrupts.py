@@ -175,3 +175,26 @@ def test_a_refresh_stopped_twice_leaves_a_sound_store_and_whole_sets(
     refresh(kept)  # and the next run brings all up to date
     assert site_titles(site) == {f"Edition {len(DELAYS) * 2 - 1}"}
     sound(www / "history.sqlite")
+
+
+def test_what_a_killed_read_leaves_in_the_temporary_folder_the_next_run_removes(
+        monaco_2025: Path, tmp_path: Path, temp: Path) -> None:
+    """SIGKILL (the OOM killer, a crash) a count that reads its boundaries from the PBF, each
+    time as soon as it has made a folder in TMPDIR (its copies of PBF blocks, hundreds of MB
+    on a large extract): the next run removes them, so that they never pile up."""
+    command = [sys.executable, "-m", "osmcams", "count", "--commune", "Monaco", "--admin-level", "2",
+               "-q", "--pbf", str(monaco_2025)]
+    env = {**os.environ, "PYTHONPATH": str(SRC), "TMPDIR": str(temp),
+           "OSMCAMS_CACHE_DIR": str(tmp_path / "cache")}
+    for _ in range(3):
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not os.listdir(temp) and process.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.0005)
+        process.kill()
+        assert process.wait() == -signal.SIGKILL, "ended before it made a temporary folder"
+    assert os.listdir(temp)  # what the killed runs left
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert os.listdir(temp) == []

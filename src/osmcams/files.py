@@ -464,6 +464,24 @@ def temp_folder(directory: str | os.PathLike[str]) -> Path:
         raise cannot_write(Path(directory), e) from e
 
 
+@contextmanager
+def temporary_folder(directory: str | os.PathLike[str] | None = None) -> Iterator[Path]:
+    """A new empty folder in `directory` (the system's temporary folder by default), removed
+    whole when the block ends, Ctrl-C or not. A run killed meanwhile leaves it to the next,
+    which first removes what dead runs left in `directory` (`clean_leftovers`): copies of
+    PBF blocks, hundreds of MB, never pile up in /tmp."""
+    directory = tempfile.gettempdir() if directory is None else directory
+    clean_leftovers(directory)
+    folder = None
+    try:
+        with uninterrupted():  # a Ctrl-C takes effect once the folder is known, to be removed
+            folder = temp_folder(directory)
+        yield folder
+    finally:
+        if folder is not None:
+            remove_folder(folder)
+
+
 def _changed(new: str, old: str) -> bool:
     """Whether the written `new` differs from `old`; when it does not, the staged copy is
     dropped."""

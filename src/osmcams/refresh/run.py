@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from osmcams.errors import DataError, Interrupted, OutputError, StaleError
-from osmcams.files import cannot_write, clean_leftovers, exclusive_lock, remove_folder, temp_folder
+from osmcams.files import cannot_write, clean_leftovers, exclusive_lock, temporary_folder
 from osmcams.join import share_text
 from osmcams.models import Camera, Progress, cameras_text
 from osmcams.refresh.config import Config
@@ -315,15 +315,14 @@ class Refresh:
         self.log(f"{total} diff{'s' * (total != 1)} to apply from {public_url(server.url)} "
                  f"(sequence {current + 1} to {latest.sequence})")
         done = 0
-        tmp = temp_folder(self.config.history.parent)  # clean_leftovers removes it after a kill
-        try:
+        with temporary_folder(self.config.history.parent) as tmp:  # the next run removes it after a kill
             while done < total:
                 paths: list[Path] = []
                 size = 0
                 while done + len(paths) < total and len(paths) < BATCH_DIFFS and size < BATCH_BYTES:
                     sequence = current + done + len(paths) + 1
                     try:
-                        path = server.fetch_diff(sequence, Path(tmp))
+                        path = server.fetch_diff(sequence, tmp)
                     except DiffsGone:
                         if sequence != latest.sequence:
                             raise  # purged, or never made: the extract must be read again
@@ -344,8 +343,6 @@ class Refresh:
                 done += len(paths)
                 if self.progress:
                     self.progress("Diffs", done, total)
-        finally:
-            remove_folder(tmp)
         if not total:
             return 0
         mirror.put("sequence", latest.sequence)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from osmcams.arrays import isin
 from osmcams.errors import DataError
-from osmcams.files import check_inflation
+from osmcams.files import check_inflation, temporary_folder
 from osmcams.geo.rings import Point
 from osmcams.models import Camera, Progress, direction_warning, iso_timestamp, make_camera
 
@@ -212,16 +212,14 @@ def read_objects(
 
 
 def read_header(path: Path, pool: Any) -> tuple[Any, str | None, str]:
-    import tempfile
-
     import osmium
 
     from osmcams.sources.osm import blocks
 
-    with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
+    with temporary_folder() as tmp:
         source, zstd = path, blocks.zstd_header(path)
         if zstd is not None:
-            source = Path(tmp) / "header.osm.pbf"
+            source = tmp / "header.osm.pbf"
             blocks.copy(path, [zstd], source)
         try:
             reader = osmium.io.Reader(str(source), osmium.osm.NOTHING, pool)
@@ -283,8 +281,6 @@ def as_pbf(path: Path, header: Any, pool: Any, progress: Progress | None) -> Ite
     dropped) into an osmium.io.Writer, which a failed write leaves safe to destroy: a
     SimpleWriter raises from its destructor then, which aborts the process. A full disk is
     one OutputError line."""
-    import tempfile
-
     import osmium
 
     from osmcams.errors import OutputError
@@ -293,8 +289,8 @@ def as_pbf(path: Path, header: Any, pool: Any, progress: Progress | None) -> Ite
         yield path
         return
     label, size = "Copying as PBF", path.stat().st_size
-    with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
-        copy = Path(tmp) / "copy.osm.pbf"
+    with temporary_folder() as tmp:
+        copy = tmp / "copy.osm.pbf"
         if progress:  # libosmium copies it in one call: no report until it has done
             progress(label, 0, size)
         try:
@@ -321,16 +317,14 @@ def left_to_libosmium(path: Path, sifted: Sifted | None) -> Iterator[Path | None
     """What libosmium must read after `sieve.sift`: all of `path` when it was not sifted
     (`sifted` None), a copy of the blocks the sieve left (removed afterwards), or None
     when it left none."""
-    import tempfile
-
     from osmcams.sources.osm import blocks
 
     if sifted is None or not sifted.others:
         yield None if sifted else path
         return
     header = blocks.framing(path)[0]
-    with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
-        target = Path(tmp) / "blocks.osm.pbf"
+    with temporary_folder() as tmp:
+        target = tmp / "blocks.osm.pbf"
         chosen = [header, *sifted.others]
         blocks.copy(path, [blocks.Block(offset, length) for offset, length, _, _ in chosen], target)
         yield target
@@ -433,8 +427,6 @@ def objects_by_id(
     """The `kind` objects with `ids`, decoding only the blocks that can hold them
     (`layout`: the file's `blocks.index`, found when not given); errors name `name`, when
     `path` is its copy."""
-    import tempfile
-
     import osmium
 
     from osmcams.sources.osm import blocks
@@ -444,11 +436,11 @@ def objects_by_id(
     layout = layout or _layout(path)
     entities = osmium.osm.NODE if kind == "node" else osmium.osm.WAY
     label = "Way nodes" if kind == "node" else "Member ways"
-    with tempfile.TemporaryDirectory(prefix="osmcams-") as tmp:
+    with temporary_folder() as tmp:
         for batch in _batches(ids):
             source = path
             if layout is not None:
-                source = Path(tmp) / f"{kind}s.osm.pbf"
+                source = tmp / f"{kind}s.osm.pbf"
                 blocks.write_subset(path, layout, kind, batch, source)
             yield from read_objects(
                 source, entities, [osmium.filter.IdFilter(batch)], pool, label, progress, name or path

@@ -248,29 +248,23 @@ class Candidates:
         """Pickled as the name of a file that holds them, while in the block; whole, when
         no temporary file can be written. The file's folder is one that the next run
         removes if this one is killed."""
-        import tempfile
+        from osmcams.files import temporary_folder
 
-        from osmcams.files import clean_leftovers, remove_folder, temp_folder
-
-        folder = None
-        try:
-            clean_leftovers(tempfile.gettempdir())
-            folder = temp_folder(tempfile.gettempdir())
-            path = folder / "candidates"
-            with open(path, "wb") as f:
-                f.write(self.ids.tobytes())
-                if self.xy is not None:
-                    f.write(self.xy.tobytes())
-                f.write(self.bits.tobytes())
-            self.path = str(path)
-        except OSError as e:  # OutputError among them
-            log.info("the ids sought go whole with each chunk: %s", e)
-        try:
-            yield
-        finally:
-            self.path = None
-            if folder is not None:
-                remove_folder(folder)
+        with contextlib.ExitStack() as stack:
+            try:
+                path = stack.enter_context(temporary_folder()) / "candidates"
+                with open(path, "wb") as f:
+                    f.write(self.ids.tobytes())
+                    if self.xy is not None:
+                        f.write(self.xy.tobytes())
+                    f.write(self.bits.tobytes())
+                self.path = str(path)
+            except OSError as e:  # OutputError among them
+                log.info("the ids sought go whole with each chunk: %s", e)
+            try:
+                yield
+            finally:
+                self.path = None
 
     def __getstate__(self) -> dict[str, Any]:
         if self.path is None:
