@@ -198,3 +198,18 @@ def test_what_a_killed_read_leaves_in_the_temporary_folder_the_next_run_removes(
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert os.listdir(temp) == []
+
+
+def test_ctrl_c_as_a_temporary_file_is_made_leaves_nothing(
+        shared_data: Path, communes_06: Path, tmp_path: Path, temp: Path) -> None:
+    """Ctrl-C the moment the temporary file of an output appears, again and again: the file
+    is never left behind (it was when the signal came before osmcams knew its name)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    command = [sys.executable, "-m", "osmcams", "count", "--all", "--include-partial", "-q", "--boundaries",
+               str(communes_06), "--pbf", str(shared_data / "osm/monaco-2025-02-07.osm.pbf"),
+               "-o", str(out / "ranking.gpkg"), "--overwrite"]
+    for _ in range(12):
+        code, err = stopped(command, out, temp, 0.0)
+        told(code, err)
+        assert not left(out, temp), err

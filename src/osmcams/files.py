@@ -260,14 +260,13 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = False, suffix:
     # in /dev); named after it, short enough for any name the target may have.
     folder = Path(tempfile.gettempdir()) if streamed else target.parent
     clean_leftovers(folder)
+    temp = None
     try:
-        fd, name = tempfile.mkstemp(prefix=_temp_prefix(f"{target.stem[:40]}."),
-                                    suffix=f".tmp{target.suffix or suffix}", dir=folder)
-    except OSError as e:
-        raise cannot_write(target, e) from e
-    os.close(fd)
-    temp = Path(name)
-    try:
+        with uninterrupted():  # a Ctrl-C takes effect once the file is known, to be removed
+            fd, name = tempfile.mkstemp(prefix=_temp_prefix(f"{target.stem[:40]}."),
+                                        suffix=f".tmp{target.suffix or suffix}", dir=folder)
+            os.close(fd)
+            temp = Path(name)
         yield temp
         if streamed:
             descriptor = open_descriptor(target)
@@ -287,9 +286,10 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = False, suffix:
     except OSError as e:
         raise cannot_write(target, e) from e
     finally:
-        with uninterrupted():
-            temp.unlink(missing_ok=True)
-            Path(f"{temp}-journal").unlink(missing_ok=True)  # SQLite's, when GDAL was cut short
+        if temp is not None:
+            with uninterrupted():
+                temp.unlink(missing_ok=True)
+                Path(f"{temp}-journal").unlink(missing_ok=True)  # SQLite's, when GDAL was cut short
 
 
 @contextmanager

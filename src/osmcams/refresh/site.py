@@ -43,7 +43,7 @@ from xml.etree import ElementTree
 
 from osmcams.communes.model import code_label
 from osmcams.errors import Interrupted, OutputError, UsageError
-from osmcams.files import publish, remove_folder, temp_folder
+from osmcams.files import publish, remove_folder, temp_folder, uninterrupted
 from osmcams.forks import beside, in_parallel
 from osmcams.join import Report, population_text, share_text
 from osmcams.models import Camera, cameras_text, make_camera, printable
@@ -1124,7 +1124,8 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
         def start_downloads() -> None:
             """The downloads, from the store, by a process of their own from now on."""
             nonlocal folder
-            folder = temp_folder(site.dir)
+            with uninterrupted():  # a Ctrl-C takes effect once the folder is known, to be removed
+                folder = temp_folder(site.dir)
             waits.append(early.enter_context(beside(functools.partial(_downloads, config, folder))))
 
         if daily_for(whole):
