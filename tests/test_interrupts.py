@@ -20,6 +20,8 @@ from fake_replication import STAMP, Obj, osc
 from test_refresh import MONACO_SEQUENCE, inside, replication  # noqa: F401  (fixtures)
 from test_site import refresh, write_config
 
+from osmcams.cli import main
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 DELAYS = [0.0, 0.002, 0.01, 0.05]  # after a run starts writing an output
 WRITING = re.compile(r"\.osmcams-tmp-\d+-(?!early-)")
@@ -213,3 +215,36 @@ def test_ctrl_c_as_a_temporary_file_is_made_leaves_nothing(
         code, err = stopped(command, out, temp, 0.0)
         told(code, err)
         assert not left(out, temp), err
+
+
+def test_a_site_killed_while_it_is_published_is_finished_by_the_next_run(
+        kept: Path, replication, inside, tmp_path: Path) -> None:  # noqa: F811
+    """SIGKILL a refresh once its site's set is committed and its site.json, among the first
+    files moved into place, is the new one, while the pages are being moved: the next run,
+    finding nothing new, finishes that set, rather than take the site for up to date with
+    pages of both."""
+    site = tmp_path / "site"
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    command = [sys.executable, "-m", "osmcams", "refresh", "-q", "--config", str(kept)]
+    caught = 0
+    for i in range(3):
+        camera = Obj("node", 20_000_000_200 + i, 1, {"man_made": "surveillance"}, *inside("06012"))
+        replication.publish(MONACO_SEQUENCE + 1 + i, osc(create=[camera]), STAMP.format(2 + i, 0))
+        kept.write_text(re.sub(r'title = ".*"', f'title = "Edition {i}"', kept.read_text(encoding="utf-8")),
+                        encoding="utf-8")
+        before = (site / "site.json").stat().st_ino
+        process = subprocess.Popen(command, env=env)
+        deadline = time.monotonic() + 120
+        while (site / "site.json").stat().st_ino == before:  # replaced: the set is being moved
+            assert process.poll() is None and time.monotonic() < deadline, "no publication seen"
+            time.sleep(0.0001)
+        process.kill()
+        process.wait()
+        if not list(site.glob(".osmcams-tmp-*/.osmcams-commit.json")):  # all moved first
+            continue
+        caught += 1
+        assert len(site_titles(site)) == 2  # the pages of both
+        assert main(["refresh", "-q", "--config", str(kept)]) == 0
+        assert not left(site)
+        assert site_titles(site) == {f"Edition {i}"}
+    assert caught

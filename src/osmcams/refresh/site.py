@@ -43,7 +43,7 @@ from xml.etree import ElementTree
 
 from osmcams.communes.model import code_label
 from osmcams.errors import Interrupted, OutputError, UsageError
-from osmcams.files import publish, remove_folder, temp_folder, uninterrupted
+from osmcams.files import clean_leftovers, publish, remove_folder, temp_folder, uninterrupted
 from osmcams.forks import beside, in_parallel
 from osmcams.join import Report, population_text, share_text
 from osmcams.models import Camera, cameras_text, make_camera, printable
@@ -1084,6 +1084,9 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
     site = config.site
     if site is None:
         raise UsageError(f"{config.path} has no [site] section (dir, title, base_url)")
+    # What a killed build left: a set whose publication had begun is finished before its
+    # state is read (its site.json may be in place, some of its pages not), the rest removed.
+    clean_leftovers(site.dir)
     # Read, never written (load_config refused a [site] dir that is the [output] one), once
     # migrated when an older osmcams wrote it: the caller holds the store's lock.
     store = read_store(config.history,
