@@ -25,21 +25,23 @@ from osmcams.cli import main
 SRC = Path(__file__).resolve().parents[1] / "src"
 DELAYS = [0.0, 0.002, 0.01, 0.05]  # after a run starts writing an output
 WRITING = re.compile(r"\.osmcams-tmp-\d+-(?!early-)")
+EARLY = re.compile(r"\.osmcams-tmp-\d+-early-")  # a site's downloads, made as its build starts
 
 
-def stopped(command: list[str], watch: Path, tmp: Path, delay: float, signum: int = signal.SIGINT
-            ) -> tuple[int, str]:
+def stopped(command: list[str], watch: Path, tmp: Path, delay: float, signum: int = signal.SIGINT,
+            start: re.Pattern[str] = WRITING) -> tuple[int, str]:
     """Run `command` in a process group of its own, as a shell runs a job; `delay` seconds
     after it starts writing an output in `watch` (a temporary file or a staging folder
     appears there; not a folder of downloads or diffs, made earlier), send `signum` to the
     group (as Ctrl-C does), then again every millisecond until the run ends: a second Ctrl-C
-    in its clean-up, and more. Its exit code and stderr."""
+    in its clean-up, and more. `start` names the entries to wait for. Its exit code and
+    stderr."""
     env = {**os.environ, "PYTHONPATH": str(SRC), "TMPDIR": str(tmp)}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
-        while not (watch.is_dir() and any(WRITING.match(n) for n in os.listdir(watch))):
+        while not (watch.is_dir() and any(start.match(n) for n in os.listdir(watch))):
             assert process.poll() is None, f"ended before writing: {process.stderr.read()}"  # type: ignore[union-attr]
             assert time.monotonic() < deadline
             time.sleep(0.0005)
@@ -153,6 +155,19 @@ def test_ctrl_c_twice_in_a_site_build_leaves_the_old_site_or_the_new(
         told(code, err)
         assert not left(tmp_path), err
         assert len(site_titles(site)) == 1
+
+
+def test_ctrl_c_as_a_site_build_imports_its_libraries_is_one_line(
+        kept: Path, tmp_path: Path, temp: Path) -> None:
+    """The folder of a site's downloads is made as its build starts, before it imports numpy,
+    shapely and orjson: Ctrl-C then, again and again, is one line and exit 130 (raised in the
+    initialisation of a C extension, it made numpy's import fail, a traceback, and crashed
+    orjson's: the process died of a segmentation fault, leaving its folders)."""
+    for i in range(20):  # the first Ctrl-C from 0 to 190 ms after the folder appears
+        code, err = stopped([sys.executable, "-m", "osmcams", "site", "-q", "--config", str(kept)],
+                            tmp_path / "site", temp, i * 0.01, start=EARLY)
+        told(code, err)
+        assert not left(tmp_path), err
 
 
 @pytest.mark.parametrize(("signum", "word"), [(signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")],

@@ -110,6 +110,7 @@ class _Ending:
 
     signal: int | None = None
     said: bool = False
+    deferred: bool = False  # it came during an import: sent again until raised
 
 
 _ending = _Ending()
@@ -124,13 +125,30 @@ def _on_interrupt(signum: int, frame: Any) -> None:
     files being removed, a transaction rolled back). What a kill cuts short is safe all the
     same: outputs are atomic, SQLite rolls back its journal, the next run removes what this
     one left."""
-    if _ending.signal is not None:
+    if _ending.signal is None:
+        _ending.signal = signum
+        timer = threading.Timer(INTERRUPT_GRACE, _end_now)
+        timer.daemon = True  # it must not hold the process itself
+        timer.start()
+    elif not _ending.deferred:
         return
-    _ending.signal = signum
-    timer = threading.Timer(INTERRUPT_GRACE, _end_now)
-    timer.daemon = True  # it must not hold the process itself
-    timer.start()
+    _ending.deferred = _importing(frame)
+    if _ending.deferred:  # sent again in a moment, to be raised once the import is done
+        again = threading.Timer(0.01, signal.pthread_kill, (threading.main_thread().ident, signum))
+        again.daemon = True
+        again.start()
+        return
     raise KeyboardInterrupt
+
+
+def _importing(frame: Any) -> bool:
+    """Whether `frame` runs in an import: a KeyboardInterrupt raised in the initialisation
+    of a C extension breaks it (numpy's import fails, orjson's crashes the process)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib."):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _end_now() -> None:
