@@ -409,9 +409,10 @@ def test_site_follows_moves_and_communes_that_lose_their_data(
     check_agrees(tmp_path)
     assert no_data_area(site).contains(shapely.Point(lon, lat))  # without data again
     with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:  # as the refresh keeps it
-        (kept,) = db.execute("SELECT value FROM kept_state WHERE name = 'no_data_area'").fetchone()
+        parts = [json.loads(value)[1] for (value,) in db.execute(
+            "SELECT value FROM kept_state WHERE name LIKE 'no_data_square:%' ORDER BY name")]
     db.close()
-    assert f'"geometry": {json.loads(kept)[1]},' in (site / "map-nodata.js").read_text(encoding="utf-8")
+    assert '"coordinates": [' + ",".join(parts) + "]}" in (site / "map-nodata.js").read_text(encoding="utf-8")
     page = (site / "communes" / f"{stems['06088']}.html").read_text(encoding="utf-8")
     assert "No data." in page and "Data of 2025-02-07T03:00:00Z" in page
     assert stay(site / "communes" / f"{stems['06088']}.html", f"node/{NEW_CAMERA}") == (
@@ -429,7 +430,7 @@ def test_site_command_and_its_errors(built, tmp_path, capsys):
     grey = umap_layers(site / "data" / "osmcams.umap")[1]["Communes without data"]
     (site / "communes" / "99999-stale.html").write_text("old")
     with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:  # as an older refresh left it
-        db.execute("DELETE FROM kept_state WHERE name LIKE 'no_data_%'")  # squares and area
+        db.execute("DELETE FROM kept_state WHERE name LIKE 'no_data_square%'")
     db.close()
     assert main(["site", "--config", str(built)]) == 0
     assert "pages of every commune" in capsys.readouterr().err
@@ -651,7 +652,7 @@ def test_the_umap_download_shows_the_communes_without_data_as_export_does(
     assert len(outlines) == 163 and len(outside) == 163 - len(measured) and "06088" in outside
     document, layers = umap_layers(site / "data" / "osmcams.umap")
     (area,) = layers["Communes without data"]["features"]
-    parts = shapely.get_parts(shapely.geometry.shape(area["geometry"]))
+    parts = shapely.get_parts(shapely.geometry.shape(area["geometry"]))  # by square degree: they touch
     shape = shapely.union_all(parts)
     assert sum(part.area for part in parts) == pytest.approx(shape.area, rel=1e-9)  # none overlaps
     merged = shapely.union_all([outlines[code] for code in outside])
@@ -694,93 +695,6 @@ def test_the_umap_download_shows_the_communes_without_data_as_export_does(
     with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:
         assert db.execute(squares).fetchall() == kept  # not merged again
     db.close()
-
-
-def check_area(geometry: dict, parts: list[str], merged) -> None:
-    """`geometry`, the area of the communes without data as an output writes it, is one valid
-    OGC MultiPolygon (GEOS, as QGIS, PostGIS and GDAL check it) that RFC 7946 accepts: its
-    polygons those of `merged` (shapely's union of their outlines), its geodesic area (pyproj)
-    the sum of the `parts` kept in the store, exterior rings counter-clockwise, holes clockwise."""
-    import shapely
-    import shapely.geometry
-    from pyproj import Geod
-
-    geod = Geod(ellps="WGS84")
-    shape = shapely.geometry.shape(geometry)
-    assert geometry["type"] == "MultiPolygon"
-    assert shapely.is_valid(shape), shapely.is_valid_reason(shape)
-    polygons = shapely.get_parts(shape)
-    assert len(polygons) == len(shapely.get_parts(merged))  # the squares' parts that touch made one
-    kept = sum(abs(geod.geometry_area_perimeter(shapely.geometry.shape(
-        {"type": "MultiPolygon", "coordinates": json.loads(f"[{part}]")}))[0]) for part in parts)
-    assert abs(geod.geometry_area_perimeter(shape)[0]) == pytest.approx(kept, rel=1e-9)
-    assert abs(geod.geometry_area_perimeter(merged)[0]) == pytest.approx(kept, rel=1e-4)
-    for polygon in polygons:
-        assert polygon.exterior.is_ccw and not any(ring.is_ccw for ring in polygon.interiors)
-    lon, lat = shapely.get_coordinates(shape).T
-    assert abs(lon).max() <= 180 and abs(lat).max() <= 90
-
-
-def test_the_area_of_the_communes_without_data_is_one_valid_geometry(
-        replication, monaco_2025, communes_06, cog_population, tmp_path, net_env, ign_shapes,  # noqa: F811
-        capsys):
-    """The area kept by square degree was written as a MultiPolygon of the squares' parts,
-    which share edges: map-nodata.js and osmcams.umap held a geometry that GEOS calls
-    invalid (a self-intersection, 6 parts on Monaco 2025's 160 communes without data). Both
-    hold the parts merged, as the union of the IGN outlines (3 polygons), merged once by the
-    refresh that keeps the area. A site and a store of before (the parts kept alone) get them
-    from the next refresh, even one that finds nothing new, as a whole build writes them."""
-    import shapely
-
-    config = write_config(tmp_path, monaco_2025, replication.url, communes_06, cog_population)
-    site = tmp_path / "site"
-    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
-    refresh(config)
-    published = json.loads((tmp_path / "www" / "communes.json").read_text(encoding="utf-8"))
-    outlines = ign_shapes(communes_06)
-    outside = sorted(set(outlines) - {r["insee"] for r in published["communes"]})
-    assert len(outside) == 160
-    merged = shapely.union_all([outlines[code] for code in outside])
-    squares = "SELECT name, value FROM kept_state WHERE name LIKE 'no_data_square:%' ORDER BY name"
-    with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:
-        kept = db.execute(squares).fetchall()
-        (whole,) = db.execute("SELECT value FROM kept_state WHERE name = 'no_data_area'").fetchone()
-    db.close()
-    parts = [json.loads(value)[1] for _, value in kept]
-    assert len(parts) == 4
-    drawn = json.loads((site / "map-nodata.js").read_text(encoding="utf-8").removeprefix(
-        "osmcamsNoData(").removesuffix(");\n"))["geometry"]
-    check_area(drawn, parts, merged)
-    (area,) = umap_layers(site / "data" / "osmcams.umap")[1]["Communes without data"]["features"]
-    check_area(area["geometry"], parts, merged)
-    key, text = json.loads(whole)  # merged once, by the refresh, and written as it is
-    assert json.loads(text) == drawn == area["geometry"]
-
-    # As the previous version left them: the site's state of version 2, map-nodata.js and
-    # osmcams.umap with the parts side by side, the store with its parts alone.
-    state = json.loads((site / "site.json").read_text(encoding="utf-8"))
-    state["key"] = json.dumps([2, *json.loads(state["key"])[1:]])
-    (site / "site.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
-    old = '{"type": "MultiPolygon", "coordinates": [' + ",".join(parts) + "]}"
-    for name in ("map-nodata.js", "data/osmcams.umap"):
-        written = (site / name).read_text(encoding="utf-8")
-        start = written.index('{"type": "MultiPolygon", "coordinates": [')
-        end = written.index("]]]]}", start) + len("]]]]}")
-        assert json.loads(written[start:end]) == drawn
-        (site / name).write_text(written[:start] + old + written[end:], encoding="utf-8")
-    with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:
-        db.execute("UPDATE kept_state SET name = 'no_data_squares_of', value = ? WHERE name = 'no_data_area'",
-                   (json.dumps(key),))
-    db.close()
-    capsys.readouterr()
-    refresh(config)
-    assert "nothing new" in capsys.readouterr().err
-    built_into(config, "fresh")
-    for name in ("map-nodata.js", "data/osmcams.umap"):
-        assert old not in (site / name).read_text(encoding="utf-8"), name
-        assert (site / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes(), name
-    assert json.loads((site / "map-nodata.js").read_text(encoding="utf-8").removeprefix(
-        "osmcamsNoData(").removesuffix(");\n"))["geometry"] == drawn
 
 
 def test_the_search_box_of_a_site_outside_france_asks_for_a_code(

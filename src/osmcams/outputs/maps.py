@@ -418,12 +418,10 @@ _SCRIPT_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
                                 **{chr(c): f"\\u{c:04x}" for c in range(0x7F, 0xA0)}})
 
 
-def merged_polygons(shapes: Any, snapped: bool = False) -> str:
+def merged_polygons(shapes: Any) -> str:
     """The union of the outlines `shapes` (EPSG:4326, sharing their edges, as boundary files
     give them) as the GeoJSON coordinates of its polygons, joined by commas (parts of a
-    MultiPolygon), at 1e-5°: two unions of neighbouring outlines meet without a gap.
-    `snapped`: their vertices are at 1e-5° already (earlier unions), so are those of their
-    coverage union (0.9 s of snapping saved on France's communes without data)."""
+    MultiPolygon), at 1e-5°: two unions of neighbouring outlines meet without a gap."""
     import shapely
 
     try:
@@ -431,29 +429,24 @@ def merged_polygons(shapes: Any, snapped: bool = False) -> str:
     except shapely.errors.GEOSException:  # outlines that overlap, which GEOS may refuse
         area = None
     if area is None or not shapely.is_valid(area):  # overlaps or slivers: merged the long way
-        area, snapped = shapely.union_all(shapes), False  # where edges cross, off the grid
-    area = shapely.orient_polygons(area if snapped else shapely.set_precision(area, 1e-5))
+        area = shapely.union_all(shapes)
+    area = shapely.orient_polygons(shapely.set_precision(area, 1e-5))
     return ",".join(json.dumps(shapely.geometry.mapping(part)["coordinates"])
                     for part in shapely.get_parts(area) if part.geom_type == "Polygon" and not part.is_empty)
 
 
 def no_data_geometry(parts: list[str]) -> str:
-    """The area of the communes without data as the GeoJSON text of one valid MultiPolygon:
-    its `parts` (`merged_polygons` of the communes of a square degree each, which share
-    edges with their neighbours) merged again, polygons that touch along an edge made one."""
-    import shapely
-
-    polygons = shapely.get_parts(shapely.from_geojson(
-        '{"type": "MultiPolygon", "coordinates": [' + ",".join(part for part in parts if part) + "]}"))
-    return '{"type": "MultiPolygon", "coordinates": [' + merged_polygons(polygons, snapped=True) + "]}"
+    """The area of the communes without data as the GeoJSON text of a MultiPolygon of its
+    `parts` (`merged_polygons`)."""
+    return '{"type": "MultiPolygon", "coordinates": [' + ",".join(part for part in parts if part) + "]}"
 
 
-def no_data_script(geometry: str, communes: int) -> str:
+def no_data_script(parts: list[str], communes: int) -> str:
     """The script that gives a map page (site-map.js's osmcamsNoData) the `communes` without
-    data as one feature, drawn as one such commune is: their area, the GeoJSON text
-    `geometry` (`no_data_geometry`)."""
+    data as one feature, drawn as one such commune is: `no_data_geometry` of the `parts`."""
     properties = json.dumps({"name": no_data_name(communes), "_kind": "nodata", "_colour": NO_DATA,
                              "_communes": communes})
+    geometry = no_data_geometry(parts)
     feature = '{"type": "Feature", "geometry": ' + geometry + ', "properties": ' + properties + "}"
     return f"osmcamsNoData({feature});\n"
 

@@ -55,17 +55,14 @@ from osmcams.store.history import ALONE, HALVES, Store, one_move_each, read_stor
 from osmcams.store.kept import Kept
 from osmcams.store.sql import keep_value, kept_value
 
-STATE_VERSION = 3  # 3: map-nodata.js one MultiPolygon, its squares merged (a site of before: written whole)
+STATE_VERSION = 2
 ROWS = "site-rows.json"  # the ranking's rows of the measured communes, kept
 NO_DATA = "site-nodata.txt"  # those of the communes without data, kept with them
 NO_DATA_AREA = "map-nodata.js"  # their outlines as one area, drawn again when they change
-# kept_state: the part of the area kept by a refresh with a site in each square degree
-# (`_area_parts`), so that a commune that gains or loses its data costs the merging of its
-# square's communes alone (on the benchmark: 106 squares, 10 ms at most), and the area:
-# which communes it is of (`_area_key`) and its parts merged into one valid MultiPolygon
-# (`maps.no_data_geometry`), which the outputs write as it is. (A store of before kept the
-# parts alone, their key under "no_data_squares_of", which nothing reads now.)
-AREA_PART, AREA = "no_data_square:", "no_data_area"
+# kept_state: which communes the area kept by a refresh with a site is of, and its part in
+# each square degree (`_area_parts`), so that a commune that gains or loses its data costs
+# the merging of its square's communes alone (on the benchmark: 106 squares, 10 ms at most)
+AREA_KEY, AREA_PART = "no_data_squares_of", "no_data_square:"
 # When communes/ last changed as the site's build left it (its mtime, in ns): while it
 # still says so, no page was deleted there since, and it need not be listed again.
 CHECKED = "site-checked.txt"
@@ -358,42 +355,30 @@ def _area_parts(db: Any, outside: list[str], kept: dict[str, list[str]]) -> dict
 
 def keep_no_data_area(store: Store) -> None:
     """Keep in the store the area that the site's map draws of the communes without data,
-    when they are not those of the one kept (its parts whose communes changed merged again,
-    then the parts into one): a refresh with a site does, under the store's lock, so that a
-    build only writes it."""
+    when they are not those of the one kept (its parts whose communes changed merged again):
+    a refresh with a site does, under the store's lock, so that a build only writes it."""
     db = store.db
     outside = _outside(db)
     key = _area_key(db, outside)
-    area = kept_value(db, AREA)
-    if area is not None and area[0] == key:
+    if kept_value(db, AREA_KEY) == key:
         return
-    kept = _kept_parts(db)
+    kept = {name[len(AREA_PART):]: json.loads(value) for name, value in db.execute(
+        "SELECT name, value FROM kept_state WHERE name LIKE ?", (AREA_PART + "%",))}
     parts = _area_parts(db, outside, kept)
     db.executemany("DELETE FROM kept_state WHERE name = ?", [(AREA_PART + square,) for square in kept
                                                              if square not in parts])
     db.executemany("INSERT OR REPLACE INTO kept_state VALUES (?, ?)", [
         (AREA_PART + square, json.dumps(part)) for square, part in parts.items() if kept.get(square) != part])
-    keep_value(db, AREA, [key, _merged(parts)])
+    keep_value(db, AREA_KEY, key)
 
 
-def _kept_parts(db: Any) -> dict[str, list[str]]:
-    """The parts of the area that the store `db` keeps, by square (`_area_parts`)."""
-    return {name[len(AREA_PART):]: json.loads(value) for name, value in db.execute(
-        "SELECT name, value FROM kept_state WHERE name LIKE ?", (AREA_PART + "%",))}
-
-
-def _merged(parts: dict[str, list[str]]) -> str:
-    """The area of `parts` (`_area_parts`) as one MultiPolygon, merged from its squares in order."""
-    return no_data_geometry([part for _, (_, part) in sorted(parts.items())])
-
-
-def _no_data_area(db: Any, outside: list[str]) -> str:
-    """The GeoJSON text of the area of the communes `outside` in the store `db`: the one it
-    keeps when it keeps the area of these communes, else merged here as a refresh would."""
-    area = kept_value(db, AREA)
-    if area is not None and area[0] == _area_key(db, outside):
-        return str(area[1])
-    return _merged(_area_parts(db, outside, _kept_parts(db)))
+def _no_data_parts(db: Any, outside: list[str]) -> list[str]:
+    """The parts of the area of the communes `outside` (`_area_parts`) in the store `db`: those
+    it keeps when it keeps the area of these communes, else merged here."""
+    if kept_value(db, AREA_KEY) == _area_key(db, outside):
+        return [json.loads(value)[1] for (value,) in db.execute(
+            "SELECT value FROM kept_state WHERE name LIKE ? ORDER BY name", (AREA_PART + "%",))]
+    return [part for _, (_, part) in sorted(_area_parts(db, outside, {}).items())]  # as kept
 
 
 def stays(changes: list[tuple[int, str, str | None]], first: str | None, last: str | None,
@@ -1027,7 +1012,7 @@ def _downloads(config: Config, folder: Path) -> None:
         cameras = _all_cameras(store, counted)
         boundaries = Kept(store.db).outlines(counted)
         outside = _outside(store.db)
-        area = (len(outside), _no_data_area(store.db, outside)) if outside else None
+        area = (len(outside), no_data_geometry(_no_data_parts(store.db, outside))) if outside else None
     finally:
         store.close()
     places = [(r["insee"], r["name"]) for r in rows for _ in cameras[r["insee"]]]
@@ -1160,7 +1145,7 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
         area = None  # map-nodata.js, when the area of the communes without data is drawn again
         if data.outside and (whole or not same or NO_DATA_AREA in gone
                              or not (site.dir / NO_DATA_AREA).is_file()):
-            area = no_data_script(_no_data_area(store.db, data.outside), len(data.outside))
+            area = no_data_script(_no_data_parts(store.db, data.outside), len(data.outside))
         ranked = {code: known for code, known in rows.get("ranked", {}).items()
                   if code in data.row} if rows and not whole else {}
         dated = dict(old.get("downloads", {}))
