@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -523,3 +524,40 @@ def test_a_london_site_agrees_with_count_changes_and_history_after_each_diff(
     for code, stem in stems.items():  # and the same stays in each area
         assert commune_of(whole / "communes" / f"{stem}.html").seen == commune_of(
             site / "communes" / f"{stem}.html").seen, code
+
+
+def test_a_run_stores_and_shows_its_changes_in_the_same_order_whatever_the_hash_seed(
+        london, replication, osmium_polygons, tmp_path, net_env):  # noqa: F811
+    """Python hashes strings with a seed of its own in each process: a refresh whose diff moves
+    cameras in three areas (one inside its area, one across the Temples' border) stores its
+    changes, and writes the pages and feeds that list them, the same under any seed."""
+    import shutil
+    import sqlite3
+    import subprocess
+    import sys
+
+    areas = tmp_path / "areas.geojson"
+    shapes = write_areas(areas, osmium_polygons(london, 9)[TEMPLES])
+    first = tmp_path / "first"
+    first.mkdir()
+    config = write_config(first, london, replication.url, areas, None, selection="all = true")
+    replication.set_latest(SEQUENCE, START)
+    refresh(config)
+    replication.publish(SEQUENCE + 1, diffs(london, shapes)[1], stamp(1))
+    found = {}
+    for seed in ("1", "2", "3", "4", "5"):
+        work = tmp_path / f"seed{seed}"
+        shutil.copytree(first, work)
+        subprocess.run([sys.executable, "-m", "osmcams", "refresh", "--config", str(work / "osmcams.toml"),
+                        "--quiet"], check=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        with sqlite3.connect(work / "www" / "history.sqlite") as db:
+            stored = db.execute("SELECT change, key, insee FROM changes WHERE run = 2 ORDER BY rowid")
+            stored = stored.fetchall()
+        assert {insee for *_, insee in stored} == {"LSE", "LSW", "LTM"}
+        pages = {path.relative_to(work): path.read_bytes() for path in sorted((work / "site").rglob("*"))
+                 if path.suffix in (".html", ".atom")}
+        found[seed] = stored, pages
+    for seed, (stored, pages) in found.items():
+        assert stored == found["1"][0], seed
+        assert pages.keys() == found["1"][1].keys() and all(
+            pages[name] == found["1"][1][name] for name in pages), seed

@@ -606,7 +606,7 @@ class Refresh:
                                     if not kept_features[code] and share is not None and share < NO_DATA))
         dirty -= set(gone)
         fresh = {}
-        for code in dirty:
+        for code in sorted(dirty):  # in the same order whatever the hash seed: the changes' order
             r = by_code[code]
             fresh[code] = row_of(code, r.name, r.department, r.population, r.area, r.coverage,
                                  [(kind, scope) for kind, scope, _ in kept_features[code]])
@@ -646,7 +646,7 @@ class Refresh:
         self._write_set(meta, warnings, [SetRow(r.insee, r.name, r.json, r.csv) for r in order],
                         {code: [line for *_, line in kept_features[code]] for code in dirty}, False,
                         [commune_path(code, by_code[code].name) for code in gone])
-        now: dict[str, list[Camera]] = {code: [] for code in dirty}
+        now: dict[str, list[Camera]] = {code: [] for code in sorted(dirty)}
         for camera, owner in zip(moved, owners):
             if owner in now:
                 now[owner].append(camera)
