@@ -243,6 +243,27 @@ def test_paris_police_register_falls_in_paris(
     assert report.rows[0]["by_scope"] == {"public": 705}
 
 
+def test_cameras_are_placed_as_a_plain_loop_places_them_on_real_borders(
+    shared_data: Path, ign_dir: Path, ign_shapes: Callable[[Path], dict[str, Any]]
+) -> None:
+    """The police register of Paris and every vertex of the outline of Paris (most of them on
+    a border shared with a commune around it), in the IGN communes of Paris and the three
+    departments around it: each point in the commune of lowest code that contains or touches
+    it, as a loop over every outline finds it."""
+    files = [next(ign_dir.glob(f"communes-{d}-*.geojson")) for d in ("75", "92", "93", "94")]
+    shapes = {code: shape for path in files for code, shape in ign_shapes(path).items()}
+    border = shapely.get_coordinates(shapes["75056"].boundary).tolist()
+    points = _police_cameras(shared_data / "official/paris-police-2019/data.csv") + border
+    cameras = [Camera("node", i, lon, lat) for i, (lon, lat) in enumerate(points)]
+    xy = shapely.points(numpy.array(points))
+    holders = [shape.intersects(xy) for shape in shapes.values()]
+    expected = [min((code for code, holds in zip(shapes, holders) if holds[i]), default=None)
+                for i in range(len(points))]
+    shared = sum(sum(bool(holds[i]) for holds in holders) > 1 for i in range(len(points)))
+    assert shared > 100 and len(shapes) == 124
+    assert assign(cameras, load_communes(files)) == expected
+
+
 def test_old_data_is_called_stale(monaco_report: Report) -> None:
     age = monaco_report.meta["data_age_days"]
     assert age == data_age_days("2025-02-07T01:02:45Z") and age > STALE_AFTER_DAYS

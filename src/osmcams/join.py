@@ -143,14 +143,22 @@ def owners(lon: Any, lat: Any, communes: Communes) -> Any:
     import numpy
     import shapely
 
-    points = shapely.points(lon, lat)
     frame = communes.frame
-    # The communes query a tree of the points: each outline is prepared once, then tested fast.
-    poly_idx, point_idx = shapely.STRtree(points).query(frame.geometry.values, predicate="intersects")
+    outlines = numpy.asarray(frame.geometry.values)
+    # The points query a tree of the outlines by their boxes; each outline met, prepared, then
+    # tests the points in its box by their coordinates (no tree of hundreds of thousands of points).
+    point_idx, poly_idx = shapely.STRtree(outlines).query(shapely.points(lon, lat))
+    fresh = ~shapely.is_prepared(outlines)  # those prepared here are let go after
+    shapely.prepare(outlines)
+    try:
+        inside = shapely.intersects_xy(outlines[poly_idx], lon[point_idx], lat[point_idx])
+    finally:
+        shapely.destroy_prepared(outlines[fresh])
+    point_idx, poly_idx = point_idx[inside], poly_idx[inside]
     order = numpy.argsort(frame["insee"].to_numpy(object))
     rank = numpy.empty(len(order), numpy.int64)
     rank[order] = numpy.arange(len(order))
-    best = numpy.full(len(points), len(order))  # one past the last code: no commune
+    best = numpy.full(len(lon), len(order))  # one past the last code: no commune
     numpy.minimum.at(best, point_idx, rank[poly_idx])
     return numpy.append(order, -1)[best]
 
@@ -225,14 +233,13 @@ def outside_row(
     would read as a commune with data), the keys of every row (not `partial`: there is no
     count to be a lower bound; no count by type or scope either, which {} would claim); the
     note says why."""
-    row: dict[str, Any] = {
+    return {  # in the order of ROW_KEYS
         "insee": insee, "name": name, "department": department, "population": population,
         "area_km2": round(area, 3), "coverage": None, "partial": False, "cameras": None,
         "cameras_per_km2": None, "cameras_per_10k": None, "inhabitants_per_camera": None,
         "by_type": None, "by_scope": None,
         "note": NO_DATA_NOTE if located else NO_COUNT_NOTE,
     }
-    return {key: row[key] for key in ROW_KEYS}
 
 
 def rank_order(row: dict[str, Any]) -> tuple[int, float, str]:
@@ -487,9 +494,12 @@ def count(
     cameras and density when `rank`. `owners` are the `assign` of the cameras, when known
     already. A code that `communes` does not hold is a CommuneNotFound.
     """
+    import numpy
+
     frame = communes.frame.set_index("insee", drop=False)
     codes = list(dict.fromkeys(listed(codes)))
-    unknown = [code for code in codes if code not in frame.index]
+    row = {code: i for i, code in enumerate(frame["insee"].tolist())}  # one row per code
+    unknown = [code for code in codes if code not in row]
     if unknown:
         raise CommuneNotFound(f"no commune {short_list(unknown)} in {communes.source}")
     owners = assign(extract.cameras, communes) if owners is None else owners
@@ -499,8 +509,9 @@ def count(
             by_commune[code].append(camera)
     holding = {code for code, cameras in by_commune.items() if cameras}
     region, how = _data_region(extract)
-    known = coverage_in(region, how, frame.loc[codes])
-    chosen, coverage = covered(extract, frame.loc[codes], rank, holding, known)
+    asked = frame.take([row[code] for code in codes])  # by position: loc seeks each label
+    known = coverage_in(region, how, asked)
+    chosen, coverage = covered(extract, asked, rank, holding, known)
     areas = commune_areas(chosen)
     rows = density_rows(chosen, areas, by_commune)
     if rank:
@@ -514,13 +525,14 @@ def count(
         extract, communes, rows, notes, len(owners), sum(code is None for code in owners)
     )
     kept = set(chosen["insee"])
-    left = frame.loc[[code for code in codes if code not in kept]]
+    left = frame.take([row[code] for code in codes if code not in kept])
     columns = (_column(left, name) for name in ("insee", "name", "department", "population"))
     outside = [outside_row(insee, name, department, None if population is None else int(population), area,
                            known[0] is not None)
                for insee, name, department, population, area
                in zip(*columns, commune_areas(left).tolist())]
-    boundaries = dict(zip(chosen["insee"], chosen.geometry)) | dict(zip(left["insee"], left.geometry))
+    boundaries = {code: outline for part in (chosen, left)  # outlines out of their numpy array, at once
+                  for code, outline in zip(part["insee"].tolist(), numpy.asarray(part.geometry.values))}
     where = None if known[0] is None else coverage_where(extract.source, known[1])
     return Report(meta, rows, warnings, by_commune, boundaries,
                   areas=dict(zip(chosen["insee"], areas.tolist())), notes=notes, outside=outside,
