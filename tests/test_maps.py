@@ -370,6 +370,29 @@ def test_a_value_that_opens_a_script_comment_leaves_the_map_drawn(tmp_path: Path
     assert "&lt;!--&lt;script&gt;" in dom  # the value, as text in the legend
 
 
+def test_script_json_escapes_as_a_character_by_character_loop(osm_dir: Path, osm_cameras,
+                                                                communes_06: Path) -> None:
+    """script_json, which finds the characters an inline script must not hold with a regular
+    expression, gives what escaping each character of json.dumps in turn gives: on every
+    code point, the tags of München's cameras and the names of the Alpes-Maritimes' communes."""
+    from osmcams.outputs.maps import script_json
+
+    unsafe = {"<", ">", "&", "\u2028", "\u2029", *map(chr, range(0x7F, 0xA0))}
+
+    def by_loop(value: object) -> str:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        return "".join(f"\\u{ord(c):04x}" if c in unsafe else c for c in text)
+
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    tags = [o.tags for o in osm_cameras(osm_dir / "big" / "valhalla-bench-munchen-2020.osm.pbf")]
+    names = [f["properties"] for f in json.loads(communes_06.read_text(encoding="utf-8"))["features"]]
+    assert len(tags) > 100 and len(names) > 100
+    for value in (every, {"tags": tags, "names": names, "odd": "<!--<script></script>&\x85"}):
+        escaped = script_json(value)
+        assert escaped == by_loop(value)
+        assert json.loads(escaped) == value and not unsafe & set(escaped)
+
+
 def test_popup_words() -> None:
     from osmcams.outputs.umap import umap_document
 

@@ -413,9 +413,9 @@ def map_data(
 # Characters that JSON inside an HTML <script> element must not hold as they are: "<!--"
 # then "<script" in a string would keep the element open to the end of the page, "</" close it;
 # DEL or a C1 control character (json.dumps escapes the others) is a parse error in HTML.
-_SCRIPT_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-                                "\u2028": "\\u2028", "\u2029": "\\u2029",
-                                **{chr(c): f"\\u{c:04x}" for c in range(0x7F, 0xA0)}})
+# Each becomes its \uXXXX escape, found by a regular expression (str.translate goes
+# character by character through a text that is not all Latin-1: 7 times slower).
+_SCRIPT_UNSAFE = re.compile("[<>&\u2028\u2029\x7f-\x9f]")
 
 
 def merged_polygons(shapes: Any) -> str:
@@ -454,7 +454,11 @@ def no_data_script(parts: list[str], communes: int) -> str:
 def script_json(value: Any) -> str:
     """`value` as JSON that can stand inside an HTML <script> element, whatever its strings
     hold (OSM tags are written by anyone): the same value for JavaScript."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False).translate(_SCRIPT_UNSAFE)
+    return _SCRIPT_UNSAFE.sub(_escaped, json.dumps(value, ensure_ascii=False, allow_nan=False))
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def html_page(report: Report, **options: Any) -> str:
