@@ -4,10 +4,13 @@ For a change that is meant to change no behaviour (a move, a rename, a new seam)
 
     python benchmarks/same_outputs.py BEFORE [AFTER]     # AFTER: the work tree
 
-Each commit is checked out in a temporary worktree and run with its own `src/` first on
-the path, with an empty cache, offline. The outputs (stdout and every file written) are
-compared after removing what is meant to differ from one run to the next: the time a
-file was generated and the age of the data in days. The data is `../shared/data`:
+Each commit is checked out in a temporary worktree, its C extensions built there (as
+`pip install` builds them: without them it would run the Python twins of its C readers),
+and run with its own `src/` first on the path, with an empty cache, offline. The work
+tree runs with the extensions built in it: build them again after changing their code.
+The outputs (stdout and every file written) are compared after removing what is meant
+to differ from one run to the next: the time a file was generated and the age of the
+data in days. The data is `../shared/data`:
 Monaco, the Riviera, München and London, a history file built from Monaco's and
 London's with osmium-tool, and the real Saint-Barthélemy diff.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import os
 import re
 import shutil
@@ -72,6 +76,26 @@ def histories(work: Path) -> None:
     as_history(BIG / "valhalla-bench-london-2020.osm.pbf", work / "london.osh.pbf")
 
 
+def build_extensions(tree: Path, scratch: Path) -> None:
+    """The C extensions of the commit checked out in `tree` built into its `src/`, with the
+    compile flags of its pyproject.toml."""
+    import tomllib
+
+    settings = tomllib.loads((tree / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    modules = [(m["name"], [str(tree / source) for source in m["sources"]], m.get("extra-compile-args", []))
+               for m in settings.get("ext-modules", [])]
+    if not modules:
+        return
+    script = ("import json, sys; from setuptools import Extension, setup; setup(name='built', ext_modules="
+              "[Extension(n, s, extra_compile_args=a) for n, s, a in json.loads(sys.argv[3])], "
+              "script_args=['build_ext', '--build-lib', sys.argv[1], '--build-temp', sys.argv[2]])")
+    built = scratch / f"build-{tree.name}"
+    built.mkdir()
+    # Run outside the tree: setuptools would read its pyproject.toml too.
+    subprocess.run([sys.executable, "-c", script, str(tree / "src"), str(built), json.dumps(modules)],
+                   cwd=built, check=True, capture_output=True)
+
+
 def run_all(tree: Path, work: Path, out: Path) -> dict[str, bytes]:
     """What each command printed and wrote, at the commit checked out in `tree`."""
     closed = "http://127.0.0.1:9/"  # no command may reach a network service
@@ -118,6 +142,7 @@ def main() -> int:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), commit],
                            check=True)
             trees.append(tree)
+            build_extensions(tree, work)
         try:
             outputs = [run_all(tree, work, work / f"out-{i}") for i, tree in enumerate(trees)]
         finally:
