@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import OplObject, run_osmium
 
-from osmcams.models import Camera
+from osmcams.models import Camera, make_camera
 from osmcams.sources.osm import sieve
 from osmcams.sources.osm.pbf import read_cameras, scan_file
 
@@ -110,6 +110,26 @@ def test_worker_processes_read_what_osmium_reads(
     monkeypatch.setattr(sieve, "CHUNK", 1)  # blocks dealt out one by one, in turn
     path = osm_dir / name
     _same(read_cameras(path, threads=2).cameras, osm_cameras(path))
+
+
+@pytest.mark.parametrize("name", ["big/valhalla-bench-munchen-2020.osm.pbf", "helsinki-2019.osm.pbf",
+                                  "monaco-2025-02-07.osm.pbf"])
+def test_cameras_made_once_per_set_of_tags_are_the_cameras_made_one_by_one(
+    osm_dir: Path, name: str, osm_cameras: Callable[[Path], list[OplObject]]
+) -> None:
+    """The sieve does the work of a block's set of tags once for all its cameras, which
+    share its dict: each record is what `make_camera` makes of osmium's node, the
+    unreadable directions are counted camera by camera, the newest date is osmium's."""
+    path = osm_dir / name
+    sifted = sieve.sift(path, boundaries=False)
+    assert sifted is not None
+    nodes = {o.osm_id: o for o in osm_cameras(path) if o.kind == "n"}
+    made = [make_camera("node", c.osm_id, nodes[c.osm_id].lon, nodes[c.osm_id].lat, nodes[c.osm_id].tags,
+                        nodes[c.osm_id].timestamp or None) for c in sifted.cameras]
+    assert sifted.cameras == [camera for camera, _ in made]
+    assert sifted.bad_directions == sum(bad for _, bad in made)
+    assert sifted.newest == max(nodes[c.osm_id].timestamp for c in sifted.cameras)
+    assert len({id(c.tags) for c in sifted.cameras}) < len(sifted.cameras)
 
 
 def test_boundaries_are_left_to_libosmium_with_their_blocks(
@@ -237,7 +257,7 @@ def test_blocks_left_compressed_past_their_string_table_give_what_whole_ones_giv
     frames = [frame for frame in sieve.blocks.framing(path) if frame[2] == "OSMData"]
     with open(path, "rb") as f:
         nodes = [node for node in sieve._sift_frames(f, frames, sieve.Wanted()) if node[1][0] == "node"]
-    camera_nodes = [c[0] for found, *_ in nodes for c in found or ()]
+    camera_nodes = [i for found, *_ in nodes for i in sieve._camera_node_ids(found or []).tolist()]
     asked = {
         "cameras": sieve.Wanted(),
         "node blocks without ways": sieve.Wanted(no_ways=True),

@@ -127,7 +127,7 @@ class Camera:
     operator: str | None = None
     direction: float | None = None
     timestamp: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # shared by cameras read alike: never changed
 
     @property
     def key(self) -> str:

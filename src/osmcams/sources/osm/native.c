@@ -18,6 +18,7 @@
 
 #define DATED (365LL * 86400)   /* earlier timestamps are PBF's "no date" (sieve.DATED) */
 #define NANO_PER_UNIT 100       /* libosmium keeps 1e-7 degrees (sieve.NANODEGREES_PER_UNIT) */
+#define STAMP_ROOM 21           /* a timestamp's text, 2019-01-01T00:00:00Z, and its end */
 
 typedef struct {
     const uint8_t *p, *end;
@@ -268,15 +269,15 @@ static Py_ssize_t running_sums(Cursor c, const Py_ssize_t *positions, Py_ssize_t
     return n;
 }
 
-static PyObject *stamp_text(int64_t seconds)
+/* The ISO 8601 UTC text of a timestamp in seconds written at `out`, nothing for the
+ * epoch (no date) and from the year 10000; where the text ends. */
+static char *stamp_text(int64_t seconds, char *out)
 {
     struct tm tm;
     time_t t = (time_t)seconds;
-    char text[64];
     if (seconds < DATED || !gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999)
-        Py_RETURN_NONE;
-    strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return PyUnicode_FromString(text);
+        return out;
+    return out + strftime(out, STAMP_ROOM, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static double degrees(int64_t raw, int64_t granularity, int64_t offset)
@@ -407,7 +408,39 @@ static int64_t seconds_of(int64_t stamp, int64_t date_granularity)
     return (ms % 1000 != 0 && ms < 0) ? q - 1 : q;
 }
 
-/* The camera nodes of one DenseNodes message, appended to `found`. */
+/* A hash of the string indices of a dense node's tags, from its first key to its end. */
+static uint64_t run_hash(const uint8_t *p, const uint8_t *end)
+{
+    Cursor c = {p, end};
+    uint64_t h = 14695981039346656037ULL, x;
+    while (varint(&c, &x) && x)
+        h = (h ^ x) * 1099511628211ULL;
+    return h;
+}
+
+/* Whether two dense nodes' tags, from their first keys, hold the same string indices. */
+static int same_run(const uint8_t *a, const uint8_t *b, const uint8_t *end)
+{
+    Cursor c = {a, end}, d = {b, end};
+    uint64_t x, y;
+    for (;;) {
+        int p = varint(&c, &x), q = varint(&d, &y);
+        if (!p || !q || x != y)
+            return !p && !q;
+        if (!x)
+            return 1;
+    }
+}
+
+/* A column of `count` values of `size` bytes as a bytearray, which numpy reads writable. */
+static PyObject *column(const void *values, Py_ssize_t count, Py_ssize_t size)
+{
+    return PyByteArray_FromStringAndSize((const char *)values, count * size);
+}
+
+/* The camera nodes of one DenseNodes message, appended to `found` as columns when there
+ * are any (ids, lon, lat, stamps, sets, tags): see sieve.NodeCameras. Nodes whose tags
+ * hold the same string indices share one set of tags, made once. */
 static Outcome dense_cameras(Cursor dense, Strings *s, const Settings *set, PyObject *found,
                              Unsorted *unsorted)
 {
@@ -416,46 +449,86 @@ static Outcome dense_cameras(Cursor dense, Strings *s, const Settings *set, PyOb
     if (!dense_read(dense, &d))
         return LEFT;
     Outcome outcome = tagged_read(d.kv, s, &t);
-    Py_ssize_t count = t.count;
+    Py_ssize_t count = t.count, kept = 0, distinct = 0, slots = 16;
     int64_t *values = NULL;
-    if (outcome != READ)
+    double *coords = NULL;
+    char *stamps = NULL, *stamp;
+    int32_t *sets = NULL, *table = NULL;
+    const uint8_t **firsts = NULL;
+    PyObject *tags = NULL, *item = NULL;
+    if (outcome != READ || !count)
         goto done;
-    values = count ? malloc(4 * count * sizeof *values) : NULL;
-    if (count && !values) {
-        PyErr_NoMemory();
+    while (slots < 2 * count)
+        slots *= 2;
+    values = malloc(4 * count * sizeof *values);
+    stamp = stamps = malloc(count * (STAMP_ROOM + 1));
+    coords = malloc(2 * count * sizeof *coords);
+    sets = malloc(count * sizeof *sets);
+    firsts = malloc(count * sizeof *firsts);
+    table = malloc(slots * sizeof *table);
+    tags = PyList_New(0);
+    if (!values || !stamps || !coords || !sets || !firsts || !table || !tags) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
         outcome = FAILED;
         goto done;
     }
+    memset(table, 0xff, slots * sizeof *table); /* -1: an empty slot */
     int64_t *id = values, *lat = values + count, *lon = values + 2 * count, *when = values + 3 * count;
     Py_ssize_t walked = running_sums(d.ids, t.nodes, count, id, 1, unsorted);
-    Py_ssize_t last = count ? t.nodes[count - 1] : -1;
+    Py_ssize_t last = t.nodes[count - 1];
     if (walked < 0)
         outcome = LEFT;
     else if (unsorted->found)
         outcome = UNSORTED;
-    else if (count && (walked <= last || running_sums(d.lats, t.nodes, count, lat, 0, NULL) <= last
-                       || running_sums(d.lons, t.nodes, count, lon, 0, NULL) <= last
-                       || (d.stamps.p && running_sums(d.stamps, t.nodes, count, when, 0, NULL) <= last)))
+    else if (walked <= last || running_sums(d.lats, t.nodes, count, lat, 0, NULL) <= last
+             || running_sums(d.lons, t.nodes, count, lon, 0, NULL) <= last
+             || (d.stamps.p && running_sums(d.stamps, t.nodes, count, when, 0, NULL) <= last))
         outcome = LEFT;
     for (Py_ssize_t i = 0; i < count && outcome == READ; i++) {
         double x = degrees(lon[i], set->granularity, set->lon_offset);
         double y = degrees(lat[i], set->granularity, set->lat_offset);
         if (x > 180 || x < -180 || y > 90 || y < -90)
             continue; /* libosmium gives such a node no geometry */
-        Cursor run = {t.starts[i], d.kv.end};
-        PyObject *tags = dense_tags(run, s);
-        if (!tags) {
-            outcome = PyErr_Occurred() ? FAILED : LEFT;
-            break;
+        const uint8_t *run = t.starts[i];
+        Py_ssize_t slot = (Py_ssize_t)(run_hash(run, d.kv.end) & (uint64_t)(slots - 1));
+        while (table[slot] >= 0 && !same_run(firsts[table[slot]], run, d.kv.end))
+            slot = (slot + 1) & (slots - 1);
+        if (table[slot] < 0) {
+            PyObject *made = dense_tags((Cursor){run, d.kv.end}, s);
+            if (!made || PyList_Append(tags, made) < 0) {
+                Py_XDECREF(made);
+                outcome = PyErr_Occurred() ? FAILED : LEFT;
+                break;
+            }
+            Py_DECREF(made);
+            firsts[distinct] = run;
+            table[slot] = (int32_t)distinct++;
         }
-        int64_t seconds = d.stamps.p ? seconds_of(when[i], set->date_granularity) : 0;
-        PyObject *item = Py_BuildValue("(LddNN)", (long long)id[i], x, y, tags, stamp_text(seconds));
+        id[kept] = id[i];
+        coords[kept] = x;
+        coords[count + kept] = y;
+        if (kept)
+            *stamp++ = ',';
+        stamp = stamp_text(d.stamps.p ? seconds_of(when[i], set->date_granularity) : 0, stamp);
+        sets[kept++] = table[slot];
+    }
+    if (outcome == READ && kept) {
+        item = Py_BuildValue("(NNNs#NO)", column(id, kept, 8), column(coords, kept, 8),
+                             column(coords + count, kept, 8), stamps, (Py_ssize_t)(stamp - stamps),
+                             column(sets, kept, 4), tags);
         if (!item || PyList_Append(found, item) < 0)
             outcome = FAILED;
-        Py_XDECREF(item);
     }
 done:
+    Py_XDECREF(item);
+    Py_XDECREF(tags);
     free(values);
+    free(stamps);
+    free(coords);
+    free(sets);
+    free(firsts);
+    free(table);
     tagged_free(&t);
     return outcome;
 }
@@ -480,12 +553,6 @@ static PyObject *dense_tag_pairs(Cursor kv, Strings *s)
 out:
     Py_DECREF(pairs);
     return result;
-}
-
-/* A column of `count` values of `size` bytes as a bytearray, which numpy reads writable. */
-static PyObject *column(const void *values, Py_ssize_t count, Py_ssize_t size)
-{
-    return PyByteArray_FromStringAndSize((const char *)values, count * size);
 }
 
 /* Every version of the nodes of one DenseNodes message of a history block that carry the
@@ -668,7 +735,8 @@ static int wanted_pair(PyObject *pair, Wanted *key, Wanted *value, uint8_t key_r
 
 PyDoc_STRVAR(sift_doc,
 "sift(data, camera, boundary, history=False, tags=False) -> list | tuple | None\n\n"
-"The camera nodes (id, lon, lat, tags, stamp) of the dense groups of an inflated block;\n"
+"The camera nodes of the dense groups of an inflated block, as columns for each group that\n"
+"holds any (ids, lon, lat, stamps, sets, tags: see sieve.NodeCameras);\n"
 "None when the block holds a node, way or relation with the `camera` (key, value) pair, or\n"
 "a relation with the `boundary` pair (None: not wanted), or cannot be read here; the pair\n"
 "of ids (before, after) where node ids do not increase. With `history`, the node versions\n"

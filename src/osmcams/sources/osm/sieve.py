@@ -27,13 +27,14 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from osmcams.arrays import first_of_each, isin, unique
 from osmcams.errors import DataError
 from osmcams.geo.footprint import HUGGING_M, METRES_PER_DEGREE
-from osmcams.models import Camera, Progress, gc_paused, make_camera
+from osmcams.models import CAMERA_FIELDS, Camera, Progress, gc_paused, make_camera
 from osmcams.sources.osm import blocks
 
 try:
@@ -47,6 +48,7 @@ CAMERA_STRINGS = (b"man_made", b"surveillance")
 BOUNDARY_STRINGS = (b"boundary", b"administrative")
 NANODEGREES_PER_UNIT = 100  # libosmium keeps coordinates in units of 1e-7 degree
 CHUNK = 32  # blocks a worker sifts between two reports
+FROM_TAGS = attrgetter(*CAMERA_FIELDS[4:-2])  # surveillance to direction: from the tags
 DATED = 365 * 86400  # 1971-01-01: earlier timestamps are PBF's "no date" (as in iso_timestamp)
 IN_PROCESS_BYTES = 64 << 20  # smaller files are sifted without worker processes
 # Workers yield to their parent, whose thread loading the boundaries meanwhile is the
@@ -111,7 +113,22 @@ message_type { name: "Packed"
   field { name: "values" number: 1 label: LABEL_REPEATED type: TYPE_SINT64 } }
 """
 
-Found = tuple[int, float, float, dict[str, str], str | None]  # a camera node, as sifted
+
+class NodeCameras(NamedTuple):
+    """The camera nodes of one dense group, in file order, as columns: ids (int64), lon and
+    lat (float64) and which of `tags` each carries (int32), as packed values; `stamps`,
+    their timestamps' text joined by commas (an empty one for no date); `tags`, each
+    distinct set of tags of the group once (the same string indices in the same order),
+    in order of first use."""
+
+    ids: bytes
+    lon: bytes
+    lat: bytes
+    stamps: str
+    sets: bytes
+    tags: list[dict[str, str]]
+
+
 Tags = tuple[tuple[str, str], ...]
 
 
@@ -443,20 +460,27 @@ class _Tagged:
         return self._text[i]
 
 
-def _dense_cameras(tagged: _Tagged) -> list[Found]:
-    """The camera nodes of one DenseNodes message."""
-    nodes = tagged.nodes
+def _dense_cameras(tagged: _Tagged) -> NodeCameras | None:
+    """The camera nodes of one DenseNodes message; None when it holds none."""
+    import numpy
+
+    lon, lat = tagged.locations(tagged.nodes)
+    valid = (numpy.abs(lon) <= 180) & (numpy.abs(lat) <= 90)  # libosmium gives others no geometry
+    nodes = tagged.nodes[valid]
     if not len(nodes):
-        return []
-    lon, lat = tagged.locations(nodes)
-    stamps = _stamps(tagged.seconds(nodes))
-    found: list[Found] = []
-    for n, osm_id, x, y, stamp in zip(nodes.tolist(), tagged.at(tagged.dense.id, nodes).tolist(),
-                                      lon.tolist(), lat.tolist(), stamps):
-        if abs(x) > 180 or abs(y) > 90:
-            continue  # an invalid location: libosmium gives such a node no geometry
-        found.append((osm_id, x, y, dict(tagged.tags(n)), stamp))
-    return found
+        return None
+    distinct: dict[tuple[int, ...], int] = {}  # each set of string indices: its place in `tags`
+    tags: list[dict[str, str]] = []
+    sets = []
+    for n in nodes.tolist():
+        indices = tuple(tagged.pairs[tagged.starts[n] : tagged.ends[n]].tolist())
+        if indices not in distinct:
+            distinct[indices] = len(tags)
+            tags.append(dict(tagged.tags(n)))
+        sets.append(distinct[indices])
+    stamps = ",".join(stamp or "" for stamp in _stamps(tagged.seconds(nodes)))
+    return NodeCameras(tagged.at(tagged.dense.id, nodes).tobytes(), lon[valid].tobytes(),
+                       lat[valid].tobytes(), stamps, numpy.array(sets, numpy.int32).tobytes(), tags)
 
 
 def _dense_versions(tagged: _Tagged, tags: bool) -> NodeVersions:
@@ -497,7 +521,7 @@ class Wanted:
     sampled_nodes: Candidates | None = field(default=None, compare=False)  # with places: `hugging`
 
 
-def sift_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | list[NodeVersions] | None:
+def sift_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[NodeCameras] | list[NodeVersions] | None:
     """The camera nodes of one inflated block (the block at byte `offset`), or its node
     versions (see `Wanted`); None when libosmium must read it. A snapshot's block whose
     node ids do not increase is `blocks.Corrupt`: versions of a history, or not sorted.
@@ -514,9 +538,11 @@ def sift_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | li
     if isinstance(found, tuple):
         before, after = found
         raise _unsorted(before, after, offset)
-    if wanted.history and found is not None:
+    if found is None:
+        return None
+    if wanted.history:
         return [_versions(*columns) for columns in found]
-    return found
+    return [NodeCameras(*columns) for columns in found]
 
 
 def _versions(ids: bytearray, seconds: bytearray, visible: bytearray, carries: bytearray,
@@ -544,7 +570,7 @@ def _unsorted(before: int, after: int, offset: int) -> Unsorted:
     )
 
 
-def read_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | list[NodeVersions] | None:
+def read_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[NodeCameras] | list[NodeVersions] | None:
     """`sift_block` in Python, with protobuf's parser: the reference for the C reader."""
     import numpy
 
@@ -575,7 +601,9 @@ def read_block(data: bytes, wanted: Wanted, offset: int = 0) -> list[Found] | li
             back = numpy.flatnonzero(ids[1:] <= ids[:-1])
             if len(back):
                 raise _unsorted(ids[back[0]], ids[back[0] + 1], offset)
-            found += _dense_cameras(tagged)
+            cameras = _dense_cameras(tagged)
+            if cameras is not None:
+                found.append(cameras)
     return found
 
 
@@ -820,14 +848,14 @@ def _sampled_first(run: Run, frames: list[blocks.Frame], wanted: Wanted, path: P
     yield from run(frames[len(nodes):], wanted)
 
 
-def _camera_node_ids(found: list[Found] | list[NodeVersions]) -> Any:
+def _camera_node_ids(found: list[NodeCameras] | list[NodeVersions]) -> Any:
     """The ids of the camera nodes (of a history file, of the node versions that carry
     the tag) that the sift of a block found."""
     import numpy
 
-    nodes = [item[0] for item in found if not isinstance(item, NodeVersions)]
-    versions = [item.ids[item.tagged] for item in found if isinstance(item, NodeVersions)]
-    return numpy.concatenate([numpy.array(nodes, numpy.int64), *versions])
+    return numpy.concatenate([numpy.empty(0, numpy.int64)] + [
+        item.ids[item.tagged] if isinstance(item, NodeVersions) else numpy.frombuffer(item.ids, numpy.int64)
+        for item in found])
 
 
 def _hugging_places(hugs: list[Any], samples: blocks.Samples) -> Any:
@@ -842,6 +870,28 @@ def _hugging_places(hugs: list[Any], samples: blocks.Samples) -> Any:
     nodes, ways, members = (numpy.concatenate([hug[i] for hug in hugs] or [empty]) for i in range(3))
     first = first_of_each(samples.ids)  # as `Candidates` orders them
     return samples.points[first][unique(nodes[~isin(ways, members)])]
+
+
+def _made(found: NodeCameras, sifted: Sifted) -> str:
+    """The cameras of `found` made into records in `sifted`, the work their tags ask for done
+    once per set (the cameras of a set share its dict); their newest timestamp ("" when
+    none is dated)."""
+    made = [make_camera("node", 0, 0.0, 0.0, tags) for tags in found.tags]
+    records = [(*FROM_TAGS(camera), camera.tags) for camera, _ in made]
+    sets = memoryview(found.sets).cast("i").tolist()
+    if any(bad for _, bad in made):
+        sifted.bad_directions += sum(made[k][1] for k in sets)
+    stamps = found.stamps.split(",")
+    ids = memoryview(found.ids).cast("q").tolist()
+    lons, lats = memoryview(found.lon).cast("d").tolist(), memoryview(found.lat).cast("d").tolist()
+    sifted.cameras += [
+        Camera("node", osm_id, lon, lat, surveillance, surveillance_type, camera_type, camera_mount, zone,
+               operator, direction, stamp or None, tags)
+        for osm_id, lon, lat, stamp, (surveillance, surveillance_type, camera_type, camera_mount, zone,
+                                      operator, direction, tags)
+        in zip(ids, lons, lats, stamps, map(records.__getitem__, sets))
+    ]
+    return max(stamps)
 
 
 def _gathered(path: Path, frames: list[blocks.Frame], chunks: Iterator[list[Result]], wanted: Wanted,
@@ -875,11 +925,8 @@ def _gathered(path: Path, frames: list[blocks.Frame], chunks: Iterator[list[Resu
                 elif wanted.history:
                     versions += found
                 else:
-                    for osm_id, lon, lat, tags, stamp in found:
-                        camera, unreadable = make_camera("node", osm_id, lon, lat, tags, stamp)
-                        sifted.cameras.append(camera)
-                        sifted.bad_directions += unreadable
-                        newest = max(newest, stamp or "")
+                    for cameras in found:
+                        newest = max(newest, _made(cameras, sifted))
             done += len(results)
             if progress and done:
                 end = frames[done - 1]
