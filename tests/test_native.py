@@ -201,3 +201,55 @@ def test_the_c_reader_finds_the_short_ways_pyosmium_finds(osm_dir: Path, name: s
         noted |= set(hugs[2].tolist())
     assert short and members
     assert found == short and noted == members
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("name", ["monaco-2025-02-07.osm.pbf", "big/osrm-monaco-fr-riviera-2016.osm.pbf",
+                                  "big/valhalla-bench-munchen-2020.osm.pbf"])
+def test_python_finds_the_short_ways_the_c_reader_finds(osm_dir: Path, name: str) -> None:
+    """`sieve.hugging_in_python` against the C reader, array for array, on every block: the
+    sampled nodes are those of every other run of 1,000 node ids, as the dense blocks give
+    them, so that some ways have all their nodes sampled and others not."""
+    path = osm_dir / name
+    groups = [group for _, data in _blocks(path) for group in blocks.node_samples(data)]
+    ids = numpy.concatenate([group[0] for group in groups])
+    places = numpy.concatenate([group[1] for group in groups])
+    kept = numpy.arange(len(ids)) // 1000 % 2 == 0
+    sampled = sieve.Candidates(ids[kept], places[kept])
+    short = members = 0
+    for offset, data in _blocks(path):
+        fast = sieve.native.hugging(data, sampled.bits, sampled.shift, sampled.ids, sampled.xy[0],
+                                    sampled.xy[1], sieve.HUGGING_M)
+        slow = sieve.hugging_in_python(data, sampled)
+        assert fast is not None and slow is not None, offset
+        for c, python in zip(fast, slow):
+            assert python.dtype == numpy.int64
+            assert numpy.array_equal(numpy.frombuffer(c, numpy.int64), python), offset
+        short, members = short + len(slow[0]), members + len(slow[2])
+    assert short and members
+
+
+@pytest.mark.real_data
+def test_counts_are_the_same_without_the_c_reader(osm_dir: Path, communes_06: Path,
+                                                  cog_population: Path) -> None:
+    """`osmcams count` on Monaco with OSMCAMS_NO_NATIVE set (every block read in Python, as
+    an install without a compiler reads it) prints the same rows, coverage and notes, with
+    the nodes of the short ways that the coverage is drawn from."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "osmcams", "count", "--department", "06", "--pbf",
+               str(osm_dir / "monaco-2025-02-07.osm.pbf"), "--boundaries", str(communes_06),
+               "--population", str(cog_population), "-f", "json"]
+    check = [sys.executable, "-c", "from osmcams.sources.osm import sieve; print(sieve.native is None)"]
+    outputs = []
+    for off in ("", "1"):
+        env = {**os.environ, "OSMCAMS_NO_NATIVE": off}
+        assert subprocess.run(check, env=env, capture_output=True, text=True).stdout == f"{bool(off)}\n"
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        outputs.append((re.sub(r'"generated": "[^"]*"', "", done.stdout), done.stderr))
+    assert "and 33,641 nodes of its short ways" in outputs[0][1]
+    assert "Cap-d'Ail (06032) 14%" in outputs[0][1]
+    assert outputs[1] == outputs[0]

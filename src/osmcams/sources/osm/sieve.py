@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import functools
 import gc
+import itertools
 import logging
 import os
 import signal
@@ -38,6 +39,8 @@ from osmcams.models import CAMERA_FIELDS, Camera, Progress, gc_paused, make_came
 from osmcams.sources.osm import blocks
 
 try:
+    if os.environ.get("OSMCAMS_NO_NATIVE"):  # read as an install without a compiler would
+        raise ImportError("OSMCAMS_NO_NATIVE is set")
     from osmcams.sources.osm import native  # type: ignore[attr-defined]
 except ImportError:  # built without a C compiler: every block is read in Python
     native = None
@@ -112,6 +115,32 @@ message_type { name: "PrimitiveBlock"
 message_type { name: "Packed"
   field { name: "values" number: 1 label: LABEL_REPEATED type: TYPE_SINT64 } }
 """
+
+# The ways and relations of a block, one message each, for `hugging_in_python`.
+HUGGING_MESSAGES = """
+name: "osmcams_hugging.proto" package: "osmcams_hugging"
+message_type { name: "StringTable"
+  field { name: "s" number: 1 label: LABEL_REPEATED type: TYPE_BYTES } }
+message_type { name: "Way"
+  field { name: "id" number: 1 label: LABEL_OPTIONAL type: TYPE_INT64 }
+  field { name: "refs" number: 8 label: LABEL_REPEATED type: TYPE_SINT64 } }
+message_type { name: "Relation"
+  field { name: "keys" number: 2 label: LABEL_REPEATED type: TYPE_UINT32 }
+  field { name: "vals" number: 3 label: LABEL_REPEATED type: TYPE_UINT32 }
+  field { name: "memids" number: 9 label: LABEL_REPEATED type: TYPE_SINT64 }
+  field { name: "types" number: 10 label: LABEL_REPEATED type: TYPE_INT32 } }
+message_type { name: "PrimitiveGroup"
+  field { name: "ways" number: 3 label: LABEL_REPEATED type: TYPE_MESSAGE
+          type_name: ".osmcams_hugging.Way" }
+  field { name: "relations" number: 4 label: LABEL_REPEATED type: TYPE_MESSAGE
+          type_name: ".osmcams_hugging.Relation" } }
+message_type { name: "PrimitiveBlock"
+  field { name: "stringtable" number: 1 label: LABEL_OPTIONAL type: TYPE_MESSAGE
+          type_name: ".osmcams_hugging.StringTable" }
+  field { name: "primitivegroup" number: 2 label: LABEL_REPEATED type: TYPE_MESSAGE
+          type_name: ".osmcams_hugging.PrimitiveGroup" } }
+"""
+MEMBER_WAY = 1  # a relation member's type, in osmformat.proto
 
 
 class NodeCameras(NamedTuple):
@@ -343,18 +372,75 @@ def hugging(data: bytes, sampled: Candidates) -> tuple[Any, Any, Any] | None:
     """Of the ways of an inflated block whose nodes are all among `sampled` (with places)
     and span at most HUGGING_M: the positions of their nodes in `sampled.ids` and, for each,
     the way's id; and the ids of the ways its multipolygon relations have as members (a
-    smart extract keeps those whole, wherever they lie). None when the C reader is not
-    built or cannot read the block: then they are unknown."""
+    smart extract keeps those whole, wherever they lie). None when `sampled` has no places,
+    or the block cannot be read: then they are unknown."""
     import numpy
 
     xy = sampled.xy
-    if native is None or xy is None:
+    if native is not None and xy is not None:
+        found = native.hugging(data, sampled.bits, sampled.shift, sampled.ids, xy[0], xy[1], HUGGING_M)
+        if found is not None:
+            nodes, ways, members = (numpy.frombuffer(part, numpy.int64) for part in found)
+            return nodes, ways, members
+    return hugging_in_python(data, sampled)
+
+
+def hugging_in_python(data: bytes, sampled: Candidates) -> tuple[Any, Any, Any] | None:
+    """`hugging` with protobuf's parser and numpy: the reference for the C reader. None when
+    `sampled` has no places, the block does not parse, a relation's tags cannot be read (keys
+    and values apart, a string index past the table: libosmium refuses them), or its members
+    lack their types."""
+    import numpy
+    from google.protobuf.message import DecodeError
+
+    xy = sampled.xy
+    if xy is None:
         return None
-    found = native.hugging(data, sampled.bits, sampled.shift, sampled.ids, xy[0], xy[1], HUGGING_M)
-    if found is None:
+    (message,) = _messages(HUGGING_MESSAGES, "osmcams_hugging.PrimitiveBlock")
+    try:
+        block = message.FromString(data)
+    except DecodeError:
         return None
-    nodes, ways, members = (numpy.frombuffer(part, numpy.int64) for part in found)
-    return nodes, ways, members
+    ways = [way for group in block.primitivegroup for way in group.ways]
+    relations = [relation for group in block.primitivegroup for relation in group.relations]
+    # Each way's node ids, delta-coded from 0: the running sum of all, less its sum before the way.
+    counts = numpy.fromiter((len(way.refs) for way in ways), numpy.int64, len(ways))
+    sums = numpy.cumsum(numpy.fromiter(itertools.chain.from_iterable(way.refs for way in ways), numpy.int64,
+                                        int(counts.sum())))
+    starts = numpy.cumsum(counts) - counts
+    refs = sums - numpy.repeat(numpy.concatenate(([0], sums))[starts], counts)
+    way_of = numpy.repeat(numpy.arange(len(ways)), counts)
+    at = numpy.searchsorted(sampled.ids, refs)  # the first of equal ids, as the C reader's search
+    known = at < len(sampled.ids)
+    known[known] = sampled.ids[at[known]] == refs[known]
+    hugs = (counts > 0) & (numpy.bincount(way_of[~known], minlength=len(ways)) == 0)
+    if hugs.any():  # the box of each way with nodes (reduceat's spans), of each whole one kept
+        filled = numpy.flatnonzero(counts)
+        x, y = xy[:, numpy.where(known, at, 0)]  # a way with an unknown node is not kept
+        first = starts[filled]
+        wide = numpy.maximum.reduceat(x, first) - numpy.minimum.reduceat(x, first)
+        high = numpy.maximum.reduceat(y, first) - numpy.minimum.reduceat(y, first)
+        hugs[filled] &= wide * wide + high * high <= HUGGING_M * HUGGING_M
+    chosen = hugs[way_of]
+    way_ids = numpy.fromiter((way.id for way in ways), numpy.int64, len(ways))
+    members = [numpy.empty(0, numpy.int64)]
+    if relations:
+        strings = list(block.stringtable.s)
+        if not strings or strings[0]:
+            return None  # no string table, or not one that libosmium reads
+        key, value = _index(strings, b"type"), _index(strings, b"multipolygon")
+        for relation in relations:
+            try:
+                multipolygon = _has_pair(relation, len(strings), key, value)
+            except ValueError:
+                return None
+            if not multipolygon:
+                continue
+            if len(relation.types) < len(relation.memids):
+                return None
+            ids = numpy.cumsum(numpy.array(relation.memids, numpy.int64))
+            members.append(ids[numpy.array(relation.types[: len(ids)], numpy.int64) == MEMBER_WAY])
+    return at[chosen], way_ids[way_of[chosen]], numpy.concatenate(members)
 
 
 def _entry(text: bytes) -> bytes:
