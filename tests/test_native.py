@@ -230,6 +230,29 @@ def test_python_finds_the_short_ways_the_c_reader_finds(osm_dir: Path, name: str
 
 
 @pytest.mark.real_data
+def test_damaged_way_blocks_never_crash_the_python_short_ways(osm_dir: Path) -> None:
+    """Cut or flipped bytes in Monaco's first way and relation blocks: `hugging_in_python`,
+    which reads them when the C reader is not built, gives None or three arrays."""
+    chosen = random.Random(18)
+    kinds = (blocks.GROUP_WAYS, blocks.GROUP_RELATIONS)
+    ways = [data for _, data in _blocks(osm_dir / "monaco-2025-02-07.osm.pbf")
+            if any(kind in kinds for kind, _ in blocks.primitive(data).groups)]
+    ids = numpy.arange(1, 10**10, 10**5, dtype=numpy.int64)
+    sampled = sieve.Candidates(ids, numpy.column_stack((numpy.linspace(7, 8, len(ids)),
+                                                        numpy.linspace(43, 44, len(ids)))))
+    for data in (ways[0], ways[-1]):
+        for _ in range(100):
+            damaged = bytearray(data)
+            if chosen.random() < 0.3:
+                damaged = damaged[: chosen.randrange(len(damaged))]
+            else:
+                for _ in range(chosen.randrange(1, 8)):
+                    damaged[chosen.randrange(len(damaged))] = chosen.randrange(256)
+            hugs = sieve.hugging_in_python(bytes(damaged), sampled)
+            assert hugs is None or (len(hugs) == 3 and all(part.dtype == numpy.int64 for part in hugs))
+
+
+@pytest.mark.real_data
 def test_counts_are_the_same_without_the_c_reader(osm_dir: Path, communes_06: Path,
                                                   cog_population: Path) -> None:
     """`osmcams count` on Monaco with OSMCAMS_NO_NATIVE set (every block read in Python, as
