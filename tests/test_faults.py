@@ -1030,6 +1030,10 @@ CASES: list[Case] = [
          lambda e: ["refresh", "--config", e.replicated(then=_state("2013-01-01T00:00:00Z"))],
          ExitCode.NETWORK, "holds data of 2013-01-01T00:00:00Z, before the stored data of "
                            "2014-01-15T19:05:08Z"),
+    Case("replication state of a negative sequence",  # was "the sequence went backwards"
+         lambda e: ["refresh", "--config", e.replicated(then=lambda s: (s.root / "state.txt").write_text(
+             "sequenceNumber=-5\ntimestamp=2015-03-25T19\\:05\\:08Z\n"))],
+         ExitCode.NETWORK, ": not a replication state file"),
     Case("diff node at latitude 200",
          lambda e: ["refresh", "--config", e.replicated(then=lambda s: s.publish(
              1588, _osc(("node", 20_000_000_001, 1, {"man_made": "surveillance"}, -62.85, 200.0)),

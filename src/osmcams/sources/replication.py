@@ -60,6 +60,8 @@ class ReplicationState:
         try:
             sequence = int(values["sequenceNumber"])
             stamp = datetime.fromisoformat(values["timestamp"].replace("Z", "+00:00"))
+            if sequence < 0:  # replication sequences count from 0
+                raise ValueError(sequence)
         except (KeyError, ValueError) as e:
             raise NetworkError(f"{host(url or '')}: not a replication state file") from e
         return cls(sequence, _iso(stamp), url)
