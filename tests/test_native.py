@@ -65,6 +65,16 @@ def test_the_c_reader_is_built() -> None:
     assert sieve.native is not None
 
 
+
+def _damaged(data: bytes, chosen: random.Random) -> bytes:
+    """`data` cut short (three times in ten) or with one to seven bytes overwritten."""
+    damaged = bytearray(data)
+    if chosen.random() < 0.3:
+        return bytes(damaged[: chosen.randrange(len(damaged))])
+    for _ in range(chosen.randrange(1, 8)):
+        damaged[chosen.randrange(len(damaged))] = chosen.randrange(256)
+    return bytes(damaged)
+
 @pytest.mark.real_data
 @pytest.mark.parametrize("name", REAL)
 def test_the_c_reader_reads_what_python_reads(osm_dir: Path, name: str) -> None:
@@ -144,22 +154,17 @@ def test_damaged_blocks_never_crash_the_c_reader(osm_dir: Path) -> None:
                                                                    numpy.linspace(43, 44, len(candidates)))))
     for data in dense[:3]:
         for _ in range(300):
-            damaged = bytearray(data)
-            if chosen.random() < 0.3:
-                damaged = damaged[: chosen.randrange(len(damaged))]
-            else:
-                for _ in range(chosen.randrange(1, 8)):
-                    damaged[chosen.randrange(len(damaged))] = chosen.randrange(256)
-            found = sieve.native.sift(bytes(damaged), sieve.CAMERA_STRINGS, sieve.BOUNDARY_STRINGS)
+            damaged = _damaged(data, chosen)
+            found = sieve.native.sift(damaged, sieve.CAMERA_STRINGS, sieve.BOUNDARY_STRINGS)
             assert found is None or isinstance(found, list | tuple)
-            refs = sieve.native.referenced(bytes(damaged), candidates.bits, candidates.shift, candidates.ids)
+            refs = sieve.native.referenced(damaged, candidates.bits, candidates.shift, candidates.ids)
             assert refs is None or isinstance(refs, bytes)
-            hugs = sieve.native.hugging(bytes(damaged), sampled.bits, sampled.shift, sampled.ids,
+            hugs = sieve.native.hugging(damaged, sampled.bits, sampled.shift, sampled.ids,
                                         sampled.xy[0], sampled.xy[1], sieve.HUGGING_M)
             assert hugs is None or (isinstance(hugs, tuple) and len(hugs) == 3)
             if isinstance(found, list) and found:
                 try:
-                    slow = sieve.read_block(bytes(damaged), sieve.Wanted())
+                    slow = sieve.read_block(damaged, sieve.Wanted())
                 except (DecodeError, ValueError, IndexError, blocks.Corrupt):
                     continue  # protobuf refuses what the C reader could read: it reads less
                 if slow is not None:
@@ -242,13 +247,8 @@ def test_damaged_way_blocks_never_crash_the_python_short_ways(osm_dir: Path) -> 
                                                         numpy.linspace(43, 44, len(ids)))))
     for data in (ways[0], ways[-1]):
         for _ in range(100):
-            damaged = bytearray(data)
-            if chosen.random() < 0.3:
-                damaged = damaged[: chosen.randrange(len(damaged))]
-            else:
-                for _ in range(chosen.randrange(1, 8)):
-                    damaged[chosen.randrange(len(damaged))] = chosen.randrange(256)
-            hugs = sieve.hugging_in_python(bytes(damaged), sampled)
+            damaged = _damaged(data, chosen)
+            hugs = sieve.hugging_in_python(damaged, sampled)
             assert hugs is None or (len(hugs) == 3 and all(part.dtype == numpy.int64 for part in hugs))
 
 

@@ -100,25 +100,10 @@ message_type { name: "PrimitiveBlock"
   field { name: "lon_offset" number: 20 label: LABEL_OPTIONAL type: TYPE_INT64 } }
 """
 
-# The node ids of ways: each way's `refs` as bytes (a packed sint64 field), so that the
-# ways of a group keep apart; then all of them at once, wrapped in one packed field.
-REFS_MESSAGES = """
-name: "osmcams_refs.proto" package: "osmcams_refs"
-message_type { name: "Way"
-  field { name: "refs" number: 8 label: LABEL_REPEATED type: TYPE_BYTES } }
-message_type { name: "PrimitiveGroup"
-  field { name: "ways" number: 3 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-          type_name: ".osmcams_refs.Way" } }
-message_type { name: "PrimitiveBlock"
-  field { name: "primitivegroup" number: 2 label: LABEL_REPEATED type: TYPE_MESSAGE
-          type_name: ".osmcams_refs.PrimitiveGroup" } }
-message_type { name: "Packed"
-  field { name: "values" number: 1 label: LABEL_REPEATED type: TYPE_SINT64 } }
-"""
-
-# The ways and relations of a block, one message each, for `hugging_in_python`.
-HUGGING_MESSAGES = """
-name: "osmcams_hugging.proto" package: "osmcams_hugging"
+# The ways (id, node ids) and relations of a block, one message each, for the Python
+# readings of `referenced` and `hugging`.
+WAYS_MESSAGES = """
+name: "osmcams_ways.proto" package: "osmcams_ways"
 message_type { name: "StringTable"
   field { name: "s" number: 1 label: LABEL_REPEATED type: TYPE_BYTES } }
 message_type { name: "Way"
@@ -131,14 +116,14 @@ message_type { name: "Relation"
   field { name: "types" number: 10 label: LABEL_REPEATED type: TYPE_INT32 } }
 message_type { name: "PrimitiveGroup"
   field { name: "ways" number: 3 label: LABEL_REPEATED type: TYPE_MESSAGE
-          type_name: ".osmcams_hugging.Way" }
+          type_name: ".osmcams_ways.Way" }
   field { name: "relations" number: 4 label: LABEL_REPEATED type: TYPE_MESSAGE
-          type_name: ".osmcams_hugging.Relation" } }
+          type_name: ".osmcams_ways.Relation" } }
 message_type { name: "PrimitiveBlock"
   field { name: "stringtable" number: 1 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-          type_name: ".osmcams_hugging.StringTable" }
+          type_name: ".osmcams_ways.StringTable" }
   field { name: "primitivegroup" number: 2 label: LABEL_REPEATED type: TYPE_MESSAGE
-          type_name: ".osmcams_hugging.PrimitiveGroup" } }
+          type_name: ".osmcams_ways.PrimitiveGroup" } }
 """
 MEMBER_WAY = 1  # a relation member's type, in osmformat.proto
 
@@ -220,13 +205,14 @@ class Sifted:
 
 
 @functools.cache
-def _messages(schema: str, *names: str) -> list[Any]:
-    """The classes of the messages `names` of `schema`."""
+@functools.cache
+def _messages(schema: str, *names: str) -> tuple[Any, ...]:
+    """The classes of the messages `names` of `schema` (made once a process)."""
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
 
     pool = descriptor_pool.DescriptorPool()
     pool.Add(text_format.Parse(schema, descriptor_pb2.FileDescriptorProto()))
-    return [message_factory.GetMessageClass(pool.FindMessageTypeByName(n)) for n in names]
+    return tuple(message_factory.GetMessageClass(pool.FindMessageTypeByName(n)) for n in names)
 
 
 def _block_message() -> Any:
@@ -236,25 +222,21 @@ def _block_message() -> Any:
 
 def way_refs(data: bytes) -> Any:
     """The node ids that the ways of an inflated block refer to, as one array."""
+    (message,) = _messages(WAYS_MESSAGES, "osmcams_ways.PrimitiveBlock")
+    return _way_nodes([way for group in message.FromString(data).primitivegroup for way in group.ways])[0]
+
+
+def _way_nodes(ways: list[Any]) -> tuple[Any, Any]:
+    """The node ids of `ways` (messages of WAYS_MESSAGES) as one array, and how many each
+    way has. Each way's ids are delta-coded from 0: the running sum of all, less its sum
+    before the way."""
     import numpy
 
-    block, packed = _messages(REFS_MESSAGES, "osmcams_refs.PrimitiveBlock", "osmcams_refs.Packed")
-    found = [numpy.empty(0, numpy.int64)]
-    for group in block.FromString(data).primitivegroup:
-        parts = list(group.ways.refs)
-        if not parts:
-            continue
-        joined = b"".join(parts)
-        deltas = numpy.array(packed.FromString(b"\x0a" + blocks.encode_varint(len(joined)) + joined).values,
-                             numpy.int64)
-        # Each way's ids are delta-coded from 0: a running sum that starts again at each
-        # way, made by taking from the first delta of each way the sum of the way before.
-        ends = numpy.cumsum(numpy.fromiter(map(len, parts), numpy.int64, len(parts)))
-        starts = numpy.cumsum(numpy.frombuffer(joined, numpy.uint8) < 0x80)[ends[:-1] - 1]
-        before = numpy.concatenate(([0], numpy.cumsum(deltas)))[starts]  # each way's start
-        deltas[starts] -= numpy.diff(before, prepend=0)
-        found.append(numpy.cumsum(deltas))
-    return numpy.concatenate(found)
+    counts = numpy.fromiter((len(way.refs) for way in ways), numpy.int64, len(ways))
+    sums = numpy.cumsum(numpy.fromiter(itertools.chain.from_iterable(way.refs for way in ways), numpy.int64,
+                                       int(counts.sum())))
+    starts = numpy.cumsum(counts) - counts
+    return sums - numpy.repeat(numpy.concatenate(([0], sums))[starts], counts), counts
 
 
 HUGGING_FROM = 0.25  # the least share of node blocks sampled for short ways to be sought
@@ -396,19 +378,15 @@ def hugging_in_python(data: bytes, sampled: Candidates) -> tuple[Any, Any, Any] 
     xy = sampled.xy
     if xy is None:
         return None
-    (message,) = _messages(HUGGING_MESSAGES, "osmcams_hugging.PrimitiveBlock")
+    (message,) = _messages(WAYS_MESSAGES, "osmcams_ways.PrimitiveBlock")
     try:
         block = message.FromString(data)
     except DecodeError:
         return None
     ways = [way for group in block.primitivegroup for way in group.ways]
     relations = [relation for group in block.primitivegroup for relation in group.relations]
-    # Each way's node ids, delta-coded from 0: the running sum of all, less its sum before the way.
-    counts = numpy.fromiter((len(way.refs) for way in ways), numpy.int64, len(ways))
-    sums = numpy.cumsum(numpy.fromiter(itertools.chain.from_iterable(way.refs for way in ways), numpy.int64,
-                                        int(counts.sum())))
+    refs, counts = _way_nodes(ways)
     starts = numpy.cumsum(counts) - counts
-    refs = sums - numpy.repeat(numpy.concatenate(([0], sums))[starts], counts)
     way_of = numpy.repeat(numpy.arange(len(ways)), counts)
     at = numpy.searchsorted(sampled.ids, refs)  # the first of equal ids, as the C reader's search
     known = at < len(sampled.ids)
