@@ -235,6 +235,40 @@ def test_a_killed_publish_leaves_the_old_set_or_the_new(tmp_path: Path) -> None:
     print("kills by phase:", phases)  # where the kills fell depends on the machine: printed only
 
 
+CTRL_C_AT_COMMIT = """
+import signal, sys
+from osmcams.files import COMMIT, publish
+def hook(event, args):  # Ctrl-C the moment the commit list is renamed into place
+    if event == "os.rename" and str(args[1]).endswith(COMMIT):
+        signal.raise_signal(signal.SIGINT)
+sys.addaudithook(hook)
+try:
+    with publish(sys.argv[1], {"a.txt": "a.txt", "b.txt": "sub/b.txt"}, overwrite=True) as paths:
+        for path in paths.values():
+            path.write_text(sys.argv[2])
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+@pytest.mark.parametrize("text", ["old", "new"], ids=["same files", "new files"])
+def test_ctrl_c_once_a_set_is_committed_waits_for_the_set_to_be_in_place(tmp_path: Path, text: str) -> None:
+    """A Ctrl-C just after the commit list was in place dropped the decided set (a moment
+    later, it left the set to the next run: a staging folder holding only the list when no
+    file had changed, as CI once found): the run told to stop now puts the set in place,
+    then stops."""
+    out = tmp_path / "out"
+    (out / "sub").mkdir(parents=True)
+    (out / "a.txt").write_text("old")
+    (out / "sub" / "b.txt").write_text("old")
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    done = subprocess.run([sys.executable, "-c", CTRL_C_AT_COMMIT, str(out), text], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "sub"]
+    assert files(out) == {"a.txt": text, "sub/b.txt": text}
+
+
 def test_a_killed_export_leaves_whole_files_of_one_run(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     argv = [sys.executable, "-m", "osmcams", "export", "--department", "06", "-q", "--overwrite",

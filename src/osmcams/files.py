@@ -407,6 +407,7 @@ def publish(
         check_set(directory, names, overwrite)
     staging = directory / _temp_prefix(secrets.token_hex(4))
     paths = {label: staging / name for label, name in names.items()}
+    committed = False
     try:
         staging.mkdir()
         for folder in {name.rpartition("/")[0] for name in names.values()} - {""}:
@@ -424,8 +425,17 @@ def publish(
                 moves.append(name)
         manifest = staging / f"{COMMIT}.part"
         manifest.write_text(json.dumps({"move": moves, "remove": list(remove)}), encoding="utf-8")
-        os.replace(manifest, staging / COMMIT)  # the set is decided: from here, roll forward
+        # Decided and carried out as one: a Ctrl-C between the two left a committed set for
+        # the next run, which a run told to stop must not.
+        with uninterrupted():
+            os.replace(manifest, staging / COMMIT)  # the set is decided: from here, roll forward
+            committed = True
+            _finish(staging, directory)
     except BaseException as e:
+        if committed:  # the commit list stays: the next run finishes the set
+            if isinstance(e, OSError):
+                raise cannot_write(directory, e) from e
+            raise
         with uninterrupted():
             shutil.rmtree(staging, ignore_errors=True)
             if created:
@@ -436,10 +446,6 @@ def publish(
         if isinstance(e, OSError):
             raise cannot_write(directory, e) from e
         raise
-    try:
-        _finish(staging, directory)
-    except OSError as e:  # the commit list stays: the next run finishes the set
-        raise cannot_write(directory, e) from e
 
 
 def _files(folder: str | os.PathLike[str], within: str = "") -> set[str]:
