@@ -1781,7 +1781,8 @@ def test_a_changed_selection_is_published_at_once(shared_data: Path, tmp_path: P
 @pytest.mark.parametrize("delay", [0.3, 0.8, 1.5])
 def test_ctrl_c_ends_a_count_within_2_s(shared_data: Path, tmp_path: Path, delay: float) -> None:
     """Issue 21, low: Ctrl-C early in `count --all` with an empty cache (boundaries and
-    samples loading in other threads) is exit 130 within 2 s, without a traceback."""
+    samples loading in other threads) ends it within 2 s, by the signal (exit status 130 to
+    the shell; 130 itself when the run is stuck past its grace), without a traceback."""
     import signal
     import subprocess
     import sys
@@ -1800,5 +1801,5 @@ def test_ctrl_c_ends_a_count_within_2_s(shared_data: Path, tmp_path: Path, delay
     finally:
         child.kill()
     assert time.monotonic() - sent < 2.0
-    assert code == 130
+    assert code in (-signal.SIGINT, 130)
     assert "Traceback" not in child.stderr.read()  # type: ignore[union-attr]

@@ -1,6 +1,6 @@
 """Ctrl-C, twice, on real commands with real data, and SIGTERM (cron, systemd, kill): a run
-stopped while it writes its outputs ends in one line, exit 130 (143 for SIGTERM), and leaves
-nothing behind: no temporary file or folder, no half set, no journal beside its store."""
+stopped while it writes its outputs ends in one line, by the signal (exit status 130, 143 for
+SIGTERM), and leaves nothing behind: no temporary file or folder, no half set, no journal beside its store."""
 
 from __future__ import annotations
 
@@ -64,14 +64,16 @@ def left(*folders: Path) -> list[Path]:
 
 
 def told(code: int, err: str, word: str = "interrupted") -> None:
-    """An interrupted run says so in one line, without a traceback; a run that ended
+    """An interrupted run says so in one line, without a traceback, and ends by the signal
+    (or, stuck past its grace, with the shell's code for it: 130, 143); a run that ended
     first says nothing of it (the signal may then come as Python ends, and end it)."""
     assert "Traceback" not in err, err
     lines = [line for line in err.splitlines() if line.startswith("osmcams: ")]
-    if code in (0, -signal.SIGINT, -signal.SIGTERM):
-        assert not lines, err
+    if not lines:
+        assert code in (0, -signal.SIGINT, -signal.SIGTERM), err
         return
-    assert code == {"interrupted": 130, "terminated": 143}[word], err
+    signum = {"interrupted": signal.SIGINT, "terminated": signal.SIGTERM}[word]
+    assert code in (-signum, 128 + signum), err
     assert len(lines) == 1 and lines[0].startswith(f"osmcams: {word}"), err
 
 
@@ -192,6 +194,28 @@ def test_a_refresh_stopped_twice_leaves_a_sound_store_and_whole_sets(
     refresh(kept)  # and the next run brings all up to date
     assert site_titles(site) == {f"Edition {len(DELAYS) * 2 - 1}"}
     sound(www / "history.sqlite")
+
+
+def test_a_shell_script_stops_with_the_run_it_was_running(
+        shared_data: Path, communes_06: Path, tmp_path: Path, temp: Path) -> None:
+    """Ctrl-C in a script that counts town after town stops the script, not only the town's
+    count: bash goes on with its next command when the child it waited for exits 130, and
+    stops when the child ends by the signal, as osmcams now does once it has cleaned up.
+    SIGTERM likewise ends it by the signal: systemd takes a run it stops for stopped, not
+    failed (an exit status of 143 is a failure to it)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    count = [sys.executable, "-m", "osmcams", "count", "--all", "--include-partial", "-q", "--boundaries",
+             str(communes_06), "--pbf", str(shared_data / "osm/monaco-2025-02-07.osm.pbf"),
+             "-o", str(out / "ranking.gpkg"), "--overwrite"]
+    script = f"{' '.join(count)}; echo the script went on, status $? >&2"
+    code, err = stopped(["bash", "-c", script], out, temp, 0.0)
+    assert "the script went on" not in err and code == -signal.SIGINT, err  # bash stopped in turn
+    assert [line for line in err.splitlines() if line.startswith("osmcams: ")] == ["osmcams: interrupted"]
+    code, err = stopped(count, out, temp, 0.0, signal.SIGTERM)
+    assert code == -signal.SIGTERM, err
+    assert [line for line in err.splitlines() if line.startswith("osmcams: ")] == ["osmcams: terminated"]
+    assert not left(out, temp), err
 
 
 def test_what_a_killed_read_leaves_in_the_temporary_folder_the_next_run_removes(

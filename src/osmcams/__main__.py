@@ -1,11 +1,10 @@
 """Allow ``python -m osmcams``."""
 
-import os
 import signal
 
-# A Ctrl-C while the CLI loads ends the process at once, without a traceback; `run` then
-# installs the handler of a run.
-signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
+# A Ctrl-C while the CLI loads ends the process at once, by the signal (as SIGTERM does),
+# without a traceback; `run` then installs the handler of a run.
+signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 from osmcams.cli import run  # noqa: E402
 

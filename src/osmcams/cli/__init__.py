@@ -154,7 +154,8 @@ def _importing(frame: Any) -> bool:
 def _end_now() -> None:
     """End the run now, from the timer's thread, once no block that must be done whole
     runs (files.WHOLE, when files is loaded: else none can run); its line said once. No
-    import, no lock but these two: the other threads may hold them."""
+    import, no lock but these two: the other threads may hold them. Only the main thread
+    may restore a signal's default action, so this one exits with the shell's code for it."""
     word, code = STOPS[_ending.signal or signal.SIGINT]
     files = sys.modules.get("osmcams.files")
     with files.WHOLE if files else nullcontext(), _SAYING:
@@ -174,12 +175,17 @@ def run() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     code = main()
     if code in (130, 143):  # stopped: the threads that were loading or sampling need not be waited for
-        _end(code)
+        _end_by_signal(_ending.signal or signal.SIGINT, code)
     sys.exit(code)
 
 
-def _end(code: int) -> None:
-    """End the process now, whatever its other threads are doing."""
+def _end_by_signal(signum: int, code: int) -> None:
+    """End the process now by `signum` itself, whatever its other threads are doing, as
+    systemd asks of a program that cleans up on a signal: systemd then takes a run it stops
+    for stopped, not failed, and a shell script stops at a Ctrl-C rather than go on with its
+    next command (exit status 130 or 143 to the shell either way)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(code)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    os._exit(code)  # not reached but where the signal is blocked
