@@ -1075,6 +1075,48 @@ def _rebuilt(tmp_path: Path, config: Path, name: str) -> dict[str, object]:
     return _set_files(target)
 
 
+def _twin(tmp_path: Path, config: Path, name: str) -> Path:
+    """A copy of the store and the set in place whose next run counts every commune again
+    (its communes' key changed, as when their files change): the whole path from the same
+    state. Its configuration."""
+    import shutil
+
+    shutil.copytree(tmp_path / "www", tmp_path / name)
+    with sqlite3.connect(tmp_path / name / "history.sqlite") as db:
+        db.execute("UPDATE kept_state SET value = '\"changed\"' WHERE name = 'communes'")
+    copy = tmp_path / f"{name}.toml"
+    copy.write_text(config.read_text().replace('dir = "www"', f'dir = "{name}"'))
+    return copy
+
+
+def _store(out: Path) -> dict[str, list]:
+    """What the store in `out` keeps, but for the times of the runs and of the files."""
+    with sqlite3.connect(out / "history.sqlite") as db:
+        found = {table: db.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall() for table, order in [
+            ("kept_rows", "insee"), ("counts", "run, insee"), ("changes", "rowid"), ("cameras", "key"),
+            ("kept_objects", "key"), ("kept_communes", "id")]}
+        found["runs"] = db.execute("SELECT id, data_timestamp, sequence, source, diffs, population_source,"
+                                   " population_year FROM runs ORDER BY id").fetchall()
+        found["kept_files"] = db.execute("SELECT name, size FROM kept_files ORDER BY name").fetchall()
+        # Of the area, its shape: its grid is of use to a patch where the cameras draw the area
+        # (`Refresh._area_changed`), not where the standalone nodes do; of the ranges, not the
+        # file's time.
+        part = {"camera_ranges": "ranges", "area": "wkb"}
+        found["kept_state"] = [(name, json.loads(value)[part[name]] if name in part else value)
+                               for name, value in db.execute("SELECT * FROM kept_state ORDER BY name")]
+    return found
+
+
+def _assert_whole(tmp_path: Path, twin: Path, capsys) -> None:
+    """The set and the store in place equal those that the whole path, `twin` (`_twin`),
+    writes from the same state with the same diffs."""
+    assert run(twin) == 0
+    assert "counting every commune again" in capsys.readouterr().err
+    name = twin.stem
+    assert _set_files(tmp_path / "www") == _set_files(tmp_path / name)
+    assert _store(tmp_path / "www") == _store(tmp_path / name)
+
+
 def _assert_ranges(out: Path) -> None:
     """The store says where each commune's lines lie in the cameras.geojson in place, and
     which file that is (its size and time)."""
@@ -1130,10 +1172,8 @@ def test_patched_sets_equal_a_whole_recount_after_each_diff(
         replication.publish(MONACO_SEQUENCE + i, text, STAMP.format(1 + i, 0))
         assert run(config) == 0
         err = capsys.readouterr().err
-        patched = "communes: counting these again" in err and "whole set" not in err
-        assert patched == (i != 6)  # Nice's row comes (every commune counted again) and goes
-        assert ("whole set" in err) == (i == 6)
-        assert ("06088 now hold cameras" in err) == (i == 6)
+        assert "communes: counting these again" in err and "whole set" not in err
+        assert ("06088, outside the data, now hold cameras: their rows come" in err) == (i == 6)
         expected = fresh_count(apply_changes(monaco_2025, files, tmp_path / f"m{i}.osm.pbf"),
                                net_env, **request)
         assert_same(out, expected)
@@ -1304,6 +1344,39 @@ def test_a_commune_outside_the_data_that_loses_its_camera_leaves_a_patched_set(
     assert {k: v for k, v in patched.items() if k != "communes.json"} == {
         k: v for k, v in whole.items() if k != "communes.json"}
     assert patched["communes.json"] == whole["communes.json"]
+
+
+@pytest.mark.parametrize("communes", [{"department": "06"}, {"names": [*FRENCH, "06091", "06088"]}])
+def test_a_camera_in_a_commune_outside_the_data_gives_it_its_row_by_a_patch(
+    replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys, communes
+):
+    """Peille (06091) and Nice (06088) lie outside Monaco 2025's data, without rows: a camera
+    mapped in Peille gives it its row by a patch (its name, department, population and area
+    as the whole count kept them, its coverage), then one in Nice while Peille's goes; each
+    time the set, the store and the run's counts and changes are those that the whole path
+    writes from the same state, ranked or in the order asked."""
+    config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
+                          population=str(cog_population), **communes)
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config, "--quiet") == 0
+    assert not {"06091", "06088"} & {r["insee"] for r in published(tmp_path / "www")[0]["communes"]}
+    camera = {"man_made": "surveillance", "surveillance:type": "camera"}
+    steps = [osc(create=[Obj("node", NEW_NODE, 1, camera, *inside("06091")),
+                         Obj("node", NEW_NODE + 1, 1, camera, *inside("06012"))]),
+             osc(create=[Obj("node", NEW_NODE + 2, 1, camera, *inside("06088"))],
+                 delete=[Obj("node", NEW_NODE, 2, {}, *inside("06091"))])]
+    for i, (text, coming) in enumerate(zip(steps, ["06091", "06088"]), 1):
+        replication.publish(MONACO_SEQUENCE + i, text, STAMP.format(1 + i, 0))
+        twin = _twin(tmp_path, config, f"whole{i}")
+        capsys.readouterr()
+        assert run(config) == 0
+        err = capsys.readouterr().err
+        assert f"{coming}, outside the data, now hold cameras: their rows come" in err
+        assert "counting these again" in err and "whole set" not in err
+        assert ("06091, outside the data, no longer hold a camera: their rows go" in err) == (i == 2)
+        rows = {r["insee"]: r for r in published(tmp_path / "www")[0]["communes"]}
+        assert rows[coming]["cameras"] == 1 and ("06091" in rows) == (i == 1)
+        _assert_whole(tmp_path, twin, capsys)
 
 
 def test_a_first_run_covers_what_count_covers_on_a_sampled_file(

@@ -112,7 +112,7 @@ class Report:
     cameras: dict[str, list[Camera]] = field(default_factory=dict)
     boundaries: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # further tables, by name
-    areas: dict[str, float] = field(default_factory=dict)  # km² of each row's commune, unrounded
+    areas: dict[str, float] = field(default_factory=dict)  # km² of each commune asked, unrounded
     notes: list[str] = field(default_factory=list)  # the warnings about the communes themselves
     # The communes asked for that lie outside the data: rows without counts, for maps to draw
     # as "no data" (their outlines are in `boundaries`); never part of `rows`.
@@ -356,13 +356,27 @@ def coverage_of(extract: Extract, chosen: Any) -> tuple[Any, str]:
 
 def coverage_in(region: Any, how: str, chosen: Any) -> tuple[Any, str]:
     """`coverage_of`, inside `region` known `how` (`_data_region`)."""
+    if region is None:
+        return None, ""
+    areas = chosen["area_km2"].to_numpy() if "area_km2" in chosen else None
+    return shares_in(region, chosen.geometry.values, areas), how
+
+
+def shares_of(extract: Extract, geometries: Any, areas: Any = None) -> Any:
+    """`coverage_of` the outlines `geometries` (an array), by themselves: each share is the
+    one a count of them among others gives; `areas`, their km², as `coverage_in` takes them
+    when the communes hold them. None when where the extract has data is not known."""
+    region, _ = _data_region(extract)
+    return None if region is None else shares_in(region, geometries, areas)
+
+
+def shares_in(region: Any, geometries: Any, areas: Any = None) -> Any:
+    """The share of the area of each of `geometries` inside `region` (1 from FULL on, else to
+    3 decimals); `areas`: their km², when known."""
     import numpy
     import shapely
 
-    if region is None:
-        return None, ""
-    geometries = chosen.geometry.values
-    areas = chosen["area_km2"].to_numpy() if "area_km2" in chosen else None
+    areas = None if areas is None else numpy.asarray(areas, float)
     try:
         inside, meets, within = _inside_km2(geometries, region, areas)
     except shapely.errors.GEOSException:  # an invalid outline: repair it, then cut
@@ -371,7 +385,7 @@ def coverage_in(region: Any, how: str, chosen: Any) -> tuple[Any, str]:
     across = numpy.flatnonzero(meets)  # only those that cross the edge of the region are cut
     whole = areas[across] if areas is not None else areas_km2(geometries[across])
     shares[across] = inside[across] / whole
-    return numpy.where(shares >= FULL, 1.0, numpy.round(shares, 3)), how
+    return numpy.where(shares >= FULL, 1.0, numpy.round(shares, 3))
 
 
 def holds_the_data(extract: Extract, geometries: Any) -> Any:
@@ -527,15 +541,16 @@ def count(
     kept = set(chosen["insee"])
     left = frame.take([row[code] for code in codes if code not in kept])
     columns = (_column(left, name) for name in ("insee", "name", "department", "population"))
+    left_areas = commune_areas(left).tolist()
     outside = [outside_row(insee, name, department, None if population is None else int(population), area,
                            known[0] is not None)
-               for insee, name, department, population, area
-               in zip(*columns, commune_areas(left).tolist())]
+               for insee, name, department, population, area in zip(*columns, left_areas)]
     boundaries = {code: outline for part in (chosen, left)  # outlines out of their numpy array, at once
                   for code, outline in zip(part["insee"].tolist(), numpy.asarray(part.geometry.values))}
     where = None if known[0] is None else coverage_where(extract.source, known[1])
     return Report(meta, rows, warnings, by_commune, boundaries,
-                  areas=dict(zip(chosen["insee"], areas.tolist())), notes=notes, outside=outside,
+                  areas=dict(zip([*chosen["insee"], *left["insee"]], [*areas.tolist(), *left_areas])),
+                  notes=notes, outside=outside,
                   where=where, coverage_notes=len(coverage) if where else 0, region=region)
 
 

@@ -34,6 +34,7 @@ from osmcams.store.history import ALONE, Change, Run, Store, one_move_each, run_
 
 if TYPE_CHECKING:
     from osmcams.outputs.sets import SetRow
+    from osmcams.sources.osm.pbf import Extract
     from osmcams.store.kept import KeptRow
 
 Log = Callable[[str], None]
@@ -487,6 +488,11 @@ class Refresh:
         mirror.put("names", {code: name for code, name in zip(communes.frame["insee"].tolist(),
                                                                communes.frame["name"].tolist())
                              if code in chosen})
+        # What a row needs of the communes beside its count, for those a patch gives one; by
+        # code, whichever have rows.
+        mirror.put("attributes", dict(sorted((r["insee"], [r["department"], r["population"],
+                                                           report.areas[r["insee"]]])
+                                             for r in (*report.rows, *report.outside))))
         kept_notes = report.notes[: len(report.notes) - report.coverage_notes]  # the rest: `_coverage_notes`
         mirror.put("report", {
             "notes": [n.replace(extract.source, SOURCE) for n in kept_notes], "rank": rank,
@@ -495,6 +501,7 @@ class Refresh:
             "population_source": communes.population_source,
             "population_year": communes.population_year,
             "coverage_from": report.meta["coverage_from"],
+            "areas_kept": "area_km2" in communes.frame,  # the coverage is cut against them (`coverage_in`)
         })
         cameras = {code: report.cameras[code] for code in names}
         self._write_set(report.meta, report.warnings,
@@ -530,26 +537,58 @@ class Refresh:
                    if code not in held]
         return coverage_warnings(where, partial, outside)
 
-    def _outside(self, codes: list[str]) -> list[str]:
-        """Of `codes`, the communes that `join.covered` leaves out once they hold no camera:
-        not those that hold all of the data (the kept area, which a patch leaves as it is)."""
-        import numpy
+    def _data(self) -> Extract:
+        """An extract without cameras that says where the data lies: its box, the kept area
+        and its extent."""
         import shapely
 
-        from osmcams.join import holds_the_data
         from osmcams.sources.osm.pbf import Extract
+
+        mirror = self.mirror
+        area = mirror.get("area")
+        return Extract([], "", None, "", mirror.bbox(),
+                       data_area=area and area["wkb"] and shapely.from_wkb(area["wkb"]),
+                       extent=mirror.extent()[0])
+
+    def _outlines(self, codes: list[str]) -> Any:
+        """The kept outlines of the communes `codes`, as an array in their order."""
+        import numpy
+
         from osmcams.store.kept import Kept
+
+        outlines = Kept(self.store.db).outlines(codes)
+        return numpy.array([outlines[code] for code in codes], object)
+
+    def _outside(self, codes: list[str]) -> list[str]:
+        """Of `codes`, the communes that `join.covered` leaves out once they hold no camera:
+        not those that hold all of the data (the kept area)."""
+        from osmcams.join import holds_the_data
 
         if not codes:
             return codes
-        mirror = self.mirror
-        area = mirror.get("area")
-        extract = Extract([], "", None, "", mirror.bbox(),
-                          data_area=area and area["wkb"] and shapely.from_wkb(area["wkb"]),
-                          extent=mirror.extent()[0])
-        outlines = Kept(self.store.db).outlines(codes)
-        holds = holds_the_data(extract, numpy.array([outlines[code] for code in codes], object))
+        holds = holds_the_data(self._data(), self._outlines(codes))
         return [code for code, held in zip(codes, holds) if not held]
+
+    def _new_rows(self, codes: list[str], why: str) -> list[KeptRow]:
+        """The rows, not counted yet, of the communes `codes`, which had none: their name,
+        department, population and area as the whole count kept them (`_rebuild`), their
+        coverage of the data as it gives it (`join.shares_of`). Whole when the store does
+        not keep them (an older osmcams wrote it)."""
+        from osmcams.join import shares_of
+        from osmcams.store.kept import KeptRow
+
+        mirror = self.mirror
+        about, state = mirror.get("attributes"), mirror.get("report")
+        if about is None or "areas_kept" not in state:
+            raise Whole(f"{why}, and the store does not keep what their rows need (an older osmcams "
+                        "wrote it)")
+        names = mirror.get("names")
+        position = {code: i for i, code in enumerate(mirror.get("selected"))}
+        areas = [about[code][2] for code in codes]
+        shares = shares_of(self._data(), self._outlines(codes), areas if state["areas_kept"] else None)
+        return [KeptRow(code, position[code], -1, names[code], about[code][0], about[code][1], area,
+                        None if shares is None else float(share), 0, None, "", "")
+                for code, area, share in zip(codes, areas, [None] * len(codes) if shares is None else shares)]
 
     def _area_changed(self, cameras: list[Camera]) -> bool:
         """Whether the diffs changed where the extract has data, `cameras` being where the
@@ -587,17 +626,19 @@ class Refresh:
         moved = mirror.cameras(touched)
         owners = kept.owners(moved)
         rows = kept.rows()
+        had = len(rows)
+        entering = sorted({code for code in owners if code} & set(mirror.get("selected"))
+                          - {r.insee for r in rows})
+        if entering:  # a commune outside the data now holds a camera: it gets a row
+            rows += self._new_rows(entering, f"{', '.join(entering)} now hold cameras")
+            self.log(f"{', '.join(entering)}, outside the data, now hold cameras: their rows come")
         by_code = {r.insee: r for r in rows}
         mirror.set_communes(moved, owners, (
             feature_line(camera_feature(c, code, by_code[code].name)) if code in by_code else None
             for c, code in zip(moved, owners)))
         dirty = {code for code in (*self.store.communes_of(touched).values(), *owners)
                  if code in by_code}
-        selected = set(mirror.get("selected"))
-        entering = sorted({code for code in owners if code and code in selected and code not in by_code})
-        if entering:  # a commune outside the data now holds a camera: it gets a row
-            raise Whole(f"{', '.join(entering)} now hold cameras")
-        self.log(f"{cameras_text(len(touched))} touched, in {len(dirty):,} of the {len(rows):,} communes: "
+        self.log(f"{cameras_text(len(touched))} touched, in {len(dirty):,} of the {had:,} communes: "
                  "counting these again")
         kept_features = mirror.features_in(dirty)
         # A commune outside the data that no longer holds a camera has no row any more.
@@ -640,7 +681,7 @@ class Refresh:
             self.log(f"warning: {warning}")
         kept.update_rows([by_code[code] for code in dirty])
         kept.drop_rows(gone)
-        if gone:
+        if gone or entering:
             self._keep_no_data_area()
         kept.reorder({r.insee: i for i, r in enumerate(order) if r.published != i})
         self._write_set(meta, warnings, [SetRow(r.insee, r.name, r.json, r.csv) for r in order],
