@@ -494,9 +494,13 @@ def test_an_area_from_all_sampled_nodes_follows_the_cameras(
 ):
     """Saint-Barthélemy is estimated from all its sampled nodes (`spread_area`), whose area
     takes in the cells of its cameras: after each diff the published counts equal a fresh
-    count of the merged file, and its coverage follows the cameras as a fresh count's does."""
+    count of the merged file, and its coverage follows the cameras as a fresh count's does,
+    by a patch whose set and store are those that the whole path writes from the same state."""
     config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
     assert run(config, "--quiet") == 0
+    with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:  # no standalone nodes
+        standalone = db.execute("SELECT value FROM kept_state WHERE name = 'standalone'").fetchone()
+    assert standalone in (None, (None,))
     state = (osm_dir / "saint-barthelemy" / "saint_barthelemy.state.txt").read_text()
     sequence = int(state.split("sequenceNumber=")[1].split()[0])
     camera = {"man_made": "surveillance", "surveillance:type": "camera"}
@@ -512,7 +516,13 @@ def test_an_area_from_all_sampled_nodes_follows_the_cameras(
         files.append(tmp_path / f"d{i}.osc")
         files[-1].write_text(text)
         replication.publish(sequence + i, text, f"2015-03-26T0{i}:00:00Z")
-        assert run(config, "--quiet") == 0
+        twin = _twin(tmp_path, config, f"whole{i}")
+        capsys.readouterr()
+        assert run(config) == 0
+        err = capsys.readouterr().err
+        assert "counting these again" in err and "whole set" not in err
+        changed = "the area the data covers changed: the coverage of 1 commune" in err
+        _assert_whole(tmp_path, twin, capsys)
         expected = fresh_count(apply_changes(saint_barthelemy, files, tmp_path / f"m{i}.osm.pbf"),
                                net_env, every=True, admin_level=3)
         assert_same(tmp_path / "www", expected)
@@ -520,6 +530,7 @@ def test_an_area_from_all_sampled_nodes_follows_the_cameras(
         # The kept sample is the base file's: it lacks the nodes of the real diff, which a
         # fresh sample of the merged file holds; so within 0.0015 (0.007 at the start).
         assert row["coverage"] == pytest.approx(expected.rows[0]["coverage"], abs=0.0015)
+        assert changed  # each diff widens or narrows it
         coverages.append(row["coverage"])
     assert coverages[1] > coverages[0] == coverages[2] > coverages[3]
 
@@ -1377,6 +1388,49 @@ def test_a_camera_in_a_commune_outside_the_data_gives_it_its_row_by_a_patch(
         rows = {r["insee"]: r for r in published(tmp_path / "www")[0]["communes"]}
         assert rows[coming]["cameras"] == 1 and ("06091" in rows) == (i == 1)
         _assert_whole(tmp_path, twin, capsys)
+
+
+@pytest.mark.parametrize("communes", [{"department": "06"}, {"names": [*FRENCH, "06091"]}])
+def test_cameras_that_change_the_area_of_the_data_patch_the_set(
+    replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys, communes
+):
+    """Monaco 2025's roads, cameras and boundaries alone (osmium tags-filter) have 27
+    standalone nodes, too few: their area is drawn from all their sampled nodes and their
+    cameras (`spread_area`). Cameras mapped in La Turbie, then in Peille (beyond the grid,
+    which moves), then deleted, change that area: each run patches the set, the coverage
+    of the communes that the change meets cut again, rows coming and going; the set, the
+    store and the run's counts and changes equal those that the whole path writes from
+    the same state."""
+    pbf = tmp_path / "roads.osm.pbf"
+    run_osmium("tags-filter", monaco_2025, "w/highway", "n/man_made=surveillance",
+               "r/boundary=administrative", "-o", pbf)
+    config = write_config(tmp_path, pbf, replication.url, boundaries=[str(communes_06)],
+                          population=str(cog_population), **communes)
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config, "--quiet") == 0
+    camera = {"man_made": "surveillance", "surveillance:type": "camera"}
+    turbie, peille = inside("06150"), inside("06091")
+    steps = [osc(create=[Obj("node", NEW_NODE, 1, camera, *turbie)]),
+             osc(create=[Obj("node", NEW_NODE + 1, 1, camera, *peille)]),
+             osc(delete=[Obj("node", NEW_NODE, 2, {}, *turbie)]),
+             osc(delete=[Obj("node", NEW_NODE + 1, 2, {}, *peille)])]
+    coverage = [{r["insee"]: r["coverage"] for r in published(tmp_path / "www")[0]["communes"]}]
+    for i, text in enumerate(steps, 1):
+        replication.publish(MONACO_SEQUENCE + i, text, STAMP.format(1 + i, 0))
+        twin = _twin(tmp_path, config, f"whole{i}")
+        capsys.readouterr()
+        assert run(config) == 0
+        err = capsys.readouterr().err
+        assert "the area the data covers changed: the coverage of " in err
+        assert "counting these again" in err and "whole set" not in err
+        code = ["06150", "06091"][(i - 1) % 2]
+        assert (f"{code}, outside the data, now hold cameras: their rows come" in err) == (i < 3)
+        assert (f"{code}, outside the data, no longer hold a camera: their rows go" in err) == (i > 2)
+        _assert_whole(tmp_path, twin, capsys)
+        coverage.append({r["insee"]: r["coverage"] for r in published(tmp_path / "www")[0]["communes"]})
+    assert coverage[0] == coverage[4] == {"06012": 0.324, "06032": 0.07}
+    assert [coverage[i].get("06150") for i in range(5)] == [None, 0.103, 0.103, None, None]
+    assert [coverage[i].get("06091") for i in range(5)] == [None, None, 0.015, 0.015, None]
 
 
 def test_a_first_run_covers_what_count_covers_on_a_sampled_file(

@@ -569,47 +569,64 @@ class Refresh:
         holds = holds_the_data(self._data(), self._outlines(codes))
         return [code for code, held in zip(codes, holds) if not held]
 
-    def _new_rows(self, codes: list[str], why: str) -> list[KeptRow]:
-        """The rows, not counted yet, of the communes `codes`, which had none: their name,
-        department, population and area as the whole count kept them (`_rebuild`), their
-        coverage of the data as it gives it (`join.shares_of`). Whole when the store does
-        not keep them (an older osmcams wrote it)."""
+    def _attributes(self, why: str) -> dict[str, list[Any]]:
+        """The department, population and area of each selected commune, as the whole count
+        kept them (`_rebuild`); Whole, said with `why`, when the store does not keep them (an
+        older osmcams wrote it)."""
+        about = self.mirror.get("attributes")
+        if about is None or "areas_kept" not in self.mirror.get("report"):
+            raise Whole(f"{why}, and the store does not keep what their rows need (an older osmcams "
+                        "wrote it)")
+        return about  # type: ignore[no-any-return]
+
+    def _coverage(self, codes: list[str], about: dict[str, list[Any]]) -> list[float | None]:
+        """The coverage of the communes `codes` of the data now, as a whole count cuts it
+        (`join.shares_of`, with their areas `about` when it takes them)."""
         from osmcams.join import shares_of
+
+        areas = [about[code][2] for code in codes] if self.mirror.get("report")["areas_kept"] else None
+        shares = shares_of(self._data(), self._outlines(codes), areas)
+        return [None] * len(codes) if shares is None else [float(share) for share in shares]
+
+    def _new_rows(self, coverage: dict[str, float | None], about: dict[str, list[Any]]) -> list[KeptRow]:
+        """The rows, not counted yet, of the communes of `coverage`, which had none: their name,
+        and their department, population and area `about` (`_attributes`); their `coverage`."""
         from osmcams.store.kept import KeptRow
 
         mirror = self.mirror
-        about, state = mirror.get("attributes"), mirror.get("report")
-        if about is None or "areas_kept" not in state:
-            raise Whole(f"{why}, and the store does not keep what their rows need (an older osmcams "
-                        "wrote it)")
         names = mirror.get("names")
         position = {code: i for i, code in enumerate(mirror.get("selected"))}
-        areas = [about[code][2] for code in codes]
-        shares = shares_of(self._data(), self._outlines(codes), areas if state["areas_kept"] else None)
-        return [KeptRow(code, position[code], -1, names[code], about[code][0], about[code][1], area,
-                        None if shares is None else float(share), 0, None, "", "")
-                for code, area, share in zip(codes, areas, [None] * len(codes) if shares is None else shares)]
+        return [KeptRow(code, position[code], -1, names[code], about[code][0], about[code][1], about[code][2],
+                        share, 0, None, "", "")
+                for code, share in coverage.items()]
 
-    def _area_changed(self, cameras: list[Camera]) -> bool:
-        """Whether the diffs changed where the extract has data, `cameras` being where the
-        touched cameras are now. `blocks.spread_area` depends on the cameras through the
-        grid, and the cells that hold one: unchanged when the grid is, the cell of every
-        camera is now inside the area, and every cell a camera left holds another; else
-        the area is computed again and compared."""
+    def _area_change(self, cameras: list[Camera]) -> Any:
+        """Where the diffs changed where the extract has data, `cameras` being where the
+        touched cameras are now: the symmetric difference of the area kept and the area now
+        (kept in its place); None when it is the same. `blocks.spread_area` depends on the
+        cameras through the grid, and the cells that hold one: unchanged when the grid is,
+        the cell of every camera is now inside the area, and every cell a camera left holds
+        another; else the area is computed again and compared. Whole when there was no area
+        or is none now: every commune's coverage changes."""
         import shapely
 
         mirror, kept = self.mirror, self.mirror.get("area")
         if mirror.get("extent") is not None or mirror.estimated_from_standalone():
-            return False  # the extent, not the area, says what is covered; or no camera changes it
+            return None  # the extent, not the area, says what is covered; or no camera changes it
         if kept["grid"] is None:  # no samples: no area, whatever the cameras
-            return False
+            return None
         area = None if kept["wkb"] is None else shapely.from_wkb(kept["wkb"])
         if (area is not None and mirror.grid() == kept["grid"]
                 and all(_cell_inside(area, (c.lon, c.lat), kept["grid"]) for c in cameras)
                 and all(_cell_holds(mirror, p, kept["grid"]) for p in mirror.old_places.values()
                         if p is not None)):
-            return False
-        return _wkb(self._keep_area()) != kept["wkb"]
+            return None
+        now = self._keep_area()
+        if _wkb(now) == kept["wkb"]:
+            return None
+        if area is None or now is None:
+            raise Whole("the data now has an area where it had none, or none where it had one")
+        return shapely.symmetric_difference(area, now)
 
     def _patch(self) -> list[Change]:
         """Count again only the communes whose cameras the diffs touched, and write their
@@ -630,7 +647,8 @@ class Refresh:
         entering = sorted({code for code in owners if code} & set(mirror.get("selected"))
                           - {r.insee for r in rows})
         if entering:  # a commune outside the data now holds a camera: it gets a row
-            rows += self._new_rows(entering, f"{', '.join(entering)} now hold cameras")
+            about = self._attributes(f"{', '.join(entering)} now hold cameras")
+            rows += self._new_rows(dict(zip(entering, self._coverage(entering, about))), about)
             self.log(f"{', '.join(entering)}, outside the data, now hold cameras: their rows come")
         by_code = {r.insee: r for r in rows}
         mirror.set_communes(moved, owners, (
@@ -638,14 +656,28 @@ class Refresh:
             for c, code in zip(moved, owners)))
         dirty = {code for code in (*self.store.communes_of(touched).values(), *owners)
                  if code in by_code}
+        changed = self._area_change(moved)  # the cameras widened or narrowed it
+        if changed is not None:  # the communes it meets: their coverage, and rows for those now in
+            met = sorted(set(kept.meeting(changed)) & set(mirror.get("selected")))
+            about = self._attributes("the area the data covers changed")
+            shares = dict(zip(met, self._coverage(met, about)))
+            for code in set(met) & by_code.keys():
+                by_code[code].coverage = shares.pop(code)
+            rows += self._new_rows(shares, about)
+            by_code = {r.insee: r for r in rows}
+            dirty |= set(met)
+            self.log(f"the area the data covers changed: the coverage of {len(met):,} "
+                     f"commune{'s' * (len(met) != 1)} cut again")
         self.log(f"{cameras_text(len(touched))} touched, in {len(dirty):,} of the {had:,} communes: "
                  "counting these again")
         kept_features = mirror.features_in(dirty)
-        # A commune outside the data that no longer holds a camera has no row any more.
+        # A commune outside the data that holds no camera has no row (any more).
         coverage = {code: by_code[code].coverage for code in dirty}
-        gone = self._outside(sorted(code for code, share in coverage.items()
+        left = self._outside(sorted(code for code, share in coverage.items()
                                     if not kept_features[code] and share is not None and share < NO_DATA))
-        dirty -= set(gone)
+        gone = [code for code in left if by_code[code].published >= 0]  # not the rows just made
+        dirty -= set(left)
+        added = [code for code in dirty if by_code[code].published < 0]
         fresh = {}
         for code in sorted(dirty):  # in the same order whatever the hash seed: the changes' order
             r = by_code[code]
@@ -655,9 +687,7 @@ class Refresh:
             r.cameras, r.cameras_per_km2 = fresh[code]["cameras"], fresh[code]["cameras_per_km2"]
         if gone:
             self.log(f"{', '.join(gone)}, outside the data, no longer hold a camera: their rows go")
-            rows = [r for r in rows if r.insee not in gone]
-        if self._area_changed(moved):  # the cameras widen or narrow it
-            raise Whole("the area the data covers changed")
+        rows = [r for r in rows if r.insee not in left]
         state = mirror.get("report")
         if state["rank"]:
             order = sorted(rows, key=lambda r: rank_order(
@@ -681,7 +711,7 @@ class Refresh:
             self.log(f"warning: {warning}")
         kept.update_rows([by_code[code] for code in dirty])
         kept.drop_rows(gone)
-        if gone or entering:
+        if gone or added:
             self._keep_no_data_area()
         kept.reorder({r.insee: i for i, r in enumerate(order) if r.published != i})
         self._write_set(meta, warnings, [SetRow(r.insee, r.name, r.json, r.csv) for r in order],

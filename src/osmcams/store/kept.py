@@ -84,6 +84,20 @@ class Kept:
             found.append(min(codes) if codes else None)
         return found
 
+    def meeting(self, shape: Any) -> list[str]:
+        """The codes of the kept communes whose outline meets `shape`, part by part."""
+        import shapely
+
+        found = set()
+        for part in shapely.get_parts(shape).tolist():
+            west, south, east, north = part.bounds
+            found |= {code for i, code in self.db.execute(
+                "SELECT c.id, c.insee FROM kept_boxes b JOIN kept_communes c ON c.id = b.id"
+                " WHERE b.min_lon <= ? AND b.max_lon >= ? AND b.min_lat <= ? AND b.max_lat >= ?",
+                (east + MARGIN, west - MARGIN, north + MARGIN, south - MARGIN),
+            ) if shapely.intersects(self._shape(i), part)}
+        return sorted(found)
+
     def outlines(self, codes: Iterable[str]) -> dict[str, Any]:
         """The kept outlines of the communes of `codes`."""
         import shapely
