@@ -1433,6 +1433,34 @@ def test_cameras_that_change_the_area_of_the_data_patch_the_set(
     assert [coverage[i].get("06091") for i in range(5)] == [None, None, 0.015, 0.015, None]
 
 
+def test_a_patched_set_names_as_without_population_only_those_a_whole_count_names(
+    replication, monaco_2025, communes_06, ign_dir, ign_shapes, cog_population, tmp_path, net_env, capsys
+):
+    """Lamballe-Armor (22093) took in Meslin, Morieux and others after 2018: the COG 2026
+    gives its population for them all, the IGN 2018 outlines give each its own, so it has
+    none here, which a note of the communes says (not the warning that names the communes
+    without population, as for a code unknown to the table). A camera mapped there gives it
+    a row by a patch, whose warnings are those of the whole path."""
+    communes_22 = ign_dir / "communes-22-cotes-d-armor.geojson"
+    config = write_config(tmp_path, monaco_2025, replication.url,
+                          boundaries=[str(communes_06), str(communes_22)], population=str(cog_population),
+                          names=[*FRENCH, "22093"])
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config, "--quiet") == 0
+    point = ign_shapes(communes_22)["22093"].representative_point()
+    camera = Obj("node", NEW_NODE, 1, {"man_made": "surveillance"}, point.x, point.y)
+    replication.publish(MONACO_SEQUENCE + 1, osc(create=[camera]), STAMP.format(2, 0))
+    twin = _twin(tmp_path, config, "whole")
+    capsys.readouterr()
+    assert run(config) == 0
+    assert "22093, outside the data, now hold cameras: their rows come" in capsys.readouterr().err
+    report = published(tmp_path / "www")[0]
+    assert [r["population"] for r in report["communes"] if r["insee"] == "22093"] == [None]
+    assert any("Lamballe-Armor (22093): its population in" in w for w in report["warnings"])
+    assert not any("no population" in w for w in report["warnings"])
+    _assert_whole(tmp_path, twin, capsys)
+
+
 def test_a_first_run_covers_what_count_covers_on_a_sampled_file(
     shared_data, ign_dir, replication, tmp_path, net_env, monkeypatch
 ):

@@ -502,6 +502,9 @@ class Refresh:
             "population_year": communes.population_year,
             "coverage_from": report.meta["coverage_from"],
             "areas_kept": "area_km2" in communes.frame,  # the coverage is cut against them (`coverage_in`)
+            # Why communes have no population, which `join.finish` does not warn of again.
+            "population_notes": {code: note for code, note in communes.population_notes.items()
+                                 if code in chosen},
         })
         cameras = {code: report.cameras[code] for code in names}
         self._write_set(report.meta, report.warnings,
@@ -699,7 +702,7 @@ class Refresh:
         extract = Extract([], source, mirror.get("timestamp"), timestamp_source, mirror.bbox(),
                           mirror.warnings(bad))
         communes = Communes(None, state["boundaries"], state["population_source"],
-                            state["population_year"])
+                            state["population_year"], population_notes=state.get("population_notes", {}))
         notes = [n.replace(SOURCE, source) for n in state["notes"]]
         if state.get("where"):
             notes += self._coverage_notes(state["where"].replace(SOURCE, source), order)
