@@ -1461,6 +1461,33 @@ def test_a_patched_set_names_as_without_population_only_those_a_whole_count_name
     _assert_whole(tmp_path, twin, capsys)
 
 
+def test_a_patch_records_the_counts_and_changes_in_the_order_of_a_whole_count(
+    replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys
+):
+    """Communes named out of the order of their codes, and cameras of one commune whose keys
+    sort as text otherwise than as an extract (node/20000000001 before node/9000000001): a
+    patch records the run's counts and changes in the order that the whole path records
+    them (the communes in the published order, the cameras in the extract's), which the
+    site lists."""
+    config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
+                          population=str(cog_population), names=["06104", "06032", "06012"])
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config, "--quiet") == 0
+    camera = {"man_made": "surveillance", "surveillance:type": "camera"}
+    created = [Obj("node", node, 1, camera, *inside(code)) for node, code in [
+        (NEW_NODE, "06012"), (9_000_000_001, "06012"), (NEW_NODE + 1, "06032"), (9_000_000_002, "06032")]]
+    replication.publish(MONACO_SEQUENCE + 1, osc(create=created), STAMP.format(2, 0))
+    twin = _twin(tmp_path, config, "whole")
+    capsys.readouterr()
+    assert run(config) == 0
+    assert "counting these again" in capsys.readouterr().err
+    with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:
+        assert db.execute("SELECT key, insee FROM changes WHERE run = 2 ORDER BY rowid").fetchall() == [
+            ("node/9000000002", "06032"), (f"node/{NEW_NODE + 1}", "06032"),
+            ("node/9000000001", "06012"), (f"node/{NEW_NODE}", "06012")]
+    _assert_whole(tmp_path, twin, capsys)
+
+
 def test_a_first_run_covers_what_count_covers_on_a_sampled_file(
     shared_data, ign_dir, replication, tmp_path, net_env, monkeypatch
 ):

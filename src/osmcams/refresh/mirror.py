@@ -33,6 +33,12 @@ SAMPLES_FORMAT = 4  # 2: the estimate's points take in the camera nodes not samp
 # 4: with the nodes of short ways (Extract.hugging)
 # The columns a diff sets; a camera's commune is set afterwards (set_communes).
 OBJECTS = "INTO kept_objects (key, tags, timestamp, nodes, ways, lon, lat, partial) VALUES"
+KINDS = {"node": 0, "way": 1, "relation": 2}
+
+
+def in_extract_order(cameras: Iterable[Camera]) -> list[Camera]:
+    """`cameras` in the order of an extract: nodes, ways, relations, each by id."""
+    return sorted(cameras, key=lambda c: (KINDS[c.osm_type], c.osm_id))
 
 
 class Mirror:
@@ -253,9 +259,7 @@ class Mirror:
     def extract(self, source: str, timestamp: str | None, timestamp_source: str,
                 bbox: tuple[float, float, float, float] | None) -> Extract:
         """The kept cameras as an Extract, as a fresh read of the updated extract gives them."""
-        cameras = [camera for camera, _ in self._cameras("")]
-        order = {"node": 0, "way": 1, "relation": 2}
-        cameras.sort(key=lambda c: (order[c.osm_type], c.osm_id))
+        cameras = in_extract_order(camera for camera, _ in self._cameras(""))
         bad = sum(map(unreadable_direction, cameras))
         return Extract(cameras, source, timestamp, timestamp_source, bbox, self.warnings(bad))
 
@@ -355,8 +359,9 @@ class Mirror:
             (west, east, south, north)).fetchone() is not None
 
     def cameras(self, keys: Iterable[str]) -> list[Camera]:
-        """The placed cameras among `keys`."""
-        return [c for marks, chunk in batches(keys) for c, _ in self._cameras(f"AND key IN ({marks})", chunk)]
+        """The placed cameras among `keys`, in the order of an extract."""
+        return in_extract_order(c for marks, chunk in batches(keys)
+                                for c, _ in self._cameras(f"AND key IN ({marks})", chunk))
 
     def features_in(self, codes: Iterable[str]) -> dict[str, list[tuple[str | None, str | None, str]]]:
         """The surveillance:type, surveillance and feature line (`set_communes`) of each

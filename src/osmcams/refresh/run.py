@@ -682,7 +682,7 @@ class Refresh:
         dirty -= set(left)
         added = [code for code in dirty if by_code[code].published < 0]
         fresh = {}
-        for code in sorted(dirty):  # in the same order whatever the hash seed: the changes' order
+        for code in sorted(dirty):  # in the same order whatever the hash seed
             r = by_code[code]
             fresh[code] = row_of(code, r.name, r.department, r.population, r.area, r.coverage,
                                  [(kind, scope) for kind, scope, _ in kept_features[code]])
@@ -720,11 +720,13 @@ class Refresh:
         self._write_set(meta, warnings, [SetRow(r.insee, r.name, r.json, r.csv) for r in order],
                         {code: [line for *_, line in kept_features[code]] for code in dirty}, False,
                         [commune_path(code, by_code[code].name) for code in gone])
-        now: dict[str, list[Camera]] = {code: [] for code in sorted(dirty)}
+        # The counts and changes in the order of the whole count's: the communes in the
+        # published order, each one's cameras in the order of an extract (`moved`'s).
+        now: dict[str, list[Camera]] = {r.insee: [] for r in order if r.insee in dirty}
         for camera, owner in zip(moved, owners):
             if owner in now:
                 now[owner].append(camera)
-        return self._record(list(fresh.values()), now)
+        return self._record([fresh[code] for code in now], now)
 
     def _record(self, rows: list[dict[str, Any]], cameras: dict[str, list[Camera]]) -> list[Change]:
         """Record the run with its counts and the changes of the cameras it touched: a camera
