@@ -632,8 +632,10 @@ class Refresh:
         return shapely.symmetric_difference(area, now)
 
     def _patch(self) -> list[Change]:
-        """Count again only the communes whose cameras the diffs touched, and write their
-        files; the others' rows and features are kept."""
+        """Count again only the communes whose cameras the diffs touched (a commune outside
+        the data that now holds one gets its row, one that holds none any more loses it) and
+        those whose coverage a change of the data's area changes, and write their files; the
+        others' rows and features are kept."""
         from osmcams.communes.model import Communes
         from osmcams.join import NO_DATA, finish, rank_order, row_of
         from osmcams.outputs.sets import SetRow, commune_path

@@ -76,13 +76,18 @@ class Kept:
         found: list[str | None] = []
         for camera in cameras:
             point = shapely.Point(camera.lon, camera.lat)
-            codes = [code for i, code in self.db.execute(
-                "SELECT c.id, c.insee FROM kept_boxes b JOIN kept_communes c ON c.id = b.id"
-                " WHERE b.min_lon <= ? AND b.max_lon >= ? AND b.min_lat <= ? AND b.max_lat >= ?",
-                (camera.lon + MARGIN, camera.lon - MARGIN, camera.lat + MARGIN, camera.lat - MARGIN),
-            ) if shapely.intersects(self._shape(i), point)]
+            codes = [code for i, code in self._near(camera.lon, camera.lat, camera.lon, camera.lat)
+                     if shapely.intersects(self._shape(i), point)]
             found.append(min(codes) if codes else None)
         return found
+
+    def _near(self, west: float, south: float, east: float, north: float) -> list[tuple[int, str]]:
+        """The id and code of the kept communes whose box meets this one (with a MARGIN)."""
+        return self.db.execute(
+            "SELECT c.id, c.insee FROM kept_boxes b JOIN kept_communes c ON c.id = b.id"
+            " WHERE b.min_lon <= ? AND b.max_lon >= ? AND b.min_lat <= ? AND b.max_lat >= ?",
+            (east + MARGIN, west - MARGIN, north + MARGIN, south - MARGIN),
+        ).fetchall()
 
     def meeting(self, shape: Any) -> list[str]:
         """The codes of the kept communes whose outline meets `shape`, part by part."""
@@ -90,12 +95,8 @@ class Kept:
 
         found = set()
         for part in shapely.get_parts(shape).tolist():
-            west, south, east, north = part.bounds
-            found |= {code for i, code in self.db.execute(
-                "SELECT c.id, c.insee FROM kept_boxes b JOIN kept_communes c ON c.id = b.id"
-                " WHERE b.min_lon <= ? AND b.max_lon >= ? AND b.min_lat <= ? AND b.max_lat >= ?",
-                (east + MARGIN, west - MARGIN, north + MARGIN, south - MARGIN),
-            ) if shapely.intersects(self._shape(i), part)}
+            found |= {code for i, code in self._near(*part.bounds)
+                      if shapely.intersects(self._shape(i), part)}
         return sorted(found)
 
     def outlines(self, codes: Iterable[str]) -> dict[str, Any]:
