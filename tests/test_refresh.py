@@ -1096,7 +1096,8 @@ def _twin(tmp_path: Path, config: Path, name: str) -> Path:
     with sqlite3.connect(tmp_path / name / "history.sqlite") as db:
         db.execute("UPDATE kept_state SET value = '\"changed\"' WHERE name = 'communes'")
     copy = tmp_path / f"{name}.toml"
-    copy.write_text(config.read_text().replace('dir = "www"', f'dir = "{name}"'))
+    copy.write_text(config.read_text().replace('dir = "www"', f'dir = "{name}"')
+                    .replace('dir = "site"', f'dir = "{name}-site"'))
     return copy
 
 
@@ -1365,9 +1366,11 @@ def test_a_camera_in_a_commune_outside_the_data_gives_it_its_row_by_a_patch(
     mapped in Peille gives it its row by a patch (its name, department, population and area
     as the whole count kept them, its coverage), then one in Nice while Peille's goes; each
     time the set, the store and the run's counts and changes are those that the whole path
-    writes from the same state, ranked or in the order asked."""
+    writes from the same state, ranked or in the order asked, with the area of the communes
+    without data that the site's map draws."""
     config = write_config(tmp_path, monaco_2025, replication.url, boundaries=[str(communes_06)],
                           population=str(cog_population), **communes)
+    config.write_text(config.read_text() + '[site]\ndir = "site"\ntitle = "Test"\nbase_url = "https://example.org/"\n')
     replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
     assert run(config, "--quiet") == 0
     assert not {"06091", "06088"} & {r["insee"] for r in published(tmp_path / "www")[0]["communes"]}
