@@ -922,6 +922,26 @@ def test_the_estimate_takes_the_camera_nodes_libosmium_read_from_their_tracks() 
     assert ids.tolist() == [5] and places.tolist() == [[1.0, 2.0]]
 
 
+def test_the_area_from_standalone_nodes_walks_no_track(history: Path) -> None:
+    """Where a history has enough standalone nodes, its data area is drawn from them and
+    its camera nodes: the place of every camera of every track (a walk over all of them,
+    0.1 s on France's 288,838 tracks, on the timeline's critical path) is asked only by
+    the estimate from all the sampled nodes. Tracks that cannot be walked give the same area."""
+    import dataclasses
+
+    from osmcams.sources.osm.osh import read_history
+
+    class Unwalkable(list):
+        def __iter__(self) -> Any:
+            raise AssertionError("the tracks were walked")
+
+    read = read_history(history)
+    area, source = read.data_area()
+    assert "standalone nodes" in source and area is not None
+    twin = dataclasses.replace(read, tracks=Unwalkable(read.tracks))
+    assert twin.data_area() == (area, source)
+
+
 @pytest.mark.parametrize("panels", [1, 3])
 def test_the_chart_subtitle_is_wrapped_inside_the_image(tmp_path: Path, panels: int) -> None:
     """With reported figures, the subtitle is longer than a chart of 1 or 3 panels is wide: it

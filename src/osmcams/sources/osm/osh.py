@@ -99,7 +99,7 @@ class History:
                 self._area = None, "its sampled nodes"
             else:
                 samples, referenced, node_ids, node_places = self.evidence
-                area, source, *_ = estimate_area(samples, referenced, self.positions(), node_ids, node_places)
+                area, source, *_ = estimate_area(samples, referenced, self.positions, node_ids, node_places)
                 self._area = area, source
         return self._area
 

@@ -654,7 +654,7 @@ def scan_members(
     nodes = numpy.fromiter((c.osm_type == "node" for c in cameras), bool, count)
     ids = numpy.fromiter((c.osm_id for c in cameras), numpy.int64, count)
     area, area_from, standalone, hugging = estimate_area(samples if polygon is None else None,
-                                                         scan.referenced, places, ids[nodes],
+                                                         scan.referenced, lambda: places, ids[nodes],
                                                          places[nodes], scan.hugging)
     box, said = box_of_data(box, samples, scan.referenced, ids[nodes], places[nodes], lambda: places,
                             path.name)
@@ -688,15 +688,15 @@ def osm_file(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def estimate_area(samples: Any, referenced: Any, places: Any, node_ids: Any, node_places: Any,
-                  hugging: Any = None) -> tuple[Any, str, tuple[Any, float] | None, Any]:
+def estimate_area(samples: Any, referenced: Any, places: Callable[[], Any], node_ids: Any,
+                  node_places: Any, hugging: Any = None) -> tuple[Any, str, tuple[Any, float] | None, Any]:
     """Where a file has data (`Extract.data_area`) and what says so: the `footprint` of its
     sampled standalone nodes (tagged, no way refers to them) and of its camera nodes (ids
     `node_ids` at `node_places`) not sampled that no way refers to, with the area `hugged`
     by the sampled nodes of its short ways (`hugging`, when known); failing
     FEWEST_STANDALONE of the former, or when which nodes ways refer to is unknown, all its
-    sampled nodes (`spread_area`, with `places`, every camera's, as evidence); and
-    `Extract.standalone` and `Extract.hugging`."""
+    sampled nodes (`spread_area`, with `places()`, every camera's, asked only then, as
+    evidence); and `Extract.standalone` and `Extract.hugging`."""
     import numpy
 
     from osmcams.geo.footprint import footprint
@@ -705,7 +705,7 @@ def estimate_area(samples: Any, referenced: Any, places: Any, node_ids: Any, nod
     if samples is None:
         return None, "", None, None
     if referenced is None:
-        return (spread_area(samples.points, samples.fraction, places),
+        return (spread_area(samples.points, samples.fraction, places()),
                 "its sampled nodes, all of them, less a margin at its edge", None, None)
     alone, cameras = standalone_nodes(samples, referenced, node_ids, node_places)
     if len(alone) >= FEWEST_STANDALONE:
@@ -717,7 +717,7 @@ def estimate_area(samples: Any, referenced: Any, places: Any, node_ids: Any, nod
                           "node blocks, and its cameras") + (
                 f", and {len(hugging):,} nodes of its short ways" if hugs else ""), (
                 points, samples.fraction), hugging if hugs else None
-    return spread_area(samples.points, samples.fraction, places), (
+    return spread_area(samples.points, samples.fraction, places()), (
         f"all its sampled nodes less a margin at its edge, having too few standalone nodes "
         f"({len(alone)})"), None, None
 
