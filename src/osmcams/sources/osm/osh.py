@@ -446,7 +446,7 @@ def read_history(
     ids, sifted = _camera_ids(path, pool, threads, tags, progress)
     scan = _Scan(ids, tags, sifted=None if sifted is None else sifted.versions)
     _read_versions(path, scan, pool, progress)
-    with gc_paused():  # hundreds of thousands of tracks, made at once
+    with gc_paused(keep=True):  # hundreds of thousands of tracks, made at once, kept
         tracks, warnings = _tracks(scan)
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
     evidence = None if sifted is None else (
