@@ -1464,6 +1464,43 @@ def test_a_patched_set_names_as_without_population_only_those_a_whole_count_name
     _assert_whole(tmp_path, twin, capsys)
 
 
+def test_a_store_without_the_notes_on_population_is_counted_whole_once(
+    replication, monaco_2025, communes_06, ign_dir, ign_shapes, cog_population, inside, tmp_path, net_env,
+    capsys
+):
+    """A store that an older osmcams wrote keeps no notes on population (nor what a new row
+    needs): Lamballe-Armor (22093), whose population a note explains, has a row there. A
+    camera mapped in Beausoleil then does not give a patch that names Lamballe-Armor as
+    without population, which the whole path does not: that run counts every commune, and
+    keeps the notes; the next one patches. Each set and store equal the whole path's."""
+    communes_22 = ign_dir / "communes-22-cotes-d-armor.geojson"
+    config = write_config(tmp_path, monaco_2025, replication.url,
+                          boundaries=[str(communes_06), str(communes_22)], population=str(cog_population),
+                          names=[*FRENCH, "22093"])
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config, "--quiet") == 0
+    point = ign_shapes(communes_22)["22093"].representative_point()
+    lamballe = Obj("node", NEW_NODE, 1, {"man_made": "surveillance"}, point.x, point.y)
+    replication.publish(MONACO_SEQUENCE + 1, osc(create=[lamballe]), STAMP.format(2, 0))
+    assert run(config, "--quiet") == 0
+    with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:  # as an older osmcams wrote it
+        (text,) = db.execute("SELECT value FROM kept_state WHERE name = 'report'").fetchone()
+        state = json.loads(text)
+        del state["population_notes"], state["areas_kept"]
+        db.execute("UPDATE kept_state SET value = ? WHERE name = 'report'", (json.dumps(state),))
+        db.execute("DELETE FROM kept_state WHERE name = 'attributes'")
+    camera = {"man_made": "surveillance", "surveillance:type": "camera"}
+    for i in (2, 3):
+        created = Obj("node", NEW_NODE + i, 1, camera, *inside("06012"))
+        replication.publish(MONACO_SEQUENCE + i, osc(create=[created]), STAMP.format(1 + i, 0))
+        twin = _twin(tmp_path, config, f"whole{i}")
+        capsys.readouterr()
+        assert run(config) == 0
+        assert ("counting these again" in capsys.readouterr().err) == (i == 3)
+        assert not any("no population" in w for w in published(tmp_path / "www")[0]["warnings"])
+        _assert_whole(tmp_path, twin, capsys)
+
+
 def test_a_patch_records_the_counts_and_changes_in_the_order_of_a_whole_count(
     replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys
 ):

@@ -644,6 +644,10 @@ class Refresh:
         from osmcams.store.kept import Kept
 
         mirror, kept = self.mirror, Kept(self.store.db)
+        state = mirror.get("report")
+        if "population_notes" not in state:  # its warnings would name communes the whole count does not
+            raise Whole("the store does not keep the notes on the communes' population (an older "
+                        "osmcams wrote it)")
         touched = self.touched or set()
         moved = mirror.cameras(touched)
         owners = kept.owners(moved)
@@ -693,7 +697,6 @@ class Refresh:
         if gone:
             self.log(f"{', '.join(gone)}, outside the data, no longer hold a camera: their rows go")
         rows = [r for r in rows if r.insee not in left]
-        state = mirror.get("report")
         if state["rank"]:
             order = sorted(rows, key=lambda r: rank_order(
                 {"cameras": r.cameras, "cameras_per_km2": r.cameras_per_km2, "insee": r.insee}))
@@ -704,7 +707,7 @@ class Refresh:
         extract = Extract([], source, mirror.get("timestamp"), timestamp_source, mirror.bbox(),
                           mirror.warnings(bad))
         communes = Communes(None, state["boundaries"], state["population_source"],
-                            state["population_year"], population_notes=state.get("population_notes", {}))
+                            state["population_year"], population_notes=state["population_notes"])
         notes = [n.replace(SOURCE, source) for n in state["notes"]]
         if state.get("where"):
             notes += self._coverage_notes(state["where"].replace(SOURCE, source), order)
