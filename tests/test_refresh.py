@@ -1436,6 +1436,37 @@ def test_cameras_that_change_the_area_of_the_data_patch_the_set(
     assert [coverage[i].get("06091") for i in range(5)] == [None, None, 0.015, 0.015, None]
 
 
+def test_a_camera_that_takes_the_data_out_of_the_commune_holding_it_is_counted_whole(
+    saint_barthelemy, osm_dir, replication, tmp_path, net_env, capsys
+):
+    """Saint-Barthélemy's relation takes in the sea: under 2 % of it lies inside the data,
+    whose area is drawn from all its sampled nodes and its cameras, but it holds all of the
+    data, so it has a row. A camera mapped west of it, in the extract's box but outside the
+    relation, takes the data's area out of it far from its outline: the whole count then
+    covers no commune and refuses (exit 4), and so does the run, instead of a patch that
+    kept the row (0 cameras) or left an empty table; the set in place stays."""
+    config = write_config(tmp_path, saint_barthelemy, None, all=True, admin_level=3)
+    assert run(config, "--quiet") == 0
+    assert [(r["insee"], r["coverage"]) for r in published(tmp_path / "www")[0]["communes"]] == [
+        ("97-7", 0.007)]
+    before = _set_files(tmp_path / "www")
+    state = (osm_dir / "saint-barthelemy" / "saint_barthelemy.state.txt").read_text()
+    sequence = int(state.split("sequenceNumber=")[1].split()[0])
+    west = Obj("node", NEW_NODE, 1, {"man_made": "surveillance", "surveillance:type": "camera"},
+               -63.0403, 17.901)
+    replication.publish(sequence + 1, osc(create=[west]), "2015-03-26T01:00:00Z")
+    twin = _twin(tmp_path, config, "whole")
+    refused = "none of the 1 selected communes is covered by the data of"
+    for path in (twin, config):
+        capsys.readouterr()
+        assert run(path) == 4
+        assert refused in capsys.readouterr().err
+    assert _set_files(tmp_path / "www") == before
+    with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:
+        (shape,) = db.execute("SELECT shape FROM kept_communes WHERE insee = '97-7'").fetchone()
+    assert not shapely.from_wkb(shape).intersects(shapely.Point(-63.0403, 17.901))  # off the relation
+
+
 def test_a_patched_set_names_as_without_population_only_those_a_whole_count_names(
     replication, monaco_2025, communes_06, ign_dir, ign_shapes, cog_population, tmp_path, net_env, capsys
 ):

@@ -268,6 +268,11 @@ def _data_region(extract: Extract) -> tuple[Any, str]:
     return sampled, extract.data_area_from if sampled is not None else ""
 
 
+def data_region(extract: Extract) -> Any:
+    """Where the extract has data (`_data_region`); None when that is not known."""
+    return _data_region(extract)[0]
+
+
 PIECE_VERTICES = 256  # the data region is cut into pieces of at most this many vertices
 CUTS = 2048  # cuts made and measured at a time by each thread
 

@@ -634,10 +634,11 @@ class Refresh:
     def _patch(self) -> list[Change]:
         """Count again only the communes whose cameras the diffs touched (a commune outside
         the data that now holds one gets its row, one that holds none any more loses it) and
-        those whose coverage a change of the data's area changes, and write their files; the
-        others' rows and features are kept."""
+        those whose coverage a change of the data's area changes or that held or now hold all
+        of the data, and write their files; the others' rows and features are kept. Whole when
+        no row would be left: the whole count refuses such a table."""
         from osmcams.communes.model import Communes
-        from osmcams.join import NO_DATA, finish, rank_order, row_of
+        from osmcams.join import NO_DATA, data_region, finish, rank_order, row_of
         from osmcams.outputs.sets import SetRow, commune_path
         from osmcams.outputs.writers import camera_feature, feature_line, row_lines
         from osmcams.sources.osm.pbf import Extract
@@ -665,9 +666,13 @@ class Refresh:
             for c, code in zip(moved, owners)))
         dirty = {code for code in (*self.store.communes_of(touched).values(), *owners)
                  if code in by_code}
+        before = self._data()
         changed = self._area_change(moved)  # the cameras widened or narrowed it
-        if changed is not None:  # the communes it meets: their coverage, and rows for those now in
-            met = sorted(set(kept.meeting(changed)) & set(mirror.get("selected")))
+        if changed is not None:  # the communes it meets: their coverage, and rows for those now in;
+            # and those that may hold all of the data before or after, which it need not meet
+            holding = {code for data in (before, self._data()) if (region := data_region(data)) is not None
+                       for code in kept.around(region)}
+            met = sorted((set(kept.meeting(changed)) | holding) & set(mirror.get("selected")))
             about = self._attributes("the area the data covers changed")
             shares = dict(zip(met, self._coverage(met, about)))
             for code in set(met) & by_code.keys():
@@ -697,6 +702,8 @@ class Refresh:
         if gone:
             self.log(f"{', '.join(gone)}, outside the data, no longer hold a camera: their rows go")
         rows = [r for r in rows if r.insee not in left]
+        if not rows:  # the whole count refuses a table that would read as no cameras
+            raise Whole("no commune has data any more")
         if state["rank"]:
             order = sorted(rows, key=lambda r: rank_order(
                 {"cameras": r.cameras, "cameras_per_km2": r.cameras_per_km2, "insee": r.insee}))

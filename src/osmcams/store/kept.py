@@ -99,6 +99,12 @@ class Kept:
                       if shapely.intersects(self._shape(i), part)}
         return sorted(found)
 
+    def around(self, shape: Any) -> list[str]:
+        """The codes of the kept communes whose box holds the box of `shape` (with a MARGIN):
+        those that may hold all of it."""
+        west, south, east, north = shape.bounds
+        return sorted(code for _, code in self._near(east, north, west, south))  # its corners swapped
+
     def outlines(self, codes: Iterable[str]) -> dict[str, Any]:
         """The kept outlines of the communes of `codes`."""
         import shapely
