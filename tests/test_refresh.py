@@ -1467,6 +1467,21 @@ def test_a_camera_that_takes_the_data_out_of_the_commune_holding_it_is_counted_w
     assert not shapely.from_wkb(shape).intersects(shapely.Point(-63.0403, 17.901))  # off the relation
 
 
+def _lamballe(replication, monaco_2025, communes_06, ign_dir, ign_shapes, cog_population,
+              tmp_path) -> tuple[Path, Obj]:
+    """A refreshed store of the Monaco extract, the 06 communes and Lamballe-Armor (22093),
+    whose population a note of the communes explains (`test_a_patched_set_names_…`), and a
+    camera at a point of Lamballe-Armor, to be mapped."""
+    communes_22 = ign_dir / "communes-22-cotes-d-armor.geojson"
+    config = write_config(tmp_path, monaco_2025, replication.url,
+                          boundaries=[str(communes_06), str(communes_22)], population=str(cog_population),
+                          names=[*FRENCH, "22093"])
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    assert run(config, "--quiet") == 0
+    point = ign_shapes(communes_22)["22093"].representative_point()
+    return config, Obj("node", NEW_NODE, 1, {"man_made": "surveillance"}, point.x, point.y)
+
+
 def test_a_patched_set_names_as_without_population_only_those_a_whole_count_names(
     replication, monaco_2025, communes_06, ign_dir, ign_shapes, cog_population, tmp_path, net_env, capsys
 ):
@@ -1475,14 +1490,8 @@ def test_a_patched_set_names_as_without_population_only_those_a_whole_count_name
     none here, which a note of the communes says (not the warning that names the communes
     without population, as for a code unknown to the table). A camera mapped there gives it
     a row by a patch, whose warnings are those of the whole path."""
-    communes_22 = ign_dir / "communes-22-cotes-d-armor.geojson"
-    config = write_config(tmp_path, monaco_2025, replication.url,
-                          boundaries=[str(communes_06), str(communes_22)], population=str(cog_population),
-                          names=[*FRENCH, "22093"])
-    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
-    assert run(config, "--quiet") == 0
-    point = ign_shapes(communes_22)["22093"].representative_point()
-    camera = Obj("node", NEW_NODE, 1, {"man_made": "surveillance"}, point.x, point.y)
+    config, camera = _lamballe(replication, monaco_2025, communes_06, ign_dir, ign_shapes, cog_population,
+                               tmp_path)
     replication.publish(MONACO_SEQUENCE + 1, osc(create=[camera]), STAMP.format(2, 0))
     twin = _twin(tmp_path, config, "whole")
     capsys.readouterr()
@@ -1504,14 +1513,8 @@ def test_a_store_without_the_notes_on_population_is_counted_whole_once(
     camera mapped in Beausoleil then does not give a patch that names Lamballe-Armor as
     without population, which the whole path does not: that run counts every commune, and
     keeps the notes; the next one patches. Each set and store equal the whole path's."""
-    communes_22 = ign_dir / "communes-22-cotes-d-armor.geojson"
-    config = write_config(tmp_path, monaco_2025, replication.url,
-                          boundaries=[str(communes_06), str(communes_22)], population=str(cog_population),
-                          names=[*FRENCH, "22093"])
-    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
-    assert run(config, "--quiet") == 0
-    point = ign_shapes(communes_22)["22093"].representative_point()
-    lamballe = Obj("node", NEW_NODE, 1, {"man_made": "surveillance"}, point.x, point.y)
+    config, lamballe = _lamballe(replication, monaco_2025, communes_06, ign_dir, ign_shapes, cog_population,
+                               tmp_path)
     replication.publish(MONACO_SEQUENCE + 1, osc(create=[lamballe]), STAMP.format(2, 0))
     assert run(config, "--quiet") == 0
     with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:  # as an older osmcams wrote it
