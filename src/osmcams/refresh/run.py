@@ -540,18 +540,18 @@ class Refresh:
                    if code not in held]
         return coverage_warnings(where, partial, outside)
 
-    def _data(self) -> Extract:
-        """An extract without cameras that says where the data lies: its box, the kept area
-        and its extent."""
+    def _data(self, area: Any = None) -> Extract:
+        """An extract without cameras that says where the data lies: its box, its extent and
+        `area`, else the kept area."""
         import shapely
 
         from osmcams.sources.osm.pbf import Extract
 
         mirror = self.mirror
-        area = mirror.get("area")
-        return Extract([], "", None, "", mirror.bbox(),
-                       data_area=area and area["wkb"] and shapely.from_wkb(area["wkb"]),
-                       extent=mirror.extent()[0])
+        if area is None:
+            kept = mirror.get("area")
+            area = kept and kept["wkb"] and shapely.from_wkb(kept["wkb"])
+        return Extract([], "", None, "", mirror.bbox(), data_area=area, extent=mirror.extent()[0])
 
     def _outlines(self, codes: list[str]) -> Any:
         """The kept outlines of the communes `codes`, as an array in their order."""
@@ -572,28 +572,20 @@ class Refresh:
         holds = holds_the_data(self._data(), self._outlines(codes))
         return [code for code, held in zip(codes, holds) if not held]
 
-    def _attributes(self, why: str) -> dict[str, list[Any]]:
-        """The department, population and area of each selected commune, as the whole count
-        kept them (`_rebuild`); Whole, said with `why`, when the store does not keep them (an
-        older osmcams wrote it)."""
-        about = self.mirror.get("attributes")
-        if about is None or "areas_kept" not in self.mirror.get("report"):
-            raise Whole(f"{why}, and the store does not keep what their rows need (an older osmcams "
-                        "wrote it)")
-        return about  # type: ignore[no-any-return]
-
-    def _coverage(self, codes: list[str], about: dict[str, list[Any]]) -> list[float | None]:
+    def _coverage(self, codes: list[str], about: dict[str, list[Any]],
+                  areas_kept: bool) -> list[float | None]:
         """The coverage of the communes `codes` of the data now, as a whole count cuts it
-        (`join.shares_of`, with their areas `about` when it takes them)."""
+        (`join.shares_of`, with their areas `about` when it took its communes' own)."""
         from osmcams.join import shares_of
 
-        areas = [about[code][2] for code in codes] if self.mirror.get("report")["areas_kept"] else None
+        areas = [about[code][2] for code in codes] if areas_kept else None
         shares = shares_of(self._data(), self._outlines(codes), areas)
         return [None] * len(codes) if shares is None else [float(share) for share in shares]
 
     def _new_rows(self, coverage: dict[str, float | None], about: dict[str, list[Any]]) -> list[KeptRow]:
         """The rows, not counted yet, of the communes of `coverage`, which had none: their name,
-        and their department, population and area `about` (`_attributes`); their `coverage`."""
+        and their department, population and area `about` (kept_state 'attributes'); their
+        `coverage`."""
         from osmcams.store.kept import KeptRow
 
         mirror = self.mirror
@@ -603,10 +595,10 @@ class Refresh:
                         share, 0, None, "", "")
                 for code, share in coverage.items()]
 
-    def _area_change(self, cameras: list[Camera]) -> Any:
-        """Where the diffs changed where the extract has data, `cameras` being where the
-        touched cameras are now: the symmetric difference of the area kept and the area now
-        (kept in its place); None when it is the same. `blocks.spread_area` depends on the
+    def _area_change(self, cameras: list[Camera]) -> tuple[Any, Any] | None:
+        """Whether the diffs changed where the extract has data, `cameras` being where the
+        touched cameras are now: the area kept and the area now (kept in its place); None
+        when it is the same. `blocks.spread_area` depends on the
         cameras through the grid, and the cells that hold one: unchanged when the grid is,
         the cell of every camera is now inside the area, and every cell a camera left holds
         another; else the area is computed again and compared. Whole when there was no area
@@ -629,7 +621,7 @@ class Refresh:
             return None
         if area is None or now is None:
             raise Whole("the data now has an area where it had none, or none where it had one")
-        return shapely.symmetric_difference(area, now)
+        return area, now
 
     def _patch(self) -> list[Change]:
         """Count again only the communes whose cameras the diffs touched (a commune outside
@@ -637,6 +629,8 @@ class Refresh:
         those whose coverage a change of the data's area changes or that held or now hold all
         of the data, and write their files; the others' rows and features are kept. Whole when
         no row would be left: the whole count refuses such a table."""
+        import shapely
+
         from osmcams.communes.model import Communes
         from osmcams.join import NO_DATA, data_region, finish, rank_order, row_of
         from osmcams.outputs.sets import SetRow, commune_path
@@ -646,9 +640,10 @@ class Refresh:
 
         mirror, kept = self.mirror, Kept(self.store.db)
         state = mirror.get("report")
-        if "population_notes" not in state:  # its warnings would name communes the whole count does not
-            raise Whole("the store does not keep the notes on the communes' population (an older "
-                        "osmcams wrote it)")
+        # Kept with the communes' attributes and whether their areas were their own: without the
+        # notes, the warnings would name communes the whole count does not.
+        if "population_notes" not in state:
+            raise Whole("the store does not keep what a patch needs (an older osmcams wrote it)")
         touched = self.touched or set()
         moved = mirror.cameras(touched)
         owners = kept.owners(moved)
@@ -656,9 +651,11 @@ class Refresh:
         had = len(rows)
         entering = sorted({code for code in owners if code} & set(mirror.get("selected"))
                           - {r.insee for r in rows})
+        about: dict[str, list[Any]] = {}  # what the rows of communes coming in need, read once asked
         if entering:  # a commune outside the data now holds a camera: it gets a row
-            about = self._attributes(f"{', '.join(entering)} now hold cameras")
-            rows += self._new_rows(dict(zip(entering, self._coverage(entering, about))), about)
+            about = mirror.get("attributes")
+            rows += self._new_rows(dict(zip(entering, self._coverage(entering, about, state["areas_kept"]))),
+                                   about)
             self.log(f"{', '.join(entering)}, outside the data, now hold cameras: their rows come")
         by_code = {r.insee: r for r in rows}
         mirror.set_communes(moved, owners, (
@@ -666,15 +663,14 @@ class Refresh:
             for c, code in zip(moved, owners)))
         dirty = {code for code in (*self.store.communes_of(touched).values(), *owners)
                  if code in by_code}
-        before = self._data()
-        changed = self._area_change(moved)  # the cameras widened or narrowed it
-        if changed is not None:  # the communes it meets: their coverage, and rows for those now in;
-            # and those that may hold all of the data before or after, which it need not meet
-            holding = {code for data in (before, self._data()) if (region := data_region(data)) is not None
-                       for code in kept.around(region)}
+        areas = self._area_change(moved)  # the cameras widened or narrowed it
+        if areas is not None:  # the communes the change meets: their coverage, and rows for those
+            # now in; and those that may hold all of the data before or after, which it need not meet
+            holding = {code for area in areas for code in kept.around(data_region(self._data(area)))}
+            changed = shapely.symmetric_difference(*areas)
             met = sorted((set(kept.meeting(changed)) | holding) & set(mirror.get("selected")))
-            about = self._attributes("the area the data covers changed")
-            shares = dict(zip(met, self._coverage(met, about)))
+            about = about or mirror.get("attributes")
+            shares = dict(zip(met, self._coverage(met, about, state["areas_kept"])))
             for code in set(met) & by_code.keys():
                 by_code[code].coverage = shares.pop(code)
             rows += self._new_rows(shares, about)
