@@ -205,7 +205,6 @@ class Sifted:
 
 
 @functools.cache
-@functools.cache
 def _messages(schema: str, *names: str) -> tuple[Any, ...]:
     """The classes of the messages `names` of `schema` (made once a process)."""
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
