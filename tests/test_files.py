@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -171,6 +172,45 @@ def test_a_new_folder_of_the_set_moves_whole(tmp_path: Path) -> None:
     clean_leftovers(out)  # other/ is not in place: it moves whole (d.html left before the kill)
     assert (out / "other" / "c.html").read_text() == "c" and not (out / "other" / "d.html").exists()
     assert (out / "top.txt").read_text() == "newer top" and not committed.exists()
+
+
+def test_the_files_of_a_large_set_move_in_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The files of a large set replace theirs in several threads (where the file system
+    discards freed blocks as it goes, a rename over a file can wait milliseconds: the waits
+    overlap), every one of them, and the files to remove go; a run killed halfway through
+    its moves is finished by the next the same way."""
+    import threading
+
+    out = tmp_path / "out"
+    names = {name: name for name in (f"{i % 3}/{i:03}.txt" for i in range(60))}
+    for name in names:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(f"old {name}")
+    (out / "gone.txt").write_text("old")
+    threads: set[int] = set()
+    replace = os.replace
+
+    def watched(source: Any, target: Any) -> None:
+        threads.add(threading.get_ident())
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", watched)
+    with publish(out, names, overwrite=True, remove=["gone.txt"]) as paths:
+        for name, path in paths.items():
+            path.write_text(f"new {name}")
+    assert files(out) == {name: f"new {name}" for name in names}
+    assert len(threads) > 2  # the commit list's rename, and the moves' threads
+    dead = dead_pid()  # killed once half of the files had moved
+    committed = out / f".osmcams-tmp-{dead}-c0ffee"
+    for i, name in enumerate(names):
+        place = out / name if i % 2 else committed / name
+        place.parent.mkdir(parents=True, exist_ok=True)
+        place.write_text(f"newer {name}")
+    (committed / COMMIT).write_text(json.dumps({"move": list(names), "remove": []}))
+    threads.clear()
+    clean_leftovers(out)
+    assert files(out) == {name: f"newer {name}" for name in names} and not committed.exists()
+    assert len(threads) > 1
 
 
 def test_a_single_file_is_one_line_when_the_disk_refuses(tmp_path: Path) -> None:

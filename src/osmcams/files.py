@@ -34,6 +34,7 @@ TEMP_PREFIX = ".osmcams-tmp-"
 _TEMP = re.compile(r"^\.osmcams-tmp-(\d+)-")
 # In a staging directory, the list of its moves; its presence means "publish this set".
 COMMIT = ".osmcams-commit.json"
+RENAMERS = 8  # threads that move a published set's files into place (`_each`)
 MAX_INFLATION = 100  # a compressed input inflating more than this many times its size is a bomb
 # Held while a block that a Ctrl-C must not cut short runs (`uninterrupted`): the CLI, which
 # ends a run that does not end soon enough after Ctrl-C, waits for it.
@@ -510,30 +511,44 @@ def _finish(staging: Path, directory: Path) -> None:
     manifest = json.loads((staging / COMMIT).read_text(encoding="utf-8"))
     if not all(_inside(name) for name in [*manifest["move"], *manifest["remove"]]):
         raise ValueError(f"{staging / COMMIT} names a file outside {directory}")
-    made: set[str] = set()
     moved = _new_folders(staging, directory, manifest["move"])
     whole = set(moved)
     for folder in moved:  # one rename for each
         os.makedirs(os.path.dirname(os.path.join(directory, folder)), exist_ok=True)
         os.rename(os.path.join(staging, folder), os.path.join(directory, folder))
-    for name in manifest["move"]:
-        if name.rpartition("/")[0] in whole:  # there already, with its folder
-            continue
+    moves = [name for name in manifest["move"] if name.rpartition("/")[0] not in whole]  # else there
+    for folder in sorted({os.path.dirname(os.path.join(directory, name)) for name in moves}):
+        os.makedirs(folder, exist_ok=True)
+
+    def move(name: str) -> None:
         source = os.path.join(staging, name)
-        target = os.path.join(directory, name)
-        if os.path.dirname(target) not in made:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            made.add(os.path.dirname(target))
         try:
-            os.replace(source, target)
+            os.replace(source, os.path.join(directory, name))
         except FileNotFoundError:
             if os.path.lexists(source):
                 raise
             # else moved already, by a run killed later on
-    for name in manifest["remove"]:
-        (directory / name).unlink(missing_ok=True)
+
+    _each(move, moves)
+    _each(lambda name: (directory / name).unlink(missing_ok=True), manifest["remove"])
     (staging / COMMIT).unlink()
     shutil.rmtree(staging)
+
+
+def _each(work: Callable[[str], None], names: list[str]) -> None:
+    """`work` on each of `names`, in RENAMERS threads when there are many: a rename over a
+    file, or an unlink, frees the file's blocks, and where the file system discards them as
+    it goes (ext4 mounted with `discard`) about one in seven waits milliseconds for the
+    disk; in threads, these waits overlap (docs/performance.md)."""
+    if len(names) < RENAMERS:
+        for name in names:
+            work(name)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(RENAMERS) as pool:
+        for _ in pool.map(work, names):  # the first error is raised, once every rename ended
+            pass
 
 
 def _new_folders(staging: Path, directory: Path, moves: list[str]) -> list[str]:
