@@ -95,7 +95,8 @@ def write_set(
     other communes' files stay as they are, but for the files `gone` (their communes
     left the set). `cameras` gives the lines of cameras.geojson. `ranges`, when given, are
     those of the cameras.geojson in place, whose lines are still those of every commune but
-    those of `features`: these are copied from it.
+    those of `features`: these are copied from it, and those of `features` written as given
+    (the same lines, not read again).
     """
     from osmcams.files import publish
 
@@ -125,7 +126,7 @@ def write_set(
             written = _write_cameras(paths["cameras"], order, cameras(None))
         else:
             written = _splice_cameras(paths["cameras"], order, cameras, directory / FIXED["cameras"],
-                                      ranges, set(features))
+                                      ranges, features)
     return identities(directory, names.values()), written
 
 
@@ -147,13 +148,15 @@ def _write_cameras(path: Path, order: list[str], lines: Iterable[tuple[str, byte
 
 
 def _splice_cameras(path: Path, order: list[str], cameras: Lines, old: Path, ranges: Ranges,
-                    changed: set[str]) -> Ranges:
-    """cameras.geojson at `path`: the lines of the communes of `order` that are `changed` or
-    not in `ranges` from `cameras`, the others' bytes copied from `old`; its ranges."""
+                    changed: dict[str, list[str]]) -> Ranges:
+    """cameras.geojson at `path`: the lines of the communes of `order` that are `changed` (as
+    given: their files' lines are theirs in it) or not in `ranges` (from `cameras`), the
+    others' bytes copied from `old`; its ranges."""
     fresh = {code for code in order if code in changed or code not in ranges}
-    bodies: dict[str, list[bytes]] = {}
-    for code, line in cameras(fresh):
-        bodies.setdefault(code, []).append(line)
+    bodies = {code: [line.encode() for line in changed[code]] for code in fresh & changed.keys()}
+    if fresh - changed.keys():
+        for code, line in cameras(fresh - changed.keys()):
+            bodies.setdefault(code, []).append(line)
     written: Ranges = {}
     with open(old, "rb") as source, open(path, "wb") as out:
         out.write(START)
