@@ -421,6 +421,49 @@ def test_site_follows_moves_and_communes_that_lose_their_data(
     assert "Earlier runs" in index and 'id="run-6462850"' in index  # the first move's run
 
 
+def test_the_squares_of_communes_that_gain_or_lose_their_data_alone_are_merged_again(built, tmp_path):
+    """The area of the communes without data is kept by square degree. When a patch says which
+    communes gained or lost their data, only their squares are looked at again (a square
+    whose kept part was set wrong here stays so), and every part is the one that merging
+    each square from scratch gives, on the real IGN outlines: Nice (06088) in and out."""
+    from osmcams.refresh.site import AREA_KEY, AREA_PART, keep_no_data_area
+    from osmcams.store.history import Store
+
+    def parts(db: sqlite3.Connection) -> dict[str, str]:
+        return dict(db.execute("SELECT name, value FROM kept_state WHERE name LIKE ?", (AREA_PART + "%",)))
+
+    def from_scratch(history: Path) -> dict[str, str]:
+        copy = tmp_path / "copy.sqlite"
+        shutil.copyfile(history, copy)
+        scratch = Store(copy)
+        scratch.db.execute("DELETE FROM kept_state WHERE name LIKE ? OR name = ?",
+                           (AREA_PART + "%", AREA_KEY))
+        keep_no_data_area(scratch)
+        found = parts(scratch.db)
+        scratch.close()
+        return found
+
+    history = tmp_path / "www" / "history.sqlite"
+    store = Store(history)
+    db = store.db
+    kept = parts(db)
+    nice = AREA_PART + "7:43"
+    other = next(name for name in sorted(kept) if name != nice)
+    wrong = json.dumps(["not what its communes give", json.loads(kept[other])[1]])
+    db.execute("UPDATE kept_state SET value = ? WHERE name = ?", (wrong, other))
+    row = list(db.execute("SELECT * FROM kept_rows LIMIT 1").fetchone())
+    db.execute(f"INSERT INTO kept_rows VALUES ({','.join('?' * len(row))})", ["06088", *row[1:]])
+    keep_no_data_area(store, ["06088"])
+    gained = parts(db)
+    assert gained[nice] != kept[nice] and gained[other] == wrong
+    db.execute("UPDATE kept_state SET value = ? WHERE name = ?", (kept[other], other))
+    assert parts(db) == from_scratch(history)
+    db.execute("DELETE FROM kept_rows WHERE insee = '06088'")
+    keep_no_data_area(store, ["06088"])
+    assert parts(db) == from_scratch(history) == kept
+    store.close()
+
+
 def test_site_command_and_its_errors(built, tmp_path, capsys):
     site = tmp_path / "site"
     feed = (site / "feed.atom").read_text(encoding="utf-8")

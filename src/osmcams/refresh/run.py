@@ -513,12 +513,13 @@ class Refresh:
         del lines, texts  # a first run holds every camera's feature: not while recording
         return self._record(report.rows, cameras) if record else []
 
-    def _keep_no_data_area(self) -> None:
-        """With a site, the area of the communes without data that its map draws, kept."""
+    def _keep_no_data_area(self, changed: Sequence[str] = ()) -> None:
+        """With a site, the area of the communes without data that its map draws, kept (the
+        communes `changed` gained or lost their data since the area kept: `keep_no_data_area`)."""
         if self.config.site is not None:
             from osmcams.refresh.site import keep_no_data_area
 
-            keep_no_data_area(self.store)
+            keep_no_data_area(self.store, changed)
 
     def _keep_area(self) -> Any:
         """Where the updated extract has data (`Mirror.data_area`), kept with its grid."""
@@ -723,7 +724,7 @@ class Refresh:
         kept.update_rows([by_code[code] for code in dirty])
         kept.drop_rows(gone)
         if gone or added:
-            self._keep_no_data_area()
+            self._keep_no_data_area([*gone, *added])
         kept.reorder({r.insee: i for i, r in enumerate(order) if r.published != i})
         self._write_set(meta, warnings, [SetRow(r.insee, r.name, r.json, r.csv) for r in order],
                         {code: [line for *_, line in kept_features[code]] for code in dirty}, False,

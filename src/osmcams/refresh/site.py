@@ -30,11 +30,12 @@ import gc
 import hashlib
 import html
 import json
+import math
 import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,21 +331,33 @@ def _area_key(db: Any, outside: list[str]) -> str:
     return hashlib.sha256(json.dumps([kept_value(db, "communes"), outside]).encode()).hexdigest()
 
 
-def _area_parts(db: Any, outside: list[str], kept: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The area of the communes `outside` as its parts, by the square degree that holds the
-    middle of each commune's box: [what the part depends on, `maps.merged_polygons` of its
-    communes]; those of `kept` that are the same are not merged again."""
-    import math
+# The kept communes' boxes, in the order of their codes (`where`: a condition on them)
+BOXES = ("SELECT c.insee, b.min_lon, b.max_lon, b.min_lat, b.max_lat FROM kept_boxes b"
+         " JOIN kept_communes c ON c.id = b.id{where} ORDER BY c.insee")
 
+
+def _square(west: float, east: float, south: float, north: float) -> str:
+    """The square degree that holds the middle of a box: the part of the area that a
+    commune's outline goes into."""
+    return f"{math.floor((west + east) / 2)}:{math.floor((south + north) / 2)}"
+
+
+def _squares(db: Any, wanted: set[str], where: str = "", params: tuple[Any, ...] = ()
+             ) -> dict[str, list[str]]:
+    """The communes of `wanted` among the kept ones (those of `where`), by their `_square`."""
+    squares: dict[str, list[str]] = {}
+    for code, west, east, south, north in db.execute(BOXES.format(where=where), params):
+        if code in wanted:
+            squares.setdefault(_square(west, east, south, north), []).append(code)
+    return squares
+
+
+def _area_parts(db: Any, squares: dict[str, list[str]], kept: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The parts of the area of the communes of `squares` (`_squares`), each [what it depends
+    on, `maps.merged_polygons` of its communes]; those of `kept` that are the same are not
+    merged again."""
     from osmcams.outputs.maps import merged_polygons
 
-    wanted, squares = set(outside), dict[str, list[str]]()
-    for code, west, east, south, north in db.execute(
-            "SELECT c.insee, b.min_lon, b.max_lon, b.min_lat, b.max_lat FROM kept_boxes b"
-            " JOIN kept_communes c ON c.id = b.id ORDER BY c.insee"):
-        if code in wanted:
-            square = f"{math.floor((west + east) / 2)}:{math.floor((south + north) / 2)}"
-            squares.setdefault(square, []).append(code)
     parts = {square: [_area_key(db, codes), ""] for square, codes in squares.items()}
     merged = [square for square, part in parts.items() if kept.get(square, [None])[0] != part[0]]
     shapes = Kept(db).outlines([code for square in merged for code in squares[square]])
@@ -353,18 +366,34 @@ def _area_parts(db: Any, outside: list[str], kept: dict[str, list[str]]) -> dict
     return {square: kept[square] if square not in merged else part for square, part in parts.items()}
 
 
-def keep_no_data_area(store: Store) -> None:
+def keep_no_data_area(store: Store, changed: Collection[str] = ()) -> None:
     """Keep in the store the area that the site's map draws of the communes without data,
     when they are not those of the one kept (its parts whose communes changed merged again):
-    a refresh with a site does, under the store's lock, so that a build only writes it."""
+    a refresh with a site does, under the store's lock, so that a build only writes it.
+    `changed`: communes that gained or lost their data since; when the area kept is that of
+    the communes without data before them, only their squares are looked at again."""
+    from osmcams.store.sql import rows_in
+
     db = store.db
     outside = _outside(db)
     key = _area_key(db, outside)
-    if kept_value(db, AREA_KEY) == key:
+    held = kept_value(db, AREA_KEY)
+    if held == key:
         return
     kept = {name[len(AREA_PART):]: json.loads(value) for name, value in db.execute(
         "SELECT name, value FROM kept_state WHERE name LIKE ?", (AREA_PART + "%",))}
-    parts = _area_parts(db, outside, kept)
+    wanted = set(outside)
+    if changed and held == _area_key(db, sorted(wanted ^ set(changed))):
+        squares: dict[str, list[str]] = {}
+        for _, *box in rows_in(db, BOXES.format(where=" WHERE c.insee IN ({marks})"), changed):
+            square = _square(*box)
+            x, y = (int(n) for n in square.split(":"))
+            squares[square] = _squares(db, wanted, " WHERE b.max_lon >= ? AND b.min_lon <= ? AND b.max_lat"
+                                       " >= ? AND b.min_lat <= ?", (x, x + 1, y, y + 1)).get(square, [])
+        parts = {square: part for square, part in kept.items() if square not in squares}
+        parts |= _area_parts(db, {square: codes for square, codes in squares.items() if codes}, kept)
+    else:
+        parts = _area_parts(db, _squares(db, wanted), kept)
     db.executemany("DELETE FROM kept_state WHERE name = ?", [(AREA_PART + square,) for square in kept
                                                              if square not in parts])
     db.executemany("INSERT OR REPLACE INTO kept_state VALUES (?, ?)", [
@@ -378,7 +407,8 @@ def _no_data_parts(db: Any, outside: list[str]) -> list[str]:
     if kept_value(db, AREA_KEY) == _area_key(db, outside):
         return [json.loads(value)[1] for (value,) in db.execute(
             "SELECT value FROM kept_state WHERE name LIKE ? ORDER BY name", (AREA_PART + "%",))]
-    return [part for _, (_, part) in sorted(_area_parts(db, outside, {}).items())]  # as kept
+    parts = _area_parts(db, _squares(db, set(outside)), {})
+    return [part for _, (_, part) in sorted(parts.items())]  # as kept
 
 
 def stays(changes: list[tuple[int, str, str | None]], first: str | None, last: str | None,
