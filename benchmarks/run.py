@@ -57,9 +57,10 @@ EXTRACT = (
 # Child that reads a history file and prints how many cameras its last version holds.
 TIMELINE = (
     "import sys\n"
+    "import numpy\n"
     "from osmcams.sources.osm.osh import read_history\n"
     "history = read_history(sys.argv[1], int(sys.argv[2]))\n"
-    "print(sum(track.positions[-1] is not None for track in history.tracks))\n"
+    "print(int((~numpy.isnan(history.columns.lon[history.columns.ends - 1])).sum()))\n"
 )
 
 

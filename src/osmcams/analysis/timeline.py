@@ -12,7 +12,6 @@ import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from itertools import chain
 from typing import Any
 
 from osmcams.errors import UsageError
@@ -124,21 +123,17 @@ class Segments:
         return dict(zip(communes.frame["insee"].to_numpy(object)[rows].tolist(), first[rows].tolist()))
 
 
-def segments_of(tracks: list[Any], communes: Any) -> Segments:
-    """The segments of `tracks`, placed in `communes`."""
+def segments_of(tracks: Any, communes: Any) -> Segments:
+    """The segments of `tracks` (`osh.Tracks`), placed in `communes`."""
     import numpy
 
     from osmcams.join import owners
 
-    sizes = numpy.fromiter((len(track.starts) for track in tracks), numpy.int64, len(tracks))
-    total = int(sizes.sum())
-    starts = numpy.fromiter(chain.from_iterable(track.starts for track in tracks), numpy.int64, total)
-    positions = [p for track in tracks for p in track.positions]
-    camera = numpy.fromiter((p is not None for p in positions), bool, total)
-    lon, lat = numpy.fromiter(chain.from_iterable(filter(None, positions)), float).reshape(-1, 2).T
-    states = numpy.full(total, NOT_CAMERA)
-    states[camera] = owners(lon, lat, communes)
-    return Segments(numpy.repeat(numpy.arange(len(tracks)), sizes), starts, states, sizes.cumsum())
+    camera = ~numpy.isnan(tracks.lon)
+    states = numpy.full(len(tracks.starts), NOT_CAMERA)
+    states[camera] = owners(tracks.lon[camera], tracks.lat[camera], communes)
+    sizes = tracks.sizes()
+    return Segments(numpy.repeat(numpy.arange(len(sizes)), sizes), tracks.starts, states, tracks.ends)
 
 
 @dataclass
@@ -246,7 +241,7 @@ def build(
 
     with ThreadPoolExecutor(1) as background:  # mostly in scipy and GEOS, out of the GIL
         known = background.submit(measured)
-        segments = segments_of(history.tracks, communes)
+        segments = segments_of(history.columns, communes)
         first = segments.first_seen(communes)
         dated, coverage = known.result()
         # A commune that held a camera at any date has data, whatever the sampling says.
@@ -337,7 +332,7 @@ def cameras_at(history: Any, boundaries: dict[str, Any], moments: list[int]) -> 
 
     codes = list(boundaries)
     frame = geopandas.GeoDataFrame({"insee": codes}, geometry=list(boundaries.values()), crs="EPSG:4326")
-    counts = _count(segments_of(history.tracks, Communes(frame, history.source)), moments,
+    counts = _count(segments_of(history.columns, Communes(frame, history.source)), moments,
                     numpy.arange(len(codes)))
     return {code: counts.cameras[k].tolist() for k, code in enumerate(codes)}
 

@@ -86,8 +86,7 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
     history = read_history(path, settings.threads, progress, tags=True)
     communes = _communes(config, store, path, settings, progress)
     codes = selection(config.request, communes)
-    tracks = history.tracks
-    segments = segments_of(tracks, communes)
+    segments = segments_of(history.columns, communes)
     states, first = segments.codes(communes), segments.first_seen(communes)
     chosen, coverage = covered(history.dated(), communes.frame.set_index("insee", drop=False).loc[codes],
                                  rank=config.request.every or not config.request.communes, holding=set(first))
@@ -104,7 +103,7 @@ def _backfill(store: Store, config: Config, settings: Settings, path: Path, ever
     if not dates:
         raise UsageError(f"{path.name}: its data starts after the first refresh run ({limit}): "
                          "nothing to backfill")
-    cameras = _Cameras(tracks, states, selected)
+    cameras = _Cameras(history.tracks, states, selected)
     steps = []
     before: dict[str, Any] = {}
     was_in_osm: set[str] = set()

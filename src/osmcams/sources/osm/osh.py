@@ -10,7 +10,7 @@ of those ways refers to. No other object reaches Python.
 from __future__ import annotations
 
 import bisect
-import itertools
+import functools
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -74,11 +74,90 @@ class Track:
         return self.positions[i] if i >= 0 else None
 
 
+KINDS = ("node", "way", "relation")
+
+
+@dataclass
+class Tracks:
+    """The camera tracks as columns, in the order of `History.tracks` (nodes, ways, then
+    relations, each by id). Per track: its kind (a KINDS index), id, last edit (`Track.edited`)
+    and where its segments end; per segment: its start, its place (NaN while it is no camera)
+    and, when the tags were read, its tags ({} while no camera)."""
+
+    kinds: Any
+    ids: Any
+    edited: Any
+    ends: Any
+    starts: Any
+    lon: Any
+    lat: Any
+    tags: list[dict[str, str]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def sizes(self) -> Any:
+        """How many segments each track has."""
+        import numpy
+
+        return numpy.diff(self.ends, prepend=0)
+
+    def last_places(self) -> Any:
+        """The last (lon, lat) of each track that was ever a camera, as rows."""
+        import numpy
+
+        placed = numpy.flatnonzero(~numpy.isnan(self.lon))
+        track = numpy.searchsorted(self.ends, placed, "right")
+        last = placed[numpy.append(track[1:] != track[:-1], True)[:len(placed)]]
+        return numpy.column_stack((self.lon[last], self.lat[last]))
+
+    def objects(self) -> list[Track]:
+        """One `Track` each."""
+        positions = [None if x != x else (x, y) for x, y in zip(self.lon.tolist(), self.lat.tolist())]
+        tags = self.tags if self.tags is not None else [{} for _ in positions]
+        starts, ends = self.starts.tolist(), self.ends.tolist()
+        return [Track(f"{KINDS[kind]}/{osm_id}", starts[a:b], positions[a:b], tags[a:b], edited)
+                for kind, osm_id, edited, a, b in zip(self.kinds.tolist(), self.ids.tolist(),
+                                                     self.edited.tolist(), [0, *ends], ends)]
+
+    @classmethod
+    def of(cls, tracks: list[Track], tags: bool) -> Tracks:
+        """The columns of `tracks`."""
+        import numpy
+
+        keys = [track.key.split("/") for track in tracks]
+        places = [p or (numpy.nan, numpy.nan) for track in tracks for p in track.positions]
+        lon, lat = numpy.array(places, float).reshape(-1, 2).T
+        return cls(numpy.array([KINDS.index(kind) for kind, _ in keys], numpy.int64),
+                   numpy.array([int(osm_id) for _, osm_id in keys], numpy.int64),
+                   numpy.array([track.edited for track in tracks], numpy.int64),
+                   numpy.cumsum([len(track.starts) for track in tracks], dtype=numpy.int64),
+                   numpy.array([s for track in tracks for s in track.starts], numpy.int64),
+                   lon.copy(), lat.copy(), [t for track in tracks for t in track.tags] if tags else None)
+
+    def joined(self, other: Tracks) -> Tracks:
+        """The tracks of both, in order of kind and id."""
+        import numpy
+
+        kinds, ids = numpy.concatenate((self.kinds, other.kinds)), numpy.concatenate((self.ids, other.ids))
+        order = numpy.lexsort((ids, kinds))
+        sizes = numpy.concatenate((self.sizes(), other.sizes()))
+        first = numpy.concatenate((self.ends, other.ends + (self.ends[-1] if len(self) else 0))) - sizes
+        sizes = sizes[order]
+        ends = numpy.cumsum(sizes)
+        taken = numpy.repeat(first[order] - (ends - sizes), sizes) + numpy.arange(int(sizes.sum()))
+        segments = {name: numpy.concatenate((getattr(self, name), getattr(other, name)))[taken]
+                    for name in ("starts", "lon", "lat")}
+        both = None if self.tags is None or other.tags is None else self.tags + other.tags
+        return Tracks(kinds[order], ids[order], numpy.concatenate((self.edited, other.edited))[order],
+                      ends, **segments, tags=None if both is None else [both[i] for i in taken.tolist()])
+
+
 @dataclass
 class History:
     """The camera tracks of a history file, with the date of its data."""
 
-    tracks: list[Track]
+    columns: Tracks
     source: str
     timestamp: str | None
     timestamp_source: str
@@ -103,13 +182,20 @@ class History:
                 self._area = area, source
         return self._area
 
+    @functools.cached_property
+    def tracks(self) -> list[Track]:
+        """One `Track` per camera, made when first asked (the timeline counts from the
+        columns) and kept out of the collector's reach."""
+        with gc_paused(keep=True):
+            return self.columns.objects()
+
     def positions(self) -> Any:
         """Every place a camera was, as (lon, lat) rows: where the file has data, whatever
         its nodes sampled say."""
         import numpy
 
-        places = (p for track in self.tracks for p in track.positions if p is not None)
-        return numpy.fromiter(itertools.chain.from_iterable(places), float).reshape(-1, 2)
+        placed = ~numpy.isnan(self.columns.lon)
+        return numpy.column_stack((self.columns.lon[placed], self.columns.lat[placed]))
 
     def dated(self) -> Extract:
         """The file's source, date, data area and extent with no camera: what coverage asks
@@ -299,7 +385,7 @@ def _position(scan: _Scan, kind: str, osm_id: int, instant: int) -> tuple[float,
     return centre(points) if points else None
 
 
-def _sifted_tracks(versions: NodeVersions) -> tuple[dict[int, Track], set[str]]:
+def _sifted_tracks(versions: NodeVersions) -> tuple[Tracks, set[str]]:
     """The tracks of the camera nodes the sieve read, as `_tracks` makes them, all at once;
     and the keys of those that were, for a time, a camera without a valid location."""
     import numpy
@@ -307,15 +393,14 @@ def _sifted_tracks(versions: NodeVersions) -> tuple[dict[int, Track], set[str]]:
     order = numpy.argsort(versions.ids, kind="stable")
     ids, starts = versions.ids[order], versions.starts[order]
     ends = numpy.flatnonzero(numpy.append(ids[1:] != ids[:-1], True)[:len(ids)])  # each one's last
-    edited = dict(zip(ids[ends].tolist(), starts[ends].tolist()))
+    edited = starts[ends]
     camera = versions.visible[order] & versions.tagged[order]
     lon, lat = versions.lon[order], versions.lat[order]
     placed = camera & ~numpy.isnan(lon)
     unplaced = {f"node/{i}" for i in unique(ids[camera & ~placed]).tolist()}
-    tags = [versions.tags[i] for i in order.tolist()] if versions.tags is not None else None
     texts: dict[Tags, int] = {}
-    tag_keys = numpy.array([texts.setdefault(t, len(texts)) for t in tags] if tags else
-                           numpy.zeros(len(ids), numpy.int64))
+    tag_keys = numpy.array([texts.setdefault(versions.tags[i], len(texts)) for i in order.tolist()]
+                           if versions.tags is not None else numpy.zeros(len(ids), numpy.int64))
     # Of versions of one instant, the last; then only those that change what the node is.
     last = numpy.ones(len(ids), bool)
     last[:-1] = (ids[1:] != ids[:-1]) | (starts[1:] != starts[:-1])
@@ -326,31 +411,25 @@ def _sifted_tracks(versions: NodeVersions) -> tuple[dict[int, Track], set[str]]:
     same[1:] = (ids[1:] == ids[:-1]) & (placed[1:] == placed[:-1]) & (~placed[1:] | (
         (lon[1:] == lon[:-1]) & (lat[1:] == lat[:-1]) & (tag_keys[1:] == tag_keys[:-1])))
     changes = numpy.flatnonzero(~same)
-    ids, starts, placed = ids[changes], starts[changes], placed[changes]
-    positions = [(x, y) if here else None for x, y, here in
-                 zip(lon[changes].tolist(), lat[changes].tolist(), placed.tolist())]
-    described = ([dict(tags[i]) if here else {} for i, here in zip(kept[changes].tolist(), placed.tolist())]
-                 if tags else [{} for _ in positions])
-    bounds = [0, *(numpy.flatnonzero(ids[1:] != ids[:-1]) + 1).tolist(), len(ids)]
-    start_list, id_list = starts.tolist(), ids.tolist()
-    tracks = {
-        id_list[a]: Track(f"node/{id_list[a]}", start_list[a:b], positions[a:b], described[a:b],
-                          edited[id_list[a]])
-        for a, b in itertools.pairwise(bounds) if b > a
-    }
-    return tracks, unplaced
+    ids, placed = ids[changes], placed[changes]
+    described = None if versions.tags is None else [
+        dict(versions.tags[i]) if here else {}
+        for i, here in zip(order[kept[changes]].tolist(), placed.tolist())]
+    bounds = numpy.flatnonzero(numpy.append(ids[1:] != ids[:-1], True)[:len(ids)]) + 1  # each one's end
+    return Tracks(numpy.zeros(len(edited), numpy.int64), ids[bounds - 1], edited, bounds, starts[changes],
+                  numpy.where(placed, lon[changes], numpy.nan), numpy.where(placed, lat[changes], numpy.nan),
+                  described), unplaced
 
 
-def _tracks(scan: _Scan) -> tuple[list[Track], list[str]]:
+def _tracks(scan: _Scan) -> tuple[Tracks, list[str]]:
     names = {"n": "node", "w": "way", "r": "relation"}
     tracks: list[Track] = []
-    sifted, unplaced = _sifted_tracks(scan.sifted) if scan.sifted is not None else ({}, set())
+    sifted, unplaced = (_sifted_tracks(scan.sifted) if scan.sifted is not None
+                        else (Tracks.of([], scan.tags), set()))
+    read = set(sifted.ids.tolist())
     for kind in ("n", "w", "r"):
         table = {"n": scan.nodes, "w": scan.ways, "r": scan.relations}[kind]
-        for osm_id in sorted(scan.ids[kind]):
-            if kind == "n" and osm_id in sifted:
-                tracks.append(sifted[osm_id])
-                continue
+        for osm_id in sorted(scan.ids[kind] - read if kind == "n" else scan.ids[kind]):
             key = f"{names[kind]}/{osm_id}"
             track = Track(key, [], [], edited=max((v.start for v in table.get(osm_id, ())), default=0))
             if kind == "n":  # a node is where its version puts it
@@ -376,7 +455,7 @@ def _tracks(scan: _Scan) -> tuple[list[Track], list[str]]:
             f"{len(unplaced)} camera ways or relations had, for a time, no node in the file; "
             f"not counted then: {', '.join(sorted(unplaced))}"
         )
-    return tracks, warnings
+    return sifted.joined(Tracks.of(tracks, scan.tags)) if tracks else sifted, warnings
 
 
 def _data_date(
@@ -446,27 +525,19 @@ def read_history(
     ids, sifted = _camera_ids(path, pool, threads, tags, progress)
     scan = _Scan(ids, tags, sifted=None if sifted is None else sifted.versions)
     _read_versions(path, scan, pool, progress)
-    with gc_paused(keep=True):  # hundreds of thousands of tracks, made at once, kept
+    with gc_paused(keep=True):  # with `tags`, hundreds of thousands of dicts, made at once, kept
         tracks, warnings = _tracks(scan)
     timestamp, timestamp_source, dated = _data_date(path, stamp, stamp_source, scan)
     evidence = None if sifted is None else (
         sifted.samples, sifted.referenced, *_camera_places(sifted.versions, ids["n"], tracks))
     box, said = header_bbox(header), ""
     if evidence is not None:
-        box, said = box_of_data(box, *evidence, lambda: _last_places(tracks), path.name)
+        box, said = box_of_data(box, *evidence, tracks.last_places, path.name)
     return History(tracks, str(path), timestamp, timestamp_source, box,
                    dated + warnings + ([said] if said else []), evidence)
 
 
-def _last_places(tracks: list[Track]) -> Any:
-    """The last (lon, lat) of each track that was ever a camera, as rows."""
-    import numpy
-
-    last = (next((p for p in reversed(track.positions) if p is not None), None) for track in tracks)
-    return numpy.array([p for p in last if p is not None], float).reshape(-1, 2)
-
-
-def _camera_places(versions: NodeVersions | None, nodes: set[int], tracks: list[Track]) -> tuple[Any, Any]:
+def _camera_places(versions: NodeVersions | None, nodes: set[int], tracks: Tracks) -> tuple[Any, Any]:
     """The ids and (lon, lat) of the camera nodes the sieve read, at each place they were
     a camera (`versions`), and of those of `nodes` it did not read, from their `tracks`."""
     import numpy
@@ -478,14 +549,13 @@ def _camera_places(versions: NodeVersions | None, nodes: set[int], tracks: list[
         ids.append(versions.ids[placed])
         places.append(numpy.column_stack((versions.lon[placed], versions.lat[placed])))
         beyond = nodes - set(unique(versions.ids).tolist())
-    for track in tracks if beyond else ():
-        kind, _, number = track.key.partition("/")
-        if kind == "node" and int(number) in beyond:
-            at = [p for p in track.positions if p is not None]
-            ids.append(numpy.full(len(at), int(number), numpy.int64))
-            places.append(numpy.array(at, float).reshape(-1, 2))
+    if beyond:
+        sizes = tracks.sizes()
+        track = (tracks.kinds == 0) & isin(tracks.ids, numpy.fromiter(beyond, numpy.int64))
+        taken = numpy.repeat(track, sizes) & ~numpy.isnan(tracks.lon)
+        ids.append(numpy.repeat(tracks.ids, sizes)[taken])
+        places.append(numpy.column_stack((tracks.lon[taken], tracks.lat[taken])))
     return numpy.concatenate(ids), numpy.concatenate(places)
-
 
 
 def snapshot(path: str | os.PathLike[str], threads: int = 0, progress: Progress | None = None) -> Extract:
