@@ -918,9 +918,9 @@ def test_the_estimate_takes_the_camera_nodes_libosmium_read_from_their_tracks() 
     tracks = Tracks.of([Track("node/5", [1], [(1.0, 2.0)]),
                         Track("node/9", [1, 2, 3], [(7.0, 8.0), None, (7.5, 8.5)]),
                         Track("way/9", [1], [(0.0, 0.0)])], tags=False)
-    ids, places = _camera_places(versions, {5, 9}, tracks)
+    ids, places = _camera_places(versions, {9}, tracks)
     assert ids.tolist() == [5, 9, 9] and places.tolist() == [[1.0, 2.0], [7.0, 8.0], [7.5, 8.5]]
-    ids, places = _camera_places(versions, {5}, tracks)
+    ids, places = _camera_places(versions, set(), tracks)
     assert ids.tolist() == [5] and places.tolist() == [[1.0, 2.0]]
 
 
@@ -942,13 +942,27 @@ def test_the_timeline_makes_no_track(history: Path, ign_dir: Path) -> None:
     assert found.meta["cameras_at_last_date"] == sum(t.positions[-1] is not None for t in read.tracks) > 0
 
 
-def test_the_sieve_s_tracks_are_libosmium_s(history: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("case", ["Monaco", "a camera way on a camera node"])
+def test_the_sieve_s_tracks_are_libosmium_s(history: Path, tmp_path: Path, case: str) -> None:
     """The tracks of the camera nodes the sieve reads, made as columns (`_sifted_tracks`) and
-    joined to those of the way that libosmium reads, are the tracks that libosmium's
+    joined to those of the ways that libosmium reads, are the tracks that libosmium's
     versions give when it reads every node: the same history with its nodes written
-    without dense blocks, which the sieve leaves to libosmium."""
+    without dense blocks, which the sieve leaves to libosmium. A way's nodes that are
+    cameras have their versions from the sieve."""
     from osmcams.sources.osm.osh import Track, Tracks, read_history
 
+    if case != "Monaco":
+        opl = tmp_path / "on-a-camera.osh.opl"
+        opl.write_text("\n".join([
+            "n1 v1 dV c1 t2020-01-01T00:00:00Z i1 ut Tman_made=surveillance x1.0 y1.0",
+            "n1 v2 dV c2 t2021-01-01T00:00:00Z i1 ut Tman_made=surveillance,camera:type=dome x3.0 y1.0",
+            "n2 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x2.0 y2.0",
+            "n3 v1 dV c1 t2020-03-01T00:00:00Z i1 ut Tman_made=surveillance x5.0 y5.0",
+            "n3 v2 dD c3 t2022-01-01T00:00:00Z i1 ut T",
+            "w10 v1 dV c1 t2020-06-01T00:00:00Z i1 ut Tman_made=surveillance Nn1,n2",
+        ]) + "\n", encoding="utf-8")
+        history = tmp_path / "on-a-camera.osh.pbf"
+        run_osmium("cat", opl, "-o", history)
     sparse = tmp_path / "sparse.osh.pbf"
     run_osmium("cat", history, "-o", sparse, "-f", "osh.pbf,pbf_dense_nodes=false")
     for tags in (False, True):

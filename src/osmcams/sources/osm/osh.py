@@ -271,9 +271,9 @@ class _Scan:
 
 def _camera_ids(path: Path, pool: Any, workers: int, tags: bool, progress: Progress | None
                 ) -> tuple[dict[str, set[int]], Sifted | None]:
-    """The ids of the objects of which any version carries man_made=surveillance, and
-    what the sieve read: the nodes it samples, and every version of the camera nodes it
-    read (and libosmium did not), in `Sifted.versions`.
+    """The ids of the objects of which any version carries man_made=surveillance that
+    libosmium found, and what the sieve read: the nodes it samples, and every version of
+    the other camera nodes, in `Sifted.versions`.
 
     The sieve reads the nodes of the dense blocks; libosmium the other blocks that may
     hold cameras, or the whole file when it is not a PBF the sieve can walk.
@@ -297,7 +297,6 @@ def _camera_ids(path: Path, pool: Any, workers: int, tags: bool, progress: Progr
     # A node libosmium found too has versions in its blocks: it reads them all, by id.
     cameras = unique(versions.ids[versions.tagged])
     cameras = cameras[~isin(cameras, numpy.fromiter(ids["n"], numpy.int64))]
-    ids["n"].update(cameras.tolist())
     sifted.versions = versions.take(numpy.flatnonzero(isin(versions.ids, cameras)))
     return ids, sifted
 
@@ -329,12 +328,11 @@ def _read_versions(path: Path, scan: _Scan, pool: Any, progress: Progress | None
         for ref in v.refs
     }
     node_ids = scan.ids["n"] | refs
-    if scan.sifted is not None:  # every version of these was read by the sieve
-        sifted = scan.sifted
-        read = set(sifted.ids.tolist())
-        scan.nodes.add_sifted(sifted.take(numpy.flatnonzero(isin(
-            sifted.ids, numpy.fromiter(refs & read, numpy.int64)))))
-        node_ids -= read
+    if scan.sifted is not None:  # every version of the camera nodes among these was read by the sieve
+        sifted, wanted = scan.sifted, numpy.fromiter(refs, numpy.int64, len(refs))
+        read = wanted[isin(wanted, sifted.ids)]
+        scan.nodes.add_sifted(sifted.take(numpy.flatnonzero(isin(sifted.ids, read))))
+        node_ids -= set(read.tolist())
     for node in objects_by_id(path, "node", node_ids, pool, progress):
         location = node.location
         scan.nodes.add(node, location=(location.lon, location.lat) if location.valid() else None)
@@ -426,10 +424,9 @@ def _tracks(scan: _Scan) -> tuple[Tracks, list[str]]:
     tracks: list[Track] = []
     sifted, unplaced = (_sifted_tracks(scan.sifted) if scan.sifted is not None
                         else (Tracks.of([], scan.tags), set()))
-    read = set(sifted.ids.tolist())
-    for kind in ("n", "w", "r"):
+    for kind in ("n", "w", "r"):  # the camera nodes libosmium found, the ways and the relations
         table = {"n": scan.nodes, "w": scan.ways, "r": scan.relations}[kind]
-        for osm_id in sorted(scan.ids[kind] - read if kind == "n" else scan.ids[kind]):
+        for osm_id in sorted(scan.ids[kind]):
             key = f"{names[kind]}/{osm_id}"
             track = Track(key, [], [], edited=max((v.start for v in table.get(osm_id, ())), default=0))
             if kind == "n":  # a node is where its version puts it
@@ -539,19 +536,17 @@ def read_history(
 
 def _camera_places(versions: NodeVersions | None, nodes: set[int], tracks: Tracks) -> tuple[Any, Any]:
     """The ids and (lon, lat) of the camera nodes the sieve read, at each place they were
-    a camera (`versions`), and of those of `nodes` it did not read, from their `tracks`."""
+    a camera (`versions`), and of those libosmium read (`nodes`), from their `tracks`."""
     import numpy
 
     ids, places = [numpy.empty(0, numpy.int64)], [numpy.empty((0, 2))]
-    beyond = nodes
     if versions is not None:
         placed = versions.tagged & ~numpy.isnan(versions.lon)
         ids.append(versions.ids[placed])
         places.append(numpy.column_stack((versions.lon[placed], versions.lat[placed])))
-        beyond = nodes - set(unique(versions.ids).tolist())
-    if beyond:
+    if nodes:
         sizes = tracks.sizes()
-        track = (tracks.kinds == 0) & isin(tracks.ids, numpy.fromiter(beyond, numpy.int64))
+        track = (tracks.kinds == 0) & isin(tracks.ids, numpy.fromiter(nodes, numpy.int64))
         taken = numpy.repeat(track, sizes) & ~numpy.isnan(tracks.lon)
         ids.append(numpy.repeat(tracks.ids, sizes)[taken])
         places.append(numpy.column_stack((tracks.lon[taken], tracks.lat[taken])))
