@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -751,6 +752,7 @@ def _set_back(store: Path, version: int) -> None:
     from osmcams.store.history import MIGRATIONS
 
     with sqlite3.connect(store) as db:
+        db.execute("DROP INDEX changes_key")  # schema 15's
         db.execute("DROP INDEX changes_removed")  # schema 13's
         db.execute("ALTER TABLE runs DROP COLUMN population_source")  # schema 12's
         db.execute("ALTER TABLE runs DROP COLUMN population_year")
@@ -998,6 +1000,37 @@ def test_the_history_schema_migrates_forward_and_refuses_a_newer_one(tmp_path):
     store.close()
     with pytest.raises(DataError, match="newer than this osmcams knows"):
         Store(path)
+
+
+def test_a_camera_s_changes_are_found_through_an_index_from_schema_15(tmp_path):
+    """The site followed each camera that moved or came back through its changes by reading
+    every change of the store (SCAN changes: 169,000 rows on the benchmark after five runs,
+    more with each run); schema 15 indexes them by camera. A store of schema 14 is read as
+    it is (the index is no reader's need) and gets it when opened to be written, in the
+    migration's one transaction."""
+    from osmcams.refresh.site import JOURNEYS
+    from osmcams.store.history import SCHEMA_VERSION, Store
+
+    path = tmp_path / "history.sqlite"
+    Store(path).close()
+
+    def plan() -> str:
+        with closing(sqlite3.connect(path)) as db:
+            return str(db.execute("EXPLAIN QUERY PLAN " + JOURNEYS.format(marks="?,?"), ("node/1", "way/2"))
+                       .fetchall())
+
+    assert "SEARCH changes USING INDEX changes_key (key=?)" in plan() and "TEMP B-TREE" not in plan()
+    with closing(sqlite3.connect(path)) as db:  # as osmcams of schema 14 left it
+        db.execute("DROP INDEX changes_key")
+        db.execute("PRAGMA user_version = 14")
+    assert "SCAN changes" in plan()
+    store = Store(path, read_only=True)
+    assert store.db.execute("PRAGMA user_version").fetchone() == (14,)
+    store.close()
+    Store(path).close()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    assert "SEARCH changes USING INDEX changes_key (key=?)" in plan()
 
 
 def test_the_store_reads_since_as_a_date(tmp_path):
@@ -1304,6 +1337,7 @@ def test_a_store_of_schema_7_writes_the_whole_set_once_then_patches(
         db.execute("ALTER TABLE counts DROP COLUMN coverage")  # schema 11's
         db.execute("ALTER TABLE counts DROP COLUMN partial")
         db.execute("DROP INDEX changes_removed")  # schema 13's
+        db.execute("DROP INDEX changes_key")  # schema 15's
         db.execute("ALTER TABLE runs DROP COLUMN population_source")  # schema 12's
         db.execute("ALTER TABLE runs DROP COLUMN population_year")
         db.execute("DELETE FROM kept_state WHERE name = 'published'")

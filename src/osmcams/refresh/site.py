@@ -180,6 +180,8 @@ class SiteData:
         return code in self.row or code in self.changed
 
 
+# The changes of the cameras of `marks`, in order: an index search (changes_key), not a scan
+JOURNEYS = "SELECT key, run, change, insee FROM changes WHERE key IN ({marks}) ORDER BY key, run, rowid"
 LABEL = ("coalesce(nullif(json_extract({0}, '$.name'), ''),"
          " nullif(json_extract({0}, '$.\"surveillance:type\"'), ''), 'surveillance')")
 
@@ -276,8 +278,7 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     travelled |= _returned(db, loaded, seen)
     if travelled:
         journeys: dict[str, list[tuple[int, str, str | None]]] = {}
-        for key, rid, kind, insee in rows_in(db, "SELECT key, run, change, insee FROM changes WHERE key IN"
-                                             " ({marks}) ORDER BY key, run, rowid", travelled):
+        for key, rid, kind, insee in rows_in(db, JOURNEYS, travelled):
             journeys.setdefault(key, []).append((rid, kind, insee))
         for code in seen:
             seen[code] = [entry for entry in seen[code] if entry[0] not in travelled]

@@ -251,6 +251,10 @@ MIGRATIONS = [
     INSERT OR REPLACE INTO kept_state SELECT 'box_unchecked', 'true' FROM kept_state
         WHERE name = 'bbox' AND value IS NOT NULL AND value != 'null';
     """, readers=False),
+    # The site follows each camera that moved or came back through its changes (`site._load`).
+    Migration("a camera's changes found without reading them all", """
+    CREATE INDEX IF NOT EXISTS changes_key ON changes(key, run);
+    """, readers=False),
 ]
 COUNT_COLUMNS = "insee, name, cameras, population, cameras_per_km2, cameras_per_10k, coverage, partial"
 
