@@ -854,6 +854,56 @@ def test_a_partial_build_writes_the_feeds_a_whole_build_writes(
     assert first in (tmp_path / "site" / "communes" / f"{stems['06104']}.atom").read_text(encoding="utf-8")
 
 
+def test_a_partial_build_sums_the_total_over_time_from_the_runs_since_its_own(
+        replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, capsys,  # noqa: F811
+        monkeypatch):
+    """The index's chart of the total summed the counts of every commune at every run, read
+    whole by each build (a year of hourly runs of 40 communes each: 350,000 rows, half a
+    second); a build that follows the site's own keeps the changes of the total (site.json)
+    and reads the counts of the runs since and of the communes it writes: no statement reads
+    the others. The index is byte for byte a whole build's, its chart the store's totals."""
+    import osmcams.refresh.site
+
+    statements: list[str] = []
+
+    def traced(*args, **kwargs):
+        store = read_store(*args, **kwargs)
+        store.db.set_trace_callback(statements.append)
+        return store
+
+    read_store = osmcams.refresh.site.read_store
+    monkeypatch.setattr(osmcams.refresh.site, "read_store", traced)
+    config = write_config(tmp_path, monaco_2025, replication.url, communes_06, cog_population)
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    refresh(config)
+    for n, code in enumerate(("06012", "06032", "06012"), start=1):
+        shown = json.loads((tmp_path / "site" / "site.json").read_text(encoding="utf-8"))["run"]
+        camera = Obj("node", NEW_CAMERA + n, 1, {"man_made": "surveillance"}, *inside(code))
+        replication.publish(MONACO_SEQUENCE + n, osc(create=[camera]), STAMP.format(n + 1, 0))
+        statements.clear()
+        refresh(config)
+        assert "pages of 1 of 163 communes" in capsys.readouterr().err
+        counts = [text for text in statements if "FROM counts" in text]
+        since = re.compile(rf"WHERE run > {shown}\b")  # the runs after the site's own
+        assert counts and all("insee IN (" in text or since.search(text) for text in counts)
+    built_into(config, "whole")
+    kept, whole = ((tmp_path / name / "index.html").read_text(encoding="utf-8")
+                   .split('<h2 id="downloads">')[0] for name in ("site", "whole"))
+    assert kept == whole  # but the dates of the downloads, written once a day (the whole build's today)
+    kept, whole = (json.loads((tmp_path / name / "site.json").read_text(encoding="utf-8"))["totals"]
+                   for name in ("site", "whole"))
+    assert len(kept) == 4 and kept == whole
+    with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:  # each commune's latest count, summed
+        runs = [rid for (rid,) in db.execute("SELECT id FROM runs ORDER BY id")]
+        totals = [db.execute("SELECT sum(cameras) FROM counts c WHERE run = (SELECT max(run) FROM counts"
+                             " WHERE insee = c.insee AND run <= ?)", (rid,)).fetchone()[0] for rid in runs]
+    db.close()
+    assert totals[1:] == [totals[0] + 1, totals[0] + 2, totals[0] + 3]
+    chart = (tmp_path / "site" / "index.html").read_text(encoding="utf-8").split('<h2 id="total">')[1]
+    assert [int(v.replace(",", "")) for v in re.findall(r"<title>[\d-]+T[\d:]+: ≥?([\d,]+)</title>", chart)
+            ] == totals
+
+
 def test_the_site_writes_nothing_into_an_empty_history(monaco_2025, communes_06, cog_population,
                                                       tmp_path, capsys):
     """The site reads the store only: an empty file has no history yet (exit 2), and stays empty."""

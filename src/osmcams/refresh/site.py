@@ -146,7 +146,7 @@ class SiteData:
     cameras: dict[str, list[Camera]]  # published cameras of each loaded commune
     features: dict[str, list[str]]  # their feature lines in cameras.geojson
     seen: dict[str, list[tuple[Any, ...]]]  # (key, first seen, last seen, present, label) by commune
-    counts: dict[str, list[tuple[int, int]]]  # (run, cameras) by commune, when it changed
+    counts: dict[str, list[tuple[int, int]]]  # (run, cameras) by loaded commune, when it changed
     boundaries: dict[str, Any]
     report_state: dict[str, Any]
     stems: dict[str, str] = field(default_factory=dict)  # `<insee>-<slug>` of each commune's files
@@ -157,6 +157,7 @@ class SiteData:
     row: dict[str, dict[str, Any]] = field(default_factory=dict)  # the row of each commune
     names: dict[str, str] = field(default_factory=dict)
     outside: list[str] = field(default_factory=list)  # the selected communes without data
+    totals: dict[int, int] = field(default_factory=dict)  # the change of the total by run (`TOTALS`)
 
     def __post_init__(self) -> None:
         self.row = {r["insee"]: r for r in self.rows}
@@ -180,6 +181,11 @@ class SiteData:
         return code in self.row or code in self.changed
 
 
+# The change of the total of cameras that each run after `?` made: the sum, over the communes
+# it counted, of each one's count less its count before (searched in counts_insee)
+TOTALS = ("SELECT run, sum(cameras - coalesce((SELECT p.cameras FROM counts p WHERE p.insee = c.insee"
+          " AND p.run < c.run ORDER BY p.run DESC LIMIT 1), 0)) FROM counts c WHERE run > ? GROUP BY run"
+          " ORDER BY run")
 # The changes of the cameras of `marks`, in order: an index search (changes_key), not a scan
 JOURNEYS = "SELECT key, run, change, insee FROM changes WHERE key IN ({marks}) ORDER BY key, run, rowid"
 LABEL = ("coalesce(nullif(json_extract({0}, '$.name'), ''),"
@@ -187,11 +193,13 @@ LABEL = ("coalesce(nullif(json_extract({0}, '$.name'), ''),"
 
 
 def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str, str],
-          names: bool = True, tallies: dict[int, dict[str, int]] | None = None, after: int = 0) -> SiteData:
+          names: bool = True, tallies: dict[int, dict[str, int]] | None = None, after: int = 0,
+          totals: dict[int, int] | None = None) -> SiteData:
     """The site's data, with everything about the communes of `loaded` (None: all);
     `stems` are the file names already known; the communes without data are all read with
     `names` only (else those the changes listed name); `tallies` are those of the runs up
-    to `after` already known (the last ones that changed something)."""
+    to `after` already known (the last ones that changed something), `totals` the changes
+    of the total those runs made (`TOTALS`: all of them)."""
     import orjson
 
     from osmcams.store.sql import extract_order, rows_in
@@ -292,13 +300,15 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
         for code in seen:
             seen[code].sort(key=lambda entry: (entry[1] or "", entry[0]))
     counts: dict[str, list[tuple[int, int]]] = {}
-    for rid, insee, n in db.execute("SELECT run, insee, cameras FROM counts ORDER BY run"):
+    for insee, rid, n in where("SELECT insee, run, cameras FROM counts WHERE {where}", "insee, run"):
         counts.setdefault(insee, []).append((rid, n))
+    known = dict(totals or {})  # the index's chart: the changes of every commune's counts, summed
+    known.update(db.execute(TOTALS, (after if totals is not None else 0,)))
     boundaries = Kept(store.db).outlines(counted if loaded is None else counted & loaded)
     return SiteData(meta, rows, no_data, len(selected | counted), list(runs.values()), cameras, features,
                     seen, counts,
                     boundaries, json.loads(state.get("report", "{}")), stems, changed, types, texts,
-                    outside=sorted(selected - counted))
+                    outside=sorted(selected - counted), totals=known)
 
 
 def _returned(db: Any, loaded: set[str] | None, seen: dict[str, list[tuple[Any, ...]]]) -> set[str]:
@@ -573,16 +583,10 @@ def _series(data: SiteData, code: str | None) -> list[tuple[str, int]]:
     if code is not None:
         points = [(when[rid], n) for rid, n in data.counts.get(code, [])]
     else:
-        deltas: dict[int, int] = {}
-        for counts in data.counts.values():
-            previous = 0
-            for rid, n in counts:
-                deltas[rid] = deltas.get(rid, 0) + n - previous
-                previous = n
         total, points = 0, []
         for run in data.runs:
-            if run.id in deltas:
-                total += deltas[run.id]
+            if run.id in data.totals:
+                total += data.totals[run.id]
                 points.append((run.when, total))
     if points and points[-1][0] != data.runs[-1].when:
         points.append((data.runs[-1].when, points[-1][1]))
@@ -1158,8 +1162,10 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
             if rows.get("key") != key:  # the ranking's rows, again
                 rows = {}
             tallies = {int(rid): tally for rid, tally in state.get("tallies", [])}
+            totals = ({int(rid): int(change) for rid, change in state["totals"]}
+                      if isinstance(state.get("totals"), list) else None)  # else those of every run
             data = _load(config, store, loaded, state["stems"], names=not rows, tallies=tallies,
-                         after=state.get("run") or 0)
+                         after=state.get("run") or 0, totals=totals)
             whole = any(state["stems"].get(code) != stem for code, stem in data.stems.items())
         if whole or data is None:
             loaded = set()
@@ -1268,6 +1274,7 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
                                     "downloads": dated,
                                     "tallies": [[run.id, run.tally] for run in data.runs
                                                 if run.tally][-FEED_ENTRIES:], "types": mine,
+                                    "totals": list(data.totals.items()),
                                     "outside": len(data.outside)},
                                ensure_ascii=False))
             for n in SET_FILES:
