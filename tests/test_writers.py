@@ -509,6 +509,27 @@ def test_gpkg_columns_equal_a_frame_of_the_records(report: Report, tmp_path: Pat
         pyogrio.read_info(tmp_path / "e.gpkg", layer="cameras")["dtypes"].tolist()
 
 
+def test_the_camera_frame_equals_a_frame_of_the_records(report: Report, osm_dir: Path) -> None:
+    """The cameras' frame, its columns typed once per set of tags, is the frame that pandas
+    makes from each camera's own flat properties: the same values and types, column by column
+    (Helsinki's 221 real cameras in 24 sets of tags, with Monaco's and the odd ones)."""
+    import geopandas
+    import pandas
+
+    from osmcams.outputs.writers import _camera_frame, _Cameras, _folded_columns, typed
+    from osmcams.sources.osm.pbf import read_cameras
+
+    cameras = [*read_cameras(osm_dir / "helsinki-2019.osm.pbf", threads=1).cameras, *_odd_cameras(report)]
+    places = [(None, None) if i % 3 == 0 else ("06012", "Beausoleil") for i in range(len(cameras))]
+    assert len({c.tag_set() for c in cameras}) > 20
+    frame = _camera_frame(_Cameras(cameras, places, None, None, None, placed=True))
+    names, folded = _folded_columns([c.flat_properties(*p) for c, p in zip(cameras, places)])
+    expected = typed(geopandas.GeoDataFrame({name: [r.get(name.lower()) for r in folded] for name in names},
+                                            geometry=[shapely.Point(c.lon, c.lat) for c in cameras],
+                                            crs="EPSG:4326"))
+    pandas.testing.assert_frame_equal(frame, expected)
+
+
 def test_a_communes_layer_without_a_commune_keeps_its_columns(report: Report, tmp_path: Path) -> None:
     """Every commune left out of a ranking: the GeoPackage layer keeps the fields and types of
     one with communes, and a geometry type, as the CSV keeps its header."""

@@ -527,7 +527,7 @@ def _camera_frame(given: _Cameras, datetimes: bool = True):
 
     cameras = given.cameras
     geometry = shapely.points(numpy.array([(c.lon, c.lat) for c in cameras], dtype=float).reshape(-1, 2))
-    columns = given.columns()
+    columns = given.columns(frame=True)
     if not columns:  # no camera: the columns every camera has, typed (text, not a float)
         import pandas
 
@@ -587,12 +587,14 @@ class _Cameras:
         places = {camera.key: place for camera, place in zip(self.cameras, self.places)}
         return [places.get(view.camera.key, (None, None)) for view in self.views or []]
 
-    def columns(self) -> dict[str, Any]:
+    def columns(self, frame: bool = False) -> dict[str, Any]:
         """The records column by column, as a frame made from them has them (`_columns`:
         keys in first-seen order, keys equal but for case once; a missing key is None).
 
         All but the camera's own `@id`, `@timestamp` and place depend on its tags only: they
-        are worked out once per set of tags (a country's cameras repeat a few thousand)."""
+        are worked out once per set of tags (a country's cameras repeat a few thousand). For
+        a `frame`, these columns are pandas arrays, each value typed once per set of tags
+        (pandas, given a whole column, types each of its cells: most of a frame's making)."""
         import numpy
 
         sets: dict[tuple[Any, ...], int] = {}
@@ -613,7 +615,14 @@ class _Cameras:
         for name in names:
             values = numpy.empty(len(self.cameras) if name in own else len(records), dtype=object)
             values[:] = own[name] if name in own else [r.get(name.lower()) for r in folded]
-            columns[name] = values if name in own else values[index]
+            if name in own:
+                columns[name] = values
+            elif frame:  # typed as the whole column would be: it holds the same values
+                import pandas
+
+                columns[name] = pandas.Series(values).array.take(index)
+            else:
+                columns[name] = values[index]
         return columns
 
 
