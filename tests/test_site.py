@@ -740,6 +740,43 @@ def test_the_umap_download_shows_the_communes_without_data_as_export_does(
     db.close()
 
 
+def test_downloads_from_the_cameras_a_whole_build_read_equal_those_read_anew(
+        replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env):  # noqa: F811
+    """A whole build hands the cameras it read to the process of the downloads, which reads
+    them itself otherwise (a partial build on a new day of data): the same GeoPackages,
+    layer by layer, and the same uMap file, byte for byte (the real Monaco 2025 extract, and
+    cameras mapped since in two communes, their ids out of order)."""
+    import pyogrio
+
+    from osmcams.refresh.config import load_config
+    from osmcams.refresh.site import _downloads
+
+    config = write_config(tmp_path, monaco_2025, replication.url, communes_06, cog_population)
+    replication.set_latest(MONACO_SEQUENCE, "2025-02-07T01:02:45Z")
+    refresh(config)
+    added = []
+    for i, (code, number) in enumerate([("06012", 93), ("06032", 91), ("06012", 92), ("06012", 90)]):
+        lon, lat = inside(code)
+        added.append(Obj("node", HOSTILE_NODE + number, 1, {"man_made": "surveillance", "name": f"n{i}",
+                                                           "camera:direction": str(i * 40)},
+                         lon + i * 1e-4, lat))
+    replication.publish(MONACO_SEQUENCE + 1, osc(create=added), STAMP.format(2, 0))
+    refresh(config)
+    built_into(config, "whole")  # a whole build, into a folder of its own
+    own = tmp_path / "own"
+    own.mkdir()
+    _downloads(load_config(config), own)  # every camera read from the store by this process
+    shared = tmp_path / "whole" / "data"
+    assert (own / "osmcams.umap").read_bytes() == (shared / "osmcams.umap").read_bytes()
+    for name in ("cameras.gpkg", "communes.gpkg"):
+        layers = pyogrio.list_layers(own / name)
+        assert layers.tolist() == pyogrio.list_layers(shared / name).tolist()
+        for layer, _ in layers:
+            frame = pyogrio.read_dataframe(own / name, layer=layer)
+            assert len(frame) and frame.equals(pyogrio.read_dataframe(shared / name, layer=layer))
+    assert len(pyogrio.read_dataframe(own / "cameras.gpkg", layer="cameras")) == 6
+
+
 def test_the_search_box_of_a_site_outside_france_asks_for_a_code(
         replication, monaco_2025, tmp_path, net_env):  # noqa: F811
     """Monaco 2025 in its own boundary (r2220322): the ranking's column is "Code", and the

@@ -194,17 +194,40 @@ LABEL = ("coalesce(nullif(json_extract({0}, '$.name'), ''),"
 
 def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str, str],
           names: bool = True, tallies: dict[int, dict[str, int]] | None = None, after: int = 0,
-          totals: dict[int, int] | None = None) -> SiteData:
+          totals: dict[int, int] | None = None,
+          read: Callable[[dict[str, list[Camera]]], None] | None = None) -> SiteData:
     """The site's data, with everything about the communes of `loaded` (None: all);
     `stems` are the file names already known; the communes without data are all read with
     `names` only (else those the changes listed name); `tallies` are those of the runs up
     to `after` already known (the last ones that changed something), `totals` the changes
-    of the total those runs made (`TOTALS`: all of them)."""
+    of the total those runs made (`TOTALS`: all of them). The cameras are read first, and
+    given to `read` (the downloads' start) before the rest."""
     import orjson
 
     from osmcams.store.sql import extract_order, rows_in
 
     db = store.db
+
+    def where(query: str, order: str) -> list[Any]:
+        """The rows of `query` (on `insee`) about the loaded communes."""
+        if loaded is None:
+            return db.execute(query.format(where="TRUE") + " ORDER BY " + order).fetchall()
+        return rows_in(db, query.format(where="insee IN ({marks})") + " ORDER BY " + order, loaded)
+
+    cameras: dict[str, list[Camera]] = {}
+    features: dict[str, list[str]] = {}
+    types: dict[str, dict[str, int]] = {}
+    for key, lon, lat, tags, stamp, line, insee, kind in where(
+            "SELECT key, lon, lat, tags, timestamp, feature, insee, surveillance_type FROM kept_objects"
+            " WHERE lon IS NOT NULL AND feature IS NOT NULL AND {where}", f"insee, {extract_order()}"):
+        osm_type, _, number = key.partition("/")
+        cameras.setdefault(insee, []).append(make_camera(osm_type, int(number), lon, lat, orjson.loads(tags),
+                                                         stamp)[0])
+        features.setdefault(insee, []).append(line)
+        mine_types = types.setdefault(insee, {})
+        mine_types[kind or "unknown"] = mine_types.get(kind or "unknown", 0) + 1
+    if read is not None:
+        read(cameras)
     state = dict(db.execute("SELECT name, value FROM kept_state WHERE name IN "
                             "('selected', 'names', 'report')").fetchall())
     texts = _texts(store)
@@ -232,12 +255,6 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
         run.listed = db.execute(f"SELECT change, key, insee, {label} FROM changes WHERE run = ?"
                                 f" ORDER BY rowid LIMIT {LISTED}", (run.id,)).fetchall()
 
-    def where(query: str, order: str) -> list[Any]:
-        """The rows of `query` (on `insee`) about the loaded communes."""
-        if loaded is None:
-            return db.execute(query.format(where="TRUE") + " ORDER BY " + order).fetchall()
-        return rows_in(db, query.format(where="insee IN ({marks})") + " ORDER BY " + order, loaded)
-
     changed: dict[str, list[tuple[RunInfo, list[Change], dict[str, int]]]] = {}
     for insee, rid, kind, n in where(
             "SELECT insee, run, change, count(*) FROM changes WHERE {where} GROUP BY insee, run, change",
@@ -261,18 +278,6 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     shown |= {insee for found in listed.values() for *_, insee, _ in found}
     shown |= loaded or set()  # and those that lost their data
     no_data = {code: named.get(code, code) for code in selected - counted if names or code in shown}
-    cameras: dict[str, list[Camera]] = {}
-    features: dict[str, list[str]] = {}
-    types: dict[str, dict[str, int]] = {}
-    for key, lon, lat, tags, stamp, line, insee, kind in where(
-            "SELECT key, lon, lat, tags, timestamp, feature, insee, surveillance_type FROM kept_objects"
-            " WHERE lon IS NOT NULL AND feature IS NOT NULL AND {where}", f"insee, {extract_order()}"):
-        osm_type, _, number = key.partition("/")
-        cameras.setdefault(insee, []).append(make_camera(osm_type, int(number), lon, lat, orjson.loads(tags),
-                                                         stamp)[0])
-        features.setdefault(insee, []).append(line)
-        mine_types = types.setdefault(insee, {})
-        mine_types[kind or "unknown"] = mine_types.get(kind or "unknown", 0) + 1
     seen: dict[str, list[tuple[Any, ...]]] = {}
     for key, first, last, present, name, insee in where(
             f"SELECT key, first_seen, last_seen, present, {label}, insee FROM cameras WHERE {{where}}",
@@ -1033,10 +1038,11 @@ def _touched(store: Store, state: dict[str, Any]) -> tuple[set[str], bool]:
     return {code for code in found | moved if code is not None}, not moved
 
 
-def _downloads(config: Config, folder: Path) -> None:
+def _downloads(config: Config, folder: Path, read: dict[str, list[Camera]] | None = None) -> None:
     """The set's GeoPackages and uMap file (`DAILY`) into `folder`, from every published
-    camera (read from the store and the published set by this process); the uMap file with
-    the area of the communes without data that the store keeps for the index's map."""
+    camera (read from the store and the published set by this process, or those of each
+    commune `read` already); the uMap file with the area of the communes without data that
+    the store keeps for the index's map."""
     from osmcams.outputs.umap import write_umap
     from osmcams.outputs.writers import outline_shapes, write_cameras, write_communes
 
@@ -1044,7 +1050,8 @@ def _downloads(config: Config, folder: Path) -> None:
     try:
         rows = [json.loads(text) for text in _texts(store).values()]
         counted = [r["insee"] for r in rows]
-        cameras = _all_cameras(store, counted)
+        cameras = (_all_cameras(store, counted) if read is None
+                   else {code: read.get(code, []) for code in counted})
         boundaries = Kept(store.db).outlines(counted)
         outside = _outside(store.db)
         area = (len(outside), no_data_geometry(_no_data_parts(store.db, outside))) if outside else None
@@ -1144,14 +1151,19 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
 
         waits: list[Callable[[], None]] = []
 
-        def start_downloads() -> None:
-            """The downloads, from the store, by a process of their own from now on."""
+        def start_downloads(cameras: dict[str, list[Camera]] | None = None) -> None:
+            """The downloads, by a process of their own from now on (unless started already),
+            from the store, with `cameras` when given: every published camera, which a whole
+            build reads first (`_load`) and this process then shares, rather than reading them
+            again."""
             nonlocal folder
+            if folder is not None:
+                return
             with uninterrupted():  # a Ctrl-C takes effect once the folder is known, to be removed
                 folder = temp_folder(site.dir)
-            waits.append(early.enter_context(beside(functools.partial(_downloads, config, folder))))
+            waits.append(early.enter_context(beside(functools.partial(_downloads, config, folder, cameras))))
 
-        if daily_for(whole):
+        if not whole and daily_for(whole):  # a whole build starts them once it has the cameras
             start_downloads()
         data = None
         same = True  # the communes with data
@@ -1169,7 +1181,7 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
             whole = any(state["stems"].get(code) != stem for code, stem in data.stems.items())
         if whole or data is None:
             loaded = set()
-            data = _load(config, store, None, {})
+            data = _load(config, store, None, {}, read=start_downloads)  # a whole build: downloads
         stems = data.stems
         counted = sorted(r["insee"] for r in data.rows)
         touched = set(stems) if whole else loaded & set(stems)
@@ -1189,8 +1201,6 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
         daily = daily_for(whole)
         if daily:
             dated = {f"data/{n}": stamp for n in DAILY}
-            if folder is None:  # the stems changed: a whole build after all
-                start_downloads()
         mine = {code: types for code, types in old.get("types", {}).items()
                 if code in data.row and code not in touched} if old else {}
         mine |= {code: data.types.get(code, {}) for code in data.row if whole or code in touched}
