@@ -661,6 +661,7 @@ SLOW = {
     "test_site.py::test_a_killed_build_leaves_no_worker_holding_its_lock",
     "test_site.py::test_a_killed_build_leaves_the_old_site_or_the_new",
     "test_site.py::test_a_killed_refresh_leaves_a_whole_site_that_the_next_run_brings_up_to_date",
+    "test_site.py::test_downloads_from_the_cameras_a_whole_build_read_equal_those_read_anew",
     "test_site.py::test_site_command_and_its_errors",
     "test_site.py::test_site_kept_by_refresh",
     "test_site_london.py::test_a_london_site_agrees_with_count_changes_and_history_after_each_diff",
