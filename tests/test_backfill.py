@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import sqlite3
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +197,31 @@ def test_backfill_goes_before_the_refresh_runs_and_leaves_them_alone(
     assert _cli("refresh", "--config", config, "-q")[0] == 0
     _, text = _cli("history", "--config", config, "--commune", "06012", "-f", "json")
     assert [r["sequence"] for r in json.loads(text)["runs"]][-2:] == [MONACO_SEQUENCE, MONACO_SEQUENCE + 1]
+
+
+def test_the_site_charts_the_backfilled_runs(
+    history: Path, ign_dir: Path, monaco_cut: tuple[Path, Path],  # noqa: F811
+    tmp_path: Path, httpserver, net_env,
+) -> None:
+    """A backfill's runs come before the first refresh run, with ids of 0 and below: the
+    site's chart of the total (site.json's changes of it, run by run) holds them too."""
+    replication = Server(httpserver, tmp_path / "server")
+    replication.set_latest(MONACO_SEQUENCE, MONACO_DATE)
+    config = _config(tmp_path, ign_dir, monaco_cut[0], replication.url)
+    assert _cli("refresh", "--config", config, "-q")[0] == 0
+    assert _cli("refresh", "--config", config, "--backfill", history, "--every", "year", "-q")[0] == 0
+    with config.open("a", encoding="utf-8") as f:
+        f.write('[site]\ndir = "site"\ntitle = "Monaco"\nbase_url = "https://example.org/"\n')
+    assert _cli("site", "--config", config, "-q")[0] == 0
+    with sqlite3.connect(tmp_path / "www" / "history.sqlite") as db:  # each commune's latest count, summed
+        runs = [rid for (rid,) in db.execute("SELECT id FROM runs ORDER BY id")]
+        totals = [db.execute("SELECT coalesce(sum(cameras), 0) FROM counts c WHERE run = (SELECT max(run)"
+                             " FROM counts WHERE insee = c.insee AND run <= ?)", (rid,)).fetchone()[0]
+                  for rid in runs]
+    db.close()
+    assert min(runs) <= 0 and len({*totals}) > 1
+    changes = dict(json.loads((tmp_path / "site" / "site.json").read_text(encoding="utf-8"))["totals"])
+    assert list(accumulate(changes.get(rid, 0) for rid in runs)) == totals
 
 
 def test_backfill_refuses_a_snapshot(monaco_2025: Path, ign_dir: Path, tmp_path: Path, capsys) -> None:

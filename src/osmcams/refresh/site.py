@@ -186,6 +186,7 @@ class SiteData:
 TOTALS = ("SELECT run, sum(cameras - coalesce((SELECT p.cameras FROM counts p WHERE p.insee = c.insee"
           " AND p.run < c.run ORDER BY p.run DESC LIMIT 1), 0)) FROM counts c WHERE run > ? GROUP BY run"
           " ORDER BY run")
+BEFORE_ALL = -(2**63)  # below every run's id (a backfill's runs have 0 and below)
 # The changes of the cameras of `marks`, in order: an index search (changes_key), not a scan
 JOURNEYS = "SELECT key, run, change, insee FROM changes WHERE key IN ({marks}) ORDER BY key, run, rowid"
 LABEL = ("coalesce(nullif(json_extract({0}, '$.name'), ''),"
@@ -308,7 +309,7 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     for insee, rid, n in where("SELECT insee, run, cameras FROM counts WHERE {where}", "insee, run"):
         counts.setdefault(insee, []).append((rid, n))
     known = dict(totals or {})  # the index's chart: the changes of every commune's counts, summed
-    known.update(db.execute(TOTALS, (after if totals is not None else 0,)))
+    known.update(db.execute(TOTALS, (after if totals is not None else BEFORE_ALL,)))
     boundaries = Kept(store.db).outlines(counted if loaded is None else counted & loaded)
     return SiteData(meta, rows, no_data, len(selected | counted), list(runs.values()), cameras, features,
                     seen, counts,
