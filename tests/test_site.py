@@ -740,14 +740,18 @@ def test_the_umap_download_shows_the_communes_without_data_as_export_does(
     db.close()
 
 
+@pytest.mark.parametrize("forks", [True, False])
 def test_downloads_from_the_cameras_a_whole_build_read_equal_those_read_anew(
-        replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env):  # noqa: F811
+        replication, monaco_2025, communes_06, cog_population, inside, tmp_path, net_env, monkeypatch,  # noqa: F811
+        forks):
     """A whole build hands the cameras it read to the process of the downloads, which reads
     them itself otherwise (a partial build on a new day of data): the same GeoPackages,
     layer by layer, and the same uMap file, byte for byte (the real Monaco 2025 extract, and
-    cameras mapped since in two communes, their ids out of order)."""
+    cameras mapped since in two communes, their ids out of order). Without forks (one core,
+    or not Linux), the downloads are written in the build's process once its pages are."""
     import pyogrio
 
+    import osmcams.forks
     from osmcams.refresh.config import load_config
     from osmcams.refresh.site import _downloads
 
@@ -762,6 +766,8 @@ def test_downloads_from_the_cameras_a_whole_build_read_equal_those_read_anew(
                          lon + i * 1e-4, lat))
     replication.publish(MONACO_SEQUENCE + 1, osc(create=added), STAMP.format(2, 0))
     refresh(config)
+    if not forks:
+        monkeypatch.setattr(osmcams.forks, "forking", lambda: False)
     built_into(config, "whole")  # a whole build, into a folder of its own
     own = tmp_path / "own"
     own.mkdir()

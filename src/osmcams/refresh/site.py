@@ -1162,7 +1162,8 @@ def _build(config: Config, full: bool, log: Log | None) -> str:
                 return
             with uninterrupted():  # a Ctrl-C takes effect once the folder is known, to be removed
                 folder = temp_folder(site.dir)
-            waits.append(early.enter_context(beside(functools.partial(_downloads, config, folder, cameras))))
+            shared = None if cameras is None else dict(cameras)  # unforked, they run after `release`
+            waits.append(early.enter_context(beside(functools.partial(_downloads, config, folder, shared))))
 
         if not whole and daily_for(whole):  # a whole build starts them once it has the cameras
             start_downloads()
