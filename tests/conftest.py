@@ -518,6 +518,7 @@ SLOW = {
     "test_backfill.py::test_backfill_goes_before_the_refresh_runs_and_leaves_them_alone",
     "test_backfill.py::test_backfill_seeds_counts_changes_and_cameras",
     "test_backfill.py::test_refresh_and_backfill_honour_the_population_year",
+    "test_backfill.py::test_the_site_charts_the_backfilled_runs",
     "test_benchmarks.py::test_smoke_agrees_with_osmium",
     "test_blocks.py::test_a_subset_holds_every_wanted_object",
     "test_blocks.py::test_an_unsorted_file_is_still_counted_right",
