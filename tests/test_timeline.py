@@ -463,6 +463,14 @@ def test_saint_barthelemy_real_diff(osm_dir: Path, tmp_path: Path, write_text) -
     assert result["communes"][0]["cameras"] == expected == [0, 0, 1]
 
 
+def _osh(target: Path, lines: list[str]) -> Path:
+    """The history file `target`, written by osmium-tool from these OPL lines."""
+    opl = target.with_suffix(".opl")
+    opl.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run_osmium("cat", opl, "-o", target)
+    return target
+
+
 def test_versions_that_straddle_two_blocks_are_all_read(tmp_path: Path) -> None:
     """osmium writes 8,000 objects a block: the versions of node 7991 begin in one, end in the next."""
     from osmcams.sources.osm.osh import iso, read_history
@@ -473,10 +481,7 @@ def test_versions_that_straddle_two_blocks_are_all_read(tmp_path: Path) -> None:
         f"T{'man_made=surveillance' if v == 1 else ''} x{1 + v / 1000} y1.0"
         for v in range(1, 21)
     ]
-    opl = tmp_path / "straddle.osh.opl"
-    opl.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    target = tmp_path / "straddle.osh.pbf"
-    run_osmium("cat", opl, "-o", target)
+    target = _osh(tmp_path / "straddle.osh.pbf", lines)
     from osmcams.sources.osm import blocks
 
     assert [b.first_id for b in blocks.index(target).blocks["node"]] == [1, 7991]
@@ -491,17 +496,14 @@ def test_a_camera_relation_follows_the_nodes_of_its_member_ways(tmp_path: Path) 
     """A relation sits at the centre of its member ways' nodes as they were, until deleted."""
     from osmcams.sources.osm.osh import iso, read_history
 
-    opl = tmp_path / "relation.osh.opl"
-    opl.write_text("\n".join([
+    target = _osh(tmp_path / "relation.osh.pbf", [
         "n1 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x1.0 y1.0",
         "n1 v2 dV c2 t2021-01-01T00:00:00Z i1 ut T x3.0 y1.0",
         "n2 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x2.0 y2.0",
         "w10 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T Nn1,n2",
         "r20 v1 dV c3 t2020-06-01T00:00:00Z i1 ut Tman_made=surveillance Mw10@",
         "r20 v2 dD c4 t2022-01-01T00:00:00Z i1 ut T M",
-    ]) + "\n", encoding="utf-8")
-    target = tmp_path / "relation.osh.pbf"
-    run_osmium("cat", opl, "-o", target)
+    ])
 
     (track,) = read_history(target, threads=1).tracks
     assert track.key == "relation/20"
@@ -575,12 +577,9 @@ def test_deleted_versions_do_not_spoil_the_sampled_area(tmp_path: Path) -> None:
     """A deleted node has no location; libosmium writes it at 214.75°: it is no sample."""
     from osmcams.sources.osm.blocks import sample_nodes
 
-    opl = tmp_path / "deleted.osh.opl"
-    opl.write_text("n1 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x1.0 y1.0\n"
-                   "n1 v2 dD c2 t2021-01-01T00:00:00Z i1 ut T x y\n"
-                   "n2 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x2.0 y2.0\n", encoding="utf-8")
-    target = tmp_path / "deleted.osh.pbf"
-    run_osmium("cat", opl, "-o", target)
+    target = _osh(tmp_path / "deleted.osh.pbf", ["n1 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x1.0 y1.0",
+                                                 "n1 v2 dD c2 t2021-01-01T00:00:00Z i1 ut T x y",
+                                                 "n2 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x2.0 y2.0"])
     assert sample_nodes(target).tolist() == [[1.0, 1.0], [2.0, 2.0]]
 
 
@@ -952,17 +951,14 @@ def test_the_sieve_s_tracks_are_libosmium_s(history: Path, tmp_path: Path, case:
     from osmcams.sources.osm.osh import Track, Tracks, read_history
 
     if case != "Monaco":
-        opl = tmp_path / "on-a-camera.osh.opl"
-        opl.write_text("\n".join([
+        history = _osh(tmp_path / "on-a-camera.osh.pbf", [
             "n1 v1 dV c1 t2020-01-01T00:00:00Z i1 ut Tman_made=surveillance x1.0 y1.0",
             "n1 v2 dV c2 t2021-01-01T00:00:00Z i1 ut Tman_made=surveillance,camera:type=dome x3.0 y1.0",
             "n2 v1 dV c1 t2020-01-01T00:00:00Z i1 ut T x2.0 y2.0",
             "n3 v1 dV c1 t2020-03-01T00:00:00Z i1 ut Tman_made=surveillance x5.0 y5.0",
             "n3 v2 dD c3 t2022-01-01T00:00:00Z i1 ut T",
             "w10 v1 dV c1 t2020-06-01T00:00:00Z i1 ut Tman_made=surveillance Nn1,n2",
-        ]) + "\n", encoding="utf-8")
-        history = tmp_path / "on-a-camera.osh.pbf"
-        run_osmium("cat", opl, "-o", history)
+        ])
     sparse = tmp_path / "sparse.osh.pbf"
     run_osmium("cat", history, "-o", sparse, "-f", "osh.pbf,pbf_dense_nodes=false")
     for tags in (False, True):
