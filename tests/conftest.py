@@ -559,6 +559,7 @@ SLOW = {
     "test_coverage.py::test_an_extract_of_ways_alone_errs_toward_no_data",
     "test_coverage.py::test_extent_given_as_geojson_and_box_as_an_upper_bound",
     "test_coverage.py::test_no_count_where_the_extract_has_no_data",
+    "test_coverage.py::test_only_triangles_among_the_sampled_nodes_are_judged_hollow",
     "test_coverage.py::test_the_estimate_against_the_true_share_of_communes",
     "test_coverage.py::test_the_estimate_does_not_bridge_a_notch_of_the_cut",
     "test_coverage.py::test_the_estimate_errs_toward_no_data",

@@ -838,3 +838,44 @@ def test_an_xml_extract_is_covered_as_the_same_data_as_pbf(
     if which == "monaco-2025":
         assert "06091" not in rows  # Peille
         assert 0.25 <= rows["06012"][0] <= 0.52 and rows["06012"][1]  # Beausoleil: the audit's share
+
+
+def test_only_triangles_among_the_sampled_nodes_are_judged_hollow(
+    pieces: Pieces, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """München tiled over France, the sampling cut to one block: most triangles of the
+    standalone nodes lie in tiles it missed. Which are hollow (`footprint._hollow`: gaps
+    sought only among the sampled nodes, a corner's node only within 2 THIN_M) equals the
+    gaps of every triangle and each corner's nearest node sought with no bound (scipy's
+    tree), and the area drawn is the same."""
+    from osmcams.geo import footprint
+    from osmcams.sources.osm import blocks
+    from osmcams.sources.osm.pbf import scan_file
+
+    def among_nodes(plane, simplices, tree):
+        return (tree.query(plane)[0] <= 2 * footprint.THIN_M)[simplices].all(axis=1)
+
+    def unbounded(plane, simplices, widest, tree):
+        corners = plane[simplices]
+        middle = corners.mean(axis=1, keepdims=True)
+        halfway = (middle + (corners + numpy.roll(corners, 1, axis=1)) / 2) / 2
+        probes = numpy.concatenate((middle, halfway), axis=1).reshape(-1, 2)
+        gaps = tree.query(probes)[0].reshape(len(corners), -1).max(axis=1)
+        return among_nodes(plane, simplices, tree) & (gaps > widest)
+
+    monkeypatch.setattr(blocks, "SAMPLED_BLOCKS", 1)
+    fast, calls = footprint._hollow, []
+
+    def both(plane, simplices, widest, tree):
+        calls.append((fast(plane, simplices, widest, tree), unbounded(plane, simplices, widest, tree),
+                      among_nodes(plane, simplices, tree)))
+        return calls[-1][1]
+
+    monkeypatch.setattr(footprint, "_hollow", both)
+    slow = scan_file(pieces.pbf, threads=1)[0].data_area
+    monkeypatch.setattr(footprint, "_hollow", fast)
+    assert shapely.to_wkb(scan_file(pieces.pbf, threads=1)[0].data_area) == shapely.to_wkb(slow)
+    assert calls
+    assert all(numpy.array_equal(got, expected) for got, expected, _ in calls)
+    assert sum(int(among.sum()) for *_, among in calls) < sum(len(among) for *_, among in calls) / 2
+    assert any(expected.any() for _, expected, _ in calls)
