@@ -616,6 +616,7 @@ SLOW = {
     "test_match.py::test_cameras_from_every_export_format",
     "test_match.py::test_osm_side_from_a_pbf_and_geopackage_layers",
     "test_match.py::test_paris_register_is_read_as_sites_and_matches_a_brute_force_count",
+    "test_models.py::test_first_of_each_on_the_squares_of_real_nodes",
     "test_native.py::test_the_c_reader_reads_what_python_reads",
     "test_ohsome.py::test_429_waits_then_goes_on",
     "test_ohsome.py::test_a_batch_that_times_out_is_split",

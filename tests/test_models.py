@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -88,7 +89,8 @@ def test_iso_timestamp() -> None:
     assert iso_timestamp(None) is None
 
 
-@pytest.mark.parametrize("values", [[], [7], [3, 3], [5, -2, 5, 9, -2, 0, 2**40], list(range(50, 0, -3)) * 2])
+@pytest.mark.parametrize("values", [[], [7], [3, 3], [5, -2, 5, 9, -2, 0, 2**40], list(range(50, 0, -3)) * 2,
+                                    [2**62, -2**62, 0, 2**62, 0]])
 def test_array_sets_agree_with_numpy(values: list[int]) -> None:
     """The sort-based `unique`, `first_of_each` and `isin` give what numpy gives."""
     import numpy
@@ -100,3 +102,25 @@ def test_array_sets_agree_with_numpy(values: list[int]) -> None:
     assert numpy.array_equal(first_of_each(array), numpy.unique(array, return_index=True)[1])
     for known in ([], [5], [-2, 0, 7, 2**40, 50, 3], values[::2]):
         assert numpy.array_equal(isin(array, numpy.array(known, numpy.int64)), numpy.isin(array, known))
+
+
+def test_first_of_each_on_the_squares_of_real_nodes(monaco_2025: Path) -> None:
+    """The squares of 50 m (`footprint`'s thinning) of Monaco 2025's nodes and their ids:
+    `first_of_each` packs each value with its position into one integer and sorts those, and
+    gives what numpy's unique gives; ids spread over more than the packing holds, or unsigned,
+    are sorted as they are, with the same result."""
+    import numpy
+    import osmium
+
+    from osmcams.arrays import first_of_each
+
+    nodes = [(n.id, n.location.lon, n.location.lat)
+             for n in osmium.FileProcessor(str(monaco_2025), osmium.osm.NODE)]
+    ids = numpy.array([n[0] for n in nodes], numpy.int64)
+    metres = numpy.array([n[1:] for n in nodes]) * (111_195 * 0.72, 111_195)
+    cells = numpy.floor(metres / 50).astype(numpy.int64)
+    squares = cells[:, 0] * 1_000_003 + cells[:, 1]
+    assert len(nodes) > 10_000 and len(numpy.unique(squares)) < len(nodes) / 3
+    spread = numpy.concatenate((ids, [2**62, -2**62]))
+    for values in (squares, numpy.concatenate((ids, ids[::-7])), ids.astype(numpy.uint64), spread):
+        assert numpy.array_equal(first_of_each(values), numpy.unique(values, return_index=True)[1])

