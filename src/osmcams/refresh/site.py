@@ -278,7 +278,8 @@ def _load(config: Config, store: Store, loaded: set[str] | None, stems: dict[str
     shown = {insee for run in runs.values() for *_, insee, _ in run.listed}
     shown |= {insee for found in listed.values() for *_, insee, _ in found}
     shown |= loaded or set()  # and those that lost their data
-    no_data = {code: named.get(code, code) for code in selected - counted if names or code in shown}
+    no_data = {code: named.get(code, code) for code in sorted(selected - counted)
+               if names or code in shown}  # in order: the stems of site.json follow it
     seen: dict[str, list[tuple[Any, ...]]] = {}
     for key, first, last, present, name, insee in where(
             f"SELECT key, first_seen, last_seen, present, {label}, insee FROM cameras WHERE {{where}}",
