@@ -293,3 +293,43 @@ def test_a_site_killed_while_it_is_published_is_finished_by_the_next_run(
         assert not left(site)
         assert site_titles(site) == {f"Edition {i}"}
     assert caught
+
+
+# A Ctrl-C that another thread takes while the main thread runs a fork's handlers (logging's
+# lock released in the parent), as a terminal sends it to the process while a site forks.
+FORK_SCRIPT = """
+import os, signal, threading, time
+from osmcams import cli, forks
+signal.signal(signal.SIGINT, cli._on_interrupt)
+asked = threading.Event()
+def send():
+    asked.wait()
+    os.kill(os.getpid(), signal.SIGINT)  # to the process: this thread, which does not hold it, takes it
+sender = threading.Thread(target=send, daemon=True)
+sender.start()
+def in_parent():
+    if not asked.is_set():
+        asked.set()
+        sender.join()
+        for _ in range(100_000):  # Python code, where the handler runs
+            pass
+os.register_at_fork(after_in_parent=in_parent)
+try:
+    pid = forks.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    time.sleep(1)
+except KeyboardInterrupt:
+    print("raised after the fork")
+"""
+
+
+def test_ctrl_c_in_the_handlers_of_a_fork_is_raised_after_it() -> None:
+    """A signal sent to the process is taken by any thread that does not hold it: one that
+    came while the main thread ran a fork's handlers was raised there, where Python ignores
+    an exception and prints its traceback, and the run went on. It is raised once the fork
+    has returned."""
+    done = subprocess.run([sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(SRC)})
+    assert (done.returncode, done.stdout, done.stderr) == (0, "raised after the fork\n", "")

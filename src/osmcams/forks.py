@@ -24,11 +24,12 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _fork() -> int:
-    """os.fork, with SIGINT and SIGTERM held until it returns: a Ctrl-C during the fork's
-    own handlers (logging's, where Python ignores an exception) is raised after it, not
-    lost. The child ignores them (a terminal, or systemd, sends them to the whole group):
-    the parent, stopped, kills it."""
+def fork() -> int:
+    """os.fork, with SIGINT and SIGTERM held in this thread until it returns: a Ctrl-C during
+    the fork's own handlers (logging's, where Python ignores an exception) is raised after
+    it, not lost (another thread may still take a signal sent to the process: the CLI's
+    handler then waits until this function has returned). The child ignores them (a
+    terminal, or systemd, sends them to the whole group): the parent, stopped, kills it."""
     import signal
 
     stops = {signal.SIGINT, signal.SIGTERM}
@@ -98,7 +99,7 @@ def _forked(tasks: list[Callable[[], None]]) -> Iterator[list[Callable[[], None]
     try:
         for task in tasks:
             read, write = os.pipe()
-            pid = _fork()
+            pid = fork()
             if pid == 0:
                 os.close(read)
                 _child(task, write, parent)

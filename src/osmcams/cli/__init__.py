@@ -132,8 +132,8 @@ def _on_interrupt(signum: int, frame: Any) -> None:
         timer.start()
     elif not _ending.deferred:
         return
-    _ending.deferred = _importing(frame)
-    if _ending.deferred:  # sent again in a moment, to be raised once the import is done
+    _ending.deferred = _deferred(frame)
+    if _ending.deferred:  # sent again in a moment, to be raised once the import or fork is done
         again = threading.Timer(0.01, signal.pthread_kill, (threading.main_thread().ident, signum))
         again.daemon = True
         again.start()
@@ -141,11 +141,15 @@ def _on_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _importing(frame: Any) -> bool:
-    """Whether `frame` runs in an import: a KeyboardInterrupt raised in the initialisation
-    of a C extension breaks it (numpy's import fails, orjson's crashes the process)."""
+def _deferred(frame: Any) -> bool:
+    """Whether `frame` runs in an import or in a fork (`forks.fork`): a KeyboardInterrupt
+    raised in the initialisation of a C extension breaks it (numpy's import fails, orjson's
+    crashes the process); one raised in the handlers a fork runs (logging's) is lost, and
+    Python prints its traceback."""
+    fork = getattr(sys.modules.get("osmcams.forks"), "fork", None)  # None too while it is imported
+    forking = fork.__code__ if fork else None
     while frame is not None:
-        if frame.f_code.co_filename.startswith("<frozen importlib."):
+        if frame.f_code is forking or frame.f_code.co_filename.startswith("<frozen importlib."):
             return True
         frame = frame.f_back
     return False
