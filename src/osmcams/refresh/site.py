@@ -405,6 +405,8 @@ def keep_no_data_area(store: Store, changed: Collection[str] = ()) -> None:
         squares: dict[str, list[str]] = {}
         for _, *box in rows_in(db, BOXES.format(where=" WHERE c.insee IN ({marks})"), changed):
             square = _square(*box)
+            if square in squares:  # another changed commune's: read already
+                continue
             x, y = (int(n) for n in square.split(":"))
             squares[square] = _squares(db, wanted, " WHERE b.max_lon >= ? AND b.min_lon <= ? AND b.max_lat"
                                        " >= ? AND b.min_lat <= ?", (x, x + 1, y, y + 1)).get(square, [])
