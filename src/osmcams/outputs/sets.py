@@ -154,9 +154,9 @@ def _splice_cameras(path: Path, order: list[str], cameras: Lines, old: Path, ran
     others' bytes copied from `old`; its ranges."""
     fresh = {code for code in order if code in changed or code not in ranges}
     bodies = {code: [line.encode() for line in changed[code]] for code in fresh & changed.keys()}
-    if fresh - changed.keys():
-        for code, line in cameras(fresh - changed.keys()):
-            bodies.setdefault(code, []).append(line)
+    unread = fresh - changed.keys()
+    for code, line in cameras(unread) if unread else ():
+        bodies.setdefault(code, []).append(line)
     written: Ranges = {}
     with open(old, "rb") as source, open(path, "wb") as out:
         out.write(START)
